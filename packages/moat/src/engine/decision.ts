@@ -1,0 +1,40 @@
+/** The request as the engine sees it: already normalised by the adapter (see http/). */
+export interface MoatRequest {
+  /** Client IP as text (any IPv4/IPv6 form). */
+  ip: string;
+  /** Upper- or lower-case HTTP method. */
+  method?: string;
+  /** Host without port. */
+  host?: string;
+  /** Normalised path (percent-decoded, dot segments resolved), without the query. */
+  path?: string;
+  /** Query and form parameters as one decoded string, `a=1&b=2`. */
+  params?: string;
+  userAgent?: string;
+}
+
+export type Treatment = 'Allowed' | 'Blocked' | 'Passed';
+
+/** Wafris v2 category codes. */
+export type Category =
+  | 'ai' | 'ac' | 'bi' | 'bc' | 'bctry' | 'brep' | 'bu' | 'bp' | 'bparam' | 'bh' | 'bm' | 'brl' | 'passed';
+
+/** A monitor-mode rule that matched: it would have decided the request had it been in block mode. */
+export interface MonitorMatch {
+  category: Category;
+  rule: string;
+  ruleId: string;
+}
+
+export interface Decision {
+  treatment: Treatment;
+  category: Category;
+  /** What matched, in Wafris terms: the IP, the entry, `G_<CC>`, the list name, `-` when nothing did. */
+  rule: string;
+  /** The id of the deciding rule, or null when nothing matched. */
+  ruleId: string | null;
+  /** Monitor-mode rules that matched before the decision was reached. Empty array is shared; never mutate. */
+  monitored: readonly MonitorMatch[];
+  /** For rate-limit blocks: seconds until the client may retry. */
+  retryAfter?: number;
+}
