@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseRulesDocument } from '../../rules/document.js';
+import { writeRulesFile } from '../../format/write-rules.js';
+import { UserError } from '../user-error.js';
+
+export const compileHelp = `moat compile <rules.json|rules.yaml> -o <rules.db>
+  Compiles a rules document into a Moat rules file (written to a temporary name, then renamed).`;
+
+export function compileCommand(argv: string[], out: (s: string) => void): void {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' } } });
+  if (positionals.length !== 1 || !values.out) throw new UserError(`usage: ${compileHelp.split('\n')[0]}`, 2);
+  const src = positionals[0];
+  let text: string;
+  try {
+    text = readFileSync(src, 'utf8');
+  } catch (e) {
+    throw new UserError(`cannot read ${src}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const rules = parseRulesDocument(text, basename(src));
+  const written = writeRulesFile(rules, values.out);
+  const counts = Object.entries(written.counts).map(([k, n]) => `${k} ${n}`).join(', ');
+  out(`compiled ${rules.length} rules into ${values.out} (${counts || 'no rules'}); hash ${written.hash.slice(0, 16)}`);
+}

@@ -1,0 +1,39 @@
+/** Opens a Moat data file, either loaded into memory (fastest) or looked up in place (lightest). */
+import type { Database as Db } from 'better-sqlite3';
+import { loadRangeTable } from '../format/packed-ranges.js';
+import { MoatFileError } from '../format/moat-file-error.js';
+import { readMeta } from '../format/open-sqlite.js';
+import { DATA_FORMAT_VERSION } from '../format/schema.js';
+import type { DataLabel, DataSet } from './data-set.js';
+import { SqliteRangeLookup } from './sqlite-range-lookup.js';
+
+export type DataMode = 'memory' | 'light';
+
+export function loadMoatData(db: Db, path: string, mode: DataMode): DataSet {
+  try {
+    const meta = readMeta(db);
+    const version = Number(meta.get('format_version'));
+    if (!Number.isInteger(version) || version < 1) throw new Error('missing format version');
+    if (version > DATA_FORMAT_VERSION) throw new Error(`format version ${version} is newer than this Moat understands; upgrade moat`);
+    const rows = db.prepare('SELECT id, country, asn, lists FROM data_labels ORDER BY id').all() as
+      { id: number; country: string | null; asn: string | null; lists: string }[];
+    const labels: DataLabel[] = rows.map((r, i) => {
+      if (r.id !== i) throw new Error('data labels are not numbered 0..n-1');
+      return { country: r.country, asn: r.asn, lists: JSON.parse(r.lists) as string[] };
+    });
+    const listNames = [...new Set(labels.flatMap((l) => l.lists))].sort();
+    const info = { path, format: 'moat' as const, formatVersion: version, builtAt: meta.get('built_at') ?? null, hash: meta.get('content_hash') ?? '' };
+    if (mode === 'light') {
+      const table = new SqliteRangeLookup(db, 'data');
+      return { info, table, labels, listNames, close: () => table.close() };
+    }
+    const table = loadRangeTable(db, 'data');
+    const max = table.maxLabel();
+    if (max >= labels.length) throw new Error('ranges refer to a missing label');
+    db.close(); // everything is in memory now
+    return { info, table, labels, listNames, close: () => {} };
+  } catch (e) {
+    if (e instanceof MoatFileError) throw e;
+    throw new MoatFileError(path, `unreadable data file: ${(e as Error).message}`, { cause: e });
+  }
+}

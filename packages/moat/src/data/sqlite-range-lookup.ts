@@ -1,0 +1,41 @@
+/**
+ * Memory-light range lookup: one indexed seek in the SQLite file per request, so many worker processes
+ * share the file's pages through the OS cache instead of each holding the arrays (~6 MiB private
+ * memory per worker against ~47 MiB at 2.5 M ranges; ~1.4 µs per lookup against ~0.3 µs).
+ * The statement is prepared once; `end` is compared here, because `end >= ?` in SQL would turn a
+ * miss into a scan.
+ */
+import type { Database as Db, Statement } from 'better-sqlite3';
+import type { RangeLookup } from '../ranges/range-table.js';
+
+export class SqliteRangeLookup implements RangeLookup {
+  private readonly stmt: Statement;
+  private readonly key4 = Buffer.alloc(4);
+  private readonly key16 = Buffer.alloc(16);
+  readonly size: number;
+
+  constructor(private readonly db: Db, private readonly setName: string) {
+    this.stmt = db
+      .prepare('SELECT label, "end" FROM ip_ranges WHERE set_name = ? AND family = ? AND start <= ? ORDER BY start DESC LIMIT 1')
+      .raw(true);
+    this.size = (db.prepare('SELECT count(*) AS n FROM ip_ranges WHERE set_name = ?').get(setName) as { n: number }).n;
+  }
+
+  lookupParsed(family: 4 | 6, words: Uint32Array): number {
+    let key: Buffer;
+    if (family === 4) {
+      key = this.key4;
+      key.writeUInt32BE(words[0], 0);
+    } else if (family === 6) {
+      key = this.key16;
+      for (let k = 0; k < 4; k++) key.writeUInt32BE(words[k], k * 4);
+    } else return -1;
+    const row = this.stmt.get(this.setName, family, key) as [number, Buffer] | undefined;
+    if (row === undefined) return -1;
+    return Buffer.compare(key, row[1]) <= 0 ? row[0] : -1;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

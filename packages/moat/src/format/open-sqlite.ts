@@ -1,0 +1,60 @@
+/** Opens a rules or data file read-only and tells what it is, with clear errors for everything else. */
+import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import type { Database as Db } from 'better-sqlite3';
+import { MoatFileError } from './moat-file-error.js';
+import { DATA_FORMAT, RULES_FORMAT } from './schema.js';
+
+export type FileKind = 'moat-rules' | 'moat-data' | 'wafris-rules' | 'wafris-data';
+
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+export function openReadOnly(path: string): Db {
+  if (!existsSync(path)) throw new MoatFileError(path, 'file not found');
+  if (statSync(path).size < 512) throw new MoatFileError(path, 'file is too small to be a SQLite database (truncated?)');
+  const fd = openSync(path, 'r');
+  const head = Buffer.alloc(16);
+  try {
+    readSync(fd, head, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head.toString('latin1') !== SQLITE_MAGIC) throw new MoatFileError(path, 'not a SQLite database');
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    // Files are replaced by rename, never changed in place, so holding the lock is safe and saves
+    // a lock/unlock round per statement (../shared/performance-notes.md).
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('mmap_size = 1073741824');
+    return db;
+  } catch (e) {
+    throw new MoatFileError(path, `cannot open: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function tableNames(db: Db): Set<string> {
+  return new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+}
+
+export function readMeta(db: Db): Map<string, string> {
+  return new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+}
+
+/** Tells a Moat file from a Wafris one by its tables, so users never have to say which they have. */
+export function detectKind(db: Db, path: string): FileKind {
+  let tables: Set<string>;
+  try {
+    tables = tableNames(db);
+  } catch (e) {
+    throw new MoatFileError(path, `corrupt SQLite file: ${(e as Error).message}`, { cause: e });
+  }
+  if (tables.has('meta')) {
+    const format = readMeta(db).get('format');
+    if (format === RULES_FORMAT) return 'moat-rules';
+    if (format === DATA_FORMAT) return 'moat-data';
+    throw new MoatFileError(path, `unknown format ${JSON.stringify(format)}`);
+  }
+  if (tables.has('blocked_ips') || tables.has('blocked_cidr_ranges') || tables.has('allowed_ips')) return 'wafris-rules';
+  if (tables.has('country_ip_ranges') || tables.has('reputation_ip_ranges')) return 'wafris-data';
+  throw new MoatFileError(path, 'neither a Moat nor a Wafris rules or data file');
+}

@@ -1,0 +1,35 @@
+/**
+ * The Moat file layout (docs/format.md). Rules files and data files share the range tables; each
+ * has a `meta` table naming its format. Bump a format version on any change readers must know of.
+ */
+export const RULES_FORMAT = 'moat-rules';
+export const DATA_FORMAT = 'moat-data';
+export const RULES_FORMAT_VERSION = 1;
+export const DATA_FORMAT_VERSION = 1;
+
+export const META_DDL = `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`;
+
+/** One row per flattened range: the source of truth, and what memory-light readers seek in. */
+export const RANGES_DDL = `CREATE TABLE ip_ranges (
+  set_name TEXT NOT NULL, family INTEGER NOT NULL, start BLOB NOT NULL, "end" BLOB NOT NULL, label INTEGER NOT NULL,
+  PRIMARY KEY (set_name, family, start)) WITHOUT ROWID`;
+
+/** The same ranges as little-endian uint32 arrays, so in-memory readers load them in one read. */
+export const PACKED_DDL = `CREATE TABLE packed_ranges (
+  set_name TEXT NOT NULL, part TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (set_name, part)) WITHOUT ROWID`;
+
+export const RULES_DDL = `CREATE TABLE rules (
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, action TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+  note TEXT, mode TEXT NOT NULL, expires INTEGER,
+  rl_method TEXT, rl_path TEXT, rl_match TEXT, rl_limit INTEGER, rl_window_ms INTEGER)`;
+
+/** Rule indices (rules.seq) behind each label of a rules file's range set, most specific first. */
+export const LABEL_SETS_DDL = `CREATE TABLE label_sets (
+  set_name TEXT NOT NULL, id INTEGER NOT NULL, members TEXT NOT NULL, PRIMARY KEY (set_name, id)) WITHOUT ROWID`;
+
+/** What each label of a data file's ranges means. */
+export const DATA_LABELS_DDL = `CREATE TABLE data_labels (
+  id INTEGER PRIMARY KEY, country TEXT, asn TEXT, lists TEXT NOT NULL)`;
+
+export const SOURCES_DDL = `CREATE TABLE sources (
+  name TEXT PRIMARY KEY, kind TEXT NOT NULL, file TEXT, ranges INTEGER NOT NULL, invalid_lines INTEGER NOT NULL) WITHOUT ROWID`;

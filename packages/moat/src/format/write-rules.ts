@@ -1,0 +1,76 @@
+/** Compiles rules into a Moat rules file (docs/format.md). Same rules in any order → same content hash. */
+import { createHash } from 'node:crypto';
+import type { Database as Db } from 'better-sqlite3';
+import type { Rule } from '../rules/types.js';
+import { flattenIpRules, ipIndexFromFlat, sortRules } from '../engine/rule-set.js';
+import { RangeTable } from '../ranges/range-table.js';
+import { writeSqliteAtomically } from './atomic-file.js';
+import { storeRangeTable } from './packed-ranges.js';
+import { LABEL_SETS_DDL, META_DDL, PACKED_DDL, RANGES_DDL, RULES_DDL, RULES_FORMAT, RULES_FORMAT_VERSION } from './schema.js';
+
+export interface WrittenRulesFile {
+  path: string;
+  hash: string;
+  formatVersion: number;
+  builtAt: string;
+  counts: Record<string, number>;
+}
+
+/** The content hash: the canonical rule list and the format version, nothing time-dependent. */
+export function rulesContentHash(sorted: readonly Rule[]): string {
+  const h = createHash('sha256');
+  h.update(`${RULES_FORMAT}/${RULES_FORMAT_VERSION}\n`);
+  for (const r of sorted) {
+    h.update(JSON.stringify([r.id, r.action, r.kind, r.value, r.note ?? null, r.mode, r.expires ?? null, r.rateLimit ?? null]));
+    h.update('\n');
+  }
+  return h.digest('hex');
+}
+
+export function countRules(rules: readonly Rule[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of rules) {
+    const k = r.kind === 'ip' ? `${r.action}:ip` : r.kind;
+    counts[k] = (counts[k] ?? 0) + 1;
+  }
+  return counts;
+}
+
+export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { builtAt?: Date } = {}): WrittenRulesFile {
+  const sorted = sortRules(rules);
+  const ids = new Set<string>();
+  for (const r of sorted) {
+    if (ids.has(r.id)) throw new Error(`two rules share the id ${JSON.stringify(r.id)}`);
+    ids.add(r.id);
+  }
+  const hash = rulesContentHash(sorted);
+  const builtAt = (opts.builtAt ?? new Date()).toISOString();
+  const counts = countRules(sorted);
+  writeSqliteAtomically(outPath, (db) => {
+    for (const ddl of [META_DDL, RULES_DDL, RANGES_DDL, PACKED_DDL, LABEL_SETS_DDL]) db.exec(ddl);
+    const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+    meta.run('format', RULES_FORMAT);
+    meta.run('format_version', String(RULES_FORMAT_VERSION));
+    meta.run('built_at', builtAt);
+    meta.run('content_hash', hash);
+    meta.run('rule_count', String(sorted.length));
+    insertRules(db, sorted);
+    for (const action of ['allow', 'block'] as const) {
+      const index = ipIndexFromFlat(flattenIpRules(sorted, action), sorted);
+      storeRangeTable(db, action, index.table as RangeTable);
+      const ls = db.prepare('INSERT INTO label_sets (set_name, id, members) VALUES (?, ?, ?)');
+      index.sets.forEach((members, id) => ls.run(action, id, JSON.stringify(members)));
+    }
+  });
+  return { path: outPath, hash, formatVersion: RULES_FORMAT_VERSION, builtAt, counts };
+}
+
+function insertRules(db: Db, sorted: readonly Rule[]): void {
+  const ins = db.prepare(`INSERT INTO rules (seq, id, action, kind, value, note, mode, expires, rl_method, rl_path, rl_match, rl_limit, rl_window_ms)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  sorted.forEach((r, seq) => {
+    const rl = r.rateLimit;
+    ins.run(seq, r.id, r.action, r.kind, r.value, r.note ?? null, r.mode, r.expires ?? null,
+      rl?.method ?? null, rl?.path ?? null, rl?.match ?? null, rl?.limit ?? null, rl?.windowMs ?? null);
+  });
+}

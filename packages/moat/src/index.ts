@@ -1,0 +1,26 @@
+// Moat: the public API of the client package.
+export type { MoatRequest, Decision, Treatment, Category, MonitorMatch } from './engine/decision.js';
+export { Engine } from './engine/engine.js';
+export type { EngineOptions, EngineParts } from './engine/engine.js';
+export type { RuleSet, RulesFileInfo } from './engine/rule-set.js';
+export { MemoryRateLimitStore } from './engine/rate-limiter.js';
+export type { RateLimitStore } from './engine/rate-limiter.js';
+export type { Rule, RuleKind, RuleAction, RuleMode, RateLimitSpec } from './rules/types.js';
+export { RULE_KINDS } from './rules/types.js';
+export { normalizeRule, contentId } from './rules/normalize-rule.js';
+export type { RuleInput } from './rules/normalize-rule.js';
+export { RuleError } from './rules/rule-error.js';
+export { parseRulesDocument, rulesFromDocument, rulesToDocument } from './rules/document.js';
+export type { RulesDocument } from './rules/document.js';
+export { CONTINENT_NAMES, CONTINENT_OF } from './rules/continents.js';
+export { writeRulesFile } from './format/write-rules.js';
+export type { WrittenRulesFile } from './format/write-rules.js';
+export { loadRulesFile, loadDataFile } from './format/load-files.js';
+export { MoatFileError } from './format/moat-file-error.js';
+export { buildDataFile } from './data/build-data.js';
+export type { DataInputs, BuiltDataFile } from './data/build-data.js';
+export type { DataSet, DataLabel } from './data/data-set.js';
+export { importIpList } from './data/importers/ip-list.js';
+export { importCountryCsv } from './data/importers/country-csv.js';
+export { writeWafrisRulesFile } from './wafris/write-wafris.js';
+export * from './ip/index.js';

@@ -1,0 +1,168 @@
+/**
+ * Rules as code: the JSON/YAML document authors write, to and from the rule model.
+ *
+ *   { "allow": { "ips": [...] },
+ *     "block": { "ips", "countries", "asns", "lists", "userAgents", "paths", "params", "hosts", "methods" },
+ *     "rateLimits": [{ "path", "method", "limit", "window" }] }
+ *
+ * Errors name the file, line and entry (`rules.json:7: block.ips[2]: invalid IP …`).
+ */
+import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
+import type { Node as YamlNode } from 'yaml';
+import { formatDuration } from './duration.js';
+import { contentId, normalizeRule } from './normalize-rule.js';
+import type { RuleInput } from './normalize-rule.js';
+import { RuleError } from './rule-error.js';
+import type { Rule, RuleKind } from './types.js';
+
+/** Document key → rule kind, in the order they are written back. */
+const BLOCK_KEYS: Record<string, RuleKind> = {
+  ips: 'ip', countries: 'country', asns: 'asn', lists: 'list', userAgents: 'userAgent', paths: 'path',
+  params: 'param', hosts: 'host', methods: 'method',
+};
+const ALLOW_KEYS: Record<string, RuleKind> = { ips: 'ip' };
+const ENTRY_KEYS = new Set(['value', 'id', 'note', 'mode', 'expires']);
+const RATE_KEYS = new Set(['path', 'method', 'match', 'limit', 'window', 'id', 'note', 'mode', 'expires']);
+
+export interface RulesDocument {
+  allow?: Record<string, unknown[]>;
+  block?: Record<string, unknown[]>;
+  rateLimits?: Record<string, unknown>[];
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(obj: Record<string, unknown>, allowed: Set<string>, where: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.has(k)) throw new RuleError(`${where}: unknown key ${JSON.stringify(k)} (expected ${[...allowed].join(', ')})`);
+  }
+}
+
+/**
+ * Converts a parsed document into rules. `lineOf(path)` gives the line of an entry for messages.
+ * Identical entries collapse into one rule; two different rules with one id are an error.
+ */
+export function rulesFromDocument(doc: unknown, lineOf: (path: (string | number)[]) => string = () => ''): Rule[] {
+  if (!isPlainObject(doc)) throw new RuleError(`${lineOf([])}the rules document must be an object with allow, block and rateLimits`);
+  checkKeys(doc, new Set(['allow', 'block', 'rateLimits', '$schema', 'version']), `${lineOf([])}rules document`);
+  const rules: Rule[] = [];
+  const byId = new Map<string, Rule>();
+  const add = (path: (string | number)[], make: () => Rule) => {
+    let rule: Rule;
+    try {
+      rule = make();
+    } catch (e) {
+      if (e instanceof RuleError) throw new RuleError(`${lineOf(path)}${formatPath(path)}: ${e.message}`);
+      throw e;
+    }
+    const prev = byId.get(rule.id);
+    if (prev) {
+      if (JSON.stringify(prev) === JSON.stringify(rule)) return;
+      throw new RuleError(`${lineOf(path)}${formatPath(path)}: duplicate id ${JSON.stringify(rule.id)}`);
+    }
+    byId.set(rule.id, rule);
+    rules.push(rule);
+  };
+  for (const action of ['allow', 'block'] as const) {
+    const section = doc[action];
+    if (section === undefined || section === null) continue;
+    const keys = action === 'allow' ? ALLOW_KEYS : BLOCK_KEYS;
+    if (!isPlainObject(section)) throw new RuleError(`${lineOf([action])}${action} must be an object`);
+    checkKeys(section, new Set(Object.keys(keys)), `${lineOf([action])}${action}`);
+    for (const [key, kind] of Object.entries(keys)) {
+      const list = section[key];
+      if (list === undefined || list === null) continue;
+      if (!Array.isArray(list)) throw new RuleError(`${lineOf([action, key])}${action}.${key} must be a list`);
+      list.forEach((entry, i) => add([action, key, i], () => normalizeRule(entryInput(action, kind, entry))));
+    }
+  }
+  const rls = doc.rateLimits;
+  if (rls !== undefined && rls !== null) {
+    if (!Array.isArray(rls)) throw new RuleError(`${lineOf(['rateLimits'])}rateLimits must be a list`);
+    rls.forEach((entry, i) =>
+      add(['rateLimits', i], () => {
+        if (!isPlainObject(entry)) throw new RuleError('a rate limit must be an object with path, limit and window');
+        checkKeys(entry, RATE_KEYS, 'rate limit');
+        const e = entry as Record<string, never>;
+        return normalizeRule({
+          id: e.id, action: 'block', kind: 'rateLimit', value: e.path, note: e.note, mode: e.mode, expires: e.expires,
+          rateLimit: { path: e.path, method: e.method, match: e.match, limit: e.limit, window: e.window },
+        });
+      }),
+    );
+  }
+  return rules;
+}
+
+function entryInput(action: 'allow' | 'block', kind: RuleKind, entry: unknown): RuleInput {
+  if (typeof entry === 'string') return { action, kind, value: entry };
+  if (!isPlainObject(entry)) throw new RuleError('an entry must be a string or an object with "value"');
+  checkKeys(entry, ENTRY_KEYS, 'entry');
+  const e = entry as Record<string, never>;
+  return { action, kind, value: e.value, id: e.id, note: e.note, mode: e.mode, expires: e.expires };
+}
+
+function formatPath(path: (string | number)[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/** Parses a JSON or YAML rules document (JSON is YAML), with line numbers in every error. */
+export function parseRulesDocument(text: string, fileName = 'rules'): Rule[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const line = lineCounter.linePos(e.pos[0]).line;
+    throw new RuleError(`${fileName}:${line}: ${e.message.split('\n')[0]}`);
+  }
+  const lineOf = (path: (string | number)[]): string => {
+    let node: unknown = doc.contents;
+    for (const p of path) {
+      if (isMap(node) || isSeq(node)) {
+        const next = (node as { get(k: unknown, keepScalar: boolean): unknown }).get(p, true);
+        if (next === undefined) break;
+        node = next;
+      } else break;
+    }
+    const range = (node as YamlNode | null)?.range;
+    return range ? `${fileName}:${lineCounter.linePos(range[0]).line}: ` : `${fileName}: `;
+  };
+  return rulesFromDocument(doc.toJS({ maxAliasCount: 100 }), lineOf);
+}
+
+/** The reverse of rulesFromDocument, for `moat rules list` exports and the hub's export. */
+export function rulesToDocument(rules: readonly Rule[]): RulesDocument {
+  const doc: RulesDocument = {};
+  const entry = (r: Rule): unknown => {
+    const extra = r.note !== undefined || r.mode !== 'block' || r.expires !== undefined || r.id !== contentId(r);
+    if (!extra) return r.value;
+    const o: Record<string, unknown> = { value: r.value };
+    if (r.id !== contentId(r)) o.id = r.id;
+    if (r.note !== undefined) o.note = r.note;
+    if (r.mode !== 'block') o.mode = r.mode;
+    if (r.expires !== undefined) o.expires = new Date(r.expires).toISOString();
+    return o;
+  };
+  for (const r of rules) {
+    if (r.kind === 'rateLimit' && r.rateLimit) {
+      const rl = r.rateLimit;
+      const o: Record<string, unknown> = { path: rl.match === 'prefix' ? `${rl.path}*` : rl.path };
+      if (rl.method) o.method = rl.method;
+      o.limit = rl.limit;
+      o.window = formatDuration(rl.windowMs);
+      if (r.id !== contentId(r)) o.id = r.id;
+      if (r.note !== undefined) o.note = r.note;
+      if (r.mode !== 'block') o.mode = r.mode;
+      if (r.expires !== undefined) o.expires = new Date(r.expires).toISOString();
+      (doc.rateLimits ??= []).push(o);
+      continue;
+    }
+    const keys = r.action === 'allow' ? ALLOW_KEYS : BLOCK_KEYS;
+    const key = Object.keys(keys).find((k) => keys[k] === r.kind)!;
+    const section = (doc[r.action] ??= {});
+    (section[key] ??= []).push(entry(r));
+  }
+  return doc;
+}

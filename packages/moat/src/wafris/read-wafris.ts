@@ -1,0 +1,149 @@
+/**
+ * Reads Wafris v2 files (custom_rules, data_subscriptions) into Moat's structures, so the evaluator
+ * gives them correct semantics: inclusive bounds, /32s, nested ranges and every textual form of an
+ * address match, which the Wafris lookup itself misses (../shared/wafris-v2.md, "Known faults").
+ * Bad entries are skipped and counted, never fatal: a hub's garbage must not take the app down.
+ */
+import type { Database as Db } from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { formatRange } from '../ip/range.js';
+import type { IpRange } from '../ip/range.js';
+import { buildRuleSet } from '../engine/rule-set.js';
+import type { RuleSet } from '../engine/rule-set.js';
+import { normalizeRule } from '../rules/normalize-rule.js';
+import type { RuleInput } from '../rules/normalize-rule.js';
+import type { Rule } from '../rules/types.js';
+import { compileData, dataContentHash } from '../data/build-data.js';
+import type { DataSet } from '../data/data-set.js';
+import { decodeMember, rangeFromValues } from './encoding.js';
+
+/** The list name Wafris reputation ranges get; Wafris blocks them without a rule, so Moat adds one. */
+export const WAFRIS_REPUTATION_LIST = 'reputation';
+
+function tables(db: Db): Set<string> {
+  return new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+}
+
+/** Members grouped by suffix into ranges; members that do not decode are counted. */
+export function readMemberRanges(db: Db, table: string): { ranges: { range: IpRange; suffix: string }[]; invalid: number } {
+  const bySuffix = new Map<string, { min: bigint; max: bigint }>();
+  let invalid = 0;
+  for (const row of db.prepare(`SELECT member FROM "${table}"`).raw(true).iterate() as Iterable<[unknown]>) {
+    const m = typeof row[0] === 'string' ? decodeMember(row[0]) : null;
+    if (!m) {
+      invalid++;
+      continue;
+    }
+    const b = bySuffix.get(m.suffix);
+    if (!b) bySuffix.set(m.suffix, { min: m.value, max: m.value });
+    else {
+      if (m.value < b.min) b.min = m.value;
+      if (m.value > b.max) b.max = m.value;
+    }
+  }
+  const ranges = [...bySuffix].map(([suffix, b]) => ({ range: rangeFromValues(b.min, b.max), suffix }));
+  return { ranges, invalid };
+}
+
+export interface WafrisRulesRead {
+  rules: Rule[];
+  skipped: number;
+}
+
+export function readWafrisRules(db: Db): WafrisRulesRead {
+  const have = tables(db);
+  const inputs: RuleInput[] = [];
+  const entries = (table: string, action: 'allow' | 'block', kind: Rule['kind']) => {
+    if (!have.has(table)) return;
+    const rows = db.prepare(`SELECT * FROM "${table}"`).all() as { entries?: unknown; rule_id?: unknown }[];
+    for (const row of rows) {
+      inputs.push({ action, kind, value: String(row.entries ?? ''), id: ruleId(table, row.rule_id, row.entries) });
+    }
+  };
+  entries('allowed_ips', 'allow', 'ip');
+  entries('blocked_ips', 'block', 'ip');
+  entries('blocked_user_agents', 'block', 'userAgent');
+  entries('blocked_paths', 'block', 'path');
+  entries('blocked_parameters', 'block', 'param');
+  entries('blocked_hosts', 'block', 'host');
+  entries('blocked_methods', 'block', 'method');
+  entries('blocked_country_codes', 'block', 'country');
+  let skipped = 0;
+  for (const [table, action] of [['allowed_cidr_ranges', 'allow'], ['blocked_cidr_ranges', 'block']] as const) {
+    if (!have.has(table)) continue;
+    const { ranges, invalid } = readMemberRanges(db, table);
+    skipped += invalid;
+    for (const { range, suffix } of ranges) inputs.push({ action, kind: 'ip', value: formatRange(range), id: ruleId(table, suffix, suffix) });
+  }
+  if (have.has('blocked_rate_limits')) {
+    for (const row of db.prepare('SELECT * FROM blocked_rate_limits').all() as Record<string, unknown>[]) {
+      inputs.push({
+        action: 'block', kind: 'rateLimit', value: String(row.path ?? ''), id: ruleId('blocked_rate_limits', row.rule_id ?? row.id, row.path),
+        rateLimit: { path: String(row.path ?? ''), method: row.method == null ? null : String(row.method), limit: Number(row.max_count), window: Number(row.interval) },
+      });
+    }
+  }
+  const rules: Rule[] = [];
+  const ids = new Set<string>();
+  for (const input of inputs) {
+    try {
+      const rule = normalizeRule(input);
+      if (ids.has(rule.id)) continue; // same entry twice: one rule
+      ids.add(rule.id);
+      rules.push(rule);
+    } catch {
+      skipped++;
+    }
+  }
+  return { rules, skipped };
+}
+
+function ruleId(table: string, ruleIdValue: unknown, entry: unknown): string {
+  const short = table.replace('blocked_', 'b-').replace('allowed_', 'a-');
+  const raw = ruleIdValue ?? createHash('sha256').update(String(entry)).digest('hex').slice(0, 10);
+  return `w-${short}-${String(raw).replace(/[^A-Za-z0-9_.:-]/g, '_').slice(0, 40)}`;
+}
+
+export function loadWafrisRules(db: Db, path: string): RuleSet & { skipped: number } {
+  const { rules, skipped } = readWafrisRules(db);
+  // Wafris blocks reputation ranges with no rule; the same behaviour comes from an implicit list rule.
+  rules.push(normalizeRule({ action: 'block', kind: 'list', value: WAFRIS_REPUTATION_LIST, id: 'w-reputation' }));
+  const hash = createHash('sha256').update(JSON.stringify(rules)).digest('hex');
+  const set = buildRuleSet(rules, { path, format: 'wafris', formatVersion: 2, builtAt: null, hash });
+  return Object.assign(set, { skipped });
+}
+
+export function loadWafrisData(db: Db, path: string): DataSet & { skipped: number } {
+  const have = tables(db);
+  let skipped = 0;
+  const countries: { range: IpRange; country: string | null }[] = [];
+  if (have.has('country_ip_ranges')) {
+    const { ranges, invalid } = readMemberRanges(db, 'country_ip_ranges');
+    skipped += invalid;
+    for (const { range, suffix } of ranges) countries.push({ range, country: countryOfSuffix(suffix) });
+  }
+  const reputation: IpRange[] = [];
+  if (have.has('reputation_ip_ranges')) {
+    const { ranges, invalid } = readMemberRanges(db, 'reputation_ip_ranges');
+    skipped += invalid;
+    for (const { range } of ranges) reputation.push(range);
+  }
+  const summary = (name: string, kind: 'country' | 'list', n: number) => ({ name, kind, ranges: n, invalidLines: 0 });
+  const compiled = compileData({
+    countries: { rows: countries, summary: summary('country', 'country', countries.length) },
+    lists: [{ name: WAFRIS_REPUTATION_LIST, ranges: reputation, summary: summary(WAFRIS_REPUTATION_LIST, 'list', reputation.length) }],
+  });
+  db.close();
+  const hash = dataContentHash(compiled.table, compiled.labels);
+  return {
+    info: { path, format: 'wafris', formatVersion: 2, builtAt: null, hash },
+    table: compiled.table, labels: compiled.labels, listNames: [WAFRIS_REPUTATION_LIST], close: () => {}, skipped,
+  };
+}
+
+/** Country suffixes carry the code after `G` and before `_` (e.g. `GUS_12`); `ZZ` is unknown. */
+export function countryOfSuffix(suffix: string): string | null {
+  const body = suffix.startsWith('G') ? suffix.slice(1) : suffix;
+  const cc = body.split('_').find((p) => /^[A-Za-z]{2}$/.test(p))?.toUpperCase() ?? null;
+  return cc === 'ZZ' ? null : cc;
+}
