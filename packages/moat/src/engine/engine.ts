@@ -9,11 +9,13 @@ import type { DataSet } from '../data/data-set.js';
 import type { Category, Decision, MonitorMatch, MoatRequest } from './decision.js';
 import type { RateLimitStore } from './rate-limiter.js';
 import { MemoryRateLimitStore } from './rate-limiter.js';
-import type { RuleSet } from './rule-set.js';
+import type { IpRuleIndex, RuleSet } from './rule-set.js';
+import type { SubstringMatcher } from './substring-matcher.js';
 import { emptyRuleSet, loadDataFile, loadRulesFile } from '../format/load-files.js';
 import type { DataMode } from '../data/read-data.js';
 
 const NO_MONITORS: readonly MonitorMatch[] = Object.freeze([]);
+const NO_RULES: readonly number[] = Object.freeze([]);
 const PASSED: Decision = Object.freeze({
   treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: NO_MONITORS,
 });
@@ -63,117 +65,130 @@ export class Engine {
 
   evaluate(req: MoatRequest): Decision {
     const rs = this.rules;
-    const now = this.now();
-    const words = this.words;
-    const family = parseIpInto(req.ip ?? '', words);
-    let monitored: MonitorMatch[] | null = null;
-    // Picks the first live rule of `candidates`; live monitor rules met on the way are reported.
-    const pick = (candidates: readonly number[], category: Category, what: (i: number) => string): number => {
-      for (const i of candidates) {
-        const r = rs.rules[i];
-        if (r.expires !== undefined && r.expires <= now) continue;
-        if (r.mode === 'monitor') {
-          (monitored ??= []).push({ category, rule: what(i), ruleId: r.id });
-          continue;
-        }
-        return i;
-      }
-      return -1;
-    };
-    const decide = (treatment: 'Allowed' | 'Blocked', category: Category, i: number, rule: string): Decision => ({
-      treatment, category, rule, ruleId: rs.rules[i].id, monitored: monitored ?? NO_MONITORS,
-    });
-    const value = (i: number) => rs.rules[i].value;
-
+    this.nowMs = this.now();
+    this.monitored = null;
+    const family = parseIpInto(req.ip ?? '', this.words);
+    let d: Decision | null;
     if (family !== 0) {
-      // 1–2: allow by IP/CIDR; 3–4: block by IP/CIDR. One seek each.
-      for (const [index, treatment] of [[rs.allowIps, 'Allowed'], [rs.blockIps, 'Blocked']] as const) {
-        const set = index.table.lookupParsed(family, words);
-        if (set < 0) continue;
-        const cat = (i: number): Category =>
-          treatment === 'Allowed' ? (rs.singleIp[i] ? 'ai' : 'ac') : rs.singleIp[i] ? 'bi' : 'bc';
-        const candidates = index.sets[set];
-        // Category depends on each rule, so pick per rule (sets are tiny: the rules covering one range).
-        for (const i of candidates) {
-          const hit = pick([i], cat(i), value);
-          if (hit >= 0) return decide(treatment, cat(hit), hit, value(hit));
-        }
-      }
-      // 5–6: country, ASN and lists, from a single lookup in the data file.
-      const data = this.data;
-      if (data !== null && rs.needsData) {
-        const id = data.table.lookupParsed(family, words);
-        if (id >= 0) {
-          const label = data.labels[id];
-          if (label.country !== null) {
-            const cc = label.country;
-            let hit = pick(rs.countries.get(cc) ?? [], 'bctry', value);
-            if (hit < 0) {
-              const continent = CONTINENT_OF.get(cc);
-              if (continent) hit = pick(rs.countries.get(`continent:${continent}`) ?? [], 'bctry', value);
-            }
-            if (hit >= 0) return decide('Blocked', 'bctry', hit, value(hit));
-          }
-          if (label.asn !== null) {
-            const hit = pick(rs.asns.get(label.asn) ?? [], 'brep', value);
-            if (hit >= 0) return decide('Blocked', 'brep', hit, value(hit));
-          }
-          for (const list of label.lists) {
-            const hit = pick(rs.lists.get(list) ?? [], 'brep', value);
-            if (hit >= 0) return decide('Blocked', 'brep', hit, value(hit));
-          }
-        }
-      }
+      // 1–2: allow by IP/CIDR; 3–4: block by IP/CIDR; 5–6: country, ASN, lists. One seek each.
+      if ((d = this.checkIp(rs.allowIps, family, 'Allowed')) !== null) return d;
+      if ((d = this.checkIp(rs.blockIps, family, 'Blocked')) !== null) return d;
+      if (this.data !== null && rs.needsData && (d = this.checkData(this.data, family)) !== null) return d;
     }
-
     // 7–9: substrings, case-insensitive.
-    const substringChecks = [
-      [rs.userAgents, req.userAgent, 'bu'],
-      [rs.paths, req.path, 'bp'],
-      [rs.params, req.params, 'bparam'],
-    ] as const;
-    for (const [matcher, text, category] of substringChecks) {
-      if (matcher.size === 0 || !text) continue;
-      const hits = matcher.match(text.toLowerCase());
-      if (hits !== null) {
-        const hit = pick(hits, category, value);
-        if (hit >= 0) return decide('Blocked', category, hit, value(hit));
-      }
-    }
-
+    if (rs.userAgents.size > 0 && req.userAgent && (d = this.checkSubstring(rs.userAgents, req.userAgent, 'bu')) !== null) return d;
+    if (rs.paths.size > 0 && req.path && (d = this.checkSubstring(rs.paths, req.path, 'bp')) !== null) return d;
+    if (rs.params.size > 0 && req.params && (d = this.checkSubstring(rs.params, req.params, 'bparam')) !== null) return d;
     // 10–11: host and method, exact and case-insensitive.
-    if (rs.hosts.size > 0 && req.host) {
-      const hit = pick(rs.hosts.get(req.host.toLowerCase()) ?? [], 'bh', value);
-      if (hit >= 0) return decide('Blocked', 'bh', hit, value(hit));
-    }
+    if (rs.hosts.size > 0 && req.host && (d = this.checkExact(rs.hosts, req.host.toLowerCase(), 'bh')) !== null) return d;
     const method = req.method ? req.method.toUpperCase() : '';
-    if (rs.methods.size > 0 && method) {
-      const hit = pick(rs.methods.get(method) ?? [], 'bm', value);
-      if (hit >= 0) return decide('Blocked', 'bm', hit, value(hit));
-    }
-
+    if (rs.methods.size > 0 && method && (d = this.checkExact(rs.methods, method, 'bm')) !== null) return d;
     // 12: rate limits, per rule and client.
-    if ((rs.rateLimitsExact.size > 0 || rs.rateLimitsPrefix.length > 0) && family !== 0) {
-      const path = (req.path ?? '/').toLowerCase();
-      const candidates = rs.rateLimitsExact.get(path) ?? [];
-      const prefixed = rs.rateLimitsPrefix.filter((i) => path.startsWith(rs.rules[i].rateLimit!.path));
-      for (const i of prefixed.length > 0 ? [...candidates, ...prefixed] : candidates) {
-        const r = rs.rules[i];
-        const spec = r.rateLimit!;
-        if (r.expires !== undefined && r.expires <= now) continue;
-        if (spec.method !== null && spec.method !== method) continue;
-        const wait = this.rateLimits.hit(`${r.id}|${this.clientKey(family)}`, spec.limit, spec.windowMs, now);
-        if (wait === 0) continue;
-        if (r.mode === 'monitor') {
-          (monitored ??= []).push({ category: 'brl', rule: r.id, ruleId: r.id });
-          continue;
-        }
-        return { ...decide('Blocked', 'brl', i, r.id), retryAfter: Math.ceil(wait / 1000) };
-      }
+    if (family !== 0 && (rs.rateLimitsExact.size > 0 || rs.rateLimitsPrefix.length > 0)) {
+      if ((d = this.checkRateLimits(family, method, (req.path ?? '/').toLowerCase())) !== null) return d;
     }
-
+    const monitored = this.monitored;
     if (monitored === null) return PASSED;
     return { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored };
+  }
+
+  // Per-evaluation state, kept on the instance so the hot path allocates no closures.
+  private nowMs = 0;
+  private monitored: MonitorMatch[] | null = null;
+
+  /** First rule of `candidates` that decides (live, block mode), or -1. */
+  private pick(candidates: readonly number[] | undefined, category: Category): number {
+    if (candidates === undefined) return -1;
+    for (let k = 0; k < candidates.length; k++) if (this.decides(candidates[k], category)) return candidates[k];
+    return -1;
+  }
+
+  /** Whether rule `i` decides the request: expired rules never do; monitor rules are recorded instead. */
+  private decides(i: number, category: Category): boolean {
+    const r = this.rules.rules[i];
+    if (r.expires !== undefined && r.expires <= this.nowMs) return false;
+    if (r.mode === 'monitor') {
+      (this.monitored ??= []).push({ category, rule: r.value, ruleId: r.id });
+      return false;
+    }
+    return true;
+  }
+
+  private decide(treatment: 'Allowed' | 'Blocked', category: Category, i: number): Decision {
+    const r = this.rules.rules[i];
+    return { treatment, category, rule: r.value, ruleId: r.id, monitored: this.monitored ?? NO_MONITORS };
+  }
+
+  private checkIp(index: IpRuleIndex, family: 4 | 6, treatment: 'Allowed' | 'Blocked'): Decision | null {
+    const set = index.table.lookupParsed(family, this.words);
+    if (set < 0) return null;
+    const candidates = index.sets[set];
+    const single = this.rules.singleIp;
+    // The category depends on each rule (single address or range), so rules are picked one at a time.
+    for (let k = 0; k < candidates.length; k++) {
+      const i = candidates[k];
+      const category: Category = treatment === 'Allowed' ? (single[i] ? 'ai' : 'ac') : single[i] ? 'bi' : 'bc';
+      if (this.decides(i, category)) return this.decide(treatment, category, i);
+    }
+    return null;
+  }
+
+  private checkData(data: DataSet, family: 4 | 6): Decision | null {
+    const id = data.table.lookupParsed(family, this.words);
+    if (id < 0) return null;
+    const rs = this.rules;
+    const label = data.labels[id];
+    if (label.country !== null) {
+      let hit = this.pick(rs.countries.get(label.country), 'bctry');
+      if (hit < 0) {
+        const continent = CONTINENT_OF.get(label.country);
+        if (continent !== undefined) hit = this.pick(rs.countries.get(`continent:${continent}`), 'bctry');
+      }
+      if (hit >= 0) return this.decide('Blocked', 'bctry', hit);
+    }
+    if (label.asn !== null) {
+      const hit = this.pick(rs.asns.get(label.asn), 'brep');
+      if (hit >= 0) return this.decide('Blocked', 'brep', hit);
+    }
+    for (const list of label.lists) {
+      const hit = this.pick(rs.lists.get(list), 'brep');
+      if (hit >= 0) return this.decide('Blocked', 'brep', hit);
+    }
+    return null;
+  }
+
+  private checkSubstring(matcher: SubstringMatcher, text: string, category: Category): Decision | null {
+    const hits = matcher.match(text.toLowerCase());
+    if (hits === null) return null;
+    const hit = this.pick(hits, category);
+    return hit >= 0 ? this.decide('Blocked', category, hit) : null;
+  }
+
+  private checkExact(map: ReadonlyMap<string, number[]>, key: string, category: Category): Decision | null {
+    const hit = this.pick(map.get(key), category);
+    return hit >= 0 ? this.decide('Blocked', category, hit) : null;
+  }
+
+  private checkRateLimits(family: 4 | 6, method: string, path: string): Decision | null {
+    const rs = this.rules;
+    let candidates = rs.rateLimitsExact.get(path) ?? NO_RULES;
+    for (const i of rs.rateLimitsPrefix) {
+      if (path.startsWith(rs.rules[i].rateLimit!.path)) candidates = candidates === NO_RULES ? [i] : [...candidates, i];
+    }
+    for (const i of candidates) {
+      const r = rs.rules[i];
+      const spec = r.rateLimit!;
+      if (r.expires !== undefined && r.expires <= this.nowMs) continue;
+      if (spec.method !== null && spec.method !== method) continue;
+      const wait = this.rateLimits.hit(`${r.id}|${this.clientKey(family)}`, spec.limit, spec.windowMs, this.nowMs);
+      if (wait === 0) continue;
+      if (r.mode === 'monitor') {
+        (this.monitored ??= []).push({ category: 'brl', rule: r.id, ruleId: r.id });
+        continue;
+      }
+      return { treatment: 'Blocked', category: 'brl', rule: r.id, ruleId: r.id, monitored: this.monitored ?? NO_MONITORS, retryAfter: Math.ceil(wait / 1000) };
+    }
+    return null;
   }
 
   /** IPv4 clients by address; IPv6 clients by /64 by default, since one subscriber gets a whole /64. */

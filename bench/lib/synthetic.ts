@@ -1,0 +1,60 @@
+/** Synthetic but realistic-shaped inputs: non-overlapping ranges, query addresses, substring patterns. */
+import type { IpRange } from '../../packages/moat/src/ip/range.js';
+import { formatIp } from '../../packages/moat/src/ip/address.js';
+import { rng } from './measure.js';
+
+/** `n` non-overlapping ranges, 80 % IPv4 and 20 % IPv6, sorted per family (as real lists are after flattening). */
+export function syntheticRanges(n: number, seed = 1): IpRange[] {
+  const rand = rng(seed);
+  const out: IpRange[] = [];
+  const n4 = Math.round(n * 0.8);
+  const n6 = n - n4;
+  const slot4 = Math.floor(2 ** 32 / Math.max(1, n4));
+  for (let i = 0; i < n4; i++) {
+    const base = i * slot4;
+    const len = 1 + Math.floor(rand() * Math.max(1, slot4 / 2));
+    const off = Math.floor(rand() * (slot4 - len));
+    out.push({ family: 4, start: BigInt(base + off), end: BigInt(base + off + len - 1) });
+  }
+  // IPv6: ranges inside 2000::/3, as /48-ish blocks spread over the space.
+  const base6 = 0x2000n << 112n;
+  const slot6 = (1n << 125n) / BigInt(Math.max(1, n6));
+  for (let i = 0; i < n6; i++) {
+    const start = base6 + BigInt(i) * slot6 + (BigInt(Math.floor(rand() * 65536)) << 80n);
+    out.push({ family: 6, start, end: start + (1n << 80n) - 1n });
+  }
+  return out;
+}
+
+/** Query addresses: half inside ranges (including their first and last address), half random. */
+export function queryAddresses(ranges: IpRange[], count: number, seed = 2): string[] {
+  const rand = rng(seed);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    if (ranges.length > 0 && i % 2 === 0) {
+      const r = ranges[Math.floor(rand() * ranges.length)];
+      const pick = i % 6 === 0 ? r.start : i % 6 === 2 ? r.end : r.start + (r.end - r.start) / 2n;
+      out.push(formatIp({ family: r.family, value: pick }));
+    } else if (i % 4 === 1) {
+      out.push(formatIp({ family: 4, value: BigInt(Math.floor(rand() * 2 ** 32)) }));
+    } else {
+      const v = (0x2000n << 112n) + (BigInt(Math.floor(rand() * 2 ** 32)) << 93n);
+      out.push(formatIp({ family: 6, value: v }));
+    }
+  }
+  return out;
+}
+
+const WORDS = ['admin', 'login', 'wp', 'api', 'bot', 'scan', 'php', 'cgi', 'shell', 'debug', 'config', 'backup', 'sql', 'test', 'old'];
+
+/** `n` distinct lower-case patterns such as `/scan-wp4711`, like a large path or user-agent block list. */
+export function syntheticPatterns(n: number, prefix: string, seed = 3): string[] {
+  const rand = rng(seed);
+  const set = new Set<string>();
+  while (set.size < n) {
+    const w1 = WORDS[Math.floor(rand() * WORDS.length)];
+    const w2 = WORDS[Math.floor(rand() * WORDS.length)];
+    set.add(`${prefix}${w1}-${w2}${Math.floor(rand() * 1e6)}`);
+  }
+  return [...set];
+}
