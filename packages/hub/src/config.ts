@@ -1,0 +1,123 @@
+import { resolve } from 'node:path';
+import type { onRequestHookHandler } from 'fastify';
+import { z } from 'zod';
+
+/** Options of createHub(); everything but dataDir has a default. */
+export interface HubOptions {
+  /** Where the database and compiled rule files live. */
+  dataDir: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** First-run admin; without a password a one-time password is generated and printed. */
+  adminEmail?: string;
+  adminPassword?: string;
+  /** Create a demo site with an API key when the hub has no site yet (main.ts does). */
+  createDemoSite?: boolean;
+  retention?: { rawDays?: number; rollupDays?: number };
+  /** Folder with data_subscriptions files: `<dir>/moat/*.db` and `<dir>/wafris/*.db`, newest served. */
+  dataFilesDir?: string;
+  /** Mark the session cookie Secure (set when the hub is served over HTTPS). */
+  secureCookies?: boolean;
+  /** Trust X-Forwarded-For from these proxies (Fastify's trustProxy), for login rate limiting and client IPs. */
+  trustProxy?: boolean | string | string[];
+  /** Fastify logger options; false (default for tests) logs nothing. */
+  logger?: boolean | { level?: string; stream?: { write(line: string): void } };
+  /** Milliseconds between rollup passes over newly ingested reports. */
+  rollupIntervalMs?: number;
+  /** Milliseconds between retention runs. */
+  pruneIntervalMs?: number;
+  /** Largest accepted upsync body in bytes, before and after gzip. */
+  upsyncMaxBytes?: number;
+  /** Most records one upsync may carry. */
+  upsyncMaxRecords?: number;
+  loginRateLimit?: { maxFailures: number; windowMs: number };
+  /** Session lifetime in seconds. */
+  sessionTtlSeconds?: number;
+  /**
+   * Runs first on every request: the place for protecting the hub with Moat's own Fastify middleware
+   * once the adapters exist.
+   */
+  onRequest?: onRequestHookHandler;
+  /** Country of an IP for the top-countries list; without it only country-rule blocks carry one. */
+  countryOf?: (ip: string) => string | null;
+  /** Where first-run messages (admin password, demo key) go; default console.log. */
+  print?: (line: string) => void;
+  /** Clock in milliseconds, for tests. */
+  now?: () => number;
+}
+
+export interface HubConfig {
+  dataDir: string;
+  databaseFile: string;
+  rulesDir: string;
+  dataFilesDir: string | undefined;
+  host: string;
+  port: number;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  createDemoSite: boolean;
+  retention: { rawSeconds: number; rollupSeconds: number };
+  secureCookies: boolean;
+  rollupIntervalMs: number;
+  pruneIntervalMs: number;
+  upsyncMaxBytes: number;
+  upsyncMaxRecords: number;
+  loginRateLimit: { maxFailures: number; windowMs: number };
+  sessionTtlSeconds: number;
+}
+
+const DAY = 86_400;
+
+const optionsSchema = z.object({
+  dataDir: z.string().min(1),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8787),
+  adminEmail: z.email().optional(),
+  adminPassword: z.string().min(8, 'the admin password needs at least 8 characters').max(1024).optional(),
+  createDemoSite: z.boolean().default(false),
+  retention: z.object({
+    rawDays: z.number().positive().max(3650).default(7),
+    rollupDays: z.number().positive().max(3650).default(90),
+  }).default({ rawDays: 7, rollupDays: 90 }),
+  dataFilesDir: z.string().min(1).optional(),
+  secureCookies: z.boolean().default(false),
+  rollupIntervalMs: z.number().int().min(10).default(2000),
+  pruneIntervalMs: z.number().int().min(1000).default(3_600_000),
+  upsyncMaxBytes: z.number().int().min(1024).default(8 * 1024 * 1024),
+  upsyncMaxRecords: z.number().int().min(1).default(10_000),
+  loginRateLimit: z.object({ maxFailures: z.number().int().min(1), windowMs: z.number().int().min(1) })
+    .default({ maxFailures: 10, windowMs: 15 * 60_000 }),
+  sessionTtlSeconds: z.number().int().min(60).default(7 * DAY),
+});
+
+export function resolveConfig(options: HubOptions): HubConfig {
+  const o = optionsSchema.parse({
+    dataDir: options.dataDir, host: options.host, port: options.port, adminEmail: options.adminEmail,
+    adminPassword: options.adminPassword, createDemoSite: options.createDemoSite, retention: options.retention,
+    dataFilesDir: options.dataFilesDir, secureCookies: options.secureCookies, rollupIntervalMs: options.rollupIntervalMs,
+    pruneIntervalMs: options.pruneIntervalMs, upsyncMaxBytes: options.upsyncMaxBytes,
+    upsyncMaxRecords: options.upsyncMaxRecords, loginRateLimit: options.loginRateLimit,
+    sessionTtlSeconds: options.sessionTtlSeconds,
+  });
+  const dataDir = resolve(o.dataDir);
+  return {
+    dataDir,
+    databaseFile: resolve(dataDir, 'hub.db'),
+    rulesDir: resolve(dataDir, 'rules'),
+    dataFilesDir: o.dataFilesDir ? resolve(o.dataFilesDir) : undefined,
+    host: o.host,
+    port: o.port,
+    adminEmail: o.adminEmail,
+    adminPassword: o.adminPassword,
+    createDemoSite: o.createDemoSite,
+    retention: { rawSeconds: Math.round(o.retention.rawDays * DAY), rollupSeconds: Math.round(o.retention.rollupDays * DAY) },
+    secureCookies: o.secureCookies,
+    rollupIntervalMs: o.rollupIntervalMs,
+    pruneIntervalMs: o.pruneIntervalMs,
+    upsyncMaxBytes: o.upsyncMaxBytes,
+    upsyncMaxRecords: o.upsyncMaxRecords,
+    loginRateLimit: o.loginRateLimit,
+    sessionTtlSeconds: o.sessionTtlSeconds,
+  };
+}

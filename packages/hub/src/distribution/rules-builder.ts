@@ -1,0 +1,124 @@
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { HubStore, RulesBuild, RulesFormat, StoredRule } from '../store/store.js';
+import { compileMoatRules, compileWafrisRules, type Rule } from './compile.js';
+
+export interface ServedBuild extends RulesBuild {
+  path: string;
+}
+
+const FILE_PREFIX: Record<RulesFormat, string> = { moat: 'moat-rules-', wafris: 'custom_rules-' };
+
+/** The file name carries the content hash, so a client's `client_db` tells exactly what it has. */
+export function buildFileName(format: RulesFormat, hash: string): string {
+  return `${FILE_PREFIX[format]}${hash.slice(0, 16)}.db`;
+}
+
+/**
+ * Compiles each site's rules into the files clients download, one folder per site. Builds of one site
+ * run one after another; files are written under a temporary name and renamed, so a download never
+ * sees a half-written file, and the previous file is kept for downloads still in flight.
+ */
+export class RulesBuilder {
+  private readonly queues = new Map<number, Promise<unknown>>();
+
+  constructor(
+    private readonly store: HubStore,
+    private readonly rulesDir: string,
+    private readonly now: () => number,
+  ) {}
+
+  /** Recompiles both formats of a site; call after every change of its rules. */
+  rebuild(siteId: number): Promise<Record<RulesFormat, ServedBuild>> {
+    return this.serialized(siteId, async () => {
+      const rules = (await this.store.listRules(siteId)).map(plainRule);
+      return { moat: await this.build(siteId, 'moat', rules), wafris: await this.build(siteId, 'wafris', rules) };
+    });
+  }
+
+  /** The current file of a format, compiling it first when it is missing (first run, deleted folder). */
+  async current(siteId: number, format: RulesFormat): Promise<ServedBuild> {
+    const build = await this.store.getBuild(siteId, format);
+    if (build) {
+      const path = join(this.siteDir(siteId), build.fileName);
+      if (existsSync(path)) return { ...build, path };
+    }
+    return (await this.rebuild(siteId))[format];
+  }
+
+  /** Rebuilds sites whose Wafris file still holds a rule that has expired since (Wafris has no expiry). */
+  async rebuildExpired(): Promise<number> {
+    const nowMs = this.now();
+    let rebuilt = 0;
+    for (const site of await this.store.listSites()) {
+      const build = await this.store.getBuild(site.id, 'wafris');
+      if (!build) continue;
+      const rules = await this.store.listRules(site.id);
+      if (rules.some((r) => r.expires !== undefined && r.expires <= nowMs && r.expires > build.builtAt * 1000)) {
+        await this.rebuild(site.id);
+        rebuilt += 1;
+      }
+    }
+    return rebuilt;
+  }
+
+  /** Waits for builds in progress (used on shutdown). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.queues.values()]);
+  }
+
+  private siteDir(siteId: number): string {
+    return join(this.rulesDir, `site-${siteId}`);
+  }
+
+  private async build(siteId: number, format: RulesFormat, rules: Rule[]): Promise<ServedBuild> {
+    const dir = this.siteDir(siteId);
+    mkdirSync(dir, { recursive: true });
+    const temp = join(dir, `.building-${format}-${randomBytes(6).toString('hex')}.db`);
+    let compiled;
+    try {
+      compiled = format === 'moat' ? compileMoatRules(rules, temp) : compileWafrisRules(rules, temp, this.now());
+    } catch (error) {
+      rmSync(temp, { force: true });
+      throw error;
+    }
+    const fileName = buildFileName(format, compiled.hash);
+    const path = join(dir, fileName);
+    renameSync(temp, path);
+    const build: RulesBuild = {
+      siteId, format, fileName, hash: compiled.hash, builtAt: Math.floor(this.now() / 1000),
+      ruleCount: rules.length - compiled.skipped.length,
+    };
+    const previous = await this.store.getBuild(siteId, format);
+    await this.store.saveBuild(build);
+    this.removeOldFiles(dir, format, [fileName, previous?.fileName]);
+    return { ...build, path };
+  }
+
+  private removeOldFiles(dir: string, format: RulesFormat, keep: (string | undefined)[]): void {
+    for (const name of readdirSync(dir)) {
+      if (name.startsWith(FILE_PREFIX[format]) && !keep.includes(name)) rmSync(join(dir, name), { force: true });
+    }
+  }
+
+  private serialized<T>(siteId: number, task: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(siteId) ?? Promise.resolve();
+    const next = previous.then(task, task);
+    const settled = next.catch(() => undefined);
+    this.queues.set(siteId, settled);
+    void settled.then(() => {
+      if (this.queues.get(siteId) === settled) this.queues.delete(siteId);
+    });
+    return next;
+  }
+}
+
+/** The engine's Rule without the hub's bookkeeping fields. */
+function plainRule(r: StoredRule): Rule {
+  const rule: Rule = { id: r.id, action: r.action, kind: r.kind, value: r.value, mode: r.mode };
+  if (r.note !== undefined) rule.note = r.note;
+  if (r.expires !== undefined) rule.expires = r.expires;
+  if (r.rateLimit) rule.rateLimit = r.rateLimit;
+  return rule;
+}

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+/** Text fields: missing or null become '', over-long values are cut rather than the batch refused. */
+const text = (max: number) => z.string().nullish().transform((v) => (v ?? '').slice(0, max));
+const optionalText = (max: number) => z.string().nullish().transform((v) => (v == null || v === '' ? null : v.slice(0, max)));
+
+const treatment = z.preprocess(
+  (v) => (typeof v === 'string' ? v.charAt(0).toUpperCase() + v.slice(1).toLowerCase() : v),
+  z.enum(['Allowed', 'Blocked', 'Passed']),
+);
+
+/** Unix seconds, as a number or a string of digits (some clients serialise times as strings). */
+const timestamp = z.union([z.number(), z.string().regex(/^\d{1,12}(\.\d+)?$/).transform(Number)])
+  .pipe(z.number().finite().min(0).max(1e11))
+  .transform((v) => Math.floor(v));
+
+const monitoredEntry = z.object({
+  category: text(32),
+  rule: text(1024),
+  rule_id: optionalText(64),
+});
+
+export const upsyncRecordSchema = z.object({
+  ip: z.string().min(1).max(64),
+  user_agent: text(1024),
+  path: text(2048),
+  parameter: text(2048),
+  host: text(255),
+  method: text(16),
+  request_id: text(128),
+  timestamp,
+  treatment,
+  category: text(32).transform((v) => v || 'passed'),
+  rule: text(1024).transform((v) => v || '-'),
+  // Moat clients only.
+  rule_id: optionalText(64),
+  monitored: z.array(monitoredEntry).max(64).nullish(),
+  ip_source: optionalText(64),
+});
+
+export type UpsyncRecord = z.output<typeof upsyncRecordSchema>;
+
+export function upsyncBodySchema(maxRecords: number) {
+  return z.object({
+    meta: z.object({
+      version: text(64),
+      client: text(64),
+      framework: text(64),
+    }).nullish().transform((m) => m ?? { version: '', client: '', framework: '' }),
+    batch: z.array(upsyncRecordSchema).max(maxRecords, `at most ${maxRecords} records per request`),
+  });
+}
+
+export type UpsyncBody = z.output<ReturnType<typeof upsyncBodySchema>>;

@@ -1,0 +1,49 @@
+import type { Rule } from 'moat';
+import type { RuleHits } from '../store/store.js';
+
+export interface RuleHitCount {
+  /** Requests this rule decided. */
+  hits: number;
+  /** Requests this monitor-mode rule matched and would have blocked. */
+  wouldBlock: number;
+}
+
+/** The category and reported entry a client reports when this rule decides (Wafris terms). */
+function reportedAs(rule: Rule): string[] {
+  switch (rule.kind) {
+    case 'ip': return [`${rule.action === 'allow' ? 'ai' : 'bi'}\t${rule.value}`];
+    case 'country': return [`bctry\tG_${rule.value}`, `bctry\t${rule.value}`];
+    case 'userAgent': return [`bu\t${rule.value}`];
+    case 'path': return [`bp\t${rule.value}`];
+    case 'param': return [`bparam\t${rule.value}`];
+    case 'host': return [`bh\t${rule.value}`];
+    case 'method': return [`bm\t${rule.value}`];
+    case 'rateLimit': return [`brl\t${rule.id}`];
+    default: return [];
+  }
+}
+
+/**
+ * Hit counts per rule: from reports that carry the rule id, plus, for clients that report only a
+ * category and entry (Wafris), the reports whose entry is this rule's value. Range rules reported by
+ * address cannot be attributed that way and count only through ids.
+ */
+export function countRuleHits(rules: readonly Rule[], hits: RuleHits): Map<string, RuleHitCount> {
+  const lowerMatch = new Map<string, number>();
+  for (const [key, n] of hits.byMatch) {
+    const lower = key.toLowerCase();
+    lowerMatch.set(lower, (lowerMatch.get(lower) ?? 0) + n);
+  }
+  const out = new Map<string, RuleHitCount>();
+  for (const rule of rules) {
+    const byId = hits.byId.get(rule.id);
+    let matched = 0;
+    for (const key of reportedAs(rule)) matched += lowerMatch.get(key.toLowerCase()) ?? 0;
+    // Wafris files leave monitor-mode rules out, so entry matches can only belong to blocking rules.
+    out.set(rule.id, {
+      hits: (byId?.hits ?? 0) + (rule.mode === 'monitor' ? 0 : matched),
+      wouldBlock: byId?.monitored ?? 0,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,101 @@
+import type { HubStore, StoredRule } from '../store/store.js';
+import type { RulesBuilder } from '../distribution/rules-builder.js';
+import { RuleError, rulesAsDocument, rulesFromDocumentText, toRule, type Rule } from '../distribution/compile.js';
+import { HttpError } from '../server/http-error.js';
+import type { RuleInputBody, RulePatch } from './rule-input.js';
+
+/** Most rules one site may hold; far above real use, low enough to keep compiles quick. */
+const MAX_RULES_PER_SITE = 100_000;
+
+/**
+ * Every change to a site's rules goes through here: validate with the engine's rules, store, then
+ * recompile the site's files so the next downsync serves the change.
+ */
+export class RuleService {
+  constructor(private readonly store: HubStore, private readonly builder: RulesBuilder, private readonly now: () => number) {}
+
+  list(siteId: number): Promise<StoredRule[]> {
+    return this.store.listRules(siteId);
+  }
+
+  async create(siteId: number, input: RuleInputBody): Promise<StoredRule> {
+    const rule = validate(() => toRule(input));
+    if (await this.store.getRule(siteId, rule.id)) {
+      throw new HttpError(409, `a rule with id ${rule.id} (${rule.kind} ${rule.value}) already exists`, 'rule_exists');
+    }
+    await this.checkCapacity(siteId, 1);
+    await this.store.saveRules(siteId, [rule], { replace: false, now: this.nowSeconds() });
+    await this.builder.rebuild(siteId);
+    return (await this.store.getRule(siteId, rule.id))!;
+  }
+
+  async update(siteId: number, ruleId: string, patch: RulePatch): Promise<StoredRule> {
+    const existing = await this.store.getRule(siteId, ruleId);
+    if (!existing) throw new HttpError(404, 'no such rule', 'not_found');
+    const next: Rule = { id: existing.id, action: existing.action, kind: existing.kind, value: existing.value, mode: patch.mode ?? existing.mode };
+    const note = patch.note === undefined ? existing.note : patch.note ?? undefined;
+    if (note) next.note = note;
+    const expires = patch.clearExpires ? undefined : patch.expires !== undefined ? toMillis(patch.expires) : existing.expires;
+    if (expires !== undefined) next.expires = expires;
+    if (existing.rateLimit) next.rateLimit = existing.rateLimit;
+    await this.store.updateRule(siteId, next, this.nowSeconds());
+    await this.builder.rebuild(siteId);
+    return (await this.store.getRule(siteId, ruleId))!;
+  }
+
+  async remove(siteId: number, ruleId: string): Promise<void> {
+    if (!(await this.store.deleteRule(siteId, ruleId))) throw new HttpError(404, 'no such rule', 'not_found');
+    await this.builder.rebuild(siteId);
+  }
+
+  /**
+   * Imports a rules document. `replace` makes the site's rules exactly the document's; otherwise the
+   * document's rules are added, and rules with the same id are overwritten.
+   */
+  async import(siteId: number, document: string | object, replace: boolean): Promise<{ imported: number }> {
+    const text = typeof document === 'string' ? document : JSON.stringify(document);
+    const rules = validate(() => rulesFromDocumentText(text, 'import'));
+    const now = this.nowSeconds();
+    if (replace) {
+      if (rules.length > MAX_RULES_PER_SITE) throw new HttpError(400, `at most ${MAX_RULES_PER_SITE} rules per site`, 'too_many_rules');
+      await this.store.saveRules(siteId, rules, { replace: true, now });
+    } else {
+      const existing = new Set((await this.store.listRules(siteId)).map((r) => r.id));
+      const fresh = rules.filter((r) => !existing.has(r.id));
+      await this.checkCapacity(siteId, fresh.length);
+      for (const rule of rules) if (existing.has(rule.id)) await this.store.updateRule(siteId, rule, now);
+      await this.store.saveRules(siteId, fresh, { replace: false, now });
+    }
+    await this.builder.rebuild(siteId);
+    return { imported: rules.length };
+  }
+
+  async export(siteId: number): Promise<object> {
+    return rulesAsDocument(await this.store.listRules(siteId));
+  }
+
+  private async checkCapacity(siteId: number, adding: number): Promise<void> {
+    const count = (await this.store.listRules(siteId)).length;
+    if (count + adding > MAX_RULES_PER_SITE) throw new HttpError(400, `at most ${MAX_RULES_PER_SITE} rules per site`, 'too_many_rules');
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+}
+
+function validate<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof RuleError) throw new HttpError(400, error.message, 'invalid_rule');
+    throw error;
+  }
+}
+
+function toMillis(expires: number | string): number {
+  if (typeof expires === 'number') return expires;
+  const ms = Date.parse(expires);
+  if (!Number.isFinite(ms)) throw new HttpError(400, `invalid expiry ${JSON.stringify(expires)}`, 'invalid_rule');
+  return ms;
+}

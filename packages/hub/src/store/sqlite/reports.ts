@@ -1,0 +1,266 @@
+import type Database from 'better-sqlite3';
+import type {
+  ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
+  TopEntry, Totals, Treatment,
+} from '../store.js';
+
+const TREATMENT_CODE: Record<Treatment, number> = { Passed: 0, Allowed: 1, Blocked: 2 };
+const TREATMENT_NAME: readonly Treatment[] = ['Passed', 'Allowed', 'Blocked'];
+
+/** Rows folded per rollUp() call, so one call never holds the event loop for long. */
+const ROLLUP_CHUNK = 50_000;
+/** Rows deleted per statement when pruning, for the same reason. */
+const PRUNE_CHUNK = 10_000;
+
+/** How each hour_top dimension is computed from a report row (SQL expression, row filter). */
+const HOUR_DIMENSIONS: ReadonlyArray<{ dim: string; expr: string; where: string }> = [
+  { dim: 'ip', expr: 'ip', where: '1' },
+  { dim: 'path', expr: 'path', where: '1' },
+  { dim: 'userAgent', expr: 'user_agent', where: '1' },
+  { dim: 'country', expr: 'country', where: 'country IS NOT NULL' },
+  // What decided the request, for requests a rule decided.
+  { dim: 'rule', expr: "category || char(9) || rule", where: 'treatment <> 0' },
+  { dim: 'rule_id', expr: 'rule_id', where: 'rule_id IS NOT NULL' },
+  // Decisions reported without a rule id (Wafris clients): matched to rules by category and entry.
+  { dim: 'match', expr: "category || char(9) || rule", where: 'treatment <> 0 AND rule_id IS NULL' },
+];
+
+interface ReportRow {
+  id: number; ts: number; ip: string; method: string; host: string; path: string; parameter: string;
+  user_agent: string; request_id: string; treatment: number; category: string; rule: string;
+  rule_id: string | null; monitored: string | null; ip_source: string | null; country: string | null;
+}
+
+type TotalsRow = { total: number | null; blocked: number | null; allowed: number | null; passed: number | null; monitored: number | null };
+
+/** Raw reports, their rollups and the dashboard queries over them. */
+export class SqliteReports {
+  private readonly insertStmt;
+  private readonly rollupStatements: Database.Statement[];
+  private readonly watermarkGet;
+  private readonly watermarkSet;
+  private readonly maxIdStmt;
+
+  constructor(private readonly db: Database.Database) {
+    this.insertStmt = db.prepare(`INSERT INTO reports (site_id, ts, ip, method, host, path, parameter, user_agent,
+      request_id, treatment, category, rule, rule_id, monitored, ip_source, country)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.watermarkGet = db.prepare<[], number>('SELECT last_report_id FROM rollup_state WHERE id = 1').pluck();
+    this.watermarkSet = db.prepare('UPDATE rollup_state SET last_report_id = ? WHERE id = 1');
+    this.maxIdStmt = db.prepare<[number, number], number>(
+      'SELECT max(id) FROM (SELECT id FROM reports WHERE id > ? ORDER BY id LIMIT ?)',
+    ).pluck();
+    const minute = `INSERT INTO minute_stats (site_id, minute, total, blocked, allowed, passed, monitored)
+      SELECT site_id, ts - ts % 60, count(*), sum(treatment = 2), sum(treatment = 1), sum(treatment = 0),
+             sum(monitored IS NOT NULL)
+      FROM reports WHERE id > ? AND id <= ? GROUP BY site_id, ts - ts % 60
+      ON CONFLICT (site_id, minute) DO UPDATE SET total = total + excluded.total,
+        blocked = blocked + excluded.blocked, allowed = allowed + excluded.allowed,
+        passed = passed + excluded.passed, monitored = monitored + excluded.monitored`;
+    const upsert = `ON CONFLICT (site_id, dim, hour, value) DO UPDATE SET total = total + excluded.total,
+        blocked = blocked + excluded.blocked`;
+    const hourly = HOUR_DIMENSIONS.map(({ dim, expr, where }) => `INSERT INTO hour_top (site_id, dim, hour, value, total, blocked)
+      SELECT site_id, '${dim}', ts - ts % 3600, ${expr}, count(*), sum(treatment = 2)
+      FROM reports WHERE id > ? AND id <= ? AND ${where} GROUP BY site_id, ts - ts % 3600, ${expr} ${upsert}`);
+    // Monitor-mode matches: one row per monitored entry; "blocked" here counts nothing useful, so it
+    // records the would-have-blocked count instead (every monitored match would have blocked).
+    const monitor = `INSERT INTO hour_top (site_id, dim, hour, value, total, blocked)
+      SELECT r.site_id, 'monitor', r.ts - r.ts % 3600,
+             coalesce(json_extract(m.value, '$.rule_id'), json_extract(m.value, '$.category') || char(9) || json_extract(m.value, '$.rule')) AS v,
+             count(*), count(*)
+      FROM reports r, json_each(r.monitored) m
+      WHERE r.id > ? AND r.id <= ? AND r.monitored IS NOT NULL
+      GROUP BY r.site_id, r.ts - r.ts % 3600, v ${upsert}`;
+    this.rollupStatements = [minute, ...hourly, monitor].map((sql) => db.prepare(sql));
+  }
+
+  insert(siteId: number, records: readonly ReportRecord[]): void {
+    const run = this.db.transaction((rows: readonly ReportRecord[]) => {
+      for (const r of rows) {
+        this.insertStmt.run(siteId, r.ts, r.ip, r.method, r.host, r.path, r.parameter, r.userAgent, r.requestId,
+          TREATMENT_CODE[r.treatment], r.category, r.rule, r.ruleId,
+          r.monitored && r.monitored.length > 0 ? JSON.stringify(r.monitored) : null, r.ipSource, r.country);
+      }
+    });
+    run(records);
+  }
+
+  /** Folds the next chunk of unfolded reports into the rollups, with the watermark, atomically. */
+  rollUp(): number {
+    return this.db.transaction(() => {
+      const lo = this.watermarkGet.get() ?? 0;
+      const hi = this.maxIdStmt.get(lo, ROLLUP_CHUNK);
+      if (hi == null) return 0;
+      for (const stmt of this.rollupStatements) stmt.run(lo, hi);
+      this.watermarkSet.run(hi);
+      return hi - lo;
+    }).immediate();
+  }
+
+  /** Deletes one chunk of expired rows; returns rows deleted (0 when nothing is left to do). */
+  pruneChunk(policy: RetentionPolicy, now: number): number {
+    const rawCutoff = now - policy.rawSeconds;
+    const rollupCutoff = now - policy.rollupSeconds;
+    const watermark = this.watermarkGet.get() ?? 0;
+    const sites = this.db.prepare<[], number>('SELECT DISTINCT site_id FROM minute_stats').pluck().all();
+    let deleted = 0;
+    for (const siteId of sites) {
+      // Only rows already folded into the rollups are deleted, so no count is lost.
+      deleted += this.db.prepare(`DELETE FROM reports WHERE id IN (
+        SELECT id FROM reports WHERE site_id = ? AND ts < ? AND id <= ? LIMIT ${PRUNE_CHUNK})`)
+        .run(siteId, rawCutoff, watermark).changes;
+      deleted += this.db.prepare('DELETE FROM minute_stats WHERE site_id = ? AND minute < ?').run(siteId, rollupCutoff).changes;
+      for (const dim of [...HOUR_DIMENSIONS.map((d) => d.dim), 'monitor']) {
+        deleted += this.db.prepare(`DELETE FROM hour_top WHERE site_id = ? AND dim = ? AND hour < ?`)
+          .run(siteId, dim, rollupCutoff).changes;
+      }
+    }
+    return deleted;
+  }
+
+  totals(siteId: number, from: number, to: number): Totals {
+    const row = this.db.prepare<[number, number, number], TotalsRow>(`SELECT sum(total) total, sum(blocked) blocked,
+      sum(allowed) allowed, sum(passed) passed, sum(monitored) monitored
+      FROM minute_stats WHERE site_id = ? AND minute >= ? AND minute < ?`).get(siteId, from, to);
+    return toTotals(row);
+  }
+
+  timeSeries(siteId: number, from: number, to: number, step: number): TimeBucket[] {
+    const rows = this.db.prepare<[number, number, number, number], TotalsRow & { t: number }>(
+      `SELECT minute - minute % ? AS t, sum(total) total, sum(blocked) blocked, sum(allowed) allowed,
+        sum(passed) passed, sum(monitored) monitored
+      FROM minute_stats WHERE site_id = ? AND minute >= ? AND minute < ? GROUP BY t ORDER BY t`,
+    ).all(step, siteId, from, to);
+    return rows.map((r) => ({ t: r.t, ...toTotals(r) }));
+  }
+
+  top(siteId: number, dim: TopDimension | 'monitor' | 'rule_id', from: number, to: number, limit: number): TopEntry[] {
+    return this.db.prepare<[number, string, number, number, number], TopEntry>(
+      `SELECT value, sum(total) AS total, sum(blocked) AS blocked FROM hour_top
+      WHERE site_id = ? AND dim = ? AND hour >= ? AND hour < ? GROUP BY value ORDER BY total DESC, value LIMIT ?`,
+    ).all(siteId, dim, hourFloor(from), to, limit);
+  }
+
+  uniqueIps(siteId: number, from: number, to: number): number {
+    return this.db.prepare<[number, number, number], number>(
+      `SELECT count(DISTINCT value) FROM hour_top WHERE site_id = ? AND dim = 'ip' AND hour >= ? AND hour < ?`,
+    ).pluck().get(siteId, hourFloor(from), to) ?? 0;
+  }
+
+  ruleHits(siteId: number, from: number, to: number): RuleHits {
+    const byId = new Map<string, { hits: number; monitored: number }>();
+    const byMatch = new Map<string, number>();
+    const rows = this.db.prepare<[number, number, number], { dim: string; value: string; total: number }>(
+      `SELECT dim, value, sum(total) AS total FROM hour_top
+      WHERE site_id = ? AND dim IN ('rule_id', 'monitor', 'match') AND hour >= ? AND hour < ? GROUP BY dim, value`,
+    ).all(siteId, hourFloor(from), to);
+    for (const r of rows) {
+      if (r.dim === 'match') {
+        byMatch.set(r.value, r.total);
+      } else {
+        const entry = byId.get(r.value) ?? { hits: 0, monitored: 0 };
+        if (r.dim === 'rule_id') entry.hits += r.total;
+        else entry.monitored += r.total;
+        byId.set(r.value, entry);
+      }
+    }
+    return { byId, byMatch };
+  }
+
+  /**
+   * The request log, newest first. It walks back one hour window at a time so that a selective filter
+   * never scans the whole table in one statement: hours in which the rollups show no report for a
+   * filtered IP are skipped, and after `budgetMs` a partial page is returned whose cursor continues
+   * where the walk stopped.
+   */
+  query(siteId: number, filter: ReportFilter, page: { limit: number; before?: string; budgetMs?: number }): ReportPage {
+    const started = performance.now();
+    const budget = page.budgetMs ?? 250;
+    const where = ['site_id = ?', 'ts >= ?', 'ts < ?'];
+    const params: unknown[] = [];
+    if (filter.treatment) { where.push('treatment = ?'); params.push(TREATMENT_CODE[filter.treatment]); }
+    if (filter.ip) { where.push('ip = ?'); params.push(filter.ip); }
+    if (filter.path) { where.push('substr(path, 1, ?) = ?'); params.push(filter.path.length, filter.path); }
+    if (filter.rule) { where.push('(rule = ? OR rule_id = ?)'); params.push(filter.rule, filter.rule); }
+    const windowSql = `SELECT * FROM reports WHERE ${where.join(' AND ')}
+      AND (ts < ? OR (ts = ? AND id < ?)) ORDER BY ts DESC, id DESC LIMIT ?`;
+    const stmt = this.db.prepare<unknown[], ReportRow>(windowSql);
+    const ipSeen = filter.ip
+      ? this.db.prepare<[number, number, string], number>(
+        `SELECT 1 FROM hour_top WHERE site_id = ? AND dim = 'ip' AND hour = ? AND value = ?`).pluck()
+      : undefined;
+
+    const cursor = page.before ? parseCursor(page.before) : undefined;
+    const lowest = filter.from ?? this.oldestTs(siteId);
+    if (lowest === undefined) return { rows: [], next: null };
+    let upper = Math.min(filter.to ?? Number.MAX_SAFE_INTEGER, cursor ? cursor.ts + 1 : Number.MAX_SAFE_INTEGER);
+    if (upper === Number.MAX_SAFE_INTEGER) upper = (this.newestTs(siteId) ?? lowest) + 1;
+    let cursorTs = cursor ? cursor.ts : upper;
+    let cursorId = cursor ? cursor.id : Number.MAX_SAFE_INTEGER;
+    const rolledUpBelow = this.rolledUpBelow();
+    const rows: ReportRow[] = [];
+    // Newest hours first; the first window ends at `upper`, later ones at an hour boundary.
+    let windowEnd = upper;
+    while (windowEnd > lowest && rows.length <= page.limit) {
+      const windowStart = Math.max(lowest, hourFloor(windowEnd - 1));
+      const hourHasIp = !ipSeen || ipSeen.get(siteId, hourFloor(windowStart), filter.ip as string) !== undefined
+        // The rollups may not cover this window yet: look anyway.
+        || windowEnd > rolledUpBelow;
+      if (hourHasIp) {
+        const found = stmt.all(siteId, windowStart, windowEnd, ...params, cursorTs, cursorTs, cursorId, page.limit + 1 - rows.length);
+        rows.push(...found);
+      }
+      windowEnd = windowStart;
+      cursorTs = windowEnd;
+      cursorId = 0;
+      if (rows.length <= page.limit && windowEnd > lowest && performance.now() - started > budget) {
+        return { rows: rows.map(toStoredReport), next: `${windowEnd}:0`, partial: true };
+      }
+    }
+    const more = rows.length > page.limit;
+    const shown = more ? rows.slice(0, page.limit) : rows;
+    const last = shown[shown.length - 1];
+    return { rows: shown.map(toStoredReport), next: more && last ? `${last.ts}:${last.id}` : null };
+  }
+
+  private oldestTs(siteId: number): number | undefined {
+    return this.db.prepare<[number], number>('SELECT min(ts) FROM reports WHERE site_id = ?').pluck().get(siteId) ?? undefined;
+  }
+
+  private newestTs(siteId: number): number | undefined {
+    return this.db.prepare<[number], number>('SELECT max(ts) FROM reports WHERE site_id = ?').pluck().get(siteId) ?? undefined;
+  }
+
+  /** Every report with a timestamp below this is already in the rollups. */
+  private rolledUpBelow(): number {
+    const watermark = this.watermarkGet.get() ?? 0;
+    const pendingMin = this.db.prepare<[number], number>('SELECT min(ts) FROM reports WHERE id > ?').pluck().get(watermark);
+    return pendingMin ?? Number.MAX_SAFE_INTEGER;
+  }
+}
+
+function hourFloor(t: number): number {
+  return t - (((t % 3600) + 3600) % 3600);
+}
+
+function toTotals(row: TotalsRow | undefined): Totals {
+  return {
+    total: row?.total ?? 0, blocked: row?.blocked ?? 0, allowed: row?.allowed ?? 0,
+    passed: row?.passed ?? 0, monitored: row?.monitored ?? 0,
+  };
+}
+
+function parseCursor(text: string): { ts: number; id: number } | undefined {
+  const m = /^(\d{1,15}):(\d{1,15})$/.exec(text);
+  return m ? { ts: Number(m[1]), id: Number(m[2]) } : undefined;
+}
+
+function toStoredReport(r: ReportRow): StoredReport {
+  return {
+    id: r.id, ts: r.ts, ip: r.ip, method: r.method, host: r.host, path: r.path, parameter: r.parameter,
+    userAgent: r.user_agent, requestId: r.request_id, treatment: TREATMENT_NAME[r.treatment] ?? 'Passed',
+    category: r.category, rule: r.rule, ruleId: r.rule_id,
+    monitored: r.monitored ? (JSON.parse(r.monitored) as StoredReport['monitored']) : null,
+    ipSource: r.ip_source, country: r.country,
+  };
+}

@@ -1,0 +1,35 @@
+import { html, formatNumber, formatTime } from '../html.js';
+import { layout } from '../layout.js';
+import type { ClientContact, ReporterContact, Site } from '../../store/store.js';
+
+export function clientsPage(input: {
+  user: { email: string; csrfToken: string }; site: Site; sites: Site[]; clients: ClientContact[]; reporters: ReporterContact[];
+  currentFiles: Record<string, string | undefined>;
+}): string {
+  const body = html`<h1>Clients</h1>
+<p class="hint">Processes that downloaded rules (their last download request), and what they reported.</p>
+<table class="data">
+  <thead><tr><th>Host</th><th>Process</th><th>Client</th><th>Framework</th><th>File</th><th>Has</th><th>Up to date</th><th>IP</th><th>Last contact</th></tr></thead>
+  <tbody>
+  ${input.clients.length === 0 ? html`<tr><td colspan="9" class="empty">No client has downloaded rules yet. See Setup.</td></tr>` : ''}
+  ${input.clients.map((c) => {
+    const current = c.category === 'custom_rules' ? input.currentFiles[c.format] : c.servedFile;
+    const upToDate = c.clientDb === current || c.servedFile === current;
+    return html`<tr>
+    <td>${c.hostname || '—'}</td><td>${c.processId || '—'}</td><td>${c.client} ${c.version}</td><td>${c.framework}</td>
+    <td>${c.category} (${c.format})</td><td><code>${c.clientDb || '—'}</code></td>
+    <td>${upToDate ? 'yes' : 'updating'}</td><td>${c.ip}</td><td>${formatTime(c.lastSeen)}</td>
+  </tr>`;
+  })}
+  </tbody>
+</table>
+<h2>Reporters</h2>
+<table class="data">
+  <thead><tr><th>Client</th><th>Version</th><th>Framework</th><th class="num">Records</th><th>Last report</th></tr></thead>
+  <tbody>
+  ${input.reporters.length === 0 ? html`<tr><td colspan="5" class="empty">No reports yet.</td></tr>` : ''}
+  ${input.reporters.map((r) => html`<tr><td>${r.client || '—'}</td><td>${r.version}</td><td>${r.framework}</td><td class="num">${formatNumber(r.records)}</td><td>${formatTime(r.lastSeen)}</td></tr>`)}
+  </tbody>
+</table>`;
+  return layout({ title: 'Clients', body, user: input.user, site: input.site, sites: input.sites, active: 'clients' });
+}

@@ -1,0 +1,93 @@
+import { html, formatNumber, jsonData, type Html } from '../html.js';
+import { csrfField, layout } from '../layout.js';
+import type { Site, TopDimension, TopEntry } from '../../store/store.js';
+import type { Overview } from '../../stats/overview.js';
+import { TOP_LISTS } from '../../stats/overview.js';
+import { RANGE_NAMES, type RangeName } from '../../stats/time-range.js';
+
+/** The rule kind a one-click button creates for a top-list value. */
+const RULE_KIND_FOR: Partial<Record<TopDimension, string>> = { ip: 'ip', path: 'path', userAgent: 'userAgent', country: 'country' };
+/** The request-log filter a top-list value links to. */
+const FILTER_FOR: Partial<Record<TopDimension, string>> = { ip: 'ip', path: 'path' };
+
+export interface OverviewPageInput {
+  user: { email: string; csrfToken: string };
+  site: Site;
+  sites: Site[];
+  range: RangeName;
+  overview: Overview;
+  top: Record<TopDimension, TopEntry[]>;
+  countryLookup: boolean;
+  notice?: string;
+  error?: string;
+}
+
+export function overviewPage(input: OverviewPageInput): string {
+  const { site, overview, range } = input;
+  const t = overview.totals;
+  const base = `/sites/${site.id}`;
+  const body = html`<div class="page-head">
+  <h1>${site.name}</h1>
+  <nav class="ranges" aria-label="Time range">
+    ${RANGE_NAMES.map((r) => html`<a href="${base}?range=${r}" ${r === range ? html`aria-current="true"` : ''}>${r}</a>`)}
+  </nav>
+  <label class="live"><input type="checkbox" id="live" checked> Live</label>
+</div>
+<section class="stats" aria-label="Totals">
+  <div class="stat"><span class="label">Requests</span><span class="value" data-stat="total">${formatNumber(t.total)}</span></div>
+  <div class="stat blocked"><span class="label">Blocked</span><span class="value" data-stat="blocked">${formatNumber(t.blocked)}</span></div>
+  <div class="stat allowed"><span class="label">Allowed</span><span class="value" data-stat="allowed">${formatNumber(t.allowed)}</span></div>
+  <div class="stat"><span class="label">Passed</span><span class="value" data-stat="passed">${formatNumber(t.passed)}</span></div>
+  <div class="stat"><span class="label">Would have blocked</span><span class="value" data-stat="monitored">${formatNumber(t.monitored)}</span></div>
+  <div class="stat"><span class="label">Unique IPs</span><span class="value" data-stat="uniqueIps">${formatNumber(overview.uniqueIps)}</span></div>
+</section>
+<section class="chart-card card">
+  <div id="traffic-chart" data-url="/api/sites/${site.id}/stats/overview?range=${range}" aria-label="Requests over time"></div>
+  <script type="application/json" id="traffic-data">${jsonData(overview)}</script>
+</section>
+<p class="hint">Top lists count whole hours from ${new Date(Math.floor(overview.window.from / 3600) * 3600 * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC.</p>
+<div class="top-grid">
+${TOP_LISTS.map(({ dim, title }) => topTable(input, dim, title))}
+</div>`;
+  return layout({ title: site.name, body, user: input.user, site, sites: input.sites, active: 'overview', notice: input.notice, error: input.error });
+}
+
+function topTable(input: OverviewPageInput, dim: TopDimension, title: string): Html {
+  const rows = input.top[dim];
+  const kind = RULE_KIND_FOR[dim];
+  const base = `/sites/${input.site.id}`;
+  const back = `${base}?range=${input.range}`;
+  return html`<section class="card top-list" data-top="${dim}">
+  <h2>${title}</h2>
+  <table class="data">
+    <thead><tr><th>${dim === 'rule' ? 'Rule' : 'Value'}</th><th class="num">Requests</th><th class="num">Blocked</th>${kind ? html`<th>Action</th>` : ''}</tr></thead>
+    <tbody>
+    ${rows.length === 0 ? html`<tr><td colspan="4" class="empty">${dim === 'country' && !input.countryLookup ? 'Countries show once a data file gives the hub a country lookup; until then only country blocks carry one.' : 'Nothing yet.'}</td></tr>` : ''}
+    ${rows.map((r) => html`<tr>
+      <td class="value">${valueCell(base, dim, r.value)}</td>
+      <td class="num">${formatNumber(r.total)}</td>
+      <td class="num">${formatNumber(r.blocked)}</td>
+      ${kind ? html`<td class="actions">
+        <form method="post" action="${base}/rules/quick">
+          ${csrfField(input.user.csrfToken)}
+          <input type="hidden" name="kind" value="${kind}">
+          <input type="hidden" name="value" value="${r.value}">
+          <input type="hidden" name="back" value="${back}">
+          <button type="submit" name="mode" value="block" class="small danger" title="Block ${r.value}">Block</button>
+          <button type="submit" name="mode" value="monitor" class="small" title="Monitor ${r.value}">Monitor</button>
+        </form>
+      </td>` : ''}
+    </tr>`)}
+    </tbody>
+  </table>
+</section>`;
+}
+
+function valueCell(base: string, dim: TopDimension, value: string): Html {
+  if (dim === 'rule') {
+    const [category, rule] = value.split('\t');
+    return html`<a href="${base}/requests?rule=${encodeURIComponent(rule ?? '')}"><code>${category}</code> ${rule}</a>`;
+  }
+  const filter = FILTER_FOR[dim];
+  return filter ? html`<a href="${base}/requests?${filter}=${encodeURIComponent(value)}">${value}</a>` : html`${value}`;
+}

@@ -1,0 +1,92 @@
+import { html, formatNumber, type Html } from '../html.js';
+import { csrfField, layout } from '../layout.js';
+import type { RulesBuild, Site, StoredRule } from '../../store/store.js';
+import type { RuleHitCount } from '../../rules/rule-hits.js';
+import type { RangeName } from '../../stats/time-range.js';
+
+const KIND_LABELS: Record<string, string> = {
+  ip: 'IP / CIDR / range', country: 'Country', asn: 'ASN', list: 'IP list', userAgent: 'User agent contains',
+  path: 'Path contains', param: 'Parameters contain', host: 'Host', method: 'Method', rateLimit: 'Rate limit',
+};
+
+export function rulesPage(input: {
+  user: { email: string; csrfToken: string }; site: Site; sites: Site[]; rules: StoredRule[];
+  hits: Map<string, RuleHitCount>; hitsRange: RangeName; builds: { moat?: RulesBuild; wafris?: RulesBuild };
+  now: number; notice?: string; error?: string;
+}): string {
+  const { site, user } = input;
+  const base = `/sites/${site.id}/rules`;
+  const body = html`<div class="page-head"><h1>Rules</h1>
+  <a class="button" href="/api/sites/${site.id}/rules/export" download="rules-site-${site.id}.json">Export JSON</a>
+</div>
+<p class="hint">Compiled files: Moat <code>${input.builds.moat?.fileName ?? '—'}</code>, Wafris <code>${input.builds.wafris?.fileName ?? '—'}</code>. Hits over the last ${input.hitsRange}.</p>
+<table class="data rules">
+  <thead><tr><th>Action</th><th>Kind</th><th>Value</th><th>Mode</th><th>Note</th><th>Expires</th><th class="num">Hits</th><th class="num">Would have blocked</th><th></th></tr></thead>
+  <tbody>
+  ${input.rules.length === 0 ? html`<tr><td colspan="9" class="empty">No rules yet.</td></tr>` : ''}
+  ${input.rules.map((r) => ruleRow(base, user.csrfToken, r, input.hits.get(r.id), input.now))}
+  </tbody>
+</table>
+
+<section class="card">
+  <h2>Add a rule</h2>
+  <form method="post" action="${base}" class="rule-form">
+    ${csrfField(user.csrfToken)}
+    <label>Action <select name="action"><option value="block">Block</option><option value="allow">Allow (IP rules only)</option></select></label>
+    <label>Kind <select name="kind" data-rule-kind>
+      ${Object.entries(KIND_LABELS).map(([k, label]) => html`<option value="${k}">${label}</option>`)}
+    </select></label>
+    <label data-for-kind="value">Value <input name="value" maxlength="1024" placeholder="203.0.113.0/24, KP, tor, curl, /wp-admin …"></label>
+    <fieldset data-for-kind="rateLimit" class="rate">
+      <legend>Rate limit</legend>
+      <label>Path <input name="rl_path" maxlength="1024" placeholder="/login or /api/*"></label>
+      <label>Method <input name="rl_method" maxlength="20" placeholder="any"></label>
+      <label>Limit <input name="rl_limit" type="number" min="1" placeholder="10"></label>
+      <label>Window <input name="rl_window" maxlength="20" placeholder="1m"></label>
+    </fieldset>
+    <label>Mode <select name="mode"><option value="block">Block</option><option value="monitor">Monitor (report only)</option></select></label>
+    <label>Note <input name="note" maxlength="500"></label>
+    <label>Expires (UTC) <input name="expires" type="datetime-local"></label>
+    <button type="submit">Add rule</button>
+  </form>
+</section>
+
+<section class="card">
+  <h2>Import a rules document</h2>
+  <form method="post" action="${base}/import" enctype="application/x-www-form-urlencoded" class="stack">
+    ${csrfField(user.csrfToken)}
+    <label>JSON or YAML <textarea name="document" rows="8" required placeholder='{"block": {"ips": ["203.0.113.7"], "paths": ["/wp-admin"]}, "rateLimits": [{"path": "/login", "limit": 10, "window": "1m"}]}'></textarea></label>
+    <label class="inline"><input type="checkbox" name="replace" value="1"> Replace all rules of this site (otherwise add and overwrite same ids)</label>
+    <button type="submit">Import</button>
+  </form>
+</section>`;
+  return layout({ title: 'Rules', body, user, site, sites: input.sites, active: 'rules', notice: input.notice, error: input.error });
+}
+
+function ruleRow(base: string, csrf: string, r: StoredRule, hits: RuleHitCount | undefined, now: number): Html {
+  const expired = r.expires !== undefined && r.expires <= now;
+  const rl = r.rateLimit;
+  return html`<tr data-rule-id="${r.id}" class="${expired ? 'expired' : ''}">
+    <td>${r.action}</td>
+    <td>${KIND_LABELS[r.kind] ?? r.kind}</td>
+    <td><code>${r.value}</code>${rl ? html` <small>${rl.limit} per ${rl.windowMs / 1000}s${rl.method ? ` (${rl.method})` : ''}</small>` : ''}</td>
+    <td>
+      <form method="post" action="${base}/${encodeURIComponent(r.id)}/mode" class="inline">
+        ${csrfField(csrf)}
+        <input type="hidden" name="mode" value="${r.mode === 'block' ? 'monitor' : 'block'}">
+        <span class="mode mode-${r.mode}">${r.mode}</span>
+        <button type="submit" class="small">${r.mode === 'block' ? 'Monitor' : 'Block'}</button>
+      </form>
+    </td>
+    <td>${r.note ?? ''}</td>
+    <td>${r.expires !== undefined ? `${new Date(r.expires).toISOString().slice(0, 16).replace('T', ' ')}${expired ? ' (expired)' : ''}` : ''}</td>
+    <td class="num">${formatNumber(hits?.hits ?? 0)}</td>
+    <td class="num">${r.mode === 'monitor' ? formatNumber(hits?.wouldBlock ?? 0) : ''}</td>
+    <td>
+      <form method="post" action="${base}/${encodeURIComponent(r.id)}/delete" class="inline">
+        ${csrfField(csrf)}
+        <button type="submit" class="small danger" data-confirm="Delete this rule?">Delete</button>
+      </form>
+    </td>
+  </tr>`;
+}

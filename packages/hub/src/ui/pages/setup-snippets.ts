@@ -1,0 +1,100 @@
+/**
+ * Copy-paste setup instructions per framework. Kept apart from the page so they can follow the client
+ * package's adapters as they change. `KEY` and `HUB` are replaced when shown.
+ */
+export interface SetupSnippet {
+  id: string;
+  title: string;
+  intro: string;
+  code: string;
+}
+
+const ENV = `MOAT_API_KEY=KEY
+MOAT_HUB_URL=HUB`;
+
+export const SETUP_SNIPPETS: readonly SetupSnippet[] = [
+  {
+    id: 'express', title: 'Express',
+    intro: 'Install the client, set the two variables, and add the middleware before your routes.',
+    code: `npm install moat
+
+# environment
+${ENV}
+
+// app.js
+import express from 'express';
+import { moat } from 'moat/adapters/express';
+
+const app = express();
+app.use(moat()); // reads MOAT_API_KEY and MOAT_HUB_URL`,
+  },
+  {
+    id: 'fastify', title: 'Fastify',
+    intro: 'Register the plugin first, so it runs before every route.',
+    code: `npm install moat
+
+# environment
+${ENV}
+
+// server.js
+import Fastify from 'fastify';
+import { moat } from 'moat/adapters/fastify';
+
+const app = Fastify();
+await app.register(moat); // reads MOAT_API_KEY and MOAT_HUB_URL`,
+  },
+  {
+    id: 'koa', title: 'Koa',
+    intro: 'Use the middleware first.',
+    code: `npm install moat
+
+# environment
+${ENV}
+
+import Koa from 'koa';
+import { moat } from 'moat/adapters/koa';
+
+const app = new Koa();
+app.use(moat());`,
+  },
+  {
+    id: 'hono', title: 'Hono',
+    intro: 'Add the middleware for all paths.',
+    code: `npm install moat
+
+# environment
+${ENV}
+
+import { Hono } from 'hono';
+import { moat } from 'moat/adapters/hono';
+
+const app = new Hono();
+app.use('*', moat());`,
+  },
+  {
+    id: 'node', title: 'Node http',
+    intro: 'Wrap your request handler.',
+    code: `npm install moat
+
+# environment
+${ENV}
+
+import { createServer } from 'node:http';
+import { protect } from 'moat/adapters/node';
+
+createServer(protect((req, res) => {
+  res.end('hello');
+})).listen(3000);`,
+  },
+  {
+    id: 'wafris', title: 'Wafris client (Rails, Ruby)',
+    intro: 'The wafris gem 2.x works unchanged: point its download and report URLs at this hub.',
+    code: `# Gemfile
+gem 'wafris'
+
+# environment
+WAFRIS_API_KEY=KEY
+WAFRIS_DOWNSYNC_URL=HUB/v2/downsync
+WAFRIS_UPSYNC_URL=HUB/v2/upsync`,
+  },
+];

@@ -1,0 +1,20 @@
+// Koa: `app.use(moat({ rules: 'rules.moat' }))`, first in the chain. Only Koa's types are imported.
+
+import type { Middleware } from 'koa';
+import type { Firewall } from '../firewall/firewall.js';
+import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
+
+export type MoatKoaMiddleware = Middleware & { readonly firewall: Firewall };
+
+export function moat(options?: FirewallOrOptions): MoatKoaMiddleware {
+  const firewall = firewallFrom(options);
+  const middleware: Middleware = async (ctx, next) => {
+    let verdict = firewall.check(ctx.req);
+    if (verdict instanceof Promise) verdict = await verdict;
+    if (verdict === null) return next();
+    ctx.status = verdict.status;
+    if (verdict.headers !== undefined) ctx.set(verdict.headers);
+    ctx.body = verdict.body ?? '';
+  };
+  return Object.assign(middleware, { firewall });
+}

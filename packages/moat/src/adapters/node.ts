@@ -1,0 +1,30 @@
+// node:http: wrap a request handler. `http.createServer(withMoat(handler, { rules: 'rules.moat' }))`.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Firewall, Verdict } from '../firewall/firewall.js';
+import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
+import { sendNodeResponse } from './send-node-response.js';
+
+export type NodeHandler<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse> =
+  (req: Req, res: Res) => void;
+
+export type ProtectedNodeHandler<Req extends IncomingMessage, Res extends ServerResponse> =
+  NodeHandler<Req, Res> & { readonly firewall: Firewall };
+
+/** Returns a handler that judges each request and calls `handler` only for those that go on. */
+export function withMoat<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse>(
+  handler: NodeHandler<Req, Res>,
+  options?: FirewallOrOptions,
+): ProtectedNodeHandler<Req, Res> {
+  const firewall = firewallFrom(options);
+  const settle = (req: Req, res: Res, verdict: Verdict) => {
+    if (verdict === null) handler(req, res);
+    else sendNodeResponse(res, verdict);
+  };
+  const wrapped = (req: Req, res: Res) => {
+    const verdict = firewall.check(req);
+    if (verdict instanceof Promise) verdict.then((v) => settle(req, res, v));
+    else settle(req, res, verdict);
+  };
+  return Object.assign(wrapped, { firewall });
+}

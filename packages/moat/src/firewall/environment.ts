@@ -1,0 +1,8 @@
+// Environment variables, with the Wafris names where they mean the same thing.
+
+/** `TRUSTED_PROXY_RANGES`: comma-separated IPs/CIDRs (presets accepted too), added to `trustedProxies`. */
+export function trustedProxiesFromEnv(env: Record<string, string | undefined>): string[] {
+  const value = env.TRUSTED_PROXY_RANGES;
+  if (value === undefined) return [];
+  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}

@@ -1,0 +1,278 @@
+// The framework-agnostic core every adapter calls: Node request in, "go on" (null) or an answer out.
+// It owns the current engine, the counters, the listeners and the rate-bounded error log. Judging is
+// synchronous unless a body has to be read, so the common request costs no promise.
+
+import type { IncomingMessage } from 'node:http';
+import type { Decision } from '../engine/decision.js';
+import { Engine } from '../engine/engine.js';
+import { bodyKind, declaredBodyLength, type BodyKind } from '../http/body-kind.js';
+import { bodyParams } from '../http/body-params.js';
+import { ClientIpResolver, FORWARDING_HEADERS } from '../http/client-ip.js';
+import { forwardingHeaderPresent } from '../http/forwarding-headers-present.js';
+import { normalizeRequest, type MoatHttpRequest } from '../http/normalized-request.js';
+import { canPeekBody, peekBody } from '../http/peek-body.js';
+import { joinParams } from '../http/request-params.js';
+import { TrustedProxies } from '../http/trusted-proxies.js';
+import { trustedProxiesFromEnv } from './environment.js';
+import { consoleLogger, silentLogger, type MoatLogger } from './logger.js';
+import type {
+  BlockResponse, DecisionListener, FirewallEngine, MoatErrorEvent, MoatErrorKind, MoatOptions,
+} from './options.js';
+import { RateBoundedLog } from './rate-bounded-log.js';
+import { Responses, UNAVAILABLE } from './responses.js';
+import { emptyStats, type FirewallStats } from './stats.js';
+
+/** null: the request goes on to the app. Otherwise the answer to send instead. */
+export type Verdict = BlockResponse | null;
+
+const DEFAULT_BODY_LIMIT = 64 * 1024;
+const DEFAULT_LOG_INTERVAL_MS = 60_000;
+
+export class Firewall {
+  readonly trustedProxies: TrustedProxies;
+  private engine: FirewallEngine | null;
+  private ownedEngine: FirewallEngine | null;
+  private readonly clientIp: ClientIpResolver;
+  private readonly responses: Responses;
+  private readonly failClosed: boolean;
+  private readonly readsForms: boolean;
+  private readonly readsJson: boolean;
+  private readonly bodyLimit: number;
+  private readonly decisionListeners: DecisionListener[] = [];
+  private readonly errorListeners: ((event: MoatErrorEvent) => void)[] = [];
+  private readonly counters: FirewallStats = emptyStats();
+  private readonly logger: MoatLogger;
+  private readonly log: RateBoundedLog;
+  private readonly now: () => number;
+  /** Watch for forwarding headers only while the user has said nothing about proxies. */
+  private readonly watchForwarding: boolean;
+  private readonly forwardingWarnIntervalMs: number;
+  private nextForwardingCheck = 0;
+
+  constructor(options: MoatOptions = {}) {
+    const env = options.env ?? process.env;
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger === false ? silentLogger : options.logger ?? consoleLogger;
+    const interval = options.logIntervalMs ?? DEFAULT_LOG_INTERVAL_MS;
+    this.log = new RateBoundedLog(interval, this.now);
+    this.forwardingWarnIntervalMs = interval * 10;
+
+    const fromEnv = trustedProxiesFromEnv(env);
+    this.trustedProxies = TrustedProxies.from([...(options.trustedProxies ?? []), ...fromEnv]);
+    this.watchForwarding = options.trustedProxies === undefined && fromEnv.length === 0;
+    this.clientIp = new ClientIpResolver(this.trustedProxies, options.ipHeaders ?? FORWARDING_HEADERS);
+
+    this.responses = new Responses(options.blocked, options.rateLimited);
+    this.failClosed = options.failClosed === true;
+    this.readsForms = options.body?.form !== false;
+    this.readsJson = options.body?.json === true;
+    this.bodyLimit = Math.max(0, options.body?.limit ?? DEFAULT_BODY_LIMIT);
+
+    if (options.onDecision) this.decisionListeners.push(options.onDecision);
+    if (options.onError) this.errorListeners.push(options.onError);
+
+    this.engine = options.engine ?? null;
+    this.ownedEngine = null;
+    if (this.engine === null) {
+      try {
+        this.engine = this.ownedEngine = Engine.open({ rules: options.rules, data: options.data, now: options.now });
+      } catch (error) {
+        // Not a crash: the app runs, unjudged (or answering 503 with failClosed) until an engine is set.
+        this.emitError('startup', asError(error));
+      }
+    }
+  }
+
+  /**
+   * Judges a request. Returns null when it should go on to the app, or the answer to send. A promise
+   * only when a body had to be read. Never throws and never rejects.
+   */
+  check(req: IncomingMessage): Verdict | Promise<Verdict> {
+    // One engine for the whole request, even if setEngine() swaps it while a body is read.
+    const engine = this.engine;
+    this.counters.requests++;
+    let request: MoatHttpRequest;
+    let body: BodyKind | null = null;
+    try {
+      const wantsParams = engine !== null && needsParams(engine);
+      request = normalizeRequest(req, this.clientIp, wantsParams);
+      if (this.watchForwarding) this.watchForForwardingHeaders(request);
+      if (wantsParams && (this.readsForms || this.readsJson)) body = this.bodyToRead(req);
+    } catch (error) {
+      return this.cannotJudge(asError(error), undefined);
+    }
+    if (engine === null) {
+      this.counters.noEngine++;
+      return this.unjudged();
+    }
+    if (body !== null) return this.checkWithBody(req, request, engine, body);
+    return this.decide(engine, request);
+  }
+
+  /** Swaps the engine (managed mode: a new rules file). Returns the previous one for the caller to close. */
+  setEngine(engine: FirewallEngine | null): FirewallEngine | null {
+    const previous = this.engine;
+    this.engine = engine;
+    if (previous === this.ownedEngine) this.ownedEngine = null;
+    return previous;
+  }
+
+  get currentEngine(): FirewallEngine | null {
+    return this.engine;
+  }
+
+  /** Adds a listener called with every decision; returns a function that removes it. */
+  addDecisionListener(listener: DecisionListener): () => void {
+    this.decisionListeners.push(listener);
+    return () => remove(this.decisionListeners, listener);
+  }
+
+  /** Adds a listener called with every error event; returns a function that removes it. */
+  addErrorListener(listener: (event: MoatErrorEvent) => void): () => void {
+    this.errorListeners.push(listener);
+    return () => remove(this.errorListeners, listener);
+  }
+
+  /** A snapshot of the counters. */
+  stats(): FirewallStats {
+    return { ...this.counters };
+  }
+
+  /** Closes the engine the firewall opened itself (not one handed over via options or setEngine). */
+  close(): void {
+    const owned = this.ownedEngine;
+    this.ownedEngine = null;
+    if (this.engine === owned) this.engine = null;
+    owned?.close?.();
+  }
+
+  private bodyToRead(req: IncomingMessage): BodyKind | null {
+    const method = req.method;
+    if (method === 'GET' || method === 'HEAD') return null;
+    const headers = req.headers;
+    if (declaredBodyLength(headers) === 0) return null;
+    const kind = bodyKind(headers, this.readsJson);
+    if (kind === null || (kind === 'form' && !this.readsForms)) return null;
+    return canPeekBody(req) ? kind : null;
+  }
+
+  private async checkWithBody(req: IncomingMessage, request: MoatHttpRequest, engine: FirewallEngine, kind: BodyKind): Promise<Verdict> {
+    const body = await peekBody(req, this.bodyLimit);
+    if (body !== null) {
+      this.counters.bodiesInspected++;
+      if (!body.complete) this.counters.bodiesTruncated++;
+      try {
+        request.params = joinParams(request.params, bodyParams(body, kind));
+      } catch (error) {
+        return this.cannotJudge(asError(error), request);
+      }
+    }
+    return this.decide(engine, request);
+  }
+
+  private decide(engine: FirewallEngine, request: MoatHttpRequest): Verdict {
+    let decision: Decision;
+    try {
+      decision = engine.evaluate(request);
+    } catch (error) {
+      return this.cannotJudge(asError(error), request);
+    }
+    const counters = this.counters;
+    if (decision.monitored.length > 0) counters.monitored++;
+    const listeners = this.decisionListeners;
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i](decision, request);
+      } catch (error) {
+        this.hookFailed(asError(error), request);
+      }
+    }
+    if (decision.treatment !== 'Blocked') {
+      if (decision.treatment === 'Allowed') counters.allowed++;
+      else counters.passed++;
+      return null;
+    }
+    counters.blocked++;
+    if (decision.category === 'brl') counters.rateLimited++;
+    try {
+      return this.responses.forBlocked(decision, request);
+    } catch (error) {
+      this.hookFailed(asError(error), request);
+      return this.responses.fallback(decision);
+    }
+  }
+
+  /** Fail open (counted, logged at a bounded rate) or, with failClosed, answer 503. */
+  private cannotJudge(error: Error, request: MoatHttpRequest | undefined): Verdict {
+    this.counters.engineErrors++;
+    this.emitError('engine', error, request);
+    return this.unjudged();
+  }
+
+  private unjudged(): Verdict {
+    if (this.failClosed) {
+      this.counters.failedClosed++;
+      return UNAVAILABLE;
+    }
+    this.counters.failedOpen++;
+    return null;
+  }
+
+  private hookFailed(error: Error, request: MoatHttpRequest): void {
+    this.counters.hookErrors++;
+    this.emitError('hook', error, request);
+  }
+
+  private emitError(kind: MoatErrorKind, error: Error, request?: MoatHttpRequest): void {
+    const event: MoatErrorEvent = request === undefined ? { kind, error } : { kind, error, request };
+    for (const listener of this.errorListeners) {
+      try {
+        listener(event);
+      } catch {
+        // An error handler that throws must not turn into a request failure.
+      }
+    }
+    if (kind === 'startup') {
+      this.logger.error({ err: error }, 'moat could not load its rules; requests are not judged until it can' +
+        (this.failClosed ? ' (answering 503: failClosed)' : ' (failing open)'));
+      return;
+    }
+    this.log.report(kind, (suppressed) => {
+      const context: Record<string, unknown> = { err: error, kind, suppressed, failClosed: this.failClosed };
+      if (request !== undefined) context.request = { method: request.method, path: request.path, ip: request.ip };
+      this.logger.error(context, kind === 'engine'
+        ? 'moat could not judge a request' + (this.failClosed ? '; answered 503' : '; let it through')
+        : 'a moat hook threw; the request went on');
+    });
+  }
+
+  private watchForForwardingHeaders(request: MoatHttpRequest): void {
+    const now = this.now();
+    if (now < this.nextForwardingCheck) return;
+    const header = forwardingHeaderPresent(request.headers);
+    if (header === null) return;
+    this.nextForwardingCheck = now + this.forwardingWarnIntervalMs;
+    this.logger.warn({ peer: request.ip, header }, `a request from ${request.ip} carries ${header}, but no proxy is ` +
+      'trusted, so Moat judges the proxy\'s address instead of the client\'s. Set trustedProxies (or ' +
+      'TRUSTED_PROXY_RANGES) to your proxies; if clients reach the app directly, set trustedProxies: [] to silence this.');
+  }
+}
+
+/** Creates a firewall. Throws only on invalid options (a bad trusted-proxy entry); a bad rules file is an error event. */
+export function createFirewall(options: MoatOptions = {}): Firewall {
+  return new Firewall(options);
+}
+
+function needsParams(engine: FirewallEngine): boolean {
+  const rules = engine.rules;
+  return rules === undefined || rules.params.size > 0;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function remove<T>(list: T[], item: T): void {
+  const i = list.indexOf(item);
+  if (i >= 0) list.splice(i, 1);
+}

@@ -1,0 +1,92 @@
+// Everything a user can set, in one typed object. Every field is optional and the defaults are the
+// safe choice: trust no proxy, read form bodies only when a parameter rule needs them, never JSON
+// unless asked, fail open but say so.
+
+import type { Decision, MoatRequest } from '../engine/decision.js';
+import type { ForwardingHeader } from '../http/client-ip.js';
+import type { MoatHttpRequest } from '../http/normalized-request.js';
+import type { TrustedProxySpec } from '../http/trusted-proxies.js';
+import type { MoatLogger } from './logger.js';
+
+/** What Moat answers instead of the app. */
+export interface BlockResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** A fixed answer (fields default to Moat's), or a function choosing one per request. */
+export type ResponseOption =
+  | Partial<BlockResponse>
+  | ((decision: Decision, request: MoatHttpRequest) => BlockResponse);
+
+/** The part of an engine the firewall uses; `Engine` from engine/ fits, and so does a test double. */
+export interface FirewallEngine {
+  evaluate(request: MoatRequest): Decision;
+  close?(): void;
+  /** When given, Moat skips building parameters (and reading bodies) while there are no parameter rules. */
+  readonly rules?: { readonly params: { readonly size: number } };
+}
+
+export type DecisionListener = (decision: Decision, request: MoatHttpRequest) => void;
+
+export type MoatErrorKind = 'startup' | 'engine' | 'hook' | 'configuration';
+
+export interface MoatErrorEvent {
+  kind: MoatErrorKind;
+  error: Error;
+  /** The request being judged, when there was one. */
+  request?: MoatHttpRequest;
+}
+
+export interface BodyOptions {
+  /** Read urlencoded form bodies for parameter rules (default true; only when such rules exist). */
+  form?: boolean;
+  /** Also read JSON bodies (default false). */
+  json?: boolean;
+  /** Bytes read at most; a longer body is judged on its beginning and streams on untouched (default 64 KiB). */
+  limit?: number;
+}
+
+export interface MoatOptions {
+  /** Rules file path (Moat or Wafris format). */
+  rules?: string;
+  /** Data file path (countries, ASNs, IP lists). */
+  data?: string;
+  /** A ready engine instead of `rules`/`data` (managed mode, tests). */
+  engine?: FirewallEngine;
+  /** Millisecond clock handed to the engine (rate limits, expiry) and used for log intervals. */
+  now?: () => number;
+
+  /**
+   * Peers whose forwarding headers are believed: IPs, CIDRs (IPv4 and IPv6), `start-end` ranges and
+   * the presets `loopback`, `private`, `cloudflare`. Default: none. `TRUSTED_PROXY_RANGES` adds to it.
+   */
+  trustedProxies?: readonly TrustedProxySpec[];
+  /**
+   * Headers read, in this order, when the peer is trusted. Default: x-forwarded-for, forwarded,
+   * cf-connecting-ip, fly-client-ip, true-client-ip, x-real-ip. Pin it to the one header your proxy
+   * sets (e.g. `['x-real-ip']`) when the proxy passes other client-sent headers through unchanged.
+   */
+  ipHeaders?: readonly ForwardingHeader[];
+
+  body?: BodyOptions;
+
+  /** Answer for Blocked decisions; default 403 `Blocked`. */
+  blocked?: ResponseOption;
+  /** Answer for rate-limit blocks; default 429 `Too Many Requests` with `Retry-After`. */
+  rateLimited?: ResponseOption;
+  /** Answer when Moat cannot judge a request: 503 with `failClosed`, otherwise the request goes on. */
+  failClosed?: boolean;
+
+  /** Called for every judged request, synchronously; exceptions are caught and counted. */
+  onDecision?: DecisionListener;
+  /** Called for every error event (start-up, engine, hook); never rate-limited. */
+  onError?: (event: MoatErrorEvent) => void;
+  /** A pino-compatible logger, or false for none. Default: the console, events only. */
+  logger?: MoatLogger | false;
+  /** Minimum time between two log lines about the same recurring problem (default 60 s). */
+  logIntervalMs?: number;
+  /** Environment to read (default process.env). */
+  env?: Record<string, string | undefined>;
+}

@@ -1,0 +1,34 @@
+// Counters a process can expose (health endpoint, metrics): plain numbers, bumped on the hot path.
+
+export interface FirewallStats {
+  /** Requests Moat looked at. */
+  requests: number;
+  allowed: number;
+  /** Blocked requests, rate-limited ones included. */
+  blocked: number;
+  passed: number;
+  /** Of `blocked`, those a rate limit decided (answered 429 by default). */
+  rateLimited: number;
+  /** Requests on which a monitor-mode rule matched (they were not acted on). */
+  monitored: number;
+  /** Errors thrown while judging a request (engine, normalisation); each let through or answered 503. */
+  engineErrors: number;
+  /** Requests that arrived while no engine was loaded (start-up failed). */
+  noEngine: number;
+  /** Requests let through because of an error or missing engine (fail open). */
+  failedOpen: number;
+  /** Requests answered 503 because of an error or missing engine (`failClosed`). */
+  failedClosed: number;
+  /** Errors thrown by onDecision listeners or response handlers (caught; the request went on). */
+  hookErrors: number;
+  /** Request bodies read for parameters; `bodiesTruncated` of them longer than the limit. */
+  bodiesInspected: number;
+  bodiesTruncated: number;
+}
+
+export function emptyStats(): FirewallStats {
+  return {
+    requests: 0, allowed: 0, blocked: 0, passed: 0, rateLimited: 0, monitored: 0, engineErrors: 0,
+    noEngine: 0, failedOpen: 0, failedClosed: 0, hookErrors: 0, bodiesInspected: 0, bodiesTruncated: 0,
+  };
+}

@@ -1,0 +1,66 @@
+// Splits the request target Node hands over (req.url) into its raw path and query. Handles the
+// absolute form (`GET http://host/x`), which proxies send and attackers use to dodge naive parsing.
+
+export interface RequestTarget {
+  /** Raw path, still percent-encoded; `*` for `OPTIONS *`. */
+  path: string;
+  /** Raw query without `?`, or '' when there is none. */
+  query: string;
+  /** Host and port from an absolute-form target, or null. */
+  authority: string | null;
+}
+
+const SLASH = 0x2f;
+const QUESTION = 0x3f;
+const HASH = 0x23;
+
+/** Index of the first `?` or `#` at or after `from`, or the length. */
+function endOfPath(url: string, from: number): number {
+  for (let i = from; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === QUESTION || c === HASH) return i;
+  }
+  return url.length;
+}
+
+/** `scheme://` at the start: the index after `//`, or -1. */
+function afterScheme(url: string): number {
+  const colon = url.indexOf('://');
+  if (colon <= 0) return -1;
+  for (let i = 0; i < colon; i++) {
+    const c = url.charCodeAt(i);
+    const letter = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+    const other = c === 0x2b || c === 0x2d || c === 0x2e || (c >= 0x30 && c <= 0x39); // + - . digit
+    if (!letter && !(i > 0 && other)) return -1;
+  }
+  return colon + 3;
+}
+
+export function splitTarget(url: string): RequestTarget {
+  let authority: string | null = null;
+  let pathStart = 0;
+  if (url.length > 0 && url.charCodeAt(0) !== SLASH) {
+    const start = afterScheme(url);
+    if (start > 0) {
+      let end = start;
+      while (end < url.length) {
+        const c = url.charCodeAt(end);
+        if (c === SLASH || c === QUESTION || c === HASH) break;
+        end++;
+      }
+      // userinfo@ is not part of the host.
+      const at = url.lastIndexOf('@', end - 1);
+      authority = url.slice(at >= start ? at + 1 : start, end);
+      pathStart = end;
+    }
+  }
+  const pathEnd = endOfPath(url, pathStart);
+  let path = pathStart === 0 && pathEnd === url.length ? url : url.slice(pathStart, pathEnd);
+  if (path === '' && authority !== null) path = '/';
+  let query = '';
+  if (pathEnd < url.length && url.charCodeAt(pathEnd) === QUESTION) {
+    const hash = url.indexOf('#', pathEnd + 1);
+    query = url.slice(pathEnd + 1, hash < 0 ? url.length : hash);
+  }
+  return { path, query, authority };
+}

@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { percentDecode } from '../src/http/percent-decode.js';
+import { normalizePath } from '../src/http/request-path.js';
+import { normalizeHost } from '../src/http/request-host.js';
+import { splitTarget } from '../src/http/request-target.js';
+import { decodeParams, joinParams } from '../src/http/request-params.js';
+import { jsonToParams } from '../src/http/json-params.js';
+import { bodyKind, declaredBodyLength } from '../src/http/body-kind.js';
+import { bodyParams } from '../src/http/body-params.js';
+
+test('path evasions all normalise to /wp-admin', () => {
+  const evasions = [
+    '/wp-admin', '/%77p-admin', '/%77%70%2d%61%64%6d%69%6e', '//wp-admin', '///wp-admin//',
+    '/./wp-admin', '/./x/../wp-admin', '/x/y/../../wp-admin', '/x/..%2fwp-admin', '/x/%2e%2e/wp-admin',
+    '/x/%2E%2E/wp-admin', '/%2e/wp-admin', '\\wp-admin', '/x\\..\\wp-admin', '/../../../wp-admin', 'wp-admin',
+  ];
+  for (const raw of evasions) {
+    const path = normalizePath(raw);
+    assert.ok(path === '/wp-admin' || path === '/wp-admin/', `${raw} -> ${path}`);
+  }
+});
+
+test('upper-case variants keep their case for the case-insensitive engine, but are decoded alike', () => {
+  assert.equal(normalizePath('/%57P-ADMIN'), '/WP-ADMIN');
+  assert.equal(normalizePath('//WP-Admin/./'), '/WP-Admin/');
+  assert.equal(normalizePath('/%2e%2E/Wp-AdMiN'), '/Wp-AdMiN');
+});
+
+test('plain paths come back as the same string, trailing slashes and dots kept where meaningful', () => {
+  const plain = '/api/v1/users/42';
+  assert.equal(normalizePath(plain), plain);
+  assert.equal(normalizePath('/a/b/'), '/a/b/');
+  assert.equal(normalizePath('/a/b/..'), '/a/');
+  assert.equal(normalizePath('/a/.'), '/a/');
+  assert.equal(normalizePath('/..'), '/');
+  assert.equal(normalizePath(''), '/');
+  assert.equal(normalizePath('*'), '*');
+  assert.equal(normalizePath('/file.txt'), '/file.txt');
+  assert.equal(normalizePath('/a/.hidden'), '/a/.hidden');
+  assert.equal(normalizePath('/a/...'), '/a/...');
+});
+
+test('invalid UTF-8 and malformed escapes never throw and keep what can be matched', () => {
+  assert.throws(() => decodeURIComponent('/%ff'));
+  assert.equal(normalizePath('/%ff%fe/wp-admin'), '/\uFFFD\uFFFD/wp-admin');
+  assert.equal(normalizePath('/%zz/%/%4'), '/%zz/%/%4');
+  assert.equal(normalizePath('/%c3%a9t%C3%A9'), '/été');
+  // Raw bytes arrive from Node's parser as latin1 characters; they are read as UTF-8.
+  assert.equal(normalizePath('/\u00c3\u00a9'), '/é');
+  assert.equal(normalizePath('/\u00ff\u00fe'), '/\uFFFD\uFFFD');
+  // Over-long encoding of '/' (0xC0 0xAF) is invalid UTF-8, not a separator.
+  assert.equal(normalizePath('/x/..%c0%afwp-admin'), '/x/..\uFFFD\uFFFDwp-admin');
+  // Characters beyond latin1 (not from an HTTP parser) are encoded, not truncated.
+  assert.equal(percentDecode('/😀%20x'), '/😀 x');
+});
+
+test('percent-decoding long input', () => {
+  const long = '%41'.repeat(100_000);
+  assert.equal(percentDecode(long), 'A'.repeat(100_000));
+  assert.equal(percentDecode('a+b%2Bc', true), 'a b+c');
+  assert.equal(percentDecode('a+b', false), 'a+b');
+  const same = 'nothing-to-decode';
+  assert.equal(percentDecode(same), same);
+});
+
+test('host: lower case, no port, no trailing dot', () => {
+  assert.equal(normalizeHost('Example.COM:8080'), 'example.com');
+  assert.equal(normalizeHost('example.com.'), 'example.com');
+  assert.equal(normalizeHost('EXAMPLE.com.:443'), 'example.com');
+  assert.equal(normalizeHost('[2001:DB8::1]:443'), '[2001:db8::1]');
+  assert.equal(normalizeHost('[::1]'), '[::1]');
+  assert.equal(normalizeHost(undefined), undefined);
+  assert.equal(normalizeHost(''), undefined);
+  const lower = 'api.example.com';
+  assert.equal(normalizeHost(lower), lower);
+});
+
+test('request target: origin form, absolute form, query and fragment', () => {
+  assert.deepEqual(splitTarget('/a/b?x=1&y=2'), { path: '/a/b', query: 'x=1&y=2', authority: null });
+  assert.deepEqual(splitTarget('/a#frag?no'), { path: '/a', query: '', authority: null });
+  assert.deepEqual(splitTarget('/a?q=1#frag'), { path: '/a', query: 'q=1', authority: null });
+  assert.deepEqual(splitTarget('http://Evil.example:81/wp-admin?a=1'), { path: '/wp-admin', query: 'a=1', authority: 'Evil.example:81' });
+  assert.deepEqual(splitTarget('https://user:pw@host.example'), { path: '/', query: '', authority: 'host.example' });
+  assert.deepEqual(splitTarget('*'), { path: '*', query: '', authority: null });
+  assert.deepEqual(splitTarget('/odd:path://x'), { path: '/odd:path://x', query: '', authority: null });
+});
+
+test('parameters: decoded once, + as space, stable order, joined with the body', () => {
+  assert.equal(decodeParams('q=%3Cscript%3Ealert(1)%3C%2Fscript%3E&b=two+words'), 'q=<script>alert(1)</script>&b=two words');
+  assert.equal(decodeParams('a=%ZZ&b=%'), 'a=%ZZ&b=%');
+  assert.equal(decodeParams('a=%ff'), 'a=\uFFFD');
+  assert.equal(joinParams('a=1', 'b=2'), 'a=1&b=2');
+  assert.equal(joinParams(undefined, 'b=2'), 'b=2');
+  assert.equal(joinParams('a=1', undefined), 'a=1');
+  assert.equal(joinParams(undefined, ''), undefined);
+});
+
+test('JSON parameters: flattened so escapes cannot hide a value; invalid JSON stays raw', () => {
+  assert.equal(jsonToParams('{"user":{"name":"\\u003cscript\\u003e","tags":["a","b"]},"n":1,"z":null}'),
+    'user.name=<script>&user.tags.0=a&user.tags.1=b&n=1&z=null');
+  assert.equal(jsonToParams('{not json'), '{not json');
+  assert.equal(jsonToParams('"just a string"'), '=just a string');
+  const deep = '['.repeat(10_000) + ']'.repeat(10_000);
+  assert.doesNotThrow(() => jsonToParams(deep));
+  const many = JSON.stringify(Array.from({ length: 50_000 }, (_, i) => i));
+  assert.equal(jsonToParams(many).split('&').length, 10_000);
+});
+
+test('body kinds: forms always, JSON only when asked, compressed never', () => {
+  assert.equal(bodyKind({ 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' }, false), 'form');
+  assert.equal(bodyKind({ 'content-type': 'Application/X-WWW-Form-Urlencoded' }, false), 'form');
+  assert.equal(bodyKind({ 'content-type': 'application/json' }, false), null);
+  assert.equal(bodyKind({ 'content-type': 'application/json' }, true), 'json');
+  assert.equal(bodyKind({ 'content-type': 'application/vnd.api+json' }, true), 'json');
+  assert.equal(bodyKind({ 'content-type': 'multipart/form-data; boundary=x' }, true), null);
+  assert.equal(bodyKind({ 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, false), null);
+  assert.equal(bodyKind({}, true), null);
+  assert.equal(declaredBodyLength({ 'content-length': '12' }), 12);
+  assert.equal(declaredBodyLength({ 'transfer-encoding': 'chunked' }), -1);
+  assert.equal(declaredBodyLength({}), 0);
+  assert.equal(declaredBodyLength({ 'content-length': 'junk' }), 0);
+});
+
+test('body parameters: form bytes decoded as UTF-8, truncated JSON inspected raw', () => {
+  const form = Buffer.from('name=J%C3%BCrgen&note=caf\u00e9+ok', 'utf8');
+  assert.equal(bodyParams({ bytes: form, complete: true }, 'form'), 'name=Jürgen&note=café ok');
+  assert.equal(bodyParams({ bytes: Buffer.from('{"a":"<x'), complete: false }, 'json'), '{"a":"<x');
+});
+
+test('property: any path normalises without throwing, to an idempotent form with no dot segments or empty segments', async () => {
+  const fc = (await import('fast-check')).default;
+  const piece = fc.constantFrom('/', '//', '.', '..', '%2e', '%2E', '%2f', '%5c', '\\', 'a', 'B', '%', '%zz', '%ff', '\u00e9', '~');
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 30 }), fc.string(), (pieces, noise) => {
+      const raw = pieces.join('') + noise;
+      const path = normalizePath(raw);
+      if (path === '*') return;
+      assert.equal(path[0], '/');
+      assert.ok(!path.includes('//'), path);
+      const segments = path.split('/');
+      assert.ok(!segments.includes('.') && !segments.includes('..'), path);
+      // Normal form is stable once no escapes remain to be decoded.
+      if (!path.includes('%')) assert.equal(normalizePath(path), path);
+    }),
+    { numRuns: 2000 },
+  );
+});
