@@ -43,13 +43,14 @@ export function readMeta(db: Db): Map<string, string> {
 /** Tells a Moat file from a Wafris one by its tables, so users never have to say which they have. */
 export function detectKind(db: Db, path: string): FileKind {
   let tables: Set<string>;
+  let format: string | undefined;
   try {
     tables = tableNames(db);
+    if (tables.has('meta')) format = readMeta(db).get('format');
   } catch (e) {
     throw new MoatFileError(path, `corrupt SQLite file: ${(e as Error).message}`, { cause: e });
   }
   if (tables.has('meta')) {
-    const format = readMeta(db).get('format');
     if (format === RULES_FORMAT) return 'moat-rules';
     if (format === DATA_FORMAT) return 'moat-data';
     throw new MoatFileError(path, `unknown format ${JSON.stringify(format)}`);

@@ -7,7 +7,7 @@ import { MoatFileError } from './moat-file-error.js';
 import { loadRangeTable } from './packed-ranges.js';
 import { readMeta } from './open-sqlite.js';
 import { RULES_FORMAT_VERSION } from './schema.js';
-import { rulesContentHash } from './write-rules.js';
+import { ipIndexHash, rulesContentHash } from './write-rules.js';
 
 interface RuleRow {
   seq: number; id: string; action: RuleAction; kind: RuleKind; value: string; note: string | null; mode: RuleMode;
@@ -59,10 +59,17 @@ export function loadMoatRules(db: Db, path: string): RuleSet {
       if (maxLabel >= s.length) throw new Error(`range set "${name}" refers to a missing label set`);
       return { table, sets: s };
     };
+    const allow = index('allow');
+    const block = index('block');
+    // Files from before the ranges checksum existed have none; every file Moat writes now has one.
+    const rangesHash = meta.get('ranges_hash');
+    if (rangesHash !== undefined && ipIndexHash([allow, block]) !== rangesHash) {
+      throw new Error('compiled IP ranges do not match their checksum (corrupt or edited file)');
+    }
     return buildRuleSet(
       rules,
       { path, format: 'moat', formatVersion: version, builtAt: meta.get('built_at') ?? null, hash },
-      { allow: index('allow'), block: index('block') },
+      { allow, block },
     );
   } catch (e) {
     if (e instanceof MoatFileError) throw e;

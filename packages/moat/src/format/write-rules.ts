@@ -27,6 +27,25 @@ export function rulesContentHash(sorted: readonly Rule[]): string {
   return h.digest('hex');
 }
 
+/**
+ * A checksum of the compiled IP indexes (packed arrays and label sets). The content hash covers the rules;
+ * this covers what was compiled from them, so a flipped byte in a range blob is refused at load instead
+ * of silently moving a range boundary.
+ */
+export function ipIndexHash(indexes: readonly { table: RangeTable; sets: readonly (readonly number[])[] }[]): string {
+  const h = createHash('sha256');
+  for (const { table, sets } of indexes) {
+    const a = table.arrays;
+    for (const arr of [a.v4Starts, a.v4Ends, a.v4Labels, a.v6Starts, a.v6Ends, a.v6Labels]) {
+      h.update(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
+      h.update('|');
+    }
+    h.update(JSON.stringify(sets));
+    h.update('\n');
+  }
+  return h.digest('hex');
+}
+
 export function countRules(rules: readonly Rule[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const r of rules) {
@@ -55,12 +74,14 @@ export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { 
     meta.run('content_hash', hash);
     meta.run('rule_count', String(sorted.length));
     insertRules(db, sorted);
-    for (const action of ['allow', 'block'] as const) {
+    const indexes = (['allow', 'block'] as const).map((action) => {
       const index = ipIndexFromFlat(flattenIpRules(sorted, action), sorted);
       storeRangeTable(db, action, index.table as RangeTable);
       const ls = db.prepare('INSERT INTO label_sets (set_name, id, members) VALUES (?, ?, ?)');
       index.sets.forEach((members, id) => ls.run(action, id, JSON.stringify(members)));
-    }
+      return { table: index.table as RangeTable, sets: index.sets };
+    });
+    meta.run('ranges_hash', ipIndexHash(indexes));
   });
   return { path: outPath, hash, formatVersion: RULES_FORMAT_VERSION, builtAt, counts };
 }

@@ -24,3 +24,9 @@ export function rangeFromValues(start: bigint, end: bigint): IpRange {
   return { family, start, end };
 }
 
+
+/**
+ * A table Moat adds to the Wafris files it writes (the Wafris client ignores unknown tables), so that Moat
+ * reading its own export back knows the start members sit one below the real starts.
+ */
+export const MOAT_EXPORT_TABLE = 'moat_export';

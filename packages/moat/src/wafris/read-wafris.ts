@@ -15,7 +15,7 @@ import type { RuleInput } from '../rules/normalize-rule.js';
 import type { Rule } from '../rules/types.js';
 import { compileData, dataContentHash } from '../data/build-data.js';
 import type { DataSet } from '../data/data-set.js';
-import { decodeMember, rangeFromValues } from './encoding.js';
+import { MOAT_EXPORT_TABLE, decodeMember, rangeFromValues } from './encoding.js';
 
 /** The list name Wafris reputation ranges get; Wafris blocks them without a rule, so Moat adds one. */
 export const WAFRIS_REPUTATION_LIST = 'reputation';
@@ -24,9 +24,14 @@ function tables(db: Db): Set<string> {
   return new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
 }
 
-/** Members grouped by suffix into ranges; members that do not decode are counted. */
-export function readMemberRanges(db: Db, table: string): { ranges: { range: IpRange; suffix: string }[]; invalid: number } {
-  const bySuffix = new Map<string, { min: bigint; max: bigint }>();
+/**
+ * Members grouped by suffix into ranges. A suffix normally names one range (two members); if several
+ * ranges share one (a hub reusing `GUS` for every US range), its sorted values are paired in turn, so
+ * the gaps between them stay gaps instead of becoming one huge range. A member that does not decode,
+ * or a suffix left with an odd member, is counted as invalid.
+ */
+export function readMemberRanges(db: Db, table: string, startsOneBelow = false): { ranges: { range: IpRange; suffix: string }[]; invalid: number } {
+  const bySuffix = new Map<string, bigint[]>();
   let invalid = 0;
   for (const row of db.prepare(`SELECT member FROM "${table}"`).raw(true).iterate() as Iterable<[unknown]>) {
     const m = typeof row[0] === 'string' ? decodeMember(row[0]) : null;
@@ -34,14 +39,20 @@ export function readMemberRanges(db: Db, table: string): { ranges: { range: IpRa
       invalid++;
       continue;
     }
-    const b = bySuffix.get(m.suffix);
-    if (!b) bySuffix.set(m.suffix, { min: m.value, max: m.value });
-    else {
-      if (m.value < b.min) b.min = m.value;
-      if (m.value > b.max) b.max = m.value;
-    }
+    const values = bySuffix.get(m.suffix);
+    if (values) values.push(m.value);
+    else bySuffix.set(m.suffix, [m.value]);
   }
-  const ranges = [...bySuffix].map(([suffix, b]) => ({ range: rangeFromValues(b.min, b.max), suffix }));
+  const ranges: { range: IpRange; suffix: string }[] = [];
+  for (const [suffix, values] of bySuffix) {
+    if (values.length > 2) values.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    else if (values.length === 2 && values[0] > values[1]) values.reverse();
+    for (let i = 0; i + 1 < values.length; i += 2) {
+      const start = startsOneBelow && values[i] < values[i + 1] ? values[i] + 1n : values[i];
+      ranges.push({ range: rangeFromValues(start, values[i + 1]), suffix });
+    }
+    if (values.length % 2 === 1) invalid++;
+  }
   return { ranges, invalid };
 }
 
@@ -71,7 +82,7 @@ export function readWafrisRules(db: Db): WafrisRulesRead {
   let skipped = 0;
   for (const [table, action] of [['allowed_cidr_ranges', 'allow'], ['blocked_cidr_ranges', 'block']] as const) {
     if (!have.has(table)) continue;
-    const { ranges, invalid } = readMemberRanges(db, table);
+    const { ranges, invalid } = readMemberRanges(db, table, startsOneBelow(db, have));
     skipped += invalid;
     for (const { range, suffix } of ranges) inputs.push({ action, kind: 'ip', value: formatRange(range), id: ruleId(table, suffix, suffix) });
   }
@@ -96,6 +107,13 @@ export function readWafrisRules(db: Db): WafrisRulesRead {
     }
   }
   return { rules, skipped };
+}
+
+/** Moat's own exports say so: their range start members sit one below the real start (see write-wafris.ts). */
+function startsOneBelow(db: Db, have: Set<string>): boolean {
+  if (!have.has(MOAT_EXPORT_TABLE)) return false;
+  const row = db.prepare(`SELECT value FROM ${MOAT_EXPORT_TABLE} WHERE key = 'range_starts'`).get() as { value?: unknown } | undefined;
+  return row?.value === 'one_below';
 }
 
 function ruleId(table: string, ruleIdValue: unknown, entry: unknown): string {

@@ -3,6 +3,7 @@
  * Its range lookup misses the first address of every range (the start member sorts after the bare
  * address), so each range is written with its start member one below the real start, and ranges are
  * merged first so no two touch: then every address of every range hits, and no address outside does.
+ * IPv4 ranges are also written as their IPv4-mapped IPv6 range, which the Wafris lookup otherwise misses.
  * What Wafris cannot express is left out and reported: monitor-mode and expired rules, list and ASN
  * rules, prefix rate limits.
  */
@@ -13,7 +14,8 @@ import type { IpRange } from '../ip/range.js';
 import { CONTINENT_OF } from '../rules/continents.js';
 import type { Rule } from '../rules/types.js';
 import { writeSqliteAtomically } from '../format/atomic-file.js';
-import { encode39 } from './encoding.js';
+import { MOAT_EXPORT_TABLE, encode39 } from './encoding.js';
+import { IPV4_MAPPED_FIRST } from '../ip/mapped.js';
 
 export interface WrittenWafrisFile {
   path: string;
@@ -63,6 +65,8 @@ export function writeWafrisRulesFile(rules: readonly Rule[], outPath: string, no
     db.exec('CREATE INDEX blocked_country_codes_entries ON blocked_country_codes (entries)');
     db.exec('CREATE TABLE blocked_rate_limits (id INTEGER PRIMARY KEY, path TEXT, method TEXT, interval INTEGER, max_count INTEGER, rule_id INTEGER)');
     db.exec('CREATE TABLE blocked_threats (id INTEGER PRIMARY KEY, entries TEXT)');
+    db.exec(`CREATE TABLE ${MOAT_EXPORT_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    db.prepare(`INSERT INTO ${MOAT_EXPORT_TABLE} (key, value) VALUES ('writer', 'moat'), ('range_starts', 'one_below')`).run();
     for (const t of ['allowed_cidr_ranges', 'blocked_cidr_ranges']) {
       db.exec(`CREATE TABLE ${t} (member TEXT)`);
       db.exec(`CREATE INDEX ${t}_member ON ${t} (member)`);
@@ -82,7 +86,11 @@ export function writeWafrisRulesFile(rules: readonly Rule[], outPath: string, no
         const range = parseRange(r.value);
         // Exact-string tables get the canonical text; the range table below catches every other form.
         if (range.start === range.end) put(r.action === 'allow' ? 'allowed_ips' : 'blocked_ips', formatIp({ family: range.family, value: range.start }), id);
-        ipRanges[r.action].push(...splitByFamily(range));
+        for (const part of splitByFamily(range)) {
+          ipRanges[r.action].push(part);
+          // Wafris clients look up ::ffff:a.b.c.d as its 128-bit value; the mapped copy makes them match too.
+          if (part.family === 4) ipRanges[r.action].push({ family: 6, start: IPV4_MAPPED_FIRST + part.start, end: IPV4_MAPPED_FIRST + part.end });
+        }
       } else if (r.kind === 'country') {
         if (r.value.startsWith('continent:')) {
           const c = r.value.slice('continent:'.length);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Database as Db } from 'better-sqlite3';
-import { Engine, normalizeRule, parseRange, writeRulesFile, IPV4_MAPPED_FIRST } from '../../src/index.js';
+import { Engine, buildDataFile, normalizeRule, parseRange, writeRulesFile, IPV4_MAPPED_FIRST } from '../../src/index.js';
 import type { EngineParts, IpRange, Rule, RuleInput } from '../../src/index.js';
 
 // ---------- temp directories ----------
@@ -231,4 +231,30 @@ export function insertWafrisRange(db: Db, table: string, start: bigint, end: big
 /** Text not a stack trace: no "    at " frame lines. */
 export function assertNoStack(text: string): void {
   if (/\n\s+at /.test(`\n${text}`)) throw new Error(`output holds a stack trace:\n${text}`);
+}
+
+// ---------- data files ----------
+
+/**
+ * Builds a real Moat data file from shorthand: countries as `[range text, code]`, ASNs as `[range text, 'AS1']`,
+ * lists as `name → range texts`.
+ */
+export function dataFileFor(
+  file: string,
+  input: { countries?: [string, string][]; asns?: [string, string][]; lists?: Record<string, string[]> },
+): string {
+  const summary = (name: string, kind: 'country' | 'asn' | 'list', ranges: number) => ({ name, kind, ranges, invalidLines: 0 });
+  const countries = (input.countries ?? []).map(([r, country]) => ({ range: parseRange(r), country }));
+  const asns = (input.asns ?? []).map(([r, asn]) => ({ range: parseRange(r), asn }));
+  buildDataFile(
+    {
+      countries: { rows: countries, summary: summary('country', 'country', countries.length) },
+      asns: { rows: asns, summary: summary('asn', 'asn', asns.length) },
+      lists: Object.entries(input.lists ?? {}).map(([name, ranges]) => ({
+        name, ranges: ranges.map((r) => parseRange(r)), summary: summary(name, 'list', ranges.length),
+      })),
+    },
+    file,
+  );
+  return file;
 }

@@ -33,6 +33,7 @@ export async function checkCommand(argv: string[], out: (s: string) => void, inp
     },
   });
   if (!values.rules) throw new UserError(`usage: ${checkHelp.split('\n')[0]}`, 2);
+  if (!values.ndjson && !values.ip) throw new UserError('--ip is required (or use --ndjson)', 2);
   const engine = Engine.open({ rules: values.rules, data: values.data });
   if (values.ndjson) {
     let line = 0;
@@ -55,9 +56,8 @@ export async function checkCommand(argv: string[], out: (s: string) => void, inp
     engine.close();
     return bad > 0 ? 1 : 0;
   }
-  if (!values.ip) throw new UserError('--ip is required (or use --ndjson)', 2);
   const decision = engine.evaluate(
-    normalise({ ip: values.ip, path: values.path, method: values.method, host: values.host, userAgent: values.ua, params: values.params }),
+    normalise({ ip: values.ip!, path: values.path, method: values.method, host: values.host, userAgent: values.ua, params: values.params }),
   );
   engine.close();
   if (values.json) out(JSON.stringify(decision));
