@@ -1,32 +1,33 @@
 /**
  * Builds a Moat data file: country, ASN and named-list ranges flattened together, so one seek per
- * request answers "which country, which network, which lists". Overlaps are resolved here, once:
- * for country and ASN the most specific (smallest) range wins, and between equal ranges the row read
- * first; list memberships add up.
+ * request answers "which country, which network, which lists". Overlaps are resolved here, once
+ * (resolve-labels.ts says how), and neighbouring segments that resolve alike are merged.
  */
-import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import type { IpRange } from '../ip/range.js';
-import { splitByFamily } from '../ip/range.js';
+import { ipv6Words, splitByFamily } from '../ip/range.js';
 import { flattenRanges } from '../ranges/flatten.js';
 import type { LabelledRange } from '../ranges/flatten.js';
 import { RangeTable } from '../ranges/range-table.js';
 import { writeSqliteAtomically } from '../format/atomic-file.js';
 import { storeRangeTable } from '../format/packed-ranges.js';
+import { dataContentHash } from './data-hash.js';
 import {
   DATA_FORMAT, DATA_FORMAT_VERSION, DATA_LABELS_DDL, META_DDL, PACKED_DDL, RANGES_DDL, SOURCES_DDL,
 } from '../format/schema.js';
 import type { DataLabel } from './data-set.js';
-import type { CountryRow } from './importers/import-result.js';
+import type { AsnRow, CountryRow } from './importers/import-result.js';
+import { AttrType, LabelResolver } from './resolve-labels.js';
+import type { Attr } from './resolve-labels.js';
+import { writeWafrisDataFile } from './wafris-data.js';
+import type { WafrisDataOptions, WrittenWafrisData } from './wafris-data.js';
 
-export interface AsnRow {
-  range: IpRange;
-  asn: string;
-  org?: string;
-}
+export type { AsnRow } from './importers/import-result.js';
+export { dataContentHash } from './data-hash.js';
 
 export interface SourceSummary {
   name: string;
-  kind: 'country' | 'asn' | 'list';
+  kind: 'country' | 'asn' | 'list' | 'cloud';
   file?: string;
   ranges: number;
   invalidLines: number;
@@ -35,6 +36,7 @@ export interface SourceSummary {
 export interface DataInputs {
   countries?: { rows: CountryRow[]; summary: SourceSummary };
   asns?: { rows: AsnRow[]; summary: SourceSummary };
+  /** Named lists (threat lists, cloud ranges): rules block them by name. */
   lists?: { name: string; ranges: IpRange[]; summary: SourceSummary }[];
 }
 
@@ -47,16 +49,14 @@ export interface BuiltDataFile {
   ranges: number;
   /** Input ranges read, over all sources. */
   inputRanges: number;
-  /** Stretches where two country (or ASN) ranges disagreed and the more specific one was taken. */
+  /** Segments where country (or ASN) rows disagreed and the more specific one was taken. */
   overlapsResolved: number;
   labels: number;
   sources: SourceSummary[];
-}
-
-interface Attr {
-  type: 0 | 1 | 2; // country, asn, list
-  value: string | null;
-  size: bigint;
+  /** Bytes of the written file. */
+  bytes: number;
+  /** The Wafris data_subscriptions file, when asked for. */
+  wafris?: WrittenWafrisData;
 }
 
 export interface CompiledData {
@@ -75,60 +75,60 @@ export function compileData(inputs: DataInputs): CompiledData {
     attrs.push(attr);
     for (const part of splitByFamily(range)) ranged.push({ range: part, label });
   };
-  for (const row of inputs.countries?.rows ?? []) add(row.range, { type: 0, value: row.country, size: row.range.end - row.range.start });
-  for (const row of inputs.asns?.rows ?? []) add(row.range, { type: 1, value: row.asn, size: row.range.end - row.range.start });
-  for (const list of inputs.lists ?? []) for (const r of list.ranges) add(r, { type: 2, value: list.name, size: 0n });
-
-  const flat = flattenRanges(ranged);
-  const labels: DataLabel[] = [];
-  const labelIds = new Map<string, number>();
-  let overlapsResolved = 0;
-  const resolve = (segmentLabels: number[]): number => {
-    let country: Attr | null = null;
-    let asn: Attr | null = null;
-    let countryConflict = false;
-    let asnConflict = false;
-    const lists = new Set<string>();
-    // segmentLabels are ascending input indices, so on equal size the row read first is kept.
-    for (const l of segmentLabels) {
-      const a = attrs[l];
-      if (a.type === 2) lists.add(a.value!);
-      else if (a.type === 0) {
-        if (country && country.value !== a.value) countryConflict = true;
-        if (!country || a.size < country.size) country = a;
-      } else {
-        if (asn && asn.value !== a.value) asnConflict = true;
-        if (!asn || a.size < asn.size) asn = a;
-      }
-    }
-    if (countryConflict || asnConflict) overlapsResolved++;
-    const label: DataLabel = { country: country?.value ?? null, asn: asn?.value ?? null, lists: [...lists].sort() };
-    const key = `${label.country}|${label.asn}|${label.lists.join(',')}`;
-    let id = labelIds.get(key);
-    if (id === undefined) {
-      id = labels.length;
-      labels.push(label);
-      labelIds.set(key, id);
-    }
-    return id;
-  };
-  // Adjacent segments may resolve to the same label; the table keeps them apart, which is harmless.
-  const table = RangeTable.fromFlat(flat, resolve);
-  return { table, labels, overlapsResolved, inputRanges: attrs.length };
-}
-
-export function dataContentHash(table: RangeTable, labels: readonly DataLabel[]): string {
-  const h = createHash('sha256').update(`${DATA_FORMAT}/${DATA_FORMAT_VERSION}\n`);
-  const a = table.arrays;
-  for (const arr of [a.v4Starts, a.v4Ends, a.v4Labels, a.v6Starts, a.v6Ends, a.v6Labels]) {
-    h.update(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
-    h.update('|');
+  for (const row of inputs.countries?.rows ?? []) add(row.range, { type: AttrType.Country, value: row.country, size: row.range.end - row.range.start });
+  for (const row of inputs.asns?.rows ?? []) add(row.range, { type: AttrType.Asn, value: row.asn, size: row.range.end - row.range.start });
+  for (const list of inputs.lists ?? []) {
+    // One attr per list: memberships need no size, and fewer distinct labels flatten faster.
+    const label = attrs.length;
+    attrs.push({ type: AttrType.List, value: list.name, size: 0n });
+    for (const r of list.ranges) for (const part of splitByFamily(r)) ranged.push({ range: part, label });
   }
-  h.update(JSON.stringify(labels));
-  return h.digest('hex');
+  const flat = flattenRanges(ranged);
+  ranged.length = 0;
+  const resolver = new LabelResolver(attrs);
+
+  // Segments are resolved, then neighbours with the same label merged: fewer rows, same answers.
+  const v4s: number[] = [];
+  const v4e: number[] = [];
+  const v4l: number[] = [];
+  for (const s of flat.v4) {
+    const id = resolver.resolve(s.labels);
+    const n = v4s.length;
+    if (n > 0 && v4l[n - 1] === id && v4e[n - 1] + 1 === s.start) v4e[n - 1] = s.end;
+    else {
+      v4s.push(s.start);
+      v4e.push(s.end);
+      v4l.push(id);
+    }
+  }
+  const v6: { start: bigint; end: bigint; label: number }[] = [];
+  for (const s of flat.v6) {
+    const id = resolver.resolve(s.labels);
+    const last = v6[v6.length - 1];
+    if (last && last.label === id && last.end + 1n === s.start) last.end = s.end;
+    else v6.push({ start: s.start, end: s.end, label: id });
+  }
+  const arrays = {
+    v4Starts: Uint32Array.from(v4s), v4Ends: Uint32Array.from(v4e), v4Labels: Uint32Array.from(v4l),
+    v6Starts: new Uint32Array(v6.length * 4), v6Ends: new Uint32Array(v6.length * 4), v6Labels: new Uint32Array(v6.length),
+  };
+  v6.forEach((s, i) => {
+    ipv6Words(s.start, arrays.v6Starts, i * 4);
+    ipv6Words(s.end, arrays.v6Ends, i * 4);
+    arrays.v6Labels[i] = s.label;
+  });
+  const inputRanges = (inputs.countries?.rows.length ?? 0) + (inputs.asns?.rows.length ?? 0) +
+    (inputs.lists ?? []).reduce((n, l) => n + l.ranges.length, 0);
+  return { table: new RangeTable(arrays), labels: resolver.labels, overlapsResolved: resolver.overlapsResolved, inputRanges };
 }
 
-export function buildDataFile(inputs: DataInputs, outPath: string, opts: { builtAt?: Date } = {}): BuiltDataFile {
+export interface BuildDataOptions {
+  builtAt?: Date;
+  /** Also write the Wafris v2 data_subscriptions layout to this path. */
+  wafris?: { path: string } & WafrisDataOptions;
+}
+
+export function buildDataFile(inputs: DataInputs, outPath: string, opts: BuildDataOptions = {}): BuiltDataFile {
   const compiled = compileData(inputs);
   const hash = dataContentHash(compiled.table, compiled.labels);
   const builtAt = (opts.builtAt ?? new Date()).toISOString();
@@ -148,8 +148,15 @@ export function buildDataFile(inputs: DataInputs, outPath: string, opts: { built
     const src = db.prepare('INSERT INTO sources (name, kind, file, ranges, invalid_lines) VALUES (?, ?, ?, ?, ?)');
     for (const s of sources) src.run(s.name, s.kind, s.file ?? null, s.ranges, s.invalidLines);
   });
-  return {
+  const built: BuiltDataFile = {
     path: outPath, hash, formatVersion: DATA_FORMAT_VERSION, builtAt, ranges: compiled.table.size,
     inputRanges: compiled.inputRanges, overlapsResolved: compiled.overlapsResolved, labels: compiled.labels.length, sources,
+    bytes: fileSize(outPath),
   };
+  if (opts.wafris) built.wafris = writeWafrisDataFile(compiled, opts.wafris.path, opts.wafris);
+  return built;
+}
+
+function fileSize(path: string): number {
+  return statSync(path).size;
 }

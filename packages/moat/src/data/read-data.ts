@@ -1,4 +1,8 @@
-/** Opens a Moat data file, either loaded into memory (fastest) or looked up in place (lightest). */
+/**
+ * Opens a Moat data file, either loaded into memory (fastest; the content hash is checked) or looked up
+ * in place (lightest: one indexed seek per request in a read-only, EXCLUSIVE-locked, mmapped file; the
+ * hash is not recomputed there, since that would read the whole file into every worker).
+ */
 import type { Database as Db } from 'better-sqlite3';
 import { loadRangeTable } from '../format/packed-ranges.js';
 import { MoatFileError } from '../format/moat-file-error.js';
@@ -6,6 +10,7 @@ import { readMeta } from '../format/open-sqlite.js';
 import { DATA_FORMAT_VERSION } from '../format/schema.js';
 import type { DataLabel, DataSet } from './data-set.js';
 import { SqliteRangeLookup } from './sqlite-range-lookup.js';
+import { dataContentHash } from './data-hash.js';
 
 export type DataMode = 'memory' | 'light';
 
@@ -30,6 +35,8 @@ export function loadMoatData(db: Db, path: string, mode: DataMode): DataSet {
     const table = loadRangeTable(db, 'data');
     const max = table.maxLabel();
     if (max >= labels.length) throw new Error('ranges refer to a missing label');
+    // The loaded arrays are hashed anyway in a few ms; a file edited or damaged since its build is refused.
+    if (dataContentHash(table, labels) !== info.hash) throw new Error('content hash does not match the ranges (corrupt or edited file)');
     db.close(); // everything is in memory now
     return { info, table, labels, listNames, close: () => {} };
   } catch (e) {

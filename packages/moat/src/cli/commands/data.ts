@@ -1,63 +1,99 @@
-import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildDataFile } from '../../data/build-data.js';
-import type { DataInputs } from '../../data/build-data.js';
-import { importCountryCsv } from '../../data/importers/country-csv.js';
-import { importIpList } from '../../data/importers/ip-list.js';
-import { assertMostlyValid } from '../../data/importers/import-result.js';
-import type { ImportResult } from '../../data/importers/import-result.js';
+import type { BuiltDataFile } from '../../data/build-data.js';
+import { CLOUD_FORMATS } from '../../data/importers/cloud-ranges.js';
+import type { CloudFormat } from '../../data/importers/cloud-ranges.js';
+import { SourceRejectedError } from '../../data/importers/import-result.js';
+import { readSources, SourceReadError } from '../../data/read-sources.js';
+import type { SourceSpecs } from '../../data/read-sources.js';
+import { SourceNotFoundError } from '../../data/sources.js';
 import { UserError } from '../user-error.js';
 
-export const dataHelp = `moat data build [--country <ranges.csv>] [--list <name>=<file> ...] -o <data.db>
-  Builds a data file from country ranges (CSV start,end,country) and named IP lists
-  (one IP, CIDR or range per line, # and ; comments). Overlaps are resolved at build time.`;
+export const dataHelp = `moat data build [--country <ranges.csv|default> ...] [--asn <ranges.csv|default> ...]
+                [--list <name>=<file> ...] [--cloud <name>[:<format>]=<file> ...]
+                [--wafris <data_subscriptions.db> [--wafris-lists <name,...>] [--wafris-ordered]] [--json] -o <data.db>
+  Builds a data file: country ranges (CSV start,end,country; "default" = @ip-location-db/geo-whois-asn-country),
+  ASN ranges (CSV start,end,asn,organisation; "default" = @ip-location-db/asn), named IP lists (one IP, CIDR
+  or range per line, # and ; comments: FireHOL, Spamhaus DROP, Tor exit lists) and cloud ranges
+  (format ${CLOUD_FORMATS.join('|')}, detected when not given). Overlaps are resolved at build time.
+  --wafris also writes the Wafris v2 data_subscriptions layout (reputation = --wafris-lists, default every --list;
+  --wafris-ordered tags members so the Wafris lookup finds the first address of touching country ranges too).`;
 
-function read(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UserError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+const usage = () => new UserError(`usage: ${dataHelp.split('\n').slice(0, 3).map((l) => l.trim()).join(' ')}`, 2);
+
+function nameAndFile(option: string, spec: string): { name: string; format?: string; file: string } {
+  const eq = spec.indexOf('=');
+  if (eq <= 0 || eq === spec.length - 1) throw new UserError(`--${option} takes name=file, got ${JSON.stringify(spec)}`, 2);
+  const [name, format] = spec.slice(0, eq).toLowerCase().split(':', 2);
+  return { name, format, file: spec.slice(eq + 1) };
 }
 
-function checked<T>(file: string, result: ImportResult<T>, warn: (s: string) => void): ImportResult<T> {
-  try {
-    assertMostlyValid(file, result);
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
-  for (const bad of result.invalid.slice(0, 5)) warn(`${file}:${bad.line}: skipped: ${bad.reason}`);
-  if (result.invalid.length > 5) warn(`${file}: ${result.invalid.length - 5} more invalid lines skipped`);
-  return result;
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(bytes < 1048576 ? 3 : 1)} MiB`;
 }
 
 export function dataCommand(argv: string[], out: (s: string) => void, warn: (s: string) => void): void {
   const [sub, ...rest] = argv;
-  if (sub !== 'build') throw new UserError(`usage: ${dataHelp.split('\n')[0]}`, 2);
+  if (sub !== 'build') throw usage();
   const { values } = parseArgs({
     args: rest,
-    options: { country: { type: 'string' }, list: { type: 'string', multiple: true }, out: { type: 'string', short: 'o' } },
+    options: {
+      country: { type: 'string', multiple: true }, asn: { type: 'string', multiple: true },
+      list: { type: 'string', multiple: true }, cloud: { type: 'string', multiple: true },
+      wafris: { type: 'string' }, 'wafris-lists': { type: 'string' }, 'wafris-ordered': { type: 'boolean' }, json: { type: 'boolean' },
+      out: { type: 'string', short: 'o' },
+    },
   });
-  if (!values.out || (!values.country && !values.list)) throw new UserError(`usage: ${dataHelp.split('\n')[0]}`, 2);
-  const started = performance.now();
-  const inputs: DataInputs = {};
-  if (values.country) {
-    const r = checked(values.country, importCountryCsv(read(values.country)), warn);
-    inputs.countries = { rows: r.rows, summary: { name: 'country', kind: 'country', file: basename(values.country), ranges: r.rows.length, invalidLines: r.invalid.length } };
+  if (!values.out || (!values.country && !values.asn && !values.list && !values.cloud)) throw usage();
+  if (!values.wafris && (values['wafris-lists'] !== undefined || values['wafris-ordered'])) {
+    throw new UserError('--wafris-lists and --wafris-ordered go with --wafris <file>', 2);
   }
-  inputs.lists = (values.list ?? []).map((spec) => {
-    const eq = spec.indexOf('=');
-    if (eq <= 0) throw new UserError(`--list takes name=file, got ${JSON.stringify(spec)}`);
-    const name = spec.slice(0, eq).toLowerCase();
-    if (!/^[a-z0-9][a-z0-9_.-]{0,63}$/.test(name)) throw new UserError(`invalid list name ${JSON.stringify(name)}`);
-    const file = spec.slice(eq + 1);
-    const r = checked(file, importIpList(read(file)), warn);
-    return { name, ranges: r.rows, summary: { name, kind: 'list' as const, file: basename(file), ranges: r.rows.length, invalidLines: r.invalid.length } };
-  });
-  const built = buildDataFile(inputs, values.out);
-  const secs = ((performance.now() - started) / 1000).toFixed(2);
-  for (const s of built.sources) out(`${s.kind.padEnd(8)} ${s.name.padEnd(16)} ${s.ranges} ranges${s.invalidLines ? `, ${s.invalidLines} invalid lines skipped` : ''}`);
-  out(`wrote ${values.out}: ${built.ranges} ranges from ${built.inputRanges} inputs, ${built.overlapsResolved} overlaps resolved, ` +
-    `${built.labels} labels, ${(statSync(values.out).size / 1048576).toFixed(1)} MiB in ${secs} s; hash ${built.hash.slice(0, 16)}`);
+  const specs: SourceSpecs = {
+    countries: values.country, asns: values.asn,
+    lists: (values.list ?? []).map((s) => {
+      const { name, format, file } = nameAndFile('list', s);
+      if (format !== undefined) throw new UserError(`--list takes name=file; a format is for --cloud`, 2);
+      return { name, file };
+    }),
+    clouds: (values.cloud ?? []).map((s) => {
+      const { name, format, file } = nameAndFile('cloud', s);
+      if (format !== undefined && !(CLOUD_FORMATS as readonly string[]).includes(format)) {
+        throw new UserError(`unknown cloud format ${JSON.stringify(format)}: use ${CLOUD_FORMATS.join(', ')}`, 2);
+      }
+      return { name, file, format: format as CloudFormat | undefined };
+    }),
+  };
+  const started = performance.now();
+  let inputs;
+  try {
+    inputs = readSources(specs, warn);
+  } catch (e) {
+    if (e instanceof SourceRejectedError || e instanceof SourceReadError || e instanceof SourceNotFoundError) throw new UserError(e.message);
+    throw e;
+  }
+  const reputationLists = values['wafris-lists'] !== undefined
+    ? values['wafris-lists'].split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
+    : (inputs.lists ?? []).filter((l) => l.summary.kind === 'list').map((l) => l.name);
+  const unknown = reputationLists.filter((n) => !(inputs.lists ?? []).some((l) => l.name === n));
+  if (unknown.length > 0) throw new UserError(`--wafris-lists names lists not given: ${unknown.join(', ')}`, 2);
+  const built = buildDataFile(inputs, values.out, values.wafris ? { wafris: { path: values.wafris, reputationLists, ordered: values['wafris-ordered'] ?? false } } : {});
+  const seconds = (performance.now() - started) / 1000;
+  if (values.json) {
+    out(JSON.stringify({ ...built, seconds: Number(seconds.toFixed(3)) }));
+    return;
+  }
+  report(built, seconds, out);
+}
+
+function report(built: BuiltDataFile, seconds: number, out: (s: string) => void): void {
+  for (const s of built.sources) {
+    out(`${s.kind.padEnd(8)} ${s.name.padEnd(16)} ${s.ranges} ranges${s.invalidLines ? `, ${s.invalidLines} invalid lines skipped` : ''}`);
+  }
+  out(`wrote ${built.path}: ${built.ranges} ranges from ${built.inputRanges} inputs, ${built.overlapsResolved} overlaps resolved, ` +
+    `${built.labels} labels, ${mib(built.bytes)} in ${seconds.toFixed(2)} s; format v${built.formatVersion}, hash ${built.hash.slice(0, 16)}`);
+  const w = built.wafris;
+  if (w) {
+    out(`wrote ${w.path} (Wafris data_subscriptions): ${w.countryRanges} country ranges, ${w.reputationRanges} reputation ranges, ` +
+      `${mib(w.bytes)}; ${w.missedStarts} range starts the Wafris lookup cannot find`);
+  }
 }

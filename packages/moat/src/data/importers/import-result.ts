@@ -1,6 +1,7 @@
 import type { IpRange } from '../../ip/range.js';
 
 export interface InvalidLine {
+  /** 1-based line of the source (for JSON sources, the line the bad value is on). */
   line: number;
   text: string;
   reason: string;
@@ -10,20 +11,37 @@ export interface InvalidLine {
 export interface ImportResult<T> {
   rows: T[];
   invalid: InvalidLine[];
-  /** Non-empty, non-comment lines seen. */
+  /** Entries seen: non-empty, non-comment lines (or JSON entries). */
   lines: number;
 }
 
 export interface CountryRow {
   range: IpRange;
+  /** ISO 3166 alpha-2, or null when the source says "unknown". */
   country: string | null;
 }
 
-/** A source that is mostly garbage must fail the build rather than ship a silently empty list. */
+export interface AsnRow {
+  range: IpRange;
+  /** `AS13335`. */
+  asn: string;
+  org?: string;
+}
+
+/** More than this share of invalid entries fails the source. */
+export const MAX_INVALID_SHARE = 0.5;
+
+/** Thrown when a source is empty or mostly garbage: shipping an empty list silently would be worse. */
+export class SourceRejectedError extends Error {
+  override name = 'SourceRejectedError';
+}
+
+/** A source that is mostly garbage (or holds nothing) must fail the build rather than ship a silently empty list. */
 export function assertMostlyValid(source: string, result: ImportResult<unknown>): void {
   const bad = result.invalid.length;
-  if (result.lines > 0 && (result.rows.length === 0 || bad > result.lines / 2)) {
+  if (result.rows.length === 0 && bad === 0) throw new SourceRejectedError(`${source}: no entries; refusing to build from an empty source`);
+  if (result.rows.length === 0 || bad > result.lines * MAX_INVALID_SHARE) {
     const first = result.invalid.slice(0, 3).map((l) => `line ${l.line}: ${l.reason}`).join('; ');
-    throw new Error(`${source}: ${bad} of ${result.lines} lines are invalid (${first}); refusing to build from it`);
+    throw new SourceRejectedError(`${source}: ${bad} of ${result.lines} entries are invalid (${first}); refusing to build from it`);
   }
 }

@@ -1,0 +1,98 @@
+/**
+ * Cloud-provider ranges in the shapes the providers publish them:
+ * - `aws`: ip-ranges.json, `prefixes[].ip_prefix` and `ipv6_prefixes[].ipv6_prefix`;
+ * - `gcp`: cloud.json / goog.json, `prefixes[].ipv4Prefix | ipv6Prefix`;
+ * - `azure`: ServiceTags_*.json, `values[].properties.addressPrefixes[]`;
+ * - `oracle`: public_ip_ranges.json, `regions[].cidrs[].cidr`;
+ * - `cloudflare`: the API's `result.ipv4_cidrs` / `result.ipv6_cidrs`, or the text lists (ips-v4, ips-v6);
+ * - `text`: any plain list (see ip-list.ts).
+ * The format is detected from the content unless given.
+ */
+import { tryParseRange } from '../../ip/range.js';
+import type { IpRange } from '../../ip/range.js';
+import type { ImportResult } from './import-result.js';
+import { importIpList } from './ip-list.js';
+
+export const CLOUD_FORMATS = ['aws', 'gcp', 'azure', 'oracle', 'cloudflare', 'text'] as const;
+export type CloudFormat = (typeof CLOUD_FORMATS)[number];
+
+export class CloudFormatError extends Error {
+  override name = 'CloudFormatError';
+}
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** Which published shape a document has; null when it is none of them. */
+export function detectCloudFormat(doc: unknown): Exclude<CloudFormat, 'text'> | null {
+  if (!isObj(doc)) return null;
+  if (Array.isArray(doc.prefixes) && (Array.isArray(doc.ipv6_prefixes) || arr(doc.prefixes).some((p) => isObj(p) && 'ip_prefix' in p))) return 'aws';
+  if (Array.isArray(doc.prefixes) && arr(doc.prefixes).some((p) => isObj(p) && ('ipv4Prefix' in p || 'ipv6Prefix' in p))) return 'gcp';
+  if (Array.isArray(doc.values) && arr(doc.values).some((v) => isObj(v) && isObj(v.properties))) return 'azure';
+  if (Array.isArray(doc.regions) && arr(doc.regions).some((r) => isObj(r) && Array.isArray(r.cidrs))) return 'oracle';
+  if (isObj(doc.result) && ('ipv4_cidrs' in doc.result || 'ipv6_cidrs' in doc.result)) return 'cloudflare';
+  return null;
+}
+
+/** Every range string of a document of the given format, in document order. */
+function entries(doc: Json, format: Exclude<CloudFormat, 'text'>): unknown[] {
+  switch (format) {
+    case 'aws':
+      return [...arr(doc.prefixes).map((p) => (isObj(p) ? p.ip_prefix : p)), ...arr(doc.ipv6_prefixes).map((p) => (isObj(p) ? p.ipv6_prefix : p))];
+    case 'gcp':
+      return arr(doc.prefixes).map((p) => (isObj(p) ? p.ipv4Prefix ?? p.ipv6Prefix : p));
+    case 'azure':
+      return arr(doc.values).flatMap((v) => (isObj(v) && isObj(v.properties) ? arr(v.properties.addressPrefixes) : [v]));
+    case 'oracle':
+      return arr(doc.regions).flatMap((r) => (isObj(r) ? arr(r.cidrs).map((c) => (isObj(c) ? c.cidr : c)) : [r]));
+    case 'cloudflare': {
+      const r = doc.result as Json;
+      return [...arr(r.ipv4_cidrs), ...arr(r.ipv6_cidrs)];
+    }
+  }
+}
+
+/** Finds the line a bad value is on, scanning forward from the previous find (values come in document order). */
+function lineFinder(text: string): (value: unknown) => number {
+  let cursor = 0;
+  let line = 1;
+  return (value) => {
+    const needle = JSON.stringify(value);
+    if (needle === undefined) return 0;
+    const at = text.indexOf(needle, cursor);
+    if (at < 0) return 0;
+    for (let i = cursor; i < at; i++) if (text.charCodeAt(i) === 10) line++;
+    cursor = at;
+    return line;
+  };
+}
+
+export function importCloudRanges(text: string, format?: CloudFormat): ImportResult<IpRange> & { format: CloudFormat } {
+  const trimmed = text.trimStart();
+  const looksJson = trimmed.startsWith('{') && !trimmed.includes('\n{'); // NDJSON lists are text lists
+  if (format === 'text' || (format === undefined && !looksJson) || (format === 'cloudflare' && !looksJson)) {
+    return { ...importIpList(text), format: format ?? 'text' };
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new CloudFormatError(`not valid JSON: ${(e as Error).message}`);
+  }
+  const detected = detectCloudFormat(doc);
+  const use = format ?? detected;
+  if (use === null) {
+    throw new CloudFormatError(`unknown cloud range format; give one of ${CLOUD_FORMATS.join(', ')}`);
+  }
+  if (!isObj(doc)) throw new CloudFormatError(`expected a JSON object for format ${use}`);
+  const result: ImportResult<IpRange> = { rows: [], invalid: [], lines: 0 };
+  const lineOf = lineFinder(text);
+  for (const value of entries(doc, use)) {
+    result.lines++;
+    const range = typeof value === 'string' ? tryParseRange(value) : null;
+    if (range) result.rows.push(range);
+    else result.invalid.push({ line: lineOf(value), text: String(JSON.stringify(value) ?? value).slice(0, 80), reason: `not an IP range: ${String(JSON.stringify(value)).slice(0, 60)}` });
+  }
+  return { ...result, format: use };
+}
