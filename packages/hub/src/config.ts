@@ -45,6 +45,18 @@ export interface HubOptions {
   print?: (line: string) => void;
   /** Clock in milliseconds, for tests. */
   now?: () => number;
+  /**
+   * Sign downsync bodies with the hub's ed25519 key (`<dataDir>/signing-key.pem`, created on first
+   * start). Default true.
+   */
+  signing?: boolean;
+  /** The URL clients reach the hub on (setup page); default the listening address. */
+  publicUrl?: string;
+  /**
+   * Moat's own firewall in front of the hub: a rules document (the engine's JSON format) compiled at
+   * start, merged with the built-in baseline. false turns it off. Default: the baseline only.
+   */
+  selfProtection?: false | { rules?: object; trustedProxies?: string[] };
 }
 
 export interface HubConfig {
@@ -65,6 +77,8 @@ export interface HubConfig {
   upsyncMaxRecords: number;
   loginRateLimit: { maxFailures: number; windowMs: number };
   sessionTtlSeconds: number;
+  signing: boolean;
+  publicUrl: string | undefined;
 }
 
 const DAY = 86_400;
@@ -89,6 +103,8 @@ const optionsSchema = z.object({
   loginRateLimit: z.object({ maxFailures: z.number().int().min(1), windowMs: z.number().int().min(1) })
     .default({ maxFailures: 10, windowMs: 15 * 60_000 }),
   sessionTtlSeconds: z.number().int().min(60).default(7 * DAY),
+  signing: z.boolean().default(true),
+  publicUrl: z.url().optional(),
 });
 
 export function resolveConfig(options: HubOptions): HubConfig {
@@ -98,7 +114,7 @@ export function resolveConfig(options: HubOptions): HubConfig {
     dataFilesDir: options.dataFilesDir, secureCookies: options.secureCookies, rollupIntervalMs: options.rollupIntervalMs,
     pruneIntervalMs: options.pruneIntervalMs, upsyncMaxBytes: options.upsyncMaxBytes,
     upsyncMaxRecords: options.upsyncMaxRecords, loginRateLimit: options.loginRateLimit,
-    sessionTtlSeconds: options.sessionTtlSeconds,
+    sessionTtlSeconds: options.sessionTtlSeconds, signing: options.signing, publicUrl: options.publicUrl,
   });
   const dataDir = resolve(o.dataDir);
   return {
@@ -119,5 +135,7 @@ export function resolveConfig(options: HubOptions): HubConfig {
     upsyncMaxRecords: o.upsyncMaxRecords,
     loginRateLimit: o.loginRateLimit,
     sessionTtlSeconds: o.sessionTtlSeconds,
+    signing: o.signing,
+    publicUrl: o.publicUrl?.replace(/\/+$/, ''),
   };
 }

@@ -5,7 +5,7 @@ import { loadSession, safeEqual } from './session.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Pages a user with a one-time password may still reach. */
-const PASSWORD_CHANGE_PATHS = new Set(['/account', '/account/password', '/logout']);
+const PASSWORD_CHANGE_PATHS = new Set(['/account', '/account/password', '/logout', '/api/me']);
 
 /**
  * The browser-facing requests' guard: a valid session, a password that need not be changed first,

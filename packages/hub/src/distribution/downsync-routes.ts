@@ -1,10 +1,11 @@
-import { createReadStream, fstatSync, openSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { siteForApiKey } from '../auth/api-key-auth.js';
 import type { HubContext } from '../server/context.js';
 import { chooseFormat } from './client-format.js';
 import { findDataFile } from './data-files.js';
+import type { SigningKey } from '../signing/signing-key.js';
 
 const text = z.string().max(256).optional();
 const querySchema = z.object({
@@ -57,8 +58,39 @@ export async function downsyncRoutes(app: FastifyInstance, ctx: HubContext): Pro
     if (query.client_db === file.fileName || ifNoneMatch(request.headers['if-none-match'], etag)) {
       return reply.code(304).send();
     }
+    if (ctx.signingKey) return sendSignedFile(reply, file.path, file.fileName, file.etag, ctx.signingKey);
     return sendFile(reply, file.path, file.fileName);
   });
+}
+
+/** Signatures of served files by ETag: data files are large, so each version is read and signed once. */
+const signatureCache = new Map<string, string>();
+const SIGNATURE_CACHE_MAX = 256;
+
+/**
+ * Sends the file with `X-Moat-Signature`: base64 ed25519 over the exact bytes sent. The bytes are read
+ * from one open descriptor, so the signature always matches the body even while a rebuild renames files.
+ */
+function sendSignedFile(reply: FastifyReply, path: string, fileName: string, etag: string, key: SigningKey): FastifyReply {
+  const fd = openSync(path, 'r');
+  let body: Buffer;
+  try {
+    body = readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const cacheKey = `${path}|${etag}|${body.length}`;
+  let signature = signatureCache.get(cacheKey);
+  if (!signature) {
+    signature = key.sign(body);
+    if (signatureCache.size >= SIGNATURE_CACHE_MAX) signatureCache.delete(signatureCache.keys().next().value as string);
+    signatureCache.set(cacheKey, signature);
+  }
+  return reply
+    .header('Content-Type', 'application/vnd.sqlite3')
+    .header('Content-Disposition', `attachment; filename=${fileName}`)
+    .header('X-Moat-Signature', signature)
+    .send(body);
 }
 
 function ifNoneMatch(header: string | undefined, etag: string): boolean {

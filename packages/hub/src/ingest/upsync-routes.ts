@@ -5,7 +5,7 @@ import { siteForApiKey } from '../auth/api-key-auth.js';
 import type { HubContext } from '../server/context.js';
 import { HttpError } from '../server/http-error.js';
 import { toReport } from './to-report.js';
-import { upsyncBodySchema } from './upsync-schema.js';
+import { upsyncBodyParser } from './fast-upsync-parse.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -15,7 +15,7 @@ const gunzipAsync = promisify(gunzip);
  * nothing; a good one is stored completely before the 200.
  */
 export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promise<void> {
-  const bodySchema = upsyncBodySchema(ctx.config.upsyncMaxRecords);
+  const parseBody = upsyncBodyParser(ctx.config.upsyncMaxRecords);
   const maxBytes = ctx.config.upsyncMaxBytes;
 
   // This plugin's own JSON parser: it reads the raw bytes, so it can inflate gzip with a size cap.
@@ -46,7 +46,7 @@ export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promi
     if (!request.headers['content-type']?.toLowerCase().startsWith('application/json')) {
       throw new HttpError(415, 'send the batch as Content-Type: application/json', 'unsupported_media_type');
     }
-    const body = bodySchema.parse(request.body);
+    const body = parseBody(request.body);
     const records = body.batch.map((r) => toReport(r, ctx.countryOf));
     if (records.length > 0) await ctx.store.insertReports(siteId, records);
     const now = Math.floor(ctx.now() / 1000);

@@ -162,4 +162,30 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'fast unique IPs and top lists over large ranges',
+    sql: `
+      -- Per hour and site: a HyperLogLog sketch of client IPs, and how many distinct values each
+      -- hour_top dimension holds, so queries can tell cheap ranges from expensive ones.
+      CREATE TABLE hour_ip_sketch (
+        site_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        sketch BLOB NOT NULL,
+        PRIMARY KEY (site_id, hour)
+      ) WITHOUT ROWID;
+      CREATE TABLE hour_dim_size (
+        site_id INTEGER NOT NULL,
+        dim TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        distinct_values INTEGER NOT NULL,
+        PRIMARY KEY (site_id, dim, hour)
+      ) WITHOUT ROWID;
+      -- Heavy values of an hour by seek, for the top lists' candidate pass.
+      CREATE INDEX hour_top_by_total ON hour_top(site_id, dim, hour, total);
+      -- Backfill from existing rollups (no-op on new databases); IP sketches are rebuilt in code.
+      INSERT INTO hour_dim_size (site_id, dim, hour, distinct_values)
+        SELECT site_id, dim, hour, count(*) FROM hour_top GROUP BY site_id, dim, hour;
+    `,
+  },
 ];

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { addToSketch, estimate, mergeInto, newSketch } from '../../stats/hyperloglog.js';
 import type {
   ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
   TopEntry, Totals, Treatment,
@@ -9,6 +10,15 @@ const TREATMENT_NAME: readonly Treatment[] = ['Passed', 'Allowed', 'Blocked'];
 
 /** Rows folded per rollUp() call, so one call never holds the event loop for long. */
 const ROLLUP_CHUNK = 50_000;
+/** Up to this many (hour, IP) rows in a range, unique IPs are counted exactly; above, from sketches. */
+const EXACT_UNIQUE_LIMIT = 20_000;
+/** Up to this many (hour, value) rows in a range, a top list is one plain GROUP BY. */
+const PLAIN_TOP_LIMIT = 20_000;
+/** Dimensions whose per-hour sizes are kept (every hour_top dimension plus monitor). */
+const SIZED_DIMENSIONS = ['ip', 'path', 'userAgent', 'country', 'rule', 'rule_id', 'match', 'monitor'];
+
+/** Rows per multi-row INSERT (16 columns each, well under SQLite's 32766 parameter limit). */
+const INSERT_ROWS_PER_STATEMENT = 50;
 /** Rows deleted per statement when pruning, for the same reason. */
 const PRUNE_CHUNK = 10_000;
 
@@ -36,15 +46,18 @@ type TotalsRow = { total: number | null; blocked: number | null; allowed: number
 /** Raw reports, their rollups and the dashboard queries over them. */
 export class SqliteReports {
   private readonly insertStmt;
+  private readonly insertManyStmt;
   private readonly rollupStatements: Database.Statement[];
   private readonly watermarkGet;
   private readonly watermarkSet;
   private readonly maxIdStmt;
 
   constructor(private readonly db: Database.Database) {
-    this.insertStmt = db.prepare(`INSERT INTO reports (site_id, ts, ip, method, host, path, parameter, user_agent,
+    const insertSql = (rows: number) => `INSERT INTO reports (site_id, ts, ip, method, host, path, parameter, user_agent,
       request_id, treatment, category, rule, rule_id, monitored, ip_source, country)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+    this.insertStmt = db.prepare(insertSql(1));
+    this.insertManyStmt = db.prepare(insertSql(INSERT_ROWS_PER_STATEMENT));
     this.watermarkGet = db.prepare<[], number>('SELECT last_report_id FROM rollup_state WHERE id = 1').pluck();
     this.watermarkSet = db.prepare('UPDATE rollup_state SET last_report_id = ? WHERE id = 1');
     this.maxIdStmt = db.prepare<[number, number], number>(
@@ -72,14 +85,78 @@ export class SqliteReports {
       WHERE r.id > ? AND r.id <= ? AND r.monitored IS NOT NULL
       GROUP BY r.site_id, r.ts - r.ts % 3600, v ${upsert}`;
     this.rollupStatements = [minute, ...hourly, monitor].map((sql) => db.prepare(sql));
+    this.chunkHours = db.prepare<[number, number], { site_id: number; hour: number }>(
+      'SELECT DISTINCT site_id, ts - ts % 3600 AS hour FROM reports WHERE id > ? AND id <= ?');
+    this.chunkIps = db.prepare<[number, number], [number, number, string]>(
+      'SELECT site_id, ts - ts % 3600, ip FROM reports WHERE id > ? AND id <= ?').raw();
+    this.sketchGet = db.prepare<[number, number], Buffer>('SELECT sketch FROM hour_ip_sketch WHERE site_id = ? AND hour = ?').pluck();
+    this.sketchPut = db.prepare(`INSERT INTO hour_ip_sketch (site_id, hour, sketch) VALUES (?, ?, ?)
+      ON CONFLICT (site_id, hour) DO UPDATE SET sketch = excluded.sketch`);
+    this.dimSizePut = db.prepare(`INSERT INTO hour_dim_size (site_id, dim, hour, distinct_values)
+      SELECT @site, @dim, @hour, count(*) FROM hour_top WHERE site_id = @site AND dim = @dim AND hour = @hour
+      ON CONFLICT (site_id, dim, hour) DO UPDATE SET distinct_values = excluded.distinct_values`);
+    this.dimSizeSum = db.prepare<[number, string, number, number], number>(
+      'SELECT coalesce(sum(distinct_values), 0) FROM hour_dim_size WHERE site_id = ? AND dim = ? AND hour >= ? AND hour < ?').pluck();
+  }
+
+  private readonly chunkHours;
+  private readonly chunkIps;
+  private readonly sketchGet;
+  private readonly sketchPut;
+  private readonly dimSizePut;
+  private readonly dimSizeSum;
+
+  /** Rebuilds IP sketches from the hourly IP rows when the sketch table is new (migration 2). */
+  backfillSketches(): void {
+    const hasSketches = this.db.prepare('SELECT 1 FROM hour_ip_sketch LIMIT 1').get() !== undefined;
+    const hasIps = this.db.prepare("SELECT 1 FROM hour_top WHERE dim = 'ip' LIMIT 1").get() !== undefined;
+    if (hasSketches || !hasIps) return;
+    this.db.transaction(() => {
+      const sketches = new Map<string, { siteId: number; hour: number; sketch: Uint8Array }>();
+      const rows = this.db.prepare<[], [number, number, string]>("SELECT site_id, hour, value FROM hour_top WHERE dim = 'ip'").raw();
+      for (const [siteId, hour, ip] of rows.iterate()) {
+        const key = `${siteId}:${hour}`;
+        let entry = sketches.get(key);
+        if (!entry) sketches.set(key, (entry = { siteId, hour, sketch: newSketch() }));
+        addToSketch(entry.sketch, ip);
+      }
+      for (const e of sketches.values()) this.sketchPut.run(e.siteId, e.hour, Buffer.from(e.sketch));
+    })();
+  }
+
+  /** Updates the IP sketches and dimension sizes of the hours a folded chunk touched. */
+  private foldHourSummaries(lo: number, hi: number): void {
+    const sketches = new Map<string, { siteId: number; hour: number; sketch: Uint8Array }>();
+    for (const [siteId, hour, ip] of this.chunkIps.iterate(lo, hi)) {
+      const key = `${siteId}:${hour}`;
+      let entry = sketches.get(key);
+      if (!entry) {
+        const stored = this.sketchGet.get(siteId, hour);
+        entry = { siteId, hour, sketch: stored ? new Uint8Array(stored) : newSketch() };
+        sketches.set(key, entry);
+      }
+      addToSketch(entry.sketch, ip);
+    }
+    for (const e of sketches.values()) this.sketchPut.run(e.siteId, e.hour, Buffer.from(e.sketch));
+    for (const { site_id, hour } of this.chunkHours.all(lo, hi)) {
+      for (const dim of SIZED_DIMENSIONS) this.dimSizePut.run({ site: site_id, dim, hour });
+    }
   }
 
   insert(siteId: number, records: readonly ReportRecord[]): void {
     const run = this.db.transaction((rows: readonly ReportRecord[]) => {
-      for (const r of rows) {
-        this.insertStmt.run(siteId, r.ts, r.ip, r.method, r.host, r.path, r.parameter, r.userAgent, r.requestId,
-          TREATMENT_CODE[r.treatment], r.category, r.rule, r.ruleId,
-          r.monitored && r.monitored.length > 0 ? JSON.stringify(r.monitored) : null, r.ipSource, r.country);
+      let i = 0;
+      // Several rows per statement: per-call overhead, not SQLite, dominates single-row inserts.
+      const params: unknown[] = [];
+      for (; i + INSERT_ROWS_PER_STATEMENT <= rows.length; i += INSERT_ROWS_PER_STATEMENT) {
+        params.length = 0;
+        for (let j = i; j < i + INSERT_ROWS_PER_STATEMENT; j++) pushRow(params, siteId, rows[j]!);
+        this.insertManyStmt.run(params);
+      }
+      for (; i < rows.length; i++) {
+        params.length = 0;
+        pushRow(params, siteId, rows[i]!);
+        this.insertStmt.run(params);
       }
     });
     run(records);
@@ -92,6 +169,7 @@ export class SqliteReports {
       const hi = this.maxIdStmt.get(lo, ROLLUP_CHUNK);
       if (hi == null) return 0;
       for (const stmt of this.rollupStatements) stmt.run(lo, hi);
+      this.foldHourSummaries(lo, hi);
       this.watermarkSet.run(hi);
       return hi - lo;
     }).immediate();
@@ -113,7 +191,9 @@ export class SqliteReports {
       for (const dim of [...HOUR_DIMENSIONS.map((d) => d.dim), 'monitor']) {
         deleted += this.db.prepare(`DELETE FROM hour_top WHERE site_id = ? AND dim = ? AND hour < ?`)
           .run(siteId, dim, rollupCutoff).changes;
+        this.db.prepare('DELETE FROM hour_dim_size WHERE site_id = ? AND dim = ? AND hour < ?').run(siteId, dim, rollupCutoff);
       }
+      this.db.prepare('DELETE FROM hour_ip_sketch WHERE site_id = ? AND hour < ?').run(siteId, rollupCutoff);
     }
     return deleted;
   }
@@ -134,17 +214,66 @@ export class SqliteReports {
     return rows.map((r) => ({ t: r.t, ...toTotals(r) }));
   }
 
+  /**
+   * The top values of a dimension. Small ranges: one GROUP BY. Large ones: a candidate pass that reads
+   * only values with at least T hits in some hour (an index seek per hour), sums them exactly, and
+   * accepts the result when the K-th total exceeds (T − 1) × hours, the most any skipped value can
+   * have; otherwise T falls and the pass repeats, ending in the plain GROUP BY. The answer is always
+   * the exact one.
+   */
   top(siteId: number, dim: TopDimension | 'monitor' | 'rule_id', from: number, to: number, limit: number): TopEntry[] {
-    return this.db.prepare<[number, string, number, number, number], TopEntry>(
+    const lo = hourFloor(from);
+    const plain = () => this.db.prepare<[number, string, number, number, number], TopEntry>(
       `SELECT value, sum(total) AS total, sum(blocked) AS blocked FROM hour_top
       WHERE site_id = ? AND dim = ? AND hour >= ? AND hour < ? GROUP BY value ORDER BY total DESC, value LIMIT ?`,
-    ).all(siteId, dim, hourFloor(from), to, limit);
+    ).all(siteId, dim, lo, to, limit);
+    if (this.dimSizeSum.get(siteId, dim, lo, to)! <= PLAIN_TOP_LIMIT) return plain();
+    const hours = this.db.prepare<[number, string, number, number], number>(
+      'SELECT hour FROM hour_dim_size WHERE site_id = ? AND dim = ? AND hour >= ? AND hour < ? ORDER BY hour').pluck().all(siteId, dim, lo, to);
+    const heavy = this.db.prepare<[number, string, number, number], string>(
+      'SELECT value FROM hour_top WHERE site_id = ? AND dim = ? AND hour = ? AND total >= ?').pluck();
+    // Per hour, equality on hour lets SQLite seek each candidate on the primary key.
+    const hourRows = this.db.prepare<[number, string, number, string], TopEntry>(
+      `SELECT value, total, blocked FROM hour_top
+      WHERE site_id = ? AND dim = ? AND hour = ? AND value IN (SELECT value FROM json_each(?))`);
+    const sums = (candidates: string[]): TopEntry[] => {
+      const json = JSON.stringify(candidates);
+      const out = new Map<string, TopEntry>();
+      for (const hour of hours) {
+        for (const r of hourRows.iterate(siteId, dim, hour, json)) {
+          const e = out.get(r.value);
+          if (e) { e.total += r.total; e.blocked += r.blocked; } else out.set(r.value, { ...r });
+        }
+      }
+      return [...out.values()].sort((a, b) => b.total - a.total || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    };
+    for (let threshold = 4096; threshold > 1; threshold = Math.floor(threshold / 4)) {
+      const candidates = new Set<string>();
+      for (const hour of hours) {
+        for (const value of heavy.iterate(siteId, dim, hour, threshold)) candidates.add(value);
+        if (candidates.size > 5000) break;
+      }
+      if (candidates.size > 5000) break;
+      if (candidates.size < limit) continue;
+      const ranked = sums([...candidates]);
+      const kth = ranked[limit - 1]?.total ?? 0;
+      if (kth > (threshold - 1) * hours.length) return ranked.slice(0, limit);
+    }
+    return plain();
   }
 
   uniqueIps(siteId: number, from: number, to: number): number {
-    return this.db.prepare<[number, number, number], number>(
-      `SELECT count(DISTINCT value) FROM hour_top WHERE site_id = ? AND dim = 'ip' AND hour >= ? AND hour < ?`,
-    ).pluck().get(siteId, hourFloor(from), to) ?? 0;
+    const lo = hourFloor(from);
+    if (this.dimSizeSum.get(siteId, 'ip', lo, to)! <= EXACT_UNIQUE_LIMIT) {
+      return this.db.prepare<[number, number, number], number>(
+        `SELECT count(DISTINCT value) FROM hour_top WHERE site_id = ? AND dim = 'ip' AND hour >= ? AND hour < ?`,
+      ).pluck().get(siteId, lo, to) ?? 0;
+    }
+    const union = newSketch();
+    const rows = this.db.prepare<[number, number, number], Buffer>(
+      'SELECT sketch FROM hour_ip_sketch WHERE site_id = ? AND hour >= ? AND hour < ?').pluck();
+    for (const blob of rows.iterate(siteId, lo, to)) mergeInto(union, blob);
+    return estimate(union);
   }
 
   ruleHits(siteId: number, from: number, to: number): RuleHits {
@@ -237,6 +366,12 @@ export class SqliteReports {
     const pendingMin = this.db.prepare<[number], number>('SELECT min(ts) FROM reports WHERE id > ?').pluck().get(watermark);
     return pendingMin ?? Number.MAX_SAFE_INTEGER;
   }
+}
+
+function pushRow(params: unknown[], siteId: number, r: ReportRecord): void {
+  params.push(siteId, r.ts, r.ip, r.method, r.host, r.path, r.parameter, r.userAgent, r.requestId,
+    TREATMENT_CODE[r.treatment], r.category, r.rule, r.ruleId,
+    r.monitored && r.monitored.length > 0 ? JSON.stringify(r.monitored) : null, r.ipSource, r.country);
 }
 
 function hourFloor(t: number): number {

@@ -43,8 +43,13 @@ export class SqliteStore implements HubStore {
     db.pragma('foreign_keys = ON');
     db.pragma('cache_size = -65536');
     db.pragma('temp_store = MEMORY');
+    // Ingestion writes megabytes per second: checkpoint every ~32 MiB of WAL instead of every 4 MiB.
+    db.pragma('wal_autocheckpoint = 8000');
+    db.pragma('mmap_size = 268435456');
     migrate(db, MIGRATIONS);
-    return new SqliteStore(db);
+    const store = new SqliteStore(db);
+    store.reports.backfillSketches();
+    return store;
   }
 
   schemaVersion(): number {

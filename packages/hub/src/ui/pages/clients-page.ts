@@ -9,16 +9,17 @@ export function clientsPage(input: {
   const body = html`<h1>Clients</h1>
 <p class="hint">Processes that downloaded rules (their last download request), and what they reported.</p>
 <table class="data">
-  <thead><tr><th>Host</th><th>Process</th><th>Client</th><th>Framework</th><th>File</th><th>Has</th><th>Up to date</th><th>IP</th><th>Last contact</th></tr></thead>
+  <thead><tr><th>Host</th><th>Process</th><th>Client</th><th>Framework</th><th>File</th><th>Has (rule version)</th><th>Up to date</th><th>IP</th><th>Last contact</th></tr></thead>
   <tbody>
   ${input.clients.length === 0 ? html`<tr><td colspan="9" class="empty">No client has downloaded rules yet. See Setup.</td></tr>` : ''}
   ${input.clients.map((c) => {
     const current = c.category === 'custom_rules' ? input.currentFiles[c.format] : c.servedFile;
-    const upToDate = c.clientDb === current || c.servedFile === current;
+    // After a 200 or a 304 the client holds the file the hub served or confirmed.
+    const upToDate = c.servedFile === current;
     return html`<tr>
     <td>${c.hostname || '—'}</td><td>${c.processId || '—'}</td><td>${c.client} ${c.version}</td><td>${c.framework}</td>
-    <td>${c.category} (${c.format})</td><td><code>${c.clientDb || '—'}</code></td>
-    <td>${upToDate ? 'yes' : 'updating'}</td><td>${c.ip}</td><td>${formatTime(c.lastSeen)}</td>
+    <td>${c.category} (${c.format})</td><td><code>${c.servedFile || '—'}</code></td>
+    <td>${upToDate ? 'yes' : 'no: gets the new file on its next poll'}</td><td>${c.ip}</td><td>${formatTime(c.lastSeen)}</td>
   </tr>`;
   })}
   </tbody>

@@ -5,6 +5,8 @@ import { SETUP_SNIPPETS } from './setup-snippets.js';
 
 export function setupPage(input: {
   user: { email: string; csrfToken: string }; site: Site; sites: Site[]; keys: ApiKeyInfo[]; hubUrl: string;
+  /** The hub's ed25519 public key (raw 32 bytes, base64) that managed clients pin. */
+  publicKey?: string;
   /** A key just created: shown this once. */
   newKey?: string; notice?: string; error?: string;
 }): string {
@@ -39,8 +41,10 @@ ${input.newKey ? html`<section class="card new-key" role="status">
 <section class="card">
   <h2>Install</h2>
   <p>Hub URL: <code>${input.hubUrl}</code>. Rules are downloaded from <code>${input.hubUrl}/v2/downsync</code> and reports sent to <code>${input.hubUrl}/v2/upsync</code>.</p>
+  ${input.publicKey ? html`<p>Rule files are signed (header <code>X-Moat-Signature</code>, ed25519 over the file bytes). Hub public key (raw, base64), also at <a href="/v2/public-key">/v2/public-key</a>:</p>
+  <div class="copy-row"><code id="hub-public-key">${input.publicKey}</code> <button type="button" class="small" data-copy="#hub-public-key">Copy</button></div>` : ''}
   ${SETUP_SNIPPETS.map((s) => {
-    const code = s.code.replaceAll('KEY', keyForSnippets).replaceAll('HUB', input.hubUrl);
+    const code = s.code.replaceAll('{{KEY}}', keyForSnippets).replaceAll('{{HUB}}', input.hubUrl).replaceAll('{{PUBKEY}}', input.publicKey ?? '');
     return html`<details class="snippet" ${s.id === 'express' ? html`open` : ''}>
       <summary>${s.title}</summary>
       <p>${s.intro}</p>

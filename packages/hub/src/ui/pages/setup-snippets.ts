@@ -1,6 +1,6 @@
 /**
  * Copy-paste setup instructions per framework. Kept apart from the page so they can follow the client
- * package's adapters as they change. `KEY` and `HUB` are replaced when shown.
+ * package's adapters as they change. `{{KEY}}`, `{{HUB}}` and `{{PUBKEY}}` are replaced when shown.
  */
 export interface SetupSnippet {
   id: string;
@@ -9,13 +9,14 @@ export interface SetupSnippet {
   code: string;
 }
 
-const ENV = `MOAT_API_KEY=KEY
-MOAT_HUB_URL=HUB`;
+const ENV = `WAFRIS_API_KEY={{KEY}}
+MOAT_HUB_URL={{HUB}}
+MOAT_HUB_PUBLIC_KEY={{PUBKEY}}`;
 
 export const SETUP_SNIPPETS: readonly SetupSnippet[] = [
   {
     id: 'express', title: 'Express',
-    intro: 'Install the client, set the two variables, and add the middleware before your routes.',
+    intro: 'Install the client, set the variables, and add the middleware before your routes.',
     code: `npm install moat
 
 # environment
@@ -26,7 +27,7 @@ import express from 'express';
 import { moat } from 'moat/adapters/express';
 
 const app = express();
-app.use(moat()); // reads MOAT_API_KEY and MOAT_HUB_URL`,
+app.use(moat()); // reads WAFRIS_API_KEY, MOAT_HUB_URL, MOAT_HUB_PUBLIC_KEY`,
   },
   {
     id: 'fastify', title: 'Fastify',
@@ -41,7 +42,7 @@ import Fastify from 'fastify';
 import { moat } from 'moat/adapters/fastify';
 
 const app = Fastify();
-await app.register(moat); // reads MOAT_API_KEY and MOAT_HUB_URL`,
+await app.register(moat); // reads WAFRIS_API_KEY, MOAT_HUB_URL, MOAT_HUB_PUBLIC_KEY`,
   },
   {
     id: 'koa', title: 'Koa',
@@ -93,8 +94,8 @@ createServer(protect((req, res) => {
 gem 'wafris'
 
 # environment
-WAFRIS_API_KEY=KEY
-WAFRIS_DOWNSYNC_URL=HUB/v2/downsync
-WAFRIS_UPSYNC_URL=HUB/v2/upsync`,
+WAFRIS_API_KEY={{KEY}}
+WAFRIS_DOWNSYNC_URL={{HUB}}/v2/downsync
+WAFRIS_UPSYNC_URL={{HUB}}/v2/upsync`,
   },
 ];

@@ -1,0 +1,120 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { sessionGuard } from '../auth/guards.js';
+import { importSchema, ruleInputSchema, rulePatchSchema } from '../rules/rule-input.js';
+import { countRuleHits } from '../rules/rule-hits.js';
+import type { HubContext } from '../server/context.js';
+import { intParam, siteIdOf, stringParam } from '../server/params.js';
+import type { SiteService } from '../sites/site-service.js';
+import { loadOverview, loadTopLists } from '../stats/overview.js';
+import { reportQuerySchema, toReportFilter } from '../stats/report-filter.js';
+import { RANGES, parseRange } from '../stats/time-range.js';
+import { TOP_DIMENSIONS, type TopDimension } from '../store/store.js';
+
+const siteSchema = z.object({ name: z.string().trim().min(1).max(100) });
+const keySchema = z.object({ label: z.string().trim().max(100).default('') });
+const topQuery = z.object({
+  range: z.string().max(8).optional(),
+  dim: z.enum(TOP_DIMENSIONS as unknown as [TopDimension, ...TopDimension[]]).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(10),
+});
+
+/**
+ * The JSON API behind the dashboard, under /api: a session cookie, plus `x-csrf-token` on every
+ * changing request (the guard checks both). API keys are not accepted here: they only serve
+ * downsync and upsync.
+ */
+export async function apiRoutes(app: FastifyInstance, ctx: HubContext, sites: SiteService): Promise<void> {
+  await app.register(async (api) => {
+    api.addHook('preHandler', sessionGuard(ctx, 'api'));
+    const nowSeconds = () => Math.floor(ctx.now() / 1000);
+
+    api.get('/api/me', async (request) => {
+      const s = request.hubSession!;
+      return { email: s.email, csrfToken: s.csrfToken, mustChangePassword: s.mustChangePassword };
+    });
+
+    api.get('/api/sites', async () => ({ sites: await ctx.store.listSites() }));
+    api.post('/api/sites', async (request, reply) => {
+      const { name } = siteSchema.parse(request.body);
+      return reply.code(201).send({ site: await sites.createSite(name) });
+    });
+
+    api.get('/api/sites/:siteId/keys', async (request) => {
+      const siteId = siteIdOf(request);
+      await sites.requireSite(siteId);
+      return { keys: await ctx.store.listApiKeys(siteId) };
+    });
+    api.post('/api/sites/:siteId/keys', async (request, reply) => {
+      const { label } = keySchema.parse(request.body ?? {});
+      const { key, info } = await sites.createKey(siteIdOf(request), label);
+      // The only time the key's plain text leaves the hub.
+      return reply.code(201).header('Cache-Control', 'no-store').send({ key, info });
+    });
+    api.delete('/api/sites/:siteId/keys/:keyId', async (request, reply) => {
+      await sites.revokeKey(siteIdOf(request), intParam(request, 'keyId'));
+      return reply.code(204).send();
+    });
+
+    api.get('/api/sites/:siteId/rules', async (request) => {
+      const siteId = siteIdOf(request);
+      await sites.requireSite(siteId);
+      const range = parseRange((request.query as { range?: string }).range ?? '7d');
+      const rules = await ctx.rules.list(siteId);
+      const { from, to } = { from: nowSeconds() - RANGES[range].seconds, to: nowSeconds() + 3600 };
+      const hits = countRuleHits(rules, await ctx.store.ruleHits(siteId, from, to));
+      return { rules: rules.map((r) => ({ ...r, hits: hits.get(r.id) ?? { hits: 0, wouldBlock: 0 } })) };
+    });
+    api.post('/api/sites/:siteId/rules', async (request, reply) => {
+      const siteId = siteIdOf(request);
+      await sites.requireSite(siteId);
+      const input = ruleInputSchema.parse(request.body);
+      return reply.code(201).send({ rule: await ctx.rules.create(siteId, input) });
+    });
+    api.patch('/api/sites/:siteId/rules/:ruleId', async (request) => {
+      const siteId = siteIdOf(request);
+      return { rule: await ctx.rules.update(siteId, stringParam(request, 'ruleId', 64), rulePatchSchema.parse(request.body)) };
+    });
+    api.delete('/api/sites/:siteId/rules/:ruleId', async (request, reply) => {
+      await ctx.rules.remove(siteIdOf(request), stringParam(request, 'ruleId', 64));
+      return reply.code(204).send();
+    });
+    api.post('/api/sites/:siteId/rules/import', async (request) => {
+      const siteId = siteIdOf(request);
+      await sites.requireSite(siteId);
+      const body = importSchema.parse(request.body);
+      return ctx.rules.import(siteId, body.document, body.replace);
+    });
+    api.get('/api/sites/:siteId/rules/export', async (request, reply) => {
+      const siteId = siteIdOf(request);
+      await sites.requireSite(siteId);
+      return reply.header('Content-Disposition', `attachment; filename=rules-site-${siteId}.json`)
+        .send(await ctx.rules.export(siteId));
+    });
+
+    api.get('/api/sites/:siteId/stats/overview', async (request, reply) => {
+      const siteId = siteIdOf(request);
+      await sites.requireSite(siteId);
+      const range = parseRange((request.query as { range?: string }).range);
+      return reply.header('Cache-Control', 'no-store').send(await loadOverview(ctx.store, siteId, range, nowSeconds()));
+    });
+    api.get('/api/sites/:siteId/stats/top', async (request) => {
+      const siteId = siteIdOf(request);
+      await sites.requireSite(siteId);
+      const q = topQuery.parse(request.query);
+      const lists = await loadTopLists(ctx.store, siteId, parseRange(q.range), nowSeconds(), q.limit);
+      return q.dim ? { [q.dim]: lists[q.dim] } : lists;
+    });
+    api.get('/api/sites/:siteId/requests', async (request) => {
+      const siteId = siteIdOf(request);
+      await sites.requireSite(siteId);
+      const q = reportQuerySchema.parse(request.query);
+      return ctx.store.queryReports(siteId, toReportFilter(q), { limit: q.limit ?? 50, before: q.before });
+    });
+    api.get('/api/sites/:siteId/clients', async (request) => {
+      const siteId = siteIdOf(request);
+      await sites.requireSite(siteId);
+      return { clients: await ctx.store.listClients(siteId), reporters: await ctx.store.listReporters(siteId) };
+    });
+  });
+}

@@ -1,0 +1,173 @@
+import cookie from '@fastify/cookie';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { apiRoutes } from '../api/api-routes.js';
+import { loginRoutes } from '../auth/login-routes.js';
+import { LoginRateLimiter } from '../auth/login-rate-limit.js';
+import { generatePassword, hashPassword } from '../auth/password.js';
+import { resolveConfig, type HubConfig, type HubOptions } from '../config.js';
+import { downsyncRoutes } from '../distribution/downsync-routes.js';
+import { RulesBuilder } from '../distribution/rules-builder.js';
+import { upsyncRoutes } from '../ingest/upsync-routes.js';
+import { registerSelfProtection } from '../protection/self-protection.js';
+import { RuleService } from '../rules/rule-service.js';
+import { loadOrCreateSigningKey } from '../signing/signing-key.js';
+import { publicKeyRoutes } from '../signing/public-key-routes.js';
+import { SiteService } from '../sites/site-service.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { dashboardRoutes } from '../ui/routes/dashboard-routes.js';
+import { assetRoutes } from './asset-routes.js';
+import type { HubContext } from './context.js';
+import { errorHandler } from './error-handler.js';
+import { registerFormParser } from './form-body.js';
+import { requestSerializer } from './log-redaction.js';
+import { startMaintenance, type Maintenance } from './maintenance.js';
+import { securityHeaders } from './security-headers.js';
+import { join } from 'node:path';
+
+export interface FirstRun {
+  /** Set when this start created the first admin. */
+  adminEmail?: string;
+  /** The one-time password, when none was configured (also printed). */
+  oneTimePassword?: string;
+  /** Set when this start created the demo site: its id and API key (shown this once). */
+  demoSiteId?: number;
+  demoApiKey?: string;
+}
+
+export interface Hub {
+  app: FastifyInstance;
+  /** e.g. http://127.0.0.1:8787 */
+  url: string;
+  config: HubConfig;
+  store: SqliteStore;
+  context: HubContext;
+  sites: SiteService;
+  firstRun: FirstRun;
+  /** Folds every report stored so far into the rollups now (the timer does it every rollupIntervalMs). */
+  rollUpNow(): Promise<number>;
+  /** Runs retention now. */
+  pruneNow(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Starts a hub: opens the store, registers every route, listens, and starts the rollup and retention timers. */
+export async function createHub(options: HubOptions): Promise<Hub> {
+  const config = resolveConfig(options);
+  const now = options.now ?? Date.now;
+  const print = options.print ?? ((line: string) => console.log(line));
+  const store = SqliteStore.open(config.databaseFile);
+  let app: FastifyInstance | undefined;
+  let maintenance: Maintenance | undefined;
+  try {
+    const builder = new RulesBuilder(store, config.rulesDir, now);
+    const rules = new RuleService(store, builder, now);
+    const sites = new SiteService(store, builder, now);
+    const signingKey = config.signing ? loadOrCreateSigningKey(join(config.dataDir, 'signing-key.pem')) : null;
+    let url = '';
+    const context: HubContext = {
+      config, store, builder, rules, signingKey,
+      loginLimiter: new LoginRateLimiter(config.loginRateLimit, now),
+      hasCountryLookup: options.countryOf !== undefined,
+      countryOf: options.countryOf ?? (() => null),
+      publicUrl: () => config.publicUrl ?? url,
+      now,
+    };
+
+    app = Fastify({
+      logger: loggerOptions(options.logger),
+      trustProxy: options.trustProxy ?? false,
+      // Bodies are small except upsync (its own limit) and the rules import form.
+      bodyLimit: 6 * 1024 * 1024,
+      routerOptions: { maxParamLength: 500 },
+    });
+    app.setErrorHandler(errorHandler);
+    app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', message: 'not found' }));
+    securityHeaders(app);
+    if (options.onRequest) app.addHook('onRequest', options.onRequest);
+    if (options.selfProtection !== false) {
+      const trusted = options.selfProtection?.trustedProxies
+        ?? (Array.isArray(options.trustProxy) ? options.trustProxy : typeof options.trustProxy === 'string' ? [options.trustProxy] : []);
+      await registerSelfProtection(app, config.dataDir, { rules: options.selfProtection?.rules, trustedProxies: trusted });
+    }
+    await app.register(cookie);
+    registerFormParser(app);
+
+    app.get('/healthz', async () => ({ ok: true }));
+    await app.register(assetRoutes);
+    await app.register(async (scope) => publicKeyRoutes(scope, context));
+    await app.register(async (scope) => downsyncRoutes(scope, context));
+    // Own encapsulation context: upsync replaces the JSON parser (gzip, size caps) for itself only.
+    await app.register(async (scope) => upsyncRoutes(scope, context));
+    await app.register(async (scope) => loginRoutes(scope, context));
+    await app.register(async (scope) => apiRoutes(scope, context, sites));
+    await app.register(async (scope) => dashboardRoutes(scope, context, sites));
+
+    const firstRun = await firstRunSetup(config, store, sites, print);
+
+    const address = await app.listen({ host: config.host, port: config.port });
+    url = listenUrl(address, config.host);
+    maintenance = startMaintenance(context, config, app.log);
+
+    const started = app;
+    const running = maintenance;
+    let closing: Promise<void> | undefined;
+    return {
+      app: started, url, config, store, context, sites, firstRun,
+      rollUpNow: () => running.rollUpAll(),
+      pruneNow: () => running.prune(),
+      close: () => {
+        closing ??= (async () => {
+          running.stop();
+          await started.close();
+          await running.idle();
+          await builder.idle();
+          await store.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    maintenance?.stop();
+    await app?.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+function loggerOptions(logger: HubOptions['logger']) {
+  if (!logger) return false;
+  const base = { serializers: { req: requestSerializer }, redact: ['req.headers.cookie', 'req.headers.authorization'] };
+  if (logger === true) return { ...base, level: 'info' };
+  return { ...base, level: logger.level ?? 'info', ...(logger.stream ? { stream: logger.stream } : {}) };
+}
+
+/** http://host:port; a wildcard listen address is shown as localhost, which a browser can open. */
+function listenUrl(address: string, host: string): string {
+  const port = new URL(address).port;
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}:${port}`;
+}
+
+async function firstRunSetup(config: HubConfig, store: SqliteStore, sites: SiteService, print: (line: string) => void): Promise<FirstRun> {
+  const firstRun: FirstRun = {};
+  if ((await store.countUsers()) === 0) {
+    const email = config.adminEmail ?? 'admin@localhost';
+    if (config.adminPassword) {
+      await store.createUser(email, await hashPassword(config.adminPassword), false);
+    } else {
+      const password = generatePassword();
+      await store.createUser(email, await hashPassword(password), true);
+      firstRun.oneTimePassword = password;
+      print(`Moat hub: created admin ${email} with one-time password ${password} (you will be asked to change it)`);
+    }
+    firstRun.adminEmail = email;
+  }
+  if (config.createDemoSite && (await store.listSites()).length === 0) {
+    const site = await sites.createSite('Demo site');
+    const { key } = await sites.createKey(site.id, 'demo');
+    firstRun.demoSiteId = site.id;
+    firstRun.demoApiKey = key;
+    print(`Moat hub: created "Demo site" with API key ${key} (shown once; the hub stores only its hash)`);
+  }
+  return firstRun;
+}

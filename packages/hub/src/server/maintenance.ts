@@ -1,0 +1,69 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { HubConfig } from '../config.js';
+import type { HubContext } from './context.js';
+
+export interface Maintenance {
+  /** Folds all pending reports into the rollups, chunk by chunk; returns reports folded. */
+  rollUpAll(): Promise<number>;
+  prune(): Promise<number>;
+  stop(): void;
+  /** Resolves when no pass is running. */
+  idle(): Promise<void>;
+}
+
+/** Most chunks one timer pass folds, so a backlog is worked off over several passes. */
+const MAX_CHUNKS_PER_PASS = 20;
+
+/**
+ * The background work: rollups every rollupIntervalMs, retention (and rebuilding Wafris files whose
+ * rules expired) every pruneIntervalMs. Passes never overlap; a failing pass is logged and retried on
+ * the next tick, never crashing the hub. Timers are unref'd and stopped by stop().
+ */
+export function startMaintenance(ctx: HubContext, config: HubConfig, log: FastifyBaseLogger): Maintenance {
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const exclusive = <T>(task: () => Promise<T>): Promise<T> => {
+    const next = running.then(task, task);
+    running = next.catch(() => undefined);
+    return next;
+  };
+  const yieldToRequests = () => new Promise((resolve) => setImmediate(resolve));
+
+  const rollUp = (maxChunks: number) => exclusive(async () => {
+    let folded = 0;
+    for (let i = 0; i < maxChunks && !stopped; i++) {
+      const n = await ctx.store.rollUp();
+      folded += n;
+      if (n === 0) break;
+      await yieldToRequests();
+    }
+    return folded;
+  });
+  const prune = () => exclusive(async () => {
+    const deleted = await ctx.store.prune(config.retention, Math.floor(ctx.now() / 1000));
+    await ctx.builder.rebuildExpired();
+    return deleted;
+  });
+
+  const rollupTimer = setInterval(() => {
+    rollUp(MAX_CHUNKS_PER_PASS).catch((error: unknown) => log.error({ err: error }, 'rollup failed'));
+  }, config.rollupIntervalMs);
+  const pruneTimer = setInterval(() => {
+    prune().catch((error: unknown) => log.error({ err: error }, 'retention failed'));
+  }, config.pruneIntervalMs);
+  rollupTimer.unref();
+  pruneTimer.unref();
+
+  return {
+    rollUpAll: () => rollUp(Number.MAX_SAFE_INTEGER),
+    prune,
+    stop: () => {
+      stopped = true;
+      clearInterval(rollupTimer);
+      clearInterval(pruneTimer);
+    },
+    idle: async () => {
+      await running;
+    },
+  };
+}
