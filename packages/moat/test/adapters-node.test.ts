@@ -119,6 +119,8 @@ test('the same headers from a trusted peer are used, and the source is recorded'
     ['x-real-ip', '203.0.113.66', 'x-real-ip'],
     ['cf-connecting-ip', '203.0.113.66', 'cf-connecting-ip'],
     ['forwarded', 'for=203.0.113.66;proto=https', 'forwarded'],
+    ['true-client-ip', '203.0.113.66', 'true-client-ip'],
+    ['fly-client-ip', '203.0.113.66', 'fly-client-ip'],
   ];
   for (const [header, value, source] of cases) {
     assert.equal((await send(port, { headers: { [header]: value } })).status, 403, header);
@@ -270,4 +272,25 @@ test('one firewall can serve several servers', async () => {
   await send(pb, { path: '/x' });
   assert.deepEqual([firewall.stats().blocked, firewall.stats().passed], [1, 1]);
   firewall.close();
+});
+
+test('host rules see the host lower-cased without port, from the Host header or an absolute target', async () => {
+  const hosts = rulesFile({ block: { hosts: ['admin.example.com'] } });
+  after(() => hosts.cleanup());
+  const { port, seen } = await server({ rules: hosts.path });
+  assert.equal((await send(port, { headers: { host: 'Admin.EXAMPLE.com:8443' } })).status, 403);
+  assert.equal(seen.at(-1)!.request.host, 'admin.example.com');
+  assert.equal((await send(port, { headers: { host: 'admin.example.com.' } })).status, 403);
+  assert.equal((await send(port, { path: 'http://ADMIN.example.com:80/x', headers: { host: 'www.example.com' } })).status, 403);
+  assert.equal((await send(port, { headers: { host: 'www.example.com' } })).status, 200);
+});
+
+test('X-Forwarded-For through a chain of trusted proxies: trusted hops are skipped, the first untrusted is the client', async () => {
+  const { port, seen } = await server({ trustedProxies: ['loopback', '10.0.0.0/8'] });
+  // The client lied (6.6.6.6); proxy 10.1.1.1 saw 203.0.113.66; proxy 10.2.2.2 saw 10.1.1.1; we see 10.2.2.2 via loopback.
+  assert.equal((await send(port, { headers: { 'x-forwarded-for': '6.6.6.6, 203.0.113.66, 10.1.1.1, 10.2.2.2' } })).status, 403);
+  assert.equal(seen.at(-1)!.request.ip, '203.0.113.66');
+  // Claiming the allowed IP further left changes nothing.
+  assert.equal((await send(port, { path: '/wp-admin', headers: { 'x-forwarded-for': '198.51.100.1, 192.0.2.9, 10.1.1.1' } })).status, 403);
+  assert.equal(seen.at(-1)!.request.ip, '192.0.2.9');
 });

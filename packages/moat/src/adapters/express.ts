@@ -13,7 +13,8 @@ export type ExpressMiddleware = ((req: IncomingMessage, res: ServerResponse, nex
 export function moat(options?: FirewallOrOptions): ExpressMiddleware {
   const firewall = firewallFrom(options);
   const middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => {
-    const verdict = firewall.check(req);
+    // Inside app.use('/prefix', …) Express strips the prefix from req.url; rules see the whole path.
+    const verdict = firewall.check(req, (req as { originalUrl?: string }).originalUrl);
     if (verdict instanceof Promise) {
       verdict.then((v) => (v === null ? next() : sendNodeResponse(res, v)));
     } else if (verdict === null) {

@@ -28,7 +28,8 @@ export function moat(options?: FirewallOrOptions): MoatHonoMiddleware {
       // Another runtime (Bun, Deno, Workers): no socket to read the client from. Say so once, go on.
       if (!warned) {
         warned = true;
-        console.warn('[moat] the Hono adapter needs @hono/node-server (c.env.incoming); requests are not judged');
+        firewall.logger.warn({ adapter: 'hono' }, 'the Hono adapter needs @hono/node-server (c.env.incoming) to see ' +
+          'the client socket; requests are not judged');
       }
       await next();
       return;

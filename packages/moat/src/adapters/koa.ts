@@ -9,7 +9,8 @@ export type MoatKoaMiddleware = Middleware & { readonly firewall: Firewall };
 export function moat(options?: FirewallOrOptions): MoatKoaMiddleware {
   const firewall = firewallFrom(options);
   const middleware: Middleware = async (ctx, next) => {
-    let verdict = firewall.check(ctx.req);
+    // koa-mount rewrites ctx.req.url; rules see the original target.
+    let verdict = firewall.check(ctx.req, ctx.originalUrl);
     if (verdict instanceof Promise) verdict = await verdict;
     if (verdict === null) return next();
     ctx.status = verdict.status;

@@ -28,3 +28,6 @@ export function withMoat<Req extends IncomingMessage = IncomingMessage, Res exte
   };
   return Object.assign(wrapped, { firewall });
 }
+
+/** Another name for withMoat, as the hub's setup snippets write it. */
+export const protect = withMoat;

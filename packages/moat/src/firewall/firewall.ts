@@ -41,7 +41,8 @@ export class Firewall {
   private readonly decisionListeners: DecisionListener[] = [];
   private readonly errorListeners: ((event: MoatErrorEvent) => void)[] = [];
   private readonly counters: FirewallStats = emptyStats();
-  private readonly logger: MoatLogger;
+  /** Where Moat's events go (the `logger` option); adapters use it too. */
+  readonly logger: MoatLogger;
   private readonly log: RateBoundedLog;
   private readonly now: () => number;
   /** Watch for forwarding headers only while the user has said nothing about proxies. */
@@ -75,7 +76,9 @@ export class Firewall {
     this.ownedEngine = null;
     if (this.engine === null) {
       try {
-        this.engine = this.ownedEngine = Engine.open({ rules: options.rules, data: options.data, now: options.now });
+        this.engine = this.ownedEngine = Engine.open({
+          rules: options.rules, data: options.data, dataMode: options.dataMode, now: options.now,
+        });
       } catch (error) {
         // Not a crash: the app runs, unjudged (or answering 503 with failClosed) until an engine is set.
         this.emitError('startup', asError(error));
@@ -85,9 +88,10 @@ export class Firewall {
 
   /**
    * Judges a request. Returns null when it should go on to the app, or the answer to send. A promise
-   * only when a body had to be read. Never throws and never rejects.
+   * only when a body had to be read. Never throws and never rejects. `url` overrides `req.url` for
+   * frameworks that rewrite it while routing (Express and Koa mounts); rules see the original target.
    */
-  check(req: IncomingMessage): Verdict | Promise<Verdict> {
+  check(req: IncomingMessage, url?: string): Verdict | Promise<Verdict> {
     // One engine for the whole request, even if setEngine() swaps it while a body is read.
     const engine = this.engine;
     this.counters.requests++;
@@ -95,7 +99,7 @@ export class Firewall {
     let body: BodyKind | null = null;
     try {
       const wantsParams = engine !== null && needsParams(engine);
-      request = normalizeRequest(req, this.clientIp, wantsParams);
+      request = normalizeRequest(req, this.clientIp, wantsParams, url);
       if (this.watchForwarding) this.watchForForwardingHeaders(request);
       if (wantsParams && (this.readsForms || this.readsJson)) body = this.bodyToRead(req);
     } catch (error) {

@@ -2,6 +2,7 @@
 // safe choice: trust no proxy, read form bodies only when a parameter rule needs them, never JSON
 // unless asked, fail open but say so.
 
+import type { DataMode } from '../data/read-data.js';
 import type { Decision, MoatRequest } from '../engine/decision.js';
 import type { ForwardingHeader } from '../http/client-ip.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
@@ -53,6 +54,8 @@ export interface MoatOptions {
   rules?: string;
   /** Data file path (countries, ASNs, IP lists). */
   data?: string;
+  /** `memory` (default) loads the data ranges for the fastest lookups; `light` seeks in the file, for less memory per process. */
+  dataMode?: DataMode;
   /** A ready engine instead of `rules`/`data` (managed mode, tests). */
   engine?: FirewallEngine;
   /** Millisecond clock handed to the engine (rate limits, expiry) and used for log intervals. */

@@ -29,9 +29,13 @@ export interface MoatHttpRequest extends MoatRequest {
   url: string;
 }
 
-/** Builds the normalised request; `withParams` false skips decoding the query. Never throws on input. */
-export function normalizeRequest(req: IncomingMessage, clientIp: ClientIpResolver, withParams: boolean): MoatHttpRequest {
-  const url = req.url ?? '/';
+/**
+ * Builds the normalised request; `withParams` false skips decoding the query; `url` defaults to
+ * `req.url`. Never throws on input.
+ */
+export function normalizeRequest(
+  req: IncomingMessage, clientIp: ClientIpResolver, withParams: boolean, url: string = req.url ?? '/',
+): MoatHttpRequest {
   const target = splitTarget(url);
   const headers = req.headers;
   const request: MoatHttpRequest = {

@@ -1,0 +1,289 @@
+/**
+ * Server benchmark (issue 3 §8): throughput of the same hello-world server with and without Moat, for
+ * node:http, Express and Fastify, measured in the same run. Moat runs with a big data file (2 M ranges
+ * in a blocked list) and big substring lists (10 k path and 10 k user-agent patterns) loaded.
+ *
+ * Each server runs in its own child process (this file, started with `--serve`), and so does the load
+ * generator (autocannon, `--load`): neither shares a thread or a heap with the bench's big inputs. Rounds
+ * alternate which variant goes first; the figure is the median requests/s over the rounds.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildDataFile } from '../packages/moat/src/data/build-data.js';
+import { writeRulesFile } from '../packages/moat/src/format/write-rules.js';
+import type { IpRange } from '../packages/moat/src/ip/range.js';
+import { normalizeRule } from '../packages/moat/src/rules/normalize-rule.js';
+import type { Rule } from '../packages/moat/src/rules/types.js';
+import { median } from './lib/measure.js';
+import { syntheticPatterns, syntheticRanges } from './lib/synthetic.js';
+
+export type ServerKind = 'node:http' | 'express' | 'fastify';
+const SERVERS: readonly ServerKind[] = ['node:http', 'express', 'fastify'];
+
+export interface ServerBenchOptions {
+  /** A few seconds, tiny lists: proves the bench works, figures mean little. */
+  quick?: boolean;
+  /** Ranges in the data file (default 2,000,000; quick 20,000). */
+  ranges?: number;
+  /** Path and user-agent patterns each (default 10,000; quick 500). */
+  patterns?: number;
+  /** User-agent patterns, when they should differ from `patterns` (0 isolates the cost of UA matching). */
+  userAgentPatterns?: number;
+  /** Measured rounds per server and variant (default 9; quick 1). */
+  rounds?: number;
+  /** Seconds per measurement (default 3; quick 0.5). */
+  seconds?: number;
+  /** Concurrent connections (default 50). */
+  connections?: number;
+  servers?: readonly ServerKind[];
+  log?: (line: string) => void;
+}
+
+export interface ServerBenchRow {
+  server: ServerKind;
+  /** Median requests/s without Moat. */
+  bare: number;
+  /** Median requests/s with Moat. */
+  moat: number;
+  /** moat / bare − 1: −0.05 means 5 % fewer requests per second. */
+  change: number;
+  bareRounds: number[];
+  moatRounds: number[];
+  /** Non-2xx answers seen while measuring (must be 0: every request is a Passed hello world). */
+  errors: number;
+}
+
+export interface ServerBenchResult {
+  setup: { ranges: number; patterns: number; userAgentPatterns: number; rounds: number; seconds: number; connections: number; quick: boolean };
+  rows: ServerBenchRow[];
+  /** A markdown section for the report. */
+  markdown: string[];
+}
+
+// A browser-like request that passes every rule but makes each of them work: IP lookup, user agent
+// and path matching against the big lists, query decoding for the parameter rule.
+const REQUEST_PATH = '/products/42?page=2&sort=price';
+const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36';
+const LOOPBACK = 0x7f000001n;
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  duration: number;
+  non2xx: number;
+  errors: number;
+}
+type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
+
+/** Writes the rules and data files Moat loads in the bench. */
+function buildFiles(dir: string, ranges: number, patterns: number, uaPatterns: number): { rules: string; data: string } {
+  // The load comes from 127.0.0.1: keep it out of the blocked ranges so every request is Passed.
+  const list: IpRange[] = syntheticRanges(ranges, 42).filter((r) => !(r.family === 4 && r.start <= LOOPBACK && LOOPBACK <= r.end));
+  const data = join(dir, 'data.moat');
+  buildDataFile({ lists: [{ name: 'threats', ranges: list, summary: { name: 'threats', kind: 'list', ranges: list.length, invalidLines: 0 } }] }, data);
+  const rules: Rule[] = [
+    ...syntheticPatterns(patterns, '/').map((p) => normalizeRule({ action: 'block', kind: 'path', value: p })),
+    ...syntheticPatterns(uaPatterns, 'agent-').map((p) => normalizeRule({ action: 'block', kind: 'userAgent', value: p })),
+    normalizeRule({ action: 'block', kind: 'list', value: 'threats' }),
+    normalizeRule({ action: 'block', kind: 'ip', value: '198.51.100.0/24' }),
+    normalizeRule({ action: 'block', kind: 'param', value: '<script' }),
+    normalizeRule({ action: 'block', kind: 'host', value: 'admin.example.com' }),
+    normalizeRule({ action: 'block', kind: 'method', value: 'TRACE' }),
+    normalizeRule({ action: 'block', kind: 'rateLimit', value: '/login', rateLimit: { path: '/login', method: 'POST', limit: 10, window: '60s' } }),
+  ];
+  const rulesPath = join(dir, 'rules.moat');
+  writeRulesFile(rules, rulesPath);
+  return { rules: rulesPath, data };
+}
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+}
+
+/** Starts one server in a child process; resolves with its port. */
+function startServer(kind: ServerKind, files: { rules: string; data: string } | null): Promise<Running> {
+  const args = ['--serve', kind, files?.rules ?? '', files?.data ?? ''];
+  const child = fork(fileURLToPath(import.meta.url), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill(); reject(new Error(`${kind} server did not start`)); }, 120_000);
+    child.once('message', (message) => {
+      clearTimeout(timer);
+      resolve({ child, port: (message as { port: number }).port });
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${kind} server exited (${code})`)); });
+  });
+}
+
+/**
+ * The load generator: autocannon in a child process of its own, so it neither shares a heap with the
+ * bench's big synthetic inputs nor a thread with anything else. One request at a time over IPC.
+ */
+class LoadGenerator {
+  private constructor(readonly child: ChildProcess) {}
+
+  static async start(): Promise<LoadGenerator> {
+    const child = fork(fileURLToPath(import.meta.url), ['--load'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
+    });
+    return new LoadGenerator(child);
+  }
+
+  run(port: number, seconds: number, connections: number): Promise<AutocannonResult> {
+    return new Promise((resolve) => {
+      this.child.once('message', (result) => resolve(result as AutocannonResult));
+      this.child.send({ port, seconds, connections });
+    });
+  }
+
+  stop(): void {
+    this.child.kill();
+  }
+}
+
+function autocannonOptions(port: number, seconds: number, connections: number): Record<string, unknown> {
+  return {
+    url: `http://127.0.0.1:${port}${REQUEST_PATH}`,
+    connections,
+    duration: seconds,
+    headers: { 'user-agent': USER_AGENT, host: 'www.example.com' },
+  };
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const spread = (xs: number[]) => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
+const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
+
+/** Runs the server bench; see ServerBenchOptions. */
+export async function runServerBench(options: ServerBenchOptions = {}): Promise<ServerBenchResult> {
+  const quick = options.quick === true;
+  const patterns = options.patterns ?? (quick ? 500 : 10_000);
+  const setup = {
+    ranges: options.ranges ?? (quick ? 20_000 : 2_000_000),
+    patterns,
+    userAgentPatterns: options.userAgentPatterns ?? patterns,
+    // Many short alternating rounds: a burst of load from elsewhere on the machine moves one round, not the median.
+    rounds: options.rounds ?? (quick ? 1 : 9),
+    seconds: options.seconds ?? (quick ? 0.5 : 3),
+    connections: options.connections ?? 50,
+    quick,
+  };
+  const log = options.log ?? (() => {});
+  const servers = options.servers ?? SERVERS;
+  const dir = mkdtempSync(join(tmpdir(), 'moat-server-bench-'));
+  const children: ChildProcess[] = [];
+  try {
+    const t0 = Date.now();
+    const files = buildFiles(dir, setup.ranges, setup.patterns, setup.userAgentPatterns);
+    log(`  built ${setup.ranges.toLocaleString('en-US')} ranges, ${setup.patterns.toLocaleString('en-US')} path and ${setup.userAgentPatterns.toLocaleString('en-US')} user-agent patterns in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // All servers start at once (each loads its own copy of the files); idle ones cost no CPU.
+    const loader = await LoadGenerator.start();
+    children.push(loader.child);
+    const load = (port: number, seconds: number) => loader.run(port, seconds, setup.connections);
+    const started = await Promise.all(servers.map(async (kind) => {
+      const pair = await Promise.all([startServer(kind, null), startServer(kind, files)]);
+      for (const server of pair) children.push(server.child);
+      return { kind, bare: pair[0], guarded: pair[1] };
+    }));
+    const rows: ServerBenchRow[] = [];
+    for (const { kind, bare, guarded } of started) {
+      if (!quick) {
+        // Warm-up: let the JIT settle in both servers before counting.
+        await load(bare.port, 2);
+        await load(guarded.port, 2);
+      }
+      const bareRounds: number[] = [];
+      const moatRounds: number[] = [];
+      let errors = 0;
+      for (let round = 0; round < setup.rounds; round++) {
+        const order = round % 2 === 0 ? [bare, guarded] : [guarded, bare];
+        for (const server of order) {
+          const result = await load(server.port, setup.seconds);
+          errors += result.non2xx + result.errors;
+          (server === bare ? bareRounds : moatRounds).push(result.requests.total / result.duration);
+        }
+      }
+      const row: ServerBenchRow = {
+        server: kind, bare: median(bareRounds), moat: median(moatRounds), change: 0, bareRounds, moatRounds, errors,
+      };
+      row.change = row.moat / row.bare - 1;
+      rows.push(row);
+      log(`  ${kind}: ${fmt(row.bare)} req/s bare, ${fmt(row.moat)} req/s with Moat (${pct(row.change)})${errors ? `, ${errors} errors` : ''}`);
+      for (const server of [bare, guarded]) server.child.kill();
+    }
+    const markdown = [
+      '## Server throughput with and without Moat',
+      '',
+      `Hello world, \`GET ${REQUEST_PATH}\` with a browser user agent, autocannon ${setup.connections} connections, ` +
+        `${setup.rounds} rounds of ${setup.seconds} s per variant (alternating order), medians; server in its own process. ` +
+        `Moat loaded ${setup.ranges.toLocaleString('en-US')} blocked ranges and ${setup.patterns.toLocaleString('en-US')} path + ` +
+        `${setup.userAgentPatterns.toLocaleString('en-US')} user-agent patterns; every request is judged and passes.${quick ? ' Quick run: figures are indicative only.' : ''}`,
+      '',
+      '| server | without Moat (req/s) | with Moat (req/s) | change | rounds without / with (min–max) |',
+      '|---|---:|---:|---:|---|',
+      ...rows.map((r) => `| ${r.server} | ${fmt(r.bare)} | ${fmt(r.moat)} | ${pct(r.change)} | ${spread(r.bareRounds)} / ${spread(r.moatRounds)} |`),
+      '',
+    ];
+    return { setup, rows, markdown };
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Child process: `--serve <kind> <rules> <data>` starts one hello-world server and reports its port.
+
+async function serve(kind: ServerKind, rules: string, data: string): Promise<void> {
+  const options = rules === '' ? null : { rules, data, trustedProxies: [], logger: false as const };
+  let server;
+  if (kind === 'node:http') {
+    const hello = (_req: IncomingMessage, res: ServerResponse) => {
+      res.setHeader('content-type', 'text/plain');
+      res.end('hello world');
+    };
+    const { withMoat } = await import('../packages/moat/src/adapters/node.js');
+    server = createServer(options === null ? hello : withMoat(hello, options));
+  } else if (kind === 'express') {
+    const express = (await import('express')).default;
+    const app = express();
+    if (options !== null) app.use((await import('../packages/moat/src/adapters/express.js')).moat(options));
+    app.get('/products/:id', (_req, res) => { res.send('hello world'); });
+    server = createServer(app);
+  } else {
+    const Fastify = (await import('fastify')).default;
+    const app = Fastify();
+    if (options !== null) await app.register((await import('../packages/moat/src/adapters/fastify.js')).moat, options);
+    app.get('/products/:id', async () => 'hello world');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    server = app.server;
+  }
+  if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.send!({ port: (server.address() as AddressInfo).port });
+  // Bounded life: ends with the parent.
+  process.on('disconnect', () => process.exit(0));
+}
+
+/** Child process `--load`: runs autocannon for each `{ port, seconds, connections }` it is sent. */
+async function generateLoad(): Promise<void> {
+  const autocannon = (await import('autocannon' as string)).default as Autocannon;
+  process.on('message', async (message) => {
+    const { port, seconds, connections } = message as { port: number; seconds: number; connections: number };
+    const result = await autocannon(autocannonOptions(port, seconds, connections));
+    process.send!({ requests: result.requests, duration: result.duration, non2xx: result.non2xx, errors: result.errors });
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send!('ready');
+}
+
+if (process.argv[2] === '--serve' && process.send !== undefined) {
+  await serve(process.argv[3] as ServerKind, process.argv[4] ?? '', process.argv[5] ?? '');
+} else if (process.argv[2] === '--load' && process.send !== undefined) {
+  await generateLoad();
+}

@@ -1,0 +1,99 @@
+// The Fastify adapter with real Fastify 5 on a real socket: a plugin adding an onRequest hook. It has
+// fastify-plugin semantics (skip-override): it joins the context it is registered in, so at the root it
+// guards every route, and inside an encapsulated plugin only that plugin's routes and its children.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { moat } from '../src/adapters/fastify.js';
+import type { Firewall } from '../src/firewall/firewall.js';
+import { STANDARD_RULES, adapterConformance, rulesFile, send } from './adapters-helpers.js';
+
+function formParser(app: FastifyInstance): void {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+}
+
+async function listenApp(app: FastifyInstance): Promise<number> {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  after(() => app.close());
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function start(firewall: Firewall): Promise<number> {
+  const app = Fastify();
+  formParser(app);
+  await app.register(moat, { firewall });
+  app.post('/login', async () => 'ok');
+  app.post('/form', async (request) => request.body);
+  app.get('/*', async () => 'hello');
+  return listenApp(app);
+}
+
+adapterConformance('fastify', start);
+
+test('fastify: registered at the root it guards every route, those of encapsulated plugins and 404s included', async () => {
+  const rules = rulesFile({ block: { paths: ['/wp-admin', '/nested/secret'] } });
+  after(() => rules.cleanup());
+  const app = Fastify();
+  await app.register(moat, { rules: rules.path, logger: false });
+  await app.register(async (child) => {
+    child.get('/nested/*', async () => 'child');
+  });
+  app.get('/', async () => 'root');
+  const port = await listenApp(app);
+  assert.equal((await send(port, { path: '/nested/secret' })).status, 403);
+  assert.equal((await send(port, { path: '/nested/ok' })).body, 'child');
+  assert.equal((await send(port, { path: '/no-route/wp-admin' })).status, 403);
+  assert.equal((await send(port, { path: '/no-route' })).status, 404);
+  assert.equal((await send(port, { path: '/' })).body, 'root');
+});
+
+test('fastify: registered inside an encapsulated plugin it guards that plugin only, not its siblings', async () => {
+  const rules = rulesFile({ block: { paths: ['/wp-admin'] } });
+  after(() => rules.cleanup());
+  const app = Fastify();
+  await app.register(async (admin) => {
+    await admin.register(moat, { rules: rules.path, logger: false });
+    admin.get('/wp-admin', async () => 'guarded route');
+    await admin.register(async (grandchild) => {
+      grandchild.get('/deeper/wp-admin', async () => 'grandchild');
+    });
+  }, { prefix: '/guarded' });
+  await app.register(async (sibling) => {
+    sibling.get('/wp-admin', async () => 'sibling route');
+  }, { prefix: '/open' });
+  app.get('/wp-admin', async () => 'root route');
+  const port = await listenApp(app);
+  assert.equal((await send(port, { path: '/guarded/wp-admin' })).status, 403);
+  assert.equal((await send(port, { path: '/guarded/deeper/wp-admin' })).status, 403);
+  assert.equal((await send(port, { path: '/open/wp-admin' })).body, 'sibling route');
+  assert.equal((await send(port, { path: '/wp-admin' })).body, 'root route');
+});
+
+test('fastify: without a logger option, Moat reports to Fastify\'s own (pino) logger', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const stream = { write: (line: string) => { lines.push(JSON.parse(line)); } };
+  const app = Fastify({ logger: { level: 'warn', stream } });
+  const rules = rulesFile(STANDARD_RULES);
+  after(() => rules.cleanup());
+  await app.register(moat, { rules: rules.path + '.missing' });
+  app.get('/', async () => 'root');
+  const port = await listenApp(app);
+  assert.equal((await send(port)).body, 'root', 'a missing rules file fails open');
+  const startup = lines.find((l) => String(l.msg).includes('could not load its rules'));
+  assert.ok(startup, JSON.stringify(lines));
+  assert.equal(startup.level, 50);
+});
+
+test('fastify: bad options (an unknown proxy preset) fail registration with a clear error', async () => {
+  const app = Fastify();
+  await assert.rejects(async () => {
+    await app.register(moat, { trustedProxies: ['cloudfare'], logger: false });
+    await app.ready();
+  }, /trusted proxy "cloudfare"/);
+  await app.close();
+});
