@@ -1,0 +1,201 @@
+// Managed mode: a Firewall (so every adapter takes it as is) whose rules come from a hub and whose
+// decisions go back to it. Start-up uses the last good files on disk at once; sync runs on unref'd
+// timers beside the app and never on a request's path.
+import { mkdirSync } from 'node:fs';
+import type { DataSet } from '../data/data-set.js';
+import type { RuleSet } from '../engine/rule-set.js';
+import { Firewall } from '../firewall/firewall.js';
+import { consoleLogger, silentLogger, type MoatLogger } from '../firewall/logger.js';
+import type { FirewallEngine, MoatOptions } from '../firewall/options.js';
+import { RateBoundedLog } from '../firewall/rate-bounded-log.js';
+import type { FirewallStats } from '../firewall/stats.js';
+import { loadDataFile, loadRulesFile } from '../format/load-files.js';
+import { CategorySync, type CategorySyncStatus } from '../sync/category-sync.js';
+import { clientInfo } from '../sync/client-info.js';
+import { resolveSyncOptions, type ManagedSyncOptions, type ResolvedSync } from '../sync/managed-options.js';
+import { parsePublicKey } from '../sync/signature.js';
+import type { SyncCategory } from '../sync/sync-category.js';
+import { SyncError } from '../sync/sync-error.js';
+import { Upsync, type UpsyncStatus } from '../sync/upsync.js';
+import { EngineSlot } from './engine-slot.js';
+
+export interface ManagedFirewallOptions extends Omit<MoatOptions, 'engine' | 'rules' | 'data'>, ManagedSyncOptions {
+  /** Rules file shipped with the app, used until a file from the hub is on disk. */
+  rules?: string;
+  /** Data file shipped with the app, used until one from the hub is on disk. */
+  data?: string;
+  /** Called for every sync problem (download, verification, upsync); logged at a bounded rate too. */
+  onSyncError?: (event: SyncErrorEvent) => void;
+}
+
+export interface SyncErrorEvent {
+  source: SyncCategory | 'upsync';
+  error: Error;
+}
+
+export interface ManagedStatus {
+  dir: string;
+  /** The hub refused the API key: sync stopped until restart with another key. */
+  keyRefused: boolean;
+  customRules: CategorySyncStatus;
+  dataSubscriptions: CategorySyncStatus;
+  upsync: UpsyncStatus;
+  firewall: FirewallStats;
+  errors: { customRules: number; dataSubscriptions: number; upsync: number; engine: number; hooks: number };
+}
+
+/** No engine yet: the real one is installed before the constructor returns. */
+const NOT_YET: FirewallEngine = { evaluate: () => { throw new Error('no engine'); } };
+
+export class ManagedFirewall extends Firewall {
+  readonly settings: ResolvedSync;
+  private readonly slot: EngineSlot;
+  private readonly rulesSync: CategorySync<RuleSet>;
+  private readonly dataSync: CategorySync<DataSet>;
+  private readonly upsync: Upsync;
+  private readonly syncLogger: MoatLogger;
+  private readonly syncLog: RateBoundedLog;
+  private readonly onSyncError: ((event: SyncErrorEvent) => void) | undefined;
+  private upsyncErrors = 0;
+  private keyRefused = false;
+  private closing: Promise<void> | null = null;
+
+  /** Throws only on invalid options (a bad number, a bad public key); hub and file problems are sync errors. */
+  constructor(options: ManagedFirewallOptions = {}) {
+    const env = options.env ?? process.env;
+    const settings = resolveSyncOptions(options, env);
+    const publicKey = settings.publicKey === null ? null : parsePublicKey(settings.publicKey);
+    super({ ...options, rules: undefined, data: undefined, engine: NOT_YET });
+    this.settings = settings;
+    this.onSyncError = options.onSyncError;
+    this.syncLogger = options.logger === false ? silentLogger : options.logger ?? consoleLogger;
+    const now = options.now ?? Date.now;
+    this.syncLog = new RateBoundedLog(options.logIntervalMs ?? 60_000, now);
+    this.slot = new EngineSlot(this, options.now, settings.engineGraceMs);
+
+    try {
+      mkdirSync(settings.dir, { recursive: true });
+    } catch (error) {
+      this.syncError('custom_rules', new SyncError('dir', `cannot create ${settings.dir}: ${(error as Error).message}`));
+    }
+    const client = clientInfo(settings.framework, settings.hostname);
+    const polling = settings.apiKey !== null && settings.downsyncUrl !== null;
+    const common = {
+      dir: settings.dir, downsyncUrl: polling ? settings.downsyncUrl : null, apiKey: polling ? settings.apiKey : null, client,
+      jitter: settings.jitter, backoffBaseMs: settings.backoffBaseMs, requestTimeoutMs: settings.requestTimeoutMs,
+      downloadTimeoutMs: settings.downloadTimeoutMs, maxDownloadBytes: settings.maxDownloadBytes, maxRedirects: 2,
+      watchIntervalMs: settings.watchIntervalMs, lockStaleMs: settings.lockStaleMs, publicKey, now,
+      onError: (category: SyncCategory, error: Error) => this.syncError(category, error),
+      onUnauthorized: (category: SyncCategory, error: Error) => this.refuseKey(category, error),
+    };
+    this.rulesSync = new CategorySync<RuleSet>({
+      ...common, category: 'custom_rules', intervalMs: settings.customRulesIntervalMs,
+      backoffMaxMs: Math.min(settings.backoffMaxMs, settings.customRulesIntervalMs), fallbackPath: options.rules,
+      load: (path) => {
+        const rules = loadRulesFile(path);
+        return { value: rules, contentHash: rules.info.hash, formatVersion: rules.info.formatVersion };
+      },
+      install: (rules) => this.slot.setRules(rules),
+    });
+    this.dataSync = new CategorySync<DataSet>({
+      ...common, category: 'data_subscriptions', intervalMs: settings.dataIntervalMs,
+      backoffMaxMs: Math.min(settings.backoffMaxMs, settings.dataIntervalMs), fallbackPath: options.data,
+      load: (path) => {
+        const data = loadDataFile(path, settings.dataMode);
+        return { value: data, contentHash: data.info.hash, formatVersion: data.info.formatVersion };
+      },
+      install: (data) => this.slot.setData(data),
+    });
+    // Each file on its own: custom rules run even when the data file is missing or broken.
+    this.slot.init(this.rulesSync.loadInitial(), this.dataSync.loadInitial());
+
+    this.upsync = new Upsync({
+      url: settings.upsync.enabled ? settings.upsyncUrl : null, apiKey: settings.apiKey, client,
+      batchSize: settings.upsync.batchSize, flushIntervalMs: settings.upsync.flushIntervalMs, maxQueue: settings.upsync.maxQueue,
+      passedSampleRate: settings.upsync.passedSampleRate, redactParams: settings.upsync.redactParams,
+      requestTimeoutMs: settings.upsync.timeoutMs, backoffBaseMs: settings.backoffBaseMs,
+      backoffMaxMs: Math.min(settings.backoffMaxMs, 60_000), now,
+      onError: (error) => { this.upsyncErrors++; this.syncError('upsync', error); },
+      onUnauthorized: (error) => { this.upsyncErrors++; this.refuseKey('upsync', error); },
+    });
+    if (this.upsync.enabled) this.addDecisionListener((decision, request) => this.upsync.record(decision, request));
+
+    if (!polling && this.rulesSync.value === null) {
+      this.syncError('custom_rules', new SyncError('configuration', 'managed mode without an API key and hub URL (WAFRIS_API_KEY, ' +
+        'WAFRIS_DOWNSYNC_URL or MOAT_HUB_URL) and without a rules file on disk: requests are not judged'));
+    }
+    this.rulesSync.start();
+    this.dataSync.start();
+  }
+
+  /**
+   * Resolves after the first sync attempt of the custom rules (downloaded, already current, or failed),
+   * or after `readyTimeoutMs`. Never rejects: the status says what happened.
+   */
+  async ready(): Promise<ManagedStatus> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.settings.readyTimeoutMs); });
+    try {
+      await Promise.race([this.rulesSync.firstAttempt, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.status();
+  }
+
+  status(): ManagedStatus {
+    const customRules = this.rulesSync.status();
+    const dataSubscriptions = this.dataSync.status();
+    const firewall = this.stats();
+    return {
+      dir: this.settings.dir, keyRefused: this.keyRefused, customRules, dataSubscriptions, upsync: this.upsync.status(), firewall,
+      errors: {
+        customRules: customRules.errors, dataSubscriptions: dataSubscriptions.errors, upsync: this.upsyncErrors,
+        engine: firewall.engineErrors, hooks: firewall.hookErrors,
+      },
+    };
+  }
+
+  /** Sends the queued reports that are due now (tests, and apps that want to flush at a moment of their choosing). */
+  flushReports(): Promise<void> {
+    return this.upsync.flush(true);
+  }
+
+  /** Graceful shutdown: stops polling, sends the queued reports, then closes the files. */
+  override close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([this.rulesSync.close(), this.dataSync.close()]);
+      await this.upsync.close();
+      this.slot.close();
+      super.close();
+    })();
+    return this.closing;
+  }
+
+  private refuseKey(source: SyncCategory | 'upsync', error: Error): void {
+    this.syncError(source, error);
+    if (this.keyRefused) return;
+    this.keyRefused = true;
+    // One key serves both files and the reports: a refused key stops all three.
+    this.rulesSync.stop();
+    this.dataSync.stop();
+    this.upsync.stop();
+  }
+
+  private syncError(source: SyncCategory | 'upsync', error: Error): void {
+    try {
+      this.onSyncError?.({ source, error });
+    } catch {
+      // A throwing handler must not stop sync.
+    }
+    const reason = error instanceof SyncError ? error.reason : 'error';
+    this.syncLog.report(`${source}:${reason}`, (suppressed) => {
+      this.syncLogger.error({ source, reason, suppressed, err: error.message }, `moat sync (${source}): ${error.message}`);
+    });
+  }
+}
+
+/** Creates a managed firewall; pass it to any adapter in place of options. */
+export function createManagedFirewall(options: ManagedFirewallOptions = {}): ManagedFirewall {
+  return new ManagedFirewall(options);
+}

@@ -1,0 +1,173 @@
+// Managed-mode settings: explicit options first, then the Wafris environment names (intervals in
+// seconds there, as in Wafris), then defaults. Everything here is pure: env in, settings out.
+import type { DataMode } from '../data/read-data.js';
+import { DEFAULT_REDACTED_PARAMS } from './redact-params.js';
+
+export interface UpsyncOptions {
+  /** Off with false. Default: on when an API key and an upsync URL are known. */
+  enabled?: boolean;
+  /** `WAFRIS_UPSYNC_URL`: the `…/v2/upsync` base. */
+  url?: string;
+  /** Records per batch; `WAFRIS_UPSYNC_QUEUE_LIMIT`; default 250. */
+  batchSize?: number;
+  /** Longest wait of a record before its batch is sent; `WAFRIS_UPSYNC_INTERVAL` (s); default 10 s. */
+  flushIntervalMs?: number;
+  /** Records held at most while the hub is unreachable; `MOAT_UPSYNC_MAX_QUEUE`; default 10 000. */
+  maxQueue?: number;
+  /** Share of plain Passed records reported, 0..1; `MOAT_UPSYNC_PASSED_SAMPLE_RATE`; default 1. */
+  passedSampleRate?: number;
+  /** Parameter names (substrings, case-insensitive) whose values are redacted; default password, token, secret, key, authorization, … */
+  redactParams?: readonly string[];
+  /** Per-request timeout; default 5 s. */
+  timeoutMs?: number;
+}
+
+export interface ManagedSyncOptions {
+  /** `WAFRIS_API_KEY`. Without it nothing is polled: the files on disk (or the fallback files) are used. */
+  apiKey?: string;
+  /** Hub base URL (`MOAT_HUB_URL`), e.g. `http://127.0.0.1:8080`: sets both `…/v2/downsync` and `…/v2/upsync`. */
+  hubUrl?: string;
+  /** `WAFRIS_DOWNSYNC_URL`: the `…/v2/downsync` base. */
+  downsyncUrl?: string;
+  /** Directory of the downloaded files, pointers and locks; `WAFRIS_DB_FILE_PATH`; default `./tmp/wafris`. */
+  dir?: string;
+  /** `WAFRIS_DOWNSYNC_CUSTOM_RULES_INTERVAL` (s); default 60 s. */
+  customRulesIntervalMs?: number;
+  /** `WAFRIS_DOWNSYNC_DATA_SUBSCRIPTIONS_INTERVAL` (s); default 1 day. */
+  dataIntervalMs?: number;
+  /** Poll interval spread, a fraction (default 0.1: ±10 %). */
+  jitter?: number;
+  /** First retry delay after a failure (default 1 s), doubling up to `backoffMaxMs` (default 5 min, at most the interval). */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** Longest wait for the hub's headers or any pause in a download (default 30 s). */
+  requestTimeoutMs?: number;
+  /** Longest time for a whole download (default 10 min). */
+  downloadTimeoutMs?: number;
+  /** Largest file accepted (default 2 GiB). */
+  maxDownloadBytes?: number;
+  /** Ed25519 public key of the hub (base64 raw 32 bytes, or SPKI PEM); `MOAT_HUB_PUBLIC_KEY`. Downloads must then be signed. */
+  publicKey?: string;
+  /** How often the directory's pointer is re-read for files other processes downloaded (default 1 s). */
+  watchIntervalMs?: number;
+  /** A download lock not refreshed for this long is broken even if its holder seems alive (default 2 min). */
+  lockStaleMs?: number;
+  /** Longest wait of `ready()` (default 10 s). */
+  readyTimeoutMs?: number;
+  /** How long a replaced data file stays open for requests still using it (default 60 s). */
+  engineGraceMs?: number;
+  /** Reported to the hub as `framework` (default `node`). */
+  framework?: string;
+  /** Reported to the hub as `hostname` (default os.hostname()). */
+  hostname?: string;
+  /** Data file kept in memory (default, fastest) or read in place (`light`). */
+  dataMode?: DataMode;
+  upsync?: UpsyncOptions | false;
+}
+
+export interface ResolvedSync {
+  apiKey: string | null;
+  downsyncUrl: string | null;
+  upsyncUrl: string | null;
+  dir: string;
+  customRulesIntervalMs: number;
+  dataIntervalMs: number;
+  jitter: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  requestTimeoutMs: number;
+  downloadTimeoutMs: number;
+  maxDownloadBytes: number;
+  publicKey: string | null;
+  watchIntervalMs: number;
+  lockStaleMs: number;
+  readyTimeoutMs: number;
+  engineGraceMs: number;
+  framework: string | undefined;
+  hostname: string | undefined;
+  dataMode: DataMode;
+  upsync: {
+    enabled: boolean;
+    batchSize: number;
+    flushIntervalMs: number;
+    maxQueue: number;
+    passedSampleRate: number;
+    redactParams: readonly string[];
+    timeoutMs: number;
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+export function resolveSyncOptions(options: ManagedSyncOptions, env: Env): ResolvedSync {
+  const hub = options.hubUrl ?? nonEmpty(env.MOAT_HUB_URL);
+  const base = hub === undefined ? undefined : hub.replace(/\/+$/, '');
+  const up = options.upsync === false ? { enabled: false } : options.upsync ?? {};
+  const downsyncUrl = options.downsyncUrl ?? nonEmpty(env.WAFRIS_DOWNSYNC_URL) ?? (base && `${base}/v2/downsync`);
+  const upsyncUrl = up.url ?? nonEmpty(env.WAFRIS_UPSYNC_URL) ?? (base && `${base}/v2/upsync`);
+  const apiKey = options.apiKey ?? nonEmpty(env.WAFRIS_API_KEY) ?? null;
+  const customRulesIntervalMs = options.customRulesIntervalMs ?? seconds(env, 'WAFRIS_DOWNSYNC_CUSTOM_RULES_INTERVAL') ?? 60_000;
+  const dataIntervalMs = options.dataIntervalMs ?? seconds(env, 'WAFRIS_DOWNSYNC_DATA_SUBSCRIPTIONS_INTERVAL') ?? 86_400_000;
+  const backoffBaseMs = positive('backoffBaseMs', options.backoffBaseMs ?? 1000);
+  const requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? 30_000);
+  const rate = up.passedSampleRate ?? number(env, 'MOAT_UPSYNC_PASSED_SAMPLE_RATE') ?? 1;
+  if (!(rate >= 0 && rate <= 1)) throw new RangeError(`passedSampleRate must be between 0 and 1, got ${rate}`);
+  return {
+    apiKey,
+    downsyncUrl: downsyncUrl ?? null,
+    upsyncUrl: upsyncUrl ?? null,
+    dir: options.dir ?? nonEmpty(env.WAFRIS_DB_FILE_PATH) ?? './tmp/wafris',
+    customRulesIntervalMs: positive('customRulesIntervalMs', customRulesIntervalMs),
+    dataIntervalMs: positive('dataIntervalMs', dataIntervalMs),
+    jitter: Math.min(Math.max(options.jitter ?? 0.1, 0), 0.5),
+    backoffBaseMs,
+    backoffMaxMs: positive('backoffMaxMs', options.backoffMaxMs ?? 300_000),
+    requestTimeoutMs,
+    downloadTimeoutMs: positive('downloadTimeoutMs', options.downloadTimeoutMs ?? 600_000),
+    maxDownloadBytes: positive('maxDownloadBytes', options.maxDownloadBytes ?? 2 * 1024 ** 3),
+    publicKey: options.publicKey ?? nonEmpty(env.MOAT_HUB_PUBLIC_KEY) ?? null,
+    watchIntervalMs: positive('watchIntervalMs', options.watchIntervalMs ?? 1000),
+    lockStaleMs: positive('lockStaleMs', options.lockStaleMs ?? 120_000),
+    readyTimeoutMs: positive('readyTimeoutMs', options.readyTimeoutMs ?? 10_000),
+    engineGraceMs: Math.max(0, options.engineGraceMs ?? 60_000),
+    framework: options.framework,
+    hostname: options.hostname,
+    dataMode: options.dataMode ?? 'memory',
+    upsync: {
+      enabled: up.enabled !== false,
+      batchSize: positive('upsync.batchSize', up.batchSize ?? integer(env, 'WAFRIS_UPSYNC_QUEUE_LIMIT') ?? 250),
+      flushIntervalMs: positive('upsync.flushIntervalMs', up.flushIntervalMs ?? seconds(env, 'WAFRIS_UPSYNC_INTERVAL') ?? 10_000),
+      maxQueue: positive('upsync.maxQueue', up.maxQueue ?? integer(env, 'MOAT_UPSYNC_MAX_QUEUE') ?? 10_000),
+      passedSampleRate: rate,
+      redactParams: up.redactParams ?? DEFAULT_REDACTED_PARAMS,
+      timeoutMs: positive('upsync.timeoutMs', up.timeoutMs ?? 5000),
+    },
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function number(env: Env, name: string): number | undefined {
+  const value = nonEmpty(env[name]);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new RangeError(`${name} must be a number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function seconds(env: Env, name: string): number | undefined {
+  const n = number(env, name);
+  return n === undefined ? undefined : Math.round(n * 1000);
+}
+
+function integer(env: Env, name: string): number | undefined {
+  const n = number(env, name);
+  return n === undefined ? undefined : Math.floor(n);
+}
+
+function positive(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`${name} must be a positive number, got ${value}`);
+  return value;
+}

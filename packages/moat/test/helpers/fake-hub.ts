@@ -1,0 +1,270 @@
+// A real HTTP server on 127.0.0.1 speaking the Wafris v2 protocol (../../../../shared/wafris-v2.md) as
+// the Moat hub does: downsync (200 with the SQLite file, Content-Disposition, ETag and, with a signing
+// key, X-Moat-Signature; 304; 401) and gzip'd JSON upsync. Each category can be switched to a fault.
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { writeRulesFile } from '../../src/format/write-rules.js';
+import { parseRulesDocument } from '../../src/rules/document.js';
+import { buildDataFile } from '../../src/data/build-data.js';
+import type { DataInputs } from '../../src/data/build-data.js';
+
+export type Category = 'custom_rules' | 'data_subscriptions';
+
+/** How the hub answers a category's downsync requests. */
+export type Fault =
+  | { kind: 'serve' }
+  | { kind: 'status'; status: number; body?: string }
+  | { kind: 'garbage' }
+  /** Declares the whole length, sends half, then closes the connection. */
+  | { kind: 'truncate' }
+  /** Answers headers, sends `bytes` of the body, then waits for ever (until the hub closes). */
+  | { kind: 'stall-body'; bytes: number }
+  /** Never answers. */
+  | { kind: 'hang' }
+  | { kind: 'bad-signature' }
+  | { kind: 'no-signature' }
+  /** Redirects `count` times to itself before serving. */
+  | { kind: 'redirect'; count: number };
+
+export interface ServedFile {
+  body: Buffer;
+  name: string;
+  etag: string;
+}
+
+export interface DownsyncHit {
+  category: Category;
+  apiKey: string;
+  query: Record<string, string>;
+  ifNoneMatch: string | undefined;
+  status: number;
+}
+
+export interface UpsyncHit {
+  apiKey: string;
+  contentEncoding: string | undefined;
+  contentType: string | undefined;
+  body: { meta: Record<string, string>; batch: Record<string, unknown>[] } | null;
+  status: number;
+}
+
+export class FakeHub {
+  readonly apiKey: string;
+  readonly downsyncs: DownsyncHit[] = [];
+  readonly upsyncs: UpsyncHit[] = [];
+  readonly files = new Map<Category, ServedFile>();
+  readonly faults = new Map<Category, Fault>();
+  upsyncStatus = 200;
+  signingKey: KeyObject | null = null;
+  /** Called when a stalled body has sent its first bytes. */
+  onStall: (() => void) | null = null;
+  private server: Server | null = null;
+  private readonly open = new Set<ServerResponse>();
+  port = 0;
+
+  constructor(apiKey = 'test-key-123456') {
+    this.apiKey = apiKey;
+  }
+
+  get downsyncUrl(): string {
+    return `http://127.0.0.1:${this.port}/v2/downsync`;
+  }
+
+  get upsyncUrl(): string {
+    return `http://127.0.0.1:${this.port}/v2/upsync`;
+  }
+
+  get hubUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(port = 0): Promise<this> {
+    const server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === null) return;
+    this.server = null;
+    for (const res of this.open) res.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  serve(category: Category, body: Buffer, name = `${category}-${this.files.size}-${Date.now()}.db`): ServedFile {
+    const file = { body, name, etag: `"${name}"` };
+    this.files.set(category, file);
+    return file;
+  }
+
+  fault(category: Category, fault: Fault): void {
+    this.faults.set(category, fault);
+  }
+
+  /** Generates an ed25519 key pair; returns the public key as base64 raw bytes and as PEM. */
+  enableSigning(): { raw: string; pem: string } {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    this.signingKey = privateKey;
+    const der = publicKey.export({ format: 'der', type: 'spki' });
+    return { raw: der.subarray(der.length - 32).toString('base64'), pem: String(publicKey.export({ format: 'pem', type: 'spki' })) };
+  }
+
+  downloads(category: Category): number {
+    return this.downsyncs.filter((h) => h.category === category && h.status === 200).length;
+  }
+
+  records(): Record<string, unknown>[] {
+    return this.upsyncs.filter((u) => u.status === 200).flatMap((u) => u.body?.batch ?? []);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://hub');
+    const down = /^\/v2\/downsync\/(custom_rules|data_subscriptions)\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && down) return this.downsync(down[1] as Category, decodeURIComponent(down[2]), url, req, res);
+    const up = /^\/v2\/upsync\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'POST' && up) return this.upsync(decodeURIComponent(up[1]), req, res);
+    res.writeHead(404).end('not found');
+  }
+
+  private downsync(category: Category, apiKey: string, url: URL, req: IncomingMessage, res: ServerResponse): void {
+    const query = Object.fromEntries(url.searchParams);
+    const hit: DownsyncHit = { category, apiKey, query, ifNoneMatch: req.headers['if-none-match'], status: 0 };
+    this.downsyncs.push(hit);
+    const answer = (status: number) => (hit.status = status);
+    if (apiKey !== this.apiKey) {
+      answer(401);
+      return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
+    }
+    const fault = this.faults.get(category) ?? { kind: 'serve' };
+    const file = this.files.get(category);
+    if (fault.kind === 'status') {
+      answer(fault.status);
+      return void res.writeHead(fault.status).end(fault.body ?? '');
+    }
+    if (fault.kind === 'hang') {
+      answer(-1);
+      this.open.add(res);
+      return;
+    }
+    if (fault.kind === 'redirect') {
+      const hops = Number(url.searchParams.get('hop') ?? '0');
+      if (hops < fault.count) {
+        url.searchParams.set('hop', String(hops + 1));
+        answer(302);
+        return void res.writeHead(302, { location: `${url.pathname}?${url.searchParams}` }).end();
+      }
+    }
+    if (file === undefined) {
+      answer(404);
+      return void res.writeHead(404).end('no file');
+    }
+    if (query.client_db === file.name || req.headers['if-none-match'] === file.etag) {
+      answer(304);
+      return void res.writeHead(304, { etag: file.etag }).end();
+    }
+    let body = file.body;
+    if (fault.kind === 'garbage') body = Buffer.from('<html>502 Bad Gateway from some proxy</html>'.repeat(40));
+    const headers: Record<string, string> = {
+      'content-type': 'application/octet-stream', 'content-disposition': `attachment; filename=${file.name}`, etag: file.etag,
+      'content-length': String(body.length),
+    };
+    if (this.signingKey !== null && fault.kind !== 'no-signature') {
+      const signed = fault.kind === 'bad-signature' ? Buffer.concat([body, Buffer.from('x')]) : body;
+      headers['x-moat-signature'] = sign(null, signed, this.signingKey).toString('base64');
+    }
+    answer(200);
+    res.writeHead(200, headers);
+    if (fault.kind === 'truncate') {
+      res.write(body.subarray(0, body.length >> 1), () => res.destroy());
+      return;
+    }
+    if (fault.kind === 'stall-body') {
+      this.open.add(res);
+      res.write(body.subarray(0, fault.bytes), () => this.onStall?.());
+      return;
+    }
+    res.end(body);
+  }
+
+  private upsync(apiKey: string, req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const hit: UpsyncHit = {
+        apiKey, contentEncoding: req.headers['content-encoding'], contentType: req.headers['content-type'], body: null, status: 0,
+      };
+      this.upsyncs.push(hit);
+      if (apiKey !== this.apiKey) {
+        hit.status = 401;
+        return void res.writeHead(401).end();
+      }
+      if (this.upsyncStatus !== 200) {
+        hit.status = this.upsyncStatus;
+        return void res.writeHead(this.upsyncStatus).end('down');
+      }
+      try {
+        const raw = Buffer.concat(chunks);
+        const text = (hit.contentEncoding === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
+        hit.body = JSON.parse(text) as UpsyncHit['body'];
+        hit.status = 200;
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      } catch {
+        hit.status = 400;
+        res.writeHead(400).end('bad body');
+      }
+    });
+  }
+}
+
+// ---------- real files ----------
+
+/** A temp directory removed by the returned function. */
+export function tempDir(prefix = 'moat-sync-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Compiles a rules document into a real Moat rules file; returns its bytes and content hash. */
+export function rulesBytes(document: object): { body: Buffer; hash: string; path: string } {
+  const { dir, cleanup } = tempDir('moat-rules-');
+  try {
+    const path = join(dir, 'rules.db');
+    const written = writeRulesFile(parseRulesDocument(JSON.stringify(document)), path);
+    return { body: readFileSync(path), hash: written.hash, path: '' };
+  } finally {
+    cleanup();
+  }
+}
+
+/** Builds a real Moat data file; returns its bytes. */
+export function dataBytes(inputs: DataInputs): Buffer {
+  const { dir, cleanup } = tempDir('moat-data-');
+  try {
+    const path = join(dir, 'data.db');
+    buildDataFile(inputs, path);
+    return readFileSync(path);
+  } finally {
+    cleanup();
+  }
+}
+
+/** Waits until `condition` holds, checking every few ms; fails after `timeoutMs` with `what`. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
