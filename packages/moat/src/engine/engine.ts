@@ -158,7 +158,7 @@ export class Engine {
   }
 
   private checkSubstring(matcher: SubstringMatcher, text: string, category: Category): Decision | null {
-    const hits = matcher.match(text.toLowerCase());
+    const hits = matcher.match(text);
     if (hits === null) return null;
     const hit = this.pick(hits, category);
     return hit >= 0 ? this.decide('Blocked', category, hit) : null;
