@@ -4,8 +4,20 @@ import { z } from 'zod';
 
 /** Options of createHub(); everything but dataDir has a default. */
 export interface HubOptions {
-  /** Where the database and compiled rule files live. */
+  /** Where the database and compiled rule files live (with PostgreSQL: this instance's local file cache). */
   dataDir: string;
+  /**
+   * postgres://user:pass@host:port/db — keep everything in PostgreSQL instead of `<dataDir>/hub.db`, so
+   * several hub instances can share it behind a load balancer. main.ts reads MOAT_HUB_DATABASE_URL.
+   */
+  databaseUrl?: string;
+  /** Most PostgreSQL connections this instance opens (default 10). */
+  databasePoolSize?: number;
+  /**
+   * The ed25519 signing key file (default `<dataDir>/signing-key.pem`). Hub instances behind one load
+   * balancer must share one key, since clients pin its public key.
+   */
+  signingKeyFile?: string;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -62,6 +74,10 @@ export interface HubOptions {
 export interface HubConfig {
   dataDir: string;
   databaseFile: string;
+  /** Set when the hub keeps its data in PostgreSQL. */
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  signingKeyFile: string;
   rulesDir: string;
   dataFilesDir: string | undefined;
   host: string;
@@ -85,6 +101,9 @@ const DAY = 86_400;
 
 const optionsSchema = z.object({
   dataDir: z.string().min(1),
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'the database URL must start with postgres:// or postgresql://').optional(),
+  databasePoolSize: z.number().int().min(1).max(1000).default(10),
+  signingKeyFile: z.string().min(1).optional(),
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8787),
   adminEmail: z.email().optional(),
@@ -109,7 +128,8 @@ const optionsSchema = z.object({
 
 export function resolveConfig(options: HubOptions): HubConfig {
   const o = optionsSchema.parse({
-    dataDir: options.dataDir, host: options.host, port: options.port, adminEmail: options.adminEmail,
+    dataDir: options.dataDir, databaseUrl: options.databaseUrl || undefined, databasePoolSize: options.databasePoolSize,
+    signingKeyFile: options.signingKeyFile, host: options.host, port: options.port, adminEmail: options.adminEmail,
     adminPassword: options.adminPassword, createDemoSite: options.createDemoSite, retention: options.retention,
     dataFilesDir: options.dataFilesDir, secureCookies: options.secureCookies, rollupIntervalMs: options.rollupIntervalMs,
     pruneIntervalMs: options.pruneIntervalMs, upsyncMaxBytes: options.upsyncMaxBytes,
@@ -120,6 +140,9 @@ export function resolveConfig(options: HubOptions): HubConfig {
   return {
     dataDir,
     databaseFile: resolve(dataDir, 'hub.db'),
+    databaseUrl: o.databaseUrl,
+    databasePoolSize: o.databasePoolSize,
+    signingKeyFile: o.signingKeyFile ? resolve(o.signingKeyFile) : resolve(dataDir, 'signing-key.pem'),
     rulesDir: resolve(dataDir, 'rules'),
     dataFilesDir: o.dataFilesDir ? resolve(o.dataFilesDir) : undefined,
     host: o.host,

@@ -3,7 +3,8 @@
  * Starts a hub from the command line:
  *   node --import tsx packages/hub/src/main.ts [--data-dir DIR] [--host H] [--port P] [--demo]
  * Environment: MOAT_HUB_DATA_DIR, MOAT_HUB_HOST, MOAT_HUB_PORT, MOAT_HUB_PUBLIC_URL,
- * MOAT_HUB_ADMIN_EMAIL, MOAT_HUB_ADMIN_PASSWORD, MOAT_HUB_DEMO=1, MOAT_HUB_LOG=1.
+ * MOAT_HUB_ADMIN_EMAIL, MOAT_HUB_ADMIN_PASSWORD, MOAT_HUB_DEMO=1, MOAT_HUB_LOG=1,
+ * MOAT_HUB_DATABASE_URL=postgres://… (PostgreSQL instead of SQLite), MOAT_HUB_SIGNING_KEY_FILE.
  * Prints the URL and the login; stops cleanly on SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
@@ -31,6 +32,8 @@ const hub = await createHub({
   host: values.host ?? env.MOAT_HUB_HOST ?? '127.0.0.1',
   port,
   publicUrl: env.MOAT_HUB_PUBLIC_URL || undefined,
+  databaseUrl: env.MOAT_HUB_DATABASE_URL || undefined,
+  signingKeyFile: env.MOAT_HUB_SIGNING_KEY_FILE || undefined,
   adminEmail: env.MOAT_HUB_ADMIN_EMAIL || undefined,
   adminPassword: env.MOAT_HUB_ADMIN_PASSWORD || undefined,
   createDemoSite: values.demo === true || env.MOAT_HUB_DEMO === '1',

@@ -13,7 +13,9 @@ import { RuleService } from '../rules/rule-service.js';
 import { loadOrCreateSigningKey } from '../signing/signing-key.js';
 import { publicKeyRoutes } from '../signing/public-key-routes.js';
 import { SiteService } from '../sites/site-service.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { HubStore } from '../store/store.js';
 import { dashboardRoutes } from '../ui/routes/dashboard-routes.js';
 import { assetRoutes } from './asset-routes.js';
 import type { HubContext } from './context.js';
@@ -22,7 +24,6 @@ import { registerFormParser } from './form-body.js';
 import { requestSerializer } from './log-redaction.js';
 import { startMaintenance, type Maintenance } from './maintenance.js';
 import { securityHeaders } from './security-headers.js';
-import { join } from 'node:path';
 
 export interface FirstRun {
   /** Set when this start created the first admin. */
@@ -34,12 +35,13 @@ export interface FirstRun {
   demoApiKey?: string;
 }
 
-export interface Hub {
+/** A running hub; its store is a SqliteStore unless options.databaseUrl chose PostgreSQL (`Hub<HubStore>`). */
+export interface Hub<S extends HubStore = SqliteStore> {
   app: FastifyInstance;
   /** e.g. http://127.0.0.1:8787 */
   url: string;
   config: HubConfig;
-  store: SqliteStore;
+  store: S;
   context: HubContext;
   sites: SiteService;
   firstRun: FirstRun;
@@ -50,19 +52,24 @@ export interface Hub {
   close(): Promise<void>;
 }
 
-/** Starts a hub: opens the store, registers every route, listens, and starts the rollup and retention timers. */
-export async function createHub(options: HubOptions): Promise<Hub> {
+/**
+ * Starts a hub: opens the store (SQLite in the data dir, or PostgreSQL with `databaseUrl`), registers
+ * every route, listens, and starts the rollup and retention timers.
+ */
+export async function createHub(options: HubOptions & { databaseUrl?: undefined }): Promise<Hub<SqliteStore>>;
+export async function createHub(options: HubOptions): Promise<Hub<HubStore>>;
+export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
   const config = resolveConfig(options);
   const now = options.now ?? Date.now;
   const print = options.print ?? ((line: string) => console.log(line));
-  const store = SqliteStore.open(config.databaseFile);
+  const store = await openStore(config);
   let app: FastifyInstance | undefined;
   let maintenance: Maintenance | undefined;
   try {
     const builder = new RulesBuilder(store, config.rulesDir, now);
     const rules = new RuleService(store, builder, now);
     const sites = new SiteService(store, builder, now);
-    const signingKey = config.signing ? loadOrCreateSigningKey(join(config.dataDir, 'signing-key.pem')) : null;
+    const signingKey = config.signing ? loadOrCreateSigningKey(config.signingKeyFile) : null;
     let url = '';
     const context: HubContext = {
       config, store, builder, rules, signingKey,
@@ -134,6 +141,26 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   }
 }
 
+/**
+ * SQLite in the data dir, or PostgreSQL when a database URL is set. Errors of idle PostgreSQL connections
+ * are logged at most once a minute (the pool replaces broken connections by itself); the URL is never logged.
+ */
+async function openStore(config: HubConfig): Promise<HubStore> {
+  if (!config.databaseUrl) return SqliteStore.open(config.databaseFile);
+  let lastLogged = 0;
+  let suppressed = 0;
+  return PostgresStore.open(config.databaseUrl, {
+    max: config.databasePoolSize,
+    onError: (error) => {
+      const t = Date.now();
+      if (t - lastLogged < 60_000) { suppressed += 1; return; }
+      console.error(`Moat hub: PostgreSQL connection error (${suppressed} more since the last message): ${error.message}`);
+      lastLogged = t;
+      suppressed = 0;
+    },
+  });
+}
+
 function loggerOptions(logger: HubOptions['logger']) {
   if (!logger) return false;
   const base = { serializers: { req: requestSerializer }, redact: ['req.headers.cookie', 'req.headers.authorization'] };
@@ -148,19 +175,22 @@ function listenUrl(address: string, host: string): string {
   return `http://${shown}:${port}`;
 }
 
-async function firstRunSetup(config: HubConfig, store: SqliteStore, sites: SiteService, print: (line: string) => void): Promise<FirstRun> {
+async function firstRunSetup(config: HubConfig, store: HubStore, sites: SiteService, print: (line: string) => void): Promise<FirstRun> {
   const firstRun: FirstRun = {};
   if ((await store.countUsers()) === 0) {
     const email = config.adminEmail ?? 'admin@localhost';
-    if (config.adminPassword) {
-      await store.createUser(email, await hashPassword(config.adminPassword), false);
-    } else {
-      const password = generatePassword();
-      await store.createUser(email, await hashPassword(password), true);
-      firstRun.oneTimePassword = password;
-      print(`Moat hub: created admin ${email} with one-time password ${password} (you will be asked to change it)`);
+    const password = config.adminPassword ?? generatePassword();
+    try {
+      await store.createUser(email, await hashPassword(password), !config.adminPassword);
+      if (!config.adminPassword) {
+        firstRun.oneTimePassword = password;
+        print(`Moat hub: created admin ${email} with one-time password ${password} (you will be asked to change it)`);
+      }
+      firstRun.adminEmail = email;
+    } catch (error) {
+      // Hub instances sharing one PostgreSQL database may start together: the other one created the admin.
+      if ((await store.countUsers()) === 0) throw error;
     }
-    firstRun.adminEmail = email;
   }
   if (config.createDemoSite && (await store.listSites()).length === 0) {
     const site = await sites.createSite('Demo site');

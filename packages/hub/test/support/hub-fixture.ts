@@ -13,7 +13,7 @@ export interface TestHub extends Hub {
 }
 
 /** A real hub on 127.0.0.1 (free port) over a fresh temporary data dir, removed on stop(). */
-export async function startTestHub(options: Partial<HubOptions> = {}): Promise<TestHub> {
+export async function startTestHub(options: Partial<HubOptions> & { databaseUrl?: undefined } = {}): Promise<TestHub> {
   const dataDir = mkdtempSync(join(tmpdir(), 'moat-hub-test-'));
   const hub = await createHub({
     dataDir, host: '127.0.0.1', port: 0, adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD,

@@ -1,0 +1,352 @@
+import type { Pool } from 'pg';
+import type { Rule } from 'moat';
+import type {
+  ApiKeyInfo, ClientContact, HubStore, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
+  RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User,
+  UserWithSecret,
+} from '../store.js';
+import { migrate, schemaVersion } from './migrate.js';
+import { PG_MIGRATIONS } from './migrations.js';
+import { createPool, type PoolOptions } from './pool.js';
+import { PostgresReports } from './reports.js';
+import { withTransaction } from './transaction.js';
+
+interface UserRow { id: number; email: string; password_hash: string; must_change_password: boolean; created_at: number }
+interface KeyRow {
+  id: number; site_id: number; label: string; prefix: string; created_at: number; revoked_at: number | null; last_used_at: number | null;
+}
+interface RuleRow {
+  site_id: number; id: string; action: string; kind: string; value: string; note: string | null; mode: string;
+  expires: number | null; rl_method: string | null; rl_path: string | null; rl_match: string | null;
+  rl_limit: number | null; rl_window_ms: number | null; created_at: number; updated_at: number;
+}
+interface ClientRow {
+  site_id: number; hostname: string; process_id: string; client: string; category: string; api_key_id: number;
+  version: string; framework: string; format: string; client_db: string; served_file: string; ip: string; last_seen: number;
+}
+
+const RULE_INSERT = `INSERT INTO rules (site_id, id, action, kind, value, note, mode, expires, rl_method, rl_path,
+  rl_match, rl_limit, rl_window_ms, position, created_at, updated_at)
+  SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+    $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])`;
+
+/**
+ * The hub's store on PostgreSQL, for several stateless hub instances behind a load balancer: everything
+ * an instance needs (users, sessions, sites, keys, rules, build records, reports, rollups) is in the
+ * database, and every method means what it means in SqliteStore. Only parameterised SQL.
+ */
+export class PostgresStore implements HubStore {
+  private readonly reports: PostgresReports;
+  private closed = false;
+
+  private constructor(readonly pool: Pool) {
+    this.reports = new PostgresReports(pool);
+  }
+
+  /** Connects and migrates (under an advisory lock, so instances starting together migrate once). */
+  static async open(connectionString: string, options: PoolOptions = {}): Promise<PostgresStore> {
+    const pool = createPool(connectionString, options);
+    try {
+      await migrate(pool, PG_MIGRATIONS);
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw error;
+    }
+    return new PostgresStore(pool);
+  }
+
+  schemaVersion(): Promise<number> {
+    return schemaVersion(this.pool);
+  }
+
+  // Users and sessions
+
+  async countUsers(): Promise<number> {
+    return (await this.pool.query<{ n: number }>('SELECT count(*) AS n FROM users')).rows[0]!.n;
+  }
+
+  async createUser(email: string, passwordHash: string, mustChangePassword: boolean): Promise<User> {
+    const now = nowSeconds();
+    const { rows } = await this.pool.query<{ id: number }>(
+      'INSERT INTO users (email, password_hash, must_change_password, created_at) VALUES ($1, $2, $3, $4) RETURNING id',
+      [email, passwordHash, mustChangePassword, now]);
+    return { id: rows[0]!.id, email, mustChangePassword, createdAt: now };
+  }
+
+  async findUserByEmail(email: string): Promise<UserWithSecret | undefined> {
+    const { rows } = await this.pool.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1)', [email]);
+    return rows[0] && toUser(rows[0]);
+  }
+
+  async getUserWithSecret(id: number): Promise<UserWithSecret | undefined> {
+    const { rows } = await this.pool.query<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
+    return rows[0] && toUser(rows[0]);
+  }
+
+  async setUserPassword(id: number, passwordHash: string, mustChangePassword: boolean): Promise<void> {
+    await this.pool.query('UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3',
+      [passwordHash, mustChangePassword, id]);
+  }
+
+  async createSession(tokenHash: string, userId: number, csrfToken: string, expiresAt: number): Promise<void> {
+    await this.pool.query('INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
+      [tokenHash, userId, csrfToken, nowSeconds(), expiresAt]);
+  }
+
+  async findSession(tokenHash: string, now: number): Promise<Session | undefined> {
+    const { rows } = await this.pool.query<{ user_id: number; email: string; must_change_password: boolean; csrf_token: string; expires_at: number }>(
+      `SELECT s.user_id, u.email, u.must_change_password, s.csrf_token, s.expires_at
+       FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2`, [tokenHash, now]);
+    const row = rows[0];
+    return row && {
+      userId: row.user_id, email: row.email, mustChangePassword: row.must_change_password,
+      csrfToken: row.csrf_token, expiresAt: row.expires_at,
+    };
+  }
+
+  async deleteSession(tokenHash: string): Promise<void> {
+    await this.pool.query('DELETE FROM sessions WHERE token_hash = $1', [tokenHash]);
+  }
+
+  async deleteUserSessions(userId: number): Promise<void> {
+    await this.pool.query('DELETE FROM sessions WHERE user_id = $1', [userId]);
+  }
+
+  // Sites and keys
+
+  async listSites(): Promise<Site[]> {
+    const { rows } = await this.pool.query<{ id: number; name: string; created_at: number }>('SELECT * FROM sites ORDER BY id');
+    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at }));
+  }
+
+  async getSite(id: number): Promise<Site | undefined> {
+    const { rows } = await this.pool.query<{ id: number; name: string; created_at: number }>('SELECT * FROM sites WHERE id = $1', [id]);
+    const r = rows[0];
+    return r && { id: r.id, name: r.name, createdAt: r.created_at };
+  }
+
+  async createSite(name: string): Promise<Site> {
+    const now = nowSeconds();
+    const { rows } = await this.pool.query<{ id: number }>('INSERT INTO sites (name, created_at) VALUES ($1, $2) RETURNING id', [name, now]);
+    return { id: rows[0]!.id, name, createdAt: now };
+  }
+
+  async createApiKey(siteId: number, label: string, keyHash: string, prefix: string): Promise<ApiKeyInfo> {
+    const now = nowSeconds();
+    const { rows } = await this.pool.query<{ id: number }>(
+      'INSERT INTO api_keys (site_id, label, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+      [siteId, label, keyHash, prefix, now]);
+    return { id: rows[0]!.id, siteId, label, prefix, createdAt: now, revokedAt: null, lastUsedAt: null };
+  }
+
+  async listApiKeys(siteId: number): Promise<ApiKeyInfo[]> {
+    const { rows } = await this.pool.query<KeyRow>(
+      'SELECT id, site_id, label, prefix, created_at, revoked_at, last_used_at FROM api_keys WHERE site_id = $1 ORDER BY id', [siteId]);
+    return rows.map(toKey);
+  }
+
+  async revokeApiKey(siteId: number, keyId: number, now: number): Promise<boolean> {
+    const result = await this.pool.query('UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND site_id = $3 AND revoked_at IS NULL',
+      [now, keyId, siteId]);
+    return result.rowCount === 1;
+  }
+
+  async findActiveApiKey(keyHash: string): Promise<{ id: number; siteId: number } | undefined> {
+    const { rows } = await this.pool.query<{ id: number; site_id: number }>(
+      'SELECT id, site_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL', [keyHash]);
+    return rows[0] && { id: rows[0].id, siteId: rows[0].site_id };
+  }
+
+  async touchApiKey(keyId: number, now: number): Promise<void> {
+    // Written at most once a minute per key: downsync and upsync call this on every request.
+    await this.pool.query('UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1 - 60)',
+      [now, keyId]);
+  }
+
+  // Rules
+
+  async listRules(siteId: number): Promise<StoredRule[]> {
+    const { rows } = await this.pool.query<RuleRow>('SELECT * FROM rules WHERE site_id = $1 ORDER BY position, id COLLATE "C"', [siteId]);
+    return rows.map(toRule);
+  }
+
+  async getRule(siteId: number, ruleId: string): Promise<StoredRule | undefined> {
+    const { rows } = await this.pool.query<RuleRow>('SELECT * FROM rules WHERE site_id = $1 AND id = $2', [siteId, ruleId]);
+    return rows[0] && toRule(rows[0]);
+  }
+
+  async saveRules(siteId: number, rules: Rule[], options: { replace: boolean; now: number }): Promise<void> {
+    await withTransaction(this.pool, async (client) => {
+      // Saves of one site queue on its row, so two instances never hand out the same positions.
+      await client.query('SELECT id FROM sites WHERE id = $1 FOR UPDATE', [siteId]);
+      if (options.replace) await client.query('DELETE FROM rules WHERE site_id = $1', [siteId]);
+      if (rules.length === 0) return;
+      const start = (await client.query<{ p: number }>('SELECT coalesce(max(position), 0) AS p FROM rules WHERE site_id = $1', [siteId])).rows[0]!.p;
+      const columns: unknown[][] = Array.from({ length: 15 }, () => []);
+      rules.forEach((rule, i) => {
+        const row = [...ruleColumns(rule), start + i + 1, options.now, options.now];
+        row.forEach((value, c) => columns[c]!.push(value));
+      });
+      await client.query(RULE_INSERT, [siteId, ...columns]);
+    });
+  }
+
+  async updateRule(siteId: number, rule: Rule, now: number): Promise<boolean> {
+    const [id, ...rest] = ruleColumns(rule);
+    const result = await this.pool.query(`UPDATE rules SET action = $1, kind = $2, value = $3, note = $4, mode = $5, expires = $6,
+      rl_method = $7, rl_path = $8, rl_match = $9, rl_limit = $10, rl_window_ms = $11, updated_at = $12
+      WHERE site_id = $13 AND id = $14`, [...rest, now, siteId, id]);
+    return result.rowCount === 1;
+  }
+
+  async deleteRule(siteId: number, ruleId: string): Promise<boolean> {
+    return (await this.pool.query('DELETE FROM rules WHERE site_id = $1 AND id = $2', [siteId, ruleId])).rowCount === 1;
+  }
+
+  // Builds
+
+  async getBuild(siteId: number, format: RulesFormat): Promise<RulesBuild | undefined> {
+    const { rows } = await this.pool.query<{ site_id: number; format: RulesFormat; file_name: string; hash: string; built_at: number; rule_count: number }>(
+      'SELECT * FROM rule_builds WHERE site_id = $1 AND format = $2', [siteId, format]);
+    const row = rows[0];
+    return row && {
+      siteId: row.site_id, format: row.format, fileName: row.file_name, hash: row.hash, builtAt: row.built_at, ruleCount: row.rule_count,
+    };
+  }
+
+  async saveBuild(b: RulesBuild): Promise<void> {
+    await this.pool.query(`INSERT INTO rule_builds (site_id, format, file_name, hash, built_at, rule_count) VALUES ($1, $2, $3, $4, $5, $6)
+      ON CONFLICT (site_id, format) DO UPDATE SET file_name = excluded.file_name, hash = excluded.hash,
+        built_at = excluded.built_at, rule_count = excluded.rule_count`,
+    [b.siteId, b.format, b.fileName, b.hash, b.builtAt, b.ruleCount]);
+  }
+
+  // Clients
+
+  async recordClientContact(c: ClientContact): Promise<void> {
+    await this.pool.query(`INSERT INTO clients (site_id, hostname, process_id, client, category, api_key_id, version, framework,
+        format, client_db, served_file, ip, last_seen)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+      ON CONFLICT (site_id, hostname, process_id, client, category) DO UPDATE SET api_key_id = excluded.api_key_id,
+        version = excluded.version, framework = excluded.framework, format = excluded.format,
+        client_db = excluded.client_db, served_file = excluded.served_file, ip = excluded.ip, last_seen = excluded.last_seen`,
+    [c.siteId, c.hostname, c.processId, c.client, c.category, c.apiKeyId, c.version, c.framework, c.format,
+      c.clientDb, c.servedFile, c.ip, c.lastSeen]);
+  }
+
+  async recordReporter(c: ReporterContact): Promise<void> {
+    await this.pool.query(`INSERT INTO reporters (site_id, client, version, framework, last_seen, records) VALUES ($1, $2, $3, $4, $5, $6)
+      ON CONFLICT (site_id, client, version, framework) DO UPDATE SET last_seen = excluded.last_seen,
+        records = reporters.records + excluded.records`,
+    [c.siteId, c.client, c.version, c.framework, c.lastSeen, c.records]);
+  }
+
+  async listClients(siteId: number): Promise<ClientContact[]> {
+    const { rows } = await this.pool.query<ClientRow>('SELECT * FROM clients WHERE site_id = $1 ORDER BY last_seen DESC LIMIT 500', [siteId]);
+    return rows.map((r) => ({
+      siteId: r.site_id, apiKeyId: r.api_key_id, hostname: r.hostname, processId: r.process_id, client: r.client,
+      version: r.version, framework: r.framework, category: r.category, format: r.format as RulesFormat,
+      clientDb: r.client_db, servedFile: r.served_file, ip: r.ip, lastSeen: r.last_seen,
+    }));
+  }
+
+  async listReporters(siteId: number): Promise<ReporterContact[]> {
+    const { rows } = await this.pool.query<{ site_id: number; client: string; version: string; framework: string; last_seen: number; records: number }>(
+      'SELECT * FROM reporters WHERE site_id = $1 ORDER BY last_seen DESC LIMIT 500', [siteId]);
+    return rows.map((r) => ({
+      siteId: r.site_id, client: r.client, version: r.version, framework: r.framework, lastSeen: r.last_seen, records: r.records,
+    }));
+  }
+
+  // Reports
+
+  insertReports(siteId: number, records: ReportRecord[]): Promise<void> {
+    return this.reports.insert(siteId, records);
+  }
+
+  rollUp(): Promise<number> {
+    return this.reports.rollUp();
+  }
+
+  async prune(policy: RetentionPolicy, now: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await this.reports.pruneChunk(policy, now);
+      total += deleted;
+      if (deleted === 0) return total;
+    }
+  }
+
+  totals(siteId: number, from: number, to: number): Promise<Totals> {
+    return this.reports.totals(siteId, from, to);
+  }
+
+  timeSeries(siteId: number, from: number, to: number, stepSeconds: number): Promise<TimeBucket[]> {
+    return this.reports.timeSeries(siteId, from, to, stepSeconds);
+  }
+
+  top(siteId: number, dimension: TopDimension, from: number, to: number, limit: number): Promise<TopEntry[]> {
+    return this.reports.top(siteId, dimension, from, to, limit);
+  }
+
+  uniqueIps(siteId: number, from: number, to: number): Promise<number> {
+    return this.reports.uniqueIps(siteId, from, to);
+  }
+
+  ruleHits(siteId: number, from: number, to: number): Promise<RuleHits> {
+    return this.reports.ruleHits(siteId, from, to);
+  }
+
+  queryReports(siteId: number, filter: ReportFilter, page: { limit: number; before?: string }): Promise<ReportPage> {
+    return this.reports.query(siteId, filter, page);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function toUser(row: UserRow): UserWithSecret {
+  return {
+    id: row.id, email: row.email, passwordHash: row.password_hash,
+    mustChangePassword: row.must_change_password, createdAt: row.created_at,
+  };
+}
+
+function toKey(r: KeyRow): ApiKeyInfo {
+  return {
+    id: r.id, siteId: r.site_id, label: r.label, prefix: r.prefix, createdAt: r.created_at,
+    revokedAt: r.revoked_at, lastUsedAt: r.last_used_at,
+  };
+}
+
+/** Rule fields in table column order, from `id` to `rl_window_ms`. */
+function ruleColumns(rule: Rule): unknown[] {
+  const rl = rule.rateLimit;
+  return [
+    rule.id, rule.action, rule.kind, rule.value, rule.note ?? null, rule.mode, rule.expires ?? null,
+    rl ? rl.method : null, rl ? rl.path : null, rl ? rl.match : null, rl ? rl.limit : null, rl ? rl.windowMs : null,
+  ];
+}
+
+function toRule(r: RuleRow): StoredRule {
+  const rule: StoredRule = {
+    siteId: r.site_id, id: r.id, action: r.action as Rule['action'], kind: r.kind as Rule['kind'], value: r.value,
+    mode: r.mode as Rule['mode'], createdAt: r.created_at, updatedAt: r.updated_at,
+  };
+  if (r.note !== null) rule.note = r.note;
+  if (r.expires !== null) rule.expires = r.expires;
+  if (r.kind === 'rateLimit' && r.rl_path !== null && r.rl_limit !== null && r.rl_window_ms !== null) {
+    rule.rateLimit = {
+      method: r.rl_method, path: r.rl_path, match: r.rl_match === 'prefix' ? 'prefix' : 'exact',
+      limit: r.rl_limit, windowMs: r.rl_window_ms,
+    };
+  }
+  return rule;
+}

@@ -1,0 +1,347 @@
+import type { Pool, PoolClient } from 'pg';
+import { addToSketch, estimate, mergeInto, newSketch } from '../../stats/hyperloglog.js';
+import type {
+  ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
+  TopEntry, Totals, Treatment,
+} from '../store.js';
+import { LOCK_NAMESPACE, LOCKS } from './advisory-locks.js';
+import { withTransaction } from './transaction.js';
+
+const TREATMENT_CODE: Record<Treatment, number> = { Passed: 0, Allowed: 1, Blocked: 2 };
+const TREATMENT_NAME: readonly Treatment[] = ['Passed', 'Allowed', 'Blocked'];
+
+// The same limits as the SQLite store, so both answer alike.
+const ROLLUP_CHUNK = 50_000;
+const EXACT_UNIQUE_LIMIT = 20_000;
+const SIZED_DIMENSIONS = ['ip', 'path', 'userAgent', 'country', 'rule', 'rule_id', 'match', 'monitor'];
+const PRUNE_CHUNK = 10_000;
+
+/**
+ * How each hour_top dimension is computed from a report row. Fixed SQL fragments from this list only;
+ * every value that comes from outside is a bound parameter.
+ */
+const HOUR_DIMENSIONS: ReadonlyArray<{ dim: string; expr: string; where: string }> = [
+  { dim: 'ip', expr: 'ip', where: 'true' },
+  { dim: 'path', expr: 'path', where: 'true' },
+  { dim: 'userAgent', expr: 'user_agent', where: 'true' },
+  { dim: 'country', expr: 'country', where: 'country IS NOT NULL' },
+  { dim: 'rule', expr: 'category || chr(9) || rule', where: 'treatment <> 0' },
+  { dim: 'rule_id', expr: 'rule_id', where: 'rule_id IS NOT NULL' },
+  { dim: 'match', expr: 'category || chr(9) || rule', where: 'treatment <> 0 AND rule_id IS NULL' },
+];
+
+const HOUR_TOP_UPSERT = `ON CONFLICT (site_id, dim, hour, value) DO UPDATE SET total = hour_top.total + excluded.total,
+  blocked = hour_top.blocked + excluded.blocked`;
+
+const ROLLUP_SQL: readonly string[] = [
+  `INSERT INTO minute_stats (site_id, minute, total, blocked, allowed, passed, monitored)
+    SELECT site_id, ts - ts % 60, count(*), count(*) FILTER (WHERE treatment = 2), count(*) FILTER (WHERE treatment = 1),
+      count(*) FILTER (WHERE treatment = 0), count(monitored)
+    FROM reports WHERE id > $1 AND id <= $2 GROUP BY 1, 2
+    ON CONFLICT (site_id, minute) DO UPDATE SET total = minute_stats.total + excluded.total,
+      blocked = minute_stats.blocked + excluded.blocked, allowed = minute_stats.allowed + excluded.allowed,
+      passed = minute_stats.passed + excluded.passed, monitored = minute_stats.monitored + excluded.monitored`,
+  ...HOUR_DIMENSIONS.map(({ dim, expr, where }) => `INSERT INTO hour_top (site_id, dim, hour, value, total, blocked)
+    SELECT site_id, '${dim}', ts - ts % 3600, ${expr}, count(*), count(*) FILTER (WHERE treatment = 2)
+    FROM reports WHERE id > $1 AND id <= $2 AND ${where} GROUP BY 1, 3, 4 ${HOUR_TOP_UPSERT}`),
+  // Monitor-mode matches, one row per monitored entry; "blocked" counts would-have-blocked (all of them).
+  `INSERT INTO hour_top (site_id, dim, hour, value, total, blocked)
+    SELECT r.site_id, 'monitor', r.ts - r.ts % 3600,
+      coalesce(m->>'rule_id', (m->>'category') || chr(9) || (m->>'rule')), count(*), count(*)
+    FROM reports r CROSS JOIN LATERAL jsonb_array_elements(r.monitored) m
+    WHERE r.id > $1 AND r.id <= $2 AND r.monitored IS NOT NULL
+    GROUP BY 1, 3, 4 ${HOUR_TOP_UPSERT}`,
+];
+
+/** Report columns in insert order, each with the array type unnest() reads it as. */
+const INSERT_SQL = `INSERT INTO reports (site_id, ts, ip, method, host, path, parameter, user_agent, request_id,
+    treatment, category, rule, rule_id, monitored, ip_source, country)
+  SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+    $9::text[], $10::smallint[], $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::text[], $16::text[])`;
+
+interface ReportRow {
+  id: number; ts: number; ip: string; method: string; host: string; path: string; parameter: string;
+  user_agent: string; request_id: string; treatment: number; category: string; rule: string;
+  rule_id: string | null; monitored: StoredReport['monitored']; ip_source: string | null; country: string | null;
+}
+
+type TotalsRow = { total: number | null; blocked: number | null; allowed: number | null; passed: number | null; monitored: number | null };
+
+/**
+ * Raw reports, their rollups and the dashboard queries, on PostgreSQL, safe with several hub instances
+ * on one database:
+ * - Ingestion is one `INSERT … SELECT FROM unnest(arrays)` per batch: one statement and 16 parameters
+ *   whatever the batch size.
+ * - Sequence ids commit out of order across connections, so the rollup watermark may only pass ids that
+ *   are proven committed: every ingest transaction holds a shared advisory lock, and the rollup takes it
+ *   exclusively for one statement to read max(id) — every id at or below it is committed by then, and
+ *   later inserts get larger ids.
+ * - Rollups lock the watermark row (FOR UPDATE) for the whole fold, so two instances rolling up run one
+ *   after the other and the second starts from the first one's watermark: nothing is counted twice.
+ */
+export class PostgresReports {
+  constructor(private readonly pool: Pool) {}
+
+  async insert(siteId: number, records: readonly ReportRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const columns: unknown[][] = Array.from({ length: 15 }, () => new Array<unknown>(records.length));
+    records.forEach((r, i) => {
+      const row = [r.ts, r.ip, r.method, r.host, r.path, r.parameter, r.userAgent, r.requestId, TREATMENT_CODE[r.treatment],
+        r.category, r.rule, r.ruleId, r.monitored && r.monitored.length > 0 ? JSON.stringify(r.monitored) : null,
+        r.ipSource, r.country];
+      for (let c = 0; c < 15; c++) columns[c]![i] = row[c];
+    });
+    await withTransaction(this.pool, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock_shared($1, $2)', [LOCK_NAMESPACE, LOCKS.ingestBarrier]);
+      await client.query(INSERT_SQL, [siteId, ...columns]);
+    });
+  }
+
+  /** Folds the next chunk of committed, unfolded reports into the rollups; returns reports folded. */
+  async rollUp(): Promise<number> {
+    return withTransaction(this.pool, async (client) => {
+      const lo = (await client.query<{ last_report_id: number }>(
+        'SELECT last_report_id FROM rollup_state WHERE id = 1 FOR UPDATE')).rows[0]!.last_report_id;
+      const committed = await this.committedHorizon(client);
+      if (committed <= lo) return 0;
+      const chunk = (await client.query<{ hi: number | null; n: number }>(
+        `SELECT max(id) AS hi, count(*) AS n FROM (SELECT id FROM reports WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3) s`,
+        [lo, committed, ROLLUP_CHUNK])).rows[0]!;
+      const hi = chunk.hi ?? committed;
+      if (chunk.n > 0) {
+        for (const sql of ROLLUP_SQL) await client.query(sql, [lo, hi]);
+        await this.foldHourSummaries(client, lo, hi);
+      }
+      await client.query('UPDATE rollup_state SET last_report_id = $1 WHERE id = 1', [hi]);
+      return chunk.n;
+    });
+  }
+
+  /** The largest report id below which every id is committed (the ingest barrier, held for one statement). */
+  private async committedHorizon(client: PoolClient): Promise<number> {
+    await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, LOCKS.ingestBarrier]);
+    try {
+      // READ COMMITTED: this statement's snapshot is taken after the lock, so it sees every finished insert.
+      return (await client.query<{ max: number | null }>('SELECT max(id) AS max FROM reports')).rows[0]!.max ?? 0;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCKS.ingestBarrier]);
+    }
+  }
+
+  /** Updates the IP sketches and dimension sizes of the hours a folded chunk touched. */
+  private async foldHourSummaries(client: PoolClient, lo: number, hi: number): Promise<void> {
+    const ips = await client.query<{ site_id: number; hour: number; ip: string }>(
+      'SELECT DISTINCT site_id, ts - ts % 3600 AS hour, ip FROM reports WHERE id > $1 AND id <= $2', [lo, hi]);
+    const sketches = new Map<string, { siteId: number; hour: number; sketch: Uint8Array }>();
+    for (const r of ips.rows) {
+      const key = `${r.site_id}:${r.hour}`;
+      let entry = sketches.get(key);
+      if (!entry) sketches.set(key, (entry = { siteId: r.site_id, hour: r.hour, sketch: newSketch() }));
+      addToSketch(entry.sketch, r.ip);
+    }
+    if (sketches.size > 0) {
+      const entries = [...sketches.values()];
+      const stored = await client.query<{ site_id: number; hour: number; sketch: Buffer }>(
+        `SELECT s.site_id, s.hour, s.sketch FROM hour_ip_sketch s
+         JOIN unnest($1::bigint[], $2::bigint[]) AS k(site_id, hour) ON s.site_id = k.site_id AND s.hour = k.hour`,
+        [entries.map((e) => e.siteId), entries.map((e) => e.hour)]);
+      for (const r of stored.rows) mergeInto(sketches.get(`${r.site_id}:${r.hour}`)!.sketch, r.sketch);
+      await client.query(
+        `INSERT INTO hour_ip_sketch (site_id, hour, sketch) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])
+         ON CONFLICT (site_id, hour) DO UPDATE SET sketch = excluded.sketch`,
+        [entries.map((e) => e.siteId), entries.map((e) => e.hour), entries.map((e) => Buffer.from(e.sketch))]);
+    }
+    await client.query(
+      `INSERT INTO hour_dim_size (site_id, dim, hour, distinct_values)
+       SELECT h.site_id, d.dim, h.hour,
+         (SELECT count(*) FROM hour_top t WHERE t.site_id = h.site_id AND t.dim = d.dim AND t.hour = h.hour)
+       FROM (SELECT DISTINCT site_id, ts - ts % 3600 AS hour FROM reports WHERE id > $1 AND id <= $2) h
+       CROSS JOIN unnest($3::text[]) AS d(dim)
+       ON CONFLICT (site_id, dim, hour) DO UPDATE SET distinct_values = excluded.distinct_values`,
+      [lo, hi, SIZED_DIMENSIONS]);
+  }
+
+  /** Deletes one chunk of expired rows; returns rows deleted (0 when nothing is left to do). */
+  async pruneChunk(policy: RetentionPolicy, now: number): Promise<number> {
+    const rawCutoff = now - policy.rawSeconds;
+    const rollupCutoff = now - policy.rollupSeconds;
+    return withTransaction(this.pool, async (client) => {
+      // One retention pass at a time across instances; a second one waits, then finds little to do.
+      await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, LOCKS.prune]);
+      const watermark = (await client.query<{ w: number }>('SELECT last_report_id AS w FROM rollup_state WHERE id = 1')).rows[0]!.w;
+      const sites = (await client.query<{ site_id: number }>('SELECT DISTINCT site_id FROM minute_stats')).rows.map((r) => r.site_id);
+      let deleted = 0;
+      for (const siteId of sites) {
+        // Only rows already folded into the rollups are deleted, so no count is lost.
+        deleted += (await client.query(`DELETE FROM reports WHERE id IN (
+          SELECT id FROM reports WHERE site_id = $1 AND ts < $2 AND id <= $3 LIMIT $4)`,
+        [siteId, rawCutoff, watermark, PRUNE_CHUNK])).rowCount ?? 0;
+        deleted += (await client.query('DELETE FROM minute_stats WHERE site_id = $1 AND minute < $2', [siteId, rollupCutoff])).rowCount ?? 0;
+        deleted += (await client.query('DELETE FROM hour_top WHERE site_id = $1 AND hour < $2', [siteId, rollupCutoff])).rowCount ?? 0;
+        await client.query('DELETE FROM hour_dim_size WHERE site_id = $1 AND hour < $2', [siteId, rollupCutoff]);
+        await client.query('DELETE FROM hour_ip_sketch WHERE site_id = $1 AND hour < $2', [siteId, rollupCutoff]);
+      }
+      return deleted;
+    });
+  }
+
+  async totals(siteId: number, from: number, to: number): Promise<Totals> {
+    const { rows } = await this.pool.query<TotalsRow>(`SELECT sum(total) AS total, sum(blocked) AS blocked,
+      sum(allowed) AS allowed, sum(passed) AS passed, sum(monitored) AS monitored
+      FROM minute_stats WHERE site_id = $1 AND minute >= $2 AND minute < $3`, [siteId, from, to]);
+    return toTotals(rows[0]);
+  }
+
+  async timeSeries(siteId: number, from: number, to: number, step: number): Promise<TimeBucket[]> {
+    const { rows } = await this.pool.query<TotalsRow & { t: number }>(
+      `SELECT minute - minute % $1::bigint AS t, sum(total) AS total, sum(blocked) AS blocked, sum(allowed) AS allowed,
+        sum(passed) AS passed, sum(monitored) AS monitored
+      FROM minute_stats WHERE site_id = $2 AND minute >= $3 AND minute < $4 GROUP BY 1 ORDER BY 1`,
+      [step, siteId, from, to]);
+    return rows.map((r) => ({ t: r.t, ...toTotals(r) }));
+  }
+
+  /**
+   * The top values of a dimension: one GROUP BY over the hourly rollup, which PostgreSQL runs with a
+   * hash aggregate. The answer is the exact one, the same the SQLite store's candidate pass guarantees;
+   * ties sort by value in byte order (COLLATE "C"), as in SQLite.
+   */
+  async top(siteId: number, dim: TopDimension | 'monitor' | 'rule_id', from: number, to: number, limit: number): Promise<TopEntry[]> {
+    const { rows } = await this.pool.query<TopEntry>(
+      `SELECT value, sum(total) AS total, sum(blocked) AS blocked FROM hour_top
+      WHERE site_id = $1 AND dim = $2 AND hour >= $3 AND hour < $4
+      GROUP BY value ORDER BY total DESC, value COLLATE "C" LIMIT $5`,
+      [siteId, dim, hourFloor(from), to, limit]);
+    return rows;
+  }
+
+  async uniqueIps(siteId: number, from: number, to: number): Promise<number> {
+    const lo = hourFloor(from);
+    const size = (await this.pool.query<{ n: number }>(
+      `SELECT coalesce(sum(distinct_values), 0) AS n FROM hour_dim_size WHERE site_id = $1 AND dim = 'ip' AND hour >= $2 AND hour < $3`,
+      [siteId, lo, to])).rows[0]!.n;
+    if (size <= EXACT_UNIQUE_LIMIT) {
+      return (await this.pool.query<{ n: number }>(
+        `SELECT count(DISTINCT value) AS n FROM hour_top WHERE site_id = $1 AND dim = 'ip' AND hour >= $2 AND hour < $3`,
+        [siteId, lo, to])).rows[0]!.n;
+    }
+    const union = newSketch();
+    const { rows } = await this.pool.query<{ sketch: Buffer }>(
+      'SELECT sketch FROM hour_ip_sketch WHERE site_id = $1 AND hour >= $2 AND hour < $3', [siteId, lo, to]);
+    for (const r of rows) mergeInto(union, r.sketch);
+    return estimate(union);
+  }
+
+  async ruleHits(siteId: number, from: number, to: number): Promise<RuleHits> {
+    const byId = new Map<string, { hits: number; monitored: number }>();
+    const byMatch = new Map<string, number>();
+    const { rows } = await this.pool.query<{ dim: string; value: string; total: number }>(
+      `SELECT dim, value, sum(total) AS total FROM hour_top
+      WHERE site_id = $1 AND dim IN ('rule_id', 'monitor', 'match') AND hour >= $2 AND hour < $3 GROUP BY dim, value`,
+      [siteId, hourFloor(from), to]);
+    for (const r of rows) {
+      if (r.dim === 'match') {
+        byMatch.set(r.value, r.total);
+      } else {
+        const entry = byId.get(r.value) ?? { hits: 0, monitored: 0 };
+        if (r.dim === 'rule_id') entry.hits += r.total;
+        else entry.monitored += r.total;
+        byId.set(r.value, entry);
+      }
+    }
+    return { byId, byMatch };
+  }
+
+  /**
+   * The request log, newest first, walking back one hour window at a time exactly like the SQLite store:
+   * hours the rollups show without the filtered IP are skipped, and after `budgetMs` a partial page is
+   * returned whose cursor continues the walk.
+   */
+  async query(siteId: number, filter: ReportFilter, page: { limit: number; before?: string; budgetMs?: number }): Promise<ReportPage> {
+    const started = performance.now();
+    const budget = page.budgetMs ?? 250;
+    // $1..$3: site, window start, window end; filters next; then the cursor and the limit.
+    const where = ['site_id = $1', 'ts >= $2', 'ts < $3'];
+    const params: unknown[] = [];
+    const next = () => `$${4 + params.length}`;
+    if (filter.treatment) { where.push(`treatment = ${next()}`); params.push(TREATMENT_CODE[filter.treatment]); }
+    if (filter.ip) { where.push(`ip = ${next()}`); params.push(filter.ip); }
+    if (filter.path) { where.push(`starts_with(path, ${next()})`); params.push(filter.path); }
+    if (filter.rule) { const p = next(); params.push(filter.rule); where.push(`(rule = ${p} OR rule_id = ${p})`); }
+    const n = 4 + params.length;
+    const windowSql = `SELECT * FROM reports WHERE ${where.join(' AND ')}
+      AND (ts < $${n} OR (ts = $${n} AND id < $${n + 1})) ORDER BY ts DESC, id DESC LIMIT $${n + 2}`;
+
+    const cursor = page.before ? parseCursor(page.before) : undefined;
+    const lowest = filter.from ?? (await this.oldestTs(siteId));
+    if (lowest === undefined) return { rows: [], next: null };
+    let upper = Math.min(filter.to ?? Number.MAX_SAFE_INTEGER, cursor ? cursor.ts + 1 : Number.MAX_SAFE_INTEGER);
+    if (upper === Number.MAX_SAFE_INTEGER) upper = ((await this.newestTs(siteId)) ?? lowest) + 1;
+    let cursorTs = cursor ? cursor.ts : upper;
+    let cursorId = cursor ? cursor.id : Number.MAX_SAFE_INTEGER;
+    const rolledUpBelow = await this.rolledUpBelow();
+    const rows: ReportRow[] = [];
+    let windowEnd = upper;
+    while (windowEnd > lowest && rows.length <= page.limit) {
+      const windowStart = Math.max(lowest, hourFloor(windowEnd - 1));
+      const hourHasIp = !filter.ip || windowEnd > rolledUpBelow || (await this.pool.query(
+        `SELECT 1 FROM hour_top WHERE site_id = $1 AND dim = 'ip' AND hour = $2 AND value = $3`,
+        [siteId, hourFloor(windowStart), filter.ip])).rowCount !== 0;
+      if (hourHasIp) {
+        const found = await this.pool.query<ReportRow>(windowSql,
+          [siteId, windowStart, windowEnd, ...params, cursorTs, cursorId, page.limit + 1 - rows.length]);
+        rows.push(...found.rows);
+      }
+      windowEnd = windowStart;
+      cursorTs = windowEnd;
+      cursorId = 0;
+      if (rows.length <= page.limit && windowEnd > lowest && performance.now() - started > budget) {
+        return { rows: rows.map(toStoredReport), next: `${windowEnd}:0`, partial: true };
+      }
+    }
+    const more = rows.length > page.limit;
+    const shown = more ? rows.slice(0, page.limit) : rows;
+    const last = shown[shown.length - 1];
+    return { rows: shown.map(toStoredReport), next: more && last ? `${last.ts}:${last.id}` : null };
+  }
+
+  private async oldestTs(siteId: number): Promise<number | undefined> {
+    return (await this.pool.query<{ t: number | null }>('SELECT min(ts) AS t FROM reports WHERE site_id = $1', [siteId])).rows[0]!.t ?? undefined;
+  }
+
+  private async newestTs(siteId: number): Promise<number | undefined> {
+    return (await this.pool.query<{ t: number | null }>('SELECT max(ts) AS t FROM reports WHERE site_id = $1', [siteId])).rows[0]!.t ?? undefined;
+  }
+
+  /** Every report with a timestamp below this is already in the rollups. */
+  private async rolledUpBelow(): Promise<number> {
+    const { rows } = await this.pool.query<{ t: number | null }>(
+      'SELECT min(ts) AS t FROM reports WHERE id > (SELECT last_report_id FROM rollup_state WHERE id = 1)');
+    return rows[0]!.t ?? Number.MAX_SAFE_INTEGER;
+  }
+}
+
+function hourFloor(t: number): number {
+  return t - (((t % 3600) + 3600) % 3600);
+}
+
+function toTotals(row: TotalsRow | undefined): Totals {
+  return {
+    total: row?.total ?? 0, blocked: row?.blocked ?? 0, allowed: row?.allowed ?? 0,
+    passed: row?.passed ?? 0, monitored: row?.monitored ?? 0,
+  };
+}
+
+function parseCursor(text: string): { ts: number; id: number } | undefined {
+  const m = /^(\d{1,15}):(\d{1,15})$/.exec(text);
+  return m ? { ts: Number(m[1]), id: Number(m[2]) } : undefined;
+}
+
+function toStoredReport(r: ReportRow): StoredReport {
+  return {
+    id: r.id, ts: r.ts, ip: r.ip, method: r.method, host: r.host, path: r.path, parameter: r.parameter,
+    userAgent: r.user_agent, requestId: r.request_id, treatment: TREATMENT_NAME[r.treatment] ?? 'Passed',
+    category: r.category, rule: r.rule, ruleId: r.rule_id, monitored: r.monitored ?? null,
+    ipSource: r.ip_source, country: r.country,
+  };
+}

@@ -1,0 +1,121 @@
+import { strict as assert } from 'node:assert';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import pg from 'pg';
+import { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import { freshDatabase, type TestDatabase } from './support/postgres.js';
+import { report, storeContract } from './support/store-contract.js';
+
+// Each contract test gets its own empty database (CREATE DATABASE takes a few tens of milliseconds).
+storeContract('PostgreSQL', async () => {
+  const db = await freshDatabase('moat_contract');
+  const store = await PostgresStore.open(db.url, { max: 4 });
+  return { store, dispose: async () => { await store.close(); await db.drop(); } };
+});
+
+describe('PostgresStore with several hub instances on one database', () => {
+  // A fresh database per test, so counts and retention see only that test's rows.
+  let db: TestDatabase;
+  beforeEach(async () => { db = await freshDatabase('moat_multi'); });
+  afterEach(async () => { await db.drop(); });
+
+  it('instances starting together migrate once, under the advisory lock', async () => {
+    const stores = await Promise.all([1, 2, 3].map(() => PostgresStore.open(db.url, { max: 2 })));
+    try {
+      for (const s of stores) assert.equal(await s.schemaVersion(), 2);
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        const tables = await client.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'");
+        assert.equal(tables.rows[0].n, 15, '12 tables of version 1, 2 of version 2, and moat_schema');
+        // A database from a newer hub is refused rather than misread.
+        await client.query('UPDATE moat_schema SET version = 99');
+        await assert.rejects(PostgresStore.open(db.url), /schema version 99 is newer than this hub knows \(2\)/);
+        await client.query('UPDATE moat_schema SET version = 2');
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('a rollup never passes ids of an ingest transaction that has not committed yet', async () => {
+    const a = await PostgresStore.open(db.url, { max: 4 });
+    const b = await PostgresStore.open(db.url, { max: 4 });
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      // Fault injection on the real server: batches marked 'slow' stay uncommitted for 400 ms after
+      // their ids were drawn, as a batch from a slow or far-away hub instance would.
+      await admin.query(`CREATE FUNCTION moat_test_slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF EXISTS (SELECT 1 FROM new_rows WHERE request_id = 'slow') THEN PERFORM pg_sleep(0.4); END IF;
+          RETURN NULL;
+        END $$`);
+      await admin.query(`CREATE TRIGGER moat_test_slow_commit AFTER INSERT ON reports REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION moat_test_slow_commit()`);
+      const site = await a.createSite('late commits');
+      const before = (await b.totals(site.id, 0, 2_000_000_000)).total;
+      const slow = a.insertReports(site.id, Array.from({ length: 100 }, () => report({ requestId: 'slow' })));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Larger ids, committed first; then instance B rolls up while A's batch is still open.
+      await b.insertReports(site.id, Array.from({ length: 10 }, () => report({ requestId: 'fast' })));
+      const folded = await b.rollUp();
+      await slow;
+      for (let i = 0; i < 10 && (await a.rollUp()) > 0; i++);
+      assert.equal(before, 0);
+      assert.equal(folded, 110, 'the rollup waited for the open batch instead of skipping its ids');
+      assert.equal((await b.totals(site.id, 0, 2_000_000_000)).total, 110);
+    } finally {
+      await admin.query('DROP TRIGGER IF EXISTS moat_test_slow_commit ON reports').catch(() => undefined);
+      await admin.end();
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('concurrent ingestion and rollups on two instances count every report exactly once', async () => {
+    const a = await PostgresStore.open(db.url, { max: 4 });
+    const b = await PostgresStore.open(db.url, { max: 4 });
+    try {
+      const site = await a.createSite('shared');
+      const batches = 40;
+      const perBatch = 200;
+      let inserting = true;
+      // Both instances roll up in a loop while both ingest: watermark and barrier must neither skip
+      // reports whose ids committed late nor fold a report twice.
+      const roller = async (store: PostgresStore) => {
+        let folded = 0;
+        for (let i = 0; i < 10_000 && inserting; i++) folded += await store.rollUp();
+        return folded;
+      };
+      const rolling = [roller(a), roller(b)];
+      await Promise.all([a, b, a, b].map(async (store, w) => {
+        for (let i = w; i < batches; i += 4) {
+          await store.insertReports(site.id, Array.from({ length: perBatch }, (_, j) =>
+            report({ ts: 1_700_002_800 + ((i * perBatch + j) % 7200), ip: `10.0.${i}.${j % 200}`, treatment: j % 4 === 0 ? 'Blocked' : 'Passed' })));
+        }
+      }));
+      inserting = false;
+      const foldedWhileIngesting = (await Promise.all(rolling)).reduce((x, y) => x + y, 0);
+      let rest = 0;
+      for (let i = 0; i < 100; i++) {
+        const n = await (i % 2 ? a : b).rollUp();
+        if (n === 0) break;
+        rest += n;
+      }
+      assert.equal(foldedWhileIngesting + rest, batches * perBatch, 'every report folded once');
+      const totals = await b.totals(site.id, 0, 2_000_000_000);
+      assert.deepEqual(totals, { total: batches * perBatch, blocked: batches * perBatch / 4, allowed: 0, passed: batches * perBatch * 3 / 4, monitored: 0 });
+      assert.equal(await a.uniqueIps(site.id, 0, 2_000_000_000), batches * 200);
+      // Two instances pruning at once delete each row once and lose no rollup.
+      const now = 1_700_002_800 + 30 * 86_400;
+      const deleted = await Promise.all([a, b].map((s) => s.prune({ rawSeconds: 86_400, rollupSeconds: 90 * 86_400 }, now)));
+      assert.equal(deleted[0]! + deleted[1]!, batches * perBatch);
+      assert.equal((await a.totals(site.id, 0, 2_000_000_000)).total, batches * perBatch);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});

@@ -1,0 +1,236 @@
+/**
+ * The behaviour every HubStore must have, written once and run against each implementation
+ * (store-contract-sqlite.test.ts, postgres-store.test.ts). Each test opens a fresh, empty store.
+ */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import type { Rule } from 'moat';
+import type { HubStore, ReportRecord } from '../../src/store/store.js';
+
+export type OpenStore = () => Promise<{ store: HubStore; dispose(): Promise<void> }>;
+
+const HOUR = 3600;
+/** A fixed hour start, far from "now", so retention tests control every age. */
+const BASE = 1_700_002_800;
+
+export function report(overrides: Partial<ReportRecord> = {}): ReportRecord {
+  return {
+    ts: BASE, ip: '203.0.113.1', method: 'GET', host: 'example.test', path: '/', parameter: '', userAgent: 'ua/1',
+    requestId: 'r', treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: null, ipSource: null,
+    country: null, ...overrides,
+  };
+}
+
+async function withStore(open: OpenStore, task: (store: HubStore) => Promise<void>): Promise<void> {
+  const { store, dispose } = await open();
+  try {
+    await task(store);
+  } finally {
+    await dispose();
+  }
+}
+
+async function rollUpAll(store: HubStore): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < 100; i++) {
+    const n = await store.rollUp();
+    if (n === 0) return total;
+    total += n;
+  }
+  throw new Error('rollUp did not finish within 100 chunks');
+}
+
+export function storeContract(label: string, open: OpenStore): void {
+  describe(`HubStore contract: ${label}`, () => {
+    it('users: case-insensitive e-mail, unique, password change', async () => {
+      await withStore(open, async (store) => {
+        assert.equal(await store.countUsers(), 0);
+        const user = await store.createUser('Admin@Example.test', 'hash1', true);
+        assert.equal(user.mustChangePassword, true);
+        assert.equal(await store.countUsers(), 1);
+        const found = await store.findUserByEmail('admin@example.TEST');
+        assert.equal(found?.id, user.id);
+        assert.equal(found?.passwordHash, 'hash1');
+        await assert.rejects(store.createUser('admin@example.test', 'hash2', false));
+        await store.setUserPassword(user.id, 'hash3', false);
+        const changed = await store.getUserWithSecret(user.id);
+        assert.equal(changed?.passwordHash, 'hash3');
+        assert.equal(changed?.mustChangePassword, false);
+        assert.equal(await store.getUserWithSecret(user.id + 1000), undefined);
+      });
+    });
+
+    it('sessions: found until expiry, deleted one by one or per user', async () => {
+      await withStore(open, async (store) => {
+        const user = await store.createUser('a@b.test', 'h', false);
+        await store.createSession('t1', user.id, 'csrf1', 2000);
+        await store.createSession('t2', user.id, 'csrf2', 2000);
+        const session = await store.findSession('t1', 1000);
+        assert.deepEqual(session, { userId: user.id, email: 'a@b.test', mustChangePassword: false, csrfToken: 'csrf1', expiresAt: 2000 });
+        assert.equal(await store.findSession('t1', 2000), undefined, 'expired at expiresAt');
+        await store.deleteSession('t1');
+        assert.equal(await store.findSession('t1', 1000), undefined);
+        assert.ok(await store.findSession('t2', 1000));
+        await store.deleteUserSessions(user.id);
+        assert.equal(await store.findSession('t2', 1000), undefined);
+      });
+    });
+
+    it('sites and API keys: create, list, find active, touch at most once a minute, revoke', async () => {
+      await withStore(open, async (store) => {
+        const a = await store.createSite('a');
+        const b = await store.createSite('b');
+        assert.deepEqual((await store.listSites()).map((s) => s.name), ['a', 'b']);
+        assert.equal((await store.getSite(b.id))?.name, 'b');
+        const key = await store.createApiKey(a.id, 'web', 'keyhash', 'moat_abc');
+        assert.deepEqual(await store.findActiveApiKey('keyhash'), { id: key.id, siteId: a.id });
+        await store.touchApiKey(key.id, 10_000);
+        await store.touchApiKey(key.id, 10_030);
+        assert.equal((await store.listApiKeys(a.id))[0]?.lastUsedAt, 10_000, 'second touch within a minute is skipped');
+        await store.touchApiKey(key.id, 10_061);
+        assert.equal((await store.listApiKeys(a.id))[0]?.lastUsedAt, 10_061);
+        assert.equal(await store.revokeApiKey(b.id, key.id, 11_000), false, 'another site cannot revoke it');
+        assert.equal(await store.revokeApiKey(a.id, key.id, 11_000), true);
+        assert.equal(await store.revokeApiKey(a.id, key.id, 11_001), false);
+        assert.equal(await store.findActiveApiKey('keyhash'), undefined);
+        assert.equal((await store.listApiKeys(a.id))[0]?.revokedAt, 11_000);
+      });
+    });
+
+    it('rules: append in order, replace, update, delete; every field round-trips', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('s');
+        const rules: Rule[] = [
+          { id: 'b', action: 'block', kind: 'ip', value: '198.51.100.0/24', mode: 'block', note: 'net' },
+          { id: 'a', action: 'allow', kind: 'path', value: '/ok', mode: 'monitor', expires: 4_102_444_800_000 },
+          { id: 'rl', action: 'block', kind: 'rateLimit', value: 'POST /login', mode: 'block',
+            rateLimit: { method: 'POST', path: '/login', match: 'exact', limit: 5, windowMs: 60_000 } },
+        ];
+        await store.saveRules(site.id, rules.slice(0, 2), { replace: false, now: 100 });
+        await store.saveRules(site.id, rules.slice(2), { replace: false, now: 200 });
+        const listed = await store.listRules(site.id);
+        assert.deepEqual(listed.map((r) => r.id), ['b', 'a', 'rl']);
+        assert.deepEqual(listed[2]!.rateLimit, rules[2]!.rateLimit);
+        assert.equal(listed[0]!.note, 'net');
+        assert.equal(listed[1]!.expires, 4_102_444_800_000);
+        assert.equal(listed[2]!.createdAt, 200);
+        assert.equal(await store.updateRule(site.id, { ...rules[0]!, mode: 'monitor', note: undefined }, 300), true);
+        const updated = await store.getRule(site.id, 'b');
+        assert.equal(updated?.mode, 'monitor');
+        assert.equal(updated?.note, undefined);
+        assert.equal(updated?.updatedAt, 300);
+        assert.equal(await store.updateRule(site.id, { ...rules[0]!, id: 'nope' }, 300), false);
+        await assert.rejects(store.saveRules(site.id, [rules[0]!], { replace: false, now: 400 }), 'duplicate id');
+        assert.equal((await store.listRules(site.id)).length, 3, 'the failed save changed nothing');
+        assert.equal(await store.deleteRule(site.id, 'a'), true);
+        assert.equal(await store.deleteRule(site.id, 'a'), false);
+        await store.saveRules(site.id, [rules[1]!], { replace: true, now: 500 });
+        assert.deepEqual((await store.listRules(site.id)).map((r) => r.id), ['a']);
+      });
+    });
+
+    it('builds, client contacts and reporters are upserted', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('s');
+        assert.equal(await store.getBuild(site.id, 'moat'), undefined);
+        const build = { siteId: site.id, format: 'moat' as const, fileName: 'f1.db', hash: 'h1', builtAt: 1, ruleCount: 2 };
+        await store.saveBuild(build);
+        await store.saveBuild({ ...build, fileName: 'f2.db', hash: 'h2', builtAt: 2 });
+        assert.deepEqual(await store.getBuild(site.id, 'moat'), { ...build, fileName: 'f2.db', hash: 'h2', builtAt: 2 });
+        assert.equal(await store.getBuild(site.id, 'wafris'), undefined);
+        const contact = {
+          siteId: site.id, apiKeyId: 1, hostname: 'web-1', processId: '42', client: 'moat', version: '1', framework: 'express',
+          category: 'custom_rules', format: 'moat' as const, clientDb: '', servedFile: 'f1.db', ip: '10.0.0.1', lastSeen: 10,
+        };
+        await store.recordClientContact(contact);
+        await store.recordClientContact({ ...contact, servedFile: 'f2.db', lastSeen: 20 });
+        assert.deepEqual(await store.listClients(site.id), [{ ...contact, servedFile: 'f2.db', lastSeen: 20 }]);
+        await store.recordReporter({ siteId: site.id, client: 'moat', version: '1', framework: 'x', lastSeen: 5, records: 10 });
+        await store.recordReporter({ siteId: site.id, client: 'moat', version: '1', framework: 'x', lastSeen: 6, records: 15 });
+        assert.deepEqual(await store.listReporters(site.id), [{ siteId: site.id, client: 'moat', version: '1', framework: 'x', lastSeen: 6, records: 25 }]);
+      });
+    });
+
+    it('reports: atomic batches, rollups counted once, dashboard queries and the request log', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('s');
+        const other = await store.createSite('other');
+        const batch: ReportRecord[] = [];
+        for (let i = 0; i < 30; i++) {
+          batch.push(report({ ts: BASE + i * 200, ip: `203.0.113.${i % 5}`, path: `/p${i % 3}`, requestId: `r${i}`, country: i % 2 ? 'DE' : null }));
+        }
+        batch.push(report({ ts: BASE + 10, ip: '198.51.100.7', treatment: 'Blocked', category: 'bi', rule: '198.51.100.0/24', ruleId: 'rule-1' }));
+        batch.push(report({ ts: BASE + 20, ip: '198.51.100.8', treatment: 'Blocked', category: 'bu', rule: 'sqlmap', ruleId: null }));
+        batch.push(report({ ts: BASE + 30, ip: '192.0.2.1', treatment: 'Allowed', category: 'ai', rule: '192.0.2.1', ruleId: 'allow-1' }));
+        batch.push(report({ ts: BASE + 40, monitored: [{ category: 'bp', rule: '/p0', rule_id: 'mon-1' }, { category: 'bh', rule: 'h', rule_id: null }] }));
+        await store.insertReports(site.id, batch);
+        await store.insertReports(other.id, [report({ ts: BASE + 5 })]);
+        // All or nothing: one bad record (ip must not be null) rejects the batch.
+        await assert.rejects(store.insertReports(site.id, [report({ requestId: 'bad-batch' }), report({ ip: null as unknown as string })]));
+
+        assert.equal(await rollUpAll(store), 35);
+        assert.equal(await store.rollUp(), 0, 'nothing left to fold');
+        const to = BASE + 2 * HOUR;
+        assert.deepEqual(await store.totals(site.id, BASE, to), { total: 34, blocked: 2, allowed: 1, passed: 31, monitored: 1 });
+        assert.deepEqual(await store.totals(other.id, BASE, to), { total: 1, blocked: 0, allowed: 0, passed: 1, monitored: 0 });
+        // A later batch folds on top of the earlier one.
+        await store.insertReports(site.id, [report({ ts: BASE + 50, ip: '198.51.100.7', treatment: 'Blocked', category: 'bi', rule: '198.51.100.0/24', ruleId: 'rule-1' })]);
+        assert.equal(await rollUpAll(store), 1);
+        assert.equal((await store.totals(site.id, BASE, to)).blocked, 3);
+
+        const series = await store.timeSeries(site.id, BASE, to, HOUR);
+        assert.deepEqual(series.map((b) => [b.t, b.total]), [[BASE, 23], [BASE + HOUR, 12]]);
+        const ips = await store.top(site.id, 'ip', BASE, to, 3);
+        assert.deepEqual(ips[0], { value: '203.0.113.1', total: 7, blocked: 0 }, '6 from the loop and the monitored one');
+        assert.equal(ips.length, 3);
+        assert.deepEqual(await store.top(site.id, 'country', BASE, to, 5), [{ value: 'DE', total: 15, blocked: 0 }]);
+        assert.deepEqual((await store.top(site.id, 'rule', BASE, to, 1))[0], { value: 'bi\t198.51.100.0/24', total: 2, blocked: 2 });
+        assert.equal(await store.uniqueIps(site.id, BASE, to), 8);
+        const hits = await store.ruleHits(site.id, BASE, to);
+        assert.deepEqual(hits.byId.get('rule-1'), { hits: 2, monitored: 0 });
+        assert.deepEqual(hits.byId.get('mon-1'), { hits: 0, monitored: 1 });
+        assert.deepEqual(hits.byId.get('bh\th'), { hits: 0, monitored: 1 });
+        assert.equal(hits.byMatch.get('bu\tsqlmap'), 1);
+
+        const first = await store.queryReports(site.id, {}, { limit: 10 });
+        assert.equal(first.rows.length, 10);
+        assert.ok(first.next);
+        assert.ok(first.rows.every((r, i) => i === 0 || r.ts <= first.rows[i - 1]!.ts), 'newest first');
+        const second = await store.queryReports(site.id, {}, { limit: 100, before: first.next! });
+        assert.equal(first.rows.length + second.rows.length, 35);
+        assert.equal(second.next, null);
+        assert.equal(new Set([...first.rows, ...second.rows].map((r) => r.id)).size, 35, 'no row twice');
+        assert.ok(![...first.rows, ...second.rows].some((r) => r.requestId === 'bad-batch'));
+        const blocked = await store.queryReports(site.id, { treatment: 'Blocked' }, { limit: 10 });
+        assert.deepEqual(blocked.rows.map((r) => r.ip).sort(), ['198.51.100.7', '198.51.100.7', '198.51.100.8']);
+        const byIp = await store.queryReports(site.id, { ip: '203.0.113.2' }, { limit: 50 });
+        assert.equal(byIp.rows.length, 6);
+        assert.deepEqual((await store.queryReports(site.id, { path: '/p1' }, { limit: 50 })).rows.length, 10);
+        const byRule = await store.queryReports(site.id, { rule: 'rule-1' }, { limit: 50 });
+        assert.equal(byRule.rows.length, 2);
+        const monitored = (await store.queryReports(site.id, { from: BASE + 40, to: BASE + 41 }, { limit: 5 })).rows;
+        assert.deepEqual(monitored[0]?.monitored, [{ category: 'bp', rule: '/p0', rule_id: 'mon-1' }, { category: 'bh', rule: 'h', rule_id: null }]);
+        assert.equal(monitored[0]?.treatment, 'Passed');
+      });
+    });
+
+    it('retention: deletes only folded raw reports past rawSeconds and rollups past rollupSeconds', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('s');
+        const day = 86_400;
+        const now = BASE + 100 * day;
+        await store.insertReports(site.id, [
+          report({ ts: now - 95 * day }), report({ ts: now - 10 * day }), report({ ts: now - 60 }),
+        ]);
+        assert.equal(await store.prune({ rawSeconds: 7 * day, rollupSeconds: 90 * day }, now), 0, 'nothing folded yet, nothing deleted');
+        await rollUpAll(store);
+        const deleted = await store.prune({ rawSeconds: 7 * day, rollupSeconds: 90 * day }, now);
+        assert.ok(deleted >= 3, `deleted ${deleted}`);
+        const left = await store.queryReports(site.id, { from: 0 }, { limit: 10 });
+        assert.deepEqual(left.rows.map((r) => r.ts), [now - 60]);
+        assert.equal((await store.totals(site.id, 0, now + 1)).total, 2, 'the 95-day-old minute is gone, the 10-day-old one kept');
+        assert.equal(await store.prune({ rawSeconds: 7 * day, rollupSeconds: 90 * day }, now), 0);
+      });
+    });
+  });
+}
