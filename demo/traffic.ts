@@ -45,7 +45,8 @@ const BROWSERS = [
 const PAGES = ['/', '/', '/products', '/products/42', '/products/7', '/about', '/search?q=shoes', '/search?q=red+hat', '/cart', '/api/items?page=2'];
 const SCAN_PATHS = ['/wp-admin/', '/wp-login.php', '/.env', '/.git/config', '/phpmyadmin/', '/admin', '/xmlrpc.php', '/backup.zip'];
 const SCAN_AGENTS = ['sqlmap/1.8.11#stable (https://sqlmap.org)', 'Nikto/2.5.0', 'Mozilla/5.0 zgrab/0.x', 'masscan/1.3'];
-const INJECTIONS = ["/search?q=' union select password from users--", '/search?q=<script>alert(1)</script>', '/products?id=1;DROP TABLE users'];
+// Percent-encoded as a client must send them; Moat decodes parameters before matching.
+const INJECTIONS = ["/search?q='%20union%20select%20password%20from%20users--", '/search?q=%3Cscript%3Ealert(1)%3C/script%3E', '/products?id=1;DROP%20TABLE%20users'];
 
 /** Public-looking unicast IPv4 addresses (no private, loopback, multicast or reserved first octets). */
 function publicIps(next: () => number, count: number): string[] {

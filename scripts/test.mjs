@@ -19,6 +19,7 @@ function walk(dir, out) {
 }
 
 const files = walk(join(root, 'packages'), [])
+  .concat(walk(join(root, 'demo'), []))
   .concat(walk(join(root, 'bench'), []))
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
