@@ -5,6 +5,7 @@ export type { EngineOptions, EngineParts } from './engine/engine.js';
 export type { RuleSet, RulesFileInfo } from './engine/rule-set.js';
 export { MemoryRateLimitStore } from './engine/rate-limiter.js';
 export type { RateLimitStore } from './engine/rate-limiter.js';
+export type { SharedRateLimitStore, SharedRateLimitOutcome, RateLimitHit, PendingRateLimits } from './engine/shared-rate-limit-store.js';
 export type { Rule, RuleKind, RuleAction, RuleMode, RateLimitSpec } from './rules/types.js';
 export { RULE_KINDS } from './rules/types.js';
 export { normalizeRule, contentId } from './rules/normalize-rule.js';

@@ -1,3 +1,5 @@
+import type { PendingRateLimits } from './shared-rate-limit-store.js';
+
 /** The request as the engine sees it: already normalised by the adapter (see http/). */
 export interface MoatRequest {
   /** Client IP as text (any IPv4/IPv6 form). */
@@ -37,4 +39,9 @@ export interface Decision {
   monitored: readonly MonitorMatch[];
   /** For rate-limit blocks: seconds until the client may retry. */
   retryAfter?: number;
+  /**
+   * Only from an engine with a shared rate-limit store, on a Passed decision: the rate limits still to
+   * count. `Engine.settleRateLimits` turns it into the final decision (the firewall does this).
+   */
+  pendingRateLimits?: PendingRateLimits;
 }

@@ -9,6 +9,7 @@ import type { DataSet } from '../data/data-set.js';
 import type { Category, Decision, MonitorMatch, MoatRequest } from './decision.js';
 import type { RateLimitStore } from './rate-limiter.js';
 import { MemoryRateLimitStore } from './rate-limiter.js';
+import type { PendingRateLimits, RateLimitHit, SharedRateLimitStore } from './shared-rate-limit-store.js';
 import type { IpRuleIndex, RuleSet } from './rule-set.js';
 import type { SubstringMatcher } from './substring-matcher.js';
 import { emptyRuleSet, loadDataFile, loadRulesFile } from '../format/load-files.js';
@@ -26,6 +27,11 @@ export interface EngineParts {
   /** Millisecond clock; injectable for tests of rate limits and expiry. */
   now?: () => number;
   rateLimits?: RateLimitStore;
+  /**
+   * Counters shared across processes (e.g. Redis). With one, a request matching rate-limit rules comes
+   * back from evaluate() with `pendingRateLimits` for settleRateLimits() to count; `rateLimits` is unused.
+   */
+  sharedRateLimits?: SharedRateLimitStore | null;
   /** Group IPv6 clients by this prefix length for rate limits (default /64: one subscriber, one key). */
   ipv6RateLimitPrefix?: 64 | 128;
 }
@@ -43,6 +49,7 @@ export class Engine {
   readonly rules: RuleSet;
   readonly data: DataSet | null;
   readonly rateLimits: RateLimitStore;
+  readonly sharedRateLimits: SharedRateLimitStore | null;
   private readonly now: () => number;
   // Scratch space for the parsed client IP: evaluate() is synchronous, so one buffer per engine is safe.
   private readonly words = new Uint32Array(4);
@@ -53,6 +60,7 @@ export class Engine {
     this.data = parts.data ?? null;
     this.now = parts.now ?? Date.now;
     this.rateLimits = parts.rateLimits ?? new MemoryRateLimitStore();
+    this.sharedRateLimits = parts.sharedRateLimits ?? null;
     this.v6Prefix = parts.ipv6RateLimitPrefix ?? 64;
   }
 
@@ -85,11 +93,41 @@ export class Engine {
     if (rs.methods.size > 0 && method && (d = this.checkExact(rs.methods, method, 'bm')) !== null) return d;
     // 12: rate limits, per rule and client.
     if (family !== 0 && (rs.rateLimitsExact.size > 0 || rs.rateLimitsPrefix.length > 0)) {
-      if ((d = this.checkRateLimits(family, method, (req.path ?? '/').toLowerCase())) !== null) return d;
+      const path = (req.path ?? '/').toLowerCase();
+      if (this.sharedRateLimits !== null) {
+        const pending = this.pendingRateLimits(family, method, path);
+        if (pending !== null) {
+          return { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: this.monitored ?? NO_MONITORS, pendingRateLimits: pending };
+        }
+      } else if ((d = this.checkRateLimits(family, method, path)) !== null) return d;
     }
     const monitored = this.monitored;
     if (monitored === null) return PASSED;
     return { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored };
+  }
+
+  /**
+   * Counts the rate limits a decision from evaluate() left pending, in the shared store, and returns the
+   * final decision (the decision itself when nothing is pending). Never rejects: the store falls back to
+   * local counting on its own, and `onFallback` hears why.
+   */
+  async settleRateLimits(decision: Decision, onFallback?: (error: Error) => void): Promise<Decision> {
+    const pending = decision.pendingRateLimits;
+    if (pending === undefined || this.sharedRateLimits === null) return decision;
+    const outcome = await this.sharedRateLimits.hitAll(pending.hits, pending.now);
+    if (outcome.fallback !== null) onFallback?.(outcome.fallback);
+    let monitored: MonitorMatch[] | null = decision.monitored.length > 0 ? [...decision.monitored] : null;
+    for (let k = 0; k < outcome.waits.length && k < pending.rules.length; k++) {
+      const wait = outcome.waits[k];
+      if (wait === 0) continue;
+      const r = this.rules.rules[pending.rules[k]];
+      if (r.mode === 'monitor') {
+        (monitored ??= []).push({ category: 'brl', rule: r.id, ruleId: r.id });
+        continue;
+      }
+      return { treatment: 'Blocked', category: 'brl', rule: r.id, ruleId: r.id, monitored: monitored ?? NO_MONITORS, retryAfter: Math.ceil(wait / 1000) };
+    }
+    return { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: monitored ?? NO_MONITORS };
   }
 
   // Per-evaluation state, kept on the instance so the hot path allocates no closures.
@@ -169,14 +207,34 @@ export class Engine {
     return hit >= 0 ? this.decide('Blocked', category, hit) : null;
   }
 
-  private checkRateLimits(family: 4 | 6, method: string, path: string): Decision | null {
+  private rateLimitCandidates(path: string): readonly number[] {
     const rs = this.rules;
     let candidates = rs.rateLimitsExact.get(path) ?? NO_RULES;
     for (const i of rs.rateLimitsPrefix) {
       if (path.startsWith(rs.rules[i].rateLimit!.path)) candidates = candidates === NO_RULES ? [i] : [...candidates, i];
     }
-    for (const i of candidates) {
-      const r = rs.rules[i];
+    return candidates;
+  }
+
+  /** The same rules checkRateLimits() would count, as hits for a shared store; null when none applies. */
+  private pendingRateLimits(family: 4 | 6, method: string, path: string): PendingRateLimits | null {
+    let hits: RateLimitHit[] | null = null;
+    let rules: number[] | null = null;
+    let client: string | null = null;
+    for (const i of this.rateLimitCandidates(path)) {
+      const r = this.rules.rules[i];
+      const spec = r.rateLimit!;
+      if (r.expires !== undefined && r.expires <= this.nowMs) continue;
+      if (spec.method !== null && spec.method !== method) continue;
+      (hits ??= []).push({ rule: r.id, client: (client ??= this.clientKey(family)), limit: spec.limit, windowMs: spec.windowMs, stop: r.mode !== 'monitor' });
+      (rules ??= []).push(i);
+    }
+    return hits === null ? null : { hits, rules: rules!, now: this.nowMs };
+  }
+
+  private checkRateLimits(family: 4 | 6, method: string, path: string): Decision | null {
+    for (const i of this.rateLimitCandidates(path)) {
+      const r = this.rules.rules[i];
       const spec = r.rateLimit!;
       if (r.expires !== undefined && r.expires <= this.nowMs) continue;
       if (spec.method !== null && spec.method !== method) continue;

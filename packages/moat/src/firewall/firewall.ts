@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Decision } from '../engine/decision.js';
 import { Engine } from '../engine/engine.js';
+import type { SharedRateLimitStore } from '../engine/shared-rate-limit-store.js';
 import { bodyKind, declaredBodyLength, type BodyKind } from '../http/body-kind.js';
 import { bodyParams } from '../http/body-params.js';
 import { ClientIpResolver, FORWARDING_HEADERS } from '../http/client-ip.js';
@@ -30,6 +31,8 @@ const DEFAULT_LOG_INTERVAL_MS = 60_000;
 
 export class Firewall {
   readonly trustedProxies: TrustedProxies;
+  /** Shared rate-limit counters (the `rateLimitStore` option), handed to every engine the firewall builds. */
+  readonly rateLimitStore: SharedRateLimitStore | null;
   private engine: FirewallEngine | null;
   private ownedEngine: FirewallEngine | null;
   private readonly clientIp: ClientIpResolver;
@@ -72,12 +75,14 @@ export class Firewall {
     if (options.onDecision) this.decisionListeners.push(options.onDecision);
     if (options.onError) this.errorListeners.push(options.onError);
 
+    this.rateLimitStore = options.rateLimitStore ?? null;
     this.engine = options.engine ?? null;
     this.ownedEngine = null;
     if (this.engine === null) {
       try {
         this.engine = this.ownedEngine = Engine.open({
           rules: options.rules, data: options.data, dataMode: options.dataMode, now: options.now,
+          sharedRateLimits: this.rateLimitStore,
         });
       } catch (error) {
         // Not a crash: the app runs, unjudged (or answering 503 with failClosed) until an engine is set.
@@ -174,13 +179,34 @@ export class Firewall {
     return this.decide(engine, request);
   }
 
-  private decide(engine: FirewallEngine, request: MoatHttpRequest): Verdict {
+  private decide(engine: FirewallEngine, request: MoatHttpRequest): Verdict | Promise<Verdict> {
     let decision: Decision;
     try {
       decision = engine.evaluate(request);
     } catch (error) {
       return this.cannotJudge(asError(error), request);
     }
+    if (decision.pendingRateLimits !== undefined && engine.settleRateLimits !== undefined) {
+      return this.settleRateLimits(engine, decision, request);
+    }
+    return this.finish(decision, request);
+  }
+
+  /** Only requests that match a rate-limit rule, pass otherwise and have a shared store come here. */
+  private async settleRateLimits(engine: FirewallEngine, pending: Decision, request: MoatHttpRequest): Promise<Verdict> {
+    let decision: Decision;
+    try {
+      decision = await engine.settleRateLimits!(pending, (error) => {
+        this.counters.rateLimitFallbacks++;
+        this.emitError('rateLimitStore', error, request);
+      });
+    } catch (error) {
+      return this.cannotJudge(asError(error), request);
+    }
+    return this.finish(decision, request);
+  }
+
+  private finish(decision: Decision, request: MoatHttpRequest): Verdict {
     const counters = this.counters;
     if (decision.monitored.length > 0) counters.monitored++;
     const listeners = this.decisionListeners;
@@ -246,7 +272,9 @@ export class Firewall {
       if (request !== undefined) context.request = { method: request.method, path: request.path, ip: request.ip };
       this.logger.error(context, kind === 'engine'
         ? 'moat could not judge a request' + (this.failClosed ? '; answered 503' : '; let it through')
-        : 'a moat hook threw; the request went on');
+        : kind === 'rateLimitStore'
+          ? 'the shared rate-limit store did not answer in time; this process counted the request\'s rate limits itself'
+          : 'a moat hook threw; the request went on');
     });
   }
 

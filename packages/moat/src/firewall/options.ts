@@ -4,6 +4,7 @@
 
 import type { DataMode } from '../data/read-data.js';
 import type { Decision, MoatRequest } from '../engine/decision.js';
+import type { SharedRateLimitStore } from '../engine/shared-rate-limit-store.js';
 import type { ForwardingHeader } from '../http/client-ip.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
 import type { TrustedProxySpec } from '../http/trusted-proxies.js';
@@ -24,6 +25,8 @@ export type ResponseOption =
 /** The part of an engine the firewall uses; `Engine` from engine/ fits, and so does a test double. */
 export interface FirewallEngine {
   evaluate(request: MoatRequest): Decision;
+  /** Counts rate limits left pending by evaluate() (engines with a shared rate-limit store). Never rejects. */
+  settleRateLimits?(decision: Decision, onFallback?: (error: Error) => void): Promise<Decision>;
   close?(): void;
   /** When given, Moat skips building parameters (and reading bodies) while there are no parameter rules. */
   readonly rules?: { readonly params: { readonly size: number } };
@@ -31,7 +34,7 @@ export interface FirewallEngine {
 
 export type DecisionListener = (decision: Decision, request: MoatHttpRequest) => void;
 
-export type MoatErrorKind = 'startup' | 'engine' | 'hook' | 'configuration';
+export type MoatErrorKind = 'startup' | 'engine' | 'hook' | 'configuration' | 'rateLimitStore';
 
 export interface MoatErrorEvent {
   kind: MoatErrorKind;
@@ -60,6 +63,14 @@ export interface MoatOptions {
   engine?: FirewallEngine;
   /** Millisecond clock handed to the engine (rate limits, expiry) and used for log intervals. */
   now?: () => number;
+  /**
+   * Rate-limit counters shared by every process, e.g. `new RedisRateLimitStore({ redis })` from
+   * `moat/ratelimit/redis`. Default: counted in this process. Only requests that match a rate-limit rule
+   * wait for it, within its time budget; when it cannot answer, this process limits them (`rateLimitStore` errors).
+   * Used by the engines the firewall builds (from `rules`, or in managed mode); an `engine` passed in uses
+   * its own `sharedRateLimits` part.
+   */
+  rateLimitStore?: SharedRateLimitStore;
 
   /**
    * Peers whose forwarding headers are believed: IPs, CIDRs (IPv4 and IPv6), `start-end` ranges and

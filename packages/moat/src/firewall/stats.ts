@@ -24,11 +24,14 @@ export interface FirewallStats {
   /** Request bodies read for parameters; `bodiesTruncated` of them longer than the limit. */
   bodiesInspected: number;
   bodiesTruncated: number;
+  /** Rate-limited requests counted locally because the shared rate-limit store was down, slow or failing. */
+  rateLimitFallbacks: number;
 }
 
 export function emptyStats(): FirewallStats {
   return {
     requests: 0, allowed: 0, blocked: 0, passed: 0, rateLimited: 0, monitored: 0, engineErrors: 0,
     noEngine: 0, failedOpen: 0, failedClosed: 0, hookErrors: 0, bodiesInspected: 0, bodiesTruncated: 0,
+    rateLimitFallbacks: 0,
   };
 }

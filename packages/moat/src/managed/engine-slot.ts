@@ -65,7 +65,10 @@ export class EngineSlot {
   private swap(): void {
     // Custom rules work without the data file; the data file alone is useless (rules refer to it).
     if (this.rules === null && this.data === null) return;
-    const engine = new Engine({ rules: this.rules ?? emptyRuleSet(), data: this.data, rateLimits: this.rateLimits, now: this.now });
+    const engine = new Engine({
+      rules: this.rules ?? emptyRuleSet(), data: this.data, rateLimits: this.rateLimits, now: this.now,
+      sharedRateLimits: this.firewall.rateLimitStore,
+    });
     this.firewall.setEngine(engine);
   }
 

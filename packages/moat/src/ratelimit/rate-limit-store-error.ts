@@ -1,0 +1,9 @@
+/** Why the shared rate-limit store did not answer a request (the local limiter answered instead). */
+export type RateLimitFallbackReason = 'timeout' | 'error' | 'cooldown';
+
+export class RateLimitStoreError extends Error {
+  override readonly name = 'RateLimitStoreError';
+  constructor(readonly reason: RateLimitFallbackReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,157 @@
+// Rate-limit counters in Redis, shared by every process and instance of an app (the `rateLimitStore`
+// option; entry point `moat/ratelimit/redis`). One script call per rate-limited request, bounded by a
+// time budget: when Redis is slow, down or failing, this process's own limiter answers instead (fail
+// open to local limiting), and after a failure Redis is left alone for a cool-down so an outage costs
+// requests no waiting at all.
+import { MemoryRateLimitStore, type RateLimitStore } from '../engine/rate-limiter.js';
+import type { RateLimitHit, SharedRateLimitOutcome, SharedRateLimitStore } from '../engine/shared-rate-limit-store.js';
+import type { RedisScriptClient } from './redis-client.js';
+import { RateLimitStoreError } from './rate-limit-store-error.js';
+import { SLIDING_WINDOW_SCRIPT, SLIDING_WINDOW_SHA1 } from './sliding-window-script.js';
+import { OUT_OF_TIME, withinBudget } from './within-budget.js';
+
+export interface RedisRateLimitStoreOptions {
+  /** An ioredis client (`new Redis(url, RATE_LIMIT_REDIS_OPTIONS)`) or cluster; the app owns and closes it. */
+  redis: RedisScriptClient;
+  /** Longest a request waits for Redis before the local limiter answers (default 50 ms). */
+  budgetMs?: number;
+  /** After a timeout or error, count locally for this long before asking Redis again (default 1000 ms; 0: always ask). */
+  cooldownMs?: number;
+  /** Key prefix (default `moat:rl:`). Keys are `<prefix>{<client>}:<rule id>`: one client's keys share a cluster slot. */
+  prefix?: string;
+  /**
+   * Whose clock places the windows: `server` (default) uses Redis's, so instances with skewed clocks
+   * still agree; `client` uses the engine's clock (tests with an injected clock).
+   */
+  clock?: 'server' | 'client';
+  /** The fallback limiter (default a MemoryRateLimitStore of this process). */
+  local?: RateLimitStore;
+  /** Clock for the budget's cool-down (default Date.now). */
+  now?: () => number;
+}
+
+export interface RedisRateLimitStats {
+  /** Requests counted (hitAll calls). */
+  calls: number;
+  /** Of those, answered by Redis. */
+  answered: number;
+  /** Answered locally because Redis took longer than the budget, failed, or was cooling down. */
+  timeouts: number;
+  errors: number;
+  skipped: number;
+  /** Times the script had to be sent in full (NOSCRIPT: first use, or after a Redis restart / SCRIPT FLUSH). */
+  scriptLoads: number;
+}
+
+const DEFAULT_BUDGET_MS = 50;
+const DEFAULT_COOLDOWN_MS = 1_000;
+
+export class RedisRateLimitStore implements SharedRateLimitStore {
+  readonly budgetMs: number;
+  readonly local: RateLimitStore;
+  private readonly redis: RedisScriptClient;
+  private readonly cooldownMs: number;
+  private readonly prefix: string;
+  private readonly serverClock: boolean;
+  private readonly now: () => number;
+  private readonly counts: RedisRateLimitStats = { calls: 0, answered: 0, timeouts: 0, errors: 0, skipped: 0, scriptLoads: 0 };
+  private coolUntil = 0;
+  private coolError: RateLimitStoreError | null = null;
+
+  constructor(options: RedisRateLimitStoreOptions) {
+    if (options === null || typeof options !== 'object' || options.redis === null || typeof options.redis !== 'object'
+      || typeof options.redis.evalsha !== 'function' || typeof options.redis.eval !== 'function') {
+      throw new TypeError('RedisRateLimitStore needs { redis }: an ioredis client (or anything with evalsha and eval)');
+    }
+    this.redis = options.redis;
+    this.budgetMs = positive(options.budgetMs, DEFAULT_BUDGET_MS, 'budgetMs');
+    this.cooldownMs = positive(options.cooldownMs, DEFAULT_COOLDOWN_MS, 'cooldownMs', true);
+    this.prefix = options.prefix ?? 'moat:rl:';
+    if (options.clock !== undefined && options.clock !== 'server' && options.clock !== 'client') {
+      throw new TypeError(`RedisRateLimitStore: clock must be 'server' or 'client', not ${String(options.clock)}`);
+    }
+    this.serverClock = options.clock !== 'client';
+    this.local = options.local ?? new MemoryRateLimitStore();
+    this.now = options.now ?? Date.now;
+  }
+
+  /** A snapshot of the counters. */
+  stats(): RedisRateLimitStats {
+    return { ...this.counts };
+  }
+
+  /** The Redis key of one client's counter for one rule. */
+  keyOf(hit: Pick<RateLimitHit, 'rule' | 'client'>): string {
+    return `${this.prefix}{${hit.client}}:${hit.rule}`;
+  }
+
+  async hitAll(hits: readonly RateLimitHit[], now: number): Promise<SharedRateLimitOutcome> {
+    this.counts.calls++;
+    if (hits.length === 0) return { waits: [], fallback: null };
+    if (this.coolError !== null) {
+      if (this.now() < this.coolUntil) {
+        this.counts.skipped++;
+        return this.countLocally(hits, now, this.coolError);
+      }
+      this.coolError = null;
+    }
+    const keys = hits.map((h) => this.keyOf(h));
+    const args: (string | number)[] = [this.serverClock ? -1 : now];
+    for (const h of hits) args.push(h.limit, h.windowMs, h.stop ? 1 : 0);
+    let error: RateLimitStoreError;
+    try {
+      const reply = await withinBudget(this.run(keys, args), this.budgetMs);
+      if (reply !== OUT_OF_TIME) {
+        const waits = parseWaits(reply, hits.length);
+        this.counts.answered++;
+        return { waits, fallback: null };
+      }
+      this.counts.timeouts++;
+      error = new RateLimitStoreError('timeout', `Redis did not answer within ${this.budgetMs} ms`);
+    } catch (cause) {
+      this.counts.errors++;
+      error = new RateLimitStoreError('error', `Redis failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    }
+    if (this.cooldownMs > 0) {
+      this.coolUntil = this.now() + this.cooldownMs;
+      this.coolError = new RateLimitStoreError('cooldown', `${error.message}; counting locally for ${this.cooldownMs} ms`, { cause: error });
+    }
+    return this.countLocally(hits, now, error);
+  }
+
+  /** EVALSHA, and EVAL when Redis does not hold the script (first use, restart, SCRIPT FLUSH). */
+  private async run(keys: string[], args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(SLIDING_WINDOW_SHA1, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+      this.counts.scriptLoads++;
+      return this.redis.eval(SLIDING_WINDOW_SCRIPT, keys.length, ...keys, ...args);
+    }
+  }
+
+  private countLocally(hits: readonly RateLimitHit[], now: number, fallback: Error): SharedRateLimitOutcome {
+    const waits: number[] = [];
+    for (const h of hits) {
+      const wait = this.local.hit(`${h.rule}|${h.client}`, h.limit, h.windowMs, now);
+      waits.push(wait);
+      if (wait > 0 && h.stop) break;
+    }
+    return { waits, fallback };
+  }
+}
+
+function parseWaits(reply: unknown, max: number): number[] {
+  if (!Array.isArray(reply) || reply.length > max || reply.some((w) => typeof w !== 'number' || !(w >= 0))) {
+    throw new Error(`unexpected reply from the rate-limit script: ${JSON.stringify(reply)?.slice(0, 100)}`);
+  }
+  return reply as number[];
+}
+
+function positive(value: number | undefined, fallback: number, name: string, zeroOk = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (value === 0 && !zeroOk)) {
+    throw new TypeError(`RedisRateLimitStore: ${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number of milliseconds, not ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,9 @@
+// Entry point `moat/ratelimit/redis`: rate limits shared by every process through Redis (ioredis is an
+// optional peer dependency; nothing here imports it).
+export { RedisRateLimitStore } from './redis-store.js';
+export type { RedisRateLimitStoreOptions, RedisRateLimitStats } from './redis-store.js';
+export { RATE_LIMIT_REDIS_OPTIONS } from './redis-client.js';
+export type { RedisScriptClient } from './redis-client.js';
+export { RateLimitStoreError } from './rate-limit-store-error.js';
+export type { RateLimitFallbackReason } from './rate-limit-store-error.js';
+export { SLIDING_WINDOW_SCRIPT, SLIDING_WINDOW_SHA1 } from './sliding-window-script.js';

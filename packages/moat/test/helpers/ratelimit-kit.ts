@@ -1,0 +1,100 @@
+// Redis for the shared rate-limit tests: MOAT_TEST_REDIS_URL when CI provides one, otherwise a throw-away
+// redis-server on 127.0.0.1 started by scripts/ensure-redis.sh (which installs Debian's package when
+// missing). No Redis is a test failure, never a skip. Every test uses its own key prefix.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { RATE_LIMIT_REDIS_OPTIONS } from '../../src/ratelimit/redis.js';
+
+const ENSURE_REDIS = fileURLToPath(new URL('../../../../scripts/ensure-redis.sh', import.meta.url));
+
+export interface TestRedis {
+  url: string;
+  stop(): void;
+}
+
+export function startTestRedis(): TestRedis {
+  const fromEnv = process.env.MOAT_TEST_REDIS_URL;
+  if (fromEnv) return { url: fromEnv, stop: () => {} };
+  const run = spawnSync('bash', [ENSURE_REDIS], { encoding: 'utf8', timeout: 180_000 });
+  const port = run.stdout?.trim().split('\n').pop() ?? '';
+  if (run.status !== 0 || !/^\d+$/.test(port)) {
+    throw new Error(`cannot start Redis for the tests (scripts/ensure-redis.sh exited ${run.status}): ${run.stderr ?? run.error}`);
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () => { spawnSync('bash', [ENSURE_REDIS, 'stop', port], { timeout: 10_000 }); },
+  };
+}
+
+/** A connected client with the recommended rate-limit options (fails fast while disconnected). */
+export async function connect(url: string): Promise<Redis> {
+  const redis = new Redis(url, { ...RATE_LIMIT_REDIS_OPTIONS, lazyConnect: true });
+  await redis.connect();
+  return redis;
+}
+
+export function uniquePrefix(): string {
+  return `moat-test:${randomBytes(6).toString('hex')}:`;
+}
+
+/** A port nothing listens on (bound, then closed again). */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A TCP proxy in front of Redis whose replies can be held back: while `hold` is on, bytes from Redis are
+ * kept instead of forwarded, so a command is sent but its answer does not come. Stands for a slow Redis.
+ */
+export class HoldingProxy {
+  hold = false;
+  /** Reply bytes held back so far. */
+  heldBytes = 0;
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly held: { to: net.Socket; data: Buffer }[] = [];
+
+  constructor(private readonly target: { host: string; port: number }) {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(target.port, target.host);
+      this.sockets.add(client).add(upstream);
+      client.on('data', (d) => upstream.write(d));
+      upstream.on('data', (d) => {
+        if (this.hold) {
+          this.heldBytes += d.length;
+          this.held.push({ to: client, data: d });
+        } else client.write(d);
+      });
+      const end = () => { client.destroy(); upstream.destroy(); };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  release(): void {
+    this.hold = false;
+    for (const { to, data } of this.held.splice(0)) if (!to.destroyed) to.write(data);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+export function redisTarget(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 6379) };
+}
