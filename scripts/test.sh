@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
-if [ -f scripts/setup-browser.sh ]; then bash scripts/setup-browser.sh; fi
+bash scripts/setup-system.sh
 exec node scripts/test.mjs "$@"
