@@ -2,32 +2,19 @@
 // limited by this process instead (fail open to local limiting), each fallback counted and the log
 // bounded to one line per interval. Real node:http server, real redis-server, a real TCP proxy that
 // holds Redis's replies back to play a slow Redis, and a closed port to play a dead one.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { Redis } from 'ioredis';
-import { createFirewall, writeRulesFile, type Engine, type MoatErrorEvent, type MoatOptions } from '../src/index.js';
+import { createFirewall, type Engine, type MoatErrorEvent, type MoatOptions } from '../src/index.js';
 import { withMoat } from '../src/adapters/node.js';
 import { createManagedFirewall } from '../src/managed/managed-firewall.js';
 import { RATE_LIMIT_REDIS_OPTIONS, RedisRateLimitStore, RateLimitStoreError, type RedisRateLimitStoreOptions } from '../src/ratelimit/redis.js';
-import { makeTmpDir, rateLimit, removeDir } from './helpers/engine-kit.js';
-import { HoldingProxy, closedPort, connect, redisTarget, startTestRedis, uniquePrefix, type TestRedis } from './helpers/ratelimit-kit.js';
+import { makeTmpDir, removeDir } from './helpers/engine-kit.js';
+import { HoldingProxy, closedPort, connect, loginLimitFixture, redisTarget, uniquePrefix } from './helpers/ratelimit-kit.js';
 
-let server: TestRedis;
-let dir: string;
-let rules: string;
-before(() => {
-  server = startTestRedis();
-  dir = makeTmpDir();
-  rules = path.join(dir, 'rules.db');
-  writeRulesFile([rateLimit('/login', 3, '1m', { id: 'login' })], rules);
-});
-after(() => {
-  server?.stop();
-  if (dir) removeDir(dir);
-});
+const fixture = loginLimitFixture(3);
 
 interface Harness {
   get(urlPath: string): Promise<number>;
@@ -41,7 +28,7 @@ async function app(store: RedisRateLimitStore, extra: Partial<MoatOptions> = {})
   const lines: Harness['lines'] = [];
   const events: MoatErrorEvent[] = [];
   const firewall = createFirewall({
-    rules, rateLimitStore: store, trustedProxies: [], onError: (e) => events.push(e),
+    rules: fixture.rules, rateLimitStore: store, trustedProxies: [], onError: (e) => events.push(e),
     logger: { error: (object, message) => lines.push({ object, message }), warn: () => {} }, ...extra,
   });
   const srv = http.createServer(withMoat((_req, res) => { res.end('ok'); }, firewall));
@@ -109,7 +96,7 @@ test('Redis down without a cool-down: every request tries, fails at once (no off
 });
 
 test('Redis slow: the request is answered while Redis still holds the reply, counted as a timeout', async () => {
-  const proxy = new HoldingProxy(redisTarget(server.url));
+  const proxy = new HoldingProxy(redisTarget(fixture.server.url));
   const port = await proxy.listen();
   const redis = await connect(`redis://127.0.0.1:${port}`);
   // A budget no loaded machine misses while replies flow; held replies make it run out regardless.
@@ -139,10 +126,10 @@ test('Redis slow: the request is answered while Redis still holds the reply, cou
 });
 
 test('a managed firewall hands the store to every engine it builds', async () => {
-  const redis = await connect(server.url);
+  const redis = await connect(fixture.server.url);
   const s = store(redis, { budgetMs: 5_000 });
   const syncDir = makeTmpDir();
-  const managed = createManagedFirewall({ rules, dir: syncDir, rateLimitStore: s, logger: false, trustedProxies: [] });
+  const managed = createManagedFirewall({ rules: fixture.rules, dir: syncDir, rateLimitStore: s, logger: false, trustedProxies: [] });
   try {
     const engine = managed.currentEngine as Engine;
     assert.equal(engine.sharedRateLimits, s);

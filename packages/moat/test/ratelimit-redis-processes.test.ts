@@ -1,14 +1,12 @@
 // Three app processes (child_process.fork, each a real node:http server behind the firewall) sharing one
 // limit through one real Redis: 30 requests spread over them, limit 10 a minute, exactly 10 pass in all.
 // The contrast: with the in-process store each process counts alone and all 30 pass.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
-import path from 'node:path';
-import { writeRulesFile, type FirewallStats } from '../src/index.js';
+import type { FirewallStats } from '../src/index.js';
 import type { RedisRateLimitStats } from '../src/ratelimit/redis.js';
-import { makeTmpDir, rateLimit, removeDir } from './helpers/engine-kit.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from './helpers/ratelimit-kit.js';
+import { loginLimitFixture, uniquePrefix } from './helpers/ratelimit-kit.js';
 
 const CHILD = new URL('./helpers/ratelimit-app-process.ts', import.meta.url).pathname;
 
@@ -42,19 +40,7 @@ async function startApp(options: { rules: string; redisUrl: string | null; prefi
   };
 }
 
-let server: TestRedis;
-let dir: string;
-let rules: string;
-before(() => {
-  server = startTestRedis();
-  dir = makeTmpDir();
-  rules = path.join(dir, 'rules.db');
-  writeRulesFile([rateLimit('/login', 10, '1m', { id: 'login' })], rules);
-});
-after(() => {
-  server?.stop();
-  if (dir) removeDir(dir);
-});
+const fixture = loginLimitFixture(10);
 
 /** Sends `n` GET requests to `path`, round-robin over the apps, one at a time; returns the statuses. */
 async function spread(apps: App[], n: number, urlPath: string): Promise<{ statuses: number[]; retryAfter: (string | null)[] }> {
@@ -70,7 +56,7 @@ async function spread(apps: App[], n: number, urlPath: string): Promise<{ status
 }
 
 async function withApps<T>(redisUrl: string | null, fn: (apps: App[]) => Promise<T>): Promise<T> {
-  const options = { rules, redisUrl, prefix: uniquePrefix(), budgetMs: 1_000 };
+  const options = { rules: fixture.rules, redisUrl, prefix: uniquePrefix(), budgetMs: 1_000 };
   const apps = await Promise.all([startApp(options), startApp(options), startApp(options)]);
   try {
     return await fn(apps);
@@ -80,7 +66,7 @@ async function withApps<T>(redisUrl: string | null, fn: (apps: App[]) => Promise
 }
 
 test('three processes on one Redis share the limit: 10 of 30 requests pass; in-process counting lets all 30 through', async () => {
-  await withApps(server.url, async (apps) => {
+  await withApps(fixture.server.url, async (apps) => {
     const { statuses, retryAfter } = await spread(apps, 30, '/login');
     assert.equal(statuses.filter((s) => s === 200).length, 10, `statuses: ${statuses.join(' ')}`);
     assert.equal(statuses.filter((s) => s === 429).length, 20);

@@ -10,6 +10,7 @@ import type { ClientInfo } from './client-info.js';
 import { readPointer, writePointer, type CurrentPointer } from './current-pointer.js';
 import { DirLock } from './dir-lock.js';
 import { downloadBody } from './download-body.js';
+import type { DownloadLimits } from './download-limits.js';
 import { redact, timedFetch } from './http-fetch.js';
 import { processAlive } from './process-alive.js';
 import { servedFileName } from './served-file-name.js';
@@ -24,7 +25,7 @@ export interface LoadedFile<T> {
   formatVersion: number;
 }
 
-export interface CategorySyncConfig<T> {
+export interface CategorySyncConfig<T> extends DownloadLimits {
   category: SyncCategory;
   dir: string;
   /** `…/v2/downsync`; null with no API key: files on disk only, no polling. */
@@ -32,12 +33,6 @@ export interface CategorySyncConfig<T> {
   apiKey: string | null;
   client: ClientInfo;
   intervalMs: number;
-  jitter: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-  requestTimeoutMs: number;
-  downloadTimeoutMs: number;
-  maxDownloadBytes: number;
   maxRedirects: number;
   /** How often the pointer is re-read for files other processes installed. */
   watchIntervalMs: number;

@@ -1,6 +1,7 @@
 // Managed-mode settings: explicit options first, then the Wafris environment names (intervals in
 // seconds there, as in Wafris), then defaults. Everything here is pure: env in, settings out.
 import type { DataMode } from '../data/read-data.js';
+import type { DownloadLimits } from './download-limits.js';
 import { DEFAULT_REDACTED_PARAMS } from './redact-params.js';
 
 export interface UpsyncOptions {
@@ -65,19 +66,13 @@ export interface ManagedSyncOptions {
   upsync?: UpsyncOptions | false;
 }
 
-export interface ResolvedSync {
+export interface ResolvedSync extends DownloadLimits {
   apiKey: string | null;
   downsyncUrl: string | null;
   upsyncUrl: string | null;
   dir: string;
   customRulesIntervalMs: number;
   dataIntervalMs: number;
-  jitter: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-  requestTimeoutMs: number;
-  downloadTimeoutMs: number;
-  maxDownloadBytes: number;
   publicKey: string | null;
   watchIntervalMs: number;
   lockStaleMs: number;

@@ -4,9 +4,13 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { writeRulesFile } from '../../src/index.js';
 import { RATE_LIMIT_REDIS_OPTIONS } from '../../src/ratelimit/redis.js';
+import { makeTmpDir, rateLimit, removeDir } from './engine-kit.js';
 
 const ENSURE_REDIS = fileURLToPath(new URL('../../../../scripts/ensure-redis.sh', import.meta.url));
 
@@ -27,6 +31,32 @@ export function startTestRedis(): TestRedis {
     url: `redis://127.0.0.1:${port}`,
     stop: () => { spawnSync('bash', [ENSURE_REDIS, 'stop', port], { timeout: 10_000 }); },
   };
+}
+
+export interface LoginLimitFixture {
+  server: TestRedis;
+  /** A rules file whose only rule limits `/login` (id `login`). */
+  rules: string;
+}
+
+/**
+ * Registers before/after hooks that start Redis and write a rules file limiting `/login` to `limit` a
+ * minute, and stop/remove both again. The fields are set once the `before` hook has run.
+ */
+export function loginLimitFixture(limit: number): LoginLimitFixture {
+  const fixture = {} as LoginLimitFixture;
+  let dir: string | undefined;
+  before(() => {
+    fixture.server = startTestRedis();
+    dir = makeTmpDir();
+    fixture.rules = path.join(dir, 'rules.db');
+    writeRulesFile([rateLimit('/login', limit, '1m', { id: 'login' })], fixture.rules);
+  });
+  after(() => {
+    fixture.server?.stop();
+    if (dir) removeDir(dir);
+  });
+  return fixture;
 }
 
 /** A connected client with the recommended rate-limit options (fails fast while disconnected). */

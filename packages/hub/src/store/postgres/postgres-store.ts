@@ -10,20 +10,10 @@ import { PG_MIGRATIONS } from './migrations.js';
 import { createPool, type PoolOptions } from './pool.js';
 import { PostgresReports } from './reports.js';
 import { withTransaction } from './transaction.js';
-
-interface UserRow { id: number; email: string; password_hash: string; must_change_password: boolean; created_at: number }
-interface KeyRow {
-  id: number; site_id: number; label: string; prefix: string; created_at: number; revoked_at: number | null; last_used_at: number | null;
-}
-interface RuleRow {
-  site_id: number; id: string; action: string; kind: string; value: string; note: string | null; mode: string;
-  expires: number | null; rl_method: string | null; rl_path: string | null; rl_match: string | null;
-  rl_limit: number | null; rl_window_ms: number | null; created_at: number; updated_at: number;
-}
-interface ClientRow {
-  site_id: number; hostname: string; process_id: string; client: string; category: string; api_key_id: number;
-  version: string; framework: string; format: string; client_db: string; served_file: string; ip: string; last_seen: number;
-}
+import {
+  type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
+  nowSeconds, ruleColumns, toBuild, toClient, toKey, toReporter, toRule, toSession, toSite, toUser,
+} from '../rows.js';
 
 const RULE_INSERT = `INSERT INTO rules (site_id, id, action, kind, value, note, mode, expires, rl_method, rl_path,
   rl_match, rl_limit, rl_window_ms, position, created_at, updated_at)
@@ -94,14 +84,10 @@ export class PostgresStore implements HubStore {
   }
 
   async findSession(tokenHash: string, now: number): Promise<Session | undefined> {
-    const { rows } = await this.pool.query<{ user_id: number; email: string; must_change_password: boolean; csrf_token: string; expires_at: number }>(
+    const { rows } = await this.pool.query<SessionRow>(
       `SELECT s.user_id, u.email, u.must_change_password, s.csrf_token, s.expires_at
        FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2`, [tokenHash, now]);
-    const row = rows[0];
-    return row && {
-      userId: row.user_id, email: row.email, mustChangePassword: row.must_change_password,
-      csrfToken: row.csrf_token, expiresAt: row.expires_at,
-    };
+    return rows[0] && toSession(rows[0]);
   }
 
   async deleteSession(tokenHash: string): Promise<void> {
@@ -115,14 +101,13 @@ export class PostgresStore implements HubStore {
   // Sites and keys
 
   async listSites(): Promise<Site[]> {
-    const { rows } = await this.pool.query<{ id: number; name: string; created_at: number }>('SELECT * FROM sites ORDER BY id');
-    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at }));
+    const { rows } = await this.pool.query<SiteRow>('SELECT * FROM sites ORDER BY id');
+    return rows.map(toSite);
   }
 
   async getSite(id: number): Promise<Site | undefined> {
-    const { rows } = await this.pool.query<{ id: number; name: string; created_at: number }>('SELECT * FROM sites WHERE id = $1', [id]);
-    const r = rows[0];
-    return r && { id: r.id, name: r.name, createdAt: r.created_at };
+    const { rows } = await this.pool.query<SiteRow>('SELECT * FROM sites WHERE id = $1', [id]);
+    return rows[0] && toSite(rows[0]);
   }
 
   async createSite(name: string): Promise<Site> {
@@ -206,12 +191,8 @@ export class PostgresStore implements HubStore {
   // Builds
 
   async getBuild(siteId: number, format: RulesFormat): Promise<RulesBuild | undefined> {
-    const { rows } = await this.pool.query<{ site_id: number; format: RulesFormat; file_name: string; hash: string; built_at: number; rule_count: number }>(
-      'SELECT * FROM rule_builds WHERE site_id = $1 AND format = $2', [siteId, format]);
-    const row = rows[0];
-    return row && {
-      siteId: row.site_id, format: row.format, fileName: row.file_name, hash: row.hash, builtAt: row.built_at, ruleCount: row.rule_count,
-    };
+    const { rows } = await this.pool.query<BuildRow>('SELECT * FROM rule_builds WHERE site_id = $1 AND format = $2', [siteId, format]);
+    return rows[0] && toBuild(rows[0]);
   }
 
   async saveBuild(b: RulesBuild): Promise<void> {
@@ -243,19 +224,13 @@ export class PostgresStore implements HubStore {
 
   async listClients(siteId: number): Promise<ClientContact[]> {
     const { rows } = await this.pool.query<ClientRow>('SELECT * FROM clients WHERE site_id = $1 ORDER BY last_seen DESC LIMIT 500', [siteId]);
-    return rows.map((r) => ({
-      siteId: r.site_id, apiKeyId: r.api_key_id, hostname: r.hostname, processId: r.process_id, client: r.client,
-      version: r.version, framework: r.framework, category: r.category, format: r.format as RulesFormat,
-      clientDb: r.client_db, servedFile: r.served_file, ip: r.ip, lastSeen: r.last_seen,
-    }));
+    return rows.map(toClient);
   }
 
   async listReporters(siteId: number): Promise<ReporterContact[]> {
-    const { rows } = await this.pool.query<{ site_id: number; client: string; version: string; framework: string; last_seen: number; records: number }>(
+    const { rows } = await this.pool.query<ReporterRow>(
       'SELECT * FROM reporters WHERE site_id = $1 ORDER BY last_seen DESC LIMIT 500', [siteId]);
-    return rows.map((r) => ({
-      siteId: r.site_id, client: r.client, version: r.version, framework: r.framework, lastSeen: r.last_seen, records: r.records,
-    }));
+    return rows.map(toReporter);
   }
 
   // Reports
@@ -306,47 +281,4 @@ export class PostgresStore implements HubStore {
     this.closed = true;
     await this.pool.end();
   }
-}
-
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
-function toUser(row: UserRow): UserWithSecret {
-  return {
-    id: row.id, email: row.email, passwordHash: row.password_hash,
-    mustChangePassword: row.must_change_password, createdAt: row.created_at,
-  };
-}
-
-function toKey(r: KeyRow): ApiKeyInfo {
-  return {
-    id: r.id, siteId: r.site_id, label: r.label, prefix: r.prefix, createdAt: r.created_at,
-    revokedAt: r.revoked_at, lastUsedAt: r.last_used_at,
-  };
-}
-
-/** Rule fields in table column order, from `id` to `rl_window_ms`. */
-function ruleColumns(rule: Rule): unknown[] {
-  const rl = rule.rateLimit;
-  return [
-    rule.id, rule.action, rule.kind, rule.value, rule.note ?? null, rule.mode, rule.expires ?? null,
-    rl ? rl.method : null, rl ? rl.path : null, rl ? rl.match : null, rl ? rl.limit : null, rl ? rl.windowMs : null,
-  ];
-}
-
-function toRule(r: RuleRow): StoredRule {
-  const rule: StoredRule = {
-    siteId: r.site_id, id: r.id, action: r.action as Rule['action'], kind: r.kind as Rule['kind'], value: r.value,
-    mode: r.mode as Rule['mode'], createdAt: r.created_at, updatedAt: r.updated_at,
-  };
-  if (r.note !== null) rule.note = r.note;
-  if (r.expires !== null) rule.expires = r.expires;
-  if (r.kind === 'rateLimit' && r.rl_path !== null && r.rl_limit !== null && r.rl_window_ms !== null) {
-    rule.rateLimit = {
-      method: r.rl_method, path: r.rl_path, match: r.rl_match === 'prefix' ? 'prefix' : 'exact',
-      limit: r.rl_limit, windowMs: r.rl_window_ms,
-    };
-  }
-  return rule;
 }

@@ -1,34 +1,18 @@
 import type { Pool, PoolClient } from 'pg';
 import { addToSketch, estimate, mergeInto, newSketch } from '../../stats/hyperloglog.js';
+import {
+  EXACT_UNIQUE_LIMIT, PRUNE_CHUNK, ROLLUP_CHUNK, SIZED_DIMENSIONS, TREATMENT_CODE, type ReportRow as SharedReportRow,
+  type TotalsRow, hourDimensions, hourFloor, parseCursor, reportPage, toRuleHits, toStoredReport, toTotals,
+} from '../report-rows.js';
 import type {
   ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
-  TopEntry, Totals, Treatment,
+  TopEntry, Totals,
 } from '../store.js';
 import { LOCK_NAMESPACE, LOCKS } from './advisory-locks.js';
 import { withTransaction } from './transaction.js';
 
-const TREATMENT_CODE: Record<Treatment, number> = { Passed: 0, Allowed: 1, Blocked: 2 };
-const TREATMENT_NAME: readonly Treatment[] = ['Passed', 'Allowed', 'Blocked'];
-
-// The same limits as the SQLite store, so both answer alike.
-const ROLLUP_CHUNK = 50_000;
-const EXACT_UNIQUE_LIMIT = 20_000;
-const SIZED_DIMENSIONS = ['ip', 'path', 'userAgent', 'country', 'rule', 'rule_id', 'match', 'monitor'];
-const PRUNE_CHUNK = 10_000;
-
-/**
- * How each hour_top dimension is computed from a report row. Fixed SQL fragments from this list only;
- * every value that comes from outside is a bound parameter.
- */
-const HOUR_DIMENSIONS: ReadonlyArray<{ dim: string; expr: string; where: string }> = [
-  { dim: 'ip', expr: 'ip', where: 'true' },
-  { dim: 'path', expr: 'path', where: 'true' },
-  { dim: 'userAgent', expr: 'user_agent', where: 'true' },
-  { dim: 'country', expr: 'country', where: 'country IS NOT NULL' },
-  { dim: 'rule', expr: 'category || chr(9) || rule', where: 'treatment <> 0' },
-  { dim: 'rule_id', expr: 'rule_id', where: 'rule_id IS NOT NULL' },
-  { dim: 'match', expr: 'category || chr(9) || rule', where: 'treatment <> 0 AND rule_id IS NULL' },
-];
+// Fixed SQL fragments only; every value that comes from outside is a bound parameter.
+const HOUR_DIMENSIONS = hourDimensions({ always: 'true', tab: 'chr(9)' });
 
 const HOUR_TOP_UPSERT = `ON CONFLICT (site_id, dim, hour, value) DO UPDATE SET total = hour_top.total + excluded.total,
   blocked = hour_top.blocked + excluded.blocked`;
@@ -59,13 +43,8 @@ const INSERT_SQL = `INSERT INTO reports (site_id, ts, ip, method, host, path, pa
   SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
     $9::text[], $10::smallint[], $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::text[], $16::text[])`;
 
-interface ReportRow {
-  id: number; ts: number; ip: string; method: string; host: string; path: string; parameter: string;
-  user_agent: string; request_id: string; treatment: number; category: string; rule: string;
-  rule_id: string | null; monitored: StoredReport['monitored']; ip_source: string | null; country: string | null;
-}
-
-type TotalsRow = { total: number | null; blocked: number | null; allowed: number | null; passed: number | null; monitored: number | null };
+/** `monitored` is jsonb, which pg parses. */
+type ReportRow = SharedReportRow<StoredReport['monitored']>;
 
 /**
  * Raw reports, their rollups and the dashboard queries, on PostgreSQL, safe with several hub instances
@@ -233,23 +212,11 @@ export class PostgresReports {
   }
 
   async ruleHits(siteId: number, from: number, to: number): Promise<RuleHits> {
-    const byId = new Map<string, { hits: number; monitored: number }>();
-    const byMatch = new Map<string, number>();
     const { rows } = await this.pool.query<{ dim: string; value: string; total: number }>(
       `SELECT dim, value, sum(total) AS total FROM hour_top
       WHERE site_id = $1 AND dim IN ('rule_id', 'monitor', 'match') AND hour >= $2 AND hour < $3 GROUP BY dim, value`,
       [siteId, hourFloor(from), to]);
-    for (const r of rows) {
-      if (r.dim === 'match') {
-        byMatch.set(r.value, r.total);
-      } else {
-        const entry = byId.get(r.value) ?? { hits: 0, monitored: 0 };
-        if (r.dim === 'rule_id') entry.hits += r.total;
-        else entry.monitored += r.total;
-        byId.set(r.value, entry);
-      }
-    }
-    return { byId, byMatch };
+    return toRuleHits(rows);
   }
 
   /**
@@ -296,13 +263,10 @@ export class PostgresReports {
       cursorTs = windowEnd;
       cursorId = 0;
       if (rows.length <= page.limit && windowEnd > lowest && performance.now() - started > budget) {
-        return { rows: rows.map(toStoredReport), next: `${windowEnd}:0`, partial: true };
+        return { rows: rows.map(toReport), next: `${windowEnd}:0`, partial: true };
       }
     }
-    const more = rows.length > page.limit;
-    const shown = more ? rows.slice(0, page.limit) : rows;
-    const last = shown[shown.length - 1];
-    return { rows: shown.map(toStoredReport), next: more && last ? `${last.ts}:${last.id}` : null };
+    return reportPage(rows, page.limit, toReport);
   }
 
   private async oldestTs(siteId: number): Promise<number | undefined> {
@@ -321,27 +285,6 @@ export class PostgresReports {
   }
 }
 
-function hourFloor(t: number): number {
-  return t - (((t % 3600) + 3600) % 3600);
-}
-
-function toTotals(row: TotalsRow | undefined): Totals {
-  return {
-    total: row?.total ?? 0, blocked: row?.blocked ?? 0, allowed: row?.allowed ?? 0,
-    passed: row?.passed ?? 0, monitored: row?.monitored ?? 0,
-  };
-}
-
-function parseCursor(text: string): { ts: number; id: number } | undefined {
-  const m = /^(\d{1,15}):(\d{1,15})$/.exec(text);
-  return m ? { ts: Number(m[1]), id: Number(m[2]) } : undefined;
-}
-
-function toStoredReport(r: ReportRow): StoredReport {
-  return {
-    id: r.id, ts: r.ts, ip: r.ip, method: r.method, host: r.host, path: r.path, parameter: r.parameter,
-    userAgent: r.user_agent, requestId: r.request_id, treatment: TREATMENT_NAME[r.treatment] ?? 'Passed',
-    category: r.category, rule: r.rule, ruleId: r.rule_id, monitored: r.monitored ?? null,
-    ipSource: r.ip_source, country: r.country,
-  };
+function toReport(r: ReportRow): StoredReport {
+  return toStoredReport(r, r.monitored ?? null);
 }

@@ -1,47 +1,24 @@
 import type Database from 'better-sqlite3';
 import { addToSketch, estimate, mergeInto, newSketch } from '../../stats/hyperloglog.js';
+import {
+  EXACT_UNIQUE_LIMIT, PRUNE_CHUNK, ROLLUP_CHUNK, SIZED_DIMENSIONS, TREATMENT_CODE, type ReportRow as SharedReportRow,
+  type TotalsRow, hourDimensions, hourFloor, parseCursor, reportPage, toRuleHits, toStoredReport, toTotals,
+} from '../report-rows.js';
 import type {
   ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
-  TopEntry, Totals, Treatment,
+  TopEntry, Totals,
 } from '../store.js';
 
-const TREATMENT_CODE: Record<Treatment, number> = { Passed: 0, Allowed: 1, Blocked: 2 };
-const TREATMENT_NAME: readonly Treatment[] = ['Passed', 'Allowed', 'Blocked'];
-
-/** Rows folded per rollUp() call, so one call never holds the event loop for long. */
-const ROLLUP_CHUNK = 50_000;
-/** Up to this many (hour, IP) rows in a range, unique IPs are counted exactly; above, from sketches. */
-const EXACT_UNIQUE_LIMIT = 20_000;
 /** Up to this many (hour, value) rows in a range, a top list is one plain GROUP BY. */
 const PLAIN_TOP_LIMIT = 20_000;
-/** Dimensions whose per-hour sizes are kept (every hour_top dimension plus monitor). */
-const SIZED_DIMENSIONS = ['ip', 'path', 'userAgent', 'country', 'rule', 'rule_id', 'match', 'monitor'];
 
 /** Rows per multi-row INSERT (16 columns each, well under SQLite's 32766 parameter limit). */
 const INSERT_ROWS_PER_STATEMENT = 50;
-/** Rows deleted per statement when pruning, for the same reason. */
-const PRUNE_CHUNK = 10_000;
 
-/** How each hour_top dimension is computed from a report row (SQL expression, row filter). */
-const HOUR_DIMENSIONS: ReadonlyArray<{ dim: string; expr: string; where: string }> = [
-  { dim: 'ip', expr: 'ip', where: '1' },
-  { dim: 'path', expr: 'path', where: '1' },
-  { dim: 'userAgent', expr: 'user_agent', where: '1' },
-  { dim: 'country', expr: 'country', where: 'country IS NOT NULL' },
-  // What decided the request, for requests a rule decided.
-  { dim: 'rule', expr: "category || char(9) || rule", where: 'treatment <> 0' },
-  { dim: 'rule_id', expr: 'rule_id', where: 'rule_id IS NOT NULL' },
-  // Decisions reported without a rule id (Wafris clients): matched to rules by category and entry.
-  { dim: 'match', expr: "category || char(9) || rule", where: 'treatment <> 0 AND rule_id IS NULL' },
-];
+const HOUR_DIMENSIONS = hourDimensions({ always: '1', tab: 'char(9)' });
 
-interface ReportRow {
-  id: number; ts: number; ip: string; method: string; host: string; path: string; parameter: string;
-  user_agent: string; request_id: string; treatment: number; category: string; rule: string;
-  rule_id: string | null; monitored: string | null; ip_source: string | null; country: string | null;
-}
-
-type TotalsRow = { total: number | null; blocked: number | null; allowed: number | null; passed: number | null; monitored: number | null };
+/** `monitored` is stored as JSON text. */
+type ReportRow = SharedReportRow<string | null>;
 
 /** Raw reports, their rollups and the dashboard queries over them. */
 export class SqliteReports {
@@ -277,23 +254,10 @@ export class SqliteReports {
   }
 
   ruleHits(siteId: number, from: number, to: number): RuleHits {
-    const byId = new Map<string, { hits: number; monitored: number }>();
-    const byMatch = new Map<string, number>();
-    const rows = this.db.prepare<[number, number, number], { dim: string; value: string; total: number }>(
+    return toRuleHits(this.db.prepare<[number, number, number], { dim: string; value: string; total: number }>(
       `SELECT dim, value, sum(total) AS total FROM hour_top
       WHERE site_id = ? AND dim IN ('rule_id', 'monitor', 'match') AND hour >= ? AND hour < ? GROUP BY dim, value`,
-    ).all(siteId, hourFloor(from), to);
-    for (const r of rows) {
-      if (r.dim === 'match') {
-        byMatch.set(r.value, r.total);
-      } else {
-        const entry = byId.get(r.value) ?? { hits: 0, monitored: 0 };
-        if (r.dim === 'rule_id') entry.hits += r.total;
-        else entry.monitored += r.total;
-        byId.set(r.value, entry);
-      }
-    }
-    return { byId, byMatch };
+    ).all(siteId, hourFloor(from), to));
   }
 
   /**
@@ -343,13 +307,10 @@ export class SqliteReports {
       cursorTs = windowEnd;
       cursorId = 0;
       if (rows.length <= page.limit && windowEnd > lowest && performance.now() - started > budget) {
-        return { rows: rows.map(toStoredReport), next: `${windowEnd}:0`, partial: true };
+        return { rows: rows.map(toReport), next: `${windowEnd}:0`, partial: true };
       }
     }
-    const more = rows.length > page.limit;
-    const shown = more ? rows.slice(0, page.limit) : rows;
-    const last = shown[shown.length - 1];
-    return { rows: shown.map(toStoredReport), next: more && last ? `${last.ts}:${last.id}` : null };
+    return reportPage(rows, page.limit, toReport);
   }
 
   private oldestTs(siteId: number): number | undefined {
@@ -374,28 +335,6 @@ function pushRow(params: unknown[], siteId: number, r: ReportRecord): void {
     r.monitored && r.monitored.length > 0 ? JSON.stringify(r.monitored) : null, r.ipSource, r.country);
 }
 
-function hourFloor(t: number): number {
-  return t - (((t % 3600) + 3600) % 3600);
-}
-
-function toTotals(row: TotalsRow | undefined): Totals {
-  return {
-    total: row?.total ?? 0, blocked: row?.blocked ?? 0, allowed: row?.allowed ?? 0,
-    passed: row?.passed ?? 0, monitored: row?.monitored ?? 0,
-  };
-}
-
-function parseCursor(text: string): { ts: number; id: number } | undefined {
-  const m = /^(\d{1,15}):(\d{1,15})$/.exec(text);
-  return m ? { ts: Number(m[1]), id: Number(m[2]) } : undefined;
-}
-
-function toStoredReport(r: ReportRow): StoredReport {
-  return {
-    id: r.id, ts: r.ts, ip: r.ip, method: r.method, host: r.host, path: r.path, parameter: r.parameter,
-    userAgent: r.user_agent, requestId: r.request_id, treatment: TREATMENT_NAME[r.treatment] ?? 'Passed',
-    category: r.category, rule: r.rule, ruleId: r.rule_id,
-    monitored: r.monitored ? (JSON.parse(r.monitored) as StoredReport['monitored']) : null,
-    ipSource: r.ip_source, country: r.country,
-  };
+function toReport(r: ReportRow): StoredReport {
+  return toStoredReport(r, r.monitored ? (JSON.parse(r.monitored) as StoredReport['monitored']) : null);
 }

@@ -10,18 +10,13 @@ import type {
 import { MIGRATIONS } from './migrations.js';
 import { migrate } from './migrate.js';
 import { SqliteReports } from './reports.js';
+import {
+  type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
+  nowSeconds, ruleColumns, toBuild, toClient, toKey, toReporter, toRule, toSession, toSite, toUser,
+} from '../rows.js';
 
-interface UserRow { id: number; email: string; password_hash: string; must_change_password: number; created_at: number }
-interface KeyRow { id: number; site_id: number; label: string; prefix: string; created_at: number; revoked_at: number | null; last_used_at: number | null }
-interface RuleRow {
-  site_id: number; id: string; action: string; kind: string; value: string; note: string | null; mode: string;
-  expires: number | null; rl_method: string | null; rl_path: string | null; rl_match: string | null;
-  rl_limit: number | null; rl_window_ms: number | null; created_at: number; updated_at: number;
-}
-interface ClientRow {
-  site_id: number; hostname: string; process_id: string; client: string; category: string; api_key_id: number;
-  version: string; framework: string; format: string; client_db: string; served_file: string; ip: string; last_seen: number;
-}
+/** SQLite returns booleans as 0/1. */
+type SqliteFlags<Row> = Omit<Row, 'must_change_password'> & { must_change_password: number };
 
 /** The default store: one embedded SQLite file in WAL mode, synchronous API wrapped in promises. */
 export class SqliteStore implements HubStore {
@@ -70,13 +65,13 @@ export class SqliteStore implements HubStore {
   }
 
   async findUserByEmail(email: string): Promise<UserWithSecret | undefined> {
-    const row = this.db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ?').get(email);
-    return row && toUser(row);
+    const row = this.db.prepare<[string], SqliteFlags<UserRow>>('SELECT * FROM users WHERE email = ?').get(email);
+    return row && toUser(fromSqliteFlags(row));
   }
 
   async getUserWithSecret(id: number): Promise<UserWithSecret | undefined> {
-    const row = this.db.prepare<[number], UserRow>('SELECT * FROM users WHERE id = ?').get(id);
-    return row && toUser(row);
+    const row = this.db.prepare<[number], SqliteFlags<UserRow>>('SELECT * FROM users WHERE id = ?').get(id);
+    return row && toUser(fromSqliteFlags(row));
   }
 
   async setUserPassword(id: number, passwordHash: string, mustChangePassword: boolean): Promise<void> {
@@ -90,14 +85,11 @@ export class SqliteStore implements HubStore {
   }
 
   async findSession(tokenHash: string, now: number): Promise<Session | undefined> {
-    const row = this.db.prepare<[string, number], { user_id: number; email: string; must_change_password: number; csrf_token: string; expires_at: number }>(
+    const row = this.db.prepare<[string, number], SqliteFlags<SessionRow>>(
       `SELECT s.user_id, u.email, u.must_change_password, s.csrf_token, s.expires_at
        FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?`,
     ).get(tokenHash, now);
-    return row && {
-      userId: row.user_id, email: row.email, mustChangePassword: row.must_change_password === 1,
-      csrfToken: row.csrf_token, expiresAt: row.expires_at,
-    };
+    return row && toSession(fromSqliteFlags(row));
   }
 
   async deleteSession(tokenHash: string): Promise<void> {
@@ -111,13 +103,12 @@ export class SqliteStore implements HubStore {
   // Sites and keys
 
   async listSites(): Promise<Site[]> {
-    return this.db.prepare<[], { id: number; name: string; created_at: number }>('SELECT * FROM sites ORDER BY id').all()
-      .map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at }));
+    return this.db.prepare<[], SiteRow>('SELECT * FROM sites ORDER BY id').all().map(toSite);
   }
 
   async getSite(id: number): Promise<Site | undefined> {
-    const r = this.db.prepare<[number], { id: number; name: string; created_at: number }>('SELECT * FROM sites WHERE id = ?').get(id);
-    return r && { id: r.id, name: r.name, createdAt: r.created_at };
+    const r = this.db.prepare<[number], SiteRow>('SELECT * FROM sites WHERE id = ?').get(id);
+    return r && toSite(r);
   }
 
   async createSite(name: string): Promise<Site> {
@@ -197,12 +188,8 @@ export class SqliteStore implements HubStore {
   // Builds
 
   async getBuild(siteId: number, format: RulesFormat): Promise<RulesBuild | undefined> {
-    const row = this.db.prepare<[number, string], { site_id: number; format: RulesFormat; file_name: string; hash: string; built_at: number; rule_count: number }>(
-      'SELECT * FROM rule_builds WHERE site_id = ? AND format = ?',
-    ).get(siteId, format);
-    return row && {
-      siteId: row.site_id, format: row.format, fileName: row.file_name, hash: row.hash, builtAt: row.built_at, ruleCount: row.rule_count,
-    };
+    const row = this.db.prepare<[number, string], BuildRow>('SELECT * FROM rule_builds WHERE site_id = ? AND format = ?').get(siteId, format);
+    return row && toBuild(row);
   }
 
   async saveBuild(b: RulesBuild): Promise<void> {
@@ -234,19 +221,12 @@ export class SqliteStore implements HubStore {
 
   async listClients(siteId: number): Promise<ClientContact[]> {
     return this.db.prepare<[number], ClientRow>('SELECT * FROM clients WHERE site_id = ? ORDER BY last_seen DESC LIMIT 500')
-      .all(siteId).map((r) => ({
-        siteId: r.site_id, apiKeyId: r.api_key_id, hostname: r.hostname, processId: r.process_id, client: r.client,
-        version: r.version, framework: r.framework, category: r.category, format: r.format as RulesFormat,
-        clientDb: r.client_db, servedFile: r.served_file, ip: r.ip, lastSeen: r.last_seen,
-      }));
+      .all(siteId).map(toClient);
   }
 
   async listReporters(siteId: number): Promise<ReporterContact[]> {
-    return this.db.prepare<[number], { site_id: number; client: string; version: string; framework: string; last_seen: number; records: number }>(
-      'SELECT * FROM reporters WHERE site_id = ? ORDER BY last_seen DESC LIMIT 500',
-    ).all(siteId).map((r) => ({
-      siteId: r.site_id, client: r.client, version: r.version, framework: r.framework, lastSeen: r.last_seen, records: r.records,
-    }));
+    return this.db.prepare<[number], ReporterRow>('SELECT * FROM reporters WHERE site_id = ? ORDER BY last_seen DESC LIMIT 500')
+      .all(siteId).map(toReporter);
   }
 
   // Reports
@@ -302,45 +282,6 @@ export class SqliteStore implements HubStore {
   }
 }
 
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
-function toUser(row: UserRow): UserWithSecret {
-  return {
-    id: row.id, email: row.email, passwordHash: row.password_hash,
-    mustChangePassword: row.must_change_password === 1, createdAt: row.created_at,
-  };
-}
-
-function toKey(r: KeyRow): ApiKeyInfo {
-  return {
-    id: r.id, siteId: r.site_id, label: r.label, prefix: r.prefix, createdAt: r.created_at,
-    revokedAt: r.revoked_at, lastUsedAt: r.last_used_at,
-  };
-}
-
-/** Rule fields in table column order, from `id` to `rl_window_ms`. */
-function ruleColumns(rule: Rule): unknown[] {
-  const rl = rule.rateLimit;
-  return [
-    rule.id, rule.action, rule.kind, rule.value, rule.note ?? null, rule.mode, rule.expires ?? null,
-    rl ? rl.method : null, rl ? rl.path : null, rl ? rl.match : null, rl ? rl.limit : null, rl ? rl.windowMs : null,
-  ];
-}
-
-function toRule(r: RuleRow): StoredRule {
-  const rule: StoredRule = {
-    siteId: r.site_id, id: r.id, action: r.action as Rule['action'], kind: r.kind as Rule['kind'], value: r.value,
-    mode: r.mode as Rule['mode'], createdAt: r.created_at, updatedAt: r.updated_at,
-  };
-  if (r.note !== null) rule.note = r.note;
-  if (r.expires !== null) rule.expires = r.expires;
-  if (r.kind === 'rateLimit' && r.rl_path !== null && r.rl_limit !== null && r.rl_window_ms !== null) {
-    rule.rateLimit = {
-      method: r.rl_method, path: r.rl_path, match: r.rl_match === 'prefix' ? 'prefix' : 'exact',
-      limit: r.rl_limit, windowMs: r.rl_window_ms,
-    };
-  }
-  return rule;
+function fromSqliteFlags<Row extends { must_change_password: boolean }>(row: SqliteFlags<Row>): Row {
+  return { ...row, must_change_password: row.must_change_password === 1 } as Row;
 }

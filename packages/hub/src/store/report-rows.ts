@@ -1,0 +1,92 @@
+import type { ReportPage, RuleHits, StoredReport, Totals, Treatment } from './store.js';
+
+// Pure pieces both report stores share: codes, limits, row mapping and the request-log paging.
+
+export const TREATMENT_CODE: Record<Treatment, number> = { Passed: 0, Allowed: 1, Blocked: 2 };
+const TREATMENT_NAME: readonly Treatment[] = ['Passed', 'Allowed', 'Blocked'];
+
+/** Rows folded per rollUp() call, so one call never holds the event loop (or a transaction) for long. */
+export const ROLLUP_CHUNK = 50_000;
+/** Up to this many (hour, IP) rows in a range, unique IPs are counted exactly; above, from sketches. */
+export const EXACT_UNIQUE_LIMIT = 20_000;
+/** Dimensions whose per-hour sizes are kept (every hour_top dimension plus monitor). */
+export const SIZED_DIMENSIONS = ['ip', 'path', 'userAgent', 'country', 'rule', 'rule_id', 'match', 'monitor'];
+/** Rows deleted per statement when pruning. */
+export const PRUNE_CHUNK = 10_000;
+
+/** A reports row; `monitored` is JSON text in SQLite and parsed jsonb in PostgreSQL. */
+export interface ReportRow<Monitored> {
+  id: number; ts: number; ip: string; method: string; host: string; path: string; parameter: string;
+  user_agent: string; request_id: string; treatment: number; category: string; rule: string;
+  rule_id: string | null; monitored: Monitored; ip_source: string | null; country: string | null;
+}
+
+/**
+ * How each hour_top dimension is computed from a report row (SQL expression, row filter). Fixed SQL
+ * fragments only; `always` (a true condition) and `tab` (a tab character) are the dialect's spelling.
+ */
+export function hourDimensions(sql: { always: string; tab: string }): ReadonlyArray<{ dim: string; expr: string; where: string }> {
+  return [
+    { dim: 'ip', expr: 'ip', where: sql.always },
+    { dim: 'path', expr: 'path', where: sql.always },
+    { dim: 'userAgent', expr: 'user_agent', where: sql.always },
+    { dim: 'country', expr: 'country', where: 'country IS NOT NULL' },
+    // What decided the request, for requests a rule decided.
+    { dim: 'rule', expr: `category || ${sql.tab} || rule`, where: 'treatment <> 0' },
+    { dim: 'rule_id', expr: 'rule_id', where: 'rule_id IS NOT NULL' },
+    // Decisions reported without a rule id (Wafris clients): matched to rules by category and entry.
+    { dim: 'match', expr: `category || ${sql.tab} || rule`, where: 'treatment <> 0 AND rule_id IS NULL' },
+  ];
+}
+
+export type TotalsRow = { total: number | null; blocked: number | null; allowed: number | null; passed: number | null; monitored: number | null };
+
+export function hourFloor(t: number): number {
+  return t - (((t % 3600) + 3600) % 3600);
+}
+
+export function toTotals(row: TotalsRow | undefined): Totals {
+  return {
+    total: row?.total ?? 0, blocked: row?.blocked ?? 0, allowed: row?.allowed ?? 0,
+    passed: row?.passed ?? 0, monitored: row?.monitored ?? 0,
+  };
+}
+
+export function parseCursor(text: string): { ts: number; id: number } | undefined {
+  const m = /^(\d{1,15}):(\d{1,15})$/.exec(text);
+  return m ? { ts: Number(m[1]), id: Number(m[2]) } : undefined;
+}
+
+export function toStoredReport(r: ReportRow<unknown>, monitored: StoredReport['monitored']): StoredReport {
+  return {
+    id: r.id, ts: r.ts, ip: r.ip, method: r.method, host: r.host, path: r.path, parameter: r.parameter,
+    userAgent: r.user_agent, requestId: r.request_id, treatment: TREATMENT_NAME[r.treatment] ?? 'Passed',
+    category: r.category, rule: r.rule, ruleId: r.rule_id, monitored,
+    ipSource: r.ip_source, country: r.country,
+  };
+}
+
+/** Rule hit counts from hour_top sums of the rule_id, monitor and match dimensions. */
+export function toRuleHits(rows: Iterable<{ dim: string; value: string; total: number }>): RuleHits {
+  const byId = new Map<string, { hits: number; monitored: number }>();
+  const byMatch = new Map<string, number>();
+  for (const r of rows) {
+    if (r.dim === 'match') {
+      byMatch.set(r.value, r.total);
+    } else {
+      const entry = byId.get(r.value) ?? { hits: 0, monitored: 0 };
+      if (r.dim === 'rule_id') entry.hits += r.total;
+      else entry.monitored += r.total;
+      byId.set(r.value, entry);
+    }
+  }
+  return { byId, byMatch };
+}
+
+/** The page for rows found newest first (up to limit + 1, the extra one only telling that more exist). */
+export function reportPage<Row extends ReportRow<unknown>>(rows: Row[], limit: number, toReport: (r: Row) => StoredReport): ReportPage {
+  const more = rows.length > limit;
+  const shown = more ? rows.slice(0, limit) : rows;
+  const last = shown[shown.length - 1];
+  return { rows: shown.map(toReport), next: more && last ? `${last.ts}:${last.id}` : null };
+}

@@ -1,0 +1,99 @@
+import type { Rule } from 'moat';
+import type {
+  ApiKeyInfo, ClientContact, ReporterContact, RulesBuild, RulesFormat, Session, Site, StoredRule, UserWithSecret,
+} from './store.js';
+
+// Table rows as both drivers return them, and their mapping to the store's types. Flags are booleans
+// here; SQLite returns them as 0/1 and its store converts them first.
+
+export interface UserRow { id: number; email: string; password_hash: string; must_change_password: boolean; created_at: number }
+export interface SessionRow { user_id: number; email: string; must_change_password: boolean; csrf_token: string; expires_at: number }
+export interface SiteRow { id: number; name: string; created_at: number }
+export interface KeyRow {
+  id: number; site_id: number; label: string; prefix: string; created_at: number; revoked_at: number | null; last_used_at: number | null;
+}
+export interface RuleRow {
+  site_id: number; id: string; action: string; kind: string; value: string; note: string | null; mode: string;
+  expires: number | null; rl_method: string | null; rl_path: string | null; rl_match: string | null;
+  rl_limit: number | null; rl_window_ms: number | null; created_at: number; updated_at: number;
+}
+export interface BuildRow { site_id: number; format: RulesFormat; file_name: string; hash: string; built_at: number; rule_count: number }
+export interface ClientRow {
+  site_id: number; hostname: string; process_id: string; client: string; category: string; api_key_id: number;
+  version: string; framework: string; format: string; client_db: string; served_file: string; ip: string; last_seen: number;
+}
+export interface ReporterRow { site_id: number; client: string; version: string; framework: string; last_seen: number; records: number }
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+export function toUser(row: UserRow): UserWithSecret {
+  return {
+    id: row.id, email: row.email, passwordHash: row.password_hash,
+    mustChangePassword: row.must_change_password, createdAt: row.created_at,
+  };
+}
+
+export function toSession(row: SessionRow): Session {
+  return {
+    userId: row.user_id, email: row.email, mustChangePassword: row.must_change_password,
+    csrfToken: row.csrf_token, expiresAt: row.expires_at,
+  };
+}
+
+export function toSite(r: SiteRow): Site {
+  return { id: r.id, name: r.name, createdAt: r.created_at };
+}
+
+export function toKey(r: KeyRow): ApiKeyInfo {
+  return {
+    id: r.id, siteId: r.site_id, label: r.label, prefix: r.prefix, createdAt: r.created_at,
+    revokedAt: r.revoked_at, lastUsedAt: r.last_used_at,
+  };
+}
+
+/** Rule fields in table column order, from `id` to `rl_window_ms`. */
+export function ruleColumns(rule: Rule): unknown[] {
+  const rl = rule.rateLimit;
+  return [
+    rule.id, rule.action, rule.kind, rule.value, rule.note ?? null, rule.mode, rule.expires ?? null,
+    rl ? rl.method : null, rl ? rl.path : null, rl ? rl.match : null, rl ? rl.limit : null, rl ? rl.windowMs : null,
+  ];
+}
+
+export function toRule(r: RuleRow): StoredRule {
+  const rule: StoredRule = {
+    siteId: r.site_id, id: r.id, action: r.action as Rule['action'], kind: r.kind as Rule['kind'], value: r.value,
+    mode: r.mode as Rule['mode'], createdAt: r.created_at, updatedAt: r.updated_at,
+  };
+  if (r.note !== null) rule.note = r.note;
+  if (r.expires !== null) rule.expires = r.expires;
+  if (r.kind === 'rateLimit' && r.rl_path !== null && r.rl_limit !== null && r.rl_window_ms !== null) {
+    rule.rateLimit = {
+      method: r.rl_method, path: r.rl_path, match: r.rl_match === 'prefix' ? 'prefix' : 'exact',
+      limit: r.rl_limit, windowMs: r.rl_window_ms,
+    };
+  }
+  return rule;
+}
+
+export function toBuild(row: BuildRow): RulesBuild {
+  return {
+    siteId: row.site_id, format: row.format, fileName: row.file_name, hash: row.hash, builtAt: row.built_at, ruleCount: row.rule_count,
+  };
+}
+
+export function toClient(r: ClientRow): ClientContact {
+  return {
+    siteId: r.site_id, apiKeyId: r.api_key_id, hostname: r.hostname, processId: r.process_id, client: r.client,
+    version: r.version, framework: r.framework, category: r.category, format: r.format as RulesFormat,
+    clientDb: r.client_db, servedFile: r.served_file, ip: r.ip, lastSeen: r.last_seen,
+  };
+}
+
+export function toReporter(r: ReporterRow): ReporterContact {
+  return {
+    siteId: r.site_id, client: r.client, version: r.version, framework: r.framework, lastSeen: r.last_seen, records: r.records,
+  };
+}
