@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { send } from './adapters-helpers.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const EXAMPLES = ['node-http', 'express', 'fastify', 'hono', 'koa'];
+const EXAMPLES = ['node-http', 'express', 'fastify', 'hono', 'koa', 'nest'];
 
 /** Starts an example and resolves with its port once it says it is listening. */
 function startExample(name: string): Promise<{ port: number; child: ChildProcess }> {
