@@ -33,6 +33,10 @@ export function storeRangeTable(db: Db, setName: string, table: RangeTable): voi
 
 function toUint32(buf: Buffer): Uint32Array {
   if (buf.length % 4 !== 0) throw new Error('packed range data has a length that is not a multiple of 4');
+  // A view, not a copy, where the layout allows (little-endian host, aligned blob): copying tens of MB
+  // per set left the freed blobs' pages in every worker (measured: +80 MiB private per worker at
+  // 2.5 M ranges instead of the arrays' ~40 MiB). The blob is ours alone; nothing else writes to it.
+  if (LITTLE_ENDIAN && buf.byteOffset % 4 === 0) return new Uint32Array(buf.buffer, buf.byteOffset, buf.length / 4);
   const out = new Uint32Array(buf.length / 4);
   if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(buf);
   else for (let i = 0; i < out.length; i++) out[i] = buf.readUInt32LE(i * 4);
