@@ -14,6 +14,7 @@ if [ "${1:-}" = "stop" ]; then
     kill "$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"
   fi
+  rm -f "/tmp/moat-bench-redis-${port}.log"
   exit 0
 fi
 

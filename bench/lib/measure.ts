@@ -44,3 +44,25 @@ export function rng(seed: number): () => number {
 export function fmtNs(ns: number): string {
   return ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(0)} ns`;
 }
+
+/** As measure(), for operations that must be awaited one after another (a network round trip each). */
+export async function measureAsync(op: (i: number) => Promise<unknown>, ops: number, rounds: number): Promise<Measurement> {
+  let sink = 0;
+  const run = async () => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < ops; i++) if (await op(i)) sink++;
+    return Number(process.hrtime.bigint() - t0) / ops;
+  };
+  await run();
+  const per: number[] = [];
+  for (let r = 0; r < rounds; r++) per.push(await run());
+  if (sink === -1) console.log('unreachable');
+  return { ns: median(per), min: Math.min(...per), max: Math.max(...per), rounds, opsPerRound: ops };
+}
+
+/** The p-th percentile (0..100) of `xs`, nearest-rank. */
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}

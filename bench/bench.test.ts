@@ -1,0 +1,121 @@
+// The bench must keep working: a quick run of every part (tiny sizes) must produce numbers, a report and
+// charts. Timings are never asserted; correctness figures (missed true hits) are.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { barChart, lineChart } from './charts.js';
+import { classifiedQueries, syntheticRanges, withSingles } from './lib/synthetic.js';
+import { parseSmapsRollup } from './memory-bench.js';
+import { PARTS, type BenchResults, type PartName, type PartResults } from './report.js';
+import { parseIp } from '../packages/moat/src/ip/address.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const positive = (v: unknown, what: string) => assert.ok(typeof v === 'number' && Number.isFinite(v) && v > 0, `${what} = ${String(v)}`);
+
+test('classified queries have the answer they claim (checked by brute force)', () => {
+  const ranges = withSingles(syntheticRanges(300, 9), 7);
+  const queries = classifiedQueries(ranges, 600, 3);
+  assert.ok(queries.length > 400);
+  const kinds = new Set(queries.map((q) => q.kind));
+  for (const k of ['start', 'end', 'single', 'inside', 'before start', 'after end']) assert.ok(kinds.has(k as never), k);
+  for (const q of queries) {
+    const ip = parseIp(q.ip);
+    const inside = ranges.some((r) => r.family === ip.family && r.start <= ip.value && ip.value <= r.end);
+    assert.equal(inside, q.expected, `${q.kind} ${q.ip}`);
+  }
+});
+
+test('smaps_rollup figures are read and summed', () => {
+  const text = 'Rss:  1000 kB\nPss:  600 kB\nShared_Clean:  300 kB\nShared_Dirty:  10 kB\nPrivate_Clean:  90 kB\nPrivate_Dirty:  600 kB\n';
+  assert.deepEqual(parseSmapsRollup(text), { rss: 1000, pss: 600, shared: 310, private: 690 });
+});
+
+test('charts are well-formed SVG with escaped labels', () => {
+  const bars = barChart({ title: 'a < b', unit: 'ns', log: true, bars: [{ label: 'x & y', value: 10, lo: 5, hi: 20 }, { label: 'z', value: 1000, accent: true }] });
+  assert.match(bars, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.ok(bars.includes('a &lt; b') && bars.includes('x &amp; y') && !bars.includes('x & y'));
+  assert.equal((bars.match(/<rect /g) ?? []).length, 3); // background + two bars
+  const lines = lineChart({ title: 't', xLabel: 'n', yLabel: 'ns', logX: true, series: [{ name: 's', points: [{ x: 1e3, y: 5 }, { x: 1e6, y: 9 }] }] });
+  assert.equal((lines.match(/<circle /g) ?? []).length, 2);
+  assert.ok(lines.trimEnd().endsWith('</svg>'));
+});
+
+test('npm run bench --quick runs every part and writes the JSON, the report and its charts', { timeout: 150_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'moat-bench-test-'));
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick'], {
+      cwd: root, env: { ...process.env, MOAT_BENCH_OUT: out }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => { output += d; });
+    child.stderr.on('data', (d) => { output += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    clearTimeout(timer);
+    assert.equal(code, 0, output.slice(-4000));
+
+    const files = readdirSync(out);
+    const json = files.find((f) => f.endsWith('-quick.json'));
+    assert.ok(json, `no JSON in ${files.join(', ')}`);
+    const r = JSON.parse(readFileSync(join(out, json), 'utf8')) as BenchResults;
+    assert.equal(r.quick, true);
+    for (const part of PARTS) assert.equal(r.parts[part].status, 'ok', `${part}: ${JSON.stringify(r.parts[part]).slice(0, 500)}`);
+    const ok = <K extends PartName>(k: K) => (r.parts[k] as { result: PartResults[K] }).result;
+
+    const engine = ok('engine');
+    assert.ok(engine.rows.length > 0);
+    for (const row of engine.rows) positive(row.m.ns, `engine ${row.case} ${row.approach}`);
+    for (const row of ok('data').lookups) positive(row.m.ns, `data ${row.approach}`);
+
+    const lookup = ok('lookup');
+    for (const row of lookup.rows) positive(row.m.ns, `lookup ${row.approach}`);
+    for (const row of lookup.rows.filter((x) => x.approach.startsWith('moat'))) {
+      assert.equal(row.misses?.missed, 0, `${row.approach} missed true hits`);
+      assert.equal(row.misses?.falseHits, 0, `${row.approach} answered false hits`);
+    }
+    const wafris = lookup.rows.find((x) => x.approach.startsWith('wafris-v2'));
+    assert.ok(wafris && wafris.misses && wafris.misses.missed > 0, 'the Wafris v2 encoding should miss range starts and singles');
+    const redis = lookup.rows.find((x) => x.approach.startsWith('wafris-v1'));
+    if (redis) {
+      positive(redis.m.ns, 'redis');
+      // The same encoding as Wafris v2, so the same fault: range starts and single addresses are not found.
+      assert.ok(redis.misses && redis.misses.missed > 0 && (redis.misses.missedByKind.end ?? 0) === 0);
+    } else {
+      assert.ok(typeof lookup.redisSkipped === 'string' && lookup.redisSkipped.length > 0, 'no Redis row and no reason');
+    }
+    assert.ok(lookup.rows.some((x) => x.approach.includes('BlockList')));
+
+    const servers = ok('servers');
+    assert.ok(servers.rows.length > 0);
+    for (const row of servers.rows) { positive(row.bare, `${row.server} bare`); positive(row.moat, `${row.server} moat`); }
+    const memory = ok('memory');
+    assert.deepEqual([...new Set(memory.rows.map((x) => x.mode))].sort(), ['light', 'memory', 'none']);
+    for (const row of memory.rows) { positive(row.perWorker.private, 'private'); positive(row.perWorker.rss, 'rss'); }
+    const sync = ok('sync');
+    assert.ok(sync.rows.length > 0);
+    for (const row of sync.rows) { positive(row.p50, 'sync p50'); positive(row.p95, 'sync p95'); assert.equal(row.samples.length, row.changes); }
+    const hub = ok('hub');
+    positive(hub.ingest.httpRecordsPerSecond, 'hub ingest');
+    positive(hub.queries.overviewMs, 'hub overview');
+    const scale = ok('scale');
+    assert.ok(scale.rows.length >= 2);
+    for (const row of scale.rows) { positive(row.evaluate.ns, 'scale evaluate'); assert.equal(row.missed, 0, `scale ${row.ranges}: wrong answers`); }
+
+    const md = files.find((f) => f.endsWith('-quick.md'));
+    assert.ok(md);
+    const text = readFileSync(join(out, md), 'utf8');
+    assert.match(text, /## Headline/);
+    const linked = [...text.matchAll(/!\[[^\]]*\]\(([^)]+\.svg)\)/g)].map((m) => m[1]);
+    for (const name of ['lookup', 'engine', 'servers', 'memory', 'sync', 'scale']) assert.ok(linked.some((l) => l.endsWith(`-${name}.svg`)), `chart ${name} not linked`);
+    for (const l of linked) {
+      assert.ok(existsSync(join(out, l)), `${l} missing`);
+      assert.match(readFileSync(join(out, l), 'utf8'), /^<svg[\s\S]*<\/svg>\s*$/);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
