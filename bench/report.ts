@@ -93,6 +93,7 @@ export function headlineTable(r: BenchResults): string {
   const servers = ok(r, 'servers');
   if (servers) for (const s of servers.rows) {
     lines.push(`| ${s.server} hello world, req/s | ${n(Math.round(s.moat))} | without Moat ${n(Math.round(s.bare))} | ${pct(s.change)} |`);
+    lines.push(`| ${s.server} hello world, req/s, reporting every decision | ${n(Math.round(s.reporting))} | without Moat ${n(Math.round(s.bare))} | ${pct(s.reportingChange)} |`);
   }
   const memory = ok(r, 'memory');
   if (memory) {
@@ -254,6 +255,7 @@ export function reportCharts(r: BenchResults): Chart[] {
       bars: servers.rows.flatMap((s) => [
         { label: `${s.server} without Moat`, value: s.bare, lo: Math.min(...s.bareRounds), hi: Math.max(...s.bareRounds) },
         { label: `${s.server} with Moat`, value: s.moat, lo: Math.min(...s.moatRounds), hi: Math.max(...s.moatRounds), accent: true, text: `${n(Math.round(s.moat))} (${pct(s.change)})` },
+        { label: `${s.server} with Moat, reporting on`, value: s.reporting, lo: Math.min(...s.reportingRounds), hi: Math.max(...s.reportingRounds), accent: true, text: `${n(Math.round(s.reporting))} (${pct(s.reportingChange)})` },
       ]),
     }) });
   }

@@ -50,8 +50,17 @@ export interface ServerBenchRow {
   bare: number;
   /** Median requests/s with Moat. */
   moat: number;
+  /** Median requests/s with Moat in managed mode, reporting every decision. */
+  reporting: number;
   /** moat / bare − 1: −0.05 means 5 % fewer requests per second. */
   change: number;
+  /** reporting / bare − 1. */
+  reportingChange: number;
+  /** Median over the rounds of autocannon's p99 latency, in ms: without Moat, with it, with reporting on. */
+  bareP99: number;
+  moatP99: number;
+  reportingP99: number;
+  reportingRounds: number[];
   bareRounds: number[];
   moatRounds: number[];
   /** Non-2xx answers seen while measuring (must be 0: every request is a Passed hello world). */
@@ -73,6 +82,7 @@ const LOOPBACK = 0x7f000001n;
 
 interface AutocannonResult {
   requests: { average: number; total: number };
+  latency: { p99: number };
   duration: number;
   non2xx: number;
   errors: number;
@@ -106,8 +116,8 @@ interface Running {
 }
 
 /** Starts one server in a child process; resolves with its port. */
-function startServer(kind: ServerKind, files: { rules: string; data: string } | null): Promise<Running> {
-  const args = ['--serve', kind, files?.rules ?? '', files?.data ?? ''];
+function startServer(kind: ServerKind, files: { rules: string; data: string } | null, sink = ''): Promise<Running> {
+  const args = ['--serve', kind, files?.rules ?? '', files?.data ?? '', sink];
   const child = fork(fileURLToPath(import.meta.url), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { child.kill(); reject(new Error(`${kind} server did not start`)); }, 120_000);
@@ -160,6 +170,25 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const spread = (xs: number[]) => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
 const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
 
+/** A hub stand-in for reports: 304 to downsync polls, 200 to upsync batches (counted, not stored). */
+async function startReportSink(): Promise<{ url: string; totals: { bytes: number; batches: number }; close(): void }> {
+  const totals = { bytes: 0, batches: 0 };
+  const server = createServer((req, res) => {
+    if (req.method !== 'POST') {
+      res.writeHead(304).end();
+      return;
+    }
+    // Counted, not unpacked: a real hub runs elsewhere, so its work must not load the measured machine.
+    req.on('data', (c: Buffer) => { totals.bytes += c.length; });
+    req.on('end', () => {
+      totals.batches++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, totals, close: () => { server.closeAllConnections(); server.close(); } };
+}
+
 /** Runs the server bench; see ServerBenchOptions. */
 export async function runServerBench(options: ServerBenchOptions = {}): Promise<ServerBenchResult> {
   const quick = options.quick === true;
@@ -178,61 +207,75 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
   const servers = options.servers ?? SERVERS;
   const dir = mkdtempSync(join(tmpdir(), 'moat-server-bench-'));
   const children: ChildProcess[] = [];
+  let stopSink = () => {};
+  let sinkTotals = { bytes: 0, batches: 0 };
   try {
     const t0 = Date.now();
     const files = buildFiles(dir, setup.ranges, setup.patterns, setup.userAgentPatterns);
     log(`  built ${setup.ranges.toLocaleString('en-US')} ranges, ${setup.patterns.toLocaleString('en-US')} path and ${setup.userAgentPatterns.toLocaleString('en-US')} user-agent patterns in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    // All servers start at once (each loads its own copy of the files); idle ones cost no CPU.
+    // All servers start at once (each loads its own copy of the files); idle ones cost no CPU. Three
+    // variants: bare; Moat judging every request (standalone); and Moat in managed mode with reporting on,
+    // as in production, upsyncing every decision to a sink (a hub stand-in on 127.0.0.1 that answers 304
+    // to rule polls and 200 to report batches).
+    const sink = await startReportSink();
+    sinkTotals = sink.totals;
+    stopSink = sink.close;
     const loader = await LoadGenerator.start();
     children.push(loader.child);
     const load = (port: number, seconds: number) => loader.run(port, seconds, setup.connections);
     const started = await Promise.all(servers.map(async (kind) => {
-      const pair = await Promise.all([startServer(kind, null), startServer(kind, files)]);
-      for (const server of pair) children.push(server.child);
-      return { kind, bare: pair[0], guarded: pair[1] };
+      const trio = await Promise.all([startServer(kind, null), startServer(kind, files), startServer(kind, files, sink.url)]);
+      for (const server of trio) children.push(server.child);
+      return { kind, variants: trio };
     }));
     const rows: ServerBenchRow[] = [];
-    for (const { kind, bare, guarded } of started) {
-      if (!quick) {
-        // Warm-up: let the JIT settle in both servers before counting.
-        await load(bare.port, 2);
-        await load(guarded.port, 2);
-      }
-      const bareRounds: number[] = [];
-      const moatRounds: number[] = [];
+    for (const { kind, variants } of started) {
+      if (!quick) for (const server of variants) await load(server.port, 2); // warm-up: let the JIT settle
+      const rounds: number[][] = [[], [], []];
+      const p99s: number[][] = [[], [], []];
       let errors = 0;
       for (let round = 0; round < setup.rounds; round++) {
-        const order = round % 2 === 0 ? [bare, guarded] : [guarded, bare];
-        for (const server of order) {
-          const result = await load(server.port, setup.seconds);
+        // Rotate the order so no variant always runs first or last.
+        for (let k = 0; k < 3; k++) {
+          const v = (round + k) % 3;
+          const result = await load(variants[v]!.port, setup.seconds);
           errors += result.non2xx + result.errors;
-          (server === bare ? bareRounds : moatRounds).push(result.requests.total / result.duration);
+          rounds[v]!.push(result.requests.total / result.duration);
+          p99s[v]!.push(result.latency.p99);
         }
       }
+      const [bareRounds, moatRounds, reportingRounds] = rounds as [number[], number[], number[]];
       const row: ServerBenchRow = {
-        server: kind, bare: median(bareRounds), moat: median(moatRounds), change: 0, bareRounds, moatRounds, errors,
+        server: kind, bare: median(bareRounds), moat: median(moatRounds), reporting: median(reportingRounds),
+        change: median(moatRounds) / median(bareRounds) - 1, reportingChange: median(reportingRounds) / median(bareRounds) - 1,
+        bareRounds, moatRounds, reportingRounds, errors,
+        bareP99: median(p99s[0]!), moatP99: median(p99s[1]!), reportingP99: median(p99s[2]!),
       };
-      row.change = row.moat / row.bare - 1;
       rows.push(row);
-      log(`  ${kind}: ${fmt(row.bare)} req/s bare, ${fmt(row.moat)} req/s with Moat (${pct(row.change)})${errors ? `, ${errors} errors` : ''}`);
-      for (const server of [bare, guarded]) server.child.kill();
+      log(`  ${kind}: ${fmt(row.bare)} req/s bare, ${fmt(row.moat)} with Moat (${pct(row.change)}), ${fmt(row.reporting)} with reporting on (${pct(row.reportingChange)}); p99 ${row.bareP99} / ${row.moatP99} / ${row.reportingP99} ms${errors ? `, ${errors} errors` : ''}`);
+      for (const server of variants) server.child.kill();
     }
     const markdown = [
       '## Server throughput with and without Moat',
       '',
       `Hello world, \`GET ${REQUEST_PATH}\` with a browser user agent, autocannon ${setup.connections} connections, ` +
-        `${setup.rounds} rounds of ${setup.seconds} s per variant (alternating order), medians; server in its own process. ` +
-        `Moat loaded ${setup.ranges.toLocaleString('en-US')} blocked ranges and ${setup.patterns.toLocaleString('en-US')} path + ` +
-        `${setup.userAgentPatterns.toLocaleString('en-US')} user-agent patterns; every request is judged and passes.${quick ? ' Quick run: figures are indicative only.' : ''}`,
+        `${setup.rounds} rounds of ${setup.seconds} s per variant (rotating order), medians; each server in its own process, on the ` +
+        `same 2 cores as the load generator. Moat loaded ${setup.ranges.toLocaleString('en-US')} blocked ranges and ` +
+        `${setup.patterns.toLocaleString('en-US')} path + ${setup.userAgentPatterns.toLocaleString('en-US')} user-agent patterns; every ` +
+        `request is judged and passes. "Reporting on" is managed mode sending every decision (no sampling) in gzip batches to a local ` +
+        `sink (${fmt(sinkTotals.batches)} batches, ${(sinkTotals.bytes / 2 ** 20).toFixed(1)} MiB received).${quick ? ' Quick run: figures are indicative only.' : ''}`,
       '',
-      '| server | without Moat (req/s) | with Moat (req/s) | change | rounds without / with (min–max) |',
-      '|---|---:|---:|---:|---|',
-      ...rows.map((r) => `| ${r.server} | ${fmt(r.bare)} | ${fmt(r.moat)} | ${pct(r.change)} | ${spread(r.bareRounds)} / ${spread(r.moatRounds)} |`),
+      '| server | without Moat (req/s) | with Moat | change | with Moat, reporting on | change | p99 without / with / reporting (ms) |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.server} | ${fmt(r.bare)} | ${fmt(r.moat)} | ${pct(r.change)} | ${fmt(r.reporting)} | ${pct(r.reportingChange)} | ${r.bareP99} / ${r.moatP99} / ${r.reportingP99} |`),
+      '',
+      'Rounds (min–max): ' + rows.map((r) => `${r.server} ${spread(r.bareRounds)} / ${spread(r.moatRounds)} / ${spread(r.reportingRounds)}`).join('; ') + '.',
       '',
     ];
     return { setup, rows, markdown };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill();
+    stopSink();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -240,8 +283,16 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
 // ---------------------------------------------------------------------------------------------------
 // Child process: `--serve <kind> <rules> <data>` starts one hello-world server and reports its port.
 
-async function serve(kind: ServerKind, rules: string, data: string): Promise<void> {
-  const options = rules === '' ? null : { rules, data, trustedProxies: [], logger: false as const };
+async function serve(kind: ServerKind, rules: string, data: string, sink: string): Promise<void> {
+  let options: import('../packages/moat/src/firewall/firewall.js').Firewall | { rules: string; data: string; trustedProxies: never[]; logger: false } | null =
+    rules === '' ? null : { rules, data, trustedProxies: [], logger: false as const };
+  if (options !== null && sink !== '') {
+    const { createManagedFirewall } = await import('../packages/moat/src/managed/managed-firewall.js');
+    options = createManagedFirewall({
+      rules, data, hubUrl: sink, apiKey: 'bench', dir: mkdtempSync(join(tmpdir(), 'moat-server-bench-client-')),
+      customRulesIntervalMs: 3_600_000, dataIntervalMs: 3_600_000, trustedProxies: [], logger: false,
+    });
+  }
   let server;
   if (kind === 'node:http') {
     const hello = (_req: IncomingMessage, res: ServerResponse) => {
@@ -259,7 +310,11 @@ async function serve(kind: ServerKind, rules: string, data: string): Promise<voi
   } else {
     const Fastify = (await import('fastify')).default;
     const app = Fastify();
-    if (options !== null) await app.register((await import('../packages/moat/src/adapters/fastify.js')).moat, options);
+    if (options !== null) {
+      const { moat } = await import('../packages/moat/src/adapters/fastify.js');
+      const { Firewall } = await import('../packages/moat/src/firewall/firewall.js');
+      await app.register(moat, options instanceof Firewall ? { firewall: options } : options);
+    }
     app.get('/products/:id', async () => 'hello world');
     await app.listen({ port: 0, host: '127.0.0.1' });
     server = app.server;
@@ -276,14 +331,14 @@ async function generateLoad(): Promise<void> {
   process.on('message', async (message) => {
     const { port, seconds, connections } = message as { port: number; seconds: number; connections: number };
     const result = await autocannon(autocannonOptions(port, seconds, connections));
-    process.send!({ requests: result.requests, duration: result.duration, non2xx: result.non2xx, errors: result.errors });
+    process.send!({ requests: result.requests, latency: { p99: result.latency.p99 }, duration: result.duration, non2xx: result.non2xx, errors: result.errors });
   });
   process.on('disconnect', () => process.exit(0));
   process.send!('ready');
 }
 
 if (process.argv[2] === '--serve' && process.send !== undefined) {
-  await serve(process.argv[3] as ServerKind, process.argv[4] ?? '', process.argv[5] ?? '');
+  await serve(process.argv[3] as ServerKind, process.argv[4] ?? '', process.argv[5] ?? '', process.argv[6] ?? '');
 } else if (process.argv[2] === '--load' && process.send !== undefined) {
   await generateLoad();
 }
