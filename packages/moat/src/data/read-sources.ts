@@ -54,30 +54,25 @@ function summary(name: string, kind: SourceSummary['kind'], files: string[], ran
 
 const LIST_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
+/** Country or ASN sources: every file's rows taken together, one summary for the kind. */
+function readCsvSources<Row>(
+  specs: readonly string[], kind: 'country' | 'asn', importCsv: (text: string) => ImportResult<Row>, warn: (s: string) => void,
+): { rows: Row[]; summary: SourceSummary } {
+  const files = specs.flatMap((s) => resolveSourceFiles(s, kind));
+  const rows: Row[] = [];
+  let invalid = 0;
+  for (const f of files) {
+    const r = checked(f, importCsv(read(f)), warn);
+    for (const row of r.rows) rows.push(row);
+    invalid += r.invalid.length;
+  }
+  return { rows, summary: summary(kind, kind, files, rows.length, invalid) };
+}
+
 export function readSources(specs: SourceSpecs, warn: (s: string) => void = () => {}): DataInputs {
   const inputs: DataInputs = { lists: [] };
-  if (specs.countries?.length) {
-    const files = specs.countries.flatMap((s) => resolveSourceFiles(s, 'country'));
-    const rows: CountryRow[] = [];
-    let invalid = 0;
-    for (const f of files) {
-      const r = checked(f, importCountryCsv(read(f)), warn);
-      for (const row of r.rows) rows.push(row);
-      invalid += r.invalid.length;
-    }
-    inputs.countries = { rows, summary: summary('country', 'country', files, rows.length, invalid) };
-  }
-  if (specs.asns?.length) {
-    const files = specs.asns.flatMap((s) => resolveSourceFiles(s, 'asn'));
-    const rows: AsnRow[] = [];
-    let invalid = 0;
-    for (const f of files) {
-      const r = checked(f, importAsnCsv(read(f)), warn);
-      for (const row of r.rows) rows.push(row);
-      invalid += r.invalid.length;
-    }
-    inputs.asns = { rows, summary: summary('asn', 'asn', files, rows.length, invalid) };
-  }
+  if (specs.countries?.length) inputs.countries = readCsvSources(specs.countries, 'country', importCountryCsv, warn);
+  if (specs.asns?.length) inputs.asns = readCsvSources(specs.asns, 'asn', importAsnCsv, warn);
   const names = new Set<string>();
   const named = (name: string) => {
     if (!LIST_NAME.test(name)) throw new SourceReadError(`invalid list name ${JSON.stringify(name)}: letters, digits, "_", "-" and "."`);
