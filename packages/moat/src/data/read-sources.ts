@@ -11,7 +11,7 @@ import type { IpRange } from '../ip/range.js';
 import type { CloudFormat } from './importers/cloud-ranges.js';
 import { importCountryCsv } from './importers/country-csv.js';
 import { assertMostlyValid } from './importers/import-result.js';
-import type { AsnRow, CountryRow, ImportResult } from './importers/import-result.js';
+import type { ImportResult } from './importers/import-result.js';
 import { importIpList } from './importers/ip-list.js';
 import { resolveSourceFiles } from './sources.js';
 
