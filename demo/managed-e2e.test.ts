@@ -115,7 +115,7 @@ describe('managed mode in a browser: dashboard → hub → client', () => {
     assert.ok(wouldBlock >= 6, `would have blocked: ${wouldBlock}`);
   });
 
-  it('the demo traffic meets the demo rules: scanners refused, stuffing rate-limited, visitors served', async () => {
+  it('the demo traffic meets the demo rules: scanners refused, stuffing rate-limited, visitors and the allowed monitor served', async () => {
     const seen = new Map<string, Set<number>>();
     const summary = await runTraffic({
       target: app.url, rate: 500, maxRequests: 300, durationMs: 20_000, seed: 11,
@@ -126,5 +126,6 @@ describe('managed mode in a browser: dashboard → hub → client', () => {
     assert.ok(seen.get('scanner')?.has(403), `scanner: ${[...seen.get('scanner') ?? []]}`);
     assert.ok(seen.get('credential-stuffing')?.has(429), `stuffing: ${[...seen.get('credential-stuffing') ?? []]}`);
     assert.ok(seen.get('visitor')?.has(200), `visitor: ${[...seen.get('visitor') ?? []]}`);
+    assert.deepEqual([...seen.get('uptime-monitor') ?? []], [200], 'the allowed uptime monitor is always served');
   });
 });

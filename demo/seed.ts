@@ -8,7 +8,11 @@ type RuleInput = Parameters<Hub['context']['rules']['create']>[1];
 const block = (kind: RuleInput['kind'], value: string, note: string): RuleInput =>
   ({ action: 'block', kind, value, note, mode: 'block' }) as RuleInput;
 
+/** The uptime checker's address: allowed, so it is never blocked or rate-limited (the traffic uses it). */
+export const DEMO_MONITOR_IP = '192.0.2.10';
+
 export const DEMO_RULES: RuleInput[] = [
+  { action: 'allow', kind: 'ip', value: DEMO_MONITOR_IP, note: 'uptime monitor', mode: 'block' } as RuleInput,
   block('path', '/wp-admin', 'WordPress probes; this is not a WordPress site'),
   block('path', '/wp-login.php', 'WordPress probes'),
   block('path', '/.env', 'secret-file probes'),

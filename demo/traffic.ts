@@ -5,6 +5,7 @@
 
 import { request } from 'node:http';
 import { rng as random } from '../bench/lib/measure.js';
+import { DEMO_MONITOR_IP } from './seed.js';
 
 export interface TrafficOptions {
   /** Base URL of the demo app; must be a loopback address. */
@@ -77,10 +78,13 @@ export function trafficPlan(seed = 7, torExits: readonly string[] = []) {
       const path = next() < 0.7 ? pick(SCAN_PATHS) : pick(INJECTIONS);
       return { persona: 'scanner', ip: pick(scanners), method: 'GET', path, userAgent: pick(SCAN_AGENTS) };
     }
-    if (roll < 0.95) {
+    if (roll < 0.92) {
       const user = `user${Math.floor(next() * 10_000)}@example.com`;
       const body = `email=${encodeURIComponent(user)}&password=${Math.floor(next() * 1e9).toString(36)}`;
       return { persona: 'credential-stuffing', ip: pick(stuffers), method: 'POST', path: '/login', userAgent: pick(BROWSERS), body };
+    }
+    if (roll < 0.95) {
+      return { persona: 'uptime-monitor', ip: DEMO_MONITOR_IP, method: 'GET', path: '/', userAgent: 'UptimeRobot/2.0 (+http://www.uptimerobot.com/)' };
     }
     const ip = torExits.length > 0 ? pick(torExits) : pick(visitors);
     return { persona: 'tor', ip, method: 'GET', path: pick(PAGES), userAgent: pick(BROWSERS) };
