@@ -126,3 +126,30 @@ describe('dashboard pages', () => {
     assert.match(html, /fastify/);
   });
 });
+
+describe('rules hit on the overview', () => {
+  it('names what a rate-limit rule limits, not just its id', async () => {
+    const hub = await startTestHub();
+    try {
+      const client = new Client(hub.url);
+      await client.login();
+      const { siteId, apiKey } = await createSiteWithKey(client, 'limits');
+      const created = await client.api('POST', `/api/sites/${siteId}/rules`, {
+        kind: 'rateLimit', value: '/login', rateLimit: { method: 'POST', path: '/login', limit: 5, window: '60s' },
+      });
+      const ruleId = ((await created.json()) as { rule: { id: string } }).rule.id;
+      const batch = Array.from({ length: 3 }, (_, i) => record({
+        request_id: `rl${i}`, method: 'POST', path: '/login', treatment: 'Blocked', category: 'brl', rule: ruleId,
+      }));
+      const up = await fetch(`${hub.url}/v2/upsync/${apiKey}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(upsyncBody(batch)) });
+      assert.equal(up.status, 200);
+      await hub.rollUpNow();
+      const html = await (await client.request(`/sites/${siteId}?range=1h`)).text();
+      const rulesHit = html.slice(html.indexOf('data-top="rule"'));
+      assert.match(rulesHit, /<code>brl<\/code> POST \/login 5 per 60s/);
+      assert.ok(rulesHit.includes(`rule=${encodeURIComponent(ruleId)}`), 'the link still filters by the rule id');
+    } finally {
+      await hub.stop();
+    }
+  });
+});

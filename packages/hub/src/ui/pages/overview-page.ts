@@ -18,6 +18,8 @@ export interface OverviewPageInput {
   overview: Overview;
   top: Record<TopDimension, TopEntry[]>;
   countryLookup: boolean;
+  /** Rule id → what a rate-limit rule limits, for the rules-hit table. */
+  rateLimitLabels?: ReadonlyMap<string, string>;
   notice?: string;
   error?: string;
 }
@@ -64,7 +66,7 @@ function topTable(input: OverviewPageInput, dim: TopDimension, title: string): H
     <tbody>
     ${rows.length === 0 ? html`<tr><td colspan="4" class="empty">${dim === 'country' && !input.countryLookup ? 'Countries show once a data file gives the hub a country lookup; until then only country blocks carry one.' : 'Nothing yet.'}</td></tr>` : ''}
     ${rows.map((r) => html`<tr>
-      <td class="value">${valueCell(base, dim, r.value)}</td>
+      <td class="value">${valueCell(base, dim, r.value, input.rateLimitLabels)}</td>
       <td class="num">${formatNumber(r.total)}</td>
       <td class="num">${formatNumber(r.blocked)}</td>
       ${kind ? html`<td class="actions">
@@ -83,10 +85,11 @@ function topTable(input: OverviewPageInput, dim: TopDimension, title: string): H
 </section>`;
 }
 
-function valueCell(base: string, dim: TopDimension, value: string): Html {
+function valueCell(base: string, dim: TopDimension, value: string, rateLimitLabels?: ReadonlyMap<string, string>): Html {
   if (dim === 'rule') {
     const [category, rule] = value.split('\t');
-    return html`<a href="${base}/requests?rule=${encodeURIComponent(rule ?? '')}"><code>${category}</code> ${rule}</a>`;
+    const label = category === 'brl' ? rateLimitLabels?.get(rule ?? '') : undefined;
+    return html`<a href="${base}/requests?rule=${encodeURIComponent(rule ?? '')}"><code>${category}</code> ${label ?? rule}</a>`;
   }
   const filter = FILTER_FOR[dim];
   return filter ? html`<a href="${base}/requests?${filter}=${encodeURIComponent(value)}">${value}</a>` : html`${value}`;

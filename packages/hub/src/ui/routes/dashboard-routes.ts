@@ -11,7 +11,7 @@ import type { SiteService } from '../../sites/site-service.js';
 import { loadOverview, loadTopLists } from '../../stats/overview.js';
 import { reportQuerySchema, toReportFilter } from '../../stats/report-filter.js';
 import { RANGES, parseRange } from '../../stats/time-range.js';
-import type { Site } from '../../store/store.js';
+import type { Site, StoredRule } from '../../store/store.js';
 import { clientsPage } from '../pages/clients-page.js';
 import { overviewPage } from '../pages/overview-page.js';
 import { requestsPage } from '../pages/requests-page.js';
@@ -80,12 +80,14 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
     ui.get('/sites/:siteId', async (request, reply) => {
       const { site, sites: all } = await siteAndList(request);
       const range = parseRange((request.query as { range?: string }).range);
-      const [overview, top] = await Promise.all([
+      const [overview, top, rules] = await Promise.all([
         loadOverview(ctx.store, site.id, range, nowSeconds()),
         loadTopLists(ctx.store, site.id, range, nowSeconds(), 10),
+        ctx.store.listRules(site.id),
       ]);
       return send(reply, overviewPage({
-        user: userOf(request), site, sites: all, range, overview, top, countryLookup: ctx.hasCountryLookup, ...messages(request),
+        user: userOf(request), site, sites: all, range, overview, top, countryLookup: ctx.hasCountryLookup,
+        rateLimitLabels: rateLimitLabels(rules), ...messages(request),
       }));
     });
 
@@ -200,4 +202,17 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
       return reply.redirect(`/sites/${siteId}/setup?done=key-revoked`, 303);
     });
   });
+}
+
+/**
+ * Rate-limit decisions report the rule id (as Wafris clients do); the overview shows what the rule
+ * limits instead, e.g. "POST /login 5 per 60s".
+ */
+function rateLimitLabels(rules: readonly StoredRule[]): ReadonlyMap<string, string> {
+  const labels = new Map<string, string>();
+  for (const r of rules) {
+    const rl = r.rateLimit;
+    if (rl) labels.set(r.id, `${rl.method ? `${rl.method} ` : ''}${rl.path}${rl.match === 'prefix' && !rl.path.endsWith('*') ? '*' : ''} ${rl.limit} per ${rl.windowMs / 1000}s`);
+  }
+  return labels;
 }
