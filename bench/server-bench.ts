@@ -7,7 +7,8 @@
  * generator (autocannon, `--load`): neither shares a thread or a heap with the bench's big inputs. Rounds
  * alternate which variant goes first; the figure is the median requests/s over the rounds.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -110,6 +111,22 @@ function buildFiles(dir: string, ranges: number, patterns: number, uaPatterns: n
   return { rules: rulesPath, data };
 }
 
+/**
+ * With two or more cores, servers run on core 0 and the load generator on core 1 (taskset), as if on
+ * separate machines: unpinned, the server's helper threads (GC, zlib) and autocannon fought over the
+ * same cores and the same comparison moved by ±10 % between runs; pinned it repeats within a few %.
+ */
+const PIN = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const SERVER_CPU = '0';
+const LOAD_CPU = '1';
+
+/** This file in a child process with IPC, on one core when pinning is possible. */
+function forkPinned(args: string[], cpu: string): ChildProcess {
+  const node = ['--import', 'tsx', fileURLToPath(import.meta.url), ...args];
+  if (!PIN) return fork(fileURLToPath(import.meta.url), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return spawn('taskset', ['-c', cpu, process.execPath, ...node], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
 interface Running {
   child: ChildProcess;
   port: number;
@@ -118,7 +135,7 @@ interface Running {
 /** Starts one server in a child process; resolves with its port. */
 function startServer(kind: ServerKind, files: { rules: string; data: string } | null, sink = ''): Promise<Running> {
   const args = ['--serve', kind, files?.rules ?? '', files?.data ?? '', sink];
-  const child = fork(fileURLToPath(import.meta.url), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = forkPinned(args, SERVER_CPU);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { child.kill(); reject(new Error(`${kind} server did not start`)); }, 120_000);
     child.once('message', (message) => {
@@ -137,7 +154,7 @@ class LoadGenerator {
   private constructor(readonly child: ChildProcess) {}
 
   static async start(): Promise<LoadGenerator> {
-    const child = fork(fileURLToPath(import.meta.url), ['--load'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = forkPinned(['--load'], LOAD_CPU);
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
       child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
@@ -259,8 +276,8 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
       '## Server throughput with and without Moat',
       '',
       `Hello world, \`GET ${REQUEST_PATH}\` with a browser user agent, autocannon ${setup.connections} connections, ` +
-        `${setup.rounds} rounds of ${setup.seconds} s per variant (rotating order), medians; each server in its own process, on the ` +
-        `same 2 cores as the load generator. Moat loaded ${setup.ranges.toLocaleString('en-US')} blocked ranges and ` +
+        `${setup.rounds} rounds of ${setup.seconds} s per variant (rotating order), medians; each server in its own process` +
+        `${PIN ? ', servers pinned to core 0 and the load generator to core 1' : ', sharing the cores with the load generator'}. Moat loaded ${setup.ranges.toLocaleString('en-US')} blocked ranges and ` +
         `${setup.patterns.toLocaleString('en-US')} path + ${setup.userAgentPatterns.toLocaleString('en-US')} user-agent patterns; every ` +
         `request is judged and passes. "Reporting on" is managed mode sending every decision (no sampling) in gzip batches to a local ` +
         `sink (${fmt(sinkTotals.batches)} batches, ${(sinkTotals.bytes / 2 ** 20).toFixed(1)} MiB received).${quick ? ' Quick run: figures are indicative only.' : ''}`,
