@@ -13,7 +13,7 @@ import { writeSqliteAtomically } from '../format/atomic-file.js';
 import { storeRangeTable } from '../format/packed-ranges.js';
 import { dataContentHash } from './data-hash.js';
 import {
-  DATA_FORMAT, DATA_FORMAT_VERSION, DATA_LABELS_DDL, META_DDL, PACKED_DDL, RANGES_DDL, SOURCES_DDL,
+  DATA_FORMAT, DATA_FORMAT_VERSION, DATA_LABELS_DDL, insertMeta, META_DDL, PACKED_DDL, RANGES_DDL, SOURCES_DDL,
 } from '../format/schema.js';
 import type { DataLabel } from './data-set.js';
 import type { AsnRow, CountryRow } from './importers/import-result.js';
@@ -137,11 +137,7 @@ export function buildDataFile(inputs: DataInputs, outPath: string, opts: BuildDa
   );
   writeSqliteAtomically(outPath, (db) => {
     for (const ddl of [META_DDL, RANGES_DDL, PACKED_DDL, DATA_LABELS_DDL, SOURCES_DDL]) db.exec(ddl);
-    const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
-    meta.run('format', DATA_FORMAT);
-    meta.run('format_version', String(DATA_FORMAT_VERSION));
-    meta.run('built_at', builtAt);
-    meta.run('content_hash', hash);
+    insertMeta(db, { format: DATA_FORMAT, format_version: DATA_FORMAT_VERSION, built_at: builtAt, content_hash: hash });
     storeRangeTable(db, 'data', compiled.table);
     const lab = db.prepare('INSERT INTO data_labels (id, country, asn, lists) VALUES (?, ?, ?, ?)');
     compiled.labels.forEach((l, id) => lab.run(id, l.country, l.asn, JSON.stringify(l.lists)));

@@ -9,6 +9,12 @@ export const DATA_FORMAT_VERSION = 1;
 
 export const META_DDL = `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`;
 
+/** Writes the `meta` rows every Moat file starts with, plus any others (values as text). */
+export function insertMeta(db: import('better-sqlite3').Database, entries: Record<string, string | number>): void {
+  const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+  for (const [key, value] of Object.entries(entries)) meta.run(key, String(value));
+}
+
 /** One row per flattened range: the source of truth, and what memory-light readers seek in. */
 export const RANGES_DDL = `CREATE TABLE ip_ranges (
   set_name TEXT NOT NULL, family INTEGER NOT NULL, start BLOB NOT NULL, "end" BLOB NOT NULL, label INTEGER NOT NULL,

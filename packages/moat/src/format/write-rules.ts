@@ -6,7 +6,7 @@ import { flattenIpRules, ipIndexFromFlat, sortRules } from '../engine/rule-set.j
 import { RangeTable } from '../ranges/range-table.js';
 import { writeSqliteAtomically } from './atomic-file.js';
 import { storeRangeTable } from './packed-ranges.js';
-import { LABEL_SETS_DDL, META_DDL, PACKED_DDL, RANGES_DDL, RULES_DDL, RULES_FORMAT, RULES_FORMAT_VERSION } from './schema.js';
+import { insertMeta, LABEL_SETS_DDL, META_DDL, PACKED_DDL, RANGES_DDL, RULES_DDL, RULES_FORMAT, RULES_FORMAT_VERSION } from './schema.js';
 
 export interface WrittenRulesFile {
   path: string;
@@ -67,12 +67,7 @@ export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { 
   const counts = countRules(sorted);
   writeSqliteAtomically(outPath, (db) => {
     for (const ddl of [META_DDL, RULES_DDL, RANGES_DDL, PACKED_DDL, LABEL_SETS_DDL]) db.exec(ddl);
-    const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
-    meta.run('format', RULES_FORMAT);
-    meta.run('format_version', String(RULES_FORMAT_VERSION));
-    meta.run('built_at', builtAt);
-    meta.run('content_hash', hash);
-    meta.run('rule_count', String(sorted.length));
+    insertMeta(db, { format: RULES_FORMAT, format_version: RULES_FORMAT_VERSION, built_at: builtAt, content_hash: hash, rule_count: sorted.length });
     insertRules(db, sorted);
     const indexes = (['allow', 'block'] as const).map((action) => {
       const index = ipIndexFromFlat(flattenIpRules(sorted, action), sorted);
@@ -81,7 +76,7 @@ export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { 
       index.sets.forEach((members, id) => ls.run(action, id, JSON.stringify(members)));
       return { table: index.table as RangeTable, sets: index.sets };
     });
-    meta.run('ranges_hash', ipIndexHash(indexes));
+    insertMeta(db, { ranges_hash: ipIndexHash(indexes) });
   });
   return { path: outPath, hash, formatVersion: RULES_FORMAT_VERSION, builtAt, counts };
 }
