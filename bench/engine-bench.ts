@@ -16,6 +16,7 @@ import { formatRange } from '../packages/moat/src/ip/range.js';
 import { measure } from './lib/measure.js';
 import type { Measurement } from './lib/measure.js';
 import { queryAddresses, syntheticPatterns, syntheticRanges } from './lib/synthetic.js';
+import { writeFullRules, writeThreatData } from './lib/full-load.js';
 import { WafrisRangeLookup, buildWafrisRangeDb, loopMatcher } from './lib/wafris-baseline.js';
 
 export interface EngineBenchOptions {
@@ -121,21 +122,16 @@ export async function runEngineBench(o: EngineBenchOptions): Promise<{ rows: Row
       const n = o.fullRanges;
       const ranges = syntheticRanges(n, 99);
       const dataPath = join(dir, 'data-full.db');
-      buildDataFile({ lists: [{ name: 'threats', ranges, summary: { name: 'threats', kind: 'list', ranges: n, invalidLines: 0 } }] }, dataPath);
+      writeThreatData(ranges, dataPath);
       const pmax = Math.max(...o.patternSizes);
-      const rules: Rule[] = [
-        ...syntheticPatterns(pmax, '/').map((p) => normalizeRule({ action: 'block', kind: 'path', value: p })),
-        ...syntheticPatterns(pmax, 'agent-').map((p) => normalizeRule({ action: 'block', kind: 'userAgent', value: p })),
-        ...syntheticRanges(1000, 5).map((r) => normalizeRule({ action: 'block', kind: 'ip', value: formatRange(r) })),
-        normalizeRule({ action: 'allow', kind: 'ip', value: '10.0.0.0/8' }),
-        normalizeRule({ action: 'block', kind: 'list', value: 'threats' }),
-        normalizeRule({ action: 'block', kind: 'param', value: '<script' }),
-        normalizeRule({ action: 'block', kind: 'host', value: 'admin.example.com' }),
-        normalizeRule({ action: 'block', kind: 'method', value: 'TRACE' }),
-        normalizeRule({ action: 'block', kind: 'rateLimit', value: '/login', rateLimit: { path: '/login', method: 'POST', limit: 1_000_000, window: '60s' } }),
-      ];
       const rulesPath = join(dir, 'rules-full.db');
-      writeRulesFile(rules, rulesPath);
+      writeFullRules({
+        pathPatterns: pmax, userAgentPatterns: pmax, loginLimit: 1_000_000,
+        extra: [
+          ...syntheticRanges(1000, 5).map((r) => ({ action: 'block' as const, kind: 'ip' as const, value: formatRange(r) })),
+          { action: 'allow', kind: 'ip', value: '10.0.0.0/8' },
+        ],
+      }, rulesPath);
       const engine = Engine.open({ rules: rulesPath, data: dataPath });
       const queries = queryAddresses(ranges, 20_000, 11);
       const ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36';

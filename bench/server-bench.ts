@@ -15,13 +15,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDataFile } from '../packages/moat/src/data/build-data.js';
-import { writeRulesFile } from '../packages/moat/src/format/write-rules.js';
 import type { IpRange } from '../packages/moat/src/ip/range.js';
-import { normalizeRule } from '../packages/moat/src/rules/normalize-rule.js';
-import type { Rule } from '../packages/moat/src/rules/types.js';
+import { writeFullRules, writeThreatData } from './lib/full-load.js';
 import { median } from './lib/measure.js';
-import { syntheticPatterns, syntheticRanges } from './lib/synthetic.js';
+import { syntheticRanges } from './lib/synthetic.js';
 
 export type ServerKind = 'node:http' | 'express' | 'fastify';
 const SERVERS: readonly ServerKind[] = ['node:http', 'express', 'fastify'];
@@ -95,19 +92,12 @@ function buildFiles(dir: string, ranges: number, patterns: number, uaPatterns: n
   // The load comes from 127.0.0.1: keep it out of the blocked ranges so every request is Passed.
   const list: IpRange[] = syntheticRanges(ranges, 42).filter((r) => !(r.family === 4 && r.start <= LOOPBACK && LOOPBACK <= r.end));
   const data = join(dir, 'data.moat');
-  buildDataFile({ lists: [{ name: 'threats', ranges: list, summary: { name: 'threats', kind: 'list', ranges: list.length, invalidLines: 0 } }] }, data);
-  const rules: Rule[] = [
-    ...syntheticPatterns(patterns, '/').map((p) => normalizeRule({ action: 'block', kind: 'path', value: p })),
-    ...syntheticPatterns(uaPatterns, 'agent-').map((p) => normalizeRule({ action: 'block', kind: 'userAgent', value: p })),
-    normalizeRule({ action: 'block', kind: 'list', value: 'threats' }),
-    normalizeRule({ action: 'block', kind: 'ip', value: '198.51.100.0/24' }),
-    normalizeRule({ action: 'block', kind: 'param', value: '<script' }),
-    normalizeRule({ action: 'block', kind: 'host', value: 'admin.example.com' }),
-    normalizeRule({ action: 'block', kind: 'method', value: 'TRACE' }),
-    normalizeRule({ action: 'block', kind: 'rateLimit', value: '/login', rateLimit: { path: '/login', method: 'POST', limit: 10, window: '60s' } }),
-  ];
+  writeThreatData(list, data);
   const rulesPath = join(dir, 'rules.moat');
-  writeRulesFile(rules, rulesPath);
+  writeFullRules({
+    pathPatterns: patterns, userAgentPatterns: uaPatterns, loginLimit: 10,
+    extra: [{ action: 'block', kind: 'ip', value: '198.51.100.0/24' }],
+  }, rulesPath);
   return { rules: rulesPath, data };
 }
 
