@@ -10,7 +10,7 @@ import { createFirewall } from '../src/firewall/firewall.js';
 import type { MoatOptions } from '../src/firewall/options.js';
 import type { MoatHttpRequest } from '../src/http/normalized-request.js';
 import type { Decision } from '../src/engine/decision.js';
-import { STANDARD_RULES, bigForm, close, listen, rulesFile, send } from './adapters-helpers.js';
+import { STANDARD_RULES, bigForm, close, listen, rawRequest, rulesFile, send } from './adapters-helpers.js';
 
 const rules = rulesFile({ ...STANDARD_RULES, allow: { ips: ['198.51.100.1'] } });
 after(() => rules.cleanup());
@@ -283,6 +283,26 @@ test('host rules see the host lower-cased without port, from the Host header or 
   assert.equal((await send(port, { headers: { host: 'admin.example.com.' } })).status, 403);
   assert.equal((await send(port, { path: 'http://ADMIN.example.com:80/x', headers: { host: 'www.example.com' } })).status, 403);
   assert.equal((await send(port, { headers: { host: 'www.example.com' } })).status, 200);
+});
+
+test('Host and User-Agent in any case, duplicates judged as Node keeps them (the first)', async () => {
+  const agents = rulesFile({ block: { userAgents: ['sqlmap'], hosts: ['admin.example.com'] } });
+  after(() => agents.cleanup());
+  const { port, seen } = await server({ rules: agents.path });
+  const head = (lines: string[]) => `GET /x HTTP/1.1\r\n${lines.join('\r\n')}\r\nConnection: close\r\n\r\n`;
+  // Node keeps the first Host and User-Agent of duplicates in req.headers; Moat must judge the same ones.
+  assert.equal((await rawRequest(port, head(['HOST: www.example.com', 'USER-AGENT: SQLMap/1.8', 'user-agent: Mozilla/5.0']))).status, 403);
+  assert.equal(seen.at(-1)!.request.userAgent, 'SQLMap/1.8');
+  assert.equal(seen.at(-1)!.request.userAgent, seen.at(-1)!.request.headers['user-agent']);
+  assert.equal((await rawRequest(port, head(['User-Agent: Mozilla/5.0', 'uSeR-aGeNt: sqlmap', 'Host: www.example.com']))).status, 200);
+  assert.equal(seen.at(-1)!.request.userAgent, 'Mozilla/5.0');
+  assert.equal((await rawRequest(port, head(['hOsT: Admin.Example.COM:8443', 'User-Agent: x']))).status, 403);
+  assert.equal(seen.at(-1)!.request.host, 'admin.example.com');
+  // Names that only look alike are not these headers.
+  assert.equal((await rawRequest(port, head(['Host: www.example.com', 'X-User-Agent: sqlmap', 'User-Agentx: sqlmap']))).status, 200);
+  assert.equal(seen.at(-1)!.request.userAgent, undefined);
+  // The headers object is still there for listeners, as Node parsed it.
+  assert.equal(seen.at(-1)!.request.headers['x-user-agent'], 'sqlmap');
 });
 
 test('X-Forwarded-For through a chain of trusted proxies: trusted hops are skipped, the first untrusted is the client', async () => {

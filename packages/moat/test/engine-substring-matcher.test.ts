@@ -43,6 +43,19 @@ test('answers stay right across many more distinct values than the cache holds',
   for (const v of values.slice(0, 3000)) assert.deepEqual(sorted(m.match(v)), expected(v), v);
 });
 
+test('values that look alike to the matcher\'s first-level memory (same length, same sampled characters) keep their own answers', () => {
+  const m = matcher();
+  // 40 characters: the memory samples positions 39, 30, 20 and 10; these differ only at 1–6.
+  const hit = 'x' + 'nikto!' + 'y'.repeat(33);
+  const clean = 'x' + 'zzzzz!' + 'y'.repeat(33);
+  assert.equal(hit.length, 40);
+  for (let round = 0; round < 4; round++) {
+    assert.deepEqual(sorted(m.match(hit)), [1]);
+    assert.equal(m.match(clean), null);
+    assert.deepEqual(sorted(m.match(hit.toUpperCase())), [1]);
+  }
+});
+
 test('an empty matcher matches nothing', () => {
   assert.equal(new SubstringMatcher([]).match('anything'), null);
 });

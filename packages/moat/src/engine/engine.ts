@@ -73,7 +73,7 @@ export class Engine {
 
   evaluate(req: MoatRequest): Decision {
     const rs = this.rules;
-    this.nowMs = this.now();
+    this.clockRead = false;
     this.monitored = null;
     const family = parseIpInto(req.ip ?? '', this.words);
     let d: Decision | null;
@@ -132,6 +132,16 @@ export class Engine {
 
   // Per-evaluation state, kept on the instance so the hot path allocates no closures.
   private nowMs = 0;
+  private clockRead = false;
+
+  /** The clock, read at most once per evaluation and only when a rule needs it (most requests never do). */
+  private time(): number {
+    if (!this.clockRead) {
+      this.nowMs = this.now();
+      this.clockRead = true;
+    }
+    return this.nowMs;
+  }
   private monitored: MonitorMatch[] | null = null;
 
   /** First rule of `candidates` that decides (live, block mode), or -1. */
@@ -144,7 +154,7 @@ export class Engine {
   /** Whether rule `i` decides the request: expired rules never do; monitor rules are recorded instead. */
   private decides(i: number, category: Category): boolean {
     const r = this.rules.rules[i];
-    if (r.expires !== undefined && r.expires <= this.nowMs) return false;
+    if (r.expires !== undefined && r.expires <= this.time()) return false;
     if (r.mode === 'monitor') {
       (this.monitored ??= []).push({ category, rule: r.value, ruleId: r.id });
       return false;
@@ -224,21 +234,21 @@ export class Engine {
     for (const i of this.rateLimitCandidates(path)) {
       const r = this.rules.rules[i];
       const spec = r.rateLimit!;
-      if (r.expires !== undefined && r.expires <= this.nowMs) continue;
+      if (r.expires !== undefined && r.expires <= this.time()) continue;
       if (spec.method !== null && spec.method !== method) continue;
       (hits ??= []).push({ rule: r.id, client: (client ??= this.clientKey(family)), limit: spec.limit, windowMs: spec.windowMs, stop: r.mode !== 'monitor' });
       (rules ??= []).push(i);
     }
-    return hits === null ? null : { hits, rules: rules!, now: this.nowMs };
+    return hits === null ? null : { hits, rules: rules!, now: this.time() };
   }
 
   private checkRateLimits(family: 4 | 6, method: string, path: string): Decision | null {
     for (const i of this.rateLimitCandidates(path)) {
       const r = this.rules.rules[i];
       const spec = r.rateLimit!;
-      if (r.expires !== undefined && r.expires <= this.nowMs) continue;
+      if (r.expires !== undefined && r.expires <= this.time()) continue;
       if (spec.method !== null && spec.method !== method) continue;
-      const wait = this.rateLimits.hit(`${r.id}|${this.clientKey(family)}`, spec.limit, spec.windowMs, this.nowMs);
+      const wait = this.rateLimits.hit(`${r.id}|${this.clientKey(family)}`, spec.limit, spec.windowMs, this.time());
       if (wait === 0) continue;
       if (r.mode === 'monitor') {
         (this.monitored ??= []).push({ category: 'brl', rule: r.id, ruleId: r.id });

@@ -279,10 +279,10 @@ export class Firewall {
   }
 
   private watchForForwardingHeaders(request: MoatHttpRequest): void {
-    const now = this.now();
-    if (now < this.nextForwardingCheck) return;
     const header = forwardingHeaderPresent(request.headers);
     if (header === null) return;
+    const now = this.now();
+    if (now < this.nextForwardingCheck) return;
     this.nextForwardingCheck = now + this.forwardingWarnIntervalMs;
     this.logger.warn({ peer: request.ip, header }, `a request from ${request.ip} carries ${header}, but no proxy is ` +
       'trusted, so Moat judges the proxy\'s address instead of the client\'s. Set trustedProxies (or ' +
