@@ -10,6 +10,8 @@ import type { Category, Decision, MonitorMatch, MoatRequest } from './decision.j
 import type { RateLimitStore } from './rate-limiter.js';
 import { MemoryRateLimitStore } from './rate-limiter.js';
 import type { PendingRateLimits, RateLimitHit, SharedRateLimitStore } from './shared-rate-limit-store.js';
+import type { ExactIndex } from './exact-index.js';
+import { lowerCased, upperCased } from './fast-case.js';
 import type { IpRuleIndex, RuleSet } from './rule-set.js';
 import type { SubstringMatcher } from './substring-matcher.js';
 import { emptyRuleSet, loadDataFile, loadRulesFile } from '../format/load-files.js';
@@ -75,7 +77,7 @@ export class Engine {
     const rs = this.rules;
     this.clockRead = false;
     this.monitored = null;
-    const family = parseIpInto(req.ip ?? '', this.words);
+    const family = this.parseClientIp(req.ip ?? '');
     let d: Decision | null;
     if (family !== 0) {
       // 1–2: allow by IP/CIDR; 3–4: block by IP/CIDR; 5–6: country, ASN, lists. One seek each.
@@ -88,12 +90,12 @@ export class Engine {
     if (rs.paths.size > 0 && req.path && (d = this.checkSubstring(rs.paths, req.path, 'bp')) !== null) return d;
     if (rs.params.size > 0 && req.params && (d = this.checkSubstring(rs.params, req.params, 'bparam')) !== null) return d;
     // 10–11: host and method, exact and case-insensitive.
-    if (rs.hosts.size > 0 && req.host && (d = this.checkExact(rs.hosts, req.host.toLowerCase(), 'bh')) !== null) return d;
-    const method = req.method ? req.method.toUpperCase() : '';
+    if (rs.hosts.size > 0 && req.host && (d = this.checkExact(rs.hosts, lowerCased(req.host), 'bh')) !== null) return d;
+    const method = req.method ? upperCased(req.method) : '';
     if (rs.methods.size > 0 && method && (d = this.checkExact(rs.methods, method, 'bm')) !== null) return d;
     // 12: rate limits, per rule and client.
     if (family !== 0 && (rs.rateLimitsExact.size > 0 || rs.rateLimitsPrefix.length > 0)) {
-      const path = (req.path ?? '/').toLowerCase();
+      const path = lowerCased(req.path ?? '/');
       if (this.sharedRateLimits !== null) {
         const pending = this.pendingRateLimits(family, method, path);
         if (pending !== null) {
@@ -128,6 +130,20 @@ export class Engine {
       return { treatment: 'Blocked', category: 'brl', rule: r.id, ruleId: r.id, monitored: monitored ?? NO_MONITORS, retryAfter: Math.ceil(wait / 1000) };
     }
     return { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: monitored ?? NO_MONITORS };
+  }
+
+  // The last client IP parsed into `words`. Keep-alive connections send request after request from the
+  // same peer, and Node hands over the same address string each time, so the parse is skipped then.
+  private lastIp: string | null = null;
+  private lastFamily: 0 | 4 | 6 = 0;
+
+  private parseClientIp(ip: string): 0 | 4 | 6 {
+    if (ip !== this.lastIp) {
+      this.lastIp = null; // in case parsing throws halfway through `words`
+      this.lastFamily = parseIpInto(ip, this.words);
+      this.lastIp = ip;
+    }
+    return this.lastFamily;
   }
 
   // Per-evaluation state, kept on the instance so the hot path allocates no closures.
@@ -198,8 +214,9 @@ export class Engine {
       const hit = this.pick(rs.asns.get(label.asn), 'brep');
       if (hit >= 0) return this.decide('Blocked', 'brep', hit);
     }
-    for (const list of label.lists) {
-      const hit = this.pick(rs.lists.get(list), 'brep');
+    const lists = label.lists;
+    for (let k = 0; k < lists.length; k++) {
+      const hit = this.pick(rs.lists.get(lists[k]), 'brep');
       if (hit >= 0) return this.decide('Blocked', 'brep', hit);
     }
     return null;
@@ -212,7 +229,7 @@ export class Engine {
     return hit >= 0 ? this.decide('Blocked', category, hit) : null;
   }
 
-  private checkExact(map: ReadonlyMap<string, number[]>, key: string, category: Category): Decision | null {
+  private checkExact(map: ExactIndex, key: string, category: Category): Decision | null {
     const hit = this.pick(map.get(key), category);
     return hit >= 0 ? this.decide('Blocked', category, hit) : null;
   }
@@ -220,7 +237,9 @@ export class Engine {
   private rateLimitCandidates(path: string): readonly number[] {
     const rs = this.rules;
     let candidates = rs.rateLimitsExact.get(path) ?? NO_RULES;
-    for (const i of rs.rateLimitsPrefix) {
+    const prefix = rs.rateLimitsPrefix;
+    for (let k = 0; k < prefix.length; k++) {
+      const i = prefix[k];
       if (path.startsWith(rs.rules[i].rateLimit!.path)) candidates = candidates === NO_RULES ? [i] : [...candidates, i];
     }
     return candidates;
@@ -231,7 +250,9 @@ export class Engine {
     let hits: RateLimitHit[] | null = null;
     let rules: number[] | null = null;
     let client: string | null = null;
-    for (const i of this.rateLimitCandidates(path)) {
+    const candidates = this.rateLimitCandidates(path);
+    for (let k = 0; k < candidates.length; k++) {
+      const i = candidates[k];
       const r = this.rules.rules[i];
       const spec = r.rateLimit!;
       if (r.expires !== undefined && r.expires <= this.time()) continue;
@@ -243,7 +264,9 @@ export class Engine {
   }
 
   private checkRateLimits(family: 4 | 6, method: string, path: string): Decision | null {
-    for (const i of this.rateLimitCandidates(path)) {
+    const candidates = this.rateLimitCandidates(path);
+    for (let k = 0; k < candidates.length; k++) {
+      const i = candidates[k];
       const r = this.rules.rules[i];
       const spec = r.rateLimit!;
       if (r.expires !== undefined && r.expires <= this.time()) continue;

@@ -10,6 +10,7 @@ import { RangeTable } from '../ranges/range-table.js';
 import type { RangeLookup } from '../ranges/range-table.js';
 import type { Rule } from '../rules/types.js';
 import { SubstringMatcher } from './substring-matcher.js';
+import { ExactIndex } from './exact-index.js';
 
 export interface RulesFileInfo {
   path: string | null;
@@ -39,10 +40,10 @@ export interface RuleSet {
   userAgents: SubstringMatcher;
   paths: SubstringMatcher;
   params: SubstringMatcher;
-  hosts: ReadonlyMap<string, number[]>;
-  methods: ReadonlyMap<string, number[]>;
+  hosts: ExactIndex;
+  methods: ExactIndex;
   /** Rate-limit rule indices by exact path, and the prefix ones to test in turn. */
-  rateLimitsExact: ReadonlyMap<string, number[]>;
+  rateLimitsExact: ExactIndex;
   rateLimitsPrefix: readonly number[];
   /** True when the rules need the data file (country, ASN or list rules). */
   needsData: boolean;
@@ -151,9 +152,9 @@ export function buildRuleSet(
     userAgents: matcher(rules, 'userAgent'),
     paths: matcher(rules, 'path'),
     params: matcher(rules, 'param'),
-    hosts: keyed(rules, 'host'),
-    methods: keyed(rules, 'method'),
-    rateLimitsExact,
+    hosts: new ExactIndex(keyed(rules, 'host')),
+    methods: new ExactIndex(keyed(rules, 'method')),
+    rateLimitsExact: new ExactIndex(rateLimitsExact),
     rateLimitsPrefix,
     needsData: rules.some((r) => r.kind === 'country' || r.kind === 'asn' || r.kind === 'list'),
   };

@@ -1,6 +1,8 @@
 // The host rules see: lower case, without port and without the trailing dot of a fully qualified name
 // (`EXAMPLE.com.:443` reaches the same site as `example.com`). IPv6 literals keep their brackets.
 
+import { lowerCased } from '../engine/fast-case.js';
+
 /** Normalises a Host header or authority; undefined when there is none. Never throws. */
 export function normalizeHost(value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined;
@@ -15,13 +17,6 @@ export function normalizeHost(value: string | undefined): string | undefined {
   }
   if (end > 1 && value.charCodeAt(end - 1) === 0x2e /* . */) end--;
   const host = end === value.length ? value : value.slice(0, end);
-  return hasUpperCase(host) ? host.toLowerCase() : host;
+  return lowerCased(host);
 }
 
-function hasUpperCase(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if ((c >= 0x41 && c <= 0x5a) || c > 0x7f) return true;
-  }
-  return false;
-}
