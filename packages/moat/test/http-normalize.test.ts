@@ -8,6 +8,11 @@ import { decodeParams, joinParams } from '../src/http/request-params.js';
 import { jsonToParams } from '../src/http/json-params.js';
 import { bodyKind, declaredBodyLength } from '../src/http/body-kind.js';
 import { bodyParams } from '../src/http/body-params.js';
+import type { IncomingMessage } from 'node:http';
+import { RequestNormalizer, type MoatHttpRequest } from '../src/http/normalized-request.js';
+import { ClientIpResolver } from '../src/http/client-ip.js';
+import { TrustedProxies } from '../src/http/trusted-proxies.js';
+import { RecentValues } from '../src/text/recent-values.js';
 
 test('path evasions all normalise to /wp-admin', () => {
   const evasions = [
@@ -145,4 +150,51 @@ test('property: any path normalises without throwing, to an idempotent form with
     }),
     { numRuns: 2000 },
   );
+});
+
+test('request normaliser: remembered targets and hosts give the same request as working them out afresh', () => {
+  const fresh = () => new RequestNormalizer(new ClientIpResolver(TrustedProxies.from([])));
+  const remembering = fresh();
+  const req = (url: string, host?: string) => ({
+    method: 'GET', url, headers: host === undefined ? {} : { host }, socket: { remoteAddress: '203.0.113.9' },
+  }) as unknown as IncomingMessage;
+  const view = (r: MoatHttpRequest) => ({ host: r.host, path: r.path, params: r.params, ip: r.ip, url: r.url });
+  // Same length and sampled characters (slot neighbours), absolute form, hosts with ports, case and no host.
+  const urls = ['/a/%77p-admin?q=%3Cscript', '/b/%77p-admin?q=%3Cscript', '/x?a=1+2', 'http://Admin.Example.com:80/y?z=1', '//wp-admin', '/p', '/p?'];
+  const hosts = [undefined, 'WWW.Example.com:8080', 'www.example.com', ':80', '[::1]:443', 'example.com.'];
+  for (let round = 0; round < 3; round++) {
+    for (const url of urls) {
+      for (const host of hosts) {
+        for (const withParams of [round % 2 === 0, round % 2 === 1]) {
+          assert.deepEqual(view(remembering.normalize(req(url, host), withParams)), view(fresh().normalize(req(url, host), withParams)), `${url} ${host} ${withParams}`);
+        }
+      }
+    }
+  }
+  const r = remembering.normalize(req('http://Admin.Example.com:80/y?z=%41', 'other.test'), true);
+  assert.equal(r.host, 'admin.example.com');
+  assert.equal(r.path, '/y');
+  assert.equal(r.params, 'z=A');
+  assert.equal(remembering.normalize(req('/y?z=%41', 'other.test'), false).params, undefined);
+  // Targets longer than the memo keeps are still normalised.
+  const long = `/${'a'.repeat(3000)}/../wp-admin?x=%41`;
+  assert.equal(remembering.normalize(req(long, 'h'), true).path, '/wp-admin');
+  assert.equal(remembering.normalize(req(long, 'h'), true).params, 'x=A');
+});
+
+test('recent values: a slot holds the last value put in it, confirmed by content', () => {
+  const memo = new RecentValues<number>(4, 8);
+  memo.set('abc', 1);
+  assert.equal(memo.get('abc'), 1);
+  assert.equal(memo.get('abd'), undefined);
+  memo.set('a-long-key', 2); // longer than 8: never kept
+  assert.equal(memo.get('a-long-key'), undefined);
+  // Many keys through four slots: whatever is found is right.
+  for (let i = 0; i < 200; i++) memo.set(`k${i}`, i);
+  for (let i = 0; i < 200; i++) {
+    const found = memo.get(`k${i}`);
+    assert.ok(found === undefined || found === i);
+  }
+  memo.set('', 7);
+  assert.equal(memo.get(''), 7);
 });

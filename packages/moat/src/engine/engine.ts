@@ -11,7 +11,7 @@ import type { RateLimitStore } from './rate-limiter.js';
 import { MemoryRateLimitStore } from './rate-limiter.js';
 import type { PendingRateLimits, RateLimitHit, SharedRateLimitStore } from './shared-rate-limit-store.js';
 import type { ExactIndex } from './exact-index.js';
-import { lowerCased, upperCased } from './fast-case.js';
+import { lowerCased, upperCased } from '../text/fast-case.js';
 import type { IpRuleIndex, RuleSet } from './rule-set.js';
 import type { SubstringMatcher } from './substring-matcher.js';
 import { emptyRuleSet, loadDataFile, loadRulesFile } from '../format/load-files.js';

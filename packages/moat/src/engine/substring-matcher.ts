@@ -4,6 +4,7 @@
  * String.includes costs ~250–430 µs per value, the automaton ~1 µs (../shared/performance-notes.md).
  */
 import { AhoCorasick } from '@monyone/aho-corasick/fast';
+import { RecentValues } from '../text/recent-values.js';
 
 /**
  * Real traffic repeats its values (a few user agents and paths make most requests), so results are
@@ -15,21 +16,6 @@ import { AhoCorasick } from '@monyone/aho-corasick/fast';
 const CACHE_ENTRIES = 2048;
 const CACHE_MAX_LENGTH = 256;
 const MISS: readonly number[] = [];
-/**
- * Hand-written in front of the maps, because profiling a server showed the map's string hashing as the
- * biggest part of a cache hit: every request brings fresh strings, and V8 hashes all ~110 characters of
- * a user agent before it can look one up. A slot picked from the length and four sampled characters,
- * confirmed with ===, answers a repeated value without hashing it. Collisions only fall through.
- */
-const SLOTS = 512;
-const SLOT_MASK = SLOTS - 1;
-
-function slotOf(text: string): number {
-  const n = text.length;
-  const h = n * 31 + text.charCodeAt(n - 1) * 7 + text.charCodeAt(n >> 1) * 13 + text.charCodeAt((n * 3) >> 2) * 17 +
-    text.charCodeAt(n >> 2);
-  return h & SLOT_MASK;
-}
 
 export class SubstringMatcher {
   private readonly automaton: AhoCorasick | null;
@@ -37,8 +23,8 @@ export class SubstringMatcher {
   private readonly rulesByPattern = new Map<string, number[]>();
   private young = new Map<string, readonly number[]>();
   private old = new Map<string, readonly number[]>();
-  private readonly slotKeys: (string | undefined)[] = new Array<string | undefined>(SLOTS).fill(undefined);
-  private readonly slotHits: (readonly number[])[] = new Array<readonly number[]>(SLOTS).fill(MISS);
+  /** In front of the maps: answers a repeated value without hashing it (see RecentValues). */
+  private readonly recent = new RecentValues<readonly number[]>(512, CACHE_MAX_LENGTH);
 
   constructor(entries: Iterable<{ pattern: string; rule: number }>) {
     for (const { pattern, rule } of entries) {
@@ -61,12 +47,9 @@ export class SubstringMatcher {
   match(text: string): readonly number[] | null {
     if (this.automaton === null || text.length === 0) return null;
     if (text.length > CACHE_MAX_LENGTH) return this.scan(text.toLowerCase());
-    const slot = slotOf(text);
-    if (this.slotKeys[slot] === text) {
-      const found = this.slotHits[slot];
-      return found === MISS ? null : found;
-    }
-    let hits = this.young.get(text);
+    let hits = this.recent.get(text);
+    if (hits !== undefined) return hits === MISS ? null : hits;
+    hits = this.young.get(text);
     if (hits === undefined) {
       hits = this.old.get(text) ?? this.scan(text.toLowerCase()) ?? MISS;
       if (this.young.size >= CACHE_ENTRIES) {
@@ -75,8 +58,7 @@ export class SubstringMatcher {
       }
       this.young.set(text, hits);
     }
-    this.slotKeys[slot] = text;
-    this.slotHits[slot] = hits;
+    this.recent.set(text, hits);
     return hits === MISS ? null : hits;
   }
 

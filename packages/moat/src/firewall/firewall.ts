@@ -10,7 +10,7 @@ import { bodyKind, declaredBodyLength, type BodyKind } from '../http/body-kind.j
 import { bodyParams } from '../http/body-params.js';
 import { ClientIpResolver, FORWARDING_HEADERS } from '../http/client-ip.js';
 import { forwardingHeaderPresent } from '../http/forwarding-headers-present.js';
-import { normalizeRequest, type MoatHttpRequest } from '../http/normalized-request.js';
+import { RequestNormalizer, type MoatHttpRequest } from '../http/normalized-request.js';
 import { canPeekBody, peekBody } from '../http/peek-body.js';
 import { joinParams } from '../http/request-params.js';
 import { TrustedProxies } from '../http/trusted-proxies.js';
@@ -35,7 +35,7 @@ export class Firewall {
   readonly rateLimitStore: SharedRateLimitStore | null;
   private engine: FirewallEngine | null;
   private ownedEngine: FirewallEngine | null;
-  private readonly clientIp: ClientIpResolver;
+  private readonly normalizer: RequestNormalizer;
   private readonly responses: Responses;
   private readonly failClosed: boolean;
   private readonly readsForms: boolean;
@@ -64,7 +64,7 @@ export class Firewall {
     const fromEnv = trustedProxiesFromEnv(env);
     this.trustedProxies = TrustedProxies.from([...(options.trustedProxies ?? []), ...fromEnv]);
     this.watchForwarding = options.trustedProxies === undefined && fromEnv.length === 0;
-    this.clientIp = new ClientIpResolver(this.trustedProxies, options.ipHeaders ?? FORWARDING_HEADERS);
+    this.normalizer = new RequestNormalizer(new ClientIpResolver(this.trustedProxies, options.ipHeaders ?? FORWARDING_HEADERS));
 
     this.responses = new Responses(options.blocked, options.rateLimited);
     this.failClosed = options.failClosed === true;
@@ -104,7 +104,7 @@ export class Firewall {
     let body: BodyKind | null = null;
     try {
       const wantsParams = engine !== null && needsParams(engine);
-      request = normalizeRequest(req, this.clientIp, wantsParams, url);
+      request = this.normalizer.normalize(req, wantsParams, url);
       if (this.watchForwarding) this.watchForForwardingHeaders(request);
       if (wantsParams && (this.readsForms || this.readsJson)) body = this.bodyToRead(req);
     } catch (error) {

@@ -1,9 +1,10 @@
 // The request as Moat judges and reports it, built from a Node IncomingMessage without touching its
 // body. One object per request; the parts nobody needs (parameters when no rule reads them) are not
-// computed.
+// computed, and targets and hosts seen a moment ago are not worked out again.
 
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { MoatRequest } from '../engine/decision.js';
+import { RecentValues } from '../text/recent-values.js';
 import type { ClientIpResolver, IpSource } from './client-ip.js';
 import { normalizeHost } from './request-host.js';
 import { decodeParams } from './request-params.js';
@@ -29,26 +30,73 @@ export interface MoatHttpRequest extends MoatRequest {
   url: string;
 }
 
-/**
- * Builds the normalised request; `withParams` false skips decoding the query; `url` defaults to
- * `req.url`. Never throws on input.
- */
-export function normalizeRequest(
-  req: IncomingMessage, clientIp: ClientIpResolver, withParams: boolean, url: string = req.url ?? '/',
-): MoatHttpRequest {
+/** A request target, split and normalised. */
+interface NormalizedTarget {
+  /** The normalised host of an absolute-form target (`GET http://host/x`), or null when it had none. */
+  host: string | undefined | null;
+  path: string;
+  query: string;
+  /** The decoded query; null until a request needed it. */
+  params: string | undefined | null;
+}
+
+function normalizeTarget(url: string): NormalizedTarget {
   const target = splitTarget(url);
-  const headers = req.headers;
-  const request: MoatHttpRequest = {
-    ip: '',
-    ipSource: 'socket',
-    method: req.method ?? 'GET',
-    host: normalizeHost(target.authority ?? headers.host),
+  return {
+    host: target.authority === null ? null : normalizeHost(target.authority),
     path: normalizePath(target.path),
-    params: withParams && target.query !== '' ? decodeParams(target.query) : undefined,
-    userAgent: headers['user-agent'],
-    headers,
-    url,
+    query: target.query,
+    params: null,
   };
-  clientIp.resolve(req.socket?.remoteAddress, headers, request);
-  return request;
+}
+
+// Most traffic repeats a few targets and one or two hosts. Remembering the last ones per slot skips
+// splitting, decoding and case folding for them, and hands the engine the same path string as last
+// time, so its own memos then match by identity. Sizes bound the memory to a few hundred kilobytes.
+const TARGET_SLOTS = 256;
+const TARGET_MAX_LENGTH = 1024;
+const HOST_SLOTS = 32;
+const HOST_MAX_LENGTH = 256;
+
+/** Turns Node requests into MoatHttpRequests. One per firewall; never throws on input. */
+export class RequestNormalizer {
+  private readonly targets = new RecentValues<NormalizedTarget>(TARGET_SLOTS, TARGET_MAX_LENGTH);
+  private readonly hosts = new RecentValues<string>(HOST_SLOTS, HOST_MAX_LENGTH);
+
+  constructor(private readonly clientIp: ClientIpResolver) {}
+
+  /** `withParams` false skips decoding the query; `url` defaults to `req.url`. */
+  normalize(req: IncomingMessage, withParams: boolean, url: string = req.url ?? '/'): MoatHttpRequest {
+    let target = this.targets.get(url);
+    if (target === undefined) {
+      target = normalizeTarget(url);
+      this.targets.set(url, target);
+    }
+    const headers = req.headers;
+    let params: string | undefined;
+    if (withParams && target.query !== '') params = target.params ??= decodeParams(target.query);
+    const request: MoatHttpRequest = {
+      ip: '',
+      ipSource: 'socket',
+      method: req.method ?? 'GET',
+      host: target.host !== null ? target.host : this.host(headers.host),
+      path: target.path,
+      params,
+      userAgent: headers['user-agent'],
+      headers,
+      url,
+    };
+    this.clientIp.resolve(req.socket?.remoteAddress, headers, request);
+    return request;
+  }
+
+  private host(raw: string | undefined): string | undefined {
+    if (raw === undefined || raw === '') return undefined;
+    let host = this.hosts.get(raw);
+    if (host === undefined) {
+      host = normalizeHost(raw) ?? '';
+      this.hosts.set(raw, host);
+    }
+    return host === '' ? undefined : host;
+  }
 }

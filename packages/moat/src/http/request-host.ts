@@ -1,7 +1,7 @@
 // The host rules see: lower case, without port and without the trailing dot of a fully qualified name
 // (`EXAMPLE.com.:443` reaches the same site as `example.com`). IPv6 literals keep their brackets.
 
-import { lowerCased } from '../engine/fast-case.js';
+import { lowerCased } from '../text/fast-case.js';
 
 /** Normalises a Host header or authority; undefined when there is none. Never throws. */
 export function normalizeHost(value: string | undefined): string | undefined {
