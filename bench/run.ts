@@ -49,7 +49,7 @@ const machine = {
 log(`moat bench${quick ? ' (quick)' : ''} on ${machine.cpu}, ${machine.cores} cores, node ${machine.node}`);
 
 // Each part: how to run it at full size and quickly. Imports are lazy so a part that cannot even load
-// (a helper's file mid-change, a missing dependency) fails alone.
+// (a missing dependency, a syntax error) fails alone.
 const runners: { [K in PartName]: () => Promise<PartResults[K]> } = {
   engine: async () => (await import('./engine-bench.js')).runEngineBench(quick
     ? { rangeSizes: [1000, 10_000], patternSizes: [100, 1000], fullRanges: 10_000, ops: 20_000, rounds: 3, log }
@@ -57,13 +57,13 @@ const runners: { [K in PartName]: () => Promise<PartResults[K]> } = {
   data: async () => (await import('./data-bench.js')).runDataBench({ quick, log }),
   lookup: async () => (await import('./lookup-bench.js')).runLookupBench({ quick, log }),
   servers: async () => {
-    const mod = await import('./server-bench.js').catch((e: Error) => { throw new Error(`bench/server-bench.ts does not load yet (another helper is writing it): ${e.message}`); });
-    return mod.runServerBench(quick ? { quick, log, rounds: 1, seconds: 0.5 } : { log, rounds: 5 });
+    const mod = await import('./server-bench.js');
+    return mod.runServerBench(quick ? { quick, log, rounds: 1, seconds: 0.5 } : { log });
   },
   memory: async () => (await import('./memory-bench.js')).runMemoryBench({ quick, log }),
   sync: async () => (await import('./sync-bench.js')).runSyncBench({ quick, log }),
   hub: async () => {
-    const mod = await import('./hub-bench.js').catch((e: Error) => { throw new Error(`bench/hub-bench.ts does not load yet (another helper is writing it): ${e.message}`); });
+    const mod = await import('./hub-bench.js');
     return mod.runHubBench(quick ? { quick, log, storedRecords: 20_000 } : { log, storedRecords: 10_000_000 });
   },
   scale: async () => (await import('./scale-bench.js')).runScaleBench({ quick, log }),

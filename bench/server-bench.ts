@@ -50,10 +50,17 @@ export interface ServerBenchRow {
   moat: number;
   /** Median requests/s with Moat in managed mode, reporting every decision. */
   reporting: number;
-  /** moat / bare − 1: −0.05 means 5 % fewer requests per second. */
+  /**
+   * Median over the rounds of moat / bare − 1, each round's variants measured back to back: −0.05 means
+   * 5 % fewer requests per second. Pairing within a round cancels the machine's slow drift, which moves
+   * whole rounds by ±10 % here and made a ratio of medians swing by several points between runs.
+   */
   change: number;
-  /** reporting / bare − 1. */
+  /** Quartiles of the per-round changes, to show how sure the median is. */
+  changeSpread: [number, number];
+  /** The same for reporting / bare − 1. */
   reportingChange: number;
+  reportingChangeSpread: [number, number];
   /** Median over the rounds of autocannon's p99 latency, in ms: without Moat, with it, with reporting on. */
   bareP99: number;
   moatP99: number;
@@ -176,6 +183,14 @@ function autocannonOptions(port: number, seconds: number, connections: number): 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const spread = (xs: number[]) => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
 const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
+const pctRange = ([lo, hi]: [number, number]) => `${pct(lo)} … ${pct(hi)}`;
+
+/** First and third quartile (nearest rank). */
+function quartiles(xs: readonly number[]): [number, number] {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))]!;
+  return [at(0.25), at(0.75)];
+}
 
 /** A hub stand-in for reports: 304 to downsync polls, 200 to upsync batches (counted, not stored). */
 async function startReportSink(): Promise<{ url: string; totals: { bytes: number; batches: number }; close(): void }> {
@@ -204,9 +219,9 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
     ranges: options.ranges ?? (quick ? 20_000 : 2_000_000),
     patterns,
     userAgentPatterns: options.userAgentPatterns ?? patterns,
-    // Many short alternating rounds: a burst of load from elsewhere on the machine moves one round, not the median.
-    rounds: options.rounds ?? (quick ? 1 : 9),
-    seconds: options.seconds ?? (quick ? 0.5 : 3),
+    // Many short rotating rounds: a burst of load from elsewhere on the machine moves one round, not the median.
+    rounds: options.rounds ?? (quick ? 1 : 15),
+    seconds: options.seconds ?? (quick ? 0.5 : 2),
     connections: options.connections ?? 50,
     quick,
   };
@@ -252,9 +267,12 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
         }
       }
       const [bareRounds, moatRounds, reportingRounds] = rounds as [number[], number[], number[]];
+      const moatChanges = moatRounds.map((x, k) => x / bareRounds[k]! - 1);
+      const reportingChanges = reportingRounds.map((x, k) => x / bareRounds[k]! - 1);
       const row: ServerBenchRow = {
         server: kind, bare: median(bareRounds), moat: median(moatRounds), reporting: median(reportingRounds),
-        change: median(moatRounds) / median(bareRounds) - 1, reportingChange: median(reportingRounds) / median(bareRounds) - 1,
+        change: median(moatChanges), changeSpread: quartiles(moatChanges),
+        reportingChange: median(reportingChanges), reportingChangeSpread: quartiles(reportingChanges),
         bareRounds, moatRounds, reportingRounds, errors,
         bareP99: median(p99s[0]!), moatP99: median(p99s[1]!), reportingP99: median(p99s[2]!),
       };
@@ -266,15 +284,16 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
       '## Server throughput with and without Moat',
       '',
       `Hello world, \`GET ${REQUEST_PATH}\` with a browser user agent, autocannon ${setup.connections} connections, ` +
-        `${setup.rounds} rounds of ${setup.seconds} s per variant (rotating order), medians; each server in its own process` +
+        `${setup.rounds} rounds of ${setup.seconds} s per variant (rotating order); req/s are medians over the rounds, and each change is the median ` +
+        `of the per-round changes (the variants of a round run back to back, so pairing cancels the machine's drift), with its quartiles; each server in its own process` +
         `${PIN ? ', servers pinned to core 0 and the load generator to core 1' : ', sharing the cores with the load generator'}. Moat loaded ${setup.ranges.toLocaleString('en-US')} blocked ranges and ` +
         `${setup.patterns.toLocaleString('en-US')} path + ${setup.userAgentPatterns.toLocaleString('en-US')} user-agent patterns; every ` +
         `request is judged and passes. "Reporting on" is managed mode sending every decision (no sampling) in gzip batches to a local ` +
         `sink (${fmt(sinkTotals.batches)} batches, ${(sinkTotals.bytes / 2 ** 20).toFixed(1)} MiB received).${quick ? ' Quick run: figures are indicative only.' : ''}`,
       '',
-      '| server | without Moat (req/s) | with Moat | change | with Moat, reporting on | change | p99 without / with / reporting (ms) |',
+      '| server | without Moat (req/s) | with Moat | change (quartiles) | with Moat, reporting on | change (quartiles) | p99 without / with / reporting (ms) |',
       '|---|---:|---:|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.server} | ${fmt(r.bare)} | ${fmt(r.moat)} | ${pct(r.change)} | ${fmt(r.reporting)} | ${pct(r.reportingChange)} | ${r.bareP99} / ${r.moatP99} / ${r.reportingP99} |`),
+      ...rows.map((r) => `| ${r.server} | ${fmt(r.bare)} | ${fmt(r.moat)} | ${pct(r.change)} (${pctRange(r.changeSpread)}) | ${fmt(r.reporting)} | ${pct(r.reportingChange)} (${pctRange(r.reportingChangeSpread)}) | ${r.bareP99} / ${r.moatP99} / ${r.reportingP99} |`),
       '',
       'Rounds (min–max): ' + rows.map((r) => `${r.server} ${spread(r.bareRounds)} / ${spread(r.moatRounds)} / ${spread(r.reportingRounds)}`).join('; ') + '.',
       '',
