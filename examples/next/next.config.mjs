@@ -1,0 +1,6 @@
+// A Next.js app served by a custom server (examples/next/server.ts) with Moat in front.
+/** @type {import('next').NextConfig} */
+export default {
+  // The monorepo has lockfiles above this folder; this app's root is here.
+  turbopack: { root: new URL('../..', import.meta.url).pathname },
+};
