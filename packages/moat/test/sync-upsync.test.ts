@@ -168,6 +168,8 @@ test('hub down for a long time: memory bounded, drops counted, kept records deli
     const paths = hub.records().map((r) => r.path);
     assert.equal(new Set(paths).size, maxQueue, 'no duplicates');
     assert.ok(paths.includes(`/r/${total - 1}`), 'the newest records are kept');
+    // The hub stores a batch before its 200 reaches the client, which counts it sent only then.
+    await waitFor(() => a.fw.status().upsync.sent === maxQueue, 'the client to count the last batch sent');
     assert.equal(a.fw.status().upsync.sent, maxQueue);
     assert.equal(a.fw.status().upsync.dropped, total - maxQueue, 'nothing else lost');
   } finally {
