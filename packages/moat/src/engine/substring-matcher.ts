@@ -9,13 +9,16 @@ import { RecentValues } from '../text/recent-values.js';
 import { SubstringAutomaton } from './substring-automaton.js';
 
 /**
- * Real traffic repeats its values (a few user agents and paths make most requests), so the last result
- * per slot is remembered (RecentValues: no hashing, bounded). Values it does not hold are scanned: the
- * automaton's pass costs about what a Map lookup of the value cost before (hashing it, then storing
- * it), so there is no second-level map. Values longer than MEMO_MAX_LENGTH are always scanned.
+ * Real traffic repeats its values (a few user agents and paths make most requests), so results are
+ * remembered per raw value, in two levels. First a direct-mapped memo (RecentValues): no hashing, the
+ * last value per slot. Behind it two generations of maps bound the memory (at most 2 × MAP_ENTRIES
+ * values of at most MEMO_MAX_LENGTH characters) without LRU bookkeeping: when the young map fills it
+ * becomes the old one, and a value found only in the old map is promoted. A working set of a few
+ * thousand paths is then answered without a scan; a value never seen costs one scan.
  */
 const MEMO_SLOTS = 512;
 const MEMO_MAX_LENGTH = 256;
+const MAP_ENTRIES = 2048;
 const MISS: readonly number[] = [];
 
 export class SubstringMatcher {
@@ -24,6 +27,8 @@ export class SubstringMatcher {
   private readonly rulesById: readonly number[][];
   private readonly patternCount: number;
   private readonly recent = new RecentValues<readonly number[]>(MEMO_SLOTS, MEMO_MAX_LENGTH);
+  private young = new Map<string, readonly number[]>();
+  private old = new Map<string, readonly number[]>();
 
   constructor(entries: Iterable<{ pattern: string; rule: number }>) {
     const rulesByPattern = new Map<string, number[]>();
@@ -51,10 +56,17 @@ export class SubstringMatcher {
     if (this.automaton === null || text.length === 0) return null;
     if (text.length > MEMO_MAX_LENGTH) return this.scan(lowerCased(text));
     let hits = this.recent.get(text);
+    if (hits !== undefined) return hits === MISS ? null : hits;
+    hits = this.young.get(text);
     if (hits === undefined) {
-      hits = this.scan(lowerCased(text)) ?? MISS;
-      this.recent.set(text, hits);
+      hits = this.old.get(text) ?? this.scan(lowerCased(text)) ?? MISS;
+      if (this.young.size >= MAP_ENTRIES) {
+        this.old = this.young;
+        this.young = new Map();
+      }
+      this.young.set(text, hits);
     }
+    this.recent.set(text, hits);
     return hits === MISS ? null : hits;
   }
 
