@@ -234,7 +234,8 @@ export class Engine {
     return hit >= 0 ? this.decide('Blocked', category, hit) : null;
   }
 
-  private rateLimitCandidates(path: string): readonly number[] {
+  /** Rate-limit rules that count this request: path (exact or prefix) and method match, not expired. */
+  private applicableRateLimits(method: string, path: string): readonly number[] {
     const rs = this.rules;
     let candidates = rs.rateLimitsExact.get(path) ?? NO_RULES;
     const prefix = rs.rateLimitsPrefix;
@@ -242,35 +243,36 @@ export class Engine {
       const i = prefix[k];
       if (path.startsWith(rs.rules[i].rateLimit!.path)) candidates = candidates === NO_RULES ? [i] : [...candidates, i];
     }
-    return candidates;
+    // Usually every candidate applies; copy only when one does not.
+    let applicable: number[] | null = null;
+    for (let k = 0; k < candidates.length; k++) {
+      const r = rs.rules[candidates[k]];
+      const spec = r.rateLimit!;
+      const applies = (r.expires === undefined || r.expires > this.time()) && (spec.method === null || spec.method === method);
+      if (!applies && applicable === null) applicable = candidates.slice(0, k);
+      else if (applies && applicable !== null) applicable.push(candidates[k]);
+    }
+    return applicable ?? candidates;
   }
 
   /** The same rules checkRateLimits() would count, as hits for a shared store; null when none applies. */
   private pendingRateLimits(family: 4 | 6, method: string, path: string): PendingRateLimits | null {
-    let hits: RateLimitHit[] | null = null;
-    let rules: number[] | null = null;
-    let client: string | null = null;
-    const candidates = this.rateLimitCandidates(path);
-    for (let k = 0; k < candidates.length; k++) {
-      const i = candidates[k];
+    const rules = this.applicableRateLimits(method, path);
+    if (rules.length === 0) return null;
+    const client = this.clientKey(family);
+    const hits: RateLimitHit[] = rules.map((i) => {
       const r = this.rules.rules[i];
       const spec = r.rateLimit!;
-      if (r.expires !== undefined && r.expires <= this.time()) continue;
-      if (spec.method !== null && spec.method !== method) continue;
-      (hits ??= []).push({ rule: r.id, client: (client ??= this.clientKey(family)), limit: spec.limit, windowMs: spec.windowMs, stop: r.mode !== 'monitor' });
-      (rules ??= []).push(i);
-    }
-    return hits === null ? null : { hits, rules: rules!, now: this.time() };
+      return { rule: r.id, client, limit: spec.limit, windowMs: spec.windowMs, stop: r.mode !== 'monitor' };
+    });
+    return { hits, rules: [...rules], now: this.time() };
   }
 
   private checkRateLimits(family: 4 | 6, method: string, path: string): Decision | null {
-    const candidates = this.rateLimitCandidates(path);
-    for (let k = 0; k < candidates.length; k++) {
-      const i = candidates[k];
-      const r = this.rules.rules[i];
+    const rules = this.applicableRateLimits(method, path);
+    for (let k = 0; k < rules.length; k++) {
+      const r = this.rules.rules[rules[k]];
       const spec = r.rateLimit!;
-      if (r.expires !== undefined && r.expires <= this.time()) continue;
-      if (spec.method !== null && spec.method !== method) continue;
       const wait = this.rateLimits.hit(`${r.id}|${this.clientKey(family)}`, spec.limit, spec.windowMs, this.time());
       if (wait === 0) continue;
       if (r.mode === 'monitor') {
