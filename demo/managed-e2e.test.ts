@@ -32,7 +32,7 @@ function get(app: DemoApp, path: string, ip: string): Promise<number> {
   });
 }
 
-/** Polls until `status` is answered; returns the milliseconds it took, or fails after `limitMs`. */
+/** Polls until `status` is answered; returns the milliseconds it took, or fails after `limitMs` (a guard against a hang). */
 async function until(app: DemoApp, path: string, ip: string, status: number, limitMs: number): Promise<number> {
   const start = Date.now();
   for (let i = 0; Date.now() - start < limitMs && i < 1000; i++) {
@@ -69,7 +69,7 @@ describe('managed mode in a browser: dashboard → hub → client', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(60_000); // a guard against a hang, not a speed check: CI machines are shared
     await page.goto(`${hub.url}/login`);
     await page.fill('input[name="email"]', EMAIL);
     await page.fill('input[name="password"]', PASSWORD);
@@ -93,8 +93,8 @@ describe('managed mode in a browser: dashboard → hub → client', () => {
     const row = page.locator('section[data-top="ip"] tr', { hasText: ATTACKER });
     await Promise.all([page.waitForURL(/done=rule-created/), row.locator('button[value="block"]').click()]);
 
-    const tookMs = await until(app, '/products', ATTACKER, 403, 15_000);
-    assert.ok(tookMs <= 15_000);
+    // How fast is measured by `npm run bench` (sync part), never asserted here.
+    await until(app, '/products', ATTACKER, 403, 60_000);
     assert.equal(await get(app, '/products', VISITOR), 200, 'other visitors still get in');
   });
 
@@ -105,7 +105,7 @@ describe('managed mode in a browser: dashboard → hub → client', () => {
     await Promise.all([page.waitForNavigation(), row.locator('button', { hasText: 'Monitor' }).click()]);
 
     // The shop has no /wp-admin page: once the rule only monitors, the app itself answers 404.
-    await until(app, '/wp-admin', VISITOR, 404, 15_000);
+    await until(app, '/wp-admin', VISITOR, 404, 60_000);
     for (let i = 0; i < 5; i++) assert.equal(await get(app, '/wp-admin', VISITOR), 404);
     await app.firewall.flushReports();
     await hub.rollUpNow();

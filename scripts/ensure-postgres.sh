@@ -38,15 +38,8 @@ find_bindir() {
 
 bindir="$(find_bindir || true)"
 if [ -z "$bindir" ]; then
-  if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
-    say "PostgreSQL is not installed and cannot be installed here (needs root and apt-get); install the postgresql package"
-    exit 1
-  fi
   say "installing postgresql (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  flock /tmp/apt.lock apt-get update -qq >&2
-  flock /tmp/apt.lock apt-get install -y -qq --no-install-recommends postgresql >&2 \
-    || { say "apt-get could not install postgresql"; exit 1; }
+  bash "$(dirname "$0")/apt-install.sh" postgresql >&2 || { say "could not install postgresql"; exit 1; }
   bindir="$(find_bindir || true)"
   [ -n "$bindir" ] || { say "postgresql installed, but initdb/pg_ctl were not found under /usr/lib/postgresql"; exit 1; }
 fi

@@ -19,16 +19,8 @@ if [ "${1:-}" = "stop" ]; then
 fi
 
 if ! command -v redis-server >/dev/null 2>&1; then
-  if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "redis-server is not installed and cannot be installed here (needs root and apt-get)" >&2
-    exit 1
-  fi
   echo "==> installing redis-server (apt-get)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  # Serialised with any other apt user on the machine; the update only when the install fails without it.
-  flock /tmp/apt.lock apt-get install -y -qq --no-install-recommends redis-server >&2 \
-    || { flock /tmp/apt.lock apt-get update -qq >&2 && flock /tmp/apt.lock apt-get install -y -qq --no-install-recommends redis-server >&2; } \
-    || { echo "apt-get could not install redis-server" >&2; exit 1; }
+  bash "$(dirname "$0")/apt-install.sh" redis-server >&2 || exit 1
 fi
 
 # A free port: ask the kernel via Node (always present here), so two benches never collide.

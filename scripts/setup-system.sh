@@ -14,13 +14,5 @@ if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages present: chromium, redis-server, postgresql"
   exit 0
 fi
-if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "setup-system.sh: missing ${missing[*]}; installing them needs root and apt-get." >&2
-  exit 1
-fi
-
-echo "==> installing ${missing[*]} (apt-get)"
-export DEBIAN_FRONTEND=noninteractive
-# The same lock as ensure-redis.sh and ensure-postgres.sh, so apt never runs twice at once.
-flock /tmp/apt.lock apt-get update -qq
-flock /tmp/apt.lock apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "==> installing ${missing[*]} (apt-get; waits for other apt users instead of failing)"
+bash "$(dirname "$0")/apt-install.sh" "${missing[@]}"
