@@ -20,7 +20,7 @@ function startExample(name: string): Promise<{ port: number; child: ChildProcess
   after(() => { child.kill(); });
   return new Promise((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`${name} did not start in time:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`${name} did not start in time:\n${output}`)), 180_000); // a hang guard: tsx compiles each example on a shared machine
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);

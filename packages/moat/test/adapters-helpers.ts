@@ -62,7 +62,7 @@ export function rawRequest(port: number, bytes: string | Buffer, host = '127.0.0
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host });
     const chunks: Buffer[] = [];
-    socket.setTimeout(10_000, () => socket.destroy(new Error('timeout')));
+    socket.setTimeout(60_000, () => socket.destroy(new Error('timeout'))); // idle guard only
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', reject);
     socket.on('end', () => {

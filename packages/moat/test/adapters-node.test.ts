@@ -9,6 +9,7 @@ import { withMoat } from '../src/adapters/node.js';
 import { createFirewall } from '../src/firewall/firewall.js';
 import type { MoatOptions } from '../src/firewall/options.js';
 import type { MoatHttpRequest } from '../src/http/normalized-request.js';
+import type { ForwardingHeader } from '../src/http/client-ip.js';
 import type { Decision } from '../src/engine/decision.js';
 import { STANDARD_RULES, bigForm, close, listen, rawRequest, rulesFile, send } from './adapters-helpers.js';
 
@@ -112,8 +113,7 @@ test('spoofed X-Forwarded-For / X-Real-IP / CF-Connecting-IP from an untrusted p
   assert.equal((await send(port, { path: '/wp-admin', headers: { forwarded: 'for=198.51.100.1' } })).status, 403);
 });
 
-test('the same headers from a trusted peer are used, and the source is recorded', async () => {
-  const { port, seen } = await server({ trustedProxies: ['loopback'] });
+test('each header, when it is the configured ipHeader, is used from a trusted peer, and the source is recorded', async () => {
   const cases: [string, string, string][] = [
     ['x-forwarded-for', '6.6.6.6, 203.0.113.66', 'x-forwarded-for'],
     ['x-real-ip', '203.0.113.66', 'x-real-ip'],
@@ -123,12 +123,14 @@ test('the same headers from a trusted peer are used, and the source is recorded'
     ['fly-client-ip', '203.0.113.66', 'fly-client-ip'],
   ];
   for (const [header, value, source] of cases) {
+    const { port, seen } = await server({ trustedProxies: ['loopback'], ipHeader: header as ForwardingHeader });
     assert.equal((await send(port, { headers: { [header]: value } })).status, 403, header);
     assert.equal(seen.at(-1)!.request.ip, '203.0.113.66');
     assert.equal(seen.at(-1)!.request.ipSource, source);
     assert.equal(seen.at(-1)!.decision.category, 'bi');
   }
   // An allowed client behind the proxy skips the path rule.
+  const { port, seen } = await server({ trustedProxies: ['loopback'] });
   assert.equal((await send(port, { path: '/wp-admin', headers: { 'x-forwarded-for': '198.51.100.1' } })).status, 200);
   assert.equal(seen.at(-1)!.decision.category, 'ai');
 });
@@ -161,7 +163,7 @@ test('IPv4-mapped peers (::ffff:) on a dual-stack server match IPv4 rules and pr
   const res = await send(port, { host: '127.0.0.1' });
   assert.equal(res.status, 403);
   assert.equal(seen.at(-1)!.request.ip, '127.0.0.1');
-  const trusted = await server({ rules: rules.path, trustedProxies: ['127.0.0.0/8'] }, '::');
+  const trusted = await server({ rules: rules.path, trustedProxies: ['127.0.0.0/8'], ipHeader: 'x-real-ip' }, '::');
   assert.equal((await send(trusted.port, { host: '127.0.0.1', headers: { 'x-real-ip': '203.0.113.66' } })).status, 403);
   assert.equal(trusted.seen.at(-1)!.request.ipSource, 'x-real-ip');
 });

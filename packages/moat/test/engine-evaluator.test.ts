@@ -93,7 +93,7 @@ describe('evaluation order and categories', () => {
 
   test('an allow rule beats every block rule, including a more specific block range', () =>
     withTmpDir((dir) => {
-      const e = engineFor(dir, [allow('192.0.2.0/24'), block('ip', '192.0.2.7'), block('path', '/'), block('method', 'GET')]);
+      const e = engineFor(dir, [allow('192.0.2.0/24'), block('ip', '192.0.2.7'), block('path', '/x'), block('method', 'GET')]);
       const d = e.evaluate({ ip: '192.0.2.7', path: '/x', method: 'GET' });
       assert.deepEqual([d.treatment, d.category, d.rule], ['Allowed', 'ac', '192.0.2.0/24']);
       assert.deepEqual(e.evaluate({ ip: '192.0.3.7', path: '/x', method: 'GET' }).category, 'bp');
@@ -192,5 +192,64 @@ describe('matching semantics per kind', () => {
       assert.equal(e.evaluate({ ip: '1.1.1.1', path: '/a/p2000/b' }).treatment, 'Passed');
       const d = e.evaluate({ ip: '1.1.1.1', path: '/ADMIN/X' });
       assert.deepEqual([d.ruleId, d.monitored.map((m) => m.ruleId)], ['adm-x', ['adm-mon']]);
+    }));
+});
+
+describe('every form of the request the app may act on', () => {
+  test('path rules judge each path form; any match blocks, reported like a match on the path', () =>
+    withTmpDir((dir) => {
+      const e = engineFor(dir, [block('path', '/wp-admin', { id: 'wp' })]);
+      // What the normaliser hands over for `/wp-admin/%2e%2e`: resolved to `/`, decoded as written.
+      const d = e.evaluate({ ip: '192.0.2.1', path: '/', pathForms: ['/wp-admin/..'] });
+      assert.deepEqual([d.category, d.rule, d.ruleId], ['bp', '/wp-admin', 'wp']);
+      assert.equal(e.evaluate({ ip: '192.0.2.1', path: '/', pathForms: ['/x/..'] }).category, 'passed');
+      assert.equal(e.evaluate({ ip: '192.0.2.1', pathForms: ['/WP-ADMIN;x'] }).category, 'bp', 'forms alone, any case');
+    }));
+
+  test('host rules judge each host form, so neither the target nor the Host header can dodge them', () =>
+    withTmpDir((dir) => {
+      const e = engineFor(dir, [block('host', 'admin.example.com', { id: 'adm' })]);
+      assert.equal(e.evaluate({ ip: '192.0.2.1', host: 'public.example', hostForms: ['Admin.Example.com'] }).category, 'bh');
+      assert.equal(e.evaluate({ ip: '192.0.2.1', host: 'admin.example.com', hostForms: ['public.example'] }).category, 'bh');
+      assert.equal(e.evaluate({ ip: '192.0.2.1', host: 'public.example', hostForms: ['other.example'] }).category, 'passed');
+    }));
+
+  test('HEAD is judged as GET by method rules and counted by GET rate limits', () =>
+    withTmpDir((dir) => {
+      const e = engineFor(dir, [block('method', 'GET', { id: 'no-get' })]);
+      const d = e.evaluate({ ip: '192.0.2.1', method: 'head' });
+      assert.deepEqual([d.category, d.rule], ['bm', 'GET']);
+      assert.equal(e.evaluate({ ip: '192.0.2.1', method: 'POST' }).category, 'passed');
+      const limited = engineFor(dir, [rateLimit('/feed', 2, '60s', { id: 'feed', method: 'GET' })], { now: () => NOW });
+      const r = (method: string) => limited.evaluate({ ip: '192.0.2.7', method, path: '/feed' }).category;
+      assert.deepEqual([r('GET'), r('HEAD'), r('HEAD'), r('POST')], ['passed', 'passed', 'brl', 'passed']);
+    }));
+
+  test('rate limits: a trailing slash counts for the path without it, a prefix rule counts its bare path', () =>
+    withTmpDir((dir) => {
+      const e = engineFor(dir, [rateLimit('/login', 2, '60s', { id: 'login' }), rateLimit('/api/*', 1, '60s', { id: 'api' })], { now: () => NOW });
+      const r = (path: string, ip = '192.0.2.8') => e.evaluate({ ip, path }).category;
+      assert.deepEqual([r('/login'), r('/login/'), r('/LOGIN/')], ['passed', 'passed', 'brl']);
+      assert.deepEqual([r('/api', '192.0.2.9'), r('/api/x', '192.0.2.9')], ['passed', 'brl']);
+      assert.equal(r('/loginx', '192.0.2.10'), 'passed');
+    }));
+
+  test('rate limits count a request once per rule, however many of its forms match', () =>
+    withTmpDir((dir) => {
+      const e = engineFor(dir, [rateLimit('/login', 3, '60s', { id: 'login' })], { now: () => NOW });
+      // `/login;x/..` resolves to `/login/`, is `/login;x/..` as written and `/login` cut at `;`.
+      const attack = { ip: '192.0.2.11', path: '/login/', pathForms: ['/login;x/..', '/login'] };
+      assert.deepEqual([1, 2, 3, 4].map(() => e.evaluate(attack).category), ['passed', 'passed', 'passed', 'brl']);
+      const other = { ip: '192.0.2.12', path: '/', pathForms: ['/login;x/..', '/login'] };
+      assert.equal(e.evaluate(other).category, 'passed', 'a form alone counts too: the cut-at-semicolon reading is /login');
+      assert.deepEqual([e.evaluate(other).category, e.evaluate(other).category, e.evaluate(other).category], ['passed', 'passed', 'brl']);
+    }));
+
+  test('a monitor rule matched by several forms is reported once', () =>
+    withTmpDir((dir) => {
+      const e = engineFor(dir, [block('path', '/admin', { id: 'mon', mode: 'monitor' })]);
+      const d = e.evaluate({ ip: '192.0.2.1', path: '/admin/', pathForms: ['/admin/x/..', '/admin'] });
+      assert.equal(d.treatment, 'Passed');
+      assert.deepEqual(d.monitored.map((m) => m.ruleId), ['mon']);
     }));
 });

@@ -138,7 +138,7 @@ test('onDecision sees every judged request with the IP source; a throwing hook i
   const seen: string[] = [];
   const { logger, lines } = recordingPino();
   const { port, firewall, errors } = await serve({
-    logger, trustedProxies: ['loopback'],
+    logger, trustedProxies: ['loopback'], ipHeader: 'x-real-ip',
     onDecision: (decision, request) => {
       seen.push(`${decision.category} ${request.ip} ${request.ipSource}`);
       if (request.path === '/hook-breaks') throw new Error('hook broke');
@@ -185,4 +185,26 @@ test('JSON bodies: read only when opted in, cut at the size cap, always delivere
   assert.equal((await send(port, { method: 'POST', headers: json, body: '{"bio": <script' })).status, 403);
   assert.equal((await send(port, { method: 'POST', headers: json, body: '{"bio": "\xff\xfe' })).status, 200);
   assert.equal(handler.firewall.stats().engineErrors, 0);
+});
+
+test('a body something already read is not judged but counted as unreadable; the app still gets it', async () => {
+  const firewall = createFirewall({ rules: rules.path, logger: false });
+  after(() => firewall.close());
+  // The app reads the whole body before asking Moat, as a body parser mounted first would.
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const verdict = firewall.check(req);
+      if (verdict instanceof Promise) throw new Error('nothing left to read, so no promise');
+      res.statusCode = verdict?.status ?? 200;
+      res.end(Buffer.concat(chunks).toString());
+    });
+  });
+  const port = await listen(server);
+  after(() => close(server));
+  const res = await send(port, { method: 'POST', path: '/form', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=%3Cscript' });
+  assert.deepEqual([res.status, res.body], [200, 'a=%3Cscript']);
+  const stats = firewall.stats();
+  assert.deepEqual([stats.bodiesInspected, stats.bodiesUninspected.unreadable], [0, 1]);
 });

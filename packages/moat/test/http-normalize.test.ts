@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { percentDecode } from '../src/http/percent-decode.js';
-import { normalizePath } from '../src/http/request-path.js';
+import { normalizePath, pathForms } from '../src/http/request-path.js';
 import { normalizeHost } from '../src/http/request-host.js';
 import { splitTarget } from '../src/http/request-target.js';
 import { decodeParams, joinParams } from '../src/http/request-params.js';
 import { jsonToParams } from '../src/http/json-params.js';
-import { bodyKind, declaredBodyLength } from '../src/http/body-kind.js';
+import { bodyKind, bodyToRead, declaredBodyLength } from '../src/http/body-kind.js';
 import { bodyParams } from '../src/http/body-params.js';
+import { inflateBody } from '../src/http/inflate-body.js';
+import { gzipSync, deflateSync, brotliCompressSync } from 'node:zlib';
 import type { IncomingMessage } from 'node:http';
 import { RequestNormalizer, type MoatHttpRequest } from '../src/http/normalized-request.js';
 import { ClientIpResolver } from '../src/http/client-ip.js';
@@ -112,19 +114,89 @@ test('JSON parameters: flattened so escapes cannot hide a value; invalid JSON st
   assert.equal(jsonToParams(many).split('&').length, 10_000);
 });
 
-test('body kinds: forms always, JSON only when asked, compressed never', () => {
+test('body kinds: forms always, JSON only when asked, by media type alone', () => {
   assert.equal(bodyKind({ 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' }, false), 'form');
   assert.equal(bodyKind({ 'content-type': 'Application/X-WWW-Form-Urlencoded' }, false), 'form');
   assert.equal(bodyKind({ 'content-type': 'application/json' }, false), null);
   assert.equal(bodyKind({ 'content-type': 'application/json' }, true), 'json');
   assert.equal(bodyKind({ 'content-type': 'application/vnd.api+json' }, true), 'json');
   assert.equal(bodyKind({ 'content-type': 'multipart/form-data; boundary=x' }, true), null);
-  assert.equal(bodyKind({ 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, false), null);
+  assert.equal(bodyKind({ 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, false), 'form');
   assert.equal(bodyKind({}, true), null);
   assert.equal(declaredBodyLength({ 'content-length': '12' }), 12);
   assert.equal(declaredBodyLength({ 'transfer-encoding': 'chunked' }), -1);
   assert.equal(declaredBodyLength({}), 0);
   assert.equal(declaredBodyLength({ 'content-length': 'junk' }), 0);
+});
+
+test('path forms: only unusual paths get other readings; decoded-as-written and cut-at-semicolon', () => {
+  assert.equal(pathForms('/api/v1/users/42', '/api/v1/users/42'), undefined);
+  assert.equal(pathForms('/login/', '/login/'), undefined, 'a trailing slash is for the engine, not a form');
+  assert.equal(pathForms('*', '*'), undefined);
+  const forms = (raw: string) => pathForms(raw, normalizePath(raw));
+  assert.deepEqual(forms('/wp-admin/..'), ['/wp-admin/..']);
+  assert.deepEqual(forms('/wp-admin/%2e%2e'), ['/wp-admin/..']);
+  assert.deepEqual(forms('/wp-admin%2f..'), ['/wp-admin/..']);
+  assert.deepEqual(forms('/wp-admin\\..'), ['/wp-admin\\..']);
+  assert.deepEqual(forms('/admin/secret/..'), ['/admin/secret/..']);
+  // Decoded once only: no router serves %2577 as "w".
+  assert.deepEqual(forms('/%2577p-admin'), undefined);
+  assert.equal(normalizePath('/%2577p-admin'), '/%77p-admin');
+  assert.deepEqual(forms('/login;jsessionid=1'), ['/login']);
+  assert.deepEqual(forms('/wp-admin;x/..'), ['/wp-admin;x/..', '/wp-admin']);
+  assert.equal(forms('/%77p-admin'), undefined, 'decoding alone gives the normal form: nothing new');
+});
+
+test('body plans: compressed forms read, multipart and unknown codings named, JSON charsets', () => {
+  const form = 'application/x-www-form-urlencoded';
+  assert.deepEqual(bodyToRead({ 'content-type': form }, false), { kind: 'form', coding: 'identity', charset: 'utf-8' });
+  for (const coding of ['gzip', 'deflate', 'br', 'GZIP', 'identity']) {
+    const plan = bodyToRead({ 'content-type': form, 'content-encoding': coding }, false);
+    assert.equal(typeof plan === 'object' && plan !== null && plan.coding, coding.toLowerCase());
+  }
+  assert.equal(bodyToRead({ 'content-type': form, 'content-encoding': 'gzip, gzip' }, false), 'encoding');
+  assert.equal(bodyToRead({ 'content-type': form, 'content-encoding': 'compress' }, false), 'encoding');
+  assert.equal(bodyToRead({ 'content-type': 'multipart/form-data; boundary=x' }, false), 'multipart');
+  assert.equal(bodyToRead({ 'content-type': 'application/json' }, false), null);
+  assert.equal(bodyToRead({ 'content-type': 'text/plain' }, true), null);
+  const json = (ct: string) => bodyToRead({ 'content-type': ct }, true);
+  assert.deepEqual(json('application/json; charset=utf-16le'), { kind: 'json', coding: 'identity', charset: 'utf-16le' });
+  assert.deepEqual(json('application/json; charset="UTF-16BE"'), { kind: 'json', coding: 'identity', charset: 'utf-16be' });
+  assert.deepEqual(json('application/json;charset=utf-16'), { kind: 'json', coding: 'identity', charset: 'utf-16' });
+  assert.deepEqual(json('application/json; charset=iso-8859-1'), { kind: 'json', coding: 'identity', charset: 'utf-8' });
+  assert.equal(json('application/json; charset=utf-32'), 'charset');
+});
+
+test('JSON body text: BOM dropped, UTF-16 in either byte order', () => {
+  const doc = '{"q":"\\u003cscript"}';
+  const expected = 'q=<script';
+  assert.equal(bodyParams({ bytes: Buffer.from('\uFEFF' + doc, 'utf8'), complete: true }, 'json'), expected);
+  const le = Buffer.from('\uFEFF' + doc, 'utf16le');
+  assert.equal(bodyParams({ bytes: le, complete: true }, 'json', 'utf-16le'), expected);
+  assert.equal(bodyParams({ bytes: le, complete: true }, 'json', 'utf-16'), expected);
+  const be = Buffer.from(doc, 'utf16le').swap16();
+  assert.equal(bodyParams({ bytes: be, complete: true }, 'json', 'utf-16be'), expected);
+  assert.equal(bodyParams({ bytes: be, complete: true }, 'json', 'utf-16'), expected, 'byte order guessed without a BOM');
+});
+
+test('inflating a body: gzip, deflate, br; a bomb stops at the limit; a cut body inflates as far as it goes', async () => {
+  const text = 'a=1&b=%3Cscript%3E';
+  for (const [coding, pack] of [['gzip', gzipSync], ['deflate', deflateSync], ['br', brotliCompressSync]] as const) {
+    const out = await inflateBody({ bytes: pack(Buffer.from(text)), complete: true }, coding, 1024);
+    assert.deepEqual([out.bytes.toString(), out.complete], [text, true], coding);
+  }
+  const bomb = gzipSync(Buffer.alloc(10 * 1024 * 1024, 0x61));
+  assert.ok(bomb.length < 64 * 1024, "the compressed bomb fits in one read");
+  const capped = await inflateBody({ bytes: bomb, complete: true }, 'gzip', 64 * 1024);
+  assert.equal(capped.bytes.length, 64 * 1024);
+  assert.equal(capped.complete, false);
+  const long = Buffer.from('x=' + 'y'.repeat(20_000) + '&evil=%3Cscript');
+  const packed = gzipSync(long, { level: 0 });
+  const cut = await inflateBody({ bytes: packed.subarray(0, packed.length >> 1), complete: false }, 'gzip', 1 << 20);
+  assert.equal(cut.complete, false);
+  assert.ok(cut.bytes.length > 1000 && long.subarray(0, cut.bytes.length).equals(cut.bytes));
+  const corrupt = await inflateBody({ bytes: Buffer.from('not gzip at all'), complete: true }, 'gzip', 1024);
+  assert.equal(corrupt.bytes.length, 0);
 });
 
 test('body parameters: form bytes decoded as UTF-8, truncated JSON inspected raw', () => {
@@ -158,9 +230,11 @@ test('request normaliser: remembered targets and hosts give the same request as 
   const req = (url: string, host?: string) => ({
     method: 'GET', url, headers: host === undefined ? {} : { host }, socket: { remoteAddress: '203.0.113.9' },
   }) as unknown as IncomingMessage;
-  const view = (r: MoatHttpRequest) => ({ host: r.host, path: r.path, params: r.params, ip: r.ip, url: r.url });
+  const view = (r: MoatHttpRequest) => ({
+    host: r.host, hostForms: r.hostForms, path: r.path, pathForms: r.pathForms, params: r.params, ip: r.ip, url: r.url,
+  });
   // Same length and sampled characters (slot neighbours), absolute form, hosts with ports, case and no host.
-  const urls = ['/a/%77p-admin?q=%3Cscript', '/b/%77p-admin?q=%3Cscript', '/x?a=1+2', 'http://Admin.Example.com:80/y?z=1', '//wp-admin', '/p', '/p?'];
+  const urls = ['/a/%77p-admin?q=%3Cscript', '/b/%77p-admin?q=%3Cscript', '/x?a=1+2', 'http://Admin.Example.com:80/y?z=1', '//wp-admin', '/p', '/p?', '/w/..', '/w;x/..'];
   const hosts = [undefined, 'WWW.Example.com:8080', 'www.example.com', ':80', '[::1]:443', 'example.com.'];
   for (let round = 0; round < 3; round++) {
     for (const url of urls) {
@@ -173,6 +247,11 @@ test('request normaliser: remembered targets and hosts give the same request as 
   }
   const r = remembering.normalize(req('http://Admin.Example.com:80/y?z=%41', 'other.test'), true);
   assert.equal(r.host, 'admin.example.com');
+  assert.deepEqual(r.hostForms, ['other.test'], 'the Host header is judged too');
+  assert.equal(remembering.normalize(req('http://other.test/y', 'Other.Test:81'), true).hostForms, undefined, 'same host: no second form');
+  assert.equal(remembering.normalize(req('/y', 'other.test'), true).hostForms, undefined);
+  assert.equal(remembering.normalize(req('/plain/path', 'h'), true).pathForms, undefined);
+  assert.deepEqual(remembering.normalize(req('/wp-admin/%2e%2e?x', 'h'), true).pathForms, ['/wp-admin/..']);
   assert.equal(r.path, '/y');
   assert.equal(r.params, 'z=A');
   assert.equal(remembering.normalize(req('/y?z=%41', 'other.test'), false).params, undefined);

@@ -8,8 +8,18 @@ export interface MoatRequest {
   method?: string;
   /** Host without port. */
   host?: string;
+  /**
+   * Other hosts the app may act on, e.g. the Host header when the target was in absolute form
+   * (`GET http://a/` with `Host: b`). Host rules are checked against `host` and each of these.
+   */
+  hostForms?: readonly string[];
   /** Normalised path (percent-decoded, dot segments resolved), without the query. */
   path?: string;
+  /**
+   * Other readings of the path a router may act on (e.g. decoded but with `..` kept: `/wp-admin/..`).
+   * Path rules and rate limits are checked against `path` and each of these; a rule counts once.
+   */
+  pathForms?: readonly string[];
   /** Query and form parameters as one decoded string, `a=1&b=2`. */
   params?: string;
   userAgent?: string;

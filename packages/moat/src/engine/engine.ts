@@ -56,6 +56,8 @@ export class Engine {
   // Scratch space for the parsed client IP: evaluate() is synchronous, so one buffer per engine is safe.
   private readonly words = new Uint32Array(4);
   private readonly v6Prefix: 64 | 128;
+  /** Lengths of the exact rate-limit paths, so `/blog/` is not sliced to look up a `/blog` no rule names. */
+  private readonly exactRateLimitLengths: ReadonlySet<number>;
 
   constructor(parts: EngineParts) {
     this.rules = parts.rules;
@@ -64,6 +66,8 @@ export class Engine {
     this.rateLimits = parts.rateLimits ?? new MemoryRateLimitStore();
     this.sharedRateLimits = parts.sharedRateLimits ?? null;
     this.v6Prefix = parts.ipv6RateLimitPrefix ?? 64;
+    this.exactRateLimitLengths = new Set(this.rules.rules.flatMap((r) =>
+      r.rateLimit !== undefined && r.rateLimit.match !== 'prefix' ? [r.rateLimit.path.length] : []));
   }
 
   /** Opens the files and prepares everything a request needs; throws MoatFileError on a bad file. */
@@ -87,21 +91,23 @@ export class Engine {
     }
     // 7–9: substrings, case-insensitive.
     if (rs.userAgents.size > 0 && req.userAgent && (d = this.checkSubstring(rs.userAgents, req.userAgent, 'bu')) !== null) return d;
-    if (rs.paths.size > 0 && req.path && (d = this.checkSubstring(rs.paths, req.path, 'bp')) !== null) return d;
+    // Path and host rules judge every form the app may act on (pathForms, hostForms): any match decides.
+    if (rs.paths.size > 0 && (d = this.checkPaths(rs.paths, req)) !== null) return d;
     if (rs.params.size > 0 && req.params && (d = this.checkSubstring(rs.params, req.params, 'bparam')) !== null) return d;
     // 10–11: host and method, exact and case-insensitive.
-    if (rs.hosts.size > 0 && req.host && (d = this.checkExact(rs.hosts, lowerCased(req.host), 'bh')) !== null) return d;
+    if (rs.hosts.size > 0 && (d = this.checkHosts(rs.hosts, req)) !== null) return d;
     const method = req.method ? upperCased(req.method) : '';
-    if (rs.methods.size > 0 && method && (d = this.checkExact(rs.methods, method, 'bm')) !== null) return d;
+    if (rs.methods.size > 0 && method && (d = this.checkMethod(rs.methods, method)) !== null) return d;
     // 12: rate limits, per rule and client.
     if (family !== 0 && (rs.rateLimitsExact.size > 0 || rs.rateLimitsPrefix.length > 0)) {
       const path = lowerCased(req.path ?? '/');
+      const forms = req.pathForms;
       if (this.sharedRateLimits !== null) {
-        const pending = this.pendingRateLimits(family, method, path);
+        const pending = this.pendingRateLimits(family, method, path, forms);
         if (pending !== null) {
           return { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: this.monitored ?? NO_MONITORS, pendingRateLimits: pending };
         }
-      } else if ((d = this.checkRateLimits(family, method, path)) !== null) return d;
+      } else if ((d = this.checkRateLimits(family, method, path, forms)) !== null) return d;
     }
     const monitored = this.monitored;
     if (monitored === null) return PASSED;
@@ -172,7 +178,9 @@ export class Engine {
     const r = this.rules.rules[i];
     if (r.expires !== undefined && r.expires <= this.time()) return false;
     if (r.mode === 'monitor') {
-      (this.monitored ??= []).push({ category, rule: r.value, ruleId: r.id });
+      // A rule met again through another form of the same request is recorded once.
+      const monitored = (this.monitored ??= []);
+      if (!monitored.some((m) => m.ruleId === r.id && m.category === category)) monitored.push({ category, rule: r.value, ruleId: r.id });
       return false;
     }
     return true;
@@ -234,30 +242,84 @@ export class Engine {
     return hit >= 0 ? this.decide('Blocked', category, hit) : null;
   }
 
-  /** Rate-limit rules that count this request: path (exact or prefix) and method match, not expired. */
-  private applicableRateLimits(method: string, path: string): readonly number[] {
-    const rs = this.rules;
-    let candidates = rs.rateLimitsExact.get(path) ?? NO_RULES;
-    const prefix = rs.rateLimitsPrefix;
-    for (let k = 0; k < prefix.length; k++) {
-      const i = prefix[k];
-      if (path.startsWith(rs.rules[i].rateLimit!.path)) candidates = candidates === NO_RULES ? [i] : [...candidates, i];
+  private checkPaths(matcher: SubstringMatcher, req: MoatRequest): Decision | null {
+    let d: Decision | null;
+    if (req.path && (d = this.checkSubstring(matcher, req.path, 'bp')) !== null) return d;
+    const forms = req.pathForms;
+    if (forms === undefined) return null;
+    for (let k = 0; k < forms.length; k++) {
+      if (forms[k] && (d = this.checkSubstring(matcher, forms[k], 'bp')) !== null) return d;
+    }
+    return null;
+  }
+
+  private checkHosts(map: ExactIndex, req: MoatRequest): Decision | null {
+    let d: Decision | null;
+    if (req.host && (d = this.checkExact(map, lowerCased(req.host), 'bh')) !== null) return d;
+    const forms = req.hostForms;
+    if (forms === undefined) return null;
+    for (let k = 0; k < forms.length; k++) {
+      if (forms[k] && (d = this.checkExact(map, lowerCased(forms[k]), 'bh')) !== null) return d;
+    }
+    return null;
+  }
+
+  /** HEAD is judged as GET too: Express and Fastify answer HEAD with the GET handler. */
+  private checkMethod(map: ExactIndex, method: string): Decision | null {
+    const d = this.checkExact(map, method, 'bm');
+    if (d !== null || method !== 'HEAD') return d;
+    return this.checkExact(map, 'GET', 'bm');
+  }
+
+  /**
+   * Rate-limit rules that count this request, each once: a path form (exact, or without one trailing
+   * slash, since Express routes `/login/` to `/login`; or by prefix) and the method match (HEAD counts
+   * for GET rules), not expired. Extra forms only come with unusual paths, so they may allocate.
+   */
+  private applicableRateLimits(method: string, path: string, forms: readonly string[] | undefined): readonly number[] {
+    let candidates = this.rateLimitCandidates(path, NO_RULES);
+    if (forms !== undefined) {
+      for (let k = 0; k < forms.length; k++) candidates = this.rateLimitCandidates(lowerCased(forms[k]), candidates);
     }
     // Usually every candidate applies; copy only when one does not.
+    const rs = this.rules;
     let applicable: number[] | null = null;
     for (let k = 0; k < candidates.length; k++) {
       const r = rs.rules[candidates[k]];
       const spec = r.rateLimit!;
-      const applies = (r.expires === undefined || r.expires > this.time()) && (spec.method === null || spec.method === method);
+      const applies = (r.expires === undefined || r.expires > this.time()) &&
+        (spec.method === null || spec.method === method || (method === 'HEAD' && spec.method === 'GET'));
       if (!applies && applicable === null) applicable = candidates.slice(0, k);
       else if (applies && applicable !== null) applicable.push(candidates[k]);
     }
     return applicable ?? candidates;
   }
 
+  /** `found` plus the rate-limit rules `path` matches that it lacks; `found` itself when none is new. */
+  private rateLimitCandidates(path: string, found: readonly number[]): readonly number[] {
+    const rs = this.rules;
+    const exact = rs.rateLimitsExact.get(path);
+    let candidates = found.length === 0 ? exact ?? NO_RULES : withNew(found, exact);
+    // `/login/` also counts for `/login`; sliced only when some exact rule has the length of the result.
+    const n = path.length;
+    if (n > 1 && path.charCodeAt(n - 1) === 0x2f && this.exactRateLimitLengths.has(n - 1)) {
+      candidates = withNew(candidates, rs.rateLimitsExact.get(path.slice(0, n - 1)));
+    }
+    const prefix = rs.rateLimitsPrefix;
+    for (let k = 0; k < prefix.length; k++) {
+      const i = prefix[k];
+      const p = rs.rules[i].rateLimit!.path;
+      // `/api/*` also counts `/api` itself, which `app.use('/api')` serves.
+      if (!path.startsWith(p) && !(p.length === n + 1 && p.charCodeAt(n) === 0x2f && p.startsWith(path))) continue;
+      if (candidates.length === 0) candidates = [i];
+      else if (!candidates.includes(i)) candidates = [...candidates, i];
+    }
+    return candidates;
+  }
+
   /** The same rules checkRateLimits() would count, as hits for a shared store; null when none applies. */
-  private pendingRateLimits(family: 4 | 6, method: string, path: string): PendingRateLimits | null {
-    const rules = this.applicableRateLimits(method, path);
+  private pendingRateLimits(family: 4 | 6, method: string, path: string, forms: readonly string[] | undefined): PendingRateLimits | null {
+    const rules = this.applicableRateLimits(method, path, forms);
     if (rules.length === 0) return null;
     const client = this.clientKey(family);
     const hits: RateLimitHit[] = rules.map((i) => {
@@ -268,8 +330,8 @@ export class Engine {
     return { hits, rules: [...rules], now: this.time() };
   }
 
-  private checkRateLimits(family: 4 | 6, method: string, path: string): Decision | null {
-    const rules = this.applicableRateLimits(method, path);
+  private checkRateLimits(family: 4 | 6, method: string, path: string, forms: readonly string[] | undefined): Decision | null {
+    const rules = this.applicableRateLimits(method, path, forms);
     for (let k = 0; k < rules.length; k++) {
       const r = this.rules.rules[rules[k]];
       const spec = r.rateLimit!;
@@ -294,4 +356,15 @@ export class Engine {
   close(): void {
     this.data?.close();
   }
+}
+
+/** `list` with the entries of `more` it lacks appended (copied, never mutated); `list` when none is new. */
+function withNew(list: readonly number[], more: readonly number[] | undefined): readonly number[] {
+  if (more === undefined) return list;
+  if (list.length === 0) return more;
+  let out: number[] | null = null;
+  for (let k = 0; k < more.length; k++) {
+    if (!(out ?? list).includes(more[k])) (out ??= [...list]).push(more[k]);
+  }
+  return out ?? list;
 }

@@ -6,22 +6,25 @@ import type { IncomingMessage } from 'node:http';
 import type { Decision } from '../engine/decision.js';
 import { Engine } from '../engine/engine.js';
 import type { SharedRateLimitStore } from '../engine/shared-rate-limit-store.js';
-import { bodyKind, declaredBodyLength, type BodyKind } from '../http/body-kind.js';
+import { bodyToRead, declaredBodyLength, type BodyToRead } from '../http/body-kind.js';
 import { bodyParams } from '../http/body-params.js';
-import { ClientIpResolver, FORWARDING_HEADERS } from '../http/client-ip.js';
+import { inflateBody } from '../http/inflate-body.js';
+import { ClientIpResolver } from '../http/client-ip.js';
 import { forwardingHeaderPresent } from '../http/forwarding-headers-present.js';
 import { RequestNormalizer, type MoatHttpRequest } from '../http/normalized-request.js';
 import { canPeekBody, peekBody } from '../http/peek-body.js';
 import { joinParams } from '../http/request-params.js';
+import { peerlessSocketKind } from '../http/socket-peer.js';
 import { TrustedProxies } from '../http/trusted-proxies.js';
-import { trustedProxiesFromEnv } from './environment.js';
+import { chooseIpHeader } from './client-ip-header-option.js';
+import { ipHeaderFromEnv, trustedProxiesFromEnv } from './environment.js';
 import { consoleLogger, silentLogger, type MoatLogger } from './logger.js';
 import type {
   BlockResponse, DecisionListener, FirewallEngine, MoatErrorEvent, MoatErrorKind, MoatOptions,
 } from './options.js';
 import { RateBoundedLog } from './rate-bounded-log.js';
 import { Responses, UNAVAILABLE } from './responses.js';
-import { emptyStats, type FirewallStats } from './stats.js';
+import { copyStats, emptyStats, type FirewallStats } from './stats.js';
 
 /** null: the request goes on to the app. Otherwise the answer to send instead. */
 export type Verdict = BlockResponse | null;
@@ -52,6 +55,9 @@ export class Firewall {
   private readonly watchForwarding: boolean;
   private readonly forwardingWarnIntervalMs: number;
   private nextForwardingCheck = 0;
+  private nextHeaderMissingWarning = 0;
+  /** Reads the client IP; the firewall asks it again for requests on a trusted Unix socket. */
+  private readonly clientIp: ClientIpResolver;
 
   constructor(options: MoatOptions = {}) {
     const env = options.env ?? process.env;
@@ -64,7 +70,14 @@ export class Firewall {
     const fromEnv = trustedProxiesFromEnv(env);
     this.trustedProxies = TrustedProxies.from([...(options.trustedProxies ?? []), ...fromEnv]);
     this.watchForwarding = options.trustedProxies === undefined && fromEnv.length === 0;
-    this.normalizer = new RequestNormalizer(new ClientIpResolver(this.trustedProxies, options.ipHeaders ?? FORWARDING_HEADERS));
+    const ipHeader = chooseIpHeader({
+      ipHeader: options.ipHeader, ipHeaders: options.ipHeaders, fromEnv: ipHeaderFromEnv(env),
+      presetHeaders: this.trustedProxies.presetHeaders,
+    });
+    if (ipHeader.deprecation !== null) this.logger.warn({}, ipHeader.deprecation);
+    this.clientIp = new ClientIpResolver(this.trustedProxies, ipHeader.header, this.counters,
+      (peer, headers) => this.warnHeaderMissing(peer, headers));
+    this.normalizer = new RequestNormalizer(this.clientIp);
 
     this.responses = new Responses(options.blocked, options.rateLimited);
     this.failClosed = options.failClosed === true;
@@ -101,10 +114,15 @@ export class Firewall {
     const engine = this.engine;
     this.counters.requests++;
     let request: MoatHttpRequest;
-    let body: BodyKind | null = null;
+    let body: BodyToRead | null = null;
     try {
       const wantsParams = engine !== null && needsParams(engine);
       request = this.normalizer.normalize(req, wantsParams, url);
+      if (request.ip === '') {
+        // No peer address (a Unix socket, a closed connection): rare, so one comparison on the common path.
+        const stop = this.withoutPeerAddress(req, request);
+        if (stop !== undefined) return stop;
+      }
       if (this.watchForwarding) this.watchForForwardingHeaders(request);
       if (wantsParams && (this.readsForms || this.readsJson)) body = this.bodyToRead(req);
     } catch (error) {
@@ -144,7 +162,7 @@ export class Firewall {
 
   /** A snapshot of the counters. */
   stats(): FirewallStats {
-    return { ...this.counters };
+    return copyStats(this.counters);
   }
 
   /** Closes the engine the firewall opened itself (not one handed over via options or setEngine). */
@@ -155,23 +173,40 @@ export class Firewall {
     owned?.close?.();
   }
 
-  private bodyToRead(req: IncomingMessage): BodyKind | null {
-    const method = req.method;
-    if (method === 'GET' || method === 'HEAD') return null;
+  /**
+   * The body to read for parameter rules, or null. Any method with a declared body qualifies, GET and
+   * HEAD too: body-parser reads a GET's form body, so an app may act on it. What cannot be read is counted.
+   */
+  private bodyToRead(req: IncomingMessage): BodyToRead | null {
     const headers = req.headers;
     if (declaredBodyLength(headers) === 0) return null;
-    const kind = bodyKind(headers, this.readsJson);
-    if (kind === null || (kind === 'form' && !this.readsForms)) return null;
-    return canPeekBody(req) ? kind : null;
+    const plan = bodyToRead(headers, this.readsJson);
+    if (plan === null) return null;
+    if (typeof plan === 'string') {
+      this.counters.bodiesUninspected[plan]++;
+      return null;
+    }
+    if (plan.kind === 'form' && !this.readsForms) return null;
+    if (!canPeekBody(req)) {
+      this.counters.bodiesUninspected.unreadable++;
+      return null;
+    }
+    return plan;
   }
 
-  private async checkWithBody(req: IncomingMessage, request: MoatHttpRequest, engine: FirewallEngine, kind: BodyKind): Promise<Verdict> {
-    const body = await peekBody(req, this.bodyLimit);
+  private async checkWithBody(req: IncomingMessage, request: MoatHttpRequest, engine: FirewallEngine, plan: BodyToRead): Promise<Verdict> {
+    let body = await peekBody(req, this.bodyLimit);
     if (body !== null) {
-      this.counters.bodiesInspected++;
-      if (!body.complete) this.counters.bodiesTruncated++;
+      // Inflated as the app's body parser would; at most bodyLimit bytes come out, whatever went in.
+      if (plan.coding !== 'identity') body = await inflateBody(body, plan.coding, this.bodyLimit);
+      const counters = this.counters;
+      counters.bodiesInspected++;
+      if (!body.complete) {
+        counters.bodiesTruncated++;
+        counters.bodiesUninspected.tooLarge++;
+      }
       try {
-        request.params = joinParams(request.params, bodyParams(body, kind));
+        request.params = joinParams(request.params, bodyParams(body, plan.kind, plan.charset));
       } catch (error) {
         return this.cannotJudge(asError(error), request);
       }
@@ -274,8 +309,51 @@ export class Firewall {
         ? 'moat could not judge a request' + (this.failClosed ? '; answered 503' : '; let it through')
         : kind === 'rateLimitStore'
           ? 'the shared rate-limit store did not answer in time; this process counted the request\'s rate limits itself'
-          : 'a moat hook threw; the request went on');
+          : kind === 'configuration' ? error.message : 'a moat hook threw; the request went on');
     });
+  }
+
+  /**
+   * The socket had no peer address, so IP rules have nothing to match. A trusted Unix socket hands over
+   * to the client-IP header; an untrusted one is a configuration error (event, counted, 503 with
+   * failClosed); a connection already closed is not passed on: nobody waits for the answer, and the app
+   * must not act on a request judged without its address.
+   */
+  private withoutPeerAddress(req: IncomingMessage, request: MoatHttpRequest): Verdict | undefined {
+    const kind = peerlessSocketKind(req.socket);
+    if (kind === 'unix' && this.trustedProxies.trustsUnixSocket && this.clientIp.readHeader(request.headers, request, '')) {
+      return undefined;
+    }
+    this.counters.noPeerAddress++;
+    if (kind === 'closed') return UNAVAILABLE;
+    this.log.report(`configuration:${kind}`, (suppressed) => {
+      const header = this.clientIp.header;
+      const problem = kind === 'unix'
+        ? this.trustedProxies.trustsUnixSocket
+          ? `a request on the trusted Unix socket had no usable ${header} header`
+          : 'the app listens on a Unix socket, so requests have no client address, and trustedProxies does not ' +
+            `list 'unix'. If a local proxy forwards to this socket, add 'unix' to trustedProxies and set ipHeader to the header it writes (now ${header})`
+        : 'a request\'s socket has no peer address (not a TCP or Unix socket Moat recognises)';
+      this.emitError('configuration', new Error(`moat: ${problem}; IP rules cannot run` +
+        (this.failClosed ? ', answering 503 (failClosed)' : ', judging by the other rules') +
+        (suppressed > 0 ? ` (${suppressed} more such requests since the last report)` : '')), request);
+    });
+    return this.failClosed ? this.unjudged() : undefined;
+  }
+
+  /** Called by the resolver when a trusted proxy sent no usable client-IP header (counted there). */
+  private warnHeaderMissing(peer: string, headers: IncomingMessage['headers']): void {
+    const header = this.clientIp.header;
+    const other = forwardingHeaderPresent(headers, header);
+    // Health checks carry no forwarding header at all: counted, not worth a warning.
+    if (other === null && headers[header] === undefined) return;
+    const now = this.now();
+    if (now < this.nextHeaderMissingWarning) return;
+    this.nextHeaderMissingWarning = now + this.forwardingWarnIntervalMs;
+    const from = peer === '' ? 'the trusted Unix socket' : `trusted proxy ${peer}`;
+    this.logger.warn({ peer, header, other }, `a request from ${from} has no usable ${header} header, so Moat judged ` +
+      'it by the proxy\'s address' + (other === null ? '.' : `. It carries ${other}: if your proxy writes that ` +
+      `header, set ipHeader: '${other}' (Moat reads exactly one header and never falls back to another).`));
   }
 
   private watchForForwardingHeaders(request: MoatHttpRequest): void {
@@ -286,7 +364,8 @@ export class Firewall {
     this.nextForwardingCheck = now + this.forwardingWarnIntervalMs;
     this.logger.warn({ peer: request.ip, header }, `a request from ${request.ip} carries ${header}, but no proxy is ` +
       'trusted, so Moat judges the proxy\'s address instead of the client\'s. Set trustedProxies (or ' +
-      'TRUSTED_PROXY_RANGES) to your proxies; if clients reach the app directly, set trustedProxies: [] to silence this.');
+      'TRUSTED_PROXY_RANGES) to your proxies and ipHeader to the header they write; if clients reach the app ' +
+      'directly, set trustedProxies: [] to silence this.');
   }
 }
 

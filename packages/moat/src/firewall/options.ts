@@ -73,15 +73,19 @@ export interface MoatOptions {
   rateLimitStore?: SharedRateLimitStore;
 
   /**
-   * Peers whose forwarding headers are believed: IPs, CIDRs (IPv4 and IPv6), `start-end` ranges and
-   * the presets `loopback`, `private`, `cloudflare`. Default: none. `TRUSTED_PROXY_RANGES` adds to it.
+   * Peers whose client-IP header is believed: IPs, CIDRs (IPv4 and IPv6), `start-end` ranges and the
+   * presets `loopback`, `private`, `unix` (the app listens on a Unix socket behind a local proxy),
+   * `cloudflare`, `fly`, `vercel`, `aws-alb`, `gcp-lb`. Default: none. `TRUSTED_PROXY_RANGES` adds to it.
    */
   trustedProxies?: readonly TrustedProxySpec[];
   /**
-   * Headers read, in this order, when the peer is trusted. Default: x-forwarded-for, forwarded,
-   * cf-connecting-ip, fly-client-ip, true-client-ip, x-real-ip. Pin it to the one header your proxy
-   * sets (e.g. `['x-real-ip']`) when the proxy passes other client-sent headers through unchanged.
+   * The one header a trusted proxy writes the client's address into; no other header is ever read.
+   * Default: `MOAT_IP_HEADER`, else the header of the platform preset in `trustedProxies` (`cloudflare`:
+   * cf-connecting-ip, `fly`: fly-client-ip), else x-forwarded-for (read right to left). Set it to
+   * `'x-real-ip'` behind an nginx that sets only X-Real-IP.
    */
+  ipHeader?: ForwardingHeader;
+  /** @deprecated Use `ipHeader`. A one-element list is read as `ipHeader`; a longer list is an error. */
   ipHeaders?: readonly ForwardingHeader[];
 
   body?: BodyOptions;
@@ -95,7 +99,7 @@ export interface MoatOptions {
 
   /** Called for every judged request, synchronously; exceptions are caught and counted. */
   onDecision?: DecisionListener;
-  /** Called for every error event (start-up, engine, hook); never rate-limited. */
+  /** Called for every error event (start-up, engine, hook, rate-limit store); `configuration` events (no client address) at most once per `logIntervalMs`. */
   onError?: (event: MoatErrorEvent) => void;
   /** A pino-compatible logger, or false for none. Default: the console, events only. */
   logger?: MoatLogger | false;

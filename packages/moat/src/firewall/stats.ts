@@ -1,5 +1,7 @@
 // Counters a process can expose (health endpoint, metrics): plain numbers, bumped on the hot path.
 
+import type { UninspectedReason } from '../http/body-kind.js';
+
 export interface FirewallStats {
   /** Requests Moat looked at. */
   requests: number;
@@ -24,14 +26,31 @@ export interface FirewallStats {
   /** Request bodies read for parameters; `bodiesTruncated` of them longer than the limit. */
   bodiesInspected: number;
   bodiesTruncated: number;
+  /**
+   * Bodies parameter rules could not judge, or judged only in part, by reason (counted only while
+   * parameter rules exist). `tooLarge` equals `bodiesTruncated`; the others were not read at all.
+   */
+  bodiesUninspected: Record<UninspectedReason, number>;
   /** Rate-limited requests counted locally because the shared rate-limit store was down, slow or failing. */
   rateLimitFallbacks: number;
+  /** Requests from a trusted proxy without a usable client-IP header: judged by the proxy's own address. */
+  ipHeaderMissing: number;
+  /** Requests whose client-IP header was ignored because their peer is not a trusted proxy. */
+  ipHeaderUntrusted: number;
+  /** Requests whose socket had no peer address (a Unix socket not trusted, a closed connection): IP rules could not run. */
+  noPeerAddress: number;
 }
 
 export function emptyStats(): FirewallStats {
   return {
     requests: 0, allowed: 0, blocked: 0, passed: 0, rateLimited: 0, monitored: 0, engineErrors: 0,
     noEngine: 0, failedOpen: 0, failedClosed: 0, hookErrors: 0, bodiesInspected: 0, bodiesTruncated: 0,
-    rateLimitFallbacks: 0,
+    bodiesUninspected: { tooLarge: 0, multipart: 0, encoding: 0, charset: 0, unreadable: 0 },
+    rateLimitFallbacks: 0, ipHeaderMissing: 0, ipHeaderUntrusted: 0, noPeerAddress: 0,
   };
+}
+
+/** A copy no later count changes. */
+export function copyStats(stats: FirewallStats): FirewallStats {
+  return { ...stats, bodiesUninspected: { ...stats.bodiesUninspected } };
 }

@@ -35,3 +35,29 @@ export function clientFromHops(
   }
   return candidate;
 }
+
+/**
+ * `clientFromHops` over a comma-separated list (X-Forwarded-For) read from its right end, without
+ * splitting it first: the common header holds one or two hops, and a split would allocate an array
+ * and a string per hop on every proxied request. Only the hops visited are sliced out; a one-hop header
+ * is used as it is. Measured with the resolver's callbacks: one hop 617 ns against 954 ns for
+ * split + clientFromHops (a loaded 2-core machine, so relative numbers only).
+ */
+export function clientFromList(
+  list: string,
+  isAddress: (ip: string) => boolean,
+  isTrusted: (ip: string) => boolean,
+): string | null {
+  let candidate: string | null = null;
+  let end = list.length;
+  for (;;) {
+    const comma = end === 0 ? -1 : list.lastIndexOf(',', end - 1);
+    // One hop and nothing to cut: the header itself (no allocation).
+    const hop = stripPort(comma < 0 && end === list.length ? list : list.slice(comma + 1, end));
+    if (!isAddress(hop)) return candidate;
+    if (!isTrusted(hop)) return hop;
+    candidate = hop;
+    if (comma < 0) return candidate;
+    end = comma;
+  }
+}

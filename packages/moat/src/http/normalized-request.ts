@@ -8,7 +8,7 @@ import { RecentValues } from '../text/recent-values.js';
 import type { ClientIpResolver, IpSource } from './client-ip.js';
 import { normalizeHost } from './request-host.js';
 import { decodeParams } from './request-params.js';
-import { normalizePath } from './request-path.js';
+import { normalizePath, pathForms } from './request-path.js';
 import { splitTarget } from './request-target.js';
 
 export interface MoatHttpRequest extends MoatRequest {
@@ -19,8 +19,12 @@ export interface MoatHttpRequest extends MoatRequest {
   method: string;
   /** Lower case, without port. */
   host: string | undefined;
+  /** With an absolute-form target, the Host header when it names another host; else undefined. */
+  hostForms: readonly string[] | undefined;
   /** Percent-decoded, dot segments and duplicate slashes resolved. */
   path: string;
+  /** Other readings of an unusual path (see pathForms() in request-path); undefined for a plain one. */
+  pathForms: readonly string[] | undefined;
   /** Decoded query (and form or JSON body) parameters, `a=1&b=2`; undefined when none or not needed. */
   params: string | undefined;
   userAgent: string | undefined;
@@ -35,6 +39,8 @@ interface NormalizedTarget {
   /** The normalised host of an absolute-form target (`GET http://host/x`), or null when it had none. */
   host: string | undefined | null;
   path: string;
+  /** Shared by every request with this target: never mutated. */
+  pathForms: readonly string[] | undefined;
   query: string;
   /** The decoded query; null until a request needed it. */
   params: string | undefined | null;
@@ -42,9 +48,11 @@ interface NormalizedTarget {
 
 function normalizeTarget(url: string): NormalizedTarget {
   const target = splitTarget(url);
+  const path = normalizePath(target.path);
   return {
     host: target.authority === null ? null : normalizeHost(target.authority),
-    path: normalizePath(target.path),
+    path,
+    pathForms: pathForms(target.path, path),
     query: target.query,
     params: null,
   };
@@ -75,12 +83,27 @@ export class RequestNormalizer {
     const headers = req.headers;
     let params: string | undefined;
     if (withParams && target.query !== '') params = target.params ??= decodeParams(target.query);
+    let host: string | undefined;
+    let hostForms: readonly string[] | undefined;
+    if (target.host === null) host = this.host(headers.host);
+    else {
+      // Absolute form: Node routes on the target, but frameworks read the Host header (req.hostname,
+      // request.host), so both are judged and neither can be chosen to dodge a host rule.
+      host = target.host;
+      const header = this.host(headers.host);
+      if (header !== undefined && header !== host) {
+        if (host === undefined) host = header;
+        else hostForms = [header];
+      }
+    }
     const request: MoatHttpRequest = {
       ip: '',
       ipSource: 'socket',
       method: req.method ?? 'GET',
-      host: target.host !== null ? target.host : this.host(headers.host),
+      host,
+      hostForms,
       path: target.path,
+      pathForms: target.pathForms,
       params,
       userAgent: headers['user-agent'],
       headers,

@@ -1,0 +1,58 @@
+// Which single header a trusted proxy's requests are read from: the `ipHeader` option, else
+// `MOAT_IP_HEADER`, else the header the platform presets in trustedProxies name, else X-Forwarded-For.
+// Pure: options in, a header (or a clear error) out.
+
+import { DEFAULT_IP_HEADER, FORWARDING_HEADERS, isForwardingHeader, type ForwardingHeader } from '../http/client-ip.js';
+import type { PresetHeader } from '../http/trusted-proxies.js';
+
+export interface IpHeaderChoice {
+  header: ForwardingHeader;
+  /** A note for the log when the deprecated `ipHeaders` list was used. */
+  deprecation: string | null;
+}
+
+export interface IpHeaderInputs {
+  ipHeader?: string;
+  /** Deprecated: a one-element list is read as `ipHeader`. */
+  ipHeaders?: readonly string[];
+  /** `MOAT_IP_HEADER`. */
+  fromEnv?: string;
+  presetHeaders: readonly PresetHeader[];
+}
+
+/** Throws an Error naming the problem when the inputs do not give exactly one known header. */
+export function chooseIpHeader(inputs: IpHeaderInputs): IpHeaderChoice {
+  let deprecation: string | null = null;
+  let explicit = inputs.ipHeader === undefined ? undefined : known(inputs.ipHeader, 'ipHeader');
+  if (inputs.ipHeaders !== undefined) {
+    const list = inputs.ipHeaders;
+    if (list.length !== 1) {
+      throw new Error(`moat: ipHeaders lists ${list.length} headers, but Moat reads exactly one: set ipHeader to the ` +
+        'header your proxy writes (a client can send any header the proxy does not overwrite). To read no header, trust no proxy.');
+    }
+    const fromList = known(list[0], 'ipHeaders');
+    if (explicit !== undefined && explicit !== fromList) {
+      throw new Error(`moat: ipHeader ${JSON.stringify(explicit)} and ipHeaders ${JSON.stringify(list)} disagree; set ipHeader only`);
+    }
+    explicit = fromList;
+    deprecation = `moat: the ipHeaders option is deprecated; write ipHeader: '${fromList}'`;
+  }
+  explicit ??= inputs.fromEnv === undefined ? undefined : known(inputs.fromEnv, 'MOAT_IP_HEADER');
+  if (explicit !== undefined) return { header: explicit, deprecation };
+
+  const named = inputs.presetHeaders;
+  const first = named[0];
+  if (first === undefined) return { header: DEFAULT_IP_HEADER, deprecation };
+  const other = named.find((p) => p.header !== first.header);
+  if (other !== undefined) {
+    throw new Error(`moat: trustedProxies lists ${first.preset} (which sets ${first.header}) and ${other.preset} ` +
+      `(which sets ${other.header}); set ipHeader to the one header the proxy in front of the app writes`);
+  }
+  return { header: first.header, deprecation };
+}
+
+function known(name: string, option: string): ForwardingHeader {
+  const lower = name.trim().toLowerCase();
+  if (isForwardingHeader(lower)) return lower;
+  throw new Error(`moat: ${option} ${JSON.stringify(name)} is not a client-IP header Moat reads (${FORWARDING_HEADERS.join(', ')})`);
+}
