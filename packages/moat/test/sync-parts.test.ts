@@ -78,23 +78,50 @@ test('backoff doubles within bounds, with jitter; intervals spread', () => {
 
 test('redaction by name substring, case-insensitive; other parameters untouched', () => {
   const redact = paramRedactor(['password', 'token', 'secret', 'key', 'authorization']);
-  assert.equal(redact('a=1&Password=x&user[password]=y&access_token=z&b=2'),
+  assert.equal(redact.query('a=1&Password=x&user[password]=y&access_token=z&b=2'),
     'a=1&Password=[redacted]&user[password]=[redacted]&access_token=[redacted]&b=2');
-  assert.equal(redact('apikey=k&q=key'), 'apikey=[redacted]&q=key', 'names, not values, decide');
-  assert.equal(redact('password='), 'password=', 'nothing to hide');
-  assert.equal(paramRedactor([])('password=x'), 'password=x');
+  assert.equal(redact.query('apikey=k&q=key'), 'apikey=[redacted]&q=key', 'names, not values, decide');
+  assert.equal(redact.query('password='), 'password=', 'nothing to hide');
+  assert.equal(redact.query('q=a%20b&page=2'), 'q=a b&page=2', 'reported decoded');
+  assert.equal(paramRedactor([]).query('password=x'), 'password=x');
 });
 
-test('bounded queue keeps the newest items', () => {
+test('redaction holds on the raw structure: encoded separators, double encoding, `;`, encoded names', () => {
+  const redact = paramRedactor(['password', 'token']);
+  assert.equal(redact.query('password=Pa55%26w0rd%3D42&u=1'), 'password=[redacted]&u=1');
+  assert.equal(redact.query('password=Pa55%2526w0rd%253D42'), 'password=[redacted]');
+  assert.equal(redact.query('pass%77ord=x&pass%2577ord=y'), 'password=[redacted]&pass%77ord=[redacted]');
+  assert.equal(redact.query('a=1;password=x;b=2&c=3'), 'a=1;password=[redacted]&c=3', 'the rest of the piece may be the value');
+  assert.equal(redact.query('a=x%26password%3Dsecret&b=2'), 'a=[redacted]&b=2', 'a value that decodes to a sensitive parameter');
+  assert.equal(redact.query('a=x%2526token%253Dsecret'), 'a=[redacted]');
+  // Decoded text (bodies): everything from the sensitive name on is hidden.
+  assert.equal(redact.decoded('user=bob&password=Pa55&w0rd=42&remember=1'), 'user=bob&password=[redacted]&[redacted]');
+  assert.equal(redact.decoded('{"password":"hunter2"}'), '[redacted]', 'raw JSON text: no name to keep');
+  assert.equal(redact.decoded('user.name=bob'), 'user.name=bob');
+});
+
+test('bounded queue keeps the newest items, by count and by bytes, reservations included', () => {
   const q = new BoundedQueue<number>(3);
-  const dropped: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    const d = q.push(i);
-    if (d !== undefined) dropped.push(d);
-  }
-  assert.deepEqual(dropped, [0, 1, 2, 3]);
+  let dropped = 0;
+  for (let i = 0; i < 7; i++) dropped += q.push(i);
+  assert.equal(dropped, 4);
+  assert.equal(q.droppedFull, 4);
   assert.deepEqual(q.take(10), [4, 5, 6]);
   assert.equal(q.size, 0);
+
+  const b = new BoundedQueue<number>(100, 10, (n) => n);
+  for (const n of [3, 3, 3]) b.push(n);
+  assert.equal(b.bytes, 9);
+  b.push(4); // 13 > 10: the oldest makes room
+  assert.equal(b.droppedBytes, 1);
+  assert.deepEqual(b.take(10, 5), [3], 'take stops at the byte budget');
+  b.reserve(1, 3);
+  assert.equal(b.push(5), 2, 'reserved bytes count: 3 + 4 + 5 > 10 - 3');
+  assert.equal(b.push(11), 1, 'an item larger than the bound is itself dropped');
+  assert.equal(b.droppedBytes, 4);
+  b.release(1, 3);
+  assert.equal(b.push(5), 0);
+  assert.deepEqual(b.take(10), [5, 5]);
 });
 
 test('served file names: quoted, plain, RFC 5987; paths stripped', () => {
@@ -110,7 +137,8 @@ test('Wafris environment names are honoured (seconds), options win over them', (
     WAFRIS_API_KEY: 'k', WAFRIS_DB_FILE_PATH: '/tmp/x', WAFRIS_DOWNSYNC_URL: 'http://127.0.0.1:1/v2/downsync',
     WAFRIS_UPSYNC_URL: 'http://127.0.0.1:1/v2/upsync', WAFRIS_DOWNSYNC_CUSTOM_RULES_INTERVAL: '30',
     WAFRIS_DOWNSYNC_DATA_SUBSCRIPTIONS_INTERVAL: '3600', WAFRIS_UPSYNC_INTERVAL: '5', WAFRIS_UPSYNC_QUEUE_LIMIT: '100',
-    MOAT_UPSYNC_MAX_QUEUE: '500', MOAT_UPSYNC_PASSED_SAMPLE_RATE: '0.25',
+    MOAT_UPSYNC_MAX_QUEUE: '500', MOAT_UPSYNC_PASSED_SAMPLE_RATE: '0.25', MOAT_UPSYNC_MAX_QUEUE_BYTES: '1048576',
+    MOAT_UPSYNC_MAX_BATCH_BYTES: '131072',
   };
   const s = resolveSyncOptions({}, env);
   assert.equal(s.apiKey, 'k');
@@ -123,6 +151,8 @@ test('Wafris environment names are honoured (seconds), options win over them', (
   assert.equal(s.upsync.batchSize, 100);
   assert.equal(s.upsync.maxQueue, 500);
   assert.equal(s.upsync.passedSampleRate, 0.25);
+  assert.equal(s.upsync.maxQueueBytes, 1_048_576);
+  assert.equal(s.upsync.maxBatchBytes, 131_072);
   assert.equal(resolveSyncOptions({ customRulesIntervalMs: 10 }, env).customRulesIntervalMs, 10);
   const hub = resolveSyncOptions({ hubUrl: 'http://127.0.0.1:9/' }, {});
   assert.equal(hub.downsyncUrl, 'http://127.0.0.1:9/v2/downsync');
@@ -134,4 +164,7 @@ test('Wafris environment names are honoured (seconds), options win over them', (
   assert.equal(defaults.upsync.flushIntervalMs, 10_000);
   assert.throws(() => resolveSyncOptions({}, { WAFRIS_DOWNSYNC_CUSTOM_RULES_INTERVAL: 'soon' }), /must be a number/);
   assert.throws(() => resolveSyncOptions({ upsync: { passedSampleRate: 2 } }, {}), /between 0 and 1/);
+  assert.equal(defaults.upsync.maxQueueBytes, 16 * 1024 * 1024);
+  assert.equal(defaults.upsync.maxBatchBytes, 1024 * 1024);
+  assert.throws(() => resolveSyncOptions({ upsync: { maxBatchBytes: 1000 } }, {}), /maxBatchBytes must be at least 65536/);
 });

@@ -112,6 +112,7 @@ export class ManagedFirewall extends Firewall {
     this.upsync = new Upsync({
       url: settings.upsync.enabled ? settings.upsyncUrl : null, apiKey: settings.apiKey, client,
       batchSize: settings.upsync.batchSize, flushIntervalMs: settings.upsync.flushIntervalMs, maxQueue: settings.upsync.maxQueue,
+      maxQueueBytes: settings.upsync.maxQueueBytes, maxBatchBytes: settings.upsync.maxBatchBytes,
       passedSampleRate: settings.upsync.passedSampleRate, redactParams: settings.upsync.redactParams,
       requestTimeoutMs: settings.upsync.timeoutMs, backoffBaseMs: settings.backoffBaseMs,
       backoffMaxMs: Math.min(settings.backoffMaxMs, 60_000), now,

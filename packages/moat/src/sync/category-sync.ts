@@ -8,7 +8,7 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import { backoffDelay, jittered } from './backoff.js';
 import type { ClientInfo } from './client-info.js';
 import { readPointer, writePointer, type CurrentPointer } from './current-pointer.js';
-import { DirLock } from './dir-lock.js';
+import { DirLock, type HeldLock } from './dir-lock.js';
 import { downloadBody } from './download-body.js';
 import type { DownloadLimits } from './download-limits.js';
 import { redact, timedFetch } from './http-fetch.js';
@@ -16,7 +16,7 @@ import { processAlive } from './process-alive.js';
 import { servedFileName } from './served-file-name.js';
 import type { SyncCategory } from './sync-category.js';
 import { asError, SyncError } from './sync-error.js';
-import { quickCheck, verifySignature, verifySqliteHeader } from './verify-download.js';
+import { verifyDownload } from './verify-download.js';
 
 /** What a loader returns: the usable value plus what status() shows of the file. */
 export interface LoadedFile<T> {
@@ -206,8 +206,10 @@ export class CategorySync<T> {
       this.follow();
       if (this.polling && this.config.now() >= this.nextPollAt) await this.poll();
     } catch (error) {
-      // Nothing here may escape a timer: count it, log it, and try again later.
-      this.fail(asError(error));
+      // Nothing here may escape a timer: count it, log it, and try again after a backoff (never at once:
+      // a failure that repeats must not turn into a busy loop).
+      if (this.polling) this.failedPoll(asError(error));
+      else this.fail(asError(error));
     }
   }
 
@@ -258,7 +260,15 @@ export class CategorySync<T> {
       return;
     }
     this.st.lastAttemptAt = now;
-    const held = this.lock.tryAcquire();
+    let held: HeldLock | null;
+    try {
+      held = this.lock.tryAcquire();
+    } catch (error) {
+      // The directory itself is unusable (a file, read-only, full): back off like any failed poll.
+      this.failedPoll(new SyncError('dir', `${config.category}: cannot use the sync directory ${config.dir}: ${asError(error).message}`, { cause: error }));
+      this.attempted();
+      return;
+    }
     if (held === null) {
       // Another process is downloading: look again soon and load its file when the pointer moves.
       this.st.lastResult = 'locked';
@@ -283,15 +293,21 @@ export class CategorySync<T> {
         this.recordError(err);
         config.onUnauthorized(config.category, err);
       } else {
-        this.st.lastResult = 'error';
-        this.st.consecutiveFailures++;
-        this.nextPollAt = config.now() + backoffDelay(this.st.consecutiveFailures, config.backoffBaseMs, Math.max(config.backoffBaseMs, config.backoffMaxMs));
-        this.fail(err);
+        this.failedPoll(err);
       }
     } finally {
       held.release();
       this.attempted();
     }
+  }
+
+  /** A poll that failed: the next one waits an exponential backoff (capped at backoffMaxMs). */
+  private failedPoll(error: Error): void {
+    const { config } = this;
+    this.st.lastResult = 'error';
+    this.st.consecutiveFailures++;
+    this.nextPollAt = config.now() + backoffDelay(this.st.consecutiveFailures, config.backoffBaseMs, Math.max(config.backoffBaseMs, config.backoffMaxMs));
+    this.fail(error);
   }
 
   /** Stops this category for good (the key was refused elsewhere). */
@@ -370,9 +386,8 @@ export class CategorySync<T> {
           refreshLock();
         }
       });
-      verifySqliteHeader(tmp);
-      if (config.publicKey !== null) verifySignature(tmp, config.publicKey, signature);
-      quickCheck(tmp);
+      // Hashing happened as the bytes arrived; the whole-file checks of a big file run in a worker.
+      await verifyDownload(tmp, body.size, config.publicKey, signature, this.abort.signal);
       let loaded: LoadedFile<T>;
       try {
         loaded = config.load(tmp);

@@ -50,23 +50,27 @@ export class DirLock {
     return null;
   }
 
-  /** Creates the lock with its content in one step (write a temp file, hard-link it): never an empty lock. */
+  /**
+   * Creates the lock with its content in one step (write a temp file, hard-link it): never an empty
+   * lock. The temp file is removed on every path, failures included: on a full disk the create may
+   * succeed and the write fail, and each retry must not leave one more file behind.
+   */
   private create(content: LockContent): boolean {
     const tmp = `${this.path}.${process.pid}.${content.id}.tmp`;
-    const fd = openSync(tmp, 'wx');
     try {
-      writeSync(fd, JSON.stringify(content));
-    } finally {
-      closeSync(fd);
-    }
-    try {
+      const fd = openSync(tmp, 'wx');
+      try {
+        writeSync(fd, JSON.stringify(content));
+      } finally {
+        closeSync(fd);
+      }
       linkSync(tmp, this.path);
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw error;
     } finally {
-      rmSync(tmp, { force: true });
+      removeQuietly(tmp);
     }
   }
 
@@ -106,7 +110,7 @@ export class DirLock {
       }
       return true;
     } finally {
-      rmSync(aside, { force: true });
+      removeQuietly(aside);
     }
   }
 
@@ -133,6 +137,15 @@ export class DirLock {
         }
       },
     };
+  }
+}
+
+/** Removes a file of ours; a directory that cannot even be listed has nothing to remove. */
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // ENOTDIR, EACCES: the create failed for the same reason, so nothing was left.
   }
 }
 

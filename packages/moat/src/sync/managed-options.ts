@@ -3,6 +3,7 @@
 import type { DataMode } from '../data/read-data.js';
 import type { DownloadLimits } from './download-limits.js';
 import { DEFAULT_REDACTED_PARAMS } from './redact-params.js';
+import { MIN_BATCH_BYTES } from './report-record.js';
 
 export interface UpsyncOptions {
   /** Off with false. Default: on when an API key and an upsync URL are known. */
@@ -15,6 +16,10 @@ export interface UpsyncOptions {
   flushIntervalMs?: number;
   /** Records held at most while the hub is unreachable; `MOAT_UPSYNC_MAX_QUEUE`; default 10 000. */
   maxQueue?: number;
+  /** Memory held at most by queued and in-flight records (counted from above, two bytes per character); `MOAT_UPSYNC_MAX_QUEUE_BYTES`; default 16 MiB. */
+  maxQueueBytes?: number;
+  /** JSON bytes per POST at most (keep it under the hub's limit); `MOAT_UPSYNC_MAX_BATCH_BYTES`; default 1 MiB, at least 64 KiB. */
+  maxBatchBytes?: number;
   /** Share of plain Passed records reported, 0..1; `MOAT_UPSYNC_PASSED_SAMPLE_RATE`; default 1. */
   passedSampleRate?: number;
   /** Parameter names (substrings, case-insensitive) whose values are redacted; default password, token, secret, key, authorization, … */
@@ -86,6 +91,8 @@ export interface ResolvedSync extends DownloadLimits {
     batchSize: number;
     flushIntervalMs: number;
     maxQueue: number;
+    maxQueueBytes: number;
+    maxBatchBytes: number;
     passedSampleRate: number;
     redactParams: readonly string[];
     timeoutMs: number;
@@ -133,6 +140,8 @@ export function resolveSyncOptions(options: ManagedSyncOptions, env: Env): Resol
       batchSize: positive('upsync.batchSize', up.batchSize ?? integer(env, 'WAFRIS_UPSYNC_QUEUE_LIMIT') ?? 250),
       flushIntervalMs: positive('upsync.flushIntervalMs', up.flushIntervalMs ?? seconds(env, 'WAFRIS_UPSYNC_INTERVAL') ?? 10_000),
       maxQueue: positive('upsync.maxQueue', up.maxQueue ?? integer(env, 'MOAT_UPSYNC_MAX_QUEUE') ?? 10_000),
+      maxQueueBytes: positive('upsync.maxQueueBytes', up.maxQueueBytes ?? integer(env, 'MOAT_UPSYNC_MAX_QUEUE_BYTES') ?? 16 * 1024 * 1024),
+      maxBatchBytes: atLeast('upsync.maxBatchBytes', up.maxBatchBytes ?? integer(env, 'MOAT_UPSYNC_MAX_BATCH_BYTES') ?? 1024 * 1024, MIN_BATCH_BYTES),
       passedSampleRate: rate,
       redactParams: up.redactParams ?? DEFAULT_REDACTED_PARAMS,
       timeoutMs: positive('upsync.timeoutMs', up.timeoutMs ?? 5000),
@@ -160,6 +169,11 @@ function seconds(env: Env, name: string): number | undefined {
 function integer(env: Env, name: string): number | undefined {
   const n = number(env, name);
   return n === undefined ? undefined : Math.floor(n);
+}
+
+function atLeast(name: string, value: number, min: number): number {
+  if (!(Number.isFinite(value) && value >= min)) throw new RangeError(`${name} must be at least ${min}, got ${value}`);
+  return value;
 }
 
 function positive(name: string, value: number): number {

@@ -51,6 +51,8 @@ export interface UpsyncHit {
   contentType: string | undefined;
   body: { meta: Record<string, string>; batch: Record<string, unknown>[] } | null;
   status: number;
+  /** Size of the JSON body (inflated). */
+  bytes?: number;
 }
 
 export class FakeHub {
@@ -60,6 +62,10 @@ export class FakeHub {
   readonly files = new Map<Category, ServedFile>();
   readonly faults = new Map<Category, Fault>();
   upsyncStatus = 200;
+  /** Largest upsync body accepted, compressed and inflated alike (as the Moat hub does); larger: 413. */
+  upsyncMaxBytes = Infinity;
+  /** Records the hub refuses one by one while storing the rest (answered as the Moat hub does). */
+  refuseRecord: ((record: Record<string, unknown>) => boolean) | null = null;
   signingKey: KeyObject | null = null;
   /** Called when a stalled body has sent its first bytes. */
   onStall: (() => void) | null = null;
@@ -216,10 +222,22 @@ export class FakeHub {
       }
       try {
         const raw = Buffer.concat(chunks);
-        const text = (hit.contentEncoding === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
+        const inflated = hit.contentEncoding === 'gzip' ? gunzipSync(raw) : raw;
+        hit.bytes = inflated.length;
+        if (raw.length > this.upsyncMaxBytes || inflated.length > this.upsyncMaxBytes) {
+          hit.status = 413;
+          return void res.writeHead(413).end('{"error":"payload_too_large"}');
+        }
+        const text = inflated.toString('utf8');
         hit.body = JSON.parse(text) as UpsyncHit['body'];
         hit.status = 200;
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+        const refuse = this.refuseRecord;
+        if (refuse === null || hit.body === null) return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+        const errors = hit.body.batch.map((r, index) => ({ index, refused: refuse(r) })).filter((e) => e.refused);
+        hit.body.batch = hit.body.batch.filter((r) => !refuse(r));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+          ok: true, accepted: hit.body.batch.length, rejected: errors.length, errors: errors.map((e) => ({ index: e.index, reason: 'invalid' })),
+        }));
       } catch {
         hit.status = 400;
         res.writeHead(400).end('bad body');
