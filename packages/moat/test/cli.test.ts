@@ -44,6 +44,19 @@ function assertUserError(r: Run, code: number, message: RegExp): void {
   assert.equal(r.stdout, '');
 }
 
+/** Several user errors: exactly one `moat: ` line per expected problem, in order; nothing on stdout. */
+function assertUserErrors(r: Run, code: number, messages: RegExp[]): void {
+  assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
+  assertNoStack(r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, messages.length, `one line per problem: ${r.stderr}`);
+  lines.forEach((line, i) => {
+    assert.match(line, /^moat: /);
+    assert.match(line, messages[i]);
+  });
+  assert.equal(r.stdout, '');
+}
+
 const RULES_JSON = `{
   "allow": { "ips": ["203.0.113.7", "10.0.0.0/8"] },
   "block": {
@@ -110,7 +123,7 @@ describe('moat CLI', { concurrency: 4 }, () => {
       assert.match(d.ruleId, /^b-/);
     }));
 
-  test('bad rules documents: one line naming the file, line and entry; non-zero exit; no output file', () =>
+  test('bad rules documents (a trailing comma in JSON included): one line naming the file, line and entry; exit 2; no output file', () =>
     withTmpDir(async (dir) => {
       const put = (name: string, text: string) => {
         const f = path.join(dir, name);
@@ -124,11 +137,11 @@ describe('moat CLI', { concurrency: 4 }, () => {
       const badRate = put('rate.json', '{\n"rateLimits": [\n  { "path": "/a", "limit": 5, "window": "60s" },\n  { "path": "/b", "limit": -1, "window": "60s" }\n]}\n');
       const out = path.join(dir, 'never.db');
       const results = await Promise.all([badIp, badYaml, syntax, unknown, badRate].map((f) => moat(['compile', f, '-o', out])));
-      assertUserError(results[0], 1, /bad-ip\.json:4: block\.ips\[1\]: invalid IP, CIDR or range "2001:db8::\/33x"/);
-      assertUserError(results[1], 1, /bad\.yaml:9: block\.countries\[1\]: invalid country "North Korea"/);
-      assertUserError(results[2], 1, /syntax\.json:\d+: /);
-      assertUserError(results[3], 1, /unknown\.yaml:\d+: block: unknown key "cookies"/);
-      assertUserError(results[4], 1, /rate\.json:4: rateLimits\[1\]: .*limit/);
+      assertUserError(results[0], 2, /bad-ip\.json:4: block\.ips\[1\]: invalid IP, CIDR or range "2001:db8::\/33x"/);
+      assertUserError(results[1], 2, /bad\.yaml:9: block\.countries\[1\]: invalid country "North Korea"/);
+      assertUserError(results[2], 2, /syntax\.json:\d+: /);
+      assertUserError(results[3], 2, /unknown\.yaml:\d+: block: unknown key "cookies"/);
+      assertUserError(results[4], 2, /rate\.json:4: rateLimits\[1\]: .*limit/);
       assert.equal(fs.existsSync(out), false);
       const [missing, usage, unknownCmd] = await Promise.all([
         moat(['compile', path.join(dir, 'nope.json'), '-o', out]), moat(['compile', badIp]), moat(['frobnicate']),
@@ -164,10 +177,10 @@ describe('moat CLI', { concurrency: 4 }, () => {
         moat(['rules', 'add', '--rules', file, 'block', 'cookie', 'x']),
         moat(['rules', 'remove', '--rules', file, 'nope']),
       ]);
-      assertUserError(dup, 1, /already exists/);
-      assertUserError(badIp, 1, /invalid IP, CIDR or range "192\.0\.2\.300"/);
-      assertUserError(badKind, 1, /unknown rule kind "cookie"/);
-      assertUserError(wrongId, 1, /no rule with id nope/);
+      assertUserError(dup, 2, /already exists/);
+      assertUserError(badIp, 2, /invalid IP, CIDR or range "192\.0\.2\.300"/);
+      assertUserError(badKind, 2, /unknown rule kind "cookie"/);
+      assertUserError(wrongId, 2, /no rule with id nope/);
 
       const rm = await moat(['rules', 'remove', '--rules', file, 'scan']);
       assert.equal(rm.code, 0, rm.stderr);
@@ -202,7 +215,7 @@ describe('moat CLI', { concurrency: 4 }, () => {
       const lines = [...requests, ...login].map((r) => JSON.stringify(r));
       lines.splice(3, 0, 'this is not json', '');
       const r = await moat(['check', '--rules', rules, '--data', data, '--ndjson'], { input: `${lines.join('\n')}\n` });
-      assert.equal(r.code, 1, 'a bad input line makes the exit code non-zero');
+      assert.equal(r.code, 2, 'a bad input line is an invalid value: exit 2 once every line is judged');
       const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
       assert.equal(out.length, requests.length + login.length + 1);
       assert.deepEqual(out[3], { line: 4, error: out[3].error });
@@ -242,8 +255,10 @@ describe('moat CLI', { concurrency: 4 }, () => {
       assert.deepEqual([dj.kind, dj.format, dj.countries, dj.lists], ['data', 'moat', 1, ['tor']]);
       assert.equal(exp.code, 0, exp.stderr);
       assert.match(exp.stderr, /not exported: .*: Wafris has no list rules/);
+      assert.match(exp.stdout, /\(Wafris custom_rules\): 12 rules, 1 of 13 not exported/);
       const ie = JSON.parse((await moat(['inspect', exported, '--json'])).stdout);
       assert.equal(ie.format, 'wafris');
+      assert.equal(ie.rules, 12, 'inspect reports the rules the export wrote');
       const check = await moat(['check', '--rules', exported, '--ip', '::ffff:198.51.100.0', '--json']);
       assert.equal(JSON.parse(check.stdout).treatment, 'Blocked');
       const edb = new Database(exported, { readonly: true });
@@ -265,6 +280,216 @@ describe('moat CLI', { concurrency: 4 }, () => {
       assertUserError(missing, 1, /none\.db: file not found/);
       assertUserError(noIp, 2, /--ip is required/);
       assertUserError(badFlag, 2, /ipp/);
+    }));
+
+  test('a rules file with many mistakes: every one listed with its line and entry (section by section), exit 2, no output file', () =>
+    withTmpDir(async (dir) => {
+      const src = path.join(dir, 'rules.yaml');
+      fs.writeFileSync(src, [
+        'block:',
+        '  ips: [1.2.3.4, 10.0.0.300]',
+        '  hosts: ["*.example.com", ok.example.com]',
+        '  paths: ["/", /wp-admin]',
+        '  userAgents: ["   "]',
+        '  params: [""]',
+        'rateLimits:',
+        '  - { path: /login, method: POST, limit: 5, window: 500ms }',
+        '  - { path: /api/*, limit: 0.5, window: 0 }',
+        '  - { path: /ok, limit: 5, window: 1m }',
+      ].join('\n'));
+      const out = path.join(dir, 'rules.db');
+      const r = await moat(['compile', src, '-o', out]);
+      assertUserErrors(r, 2, [
+        /rules\.yaml:2: block\.ips\[1\]: invalid IP, CIDR or range "10\.0\.0\.300"/,
+        /rules\.yaml:5: block\.userAgents\[0\]: value is only spaces/,
+        /rules\.yaml:4: block\.paths\[0\]: a path rule of "\/" matches every request and would block the whole site/,
+        /rules\.yaml:6: block\.params\[0\]: value is empty/,
+        /rules\.yaml:3: block\.hosts\[0\]: wildcard hosts are not supported \("\*\.example\.com"\)/,
+        /rules\.yaml:8: rateLimits\[0\]: rate limit window must be at least 1s, got "500ms"/,
+        /rules\.yaml:9: rateLimits\[1\]: rate limit "limit" must be a whole number from 1 to 1000000, got "0\.5"/,
+        /rules\.yaml:9: rateLimits\[1\]: rate limit window must be a positive number of seconds, got 0/,
+      ]);
+      assert.equal(fs.existsSync(out), false);
+      // Monitor mode may watch every path: it never blocks.
+      fs.writeFileSync(src, 'block:\n  paths: [{ value: "/", mode: monitor }]\n');
+      assert.equal((await moat(['compile', src, '-o', out])).code, 0);
+    }));
+
+  test('compile keeps the spaces of substring rules: a "; " param rule does not block every semicolon', () =>
+    withTmpDir(async (dir) => {
+      const src = path.join(dir, 'rules.json');
+      fs.writeFileSync(src, JSON.stringify({ block: { params: ['; '], userAgents: [' bot '], ips: ['  192.0.2.1  '], methods: [' trace '] } }));
+      const rules = path.join(dir, 'rules.db');
+      const compiled = await moat(['compile', src, '-o', rules]);
+      assert.equal(compiled.code, 0, compiled.stderr);
+      const check = async (args: string[]) => JSON.parse((await moat(['check', '--rules', rules, '--ip', '198.51.100.1', '--json', ...args])).stdout);
+      assert.equal((await check(['--params', 'a=1;b=2'])).treatment, 'Passed');
+      assert.deepEqual([(await check(['--params', 'a=1; b=2'])).treatment, (await check(['--params', 'a=1; b=2'])).rule], ['Blocked', '; ']);
+      assert.equal((await check(['--ua', 'robot/1.0'])).treatment, 'Passed');
+      assert.equal((await check(['--ua', 'a bot here'])).treatment, 'Blocked');
+      // Spaces around IPs and methods mean nothing and are trimmed.
+      assert.equal((await moat(['check', '--rules', rules, '--ip', '192.0.2.1', '--json'])).stdout.includes('"Blocked"'), true);
+      assert.equal((await check(['--method', 'TRACE'])).treatment, 'Blocked');
+      const listed = JSON.parse((await moat(['rules', 'list', '--rules', rules, '--json'])).stdout);
+      assert.deepEqual(listed.block.params, ['; ']);
+      assert.deepEqual(listed.block.userAgents, [' bot ']);
+    }));
+
+  test('invalid values on the command line: exit 2 with every problem listed', () =>
+    withTmpDir(async (dir) => {
+      const rules = path.join(dir, 'rules.db');
+      assert.equal((await moat(['rules', 'add', '--rules', rules, 'block', 'ip', '192.0.2.1'])).code, 0);
+      const [badIp, badIp6, badRate, wildcard, slash] = await Promise.all([
+        moat(['check', '--rules', rules, '--ip', '192.0.2.300']),
+        moat(['check', '--rules', rules, '--ip', '2001:db8::1::2', '--json']),
+        moat(['rules', 'add', '--rules', rules, 'rateLimit', '/login', '--limit', '0', '--window', '500ms', '--method', 'P0ST']),
+        moat(['rules', 'add', '--rules', rules, 'block', 'host', '*.example.com']),
+        moat(['rules', 'add', '--rules', rules, 'block', 'path', '/']),
+      ]);
+      assertUserErrors(badIp, 2, [/--ip "192\.0\.2\.300" is not an IPv4 or IPv6 address/]);
+      assertUserErrors(badIp6, 2, [/--ip "2001:db8::1::2" is not an IPv4 or IPv6 address/]);
+      assertUserErrors(badRate, 2, [
+        /rate limit "limit" must be a whole number from 1 to 1000000, got "0"/, /invalid method "P0ST"/, /rate limit window must be at least 1s, got "500ms"/,
+      ]);
+      assertUserErrors(wildcard, 2, [/wildcard hosts are not supported/]);
+      assertUserErrors(slash, 2, [/a path rule of "\/" matches every request/]);
+      const [fraction, words] = await Promise.all([
+        moat(['rules', 'add', '--rules', rules, 'rateLimit', '/a', '--limit', '5.5', '--window', '1m']),
+        moat(['rules', 'add', '--rules', rules, 'rateLimit', '/a', '--limit', 'ten', '--window', 'soon']),
+      ]);
+      assertUserErrors(fraction, 2, [/got "5\.5"/]);
+      assertUserErrors(words, 2, [/got "ten"/, /window must look like "60s".*got "soon"/]);
+      // Nothing was added by the refused commands; a bad IP in a replay is an error line in its place.
+      assert.equal((await moat(['rules', 'list', '--rules', rules])).stdout.trim().split('\n').length, 1);
+      const replay = await moat(['check', '--rules', rules, '--ndjson'], { input: '{"ip":"192.0.2.1"}\n{"ip":"192.0.2.999"}\n' });
+      assert.equal(replay.code, 2);
+      const lines = replay.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      assert.equal(lines[0].treatment, 'Blocked');
+      assert.deepEqual(lines[1], { line: 2, error: 'invalid request: "ip" "192.0.2.999" is not an IPv4 or IPv6 address' });
+    }));
+
+  test('--help on every command and subcommand prints its usage and the exit codes, exit 0', async () => {
+    const cases: [string[], string][] = [
+      [['compile', '--help'], 'moat compile <rules.json|rules.yaml>'],
+      [['compile', 'rules.json', '-h'], 'moat compile <rules.json|rules.yaml>'],
+      [['rules', '--help'], 'moat rules add'],
+      [['rules', 'add', '--help'], 'moat rules add    --rules <file> rateLimit'],
+      [['rules', 'list', '-h'], 'moat rules list'],
+      [['rules', 'remove', '--rules', 'x.db', '--help'], 'moat rules remove'],
+      [['check', '--help'], 'moat check --rules <file>'],
+      [['check', '--ip', 'not-an-ip', '--help'], 'moat check --rules <file>'],
+      [['inspect', '--help'], 'moat inspect <file>'],
+      [['data', '--help'], 'moat data build'],
+      [['data', 'build', '--help'], 'moat data build'],
+      [['wafris', '--help'], 'moat wafris export'],
+      [['wafris', 'export', '--help'], 'moat wafris export'],
+      [['help', 'rules'], 'moat rules add'],
+      [['--help'], 'moat data build'],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => moat(args)));
+    runs.forEach((r, i) => {
+      const [args, usage] = cases[i];
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr, '', args.join(' '));
+      assert.ok(r.stdout.includes(usage), `${args.join(' ')} shows ${usage}`);
+      assert.match(r.stdout, /Exit codes:\n {2}0 {2}done\n {2}1 .*\n {2}2 {2}invalid usage or value/, args.join(' '));
+    });
+    // Help for one command is that command's, not everything.
+    assert.ok(!runs[0].stdout.includes('moat data build'));
+  });
+
+  test('unknown options, invalid values and a rule that could never match (country XX, method FOO): one line each, exit 2, nothing written', () =>
+    withTmpDir(async (dir) => {
+      const rules = path.join(dir, 'rules.db');
+      assert.equal((await moat(['rules', 'add', '--rules', rules, 'block', 'ip', '192.0.2.1', '--id', 'one'])).code, 0);
+      const before = fs.readFileSync(rules);
+      const put = (name: string, text: string) => {
+        fs.writeFileSync(path.join(dir, name), text);
+        return path.join(dir, name);
+      };
+      const trailing = put('trailing.json', '{ "block": { "ips": ["192.0.2.1"], } }\n');
+      const xx = put('xx.json', '{\n  "block": {\n    "countries": ["XX"]\n  }\n}\n');
+      const foo = put('foo.yaml', 'block:\n  methods: [GET, FOO]\n');
+      const out = path.join(dir, 'never.db');
+      const cases: [string[], RegExp][] = [
+        [['compile', trailing, '-o', out, '--force'], /unknown option --force for moat compile; run "moat compile --help"/],
+        [['rules', 'add', '--rules', rules, 'block', 'ip', '192.0.2.2', '--colour', 'red'], /unknown option --colour for moat rules add/],
+        [['rules', 'list', '--rules', rules, '--limit', '5'], /--limit does not go with "moat rules list"/],
+        [['rules', 'add', '--rules', rules, 'block', 'ip', '192.0.2.2', '--window', '1m'], /--window goes with "moat rules add \.\.\. rateLimit <path>" only/],
+        [['rules', 'frobnicate', '--rules', rules], /unknown subcommand "frobnicate": use add, list or remove/],
+        [['rules', '--rules', rules], /missing subcommand/],
+        [['check', '--rules', rules, '--ip', '1.2.3'], /--ip "1\.2\.3" is not an IPv4 or IPv6 address/],
+        [['check', '--rules', rules, '--ip'], /--ip/],
+        [['inspect', rules, '--verbose'], /unknown option --verbose for moat inspect/],
+        [['data', 'build', '--contry', 'default', '-o', out], /unknown option --contry for moat data build/],
+        [['wafris', 'export', '--rules', rules, '-o', out, '--gem'], /unknown option --gem for moat wafris export/],
+        [['help', 'nope'], /unknown command "nope"/],
+        [['rules', 'add', '--rules', rules, 'block', 'country', 'XX'], /invalid country "XX": use an ISO 3166-1 alpha-2 country code/],
+        [['rules', 'add', '--rules', rules, 'block', 'country', 'continent:XX'], /invalid country "continent:XX"/],
+        [['rules', 'add', '--rules', rules, 'block', 'method', 'FOO'], /invalid method "FOO"/],
+        [['rules', 'add', '--rules', rules, 'rateLimit', '/login', '--limit', '5', '--window', '1m', '--method', 'FOO'], /invalid method "FOO"/],
+        [['compile', trailing, '-o', out], /trailing\.json:1: invalid JSON: trailing comma before a closing bracket/],
+        [['compile', xx, '-o', out], /xx\.json:3: block\.countries\[0\]: invalid country "XX"/],
+        [['compile', foo, '-o', out], /foo\.yaml:2: block\.methods\[1\]: invalid method "FOO"/],
+      ];
+      const runs = await Promise.all(cases.map(([args]) => moat(args)));
+      runs.forEach((r, i) => assertUserError(r, 2, cases[i][1]));
+      assert.equal(fs.existsSync(out), false);
+      assert.deepEqual(fs.readFileSync(rules), before, 'refused commands leave the rules file as it was');
+      // Real codes and methods are taken: every ISO code (GB, with the G the Wafris parse trips on), XK, a WebDAV method.
+      for (const args of [['block', 'country', 'gb'], ['block', 'country', 'XK'], ['block', 'method', 'propfind'], ['block', 'method', 'M-SEARCH']]) {
+        const r = await moat(['rules', 'add', '--rules', rules, ...args]);
+        assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      }
+    }));
+
+  test('I/O failures exit 1 with one line: an output folder that is a file, a folder given as the rules document', () =>
+    withTmpDir(async (dir) => {
+      const src = path.join(dir, 'rules.json');
+      fs.writeFileSync(src, RULES_JSON);
+      const [noDir, dirAsFile] = await Promise.all([
+        moat(['compile', src, '-o', path.join(src, 'rules.db')]),
+        moat(['compile', dir, '-o', path.join(dir, 'rules.db')]),
+      ]);
+      assertUserError(noDir, 1, /EEXIST|ENOTDIR/);
+      assert.doesNotMatch(noDir.stderr, /internal error/);
+      assertUserError(dirAsFile, 1, /cannot read .*: EISDIR/);
+    }));
+
+  test('wafris export and inspect report the same rule count: case forms, mapped copies, merged ranges and continents are rows, not rules', () =>
+    withTmpDir(async (dir) => {
+      const src = path.join(dir, 'rules.json');
+      fs.writeFileSync(src, JSON.stringify({
+        allow: { ips: ['203.0.113.7', '10.0.0.0/8', '2001:db8:1::/48'] },
+        block: {
+          // Two touching halves are merged into one Wafris range; IPv4 ranges also get IPv4-mapped copies.
+          ips: ['198.51.100.0/25', '198.51.100.128/25', '192.0.2.1-192.0.2.9', '2001:db8::/32'],
+          countries: ['continent:OC', 'GB'], userAgents: ['sqlmap', { value: 'curl', mode: 'monitor' }], paths: ['/wp-admin'],
+          params: ['<script'], hosts: ['admin.example.com'], methods: ['TRACE', 'PURGE'], asns: ['AS64500'],
+        },
+        rateLimits: [{ path: '/login', limit: 5, window: '60s' }, { path: '/api/*', limit: 100, window: '1m' }],
+      }));
+      const rules = path.join(dir, 'rules.db');
+      assert.equal((await moat(['compile', src, '-o', rules])).code, 0);
+      const exported = path.join(dir, 'custom_rules.db');
+      const exp = await moat(['wafris', 'export', '--rules', rules, '-o', exported]);
+      assert.equal(exp.code, 0, exp.stderr);
+      const m = /\(Wafris custom_rules\): (\d+) rules, 3 of 19 not exported/.exec(exp.stdout);
+      assert.ok(m, exp.stdout);
+      assert.equal(exp.stderr.trim().split('\n').length, 3, 'the monitor rule, the ASN rule and the prefix rate limit are named');
+      const [json, text] = await Promise.all([moat(['inspect', exported, '--json']), moat(['inspect', exported])]);
+      const report = JSON.parse(json.stdout);
+      assert.equal(report.rules, Number(m[1]));
+      assert.equal(report.rules, 16);
+      assert.deepEqual(report.counts, {
+        'allow:ip': 3, 'block:ip': 4, country: 2, userAgent: 1, path: 1, param: 1, host: 1, method: 2, rateLimit: 1,
+      });
+      assert.equal(Object.values(report.counts as Record<string, number>).reduce((a, b) => a + b, 0), report.rules);
+      assert.equal(typeof report.evaluatedRules, 'number', 'what Moat evaluates from the rows is reported beside it');
+      assert.match(text.stdout, /^rules\s+16$/m);
+      // The file still judges as the rules do.
+      const check = JSON.parse((await moat(['check', '--rules', exported, '--ip', '::ffff:198.51.100.200', '--json'])).stdout);
+      assert.equal(check.treatment, 'Blocked');
     }));
 
   test('npx moat --help works from the repository root (the installed bin)', async () => {

@@ -36,7 +36,7 @@ describe('moat data build (CLI)', () => {
       assert.deepEqual(bySource, {
         country: ['country', 12, 2], asn: ['asn', 5, 1], tor: ['list', 2, 0], drop: ['list', 2, 0], aws: ['cloud', 4, 1], cf: ['cloud', 2, 0],
       });
-      assert.equal(report.wafris.reputationRanges, 3); // tor and drop, not the clouds
+      assert.equal(report.wafris.reputationRanges, 6); // tor and drop, not the clouds; each IPv4 range also IPv4-mapped
       assert.ok(fs.statSync(wafris).size > 0);
       // Invalid lines are named with file and line number on stderr.
       assert.match(r.err, /country\.csv:8: skipped: invalid range/);
@@ -65,16 +65,16 @@ describe('moat data build (CLI)', () => {
     withTmpDir((dir) => {
       const out = path.join(dir, 'data.db');
       const r = moat(['data', 'build', '--list', `bad=${fx('garbage.txt')}`, '-o', out]);
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 2, 'a source that is mostly garbage is an invalid value');
       assert.match(r.err, /moat: .*garbage\.txt: 3 of 4 entries are invalid \(line 2: .*refusing to build from it/);
       assertNoStack(r.err);
       assert.equal(fs.existsSync(out), false);
       fs.writeFileSync(path.join(dir, 'empty.txt'), '# no entries today\n');
       const empty = moat(['data', 'build', '--list', `x=${path.join(dir, 'empty.txt')}`, '-o', out]);
-      assert.equal(empty.code, 1);
+      assert.equal(empty.code, 2);
       assert.match(empty.err, /no entries; refusing/);
       const missing = moat(['data', 'build', '--list', `x=${path.join(dir, 'nope.txt')}`, '-o', out]);
-      assert.equal(missing.code, 1);
+      assert.equal(missing.code, 1, 'a source that cannot be read is an I/O failure');
       assert.match(missing.err, /cannot read .*nope\.txt: ENOENT/);
     }));
 
@@ -85,7 +85,7 @@ describe('moat data build (CLI)', () => {
     assert.match(fmt.err, /unknown cloud format "nope"/);
     assert.equal(moat(['data', 'build', '--list', 'justaname', '-o', '/tmp/never.db']).code, 2);
     assert.equal(moat(['data', 'frobnicate']).code, 2);
-    const lonely = moat(['data', 'build', '--list', `tor=${fx('tor-bulk.txt')}`, '--wafris-ordered', '-o', '/tmp/never.db']);
+    const lonely = moat(['data', 'build', '--list', `tor=${fx('tor-bulk.txt')}`, '--wafris-lists', 'tor', '-o', '/tmp/never.db']);
     assert.equal(lonely.code, 2);
     assert.match(lonely.err, /go with --wafris/);
   });

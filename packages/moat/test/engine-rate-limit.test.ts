@@ -1,76 +1,85 @@
-// Rate limits: the sliding window (no double burst at a window edge) with an injected clock, retry times,
-// the cap on tracked clients, per-rule and per-client keys, and IPv6 clients grouped by /64.
+// Rate limits: the exact sliding log with an injected clock (never more than N in any window, never a
+// refusal while fewer than N were counted, Retry-After exact), the byte budget and its counted evictions,
+// per-rule and per-client keys, and IPv6 clients grouped by /64.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MemoryRateLimitStore } from '../src/index.js';
 import { engineFor, rateLimit, withTmpDir } from './helpers/engine-kit.js';
+import { arrivals, SlidingLogOracle } from './helpers/sliding-log-oracle.js';
 
 const W = 60_000;
 const T0 = 1_000 * W; // a window boundary
 
-describe('sliding window store', () => {
-  test('no double burst at a window edge: a full window just before the edge still counts just after it', () => {
+describe('sliding log store', () => {
+  test('a full window just before a fixed-window edge still counts after it: N in one window length, never 2N-1', () => {
     const s = new MemoryRateLimitStore();
     for (let i = 0; i < 5; i++) assert.equal(s.hit('k', 5, W, T0 + W - 10 + i), 0, `request ${i}`);
-    assert.ok(s.hit('k', 5, W, T0 + W - 1) > 0, 'sixth request in the window refused');
-    // A fixed window would reset here and allow 5 more at once.
-    for (let i = 0; i < 5; i++) assert.ok(s.hit('k', 5, W, T0 + W + 1 + i) > 0, `just after the edge, request ${i} refused`);
-    // As the previous window slides out, capacity comes back gradually: one request per fifth of a window.
-    assert.equal(s.hit('k', 5, W, T0 + W + W / 5 + 10), 0);
-    assert.ok(s.hit('k', 5, W, T0 + W + W / 5 + 20) > 0);
-    // Two windows after the burst, the client has its whole budget again.
-    const later = new MemoryRateLimitStore();
-    for (let i = 0; i < 5; i++) later.hit('k', 5, W, T0 + W - 5);
-    for (let i = 0; i < 5; i++) assert.equal(later.hit('k', 5, W, T0 + 3 * W + i), 0);
+    assert.equal(s.hit('k', 5, W, T0 + W - 1), W - 9, 'the sixth is refused until the first leaves the window');
+    // A fixed window would reset at the edge; a weighted two-window estimate would let 4 more in before
+    // the first burst is a window old. The log refuses everything until then, then counts them one by one.
+    for (let t = T0 + W; t < T0 + 2 * W - 10; t += 997) assert.ok(s.hit('k', 5, W, t) > 0, `refused at +${t - T0 - W}`);
+    assert.equal(s.hit('k', 5, W, T0 + 2 * W - 11), 1, 'one millisecond before the first request is a window old');
+    assert.equal(s.hit('k', 5, W, T0 + 2 * W - 10), 0, 'the first request has left the window');
+    assert.equal(s.hit('k', 5, W, T0 + 2 * W - 10), 1, 'the second leaves one millisecond later');
   });
 
-  test('steady flooding is held to the limit in every fixed window and (within one) in every sliding one', () => {
-    const s = new MemoryRateLimitStore();
-    const allowed: number[] = [];
-    for (let t = T0; t < T0 + 10 * W; t += 250) if (s.hit('k', 20, W, t) === 0) allowed.push(t);
-    for (let w = 0; w < 10; w++) {
-      const n = allowed.filter((t) => t >= T0 + w * W && t < T0 + (w + 1) * W).length;
-      assert.ok(n <= 20, `window ${w}: ${n}`);
-      if (w > 0) assert.ok(n >= 8, `window ${w} still serves the client (${n})`);
-    }
-    for (const t of allowed) assert.ok(allowed.filter((u) => u > t - W && u <= t).length <= 20 + 1, `sliding window ending at ${t}`);
-  });
-
-  test('after a refusal, waiting the returned time is enough (property, injected clock)', () => {
+  test('never more than N counted in any window; counted whenever fewer than N before it; Retry-After exact (property)', () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 6 }),
-        fc.array(fc.integer({ min: 0, max: 30_000 }), { minLength: 1, maxLength: 40 }),
-        (limit, gaps) => {
-          const times: number[] = [];
-          let t = T0 + 7;
-          for (const g of gaps) times.push((t += g));
-          const s = new MemoryRateLimitStore();
-          for (let i = 0; i < times.length; i++) {
-            const wait = s.hit('k', limit, W, times[i]);
-            assert.ok(wait >= 0 && wait <= 2 * W, `wait ${wait}`);
-            if (wait > 0) {
-              // Replay the same history into a fresh store and ask again after the advertised wait.
-              const replay = new MemoryRateLimitStore();
-              for (let j = 0; j < i; j++) replay.hit('k', limit, W, times[j]);
-              assert.equal(replay.hit('k', limit, W, times[i] + wait), 0, `allowed again after ${wait} ms`);
-            }
-          }
-        },
-      ),
-      { numRuns: 150, seed: 7 },
+      fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1_000, max: 90_000 }), arrivals(3, 120, 20_000), (limit, windowMs, steps) => {
+        const s = new MemoryRateLimitStore();
+        const oracle = new SlidingLogOracle(limit, windowMs);
+        for (const { client, t } of steps) oracle.record(client, t, s.hit(`r|${client}`, limit, windowMs, t));
+        oracle.assertNeverOver();
+      }),
+      { numRuns: 300, seed: 12 },
     );
   });
 
-  test('tracked keys are capped: the least recently started windows are evicted', () => {
-    const s = new MemoryRateLimitStore(100);
-    for (let i = 0; i < 1000; i++) s.hit(`client-${i}`, 1, W, T0 + i);
-    assert.equal(s.size, 100);
-    // The most recent clients are still tracked (refused), the oldest were forgotten (allowed again).
-    assert.ok(s.hit('client-999', 1, W, T0 + 2000) > 0);
-    assert.equal(s.hit('client-0', 1, W, T0 + 2000), 0);
-    assert.equal(s.size, 100);
+  test('limits in the thousands: the ring grows to the limit and stays exact (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 100, max: 2_000 }), arrivals(1, 6_000, 2_000, 6_000), (limit, steps) => {
+        const s = new MemoryRateLimitStore();
+        const oracle = new SlidingLogOracle(limit, 3_600_000);
+        for (const { client, t } of steps) oracle.record(client, t, s.hit(`r|${client}`, limit, 3_600_000, t));
+        oracle.assertNeverOver();
+      }),
+      { numRuns: 12, seed: 5 },
+    );
+  });
+
+  test('a clock that steps back counts the request at the newest time, so the guarantee holds', () => {
+    const s = new MemoryRateLimitStore();
+    assert.equal(s.hit('k', 2, W, T0 + 5_000), 0);
+    assert.equal(s.hit('k', 2, W, T0 + 1_000), 0, 'counted as at +5000');
+    assert.equal(s.hit('k', 2, W, T0 + 2_000), W, 'refused; both leave at +65000');
+    assert.equal(s.hit('k', 2, W, T0 + 65_000), 0);
+  });
+
+  test('memory is bounded in bytes; evictions are counted, and those that forgot live requests apart', () => {
+    const s = new MemoryRateLimitStore({ maxBytes: 64 * 1024 });
+    for (let i = 0; i < 5_000; i++) s.hit(`client-${i}`, 5, W, T0 + i);
+    const st = s.stats();
+    assert.ok(st.bytes <= 64 * 1024, `bytes ${st.bytes}`);
+    assert.equal(st.keys + st.evictions, 5_000);
+    assert.ok(st.evictions > 4_000, `evictions ${st.evictions}`);
+    assert.equal(st.evictedLive, st.evictions, 'every evicted client still had a request in its window');
+    // The most recent clients are remembered, the oldest were forgotten.
+    for (let i = 0; i < 4; i++) s.hit('client-4999', 5, W, T0 + 5_000);
+    assert.ok(s.hit('client-4999', 5, W, T0 + 5_000) > 0);
+    // Clients whose requests have all left the window are evicted without counting as live.
+    const later = new MemoryRateLimitStore({ maxBytes: 16 * 1024 });
+    for (let i = 0; i < 1_000; i++) later.hit(`client-${i}`, 5, 1_000, T0 + i * 2_000);
+    assert.ok(later.stats().evictions > 900);
+    assert.equal(later.stats().evictedLive, 0);
+    // One client at a large limit grows its ring and the others make room for it.
+    const big = new MemoryRateLimitStore({ maxBytes: 100 * 1024 });
+    for (let i = 0; i < 100; i++) big.hit(`small-${i}`, 5, W, T0);
+    for (let i = 0; i < 10_000; i++) assert.equal(big.hit('heavy', 10_000, 3_600_000, T0 + i), 0);
+    assert.ok(big.hit('heavy', 10_000, 3_600_000, T0 + 10_000) > 0);
+    assert.ok(big.stats().bytes >= 80_000 && big.stats().bytes <= 100 * 1024, `bytes ${big.stats().bytes}`);
+    assert.ok(big.stats().evictions > 0);
+    assert.throws(() => new MemoryRateLimitStore({ maxBytes: 0 }), /maxBytes must be a positive number/);
   });
 });
 

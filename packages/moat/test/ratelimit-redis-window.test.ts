@@ -1,6 +1,7 @@
-// The Redis rate-limit store against a real redis-server: the Lua script gives exactly the answers of the
-// in-process sliding window (property, injected clock), N per window with no double burst at an edge,
-// Retry-After values, Redis's own clock and key expiry, the EVALSHA → EVAL fallback, and an engine on the
+// The Redis rate-limit store against a real redis-server: the Lua script is an exact sliding log (never
+// more than N in any window, never a refusal while fewer than N were counted, Retry-After exact: property
+// on an injected clock) and answers exactly as the in-process store, Redis's own clock and key expiry,
+// counters of earlier versions replaced, the EVALSHA → EVAL fallback, and an engine on the
 // shared store deciding exactly as one on the in-process store (IPv6 /64 grouping, monitor rules, order).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { MemoryRateLimitStore, type Decision, type Engine } from '../src/index.j
 import { RedisRateLimitStore } from '../src/ratelimit/redis.js';
 import { engineFor, rateLimit, withTmpDir } from './helpers/engine-kit.js';
 import { connect, startTestRedis, uniquePrefix, type TestRedis } from './helpers/ratelimit-kit.js';
+import { arrivals, SlidingLogOracle } from './helpers/sliding-log-oracle.js';
 
 const W = 60_000;
 const T0 = 1_000 * W; // a window boundary
@@ -36,40 +38,45 @@ async function hit(store: RedisRateLimitStore, limit: number, now: number, clien
   return outcome.waits[0];
 }
 
-describe('sliding window in Redis', () => {
-  test('N per window; no double burst at the edge; Retry-After is exactly the time until the next slot', async () => {
+describe('sliding log in Redis', () => {
+  test('N in one window length, never 2N-1 across a fixed-window edge; Retry-After is exactly the time until a slot frees', async () => {
     const s = clientClockStore();
     for (let i = 0; i < 5; i++) assert.equal(await hit(s, 5, T0 + W - 10 + i), 0, `request ${i}`);
-    assert.ok((await hit(s, 5, T0 + W - 1)) > 0, 'sixth request in the window refused');
-    // Just after the edge the previous window still weighs 5·(W−1)/W: a fixed window would allow 5 more.
-    const wait = await hit(s, 5, T0 + W + 1);
-    // Room for one more when 5·(W−t)/W ≤ 4, i.e. t = W/5 into the window.
-    assert.equal(wait, W / 5 - 1);
-    assert.ok((await hit(s, 5, T0 + W + W / 5 - 1)) > 0, 'one millisecond early is still refused');
-    assert.equal(await hit(s, 5, T0 + W + W / 5), 0, 'waiting the returned time is enough');
-    // Two windows later the client has its whole budget again.
-    for (let i = 0; i < 5; i++) assert.equal(await hit(s, 5, T0 + 3 * W + i), 0);
-    assert.ok((await hit(s, 5, T0 + 3 * W + 5)) > 0);
+    assert.equal(await hit(s, 5, T0 + W - 1), W - 9, 'the sixth waits until the first leaves the window');
+    for (let t = T0 + W; t < T0 + 2 * W - 10; t += 4_999) assert.ok((await hit(s, 5, t)) > 0, `refused at +${t - T0 - W}`);
+    assert.equal(await hit(s, 5, T0 + 2 * W - 11), 1, 'one millisecond early is still refused');
+    assert.equal(await hit(s, 5, T0 + 2 * W - 10), 0, 'waiting the returned time is enough');
+    assert.equal(await hit(s, 5, T0 + 2 * W - 10), 1, 'the next slot frees one millisecond later');
   });
 
-  test('gives the same answer as the in-process store for any request sequence (property)', async () => {
+  test('never more than N in any window, counted whenever fewer than N before it, same answers as in process (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 1, max: 6 }),
-        fc.array(fc.record({ dt: fc.integer({ min: 0, max: W / 3 }), client: fc.integer({ min: 0, max: 2 }) }), { minLength: 1, maxLength: 30 }),
-        async (limit, steps) => {
-          const memory = new MemoryRateLimitStore();
-          const shared = clientClockStore();
-          let t = T0 + 123;
-          for (const { dt, client } of steps) {
-            t += dt;
-            const expected = memory.hit(`r|${client}`, limit, W, t);
-            assert.equal(await hit(shared, limit, t, String(client)), expected, `t=${t - T0} client=${client}`);
-          }
-        },
-      ),
-      { numRuns: 25 },
+      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), arrivals(3, 40, W / 3), async (limit, steps) => {
+        const memory = new MemoryRateLimitStore();
+        const shared = clientClockStore();
+        const oracle = new SlidingLogOracle(limit, W);
+        for (const { client, t } of steps) {
+          const wait = await hit(shared, limit, t, String(client));
+          oracle.record(client, t, wait);
+          assert.equal(wait, memory.hit(`r|${client}`, limit, W, t), `t=${t} client=${client}: Redis and in-process agree`);
+        }
+        oracle.assertNeverOver();
+      }),
+      { numRuns: 40 },
     );
+  });
+
+  test('a client clock that steps back is counted at the newest time; a key of another type is replaced', async () => {
+    const s = clientClockStore();
+    assert.equal(await hit(s, 2, T0 + 5_000), 0);
+    assert.equal(await hit(s, 2, T0 + 1_000), 0);
+    assert.equal(await hit(s, 2, T0 + 2_000), W, 'both members leave at +65000');
+    assert.equal(await hit(s, 2, T0 + 65_000), 0);
+    // An earlier Moat kept a hash under the same key: the first request replaces it instead of failing.
+    const old = clientClockStore();
+    await redis.hset(old.keyOf({ rule: 'r', client: 'c' }), 's', 0, 'c', 9, 'p', 9);
+    assert.equal(await hit(old, 1, T0), 0);
+    assert.ok((await hit(old, 1, T0 + 1)) > 0);
   });
 
   test('on the server clock (default) windows follow Redis TIME, whatever the caller passes; keys expire', async () => {
@@ -82,10 +89,11 @@ describe('sliding window in Redis', () => {
     assert.deepEqual(outcome, { waits: [0], fallback: null });
     const key = store.keyOf({ rule: 'r', client: 'c' });
     assert.equal(key, `${prefix}{c}:r`);
-    const start = Number(await redis.hget(key, 's'));
-    assert.ok(start >= before - (before % 10_000) && start <= after - (after % 10_000), `window start ${start} from Redis's clock`);
+    const [member, score] = await redis.zrange(key, 0, -1, 'WITHSCORES');
+    assert.ok(Number(score) >= before && Number(score) <= after, `counted at ${score}, on Redis's clock`);
+    assert.equal(member, `${score}:0`);
     const ttl = await redis.pttl(key);
-    assert.ok(ttl > 0 && ttl <= 20_000, `expires within two windows (pttl ${ttl})`);
+    assert.ok(ttl > 0 && ttl <= 10_000, `expires one window after the newest request (pttl ${ttl})`);
   });
 
   test('after SCRIPT FLUSH the script is sent again once (EVALSHA, then EVAL on NOSCRIPT)', async () => {

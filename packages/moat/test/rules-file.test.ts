@@ -1,5 +1,7 @@
 // The Moat rules file: deterministic content hash, atomic replacement (checked with a real concurrent
-// reader process), and a clear MoatFileError for every kind of bad file instead of a crash.
+// reader process), a clear MoatFileError for every kind of bad file instead of a crash, and validation:
+// every problem of a document reported, rules that block everything or that the rate limiter cannot
+// honour refused when written, compiled and loaded.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -7,10 +9,11 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
-import { Engine, MoatFileError, loadRulesFile, parseRulesDocument, writeRulesFile } from '../src/index.js';
+import { Engine, MoatFileError, RuleError, loadRulesFile, normalizeRule, parseRulesDocument, rulesFromDocument, writeRulesFile } from '../src/index.js';
 import type { Rule } from '../src/index.js';
 import { writeSqliteAtomically } from '../src/format/atomic-file.js';
 import { allow, block, dataFileFor, rateLimit, withTmpDir } from './helpers/engine-kit.js';
+import { olderRulesFile } from './helpers/older-rules-file.js';
 
 const BUILT_AT = new Date('2026-06-01T12:00:00Z');
 
@@ -201,5 +204,105 @@ describe('bad files are refused with a clear MoatFileError', () => {
       fs.writeFileSync(file, Buffer.alloc(4096, 1));
       assert.throws(() => Engine.open({ rules: file }), MoatFileError);
       assert.equal(e.evaluate({ ip: '10.1.1.1' }).treatment, 'Blocked');
+    }));
+});
+
+describe('validation', () => {
+  function problemsOf(fn: () => unknown): readonly string[] {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof RuleError, `RuleError expected, got ${(e as Error).name}: ${(e as Error).message}`);
+      assert.equal(e.message, e.problems.join('\n'));
+      return e.problems;
+    }
+    assert.fail('no error');
+  }
+
+  test('every problem of a document is reported, each with its line and entry, not only the first', () => {
+    const text = [
+      '{',
+      '  "allow": { "ips": ["10.0.0.0/8", "nope"] },',
+      '  "block": { "hosts": ["*.example.com"], "paths": ["/", " "], "methods": ["G E T"], "cookies": [] },',
+      '  "rateLimits": [',
+      '    { "path": "/a", "limit": 0, "window": "0.5s" },',
+      '    { "path": "b", "limit": 2.5, "window": "1m", "method": "P0ST" },',
+      '    { "path": "/c", "limit": 3, "window": "1s", "id": "same" },',
+      '    { "path": "/d", "limit": 3, "window": "1s", "id": "same" }',
+      '  ]',
+      '}',
+    ].join('\n');
+    assert.deepEqual(problemsOf(() => parseRulesDocument(text, 'r.json')), [
+      'r.json:2: allow.ips[1]: invalid IP, CIDR or range "nope"',
+      'r.json:3: block: unknown key "cookies" (expected ips, countries, asns, lists, userAgents, paths, params, hosts, methods)',
+      'r.json:3: block.paths[0]: a path rule of "/" matches every request and would block the whole site; use mode "monitor" to watch all traffic, or a longer path',
+      'r.json:3: block.paths[1]: value is only spaces, which (nearly) every request contains',
+      'r.json:3: block.hosts[0]: wildcard hosts are not supported ("*.example.com"): a host rule matches one host exactly, so list each host',
+      'r.json:3: block.methods[0]: invalid method "G E T"',
+      'r.json:5: rateLimits[0]: rate limit "limit" must be a whole number from 1 to 1000000, got "0"',
+      'r.json:5: rateLimits[0]: rate limit window must be at least 1s, got "0.5s"',
+      'r.json:6: rateLimits[1]: rate limit path must start with "/", got "b"',
+      'r.json:6: rateLimits[1]: rate limit "limit" must be a whole number from 1 to 1000000, got "2.5"',
+      'r.json:6: rateLimits[1]: invalid method "P0ST"',
+      'r.json:8: rateLimits[3]: duplicate id "same"',
+    ]);
+    // YAML syntax errors: all of them too.
+    assert.equal(problemsOf(() => parseRulesDocument('block:\n  ips: [1.2.3.4\n  paths: {\n', 'r.yaml')).length >= 2, true);
+    // A document wrong everywhere lists the first hundred and counts the rest.
+    const many = problemsOf(() => rulesFromDocument({ block: { ips: Array.from({ length: 250 }, (_, i) => `bad-${i}`) } }));
+    assert.equal(many.length, 101);
+    assert.equal(many[100], '… and 150 more problems');
+  });
+
+  test('substring values keep their spaces; only values where spaces cannot matter are trimmed', () => {
+    const rules = rulesFromDocument({
+      block: { params: ['; '], userAgents: [' bot'], paths: ['/admin '], ips: [' 192.0.2.1 '], countries: [' kp'], hosts: [' Example.COM. '], methods: [' get '] },
+      rateLimits: [{ path: ' /login ', method: ' post ', limit: 5, window: ' 60s ' }],
+    });
+    const value = (kind: string) => rules.find((r) => r.kind === kind)!.value;
+    assert.deepEqual(['param', 'userAgent', 'path'].map(value), ['; ', ' bot', '/admin ']);
+    assert.deepEqual(['ip', 'country', 'host', 'method', 'rateLimit'].map(value), ['192.0.2.1', 'KP', 'example.com', 'GET', '/login']);
+    assert.equal(rules.find((r) => r.kind === 'rateLimit')!.rateLimit!.method, 'POST');
+    assert.notEqual(normalizeRule({ action: 'block', kind: 'param', value: '; ' }).id, normalizeRule({ action: 'block', kind: 'param', value: ';' }).id);
+  });
+
+  test('a "/" path rule may monitor; rate limits of exactly 1 s and up to 1 000 000 are fine', () => {
+    assert.equal(normalizeRule({ action: 'block', kind: 'path', value: '/', mode: 'monitor' }).value, '/');
+    assert.equal(rateLimit('/a', 1_000_000, '1s').rateLimit!.windowMs, 1_000);
+    assert.equal(rateLimit('/a', 1, 1).rateLimit!.windowMs, 1_000);
+    assert.deepEqual(problemsOf(() => rateLimit('/a', 1_000_001, 0.999)), [
+      'rate limit "limit" must be a whole number from 1 to 1000000, got "1000001"',
+      'rate limit window must be at least 1s, got "0.999"',
+    ]);
+  });
+
+  test('rules made without normalizeRule (by hand, from a store) are refused when compiled, each named; the old file stays', () =>
+    withTmpDir((dir) => {
+      const file = path.join(dir, 'rules.db');
+      writeRulesFile([block('ip', '10.0.0.0/8')], file);
+      const before = fs.readFileSync(file);
+      const handMade: Rule[] = [
+        { id: 'everything', action: 'block', kind: 'path', value: '/', mode: 'block' },
+        { id: 'blank', action: 'block', kind: 'userAgent', value: '  ', mode: 'block' },
+        { id: 'fast', action: 'block', kind: 'rateLimit', value: '/x', mode: 'block', rateLimit: { method: null, path: '/x', match: 'exact', limit: 0, windowMs: 500 } },
+        block('path', '/fine'),
+      ];
+      assert.deepEqual(problemsOf(() => writeRulesFile(handMade, file)), [
+        'rule "everything": a path rule of "/" matches every request and would block the whole site; use mode "monitor" to watch all traffic, or a longer path',
+        'rule "blank": a userAgent rule needs a value that is not empty or only spaces',
+        'rule "fast": rate limit "limit" must be a whole number from 1 to 1000000, got 0',
+        'rule "fast": rate limit window must be at least 1s, got 500 ms',
+      ]);
+      assert.ok(fs.readFileSync(file).equals(before));
+    }));
+
+  test('a file from an older Moat holding such a rule is refused at load with a MoatFileError naming it', () =>
+    withTmpDir((dir) => {
+      const slash = olderRulesFile(path.join(dir, 'slash.db'), [block('path', '/x', { id: 'p' })], "UPDATE rules SET value = '/' WHERE id = 'p'");
+      assert.throws(() => Engine.open({ rules: slash }), (e: unknown) =>
+        e instanceof MoatFileError && /rule "p": a path rule of "\/" matches every request.*recompile/.test(e.message));
+      const fast = olderRulesFile(path.join(dir, 'fast.db'), [rateLimit('/login', 5, '1m', { id: 'l' })], "UPDATE rules SET rl_window_ms = 500, rl_limit = 0 WHERE id = 'l'");
+      assert.throws(() => Engine.open({ rules: fast }), (e: unknown) =>
+        e instanceof MoatFileError && /rule "l": rate limit "limit" must be .*got 0; rate limit window must be at least 1s, got 500 ms/.test(e.message));
     }));
 });

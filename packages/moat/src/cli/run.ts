@@ -8,47 +8,97 @@ import { wafrisCommand, wafrisHelp } from './commands/wafris.js';
 import { RuleError } from '../rules/rule-error.js';
 import { MoatFileError } from '../format/moat-file-error.js';
 import { IpParseError } from '../ip/address.js';
-import { UserError } from './user-error.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UserError, exitCodesHelp } from './user-error.js';
+
+const HELP_OF: ReadonlyMap<string, string> = new Map([
+  ['compile', compileHelp], ['rules', rulesHelp], ['check', checkHelp], ['inspect', inspectHelp], ['data', dataHelp], ['wafris', wafrisHelp],
+]);
 
 const HELP = `moat — in-app web application firewall
 
-${compileHelp}
+${[...HELP_OF.values()].join('\n\n')}
 
-${rulesHelp}
+"moat <command> --help" shows one command.
 
-${checkHelp}
+${exitCodesHelp}`;
 
-${inspectHelp}
+/** `--help` or `-h` anywhere before a `--` asks for help, whatever else is on the line. */
+function asksForHelp(args: readonly string[]): boolean {
+  for (const a of args) {
+    if (a === '--') return false;
+    if (a === '--help' || a === '-h') return true;
+  }
+  return false;
+}
 
-${dataHelp}
+/** What to name in a hint: `moat rules add`, `moat check`. */
+function commandName(command: string, rest: readonly string[]): string {
+  const sub = rest[0];
+  return sub !== undefined && /^[a-z]+$/.test(sub) && ['rules', 'data', 'wafris'].includes(command) ? `moat ${command} ${sub}` : `moat ${command}`;
+}
 
-${wafrisHelp}`;
+/**
+ * node:util parseArgs errors as one line in the user's terms. Its own messages run to two sentences
+ * about positionals and `--`, which is noise for a mistyped option.
+ */
+function parseArgsMessage(e: Error & { code: string }, name: string): string {
+  const unknown = /Unknown option '([^']+)'/.exec(e.message);
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) return `unknown option ${unknown[1]} for ${name}; run "${name} --help"`;
+  const unexpected = /Unexpected argument '([^']*)'/.exec(e.message);
+  if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && unexpected) return `unexpected argument "${unexpected[1]}" for ${name}; run "${name} --help"`;
+  return `${e.message.split('\n')[0]}; run "${name} --help"`;
+}
 
 export async function run(argv: string[], io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s), input: process.stdin as NodeJS.ReadableStream }): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    const help = command === undefined ? undefined : HELP_OF.get(command);
+    if (help !== undefined && asksForHelp(rest)) {
+      io.out(`${help}\n\n${exitCodesHelp}`);
+      return EXIT_OK;
+    }
     switch (command) {
-      case 'compile': compileCommand(rest, io.out); return 0;
-      case 'rules': rulesCommand(rest, io.out); return 0;
+      case 'compile': compileCommand(rest, io.out); return EXIT_OK;
+      case 'rules': rulesCommand(rest, io.out); return EXIT_OK;
       case 'check': return await checkCommand(rest, io.out, io.input);
-      case 'inspect': inspectCommand(rest, io.out); return 0;
-      case 'data': dataCommand(rest, io.out, io.err); return 0;
-      case 'wafris': wafrisCommand(rest, io.out, io.err); return 0;
-      case undefined: case 'help': case '--help': case '-h': io.out(HELP); return command === undefined ? 2 : 0;
-      default: throw new UserError(`unknown command ${JSON.stringify(command)}; run "moat help"`, 2);
+      case 'inspect': inspectCommand(rest, io.out); return EXIT_OK;
+      case 'data': dataCommand(rest, io.out, io.err); return EXIT_OK;
+      case 'wafris': wafrisCommand(rest, io.out, io.err); return EXIT_OK;
+      case 'help': case '--help': case '-h': {
+        const topic = rest[0] === undefined ? undefined : HELP_OF.get(rest[0]);
+        if (rest[0] !== undefined && topic === undefined) throw new UserError(`unknown command ${JSON.stringify(rest[0])}; run "moat help"`, EXIT_USAGE);
+        io.out(topic === undefined ? HELP : `${topic}\n\n${exitCodesHelp}`);
+        return EXIT_OK;
+      }
+      case undefined: io.err(HELP); return EXIT_USAGE;
+      default: throw new UserError(`unknown command ${JSON.stringify(command)}; run "moat help"`, EXIT_USAGE);
     }
   } catch (e) {
+    // Errors the user can fix are one line each, without a stack trace; anything else is a bug.
     if (e instanceof UserError) {
-      io.err(`moat: ${e.message}`);
+      for (const problem of e.problems) io.err(`moat: ${problem}`);
       return e.exitCode;
     }
-    // Errors caused by input (bad rules, bad files, bad options) are one line; anything else is a bug.
-    if (e instanceof RuleError || e instanceof MoatFileError || e instanceof IpParseError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`moat: ${(e as Error).message}`);
-      return (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+    if (e instanceof RuleError) {
+      // An invalid rule, wherever it was written (command line or document), is an invalid value.
+      for (const problem of e.problems) io.err(`moat: ${problem}`);
+      return EXIT_USAGE;
+    }
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`moat: ${parseArgsMessage(e as Error & { code: string }, commandName(command!, rest))}`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof IpParseError) {
+      io.err(`moat: ${e.message}`);
+      return EXIT_USAGE;
+    }
+    // A file that is not ours, or a system or SQLite error (EACCES, ENOSPC, SQLITE_CANTOPEN): an I/O failure, not a bug.
+    if (e instanceof MoatFileError || (typeof code === 'string' && /^(E[A-Z]+|SQLITE_[A-Z_]+)$/.test(code))) {
+      io.err(`moat: ${(e as Error).message.split('\n')[0]}`);
+      return EXIT_FAILED;
     }
     io.err(`moat: internal error: ${(e as Error).message}${process.env.MOAT_DEBUG ? `\n${(e as Error).stack}` : ' (set MOAT_DEBUG=1 for details)'}`);
-    return 70;
+    return EXIT_FAILED;
   }
 }
-

@@ -3,6 +3,7 @@ import type { Database as Db } from 'better-sqlite3';
 import { buildRuleSet } from '../engine/rule-set.js';
 import type { RuleSet } from '../engine/rule-set.js';
 import type { Rule, RuleAction, RuleKind, RuleMode } from '../rules/types.js';
+import { unsafeRuleProblems } from '../rules/rule-safety.js';
 import { MoatFileError } from './moat-file-error.js';
 import { loadRangeTable } from './packed-ranges.js';
 import { readMeta } from './open-sqlite.js';
@@ -43,6 +44,12 @@ export function loadMoatRules(db: Db, path: string): RuleSet {
     const rules = readRules(db);
     const hash = meta.get('content_hash') ?? '';
     if (rulesContentHash(rules) !== hash) throw new Error('content hash does not match the rules (corrupt or edited file)');
+    // A file from an older Moat may hold rules the compiler now refuses (a "/" path block, a rate limit
+    // under a second): refused whole, like any unusable file, so the rules in force stay in force.
+    for (const r of rules) {
+      const unsafe = unsafeRuleProblems(r);
+      if (unsafe.length > 0) throw new Error(`rule ${JSON.stringify(r.id)}: ${unsafe.join('; ')} (recompile the rules with this Moat)`);
+    }
     const sets = (name: string) => {
       const rows = db.prepare('SELECT id, members FROM label_sets WHERE set_name = ? ORDER BY id').all(name) as { id: number; members: string }[];
       return rows.map((r, i) => {

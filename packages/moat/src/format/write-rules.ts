@@ -2,6 +2,8 @@
 import { createHash } from 'node:crypto';
 import type { Database as Db } from 'better-sqlite3';
 import type { Rule } from '../rules/types.js';
+import { RuleError } from '../rules/rule-error.js';
+import { unsafeRuleProblems } from '../rules/rule-safety.js';
 import { flattenIpRules, ipIndexFromFlat, sortRules } from '../engine/rule-set.js';
 import { RangeTable } from '../ranges/range-table.js';
 import { writeSqliteAtomically } from './atomic-file.js';
@@ -55,7 +57,14 @@ export function countRules(rules: readonly Rule[]): Record<string, number> {
   return counts;
 }
 
+/**
+ * Compiles `rules` into a file at `outPath`, atomically. Rules that would refuse every request or that
+ * the rate limiter cannot honour (rules/rule-safety.ts) are refused with one RuleError naming each by id:
+ * rules made without normalizeRule (by hand, from a store) get the same checks as documents.
+ */
 export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { builtAt?: Date } = {}): WrittenRulesFile {
+  const unsafe = rules.flatMap((r) => unsafeRuleProblems(r).map((p) => `rule ${JSON.stringify(r.id)}: ${p}`));
+  if (unsafe.length > 0) throw new RuleError(unsafe);
   const sorted = sortRules(rules);
   const ids = new Set<string>();
   for (const r of sorted) {

@@ -5,9 +5,10 @@
  *     "block": { "ips", "countries", "asns", "lists", "userAgents", "paths", "params", "hosts", "methods" },
  *     "rateLimits": [{ "path", "method", "limit", "window" }] }
  *
- * Errors name the file, line and entry (`rules.json:7: block.ips[2]: invalid IP …`).
+ * Errors name the file, line and entry (`rules.json:7: block.ips[2]: invalid IP …`), and a document
+ * with several mistakes reports them all (one RuleError, one problem a line, at most MAX_PROBLEMS).
  */
-import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
+import { Lexer, LineCounter, isMap, isSeq, parseDocument } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
 import { formatDuration } from './duration.js';
 import { contentId, normalizeRule } from './normalize-rule.js';
@@ -23,6 +24,8 @@ const BLOCK_KEYS: Record<string, RuleKind> = {
 const ALLOW_KEYS: Record<string, RuleKind> = { ips: 'ip' };
 const ENTRY_KEYS = new Set(['value', 'id', 'note', 'mode', 'expires']);
 const RATE_KEYS = new Set(['path', 'method', 'match', 'limit', 'window', 'id', 'note', 'mode', 'expires']);
+/** Problems listed at most; a document that is wrong everywhere gets a count for the rest. */
+const MAX_PROBLEMS = 100;
 
 export interface RulesDocument {
   allow?: Record<string, unknown[]>;
@@ -35,32 +38,32 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 function checkKeys(obj: Record<string, unknown>, allowed: Set<string>, where: string): void {
-  for (const k of Object.keys(obj)) {
-    if (!allowed.has(k)) throw new RuleError(`${where}: unknown key ${JSON.stringify(k)} (expected ${[...allowed].join(', ')})`);
+  const unknown = Object.keys(obj).filter((k) => !allowed.has(k));
+  if (unknown.length > 0) {
+    const names = unknown.map((k) => JSON.stringify(k)).join(', ');
+    throw new RuleError(`${where}: unknown key${unknown.length > 1 ? 's' : ''} ${names} (expected ${[...allowed].join(', ')})`);
   }
 }
 
 /**
  * Converts a parsed document into rules. `lineOf(path)` gives the line of an entry for messages.
  * Identical entries collapse into one rule; two different rules with one id are an error.
+ * Every problem of the document is collected; if there is any, one RuleError lists them all.
  */
 export function rulesFromDocument(doc: unknown, lineOf: (path: (string | number)[]) => string = () => ''): Rule[] {
   if (!isPlainObject(doc)) throw new RuleError(`${lineOf([])}the rules document must be an object with allow, block and rateLimits`);
-  checkKeys(doc, new Set(['allow', 'block', 'rateLimits', '$schema', 'version']), `${lineOf([])}rules document`);
+  const problems: string[] = [];
+  const check = <T>(path: (string | number)[], part: () => T, where = '') => RuleError.collect(problems, part, `${lineOf(path)}${where}`);
+  check([], () => checkKeys(doc, new Set(['allow', 'block', 'rateLimits', '$schema', 'version']), 'rules document'));
   const rules: Rule[] = [];
   const byId = new Map<string, Rule>();
   const add = (path: (string | number)[], make: () => Rule) => {
-    let rule: Rule;
-    try {
-      rule = make();
-    } catch (e) {
-      if (e instanceof RuleError) throw new RuleError(`${lineOf(path)}${formatPath(path)}: ${e.message}`);
-      throw e;
-    }
+    const rule = check(path, make, `${formatPath(path)}: `);
+    if (rule === undefined) return;
     const prev = byId.get(rule.id);
     if (prev) {
-      if (JSON.stringify(prev) === JSON.stringify(rule)) return;
-      throw new RuleError(`${lineOf(path)}${formatPath(path)}: duplicate id ${JSON.stringify(rule.id)}`);
+      if (JSON.stringify(prev) !== JSON.stringify(rule)) problems.push(`${lineOf(path)}${formatPath(path)}: duplicate id ${JSON.stringify(rule.id)}`);
+      return;
     }
     byId.set(rule.id, rule);
     rules.push(rule);
@@ -69,31 +72,45 @@ export function rulesFromDocument(doc: unknown, lineOf: (path: (string | number)
     const section = doc[action];
     if (section === undefined || section === null) continue;
     const keys = action === 'allow' ? ALLOW_KEYS : BLOCK_KEYS;
-    if (!isPlainObject(section)) throw new RuleError(`${lineOf([action])}${action} must be an object`);
-    checkKeys(section, new Set(Object.keys(keys)), `${lineOf([action])}${action}`);
+    if (!isPlainObject(section)) {
+      problems.push(`${lineOf([action])}${action} must be an object`);
+      continue;
+    }
+    check([action], () => checkKeys(section, new Set(Object.keys(keys)), action));
     for (const [key, kind] of Object.entries(keys)) {
       const list = section[key];
       if (list === undefined || list === null) continue;
-      if (!Array.isArray(list)) throw new RuleError(`${lineOf([action, key])}${action}.${key} must be a list`);
+      if (!Array.isArray(list)) {
+        problems.push(`${lineOf([action, key])}${action}.${key} must be a list`);
+        continue;
+      }
       list.forEach((entry, i) => add([action, key, i], () => normalizeRule(entryInput(action, kind, entry))));
     }
   }
   const rls = doc.rateLimits;
   if (rls !== undefined && rls !== null) {
-    if (!Array.isArray(rls)) throw new RuleError(`${lineOf(['rateLimits'])}rateLimits must be a list`);
-    rls.forEach((entry, i) =>
-      add(['rateLimits', i], () => {
-        if (!isPlainObject(entry)) throw new RuleError('a rate limit must be an object with path, limit and window');
-        checkKeys(entry, RATE_KEYS, 'rate limit');
-        const e = entry as Record<string, never>;
-        return normalizeRule({
-          id: e.id, action: 'block', kind: 'rateLimit', value: e.path, note: e.note, mode: e.mode, expires: e.expires,
-          rateLimit: { path: e.path, method: e.method, match: e.match, limit: e.limit, window: e.window },
-        });
-      }),
-    );
+    if (!Array.isArray(rls)) problems.push(`${lineOf(['rateLimits'])}rateLimits must be a list`);
+    else {
+      rls.forEach((entry, i) =>
+        add(['rateLimits', i], () => {
+          if (!isPlainObject(entry)) throw new RuleError('a rate limit must be an object with path, limit and window');
+          checkKeys(entry, RATE_KEYS, 'rate limit');
+          const e = entry as Record<string, never>;
+          return normalizeRule({
+            id: e.id, action: 'block', kind: 'rateLimit', value: e.path, note: e.note, mode: e.mode, expires: e.expires,
+            rateLimit: { path: e.path, method: e.method, match: e.match, limit: e.limit, window: e.window },
+          });
+        }),
+      );
+    }
   }
+  if (problems.length > 0) throw new RuleError(capped(problems));
   return rules;
+}
+
+function capped(problems: string[]): string[] {
+  if (problems.length <= MAX_PROBLEMS) return problems;
+  return [...problems.slice(0, MAX_PROBLEMS), `… and ${problems.length - MAX_PROBLEMS} more problems`];
 }
 
 function entryInput(action: 'allow' | 'block', kind: RuleKind, entry: unknown): RuleInput {
@@ -110,12 +127,11 @@ function formatPath(path: (string | number)[]): string {
 
 /** Parses a JSON or YAML rules document (JSON is YAML), with line numbers in every error. */
 export function parseRulesDocument(text: string, fileName = 'rules'): Rule[] {
+  checkNesting(text, fileName);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const line = lineCounter.linePos(e.pos[0]).line;
-    throw new RuleError(`${fileName}:${line}: ${e.message.split('\n')[0]}`);
+    throw new RuleError(capped(doc.errors.map((e) => `${fileName}:${lineCounter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`)));
   }
   const lineOf = (path: (string | number)[]): string => {
     let node: unknown = doc.contents;
@@ -130,6 +146,25 @@ export function parseRulesDocument(text: string, fileName = 'rules'): Rule[] {
     return range ? `${fileName}:${lineCounter.linePos(range[0]).line}: ` : `${fileName}: `;
   };
   return rulesFromDocument(doc.toJS({ maxAliasCount: 100 }), lineOf);
+}
+
+/** A rules document never nests deeper than a few levels; this bound leaves room and nothing more. */
+const MAX_NESTING = 64;
+
+/**
+ * Refuses deeply nested flow collections (`[[[[…`) before they are parsed: the YAML parser's time and
+ * memory grow steeply with depth (30,000 levels took seconds; 100,000 ran out of memory). The lexer
+ * walks the text without recursion and knows quoted strings, and the walk stops at the first level too deep.
+ */
+function checkNesting(text: string, fileName: string): void {
+  let depth = 0;
+  for (const token of new Lexer().lex(text)) {
+    if (token === '[' || token === '{') {
+      if (++depth > MAX_NESTING) throw new RuleError(`${fileName}: nested more than ${MAX_NESTING} levels deep; a rules document needs a few`);
+    } else if (token === ']' || token === '}') {
+      depth--;
+    }
+  }
 }
 
 /** The reverse of rulesFromDocument, for `moat rules list` exports and the hub's export. */

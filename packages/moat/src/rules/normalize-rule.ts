@@ -1,12 +1,17 @@
 /**
- * Validates one rule as an author or the hub wrote it and returns its canonical form.
+ * Validates one rule as an author or the hub wrote it and returns its canonical form, or throws a
+ * RuleError listing every problem of the rule (not only the first).
  * Canonical values make ids and content hashes stable: `10.0.0.5/8` and `10.0.0.0/8` are one rule.
+ * Spaces are trimmed only where they cannot mean anything (IPs, countries, ASNs, lists, hosts, methods):
+ * in a substring rule `"; "` is not `";"`.
  */
 import { createHash } from 'node:crypto';
 import { formatRange, tryParseRange } from '../ip/range.js';
-import { CONTINENT_NAMES } from './continents.js';
+import { CONTINENT_NAMES, CONTINENT_OF } from './continents.js';
+import { HTTP_METHODS } from './http-methods.js';
 import { parseDuration } from './duration.js';
 import { RuleError } from './rule-error.js';
+import { MAX_RATE_LIMIT, MIN_RATE_LIMIT_WINDOW_MS, unsafeRuleProblems } from './rule-safety.js';
 import type { RateLimitSpec, Rule, RuleAction, RuleKind, RuleMode } from './types.js';
 import { RULE_KINDS } from './types.js';
 
@@ -23,8 +28,9 @@ export interface RuleInput {
     method?: string | null;
     path: string;
     match?: 'exact' | 'prefix';
+    /** A whole number from 1 to 1 000 000. */
     limit: number;
-    /** `60s`, `1m`, … or seconds. */
+    /** `60s`, `1m`, … or seconds; at least 1 s. */
     window: string | number;
   };
 }
@@ -32,8 +38,10 @@ export interface RuleInput {
 const MAX_VALUE = 1024;
 const ID_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const LIST_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
-const HOST_RE = /^[a-z0-9*]([a-z0-9.*_-]{0,252})$/;
-const METHOD_RE = /^[A-Z]{1,20}$/;
+const HOST_RE = /^[a-z0-9]([a-z0-9._-]{0,252})$/;
+// Every ISO 3166-1 alpha-2 code has a continent (so has XK, Kosovo, as geo databases write it); AN, the
+// former Netherlands Antilles, is still in registry data. Any other pair (`XX`) would never match.
+const COUNTRY_CODES: ReadonlySet<string> = new Set([...CONTINENT_OF.keys(), 'AN']);
 
 function quote(v: unknown): string {
   const s = typeof v === 'string' ? v : String(v);
@@ -42,9 +50,14 @@ function quote(v: unknown): string {
 
 function canonicalValue(kind: RuleKind, raw: unknown): string {
   if (typeof raw !== 'string') throw new RuleError(`value must be a string, got ${quote(raw)}`);
+  if (raw.length > MAX_VALUE) throw new RuleError(`value is longer than ${MAX_VALUE} characters`);
+  if (kind === 'userAgent' || kind === 'path' || kind === 'param') {
+    // Substring values are kept exactly: a leading or trailing space is part of what is matched.
+    if (raw.trim() === '') throw new RuleError(raw === '' ? 'value is empty' : 'value is only spaces, which (nearly) every request contains');
+    return raw;
+  }
   const v = raw.trim();
   if (v === '') throw new RuleError('value is empty');
-  if (v.length > MAX_VALUE) throw new RuleError(`value is longer than ${MAX_VALUE} characters`);
   switch (kind) {
     case 'ip': {
       const r = tryParseRange(v);
@@ -53,11 +66,11 @@ function canonicalValue(kind: RuleKind, raw: unknown): string {
     }
     case 'country': {
       const up = v.toUpperCase();
-      if (/^[A-Z]{2}$/.test(up)) return up;
+      if (COUNTRY_CODES.has(up)) return up;
       const m = /^CONTINENT:([A-Z]{2})$/.exec(up);
       if (m && CONTINENT_NAMES[m[1]]) return `continent:${m[1]}`;
       throw new RuleError(
-        `invalid country ${quote(v)}: use an ISO 3166 code such as "KP" or continent:<${Object.keys(CONTINENT_NAMES).join('|')}>`,
+        `invalid country ${quote(v)}: use an ISO 3166-1 alpha-2 country code such as "KP" or continent:<${Object.keys(CONTINENT_NAMES).join('|')}>`,
       );
     }
     case 'asn': {
@@ -72,17 +85,17 @@ function canonicalValue(kind: RuleKind, raw: unknown): string {
     }
     case 'host': {
       const h = v.toLowerCase().replace(/\.$/, '');
+      if (h.includes('*')) {
+        throw new RuleError(`wildcard hosts are not supported (${quote(v)}): a host rule matches one host exactly, so list each host`);
+      }
       if (!HOST_RE.test(h)) throw new RuleError(`invalid host ${quote(v)}: a host name without scheme, port or path`);
       return h;
     }
     case 'method': {
       const m = v.toUpperCase();
-      if (!METHOD_RE.test(m)) throw new RuleError(`invalid method ${quote(v)}`);
+      if (!HTTP_METHODS.has(m)) throw new RuleError(`invalid method ${quote(v)}`);
       return m;
     }
-    case 'userAgent':
-    case 'path':
-    case 'param':
     case 'rateLimit':
       return v;
     default:
@@ -100,23 +113,30 @@ function parseExpires(raw: number | string | undefined): number | undefined {
 }
 
 function parseRateLimit(input: NonNullable<RuleInput['rateLimit']>): RateLimitSpec {
-  if (typeof input.path !== 'string' || !input.path.startsWith('/')) {
-    throw new RuleError(`rate limit path must start with "/", got ${quote(input.path)}`);
+  const problems: string[] = [];
+  let path = '/';
+  let match: 'exact' | 'prefix' = 'exact';
+  if (typeof input.path !== 'string' || !input.path.trim().startsWith('/')) {
+    problems.push(`rate limit path must start with "/", got ${quote(input.path)}`);
+  } else {
+    path = input.path.trim().toLowerCase();
+    const wanted = input.match ?? 'exact';
+    if (wanted !== 'exact' && wanted !== 'prefix') problems.push('rate limit match must be "exact" or "prefix"');
+    else match = wanted;
+    // `/api/*` is shorthand for a prefix match on `/api/`.
+    if (path.endsWith('*')) {
+      path = path.slice(0, -1);
+      match = 'prefix';
+    }
   }
-  let path = input.path.trim().toLowerCase();
-  let match = input.match ?? 'exact';
-  // `/api/*` is shorthand for a prefix match on `/api/`.
-  if (path.endsWith('*')) {
-    path = path.slice(0, -1);
-    match = 'prefix';
+  if (!Number.isInteger(input.limit) || input.limit < 1 || input.limit > MAX_RATE_LIMIT) {
+    problems.push(`rate limit "limit" must be a whole number from 1 to ${MAX_RATE_LIMIT}, got ${quote(input.limit)}`);
   }
-  if (match !== 'exact' && match !== 'prefix') throw new RuleError(`rate limit match must be "exact" or "prefix"`);
-  if (!Number.isInteger(input.limit) || input.limit < 1 || input.limit > 1_000_000_000) {
-    throw new RuleError(`rate limit "limit" must be a positive whole number, got ${quote(input.limit)}`);
-  }
-  const method = input.method == null || input.method === '*' || input.method === '' ? null : String(input.method).toUpperCase();
-  if (method !== null && !METHOD_RE.test(method)) throw new RuleError(`invalid method ${quote(input.method)}`);
-  const windowMs = parseDuration(input.window as string | number, 'rate limit window');
+  const method = input.method == null || input.method === '*' || input.method === '' ? null : String(input.method).trim().toUpperCase();
+  if (method !== null && !HTTP_METHODS.has(method)) problems.push(`invalid method ${quote(input.method)}`);
+  const windowMs = RuleError.collect(problems, () => parseDuration(input.window as string | number, 'rate limit window'));
+  if (windowMs !== undefined && windowMs < MIN_RATE_LIMIT_WINDOW_MS) problems.push(`rate limit window must be at least 1s, got ${quote(input.window)}`);
+  if (problems.length > 0 || windowMs === undefined) throw new RuleError(problems);
   return { method, path, match, limit: input.limit, windowMs };
 }
 
@@ -132,35 +152,37 @@ export function normalizeRule(input: RuleInput): Rule {
   if (input === null || typeof input !== 'object') throw new RuleError('a rule must be an object');
   const kind = input.kind;
   if (!RULE_KINDS.includes(kind)) throw new RuleError(`unknown rule kind ${quote(kind)}; expected one of ${RULE_KINDS.join(', ')}`);
+  const problems: string[] = [];
   const action: RuleAction = kind === 'rateLimit' ? 'block' : input.action;
-  if (action !== 'allow' && action !== 'block') throw new RuleError(`action must be "allow" or "block", got ${quote(action)}`);
-  if (action === 'allow' && kind !== 'ip') throw new RuleError(`only IP rules can allow; ${kind} rules can only block`);
+  if (action !== 'allow' && action !== 'block') problems.push(`action must be "allow" or "block", got ${quote(action)}`);
+  else if (action === 'allow' && kind !== 'ip') problems.push(`only IP rules can allow; ${kind} rules can only block`);
   const mode: RuleMode = input.mode ?? 'block';
-  if (mode !== 'block' && mode !== 'monitor') throw new RuleError(`mode must be "block" or "monitor", got ${quote(mode)}`);
+  if (mode !== 'block' && mode !== 'monitor') problems.push(`mode must be "block" or "monitor", got ${quote(mode)}`);
   if (input.note !== undefined && (typeof input.note !== 'string' || input.note.length > 500)) {
-    throw new RuleError('note must be a string of at most 500 characters');
+    problems.push('note must be a string of at most 500 characters');
   }
   let rateLimit: RateLimitSpec | undefined;
-  let value: string;
+  let value: string | undefined;
   if (kind === 'rateLimit') {
-    if (!input.rateLimit) throw new RuleError('a rate limit needs path, limit and window');
-    rateLimit = parseRateLimit(input.rateLimit);
-    value = rateLimit.match === 'prefix' ? `${rateLimit.path}*` : rateLimit.path;
+    const spec = input.rateLimit;
+    if (!spec) problems.push('a rate limit needs path, limit and window');
+    else rateLimit = RuleError.collect(problems, () => parseRateLimit(spec));
+    if (rateLimit) value = rateLimit.match === 'prefix' ? `${rateLimit.path}*` : rateLimit.path;
   } else {
-    value = canonicalValue(kind, input.value);
+    value = RuleError.collect(problems, () => canonicalValue(kind, input.value));
   }
-  const expires = parseExpires(input.expires);
-  const base = { action, kind, value, rateLimit };
-  let id: string;
+  const expires = RuleError.collect(problems, () => parseExpires(input.expires));
+  let id: string | undefined;
   if (input.id !== undefined && input.id !== null && input.id !== '') {
     id = String(input.id).trim();
-    if (!ID_RE.test(id)) throw new RuleError(`invalid id ${quote(input.id)}: up to 64 letters, digits, "_", ".", ":" or "-"`);
-  } else {
-    id = contentId(base);
+    if (!ID_RE.test(id)) problems.push(`invalid id ${quote(input.id)}: up to 64 letters, digits, "_", ".", ":" or "-"`);
   }
-  const rule: Rule = { id, action, kind, value, mode };
+  if (problems.length > 0 || value === undefined) throw new RuleError(problems);
+  const rule: Rule = { id: id ?? contentId({ action, kind, value, rateLimit }), action, kind, value, mode };
   if (input.note) rule.note = input.note;
   if (expires !== undefined) rule.expires = expires;
   if (rateLimit) rule.rateLimit = rateLimit;
+  const unsafe = unsafeRuleProblems(rule);
+  if (unsafe.length > 0) throw new RuleError(unsafe);
   return rule;
 }

@@ -1,22 +1,28 @@
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseRulesDocument } from '../../rules/document.js';
 import { writeRulesFile } from '../../format/write-rules.js';
-import { UserError } from '../user-error.js';
+import { jsonSyntaxProblem } from '../json-syntax.js';
+import { EXIT_USAGE, UserError } from '../user-error.js';
 
 export const compileHelp = `moat compile <rules.json|rules.yaml> -o <rules.db>
-  Compiles a rules document into a Moat rules file (written to a temporary name, then renamed).`;
+  Compiles a rules document into a Moat rules file (written to a temporary name, then renamed). Every
+  problem of the document is listed, each with its line and entry (exit 2), and nothing is written.`;
 
 export function compileCommand(argv: string[], out: (s: string) => void): void {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' } } });
-  if (positionals.length !== 1 || !values.out) throw new UserError(`usage: ${compileHelp.split('\n')[0]}`, 2);
+  if (positionals.length !== 1 || !values.out) throw new UserError(`usage: ${compileHelp.split('\n')[0]}`, EXIT_USAGE);
   const src = positionals[0];
   let text: string;
   try {
     text = readFileSync(src, 'utf8');
   } catch (e) {
     throw new UserError(`cannot read ${src}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (extname(src).toLowerCase() === '.json') {
+    const problem = jsonSyntaxProblem(text, basename(src));
+    if (problem !== null) throw new UserError(problem, EXIT_USAGE);
   }
   const rules = parseRulesDocument(text, basename(src));
   const written = writeRulesFile(rules, values.out);

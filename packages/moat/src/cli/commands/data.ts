@@ -7,23 +7,23 @@ import { SourceRejectedError } from '../../data/importers/import-result.js';
 import { readSources, SourceReadError } from '../../data/read-sources.js';
 import type { SourceSpecs } from '../../data/read-sources.js';
 import { SourceNotFoundError } from '../../data/sources.js';
-import { UserError } from '../user-error.js';
+import { EXIT_FAILED, EXIT_USAGE, UserError } from '../user-error.js';
 
 export const dataHelp = `moat data build [--country <ranges.csv|default> ...] [--asn <ranges.csv|default> ...]
                 [--list <name>=<file> ...] [--cloud <name>[:<format>]=<file> ...]
-                [--wafris <data_subscriptions.db> [--wafris-lists <name,...>] [--wafris-ordered]] [--json] -o <data.db>
+                [--wafris <data_subscriptions.db> [--wafris-lists <name,...>]] [--json] -o <data.db>
   Builds a data file: country ranges (CSV start,end,country; "default" = @ip-location-db/geo-whois-asn-country),
   ASN ranges (CSV start,end,asn,organisation; "default" = @ip-location-db/asn), named IP lists (one IP, CIDR
   or range per line, # and ; comments: FireHOL, Spamhaus DROP, Tor exit lists) and cloud ranges
   (format ${CLOUD_FORMATS.join('|')}, detected when not given). Overlaps are resolved at build time.
-  --wafris also writes the Wafris v2 data_subscriptions layout (reputation = --wafris-lists, default every --list;
-  --wafris-ordered tags members so the Wafris lookup finds the first address of touching country ranges too).`;
+  --wafris also writes the Wafris v2 data_subscriptions layout (reputation = --wafris-lists, default every --list),
+  laid out so the Wafris gem finds every address and country, IPv4-mapped clients included.`;
 
-const usage = () => new UserError(`usage: ${dataHelp.split('\n').slice(0, 3).map((l) => l.trim()).join(' ')}`, 2);
+const usage = () => new UserError(`usage: ${dataHelp.split('\n').slice(0, 3).map((l) => l.trim()).join(' ')}`, EXIT_USAGE);
 
 function nameAndFile(option: string, spec: string): { name: string; format?: string; file: string } {
   const eq = spec.indexOf('=');
-  if (eq <= 0 || eq === spec.length - 1) throw new UserError(`--${option} takes name=file, got ${JSON.stringify(spec)}`, 2);
+  if (eq <= 0 || eq === spec.length - 1) throw new UserError(`--${option} takes name=file, got ${JSON.stringify(spec)}`, EXIT_USAGE);
   const [name, format] = spec.slice(0, eq).toLowerCase().split(':', 2);
   return { name, format, file: spec.slice(eq + 1) };
 }
@@ -40,25 +40,25 @@ export function dataCommand(argv: string[], out: (s: string) => void, warn: (s: 
     options: {
       country: { type: 'string', multiple: true }, asn: { type: 'string', multiple: true },
       list: { type: 'string', multiple: true }, cloud: { type: 'string', multiple: true },
-      wafris: { type: 'string' }, 'wafris-lists': { type: 'string' }, 'wafris-ordered': { type: 'boolean' }, json: { type: 'boolean' },
+      wafris: { type: 'string' }, 'wafris-lists': { type: 'string' }, json: { type: 'boolean' },
       out: { type: 'string', short: 'o' },
     },
   });
   if (!values.out || (!values.country && !values.asn && !values.list && !values.cloud)) throw usage();
-  if (!values.wafris && (values['wafris-lists'] !== undefined || values['wafris-ordered'])) {
-    throw new UserError('--wafris-lists and --wafris-ordered go with --wafris <file>', 2);
+  if (!values.wafris && values['wafris-lists'] !== undefined) {
+    throw new UserError('--wafris-lists must go with --wafris <file>', EXIT_USAGE);
   }
   const specs: SourceSpecs = {
     countries: values.country, asns: values.asn,
     lists: (values.list ?? []).map((s) => {
       const { name, format, file } = nameAndFile('list', s);
-      if (format !== undefined) throw new UserError(`--list takes name=file; a format is for --cloud`, 2);
+      if (format !== undefined) throw new UserError(`--list takes name=file; a format is for --cloud`, EXIT_USAGE);
       return { name, file };
     }),
     clouds: (values.cloud ?? []).map((s) => {
       const { name, format, file } = nameAndFile('cloud', s);
       if (format !== undefined && !(CLOUD_FORMATS as readonly string[]).includes(format)) {
-        throw new UserError(`unknown cloud format ${JSON.stringify(format)}: use ${CLOUD_FORMATS.join(', ')}`, 2);
+        throw new UserError(`unknown cloud format ${JSON.stringify(format)}: use ${CLOUD_FORMATS.join(', ')}`, EXIT_USAGE);
       }
       return { name, file, format: format as CloudFormat | undefined };
     }),
@@ -68,15 +68,17 @@ export function dataCommand(argv: string[], out: (s: string) => void, warn: (s: 
   try {
     inputs = readSources(specs, warn);
   } catch (e) {
-    if (e instanceof SourceRejectedError || e instanceof SourceReadError || e instanceof SourceNotFoundError) throw new UserError(e.message);
+    // A source that is mostly garbage is an invalid value, like a bad rules document; one that cannot be read is I/O.
+    if (e instanceof SourceRejectedError) throw new UserError(e.message, EXIT_USAGE);
+    if (e instanceof SourceReadError || e instanceof SourceNotFoundError) throw new UserError(e.message, EXIT_FAILED);
     throw e;
   }
   const reputationLists = values['wafris-lists'] !== undefined
     ? values['wafris-lists'].split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
     : (inputs.lists ?? []).filter((l) => l.summary.kind === 'list').map((l) => l.name);
   const unknown = reputationLists.filter((n) => !(inputs.lists ?? []).some((l) => l.name === n));
-  if (unknown.length > 0) throw new UserError(`--wafris-lists names lists not given: ${unknown.join(', ')}`, 2);
-  const built = buildDataFile(inputs, values.out, values.wafris ? { wafris: { path: values.wafris, reputationLists, ordered: values['wafris-ordered'] ?? false } } : {});
+  if (unknown.length > 0) throw new UserError(`--wafris-lists names lists not given: ${unknown.join(', ')}`, EXIT_USAGE);
+  const built = buildDataFile(inputs, values.out, values.wafris ? { wafris: { path: values.wafris, reputationLists } } : {});
   const seconds = (performance.now() - started) / 1000;
   if (values.json) {
     out(JSON.stringify({ ...built, seconds: Number(seconds.toFixed(3)) }));
@@ -94,6 +96,6 @@ function report(built: BuiltDataFile, seconds: number, out: (s: string) => void)
   const w = built.wafris;
   if (w) {
     out(`wrote ${w.path} (Wafris data_subscriptions): ${w.countryRanges} country ranges, ${w.reputationRanges} reputation ranges, ` +
-      `${mib(w.bytes)}; ${w.missedStarts} range starts the Wafris lookup cannot find`);
+      `${w.mappedRanges} of them IPv4-mapped copies, ${mib(w.bytes)}; ${w.missedStarts} range starts the Wafris lookup cannot find`);
   }
 }

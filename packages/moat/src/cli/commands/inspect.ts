@@ -1,26 +1,57 @@
 import { parseArgs } from 'node:util';
 import { statSync } from 'node:fs';
+import type { Database as Db } from 'better-sqlite3';
 import { detectKind, openReadOnly } from '../../format/open-sqlite.js';
 import { loadDataFile, loadRulesFile } from '../../format/load-files.js';
 import { countRules } from '../../format/write-rules.js';
-import { UserError } from '../user-error.js';
+import { MOAT_EXPORT_TABLE } from '../../wafris/encoding.js';
+import { EXIT_USAGE, UserError } from '../user-error.js';
 
 export const inspectHelp = `moat inspect <file> [--json]
-  Prints a rules or data file's format (Moat or Wafris), version, counts per rule kind and hash.`;
+  Prints a rules or data file's format (Moat or Wafris), version, counts per rule kind and hash. For a
+  Wafris file that "moat wafris export" wrote, rules and counts are the rules exported (what the export
+  reported); evaluatedRules is what Moat reads back from its rows (case and encoding forms, IPv4-mapped
+  copies and merged ranges are rows of their own, plus the reputation rule Wafris applies implicitly).`;
+
+/** The rules a Moat export was written from, as it recorded them; null for a file from anyone else. */
+function exportedRules(db: Db): { rules: number; counts: Record<string, number> } | null {
+  const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(MOAT_EXPORT_TABLE);
+  if (!has) return null;
+  const meta = new Map((db.prepare(`SELECT key, value FROM ${MOAT_EXPORT_TABLE}`).all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+  const rules = Number(meta.get('rules'));
+  let counts: unknown;
+  try {
+    counts = JSON.parse(meta.get('counts') ?? 'null');
+  } catch {
+    return null;
+  }
+  // An export from before the count was recorded, or an edited table: fall back to what the rows say.
+  if (!Number.isInteger(rules) || rules < 0 || typeof counts !== 'object' || counts === null) return null;
+  return { rules, counts: counts as Record<string, number> };
+}
 
 export function inspectCommand(argv: string[], out: (s: string) => void): void {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });
-  if (positionals.length !== 1) throw new UserError(`usage: ${inspectHelp.split('\n')[0]}`, 2);
+  if (positionals.length !== 1) throw new UserError(`usage: ${inspectHelp.split('\n')[0]}`, EXIT_USAGE);
   const path = positionals[0];
   const db = openReadOnly(path);
-  const kind = detectKind(db, path);
-  db.close();
+  let kind;
+  let exported = null;
+  try {
+    kind = detectKind(db, path);
+    if (kind === 'wafris-rules') exported = exportedRules(db);
+  } finally {
+    db.close();
+  }
   let report: Record<string, unknown>;
   if (kind.endsWith('-rules')) {
     const set = loadRulesFile(path);
     report = {
       file: path, kind: 'rules', format: set.info.format, formatVersion: set.info.formatVersion, builtAt: set.info.builtAt,
-      hash: set.info.hash, rules: set.rules.length, counts: countRules(set.rules),
+      hash: set.info.hash,
+      ...(exported
+        ? { writer: 'moat', rules: exported.rules, counts: exported.counts, evaluatedRules: set.rules.length }
+        : { rules: set.rules.length, counts: countRules(set.rules) }),
       ranges: { allow: set.allowIps.table.size, block: set.blockIps.table.size },
       ...('skipped' in set ? { skippedEntries: set.skipped } : {}),
     };

@@ -6,14 +6,15 @@ import { normalizeRule } from '../../rules/normalize-rule.js';
 import { rulesToDocument } from '../../rules/document.js';
 import type { Rule, RuleKind } from '../../rules/types.js';
 import { RULE_KINDS } from '../../rules/types.js';
-import { UserError } from '../user-error.js';
+import { EXIT_USAGE, UserError } from '../user-error.js';
 
 export const rulesHelp = `moat rules add    --rules <file> <allow|block> <kind> <value> [--note t] [--mode monitor] [--expires iso] [--id id]
 moat rules add    --rules <file> rateLimit <path> --limit <n> --window <60s> [--method POST] [--prefix]
 moat rules list   --rules <file> [--json]
 moat rules remove --rules <file> <id> [<id> ...]
-  Edits a Moat rules file safely: a new file is written beside it and renamed over it.
-  Kinds: ${RULE_KINDS.join(', ')}.`;
+  Edits a Moat rules file safely: a new file is written beside it and renamed over it; "add" creates the
+  file if it does not exist. A rule's id is --id, or one derived from its content ("rules list" shows it).
+  Kinds: ${RULE_KINDS.join(', ')}. An invalid value is refused with every problem listed (exit 2).`;
 
 function readExisting(path: string): Rule[] {
   if (!existsSync(path)) return [];
@@ -21,6 +22,14 @@ function readExisting(path: string): Rule[] {
   if (set.info.format !== 'moat') throw new UserError(`${path} is a Wafris file; convert it with "moat compile" from an exported document first`);
   return [...set.rules];
 }
+
+/** The options each subcommand takes; any other is refused rather than silently ignored. */
+const OPTIONS_OF: Record<string, readonly string[]> = {
+  add: ['rules', 'note', 'mode', 'expires', 'id', 'limit', 'window', 'method', 'prefix'],
+  list: ['rules', 'json'],
+  remove: ['rules'],
+};
+const RATE_LIMIT_OPTIONS = ['limit', 'window', 'method', 'prefix'] as const;
 
 export function rulesCommand(argv: string[], out: (s: string) => void): void {
   const [sub, ...rest] = argv;
@@ -32,25 +41,32 @@ export function rulesCommand(argv: string[], out: (s: string) => void): void {
       limit: { type: 'string' }, window: { type: 'string' }, method: { type: 'string' }, prefix: { type: 'boolean' }, json: { type: 'boolean' },
     },
   });
-  if (!values.rules) throw new UserError(`usage:\n${rulesHelp}`, 2);
-  const path = values.rules;
-  if (sub === 'list') {
-    const rules = readExisting(path);
-    if (values.json) out(JSON.stringify(rulesToDocument(rules), null, 2));
-    else for (const r of rules) out(formatRule(r));
-    return;
+  const allowed = sub !== undefined && Object.hasOwn(OPTIONS_OF, sub) ? OPTIONS_OF[sub] : undefined;
+  if (allowed === undefined) {
+    const what = sub === undefined || sub.startsWith('-') ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(sub)}`;
+    throw new UserError(`${what}: use add, list or remove; run "moat rules --help"`, EXIT_USAGE);
   }
+  const stray = Object.keys(values).filter((k) => !allowed.includes(k));
+  if (stray.length > 0) throw new UserError(`--${stray[0]} does not go with "moat rules ${sub}"; run "moat rules --help"`, EXIT_USAGE);
+  if (!values.rules) throw new UserError(`--rules <file> is required; run "moat rules --help"`, EXIT_USAGE);
+  const path = values.rules;
   if (sub === 'add') {
     let rule: Rule;
     if (positionals[0] === 'rateLimit') {
-      if (positionals.length !== 2 || !values.limit || !values.window) throw new UserError(`usage:\n${rulesHelp}`, 2);
+      if (positionals.length !== 2 || !values.limit || !values.window) throw new UserError(`usage: ${usageLine('rateLimit')}`, EXIT_USAGE);
       rule = normalizeRule({
         action: 'block', kind: 'rateLimit', value: positionals[1], id: values.id, note: values.note, mode: values.mode as Rule['mode'],
         expires: values.expires,
-        rateLimit: { path: positionals[1], method: values.method ?? null, match: values.prefix ? 'prefix' : 'exact', limit: Number(values.limit), window: values.window },
+        rateLimit: {
+          path: positionals[1], method: values.method ?? null, match: values.prefix ? 'prefix' : 'exact', window: values.window,
+          // A number only when it is written as one, so the error quotes what was typed ("5.5", "ten").
+          limit: (/^\d+$/.test(values.limit) ? Number(values.limit) : values.limit) as number,
+        },
       });
     } else {
-      if (positionals.length !== 3) throw new UserError(`usage:\n${rulesHelp}`, 2);
+      if (positionals.length !== 3) throw new UserError(`usage: ${usageLine('add ')}`, EXIT_USAGE);
+      const rateOnly = RATE_LIMIT_OPTIONS.find((k) => values[k] !== undefined);
+      if (rateOnly) throw new UserError(`--${rateOnly} goes with "moat rules add ... rateLimit <path>" only`, EXIT_USAGE);
       const [action, kind, value] = positionals;
       rule = normalizeRule({
         action: action as Rule['action'], kind: kind as RuleKind, value, id: values.id, note: values.note, mode: values.mode as Rule['mode'],
@@ -58,23 +74,31 @@ export function rulesCommand(argv: string[], out: (s: string) => void): void {
       });
     }
     const rules = readExisting(path);
-    if (rules.some((r) => r.id === rule.id)) throw new UserError(`a rule with id ${rule.id} already exists`);
+    if (rules.some((r) => r.id === rule.id)) throw new UserError(`a rule with id ${rule.id} already exists`, EXIT_USAGE);
     rules.push(rule);
     writeRulesFile(rules, path);
     out(`added ${formatRule(rule)}`);
     return;
   }
   if (sub === 'remove') {
-    if (positionals.length === 0) throw new UserError(`usage:\n${rulesHelp}`, 2);
+    if (positionals.length === 0) throw new UserError(`usage: ${usageLine('remove')}`, EXIT_USAGE);
     const rules = readExisting(path);
     const missing = positionals.filter((id) => !rules.some((r) => r.id === id));
-    if (missing.length > 0) throw new UserError(`no rule with id ${missing.join(', ')} in ${path}`);
+    if (missing.length > 0) throw new UserError(`no rule with id ${missing.join(', ')} in ${path}`, EXIT_USAGE);
     const kept = rules.filter((r) => !positionals.includes(r.id));
     writeRulesFile(kept, path);
     out(`removed ${rules.length - kept.length} rule(s); ${kept.length} left`);
     return;
   }
-  throw new UserError(`usage:\n${rulesHelp}`, 2);
+  if (positionals.length > 0) throw new UserError(`unexpected argument ${JSON.stringify(positionals[0])}; run "moat rules --help"`, EXIT_USAGE);
+  const rules = readExisting(path);
+  if (values.json) out(JSON.stringify(rulesToDocument(rules), null, 2));
+  else for (const r of rules) out(formatRule(r));
+}
+
+/** The usage line of the help that contains `marker`, without the padding. */
+function usageLine(marker: string): string {
+  return rulesHelp.split('\n').find((l) => l.includes(marker))!.replace(/\s+/g, ' ');
 }
 
 function formatRule(r: Rule): string {
