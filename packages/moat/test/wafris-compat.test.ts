@@ -1,5 +1,5 @@
 // Wafris v2 compatibility: reading custom_rules and data_subscriptions files built here with the documented
-// layout (../shared/wafris-v2.md) gives correct semantics; exporting Moat rules gives a file that the
+// Wafris v2 layout gives correct semantics; exporting Moat rules gives a file that the
 // documented Wafris lookup (emulated here, from its description) answers exactly as Moat does.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,6 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { Engine, loadRulesFile, parseRange, writeRulesFile, writeWafrisRulesFile } from '../src/index.js';
+import { WAFRIS_RATE_LIMIT_METHODS } from '../src/wafris/rule-rows.js';
 import type { Rule } from '../src/index.js';
 import {
   MAPPED_FIRST, allow, block, boundaryAddrs, createWafrisRulesSchema, insertWafrisRange, rateLimit, v4Text, v4Value,
@@ -195,11 +196,12 @@ describe('exporting to Wafris', () => {
       );
     }));
 
-  test('every other kind is exported to its table; what Wafris cannot express is reported, not written', () =>
+  test('every other kind is exported to its table in the forms the gem compares; what Wafris cannot express is reported, not written', () =>
     withTmpDir((dir) => {
       const rules = [
         block('userAgent', 'sqlmap', { id: '101' }), block('path', '/wp-admin'), block('param', '<script'), block('host', 'admin.example.com'),
-        block('method', 'TRACE'), block('country', 'KP'), block('country', 'continent:OC'), rateLimit('/login', 5, '60s', { method: 'POST', id: 'login' }),
+        block('method', 'TRACE'), block('country', 'KP'), block('country', 'continent:OC'), block('country', 'GB'),
+        rateLimit('/login', 5, '60s', { method: 'POST', id: 'login' }), rateLimit('/search', 30, '10s', { id: 'search' }),
         block('list', 'tor', { id: 'tor' }), block('asn', 'AS64500', { id: 'asn' }), rateLimit('/api/*', 100, '1m', { id: 'api' }),
         block('path', '/mon', { mode: 'monitor', id: 'mon' }), block('path', '/old', { expires: NOW - 1, id: 'old' }),
       ];
@@ -208,15 +210,24 @@ describe('exporting to Wafris', () => {
       assert.deepEqual(written.skipped.map((s) => s.id).sort(), ['api', 'asn', 'mon', 'old', 'tor']);
       const db = new Database(out, { readonly: true });
       const entries = (t: string) => db.prepare(`SELECT entries FROM ${t} ORDER BY entries`).pluck().all();
-      assert.deepEqual(entries('blocked_user_agents'), ['sqlmap']);
-      assert.equal(db.prepare('SELECT rule_id FROM blocked_user_agents').pluck().get(), 101);
-      assert.deepEqual(entries('blocked_paths'), ['/wp-admin']);
-      assert.deepEqual(entries('blocked_parameters'), ['<script']);
-      assert.deepEqual(entries('blocked_hosts'), ['admin.example.com']);
+      // Case forms, because the gem's comparisons are case-sensitive and Moat's are not.
+      assert.deepEqual(entries('blocked_user_agents'), ['SQLMAP', 'sqlmap']);
+      assert.deepEqual(db.prepare('SELECT DISTINCT rule_id FROM blocked_user_agents').pluck().all(), [101]);
+      assert.deepEqual(entries('blocked_paths'), ['/WP-ADMIN', '/wp-admin']);
+      // Parameters also as Rack re-encodes them for the gem.
+      assert.deepEqual(entries('blocked_parameters'), ['%3CSCRIPT', '%3Cscript', '<SCRIPT', '<script']);
+      assert.deepEqual(entries('blocked_hosts'), ['ADMIN.EXAMPLE.COM', 'admin.example.com']);
       assert.deepEqual(entries('blocked_methods'), ['TRACE']);
       const cc = entries('blocked_country_codes') as string[];
-      assert.ok(cc.includes('KP') && cc.includes('AU') && cc.includes('NZ') && !cc.includes('FR'));
-      assert.deepEqual(db.prepare('SELECT path, method, interval, max_count FROM blocked_rate_limits').all(), [{ path: '/login', method: 'POST', interval: 60, max_count: 5 }]);
+      // GB as the G-free token `gb`, which the gem's country parse yields; a continent as its countries.
+      assert.ok(cc.includes('KP') && cc.includes('AU') && cc.includes('NZ') && cc.includes('gb') && cc.includes('pg') && !cc.includes('FR'));
+      assert.ok(!cc.includes('GB') && !cc.includes('PG'));
+      const limits = db.prepare('SELECT path, method, interval, max_count FROM blocked_rate_limits ORDER BY rule_id, method').all() as { path: string; method: string }[];
+      assert.deepEqual(limits.filter((l) => l.path === '/login'), [{ path: '/login', method: 'POST', interval: 60, max_count: 5 }]);
+      // A limit on any method: one row per method the gem can meet, so POSTs are limited too.
+      const search = limits.filter((l) => l.path === '/search');
+      assert.deepEqual(search.map((l) => l.method).sort(), [...WAFRIS_RATE_LIMIT_METHODS].sort());
+      assert.ok(search.every((l) => JSON.stringify(l) === JSON.stringify({ path: '/search', method: l.method, interval: 10, max_count: 30 })));
       for (const t of ['blocked_threats', 'allowed_ips', 'blocked_ips', 'allowed_cidr_ranges', 'blocked_cidr_ranges']) {
         assert.equal(db.prepare(`SELECT count(*) FROM ${t}`).pluck().get(), 0, t);
       }
@@ -224,10 +235,15 @@ describe('exporting to Wafris', () => {
       // Moat reads its own export back as a Wafris file, with the same decisions for what was exported.
       const back = loadRulesFile(out);
       assert.equal(back.info.format, 'wafris');
+      const kinds = back.rules.map((r) => `${r.kind}:${r.kind === 'rateLimit' ? `${r.rateLimit!.method ?? '*'} ${r.value}` : r.value}`);
+      assert.equal(kinds.filter((k) => k.startsWith('userAgent')).length, 1, 'case forms read back as one rule');
+      assert.ok(kinds.includes('param:<script') && kinds.includes('country:GB') && kinds.includes('country:KP'));
+      assert.ok(kinds.includes('rateLimit:* /search') && kinds.includes('rateLimit:POST /login'), kinds.join(' '));
       const e = new Engine({ rules: back, now: () => NOW });
       assert.equal(e.evaluate({ ip: '1.1.1.1', userAgent: 'SQLMAP' }).category, 'bu');
       assert.equal(e.evaluate({ ip: '1.1.1.1', path: '/mon' }).category, 'passed');
       assert.equal(e.evaluate({ ip: '1.1.1.1', method: 'trace' }).category, 'bm');
+      assert.equal(e.evaluate({ ip: '1.1.1.1', params: 'q=<script>' }).category, 'bparam');
     }));
 });
 

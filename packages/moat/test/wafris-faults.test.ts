@@ -1,5 +1,5 @@
-// One test per known Wafris v2 fault that lives in the evaluator or the files (shared/wafris-v2.md,
-// "Known faults"), each against a real compiled rules file. Faults of the HTTP layer (client IP from
+// One test per known fault of the Wafris v2 gem that lives in the evaluator or the files, each against a
+// real compiled rules file. Faults of the HTTP layer (client IP from
 // spoofable headers, substring trusted proxies) are tested with the http helpers, not here.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,31 +1,34 @@
 /**
- * Writes the data file's ranges in the Wafris v2 data_subscriptions layout (../shared/wafris-v2.md):
- * `country_ip_ranges` with suffixes `G<CC>_<n>` and `reputation_ip_ranges` with `R_<n>`, two 39-digit
- * members per range. The Wafris lookup (nearest member above and below the address, hit when their
- * suffixes agree) misses a range's first address, so each range's start member is written one below
- * its start; same-label neighbours are merged first. Countries cannot all be merged, because
- * neighbouring ranges of different countries touch: at such a boundary the two members share one
- * number and sort by suffix, and the lookup finds both sides only when the earlier range's suffix sorts
- * first. Since the suffix must begin with `G<CC>`, a boundary such as DE followed by BE cannot be
- * expressed; there the later range keeps its real start member and Wafris misses exactly its first
- * address (counted in `missedStarts`), never answering a wrong country.
- * With `ordered`, each member instead reads `<start39>-G<seq>_<CC>_-G<CC>_<n>`: the Wafris lookup
- * compares only the text after the last `-` (`G<CC>_<n>`), while the zero-padded sequence before it
- * sorts touching members in address order, so every address is found. It relies on that documented
- * last-`-` rule, so it is an option, not the default.
+ * Writes the data file's ranges in the Wafris v2 data_subscriptions layout, so
+ * that the unmodified gem finds every address of every range and the right country for each:
+ * `country_ip_ranges` and `reputation_ip_ranges`, two 39-digit members per range, `<start39>-<suffix>`
+ * and `<end39>-<suffix>`. The gem takes the nearest member above and below the address and reports a hit
+ * when the text after their last `-` agrees, which shapes the layout:
+ * - each range's start member sits one below its start, since a member equal to the address sorts
+ *   after it and the gem would otherwise miss every range's first address;
+ * - country suffixes are `<n>G<token>`: `n` (zero-padded, counting up in address order) comes first,
+ *   so where a range touches the one before it, the two members sharing a number sort in address
+ *   order and both sides are found; it also keeps the suffixes of neighbours apart, so gaps stay gaps;
+ *   the gem reads the country as the text after the last `G`, and the token (country-token.ts) is
+ *   the code, lower-cased when it holds a `G`;
+ * - IPv4 ranges are also written as their IPv4-mapped IPv6 range (`::ffff:a.b.c.d`), which the gem
+ *   looks up by its 128-bit value; native IPv6 data inside that block is replaced by the copies, as
+ *   Moat itself reads a mapped address as the IPv4 address it carries;
+ * - a `moat_export` table (ignored by the gem) tells Moat's reader the starts sit one below.
+ * Only a range starting at address 0 cannot be found from its first address (counted in `missedStarts`).
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { wordsToBigint } from '../ip/range.js';
+import { IPV4_MAPPED_FIRST, IPV4_MAPPED_LAST } from '../ip/mapped.js';
 import { writeSqliteAtomically } from '../format/atomic-file.js';
-import { encode39 } from '../wafris/encoding.js';
+import { MOAT_EXPORT_TABLE, encode39 } from '../wafris/encoding.js';
+import { wafrisCountryToken } from '../wafris/country-token.js';
 import type { CompiledData } from './build-data.js';
 
 export interface WafrisDataOptions {
   /** Lists whose ranges go into reputation_ip_ranges (Wafris blocks them all); default every list. */
   reputationLists?: readonly string[];
-  /** Order members of touching ranges by a sequence tag so Wafris finds every address (see the file comment). */
-  ordered?: boolean;
 }
 
 export interface WrittenWafrisData {
@@ -33,8 +36,10 @@ export interface WrittenWafrisData {
   hash: string;
   countryRanges: number;
   reputationRanges: number;
-  /** Range starts the Wafris lookup cannot find (see the file comment); every other address is found. */
+  /** Range starts the Wafris lookup cannot find (only a start at address 0); every other address is found. */
   missedStarts: number;
+  /** IPv4-mapped copies of IPv4 ranges among countryRanges + reputationRanges. */
+  mappedRanges: number;
   bytes: number;
 }
 
@@ -42,20 +47,47 @@ interface OutRange {
   start: bigint;
   end: bigint;
   key: string;
+  mapped: boolean;
 }
 
 const V6_FLOOR = 1n << 32n; // IPv6 values below 2^32 would read back as IPv4 in this encoding
 
-/** Every segment of the table in numeric order (IPv4 in the low 32 bits, then IPv6), with its label. */
-function* segments(c: CompiledData): Generator<{ start: bigint; end: bigint; label: number }> {
+interface Segment {
+  start: bigint;
+  end: bigint;
+  label: number;
+  /** An IPv4-mapped copy of an IPv4 segment. */
+  mapped: boolean;
+}
+
+/**
+ * Every segment of the table in numeric order (IPv4 in the low 32 bits, then IPv6), with its label;
+ * the IPv4 segments appear twice, the second time as IPv4-mapped IPv6 in place of native IPv6 there.
+ */
+function* segments(c: CompiledData): Generator<Segment> {
   const a = c.table.arrays;
-  for (let i = 0; i < a.v4Labels.length; i++) yield { start: BigInt(a.v4Starts[i]), end: BigInt(a.v4Ends[i]), label: a.v4Labels[i] };
+  const v4 = function* (offset: bigint): Generator<Segment> {
+    for (let i = 0; i < a.v4Labels.length; i++) {
+      yield { start: offset + BigInt(a.v4Starts[i]), end: offset + BigInt(a.v4Ends[i]), label: a.v4Labels[i], mapped: offset > 0n };
+    }
+  };
+  yield* v4(0n);
+  let mappedDone = false;
   for (let i = 0; i < a.v6Labels.length; i++) {
     let start = wordsToBigint(a.v6Starts, i * 4);
     const end = wordsToBigint(a.v6Ends, i * 4);
     if (start < V6_FLOOR) start = V6_FLOOR;
-    if (start <= end) yield { start, end, label: a.v6Labels[i] };
+    if (start > end) continue;
+    const label = a.v6Labels[i];
+    if (start < IPV4_MAPPED_FIRST) yield { start, end: end < IPV4_MAPPED_FIRST ? end : IPV4_MAPPED_FIRST - 1n, label, mapped: false };
+    if (end < IPV4_MAPPED_FIRST) continue;
+    if (!mappedDone) {
+      yield* v4(IPV4_MAPPED_FIRST);
+      mappedDone = true;
+    }
+    if (end > IPV4_MAPPED_LAST) yield { start: start > IPV4_MAPPED_LAST ? start : IPV4_MAPPED_LAST + 1n, end, label, mapped: false };
   }
+  if (!mappedDone) yield* v4(IPV4_MAPPED_FIRST);
 }
 
 /** Ranges of the segments `keyOf` gives a key to, touching neighbours with the same key merged. */
@@ -65,27 +97,27 @@ function rangesBy(c: CompiledData, keyOf: (label: number) => string | null): Out
     const key = keyOf(s.label);
     if (key === null) continue;
     const last = out[out.length - 1];
-    if (last && last.key === key && last.end + 1n === s.start) last.end = s.end;
-    else out.push({ start: s.start, end: s.end, key });
+    // Never merged across 2^32: the reader tells IPv4 from IPv6 by the value.
+    if (last && last.key === key && last.end + 1n === s.start && s.start !== V6_FLOOR) last.end = s.end;
+    else out.push({ start: s.start, end: s.end, key, mapped: s.mapped });
   }
   return out;
 }
 
-/** Members for `ranges` (sorted, non-overlapping), and how many range starts Wafris will miss. */
+/**
+ * Members for `ranges` (sorted, non-overlapping), each start one below the range start. `suffixOf` must
+ * give the members of touching ranges suffixes that sort in address order (see the file comment).
+ * A start at address 0 has no member below it: the gem misses that one address, and it is counted.
+ */
 export function wafrisMembers(ranges: readonly OutRange[], suffixOf: (r: OutRange, n: number) => string): { members: string[]; missedStarts: number } {
   const members: string[] = [];
   let missedStarts = 0;
-  let prev: { end: bigint; suffix: string } | null = null;
   ranges.forEach((r, n) => {
     const suffix = suffixOf(r, n);
-    let startMember = r.start > 0n ? r.start - 1n : r.start;
     if (r.start === 0n) missedStarts++;
-    else if (prev !== null && prev.end + 1n === r.start && prev.suffix > suffix) {
-      startMember = r.start; // see the file comment: the best this boundary allows
-      missedStarts++;
-    }
-    members.push(`${encode39(startMember)}-${suffix}`, `${encode39(r.end)}-${suffix}`);
-    prev = { end: r.end, suffix };
+    // Address 0 alone would need one member twice; the gem could not find it anyway.
+    if (r.end === 0n) return;
+    members.push(`${encode39(r.start > 0n ? r.start - 1n : 0n)}-${suffix}`, `${encode39(r.end)}-${suffix}`);
   });
   return { members, missedStarts };
 }
@@ -95,26 +127,32 @@ export function writeWafrisDataFile(c: CompiledData, outPath: string, opts: Wafr
   const countries = rangesBy(c, (l) => c.labels[l].country);
   const reputation = rangesBy(c, (l) => (c.labels[l].lists.some((x) => wanted === null || wanted.has(x)) ? 'R' : null));
   const width = String(countries.length).length;
-  const country = wafrisMembers(countries, opts.ordered
-    ? (r, n) => `G${String(n + 1).padStart(width, '0')}_${r.key}_-G${r.key}_${n + 1}`
-    : (r, n) => `G${r.key}_${n + 1}`);
-  const rep = wafrisMembers(reputation, (_r, n) => `R_${n + 1}`);
+  const country = wafrisMembers(countries, (r, n) => `${String(n + 1).padStart(width, '0')}G${wafrisCountryToken(r.key)}`);
+  // Reputation ranges share one key, so touching ones were merged; padded all the same, for the one
+  // place they may still touch (255.255.255.255 and 2^32, kept apart for the reader).
+  const repWidth = String(reputation.length).length;
+  const rep = wafrisMembers(reputation, (_r, n) => `R_${String(n + 1).padStart(repWidth, '0')}`);
   const h = createHash('sha256');
   writeSqliteAtomically(outPath, (db) => {
+    db.exec(`CREATE TABLE ${MOAT_EXPORT_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    db.prepare(`INSERT INTO ${MOAT_EXPORT_TABLE} (key, value) VALUES ('writer', 'moat'), ('range_starts', 'one_below')`).run();
     for (const [table, members] of [['country_ip_ranges', country.members], ['reputation_ip_ranges', rep.members]] as const) {
-      db.exec(`CREATE TABLE ${table} (member TEXT)`);
+      // The members are the key of a WITHOUT ROWID table: the gem's `member > ?` / `member < ?` queries
+      // seek it as they would an index, and each member is stored once instead of in a table and an index
+      // (measured on the bundled country data: about half the file). Members are unique and come in key order.
+      db.exec(`CREATE TABLE ${table} (member TEXT PRIMARY KEY) WITHOUT ROWID`);
       const ins = db.prepare(`INSERT INTO ${table} (member) VALUES (?)`);
       for (const m of members) {
         ins.run(m);
         h.update(m).update('\n');
       }
-      db.exec(`CREATE INDEX ${table}_member ON ${table} (member)`);
       h.update('|');
     }
   });
   return {
     path: outPath, hash: h.digest('hex'), countryRanges: countries.length, reputationRanges: reputation.length,
     missedStarts: country.missedStarts + rep.missedStarts, bytes: statSyncSize(outPath),
+    mappedRanges: countries.filter((r) => r.mapped).length + reputation.filter((r) => r.mapped).length,
   };
 }
 

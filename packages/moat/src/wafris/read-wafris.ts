@@ -1,7 +1,7 @@
 /**
  * Reads Wafris v2 files (custom_rules, data_subscriptions) into Moat's structures, so the evaluator
  * gives them correct semantics: inclusive bounds, /32s, nested ranges and every textual form of an
- * address match, which the Wafris lookup itself misses (../shared/wafris-v2.md, "Known faults").
+ * address match, which the Wafris lookup itself misses.
  * Bad entries are skipped and counted, never fatal: a hub's garbage must not take the app down.
  */
 import type { Database as Db } from 'better-sqlite3';
@@ -16,6 +16,8 @@ import type { Rule } from '../rules/types.js';
 import { compileData, dataContentHash } from '../data/build-data.js';
 import type { DataSet } from '../data/data-set.js';
 import { MOAT_EXPORT_TABLE, decodeMember, rangeFromValues } from './encoding.js';
+import { countryOfMemberSuffix, countryOfWafrisToken } from './country-token.js';
+import { WAFRIS_RATE_LIMIT_METHODS } from './rule-rows.js';
 
 /** The list name Wafris reputation ranges get; Wafris blocks them without a rule, so Moat adds one. */
 export const WAFRIS_REPUTATION_LIST = 'reputation';
@@ -48,7 +50,7 @@ export function readMemberRanges(db: Db, table: string, startsOneBelow = false):
     if (values.length > 2) values.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     else if (values.length === 2 && values[0] > values[1]) values.reverse();
     for (let i = 0; i + 1 < values.length; i += 2) {
-      const start = startsOneBelow && values[i] < values[i + 1] ? values[i] + 1n : values[i];
+      const start = startsOneBelow && values[i] > 0n ? values[i] + 1n : values[i];
       ranges.push({ range: rangeFromValues(start, values[i + 1]), suffix });
     }
     if (values.length % 2 === 1) invalid++;
@@ -66,7 +68,8 @@ export function readWafrisRules(db: Db): WafrisRulesRead {
   const inputs: RuleInput[] = [];
   const entries = (table: string, action: 'allow' | 'block', kind: Rule['kind']) => {
     if (!have.has(table)) return;
-    const rows = db.prepare(`SELECT * FROM "${table}"`).all() as { entries?: unknown; rule_id?: unknown }[];
+    // In id order, so a Moat export's rule text comes before the case and encoding forms written for the gem.
+    const rows = db.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).all() as { entries?: unknown; rule_id?: unknown }[];
     for (const row of rows) {
       inputs.push({ action, kind, value: String(row.entries ?? ''), id: ruleId(table, row.rule_id, row.entries) });
     }
@@ -78,7 +81,14 @@ export function readWafrisRules(db: Db): WafrisRulesRead {
   entries('blocked_parameters', 'block', 'param');
   entries('blocked_hosts', 'block', 'host');
   entries('blocked_methods', 'block', 'method');
-  entries('blocked_country_codes', 'block', 'country');
+  if (have.has('blocked_country_codes')) {
+    for (const row of db.prepare('SELECT entries FROM blocked_country_codes ORDER BY rowid').all() as { entries?: unknown }[]) {
+      // Moat writes codes holding a `G` as lower-case tokens (country-token.ts); ZZ is the gem's "unknown".
+      const token = String(row.entries ?? '');
+      const cc = token.toUpperCase() === 'ZZ' ? 'ZZ' : countryOfWafrisToken(token) ?? token;
+      inputs.push({ action: 'block', kind: 'country', value: cc, id: ruleId('blocked_country_codes', null, cc) });
+    }
+  }
   let skipped = 0;
   for (const [table, action] of [['allowed_cidr_ranges', 'allow'], ['blocked_cidr_ranges', 'block']] as const) {
     if (!have.has(table)) continue;
@@ -86,14 +96,7 @@ export function readWafrisRules(db: Db): WafrisRulesRead {
     skipped += invalid;
     for (const { range, suffix } of ranges) inputs.push({ action, kind: 'ip', value: formatRange(range), id: ruleId(table, suffix, suffix) });
   }
-  if (have.has('blocked_rate_limits')) {
-    for (const row of db.prepare('SELECT * FROM blocked_rate_limits').all() as Record<string, unknown>[]) {
-      inputs.push({
-        action: 'block', kind: 'rateLimit', value: String(row.path ?? ''), id: ruleId('blocked_rate_limits', row.rule_id ?? row.id, row.path),
-        rateLimit: { path: String(row.path ?? ''), method: row.method == null ? null : String(row.method), limit: Number(row.max_count), window: Number(row.interval) },
-      });
-    }
-  }
+  if (have.has('blocked_rate_limits')) inputs.push(...rateLimitInputs(db));
   const rules: Rule[] = [];
   const ids = new Set<string>();
   for (const input of inputs) {
@@ -107,6 +110,34 @@ export function readWafrisRules(db: Db): WafrisRulesRead {
     }
   }
   return { rules, skipped };
+}
+
+/**
+ * Rate-limit rows as rules. Rows of one rule (same rule_id, path, interval and count) that cover every
+ * method Moat writes for a method-less limit read back as one rule for any method; otherwise each row
+ * is a rule of its own method.
+ */
+function rateLimitInputs(db: Db): RuleInput[] {
+  const groups = new Map<string, { row: Record<string, unknown>; methods: (string | null)[] }>();
+  for (const row of db.prepare('SELECT * FROM blocked_rate_limits ORDER BY rowid').all() as Record<string, unknown>[]) {
+    const key = JSON.stringify([row.rule_id ?? row.id, row.path, row.interval, row.max_count]);
+    const method = row.method == null ? null : String(row.method);
+    const group = groups.get(key);
+    if (group) group.methods.push(method);
+    else groups.set(key, { row, methods: [method] });
+  }
+  const inputs: RuleInput[] = [];
+  for (const { row, methods } of groups.values()) {
+    const anyMethod = WAFRIS_RATE_LIMIT_METHODS.every((m) => methods.includes(m));
+    for (const method of anyMethod ? [null] : methods) {
+      const id = ruleId('blocked_rate_limits', row.rule_id ?? row.id, row.path);
+      inputs.push({
+        action: 'block', kind: 'rateLimit', value: String(row.path ?? ''), id: methods.length > 1 && !anyMethod ? `${id}-${method}` : id,
+        rateLimit: { path: String(row.path ?? ''), method, limit: Number(row.max_count), window: Number(row.interval) },
+      });
+    }
+  }
+  return inputs;
 }
 
 /** Moat's own exports say so: their range start members sit one below the real start (see write-wafris.ts). */
@@ -136,13 +167,13 @@ export function loadWafrisData(db: Db, path: string): DataSet & { skipped: numbe
   let skipped = 0;
   const countries: { range: IpRange; country: string | null }[] = [];
   if (have.has('country_ip_ranges')) {
-    const { ranges, invalid } = readMemberRanges(db, 'country_ip_ranges');
+    const { ranges, invalid } = readMemberRanges(db, 'country_ip_ranges', startsOneBelow(db, have));
     skipped += invalid;
-    for (const { range, suffix } of ranges) countries.push({ range, country: countryOfSuffix(suffix) });
+    for (const { range, suffix } of ranges) countries.push({ range, country: countryOfMemberSuffix(suffix) });
   }
   const reputation: IpRange[] = [];
   if (have.has('reputation_ip_ranges')) {
-    const { ranges, invalid } = readMemberRanges(db, 'reputation_ip_ranges');
+    const { ranges, invalid } = readMemberRanges(db, 'reputation_ip_ranges', startsOneBelow(db, have));
     skipped += invalid;
     for (const { range } of ranges) reputation.push(range);
   }
@@ -159,9 +190,3 @@ export function loadWafrisData(db: Db, path: string): DataSet & { skipped: numbe
   };
 }
 
-/** Country suffixes carry the code after `G` and before `_` (e.g. `GUS_12`); `ZZ` is unknown. */
-export function countryOfSuffix(suffix: string): string | null {
-  const body = suffix.startsWith('G') ? suffix.slice(1) : suffix;
-  const cc = body.split('_').find((p) => /^[A-Za-z]{2}$/.test(p))?.toUpperCase() ?? null;
-  return cc === 'ZZ' ? null : cc;
-}
