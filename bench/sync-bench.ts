@@ -81,7 +81,7 @@ export async function runSyncBench(o: SyncBenchOptions = {}): Promise<SyncBenchR
           const blocked = () => firewall.currentEngine?.evaluate(request).treatment === 'Blocked';
           if (blocked()) throw new Error(`${ip} is blocked before its rule exists`);
           const t0 = performance.now();
-          await hub.context.rules.create(siteId, { action: 'block', kind: 'ip', value: ip, mode: 'block', note: undefined, expires: undefined });
+          await hub.context.rules.create(siteId, { action: 'block', kind: 'ip', value: ip, mode: 'block', note: undefined, expires: undefined }, { userId: null, email: 'bench', ip: null });
           hubTimes.push(performance.now() - t0);
           const deadline = t0 + intervalMs * 5 + 10_000; // bounded wait
           while (!blocked()) {

@@ -27,8 +27,14 @@ export interface HubOptions {
   /** Create a demo site with an API key when the hub has no site yet (main.ts does). */
   createDemoSite?: boolean;
   retention?: { rawDays?: number; rollupDays?: number };
-  /** Folder with data_subscriptions files: `<dir>/moat/*.db` and `<dir>/wafris/*.db`, newest served. */
+  /** Folder with data_subscriptions files: `<dir>/moat/*.db` and `<dir>/wafris/*.db`, newest served (default `<dataDir>/data-files`). */
   dataFilesDir?: string;
+  /**
+   * When the data-files folder holds no data file, build one at start from the bundled CC0 country
+   * ranges (both layouts; a minute or so, once). The command line turns this on: the Wafris gem applies
+   * no rule until it has a data file. Default false, so embedding code and tests start at once.
+   */
+  defaultDataFiles?: boolean;
   /** Mark the session cookie Secure (set when the hub is served over HTTPS). */
   secureCookies?: boolean;
   /** Trust X-Forwarded-For from these proxies (Fastify's trustProxy), for login rate limiting and client IPs. */
@@ -43,7 +49,12 @@ export interface HubOptions {
   upsyncMaxBytes?: number;
   /** Most records one upsync may carry. */
   upsyncMaxRecords?: number;
-  loginRateLimit?: { maxFailures: number; windowMs: number };
+  /**
+   * Failed sign-ins: `maxFailures` per window for one account from one client IP (then 429 for that
+   * pair), five times that for one client across accounts; an account failing `maxFailures` times from
+   * anywhere slows every attempt on it by `accountSlowdownMs` (default 2000) instead of locking it.
+   */
+  loginRateLimit?: { maxFailures: number; windowMs: number; accountSlowdownMs?: number };
   /** Session lifetime in seconds. */
   sessionTtlSeconds?: number;
   /**
@@ -79,7 +90,8 @@ export interface HubConfig {
   databasePoolSize: number;
   signingKeyFile: string;
   rulesDir: string;
-  dataFilesDir: string | undefined;
+  dataFilesDir: string;
+  defaultDataFiles: boolean;
   host: string;
   port: number;
   adminEmail: string | undefined;
@@ -91,7 +103,7 @@ export interface HubConfig {
   pruneIntervalMs: number;
   upsyncMaxBytes: number;
   upsyncMaxRecords: number;
-  loginRateLimit: { maxFailures: number; windowMs: number };
+  loginRateLimit: { maxFailures: number; windowMs: number; accountSlowdownMs?: number };
   sessionTtlSeconds: number;
   signing: boolean;
   publicUrl: string | undefined;
@@ -114,13 +126,16 @@ const optionsSchema = z.object({
     rollupDays: z.number().positive().max(3650).default(90),
   }).default({ rawDays: 7, rollupDays: 90 }),
   dataFilesDir: z.string().min(1).optional(),
+  defaultDataFiles: z.boolean().default(false),
   secureCookies: z.boolean().default(false),
   rollupIntervalMs: z.number().int().min(10).default(2000),
   pruneIntervalMs: z.number().int().min(1000).default(3_600_000),
   upsyncMaxBytes: z.number().int().min(1024).default(8 * 1024 * 1024),
   upsyncMaxRecords: z.number().int().min(1).default(10_000),
-  loginRateLimit: z.object({ maxFailures: z.number().int().min(1), windowMs: z.number().int().min(1) })
-    .default({ maxFailures: 10, windowMs: 15 * 60_000 }),
+  loginRateLimit: z.object({
+    maxFailures: z.number().int().min(1), windowMs: z.number().int().min(1),
+    accountSlowdownMs: z.number().int().min(0).max(60_000).optional(),
+  }).default({ maxFailures: 10, windowMs: 15 * 60_000 }),
   sessionTtlSeconds: z.number().int().min(60).default(7 * DAY),
   signing: z.boolean().default(true),
   publicUrl: z.url().optional(),
@@ -131,7 +146,7 @@ export function resolveConfig(options: HubOptions): HubConfig {
     dataDir: options.dataDir, databaseUrl: options.databaseUrl || undefined, databasePoolSize: options.databasePoolSize,
     signingKeyFile: options.signingKeyFile, host: options.host, port: options.port, adminEmail: options.adminEmail,
     adminPassword: options.adminPassword, createDemoSite: options.createDemoSite, retention: options.retention,
-    dataFilesDir: options.dataFilesDir, secureCookies: options.secureCookies, rollupIntervalMs: options.rollupIntervalMs,
+    dataFilesDir: options.dataFilesDir, defaultDataFiles: options.defaultDataFiles, secureCookies: options.secureCookies, rollupIntervalMs: options.rollupIntervalMs,
     pruneIntervalMs: options.pruneIntervalMs, upsyncMaxBytes: options.upsyncMaxBytes,
     upsyncMaxRecords: options.upsyncMaxRecords, loginRateLimit: options.loginRateLimit,
     sessionTtlSeconds: options.sessionTtlSeconds, signing: options.signing, publicUrl: options.publicUrl,
@@ -144,7 +159,8 @@ export function resolveConfig(options: HubOptions): HubConfig {
     databasePoolSize: o.databasePoolSize,
     signingKeyFile: o.signingKeyFile ? resolve(o.signingKeyFile) : resolve(dataDir, 'signing-key.pem'),
     rulesDir: resolve(dataDir, 'rules'),
-    dataFilesDir: o.dataFilesDir ? resolve(o.dataFilesDir) : undefined,
+    dataFilesDir: o.dataFilesDir ? resolve(o.dataFilesDir) : resolve(dataDir, 'data-files'),
+    defaultDataFiles: o.defaultDataFiles,
     host: o.host,
     port: o.port,
     adminEmail: o.adminEmail,

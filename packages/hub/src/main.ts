@@ -1,51 +1,47 @@
 #!/usr/bin/env node
 /**
  * Starts a hub from the command line:
- *   node --import tsx packages/hub/src/main.ts [--data-dir DIR] [--host H] [--port P] [--demo]
- * Environment: MOAT_HUB_DATA_DIR, MOAT_HUB_HOST, MOAT_HUB_PORT, MOAT_HUB_PUBLIC_URL,
- * MOAT_HUB_ADMIN_EMAIL, MOAT_HUB_ADMIN_PASSWORD, MOAT_HUB_DEMO=1, MOAT_HUB_LOG=1,
- * MOAT_HUB_DATABASE_URL=postgres://… (PostgreSQL instead of SQLite), MOAT_HUB_SIGNING_KEY_FILE.
- * Prints the URL and the login; stops cleanly on SIGINT/SIGTERM.
+ *   node packages/hub/dist/main.js [options]      (or node --import tsx packages/hub/src/main.ts)
+ * Every option has an environment variable (`--help` lists them; the table is in cli/command-line.ts).
+ * Prints the URL and the sign-in; stops cleanly on SIGINT/SIGTERM. Exit status 2: a bad option;
+ * 1: the hub could not start (port taken, database unreachable, …).
  */
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { parseCommandLine, UsageError } from './cli/command-line.js';
+import { resolveConfig, type HubConfig, type HubOptions } from './config.js';
 import { createHub } from './server/create-hub.js';
 
-const { values } = parseArgs({
-  options: {
-    'data-dir': { type: 'string' },
-    host: { type: 'string' },
-    port: { type: 'string' },
-    demo: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
-
-if (values.help) {
-  console.log('usage: moat-hub [--data-dir DIR] [--host HOST] [--port PORT] [--demo]');
+let command;
+try {
+  command = parseCommandLine(process.argv.slice(2), process.env);
+  // The same checks createHub makes, first, so a bad value is a usage error and not a failed start.
+  if (command.kind === 'start') resolveConfig(command.options);
+} catch (error) {
+  if (error instanceof UsageError) usageExit(error.message);
+  if (error instanceof z.ZodError) usageExit(`invalid option:\n${z.prettifyError(error)}`);
+  throw error;
+}
+if (command.kind === 'help') {
+  process.stdout.write(command.text);
   process.exit(0);
 }
 
-const env = process.env;
-const port = Number(values.port ?? env.MOAT_HUB_PORT ?? 8787);
-const hub = await createHub({
-  dataDir: values['data-dir'] ?? env.MOAT_HUB_DATA_DIR ?? './moat-hub-data',
-  host: values.host ?? env.MOAT_HUB_HOST ?? '127.0.0.1',
-  port,
-  publicUrl: env.MOAT_HUB_PUBLIC_URL || undefined,
-  databaseUrl: env.MOAT_HUB_DATABASE_URL || undefined,
-  signingKeyFile: env.MOAT_HUB_SIGNING_KEY_FILE || undefined,
-  adminEmail: env.MOAT_HUB_ADMIN_EMAIL || undefined,
-  adminPassword: env.MOAT_HUB_ADMIN_PASSWORD || undefined,
-  createDemoSite: values.demo === true || env.MOAT_HUB_DEMO === '1',
-  logger: env.MOAT_HUB_LOG === '1' ? { level: 'info' } : false,
-});
+let hub;
+try {
+  hub = await createHub(command.options);
+} catch (error) {
+  // Never the options themselves: the database URL may hold a password.
+  console.error(`moat-hub: could not start: ${(error as Error).message}`);
+  process.exit(1);
+}
 
 const login = hub.firstRun.oneTimePassword
   ? `${hub.firstRun.adminEmail} / ${hub.firstRun.oneTimePassword} (one-time)`
   : hub.firstRun.adminEmail
-    ? `${hub.firstRun.adminEmail} / the password from MOAT_HUB_ADMIN_PASSWORD`
+    ? `${hub.firstRun.adminEmail} / the configured password`
     : 'your existing admin account';
 console.log(`Moat hub running at ${hub.url}  (data: ${hub.config.dataDir})`);
+console.log(`Settings: ${settingsSummary(command.options, hub.config)}`);
 console.log(`Sign in: ${login}`);
 if (hub.firstRun.demoApiKey) {
   console.log(`Demo site API key: ${hub.firstRun.demoApiKey}`);
@@ -54,15 +50,35 @@ if (hub.firstRun.demoApiKey) {
 }
 if (hub.context.signingKey) console.log(`Signing public key (ed25519, raw base64): ${hub.context.signingKey.publicKeyBase64}`);
 
+const running = hub;
 let stopping = false;
 const stop = (signal: string) => {
   if (stopping) return;
   stopping = true;
   console.log(`Moat hub: ${signal}, stopping`);
-  hub.close().then(() => process.exit(0), (error: unknown) => {
+  running.close().then(() => process.exit(0), (error: unknown) => {
     console.error(error);
     process.exit(1);
   });
 };
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
+
+/** What an operator checks after a deploy; nothing secret (the database URL is named, not shown). */
+function settingsSummary(options: HubOptions, config: HubConfig): string {
+  const trust = options.trustProxy;
+  return [
+    `database ${config.databaseUrl ? 'PostgreSQL (MOAT_HUB_DATABASE_URL)' : config.databaseFile}`,
+    `trust proxy ${Array.isArray(trust) ? trust.join(',') : trust ? String(trust) : 'none'}`,
+    `secure cookies ${config.secureCookies ? 'on' : 'off'}`,
+    `data files ${config.dataFilesDir}`,
+    `retention ${config.retention.rawSeconds / 86_400} d raw, ${config.retention.rollupSeconds / 86_400} d rollups`,
+    `signing ${config.signing ? 'on' : 'off'}`,
+    `public URL ${config.publicUrl ?? 'the listen address'}`,
+  ].join('; ');
+}
+
+function usageExit(message: string): never {
+  console.error(`moat-hub: ${message}`);
+  process.exit(2);
+}

@@ -36,12 +36,22 @@
   }
 
   // Traffic chart: drawn from the embedded data, then refreshed every 10 s while "Live" is ticked.
+  // The bucket still filling ("now") is drawn as a dashed "so far" segment, never as a drop of the line.
   var chartEl = document.getElementById('traffic-chart');
   var dataEl = document.getElementById('traffic-data');
   if (chartEl && dataEl && window.uPlot) {
     var data = JSON.parse(dataEl.textContent);
-    var toColumns = function (s) { return [s.t, s.total, s.blocked, s.allowed]; };
-    var width = function () { return Math.max(320, chartEl.clientWidth - 4); };
+    var complete = function (values, current) {
+      return current < 0 ? values : values.map(function (v, i) { return i === current ? null : v; });
+    };
+    var soFar = function (values, current) {
+      return values.map(function (v, i) { return current >= 0 && (i === current || i === current - 1) ? v : null; });
+    };
+    var toColumns = function (s) {
+      var c = typeof s.current === 'number' ? s.current : -1;
+      return [s.t, complete(s.total, c), complete(s.blocked, c), complete(s.monitored || [], c), complete(s.allowed, c), soFar(s.total, c)];
+    };
+    var width = function () { return Math.max(240, chartEl.clientWidth - 4); };
     var plot = new window.uPlot({
       width: width(), height: 300,
       scales: { x: { time: true } },
@@ -49,12 +59,15 @@
         {},
         { label: 'Requests', stroke: '#2857c5', fill: 'rgba(40,87,197,0.08)', width: 2 },
         { label: 'Blocked', stroke: '#c62f2f', width: 2 },
+        { label: 'Would have blocked', stroke: '#b7791f', width: 2, dash: [6, 3] },
         { label: 'Allowed', stroke: '#1f8a4c', width: 2 },
+        { label: 'Requests so far (this bucket)', stroke: '#2857c5', width: 2, dash: [3, 4] },
       ],
-      axes: [{}, { size: 60 }],
+      axes: [{}, { size: 60, label: chartEl.getAttribute('data-unit') || 'Requests', labelSize: 18 }],
     }, toColumns(data.series), chartEl);
     chartEl.setAttribute('data-points', String(data.series.t.length));
     chartEl.setAttribute('data-total', String(data.totals.total));
+    chartEl.setAttribute('data-series', plot.series.slice(1).map(function (s) { return s.label; }).join('|'));
     window.addEventListener('resize', function () { plot.setSize({ width: width(), height: 300 }); });
 
     var setStat = function (name, value) {

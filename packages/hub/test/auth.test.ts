@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { LoginRateLimiter } from '../src/auth/login-rate-limit.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 
 describe('hub authentication', () => {
@@ -144,6 +145,41 @@ describe('first run without a configured password', () => {
     } finally {
       await hub.stop();
     }
+  });
+});
+
+describe('failed sign-in limits (deterministic clock)', () => {
+  it('locks an account for one client only, a client across accounts at five times the limit, and only slows an account down', () => {
+    let now = 1_000_000;
+    const limiter = new LoginRateLimiter({ maxFailures: 3, windowMs: 60_000, accountSlowdownMs: 500 }, () => now);
+    for (let i = 0; i < 3; i++) limiter.recordFailure('Admin@Example.test', '198.51.100.1');
+    assert.deepEqual(limiter.check('admin@example.test', '198.51.100.1'), { retryAfterMs: 60_000, slowdownMs: 500 });
+    // Another client: not refused, only slowed down while the account keeps failing.
+    assert.deepEqual(limiter.check('admin@example.test', '198.51.100.2'), { retryAfterMs: 0, slowdownMs: 500 });
+    // The window passes: all forgiven.
+    now += 60_001;
+    assert.deepEqual(limiter.check('admin@example.test', '198.51.100.1'), { retryAfterMs: 0, slowdownMs: 0 });
+
+    // Spraying accounts from one client: refused there after 15 failures, for any account.
+    for (let i = 0; i < 14; i++) limiter.recordFailure(`user${i}@example.test`, '203.0.113.9');
+    assert.equal(limiter.check('fresh@example.test', '203.0.113.9').retryAfterMs, 0);
+    limiter.recordFailure('user14@example.test', '203.0.113.9');
+    assert.ok(limiter.check('fresh@example.test', '203.0.113.9').retryAfterMs > 0);
+    assert.equal(limiter.check('fresh@example.test', '203.0.113.10').retryAfterMs, 0);
+
+    // A success forgives that client, not the account-wide count.
+    for (let i = 0; i < 3; i++) limiter.recordFailure('ops@example.test', '192.0.2.1');
+    limiter.recordSuccess('ops@example.test', '192.0.2.1');
+    assert.deepEqual(limiter.check('ops@example.test', '192.0.2.1'), { retryAfterMs: 0, slowdownMs: 500 });
+  });
+
+  it('keeps a flood of failures on one account cheap and bounded', () => {
+    const limiter = new LoginRateLimiter({ maxFailures: 10, windowMs: 60_000, maxKeys: 1000 }, () => 5);
+    for (let i = 0; i < 50_000; i++) limiter.recordFailure('admin@example.test', `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    const limit = limiter.check('admin@example.test', '192.0.2.200');
+    assert.deepEqual(limit, { retryAfterMs: 0, slowdownMs: 2000 });
+    assert.ok((limiter as unknown as { failures: Map<string, number[]> }).failures.size <= 1000);
+    assert.ok([...(limiter as unknown as { failures: Map<string, number[]> }).failures.values()].every((t) => t.length <= 50));
   });
 });
 

@@ -103,10 +103,24 @@ describe('dashboard in a real browser', () => {
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'overview.png'), fullPage: true });
   });
 
-  it('creates a block rule from the top-IPs table, and the downsync file then blocks that IP', async () => {
+  it('Block on the top IP (a large share of traffic) shows a confirmation with the numbers; confirming creates the rule', async () => {
     const row = page.locator('section[data-top="ip"] tr', { hasText: ATTACKER });
-    await Promise.all([page.waitForURL(/done=rule-created/), row.locator('button[value="block"]').click()]);
+    await Promise.all([page.waitForURL(`${hub.url}/sites/${siteId}/rules/quick`), row.locator('button[value="block"]').click()]);
+    await page.waitForSelector('[data-confirm-rule]');
+    assert.equal(await page.textContent('h1'), 'Confirm this rule');
+    assert.match(await page.textContent('[data-confirm-rule]') ?? '', new RegExp(`Block requests from IP ${ATTACKER.replace(/\./g, '\\.')}\\.`));
+    // The share of the last hour's requests, as the table shows it: matched, of, share.
+    const cells = await page.locator('tr[data-window="last hour"] td').allTextContents();
+    const [matched, of] = [Number(cells[1]!.replace(/,/g, '')), Number(cells[2]!.replace(/,/g, ''))];
+    assert.ok(matched > 0.2 * of && matched < of, `${matched} of ${of}`);
+    assert.equal(cells[3], `${Math.round((matched / of) * 100)} %`);
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'confirm-rule.png'), fullPage: true });
+    const rulesBefore = (await hub.store.listRules(siteId)).length;
+    assert.equal((await hub.store.listRules(siteId)).some((r) => r.value === ATTACKER), false, 'nothing created before the confirm');
+
+    await Promise.all([page.waitForURL(/done=rule-created/), page.click('button[data-confirm-create]')]);
     assert.match(await page.textContent('.notice') ?? '', /Rule created/);
+    assert.equal((await hub.store.listRules(siteId)).length, rulesBefore + 1);
 
     const response = await fetch(`${hub.url}/v2/downsync/custom_rules/${apiKey}`);
     assert.equal(response.status, 200);
@@ -125,6 +139,68 @@ describe('dashboard in a real browser', () => {
     }
   });
 
+  it('a blocked IP shows its state and Undo in the top list; Undo brings the Block button back', async () => {
+    await page.goto(`${hub.url}/sites/${siteId}?range=1h`);
+    const row = page.locator('section[data-top="ip"] tr', { hasText: ATTACKER });
+    assert.equal(await row.locator('[data-state]').getAttribute('data-state'), 'blocked');
+    assert.match(await row.locator('[data-expires]').textContent() ?? '', /no expiry/);
+    assert.equal(await row.locator('button[value="block"]').count(), 0, 'no second Block button');
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'overview-blocked-state.png'), fullPage: true });
+    await Promise.all([page.waitForURL(/done=rule-deleted/), row.locator('button[data-undo]').click()]);
+    assert.equal((await hub.store.listRules(siteId)).some((r) => r.value === ATTACKER), false);
+    const again = page.locator('section[data-top="ip"] tr', { hasText: ATTACKER });
+    assert.equal(await again.locator('button[value="block"]').count(), 1);
+    // Block it again for an hour, from the expiry menu; the list then shows the expiry.
+    await again.locator('select[name="expires"]').selectOption('1h');
+    await Promise.all([page.waitForURL(`${hub.url}/sites/${siteId}/rules/quick`), again.locator('button[value="block"]').click()]);
+    await Promise.all([page.waitForURL(/done=rule-created/), page.click('button[data-confirm-create]')]);
+    const expires = (await hub.store.listRules(siteId)).find((r) => r.value === ATTACKER)?.expires ?? 0;
+    assert.ok(expires > Date.now() + 3_500_000 && expires <= Date.now() + 3_600_000, `expires ${expires}`);
+    assert.match(await page.locator('section[data-top="ip"] tr', { hasText: ATTACKER }).locator('[data-expires]').textContent() ?? '', /^until /);
+  });
+
+  it('the chart says what it counts and draws the would-have-blocked series', async () => {
+    await page.goto(`${hub.url}/sites/${siteId}?range=1h`);
+    await page.waitForSelector('#traffic-chart canvas');
+    assert.equal(await page.textContent('[data-chart-unit]'), 'Requests per minute');
+    const series = (await page.getAttribute('#traffic-chart', 'data-series'))!.split('|');
+    assert.ok(series.includes('Would have blocked') && series.includes('Blocked'), series.join(', '));
+    const legend = await page.locator('.u-legend').textContent();
+    assert.match(legend ?? '', /Would have blocked/);
+  });
+
+  it('clicking an IP opens its page with country, network, rules, timeline and recent requests', async () => {
+    await page.goto(`${hub.url}/sites/${siteId}?range=1h`);
+    await Promise.all([page.waitForURL(new RegExp(`/ips/${ATTACKER.replace(/\./g, '\\.')}$`)), page.locator('section[data-top="ip"] a[data-ip-link]', { hasText: ATTACKER }).click()]);
+    assert.equal(await page.textContent('h1'), `IP ${ATTACKER}`);
+    assert.match(await page.textContent('[data-fact="asn"]') ?? '', /unknown/);
+    assert.match(await page.textContent('[data-rules-now]') ?? '', new RegExp(ATTACKER.replace(/\./g, '\\.')));
+    assert.ok(Number(await page.getAttribute('svg.timeline', 'data-hours')) >= 1);
+    assert.equal(await page.locator('[data-recent] tbody tr').count(), 50);
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'ip-detail.png'), fullPage: true });
+  });
+
+  it('the rule form shows the rate-limit fields only for a rate limit', async () => {
+    await page.goto(`${hub.url}/sites/${siteId}/rules`);
+    const rate = page.locator('fieldset[data-for-kind="rateLimit"]');
+    const value = page.locator('label[data-for-kind="value"]');
+    assert.equal(await rate.isVisible(), false);
+    assert.equal(await value.isVisible(), true);
+    await page.selectOption('select[data-rule-kind]', 'rateLimit');
+    assert.equal(await rate.isVisible(), true);
+    assert.equal(await value.isVisible(), false);
+    await page.selectOption('select[data-rule-kind]', 'country');
+    assert.equal(await rate.isVisible(), false);
+    // An invalid country comes back with the error beside the field and the value kept.
+    await page.fill('input[name="value"]', 'XX');
+    await Promise.all([page.waitForLoadState('load'), page.click('form.rule-form button[type="submit"]')]);
+    await page.waitForSelector('[data-error-for="value"]');
+    assert.match(await page.textContent('[data-error-for="value"]') ?? '', /XX/);
+    assert.equal(await page.inputValue('input[name="value"]'), 'XX');
+    assert.equal(await page.inputValue('select[data-rule-kind]'), 'country');
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'rule-form-error.png'), fullPage: true });
+  });
+
   it('renders the other pages', async () => {
     for (const [name, path, selector] of [
       ['rules', `/sites/${siteId}/rules`, 'table.rules'],
@@ -137,7 +213,7 @@ describe('dashboard in a real browser', () => {
       await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
     }
     await page.goto(`${hub.url}/sites/${siteId}/rules`);
-    assert.ok(await page.locator(`tr:has-text("${ATTACKER}")`).count() === 1, 'the new rule is listed');
+    assert.equal(await page.locator(`table.rules tr:has-text("${ATTACKER}")`).count(), 1, 'the new rule is listed');
     await page.goto(`${hub.url}/sites/${siteId}/requests?treatment=Blocked`);
     const treatments = await page.locator('table.log tbody tr td:nth-child(2)').allTextContents();
     assert.ok(treatments.length > 0 && treatments.every((t) => t === 'Blocked'));

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
+import { wafrisRuleNumber } from 'moat';
 import { Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
 
 describe('upsync ingestion', () => {
@@ -23,7 +24,7 @@ describe('upsync ingestion', () => {
   it('stores a JSON batch and a gzip batch', async () => {
     const response = await post(JSON.stringify(upsyncBody([record({ request_id: 'a' }), record({ request_id: 'b', treatment: 'Blocked', category: 'bi', rule: '203.0.113.9' })])));
     assert.equal(response.status, 200);
-    assert.deepEqual(await response.json(), { ok: true, stored: 2 });
+    assert.deepEqual(await response.json(), { ok: true, accepted: 2, rejected: 0, clamped: 0, errors: [] });
     const gz = await post(gzipSync(JSON.stringify(upsyncBody([record({ request_id: 'c' })]))), { 'content-encoding': 'gzip' });
     assert.equal(gz.status, 200);
     assert.equal(stored(), 3);
@@ -33,7 +34,7 @@ describe('upsync ingestion', () => {
     assert.equal(stored(), 4);
   });
 
-  it('refuses bad batches with a clear 4xx and stores nothing of them', async () => {
+  it('refuses unusable bodies with a clear 4xx and stores nothing of them', async () => {
     const before = stored();
     const cases: { name: string; response: Promise<Response>; status: number; error?: string }[] = [
       { name: 'malformed JSON', response: post('{"batch": [ {"ip": '), status: 400, error: 'malformed_body' },
@@ -43,11 +44,8 @@ describe('upsync ingestion', () => {
       { name: 'oversized body', response: post(JSON.stringify(upsyncBody([record({ path: '/'.repeat(70 * 1024) })]))), status: 413, error: 'body_too_large' },
       { name: 'gzip bomb', response: post(gzipSync(Buffer.alloc(1024 * 1024, 32)), { 'content-encoding': 'gzip' }), status: 413 },
       { name: 'too many records', response: post(JSON.stringify(upsyncBody(Array.from({ length: 101 }, (_, i) => record({ request_id: `m${i}` }))))), status: 400, error: 'invalid_request' },
-      // One bad record spoils the batch: the valid ones before it are not stored either.
-      { name: 'wrong types', response: post(JSON.stringify(upsyncBody([record(), record({ timestamp: 'yesterday' })]))), status: 400, error: 'invalid_request' },
-      { name: 'missing ip', response: post(JSON.stringify(upsyncBody([record({ ip: undefined })]))), status: 400 },
-      { name: 'bad treatment', response: post(JSON.stringify(upsyncBody([record({ treatment: 'Exploded' })]))), status: 400 },
       { name: 'batch not an array', response: post(JSON.stringify({ batch: 'x' })), status: 400 },
+      { name: 'nested too deep', response: post(`{"batch":[{"ip":${'['.repeat(20)}${']'.repeat(20)}}]}`), status: 400, error: 'json_too_deep' },
       { name: 'wrong content type', response: fetch(`${hub.url}/v2/upsync/${apiKey}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' }), status: 415 },
       { name: 'bad key', response: post(JSON.stringify(upsyncBody([record()])), {}, 'moat_wrong'), status: 401 },
     ];
@@ -58,7 +56,7 @@ describe('upsync ingestion', () => {
       assert.ok(body.message.length > 0, `${c.name} explains itself`);
       if (c.error) assert.equal(body.error, c.error, c.name);
     }
-    assert.equal(stored(), before, 'nothing stored from bad batches');
+    assert.equal(stored(), before, 'nothing stored from unusable bodies');
     // The hub is still fine, and the next valid batch is stored completely.
     const batch = Array.from({ length: 100 }, (_, i) => record({ request_id: `ok-${i}`, ip: `198.51.100.${i}` }));
     const ok = await post(JSON.stringify(upsyncBody(batch)));
@@ -66,6 +64,21 @@ describe('upsync ingestion', () => {
     assert.equal(stored(), before + 100);
     const ids = hub.store.db.prepare("SELECT request_id FROM reports WHERE request_id LIKE 'ok-%'").pluck().all();
     assert.equal(new Set(ids).size, 100);
+  });
+
+  it('stores the valid records of a batch and reports the refused ones by index', async () => {
+    const before = stored();
+    const response = await post(JSON.stringify(upsyncBody([
+      record({ request_id: 'mix-0' }), record({ timestamp: 'yesterday' }), record({ ip: undefined }),
+      record({ request_id: 'mix-3' }), record({ treatment: 'Exploded' }),
+    ])));
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { accepted: number; rejected: number; errors: { index: number; reason: string }[] };
+    assert.equal(body.accepted, 2);
+    assert.equal(body.rejected, 3);
+    assert.deepEqual(body.errors.map((e) => e.index), [1, 2, 4]);
+    assert.match(body.errors[0]!.reason, /^timestamp: /);
+    assert.equal(stored(), before + 2);
   });
 
   it('rolls reports up per minute and keeps top lists, unique IPs and rule hits', async () => {
@@ -113,6 +126,29 @@ describe('upsync ingestion', () => {
     const second = await log(`limit=3&before=${encodeURIComponent(first.next)}`);
     assert.equal(second.rows.length, 1);
     assert.equal((await log(`from=${minuteA + 50}&to=${minuteA + 61}`)).rows.length, 1);
+  });
+
+  it('a Wafris gem country block (G_gb) is stored as GB and counted for the GB rule; a gem rate-limit block for its rule', async () => {
+    const gem = await createSiteWithKey(client, 'wafris gem');
+    assert.equal((await client.api('POST', `/api/sites/${gem.siteId}/rules`, { kind: 'country', value: 'GB' })).status, 201);
+    assert.equal((await client.api('POST', `/api/sites/${gem.siteId}/rules`, { kind: 'rateLimit', value: '/login', rateLimit: { path: '/login', limit: 5, window: '60s' } })).status, 201);
+    const rules = (await (await client.request(`/api/sites/${gem.siteId}/rules`)).json()) as { rules: { id: string; kind: string }[] };
+    const limit = rules.rules.find((r) => r.kind === 'rateLimit')!;
+    const now = Math.floor(Date.now() / 1000);
+    // What the unmodified gem sends: the country token as it reads it, the rate limit's number as a JSON number.
+    const batch = [
+      { ...record({ timestamp: now, ip: '5.10.0.1', treatment: 'Blocked', category: 'bctry', rule: 'G_gb', request_id: 'g1' }) },
+      { ...record({ timestamp: now, ip: '5.10.0.2', treatment: 'Blocked', category: 'bctry', rule: 'G_gb', request_id: 'g2' }) },
+      { ...record({ timestamp: now, ip: '5.10.0.3', treatment: 'Blocked', category: 'brl', request_id: 'g3' }), rule: wafrisRuleNumber(limit.id) },
+    ];
+    const response = await fetch(`${hub.url}/v2/upsync/${gem.apiKey}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ meta: { client: 'wafris-ruby', version: '2.3.0' }, batch }) });
+    assert.deepEqual(await response.json(), { ok: true, accepted: 3, rejected: 0, clamped: 0, errors: [] });
+    const countries = hub.store.db.prepare('SELECT country FROM reports WHERE site_id = ? AND category = ?').pluck().all(gem.siteId, 'bctry');
+    assert.deepEqual(countries, ['GB', 'GB']);
+    await hub.rollUpNow();
+    const listed = (await (await client.request(`/api/sites/${gem.siteId}/rules?range=1h`)).json()) as { rules: { kind: string; hits: { hits: number } }[] };
+    assert.equal(listed.rules.find((r) => r.kind === 'country')!.hits.hits, 2, 'G_gb counts for GB, once each');
+    assert.equal(listed.rules.find((r) => r.kind === 'rateLimit')!.hits.hits, 1);
   });
 
   it('prunes raw reports and rollups past their retention', async () => {

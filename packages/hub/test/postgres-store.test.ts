@@ -21,21 +21,37 @@ describe('PostgresStore with several hub instances on one database', () => {
   it('instances starting together migrate once, under the advisory lock', async () => {
     const stores = await Promise.all([1, 2, 3].map(() => PostgresStore.open(db.url, { max: 2 })));
     try {
-      for (const s of stores) assert.equal(await s.schemaVersion(), 2);
+      for (const s of stores) assert.equal(await s.schemaVersion(), 3);
       const client = new pg.Client({ connectionString: db.url });
       await client.connect();
       try {
         const tables = await client.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'");
-        assert.equal(tables.rows[0].n, 15, '12 tables of version 1, 2 of version 2, and moat_schema');
+        assert.equal(tables.rows[0].n, 17, '12 tables of version 1, 2 of version 2, 2 of version 3, and moat_schema');
         // A database from a newer hub is refused rather than misread.
         await client.query('UPDATE moat_schema SET version = 99');
-        await assert.rejects(PostgresStore.open(db.url), /schema version 99 is newer than this hub knows \(2\)/);
-        await client.query('UPDATE moat_schema SET version = 2');
+        await assert.rejects(PostgresStore.open(db.url), /schema version 99 is newer than this hub knows \(3\)/);
+        await client.query('UPDATE moat_schema SET version = 3');
       } finally {
         await client.end();
       }
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('the audit log is append-only: an UPDATE of an entry is refused by the database', async () => {
+    const store = await PostgresStore.open(db.url, { max: 2 });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await store.appendAudit({
+        at: 1, userId: 1, userEmail: 'admin@x.test', ip: null, action: 'rule.create', siteId: null, target: 'r', before: null, after: null,
+      });
+      await assert.rejects(client.query("UPDATE audit_log SET user_email = 'someone else'"), /append-only/);
+      assert.equal((await store.listAudit({ limit: 5 })).entries[0]?.userEmail, 'admin@x.test');
+    } finally {
+      await client.end();
+      await store.close();
     }
   });
 

@@ -204,6 +204,24 @@ describe('rules and distribution', () => {
     }
   });
 
+  it('a stored rule the engine now refuses (a "/" block from an older hub) is left out, and the site still compiles', async () => {
+    const site = await createSiteWithKey(client, 'older rules');
+    // Straight into the store, as an older hub without the check would have stored it.
+    await hub.store.saveRules(site.siteId, [{ id: 'old-slash', action: 'block', kind: 'path', value: '/', mode: 'block' }], { replace: false, now: 0 });
+    assert.equal((await client.api('POST', `/api/sites/${site.siteId}/rules`, { kind: 'ip', value: '100.64.0.9' })).status, 201);
+    const served = await fetch(`${hub.url}/v2/downsync/custom_rules/${site.apiKey}`);
+    assert.equal(served.status, 200);
+    const { engine } = await openServed(served);
+    assert.equal(engine.evaluate({ ip: '100.64.0.9', method: 'GET', path: '/' }).treatment, 'Blocked', 'the new rule is served');
+    assert.equal(engine.evaluate({ ip: '192.0.2.1', method: 'GET', path: '/shop' }).treatment, 'Passed', 'the "/" rule is not');
+    engine.close?.();
+    // Switching a "/" monitor rule to block is refused like creating it.
+    assert.equal((await client.api('POST', `/api/sites/${site.siteId}/rules`, { kind: 'path', value: '/', mode: 'monitor' })).status, 201);
+    const monitor = (await hub.store.listRules(site.siteId)).find((r) => r.kind === 'path' && r.mode === 'monitor')!;
+    const patched = await client.api('PATCH', `/api/sites/${site.siteId}/rules/${monitor.id}`, { mode: 'block' });
+    assert.equal(patched.status, 400);
+  });
+
   it('serves a new file after a rule change, and 401 once the key is revoked', async () => {
     const before = await fetch(`${hub.url}/v2/downsync/custom_rules/${apiKey}`);
     const oldName = /filename=(\S+)/.exec(before.headers.get('content-disposition')!)![1];

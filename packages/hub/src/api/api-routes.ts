@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { actorOf } from '../audit/actor.js';
+import { visibleSites } from '../auth/access-policy.js';
 import { sessionGuard } from '../auth/guards.js';
 import { importSchema, ruleInputSchema, rulePatchSchema } from '../rules/rule-input.js';
 import { countRuleHits } from '../rules/rule-hits.js';
@@ -10,6 +12,8 @@ import { loadOverview, loadTopLists } from '../stats/overview.js';
 import { reportQuerySchema, toReportFilter } from '../stats/report-filter.js';
 import { RANGES, parseRange } from '../stats/time-range.js';
 import { TOP_DIMENSIONS, type TopDimension } from '../store/store.js';
+import { accessSchema, inviteSchema } from '../users/user-input.js';
+import { UserService } from '../users/user-service.js';
 
 const siteSchema = z.object({ name: z.string().trim().min(1).max(100) });
 const keySchema = z.object({ label: z.string().trim().max(100).default('') });
@@ -18,26 +22,32 @@ const topQuery = z.object({
   dim: z.enum(TOP_DIMENSIONS as unknown as [TopDimension, ...TopDimension[]]).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(10),
 });
+const auditQuery = z.object({
+  before: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  site: z.coerce.number().int().positive().optional(),
+});
 
 /**
  * The JSON API behind the dashboard, under /api: a session cookie, plus `x-csrf-token` on every
- * changing request (the guard checks both). API keys are not accepted here: they only serve
- * downsync and upsync.
+ * changing request (the guard checks both, and the role's access: see auth/access-policy.ts). API keys
+ * are not accepted here: they only serve downsync and upsync.
  */
 export async function apiRoutes(app: FastifyInstance, ctx: HubContext, sites: SiteService): Promise<void> {
   await app.register(async (api) => {
     api.addHook('preHandler', sessionGuard(ctx, 'api'));
     const nowSeconds = () => Math.floor(ctx.now() / 1000);
+    const users = new UserService(ctx.store, ctx.audit);
 
     api.get('/api/me', async (request) => {
       const s = request.hubSession!;
-      return { email: s.email, csrfToken: s.csrfToken, mustChangePassword: s.mustChangePassword };
+      return { email: s.email, csrfToken: s.csrfToken, mustChangePassword: s.mustChangePassword, role: s.role, siteIds: s.siteIds };
     });
 
-    api.get('/api/sites', async () => ({ sites: await ctx.store.listSites() }));
+    api.get('/api/sites', async (request) => ({ sites: await visibleSites(ctx.store, request.hubSession!) }));
     api.post('/api/sites', async (request, reply) => {
       const { name } = siteSchema.parse(request.body);
-      return reply.code(201).send({ site: await sites.createSite(name) });
+      return reply.code(201).send({ site: await sites.createSite(name, actorOf(request)) });
     });
 
     api.get('/api/sites/:siteId/keys', async (request) => {
@@ -47,12 +57,12 @@ export async function apiRoutes(app: FastifyInstance, ctx: HubContext, sites: Si
     });
     api.post('/api/sites/:siteId/keys', async (request, reply) => {
       const { label } = keySchema.parse(request.body ?? {});
-      const { key, info } = await sites.createKey(siteIdOf(request), label);
+      const { key, info } = await sites.createKey(siteIdOf(request), label, actorOf(request));
       // The only time the key's plain text leaves the hub.
       return reply.code(201).header('Cache-Control', 'no-store').send({ key, info });
     });
     api.delete('/api/sites/:siteId/keys/:keyId', async (request, reply) => {
-      await sites.revokeKey(siteIdOf(request), intParam(request, 'keyId'));
+      await sites.revokeKey(siteIdOf(request), intParam(request, 'keyId'), actorOf(request));
       return reply.code(204).send();
     });
 
@@ -69,21 +79,21 @@ export async function apiRoutes(app: FastifyInstance, ctx: HubContext, sites: Si
       const siteId = siteIdOf(request);
       await sites.requireSite(siteId);
       const input = ruleInputSchema.parse(request.body);
-      return reply.code(201).send({ rule: await ctx.rules.create(siteId, input) });
+      return reply.code(201).send({ rule: await ctx.rules.create(siteId, input, actorOf(request)) });
     });
     api.patch('/api/sites/:siteId/rules/:ruleId', async (request) => {
       const siteId = siteIdOf(request);
-      return { rule: await ctx.rules.update(siteId, stringParam(request, 'ruleId', 64), rulePatchSchema.parse(request.body)) };
+      return { rule: await ctx.rules.update(siteId, stringParam(request, 'ruleId', 64), rulePatchSchema.parse(request.body), actorOf(request)) };
     });
     api.delete('/api/sites/:siteId/rules/:ruleId', async (request, reply) => {
-      await ctx.rules.remove(siteIdOf(request), stringParam(request, 'ruleId', 64));
+      await ctx.rules.remove(siteIdOf(request), stringParam(request, 'ruleId', 64), actorOf(request));
       return reply.code(204).send();
     });
     api.post('/api/sites/:siteId/rules/import', async (request) => {
       const siteId = siteIdOf(request);
       await sites.requireSite(siteId);
       const body = importSchema.parse(request.body);
-      return ctx.rules.import(siteId, body.document, body.replace);
+      return ctx.rules.import(siteId, body.document, body.replace, actorOf(request));
     });
     api.get('/api/sites/:siteId/rules/export', async (request, reply) => {
       const siteId = siteIdOf(request);
@@ -115,6 +125,33 @@ export async function apiRoutes(app: FastifyInstance, ctx: HubContext, sites: Si
       const siteId = siteIdOf(request);
       await sites.requireSite(siteId);
       return { clients: await ctx.store.listClients(siteId), reporters: await ctx.store.listReporters(siteId) };
+    });
+
+    // The audit log: one site's entries for whoever may see the site; everything for admins.
+    api.get('/api/sites/:siteId/audit', async (request) => {
+      const siteId = siteIdOf(request);
+      await sites.requireSite(siteId);
+      const q = auditQuery.parse(request.query);
+      return ctx.audit.list({ siteId, before: q.before, limit: q.limit });
+    });
+    api.get('/api/audit', async (request) => {
+      const q = auditQuery.parse(request.query);
+      return ctx.audit.list({ siteId: q.site, before: q.before, limit: q.limit });
+    });
+
+    // Users (admins only, as every route not opened in the access policy).
+    api.get('/api/users', async () => ({ users: await users.list() }));
+    api.post('/api/users', async (request, reply) => {
+      const { user, oneTimePassword } = await users.invite(inviteSchema.parse(request.body), actorOf(request));
+      // The only time the one-time password leaves the hub; the invited user must replace it.
+      return reply.code(201).header('Cache-Control', 'no-store').send({ user, oneTimePassword });
+    });
+    api.patch('/api/users/:userId', async (request) => ({
+      user: await users.setAccess(intParam(request, 'userId'), accessSchema.parse(request.body), actorOf(request)),
+    }));
+    api.delete('/api/users/:userId', async (request, reply) => {
+      await users.remove(intParam(request, 'userId'), actorOf(request));
+      return reply.code(204).send();
     });
   });
 }

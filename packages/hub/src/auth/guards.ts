@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { HubContext } from '../server/context.js';
 import { HttpError } from '../server/http-error.js';
+import { checkAccess } from './access-policy.js';
 import { loadSession, safeEqual } from './session.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -10,7 +11,8 @@ const PASSWORD_CHANGE_PATHS = new Set(['/account', '/account/password', '/logout
 /**
  * The browser-facing requests' guard: a valid session, a password that need not be changed first,
  * and for changing requests a CSRF token (form field `_csrf` or header `x-csrf-token`) equal to the
- * session's, plus a same-origin Origin header when the browser sends one.
+ * session's, plus a same-origin Origin header when the browser sends one, and the role's access to the
+ * route and its site (access-policy.ts: admin-only unless declared otherwise).
  * `html` routes redirect to the login page; `api` routes answer 401/403 JSON.
  */
 export function sessionGuard(ctx: HubContext, kind: 'html' | 'api'): preHandlerAsyncHookHandler {
@@ -24,6 +26,7 @@ export function sessionGuard(ctx: HubContext, kind: 'html' | 'api'): preHandlerA
       throw new HttpError(401, 'sign in first', 'unauthenticated');
     }
     request.hubSession = session;
+    checkAccess(request, session);
     if (!SAFE_METHODS.has(request.method)) checkCsrf(request, session.csrfToken);
     const path = request.url.split('?')[0]!;
     if (session.mustChangePassword && !PASSWORD_CHANGE_PATHS.has(path)) {

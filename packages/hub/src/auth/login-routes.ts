@@ -1,10 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { HubContext } from '../server/context.js';
 import { HttpError } from '../server/http-error.js';
 import { loginPage } from '../ui/pages/login-page.js';
+import { visibleSites } from './access-policy.js';
 import { sessionGuard } from './guards.js';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './password.js';
+import { safeNextPath } from './safe-next-path.js';
 import { randomToken } from './secrets.js';
 import { endSession, safeEqual, startSession } from './session.js';
 import { accountPage } from '../ui/pages/account-page.js';
@@ -24,11 +27,8 @@ const passwordChangeSchema = z.object({
   password: z.string().min(10, 'the new password needs at least 10 characters').max(1024),
 });
 
-/** Only same-site paths are followed after login, never another origin. */
-export function safeNextPath(next: string | undefined): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
-  return next;
-}
+// Dashboard forms follow `back` with the same check.
+export { safeNextPath };
 
 export async function loginRoutes(app: FastifyInstance, ctx: HubContext): Promise<void> {
   const renderLogin = (reply: import('fastify').FastifyReply, next: string, status: number, error?: string, email?: string) => {
@@ -39,7 +39,7 @@ export async function loginRoutes(app: FastifyInstance, ctx: HubContext): Promis
   };
 
   app.get('/login', async (request, reply) => {
-    const next = safeNextPath((request.query as { next?: string }).next);
+    const next = safeNextPath((request.query as { next?: unknown }).next);
     return renderLogin(reply, next, 200);
   });
 
@@ -52,21 +52,22 @@ export async function loginRoutes(app: FastifyInstance, ctx: HubContext): Promis
     if (!cookieToken || !parsed.data._csrf || !safeEqual(cookieToken, parsed.data._csrf)) {
       return renderLogin(reply, next, 403, 'The sign-in form expired. Try again.', email);
     }
-    const keys = [`ip:${request.ip}`, `email:${email.toLowerCase()}`];
-    const waitMs = ctx.loginLimiter.retryAfterMs(keys);
-    if (waitMs > 0) {
-      reply.header('Retry-After', Math.ceil(waitMs / 1000));
-      return renderLogin(reply, next, 429, `Too many failed sign-ins. Try again in ${Math.ceil(waitMs / 60_000)} minute(s).`, email);
+    const limit = ctx.loginLimiter.check(email, request.ip);
+    if (limit.retryAfterMs > 0) {
+      reply.header('Retry-After', Math.ceil(limit.retryAfterMs / 1000));
+      return renderLogin(reply, next, 429, `Too many failed sign-ins. Try again in ${Math.ceil(limit.retryAfterMs / 60_000)} minute(s).`, email);
     }
+    // The account is being guessed at from many addresses: slow every attempt down, lock nobody out.
+    if (limit.slowdownMs > 0) await sleep(limit.slowdownMs);
     const user = await ctx.store.findUserByEmail(email);
     // Verify against a dummy hash for unknown emails so timing does not tell which emails exist.
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
     if (!user || !ok) {
-      ctx.loginLimiter.recordFailure(keys);
+      ctx.loginLimiter.recordFailure(email, request.ip);
       request.log.info({ event: 'login_failed' }, 'failed sign-in');
       return renderLogin(reply, next, 401, 'Wrong email or password.', email);
     }
-    ctx.loginLimiter.reset([`email:${email.toLowerCase()}`]);
+    ctx.loginLimiter.recordSuccess(email, request.ip);
     reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/login' });
     await startSession(ctx, reply, user.id);
     return reply.redirect(user.mustChangePassword ? '/account' : next, 303);
@@ -84,7 +85,7 @@ export async function loginRoutes(app: FastifyInstance, ctx: HubContext): Promis
     scope.get('/account', async (request, reply) => {
       const s = request.hubSession!;
       return reply.type('text/html; charset=utf-8').send(accountPage({
-        user: { email: s.email, csrfToken: s.csrfToken }, mustChange: s.mustChangePassword, sites: await ctx.store.listSites(),
+        user: { email: s.email, csrfToken: s.csrfToken, role: s.role }, mustChange: s.mustChangePassword, sites: await visibleSites(ctx.store, s),
         notice: (request.query as { done?: string }).done === '1' ? 'Password changed.' : undefined,
       }));
     });
@@ -92,13 +93,17 @@ export async function loginRoutes(app: FastifyInstance, ctx: HubContext): Promis
     scope.post('/account/password', async (request, reply) => {
       const s = request.hubSession!;
       const render = async (status: number, error: string) => reply.code(status).type('text/html; charset=utf-8').send(accountPage({
-        user: { email: s.email, csrfToken: s.csrfToken }, mustChange: s.mustChangePassword, sites: await ctx.store.listSites(), error,
+        user: { email: s.email, csrfToken: s.csrfToken, role: s.role }, mustChange: s.mustChangePassword, sites: await visibleSites(ctx.store, s), error,
       }));
       const parsed = passwordChangeSchema.safeParse(request.body);
       if (!parsed.success) return render(400, parsed.error.issues[0]?.message ?? 'invalid input');
       const user = await ctx.store.getUserWithSecret(s.userId);
       if (!user) throw new HttpError(401, 'sign in first', 'unauthenticated');
       if (!(await verifyPassword(parsed.data.current, user.passwordHash))) return render(400, 'The current password is wrong.');
+      // Above all the one-time password must really be replaced; compared as scrypt sees them.
+      if (parsed.data.password.normalize('NFKC') === parsed.data.current.normalize('NFKC')) {
+        return render(400, 'The new password must differ from the current one.');
+      }
       await ctx.store.setUserPassword(user.id, await hashPassword(parsed.data.password), false);
       // Other sessions of this user end; this one starts afresh.
       await ctx.store.deleteUserSessions(user.id);

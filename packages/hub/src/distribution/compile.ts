@@ -3,12 +3,12 @@
  * this file alone.
  */
 import {
-  RuleError, normalizeRule, parseRulesDocument, rulesToDocument, writeRulesFile, writeWafrisRulesFile,
+  RuleError, normalizeRule, parseRulesDocument, rulesToDocument, unsafeRuleProblems, writeRulesFile, writeWafrisRulesFile,
 } from 'moat';
 import type { Rule, RuleInput } from 'moat';
 
 export type { Rule, RuleInput };
-export { RuleError };
+export { RuleError, unsafeRuleProblems };
 
 /** Validates and canonicalises one rule; throws RuleError with a message fit to show. */
 export function toRule(input: RuleInput): Rule {
@@ -32,12 +32,29 @@ export interface CompiledFile {
   skipped: { id: string; reason: string }[];
 }
 
+/**
+ * Rules stored before the engine refused them (a "/" block, a blank substring, a window under 1 s) are
+ * left out of the compiled files, with the reason, so one old rule cannot stop a site's every rebuild.
+ */
+function safeRules(rules: readonly Rule[]): { safe: Rule[]; skipped: { id: string; reason: string }[] } {
+  const safe: Rule[] = [];
+  const skipped: { id: string; reason: string }[] = [];
+  for (const rule of rules) {
+    const problems = unsafeRuleProblems(rule);
+    if (problems.length === 0) safe.push(rule);
+    else skipped.push({ id: rule.id, reason: problems.join('; ') });
+  }
+  return { safe, skipped };
+}
+
 export function compileMoatRules(rules: readonly Rule[], outPath: string): CompiledFile {
-  const written = writeRulesFile(rules, outPath);
-  return { path: written.path, hash: written.hash, skipped: [] };
+  const { safe, skipped } = safeRules(rules);
+  const written = writeRulesFile(safe, outPath);
+  return { path: written.path, hash: written.hash, skipped };
 }
 
 export function compileWafrisRules(rules: readonly Rule[], outPath: string, now: number): CompiledFile {
-  const written = writeWafrisRulesFile(rules, outPath, now);
-  return { path: written.path, hash: written.hash, skipped: written.skipped };
+  const { safe, skipped } = safeRules(rules);
+  const written = writeWafrisRulesFile(safe, outPath, now);
+  return { path: written.path, hash: written.hash, skipped: [...skipped, ...written.skipped] };
 }

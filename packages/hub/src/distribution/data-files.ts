@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RulesFormat } from '../store/store.js';
 
@@ -11,24 +11,24 @@ export interface DataFile {
 
 /**
  * The data_subscriptions file to serve: the newest `*.db` in `<dir>/<format>/`. Data files are built
- * elsewhere (another issue) and dropped there; they are large, so the ETag comes from name, size and
- * modification time rather than from hashing the content on each request.
+ * elsewhere and dropped there (write, then rename into the folder); they are large, so the ETag comes
+ * from name, size and modification time rather than from hashing the content on each request.
  */
-export function findDataFile(dir: string | undefined, format: RulesFormat): DataFile | undefined {
+export async function findDataFile(dir: string | undefined, format: RulesFormat): Promise<DataFile | undefined> {
   if (!dir) return undefined;
   const folder = join(dir, format);
   let newest: { name: string; mtimeMs: number; size: number } | undefined;
   let names: string[];
   try {
-    names = readdirSync(folder);
+    names = await readdir(folder);
   } catch {
     return undefined;
   }
   for (const name of names) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*\.db$/.test(name)) continue;
-    const stat = statSync(join(folder, name), { throwIfNoEntry: false });
-    if (!stat?.isFile()) continue;
-    if (!newest || stat.mtimeMs > newest.mtimeMs) newest = { name, mtimeMs: stat.mtimeMs, size: stat.size };
+    const found = await stat(join(folder, name)).catch(() => undefined);
+    if (!found?.isFile()) continue;
+    if (!newest || found.mtimeMs > newest.mtimeMs) newest = { name, mtimeMs: found.mtimeMs, size: found.size };
   }
   if (!newest) return undefined;
   const etag = createHash('sha256').update(`${newest.name}|${newest.size}|${newest.mtimeMs}`).digest('hex').slice(0, 32);

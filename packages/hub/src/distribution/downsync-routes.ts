@@ -1,11 +1,11 @@
-import { closeSync, createReadStream, fstatSync, openSync, readFileSync } from 'node:fs';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { siteForApiKey } from '../auth/api-key-auth.js';
 import type { HubContext } from '../server/context.js';
 import { chooseFormat } from './client-format.js';
 import { findDataFile } from './data-files.js';
-import type { SigningKey } from '../signing/signing-key.js';
+import { FileSignatures } from './file-signatures.js';
+import { sendFile } from './send-file.js';
 
 const text = z.string().max(256).optional();
 const querySchema = z.object({
@@ -20,6 +20,13 @@ const paramsSchema = z.object({ category: z.enum(['custom_rules', 'data_subscrip
  * file (or If-None-Match its ETag), 401 for a bad key.
  */
 export async function downsyncRoutes(app: FastifyInstance, ctx: HubContext): Promise<void> {
+  const signatures = ctx.signingKey ? new FileSignatures(ctx.signingKey) : null;
+  if (signatures) {
+    // Sign each new rules file as it is built, so its first download does not wait for it.
+    ctx.builder.onBuilt((path) => signatures.warm(path).catch((error: unknown) => {
+      app.log.warn({ err: error }, 'could not sign a new rules file ahead of its download; it is signed on first download');
+    }));
+  }
   app.get('/v2/downsync/:category/:apiKey', async (request, reply) => {
     const params = paramsSchema.safeParse(request.params);
     if (!params.success) {
@@ -36,7 +43,7 @@ export async function downsyncRoutes(app: FastifyInstance, ctx: HubContext): Pro
       const build = await ctx.builder.current(siteId, format);
       file = { path: build.path, fileName: build.fileName, etag: build.hash.slice(0, 32) };
     } else {
-      const found = findDataFile(ctx.config.dataFilesDir, format);
+      const found = await findDataFile(ctx.config.dataFilesDir, format);
       if (!found) {
         return reply.code(404).send({
           error: 'no_data_file',
@@ -58,39 +65,8 @@ export async function downsyncRoutes(app: FastifyInstance, ctx: HubContext): Pro
     if (query.client_db === file.fileName || ifNoneMatch(request.headers['if-none-match'], etag)) {
       return reply.code(304).send();
     }
-    if (ctx.signingKey) return sendSignedFile(reply, file.path, file.fileName, file.etag, ctx.signingKey);
-    return sendFile(reply, file.path, file.fileName);
+    return sendFile(reply, file.path, file.fileName, signatures);
   });
-}
-
-/** Signatures of served files by ETag: data files are large, so each version is read and signed once. */
-const signatureCache = new Map<string, string>();
-const SIGNATURE_CACHE_MAX = 256;
-
-/**
- * Sends the file with `X-Moat-Signature`: base64 ed25519 over the exact bytes sent. The bytes are read
- * from one open descriptor, so the signature always matches the body even while a rebuild renames files.
- */
-function sendSignedFile(reply: FastifyReply, path: string, fileName: string, etag: string, key: SigningKey): FastifyReply {
-  const fd = openSync(path, 'r');
-  let body: Buffer;
-  try {
-    body = readFileSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  const cacheKey = `${path}|${etag}|${body.length}`;
-  let signature = signatureCache.get(cacheKey);
-  if (!signature) {
-    signature = key.sign(body);
-    if (signatureCache.size >= SIGNATURE_CACHE_MAX) signatureCache.delete(signatureCache.keys().next().value as string);
-    signatureCache.set(cacheKey, signature);
-  }
-  return reply
-    .header('Content-Type', 'application/vnd.sqlite3')
-    .header('Content-Disposition', `attachment; filename=${fileName}`)
-    .header('X-Moat-Signature', signature)
-    .send(body);
 }
 
 function ifNoneMatch(header: string | undefined, etag: string): boolean {
@@ -99,16 +75,4 @@ function ifNoneMatch(header: string | undefined, etag: string): boolean {
     const tag = t.trim().replace(/^W\//, '');
     return tag === etag || tag === '*';
   });
-}
-
-function sendFile(reply: FastifyReply, path: string, fileName: string): FastifyReply {
-  // Open first, then size the open file: a rebuild may rename a newer file over the name meanwhile.
-  const fd = openSync(path, 'r');
-  const size = fstatSync(fd).size;
-  // File names are [A-Za-z0-9_.-] only, so the unquoted form every client parses is safe.
-  return reply
-    .header('Content-Type', 'application/vnd.sqlite3')
-    .header('Content-Disposition', `attachment; filename=${fileName}`)
-    .header('Content-Length', size)
-    .send(createReadStream(path, { fd }));
 }

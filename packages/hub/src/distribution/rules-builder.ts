@@ -22,6 +22,8 @@ export function buildFileName(format: RulesFormat, hash: string): string {
  */
 export class RulesBuilder {
   private readonly queues = new Map<number, Promise<unknown>>();
+  private readonly builtListeners: ((path: string) => unknown)[] = [];
+  private readonly expiredListeners: ((siteId: number, rules: StoredRule[]) => Promise<unknown>)[] = [];
 
   constructor(
     private readonly store: HubStore,
@@ -32,8 +34,15 @@ export class RulesBuilder {
   /** Recompiles both formats of a site; call after every change of its rules. */
   rebuild(siteId: number): Promise<Record<RulesFormat, ServedBuild>> {
     return this.serialized(siteId, async () => {
-      const rules = (await this.store.listRules(siteId)).map(plainRule);
-      return { moat: await this.build(siteId, 'moat', rules), wafris: await this.build(siteId, 'wafris', rules) };
+      const stored = await this.store.listRules(siteId);
+      const previous = await this.store.getBuild(siteId, 'wafris');
+      const rules = stored.map(plainRule);
+      const built = { moat: await this.build(siteId, 'moat', rules), wafris: await this.build(siteId, 'wafris', rules) };
+      // Every build after an expiry sees it exactly once: expired since the previous build, not yet at this one.
+      const sinceMs = previous ? previous.builtAt * 1000 : Number.POSITIVE_INFINITY;
+      const expired = stored.filter((r) => r.expires !== undefined && r.expires > sinceMs && r.expires <= built.wafris.builtAt * 1000);
+      if (expired.length > 0) for (const listener of this.expiredListeners) await listener(siteId, expired);
+      return built;
     });
   }
 
@@ -61,6 +70,16 @@ export class RulesBuilder {
       }
     }
     return rebuilt;
+  }
+
+  /** Calls `listener` with the path of every new file, once it is in place (not awaited). */
+  onBuilt(listener: (path: string) => unknown): void {
+    this.builtListeners.push(listener);
+  }
+
+  /** Calls `listener` (awaited) with a site's rules that expired since its previous build, once per expiry. */
+  onExpired(listener: (siteId: number, rules: StoredRule[]) => Promise<unknown>): void {
+    this.expiredListeners.push(listener);
   }
 
   /** Waits for builds in progress (used on shutdown). */
@@ -93,6 +112,13 @@ export class RulesBuilder {
     const previous = await this.store.getBuild(siteId, format);
     await this.store.saveBuild(build);
     this.removeOldFiles(dir, format, [fileName, previous?.fileName]);
+    for (const listener of this.builtListeners) {
+      try {
+        listener(path);
+      } catch {
+        // A listener (pre-signing) is an optimisation; the build itself succeeded.
+      }
+    }
     return { ...build, path };
   }
 

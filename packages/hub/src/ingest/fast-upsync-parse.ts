@@ -1,25 +1,32 @@
-import type { UpsyncBody, UpsyncRecord } from './upsync-schema.js';
-import { upsyncBodySchema } from './upsync-schema.js';
+import type { UpsyncRecord } from './upsync-schema.js';
+import { upsyncRecordSchema } from './upsync-schema.js';
 
 const TREATMENTS = new Set(['Passed', 'Blocked', 'Allowed']);
+
+/** A number or boolean the schema turns into text (JSON has no NaN, but the schema refuses it). */
+function isScalar(v: unknown): v is number | boolean {
+  return (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean';
+}
 
 /** `text(max)` of the schema for the plain cases; undefined means "let the schema decide". */
 function text(v: unknown, max: number): string | undefined {
   if (typeof v === 'string') return v.length > max ? v.slice(0, max) : v;
+  if (isScalar(v)) return String(v).slice(0, max);
   return v === null || v === undefined ? '' : undefined;
 }
 
 function optionalText(v: unknown, max: number): string | null | undefined {
   if (v === null || v === undefined || v === '') return null;
+  if (isScalar(v)) return String(v).slice(0, max);
   return typeof v === 'string' ? v.slice(0, max) : undefined;
 }
 
 /**
- * The schema's result for a record in the shape clients normally send (plain strings, a numeric
- * timestamp, a canonical treatment, no monitored list), built without zod's per-field machinery;
+ * The schema's result for a record in the shape clients normally send (plain strings or numbers, a
+ * numeric timestamp, a canonical treatment, no monitored list), built without zod's per-field machinery;
  * undefined for anything else, which then goes through the schema itself.
  */
-function fastRecord(raw: unknown): UpsyncRecord | undefined {
+export function fastRecord(raw: unknown): UpsyncRecord | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   const r = raw as Record<string, unknown>;
   const ip = r.ip;
@@ -54,30 +61,15 @@ function fastRecord(raw: unknown): UpsyncRecord | undefined {
 }
 
 /**
- * Validates an upsync body with the same result as `upsyncBodySchema(maxRecords).parse`, several times
- * faster for ordinary batches: only when every record is in the plain shape is the fast path taken;
- * otherwise the whole body goes through the schema, which also produces its error messages.
+ * One record, with the same result as `upsyncRecordSchema.safeParse`, several times faster for the plain
+ * shape: the fast path answers when it can, the schema otherwise (and writes the reason for a refusal).
  */
-export function upsyncBodyParser(maxRecords: number): (body: unknown) => UpsyncBody {
-  const schema = upsyncBodySchema(maxRecords);
-  const metaSchema = schema.shape.meta;
-  return (body) => {
-    if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
-      const b = body as Record<string, unknown>;
-      if (Array.isArray(b.batch) && b.batch.length <= maxRecords) {
-        const meta = metaSchema.safeParse(b.meta);
-        if (meta.success) {
-          const batch: UpsyncRecord[] = new Array(b.batch.length);
-          let ok = true;
-          for (let i = 0; i < b.batch.length; i++) {
-            const rec = fastRecord(b.batch[i]);
-            if (rec === undefined) { ok = false; break; }
-            batch[i] = rec;
-          }
-          if (ok) return { meta: meta.data, batch };
-        }
-      }
-    }
-    return schema.parse(body);
-  };
+export function checkUpsyncRecord(raw: unknown): { record: UpsyncRecord } | { reason: string } {
+  const fast = fastRecord(raw);
+  if (fast !== undefined) return { record: fast };
+  const parsed = upsyncRecordSchema.safeParse(raw);
+  if (parsed.success) return { record: parsed.data };
+  const issue = parsed.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  return { reason: `${where}${issue?.message ?? 'invalid record'}`.slice(0, 200) };
 }

@@ -1,39 +1,31 @@
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { siteForApiKey } from '../auth/api-key-auth.js';
 import type { HubContext } from '../server/context.js';
 import { HttpError } from '../server/http-error.js';
 import { toReport } from './to-report.js';
-import { upsyncBodyParser } from './fast-upsync-parse.js';
-
-const gunzipAsync = promisify(gunzip);
+import { readUpsyncBody, upsyncShapeLimits } from './upsync-body.js';
+import { upsyncBatchSorter } from './upsync-batch.js';
 
 /**
- * `POST /v2/upsync/{apiKey}`: a batch of request reports, JSON, optionally gzip-compressed. The batch
- * is validated whole and stored in one transaction: a bad batch is refused with a 4xx and stores
- * nothing; a good one is stored completely before the 200.
+ * `POST /v2/upsync/{apiKey}`: a batch of request reports, JSON, optionally gzip-compressed. The key is
+ * checked before the body is read; the body's size (also inflated) and shape are bounded before it is
+ * parsed. Each record is judged alone: the valid ones are stored in one transaction before the 200, the
+ * others are counted and listed in the answer `{ok, accepted, rejected, clamped, errors:[{index, reason}]}`.
  */
 export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promise<void> {
-  const parseBody = upsyncBodyParser(ctx.config.upsyncMaxRecords);
+  const sortBatch = upsyncBatchSorter(ctx.config.upsyncMaxRecords);
   const maxBytes = ctx.config.upsyncMaxBytes;
+  const limits = upsyncShapeLimits(ctx.config.upsyncMaxRecords);
+  const oldestKeptBefore = Math.max(ctx.config.retention.rawSeconds, ctx.config.retention.rollupSeconds);
 
   // This plugin's own JSON parser: it reads the raw bytes, so it can inflate gzip with a size cap.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: maxBytes }, (request, body, done) => {
-    const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
-    const decode = encoding === 'gzip' || encoding === 'x-gzip'
-      ? gunzipAsync(body as Buffer, { maxOutputLength: maxBytes })
-      : encoding === 'identity'
-        ? Promise.resolve(body as Buffer)
-        : Promise.reject(new HttpError(415, `unsupported Content-Encoding ${JSON.stringify(encoding.slice(0, 40))}: use gzip or none`, 'unsupported_encoding'));
-    decode.then((raw) => {
-      if (raw.length === 0) throw new HttpError(400, 'the body is empty', 'malformed_body');
-      done(null, JSON.parse(raw.toString('utf8')));
-    }).catch((error: unknown) => done(error as Error));
+    readUpsyncBody(body as Buffer, request.headers['content-encoding'], maxBytes, limits)
+      .then((value) => done(null, value), (error: unknown) => done(error as Error));
   });
 
-  // The key is checked before the body is read, so bad keys cost no parsing.
+  // The key is checked before the body is read, so bad keys cost no reading or parsing.
   const keys = new WeakMap<object, { siteId: number; keyId: number }>();
   const onRequest = async (request: FastifyRequest) => {
     keys.set(request, await siteForApiKey(ctx.store, (request.params as { apiKey?: unknown }).apiKey));
@@ -46,15 +38,20 @@ export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promi
     if (!request.headers['content-type']?.toLowerCase().startsWith('application/json')) {
       throw new HttpError(415, 'send the batch as Content-Type: application/json', 'unsupported_media_type');
     }
-    const body = parseBody(request.body);
-    const records = body.batch.map((r) => toReport(r, ctx.countryOf));
-    if (records.length > 0) await ctx.store.insertReports(siteId, records);
     const now = Math.floor(ctx.now() / 1000);
+    const batch = sortBatch(request.body, { receivedAt: now, oldestKept: now - oldestKeptBefore });
+    const records = batch.accepted.map((r) => toReport(r, ctx.countryOf));
+    if (records.length > 0) await ctx.store.insertReports(siteId, records);
     await ctx.store.touchApiKey(keyId, now);
     await ctx.store.recordReporter({
-      siteId, client: body.meta.client, version: body.meta.version, framework: body.meta.framework,
+      siteId, client: batch.meta.client, version: batch.meta.version, framework: batch.meta.framework,
       lastSeen: now, records: records.length,
     });
-    return reply.code(200).send({ ok: true, stored: records.length });
+    if (batch.rejectedCount > 0 || batch.clamped > 0) {
+      request.log.info({ siteId, accepted: records.length, rejected: batch.rejectedCount, clamped: batch.clamped }, 'upsync records refused or re-dated');
+    }
+    return reply.code(200).send({
+      ok: true, accepted: records.length, rejected: batch.rejectedCount, clamped: batch.clamped, errors: batch.rejected,
+    });
   });
 }

@@ -1,8 +1,12 @@
 import { z } from 'zod';
 
-/** Text fields: missing or null become '', over-long values are cut rather than the batch refused. */
-const text = (max: number) => z.string().nullish().transform((v) => (v ?? '').slice(0, max));
-const optionalText = (max: number) => z.string().nullish().transform((v) => (v == null || v === '' ? null : v.slice(0, max)));
+/**
+ * Text fields: missing or null become '', over-long values are cut rather than the record refused, and
+ * numbers or booleans become their text (the Wafris gem sends a rate-limit rule id as a JSON number).
+ */
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+const text = (max: number) => scalar.nullish().transform((v) => (v == null ? '' : String(v)).slice(0, max));
+const optionalText = (max: number) => scalar.nullish().transform((v) => (v == null || v === '' ? null : String(v).slice(0, max)));
 
 const treatment = z.preprocess(
   (v) => (typeof v === 'string' ? v.charAt(0).toUpperCase() + v.slice(1).toLowerCase() : v),
@@ -20,6 +24,7 @@ const monitoredEntry = z.object({
   rule_id: optionalText(64),
 });
 
+/** One report. Validated on its own: a bad record is refused alone, never the batch around it. */
 export const upsyncRecordSchema = z.object({
   ip: z.string().min(1).max(64),
   user_agent: text(1024),
@@ -40,15 +45,17 @@ export const upsyncRecordSchema = z.object({
 
 export type UpsyncRecord = z.output<typeof upsyncRecordSchema>;
 
-export function upsyncBodySchema(maxRecords: number) {
+export const upsyncMetaSchema = z.object({
+  version: text(64),
+  client: text(64),
+  framework: text(64),
+}).nullish().transform((m) => m ?? { version: '', client: '', framework: '' });
+
+export type UpsyncMeta = z.output<typeof upsyncMetaSchema>;
+
+/** The envelope, checked whole: records are checked one by one afterwards, and `meta` leniently. */
+export function upsyncEnvelopeSchema(maxRecords: number) {
   return z.object({
-    meta: z.object({
-      version: text(64),
-      client: text(64),
-      framework: text(64),
-    }).nullish().transform((m) => m ?? { version: '', client: '', framework: '' }),
-    batch: z.array(upsyncRecordSchema).max(maxRecords, `at most ${maxRecords} records per request`),
+    batch: z.array(z.unknown()).max(maxRecords, `at most ${maxRecords} records per request`),
   });
 }
-
-export type UpsyncBody = z.output<ReturnType<typeof upsyncBodySchema>>;

@@ -1,4 +1,4 @@
-import type { Rule } from 'moat';
+import { wafrisReportedAs, type Rule } from 'moat';
 import type { RuleHits } from '../store/store.js';
 
 export interface RuleHitCount {
@@ -8,8 +8,19 @@ export interface RuleHitCount {
   wouldBlock: number;
 }
 
-/** The category and reported entry a client reports when this rule decides (Wafris terms). */
+/**
+ * Every category and entry a client reports when this rule decides: Moat's own forms, plus the forms the
+ * Wafris gem reports from the exported rows (country tokens, case and encoding variants, the rate
+ * limit's number). Distinct after lower-casing, since matches are counted case-insensitively.
+ */
 function reportedAs(rule: Rule): string[] {
+  const keys = new Set<string>();
+  for (const key of moatReportedAs(rule)) keys.add(key.toLowerCase());
+  for (const r of wafrisReportedAs(rule)) keys.add(`${r.category}\t${r.rule}`.toLowerCase());
+  return [...keys];
+}
+
+function moatReportedAs(rule: Rule): string[] {
   switch (rule.kind) {
     case 'ip': return [`${rule.action === 'allow' ? 'ai' : 'bi'}\t${rule.value}`];
     case 'country': return [`bctry\tG_${rule.value}`, `bctry\t${rule.value}`];

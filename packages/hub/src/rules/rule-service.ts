@@ -1,35 +1,50 @@
 import type { HubStore, StoredRule } from '../store/store.js';
 import type { RulesBuilder } from '../distribution/rules-builder.js';
-import { RuleError, rulesAsDocument, rulesFromDocumentText, toRule, type Rule } from '../distribution/compile.js';
+import { RuleError, rulesAsDocument, rulesFromDocumentText, toRule, unsafeRuleProblems, type Rule } from '../distribution/compile.js';
 import { HttpError } from '../server/http-error.js';
 import type { RuleInputBody, RulePatch } from './rule-input.js';
+import type { Actor } from '../audit/actor.js';
+import type { AuditLog } from '../audit/audit-log.js';
 
 /** Most rules one site may hold; far above real use, low enough to keep compiles quick. */
 const MAX_RULES_PER_SITE = 100_000;
 
 /**
  * Every change to a site's rules goes through here: validate with the engine's rules, store, then
- * recompile the site's files so the next downsync serves the change.
+ * recompile the site's files so the next downsync serves the change. Each change names its actor and
+ * is written to the audit log here, so no path (API, form, import, one-click block) can skip it; after
+ * the rebuild, so a failing audit write (a 500 the admin sees) never leaves a stored change unserved.
  */
 export class RuleService {
-  constructor(private readonly store: HubStore, private readonly builder: RulesBuilder, private readonly now: () => number) {}
+  constructor(
+    private readonly store: HubStore,
+    private readonly builder: RulesBuilder,
+    private readonly now: () => number,
+    private readonly audit: AuditLog,
+  ) {}
 
   list(siteId: number): Promise<StoredRule[]> {
     return this.store.listRules(siteId);
   }
 
-  async create(siteId: number, input: RuleInputBody): Promise<StoredRule> {
-    const rule = validate(() => toRule(input));
+  /** The rule an input becomes (validated, canonical value and id) without storing it; 400 when invalid. */
+  preview(input: RuleInputBody): Rule {
+    return validate(() => toRule(input));
+  }
+
+  async create(siteId: number, input: RuleInputBody, actor: Actor): Promise<StoredRule> {
+    const rule = this.preview(input);
     if (await this.store.getRule(siteId, rule.id)) {
       throw new HttpError(409, `a rule with id ${rule.id} (${rule.kind} ${rule.value}) already exists`, 'rule_exists');
     }
     await this.checkCapacity(siteId, 1);
     await this.store.saveRules(siteId, [rule], { replace: false, now: this.nowSeconds() });
     await this.builder.rebuild(siteId);
+    await this.audit.ruleCreated(actor, siteId, rule);
     return (await this.store.getRule(siteId, rule.id))!;
   }
 
-  async update(siteId: number, ruleId: string, patch: RulePatch): Promise<StoredRule> {
+  async update(siteId: number, ruleId: string, patch: RulePatch, actor: Actor): Promise<StoredRule> {
     const existing = await this.store.getRule(siteId, ruleId);
     if (!existing) throw new HttpError(404, 'no such rule', 'not_found');
     const next: Rule = { id: existing.id, action: existing.action, kind: existing.kind, value: existing.value, mode: patch.mode ?? existing.mode };
@@ -38,36 +53,49 @@ export class RuleService {
     const expires = patch.clearExpires ? undefined : patch.expires !== undefined ? toMillis(patch.expires) : existing.expires;
     if (expires !== undefined) next.expires = expires;
     if (existing.rateLimit) next.rateLimit = existing.rateLimit;
+    // A change of mode can make a rule unsafe (a "/" path rule switched from monitor to block).
+    const problems = unsafeRuleProblems(next);
+    if (problems.length > 0) throw new HttpError(400, problems.join('; '), 'invalid_rule');
     await this.store.updateRule(siteId, next, this.nowSeconds());
     await this.builder.rebuild(siteId);
+    await this.audit.ruleUpdated(actor, siteId, existing, next);
     return (await this.store.getRule(siteId, ruleId))!;
   }
 
-  async remove(siteId: number, ruleId: string): Promise<void> {
-    if (!(await this.store.deleteRule(siteId, ruleId))) throw new HttpError(404, 'no such rule', 'not_found');
+  async remove(siteId: number, ruleId: string, actor: Actor): Promise<void> {
+    const existing = await this.store.getRule(siteId, ruleId);
+    if (!existing || !(await this.store.deleteRule(siteId, ruleId))) throw new HttpError(404, 'no such rule', 'not_found');
     await this.builder.rebuild(siteId);
+    await this.audit.ruleDeleted(actor, siteId, existing);
   }
 
   /**
    * Imports a rules document. `replace` makes the site's rules exactly the document's; otherwise the
    * document's rules are added, and rules with the same id are overwritten.
    */
-  async import(siteId: number, document: string | object, replace: boolean): Promise<{ imported: number }> {
-    const text = typeof document === 'string' ? document : JSON.stringify(document);
-    const rules = validate(() => rulesFromDocumentText(text, 'import'));
+  async import(siteId: number, document: string | object, replace: boolean, actor: Actor): Promise<{ imported: number }> {
+    const rules = this.previewDocument(document);
     const now = this.nowSeconds();
+    const before = await this.store.listRules(siteId);
     if (replace) {
       if (rules.length > MAX_RULES_PER_SITE) throw new HttpError(400, `at most ${MAX_RULES_PER_SITE} rules per site`, 'too_many_rules');
       await this.store.saveRules(siteId, rules, { replace: true, now });
     } else {
-      const existing = new Set((await this.store.listRules(siteId)).map((r) => r.id));
+      const existing = new Set(before.map((r) => r.id));
       const fresh = rules.filter((r) => !existing.has(r.id));
       await this.checkCapacity(siteId, fresh.length);
       for (const rule of rules) if (existing.has(rule.id)) await this.store.updateRule(siteId, rule, now);
       await this.store.saveRules(siteId, fresh, { replace: false, now });
     }
     await this.builder.rebuild(siteId);
+    await this.audit.rulesImported(actor, siteId, rules, replace, before.length);
     return { imported: rules.length };
+  }
+
+  /** The rules a document holds (validated, canonical) without storing them; 400 when invalid. */
+  previewDocument(document: string | object): Rule[] {
+    const text = typeof document === 'string' ? document : JSON.stringify(document);
+    return validate(() => rulesFromDocumentText(text, 'import'));
   }
 
   async export(siteId: number): Promise<object> {

@@ -1,3 +1,4 @@
+import type { AuditLog } from '../audit/audit-log.js';
 import type { HubConfig } from '../config.js';
 import type { LoginRateLimiter } from '../auth/login-rate-limit.js';
 import type { RulesBuilder } from '../distribution/rules-builder.js';
@@ -11,6 +12,7 @@ export interface HubContext {
   store: HubStore;
   builder: RulesBuilder;
   rules: RuleService;
+  audit: AuditLog;
   loginLimiter: LoginRateLimiter;
   /** Signs downsync bodies (managed mode); null when the hub runs without a key. */
   signingKey: SigningKey | null;

@@ -1,10 +1,15 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { apiRoutes } from '../api/api-routes.js';
+import { HUB_ACTOR } from '../audit/actor.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { loginRoutes } from '../auth/login-routes.js';
 import { LoginRateLimiter } from '../auth/login-rate-limit.js';
 import { generatePassword, hashPassword } from '../auth/password.js';
 import { resolveConfig, type HubConfig, type HubOptions } from '../config.js';
+import { countryLookupFromDataFile } from '../distribution/country-lookup.js';
+import { findDataFile } from '../distribution/data-files.js';
+import { ensureDefaultDataFiles } from '../distribution/default-data-files.js';
 import { downsyncRoutes } from '../distribution/downsync-routes.js';
 import { RulesBuilder } from '../distribution/rules-builder.js';
 import { upsyncRoutes } from '../ingest/upsync-routes.js';
@@ -17,10 +22,13 @@ import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { HubStore } from '../store/store.js';
 import { dashboardRoutes } from '../ui/routes/dashboard-routes.js';
+import { userRoutes } from '../ui/routes/users-routes.js';
 import { assetRoutes } from './asset-routes.js';
 import type { HubContext } from './context.js';
+import { DEFAULT_BODY_LIMIT, registerEdgePolicy } from './edge-policy.js';
 import { errorHandler } from './error-handler.js';
 import { registerFormParser } from './form-body.js';
+import { registerJsonParser } from './json-body.js';
 import { requestSerializer } from './log-redaction.js';
 import { startMaintenance, type Maintenance } from './maintenance.js';
 import { securityHeaders } from './security-headers.js';
@@ -67,15 +75,24 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
   let maintenance: Maintenance | undefined;
   try {
     const builder = new RulesBuilder(store, config.rulesDir, now);
-    const rules = new RuleService(store, builder, now);
-    const sites = new SiteService(store, builder, now);
+    const audit = new AuditLog(store, now);
+    const rules = new RuleService(store, builder, now, audit);
+    const sites = new SiteService(store, builder, now, audit);
+    builder.onExpired((siteId, expired) => audit.rulesExpired(HUB_ACTOR, siteId, expired));
     const signingKey = config.signing ? loadOrCreateSigningKey(config.signingKeyFile) : null;
+    if (config.defaultDataFiles) {
+      print(`Checking the data files in ${config.dataFilesDir} (the first start builds them from the bundled CC0 country ranges: about a minute)…`);
+      const outcome = await ensureDefaultDataFiles(config.dataFilesDir, now);
+      if (outcome.kind === 'built') print(`  built ${outcome.fileName}: ${outcome.ranges.toLocaleString('en')} country ranges in ${outcome.seconds.toFixed(0)} s`);
+      if (outcome.kind === 'failed') print(`  could not build a data file (${outcome.message}); Wafris clients apply no rule until one is in ${config.dataFilesDir}`);
+    }
+    const countryOf = options.countryOf ?? await countryLookupFromServedFile(config.dataFilesDir);
     let url = '';
     const context: HubContext = {
-      config, store, builder, rules, signingKey,
+      config, store, builder, rules, audit, signingKey,
       loginLimiter: new LoginRateLimiter(config.loginRateLimit, now),
-      hasCountryLookup: options.countryOf !== undefined,
-      countryOf: options.countryOf ?? (() => null),
+      hasCountryLookup: countryOf !== undefined,
+      countryOf: countryOf ?? (() => null),
       publicUrl: () => config.publicUrl ?? url,
       now,
     };
@@ -83,8 +100,8 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
     app = Fastify({
       logger: loggerOptions(options.logger),
       trustProxy: options.trustProxy ?? false,
-      // Bodies are small except upsync (its own limit) and the rules import form.
-      bodyLimit: 6 * 1024 * 1024,
+      // Each route's own limit comes from the edge policy; this covers the rest (404s).
+      bodyLimit: DEFAULT_BODY_LIMIT,
       routerOptions: { maxParamLength: 500 },
     });
     app.setErrorHandler(errorHandler);
@@ -97,6 +114,9 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
       await registerSelfProtection(app, config.dataDir, { rules: options.selfProtection?.rules, trustedProxies: trusted });
     }
     await app.register(cookie);
+    // Before any route: sessions are checked and body limits set before a body is read.
+    registerEdgePolicy(app, context);
+    registerJsonParser(app);
     registerFormParser(app);
 
     app.get('/healthz', async () => ({ ok: true }));
@@ -108,6 +128,7 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
     await app.register(async (scope) => loginRoutes(scope, context));
     await app.register(async (scope) => apiRoutes(scope, context, sites));
     await app.register(async (scope) => dashboardRoutes(scope, context, sites));
+    await app.register(async (scope) => userRoutes(scope, context));
 
     const firstRun = await firstRunSetup(config, store, sites, print);
 
@@ -193,11 +214,22 @@ async function firstRunSetup(config: HubConfig, store: HubStore, sites: SiteServ
     }
   }
   if (config.createDemoSite && (await store.listSites()).length === 0) {
-    const site = await sites.createSite('Demo site');
-    const { key } = await sites.createKey(site.id, 'demo');
+    const site = await sites.createSite('Demo site', HUB_ACTOR);
+    const { key } = await sites.createKey(site.id, 'demo', HUB_ACTOR);
     firstRun.demoSiteId = site.id;
     firstRun.demoApiKey = key;
     print(`Moat hub: created "Demo site" with API key ${key} (shown once; the hub stores only its hash)`);
   }
   return firstRun;
+}
+
+/** Countries from the Moat data file the hub serves, when there is one that loads. */
+async function countryLookupFromServedFile(dir: string): Promise<((ip: string) => string | null) | undefined> {
+  const found = await findDataFile(dir, 'moat');
+  if (found === undefined) return undefined;
+  try {
+    return countryLookupFromDataFile(found.path);
+  } catch {
+    return undefined; // a file the clients will refuse too; the downsync side reports it
+  }
 }

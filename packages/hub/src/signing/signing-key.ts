@@ -1,6 +1,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { signOpenFile, type FileSignature } from './file-signature.js';
 
 /**
  * The hub's ed25519 key for managed mode: each downsync 200 carries `X-Moat-Signature`, the base64
@@ -14,6 +16,8 @@ export interface SigningKey {
   publicKeyPem: string;
   /** Base64 signature over `bytes`. */
   sign(bytes: Uint8Array): string;
+  /** Hashes and signs the first `size` bytes of an open file (big files in a worker). */
+  signFile(handle: FileHandle, size: number): Promise<FileSignature>;
 }
 
 export function loadOrCreateSigningKey(file: string): SigningKey {
@@ -41,5 +45,6 @@ export function signingKeyFrom(privateKey: KeyObject): SigningKey {
     publicKeyBase64: raw.toString('base64'),
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     sign: (bytes) => sign(null, bytes, privateKey).toString('base64'),
+    signFile: (handle, size) => signOpenFile(privateKey, handle, size),
   };
 }

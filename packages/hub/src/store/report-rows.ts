@@ -1,4 +1,4 @@
-import type { ReportPage, RuleHits, StoredReport, Totals, Treatment } from './store.js';
+import { MAX_VALUE_HOURS, type ReportPage, type RuleHits, type StoredReport, type Totals, type Treatment } from './store.js';
 
 // Pure pieces both report stores share: codes, limits, row mapping and the request-log paging.
 
@@ -39,7 +39,29 @@ export function hourDimensions(sql: { always: string; tab: string }): ReadonlyAr
   ];
 }
 
+/** Reports dated further ahead of the hub's clock than this are placed at the time they arrived. */
+export const REPORT_MAX_AHEAD_SECONDS = 24 * 3600;
+
+/**
+ * Where a report goes on the hub's time line (Unix seconds): its own time when plausible; the receipt
+ * time when it is dated more than a day ahead (a wrong clock, or milliseconds sent as seconds — one such
+ * record, dated in the year 5138, topped the request log and was never pruned); 'too_old' when it is
+ * older than retention keeps anything, so storing it would only feed the next prune.
+ */
+export function placeReportTime(ts: number, receivedAt: number, oldestKept: number): number | 'too_old' {
+  if (ts > receivedAt + REPORT_MAX_AHEAD_SECONDS) return receivedAt;
+  if (ts < oldestKept) return 'too_old';
+  return ts;
+}
+
 export type TotalsRow = { total: number | null; blocked: number | null; allowed: number | null; passed: number | null; monitored: number | null };
+
+/** The hour starts in [from, to), newest MAX_VALUE_HOURS of them at most. */
+export function hoursOf(from: number, to: number): number[] {
+  const hours: number[] = [];
+  for (let h = hourFloor(to - 1); h >= hourFloor(from) && hours.length < MAX_VALUE_HOURS; h -= 3600) hours.push(h);
+  return hours.reverse();
+}
 
 export function hourFloor(t: number): number {
   return t - (((t % 3600) + 3600) % 3600);

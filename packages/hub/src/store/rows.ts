@@ -1,13 +1,22 @@
 import type { Rule } from 'moat';
 import type {
-  ApiKeyInfo, ClientContact, ReporterContact, RulesBuild, RulesFormat, Session, Site, StoredRule, UserWithSecret,
+  ApiKeyInfo, AuditEntry, ClientContact, ReporterContact, Role, RulesBuild, RulesFormat, Session, Site, StoredRule, User, UserAccess, UserWithSecret,
 } from './store.js';
 
 // Table rows as both drivers return them, and their mapping to the store's types. Flags are booleans
 // here; SQLite returns them as 0/1 and its store converts them first.
 
-export interface UserRow { id: number; email: string; password_hash: string; must_change_password: boolean; created_at: number }
-export interface SessionRow { user_id: number; email: string; must_change_password: boolean; csrf_token: string; expires_at: number }
+/** `site_ids`: the granted site ids joined by commas (both databases aggregate them the same way). */
+export interface UserRow {
+  id: number; email: string; password_hash: string; must_change_password: boolean; created_at: number; role: string; site_ids: string | null;
+}
+export interface SessionRow {
+  user_id: number; email: string; must_change_password: boolean; csrf_token: string; expires_at: number; role: string; site_ids: string | null;
+}
+export interface AuditRow {
+  id: number; at: number; user_id: number | null; user_email: string; ip: string | null; action: string; site_id: number | null;
+  target: string | null; before: string | null; after: string | null;
+}
 export interface SiteRow { id: number; name: string; created_at: number }
 export interface KeyRow {
   id: number; site_id: number; label: string; prefix: string; created_at: number; revoked_at: number | null; last_used_at: number | null;
@@ -32,13 +41,30 @@ export function toUser(row: UserRow): UserWithSecret {
   return {
     id: row.id, email: row.email, passwordHash: row.password_hash,
     mustChangePassword: row.must_change_password, createdAt: row.created_at,
+    role: toRole(row.role), siteIds: toSiteIds(row.site_ids),
   };
 }
 
 export function toSession(row: SessionRow): Session {
   return {
     userId: row.user_id, email: row.email, mustChangePassword: row.must_change_password,
-    csrfToken: row.csrf_token, expiresAt: row.expires_at,
+    csrfToken: row.csrf_token, expiresAt: row.expires_at, role: toRole(row.role), siteIds: toSiteIds(row.site_ids),
+  };
+}
+
+/** Anything but 'admin' reads as the least privileged role, so a bad value never grants more. */
+function toRole(role: string): Role {
+  return role === 'admin' ? 'admin' : 'viewer';
+}
+
+function toSiteIds(list: string | null): number[] {
+  return list ? list.split(',').map(Number).filter(Number.isInteger).sort((a, b) => a - b) : [];
+}
+
+export function toAuditEntry(r: AuditRow): AuditEntry {
+  return {
+    id: r.id, at: r.at, userId: r.user_id, userEmail: r.user_email, ip: r.ip, action: r.action, siteId: r.site_id,
+    target: r.target, before: r.before, after: r.after,
   };
 }
 
@@ -96,4 +122,14 @@ export function toReporter(r: ReporterRow): ReporterContact {
   return {
     siteId: r.site_id, client: r.client, version: r.version, framework: r.framework, lastSeen: r.last_seen, records: r.records,
   };
+}
+
+/** Admins are granted no sites (they see all); duplicate ids are dropped. */
+export function grantable(access: UserAccess): UserAccess {
+  return { role: access.role, siteIds: access.role === 'admin' ? [] : [...new Set(access.siteIds)].sort((a, b) => a - b) };
+}
+
+export function withoutSecret(user: UserWithSecret): User {
+  const { passwordHash: _secret, ...rest } = user;
+  return rest;
 }

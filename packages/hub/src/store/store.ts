@@ -5,7 +5,17 @@
  */
 import type { Rule } from 'moat';
 
-export interface User {
+/** admin: everything, every site; viewer: reads the sites granted to them, changes nothing. */
+export type Role = 'admin' | 'viewer';
+export const ROLES: readonly Role[] = ['admin', 'viewer'];
+
+/** What a user may reach: a role, and for viewers the sites granted (admins see every site). */
+export interface UserAccess {
+  role: Role;
+  siteIds: number[];
+}
+
+export interface User extends UserAccess {
   id: number;
   email: string;
   mustChangePassword: boolean;
@@ -16,12 +26,43 @@ export interface UserWithSecret extends User {
   passwordHash: string;
 }
 
-export interface Session {
+export interface Session extends UserAccess {
   userId: number;
   email: string;
   mustChangePassword: boolean;
   csrfToken: string;
   expiresAt: number;
+}
+
+/** Outcome of a change that must leave the hub with at least one admin. */
+export type UserChange = 'done' | 'not_found' | 'last_admin';
+
+/** One line of the audit log: who did what, when, from where. Never updated once written. */
+export interface AuditRecord {
+  /** Unix seconds. */
+  at: number;
+  /** null for the hub itself (a rule expiring). */
+  userId: number | null;
+  userEmail: string;
+  ip: string | null;
+  /** e.g. rule.create, rule.update, rule.delete, rule.import, rule.expire, site.create, key.create, user.invite. */
+  action: string;
+  siteId: number | null;
+  /** What was acted on: a rule id, a key id, a user's email. */
+  target: string | null;
+  /** Short descriptions (JSON of the rule's fields for rules), before and after the change. */
+  before: string | null;
+  after: string | null;
+}
+
+export interface AuditEntry extends AuditRecord {
+  id: number;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  /** Pass as `before` for the next (older) page; null when there is none. */
+  next: number | null;
 }
 
 export interface Site {
@@ -133,6 +174,9 @@ export interface TimeBucket extends Totals {
 export type TopDimension = 'ip' | 'path' | 'userAgent' | 'country' | 'rule';
 export const TOP_DIMENSIONS: readonly TopDimension[] = ['ip', 'path', 'userAgent', 'country', 'rule'];
 
+/** The most hours valueHours reads: 31 days. */
+export const MAX_VALUE_HOURS = 31 * 24;
+
 export interface TopEntry {
   value: string;
   total: number;
@@ -165,6 +209,14 @@ export interface ReportPage {
   partial?: boolean;
 }
 
+/** One hour of one top-list value (an IP, a path …) from the hourly rollup. */
+export interface ValueHour {
+  /** Hour start, Unix seconds. */
+  hour: number;
+  total: number;
+  blocked: number;
+}
+
 export interface RetentionPolicy {
   rawSeconds: number;
   rollupSeconds: number;
@@ -173,7 +225,16 @@ export interface RetentionPolicy {
 export interface HubStore {
   // Users and sessions
   countUsers(): Promise<number>;
-  createUser(email: string, passwordHash: string, mustChangePassword: boolean): Promise<User>;
+  /** Without `access` the user is an admin (the first user is created this way). */
+  createUser(email: string, passwordHash: string, mustChangePassword: boolean, access?: UserAccess): Promise<User>;
+  listUsers(): Promise<User[]>;
+  /**
+   * Sets a user's role and granted sites in one step; 'last_admin' (and no change) when it would leave
+   * no admin. Atomic against concurrent changes, also across hub instances on one database.
+   */
+  setUserAccess(id: number, access: UserAccess): Promise<UserChange>;
+  /** Removes a user and their sessions; 'last_admin' (and no change) for the only admin. */
+  deleteUser(id: number): Promise<UserChange>;
   findUserByEmail(email: string): Promise<UserWithSecret | undefined>;
   getUserWithSecret(id: number): Promise<UserWithSecret | undefined>;
   setUserPassword(id: number, passwordHash: string, mustChangePassword: boolean): Promise<void>;
@@ -227,6 +288,18 @@ export interface HubStore {
   uniqueIps(siteId: number, from: number, to: number): Promise<number>;
   ruleHits(siteId: number, from: number, to: number): Promise<RuleHits>;
   queryReports(siteId: number, filter: ReportFilter, page: { limit: number; before?: string }): Promise<ReportPage>;
+  /** Start of the first rolled-up minute with reports, or undefined for a site without any (one index seek). */
+  earliestMinute(siteId: number): Promise<number | undefined>;
+  /**
+   * The hours in [from, to) in which one value of a dimension was reported, oldest first. One primary-key
+   * seek per hour (at most `MAX_VALUE_HOURS`), never a scan of the other values.
+   */
+  valueHours(siteId: number, dimension: TopDimension, value: string, from: number, to: number): Promise<ValueHour[]>;
+
+  // Audit log: append-only; entries older than the rollup retention are pruned with the reports.
+  appendAudit(record: AuditRecord): Promise<void>;
+  /** Newest first; `siteId` narrows to one site's entries, `before` is the previous page's `next`. */
+  listAudit(query: { siteId?: number; before?: number; limit: number }): Promise<AuditPage>;
 
   close(): Promise<void>;
 }

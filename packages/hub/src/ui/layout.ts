@@ -1,4 +1,4 @@
-import type { Site } from '../store/store.js';
+import type { Role, Site } from '../store/store.js';
 import { html, type Html } from './html.js';
 
 export type SitePage = 'overview' | 'requests' | 'rules' | 'clients' | 'setup';
@@ -7,7 +7,8 @@ export interface LayoutInput {
   title: string;
   body: Html;
   /** Absent on the login page. */
-  user?: { email: string; csrfToken: string };
+  /** `role` shows the admin links (Users, Audit log); pages that omit it show none. */
+  user?: { email: string; csrfToken: string; role?: Role };
   site?: Site;
   sites?: Site[];
   active?: SitePage;
@@ -49,6 +50,7 @@ ${user ? html`<meta name="csrf-token" content="${user.csrfToken}">` : ''}
     <a href="/sites">All sites</a>
   </nav>` : ''}
   ${user ? html`<nav class="user">
+    ${user.role === 'admin' ? html`<a href="/users">Users</a> <a href="/audit">Audit log</a>` : ''}
     <a href="/account">${user.email}</a>
     <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${user.csrfToken}"><button type="submit" class="link">Sign out</button></form>
   </nav>` : ''}

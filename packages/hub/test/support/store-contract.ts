@@ -66,13 +66,84 @@ export function storeContract(label: string, open: OpenStore): void {
         await store.createSession('t1', user.id, 'csrf1', 2000);
         await store.createSession('t2', user.id, 'csrf2', 2000);
         const session = await store.findSession('t1', 1000);
-        assert.deepEqual(session, { userId: user.id, email: 'a@b.test', mustChangePassword: false, csrfToken: 'csrf1', expiresAt: 2000 });
+        assert.deepEqual(session, {
+          userId: user.id, email: 'a@b.test', mustChangePassword: false, csrfToken: 'csrf1', expiresAt: 2000, role: 'admin', siteIds: [],
+        });
         assert.equal(await store.findSession('t1', 2000), undefined, 'expired at expiresAt');
         await store.deleteSession('t1');
         assert.equal(await store.findSession('t1', 1000), undefined);
         assert.ok(await store.findSession('t2', 1000));
         await store.deleteUserSessions(user.id);
         assert.equal(await store.findSession('t2', 1000), undefined);
+      });
+    });
+
+    it('users: roles and granted sites, seen by sessions at once; unknown sites are not granted', async () => {
+      await withStore(open, async (store) => {
+        const a = await store.createSite('a');
+        const b = await store.createSite('b');
+        const admin = await store.createUser('admin@x.test', 'h', false);
+        assert.deepEqual([admin.role, admin.siteIds], ['admin', []], 'without access a user is an admin (the first user)');
+        const viewer = await store.createUser('viewer@x.test', 'h', true, { role: 'viewer', siteIds: [b.id, a.id, b.id, 999_999] });
+        assert.deepEqual([viewer.role, (await store.getUserWithSecret(viewer.id))?.siteIds], ['viewer', [a.id, b.id]]);
+        await store.createSession('tv', viewer.id, 'c', 2000);
+        assert.deepEqual((await store.findSession('tv', 1000))?.siteIds, [a.id, b.id]);
+        assert.equal((await store.findSession('tv', 1000))?.role, 'viewer');
+        assert.equal(await store.setUserAccess(viewer.id, { role: 'viewer', siteIds: [b.id] }), 'done');
+        assert.deepEqual((await store.findSession('tv', 1000))?.siteIds, [b.id], 'a live session sees the change');
+        assert.equal(await store.setUserAccess(viewer.id, { role: 'admin', siteIds: [a.id] }), 'done');
+        const promoted = await store.findUserByEmail('VIEWER@x.test');
+        assert.deepEqual([promoted?.role, promoted?.siteIds], ['admin', []], 'admins hold no grants: they see every site');
+        const listed = await store.listUsers();
+        assert.deepEqual(listed.map((u) => u.email), ['admin@x.test', 'viewer@x.test']);
+        assert.ok(listed.every((u) => !('passwordHash' in u)), 'listUsers carries no password hashes');
+        assert.equal(await store.setUserAccess(viewer.id + 1000, { role: 'viewer', siteIds: [] }), 'not_found');
+      });
+    });
+
+    it('users: the last admin can be neither demoted nor removed; removing a user ends their sessions', async () => {
+      await withStore(open, async (store) => {
+        const first = await store.createUser('one@x.test', 'h', false);
+        const second = await store.createUser('two@x.test', 'h', false);
+        await store.createSession('t2', second.id, 'c', 2000);
+        assert.equal(await store.deleteUser(second.id), 'done');
+        assert.equal(await store.findSession('t2', 1000), undefined, 'the removed user\'s session is gone');
+        assert.equal(await store.getUserWithSecret(second.id), undefined);
+        assert.equal(await store.deleteUser(second.id), 'not_found');
+        assert.equal(await store.setUserAccess(first.id, { role: 'viewer', siteIds: [] }), 'last_admin');
+        assert.equal(await store.deleteUser(first.id), 'last_admin');
+        assert.equal((await store.getUserWithSecret(first.id))?.role, 'admin', 'a refused change changes nothing');
+        // Two admins demoting each other at once: one change wins, one admin is always left.
+        const third = await store.createUser('three@x.test', 'h', false);
+        const results = await Promise.all([
+          store.setUserAccess(first.id, { role: 'viewer', siteIds: [] }),
+          store.setUserAccess(third.id, { role: 'viewer', siteIds: [] }),
+        ]);
+        assert.deepEqual(results.sort(), ['done', 'last_admin']);
+        assert.equal((await store.listUsers()).filter((u) => u.role === 'admin').length, 1);
+      });
+    });
+
+    it('audit log: appended, listed newest first in pages, by site; retention prunes old entries', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('s');
+        const entry = (at: number, action: string, siteId: number | null) => ({
+          at, userId: 1, userEmail: 'admin@x.test', ip: '127.0.0.1', action, siteId, target: 'r1', before: null, after: '{"mode":"block"}',
+        });
+        for (let i = 0; i < 5; i++) await store.appendAudit(entry(BASE + i, 'rule.create', site.id));
+        await store.appendAudit(entry(BASE + 5, 'user.invite', null));
+        const first = await store.listAudit({ limit: 4 });
+        assert.deepEqual(first.entries.map((e) => e.at), [BASE + 5, BASE + 4, BASE + 3, BASE + 2]);
+        assert.deepEqual({ ...first.entries[0], id: 0 }, { ...entry(BASE + 5, 'user.invite', null), id: 0 });
+        const second = await store.listAudit({ limit: 4, before: first.next! });
+        assert.deepEqual(second.entries.map((e) => e.at), [BASE + 1, BASE]);
+        assert.equal(second.next, null);
+        const bySite = await store.listAudit({ siteId: site.id, limit: 10 });
+        assert.equal(bySite.entries.length, 5);
+        assert.ok(bySite.entries.every((e) => e.siteId === site.id));
+        const day = 86_400;
+        await store.prune({ rawSeconds: day, rollupSeconds: 10 * day }, BASE + 3 + 10 * day);
+        assert.deepEqual((await store.listAudit({ limit: 10 })).entries.map((e) => e.at), [BASE + 5, BASE + 4, BASE + 3]);
       });
     });
 
@@ -207,6 +278,13 @@ export function storeContract(label: string, open: OpenStore): void {
         assert.equal(byIp.rows.length, 6);
         assert.deepEqual((await store.queryReports(site.id, { path: '/p1' }, { limit: 50 })).rows.length, 10);
         const byRule = await store.queryReports(site.id, { rule: 'rule-1' }, { limit: 50 });
+        // The IP detail page's queries: the first minute with data, and one value's hours by index seeks.
+        assert.equal(await store.earliestMinute(site.id), BASE);
+        assert.equal(await store.earliestMinute(site.id + other.id + 100), undefined);
+        assert.deepEqual(await store.valueHours(site.id, 'ip', '198.51.100.7', BASE - HOUR, to), [{ hour: BASE, total: 2, blocked: 2 }]);
+        assert.deepEqual((await store.valueHours(site.id, 'ip', '203.0.113.1', BASE, to)).map((h) => [h.hour, h.total]), [[BASE, 5], [BASE + HOUR, 2]], 'four from the loop and the monitored one, then two');
+        assert.deepEqual(await store.valueHours(site.id, 'ip', '203.0.113.1', BASE + 2 * HOUR, BASE + 3 * HOUR), []);
+        assert.deepEqual(await store.valueHours(other.id, 'ip', '198.51.100.7', BASE, to), [], 'another site sees nothing');
         assert.equal(byRule.rows.length, 2);
         const monitored = (await store.queryReports(site.id, { from: BASE + 40, to: BASE + 41 }, { limit: 5 })).rows;
         assert.deepEqual(monitored[0]?.monitored, [{ category: 'bp', rule: '/p0', rule_id: 'mon-1' }, { category: 'bh', rule: 'h', rule_id: null }]);
@@ -230,6 +308,20 @@ export function storeContract(label: string, open: OpenStore): void {
         assert.deepEqual(left.rows.map((r) => r.ts), [now - 60]);
         assert.equal((await store.totals(site.id, 0, now + 1)).total, 2, 'the 95-day-old minute is gone, the 10-day-old one kept');
         assert.equal(await store.prune({ rawSeconds: 7 * day, rollupSeconds: 90 * day }, now), 0);
+      });
+    });
+
+    it('retention: a report dated far ahead (stored before ingest clamped dates) ages out too', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('s');
+        const day = 86_400;
+        const now = BASE + 100 * day;
+        const year5138 = 99_999_999_999;
+        await store.insertReports(site.id, [report({ ts: year5138 }), report({ ts: now - 60 }), report({ ts: now + 3600 })]);
+        await rollUpAll(store);
+        await store.prune({ rawSeconds: 7 * day, rollupSeconds: 90 * day }, now);
+        const left = await store.queryReports(site.id, { from: 0 }, { limit: 10 });
+        assert.deepEqual(left.rows.map((r) => r.ts).sort(), [now - 60, now + 3600], 'only the far-future row is gone');
       });
     });
   });

@@ -1,9 +1,9 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Rule } from 'moat';
 import type {
-  ApiKeyInfo, ClientContact, HubStore, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
-  RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User,
-  UserWithSecret,
+  ApiKeyInfo, AuditPage, AuditRecord, ClientContact, HubStore, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
+  RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
+  UserAccess, UserChange, UserWithSecret,
 } from '../store.js';
 import { migrate, schemaVersion } from './migrate.js';
 import { PG_MIGRATIONS } from './migrations.js';
@@ -11,14 +11,18 @@ import { createPool, type PoolOptions } from './pool.js';
 import { PostgresReports } from './reports.js';
 import { withTransaction } from './transaction.js';
 import {
-  type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
-  nowSeconds, ruleColumns, toBuild, toClient, toKey, toReporter, toRule, toSession, toSite, toUser,
+  type AuditRow, type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
+  grantable, nowSeconds, ruleColumns, toAuditEntry, toBuild, toClient, toKey, toReporter, toRule, toSession, toSite, toUser, withoutSecret,
 } from '../rows.js';
 
 const RULE_INSERT = `INSERT INTO rules (site_id, id, action, kind, value, note, mode, expires, rl_method, rl_path,
   rl_match, rl_limit, rl_window_ms, position, created_at, updated_at)
   SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
     $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])`;
+
+/** Granted site ids as "1,3", the shape SQLite's group_concat gives. */
+const SITE_IDS = `(SELECT string_agg(site_id::text, ',') FROM user_sites WHERE user_id = u.id) AS site_ids`;
+const USER_SELECT = `SELECT u.*, ${SITE_IDS} FROM users u`;
 
 /**
  * The hub's store on PostgreSQL, for several stateless hub instances behind a load balancer: everything
@@ -55,22 +59,58 @@ export class PostgresStore implements HubStore {
     return (await this.pool.query<{ n: number }>('SELECT count(*) AS n FROM users')).rows[0]!.n;
   }
 
-  async createUser(email: string, passwordHash: string, mustChangePassword: boolean): Promise<User> {
+  async createUser(email: string, passwordHash: string, mustChangePassword: boolean, access?: UserAccess): Promise<User> {
     const now = nowSeconds();
-    const { rows } = await this.pool.query<{ id: number }>(
-      'INSERT INTO users (email, password_hash, must_change_password, created_at) VALUES ($1, $2, $3, $4) RETURNING id',
-      [email, passwordHash, mustChangePassword, now]);
-    return { id: rows[0]!.id, email, mustChangePassword, createdAt: now };
+    const { role, siteIds } = grantable(access ?? { role: 'admin', siteIds: [] });
+    const id = await withTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<{ id: number }>(
+        'INSERT INTO users (email, password_hash, must_change_password, created_at, role) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+        [email, passwordHash, mustChangePassword, now, role]);
+      await grantSites(client, rows[0]!.id, siteIds);
+      return rows[0]!.id;
+    });
+    return { id, email, mustChangePassword, createdAt: now, role, siteIds };
   }
 
   async findUserByEmail(email: string): Promise<UserWithSecret | undefined> {
-    const { rows } = await this.pool.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1)', [email]);
+    const { rows } = await this.pool.query<UserRow>(`${USER_SELECT} WHERE lower(u.email) = lower($1)`, [email]);
     return rows[0] && toUser(rows[0]);
   }
 
   async getUserWithSecret(id: number): Promise<UserWithSecret | undefined> {
-    const { rows } = await this.pool.query<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
+    const { rows } = await this.pool.query<UserRow>(`${USER_SELECT} WHERE u.id = $1`, [id]);
     return rows[0] && toUser(rows[0]);
+  }
+
+  async listUsers(): Promise<User[]> {
+    const { rows } = await this.pool.query<UserRow>(`${USER_SELECT} ORDER BY u.id`);
+    return rows.map((row) => withoutSecret(toUser(row)));
+  }
+
+  async setUserAccess(id: number, access: UserAccess): Promise<UserChange> {
+    const { role, siteIds } = grantable(access);
+    return withTransaction(this.pool, async (client): Promise<UserChange> => {
+      const admins = await lockAdmins(client);
+      const current = (await client.query<{ role: string }>('SELECT role FROM users WHERE id = $1 FOR UPDATE', [id])).rows[0];
+      if (!current) return 'not_found';
+      if (current.role === 'admin' && role !== 'admin' && admins.every((a) => a === id)) return 'last_admin';
+      await client.query('UPDATE users SET role = $1 WHERE id = $2', [role, id]);
+      await client.query('DELETE FROM user_sites WHERE user_id = $1', [id]);
+      await grantSites(client, id, siteIds);
+      return 'done';
+    });
+  }
+
+  async deleteUser(id: number): Promise<UserChange> {
+    return withTransaction(this.pool, async (client): Promise<UserChange> => {
+      const admins = await lockAdmins(client);
+      const current = (await client.query<{ role: string }>('SELECT role FROM users WHERE id = $1 FOR UPDATE', [id])).rows[0];
+      if (!current) return 'not_found';
+      if (current.role === 'admin' && admins.every((a) => a === id)) return 'last_admin';
+      // Sessions and site grants go with the user (ON DELETE CASCADE).
+      await client.query('DELETE FROM users WHERE id = $1', [id]);
+      return 'done';
+    });
   }
 
   async setUserPassword(id: number, passwordHash: string, mustChangePassword: boolean): Promise<void> {
@@ -85,7 +125,7 @@ export class PostgresStore implements HubStore {
 
   async findSession(tokenHash: string, now: number): Promise<Session | undefined> {
     const { rows } = await this.pool.query<SessionRow>(
-      `SELECT s.user_id, u.email, u.must_change_password, s.csrf_token, s.expires_at
+      `SELECT s.user_id, u.email, u.must_change_password, s.csrf_token, s.expires_at, u.role, ${SITE_IDS}
        FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2`, [tokenHash, now]);
     return rows[0] && toSession(rows[0]);
   }
@@ -244,7 +284,7 @@ export class PostgresStore implements HubStore {
   }
 
   async prune(policy: RetentionPolicy, now: number): Promise<number> {
-    let total = 0;
+    let total = (await this.pool.query('DELETE FROM audit_log WHERE at < $1', [now - policy.rollupSeconds])).rowCount ?? 0;
     for (;;) {
       const deleted = await this.reports.pruneChunk(policy, now);
       total += deleted;
@@ -276,9 +316,51 @@ export class PostgresStore implements HubStore {
     return this.reports.query(siteId, filter, page);
   }
 
+  earliestMinute(siteId: number): Promise<number | undefined> {
+    return this.reports.earliestMinute(siteId);
+  }
+
+  valueHours(siteId: number, dimension: TopDimension, value: string, from: number, to: number): Promise<ValueHour[]> {
+    return this.reports.valueHours(siteId, dimension, value, from, to);
+  }
+
+  // Audit log
+
+  async appendAudit(r: AuditRecord): Promise<void> {
+    await this.pool.query(`INSERT INTO audit_log (at, user_id, user_email, ip, action, site_id, target, before, after)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [r.at, r.userId, r.userEmail, r.ip, r.action, r.siteId, r.target, r.before, r.after]);
+  }
+
+  async listAudit(query: { siteId?: number; before?: number; limit: number }): Promise<AuditPage> {
+    const limit = Math.max(1, Math.min(Math.trunc(query.limit), 500));
+    const before = query.before ?? Number.MAX_SAFE_INTEGER;
+    const { rows } = query.siteId === undefined
+      ? await this.pool.query<AuditRow>('SELECT * FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2', [before, limit + 1])
+      : await this.pool.query<AuditRow>('SELECT * FROM audit_log WHERE site_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3',
+        [query.siteId, before, limit + 1]);
+    const entries = rows.slice(0, limit).map(toAuditEntry);
+    return { entries, next: rows.length > limit ? entries[entries.length - 1]!.id : null };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.pool.end();
   }
+}
+
+/**
+ * Locks every admin's row and returns their ids: two instances demoting or removing the last two admins at
+ * once queue here, and the second sees the first one's change (a row no longer 'admin' drops out).
+ */
+async function lockAdmins(client: PoolClient): Promise<number[]> {
+  const { rows } = await client.query<{ id: number }>("SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE");
+  return rows.map((r) => r.id);
+}
+
+/** Grants only sites that exist, so a stale id from a form is dropped rather than failing the change. */
+async function grantSites(client: PoolClient, userId: number, siteIds: readonly number[]): Promise<void> {
+  if (siteIds.length === 0) return;
+  await client.query(`INSERT INTO user_sites (user_id, site_id) SELECT $1, id FROM sites WHERE id = ANY($2::bigint[])
+    ON CONFLICT DO NOTHING`, [userId, siteIds]);
 }

@@ -1,12 +1,12 @@
 import type { Pool, PoolClient } from 'pg';
 import { addToSketch, estimate, mergeInto, newSketch } from '../../stats/hyperloglog.js';
 import {
-  EXACT_UNIQUE_LIMIT, PRUNE_CHUNK, ROLLUP_CHUNK, SIZED_DIMENSIONS, TREATMENT_CODE, type ReportRow as SharedReportRow,
-  type TotalsRow, hourDimensions, hourFloor, parseCursor, reportPage, toRuleHits, toStoredReport, toTotals,
+  EXACT_UNIQUE_LIMIT, PRUNE_CHUNK, REPORT_MAX_AHEAD_SECONDS, ROLLUP_CHUNK, SIZED_DIMENSIONS, TREATMENT_CODE, type ReportRow as SharedReportRow,
+  type TotalsRow, hourDimensions, hourFloor, hoursOf, parseCursor, reportPage, toRuleHits, toStoredReport, toTotals,
 } from '../report-rows.js';
 import type {
   ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
-  TopEntry, Totals,
+  TopEntry, Totals, ValueHour,
 } from '../store.js';
 import { LOCK_NAMESPACE, LOCKS } from './advisory-locks.js';
 import { withTransaction } from './transaction.js';
@@ -155,6 +155,10 @@ export class PostgresReports {
         deleted += (await client.query(`DELETE FROM reports WHERE id IN (
           SELECT id FROM reports WHERE site_id = $1 AND ts < $2 AND id <= $3 LIMIT $4)`,
         [siteId, rawCutoff, watermark, PRUNE_CHUNK])).rowCount ?? 0;
+        // Rows dated far ahead (stored before ingest clamped timestamps) would otherwise never age out.
+        deleted += (await client.query(`DELETE FROM reports WHERE id IN (
+          SELECT id FROM reports WHERE site_id = $1 AND ts > $2 AND id <= $3 LIMIT $4)`,
+        [siteId, now + REPORT_MAX_AHEAD_SECONDS, watermark, PRUNE_CHUNK])).rowCount ?? 0;
         deleted += (await client.query('DELETE FROM minute_stats WHERE site_id = $1 AND minute < $2', [siteId, rollupCutoff])).rowCount ?? 0;
         deleted += (await client.query('DELETE FROM hour_top WHERE site_id = $1 AND hour < $2', [siteId, rollupCutoff])).rowCount ?? 0;
         await client.query('DELETE FROM hour_dim_size WHERE site_id = $1 AND hour < $2', [siteId, rollupCutoff]);
@@ -192,6 +196,21 @@ export class PostgresReports {
       GROUP BY value ORDER BY total DESC, value COLLATE "C" LIMIT $5`,
       [siteId, dim, hourFloor(from), to, limit]);
     return rows;
+  }
+
+  async earliestMinute(siteId: number): Promise<number | undefined> {
+    const { rows } = await this.pool.query<{ m: string | number | null }>('SELECT min(minute) AS m FROM minute_stats WHERE site_id = $1', [siteId]);
+    return rows[0]?.m == null ? undefined : Number(rows[0].m);
+  }
+
+  async valueHours(siteId: number, dim: TopDimension, value: string, from: number, to: number): Promise<ValueHour[]> {
+    const hours = hoursOf(from, to);
+    if (hours.length === 0) return [];
+    // Equality on every primary-key column: one index probe per listed hour.
+    const { rows } = await this.pool.query<{ hour: string | number; total: string | number; blocked: string | number }>(
+      `SELECT hour, total, blocked FROM hour_top WHERE site_id = $1 AND dim = $2 AND value = $3 AND hour = ANY($4::bigint[]) ORDER BY hour`,
+      [siteId, dim, value, hours]);
+    return rows.map((r) => ({ hour: Number(r.hour), total: Number(r.total), blocked: Number(r.blocked) }));
   }
 
   async uniqueIps(siteId: number, from: number, to: number): Promise<number> {

@@ -188,4 +188,35 @@ export const MIGRATIONS: readonly Migration[] = [
         SELECT site_id, dim, hour, count(*) FROM hour_top GROUP BY site_id, dim, hour;
     `,
   },
+  {
+    version: 3,
+    name: 'user roles, per-site access and the audit log',
+    sql: `
+      -- Users created before roles existed were all admins.
+      ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'admin' CHECK (role IN ('admin', 'viewer'));
+      CREATE TABLE user_sites (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        site_id INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        PRIMARY KEY (user_id, site_id)
+      ) WITHOUT ROWID;
+      -- No foreign keys: an entry outlives the user and site it names.
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        user_id INTEGER,
+        user_email TEXT NOT NULL,
+        ip TEXT,
+        action TEXT NOT NULL,
+        site_id INTEGER,
+        target TEXT,
+        before TEXT,
+        after TEXT
+      );
+      CREATE INDEX audit_log_site ON audit_log(site_id, id);
+      CREATE INDEX audit_log_at ON audit_log(at);
+      -- Append-only: retention may delete old entries, nothing may rewrite one.
+      CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
+      BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    `,
+  },
 ];

@@ -1,12 +1,12 @@
 import type Database from 'better-sqlite3';
 import { addToSketch, estimate, mergeInto, newSketch } from '../../stats/hyperloglog.js';
 import {
-  EXACT_UNIQUE_LIMIT, PRUNE_CHUNK, ROLLUP_CHUNK, SIZED_DIMENSIONS, TREATMENT_CODE, type ReportRow as SharedReportRow,
-  type TotalsRow, hourDimensions, hourFloor, parseCursor, reportPage, toRuleHits, toStoredReport, toTotals,
+  EXACT_UNIQUE_LIMIT, PRUNE_CHUNK, REPORT_MAX_AHEAD_SECONDS, ROLLUP_CHUNK, SIZED_DIMENSIONS, TREATMENT_CODE, type ReportRow as SharedReportRow,
+  type TotalsRow, hourDimensions, hourFloor, hoursOf, parseCursor, reportPage, toRuleHits, toStoredReport, toTotals,
 } from '../report-rows.js';
 import type {
   ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
-  TopEntry, Totals,
+  TopEntry, Totals, ValueHour,
 } from '../store.js';
 
 /** Up to this many (hour, value) rows in a range, a top list is one plain GROUP BY. */
@@ -164,6 +164,10 @@ export class SqliteReports {
       deleted += this.db.prepare(`DELETE FROM reports WHERE id IN (
         SELECT id FROM reports WHERE site_id = ? AND ts < ? AND id <= ? LIMIT ${PRUNE_CHUNK})`)
         .run(siteId, rawCutoff, watermark).changes;
+      // Rows dated far ahead (stored before ingest clamped timestamps) would otherwise never age out.
+      deleted += this.db.prepare(`DELETE FROM reports WHERE id IN (
+        SELECT id FROM reports WHERE site_id = ? AND ts > ? AND id <= ? LIMIT ${PRUNE_CHUNK})`)
+        .run(siteId, now + REPORT_MAX_AHEAD_SECONDS, watermark).changes;
       deleted += this.db.prepare('DELETE FROM minute_stats WHERE site_id = ? AND minute < ?').run(siteId, rollupCutoff).changes;
       for (const dim of [...HOUR_DIMENSIONS.map((d) => d.dim), 'monitor']) {
         deleted += this.db.prepare(`DELETE FROM hour_top WHERE site_id = ? AND dim = ? AND hour < ?`)
@@ -311,6 +315,20 @@ export class SqliteReports {
       }
     }
     return reportPage(rows, page.limit, toReport);
+  }
+
+  earliestMinute(siteId: number): number | undefined {
+    return this.db.prepare<[number], number>('SELECT min(minute) FROM minute_stats WHERE site_id = ?').pluck().get(siteId) ?? undefined;
+  }
+
+  valueHours(siteId: number, dim: TopDimension, value: string, from: number, to: number): ValueHour[] {
+    const hours = hoursOf(from, to);
+    if (hours.length === 0) return [];
+    // Equality on (site, dim, hour, value) per hour: the primary key answers each with one seek.
+    return this.db.prepare<[number, string, string, string], ValueHour>(
+      `SELECT hour, total, blocked FROM hour_top WHERE site_id = ? AND dim = ? AND value = ?
+      AND hour IN (SELECT value FROM json_each(?)) ORDER BY hour`,
+    ).all(siteId, dim, value, JSON.stringify(hours));
   }
 
   private oldestTs(siteId: number): number | undefined {

@@ -1,9 +1,9 @@
 import { html } from '../html.js';
 import { csrfField, layout } from '../layout.js';
-import type { Site } from '../../store/store.js';
+import type { Role, Site } from '../../store/store.js';
 
 export function accountPage(input: {
-  user: { email: string; csrfToken: string }; mustChange: boolean; sites: Site[]; notice?: string; error?: string;
+  user: { email: string; csrfToken: string; role?: Role }; mustChange: boolean; sites: Site[]; notice?: string; error?: string;
 }): string {
   const body = html`<section class="narrow card">
   <h1>Account</h1>

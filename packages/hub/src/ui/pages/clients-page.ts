@@ -8,7 +8,7 @@ export function clientsPage(input: {
 }): string {
   const body = html`<h1>Clients</h1>
 <p class="hint">Processes that downloaded rules (their last download request), and what they reported.</p>
-<table class="data">
+<div class="table-wrap"><table class="data">
   <thead><tr><th>Host</th><th>Process</th><th>Client</th><th>Framework</th><th>File</th><th>Has (rule version)</th><th>Up to date</th><th>IP</th><th>Last contact</th></tr></thead>
   <tbody>
   ${input.clients.length === 0 ? html`<tr><td colspan="9" class="empty">No client has downloaded rules yet. See Setup.</td></tr>` : ''}
@@ -23,14 +23,14 @@ export function clientsPage(input: {
   </tr>`;
   })}
   </tbody>
-</table>
+</table></div>
 <h2>Reporters</h2>
-<table class="data">
+<div class="table-wrap"><table class="data">
   <thead><tr><th>Client</th><th>Version</th><th>Framework</th><th class="num">Records</th><th>Last report</th></tr></thead>
   <tbody>
   ${input.reporters.length === 0 ? html`<tr><td colspan="5" class="empty">No reports yet.</td></tr>` : ''}
   ${input.reporters.map((r) => html`<tr><td>${r.client || '—'}</td><td>${r.version}</td><td>${r.framework}</td><td class="num">${formatNumber(r.records)}</td><td>${formatTime(r.lastSeen)}</td></tr>`)}
   </tbody>
-</table>`;
+</table></div>`;
   return layout({ title: 'Clients', body, user: input.user, site: input.site, sites: input.sites, active: 'clients' });
 }

@@ -32,14 +32,14 @@ export function requestsPage(input: {
   <button type="submit">Filter</button>
   <a href="${base}">Clear</a>
 </form>
-<table class="data log">
+<div class="table-wrap"><table class="data log">
   <thead><tr><th>Time</th><th>Treatment</th><th>IP</th><th>Method</th><th>Host</th><th>Path</th><th>Parameters</th><th>User agent</th><th>Rule</th><th>Monitored</th></tr></thead>
   <tbody>
   ${page.rows.length === 0 ? html`<tr><td colspan="10" class="empty">No requests match.</td></tr>` : ''}
   ${page.rows.map((r) => html`<tr class="t-${r.treatment.toLowerCase()}">
     <td class="nowrap">${formatTime(r.ts)}</td>
     <td>${r.treatment}</td>
-    <td><a href="${base}?ip=${encodeURIComponent(r.ip)}">${r.ip}</a>${r.country ? html` <small>${r.country}</small>` : ''}</td>
+    <td class="nowrap"><a href="/sites/${site.id}/ips/${encodeURIComponent(r.ip)}" data-ip-link>${r.ip}</a>${r.country ? html` <small>${r.country}</small>` : ''}</td>
     <td>${r.method}</td>
     <td>${r.host}</td>
     <td class="clip">${r.path}</td>
@@ -49,7 +49,7 @@ export function requestsPage(input: {
     <td>${(r.monitored ?? []).map((m) => html`<div><code>${m.category}</code> ${m.rule}${m.rule_id ? html` <small>(${m.rule_id})</small>` : ''}</div>`)}</td>
   </tr>`)}
   </tbody>
-</table>
+</table></div>
 <nav class="pager">
   ${input.page.partial ? html`<span class="hint">Searched part of the range; continue to look further back.</span>` : ''}
   ${page.next ? html`<a href="${base}?${nextQuery.toString()}" rel="next">${input.page.partial ? 'Continue searching' : 'Older'} →</a>` : html`<span class="hint">End of log.</span>`}

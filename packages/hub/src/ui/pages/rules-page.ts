@@ -3,8 +3,9 @@ import { csrfField, layout } from '../layout.js';
 import type { RulesBuild, Site, StoredRule } from '../../store/store.js';
 import type { RuleHitCount } from '../../rules/rule-hits.js';
 import type { RangeName } from '../../stats/time-range.js';
+import type { RuleFormErrors, RuleFormField } from '../routes/rule-form-check.js';
 
-const KIND_LABELS: Record<string, string> = {
+export const KIND_LABELS: Record<string, string> = {
   ip: 'IP / CIDR / range', country: 'Country', asn: 'ASN', list: 'IP list', userAgent: 'User agent contains',
   path: 'Path contains', param: 'Parameters contain', host: 'Host', method: 'Method', rateLimit: 'Rate limit',
 };
@@ -13,6 +14,10 @@ export function rulesPage(input: {
   user: { email: string; csrfToken: string }; site: Site; sites: Site[]; rules: StoredRule[];
   hits: Map<string, RuleHitCount>; hitsRange: RangeName; builds: { moat?: RulesBuild; wafris?: RulesBuild };
   now: number; notice?: string; error?: string;
+  /** The add-rule form as posted, with errors by field, when it was refused. */
+  form?: RuleFormState;
+  /** The site's recent changes from the audit log (see audit-page.ts). */
+  audit?: Html;
 }): string {
   const { site, user } = input;
   const base = `/sites/${site.id}/rules`;
@@ -20,35 +25,17 @@ export function rulesPage(input: {
   <a class="button" href="/api/sites/${site.id}/rules/export" download="rules-site-${site.id}.json">Export JSON</a>
 </div>
 <p class="hint">Compiled files: Moat <code>${input.builds.moat?.fileName ?? '—'}</code>, Wafris <code>${input.builds.wafris?.fileName ?? '—'}</code>. Hits over the last ${input.hitsRange}.</p>
-<table class="data rules">
+<div class="table-wrap"><table class="data rules">
   <thead><tr><th>Action</th><th>Kind</th><th>Value</th><th>Mode</th><th>Note</th><th>Expires</th><th class="num">Hits</th><th class="num">Would have blocked</th><th></th></tr></thead>
   <tbody>
   ${input.rules.length === 0 ? html`<tr><td colspan="9" class="empty">No rules yet.</td></tr>` : ''}
   ${input.rules.map((r) => ruleRow(base, user.csrfToken, r, input.hits.get(r.id), input.now))}
   </tbody>
-</table>
+</table></div>
 
-<section class="card">
+<section class="card" id="add-rule">
   <h2>Add a rule</h2>
-  <form method="post" action="${base}" class="rule-form">
-    ${csrfField(user.csrfToken)}
-    <label>Action <select name="action"><option value="block">Block</option><option value="allow">Allow (IP rules only)</option></select></label>
-    <label>Kind <select name="kind" data-rule-kind>
-      ${Object.entries(KIND_LABELS).map(([k, label]) => html`<option value="${k}">${label}</option>`)}
-    </select></label>
-    <label data-for-kind="value">Value <input name="value" maxlength="1024" placeholder="203.0.113.0/24, KP, tor, curl, /wp-admin …"></label>
-    <fieldset data-for-kind="rateLimit" class="rate">
-      <legend>Rate limit</legend>
-      <label>Path <input name="rl_path" maxlength="1024" placeholder="/login or /api/*"></label>
-      <label>Method <input name="rl_method" maxlength="20" placeholder="any"></label>
-      <label>Limit <input name="rl_limit" type="number" min="1" placeholder="10"></label>
-      <label>Window <input name="rl_window" maxlength="20" placeholder="1m"></label>
-    </fieldset>
-    <label>Mode <select name="mode"><option value="block">Block</option><option value="monitor">Monitor (report only)</option></select></label>
-    <label>Note <input name="note" maxlength="500"></label>
-    <label>Expires (UTC) <input name="expires" type="datetime-local"></label>
-    <button type="submit">Add rule</button>
-  </form>
+  ${addRuleForm(base, user.csrfToken, input.form)}
 </section>
 
 <section class="card">
@@ -59,14 +46,15 @@ export function rulesPage(input: {
     <label class="inline"><input type="checkbox" name="replace" value="1"> Replace all rules of this site (otherwise add and overwrite same ids)</label>
     <button type="submit">Import</button>
   </form>
-</section>`;
+</section>
+${input.audit ?? ''}`;
   return layout({ title: 'Rules', body, user, site, sites: input.sites, active: 'rules', notice: input.notice, error: input.error });
 }
 
 function ruleRow(base: string, csrf: string, r: StoredRule, hits: RuleHitCount | undefined, now: number): Html {
   const expired = r.expires !== undefined && r.expires <= now;
   const rl = r.rateLimit;
-  return html`<tr data-rule-id="${r.id}" class="${expired ? 'expired' : ''}">
+  return html`<tr data-rule-id="${r.id}" id="rule-${r.id}" class="${expired ? 'expired' : ''}">
     <td>${r.action}</td>
     <td>${KIND_LABELS[r.kind] ?? r.kind}</td>
     <td><code>${r.value}</code>${rl ? html` <small>${rl.limit} per ${rl.windowMs / 1000}s${rl.method ? ` (${rl.method})` : ''}</small>` : ''}</td>
@@ -89,4 +77,43 @@ function ruleRow(base: string, csrf: string, r: StoredRule, hits: RuleHitCount |
       </form>
     </td>
   </tr>`;
+}
+
+export interface RuleFormState {
+  values: Record<string, string>;
+  errors: RuleFormErrors;
+}
+
+/**
+ * The add-rule form. A refused form comes back with what was typed and each error beside its field
+ * (linked with aria-describedby); the rate-limit fields are hidden unless the kind is a rate limit.
+ */
+function addRuleForm(base: string, csrf: string, state: RuleFormState | undefined): Html {
+  const values = state?.values ?? {};
+  const errors = state?.errors ?? {};
+  const kind = values.kind ?? 'ip';
+  const rate = kind === 'rateLimit';
+  const field = (name: RuleFormField, control: Html) => html`${control}${errors[name] ? html`<span class="field-error" id="error-${name}" data-error-for="${name}">${errors[name]}</span>` : ''}`;
+  const input = (name: RuleFormField, attrs: Html, type = 'text') => field(name, html`<input name="${name}" type="${type}" value="${values[name] ?? ''}" ${attrs}
+    ${errors[name] ? html`aria-invalid="true" aria-describedby="error-${name}"` : ''}>`);
+  const option = (name: string, value: string, label: string) => html`<option value="${value}" ${values[name] === value ? html`selected` : ''}>${label}</option>`;
+  return html`<form method="post" action="${base}" class="rule-form" novalidate>
+    ${csrfField(csrf)}
+    <label>Action <select name="action">${option('action', 'block', 'Block')}${option('action', 'allow', 'Allow (IP rules only)')}</select></label>
+    <label>Kind <select name="kind" data-rule-kind>
+      ${Object.entries(KIND_LABELS).map(([k, label]) => option('kind', k, label))}
+    </select></label>
+    <label data-for-kind="value" ${rate ? html`hidden` : ''}>Value ${input('value', html`maxlength="1024" placeholder="203.0.113.0/24, KP, tor, curl, /wp-admin …"`)}</label>
+    <fieldset data-for-kind="rateLimit" class="rate" ${rate ? '' : html`hidden`}>
+      <legend>Rate limit</legend>
+      <label>Path ${input('rl_path', html`maxlength="1024" placeholder="/login or /api/*"`)}</label>
+      <label>Method ${input('rl_method', html`maxlength="20" placeholder="any"`)}</label>
+      <label>Limit ${input('rl_limit', html`min="1" placeholder="10"`, 'number')}</label>
+      <label>Window ${input('rl_window', html`maxlength="20" placeholder="1m"`)}</label>
+    </fieldset>
+    <label>Mode <select name="mode">${option('mode', 'block', 'Block')}${option('mode', 'monitor', 'Monitor (report only)')}</select></label>
+    <label>Note ${input('note', html`maxlength="500"`)}</label>
+    <label>Expires (UTC) ${input('expires', html``, 'datetime-local')}</label>
+    <button type="submit">Add rule</button>
+  </form>`;
 }

@@ -21,7 +21,7 @@ ${input.newKey ? html`<section class="card new-key" role="status">
 </section>` : ''}
 <section class="card">
   <h2>API keys</h2>
-  <table class="data">
+  <div class="table-wrap"><table class="data">
     <thead><tr><th>Key</th><th>Label</th><th>Created</th><th>Last used</th><th>Status</th><th></th></tr></thead>
     <tbody>
     ${input.keys.length === 0 ? html`<tr><td colspan="6" class="empty">No key yet.</td></tr>` : ''}
@@ -31,7 +31,7 @@ ${input.newKey ? html`<section class="card new-key" role="status">
       <td>${k.revokedAt ? '' : html`<form method="post" action="${base}/${k.id}/revoke" class="inline">${csrfField(user.csrfToken)}<button type="submit" class="small danger" data-confirm="Revoke this key? Clients using it stop getting rules.">Revoke</button></form>`}</td>
     </tr>`)}
     </tbody>
-  </table>
+  </table></div>
   <form method="post" action="${base}" class="inline-form">
     ${csrfField(user.csrfToken)}
     <label>Label <input name="label" maxlength="100" placeholder="production"></label>

@@ -4,13 +4,13 @@ import type { Site } from '../../store/store.js';
 
 export function sitesPage(input: { user: { email: string; csrfToken: string }; sites: Site[]; notice?: string; error?: string }): string {
   const body = html`<h1>Sites</h1>
-<table class="data">
+<div class="table-wrap"><table class="data">
   <thead><tr><th>Site</th><th>Created</th></tr></thead>
   <tbody>
   ${input.sites.length === 0 ? html`<tr><td colspan="2">No site yet: create one below.</td></tr>` : ''}
   ${input.sites.map((s) => html`<tr><td><a href="/sites/${s.id}">${s.name}</a></td><td>${formatTime(s.createdAt)}</td></tr>`)}
   </tbody>
-</table>
+</table></div>
 <section class="card narrow">
   <h2>New site</h2>
   <form method="post" action="/sites" class="stack">

@@ -1,24 +1,36 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { actorOf } from '../../audit/actor.js';
+import { visibleSites } from '../../auth/access-policy.js';
 import { sessionGuard } from '../../auth/guards.js';
 import { safeNextPath } from '../../auth/login-routes.js';
+import { QUICK_BLOCK_KINDS, quickBlockValue, quickRuleProblem } from '../../rules/quick-block.js';
+import { broadRuleReason } from '../../rules/rule-breadth.js';
+import { ruleConcerns } from '../../rules/rule-confirmation.js';
 import { countRuleHits } from '../../rules/rule-hits.js';
+import type { RuleInputBody } from '../../rules/rule-input.js';
 import type { HubContext } from '../../server/context.js';
 import { describeError } from '../../server/error-handler.js';
 import { HttpError } from '../../server/http-error.js';
 import { siteIdOf, stringParam, intParam } from '../../server/params.js';
 import type { SiteService } from '../../sites/site-service.js';
-import { loadOverview, loadTopLists } from '../../stats/overview.js';
+import { loadOverview, loadTopLists, rangeFittingData } from '../../stats/overview.js';
 import { reportQuerySchema, toReportFilter } from '../../stats/report-filter.js';
 import { RANGES, parseRange } from '../../stats/time-range.js';
 import type { Site, StoredRule } from '../../store/store.js';
 import { clientsPage } from '../pages/clients-page.js';
 import { overviewPage } from '../pages/overview-page.js';
+import { confirmRulePage, quickBlockRefusedPage, ruleLabel, type ConfirmRuleInput } from '../pages/rule-check-pages.js';
 import { requestsPage } from '../pages/requests-page.js';
 import { rulesPage } from '../pages/rules-page.js';
+import { ruleAuditSection } from '../pages/audit-page.js';
 import { setupPage } from '../pages/setup-page.js';
 import { sitesPage } from '../pages/sites-page.js';
 import { ruleInputFromForm } from './form-rule.js';
+import { ipDetailRoutes } from './ip-detail-routes.js';
+import { QUICK_EXPIRIES, QUICK_EXPIRY_NAMES } from '../pages/quick-actions.js';
+import { fieldOfError, ruleFormProblems } from './rule-form-check.js';
+import type { RuleFormState } from '../pages/rules-page.js';
 
 /** Fixed notices chosen by code, so a crafted link cannot put arbitrary text on a page. */
 const NOTICES: Record<string, string> = {
@@ -36,18 +48,23 @@ const ERRORS: Record<string, string> = {
 
 type Form = Record<string, string>;
 const quickSchema = z.object({
-  kind: z.enum(['ip', 'path', 'userAgent', 'country']),
-  value: z.string().min(1).max(1024),
+  kind: z.enum(QUICK_BLOCK_KINDS),
+  // Longer than any rule value, so that an over-long reported value gets a clear refusal, not a bare 400.
+  value: z.string().max(8192),
   mode: z.enum(['block', 'monitor']),
   back: z.string().max(2048).optional(),
+  confirm: z.literal('1').optional(),
+  expires: z.enum(QUICK_EXPIRY_NAMES).optional(),
 });
+/** The "Add a rule" form's fields that its confirmation page posts again. */
+const RULE_FORM_FIELDS = ['action', 'kind', 'value', 'mode', 'note', 'expires', 'rl_path', 'rl_method', 'rl_limit', 'rl_window'] as const;
 
 /** The server-rendered dashboard pages and their form posts (session + CSRF via the guard). */
 export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sites: SiteService): Promise<void> {
   await app.register(async (ui) => {
     ui.addHook('preHandler', sessionGuard(ctx, 'html'));
     const nowSeconds = () => Math.floor(ctx.now() / 1000);
-    const userOf = (request: FastifyRequest) => ({ email: request.hubSession!.email, csrfToken: request.hubSession!.csrfToken });
+    const userOf = (request: FastifyRequest) => ({ email: request.hubSession!.email, csrfToken: request.hubSession!.csrfToken, role: request.hubSession!.role });
     const send = (reply: FastifyReply, page: string, status = 200) =>
       reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(page);
     const messages = (request: FastifyRequest) => {
@@ -56,20 +73,20 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
     };
     const siteAndList = async (request: FastifyRequest): Promise<{ site: Site; sites: Site[] }> => {
       const site = await sites.requireSite(siteIdOf(request));
-      return { site, sites: await ctx.store.listSites() };
+      return { site, sites: await visibleSites(ctx.store, request.hubSession!) };
     };
 
-    ui.get('/', async (_request, reply) => {
-      const all = await ctx.store.listSites();
+    ui.get('/', async (request, reply) => {
+      const all = await visibleSites(ctx.store, request.hubSession!);
       return reply.redirect(all.length > 0 ? `/sites/${all[0]!.id}` : '/sites', 303);
     });
-    ui.get('/sites', async (request, reply) => send(reply, sitesPage({ user: userOf(request), sites: await ctx.store.listSites(), ...messages(request) })));
+    ui.get('/sites', async (request, reply) => send(reply, sitesPage({ user: userOf(request), sites: await visibleSites(ctx.store, request.hubSession!), ...messages(request) })));
     ui.post('/sites', async (request, reply) => {
       const name = String((request.body as Form)?.name ?? '').trim();
       if (!name || name.length > 100) {
         return send(reply, sitesPage({ user: userOf(request), sites: await ctx.store.listSites(), error: 'Give the site a name (up to 100 characters).' }), 400);
       }
-      const site = await sites.createSite(name);
+      const site = await sites.createSite(name, actorOf(request));
       return reply.redirect(`/sites/${site.id}/setup?done=site-created`, 303);
     });
     ui.get('/sites/go', async (request, reply) => {
@@ -79,7 +96,8 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
 
     ui.get('/sites/:siteId', async (request, reply) => {
       const { site, sites: all } = await siteAndList(request);
-      const range = parseRange((request.query as { range?: string }).range);
+      const asked = (request.query as { range?: string }).range;
+      const range = asked ? parseRange(asked) : await rangeFittingData(ctx.store, site.id, nowSeconds());
       const [overview, top, rules] = await Promise.all([
         loadOverview(ctx.store, site.id, range, nowSeconds()),
         loadTopLists(ctx.store, site.id, range, nowSeconds(), 10),
@@ -87,7 +105,7 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
       ]);
       return send(reply, overviewPage({
         user: userOf(request), site, sites: all, range, overview, top, countryLookup: ctx.hasCountryLookup,
-        rateLimitLabels: rateLimitLabels(rules), ...messages(request),
+        rateLimitLabels: rateLimitLabels(rules), rules, now: ctx.now(), ...messages(request),
       }));
     });
 
@@ -102,7 +120,7 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
       }));
     });
 
-    const renderRules = async (request: FastifyRequest, reply: FastifyReply, extra: { notice?: string; error?: string } = {}, status = 200) => {
+    const renderRules = async (request: FastifyRequest, reply: FastifyReply, extra: { notice?: string; error?: string; form?: RuleFormState } = {}, status = 200) => {
       const { site, sites: all } = await siteAndList(request);
       const hitsRange = '7d' as const;
       const rules = await ctx.rules.list(site.id);
@@ -110,42 +128,107 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
       const [moat, wafris] = await Promise.all([ctx.store.getBuild(site.id, 'moat'), ctx.store.getBuild(site.id, 'wafris')]);
       return send(reply, rulesPage({
         user: userOf(request), site, sites: all, rules, hits, hitsRange, builds: { moat, wafris }, now: ctx.now(),
+        audit: ruleAuditSection(site.id, await ctx.audit.list({ siteId: site.id, limit: 10 })),
         ...messages(request), ...extra,
       }), status);
     };
     ui.get('/sites/:siteId/rules', async (request, reply) => renderRules(request, reply));
+
+    /** The confirmation page for a rule the admin asked for but should look at twice; stores nothing. */
+    const askToConfirm = async (request: FastifyRequest, reply: FastifyReply, page: Omit<ConfirmRuleInput, 'user' | 'site' | 'sites'>) => {
+      const { site, sites: all } = await siteAndList(request);
+      return send(reply, confirmRulePage({ user: userOf(request), site, sites: all, ...page }));
+    };
+
     ui.post('/sites/:siteId/rules', async (request, reply) => {
       const siteId = siteIdOf(request);
+      const form = (request.body ?? {}) as Form;
       try {
-        await ctx.rules.create(siteId, ruleInputFromForm((request.body ?? {}) as Form));
+        const problems = ruleFormProblems(form);
+        if (Object.keys(problems).length > 0) {
+          return await renderRules(request, reply, { error: 'The rule was not created: see the marked fields.', form: { values: form, errors: problems } }, 400);
+        }
+        const input = ruleInputFromForm(form);
+        // A control character cannot survive a round trip through the confirmation page's form intact.
+        if (/\p{Cc}/u.test(input.value)) throw new HttpError(400, 'the value holds control characters (such as a line break or NUL)', 'invalid_rule');
+        if (form.confirm !== '1') {
+          const rule = ctx.rules.preview(input);
+          const { reasons, impact } = await ruleConcerns(ctx.store, siteId, rule, nowSeconds());
+          if (reasons.length > 0) {
+            const fields: Record<string, string> = {};
+            for (const name of RULE_FORM_FIELDS) if (typeof form[name] === 'string') fields[name] = form[name];
+            return await askToConfirm(request, reply, { rule, reasons, impact, postTo: `/sites/${siteId}/rules`, fields, cancel: `/sites/${siteId}/rules` });
+          }
+        }
+        await ctx.rules.create(siteId, input, actorOf(request));
       } catch (error) {
         const { status, body } = describeError(error);
         if (status >= 500) throw error;
         const detail = body.issues?.map((i) => `${i.path}: ${i.message}`).join('; ');
-        return renderRules(request, reply, { error: detail ? `${body.message} (${detail})` : body.message }, status);
+        return renderRules(request, reply, {
+          error: detail ? `${body.message} (${detail})` : body.message, form: { values: form, errors: fieldOfError(error, form.kind) },
+        }, status);
       }
       return reply.redirect(`/sites/${siteId}/rules?done=rule-created`, 303);
     });
+    // One click from a top list. The posted value is what a client reported, i.e. attacker text: it
+    // becomes exactly one narrow rule or nothing (see quickBlockValue), and a rule that would have
+    // blocked a large share of recent traffic waits for an explicit confirm.
     ui.post('/sites/:siteId/rules/quick', async (request, reply) => {
       const siteId = siteIdOf(request);
-      await sites.requireSite(siteId);
+      const site = await sites.requireSite(siteId);
       const parsed = quickSchema.safeParse(request.body);
       const back = safeNextPath(parsed.success ? parsed.data.back : undefined);
-      const backTo = (param: string) => `${back.startsWith(`/sites/${siteId}`) ? back : `/sites/${siteId}`}${back.includes('?') ? '&' : '?'}${param}`;
-      if (!parsed.success) return reply.redirect(backTo('error=rule-invalid'), 303);
-      const { kind, value, mode } = parsed.data;
+      const backPath = back.startsWith(`/sites/${siteId}`) ? back : `/sites/${siteId}`;
+      const backTo = (param: string) => `${backPath}${backPath.includes('?') ? '&' : '?'}${param}`;
+      const refuse = async (kind: string, value: string, reason: string) => send(reply, quickBlockRefusedPage({
+        user: userOf(request), site, sites: await ctx.store.listSites(), kind, value, reason, back: backPath,
+      }), 400);
+      if (!parsed.success) {
+        const body = (request.body ?? {}) as Record<string, unknown>;
+        return refuse(String(body.kind ?? '').slice(0, 40), String(body.value ?? ''), 'the form was incomplete or had an unknown kind');
+      }
+      const { kind, value: reported, mode, confirm } = parsed.data;
+      const expiresAfter = QUICK_EXPIRIES[parsed.data.expires ?? 'never'];
+      const expires = expiresAfter === null ? undefined : ctx.now() + expiresAfter;
+      const derived = quickBlockValue(kind, reported);
+      if (!derived.ok) return refuse(kind, reported, derived.reason);
+      const input: RuleInputBody = { action: 'block', kind, value: derived.value, mode, note: `one click from the top ${kind} list`, expires };
+      let rule: ReturnType<typeof ctx.rules.preview>;
       try {
-        await ctx.rules.create(siteId, { action: 'block', kind, value, mode, note: `one click from the top ${kind} list`, expires: undefined });
-        return reply.redirect(backTo('done=rule-created'), 303);
+        rule = ctx.rules.preview(input);
       } catch (error) {
-        if (error instanceof HttpError && error.code === 'rule_exists') {
-          const existing = (await ctx.rules.list(siteId)).find((r) => r.kind === kind && r.action === 'block' && r.value.toLowerCase() === value.toLowerCase());
-          if (existing) await ctx.rules.update(siteId, existing.id, { mode, expires: undefined });
-          return reply.redirect(backTo('done=rule-exists'), 303);
-        }
-        if (error instanceof HttpError && error.statusCode < 500) return reply.redirect(backTo('error=rule-invalid'), 303);
+        if (error instanceof HttpError && error.statusCode < 500) return refuse(kind, reported, error.message);
         throw error;
       }
+      // Checked again after the engine's normalisation: what is stored is what was checked.
+      const problem = quickRuleProblem(rule);
+      if (problem) return refuse(kind, reported, problem);
+      const existing = await ctx.store.getRule(siteId, rule.id);
+      if (existing?.mode === mode) return reply.redirect(backTo('done=rule-exists'), 303);
+      if (confirm !== '1') {
+        const { reasons, impact } = await ruleConcerns(ctx.store, siteId, rule, nowSeconds());
+        if (reasons.length > 0) {
+          return askToConfirm(request, reply, {
+            rule, reasons, impact, postTo: `/sites/${siteId}/rules/quick`,
+            fields: { kind, value: rule.value, mode, back: backPath, expires: parsed.data.expires ?? 'never' }, cancel: backPath,
+          });
+        }
+      }
+      if (existing) {
+        // Clicking "monitor" on a blocked value (or the reverse) switches the rule's mode.
+        // The expiry chosen with the click replaces the old one ("never" clears it).
+        await ctx.rules.update(siteId, existing.id, { mode, expires, clearExpires: expires === undefined }, actorOf(request));
+        return reply.redirect(backTo('done=rule-exists'), 303);
+      }
+      try {
+        await ctx.rules.create(siteId, input, actorOf(request));
+      } catch (error) {
+        if (error instanceof HttpError && error.code === 'rule_exists') return reply.redirect(backTo('done=rule-exists'), 303);
+        if (error instanceof HttpError && error.statusCode < 500) return refuse(kind, reported, error.message);
+        throw error;
+      }
+      return reply.redirect(backTo('done=rule-created'), 303);
     });
     ui.post('/sites/:siteId/rules/import', async (request, reply) => {
       const siteId = siteIdOf(request);
@@ -153,7 +236,22 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
       const form = (request.body ?? {}) as Form;
       try {
         if (!form.document?.trim()) throw new HttpError(400, 'paste a rules document first', 'invalid_request');
-        await ctx.rules.import(siteId, form.document, form.replace === '1');
+        if (form.confirm !== '1') {
+          // Breadth only: a document may hold thousands of rules, too many to measure against traffic.
+          const reasons: string[] = [];
+          for (const rule of ctx.rules.previewDocument(form.document)) {
+            const broad = broadRuleReason(rule);
+            if (broad) reasons.push(`${ruleLabel(rule)}: ${broad}`);
+            if (reasons.length >= 20) break;
+          }
+          if (reasons.length > 0) {
+            const fields: Record<string, string> = { document: form.document };
+            if (form.replace === '1') fields.replace = '1';
+            const base = `/sites/${siteId}/rules`;
+            return await askToConfirm(request, reply, { reasons, postTo: `${base}/import`, fields, cancel: base });
+          }
+        }
+        await ctx.rules.import(siteId, form.document, form.replace === '1', actorOf(request));
       } catch (error) {
         const { status, body } = describeError(error);
         if (status >= 500) throw error;
@@ -163,13 +261,27 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
     });
     ui.post('/sites/:siteId/rules/:ruleId/mode', async (request, reply) => {
       const siteId = siteIdOf(request);
-      const mode = (request.body as Form)?.mode === 'monitor' ? 'monitor' : 'block';
-      await ctx.rules.update(siteId, stringParam(request, 'ruleId', 64), { mode, expires: undefined });
+      const form = (request.body ?? {}) as Form;
+      const mode = form.mode === 'monitor' ? 'monitor' : 'block';
+      const ruleId = stringParam(request, 'ruleId', 64);
+      const existing = await ctx.store.getRule(siteId, ruleId);
+      if (!existing) throw new HttpError(404, 'no such rule', 'not_found');
+      // Switching a monitor rule to block is when it starts blocking: the same check as creating it.
+      if (mode === 'block' && existing.mode !== 'block' && form.confirm !== '1') {
+        const { reasons, impact } = await ruleConcerns(ctx.store, siteId, { ...existing, mode }, nowSeconds());
+        if (reasons.length > 0) {
+          const base = `/sites/${siteId}/rules`;
+          return askToConfirm(request, reply, {
+            rule: { ...existing, mode }, reasons, impact, postTo: `${base}/${encodeURIComponent(ruleId)}/mode`, fields: { mode }, cancel: base,
+          });
+        }
+      }
+      await ctx.rules.update(siteId, ruleId, { mode, expires: undefined }, actorOf(request));
       return reply.redirect(`/sites/${siteId}/rules?done=rule-updated`, 303);
     });
     ui.post('/sites/:siteId/rules/:ruleId/delete', async (request, reply) => {
       const siteId = siteIdOf(request);
-      await ctx.rules.remove(siteId, stringParam(request, 'ruleId', 64));
+      await ctx.rules.remove(siteId, stringParam(request, 'ruleId', 64), actorOf(request));
       return reply.redirect(`/sites/${siteId}/rules?done=rule-deleted`, 303);
     });
 
@@ -192,16 +304,17 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
     ui.get('/sites/:siteId/setup', async (request, reply) => renderSetup(request, reply));
     ui.post('/sites/:siteId/keys', async (request, reply) => {
       const label = String((request.body as Form)?.label ?? '').trim().slice(0, 100) || 'default';
-      const { key } = await sites.createKey(siteIdOf(request), label);
+      const { key } = await sites.createKey(siteIdOf(request), label, actorOf(request));
       // Rendered directly (not redirected) so the key never appears in a URL or a later page.
       return renderSetup(request, reply, key);
     });
     ui.post('/sites/:siteId/keys/:keyId/revoke', async (request, reply) => {
       const siteId = siteIdOf(request);
-      await sites.revokeKey(siteId, intParam(request, 'keyId'));
+      await sites.revokeKey(siteId, intParam(request, 'keyId'), actorOf(request));
       return reply.redirect(`/sites/${siteId}/setup?done=key-revoked`, 303);
     });
   });
+  await ipDetailRoutes(app, ctx, sites);
 }
 
 /**
