@@ -4,6 +4,10 @@
 import type { Hub } from '@moat/hub';
 
 type RuleInput = Parameters<Hub['context']['rules']['create']>[1];
+type Actor = Parameters<Hub['context']['rules']['create']>[2];
+
+/** How the audit log names the demo's own rules. */
+const DEMO_ACTOR: Actor = { userId: null, email: 'demo setup', ip: null };
 
 const block = (kind: RuleInput['kind'], value: string, note: string): RuleInput =>
   ({ action: 'block', kind, value, note, mode: 'block' }) as RuleInput;
@@ -18,10 +22,12 @@ export const DEMO_RULES: RuleInput[] = [
   block('path', '/.env', 'secret-file probes'),
   block('path', '/.git', 'secret-file probes'),
   block('path', '/phpmyadmin', 'admin-tool probes'),
+  block('path', '/backup', 'backup-file probes'),
   block('userAgent', 'sqlmap', 'automated SQL injection'),
   block('userAgent', 'nikto', 'vulnerability scanner'),
   block('userAgent', 'masscan', 'port scanner'),
   block('param', 'union select', 'SQL injection'),
+  block('param', 'drop table', 'SQL injection'),
   block('param', '<script', 'reflected XSS'),
   block('list', 'tor', 'Tor exit nodes'),
   block('method', 'TRACE', 'never used by the app'),
@@ -35,6 +41,6 @@ export const DEMO_RULES: RuleInput[] = [
 
 /** Creates the demo rules on the site; returns how many. */
 export async function seedDemoRules(hub: Hub, siteId: number): Promise<number> {
-  for (const rule of DEMO_RULES) await hub.context.rules.create(siteId, rule);
+  for (const rule of DEMO_RULES) await hub.context.rules.create(siteId, rule, DEMO_ACTOR);
   return DEMO_RULES.length;
 }

@@ -44,10 +44,11 @@ const BROWSERS = [
   'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148',
 ];
 const PAGES = ['/', '/', '/products', '/products/42', '/products/7', '/about', '/search?q=shoes', '/search?q=red+hat', '/cart', '/api/items?page=2'];
-const SCAN_PATHS = ['/wp-admin/', '/wp-login.php', '/.env', '/.git/config', '/phpmyadmin/', '/admin', '/xmlrpc.php', '/backup.zip'];
+/** What the scanner persona probes; the demo rules refuse all but /admin (a shop may have one) and /xmlrpc.php (monitored). */
+export const SCAN_PATHS = ['/wp-admin/', '/wp-login.php', '/.env', '/.git/config', '/phpmyadmin/', '/admin', '/xmlrpc.php', '/backup.zip'];
 const SCAN_AGENTS = ['sqlmap/1.8.11#stable (https://sqlmap.org)', 'Nikto/2.5.0', 'Mozilla/5.0 zgrab/0.x', 'masscan/1.3'];
 // Percent-encoded as a client must send them; Moat decodes parameters before matching.
-const INJECTIONS = ["/search?q='%20union%20select%20password%20from%20users--", '/search?q=%3Cscript%3Ealert(1)%3C/script%3E', '/products?id=1;DROP%20TABLE%20users'];
+export const INJECTIONS = ["/search?q='%20union%20select%20password%20from%20users--", '/search?q=%3Cscript%3Ealert(1)%3C/script%3E', '/products?id=1;DROP%20TABLE%20users'];
 
 /** Public-looking unicast IPv4 addresses (no private, loopback, multicast or reserved first octets). */
 function publicIps(next: () => number, count: number): string[] {
