@@ -89,11 +89,11 @@ createServer(protect((req, res) => {
   },
   {
     id: 'wafris', title: 'Wafris client (Rails, Ruby)',
-    intro: 'The wafris gem 2.x works unchanged: point its download and report URLs at this hub.',
-    code: `# Gemfile
+    intro: 'The wafris gem 2.x works unchanged: point its download and report URLs at this hub. Its Railtie adds the middleware (plain Rack: use Wafris::Middleware).',
+    code: `# Gemfile, then: bundle install
 gem 'wafris'
 
-# environment
+# environment of the app (restart it after setting them)
 WAFRIS_API_KEY={{KEY}}
 WAFRIS_DOWNSYNC_URL={{HUB}}/v2/downsync
 WAFRIS_UPSYNC_URL={{HUB}}/v2/upsync`,
