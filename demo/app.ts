@@ -4,8 +4,8 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createManagedFirewall, type ManagedFirewall } from 'moat';
-import { withMoat } from 'moat/adapters/node';
+import { createManagedFirewall, type ManagedFirewall } from 'moat-waf';
+import { withMoat } from 'moat-waf/adapters/node';
 
 export interface DemoAppOptions {
   hubUrl: string;

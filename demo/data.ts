@@ -1,11 +1,11 @@
-// The demo's data_subscriptions file, built with the `moat` CLI from the CC0 country ranges that ship as
+// The demo's data_subscriptions file, built with the `moat-waf` CLI from the CC0 country ranges that ship as
 // an npm package, plus a small Tor exit list, in both layouts the hub serves (Moat and Wafris).
 // Built once per demo folder (about 20 s); later starts reuse it.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataFile, parseIpInto } from 'moat';
+import { loadDataFile, parseIpInto } from 'moat-waf';
 
 /** The addresses the demo's Tor persona uses; the `tor` list holds them (a few real exit-node-style hosts). */
 export const DEMO_TOR_EXITS = ['185.220.101.4', '185.220.101.35', '204.8.96.81', '2a0b:f4c2::24'];
@@ -41,7 +41,7 @@ export function buildDemoData(dir: string): DemoData {
       CLI, 'data', 'build', '--country', 'default', '--list', `tor=${torFile}`,
       '--wafris', wafris, '--json', '-o', out,
     ], { encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`moat data build failed: ${result.stderr.trim() || result.stdout.trim()}`);
+    if (result.status !== 0) throw new Error(`moat-waf data build failed: ${result.stderr.trim() || result.stdout.trim()}`);
     const parsed = JSON.parse(result.stdout) as { hash: string; ranges: number; bytes: number };
     built = { hash: parsed.hash, ranges: parsed.ranges, bytes: parsed.bytes };
     writeFileSync(stamp, JSON.stringify(built));

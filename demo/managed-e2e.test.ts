@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createHub, type Hub } from '@moat/hub';
+import { createHub, type Hub } from 'moat-hub';
 import { startDemoApp, type DemoApp } from './app.js';
 import { shopStatus, startDemoProcess, untilShopStatus, type DemoProcess } from './demo-process.js';
 import type { DemoState } from './demo-state.js';

@@ -1,7 +1,7 @@
 // The demo site's starting rules: what a person would set up on day one. Created through the hub's
 // own rule service, so they are validated, stored and compiled exactly as dashboard-made rules are.
 
-import type { Hub } from '@moat/hub';
+import type { Hub } from 'moat-hub';
 
 type RuleInput = Parameters<Hub['context']['rules']['create']>[1];
 type Actor = Parameters<Hub['context']['rules']['create']>[2];

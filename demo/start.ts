@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { createHub, type Hub } from '@moat/hub';
+import { createHub, type Hub } from 'moat-hub';
 import { startDemoApp } from './app.js';
 import { buildDemoData, DEMO_TOR_EXITS } from './data.js';
 import { adminPasswordFor, readDemoState, resetDemoDir, writeDemoState } from './demo-state.js';

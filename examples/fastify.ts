@@ -3,8 +3,8 @@ import Fastify from 'fastify';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRulesDocument, writeRulesFile } from 'moat';
-import { moat } from 'moat/adapters/fastify';
+import { parseRulesDocument, writeRulesFile } from 'moat-waf';
+import { moat } from 'moat-waf/adapters/fastify';
 
 const rules = join(mkdtempSync(join(tmpdir(), 'moat-example-')), 'rules.moat');
 writeRulesFile(parseRulesDocument(readFileSync(new URL('rules.json', import.meta.url), 'utf8'), 'rules.json'), rules);

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Body, Controller, Get, HttpCode, Module, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { parseRulesDocument, writeRulesFile } from 'moat';
-import { moatForNest } from 'moat/adapters/nest';
+import { parseRulesDocument, writeRulesFile } from 'moat-waf';
+import { moatForNest } from 'moat-waf/adapters/nest';
 
 const rules = join(mkdtempSync(join(tmpdir(), 'moat-example-')), 'rules.moat');
 writeRulesFile(parseRulesDocument(readFileSync(new URL('rules.json', import.meta.url), 'utf8'), 'rules.json'), rules);

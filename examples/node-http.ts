@@ -3,10 +3,10 @@ import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRulesDocument, writeRulesFile } from 'moat';
-import { withMoat } from 'moat/adapters/node';
+import { parseRulesDocument, writeRulesFile } from 'moat-waf';
+import { withMoat } from 'moat-waf/adapters/node';
 
-// Compile the rules as code into a rules file (in production: `npx moat compile` at build time).
+// Compile the rules as code into a rules file (in production: `npx moat-waf compile` at build time).
 const rules = join(mkdtempSync(join(tmpdir(), 'moat-example-')), 'rules.moat');
 writeRulesFile(parseRulesDocument(readFileSync(new URL('rules.json', import.meta.url), 'utf8'), 'rules.json'), rules);
 

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import next from 'next';
-import { parseRulesDocument, writeRulesFile } from 'moat';
-import { moatForNext } from 'moat/adapters/next';
+import { parseRulesDocument, writeRulesFile } from 'moat-waf';
+import { moatForNext } from 'moat-waf/adapters/next';
 
-// Compile the rules as code into a rules file (in production: `npx moat compile` at build time).
+// Compile the rules as code into a rules file (in production: `npx moat-waf compile` at build time).
 const rules = join(mkdtempSync(join(tmpdir(), 'moat-example-')), 'rules.moat');
 writeRulesFile(parseRulesDocument(readFileSync(new URL('../rules.json', import.meta.url), 'utf8'), 'rules.json'), rules);
 

@@ -3,15 +3,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { Engine } from 'moat';
+import { Engine } from 'moat-waf';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
 
-/** Screenshots go to docs/screenshots with MOAT_HUB_SCREENSHOTS=1, otherwise to a temporary folder. */
-const SCREENSHOT_DIR = process.env.MOAT_HUB_SCREENSHOTS === '1'
-  ? fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url))
-  : mkdtempSync(join(tmpdir(), 'moat-hub-shots-'));
+/** Screenshots go to a temporary folder (kept with MOAT_HUB_KEEP_SHOTS=1); docs/screenshots come from demo/screenshots.ts. */
+const SCREENSHOT_DIR = mkdtempSync(join(tmpdir(), 'moat-hub-shots-'));
 const ATTACKER = '198.51.100.66';
 
 /** Realistic traffic over the last 50 minutes: a scanner, a few visitors, some blocks and allows. */
@@ -75,7 +72,8 @@ describe('dashboard in a real browser', () => {
   after(async () => {
     await browser?.close();
     await hub?.stop();
-    if (process.env.MOAT_HUB_SCREENSHOTS !== '1') rmSync(SCREENSHOT_DIR, { recursive: true, force: true });
+    if (process.env.MOAT_HUB_KEEP_SHOTS === '1') console.log(`# screenshots: ${SCREENSHOT_DIR}`);
+    else rmSync(SCREENSHOT_DIR, { recursive: true, force: true });
   });
 
   it('signs in and shows the chart filled from ingested reports', async () => {

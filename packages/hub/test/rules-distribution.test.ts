@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { Engine } from 'moat';
+import { Engine } from 'moat-waf';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'moat-hub-files-'));

@@ -1,4 +1,4 @@
-// The `moat` CLI as users run it: a real process (node on the current sources, transpiled once; the
+// The `moat-waf` CLI as users run it: a real process (node on the current sources, transpiled once; the
 // installed bin for --help), real files, exit codes, and one clear line without a stack trace for every user error.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,19 +39,19 @@ function assertUserError(r: Run, code: number, message: RegExp): void {
   assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
   assertNoStack(r.stderr);
   assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
-  assert.match(r.stderr, /^moat: /);
+  assert.match(r.stderr, /^moat-waf: /);
   assert.match(r.stderr, message);
   assert.equal(r.stdout, '');
 }
 
-/** Several user errors: exactly one `moat: ` line per expected problem, in order; nothing on stdout. */
+/** Several user errors: exactly one `moat-waf: ` line per expected problem, in order; nothing on stdout. */
 function assertUserErrors(r: Run, code: number, messages: RegExp[]): void {
   assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
   assertNoStack(r.stderr);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, messages.length, `one line per problem: ${r.stderr}`);
   lines.forEach((line, i) => {
-    assert.match(line, /^moat: /);
+    assert.match(line, /^moat-waf: /);
     assert.match(line, messages[i]);
   });
   assert.equal(r.stdout, '');
@@ -147,7 +147,7 @@ describe('moat CLI', { concurrency: 4 }, () => {
         moat(['compile', path.join(dir, 'nope.json'), '-o', out]), moat(['compile', badIp]), moat(['frobnicate']),
       ]);
       assertUserError(missing, 1, /cannot read .*nope\.json: ENOENT/);
-      assertUserError(usage, 2, /usage: moat compile/);
+      assertUserError(usage, 2, /usage: moat-waf compile/);
       assertUserError(unknownCmd, 2, /unknown command "frobnicate"/);
     }));
 
@@ -370,21 +370,21 @@ describe('moat CLI', { concurrency: 4 }, () => {
 
   test('--help on every command and subcommand prints its usage and the exit codes, exit 0', async () => {
     const cases: [string[], string][] = [
-      [['compile', '--help'], 'moat compile <rules.json|rules.yaml>'],
-      [['compile', 'rules.json', '-h'], 'moat compile <rules.json|rules.yaml>'],
-      [['rules', '--help'], 'moat rules add'],
-      [['rules', 'add', '--help'], 'moat rules add    --rules <file> rateLimit'],
-      [['rules', 'list', '-h'], 'moat rules list'],
-      [['rules', 'remove', '--rules', 'x.db', '--help'], 'moat rules remove'],
-      [['check', '--help'], 'moat check --rules <file>'],
-      [['check', '--ip', 'not-an-ip', '--help'], 'moat check --rules <file>'],
-      [['inspect', '--help'], 'moat inspect <file>'],
-      [['data', '--help'], 'moat data build'],
-      [['data', 'build', '--help'], 'moat data build'],
-      [['wafris', '--help'], 'moat wafris export'],
-      [['wafris', 'export', '--help'], 'moat wafris export'],
-      [['help', 'rules'], 'moat rules add'],
-      [['--help'], 'moat data build'],
+      [['compile', '--help'], 'moat-waf compile <rules.json|rules.yaml>'],
+      [['compile', 'rules.json', '-h'], 'moat-waf compile <rules.json|rules.yaml>'],
+      [['rules', '--help'], 'moat-waf rules add'],
+      [['rules', 'add', '--help'], 'moat-waf rules add    --rules <file> rateLimit'],
+      [['rules', 'list', '-h'], 'moat-waf rules list'],
+      [['rules', 'remove', '--rules', 'x.db', '--help'], 'moat-waf rules remove'],
+      [['check', '--help'], 'moat-waf check --rules <file>'],
+      [['check', '--ip', 'not-an-ip', '--help'], 'moat-waf check --rules <file>'],
+      [['inspect', '--help'], 'moat-waf inspect <file>'],
+      [['data', '--help'], 'moat-waf data build'],
+      [['data', 'build', '--help'], 'moat-waf data build'],
+      [['wafris', '--help'], 'moat-waf wafris export'],
+      [['wafris', 'export', '--help'], 'moat-waf wafris export'],
+      [['help', 'rules'], 'moat-waf rules add'],
+      [['--help'], 'moat-waf data build'],
     ];
     const runs = await Promise.all(cases.map(([args]) => moat(args)));
     runs.forEach((r, i) => {
@@ -395,7 +395,7 @@ describe('moat CLI', { concurrency: 4 }, () => {
       assert.match(r.stdout, /Exit codes:\n {2}0 {2}done\n {2}1 .*\n {2}2 {2}invalid usage or value/, args.join(' '));
     });
     // Help for one command is that command's, not everything.
-    assert.ok(!runs[0].stdout.includes('moat data build'));
+    assert.ok(!runs[0].stdout.includes('moat-waf data build'));
   });
 
   test('unknown options, invalid values and a rule that could never match (country XX, method FOO): one line each, exit 2, nothing written', () =>
@@ -412,17 +412,17 @@ describe('moat CLI', { concurrency: 4 }, () => {
       const foo = put('foo.yaml', 'block:\n  methods: [GET, FOO]\n');
       const out = path.join(dir, 'never.db');
       const cases: [string[], RegExp][] = [
-        [['compile', trailing, '-o', out, '--force'], /unknown option --force for moat compile; run "moat compile --help"/],
-        [['rules', 'add', '--rules', rules, 'block', 'ip', '192.0.2.2', '--colour', 'red'], /unknown option --colour for moat rules add/],
-        [['rules', 'list', '--rules', rules, '--limit', '5'], /--limit does not go with "moat rules list"/],
-        [['rules', 'add', '--rules', rules, 'block', 'ip', '192.0.2.2', '--window', '1m'], /--window goes with "moat rules add \.\.\. rateLimit <path>" only/],
+        [['compile', trailing, '-o', out, '--force'], /unknown option --force for moat-waf compile; run "moat-waf compile --help"/],
+        [['rules', 'add', '--rules', rules, 'block', 'ip', '192.0.2.2', '--colour', 'red'], /unknown option --colour for moat-waf rules add/],
+        [['rules', 'list', '--rules', rules, '--limit', '5'], /--limit does not go with "moat-waf rules list"/],
+        [['rules', 'add', '--rules', rules, 'block', 'ip', '192.0.2.2', '--window', '1m'], /--window goes with "moat-waf rules add \.\.\. rateLimit <path>" only/],
         [['rules', 'frobnicate', '--rules', rules], /unknown subcommand "frobnicate": use add, list or remove/],
         [['rules', '--rules', rules], /missing subcommand/],
         [['check', '--rules', rules, '--ip', '1.2.3'], /--ip "1\.2\.3" is not an IPv4 or IPv6 address/],
         [['check', '--rules', rules, '--ip'], /--ip/],
-        [['inspect', rules, '--verbose'], /unknown option --verbose for moat inspect/],
-        [['data', 'build', '--contry', 'default', '-o', out], /unknown option --contry for moat data build/],
-        [['wafris', 'export', '--rules', rules, '-o', out, '--gem'], /unknown option --gem for moat wafris export/],
+        [['inspect', rules, '--verbose'], /unknown option --verbose for moat-waf inspect/],
+        [['data', 'build', '--contry', 'default', '-o', out], /unknown option --contry for moat-waf data build/],
+        [['wafris', 'export', '--rules', rules, '-o', out, '--gem'], /unknown option --gem for moat-waf wafris export/],
         [['help', 'nope'], /unknown command "nope"/],
         [['rules', 'add', '--rules', rules, 'block', 'country', 'XX'], /invalid country "XX": use an ISO 3166-1 alpha-2 country code/],
         [['rules', 'add', '--rules', rules, 'block', 'country', 'continent:XX'], /invalid country "continent:XX"/],
@@ -492,13 +492,13 @@ describe('moat CLI', { concurrency: 4 }, () => {
       assert.equal(check.treatment, 'Blocked');
     }));
 
-  test('npx moat --help works from the repository root (the installed bin)', async () => {
+  test('npx moat-waf --help works from the repository root (the installed bin)', async () => {
     const bin = path.join(ROOT, 'packages/moat/bin/moat.js');
     assert.match(fs.readFileSync(bin, 'utf8'), /^#!\/usr\/bin\/env node\n/);
     assert.ok((fs.statSync(bin).mode & 0o111) !== 0, 'the bin is executable');
-    const r = await run('npx', ['--no-install', 'moat', '--help']);
+    const r = await run('npx', ['--no-install', 'moat-waf', '--help']);
     assert.equal(r.code, 0, r.stderr);
-    for (const cmd of ['moat compile', 'moat rules add', 'moat check', 'moat inspect', 'moat data build', 'moat wafris export']) {
+    for (const cmd of ['moat-waf compile', 'moat-waf rules add', 'moat-waf check', 'moat-waf inspect', 'moat-waf data build', 'moat-waf wafris export']) {
       assert.ok(r.stdout.includes(cmd), cmd);
     }
   });

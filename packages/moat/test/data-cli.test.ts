@@ -1,4 +1,4 @@
-// `moat data build` as a spawned process: sources of every kind, the report, the Wafris layout, and
+// `moat-waf data build` as a spawned process: sources of every kind, the report, the Wafris layout, and
 // clear one-line failures for garbage sources and bad options.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ function moat(args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-describe('moat data build (CLI)', () => {
+describe('moat-waf data build (CLI)', () => {
   test('builds from country, ASN, lists and cloud ranges; --json reports counts, invalid lines, overlaps, size, hash', () =>
     withTmpDir((dir) => {
       const out = path.join(dir, 'data.db');
@@ -66,7 +66,7 @@ describe('moat data build (CLI)', () => {
       const out = path.join(dir, 'data.db');
       const r = moat(['data', 'build', '--list', `bad=${fx('garbage.txt')}`, '-o', out]);
       assert.equal(r.code, 2, 'a source that is mostly garbage is an invalid value');
-      assert.match(r.err, /moat: .*garbage\.txt: 3 of 4 entries are invalid \(line 2: .*refusing to build from it/);
+      assert.match(r.err, /moat-waf: .*garbage\.txt: 3 of 4 entries are invalid \(line 2: .*refusing to build from it/);
       assertNoStack(r.err);
       assert.equal(fs.existsSync(out), false);
       fs.writeFileSync(path.join(dir, 'empty.txt'), '# no entries today\n');

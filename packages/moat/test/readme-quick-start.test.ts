@@ -194,7 +194,7 @@ test("every command of README's standalone quick start runs verbatim and prints 
     assert.equal(known.length, 1, `${line}: exactly one check knows what this command prints`);
     const r = await sh(line, cwd, env);
     assert.equal(r.code, 0, `${line}\nexit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-    assert.doesNotMatch(r.stderr, /^moat: /m, `${line}: no error line`);
+    assert.doesNotMatch(r.stderr, /^moat-waf: /m, `${line}: no error line`);
     known[0].check(r, cwd, seen);
     ran++;
   }

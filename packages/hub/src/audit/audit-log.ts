@@ -1,4 +1,4 @@
-import type { Rule } from 'moat';
+import type { Rule } from 'moat-waf';
 import type { AuditPage, HubStore, StoredRule } from '../store/store.js';
 import type { Actor } from './actor.js';
 

@@ -4,8 +4,8 @@
  */
 import {
   RuleError, normalizeRule, parseRulesDocument, rulesToDocument, unsafeRuleProblems, writeRulesFile, writeWafrisRulesFile,
-} from 'moat';
-import type { Rule, RuleInput } from 'moat';
+} from 'moat-waf';
+import type { Rule, RuleInput } from 'moat-waf';
 
 export type { Rule, RuleInput };
 export { RuleError, unsafeRuleProblems };

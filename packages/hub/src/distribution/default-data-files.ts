@@ -1,7 +1,7 @@
 // A hub must always serve a data_subscriptions file: the Wafris gem applies no rule at all until it
 // holds both files. When the data-files folder has none, the first start builds one from the CC0
 // country ranges the hub depends on (@ip-location-db/geo-whois-asn-country), in both layouts.
-// The build runs in a child process (`moat data build`), so the hub's event loop never waits on it.
+// The build runs in a child process (`moat-waf data build`), so the hub's event loop never waits on it.
 
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
@@ -19,9 +19,9 @@ export type DefaultDataOutcome =
   | { kind: 'built'; fileName: string; ranges: number; seconds: number }
   | { kind: 'failed'; message: string };
 
-/** The `moat` command of the installed moat package. */
+/** The `moat-waf` command of the installed moat-waf package. */
 function moatCommand(): string {
-  const entry = createRequire(import.meta.url).resolve('moat');
+  const entry = createRequire(import.meta.url).resolve('moat-waf');
   return join(dirname(entry), '..', 'bin', 'moat.js');
 }
 

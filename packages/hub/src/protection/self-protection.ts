@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Engine, rulesFromDocument, writeRulesFile, type Rule } from 'moat';
-import { moat } from 'moat/adapters/fastify';
+import { Engine, rulesFromDocument, writeRulesFile, type Rule } from 'moat-waf';
+import { moat } from 'moat-waf/adapters/fastify';
 
 /**
  * The hub's own baseline: methods no dashboard or client uses, and a per-IP cap on sign-in posts

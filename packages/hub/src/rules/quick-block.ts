@@ -1,4 +1,4 @@
-import { formatIp, tryParseIp, tryParseRange, type Rule } from 'moat';
+import { formatIp, tryParseIp, tryParseRange, type Rule } from 'moat-waf';
 import { broadRuleReason, hasHiddenCharacters, kindName } from './rule-breadth.js';
 
 /** The rule kinds the overview's top lists offer one-click Block / Monitor for. */

@@ -1,4 +1,4 @@
-import type { Rule } from 'moat';
+import type { Rule } from 'moat-waf';
 import type { HubStore } from '../store/store.js';
 import { broadRuleReason, hasHiddenCharacters } from './rule-breadth.js';
 import { estimateImpact, type RuleImpact } from './rule-impact.js';

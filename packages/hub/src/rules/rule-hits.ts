@@ -1,4 +1,4 @@
-import { wafrisReportedAs, type Rule } from 'moat';
+import { wafrisReportedAs, type Rule } from 'moat-waf';
 import type { RuleHits } from '../store/store.js';
 
 export interface RuleHitCount {

@@ -1,4 +1,4 @@
-import { CONTINENT_OF, splitByFamily, tryParseIp, tryParseRange, type Rule } from 'moat';
+import { CONTINENT_OF, splitByFamily, tryParseIp, tryParseRange, type Rule } from 'moat-waf';
 import { hourFloor } from '../store/report-rows.js';
 import type { HubStore, StoredReport, TopDimension } from '../store/store.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RULE_KINDS, type RuleKind } from 'moat';
+import { RULE_KINDS, type RuleKind } from 'moat-waf';
 
 const kinds = RULE_KINDS as unknown as [RuleKind, ...RuleKind[]];
 

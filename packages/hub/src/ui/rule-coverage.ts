@@ -1,4 +1,4 @@
-import { tryParseIp, tryParseRange, type IpRange } from 'moat';
+import { tryParseIp, tryParseRange, type IpRange } from 'moat-waf';
 import type { StoredRule } from '../store/store.js';
 
 /**
@@ -62,9 +62,11 @@ export function ruleCoverage(rules: readonly StoredRule[], nowMs: number): RuleC
         return rule ? covered(rule, true) : undefined;
       }
       // Substring rules: a "/wp-admin" rule covers "/wp-admin/setup.php"; the exact one is preferred.
-      const exact = candidates.find((r) => r.value === value);
+      // Case-insensitive, as the engine matches: a "nikto" rule covers "Nikto/2.5.0".
+      const lower = value.toLowerCase();
+      const exact = candidates.find((r) => r.value.toLowerCase() === lower);
       if (exact) return covered(exact, true);
-      const broader = candidates.find((r) => value.includes(r.value));
+      const broader = candidates.find((r) => lower.includes(r.value.toLowerCase()));
       return broader ? covered(broader, false) : undefined;
     },
   };

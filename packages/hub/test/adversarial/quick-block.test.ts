@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Engine, normalizeRule, tryParseRange } from 'moat';
+import { Engine, normalizeRule, tryParseRange } from 'moat-waf';
 import { quickBlockValue, quickRuleProblem } from '../../src/rules/quick-block.js';
 import { Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from '../support/hub-fixture.js';
 

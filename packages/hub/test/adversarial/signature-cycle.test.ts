@@ -9,8 +9,8 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createManagedFirewall, type ManagedFirewall } from 'moat';
-import { withMoat } from 'moat/adapters/node';
+import { createManagedFirewall, type ManagedFirewall } from 'moat-waf';
+import { withMoat } from 'moat-waf/adapters/node';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from '../support/hub-fixture.js';
 
 const HOUR = 3_600_000;

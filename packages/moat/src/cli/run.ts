@@ -1,4 +1,4 @@
-/** The `moat` command: standalone-mode rules files, data files, checks and inspection. */
+/** The `moat-waf` command: standalone-mode rules files, data files, checks and inspection. */
 import { checkCommand, checkHelp } from './commands/check.js';
 import { compileCommand, compileHelp } from './commands/compile.js';
 import { dataCommand, dataHelp } from './commands/data.js';
@@ -14,11 +14,11 @@ const HELP_OF: ReadonlyMap<string, string> = new Map([
   ['compile', compileHelp], ['rules', rulesHelp], ['check', checkHelp], ['inspect', inspectHelp], ['data', dataHelp], ['wafris', wafrisHelp],
 ]);
 
-const HELP = `moat — in-app web application firewall
+const HELP = `moat-waf — in-app web application firewall
 
 ${[...HELP_OF.values()].join('\n\n')}
 
-"moat <command> --help" shows one command.
+"moat-waf <command> --help" shows one command.
 
 ${exitCodesHelp}`;
 
@@ -31,10 +31,10 @@ function asksForHelp(args: readonly string[]): boolean {
   return false;
 }
 
-/** What to name in a hint: `moat rules add`, `moat check`. */
+/** What to name in a hint: `moat-waf rules add`, `moat-waf check`. */
 function commandName(command: string, rest: readonly string[]): string {
   const sub = rest[0];
-  return sub !== undefined && /^[a-z]+$/.test(sub) && ['rules', 'data', 'wafris'].includes(command) ? `moat ${command} ${sub}` : `moat ${command}`;
+  return sub !== undefined && /^[a-z]+$/.test(sub) && ['rules', 'data', 'wafris'].includes(command) ? `moat-waf ${command} ${sub}` : `moat-waf ${command}`;
 }
 
 /**
@@ -66,39 +66,39 @@ export async function run(argv: string[], io = { out: (s: string) => console.log
       case 'wafris': wafrisCommand(rest, io.out, io.err); return EXIT_OK;
       case 'help': case '--help': case '-h': {
         const topic = rest[0] === undefined ? undefined : HELP_OF.get(rest[0]);
-        if (rest[0] !== undefined && topic === undefined) throw new UserError(`unknown command ${JSON.stringify(rest[0])}; run "moat help"`, EXIT_USAGE);
+        if (rest[0] !== undefined && topic === undefined) throw new UserError(`unknown command ${JSON.stringify(rest[0])}; run "moat-waf help"`, EXIT_USAGE);
         io.out(topic === undefined ? HELP : `${topic}\n\n${exitCodesHelp}`);
         return EXIT_OK;
       }
       case undefined: io.err(HELP); return EXIT_USAGE;
-      default: throw new UserError(`unknown command ${JSON.stringify(command)}; run "moat help"`, EXIT_USAGE);
+      default: throw new UserError(`unknown command ${JSON.stringify(command)}; run "moat-waf help"`, EXIT_USAGE);
     }
   } catch (e) {
     // Errors the user can fix are one line each, without a stack trace; anything else is a bug.
     if (e instanceof UserError) {
-      for (const problem of e.problems) io.err(`moat: ${problem}`);
+      for (const problem of e.problems) io.err(`moat-waf: ${problem}`);
       return e.exitCode;
     }
     if (e instanceof RuleError) {
       // An invalid rule, wherever it was written (command line or document), is an invalid value.
-      for (const problem of e.problems) io.err(`moat: ${problem}`);
+      for (const problem of e.problems) io.err(`moat-waf: ${problem}`);
       return EXIT_USAGE;
     }
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`moat: ${parseArgsMessage(e as Error & { code: string }, commandName(command!, rest))}`);
+      io.err(`moat-waf: ${parseArgsMessage(e as Error & { code: string }, commandName(command!, rest))}`);
       return EXIT_USAGE;
     }
     if (e instanceof IpParseError) {
-      io.err(`moat: ${e.message}`);
+      io.err(`moat-waf: ${e.message}`);
       return EXIT_USAGE;
     }
     // A file that is not ours, or a system or SQLite error (EACCES, ENOSPC, SQLITE_CANTOPEN): an I/O failure, not a bug.
     if (e instanceof MoatFileError || (typeof code === 'string' && /^(E[A-Z]+|SQLITE_[A-Z_]+)$/.test(code))) {
-      io.err(`moat: ${(e as Error).message.split('\n')[0]}`);
+      io.err(`moat-waf: ${(e as Error).message.split('\n')[0]}`);
       return EXIT_FAILED;
     }
-    io.err(`moat: internal error: ${(e as Error).message}${process.env.MOAT_DEBUG ? `\n${(e as Error).stack}` : ' (set MOAT_DEBUG=1 for details)'}`);
+    io.err(`moat-waf: internal error: ${(e as Error).message}${process.env.MOAT_DEBUG ? `\n${(e as Error).stack}` : ' (set MOAT_DEBUG=1 for details)'}`);
     return EXIT_FAILED;
   }
 }

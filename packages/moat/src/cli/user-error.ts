@@ -1,5 +1,5 @@
 /**
- * The exit codes of `moat`, and the error a user can fix. Scripts tell "you asked for something wrong" (2)
+ * The exit codes of `moat-waf`, and the error a user can fix. Scripts tell "you asked for something wrong" (2)
  * from "it could not be done" (1): the first is fixed by changing the command or the rules, the second by
  * fixing the files or the machine.
  */
@@ -16,7 +16,7 @@ export const exitCodesHelp = `Exit codes:
      command line or in a rules document (syntax included), an unknown rule id, a rejected data source,
      an invalid request line in check --ndjson (each such line gets an error line, the others a decision)`;
 
-/** Printed without a stack trace, one `moat: ` line per problem. */
+/** Printed without a stack trace, one `moat-waf: ` line per problem. */
 export class UserError extends Error {
   override readonly name = 'UserError';
   readonly problems: readonly string[];

@@ -1,5 +1,5 @@
 // The two commands the Redis store needs, as a structural type: an ioredis `Redis` or `Cluster` fits,
-// and `moat` itself never imports ioredis (it is an optional peer dependency).
+// and `moat-waf` itself never imports ioredis (it is an optional peer dependency).
 export interface RedisScriptClient {
   evalsha(sha1: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;

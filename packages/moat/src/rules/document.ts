@@ -167,7 +167,7 @@ function checkNesting(text: string, fileName: string): void {
   }
 }
 
-/** The reverse of rulesFromDocument, for `moat rules list` exports and the hub's export. */
+/** The reverse of rulesFromDocument, for `moat-waf rules list` exports and the hub's export. */
 export function rulesToDocument(rules: readonly Rule[]): RulesDocument {
   const doc: RulesDocument = {};
   const entry = (r: Rule): unknown => {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
-/** The moat package version, read once; both src/sync and dist/sync sit two levels below package.json. */
+/** The moat-waf package version, read once; both src/sync and dist/sync sit two levels below package.json. */
 export const MOAT_VERSION: string = (() => {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };

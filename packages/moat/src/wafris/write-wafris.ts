@@ -65,7 +65,7 @@ export function writeWafrisRulesFile(rules: readonly Rule[], outPath: string, no
     db.exec('CREATE TABLE blocked_threats (id INTEGER PRIMARY KEY, entries TEXT)');
     db.exec(`CREATE TABLE ${MOAT_EXPORT_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
     // The rules exported, by kind: the rows below hold more (case and encoding forms, mapped copies, merged
-    // ranges), so `moat inspect` reports these to agree with the export.
+    // ranges), so `moat-waf inspect` reports these to agree with the export.
     db.prepare(`INSERT INTO ${MOAT_EXPORT_TABLE} (key, value) VALUES ('writer', 'moat'), ('range_starts', 'one_below'), ('rules', ?), ('counts', ?)`)
       .run(String(live.length), JSON.stringify(countRules(live)));
     for (const t of ['allowed_cidr_ranges', 'blocked_cidr_ranges']) {

@@ -1,6 +1,6 @@
 import { html, formatNumber, type Html } from '../html.js';
 import { csrfField, layout } from '../layout.js';
-import type { Rule } from 'moat';
+import type { Rule } from 'moat-waf';
 import type { Site } from '../../store/store.js';
 import { formatShare, utcMinute, type RuleImpact } from '../../rules/rule-impact.js';
 import { KIND_LABELS } from './rules-page.js';

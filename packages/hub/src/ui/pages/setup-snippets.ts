@@ -17,14 +17,14 @@ export const SETUP_SNIPPETS: readonly SetupSnippet[] = [
   {
     id: 'express', title: 'Express',
     intro: 'Install the client, set the variables, and add the middleware before your routes.',
-    code: `npm install moat
+    code: `npm install moat-waf
 
 # environment
 ${ENV}
 
 // app.js
 import express from 'express';
-import { moat } from 'moat/adapters/express';
+import { moat } from 'moat-waf/adapters/express';
 
 const app = express();
 app.use(moat()); // reads WAFRIS_API_KEY, MOAT_HUB_URL, MOAT_HUB_PUBLIC_KEY`,
@@ -32,14 +32,14 @@ app.use(moat()); // reads WAFRIS_API_KEY, MOAT_HUB_URL, MOAT_HUB_PUBLIC_KEY`,
   {
     id: 'fastify', title: 'Fastify',
     intro: 'Register the plugin first, so it runs before every route.',
-    code: `npm install moat
+    code: `npm install moat-waf
 
 # environment
 ${ENV}
 
 // server.js
 import Fastify from 'fastify';
-import { moat } from 'moat/adapters/fastify';
+import { moat } from 'moat-waf/adapters/fastify';
 
 const app = Fastify();
 await app.register(moat); // reads WAFRIS_API_KEY, MOAT_HUB_URL, MOAT_HUB_PUBLIC_KEY`,
@@ -47,13 +47,13 @@ await app.register(moat); // reads WAFRIS_API_KEY, MOAT_HUB_URL, MOAT_HUB_PUBLIC
   {
     id: 'koa', title: 'Koa',
     intro: 'Use the middleware first.',
-    code: `npm install moat
+    code: `npm install moat-waf
 
 # environment
 ${ENV}
 
 import Koa from 'koa';
-import { moat } from 'moat/adapters/koa';
+import { moat } from 'moat-waf/adapters/koa';
 
 const app = new Koa();
 app.use(moat());`,
@@ -61,13 +61,13 @@ app.use(moat());`,
   {
     id: 'hono', title: 'Hono',
     intro: 'Add the middleware for all paths.',
-    code: `npm install moat
+    code: `npm install moat-waf
 
 # environment
 ${ENV}
 
 import { Hono } from 'hono';
-import { moat } from 'moat/adapters/hono';
+import { moat } from 'moat-waf/adapters/hono';
 
 const app = new Hono();
 app.use('*', moat());`,
@@ -75,13 +75,13 @@ app.use('*', moat());`,
   {
     id: 'node', title: 'Node http',
     intro: 'Wrap your request handler.',
-    code: `npm install moat
+    code: `npm install moat-waf
 
 # environment
 ${ENV}
 
 import { createServer } from 'node:http';
-import { protect } from 'moat/adapters/node';
+import { protect } from 'moat-waf/adapters/node';
 
 createServer(protect((req, res) => {
   res.end('hello');

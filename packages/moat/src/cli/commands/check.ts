@@ -7,8 +7,8 @@ import { normalizeHost } from '../../http/request-host.js';
 import { tryParseIp } from '../../ip/address.js';
 import { EXIT_OK, EXIT_USAGE, UserError } from '../user-error.js';
 
-export const checkHelp = `moat check --rules <file> [--data <file>] --ip <ip> [--path <p>] [--method <m>] [--host <h>] [--ua <ua>] [--params <q>] [--json]
-moat check --rules <file> [--data <file>] --ndjson   < requests.ndjson
+export const checkHelp = `moat-waf check --rules <file> [--data <file>] --ip <ip> [--path <p>] [--method <m>] [--host <h>] [--ua <ua>] [--params <q>] [--json]
+moat-waf check --rules <file> [--data <file>] --ndjson   < requests.ndjson
   Evaluates one request, or one JSON request per input line ({"ip","path","method","host","userAgent","params"}),
   and prints each decision; paths and hosts are normalised as the middleware does. An IP that is not an
   IPv4 or IPv6 address is an error (exit 2; with --ndjson an error line in place of the decision, the other

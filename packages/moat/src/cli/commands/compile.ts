@@ -6,7 +6,7 @@ import { writeRulesFile } from '../../format/write-rules.js';
 import { jsonSyntaxProblem } from '../json-syntax.js';
 import { EXIT_USAGE, UserError } from '../user-error.js';
 
-export const compileHelp = `moat compile <rules.json|rules.yaml> -o <rules.db>
+export const compileHelp = `moat-waf compile <rules.json|rules.yaml> -o <rules.db>
   Compiles a rules document into a Moat rules file (written to a temporary name, then renamed). Every
   problem of the document is listed, each with its line and entry (exit 2), and nothing is written.`;
 

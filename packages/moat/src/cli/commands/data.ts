@@ -9,7 +9,7 @@ import type { SourceSpecs } from '../../data/read-sources.js';
 import { SourceNotFoundError } from '../../data/sources.js';
 import { EXIT_FAILED, EXIT_USAGE, UserError } from '../user-error.js';
 
-export const dataHelp = `moat data build [--country <ranges.csv|default> ...] [--asn <ranges.csv|default> ...]
+export const dataHelp = `moat-waf data build [--country <ranges.csv|default> ...] [--asn <ranges.csv|default> ...]
                 [--list <name>=<file> ...] [--cloud <name>[:<format>]=<file> ...]
                 [--wafris <data_subscriptions.db> [--wafris-lists <name,...>]] [--json] -o <data.db>
   Builds a data file: country ranges (CSV start,end,country; "default" = @ip-location-db/geo-whois-asn-country),

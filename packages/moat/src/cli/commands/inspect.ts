@@ -7,9 +7,9 @@ import { countRules } from '../../format/write-rules.js';
 import { MOAT_EXPORT_TABLE } from '../../wafris/encoding.js';
 import { EXIT_USAGE, UserError } from '../user-error.js';
 
-export const inspectHelp = `moat inspect <file> [--json]
+export const inspectHelp = `moat-waf inspect <file> [--json]
   Prints a rules or data file's format (Moat or Wafris), version, counts per rule kind and hash. For a
-  Wafris file that "moat wafris export" wrote, rules and counts are the rules exported (what the export
+  Wafris file that "moat-waf wafris export" wrote, rules and counts are the rules exported (what the export
   reported); evaluatedRules is what Moat reads back from its rows (case and encoding forms, IPv4-mapped
   copies and merged ranges are rows of their own, plus the reputation rule Wafris applies implicitly).`;
 

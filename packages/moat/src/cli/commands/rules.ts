@@ -8,10 +8,10 @@ import type { Rule, RuleKind } from '../../rules/types.js';
 import { RULE_KINDS } from '../../rules/types.js';
 import { EXIT_USAGE, UserError } from '../user-error.js';
 
-export const rulesHelp = `moat rules add    --rules <file> <allow|block> <kind> <value> [--note t] [--mode monitor] [--expires iso] [--id id]
-moat rules add    --rules <file> rateLimit <path> --limit <n> --window <60s> [--method POST] [--prefix]
-moat rules list   --rules <file> [--json]
-moat rules remove --rules <file> <id> [<id> ...]
+export const rulesHelp = `moat-waf rules add    --rules <file> <allow|block> <kind> <value> [--note t] [--mode monitor] [--expires iso] [--id id]
+moat-waf rules add    --rules <file> rateLimit <path> --limit <n> --window <60s> [--method POST] [--prefix]
+moat-waf rules list   --rules <file> [--json]
+moat-waf rules remove --rules <file> <id> [<id> ...]
   Edits a Moat rules file safely: a new file is written beside it and renamed over it; "add" creates the
   file if it does not exist. A rule's id is --id, or one derived from its content ("rules list" shows it).
   Kinds: ${RULE_KINDS.join(', ')}. An invalid value is refused with every problem listed (exit 2).`;
@@ -19,7 +19,7 @@ moat rules remove --rules <file> <id> [<id> ...]
 function readExisting(path: string): Rule[] {
   if (!existsSync(path)) return [];
   const set = loadRulesFile(path);
-  if (set.info.format !== 'moat') throw new UserError(`${path} is a Wafris file; convert it with "moat compile" from an exported document first`);
+  if (set.info.format !== 'moat') throw new UserError(`${path} is a Wafris file; convert it with "moat-waf compile" from an exported document first`);
   return [...set.rules];
 }
 
@@ -44,11 +44,11 @@ export function rulesCommand(argv: string[], out: (s: string) => void): void {
   const allowed = sub !== undefined && Object.hasOwn(OPTIONS_OF, sub) ? OPTIONS_OF[sub] : undefined;
   if (allowed === undefined) {
     const what = sub === undefined || sub.startsWith('-') ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(sub)}`;
-    throw new UserError(`${what}: use add, list or remove; run "moat rules --help"`, EXIT_USAGE);
+    throw new UserError(`${what}: use add, list or remove; run "moat-waf rules --help"`, EXIT_USAGE);
   }
   const stray = Object.keys(values).filter((k) => !allowed.includes(k));
-  if (stray.length > 0) throw new UserError(`--${stray[0]} does not go with "moat rules ${sub}"; run "moat rules --help"`, EXIT_USAGE);
-  if (!values.rules) throw new UserError(`--rules <file> is required; run "moat rules --help"`, EXIT_USAGE);
+  if (stray.length > 0) throw new UserError(`--${stray[0]} does not go with "moat-waf rules ${sub}"; run "moat-waf rules --help"`, EXIT_USAGE);
+  if (!values.rules) throw new UserError(`--rules <file> is required; run "moat-waf rules --help"`, EXIT_USAGE);
   const path = values.rules;
   if (sub === 'add') {
     let rule: Rule;
@@ -66,7 +66,7 @@ export function rulesCommand(argv: string[], out: (s: string) => void): void {
     } else {
       if (positionals.length !== 3) throw new UserError(`usage: ${usageLine('add ')}`, EXIT_USAGE);
       const rateOnly = RATE_LIMIT_OPTIONS.find((k) => values[k] !== undefined);
-      if (rateOnly) throw new UserError(`--${rateOnly} goes with "moat rules add ... rateLimit <path>" only`, EXIT_USAGE);
+      if (rateOnly) throw new UserError(`--${rateOnly} goes with "moat-waf rules add ... rateLimit <path>" only`, EXIT_USAGE);
       const [action, kind, value] = positionals;
       rule = normalizeRule({
         action: action as Rule['action'], kind: kind as RuleKind, value, id: values.id, note: values.note, mode: values.mode as Rule['mode'],
@@ -90,7 +90,7 @@ export function rulesCommand(argv: string[], out: (s: string) => void): void {
     out(`removed ${rules.length - kept.length} rule(s); ${kept.length} left`);
     return;
   }
-  if (positionals.length > 0) throw new UserError(`unexpected argument ${JSON.stringify(positionals[0])}; run "moat rules --help"`, EXIT_USAGE);
+  if (positionals.length > 0) throw new UserError(`unexpected argument ${JSON.stringify(positionals[0])}; run "moat-waf rules --help"`, EXIT_USAGE);
   const rules = readExisting(path);
   if (values.json) out(JSON.stringify(rulesToDocument(rules), null, 2));
   else for (const r of rules) out(formatRule(r));

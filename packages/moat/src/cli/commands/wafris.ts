@@ -3,10 +3,10 @@ import { loadRulesFile } from '../../format/load-files.js';
 import { writeWafrisRulesFile } from '../../wafris/write-wafris.js';
 import { EXIT_USAGE, UserError } from '../user-error.js';
 
-export const wafrisHelp = `moat wafris export --rules <file> -o <custom_rules.db>
+export const wafrisHelp = `moat-waf wafris export --rules <file> -o <custom_rules.db>
   Writes the rules as a Wafris v2 custom_rules file, for Wafris clients. Rules Wafris cannot express
   (monitor mode, expired, list and ASN rules, prefix rate limits) are left out, each named on stderr.
-  "moat inspect" on the result reports the same rule count.`;
+  "moat-waf inspect" on the result reports the same rule count.`;
 
 export function wafrisCommand(argv: string[], out: (s: string) => void, warn: (s: string) => void): void {
   const [sub, ...rest] = argv;

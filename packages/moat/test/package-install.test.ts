@@ -1,0 +1,132 @@
+// The client as a user installs it: `npm pack` of packages/moat (what `npm publish` would upload), unpacked
+// into a scratch app's node_modules/moat-waf outside this checkout, so nothing can resolve through the
+// workspace. The app imports only `moat-waf` and `moat-waf/adapters/node`, its rules are compiled by the
+// packed bin, and it must block on a real socket. A file missing from `files` (or a stray dev-only import)
+// fails here, not at a user's first start.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT } from './helpers/cli-build.js';
+
+const run = promisify(execFile);
+const CLIENT = path.join(ROOT, 'packages/moat');
+
+/** No npm lifecycle variables (they would point npm at this checkout's root) and no registry access. */
+function offlineEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v;
+  return { ...env, npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+}
+
+const APP = `
+import { createServer } from 'node:http';
+import { Engine } from 'moat-waf';
+import { withMoat } from 'moat-waf/adapters/node';
+
+const rules = process.argv[2];
+// The main entry must load too, and read the file the packed bin wrote.
+const engine = Engine.open({ rules });
+const ruleCount = engine.rules.rules.length;
+engine.close();
+
+const server = createServer(withMoat((req, res) => res.end('shop ' + req.url), { rules, trustedProxies: [] }));
+server.listen(0, '127.0.0.1', () => {
+  console.log(JSON.stringify({ port: server.address().port, ruleCount, resolved: import.meta.resolve('moat-waf') }));
+});
+`;
+
+describe('the packed moat-waf tarball installed into a scratch app', () => {
+  let work: string;
+  let tarball: string;
+  let entries: string[];
+  let app: string;
+  let server: ChildProcess | undefined;
+  let port: number;
+  let started: { ruleCount: number; resolved: string };
+
+  before(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'moat-pack-'));
+    // A real `npm pack`, prepack (an up-to-date `tsc -b`) included, as `npm publish` runs it.
+    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: CLIENT, env: offlineEnv(), maxBuffer: 64 << 20 });
+    const [packed] = JSON.parse(stdout) as { filename: string }[];
+    tarball = path.join(work, packed.filename);
+    entries = (await run('tar', ['-tzf', tarball], { maxBuffer: 64 << 20 })).stdout.split('\n').filter(Boolean);
+
+    app = path.join(work, 'app');
+    const installed = path.join(app, 'node_modules/moat-waf');
+    fs.mkdirSync(installed, { recursive: true });
+    await run('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
+    // The two runtime dependencies are linked to the workspace's installed copies instead of installed from
+    // the registry: CI may have no registry access, and better-sqlite3 compiles from source for minutes.
+    for (const dep of ['better-sqlite3', 'yaml']) {
+      fs.symlinkSync(path.join(ROOT, 'node_modules', dep), path.join(app, 'node_modules', dep), 'dir');
+    }
+    fs.writeFileSync(path.join(app, 'package.json'), '{"name":"scratch-shop","private":true,"type":"module"}\n');
+    fs.writeFileSync(path.join(app, 'server.js'), APP);
+    fs.writeFileSync(path.join(app, 'rules.json'), JSON.stringify({ block: { paths: ['/wp-admin'], userAgents: ['sqlmap'] } }));
+  });
+
+  after(() => {
+    server?.kill();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  test('the tarball holds the built library, its types, the bin and data, and no tests, sources or maps', () => {
+    assert.ok(entries.every((e) => e.startsWith('package/')), 'every entry under package/');
+    const files = entries.map((e) => e.slice('package/'.length));
+    for (const needed of ['package.json', 'README.md', 'bin/moat.js', 'dist/index.js', 'dist/index.d.ts', 'dist/adapters/node.js',
+      'dist/adapters/node.d.ts', 'dist/cli/main.js', 'dist/sync/verify-worker.js']) {
+      assert.ok(files.includes(needed), `${needed} is packed`);
+    }
+    assert.ok(files.some((f) => /^data\/cloudflare-ips-.*\.json$/.test(f)), 'the bundled Cloudflare ranges are packed');
+    const stray = files.filter((f) => /^(test|src)\//.test(f) || /\.test\./.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts'))
+      || f.endsWith('.map') || f.endsWith('.tsbuildinfo'));
+    assert.deepEqual(stray, []);
+  });
+
+  test('the packed manifest is moat-waf with a moat-waf bin that node can run', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(app, 'node_modules/moat-waf/package.json'), 'utf8')) as { name: string; bin: Record<string, string> };
+    assert.equal(manifest.name, 'moat-waf');
+    assert.deepEqual(Object.keys(manifest.bin), ['moat-waf']);
+    const bin = fs.readFileSync(path.join(app, 'node_modules/moat-waf', manifest.bin['moat-waf']), 'utf8');
+    assert.ok(bin.startsWith('#!/usr/bin/env node\n'), 'the bin has a node shebang');
+  });
+
+  test('the packed bin compiles the rules file', async () => {
+    const { stdout } = await run(process.execPath, ['node_modules/moat-waf/bin/moat.js', 'compile', 'rules.json', '-o', 'rules.db'], { cwd: app });
+    assert.match(stdout, /2 rules/);
+    assert.ok(fs.statSync(path.join(app, 'rules.db')).size > 0);
+  });
+
+  test('a node:http app importing only moat-waf answers 403 to GET /wp-admin and its encodings, 200 elsewhere', async () => {
+    server = spawn(process.execPath, ['server.js', 'rules.db'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    server.stderr!.on('data', (b) => (stderr += b));
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      server!.stdout!.on('data', (b) => {
+        out += b;
+        if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+      });
+      server!.on('exit', (code) => reject(new Error(`scratch app exited with ${code}: ${stderr}`)));
+    });
+    ({ port, ...started } = JSON.parse(line) as { port: number; ruleCount: number; resolved: string });
+    assert.equal(started.ruleCount, 2);
+    // Resolved from the unpacked tarball, not through the workspace's node_modules.
+    assert.ok(started.resolved.startsWith(new URL(`file://${fs.realpathSync(app)}/node_modules/moat-waf/`).href), started.resolved);
+
+    const get = async (p: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`http://127.0.0.1:${port}${p}`, { headers });
+      return { status: res.status, body: await res.text() };
+    };
+    for (const attack of ['/wp-admin', '/wp-admin/install.php', '/%77p-admin', '//wp-admin', '/./x/../wp-admin']) {
+      assert.equal((await get(attack)).status, 403, `GET ${attack} is blocked`);
+    }
+    assert.equal((await get('/products', { 'user-agent': 'sqlmap/1.8' })).status, 403, 'sqlmap is blocked');
+    assert.deepEqual(await get('/products'), { status: 200, body: 'shop /products' });
+  });
+});
