@@ -11,6 +11,8 @@
 #
 #   scripts/ensure-postgres.sh          start or reuse, print the URL   (port: MOAT_PG_PORT, default 55432)
 #   scripts/ensure-postgres.sh stop     stop the cluster on that port and delete its directory
+#   scripts/ensure-postgres.sh halt     stop the server at once, like a crash (pg_ctl -m immediate), keeping the
+#                                       cluster; the next plain call starts it again (fault tests: a database restart)
 set -euo pipefail
 
 port="${MOAT_PG_PORT:-55432}"
@@ -57,6 +59,12 @@ fi
 if [ "${1:-}" = "stop" ]; then
   if [ -f "$data/PG_VERSION" ]; then as_owner "$bindir/pg_ctl" -D "$data" -m fast -w stop >&2 || true; fi
   rm -rf "$base"
+  exit 0
+fi
+
+if [ "${1:-}" = "halt" ]; then
+  [ -f "$data/PG_VERSION" ] || { say "no cluster in $data"; exit 1; }
+  as_owner "$bindir/pg_ctl" -D "$data" -m immediate -w stop >&2
   exit 0
 fi
 

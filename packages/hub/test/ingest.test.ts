@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { wafrisRuleNumber } from 'moat';
+import { wafrisRuleNumber } from 'moat-waf';
 import { Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
 
 describe('upsync ingestion', () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Engine } from 'moat';
+import { Engine } from 'moat-waf';
 import { createHub, type Hub } from '../src/index.js';
 import type { HubStore } from '../src/store/store.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, record, upsyncBody } from './support/hub-fixture.js';

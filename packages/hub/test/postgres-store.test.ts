@@ -21,16 +21,16 @@ describe('PostgresStore with several hub instances on one database', () => {
   it('instances starting together migrate once, under the advisory lock', async () => {
     const stores = await Promise.all([1, 2, 3].map(() => PostgresStore.open(db.url, { max: 2 })));
     try {
-      for (const s of stores) assert.equal(await s.schemaVersion(), 3);
+      for (const s of stores) assert.equal(await s.schemaVersion(), 4);
       const client = new pg.Client({ connectionString: db.url });
       await client.connect();
       try {
         const tables = await client.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'");
-        assert.equal(tables.rows[0].n, 17, '12 tables of version 1, 2 of version 2, 2 of version 3, and moat_schema');
+        assert.equal(tables.rows[0].n, 18, '12 tables of version 1, 2 of version 2, 2 of version 3, 1 of version 4, and moat_schema');
         // A database from a newer hub is refused rather than misread.
         await client.query('UPDATE moat_schema SET version = 99');
-        await assert.rejects(PostgresStore.open(db.url), /schema version 99 is newer than this hub knows \(3\)/);
-        await client.query('UPDATE moat_schema SET version = 3');
+        await assert.rejects(PostgresStore.open(db.url), /schema version 99 is newer than this hub knows \(4\)/);
+        await client.query('UPDATE moat_schema SET version = 4');
       } finally {
         await client.end();
       }

@@ -103,7 +103,7 @@ describe('sliding log in Redis', () => {
     assert.equal(s.stats().scriptLoads, 1);
     assert.equal(await hit(s, 2, T0 + 1), 0);
     assert.ok((await hit(s, 2, T0 + 2)) > 0);
-    assert.deepEqual(s.stats(), { calls: 3, answered: 3, timeouts: 0, errors: 0, skipped: 0, scriptLoads: 1 });
+    assert.deepEqual(s.stats(), { calls: 3, answered: 3, timeouts: 0, errors: 0, skipped: 0, scriptLoads: 1, recoveries: 0 });
   });
 
   test('rejects bad options with a clear error', () => {

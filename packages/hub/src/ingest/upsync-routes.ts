@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { siteForApiKey } from '../auth/api-key-auth.js';
 import type { HubContext } from '../server/context.js';
 import { HttpError } from '../server/http-error.js';
+import { batchIdOf, BATCH_ID_HEADER } from './batch-id.js';
 import { toReport } from './to-report.js';
 import { readUpsyncBody, upsyncShapeLimits } from './upsync-body.js';
 import { upsyncBatchSorter } from './upsync-batch.js';
@@ -11,6 +12,8 @@ import { upsyncBatchSorter } from './upsync-batch.js';
  * checked before the body is read; the body's size (also inflated) and shape are bounded before it is
  * parsed. Each record is judged alone: the valid ones are stored in one transaction before the 200, the
  * others are counted and listed in the answer `{ok, accepted, rejected, clamped, errors:[{index, reason}]}`.
+ * A batch with an id (`X-Moat-Batch-Id` or `meta.batch_id`) is stored once: a retry of a stored batch
+ * answers 200 with `duplicate: true` and `accepted: 0`, the rest of the answer as the first time.
  */
 export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promise<void> {
   const sortBatch = upsyncBatchSorter(ctx.config.upsyncMaxRecords);
@@ -39,19 +42,24 @@ export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promi
       throw new HttpError(415, 'send the batch as Content-Type: application/json', 'unsupported_media_type');
     }
     const now = Math.floor(ctx.now() / 1000);
+    const batchId = batchIdOf(request.headers[BATCH_ID_HEADER], request.body);
     const batch = sortBatch(request.body, { receivedAt: now, oldestKept: now - oldestKeptBefore });
     const records = batch.accepted.map((r) => toReport(r, ctx.countryOf));
-    if (records.length > 0) await ctx.store.insertReports(siteId, records);
+    const outcome = records.length === 0 ? 'stored'
+      : await ctx.store.insertReports(siteId, records, batchId === null ? undefined : { id: batchId, receivedAt: now });
+    const accepted = outcome === 'duplicate' ? 0 : records.length;
     await ctx.store.touchApiKey(keyId, now);
     await ctx.store.recordReporter({
       siteId, client: batch.meta.client, version: batch.meta.version, framework: batch.meta.framework,
-      lastSeen: now, records: records.length,
+      lastSeen: now, records: accepted,
     });
+    if (outcome === 'duplicate') request.log.info({ siteId, batchId, records: records.length }, 'upsync batch already stored; nothing stored again');
     if (batch.rejectedCount > 0 || batch.clamped > 0) {
-      request.log.info({ siteId, accepted: records.length, rejected: batch.rejectedCount, clamped: batch.clamped }, 'upsync records refused or re-dated');
+      request.log.info({ siteId, accepted, rejected: batch.rejectedCount, clamped: batch.clamped }, 'upsync records refused or re-dated');
     }
     return reply.code(200).send({
-      ok: true, accepted: records.length, rejected: batch.rejectedCount, clamped: batch.clamped, errors: batch.rejected,
+      ok: true, ...(outcome === 'duplicate' ? { duplicate: true } : {}),
+      accepted, rejected: batch.rejectedCount, clamped: batch.clamped, errors: batch.rejected,
     });
   });
 }

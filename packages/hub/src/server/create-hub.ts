@@ -28,6 +28,7 @@ import type { HubContext } from './context.js';
 import { DEFAULT_BODY_LIMIT, registerEdgePolicy } from './edge-policy.js';
 import { errorHandler } from './error-handler.js';
 import { registerFormParser } from './form-body.js';
+import { healthRoutes } from './health-routes.js';
 import { registerJsonParser } from './json-body.js';
 import { requestSerializer } from './log-redaction.js';
 import { startMaintenance, type Maintenance } from './maintenance.js';
@@ -119,7 +120,7 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
     registerJsonParser(app);
     registerFormParser(app);
 
-    app.get('/healthz', async () => ({ ok: true }));
+    await app.register(async (scope) => healthRoutes(scope, context));
     await app.register(assetRoutes);
     await app.register(async (scope) => publicKeyRoutes(scope, context));
     await app.register(async (scope) => downsyncRoutes(scope, context));
@@ -163,23 +164,12 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
 }
 
 /**
- * SQLite in the data dir, or PostgreSQL when a database URL is set. Errors of idle PostgreSQL connections
- * are logged at most once a minute (the pool replaces broken connections by itself); the URL is never logged.
+ * SQLite in the data dir, or PostgreSQL when a database URL is set. The PostgreSQL store logs an outage
+ * to stderr itself (when it starts, at most once a minute while it lasts, when it ends); never the URL.
  */
 async function openStore(config: HubConfig): Promise<HubStore> {
   if (!config.databaseUrl) return SqliteStore.open(config.databaseFile);
-  let lastLogged = 0;
-  let suppressed = 0;
-  return PostgresStore.open(config.databaseUrl, {
-    max: config.databasePoolSize,
-    onError: (error) => {
-      const t = Date.now();
-      if (t - lastLogged < 60_000) { suppressed += 1; return; }
-      console.error(`Moat hub: PostgreSQL connection error (${suppressed} more since the last message): ${error.message}`);
-      lastLogged = t;
-      suppressed = 0;
-    },
-  });
+  return PostgresStore.open(config.databaseUrl, { max: config.databasePoolSize });
 }
 
 function loggerOptions(logger: HubOptions['logger']) {

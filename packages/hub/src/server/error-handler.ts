@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
+import { DatabaseUnavailableError } from '../store/postgres/database-unavailable.js';
 import { HttpError } from './http-error.js';
 
 interface ErrorBody {
@@ -11,6 +12,9 @@ interface ErrorBody {
 /** Maps an error to a status and a body that reveals nothing internal. */
 export function describeError(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof HttpError) return { status: error.statusCode, body: { error: error.code, message: error.message } };
+  if (error instanceof DatabaseUnavailableError) {
+    return { status: 503, body: { error: 'database_unavailable', message: 'the database is unavailable; retry later' } };
+  }
   if (error instanceof ZodError) {
     const issues = error.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message }));
     return { status: 400, body: { error: 'invalid_request', message: 'the request did not pass validation', issues } };
@@ -39,6 +43,7 @@ export function describeError(error: unknown): { status: number; body: ErrorBody
 
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = describeError(error);
-  if (status >= 500) request.log.error({ err: error }, 'request failed');
+  // A database outage is logged by the store (once, then at most once a minute), not once per request.
+  if (status >= 500 && !(error instanceof DatabaseUnavailableError)) request.log.error({ err: error }, 'request failed');
   void reply.code(status).type('application/json; charset=utf-8').send(body);
 }

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { HubConfig } from '../config.js';
+import { DatabaseUnavailableError } from '../store/postgres/database-unavailable.js';
 import type { HubContext } from './context.js';
 
 export interface Maintenance {
@@ -45,11 +46,15 @@ export function startMaintenance(ctx: HubContext, config: HubConfig, log: Fastif
     return deleted;
   });
 
+  // A database outage is logged by the store at a bounded rate; the next tick simply tries again.
+  const logFailure = (error: unknown, message: string) => {
+    if (!(error instanceof DatabaseUnavailableError)) log.error({ err: error }, message);
+  };
   const rollupTimer = setInterval(() => {
-    rollUp(MAX_CHUNKS_PER_PASS).catch((error: unknown) => log.error({ err: error }, 'rollup failed'));
+    rollUp(MAX_CHUNKS_PER_PASS).catch((error: unknown) => logFailure(error, 'rollup failed'));
   }, config.rollupIntervalMs);
   const pruneTimer = setInterval(() => {
-    prune().catch((error: unknown) => log.error({ err: error }, 'retention failed'));
+    prune().catch((error: unknown) => logFailure(error, 'retention failed'));
   }, config.pruneIntervalMs);
   rollupTimer.unref();
   pruneTimer.unref();

@@ -1,4 +1,4 @@
-import type { Rule } from 'moat';
+import type { Rule } from 'moat-waf';
 import type {
   ApiKeyInfo, AuditEntry, ClientContact, ReporterContact, Role, RulesBuild, RulesFormat, Session, Site, StoredRule, User, UserAccess, UserWithSecret,
 } from './store.js';

@@ -3,7 +3,7 @@
  * issue) can implement it; the embedded SQLite store answers synchronously inside the promise.
  * Times are Unix seconds unless a name says otherwise.
  */
-import type { Rule } from 'moat';
+import type { Rule } from 'moat-waf';
 
 /** admin: everything, every site; viewer: reads the sites granted to them, changes nothing. */
 export type Role = 'admin' | 'viewer';
@@ -217,6 +217,18 @@ export interface ValueHour {
   blocked: number;
 }
 
+/** A batch's identity for exactly-once storage: the client's id, unique per site. */
+export interface BatchKey {
+  id: string;
+  /** Unix seconds the hub received the batch (its id's retention starts here). */
+  receivedAt: number;
+}
+
+export type InsertOutcome = 'stored' | 'duplicate';
+
+/** How long a batch id is remembered: a retry arriving later is stored again. */
+export const BATCH_ID_RETENTION_SECONDS = 24 * 3600;
+
 export interface RetentionPolicy {
   rawSeconds: number;
   rollupSeconds: number;
@@ -274,8 +286,13 @@ export interface HubStore {
   listReporters(siteId: number): Promise<ReporterContact[]>;
 
   // Reports
-  /** Stores a batch atomically: all records or none. */
-  insertReports(siteId: number, records: ReportRecord[]): Promise<void>;
+  /**
+   * Stores a batch. Without `batch`: atomically, all records or none, every time it is called. With
+   * `batch`: exactly once per (site, batch id) — the id is recorded in the same transaction as the
+   * records, and a batch already stored answers 'duplicate' and stores nothing. Ids are kept
+   * BATCH_ID_RETENTION_SECONDS after receipt (pruned with the reports).
+   */
+  insertReports(siteId: number, records: ReportRecord[], batch?: BatchKey): Promise<InsertOutcome>;
   /** Folds reports stored since the last call into the rollups; returns how many were folded. */
   rollUp(): Promise<number>;
   /** Deletes raw reports and rollups older than the policy allows; returns rows deleted. */
@@ -301,5 +318,7 @@ export interface HubStore {
   /** Newest first; `siteId` narrows to one site's entries, `before` is the previous page's `next`. */
   listAudit(query: { siteId?: number; before?: number; limit: number }): Promise<AuditPage>;
 
+  /** Resolves when the store answers a trivial query (readiness); rejects when it cannot. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -4,7 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import type { Rule } from 'moat';
+import type { Rule } from 'moat-waf';
 import type { HubStore, ReportRecord } from '../../src/store/store.js';
 
 export type OpenStore = () => Promise<{ store: HubStore; dispose(): Promise<void> }>;
@@ -289,6 +289,43 @@ export function storeContract(label: string, open: OpenStore): void {
         const monitored = (await store.queryReports(site.id, { from: BASE + 40, to: BASE + 41 }, { limit: 5 })).rows;
         assert.deepEqual(monitored[0]?.monitored, [{ category: 'bp', rule: '/p0', rule_id: 'mon-1' }, { category: 'bh', rule: 'h', rule_id: null }]);
         assert.equal(monitored[0]?.treatment, 'Passed');
+      });
+    });
+
+    it('reports: a batch with an id is stored once — retried, sent twice at once, or larger than a slice; ids are per site and expire', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('s');
+        const other = await store.createSite('other');
+        const rows = (n: number, tag: string) => Array.from({ length: n }, (_, i) => report({ ts: BASE + (i % 3000), requestId: `${tag}-${i}` }));
+        const small = rows(5, 'small');
+        assert.equal(await store.insertReports(site.id, small, { id: 'b-1', receivedAt: BASE }), 'stored');
+        assert.equal(await store.insertReports(site.id, small, { id: 'b-1', receivedAt: BASE + 5 }), 'duplicate');
+        assert.equal(await rollUpAll(store), 5, 'the retry stored nothing');
+        assert.equal(await store.insertReports(other.id, small, { id: 'b-1', receivedAt: BASE }), 'stored', 'ids are per site');
+        assert.equal(await rollUpAll(store), 5);
+
+        // Larger than the SQLite store's 2,000-row slices, sent twice at once (a retry while the first try is still storing).
+        const big = rows(4_500, 'big');
+        const outcomes = await Promise.all([
+          store.insertReports(site.id, big, { id: 'big', receivedAt: BASE }),
+          store.insertReports(site.id, big, { id: 'big', receivedAt: BASE }),
+        ]);
+        assert.ok(outcomes.includes('stored'), outcomes.join());
+        assert.equal(await store.insertReports(site.id, big, { id: 'big', receivedAt: BASE }), 'duplicate');
+        assert.equal(await rollUpAll(store), 4_500, 'every record of the big batch once');
+
+        // Without an id every call stores (the Wafris gem's batches: it never resends one).
+        await store.insertReports(site.id, small);
+        await store.insertReports(site.id, small);
+        assert.equal(await rollUpAll(store), 10);
+
+        // Ids are remembered BATCH_ID_RETENTION_SECONDS (24 h) after receipt, then pruned with the reports.
+        const keepAll = { rawSeconds: 10_000 * 86_400, rollupSeconds: 10_000 * 86_400 };
+        await store.prune(keepAll, BASE + 86_400 - 10);
+        assert.equal(await store.insertReports(site.id, small, { id: 'b-1', receivedAt: BASE + 86_400 - 10 }), 'duplicate');
+        await store.prune(keepAll, BASE + 86_400 + 10);
+        assert.equal(await store.insertReports(site.id, small, { id: 'b-1', receivedAt: BASE + 86_400 + 10 }), 'stored', 'forgotten after 24 h');
+        assert.equal(await rollUpAll(store), 5);
       });
     });
 

@@ -12,6 +12,7 @@ import type { FirewallStats } from '../firewall/stats.js';
 import { loadDataFile, loadRulesFile } from '../format/load-files.js';
 import { CategorySync, type CategorySyncStatus } from '../sync/category-sync.js';
 import { clientInfo } from '../sync/client-info.js';
+import { HubFailover, type HubFailoverStatus } from '../sync/hub-failover.js';
 import { resolveSyncOptions, type ManagedSyncOptions, type ResolvedSync } from '../sync/managed-options.js';
 import { parsePublicKey } from '../sync/signature.js';
 import type { SyncCategory } from '../sync/sync-category.js';
@@ -40,6 +41,8 @@ export interface ManagedStatus {
   customRules: CategorySyncStatus;
   dataSubscriptions: CategorySyncStatus;
   upsync: UpsyncStatus;
+  /** Which hub downsync and upsync use now, and each hub's failures (null: not configured). */
+  hubs: { downsync: HubFailoverStatus | null; upsync: HubFailoverStatus | null };
   firewall: FirewallStats;
   errors: { customRules: number; dataSubscriptions: number; upsync: number; engine: number; hooks: number };
 }
@@ -53,6 +56,8 @@ export class ManagedFirewall extends Firewall {
   private readonly rulesSync: CategorySync<RuleSet>;
   private readonly dataSync: CategorySync<DataSet>;
   private readonly upsync: Upsync;
+  private readonly downsyncHubs: HubFailover | null;
+  private readonly upsyncHubs: HubFailover | null;
   private readonly syncLogger: MoatLogger;
   private readonly syncLog: RateBoundedLog;
   private readonly onSyncError: ((event: SyncErrorEvent) => void) | undefined;
@@ -79,9 +84,13 @@ export class ManagedFirewall extends Firewall {
       this.syncError('custom_rules', new SyncError('dir', `cannot create ${settings.dir}: ${(error as Error).message}`));
     }
     const client = clientInfo(settings.framework, settings.hostname);
-    const polling = settings.apiKey !== null && settings.downsyncUrl !== null;
+    const polling = settings.apiKey !== null && settings.downsyncUrls.length > 0;
+    // One list for both files: a hub that is away for the rules is away for the data too.
+    this.downsyncHubs = polling ? new HubFailover(settings.downsyncUrls, now, (from, to, error) => this.hubSwitched('downsync', from, to, error)) : null;
+    this.upsyncHubs = settings.upsync.enabled && settings.upsyncUrls.length > 0
+      ? new HubFailover(settings.upsyncUrls, now, (from, to, error) => this.hubSwitched('upsync', from, to, error)) : null;
     const common = {
-      dir: settings.dir, downsyncUrl: polling ? settings.downsyncUrl : null, apiKey: polling ? settings.apiKey : null, client,
+      dir: settings.dir, hubs: this.downsyncHubs, apiKey: polling ? settings.apiKey : null, client,
       jitter: settings.jitter, backoffBaseMs: settings.backoffBaseMs, requestTimeoutMs: settings.requestTimeoutMs,
       downloadTimeoutMs: settings.downloadTimeoutMs, maxDownloadBytes: settings.maxDownloadBytes, maxRedirects: 2,
       watchIntervalMs: settings.watchIntervalMs, lockStaleMs: settings.lockStaleMs, publicKey, now,
@@ -110,7 +119,7 @@ export class ManagedFirewall extends Firewall {
     this.slot.init(this.rulesSync.loadInitial(), this.dataSync.loadInitial());
 
     this.upsync = new Upsync({
-      url: settings.upsync.enabled ? settings.upsyncUrl : null, apiKey: settings.apiKey, client,
+      hubs: this.upsyncHubs, apiKey: settings.apiKey, client,
       batchSize: settings.upsync.batchSize, flushIntervalMs: settings.upsync.flushIntervalMs, maxQueue: settings.upsync.maxQueue,
       maxQueueBytes: settings.upsync.maxQueueBytes, maxBatchBytes: settings.upsync.maxBatchBytes,
       passedSampleRate: settings.upsync.passedSampleRate, redactParams: settings.upsync.redactParams,
@@ -149,7 +158,8 @@ export class ManagedFirewall extends Firewall {
     const dataSubscriptions = this.dataSync.status();
     const firewall = this.stats();
     return {
-      dir: this.settings.dir, keyRefused: this.keyRefused, customRules, dataSubscriptions, upsync: this.upsync.status(), firewall,
+      dir: this.settings.dir, keyRefused: this.keyRefused, customRules, dataSubscriptions, upsync: this.upsync.status(),
+      hubs: { downsync: this.downsyncHubs?.status() ?? null, upsync: this.upsyncHubs?.status() ?? null }, firewall,
       errors: {
         customRules: customRules.errors, dataSubscriptions: dataSubscriptions.errors, upsync: this.upsyncErrors,
         engine: firewall.engineErrors, hooks: firewall.hookErrors,
@@ -181,6 +191,13 @@ export class ManagedFirewall extends Firewall {
     this.rulesSync.stop();
     this.dataSync.stop();
     this.upsync.stop();
+  }
+
+  /** A move to another hub: a warning, at most once per log interval per direction. */
+  private hubSwitched(direction: 'downsync' | 'upsync', from: string, to: string, error: Error): void {
+    this.syncLog.report(`${direction}:failover`, (suppressed) => {
+      this.syncLogger.warn({ direction, from, to, suppressed, err: error.message }, `moat sync (${direction}): ${from} is unavailable (${error.message}); using ${to}`);
+    });
   }
 
   private syncError(source: SyncCategory | 'upsync', error: Error): void {

@@ -2,9 +2,11 @@
 // option; entry point `moat/ratelimit/redis`). One script call per rate-limited request, bounded by a
 // time budget: when Redis is slow, down or failing, this process's own limiter answers instead (fail
 // open to local limiting), and after a failure Redis is left alone for a cool-down so an outage costs
-// requests no waiting at all.
+// requests no waiting at all. When Redis answers again after falling back, the store says so once.
 import { MemoryRateLimitStore, type RateLimitStore } from '../engine/rate-limiter.js';
 import type { RateLimitHit, SharedRateLimitOutcome, SharedRateLimitStore } from '../engine/shared-rate-limit-store.js';
+import { consoleLogger, silentLogger, type MoatLogger } from '../firewall/logger.js';
+import { RateBoundedLog } from '../firewall/rate-bounded-log.js';
 import type { RedisScriptClient } from './redis-client.js';
 import { RateLimitStoreError } from './rate-limit-store-error.js';
 import { SLIDING_WINDOW_SCRIPT, SLIDING_WINDOW_SHA1 } from './sliding-window-script.js';
@@ -26,8 +28,12 @@ export interface RedisRateLimitStoreOptions {
   clock?: 'server' | 'client';
   /** The fallback limiter (default a MemoryRateLimitStore of this process). */
   local?: RateLimitStore;
-  /** Clock for the budget's cool-down (default Date.now). */
+  /** Clock for the budget's cool-down and the log bound (default Date.now). */
   now?: () => number;
+  /** Where the recovery line goes (default the console; false: nowhere). Fallbacks are the firewall's to log. */
+  logger?: MoatLogger | false;
+  /** At most one recovery line per this interval, however often Redis comes and goes (default 60 s). */
+  logIntervalMs?: number;
 }
 
 export interface RedisRateLimitStats {
@@ -41,6 +47,8 @@ export interface RedisRateLimitStats {
   skipped: number;
   /** Times the script had to be sent in full (NOSCRIPT: first use, or after a Redis restart / SCRIPT FLUSH). */
   scriptLoads: number;
+  /** Times Redis answered again after requests had been counted locally (each outage once). */
+  recoveries: number;
 }
 
 const DEFAULT_BUDGET_MS = 50;
@@ -54,9 +62,14 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
   private readonly prefix: string;
   private readonly serverClock: boolean;
   private readonly now: () => number;
-  private readonly counts: RedisRateLimitStats = { calls: 0, answered: 0, timeouts: 0, errors: 0, skipped: 0, scriptLoads: 0 };
+  private readonly counts: RedisRateLimitStats = { calls: 0, answered: 0, timeouts: 0, errors: 0, skipped: 0, scriptLoads: 0, recoveries: 0 };
   private coolUntil = 0;
   private coolError: RateLimitStoreError | null = null;
+  /** Since when requests have been counted locally (null while Redis answers), and how many. */
+  private fallingBackSince: number | null = null;
+  private localSince = 0;
+  private readonly logger: MoatLogger;
+  private readonly log: RateBoundedLog;
 
   constructor(options: RedisRateLimitStoreOptions) {
     if (options === null || typeof options !== 'object' || options.redis === null || typeof options.redis !== 'object'
@@ -73,6 +86,8 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
     this.serverClock = options.clock !== 'client';
     this.local = options.local ?? new MemoryRateLimitStore();
     this.now = options.now ?? Date.now;
+    this.logger = options.logger === false ? silentLogger : options.logger ?? consoleLogger;
+    this.log = new RateBoundedLog(positive(options.logIntervalMs, 60_000, 'logIntervalMs', true), this.now);
   }
 
   /** A snapshot of the counters. */
@@ -104,6 +119,7 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
       if (reply !== OUT_OF_TIME) {
         const waits = parseWaits(reply, hits.length);
         this.counts.answered++;
+        if (this.fallingBackSince !== null) this.recovered();
         return { waits, fallback: null };
       }
       this.counts.timeouts++;
@@ -130,7 +146,23 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
     }
   }
 
+  /** Redis answers again: counted, and logged once per outage (at most once per log interval). */
+  private recovered(): void {
+    const downMs = Math.max(0, this.now() - this.fallingBackSince!);
+    const local = this.localSince;
+    this.fallingBackSince = null;
+    this.localSince = 0;
+    this.counts.recoveries++;
+    this.log.report('recovered', (suppressed) => {
+      (this.logger.info ?? this.logger.warn).call(this.logger, { downMs, countedLocally: local, suppressed },
+        `moat: the rate-limit Redis answers again after ${Math.round(downMs / 1000)} s; ` +
+        `${local} rate-limited requests were counted in this process meanwhile; shared counting resumed`);
+    });
+  }
+
   private countLocally(hits: readonly RateLimitHit[], now: number, fallback: Error): SharedRateLimitOutcome {
+    this.fallingBackSince ??= this.now();
+    this.localSince++;
     const waits: number[] = [];
     for (const h of hits) {
       const wait = this.local.hit(`${h.rule}|${h.client}`, h.limit, h.windowMs, now);

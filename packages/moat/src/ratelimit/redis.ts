@@ -1,8 +1,10 @@
-// Entry point `moat/ratelimit/redis`: rate limits shared by every process through Redis (ioredis is an
-// optional peer dependency; nothing here imports it).
+// Entry point `moat-waf/ratelimit/redis`: rate limits shared by every process through Redis (ioredis is
+// an optional peer dependency: only createRedisClient loads it, when called).
 export { RedisRateLimitStore } from './redis-store.js';
 export type { RedisRateLimitStoreOptions, RedisRateLimitStats } from './redis-store.js';
 export { RATE_LIMIT_REDIS_OPTIONS } from './redis-client.js';
+export { createRedisClient, rateLimitRetryDelay } from './create-redis-client.js';
+export type { CreateRedisClientOptions } from './create-redis-client.js';
 export type { RedisScriptClient } from './redis-client.js';
 export { RateLimitStoreError } from './rate-limit-store-error.js';
 export type { RateLimitFallbackReason } from './rate-limit-store-error.js';

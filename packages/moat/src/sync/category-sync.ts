@@ -11,6 +11,7 @@ import { readPointer, writePointer, type CurrentPointer } from './current-pointe
 import { DirLock, type HeldLock } from './dir-lock.js';
 import { downloadBody } from './download-body.js';
 import type { DownloadLimits } from './download-limits.js';
+import type { HubFailover } from './hub-failover.js';
 import { redact, timedFetch } from './http-fetch.js';
 import { processAlive } from './process-alive.js';
 import { servedFileName } from './served-file-name.js';
@@ -28,8 +29,8 @@ export interface LoadedFile<T> {
 export interface CategorySyncConfig<T> extends DownloadLimits {
   category: SyncCategory;
   dir: string;
-  /** `…/v2/downsync`; null with no API key: files on disk only, no polling. */
-  downsyncUrl: string | null;
+  /** The `…/v2/downsync` endpoints (shared by both categories); null with no API key: files on disk only, no polling. */
+  hubs: HubFailover | null;
   apiKey: string | null;
   client: ClientInfo;
   intervalMs: number;
@@ -119,7 +120,7 @@ export class CategorySync<T> {
   }
 
   get polling(): boolean {
-    return this.config.downsyncUrl !== null && this.config.apiKey !== null && !this.st.stopped;
+    return this.config.hubs !== null && this.config.apiKey !== null && !this.st.stopped;
   }
 
   /** The value in use, if any. */
@@ -275,10 +276,12 @@ export class CategorySync<T> {
       this.nextPollAt = now + Math.min(config.watchIntervalMs, config.intervalMs);
       return;
     }
+    const hub = config.hubs!.current;
     try {
       this.follow();
       this.removeAbandonedParts();
-      await this.request(() => held.refresh());
+      await this.request(hub, () => held.refresh());
+      config.hubs!.succeeded(hub);
       this.st.consecutiveFailures = 0;
       this.st.lastError = null;
       this.st.lastErrorReason = null;
@@ -293,6 +296,8 @@ export class CategorySync<T> {
         this.recordError(err);
         config.onUnauthorized(config.category, err);
       } else {
+        // The next poll (after the backoff) goes to the next hub when this one is away.
+        config.hubs!.failed(hub, err);
         this.failedPoll(err);
       }
     } finally {
@@ -318,10 +323,10 @@ export class CategorySync<T> {
     this.schedule(this.config.watchIntervalMs); // keep following files other processes install
   }
 
-  private async request(refreshLock: () => void): Promise<void> {
+  private async request(hub: string, refreshLock: () => void): Promise<void> {
     const { config } = this;
     const current = this.current?.source === 'hub' ? this.current : null;
-    const url = this.url(current?.servedName ?? '');
+    const url = this.url(hub, current?.servedName ?? '');
     const headers: Record<string, string> = { 'user-agent': `moat/${config.client.version}`, accept: 'application/octet-stream' };
     if (current?.etag) headers['if-none-match'] = current.etag;
     const timed = await timedFetch(url, {
@@ -352,13 +357,13 @@ export class CategorySync<T> {
     }
   }
 
-  private url(clientDb: string): string {
+  private url(hub: string, clientDb: string): string {
     const { config } = this;
     const c = config.client;
     const query = new URLSearchParams({
       client: c.client, client_db: clientDb, framework: c.framework, hostname: c.hostname, process_id: c.processId, version: c.version,
     });
-    return `${config.downsyncUrl!.replace(/\/+$/, '')}/${config.category}/${encodeURIComponent(config.apiKey!)}?${query}`;
+    return `${hub.replace(/\/+$/, '')}/${config.category}/${encodeURIComponent(config.apiKey!)}?${query}`;
   }
 
   /** Records a successful check of the current file in the pointer, so other processes skip the hub. */

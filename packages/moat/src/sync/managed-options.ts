@@ -8,8 +8,8 @@ import { MIN_BATCH_BYTES } from './report-record.js';
 export interface UpsyncOptions {
   /** Off with false. Default: on when an API key and an upsync URL are known. */
   enabled?: boolean;
-  /** `WAFRIS_UPSYNC_URL`: the `…/v2/upsync` base. */
-  url?: string;
+  /** `WAFRIS_UPSYNC_URL`: the `…/v2/upsync` base; several for failover (see `hubUrl`). */
+  url?: string | readonly string[];
   /** Records per batch; `WAFRIS_UPSYNC_QUEUE_LIMIT`; default 250. */
   batchSize?: number;
   /** Longest wait of a record before its batch is sent; `WAFRIS_UPSYNC_INTERVAL` (s); default 10 s. */
@@ -31,10 +31,14 @@ export interface UpsyncOptions {
 export interface ManagedSyncOptions {
   /** `WAFRIS_API_KEY`. Without it nothing is polled: the files on disk (or the fallback files) are used. */
   apiKey?: string;
-  /** Hub base URL (`MOAT_HUB_URL`), e.g. `http://127.0.0.1:8080`: sets both `…/v2/downsync` and `…/v2/upsync`. */
-  hubUrl?: string;
-  /** `WAFRIS_DOWNSYNC_URL`: the `…/v2/downsync` base. */
-  downsyncUrl?: string;
+  /**
+   * Hub base URL (`MOAT_HUB_URL`), e.g. `http://127.0.0.1:8080`: sets both `…/v2/downsync` and `…/v2/upsync`.
+   * Several hubs (a list, or comma-separated): requests stay on one hub while it answers and move to the
+   * next when it is unreachable or answers 5xx/408/429, downsync and upsync each on their own.
+   */
+  hubUrl?: string | readonly string[];
+  /** `WAFRIS_DOWNSYNC_URL`: the `…/v2/downsync` base; several for failover (see `hubUrl`). */
+  downsyncUrl?: string | readonly string[];
   /** Directory of the downloaded files, pointers and locks; `WAFRIS_DB_FILE_PATH`; default `./tmp/wafris`. */
   dir?: string;
   /** `WAFRIS_DOWNSYNC_CUSTOM_RULES_INTERVAL` (s); default 60 s. */
@@ -73,8 +77,14 @@ export interface ManagedSyncOptions {
 
 export interface ResolvedSync extends DownloadLimits {
   apiKey: string | null;
+  /** The first of `downsyncUrls`, or null. */
   downsyncUrl: string | null;
+  /** The first of `upsyncUrls`, or null. */
   upsyncUrl: string | null;
+  /** Downsync endpoints in failover order (empty: no polling). */
+  downsyncUrls: readonly string[];
+  /** Upsync endpoints in failover order (empty: no reporting). */
+  upsyncUrls: readonly string[];
   dir: string;
   customRulesIntervalMs: number;
   dataIntervalMs: number;
@@ -102,11 +112,13 @@ export interface ResolvedSync extends DownloadLimits {
 type Env = Record<string, string | undefined>;
 
 export function resolveSyncOptions(options: ManagedSyncOptions, env: Env): ResolvedSync {
-  const hub = options.hubUrl ?? nonEmpty(env.MOAT_HUB_URL);
-  const base = hub === undefined ? undefined : hub.replace(/\/+$/, '');
+  const hubs = urlList('hubUrl', options.hubUrl, true) ?? urlList('MOAT_HUB_URL', env.MOAT_HUB_URL, true) ?? [];
   const up = options.upsync === false ? { enabled: false } : options.upsync ?? {};
-  const downsyncUrl = options.downsyncUrl ?? nonEmpty(env.WAFRIS_DOWNSYNC_URL) ?? (base && `${base}/v2/downsync`);
-  const upsyncUrl = up.url ?? nonEmpty(env.WAFRIS_UPSYNC_URL) ?? (base && `${base}/v2/upsync`);
+  // The Wafris names hold one URL each, as the gem reads them; lists come through options or MOAT_HUB_URL.
+  const downsyncUrls = urlList('downsyncUrl', options.downsyncUrl, false) ?? urlList('WAFRIS_DOWNSYNC_URL', env.WAFRIS_DOWNSYNC_URL, false) ??
+    hubs.map((base) => `${base}/v2/downsync`);
+  const upsyncUrls = urlList('upsync.url', up.url, false) ?? urlList('WAFRIS_UPSYNC_URL', env.WAFRIS_UPSYNC_URL, false) ??
+    hubs.map((base) => `${base}/v2/upsync`);
   const apiKey = options.apiKey ?? nonEmpty(env.WAFRIS_API_KEY) ?? null;
   const customRulesIntervalMs = options.customRulesIntervalMs ?? seconds(env, 'WAFRIS_DOWNSYNC_CUSTOM_RULES_INTERVAL') ?? 60_000;
   const dataIntervalMs = options.dataIntervalMs ?? seconds(env, 'WAFRIS_DOWNSYNC_DATA_SUBSCRIPTIONS_INTERVAL') ?? 86_400_000;
@@ -116,8 +128,10 @@ export function resolveSyncOptions(options: ManagedSyncOptions, env: Env): Resol
   if (!(rate >= 0 && rate <= 1)) throw new RangeError(`passedSampleRate must be between 0 and 1, got ${rate}`);
   return {
     apiKey,
-    downsyncUrl: downsyncUrl ?? null,
-    upsyncUrl: upsyncUrl ?? null,
+    downsyncUrl: downsyncUrls[0] ?? null,
+    upsyncUrl: upsyncUrls[0] ?? null,
+    downsyncUrls,
+    upsyncUrls,
     dir: options.dir ?? nonEmpty(env.WAFRIS_DB_FILE_PATH) ?? './tmp/wafris',
     customRulesIntervalMs: positive('customRulesIntervalMs', customRulesIntervalMs),
     dataIntervalMs: positive('dataIntervalMs', dataIntervalMs),
@@ -147,6 +161,32 @@ export function resolveSyncOptions(options: ManagedSyncOptions, env: Env): Resol
       timeoutMs: positive('upsync.timeoutMs', up.timeoutMs ?? 5000),
     },
   };
+}
+
+/**
+ * One URL or several, without trailing slashes and duplicates; undefined when none is given. A string is
+ * split on commas when `commaList` (MOAT_HUB_URL). Anything but an absolute http(s) URL is refused here,
+ * at start, rather than as a sync error on every poll.
+ */
+function urlList(name: string, value: string | readonly string[] | undefined, commaList: boolean): string[] | undefined {
+  if (value === undefined) return undefined;
+  const items = typeof value === 'string' ? (commaList ? value.split(',') : [value]) : value;
+  const urls: string[] = [];
+  for (const item of items) {
+    if (typeof item !== 'string') throw new TypeError(`${name} must be a URL or a list of URLs, got ${typeof item}`);
+    const url = item.trim().replace(/\/+$/, '');
+    if (url === '') continue;
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new TypeError(`${name}: ${JSON.stringify(url)} is not a URL`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError(`${name}: ${JSON.stringify(url)} is not an http(s) URL`);
+    if (parsed.username !== '' || parsed.password !== '') throw new TypeError(`${name}: credentials in the URL are not supported; the API key authenticates`);
+    if (!urls.includes(url)) urls.push(url);
+  }
+  return urls.length === 0 ? undefined : urls;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

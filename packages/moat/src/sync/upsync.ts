@@ -5,6 +5,8 @@
 // while the hub is down the oldest records make room and are counted as dropped. A batch never
 // exceeds `maxBatchBytes` of JSON, and one the hub still finds too large (413) is split in halves and
 // sent again. A batch the hub refuses for good (other 4xx) is dropped, counted by status and logged.
+// Each batch carries a random id (header X-Moat-Batch-Id), kept across its retries, that the hub stores
+// once: a retry after a lost answer is not counted twice. The halves of a split get `<id>.0`, `<id>.1`.
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
@@ -14,6 +16,7 @@ import { backoffDelay } from './backoff.js';
 import { BoundedQueue } from './bounded-queue.js';
 import type { ClientInfo } from './client-info.js';
 import { redact, timedFetch } from './http-fetch.js';
+import type { HubFailover } from './hub-failover.js';
 import { paramRedactor, type ParamRedactor } from './redact-params.js';
 import { MIN_BATCH_BYTES, pendingRecord, toUpsyncRecord, type PendingRecord } from './report-record.js';
 import { asError, SyncError } from './sync-error.js';
@@ -33,8 +36,8 @@ const GZIP_OPTIONS = { level: 1 };
 const BACKLOG_BATCH_FACTOR = 20;
 
 export interface UpsyncConfig {
-  /** `…/v2/upsync`; null (or no API key): reporting is off. */
-  url: string | null;
+  /** The `…/v2/upsync` endpoints; null (or no API key): reporting is off. */
+  hubs: HubFailover | null;
   apiKey: string | null;
   client: ClientInfo;
   batchSize: number;
@@ -101,6 +104,8 @@ export interface UpsyncStatus {
 
 /** Records taken from the queue for one POST, serialised once (a 413 splits them without redoing it). */
 interface Batch {
+  /** Sent with every try of this batch, so the hub stores it once. */
+  id: string;
   records: string[];
   /** Size of the JSON body. */
   jsonBytes: number;
@@ -160,7 +165,7 @@ export class Upsync {
   }
 
   get enabled(): boolean {
-    return this.config.url !== null && this.config.apiKey !== null;
+    return this.config.hubs !== null && this.config.apiKey !== null;
   }
 
   /** Estimated queue bytes taken per batch: a quarter of the byte bound at most, as for records. */
@@ -290,7 +295,7 @@ export class Upsync {
         continue;
       }
       if (current === null || current.jsonBytes + 1 + bytes > limit) {
-        current = { records: [], jsonBytes: envelope, heldBytes: 0 };
+        current = { id: randomUUID(), records: [], jsonBytes: envelope, heldBytes: 0 };
         batches.push(current);
       }
       current.jsonBytes += (current.records.length > 0 ? 1 : 0) + bytes;
@@ -318,7 +323,8 @@ export class Upsync {
   /** True when the batch is done with (sent, split or refused for good); false to retry later. */
   private async send(batch: Batch): Promise<boolean> {
     const { config } = this;
-    const url = `${config.url!.replace(/\/+$/, '')}/${encodeURIComponent(config.apiKey!)}`;
+    const hub = config.hubs!.current;
+    const url = `${hub}/${encodeURIComponent(config.apiKey!)}`;
     const count = batch.records.length;
     let status: number;
     let detail = '';
@@ -328,7 +334,10 @@ export class Upsync {
       const timed = await timedFetch(url, {
         method: 'POST', body, idleTimeoutMs: config.requestTimeoutMs, totalTimeoutMs: config.requestTimeoutMs,
         maxRedirects: 2, signal: this.abort.signal,
-        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'user-agent': `moat/${config.client.version}` },
+        headers: {
+          'content-type': 'application/json', 'content-encoding': 'gzip', 'user-agent': `moat/${config.client.version}`,
+          'x-moat-batch-id': batch.id,
+        },
       });
       try {
         status = timed.response.status;
@@ -339,10 +348,11 @@ export class Upsync {
         timed.dispose();
       }
     } catch (error) {
-      return this.failed(error instanceof SyncError ? error : new SyncError('network', asError(error).message, { cause: error }));
+      return this.failed(hub, error instanceof SyncError ? error : new SyncError('network', asError(error).message, { cause: error }));
     }
     if (this.outbox[0] !== batch) return false; // stopped or closed meanwhile
     if (status >= 200 && status < 300) {
+      config.hubs!.succeeded(hub);
       const refused = refusedRecords(answer, count);
       if (refused > 0) {
         this.st.droppedByHub += refused;
@@ -381,7 +391,7 @@ export class Upsync {
       config.onError(error);
       return true;
     }
-    return this.failed(new SyncError(`http-${status}`, `upsync failed: the hub answered ${status}${detail ? `: ${detail}` : ''}`));
+    return this.failed(hub, new SyncError(`http-${status}`, `upsync failed: the hub answered ${status}${detail ? `: ${detail}` : ''}`));
   }
 
   private splitFirst(batch: Batch): void {
@@ -389,13 +399,17 @@ export class Upsync {
     const half = Math.ceil(batch.records.length / 2);
     const halves = [batch.records.slice(0, half), batch.records.slice(half)].map((records, i): Batch => {
       const heldBytes = i === 0 ? Math.ceil(batch.heldBytes / 2) : Math.floor(batch.heldBytes / 2);
-      return { records, heldBytes, jsonBytes: envelope + records.length - 1 + records.reduce((n, r) => n + Buffer.byteLength(r), 0) };
+      // Derived ids: the halves are new batches to the hub, each stored once (a hub that stored the whole
+      // batch answers 200, never 413, so no half repeats a stored whole).
+      return { id: `${batch.id}.${i}`, records, heldBytes, jsonBytes: envelope + records.length - 1 + records.reduce((n, r) => n + Buffer.byteLength(r), 0) };
     });
     this.outbox.splice(0, 1, ...halves);
     this.st.splits++;
   }
 
-  private failed(error: SyncError): false {
+  /** A batch to retry after the backoff; when the hub is away, the retry goes to the next hub. */
+  private failed(hub: string, error: SyncError): false {
+    this.config.hubs!.failed(hub, error);
     this.st.failures++;
     this.st.consecutiveFailures++;
     this.st.lastError = error.message;

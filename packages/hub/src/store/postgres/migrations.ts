@@ -210,4 +210,22 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION moat_audit_log_append_only();
     `,
   },
+  {
+    version: 4,
+    name: 'upsync batches stored exactly once',
+    sql: `
+      -- One row per report batch that carried an id: recorded in the transaction that stores its
+      -- records, so a retried batch is recognised. stored_rows counts the batch's records stored so far
+      -- (a batch stored in several transactions resumes there); done marks it complete.
+      CREATE TABLE upsync_batches (
+        site_id BIGINT NOT NULL,
+        batch_id TEXT NOT NULL,
+        received_at BIGINT NOT NULL,
+        stored_rows BIGINT NOT NULL,
+        done BOOLEAN NOT NULL,
+        PRIMARY KEY (site_id, batch_id)
+      );
+      CREATE INDEX upsync_batches_received ON upsync_batches(received_at);
+    `,
+  },
 ];

@@ -1,7 +1,9 @@
 import type { Pool, PoolClient } from 'pg';
-import type { Rule } from 'moat';
+import type { Rule } from 'moat-waf';
+import { BATCH_ID_RETENTION_SECONDS } from '../store.js';
+import { PRUNE_CHUNK } from '../report-rows.js';
 import type {
-  ApiKeyInfo, AuditPage, AuditRecord, ClientContact, HubStore, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
+  ApiKeyInfo, AuditPage, AuditRecord, BatchKey, ClientContact, HubStore, InsertOutcome, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
   RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
   UserAccess, UserChange, UserWithSecret,
 } from '../store.js';
@@ -47,6 +49,11 @@ export class PostgresStore implements HubStore {
       throw error;
     }
     return new PostgresStore(pool);
+  }
+
+  /** One `SELECT 1` through the pool: fails while the database is away (DatabaseUnavailableError). */
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
   }
 
   schemaVersion(): Promise<number> {
@@ -275,8 +282,8 @@ export class PostgresStore implements HubStore {
 
   // Reports
 
-  insertReports(siteId: number, records: ReportRecord[]): Promise<void> {
-    return this.reports.insert(siteId, records);
+  insertReports(siteId: number, records: ReportRecord[], batch?: BatchKey): Promise<InsertOutcome> {
+    return this.reports.insert(siteId, records, batch);
   }
 
   rollUp(): Promise<number> {
@@ -285,6 +292,7 @@ export class PostgresStore implements HubStore {
 
   async prune(policy: RetentionPolicy, now: number): Promise<number> {
     let total = (await this.pool.query('DELETE FROM audit_log WHERE at < $1', [now - policy.rollupSeconds])).rowCount ?? 0;
+    while (await this.reports.pruneBatchIds(now - BATCH_ID_RETENTION_SECONDS, PRUNE_CHUNK) > 0);
     for (;;) {
       const deleted = await this.reports.pruneChunk(policy, now);
       total += deleted;

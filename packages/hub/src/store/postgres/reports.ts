@@ -5,7 +5,7 @@ import {
   type TotalsRow, hourDimensions, hourFloor, hoursOf, parseCursor, reportPage, toRuleHits, toStoredReport, toTotals,
 } from '../report-rows.js';
 import type {
-  ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
+  BatchKey, InsertOutcome, ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
   TopEntry, Totals, ValueHour,
 } from '../store.js';
 import { LOCK_NAMESPACE, LOCKS } from './advisory-locks.js';
@@ -61,8 +61,13 @@ type ReportRow = SharedReportRow<StoredReport['monitored']>;
 export class PostgresReports {
   constructor(private readonly pool: Pool) {}
 
-  async insert(siteId: number, records: readonly ReportRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  /**
+   * Stores a batch in one transaction. With a batch id, its ledger row is inserted first: a second
+   * transaction with the same id waits on that row's unique key until the first ends, then finds it
+   * (ON CONFLICT DO NOTHING, no row) and stores nothing — exactly once, also across hub instances.
+   */
+  async insert(siteId: number, records: readonly ReportRecord[], batch?: BatchKey): Promise<InsertOutcome> {
+    if (records.length === 0 && !batch) return 'stored';
     const columns: unknown[][] = Array.from({ length: 15 }, () => new Array<unknown>(records.length));
     records.forEach((r, i) => {
       const row = [r.ts, r.ip, r.method, r.host, r.path, r.parameter, r.userAgent, r.requestId, TREATMENT_CODE[r.treatment],
@@ -70,10 +75,22 @@ export class PostgresReports {
         r.ipSource, r.country];
       for (let c = 0; c < 15; c++) columns[c]![i] = row[c];
     });
-    await withTransaction(this.pool, async (client) => {
+    return withTransaction(this.pool, async (client): Promise<InsertOutcome> => {
       await client.query('SELECT pg_advisory_xact_lock_shared($1, $2)', [LOCK_NAMESPACE, LOCKS.ingestBarrier]);
-      await client.query(INSERT_SQL, [siteId, ...columns]);
+      if (batch) {
+        const claimed = await client.query(`INSERT INTO upsync_batches (site_id, batch_id, received_at, stored_rows, done)
+          VALUES ($1, $2, $3, $4, true) ON CONFLICT (site_id, batch_id) DO NOTHING`, [siteId, batch.id, batch.receivedAt, records.length]);
+        if (claimed.rowCount === 0) return 'duplicate';
+      }
+      if (records.length > 0) await client.query(INSERT_SQL, [siteId, ...columns]);
+      return 'stored';
     });
+  }
+
+  /** Forgets batch ids received before `cutoff`, a chunk at a time; returns ids deleted. */
+  async pruneBatchIds(cutoff: number, chunk: number): Promise<number> {
+    return (await this.pool.query(`DELETE FROM upsync_batches WHERE ctid IN (
+      SELECT ctid FROM upsync_batches WHERE received_at < $1 LIMIT $2)`, [cutoff, chunk])).rowCount ?? 0;
   }
 
   /** Folds the next chunk of committed, unfolded reports into the rollups; returns reports folded. */

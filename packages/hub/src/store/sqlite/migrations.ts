@@ -219,4 +219,22 @@ export const MIGRATIONS: readonly Migration[] = [
       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     `,
   },
+  {
+    version: 4,
+    name: 'upsync batches stored exactly once',
+    sql: `
+      -- One row per report batch that carried an id: recorded in the transaction that stores its
+      -- records, so a retried batch is recognised. stored_rows counts the batch's records stored so far
+      -- (a batch stored in several transactions resumes there); done marks it complete.
+      CREATE TABLE upsync_batches (
+        site_id INTEGER NOT NULL,
+        batch_id TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        stored_rows INTEGER NOT NULL,
+        done INTEGER NOT NULL,
+        PRIMARY KEY (site_id, batch_id)
+      );
+      CREATE INDEX upsync_batches_received ON upsync_batches(received_at);
+    `,
+  },
 ];

@@ -120,23 +120,26 @@ export class SqliteReports {
     }
   }
 
+  /** Stores rows in one transaction: all or none. */
   insert(siteId: number, records: readonly ReportRecord[]): void {
-    const run = this.db.transaction((rows: readonly ReportRecord[]) => {
-      let i = 0;
-      // Several rows per statement: per-call overhead, not SQLite, dominates single-row inserts.
-      const params: unknown[] = [];
-      for (; i + INSERT_ROWS_PER_STATEMENT <= rows.length; i += INSERT_ROWS_PER_STATEMENT) {
-        params.length = 0;
-        for (let j = i; j < i + INSERT_ROWS_PER_STATEMENT; j++) pushRow(params, siteId, rows[j]!);
-        this.insertManyStmt.run(params);
-      }
-      for (; i < rows.length; i++) {
-        params.length = 0;
-        pushRow(params, siteId, rows[i]!);
-        this.insertStmt.run(params);
-      }
-    });
-    run(records);
+    this.db.transaction(() => this.insertRows(siteId, records, 0, records.length))();
+  }
+
+  /** Inserts records[from, to) inside the caller's transaction. */
+  insertRows(siteId: number, rows: readonly ReportRecord[], from: number, to: number): void {
+    let i = from;
+    // Several rows per statement: per-call overhead, not SQLite, dominates single-row inserts.
+    const params: unknown[] = [];
+    for (; i + INSERT_ROWS_PER_STATEMENT <= to; i += INSERT_ROWS_PER_STATEMENT) {
+      params.length = 0;
+      for (let j = i; j < i + INSERT_ROWS_PER_STATEMENT; j++) pushRow(params, siteId, rows[j]!);
+      this.insertManyStmt.run(params);
+    }
+    for (; i < to; i++) {
+      params.length = 0;
+      pushRow(params, siteId, rows[i]!);
+      this.insertStmt.run(params);
+    }
   }
 
   /** Folds the next chunk of unfolded reports into the rollups, with the watermark, atomically. */

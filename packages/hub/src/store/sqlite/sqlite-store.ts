@@ -1,22 +1,22 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Rule } from 'moat';
+import type { Rule } from 'moat-waf';
+import { BATCH_ID_RETENTION_SECONDS } from '../store.js';
+import { PRUNE_CHUNK } from '../report-rows.js';
 import type {
-  ApiKeyInfo, AuditPage, AuditRecord, ClientContact, HubStore, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
+  ApiKeyInfo, AuditPage, BatchKey, InsertOutcome, AuditRecord, ClientContact, HubStore, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
   RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
   UserAccess, UserChange, UserWithSecret,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import { migrate } from './migrate.js';
 import { SqliteReports } from './reports.js';
+import { SqliteUpsyncBatches } from './upsync-batches.js';
 import {
   type AuditRow, type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
   grantable, nowSeconds, ruleColumns, toAuditEntry, toBuild, toClient, toKey, toReporter, toRule, toSession, toSite, toUser, withoutSecret,
 } from '../rows.js';
-
-/** Reports stored per transaction (see insertReports). */
-const INSERT_SLICE = 2_000;
 
 /** A user's columns with their granted site ids, as `site_ids` ("1,3"). */
 const USER_SELECT = `SELECT u.*, (SELECT group_concat(site_id) FROM user_sites WHERE user_id = u.id) AS site_ids FROM users u`;
@@ -28,10 +28,12 @@ type SqliteFlags<Row> = Omit<Row, 'must_change_password'> & { must_change_passwo
 export class SqliteStore implements HubStore {
   readonly db: Database.Database;
   private readonly reports: SqliteReports;
+  private readonly batches: SqliteUpsyncBatches;
 
   private constructor(db: Database.Database) {
     this.db = db;
     this.reports = new SqliteReports(db);
+    this.batches = new SqliteUpsyncBatches(db, this.reports);
   }
 
   /** Opens (creating if needed) and migrates the database at `file`; `:memory:` works for quick use. */
@@ -284,13 +286,8 @@ export class SqliteStore implements HubStore {
 
   // Reports
 
-  async insertReports(siteId: number, records: ReportRecord[]): Promise<void> {
-    // A big batch is stored in slices with other requests let in between: 10,000 rows in one
-    // transaction held the event loop ~150 ms; 2,000 take ~30 ms.
-    for (let start = 0; start < records.length; start += INSERT_SLICE) {
-      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
-      this.reports.insert(siteId, start === 0 && records.length <= INSERT_SLICE ? records : records.slice(start, start + INSERT_SLICE));
-    }
+  insertReports(siteId: number, records: ReportRecord[], batch?: BatchKey): Promise<InsertOutcome> {
+    return this.batches.insert(siteId, records, batch);
   }
 
   async rollUp(): Promise<number> {
@@ -299,6 +296,9 @@ export class SqliteStore implements HubStore {
 
   async prune(policy: RetentionPolicy, now: number): Promise<number> {
     let total = this.db.prepare('DELETE FROM audit_log WHERE at < ?').run(now - policy.rollupSeconds).changes;
+    while (this.batches.pruneChunk(now - BATCH_ID_RETENTION_SECONDS, PRUNE_CHUNK) > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     for (;;) {
       const deleted = this.reports.pruneChunk(policy, now);
       total += deleted;
@@ -356,6 +356,10 @@ export class SqliteStore implements HubStore {
         .all(query.siteId, before, limit + 1);
     const entries = rows.slice(0, limit).map(toAuditEntry);
     return { entries, next: rows.length > limit ? entries[entries.length - 1]!.id : null };
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get(); // throws once the database is closed or unreadable
   }
 
   async close(): Promise<void> {
