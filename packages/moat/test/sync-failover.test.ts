@@ -68,10 +68,10 @@ test('the first hub down: rules come from the second, reports go to the second; 
   await a.stop(); // nothing listens on the first hub's port
   const client = await app([a.hubUrl, b.hubUrl]);
   try {
-    await waitFor(() => client.fw.status().customRules.file?.servedName === 'rules-from-b.db', 'rules from the second hub', 10_000);
+    await waitFor(() => client.fw.status().customRules.file?.servedName === 'rules-from-b.db', 'rules from the second hub', 30_000);
     assert.equal(await client.get('/from-b'), 403, 'the second hub\'s rule blocks a real request');
     assert.equal(await client.get('/from-a'), 200);
-    await waitFor(() => paths(b).includes('/from-b'), 'the report reaches the second hub', 10_000);
+    await waitFor(() => paths(b).includes('/from-b'), 'the report reaches the second hub', 30_000);
     const status = client.fw.status();
     assert.equal(status.hubs.downsync?.current, `${b.hubUrl}/v2/downsync`);
     assert.equal(status.hubs.upsync?.current, `${b.hubUrl}/v2/upsync`);
@@ -84,10 +84,10 @@ test('the first hub down: rules come from the second, reports go to the second; 
     await a.start(aPort);
     const switches = client.fw.status().hubs.downsync!.switches;
     const polled = b.downsyncs.length;
-    await waitFor(() => b.downsyncs.length >= polled + 10, 'ten more polls', 10_000);
+    await waitFor(() => b.downsyncs.length >= polled + 10, 'ten more polls', 30_000);
     assert.equal(await client.get('/from-b'), 403);
     assert.equal(await client.get('/from-b'), 403);
-    await waitFor(() => paths(b).filter((p) => p === '/from-b').length >= 3, 'the later reports reach the second hub', 10_000);
+    await waitFor(() => paths(b).filter((p) => p === '/from-b').length >= 3, 'the later reports reach the second hub', 30_000);
     assert.equal(a.downsyncs.length, 0, 'the healthy second hub is kept: the first one sees no poll');
     assert.equal(a.upsyncs.length, 0, 'nor any report');
     assert.equal(client.fw.status().hubs.downsync!.switches, switches);
@@ -95,9 +95,9 @@ test('the first hub down: rules come from the second, reports go to the second; 
 
     // Now the second goes away: the client moves on round the list, back to the first.
     await b.stop();
-    await waitFor(() => client.fw.status().customRules.file?.servedName === 'rules-from-a.db', 'rules from the first hub again', 10_000);
+    await waitFor(() => client.fw.status().customRules.file?.servedName === 'rules-from-a.db', 'rules from the first hub again', 30_000);
     assert.equal(await client.get('/from-a'), 403);
-    await waitFor(() => paths(a).includes('/from-a'), 'the report reaches the first hub', 10_000);
+    await waitFor(() => paths(a).includes('/from-a'), 'the report reaches the first hub', 30_000);
   } finally {
     await client.stop();
     await a.stop();
@@ -112,10 +112,10 @@ test('the first hub answering 503 to everything: rules and reports go to the sec
   a.upsyncStatus = 503;
   const client = await app(`${a.hubUrl}, ${b.hubUrl}`);
   try {
-    await waitFor(() => client.fw.status().customRules.file?.servedName === 'rules-from-b.db', 'rules from the second hub', 10_000);
+    await waitFor(() => client.fw.status().customRules.file?.servedName === 'rules-from-b.db', 'rules from the second hub', 30_000);
     // Upsync still starts at the first hub: its batch gets 503 there and the retry goes to the second.
     assert.equal(await client.get('/from-b'), 403);
-    await waitFor(() => paths(b).includes('/from-b'), 'the report at the second hub', 10_000);
+    await waitFor(() => paths(b).includes('/from-b'), 'the report at the second hub', 30_000);
     assert.ok(a.downsyncs.some((h) => h.status === 503), 'the first hub was asked for rules and refused');
     assert.ok(a.upsyncs.length >= 1 && a.upsyncs.every((h) => h.status === 503), 'the first hub was sent the batch and stored nothing');
     const up = client.fw.status().hubs.upsync!;
@@ -125,9 +125,9 @@ test('the first hub answering 503 to everything: rules and reports go to the sec
     a.faults.delete('custom_rules');
     a.upsyncStatus = 200;
     const [downsA, upsA, polled] = [a.downsyncs.length, a.upsyncs.length, b.downsyncs.length];
-    await waitFor(() => b.downsyncs.length >= polled + 10, 'ten more polls', 10_000);
+    await waitFor(() => b.downsyncs.length >= polled + 10, 'ten more polls', 30_000);
     assert.equal(await client.get('/from-b'), 403);
-    await waitFor(() => paths(b).filter((p) => p === '/from-b').length >= 2, 'the later report at the second hub', 10_000);
+    await waitFor(() => paths(b).filter((p) => p === '/from-b').length >= 2, 'the later report at the second hub', 30_000);
     assert.deepEqual([a.downsyncs.length, a.upsyncs.length], [downsA, upsA], 'no request went back to the first hub');
   } finally {
     await client.stop();
@@ -142,9 +142,9 @@ test('downsync and upsync fail over on their own: rules from the second hub, rep
   a.fault('custom_rules', { kind: 'status', status: 502 });
   const client = await app([a.hubUrl, b.hubUrl]);
   try {
-    await waitFor(() => client.fw.status().customRules.file?.servedName === 'rules-from-b.db', 'rules from the second hub', 10_000);
+    await waitFor(() => client.fw.status().customRules.file?.servedName === 'rules-from-b.db', 'rules from the second hub', 30_000);
     assert.equal(await client.get('/from-b'), 403);
-    await waitFor(() => paths(a).includes('/from-b'), 'the report at the first hub, whose upsync works', 10_000);
+    await waitFor(() => paths(a).includes('/from-b'), 'the report at the first hub, whose upsync works', 30_000);
     assert.equal(b.upsyncs.length, 0);
     const status = client.fw.status();
     assert.equal(status.hubs.downsync?.current, `${b.hubUrl}/v2/downsync`);
