@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
+import { Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub, startHubWithSite } from './support/hub-fixture.js';
 
 describe('dashboard pages', () => {
   let hub: TestHub;
@@ -9,10 +9,7 @@ describe('dashboard pages', () => {
   let apiKey: string;
 
   before(async () => {
-    hub = await startTestHub();
-    client = new Client(hub.url);
-    await client.login();
-    ({ siteId, apiKey } = await createSiteWithKey(client, 'pages <site>'));
+    ({ hub, client, siteId, apiKey } = await startHubWithSite('pages <site>'));
     const monitor = await client.api('POST', `/api/sites/${siteId}/rules`, { kind: 'path', value: '/admin', mode: 'monitor' });
     const monitorId = ((await monitor.json()) as { rule: { id: string } }).rule.id;
     const batch = [
@@ -165,10 +162,7 @@ describe('operator dashboard: chart range, list state, IP page, rule form', () =
   let apiKey: string;
 
   before(async () => {
-    hub = await startTestHub({ now: () => NOW });
-    client = new Client(hub.url);
-    await client.login();
-    ({ siteId, apiKey } = await createSiteWithKey(client, 'operator'));
+    ({ hub, client, siteId, apiKey } = await startHubWithSite('operator', { now: () => NOW }));
     const monitor = await client.api('POST', `/api/sites/${siteId}/rules`, { kind: 'userAgent', value: 'masscan', mode: 'monitor' });
     const monitorId = ((await monitor.json()) as { rule: { id: string } }).rule.id;
     // Twenty minutes of traffic, the newest in the current (incomplete) minute.

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { wafrisRuleNumber } from 'moat-waf';
-import { Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
+import { Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub, startHubWithSite } from './support/hub-fixture.js';
 
 describe('upsync ingestion', () => {
   let hub: TestHub;
@@ -14,10 +14,7 @@ describe('upsync ingestion', () => {
   const stored = () => (hub.store.db.prepare('SELECT count(*) FROM reports WHERE site_id = ?').pluck().get(siteId) as number);
 
   before(async () => {
-    hub = await startTestHub({ upsyncMaxRecords: 100, upsyncMaxBytes: 64 * 1024 });
-    client = new Client(hub.url);
-    await client.login();
-    ({ siteId, apiKey } = await createSiteWithKey(client));
+    ({ hub, client, siteId, apiKey } = await startHubWithSite('test site', { upsyncMaxRecords: 100, upsyncMaxBytes: 64 * 1024 }));
   });
   after(() => hub.stop());
 

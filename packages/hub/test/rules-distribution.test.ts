@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { Engine } from 'moat-waf';
-import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
+import { Client, createSiteWithKey, startTestHub, type TestHub, startHubWithSite } from './support/hub-fixture.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'moat-hub-files-'));
 let fileCounter = 0;
@@ -27,10 +27,7 @@ describe('rules and distribution', () => {
   let keyId: number;
 
   before(async () => {
-    hub = await startTestHub();
-    client = new Client(hub.url);
-    await client.login();
-    ({ siteId, apiKey, keyId } = await createSiteWithKey(client, 'shop'));
+    ({ hub, client, siteId, apiKey, keyId } = await startHubWithSite('shop'));
   });
   after(async () => {
     await hub.stop();

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { hoursOf } from '../../src/store/report-rows.js';
 import { MAX_VALUE_HOURS } from '../../src/store/store.js';
-import { Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from '../support/hub-fixture.js';
+import { Client, record, upsyncBody, type TestHub, startHubWithSite } from '../support/hub-fixture.js';
 import { inviteAndSignIn } from '../support/invited-user.js';
 
 // The IP page and the one-click undo/expiry, attacked the way a hostile client or a crafted link would:
@@ -18,11 +18,8 @@ describe('IP page and one-click undo under attack', () => {
   let siteId: number;
 
   before(async () => {
-    hub = await startTestHub();
-    client = new Client(hub.url);
-    await client.login();
     let apiKey: string;
-    ({ siteId, apiKey } = await createSiteWithKey(client, 'attacked'));
+    ({ hub, client, siteId, apiKey } = await startHubWithSite('attacked'));
     const batch = [
       record({ ip: ATTACKER, user_agent: XSS_AGENT, path: XSS_PATH, request_id: 'x1', treatment: 'Blocked', category: 'bu', rule: '<b>rule</b>' }),
       record({ ip: ATTACKER, user_agent: 'curl/8', path: '/', request_id: 'x2' }),

@@ -5,7 +5,7 @@
 // alone; then, signed in, that nesting bombs and oversized bodies are refused with clear codes.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { Client, createSiteWithKey, startTestHub, type TestHub } from '../support/hub-fixture.js';
+import { Client, type TestHub, startHubWithSite } from '../support/hub-fixture.js';
 import { sendHeadOnly } from './raw-request.js';
 
 const MB = 1024 * 1024;
@@ -40,10 +40,7 @@ describe('pre-auth bodies: nothing is read or parsed before the caller is known'
   let siteId: number;
 
   before(async () => {
-    hub = await startTestHub();
-    client = new Client(hub.url);
-    await client.login();
-    ({ apiKey, siteId } = await createSiteWithKey(client));
+    ({ hub, client, apiKey, siteId } = await startHubWithSite('test site'));
   });
   after(() => hub.stop());
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Engine, normalizeRule, tryParseRange } from 'moat-waf';
 import { quickBlockValue, quickRuleProblem } from '../../src/rules/quick-block.js';
-import { Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from '../support/hub-fixture.js';
+import { Client, record, upsyncBody, type TestHub, startHubWithSite } from '../support/hub-fixture.js';
 
 interface ListedRule { id: string; action: string; kind: string; value: string; mode: string }
 
@@ -56,10 +56,7 @@ describe('quick block of hostile reported values creates one exact rule or nothi
   let apiKey: string;
 
   before(async () => {
-    hub = await startTestHub();
-    client = new Client(hub.url);
-    await client.login();
-    ({ siteId, apiKey } = await createSiteWithKey(client, 'poisoned'));
+    ({ hub, client, siteId, apiKey } = await startHubWithSite('poisoned'));
     // Ordinary traffic from many addresses, so no single value below is a large share of it …
     const batch = Array.from({ length: 60 }, (_, i) => record({ request_id: `v${i}`, ip: `198.51.100.${i + 1}`, path: `/page/${i}`, user_agent: `browser ${i}` }));
     // … plus what a Wafris client reports when an attacker sets X-Real-IP to a range (three times each,
@@ -166,10 +163,7 @@ describe('a one-click rule that would block a large share of recent traffic wait
   const PROXY = '192.0.2.80';
 
   before(async () => {
-    hub = await startTestHub();
-    client = new Client(hub.url);
-    await client.login();
-    ({ siteId, apiKey } = await createSiteWithKey(client, 'behind a proxy'));
+    ({ hub, client, siteId, apiKey } = await startHubWithSite('behind a proxy'));
     // A misconfigured proxy: 80 of 100 requests carry the proxy's own address; 70 go to /api/….
     const batch = [
       ...Array.from({ length: 80 }, (_, i) => record({ request_id: `p${i}`, ip: PROXY, path: i < 70 ? `/api/items/${i}` : '/cart', user_agent: 'Mozilla/5.0' })),
@@ -247,11 +241,8 @@ describe('the Add-a-rule form refuses everything-matching rules unless confirmed
   let siteId: number;
 
   before(async () => {
-    hub = await startTestHub();
-    client = new Client(hub.url);
-    await client.login();
     let apiKey: string;
-    ({ siteId, apiKey } = await createSiteWithKey(client, 'form'));
+    ({ hub, client, siteId, apiKey } = await startHubWithSite('form'));
     // Recent traffic: every request a GET to example.test, half of them with ?page=….
     await upsync(hub, apiKey, Array.from({ length: 40 }, (_, i) => record({
       request_id: `f${i}`, ip: `198.51.100.${i + 1}`, path: `/item/${i}`, parameter: i % 2 ? `page=${i}` : '',

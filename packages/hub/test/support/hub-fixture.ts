@@ -100,3 +100,13 @@ export function record(overrides: Record<string, unknown> = {}): Record<string, 
 export function upsyncBody(batch: Record<string, unknown>[]): Record<string, unknown> {
   return { meta: { version: '0.1.0', client: 'moat', framework: 'test' }, batch };
 }
+
+/** The usual start of a hub test: a test hub, the admin signed in, and one site with an API key. */
+export async function startHubWithSite(
+  siteName = 'test site', options: Parameters<typeof startTestHub>[0] = {},
+): Promise<{ hub: TestHub; client: Client; siteId: number; apiKey: string; keyId: number }> {
+  const hub = await startTestHub(options);
+  const client = new Client(hub.url);
+  await client.login();
+  return { hub, client, ...(await createSiteWithKey(client, siteName)) };
+}
