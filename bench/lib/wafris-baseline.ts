@@ -1,5 +1,5 @@
 /**
- * The Wafris v2 designs, rebuilt here from their description (../shared/wafris-v2.md) to be measured
+ * The Wafris v2 designs, rebuilt here from their description (docs/wafris-v2.md) to be measured
  * against in the same run. Not Wafris code: the encoding and the query shape as documented.
  */
 import Database from 'better-sqlite3';

@@ -1,7 +1,7 @@
 /**
  * Case-insensitive "contains any of these" over one request value, built once per rules file version.
  * Aho-Corasick keeps the cost flat in the number of patterns: at 10 k patterns a loop of
- * String.includes costs ~250–430 µs per value (../shared/performance-notes.md), the automaton a pass
+ * String.includes costs ~250–430 µs per value (docs/performance.md), the automaton a pass
  * over the value (see SubstringAutomaton).
  */
 import { lowerCased } from '../text/fast-case.js';

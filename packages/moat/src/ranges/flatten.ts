@@ -1,7 +1,7 @@
 /**
  * Flattening: turns overlapping, nested and adjacent labelled ranges into sorted, non-overlapping
  * segments, each carrying the set of labels that cover it. Done once at build time so that a lookup
- * is a single seek (see ../shared/performance-notes.md, "Direction").
+ * is a single seek (see docs/performance.md).
  */
 import type { IpFamily, IpRange } from '../ip/range.js';
 

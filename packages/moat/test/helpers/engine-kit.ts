@@ -1,6 +1,6 @@
 // Shared test kit for the engine, rules/data files, Wafris and CLI tests: temp directories holding real
 // SQLite files, rule shorthands, a naive IP-rule oracle (bigint scans over every rule) and the Wafris v2
-// range lookup written from its documented description (../../../../shared/wafris-v2.md), never its code.
+// range lookup written from its documented description (docs/wafris-v2.md), never its code.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -206,7 +206,7 @@ export function wafrisLookup(db: Db, table: string, value: bigint): string | nul
   return suffix(above) === suffix(below) ? suffix(above) : null;
 }
 
-/** Creates the custom_rules tables exactly as the Wafris client reads them (wafris-v2.md). */
+/** Creates the custom_rules tables exactly as the Wafris client reads them (docs/wafris-v2.md). */
 export function createWafrisRulesSchema(db: Db): void {
   for (const t of ['allowed_ips', 'blocked_ips', 'blocked_user_agents', 'blocked_paths', 'blocked_parameters', 'blocked_hosts', 'blocked_methods']) {
     db.exec(`CREATE TABLE ${t} (id INTEGER PRIMARY KEY, entries TEXT, rule_id INTEGER)`);

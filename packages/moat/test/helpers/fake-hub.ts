@@ -1,4 +1,4 @@
-// A real HTTP server on 127.0.0.1 speaking the Wafris v2 protocol (../../../../shared/wafris-v2.md) as
+// A real HTTP server on 127.0.0.1 speaking the Wafris v2 protocol (docs/wafris-v2.md) as
 // the Moat hub does: downsync (200 with the SQLite file, Content-Disposition, ETag and, with a signing
 // key, X-Moat-Signature; 304; 401) and gzip'd JSON upsync. Each category can be switched to a fault.
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
