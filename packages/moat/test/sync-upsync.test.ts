@@ -64,7 +64,7 @@ test('records carry the Wafris fields, gzip, and go by batch size', async () => 
     await waitFor(() => hub.records().length === 3, 'a full batch (only its size can have sent it)');
     const upload = hub.upsyncs.find((u) => u.status === 200)!;
     assert.equal(upload.contentEncoding, 'gzip');
-    assert.equal(upload.contentType, 'application/json');
+    assert.equal(upload.contentType, 'application/vnd.moat.upsync.v1+json', 'the compact encoding by default');
     assert.equal(upload.body?.meta.client, 'moat');
     assert.ok(upload.body?.meta.version);
     assert.equal(upload.body?.meta.framework, 'node');
@@ -155,9 +155,12 @@ test('hub down for a long time: memory bounded, drops counted, kept records deli
     for (let i = 0; i < total; i++) {
       assert.equal(await a.get(`/r/${i}`), 200, 'requests never wait for reporting');
       const st = a.fw.status().upsync;
-      assert.ok(st.queued + st.inFlight <= maxQueue, `bounded: ${st.queued} + ${st.inFlight}`);
+      // The worker's queue holds maxQueue records at most; the ring in front of it is bounded in bytes.
+      assert.ok(st.queued - st.inRing + st.inFlight <= maxQueue, `bounded: ${st.queued} - ${st.inRing} + ${st.inFlight}`);
+      assert.ok(st.ringUsedBytes <= st.ringBytes);
     }
     await waitFor(() => a.fw.status().upsync.failures >= 2, 'failed attempts');
+    await waitFor(() => a.fw.status().upsync.droppedQueueFull === total - maxQueue, 'the worker to take every record from the ring');
     const st = a.fw.status().upsync;
     assert.equal(st.droppedQueueFull, total - maxQueue);
     assert.equal(st.queued + st.inFlight, maxQueue);

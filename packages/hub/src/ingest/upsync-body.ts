@@ -25,6 +25,11 @@ export function upsyncShapeLimits(maxRecords: number): JsonShapeLimits {
  * handler maps to a 4xx.
  */
 export async function readUpsyncBody(body: Buffer, contentEncoding: string | undefined, maxBytes: number, limits: JsonShapeLimits): Promise<unknown> {
+  return JSON.parse(await readUpsyncText(body, contentEncoding, maxBytes, limits));
+}
+
+/** The JSON text of an upsync body, inflated and shape-checked as readUpsyncBody does, not yet parsed. */
+export async function readUpsyncText(body: Buffer, contentEncoding: string | undefined, maxBytes: number, limits: JsonShapeLimits): Promise<string> {
   const encoding = (contentEncoding ?? 'identity').toLowerCase().trim();
   let text: Buffer;
   if (encoding === 'gzip' || encoding === 'x-gzip') text = await gunzipAsync(body, { maxOutputLength: maxBytes });
@@ -40,5 +45,5 @@ export async function readUpsyncBody(body: Buffer, contentEncoding: string | und
       throw new HttpError(400, message, code);
     }
   }
-  return JSON.parse(text.toString('utf8'));
+  return text.toString('utf8');
 }

@@ -4,11 +4,14 @@ import type { HubContext } from '../server/context.js';
 import { HttpError } from '../server/http-error.js';
 import { batchIdOf, BATCH_ID_HEADER } from './batch-id.js';
 import { toReport } from './to-report.js';
-import { readUpsyncBody, upsyncShapeLimits } from './upsync-body.js';
+import { COMPACT_UPSYNC_TYPE, compactUpsyncLimits, compactUpsyncShapeLimits, expandCompactUpsync } from './compact-upsync.js';
+import { readUpsyncBody, readUpsyncText, upsyncShapeLimits } from './upsync-body.js';
 import { upsyncBatchSorter } from './upsync-batch.js';
 
 /**
- * `POST /v2/upsync/{apiKey}`: a batch of request reports, JSON, optionally gzip-compressed. The key is
+ * `POST /v2/upsync/{apiKey}`: a batch of request reports, JSON, optionally gzip-compressed: the Wafris
+ * form (`application/json`) or the compact Moat form (COMPACT_UPSYNC_TYPE), expanded into the Wafris
+ * form's records as it is parsed, so both take the same path from there on. The key is
  * checked before the body is read; the body's size (also inflated) and shape are bounded before it is
  * parsed. Each record is judged alone: the valid ones are stored in one transaction before the 200, the
  * others are counted and listed in the answer `{ok, accepted, rejected, clamped, errors:[{index, reason}]}`.
@@ -27,6 +30,15 @@ export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promi
     readUpsyncBody(body as Buffer, request.headers['content-encoding'], maxBytes, limits)
       .then((value) => done(null, value), (error: unknown) => done(error as Error));
   });
+  // The compact Moat form: the same byte caps and gzip handling, then expanded into the Wafris form's
+  // `{meta, batch}`, so the route below cannot tell the two apart.
+  const compactLimits = compactUpsyncLimits(ctx.config.upsyncMaxRecords);
+  const compactShape = compactUpsyncShapeLimits(compactLimits);
+  app.addContentTypeParser(COMPACT_UPSYNC_TYPE, { parseAs: 'buffer', bodyLimit: maxBytes }, (request, body, done) => {
+    readUpsyncText(body as Buffer, request.headers['content-encoding'], maxBytes, compactShape)
+      .then((text) => expandCompactUpsync(JSON.parse(text), compactLimits))
+      .then((value) => done(null, value), (error: unknown) => done(error as Error));
+  });
 
   // The key is checked before the body is read, so bad keys cost no reading or parsing.
   const keys = new WeakMap<object, { siteId: number; keyId: number }>();
@@ -38,8 +50,9 @@ export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promi
     const key = keys.get(request);
     if (!key) throw new HttpError(401, 'invalid API key', 'invalid_api_key');
     const { siteId, keyId } = key;
-    if (!request.headers['content-type']?.toLowerCase().startsWith('application/json')) {
-      throw new HttpError(415, 'send the batch as Content-Type: application/json', 'unsupported_media_type');
+    const contentType = request.headers['content-type']?.toLowerCase();
+    if (!contentType?.startsWith('application/json') && !contentType?.startsWith(COMPACT_UPSYNC_TYPE)) {
+      throw new HttpError(415, `send the batch as Content-Type: application/json or ${COMPACT_UPSYNC_TYPE}`, 'unsupported_media_type');
     }
     const now = Math.floor(ctx.now() / 1000);
     const batchId = batchIdOf(request.headers[BATCH_ID_HEADER], request.body);

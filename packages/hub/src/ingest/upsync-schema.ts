@@ -24,6 +24,9 @@ const monitoredEntry = z.object({
   rule_id: optionalText(64),
 });
 
+/** Most monitor-mode matches one record may list. */
+export const MAX_MONITORED_PER_RECORD = 64;
+
 /** One report. Validated on its own: a bad record is refused alone, never the batch around it. */
 export const upsyncRecordSchema = z.object({
   ip: z.string().min(1).max(64),
@@ -39,7 +42,7 @@ export const upsyncRecordSchema = z.object({
   rule: text(1024).transform((v) => v || '-'),
   // Moat clients only.
   rule_id: optionalText(64),
-  monitored: z.array(monitoredEntry).max(64).nullish(),
+  monitored: z.array(monitoredEntry).max(MAX_MONITORED_PER_RECORD).nullish(),
   ip_source: optionalText(64),
 });
 

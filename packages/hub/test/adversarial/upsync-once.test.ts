@@ -247,14 +247,15 @@ describe('upsync batch ids: a retry is answered, never stored again; a bad id is
     const { siteId, apiKey } = await createSiteWithKey(admin);
     const fw = createManagedFirewall({
       apiKey, hubUrl: hub.url, dir, customRulesIntervalMs: 600_000, dataIntervalMs: 600_000, backoffBaseMs: 10, backoffMaxMs: 50,
-      logger: false, env: {}, upsync: { batchSize: 80, flushIntervalMs: 200 },
+      // Only a full batch of 80 goes (no timer flush), so the batch is too large however slow the machine.
+      logger: false, env: {}, upsync: { batchSize: 80, flushIntervalMs: 600_000 },
     });
     const app: Server = createHttpServer(withMoat((_req, res) => { res.end('ok'); }, fw));
     try {
       await fw.ready();
       await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
       const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-      for (let i = 0; i < 80; i++) await (await fetch(`${appUrl}/${'long-path/'.repeat(10)}${i}`)).arrayBuffer();
+      for (let i = 0; i < 80; i++) await (await fetch(`${appUrl}/${'long-path/'.repeat(30)}${i}`)).arrayBuffer();
       await waitFor(() => { const u = fw.status().upsync; return u.sent === 80 && u.inFlight === 0; }, 'all 80 records sent');
       assert.ok(fw.status().upsync.splits >= 1, 'the hub refused the whole batch as too large');
       const ids = (hub.store as SqliteStore).db.prepare('SELECT batch_id FROM upsync_batches WHERE site_id = ?').pluck().all(siteId) as string[];

@@ -26,6 +26,13 @@ export interface UpsyncOptions {
   redactParams?: readonly string[];
   /** Per-request timeout; default 5 s. */
   timeoutMs?: number;
+  /**
+   * Wire format: 'compact' (Moat's columnar encoding, default; a hub that answers 415 gets Wafris JSON
+   * from then on) or 'wafris' (the Wafris v2 JSON body); `MOAT_UPSYNC_FORMAT`.
+   */
+  format?: 'compact' | 'wafris';
+  /** Shared memory between the serving thread and the report worker, in bytes (a power of two, at least 64 KiB); `MOAT_UPSYNC_RING_BYTES`; default 4 MiB. */
+  ringBytes?: number;
 }
 
 export interface ManagedSyncOptions {
@@ -106,6 +113,8 @@ export interface ResolvedSync extends DownloadLimits {
     passedSampleRate: number;
     redactParams: readonly string[];
     timeoutMs: number;
+    format: 'compact' | 'wafris';
+    ringBytes: number;
   };
 }
 
@@ -159,6 +168,8 @@ export function resolveSyncOptions(options: ManagedSyncOptions, env: Env): Resol
       passedSampleRate: rate,
       redactParams: up.redactParams ?? DEFAULT_REDACTED_PARAMS,
       timeoutMs: positive('upsync.timeoutMs', up.timeoutMs ?? 5000),
+      format: upsyncFormat(up.format ?? nonEmpty(env.MOAT_UPSYNC_FORMAT) ?? 'compact'),
+      ringBytes: atLeast('upsync.ringBytes', up.ringBytes ?? integer(env, 'MOAT_UPSYNC_RING_BYTES') ?? 4 * 1024 * 1024, 64 * 1024),
     },
   };
 }
@@ -187,6 +198,11 @@ function urlList(name: string, value: string | readonly string[] | undefined, co
     if (!urls.includes(url)) urls.push(url);
   }
   return urls.length === 0 ? undefined : urls;
+}
+
+function upsyncFormat(value: string): 'compact' | 'wafris' {
+  if (value !== 'compact' && value !== 'wafris') throw new RangeError(`upsync.format must be 'compact' or 'wafris', got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -1,9 +1,8 @@
 // A decision as reported to the hub: the Wafris v2 upsync record, plus Moat's own fields (rule id,
 // monitor-mode matches, where the IP came from) that Wafris hubs ignore and the Moat hub stores.
-// Long values are cut with a visible marker before they are queued, so one record costs at most a few
-// kilobytes however long the URL, user agent or body an attacker sends.
+// Long values are cut with a visible marker on the serving thread (report/ring-writer.ts), so one record
+// costs at most a few kilobytes however long the URL, user agent or body an attacker sends.
 import type { Decision } from '../engine/decision.js';
-import type { MoatHttpRequest } from '../http/normalized-request.js';
 import { reportedParameters, type ParamRedactor } from './redact-params.js';
 
 export interface UpsyncRecord {
@@ -25,28 +24,32 @@ export interface UpsyncRecord {
 }
 
 /**
- * What is kept per decision on the request path: references and a few strings, nothing computed
- * unless a value is too long. Parameters are decoded and redacted later, off the request path, when
- * the batch is built.
+ * A decision as the report worker holds it until it is sent: the strings read back from the ring
+ * (interned ones shared between records), cut values already carrying the marker. Parameters are
+ * decoded and redacted only when the batch is built.
  */
-export interface PendingRecord {
-  decision: Decision;
+export interface QueuedRecord {
   ip: string;
   ipSource: string;
   userAgent: string;
   path: string;
-  /** The raw request target (its query is redacted structurally later), or `?<query>` once cut. */
-  target: string;
-  /** Decoded parameters (query, and body when the firewall read it), when the firewall decoded them. */
-  params: string | undefined;
   host: string;
   method: string;
   requestId: string;
   atMs: number;
-  /** Whether a field was cut to its limit. */
-  truncated: boolean;
+  treatment: Decision['treatment'];
+  category: Decision['category'];
+  rule: string;
+  ruleId: string | null;
+  monitored: { category: string; rule: string; ruleId: string }[];
+  /** The raw (still percent-encoded) query, '' when the target had none. */
+  query: string;
+  /** Decoded parameters (query, and body when the firewall read it), when the firewall decoded them. */
+  params: string | undefined;
   /** Estimated memory held by this record (see recordBytes). */
   bytes: number;
+  /** When the worker took it from the ring (its clock): a batch is due by this age. */
+  receivedMs: number;
 }
 
 /**
@@ -67,82 +70,32 @@ export const TRUNCATED_MARKER = '…[truncated]';
 /** Object, references and numbers of a record, beyond its strings (measured order of magnitude). */
 const RECORD_OVERHEAD_BYTES = 320;
 
-const REQUEST_ID_HEADERS = ['x-request-id', 'x-amzn-trace-id', 'cf-ray', 'fly-request-id'] as const;
-
-export function pendingRecord(decision: Decision, request: MoatHttpRequest, atMs: number, fallbackId: () => string): PendingRecord {
-  // Every check below is a length comparison; only a value over its limit costs a copy.
-  let truncated = false;
-  let target = request.url;
-  if (target.length > FIELD_LIMITS.target) {
-    // The path is kept on its own (normalised); of the target only the query is still needed.
-    const q = target.indexOf('?');
-    const query = q < 0 ? '' : target.slice(q + 1);
-    // A short query behind a long path is copied whole (a copy, so the long target is not kept alive).
-    target = query === '' ? '' : query.length > FIELD_LIMITS.target ? `?${cut(query, FIELD_LIMITS.target)}` : `?${copyOf(query)}`;
-    truncated = true;
-  }
-  let params = request.params;
-  if (params !== undefined && params.length > FIELD_LIMITS.params) {
-    params = cut(params, FIELD_LIMITS.params);
-    truncated = true;
-  }
-  let path = request.path;
-  if (path.length > FIELD_LIMITS.path) {
-    path = cut(path, FIELD_LIMITS.path);
-    truncated = true;
-  }
-  let userAgent = request.userAgent ?? '';
-  if (userAgent.length > FIELD_LIMITS.userAgent) {
-    userAgent = cut(userAgent, FIELD_LIMITS.userAgent);
-    truncated = true;
-  }
-  let host = request.host ?? '';
-  if (host.length > FIELD_LIMITS.host) {
-    host = cut(host, FIELD_LIMITS.host);
-    truncated = true;
-  }
-  let method = request.method;
-  if (method.length > FIELD_LIMITS.method) {
-    method = cut(method, FIELD_LIMITS.method);
-    truncated = true;
-  }
-  const ip = request.ip.length > FIELD_LIMITS.ip ? cut(request.ip, FIELD_LIMITS.ip) : request.ip;
-  const requestId = requestIdOf(request) ?? fallbackId();
-  const record: PendingRecord = {
-    decision, ip, ipSource: request.ipSource, userAgent, path, target, params, host, method, requestId, atMs, truncated, bytes: 0,
-  };
-  record.bytes = recordBytes(record);
-  return record;
-}
-
 /**
  * The memory a queued record holds, from above: its strings at two bytes per character (V8 stores
- * Latin-1 text in one, anything else in two) plus a fixed overhead. The queue's byte bound is kept on
- * this figure, so it holds whatever the text.
+ * Latin-1 text in one, anything else in two) plus a fixed overhead; interned strings shared with other
+ * records are counted in each. The queue's byte bound is kept on this figure, so it holds whatever the text.
  */
-export function recordBytes(p: PendingRecord): number {
-  const chars = p.ip.length + p.userAgent.length + p.path.length + p.target.length + (p.params?.length ?? 0) +
-    p.host.length + p.method.length + p.requestId.length + p.decision.rule.length;
+export function recordBytes(p: QueuedRecord): number {
+  let chars = p.ip.length + p.userAgent.length + p.path.length + p.query.length + (p.params?.length ?? 0) +
+    p.host.length + p.method.length + p.requestId.length + p.rule.length;
+  for (const m of p.monitored) chars += m.category.length + m.rule.length + m.ruleId.length;
   return RECORD_OVERHEAD_BYTES + 2 * chars;
 }
 
-function requestIdOf(request: MoatHttpRequest): string | null {
-  for (const name of REQUEST_ID_HEADERS) {
-    const value = request.headers[name];
-    if (typeof value === 'string' && value !== '') return value.length > FIELD_LIMITS.requestId ? cut(value, FIELD_LIMITS.requestId) : value;
-  }
-  return null;
-}
-
-export function toUpsyncRecord(p: PendingRecord, redactor: ParamRedactor): UpsyncRecord {
-  const d = p.decision;
+export function toUpsyncRecord(p: QueuedRecord, redactor: ParamRedactor): UpsyncRecord {
   return {
-    ip: p.ip, user_agent: p.userAgent, path: p.path, parameter: limit(reportedParameters(p.target, p.params, redactor), FIELD_LIMITS.parameter),
-    host: p.host, method: p.method, request_id: p.requestId, timestamp: Math.floor(p.atMs / 1000), treatment: d.treatment,
-    category: d.category, rule: limit(d.rule, FIELD_LIMITS.rule), rule_id: d.ruleId,
-    monitored: d.monitored.map((m) => ({ category: m.category, rule: limit(m.rule, FIELD_LIMITS.rule), rule_id: m.ruleId })),
+    ip: p.ip, user_agent: p.userAgent, path: p.path, parameter: reportedParameter(p, redactor),
+    host: p.host, method: p.method, request_id: p.requestId, timestamp: Math.floor(p.atMs / 1000), treatment: p.treatment,
+    category: p.category, rule: p.rule, rule_id: p.ruleId,
+    monitored: p.monitored.map((m) => ({ category: m.category, rule: m.rule, rule_id: m.ruleId })),
     ip_source: p.ipSource,
   };
+}
+
+/** The `parameter` field: redacted (see redact-params.ts) and cut to its limit. */
+export function reportedParameter(p: QueuedRecord, redactor: ParamRedactor): string {
+  if (p.query === '' && p.params === undefined) return '';
+  return limit(reportedParameters(p.query === '' ? '' : `?${p.query}`, p.params, redactor), FIELD_LIMITS.parameter);
 }
 
 function limit(text: string, max: number): string {

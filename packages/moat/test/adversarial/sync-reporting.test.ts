@@ -87,7 +87,8 @@ test('16 KB URLs and user agents with the hub down cannot grow the report queue 
       const st = a.fw.status().upsync;
       assert.ok(st.queuedBytes <= maxQueueBytes, `queue within its byte bound: ${st.queuedBytes}`);
     }
-    await waitFor(() => a.fw.status().upsync.failures >= 1, 'a failed send');
+    // The worker takes records from the ring on its own schedule: count once it has taken them all.
+    await waitFor(() => a.fw.status().upsync.failures >= 1 && a.fw.status().upsync.inRing === 0, 'a failed send');
     const st = a.fw.status().upsync;
     assert.equal(st.truncated, total, 'every record had its long values cut');
     assert.ok(st.droppedQueueBytes > 0, 'the byte bound dropped the oldest records');
@@ -124,7 +125,8 @@ test('8 KB URLs with the hub up: no batch exceeds the hub\'s body limit and no r
     await a.fw.flushReports();
     await waitFor(() => hub.records().length === total, 'every report delivered');
     assert.equal(hub.upsyncs.filter((u) => u.status === 413).length, 0, 'the hub never had to refuse a batch');
-    assert.ok(hub.upsyncs.length >= 5, `split into several batches: ${hub.upsyncs.length}`);
+    // ~600 KB of unique paths (the repeated query is one dictionary entry in the compact encoding).
+    assert.ok(hub.upsyncs.length >= 3, `split into several batches: ${hub.upsyncs.length}`);
     for (const u of hub.upsyncs) assert.ok((u.bytes ?? 0) <= maxBatchBytes, `batch of ${u.bytes} bytes`);
     assert.equal(new Set(hub.records().map((r) => r.request_id)).size, total, 'no duplicates');
     assert.equal(a.fw.status().upsync.dropped, 0);

@@ -12,6 +12,7 @@ import { writeRulesFile } from '../../src/format/write-rules.js';
 import { parseRulesDocument } from '../../src/rules/document.js';
 import { buildDataFile } from '../../src/data/build-data.js';
 import type { DataInputs } from '../../src/data/build-data.js';
+import { COMPACT_TYPE, expandCompact } from './compact-upsync.js';
 
 export type Category = 'custom_rules' | 'data_subscriptions';
 
@@ -64,6 +65,8 @@ export class FakeHub {
   upsyncStatus = 200;
   /** Largest upsync body accepted, compressed and inflated alike (as the Moat hub does); larger: 413. */
   upsyncMaxBytes = Infinity;
+  /** Whether compact batches (application/vnd.moat.upsync.v1+json) are taken; false: 415, as a hub that only knows Wafris JSON. */
+  compactUpsync = true;
   /** Records the hub refuses one by one while storing the rest (answered as the Moat hub does). */
   refuseRecord: ((record: Record<string, unknown>) => boolean) | null = null;
   signingKey: KeyObject | null = null;
@@ -229,7 +232,15 @@ export class FakeHub {
           return void res.writeHead(413).end('{"error":"payload_too_large"}');
         }
         const text = inflated.toString('utf8');
-        hit.body = JSON.parse(text) as UpsyncHit['body'];
+        if (hit.contentType === COMPACT_TYPE) {
+          if (!this.compactUpsync) {
+            hit.status = 415;
+            return void res.writeHead(415).end('{"error":"unsupported_media_type"}');
+          }
+          hit.body = expandCompact(JSON.parse(text));
+        } else {
+          hit.body = JSON.parse(text) as UpsyncHit['body'];
+        }
         hit.status = 200;
         const refuse = this.refuseRecord;
         if (refuse === null || hit.body === null) return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');

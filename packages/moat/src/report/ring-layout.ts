@@ -1,0 +1,97 @@
+// The shared memory between the serving thread and the report worker: a small header of positions,
+// counters the worker keeps for status() (so status() stays synchronous), and a byte ring of records.
+// One writer (the serving thread) and one reader (the worker): positions only grow (modulo 2^32), the
+// writer publishes a record by storing its new write position after the bytes, the reader frees space
+// by storing its read position after it has copied a record out.
+
+/** Int32 words of the header. */
+export const WRITE_POS = 0;
+export const READ_POS = 1;
+/** Bumped and notified by the writer when the worker should drain now (a backlog), not per record. */
+export const DOORBELL = 2;
+const HEADER_WORDS = 16;
+
+/** Float64 counters the worker writes (cumulative, or gauges), read by status() on the serving thread. */
+export const COUNTER = {
+  taken: 0, queued: 1, queuedBytes: 2, inFlight: 3, sent: 4, batchesSent: 5, droppedQueueFull: 6, droppedQueueBytes: 7,
+  droppedRejected: 8, droppedByHub: 9, droppedTooLarge: 10, droppedAtStop: 11, splits: 12, batchBytesLimit: 13, failures: 14,
+  consecutiveFailures: 15, lastSuccessAt: 16, nextRetryAt: 17, wafrisFallback: 18,
+} as const;
+const COUNTER_SLOTS = 32;
+
+export const COUNTERS_OFFSET = HEADER_WORDS * 4;
+export const RING_OFFSET = COUNTERS_OFFSET + COUNTER_SLOTS * 8;
+
+/** Record entries start on 8-byte boundaries (their timestamp is a Float64). */
+export const ALIGN = 8;
+export const ENTRY_PAD = 0;
+export const ENTRY_RECORD = 1;
+
+/**
+ * Interned fields: a record holds an id per field, or a string written in the record (a new id, or a
+ * value not worth interning). Their order is the order of the strings in the record's variable part.
+ */
+export const FIELD = { ip: 0, userAgent: 1, path: 2, host: 3, method: 4, ipSource: 5, treatment: 6, category: 7, rule: 8, ruleId: 9 } as const;
+export const FIELD_COUNT = 10;
+/** A field slot: an id ≥ 0 already known to the worker, or one of these, or NEW_ID_BIT | id. */
+export const SLOT_NULL = -1;
+export const SLOT_LITERAL = -2;
+export const NEW_ID_BIT = 0x40000000;
+
+/** Int32 words of a record entry before its strings. */
+export const REC = {
+  kind: 0, bytes: 1, fields: 2, flags: 12, resets: 13, atMs: 14 /* Float64 at word 14-15 */, idCounter: 16 /* Float64 at 16-17 */,
+} as const;
+export const RECORD_HEAD_BYTES = 18 * 4;
+
+/** Flag bits of a record. */
+export const FLAG_QUERY = 1 << 0;
+export const FLAG_PARAMS = 1 << 1;
+export const FLAG_REQUEST_ID = 1 << 2;
+/** Truncation bits start here, one per cut string in write order (fields, then query, params, request id). */
+export const FLAG_TRUNCATED_SHIFT = 3;
+export const TRUNCATED_QUERY_BIT = FLAG_TRUNCATED_SHIFT + FIELD_COUNT;
+export const TRUNCATED_PARAMS_BIT = TRUNCATED_QUERY_BIT + 1;
+export const TRUNCATED_REQUEST_ID_BIT = TRUNCATED_QUERY_BIT + 2;
+/** Monitor matches written (at most 255), in the top byte. */
+export const MONITORED_SHIFT = 24;
+export const MAX_MONITORED = 255;
+
+/** The shared buffer for a ring of `ringBytes` (rounded up to a power of two, so positions wrap cleanly). */
+export function ringCapacity(ringBytes: number): number {
+  let cap = 64 * 1024;
+  while (cap < ringBytes && cap < 2 ** 30) cap *= 2;
+  return cap;
+}
+
+export interface RingViews {
+  sab: SharedArrayBuffer;
+  capacity: number;
+  header: Int32Array;
+  counters: Float64Array;
+  /** The ring itself, as words, doubles and bytes. */
+  words: Int32Array;
+  doubles: Float64Array;
+  bytes: Buffer;
+}
+
+export function createRing(ringBytes: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(RING_OFFSET + ringCapacity(ringBytes));
+}
+
+export function ringViews(sab: SharedArrayBuffer): RingViews {
+  const capacity = sab.byteLength - RING_OFFSET;
+  return {
+    sab, capacity,
+    header: new Int32Array(sab, 0, HEADER_WORDS),
+    counters: new Float64Array(sab, COUNTERS_OFFSET, COUNTER_SLOTS),
+    words: new Int32Array(sab, RING_OFFSET, capacity / 4),
+    doubles: new Float64Array(sab, RING_OFFSET, capacity / 8),
+    bytes: Buffer.from(sab, RING_OFFSET, capacity),
+  };
+}
+
+/** Bytes written and not yet read. */
+export function usedBytes(header: Int32Array): number {
+  return (Atomics.load(header, WRITE_POS) - Atomics.load(header, READ_POS)) >>> 0;
+}

@@ -1,0 +1,126 @@
+// The worker's side of the ring: turns records back into strings (ids through its copy of the serving
+// thread's string tables), appends the truncation marker to cut values, and frees each record's bytes
+// as soon as it is copied out.
+import type { Decision } from '../engine/decision.js';
+import { TRUNCATED_MARKER, recordBytes, type QueuedRecord } from '../sync/report-record.js';
+import {
+  ENTRY_PAD, FIELD, FIELD_COUNT, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT, MONITORED_SHIFT, NEW_ID_BIT,
+  READ_POS, REC, RECORD_HEAD_BYTES, ringViews, SLOT_LITERAL, SLOT_NULL, TRUNCATED_PARAMS_BIT, TRUNCATED_QUERY_BIT,
+  TRUNCATED_REQUEST_ID_BIT, WRITE_POS, type RingViews,
+} from './ring-layout.js';
+
+/** Shared by the records without monitor matches (most): never mutated. */
+const NO_MONITORED: QueuedRecord['monitored'] = [];
+
+export class RingReader {
+  private readonly ring: RingViews;
+  /** The worker's copy of each field's string table, indexed by id. */
+  private readonly tables: string[][] = [];
+  private readonly fields: (string | null)[] = new Array<string | null>(FIELD_COUNT).fill(null);
+  private pos = 0;
+
+  /** `idPrefix`: the first 24 characters of generated request ids (a counter in the record follows). */
+  constructor(sab: SharedArrayBuffer, private readonly idPrefix: string) {
+    this.ring = ringViews(sab);
+    for (let i = 0; i < FIELD_COUNT; i++) this.tables.push([]);
+    this.pos = Atomics.load(this.ring.header, READ_POS);
+  }
+
+  /** The worker's clock at the current drain (records' receivedMs). */
+  private now = 0;
+
+  /** Reads every published record (up to `max`), in order; returns how many. */
+  drain(onRecord: (record: QueuedRecord) => void, max = Infinity): number {
+    const { header, words, capacity } = this.ring;
+    this.now = Date.now();
+    const end = Atomics.load(header, WRITE_POS);
+    let count = 0;
+    while (this.pos !== end && count < max) {
+      const base = this.pos & (capacity - 1);
+      const kind = words[base >> 2];
+      const bytes = words[(base >> 2) + 1];
+      if (kind !== ENTRY_PAD) {
+        onRecord(this.decode(base));
+        count++;
+      }
+      this.pos = (this.pos + bytes) | 0;
+      // Room is handed back every 64 records, not after each: the position shares a cache line with the
+      // writer's, and each store makes the serving thread's next write miss it.
+      if ((count & 63) === 0) Atomics.store(header, READ_POS, this.pos);
+    }
+    Atomics.store(header, READ_POS, this.pos);
+    return count;
+  }
+
+  private decode(base: number): QueuedRecord {
+    const { words, doubles } = this.ring;
+    const head = base >> 2;
+    const flags = words[head + REC.flags];
+    const resets = words[head + REC.resets];
+    let pos = base + RECORD_HEAD_BYTES;
+    const fields = this.fields;
+    for (let i = 0; i < FIELD_COUNT; i++) {
+      if ((resets & (1 << i)) !== 0) this.tables[i].length = 0;
+      const slot = words[head + REC.fields + i];
+      if (slot === SLOT_NULL) {
+        fields[i] = null;
+      } else if (slot === SLOT_LITERAL) {
+        pos = this.readString(pos);
+        fields[i] = this.text + ((flags & (1 << (FLAG_TRUNCATED_SHIFT + i))) !== 0 ? TRUNCATED_MARKER : '');
+      } else if ((slot & NEW_ID_BIT) !== 0) {
+        pos = this.readString(pos);
+        this.tables[i][slot & ~NEW_ID_BIT] = this.text;
+        fields[i] = this.text;
+      } else {
+        // An id the worker never saw cannot come from the writer; '' keeps the record rather than crash.
+        fields[i] = this.tables[i][slot] ?? '';
+      }
+    }
+    let query = '';
+    if ((flags & FLAG_QUERY) !== 0) {
+      pos = this.readString(pos);
+      query = this.text + ((flags & (1 << TRUNCATED_QUERY_BIT)) !== 0 ? TRUNCATED_MARKER : '');
+    }
+    let params: string | undefined;
+    if ((flags & FLAG_PARAMS) !== 0) {
+      pos = this.readString(pos);
+      params = this.text + ((flags & (1 << TRUNCATED_PARAMS_BIT)) !== 0 ? TRUNCATED_MARKER : '');
+    }
+    let requestId: string;
+    if ((flags & FLAG_REQUEST_ID) !== 0) {
+      pos = this.readString(pos);
+      requestId = this.text + ((flags & (1 << TRUNCATED_REQUEST_ID_BIT)) !== 0 ? TRUNCATED_MARKER : '');
+    } else {
+      // UUID-shaped: 24 random characters of the process, then 12 hex digits of its counter.
+      requestId = this.idPrefix + doubles[(base >> 3) + (REC.idCounter >> 1)].toString(16).padStart(12, '0');
+    }
+    const monitoredCount = flags >>> MONITORED_SHIFT;
+    const monitored: QueuedRecord['monitored'] = monitoredCount === 0 ? NO_MONITORED : [];
+    for (let m = 0; m < monitoredCount; m++) {
+      pos = this.readString(pos);
+      const category = this.text;
+      pos = this.readString(pos);
+      const rule = this.text;
+      pos = this.readString(pos);
+      monitored.push({ category, rule, ruleId: this.text });
+    }
+    const record: QueuedRecord = {
+      ip: fields[FIELD.ip] ?? '', ipSource: fields[FIELD.ipSource] ?? '', userAgent: fields[FIELD.userAgent] ?? '',
+      path: fields[FIELD.path] ?? '', host: fields[FIELD.host] ?? '', method: fields[FIELD.method] ?? '', requestId,
+      atMs: doubles[(base >> 3) + (REC.atMs >> 1)],
+      treatment: (fields[FIELD.treatment] ?? 'Passed') as Decision['treatment'], category: (fields[FIELD.category] ?? 'passed') as Decision['category'],
+      rule: fields[FIELD.rule] ?? '', ruleId: fields[FIELD.ruleId], monitored, query, params, bytes: 0, receivedMs: this.now,
+    };
+    record.bytes = recordBytes(record);
+    return record;
+  }
+
+  /** The string read last (readString returns the next position; this avoids a pair object per string). */
+  private text = '';
+
+  private readString(pos: number): number {
+    const length = this.ring.words[pos >> 2];
+    this.text = length === 0 ? '' : this.ring.bytes.toString('utf8', pos + 4, pos + 4 + length);
+    return (pos + 4 + length + 3) & ~3;
+  }
+}

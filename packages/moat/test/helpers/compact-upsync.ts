@@ -1,0 +1,63 @@
+// A stand-in decoder of the compact Moat upsync encoding, written from the contract (not from the
+// client's encoder), strict about everything the contract says: it expands a batch into the Wafris
+// records it stands for, or throws.
+export const COMPACT_TYPE = 'application/vnd.moat.upsync.v1+json';
+
+const INDEX_COLUMNS = ['ip', 'user_agent', 'path', 'parameter', 'host', 'method', 'ip_source', 'treatment', 'category', 'rule'] as const;
+
+export function expandCompact(body: unknown): { meta: Record<string, string>; batch: Record<string, unknown>[] } {
+  const fail = (why: string): never => { throw new Error(`bad compact batch: ${why}`); };
+  if (typeof body !== 'object' || body === null) fail('not an object');
+  const b = body as Record<string, unknown>;
+  const meta = b.meta as Record<string, string>;
+  if (typeof meta !== 'object' || meta === null) fail('meta');
+  const n = b.n;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) fail('n');
+  const count = n as number;
+  if (typeof b.t0 !== 'number' || !Number.isInteger(b.t0)) fail('t0');
+  const strings = b.strings;
+  if (!Array.isArray(strings) || !strings.every((s) => typeof s === 'string')) fail('strings');
+  const dict = strings as string[];
+  const columns = b.columns as Record<string, unknown[]>;
+  if (typeof columns !== 'object' || columns === null) fail('columns');
+  const column = (name: string) => {
+    const c = columns[name];
+    if (!Array.isArray(c) || c.length !== count) fail(`column ${name} must hold ${count} entries`);
+    return c;
+  };
+  const str = (i: unknown, nullable = false): string | null => {
+    if (nullable && i === -1) return null;
+    if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= dict.length) fail(`index ${String(i)} out of range`);
+    return dict[i as number];
+  };
+  for (const name of INDEX_COLUMNS) column(name);
+  const ruleIds = column('rule_id');
+  const requestIds = column('request_id');
+  const timestamps = column('timestamp');
+  const monitored = column('monitored');
+  const batch: Record<string, unknown>[] = [];
+  for (let k = 0; k < count; k++) {
+    if (typeof requestIds[k] !== 'string') fail('request_id');
+    const offset = timestamps[k];
+    if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) fail('timestamp');
+    const m = monitored[k];
+    if (!Array.isArray(m)) fail('monitored');
+    const record: Record<string, unknown> = {};
+    for (const name of INDEX_COLUMNS) record[name] = str(columns[name][k]);
+    record.rule_id = str(ruleIds[k], true);
+    record.request_id = requestIds[k];
+    record.timestamp = (b.t0 as number) + (offset as number);
+    record.monitored = (m as unknown[]).map((entry) => {
+      if (!Array.isArray(entry) || entry.length !== 3) fail('monitored entry');
+      const [category, rule, ruleId] = entry as unknown[];
+      return { category: str(category), rule: str(rule), rule_id: str(ruleId) };
+    });
+    // The Wafris record's key order, so a compact batch and a Wafris one compare equal as JSON.
+    batch.push({
+      ip: record.ip, user_agent: record.user_agent, path: record.path, parameter: record.parameter, host: record.host, method: record.method,
+      request_id: record.request_id, timestamp: record.timestamp, treatment: record.treatment, category: record.category, rule: record.rule,
+      rule_id: record.rule_id, monitored: record.monitored, ip_source: record.ip_source,
+    });
+  }
+  return { meta, batch };
+}

@@ -1,0 +1,239 @@
+// Every decision reaches the hub exactly once, or is counted as dropped: a real node:http app behind a
+// managed firewall reports to a stand-in hub on 127.0.0.1 that decodes the compact encoding (and Wafris
+// JSON) and stores each batch id once, as the Moat hub does. The hub goes away in the middle (503, then
+// connection refused), kills the connection after storing, the app closes with records still in the
+// ring, and the ring overflows while the worker is down; each time sent + dropped = recorded, and the
+// request ids at the hub are exactly the sent ones, none twice.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { withMoat } from '../src/adapters/node.js';
+import { createManagedFirewall, type ManagedFirewall, type ManagedFirewallOptions } from '../src/managed/managed-firewall.js';
+import type { Upsync } from '../src/sync/upsync.js';
+import { COMPACT_TYPE, expandCompact } from './helpers/compact-upsync.js';
+import { rulesBytes, tempDir, waitFor } from './helpers/fake-hub.js';
+
+/** A reports-only hub: batches stored once per X-Moat-Batch-Id; faults switched by the test. */
+class StandInHub {
+  server: Server | null = null;
+  port = 0;
+  /** Request ids stored, in order (a repeat would show here). */
+  readonly stored: string[] = [];
+  readonly batchIds = new Set<string>();
+  readonly contentTypes: string[] = [];
+  posts = 0;
+  mode: 'up' | '503' = 'up';
+  /** Store the batch, then destroy the connection without an answer, this many times. */
+  killAfterStore = 0;
+
+  async start(port = 0): Promise<this> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', () => resolve()));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === null) return;
+    this.server = null;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'POST') return void res.writeHead(304).end();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      this.posts++;
+      if (this.mode === '503') return void res.writeHead(503).end('down');
+      const type = String(req.headers['content-type']);
+      this.contentTypes.push(type);
+      const json = JSON.parse(gunzipSync(Buffer.concat(chunks)).toString('utf8'));
+      const batch = type === COMPACT_TYPE ? expandCompact(json).batch : (json as { batch: Record<string, unknown>[] }).batch;
+      const id = String(req.headers['x-moat-batch-id']);
+      if (!this.batchIds.has(id)) {
+        this.batchIds.add(id);
+        for (const r of batch) this.stored.push(String(r.request_id));
+      }
+      if (this.killAfterStore > 0) {
+        this.killAfterStore--;
+        return void req.socket.destroy();
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, accepted: batch.length, rejected: 0 }));
+    });
+  }
+}
+
+interface App {
+  fw: ManagedFirewall;
+  upsync: Upsync;
+  get(path: string): Promise<number>;
+  stopServer(): Promise<void>;
+}
+
+async function app(hub: StandInHub, upsync: ManagedFirewallOptions['upsync'], extra: Partial<ManagedFirewallOptions> = {}): Promise<App & { cleanup(): void }> {
+  const { dir, cleanup } = tempDir();
+  // Rules from a file on disk; reports to the stand-in (no downsync hub: nothing else talks to it).
+  const rules = join(dir, 'shipped-rules.db');
+  writeFileSync(rules, rulesBytes({ block: { paths: ['/wp-admin'] } }).body);
+  const fw = createManagedFirewall({
+    apiKey: 'key-1', upsync: { url: `${hub.url}/v2/upsync`, ...upsync }, rules, dir,
+    backoffBaseMs: 10, backoffMaxMs: 40, logger: false, env: {}, ...extra,
+  });
+  const server = createServer(withMoat((_req, res) => { res.end('ok'); }, fw));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    fw, upsync: (fw as unknown as { upsync: Upsync }).upsync, cleanup,
+    get: async (path) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { 'user-agent': 'delivery-test/1' } });
+      await res.arrayBuffer();
+      return res.status;
+    },
+    stopServer: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** sent + dropped = recorded, nothing waiting; the hub holds exactly the sent ids, each once. */
+function assertAccounted(a: App, hub: StandInHub, recorded: number): void {
+  const st = a.fw.status().upsync;
+  assert.equal(st.recorded, recorded, 'every decision was handed to reporting');
+  assert.equal(st.queued + st.inFlight, 0, 'nothing left waiting');
+  assert.equal(st.sent + st.dropped, recorded, `sent ${st.sent} + dropped ${st.dropped} = recorded ${recorded}`);
+  assert.equal(new Set(hub.stored).size, hub.stored.length, 'no request id stored twice');
+  assert.equal(hub.stored.length, st.sent, 'the hub holds exactly the records counted as sent');
+}
+
+test('N decisions with the hub answering 503, then refusing connections, then back: exactly N request ids arrive, none twice', async () => {
+  const hub = await new StandInHub().start();
+  const a = await app(hub, { batchSize: 20, flushIntervalMs: 20 });
+  try {
+    let n = 0;
+    for (; n < 50; n++) assert.equal(await a.get(`/one/${n}`), 200);
+    hub.mode = '503';
+    for (; n < 100; n++) assert.equal(await a.get(`/two/${n}`), 200);
+    await waitFor(() => a.fw.status().upsync.failures >= 1, 'a failed send');
+    const port = hub.port;
+    await hub.stop(); // connection refused
+    for (; n < 150; n++) assert.equal(await a.get(`/three/${n}`), 200, 'serving never waits for reporting');
+    await waitFor(() => a.fw.status().upsync.failures >= 3, 'more failed sends');
+    hub.mode = 'up';
+    await hub.start(port);
+    for (; n < 200; n++) assert.equal(await a.get(`/four/${n}`), 200);
+    await waitFor(() => a.fw.status().upsync.sent === 200, 'all 200 sent after the outage', 60_000);
+    assertAccounted(a, hub, 200);
+    assert.equal(a.fw.status().upsync.dropped, 0);
+  } finally {
+    await a.stopServer();
+    await a.fw.close();
+    a.cleanup();
+    await hub.stop();
+  }
+});
+
+test('a hub that stores a batch and then kills the connection: the retry carries the same batch id and nothing is stored twice', async () => {
+  const hub = await new StandInHub().start();
+  hub.killAfterStore = 3;
+  const a = await app(hub, { batchSize: 10, flushIntervalMs: 20 });
+  try {
+    for (let i = 0; i < 40; i++) assert.equal(await a.get(`/k/${i}`), 200);
+    await waitFor(() => a.fw.status().upsync.sent === 40, 'all sent', 60_000);
+    assert.ok(hub.posts >= hub.batchIds.size + 3, `three retries of stored batches: ${hub.posts} posts, ${hub.batchIds.size} batches`);
+    assert.ok(a.fw.status().upsync.failures >= 3);
+    assertAccounted(a, hub, 40);
+  } finally {
+    await a.stopServer();
+    await a.fw.close();
+    a.cleanup();
+    await hub.stop();
+  }
+});
+
+test('close() with records still in the ring: all of them are sent before it resolves', async () => {
+  const hub = await new StandInHub().start();
+  const a = await app(hub, { batchSize: 1000, flushIntervalMs: 600_000 });
+  for (let i = 0; i < 120; i++) assert.equal(await a.get(`/bye/${i}`), 200);
+  assert.equal(hub.stored.length, 0, 'nothing due yet');
+  await a.stopServer();
+  await a.fw.close();
+  assertAccounted(a, hub, 120);
+  assert.equal(hub.stored.length, 120, 'flushed on close');
+  assert.equal(a.fw.status().upsync.workerRunning, false, 'the worker is gone after close');
+  a.cleanup();
+  await hub.stop();
+});
+
+test('close() with the hub down: unsent records are counted as dropped at stop; sent + dropped = recorded', async () => {
+  const hub = await new StandInHub().start();
+  hub.mode = '503';
+  const a = await app(hub, { batchSize: 1000, flushIntervalMs: 600_000, timeoutMs: 2000 });
+  for (let i = 0; i < 30; i++) assert.equal(await a.get(`/down/${i}`), 200);
+  await a.stopServer();
+  await a.fw.close();
+  const st = a.fw.status().upsync;
+  assert.equal(st.droppedAtStop, 30);
+  assertAccounted(a, hub, 30);
+  a.cleanup();
+  await hub.stop();
+});
+
+test('the ring overflows while the worker is down and the hub is away: drops counted exactly, the rest delivered once', async () => {
+  const hub = await new StandInHub().start();
+  hub.mode = '503';
+  const a = await app(hub, { batchSize: 50, flushIntervalMs: 20, ringBytes: 64 * 1024 });
+  try {
+    for (let i = 0; i < 10; i++) assert.equal(await a.get(`/before/${i}`), 200);
+    await waitFor(() => a.fw.status().upsync.inRing === 0 && a.fw.status().upsync.workerRunning, 'the worker to take them');
+    await a.upsync.workerForTests!.terminate(); // a crash: the worker is gone until its restart
+    await waitFor(() => !a.fw.status().upsync.workerRunning, 'the crash seen');
+    // Long unique paths (~2 KB each): the 64 KiB ring is full after a few dozen.
+    const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => a.get(`/flood/${i}/${'x'.repeat(2000)}`)));
+    assert.ok(statuses.every((s) => s === 200), 'every request served while reporting is down');
+    let st = a.fw.status().upsync;
+    assert.ok(st.droppedRingFull > 0, 'the ring did overflow');
+    assert.ok(st.ringUsedBytes <= st.ringBytes);
+    assert.equal(st.droppedWorkerExit, 10, 'the records the dead worker held');
+    hub.mode = 'up';
+    await waitFor(() => a.fw.status().upsync.workerRunning, 'a new worker', 30_000);
+    await waitFor(() => { st = a.fw.status().upsync; return st.queued + st.inFlight === 0; }, 'the rest delivered', 60_000);
+    assertAccounted(a, hub, 210);
+    assert.equal(st.sent, 200 - st.droppedRingFull);
+    assert.equal(st.dropped, st.droppedRingFull + 10);
+  } finally {
+    await a.stopServer();
+    await a.fw.close();
+    a.cleanup();
+    await hub.stop();
+  }
+});
+
+test('flushReports() resolves after everything recorded before it was sent', async () => {
+  const hub = await new StandInHub().start();
+  const a = await app(hub, { batchSize: 1000, flushIntervalMs: 600_000 });
+  try {
+    for (let round = 1; round <= 3; round++) {
+      for (let i = 0; i < 25; i++) await a.get(`/f/${round}/${i}`);
+      await a.fw.flushReports();
+      assert.equal(hub.stored.length, 25 * round, `round ${round}: all recorded before the call are at the hub`);
+    }
+    assertAccounted(a, hub, 75);
+  } finally {
+    await a.stopServer();
+    await a.fw.close();
+    a.cleanup();
+    await hub.stop();
+  }
+});
