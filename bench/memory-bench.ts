@@ -22,6 +22,8 @@ export interface MemoryBenchOptions {
   workerCounts?: number[];
   /** Lookups each worker does before it is measured (default 200,000). */
   lookups?: number;
+  /** Modes to measure besides the no-data baseline (default both; `--light` on the command line: light only). */
+  modes?: ('memory' | 'light')[];
   log?: (s: string) => void;
 }
 
@@ -100,7 +102,7 @@ export async function runMemoryBench(o: MemoryBenchOptions = {}): Promise<Memory
     const rows: MemoryRow[] = [];
     for (const workers of counts) {
       let baseline = 0;
-      for (const mode of ['none', 'memory', 'light'] as const) {
+      for (const mode of ['none', ...(o.modes ?? ['memory', 'light'])] as const) {
         const g = await measureGroup(mode, workers, built.path, lookups);
         if (mode === 'none') baseline = g.perWorker.private;
         rows.push({ mode, workers, ...g, privateOverBaseline: mode === 'none' ? undefined : g.perWorker.private - baseline });
@@ -141,5 +143,6 @@ async function worker(mode: MemoryMode, path: string, lookups: number): Promise<
 if (process.argv[2] === '--memory-worker' && process.send !== undefined) {
   await worker(process.argv[3] as MemoryMode, process.argv[4], Number(process.argv[5]));
 } else if (process.argv[1] === self) {
-  console.log(JSON.stringify(await runMemoryBench({ quick: process.argv.includes('--quick'), log: console.log }), null, 2));
+  const modes = process.argv.includes('--light') ? ['light' as const] : undefined;
+  console.log(JSON.stringify(await runMemoryBench({ quick: process.argv.includes('--quick'), modes, log: console.log }), null, 2));
 }

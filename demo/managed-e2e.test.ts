@@ -221,7 +221,12 @@ describe('a new user walks the demo: start, sign in, see traffic, block an IP, u
     assert.equal(await row.count(), 1, `${WALKER} is in the top IPs`);
     assert.ok((await number('total')) >= 30, `requests: ${await number('total')}`);
     assert.ok((await number('blocked')) > 0, 'the demo rules block the scanners, and the overview says so');
-    assert.equal(await shopStatus(state.app, '/products', DEMO_TOR_EXITS[0]!), 403, 'the demo data file lists the Tor exits');
+    // The data file is loaded in a worker after its download: wait for it (a hang guard, not a speed check).
+    let torStatus = 0;
+    for (let i = 0; i < 120 && (torStatus = await shopStatus(state.app, '/products', DEMO_TOR_EXITS[0]!)) !== 403; i++) {
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    assert.equal(torStatus, 403, 'the demo data file lists the Tor exits');
     await shoot('overview');
     await shoot('overview-mobile', { width: 390, height: 844 });
   });

@@ -13,12 +13,14 @@ import { writeSqliteAtomically } from '../format/atomic-file.js';
 import { storeRangeTable } from '../format/packed-ranges.js';
 import { dataContentHash } from './data-hash.js';
 import {
-  DATA_FORMAT, DATA_FORMAT_VERSION, DATA_LABELS_DDL, insertMeta, META_DDL, PACKED_DDL, RANGES_DDL, SOURCES_DDL,
+  DATA_FORMAT, DATA_FORMAT_VERSION, DATA_LABELS_DDL, insertMeta, META_DDL, PACKED_DDL, RANGES_DDL, RANGES_V4_DDL, RANGES_V6_DDL,
+  SOURCES_DDL,
 } from '../format/schema.js';
 import type { DataLabel } from './data-set.js';
 import type { AsnRow, CountryRow } from './importers/import-result.js';
 import { AttrType, LabelResolver } from './resolve-labels.js';
 import type { Attr } from './resolve-labels.js';
+import { storeLightRanges } from './sqlite-range-lookup.js';
 import { writeWafrisDataFile } from './wafris-data.js';
 import type { WafrisDataOptions, WrittenWafrisData } from './wafris-data.js';
 
@@ -136,9 +138,10 @@ export function buildDataFile(inputs: DataInputs, outPath: string, opts: BuildDa
     (s): s is SourceSummary => s !== undefined,
   );
   writeSqliteAtomically(outPath, (db) => {
-    for (const ddl of [META_DDL, RANGES_DDL, PACKED_DDL, DATA_LABELS_DDL, SOURCES_DDL]) db.exec(ddl);
+    for (const ddl of [META_DDL, RANGES_DDL, RANGES_V4_DDL, RANGES_V6_DDL, PACKED_DDL, DATA_LABELS_DDL, SOURCES_DDL]) db.exec(ddl);
     insertMeta(db, { format: DATA_FORMAT, format_version: DATA_FORMAT_VERSION, built_at: builtAt, content_hash: hash });
     storeRangeTable(db, 'data', compiled.table);
+    storeLightRanges(db, compiled.table); // what light mode seeks in (ip_ranges stays for older readers)
     const lab = db.prepare('INSERT INTO data_labels (id, country, asn, lists) VALUES (?, ?, ?, ?)');
     compiled.labels.forEach((l, id) => lab.run(id, l.country, l.asn, JSON.stringify(l.lists)));
     const src = db.prepare('INSERT INTO sources (name, kind, file, ranges, invalid_lines) VALUES (?, ?, ?, ?, ?)');

@@ -9,12 +9,13 @@ import { MoatFileError } from '../format/moat-file-error.js';
 import { readMeta } from '../format/open-sqlite.js';
 import { DATA_FORMAT_VERSION } from '../format/schema.js';
 import type { DataLabel, DataSet } from './data-set.js';
-import { SqliteRangeLookup } from './sqlite-range-lookup.js';
+import { openLightLookup } from './sqlite-range-lookup.js';
 import { dataContentHash } from './data-hash.js';
 
 export type DataMode = 'memory' | 'light';
 
-export function loadMoatData(db: Db, path: string, mode: DataMode): DataSet {
+/** `labelsChecked`: a loader thread already checked the light tables' labels (checkLightLabels). */
+export function loadMoatData(db: Db, path: string, mode: DataMode, options: { labelsChecked?: boolean } = {}): DataSet {
   try {
     const meta = readMeta(db);
     const version = Number(meta.get('format_version'));
@@ -24,12 +25,12 @@ export function loadMoatData(db: Db, path: string, mode: DataMode): DataSet {
       { id: number; country: string | null; asn: string | null; lists: string }[];
     const labels: DataLabel[] = rows.map((r, i) => {
       if (r.id !== i) throw new Error('data labels are not numbered 0..n-1');
-      return { country: r.country, asn: r.asn, lists: JSON.parse(r.lists) as string[] };
+      return { country: r.country, asn: r.asn, lists: parseLists(r.lists) };
     });
     const listNames = [...new Set(labels.flatMap((l) => l.lists))].sort();
     const info = { path, format: 'moat' as const, formatVersion: version, builtAt: meta.get('built_at') ?? null, hash: meta.get('content_hash') ?? '' };
     if (mode === 'light') {
-      const table = new SqliteRangeLookup(db, 'data');
+      const table = openLightLookup(db, options);
       return { info, table, labels, listNames, close: () => table.close() };
     }
     const table = loadRangeTable(db, 'data');
@@ -43,4 +44,20 @@ export function loadMoatData(db: Db, path: string, mode: DataMode): DataSet {
     if (e instanceof MoatFileError) throw e;
     throw new MoatFileError(path, `unreadable data file: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/**
+ * More list names than one range can sensibly carry: a label is the set of lists holding a range, and
+ * a data file has a few dozen lists. The bound keeps a crafted label from costing unbounded time later.
+ */
+const MAX_LISTS_PER_LABEL = 4096;
+
+/** A label's `lists` column: a JSON array of names, nothing else (a file from a hub is input). */
+function parseLists(json: unknown): string[] {
+  if (typeof json !== 'string') throw new Error('a data label has no list column');
+  const lists = JSON.parse(json) as unknown;
+  if (!Array.isArray(lists) || lists.length > MAX_LISTS_PER_LABEL || !lists.every((l) => typeof l === 'string')) {
+    throw new Error(`a data label's lists are not an array of at most ${MAX_LISTS_PER_LABEL} names`);
+  }
+  return lists as string[];
 }

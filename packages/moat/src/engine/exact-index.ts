@@ -22,6 +22,11 @@ export class ExactIndex {
     return this.map.size;
   }
 
+  /** Every key with its rule indices (to move the index to another thread). */
+  entries(): IterableIterator<[string, readonly number[]]> {
+    return this.map.entries();
+  }
+
   /** Rule indices for exactly this value, or undefined. */
   get(key: string): readonly number[] | undefined {
     const n = key.length;

@@ -6,7 +6,7 @@
  */
 import { lowerCased } from '../text/fast-case.js';
 import { RecentValues } from '../text/recent-values.js';
-import { SubstringAutomaton } from './substring-automaton.js';
+import { SubstringAutomaton, type SubstringAutomatonParts } from './substring-automaton.js';
 
 /**
  * Real traffic repeats its values (a few user agents and paths make most requests), so results are
@@ -20,6 +20,13 @@ const MEMO_SLOTS = 512;
 const MEMO_MAX_LENGTH = 256;
 const MAP_ENTRIES = 2048;
 const MISS: readonly number[] = [];
+
+/** Everything a compiled matcher holds but its memo (see toParts). */
+export interface SubstringMatcherParts {
+  automaton: SubstringAutomatonParts | null;
+  rulesById: readonly number[][];
+  patternCount: number;
+}
 
 export class SubstringMatcher {
   private readonly automaton: SubstringAutomaton | null;
@@ -46,6 +53,17 @@ export class SubstringMatcher {
 
   get size(): number {
     return this.patternCount;
+  }
+
+  /** The compiled matcher without its memo, for moving it to another thread; fromParts takes it back. */
+  toParts(): SubstringMatcherParts {
+    return { automaton: this.automaton?.toParts() ?? null, rulesById: this.rulesById, patternCount: this.patternCount };
+  }
+
+  static fromParts(parts: SubstringMatcherParts): SubstringMatcher {
+    const automaton = parts.automaton === null ? null : SubstringAutomaton.fromParts(parts.automaton);
+    // An empty matcher (no automaton to build) with the finished parts in place; its memo starts empty.
+    return Object.assign(new SubstringMatcher([]), { automaton, rulesById: parts.rulesById, patternCount: parts.patternCount });
   }
 
   /**

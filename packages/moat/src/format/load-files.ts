@@ -21,11 +21,11 @@ export function loadRulesFile(path: string): RuleSet {
   }
 }
 
-export function loadDataFile(path: string, mode: DataMode = 'memory'): DataSet {
+export function loadDataFile(path: string, mode: DataMode = 'memory', options: { labelsChecked?: boolean } = {}): DataSet {
   const db = openReadOnly(path);
   try {
     const kind = detectKind(db, path);
-    if (kind === 'moat-data') return loadMoatData(db, path, mode);
+    if (kind === 'moat-data') return loadMoatData(db, path, mode, options);
     if (kind === 'wafris-data') return loadWafrisData(db, path);
     throw new MoatFileError(path, `this is a ${kind.replace('-', ' ')} file, not a data file`);
   } catch (e) {

@@ -15,10 +15,20 @@ export function insertMeta(db: import('better-sqlite3').Database, entries: Recor
   for (const [key, value] of Object.entries(entries)) meta.run(key, String(value));
 }
 
-/** One row per flattened range: the source of truth, and what memory-light readers seek in. */
+/** One row per flattened range: the source of truth, and what memory-light readers before ranges_v4/v6 sought in. */
 export const RANGES_DDL = `CREATE TABLE ip_ranges (
   set_name TEXT NOT NULL, family INTEGER NOT NULL, start BLOB NOT NULL, "end" BLOB NOT NULL, label INTEGER NOT NULL,
   PRIMARY KEY (set_name, family, start)) WITHOUT ROWID`;
+
+/**
+ * A data file's ranges again, laid out for memory-light readers: each family's address space as a
+ * partition, one row per boundary ("from `start` up to the next row's start: `label`", -1 = in no range).
+ * One seek on the table's own key answers a lookup, and overlapping or unsorted ranges cannot be written
+ * in this shape. IPv4 keys are integers (cheaper to bind and compare than blobs); IPv6 keys are 16-byte
+ * big-endian blobs. Added beside `ip_ranges` (older readers ignore them), so no version bump.
+ */
+export const RANGES_V4_DDL = `CREATE TABLE ranges_v4 (start INTEGER PRIMARY KEY, label INTEGER NOT NULL)`;
+export const RANGES_V6_DDL = `CREATE TABLE ranges_v6 (start BLOB PRIMARY KEY, label INTEGER NOT NULL) WITHOUT ROWID`;
 
 /** The same ranges as little-endian uint32 arrays, so in-memory readers load them in one read. */
 export const PACKED_DDL = `CREATE TABLE packed_ranges (

@@ -10,6 +10,7 @@ import type { FirewallEngine, MoatOptions } from '../firewall/options.js';
 import { RateBoundedLog } from '../firewall/rate-bounded-log.js';
 import type { FirewallStats } from '../firewall/stats.js';
 import { loadDataFile, loadRulesFile } from '../format/load-files.js';
+import { loadDataOffThread, loadRulesOffThread, RULES_OFF_THREAD_MIN_BYTES } from '../loading/load-off-thread.js';
 import { CategorySync, type CategorySyncStatus } from '../sync/category-sync.js';
 import { clientInfo } from '../sync/client-info.js';
 import { HubFailover, type HubFailoverStatus } from '../sync/hub-failover.js';
@@ -57,7 +58,6 @@ export class ManagedFirewall extends Firewall {
   private readonly dataSync: CategorySync<DataSet>;
   private readonly upsync: Upsync;
   private readonly downsyncHubs: HubFailover | null;
-  private readonly upsyncHubs: HubFailover | null;
   private readonly syncLogger: MoatLogger;
   private readonly syncLog: RateBoundedLog;
   private readonly onSyncError: ((event: SyncErrorEvent) => void) | undefined;
@@ -87,8 +87,6 @@ export class ManagedFirewall extends Firewall {
     const polling = settings.apiKey !== null && settings.downsyncUrls.length > 0;
     // One list for both files: a hub that is away for the rules is away for the data too.
     this.downsyncHubs = polling ? new HubFailover(settings.downsyncUrls, now, (from, to, error) => this.hubSwitched('downsync', from, to, error)) : null;
-    this.upsyncHubs = settings.upsync.enabled && settings.upsyncUrls.length > 0
-      ? new HubFailover(settings.upsyncUrls, now, (from, to, error) => this.hubSwitched('upsync', from, to, error)) : null;
     const common = {
       dir: settings.dir, hubs: this.downsyncHubs, apiKey: polling ? settings.apiKey : null, client,
       jitter: settings.jitter, backoffBaseMs: settings.backoffBaseMs, requestTimeoutMs: settings.requestTimeoutMs,
@@ -104,6 +102,12 @@ export class ManagedFirewall extends Firewall {
         const rules = loadRulesFile(path);
         return { value: rules, contentHash: rules.info.hash, formatVersion: rules.info.formatVersion };
       },
+      // Updates while serving: checked and compiled in a worker, swapped in ready (loading/).
+      offThreadMinBytes: RULES_OFF_THREAD_MIN_BYTES,
+      loadOffThread: async (path, verify, signal) => {
+        const rules = await loadRulesOffThread({ path, verify, signal });
+        return { value: rules, contentHash: rules.info.hash, formatVersion: rules.info.formatVersion };
+      },
       install: (rules) => this.slot.setRules(rules),
     });
     this.dataSync = new CategorySync<DataSet>({
@@ -113,20 +117,27 @@ export class ManagedFirewall extends Firewall {
         const data = loadDataFile(path, settings.dataMode);
         return { value: data, contentHash: data.info.hash, formatVersion: data.info.formatVersion };
       },
+      // Updates while serving: checked and loaded in a worker, swapped in ready (loading/).
+      loadOffThread: async (path, verify, signal) => {
+        const data = await loadDataOffThread({ path, mode: settings.dataMode, verify, signal });
+        return { value: data, contentHash: data.info.hash, formatVersion: data.info.formatVersion };
+      },
       install: (data) => this.slot.setData(data),
     });
     // Each file on its own: custom rules run even when the data file is missing or broken.
     this.slot.init(this.rulesSync.loadInitial(), this.dataSync.loadInitial());
 
+    // The upsync hubs' failover runs in the report worker, beside the sender; status() shows its last word.
     this.upsync = new Upsync({
-      hubs: this.upsyncHubs, apiKey: settings.apiKey, client,
+      hubUrls: settings.upsync.enabled ? settings.upsyncUrls : [], apiKey: settings.apiKey, client, format: settings.upsync.format,
       batchSize: settings.upsync.batchSize, flushIntervalMs: settings.upsync.flushIntervalMs, maxQueue: settings.upsync.maxQueue,
-      maxQueueBytes: settings.upsync.maxQueueBytes, maxBatchBytes: settings.upsync.maxBatchBytes,
+      maxQueueBytes: settings.upsync.maxQueueBytes, ringBytes: settings.upsync.ringBytes, maxBatchBytes: settings.upsync.maxBatchBytes,
       passedSampleRate: settings.upsync.passedSampleRate, redactParams: settings.upsync.redactParams,
       requestTimeoutMs: settings.upsync.timeoutMs, backoffBaseMs: settings.backoffBaseMs,
       backoffMaxMs: Math.min(settings.backoffMaxMs, 60_000), now,
       onError: (error) => { this.upsyncErrors++; this.syncError('upsync', error); },
       onUnauthorized: (error) => { this.upsyncErrors++; this.refuseKey('upsync', error); },
+      onHubSwitch: (from, to, error) => this.hubSwitched('upsync', from, to, error),
     });
     if (this.upsync.enabled) this.addDecisionListener((decision, request) => this.upsync.record(decision, request));
 
@@ -159,7 +170,7 @@ export class ManagedFirewall extends Firewall {
     const firewall = this.stats();
     return {
       dir: this.settings.dir, keyRefused: this.keyRefused, customRules, dataSubscriptions, upsync: this.upsync.status(),
-      hubs: { downsync: this.downsyncHubs?.status() ?? null, upsync: this.upsyncHubs?.status() ?? null }, firewall,
+      hubs: { downsync: this.downsyncHubs?.status() ?? null, upsync: this.upsync.enabled ? this.upsync.hubStatus() : null }, firewall,
       errors: {
         customRules: customRules.errors, dataSubscriptions: dataSubscriptions.errors, upsync: this.upsyncErrors,
         engine: firewall.engineErrors, hooks: firewall.hookErrors,

@@ -3,6 +3,7 @@
 // verifies, renames into place, points `current-<category>.json` at it, and installs it. Processes that
 // did not download notice the pointer change and load the same file.
 import { fsyncSync, openSync, closeSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { backoffDelay, jittered } from './backoff.js';
@@ -17,7 +18,7 @@ import { processAlive } from './process-alive.js';
 import { servedFileName } from './served-file-name.js';
 import type { SyncCategory } from './sync-category.js';
 import { asError, SyncError } from './sync-error.js';
-import { verifyDownload } from './verify-download.js';
+import { INLINE_VERIFY_MAX_BYTES, verifyDownload } from './verify-download.js';
 
 /** What a loader returns: the usable value plus what status() shows of the file. */
 export interface LoadedFile<T> {
@@ -42,6 +43,15 @@ export interface CategorySyncConfig<T> extends DownloadLimits {
   /** A file shipped with the app, used when the directory holds no good file. */
   fallbackPath?: string;
   load(path: string): LoadedFile<T>;
+  /** Files from this size on go to loadOffThread (default: over INLINE_VERIFY_MAX_BYTES). */
+  offThreadMinBytes?: number;
+  /**
+   * Verifies (when `verify` is given) and loads a file without holding the event loop, in a worker
+   * thread; used for files of offThreadMinBytes or more. `verify` is null for a file another process
+   * installed (it was checked then). Rejects with SyncError for a failed check or a dead worker, with
+   * any other error for a file the loader refused. Without it: verifyDownload, then `load` here.
+   */
+  loadOffThread?(path: string, verify: { publicKey: KeyObject | null; signature: string | null } | null, signal: AbortSignal): Promise<LoadedFile<T>>;
   install(value: T): void;
   onError(category: SyncCategory, error: Error): void;
   /** The hub refused the API key (401): every sync with it stops. */
@@ -117,6 +127,10 @@ export class CategorySync<T> {
     this.lock = new DirLock(config.dir, config.category, { staleMs: config.lockStaleMs, now: config.now });
     this.firstAttempt = new Promise((resolve) => { this.firstAttemptDone = resolve; });
     if (!this.polling) this.firstAttemptDone();
+  }
+
+  private get offThreadMinBytes(): number {
+    return this.config.offThreadMinBytes ?? INLINE_VERIFY_MAX_BYTES + 1;
   }
 
   get polling(): boolean {
@@ -204,7 +218,7 @@ export class CategorySync<T> {
 
   private async runTick(): Promise<void> {
     try {
-      this.follow();
+      await this.follow();
       if (this.polling && this.config.now() >= this.nextPollAt) await this.poll();
     } catch (error) {
       // Nothing here may escape a timer: count it, log it, and try again after a backoff (never at once:
@@ -215,7 +229,7 @@ export class CategorySync<T> {
   }
 
   /** Loads a file another process has installed (the pointer moved). */
-  private follow(): void {
+  private async follow(): Promise<void> {
     const pointer = readPointer(this.config.dir, this.config.category);
     if (pointer === null) return;
     if (this.current !== null && pointer.file === this.current.file) {
@@ -223,7 +237,7 @@ export class CategorySync<T> {
       return;
     }
     if (pointer.file === this.badFile) return;
-    if (this.adoptPointer(pointer)) {
+    if (await this.adoptPointerOffThread(pointer)) {
       this.st.followed++;
       this.st.lastResult = 'followed';
       this.st.lastCheckedAt = pointer.checkedAt;
@@ -232,21 +246,49 @@ export class CategorySync<T> {
     }
   }
 
+  /** At start: loads the pointer's file on this thread (nothing is served yet). */
   private adoptPointer(pointer: CurrentPointer): boolean {
     const path = join(this.config.dir, pointer.file);
     try {
-      const loaded = this.config.load(path);
-      this.current = {
-        value: loaded.value, file: pointer.file, path, servedName: pointer.servedName, etag: pointer.etag, sha256: pointer.sha256,
-        contentHash: loaded.contentHash, formatVersion: loaded.formatVersion, source: 'hub', installedAt: pointer.installedAt,
-      };
-      this.badFile = null;
+      this.adopt(pointer, path, this.config.load(path));
       return true;
     } catch (error) {
-      this.badFile = pointer.file;
-      this.fail(new SyncError('bad-local-file', `${this.config.category}: the current file on disk cannot be used: ${asError(error).message}`, { cause: error }));
+      this.badLocalFile(pointer, error);
       return false;
     }
+  }
+
+  /** While serving: loads the pointer's file, a big one in a worker. */
+  private async adoptPointerOffThread(pointer: CurrentPointer): Promise<boolean> {
+    const path = join(this.config.dir, pointer.file);
+    const offThread = this.config.loadOffThread;
+    try {
+      const loaded = offThread !== undefined && fileSize(path) >= this.offThreadMinBytes
+        ? await offThread(path, null, this.abort.signal)
+        : this.config.load(path);
+      // Installed even when closing meanwhile: the engine slot closes what it holds.
+      this.adopt(pointer, path, loaded);
+      return true;
+    } catch (error) {
+      if (this.closed) return false;
+      // A worker that died (out of memory, killed) says nothing about the file: tried again next time.
+      if (error instanceof SyncError && error.reason === 'load-worker') this.fail(error);
+      else this.badLocalFile(pointer, error);
+      return false;
+    }
+  }
+
+  private adopt(pointer: CurrentPointer, path: string, loaded: LoadedFile<T>): void {
+    this.current = {
+      value: loaded.value, file: pointer.file, path, servedName: pointer.servedName, etag: pointer.etag, sha256: pointer.sha256,
+      contentHash: loaded.contentHash, formatVersion: loaded.formatVersion, source: 'hub', installedAt: pointer.installedAt,
+    };
+    this.badFile = null;
+  }
+
+  private badLocalFile(pointer: CurrentPointer, error: unknown): void {
+    this.badFile = pointer.file;
+    this.fail(new SyncError('bad-local-file', `${this.config.category}: the current file on disk cannot be used: ${asError(error).message}`, { cause: error }));
   }
 
   private async poll(): Promise<void> {
@@ -278,7 +320,7 @@ export class CategorySync<T> {
     }
     const hub = config.hubs!.current;
     try {
-      this.follow();
+      await this.follow();
       this.removeAbandonedParts();
       await this.request(hub, () => held.refresh());
       config.hubs!.succeeded(hub);
@@ -391,14 +433,8 @@ export class CategorySync<T> {
           refreshLock();
         }
       });
-      // Hashing happened as the bytes arrived; the whole-file checks of a big file run in a worker.
-      await verifyDownload(tmp, body.size, config.publicKey, signature, this.abort.signal);
-      let loaded: LoadedFile<T>;
-      try {
-        loaded = config.load(tmp);
-      } catch (error) {
-        throw new SyncError('rejected', `${config.category}: the downloaded file was rejected: ${asError(error).message}`, { cause: error });
-      }
+      // Hashing happened as the bytes arrived; the whole-file checks and the load of a big file run in a worker.
+      const loaded = await this.verifyAndLoad(tmp, body.size, signature);
       const file = `${config.category}-${body.sha256.slice(0, 16)}.db`;
       const path = join(config.dir, file);
       renameSync(tmp, path);
@@ -426,6 +462,20 @@ export class CategorySync<T> {
     }
   }
 
+  /** A downloaded file checked and loaded; nothing is installed yet. */
+  private async verifyAndLoad(path: string, size: number, signature: string | null): Promise<LoadedFile<T>> {
+    const { config } = this;
+    const offThread = config.loadOffThread;
+    try {
+      if (offThread !== undefined && size >= this.offThreadMinBytes) return await offThread(path, { publicKey: config.publicKey, signature }, this.abort.signal);
+      await verifyDownload(path, size, config.publicKey, signature, this.abort.signal);
+      return config.load(path);
+    } catch (error) {
+      if (error instanceof SyncError) throw error;
+      throw new SyncError('rejected', `${config.category}: the downloaded file was rejected: ${asError(error).message}`, { cause: error });
+    }
+  }
+
   /** Partial downloads of processes that died (killed mid-download); ours are removed as they fail. */
   private removeAbandonedParts(): void {
     const prefix = `.${this.config.category}.`;
@@ -438,12 +488,17 @@ export class CategorySync<T> {
     }
   }
 
-  /** Keeps the current file and the one before (a process may still be loading it); removes older ones. */
+  /**
+   * Keeps the current file and the one before (a process may still be loading it); removes older ones.
+   * Big ones in the background: unlinking hundreds of MB frees many blocks, which takes a while.
+   */
   private removeOldFiles(keep: string, previous: string | null): void {
     const prefix = `${this.config.category}-`;
     for (const name of safeReaddir(this.config.dir)) {
       if (name.startsWith(prefix) && name.endsWith('.db') && name !== keep && name !== previous) {
-        rmSync(join(this.config.dir, name), { force: true });
+        const path = join(this.config.dir, name);
+        if (fileSize(path) <= INLINE_VERIFY_MAX_BYTES) rmSync(path, { force: true });
+        else rm(path, { force: true }).catch(() => {}); // left behind: the next install tries again
       }
     }
   }
@@ -469,6 +524,14 @@ function safeReaddir(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0; // gone: the loader says so
   }
 }
 

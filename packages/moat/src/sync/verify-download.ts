@@ -4,8 +4,9 @@
 // for a big file they run in a worker thread (verify-worker.ts) and the app's event loop keeps going.
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { startModuleWorker } from '../loading/start-worker.js';
 import { signatureValid } from './signature.js';
 import { SyncError } from './sync-error.js';
 
@@ -97,17 +98,6 @@ export async function verifyDownload(
   if (!outcome.ok) throw new SyncError(outcome.reason, outcome.message);
 }
 
-/**
- * The worker module beside this one (`.js` once built). Run from the TypeScript sources (tests, through
- * tsx) it is `.ts`, and loader hooks do not reach worker threads on Node 20: there the worker registers
- * tsx itself, when it can, before loading its entry (a Node that strips types needs no loader).
- */
-function startWorker(job: VerifyJob): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: job });
-  const entry = JSON.stringify(new URL('./verify-worker.ts', import.meta.url).href);
-  return new Worker(`import('tsx/esm/api').then((tsx) => tsx.register(), () => {}).then(() => import(${entry}))`, { eval: true, workerData: job });
-}
-
 /** The worker's verdict, or null when the worker itself failed (it never answered). */
 function runWorker(job: VerifyJob, signal?: AbortSignal): Promise<VerifyOutcome | null> {
   return new Promise((resolve) => {
@@ -128,7 +118,7 @@ function runWorker(job: VerifyJob, signal?: AbortSignal): Promise<VerifyOutcome 
       return;
     }
     try {
-      worker = startWorker(job);
+      worker = startModuleWorker(import.meta.url, './verify-worker', job);
     } catch {
       settle(null);
       return;

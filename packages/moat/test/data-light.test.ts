@@ -1,0 +1,89 @@
+// Memory-light mode answers exactly as memory mode: random range sets written by the real builder, looked
+// up at every range edge (start, end, one before, one past), at the ends of both address spaces and at
+// random addresses, in both modes and against a brute-force oracle over the input lists.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import fc from 'fast-check';
+import Database from 'better-sqlite3';
+import { buildDataFile } from '../src/data/build-data.js';
+import { loadDataFile, parseIpInto } from '../src/index.js';
+import type { IpRange } from '../src/index.js';
+import { addrText, boundaryAddrs, rangeCovers, withTmpDir } from './helpers/engine-kit.js';
+import type { Addr } from './helpers/engine-kit.js';
+
+const V4_MAX = 0xffff_ffffn;
+const V6_MAX = (1n << 128n) - 1n;
+const MAPPED_FIRST = 0xffffn << 32n;
+
+/** Values that crowd near the interesting places, so ranges touch, nest and sit on the space's edges. */
+const v4Value = fc.oneof(fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: V4_MAX - 300n, max: V4_MAX }), fc.bigInt({ min: 0n, max: V4_MAX }));
+const v6Value = fc.oneof(
+  fc.bigInt({ min: 0n, max: 300n }),
+  fc.bigInt({ min: V6_MAX - 300n, max: V6_MAX }),
+  fc.bigInt({ min: MAPPED_FIRST - 300n, max: MAPPED_FIRST + 300n }), // across the IPv4-mapped block's start
+  fc.bigInt({ min: 0n, max: V6_MAX }),
+);
+const range = (family: 4 | 6) => fc.tuple(family === 4 ? v4Value : v6Value, fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 40n }), fc.bigInt({ min: 0n, max: 1n << 64n })))
+  .map(([start, len]): IpRange => {
+    const max = family === 4 ? V4_MAX : V6_MAX;
+    return { family, start, end: start + len > max ? max : start + len };
+  });
+const lists = fc.array(fc.array(fc.oneof(range(4), range(6)), { maxLength: 12 }), { minLength: 1, maxLength: 3 });
+
+const FIXED: Addr[] = [
+  { family: 4, value: 0n }, { family: 4, value: V4_MAX }, { family: 6, value: 0n }, { family: 6, value: V6_MAX },
+  { family: 6, value: MAPPED_FIRST - 1n }, { family: 6, value: (1n << 112n) * 0x2001n },
+];
+
+const words = new Uint32Array(4);
+
+test('property: light mode and memory mode give the same label for every edge and random address, and the oracle agrees', async () => {
+  await withTmpDir(async (dir) => {
+    let run = 0;
+    await fc.assert(fc.asyncProperty(lists, fc.array(fc.oneof(v4Value.map((value): Addr => ({ family: 4, value })), v6Value.map((value): Addr => ({ family: 6, value }))), { maxLength: 20 }),
+      async (rangeLists, randomAddrs) => {
+        const file = path.join(dir, `data-${run++}.db`);
+        buildDataFile({ lists: rangeLists.map((ranges, i) => ({ name: `l${i}`, ranges, summary: { name: `l${i}`, kind: 'list' as const, ranges: ranges.length, invalidLines: 0 } })) }, file);
+        const memory = loadDataFile(file, 'memory');
+        const light = loadDataFile(file, 'light');
+        try {
+          assert.equal(light.table.size, memory.table.size);
+          const addrs = [...FIXED, ...randomAddrs, ...rangeLists.flat().flatMap(boundaryAddrs)];
+          for (const a of addrs) {
+            const text = addrText(a);
+            const family = parseIpInto(text, words);
+            assert.notEqual(family, 0, text);
+            const inMemory = memory.table.lookupParsed(family as 4 | 6, words);
+            const inLight = light.table.lookupParsed(family as 4 | 6, words);
+            assert.equal(inLight, inMemory, `${text}: light ${inLight}, memory ${inMemory}`);
+            const asV4 = a.family === 6 && a.value >= MAPPED_FIRST && a.value <= MAPPED_FIRST + V4_MAX; // ::ffff:a.b.c.d is a.b.c.d
+            const seen: Addr = asV4 ? { family: 4, value: a.value - MAPPED_FIRST } : a;
+            const expected = rangeLists.flatMap((ranges, i) => (ranges.some((r) => rangeCovers(r, seen)) ? [`l${i}`] : []));
+            assert.deepEqual(inLight < 0 ? [] : [...light.labels[inLight].lists].sort(), expected, text);
+          }
+        } finally {
+          light.close();
+          memory.close();
+        }
+      }), { numRuns: 60 });
+  });
+});
+
+test('the light tables are a partition: rows strictly ascending, no two neighbours with the same label, gaps labelled -1', async () => {
+  await withTmpDir((dir) => {
+    const file = path.join(dir, 'data.db');
+    const r = (family: 4 | 6, start: bigint, end: bigint): IpRange => ({ family, start, end });
+    buildDataFile({
+      lists: [{ name: 'a', ranges: [r(4, 0n, 9n), r(4, 20n, 29n), r(4, V4_MAX - 1n, V4_MAX), r(6, 0n, 0n), r(6, 5n, 1000n), r(6, 1n << 120n, V6_MAX)], summary: { name: 'a', kind: 'list', ranges: 6, invalidLines: 0 } }],
+    }, file);
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.deepEqual(db.prepare('SELECT start, label FROM ranges_v4 ORDER BY start').raw().all(), [[0, 0], [10, -1], [20, 0], [30, -1], [Number(V4_MAX - 1n), 0]]);
+      const v6 = (db.prepare('SELECT start, label FROM ranges_v6 ORDER BY start').raw().all() as [Buffer, number][]).map(([s, l]) => [BigInt(`0x${s.toString('hex')}`), l]);
+      assert.deepEqual(v6, [[0n, 0], [1n, -1], [5n, 0], [1001n, -1], [1n << 120n, 0]], 'no gap row after a range ending at the last address');
+    } finally {
+      db.close();
+    }
+  });
+});
