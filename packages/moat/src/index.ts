@@ -35,7 +35,7 @@ export { writeWafrisRulesFile } from './wafris/write-wafris.js';
 export * from './wafris/index.js';
 export * from './ip/index.js';
 export { Firewall, createFirewall } from './firewall/firewall.js';
-export type { Verdict } from './firewall/firewall.js';
+export type { Verdict, WebClientInfo } from './firewall/firewall.js';
 export type { MoatOptions, BodyOptions, BlockResponse, ResponseOption, FirewallEngine, DecisionListener, MoatErrorEvent, MoatErrorKind } from './firewall/options.js';
 export type { MoatLogger } from './firewall/logger.js';
 export type { FirewallStats } from './firewall/stats.js';

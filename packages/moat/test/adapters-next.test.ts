@@ -1,5 +1,5 @@
-// Next.js on the Node runtime behind a custom server, with real Next: the example app in examples/next
-// is built once (`next build`, telemetry off, nothing leaves 127.0.0.1), then served by
+// Next.js on the Node runtime behind a custom server, with real Next: the example app in
+// examples/next-custom-server is built once (`next build`, telemetry off, nothing leaves 127.0.0.1), then served by
 // `moatForNext(app, firewall)` for the shared adapter conformance set, and the example server itself
 // is started as documented.
 
@@ -14,7 +14,7 @@ import type { Firewall } from '../src/firewall/firewall.js';
 import { adapterConformance, close, listen, send } from './adapters-helpers.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const appDir = fileURLToPath(new URL('../../../examples/next/', import.meta.url));
+const appDir = fileURLToPath(new URL('../../../examples/next-custom-server/', import.meta.url));
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1' };
 process.env.NEXT_TELEMETRY_DISABLED = '1';
 
@@ -43,7 +43,7 @@ async function start(firewall: Firewall): Promise<number> {
 adapterConformance('next', start);
 
 test('next: the example server starts as documented and blocks what rules.json says', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/next/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/next-custom-server/server.ts'], {
     cwd: root, env: { ...env, PORT: '0', TSX_TSCONFIG_PATH: 'examples/tsconfig.from-source.json' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   after(() => { child.kill(); });

@@ -9,12 +9,14 @@ import type { SharedRateLimitStore } from '../engine/shared-rate-limit-store.js'
 import { bodyToRead, declaredBodyLength, type BodyToRead } from '../http/body-kind.js';
 import { bodyParams } from '../http/body-params.js';
 import { inflateBody } from '../http/inflate-body.js';
-import { ClientIpResolver } from '../http/client-ip.js';
+import { ClientIpResolver, unmapIpv4 } from '../http/client-ip.js';
 import { forwardingHeaderPresent } from '../http/forwarding-headers-present.js';
 import { RequestNormalizer, type MoatHttpRequest } from '../http/normalized-request.js';
-import { canPeekBody, peekBody } from '../http/peek-body.js';
+import { canPeekBody, peekBody, type PeekedBody } from '../http/peek-body.js';
 import { joinParams } from '../http/request-params.js';
-import { peerlessSocketKind } from '../http/socket-peer.js';
+import { peerlessSocketKind, type PeerlessSocket } from '../http/socket-peer.js';
+import { peekWebBody, webBodyState, webHeaders } from '../http/web-request.js';
+import { toWebResponse } from '../http/web-response.js';
 import { TrustedProxies } from '../http/trusted-proxies.js';
 import { chooseIpHeader } from './client-ip-header-option.js';
 import { ipHeaderFromEnv, trustedProxiesFromEnv } from './environment.js';
@@ -28,6 +30,15 @@ import { copyStats, emptyStats, type FirewallStats } from './stats.js';
 
 /** null: the request goes on to the app. Otherwise the answer to send instead. */
 export type Verdict = BlockResponse | null;
+
+/** What the platform knows about a Web request's connection (see Firewall.handle). */
+export interface WebClientInfo {
+  /** The socket's remote address, as the platform reports it (Bun: server.requestIP(req), Deno: info.remoteAddr). */
+  ip?: string;
+}
+
+/** Why a request has no peer address: its socket's kind, or a Web request handed over without `info.ip`. */
+type Peerless = PeerlessSocket | 'not-given';
 
 const DEFAULT_BODY_LIMIT = 64 * 1024;
 const DEFAULT_LOG_INTERVAL_MS = 60_000;
@@ -120,7 +131,7 @@ export class Firewall {
       request = this.normalizer.normalize(req, wantsParams, url);
       if (request.ip === '') {
         // No peer address (a Unix socket, a closed connection): rare, so one comparison on the common path.
-        const stop = this.withoutPeerAddress(req, request);
+        const stop = this.withoutPeerAddress(peerlessSocketKind(req.socket), request);
         if (stop !== undefined) return stop;
       }
       if (this.watchForwarding) this.watchForForwardingHeaders(request);
@@ -132,8 +143,58 @@ export class Firewall {
       this.counters.noEngine++;
       return this.unjudged();
     }
-    if (body !== null) return this.checkWithBody(req, request, engine, body);
+    if (body !== null) return this.checkWithBody(peekBody(req, this.bodyLimit), request, engine, body);
     return this.decide(engine, request);
+  }
+
+  /**
+   * Judges a Web-standard Request (Next.js proxy, Bun, Deno, h3, Hono on any runtime) the way check()
+   * judges a Node request: null when it should go on, or the Response to send. `info.ip` is the
+   * platform's socket address; without it the client is unknown (never taken from a header unless a
+   * trusted proxy sent it). A form body is read from a clone, so the app still reads it. A promise
+   * only when a body had to be read; never throws and never rejects.
+   */
+  handle(request: Request, info?: WebClientInfo): Response | null | Promise<Response | null> {
+    const verdict = this.checkWeb(request, info?.ip);
+    if (verdict === null) return null;
+    if (verdict instanceof Promise) return verdict.then(webAnswer);
+    return toWebResponse(verdict);
+  }
+
+  /** handle() with Moat's own answer (status, headers, body) instead of a Response. */
+  checkWeb(request: Request, ip: string | undefined): Verdict | Promise<Verdict> {
+    const engine = this.engine;
+    this.counters.requests++;
+    let judged: MoatHttpRequest;
+    let body: BodyToRead | null = null;
+    try {
+      const wantsParams = engine !== null && needsParams(engine);
+      const headers = webHeaders(request.headers);
+      judged = this.normalizer.normalizeParts(request.method, request.url, headers, ip, wantsParams);
+      if (judged.ip === '') {
+        const stop = this.withoutPeerAddress('not-given', judged);
+        if (stop !== undefined) return stop;
+      }
+      if (this.watchForwarding) this.watchForForwardingHeaders(judged);
+      if (wantsParams && (this.readsForms || this.readsJson) && headers['content-length'] !== '0') {
+        body = this.bodyPlan(headers);
+        if (body !== null) {
+          const state = webBodyState(request);
+          if (state !== 'readable') {
+            if (state === 'unreadable') this.counters.bodiesUninspected.unreadable++;
+            body = null;
+          }
+        }
+      }
+    } catch (error) {
+      return this.cannotJudge(asError(error), undefined);
+    }
+    if (engine === null) {
+      this.counters.noEngine++;
+      return this.unjudged();
+    }
+    if (body !== null) return this.checkWithBody(peekWebBody(request, this.bodyLimit), judged, engine, body);
+    return this.decide(engine, judged);
   }
 
   /** Swaps the engine (managed mode: a new rules file). Returns the previous one for the caller to close. */
@@ -180,6 +241,16 @@ export class Firewall {
   private bodyToRead(req: IncomingMessage): BodyToRead | null {
     const headers = req.headers;
     if (declaredBodyLength(headers) === 0) return null;
+    const plan = this.bodyPlan(headers);
+    if (plan !== null && !canPeekBody(req)) {
+      this.counters.bodiesUninspected.unreadable++;
+      return null;
+    }
+    return plan;
+  }
+
+  /** How to read a body by its headers alone, or null; a body Moat cannot judge is counted. */
+  private bodyPlan(headers: IncomingMessage['headers']): BodyToRead | null {
     const plan = bodyToRead(headers, this.readsJson);
     if (plan === null) return null;
     if (typeof plan === 'string') {
@@ -187,15 +258,11 @@ export class Firewall {
       return null;
     }
     if (plan.kind === 'form' && !this.readsForms) return null;
-    if (!canPeekBody(req)) {
-      this.counters.bodiesUninspected.unreadable++;
-      return null;
-    }
     return plan;
   }
 
-  private async checkWithBody(req: IncomingMessage, request: MoatHttpRequest, engine: FirewallEngine, plan: BodyToRead): Promise<Verdict> {
-    let body = await peekBody(req, this.bodyLimit);
+  private async checkWithBody(peeked: Promise<PeekedBody | null>, request: MoatHttpRequest, engine: FirewallEngine, plan: BodyToRead): Promise<Verdict> {
+    let body = await peeked;
     if (body !== null) {
       // Inflated as the app's body parser would; at most bodyLimit bytes come out, whatever went in.
       if (plan.coding !== 'identity') body = await inflateBody(body, plan.coding, this.bodyLimit);
@@ -319,8 +386,7 @@ export class Firewall {
    * failClosed); a connection already closed is not passed on: nobody waits for the answer, and the app
    * must not act on a request judged without its address.
    */
-  private withoutPeerAddress(req: IncomingMessage, request: MoatHttpRequest): Verdict | undefined {
-    const kind = peerlessSocketKind(req.socket);
+  private withoutPeerAddress(kind: Peerless, request: MoatHttpRequest): Verdict | undefined {
     if (kind === 'unix' && this.trustedProxies.trustsUnixSocket && this.clientIp.readHeader(request.headers, request, '')) {
       return undefined;
     }
@@ -333,7 +399,10 @@ export class Firewall {
           ? `a request on the trusted Unix socket had no usable ${header} header`
           : 'the app listens on a Unix socket, so requests have no client address, and trustedProxies does not ' +
             `list 'unix'. If a local proxy forwards to this socket, add 'unix' to trustedProxies and set ipHeader to the header it writes (now ${header})`
-        : 'a request\'s socket has no peer address (not a TCP or Unix socket Moat recognises)';
+        : kind === 'not-given'
+          ? 'a Web request was judged without its client address (handle(request, { ip }) got no ip); pass the ' +
+            'platform\'s socket address'
+          : 'a request\'s socket has no peer address (not a TCP or Unix socket Moat recognises)';
       this.emitError('configuration', new Error(`moat: ${problem}; IP rules cannot run` +
         (this.failClosed ? ', answering 503 (failClosed)' : ', judging by the other rules') +
         (suppressed > 0 ? ` (${suppressed} more such requests since the last report)` : '')), request);
@@ -359,6 +428,8 @@ export class Firewall {
   private watchForForwardingHeaders(request: MoatHttpRequest): void {
     const header = forwardingHeaderPresent(request.headers);
     if (header === null) return;
+    // A forwarding header naming the peer itself comes from the server, not a proxy (`next start` writes one).
+    if (header === 'x-forwarded-for' && unmapIpv4(String(request.headers[header])) === request.ip) return;
     const now = this.now();
     if (now < this.nextForwardingCheck) return;
     this.nextForwardingCheck = now + this.forwardingWarnIntervalMs;
@@ -372,6 +443,10 @@ export class Firewall {
 /** Creates a firewall. Throws only on invalid options (a bad trusted-proxy entry); a bad rules file is an error event. */
 export function createFirewall(options: MoatOptions = {}): Firewall {
   return new Firewall(options);
+}
+
+function webAnswer(verdict: Verdict): Response | null {
+  return verdict === null ? null : toWebResponse(verdict);
 }
 
 function needsParams(engine: FirewallEngine): boolean {

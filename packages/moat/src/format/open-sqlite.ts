@@ -1,6 +1,6 @@
 /** Opens a rules or data file read-only and tells what it is, with clear errors for everything else. */
 import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import { openSqliteReadOnly } from './sqlite-driver.js';
 import type { Database as Db } from 'better-sqlite3';
 import { MoatFileError } from './moat-file-error.js';
 import { DATA_FORMAT, RULES_FORMAT } from './schema.js';
@@ -21,9 +21,9 @@ export function openReadOnly(path: string): Db {
   }
   if (head.toString('latin1') !== SQLITE_MAGIC) throw new MoatFileError(path, 'not a SQLite database');
   try {
-    const db = new Database(path, { readonly: true, fileMustExist: true });
+    const db = openSqliteReadOnly(path); // better-sqlite3 on Node, bun:sqlite on Bun, node:sqlite on Deno
     // Files are replaced by rename, never changed in place, so holding the lock is safe and saves
-    // a lock/unlock round per statement (../shared/performance-notes.md).
+    // a lock/unlock round per statement (docs/performance.md).
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('mmap_size = 1073741824');
     return db;

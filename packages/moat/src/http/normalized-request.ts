@@ -75,12 +75,19 @@ export class RequestNormalizer {
 
   /** `withParams` false skips decoding the query; `url` defaults to `req.url`. */
   normalize(req: IncomingMessage, withParams: boolean, url: string = req.url ?? '/'): MoatHttpRequest {
+    return this.normalizeParts(req.method ?? 'GET', url, req.headers, req.socket?.remoteAddress, withParams);
+  }
+
+  /**
+   * The same from plain parts, for front doors without an IncomingMessage (a Web `Request`). `peer` is
+   * the socket's address; undefined leaves `ip` empty.
+   */
+  normalizeParts(method: string, url: string, headers: IncomingHttpHeaders, peer: string | undefined, withParams: boolean): MoatHttpRequest {
     let target = this.targets.get(url);
     if (target === undefined) {
       target = normalizeTarget(url);
       this.targets.set(url, target);
     }
-    const headers = req.headers;
     let params: string | undefined;
     if (withParams && target.query !== '') params = target.params ??= decodeParams(target.query);
     let host: string | undefined;
@@ -99,7 +106,7 @@ export class RequestNormalizer {
     const request: MoatHttpRequest = {
       ip: '',
       ipSource: 'socket',
-      method: req.method ?? 'GET',
+      method,
       host,
       hostForms,
       path: target.path,
@@ -109,7 +116,7 @@ export class RequestNormalizer {
       headers,
       url,
     };
-    this.clientIp.resolve(req.socket?.remoteAddress, headers, request);
+    this.clientIp.resolve(peer, headers, request);
     return request;
   }
 

@@ -1,5 +1,5 @@
 // Next.js (Node runtime) protected by Moat, through a custom server. Build once, then run:
-//   NEXT_TELEMETRY_DISABLED=1 npx next build examples/next && node --import tsx examples/next/server.ts
+//   NEXT_TELEMETRY_DISABLED=1 npx next build examples/next-custom-server && node --import tsx examples/next-custom-server/server.ts
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

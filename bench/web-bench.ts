@@ -1,0 +1,236 @@
+/**
+ * Web-standard path benchmark (issue 17): the cost of judging a request through Firewall.handle()
+ * (a `Request` in, `Response | null` out) next to the Node path (Firewall.check on an IncomingMessage),
+ * on the same hello world. Three servers, each bare and with Moat:
+ * - node:http: `withMoat(handler)`, the Node path, as the baseline the overhead budget is set on;
+ * - fetch: a fetch handler on node:http through @hono/node-server's Request wrapper, `withMoatFetch(handler)`;
+ * - hono: Hono on @hono/node-server, judging `c.req.raw` with handle() (the Hono-on-any-runtime recipe).
+ * Same method as server-bench.ts: every server in its own child process, autocannon in another, rounds
+ * rotating the order, each change the median of per-round changes against the bare server of the same
+ * round, and CPU µs per request from the server process's `process.cpuUsage()` (the figure to quote).
+ * Moat loads the same big rules and data as in server-bench.ts.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { IpRange } from '../packages/moat/src/ip/range.js';
+import { writeFullRules, writeThreatData } from './lib/full-load.js';
+import { median } from './lib/measure.js';
+import { pairedChange, pairedDifference, type PairedFigure } from './lib/paired-rounds.js';
+import { syntheticRanges } from './lib/synthetic.js';
+
+export type WebServerKind = 'node:http' | 'fetch' | 'hono';
+const KINDS: readonly WebServerKind[] = ['node:http', 'fetch', 'hono'];
+const KIND_NAMES: Record<WebServerKind, string> = {
+  'node:http': 'node:http, Node path (withMoat)',
+  fetch: 'fetch handler via a Request wrapper (withMoatFetch)',
+  hono: 'Hono, Web path (handle(c.req.raw))',
+};
+
+export interface WebBenchOptions {
+  quick?: boolean;
+  rounds?: number;
+  seconds?: number;
+  connections?: number;
+  log?: (line: string) => void;
+}
+
+export interface WebBenchRow {
+  server: WebServerKind;
+  bareReqPerSecond: number;
+  moatReqPerSecond: number;
+  bareCpuUs: number;
+  moatCpuUs: number;
+  change: PairedFigure;
+  cpuAddedUs: PairedFigure;
+  errors: number;
+}
+
+export interface WebBenchResult {
+  setup: { ranges: number; patterns: number; rounds: number; seconds: number; connections: number; quick: boolean };
+  rows: WebBenchRow[];
+  markdown: string[];
+}
+
+const REQUEST_PATH = '/products/42?page=2&sort=price';
+const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36';
+const LOOPBACK = 0x7f000001n;
+const HELLO = 'hello world';
+
+interface LoadResult { requests: { total: number }; duration: number; non2xx: number; errors: number }
+
+function child(args: string[]): ChildProcess {
+  return fork(fileURLToPath(import.meta.url), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+function firstMessage<T>(proc: ChildProcess, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    proc.once('message', (m) => resolve(m as T));
+    proc.once('exit', (code) => reject(new Error(`${what} exited (${code})`)));
+  });
+}
+
+function cpuMicros(proc: ChildProcess): Promise<number> {
+  const answer = new Promise<number>((resolve) => proc.once('message', (m) => resolve((m as { cpuMicros: number }).cpuMicros)));
+  proc.send('cpu');
+  return answer;
+}
+
+function runLoad(loader: ChildProcess, port: number, seconds: number, connections: number): Promise<LoadResult> {
+  const answer = new Promise<LoadResult>((resolve) => loader.once('message', (m) => resolve(m as LoadResult)));
+  loader.send({ port, seconds, connections });
+  return answer;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
+const signedUs = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)} µs`;
+
+export async function runWebBench(options: WebBenchOptions = {}): Promise<WebBenchResult> {
+  const quick = options.quick === true;
+  const setup = {
+    ranges: quick ? 20_000 : 2_000_000, patterns: quick ? 500 : 10_000,
+    rounds: options.rounds ?? (quick ? 1 : 15), seconds: options.seconds ?? (quick ? 0.5 : 2),
+    connections: options.connections ?? 50, quick,
+  };
+  const log = options.log ?? (() => {});
+  const dir = mkdtempSync(join(tmpdir(), 'moat-web-bench-'));
+  const procs: ChildProcess[] = [];
+  try {
+    const list: IpRange[] = syntheticRanges(setup.ranges, 42).filter((r) => !(r.family === 4 && r.start <= LOOPBACK && LOOPBACK <= r.end));
+    const data = join(dir, 'data.moat');
+    writeThreatData(list, data);
+    const rules = join(dir, 'rules.moat');
+    writeFullRules({ pathPatterns: setup.patterns, userAgentPatterns: setup.patterns, loginLimit: 10, extra: [] }, rules);
+    const loader = child(['--load']);
+    procs.push(loader);
+    await firstMessage(loader, 'load generator');
+    const rows: WebBenchRow[] = [];
+    for (const kind of KINDS) {
+      const servers = await Promise.all((['bare', 'moat'] as const).map(async (variant) => {
+        const proc = child(['--serve', kind, variant, rules, data]);
+        procs.push(proc);
+        return { proc, port: (await firstMessage<{ port: number }>(proc, `${kind} ${variant} server`)).port };
+      }));
+      if (!quick) for (const s of servers) await runLoad(loader, s.port, 2, setup.connections); // warm-up
+      const req: number[][] = [[], []];
+      const cpu: number[][] = [[], []];
+      let errors = 0;
+      for (let round = 0; round < setup.rounds; round++) {
+        for (let k = 0; k < 2; k++) {
+          const v = (round + k) % 2; // rotate which variant goes first
+          const s = servers[v]!;
+          const before = await cpuMicros(s.proc);
+          const result = await runLoad(loader, s.port, setup.seconds, setup.connections);
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          const after = await cpuMicros(s.proc);
+          errors += result.non2xx + result.errors;
+          req[v]!.push(result.requests.total / result.duration);
+          cpu[v]!.push((after - before) / Math.max(1, result.requests.total));
+        }
+      }
+      const row: WebBenchRow = {
+        server: kind, bareReqPerSecond: median(req[0]!), moatReqPerSecond: median(req[1]!), bareCpuUs: median(cpu[0]!), moatCpuUs: median(cpu[1]!),
+        change: pairedChange(req[1]!, req[0]!), cpuAddedUs: pairedDifference(cpu[1]!, cpu[0]!), errors,
+      };
+      rows.push(row);
+      log(`  ${kind}: bare ${fmt(row.bareReqPerSecond)} req/s, ${row.bareCpuUs.toFixed(1)} µs; Moat ${fmt(row.moatReqPerSecond)} req/s ` +
+        `(${pct(row.change.median)}), ${row.moatCpuUs.toFixed(1)} µs (${signedUs(row.cpuAddedUs.median)})${errors ? `; ${errors} errors` : ''}`);
+      for (const s of servers) s.proc.kill();
+    }
+    return { setup, rows, markdown: webMarkdown(setup, rows) };
+  } finally {
+    for (const proc of procs) if (proc.exitCode === null) proc.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function webMarkdown(setup: WebBenchResult['setup'], rows: WebBenchRow[]): string[] {
+  return [
+    '## The Web-standard path (Request → Response | null) next to the Node path',
+    '',
+    `Hello world, \`GET ${REQUEST_PATH}\`, autocannon ${setup.connections} connections, ${setup.rounds} rounds of ${setup.seconds} s per ` +
+      'variant (rotating order), each server in its own process. Moat loaded ' +
+      `${setup.ranges.toLocaleString('en-US')} blocked ranges and ${setup.patterns.toLocaleString('en-US')} path + user-agent patterns. ` +
+      'Changes are medians of per-round changes against the bare server of the same round. The fetch and Hono rows pay for the ' +
+      'Request wrapper in both variants; what Moat adds there is the Web path\'s cost (headers copied into a plain object, the ' +
+      `Response built for a block).${setup.quick ? ' Quick run: figures are indicative only.' : ''}`,
+    '',
+    '| server | bare req/s | Moat req/s (change, quartiles) | bare CPU µs/req | Moat CPU µs/req (added, quartiles) |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${KIND_NAMES[r.server]} | ${fmt(r.bareReqPerSecond)} | ${fmt(r.moatReqPerSecond)} (${pct(r.change.median)}, ${pct(r.change.spread[0])} … ${pct(r.change.spread[1])}) | ` +
+      `${r.bareCpuUs.toFixed(1)} | ${r.moatCpuUs.toFixed(1)} (${signedUs(r.cpuAddedUs.median)}, ${signedUs(r.cpuAddedUs.spread[0])} … ${signedUs(r.cpuAddedUs.spread[1])}) |`),
+    '',
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Child processes: `--serve <kind> <bare|moat> <rules> <data>` and `--load`.
+
+async function serve(kind: WebServerKind, variant: string, rules: string, data: string): Promise<void> {
+  const options = { rules, data, trustedProxies: [], logger: false as const };
+  const moat = variant === 'moat';
+  const http = await import('node:http');
+  const { createAdaptorServer } = await import('@hono/node-server');
+  let server: import('node:http').Server;
+  if (kind === 'node:http') {
+    const hello = (_req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+      res.setHeader('content-type', 'text/plain');
+      res.end(HELLO);
+    };
+    const { withMoat } = await import('../packages/moat/src/adapters/node.js');
+    server = http.createServer(moat ? withMoat(hello, options) : hello);
+  } else if (kind === 'fetch') {
+    const hello = () => new Response(HELLO, { headers: { 'content-type': 'text/plain' } });
+    const { withMoatFetch } = await import('../packages/moat/src/adapters/web.js');
+    server = createAdaptorServer({ fetch: moat ? withMoatFetch(hello, options) : hello }) as import('node:http').Server;
+  } else {
+    const { Hono } = await import('hono');
+    const app = new Hono();
+    if (moat) {
+      const { createFirewall } = await import('../packages/moat/src/firewall/firewall.js');
+      const { platformClientInfo } = await import('../packages/moat/src/adapters/web.js');
+      const firewall = createFirewall(options);
+      app.use(async (c, next) => {
+        const answer = await firewall.handle(c.req.raw, platformClientInfo(c.req.raw, c.env));
+        if (answer !== null) return answer;
+        await next();
+      });
+    }
+    app.get('/products/:id', (c) => c.text(HELLO));
+    server = createAdaptorServer({ fetch: app.fetch }) as import('node:http').Server;
+  }
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.on('message', (message) => {
+    if (message !== 'cpu') return;
+    const usage = process.cpuUsage();
+    process.send!({ cpuMicros: usage.user + usage.system });
+  });
+  process.send!({ port: (server.address() as AddressInfo).port });
+  process.on('disconnect', () => process.exit(0));
+}
+
+async function generateLoad(): Promise<void> {
+  type Autocannon = (options: Record<string, unknown>) => Promise<LoadResult>;
+  const autocannon = (await import('autocannon' as string)).default as Autocannon;
+  process.on('message', async (message) => {
+    const { port, seconds, connections } = message as { port: number; seconds: number; connections: number };
+    const result = await autocannon({
+      url: `http://127.0.0.1:${port}${REQUEST_PATH}`, connections, duration: seconds,
+      headers: { 'user-agent': USER_AGENT, host: 'www.example.com' },
+    });
+    process.send!({ requests: { total: result.requests.total }, duration: result.duration, non2xx: result.non2xx, errors: result.errors });
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send!('ready');
+}
+
+if (process.argv[2] === '--serve' && process.send !== undefined) {
+  const [kind, variant, rules, data] = process.argv.slice(3);
+  await serve(kind as WebServerKind, variant ?? 'bare', rules ?? '', data ?? '');
+} else if (process.argv[2] === '--load' && process.send !== undefined) {
+  await generateLoad();
+}
