@@ -96,6 +96,22 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     const servers = ok('servers');
     assert.ok(servers.rows.length > 0);
     for (const row of servers.rows) { positive(row.bare, `${row.server} bare`); positive(row.moat, `${row.server} moat`); }
+    // Quick mode runs every variant, Zen included, and measures the servers' CPU per request.
+    assert.deepEqual(servers.setup.variants, ['bare', 'moat', 'reporting', 'zen']);
+    for (const row of servers.rows) {
+      for (const v of ['bare', 'moat', 'reporting', 'zen'] as const) {
+        const f = row.variants[v];
+        assert.ok(f, `${row.server} ${v} missing`);
+        positive(f.reqPerSecond, `${row.server} ${v} req/s`);
+        positive(f.cpuUs, `${row.server} ${v} CPU per request`);
+        if (v !== 'bare') assert.ok(f.vsBare && Number.isFinite(f.vsBare.cpuAddedUs.median), `${row.server} ${v} CPU added`);
+      }
+      assert.equal(row.zenProtecting, true, `${row.server}: Zen's hooks did not wrap the server`);
+      assert.equal(row.errors, 0, `${row.server}: non-2xx answers`);
+    }
+    const swap = ok('swap');
+    assert.ok(swap.rounds.length > 0);
+    positive(swap.baseline.requests, 'swap baseline requests');
     const memory = ok('memory');
     assert.deepEqual([...new Set(memory.rows.map((x) => x.mode))].sort(), ['light', 'memory', 'none']);
     for (const row of memory.rows) { positive(row.perWorker.private, 'private'); positive(row.perWorker.rss, 'rss'); }
@@ -113,8 +129,10 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     assert.ok(md);
     const text = readFileSync(join(out, md), 'utf8');
     assert.match(text, /## Headline/);
+    assert.match(text, /server CPU per request/);
+    assert.match(text, /vs Zen/);
     const linked = [...text.matchAll(/!\[[^\]]*\]\(([^)]+\.svg)\)/g)].map((m) => m[1]);
-    for (const name of ['lookup', 'engine', 'servers', 'memory', 'sync', 'scale']) assert.ok(linked.some((l) => l.endsWith(`-${name}.svg`)), `chart ${name} not linked`);
+    for (const name of ['lookup', 'engine', 'servers', 'servers-cpu', 'memory', 'sync', 'scale']) assert.ok(linked.some((l) => l.endsWith(`-${name}.svg`)), `chart ${name} not linked`);
     for (const l of linked) {
       assert.ok(existsSync(join(out, l)), `${l} missing`);
       assert.match(readFileSync(join(out, l), 'utf8'), /^<svg[\s\S]*<\/svg>\s*$/);

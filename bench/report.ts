@@ -9,9 +9,12 @@ import { fmtNs } from './lib/measure.js';
 import type { MemoryBenchResult } from './memory-bench.js';
 import type { ScaleBenchResult } from './scale-bench.js';
 import type { ServerBenchResult } from './server-bench.js';
+import type { SwapBenchResult } from './swap-bench.js';
+import type { WebBenchResult } from './web-bench.js';
+import type { AttacksBenchRow } from './attacks-bench.js';
 import type { SyncBenchResult } from './sync-bench.js';
 
-export const PARTS = ['engine', 'data', 'lookup', 'servers', 'memory', 'sync', 'hub', 'scale'] as const;
+export const PARTS = ['engine', 'data', 'lookup', 'servers', 'web', 'attacks', 'memory', 'sync', 'swap', 'hub', 'scale'] as const;
 export type PartName = (typeof PARTS)[number];
 
 export interface PartResults {
@@ -19,8 +22,14 @@ export interface PartResults {
   data: DataBenchResult;
   lookup: LookupBenchResult;
   servers: ServerBenchResult;
+  /** The Web-standard entry (Request → Response) next to the Node path (bench/web-bench.ts). */
+  web: WebBenchResult;
+  /** Attack detection per request, against a substring list (bench/attacks-bench.ts). */
+  attacks: { rows: AttacksBenchRow[] };
   memory: MemoryBenchResult;
   sync: SyncBenchResult;
+  /** Data-file swap under load (bench/swap-bench.ts). */
+  swap: SwapBenchResult;
   hub: HubBenchResult;
   scale: ScaleBenchResult;
 }
@@ -50,6 +59,8 @@ const signedMib = (kib: number) => `${kib >= 0 ? '+' : '−'}${mib(Math.abs(kib)
 const x = (r: number) => (r >= 10 ? `${r.toFixed(0)}×` : `${r.toFixed(1)}×`);
 const pct = (f: number) => `${f >= 0 ? '+' : '−'}${Math.abs(f * 100).toFixed(1)} %`;
 const n = (v: number) => v.toLocaleString('en-US');
+const us = (v: number) => `${v.toFixed(1)} µs`;
+const signedUs = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)} µs`;
 const missText = (m?: MissCount) => m === undefined ? '' :
   `${n(m.missed)} of ${n(m.expectedHits)} (${((m.missed / Math.max(1, m.expectedHits)) * 100).toFixed(1)} %)${
     Object.keys(m.missedByKind).length ? `: ${Object.entries(m.missedByKind).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}${m.falseHits ? `; ${m.falseHits} false hits` : ''}`;
@@ -94,6 +105,19 @@ export function headlineTable(r: BenchResults): string {
   if (servers) for (const s of servers.rows) {
     lines.push(`| ${s.server} hello world, req/s | ${n(Math.round(s.moat))} | without Moat ${n(Math.round(s.bare))} | ${pct(s.change)} |`);
     lines.push(`| ${s.server} hello world, req/s, reporting every decision | ${n(Math.round(s.reporting))} | without Moat ${n(Math.round(s.bare))} | ${pct(s.reportingChange)} |`);
+    // CPU per request is the steadier figure (see the servers section); older results lack it.
+    const v = s.variants ?? {};
+    const bare = v.bare;
+    for (const [key, what] of [['moat', ''], ['reporting', ', reporting every decision']] as const) {
+      const f = v[key];
+      if (bare && f?.vsBare) lines.push(`| ${s.server} hello world, server CPU per request${what} | ${us(f.cpuUs)} | without Moat ${us(bare.cpuUs)} | ${signedUs(f.vsBare.cpuAddedUs.median)} (${pct(f.vsBare.cpuChange.median)}) |`);
+    }
+    const zen = v.zen;
+    const reporting = v.reporting;
+    if (bare && zen?.vsBare && reporting?.vsBare) {
+      lines.push(`| ${s.server}: Moat reporting every decision vs Zen (blocking, no token), req/s change | ${pct(reporting.vsBare.change.median)} | Zen ${pct(zen.vsBare.change.median)} | ${pct(reporting.vsBare.change.median - zen.vsBare.change.median)} points |`);
+      lines.push(`| ${s.server}: the same, server CPU added per request | ${signedUs(reporting.vsBare.cpuAddedUs.median)} | Zen ${signedUs(zen.vsBare.cpuAddedUs.median)} | ${signedUs(reporting.vsBare.cpuAddedUs.median - zen.vsBare.cpuAddedUs.median)} |`);
+    }
   }
   const memory = ok(r, 'memory');
   if (memory) {
@@ -109,6 +133,10 @@ export function headlineTable(r: BenchResults): string {
   const sync = ok(r, 'sync');
   if (sync) for (const s of sync.rows) {
     lines.push(`| rule change on the hub → enforced, client polling every ${s.intervalMs} ms | p50 ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms | poll interval ${s.intervalMs} ms | p50 = ${s.p50OverInterval.toFixed(2)} × interval |`);
+  }
+  const swap = ok(r, 'swap');
+  if (swap) {
+    lines.push(`| event-loop delay while a ${n(swap.setup.ranges)}-range data file is swapped in under load, p99 | ${swap.swap.p99.toFixed(1)} ms | same load, no swap ${swap.baseline.p99.toFixed(1)} ms | target < ${swap.targetP99Ms} ms: ${swap.meetsTarget ? 'met' : 'not met'} |`);
   }
   const hub = ok(r, 'hub');
   if (hub) {
@@ -212,6 +240,11 @@ function hubSection(h: HubBenchResult): string[] {
     `| overview page (HTML) | ${q.overviewPageMs.toFixed(1)} ms | | |`,
     `| request log | ${q.requestLogMs.toFixed(1)} ms | | |`,
     `| bulk load of the stored reports | ${n(Math.round(q.bulkLoadRecordsPerSecond))} records/s | | |`,
+    ...('unavailable' in h.postgres ? [`| PostgreSQL | ${h.postgres.unavailable} | | |`] : [
+      `| PostgreSQL: upsync over HTTP | ${n(Math.round(h.postgres.ingest.httpRecordsPerSecond))} records/s | direct store insert ${n(Math.round(h.postgres.ingest.directRecordsPerSecond))} records/s | ${h.postgres.ingest.ratio.toFixed(2)} |`,
+      `| PostgreSQL: 24 h overview, ${n(h.postgres.queries.storedRecords)} reports (${h.postgres.queries.databaseMiB.toFixed(0)} MiB) | ${h.postgres.queries.overviewMs.toFixed(1)} ms | SQLite same size ${h.postgres.sqliteQueries.overviewMs.toFixed(1)} ms (${h.postgres.sqliteQueries.databaseMiB.toFixed(0)} MiB) | ${(h.postgres.queries.overviewMs / h.postgres.sqliteQueries.overviewMs).toFixed(2)} |`,
+      `| PostgreSQL: request log (Blocked) | ${h.postgres.queries.requestLogMs.toFixed(1)} ms | SQLite same size ${h.postgres.sqliteQueries.requestLogMs.toFixed(1)} ms | ${(h.postgres.queries.requestLogMs / h.postgres.sqliteQueries.requestLogMs).toFixed(2)} |`,
+    ]),
     '',
   ];
 }
@@ -250,14 +283,39 @@ export function reportCharts(r: BenchResults): Chart[] {
   }
   const servers = ok(r, 'servers');
   if (servers) {
+    const zenBar = (s: ServerBenchResult['rows'][number], what: 'req' | 'cpu') => {
+      const z = s.variants?.zen;
+      if (!z?.vsBare) return [];
+      return what === 'req'
+        ? [{ label: `${s.server} with Zen`, value: z.reqPerSecond, lo: Math.min(...z.reqRounds), hi: Math.max(...z.reqRounds), text: `${n(Math.round(z.reqPerSecond))} (${pct(z.vsBare.change.median)})` }]
+        : [{ label: `${s.server} with Zen`, value: z.cpuUs, lo: Math.min(...z.cpuRounds), hi: Math.max(...z.cpuRounds), text: `${us(z.cpuUs)} (${signedUs(z.vsBare.cpuAddedUs.median)})` }];
+    };
     charts.push({ name: 'servers', title: 'Requests/s with and without Moat', svg: barChart({
       title: 'Hello-world servers: requests/s', unit: 'requests/s, median, min–max',
       bars: servers.rows.flatMap((s) => [
         { label: `${s.server} without Moat`, value: s.bare, lo: Math.min(...s.bareRounds), hi: Math.max(...s.bareRounds) },
         { label: `${s.server} with Moat`, value: s.moat, lo: Math.min(...s.moatRounds), hi: Math.max(...s.moatRounds), accent: true, text: `${n(Math.round(s.moat))} (${pct(s.change)})` },
         { label: `${s.server} with Moat, reporting on`, value: s.reporting, lo: Math.min(...s.reportingRounds), hi: Math.max(...s.reportingRounds), accent: true, text: `${n(Math.round(s.reporting))} (${pct(s.reportingChange)})` },
+        ...zenBar(s, 'req'),
       ]),
     }) });
+    const withCpu = servers.rows.filter((s) => s.variants?.bare !== undefined);
+    if (withCpu.length > 0) {
+      charts.push({ name: 'servers-cpu', title: 'Server CPU per request', svg: barChart({
+        title: 'Hello-world servers: server CPU time per request', unit: 'µs per request (user + system), median, min–max',
+        format: (v) => us(v),
+        bars: withCpu.flatMap((s) => {
+          const v = s.variants;
+          const bar = (key: 'bare' | 'moat' | 'reporting', label: string) => {
+            const f = v[key];
+            if (f === undefined) return [];
+            return [{ label: `${s.server} ${label}`, value: f.cpuUs, lo: Math.min(...f.cpuRounds), hi: Math.max(...f.cpuRounds), accent: key !== 'bare',
+              text: f.vsBare ? `${us(f.cpuUs)} (${signedUs(f.vsBare.cpuAddedUs.median)})` : us(f.cpuUs) }];
+          };
+          return [...bar('bare', 'without Moat'), ...bar('moat', 'with Moat'), ...bar('reporting', 'with Moat, reporting on'), ...zenBar(s, 'cpu')];
+        }),
+      }) });
+    }
   }
   const memory = ok(r, 'memory');
   if (memory) {
@@ -326,10 +384,19 @@ export function fullReport(r: BenchResults, charts: Chart[], chartFile: (c: Char
   if (lookup) lines.push(...lookupSection(lookup));
   const servers = ok(r, 'servers');
   if (servers) lines.push(...servers.markdown);
+  const web = ok(r, 'web');
+  if (web) lines.push(...web.markdown);
+  const attacks = ok(r, 'attacks');
+  if (attacks) {
+    lines.push('## Attack detection (core, not yet wired into the engine)', '', '| case | approach | per request | spread | added |', '|---|---|---:|---|---:|',
+      ...attacks.rows.map((a) => `| ${a.case} | ${a.approach} | ${fmtNs(a.m.ns)} | ${fmtNs(a.m.min)}–${fmtNs(a.m.max)} | ${a.addedNs === undefined ? '' : fmtNs(a.addedNs)} |`), '');
+  }
   const memory = ok(r, 'memory');
   if (memory) lines.push(...memorySection(memory));
   const sync = ok(r, 'sync');
   if (sync) lines.push(...syncSection(sync));
+  const swap = ok(r, 'swap');
+  if (swap) lines.push(...swap.markdown);
   const hub = ok(r, 'hub');
   if (hub) lines.push(...hubSection(hub));
   const scale = ok(r, 'scale');

@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark part and writes bench/results/<date>.json, <date>.md and one SVG
  * per chart (<date>-<chart>.svg). Each part runs on its own: one that fails is reported and the rest run.
  *   --quick             tiny sizes in seconds, only to prove the bench works (the test suite uses it)
- *   --only a,b          run only these parts (engine, data, lookup, servers, memory, sync, hub, scale)
+ *   --only a,b          run only these parts (engine, data, lookup, servers, memory, sync, swap, hub, scale)
  *   --report file.json  only rewrite the markdown and charts of an earlier run (after a report change)
  *   MOAT_BENCH_OUT=dir  where the results go (default bench/results)
  */
@@ -60,8 +60,11 @@ const runners: { [K in PartName]: () => Promise<PartResults[K]> } = {
     const mod = await import('./server-bench.js');
     return mod.runServerBench(quick ? { quick, log, rounds: 1, seconds: 0.5 } : { log });
   },
+  web: async () => (await import('./web-bench.js')).runWebBench({ quick, log }),
+  attacks: async () => (await import('./attacks-bench.js')).runAttacksBench({ quick, log }),
   memory: async () => (await import('./memory-bench.js')).runMemoryBench({ quick, log }),
   sync: async () => (await import('./sync-bench.js')).runSyncBench({ quick, log }),
+  swap: async () => (await import('./swap-bench.js')).runSwapBench({ quick, log }),
   hub: async () => {
     const mod = await import('./hub-bench.js');
     return mod.runHubBench(quick ? { quick, log, storedRecords: 20_000 } : { log, storedRecords: 10_000_000 });

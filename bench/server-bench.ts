@@ -1,16 +1,21 @@
 /**
- * Server benchmark (issue 3 §8): throughput of the same hello-world server with and without Moat, for
+ * Server benchmark (issue 3 §8, issue 15): the same hello-world server with and without Moat, for
  * node:http, Express and Fastify, measured in the same run. Moat runs with a big data file (2 M ranges
- * in a blocked list) and big substring lists (10 k path and 10 k user-agent patterns) loaded.
+ * in a blocked list) and big substring lists (10 k path and 10 k user-agent patterns) loaded. Beside it,
+ * Zen by Aikido (`@aikidosec/firewall`), the closest open-source peer, on the same servers.
  *
  * Each server runs in its own child process (this file, started with `--serve`), and so does the load
  * generator (autocannon, `--load`): neither shares a thread or a heap with the bench's big inputs. Rounds
- * alternate which variant goes first; the figure is the median requests/s over the rounds.
+ * rotate which variant goes first. Two figures per variant and round: requests/s (autocannon) and the
+ * server's CPU time per request (`process.cpuUsage()` of the server process, all its threads, sampled
+ * over IPC at the start and end of the round). CPU time is the figure to quote: on a shared machine
+ * req/s moves with whatever else runs, CPU time per request hardly does.
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,10 +23,18 @@ import { fileURLToPath } from 'node:url';
 import type { IpRange } from '../packages/moat/src/ip/range.js';
 import { writeFullRules, writeThreatData } from './lib/full-load.js';
 import { median } from './lib/measure.js';
+import { pairedChange, pairedDifference, type PairedFigure } from './lib/paired-rounds.js';
 import { syntheticRanges } from './lib/synthetic.js';
 
 export type ServerKind = 'node:http' | 'express' | 'fastify';
 const SERVERS: readonly ServerKind[] = ['node:http', 'express', 'fastify'];
+
+/**
+ * bare: no firewall. moat: Moat standalone, judging every request. reporting: Moat in managed mode,
+ * reporting every decision to a hub stand-in. zen: Zen by Aikido in blocking mode, without a token.
+ */
+export type ServerVariant = 'bare' | 'moat' | 'reporting' | 'zen';
+export const SERVER_VARIANTS: readonly ServerVariant[] = ['bare', 'moat', 'reporting', 'zen'];
 
 export interface ServerBenchOptions {
   /** A few seconds, tiny lists: proves the bench works, figures mean little. */
@@ -32,29 +45,53 @@ export interface ServerBenchOptions {
   patterns?: number;
   /** User-agent patterns, when they should differ from `patterns` (0 isolates the cost of UA matching). */
   userAgentPatterns?: number;
-  /** Measured rounds per server and variant (default 9; quick 1). */
+  /** Measured rounds per server and variant (default 15; quick 1). */
   rounds?: number;
-  /** Seconds per measurement (default 3; quick 0.5). */
+  /** Seconds per measurement (default 2; quick 0.5). */
   seconds?: number;
   /** Concurrent connections (default 50). */
   connections?: number;
   servers?: readonly ServerKind[];
+  /** Variants to run (default all four; bare always runs, it is the baseline). */
+  variants?: readonly ServerVariant[];
   log?: (line: string) => void;
+}
+
+/** One variant of one server over the rounds. */
+export interface VariantFigures {
+  /** Median requests/s. */
+  reqPerSecond: number;
+  reqRounds: number[];
+  /** Median over the rounds of autocannon's p99 latency, ms. */
+  p99: number;
+  /** Median server CPU time per request (user + system, every thread of the server process), µs. */
+  cpuUs: number;
+  cpuRounds: number[];
+  /** Against the bare server of the same round; absent for bare itself. */
+  vsBare?: {
+    /** req/s: variant / bare − 1 per round (−0.05: 5 % fewer requests per second). */
+    change: PairedFigure;
+    /** CPU µs per request: variant − bare per round. */
+    cpuAddedUs: PairedFigure;
+    /** CPU per request: variant / bare − 1 per round (+0.16: 16 % more CPU per request). */
+    cpuChange: PairedFigure;
+  };
 }
 
 export interface ServerBenchRow {
   server: ServerKind;
+  /** Every variant that ran, bare included. */
+  variants: Partial<Record<ServerVariant, VariantFigures>>;
+  /** Zen's request context was seen inside the handler, i.e. its hooks really wrapped this server. */
+  zenProtecting?: boolean;
+  // The figures below repeat variants.{bare,moat,reporting} for the README table and older reports.
   /** Median requests/s without Moat. */
   bare: number;
   /** Median requests/s with Moat. */
   moat: number;
   /** Median requests/s with Moat in managed mode, reporting every decision. */
   reporting: number;
-  /**
-   * Median over the rounds of moat / bare − 1, each round's variants measured back to back: −0.05 means
-   * 5 % fewer requests per second. Pairing within a round cancels the machine's slow drift, which moves
-   * whole rounds by ±10 % here and made a ratio of medians swing by several points between runs.
-   */
+  /** Median over the rounds of moat / bare − 1 (see VariantFigures.vsBare). */
   change: number;
   /** Quartiles of the per-round changes, to show how sure the median is. */
   changeSpread: [number, number];
@@ -73,7 +110,10 @@ export interface ServerBenchRow {
 }
 
 export interface ServerBenchResult {
-  setup: { ranges: number; patterns: number; userAgentPatterns: number; rounds: number; seconds: number; connections: number; quick: boolean };
+  setup: {
+    ranges: number; patterns: number; userAgentPatterns: number; rounds: number; seconds: number; connections: number; quick: boolean;
+    variants?: ServerVariant[];
+  };
   rows: ServerBenchRow[];
   /** A markdown section for the report. */
   markdown: string[];
@@ -84,6 +124,7 @@ export interface ServerBenchResult {
 const REQUEST_PATH = '/products/42?page=2&sort=price';
 const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36';
 const LOOPBACK = 0x7f000001n;
+const HELLO = 'hello world';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -117,30 +158,75 @@ const PIN = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).stat
 const SERVER_CPU = '0';
 const LOAD_CPU = '1';
 
-/** This file in a child process with IPC, on one core when pinning is possible. */
-function forkPinned(args: string[], cpu: string): ChildProcess {
-  const node = ['--import', 'tsx', fileURLToPath(import.meta.url), ...args];
-  if (!PIN) return fork(fileURLToPath(import.meta.url), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return spawn('taskset', ['-c', cpu, process.execPath, ...node], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const requireHere = createRequire(import.meta.url);
+
+/** Zen is a devDependency of the bench only: without it, its rows are left out. */
+function zenInstalled(): boolean {
+  try {
+    requireHere.resolve('@aikidosec/firewall');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-interface Running {
-  child: ChildProcess;
-  port: number;
+interface ChildSetup {
+  env?: NodeJS.ProcessEnv;
+  /** Run this plain JavaScript file with plain node instead of this file through tsx. */
+  script?: string;
 }
 
-/** Starts one server in a child process; resolves with its port. */
-function startServer(kind: ServerKind, files: { rules: string; data: string } | null, sink = ''): Promise<Running> {
-  const args = ['--serve', kind, files?.rules ?? '', files?.data ?? '', sink];
-  const child = forkPinned(args, SERVER_CPU);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill(); reject(new Error(`${kind} server did not start`)); }, 120_000);
-    child.once('message', (message) => {
-      clearTimeout(timer);
-      resolve({ child, port: (message as { port: number }).port });
+/** This file (or `setup.script`) in a child process with IPC, on one core when pinning is possible. */
+function forkPinned(args: string[], cpu: string, setup: ChildSetup = {}): ChildProcess {
+  const script = setup.script ?? fileURLToPath(import.meta.url);
+  const execArgv = setup.script === undefined ? ['--import', 'tsx'] : [];
+  const env = setup.env ?? process.env;
+  if (!PIN) return fork(script, args, { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return spawn('taskset', ['-c', cpu, process.execPath, ...execArgv, script, ...args], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+/** The Zen variant's server: plain CommonJS (Zen will not protect an app run through tsx). */
+const ZEN_SERVER = fileURLToPath(new URL('./lib/zen-server.cjs', import.meta.url));
+
+/**
+ * Zen in blocking mode (AIKIDO_BLOCK) and without a token: then it starts no heartbeat, fetches no
+ * lists and reports nothing, so it opens no connection (checked with strace: only the load's
+ * 127.0.0.1 sockets). Zen is required before the framework, as its docs ask.
+ */
+function zenSetup(): ChildSetup {
+  const env: NodeJS.ProcessEnv = { ...process.env, AIKIDO_BLOCK: 'true' };
+  for (const name of ['AIKIDO_TOKEN', 'AIKIDO_DEBUG', 'AIKIDO_DISABLE', 'AIKIDO_ENDPOINT', 'AIKIDO_REALTIME_ENDPOINT']) delete env[name];
+  return { env, script: ZEN_SERVER };
+}
+
+/** One server in a child process: its port, and its CPU time on request. */
+class ServerChild {
+  private constructor(readonly child: ChildProcess, readonly port: number, readonly zenProtecting: boolean) {}
+
+  static start(kind: ServerKind, variant: ServerVariant, files: { rules: string; data: string }, sink: string): Promise<ServerChild> {
+    const args = variant === 'zen' ? [kind] : ['--serve', kind, variant, files.rules, files.data, sink];
+    // NODE_ENV as in a deployed app (Express caches views then; nothing else here reads it).
+    const base: ChildSetup = variant === 'zen' ? zenSetup() : { env: { ...process.env } };
+    base.env = { ...base.env, NODE_ENV: process.env.NODE_ENV ?? 'production' };
+    const child = forkPinned(args, SERVER_CPU, base);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { child.kill(); reject(new Error(`${kind} ${variant} server did not start`)); }, 120_000);
+      child.once('message', (message) => {
+        clearTimeout(timer);
+        const m = message as { port: number; zenProtecting: boolean };
+        resolve(new ServerChild(child, m.port, m.zenProtecting));
+      });
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${kind} ${variant} server exited (${code})`)); });
     });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${kind} server exited (${code})`)); });
-  });
+  }
+
+  /** CPU time the server process has used so far (user + system, all threads), µs. */
+  cpuMicros(): Promise<number> {
+    return new Promise((resolve) => {
+      this.child.once('message', (message) => resolve((message as { cpuMicros: number }).cpuMicros));
+      this.child.send('cpu');
+    });
+  }
 }
 
 /**
@@ -184,13 +270,9 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const spread = (xs: number[]) => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
 const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
 const pctRange = ([lo, hi]: [number, number]) => `${pct(lo)} … ${pct(hi)}`;
-
-/** First and third quartile (nearest rank). */
-function quartiles(xs: readonly number[]): [number, number] {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))]!;
-  return [at(0.25), at(0.75)];
-}
+const us = (x: number) => `${x.toFixed(1)} µs`;
+const signedUs = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)} µs`;
+const usRange = ([lo, hi]: [number, number]) => `${signedUs(lo)} … ${signedUs(hi)}`;
 
 /** A hub stand-in for reports: 304 to downsync polls, 200 to upsync batches (counted, not stored). */
 async function startReportSink(): Promise<{ url: string; totals: { bytes: number; batches: number }; close(): void }> {
@@ -211,10 +293,60 @@ async function startReportSink(): Promise<{ url: string; totals: { bytes: number
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, totals, close: () => { server.closeAllConnections(); server.close(); } };
 }
 
+/** One measurement: requests/s, p99 and the server's CPU µs per request. */
+interface RoundFigures {
+  reqPerSecond: number;
+  p99: number;
+  cpuUs: number;
+  failed: number;
+}
+
+// Work a round leaves behind (a report batch being compressed and sent) is still the round's: the CPU
+// sample at the end waits this long after the load stops. An idle server uses no CPU meanwhile.
+const SETTLE_MS = 150;
+
+async function measureRound(server: ServerChild, load: (port: number) => Promise<AutocannonResult>): Promise<RoundFigures> {
+  const before = await server.cpuMicros();
+  const result = await load(server.port);
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const after = await server.cpuMicros();
+  return {
+    reqPerSecond: result.requests.total / result.duration,
+    p99: result.latency.p99,
+    cpuUs: (after - before) / Math.max(1, result.requests.total),
+    failed: result.non2xx + result.errors,
+  };
+}
+
+function variantFigures(rounds: RoundFigures[], bare: RoundFigures[] | null): VariantFigures {
+  const reqRounds = rounds.map((r) => r.reqPerSecond);
+  const cpuRounds = rounds.map((r) => r.cpuUs);
+  const figures: VariantFigures = {
+    reqPerSecond: median(reqRounds), reqRounds, p99: median(rounds.map((r) => r.p99)), cpuUs: median(cpuRounds), cpuRounds,
+  };
+  if (bare !== null) {
+    const bareReq = bare.map((r) => r.reqPerSecond);
+    const bareCpu = bare.map((r) => r.cpuUs);
+    figures.vsBare = {
+      change: pairedChange(reqRounds, bareReq),
+      cpuAddedUs: pairedDifference(cpuRounds, bareCpu),
+      cpuChange: pairedChange(cpuRounds, bareCpu),
+    };
+  }
+  return figures;
+}
+
+const VARIANT_NAMES: Record<ServerVariant, string> = {
+  bare: 'without a firewall', moat: 'Moat', reporting: 'Moat, reporting on', zen: 'Zen (blocking, no token)',
+};
+
 /** Runs the server bench; see ServerBenchOptions. */
 export async function runServerBench(options: ServerBenchOptions = {}): Promise<ServerBenchResult> {
   const quick = options.quick === true;
   const patterns = options.patterns ?? (quick ? 500 : 10_000);
+  const zen = zenInstalled();
+  const wanted = options.variants ?? SERVER_VARIANTS;
+  const variants = SERVER_VARIANTS.filter((v) => v === 'bare' || (wanted.includes(v) && (v !== 'zen' || zen)));
   const setup = {
     ranges: options.ranges ?? (quick ? 20_000 : 2_000_000),
     patterns,
@@ -224,8 +356,10 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
     seconds: options.seconds ?? (quick ? 0.5 : 2),
     connections: options.connections ?? 50,
     quick,
+    variants: [...variants],
   };
   const log = options.log ?? (() => {});
+  if (wanted.includes('zen') && !zen) log('  Zen (@aikidosec/firewall) is not installed: its rows are left out');
   const servers = options.servers ?? SERVERS;
   const dir = mkdtempSync(join(tmpdir(), 'moat-server-bench-'));
   const children: ChildProcess[] = [];
@@ -235,70 +369,61 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
     const t0 = Date.now();
     const files = buildFiles(dir, setup.ranges, setup.patterns, setup.userAgentPatterns);
     log(`  built ${setup.ranges.toLocaleString('en-US')} ranges, ${setup.patterns.toLocaleString('en-US')} path and ${setup.userAgentPatterns.toLocaleString('en-US')} user-agent patterns in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    // All servers start at once (each loads its own copy of the files); idle ones cost no CPU. Three
-    // variants: bare; Moat judging every request (standalone); and Moat in managed mode with reporting on,
-    // as in production, upsyncing every decision to a sink (a hub stand-in on 127.0.0.1 that answers 304
-    // to rule polls and 200 to report batches).
+    // All servers start at once (only the Moat variants load the files); idle ones cost no CPU. Moat
+    // runs standalone and in managed mode with reporting on, as in production, upsyncing every decision
+    // to a sink (a hub stand-in on 127.0.0.1 that answers 304 to rule polls and 200 to report batches).
     const sink = await startReportSink();
     sinkTotals = sink.totals;
     stopSink = sink.close;
     const loader = await LoadGenerator.start();
     children.push(loader.child);
-    const load = (port: number, seconds: number) => loader.run(port, seconds, setup.connections);
+    const load = (seconds: number) => (port: number) => loader.run(port, seconds, setup.connections);
     const started = await Promise.all(servers.map(async (kind) => {
-      const trio = await Promise.all([startServer(kind, null), startServer(kind, files), startServer(kind, files, sink.url)]);
-      for (const server of trio) children.push(server.child);
-      return { kind, variants: trio };
+      const list = await Promise.all(variants.map((v) => ServerChild.start(kind, v, files, sink.url)));
+      for (const server of list) children.push(server.child);
+      return { kind, servers: list };
     }));
     const rows: ServerBenchRow[] = [];
-    for (const { kind, variants } of started) {
-      if (!quick) for (const server of variants) await load(server.port, 2); // warm-up: let the JIT settle
-      const rounds: number[][] = [[], [], []];
-      const p99s: number[][] = [[], [], []];
+    for (const { kind, servers: running } of started) {
+      // Warm-up: let the JIT settle (briefly in a quick run, whose first requests would otherwise be all compile time).
+      for (const server of running) await load(quick ? 0.3 : 2)(server.port);
+      const rounds: RoundFigures[][] = variants.map(() => []);
       let errors = 0;
       for (let round = 0; round < setup.rounds; round++) {
         // Rotate the order so no variant always runs first or last.
-        for (let k = 0; k < 3; k++) {
-          const v = (round + k) % 3;
-          const result = await load(variants[v]!.port, setup.seconds);
-          errors += result.non2xx + result.errors;
-          rounds[v]!.push(result.requests.total / result.duration);
-          p99s[v]!.push(result.latency.p99);
+        for (let k = 0; k < variants.length; k++) {
+          const v = (round + k) % variants.length;
+          const figures = await measureRound(running[v]!, load(setup.seconds));
+          errors += figures.failed;
+          rounds[v]!.push(figures);
         }
       }
-      const [bareRounds, moatRounds, reportingRounds] = rounds as [number[], number[], number[]];
-      const moatChanges = moatRounds.map((x, k) => x / bareRounds[k]! - 1);
-      const reportingChanges = reportingRounds.map((x, k) => x / bareRounds[k]! - 1);
+      const bareRounds = rounds[0]!;
+      const byVariant: Partial<Record<ServerVariant, VariantFigures>> = {};
+      variants.forEach((v, k) => { byVariant[v] = variantFigures(rounds[k]!, v === 'bare' ? null : bareRounds); });
+      const bare = byVariant.bare!;
+      // Rows without a variant (a run with `variants` narrowed) repeat the baseline, so they read as "no change".
+      const moat = byVariant.moat ?? bare;
+      const reporting = byVariant.reporting ?? bare;
+      const none = { median: 0, spread: [0, 0] as [number, number] };
       const row: ServerBenchRow = {
-        server: kind, bare: median(bareRounds), moat: median(moatRounds), reporting: median(reportingRounds),
-        change: median(moatChanges), changeSpread: quartiles(moatChanges),
-        reportingChange: median(reportingChanges), reportingChangeSpread: quartiles(reportingChanges),
-        bareRounds, moatRounds, reportingRounds, errors,
-        bareP99: median(p99s[0]!), moatP99: median(p99s[1]!), reportingP99: median(p99s[2]!),
+        server: kind, variants: byVariant,
+        zenProtecting: variants.includes('zen') ? running[variants.indexOf('zen')]!.zenProtecting : undefined,
+        bare: bare.reqPerSecond, moat: moat.reqPerSecond, reporting: reporting.reqPerSecond,
+        change: (moat.vsBare?.change ?? none).median, changeSpread: (moat.vsBare?.change ?? none).spread,
+        reportingChange: (reporting.vsBare?.change ?? none).median, reportingChangeSpread: (reporting.vsBare?.change ?? none).spread,
+        bareRounds: bare.reqRounds, moatRounds: moat.reqRounds, reportingRounds: reporting.reqRounds, errors,
+        bareP99: bare.p99, moatP99: moat.p99, reportingP99: reporting.p99,
       };
       rows.push(row);
-      log(`  ${kind}: ${fmt(row.bare)} req/s bare, ${fmt(row.moat)} with Moat (${pct(row.change)}), ${fmt(row.reporting)} with reporting on (${pct(row.reportingChange)}); p99 ${row.bareP99} / ${row.moatP99} / ${row.reportingP99} ms${errors ? `, ${errors} errors` : ''}`);
-      for (const server of variants) server.child.kill();
+      log(`  ${kind}: ` + variants.map((v) => {
+        const f = byVariant[v]!;
+        const vs = f.vsBare ? ` (${pct(f.vsBare.change.median)}, CPU ${signedUs(f.vsBare.cpuAddedUs.median)})` : '';
+        return `${VARIANT_NAMES[v]} ${fmt(f.reqPerSecond)} req/s, ${us(f.cpuUs)} CPU${vs}`;
+      }).join('; ') + `${errors ? `; ${errors} errors` : ''}`);
+      for (const server of running) server.child.kill();
     }
-    const markdown = [
-      '## Server throughput with and without Moat',
-      '',
-      `Hello world, \`GET ${REQUEST_PATH}\` with a browser user agent, autocannon ${setup.connections} connections, ` +
-        `${setup.rounds} rounds of ${setup.seconds} s per variant (rotating order); req/s are medians over the rounds, and each change is the median ` +
-        `of the per-round changes (the variants of a round run back to back, so pairing cancels the machine's drift), with its quartiles; each server in its own process` +
-        `${PIN ? ', servers pinned to core 0 and the load generator to core 1' : ', sharing the cores with the load generator'}. Moat loaded ${setup.ranges.toLocaleString('en-US')} blocked ranges and ` +
-        `${setup.patterns.toLocaleString('en-US')} path + ${setup.userAgentPatterns.toLocaleString('en-US')} user-agent patterns; every ` +
-        `request is judged and passes. "Reporting on" is managed mode sending every decision (no sampling) in gzip batches to a local ` +
-        `sink (${fmt(sinkTotals.batches)} batches, ${(sinkTotals.bytes / 2 ** 20).toFixed(1)} MiB received).${quick ? ' Quick run: figures are indicative only.' : ''}`,
-      '',
-      '| server | without Moat (req/s) | with Moat | change (quartiles) | with Moat, reporting on | change (quartiles) | p99 without / with / reporting (ms) |',
-      '|---|---:|---:|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.server} | ${fmt(r.bare)} | ${fmt(r.moat)} | ${pct(r.change)} (${pctRange(r.changeSpread)}) | ${fmt(r.reporting)} | ${pct(r.reportingChange)} (${pctRange(r.reportingChangeSpread)}) | ${r.bareP99} / ${r.moatP99} / ${r.reportingP99} |`),
-      '',
-      'Rounds (min–max): ' + rows.map((r) => `${r.server} ${spread(r.bareRounds)} / ${spread(r.moatRounds)} / ${spread(r.reportingRounds)}`).join('; ') + '.',
-      '',
-    ];
-    return { setup, rows, markdown };
+    return { setup, rows, markdown: serverMarkdown(setup, rows, sinkTotals) };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill();
     stopSink();
@@ -306,47 +431,136 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
   }
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Child process: `--serve <kind> <rules> <data>` starts one hello-world server and reports its port.
+/** The report's section: the notes say what each row measures, the tables the figures. */
+function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[], sink: { bytes: number; batches: number }): string[] {
+  const variants = setup.variants ?? ['bare', 'moat', 'reporting'];
+  const others = variants.filter((v) => v !== 'bare');
+  const cell = (f: VariantFigures | undefined, what: 'req' | 'cpu') => {
+    if (f === undefined) return '';
+    if (what === 'req') return f.vsBare ? `${fmt(f.reqPerSecond)}, ${pct(f.vsBare.change.median)} (${pctRange(f.vsBare.change.spread)})` : fmt(f.reqPerSecond);
+    return f.vsBare
+      ? `${us(f.cpuUs)}, ${signedUs(f.vsBare.cpuAddedUs.median)} (${usRange(f.vsBare.cpuAddedUs.spread)}), ${pct(f.vsBare.cpuChange.median)}`
+      : us(f.cpuUs);
+  };
+  const zenRows = rows.filter((r) => r.zenProtecting !== undefined);
+  return [
+    '## Server throughput and CPU per request, with and without a firewall',
+    '',
+    `Hello world, \`GET ${REQUEST_PATH}\` with a browser user agent, autocannon ${setup.connections} connections, ` +
+      `${setup.rounds} rounds of ${setup.seconds} s per variant (rotating order); each server in its own process` +
+      `${PIN ? ', servers pinned to core 0 and the load generator to core 1' : ', sharing the cores with the load generator'}. ` +
+      'Figures are medians over the rounds; each change is the median of the per-round changes against the bare server of the same ' +
+      'round (pairing cancels the machine\'s drift), with its quartiles. **CPU per request** is the server process\'s user + system ' +
+      'time (`process.cpuUsage()`, every thread, so GC and a reporting worker count) over the round, divided by the requests served: ' +
+      'steadier than req/s on a shared machine, and the figure to quote. ' +
+      `Moat loaded ${setup.ranges.toLocaleString('en-US')} blocked ranges and ${setup.patterns.toLocaleString('en-US')} path + ` +
+      `${setup.userAgentPatterns.toLocaleString('en-US')} user-agent patterns; every request is judged and passes. The load comes ` +
+      'from one address (127.0.0.1), so after its first request Moat\'s memo of quiet client IPs answers the IP stages; traffic ' +
+      'from many addresses also pays the range seeks (about 0.5 µs per request, docs/performance.md). "Reporting on" is ' +
+      `managed mode sending every decision (no sampling) in gzip batches to a local sink (${fmt(sink.batches)} batches, ` +
+      `${(sink.bytes / 2 ** 20).toFixed(1)} MiB received).${setup.quick ? ' Quick run: figures are indicative only.' : ''}`,
+    '',
+    `| server | ${variants.map((v) => `${VARIANT_NAMES[v]} (req/s${v === 'bare' ? '' : ', change, quartiles'})`).join(' | ')} | p99 ms (${variants.join(' / ')}) |`,
+    `|---|${variants.map(() => '---:').join('|')}|---:|`,
+    ...rows.map((r) => `| ${r.server} | ${variants.map((v) => cell(r.variants[v], 'req')).join(' | ')} | ${variants.map((v) => r.variants[v]?.p99 ?? '').join(' / ')} |`),
+    '',
+    `| server | ${variants.map((v) => `${VARIANT_NAMES[v]} (CPU µs/request${v === 'bare' ? '' : ', added, quartiles, change'})`).join(' | ')} |`,
+    `|---|${variants.map(() => '---:').join('|')}|`,
+    ...rows.map((r) => `| ${r.server} | ${variants.map((v) => cell(r.variants[v], 'cpu')).join(' | ')} |`),
+    '',
+    'Rounds, req/s min–max: ' + rows.map((r) => `${r.server} ${variants.map((v) => spread(r.variants[v]?.reqRounds ?? [0])).join(' / ')}`).join('; ') + '.',
+    '',
+    ...(others.includes('zen') ? [
+      `**Zen** (\`@aikidosec/firewall\`) runs in blocking mode (\`AIKIDO_BLOCK=true\`) without a token, required first in a plain ` +
+        'CommonJS server run by node (it will not protect an app run through tsx; bench/lib/zen-server.cjs, the same hello world), with `addExpressMiddleware` / `addFastifyHook` where it has them. Without a token it has no IP or ' +
+        'user-agent lists to judge (those come from Aikido\'s cloud) and opens no connection; what each request costs is its request ' +
+        'context (AsyncLocalStorage, URL, query, headers and cookies parsed), its IP and bot check against empty lists, its rate-limit ' +
+        'middleware and its route hooks. Its attack detection runs in sinks (SQL, shell, file system, outgoing requests), which a hello ' +
+        'world never calls. On node:http Zen wraps `http.createServer` itself, so that row measures the same request context and checks, ' +
+        'not only load-time hooks. Moat in the same rows judges every request against the lists above. ' +
+        (zenRows.every((r) => r.zenProtecting)
+          ? 'Zen\'s request context was seen inside each server\'s handler, so its hooks were active in every row.'
+          : `Zen's request context was NOT seen in: ${zenRows.filter((r) => !r.zenProtecting).map((r) => r.server).join(', ')} (its hooks did not wrap that server, so the row measures only its load-time cost).`),
+      '',
+    ] : []),
+    ...(rows.some((r) => r.server === 'express') ? [
+      '**The Express row.** Its server is the same hello world as the others (one `app.get(\'/products/:id\')` route answering ' +
+        'with `res.send`, no body parser, `NODE_ENV=production`, and the bare variant loads no rules or data), and the low figure is ' +
+        'Express itself: for every request it swaps the prototypes of `req` and `res` (`Object.setPrototypeOf`, which V8 handles ' +
+        'slowly), walks its router\'s layer stack with `next()` callbacks, matches the route\'s regular expression and builds ' +
+        '`req.params`, and attaches finish listeners. Measured while preparing this bench (server CPU per request, interleaved ' +
+        'rounds, a busy shared machine): bare Express took 3–5× the CPU of bare node:http, more when other processes crowd the ' +
+        'caches (its footprint per request is larger), and still over 3× with a single `app.use` answering `res.end()` (no ' +
+        'routing, no `res.send`); turning off `etag` and `x-powered-by` changed nothing measurable. ' +
+        `${expressRatio(rows)}Each change in the Express row is relative to that slower baseline, so the same absolute cost of a ` +
+        'firewall is a smaller share of it, and two variants whose costs differ by less than the round-to-round spread (Moat with and ' +
+        'without reporting: a µs or two on a base several times node:http\'s) can come out in either order in req/s: compare their quartiles, ' +
+        'and their CPU per request, which tells them apart.',
+      '',
+    ] : []),
+  ];
+}
 
-async function serve(kind: ServerKind, rules: string, data: string, sink: string): Promise<void> {
-  let options: import('../packages/moat/src/firewall/firewall.js').Firewall | { rules: string; data: string; trustedProxies: never[]; logger: false } | null =
-    rules === '' ? null : { rules, data, trustedProxies: [], logger: false as const };
-  if (options !== null && sink !== '') {
+/** "In this run, bare Express used N× the CPU per request of bare node:http. " when both ran. */
+function expressRatio(rows: ServerBenchRow[]): string {
+  const express = rows.find((r) => r.server === 'express')?.variants.bare;
+  const node = rows.find((r) => r.server === 'node:http')?.variants.bare;
+  if (express === undefined || node === undefined || !(node.cpuUs > 0)) return '';
+  return `In this run, bare Express used ${(express.cpuUs / node.cpuUs).toFixed(1)}× the CPU per request of bare node:http ` +
+    `(${(node.reqPerSecond / Math.max(1, express.reqPerSecond)).toFixed(1)}× in req/s). `;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Child process: `--serve <kind> <variant> <rules> <data> <sink>` starts one hello-world server and
+// reports its port; then answers each 'cpu' message with the process's CPU time so far.
+
+async function serve(kind: ServerKind, variant: ServerVariant, rules: string, data: string, sink: string): Promise<void> {
+  // Frameworks are loaded with require, as the Zen variant's server (lib/zen-server.cjs) must load them.
+  type Options = import('../packages/moat/src/firewall/firewall.js').Firewall | import('../packages/moat/src/firewall/options.js').MoatOptions;
+  let options: Options | null = null;
+  if (variant === 'moat') options = { rules, data, trustedProxies: [], logger: false };
+  if (variant === 'reporting') {
     const { createManagedFirewall } = await import('../packages/moat/src/managed/managed-firewall.js');
     options = createManagedFirewall({
       rules, data, hubUrl: sink, apiKey: 'bench', dir: mkdtempSync(join(tmpdir(), 'moat-server-bench-client-')),
       customRulesIntervalMs: 3_600_000, dataIntervalMs: 3_600_000, trustedProxies: [], logger: false,
     });
   }
-  let server;
+  const http = requireHere('node:http') as typeof import('node:http');
+  let server: import('node:http').Server;
   if (kind === 'node:http') {
     const hello = (_req: IncomingMessage, res: ServerResponse) => {
       res.setHeader('content-type', 'text/plain');
-      res.end('hello world');
+      res.end(HELLO);
     };
     const { withMoat } = await import('../packages/moat/src/adapters/node.js');
-    server = createServer(options === null ? hello : withMoat(hello, options));
+    server = http.createServer(options === null ? hello : withMoat(hello, options));
   } else if (kind === 'express') {
-    const express = (await import('express')).default;
+    const express = requireHere('express') as typeof import('express');
     const app = express();
     if (options !== null) app.use((await import('../packages/moat/src/adapters/express.js')).moat(options));
-    app.get('/products/:id', (_req, res) => { res.send('hello world'); });
-    server = createServer(app);
+    app.get('/products/:id', (_req, res) => { res.send(HELLO); });
+    server = http.createServer(app);
   } else {
-    const Fastify = (await import('fastify')).default;
+    const Fastify = requireHere('fastify') as typeof import('fastify').default;
     const app = Fastify();
     if (options !== null) {
       const { moat } = await import('../packages/moat/src/adapters/fastify.js');
       const { Firewall } = await import('../packages/moat/src/firewall/firewall.js');
       await app.register(moat, options instanceof Firewall ? { firewall: options } : options);
     }
-    app.get('/products/:id', async () => 'hello world');
+    app.get('/products/:id', async () => HELLO);
     await app.listen({ port: 0, host: '127.0.0.1' });
     server = app.server;
   }
   if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  process.send!({ port: (server.address() as AddressInfo).port });
+  const port = (server.address() as AddressInfo).port;
+  process.on('message', (message) => {
+    if (message !== 'cpu') return;
+    const usage = process.cpuUsage();
+    process.send!({ cpuMicros: usage.user + usage.system });
+  });
+  process.send!({ port, zenProtecting: false });
   // Bounded life: ends with the parent.
   process.on('disconnect', () => process.exit(0));
 }
@@ -364,7 +578,8 @@ async function generateLoad(): Promise<void> {
 }
 
 if (process.argv[2] === '--serve' && process.send !== undefined) {
-  await serve(process.argv[3] as ServerKind, process.argv[4] ?? '', process.argv[5] ?? '', process.argv[6] ?? '');
+  const [kind, variant, rules, data, sink] = process.argv.slice(3);
+  await serve(kind as ServerKind, variant as ServerVariant, rules ?? '', data ?? '', sink ?? '');
 } else if (process.argv[2] === '--load' && process.send !== undefined) {
   await generateLoad();
 }

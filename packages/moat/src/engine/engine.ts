@@ -1,6 +1,6 @@
 /**
  * The evaluator: one request in, one decision out, synchronously, with no I/O.
- * Order and categories follow Wafris v2 (../shared/wafris-v2.md) with correct semantics:
+ * Order and categories follow Wafris v2 (docs/wafris-v2.md) with correct semantics:
  * allow IPs → block IPs → country/ASN → lists → user agent → path → parameters → host → method → rate limits.
  */
 import { parseIpInto } from '../ip/parse-into.js';
@@ -12,12 +12,16 @@ import { MemoryRateLimitStore } from './rate-limiter.js';
 import type { PendingRateLimits, RateLimitHit, SharedRateLimitStore } from './shared-rate-limit-store.js';
 import type { ExactIndex } from './exact-index.js';
 import { lowerCased, upperCased } from '../text/fast-case.js';
+import { RecentValues } from '../text/recent-values.js';
 import type { IpRuleIndex, RuleSet } from './rule-set.js';
 import type { SubstringMatcher } from './substring-matcher.js';
 import { emptyRuleSet, loadDataFile, loadRulesFile } from '../format/load-files.js';
 import type { DataMode } from '../data/read-data.js';
 
 const NO_MONITORS: readonly MonitorMatch[] = Object.freeze([]);
+/** Slots of the quiet-IP memo; an IPv6 text with a zone is at most ~50 characters. */
+const QUIET_IP_SLOTS = 256;
+const QUIET_IP_MAX_LENGTH = 64;
 const NO_RULES: readonly number[] = Object.freeze([]);
 const PASSED: Decision = Object.freeze({
   treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: NO_MONITORS,
@@ -81,13 +85,16 @@ export class Engine {
     const rs = this.rules;
     this.clockRead = false;
     this.monitored = null;
-    const family = this.parseClientIp(req.ip ?? '');
+    const ip = req.ip ?? '';
+    const family = this.parseClientIp(ip);
     let d: Decision | null;
-    if (family !== 0) {
+    if (family !== 0 && this.quietIps.get(ip) === undefined) {
       // 1–2: allow by IP/CIDR; 3–4: block by IP/CIDR; 5–6: country, ASN, lists. One seek each.
+      this.ruleConsulted = false;
       if ((d = this.checkIp(rs.allowIps, family, 'Allowed')) !== null) return d;
       if ((d = this.checkIp(rs.blockIps, family, 'Blocked')) !== null) return d;
       if (this.data !== null && rs.needsData && (d = this.checkData(this.data, family)) !== null) return d;
+      if (!this.ruleConsulted) this.quietIps.set(ip, true);
     }
     // 7–9: substrings, case-insensitive.
     if (rs.userAgents.size > 0 && req.userAgent && (d = this.checkSubstring(rs.userAgents, req.userAgent, 'bu')) !== null) return d;
@@ -152,6 +159,17 @@ export class Engine {
     return this.lastFamily;
   }
 
+  /**
+   * Client IPs for which the IP stages (1–6) met no rule at all: not even an expired or monitor-mode
+   * one. Their answer depends only on the IP and this engine's rules and data, which never change (a
+   * new rules or data file makes a new engine), so a repeat client skips the three seeks. Measured with
+   * 2 M ranges on real IncomingMessages, caches evicted between checks as a busy server's own work does:
+   * −0.5 µs of ~2 µs per check (interleaved rounds). Keep-alive clients, bots and floods repeat addresses.
+   */
+  private readonly quietIps = new RecentValues<true>(QUIET_IP_SLOTS, QUIET_IP_MAX_LENGTH);
+  /** Set by decides(): some rule was weighed, so the outcome may depend on time or be recorded. */
+  private ruleConsulted = false;
+
   // Per-evaluation state, kept on the instance so the hot path allocates no closures.
   private nowMs = 0;
   private clockRead = false;
@@ -175,6 +193,7 @@ export class Engine {
 
   /** Whether rule `i` decides the request: expired rules never do; monitor rules are recorded instead. */
   private decides(i: number, category: Category): boolean {
+    this.ruleConsulted = true;
     const r = this.rules.rules[i];
     if (r.expires !== undefined && r.expires <= this.time()) return false;
     if (r.mode === 'monitor') {

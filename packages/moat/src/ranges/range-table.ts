@@ -1,7 +1,7 @@
 /**
  * The in-memory IP range table: sorted, non-overlapping ranges in typed arrays, searched by binary
  * search. Hand-written because it is the per-request hot path: ~0.3 µs at 2.5 M ranges against
- * ~1.4 µs for the best SQLite seek (../shared/performance-notes.md; re-measured in bench/).
+ * ~1.4 µs for the best SQLite seek (docs/performance.md; re-measured in bench/).
  * IPv4 (including IPv4-mapped IPv6) lives in its own 32-bit table; IPv6 uses four big-endian
  * 32-bit words per address.
  */
