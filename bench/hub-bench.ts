@@ -2,15 +2,21 @@
  * Hub benchmark: ingestion through the real `POST /v2/upsync` endpoint, and dashboard query latency
  * with many stored reports. Baselines measured in the same run: the store's own batched insert
  * (no HTTP, no validation) for ingestion, and a raw-table scan for the overview queries.
+ * The same measures on PostgreSQL follow, beside SQLite at the same size in the same run, when a
+ * PostgreSQL server is available (scripts/ensure-postgres.sh; quick runs only use one already running).
  *
- *   node --import tsx bench/hub-bench.ts [--quick] [--records N]
+ *   node --import tsx bench/hub-bench.ts [--quick] [--records N] [--pg-records N] [--batch N]
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createHub, type Hub } from '../packages/hub/src/index.js';
-import type { ReportRecord } from '../packages/hub/src/store/store.js';
+import type { PostgresStore } from '../packages/hub/src/store/postgres/postgres-store.js';
+import type { SqliteStore } from '../packages/hub/src/store/sqlite/sqlite-store.js';
+import type { HubStore } from '../packages/hub/src/store/store.js';
+import { benchPostgresUrl, freshBenchDatabase } from './bench-postgres.js';
+import { makeRecord, toStored } from './hub-traffic.js';
 
 export interface HubBenchOptions {
   quick?: boolean;
@@ -18,66 +24,61 @@ export interface HubBenchOptions {
   batchSize?: number;
   /** Reports stored for the query benchmark (default 1M, quick 50k). */
   storedRecords?: number;
+  /**
+   * Reports stored for the PostgreSQL query rows and the SQLite rows beside them (default 1M, which keeps
+   * the PostgreSQL part to a few minutes; quick 20k). 0 skips the PostgreSQL rows.
+   */
+  postgresStoredRecords?: number;
   log?: (line: string) => void;
 }
 
+export interface QueryTimings {
+  storedRecords: number;
+  bulkLoadRecordsPerSecond: number;
+  /** The whole database on disk: raw reports, rollups and every index. */
+  databaseMiB: number;
+  /** The raw reports table with its indexes (all partitions on PostgreSQL). */
+  reportsMiB: number;
+  /** Median milliseconds over HTTP (JSON API / full page), 24 h range. */
+  overviewMs: number;
+  topListsMs: number;
+  overviewPageMs: number;
+  /** The request log filtered to Blocked, first page of 50. */
+  requestLogMs: number;
+  /** The request log unfiltered: first page, and the 20th page through its keyset cursor. */
+  requestLogFirstPageMs: number;
+  requestLogPage20Ms: number;
+  /** Baseline: the same totals counted from the raw table. */
+  rawScanTotalsMs: number;
+}
+
+export interface IngestTimings {
+  httpRecordsPerSecond: number;
+  directRecordsPerSecond: number;
+  /** http / direct. */
+  ratio: number;
+  batchSize: number;
+  batches: number;
+  concurrency: number;
+  rollupRecordsPerSecond: number;
+}
+
+/** PostgreSQL beside SQLite: the same ingestion, and the queries at one size on both, in one run. */
+export interface PostgresComparison {
+  ingest: IngestTimings;
+  queries: QueryTimings;
+  /** SQLite at the same number of stored reports, measured in the same run. */
+  sqliteQueries: QueryTimings;
+}
+
 export interface HubBenchResult {
-  ingest: {
-    httpRecordsPerSecond: number;
-    directRecordsPerSecond: number;
-    /** http / direct. */
-    ratio: number;
-    batchSize: number;
-    batches: number;
-    concurrency: number;
-    rollupRecordsPerSecond: number;
+  ingest: IngestTimings & {
     /** Ingestion with the rollup timer on (every 2 s), until every record is also rolled up. */
     sustainedRecordsPerSecond: number;
   };
-  queries: {
-    storedRecords: number;
-    bulkLoadRecordsPerSecond: number;
-    databaseMiB: number;
-    /** Median milliseconds over HTTP (JSON API / full page), 24 h range. */
-    overviewMs: number;
-    topListsMs: number;
-    overviewPageMs: number;
-    requestLogMs: number;
-    /** Baseline: the same totals counted from the raw table. */
-    rawScanTotalsMs: number;
-  };
-}
-
-const IP_POOL = 50_000;
-const PATHS = Array.from({ length: 2000 }, (_, i) => `/p/${i}/${['view', 'edit', 'list'][i % 3]}`);
-const AGENTS = Array.from({ length: 300 }, (_, i) => `Mozilla/5.0 agent-${i} (bench)`);
-
-/** Zipf-like pick: a few values are hot, most are rare, as in real traffic. */
-function skewed(n: number, r: number): number {
-  return Math.min(n - 1, Math.floor(n * r * r * r));
-}
-
-function makeRecord(i: number, ts: number): Record<string, unknown> {
-  const r = ((i * 2654435761) >>> 0) / 2 ** 32;
-  const ip = skewed(IP_POOL, r);
-  const blocked = i % 17 === 0;
-  return {
-    ip: `10.${(ip >> 16) & 255}.${(ip >> 8) & 255}.${ip & 255}`,
-    user_agent: AGENTS[skewed(AGENTS.length, (r * 7) % 1)], path: PATHS[skewed(PATHS.length, (r * 13) % 1)],
-    parameter: i % 5 === 0 ? 'q=shoes&page=2' : '', host: 'shop.example.com', method: i % 9 === 0 ? 'POST' : 'GET',
-    request_id: `req-${i}`, timestamp: ts, treatment: blocked ? 'Blocked' : 'Passed',
-    category: blocked ? 'bp' : 'passed', rule: blocked ? '/wp-admin' : '-', rule_id: blocked ? 'b-wpadmin' : null,
-  };
-}
-
-function toStored(r: Record<string, unknown>): ReportRecord {
-  const blocked = r.treatment === 'Blocked';
-  return {
-    ts: r.timestamp as number, ip: r.ip as string, method: r.method as string, host: r.host as string, path: r.path as string,
-    parameter: r.parameter as string, userAgent: r.user_agent as string, requestId: r.request_id as string,
-    treatment: blocked ? 'Blocked' : 'Passed', category: r.category as string, rule: r.rule as string,
-    ruleId: (r.rule_id as string | null) ?? null, monitored: null, ipSource: null, country: null,
-  };
+  queries: QueryTimings;
+  /** The PostgreSQL rows, or why there are none ("PostgreSQL not available …"). */
+  postgres: PostgresComparison | { unavailable: string };
 }
 
 function median(values: number[]): number {
@@ -96,7 +97,7 @@ async function timeMs(fn: () => Promise<unknown>, rounds: number): Promise<numbe
   return median(times);
 }
 
-async function signIn(hub: Hub): Promise<{ cookie: string; csrf: string }> {
+async function signIn(hub: Hub<HubStore>): Promise<{ cookie: string; csrf: string }> {
   const page = await fetch(`${hub.url}/login`);
   const loginCookie = page.headers.getSetCookie()[0]!.split(';')[0]!;
   const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
@@ -109,17 +110,26 @@ async function signIn(hub: Hub): Promise<{ cookie: string; csrf: string }> {
   return { cookie, csrf: me.csrfToken };
 }
 
-async function startBenchHub(rollupIntervalMs = 3_600_000): Promise<{ hub: Hub; dir: string; siteId: number; apiKey: string; cookie: string }> {
+interface BenchHub { hub: Hub<HubStore>; dir: string; siteId: number; apiKey: string; cookie: string; close(): Promise<void> }
+
+/** A hub on SQLite in a temporary directory, or on the PostgreSQL database at `databaseUrl`. */
+async function startBenchHub(rollupIntervalMs = 3_600_000, databaseUrl?: string): Promise<BenchHub> {
   const dir = mkdtempSync(join(tmpdir(), 'moat-hub-bench-'));
-  const hub = await createHub({
-    dataDir: dir, port: 0, adminEmail: 'bench@example.test', adminPassword: 'bench password 123',
+  const hub: Hub<HubStore> = await createHub({
+    dataDir: dir, databaseUrl, port: 0, adminEmail: 'bench@example.test', adminPassword: 'bench password 123',
     rollupIntervalMs, print: () => undefined, upsyncMaxRecords: 10_000, selfProtection: false,
   });
   const { cookie, csrf } = await signIn(hub);
   const headers = { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' };
   const site = (await (await fetch(`${hub.url}/api/sites`, { method: 'POST', headers, body: '{"name":"bench"}' })).json()) as { site: { id: number } };
   const key = (await (await fetch(`${hub.url}/api/sites/${site.site.id}/keys`, { method: 'POST', headers, body: '{}' })).json()) as { key: string };
-  return { hub, dir, siteId: site.site.id, apiKey: key.key, cookie };
+  return {
+    hub, dir, siteId: site.site.id, apiKey: key.key, cookie,
+    close: async () => {
+      await hub.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Posts `total` bodies (round-robin from `bodies`) over `concurrency` connections, from a worker thread. */
@@ -149,6 +159,112 @@ function sendFromWorker(url: string, bodies: string[], total: number, concurrenc
   });
 }
 
+/** Upsync bodies: `pool` distinct ones of `batchSize` records over the last hour, reused round-robin. */
+function upsyncBodies(pool: number, batchSize: number, now: number): string[] {
+  return Array.from({ length: pool }, (_, b) => JSON.stringify({
+    meta: { version: '0.1.0', client: 'bench', framework: 'node' },
+    batch: Array.from({ length: batchSize }, (_, i) => makeRecord(b * batchSize + i, now - 3600 + Math.floor(((b * batchSize + i) / (pool * batchSize)) * 3600))),
+  }));
+}
+
+/** Ingestion over HTTP, then the rollup of it, then the same records through the store directly. */
+async function measureIngest(target: BenchHub, bodies: string[], batches: number, batchSize: number, concurrency: number,
+  log: (line: string) => void): Promise<IngestTimings> {
+  // The load comes from a worker thread, as clients are other machines: the hub's event loop does
+  // only the hub's work.
+  const started = performance.now();
+  await sendFromWorker(`${target.hub.url}/v2/upsync/${target.apiKey}`, bodies, batches, concurrency);
+  const httpRecordsPerSecond = (batches * batchSize) / ((performance.now() - started) / 1000);
+  log(`ingest over HTTP: ${Math.round(httpRecordsPerSecond).toLocaleString('en-US')} records/s (${batches} × ${batchSize}, ${concurrency} connections)`);
+
+  const rollStart = performance.now();
+  const folded = await target.hub.rollUpNow();
+  const rollupRecordsPerSecond = folded / ((performance.now() - rollStart) / 1000);
+  log(`rollup: ${Math.round(rollupRecordsPerSecond).toLocaleString('en-US')} records/s`);
+
+  // Baseline: the same records through the store's batched insert, no HTTP or validation.
+  const direct = bodies.map((b) => (JSON.parse(b) as { batch: Record<string, unknown>[] }).batch.map(toStored));
+  const directStart = performance.now();
+  for (let b = 0; b < batches; b++) await target.hub.store.insertReports(target.siteId, direct[b % bodies.length]!);
+  const directRecordsPerSecond = (batches * batchSize) / ((performance.now() - directStart) / 1000);
+  log(`baseline, direct store insert: ${Math.round(directRecordsPerSecond).toLocaleString('en-US')} records/s`);
+  return {
+    httpRecordsPerSecond, directRecordsPerSecond, ratio: httpRecordsPerSecond / directRecordsPerSecond,
+    batchSize, batches, concurrency, rollupRecordsPerSecond,
+  };
+}
+
+/** Bytes on disk: the whole database, and the raw reports table with its indexes. */
+async function diskUse(hub: Hub<HubStore>, postgres: boolean): Promise<{ databaseMiB: number; reportsMiB: number }> {
+  const mib = (bytes: number) => bytes / 2 ** 20;
+  if (postgres) {
+    const pool = (hub.store as PostgresStore).pool;
+    await pool.query('VACUUM ANALYZE');
+    // Leaf tables only (a partitioned parent has no storage); pg_total_relation_size counts TOAST and indexes.
+    const { rows } = await pool.query<{ all: number; reports: number }>(
+      `SELECT sum(pg_total_relation_size(c.oid)) AS all,
+        sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.oid IN (SELECT relid FROM pg_partition_tree('reports'))) AS reports
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'm')`);
+    return { databaseMiB: mib(rows[0]!.all), reportsMiB: mib(rows[0]!.reports) };
+  }
+  const db = (hub.store as SqliteStore).db;
+  db.pragma('optimize');
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  const reports = db.prepare<[], number>(
+    "SELECT sum(pgsize) FROM dbstat WHERE name = 'reports' OR name IN (SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'reports')").pluck().get() ?? 0;
+  return { databaseMiB: mib(statSync(hub.config.databaseFile).size), reportsMiB: mib(reports) };
+}
+
+/** Stores `stored` reports spread over the last 24 h (with rollups), then times the dashboard over HTTP. */
+async function measureQueries(target: BenchHub, stored: number, now: number, quick: boolean, log: (line: string) => void): Promise<QueryTimings> {
+  const { hub, siteId, cookie } = target;
+  const postgres = hub.config.databaseUrl !== undefined;
+  const loadStart = performance.now();
+  const chunk = 20_000;
+  for (let done = 0; done < stored; done += chunk) {
+    const n = Math.min(chunk, stored - done);
+    // Oldest first, as ingestion appends them: index pages fill as they do in production.
+    const rows = Array.from({ length: n }, (_, i) => toStored(makeRecord(done + i, now - 86_400 + Math.floor(((done + i) / stored) * 86_400))));
+    await hub.store.insertReports(siteId, rows);
+    await hub.rollUpNow();
+    if (!quick && (done / chunk) % 50 === 0) log(`  loaded ${(done + n).toLocaleString('en-US')} reports`);
+  }
+  const bulkLoadRecordsPerSecond = stored / ((performance.now() - loadStart) / 1000);
+  const { databaseMiB, reportsMiB } = await diskUse(hub, postgres);
+  log(`stored ${stored.toLocaleString('en-US')} reports (with rollups) at ${Math.round(bulkLoadRecordsPerSecond).toLocaleString('en-US')} records/s, `
+    + `${databaseMiB.toFixed(0)} MiB (raw reports with indexes ${reportsMiB.toFixed(0)} MiB)`);
+
+  const get = async (path: string) => {
+    const response = await fetch(hub.url + path, { headers: { cookie } });
+    if (response.status !== 200) throw new Error(`${path}: ${response.status}`);
+    return response.text();
+  };
+  let cursor: string | null = null;
+  for (let page = 1; page < 20; page++) {
+    cursor = (JSON.parse(await get(`/api/sites/${siteId}/requests?limit=50${cursor ? `&before=${cursor}` : ''}`)) as { next: string | null }).next;
+    if (!cursor) break;
+  }
+  const rounds = quick ? 3 : 9;
+  const overviewMs = await timeMs(() => get(`/api/sites/${siteId}/stats/overview?range=24h`), rounds);
+  const topListsMs = await timeMs(() => get(`/api/sites/${siteId}/stats/top?range=24h`), rounds);
+  const overviewPageMs = await timeMs(() => get(`/sites/${siteId}?range=24h`), rounds);
+  const requestLogMs = await timeMs(() => get(`/api/sites/${siteId}/requests?treatment=Blocked&limit=50`), rounds);
+  const requestLogFirstPageMs = await timeMs(() => get(`/api/sites/${siteId}/requests?limit=50`), rounds);
+  const requestLogPage20Ms = await timeMs(() => get(`/api/sites/${siteId}/requests?limit=50${cursor ? `&before=${cursor}` : ''}`), rounds);
+  const rawScanTotalsMs = postgres
+    ? await timeMs(() => (hub.store as PostgresStore).pool.query(`SELECT count(*), count(*) FILTER (WHERE treatment = 2),
+        count(*) FILTER (WHERE treatment = 1), count(DISTINCT ip) FROM reports WHERE site_id = $1 AND ts >= $2`, [siteId, now - 86_400]), rounds)
+    : await timeMs(async () => (hub.store as SqliteStore).db.prepare(`SELECT count(*), sum(treatment = 2), sum(treatment = 1), count(DISTINCT ip)
+        FROM reports WHERE site_id = ? AND ts >= ?`).get(siteId, now - 86_400), rounds);
+  log(`24 h overview ${overviewMs.toFixed(1)} ms, top lists ${topListsMs.toFixed(1)} ms, overview page ${overviewPageMs.toFixed(1)} ms, `
+    + `request log ${requestLogMs.toFixed(1)} ms (Blocked), ${requestLogFirstPageMs.toFixed(1)} ms (first page), ${requestLogPage20Ms.toFixed(1)} ms (page 20); `
+    + `baseline raw scan ${rawScanTotalsMs.toFixed(1)} ms`);
+  return {
+    storedRecords: stored, bulkLoadRecordsPerSecond, databaseMiB, reportsMiB, overviewMs, topListsMs, overviewPageMs,
+    requestLogMs, requestLogFirstPageMs, requestLogPage20Ms, rawScanTotalsMs,
+  };
+}
+
 export async function runHubBench(options: HubBenchOptions = {}): Promise<HubBenchResult> {
   const quick = options.quick ?? false;
   const log = options.log ?? (() => undefined);
@@ -156,100 +272,77 @@ export async function runHubBench(options: HubBenchOptions = {}): Promise<HubBen
   const batches = Math.ceil((quick ? 20_000 : 300_000) / batchSize);
   const concurrency = 4;
   const now = Math.floor(Date.now() / 1000);
+  // A pool of distinct bodies, reused round-robin: holding hundreds of MB of bodies would measure the GC.
+  // Serialised beforehand, so the figure is the hub's work alone.
+  const bodies = upsyncBodies(Math.min(batches, 25), batchSize, now);
 
-  // Ingestion over HTTP: bodies serialised beforehand, so the figure is the hub's work alone.
+  log('SQLite:');
   const ingestHub = await startBenchHub();
   let ingest: HubBenchResult['ingest'];
   try {
-    // A pool of distinct bodies, reused round-robin: holding hundreds of MB of bodies would measure the GC.
-    const pool = Math.min(batches, 25);
-    const poolBodies = Array.from({ length: pool }, (_, b) => JSON.stringify({
-      meta: { version: '0.1.0', client: 'bench', framework: 'node' },
-      batch: Array.from({ length: batchSize }, (_, i) => makeRecord(b * batchSize + i, now - 3600 + Math.floor(((b * batchSize + i) / (pool * batchSize)) * 3600))),
-    }));
-    // The load comes from a worker thread, as clients are other machines: the hub's event loop does
-    // only the hub's work.
-    const started = performance.now();
-    await sendFromWorker(`${ingestHub.hub.url}/v2/upsync/${ingestHub.apiKey}`, poolBodies, batches, concurrency);
-    const httpSeconds = (performance.now() - started) / 1000;
-    const httpRecordsPerSecond = (batches * batchSize) / httpSeconds;
-    log(`ingest over HTTP: ${Math.round(httpRecordsPerSecond).toLocaleString('en-US')} records/s (${batches} × ${batchSize}, ${concurrency} connections)`);
-
-    const rollStart = performance.now();
-    const folded = await ingestHub.hub.rollUpNow();
-    const rollupRecordsPerSecond = folded / ((performance.now() - rollStart) / 1000);
-    log(`rollup: ${Math.round(rollupRecordsPerSecond).toLocaleString('en-US')} records/s`);
-
-    // Baseline: the same records through the store's batched insert, no HTTP or validation.
-    const direct = poolBodies.map((b) => (JSON.parse(b) as { batch: Record<string, unknown>[] }).batch.map(toStored));
-    const directStart = performance.now();
-    for (let b = 0; b < batches; b++) await ingestHub.hub.store.insertReports(ingestHub.siteId, direct[b % pool]!);
-    const directRecordsPerSecond = (batches * batchSize) / ((performance.now() - directStart) / 1000);
-    log(`baseline, direct store insert: ${Math.round(directRecordsPerSecond).toLocaleString('en-US')} records/s`);
+    const timings = await measureIngest(ingestHub, bodies, batches, batchSize, concurrency, log);
     // Sustained: a fresh hub with its rollup timer at the default 2 s, timed until all is folded.
     let sustainedRecordsPerSecond = 0;
     const sustainedHub = await startBenchHub(2000);
     try {
       const t0 = performance.now();
-      await sendFromWorker(`${sustainedHub.hub.url}/v2/upsync/${sustainedHub.apiKey}`, poolBodies, batches, concurrency);
+      await sendFromWorker(`${sustainedHub.hub.url}/v2/upsync/${sustainedHub.apiKey}`, bodies, batches, concurrency);
       await sustainedHub.hub.rollUpNow();
       sustainedRecordsPerSecond = (batches * batchSize) / ((performance.now() - t0) / 1000);
     } finally {
-      await sustainedHub.hub.close();
-      rmSync(sustainedHub.dir, { recursive: true, force: true });
+      await sustainedHub.close();
     }
     log(`sustained (ingest + rollups every 2 s, until folded): ${Math.round(sustainedRecordsPerSecond).toLocaleString('en-US')} records/s`);
-    ingest = {
-      sustainedRecordsPerSecond,
-      httpRecordsPerSecond, directRecordsPerSecond, ratio: httpRecordsPerSecond / directRecordsPerSecond,
-      batchSize, batches, concurrency, rollupRecordsPerSecond,
-    };
+    ingest = { ...timings, sustainedRecordsPerSecond };
   } finally {
-    await ingestHub.hub.close();
-    rmSync(ingestHub.dir, { recursive: true, force: true });
+    await ingestHub.close();
   }
 
   // Queries over many stored reports, spread over the last 24 hours.
   const stored = options.storedRecords ?? (quick ? 50_000 : 1_000_000);
   const queryHub = await startBenchHub();
+  let queries: QueryTimings;
   try {
-    const { hub, siteId, cookie } = queryHub;
-    const loadStart = performance.now();
-    const chunk = 20_000;
-    for (let done = 0; done < stored; done += chunk) {
-      const n = Math.min(chunk, stored - done);
-      const rows = Array.from({ length: n }, (_, i) => toStored(makeRecord(done + i, now - Math.floor(((done + i) / stored) * 86_400))));
-      await hub.store.insertReports(siteId, rows);
-      await hub.rollUpNow();
-      if (!quick && (done / chunk) % 50 === 0) log(`  loaded ${(done + n).toLocaleString('en-US')} reports`);
-    }
-    const bulkLoadRecordsPerSecond = stored / ((performance.now() - loadStart) / 1000);
-    hub.store.db.pragma('optimize');
-    const databaseMiB = statSync(hub.config.databaseFile).size / 2 ** 20;
-    log(`stored ${stored.toLocaleString('en-US')} reports (with rollups) at ${Math.round(bulkLoadRecordsPerSecond).toLocaleString('en-US')} records/s, ${databaseMiB.toFixed(0)} MiB`);
-
-    const get = async (path: string) => {
-      const response = await fetch(hub.url + path, { headers: { cookie } });
-      if (response.status !== 200) throw new Error(`${path}: ${response.status}`);
-      return response.text();
-    };
-    const rounds = quick ? 3 : 9;
-    const overviewMs = await timeMs(() => get(`/api/sites/${siteId}/stats/overview?range=24h`), rounds);
-    const topListsMs = await timeMs(() => get(`/api/sites/${siteId}/stats/top?range=24h`), rounds);
-    const overviewPageMs = await timeMs(() => get(`/sites/${siteId}?range=24h`), rounds);
-    const requestLogMs = await timeMs(() => get(`/api/sites/${siteId}/requests?treatment=Blocked&limit=50`), rounds);
-    const rawScan = hub.store.db.prepare(`SELECT count(*), sum(treatment = 2), sum(treatment = 1), count(DISTINCT ip)
-      FROM reports WHERE site_id = ? AND ts >= ?`);
-    const rawScanTotalsMs = await timeMs(async () => rawScan.get(siteId, now - 86_400), rounds);
-    log(`24 h overview ${overviewMs.toFixed(1)} ms, top lists ${topListsMs.toFixed(1)} ms, overview page ${overviewPageMs.toFixed(1)} ms, `
-      + `request log ${requestLogMs.toFixed(1)} ms; baseline raw scan ${rawScanTotalsMs.toFixed(1)} ms`);
-    return {
-      ingest,
-      queries: { storedRecords: stored, bulkLoadRecordsPerSecond, databaseMiB, overviewMs, topListsMs, overviewPageMs, requestLogMs, rawScanTotalsMs },
-    };
+    queries = await measureQueries(queryHub, stored, now, quick, log);
   } finally {
-    await queryHub.hub.close();
-    rmSync(queryHub.dir, { recursive: true, force: true });
+    await queryHub.close();
+  }
+  return { ingest, queries, postgres: await comparePostgres(options, bodies, batches, batchSize, concurrency, now, log) };
+}
+
+/** The PostgreSQL rows: ingestion, and the queries at one size on PostgreSQL and on SQLite. */
+async function comparePostgres(options: HubBenchOptions, bodies: string[], batches: number, batchSize: number, concurrency: number,
+  now: number, log: (line: string) => void): Promise<HubBenchResult['postgres']> {
+  const quick = options.quick ?? false;
+  const stored = options.postgresStoredRecords ?? (quick ? 20_000 : 1_000_000);
+  if (stored <= 0) return { unavailable: 'PostgreSQL rows not asked for' };
+  const server = await benchPostgresUrl(!quick);
+  if ('unavailable' in server) {
+    log(server.unavailable);
+    return server;
+  }
+  log('PostgreSQL:');
+  const onPostgres = async <T>(task: (target: BenchHub) => Promise<T>): Promise<T> => {
+    const db = await freshBenchDatabase(server.url);
+    try {
+      const target = await startBenchHub(3_600_000, db.url);
+      try {
+        return await task(target);
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  };
+  const ingest = await onPostgres((target) => measureIngest(target, bodies, batches, batchSize, concurrency, log));
+  const queries = await onPostgres((target) => measureQueries(target, stored, now, quick, log));
+  log(`SQLite at the same size (${stored.toLocaleString('en-US')} reports):`);
+  const sqliteHub = await startBenchHub();
+  try {
+    return { ingest, queries, sqliteQueries: await measureQueries(sqliteHub, stored, now, quick, log) };
+  } finally {
+    await sqliteHub.close();
   }
 }
 
@@ -259,6 +352,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const storedRecords = at > 0 ? Number(process.argv[at + 1]) : undefined;
   const b = process.argv.indexOf('--batch');
   const batchSize = b > 0 ? Number(process.argv[b + 1]) : undefined;
-  const result = await runHubBench({ quick, storedRecords, batchSize, log: (l) => console.log(l) });
+  const p = process.argv.indexOf('--pg-records');
+  const postgresStoredRecords = p > 0 ? Number(process.argv[p + 1]) : undefined;
+  const result = await runHubBench({ quick, storedRecords, batchSize, postgresStoredRecords, log: (l) => console.log(l) });
   console.log(JSON.stringify(result, null, 2));
 }

@@ -39,7 +39,12 @@ export interface HubOptions {
   secureCookies?: boolean;
   /** Trust X-Forwarded-For from these proxies (Fastify's trustProxy), for login rate limiting and client IPs. */
   trustProxy?: boolean | string | string[];
-  /** Fastify logger options; false (default for tests) logs nothing. */
+  /**
+   * The hub's log: pino JSON lines (Fastify's logger) on stderr. Default `warn`: errors and warnings only
+   * (5xx answers, failed rollups and retention, database outages and recoveries, signing and data-file
+   * failures); `info` adds one line per request. `true` is `info`; `false` logs nothing at all. API keys in
+   * URLs, cookies, Authorization and database passwords are redacted (server/log-redaction.ts).
+   */
   logger?: boolean | { level?: string; stream?: { write(line: string): void } };
   /** Milliseconds between rollup passes over newly ingested reports. */
   rollupIntervalMs?: number;
@@ -80,7 +85,31 @@ export interface HubOptions {
    * start, merged with the built-in baseline. false turns it off. Default: the baseline only.
    */
   selfProtection?: false | { rules?: object; trustedProxies?: string[] };
+  /**
+   * Serve `GET /metrics` (Prometheus text) to requests carrying `Authorization: Bearer <token>`; 16–256
+   * characters. Without it there is no metrics route (404).
+   */
+  metricsToken?: string;
 }
+
+/**
+ * Where an operator sets each createHub() option: `command line` (a flag and a MOAT_HUB_* variable of
+ * main.ts), or only in code, with the reason. `satisfies` makes a new option a compile error until it is
+ * placed here; main.test.ts checks every `command line` entry against the flag table.
+ */
+export const OPTION_REACH = {
+  dataDir: 'command line', databaseUrl: 'command line', databasePoolSize: 'command line', signingKeyFile: 'command line',
+  host: 'command line', port: 'command line', adminEmail: 'command line', adminPassword: 'command line',
+  createDemoSite: 'command line', retention: 'command line', dataFilesDir: 'command line', defaultDataFiles: 'command line',
+  secureCookies: 'command line', trustProxy: 'command line', logger: 'command line', rollupIntervalMs: 'command line',
+  pruneIntervalMs: 'command line', upsyncMaxBytes: 'command line', upsyncMaxRecords: 'command line',
+  loginRateLimit: 'command line', sessionTtlSeconds: 'command line', signing: 'command line', publicUrl: 'command line',
+  selfProtection: 'command line', metricsToken: 'command line',
+  onRequest: 'code only: a function (a Fastify hook)',
+  countryOf: 'code only: a function (the command line uses the served data file)',
+  print: 'code only: a function (main.ts prints to stdout)',
+  now: 'code only: a test clock',
+} as const satisfies Record<keyof HubOptions, 'command line' | `code only: ${string}`>;
 
 export interface HubConfig {
   dataDir: string;
@@ -107,6 +136,7 @@ export interface HubConfig {
   sessionTtlSeconds: number;
   signing: boolean;
   publicUrl: string | undefined;
+  metricsToken: string | undefined;
 }
 
 const DAY = 86_400;
@@ -139,6 +169,7 @@ const optionsSchema = z.object({
   sessionTtlSeconds: z.number().int().min(60).default(7 * DAY),
   signing: z.boolean().default(true),
   publicUrl: z.url().optional(),
+  metricsToken: z.string().min(16, 'the metrics token needs at least 16 characters').max(256).optional(),
 });
 
 export function resolveConfig(options: HubOptions): HubConfig {
@@ -150,6 +181,7 @@ export function resolveConfig(options: HubOptions): HubConfig {
     pruneIntervalMs: options.pruneIntervalMs, upsyncMaxBytes: options.upsyncMaxBytes,
     upsyncMaxRecords: options.upsyncMaxRecords, loginRateLimit: options.loginRateLimit,
     sessionTtlSeconds: options.sessionTtlSeconds, signing: options.signing, publicUrl: options.publicUrl,
+    metricsToken: options.metricsToken,
   });
   const dataDir = resolve(o.dataDir);
   return {
@@ -176,5 +208,6 @@ export function resolveConfig(options: HubOptions): HubConfig {
     sessionTtlSeconds: o.sessionTtlSeconds,
     signing: o.signing,
     publicUrl: o.publicUrl?.replace(/\/+$/, ''),
+    metricsToken: o.metricsToken,
   };
 }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { parseCommandLine, UsageError } from './cli/command-line.js';
 import { resolveConfig, type HubConfig, type HubOptions } from './config.js';
 import { createHub } from './server/create-hub.js';
+import { redactText } from './server/log-redaction.js';
 
 let command;
 try {
@@ -31,9 +32,25 @@ try {
   hub = await createHub(command.options);
 } catch (error) {
   // Never the options themselves: the database URL may hold a password.
-  console.error(`moat-hub: could not start: ${(error as Error).message}`);
+  console.error(`moat-hub: could not start: ${redactText((error as Error).message)}`);
   process.exit(1);
 }
+
+// Before the banner: a supervisor (or a test) that stops the hub as soon as it sees the banner must find
+// the handlers in place, or Node's default action kills the process without closing the store.
+const running = hub;
+let stopping = false;
+const stop = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`Moat hub: ${signal}, stopping`);
+  running.close().then(() => process.exit(0), (error: unknown) => {
+    console.error(`moat-hub: could not stop cleanly: ${redactText(error instanceof Error ? error.stack ?? error.message : String(error))}`);
+    process.exit(1);
+  });
+};
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));
 
 const login = hub.firstRun.oneTimePassword
   ? `${hub.firstRun.adminEmail} / ${hub.firstRun.oneTimePassword} (one-time)`
@@ -50,20 +67,6 @@ if (hub.firstRun.demoApiKey) {
 }
 if (hub.context.signingKey) console.log(`Signing public key (ed25519, raw base64): ${hub.context.signingKey.publicKeyBase64}`);
 
-const running = hub;
-let stopping = false;
-const stop = (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  console.log(`Moat hub: ${signal}, stopping`);
-  running.close().then(() => process.exit(0), (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-};
-process.on('SIGINT', () => stop('SIGINT'));
-process.on('SIGTERM', () => stop('SIGTERM'));
-
 /** What an operator checks after a deploy; nothing secret (the database URL is named, not shown). */
 function settingsSummary(options: HubOptions, config: HubConfig): string {
   const trust = options.trustProxy;
@@ -75,7 +78,16 @@ function settingsSummary(options: HubOptions, config: HubConfig): string {
     `retention ${config.retention.rawSeconds / 86_400} d raw, ${config.retention.rollupSeconds / 86_400} d rollups`,
     `signing ${config.signing ? 'on' : 'off'}`,
     `public URL ${config.publicUrl ?? 'the listen address'}`,
+    `log ${logSummary(options.logger)}`,
+    `metrics ${config.metricsToken ? 'on (GET /metrics, bearer token)' : 'off'}`,
   ].join('; ');
+}
+
+/** The default (undefined) is createHub's: errors and warnings as JSON lines on stderr. */
+function logSummary(logger: HubOptions['logger']): string {
+  if (logger === false) return 'off';
+  const level = typeof logger === 'object' && logger.level ? logger.level : logger === true ? 'info' : 'warn';
+  return `${level} on stderr${['info', 'debug', 'trace'].includes(level) ? ', with requests' : ''}`;
 }
 
 function usageExit(message: string): never {

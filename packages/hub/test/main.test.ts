@@ -1,52 +1,15 @@
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { helpText, parseCommandLine } from '../src/cli/command-line.js';
+import { helpText, parseCommandLine, SETTINGS } from '../src/cli/command-line.js';
+import { OPTION_REACH, type HubOptions } from '../src/config.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client } from './support/hub-fixture.js';
+import { runMain, stopMain as stop, waitForStart } from './support/main-process.js';
 
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const DOCS = fileURLToPath(new URL('../../../docs/hub.md', import.meta.url));
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Runs main.ts with only the given MOAT_HUB_* variables (none inherited from the test's environment). */
-function runMain(args: string[], env: Record<string, string> = {}): Started {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MOAT_HUB_')));
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-/**
- * Waits until the hub printed its last start-up line, the public key (or exited); the deadline only
- * guards a hang (a first start builds the default data file, which takes a while on a busy machine).
- */
-async function waitForStart(started: Started): Promise<string> {
-  const deadline = Date.now() + 600_000;
-  while (!/Signing public key/.test(started.output()) && Date.now() < deadline && started.child.exitCode === null) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const url = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(started.output())?.[1];
-  assert.ok(url, started.output());
-  return url;
-}
-
-async function stop(started: Started): Promise<void> {
-  if (started.child.exitCode !== null) return;
-  started.child.kill('SIGTERM');
-  assert.equal(await started.exited, 0, started.output());
-}
 
 describe('hub entry point', () => {
   it('starts on a data dir, creates the admin from the environment and a demo site, prints URL and login, stops on SIGTERM', async () => {
@@ -198,6 +161,57 @@ describe('hub command line parsing', () => {
     assert.equal(o.selfProtection, false);
     assert.equal(o.signing, false);
     assert.equal(o.sessionTtlSeconds, 3600);
+  });
+
+  it('every createHub() option an operator sets is reached by a flag and by its variable, with the same result', () => {
+    // Driven by the two tables: OPTION_REACH (complete by its type) and the flag table with an example per row.
+    const scratch = mkdtempSync(join(tmpdir(), 'moat-hub-reach-'));
+    try {
+      const baseline = parseCommandLine([], {});
+      assert.equal(baseline.kind, 'start');
+      if (baseline.kind !== 'start') return;
+      const reached = new Map<string, string[]>();
+      for (const [i, setting] of SETTINGS.entries()) {
+        let value: string | undefined;
+        if (setting.kind !== 'flag') {
+          assert.ok(setting.example !== undefined, `--${setting.flag} has an example in the table`);
+          value = setting.example;
+          if (setting.value === 'FILE') {
+            value = join(scratch, `file-${i}`);
+            writeFileSync(value, setting.example);
+          }
+        }
+        const fromFlag = parseCommandLine(value === undefined ? [`--${setting.flag}`] : [`--${setting.flag}`, value], {});
+        assert.ok(setting.env, `--${setting.flag} has an environment variable`);
+        const fromEnv = parseCommandLine([], { [setting.env]: value ?? '1' });
+        assert.deepEqual(fromEnv, fromFlag, `${setting.env} does what --${setting.flag} does`);
+        if (fromFlag.kind !== 'start') continue;
+        const changed = (Object.keys({ ...baseline.options, ...fromFlag.options }) as (keyof HubOptions)[])
+          .filter((key) => JSON.stringify(fromFlag.options[key]) !== JSON.stringify(baseline.options[key]));
+        assert.ok(changed.length > 0, `--${setting.flag} changes an option`);
+        for (const key of changed) reached.set(key, [...(reached.get(key) ?? []), setting.flag]);
+      }
+      for (const [key, reach] of Object.entries(OPTION_REACH)) {
+        if (reach === 'command line') assert.ok(reached.has(key), `HubOptions.${key} is reachable from the command line`);
+        else assert.ok(!reached.has(key), `HubOptions.${key} is marked "${reach}" but --${reached.get(key)} sets it`);
+      }
+      for (const key of reached.keys()) assert.ok(key in OPTION_REACH, `--${reached.get(key)} sets ${key}, which OPTION_REACH does not know`);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it('logs errors and warnings by default; --log-requests and --log info add request lines; --log off logs nothing', () => {
+    const logger = (args: string[], env: Record<string, string> = {}) => {
+      const parsed = parseCommandLine(args, env);
+      return parsed.kind === 'start' ? parsed.options.logger : 'help';
+    };
+    assert.equal(logger([]), undefined, 'createHub\'s default: warn on stderr');
+    assert.deepEqual(logger(['--log-requests']), { level: 'info' });
+    assert.deepEqual(logger(['--log', 'error', '--log-requests']), { level: 'info' });
+    assert.deepEqual(logger(['--log', 'debug', '--log-requests']), { level: 'debug' }, 'never raised');
+    assert.equal(logger(['--log', 'off', '--log-requests']), false, 'off wins');
+    assert.deepEqual(logger([], { MOAT_HUB_LOG: 'warn' }), { level: 'warn' });
   });
 
   it('refuses values out of range or of the wrong kind, naming the source', () => {

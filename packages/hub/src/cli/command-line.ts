@@ -21,12 +21,14 @@ export type CommandLine =
 
 type Kind = 'text' | 'flag' | 'int' | 'number';
 
-interface Setting {
+export interface Setting {
   flag: string;
   env?: string;
   kind: Kind;
-  /** Placeholder in the help, for options with a value. */
+  /** Placeholder in the help, for options with a value; FILE: the value names a file. */
   value?: string;
+  /** A valid value (for FILE: the file's content), so a test can drive every row of the table. */
+  example?: string;
   help: string;
   /** Range of numbers, inclusive. */
   min?: number;
@@ -39,64 +41,76 @@ interface Setting {
 const PROXY_GROUPS = new Set(['loopback', 'linklocal', 'uniquelocal']);
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
 
-const SETTINGS: Setting[] = [
-  { flag: 'data-dir', env: 'MOAT_HUB_DATA_DIR', kind: 'text', value: 'DIR', help: 'database, compiled rules, signing key (default ./moat-hub-data)',
+/** Every flag of the hub, read-only for tests and docs checks. */
+export const SETTINGS: readonly Setting[] = [
+  { flag: 'data-dir', env: 'MOAT_HUB_DATA_DIR', kind: 'text', value: 'DIR', example: '/var/lib/moat-hub', help: 'database, compiled rules, signing key (default ./moat-hub-data)',
     apply: (o, v) => { o.dataDir = v as string; } },
-  { flag: 'host', env: 'MOAT_HUB_HOST', kind: 'text', value: 'HOST', help: 'listen address (default 127.0.0.1; 0.0.0.0 or :: for all)',
+  { flag: 'host', env: 'MOAT_HUB_HOST', kind: 'text', value: 'HOST', example: '0.0.0.0', help: 'listen address (default 127.0.0.1; 0.0.0.0 or :: for all)',
     apply: (o, v) => { o.host = v as string; } },
-  { flag: 'port', env: 'MOAT_HUB_PORT', kind: 'int', value: 'PORT', min: 0, max: 65535, help: 'listen port, 0 = any free port (default 8787)',
+  { flag: 'port', env: 'MOAT_HUB_PORT', kind: 'int', value: 'PORT', min: 0, max: 65535, example: '9000', help: 'listen port, 0 = any free port (default 8787)',
     apply: (o, v) => { o.port = v as number; } },
-  { flag: 'public-url', env: 'MOAT_HUB_PUBLIC_URL', kind: 'text', value: 'URL', help: 'URL clients reach the hub on, shown on the Setup page',
+  { flag: 'public-url', env: 'MOAT_HUB_PUBLIC_URL', kind: 'text', value: 'URL', example: 'https://hub.example.test', help: 'URL clients reach the hub on, shown on the Setup page',
     apply: (o, v, fail) => { o.publicUrl = httpUrl(v as string, fail); } },
-  { flag: 'database-url', env: 'MOAT_HUB_DATABASE_URL', kind: 'text', value: 'URL', help: 'postgres://… to keep everything in PostgreSQL (prefer the variable: flags show in ps)',
+  { flag: 'database-url', env: 'MOAT_HUB_DATABASE_URL', kind: 'text', value: 'URL', example: 'postgres://moat@db.internal/moat', help: 'postgres://… to keep everything in PostgreSQL (prefer the variable: flags show in ps)',
     apply: (o, v, fail) => {
       if (!/^postgres(ql)?:\/\/\S+$/.test(v as string)) fail('must start with postgres:// or postgresql://');
       o.databaseUrl = v as string;
     } },
-  { flag: 'database-pool-size', env: 'MOAT_HUB_DATABASE_POOL_SIZE', kind: 'int', value: 'N', min: 1, max: 1000, help: 'most PostgreSQL connections of this instance (default 10)',
+  { flag: 'database-pool-size', env: 'MOAT_HUB_DATABASE_POOL_SIZE', kind: 'int', value: 'N', min: 1, max: 1000, example: '4', help: 'most PostgreSQL connections of this instance (default 10)',
     apply: (o, v) => { o.databasePoolSize = v as number; } },
-  { flag: 'signing-key-file', env: 'MOAT_HUB_SIGNING_KEY_FILE', kind: 'text', value: 'FILE', help: 'ed25519 key, shared by all instances (default <data-dir>/signing-key.pem)',
+  { flag: 'signing-key-file', env: 'MOAT_HUB_SIGNING_KEY_FILE', kind: 'text', value: 'FILE', example: 'key', help: 'ed25519 key, shared by all instances (default <data-dir>/signing-key.pem)',
     apply: (o, v) => { o.signingKeyFile = v as string; } },
   { flag: 'no-signing', env: 'MOAT_HUB_NO_SIGNING', kind: 'flag', help: 'do not sign rule files (clients cannot pin a key)',
     apply: (o, v) => { if (v) o.signing = false; } },
-  { flag: 'data-files-dir', env: 'MOAT_HUB_DATA_FILES_DIR', kind: 'text', value: 'DIR', help: 'data_subscriptions files: DIR/moat/*.db and DIR/wafris/*.db, newest served',
+  { flag: 'data-files-dir', env: 'MOAT_HUB_DATA_FILES_DIR', kind: 'text', value: 'DIR', example: '/srv/data-files', help: 'data_subscriptions files: DIR/moat/*.db and DIR/wafris/*.db, newest served',
     apply: (o, v) => { o.dataFilesDir = v as string; } },
   { flag: 'no-default-data', env: 'MOAT_HUB_NO_DEFAULT_DATA', kind: 'flag', help: 'do not build a data file from the bundled CC0 country ranges when the data-files folder has none',
     apply: (o, v) => { if (v) o.defaultDataFiles = false; } },
-  { flag: 'trust-proxy', env: 'MOAT_HUB_TRUST_PROXY', kind: 'text', value: 'LIST', help: 'proxies whose X-Forwarded-For is believed: IPs, CIDRs, loopback, linklocal, uniquelocal (comma-separated)',
+  { flag: 'trust-proxy', env: 'MOAT_HUB_TRUST_PROXY', kind: 'text', value: 'LIST', example: '10.0.0.0/8', help: 'proxies whose X-Forwarded-For is believed: IPs, CIDRs, loopback, linklocal, uniquelocal (comma-separated)',
     apply: (o, v, fail) => { o.trustProxy = proxyList(v as string, fail); } },
   { flag: 'secure-cookies', env: 'MOAT_HUB_SECURE_COOKIES', kind: 'flag', help: 'mark cookies Secure (the hub is served over HTTPS)',
     apply: (o, v) => { o.secureCookies = v as boolean; } },
-  { flag: 'retention-raw-days', env: 'MOAT_HUB_RETENTION_RAW_DAYS', kind: 'number', value: 'DAYS', min: 0.001, max: 3650, help: 'keep raw reports this long (default 7)',
+  { flag: 'retention-raw-days', env: 'MOAT_HUB_RETENTION_RAW_DAYS', kind: 'number', value: 'DAYS', min: 0.001, max: 3650, example: '3', help: 'keep raw reports this long (default 7)',
     apply: (o, v) => { o.retention = { ...o.retention, rawDays: v as number }; } },
-  { flag: 'retention-rollup-days', env: 'MOAT_HUB_RETENTION_ROLLUP_DAYS', kind: 'number', value: 'DAYS', min: 0.001, max: 3650, help: 'keep dashboard rollups this long (default 90)',
+  { flag: 'retention-rollup-days', env: 'MOAT_HUB_RETENTION_ROLLUP_DAYS', kind: 'number', value: 'DAYS', min: 0.001, max: 3650, example: '30', help: 'keep dashboard rollups this long (default 90)',
     apply: (o, v) => { o.retention = { ...o.retention, rollupDays: v as number }; } },
-  { flag: 'session-ttl-seconds', env: 'MOAT_HUB_SESSION_TTL_SECONDS', kind: 'int', value: 'S', min: 60, max: 400 * 86_400, help: 'sign-in session lifetime (default 604800, 7 days)',
+  { flag: 'rollup-interval-ms', env: 'MOAT_HUB_ROLLUP_INTERVAL_MS', kind: 'int', value: 'MS', example: '500', min: 10, max: 3_600_000, help: 'how often new reports are folded into the dashboard (default 2000)',
+    apply: (o, v) => { o.rollupIntervalMs = v as number; } },
+  { flag: 'prune-interval-ms', env: 'MOAT_HUB_PRUNE_INTERVAL_MS', kind: 'int', value: 'MS', example: '60000', min: 1000, max: 86_400_000, help: 'how often retention runs (default 3600000, an hour)',
+    apply: (o, v) => { o.pruneIntervalMs = v as number; } },
+  { flag: 'session-ttl-seconds', env: 'MOAT_HUB_SESSION_TTL_SECONDS', kind: 'int', value: 'S', min: 60, max: 400 * 86_400, example: '3600', help: 'sign-in session lifetime (default 604800, 7 days)',
     apply: (o, v) => { o.sessionTtlSeconds = v as number; } },
-  { flag: 'upsync-max-bytes', env: 'MOAT_HUB_UPSYNC_MAX_BYTES', kind: 'int', value: 'N', min: 1024, max: 1024 ** 3, help: 'largest report batch, before and after gzip (default 8388608)',
+  { flag: 'upsync-max-bytes', env: 'MOAT_HUB_UPSYNC_MAX_BYTES', kind: 'int', value: 'N', min: 1024, max: 1024 ** 3, example: '65536', help: 'largest report batch, before and after gzip (default 8388608)',
     apply: (o, v) => { o.upsyncMaxBytes = v as number; } },
-  { flag: 'upsync-max-records', env: 'MOAT_HUB_UPSYNC_MAX_RECORDS', kind: 'int', value: 'N', min: 1, max: 1_000_000, help: 'most records per report batch (default 10000)',
+  { flag: 'upsync-max-records', env: 'MOAT_HUB_UPSYNC_MAX_RECORDS', kind: 'int', value: 'N', min: 1, max: 1_000_000, example: '500', help: 'most records per report batch (default 10000)',
     apply: (o, v) => { o.upsyncMaxRecords = v as number; } },
-  { flag: 'login-max-failures', env: 'MOAT_HUB_LOGIN_MAX_FAILURES', kind: 'int', value: 'N', min: 1, max: 10_000, help: 'failed sign-ins per account and client per window (default 10)',
+  { flag: 'login-max-failures', env: 'MOAT_HUB_LOGIN_MAX_FAILURES', kind: 'int', value: 'N', min: 1, max: 10_000, example: '5', help: 'failed sign-ins per account and client per window (default 10)',
     apply: (o, v) => { o.loginRateLimit = { ...loginDefaults(o), maxFailures: v as number }; } },
-  { flag: 'login-window-seconds', env: 'MOAT_HUB_LOGIN_WINDOW_SECONDS', kind: 'int', value: 'S', min: 1, max: 86_400, help: 'window of the failed sign-in limit (default 900)',
+  { flag: 'login-window-seconds', env: 'MOAT_HUB_LOGIN_WINDOW_SECONDS', kind: 'int', value: 'S', min: 1, max: 86_400, example: '60', help: 'window of the failed sign-in limit (default 900)',
     apply: (o, v) => { o.loginRateLimit = { ...loginDefaults(o), windowMs: (v as number) * 1000 }; } },
-  { flag: 'login-slowdown-ms', env: 'MOAT_HUB_LOGIN_SLOWDOWN_MS', kind: 'int', value: 'MS', min: 0, max: 60_000, help: 'wait per attempt on an account failing from many addresses (default 2000)',
+  { flag: 'login-slowdown-ms', env: 'MOAT_HUB_LOGIN_SLOWDOWN_MS', kind: 'int', value: 'MS', min: 0, max: 60_000, example: '0', help: 'wait per attempt on an account failing from many addresses (default 2000)',
     apply: (o, v) => { o.loginRateLimit = { ...loginDefaults(o), accountSlowdownMs: v as number }; } },
-  { flag: 'admin-email', env: 'MOAT_HUB_ADMIN_EMAIL', kind: 'text', value: 'EMAIL', help: 'first admin, created on the first start (default admin@localhost)',
+  { flag: 'admin-email', env: 'MOAT_HUB_ADMIN_EMAIL', kind: 'text', value: 'EMAIL', example: 'ops@example.test', help: 'first admin, created on the first start (default admin@localhost)',
     apply: (o, v, fail) => {
       if (!/^[^\s@]+@[^\s@]+$/.test(v as string)) fail('must be an email address');
       o.adminEmail = v as string;
     } },
-  { flag: 'admin-password-file', env: 'MOAT_HUB_ADMIN_PASSWORD_FILE', kind: 'text', value: 'FILE', help: 'first admin\'s password, read from FILE (or MOAT_HUB_ADMIN_PASSWORD); else a one-time password is printed',
+  { flag: 'admin-password-file', env: 'MOAT_HUB_ADMIN_PASSWORD_FILE', kind: 'text', value: 'FILE', example: 'a long enough password', help: 'first admin\'s password, read from FILE (or MOAT_HUB_ADMIN_PASSWORD); else a one-time password is printed',
     apply: (o, v, fail) => { o.adminPassword = adminPassword(readText(v as string, fail), fail); } },
   { flag: 'demo', env: 'MOAT_HUB_DEMO', kind: 'flag', help: 'create a demo site and print its API key when the hub has no site',
     apply: (o, v) => { o.createDemoSite = v as boolean; } },
-  { flag: 'log', env: 'MOAT_HUB_LOG', kind: 'text', value: 'LEVEL', help: 'request log: info, warn, error, debug (variable: 1 = info; default off)',
+  { flag: 'log', env: 'MOAT_HUB_LOG', kind: 'text', value: 'LEVEL', example: 'info', help: 'JSON log on stderr: error, warn (default: errors, outages), info (+ a line per request), debug; off',
     apply: (o, v, fail) => { o.logger = logLevel(v as string, fail); } },
+  { flag: 'log-requests', env: 'MOAT_HUB_LOG_REQUESTS', kind: 'flag', help: 'log one line per request (the same as --log info, unless --log is more verbose)',
+    apply: (o, v) => { if (v) o.logger = withRequests(o.logger); } },
+  { flag: 'metrics-token', env: 'MOAT_HUB_METRICS_TOKEN', kind: 'text', value: 'TOKEN', example: 'a-metrics-token-of-32-characters', help: 'serve GET /metrics to Authorization: Bearer TOKEN (16+ characters; prefer the variable)',
+    apply: (o, v, fail) => {
+      if ((v as string).length < 16) fail('must be at least 16 characters');
+      o.metricsToken = v as string;
+    } },
   { flag: 'no-self-protection', env: 'MOAT_HUB_NO_SELF_PROTECTION', kind: 'flag', help: 'turn off Moat\'s own firewall in front of the hub',
     apply: (o, v) => { if (v) o.selfProtection = false; } },
-  { flag: 'self-protection-rules', env: 'MOAT_HUB_SELF_PROTECTION_RULES', kind: 'text', value: 'FILE', help: 'extra rules (a JSON rules document) for that firewall',
+  { flag: 'self-protection-rules', env: 'MOAT_HUB_SELF_PROTECTION_RULES', kind: 'text', value: 'FILE', example: '{"block":{"paths":["/x"]}}', help: 'extra rules (a JSON rules document) for that firewall',
     apply: (o, v, fail) => {
       let rules: unknown;
       try {
@@ -221,12 +235,23 @@ function adminPassword(text: string, fail: (m: string) => never): string {
   return password;
 }
 
+/** `--log`: a level, 1/on (info) or 0/off (nothing, not even errors). */
 function logLevel(text: string, fail: (m: string) => never): HubOptions['logger'] {
   const lower = text.toLowerCase();
   if (['0', 'false', 'off', 'no'].includes(lower)) return false;
-  if (['1', 'true', 'on', 'yes'].includes(lower)) return { level: 'info' };
-  if (!LOG_LEVELS.has(lower)) fail(`must be one of ${[...LOG_LEVELS].join(', ')} (or 1 / 0), got ${JSON.stringify(text)}`);
-  return { level: lower };
+  const level = ['1', 'true', 'on', 'yes'].includes(lower) ? 'info' : lower;
+  if (!LOG_LEVELS.has(level)) fail(`must be one of ${[...LOG_LEVELS].join(', ')} (or 1 / 0), got ${JSON.stringify(text)}`);
+  return { level };
+}
+
+/**
+ * `--log-requests`: request lines are logged at info, so the level is lowered to info (never raised). Its
+ * row comes after `--log` in the table, so it sees the level `--log` chose.
+ */
+function withRequests(logger: HubOptions['logger']): HubOptions['logger'] {
+  if (logger === false) return logger; // --log off wins: the operator asked for no log at all
+  const level = typeof logger === 'object' ? logger.level : undefined;
+  return { level: level === 'debug' || level === 'trace' ? level : 'info' };
 }
 
 function readText(path: string, fail: (m: string) => never): string {

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { DatabaseUnavailableError } from '../store/postgres/database-unavailable.js';
 import { HttpError } from './http-error.js';
+import { redactUrl } from './log-redaction.js';
 
 interface ErrorBody {
   error: string;
@@ -44,6 +45,9 @@ export function describeError(error: unknown): { status: number; body: ErrorBody
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = describeError(error);
   // A database outage is logged by the store (once, then at most once a minute), not once per request.
-  if (status >= 500 && !(error instanceof DatabaseUnavailableError)) request.log.error({ err: error }, 'request failed');
+  if (status >= 500 && !(error instanceof DatabaseUnavailableError)) {
+    // Which route failed is what an operator needs; the URL is redacted (it may carry an API key).
+    request.log.error({ err: error, method: request.method, url: redactUrl(request.url), status }, 'request failed');
+  }
   void reply.code(status).type('application/json; charset=utf-8').send(body);
 }

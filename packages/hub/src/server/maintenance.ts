@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { HubConfig } from '../config.js';
 import { DatabaseUnavailableError } from '../store/postgres/database-unavailable.js';
 import type { HubContext } from './context.js';
+import { RecurringFailureLog } from './recurring-failure-log.js';
 
 export interface Maintenance {
   /** Folds all pending reports into the rollups, chunk by chunk; returns reports folded. */
@@ -46,15 +47,18 @@ export function startMaintenance(ctx: HubContext, config: HubConfig, log: Fastif
     return deleted;
   });
 
-  // A database outage is logged by the store at a bounded rate; the next tick simply tries again.
-  const logFailure = (error: unknown, message: string) => {
-    if (!(error instanceof DatabaseUnavailableError)) log.error({ err: error }, message);
+  // A failing job is logged once, then at most once a minute, and when it works again. A database outage
+  // is logged by the store at a bounded rate; the next tick simply tries again.
+  const rollupLog = new RecurringFailureLog(log, 'rollup');
+  const pruneLog = new RecurringFailureLog(log, 'retention');
+  const logFailure = (failures: RecurringFailureLog) => (error: unknown) => {
+    if (!(error instanceof DatabaseUnavailableError)) failures.failed(error);
   };
   const rollupTimer = setInterval(() => {
-    rollUp(MAX_CHUNKS_PER_PASS).catch((error: unknown) => logFailure(error, 'rollup failed'));
+    rollUp(MAX_CHUNKS_PER_PASS).then(() => rollupLog.succeeded(), logFailure(rollupLog));
   }, config.rollupIntervalMs);
   const pruneTimer = setInterval(() => {
-    prune().catch((error: unknown) => logFailure(error, 'retention failed'));
+    prune().then(() => pruneLog.succeeded(), logFailure(pruneLog));
   }, config.pruneIntervalMs);
   rollupTimer.unref();
   pruneTimer.unref();

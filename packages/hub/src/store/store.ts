@@ -295,7 +295,11 @@ export interface HubStore {
   insertReports(siteId: number, records: ReportRecord[], batch?: BatchKey): Promise<InsertOutcome>;
   /** Folds reports stored since the last call into the rollups; returns how many were folded. */
   rollUp(): Promise<number>;
-  /** Deletes raw reports and rollups older than the policy allows; returns rows deleted. */
+  /**
+   * Deletes raw reports and rollups older than the policy allows; returns rows deleted. Only reports
+   * already rolled up go. PostgreSQL removes raw reports a whole day at a time (a day's partition, once
+   * all of it is past `rawSeconds`), so they may outlive `rawSeconds` by up to a day there.
+   */
   prune(policy: RetentionPolicy, now: number): Promise<number>;
 
   // Dashboard queries (read the rollups, except the request log)

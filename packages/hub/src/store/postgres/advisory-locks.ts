@@ -11,4 +11,6 @@ export const LOCKS = {
   ingestBarrier: 2,
   /** One retention pass at a time across instances. */
   prune: 3,
+  /** Creating and dropping day partitions of the reports table, one instance at a time. */
+  partitions: 4,
 } as const;

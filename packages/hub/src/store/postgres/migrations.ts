@@ -228,4 +228,67 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX upsync_batches_received ON upsync_batches(received_at);
     `,
   },
+  {
+    version: 5,
+    name: 'reports partitioned by day',
+    // PostgreSQL only (SQLite keeps one table). The table is rebuilt as a partitioned one in the migration's
+    // transaction, every row kept with its id: days with reports in the last 31 days (and tomorrow) get
+    // their partition; anything else lands in the default partition, which retention prunes row by row.
+    // Ids continue from the highest id ever handed out or folded, so the rollup watermark stays valid.
+    // The primary key must contain the partition key: (id, ts). (site_id, ts, id) serves the request
+    // log's "newest first" order and the per-site first/last timestamps straight from the index;
+    // (site_id, ip, ts, id) the same order for one IP (its detail page, the log filtered by IP), which
+    // otherwise read every report of each hour the IP appeared in.
+    sql: `
+      ALTER TABLE reports RENAME TO reports_unpartitioned;
+      ALTER TABLE reports_unpartitioned RENAME CONSTRAINT reports_pkey TO reports_unpartitioned_pkey;
+      ALTER INDEX reports_site_ts RENAME TO reports_unpartitioned_site_ts;
+      CREATE SEQUENCE reports_ids;
+      CREATE TABLE reports (
+        id BIGINT NOT NULL DEFAULT nextval('reports_ids'),
+        site_id BIGINT NOT NULL,
+        ts BIGINT NOT NULL,
+        ip TEXT NOT NULL,
+        method TEXT NOT NULL,
+        host TEXT NOT NULL,
+        path TEXT NOT NULL,
+        parameter TEXT NOT NULL,
+        user_agent TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        treatment SMALLINT NOT NULL,
+        category TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        rule_id TEXT,
+        monitored JSONB,
+        ip_source TEXT,
+        country TEXT,
+        PRIMARY KEY (id, ts)
+      ) PARTITION BY RANGE (ts);
+      ALTER SEQUENCE reports_ids OWNED BY reports.id;
+      CREATE INDEX reports_site_ts_id ON reports (site_id, ts, id);
+      CREATE INDEX reports_site_ip_ts_id ON reports (site_id, ip, ts, id);
+      CREATE TABLE reports_default PARTITION OF reports DEFAULT;
+      DO $$
+      DECLARE
+        today BIGINT := floor(extract(epoch FROM now()) / 86400)::bigint * 86400;
+        first_day BIGINT;
+        last_day BIGINT;
+        day BIGINT;
+      BEGIN
+        SELECT floor(min(ts) / 86400.0)::bigint * 86400, floor(max(ts) / 86400.0)::bigint * 86400
+          INTO first_day, last_day FROM reports_unpartitioned;
+        day := greatest(first_day, today - 31 * 86400);
+        WHILE first_day IS NOT NULL AND day <= least(last_day, today + 86400) LOOP
+          EXECUTE format('CREATE TABLE %I PARTITION OF reports FOR VALUES FROM (%s) TO (%s)',
+            'reports_d' || to_char(to_timestamp(day) AT TIME ZONE 'UTC', 'YYYYMMDD'), day, day + 86400);
+          day := day + 86400;
+        END LOOP;
+        PERFORM setval('reports_ids', greatest(1,
+          (SELECT coalesce(max(id), 0) FROM reports_unpartitioned),
+          (SELECT last_report_id FROM rollup_state WHERE id = 1)));
+      END $$;
+      INSERT INTO reports SELECT * FROM reports_unpartitioned;
+      DROP TABLE reports_unpartitioned;
+    `,
+  },
 ];

@@ -11,6 +11,7 @@ import { migrate, schemaVersion } from './migrate.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { createPool, type PoolOptions } from './pool.js';
 import { PostgresReports } from './reports.js';
+import { dropExpiredPartitions, ensureDayPartitions } from './report-partitions.js';
 import { withTransaction } from './transaction.js';
 import {
   type AuditRow, type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
@@ -44,6 +45,8 @@ export class PostgresStore implements HubStore {
     const pool = createPool(connectionString, options);
     try {
       await migrate(pool, PG_MIGRATIONS);
+      // Today's and the next days' report partitions, before the first report arrives.
+      await ensureDayPartitions(pool, nowSeconds());
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw error;
@@ -290,8 +293,14 @@ export class PostgresStore implements HubStore {
     return this.reports.rollUp();
   }
 
+  /**
+   * The retention pass: prepares the coming days' report partitions, drops the day partitions past the
+   * raw retention, then deletes expired rows elsewhere (default partition, rollups, audit log, batch ids).
+   */
   async prune(policy: RetentionPolicy, now: number): Promise<number> {
-    let total = (await this.pool.query('DELETE FROM audit_log WHERE at < $1', [now - policy.rollupSeconds])).rowCount ?? 0;
+    await ensureDayPartitions(this.pool, now);
+    let total = await dropExpiredPartitions(this.pool, now - policy.rawSeconds);
+    total += (await this.pool.query('DELETE FROM audit_log WHERE at < $1', [now - policy.rollupSeconds])).rowCount ?? 0;
     while (await this.reports.pruneBatchIds(now - BATCH_ID_RETENTION_SECONDS, PRUNE_CHUNK) > 0);
     for (;;) {
       const deleted = await this.reports.pruneChunk(policy, now);

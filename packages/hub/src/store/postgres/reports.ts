@@ -9,7 +9,13 @@ import type {
   TopEntry, Totals, ValueHour,
 } from '../store.js';
 import { LOCK_NAMESPACE, LOCKS } from './advisory-locks.js';
+import { DEFAULT_PARTITION } from './report-partitions.js';
 import { withTransaction } from './transaction.js';
+
+/** Up to this many (hour, value) rows in a range, a top list is one plain GROUP BY (as in the SQLite store). */
+const PLAIN_TOP_LIMIT = 20_000;
+/** More candidates than this and the candidate pass gives way to the plain GROUP BY. */
+const MAX_TOP_CANDIDATES = 5000;
 
 // Fixed SQL fragments only; every value that comes from outside is a bound parameter.
 const HOUR_DIMENSIONS = hourDimensions({ always: 'true', tab: 'chr(9)' });
@@ -157,7 +163,7 @@ export class PostgresReports {
       [lo, hi, SIZED_DIMENSIONS]);
   }
 
-  /** Deletes one chunk of expired rows; returns rows deleted (0 when nothing is left to do). */
+  /** Deletes one chunk of expired rows (rollups, the default partition); returns rows deleted (0 when nothing is left to do). */
   async pruneChunk(policy: RetentionPolicy, now: number): Promise<number> {
     const rawCutoff = now - policy.rawSeconds;
     const rollupCutoff = now - policy.rollupSeconds;
@@ -168,13 +174,14 @@ export class PostgresReports {
       const sites = (await client.query<{ site_id: number }>('SELECT DISTINCT site_id FROM minute_stats')).rows.map((r) => r.site_id);
       let deleted = 0;
       for (const siteId of sites) {
-        // Only rows already folded into the rollups are deleted, so no count is lost.
-        deleted += (await client.query(`DELETE FROM reports WHERE id IN (
-          SELECT id FROM reports WHERE site_id = $1 AND ts < $2 AND id <= $3 LIMIT $4)`,
+        // Day partitions go whole (dropExpiredPartitions); here only the default partition's rows, dated
+        // outside every day partition. Only rows already folded into the rollups, so no count is lost.
+        deleted += (await client.query(`DELETE FROM ${DEFAULT_PARTITION} WHERE ctid IN (
+          SELECT ctid FROM ${DEFAULT_PARTITION} WHERE site_id = $1 AND ts < $2 AND id <= $3 LIMIT $4)`,
         [siteId, rawCutoff, watermark, PRUNE_CHUNK])).rowCount ?? 0;
         // Rows dated far ahead (stored before ingest clamped timestamps) would otherwise never age out.
-        deleted += (await client.query(`DELETE FROM reports WHERE id IN (
-          SELECT id FROM reports WHERE site_id = $1 AND ts > $2 AND id <= $3 LIMIT $4)`,
+        deleted += (await client.query(`DELETE FROM ${DEFAULT_PARTITION} WHERE ctid IN (
+          SELECT ctid FROM ${DEFAULT_PARTITION} WHERE site_id = $1 AND ts > $2 AND id <= $3 LIMIT $4)`,
         [siteId, now + REPORT_MAX_AHEAD_SECONDS, watermark, PRUNE_CHUNK])).rowCount ?? 0;
         deleted += (await client.query('DELETE FROM minute_stats WHERE site_id = $1 AND minute < $2', [siteId, rollupCutoff])).rowCount ?? 0;
         deleted += (await client.query('DELETE FROM hour_top WHERE site_id = $1 AND hour < $2', [siteId, rollupCutoff])).rowCount ?? 0;
@@ -202,17 +209,43 @@ export class PostgresReports {
   }
 
   /**
-   * The top values of a dimension: one GROUP BY over the hourly rollup, which PostgreSQL runs with a
-   * hash aggregate. The answer is the exact one, the same the SQLite store's candidate pass guarantees;
-   * ties sort by value in byte order (COLLATE "C"), as in SQLite.
+   * The top values of a dimension, exact, with the SQLite store's candidate pass: small ranges are one
+   * GROUP BY; large ones read only values with at least T hits in some hour (the (site, dim, hour, total)
+   * index, one descent per hour), sum those exactly, and accept when the K-th total exceeds (T − 1) ×
+   * hours, the most any skipped value can have; otherwise T falls, ending in the plain GROUP BY.
+   * Measured at 1 M reports over 24 h (634 k hourly IP rows): the plain GROUP BY hashed every row and
+   * spilled to disk, ~60× SQLite's time; the candidate pass reads a few hundred index entries.
+   * Ties sort by value in byte order (COLLATE "C"), as in SQLite.
    */
   async top(siteId: number, dim: TopDimension | 'monitor' | 'rule_id', from: number, to: number, limit: number): Promise<TopEntry[]> {
-    const { rows } = await this.pool.query<TopEntry>(
+    const lo = hourFloor(from);
+    const plain = async () => (await this.pool.query<TopEntry>(
       `SELECT value, sum(total) AS total, sum(blocked) AS blocked FROM hour_top
       WHERE site_id = $1 AND dim = $2 AND hour >= $3 AND hour < $4
       GROUP BY value ORDER BY total DESC, value COLLATE "C" LIMIT $5`,
-      [siteId, dim, hourFloor(from), to, limit]);
-    return rows;
+      [siteId, dim, lo, to, limit])).rows;
+    const sized = await this.pool.query<{ hour: number; n: number }>(
+      'SELECT hour, distinct_values AS n FROM hour_dim_size WHERE site_id = $1 AND dim = $2 AND hour >= $3 AND hour < $4',
+      [siteId, dim, lo, to]);
+    if (sized.rows.reduce((sum, r) => sum + r.n, 0) <= PLAIN_TOP_LIMIT) return plain();
+    const hours = sized.rows.map((r) => r.hour);
+    for (let threshold = 4096; threshold > 1; threshold = Math.floor(threshold / 4)) {
+      // Equality on hour (= ANY) and a range on total: one index descent per hour.
+      const candidates = (await this.pool.query<{ value: string }>(
+        `SELECT DISTINCT value FROM hour_top WHERE site_id = $1 AND dim = $2 AND hour = ANY($3::bigint[]) AND total >= $4 LIMIT $5`,
+        [siteId, dim, hours, threshold, MAX_TOP_CANDIDATES + 1])).rows.map((r) => r.value);
+      if (candidates.length > MAX_TOP_CANDIDATES) break;
+      if (candidates.length < limit) continue;
+      // Equality on every primary-key column: one probe per (hour, candidate).
+      const ranked = (await this.pool.query<TopEntry>(
+        `SELECT value, sum(total) AS total, sum(blocked) AS blocked FROM hour_top
+        WHERE site_id = $1 AND dim = $2 AND hour = ANY($3::bigint[]) AND value = ANY($4::text[])
+        GROUP BY value ORDER BY total DESC, value COLLATE "C"`,
+        [siteId, dim, hours, candidates])).rows;
+      const kth = ranked[limit - 1]?.total ?? 0;
+      if (kth > (threshold - 1) * hours.length) return ranked.slice(0, limit);
+    }
+    return plain();
   }
 
   async earliestMinute(siteId: number): Promise<number | undefined> {
@@ -276,13 +309,20 @@ export class PostgresReports {
       AND (ts < $${n} OR (ts = $${n} AND id < $${n + 1})) ORDER BY ts DESC, id DESC LIMIT $${n + 2}`;
 
     const cursor = page.before ? parseCursor(page.before) : undefined;
-    const lowest = filter.from ?? (await this.oldestTs(siteId));
-    if (lowest === undefined) return { rows: [], next: null };
+    // Each statement over `reports` plans and seeks in every partition, so a first page asks as few as
+    // it can: the newest time only when no bound or cursor gives the start, no oldest time at all (an
+    // empty window seeks the next older report and finding none ends the walk), and the rollup horizon
+    // only for the IP shortcut.
     let upper = Math.min(filter.to ?? Number.MAX_SAFE_INTEGER, cursor ? cursor.ts + 1 : Number.MAX_SAFE_INTEGER);
-    if (upper === Number.MAX_SAFE_INTEGER) upper = ((await this.newestTs(siteId)) ?? lowest) + 1;
+    if (upper === Number.MAX_SAFE_INTEGER) {
+      const newest = await this.newestTs(siteId);
+      if (newest === undefined) return { rows: [], next: null };
+      upper = newest + 1;
+    }
+    const lowest = filter.from ?? Number.MIN_SAFE_INTEGER;
     let cursorTs = cursor ? cursor.ts : upper;
     let cursorId = cursor ? cursor.id : Number.MAX_SAFE_INTEGER;
-    const rolledUpBelow = await this.rolledUpBelow();
+    const rolledUpBelow = filter.ip ? await this.rolledUpBelow() : Number.MAX_SAFE_INTEGER;
     const rows: ReportRow[] = [];
     let windowEnd = upper;
     while (windowEnd > lowest && rows.length <= page.limit) {
@@ -290,12 +330,16 @@ export class PostgresReports {
       const hourHasIp = !filter.ip || windowEnd > rolledUpBelow || (await this.pool.query(
         `SELECT 1 FROM hour_top WHERE site_id = $1 AND dim = 'ip' AND hour = $2 AND value = $3`,
         [siteId, hourFloor(windowStart), filter.ip])).rowCount !== 0;
+      let found = 0;
       if (hourHasIp) {
-        const found = await this.pool.query<ReportRow>(windowSql,
+        const result = await this.pool.query<ReportRow>(windowSql,
           [siteId, windowStart, windowEnd, ...params, cursorTs, cursorId, page.limit + 1 - rows.length]);
-        rows.push(...found.rows);
+        rows.push(...result.rows);
+        found = result.rows.length;
       }
-      windowEnd = windowStart;
+      // An empty window may start a quiet stretch (a site idle for days, a report dated years away):
+      // one index seek finds the next older report, so the walk never steps through empty hours.
+      windowEnd = found > 0 || windowStart <= lowest ? windowStart : await this.nextOlderEnd(siteId, windowStart, lowest);
       cursorTs = windowEnd;
       cursorId = 0;
       if (rows.length <= page.limit && windowEnd > lowest && performance.now() - started > budget) {
@@ -305,8 +349,11 @@ export class PostgresReports {
     return reportPage(rows, page.limit, toReport);
   }
 
-  private async oldestTs(siteId: number): Promise<number | undefined> {
-    return (await this.pool.query<{ t: number | null }>('SELECT min(ts) AS t FROM reports WHERE site_id = $1', [siteId])).rows[0]!.t ?? undefined;
+  /** Just past the newest report in [lowest, before), or `lowest` when there is none. */
+  private async nextOlderEnd(siteId: number, before: number, lowest: number): Promise<number> {
+    const { rows } = await this.pool.query<{ t: number | null }>(
+      'SELECT max(ts) AS t FROM reports WHERE site_id = $1 AND ts >= $2 AND ts < $3', [siteId, lowest, before]);
+    return rows[0]!.t === null ? lowest : rows[0]!.t + 1;
   }
 
   private async newestTs(siteId: number): Promise<number | undefined> {
@@ -315,8 +362,11 @@ export class PostgresReports {
 
   /** Every report with a timestamp below this is already in the rollups. */
   private async rolledUpBelow(): Promise<number> {
-    const { rows } = await this.pool.query<{ t: number | null }>(
-      'SELECT min(ts) AS t FROM reports WHERE id > (SELECT last_report_id FROM rollup_state WHERE id = 1)');
+    // The watermark goes in as a value, not a subquery: planned against an unknown bound, "id > (SELECT …)"
+    // looked like a third of the table and got a (parallel) full scan, 400 ms at 1 M reports; with the
+    // value the planner sees the few unfolded ids and reads them from the primary key.
+    const watermark = (await this.pool.query<{ w: number }>('SELECT last_report_id AS w FROM rollup_state WHERE id = 1')).rows[0]!.w;
+    const { rows } = await this.pool.query<{ t: number | null }>('SELECT min(ts) AS t FROM reports WHERE id > $1', [watermark]);
     return rows[0]!.t ?? Number.MAX_SAFE_INTEGER;
   }
 }

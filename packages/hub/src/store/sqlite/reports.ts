@@ -72,11 +72,14 @@ export class SqliteReports {
     this.dimSizePut = db.prepare(`INSERT INTO hour_dim_size (site_id, dim, hour, distinct_values)
       SELECT @site, @dim, @hour, count(*) FROM hour_top WHERE site_id = @site AND dim = @dim AND hour = @hour
       ON CONFLICT (site_id, dim, hour) DO UPDATE SET distinct_values = excluded.distinct_values`);
+    this.newestBelow = db.prepare<[number, number, number], number | null>(
+      'SELECT max(ts) FROM reports WHERE site_id = ? AND ts >= ? AND ts < ?').pluck();
     this.dimSizeSum = db.prepare<[number, string, number, number], number>(
       'SELECT coalesce(sum(distinct_values), 0) FROM hour_dim_size WHERE site_id = ? AND dim = ? AND hour >= ? AND hour < ?').pluck();
   }
 
   private readonly chunkHours;
+  private readonly newestBelow;
   private readonly chunkIps;
   private readonly sketchGet;
   private readonly sketchPut;
@@ -306,11 +309,20 @@ export class SqliteReports {
       const hourHasIp = !ipSeen || ipSeen.get(siteId, hourFloor(windowStart), filter.ip as string) !== undefined
         // The rollups may not cover this window yet: look anyway.
         || windowEnd > rolledUpBelow;
+      let found = 0;
       if (hourHasIp) {
-        const found = stmt.all(siteId, windowStart, windowEnd, ...params, cursorTs, cursorTs, cursorId, page.limit + 1 - rows.length);
-        rows.push(...found);
+        const result = stmt.all(siteId, windowStart, windowEnd, ...params, cursorTs, cursorTs, cursorId, page.limit + 1 - rows.length);
+        rows.push(...result);
+        found = result.length;
       }
-      windowEnd = windowStart;
+      // An empty window may start a quiet stretch (a site idle for days, a report dated years away):
+      // one index seek finds the next older report, so the walk never steps through empty hours.
+      if (found > 0 || windowStart <= lowest) {
+        windowEnd = windowStart;
+      } else {
+        const older = this.newestBelow.get(siteId, lowest, windowStart);
+        windowEnd = older == null ? lowest : older + 1;
+      }
       cursorTs = windowEnd;
       cursorId = 0;
       if (rows.length <= page.limit && windowEnd > lowest && performance.now() - started > budget) {
