@@ -1,0 +1,110 @@
+/**
+ * Attack-detection cost (issue 20): added nanoseconds per request for the syntax detectors, against
+ * the existing substring matcher (Aho-Corasick, as a "scary words" list would run in the engine today)
+ * over the same values in the same run. Cases: a clean request of three short query parameters, and a
+ * 64 KiB form body of ordinary prose in 16 fields. Also shown: the detectors without their prefilter,
+ * which is what the feature scan saves. Values are drawn from a pool larger than the matcher's memo,
+ * so neither side is flattered by caching.
+ */
+import { readFileSync } from 'node:fs';
+import { SubstringMatcher } from '../packages/moat/src/engine/substring-matcher.js';
+import { ALL_ATTACK_CATEGORIES, detectAttack } from '../packages/moat/src/attacks/index.js';
+import { detectSqli } from '../packages/moat/src/attacks/sqli/detect-sqli.js';
+import { detectXss } from '../packages/moat/src/attacks/xss/detect-xss.js';
+import { detectTraversal } from '../packages/moat/src/attacks/traversal/detect-traversal.js';
+import { detectShell } from '../packages/moat/src/attacks/shell/detect-shell.js';
+import { detectSsrf } from '../packages/moat/src/attacks/ssrf/detect-ssrf.js';
+import { detectNosql } from '../packages/moat/src/attacks/nosql/detect-nosql.js';
+import { detectPrototypePollution } from '../packages/moat/src/attacks/prototype/detect-prototype-pollution.js';
+import { detectTemplateInjection } from '../packages/moat/src/attacks/template/detect-template-injection.js';
+import { fmtNs, measure, rng, type Measurement } from './lib/measure.js';
+
+export interface AttacksBenchOptions {
+  quick?: boolean;
+  log?: (s: string) => void;
+}
+
+export interface AttacksBenchRow {
+  case: string;
+  approach: string;
+  m: Measurement;
+  /** This approach's ns minus the baseline's, per request. */
+  addedNs?: number;
+}
+
+/** A broad substring list of the kind the issue compares against (lower case). */
+const SUBSTRINGS = [
+  "' or", '" or', 'union select', 'select ', 'sleep(', 'benchmark(', 'pg_sleep', 'waitfor delay', '--', '/*', ';drop', '; drop', '<script', 'javascript:', 'onerror=', 'onload=', '<svg', '<iframe',
+  '../', '..\\', '%2e%2e', '/etc/passwd', 'win.ini', ';id', '|id', '$(', '`', '${ifs}', '/bin/sh', 'cmd.exe', '127.0.0.1', 'localhost', '169.254.169.254', '[::1]', '$ne', '$where', '$gt',
+  '__proto__', 'constructor[prototype]', '${jndi', '{{', '#{', '<%=',
+];
+
+/** Returns the rows; logs a short table. */
+export async function runAttacksBench(o: AttacksBenchOptions = {}): Promise<{ rows: AttacksBenchRow[] }> {
+  const log = o.log ?? (() => {});
+  const ops = o.quick ? 20_000 : 200_000;
+  const rounds = o.quick ? 3 : 7;
+  const random = rng(20);
+  const benign = readFileSync(new URL('../packages/moat/test/fixtures/attacks/benign.txt', import.meta.url), 'utf8').split('\n').filter(Boolean);
+  const matcher = new SubstringMatcher(SUBSTRINGS.map((pattern, rule) => ({ pattern, rule })));
+
+  // 1. Clean request: three short parameters, e.g. ?q=running+shoes&page=2&sort=price_asc.
+  const words = ['running shoes', 'blue', 'winter jacket', 'laptop stand', 'garden hose', 'coffee', 'tent', 'kids bike', 'desk lamp', 'yoga mat'];
+  const pool = Array.from({ length: 8192 }, (_, i) => [`${words[i % words.length]} ${i}`, String(1 + (i % 40)), ['price_asc', 'price_desc', 'newest', 'rating'][i % 4]]);
+  const requests = pool;
+
+  const rows: AttacksBenchRow[] = [];
+  const clean = (name: string, fn: (v: string) => unknown) =>
+    measure((i) => {
+      const r = requests[i & 8191];
+      return (fn(r[0]) ? 1 : 0) + (fn(r[1]) ? 1 : 0) + (fn(r[2]) ? 1 : 0);
+    }, ops, rounds);
+
+  // Interleave baseline and candidate rounds so machine noise hits both alike.
+  const base1 = clean('matcher', (v) => matcher.match(v));
+  const det1 = clean('detect', (v) => detectAttack(v, 'query', ALL_ATTACK_CATEGORIES));
+  const base1b = clean('matcher', (v) => matcher.match(v));
+  const nopre1 = clean('no prefilter', allDetectors);
+  const baseline1 = base1.ns <= base1b.ns ? base1 : base1b;
+  rows.push({ case: 'clean request, 3 short params', approach: 'substring matcher (baseline)', m: baseline1 });
+  rows.push({ case: 'clean request, 3 short params', approach: 'attack detectors', m: det1, addedNs: det1.ns });
+  rows.push({ case: 'clean request, 3 short params', approach: 'detectors without prefilter', m: nopre1 });
+
+  // 2. A 64 KiB urlencoded form body, as parsed: 16 fields of 4 KiB of prose from the benign corpus.
+  const bodies: string[][] = [];
+  for (let b = 0; b < 8; b++) {
+    const fields: string[] = [];
+    for (let f = 0; f < 16; f++) {
+      let text = '';
+      while (text.length < 4096) text += benign[Math.floor(random() * benign.length)] + ' ';
+      fields.push(text.slice(0, 4096));
+    }
+    bodies.push(fields);
+  }
+  const bodyOps = o.quick ? 200 : 2000;
+  const body = (fn: (v: string) => unknown) =>
+    measure((i) => {
+      let hits = 0;
+      for (const v of bodies[i & 7]) if (fn(v)) hits++;
+      return hits;
+    }, bodyOps, rounds);
+  const base2 = body((v) => matcher.match(v));
+  const det2 = body((v) => detectAttack(v, 'body', ALL_ATTACK_CATEGORIES));
+  const nopre2 = body(allDetectors);
+  rows.push({ case: '64 KiB form body, 16 fields', approach: 'substring matcher (baseline)', m: base2 });
+  rows.push({ case: '64 KiB form body, 16 fields', approach: 'attack detectors', m: det2, addedNs: det2.ns });
+  rows.push({ case: '64 KiB form body, 16 fields', approach: 'detectors without prefilter', m: nopre2 });
+
+  for (const r of rows) log(`  ${r.case.padEnd(32)} ${r.approach.padEnd(30)} ${fmtNs(r.m.ns).padStart(10)} per request (min ${fmtNs(r.m.min)}, max ${fmtNs(r.m.max)})`);
+  return { rows };
+}
+
+/** Every detector on the raw value, no feature scan, no decoding: what the prefilter saves. */
+function allDetectors(v: string): unknown {
+  return detectSqli(v) ?? detectXss(v) ?? detectTraversal(v, false) ?? detectShell(v) ?? detectSsrf(v) ?? detectNosql(v) ?? detectPrototypePollution(v) ?? detectTemplateInjection(v);
+}
+
+// Run directly: node --import tsx bench/attacks-bench.ts [--quick]
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await runAttacksBench({ quick: process.argv.includes('--quick'), log: console.log });
+}

@@ -1,0 +1,68 @@
+/**
+ * Attacks in a parsed JSON body: every string value goes through detectAttack, and keys are checked
+ * for what only a key can do — a MongoDB operator (`{"$ne": null}`, `{"$where": "…"}`) and prototype
+ * pollution (`__proto__`, `constructor` → `prototype`). The walk is iterative and bounded in depth and
+ * in nodes visited, so a hostile 100 000-level array costs MAX_NODES steps, not a stack overflow.
+ */
+import { detectAttack } from './detect-attack.js';
+import { isNosqlOperatorKey } from './nosql/detect-nosql.js';
+import { isPollutingKey } from './prototype/detect-prototype-pollution.js';
+import { redactedSnippet } from './snippet.js';
+import { ATTACK_CATEGORIES, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
+import { addWork } from './work-counter.js';
+
+export interface JsonWalkLimits {
+  /** Deeper containers are not entered (default 32). */
+  maxDepth: number;
+  /** Values and keys visited at most (default 10 000). */
+  maxNodes: number;
+}
+
+export const DEFAULT_JSON_LIMITS: JsonWalkLimits = { maxDepth: 32, maxNodes: 10_000 };
+
+const B_NOSQL = 1 << ATTACK_CATEGORIES.indexOf('nosql');
+const B_PROTOTYPE = 1 << ATTACK_CATEGORIES.indexOf('prototype');
+
+export function detectInJson(value: unknown, enabled: AttackCategorySet, location: AttackLocation = 'json', limits: JsonWalkLimits = DEFAULT_JSON_LIMITS): AttackMatch | null {
+  const stack: unknown[] = [value];
+  const depths: number[] = [0];
+  let nodes = 0;
+  while (stack.length > 0) {
+    const v = stack.pop();
+    const depth = depths.pop()!;
+    if (++nodes > limits.maxNodes) return null;
+    addWork(1);
+    if (typeof v === 'string') {
+      const hit = detectAttack(v, location, enabled);
+      if (hit) return hit;
+      continue;
+    }
+    if (v === null || typeof v !== 'object' || depth >= limits.maxDepth) continue;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0 && stack.length < limits.maxNodes; i--) {
+        stack.push(v[i]);
+        depths.push(depth + 1);
+      }
+      continue;
+    }
+    for (const key of Object.keys(v)) {
+      if (++nodes > limits.maxNodes) return null;
+      if (enabled & B_NOSQL && isNosqlOperatorKey(key)) return { category: 'nosql', location, snippet: redactedSnippet(key, 0), reason: `query operator ${key} as a key` };
+      if (enabled & B_PROTOTYPE && key === '__proto__') return { category: 'prototype', location, snippet: '__proto__', reason: '__proto__ as a key' };
+      const child = (v as Record<string, unknown>)[key];
+      if (enabled & B_PROTOTYPE && key === 'constructor' && child !== null && typeof child === 'object' && Object.hasOwn(child, 'prototype')) {
+        return { category: 'prototype', location, snippet: 'constructor.prototype', reason: 'constructor.prototype as keys' };
+      }
+      // Keys are attacker text too (`{"<svg onload=…>": 1}`).
+      if (key.length > 1 && !isPollutingKey(key)) {
+        const hit = detectAttack(key, location, enabled);
+        if (hit) return hit;
+      }
+      if (stack.length < limits.maxNodes) {
+        stack.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return null;
+}

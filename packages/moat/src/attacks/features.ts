@@ -1,0 +1,118 @@
+/**
+ * The prefilter: one pass over a value collecting which "syntax" characters it contains, as bits.
+ * Every detector needs at least one of its characters to be present (a SQL string cannot be closed
+ * without a quote, a tag cannot open without `<`), so a value of letters, digits, spaces and common
+ * punctuation is decided clean after this loop alone — no decoding, no allocation, no tokenising.
+ */
+import { addWork } from './work-counter.js';
+
+export const F_QUOTE = 1 << 0; // ' "
+export const F_BACKTICK = 1 << 1;
+export const F_LT = 1 << 2; // <
+export const F_SEMI = 1 << 3; // ;
+export const F_PIPE = 1 << 4; // |
+export const F_AMP = 1 << 5; // &
+export const F_DOLLAR = 1 << 6; // $
+export const F_BRACE = 1 << 7; // {
+export const F_PAREN = 1 << 8; // (
+export const F_PERCENT = 1 << 9; // %
+export const F_BACKSLASH = 1 << 10;
+export const F_DOTDOT = 1 << 11; // two dots in a row
+export const F_SLASH = 1 << 12; // /
+export const F_COLON = 1 << 13; // :
+export const F_EQ = 1 << 14; // =
+export const F_NEWLINE = 1 << 15; // \n \r
+export const F_BRACKET = 1 << 16; // [
+export const F_UNDERSCORE2 = 1 << 17; // two underscores in a row
+export const F_HASH = 1 << 18; // #
+export const F_AT = 1 << 19; // @
+export const F_DASH2 = 1 << 20; // -- (SQL comment)
+export const F_NONASCII = 1 << 21;
+export const F_PLUS = 1 << 22;
+export const F_DOT = 1 << 23;
+export const F_STAR = 1 << 24;
+export const F_CONTROL = 1 << 25; // tab, NUL and other C0 controls besides \n \r
+/** Value begins like a number or a parenthesis: the numeric SQL context. */
+export const F_NUMERIC_START = 1 << 26;
+
+const TABLE = new Uint32Array(128);
+TABLE[0x27] = F_QUOTE;
+TABLE[0x22] = F_QUOTE;
+TABLE[0x60] = F_BACKTICK;
+TABLE[0x3c] = F_LT;
+TABLE[0x3b] = F_SEMI;
+TABLE[0x7c] = F_PIPE;
+TABLE[0x26] = F_AMP;
+TABLE[0x24] = F_DOLLAR;
+TABLE[0x7b] = F_BRACE;
+TABLE[0x28] = F_PAREN;
+TABLE[0x25] = F_PERCENT;
+TABLE[0x5c] = F_BACKSLASH;
+TABLE[0x2f] = F_SLASH;
+TABLE[0x3a] = F_COLON;
+TABLE[0x3d] = F_EQ;
+TABLE[0x0a] = F_NEWLINE;
+TABLE[0x0d] = F_NEWLINE;
+TABLE[0x5b] = F_BRACKET;
+TABLE[0x23] = F_HASH;
+TABLE[0x40] = F_AT;
+TABLE[0x2b] = F_PLUS;
+TABLE[0x2e] = F_DOT;
+TABLE[0x2a] = F_STAR;
+for (let c = 0; c < 0x20; c++) if (c !== 0x0a && c !== 0x0d) TABLE[c] = F_CONTROL;
+TABLE[0x7f] = F_CONTROL;
+
+/**
+ * Above this length the bits come from native searches (indexOf and one-class regexes run as
+ * memchr-like loops in V8, several times faster per character than a JavaScript loop on long text);
+ * below it one JavaScript pass is cheaper than starting ~25 searches. Measured by bench/attacks-bench.ts.
+ */
+const NATIVE_SCAN_FROM = 192;
+
+const NATIVE_CHARS: readonly [string, number][] = [
+  ["'", F_QUOTE], ['"', F_QUOTE], ['`', F_BACKTICK], ['<', F_LT], [';', F_SEMI], ['|', F_PIPE], ['&', F_AMP], ['$', F_DOLLAR], ['{', F_BRACE],
+  ['(', F_PAREN], ['%', F_PERCENT], ['\\', F_BACKSLASH], ['/', F_SLASH], [':', F_COLON], ['=', F_EQ], ['\n', F_NEWLINE], ['\r', F_NEWLINE], ['[', F_BRACKET],
+  ['#', F_HASH], ['@', F_AT], ['+', F_PLUS], ['.', F_DOT], ['*', F_STAR], ['..', F_DOTDOT], ['__', F_UNDERSCORE2], ['--', F_DASH2],
+];
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Feature bits of `s` (see the F_ constants). */
+export function scanFeatures(s: string): number {
+  const n = s.length;
+  addWork(n);
+  if (n >= NATIVE_SCAN_FROM) return nativeFeatures(s);
+  let bits = 0;
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 128) {
+      bits |= TABLE[c];
+      // Pairs that matter: `..` (traversal), `__` (__proto__), `--` (SQL comment).
+      if (c === prev) {
+        if (c === 0x2e) bits |= F_DOTDOT;
+        else if (c === 0x5f) bits |= F_UNDERSCORE2;
+        else if (c === 0x2d) bits |= F_DASH2;
+      }
+    } else bits |= F_NONASCII;
+    prev = c;
+  }
+  if (n > 0) {
+    const c0 = s.charCodeAt(0);
+    if ((c0 >= 0x30 && c0 <= 0x39) || c0 === 0x2d || c0 === 0x28) bits |= F_NUMERIC_START;
+  }
+  return bits;
+}
+
+function nativeFeatures(s: string): number {
+  let bits = 0;
+  for (const [ch, bit] of NATIVE_CHARS) if ((bits & bit) === 0 && s.includes(ch)) bits |= bit;
+  if (NON_ASCII.test(s)) bits |= F_NONASCII;
+  // F_CONTROL is informational (no detector needs it); a regex for it would cost more than the rest.
+  if (s.includes('\t') || s.includes('\0')) bits |= F_CONTROL;
+  const c0 = s.charCodeAt(0);
+  if ((c0 >= 0x30 && c0 <= 0x39) || c0 === 0x2d || c0 === 0x28) bits |= F_NUMERIC_START;
+  return bits;
+}
+
+/** Characters that mean an encoding layer could hide something: worth decoding. */
+export const F_ENCODED = F_PERCENT | F_AMP | F_BACKSLASH | F_NONASCII | F_PLUS;

@@ -1,0 +1,47 @@
+/**
+ * NoSQL injection: a MongoDB-style query operator where the application expects a plain value —
+ * `{"$ne": null}` in a JSON string a handler will parse, `[$ne]` in a bracketed form key — and
+ * JavaScript breaking out of a `$where` string (`'; return true; var x='`, `' || '1'=='1`). A `$`
+ * before a number or a word outside key position ("costs $5", "$in the bank") is prose.
+ */
+import { F_DOLLAR, F_QUOTE } from '../features.js';
+import type { Finding } from '../types.js';
+import { addWork } from '../work-counter.js';
+
+export const NOSQL_FEATURES = F_DOLLAR | F_QUOTE;
+
+export const NOSQL_OPERATORS: ReadonlySet<string> = new Set(
+  ('ne eq gt gte lt lte in nin regex where exists or and nor not expr function accumulator elemmatch size type mod all ' +
+    'text jsonschema lookup options comment search where natural slice rand sampleRate').toLowerCase().split(' '),
+);
+
+export function isNosqlOperatorKey(key: string): boolean {
+  return key.length > 1 && key.charCodeAt(0) === 0x24 && NOSQL_OPERATORS.has(key.slice(1).toLowerCase());
+}
+
+const JS_BREAKOUT = /['"]\s*(?:;\s*(?:return\b|while\s*\(|for\s*\(|sleep\s*\(|var\s|let\s|const\s|this\.|db\.|function\b|throw\b)|(?:\|\||&&)\s*(?:['"]?\w+['"]?\s*[=!]==?|this\.|true\b|1\b|sleep\s*\(|function\b|\(\s*function))/i;
+
+export function detectNosql(s: string): Finding | null {
+  const n = s.length;
+  addWork(n);
+  for (let i = s.indexOf('$'); i >= 0; i = s.indexOf('$', i + 1)) {
+    let j = i + 1;
+    while (j < n && j - i < 16 && (s.charCodeAt(j) | 0x20) >= 0x61 && (s.charCodeAt(j) | 0x20) <= 0x7a) j++;
+    if (j === i + 1 || !NOSQL_OPERATORS.has(s.slice(i + 1, j).toLowerCase())) continue;
+    // Key position: after `{`, `,`, `[` or a quote, and before a quote, `]` or `:`.
+    let b = i - 1;
+    while (b >= 0 && s.charCodeAt(b) === 0x20) b--;
+    const before = b < 0 ? 0x7b : s.charCodeAt(b);
+    let a = j;
+    while (a < n && s.charCodeAt(a) === 0x20) a++;
+    const after = a >= n ? 0 : s.charCodeAt(a);
+    const keyBefore = before === 0x7b || before === 0x2c || before === 0x5b || before === 0x22 || before === 0x27;
+    const keyAfter = after === 0x22 || after === 0x27 || after === 0x5d || after === 0x3a;
+    if (keyBefore && keyAfter && (b >= 0 || after === 0x3a || after === 0x22)) return { at: i, reason: `query operator $${s.slice(i + 1, j).toLowerCase()} as a key` };
+  }
+  if (s.includes("'") || s.includes('"')) {
+    const m = JS_BREAKOUT.exec(s);
+    if (m) return { at: m.index, reason: 'string closed, JavaScript added ($where)' };
+  }
+  return null;
+}

@@ -1,0 +1,43 @@
+/** What the attack detectors recognise, where a value came from, and what a detection reports. */
+
+export const ATTACK_CATEGORIES = ['sqli', 'xss', 'traversal', 'shell', 'ssrf', 'nosql', 'prototype', 'template'] as const;
+export type AttackCategory = (typeof ATTACK_CATEGORIES)[number];
+
+export type AttackLocation = 'query' | 'body' | 'json' | 'path' | 'header' | 'cookie';
+
+/**
+ * The enabled categories as a bit set (bit i = ATTACK_CATEGORIES[i]): the request path tests one bit
+ * per detector instead of hashing into a Set. Build it once with attackCategorySet().
+ */
+export type AttackCategorySet = number;
+
+export const ALL_ATTACK_CATEGORIES: AttackCategorySet = (1 << ATTACK_CATEGORIES.length) - 1;
+
+export function attackCategorySet(categories: Iterable<AttackCategory>): AttackCategorySet {
+  let set = 0;
+  for (const c of categories) {
+    const i = ATTACK_CATEGORIES.indexOf(c);
+    if (i < 0) throw new TypeError(`unknown attack category: ${String(c)}`);
+    set |= 1 << i;
+  }
+  return set;
+}
+
+export function categoryBit(category: AttackCategory): number {
+  return 1 << ATTACK_CATEGORIES.indexOf(category);
+}
+
+export interface AttackMatch {
+  category: AttackCategory;
+  location: AttackLocation;
+  /** Up to 64 characters around the match, long digit runs masked, control characters replaced. */
+  snippet: string;
+  /** Which structure was recognised, e.g. "string closed, OR clause added". Static text, never input. */
+  reason: string;
+}
+
+/** What one detector found: where in the examined text, and why. */
+export interface Finding {
+  at: number;
+  reason: string;
+}
