@@ -11,6 +11,7 @@ import { createManagedFirewall, type ManagedFirewall, type ManagedFirewallOption
 import { resolveSyncOptions } from '../src/sync/managed-options.js';
 import { COMPACT_TYPE, expandCompact } from './helpers/compact-upsync.js';
 import { FakeHub, rulesBytes, tempDir, waitFor } from './helpers/fake-hub.js';
+import { serveApp } from './helpers/served-app.js';
 
 const RULES = { block: { paths: ['/wp-admin', { value: '/watched', mode: 'monitor' }], userAgents: ['sqlmap'] } };
 
@@ -21,22 +22,7 @@ async function app(hubUrl: string, apiKey: string, upsync: ManagedFirewallOption
   });
   await fw.ready();
   const server: Server = createServer(withMoat((_req, res) => { res.end('ok'); }, fw));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    fw,
-    get: async (path: string, headers: Record<string, string> = {}) => {
-      const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { 'user-agent': 'format-test/1', ...headers } });
-      await res.arrayBuffer();
-      return res.status;
-    },
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await fw.close();
-      cleanup();
-    },
-  };
+  return { fw, ...(await serveApp(server, fw, cleanup, 'format-test/1')) };
 }
 
 /** The same decisions for both apps: blocks, monitor matches, queries with secrets, odd text, repeats. */

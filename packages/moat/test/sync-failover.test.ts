@@ -3,12 +3,12 @@
 // client stays where it is (no flapping); downsync and upsync follow whichever hub answers each of them.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { withMoat } from '../src/adapters/node.js';
 import { createManagedFirewall, type ManagedFirewall, type ManagedFirewallOptions } from '../src/managed/managed-firewall.js';
 import { resolveSyncOptions } from '../src/sync/managed-options.js';
 import { FakeHub, rulesBytes, tempDir, waitFor } from './helpers/fake-hub.js';
+import { serveApp } from './helpers/served-app.js';
 
 const FAST = {
   customRulesIntervalMs: 20, dataIntervalMs: 60_000, watchIntervalMs: 10, backoffBaseMs: 10, backoffMaxMs: 40,
@@ -31,22 +31,7 @@ async function app(hubUrl: string | string[], extra: Partial<ManagedFirewallOpti
     upsync: { batchSize: 1, flushIntervalMs: 20 }, ...extra,
   });
   const server: Server = createServer(withMoat((_req, res) => { res.end('ok'); }, fw));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    fw, lines,
-    get: async (path) => {
-      const res = await fetch(`http://127.0.0.1:${port}${path}`);
-      await res.arrayBuffer();
-      return res.status;
-    },
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await fw.close();
-      cleanup();
-    },
-  };
+  return { fw, lines, ...(await serveApp(server, fw, cleanup)) };
 }
 
 /** A hub whose rules block `path`; it has no data file (404, which is an answer, not an outage). */

@@ -3,11 +3,11 @@
 // a long hub outage (bounded memory, drops counted, kept records delivered), flush on close, 401.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { withMoat } from '../src/adapters/node.js';
 import { createManagedFirewall, type ManagedFirewall, type ManagedFirewallOptions } from '../src/managed/managed-firewall.js';
 import { FakeHub, rulesBytes, tempDir, waitFor } from './helpers/fake-hub.js';
+import { serveApp } from './helpers/served-app.js';
 
 const RULES = {
   block: { paths: ['/wp-admin', { value: '/watched', mode: 'monitor' }], ips: [] },
@@ -29,22 +29,7 @@ async function app(hub: FakeHub, upsync: ManagedFirewallOptions['upsync'], extra
   const handler = withMoat((_req, res) => { res.end('ok'); }, fw);
   assert.equal(handler.firewall, fw, 'adapters take the managed firewall as a Firewall');
   const server: Server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    fw,
-    get: async (path, headers = {}) => {
-      const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { 'user-agent': 'test-agent/1', ...headers } });
-      await res.arrayBuffer();
-      return res.status;
-    },
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await fw.close();
-      cleanup();
-    },
-  };
+  return { fw, ...(await serveApp(server, fw, cleanup, 'test-agent/1')) };
 }
 
 async function hubWithRules(): Promise<FakeHub> {

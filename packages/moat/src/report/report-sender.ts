@@ -34,8 +34,8 @@ const BACKLOG_BATCH_FACTOR = 40;
 
 export type UpsyncFormat = 'compact' | 'wafris';
 
-export interface ReportSenderConfig {
-  hubs: HubFailover;
+/** The settings of reporting, as the serving thread hands them to the worker. */
+export interface ReportSettings {
   apiKey: string;
   meta: CompactMeta;
   userAgent: string;
@@ -49,6 +49,10 @@ export interface ReportSenderConfig {
   requestTimeoutMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+}
+
+export interface ReportSenderConfig extends ReportSettings {
+  hubs: HubFailover;
   /** The shared counters (see ring-layout.ts COUNTER). */
   counters: Float64Array;
   onError(error: SyncError): void;

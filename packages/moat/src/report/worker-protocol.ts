@@ -2,27 +2,14 @@
 // through the shared ring; these carry commands (flush, close) and what status() shows beyond numbers.
 import type { HubFailoverStatus } from '../sync/hub-failover.js';
 import type { CompactMeta } from './compact-encoding.js';
-import type { UpsyncFormat, UpsyncRejections } from './report-sender.js';
+import type { ReportSettings, UpsyncRejections } from './report-sender.js';
 
 /** What the worker is started with (structured-cloned; the ring is shared, not copied). */
-export interface ReportWorkerData {
+export interface ReportWorkerData extends ReportSettings {
   sab: SharedArrayBuffer;
   /** The first 24 characters of generated request ids. */
   idPrefix: string;
   hubUrls: readonly string[];
-  apiKey: string;
-  meta: CompactMeta;
-  userAgent: string;
-  format: UpsyncFormat;
-  batchSize: number;
-  flushIntervalMs: number;
-  maxQueue: number;
-  maxQueueBytes: number;
-  maxBatchBytes: number;
-  redactParams: readonly string[];
-  requestTimeoutMs: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
 }
 
 export type ToWorker =

@@ -14,6 +14,7 @@ import { MAX_INTERNED, MAX_INTERNED_CHARS } from '../../src/report/string-intern
 import { FIELD_LIMITS, TRUNCATED_MARKER } from '../../src/sync/report-record.js';
 import type { Upsync } from '../../src/sync/upsync.js';
 import { FakeHub, rulesBytes, tempDir, waitFor } from '../helpers/fake-hub.js';
+import { serveApp } from '../helpers/served-app.js';
 
 interface App {
   fw: ManagedFirewall;
@@ -43,22 +44,7 @@ async function expressApp(hub: FakeHub, upsync: ManagedFirewallOptions['upsync']
   app.use(moat(fw));
   app.use((_req, res) => { res.send('ok'); });
   const server: Server = createServer({ maxHeaderSize: 2 * 1024 * 1024 }, app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    fw, port, upsync: (fw as unknown as { upsync: Upsync }).upsync,
-    get: async (path, headers = {}) => {
-      const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { 'user-agent': 'attacker/1', ...headers } });
-      await res.arrayBuffer();
-      return res.status;
-    },
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await fw.close();
-      cleanup();
-    },
-  };
+  return { upsync: (fw as unknown as { upsync: Upsync }).upsync, fw, ...(await serveApp(server, fw, cleanup, 'attacker/1')) };
 }
 
 /** The serving thread's string tables (internal): their sizes in entries and characters. */
