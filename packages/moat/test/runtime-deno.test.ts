@@ -12,4 +12,4 @@ webRuntimeConformance('deno', () => ({
   command: deno,
   // Reads the rules, data and fixtures, listens on 127.0.0.1, reads MOAT_* and TRUSTED_PROXY_RANGES; nothing else.
   args: ['run', '--allow-read', '--allow-env', '--allow-net=127.0.0.1', '--allow-sys', '--config', 'examples/deno/deno.json', 'examples/deno/server.ts'],
-}));
+}), { largeForms: false });
