@@ -3,12 +3,12 @@
 // bounded to one line per interval. Real node:http server, real redis-server, a real TCP proxy that
 // holds Redis's replies back to play a slow Redis, a closed port to play a dead one, and a redis-server
 // killed under load and started again on its port for an outage and its recovery.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { createFirewall, type Engine, type MoatErrorEvent, type MoatOptions } from '../src/index.js';
 import { withMoat } from '../src/adapters/node.js';
@@ -17,7 +17,7 @@ import {
   RATE_LIMIT_REDIS_OPTIONS, RedisRateLimitStore, RateLimitStoreError, createRedisClient, type RedisRateLimitStoreOptions,
 } from '../src/ratelimit/redis.js';
 import { makeTmpDir, removeDir } from './helpers/engine-kit.js';
-import { HoldingProxy, closedPort, connect, loginLimitFixture, redisTarget, uniquePrefix } from './helpers/ratelimit-kit.js';
+import { HoldingProxy, closedPort, connect, loginLimitFixture, redisServer, redisTarget, uniquePrefix } from './helpers/ratelimit-kit.js';
 
 const fixture = loginLimitFixture(3);
 
@@ -155,21 +155,6 @@ test('a managed firewall hands the store to every engine it builds', async () =>
   }
 });
 
-/** A redis-server of this test's own on `port` (the binary scripts/ensure-redis.sh installed), answering PING. */
-async function redisServer(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const spawnError = once(child, 'error').then(([e]) => { throw new Error(`cannot run redis-server: ${(e as Error).message}`); });
-  for (let i = 0; ; i++) {
-    const pong = await Promise.race([spawnError, new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-      socket.once('data', (d) => { socket.destroy(); resolve(d.toString().startsWith('+PONG')); });
-      socket.once('error', () => resolve(false));
-    })]);
-    if (pong) return child;
-    if (i > 200) throw new Error(`redis-server did not answer on port ${port}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

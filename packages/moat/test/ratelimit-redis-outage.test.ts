@@ -4,9 +4,8 @@
 // loggers), and the test reads what each process prints: the apps keep answering (limited locally), the
 // outage costs a few lines per app instead of one per reconnect attempt, a recovery line follows Redis's
 // return, and the limit is shared again afterwards.
-import { spawn, fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +13,7 @@ import { writeRulesFile } from '../src/index.js';
 import type { FirewallStats } from '../src/index.js';
 import type { RedisRateLimitStats } from '../src/ratelimit/redis.js';
 import { makeTmpDir, rateLimit, removeDir } from './helpers/engine-kit.js';
-import { closedPort, uniquePrefix } from './helpers/ratelimit-kit.js';
+import { closedPort, redisServer, uniquePrefix } from './helpers/ratelimit-kit.js';
 
 const APP = new URL('./helpers/redis-outage-app.ts', import.meta.url).pathname;
 const LIMIT = 4;
@@ -72,21 +71,6 @@ async function startApp(options: { rules: string; redisUrl: string; prefix: stri
   };
 }
 
-/** A redis-server of this test's own on `port`, without persistence, answering PING. */
-async function redisServer(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const spawnError = once(child, 'error').then(([e]) => { throw new Error(`cannot run redis-server: ${(e as Error).message}`); });
-  for (let i = 0; ; i++) {
-    const pong = await Promise.race([spawnError, new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-      socket.once('data', (d) => { socket.destroy(); resolve(d.toString().startsWith('+PONG')); });
-      socket.once('error', () => resolve(false));
-    })]);
-    if (pong) return child;
-    if (i > 400) throw new Error(`redis-server did not answer on port ${port}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function get(app: App, client: string): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${app.port}/login`, { headers: { 'x-forwarded-for': client } });

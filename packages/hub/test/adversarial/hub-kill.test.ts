@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { connect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -19,69 +19,7 @@ import { createManagedFirewall } from 'moat-waf';
 import { withMoat } from 'moat-waf/adapters/node';
 import { killMain, runMain, stopMain, waitForStart, type MainProcess } from '../support/main-process.js';
 import { freshDatabase } from '../support/postgres.js';
-
-/**
- * Forwards each connection to the hub's current port. The first upsync answer is held until it is whole
- * (the hub has committed and answered), handed to `onFirstAnswer` — which kills the hub — and never
- * forwarded: the client's connection is cut instead.
- */
-class KillingProxy {
-  readonly answers: string[] = [];
-  hubPort = 0;
-  private held = false;
-  private readonly server: TcpServer;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(private readonly onFirstAnswer: () => Promise<void>) {
-    this.server = createTcpServer((client) => {
-      const upstream = connect(this.hubPort, '127.0.0.1');
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => undefined);
-      }
-      let upsyncAsked = false;
-      let answer = Buffer.alloc(0);
-      client.on('data', (chunk: Buffer) => {
-        if (chunk.toString('latin1', 0, 15) === 'POST /v2/upsync') upsyncAsked = true;
-        upstream.write(chunk);
-      });
-      upstream.on('data', (chunk: Buffer) => {
-        if (!upsyncAsked) {
-          client.write(chunk);
-          return;
-        }
-        answer = Buffer.concat([answer, chunk]);
-        const headEnd = answer.indexOf('\r\n\r\n');
-        const length = Number(/content-length: *(\d+)/i.exec(answer.toString('latin1', 0, Math.max(0, headEnd)))?.[1] ?? NaN);
-        if (headEnd < 0 || !(answer.length >= headEnd + 4 + length)) return;
-        const whole = answer;
-        answer = Buffer.alloc(0);
-        upsyncAsked = false;
-        this.answers.push(whole.toString('utf8', headEnd + 4));
-        if (!this.held) {
-          this.held = true;
-          client.pause();
-          void this.onFirstAnswer().then(() => client.destroy());
-          return;
-        }
-        client.write(whole);
-      });
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
+import { UpsyncAnswerProxy } from '../support/upsync-answer-proxy.js';
 
 async function waitFor(condition: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 120_000; // a guard against a hang only
@@ -106,13 +44,21 @@ interface StoredCounts {
 async function killedMidBatch(args: string[], env: Record<string, string>, requests: number, count: () => Promise<StoredCounts>): Promise<{ counts: StoredCounts; answers: string[]; failures: number }> {
   let hub: MainProcess = runMain(args, env);
   const processes = [hub];
-  const proxy = new KillingProxy(async () => {
+  const killAndRestart = async () => {
     const exited = once(hub.child, 'exit');
     hub.child.kill('SIGKILL');
     await exited;
     hub = runMain(args.filter((a) => a !== '--demo'), env);
     processes.push(hub);
     proxy.hubPort = Number(new URL(await waitForStart(hub)).port);
+  };
+  // The first upsync answer (the hub has committed) is never forwarded: the hub is killed and restarted,
+  // then the client's connection is cut.
+  const proxy = new UpsyncAnswerProxy(0, (index, client) => {
+    if (index > 0) return 'forward';
+    client.pause();
+    void killAndRestart().then(() => client.destroy());
+    return 'withhold';
   });
   const dir = mkdtempSync(join(tmpdir(), 'moat-hub-kill-'));
   let app: Server | undefined;

@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createTcpServer, connect, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -19,69 +19,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { HubStore, ReportRecord } from '../../src/store/store.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, record, startTestHub, upsyncBody } from '../support/hub-fixture.js';
 import { freshDatabase } from '../support/postgres.js';
-
-/** Forwards to the hub; drops the connection, unanswered, after the hub's first `drops` upsync answers. */
-class AnswerDroppingProxy {
-  /** The first chunk of every upsync answer the hub sent, forwarded or not. */
-  readonly answers: string[] = [];
-  dropped = 0;
-  private readonly server: TcpServer;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(hubPort: number, private drops: number) {
-    this.server = createTcpServer((client) => {
-      const upstream = connect(hubPort, '127.0.0.1');
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-      }
-      let upsyncAsked = false;
-      let answer = Buffer.alloc(0);
-      client.on('data', (chunk: Buffer) => {
-        if (chunk.toString('latin1', 0, 15) === 'POST /v2/upsync') upsyncAsked = true;
-        upstream.write(chunk);
-      });
-      upstream.on('data', (chunk: Buffer) => {
-        if (!upsyncAsked) {
-          client.write(chunk);
-          return;
-        }
-        // An upsync answer is held until it is whole (headers and Content-Length bytes of body).
-        answer = Buffer.concat([answer, chunk]);
-        const headEnd = answer.indexOf('\r\n\r\n');
-        const length = Number(/content-length: *(\d+)/i.exec(answer.toString('latin1', 0, Math.max(0, headEnd)))?.[1] ?? NaN);
-        if (headEnd < 0 || !(answer.length >= headEnd + 4 + length)) return;
-        const whole = answer;
-        answer = Buffer.alloc(0);
-        upsyncAsked = false;
-        this.answers.push(whole.toString('utf8', headEnd + 4));
-        if (this.drops > 0) {
-          // The hub has committed and answered: the client never hears it.
-          this.drops--;
-          this.dropped++;
-          client.destroy();
-          upstream.destroy();
-          return;
-        }
-        client.write(whole);
-      });
-      for (const socket of [client, upstream]) socket.on('error', () => undefined);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  close(): Promise<void> {
-    // Kept-alive connections would hold close() open until the hub's keep-alive timeout.
-    for (const socket of this.sockets) socket.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
+import { UpsyncAnswerProxy } from '../support/upsync-answer-proxy.js';
 
 async function waitFor(condition: () => boolean | Promise<boolean>, what: string, guardMs = 60_000): Promise<void> {
   const deadline = Date.now() + guardMs;
@@ -105,7 +43,15 @@ async function lostAnswersAreStoredOnce(hub: Hub<HubStore>, requests: number): P
   const admin = new Client(hub.url);
   assert.equal((await admin.login()).status, 303);
   const { siteId, apiKey } = await createSiteWithKey(admin, 'shop');
-  const proxy = new AnswerDroppingProxy(Number(new URL(hub.url).port), 2);
+  // The hub's first two upsync answers are lost: it has committed, and the client never hears it.
+  let dropped = 0;
+  const proxy = new UpsyncAnswerProxy(Number(new URL(hub.url).port), (index, client, upstream) => {
+    if (index >= 2) return 'forward';
+    dropped++;
+    client.destroy();
+    upstream.destroy();
+    return 'withhold';
+  });
   const proxyUrl = await proxy.listen();
   const dir = mkdtempSync(join(tmpdir(), 'moat-upsync-once-'));
   const fw = createManagedFirewall({
@@ -120,7 +66,7 @@ async function lostAnswersAreStoredOnce(hub: Hub<HubStore>, requests: number): P
     for (let i = 0; i < requests; i++) await (await fetch(`${appUrl}/item/${i}`)).arrayBuffer();
     await waitFor(() => { const s = fw.status().upsync; return s.sent === requests && s.queued === 0 && s.inFlight === 0; },
       `all ${requests} records sent (${JSON.stringify(fw.status().upsync)})`);
-    assert.equal(proxy.dropped, 2, 'two answers were lost on the way back');
+    assert.equal(dropped, 2, 'two answers were lost on the way back');
     // The first lost answer is for a stored batch; the retries of that batch are answered duplicate.
     assert.match(proxy.answers[0]!, /"accepted":[1-9]/, proxy.answers.join(' | '));
     assert.ok(proxy.answers.slice(1).some((a) => a.includes('"duplicate":true')), proxy.answers.join(' | '));

@@ -3,7 +3,7 @@
  * segments, each carrying the set of labels that cover it. Done once at build time so that a lookup
  * is a single seek (see docs/performance.md).
  */
-import type { IpFamily, IpRange } from '../ip/range.js';
+import type { IpRange } from '../ip/range.js';
 
 export interface LabelledRange {
   readonly range: IpRange;
@@ -76,8 +76,4 @@ export function flattenRanges(inputs: Iterable<LabelledRange>): FlatRanges {
     }
   }
   return { v4: sweep(e4, 1), v6: sweep(e6, 1n) };
-}
-
-export function familySize(family: IpFamily): bigint {
-  return family === 4 ? 1n << 32n : 1n << 128n;
 }

@@ -1,4 +1,2 @@
 /** The two files a site downloads, by their Wafris v2 names. */
 export type SyncCategory = 'custom_rules' | 'data_subscriptions';
-
-export const SYNC_CATEGORIES: readonly SyncCategory[] = ['custom_rules', 'data_subscriptions'];

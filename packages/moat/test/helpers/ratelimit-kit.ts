@@ -1,8 +1,9 @@
 // Redis for the shared rate-limit tests: MOAT_TEST_REDIS_URL when CI provides one, otherwise a throw-away
 // redis-server on 127.0.0.1 started by scripts/ensure-redis.sh (which installs Debian's package when
 // missing). No Redis is a test failure, never a skip. Every test uses its own key prefix.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before } from 'node:test';
@@ -127,4 +128,20 @@ export class HoldingProxy {
 export function redisTarget(url: string): { host: string; port: number } {
   const u = new URL(url);
   return { host: u.hostname, port: Number(u.port || 6379) };
+}
+
+/** A redis-server of the test's own on `port` (the binary scripts/ensure-redis.sh installed), without persistence, answering PING. */
+export async function redisServer(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const spawnError = once(child, 'error').then(([e]) => { throw new Error(`cannot run redis-server: ${(e as Error).message}`); });
+  for (let i = 0; ; i++) {
+    const pong = await Promise.race([spawnError, new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+      socket.once('data', (d) => { socket.destroy(); resolve(d.toString().startsWith('+PONG')); });
+      socket.once('error', () => resolve(false));
+    })]);
+    if (pong) return child;
+    if (i > 400) throw new Error(`redis-server did not answer on port ${port}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
