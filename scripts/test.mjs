@@ -1,12 +1,19 @@
 #!/usr/bin/env node
 // Runs every test file of every workspace with Node's own test runner (TypeScript through tsx).
 // Usage: node scripts/test.mjs [substring ...]  — only files whose path contains one of the substrings.
+//        node scripts/test.mjs --fast            — the edit loop (`npm run test:fast`): unit and engine
+//        tests that start no server, build no app and spawn no process; the full suite stays `npm test`.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
-const filters = process.argv.slice(2);
+const FAST = [
+  'moat/test/engine-', 'moat/test/ip', 'moat/test/http-', 'moat/test/rules-file', 'moat/test/report-format',
+  'moat/test/report-ring', 'moat/test/attacks-detectors', 'moat/test/attacks-property', 'moat/test/attacks-corpus',
+  'moat/test/data-importers', 'moat/test/data-engine', 'hub/test/upsync-parse',
+];
+const filters = process.argv[2] === '--fast' ? FAST : process.argv.slice(2);
 
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
