@@ -8,7 +8,6 @@ import { Hono } from 'hono';
 import { createAdaptorServer } from '@hono/node-server';
 import { moat } from '../src/adapters/hono.js';
 import type { Firewall } from '../src/firewall/firewall.js';
-import type { MoatLogger } from '../src/firewall/logger.js';
 import { STANDARD_RULES, adapterConformance, close, listen, rulesFile, send } from './adapters-helpers.js';
 
 async function serve(app: Hono): Promise<number> {
@@ -47,19 +46,19 @@ test('hono: options instead of a firewall; routes after a blocked request never 
   assert.equal(reached, 1);
 });
 
-test('hono: without @hono/node-server (no socket) requests go on unjudged, with one warning', async () => {
+test('hono: without @hono/node-server the Web request is judged; with no client address given, IP rules cannot run and it is counted', async () => {
   const rules = rulesFile(STANDARD_RULES);
   after(() => rules.cleanup());
-  const warnings: string[] = [];
-  const logger: MoatLogger = { error: () => {}, warn: (_o, message) => { warnings.push(message ?? ''); } };
-  const middleware = moat({ rules: rules.path, logger });
+  const errors: string[] = [];
+  const middleware = moat({ rules: rules.path, logger: false, onError: (event) => { errors.push(event.error.message); } });
   after(() => middleware.firewall.close());
   const app = new Hono();
   app.use(middleware);
   app.get('*', (c) => c.text('home'));
-  // app.request() runs the app in-process, as other runtimes would: there is no Node request.
-  for (let i = 0; i < 3; i++) assert.equal((await app.request('/wp-admin')).status, 200);
-  assert.equal(warnings.length, 1);
-  assert.match(warnings[0], /@hono\/node-server/);
-  assert.equal(middleware.firewall.stats().requests, 0);
+  // app.request() runs the app in-process, as a runtime without a Node request would, and passes no env.
+  for (let i = 0; i < 3; i++) assert.equal((await app.request('/wp-admin')).status, 403);
+  assert.equal((await app.request('/home', { headers: { 'x-forwarded-for': '203.0.113.66' } })).status, 200, 'a header never names the client');
+  assert.equal(middleware.firewall.stats().requests, 4);
+  assert.equal(middleware.firewall.stats().noPeerAddress, 4);
+  assert.match(errors[0], /without its client address/);
 });

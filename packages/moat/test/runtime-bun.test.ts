@@ -1,6 +1,7 @@
-// Bun: the example server (examples/bun/server.ts, Bun.serve + withMoatFetch) under the real `bun`
-// binary from node_modules, running the client's TypeScript source, with rules and data files read
-// through bun:sqlite. The shared Web-runtime conformance set runs against it on real sockets.
+// Bun: the example servers under the real `bun` binary from node_modules, running the client's TypeScript
+// source, with rules and data files read through bun:sqlite: examples/bun/server.ts (Bun.serve +
+// withMoatFetch) and examples/bun/hono.ts (Hono's app.fetch on Bun.serve, Moat's Hono adapter judging the
+// Web request with the address Bun passes). The shared Web-runtime conformance set runs against each on real sockets.
 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -9,3 +10,4 @@ import { webRuntimeConformance } from './helpers/web-runtime-conformance.js';
 const bun = join(dirname(createRequire(import.meta.url).resolve('bun/package.json')), 'bin', 'bun.exe');
 
 webRuntimeConformance('bun', () => ({ command: bun, args: ['examples/bun/server.ts'] }));
+webRuntimeConformance('hono on bun', () => ({ command: bun, args: ['examples/bun/hono.ts'] }));

@@ -1,6 +1,7 @@
-// Deno: the example server (examples/deno/server.ts, Deno.serve + withMoatFetch) under the real `deno`
-// binary from node_modules, running the client's TypeScript source, with rules and data files read
-// through node:sqlite. The shared Web-runtime conformance set runs against it on real sockets.
+// Deno: the example servers under the real `deno` binary from node_modules, running the client's TypeScript
+// source, with rules and data files read through node:sqlite: examples/deno/server.ts (Deno.serve +
+// withMoatFetch) and examples/deno/hono.ts (Hono's app.fetch on Deno.serve, Moat's Hono adapter judging the
+// Web request with the address Deno passes). The shared Web-runtime conformance set runs against each on real sockets.
 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -8,8 +9,11 @@ import { webRuntimeConformance } from './helpers/web-runtime-conformance.js';
 
 const deno = join(dirname(createRequire(import.meta.url).resolve('deno/package.json')), 'deno');
 
-webRuntimeConformance('deno', () => ({
+// Reads the rules, data and fixtures, listens on 127.0.0.1, reads MOAT_* and TRUSTED_PROXY_RANGES; nothing else.
+const denoRun = (example: string) => () => ({
   command: deno,
-  // Reads the rules, data and fixtures, listens on 127.0.0.1, reads MOAT_* and TRUSTED_PROXY_RANGES; nothing else.
-  args: ['run', '--allow-read', '--allow-env', '--allow-net=127.0.0.1', '--allow-sys', '--config', 'examples/deno/deno.json', 'examples/deno/server.ts'],
-}), { largeForms: false });
+  args: ['run', '--allow-read', '--allow-env', '--allow-net=127.0.0.1', '--allow-sys', '--config', 'examples/deno/deno.json', example],
+});
+
+webRuntimeConformance('deno', denoRun('examples/deno/server.ts'), { largeForms: false });
+webRuntimeConformance('hono on deno', denoRun('examples/deno/hono.ts'), { largeForms: false });

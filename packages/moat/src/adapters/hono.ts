@@ -1,12 +1,15 @@
-// Hono on @hono/node-server: `app.use(moat({ rules: 'rules.moat' }))`. The Node request is taken
-// from `c.env.incoming`, which node-server provides, so the client IP comes from the real socket and
-// the body can be peeked before Hono reads it. Only Hono's types are imported.
+// Hono on any runtime: `app.use(moat({ rules: 'rules.moat' }))`. On @hono/node-server the Node request
+// is taken from `c.env.incoming`, so the client IP comes from the real socket and the body is peeked
+// before Hono reads it. Elsewhere (Bun.serve, Deno.serve) the Web request `c.req.raw` is judged with
+// Firewall.handle(), the client address taken from what the runtime passed as `c.env` (Bun's server,
+// Deno's info), never from a header. Only Hono's types are imported.
 
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Firewall } from '../firewall/firewall.js';
 import type { BlockResponse } from '../firewall/options.js';
 import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
+import { platformClientInfo } from './web.js';
 
 export type MoatHonoMiddleware = MiddlewareHandler & { readonly firewall: Firewall };
 
@@ -21,16 +24,14 @@ function incomingOf(c: Context): IncomingMessage | undefined {
 
 export function moat(options?: FirewallOrOptions): MoatHonoMiddleware {
   const firewall = firewallFrom(options);
-  let warned = false;
   const middleware: MiddlewareHandler = async (c, next) => {
     const incoming = incomingOf(c);
     if (incoming === undefined) {
-      // Another runtime (Bun, Deno, Workers): no socket to read the client from. Say so once, go on.
-      if (!warned) {
-        warned = true;
-        firewall.logger.warn({ adapter: 'hono' }, 'the Hono adapter needs @hono/node-server (c.env.incoming) to see ' +
-          'the client socket; requests are not judged');
-      }
+      // Another runtime: the Web front door. Where the runtime gives no address (Workers), the client is
+      // unknown: counted in noPeerAddress, never read from a header.
+      let answer = firewall.handle(c.req.raw, platformClientInfo(c.req.raw, c.env));
+      if (answer instanceof Promise) answer = await answer;
+      if (answer !== null) return answer;
       await next();
       return;
     }
