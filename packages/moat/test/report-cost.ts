@@ -13,6 +13,8 @@ import { Upsync } from '../src/sync/upsync.js';
 
 const RECORDS = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
+/** Distinct paths among the requests (KEYS=1: one client repeating one request, the server bench's load). */
+const KEYS = Number(process.env.KEYS ?? 1);
 const PASSED: Decision = { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: [] };
 const UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
 
@@ -20,8 +22,8 @@ const UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (
 const fresh = (text: string) => (` ${text}`).slice(1);
 
 function requests(count: number): MoatHttpRequest[] {
-  return Array.from({ length: count }, () => ({
-    ip: fresh('127.0.0.1'), ipSource: 'socket', method: fresh('GET'), host: fresh('127.0.0.1'), hostForms: undefined, path: fresh('/'),
+  return Array.from({ length: count }, (_, i) => ({
+    ip: fresh('127.0.0.1'), ipSource: 'socket', method: fresh('GET'), host: fresh('127.0.0.1'), hostForms: undefined, path: fresh(`/p/${i % KEYS}`),
     pathForms: undefined, params: undefined, userAgent: fresh(UA), headers: { host: '127.0.0.1:3000', 'user-agent': UA }, url: fresh('/'),
   }) as unknown as MoatHttpRequest);
 }
@@ -65,7 +67,9 @@ async function main(): Promise<void> {
   const upsync = new Upsync({
     hubUrls: [sink.url], apiKey: 'k', client: clientInfo('node', 'bench'), format: (process.env.FORMAT as 'compact' | 'wafris' | undefined) ?? 'compact',
     batchSize: Number(process.env.BATCH ?? 250), flushIntervalMs: 10_000, maxQueue: Number(process.env.MAX_QUEUE ?? 10_000), maxQueueBytes: 16 * 1024 * 1024, ringBytes: 4 * 1024 * 1024,
-    maxBatchBytes: 1024 * 1024, passedSampleRate: 1, redactParams: [], requestTimeoutMs: 5000, backoffBaseMs: 1000, backoffMaxMs: 60_000,
+    maxBatchBytes: 1024 * 1024, passedSampleRate: 1, redactParams: [],
+    // REPORT_PASSED=all: every Passed record in full (the worker's cost before counting, report/passed-aggregator.ts).
+    reportPassed: process.env.REPORT_PASSED === 'all' ? 'all' : 'aggregate', requestTimeoutMs: 5000, backoffBaseMs: 1000, backoffMaxMs: 60_000,
     now: Date.now, onError: (e) => console.error(e.message), onUnauthorized: () => {}, onHubSwitch: () => {},
   });
   await new Promise((resolve) => setTimeout(resolve, 3000)); // the worker starts (tsx)

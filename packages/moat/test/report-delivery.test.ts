@@ -176,6 +176,26 @@ test('close() with records still in the ring: all of them are sent before it res
   await hub.stop();
 });
 
+test('a blocked request is sent without waiting for the ten-minute interval, with the Passed records queued before it; Passed alone waits', async () => {
+  const hub = await new StandInHub().start();
+  const a = await app(hub, { batchSize: 1000, flushIntervalMs: 600_000, flushBlockedMs: 50, reportPassed: 'all' });
+  try {
+    for (let i = 0; i < 5; i++) assert.equal(await a.get(`/quiet/${i}`), 200);
+    // Several of the worker's ticks pass; plain Passed records are due only after the interval.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(hub.posts, 0, 'plain Passed records wait for the interval');
+    assert.equal(await a.get('/wp-admin/setup.php'), 403);
+    await waitFor(() => hub.stored.length === 6, 'the blocked record and the five queued before it');
+    assert.equal(hub.posts, 1, 'one batch');
+    await a.stopServer();
+    await a.fw.close();
+    assertAccounted(a, hub, 6);
+  } finally {
+    a.cleanup();
+    await hub.stop();
+  }
+});
+
 test('close() with the hub down: unsent records are counted as dropped at stop; sent + dropped = recorded', async () => {
   const hub = await new StandInHub().start();
   hub.mode = '503';

@@ -49,7 +49,7 @@ test('records carry the Wafris fields, gzip, and go by batch size', async () => 
     await waitFor(() => hub.records().length === 3, 'a full batch (only its size can have sent it)');
     const upload = hub.upsyncs.find((u) => u.status === 200)!;
     assert.equal(upload.contentEncoding, 'gzip');
-    assert.equal(upload.contentType, 'application/vnd.moat.upsync.v1+json', 'the compact encoding by default');
+    assert.equal(upload.contentType, 'application/vnd.moat.upsync.v2+json', 'the compact encoding by default');
     assert.equal(upload.body?.meta.client, 'moat');
     assert.ok(upload.body?.meta.version);
     assert.equal(upload.body?.meta.framework, 'node');

@@ -16,7 +16,7 @@ import { BoundedQueue } from '../sync/bounded-queue.js';
 import { redact, timedFetch } from '../sync/http-fetch.js';
 import type { HubFailover } from '../sync/hub-failover.js';
 import { paramRedactor, type ParamRedactor } from '../sync/redact-params.js';
-import { MIN_BATCH_BYTES, toUpsyncRecord, type QueuedRecord } from '../sync/report-record.js';
+import { MIN_BATCH_BYTES, requestsOf, toUpsyncRecord, type QueuedRecord } from '../sync/report-record.js';
 import { asError, SyncError } from '../sync/sync-error.js';
 import { COMPACT_CONTENT_TYPE, CompactBatchBuilder, type CompactMeta } from './compact-encoding.js';
 import { COUNTER } from './ring-layout.js';
@@ -42,6 +42,8 @@ export interface ReportSettings {
   format: UpsyncFormat;
   batchSize: number;
   flushIntervalMs: number;
+  /** Longest wait of a record other than a plain Passed one (at most flushIntervalMs). */
+  flushBlockedMs: number;
   maxQueue: number;
   maxQueueBytes: number;
   maxBatchBytes: number;
@@ -49,6 +51,10 @@ export interface ReportSettings {
   requestTimeoutMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** 'aggregate': Passed records counted per key, a sample sent in full (passed-aggregator.ts); 'all': each in full. */
+  reportPassed: 'aggregate' | 'all';
+  /** With 'aggregate': further Passed records sent in full per second, besides each key's first per window. */
+  passedSamplesPerSecond: number;
 }
 
 export interface ReportSenderConfig extends ReportSettings {
@@ -89,6 +95,8 @@ export class ReportSender {
   private stopped = false;
   private closed = false;
   private nextRetryAt = 0;
+  /** When the oldest queued decision other than a plain Passed one arrived; null when none is queued. */
+  private oldestBlockedMs: number | null = null;
   private format: UpsyncFormat;
   private readonly maxBatch: number;
   private batchBytesLimit: number;
@@ -97,7 +105,8 @@ export class ReportSender {
   lastError: string | null = null;
 
   constructor(private readonly config: ReportSenderConfig) {
-    this.queue = new BoundedQueue<QueuedRecord>(Math.max(1, config.maxQueue), Math.max(MIN_BATCH_BYTES, config.maxQueueBytes), (r) => r.bytes);
+    // Counted in requests: a count entry stands for many, so sent + dropped + queued adds up to what was recorded.
+    this.queue = new BoundedQueue<QueuedRecord>(Math.max(1, config.maxQueue), Math.max(MIN_BATCH_BYTES, config.maxQueueBytes), (r) => r.bytes, requestsOf);
     // Half the queue bound at most, so a batch in flight leaves room for as many waiting records.
     this.maxBatch = Math.max(config.batchSize, Math.min(config.batchSize * BACKLOG_BATCH_FACTOR, Math.floor(config.maxQueue / 2)));
     this.batchBytesLimit = Math.max(MIN_BATCH_BYTES, config.maxBatchBytes);
@@ -115,7 +124,24 @@ export class ReportSender {
       this.config.counters[COUNTER.droppedAtStop]++;
       return;
     }
+    // A decision other than a plain Passed one is what auto-ban and the dashboard wait for: it sets a
+    // shorter deadline for the whole queue.
+    if (this.oldestBlockedMs === null && (record.treatment !== 'Passed' || record.monitored.length > 0)) this.oldestBlockedMs = record.receivedMs;
     this.queue.push(record);
+  }
+
+  /** Queues a count of Passed requests (from the aggregator, already counted as taken). */
+  pushCount(entry: QueuedRecord): void {
+    if (this.stopped || this.closed) {
+      this.config.counters[COUNTER.droppedAtStop] += requestsOf(entry);
+      return;
+    }
+    this.queue.push(entry);
+  }
+
+  /** Whether batches go in the compact encoding (the only one that carries counts). */
+  get compact(): boolean {
+    return this.format === 'compact';
   }
 
   /** After a run of pushes: the counters, and a send when a backlog is due. */
@@ -171,8 +197,8 @@ export class ReportSender {
   publish(): void {
     const c = this.config.counters;
     let inFlight = 0;
-    for (const batch of this.outbox) inFlight += batch.records.length;
-    c[COUNTER.queued] = this.queue.size;
+    for (const batch of this.outbox) inFlight += requestsIn(batch.records);
+    c[COUNTER.queued] = this.queue.tallied;
     c[COUNTER.queuedBytes] = this.queue.bytes;
     c[COUNTER.inFlight] = inFlight;
     c[COUNTER.droppedQueueFull] = this.queueDropsFull;
@@ -204,8 +230,8 @@ export class ReportSender {
   }
 
   private dropAll(): void {
-    let held = this.queue.size;
-    for (const batch of this.outbox) held += batch.records.length;
+    let held = this.queue.tallied;
+    for (const batch of this.outbox) held += requestsIn(batch.records);
     this.config.counters[COUNTER.droppedAtStop] += held;
     this.queue.take(this.queue.size);
     for (const batch of this.outbox) this.queue.release(batch.records.length, batch.heldBytes);
@@ -221,10 +247,14 @@ export class ReportSender {
         if (oldest === undefined) return;
         // After the first batch of a drain only a backlog (or old records) goes at once: what arrived
         // during a send waits for the next tick and fills its batch, rather than going in small ones.
+        const now = Date.now();
         const due = (sent === 0 ? this.queue.size >= config.batchSize : this.queue.size >= this.maxBatch) ||
-          this.queue.bytes >= this.batchHoldBytes || Date.now() - oldest.receivedMs >= config.flushIntervalMs;
+          this.queue.bytes >= this.batchHoldBytes || now - oldest.receivedMs >= config.flushIntervalMs ||
+          (this.oldestBlockedMs !== null && now - this.oldestBlockedMs >= config.flushBlockedMs);
         if (!force && !due) return;
         this.outbox = this.buildBatches(this.queue.take(this.maxBatch, this.batchHoldBytes));
+        // What stays queued may hold such a decision: its deadline is taken from the oldest left (earlier, never later).
+        this.oldestBlockedMs = this.oldestBlockedMs === null ? null : this.queue.peek()?.receivedMs ?? null;
         this.publish();
         continue;
       }
@@ -263,7 +293,7 @@ export class ReportSender {
       builder = new CompactBatchBuilder(this.config.meta, this.redactor);
       builder.add(item);
       if (builder.bytes > limit) {
-        this.config.counters[COUNTER.droppedTooLarge]++;
+        this.config.counters[COUNTER.droppedTooLarge] += requestsOf(item);
         builder = null;
         current = null;
         continue;
@@ -280,6 +310,11 @@ export class ReportSender {
     const batches: Batch[] = [];
     let current: Batch | null = null;
     for (const item of items) {
+      if (item.aggregated !== undefined) {
+        // Wafris JSON has no place for counts (a hub that answered 415 would drop them unseen).
+        this.config.counters[COUNTER.droppedUnsupported] += item.aggregated;
+        continue;
+      }
       const bytes = Buffer.byteLength(JSON.stringify(toUpsyncRecord(item, this.redactor)));
       if (envelope + bytes > limit) {
         this.config.counters[COUNTER.droppedTooLarge]++;
@@ -333,14 +368,18 @@ export class ReportSender {
     const c = config.counters;
     const hub = config.hubs.current;
     const url = `${hub}/${encodeURIComponent(config.apiKey)}`;
-    const count = batch.records.length;
+    if (batch.records.length === 0) {
+      this.done(batch); // held only counts, dropped when the format changed
+      return true;
+    }
+    const count = requestsIn(batch.records);
     const format = this.format;
     let status: number;
     let detail = '';
     let answer = '';
     try {
       const body = await this.body(batch);
-      if (batch.jsonBytes > this.batchBytesLimit && count > 1) {
+      if (batch.jsonBytes > this.batchBytesLimit && batch.records.length > 1) {
         // Built for the compact format, too large once re-encoded as Wafris JSON: split before sending.
         this.splitFirst(batch);
         return true;
@@ -387,6 +426,7 @@ export class ReportSender {
       // A hub that only knows Wafris JSON (an older Moat hub, a Wafris-compatible one): that format from
       // now on, starting with this very batch (same id, so a hub that did store it stores it once).
       this.format = 'wafris';
+      for (const waiting of this.outbox) this.dropCounts(waiting);
       this.lastError = `the hub does not take the compact report format (415 from ${redact(url)}); sending Wafris JSON from now on`;
       config.onStateChange();
       return true;
@@ -399,7 +439,7 @@ export class ReportSender {
       config.onUnauthorized(error);
       return false;
     }
-    if (status === 413 && count > 1) {
+    if (status === 413 && batch.records.length > 1) {
       // Too large for this hub: send halves now, and smaller batches from now on. Halving ends at
       // single records, so a batch of n costs at most 2n - 1 requests.
       this.splitFirst(batch);
@@ -421,6 +461,24 @@ export class ReportSender {
       return true;
     }
     return this.failed(hub, new SyncError(`http-${status}`, `upsync failed: the hub answered ${status}${detail ? `: ${detail}` : ''}`));
+  }
+
+  /** Takes the counts out of a batch about to go as Wafris JSON: dropped, counted as such. */
+  private dropCounts(batch: Batch): void {
+    let items = 0;
+    let bytes = 0;
+    batch.records = batch.records.filter((r) => {
+      if (r.aggregated === undefined) return true;
+      this.config.counters[COUNTER.droppedUnsupported] += r.aggregated;
+      items++;
+      bytes += r.bytes;
+      return false;
+    });
+    if (items === 0) return;
+    this.queue.release(items, bytes);
+    batch.heldBytes -= bytes;
+    batch.compact = null;
+    batch.body = null;
   }
 
   private splitFirst(batch: Batch): void {
@@ -447,6 +505,13 @@ export class ReportSender {
     if (error.reason !== 'aborted') this.config.onError(error);
     return false;
   }
+}
+
+/** Requests the entries stand for (a count entry many). */
+function requestsIn(records: readonly QueuedRecord[]): number {
+  let n = 0;
+  for (const r of records) n += r.aggregated ?? 1;
+  return n;
 }
 
 /**

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { HubFailover } from '../sync/hub-failover.js';
 import type { SyncError } from '../sync/sync-error.js';
+import { PassedAggregator } from './passed-aggregator.js';
 import { ReportSender } from './report-sender.js';
 import { RingReader } from './ring-reader.js';
 import { DOORBELL, ringViews } from './ring-layout.js';
@@ -22,8 +23,12 @@ const sender: ReportSender = new ReportSender({
   onUnauthorized: (error: SyncError) => post({ type: 'unauthorized', reason: error.reason, message: error.message }),
   onStateChange: () => post({ type: 'state', lastError: sender.lastError, rejected: sender.rejected, hubs: hubs.status() }),
 });
+// Passed records counted per key, a sample sent in full; the counts go out when their window closes.
+const aggregator = data.reportPassed === 'aggregate'
+  ? new PassedAggregator(data.flushIntervalMs, data.passedSamplesPerSecond, reader.stringOf, ring.counters, (entry) => sender.pushCount(entry))
+  : null;
 /** Within a quarter of the interval, between 10 ms and 1 s, as the timer on the serving thread did before. */
-const tickMs = Math.min(1000, Math.max(10, Math.floor(data.flushIntervalMs / 4)));
+const tickMs = Math.min(1000, Math.max(10, Math.floor(Math.min(data.flushIntervalMs, data.flushBlockedMs) / 4)));
 let closing = false;
 type WaitAsync = (array: Int32Array, index: number, value: number, timeoutMs: number) => { async: boolean; value: Promise<unknown> | string };
 /**
@@ -34,16 +39,26 @@ const waitAsync: WaitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).w
   ((_array, _index, _value, timeoutMs) => ({ async: true, value: new Promise((resolve) => setTimeout(resolve, timeoutMs)) }));
 
 function take(): void {
-  if (reader.drain((record) => sender.push(record)) > 0) sender.afterPush();
+  // Counts only travel in the compact encoding: after a 415 every record goes in full again.
+  const counting = aggregator !== null && sender.compact ? aggregator : null;
+  if (aggregator !== null && counting === null && aggregator.pendingRequests > 0) aggregator.close();
+  if (reader.drain((record) => sender.push(record), Infinity, counting) > 0) sender.afterPush();
+}
+
+/** take(), and the counts of the open window too (a flush, a close). */
+function takeAll(): void {
+  take();
+  aggregator?.close();
+  sender.afterPush();
 }
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'flush') {
-    take();
+    takeAll();
     void sender.flush(true).then(() => post({ type: 'flushed', id: message.id }));
   } else if (message.type === 'close') {
     closing = true;
-    take();
+    takeAll();
     void sender.close().then(() => post({ type: 'closed', id: message.id }));
   }
 });
@@ -59,6 +74,10 @@ async function run(): Promise<void> {
     const now = Date.now();
     if (now >= nextTick) {
       nextTick = now + tickMs;
+      if (aggregator?.due()) {
+        aggregator.close();
+        sender.afterPush();
+      }
       sender.tick();
     }
     // Sleeps until the serving thread rings or the tick passes; no message per record.

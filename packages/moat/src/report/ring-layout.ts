@@ -16,6 +16,10 @@ export const COUNTER = {
   taken: 0, queued: 1, queuedBytes: 2, inFlight: 3, sent: 4, batchesSent: 5, droppedQueueFull: 6, droppedQueueBytes: 7,
   droppedRejected: 8, droppedByHub: 9, droppedTooLarge: 10, droppedAtStop: 11, splits: 12, batchBytesLimit: 13, failures: 14,
   consecutiveFailures: 15, lastSuccessAt: 16, nextRetryAt: 17, wafrisFallback: 18,
+  /** Passed records folded into counts (cumulative), and those not yet handed to the sender (a gauge). */
+  aggregated: 19, aggregatePending: 20,
+  /** Passed counts that could not be sent: the hub took only Wafris JSON, which has no place for them. */
+  droppedUnsupported: 21,
 } as const;
 const COUNTER_SLOTS = 32;
 

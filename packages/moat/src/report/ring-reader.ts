@@ -3,11 +3,15 @@
 // as soon as it is copied out.
 import type { Decision } from '../engine/decision.js';
 import { TRUNCATED_MARKER, recordBytes, type QueuedRecord } from '../sync/report-record.js';
+import type { PassedAggregator } from './passed-aggregator.js';
 import {
   ENTRY_PAD, FIELD, FIELD_COUNT, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT, MONITORED_SHIFT, NEW_ID_BIT,
   READ_POS, REC, RECORD_HEAD_BYTES, ringViews, SLOT_LITERAL, SLOT_NULL, TRUNCATED_PARAMS_BIT, TRUNCATED_QUERY_BIT,
   TRUNCATED_REQUEST_ID_BIT, WRITE_POS, type RingViews,
 } from './ring-layout.js';
+
+/** Reset bits of the fields that make an aggregation key (ip, user agent, path, host, method). */
+const KEY_FIELDS = (1 << (FIELD.method + 1)) - 1;
 
 /** Shared by the records without monitor matches (most): never mutated. */
 const NO_MONITORED: QueuedRecord['monitored'] = [];
@@ -29,8 +33,14 @@ export class RingReader {
   /** The worker's clock at the current drain (records' receivedMs). */
   private now = 0;
 
-  /** Reads every published record (up to `max`), in order; returns how many. */
-  drain(onRecord: (record: QueuedRecord) => void, max = Infinity): number {
+  /** A string of the worker's table (the aggregator names its keys with these). */
+  readonly stringOf = (field: number, id: number): string => this.tables[field][id] ?? '';
+
+  /**
+   * Reads every published record (up to `max`), in order; returns how many were handed to `onRecord`.
+   * With an aggregator, Passed records it counts are skipped (see passed-aggregator.ts).
+   */
+  drain(onRecord: (record: QueuedRecord) => void, max = Infinity, aggregator: PassedAggregator | null = null): number {
     const { header, words, capacity } = this.ring;
     this.now = Date.now();
     const end = Atomics.load(header, WRITE_POS);
@@ -39,7 +49,7 @@ export class RingReader {
       const base = this.pos & (capacity - 1);
       const kind = words[base >> 2];
       const bytes = words[(base >> 2) + 1];
-      if (kind !== ENTRY_PAD) {
+      if (kind !== ENTRY_PAD && (aggregator === null || !this.counted(base, aggregator))) {
         onRecord(this.decode(base));
         count++;
       }
@@ -50,6 +60,63 @@ export class RingReader {
     }
     Atomics.store(header, READ_POS, this.pos);
     return count;
+  }
+
+  /**
+   * Whether the aggregator counts the record at `base` (then it is skipped). Read from the record's
+   * ids alone, without decoding it: this is most records, and decoding (strings, an object, a request
+   * id) was the worker's largest cost per record. A record that brings new strings or starts a table
+   * afresh is first decoded for its strings' sake (decodeTables), which is rare.
+   */
+  private counted(base: number, aggregator: PassedAggregator): boolean {
+    const words = this.ring.words;
+    const head = base >> 2;
+    const resets = words[head + REC.resets];
+    // Whatever becomes of this record, ids of a key field that starts afresh name other strings from here.
+    if ((resets & KEY_FIELDS) !== 0) aggregator.forgetIds();
+    const flags = words[head + REC.flags];
+    if ((flags >>> MONITORED_SHIFT) !== 0) return false;
+    const treatment = words[head + REC.fields + FIELD.treatment] & ~NEW_ID_BIT;
+    let fresh = resets !== 0;
+    for (let i = 0; i < FIELD_COUNT; i++) {
+      const slot = words[head + REC.fields + i];
+      if (slot >= 0 && (slot & NEW_ID_BIT) !== 0) fresh = true;
+      // Key fields and the treatment must be interned (not cut, not null) to be counted.
+      else if (i <= FIELD.method && slot < 0) return false;
+    }
+    if (fresh) this.decodeTables(base);
+    if (treatment < 0 || this.tables[FIELD.treatment][treatment] !== 'Passed') return false;
+    const ids = head + REC.fields;
+    return aggregator.count(words[ids + FIELD.ip] & ~NEW_ID_BIT, words[ids + FIELD.userAgent] & ~NEW_ID_BIT, words[ids + FIELD.path] & ~NEW_ID_BIT,
+      words[ids + FIELD.host] & ~NEW_ID_BIT, words[ids + FIELD.method] & ~NEW_ID_BIT, this.ring.doubles[(base >> 3) + (REC.atMs >> 1)]);
+  }
+
+  /**
+   * Applies a record's table changes (resets, new strings) without building it; decode() later, if
+   * the record is sent in full, finds the strings in the tables (its NEW ids are then set again, to
+   * the same strings).
+   */
+  private decodeTables(base: number): void {
+    const words = this.ring.words;
+    const head = base >> 2;
+    const resets = words[head + REC.resets];
+    let pos = base + RECORD_HEAD_BYTES;
+    for (let i = 0; i < FIELD_COUNT; i++) {
+      if ((resets & (1 << i)) !== 0) this.tables[i].length = 0;
+      const slot = words[head + REC.fields + i];
+      if (slot === SLOT_LITERAL) {
+        pos = this.skipString(pos);
+      } else if (slot >= 0 && (slot & NEW_ID_BIT) !== 0) {
+        pos = this.readString(pos);
+        this.tables[i][slot & ~NEW_ID_BIT] = this.text;
+      }
+    }
+    // decode() must not clear the tables a second time (it would drop strings added since).
+    words[head + REC.resets] = 0;
+  }
+
+  private skipString(pos: number): number {
+    return (pos + 4 + this.ring.words[pos >> 2] + 3) & ~3;
   }
 
   private decode(base: number): QueuedRecord {

@@ -10,14 +10,18 @@ export class BoundedQueue<T> {
   private heldBytes = 0;
   private reservedItems = 0;
   private reservedBytes = 0;
-  /** Items dropped because the item bound was reached, or the byte bound. */
+  /** Items dropped because the item bound was reached, or the byte bound (as `tally` counts them). */
   droppedFull = 0;
   droppedBytes = 0;
+  /** What the queued items stand for, as `tally` counts them (items, unless told otherwise). */
+  tallied = 0;
 
   constructor(
     readonly capacity: number,
     readonly maxBytes: number = Infinity,
     private readonly weigh: (item: T) => number = () => 0,
+    /** How many things an item stands for (a report entry may count many requests); 1 by default. */
+    private readonly tally: (item: T) => number = () => 1,
   ) {
     this.items = new Array<T | undefined>(Math.max(1, capacity));
   }
@@ -40,20 +44,22 @@ export class BoundedQueue<T> {
     const cap = Math.max(1, this.capacity - this.reservedItems);
     const budget = this.maxBytes - this.reservedBytes;
     if (this.reservedItems >= this.capacity || weight > budget) {
-      if (weight > budget) this.droppedBytes++;
-      else this.droppedFull++;
+      if (weight > budget) this.droppedBytes += this.tally(item);
+      else this.droppedFull += this.tally(item);
       return 1;
     }
     let dropped = 0;
     while (this.count > 0 && (this.count >= cap || this.heldBytes + weight > budget)) {
-      if (this.count >= cap) this.droppedFull++;
-      else this.droppedBytes++;
-      this.shift();
+      const full = this.count >= cap;
+      const oldest = this.shift();
+      if (full) this.droppedFull += this.tally(oldest);
+      else this.droppedBytes += this.tally(oldest);
       dropped++;
     }
     this.items[(this.head + this.count) % this.items.length] = item;
     this.count++;
     this.heldBytes += weight;
+    this.tallied += this.tally(item);
     return dropped;
   }
 
@@ -91,6 +97,7 @@ export class BoundedQueue<T> {
     this.head = (this.head + 1) % this.items.length;
     this.count--;
     this.heldBytes -= this.weigh(item);
+    this.tallied -= this.tally(item);
     return item;
   }
 }

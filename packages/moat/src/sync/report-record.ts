@@ -50,6 +50,17 @@ export interface QueuedRecord {
   bytes: number;
   /** When the worker took it from the ring (its clock): a batch is due by this age. */
   receivedMs: number;
+  /**
+   * Set on a count, not a record: this many Passed requests of one key (ip, user agent, path, host,
+   * method) in the minute of `atMs`, not sent in full (report/passed-aggregator.ts). Its other fields
+   * are empty. Sent only in the compact encoding.
+   */
+  aggregated?: number;
+}
+
+/** How many requests an entry stands for: a record one, a count its count. */
+export function requestsOf(record: QueuedRecord): number {
+  return record.aggregated ?? 1;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { MoatHttpRequest } from '../http/normalized-request.js';
 import type { UpsyncFormat, UpsyncRejections } from '../report/report-sender.js';
 import { COUNTER, createRing, ringViews, usedBytes, type RingViews } from '../report/ring-layout.js';
 import { RingWriter } from '../report/ring-writer.js';
+import { DEFAULT_PASSED_SAMPLES_PER_SECOND } from '../report/passed-aggregator.js';
 import type { FromWorker, ReportWorkerData, ToWorker } from '../report/worker-protocol.js';
 import type { ClientInfo } from './client-info.js';
 import type { HubFailoverStatus } from './hub-failover.js';
@@ -28,6 +29,8 @@ export interface UpsyncConfig {
   format: UpsyncFormat;
   batchSize: number;
   flushIntervalMs: number;
+  /** Longest wait of a record other than a plain Passed one; default flushIntervalMs. */
+  flushBlockedMs?: number;
   maxQueue: number;
   /** Estimated bytes held at most by the worker's queue and the batches being sent. */
   maxQueueBytes: number;
@@ -37,6 +40,13 @@ export interface UpsyncConfig {
   maxBatchBytes: number;
   /** Share of plain `Passed` records kept (0..1); others are always kept. */
   passedSampleRate: number;
+  /**
+   * 'aggregate': plain Passed records are counted per key and minute in the worker, the first of each
+   * key per window and `passedSamplesPerSecond` more a second sent in full (compact encoding only);
+   * 'all' (the default here): every record in full. Managed mode defaults to 'aggregate'.
+   */
+  reportPassed?: 'aggregate' | 'all';
+  passedSamplesPerSecond?: number;
   redactParams: readonly string[];
   requestTimeoutMs: number;
   backoffBaseMs: number;
@@ -95,6 +105,10 @@ export interface UpsyncStatus {
   truncated: number;
   /** Passed records left out by sampling (not losses). */
   sampledOut: number;
+  /** Passed records counted instead of sent in full (reportPassed 'aggregate'); in `sent` once their count is. */
+  aggregated: number;
+  /** Passed counts lost because the hub takes only Wafris JSON (it answered 415), which cannot carry them. */
+  droppedUnsupported: number;
   failures: number;
   consecutiveFailures: number;
   lastError: string | null;
@@ -105,7 +119,8 @@ export interface UpsyncStatus {
   workerRestarts: number;
   /**
    * Records a crash of the whole process can lose while the hub answers: those of about this long
-   * (they wait at most one flush interval before their batch is sent). While the hub is away, all queued.
+   * (they wait at most one flush interval before their batch is sent; Passed counts, with reportPassed
+   * 'aggregate', one more while their window is open). While the hub is away, all queued.
    */
   maxLossMs: number;
 }
@@ -166,9 +181,11 @@ export class Upsync {
     this.workerData = {
       sab, idPrefix: randomUUID().slice(0, 24), hubUrls: config.hubUrls, apiKey: config.apiKey!,
       meta: { version: c.version, client: c.client, framework: c.framework }, userAgent: `moat/${c.version}`, format: config.format,
-      batchSize: config.batchSize, flushIntervalMs: config.flushIntervalMs, maxQueue: config.maxQueue, maxQueueBytes: config.maxQueueBytes,
+      batchSize: config.batchSize, flushIntervalMs: config.flushIntervalMs,
+      flushBlockedMs: Math.min(config.flushIntervalMs, config.flushBlockedMs ?? config.flushIntervalMs), maxQueue: config.maxQueue, maxQueueBytes: config.maxQueueBytes,
       maxBatchBytes: config.maxBatchBytes, redactParams: [...config.redactParams], requestTimeoutMs: config.requestTimeoutMs,
       backoffBaseMs: config.backoffBaseMs, backoffMaxMs: config.backoffMaxMs,
+      reportPassed: config.reportPassed ?? 'all', passedSamplesPerSecond: config.passedSamplesPerSecond ?? DEFAULT_PASSED_SAMPLES_PER_SECOND,
     };
     this.startWorker();
   }
@@ -235,14 +252,14 @@ export class Upsync {
     const c = ring?.counters;
     const n = (slot: number) => c?.[slot] ?? 0;
     const workerDropped = n(COUNTER.droppedQueueFull) + n(COUNTER.droppedQueueBytes) + n(COUNTER.droppedRejected) + n(COUNTER.droppedByHub) +
-      n(COUNTER.droppedTooLarge) + n(COUNTER.droppedAtStop);
+      n(COUNTER.droppedTooLarge) + n(COUNTER.droppedAtStop) + n(COUNTER.droppedUnsupported);
     const rejected: UpsyncRejections = {};
     for (const [code, r] of Object.entries(this.rejected)) rejected[code] = { ...r };
     const inRing = Math.max(0, this.written - n(COUNTER.taken));
     return {
       enabled: this.enabled, stopped: this.stopped, format: n(COUNTER.wafrisFallback) === 1 ? 'wafris' : this.config.format,
       recorded: this.written + this.droppedRingFull,
-      queued: inRing + n(COUNTER.queued), inRing, inFlight: n(COUNTER.inFlight),
+      queued: inRing + n(COUNTER.queued) + n(COUNTER.aggregatePending), inRing, inFlight: n(COUNTER.inFlight),
       queuedBytes: n(COUNTER.queuedBytes), maxQueueBytes: this.config.maxQueueBytes,
       ringBytes: ring?.capacity ?? 0, ringUsedBytes: ring === null ? 0 : usedBytes(ring.header),
       sent: n(COUNTER.sent), batchesSent: n(COUNTER.batchesSent),
@@ -251,10 +268,11 @@ export class Upsync {
       droppedRejected: n(COUNTER.droppedRejected), droppedByHub: n(COUNTER.droppedByHub), droppedTooLarge: n(COUNTER.droppedTooLarge),
       droppedAtStop: n(COUNTER.droppedAtStop), droppedWorkerExit: this.droppedWorkerExit, rejected,
       splits: n(COUNTER.splits), batchBytesLimit: n(COUNTER.batchBytesLimit) || this.config.maxBatchBytes,
-      truncated: this.writer?.truncated ?? 0, sampledOut: this.sampledOut,
+      truncated: this.writer?.truncated ?? 0, sampledOut: this.sampledOut, aggregated: n(COUNTER.aggregated),
+      droppedUnsupported: n(COUNTER.droppedUnsupported),
       failures: n(COUNTER.failures), consecutiveFailures: n(COUNTER.consecutiveFailures), lastError: this.lastError,
       lastSuccessAt: n(COUNTER.lastSuccessAt) || null, nextRetryAt: n(COUNTER.nextRetryAt) || null,
-      workerRunning: this.worker !== null, workerRestarts: this.restarts, maxLossMs: this.config.flushIntervalMs,
+      workerRunning: this.worker !== null, workerRestarts: this.restarts, maxLossMs: this.config.reportPassed === 'aggregate' ? 2 * this.config.flushIntervalMs : this.config.flushIntervalMs,
     };
   }
 
@@ -360,12 +378,13 @@ export class Upsync {
     const c = this.ring?.counters;
     if (c === undefined || this.writer === null) return;
     const accounted = c[COUNTER.sent] + c[COUNTER.droppedQueueFull] + c[COUNTER.droppedQueueBytes] + c[COUNTER.droppedRejected] +
-      c[COUNTER.droppedByHub] + c[COUNTER.droppedTooLarge] + c[COUNTER.droppedAtStop] + this.droppedWorkerExit;
+      c[COUNTER.droppedByHub] + c[COUNTER.droppedTooLarge] + c[COUNTER.droppedAtStop] + c[COUNTER.droppedUnsupported] + this.droppedWorkerExit;
     const lost = Math.max(0, this.written - accounted);
     if (reason === 'crash') this.droppedWorkerExit += lost;
     else c[COUNTER.droppedAtStop] += lost;
     c[COUNTER.taken] = this.written;
     c[COUNTER.queued] = 0;
+    c[COUNTER.aggregatePending] = 0;
     c[COUNTER.queuedBytes] = 0;
     c[COUNTER.inFlight] = 0;
     c[COUNTER.nextRetryAt] = 0;

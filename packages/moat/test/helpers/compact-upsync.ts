@@ -1,18 +1,23 @@
 // A stand-in decoder of the compact Moat upsync encoding, written from the contract (not from the
 // client's encoder), strict about everything the contract says: it expands a batch into the Wafris
 // records it stands for, or throws.
-export const COMPACT_TYPE = 'application/vnd.moat.upsync.v1+json';
+export const COMPACT_TYPE = 'application/vnd.moat.upsync.v2+json';
+
+/** A count of Passed requests of one key, as the contract's `aggregates` section holds it. */
+export interface PassedCountEntry {
+  ip: string; user_agent: string; path: string; host: string; method: string; timestamp: number; count: number;
+}
 
 const INDEX_COLUMNS = ['ip', 'user_agent', 'path', 'parameter', 'host', 'method', 'ip_source', 'treatment', 'category', 'rule'] as const;
 
-export function expandCompact(body: unknown): { meta: Record<string, string>; batch: Record<string, unknown>[] } {
+export function expandCompact(body: unknown): { meta: Record<string, string>; batch: Record<string, unknown>[]; aggregates: PassedCountEntry[] } {
   const fail = (why: string): never => { throw new Error(`bad compact batch: ${why}`); };
   if (typeof body !== 'object' || body === null) fail('not an object');
   const b = body as Record<string, unknown>;
   const meta = b.meta as Record<string, string>;
   if (typeof meta !== 'object' || meta === null) fail('meta');
   const n = b.n;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) fail('n');
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) fail('n');
   const count = n as number;
   if (typeof b.t0 !== 'number' || !Number.isInteger(b.t0)) fail('t0');
   const strings = b.strings;
@@ -59,5 +64,25 @@ export function expandCompact(body: unknown): { meta: Record<string, string>; ba
       rule_id: record.rule_id, monitored: record.monitored, ip_source: record.ip_source,
     });
   }
-  return { meta, batch };
+  const aggregates: PassedCountEntry[] = [];
+  if (b.aggregates !== undefined) {
+    const a = b.aggregates as Record<string, unknown[]> & { n: unknown };
+    const m = a.n;
+    if (typeof m !== 'number' || !Number.isInteger(m) || m < 1) fail('aggregates.n');
+    for (const name of ['ip', 'user_agent', 'path', 'host', 'method', 'timestamp', 'count']) {
+      if (!Array.isArray(a[name]) || a[name].length !== m) fail(`aggregates.${name} must hold ${String(m)} entries`);
+    }
+    for (let k = 0; k < (m as number); k++) {
+      const count = a.count[k];
+      const offset = a.timestamp[k];
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) fail('aggregates.count');
+      if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) fail('aggregates.timestamp');
+      aggregates.push({
+        ip: str(a.ip[k])!, user_agent: str(a.user_agent[k])!, path: str(a.path[k])!, host: str(a.host[k])!, method: str(a.method[k])!,
+        timestamp: (b.t0 as number) + (offset as number), count: count as number,
+      });
+    }
+  }
+  if (count + aggregates.length === 0) fail('empty batch');
+  return { meta, batch, aggregates };
 }

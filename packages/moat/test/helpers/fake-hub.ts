@@ -12,7 +12,7 @@ import { writeRulesFile } from '../../src/format/write-rules.js';
 import { parseRulesDocument } from '../../src/rules/document.js';
 import { buildDataFile } from '../../src/data/build-data.js';
 import type { DataInputs } from '../../src/data/build-data.js';
-import { COMPACT_TYPE, expandCompact } from './compact-upsync.js';
+import { COMPACT_TYPE, expandCompact, type PassedCountEntry } from './compact-upsync.js';
 
 export type Category = 'custom_rules' | 'data_subscriptions';
 
@@ -50,7 +50,7 @@ export interface UpsyncHit {
   apiKey: string;
   contentEncoding: string | undefined;
   contentType: string | undefined;
-  body: { meta: Record<string, string>; batch: Record<string, unknown>[] } | null;
+  body: { meta: Record<string, string>; batch: Record<string, unknown>[]; aggregates?: PassedCountEntry[] } | null;
   status: number;
   /** Size of the JSON body (inflated). */
   bytes?: number;
@@ -65,7 +65,7 @@ export class FakeHub {
   upsyncStatus = 200;
   /** Largest upsync body accepted, compressed and inflated alike (as the Moat hub does); larger: 413. */
   upsyncMaxBytes = Infinity;
-  /** Whether compact batches (application/vnd.moat.upsync.v1+json) are taken; false: 415, as a hub that only knows Wafris JSON. */
+  /** Whether compact batches (application/vnd.moat.upsync.v2+json) are taken; false: 415, as a hub that only knows Wafris JSON. */
   compactUpsync = true;
   /** Records the hub refuses one by one while storing the rest (answered as the Moat hub does). */
   refuseRecord: ((record: Record<string, unknown>) => boolean) | null = null;
@@ -136,6 +136,16 @@ export class FakeHub {
 
   records(): Record<string, unknown>[] {
     return this.upsyncs.filter((u) => u.status === 200).flatMap((u) => u.body?.batch ?? []);
+  }
+
+  /** Counts of Passed requests received (compact batches' `aggregates`). */
+  passedCounts(): PassedCountEntry[] {
+    return this.upsyncs.filter((u) => u.status === 200).flatMap((u) => u.body?.aggregates ?? []);
+  }
+
+  /** Requests reported: records plus counted Passed requests. */
+  requestsReported(): number {
+    return this.records().length + this.passedCounts().reduce((sum, c) => sum + c.count, 0);
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {

@@ -5,7 +5,7 @@ import {
   type TotalsRow, hourDimensions, hourFloor, hoursOf, parseCursor, reportPage, toRuleHits, toStoredReport, toTotals,
 } from '../report-rows.js';
 import type {
-  BatchKey, InsertOutcome, ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
+  BatchKey, InsertOutcome, PassedSampling, ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
   TopEntry, Totals, ValueHour,
 } from '../store.js';
 import { LOCK_NAMESPACE, LOCKS } from './advisory-locks.js';
@@ -23,16 +23,20 @@ const HOUR_DIMENSIONS = hourDimensions({ always: 'true', tab: 'chr(9)' });
 const HOUR_TOP_UPSERT = `ON CONFLICT (site_id, dim, hour, value) DO UPDATE SET total = hour_top.total + excluded.total,
   blocked = hour_top.blocked + excluded.blocked`;
 
+/** Requests a reports row stands for: one, or its count (a count of Passed requests, see migration 6). */
+const REQUESTS = 'coalesce(aggregate_count, 1)';
+
 const ROLLUP_SQL: readonly string[] = [
-  `INSERT INTO minute_stats (site_id, minute, total, blocked, allowed, passed, monitored)
-    SELECT site_id, ts - ts % 60, count(*), count(*) FILTER (WHERE treatment = 2), count(*) FILTER (WHERE treatment = 1),
-      count(*) FILTER (WHERE treatment = 0), count(monitored)
+  `INSERT INTO minute_stats (site_id, minute, total, blocked, allowed, passed, monitored, passed_counted)
+    SELECT site_id, ts - ts % 60, sum(${REQUESTS}), count(*) FILTER (WHERE treatment = 2), count(*) FILTER (WHERE treatment = 1),
+      coalesce(sum(${REQUESTS}) FILTER (WHERE treatment = 0), 0), count(monitored), coalesce(sum(aggregate_count), 0)
     FROM reports WHERE id > $1 AND id <= $2 GROUP BY 1, 2
     ON CONFLICT (site_id, minute) DO UPDATE SET total = minute_stats.total + excluded.total,
       blocked = minute_stats.blocked + excluded.blocked, allowed = minute_stats.allowed + excluded.allowed,
-      passed = minute_stats.passed + excluded.passed, monitored = minute_stats.monitored + excluded.monitored`,
+      passed = minute_stats.passed + excluded.passed, monitored = minute_stats.monitored + excluded.monitored,
+      passed_counted = minute_stats.passed_counted + excluded.passed_counted`,
   ...HOUR_DIMENSIONS.map(({ dim, expr, where }) => `INSERT INTO hour_top (site_id, dim, hour, value, total, blocked)
-    SELECT site_id, '${dim}', ts - ts % 3600, ${expr}, count(*), count(*) FILTER (WHERE treatment = 2)
+    SELECT site_id, '${dim}', ts - ts % 3600, ${expr}, sum(${REQUESTS}), count(*) FILTER (WHERE treatment = 2)
     FROM reports WHERE id > $1 AND id <= $2 AND ${where} GROUP BY 1, 3, 4 ${HOUR_TOP_UPSERT}`),
   // Monitor-mode matches, one row per monitored entry; "blocked" counts would-have-blocked (all of them).
   `INSERT INTO hour_top (site_id, dim, hour, value, total, blocked)
@@ -45,9 +49,9 @@ const ROLLUP_SQL: readonly string[] = [
 
 /** Report columns in insert order, each with the array type unnest() reads it as. */
 const INSERT_SQL = `INSERT INTO reports (site_id, ts, ip, method, host, path, parameter, user_agent, request_id,
-    treatment, category, rule, rule_id, monitored, ip_source, country)
+    treatment, category, rule, rule_id, monitored, ip_source, country, aggregate_count)
   SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-    $9::text[], $10::smallint[], $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::text[], $16::text[])`;
+    $9::text[], $10::smallint[], $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::text[], $16::text[], $17::bigint[])`;
 
 /** `monitored` is jsonb, which pg parses. */
 type ReportRow = SharedReportRow<StoredReport['monitored']>;
@@ -74,12 +78,12 @@ export class PostgresReports {
    */
   async insert(siteId: number, records: readonly ReportRecord[], batch?: BatchKey): Promise<InsertOutcome> {
     if (records.length === 0 && !batch) return 'stored';
-    const columns: unknown[][] = Array.from({ length: 15 }, () => new Array<unknown>(records.length));
+    const columns: unknown[][] = Array.from({ length: 16 }, () => new Array<unknown>(records.length));
     records.forEach((r, i) => {
       const row = [r.ts, r.ip, r.method, r.host, r.path, r.parameter, r.userAgent, r.requestId, TREATMENT_CODE[r.treatment],
         r.category, r.rule, r.ruleId, r.monitored && r.monitored.length > 0 ? JSON.stringify(r.monitored) : null,
-        r.ipSource, r.country];
-      for (let c = 0; c < 15; c++) columns[c]![i] = row[c];
+        r.ipSource, r.country, r.aggregateCount ?? null];
+      for (let c = 0; c < 16; c++) columns[c]![i] = row[c];
     });
     return withTransaction(this.pool, async (client): Promise<InsertOutcome> => {
       await client.query('SELECT pg_advisory_xact_lock_shared($1, $2)', [LOCK_NAMESPACE, LOCKS.ingestBarrier]);
@@ -248,6 +252,13 @@ export class PostgresReports {
     return plain();
   }
 
+  async passedSampling(siteId: number, from: number, to: number): Promise<PassedSampling> {
+    const { rows } = await this.pool.query<{ passed: string | null; counted: string | null }>(
+      'SELECT sum(passed) AS passed, sum(passed_counted) AS counted FROM minute_stats WHERE site_id = $1 AND minute >= $2 AND minute < $3',
+      [siteId, from, to]);
+    return { passed: Number(rows[0]?.passed ?? 0), counted: Number(rows[0]?.counted ?? 0) };
+  }
+
   async earliestMinute(siteId: number): Promise<number | undefined> {
     const { rows } = await this.pool.query<{ m: string | number | null }>('SELECT min(minute) AS m FROM minute_stats WHERE site_id = $1', [siteId]);
     return rows[0]?.m == null ? undefined : Number(rows[0].m);
@@ -297,7 +308,8 @@ export class PostgresReports {
     const started = performance.now();
     const budget = page.budgetMs ?? 250;
     // $1..$3: site, window start, window end; filters next; then the cursor and the limit.
-    const where = ['site_id = $1', 'ts >= $2', 'ts < $3'];
+    // Counts of Passed requests are not requests to list (the page says how many were sampled).
+    const where = ['site_id = $1', 'ts >= $2', 'ts < $3', 'aggregate_count IS NULL'];
     const params: unknown[] = [];
     const next = () => `$${4 + params.length}`;
     if (filter.treatment) { where.push(`treatment = ${next()}`); params.push(TREATMENT_CODE[filter.treatment]); }

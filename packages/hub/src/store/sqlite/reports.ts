@@ -5,17 +5,20 @@ import {
   type TotalsRow, hourDimensions, hourFloor, hoursOf, parseCursor, reportPage, toRuleHits, toStoredReport, toTotals,
 } from '../report-rows.js';
 import type {
-  ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
+  PassedSampling, ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
   TopEntry, Totals, ValueHour,
 } from '../store.js';
 
 /** Up to this many (hour, value) rows in a range, a top list is one plain GROUP BY. */
 const PLAIN_TOP_LIMIT = 20_000;
 
-/** Rows per multi-row INSERT (16 columns each, well under SQLite's 32766 parameter limit). */
+/** Rows per multi-row INSERT (17 columns each, well under SQLite's 32766 parameter limit). */
 const INSERT_ROWS_PER_STATEMENT = 50;
 
 const HOUR_DIMENSIONS = hourDimensions({ always: '1', tab: 'char(9)' });
+
+/** Requests a reports row stands for: one, or its count (a count of Passed requests, see migration 6). */
+const REQUESTS = 'coalesce(aggregate_count, 1)';
 
 /** `monitored` is stored as JSON text. */
 type ReportRow = SharedReportRow<string | null>;
@@ -31,8 +34,8 @@ export class SqliteReports {
 
   constructor(private readonly db: Database.Database) {
     const insertSql = (rows: number) => `INSERT INTO reports (site_id, ts, ip, method, host, path, parameter, user_agent,
-      request_id, treatment, category, rule, rule_id, monitored, ip_source, country)
-      VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+      request_id, treatment, category, rule, rule_id, monitored, ip_source, country, aggregate_count)
+      VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
     this.insertStmt = db.prepare(insertSql(1));
     this.insertManyStmt = db.prepare(insertSql(INSERT_ROWS_PER_STATEMENT));
     this.watermarkGet = db.prepare<[], number>('SELECT last_report_id FROM rollup_state WHERE id = 1').pluck();
@@ -40,17 +43,19 @@ export class SqliteReports {
     this.maxIdStmt = db.prepare<[number, number], number>(
       'SELECT max(id) FROM (SELECT id FROM reports WHERE id > ? ORDER BY id LIMIT ?)',
     ).pluck();
-    const minute = `INSERT INTO minute_stats (site_id, minute, total, blocked, allowed, passed, monitored)
-      SELECT site_id, ts - ts % 60, count(*), sum(treatment = 2), sum(treatment = 1), sum(treatment = 0),
-             sum(monitored IS NOT NULL)
+    // A row stands for `aggregate_count` Passed requests when it is a count (REQUESTS), else for one.
+    const minute = `INSERT INTO minute_stats (site_id, minute, total, blocked, allowed, passed, monitored, passed_counted)
+      SELECT site_id, ts - ts % 60, sum(${REQUESTS}), sum(treatment = 2), sum(treatment = 1), sum((treatment = 0) * ${REQUESTS}),
+             sum(monitored IS NOT NULL), coalesce(sum(aggregate_count), 0)
       FROM reports WHERE id > ? AND id <= ? GROUP BY site_id, ts - ts % 60
       ON CONFLICT (site_id, minute) DO UPDATE SET total = total + excluded.total,
         blocked = blocked + excluded.blocked, allowed = allowed + excluded.allowed,
-        passed = passed + excluded.passed, monitored = monitored + excluded.monitored`;
+        passed = passed + excluded.passed, monitored = monitored + excluded.monitored,
+        passed_counted = passed_counted + excluded.passed_counted`;
     const upsert = `ON CONFLICT (site_id, dim, hour, value) DO UPDATE SET total = total + excluded.total,
         blocked = blocked + excluded.blocked`;
     const hourly = HOUR_DIMENSIONS.map(({ dim, expr, where }) => `INSERT INTO hour_top (site_id, dim, hour, value, total, blocked)
-      SELECT site_id, '${dim}', ts - ts % 3600, ${expr}, count(*), sum(treatment = 2)
+      SELECT site_id, '${dim}', ts - ts % 3600, ${expr}, sum(${REQUESTS}), sum(treatment = 2)
       FROM reports WHERE id > ? AND id <= ? AND ${where} GROUP BY site_id, ts - ts % 3600, ${expr} ${upsert}`);
     // Monitor-mode matches: one row per monitored entry; "blocked" here counts nothing useful, so it
     // records the would-have-blocked count instead (every monitored match would have blocked).
@@ -279,7 +284,8 @@ export class SqliteReports {
   query(siteId: number, filter: ReportFilter, page: { limit: number; before?: string; budgetMs?: number }): ReportPage {
     const started = performance.now();
     const budget = page.budgetMs ?? 250;
-    const where = ['site_id = ?', 'ts >= ?', 'ts < ?'];
+    // Counts of Passed requests are not requests to list (the page says how many were sampled).
+    const where = ['site_id = ?', 'ts >= ?', 'ts < ?', 'aggregate_count IS NULL'];
     const params: unknown[] = [];
     if (filter.treatment) { where.push('treatment = ?'); params.push(TREATMENT_CODE[filter.treatment]); }
     if (filter.ip) { where.push('ip = ?'); params.push(filter.ip); }
@@ -332,6 +338,14 @@ export class SqliteReports {
     return reportPage(rows, page.limit, toReport);
   }
 
+  /** Passed requests in [from, to), and how many of them only as counts (not in the request log). */
+  passedSampling(siteId: number, from: number, to: number): PassedSampling {
+    const row = this.db.prepare<[number, number, number], { passed: number | null; counted: number | null }>(
+      'SELECT sum(passed) passed, sum(passed_counted) counted FROM minute_stats WHERE site_id = ? AND minute >= ? AND minute < ?',
+    ).get(siteId, from, to);
+    return { passed: row?.passed ?? 0, counted: row?.counted ?? 0 };
+  }
+
   earliestMinute(siteId: number): number | undefined {
     return this.db.prepare<[number], number>('SELECT min(minute) FROM minute_stats WHERE site_id = ?').pluck().get(siteId) ?? undefined;
   }
@@ -365,7 +379,7 @@ export class SqliteReports {
 function pushRow(params: unknown[], siteId: number, r: ReportRecord): void {
   params.push(siteId, r.ts, r.ip, r.method, r.host, r.path, r.parameter, r.userAgent, r.requestId,
     TREATMENT_CODE[r.treatment], r.category, r.rule, r.ruleId,
-    r.monitored && r.monitored.length > 0 ? JSON.stringify(r.monitored) : null, r.ipSource, r.country);
+    r.monitored && r.monitored.length > 0 ? JSON.stringify(r.monitored) : null, r.ipSource, r.country, r.aggregateCount ?? null);
 }
 
 function toReport(r: ReportRow): StoredReport {

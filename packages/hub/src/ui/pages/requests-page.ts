@@ -1,6 +1,6 @@
-import { html, formatTime } from '../html.js';
+import { html, formatTime, type Html } from '../html.js';
 import { layout } from '../layout.js';
-import type { ReportPage, Site } from '../../store/store.js';
+import type { PassedSampling, ReportPage, Site } from '../../store/store.js';
 
 export interface RequestsFilterForm {
   treatment?: string;
@@ -13,6 +13,8 @@ export interface RequestsFilterForm {
 
 export function requestsPage(input: {
   user: { email: string; csrfToken: string }; site: Site; sites: Site[]; filter: RequestsFilterForm; page: ReportPage; error?: string;
+  /** Passed requests in the filter's time range and how many arrived only as counts. */
+  passed?: PassedSampling;
 }): string {
   const { site, filter, page } = input;
   const base = `/sites/${site.id}/requests`;
@@ -32,6 +34,7 @@ export function requestsPage(input: {
   <button type="submit">Filter</button>
   <a href="${base}">Clear</a>
 </form>
+${sampledNote(input.passed, filter)}
 <div class="table-wrap"><table class="data log">
   <thead><tr><th>Time</th><th>Treatment</th><th>IP</th><th>Method</th><th>Host</th><th>Path</th><th>Parameters</th><th>User agent</th><th>Rule</th><th>Monitored</th></tr></thead>
   <tbody>
@@ -56,4 +59,17 @@ export function requestsPage(input: {
   <a href="${base}?${query.toString()}">Newest</a>
 </nav>`;
   return layout({ title: 'Requests', body, user: input.user, site, sites: input.sites, active: 'requests', error: input.error });
+}
+
+/**
+ * Said plainly when the log holds a sample of Passed requests: clients in managed mode count most
+ * Passed requests instead of sending each (the totals include them; this log cannot list them).
+ */
+function sampledNote(passed: PassedSampling | undefined, filter: RequestsFilterForm): Html | string {
+  if (passed === undefined || passed.counted <= 0) return '';
+  if (filter.treatment === 'Blocked' || filter.treatment === 'Allowed') return '';
+  const shown = Math.max(0, passed.passed - passed.counted);
+  return html`<p class="hint" data-passed-sampled>Passed requests are sampled: ${shown.toLocaleString('en-US')} shown of
+  ${passed.passed.toLocaleString('en-US')} in this time range. The others were reported as counts per client, path and
+  user agent; every total and top list includes them.</p>`;
 }
