@@ -4,6 +4,7 @@ import type { HubContext } from '../server/context.js';
 import { HttpError } from '../server/http-error.js';
 import { ReadinessProbe } from '../server/readiness-probe.js';
 import { HubMetrics } from './hub-metrics.js';
+import { longPollText } from './long-poll-metrics.js';
 
 const UPSYNC_ROUTE = '/v2/upsync/:apiKey';
 
@@ -48,7 +49,8 @@ export function registerMetrics(app: FastifyInstance, ctx: HubContext, token: st
       throw new HttpError(401, 'send the metrics token as Authorization: Bearer <token>', 'unauthenticated');
     }
     const readiness = await probe.check();
-    const text = await metrics.render(ctx.store, readiness.ready, Math.floor(ctx.now() / 1000));
+    const text = await metrics.render(ctx.store, readiness.ready, Math.floor(ctx.now() / 1000))
+      + `${longPollText(ctx.waiters.stats(), ctx.changeFeed?.stats() ?? null)}\n`;
     return reply.header('cache-control', 'no-store').type('text/plain; version=0.0.4; charset=utf-8').send(text);
   });
   return metrics;

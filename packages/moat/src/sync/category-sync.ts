@@ -19,6 +19,7 @@ import { servedFileName } from './served-file-name.js';
 import type { SyncCategory } from './sync-category.js';
 import { asError, SyncError } from './sync-error.js';
 import { INLINE_VERIFY_MAX_BYTES, verifyDownload } from './verify-download.js';
+import { LONG_POLL_HEADER, nextAskDelay, NO_PUSH, readPushAnswer, waitToOffer, type PushAnswer } from './long-poll.js';
 
 /** What a loader returns: the usable value plus what status() shows of the file. */
 export interface LoadedFile<T> {
@@ -35,6 +36,11 @@ export interface CategorySyncConfig<T> extends DownloadLimits {
   apiKey: string | null;
   client: ClientInfo;
   intervalMs: number;
+  /**
+   * Seconds the hub may hold a request while our file is current (long-poll, see long-poll.ts); 0 or
+   * absent: plain polling. The interval stays the fallback for hubs that do not hold.
+   */
+  longPollSeconds?: number;
   maxRedirects: number;
   /** How often the pointer is re-read for files other processes installed. */
   watchIntervalMs: number;
@@ -89,6 +95,8 @@ export interface CategorySyncStatus {
   notModified: number;
   followed: number;
   errors: number;
+  /** Long-poll state from the hub's last answer; 'off' when this category does not long-poll. */
+  push: PushAnswer['kind'] | 'off';
 }
 
 interface Current<T> {
@@ -114,6 +122,8 @@ export class CategorySync<T> {
   private closed = false;
   private readonly abort = new AbortController();
   private nextPollAt = 0;
+  /** What the hub said about holding our last request. */
+  private push: PushAnswer = NO_PUSH;
   private firstAttemptDone: () => void = () => {};
   /** Resolves after the first poll that reached an outcome (or at once when not polling). */
   readonly firstAttempt: Promise<void>;
@@ -131,6 +141,10 @@ export class CategorySync<T> {
 
   private get offThreadMinBytes(): number {
     return this.config.offThreadMinBytes ?? INLINE_VERIFY_MAX_BYTES + 1;
+  }
+
+  private get longPollSeconds(): number {
+    return this.config.longPollSeconds ?? 0;
   }
 
   get polling(): boolean {
@@ -171,8 +185,9 @@ export class CategorySync<T> {
   start(): void {
     if (this.closed) return;
     const checkedAt = this.st.lastCheckedAt;
-    // A file another process checked recently is not asked for again at start.
-    this.nextPollAt = checkedAt !== null && this.current?.source === 'hub' ? checkedAt + jittered(this.config.intervalMs, this.config.jitter) : 0;
+    // A file another process checked recently is not asked for again at start (unless long-polling:
+    // the held request is what brings changes at once).
+    this.nextPollAt = this.longPollSeconds === 0 && checkedAt !== null && this.current?.source === 'hub' ? checkedAt + jittered(this.config.intervalMs, this.config.jitter) : 0;
     this.schedule(0);
   }
 
@@ -196,6 +211,7 @@ export class CategorySync<T> {
       polling: this.polling && !this.closed,
       ...this.st,
       nextPollAt: this.polling && !this.closed ? this.nextPollAt : null,
+      push: this.longPollSeconds === 0 ? 'off' : this.push.kind,
     };
   }
 
@@ -295,7 +311,10 @@ export class CategorySync<T> {
     const { config } = this;
     const now = config.now();
     const pointer = readPointer(config.dir, config.category);
-    if (pointer !== null && this.current?.file === pointer.file && now - pointer.checkedAt < config.intervalMs * (1 - config.jitter)) {
+    // Skipped while long-polling (the held request is what brings a change at once), and for this
+    // process's first request when it may long-poll: the hub's answer tells whether it holds.
+    const mayHold = this.longPollSeconds > 0 && (this.push.kind === 'held' || this.push.kind === 'closing' || this.st.lastAttemptAt === null);
+    if (!mayHold && pointer !== null && this.current?.file === pointer.file && now - pointer.checkedAt < config.intervalMs * (1 - config.jitter)) {
       // Another process asked the hub moments ago; its answer holds for us too.
       this.st.lastResult = 'fresh';
       this.nextPollAt = pointer.checkedAt + jittered(config.intervalMs, config.jitter);
@@ -319,16 +338,23 @@ export class CategorySync<T> {
       return;
     }
     const hub = config.hubs!.current;
+    // A held request keeps the directory lock for its whole hold: refreshed so it never looks stale.
+    const keepLock = setInterval(() => held.refresh(), Math.max(1000, config.lockStaleMs / 4));
+    keepLock.unref();
     try {
       await this.follow();
       this.removeAbandonedParts();
-      await this.request(hub, () => held.refresh());
+      const startedAt = config.now();
+      const waitSeconds = this.longPollSeconds > 0 ? waitToOffer(this.push, this.longPollSeconds) : -1;
+      const status = await this.request(hub, () => held.refresh(), waitSeconds);
       config.hubs!.succeeded(hub);
       this.st.consecutiveFailures = 0;
       this.st.lastError = null;
       this.st.lastErrorReason = null;
       this.st.lastSuccessAt = config.now();
-      this.nextPollAt = config.now() + jittered(config.intervalMs, config.jitter);
+      this.nextPollAt = config.now() + nextAskDelay(this.push, {
+        status, tookMs: config.now() - startedAt, waitSeconds: Math.max(0, waitSeconds), intervalMs: config.intervalMs, jitter: config.jitter,
+      });
     } catch (error) {
       const err = error instanceof SyncError ? error : new SyncError('error', asError(error).message, { cause: error });
       if (err.reason === 'closed') return;
@@ -343,6 +369,7 @@ export class CategorySync<T> {
         this.failedPoll(err);
       }
     } finally {
+      clearInterval(keepLock);
       held.release();
       this.attempted();
     }
@@ -365,24 +392,32 @@ export class CategorySync<T> {
     this.schedule(this.config.watchIntervalMs); // keep following files other processes install
   }
 
-  private async request(hub: string, refreshLock: () => void): Promise<void> {
+  /**
+   * One downsync request; resolves with the answer's status (200 or 304) once it is handled.
+   * `waitSeconds`: the hold offered (0: a probe), -1 when not long-polling at all (no parameter sent).
+   */
+  private async request(hub: string, refreshLock: () => void, waitSeconds: number): Promise<number> {
     const { config } = this;
     const current = this.current?.source === 'hub' ? this.current : null;
-    const url = this.url(hub, current?.servedName ?? '');
+    const url = this.url(hub, current?.servedName ?? '', waitSeconds);
+    const holdMs = Math.max(0, waitSeconds) * 1000;
     const headers: Record<string, string> = { 'user-agent': `moat/${config.client.version}`, accept: 'application/octet-stream' };
     if (current?.etag) headers['if-none-match'] = current.etag;
     const timed = await timedFetch(url, {
-      headers, idleTimeoutMs: config.requestTimeoutMs, totalTimeoutMs: config.downloadTimeoutMs,
+      // The hold is silence by design: the wait for the headers may last it plus the usual allowance.
+      headers, idleTimeoutMs: config.requestTimeoutMs + holdMs, totalTimeoutMs: config.downloadTimeoutMs + holdMs,
       maxRedirects: config.maxRedirects, signal: this.abort.signal,
     });
     try {
       const { response } = timed;
+      this.push = waitSeconds >= 0 && (response.status === 200 || response.status === 304)
+        ? readPushAnswer(response.headers.get(LONG_POLL_HEADER)) : NO_PUSH;
       if (response.status === 304) {
         await response.body?.cancel().catch(() => {});
         this.st.notModified++;
         this.st.lastResult = 'not-modified';
         this.checked(current);
-        return;
+        return 304;
       }
       if (response.status === 401 || response.status === 403) {
         await response.body?.cancel().catch(() => {});
@@ -394,17 +429,19 @@ export class CategorySync<T> {
         throw new SyncError(`http-${response.status}`, `${config.category}: the hub answered ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
       }
       await this.install(timed, refreshLock);
+      return 200;
     } finally {
       timed.dispose();
     }
   }
 
-  private url(hub: string, clientDb: string): string {
+  private url(hub: string, clientDb: string, waitSeconds: number): string {
     const { config } = this;
     const c = config.client;
     const query = new URLSearchParams({
       client: c.client, client_db: clientDb, framework: c.framework, hostname: c.hostname, process_id: c.processId, version: c.version,
     });
+    if (waitSeconds >= 0) query.set('wait', String(waitSeconds));
     return `${hub.replace(/\/+$/, '')}/${config.category}/${encodeURIComponent(config.apiKey!)}?${query}`;
   }
 
