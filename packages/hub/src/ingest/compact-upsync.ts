@@ -9,6 +9,27 @@ import { MAX_MONITORED_PER_RECORD } from './upsync-schema.js';
  * record objects a Wafris JSON batch holds, which then pass the same per-record checks.
  */
 export const COMPACT_UPSYNC_TYPE = 'application/vnd.moat.upsync.v1+json';
+/**
+ * Version 2: version 1, plus `aggregates` (counts of Passed requests per key and minute that were not
+ * sent as records), and `n` may then be 0. A hub that knows only version 1 answers 415 to it, and the
+ * client falls back to Wafris JSON with every record in full: counts never reach a hub that would drop them.
+ */
+export const COMPACT_UPSYNC_TYPE_V2 = 'application/vnd.moat.upsync.v2+json';
+
+/** Largest count of one aggregates entry: one key's requests in one minute (~166 000 a second). */
+export const MAX_PASSED_COUNT = 10_000_000;
+
+/** A count of Passed requests of one key, as the body gives it (values judged later, one by one). */
+export interface PassedCountEntry {
+  ip: string;
+  user_agent: string;
+  path: string;
+  host: string;
+  method: string;
+  /** Unix seconds. */
+  timestamp: number;
+  count: number;
+}
 
 /**
  * Keys refused on the objects the decoder reads: nothing here merges or copies objects, but a body that
@@ -26,6 +47,8 @@ export interface CompactUpsyncLimits {
 export interface ExpandedUpsync {
   meta: unknown;
   batch: Record<string, unknown>[];
+  /** Version 2 only; empty otherwise. */
+  aggregates: PassedCountEntry[];
 }
 
 /**
@@ -73,10 +96,11 @@ function isIndex(value: unknown, size: number): value is number {
  * `strings`, more than maxRecords records or maxStrings strings. Record values are not judged here:
  * the per-record checks of the Wafris path do that afterwards, refusing bad records one by one.
  */
-export function expandCompactUpsync(body: unknown, limits: CompactUpsyncLimits): ExpandedUpsync {
+export function expandCompactUpsync(body: unknown, limits: CompactUpsyncLimits, version: 1 | 2 = 1): ExpandedUpsync {
   const top = plainObject(body, 'the body');
   const n = own(top, 'n');
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) malformed('n must be an integer ≥ 1');
+  const least = version === 2 && own(top, 'aggregates') !== undefined ? 0 : 1;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < least) malformed(`n must be an integer ≥ ${least}`);
   if (n > limits.maxRecords) malformed(`at most ${limits.maxRecords} records per request`);
   const t0 = own(top, 't0');
   if (typeof t0 !== 'number' || !Number.isSafeInteger(t0) || t0 < 0) malformed('t0 must be an integer ≥ 0 (unix seconds)');
@@ -115,7 +139,12 @@ export function expandCompactUpsync(body: unknown, limits: CompactUpsyncLimits):
   const requestId = column('request_id');
   const timestamp = column('timestamp');
   const monitored = column('monitored');
+  // Optional (older clients send none): the response status of each record, -1 when not known.
+  const status = own(columns, 'status');
+  if (status !== undefined && (!Array.isArray(status) || status.length !== n)) malformed(`columns.status must be an array of n entries`);
 
+  // Checked before any record is built: a bad count section costs no record objects.
+  const aggregates = version === 2 ? expandAggregates(own(top, 'aggregates'), dictionary, t0, limits) : [];
   const batch: Record<string, unknown>[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const id = requestId[i];
@@ -131,8 +160,59 @@ export function expandCompactUpsync(body: unknown, limits: CompactUpsyncLimits):
       rule: text('rule', rule, i), rule_id: nullableText('rule_id', ruleId, i),
       monitored: expandMonitored(dictionary, monitored[i], i), ip_source: text('ip_source', ipSource, i),
     };
+    // Set after the literal, so batches without the column build records as before.
+    if (status !== undefined) batch[i]!.status = status[i] === -1 ? null : status[i];
   }
-  return { meta, batch };
+  return { meta, batch, aggregates };
+}
+
+/**
+ * The `aggregates` section of a version 2 body: `{n, ip, user_agent, path, host, method, timestamp,
+ * count}`, each a column of n entries (string indexes, seconds after t0, counts). Anything malformed —
+ * a count that is not an integer from 1 to MAX_PASSED_COUNT, an index outside `strings`, more than
+ * maxRecords entries, a column of the wrong length — refuses the whole batch (400): a count cannot be
+ * judged alone the way a record can, and a wrong one would falsify every total.
+ */
+function expandAggregates(value: unknown, strings: string[], t0: number, limits: CompactUpsyncLimits): PassedCountEntry[] {
+  if (value === undefined) return [];
+  const section = plainObject(value, 'aggregates');
+  const n = own(section, 'n');
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) malformed('aggregates.n must be an integer ≥ 1');
+  if (n > limits.maxRecords) malformed(`at most ${limits.maxRecords} aggregates entries per request`);
+  const column = (name: string): unknown[] => {
+    const values = own(section, name);
+    if (!Array.isArray(values)) malformed(`aggregates.${name} must be an array`);
+    if (values.length !== n) malformed(`aggregates.${name} has ${values.length} entries, aggregates.n is ${n}`);
+    return values;
+  };
+  const ip = column('ip');
+  const userAgent = column('user_agent');
+  const path = column('path');
+  const host = column('host');
+  const method = column('method');
+  const timestamp = column('timestamp');
+  const count = column('count');
+  const text = (name: string, values: unknown[], i: number): string => {
+    const index = values[i];
+    if (!isIndex(index, strings.length)) malformed(`aggregates.${name}[${i}] is not an index into strings (0 to ${strings.length - 1})`);
+    return strings[index]!;
+  };
+  const entries: PassedCountEntry[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = count[i];
+    if (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > MAX_PASSED_COUNT) {
+      malformed(`aggregates.count[${i}] must be an integer from 1 to ${MAX_PASSED_COUNT}`);
+    }
+    const offset = timestamp[i];
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+      malformed(`aggregates.timestamp[${i}] must be an integer ≥ 0 (seconds after t0)`);
+    }
+    entries[i] = {
+      ip: text('ip', ip, i), user_agent: text('user_agent', userAgent, i), path: text('path', path, i), host: text('host', host, i),
+      method: text('method', method, i), timestamp: t0 + offset, count: c,
+    };
+  }
+  return entries;
 }
 
 /** The dictionary entry an index names, or a 400 saying where the bad index is. */

@@ -1,5 +1,5 @@
 import type { UpsyncRecord } from './upsync-schema.js';
-import { upsyncRecordSchema } from './upsync-schema.js';
+import { statusOrNull, upsyncRecordSchema } from './upsync-schema.js';
 
 const TREATMENTS = new Set(['Passed', 'Blocked', 'Allowed']);
 
@@ -61,6 +61,7 @@ export function fastRecord(raw: unknown): UpsyncRecord | undefined {
   };
   // The schema keeps a present-but-empty key as it came (null, undefined, or a fresh empty list).
   if ('monitored' in r) out.monitored = Array.isArray(monitored) ? [] : monitored as null | undefined;
+  if ('status' in r) out.status = r.status === undefined ? undefined : statusOrNull(r.status);
   return out;
 }
 

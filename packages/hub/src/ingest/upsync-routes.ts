@@ -4,7 +4,10 @@ import type { HubContext } from '../server/context.js';
 import { HttpError } from '../server/http-error.js';
 import { batchIdOf, BATCH_ID_HEADER } from './batch-id.js';
 import { toReport } from './to-report.js';
-import { COMPACT_UPSYNC_TYPE, compactUpsyncLimits, compactUpsyncShapeLimits, expandCompactUpsync } from './compact-upsync.js';
+import {
+  COMPACT_UPSYNC_TYPE, COMPACT_UPSYNC_TYPE_V2, compactUpsyncLimits, compactUpsyncShapeLimits, expandCompactUpsync, type ExpandedUpsync,
+} from './compact-upsync.js';
+import { sortPassedCounts } from './passed-counts.js';
 import { readUpsyncBody, readUpsyncText, upsyncShapeLimits } from './upsync-body.js';
 import { upsyncBatchSorter } from './upsync-batch.js';
 
@@ -34,11 +37,13 @@ export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promi
   // `{meta, batch}`, so the route below cannot tell the two apart.
   const compactLimits = compactUpsyncLimits(ctx.config.upsyncMaxRecords);
   const compactShape = compactUpsyncShapeLimits(compactLimits);
-  app.addContentTypeParser(COMPACT_UPSYNC_TYPE, { parseAs: 'buffer', bodyLimit: maxBytes }, (request, body, done) => {
-    readUpsyncText(body as Buffer, request.headers['content-encoding'], maxBytes, compactShape)
-      .then((text) => expandCompactUpsync(JSON.parse(text), compactLimits))
-      .then((value) => done(null, value), (error: unknown) => done(error as Error));
-  });
+  for (const [type, version] of [[COMPACT_UPSYNC_TYPE, 1], [COMPACT_UPSYNC_TYPE_V2, 2]] as const) {
+    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: maxBytes }, (request, body, done) => {
+      readUpsyncText(body as Buffer, request.headers['content-encoding'], maxBytes, compactShape)
+        .then((text) => expandCompactUpsync(JSON.parse(text), compactLimits, version))
+        .then((value) => done(null, value), (error: unknown) => done(error as Error));
+    });
+  }
 
   // The key is checked before the body is read, so bad keys cost no reading or parsing.
   const keys = new WeakMap<object, { siteId: number; keyId: number }>();
@@ -51,16 +56,33 @@ export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promi
     if (!key) throw new HttpError(401, 'invalid API key', 'invalid_api_key');
     const { siteId, keyId } = key;
     const contentType = request.headers['content-type']?.toLowerCase();
-    if (!contentType?.startsWith('application/json') && !contentType?.startsWith(COMPACT_UPSYNC_TYPE)) {
-      throw new HttpError(415, `send the batch as Content-Type: application/json or ${COMPACT_UPSYNC_TYPE}`, 'unsupported_media_type');
+    const compactV2 = contentType?.startsWith(COMPACT_UPSYNC_TYPE_V2) === true;
+    if (!contentType?.startsWith('application/json') && !contentType?.startsWith(COMPACT_UPSYNC_TYPE) && !compactV2) {
+      throw new HttpError(415, `send the batch as Content-Type: application/json, ${COMPACT_UPSYNC_TYPE} or ${COMPACT_UPSYNC_TYPE_V2}`, 'unsupported_media_type');
     }
     const now = Math.floor(ctx.now() / 1000);
+    const times = { receivedAt: now, oldestKept: now - oldestKeptBefore };
     const batchId = batchIdOf(request.headers[BATCH_ID_HEADER], request.body);
-    const batch = sortBatch(request.body, { receivedAt: now, oldestKept: now - oldestKeptBefore });
+    const batch = sortBatch(request.body, times);
     const records = batch.accepted.map((r) => toReport(r, ctx.countryOf));
-    const outcome = records.length === 0 ? 'stored'
-      : await ctx.store.insertReports(siteId, records, batchId === null ? undefined : { id: batchId, receivedAt: now });
+    // Counts of Passed requests (compact v2 only): stored with the records, in the same transaction and
+    // under the same batch id, so a retried batch adds them once.
+    const counts = compactV2
+      ? sortPassedCounts((request.body as ExpandedUpsync).aggregates, times, ctx.countryOf, (request.body as ExpandedUpsync).batch.length)
+      : null;
+    const rows = counts === null || counts.accepted.length === 0 ? records : [...records, ...counts.accepted];
+    const outcome = rows.length === 0 ? 'stored'
+      : await ctx.store.insertReports(siteId, rows, batchId === null ? undefined : { id: batchId, receivedAt: now });
     const accepted = outcome === 'duplicate' ? 0 : records.length;
+    // Auto-ban counts what was stored (records and counts), once: a duplicate batch was counted the first time.
+    if (outcome !== 'duplicate') ctx.thresholds.observe(siteId, rows);
+    if (counts !== null) {
+      // Refused counts are reported in requests, as the client counts its losses.
+      batch.rejectedCount += counts.rejectedRequests;
+      batch.rejected.push(...counts.rejected.slice(0, Math.max(0, 20 - batch.rejected.length)));
+      batch.clamped += counts.clamped;
+    }
+    const countedRequests = outcome === 'duplicate' || counts === null ? 0 : counts.accepted.reduce((sum, r) => sum + (r.aggregateCount ?? 0), 0);
     await ctx.store.touchApiKey(keyId, now);
     await ctx.store.recordReporter({
       siteId, client: batch.meta.client, version: batch.meta.version, framework: batch.meta.framework,
@@ -72,7 +94,7 @@ export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promi
     }
     return reply.code(200).send({
       ok: true, ...(outcome === 'duplicate' ? { duplicate: true } : {}),
-      accepted, rejected: batch.rejectedCount, clamped: batch.clamped, errors: batch.rejected,
+      accepted, ...(counts === null ? {} : { counted: countedRequests }), rejected: batch.rejectedCount, clamped: batch.clamped, errors: batch.rejected,
     });
   });
 }

@@ -24,6 +24,11 @@ const monitoredEntry = z.object({
   rule_id: optionalText(64),
 });
 
+/** A reported response status, or null when the value is not one. */
+export function statusOrNull(value: unknown): number | null {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599 ? value : null;
+}
+
 /** Most monitor-mode matches one record may list. */
 export const MAX_MONITORED_PER_RECORD = 64;
 
@@ -44,6 +49,9 @@ export const upsyncRecordSchema = z.object({
   rule_id: optionalText(64),
   monitored: z.array(monitoredEntry).max(MAX_MONITORED_PER_RECORD).nullish(),
   ip_source: optionalText(64),
+  // Moat clients only: the response status, for status-based threshold rules. Anything but an integer
+  // from 100 to 599 is read as "not known" (null) rather than refusing the report.
+  status: z.unknown().transform(statusOrNull).optional(),
 });
 
 export type UpsyncRecord = z.output<typeof upsyncRecordSchema>;

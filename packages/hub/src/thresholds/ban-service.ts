@@ -1,0 +1,437 @@
+import { tryParseRange, type IpRange, type Rule } from 'moat-waf';
+import type { Actor } from '../audit/actor.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { RulesBuilder } from '../distribution/rules-builder.js';
+import { HttpError } from '../server/http-error.js';
+import { DatabaseUnavailableError } from '../store/postgres/database-unavailable.js';
+import type { HubStore } from '../store/store.js';
+import { banKeyRange, rangesOverlap } from './ban-key.js';
+import { BanBrakes } from './ban-policy.js';
+import { SlidingCounters, type CounterStats } from './sliding-counters.js';
+import { ThresholdEvaluator, type Crossing, type ThresholdRecord } from './threshold-evaluator.js';
+import { THRESHOLD_LIMITS } from './threshold-input.js';
+import type { Ban, ThresholdMode, ThresholdRule, ThresholdRuleInput } from './threshold-types.js';
+
+export interface ThresholdOptions {
+  /** Counter keys (rule × IP) kept in memory over all sites; the least recently seen is evicted beyond. */
+  maxCounterKeys: number;
+  /** Standing bans per site (and, separately, would-be bans): more are refused and recorded as an event. */
+  maxActiveBansPerSite: number;
+  /** Crossings waiting to be stored; more are dropped and counted (the store is slower than counting). */
+  maxPendingCrossings: number;
+  /** Records of big batches waiting to be counted slice by slice; a batch beyond is dropped and counted. */
+  maxPendingRecords: number;
+}
+
+export const DEFAULT_THRESHOLD_OPTIONS: ThresholdOptions = {
+  maxCounterKeys: 200_000,
+  maxActiveBansPerSite: 10_000,
+  maxPendingCrossings: 10_000,
+  maxPendingRecords: 200_000,
+};
+
+/** How often the rules are reloaded from the store (changes made by another hub on the same database). */
+const RULES_REFRESH_MS = 30_000;
+
+/** Counter updates (records × rules) per event-loop turn. */
+const COUNT_BUDGET = 20_000;
+
+/** What the auto-ban has done since the hub started; every refusal and drop is counted here. */
+export interface ThresholdStats {
+  counters: CounterStats;
+  crossings: number;
+  bans: number;
+  wouldBans: number;
+  /** Crossings of keys an allow rule covers: never banned. */
+  allowListed: number;
+  refusedByCap: number;
+  refusedByRate: number;
+  /** Crossings dropped because maxPendingCrossings were waiting. */
+  droppedCrossings: number;
+  /** Records not counted because maxPendingRecords were waiting to be counted. */
+  droppedRecords: number;
+  pendingRecords: number;
+  pendingCrossings: number;
+  /** Crossing batches whose storing failed (logged); their keys may cross again. */
+  failures: number;
+}
+
+/**
+ * Longest wait of the expiry timer: a later expiry is re-checked then, so a stepped clock (NTP, or a
+ * test's clock) cannot hold a ban in the files long past its expiry. One small query per period, and
+ * only while some ban stands.
+ */
+const MAX_TIMER_MS = 10_000;
+
+/**
+ * Auto-ban: counts ingested reports against each site's threshold rules (ThresholdEvaluator, in memory,
+ * bounded) and turns crossings into bans stored with their reason and expiry, compiled into the site's
+ * rules file as IP blocks (see ruleSource). Storing runs after the upsync answer, one crossing batch at a
+ * time, so ingest never waits for it. Counters start from zero when the hub restarts; bans do not.
+ */
+export class BanService {
+  readonly evaluator: ThresholdEvaluator;
+  private readonly options: ThresholdOptions;
+  private readonly brakes = new BanBrakes();
+  private readonly pending: { siteId: number; crossings: readonly Crossing[] }[] = [];
+  private readonly counting: { siteId: number; records: readonly ThresholdRecord[]; next: number; slice: number }[] = [];
+  private countingRecords = 0;
+  private pendingCount = 0;
+  private draining: Promise<void> | undefined;
+  /** Standing keys per site and mode → expiry (Unix seconds), loaded from the store on first use. */
+  private readonly standing = new Map<string, Map<string, number>>();
+  private readonly rebuildQueued = new Set<number>();
+  private readonly rebuilds = new Set<Promise<unknown>>();
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly counts = { crossings: 0, bans: 0, wouldBans: 0, allowListed: 0, refusedByCap: 0, refusedByRate: 0, droppedCrossings: 0, droppedRecords: 0, failures: 0 };
+
+  constructor(
+    private readonly store: HubStore,
+    private readonly builder: RulesBuilder,
+    private readonly audit: AuditLog,
+    private readonly now: () => number,
+    private readonly logError: (error: unknown, message: string) => void,
+    options: Partial<ThresholdOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_THRESHOLD_OPTIONS, ...options };
+    this.evaluator = new ThresholdEvaluator(new SlidingCounters(this.options.maxCounterKeys));
+  }
+
+  /**
+   * Loads every site's rules and arms the expiry timer for bans stored before a restart; then reloads the
+   * rules every RULES_REFRESH_MS, so hubs sharing one PostgreSQL database pick up each other's changes
+   * (unchanged rules keep their counts).
+   */
+  async start(): Promise<void> {
+    await this.loadAllRules();
+    await this.armExpiryTimer();
+    this.refreshTimer = setInterval(() => {
+      // A database outage is logged by the store at a bounded rate; the next tick tries again.
+      this.loadAllRules().catch((error: unknown) => {
+        if (!(error instanceof DatabaseUnavailableError)) this.logError(error, 'could not reload the threshold rules');
+      });
+    }, RULES_REFRESH_MS);
+    this.refreshTimer.unref();
+  }
+
+  private async loadAllRules(): Promise<void> {
+    const bySite = new Map<number, ThresholdRule[]>();
+    for (const rule of await this.store.thresholds.listThresholdRules()) {
+      const list = bySite.get(rule.siteId) ?? [];
+      list.push(rule);
+      bySite.set(rule.siteId, list);
+    }
+    if (this.stopped) return;
+    for (const siteId of this.evaluator.siteIds()) if (!bySite.has(siteId)) this.evaluator.setRules(siteId, []);
+    for (const [siteId, rules] of bySite) this.evaluator.setRules(siteId, rules);
+  }
+
+  /**
+   * Counts a stored batch (called by the upsync route after storing it); never awaited, never I/O. Work
+   * per event-loop turn is bounded: a batch bigger than COUNT_BUDGET counter updates (records × the
+   * site's rules) is counted in slices, one per turn, so a 10 000-record batch against 20 rules cannot
+   * hold the loop (measured ~0.3 s in one go on the shared 2-core box). Slices waiting are bounded by
+   * maxPendingRecords; a batch beyond that is dropped and counted.
+   */
+  observe(siteId: number, records: readonly ThresholdRecord[]): void {
+    if (this.stopped || records.length === 0) return;
+    const rules = this.evaluator.rulesOf(siteId).length;
+    // Sites without threshold rules (the common case) cost this one lookup.
+    if (rules === 0) return;
+    const slice = Math.max(1, Math.floor(COUNT_BUDGET / rules));
+    if (this.counting.length === 0 && records.length <= slice) {
+      this.queueCrossings(siteId, this.evaluator.evaluate(siteId, records));
+      return;
+    }
+    if (this.countingRecords + records.length > this.options.maxPendingRecords) {
+      this.counts.droppedRecords += records.length;
+      return;
+    }
+    this.counting.push({ siteId, records, next: 0, slice });
+    this.countingRecords += records.length;
+    if (this.counting.length === 1) setImmediate(() => this.countSlice());
+  }
+
+  private countSlice(): void {
+    const job = this.counting[0];
+    if (!job) return;
+    const end = Math.min(job.records.length, job.next + job.slice);
+    if (!this.stopped) this.queueCrossings(job.siteId, this.evaluator.evaluate(job.siteId, job.records.slice(job.next, end)));
+    this.countingRecords -= end - job.next;
+    job.next = end;
+    if (job.next >= job.records.length) this.counting.shift();
+    if (this.counting.length > 0) setImmediate(() => this.countSlice());
+  }
+
+  private queueCrossings(siteId: number, crossings: readonly Crossing[]): void {
+    if (crossings.length === 0) return;
+    this.counts.crossings += crossings.length;
+    const room = this.options.maxPendingCrossings - this.pendingCount;
+    const taken = crossings.length <= room ? crossings : crossings.slice(0, Math.max(0, room));
+    this.counts.droppedCrossings += crossings.length - taken.length;
+    if (taken.length === 0) return;
+    this.pending.push({ siteId, crossings: taken });
+    this.pendingCount += taken.length;
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  /** The site's standing bans as block rules, for the compiled rules files (registered with the builder). */
+  async ruleSource(siteId: number): Promise<Rule[]> {
+    const nowSeconds = Math.floor(this.now() / 1000);
+    const bans = await this.store.thresholds.listBans(siteId, { mode: 'enforce', activeAt: nowSeconds, limit: this.options.maxActiveBansPerSite });
+    return bans.map(banRule);
+  }
+
+  // Threshold rules
+
+  listRules(siteId: number): Promise<ThresholdRule[]> {
+    return this.store.thresholds.listThresholdRules(siteId);
+  }
+
+  async createRule(siteId: number, input: ThresholdRuleInput, actor: Actor): Promise<ThresholdRule> {
+    const existing = await this.store.thresholds.listThresholdRules(siteId);
+    if (existing.length >= THRESHOLD_LIMITS.maxRulesPerSite) {
+      throw new HttpError(400, `a site has at most ${THRESHOLD_LIMITS.maxRulesPerSite} threshold rules`, 'too_many_threshold_rules');
+    }
+    const rule = await this.store.thresholds.createThresholdRule(siteId, input, this.nowSeconds());
+    await this.audit.record(actor, 'threshold.create', { siteId, target: `threshold-${rule.id}`, after: input });
+    await this.reloadRules(siteId);
+    return rule;
+  }
+
+  async updateRule(siteId: number, id: number, input: ThresholdRuleInput, actor: Actor): Promise<ThresholdRule> {
+    const before = await this.requireRule(siteId, id);
+    const rule = await this.store.thresholds.updateThresholdRule(siteId, id, input, this.nowSeconds());
+    if (!rule) throw notFound('threshold rule');
+    await this.audit.record(actor, 'threshold.update', { siteId, target: `threshold-${id}`, before: inputOf(before), after: input });
+    this.brakes.forgetRule(id);
+    await this.reloadRules(siteId);
+    return rule;
+  }
+
+  async deleteRule(siteId: number, id: number, actor: Actor): Promise<void> {
+    const before = await this.requireRule(siteId, id);
+    await this.store.thresholds.deleteThresholdRule(siteId, id);
+    await this.audit.record(actor, 'threshold.delete', { siteId, target: `threshold-${id}`, before: inputOf(before) });
+    this.brakes.forgetRule(id);
+    await this.reloadRules(siteId);
+  }
+
+  // Bans
+
+  listBans(siteId: number, mode: ThresholdMode, activeOnly: boolean, limit = 500): Promise<Ban[]> {
+    return this.store.thresholds.listBans(siteId, { mode, limit, ...(activeOnly ? { activeAt: this.nowSeconds() } : {}) });
+  }
+
+  /** Ends a ban now (audited); the site's files are rebuilt without it. */
+  async liftBan(siteId: number, banId: number, actor: Actor): Promise<Ban> {
+    const ban = await this.store.thresholds.liftBan(siteId, banId, this.nowSeconds());
+    if (!ban) throw notFound('standing ban');
+    this.standing.get(standingKey(siteId, ban.mode))?.delete(ban.key);
+    await this.audit.record(actor, 'ban.lift', {
+      siteId, target: `ban-${ban.id}`, before: { key: ban.key, reason: ban.reason, mode: ban.mode, expires: new Date(ban.expiresAt * 1000).toISOString() },
+    });
+    if (ban.mode === 'enforce') await this.builder.rebuild(siteId);
+    return ban;
+  }
+
+  listEvents(siteId: number, limit = 100) {
+    return this.store.thresholds.listThresholdEvents(siteId, limit);
+  }
+
+  stats(): ThresholdStats {
+    return { ...this.counts, counters: this.evaluator.counters.stats(), pendingCrossings: this.pendingCount, pendingRecords: this.countingRecords };
+  }
+
+  /** Resolves when every batch is counted, every crossing stored and every rebuild it asked for done. */
+  async idle(): Promise<void> {
+    while (this.counting.length > 0 || this.draining || this.rebuilds.size > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.draining;
+      await Promise.allSettled([...this.rebuilds]);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  private async requireRule(siteId: number, id: number): Promise<ThresholdRule> {
+    const rule = await this.store.thresholds.getThresholdRule(siteId, id);
+    if (!rule) throw notFound('threshold rule');
+    return rule;
+  }
+
+  private async reloadRules(siteId: number): Promise<void> {
+    this.evaluator.setRules(siteId, await this.store.thresholds.listThresholdRules(siteId));
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const next = this.pending.shift()!;
+      this.pendingCount -= next.crossings.length;
+      try {
+        await this.storeCrossings(next.siteId, next.crossings);
+      } catch (error) {
+        this.counts.failures += 1;
+        this.logError(error, 'could not store automatic bans; the keys may cross their threshold again');
+      }
+    }
+  }
+
+  private async storeCrossings(siteId: number, crossings: readonly Crossing[]): Promise<void> {
+    const nowSeconds = this.nowSeconds();
+    const allowed = await this.allowRanges(siteId);
+    let banned = false;
+    for (const crossing of crossings) {
+      const { rule, key } = crossing;
+      const standing = await this.standingKeys(siteId, rule.mode, nowSeconds);
+      const until = standing.get(key);
+      if (until !== undefined && until > nowSeconds) continue;
+      const covered = banKeyRange(key);
+      // Allow wins: a key any allow rule covers is never banned, not even in monitor mode.
+      if (!covered || allowed.some((range) => rangesOverlap(range, covered))) {
+        this.counts.allowListed += 1;
+        continue;
+      }
+      if (standing.size >= this.options.maxActiveBansPerSite && liveCount(standing, nowSeconds) >= this.options.maxActiveBansPerSite) {
+        this.counts.refusedByCap += 1;
+        await this.event(siteId, rule, 'ban_cap', nowSeconds,
+          `${key} not banned: the site has ${this.options.maxActiveBansPerSite} standing ${rule.mode === 'enforce' ? 'bans' : 'would-be bans'} (the cap)`);
+        continue;
+      }
+      if (!this.brakes.takeBan(rule.id, rule.maxBansPerMinute, nowSeconds)) {
+        this.counts.refusedByRate += 1;
+        await this.event(siteId, rule, 'ban_rate', nowSeconds,
+          `${key} not banned: rule "${rule.name}" made ${rule.maxBansPerMinute} bans this minute (its rate limit)`);
+        continue;
+      }
+      const ban = await this.store.thresholds.insertBan({
+        siteId, key, reason: `${rule.name}: ${crossing.count} matching requests in ${rule.windowSeconds} s`,
+        ruleId: rule.id, source: 'auto', mode: rule.mode, createdAt: nowSeconds, expiresAt: nowSeconds + rule.banSeconds,
+      });
+      standing.set(ban.key, ban.expiresAt);
+      if (rule.mode === 'enforce') {
+        this.counts.bans += 1;
+        banned = true;
+      } else {
+        this.counts.wouldBans += 1;
+      }
+    }
+    if (banned) {
+      this.requestRebuild(siteId);
+      await this.armExpiryTimer();
+    }
+  }
+
+  private async event(siteId: number, rule: ThresholdRule, kind: 'ban_cap' | 'ban_rate', at: number, detail: string): Promise<void> {
+    if (!this.brakes.eventDue(rule.id, kind, at)) return;
+    await this.store.thresholds.appendThresholdEvent({ siteId, ruleId: rule.id, at, kind, detail });
+  }
+
+  private async standingKeys(siteId: number, mode: ThresholdMode, nowSeconds: number): Promise<Map<string, number>> {
+    const key = standingKey(siteId, mode);
+    let keys = this.standing.get(key);
+    if (!keys) {
+      keys = new Map();
+      const bans = await this.store.thresholds.listBans(siteId, { mode, activeAt: nowSeconds, limit: this.options.maxActiveBansPerSite });
+      for (const ban of bans) keys.set(ban.key, ban.expiresAt);
+      this.standing.set(key, keys);
+    }
+    return keys;
+  }
+
+  /** The site's active allow rules by IP, as ranges. */
+  private async allowRanges(siteId: number): Promise<IpRange[]> {
+    const nowMs = this.now();
+    const ranges: IpRange[] = [];
+    for (const rule of await this.store.listRules(siteId)) {
+      if (rule.action !== 'allow' || rule.kind !== 'ip' || rule.mode !== 'block') continue;
+      if (rule.expires !== undefined && rule.expires <= nowMs) continue;
+      const range = tryParseRange(rule.value);
+      if (range) ranges.push(range);
+    }
+    return ranges;
+  }
+
+  /** One rebuild per site at a time: crossings arriving meanwhile are picked up by the queued one. */
+  private requestRebuild(siteId: number): void {
+    if (this.rebuildQueued.has(siteId)) return;
+    this.rebuildQueued.add(siteId);
+    const run = Promise.resolve().then(async () => {
+      this.rebuildQueued.delete(siteId);
+      await this.builder.rebuild(siteId);
+    }).catch((error: unknown) => this.logError(error, 'could not rebuild the rules files after an automatic ban'));
+    this.rebuilds.add(run);
+    void run.finally(() => this.rebuilds.delete(run));
+  }
+
+  /**
+   * Arms one timer for the earliest standing ban's expiry: then the sites whose bans expired are rebuilt,
+   * so the rules version changes and clients (the Wafris gem too, which knows no expiry) get files without them.
+   */
+  private async armExpiryTimer(): Promise<void> {
+    if (this.stopped) return;
+    const nowSeconds = this.nowSeconds();
+    const sites = await this.store.thresholds.activeBanSites(nowSeconds);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    if (sites.length === 0) return;
+    const next = Math.min(...sites.map((s) => s.nextExpiry));
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next * 1000 - this.now()));
+    this.expiryTimer = setTimeout(() => {
+      const nowSeconds = this.nowSeconds();
+      void this.expire(sites.filter((s) => s.nextExpiry <= nowSeconds).map((s) => s.siteId));
+    }, delay);
+    this.expiryTimer.unref();
+  }
+
+  private async expire(siteIds: number[]): Promise<void> {
+    try {
+      for (const siteId of siteIds) {
+        for (const mode of ['enforce', 'monitor'] as const) this.standing.delete(standingKey(siteId, mode));
+        await this.builder.rebuild(siteId);
+      }
+      await this.armExpiryTimer();
+    } catch (error) {
+      this.logError(error, 'could not rebuild the rules files after bans expired');
+    }
+  }
+}
+
+function standingKey(siteId: number, mode: ThresholdMode): string {
+  return `${siteId}|${mode}`;
+}
+
+/** Standing entries at `now`, dropping the expired ones (called only when the map is at the cap). */
+function liveCount(standing: Map<string, number>, nowSeconds: number): number {
+  for (const [key, until] of standing) if (until <= nowSeconds) standing.delete(key);
+  return standing.size;
+}
+
+function notFound(what: string): HttpError {
+  return new HttpError(404, `no such ${what}`, 'not_found');
+}
+
+function inputOf(rule: ThresholdRule): ThresholdRuleInput {
+  const { id: _id, siteId: _site, createdAt: _c, updatedAt: _u, ...input } = rule;
+  return input;
+}
+
+/** A standing ban as the engine's block rule: the ban's key as an IP rule, its reason as the note. */
+export function banRule(ban: Ban): Rule {
+  return {
+    id: `auto-ban-${ban.id}`, action: 'block', kind: 'ip', value: ban.key, mode: 'block',
+    note: `auto-ban: ${ban.reason}`.slice(0, 500), expires: ban.expiresAt * 1000,
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * Per-key sliding-window counters with a hard cap on keys. Each key owns a slot of BUCKETS counts in one
+ * preallocated slab (memory is fixed up front: maxKeys × (BUCKETS × 4 + 9) bytes, plus the index maps),
+ * and the window is the last BUCKETS buckets of windowSeconds / BUCKETS each: a count is exact to one
+ * bucket (a twelfth of the window). Keys live in spaces (one per threshold rule), so a key needs no
+ * concatenated string. When the cap is reached a key is evicted by the CLOCK rule (a key touched since
+ * the hand last passed gets a second chance) and counted. CLOCK rather than exact LRU: re-inserting into
+ * a Map on every touch cost several µs per count at 200 000 keys (measured on the shared 2-core box,
+ * 20 rules × 10 000 distinct IPs: 1.0–1.8 s with Map re-insertion, 0.3 s with CLOCK and the key parsed
+ * once per record); a flag per slot costs nothing.
+ */
+export const BUCKETS = 12;
+
+/** Rough bytes per key beyond its slot: the Map entry and the key text (used for the reported estimate). */
+const INDEX_BYTES_PER_KEY = 120;
+
+export interface CounterStats {
+  keys: number;
+  maxKeys: number;
+  evictions: number;
+  /** Estimated bytes held: the slab plus the index. */
+  bytes: number;
+}
+
+export class SlidingCounters {
+  private readonly spaces = new Map<number, Map<string, number>>();
+  private readonly counts: Uint32Array;
+  /** Bucket number (time / bucket width) of each slot's newest bucket. */
+  private readonly heads: Float64Array;
+  private readonly touched: Uint8Array;
+  /** Owner of each slot, for eviction: its space and key (undefined when free). */
+  private readonly slotSpace: Float64Array;
+  private readonly slotKey: (string | undefined)[];
+  private readonly free: number[] = [];
+  private nextSlot = 0;
+  private hand = 0;
+  private keyCount = 0;
+  private evicted = 0;
+
+  constructor(readonly maxKeys: number) {
+    if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError('maxKeys must be an integer ≥ 1');
+    this.counts = new Uint32Array(maxKeys * BUCKETS);
+    this.heads = new Float64Array(maxKeys);
+    this.touched = new Uint8Array(maxKeys);
+    this.slotSpace = new Float64Array(maxKeys);
+    this.slotKey = new Array<string | undefined>(maxKeys);
+  }
+
+  /**
+   * Counts one event of `key` in `space` at `bucket` (the event's time divided by its window's bucket
+   * width) and returns the count over the window ending at the key's newest bucket. An event older than
+   * that window is ignored (returns the current count); a newer one slides the window. `weight` counts
+   * several events at once (an aggregated count of requests).
+   */
+  add(space: number, key: string, bucket: number, weight = 1): number {
+    let keys = this.spaces.get(space);
+    if (keys === undefined) {
+      keys = new Map();
+      this.spaces.set(space, keys);
+    }
+    let slot = keys.get(key);
+    if (slot === undefined) {
+      slot = this.allocate();
+      keys.set(key, slot);
+      this.slotSpace[slot] = space;
+      this.slotKey[slot] = key;
+      this.heads[slot] = bucket;
+      this.keyCount += 1;
+    }
+    this.touched[slot] = 1;
+    const base = slot * BUCKETS;
+    const head = this.heads[slot]!;
+    if (bucket > head) {
+      // Buckets that slid out of the window are emptied (at most all of them).
+      const steps = Math.min(bucket - head, BUCKETS);
+      for (let i = 1; i <= steps; i++) this.counts[base + ((head + i) % BUCKETS)] = 0;
+      this.heads[slot] = bucket;
+    } else if (bucket <= head - BUCKETS) {
+      return this.sum(base);
+    }
+    this.counts[base + (bucket % BUCKETS)]! += weight;
+    return this.sum(base);
+  }
+
+  /** Forgets a key's counts (after it crossed its threshold, counting starts again). */
+  reset(space: number, key: string): void {
+    const slot = this.spaces.get(space)?.get(key);
+    if (slot !== undefined) this.counts.fill(0, slot * BUCKETS, (slot + 1) * BUCKETS);
+  }
+
+  /** Drops every key of a space (a deleted or changed rule's counters). */
+  dropSpace(space: number): void {
+    const keys = this.spaces.get(space);
+    if (!keys) return;
+    for (const slot of keys.values()) {
+      this.slotKey[slot] = undefined;
+      this.free.push(slot);
+    }
+    this.keyCount -= keys.size;
+    this.spaces.delete(space);
+  }
+
+  stats(): CounterStats {
+    const keys = this.keyCount;
+    const slab = this.counts.byteLength + this.heads.byteLength + this.touched.byteLength + this.slotSpace.byteLength;
+    return { keys, maxKeys: this.maxKeys, evictions: this.evicted, bytes: slab + keys * INDEX_BYTES_PER_KEY };
+  }
+
+  private allocate(): number {
+    const reused = this.free.pop();
+    if (reused !== undefined) return this.clear(reused);
+    if (this.nextSlot < this.maxKeys) return this.clear(this.nextSlot++);
+    // Full: the CLOCK hand passes over touched slots (clearing their flag) to the first untouched one.
+    for (;;) {
+      const slot = this.hand;
+      this.hand = (this.hand + 1) % this.maxKeys;
+      if (this.touched[slot] === 1) {
+        this.touched[slot] = 0;
+        continue;
+      }
+      const key = this.slotKey[slot];
+      if (key !== undefined) {
+        const space = this.spaces.get(this.slotSpace[slot]!);
+        space?.delete(key);
+        if (space?.size === 0) this.spaces.delete(this.slotSpace[slot]!);
+        this.keyCount -= 1;
+        this.evicted += 1;
+      }
+      return this.clear(slot);
+    }
+  }
+
+  private clear(slot: number): number {
+    this.counts.fill(0, slot * BUCKETS, (slot + 1) * BUCKETS);
+    this.touched[slot] = 0;
+    return slot;
+  }
+
+  private sum(base: number): number {
+    let total = 0;
+    for (let i = 0; i < BUCKETS; i++) total += this.counts[base + i]!;
+    return total;
+  }
+}

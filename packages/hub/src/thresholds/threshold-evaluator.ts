@@ -1,0 +1,103 @@
+import { banKeyOf } from './ban-key.js';
+import { BUCKETS, SlidingCounters } from './sliding-counters.js';
+import type { ThresholdCondition, ThresholdRule } from './threshold-types.js';
+
+/** The fields of a stored report a threshold rule looks at (`status` only when the client reported one). */
+export interface ThresholdRecord {
+  /** Unix seconds. */
+  ts: number;
+  ip: string;
+  method: string;
+  path: string;
+  treatment: string;
+  status?: number | null;
+  /** Requests this record stands for (a client's count of alike Passed requests); 1 when absent. */
+  aggregateCount?: number;
+}
+
+/** A key that reached a rule's threshold: counting for it starts again from zero. */
+export interface Crossing {
+  rule: ThresholdRule;
+  /** Canonical key text (banKeyOf). */
+  key: string;
+  count: number;
+  /** The crossing record's time, Unix seconds. */
+  at: number;
+}
+
+const NO_CROSSINGS: readonly Crossing[] = Object.freeze([]);
+
+/**
+ * Streams reports through each site's threshold rules: pure counting, no I/O. The work per batch is
+ * records × the site's rules (both bounded: the upsync record cap, THRESHOLD_LIMITS.maxRulesPerSite),
+ * and memory is the counters' fixed slab, so no batch can stall the hub or grow it.
+ */
+export class ThresholdEvaluator {
+  private readonly rulesBySite = new Map<number, readonly ThresholdRule[]>();
+
+  constructor(readonly counters: SlidingCounters) {}
+
+  /** Replaces a site's rules; counts of rules that changed or went are dropped (their window may differ). */
+  setRules(siteId: number, rules: readonly ThresholdRule[]): void {
+    const before = this.rulesBySite.get(siteId) ?? [];
+    for (const old of before) {
+      const kept = rules.find((r) => r.id === old.id);
+      if (!kept || kept.updatedAt !== old.updatedAt || kept.windowSeconds !== old.windowSeconds) this.counters.dropSpace(old.id);
+    }
+    if (rules.length === 0) this.rulesBySite.delete(siteId);
+    else this.rulesBySite.set(siteId, [...rules]);
+  }
+
+  siteIds(): number[] {
+    return [...this.rulesBySite.keys()];
+  }
+
+  rulesOf(siteId: number): readonly ThresholdRule[] {
+    return this.rulesBySite.get(siteId) ?? [];
+  }
+
+  /** Counts a stored batch of one site; returns the keys that reached a threshold with it. */
+  evaluate(siteId: number, records: readonly ThresholdRecord[]): readonly Crossing[] {
+    const rules = this.rulesBySite.get(siteId);
+    // Sites without threshold rules (the common case) cost one Map lookup per batch.
+    if (rules === undefined) return NO_CROSSINGS;
+    let crossings: Crossing[] | undefined;
+    for (const record of records) {
+      let path: string | undefined;
+      // Keys by kind, computed once per record however many rules count it.
+      let ipKey: string | null | undefined;
+      let ip64Key: string | null | undefined;
+      for (const rule of rules) {
+        const c = rule.condition;
+        if (c.requests === 'blocked' && record.treatment !== 'Blocked') continue;
+        if (c.status !== null && record.status !== c.status) continue;
+        if (c.method !== null && record.method.toUpperCase() !== c.method) continue;
+        if (c.path !== null) {
+          path ??= comparablePath(record.path);
+          if (!pathMatches(path, c.path, c.pathMatch)) continue;
+        }
+        const key = rule.key === 'ip' ? (ipKey ??= banKeyOf(record.ip, 'ip')) : (ip64Key ??= banKeyOf(record.ip, 'ip64'));
+        if (key === null) continue;
+        const count = this.counters.add(rule.id, key, Math.floor((record.ts * BUCKETS) / rule.windowSeconds), record.aggregateCount ?? 1);
+        if (count >= rule.threshold) {
+          this.counters.reset(rule.id, key);
+          (crossings ??= []).push({ rule, key, count, at: record.ts });
+        }
+      }
+    }
+    return crossings ?? NO_CROSSINGS;
+  }
+}
+
+/** The path as rules are written: lower case, without the query. */
+function comparablePath(path: string): string {
+  const query = path.indexOf('?');
+  return (query === -1 ? path : path.slice(0, query)).toLowerCase();
+}
+
+/** Exact, or prefix: the path itself and everything below it (`/admin` matches `/admin/x`, not `/administrator`). */
+function pathMatches(path: string, want: string, match: ThresholdCondition['pathMatch']): boolean {
+  if (path === want) return true;
+  if (match !== 'prefix') return false;
+  return path.startsWith(want.endsWith('/') ? want : `${want}/`);
+}

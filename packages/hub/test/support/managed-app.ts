@@ -1,0 +1,29 @@
+// Starts managed-app-process.ts (a node:http app behind a Moat managed firewall) as a child process,
+// for end-to-end tests with app instances behind a hub; resolves once its firewall has rules and it listens.
+import { fork, type ChildProcess } from 'node:child_process';
+
+const APP = new URL('./managed-app-process.ts', import.meta.url).pathname;
+
+export interface ManagedApp {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** `options` are createManagedFirewall's, as JSON. */
+export async function startManagedApp(options: object): Promise<ManagedApp> {
+  const child: ChildProcess = fork(APP, [JSON.stringify(options)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.on('message', (m: { type: string; url?: string }) => {
+      if (m.type === 'ready') resolve(m.url!);
+    });
+    child.once('exit', (code) => reject(new Error(`app process exited (${code}) before it was ready`)));
+  });
+  return {
+    url,
+    close: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.send({ type: 'close' });
+      await exited;
+    },
+  };
+}
