@@ -129,6 +129,23 @@ describe('cloud ranges', () => {
   });
 });
 
+describe('crawler ranges', () => {
+  test("Google's googlebot.json and Bing's bingbot.json read as `crawlers`, one range per prefix, bad prefix counted", () => {
+    const google = JSON.stringify({
+      creationTime: '2024-05-01T00:00:00.000000', prefixes: [{ ipv6Prefix: '2001:4860:4801:10::/64' }, { ipv4Prefix: '66.249.64.0/27' }],
+    }, null, 2);
+    const g = importCloudRanges(google, 'crawlers');
+    assert.equal(g.format, 'crawlers');
+    assert.deepEqual(texts(g.rows), ['2001:4860:4801:10::/64', '66.249.64.0/27']);
+    assert.equal(detectCloudFormat(JSON.parse(google)), 'gcp', 'the shape is GCP\'s; the name keeps crawlers apart');
+    const bing = JSON.stringify({ creationTime: '2024-05-01T00:00:00', prefixes: [{ ipv4Prefix: '157.55.39.0/24' }, { ipv4Prefix: '207.46.13.0/33' }] }, null, 2);
+    const b = importCloudRanges(bing, 'crawlers');
+    assert.deepEqual(texts(b.rows), ['157.55.39.0/24']);
+    assert.equal(b.invalid.length, 1);
+    assert.equal(b.invalid[0].line, bing.split('\n').findIndex((l) => l.includes('/33')) + 1);
+  });
+});
+
 describe('default sources', () => {
   test('"default" resolves to the installed @ip-location-db CSVs (address form, not -num)', () => {
     const country = resolveSourceFiles('default', 'country');

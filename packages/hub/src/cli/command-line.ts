@@ -108,6 +108,10 @@ export const SETTINGS: readonly Setting[] = [
       if ((v as string).length < 16) fail('must be at least 16 characters');
       o.metricsToken = v as string;
     } },
+  { flag: 'feeds-allow-private', env: 'MOAT_HUB_FEEDS_ALLOW_PRIVATE', kind: 'flag', help: 'let data feeds be fetched from loopback, private and other non-public addresses (off: SSRF)',
+    apply: (o, v) => { if (v) o.feeds = { ...o.feeds, allowPrivate: true }; } },
+  { flag: 'feeds-max-bytes', env: 'MOAT_HUB_FEEDS_MAX_BYTES', kind: 'int', value: 'N', min: 1024, max: 2 * 1024 ** 3, example: '1048576', help: 'largest data feed or upload, on the wire and unzipped (default 67108864)',
+    apply: (o, v) => { o.feeds = { ...o.feeds, maxBytes: v as number }; } },
   { flag: 'no-self-protection', env: 'MOAT_HUB_NO_SELF_PROTECTION', kind: 'flag', help: 'turn off Moat\'s own firewall in front of the hub',
     apply: (o, v) => { if (v) o.selfProtection = false; } },
   { flag: 'self-protection-rules', env: 'MOAT_HUB_SELF_PROTECTION_RULES', kind: 'text', value: 'FILE', example: '{"block":{"paths":["/x"]}}', help: 'extra rules (a JSON rules document) for that firewall',

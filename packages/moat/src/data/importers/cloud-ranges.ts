@@ -5,6 +5,9 @@
  * - `azure`: ServiceTags_*.json, `values[].properties.addressPrefixes[]`;
  * - `oracle`: public_ip_ranges.json, `regions[].cidrs[].cidr`;
  * - `cloudflare`: the API's `result.ipv4_cidrs` / `result.ipv6_cidrs`, or the text lists (ips-v4, ips-v6);
+ * - `crawlers`: search-engine crawler ranges as Google (googlebot.json, special-crawlers.json) and Bing
+ *   (bingbot.json) publish them: `{ creationTime, prefixes: [{ ipv4Prefix } | { ipv6Prefix }] }`. The
+ *   shape is GCP's, so detection says `gcp`; naming it keeps a crawler feed apart from cloud ranges;
  * - `text`: any plain list (see ip-list.ts).
  * The format is detected from the content unless given.
  */
@@ -13,7 +16,7 @@ import type { IpRange } from '../../ip/range.js';
 import type { ImportResult } from './import-result.js';
 import { importIpList } from './ip-list.js';
 
-export const CLOUD_FORMATS = ['aws', 'gcp', 'azure', 'oracle', 'cloudflare', 'text'] as const;
+export const CLOUD_FORMATS = ['aws', 'gcp', 'azure', 'oracle', 'cloudflare', 'crawlers', 'text'] as const;
 export type CloudFormat = (typeof CLOUD_FORMATS)[number];
 
 export class CloudFormatError extends Error {
@@ -41,6 +44,7 @@ function entries(doc: Json, format: Exclude<CloudFormat, 'text'>): unknown[] {
     case 'aws':
       return [...arr(doc.prefixes).map((p) => (isObj(p) ? p.ip_prefix : p)), ...arr(doc.ipv6_prefixes).map((p) => (isObj(p) ? p.ipv6_prefix : p))];
     case 'gcp':
+    case 'crawlers':
       return arr(doc.prefixes).map((p) => (isObj(p) ? p.ipv4Prefix ?? p.ipv6Prefix : p));
     case 'azure':
       return arr(doc.values).flatMap((v) => (isObj(v) && isObj(v.properties) ? arr(v.properties.addressPrefixes) : [v]));

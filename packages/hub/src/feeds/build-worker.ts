@@ -1,0 +1,38 @@
+/**
+ * Runs build-job.ts in a worker thread of its own, one per build (builds are rare; a fresh worker
+ * also returns all its memory). The worker entry is a small CommonJS text that imports the job module:
+ * from dist that is plain JavaScript; from the TypeScript sources (tests, tsx) the worker registers tsx
+ * first, since on Node 20 a worker does not inherit the parent's loader.
+ */
+import { Worker } from 'node:worker_threads';
+import type { BuildJobInput, BuildJobResult } from './build-job.js';
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  if (workerData.job.endsWith('.ts')) (await import('tsx/esm/api')).register();
+  const job = await import(workerData.job);
+  parentPort.postMessage(await job.run(workerData.input));
+})().catch((error) => { throw error; });
+`;
+
+/** The job module next to this file, as .js from dist and .ts from the sources. */
+const JOB_URL = new URL(`./build-job${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
+
+export function buildInWorker(input: BuildJobInput): Promise<BuildJobResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { job: JOB_URL, input } });
+    let settled = false;
+    worker.once('message', (result: BuildJobResult) => {
+      settled = true;
+      resolve(result);
+    });
+    worker.once('error', (error) => {
+      settled = true;
+      reject(error);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new Error(`the feed build worker stopped (exit code ${code}) before it answered`));
+    });
+  });
+}
