@@ -1,0 +1,41 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { TrafficSummaryResult, TrafficSummaryState } from 'moat-waf';
+import type { ReportScanSource } from '../store/report-scan.js';
+
+/** What the preview worker is started with. */
+export interface PreviewWorkerInput {
+  source: ReportScanSource;
+  siteId: number;
+  /** Unix seconds, [from, to): this worker's part of the job's range. */
+  from: number;
+  to: number;
+  /** The draft compiled by the hub's rule compiler, as clients get it. */
+  rulesFile: string;
+  /** The data file clients get (country, ASN and list rules need it). */
+  dataFile?: string;
+  pageSize: number;
+  /** Memory for the replayed rate limits. */
+  rateLimitBytes: number;
+  /**
+   * When the range is split in time between two workers: the earlier part's worker `merge`s the later
+   * part's counts, which arrive on this port, and reports the whole; the later part's worker `send`s them.
+   * The counts go worker to worker, so the hub's event loop never copies the big sets of IPs.
+   */
+  peer?: { role: 'merge' | 'send'; port: MessagePort };
+}
+
+/** What the later part's worker sends the earlier part's. */
+export interface PreviewPartCounts {
+  scanned: number;
+  summary: TrafficSummaryState;
+  rateLimitEvictedLive: number;
+  scanMs: number;
+}
+
+export type PreviewWorkerMessage =
+  | { type: 'progress'; scanned: number; ts: number }
+  /** A `send` worker handed its counts over: its part is complete. */
+  | { type: 'sent'; scanned: number }
+  /** The whole job's result (both parts when split); `scanMs` is the slower part's. */
+  | { type: 'done'; scanned: number; summary: TrafficSummaryResult; rateLimitEvictedLive: number; scanMs: number }
+  | { type: 'failed'; message: string };

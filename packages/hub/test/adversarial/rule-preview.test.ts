@@ -1,0 +1,132 @@
+// Attacks on the rule preview (POST /api/sites/:id/rules/preview): strangers and viewers starting scans,
+// reading another site's preview, oversized and deeply nested drafts, a regex-looking draft meant to be
+// slow, and a flood of previews meant to start a scan each. All against a real hub on a real socket.
+import { strict as assert } from 'node:assert';
+import { after, before, describe, it } from 'node:test';
+import { Client, createSiteWithKey, startTestHub, type TestHub } from '../support/hub-fixture.js';
+import { inviteAndSignIn } from '../support/invited-user.js';
+import { previewTraffic, runPreview, type PreviewJob } from '../support/preview-traffic.js';
+
+describe('rule preview under attack', () => {
+  let hub: TestHub;
+  let admin: Client;
+  let viewer: Client;
+  let siteA: number;
+  let siteB: number;
+  const url = (siteId: number) => `/api/sites/${siteId}/rules/preview`;
+  const draft = { rule: { kind: 'userAgent', value: 'sqlmap' }, range: '24h' };
+
+  before(async () => {
+    hub = await startTestHub();
+    admin = new Client(hub.url);
+    await admin.login();
+    ({ siteId: siteA } = await createSiteWithKey(admin, 'shop a'));
+    ({ siteId: siteB } = await createSiteWithKey(admin, 'shop b'));
+    const now = Math.floor(Date.now() / 1000);
+    await hub.store.insertReports(siteA, previewTraffic(now, 4000));
+    ({ client: viewer } = await inviteAndSignIn(admin, 'viewer@example.test', { role: 'viewer', siteIds: [siteA] }));
+  });
+  after(async () => { await hub.stop(); });
+
+  it('a POST without a session is refused with 401 before its body is read (a malformed body gets 401, not 400)', async () => {
+    const response = await fetch(hub.url + url(siteA), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"rule": [[[' });
+    assert.equal(response.status, 401);
+    const polled = await fetch(`${hub.url}${url(siteA)}/${'a'.repeat(24)}`);
+    assert.equal(polled.status, 401);
+  });
+
+  it('a signed-in admin without the CSRF header cannot start a preview', async () => {
+    const response = await admin.request(url(siteA), { method: 'POST', json: draft });
+    assert.equal(response.status, 403);
+  });
+
+  it('a viewer of the site cannot start a preview, nor one on a site not granted to them', async () => {
+    for (const siteId of [siteA, siteB]) {
+      const response = await viewer.api('POST', url(siteId), draft);
+      assert.equal(response.status, 403, `site ${siteId}`);
+    }
+  });
+
+  it("a preview's job id does not read through another site", async () => {
+    const job = await runPreview(admin, siteA, draft.rule);
+    assert.equal(job.state, 'done');
+    assert.equal((await admin.api('GET', `${url(siteA)}/${job.id}`)).status, 200);
+    assert.equal((await admin.api('GET', `${url(siteB)}/${job.id}`)).status, 404);
+    assert.equal((await admin.api('DELETE', `${url(siteB)}/${job.id}`)).status, 404);
+    assert.equal((await admin.api('GET', `${url(siteA)}/..%2f..%2fusers`)).status, 404);
+  });
+
+  it('an oversized draft is refused with 413, a deeply nested one with 400, a long value with 400', async () => {
+    const big = await admin.api('POST', url(siteA), { rule: { kind: 'path', value: 'x'.repeat(40_000) } });
+    assert.equal(big.status, 413);
+    const deep = await admin.request(url(siteA), {
+      method: 'POST', headers: { 'x-csrf-token': admin.csrf, 'content-type': 'application/json' }, body: `{"rule":${'['.repeat(5000)}${']'.repeat(5000)}}`,
+    });
+    assert.equal(deep.status, 400);
+    const long = await admin.api('POST', url(siteA), { rule: { kind: 'path', value: 'y'.repeat(2000) } });
+    assert.equal(long.status, 400);
+    const extra = await admin.api('POST', url(siteA), { ...draft, sql: 'DROP TABLE reports' });
+    assert.equal(extra.status, 400);
+    const both = await admin.api('POST', url(siteA), { ...draft, form: { kind: 'path', value: '/x' } });
+    assert.equal(both.status, 400);
+  });
+
+  it('a draft the clients would refuse (a "/" path block) is refused, not scanned', async () => {
+    const response = await admin.api('POST', url(siteA), { rule: { kind: 'path', value: '/' } });
+    assert.equal(response.status, 400);
+    assert.match(await response.text(), /whole site/);
+  });
+
+  it('a regex-looking draft meant to backtrack is matched as plain text and finishes', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    // Paths built to make `(a+)+$` backtrack, were it a regex; one holds the draft's text literally.
+    await hub.store.insertReports(siteA, Array.from({ length: 200 }, (_, i) => ({
+      ts: now - 100 + (i % 50), ip: '192.0.2.9', method: 'GET', host: 'a.test', path: i === 0 ? '/x/(a+)+$' : `/${'a'.repeat(2000)}!`,
+      parameter: `q=${'a'.repeat(2000)}!`, userAgent: 'a'.repeat(1000), requestId: `bt${i}`, treatment: 'Passed' as const, category: 'passed',
+      rule: '-', ruleId: null, monitored: null, ipSource: null, country: null,
+    })));
+    const job = await runPreview(admin, siteA, { kind: 'path', value: '(a+)+$' }, '1h');
+    assert.equal(job.state, 'done', job.error);
+    assert.equal(job.result!.matched.requests, 1, 'only the literal text matches');
+    for (const value of ['.*', '^a*$', '(?:a|aa)+b']) {
+      const other = await runPreview(admin, siteA, { kind: 'userAgent', value }, '1h');
+      assert.equal(other.state, 'done');
+      assert.equal(other.result!.matched.requests, 0, `${value} is not a pattern`);
+    }
+  });
+
+  it('100 concurrent previews of one site run one scan: every earlier job is replaced, the last one answers correctly', async () => {
+    const responses = await Promise.all(Array.from({ length: 100 }, (_, i) =>
+      admin.api('POST', url(siteA), { rule: { kind: 'userAgent', value: i === 99 ? 'sqlmap' : `bot-${i}` }, range: '7d' })));
+    const jobs: PreviewJob[] = [];
+    for (const response of responses) {
+      assert.equal(response.status, 202);
+      jobs.push(((await response.json()) as { job: PreviewJob }).job);
+    }
+    // While the hub sorts them out it keeps answering other requests.
+    for (let i = 0; i < 10; i++) assert.equal((await admin.api('GET', '/api/me')).status, 200);
+    let live = 0;
+    let last: PreviewJob | undefined;
+    for (const job of jobs) {
+      const polled = await admin.api('GET', `${url(siteA)}/${job.id}`);
+      if (polled.status === 200) {
+        live++;
+        last = ((await polled.json()) as { job: PreviewJob }).job;
+      } else {
+        assert.equal(polled.status, 404);
+      }
+    }
+    assert.equal(live, 1, 'one job per site');
+    assert.ok(last);
+    for (let i = 0; i < 2400 && last.state === 'running'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      last = ((await (await admin.api('GET', `${url(siteA)}/${last.id}`)).json()) as { job: PreviewJob }).job;
+    }
+    assert.equal(last.state, 'done', last.error);
+    // The surviving job counts as the same draft previewed alone does.
+    const single = await runPreview(admin, siteA, { kind: 'userAgent', value: (last as unknown as { rule: { value: string } }).rule.value }, '7d');
+    assert.equal(single.state, 'done');
+    assert.deepEqual(last.result!.matched.topIps, single.result!.matched.topIps);
+    assert.equal(last.result!.matched.requests, single.result!.matched.requests);
+  });
+});

@@ -1,0 +1,82 @@
+import { strict as assert } from 'node:assert';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
+import { bruteCount, previewTraffic, storedReports } from './support/preview-traffic.js';
+
+describe('rule form Preview in a real browser', () => {
+  let hub: TestHub;
+  let browser: Browser;
+  let page: Page;
+  let siteId: number;
+  let expectedNewlyBlocked: number;
+
+  before(async () => {
+    hub = await startTestHub();
+    const client = new Client(hub.url);
+    await client.login();
+    ({ siteId } = await createSiteWithKey(client, 'preview.example.test'));
+    const now = Math.floor(Date.now() / 1000);
+    await hub.store.insertReports(siteId, previewTraffic(now, 3000));
+    // Paths are attacker-chosen text: one that is markup must show as text, never run.
+    await hub.store.insertReports(siteId, [{
+      ts: now - 60, ip: '192.0.2.77', method: 'GET', host: 'preview.example.test', path: '/sqlmap<img src=x onerror="window.__xss=1">',
+      parameter: '', userAgent: 'sqlmap/1.8<script>window.__xss=2</script>', requestId: 'x', treatment: 'Passed', category: 'passed', rule: '-',
+      ruleId: null, monitored: null, ipSource: null, country: null,
+    }]);
+    const reports = await storedReports(hub.store, siteId, now - 86_400, now + 3600);
+    expectedNewlyBlocked = bruteCount(reports.filter((r) => r.userAgent.toLowerCase().includes('sqlmap'))).passedOrAllowed;
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    page.setDefaultTimeout(60_000);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await hub?.stop();
+  });
+
+  it('Preview shows progress, then what a draft user-agent rule would newly block, before anything is saved', async () => {
+    await page.goto(`${hub.url}/login`);
+    await page.fill('input[name="email"]', ADMIN_EMAIL);
+    await page.fill('input[name="password"]', ADMIN_PASSWORD);
+    await Promise.all([page.waitForURL(`${hub.url}/sites/${siteId}`), page.click('button[type="submit"]')]);
+    await page.goto(`${hub.url}/sites/${siteId}/rules`);
+    await page.selectOption('select[name="kind"]', 'userAgent');
+    await page.fill('input[name="value"]', 'sqlmap');
+    await page.selectOption('[data-preview-range]', '24h');
+    // Records whether a progress bar was ever shown: the scan may be quicker than any poll.
+    await page.evaluate(() => {
+      const w = window as unknown as { __progressSeen?: boolean };
+      new MutationObserver(() => { if (document.querySelector('[data-preview-progress]')) w.__progressSeen = true; })
+        .observe(document.getElementById('rule-preview')!, { childList: true, subtree: true });
+    });
+    await page.click('[data-rule-preview]');
+    await page.waitForSelector('[data-preview-would-change]');
+    assert.equal(await page.evaluate(() => (window as unknown as { __progressSeen?: boolean }).__progressSeen), true, 'progress was shown');
+    const shown = Number((await page.textContent('[data-preview-would-change]'))!.replaceAll(',', ''));
+    assert.equal(shown, expectedNewlyBlocked);
+    assert.ok(expectedNewlyBlocked > 0);
+    const paths = await page.textContent('[data-preview-table="Top paths"]');
+    assert.match(paths!, /\/sqlmap<img src=x onerror="window.__xss=1">/, 'the markup path is shown as text');
+    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no report text ran as script');
+    assert.equal(await page.locator('[data-preview-table="Top paths"] img').count(), 0);
+    // Nothing was saved: the preview is not a rule.
+    assert.equal((await hub.store.listRules(siteId)).length, 0);
+    // Saving afterwards works from the same form.
+    await Promise.all([page.waitForURL(/\/rules/), page.click('form.rule-form button[type="submit"]')]);
+    assert.equal((await hub.store.listRules(siteId)).length, 1);
+  });
+
+  it('a draft the engine refuses shows the reason instead of a result', async () => {
+    await page.goto(`${hub.url}/sites/${siteId}/rules`);
+    await page.selectOption('select[name="kind"]', 'path');
+    await page.fill('input[name="value"]', '/');
+    await page.click('[data-rule-preview]');
+    const error = await page.waitForSelector('[data-preview-error]');
+    assert.match((await error.textContent())!, /whole site/);
+  });
+});
