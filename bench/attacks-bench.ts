@@ -18,6 +18,10 @@ import { detectNosql } from '../packages/moat/src/attacks/nosql/detect-nosql.js'
 import { detectPrototypePollution } from '../packages/moat/src/attacks/prototype/detect-prototype-pollution.js';
 import { detectTemplateInjection } from '../packages/moat/src/attacks/template/detect-template-injection.js';
 import { fmtNs, measure, rng, type Measurement } from './lib/measure.js';
+import { Engine } from '../packages/moat/src/engine/engine.js';
+import { buildRuleSet } from '../packages/moat/src/engine/rule-set.js';
+import { normalizeAttackSettings } from '../packages/moat/src/rules/attack-settings.js';
+import type { MoatRequest } from '../packages/moat/src/engine/decision.js';
 
 export interface AttacksBenchOptions {
   quick?: boolean;
@@ -94,6 +98,35 @@ export async function runAttacksBench(o: AttacksBenchOptions = {}): Promise<{ ro
   rows.push({ case: '64 KiB form body, 16 fields', approach: 'substring matcher (baseline)', m: base2 });
   rows.push({ case: '64 KiB form body, 16 fields', approach: 'attack detectors', m: det2, addedNs: det2.ns });
   rows.push({ case: '64 KiB form body, 16 fields', approach: 'detectors without prefilter', m: nopre2 });
+
+  // 3. Through the engine, as a request arrives (raw target, raw form body, JSON text): the engine
+  // with every category in block mode against the same engine without attack settings.
+  const info = { path: null, format: 'moat' as const, formatVersion: 1, builtAt: null, hash: '' };
+  const off = new Engine({ rules: buildRuleSet([], info) });
+  const on = new Engine({ rules: buildRuleSet([], info, undefined, normalizeAttackSettings('block')) });
+  const headers = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0', referer: 'https://shop.example/cart' };
+  const cleanRequests: MoatRequest[] = pool.map((p, i) => ({
+    ip: `192.0.2.${i & 255}`, method: 'GET', path: '/search',
+    url: `/search?q=${encodeURIComponent(p[0]!).replaceAll('%20', '+')}&page=${p[1]}&sort=${p[2]}`, headers,
+  }));
+  const engineCase = (engine: Engine, list: MoatRequest[], n: number) => measure((i) => engine.evaluate(list[i % list.length]!).treatment === 'Blocked', n, rounds);
+  const cleanOff = engineCase(off, cleanRequests, ops);
+  const cleanOn = engineCase(on, cleanRequests, ops);
+  rows.push({ case: 'engine: clean request, 3 params', approach: 'attacks off', m: cleanOff });
+  rows.push({ case: 'engine: clean request, 3 params', approach: 'attacks on (all block)', m: cleanOn, addedNs: cleanOn.ns - cleanOff.ns });
+  const formRequests: MoatRequest[] = bodies.map((fields) => ({
+    ip: '192.0.2.1', method: 'POST', path: '/comment', url: '/comment', headers,
+    body: { kind: 'form', text: fields.map((v, f) => `field${f}=${encodeURIComponent(v).replaceAll('%20', '+')}`).join('&') },
+  }));
+  const jsonRequests: MoatRequest[] = bodies.map((fields) => ({
+    ip: '192.0.2.1', method: 'POST', path: '/comment', url: '/comment', headers,
+    body: { kind: 'json', text: JSON.stringify({ post: { fields: fields.map((v, f) => ({ name: `field${f}`, text: v })) } }) },
+  }));
+  const formOff = engineCase(off, formRequests, bodyOps);
+  const formOn = engineCase(on, formRequests, bodyOps);
+  const jsonOn = engineCase(on, jsonRequests, bodyOps);
+  rows.push({ case: 'engine: 64 KiB form body', approach: 'attacks on (all block)', m: formOn, addedNs: formOn.ns - formOff.ns });
+  rows.push({ case: 'engine: 64 KiB JSON body', approach: 'attacks on (all block)', m: jsonOn, addedNs: jsonOn.ns - formOff.ns });
 
   for (const r of rows) log(`  ${r.case.padEnd(32)} ${r.approach.padEnd(30)} ${fmtNs(r.m.ns).padStart(10)} per request (min ${fmtNs(r.m.min)}, max ${fmtNs(r.m.max)})`);
   return { rows };

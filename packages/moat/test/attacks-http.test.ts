@@ -1,7 +1,8 @@
 /**
  * The detectors against attacks sent the way an attacker sends them: over a real socket to a real
- * Express app on 127.0.0.1, through Express's own query-string and JSON parsing. The engine integration
- * is a later step; here a ten-line guard calls the public API on what Express parsed (query values,
+ * Express app on 127.0.0.1, through Express's own query-string and JSON parsing. The same attacks
+ * through the real engine and adapters are in adversarial/attacks-firewall.test.ts; here a ten-line
+ * guard calls the detectors' public API on what Express parsed (query values,
  * the JSON body walked, the raw path, User-Agent/Referer/cookies) and answers 403 on a match. Each
  * attack is first shown to reach the unguarded app's handler, so a 403 proves the detector stopped it.
  */

@@ -416,7 +416,7 @@ describe('moat CLI', { concurrency: 4 }, () => {
         [['rules', 'add', '--rules', rules, 'block', 'ip', '192.0.2.2', '--colour', 'red'], /unknown option --colour for moat-waf rules add/],
         [['rules', 'list', '--rules', rules, '--limit', '5'], /--limit does not go with "moat-waf rules list"/],
         [['rules', 'add', '--rules', rules, 'block', 'ip', '192.0.2.2', '--window', '1m'], /--window goes with "moat-waf rules add \.\.\. rateLimit <path>" only/],
-        [['rules', 'frobnicate', '--rules', rules], /unknown subcommand "frobnicate": use add, list or remove/],
+        [['rules', 'frobnicate', '--rules', rules], /unknown subcommand "frobnicate": use add, list, remove or attacks/],
         [['rules', '--rules', rules], /missing subcommand/],
         [['check', '--rules', rules, '--ip', '1.2.3'], /--ip "1\.2\.3" is not an IPv4 or IPv6 address/],
         [['check', '--rules', rules, '--ip'], /--ip/],

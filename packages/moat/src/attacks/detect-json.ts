@@ -26,15 +26,18 @@ const B_PROTOTYPE = 1 << ATTACK_CATEGORIES.indexOf('prototype');
 export function detectInJson(value: unknown, enabled: AttackCategorySet, location: AttackLocation = 'json', limits: JsonWalkLimits = DEFAULT_JSON_LIMITS): AttackMatch | null {
   const stack: unknown[] = [value];
   const depths: number[] = [0];
+  // Key paths (`user.name`, `items.0`) beside the values, so a match can say which field it was in.
+  const fields: string[] = [''];
   let nodes = 0;
   while (stack.length > 0) {
     const v = stack.pop();
     const depth = depths.pop()!;
+    const field = fields.pop()!;
     if (++nodes > limits.maxNodes) return null;
     addWork(1);
     if (typeof v === 'string') {
       const hit = detectAttack(v, location, enabled);
-      if (hit) return hit;
+      if (hit) return withField(hit, field);
       continue;
     }
     if (v === null || typeof v !== 'object' || depth >= limits.maxDepth) continue;
@@ -42,27 +45,35 @@ export function detectInJson(value: unknown, enabled: AttackCategorySet, locatio
       for (let i = v.length - 1; i >= 0 && stack.length < limits.maxNodes; i--) {
         stack.push(v[i]);
         depths.push(depth + 1);
+        fields.push(field === '' ? String(i) : `${field}.${i}`);
       }
       continue;
     }
     for (const key of Object.keys(v)) {
       if (++nodes > limits.maxNodes) return null;
-      if (enabled & B_NOSQL && isNosqlOperatorKey(key)) return { category: 'nosql', location, snippet: redactedSnippet(key, 0), reason: `query operator ${key} as a key` };
-      if (enabled & B_PROTOTYPE && key === '__proto__') return { category: 'prototype', location, snippet: '__proto__', reason: '__proto__ as a key' };
+      const childField = field === '' ? key : `${field}.${key}`;
+      if (enabled & B_NOSQL && isNosqlOperatorKey(key)) return { category: 'nosql', location, field: childField, snippet: redactedSnippet(key, 0), reason: `query operator ${key} as a key` };
+      if (enabled & B_PROTOTYPE && key === '__proto__') return { category: 'prototype', location, field, snippet: '__proto__', reason: '__proto__ as a key' };
       const child = (v as Record<string, unknown>)[key];
       if (enabled & B_PROTOTYPE && key === 'constructor' && child !== null && typeof child === 'object' && Object.hasOwn(child, 'prototype')) {
-        return { category: 'prototype', location, snippet: 'constructor.prototype', reason: 'constructor.prototype as keys' };
+        return { category: 'prototype', location, field, snippet: 'constructor.prototype', reason: 'constructor.prototype as keys' };
       }
       // Keys are attacker text too (`{"<svg onload=…>": 1}`).
       if (key.length > 1 && !isPollutingKey(key)) {
         const hit = detectAttack(key, location, enabled);
-        if (hit) return hit;
+        if (hit) return withField(hit, childField);
       }
       if (stack.length < limits.maxNodes) {
         stack.push(child);
         depths.push(depth + 1);
+        fields.push(childField);
       }
     }
   }
   return null;
+}
+
+function withField(hit: AttackMatch, field: string): AttackMatch {
+  if (field !== '') hit.field = field;
+  return hit;
 }

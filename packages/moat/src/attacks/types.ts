@@ -30,6 +30,8 @@ export function categoryBit(category: AttackCategory): number {
 export interface AttackMatch {
   category: AttackCategory;
   location: AttackLocation;
+  /** The input's name below its location, when known: `q` in `query.q`, `user.name` in `json.user.name`. */
+  field?: string;
   /** Up to 64 characters around the match, long digit runs masked, control characters replaced. */
   snippet: string;
   /** Which structure was recognised, e.g. "string closed, OR clause added". Static text, never input. */
@@ -40,4 +42,9 @@ export interface AttackMatch {
 export interface Finding {
   at: number;
   reason: string;
+}
+
+/** Where a match was found, as decisions and reports show it: `query.q`, `json.user.name`, `path`. */
+export function attackWhere(match: AttackMatch): string {
+  return match.field === undefined || match.field === '' ? match.location : `${match.location}.${match.field}`;
 }

@@ -1,4 +1,5 @@
 import type { PendingRateLimits } from './shared-rate-limit-store.js';
+import type { AttackCategory, AttackMatch } from '../attacks/types.js';
 
 /** The request as the engine sees it: already normalised by the adapter (see http/). */
 export interface MoatRequest {
@@ -23,13 +24,22 @@ export interface MoatRequest {
   /** Query and form parameters as one decoded string, `a=1&b=2`. */
   params?: string;
   userAgent?: string;
+  /** The raw request target (path and query, still encoded): attack detection reads its parameters one by one. */
+  url?: string;
+  /** Request headers; attack detection reads User-Agent, Referer and Cookie. */
+  headers?: Readonly<Record<string, string | string[] | undefined>>;
+  /** The peeked body, for attack detection: a form body as received (still encoded, bytes as latin1), or JSON text. */
+  body?: { kind: 'form' | 'json'; text: string };
 }
 
 export type Treatment = 'Allowed' | 'Blocked' | 'Passed';
 
 /** Wafris v2 category codes. */
 export type Category =
-  | 'ai' | 'ac' | 'bi' | 'bc' | 'bctry' | 'brep' | 'bu' | 'bp' | 'bparam' | 'bh' | 'bm' | 'brl' | 'passed';
+  | 'ai' | 'ac' | 'bi' | 'bc' | 'bctry' | 'brep' | 'bu' | 'bp' | 'bparam' | 'bh' | 'bm' | 'brl' | 'passed'
+  // Moat only (Wafris has no attack detection): `attack-sqli` … , and `attack-cut` for a request whose
+  // inputs were not all examined (the per-request work cap, attacks/request-attacks.ts).
+  | `attack-${AttackCategory}` | 'attack-cut';
 
 /** A monitor-mode rule that matched: it would have decided the request had it been in block mode. */
 export interface MonitorMatch {
@@ -54,4 +64,6 @@ export interface Decision {
    * count. `Engine.settleRateLimits` turns it into the final decision (the firewall does this).
    */
   pendingRateLimits?: PendingRateLimits;
+  /** For attack blocks (category `attack-…`): what was found, where (`query.q`, `json.user.name`), a redacted snippet. */
+  attack?: AttackMatch;
 }

@@ -1,7 +1,8 @@
 /**
  * The evaluator: one request in, one decision out, synchronously, with no I/O.
  * Order and categories follow Wafris v2 (docs/wafris-v2.md) with correct semantics:
- * allow IPs → block IPs → country/ASN → lists → user agent → path → parameters → host → method → rate limits.
+ * allow IPs → block IPs → country/ASN → lists → user agent → path → parameters → host → method → attacks (Moat
+ * only, attacks/) → rate limits.
  */
 import { parseIpInto } from '../ip/parse-into.js';
 import { CONTINENT_OF } from '../rules/continents.js';
@@ -17,6 +18,8 @@ import type { IpRuleIndex, RuleSet } from './rule-set.js';
 import type { SubstringMatcher } from './substring-matcher.js';
 import { emptyRuleSet, loadDataFile, loadRulesFile } from '../format/load-files.js';
 import type { DataMode } from '../data/read-data.js';
+import { RequestAttackScan, type AttackPolicy } from '../attacks/request-attacks.js';
+import { attackWhere, type AttackMatch } from '../attacks/types.js';
 
 const NO_MONITORS: readonly MonitorMatch[] = Object.freeze([]);
 /** Slots of the quiet-IP memo; an IPv6 text with a zone is at most ~50 characters. */
@@ -105,6 +108,8 @@ export class Engine {
     if (rs.hosts.size > 0 && (d = this.checkHosts(rs.hosts, req)) !== null) return d;
     const method = req.method ? upperCased(req.method) : '';
     if (rs.methods.size > 0 && method && (d = this.checkMethod(rs.methods, method)) !== null) return d;
+    // Attack detection: after the allow and block rules, before rate limits (docs/attacks.md).
+    if (rs.attacks !== null && (d = this.checkAttacks(rs.attacks, req)) !== null) return d;
     // 12: rate limits, per rule and client.
     if (family !== 0 && (rs.rateLimitsExact.size > 0 || rs.rateLimitsPrefix.length > 0)) {
       const path = lowerCased(req.path ?? '/');
@@ -183,6 +188,30 @@ export class Engine {
     return this.nowMs;
   }
   private monitored: MonitorMatch[] | null = null;
+
+  /** Reused per evaluation (synchronous), so a clean request allocates nothing for attack detection. */
+  private readonly attackScan = new RequestAttackScan();
+  /** Requests whose inputs were not all examined for attacks (work cap); also reported as `attack-cut`. */
+  attackScansCut = 0;
+
+  /** A Blocked decision for a block-mode attack; monitor-mode ones are recorded in `monitored`. */
+  private checkAttacks(policy: AttackPolicy, req: MoatRequest): Decision | null {
+    const scan = this.attackScan.run(policy, req);
+    if (scan.cut) {
+      this.attackScansCut++;
+      (this.monitored ??= []).push({ category: 'attack-cut', rule: 'inputs beyond the attack work cap were not examined', ruleId: 'attacks' });
+    }
+    const monitors = scan.monitor;
+    if (monitors !== null) {
+      for (const m of monitors) (this.monitored ??= []).push({ category: `attack-${m.category}`, rule: attackRuleText(m), ruleId: `attacks.${m.category}` });
+    }
+    const hit = scan.block;
+    if (hit === null) return null;
+    return {
+      treatment: 'Blocked', category: `attack-${hit.category}`, rule: attackRuleText(hit), ruleId: `attacks.${hit.category}`,
+      monitored: this.monitored ?? NO_MONITORS, attack: hit,
+    };
+  }
 
   /** First rule of `candidates` that decides (live, block mode), or -1. */
   private pick(candidates: readonly number[] | undefined, category: Category): number {
@@ -375,6 +404,11 @@ export class Engine {
   close(): void {
     this.data?.close();
   }
+}
+
+/** The rule text reports carry for an attack: where, then the redacted snippet (`query.q: ' OR 1=1--`). */
+function attackRuleText(m: AttackMatch): string {
+  return `${attackWhere(m)}: ${m.snippet}`;
 }
 
 /** `list` with the entries of `more` it lacks appended (copied, never mutated); `list` when none is new. */

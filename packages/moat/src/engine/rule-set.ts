@@ -11,6 +11,8 @@ import type { RangeLookup } from '../ranges/range-table.js';
 import type { Rule } from '../rules/types.js';
 import { SubstringMatcher } from './substring-matcher.js';
 import { ExactIndex } from './exact-index.js';
+import type { AttackSettings } from '../rules/attack-settings.js';
+import { compileAttackPolicy, type AttackPolicy } from '../attacks/request-attacks.js';
 
 export interface RulesFileInfo {
   path: string | null;
@@ -47,6 +49,10 @@ export interface RuleSet {
   rateLimitsPrefix: readonly number[];
   /** True when the rules need the data file (country, ASN or list rules). */
   needsData: boolean;
+  /** Attack-detection settings as the file holds them; null = none (detection off). */
+  attackSettings: AttackSettings | null;
+  /** The same compiled for the request path; null when every category is off. */
+  attacks: AttackPolicy | null;
 }
 
 /** Sizes of each IP rule's range, for ordering label sets most-specific first. */
@@ -121,6 +127,7 @@ export function buildRuleSet(
   rules: readonly Rule[],
   info: RulesFileInfo,
   ipIndexes?: { allow: IpRuleIndex; block: IpRuleIndex },
+  attackSettings: AttackSettings | null = null,
 ): RuleSet {
   const allowIps = ipIndexes?.allow ?? ipIndexFromFlat(flattenIpRules(rules, 'allow'), rules);
   const blockIps = ipIndexes?.block ?? ipIndexFromFlat(flattenIpRules(rules, 'block'), rules);
@@ -157,6 +164,8 @@ export function buildRuleSet(
     rateLimitsExact: new ExactIndex(rateLimitsExact),
     rateLimitsPrefix,
     needsData: rules.some((r) => r.kind === 'country' || r.kind === 'asn' || r.kind === 'list'),
+    attackSettings,
+    attacks: compileAttackPolicy(attackSettings),
   };
 }
 

@@ -4,11 +4,12 @@ import { buildRuleSet } from '../engine/rule-set.js';
 import type { RuleSet } from '../engine/rule-set.js';
 import type { Rule, RuleAction, RuleKind, RuleMode } from '../rules/types.js';
 import { unsafeRuleProblems } from '../rules/rule-safety.js';
+import { normalizeAttackSettings } from '../rules/attack-settings.js';
 import { MoatFileError } from './moat-file-error.js';
 import { loadRangeTable } from './packed-ranges.js';
 import { readMeta } from './open-sqlite.js';
 import { RULES_FORMAT_VERSION } from './schema.js';
-import { ipIndexHash, rulesContentHash } from './write-rules.js';
+import { ipIndexHash, rulesContentHash, rulesFileHash } from './write-rules.js';
 
 interface RuleRow {
   seq: number; id: string; action: RuleAction; kind: RuleKind; value: string; note: string | null; mode: RuleMode;
@@ -42,8 +43,13 @@ export function loadMoatRules(db: Db, path: string): RuleSet {
       throw new Error(`format version ${version} is newer than this Moat understands (${RULES_FORMAT_VERSION}); upgrade moat`);
     }
     const rules = readRules(db);
-    const hash = meta.get('content_hash') ?? '';
-    if (rulesContentHash(rules) !== hash) throw new Error('content hash does not match the rules (corrupt or edited file)');
+    const contentHash = meta.get('content_hash') ?? '';
+    if (rulesContentHash(rules) !== contentHash) throw new Error('content hash does not match the rules (corrupt or edited file)');
+    // No `attacks` row: a file from before attack detection, or written without it — detection off.
+    const attacksJson = meta.get('attacks');
+    const attacks = attacksJson === undefined ? null : normalizeAttackSettings(JSON.parse(attacksJson));
+    const hash = rulesFileHash(contentHash, attacks);
+    if (attacks !== null && meta.get('attacks_hash') !== hash) throw new Error('attack settings do not match their hash (corrupt or edited file)');
     // A file from an older Moat may hold rules the compiler now refuses (a "/" path block, a rate limit
     // under a second): refused whole, like any unusable file, so the rules in force stay in force.
     for (const r of rules) {
@@ -77,6 +83,7 @@ export function loadMoatRules(db: Db, path: string): RuleSet {
       rules,
       { path, format: 'moat', formatVersion: version, builtAt: meta.get('built_at') ?? null, hash },
       { allow, block },
+      attacks,
     );
   } catch (e) {
     if (e instanceof MoatFileError) throw e;

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Database as Db } from 'better-sqlite3';
 import type { Rule } from '../rules/types.js';
+import { attackSettingsJson, type AttackSettings } from '../rules/attack-settings.js';
 import { RuleError } from '../rules/rule-error.js';
 import { unsafeRuleProblems } from '../rules/rule-safety.js';
 import { flattenIpRules, ipIndexFromFlat, sortRules } from '../engine/rule-set.js';
@@ -27,6 +28,16 @@ export function rulesContentHash(sorted: readonly Rule[]): string {
     h.update('\n');
   }
   return h.digest('hex');
+}
+
+/**
+ * The file's identity: the content hash, or with attack settings a hash of both. The settings are
+ * kept out of `content_hash` itself so that readers from before them still verify and load the file
+ * (ignoring the settings) instead of refusing every new version.
+ */
+export function rulesFileHash(contentHash: string, attacks: AttackSettings | null): string {
+  if (attacks === null) return contentHash;
+  return createHash('sha256').update(`${contentHash}\nattacks ${attackSettingsJson(attacks)}\n`).digest('hex');
 }
 
 /**
@@ -62,7 +73,7 @@ export function countRules(rules: readonly Rule[]): Record<string, number> {
  * the rate limiter cannot honour (rules/rule-safety.ts) are refused with one RuleError naming each by id:
  * rules made without normalizeRule (by hand, from a store) get the same checks as documents.
  */
-export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { builtAt?: Date } = {}): WrittenRulesFile {
+export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { builtAt?: Date; attacks?: AttackSettings | null } = {}): WrittenRulesFile {
   const unsafe = rules.flatMap((r) => unsafeRuleProblems(r).map((p) => `rule ${JSON.stringify(r.id)}: ${p}`));
   if (unsafe.length > 0) throw new RuleError(unsafe);
   const sorted = sortRules(rules);
@@ -71,13 +82,17 @@ export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { 
     if (ids.has(r.id)) throw new Error(`two rules share the id ${JSON.stringify(r.id)}`);
     ids.add(r.id);
   }
-  const hash = rulesContentHash(sorted);
+  const attacks = opts.attacks ?? null;
+  const contentHash = rulesContentHash(sorted);
+  const hash = rulesFileHash(contentHash, attacks);
   const builtAt = (opts.builtAt ?? new Date()).toISOString();
   const counts = countRules(sorted);
   writeSqliteAtomically(outPath, (db) => {
     for (const ddl of [META_DDL, RULES_DDL, RANGES_DDL, PACKED_DDL, LABEL_SETS_DDL]) db.exec(ddl);
-    insertMeta(db, { format: RULES_FORMAT, format_version: RULES_FORMAT_VERSION, built_at: builtAt, content_hash: hash, rule_count: sorted.length });
+    insertMeta(db, { format: RULES_FORMAT, format_version: RULES_FORMAT_VERSION, built_at: builtAt, content_hash: contentHash, rule_count: sorted.length });
     insertRules(db, sorted);
+    // A meta row, not a table: older readers ignore unknown meta keys, and a file without it reads as "attacks off".
+    if (attacks !== null) insertMeta(db, { attacks: attackSettingsJson(attacks), attacks_hash: hash });
     const indexes = (['allow', 'block'] as const).map((action) => {
       const index = ipIndexFromFlat(flattenIpRules(sorted, action), sorted);
       storeRangeTable(db, action, index.table as RangeTable);

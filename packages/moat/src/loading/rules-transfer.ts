@@ -13,6 +13,8 @@ import { RangeTable, type RangeTableArrays } from '../ranges/range-table.js';
 import type { Rule } from '../rules/types.js';
 import { movable, movableRangeArrays } from './data-transfer.js';
 import { jsonSlices, parseSlices, type SliceTimer } from './json-slices.js';
+import { compileAttackPolicy } from '../attacks/request-attacks.js';
+import type { AttackSettings } from '../rules/attack-settings.js';
 
 type AutomatonArrays = Omit<SubstringAutomatonParts, 'patterns'>;
 
@@ -42,6 +44,8 @@ export interface PackedRuleSet {
   matchers: Record<(typeof MATCHERS)[number], PackedMatcher>;
   rateLimitsPrefix: number[];
   needsData: boolean;
+  /** Small plain data (eight modes, a few exclusions): structured-cloned, compiled again on arrival. */
+  attackSettings: AttackSettings | null;
 }
 
 /** Packs a compiled rule set; `transfer` lists the buffers postMessage must move. */
@@ -76,6 +80,7 @@ export function packRuleSet(rules: RuleSet): { packed: PackedRuleSet; transfer: 
     matchers: { userAgents: matcher(rules.userAgents), paths: matcher(rules.paths), params: matcher(rules.params) },
     rateLimitsPrefix: [...rules.rateLimitsPrefix],
     needsData: rules.needsData,
+    attackSettings: rules.attackSettings,
   };
   return { packed, transfer };
 }
@@ -108,5 +113,7 @@ export async function unpackRuleSet(packed: PackedRuleSet, onSlice?: SliceTimer)
     rateLimitsExact: new ExactIndex(await map(packed.maps.rateLimitsExact)),
     rateLimitsPrefix: packed.rateLimitsPrefix,
     needsData: packed.needsData,
+    attackSettings: packed.attackSettings,
+    attacks: compileAttackPolicy(packed.attackSettings),
   };
 }

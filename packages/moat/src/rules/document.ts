@@ -15,6 +15,7 @@ import { contentId, normalizeRule } from './normalize-rule.js';
 import type { RuleInput } from './normalize-rule.js';
 import { RuleError } from './rule-error.js';
 import type { Rule, RuleKind } from './types.js';
+import { attackSettingsToDocument, normalizeAttackSettings, type AttackSettings } from './attack-settings.js';
 
 /** Document key → rule kind, in the order they are written back. */
 const BLOCK_KEYS: Record<string, RuleKind> = {
@@ -31,6 +32,8 @@ export interface RulesDocument {
   allow?: Record<string, unknown[]>;
   block?: Record<string, unknown[]>;
   rateLimits?: Record<string, unknown>[];
+  /** Attack detection settings (rules/attack-settings.ts); absent = off. */
+  attacks?: Record<string, unknown>;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -54,7 +57,7 @@ export function rulesFromDocument(doc: unknown, lineOf: (path: (string | number)
   if (!isPlainObject(doc)) throw new RuleError(`${lineOf([])}the rules document must be an object with allow, block and rateLimits`);
   const problems: string[] = [];
   const check = <T>(path: (string | number)[], part: () => T, where = '') => RuleError.collect(problems, part, `${lineOf(path)}${where}`);
-  check([], () => checkKeys(doc, new Set(['allow', 'block', 'rateLimits', '$schema', 'version']), 'rules document'));
+  check([], () => checkKeys(doc, new Set(['allow', 'block', 'rateLimits', 'attacks', '$schema', 'version']), 'rules document'));
   const rules: Rule[] = [];
   const byId = new Map<string, Rule>();
   const add = (path: (string | number)[], make: () => Rule) => {
@@ -127,6 +130,26 @@ function formatPath(path: (string | number)[]): string {
 
 /** Parses a JSON or YAML rules document (JSON is YAML), with line numbers in every error. */
 export function parseRulesDocument(text: string, fileName = 'rules'): Rule[] {
+  return parseRulesSource(text, fileName).rules;
+}
+
+/** The rules and the attack settings of a document (`attacks` absent → null, detection off). */
+export interface RulesSource {
+  rules: Rule[];
+  attacks: AttackSettings | null;
+}
+
+/** The attack settings of a parsed document; problems carry `prefix` (file and line). */
+export function attacksFromDocument(doc: unknown, prefix = ''): AttackSettings | null {
+  if (!isPlainObject(doc)) return null;
+  const problems: string[] = [];
+  const settings = RuleError.collect(problems, () => normalizeAttackSettings(doc.attacks), prefix);
+  if (problems.length > 0) throw new RuleError(capped(problems));
+  return settings ?? null;
+}
+
+/** parseRulesDocument, with the document's attack settings too. */
+export function parseRulesSource(text: string, fileName = 'rules'): RulesSource {
   checkNesting(text, fileName);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -145,7 +168,9 @@ export function parseRulesDocument(text: string, fileName = 'rules'): Rule[] {
     const range = (node as YamlNode | null)?.range;
     return range ? `${fileName}:${lineCounter.linePos(range[0]).line}: ` : `${fileName}: `;
   };
-  return rulesFromDocument(doc.toJS({ maxAliasCount: 100 }), lineOf);
+  const js: unknown = doc.toJS({ maxAliasCount: 100 });
+  const rules = rulesFromDocument(js, lineOf);
+  return { rules, attacks: attacksFromDocument(js, lineOf(['attacks'])) };
 }
 
 /** A rules document never nests deeper than a few levels; this bound leaves room and nothing more. */
@@ -168,8 +193,9 @@ function checkNesting(text: string, fileName: string): void {
 }
 
 /** The reverse of rulesFromDocument, for `moat-waf rules list` exports and the hub's export. */
-export function rulesToDocument(rules: readonly Rule[]): RulesDocument {
+export function rulesToDocument(rules: readonly Rule[], attacks: AttackSettings | null = null): RulesDocument {
   const doc: RulesDocument = {};
+  if (attacks !== null) doc.attacks = attackSettingsToDocument(attacks);
   const entry = (r: Rule): unknown => {
     const extra = r.note !== undefined || r.mode !== 'block' || r.expires !== undefined || r.id !== contentId(r);
     if (!extra) return r.value;

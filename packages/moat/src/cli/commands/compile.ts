@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseRulesDocument } from '../../rules/document.js';
+import { parseRulesSource } from '../../rules/document.js';
 import { writeRulesFile } from '../../format/write-rules.js';
 import { jsonSyntaxProblem } from '../json-syntax.js';
 import { EXIT_USAGE, UserError } from '../user-error.js';
@@ -24,8 +24,8 @@ export function compileCommand(argv: string[], out: (s: string) => void): void {
     const problem = jsonSyntaxProblem(text, basename(src));
     if (problem !== null) throw new UserError(problem, EXIT_USAGE);
   }
-  const rules = parseRulesDocument(text, basename(src));
-  const written = writeRulesFile(rules, values.out);
+  const { rules, attacks } = parseRulesSource(text, basename(src));
+  const written = writeRulesFile(rules, values.out, { attacks });
   const counts = Object.entries(written.counts).map(([k, n]) => `${k} ${n}`).join(', ');
-  out(`compiled ${rules.length} rules into ${values.out} (${counts || 'no rules'}); hash ${written.hash.slice(0, 16)}`);
+  out(`compiled ${rules.length} rules into ${values.out} (${counts || 'no rules'})${attacks === null ? '' : '; attack detection settings included'}; hash ${written.hash.slice(0, 16)}`);
 }

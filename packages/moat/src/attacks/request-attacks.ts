@@ -1,0 +1,305 @@
+/**
+ * Attack detection over one request, as the engine calls it: the settings compiled once per rules file
+ * into bit sets (AttackPolicy), then every input the app may act on is read once — the raw path, each
+ * query parameter, each form or JSON body field, User-Agent, Referer and each cookie — each under its
+ * own name (`query.q`, `body.comment`, `json.user.name`, `header.user-agent`, `cookie.session`).
+ *
+ * Inputs come from the request the engine already has (the raw target, the headers, the peeked body);
+ * a parameter is decoded once the way the app's parser will (form `+`, percent escapes), and
+ * detectAttack() looks through any further encoding layers itself.
+ */
+import { percentDecode } from '../http/percent-decode.js';
+import { splitTarget } from '../http/request-target.js';
+import type { AttackExclusion, AttackSettings } from '../rules/attack-settings.js';
+import { detectAttack } from './detect-attack.js';
+import { detectInJson } from './detect-json.js';
+import { ATTACK_CATEGORIES, attackCategorySet, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
+import { workSteps } from './work-counter.js';
+import { RecentValues } from '../text/recent-values.js';
+
+/**
+ * Characters examined per request at most (counted by the work counter, decoded views included). A
+ * request beyond it is not examined further: it passes (as a body too large to peek does) and the
+ * outcome says `cut`, which the engine records as an `attack-cut` monitor match — visible in reports.
+ * 4 Mi characters is 16 × a 256 KiB body, far above what a real request carries.
+ */
+export const MAX_WORK_PER_REQUEST = 4 * 1024 * 1024;
+
+interface CompiledExclusion {
+  exact: string | null;
+  prefix: string | null;
+  /** Categories still checked under this exclusion's inputs (all minus the excluded ones). */
+  keep: AttackCategorySet;
+  /** Locations it covers (`body`, `query.q`); empty = every input. */
+  params: readonly string[];
+}
+
+/** The settings as the request path reads them: built once per rules file. */
+export interface AttackPolicy {
+  settings: AttackSettings;
+  block: AttackCategorySet;
+  monitor: AttackCategorySet;
+  exclusions: readonly CompiledExclusion[];
+}
+
+export function compileAttackPolicy(settings: AttackSettings | null): AttackPolicy | null {
+  if (settings === null) return null;
+  let block = 0;
+  let monitor = 0;
+  ATTACK_CATEGORIES.forEach((c, i) => {
+    if (settings.modes[c] === 'block') block |= 1 << i;
+    else if (settings.modes[c] === 'monitor') monitor |= 1 << i;
+  });
+  if ((block | monitor) === 0) return null;
+  return { settings, block, monitor, exclusions: settings.exclusions.map(compileExclusion) };
+}
+
+function compileExclusion(e: AttackExclusion): CompiledExclusion {
+  const star = e.path.endsWith('*');
+  const all = (1 << ATTACK_CATEGORIES.length) - 1;
+  const dropped = e.categories.length === 0 ? all : attackCategorySet(e.categories);
+  return { exact: star ? null : e.path, prefix: star ? e.path.slice(0, -1) : null, keep: all & ~dropped, params: e.params };
+}
+
+/** What a request's inputs hold, for the engine to turn into a decision. */
+export interface RequestAttacks {
+  /** The first match of a block-mode category, or null. */
+  block: AttackMatch | null;
+  /** Matches of monitor-mode categories (one per category), or null. */
+  monitor: AttackMatch[] | null;
+  /** True when the work cap stopped the examination before every input was read. */
+  cut: boolean;
+}
+
+export interface AttackInputs {
+  path?: string;
+  url?: string;
+  headers?: Readonly<Record<string, string | string[] | undefined>>;
+  body?: { kind: 'form' | 'json'; text: string };
+}
+
+/** One request's scan; reused by the engine (evaluation is synchronous), so a clean request allocates nothing here. */
+export class RequestAttackScan implements RequestAttacks {
+  block: AttackMatch | null = null;
+  monitor: AttackMatch[] | null = null;
+  cut = false;
+  private policy!: AttackPolicy;
+  /**
+   * Values found clean a moment ago, per location, with the category set they were checked for. Paths,
+   * user agents, referers, cookies and common parameters repeat from request to request, and a few
+   * detectors cost microseconds on ordinary values (a User-Agent's `(`, `;` and `/`; a path's sensitive-file
+   * check): measured 29 µs → see bench/attacks-bench.ts "engine: clean request". A collision recomputes.
+   */
+  private readonly clean: Record<AttackLocation, RecentValues<AttackCategorySet>> = {
+    path: new RecentValues(256, 1024), query: new RecentValues(1024, 1024), body: new RecentValues(256, 1024),
+    json: new RecentValues(16, 1024), header: new RecentValues(256, 1024), cookie: new RecentValues(256, 1024),
+  };
+  private memoPolicy: AttackPolicy | null = null;
+  /** Exclusions whose path matches this request; usually none. */
+  private excluded: CompiledExclusion[] | null = null;
+  private workStart = 0;
+
+  /** Reads every input; stops at the first block-mode match. */
+  run(policy: AttackPolicy, req: AttackInputs): this {
+    this.policy = policy;
+    if (this.memoPolicy !== policy) this.forget(policy);
+    this.block = null;
+    this.monitor = null;
+    this.cut = false;
+    this.excluded = policy.exclusions.length === 0 ? null : applicableExclusions(policy.exclusions, (req.path ?? '/').toLowerCase());
+    this.workStart = workSteps();
+    const url = req.url ?? req.path ?? '/';
+    let rawPath: string;
+    let query: string;
+    if (url.charCodeAt(0) === 0x2f) {
+      const q = url.indexOf('?');
+      const hash = q < 0 ? -1 : url.indexOf('#', q);
+      rawPath = q < 0 ? url : url.slice(0, q);
+      query = q < 0 ? '' : url.slice(q + 1, hash < 0 ? url.length : hash);
+    } else {
+      // Absolute form (`http://host/x`, and every Web Request's url): the scheme and host are not input to judge.
+      const target = splitTarget(url);
+      rawPath = target.path;
+      query = target.query;
+    }
+    // The raw path, so `..` segments and encodings are seen before any normalisation removed them.
+    if (this.value(rawPath, 'path', '')) return this;
+    if (query !== '' && this.pairs(query, 'query')) return this;
+    const body = req.body;
+    if (body !== undefined) {
+      if (body.kind === 'form') {
+        if (this.pairs(body.text, 'body')) return this;
+      } else if (this.json(body.text)) return this;
+    }
+    const headers = req.headers;
+    if (headers !== undefined) {
+      if (this.header(headers['user-agent'], 'user-agent')) return this;
+      if (this.header(headers.referer, 'referer')) return this;
+      const cookie = headers.cookie;
+      if (typeof cookie === 'string' && this.cookies(cookie)) return this;
+    }
+    return this;
+  }
+
+  /** Examines one input; true when the scan is over (a block-mode match, or the work cap). */
+  private value(text: string, location: AttackLocation, field: string): boolean {
+    if (text.length < 2) return false;
+    if (workSteps() - this.workStart > MAX_WORK_PER_REQUEST) {
+      this.cut = true;
+      return true;
+    }
+    const p = this.policy;
+    let block = p.block;
+    let monitor = p.monitor;
+    if (this.excluded !== null) {
+      const keep = this.kept(location, field);
+      block &= keep;
+      monitor &= keep;
+    }
+    if (this.monitor !== null) monitor &= ~this.monitoredSet();
+    const enabled = block | monitor;
+    if (enabled === 0) return false;
+    const memo = this.clean[location];
+    if (memo.get(text) === enabled) return false;
+    const hit = detectAttack(text, location, enabled);
+    if (hit === null) {
+      memo.set(text, enabled);
+      return false;
+    }
+    if (field !== '') hit.field = field;
+    return this.found(hit, text, location, field, block);
+  }
+
+  /** Records a match; a monitor-mode one still leaves the value to be read for block-mode categories. */
+  private found(hit: AttackMatch, text: string | null, location: AttackLocation, field: string, block: AttackCategorySet): boolean {
+    const bit = 1 << ATTACK_CATEGORIES.indexOf(hit.category);
+    if (block & bit) {
+      this.block = hit;
+      return true;
+    }
+    (this.monitor ??= []).push(hit);
+    const rest = block & ~bit;
+    if (rest === 0 || text === null) return false;
+    const again = detectAttack(text, location, rest);
+    if (again === null) return false;
+    if (field !== '') again.field = field;
+    this.block = again;
+    return true;
+  }
+
+  /** Clean verdicts belong to one policy's categories; a new one starts afresh. */
+  private forget(policy: AttackPolicy): void {
+    for (const key of Object.keys(this.clean) as AttackLocation[]) this.clean[key] = new RecentValues(key === 'query' ? 1024 : key === 'json' ? 16 : 256, 1024);
+    this.memoPolicy = policy;
+  }
+
+  private monitoredSet(): AttackCategorySet {
+    let set = 0;
+    for (const m of this.monitor!) set |= 1 << ATTACK_CATEGORIES.indexOf(m.category);
+    return set;
+  }
+
+  /** Categories still checked for this input under the request's exclusions. */
+  private kept(location: AttackLocation, field: string): AttackCategorySet {
+    let keep = (1 << ATTACK_CATEGORIES.length) - 1;
+    const where = (field === '' ? location : `${location}.${field}`).toLowerCase();
+    for (const e of this.excluded!) {
+      if (e.params.length === 0 || e.params.some((p) => where === p || where.startsWith(`${p}.`))) keep &= e.keep;
+    }
+    return keep;
+  }
+
+  /** `a=1&b=2` (query or form body): each name and value decoded once, as the app's parser does. */
+  private pairs(raw: string, location: 'query' | 'body'): boolean {
+    let start = 0;
+    const n = raw.length;
+    while (start <= n) {
+      let end = raw.indexOf('&', start);
+      if (end < 0) end = n;
+      if (end > start) {
+        const eq = raw.indexOf('=', start);
+        const hasValue = eq >= 0 && eq < end;
+        const name = percentDecode(raw.slice(start, hasValue ? eq : end), true);
+        // Names are attacker text too: qs turns `user[$ne]=1` into an operator, `__proto__[x]` into pollution.
+        if (this.value(name, location, name)) return true;
+        if (hasValue) {
+          const rawValue = raw.slice(eq + 1, end);
+          const value = percentDecode(rawValue, true);
+          if (this.value(value, location, name)) return true;
+          // Invalid UTF-8 (overlong `%c0%ae` dots) decodes to U+FFFD here, but some decoders map it to
+          // the character it spells: the raw text goes to detectAttack, whose decoder knows those forms.
+          if (value !== rawValue && value.includes('\uFFFD') && this.value(rawValue, location, name)) return true;
+        }
+      }
+      start = end + 1;
+    }
+    return false;
+  }
+
+  private json(text: string): boolean {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      // Not JSON (or cut at the peek limit): read as one text value, as the substring rules do.
+      return this.value(text, 'json', '');
+    }
+    const p = this.policy;
+    // Exclusions name JSON fields; with any in force the walk goes value by value through value().
+    if (this.excluded !== null) return this.jsonByField(doc);
+    let enabled = p.block | p.monitor;
+    for (;;) {
+      if (enabled === 0) return false;
+      const hit = detectInJson(doc, enabled);
+      if (hit === null) return false;
+      if (this.found(hit, null, 'json', hit.field ?? '', p.block)) return true;
+      enabled &= ~(1 << ATTACK_CATEGORIES.indexOf(hit.category));
+    }
+  }
+
+  /** The JSON walk one top-level field at a time, so exclusions by field apply (`json.content`). */
+  private jsonByField(doc: unknown): boolean {
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return this.jsonPart(doc, '');
+    for (const key of Object.keys(doc)) {
+      if (this.jsonPart({ [key]: (doc as Record<string, unknown>)[key] }, key)) return true;
+    }
+    return false;
+  }
+
+  private jsonPart(part: unknown, field: string): boolean {
+    const p = this.policy;
+    const keep = this.kept('json', field);
+    let enabled = (p.block | p.monitor) & keep;
+    for (;;) {
+      if (enabled === 0) return false;
+      const hit = detectInJson(part, enabled);
+      if (hit === null) return false;
+      if (this.found(hit, null, 'json', hit.field ?? field, p.block & keep)) return true;
+      enabled &= ~(1 << ATTACK_CATEGORIES.indexOf(hit.category));
+    }
+  }
+
+  private header(value: string | string[] | undefined, name: string): boolean {
+    return typeof value === 'string' && this.value(value, 'header', name);
+  }
+
+  private cookies(header: string): boolean {
+    for (const part of header.split(';')) {
+      const eq = part.indexOf('=');
+      const name = (eq < 0 ? part : part.slice(0, eq)).trim();
+      if (eq >= 0 && this.value(part.slice(eq + 1).trim(), 'cookie', name)) return true;
+    }
+    return false;
+  }
+}
+
+function applicableExclusions(all: readonly CompiledExclusion[], path: string): CompiledExclusion[] | null {
+  let out: CompiledExclusion[] | null = null;
+  for (const e of all) {
+    const applies = e.exact !== null
+      ? path === e.exact || path === `${e.exact}/`
+      : path.startsWith(e.prefix!) || `${path}/` === e.prefix;
+    if (applies) (out ??= []).push(e);
+  }
+  return out;
+}
