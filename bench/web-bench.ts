@@ -156,8 +156,9 @@ function webMarkdown(setup: WebBenchResult['setup'], rows: WebBenchRow[]): strin
       'variant (rotating order), each server in its own process. Moat loaded ' +
       `${setup.ranges.toLocaleString('en-US')} blocked ranges and ${setup.patterns.toLocaleString('en-US')} path + user-agent patterns. ` +
       'Changes are medians of per-round changes against the bare server of the same round. The fetch and Hono rows pay for the ' +
-      'Request wrapper in both variants; what Moat adds there is the Web path\'s cost (headers copied into a plain object, the ' +
-      `Response built for a block).${setup.quick ? ' Quick run: figures are indicative only.' : ''}`,
+      'Request wrapper in both variants; what Moat adds there is the Web path\'s cost (the few headers it needs read with ' +
+      '`Headers.get()`, the URL split, the engine, the Response built for a block). The load comes from one address and repeats one ' +
+      `target, so Moat's memos answer most stages, as in the servers section.${setup.quick ? ' Quick run: figures are indicative only.' : ''}`,
     '',
     '| server | bare req/s | Moat req/s (change, quartiles) | bare CPU µs/req | Moat CPU µs/req (added, quartiles) |',
     '|---|---:|---:|---:|---:|',

@@ -73,9 +73,9 @@ export class RequestNormalizer {
 
   constructor(private readonly clientIp: ClientIpResolver) {}
 
-  /** `withParams` false skips decoding the query; `url` defaults to `req.url`. */
-  normalize(req: IncomingMessage, withParams: boolean, url: string = req.url ?? '/'): MoatHttpRequest {
-    return this.normalizeParts(req.method ?? 'GET', url, req.headers, req.socket?.remoteAddress, withParams);
+  /** `withParams` false skips decoding the query; `url` defaults to `req.url`, `headers` to `req.headers`. */
+  normalize(req: IncomingMessage, withParams: boolean, url?: string, headers: IncomingHttpHeaders = req.headers): MoatHttpRequest {
+    return this.normalizeParts(req.method ?? 'GET', url ?? req.url ?? '/', headers, req.socket?.remoteAddress, withParams);
   }
 
   /**
