@@ -12,11 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createHub, type Hub } from '../packages/hub/src/index.js';
+import { HUB_ACTOR } from '../packages/hub/src/audit/actor.js';
 import type { PostgresStore } from '../packages/hub/src/store/postgres/postgres-store.js';
 import type { SqliteStore } from '../packages/hub/src/store/sqlite/sqlite-store.js';
 import type { HubStore } from '../packages/hub/src/store/store.js';
 import { benchPostgresUrl, freshBenchDatabase } from './bench-postgres.js';
 import { makeRecord, toStored } from './hub-traffic.js';
+import { measurePreview, type PreviewTiming } from './preview-bench.js';
 
 export interface HubBenchOptions {
   quick?: boolean;
@@ -71,12 +73,24 @@ export interface PostgresComparison {
   sqliteQueries: QueryTimings;
 }
 
+/** Auto-ban's cost: the hub's event-loop busy time per record ingested over HTTP, with and without rules. */
+export interface ThresholdCost {
+  records: number;
+  /** Microseconds of busy hub event loop per record, no threshold rules. */
+  noRulesMicrosPerRecord: number;
+  /** The same with 20 threshold rules (monitor mode) counting every record, in the same run. */
+  twentyRulesMicrosPerRecord: number;
+}
+
 export interface HubBenchResult {
+  thresholds: ThresholdCost;
   ingest: IngestTimings & {
     /** Ingestion with the rollup timer on (every 2 s), until every record is also rolled up. */
     sustainedRecordsPerSecond: number;
   };
   queries: QueryTimings;
+  /** The rule preview over the stored reports of `queries` (bench/preview-bench.ts). */
+  preview: PreviewTiming[];
   /** The PostgreSQL rows, or why there are none ("PostgreSQL not available …"). */
   postgres: PostgresComparison | { unavailable: string };
 }
@@ -160,7 +174,7 @@ function sendFromWorker(url: string, bodies: string[], total: number, concurrenc
 }
 
 /** Upsync bodies: `pool` distinct ones of `batchSize` records over the last hour, reused round-robin. */
-function upsyncBodies(pool: number, batchSize: number, now: number): string[] {
+export function upsyncBodies(pool: number, batchSize: number, now: number): string[] {
   return Array.from({ length: pool }, (_, b) => JSON.stringify({
     meta: { version: '0.1.0', client: 'bench', framework: 'node' },
     batch: Array.from({ length: batchSize }, (_, i) => makeRecord(b * batchSize + i, now - 3600 + Math.floor(((b * batchSize + i) / (pool * batchSize)) * 3600))),
@@ -302,12 +316,52 @@ export async function runHubBench(options: HubBenchOptions = {}): Promise<HubBen
   const stored = options.storedRecords ?? (quick ? 50_000 : 1_000_000);
   const queryHub = await startBenchHub();
   let queries: QueryTimings;
+  let preview: PreviewTiming[];
   try {
     queries = await measureQueries(queryHub, stored, now, quick, log);
+    preview = await measurePreview(queryHub, log);
   } finally {
     await queryHub.close();
   }
-  return { ingest, queries, postgres: await comparePostgres(options, bodies, batches, batchSize, concurrency, now, log) };
+  const thresholds = await measureThresholdCost(bodies, batchSize, quick, log);
+  return { ingest, queries, preview, thresholds, postgres: await comparePostgres(options, bodies, batches, batchSize, concurrency, now, log) };
+}
+
+/**
+ * Hub CPU per ingested record with 20 threshold rules against none, on one hub in one run. The hub's work
+ * runs on its event loop (SQLite is synchronous), so the loop's busy time while a worker thread posts the
+ * batches is the hub's CPU for them; the sender's own CPU is not in it.
+ */
+export async function measureThresholdCost(bodies: string[], batchSize: number, quick: boolean, log: (line: string) => void): Promise<ThresholdCost> {
+  const target = await startBenchHub();
+  try {
+    const batches = Math.max(2, Math.ceil((quick ? 10_000 : 100_000) / batchSize));
+    const records = batches * batchSize;
+    const busyMicrosPerRecord = async () => {
+      const before = performance.eventLoopUtilization();
+      await sendFromWorker(`${target.hub.url}/v2/upsync/${target.apiKey}`, bodies, batches, 4);
+      await target.hub.context.thresholds.idle();
+      return (performance.eventLoopUtilization(before).active * 1000) / records;
+    };
+    await busyMicrosPerRecord(); // warm-up: JIT and SQLite caches
+    const noRulesMicrosPerRecord = await busyMicrosPerRecord();
+    // Twenty rules of the kinds operators write, each looking at every record; thresholds too high to ban.
+    for (let i = 0; i < 20; i++) {
+      const condition = i % 4 === 0 ? { requests: 'blocked' as const, method: null, path: null, pathMatch: 'exact' as const, status: null }
+        : i % 4 === 1 ? { requests: 'any' as const, method: 'POST', path: '/login', pathMatch: 'exact' as const, status: null }
+          : i % 4 === 2 ? { requests: 'any' as const, method: null, path: '/api', pathMatch: 'prefix' as const, status: null }
+            : { requests: 'any' as const, method: null, path: null, pathMatch: 'exact' as const, status: null };
+      await target.hub.context.thresholds.createRule(target.siteId, {
+        name: `bench ${i}`, condition, windowSeconds: 60 + i, threshold: 1_000_000, key: i % 2 === 0 ? 'ip' : 'ip64', banSeconds: 3600,
+        mode: 'monitor', maxBansPerMinute: 60,
+      }, HUB_ACTOR);
+    }
+    const twentyRulesMicrosPerRecord = await busyMicrosPerRecord();
+    log(`auto-ban: hub busy ${noRulesMicrosPerRecord.toFixed(1)} µs/record with no threshold rules, ${twentyRulesMicrosPerRecord.toFixed(1)} µs/record with 20 (${records.toLocaleString('en-US')} records each)`);
+    return { records, noRulesMicrosPerRecord, twentyRulesMicrosPerRecord };
+  } finally {
+    await target.close();
+  }
 }
 
 /** The PostgreSQL rows: ingestion, and the queries at one size on PostgreSQL and on SQLite. */

@@ -12,9 +12,11 @@ import type { ServerBenchResult } from './server-bench.js';
 import type { SwapBenchResult } from './swap-bench.js';
 import type { WebBenchResult } from './web-bench.js';
 import type { AttacksBenchRow } from './attacks-bench.js';
+import type { AttacksZenResult } from './attacks-zen.js';
 import type { SyncBenchResult } from './sync-bench.js';
+import type { BanLatencyResult } from './ban-latency-bench.js';
 
-export const PARTS = ['engine', 'data', 'lookup', 'servers', 'web', 'attacks', 'memory', 'sync', 'swap', 'hub', 'scale'] as const;
+export const PARTS = ['engine', 'data', 'lookup', 'servers', 'web', 'attacks', 'attacksZen', 'memory', 'sync', 'bans', 'swap', 'hub', 'scale'] as const;
 export type PartName = (typeof PARTS)[number];
 
 export interface PartResults {
@@ -26,8 +28,12 @@ export interface PartResults {
   web: WebBenchResult;
   /** Attack detection per request, against a substring list (bench/attacks-bench.ts). */
   attacks: { rows: AttacksBenchRow[] };
+  /** Attack blocks and false positives side by side with Zen on a vulnerable app (bench/attacks-zen.ts). */
+  attacksZen: AttacksZenResult;
   memory: MemoryBenchResult;
   sync: SyncBenchResult;
+  /** Fleet-wide auto-ban: crossing on app A → 403 on app B (bench/ban-latency-bench.ts). */
+  bans: BanLatencyResult;
   /** Data-file swap under load (bench/swap-bench.ts). */
   swap: SwapBenchResult;
   hub: HubBenchResult;
@@ -134,6 +140,10 @@ export function headlineTable(r: BenchResults): string {
   if (sync) for (const s of sync.rows) {
     lines.push(`| rule change on the hub → enforced, client polling every ${s.intervalMs} ms | p50 ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms | poll interval ${s.intervalMs} ms | p50 = ${s.p50OverInterval.toFixed(2)} × interval |`);
   }
+  const bans = ok(r, 'bans');
+  if (bans) for (const b of bans.rows) {
+    lines.push(`| threshold crossed on app A → 403 on app B, ${b.setting} | p50 ${b.p50.toFixed(0)} ms, p95 ${b.p95.toFixed(0)} ms | A's Blocked records sent within ${n(b.flushIntervalMs)} ms | target p95 ≤ ${n(bans.targetMs)} ms: ${b.p95 <= bans.targetMs ? 'met' : 'not met'} |`);
+  }
   const swap = ok(r, 'swap');
   if (swap) {
     lines.push(`| event-loop delay while a ${n(swap.setup.ranges)}-range data file is swapped in under load, p99 | ${swap.swap.p99.toFixed(1)} ms | same load, no swap ${swap.baseline.p99.toFixed(1)} ms | target < ${swap.targetP99Ms} ms: ${swap.meetsTarget ? 'met' : 'not met'} |`);
@@ -222,6 +232,32 @@ function syncSection(s: SyncBenchResult): string[] {
     '| poll interval | changes | p50 | p95 | min–max | hub part (store, compile, sign), median | p50 / interval |',
     '|---:|---:|---:|---:|---|---:|---:|',
     ...s.rows.map((r) => `| ${r.intervalMs} ms | ${r.changes} | ${r.p50.toFixed(0)} ms | ${r.p95.toFixed(0)} ms | ${r.min.toFixed(0)}–${r.max.toFixed(0)} ms | ${r.hubMedian.toFixed(1)} ms | ${r.p50OverInterval.toFixed(2)} |`),
+    '',
+    ...(s.push?.length ? [
+      'Push (long-poll, the default): clients held on the hub, poll interval 1 h, so only the push is in time. One client is a ' +
+        `ManagedFirewall; larger fleets are long-poll sockets in a child process.${s.heapPerWaiterBytes ? ` Hub heap per held client: ${(s.heapPerWaiterBytes / 1024).toFixed(1)} KiB.` : ''}`,
+      '',
+      '| clients | changes | p50 | p95 | max | all clients enforced (median per change) |',
+      '|---:|---:|---:|---:|---:|---:|',
+      ...s.push.map((r) => `| ${r.clients} | ${r.changes} | ${r.p50.toFixed(0)} ms | ${r.p95.toFixed(0)} ms | ${r.max.toFixed(0)} ms | ${r.allP50.toFixed(0)} ms |`),
+      '',
+    ] : []),
+  ];
+}
+
+function bansSection(b: BanLatencyResult): string[] {
+  return [
+    '## Fleet-wide auto-ban: threshold crossed on one app → 403 on another', '',
+    `A real hub (in-process) with one threshold rule (≥ ${b.threshold} requests blocked by any rule in 5 min → ban 1 h) and two ` +
+      'node:http apps in managed mode, each its own process, with default reporting and sync (long-poll push). Each scanner IP sends ' +
+      `${b.threshold} blocked requests to app A; the clock runs from sending the one that crosses to the first 403 on app B (probed every ` +
+      `${b.probeEveryMs} ms). Scanners start at random gaps, so they meet A's report cycle at random points. Split at the moment the hub ` +
+      'stored the ban: before it the report waiting in A and the upsync; after it rebuild, push, download and install in B. ' +
+      'In the rows after the first, app A is another app process that differs only in its report flush interval.',
+    '',
+    '| app A reports | scanners | p50 | p95 | min–max | crossing → ban stored, median | ban → 403 on B, median |',
+    '|---|---:|---:|---:|---|---:|---:|',
+    ...b.rows.map((r) => `| ${r.setting} | ${r.scanners} | ${r.p50.toFixed(0)} ms | ${r.p95.toFixed(0)} ms | ${r.min.toFixed(0)}–${r.max.toFixed(0)} ms | ${r.reportP50.toFixed(0)} ms | ${r.pushP50.toFixed(0)} ms |`),
     '',
   ];
 }
@@ -388,13 +424,23 @@ export function fullReport(r: BenchResults, charts: Chart[], chartFile: (c: Char
   if (web) lines.push(...web.markdown);
   const attacks = ok(r, 'attacks');
   if (attacks) {
-    lines.push('## Attack detection (core, not yet wired into the engine)', '', '| case | approach | per request | spread | added |', '|---|---|---:|---|---:|',
+    lines.push('## Attack detection', '', '| case | approach | per request | spread | added |', '|---|---|---:|---|---:|',
       ...attacks.rows.map((a) => `| ${a.case} | ${a.approach} | ${fmtNs(a.m.ns)} | ${fmtNs(a.m.min)}–${fmtNs(a.m.max)} | ${a.addedNs === undefined ? '' : fmtNs(a.addedNs)} |`), '');
+  }
+  const zen = ok(r, 'attacksZen');
+  if (zen) {
+    lines.push('## Attack detection side by side with Zen (same vulnerable app, same corpus)', '',
+      '| category | endpoint | payloads | Zen blocked | Moat blocked |', '|---|---|---:|---:|---:|',
+      ...zen.rows.map((z) => `| ${z.category} | ${z.endpoint} | ${z.sent} | ${z.zenBlocked === null ? 'n/a (no sink)' : z.zenBlocked} | ${z.moatBlocked} |`),
+      `| benign | rotating | ${zen.benign.sent} | ${zen.benign.zenBlocked} | ${zen.benign.moatBlocked} |`, '',
+      ...zen.notes.map((n) => `- ${n}`), '');
   }
   const memory = ok(r, 'memory');
   if (memory) lines.push(...memorySection(memory));
   const sync = ok(r, 'sync');
   if (sync) lines.push(...syncSection(sync));
+  const bans = ok(r, 'bans');
+  if (bans) lines.push(...bansSection(bans));
   const swap = ok(r, 'swap');
   if (swap) lines.push(...swap.markdown);
   const hub = ok(r, 'hub');

@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark part and writes bench/results/<date>.json, <date>.md and one SVG
  * per chart (<date>-<chart>.svg). Each part runs on its own: one that fails is reported and the rest run.
  *   --quick             tiny sizes in seconds, only to prove the bench works (the test suite uses it)
- *   --only a,b          run only these parts (engine, data, lookup, servers, memory, sync, swap, hub, scale)
+ *   --only a,b          run only these parts (engine, data, lookup, servers, memory, sync, bans, swap, hub, scale)
  *   --report file.json  only rewrite the markdown and charts of an earlier run (after a report change)
  *   MOAT_BENCH_OUT=dir  where the results go (default bench/results)
  */
@@ -62,8 +62,10 @@ const runners: { [K in PartName]: () => Promise<PartResults[K]> } = {
   },
   web: async () => (await import('./web-bench.js')).runWebBench({ quick, log }),
   attacks: async () => (await import('./attacks-bench.js')).runAttacksBench({ quick, log }),
+  attacksZen: async () => (await import('./attacks-zen.js')).runAttacksZen({ quick, log }),
   memory: async () => (await import('./memory-bench.js')).runMemoryBench({ quick, log }),
   sync: async () => (await import('./sync-bench.js')).runSyncBench({ quick, log }),
+  bans: async () => (await import('./ban-latency-bench.js')).runBanLatencyBench({ quick, log }),
   swap: async () => (await import('./swap-bench.js')).runSwapBench({ quick, log }),
   hub: async () => {
     const mod = await import('./hub-bench.js');

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { onRequestHookHandler } from 'fastify';
 import { z } from 'zod';
+import { resolveFeedsConfig, type FeedsConfig, type FeedsOptions } from './feeds/feeds-config.js';
 
 /** Options of createHub(); everything but dataDir has a default. */
 export interface HubOptions {
@@ -90,6 +91,19 @@ export interface HubOptions {
    * characters. Without it there is no metrics route (404).
    */
   metricsToken?: string;
+  /** Threat-intelligence feeds (the Data page): fetch bounds, and whether non-public addresses may be fetched. */
+  feeds?: FeedsOptions;
+  /**
+   * Long-poll downsync (Moat clients): longest hold of one request (default 25 000 ms), held requests
+   * on this hub (default 10 000) and per API key (default 2 000) at most; over a cap a request is answered
+   * at once and told to poll.
+   */
+  longPoll?: { timeoutMs?: number; maxWaiters?: number; maxWaitersPerKey?: number };
+  /**
+   * Auto-ban limits: counter keys in memory (default 200 000), standing bans per site (default 10 000),
+   * crossings waiting to be stored (default 10 000), records of big batches waiting to be counted (200 000).
+   */
+  thresholds?: { maxCounterKeys?: number; maxActiveBansPerSite?: number; maxPendingCrossings?: number; maxPendingRecords?: number };
 }
 
 /**
@@ -104,7 +118,9 @@ export const OPTION_REACH = {
   secureCookies: 'command line', trustProxy: 'command line', logger: 'command line', rollupIntervalMs: 'command line',
   pruneIntervalMs: 'command line', upsyncMaxBytes: 'command line', upsyncMaxRecords: 'command line',
   loginRateLimit: 'command line', sessionTtlSeconds: 'command line', signing: 'command line', publicUrl: 'command line',
-  selfProtection: 'command line', metricsToken: 'command line',
+  selfProtection: 'command line', metricsToken: 'command line', feeds: 'command line',
+  longPoll: 'code only: tuning for tests and benches; the defaults fit a hub of 10 000 clients',
+  thresholds: 'code only: memory and ban caps for tests and benches; the defaults fit one hub',
   onRequest: 'code only: a function (a Fastify hook)',
   countryOf: 'code only: a function (the command line uses the served data file)',
   print: 'code only: a function (main.ts prints to stdout)',
@@ -137,6 +153,8 @@ export interface HubConfig {
   signing: boolean;
   publicUrl: string | undefined;
   metricsToken: string | undefined;
+  feeds: FeedsConfig;
+  longPoll: { timeoutMs: number; maxWaiters: number; maxWaitersPerKey: number };
 }
 
 const DAY = 86_400;
@@ -170,6 +188,11 @@ const optionsSchema = z.object({
   signing: z.boolean().default(true),
   publicUrl: z.url().optional(),
   metricsToken: z.string().min(16, 'the metrics token needs at least 16 characters').max(256).optional(),
+  longPoll: z.object({
+    timeoutMs: z.number().int().min(1).max(600_000).default(25_000),
+    maxWaiters: z.number().int().min(0).max(1_000_000).default(10_000),
+    maxWaitersPerKey: z.number().int().min(0).max(1_000_000).default(2_000),
+  }).default({ timeoutMs: 25_000, maxWaiters: 10_000, maxWaitersPerKey: 2_000 }),
 });
 
 export function resolveConfig(options: HubOptions): HubConfig {
@@ -181,7 +204,7 @@ export function resolveConfig(options: HubOptions): HubConfig {
     pruneIntervalMs: options.pruneIntervalMs, upsyncMaxBytes: options.upsyncMaxBytes,
     upsyncMaxRecords: options.upsyncMaxRecords, loginRateLimit: options.loginRateLimit,
     sessionTtlSeconds: options.sessionTtlSeconds, signing: options.signing, publicUrl: options.publicUrl,
-    metricsToken: options.metricsToken,
+    metricsToken: options.metricsToken, longPoll: options.longPoll,
   });
   const dataDir = resolve(o.dataDir);
   return {
@@ -209,5 +232,7 @@ export function resolveConfig(options: HubOptions): HubConfig {
     signing: o.signing,
     publicUrl: o.publicUrl?.replace(/\/+$/, ''),
     metricsToken: o.metricsToken,
+    feeds: resolveFeedsConfig(options.feeds),
+    longPoll: o.longPoll,
   };
 }

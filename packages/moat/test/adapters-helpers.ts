@@ -57,8 +57,13 @@ function decodeChunked(body: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Sends `bytes` as they are on a new connection to host:port and reads the whole response. */
-export function rawRequest(port: number, bytes: string | Buffer, host = '127.0.0.1'): Promise<RawResponse> {
+/**
+ * Sends `bytes` as they are on a new connection to host:port and reads the whole response. The client
+ * half-closes after writing unless `halfClose` is false: Node's http server (without httpAllowHalfOpen)
+ * drops a half-closed request whose answer is asynchronous, as a meta-framework's is; then the
+ * connection stays open until the server closes it (`Connection: close`).
+ */
+export function rawRequest(port: number, bytes: string | Buffer, host = '127.0.0.1', halfClose = true): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host });
     const chunks: Buffer[] = [];
@@ -79,7 +84,8 @@ export function rawRequest(port: number, bytes: string | Buffer, host = '127.0.0
       if (headers['transfer-encoding'] === 'chunked') body = decodeChunked(body);
       resolve({ status: Number(statusLine.split(' ')[1]), headers, body: body.toString('utf8') });
     });
-    socket.end(bytes);
+    if (halfClose) socket.end(bytes);
+    else socket.write(bytes);
   });
 }
 
@@ -94,7 +100,7 @@ export interface RequestSpec {
 }
 
 /** An HTTP/1.1 request with Connection: close, built byte for byte. */
-export function send(port: number, spec: RequestSpec = {}): Promise<RawResponse> {
+export function send(port: number, spec: RequestSpec = {}, halfClose = true): Promise<RawResponse> {
   const method = spec.method ?? 'GET';
   const headers: Record<string, string> = { host: 'example.test', connection: 'close', ...spec.headers };
   const body = spec.body === undefined ? undefined : Buffer.isBuffer(spec.body) ? spec.body : Buffer.from(spec.body);
@@ -102,7 +108,7 @@ export function send(port: number, spec: RequestSpec = {}): Promise<RawResponse>
   let head = `${method} ${spec.path ?? '/'} HTTP/1.1\r\n`;
   for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
   const bytes = Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), body ?? Buffer.alloc(0)]);
-  return rawRequest(port, bytes, spec.host);
+  return rawRequest(port, bytes, spec.host, halfClose);
 }
 
 /** A form body big enough to arrive in several chunks, with a marker at the end. */

@@ -5,6 +5,7 @@ import { visibleSites } from '../auth/access-policy.js';
 import { sessionGuard } from '../auth/guards.js';
 import { importSchema, ruleInputSchema, rulePatchSchema } from '../rules/rule-input.js';
 import { countRuleHits } from '../rules/rule-hits.js';
+import { rulePreviewRoutes } from '../ui/routes/rule-preview-routes.js';
 import type { HubContext } from '../server/context.js';
 import { intParam, siteIdOf, stringParam } from '../server/params.js';
 import type { SiteService } from '../sites/site-service.js';
@@ -14,6 +15,7 @@ import { RANGES, parseRange } from '../stats/time-range.js';
 import { TOP_DIMENSIONS, type TopDimension } from '../store/store.js';
 import { accessSchema, inviteSchema } from '../users/user-input.js';
 import { UserService } from '../users/user-service.js';
+import { thresholdApiRoutes } from './threshold-api-routes.js';
 
 const siteSchema = z.object({ name: z.string().trim().min(1).max(100) });
 const keySchema = z.object({ label: z.string().trim().max(100).default('') });
@@ -89,6 +91,7 @@ export async function apiRoutes(app: FastifyInstance, ctx: HubContext, sites: Si
       await ctx.rules.remove(siteIdOf(request), stringParam(request, 'ruleId', 64), actorOf(request));
       return reply.code(204).send();
     });
+    await rulePreviewRoutes(api, ctx, sites);
     api.post('/api/sites/:siteId/rules/import', async (request) => {
       const siteId = siteIdOf(request);
       await sites.requireSite(siteId);
@@ -138,6 +141,8 @@ export async function apiRoutes(app: FastifyInstance, ctx: HubContext, sites: Si
       const q = auditQuery.parse(request.query);
       return ctx.audit.list({ siteId: q.site, before: q.before, limit: q.limit });
     });
+
+    thresholdApiRoutes(api, ctx, sites);
 
     // Users (admins only, as every route not opened in the access policy).
     api.get('/api/users', async () => ({ users: await users.list() }));

@@ -10,7 +10,10 @@ const MAX_IMPORT_IDS = 50;
 export type AuditAction =
   | 'rule.create' | 'rule.update' | 'rule.delete' | 'rule.import' | 'rule.expire'
   | 'site.create' | 'key.create' | 'key.revoke'
-  | 'user.invite' | 'user.update' | 'user.remove';
+  | 'user.invite' | 'user.update' | 'user.remove'
+  | 'feed.create' | 'feed.update' | 'feed.delete' | 'feed.upload'
+  | 'threshold.create' | 'threshold.update' | 'threshold.delete' | 'ban.lift'
+  | 'attacks.update';
 
 export interface AuditChange {
   siteId?: number | null;

@@ -3,9 +3,9 @@
  * this file alone.
  */
 import {
-  RuleError, normalizeRule, parseRulesDocument, rulesToDocument, unsafeRuleProblems, writeRulesFile, writeWafrisRulesFile,
+  RuleError, normalizeRule, parseRulesDocument, parseRulesSource, rulesToDocument, unsafeRuleProblems, writeRulesFile, writeWafrisRulesFile,
 } from 'moat-waf';
-import type { Rule, RuleInput } from 'moat-waf';
+import type { AttackSettings, Rule, RuleInput } from 'moat-waf';
 
 export type { Rule, RuleInput };
 export { RuleError, unsafeRuleProblems };
@@ -20,8 +20,13 @@ export function rulesFromDocumentText(text: string, fileName = 'rules.json'): Ru
   return parseRulesDocument(text, fileName);
 }
 
-export function rulesAsDocument(rules: readonly Rule[]): object {
-  return rulesToDocument(rules);
+/** The `attacks` section of a rules document (null when it has none); throws RuleError naming the problem. */
+export function attackSettingsFromDocumentText(text: string, fileName = 'rules.json'): AttackSettings | null {
+  return parseRulesSource(text, fileName).attacks;
+}
+
+export function rulesAsDocument(rules: readonly Rule[], attacks: AttackSettings | null = null): object {
+  return rulesToDocument(rules, attacks);
 }
 
 export interface CompiledFile {
@@ -47,9 +52,10 @@ function safeRules(rules: readonly Rule[]): { safe: Rule[]; skipped: { id: strin
   return { safe, skipped };
 }
 
-export function compileMoatRules(rules: readonly Rule[], outPath: string): CompiledFile {
+/** `attacks`: the site's attack-detection settings (Moat files only; Wafris clients have no attack detection). */
+export function compileMoatRules(rules: readonly Rule[], outPath: string, attacks: AttackSettings | null = null): CompiledFile {
   const { safe, skipped } = safeRules(rules);
-  const written = writeRulesFile(safe, outPath);
+  const written = writeRulesFile(safe, outPath, { attacks });
   return { path: written.path, hash: written.hash, skipped };
 }
 

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { HubStore, RulesBuild, RulesFormat, StoredRule } from '../store/store.js';
 import { compileMoatRules, compileWafrisRules, type Rule } from './compile.js';
+import { siteAttackSettings } from '../rules/attack-settings.js';
+import type { AttackSettings } from 'moat-waf';
 
 export interface ServedBuild extends RulesBuild {
   path: string;
@@ -24,6 +26,9 @@ export class RulesBuilder {
   private readonly queues = new Map<number, Promise<unknown>>();
   private readonly builtListeners: ((path: string) => unknown)[] = [];
   private readonly expiredListeners: ((siteId: number, rules: StoredRule[]) => Promise<unknown>)[] = [];
+  private readonly ruleSources: ((siteId: number) => Promise<Rule[]>)[] = [];
+  private readonly rebuildsForMissing = new Map<number, Promise<Record<RulesFormat, ServedBuild>>>();
+  private readonly rebuiltListeners: ((siteId: number, built: Record<RulesFormat, ServedBuild>) => unknown)[] = [];
 
   constructor(
     private readonly store: HubStore,
@@ -37,11 +42,21 @@ export class RulesBuilder {
       const stored = await this.store.listRules(siteId);
       const previous = await this.store.getBuild(siteId, 'wafris');
       const rules = stored.map(plainRule);
-      const built = { moat: await this.build(siteId, 'moat', rules), wafris: await this.build(siteId, 'wafris', rules) };
+      // Rules made elsewhere (automatic bans) are compiled in but not stored as the site's rules.
+      for (const source of this.ruleSources) rules.push(...(await source(siteId)));
+      const attacks = await siteAttackSettings(this.store, siteId);
+      const built = { moat: await this.build(siteId, 'moat', rules, attacks), wafris: await this.build(siteId, 'wafris', rules, null) };
       // Every build after an expiry sees it exactly once: expired since the previous build, not yet at this one.
       const sinceMs = previous ? previous.builtAt * 1000 : Number.POSITIVE_INFINITY;
       const expired = stored.filter((r) => r.expires !== undefined && r.expires > sinceMs && r.expires <= built.wafris.builtAt * 1000);
       if (expired.length > 0) for (const listener of this.expiredListeners) await listener(siteId, expired);
+      for (const listener of this.rebuiltListeners) {
+        try {
+          listener(siteId, built);
+        } catch {
+          // Waking held downsyncs is a speed-up; clients still get the files on their next request.
+        }
+      }
       return built;
     });
   }
@@ -53,7 +68,14 @@ export class RulesBuilder {
       const path = join(this.siteDir(siteId), build.fileName);
       if (existsSync(path)) return { ...build, path };
     }
-    return (await this.rebuild(siteId))[format];
+    // One rebuild for every request that finds the file missing at once (a hub that learnt of another
+    // hub's change, with many clients asking), not one each.
+    let pending = this.rebuildsForMissing.get(siteId);
+    if (pending === undefined) {
+      pending = this.rebuild(siteId).finally(() => this.rebuildsForMissing.delete(siteId));
+      this.rebuildsForMissing.set(siteId, pending);
+    }
+    return (await pending)[format];
   }
 
   /** Rebuilds sites whose Wafris file still holds a rule that has expired since (Wafris has no expiry). */
@@ -77,6 +99,16 @@ export class RulesBuilder {
     this.builtListeners.push(listener);
   }
 
+  /** Calls `listener` (not awaited) once both files of a site are rebuilt and saved. */
+  onRebuilt(listener: (siteId: number, built: Record<RulesFormat, ServedBuild>) => unknown): void {
+    this.rebuiltListeners.push(listener);
+  }
+
+  /** Adds rules from `source` to every build of a site (automatic bans); the source owns their expiry. */
+  addRuleSource(source: (siteId: number) => Promise<Rule[]>): void {
+    this.ruleSources.push(source);
+  }
+
   /** Calls `listener` (awaited) with a site's rules that expired since its previous build, once per expiry. */
   onExpired(listener: (siteId: number, rules: StoredRule[]) => Promise<unknown>): void {
     this.expiredListeners.push(listener);
@@ -91,13 +123,13 @@ export class RulesBuilder {
     return join(this.rulesDir, `site-${siteId}`);
   }
 
-  private async build(siteId: number, format: RulesFormat, rules: Rule[]): Promise<ServedBuild> {
+  private async build(siteId: number, format: RulesFormat, rules: Rule[], attacks: AttackSettings | null): Promise<ServedBuild> {
     const dir = this.siteDir(siteId);
     mkdirSync(dir, { recursive: true });
     const temp = join(dir, `.building-${format}-${randomBytes(6).toString('hex')}.db`);
     let compiled;
     try {
-      compiled = format === 'moat' ? compileMoatRules(rules, temp) : compileWafrisRules(rules, temp, this.now());
+      compiled = format === 'moat' ? compileMoatRules(rules, temp, attacks) : compileWafrisRules(rules, temp, this.now());
     } catch (error) {
       rmSync(temp, { force: true });
       throw error;

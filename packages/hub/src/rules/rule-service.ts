@@ -1,6 +1,8 @@
 import type { HubStore, StoredRule } from '../store/store.js';
 import type { RulesBuilder } from '../distribution/rules-builder.js';
-import { RuleError, rulesAsDocument, rulesFromDocumentText, toRule, unsafeRuleProblems, type Rule } from '../distribution/compile.js';
+import { RuleError, attackSettingsFromDocumentText, rulesAsDocument, rulesFromDocumentText, toRule, unsafeRuleProblems, type Rule } from '../distribution/compile.js';
+import { attackSettingsToDocument } from 'moat-waf';
+import { siteAttackSettings } from './attack-settings.js';
 import { HttpError } from '../server/http-error.js';
 import type { RuleInputBody, RulePatch } from './rule-input.js';
 import type { Actor } from '../audit/actor.js';
@@ -75,6 +77,8 @@ export class RuleService {
    */
   async import(siteId: number, document: string | object, replace: boolean, actor: Actor): Promise<{ imported: number }> {
     const rules = this.previewDocument(document);
+    // An `attacks` section sets the site's attack detection too (rules/attack-settings.ts); none leaves it as it is.
+    const attacks = validate(() => attackSettingsFromDocumentText(typeof document === 'string' ? document : JSON.stringify(document), 'import'));
     const now = this.nowSeconds();
     const before = await this.store.listRules(siteId);
     if (replace) {
@@ -87,6 +91,7 @@ export class RuleService {
       for (const rule of rules) if (existing.has(rule.id)) await this.store.updateRule(siteId, rule, now);
       await this.store.saveRules(siteId, fresh, { replace: false, now });
     }
+    if (attacks !== null) await this.store.saveAttackSettings(siteId, JSON.stringify(attackSettingsToDocument(attacks)), now);
     await this.builder.rebuild(siteId);
     await this.audit.rulesImported(actor, siteId, rules, replace, before.length);
     return { imported: rules.length };
@@ -99,7 +104,7 @@ export class RuleService {
   }
 
   async export(siteId: number): Promise<object> {
-    return rulesAsDocument(await this.store.listRules(siteId));
+    return rulesAsDocument(await this.store.listRules(siteId), await siteAttackSettings(this.store, siteId));
   }
 
   private async checkCapacity(siteId: number, adding: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { apiRoutes } from '../api/api-routes.js';
@@ -11,7 +12,13 @@ import { countryLookupFromDataFile } from '../distribution/country-lookup.js';
 import { findDataFile } from '../distribution/data-files.js';
 import { ensureDefaultDataFiles } from '../distribution/default-data-files.js';
 import { downsyncRoutes } from '../distribution/downsync-routes.js';
+import { feedApiRoutes } from '../feeds/feed-api-routes.js';
+import { FeedService } from '../feeds/feed-service.js';
+import { dataRoutes } from '../ui/routes/data-routes.js';
+import { ChangeWaiters } from '../distribution/change-waiters.js';
 import { RulesBuilder } from '../distribution/rules-builder.js';
+import { BanService } from '../thresholds/ban-service.js';
+import { PostgresChangeFeed } from '../store/postgres/change-feed.js';
 import { upsyncRoutes } from '../ingest/upsync-routes.js';
 import { registerMetrics } from '../metrics/metrics-routes.js';
 import { registerSelfProtection } from '../protection/self-protection.js';
@@ -23,7 +30,9 @@ import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { HubStore } from '../store/store.js';
 import { dashboardRoutes } from '../ui/routes/dashboard-routes.js';
+import { attacksRoutes } from '../ui/routes/attacks-routes.js';
 import { userRoutes } from '../ui/routes/users-routes.js';
+import { thresholdsRoutes } from '../ui/routes/thresholds-routes.js';
 import { assetRoutes } from './asset-routes.js';
 import type { HubContext } from './context.js';
 import { DEFAULT_BODY_LIMIT, registerEdgePolicy } from './edge-policy.js';
@@ -54,6 +63,8 @@ export interface Hub<S extends HubStore = SqliteStore> {
   store: S;
   context: HubContext;
   sites: SiteService;
+  /** Threat-intelligence feeds (the Data page); `feeds.idle()` resolves when queued refreshes are done. */
+  feeds: FeedService;
   firstRun: FirstRun;
   /** Folds every report stored so far into the rollups now (the timer does it every rollupIntervalMs). */
   rollUpNow(): Promise<number>;
@@ -95,12 +106,18 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
     throw error;
   }
   let maintenance: Maintenance | undefined;
+  let changeFeed: PostgresChangeFeed | null = null;
+  let banService: BanService | undefined;
   try {
     const builder = new RulesBuilder(store, config.rulesDir, now);
     const audit = new AuditLog(store, now);
     const rules = new RuleService(store, builder, now, audit);
     const sites = new SiteService(store, builder, now, audit);
     builder.onExpired((siteId, expired) => audit.rulesExpired(HUB_ACTOR, siteId, expired));
+    const thresholds = new BanService(store, builder, audit, now, (error, message) => app.log.error({ err: error }, message), options.thresholds);
+    builder.addRuleSource((siteId) => thresholds.ruleSource(siteId));
+    banService = thresholds;
+    await thresholds.start();
     const signingKey = config.signing ? loadOrCreateSigningKey(config.signingKeyFile) : null;
     if (config.defaultDataFiles) {
       print(`Checking the data files in ${config.dataFilesDir} (the first start builds them from the bundled CC0 country ranges: about a minute)…`);
@@ -112,9 +129,18 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
       }
     }
     const countryOf = options.countryOf ?? await countryLookupFromServedFile(config.dataFilesDir);
+    if (config.databaseUrl) {
+      changeFeed = new PostgresChangeFeed(config.databaseUrl, (message, error) => app.log.warn({ err: error }, message));
+      await changeFeed.start();
+    }
+    const feeds = new FeedService(store, {
+      ...config.feeds, dir: join(config.dataDir, 'feeds'), dataFilesDir: config.dataFilesDir, bundledCountries: config.defaultDataFiles,
+    }, now, app.log);
     let url = '';
     const context: HubContext = {
-      config, store, builder, rules, audit, signingKey,
+      feeds,
+      waiters: new ChangeWaiters(config.longPoll), changeFeed,
+      config, store, builder, rules, audit, signingKey, thresholds,
       loginLimiter: new LoginRateLimiter(config.loginRateLimit, now),
       hasCountryLookup: countryOf !== undefined,
       countryOf: countryOf ?? (() => null),
@@ -148,26 +174,35 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
     await app.register(async (scope) => loginRoutes(scope, context));
     await app.register(async (scope) => apiRoutes(scope, context, sites));
     await app.register(async (scope) => dashboardRoutes(scope, context, sites));
+    await app.register(async (scope) => attacksRoutes(scope, context, sites));
     await app.register(async (scope) => userRoutes(scope, context));
+    await app.register(async (scope) => feedApiRoutes(scope, context));
+    await app.register(async (scope) => dataRoutes(scope, context));
+    await app.register(async (scope) => thresholdsRoutes(scope, context, sites));
 
     const firstRun = await firstRunSetup(config, store, sites, print);
 
     const address = await app.listen({ host: config.host, port: config.port });
     url = listenUrl(address, config.host);
     maintenance = startMaintenance(context, config, app.log);
+    feeds.start();
 
     const started = app;
     const running = maintenance;
     let closing: Promise<void> | undefined;
     return {
-      app: started, url, config, store, context, sites, firstRun,
+      app: started, url, config, store, context, sites, feeds, firstRun,
       rollUpNow: () => running.rollUpAll(),
       pruneNow: () => running.prune(),
       close: () => {
         closing ??= (async () => {
           running.stop();
+          thresholds.stop();
           await started.close();
+          await feeds.stop();
+          await changeFeed?.close();
           await running.idle();
+          await thresholds.idle();
           await builder.idle();
           await store.close();
         })();
@@ -176,6 +211,8 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
     };
   } catch (error) {
     maintenance?.stop();
+    banService?.stop(); // its timers would keep a process whose hub failed to start alive
+    await changeFeed?.close();
     await app.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw error;

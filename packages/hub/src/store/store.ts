@@ -4,6 +4,9 @@
  * Times are Unix seconds unless a name says otherwise.
  */
 import type { Rule } from 'moat-waf';
+import type { FeedStore } from './feed-records.js';
+import type { ReportScanSource } from './report-scan.js';
+import type { ThresholdStore } from '../thresholds/threshold-store.js';
 
 /** admin: everything, every site; viewer: reads the sites granted to them, changes nothing. */
 export type Role = 'admin' | 'viewer';
@@ -151,6 +154,20 @@ export interface ReportRecord {
   monitored: MonitoredHit[] | null;
   ipSource: string | null;
   country: string | null;
+  /**
+   * Set on a count, not a request: this many Passed requests of one key (ip, user agent, path, host,
+   * method) in the minute of `ts`, reported as a number by a Moat client (compact upsync `aggregates`).
+   * Counted in every total and top list; never listed in the request log.
+   */
+  aggregateCount?: number;
+  /** The response status a Moat client reported; only threshold rules read it (not stored). */
+  status?: number | null;
+}
+
+/** Passed requests in a range, and how many of them arrived only as counts (the rest are in the request log). */
+export interface PassedSampling {
+  passed: number;
+  counted: number;
 }
 
 export interface StoredReport extends ReportRecord {
@@ -235,6 +252,9 @@ export interface RetentionPolicy {
 }
 
 export interface HubStore {
+  /** Threshold rules, automatic bans and their events (auto-ban). */
+  readonly thresholds: ThresholdStore;
+
   // Users and sessions
   countUsers(): Promise<number>;
   /** Without `access` the user is an admin (the first user is created this way). */
@@ -275,6 +295,10 @@ export interface HubStore {
   updateRule(siteId: number, rule: Rule, now: number): Promise<boolean>;
   deleteRule(siteId: number, ruleId: string): Promise<boolean>;
 
+  // Attack-detection settings (JSON of moat-waf's attack settings document); none stored = the defaults.
+  getAttackSettings(siteId: number): Promise<string | undefined>;
+  saveAttackSettings(siteId: number, settingsJson: string, now: number): Promise<void>;
+
   // Compiled rule files
   getBuild(siteId: number, format: RulesFormat): Promise<RulesBuild | undefined>;
   saveBuild(build: RulesBuild): Promise<void>;
@@ -311,6 +335,8 @@ export interface HubStore {
   queryReports(siteId: number, filter: ReportFilter, page: { limit: number; before?: string }): Promise<ReportPage>;
   /** Start of the first rolled-up minute with reports, or undefined for a site without any (one index seek). */
   earliestMinute(siteId: number): Promise<number | undefined>;
+  /** Passed requests in [from, to) and how many arrived only as counts (the request log's "N shown of M"). */
+  passedSampling(siteId: number, from: number, to: number): Promise<PassedSampling>;
   /**
    * The hours in [from, to) in which one value of a dimension was reported, oldest first. One primary-key
    * seek per hour (at most `MAX_VALUE_HOURS`), never a scan of the other values.
@@ -321,6 +347,15 @@ export interface HubStore {
   appendAudit(record: AuditRecord): Promise<void>;
   /** Newest first; `siteId` narrows to one site's entries, `before` is the previous page's `next`. */
   listAudit(query: { siteId?: number; before?: number; limit: number }): Promise<AuditPage>;
+
+  /**
+   * Where a worker thread can open its own reader of the raw reports (the rule preview); undefined when
+   * it cannot (an in-memory SQLite database).
+   */
+  reportScanSource(): ReportScanSource | undefined;
+
+  /** Threat-intelligence feed sources and the data-file versions built from them (feeds/). */
+  readonly feeds: FeedStore;
 
   /** Resolves when the store answers a trivial query (readiness); rejects when it cannot. */
   ping(): Promise<void>;

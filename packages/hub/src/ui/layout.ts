@@ -1,7 +1,7 @@
 import type { Role, Site } from '../store/store.js';
 import { html, type Html } from './html.js';
 
-export type SitePage = 'overview' | 'requests' | 'rules' | 'clients' | 'setup';
+export type SitePage = 'overview' | 'requests' | 'rules' | 'thresholds' | 'clients' | 'setup' | 'attacks';
 
 export interface LayoutInput {
   title: string;
@@ -20,6 +20,8 @@ const SITE_TABS: ReadonlyArray<{ page: SitePage; label: string; path: string }> 
   { page: 'overview', label: 'Overview', path: '' },
   { page: 'requests', label: 'Requests', path: '/requests' },
   { page: 'rules', label: 'Rules', path: '/rules' },
+  { page: 'attacks', label: 'Attacks', path: '/attacks' },
+  { page: 'thresholds', label: 'Thresholds', path: '/thresholds' },
   { page: 'clients', label: 'Clients', path: '/clients' },
   { page: 'setup', label: 'Setup', path: '/setup' },
 ];
@@ -51,6 +53,7 @@ ${user ? html`<meta name="csrf-token" content="${user.csrfToken}">` : ''}
   </nav>` : ''}
   ${user ? html`<nav class="user">
     ${user.role === 'admin' ? html`<a href="/users">Users</a> <a href="/audit">Audit log</a>` : ''}
+    ${user.role === 'admin' ? html`<a href="/data">Data</a>` : ''}
     <a href="/account">${user.email}</a>
     <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${user.csrfToken}"><button type="submit" class="link">Sign out</button></form>
   </nav>` : ''}

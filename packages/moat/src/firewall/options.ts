@@ -29,7 +29,7 @@ export interface FirewallEngine {
   settleRateLimits?(decision: Decision, onFallback?: (error: Error) => void): Promise<Decision>;
   close?(): void;
   /** When given, Moat skips building parameters (and reading bodies) while there are no parameter rules. */
-  readonly rules?: { readonly params: { readonly size: number } };
+  readonly rules?: { readonly params: { readonly size: number }; readonly attacks?: object | null };
 }
 
 export type DecisionListener = (decision: Decision, request: MoatHttpRequest) => void;

@@ -96,7 +96,7 @@ export class ManagedFirewall extends Firewall {
       onUnauthorized: (category: SyncCategory, error: Error) => this.refuseKey(category, error),
     };
     this.rulesSync = new CategorySync<RuleSet>({
-      ...common, category: 'custom_rules', intervalMs: settings.customRulesIntervalMs,
+      ...common, category: 'custom_rules', intervalMs: settings.customRulesIntervalMs, longPollSeconds: settings.longPollSeconds,
       backoffMaxMs: Math.min(settings.backoffMaxMs, settings.customRulesIntervalMs), fallbackPath: options.rules,
       load: (path) => {
         const rules = loadRulesFile(path);
@@ -130,9 +130,11 @@ export class ManagedFirewall extends Firewall {
     // The upsync hubs' failover runs in the report worker, beside the sender; status() shows its last word.
     this.upsync = new Upsync({
       hubUrls: settings.upsync.enabled ? settings.upsyncUrls : [], apiKey: settings.apiKey, client, format: settings.upsync.format,
-      batchSize: settings.upsync.batchSize, flushIntervalMs: settings.upsync.flushIntervalMs, maxQueue: settings.upsync.maxQueue,
+      batchSize: settings.upsync.batchSize, flushIntervalMs: settings.upsync.flushIntervalMs, flushBlockedMs: settings.upsync.flushBlockedMs,
+      maxQueue: settings.upsync.maxQueue,
       maxQueueBytes: settings.upsync.maxQueueBytes, ringBytes: settings.upsync.ringBytes, maxBatchBytes: settings.upsync.maxBatchBytes,
       passedSampleRate: settings.upsync.passedSampleRate, redactParams: settings.upsync.redactParams,
+      reportPassed: settings.upsync.reportPassed, passedSamplesPerSecond: settings.upsync.passedSamplesPerSecond,
       requestTimeoutMs: settings.upsync.timeoutMs, backoffBaseMs: settings.backoffBaseMs,
       backoffMaxMs: Math.min(settings.backoffMaxMs, 60_000), now,
       onError: (error) => { this.upsyncErrors++; this.syncError('upsync', error); },

@@ -14,6 +14,13 @@ export interface UpsyncOptions {
   batchSize?: number;
   /** Longest wait of a record before its batch is sent; `WAFRIS_UPSYNC_INTERVAL` (s); default 10 s. */
   flushIntervalMs?: number;
+  /**
+   * Longest wait of every other decision than a plain Passed one (blocked, rate-limited, allowed by a rule,
+   * monitored) before its batch is sent; `MOAT_UPSYNC_FLUSH_BLOCKED_MS`; default 1 s (at most
+   * `flushIntervalMs`), so the hub's auto-ban and dashboard see an attack within seconds while a quiet app
+   * still sends one batch per interval.
+   */
+  flushBlockedMs?: number;
   /** Records held at most while the hub is unreachable; `MOAT_UPSYNC_MAX_QUEUE`; default 10 000. */
   maxQueue?: number;
   /** Memory held at most by queued and in-flight records (counted from above, two bytes per character); `MOAT_UPSYNC_MAX_QUEUE_BYTES`; default 16 MiB. */
@@ -22,6 +29,15 @@ export interface UpsyncOptions {
   maxBatchBytes?: number;
   /** Share of plain Passed records reported, 0..1; `MOAT_UPSYNC_PASSED_SAMPLE_RATE`; default 1. */
   passedSampleRate?: number;
+  /**
+   * How plain Passed decisions (no monitor match) reach the hub; `MOAT_UPSYNC_REPORT_PASSED`.
+   * 'aggregate' (default): counted per key (IP, user agent, path, host, method) and minute in the report
+   * worker; the first of each key per window and `passedSamplesPerSecond` more a second go in full, the
+   * rest as counts, so the hub's totals are exact and its request log holds a sample. 'all': each in full.
+   */
+  reportPassed?: 'aggregate' | 'all';
+  /** With 'aggregate': further Passed records sent in full per second; `MOAT_UPSYNC_PASSED_SAMPLES_PER_SECOND`; default 10. */
+  passedSamplesPerSecond?: number;
   /** Parameter names (substrings, case-insensitive) whose values are redacted; default password, token, secret, key, authorization, … */
   redactParams?: readonly string[];
   /** Per-request timeout; default 5 s. */
@@ -52,6 +68,12 @@ export interface ManagedSyncOptions {
   customRulesIntervalMs?: number;
   /** `WAFRIS_DOWNSYNC_DATA_SUBSCRIPTIONS_INTERVAL` (s); default 1 day. */
   dataIntervalMs?: number;
+  /**
+   * Push-speed rules: seconds a Moat hub may hold a rules downsync until the rules change (long-poll);
+   * `MOAT_LONG_POLL_SECONDS`; default 25; 0 polls at `customRulesIntervalMs` only. Hubs that do not
+   * hold are polled at that interval anyway.
+   */
+  longPollSeconds?: number;
   /** Poll interval spread, a fraction (default 0.1: ±10 %). */
   jitter?: number;
   /** First retry delay after a failure (default 1 s), doubling up to `backoffMaxMs` (default 5 min, at most the interval). */
@@ -95,6 +117,7 @@ export interface ResolvedSync extends DownloadLimits {
   dir: string;
   customRulesIntervalMs: number;
   dataIntervalMs: number;
+  longPollSeconds: number;
   publicKey: string | null;
   watchIntervalMs: number;
   lockStaleMs: number;
@@ -107,10 +130,13 @@ export interface ResolvedSync extends DownloadLimits {
     enabled: boolean;
     batchSize: number;
     flushIntervalMs: number;
+    flushBlockedMs: number;
     maxQueue: number;
     maxQueueBytes: number;
     maxBatchBytes: number;
     passedSampleRate: number;
+    reportPassed: 'aggregate' | 'all';
+    passedSamplesPerSecond: number;
     redactParams: readonly string[];
     timeoutMs: number;
     format: 'compact' | 'wafris';
@@ -134,6 +160,7 @@ export function resolveSyncOptions(options: ManagedSyncOptions, env: Env): Resol
   const backoffBaseMs = positive('backoffBaseMs', options.backoffBaseMs ?? 1000);
   const requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? 30_000);
   const rate = up.passedSampleRate ?? number(env, 'MOAT_UPSYNC_PASSED_SAMPLE_RATE') ?? 1;
+  const flushInterval = positive('upsync.flushIntervalMs', up.flushIntervalMs ?? seconds(env, 'WAFRIS_UPSYNC_INTERVAL') ?? 10_000);
   if (!(rate >= 0 && rate <= 1)) throw new RangeError(`passedSampleRate must be between 0 and 1, got ${rate}`);
   return {
     apiKey,
@@ -144,6 +171,7 @@ export function resolveSyncOptions(options: ManagedSyncOptions, env: Env): Resol
     dir: options.dir ?? nonEmpty(env.WAFRIS_DB_FILE_PATH) ?? './tmp/wafris',
     customRulesIntervalMs: positive('customRulesIntervalMs', customRulesIntervalMs),
     dataIntervalMs: positive('dataIntervalMs', dataIntervalMs),
+    longPollSeconds: longPollSeconds(options.longPollSeconds ?? integer(env, 'MOAT_LONG_POLL_SECONDS') ?? 25),
     jitter: Math.min(Math.max(options.jitter ?? 0.1, 0), 0.5),
     backoffBaseMs,
     backoffMaxMs: positive('backoffMaxMs', options.backoffMaxMs ?? 300_000),
@@ -161,11 +189,16 @@ export function resolveSyncOptions(options: ManagedSyncOptions, env: Env): Resol
     upsync: {
       enabled: up.enabled !== false,
       batchSize: positive('upsync.batchSize', up.batchSize ?? integer(env, 'WAFRIS_UPSYNC_QUEUE_LIMIT') ?? 250),
-      flushIntervalMs: positive('upsync.flushIntervalMs', up.flushIntervalMs ?? seconds(env, 'WAFRIS_UPSYNC_INTERVAL') ?? 10_000),
+      flushIntervalMs: flushInterval,
+      flushBlockedMs: Math.min(flushInterval,
+        positive('upsync.flushBlockedMs', up.flushBlockedMs ?? integer(env, 'MOAT_UPSYNC_FLUSH_BLOCKED_MS') ?? 1000)),
       maxQueue: positive('upsync.maxQueue', up.maxQueue ?? integer(env, 'MOAT_UPSYNC_MAX_QUEUE') ?? 10_000),
       maxQueueBytes: positive('upsync.maxQueueBytes', up.maxQueueBytes ?? integer(env, 'MOAT_UPSYNC_MAX_QUEUE_BYTES') ?? 16 * 1024 * 1024),
       maxBatchBytes: atLeast('upsync.maxBatchBytes', up.maxBatchBytes ?? integer(env, 'MOAT_UPSYNC_MAX_BATCH_BYTES') ?? 1024 * 1024, MIN_BATCH_BYTES),
       passedSampleRate: rate,
+      reportPassed: reportPassed(up.reportPassed ?? nonEmpty(env.MOAT_UPSYNC_REPORT_PASSED) ?? 'aggregate'),
+      passedSamplesPerSecond: atLeast('upsync.passedSamplesPerSecond',
+        up.passedSamplesPerSecond ?? integer(env, 'MOAT_UPSYNC_PASSED_SAMPLES_PER_SECOND') ?? 10, 0),
       redactParams: up.redactParams ?? DEFAULT_REDACTED_PARAMS,
       timeoutMs: positive('upsync.timeoutMs', up.timeoutMs ?? 5000),
       format: upsyncFormat(up.format ?? nonEmpty(env.MOAT_UPSYNC_FORMAT) ?? 'compact'),
@@ -198,6 +231,16 @@ function urlList(name: string, value: string | readonly string[] | undefined, co
     if (!urls.includes(url)) urls.push(url);
   }
   return urls.length === 0 ? undefined : urls;
+}
+
+function reportPassed(value: string): 'aggregate' | 'all' {
+  if (value !== 'aggregate' && value !== 'all') throw new RangeError(`upsync.reportPassed must be 'aggregate' or 'all', got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function longPollSeconds(value: number): number {
+  if (!(Number.isInteger(value) && value >= 0 && value <= 300)) throw new RangeError(`longPollSeconds must be a whole number from 0 to 300, got ${value}`);
+  return value;
 }
 
 function upsyncFormat(value: string): 'compact' | 'wafris' {

@@ -9,11 +9,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { STANDARD_RULES, bigForm, formOf, rulesFile, type RawResponse, type RequestSpec } from '../adapters-helpers.js';
+import {
+  STANDARD_RULES, bigForm, formOf, rawRequest as sharedRawRequest, rulesFile, send as sharedSend, type RawResponse, type RequestSpec,
+} from '../adapters-helpers.js';
 
 export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -33,54 +35,10 @@ export interface ExampleApp {
   evasions?: string[];
 }
 
-function decodeChunked(body: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  for (let i = 0; i < body.length;) {
-    const lineEnd = body.indexOf('\r\n', i);
-    const size = lineEnd < 0 ? 0 : parseInt(body.subarray(i, lineEnd).toString('latin1'), 16);
-    if (!(size > 0)) break;
-    parts.push(body.subarray(lineEnd + 2, lineEnd + 2 + size));
-    i = lineEnd + 2 + size + 2;
-  }
-  return Buffer.concat(parts);
-}
-
-/**
- * The bytes on a new connection, which stays open until the server closes it (`Connection: close`).
- * Not the shared raw client, which half-closes after writing: Node's http server (without
- * httpAllowHalfOpen) drops a half-closed request whose answer is asynchronous, as these frameworks' are.
- */
-export function rawRequest(port: number, bytes: string | Buffer, host = '127.0.0.1'): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ port, host });
-    const chunks: Buffer[] = [];
-    socket.setTimeout(60_000, () => socket.destroy(new Error('timeout'))); // idle guard only
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      const split = raw.indexOf('\r\n\r\n');
-      if (split < 0) return reject(new Error(`no response head: ${raw.toString('latin1').slice(0, 200)}`));
-      const [statusLine, ...lines] = raw.subarray(0, split).toString('latin1').split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) headers[line.slice(0, line.indexOf(':')).trim().toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
-      let body: Buffer = raw.subarray(split + 4);
-      if (headers['transfer-encoding'] === 'chunked') body = decodeChunked(body);
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: body.toString('utf8') });
-    });
-    socket.write(bytes);
-  });
-}
-
-/** An HTTP/1.1 request with Connection: close, built byte for byte (as the shared `send`). */
-export function send(port: number, spec: RequestSpec = {}): Promise<RawResponse> {
-  const headers: Record<string, string> = { host: 'example.test', connection: 'close', ...spec.headers };
-  const body = spec.body === undefined ? undefined : Buffer.from(spec.body);
-  if (body !== undefined && headers['transfer-encoding'] === undefined) headers['content-length'] = String(body.length);
-  let head = `${spec.method ?? 'GET'} ${spec.path ?? '/'} HTTP/1.1\r\n`;
-  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
-  return rawRequest(port, Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), body ?? Buffer.alloc(0)]), spec.host);
-}
+/** The bytes on a new connection that stays open until the server closes it (see rawRequest's halfClose). */
+export const rawRequest = (port: number, bytes: string | Buffer, host?: string) => sharedRawRequest(port, bytes, host, false);
+/** An HTTP/1.1 request with Connection: close, built byte for byte, on a connection that is not half-closed. */
+export const send = (port: number, spec: RequestSpec = {}) => sharedSend(port, spec, false);
 
 /** A port free right now on every address (the frameworks' start commands print the port they were given, not the one they got). */
 function freePort(): Promise<number> {

@@ -4,13 +4,16 @@ import { BATCH_ID_RETENTION_SECONDS } from '../store.js';
 import { PRUNE_CHUNK } from '../report-rows.js';
 import type {
   ApiKeyInfo, AuditPage, AuditRecord, BatchKey, ClientContact, HubStore, InsertOutcome, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
-  RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
+  PassedSampling, RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
   UserAccess, UserChange, UserWithSecret,
 } from '../store.js';
 import { migrate, schemaVersion } from './migrate.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { createPool, type PoolOptions } from './pool.js';
+import type { ReportScanSource } from '../report-scan.js';
 import { PostgresReports } from './reports.js';
+import { PostgresFeeds } from './feeds.js';
+import { PostgresThresholds } from './thresholds.js';
 import { dropExpiredPartitions, ensureDayPartitions } from './report-partitions.js';
 import { withTransaction } from './transaction.js';
 import {
@@ -34,10 +37,14 @@ const USER_SELECT = `SELECT u.*, ${SITE_IDS} FROM users u`;
  */
 export class PostgresStore implements HubStore {
   private readonly reports: PostgresReports;
+  readonly feeds: PostgresFeeds;
+  readonly thresholds: PostgresThresholds;
   private closed = false;
 
   private constructor(readonly pool: Pool) {
     this.reports = new PostgresReports(pool);
+    this.feeds = new PostgresFeeds(pool);
+    this.thresholds = new PostgresThresholds(pool);
   }
 
   /** Connects and migrates (under an advisory lock, so instances starting together migrate once). */
@@ -52,6 +59,11 @@ export class PostgresStore implements HubStore {
       throw error;
     }
     return new PostgresStore(pool);
+  }
+
+  reportScanSource(): ReportScanSource | undefined {
+    const connectionString = this.pool.options.connectionString;
+    return connectionString ? { kind: 'postgres', connectionString } : undefined;
   }
 
   /** One `SELECT 1` through the pool: fails while the database is away (DatabaseUnavailableError). */
@@ -240,6 +252,16 @@ export class PostgresStore implements HubStore {
 
   // Builds
 
+  async getAttackSettings(siteId: number): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ settings: string }>('SELECT settings FROM site_attack_settings WHERE site_id = $1', [siteId]);
+    return rows[0]?.settings;
+  }
+
+  async saveAttackSettings(siteId: number, settingsJson: string, now: number): Promise<void> {
+    await this.pool.query(`INSERT INTO site_attack_settings (site_id, settings, updated_at) VALUES ($1, $2, $3)
+      ON CONFLICT (site_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`, [siteId, settingsJson, now]);
+  }
+
   async getBuild(siteId: number, format: RulesFormat): Promise<RulesBuild | undefined> {
     const { rows } = await this.pool.query<BuildRow>('SELECT * FROM rule_builds WHERE site_id = $1 AND format = $2', [siteId, format]);
     return rows[0] && toBuild(rows[0]);
@@ -331,6 +353,10 @@ export class PostgresStore implements HubStore {
 
   queryReports(siteId: number, filter: ReportFilter, page: { limit: number; before?: string }): Promise<ReportPage> {
     return this.reports.query(siteId, filter, page);
+  }
+
+  passedSampling(siteId: number, from: number, to: number): Promise<PassedSampling> {
+    return this.reports.passedSampling(siteId, from, to);
   }
 
   earliestMinute(siteId: number): Promise<number | undefined> {

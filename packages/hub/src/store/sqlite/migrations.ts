@@ -237,4 +237,110 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX upsync_batches_received ON upsync_batches(received_at);
     `,
   },
+  {
+    version: 6,
+    name: 'counts of Passed requests',
+    sql: `
+      -- A reports row with aggregate_count stands for that many Passed requests of one key in its minute,
+      -- reported as a number (compact upsync aggregates): counted in the rollups, never in the request log.
+      ALTER TABLE reports ADD COLUMN aggregate_count INTEGER;
+      -- Of minute_stats.passed, the requests that arrived only as counts ("N shown of M").
+      ALTER TABLE minute_stats ADD COLUMN passed_counted INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
+    version: 7,
+    name: 'threshold rules and automatic bans',
+    sql: `
+      -- Auto-ban: threshold rules over ingested reports, the bans (and monitor-mode would-be bans) they
+      -- make, and the events of bans refused by the per-site cap or the per-rule rate. condition is JSON.
+      CREATE TABLE threshold_rules (
+        id INTEGER PRIMARY KEY,
+        site_id INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        window_seconds INTEGER NOT NULL,
+        threshold INTEGER NOT NULL,
+        key_kind TEXT NOT NULL,
+        ban_seconds INTEGER NOT NULL,
+        mode TEXT NOT NULL,
+        max_bans_per_minute INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX threshold_rules_site ON threshold_rules (site_id, id);
+      -- rule_id has no foreign key: a ban outlives the rule that made it.
+      CREATE TABLE bans (
+        id INTEGER PRIMARY KEY,
+        site_id INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        ban_key TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        rule_id INTEGER,
+        source TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        lifted_at INTEGER
+      );
+      CREATE INDEX bans_site_mode_expiry ON bans (site_id, mode, expires_at);
+      CREATE TABLE threshold_events (
+        id INTEGER PRIMARY KEY,
+        site_id INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        rule_id INTEGER,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL
+      );
+      CREATE INDEX threshold_events_site ON threshold_events (site_id, id);
+    `,
+  },
+  {
+    version: 8,
+    name: 'threat-intelligence feeds',
+    sql: `
+      -- Threat-intelligence feeds: what an admin configured, and the state of the last fetch.
+      CREATE TABLE feed_sources (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        format TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        url TEXT,
+        list TEXT NOT NULL,
+        refresh_seconds INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        etag TEXT,
+        last_modified TEXT,
+        checked_at INTEGER,
+        changed_at INTEGER,
+        entries INTEGER,
+        bytes INTEGER,
+        sha256 TEXT,
+        last_error TEXT,
+        failures INTEGER NOT NULL DEFAULT 0
+      );
+      -- Data files built from the feeds, with the per-list diff to the version before (bounded JSON).
+      CREATE TABLE feed_versions (
+        version INTEGER PRIMARY KEY,
+        built_at INTEGER NOT NULL,
+        file_name TEXT NOT NULL,
+        ranges INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        diff TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 9,
+    name: 'attack-detection settings per site',
+    sql: `
+      -- Per-site attack detection (moat-waf's attacks section as JSON). No row: the defaults (monitor).
+      CREATE TABLE site_attack_settings (
+        site_id INTEGER PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,
+        settings TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

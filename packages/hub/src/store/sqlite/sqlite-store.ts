@@ -6,13 +6,16 @@ import { BATCH_ID_RETENTION_SECONDS } from '../store.js';
 import { PRUNE_CHUNK } from '../report-rows.js';
 import type {
   ApiKeyInfo, AuditPage, BatchKey, InsertOutcome, AuditRecord, ClientContact, HubStore, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
-  RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
+  PassedSampling, RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
   UserAccess, UserChange, UserWithSecret,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
+import type { ReportScanSource } from '../report-scan.js';
 import { migrate } from './migrate.js';
 import { SqliteReports } from './reports.js';
 import { SqliteUpsyncBatches } from './upsync-batches.js';
+import { SqliteFeeds } from './feeds.js';
+import { SqliteThresholds } from './thresholds.js';
 import {
   type AuditRow, type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
   grantable, nowSeconds, ruleColumns, toAuditEntry, toBuild, toClient, toKey, toReporter, toRule, toSession, toSite, toUser, withoutSecret,
@@ -29,11 +32,15 @@ export class SqliteStore implements HubStore {
   readonly db: Database.Database;
   private readonly reports: SqliteReports;
   private readonly batches: SqliteUpsyncBatches;
+  readonly feeds: SqliteFeeds;
+  readonly thresholds: SqliteThresholds;
 
   private constructor(db: Database.Database) {
     this.db = db;
+    this.thresholds = new SqliteThresholds(db);
     this.reports = new SqliteReports(db);
     this.batches = new SqliteUpsyncBatches(db, this.reports);
+    this.feeds = new SqliteFeeds(db);
   }
 
   /** Opens (creating if needed) and migrates the database at `file`; `:memory:` works for quick use. */
@@ -53,6 +60,10 @@ export class SqliteStore implements HubStore {
     const store = new SqliteStore(db);
     store.reports.backfillSketches();
     return store;
+  }
+
+  reportScanSource(): ReportScanSource | undefined {
+    return this.db.memory ? undefined : { kind: 'sqlite', file: this.db.name };
   }
 
   schemaVersion(): number {
@@ -242,6 +253,16 @@ export class SqliteStore implements HubStore {
 
   // Builds
 
+  async getAttackSettings(siteId: number): Promise<string | undefined> {
+    const row = this.db.prepare<[number], { settings: string }>('SELECT settings FROM site_attack_settings WHERE site_id = ?').get(siteId);
+    return row?.settings;
+  }
+
+  async saveAttackSettings(siteId: number, settingsJson: string, now: number): Promise<void> {
+    this.db.prepare(`INSERT INTO site_attack_settings (site_id, settings, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT (site_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`).run(siteId, settingsJson, now);
+  }
+
   async getBuild(siteId: number, format: RulesFormat): Promise<RulesBuild | undefined> {
     const row = this.db.prepare<[number, string], BuildRow>('SELECT * FROM rule_builds WHERE site_id = ? AND format = ?').get(siteId, format);
     return row && toBuild(row);
@@ -330,6 +351,10 @@ export class SqliteStore implements HubStore {
 
   async queryReports(siteId: number, filter: ReportFilter, page: { limit: number; before?: string }): Promise<ReportPage> {
     return this.reports.query(siteId, filter, page);
+  }
+
+  async passedSampling(siteId: number, from: number, to: number): Promise<PassedSampling> {
+    return this.reports.passedSampling(siteId, from, to);
   }
 
   async earliestMinute(siteId: number): Promise<number | undefined> {

@@ -18,6 +18,8 @@ export function rulesPage(input: {
   form?: RuleFormState;
   /** The site's recent changes from the audit log (see audit-page.ts). */
   audit?: Html;
+  /** The attack-detection settings section (attacks-panel.ts). */
+  attacks?: Html;
 }): string {
   const { site, user } = input;
   const base = `/sites/${site.id}/rules`;
@@ -47,6 +49,7 @@ export function rulesPage(input: {
     <button type="submit">Import</button>
   </form>
 </section>
+${input.attacks ?? ''}
 ${input.audit ?? ''}`;
   return layout({ title: 'Rules', body, user, site, sites: input.sites, active: 'rules', notice: input.notice, error: input.error });
 }
@@ -114,6 +117,27 @@ function addRuleForm(base: string, csrf: string, state: RuleFormState | undefine
     <label>Mode <select name="mode">${option('mode', 'block', 'Block')}${option('mode', 'monitor', 'Monitor (report only)')}</select></label>
     <label>Note ${input('note', html`maxlength="500"`)}</label>
     <label>Expires (UTC) ${input('expires', html``, 'datetime-local')}</label>
+    ${previewControls(base)}
     <button type="submit">Add rule</button>
-  </form>`;
+  </form>
+  ${previewPanel()}`;
+}
+
+/**
+ * Backtest before saving: "Preview" replays the draft against the stored reports of the chosen range
+ * (POST /api/sites/:id/rules/preview, see rules/rule-preview.ts); rule-preview.js shows progress and the
+ * result in the panel below the form. Without script the buttons do nothing and "Add rule" still works.
+ */
+function previewControls(base: string): Html {
+  return html`<div class="preview-controls">
+      <label>Preview over <select name="preview_range" data-preview-range>
+        <option value="1h">the last hour</option><option value="24h" selected>the last 24 hours</option><option value="7d">the last 7 days</option>
+      </select></label>
+      <button type="button" class="secondary" data-rule-preview="/api${base}/preview">Preview</button>
+    </div>`;
+}
+
+function previewPanel(): Html {
+  return html`<div id="rule-preview" class="rule-preview" aria-live="polite" hidden></div>
+  <script src="/assets/rule-preview.js" defer></script>`;
 }

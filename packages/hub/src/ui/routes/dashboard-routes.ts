@@ -23,6 +23,8 @@ import { overviewPage } from '../pages/overview-page.js';
 import { confirmRulePage, quickBlockRefusedPage, ruleLabel, type ConfirmRuleInput } from '../pages/rule-check-pages.js';
 import { requestsPage } from '../pages/requests-page.js';
 import { rulesPage } from '../pages/rules-page.js';
+import { attackSettingsSection } from '../pages/attacks-panel.js';
+import { siteAttackSettings } from '../../rules/attack-settings.js';
 import { ruleAuditSection } from '../pages/audit-page.js';
 import { setupPage } from '../pages/setup-page.js';
 import { sitesPage } from '../pages/sites-page.js';
@@ -40,6 +42,7 @@ const NOTICES: Record<string, string> = {
   'rule-deleted': 'Rule deleted.',
   'rule-exists': 'That rule already exists; its mode was set as asked.',
   'imported': 'Rules imported.',
+  'attacks-saved': 'Attack settings saved; clients get them on their next download.',
   'key-revoked': 'API key revoked.',
 };
 const ERRORS: Record<string, string> = {
@@ -113,10 +116,14 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
       const { site, sites: all } = await siteAndList(request);
       const parsed = reportQuerySchema.safeParse(request.query);
       const q = parsed.success ? parsed.data : {};
-      const page = await ctx.store.queryReports(site.id, toReportFilter(q), { limit: q.limit ?? 50, before: q.before });
+      const reportFilter = toReportFilter(q);
+      const [page, passed] = await Promise.all([
+        ctx.store.queryReports(site.id, reportFilter, { limit: q.limit ?? 50, before: q.before }),
+        ctx.store.passedSampling(site.id, reportFilter.from ?? 0, reportFilter.to ?? nowSeconds() + 3600),
+      ]);
       const { before: _b, limit: _l, ...filter } = q;
       return send(reply, requestsPage({
-        user: userOf(request), site, sites: all, filter, page, error: parsed.success ? undefined : 'Some filters were invalid and were ignored.',
+        user: userOf(request), site, sites: all, filter, page, passed, error: parsed.success ? undefined : 'Some filters were invalid and were ignored.',
       }));
     });
 
@@ -129,6 +136,7 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
       return send(reply, rulesPage({
         user: userOf(request), site, sites: all, rules, hits, hitsRange, builds: { moat, wafris }, now: ctx.now(),
         audit: ruleAuditSection(site.id, await ctx.audit.list({ siteId: site.id, limit: 10 })),
+        attacks: attackSettingsSection(site.id, userOf(request).csrfToken, await siteAttackSettings(ctx.store, site.id), `/sites/${site.id}/rules`),
         ...messages(request), ...extra,
       }), status);
     };
