@@ -205,10 +205,10 @@ describe('PostgreSQL reports partitioned by day', () => {
     const fingerprint = 'SELECT count(*)::int AS n, sum(id)::text AS ids, sum(ts)::text AS ts, max(id)::int AS top, string_agg(md5(path), \'\' ORDER BY id) AS rows FROM reports';
     const before = (await sql.query(fingerprint)).rows[0];
 
-    // Two hubs starting at once on the old database: one migrates, the other waits and finds version 5.
+    // Two hubs starting at once on the old database: one migrates, the other waits and finds the latest version.
     const [a, b] = await Promise.all([PostgresStore.open(db.url, { max: 2 }), PostgresStore.open(db.url, { max: 2 })]);
     try {
-      assert.equal(await a.schemaVersion(), 5);
+      assert.equal(await a.schemaVersion(), Math.max(...PG_MIGRATIONS.map((m) => m.version)));
       assert.deepEqual((await sql.query(fingerprint)).rows[0], before, 'every row, with its id and contents');
       const parted = await sql.query<{ part: string; n: number }>(
         'SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM reports GROUP BY 1 ORDER BY 1');
