@@ -5,7 +5,8 @@
 // page. Then the settings form switches XSS to block, and the Rules page shows the same settings.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from './support/browser.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
 
 const XSS_SNIPPET = '<svg onload=alert(document.domain)>';
@@ -45,10 +46,7 @@ describe('Attacks panel in a real browser', () => {
     });
     assert.equal(response.status, 200);
     await hub.rollUpNow();
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     page.setDefaultTimeout(10_000);
   });

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from './support/browser.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
 
 /** Kept with MOAT_HUB_KEEP_SHOTS=1 (the path is printed), otherwise removed after the run. */
@@ -47,10 +48,7 @@ describe('every dashboard page fits phone, tablet and desktop widths', () => {
     assert.equal(response.status, 200);
     await (await fetch(`${hub.url}/v2/downsync/custom_rules/${apiKey}?client=moat&hostname=${'web-'.repeat(20)}1&process_id=4242&version=0.1.0&framework=express`)).arrayBuffer();
     await hub.rollUpNow();
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     page = await context.newPage();
     page.setDefaultTimeout(10_000);

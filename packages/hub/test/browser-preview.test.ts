@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from './support/browser.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 import { bruteCount, previewTraffic, storedReports } from './support/preview-traffic.js';
 
@@ -26,10 +27,7 @@ describe('rule form Preview in a real browser', () => {
     }]);
     const reports = await storedReports(hub.store, siteId, now - 86_400, now + 3600);
     expectedNewlyBlocked = bruteCount(reports.filter((r) => r.userAgent.toLowerCase().includes('sqlmap'))).passedOrAllowed;
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     page.setDefaultTimeout(60_000);
   });

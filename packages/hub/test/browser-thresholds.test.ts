@@ -3,7 +3,8 @@
 // with one click on its button.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from './support/browser.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 import { createThreshold, listBans, report } from './support/thresholds-kit.js';
 
@@ -27,7 +28,7 @@ describe('Thresholds page in a browser', () => {
     await report(hub.url, apiKey, '2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff', 2);
     await report(hub.url, apiKey, '198.51.100.23', 2);
     await hub.context.thresholds.idle();
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
     page.setDefaultTimeout(10_000);
     await page.goto(`${hub.url}/login`);

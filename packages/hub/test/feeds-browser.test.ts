@@ -3,7 +3,8 @@
 // tablet and desktop widths without scrolling sideways.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from './support/browser.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestHub, type TestHub } from './support/hub-fixture.js';
 
 describe('the Data page in a browser', () => {
@@ -13,10 +14,7 @@ describe('the Data page in a browser', () => {
 
   before(async () => {
     hub = await startTestHub({ feeds: { tickMs: 3_600_000 } });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
     page.setDefaultTimeout(15_000);
   });

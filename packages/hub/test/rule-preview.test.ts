@@ -26,6 +26,28 @@ const CASES: { name: string; rule: object; matches: (r: StoredReport) => boolean
 
 const MOAT_CLI = fileURLToPath(new URL('../../moat/bin/moat.js', import.meta.url));
 
+/** What `moat-waf check --ndjson --summary --json` prints for the reports replayed against `rule`. */
+function cliSummary(rule: Rule, reports: readonly StoredReport[]): unknown {
+  const dir = mkdtempSync(join(tmpdir(), 'moat-preview-cli-'));
+  try {
+    const rulesFile = compileMoatRules([rule], join(dir, 'rules.db')).path;
+    const ndjson = reports.map((r) => JSON.stringify({
+      ip: r.ip, method: r.method, host: r.host, path: r.path, params: r.parameter, userAgent: r.userAgent, ts: r.ts, treatment: r.treatment,
+    })).join('\n');
+    const cli = spawnSync(process.execPath, [MOAT_CLI, 'check', '--rules', rulesFile, '--ndjson', '--summary', '--json'], { input: ndjson, encoding: 'utf8' });
+    assert.equal(cli.status, 0, cli.stderr);
+    return JSON.parse(cli.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A preview result without what only the hub reports (live rate-limit state, scan time). */
+function hubSummary(result: unknown): Record<string, unknown> {
+  const { wouldChange: _w, rateLimitEvictedLive: _e, scanMs: _s, ...summary } = result as Record<string, unknown>;
+  return summary;
+}
+
 function backtestSuite(storeName: string, open: () => Promise<{ hub: Hub<HubStore>; dispose: () => Promise<void> }>, withCli = false): void {
   describe(`rule preview on ${storeName}: counts equal a brute-force count over the stored reports`, () => {
     let hub: Hub<HubStore>;
@@ -80,20 +102,7 @@ function backtestSuite(storeName: string, open: () => Promise<{ hub: Hub<HubStor
         const rule = { kind: 'rateLimit', rateLimit: { path: '/login', limit: 2, window: '10m' } };
         const job = (await runPreview(client, siteId, rule)) as Awaited<ReturnType<typeof runPreview>> & { rule: Rule };
         assert.equal(job.state, 'done', job.error);
-        const dir = mkdtempSync(join(tmpdir(), 'moat-preview-cli-'));
-        try {
-          const rulesFile = compileMoatRules([job.rule], join(dir, 'rules.db')).path;
-          const ndjson = reports.map((r) => JSON.stringify({
-            ip: r.ip, method: r.method, host: r.host, path: r.path, params: r.parameter, userAgent: r.userAgent, ts: r.ts, treatment: r.treatment,
-          })).join('\n');
-          const cli = spawnSync(process.execPath, [MOAT_CLI, 'check', '--rules', rulesFile, '--ndjson', '--summary', '--json'], { input: ndjson, encoding: 'utf8' });
-          assert.equal(cli.status, 0, cli.stderr);
-          const summary = JSON.parse(cli.stdout);
-          const { wouldChange: _w, rateLimitEvictedLive: _e, scanMs: _s, ...fromHub } = job.result as unknown as Record<string, unknown>;
-          assert.deepEqual(summary, fromHub);
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
+        assert.deepEqual(cliSummary(job.rule, reports), hubSummary(job.result));
       });
     }
 
@@ -115,19 +124,7 @@ function backtestSuite(storeName: string, open: () => Promise<{ hub: Hub<HubStor
       const newest = matched.slice(-10).reverse().map((r) => ({ ts: r.ts, path: r.path, ip: r.ip }));
       assert.deepEqual((result.matched.examples as { ts: number; path: string; ip: string }[]).map(({ ts, path, ip }) => ({ ts, path, ip })), newest);
       if (withCli) {
-        const dir = mkdtempSync(join(tmpdir(), 'moat-preview-split-'));
-        try {
-          const rulesFile = compileMoatRules([job.rule], join(dir, 'rules.db')).path;
-          const ndjson = reports.map((r) => JSON.stringify({
-            ip: r.ip, method: r.method, host: r.host, path: r.path, params: r.parameter, userAgent: r.userAgent, ts: r.ts, treatment: r.treatment,
-          })).join('\n');
-          const cli = spawnSync(process.execPath, [MOAT_CLI, 'check', '--rules', rulesFile, '--ndjson', '--summary', '--json'], { input: ndjson, encoding: 'utf8' });
-          assert.equal(cli.status, 0, cli.stderr);
-          const { wouldChange: _w, rateLimitEvictedLive: _e, scanMs: _s, ...fromHub } = result as unknown as Record<string, unknown>;
-          assert.deepEqual(JSON.parse(cli.stdout), fromHub);
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
+        assert.deepEqual(cliSummary(job.rule, reports), hubSummary(result));
       }
     });
 
