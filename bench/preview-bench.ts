@@ -2,8 +2,9 @@
  * The rule preview's scan over a bench hub's stored reports, through the real API: a draft path rule and a
  * draft rate limit replayed over the last 24 hours. `jobMs` is what the dashboard waits (worker start-up
  * included: from sources through tsx that alone is seconds; from dist, tens of milliseconds); `scanMs` is
- * the workers' reading and judging (the slower half's, when a draft without a rate limit is scanned as two
- * halves at once; `parts` says which). Wall-clock: the machine's load average is logged beside it.
+ * the workers' reading and judging (the slower part's: a draft without a rate limit is scanned as the
+ * range's two halves in time, a rate limit as the clients' two halves; `parts` says how many). Wall-clock:
+ * the machine's load average is logged beside it.
  */
 import { loadavg } from 'node:os';
 import type { Hub } from '../packages/hub/src/index.js';

@@ -13,10 +13,11 @@ import type { SwapBenchResult } from './swap-bench.js';
 import type { WebBenchResult } from './web-bench.js';
 import type { AttacksBenchRow } from './attacks-bench.js';
 import type { AttacksZenResult } from './attacks-zen.js';
+import type { BotsBenchRow } from './bots-bench.js';
 import type { SyncBenchResult } from './sync-bench.js';
 import type { BanLatencyResult } from './ban-latency-bench.js';
 
-export const PARTS = ['engine', 'data', 'lookup', 'servers', 'web', 'attacks', 'attacksZen', 'memory', 'sync', 'bans', 'swap', 'hub', 'scale'] as const;
+export const PARTS = ['engine', 'data', 'lookup', 'servers', 'web', 'attacks', 'attacksZen', 'bots', 'memory', 'sync', 'bans', 'swap', 'hub', 'scale'] as const;
 export type PartName = (typeof PARTS)[number];
 
 export interface PartResults {
@@ -30,6 +31,8 @@ export interface PartResults {
   attacks: { rows: AttacksBenchRow[] };
   /** Attack blocks and false positives side by side with Zen on a vulnerable app (bench/attacks-zen.ts). */
   attacksZen: AttacksZenResult;
+  /** Verified-bot stage per request, bot settings on vs off (bench/bots-bench.ts). */
+  bots: { rows: BotsBenchRow[] };
   memory: MemoryBenchResult;
   sync: SyncBenchResult;
   /** Fleet-wide auto-ban: crossing on app A → 403 on app B (bench/ban-latency-bench.ts). */
@@ -434,6 +437,11 @@ export function fullReport(r: BenchResults, charts: Chart[], chartFile: (c: Char
       ...zen.rows.map((z) => `| ${z.category} | ${z.endpoint} | ${z.sent} | ${z.zenBlocked === null ? 'n/a (no sink)' : z.zenBlocked} | ${z.moatBlocked} |`),
       `| benign | rotating | ${zen.benign.sent} | ${zen.benign.zenBlocked} | ${zen.benign.moatBlocked} |`, '',
       ...zen.notes.map((n) => `- ${n}`), '');
+  }
+  const bots = ok(r, 'bots');
+  if (bots) {
+    lines.push('## Verified bots', '', '| case | bots off | bots on | added (paired, quartiles) | decision with bots on |', '|---|---:|---:|---|---|',
+      ...bots.rows.map((b) => `| ${b.case} | ${fmtNs(b.offNs)} | ${fmtNs(b.onNs)} | ${fmtNs(b.added.median)} (${fmtNs(b.added.spread[0])}–${fmtNs(b.added.spread[1])}) | ${b.decision} |`), '');
   }
   const memory = ok(r, 'memory');
   if (memory) lines.push(...memorySection(memory));

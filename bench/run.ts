@@ -63,6 +63,7 @@ const runners: { [K in PartName]: () => Promise<PartResults[K]> } = {
   web: async () => (await import('./web-bench.js')).runWebBench({ quick, log }),
   attacks: async () => (await import('./attacks-bench.js')).runAttacksBench({ quick, log }),
   attacksZen: async () => (await import('./attacks-zen.js')).runAttacksZen({ quick, log }),
+  bots: async () => (await import('./bots-bench.js')).runBotsBench({ quick, log }),
   memory: async () => (await import('./memory-bench.js')).runMemoryBench({ quick, log }),
   sync: async () => (await import('./sync-bench.js')).runSyncBench({ quick, log }),
   bans: async () => (await import('./ban-latency-bench.js')).runBanLatencyBench({ quick, log }),

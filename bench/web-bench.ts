@@ -3,15 +3,19 @@
  * (a `Request` in, `Response | null` out) next to the Node path (Firewall.check on an IncomingMessage),
  * on the same hello world. Three servers, each bare and with Moat:
  * - node:http: `withMoat(handler)`, the Node path, as the baseline the overhead budget is set on;
- * - fetch: a fetch handler on node:http through @hono/node-server's Request wrapper, `withMoatFetch(handler)`;
- * - hono: Hono on @hono/node-server, judging `c.req.raw` with handle() (the Hono-on-any-runtime recipe).
- * Same method as server-bench.ts: every server in its own child process, autocannon in another, rounds
+ * - fetch: a fetch handler on node:http through @hono/node-server's Request wrapper, `withMoatFetch(handler)`
+ *   (which judges the IncomingMessage node-server hands it, i.e. the Node path behind a Web front door);
+ * - hono: Hono on @hono/node-server, judging `c.req.raw` with handle(): the Web path itself, as on Bun or Deno;
+ * - hono-adapter: Hono with Moat's adapter, `app.use(moat())`.
+ * Same method as server-bench.ts: every server in its own child process, pinned to core 0 (autocannon to
+ * core 1) where taskset allows, rounds
  * rotating the order, each change the median of per-round changes against the bare server of the same
  * round, and CPU µs per request from the server process's `process.cpuUsage()` (the figure to quote).
  * Moat loads the same big rules and data as in server-bench.ts.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,12 +26,13 @@ import { median } from './lib/measure.js';
 import { pairedChange, pairedDifference, type PairedFigure } from './lib/paired-rounds.js';
 import { syntheticRanges } from './lib/synthetic.js';
 
-export type WebServerKind = 'node:http' | 'fetch' | 'hono';
-const KINDS: readonly WebServerKind[] = ['node:http', 'fetch', 'hono'];
+export type WebServerKind = 'node:http' | 'fetch' | 'hono' | 'hono-adapter';
+const KINDS: readonly WebServerKind[] = ['node:http', 'fetch', 'hono', 'hono-adapter'];
 const KIND_NAMES: Record<WebServerKind, string> = {
   'node:http': 'node:http, Node path (withMoat)',
   fetch: 'fetch handler via a Request wrapper (withMoatFetch)',
   hono: 'Hono, Web path (handle(c.req.raw))',
+  'hono-adapter': 'Hono, Moat\'s adapter (app.use(moat()))',
 };
 
 export interface WebBenchOptions {
@@ -62,8 +67,15 @@ const HELLO = 'hello world';
 
 interface LoadResult { requests: { total: number }; duration: number; non2xx: number; errors: number }
 
-function child(args: string[]): ChildProcess {
-  return fork(fileURLToPath(import.meta.url), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+// As in server-bench.ts: servers on core 0, the load generator on core 1, so that neither's helper
+// threads (GC, autocannon's parsing) take the other's core; unpinned, comparisons drifted by ±10 %.
+const PIN = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+function child(args: string[], cpu: '0' | '1'): ChildProcess {
+  const script = fileURLToPath(import.meta.url);
+  const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc'];
+  if (!PIN) return fork(script, args, { execArgv: ['--import', 'tsx'], stdio });
+  return spawn('taskset', ['-c', cpu, process.execPath, '--import', 'tsx', script, ...args], { stdio });
 }
 
 function firstMessage<T>(proc: ChildProcess, what: string): Promise<T> {
@@ -105,13 +117,13 @@ export async function runWebBench(options: WebBenchOptions = {}): Promise<WebBen
     writeThreatData(list, data);
     const rules = join(dir, 'rules.moat');
     writeFullRules({ pathPatterns: setup.patterns, userAgentPatterns: setup.patterns, loginLimit: 10, extra: [] }, rules);
-    const loader = child(['--load']);
+    const loader = child(['--load'], '1');
     procs.push(loader);
     await firstMessage(loader, 'load generator');
     const rows: WebBenchRow[] = [];
     for (const kind of KINDS) {
       const servers = await Promise.all((['bare', 'moat'] as const).map(async (variant) => {
-        const proc = child(['--serve', kind, variant, rules, data]);
+        const proc = child(['--serve', kind, variant, rules, data], '0');
         procs.push(proc);
         return { proc, port: (await firstMessage<{ port: number }>(proc, `${kind} ${variant} server`)).port };
       }));
@@ -155,9 +167,13 @@ function webMarkdown(setup: WebBenchResult['setup'], rows: WebBenchRow[]): strin
     `Hello world, \`GET ${REQUEST_PATH}\`, autocannon ${setup.connections} connections, ${setup.rounds} rounds of ${setup.seconds} s per ` +
       'variant (rotating order), each server in its own process. Moat loaded ' +
       `${setup.ranges.toLocaleString('en-US')} blocked ranges and ${setup.patterns.toLocaleString('en-US')} path + user-agent patterns. ` +
+      `${PIN ? 'Servers pinned to core 0, the load generator to core 1. ' : ''}` +
       'Changes are medians of per-round changes against the bare server of the same round. The fetch and Hono rows pay for the ' +
-      'Request wrapper in both variants; what Moat adds there is the Web path\'s cost (the few headers it needs read with ' +
-      '`Headers.get()`, the URL split, the engine, the Response built for a block). The load comes from one address and repeats one ' +
+      'Request wrapper in both variants. On @hono/node-server, withMoatFetch and Moat\'s Hono adapter judge the IncomingMessage ' +
+      'the server hands them (the Node path) and return synchronously or next()\'s own promise; the handle(c.req.raw) row is the ' +
+      'Web path itself (the few headers it needs read with `Headers.get()`, the URL split, the engine), as on Bun and Deno, inside ' +
+      'an async Hono middleware. Any Hono middleware takes Hono off its one-handler synchronous path, so part of the Hono rows is ' +
+      'Hono\'s own. The load comes from one address and repeats one ' +
       `target, so Moat's memos answer most stages, as in the servers section.${setup.quick ? ' Quick run: figures are indicative only.' : ''}`,
     '',
     '| server | bare req/s | Moat req/s (change, quartiles) | bare CPU µs/req | Moat CPU µs/req (added, quartiles) |',
@@ -188,6 +204,12 @@ async function serve(kind: WebServerKind, variant: string, rules: string, data: 
     const hello = () => new Response(HELLO, { headers: { 'content-type': 'text/plain' } });
     const { withMoatFetch } = await import('../packages/moat/src/adapters/web.js');
     server = createAdaptorServer({ fetch: moat ? withMoatFetch(hello, options) : hello }) as import('node:http').Server;
+  } else if (kind === 'hono-adapter') {
+    const { Hono } = await import('hono');
+    const app = new Hono();
+    if (moat) app.use((await import('../packages/moat/src/adapters/hono.js')).moat(options));
+    app.get('/products/:id', (c) => c.text(HELLO));
+    server = createAdaptorServer({ fetch: app.fetch }) as import('node:http').Server;
   } else {
     const { Hono } = await import('hono');
     const app = new Hono();

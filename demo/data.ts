@@ -5,7 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataFile, parseIpInto } from 'moat-waf';
+import { loadDataFile } from 'moat-waf';
+import { parseIpInto } from 'moat-waf/ip';
 
 /** The addresses the demo's Tor persona uses; the `tor` list holds them (a few real exit-node-style hosts). */
 export const DEMO_TOR_EXITS = ['185.220.101.4', '185.220.101.35', '204.8.96.81', '2a0b:f4c2::24'];

@@ -101,9 +101,14 @@ export interface HubOptions {
   longPoll?: { timeoutMs?: number; maxWaiters?: number; maxWaitersPerKey?: number };
   /**
    * Auto-ban limits: counter keys in memory (default 200 000), standing bans per site (default 10 000),
-   * crossings waiting to be stored (default 10 000), records of big batches waiting to be counted (200 000).
+   * crossings waiting to be stored (default 10 000), records of big batches waiting to be counted (200 000);
+   * on PostgreSQL the fleet counting (fleetHubs 10, maxPendingCounts 20 000, fleetFlushMs 250); ended bans
+   * kept banHistoryDays (7), pruned every housekeepingMs (10 minutes).
    */
-  thresholds?: { maxCounterKeys?: number; maxActiveBansPerSite?: number; maxPendingCrossings?: number; maxPendingRecords?: number };
+  thresholds?: {
+    maxCounterKeys?: number; maxActiveBansPerSite?: number; maxPendingCrossings?: number; maxPendingRecords?: number;
+    fleetHubs?: number; maxPendingCounts?: number; fleetFlushMs?: number; banHistoryDays?: number; housekeepingMs?: number;
+  };
 }
 
 /**

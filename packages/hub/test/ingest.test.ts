@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { wafrisRuleNumber } from 'moat-waf';
+import { wafrisRuleNumber } from 'moat-waf/wafris';
 import { Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub, startHubWithSite } from './support/hub-fixture.js';
 
 describe('upsync ingestion', () => {

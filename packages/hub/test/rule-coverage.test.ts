@@ -6,7 +6,7 @@ import type { StoredRule } from '../src/store/store.js';
 import { ruleCoverage } from '../src/ui/rule-coverage.js';
 
 const rule = (kind: StoredRule['kind'], value: string, extra: Partial<StoredRule> = {}): StoredRule =>
-  ({ id: `${kind}-${value}`, action: 'block', kind, value, mode: 'block', siteId: 1, createdAt: 0, updatedAt: 0, ...extra });
+  ({ id: `${kind}-${value}`, action: 'block', kind, value, mode: 'block', siteId: 1, createdAt: 0, updatedAt: 0, ...extra }) as StoredRule;
 
 it('substring rules cover values in any case, exact ones preferred; IPs by range; expired rules never', () => {
   const coverage = ruleCoverage([

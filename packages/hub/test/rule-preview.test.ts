@@ -128,10 +128,18 @@ function backtestSuite(storeName: string, open: () => Promise<{ hub: Hub<HubStor
       }
     });
 
-    it('a rate-limit draft is scanned in one pass, in time order', async () => {
-      const job = await runPreview(client, siteId, { kind: 'rateLimit', rateLimit: { path: '/login', limit: 2, window: '10m' } });
+    it('a rate-limit draft is scanned by two workers, each replaying half of the clients: counts, top lists and examples equal one pass', async () => {
+      const rule = { kind: 'rateLimit', rateLimit: { path: '/login', limit: 2, window: '10m' } };
+      const job = (await runPreview(client, siteId, rule)) as Awaited<ReturnType<typeof runPreview>> & { rule: Rule };
       assert.equal(job.state, 'done', job.error);
-      assert.equal(job.parts, 1);
+      assert.equal(job.parts, 2, 'split by client');
+      assert.equal(job.scanned, RECENT, 'the halves are disjoint and cover every report');
+      const refused = bruteRateLimited(reports, '/login', 2, 600);
+      // The flood's address (…9, half 1) and the others' (half 0 and 1) are refused on both sides of the split.
+      assert.ok(refused.some((r) => r.ip.endsWith('9')) && refused.some((r) => !/[13579]$/.test(r.ip)), 'both halves refuse requests');
+      const newest = refused.slice(-10).reverse().map((r) => ({ ts: r.ts, ip: r.ip }));
+      assert.deepEqual((job.result!.matched.examples as { ts: number; ip: string }[]).map(({ ts, ip }) => ({ ts, ip })), newest);
+      if (withCli) assert.deepEqual(cliSummary(job.rule, reports), hubSummary(job.result));
     });
 
     it('a stored count of Passed requests (an aggregate row) counts as that many requests, each against a rate limit', async () => {

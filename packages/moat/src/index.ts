@@ -1,14 +1,51 @@
-// Moat: the public API of the client package.
-export type { MoatRequest, Decision, Treatment, Category, MonitorMatch } from './engine/decision.js';
+// `moat-waf`: the public API of the client package. What an app needs: the firewall, the managed
+// firewall, the engine, rules and their files, and every type their signatures use. Building data
+// files, Wafris files, IP utilities, traffic replay, OpenTelemetry and Redis rate limits have their own
+// entries (moat-waf/data, /wafris, /ip, /replay, /otel, /ratelimit/redis), and each adapter its own;
+// docs/api.md lists every name, and public-api.test.ts holds the two equal.
+
+// The firewall (what every adapter wraps).
+export { Firewall, createFirewall } from './firewall/firewall.js';
+export type { Verdict, WebClientInfo } from './firewall/firewall.js';
+export type { MoatOptions, BodyOptions, BlockResponse, ResponseOption, FirewallEngine, DecisionListener, MoatErrorEvent, MoatErrorKind, RateLimitUser } from './firewall/options.js';
+export type { FirewallOrOptions } from './adapters/firewall-from.js';
+export type { MoatLogger } from './firewall/logger.js';
+export type { FirewallStats, DecisionCounts } from './firewall/stats.js';
+export type { MoatHttpRequest } from './http/normalized-request.js';
+export type { UninspectedReason } from './http/body-kind.js';
+export type { IpSource, ForwardingHeader } from './http/client-ip.js';
+export { TrustedProxies } from './http/trusted-proxies.js';
+export type { TrustedProxySpec, PresetHeader } from './http/trusted-proxies.js';
+export { PROXY_PRESETS, CLOUDFLARE_RANGES_FILE } from './http/proxy-presets.js';
+export type { ProxyPreset } from './http/proxy-presets.js';
+
+// Managed mode: files from a hub, decisions reported to it.
+export { ManagedFirewall, createManagedFirewall } from './managed/managed-firewall.js';
+export type { ManagedFirewallOptions, ManagedStatus, SyncErrorEvent } from './managed/managed-firewall.js';
+export type { ManagedSyncOptions, UpsyncOptions, ResolvedSync } from './sync/managed-options.js';
+export type { DownloadLimits } from './sync/download-limits.js';
+export type { CategorySyncStatus, CategoryFileStatus, SyncCounters, SyncResult } from './sync/category-sync-status.js';
+export type { PushAnswer } from './sync/long-poll.js';
+export type { HubFailoverStatus, HubStatus } from './sync/hub-failover.js';
+export type { UpsyncStatus, UpsyncFormat, UpsyncRejections } from './sync/upsync.js';
+export type { UpsyncRecord } from './sync/report-record.js';
+export type { SyncCategory } from './sync/sync-category.js';
+export { DEFAULT_REDACTED_PARAMS } from './sync/redact-params.js';
+
+// The engine and its decisions.
 export { Engine } from './engine/engine.js';
 export type { EngineOptions, EngineParts } from './engine/engine.js';
-export { TrafficSummary, ReplayClock, Replay, replayedRequest, requestFieldsRead } from './cli/commands/check-summary.js';
-export type { ReplayRecord, ReplayExample, TrafficSummaryResult, TrafficSummaryState, TopList, RecordField } from './cli/commands/check-summary.js';
+export type { MoatRequest, Decision, Treatment, Category, MonitorMatch } from './engine/decision.js';
 export type { RuleSet, RulesFileInfo } from './engine/rule-set.js';
+export type { DataSet, DataLabel, DataFileInfo, DataMode } from './data/data-set.js';
+export type { RangeLookup } from './ranges/range-table.js';
 export { MemoryRateLimitStore } from './engine/rate-limiter.js';
 export type { RateLimitStore, MemoryRateLimitOptions, MemoryRateLimitStats } from './engine/rate-limiter.js';
 export type { SharedRateLimitStore, SharedRateLimitOutcome, RateLimitHit, PendingRateLimits } from './engine/shared-rate-limit-store.js';
-export type { Rule, RuleKind, RuleAction, RuleMode, RateLimitSpec } from './rules/types.js';
+
+// Rules, their documents and files.
+export type { Rule, MatchRule, RateLimitRule, RuleFields, RuleKind, RuleAction, RuleMode, RateLimitSpec, RateLimitKey, RateLimitKeyKind } from './rules/types.js';
+export { parseRateLimitKey, formatRateLimitKey } from './rules/rate-limit-key.js';
 export { RULE_KINDS } from './rules/types.js';
 export { normalizeRule, contentId } from './rules/normalize-rule.js';
 export type { RuleInput } from './rules/normalize-rule.js';
@@ -18,46 +55,24 @@ export { parseRulesDocument, rulesFromDocument, rulesToDocument } from './rules/
 export type { RulesDocument } from './rules/document.js';
 export { parseRulesSource, attacksFromDocument } from './rules/document.js';
 export type { RulesSource } from './rules/document.js';
-export { ATTACK_MODES, attackSettingsToDocument, attacksEnabled, defaultAttackSettings, normalizeAttackSettings } from './rules/attack-settings.js';
-export type { AttackExclusion, AttackMode, AttackSettings } from './rules/attack-settings.js';
-export { ATTACK_CATEGORIES, attackWhere } from './attacks/types.js';
-export type { AttackCategory, AttackLocation, AttackMatch } from './attacks/types.js';
-export { CONTINENT_NAMES, CONTINENT_OF } from './rules/continents.js';
 export { writeRulesFile } from './format/write-rules.js';
 export type { WrittenRulesFile } from './format/write-rules.js';
 export { loadRulesFile, loadDataFile } from './format/load-files.js';
 export { MoatFileError } from './format/moat-file-error.js';
-export { buildDataFile } from './data/build-data.js';
-export type { DataInputs, BuiltDataFile } from './data/build-data.js';
-export type { DataSet, DataLabel } from './data/data-set.js';
-export { importIpList } from './data/importers/ip-list.js';
-export { importCountryCsv } from './data/importers/country-csv.js';
-export { importAsnCsv } from './data/importers/asn-csv.js';
-export { importCloudRanges, CLOUD_FORMATS } from './data/importers/cloud-ranges.js';
-export type { CloudFormat } from './data/importers/cloud-ranges.js';
-export { readSources } from './data/read-sources.js';
-export type { SourceSpecs } from './data/read-sources.js';
-export { writeWafrisDataFile } from './data/wafris-data.js';
-export type { WrittenWafrisData } from './data/wafris-data.js';
-export { writeWafrisRulesFile } from './wafris/write-wafris.js';
-export * from './wafris/index.js';
-export * from './ip/index.js';
-export { Firewall, createFirewall } from './firewall/firewall.js';
-export type { Verdict, WebClientInfo } from './firewall/firewall.js';
-export type { MoatOptions, BodyOptions, BlockResponse, ResponseOption, FirewallEngine, DecisionListener, MoatErrorEvent, MoatErrorKind } from './firewall/options.js';
-export type { MoatLogger } from './firewall/logger.js';
-export type { FirewallStats } from './firewall/stats.js';
-export type { MoatHttpRequest } from './http/normalized-request.js';
-export type { IpSource, ForwardingHeader } from './http/client-ip.js';
-export { TrustedProxies } from './http/trusted-proxies.js';
-export type { TrustedProxySpec } from './http/trusted-proxies.js';
-export { PROXY_PRESETS, CLOUDFLARE_RANGES_FILE } from './http/proxy-presets.js';
-export type { ProxyPreset } from './http/proxy-presets.js';
-export { ManagedFirewall, createManagedFirewall } from './managed/managed-firewall.js';
-export type { ManagedFirewallOptions, ManagedStatus, SyncErrorEvent } from './managed/managed-firewall.js';
-export type { ManagedSyncOptions, UpsyncOptions } from './sync/managed-options.js';
-export type { CategorySyncStatus, CategoryFileStatus, SyncResult } from './sync/category-sync.js';
-export type { UpsyncStatus } from './sync/upsync.js';
-export type { UpsyncRecord } from './sync/report-record.js';
-export type { SyncCategory } from './sync/sync-category.js';
-export { DEFAULT_REDACTED_PARAMS } from './sync/redact-params.js';
+export { MoatError, OptionError } from './errors/moat-error.js';
+export { MOAT_ERROR_CODES } from './errors/codes.js';
+export type { MoatErrorCode, MoatErrorCodeInfo } from './errors/codes.js';
+
+// Attack detection settings.
+export { ATTACK_MODES, attackSettingsToDocument, attacksEnabled, defaultAttackSettings, normalizeAttackSettings } from './rules/attack-settings.js';
+export type { AttackExclusion, AttackMode, AttackSettings } from './rules/attack-settings.js';
+export { ATTACK_CATEGORIES, attackWhere } from './attacks/types.js';
+export type { AttackCategory, AttackLocation, AttackMatch } from './attacks/types.js';
+
+// Verified bots.
+export { BOT_MODES, botSettingsToDocument, botsEnabled, normalizeBotSettings } from './rules/bot-settings.js';
+export type { BotMode, BotSettings } from './rules/bot-settings.js';
+export { BOT_CATEGORIES, normalizeBotCatalogue } from './bots/catalogue.js';
+export type { BotCatalogue, BotCategory, BotEntry } from './bots/catalogue.js';
+export { shippedBotCatalogue } from './bots/shipped-catalogue.js';
+export { botsFromDocument } from './rules/document.js';

@@ -89,6 +89,16 @@ export function rawRequest(port: number, bytes: string | Buffer, host = '127.0.0
   });
 }
 
+/**
+ * What Bun passes a fetch handler as its second argument (`server.requestIP(request)`), answered from
+ * @hono/node-server's real socket: a handler given this cannot reach the IncomingMessage, so Moat
+ * judges the Web Request, as on Bun and Deno.
+ */
+export function bunStyleServer(env: unknown): { requestIP(request: Request): { address: string } } {
+  const address = (env as { incoming: { socket: { remoteAddress?: string } } }).incoming.socket.remoteAddress ?? '';
+  return { requestIP: () => ({ address }) };
+}
+
 export interface RequestSpec {
   method?: string;
   /** Sent exactly as given. */

@@ -11,7 +11,7 @@ import { Hono } from 'hono';
 import { platformClientInfo, withMoatFetch } from '../src/adapters/web.js';
 import { createFirewall, type Firewall } from '../src/firewall/firewall.js';
 import type { MoatErrorEvent } from '../src/firewall/options.js';
-import { STANDARD_RULES, adapterConformance, close, listen, rulesFile, send } from './adapters-helpers.js';
+import { STANDARD_RULES, adapterConformance, bunStyleServer, close, listen, rulesFile, send } from './adapters-helpers.js';
 
 const text = (body: string) => new Response(body, { headers: { 'content-type': 'text/plain' } });
 
@@ -32,6 +32,13 @@ async function serve(fetch: (request: Request, env: unknown) => Response | Promi
 
 adapterConformance('web fetch handler (node:http via a Request wrapper)', (firewall: Firewall) =>
   serve(withMoatFetch(fetchApp, firewall)));
+
+// With a Bun-style second argument (the platform's `server.requestIP`) instead of @hono/node-server's
+// env, withMoatFetch cannot reach an IncomingMessage and judges the Web Request, as on Bun and Deno.
+adapterConformance('web fetch handler, Web path (a Bun-style server argument)', (firewall: Firewall) => {
+  const guarded = withMoatFetch<[unknown]>(fetchApp, firewall);
+  return serve((request, env) => guarded(request, bunStyleServer(env)));
+});
 
 adapterConformance('hono, Web path (c.req.raw through handle())', (firewall: Firewall) => {
   const app = new Hono();

@@ -4,7 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Engine, parseRange, parseRulesDocument, writeRulesFile } from '../src/index.js';
+import { Engine, parseRulesDocument, writeRulesFile } from '../src/index.js';
+import { parseRange } from '../src/ip/index.js';
 import { buildDataFile } from '../src/data/build-data.js';
 import { readSources } from '../src/data/read-sources.js';
 import { withTmpDir } from './helpers/engine-kit.js';

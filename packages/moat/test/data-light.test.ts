@@ -7,8 +7,9 @@ import path from 'node:path';
 import fc from 'fast-check';
 import Database from 'better-sqlite3';
 import { buildDataFile } from '../src/data/build-data.js';
-import { loadDataFile, parseIpInto } from '../src/index.js';
-import type { IpRange } from '../src/index.js';
+import { loadDataFile } from '../src/index.js';
+import { parseIpInto } from '../src/ip/index.js';
+import type { IpRange } from '../src/ip/index.js';
 import { addrText, boundaryAddrs, rangeCovers, withTmpDir } from './helpers/engine-kit.js';
 import type { Addr } from './helpers/engine-kit.js';
 

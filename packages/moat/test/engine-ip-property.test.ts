@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import fc from 'fast-check';
-import { Engine, normalizeRule, parseRange, writeRulesFile } from '../src/index.js';
+import { Engine, normalizeRule, writeRulesFile } from '../src/index.js';
+import { parseRange } from '../src/ip/index.js';
 import type { Rule, RuleInput } from '../src/index.js';
 import {
   MAPPED_FIRST, addrText, boundaryAddrs, classify, makeTmpDir, oracleIp, removeDir, v4Text, v4Value, v6Expanded,

@@ -148,9 +148,9 @@ test('formatRange: an address, a CIDR block, or start-end', () => {
     assert.equal(formatRange(range), text);
     assert.deepEqual(splitByFamily(parseRange(text)), splitByFamily(range), text);
   }
-  assert.throws(() => formatRange({ family: 4, start: 5n, end: 4n }), RangeError);
-  assert.throws(() => formatRange({ family: 4, start: 0n, end: MAX4 + 1n }), RangeError);
-  assert.throws(() => formatRange({ family: 6, start: -1n, end: 0n }), RangeError);
+  assert.throws(() => formatRange({ family: 4, start: 5n, end: 4n }), { code: 'MOAT_ERR_IP_INVALID' });
+  assert.throws(() => formatRange({ family: 4, start: 0n, end: MAX4 + 1n }), { code: 'MOAT_ERR_IP_INVALID' });
+  assert.throws(() => formatRange({ family: 6, start: -1n, end: 0n }), { code: 'MOAT_ERR_IP_INVALID' });
 });
 
 test('formatRange then parseRange gives the same addresses back', () => {
@@ -248,7 +248,7 @@ test('rangeToCidrs on known cases', () => {
   assert.equal(count('::1-ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe'), 254);
   assert.deepEqual(rangeToCidrs(parseRange('::/0')), ['::/0']);
   assert.deepEqual(rangeToCidrs(parseRange('2001:db8::-2001:db8::ffff')), ['2001:db8::/112']);
-  assert.throws(() => rangeToCidrs({ family: 4, start: 2n, end: 1n }), RangeError);
+  assert.throws(() => rangeToCidrs({ family: 4, start: 2n, end: 1n }), { code: 'MOAT_ERR_IP_INVALID' });
 });
 
 // ---------- splitByFamily ----------

@@ -2,7 +2,9 @@
 // into a scratch app's node_modules/moat-waf outside this checkout, so nothing can resolve through the
 // workspace. The app imports only `moat-waf` and `moat-waf/adapters/node`, its rules are compiled by the
 // packed bin, and it must block on a real socket. A file missing from `files` (or a stray dev-only import)
-// fails here, not at a user's first start.
+// fails here, not at a user's first start. A second script imports every published entry point, checks
+// that internal files are not importable, and that the OpenTelemetry entry, with the optional
+// `@opentelemetry/api` absent (as it is in this app), fails with its code instead of crashing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -39,6 +41,62 @@ server.listen(0, '127.0.0.1', () => {
 });
 `;
 
+/** Every published entry point, imported as a user would; the internal helpers must stay unreachable. */
+const SURFACE = `
+import { readFileSync } from 'node:fs';
+import { createFirewall } from 'moat-waf';
+
+const manifest = JSON.parse(readFileSync(new URL('./node_modules/moat-waf/package.json', import.meta.url), 'utf8'));
+const entries = {};
+for (const key of Object.keys(manifest.exports)) {
+  const specifier = key === '.' ? 'moat-waf' : 'moat-waf/' + key.slice(2);
+  // next-preload only installs a hook; loading it is what it is for, and harmless here.
+  entries[specifier] = Object.keys(await import(specifier)).sort();
+}
+const internal = {};
+for (const helper of ['firewall-from', 'send-node-response', 'node-request-context', 'fetch-request']) {
+  internal[helper] = await import('moat-waf/adapters/' + helper).then(() => 'imported', (e) => e.code);
+}
+const { registerOtelMetrics } = await import('moat-waf/otel');
+const firewall = createFirewall({ logger: false, trustedProxies: [] });
+const otel = await registerOtelMetrics(firewall).then(() => 'registered', (e) => ({ code: e.code, message: e.message }));
+console.log(JSON.stringify({ entries, internal, otel }));
+`;
+
+/**
+ * A TypeScript app naming the types public signatures use. Compiled with skipLibCheck off and only
+ * @types/node installed, so a public declaration that reaches a type of a dev-only package (or one
+ * the package does not export) fails here.
+ */
+const CONSUMER = `
+import {
+  createFirewall, createManagedFirewall, Engine, type FirewallStats, type DecisionCounts, type ManagedStatus, type HubFailoverStatus,
+  type ResolvedSync, type DataMode, type UninspectedReason, type UpsyncRejections, type UpsyncFormat, type FirewallOrOptions,
+} from 'moat-waf';
+import { buildDataFile, compileData, type CompiledData } from 'moat-waf/data';
+import { writeWafrisDataFile, writeWafrisRulesFile } from 'moat-waf/wafris';
+import { parseRange, type IpRange } from 'moat-waf/ip';
+import { Replay, type TrafficSummaryResult } from 'moat-waf/replay';
+import { moat } from 'moat-waf/adapters/express';
+import { withMoat } from 'moat-waf/adapters/node';
+import { withMoatFetch } from 'moat-waf/adapters/web';
+
+const options: FirewallOrOptions = { trustedProxies: [], dataMode: 'light' satisfies DataMode };
+const stats: FirewallStats = createFirewall().stats();
+const blocked: DecisionCounts['Blocked'] = stats.decisions.Blocked;
+const reasons: UninspectedReason[] = Object.keys(stats.bodiesUninspected) as UninspectedReason[];
+type Hubs = ManagedStatus['hubs'];
+const hub: HubFailoverStatus | null = null as Hubs['downsync'];
+const settings: ResolvedSync['dataMode'] = createManagedFirewall({ upsync: false }).settings.dataMode;
+const rejected: UpsyncRejections = {};
+const format: UpsyncFormat = 'compact';
+const compiled: CompiledData = compileData({});
+const range: IpRange = parseRange('192.0.2.0/24');
+const summary: TrafficSummaryResult | null = null;
+export { options, blocked, reasons, hub, settings, rejected, format, compiled, range, summary, Engine, buildDataFile,
+  writeWafrisDataFile, writeWafrisRulesFile, Replay, moat, withMoat, withMoatFetch };
+`;
+
 describe('the packed moat-waf tarball installed into a scratch app', () => {
   let work: string;
   let tarball: string;
@@ -62,11 +120,12 @@ describe('the packed moat-waf tarball installed into a scratch app', () => {
     await run('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
     // The two runtime dependencies are linked to the workspace's installed copies instead of installed from
     // the registry: CI may have no registry access, and better-sqlite3 compiles from source for minutes.
-    for (const dep of ['better-sqlite3', 'yaml']) {
+    for (const dep of ['better-sqlite3', 'yaml', 'isbot']) {
       fs.symlinkSync(path.join(ROOT, 'node_modules', dep), path.join(app, 'node_modules', dep), 'dir');
     }
     fs.writeFileSync(path.join(app, 'package.json'), '{"name":"scratch-shop","private":true,"type":"module"}\n');
     fs.writeFileSync(path.join(app, 'server.js'), APP);
+    fs.writeFileSync(path.join(app, 'surface.js'), SURFACE);
     fs.writeFileSync(path.join(app, 'rules.json'), JSON.stringify({ block: { paths: ['/wp-admin'], userAgents: ['sqlmap'] } }));
   });
 
@@ -86,6 +145,46 @@ describe('the packed moat-waf tarball installed into a scratch app', () => {
     const stray = files.filter((f) => /^(test|src)\//.test(f) || /\.test\./.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts'))
       || f.endsWith('.map') || f.endsWith('.tsbuildinfo'));
     assert.deepEqual(stray, []);
+  });
+
+  test('every published entry point loads from the tarball, internal helpers do not, and OpenTelemetry without @opentelemetry/api fails with its code', async () => {
+    const { stdout } = await run(process.execPath, ['surface.js'], { cwd: app });
+    const result = JSON.parse(stdout) as {
+      entries: Record<string, string[]>; internal: Record<string, string>; otel: { code: string; message: string } | string;
+    };
+    assert.deepEqual(Object.keys(result.entries).sort(), [
+      'moat-waf', 'moat-waf/adapters/astro', 'moat-waf/adapters/express', 'moat-waf/adapters/fastify', 'moat-waf/adapters/h3',
+      'moat-waf/adapters/hono', 'moat-waf/adapters/koa', 'moat-waf/adapters/nest', 'moat-waf/adapters/next', 'moat-waf/adapters/next-preload',
+      'moat-waf/adapters/next-proxy', 'moat-waf/adapters/node', 'moat-waf/adapters/web', 'moat-waf/data', 'moat-waf/ip', 'moat-waf/otel',
+      'moat-waf/ratelimit/redis', 'moat-waf/replay', 'moat-waf/wafris',
+    ]);
+    // One runtime name of each subpath entry: the packed files are the built ones, not stubs.
+    assert.ok(result.entries['moat-waf']!.includes('createManagedFirewall'));
+    assert.ok(result.entries['moat-waf/data']!.includes('buildDataFile'));
+    assert.ok(result.entries['moat-waf/wafris']!.includes('writeWafrisRulesFile'));
+    assert.ok(result.entries['moat-waf/ip']!.includes('parseRange'));
+    assert.ok(result.entries['moat-waf/replay']!.includes('Replay'));
+    assert.ok(result.entries['moat-waf/otel']!.includes('registerOtelMetrics'));
+    assert.ok(!result.entries['moat-waf']!.includes('buildDataFile'), 'data building is not on the root entry');
+    assert.deepEqual(result.internal, {
+      'firewall-from': 'ERR_PACKAGE_PATH_NOT_EXPORTED', 'send-node-response': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+      'node-request-context': 'ERR_PACKAGE_PATH_NOT_EXPORTED', 'fetch-request': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    });
+    assert.equal(typeof result.otel, 'object', 'registerOtelMetrics rejected');
+    const otel = result.otel as { code: string; message: string };
+    assert.equal(otel.code, 'MOAT_ERR_DEPENDENCY_MISSING');
+    assert.match(otel.message, /@opentelemetry\/api/);
+  });
+
+  test('a TypeScript app compiles against the packed types with skipLibCheck off and only @types/node installed', async () => {
+    fs.mkdirSync(path.join(app, 'node_modules/@types'), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, 'node_modules/@types/node'), path.join(app, 'node_modules/@types/node'), 'dir');
+    fs.writeFileSync(path.join(app, 'consumer.ts'), CONSUMER);
+    const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+    const errors = await run(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+      '--target', 'es2022', '--skipLibCheck', 'false', '--types', 'node', 'consumer.ts'], { cwd: app, maxBuffer: 16 << 20 })
+      .then(() => '', (e: { stdout: string; stderr: string }) => e.stdout + e.stderr);
+    assert.equal(errors, '', 'the consumer compiles');
   });
 
   test('the packed manifest is moat-waf with a moat-waf bin that node can run', () => {

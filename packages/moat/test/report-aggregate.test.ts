@@ -117,7 +117,7 @@ test('a flood of unique user agents restarts the string tables: later counts sti
   const { PassedAggregator } = await import('../src/report/passed-aggregator.js');
   const { MAX_INTERNED } = await import('../src/report/string-interner.js');
   const sab = createRing(16 * 1024 * 1024);
-  const writer = new RingWriter(sab, 1e9);
+  const writer = new RingWriter(sab);
   const reader = new RingReader(sab, '00000000-0000-0000-0000-');
   const counted = new Map<string, number>();
   const full = new Map<string, number>();

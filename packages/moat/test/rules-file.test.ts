@@ -91,7 +91,7 @@ describe('atomic replacement', () => {
       assert.ok(fs.readFileSync(file).equals(before), 'old file unchanged');
       assert.deepEqual(fs.readdirSync(dir), ['rules.db'], 'no temporary file left behind');
       // A rule set that cannot be written (duplicate ids) also leaves the old file in place.
-      assert.throws(() => writeRulesFile([block('ip', '1.1.1.1', { id: 'x' }), block('ip', '2.2.2.2', { id: 'x' })], file), /share the id/);
+      assert.throws(() => writeRulesFile([block('ip', '1.1.1.1', { id: 'x' }), block('ip', '2.2.2.2', { id: 'x' })], file), { name: 'RuleError', code: 'MOAT_ERR_RULE_INVALID' });
       assert.ok(fs.readFileSync(file).equals(before));
     }));
 

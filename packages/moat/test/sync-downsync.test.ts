@@ -161,6 +161,7 @@ test('signatures: accepted with a raw or PEM key, rejected when bad or missing (
         hub.fault('custom_rules', { kind: fault });
         hub.serve('custom_rules', rulesBytes({ block: { paths: ['/forged'] } }).body, `forged-${label}-${fault}.db`);
         await waitFor(() => fw.status().customRules.lastErrorReason === reason, `${label}: ${reason}`);
+        assert.equal(fw.status().customRules.lastErrorCode, 'MOAT_ERR_SYNC_SIGNATURE');
         assert.equal(verdict(fw, { path: '/forged' }), 'Passed:passed', 'the unverified file is never used');
         assert.equal(verdict(fw, { path: '/signed' }), 'Blocked:bp', 'the last good file stays');
         assert.equal(fw.status().customRules.file?.servedName, `signed-${label}.db`);
@@ -174,5 +175,5 @@ test('signatures: accepted with a raw or PEM key, rejected when bad or missing (
 });
 
 test('a public key that is not ed25519 is an option error', () => {
-  assert.throws(() => createManagedFirewall({ ...FAST, publicKey: Buffer.alloc(16).toString('base64') }), /public key/);
+  assert.throws(() => createManagedFirewall({ ...FAST, publicKey: Buffer.alloc(16).toString('base64') }), { name: 'OptionError', code: 'MOAT_ERR_OPTION_INVALID' });
 });

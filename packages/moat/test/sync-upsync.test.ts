@@ -59,7 +59,7 @@ test('records carry the Wafris fields, gzip, and go by batch size', async () => 
       {
         ip: '127.0.0.1', user_agent: 'test-agent/1', path: '/wp-admin/setup.php', parameter: '', host: '127.0.0.1', method: 'GET',
         request_id: 'req-1', timestamp: 0, treatment: 'Blocked', category: 'bp', rule: '/wp-admin', rule_id: blocked.rule_id,
-        monitored: [], ip_source: 'socket',
+        monitored: [], ip_source: 'socket', status: 403,
       },
     );
     assert.ok(Math.abs((blocked.timestamp as number) - Date.now() / 1000) < 60, 'timestamp in Unix seconds');

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { Engine, loadRulesFile, parseRange, writeRulesFile, writeWafrisRulesFile } from '../src/index.js';
+import { Engine, loadRulesFile, writeRulesFile } from '../src/index.js';
+import { writeWafrisRulesFile } from '../src/wafris/index.js';
+import { parseRange } from '../src/ip/index.js';
 import { WAFRIS_RATE_LIMIT_METHODS } from '../src/wafris/rule-rows.js';
 import type { Rule } from '../src/index.js';
 import {

@@ -13,7 +13,7 @@ export type AuditAction =
   | 'user.invite' | 'user.update' | 'user.remove'
   | 'feed.create' | 'feed.update' | 'feed.delete' | 'feed.upload'
   | 'threshold.create' | 'threshold.update' | 'threshold.delete' | 'ban.lift'
-  | 'attacks.update';
+  | 'attacks.update' | 'bots.update';
 
 export interface AuditChange {
   siteId?: number | null;

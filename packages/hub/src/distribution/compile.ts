@@ -2,10 +2,9 @@
  * The hub's only contact with the engine's rule compiler, so that changes in the engine's API touch
  * this file alone.
  */
-import {
-  RuleError, normalizeRule, parseRulesDocument, parseRulesSource, rulesToDocument, unsafeRuleProblems, writeRulesFile, writeWafrisRulesFile,
-} from 'moat-waf';
-import type { AttackSettings, Rule, RuleInput } from 'moat-waf';
+import { RuleError, normalizeRule, parseRulesDocument, parseRulesSource, rulesToDocument, unsafeRuleProblems, writeRulesFile } from 'moat-waf';
+import { writeWafrisRulesFile } from 'moat-waf/wafris';
+import type { AttackSettings, BotSettings, Rule, RuleInput } from 'moat-waf';
 
 export type { Rule, RuleInput };
 export { RuleError, unsafeRuleProblems };
@@ -20,13 +19,18 @@ export function rulesFromDocumentText(text: string, fileName = 'rules.json'): Ru
   return parseRulesDocument(text, fileName);
 }
 
+/** The `bots` section of a rules document (null when it has none); throws RuleError naming the problem. */
+export function botSettingsFromDocumentText(text: string, fileName = 'rules.json'): BotSettings | null {
+  return parseRulesSource(text, fileName).bots;
+}
+
 /** The `attacks` section of a rules document (null when it has none); throws RuleError naming the problem. */
 export function attackSettingsFromDocumentText(text: string, fileName = 'rules.json'): AttackSettings | null {
   return parseRulesSource(text, fileName).attacks;
 }
 
-export function rulesAsDocument(rules: readonly Rule[], attacks: AttackSettings | null = null): object {
-  return rulesToDocument(rules, attacks);
+export function rulesAsDocument(rules: readonly Rule[], attacks: AttackSettings | null = null, bots: BotSettings | null = null): object {
+  return rulesToDocument(rules, attacks, bots);
 }
 
 export interface CompiledFile {
@@ -52,10 +56,13 @@ function safeRules(rules: readonly Rule[]): { safe: Rule[]; skipped: { id: strin
   return { safe, skipped };
 }
 
-/** `attacks`: the site's attack-detection settings (Moat files only; Wafris clients have no attack detection). */
-export function compileMoatRules(rules: readonly Rule[], outPath: string, attacks: AttackSettings | null = null): CompiledFile {
+/**
+ * `attacks`, `bots`: the site's attack-detection and bot settings (Moat files only; Wafris clients have
+ * neither).
+ */
+export function compileMoatRules(rules: readonly Rule[], outPath: string, attacks: AttackSettings | null = null, bots: BotSettings | null = null): CompiledFile {
   const { safe, skipped } = safeRules(rules);
-  const written = writeRulesFile(safe, outPath, { attacks });
+  const written = writeRulesFile(safe, outPath, { attacks, bots });
   return { path: written.path, hash: written.hash, skipped };
 }
 

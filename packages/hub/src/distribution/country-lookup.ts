@@ -3,7 +3,8 @@
 // data file answers null, as before. The same lookup also answers everything else the file knows of an
 // address (network, lists), for the IP page, without loading the file twice.
 
-import { loadDataFile, parseIpInto, type DataLabel } from 'moat-waf';
+import { loadDataFile, type DataLabel } from 'moat-waf';
+import { parseIpInto } from 'moat-waf/ip';
 
 export interface CountryLookup {
   (ip: string): string | null;

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import type { HubStore, RulesBuild, RulesFormat, StoredRule } from '../store/store.js';
 import { compileMoatRules, compileWafrisRules, type Rule } from './compile.js';
 import { siteAttackSettings } from '../rules/attack-settings.js';
-import type { AttackSettings } from 'moat-waf';
+import { siteBotSettings } from '../rules/bot-settings.js';
+import type { AttackSettings, BotSettings } from 'moat-waf';
 
 export interface ServedBuild extends RulesBuild {
   path: string;
@@ -45,7 +46,8 @@ export class RulesBuilder {
       // Rules made elsewhere (automatic bans) are compiled in but not stored as the site's rules.
       for (const source of this.ruleSources) rules.push(...(await source(siteId)));
       const attacks = await siteAttackSettings(this.store, siteId);
-      const built = { moat: await this.build(siteId, 'moat', rules, attacks), wafris: await this.build(siteId, 'wafris', rules, null) };
+      const bots = await siteBotSettings(this.store, siteId);
+      const built = { moat: await this.build(siteId, 'moat', rules, attacks, bots), wafris: await this.build(siteId, 'wafris', rules, null, null) };
       // Every build after an expiry sees it exactly once: expired since the previous build, not yet at this one.
       const sinceMs = previous ? previous.builtAt * 1000 : Number.POSITIVE_INFINITY;
       const expired = stored.filter((r) => r.expires !== undefined && r.expires > sinceMs && r.expires <= built.wafris.builtAt * 1000);
@@ -123,13 +125,13 @@ export class RulesBuilder {
     return join(this.rulesDir, `site-${siteId}`);
   }
 
-  private async build(siteId: number, format: RulesFormat, rules: Rule[], attacks: AttackSettings | null): Promise<ServedBuild> {
+  private async build(siteId: number, format: RulesFormat, rules: Rule[], attacks: AttackSettings | null, bots: BotSettings | null): Promise<ServedBuild> {
     const dir = this.siteDir(siteId);
     mkdirSync(dir, { recursive: true });
     const temp = join(dir, `.building-${format}-${randomBytes(6).toString('hex')}.db`);
     let compiled;
     try {
-      compiled = format === 'moat' ? compileMoatRules(rules, temp, attacks) : compileWafrisRules(rules, temp, this.now());
+      compiled = format === 'moat' ? compileMoatRules(rules, temp, attacks, bots) : compileWafrisRules(rules, temp, this.now());
     } catch (error) {
       rmSync(temp, { force: true });
       throw error;
@@ -174,9 +176,10 @@ export class RulesBuilder {
 
 /** The engine's Rule without the hub's bookkeeping fields. */
 function plainRule(r: StoredRule): Rule {
-  const rule: Rule = { id: r.id, action: r.action, kind: r.kind, value: r.value, mode: r.mode };
+  const rule: Rule = r.kind === 'rateLimit'
+    ? { id: r.id, action: 'block', kind: r.kind, value: r.value, mode: r.mode, rateLimit: r.rateLimit }
+    : { id: r.id, action: r.action, kind: r.kind, value: r.value, mode: r.mode };
   if (r.note !== undefined) rule.note = r.note;
   if (r.expires !== undefined) rule.expires = r.expires;
-  if (r.rateLimit) rule.rateLimit = r.rateLimit;
   return rule;
 }

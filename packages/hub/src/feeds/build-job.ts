@@ -7,10 +7,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import {
-  buildDataFile, importAsnCsv, importCloudRanges, importCountryCsv, importIpList, readSources,
-  type DataInputs, type IpRange,
-} from 'moat-waf';
+import { buildDataFile, importAsnCsv, importCloudRanges, importCountryCsv, importIpList, readSources, type DataInputs } from 'moat-waf/data';
+import type { IpRange } from 'moat-waf/ip';
 import type { FeedFormat, ListDiff } from '../store/feed-records.js';
 import { feedProblem, type Imported } from './feed-validation.js';
 import { diffList, intervalsFromText, intervalsToText, mergeRanges } from './range-diff.js';

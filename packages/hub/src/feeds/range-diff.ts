@@ -3,7 +3,7 @@
  * first merged into sorted, non-overlapping intervals, so re-ordering a feed or splitting a /23 into two
  * /24s is no change; the result counts the intervals of the set differences and keeps a bounded sample.
  */
-import { formatRange, type IpRange } from 'moat-waf';
+import { formatRange, type IpRange } from 'moat-waf/ip';
 import type { ListDiff } from '../store/feed-records.js';
 
 /** Sample size per direction and list: enough to see what happened, bounded for the store and the page. */

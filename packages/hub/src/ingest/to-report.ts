@@ -1,4 +1,4 @@
-import { countryOfWafrisRule } from 'moat-waf';
+import { countryOfWafrisRule } from 'moat-waf/wafris';
 import type { ReportRecord } from '../store/store.js';
 import type { UpsyncRecord } from './upsync-schema.js';
 

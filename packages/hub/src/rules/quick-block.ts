@@ -1,4 +1,5 @@
-import { formatIp, tryParseIp, tryParseRange, type Rule } from 'moat-waf';
+import type { Rule } from 'moat-waf';
+import { formatIp, tryParseIp, tryParseRange } from 'moat-waf/ip';
 import { broadRuleReason, hasHiddenCharacters, kindName } from './rule-breadth.js';
 
 /** The rule kinds the overview's top lists offer one-click Block / Monitor for. */

@@ -1,4 +1,5 @@
-import { splitByFamily, tryParseRange, type Rule } from 'moat-waf';
+import type { Rule } from 'moat-waf';
+import { splitByFamily, tryParseRange } from 'moat-waf/ip';
 
 /** Broader than a /8 of IPv4 or a /16 of IPv6: far beyond any one network an operator means to name. */
 const MAX_IPV4_ADDRESSES = 1n << 24n;

@@ -1,4 +1,5 @@
-import { wafrisReportedAs, type Rule } from 'moat-waf';
+import type { Rule } from 'moat-waf';
+import { wafrisReportedAs } from 'moat-waf/wafris';
 import type { RuleHits } from '../store/store.js';
 
 export interface RuleHitCount {

@@ -1,4 +1,6 @@
-import { CONTINENT_OF, splitByFamily, tryParseIp, tryParseRange, type Rule } from 'moat-waf';
+import type { Rule } from 'moat-waf';
+import { CONTINENT_OF } from 'moat-waf/data';
+import { splitByFamily, tryParseIp, tryParseRange } from 'moat-waf/ip';
 import { hourFloor } from '../store/report-rows.js';
 import type { HubStore, StoredReport, TopDimension } from '../store/store.js';
 

@@ -26,6 +26,8 @@ export const ruleInputSchema = z.object({
     match: z.enum(['exact', 'prefix']).optional(),
     limit: z.coerce.number().int().positive(),
     window: z.union([z.string().min(1).max(20), z.number().positive()]),
+    /** `ip` (default), `header:<name>`, `cookie:<name>` or `user`; normalizeRule checks the name. */
+    key: z.string().max(80).nullish(),
   }).optional(),
 });
 

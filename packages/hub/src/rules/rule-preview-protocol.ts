@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { TrafficSummaryResult, TrafficSummaryState } from 'moat-waf';
-import type { ReportScanSource } from '../store/report-scan.js';
+import type { TrafficSummaryResult, TrafficSummaryState } from 'moat-waf/replay';
+import type { KeyHalf, ReportScanSource } from '../store/report-scan.js';
 
 /** What the preview worker is started with. */
 export interface PreviewWorkerInput {
@@ -16,9 +16,12 @@ export interface PreviewWorkerInput {
   pageSize: number;
   /** Memory for the replayed rate limits. */
   rateLimitBytes: number;
+  /** Set when the job is split by client (a rate limit): the half of the clients this worker replays. */
+  keyHalf?: KeyHalf;
   /**
-   * When the range is split in time between two workers: the earlier part's worker `merge`s the later
-   * part's counts, which arrive on this port, and reports the whole; the later part's worker `send`s them.
+   * When the job is split between two workers (the range's halves in time, or the clients' halves): the
+   * first part's worker `merge`s the second part's counts, which arrive on this port, and reports the
+   * whole; the second part's worker `send`s them.
    * The counts go worker to worker, so the hub's event loop never copies the big sets of IPs.
    */
   peer?: { role: 'merge' | 'send'; port: MessagePort };

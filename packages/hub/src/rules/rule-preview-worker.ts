@@ -3,10 +3,12 @@
  * engine, every stored report of the range replayed through it oldest first (rate limits on a clock set
  * from each report's timestamp), summed up by moat-waf's TrafficSummary. Progress goes to the parent
  * as the scan passes through time; the parent ends the worker to cancel it. When the parent split the
- * range in two, the two workers meet over a port of their own (see PreviewWorkerInput.peer).
+ * job in two (in time, or by client), the two workers meet over a port of their own (see
+ * PreviewWorkerInput.peer).
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { Engine, MemoryRateLimitStore, Replay, requestFieldsRead, type ReplayRecord, type TrafficSummaryResult } from 'moat-waf';
+import { Engine, MemoryRateLimitStore } from 'moat-waf';
+import { Replay, requestFieldsRead, type ReplayRecord, type TrafficSummaryResult } from 'moat-waf/replay';
 import { openReportScanner, type ReportScanner, type ScanColumns, type ScanCursor, type ScanRow } from '../store/report-scan.js';
 import type { PreviewPartCounts, PreviewWorkerInput, PreviewWorkerMessage } from './rule-preview-protocol.js';
 
@@ -17,13 +19,13 @@ const PROGRESS_EVERY_MS = 100;
 export async function scan(input: PreviewWorkerInput, send: (message: PreviewWorkerMessage) => void): Promise<void> {
   const rateLimits = new MemoryRateLimitStore({ maxBytes: input.rateLimitBytes });
   const replay = new Replay((now) => Engine.open({ rules: input.rulesFile, data: input.dataFile, now, rateLimits }));
-  // The later part's counts, listened for from the start so they are not missed while this part runs.
+  // The second part's counts, listened for from the start so they are not missed while this part runs.
   const peerCounts = input.peer?.role === 'merge' ? nextMessage<PreviewPartCounts>(input.peer.port) : undefined;
   const fields = requestFieldsRead(replay.engine);
   const columns: ScanColumns = { method: fields.has('method'), host: fields.has('host'), parameter: fields.has('params') };
   let scanner: ReportScanner;
   try {
-    scanner = await openReportScanner(input.source, columns);
+    scanner = await openReportScanner(input.source, columns, input.keyHalf);
   } catch (error) {
     replay.engine.close();
     throw error;

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import type { TrafficSummaryResult } from 'moat-waf';
+import type { TrafficSummaryResult } from 'moat-waf/replay';
 import { compileMoatRules, unsafeRuleProblems, type Rule } from '../distribution/compile.js';
 import { findDataFile } from '../distribution/data-files.js';
 import { HttpError } from '../server/http-error.js';
@@ -24,9 +24,11 @@ const MAX_RUNNING = 2;
 /** Reports per keyset page: large enough that per-query cost vanishes, small enough to bound memory (~1.5 MB). */
 const PAGE_SIZE = 5000;
 /**
- * Workers per scan when a decision depends on the request alone (no rate limit, no expiry): the range's
- * two halves in time are scanned at once, one per core, and their counts merged (a 1 M-report scan in
- * about half the wall time). A rate limit needs one pass in time order, so it stays one worker.
+ * Workers per scan, one per core, their counts merged (a 1 M-report scan in about half the wall time).
+ * When a decision depends on the request alone (no rate limit, no expiry) the range's two halves in
+ * time are scanned at once. A rate limit needs each client's requests in time order, but clients count
+ * apart, so its two workers each replay the whole range for half of the clients (split by the reports'
+ * IP text inside the database, see KeyHalf): exactly the counts of one pass.
  */
 const SPLIT_PARTS = 2;
 /** A scan still running after this is ended: a guard, not a target (10 M reports take seconds). */
@@ -60,7 +62,7 @@ export interface PreviewJobView {
   /** Reports read so far, and the share of the range's time already passed (0 to 1). */
   scanned: number;
   progress: number;
-  /** Workers scanning the range at once: 2 (its halves in time) unless the draft needs one pass in time order. */
+  /** Workers scanning at once: 2 (the range's halves in time, or the clients' halves for a rate limit), or 1. */
   parts: number;
   elapsedMs: number;
   result?: PreviewResult;
@@ -123,7 +125,7 @@ export class RulePreviews {
       const input: PreviewWorkerInput = {
         source, siteId, from: job.from, to: job.to, rulesFile, dataFile, pageSize: PAGE_SIZE, rateLimitBytes: RATE_LIMIT_BYTES,
       };
-      const inputs = splittable(rule) ? splitInTime(input) : [input];
+      const inputs = splittableInTime(rule) ? splitInTime(input) : rule.kind === 'rateLimit' ? splitByClient(input) : [input];
       job.parts = inputs.length;
       this.run(job, inputs);
     } catch (error) {
@@ -231,8 +233,20 @@ export class RulePreviews {
 }
 
 /** True when each report's decision depends on that report alone, so parts of the range may be judged apart. */
-function splittable(rule: Rule): boolean {
+function splittableInTime(rule: Rule): boolean {
   return rule.kind !== 'rateLimit' && rule.expires === undefined;
+}
+
+/** The clients' two halves (KeyHalf), each replayed over the whole range by a worker of its own. */
+function splitByClient(input: PreviewWorkerInput): PreviewWorkerInput[] {
+  if (SPLIT_PARTS < 2) return [input];
+  const { port1, port2 } = new MessageChannel();
+  // Each half's rate limits hold only its own clients: half the memory each.
+  const rateLimitBytes = Math.floor(input.rateLimitBytes / 2);
+  return [
+    { ...input, rateLimitBytes, keyHalf: 0, peer: { role: 'merge', port: port1 } },
+    { ...input, rateLimitBytes, keyHalf: 1, peer: { role: 'send', port: port2 } },
+  ];
 }
 
 /** The range's halves in time, for two workers that meet over a port: the earlier one merges. */

@@ -1,8 +1,9 @@
 import type { HubStore, StoredRule } from '../store/store.js';
 import type { RulesBuilder } from '../distribution/rules-builder.js';
-import { RuleError, attackSettingsFromDocumentText, rulesAsDocument, rulesFromDocumentText, toRule, unsafeRuleProblems, type Rule } from '../distribution/compile.js';
-import { attackSettingsToDocument } from 'moat-waf';
+import { RuleError, attackSettingsFromDocumentText, botSettingsFromDocumentText, rulesAsDocument, rulesFromDocumentText, toRule, unsafeRuleProblems, type Rule } from '../distribution/compile.js';
+import { attackSettingsToDocument, botSettingsToDocument } from 'moat-waf';
 import { siteAttackSettings } from './attack-settings.js';
+import { siteBotSettings } from './bot-settings.js';
 import { HttpError } from '../server/http-error.js';
 import type { RuleInputBody, RulePatch } from './rule-input.js';
 import type { Actor } from '../audit/actor.js';
@@ -49,12 +50,14 @@ export class RuleService {
   async update(siteId: number, ruleId: string, patch: RulePatch, actor: Actor): Promise<StoredRule> {
     const existing = await this.store.getRule(siteId, ruleId);
     if (!existing) throw new HttpError(404, 'no such rule', 'not_found');
-    const next: Rule = { id: existing.id, action: existing.action, kind: existing.kind, value: existing.value, mode: patch.mode ?? existing.mode };
+    const mode = patch.mode ?? existing.mode;
+    const next: Rule = existing.kind === 'rateLimit'
+      ? { id: existing.id, action: 'block', kind: existing.kind, value: existing.value, mode, rateLimit: existing.rateLimit }
+      : { id: existing.id, action: existing.action, kind: existing.kind, value: existing.value, mode };
     const note = patch.note === undefined ? existing.note : patch.note ?? undefined;
     if (note) next.note = note;
     const expires = patch.clearExpires ? undefined : patch.expires !== undefined ? toMillis(patch.expires) : existing.expires;
     if (expires !== undefined) next.expires = expires;
-    if (existing.rateLimit) next.rateLimit = existing.rateLimit;
     // A change of mode can make a rule unsafe (a "/" path rule switched from monitor to block).
     const problems = unsafeRuleProblems(next);
     if (problems.length > 0) throw new HttpError(400, problems.join('; '), 'invalid_rule');
@@ -79,6 +82,8 @@ export class RuleService {
     const rules = this.previewDocument(document);
     // An `attacks` section sets the site's attack detection too (rules/attack-settings.ts); none leaves it as it is.
     const attacks = validate(() => attackSettingsFromDocumentText(typeof document === 'string' ? document : JSON.stringify(document), 'import'));
+    // A `bots` section likewise sets the site's bot settings (rules/bot-settings.ts).
+    const bots = validate(() => botSettingsFromDocumentText(typeof document === 'string' ? document : JSON.stringify(document), 'import'));
     const now = this.nowSeconds();
     const before = await this.store.listRules(siteId);
     if (replace) {
@@ -92,6 +97,7 @@ export class RuleService {
       await this.store.saveRules(siteId, fresh, { replace: false, now });
     }
     if (attacks !== null) await this.store.saveAttackSettings(siteId, JSON.stringify(attackSettingsToDocument(attacks)), now);
+    if (bots !== null) await this.store.saveBotSettings(siteId, JSON.stringify(botSettingsToDocument(bots)), now);
     await this.builder.rebuild(siteId);
     await this.audit.rulesImported(actor, siteId, rules, replace, before.length);
     return { imported: rules.length };
@@ -104,7 +110,7 @@ export class RuleService {
   }
 
   async export(siteId: number): Promise<object> {
-    return rulesAsDocument(await this.store.listRules(siteId), await siteAttackSettings(this.store, siteId));
+    return rulesAsDocument(await this.store.listRules(siteId), await siteAttackSettings(this.store, siteId), await siteBotSettings(this.store, siteId));
   }
 
   private async checkCapacity(siteId: number, adding: number): Promise<void> {

@@ -31,6 +31,7 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { HubStore } from '../store/store.js';
 import { dashboardRoutes } from '../ui/routes/dashboard-routes.js';
 import { attacksRoutes } from '../ui/routes/attacks-routes.js';
+import { botsRoutes } from '../ui/routes/bots-routes.js';
 import { userRoutes } from '../ui/routes/users-routes.js';
 import { thresholdsRoutes } from '../ui/routes/thresholds-routes.js';
 import { assetRoutes } from './asset-routes.js';
@@ -175,6 +176,7 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
     await app.register(async (scope) => apiRoutes(scope, context, sites));
     await app.register(async (scope) => dashboardRoutes(scope, context, sites));
     await app.register(async (scope) => attacksRoutes(scope, context, sites));
+    await app.register(async (scope) => botsRoutes(scope, context, sites));
     await app.register(async (scope) => userRoutes(scope, context));
     await app.register(async (scope) => feedApiRoutes(scope, context));
     await app.register(async (scope) => dataRoutes(scope, context));

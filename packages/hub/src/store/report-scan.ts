@@ -50,11 +50,36 @@ export interface ReportScanner {
   close(): Promise<void>;
 }
 
-export async function openReportScanner(source: ReportScanSource, columns: ScanColumns = ALL_SCAN_COLUMNS): Promise<ReportScanner> {
+/**
+ * One of two disjoint halves of a site's reports, split by the client a rate limit counts (its IPv4
+ * address or IPv6 prefix), so that each half holds every report of its clients and two workers replay a
+ * rate limit exactly, side by side. The split is by text, inside the database, so a worker is never
+ * handed the other half's rows: dotted addresses (IPv4, and IPv4-mapped IPv6 as Node writes it) ending
+ * in an odd digit are half 1; everything else (other IPv4, all IPv6) is half 0. An address's last digit
+ * is the same in all its dotted spellings, and every IPv6 prefix stays whole in half 0. Uneven for
+ * IPv6-heavy traffic, but exact, except for spellings Node never gives a peer address: an IPv4-mapped
+ * address in hex (`::ffff:c000:201`, half 0 while its dotted form may be half 1), and IPv6 with a
+ * dotted tail that is not mapped (`64:ff9b::192.0.2.1`), whose /64 may then fall in both halves.
+ */
+export type KeyHalf = 0 | 1;
+
+/** The SQL condition of half 1: dotted text ending in an odd digit. */
+function keyHalfOneCondition(lastCharacter: string, containsDot: string): string {
+  return `(${containsDot} AND ${lastCharacter} IN ('1', '3', '5', '7', '9'))`;
+}
+
+export async function openReportScanner(source: ReportScanSource, columns: ScanColumns = ALL_SCAN_COLUMNS, half?: KeyHalf): Promise<ReportScanner> {
   if (source.kind === 'sqlite') {
     const { SqliteReportScanner } = await import('./sqlite/report-scan.js');
-    return new SqliteReportScanner(source.file, columns);
+    return new SqliteReportScanner(source.file, columns, half);
   }
   const { openPostgresReportScanner } = await import('./postgres/report-scan.js');
-  return openPostgresReportScanner(source.connectionString, columns);
+  return openPostgresReportScanner(source.connectionString, columns, half);
+}
+
+/** `AND <condition>` limiting a scan to a half of the keys, or nothing for a whole scan. */
+export function keyHalfClause(half: KeyHalf | undefined, lastCharacter: string, containsDot: string): string {
+  if (half === undefined) return '';
+  const one = keyHalfOneCondition(lastCharacter, containsDot);
+  return half === 1 ? ` AND ${one}` : ` AND NOT ${one}`;
 }

@@ -1,4 +1,4 @@
-import type { Rule } from 'moat-waf';
+import { parseRateLimitKey, formatRateLimitKey, type MatchRule, type RateLimitSpec, type Rule } from 'moat-waf';
 import type {
   ApiKeyInfo, AuditEntry, ClientContact, ReporterContact, Role, RulesBuild, RulesFormat, Session, Site, StoredRule, User, UserAccess, UserWithSecret,
 } from './store.js';
@@ -25,6 +25,8 @@ export interface RuleRow {
   site_id: number; id: string; action: string; kind: string; value: string; note: string | null; mode: string;
   expires: number | null; rl_method: string | null; rl_path: string | null; rl_match: string | null;
   rl_limit: number | null; rl_window_ms: number | null; created_at: number; updated_at: number;
+  /** `header:<name>`, `cookie:<name>` or `user`; null counts by IP (schema version 11). */
+  rl_key: string | null;
 }
 export interface BuildRow { site_id: number; format: RulesFormat; file_name: string; hash: string; built_at: number; rule_count: number }
 export interface ClientRow {
@@ -79,28 +81,32 @@ export function toKey(r: KeyRow): ApiKeyInfo {
   };
 }
 
-/** Rule fields in table column order, from `id` to `rl_window_ms`. */
+/** Rule fields in table column order, from `id` to `rl_window_ms`, then `rl_key`. */
 export function ruleColumns(rule: Rule): unknown[] {
   const rl = rule.rateLimit;
   return [
     rule.id, rule.action, rule.kind, rule.value, rule.note ?? null, rule.mode, rule.expires ?? null,
     rl ? rl.method : null, rl ? rl.path : null, rl ? rl.match : null, rl ? rl.limit : null, rl ? rl.windowMs : null,
+    rl?.key === undefined ? null : formatRateLimitKey(rl.key),
   ];
 }
 
 export function toRule(r: RuleRow): StoredRule {
-  const rule: StoredRule = {
-    siteId: r.site_id, id: r.id, action: r.action as Rule['action'], kind: r.kind as Rule['kind'], value: r.value,
-    mode: r.mode as Rule['mode'], createdAt: r.created_at, updatedAt: r.updated_at,
-  };
+  const common = { siteId: r.site_id, id: r.id, value: r.value, mode: r.mode as Rule['mode'], createdAt: r.created_at, updatedAt: r.updated_at };
+  let rule: StoredRule;
+  if (r.kind === 'rateLimit') {
+    const rateLimit: RateLimitSpec = {
+      method: r.rl_method, path: r.rl_path ?? '/', match: r.rl_match === 'prefix' ? 'prefix' : 'exact',
+      limit: r.rl_limit ?? 0, windowMs: r.rl_window_ms ?? 0,
+    };
+    const key = parseRateLimitKey(r.rl_key);
+    if (key !== undefined) rateLimit.key = key;
+    rule = { ...common, action: 'block', kind: 'rateLimit', rateLimit };
+  } else {
+    rule = { ...common, action: r.action as Rule['action'], kind: r.kind as MatchRule['kind'] };
+  }
   if (r.note !== null) rule.note = r.note;
   if (r.expires !== null) rule.expires = r.expires;
-  if (r.kind === 'rateLimit' && r.rl_path !== null && r.rl_limit !== null && r.rl_window_ms !== null) {
-    rule.rateLimit = {
-      method: r.rl_method, path: r.rl_path, match: r.rl_match === 'prefix' ? 'prefix' : 'exact',
-      limit: r.rl_limit, windowMs: r.rl_window_ms,
-    };
-  }
   return rule;
 }
 

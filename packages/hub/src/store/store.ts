@@ -85,11 +85,12 @@ export interface ApiKeyInfo {
   lastUsedAt: number | null;
 }
 
-export interface StoredRule extends Rule {
+/** A rule as the hub stores it: the engine's Rule (a union on `kind`) plus bookkeeping. */
+export type StoredRule = Rule & {
   siteId: number;
   createdAt: number;
   updatedAt: number;
-}
+};
 
 export type RulesFormat = 'moat' | 'wafris';
 
@@ -298,6 +299,10 @@ export interface HubStore {
   // Attack-detection settings (JSON of moat-waf's attack settings document); none stored = the defaults.
   getAttackSettings(siteId: number): Promise<string | undefined>;
   saveAttackSettings(siteId: number, settingsJson: string, now: number): Promise<void>;
+
+  // Verified-bot settings (JSON of moat-waf's bots section: modes by category); none stored = bots off.
+  getBotSettings(siteId: number): Promise<string | undefined>;
+  saveBotSettings(siteId: number, settingsJson: string, now: number): Promise<void>;
 
   // Compiled rule files
   getBuild(siteId: number, format: RulesFormat): Promise<RulesBuild | undefined>;

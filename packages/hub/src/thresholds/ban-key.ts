@@ -1,4 +1,4 @@
-import { formatRange, tryParseIp, tryParseRange, type IpRange } from 'moat-waf';
+import { formatRange, tryParseIp, tryParseRange, type IpRange } from 'moat-waf/ip';
 import type { ThresholdKeyKind } from './threshold-types.js';
 
 const LOW_64 = (1n << 64n) - 1n;

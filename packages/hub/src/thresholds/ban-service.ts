@@ -1,4 +1,5 @@
-import { tryParseRange, type IpRange, type Rule } from 'moat-waf';
+import type { Rule } from 'moat-waf';
+import { tryParseRange, type IpRange } from 'moat-waf/ip';
 import type { Actor } from '../audit/actor.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { RulesBuilder } from '../distribution/rules-builder.js';
@@ -7,9 +8,11 @@ import { DatabaseUnavailableError } from '../store/postgres/database-unavailable
 import type { HubStore } from '../store/store.js';
 import { banKeyRange, rangesOverlap } from './ban-key.js';
 import { BanBrakes } from './ban-policy.js';
-import { SlidingCounters, type CounterStats } from './sliding-counters.js';
+import { FleetCounts, type FleetBatch, type FleetCountStats } from './fleet-counts.js';
+import { BUCKETS, SlidingCounters, type CounterStats } from './sliding-counters.js';
 import { ThresholdEvaluator, type Crossing, type ThresholdRecord } from './threshold-evaluator.js';
 import { THRESHOLD_LIMITS } from './threshold-input.js';
+import type { FleetCountStore } from './threshold-store.js';
 import type { Ban, ThresholdMode, ThresholdRule, ThresholdRuleInput } from './threshold-types.js';
 
 export interface ThresholdOptions {
@@ -21,6 +24,16 @@ export interface ThresholdOptions {
   maxPendingCrossings: number;
   /** Records of big batches waiting to be counted slice by slice; a batch beyond is dropped and counted. */
   maxPendingRecords: number;
+  /** Hubs on one PostgreSQL database whose fleet-wide counts are exact (see FleetCounts). */
+  fleetHubs: number;
+  /** Shared-count increments waiting for the next flush; more are dropped and counted. */
+  maxPendingCounts: number;
+  /** Milliseconds between flushes of shared counts (PostgreSQL). */
+  fleetFlushMs: number;
+  /** Days an ended ban (expired or lifted) and a threshold event stay listed before they are deleted. */
+  banHistoryDays: number;
+  /** Milliseconds between housekeeping passes (pruning ended bans, old events and old shared counts). */
+  housekeepingMs: number;
 }
 
 export const DEFAULT_THRESHOLD_OPTIONS: ThresholdOptions = {
@@ -28,6 +41,11 @@ export const DEFAULT_THRESHOLD_OPTIONS: ThresholdOptions = {
   maxActiveBansPerSite: 10_000,
   maxPendingCrossings: 10_000,
   maxPendingRecords: 200_000,
+  fleetHubs: 10,
+  maxPendingCounts: 20_000,
+  fleetFlushMs: 250,
+  banHistoryDays: 7,
+  housekeepingMs: 10 * 60_000,
 };
 
 /** How often the rules are reloaded from the store (changes made by another hub on the same database). */
@@ -54,6 +72,20 @@ export interface ThresholdStats {
   pendingCrossings: number;
   /** Crossing batches whose storing failed (logged); their keys may cross again. */
   failures: number;
+  /** Crossings of keys another hub had banned a moment before (the ban is stored once). */
+  alreadyBanned: number;
+  /** Ended bans and old events deleted by housekeeping. */
+  prunedBans: number;
+  prunedEvents: number;
+  /** Fleet-wide counting (PostgreSQL); null with SQLite, whose one hub counts alone. */
+  fleet: FleetCountStats | null;
+}
+
+/** What one housekeeping pass deleted. */
+export interface Housekeeping {
+  bans: number;
+  events: number;
+  counts: number;
 }
 
 /**
@@ -67,7 +99,9 @@ const MAX_TIMER_MS = 10_000;
  * Auto-ban: counts ingested reports against each site's threshold rules (ThresholdEvaluator, in memory,
  * bounded) and turns crossings into bans stored with their reason and expiry, compiled into the site's
  * rules file as IP blocks (see ruleSource). Storing runs after the upsync answer, one crossing batch at a
- * time, so ingest never waits for it. Counters start from zero when the hub restarts; bans do not.
+ * time, so ingest never waits for it. On PostgreSQL the counts of keys that matter are also shared with
+ * the other hubs and judged on the fleet's sum (flushFleet). Counters start from zero when the hub
+ * restarts; bans do not, and ended ones are pruned after banHistoryDays (housekeep).
  */
 export class BanService {
   readonly evaluator: ThresholdEvaluator;
@@ -84,8 +118,15 @@ export class BanService {
   private readonly rebuilds = new Set<Promise<unknown>>();
   private expiryTimer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private housekeepingTimer: NodeJS.Timeout | undefined;
+  private readonly fleet: FleetCounts | undefined;
+  private flushing: Promise<void> | undefined;
   private stopped = false;
-  private readonly counts = { crossings: 0, bans: 0, wouldBans: 0, allowListed: 0, refusedByCap: 0, refusedByRate: 0, droppedCrossings: 0, droppedRecords: 0, failures: 0 };
+  private readonly counts = {
+    crossings: 0, bans: 0, wouldBans: 0, allowListed: 0, refusedByCap: 0, refusedByRate: 0, droppedCrossings: 0, droppedRecords: 0, failures: 0,
+    alreadyBanned: 0, prunedBans: 0, prunedEvents: 0,
+  };
 
   constructor(
     private readonly store: HubStore,
@@ -96,7 +137,8 @@ export class BanService {
     options: Partial<ThresholdOptions> = {},
   ) {
     this.options = { ...DEFAULT_THRESHOLD_OPTIONS, ...options };
-    this.evaluator = new ThresholdEvaluator(new SlidingCounters(this.options.maxCounterKeys));
+    if (store.thresholds.fleetCounts) this.fleet = new FleetCounts({ fleetHubs: this.options.fleetHubs, maxPendingCounts: this.options.maxPendingCounts });
+    this.evaluator = new ThresholdEvaluator(new SlidingCounters(this.options.maxCounterKeys), this.fleet);
   }
 
   /**
@@ -114,6 +156,74 @@ export class BanService {
       });
     }, RULES_REFRESH_MS);
     this.refreshTimer.unref();
+    if (this.fleet) {
+      this.flushTimer = setInterval(() => void this.flushFleet(), this.options.fleetFlushMs);
+      this.flushTimer.unref();
+    }
+    this.housekeepingTimer = setInterval(() => {
+      this.housekeep().catch((error: unknown) => {
+        if (!(error instanceof DatabaseUnavailableError)) this.logError(error, 'could not prune ended bans');
+      });
+    }, this.options.housekeepingMs);
+    this.housekeepingTimer.unref();
+  }
+
+  /**
+   * Sends this hub's shared-count increments and judges the fleet's sums of their keys: a key at its
+   * threshold there is a crossing like one found here alone (the ban is stored once, whichever hubs find
+   * it). One flush at a time; a failed flush loses its increments (counted), never the hub's own counts.
+   */
+  flushFleet(): Promise<void> {
+    const fleet = this.fleet;
+    const shared = this.store.thresholds.fleetCounts;
+    if (!fleet || !shared || this.stopped || this.flushing) return this.flushing ?? Promise.resolve();
+    const batch = fleet.take();
+    if (batch.increments.length === 0 && batch.resets.length === 0) return Promise.resolve();
+    this.flushing = this.writeFleet(fleet, shared, batch).finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async writeFleet(fleet: FleetCounts, shared: FleetCountStore, batch: FleetBatch): Promise<void> {
+    try {
+      await shared.resetCounts(batch.resets);
+      await shared.addCounts(batch.increments);
+      const sums = await shared.sumCounts(batch.windows);
+      const bySite = new Map<number, Crossing[]>();
+      const crossed: { ruleId: number; key: string }[] = [];
+      batch.windows.forEach((window, i) => {
+        const sum = sums[i]!;
+        if (sum < window.rule.threshold) return;
+        crossed.push({ ruleId: window.ruleId, key: window.key });
+        this.evaluator.counters.reset(window.ruleId, window.key);
+        const list = bySite.get(window.rule.siteId) ?? [];
+        list.push({ rule: window.rule, key: window.key, count: sum, at: Math.floor(((window.head + 1) * window.rule.windowSeconds) / BUCKETS) });
+        bySite.set(window.rule.siteId, list);
+      });
+      await shared.resetCounts(crossed);
+      for (const [siteId, crossings] of bySite) this.queueCrossings(siteId, crossings);
+      fleet.flushed(batch, crossed.length);
+    } catch (error) {
+      fleet.failed(batch);
+      if (!(error instanceof DatabaseUnavailableError)) this.logError(error, 'could not share threshold counts with the other hubs');
+    }
+  }
+
+  /**
+   * Deletes bans that ended (expired or lifted) more than banHistoryDays ago, threshold events older than
+   * that, and shared counts no window holds any more. Standing bans are never touched; the rules files
+   * only ever hold standing ones.
+   */
+  async housekeep(): Promise<Housekeeping> {
+    const nowSeconds = this.nowSeconds();
+    const before = nowSeconds - Math.round(this.options.banHistoryDays * 86_400);
+    const bans = await this.store.thresholds.pruneBans(before);
+    const events = await this.store.thresholds.pruneThresholdEvents(before);
+    const counts = (await this.store.thresholds.fleetCounts?.pruneCounts(nowSeconds)) ?? 0;
+    this.counts.prunedBans += bans;
+    this.counts.prunedEvents += events;
+    return { bans, events, counts };
   }
 
   private async loadAllRules(): Promise<void> {
@@ -244,13 +354,17 @@ export class BanService {
   }
 
   stats(): ThresholdStats {
-    return { ...this.counts, counters: this.evaluator.counters.stats(), pendingCrossings: this.pendingCount, pendingRecords: this.countingRecords };
+    return {
+      ...this.counts, counters: this.evaluator.counters.stats(), pendingCrossings: this.pendingCount, pendingRecords: this.countingRecords,
+      fleet: this.fleet?.stats() ?? null,
+    };
   }
 
   /** Resolves when every batch is counted, every crossing stored and every rebuild it asked for done. */
   async idle(): Promise<void> {
-    while (this.counting.length > 0 || this.draining || this.rebuilds.size > 0) {
+    while (this.counting.length > 0 || this.draining || this.rebuilds.size > 0 || this.flushing) {
       await new Promise((resolve) => setImmediate(resolve));
+      await this.flushing;
       await this.draining;
       await Promise.allSettled([...this.rebuilds]);
     }
@@ -260,6 +374,8 @@ export class BanService {
     this.stopped = true;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.housekeepingTimer) clearInterval(this.housekeepingTimer);
   }
 
   private nowSeconds(): number {
@@ -320,6 +436,11 @@ export class BanService {
         siteId, key, reason: `${rule.name}: ${crossing.count} matching requests in ${rule.windowSeconds} s`,
         ruleId: rule.id, source: 'auto', mode: rule.mode, createdAt: nowSeconds, expiresAt: nowSeconds + rule.banSeconds,
       });
+      if (!ban) {
+        // Another hub on the database stored it a moment before; that hub rebuilds and notifies.
+        this.counts.alreadyBanned += 1;
+        continue;
+      }
       standing.set(ban.key, ban.expiresAt);
       if (rule.mode === 'enforce') {
         this.counts.bans += 1;

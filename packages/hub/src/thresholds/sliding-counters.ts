@@ -1,6 +1,6 @@
 /**
  * Per-key sliding-window counters with a hard cap on keys. Each key owns a slot of BUCKETS counts in one
- * preallocated slab (memory is fixed up front: maxKeys × (BUCKETS × 4 + 9) bytes, plus the index maps),
+ * preallocated slab (memory is fixed up front: maxKeys × (BUCKETS × 4 + 18) bytes, plus the index maps),
  * and the window is the last BUCKETS buckets of windowSeconds / BUCKETS each: a count is exact to one
  * bucket (a twelfth of the window). Keys live in spaces (one per threshold rule), so a key needs no
  * concatenated string. When the cap is reached a key is evicted by the CLOCK rule (a key touched since
@@ -28,6 +28,8 @@ export class SlidingCounters {
   /** Bucket number (time / bucket width) of each slot's newest bucket. */
   private readonly heads: Float64Array;
   private readonly touched: Uint8Array;
+  /** A flag per slot for the caller (fleet counting: the key's counts are shared), cleared with the counts. */
+  private readonly marks: Uint8Array;
   /** Owner of each slot, for eviction: its space and key (undefined when free). */
   private readonly slotSpace: Float64Array;
   private readonly slotKey: (string | undefined)[];
@@ -42,6 +44,7 @@ export class SlidingCounters {
     this.counts = new Uint32Array(maxKeys * BUCKETS);
     this.heads = new Float64Array(maxKeys);
     this.touched = new Uint8Array(maxKeys);
+    this.marks = new Uint8Array(maxKeys);
     this.slotSpace = new Float64Array(maxKeys);
     this.slotKey = new Array<string | undefined>(maxKeys);
   }
@@ -82,10 +85,35 @@ export class SlidingCounters {
     return this.sum(base);
   }
 
-  /** Forgets a key's counts (after it crossed its threshold, counting starts again). */
+  /**
+   * A key's window: its newest bucket number, with the counts of the BUCKETS buckets ending there written
+   * to `into` oldest first; undefined when the key is not counted. (Fleet counting shares a key's counts
+   * once it matters; see FleetCounts.)
+   */
+  window(space: number, key: string, into: Uint32Array): number | undefined {
+    const slot = this.spaces.get(space)?.get(key);
+    if (slot === undefined) return undefined;
+    const head = this.heads[slot]!;
+    const base = slot * BUCKETS;
+    for (let i = 0; i < BUCKETS; i++) into[i] = this.counts[base + ((head - BUCKETS + 1 + i) % BUCKETS + BUCKETS) % BUCKETS]!;
+    return head;
+  }
+
+  /** Sets a counted key's mark; true when it was not set before (false too when the key is not counted). */
+  mark(space: number, key: string): boolean {
+    const slot = this.spaces.get(space)?.get(key);
+    if (slot === undefined || this.marks[slot] === 1) return false;
+    this.marks[slot] = 1;
+    return true;
+  }
+
+  /** Forgets a key's counts and mark (after it crossed its threshold, counting starts again). */
   reset(space: number, key: string): void {
     const slot = this.spaces.get(space)?.get(key);
-    if (slot !== undefined) this.counts.fill(0, slot * BUCKETS, (slot + 1) * BUCKETS);
+    if (slot !== undefined) {
+      this.counts.fill(0, slot * BUCKETS, (slot + 1) * BUCKETS);
+      this.marks[slot] = 0;
+    }
   }
 
   /** Drops every key of a space (a deleted or changed rule's counters). */
@@ -102,7 +130,7 @@ export class SlidingCounters {
 
   stats(): CounterStats {
     const keys = this.keyCount;
-    const slab = this.counts.byteLength + this.heads.byteLength + this.touched.byteLength + this.slotSpace.byteLength;
+    const slab = this.counts.byteLength + this.heads.byteLength + this.touched.byteLength + this.marks.byteLength + this.slotSpace.byteLength;
     return { keys, maxKeys: this.maxKeys, evictions: this.evicted, bytes: slab + keys * INDEX_BYTES_PER_KEY };
   }
 
@@ -133,6 +161,7 @@ export class SlidingCounters {
   private clear(slot: number): number {
     this.counts.fill(0, slot * BUCKETS, (slot + 1) * BUCKETS);
     this.touched[slot] = 0;
+    this.marks[slot] = 0;
     return slot;
   }
 

@@ -1,4 +1,5 @@
 import { banKeyOf } from './ban-key.js';
+import type { FleetCounts } from './fleet-counts.js';
 import { BUCKETS, SlidingCounters } from './sliding-counters.js';
 import type { ThresholdCondition, ThresholdRule } from './threshold-types.js';
 
@@ -35,7 +36,8 @@ const NO_CROSSINGS: readonly Crossing[] = Object.freeze([]);
 export class ThresholdEvaluator {
   private readonly rulesBySite = new Map<number, readonly ThresholdRule[]>();
 
-  constructor(readonly counters: SlidingCounters) {}
+  /** `fleet` when hubs share a database: keys that matter are also counted fleet-wide (see FleetCounts). */
+  constructor(readonly counters: SlidingCounters, readonly fleet?: FleetCounts) {}
 
   /** Replaces a site's rules; counts of rules that changed or went are dropped (their window may differ). */
   setRules(siteId: number, rules: readonly ThresholdRule[]): void {
@@ -78,10 +80,15 @@ export class ThresholdEvaluator {
         }
         const key = rule.key === 'ip' ? (ipKey ??= banKeyOf(record.ip, 'ip')) : (ip64Key ??= banKeyOf(record.ip, 'ip64'));
         if (key === null) continue;
-        const count = this.counters.add(rule.id, key, Math.floor((record.ts * BUCKETS) / rule.windowSeconds), record.aggregateCount ?? 1);
+        const bucket = Math.floor((record.ts * BUCKETS) / rule.windowSeconds);
+        const weight = record.aggregateCount ?? 1;
+        const count = this.counters.add(rule.id, key, bucket, weight);
         if (count >= rule.threshold) {
           this.counters.reset(rule.id, key);
+          this.fleet?.crossed(rule, key);
           (crossings ??= []).push({ rule, key, count, at: record.ts });
+        } else if (this.fleet !== undefined) {
+          this.fleet.note(rule, key, bucket, weight, count, this.counters);
         }
       }
     }

@@ -1,4 +1,4 @@
-import { tryParseIp, tryParseRange, type IpRange } from 'moat-waf';
+import { tryParseIp, tryParseRange, type IpRange } from 'moat-waf/ip';
 import type { StoredRule } from '../store/store.js';
 
 /**

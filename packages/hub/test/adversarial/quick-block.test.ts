@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Engine, normalizeRule, tryParseRange } from 'moat-waf';
+import { Engine, normalizeRule } from 'moat-waf';
+import { tryParseRange } from 'moat-waf/ip';
 import { quickBlockValue, quickRuleProblem } from '../../src/rules/quick-block.js';
 import { Client, record, upsyncBody, type TestHub, startHubWithSite } from '../support/hub-fixture.js';
 

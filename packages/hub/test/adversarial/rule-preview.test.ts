@@ -1,6 +1,7 @@
 // Attacks on the rule preview (POST /api/sites/:id/rules/preview): strangers and viewers starting scans,
 // reading another site's preview, oversized and deeply nested drafts, a regex-looking draft meant to be
-// slow, and a flood of previews meant to start a scan each. All against a real hub on a real socket.
+// slow, a client hiding behind two spellings of its address from a split backtest, and a flood of
+// previews meant to start a scan each. All against a real hub on a real socket.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from '../support/hub-fixture.js';
@@ -93,6 +94,23 @@ describe('rule preview under attack', () => {
       assert.equal(other.state, 'done');
       assert.equal(other.result!.matched.requests, 0, `${value} is not a pattern`);
     }
+  });
+
+  it('a client reported as 198.51.100.7 and ::ffff:198.51.100.7, or from two addresses of one IPv6 /64, stays one client to a rate-limit backtest split over two workers', async () => {
+    const { siteId } = await createSiteWithKey(admin, 'shop split');
+    const now = Math.floor(Date.now() / 1000);
+    // Alternating forms, one second apart: split by text, each form alone would stay under the limit of 2.
+    const forms = [['198.51.100.7', '::ffff:198.51.100.7'], ['2001:db8:1:2::5', '2001:db8:1:2:ffff::9'], ['10.0.0.3', '10.0.0.3']];
+    await hub.store.insertReports(siteId, forms.flatMap((pair, p) => Array.from({ length: 6 }, (_, i) => ({
+      ts: now - 300 + i, ip: pair[i % 2]!, method: 'POST', host: 'a.test', path: '/login', parameter: '', userAgent: 'curl/8', requestId: `split${p}-${i}`,
+      treatment: 'Passed' as const, category: 'passed', rule: '-', ruleId: null, monitored: null, ipSource: null, country: null,
+    }))));
+    const job = await runPreview(admin, siteId, { kind: 'rateLimit', rateLimit: { path: '/login', limit: 2, window: '10m' } }, '1h');
+    assert.equal(job.state, 'done', job.error);
+    assert.equal(job.parts, 2, 'scanned by two workers');
+    assert.equal(job.scanned, 18);
+    // Per client: 6 requests, 2 allowed, 4 refused; 3 clients.
+    assert.equal(job.result!.matched.requests, 12);
   });
 
   it('100 concurrent previews of one site run one scan: every earlier job is replaced, the last one answers correctly', async () => {

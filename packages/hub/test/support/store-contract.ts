@@ -361,5 +361,17 @@ export function storeContract(label: string, open: OpenStore): void {
         assert.deepEqual(left.rows.map((r) => r.ts).sort(), [now - 60, now + 3600], 'only the far-future row is gone');
       });
     });
+
+    it('bot settings: none stored reads as undefined; saved JSON is read back, replaced, and kept per site', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('bots');
+        assert.equal(await store.getBotSettings(site.id), undefined);
+        await store.saveBotSettings(site.id, '{"ai-crawler":"block"}', BASE);
+        await store.saveBotSettings(site.id, '{"ai-crawler":"block","spoofed":"block"}', BASE + 1);
+        assert.equal(await store.getBotSettings(site.id), '{"ai-crawler":"block","spoofed":"block"}');
+        const other = await store.createSite('other');
+        assert.equal(await store.getBotSettings(other.id), undefined);
+      });
+    });
   });
 }

@@ -8,6 +8,7 @@
 // Astro is not imported.
 
 import type { Firewall } from '../firewall/firewall.js';
+import { toWebResponse } from '../http/web-response.js';
 import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
 import { nodeRequestContexts } from './node-request-context.js';
 
@@ -39,10 +40,12 @@ function clientIpOf(context: AstroContextLike): string | undefined {
 
 export function moat(options?: FirewallOrOptions): MoatAstroMiddleware {
   const firewall = firewallFrom(options);
-  const middleware = async (context: AstroContextLike, next: () => Promise<Response>): Promise<Response> => {
-    let answer = firewall.handle(context.request, { ip: clientIpOf(context) });
-    if (answer instanceof Promise) answer = await answer;
-    return answer ?? next();
+  // Not async: a request that goes on returns next()'s own promise, with none of Moat's in between.
+  const middleware = (context: AstroContextLike, next: () => Promise<Response>): Promise<Response> => {
+    const verdict = firewall.checkWeb(context.request, clientIpOf(context));
+    if (verdict === null) return next();
+    if (verdict instanceof Promise) return verdict.then((v) => (v === null ? next() : toWebResponse(v)));
+    return Promise.resolve(toWebResponse(verdict));
   };
   return Object.assign(middleware, { firewall });
 }

@@ -8,6 +8,7 @@ import type { Firewall } from '../firewall/firewall.js';
 import { moat as expressMoat } from './express.js';
 import { moat as fastifyMoat, type MoatFastifyOptions } from './fastify.js';
 import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
+import { OptionError } from '../errors/moat-error.js';
 
 /** The part of a Nest application (INestApplication) Moat uses. */
 export interface NestApplicationLike {
@@ -36,7 +37,7 @@ export function moatForNest(app: NestApplicationLike, options?: FirewallOrOption
   const type = adapter.getType();
   // Another platform: refuse loudly at start-up rather than run unprotected (and before opening rules).
   if (type !== 'express' && type !== 'fastify') {
-    throw new Error(`moatForNest: unsupported Nest HTTP platform "${type}" (supported: express, fastify)`);
+    throw new OptionError(`moatForNest: unsupported Nest HTTP platform "${type}" (supported: express, fastify)`);
   }
   const firewall = firewallFrom(options);
   if (type === 'express') {

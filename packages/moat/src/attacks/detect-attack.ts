@@ -6,7 +6,7 @@
  * `\`, non-ASCII) the decoded view is read again — the app or the browser may decode it.
  */
 import { decodedView } from './decode/decoded-view.js';
-import { F_ENCODED, F_NONASCII, scanFeatures } from './features.js';
+import { F_ENCODED, F_NONASCII, encodingFeatures, gateFeatures, scanFeatures } from './features.js';
 import { NOSQL_FEATURES, detectNosql } from './nosql/detect-nosql.js';
 import { PROTOTYPE_FEATURES, detectPrototypePollution } from './prototype/detect-prototype-pollution.js';
 import { redactedSnippet } from './snippet.js';
@@ -15,7 +15,7 @@ import { SHELL_FEATURES, detectShell } from './shell/detect-shell.js';
 import { SSRF_FEATURES, detectSsrf } from './ssrf/detect-ssrf.js';
 import { TEMPLATE_FEATURES, detectTemplateInjection } from './template/detect-template-injection.js';
 import { TRAVERSAL_FEATURES, detectTraversal } from './traversal/detect-traversal.js';
-import { ATTACK_CATEGORIES, type AttackCategory, type AttackCategorySet, type AttackLocation, type AttackMatch, type Finding } from './types.js';
+import { ALL_ATTACK_CATEGORIES, ATTACK_CATEGORIES, type AttackCategory, type AttackCategorySet, type AttackLocation, type AttackMatch, type Finding } from './types.js';
 import { XSS_FEATURES, detectXss } from './xss/detect-xss.js';
 
 /** Values longer than this are examined in their first MAX_VALUE characters only (bounded work per value). */
@@ -36,36 +36,56 @@ const B_TEMPLATE = 1 << ATTACK_CATEGORIES.indexOf('template');
 /** Feature bits that make each category worth running, indexed like ATTACK_CATEGORIES. */
 const NEEDS = [SQLI_FEATURES, XSS_FEATURES, TRAVERSAL_FEATURES, SHELL_FEATURES, SSRF_FEATURES, NOSQL_FEATURES, PROTOTYPE_FEATURES, TEMPLATE_FEATURES];
 
-function neededFeatures(enabled: AttackCategorySet): number {
-  let bits = 0;
+/** Feature bits that make any of `enabled` worth running, or an encoding layer worth decoding: no bit in common, no attack. */
+export function neededFeatures(enabled: AttackCategorySet): number {
+  return NEEDED[enabled & ALL_ATTACK_CATEGORIES];
+}
+
+/** The feature masks of the categories in each category set: what gateFeatures() must decide for a long value. */
+const GATES: readonly (readonly number[])[] = Array.from({ length: ALL_ATTACK_CATEGORIES + 1 }, (_, enabled) => NEEDS.filter((_, i) => (enabled & (1 << i)) !== 0));
+
+/** neededFeatures() for every category set, looked up rather than summed on each call. */
+const NEEDED = new Int32Array(ALL_ATTACK_CATEGORIES + 1).map((_, enabled) => {
+  let bits = F_ENCODED;
   for (let i = 0; i < NEEDS.length; i++) if (enabled & (1 << i)) bits |= NEEDS[i];
   return bits;
-}
+});
 
 export function detectAttack(value: string, location: AttackLocation, enabled: AttackCategorySet): AttackMatch | null {
   if (value.length < 2 || enabled === 0) return null;
   const text = value.length > MAX_VALUE ? value.slice(0, MAX_VALUE) : value;
-  const features = scanFeatures(text);
-  if ((features & (neededFeatures(enabled) | F_ENCODED)) === 0) return null;
+  const long = text.length > LONG_VALUE;
+  // A long value is read in one view only (below), and its encoding layer decides which: so only the
+  // encoding characters are looked for first, and the full feature scan runs once, on the view read.
+  const features = long ? encodingFeatures(text) : scanFeatures(text);
+  if (!long && (features & neededFeatures(enabled)) === 0) return null;
   const decoded = features & F_ENCODED ? decodedView(text, (features & F_NONASCII) !== 0) : text;
-  // A long value with an encoding layer is read once, decoded: decoding only turns escapes into the
-  // characters they stand for, and reading both views doubled the cost of 64 KiB bodies (bench). Short
-  // values are read both ways, which also covers a decoding that would hide structure.
-  let found = decoded !== text && text.length > LONG_VALUE ? null : run(text, features, enabled, location, false);
-  if (found === null && decoded !== text) found = run(decoded, scanFeatures(decoded), enabled, location, true);
+  let found: AttackMatch | null = null;
+  if (decoded === text) {
+    const f = long ? gateFeatures(text, GATES[enabled & ALL_ATTACK_CATEGORIES]) | features : features;
+    if ((f & neededFeatures(enabled)) === 0) return null;
+    found = run(text, f, enabled, location, null);
+  } else {
+    // A long value with an encoding layer is read once, decoded: decoding only turns escapes into the
+    // characters they stand for, and reading both views doubled the cost of 64 KiB bodies (bench). Short
+    // values are read both ways, which also covers a decoding that would hide structure.
+    if (!long) found = run(text, features, enabled, location, null);
+    if (found === null) found = run(decoded, long ? gateFeatures(decoded, GATES[enabled & ALL_ATTACK_CATEGORIES]) : scanFeatures(decoded), enabled, location, text);
+  }
   if (found === null && enabled & B_SQLI && decoded.length < 4096 && decoded.includes('+') && !decoded.includes(' ') && location !== 'path') {
     // A form value decoded once more by the app turns `+` into spaces: `1+OR+1=1`.
     const spaced = decoded.replaceAll('+', ' ');
-    found = run(spaced, scanFeatures(spaced), B_SQLI, location, true);
+    found = run(spaced, scanFeatures(spaced), B_SQLI, location, text);
   }
   return found;
 }
 
-function run(s: string, f: number, enabled: AttackCategorySet, location: AttackLocation, decoded: boolean): AttackMatch | null {
+/** `raw`: the value as it arrived when `s` is a decoded view of it, else null. */
+function run(s: string, f: number, enabled: AttackCategorySet, location: AttackLocation, raw: string | null): AttackMatch | null {
   let hit: Finding | null = null;
   if (enabled & B_SQLI && f & SQLI_FEATURES && (hit = detectSqli(s))) return match('sqli', location, s, hit);
   if (enabled & B_XSS && f & XSS_FEATURES && (hit = detectXss(s))) return match('xss', location, s, hit);
-  if (enabled & B_TRAVERSAL && f & TRAVERSAL_FEATURES && (hit = detectTraversal(s, decoded))) return match('traversal', location, s, hit);
+  if (enabled & B_TRAVERSAL && f & TRAVERSAL_FEATURES && (hit = detectTraversal(s, raw))) return match('traversal', location, s, hit);
   if (enabled & B_SHELL && f & SHELL_FEATURES && (hit = detectShell(s))) return match('shell', location, s, hit);
   if (enabled & B_SSRF && f & SSRF_FEATURES && (hit = detectSsrf(s))) return match('ssrf', location, s, hit);
   if (enabled & B_NOSQL && f & NOSQL_FEATURES && (hit = detectNosql(s))) return match('nosql', location, s, hit);

@@ -11,7 +11,8 @@
 import { percentDecode } from '../http/percent-decode.js';
 import { splitTarget } from '../http/request-target.js';
 import type { AttackExclusion, AttackSettings } from '../rules/attack-settings.js';
-import { detectAttack } from './detect-attack.js';
+import { detectAttack, neededFeatures } from './detect-attack.js';
+import { rawPartFeatures } from './features.js';
 import { detectInJson } from './detect-json.js';
 import { ATTACK_CATEGORIES, attackCategorySet, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
 import { workSteps } from './work-counter.js';
@@ -40,6 +41,8 @@ export interface AttackPolicy {
   block: AttackCategorySet;
   monitor: AttackCategorySet;
   exclusions: readonly CompiledExclusion[];
+  /** Feature bits any enabled category needs (neededFeatures): a raw parameter without them is clean undecoded. */
+  triggers: number;
 }
 
 export function compileAttackPolicy(settings: AttackSettings | null): AttackPolicy | null {
@@ -51,7 +54,7 @@ export function compileAttackPolicy(settings: AttackSettings | null): AttackPoli
     else if (settings.modes[c] === 'monitor') monitor |= 1 << i;
   });
   if ((block | monitor) === 0) return null;
-  return { settings, block, monitor, exclusions: settings.exclusions.map(compileExclusion) };
+  return { settings, block, monitor, exclusions: settings.exclusions.map(compileExclusion), triggers: neededFeatures(block | monitor) };
 }
 
 function compileExclusion(e: AttackExclusion): CompiledExclusion {
@@ -110,25 +113,32 @@ export class RequestAttackScan implements RequestAttacks {
     this.workStart = workSteps();
     const url = req.url ?? req.path ?? '/';
     let rawPath: string;
-    let query: string;
+    // The query is read in place (`url` from `queryFrom` to `queryTo`), not sliced out of the target.
+    let query = url;
+    let queryFrom = 0;
+    let queryTo = 0;
     if (url.charCodeAt(0) === 0x2f) {
       const q = url.indexOf('?');
       const hash = q < 0 ? -1 : url.indexOf('#', q);
       rawPath = q < 0 ? url : url.slice(0, q);
-      query = q < 0 ? '' : url.slice(q + 1, hash < 0 ? url.length : hash);
+      if (q >= 0) {
+        queryFrom = q + 1;
+        queryTo = hash < 0 ? url.length : hash;
+      }
     } else {
       // Absolute form (`http://host/x`, and every Web Request's url): the scheme and host are not input to judge.
       const target = splitTarget(url);
       rawPath = target.path;
       query = target.query;
+      queryTo = query.length;
     }
     // The raw path, so `..` segments and encodings are seen before any normalisation removed them.
     if (this.value(rawPath, 'path', '')) return this;
-    if (query !== '' && this.pairs(query, 'query')) return this;
+    if (queryTo > queryFrom && this.pairs(query, queryFrom, queryTo, 'query')) return this;
     const body = req.body;
     if (body !== undefined) {
       if (body.kind === 'form') {
-        if (this.pairs(body.text, 'body')) return this;
+        if (this.pairs(body.text, 0, body.text.length, 'body')) return this;
       } else if (this.json(body.text)) return this;
     }
     const headers = req.headers;
@@ -209,29 +219,42 @@ export class RequestAttackScan implements RequestAttacks {
     return keep;
   }
 
-  /** `a=1&b=2` (query or form body): each name and value decoded once, as the app's parser does. */
-  private pairs(raw: string, location: 'query' | 'body'): boolean {
-    let start = 0;
-    const n = raw.length;
+  /** `a=1&b=2` (query or form body, `raw` from `from` to `to`): each name and value decoded once, as the app's parser does. */
+  private pairs(raw: string, from: number, to: number, location: 'query' | 'body'): boolean {
+    let start = from;
+    const n = to;
+    // Without exclusions every part is checked for the same categories, so a short part whose raw text
+    // proves it clean (rawPartFeatures: no trigger, nothing to decode) is skipped before it is sliced,
+    // decoded or looked up in the memo — the common query parameter costs one short loop.
+    const triggers = this.excluded === null ? this.policy.triggers : -1;
     while (start <= n) {
       let end = raw.indexOf('&', start);
-      if (end < 0) end = n;
+      if (end < 0 || end > n) end = n;
       if (end > start) {
         const eq = raw.indexOf('=', start);
         const hasValue = eq >= 0 && eq < end;
-        const name = percentDecode(raw.slice(start, hasValue ? eq : end), true);
-        // Names are attacker text too: qs turns `user[$ne]=1` into an operator, `__proto__[x]` into pollution.
-        if (this.value(name, location, name)) return true;
-        if (hasValue) {
-          const rawValue = raw.slice(eq + 1, end);
-          const value = percentDecode(rawValue, true);
-          if (this.value(value, location, name)) return true;
-          // Invalid UTF-8 (overlong `%c0%ae` dots) decodes to U+FFFD here, but some decoders map it to
-          // the character it spells: the raw text goes to detectAttack, whose decoder knows those forms.
-          if (value !== rawValue && value.includes('\uFFFD') && this.value(rawValue, location, name)) return true;
+        const nameEnd = hasValue ? eq : end;
+        if (triggers < 0 || !cleanPart(raw, start, nameEnd, triggers) || (hasValue && !cleanPart(raw, eq + 1, end, triggers))) {
+          if (this.pair(raw, start, nameEnd, hasValue ? end : -1, location)) return true;
         }
       }
       start = end + 1;
+    }
+    return false;
+  }
+
+  /** One `name=value` part (`valueEnd` -1: no value), decoded and examined. */
+  private pair(raw: string, start: number, nameEnd: number, valueEnd: number, location: 'query' | 'body'): boolean {
+    const name = percentDecode(raw.slice(start, nameEnd), true);
+    // Names are attacker text too: qs turns `user[$ne]=1` into an operator, `__proto__[x]` into pollution.
+    if (this.value(name, location, name)) return true;
+    if (valueEnd >= 0) {
+      const rawValue = raw.slice(nameEnd + 1, valueEnd);
+      const value = percentDecode(rawValue, true);
+      if (this.value(value, location, name)) return true;
+      // Invalid UTF-8 (overlong `%c0%ae` dots) decodes to U+FFFD here, but some decoders map it to
+      // the character it spells: the raw text goes to detectAttack, whose decoder knows those forms.
+      if (value !== rawValue && value.includes('\uFFFD') && this.value(rawValue, location, name)) return true;
     }
     return false;
   }
@@ -291,6 +314,17 @@ export class RequestAttackScan implements RequestAttacks {
     }
     return false;
   }
+}
+
+/** Up to this many characters a raw part is checked by a JavaScript loop; longer ones are sliced and scanned natively. */
+const RAW_PART_MAX = 192;
+
+/** Whether `raw[from, to)` is proved clean without decoding: short, nothing to decode, no trigger. */
+function cleanPart(raw: string, from: number, to: number, triggers: number): boolean {
+  if (to - from < 2) return true;
+  if (to - from > RAW_PART_MAX) return false;
+  const bits = rawPartFeatures(raw, from, to);
+  return bits >= 0 && (bits & triggers) === 0;
 }
 
 function applicableExclusions(all: readonly CompiledExclusion[], path: string): CompiledExclusion[] | null {

@@ -1,4 +1,5 @@
 /** What the attack detectors recognise, where a value came from, and what a detection reports. */
+import { OptionError } from '../errors/moat-error.js';
 
 export const ATTACK_CATEGORIES = ['sqli', 'xss', 'traversal', 'shell', 'ssrf', 'nosql', 'prototype', 'template'] as const;
 export type AttackCategory = (typeof ATTACK_CATEGORIES)[number];
@@ -17,7 +18,7 @@ export function attackCategorySet(categories: Iterable<AttackCategory>): AttackC
   let set = 0;
   for (const c of categories) {
     const i = ATTACK_CATEGORIES.indexOf(c);
-    if (i < 0) throw new TypeError(`unknown attack category: ${String(c)}`);
+    if (i < 0) throw new OptionError(`unknown attack category: ${String(c)}`);
     set |= 1 << i;
   }
   return set;

@@ -6,8 +6,8 @@ import { inspectCommand, inspectHelp } from './commands/inspect.js';
 import { rulesCommand, rulesHelp } from './commands/rules.js';
 import { wafrisCommand, wafrisHelp } from './commands/wafris.js';
 import { RuleError } from '../rules/rule-error.js';
-import { MoatFileError } from '../format/moat-file-error.js';
-import { IpParseError } from '../ip/address.js';
+import { MoatError } from '../errors/moat-error.js';
+import { exitCodeOf } from '../errors/codes.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UserError, exitCodesHelp } from './user-error.js';
 
 const HELP_OF: ReadonlyMap<string, string> = new Map([
@@ -66,35 +66,29 @@ export async function run(argv: string[], io = { out: (s: string) => console.log
       case 'wafris': wafrisCommand(rest, io.out, io.err); return EXIT_OK;
       case 'help': case '--help': case '-h': {
         const topic = rest[0] === undefined ? undefined : HELP_OF.get(rest[0]);
-        if (rest[0] !== undefined && topic === undefined) throw new UserError(`unknown command ${JSON.stringify(rest[0])}; run "moat-waf help"`, EXIT_USAGE);
+        if (rest[0] !== undefined && topic === undefined) throw new UserError(`unknown command ${JSON.stringify(rest[0])}; run "moat-waf help"`, 'MOAT_ERR_USAGE');
         io.out(topic === undefined ? HELP : `${topic}\n\n${exitCodesHelp}`);
         return EXIT_OK;
       }
       case undefined: io.err(HELP); return EXIT_USAGE;
-      default: throw new UserError(`unknown command ${JSON.stringify(command)}; run "moat-waf help"`, EXIT_USAGE);
+      default: throw new UserError(`unknown command ${JSON.stringify(command)}; run "moat-waf help"`, 'MOAT_ERR_USAGE');
     }
   } catch (e) {
-    // Errors the user can fix are one line each, without a stack trace; anything else is a bug.
-    if (e instanceof UserError) {
-      for (const problem of e.problems) io.err(`moat-waf: ${problem}`);
-      return e.exitCode;
-    }
-    if (e instanceof RuleError) {
-      // An invalid rule, wherever it was written (command line or document), is an invalid value.
-      for (const problem of e.problems) io.err(`moat-waf: ${problem}`);
-      return EXIT_USAGE;
+    // A Moat error is one line per problem, without a stack trace, and ends with the exit code of its
+    // code (errors/codes.ts): 2 for what the user asked wrong, 1 for what could not be done. An internal
+    // one is a bug, reported below.
+    if (e instanceof MoatError && e.code !== 'MOAT_ERR_INTERNAL') {
+      const problems = e instanceof UserError || e instanceof RuleError ? e.problems : [e.message.split('\n')[0]];
+      for (const problem of problems) io.err(`moat-waf: ${problem}`);
+      return exitCodeOf(e.code);
     }
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
       io.err(`moat-waf: ${parseArgsMessage(e as Error & { code: string }, commandName(command!, rest))}`);
       return EXIT_USAGE;
     }
-    if (e instanceof IpParseError) {
-      io.err(`moat-waf: ${e.message}`);
-      return EXIT_USAGE;
-    }
-    // A file that is not ours, or a system or SQLite error (EACCES, ENOSPC, SQLITE_CANTOPEN): an I/O failure, not a bug.
-    if (e instanceof MoatFileError || (typeof code === 'string' && /^(E[A-Z]+|SQLITE_[A-Z_]+)$/.test(code))) {
+    // A system or SQLite error (EACCES, ENOSPC, SQLITE_CANTOPEN): an I/O failure, not a bug.
+    if (typeof code === 'string' && /^(E[A-Z]+|SQLITE_[A-Z_]+)$/.test(code)) {
       io.err(`moat-waf: ${(e as Error).message.split('\n')[0]}`);
       return EXIT_FAILED;
     }

@@ -1,5 +1,9 @@
 import type { RangeLookup } from '../ranges/range-table.js';
 
+/** `memory`: the ranges loaded into arrays; `light`: one SQLite seek per lookup. Here, with the other data
+ * types, so that a type-only import of it does not reach better-sqlite3's types. */
+export type DataMode = 'memory' | 'light';
+
 export interface DataFileInfo {
   path: string | null;
   format: 'moat' | 'wafris';

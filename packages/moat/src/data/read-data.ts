@@ -8,23 +8,24 @@ import { loadRangeTable } from '../format/packed-ranges.js';
 import { MoatFileError } from '../format/moat-file-error.js';
 import { readMeta } from '../format/open-sqlite.js';
 import { DATA_FORMAT_VERSION } from '../format/schema.js';
-import type { DataLabel, DataSet } from './data-set.js';
+import type { DataLabel, DataMode, DataSet } from './data-set.js';
 import { openLightLookup } from './sqlite-range-lookup.js';
 import { dataContentHash } from './data-hash.js';
+import { MoatError, errorCodeOf } from '../errors/moat-error.js';
 
-export type DataMode = 'memory' | 'light';
+export type { DataMode } from './data-set.js';
 
 /** `labelsChecked`: a loader thread already checked the light tables' labels (checkLightLabels). */
 export function loadMoatData(db: Db, path: string, mode: DataMode, options: { labelsChecked?: boolean } = {}): DataSet {
   try {
     const meta = readMeta(db);
     const version = Number(meta.get('format_version'));
-    if (!Number.isInteger(version) || version < 1) throw new Error('missing format version');
-    if (version > DATA_FORMAT_VERSION) throw new Error(`format version ${version} is newer than this Moat understands; upgrade moat`);
+    if (!Number.isInteger(version) || version < 1) throw new MoatError('MOAT_ERR_FILE_VERSION', 'missing format version');
+    if (version > DATA_FORMAT_VERSION) throw new MoatError('MOAT_ERR_FILE_VERSION', `format version ${version} is newer than this Moat understands; upgrade moat`);
     const rows = db.prepare('SELECT id, country, asn, lists FROM data_labels ORDER BY id').all() as
       { id: number; country: string | null; asn: string | null; lists: string }[];
     const labels: DataLabel[] = rows.map((r, i) => {
-      if (r.id !== i) throw new Error('data labels are not numbered 0..n-1');
+      if (r.id !== i) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'data labels are not numbered 0..n-1');
       return { country: r.country, asn: r.asn, lists: parseLists(r.lists) };
     });
     const listNames = [...new Set(labels.flatMap((l) => l.lists))].sort();
@@ -35,14 +36,14 @@ export function loadMoatData(db: Db, path: string, mode: DataMode, options: { la
     }
     const table = loadRangeTable(db, 'data');
     const max = table.maxLabel();
-    if (max >= labels.length) throw new Error('ranges refer to a missing label');
+    if (max >= labels.length) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'ranges refer to a missing label');
     // The loaded arrays are hashed anyway in a few ms; a file edited or damaged since its build is refused.
-    if (dataContentHash(table, labels) !== info.hash) throw new Error('content hash does not match the ranges (corrupt or edited file)');
+    if (dataContentHash(table, labels) !== info.hash) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'content hash does not match the ranges (corrupt or edited file)');
     db.close(); // everything is in memory now
     return { info, table, labels, listNames, close: () => {} };
   } catch (e) {
     if (e instanceof MoatFileError) throw e;
-    throw new MoatFileError(path, `unreadable data file: ${(e as Error).message}`, { cause: e });
+    throw new MoatFileError(errorCodeOf(e, 'MOAT_ERR_FILE_CORRUPT'), path, `unreadable data file: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -54,10 +55,10 @@ const MAX_LISTS_PER_LABEL = 4096;
 
 /** A label's `lists` column: a JSON array of names, nothing else (a file from a hub is input). */
 function parseLists(json: unknown): string[] {
-  if (typeof json !== 'string') throw new Error('a data label has no list column');
+  if (typeof json !== 'string') throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'a data label has no list column');
   const lists = JSON.parse(json) as unknown;
   if (!Array.isArray(lists) || lists.length > MAX_LISTS_PER_LABEL || !lists.every((l) => typeof l === 'string')) {
-    throw new Error(`a data label's lists are not an array of at most ${MAX_LISTS_PER_LABEL} names`);
+    throw new MoatError('MOAT_ERR_FILE_CORRUPT', `a data label's lists are not an array of at most ${MAX_LISTS_PER_LABEL} names`);
   }
   return lists as string[];
 }

@@ -14,6 +14,7 @@ import { assertMostlyValid } from './importers/import-result.js';
 import type { ImportResult } from './importers/import-result.js';
 import { importIpList } from './importers/ip-list.js';
 import { resolveSourceFiles } from './sources.js';
+import { MoatError } from '../errors/moat-error.js';
 
 export interface SourceSpecs {
   /** CSV files or package names (`default`) of country ranges; their rows are taken together. */
@@ -23,8 +24,12 @@ export interface SourceSpecs {
   clouds?: readonly { name: string; file: string; format?: CloudFormat }[];
 }
 
-export class SourceReadError extends Error {
-  override name = 'SourceReadError';
+/** A source file that cannot be read, or a source given wrongly (MOAT_ERR_SOURCE_UNREADABLE). */
+export class SourceReadError extends MoatError {
+  override readonly name = 'SourceReadError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MOAT_ERR_SOURCE_UNREADABLE', message, options);
+  }
 }
 
 /** Lines of a source's report: up to `shown` invalid lines with their numbers, then how many more. */
@@ -38,7 +43,7 @@ function read(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (e) {
-    throw new SourceReadError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new SourceReadError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   }
 }
 
@@ -90,7 +95,7 @@ export function readSources(specs: SourceSpecs, warn: (s: string) => void = () =
     try {
       imported = importCloudRanges(read(file), format);
     } catch (e) {
-      if (e instanceof CloudFormatError) throw new SourceReadError(`${file}: ${e.message}`);
+      if (e instanceof CloudFormatError) throw new SourceReadError(`${file}: ${e.message}`, { cause: e });
       throw e;
     }
     const r = checked(file, imported, warn);

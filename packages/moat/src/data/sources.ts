@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { MoatError } from '../errors/moat-error.js';
 
 /** CC0 (public domain) country ranges, from registry (whois) and ASN data. */
 export const DEFAULT_COUNTRY_SOURCE = '@ip-location-db/geo-whois-asn-country';
@@ -13,8 +14,12 @@ export const DEFAULT_ASN_SOURCE = '@ip-location-db/asn';
 
 const PACKAGE = /^@?[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)?$/;
 
-export class SourceNotFoundError extends Error {
-  override name = 'SourceNotFoundError';
+/** A source package that is not installed, or holds no files (MOAT_ERR_SOURCE_MISSING). */
+export class SourceNotFoundError extends MoatError {
+  override readonly name = 'SourceNotFoundError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MOAT_ERR_SOURCE_MISSING', message, options);
+  }
 }
 
 /** The directory of an installed package, searched in node_modules from `from` up to the root. */

@@ -25,6 +25,7 @@
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type { RangeLookup, RangeTable } from '../ranges/range-table.js';
 import { LegacySqliteRangeLookup } from './legacy-range-lookup.js';
+import { MoatError } from '../errors/moat-error.js';
 
 /** Label of a partition row covering addresses in no range. */
 const NO_RANGE = -1;
@@ -44,7 +45,7 @@ export class SqliteRangeLookup implements RangeLookup {
    * ran on this file (in a loader thread), so the serving thread skips it.
    */
   constructor(private readonly db: Db, setName: string, options: { labelsChecked?: boolean } = {}) {
-    if (setName !== 'data') throw new Error(`light mode seeks in a data file's own set, not "${setName}"`);
+    if (setName !== 'data') throw new MoatError('MOAT_ERR_INTERNAL', `light mode seeks in a data file's own set, not "${setName}"`);
     requireLightTables(db);
     this.seek4 = db.prepare('SELECT label FROM ranges_v4 WHERE start <= ? ORDER BY start DESC LIMIT 1').pluck();
     this.seek6 = db.prepare('SELECT label FROM ranges_v6 WHERE start <= ? ORDER BY start DESC LIMIT 1').pluck();
@@ -95,7 +96,7 @@ function hasLightTables(db: Db): boolean {
 
 function requireLightTables(db: Db): void {
   if (!hasLightTables(db)) {
-    throw new Error('the file has no light-mode tables (ranges_v4, ranges_v6): it was built by an older Moat; ' +
+    throw new MoatError('MOAT_ERR_FILE_VERSION', 'the file has no light-mode tables (ranges_v4, ranges_v6): it was built by an older Moat; ' +
       'rebuild it with `moat-waf data build` (or a current hub), or load it with dataMode "memory"');
   }
 }
@@ -112,7 +113,7 @@ export function checkLightLabels(db: Db): void {
   for (const table of ['ranges_v4', 'ranges_v6']) {
     const bad = db.prepare(`SELECT count(*) FROM ${table} WHERE label IS NULL OR typeof(label) <> 'integer' OR label NOT BETWEEN ${NO_RANGE} AND ${maxLabel}`)
       .pluck().get() as number;
-    if (bad > 0) throw new Error(`${table} has ${bad} row(s) whose label names no data label (out of range, NULL or not an integer)`);
+    if (bad > 0) throw new MoatError('MOAT_ERR_FILE_CORRUPT', `${table} has ${bad} row(s) whose label names no data label (out of range, NULL or not an integer)`);
   }
 }
 
@@ -120,7 +121,7 @@ export function checkLightLabels(db: Db): void {
 function requireSingleSeek(db: Db, sql: string, key: unknown): void {
   const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(key) as { detail: string }[]).map((r) => r.detail);
   if (plan.length === 0 || plan.some((d) => !d.startsWith('SEARCH ') || d.includes('TEMP B-TREE'))) {
-    throw new Error(`a light-mode lookup would not be a single seek (${plan.join('; ')}): the table's key is missing or wrong`);
+    throw new MoatError('MOAT_ERR_FILE_CORRUPT', `a light-mode lookup would not be a single seek (${plan.join('; ')}): the table's key is missing or wrong`);
   }
 }
 

@@ -1,5 +1,7 @@
 import type { PendingRateLimits } from './shared-rate-limit-store.js';
+import type { RateLimitKeyKind } from '../rules/types.js';
 import type { AttackCategory, AttackMatch } from '../attacks/types.js';
+import type { BotCategory } from '../bots/catalogue.js';
 
 /** The request as the engine sees it: already normalised by the adapter (see http/). */
 export interface MoatRequest {
@@ -28,6 +30,11 @@ export interface MoatRequest {
   url?: string;
   /** Request headers; attack detection reads User-Agent, Referer and Cookie. */
   headers?: Readonly<Record<string, string | string[] | undefined>>;
+  /**
+   * The app's own user id (the firewall's `user` option), read only while a rate limit keyed by user is
+   * in force; absent or empty counts by IP.
+   */
+  user?: string;
   /** The peeked body, for attack detection: a form body as received (still encoded, bytes as latin1), or JSON text. */
   body?: { kind: 'form' | 'json'; text: string };
 }
@@ -39,7 +46,9 @@ export type Category =
   | 'ai' | 'ac' | 'bi' | 'bc' | 'bctry' | 'brep' | 'bu' | 'bp' | 'bparam' | 'bh' | 'bm' | 'brl' | 'passed'
   // Moat only (Wafris has no attack detection): `attack-sqli` … , and `attack-cut` for a request whose
   // inputs were not all examined (the per-request work cap, attacks/request-attacks.ts).
-  | `attack-${AttackCategory}` | 'attack-cut';
+  | `attack-${AttackCategory}` | 'attack-cut'
+  // Moat only: bots by catalogue category (bots/), a claim of a verifiable crawler from outside its ranges, a bot no entry names.
+  | `bot-${BotCategory}` | 'bot-spoofed' | 'bot-unknown';
 
 /** A monitor-mode rule that matched: it would have decided the request had it been in block mode. */
 export interface MonitorMatch {
@@ -59,6 +68,8 @@ export interface Decision {
   monitored: readonly MonitorMatch[];
   /** For rate-limit blocks: seconds until the client may retry. */
   retryAfter?: number;
+  /** For rate-limit blocks: what the counter was keyed by (`ip` also when the request lacked the rule's key); never the value. */
+  rateLimitKey?: RateLimitKeyKind;
   /**
    * Only from an engine with a shared rate-limit store, on a Passed decision: the rate limits still to
    * count. `Engine.settleRateLimits` turns it into the final decision (the firewall does this).

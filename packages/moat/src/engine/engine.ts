@@ -1,7 +1,8 @@
 /**
  * The evaluator: one request in, one decision out, synchronously, with no I/O.
  * Order and categories follow Wafris v2 (docs/wafris-v2.md) with correct semantics:
- * allow IPs → block IPs → country/ASN → lists → user agent → path → parameters → host → method → attacks (Moat
+ * allow IPs → verified bots allowed (Moat only, bots/) → block IPs → country/ASN → lists → user agent → bots
+ * blocked → path → parameters → host → method → attacks (Moat
  * only, attacks/) → rate limits.
  */
 import { parseIpInto } from '../ip/parse-into.js';
@@ -11,15 +12,18 @@ import type { Category, Decision, MonitorMatch, MoatRequest } from './decision.j
 import type { RateLimitStore } from './rate-limiter.js';
 import { MemoryRateLimitStore } from './rate-limiter.js';
 import type { PendingRateLimits, RateLimitHit, SharedRateLimitStore } from './shared-rate-limit-store.js';
+import { keyedClient } from './rate-limit-client.js';
 import type { ExactIndex } from './exact-index.js';
 import { lowerCased, upperCased } from '../text/fast-case.js';
 import { RecentValues } from '../text/recent-values.js';
 import type { IpRuleIndex, RuleSet } from './rule-set.js';
 import type { SubstringMatcher } from './substring-matcher.js';
 import { emptyRuleSet, loadDataFile, loadRulesFile } from '../format/load-files.js';
-import type { DataMode } from '../data/read-data.js';
+import type { DataMode } from '../data/data-set.js';
 import { RequestAttackScan, type AttackPolicy } from '../attacks/request-attacks.js';
 import { attackWhere, type AttackMatch } from '../attacks/types.js';
+import { BotCheck } from '../bots/bot-check.js';
+import type { BotVerdict } from '../bots/bot-policy.js';
 
 const NO_MONITORS: readonly MonitorMatch[] = Object.freeze([]);
 /** Slots of the quiet-IP memo; an IPv6 text with a zone is at most ~50 characters. */
@@ -65,6 +69,8 @@ export class Engine {
   private readonly v6Prefix: 64 | 128;
   /** Lengths of the exact rate-limit paths, so `/blog/` is not sliced to look up a `/blog` no rule names. */
   private readonly exactRateLimitLengths: ReadonlySet<number>;
+  /** True when a rate limit counts by the app's user id: only then does the firewall ask the app for it. */
+  readonly rateLimitsByUser: boolean;
 
   constructor(parts: EngineParts) {
     this.rules = parts.rules;
@@ -74,7 +80,9 @@ export class Engine {
     this.sharedRateLimits = parts.sharedRateLimits ?? null;
     this.v6Prefix = parts.ipv6RateLimitPrefix ?? 64;
     this.exactRateLimitLengths = new Set(this.rules.rules.flatMap((r) =>
-      r.rateLimit !== undefined && r.rateLimit.match !== 'prefix' ? [r.rateLimit.path.length] : []));
+      r.kind === 'rateLimit' && r.rateLimit.match !== 'prefix' ? [r.rateLimit.path.length] : []));
+    this.rateLimitsByUser = this.rules.rules.some((r) => r.kind === 'rateLimit' && r.rateLimit.key?.by === 'user');
+    this.bots = this.rules.bots === null ? null : new BotCheck(this.rules.bots, this.data);
   }
 
   /** Opens the files and prepares everything a request needs; throws MoatFileError on a bad file. */
@@ -91,16 +99,27 @@ export class Engine {
     const ip = req.ip ?? '';
     const family = this.parseClientIp(ip);
     let d: Decision | null;
-    if (family !== 0 && this.quietIps.get(ip) === undefined) {
-      // 1–2: allow by IP/CIDR; 3–4: block by IP/CIDR; 5–6: country, ASN, lists. One seek each.
+    const ipStages = family !== 0 && this.quietIps.get(ip) === undefined;
+    // 1–2: allow by IP/CIDR; 3–4: block by IP/CIDR; 5–6: country, ASN, lists. One seek each.
+    if (ipStages) {
       this.ruleConsulted = false;
       if ((d = this.checkIp(rs.allowIps, family, 'Allowed')) !== null) return d;
+    }
+    // A verified bot with mode allow is an allow like the IP ones: before every block rule.
+    const bot: BotVerdict | null = this.bots !== null && req.userAgent ? this.bots.run(req.userAgent, family, this.words) : null;
+    if (bot !== null && bot.action === 'allow') return this.botDecision('Allowed', bot);
+    if (ipStages) {
       if ((d = this.checkIp(rs.blockIps, family, 'Blocked')) !== null) return d;
       if (this.data !== null && rs.needsData && (d = this.checkData(this.data, family)) !== null) return d;
       if (!this.ruleConsulted) this.quietIps.set(ip, true);
     }
     // 7–9: substrings, case-insensitive.
     if (rs.userAgents.size > 0 && req.userAgent && (d = this.checkSubstring(rs.userAgents, req.userAgent, 'bu')) !== null) return d;
+    // Bot blocks sit with the user-agent rules they are a named form of; monitor verdicts are recorded.
+    if (bot !== null) {
+      if (bot.action === 'block') return this.botDecision('Blocked', bot);
+      (this.monitored ??= []).push({ category: bot.category, rule: bot.rule, ruleId: bot.ruleId });
+    }
     // Path and host rules judge every form the app may act on (pathForms, hostForms): any match decides.
     if (rs.paths.size > 0 && (d = this.checkPaths(rs.paths, req)) !== null) return d;
     if (rs.params.size > 0 && req.params && (d = this.checkSubstring(rs.params, req.params, 'bparam')) !== null) return d;
@@ -115,11 +134,11 @@ export class Engine {
       const path = lowerCased(req.path ?? '/');
       const forms = req.pathForms;
       if (this.sharedRateLimits !== null) {
-        const pending = this.pendingRateLimits(family, method, path, forms);
+        const pending = this.pendingRateLimits(family, method, path, forms, req);
         if (pending !== null) {
           return { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: this.monitored ?? NO_MONITORS, pendingRateLimits: pending };
         }
-      } else if ((d = this.checkRateLimits(family, method, path, forms)) !== null) return d;
+      } else if ((d = this.checkRateLimits(family, method, path, forms, req)) !== null) return d;
     }
     const monitored = this.monitored;
     if (monitored === null) return PASSED;
@@ -145,7 +164,10 @@ export class Engine {
         (monitored ??= []).push({ category: 'brl', rule: r.id, ruleId: r.id });
         continue;
       }
-      return { treatment: 'Blocked', category: 'brl', rule: r.id, ruleId: r.id, monitored: monitored ?? NO_MONITORS, retryAfter: Math.ceil(wait / 1000) };
+      return {
+        treatment: 'Blocked', category: 'brl', rule: r.id, ruleId: r.id, monitored: monitored ?? NO_MONITORS,
+        retryAfter: Math.ceil(wait / 1000), rateLimitKey: pending.hits[k]?.by ?? 'ip',
+      };
     }
     return { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: monitored ?? NO_MONITORS };
   }
@@ -188,6 +210,13 @@ export class Engine {
     return this.nowMs;
   }
   private monitored: MonitorMatch[] | null = null;
+
+  /** The bot stage (bots/bot-check.ts); null when the rules file has no bot settings on. */
+  readonly bots: BotCheck | null;
+
+  private botDecision(treatment: 'Allowed' | 'Blocked', bot: BotVerdict): Decision {
+    return { treatment, category: bot.category, rule: bot.rule, ruleId: bot.ruleId, monitored: this.monitored ?? NO_MONITORS };
+  }
 
   /** Reused per evaluation (synchronous), so a clean request allocates nothing for attack detection. */
   private readonly attackScan = new RequestAttackScan();
@@ -334,8 +363,8 @@ export class Engine {
     let applicable: number[] | null = null;
     for (let k = 0; k < candidates.length; k++) {
       const r = rs.rules[candidates[k]];
-      const spec = r.rateLimit!;
-      const applies = (r.expires === undefined || r.expires > this.time()) &&
+      const spec = r.kind === 'rateLimit' ? r.rateLimit : null;
+      const applies = spec !== null && (r.expires === undefined || r.expires > this.time()) &&
         (spec.method === null || spec.method === method || (method === 'HEAD' && spec.method === 'GET'));
       if (!applies && applicable === null) applicable = candidates.slice(0, k);
       else if (applies && applicable !== null) applicable.push(candidates[k]);
@@ -356,7 +385,9 @@ export class Engine {
     const prefix = rs.rateLimitsPrefix;
     for (let k = 0; k < prefix.length; k++) {
       const i = prefix[k];
-      const p = rs.rules[i].rateLimit!.path;
+      const r = rs.rules[i];
+      if (r.kind !== 'rateLimit') continue;
+      const p = r.rateLimit.path;
       // `/api/*` also counts `/api` itself, which `app.use('/api')` serves.
       if (!path.startsWith(p) && !(p.length === n + 1 && p.charCodeAt(n) === 0x2f && p.startsWith(path))) continue;
       if (candidates.length === 0) candidates = [i];
@@ -366,30 +397,49 @@ export class Engine {
   }
 
   /** The same rules checkRateLimits() would count, as hits for a shared store; null when none applies. */
-  private pendingRateLimits(family: 4 | 6, method: string, path: string, forms: readonly string[] | undefined): PendingRateLimits | null {
+  private pendingRateLimits(family: 4 | 6, method: string, path: string, forms: readonly string[] | undefined, req: MoatRequest): PendingRateLimits | null {
     const rules = this.applicableRateLimits(method, path, forms);
     if (rules.length === 0) return null;
-    const client = this.clientKey(family);
-    const hits: RateLimitHit[] = rules.map((i) => {
+    const ip = this.clientKey(family);
+    const hits: RateLimitHit[] = [];
+    const indices: number[] = [];
+    for (const i of rules) {
       const r = this.rules.rules[i];
-      const spec = r.rateLimit!;
-      return { rule: r.id, client, limit: spec.limit, windowMs: spec.windowMs, stop: r.mode !== 'monitor' };
-    });
-    return { hits, rules: [...rules], now: this.time() };
+      if (r.kind !== 'rateLimit') continue;
+      const spec = r.rateLimit;
+      const key = spec.key;
+      const keyed = key === undefined ? null : keyedClient(key, req);
+      hits.push({
+        rule: r.id, client: keyed ?? ip, by: keyed === null || key === undefined ? 'ip' : key.by, ip,
+        limit: spec.limit, windowMs: spec.windowMs, stop: r.mode !== 'monitor',
+      });
+      indices.push(i);
+    }
+    return { hits, rules: indices, now: this.time() };
   }
 
-  private checkRateLimits(family: 4 | 6, method: string, path: string, forms: readonly string[] | undefined): Decision | null {
+  private checkRateLimits(family: 4 | 6, method: string, path: string, forms: readonly string[] | undefined, req: MoatRequest): Decision | null {
     const rules = this.applicableRateLimits(method, path, forms);
     for (let k = 0; k < rules.length; k++) {
       const r = this.rules.rules[rules[k]];
-      const spec = r.rateLimit!;
-      const wait = this.rateLimits.hit(`${r.id}|${this.clientKey(family)}`, spec.limit, spec.windowMs, this.time());
+      if (r.kind !== 'rateLimit') continue;
+      const spec = r.rateLimit;
+      const ip = this.clientKey(family);
+      // A keyed rule counts the key's hash; a request without the key counts by IP, so omitting it never escapes.
+      const key = spec.key;
+      const keyed = key === undefined ? null : keyedClient(key, req);
+      const wait = keyed === null
+        ? this.rateLimits.hit(`${r.id}|${ip}`, spec.limit, spec.windowMs, this.time())
+        : this.rateLimits.hit(`${r.id}|${keyed}`, spec.limit, spec.windowMs, this.time(), `${r.id}|${ip}`);
       if (wait === 0) continue;
       if (r.mode === 'monitor') {
         (this.monitored ??= []).push({ category: 'brl', rule: r.id, ruleId: r.id });
         continue;
       }
-      return { treatment: 'Blocked', category: 'brl', rule: r.id, ruleId: r.id, monitored: this.monitored ?? NO_MONITORS, retryAfter: Math.ceil(wait / 1000) };
+      return {
+        treatment: 'Blocked', category: 'brl', rule: r.id, ruleId: r.id, monitored: this.monitored ?? NO_MONITORS,
+        retryAfter: Math.ceil(wait / 1000), rateLimitKey: keyed === null || key === undefined ? 'ip' : key.by,
+      };
     }
     return null;
   }

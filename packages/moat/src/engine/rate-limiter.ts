@@ -13,16 +13,24 @@
  * counted, and `evictedLive` counts those that still held requests inside their window (that client
  * got its budget back early: raise `maxBytes` if it is ever non-zero).
  *
+ * Keyed rate limits (a header, cookie or user id) let the client choose how many counters it makes: one
+ * address rotating API keys could fill the budget and push every other client out. So a keyed counter
+ * names the client IP it came from, each IP holds at most `maxKeysPerClient` keyed counters per rule, and
+ * beyond that its own oldest is dropped (`clientCapEvictions`): a key rotator churns only its own counters.
+ *
  * Cost (bench/rate-limiter-hit.ts, loaded 2-core machine): 0.1–0.5 µs a hit for 5/min over 20 000
  * clients and for 10 000/h, the same range as the weighted two-window counter this replaced; a hit is a
  * map lookup and a few array reads, and allocates only for a new client or a ring that doubles.
  */
+import { OptionError } from '../errors/moat-error.js';
 export interface RateLimitStore {
   /**
    * Counts one request for `key` unless `limit` were already counted in the `windowMs` before `now`.
    * Returns 0 when counted, otherwise the milliseconds until a request would be counted again.
+   * `client`, for a keyed counter: the (rule, client IP) it was made by, so a store can cap how many
+   * counters one client makes.
    */
-  hit(key: string, limit: number, windowMs: number, now: number): number;
+  hit(key: string, limit: number, windowMs: number, now: number, client?: string): number;
   readonly size: number;
 }
 
@@ -36,14 +44,23 @@ export interface MemoryRateLimitStats {
   evictions: number;
   /** Of those, logs that still counted requests inside their window. */
   evictedLive: number;
+  /** Keyed counters dropped because their client IP held more than `maxKeysPerClient` (it rotated keys). */
+  clientCapEvictions: number;
 }
 
 export interface MemoryRateLimitOptions {
   /** Memory budget in bytes (default 32 MiB: e.g. 10 000 clients at 300/h each, or 400 at 10 000/h). */
   maxBytes?: number;
+  /** Keyed counters (header, cookie, user) one client IP may hold per rule (default 1024; NAT gateways share an IP). */
+  maxKeysPerClient?: number;
 }
 
 const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
+const DEFAULT_MAX_KEYS_PER_CLIENT = 1024;
+/** Estimated bytes per client of keyed counters: map entry and set, plus its name. */
+const CLIENT_OVERHEAD_BYTES = 120;
+/** Estimated bytes per key in a client's set. */
+const CLIENT_KEY_BYTES = 40;
 /** Estimated bytes per tracked log beyond its timestamps: map entry, log object, typed array, key. */
 const LOG_OVERHEAD_BYTES = 200;
 /** First ring size; most clients never make more requests than this within a window. */
@@ -60,10 +77,13 @@ class RequestLog {
   windowMs: number;
   /** Set by every hit, cleared when the log gets its second chance at eviction. */
   referenced = true;
+  /** For a keyed counter, the client that made it (a key of MemoryRateLimitStore.clients); else null. */
+  readonly client: string | null;
 
-  constructor(capacity: number, windowMs: number) {
+  constructor(capacity: number, windowMs: number, client: string | null) {
     this.times = new Float64Array(capacity);
     this.windowMs = windowMs;
+    this.client = client;
   }
 
   newest(): number {
@@ -74,17 +94,26 @@ class RequestLog {
 
 export class MemoryRateLimitStore implements RateLimitStore {
   readonly maxBytes: number;
+  readonly maxKeysPerClient: number;
   private readonly logs = new Map<string, RequestLog>();
+  /** Per client, the keys of its keyed counters in the order they were made. */
+  private readonly clients = new Map<string, Set<string>>();
   private bytes = 0;
   private evictions = 0;
   private evictedLive = 0;
+  private clientCapEvictions = 0;
 
   constructor(options: MemoryRateLimitOptions = {}) {
     const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     if (typeof maxBytes !== 'number' || !(maxBytes > 0)) {
-      throw new TypeError(`MemoryRateLimitStore: maxBytes must be a positive number, not ${String(maxBytes)}`);
+      throw new OptionError(`MemoryRateLimitStore: maxBytes must be a positive number, not ${String(maxBytes)}`);
     }
     this.maxBytes = maxBytes;
+    const perClient = options.maxKeysPerClient ?? DEFAULT_MAX_KEYS_PER_CLIENT;
+    if (!Number.isInteger(perClient) || perClient < 1) {
+      throw new OptionError(`MemoryRateLimitStore: maxKeysPerClient must be a whole number of at least 1, not ${String(perClient)}`);
+    }
+    this.maxKeysPerClient = perClient;
   }
 
   get size(): number {
@@ -92,17 +121,21 @@ export class MemoryRateLimitStore implements RateLimitStore {
   }
 
   stats(): MemoryRateLimitStats {
-    return { keys: this.logs.size, bytes: this.bytes, maxBytes: this.maxBytes, evictions: this.evictions, evictedLive: this.evictedLive };
+    return {
+      keys: this.logs.size, bytes: this.bytes, maxBytes: this.maxBytes, evictions: this.evictions, evictedLive: this.evictedLive,
+      clientCapEvictions: this.clientCapEvictions,
+    };
   }
 
-  hit(key: string, limit: number, windowMs: number, now: number): number {
+  hit(key: string, limit: number, windowMs: number, now: number, client?: string): number {
     let log = this.logs.get(key);
     if (log === undefined) {
       // Nothing to remember for a limit that refuses everything (rules validation forbids it anyway).
       if (!(limit >= 1)) return windowMs;
-      log = new RequestLog(Math.min(limit, FIRST_CAPACITY), windowMs);
+      log = new RequestLog(Math.min(limit, FIRST_CAPACITY), windowMs, client ?? null);
       this.logs.set(key, log);
       this.bytes += log.times.byteLength + LOG_OVERHEAD_BYTES + key.length;
+      if (client !== undefined) this.joinClient(client, key);
       if (this.bytes > this.maxBytes) this.evict(log, now);
     }
     log.referenced = true;
@@ -164,10 +197,42 @@ export class MemoryRateLimitStore implements RateLimitStore {
         this.logs.set(key, log); // to the back: iteration will reach it again only after the rest
         continue;
       }
-      this.logs.delete(key);
-      this.bytes -= log.times.byteLength + LOG_OVERHEAD_BYTES + key.length;
+      this.drop(key, log);
       this.evictions++;
       if (live) this.evictedLive++;
+    }
+  }
+
+  /** Records `key` as one of `client`'s keyed counters; over the cap, the client's oldest goes. */
+  private joinClient(client: string, key: string): void {
+    let keys = this.clients.get(client);
+    if (keys === undefined) {
+      keys = new Set();
+      this.clients.set(client, keys);
+      this.bytes += CLIENT_OVERHEAD_BYTES + client.length;
+    }
+    keys.add(key);
+    this.bytes += CLIENT_KEY_BYTES;
+    if (keys.size <= this.maxKeysPerClient) return;
+    for (const oldest of keys) {
+      const log = this.logs.get(oldest);
+      if (log !== undefined) this.drop(oldest, log);
+      this.clientCapEvictions++;
+      return;
+    }
+  }
+
+  /** Forgets one log, and its place among its client's keyed counters. */
+  private drop(key: string, log: RequestLog): void {
+    this.logs.delete(key);
+    this.bytes -= log.times.byteLength + LOG_OVERHEAD_BYTES + key.length;
+    if (log.client === null) return;
+    const keys = this.clients.get(log.client);
+    if (keys === undefined || !keys.delete(key)) return;
+    this.bytes -= CLIENT_KEY_BYTES;
+    if (keys.size === 0) {
+      this.clients.delete(log.client);
+      this.bytes -= CLIENT_OVERHEAD_BYTES + log.client.length;
     }
   }
 }

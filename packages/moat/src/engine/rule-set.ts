@@ -13,6 +13,8 @@ import { SubstringMatcher } from './substring-matcher.js';
 import { ExactIndex } from './exact-index.js';
 import type { AttackSettings } from '../rules/attack-settings.js';
 import { compileAttackPolicy, type AttackPolicy } from '../attacks/request-attacks.js';
+import type { BotSettings } from '../rules/bot-settings.js';
+import { compileBotPolicy, type BotPolicy } from '../bots/bot-policy.js';
 
 export interface RulesFileInfo {
   path: string | null;
@@ -53,6 +55,10 @@ export interface RuleSet {
   attackSettings: AttackSettings | null;
   /** The same compiled for the request path; null when every category is off. */
   attacks: AttackPolicy | null;
+  /** Bot settings with their catalogue as the file holds them; null = none (bot detection off). */
+  botSettings: BotSettings | null;
+  /** The same compiled for the request path; null when every key is off. */
+  bots: BotPolicy | null;
 }
 
 /** Sizes of each IP rule's range, for ordering label sets most-specific first. */
@@ -128,13 +134,14 @@ export function buildRuleSet(
   info: RulesFileInfo,
   ipIndexes?: { allow: IpRuleIndex; block: IpRuleIndex },
   attackSettings: AttackSettings | null = null,
+  botSettings: BotSettings | null = null,
 ): RuleSet {
   const allowIps = ipIndexes?.allow ?? ipIndexFromFlat(flattenIpRules(rules, 'allow'), rules);
   const blockIps = ipIndexes?.block ?? ipIndexFromFlat(flattenIpRules(rules, 'block'), rules);
   const rateLimitsExact = new Map<string, number[]>();
   const rateLimitsPrefix: number[] = [];
   rules.forEach((r, i) => {
-    if (r.kind !== 'rateLimit' || !r.rateLimit) return;
+    if (r.kind !== 'rateLimit') return;
     if (r.rateLimit.match === 'prefix') rateLimitsPrefix.push(i);
     else {
       const list = rateLimitsExact.get(r.rateLimit.path);
@@ -166,6 +173,8 @@ export function buildRuleSet(
     needsData: rules.some((r) => r.kind === 'country' || r.kind === 'asn' || r.kind === 'list'),
     attackSettings,
     attacks: compileAttackPolicy(attackSettings),
+    botSettings,
+    bots: compileBotPolicy(botSettings),
   };
 }
 

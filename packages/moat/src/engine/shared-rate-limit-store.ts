@@ -5,10 +5,17 @@
  * makes them. Requests that match no rate-limit rule never see this path and stay synchronous.
  */
 
-/** One counter to bump: the rule, the client (IPv4 address or IPv6 prefix), its limit and window. */
+import type { RateLimitKeyKind } from '../rules/types.js';
+
+/** One counter to bump: the rule, the client (IPv4 address, IPv6 prefix or hashed key), its limit and window. */
 export interface RateLimitHit {
   rule: string;
+  /** The IP key, or for a keyed rule `k:` and the key's hash (engine/rate-limit-client.ts), never a raw value. */
   client: string;
+  /** What `client` stands for (the engine always says; absent reads as `ip`). */
+  by?: RateLimitKeyKind;
+  /** The client's IP key, for a keyed `client`: local limiters cap keyed counters per IP with it. */
+  ip?: string;
   limit: number;
   windowMs: number;
   /** A refusal here decides the request (a block-mode rule), so later hits are not counted. */

@@ -4,6 +4,7 @@
 
 import { DEFAULT_IP_HEADER, FORWARDING_HEADERS, isForwardingHeader, type ForwardingHeader } from '../http/client-ip.js';
 import type { PresetHeader } from '../http/trusted-proxies.js';
+import { OptionError } from '../errors/moat-error.js';
 
 export interface IpHeaderChoice {
   header: ForwardingHeader;
@@ -27,12 +28,12 @@ export function chooseIpHeader(inputs: IpHeaderInputs): IpHeaderChoice {
   if (inputs.ipHeaders !== undefined) {
     const list = inputs.ipHeaders;
     if (list.length !== 1) {
-      throw new Error(`moat: ipHeaders lists ${list.length} headers, but Moat reads exactly one: set ipHeader to the ` +
+      throw new OptionError(`moat: ipHeaders lists ${list.length} headers, but Moat reads exactly one: set ipHeader to the ` +
         'header your proxy writes (a client can send any header the proxy does not overwrite). To read no header, trust no proxy.');
     }
     const fromList = known(list[0], 'ipHeaders');
     if (explicit !== undefined && explicit !== fromList) {
-      throw new Error(`moat: ipHeader ${JSON.stringify(explicit)} and ipHeaders ${JSON.stringify(list)} disagree; set ipHeader only`);
+      throw new OptionError(`moat: ipHeader ${JSON.stringify(explicit)} and ipHeaders ${JSON.stringify(list)} disagree; set ipHeader only`);
     }
     explicit = fromList;
     deprecation = `moat: the ipHeaders option is deprecated; write ipHeader: '${fromList}'`;
@@ -45,7 +46,7 @@ export function chooseIpHeader(inputs: IpHeaderInputs): IpHeaderChoice {
   if (first === undefined) return { header: DEFAULT_IP_HEADER, deprecation };
   const other = named.find((p) => p.header !== first.header);
   if (other !== undefined) {
-    throw new Error(`moat: trustedProxies lists ${first.preset} (which sets ${first.header}) and ${other.preset} ` +
+    throw new OptionError(`moat: trustedProxies lists ${first.preset} (which sets ${first.header}) and ${other.preset} ` +
       `(which sets ${other.header}); set ipHeader to the one header the proxy in front of the app writes`);
   }
   return { header: first.header, deprecation };
@@ -54,5 +55,5 @@ export function chooseIpHeader(inputs: IpHeaderInputs): IpHeaderChoice {
 function known(name: string, option: string): ForwardingHeader {
   const lower = name.trim().toLowerCase();
   if (isForwardingHeader(lower)) return lower;
-  throw new Error(`moat: ${option} ${JSON.stringify(name)} is not a client-IP header Moat reads (${FORWARDING_HEADERS.join(', ')})`);
+  throw new OptionError(`moat: ${option} ${JSON.stringify(name)} is not a client-IP header Moat reads (${FORWARDING_HEADERS.join(', ')})`);
 }

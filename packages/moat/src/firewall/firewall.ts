@@ -23,11 +23,20 @@ import { chooseIpHeader } from './client-ip-header-option.js';
 import { ipHeaderFromEnv, trustedProxiesFromEnv } from './environment.js';
 import { consoleLogger, silentLogger, type MoatLogger } from './logger.js';
 import type {
-  BlockResponse, DecisionListener, FirewallEngine, MoatErrorEvent, MoatErrorKind, MoatOptions,
+  BlockResponse, DecisionListener, FirewallEngine, MoatErrorEvent, MoatErrorKind, MoatOptions, RateLimitUser,
 } from './options.js';
 import { RateBoundedLog } from './rate-bounded-log.js';
 import { Responses, UNAVAILABLE } from './responses.js';
 import { copyStats, emptyStats, type FirewallStats } from './stats.js';
+import { DecisionTally } from './decision-counts.js';
+import { MoatError } from '../errors/moat-error.js';
+import { errorEventCode } from './error-event-code.js';
+
+/**
+ * A decision listener as the firewall calls it: with the Node request too when it judged one (managed
+ * mode tags it, to report its response status). Public listeners take the first two arguments.
+ */
+export type NodeDecisionListener = (decision: Decision, request: MoatHttpRequest, raw: IncomingMessage | undefined) => void;
 
 /** null: the request goes on to the app. Otherwise the answer to send instead. */
 export type Verdict = BlockResponse | null;
@@ -58,7 +67,9 @@ export class Firewall {
   private readonly bodyLimit: number;
   private readonly decisionListeners: DecisionListener[] = [];
   private readonly errorListeners: ((event: MoatErrorEvent) => void)[] = [];
-  private readonly counters: FirewallStats = emptyStats();
+  private readonly counters = emptyStats();
+  /** Decisions by treatment and category (stats().decisions): one array slot per decision. */
+  private readonly tally = new DecisionTally();
   /** Where Moat's events go (the `logger` option); adapters use it too. */
   readonly logger: MoatLogger;
   private readonly log: RateBoundedLog;
@@ -70,6 +81,8 @@ export class Firewall {
   private nextHeaderMissingWarning = 0;
   /** Reads the client IP; the firewall asks it again for requests on a trusted Unix socket. */
   private readonly clientIp: ClientIpResolver;
+  /** The `user` option: asked only while a rate limit counts by user (engine.rateLimitsByUser). */
+  private readonly userOf: RateLimitUser | null;
 
   constructor(options: MoatOptions = {}) {
     const env = options.env ?? process.env;
@@ -101,6 +114,7 @@ export class Firewall {
     if (options.onError) this.errorListeners.push(options.onError);
 
     this.rateLimitStore = options.rateLimitStore ?? null;
+    this.userOf = options.user ?? null;
     this.engine = options.engine ?? null;
     this.ownedEngine = null;
     if (this.engine === null) {
@@ -133,6 +147,7 @@ export class Firewall {
       // swapped), so each property read on req misses V8's caches (~0.5–1 µs each, measured in an app).
       const headers = req.headers;
       request = this.normalizer.normalize(req, wantsParams, url, headers);
+      if (this.userOf !== null && engine?.rateLimitsByUser === true) request.user = this.userFor(this.userOf, req, request);
       if (request.ip === '') {
         // No peer address (a Unix socket, a closed connection): rare, so one comparison on the common path.
         const stop = this.withoutPeerAddress(peerlessSocketKind(req.socket), request);
@@ -147,8 +162,8 @@ export class Firewall {
       this.counters.noEngine++;
       return this.unjudged();
     }
-    if (body !== null) return this.checkWithBody(peekBody(req, this.bodyLimit), request, engine, body);
-    return this.decide(engine, request);
+    if (body !== null) return this.checkWithBody(peekBody(req, this.bodyLimit), request, engine, body, req);
+    return this.decide(engine, request, req);
   }
 
   /**
@@ -175,6 +190,7 @@ export class Firewall {
       const wantsParams = engine !== null && needsParams(engine);
       const headers = webHeaders(request.headers);
       judged = this.normalizer.normalizeParts(request.method, request.url, headers, ip, wantsParams);
+      if (this.userOf !== null && engine?.rateLimitsByUser === true) judged.user = this.userFor(this.userOf, request, judged);
       if (judged.ip === '') {
         const stop = this.withoutPeerAddress('not-given', judged);
         if (stop !== undefined) return stop;
@@ -227,7 +243,7 @@ export class Firewall {
 
   /** A snapshot of the counters. */
   stats(): FirewallStats {
-    return copyStats(this.counters);
+    return copyStats(this.counters, this.tally);
   }
 
   /** Closes the engine the firewall opened itself (not one handed over via options or setEngine). */
@@ -264,7 +280,8 @@ export class Firewall {
     return plan;
   }
 
-  private async checkWithBody(peeked: Promise<PeekedBody | null>, request: MoatHttpRequest, engine: FirewallEngine, plan: BodyToRead): Promise<Verdict> {
+  private async checkWithBody(peeked: Promise<PeekedBody | null>, request: MoatHttpRequest, engine: FirewallEngine, plan: BodyToRead,
+    raw?: IncomingMessage): Promise<Verdict> {
     let body = await peeked;
     if (body !== null) {
       // Inflated as the app's body parser would; at most bodyLimit bytes come out, whatever went in.
@@ -283,10 +300,11 @@ export class Firewall {
         return this.cannotJudge(asError(error), request);
       }
     }
-    return this.decide(engine, request);
+    return this.decide(engine, request, raw);
   }
 
-  private decide(engine: FirewallEngine, request: MoatHttpRequest): Verdict | Promise<Verdict> {
+  /** `raw`: the Node request, when judging one (decision listeners get it: reporting tags it for its response status). */
+  private decide(engine: FirewallEngine, request: MoatHttpRequest, raw?: IncomingMessage): Verdict | Promise<Verdict> {
     let decision: Decision;
     try {
       decision = engine.evaluate(request);
@@ -294,13 +312,13 @@ export class Firewall {
       return this.cannotJudge(asError(error), request);
     }
     if (decision.pendingRateLimits !== undefined && engine.settleRateLimits !== undefined) {
-      return this.settleRateLimits(engine, decision, request);
+      return this.settleRateLimits(engine, decision, request, raw);
     }
-    return this.finish(decision, request);
+    return this.finish(decision, request, raw);
   }
 
   /** Only requests that match a rate-limit rule, pass otherwise and have a shared store come here. */
-  private async settleRateLimits(engine: FirewallEngine, pending: Decision, request: MoatHttpRequest): Promise<Verdict> {
+  private async settleRateLimits(engine: FirewallEngine, pending: Decision, request: MoatHttpRequest, raw?: IncomingMessage): Promise<Verdict> {
     let decision: Decision;
     try {
       decision = await engine.settleRateLimits!(pending, (error) => {
@@ -310,16 +328,17 @@ export class Firewall {
     } catch (error) {
       return this.cannotJudge(asError(error), request);
     }
-    return this.finish(decision, request);
+    return this.finish(decision, request, raw);
   }
 
-  private finish(decision: Decision, request: MoatHttpRequest): Verdict {
+  private finish(decision: Decision, request: MoatHttpRequest, raw?: IncomingMessage): Verdict {
     const counters = this.counters;
     if (decision.monitored.length > 0) counters.monitored++;
+    this.tally.count(decision);
     const listeners = this.decisionListeners;
     for (let i = 0; i < listeners.length; i++) {
       try {
-        listeners[i](decision, request);
+        (listeners[i] as NodeDecisionListener)(decision, request, raw);
       } catch (error) {
         this.hookFailed(asError(error), request);
       }
@@ -355,13 +374,25 @@ export class Firewall {
     return null;
   }
 
+  /** The app's user id for `req`; a throw is a hook error and the request counts by IP. */
+  private userFor(userOf: RateLimitUser, req: IncomingMessage | Request, request: MoatHttpRequest): string | undefined {
+    try {
+      const user = userOf(req);
+      return typeof user === 'string' ? user : typeof user === 'number' ? String(user) : undefined;
+    } catch (error) {
+      this.hookFailed(asError(error), request);
+      return undefined;
+    }
+  }
+
   private hookFailed(error: Error, request: MoatHttpRequest): void {
     this.counters.hookErrors++;
     this.emitError('hook', error, request);
   }
 
   private emitError(kind: MoatErrorKind, error: Error, request?: MoatHttpRequest): void {
-    const event: MoatErrorEvent = request === undefined ? { kind, error } : { kind, error, request };
+    const code = errorEventCode(kind, error);
+    const event: MoatErrorEvent = request === undefined ? { kind, code, error } : { kind, code, error, request };
     for (const listener of this.errorListeners) {
       try {
         listener(event);
@@ -370,12 +401,12 @@ export class Firewall {
       }
     }
     if (kind === 'startup') {
-      this.logger.error({ err: error }, 'moat could not load its rules; requests are not judged until it can' +
+      this.logger.error({ err: error, code }, 'moat could not load its rules; requests are not judged until it can' +
         (this.failClosed ? ' (answering 503: failClosed)' : ' (failing open)'));
       return;
     }
     this.log.report(kind, (suppressed) => {
-      const context: Record<string, unknown> = { err: error, kind, suppressed, failClosed: this.failClosed };
+      const context: Record<string, unknown> = { err: error, code, kind, suppressed, failClosed: this.failClosed };
       if (request !== undefined) context.request = { method: request.method, path: request.path, ip: request.ip };
       this.logger.error(context, kind === 'engine'
         ? 'moat could not judge a request' + (this.failClosed ? '; answered 503' : '; let it through')
@@ -408,7 +439,7 @@ export class Firewall {
           ? 'a Web request was judged without its client address (handle(request, { ip }) got no ip); pass the ' +
             'platform\'s socket address'
           : 'a request\'s socket has no peer address (not a TCP or Unix socket Moat recognises)';
-      this.emitError('configuration', new Error(`moat: ${problem}; IP rules cannot run` +
+      this.emitError('configuration', new MoatError('MOAT_ERR_CLIENT_ADDRESS', `moat: ${problem}; IP rules cannot run` +
         (this.failClosed ? ', answering 503 (failClosed)' : ', judging by the other rules') +
         (suppressed > 0 ? ` (${suppressed} more such requests since the last report)` : '')), request);
     });

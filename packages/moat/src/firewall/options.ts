@@ -2,13 +2,15 @@
 // safe choice: trust no proxy, read form bodies only when a parameter rule needs them, never JSON
 // unless asked, fail open but say so.
 
-import type { DataMode } from '../data/read-data.js';
+import type { IncomingMessage } from 'node:http';
+import type { DataMode } from '../data/data-set.js';
 import type { Decision, MoatRequest } from '../engine/decision.js';
 import type { SharedRateLimitStore } from '../engine/shared-rate-limit-store.js';
 import type { ForwardingHeader } from '../http/client-ip.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
 import type { TrustedProxySpec } from '../http/trusted-proxies.js';
 import type { MoatLogger } from './logger.js';
+import type { MoatErrorCode } from '../errors/codes.js';
 
 /** What Moat answers instead of the app. */
 export interface BlockResponse {
@@ -28,9 +30,14 @@ export interface FirewallEngine {
   /** Counts rate limits left pending by evaluate() (engines with a shared rate-limit store). Never rejects. */
   settleRateLimits?(decision: Decision, onFallback?: (error: Error) => void): Promise<Decision>;
   close?(): void;
+  /** True when a rate limit counts by user id: the firewall then calls the `user` option per request. */
+  readonly rateLimitsByUser?: boolean;
   /** When given, Moat skips building parameters (and reading bodies) while there are no parameter rules. */
   readonly rules?: { readonly params: { readonly size: number }; readonly attacks?: object | null };
 }
+
+/** The `user` option: the app's own id for the user making `request`, or undefined. */
+export type RateLimitUser = (request: IncomingMessage | Request) => string | number | null | undefined;
 
 export type DecisionListener = (decision: Decision, request: MoatHttpRequest) => void;
 
@@ -38,6 +45,8 @@ export type MoatErrorKind = 'startup' | 'engine' | 'hook' | 'configuration' | 'r
 
 export interface MoatErrorEvent {
   kind: MoatErrorKind;
+  /** The stable code to match on (docs/errors.md): the error's own, or the kind's. */
+  code: MoatErrorCode;
   error: Error;
   /** The request being judged, when there was one. */
   request?: MoatHttpRequest;
@@ -71,6 +80,13 @@ export interface MoatOptions {
    * its own `sharedRateLimits` part.
    */
   rateLimitStore?: SharedRateLimitStore;
+  /**
+   * The app's user id, for rate limits with `key: user`: called with the request as the adapter holds it
+   * (a Node IncomingMessage, or the Express/Fastify raw request; a Web `Request` on Web front doors), and
+   * only while such a rule is in force. Return undefined (or '') for an anonymous request: it counts by IP.
+   * A throw is an `hook` error and the request counts by IP. The value is hashed before it is counted.
+   */
+  user?: RateLimitUser;
 
   /**
    * Peers whose client-IP header is believed: IPs, CIDRs (IPv4 and IPv6), `start-end` ranges and the

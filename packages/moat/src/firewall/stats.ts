@@ -1,6 +1,10 @@
 // Counters a process can expose (health endpoint, metrics): plain numbers, bumped on the hot path.
 
+import type { Category } from '../engine/decision.js';
 import type { UninspectedReason } from '../http/body-kind.js';
+import type { DecisionCounts, DecisionTally } from './decision-counts.js';
+
+export type { DecisionCounts } from './decision-counts.js';
 
 export interface FirewallStats {
   /** Requests Moat looked at. */
@@ -39,9 +43,16 @@ export interface FirewallStats {
   ipHeaderUntrusted: number;
   /** Requests whose socket had no peer address (a Unix socket not trusted, a closed connection): IP rules could not run. */
   noPeerAddress: number;
+  /** Decisions by treatment, then category (`decisions.Blocked.bp`); categories never seen are left out. */
+  decisions: DecisionCounts;
+  /** Monitor-mode matches by category: what would have been acted on (a request can match several). */
+  monitoredMatches: Partial<Record<Category, number>>;
 }
 
-export function emptyStats(): FirewallStats {
+/** The plain counters the firewall bumps; the per-category ones live in a DecisionTally. */
+export type FirewallCounters = Omit<FirewallStats, 'decisions' | 'monitoredMatches'>;
+
+export function emptyStats(): FirewallCounters {
   return {
     requests: 0, allowed: 0, blocked: 0, passed: 0, rateLimited: 0, monitored: 0, engineErrors: 0,
     noEngine: 0, failedOpen: 0, failedClosed: 0, hookErrors: 0, bodiesInspected: 0, bodiesTruncated: 0,
@@ -51,6 +62,9 @@ export function emptyStats(): FirewallStats {
 }
 
 /** A copy no later count changes. */
-export function copyStats(stats: FirewallStats): FirewallStats {
-  return { ...stats, bodiesUninspected: { ...stats.bodiesUninspected } };
+export function copyStats(counters: FirewallCounters, tally: DecisionTally): FirewallStats {
+  return {
+    ...counters, bodiesUninspected: { ...counters.bodiesUninspected },
+    decisions: tally.decisions(), monitoredMatches: tally.monitoredMatches(),
+  };
 }

@@ -3,7 +3,7 @@ import type { RuleSet } from '../engine/rule-set.js';
 import { buildRuleSet } from '../engine/rule-set.js';
 import type { DataSet } from '../data/data-set.js';
 import { loadMoatData } from '../data/read-data.js';
-import type { DataMode } from '../data/read-data.js';
+import type { DataMode } from '../data/data-set.js';
 import { loadWafrisData, loadWafrisRules } from '../wafris/read-wafris.js';
 import { MoatFileError } from './moat-file-error.js';
 import { detectKind, openReadOnly } from './open-sqlite.js';
@@ -15,7 +15,7 @@ export function loadRulesFile(path: string): RuleSet {
     const kind = detectKind(db, path);
     if (kind === 'moat-rules') return loadMoatRules(db, path);
     if (kind === 'wafris-rules') return loadWafrisRules(db, path);
-    throw new MoatFileError(path, `this is a ${kind.replace('-', ' ')} file, not a rules file`);
+    throw new MoatFileError('MOAT_ERR_FILE_KIND', path, `this is a ${kind.replace('-', ' ')} file, not a rules file`);
   } finally {
     db.close(); // rule sets live in memory
   }
@@ -27,7 +27,7 @@ export function loadDataFile(path: string, mode: DataMode = 'memory', options: {
     const kind = detectKind(db, path);
     if (kind === 'moat-data') return loadMoatData(db, path, mode, options);
     if (kind === 'wafris-data') return loadWafrisData(db, path);
-    throw new MoatFileError(path, `this is a ${kind.replace('-', ' ')} file, not a data file`);
+    throw new MoatFileError('MOAT_ERR_FILE_KIND', path, `this is a ${kind.replace('-', ' ')} file, not a data file`);
   } catch (e) {
     if (db.open) db.close();
     throw e;

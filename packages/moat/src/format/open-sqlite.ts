@@ -10,8 +10,8 @@ export type FileKind = 'moat-rules' | 'moat-data' | 'wafris-rules' | 'wafris-dat
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
 export function openReadOnly(path: string): Db {
-  if (!existsSync(path)) throw new MoatFileError(path, 'file not found');
-  if (statSync(path).size < 512) throw new MoatFileError(path, 'file is too small to be a SQLite database (truncated?)');
+  if (!existsSync(path)) throw new MoatFileError('MOAT_ERR_FILE_MISSING', path, 'file not found');
+  if (statSync(path).size < 512) throw new MoatFileError('MOAT_ERR_FILE_CORRUPT', path, 'file is too small to be a SQLite database (truncated?)');
   const fd = openSync(path, 'r');
   const head = Buffer.alloc(16);
   try {
@@ -19,7 +19,7 @@ export function openReadOnly(path: string): Db {
   } finally {
     closeSync(fd);
   }
-  if (head.toString('latin1') !== SQLITE_MAGIC) throw new MoatFileError(path, 'not a SQLite database');
+  if (head.toString('latin1') !== SQLITE_MAGIC) throw new MoatFileError('MOAT_ERR_FILE_CORRUPT', path, 'not a SQLite database');
   try {
     const db = openSqliteReadOnly(path); // better-sqlite3 on Node, bun:sqlite on Bun, node:sqlite on Deno
     // Files are replaced by rename, never changed in place, so holding the lock is safe and saves
@@ -28,7 +28,7 @@ export function openReadOnly(path: string): Db {
     db.pragma('mmap_size = 1073741824');
     return db;
   } catch (e) {
-    throw new MoatFileError(path, `cannot open: ${(e as Error).message}`, { cause: e });
+    throw new MoatFileError('MOAT_ERR_FILE_UNREADABLE', path, `cannot open: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -48,14 +48,14 @@ export function detectKind(db: Db, path: string): FileKind {
     tables = tableNames(db);
     if (tables.has('meta')) format = readMeta(db).get('format');
   } catch (e) {
-    throw new MoatFileError(path, `corrupt SQLite file: ${(e as Error).message}`, { cause: e });
+    throw new MoatFileError('MOAT_ERR_FILE_CORRUPT', path, `corrupt SQLite file: ${(e as Error).message}`, { cause: e });
   }
   if (tables.has('meta')) {
     if (format === RULES_FORMAT) return 'moat-rules';
     if (format === DATA_FORMAT) return 'moat-data';
-    throw new MoatFileError(path, `unknown format ${JSON.stringify(format)}`);
+    throw new MoatFileError('MOAT_ERR_FILE_VERSION', path, `unknown format ${JSON.stringify(format)}`);
   }
   if (tables.has('blocked_ips') || tables.has('blocked_cidr_ranges') || tables.has('allowed_ips')) return 'wafris-rules';
   if (tables.has('country_ip_ranges') || tables.has('reputation_ip_ranges')) return 'wafris-data';
-  throw new MoatFileError(path, 'neither a Moat nor a Wafris rules or data file');
+  throw new MoatFileError('MOAT_ERR_FILE_KIND', path, 'neither a Moat nor a Wafris rules or data file');
 }

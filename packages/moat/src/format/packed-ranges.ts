@@ -3,6 +3,7 @@ import { endianness } from 'node:os';
 import type { Database as Db } from 'better-sqlite3';
 import { RangeTable } from '../ranges/range-table.js';
 import type { RangeTableArrays } from '../ranges/range-table.js';
+import { MoatError } from '../errors/moat-error.js';
 
 const PARTS = ['v4Starts', 'v4Ends', 'v4Labels', 'v6Starts', 'v6Ends', 'v6Labels'] as const;
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -32,7 +33,7 @@ export function storeRangeTable(db: Db, setName: string, table: RangeTable): voi
 }
 
 function toUint32(buf: Buffer): Uint32Array {
-  if (buf.length % 4 !== 0) throw new Error('packed range data has a length that is not a multiple of 4');
+  if (buf.length % 4 !== 0) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'packed range data has a length that is not a multiple of 4');
   // A view, not a copy, where the layout allows (little-endian host, aligned blob): copying tens of MB
   // per set left the freed blobs' pages in every worker (measured: +80 MiB private per worker at
   // 2.5 M ranges instead of the arrays' ~40 MiB). The blob is ours alone; nothing else writes to it.
@@ -51,7 +52,7 @@ export function loadRangeTable(db: Db, setName: string): RangeTable {
   const arrays = {} as RangeTableArrays;
   for (const part of PARTS) {
     const data = parts.get(part);
-    if (!data) throw new Error(`range set "${setName}" is missing its ${part} part`);
+    if (!data) throw new MoatError('MOAT_ERR_FILE_CORRUPT', `range set "${setName}" is missing its ${part} part`);
     arrays[part] = toUint32(data);
   }
   validate(arrays, setName);
@@ -63,11 +64,11 @@ function validate(a: RangeTableArrays, setName: string): void {
   const n4 = a.v4Starts.length;
   const n6 = a.v6Labels.length;
   if (a.v4Ends.length !== n4 || a.v4Labels.length !== n4 || a.v6Starts.length !== n6 * 4 || a.v6Ends.length !== n6 * 4) {
-    throw new Error(`range set "${setName}" has parts of different lengths`);
+    throw new MoatError('MOAT_ERR_FILE_CORRUPT', `range set "${setName}" has parts of different lengths`);
   }
   for (let i = 0; i < n4; i++) {
     if (a.v4Starts[i] > a.v4Ends[i] || (i > 0 && a.v4Starts[i] <= a.v4Ends[i - 1])) {
-      throw new Error(`range set "${setName}" is not sorted and non-overlapping at IPv4 entry ${i}`);
+      throw new MoatError('MOAT_ERR_FILE_CORRUPT', `range set "${setName}" is not sorted and non-overlapping at IPv4 entry ${i}`);
     }
   }
   const cmp = (x: Uint32Array, i: number, y: Uint32Array, j: number) => {
@@ -76,7 +77,7 @@ function validate(a: RangeTableArrays, setName: string): void {
   };
   for (let i = 0; i < n6; i++) {
     if (cmp(a.v6Starts, i, a.v6Ends, i) > 0 || (i > 0 && cmp(a.v6Starts, i, a.v6Ends, i - 1) <= 0)) {
-      throw new Error(`range set "${setName}" is not sorted and non-overlapping at IPv6 entry ${i}`);
+      throw new MoatError('MOAT_ERR_FILE_CORRUPT', `range set "${setName}" is not sorted and non-overlapping at IPv6 entry ${i}`);
     }
   }
 }

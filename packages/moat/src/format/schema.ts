@@ -4,7 +4,12 @@
  */
 export const RULES_FORMAT = 'moat-rules';
 export const DATA_FORMAT = 'moat-data';
-export const RULES_FORMAT_VERSION = 1;
+/**
+ * The newest rules format this Moat reads and writes. A file is written as version 2 only when it holds
+ * a keyed rate limit (`rl_key`): older readers refuse it as too new instead of counting those limits per
+ * IP; every other file stays version 1, which every Moat reads.
+ */
+export const RULES_FORMAT_VERSION = 2;
 export const DATA_FORMAT_VERSION = 1;
 
 export const META_DDL = `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`;
@@ -37,7 +42,7 @@ export const PACKED_DDL = `CREATE TABLE packed_ranges (
 export const RULES_DDL = `CREATE TABLE rules (
   seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, action TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
   note TEXT, mode TEXT NOT NULL, expires INTEGER,
-  rl_method TEXT, rl_path TEXT, rl_match TEXT, rl_limit INTEGER, rl_window_ms INTEGER)`;
+  rl_method TEXT, rl_path TEXT, rl_match TEXT, rl_limit INTEGER, rl_window_ms INTEGER, rl_key TEXT)`;
 
 /** Rule indices (rules.seq) behind each label of a rules file's range set, most specific first. */
 export const LABEL_SETS_DDL = `CREATE TABLE label_sets (

@@ -7,6 +7,7 @@
 
 import { createRequire } from 'node:module';
 import type { Database as BetterSqliteDatabase } from 'better-sqlite3';
+import { OptionError } from '../errors/moat-error.js';
 
 export type SqliteDriverName = 'better-sqlite3' | 'node:sqlite' | 'bun:sqlite';
 
@@ -19,7 +20,7 @@ const load = createRequire(import.meta.url);
 export function sqliteDriverName(env: Record<string, string | undefined> = process.env): SqliteDriverName {
   const chosen = env.MOAT_SQLITE_DRIVER;
   if (chosen === 'better-sqlite3' || chosen === 'node:sqlite' || chosen === 'bun:sqlite') return chosen;
-  if (chosen !== undefined && chosen !== '') throw new Error(`MOAT_SQLITE_DRIVER must be better-sqlite3, node:sqlite or bun:sqlite, not ${JSON.stringify(chosen)}`);
+  if (chosen !== undefined && chosen !== '') throw new OptionError(`MOAT_SQLITE_DRIVER must be better-sqlite3, node:sqlite or bun:sqlite, not ${JSON.stringify(chosen)}`);
   if (typeof process.versions.bun === 'string') return 'bun:sqlite';
   if ((globalThis as { Deno?: unknown }).Deno !== undefined) return 'node:sqlite';
   return 'better-sqlite3';

@@ -2,7 +2,9 @@
 import { createHash } from 'node:crypto';
 import type { Database as Db } from 'better-sqlite3';
 import type { Rule } from '../rules/types.js';
+import { formatRateLimitKey } from '../rules/rate-limit-key.js';
 import { attackSettingsJson, type AttackSettings } from '../rules/attack-settings.js';
+import { botSettingsFromJson, botSettingsJson, type BotSettings } from '../rules/bot-settings.js';
 import { RuleError } from '../rules/rule-error.js';
 import { unsafeRuleProblems } from '../rules/rule-safety.js';
 import { flattenIpRules, ipIndexFromFlat, sortRules } from '../engine/rule-set.js';
@@ -19,10 +21,15 @@ export interface WrittenRulesFile {
   counts: Record<string, number>;
 }
 
-/** The content hash: the canonical rule list and the format version, nothing time-dependent. */
+/** The format version a rule list needs: 2 with a keyed rate limit, else 1 (schema.ts). */
+export function rulesFormatVersion(rules: readonly Rule[]): number {
+  return rules.some((r) => r.rateLimit?.key !== undefined) ? RULES_FORMAT_VERSION : 1;
+}
+
+/** The content hash: the canonical rule list and the format version it needs, nothing time-dependent. */
 export function rulesContentHash(sorted: readonly Rule[]): string {
   const h = createHash('sha256');
-  h.update(`${RULES_FORMAT}/${RULES_FORMAT_VERSION}\n`);
+  h.update(`${RULES_FORMAT}/${rulesFormatVersion(sorted)}\n`);
   for (const r of sorted) {
     h.update(JSON.stringify([r.id, r.action, r.kind, r.value, r.note ?? null, r.mode, r.expires ?? null, r.rateLimit ?? null]));
     h.update('\n');
@@ -38,6 +45,15 @@ export function rulesContentHash(sorted: readonly Rule[]): string {
 export function rulesFileHash(contentHash: string, attacks: AttackSettings | null): string {
   if (attacks === null) return contentHash;
   return createHash('sha256').update(`${contentHash}\nattacks ${attackSettingsJson(attacks)}\n`).digest('hex');
+}
+
+/**
+ * The file's identity with bot settings too: a hash of the identity older readers compute (above) and the
+ * settings with their catalogue. Kept apart the same way, so readers from before bots load the file.
+ */
+export function botsFileHash(baseHash: string, bots: BotSettings | null): string {
+  if (bots === null) return baseHash;
+  return createHash('sha256').update(`${baseHash}\nbots ${botSettingsJson(bots)}\n`).digest('hex');
 }
 
 /**
@@ -73,26 +89,32 @@ export function countRules(rules: readonly Rule[]): Record<string, number> {
  * the rate limiter cannot honour (rules/rule-safety.ts) are refused with one RuleError naming each by id:
  * rules made without normalizeRule (by hand, from a store) get the same checks as documents.
  */
-export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { builtAt?: Date; attacks?: AttackSettings | null } = {}): WrittenRulesFile {
+export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { builtAt?: Date; attacks?: AttackSettings | null; bots?: BotSettings | null } = {}): WrittenRulesFile {
   const unsafe = rules.flatMap((r) => unsafeRuleProblems(r).map((p) => `rule ${JSON.stringify(r.id)}: ${p}`));
   if (unsafe.length > 0) throw new RuleError(unsafe);
   const sorted = sortRules(rules);
   const ids = new Set<string>();
   for (const r of sorted) {
-    if (ids.has(r.id)) throw new Error(`two rules share the id ${JSON.stringify(r.id)}`);
+    if (ids.has(r.id)) throw new RuleError(`two rules share the id ${JSON.stringify(r.id)}`);
     ids.add(r.id);
   }
   const attacks = opts.attacks ?? null;
   const contentHash = rulesContentHash(sorted);
-  const hash = rulesFileHash(contentHash, attacks);
+  const baseHash = rulesFileHash(contentHash, attacks);
+  // Through the file's own reading, so the hash written is the hash every reader computes.
+  const bots = opts.bots ? botSettingsFromJson(botSettingsJson(opts.bots)) : null;
+  const hash = botsFileHash(baseHash, bots);
   const builtAt = (opts.builtAt ?? new Date()).toISOString();
   const counts = countRules(sorted);
+  const formatVersion = rulesFormatVersion(sorted);
   writeSqliteAtomically(outPath, (db) => {
     for (const ddl of [META_DDL, RULES_DDL, RANGES_DDL, PACKED_DDL, LABEL_SETS_DDL]) db.exec(ddl);
-    insertMeta(db, { format: RULES_FORMAT, format_version: RULES_FORMAT_VERSION, built_at: builtAt, content_hash: contentHash, rule_count: sorted.length });
+    insertMeta(db, { format: RULES_FORMAT, format_version: formatVersion, built_at: builtAt, content_hash: contentHash, rule_count: sorted.length });
     insertRules(db, sorted);
     // A meta row, not a table: older readers ignore unknown meta keys, and a file without it reads as "attacks off".
-    if (attacks !== null) insertMeta(db, { attacks: attackSettingsJson(attacks), attacks_hash: hash });
+    if (attacks !== null) insertMeta(db, { attacks: attackSettingsJson(attacks), attacks_hash: baseHash });
+    // Bot settings the same way; `bots_hash` is the file's identity.
+    if (bots !== null) insertMeta(db, { bots: botSettingsJson(bots), bots_hash: hash });
     const indexes = (['allow', 'block'] as const).map((action) => {
       const index = ipIndexFromFlat(flattenIpRules(sorted, action), sorted);
       storeRangeTable(db, action, index.table as RangeTable);
@@ -102,15 +124,16 @@ export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { 
     });
     insertMeta(db, { ranges_hash: ipIndexHash(indexes) });
   });
-  return { path: outPath, hash, formatVersion: RULES_FORMAT_VERSION, builtAt, counts };
+  return { path: outPath, hash, formatVersion, builtAt, counts };
 }
 
 function insertRules(db: Db, sorted: readonly Rule[]): void {
-  const ins = db.prepare(`INSERT INTO rules (seq, id, action, kind, value, note, mode, expires, rl_method, rl_path, rl_match, rl_limit, rl_window_ms)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const ins = db.prepare(`INSERT INTO rules (seq, id, action, kind, value, note, mode, expires, rl_method, rl_path, rl_match, rl_limit, rl_window_ms, rl_key)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   sorted.forEach((r, seq) => {
     const rl = r.rateLimit;
     ins.run(seq, r.id, r.action, r.kind, r.value, r.note ?? null, r.mode, r.expires ?? null,
-      rl?.method ?? null, rl?.path ?? null, rl?.match ?? null, rl?.limit ?? null, rl?.windowMs ?? null);
+      rl?.method ?? null, rl?.path ?? null, rl?.match ?? null, rl?.limit ?? null, rl?.windowMs ?? null,
+      rl?.key === undefined ? null : formatRateLimitKey(rl.key));
   });
 }

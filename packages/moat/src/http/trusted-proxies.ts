@@ -8,6 +8,7 @@ import { flattenRanges } from '../ranges/flatten.js';
 import { RangeTable } from '../ranges/range-table.js';
 import type { ForwardingHeader } from './client-ip.js';
 import { isProxyPreset, PROXY_PRESETS, presetHeader, presetRanges, type ProxyPreset } from './proxy-presets.js';
+import { OptionError } from '../errors/moat-error.js';
 
 /** An IP, a CIDR, a `start-end` range, or a preset name (`loopback`, `private`, `unix`, `cloudflare`, …). */
 export type TrustedProxySpec = string;
@@ -53,8 +54,8 @@ export class TrustedProxies {
         try {
           labelled.push({ range: parseRange(text), label: 0 });
         } catch (error) {
-          throw new Error(`moat: trusted proxy ${JSON.stringify(raw)} is not an IP, CIDR, range or preset ` +
-            `(${PROXY_PRESETS.join(', ')}): ${(error as Error).message}`);
+          throw new OptionError(`moat: trusted proxy ${JSON.stringify(raw)} is not an IP, CIDR, range or preset ` +
+            `(${PROXY_PRESETS.join(', ')}): ${(error as Error).message}`, { cause: error });
         }
       }
     }

@@ -5,7 +5,14 @@ import type { BlockResponse } from '../firewall/options.js';
 
 export function toWebResponse(answer: BlockResponse): Response {
   const body = answer.body ?? '';
-  const headers = new Headers(answer.headers);
-  headers.set('content-length', String(Buffer.byteLength(body)));
+  // A plain record rather than a Headers object: cheaper to build, and @hono/node-server writes a
+  // Response with a string body and record headers on its fast path. Our own Content-Length wins over
+  // any spelling of it in a configured answer, as Headers.set() made it before.
+  const headers: Record<string, string> = {};
+  const given = answer.headers;
+  if (given !== undefined) {
+    for (const name in given) if (name.toLowerCase() !== 'content-length') headers[name] = given[name];
+  }
+  headers['content-length'] = String(Buffer.byteLength(body));
   return new Response(body, { status: answer.status, headers });
 }

@@ -2,6 +2,7 @@
 // always print the same (Wafris compared raw strings and missed "2001:DB8::1" vs "2001:db8:0:0::1").
 
 import type { IpAddress } from './address.js';
+import { MoatError } from '../errors/moat-error.js';
 
 const MAX_IPV4 = 0xffffffffn;
 const MAX_IPV6 = (1n << 128n) - 1n;
@@ -19,11 +20,11 @@ export function formatIpv4Number(value: number): string {
 export function formatIp(addr: IpAddress): string {
   const { family, value } = addr;
   if (family === 4) {
-    if (value < 0n || value > MAX_IPV4) throw new RangeError(`IPv4 value out of range: ${value}`);
+    if (value < 0n || value > MAX_IPV4) throw new MoatError('MOAT_ERR_IP_INVALID', `IPv4 value out of range: ${value}`);
     return formatIpv4Number(Number(value));
   }
-  if (family !== 6) throw new RangeError(`unknown IP family: ${String(family)}`);
-  if (value < 0n || value > MAX_IPV6) throw new RangeError(`IPv6 value out of range: ${value}`);
+  if (family !== 6) throw new MoatError('MOAT_ERR_IP_INVALID', `unknown IP family: ${String(family)}`);
+  if (value < 0n || value > MAX_IPV6) throw new MoatError('MOAT_ERR_IP_INVALID', `IPv6 value out of range: ${value}`);
   if (value >> 32n === MAPPED_PREFIX) return `::ffff:${formatIpv4Number(Number(value & MAX_IPV4))}`;
 
   const groups: number[] = [];

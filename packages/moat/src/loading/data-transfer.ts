@@ -7,6 +7,7 @@
 import type { DataFileInfo, DataLabel, DataSet } from '../data/data-set.js';
 import { RangeTable, type RangeTableArrays } from '../ranges/range-table.js';
 import { jsonSlices, parseSlices, type SliceTimer } from './json-slices.js';
+import { MoatError } from '../errors/moat-error.js';
 
 const PARTS = ['v4Starts', 'v4Ends', 'v4Labels', 'v6Starts', 'v6Ends', 'v6Labels'] as const;
 
@@ -19,7 +20,7 @@ export interface PackedDataSet {
 
 /** Packs a data set held in memory; `transfer` lists the buffers postMessage must move. */
 export function packDataSet(data: DataSet): { packed: PackedDataSet; transfer: ArrayBuffer[] } {
-  if (!(data.table instanceof RangeTable)) throw new Error('only an in-memory data set can be packed');
+  if (!(data.table instanceof RangeTable)) throw new MoatError('MOAT_ERR_INTERNAL', 'only an in-memory data set can be packed');
   const transfer: ArrayBuffer[] = [];
   const arrays = movableRangeArrays(data.table, transfer);
   return { packed: { info: data.info, arrays, labelSlices: jsonSlices(data.labels), listNameSlices: jsonSlices(data.listNames) }, transfer };

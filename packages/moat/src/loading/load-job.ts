@@ -1,5 +1,5 @@
 /** What the serving thread asks the load worker, and what comes back. */
-import type { DataMode } from '../data/read-data.js';
+import type { DataMode } from '../data/data-set.js';
 import type { PackedDataSet } from './data-transfer.js';
 import type { PackedRuleSet } from './rules-transfer.js';
 
@@ -23,5 +23,5 @@ export type LoadOutcome =
   | { ok: true; light: true }
   /** A compiled rule set, packed for the move. */
   | { ok: true; rules: PackedRuleSet }
-  /** `verify`: a check failed (reason as verifyDownload's); `load`: the loader refused the file. */
+  /** `verify`: a check failed (reason as verifyDownload's); `load`: the loader refused the file (reason: its error code). */
   | { ok: false; stage: 'verify' | 'load'; reason: string; message: string };

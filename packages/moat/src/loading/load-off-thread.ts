@@ -6,7 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import type { DataSet } from '../data/data-set.js';
-import type { DataMode } from '../data/read-data.js';
+import type { DataMode } from '../data/data-set.js';
 import type { RuleSet } from '../engine/rule-set.js';
 import { loadDataFile, loadRulesFile } from '../format/load-files.js';
 import { SyncError } from '../sync/sync-error.js';
@@ -15,6 +15,8 @@ import { unpackDataSet } from './data-transfer.js';
 import type { LoadJob, LoadOutcome } from './load-job.js';
 import { unpackRuleSet } from './rules-transfer.js';
 import { startModuleWorker } from './start-worker.js';
+import { MoatError } from '../errors/moat-error.js';
+import { isMoatErrorCode } from '../errors/codes.js';
 
 /**
  * Rules files from this size on are compiled in the worker. Compiling costs more per byte than loading
@@ -55,7 +57,7 @@ export function loadDataOffThread(request: OffThreadLoad & { mode: DataMode }): 
     async (outcome) => {
       // Opening in place reads no ranges; the worker already checked the labels.
       if ('light' in outcome) return loadDataFile(request.path, 'light', { labelsChecked: true });
-      if (!('data' in outcome)) throw new Error('the load worker answered with something else than a data set');
+      if (!('data' in outcome)) throw new MoatError('MOAT_ERR_INTERNAL', 'the load worker answered with something else than a data set');
       return unpackDataSet(outcome.data, sliceTimer);
     });
 }
@@ -65,7 +67,7 @@ export function loadRulesOffThread(request: OffThreadLoad): Promise<RuleSet> {
   return load({ kind: 'rules', path: request.path, verify: verifyRequest(request) }, request,
     () => loadRulesFile(request.path),
     async (outcome) => {
-      if (!('rules' in outcome)) throw new Error('the load worker answered with something else than a rule set');
+      if (!('rules' in outcome)) throw new MoatError('MOAT_ERR_INTERNAL', 'the load worker answered with something else than a rule set');
       return unpackRuleSet(outcome.rules, sliceTimer);
     });
 }
@@ -106,7 +108,8 @@ async function load<T>(job: LoadJob, request: OffThreadLoad, loadHere: () => T, 
     if (verify !== null) verificationCounts.worker++;
     if (!outcome.ok) {
       if (outcome.stage === 'verify') throw new SyncError(outcome.reason, outcome.message);
-      throw new Error(outcome.message);
+      // The loader's own code travels as the reason (load-worker.ts); anything else it refused is a corrupt file.
+      throw new MoatError(isMoatErrorCode(outcome.reason) ? outcome.reason : 'MOAT_ERR_FILE_CORRUPT', outcome.message);
     }
     const value = await unpack(outcome);
     abortedCheck(signal);
@@ -130,7 +133,7 @@ function runWorker(job: LoadJob, signal?: AbortSignal): Promise<LoadOutcome | Er
     let worker: Worker | undefined;
     const onAbort = () => {
       void worker?.terminate();
-      settle(new Error('aborted'));
+      settle(new MoatError('MOAT_ERR_SYNC_ABORTED', 'aborted'));
     };
     const settle = (outcome: LoadOutcome | Error | 'no-worker') => {
       if (settled) return;
@@ -139,7 +142,7 @@ function runWorker(job: LoadJob, signal?: AbortSignal): Promise<LoadOutcome | Er
       resolve(outcome);
     };
     if (signal?.aborted) {
-      settle(new Error('aborted'));
+      settle(new MoatError('MOAT_ERR_SYNC_ABORTED', 'aborted'));
       return;
     }
     try {
@@ -156,7 +159,7 @@ function runWorker(job: LoadJob, signal?: AbortSignal): Promise<LoadOutcome | Er
       else settle(message);
     });
     worker.once('error', (error) => settle(started ? error : 'no-worker'));
-    worker.once('exit', (code) => settle(started ? new Error(`exit code ${code}`) : 'no-worker'));
+    worker.once('exit', (code) => settle(started ? new MoatError('MOAT_ERR_WORKER', `exit code ${code}`) : 'no-worker'));
     loadWorkerWatch.onStart?.(worker);
   });
 }

@@ -13,10 +13,11 @@ import { SyncError } from '../sync/sync-error.js';
 import { verifyFileNow } from '../sync/verify-download.js';
 import { loadWafrisData } from '../wafris/read-wafris.js';
 import type { DataSet } from '../data/data-set.js';
-import type { DataMode } from '../data/read-data.js';
+import type { DataMode } from '../data/data-set.js';
 import { packDataSet } from './data-transfer.js';
 import type { LoadJob, LoadOutcome } from './load-job.js';
 import { packRuleSet } from './rules-transfer.js';
+import { errorCodeOf } from '../errors/moat-error.js';
 
 type Answer = { outcome: LoadOutcome; transfer: ArrayBuffer[] };
 
@@ -42,7 +43,8 @@ function run(job: LoadJob): Answer {
     const { packed, transfer } = packDataSet(data);
     return { outcome: { ok: true, data: packed }, transfer };
   } catch (error) {
-    return { outcome: { ok: false, stage: 'load', reason: 'rejected', message: (error as Error).message }, transfer: [] };
+    // The reason of a refused load is the error's code, so the serving thread rethrows it with the same one.
+    return { outcome: { ok: false, stage: 'load', reason: errorCodeOf(error, 'MOAT_ERR_FILE_CORRUPT'), message: (error as Error).message }, transfer: [] };
   }
 }
 
@@ -71,7 +73,7 @@ function loadData(path: string, mode: DataMode): DataSet | 'light' {
       return 'light';
     }
     if (kind === 'wafris-data') return loadWafrisData(db, path);
-    throw new MoatFileError(path, `this is a ${kind.replace('-', ' ')} file, not a data file`);
+    throw new MoatFileError('MOAT_ERR_FILE_KIND', path, `this is a ${kind.replace('-', ' ')} file, not a data file`);
   } finally {
     if (db.open) db.close();
   }

@@ -15,6 +15,9 @@ import { movable, movableRangeArrays } from './data-transfer.js';
 import { jsonSlices, parseSlices, type SliceTimer } from './json-slices.js';
 import { compileAttackPolicy } from '../attacks/request-attacks.js';
 import type { AttackSettings } from '../rules/attack-settings.js';
+import type { BotSettings } from '../rules/bot-settings.js';
+import { compileBotPolicy } from '../bots/bot-policy.js';
+import { MoatError } from '../errors/moat-error.js';
 
 type AutomatonArrays = Omit<SubstringAutomatonParts, 'patterns'>;
 
@@ -46,13 +49,15 @@ export interface PackedRuleSet {
   needsData: boolean;
   /** Small plain data (eight modes, a few exclusions): structured-cloned, compiled again on arrival. */
   attackSettings: AttackSettings | null;
+  /** Modes and a catalogue of a few hundred tokens: cloned, compiled again on arrival (well under a millisecond). */
+  botSettings: BotSettings | null;
 }
 
 /** Packs a compiled rule set; `transfer` lists the buffers postMessage must move. */
 export function packRuleSet(rules: RuleSet): { packed: PackedRuleSet; transfer: ArrayBuffer[] } {
   const transfer: ArrayBuffer[] = [];
   const ipIndex = (index: IpRuleIndex): PackedIpIndex => {
-    if (!(index.table instanceof RangeTable)) throw new Error('only an in-memory rule set can be packed');
+    if (!(index.table instanceof RangeTable)) throw new MoatError('MOAT_ERR_INTERNAL', 'only an in-memory rule set can be packed');
     return { arrays: movableRangeArrays(index.table, transfer), setSlices: jsonSlices(index.sets) };
   };
   const matcher = (m: SubstringMatcher): PackedMatcher => {
@@ -81,6 +86,7 @@ export function packRuleSet(rules: RuleSet): { packed: PackedRuleSet; transfer: 
     rateLimitsPrefix: [...rules.rateLimitsPrefix],
     needsData: rules.needsData,
     attackSettings: rules.attackSettings,
+    botSettings: rules.botSettings,
   };
   return { packed, transfer };
 }
@@ -115,5 +121,7 @@ export async function unpackRuleSet(packed: PackedRuleSet, onSlice?: SliceTimer)
     needsData: packed.needsData,
     attackSettings: packed.attackSettings,
     attacks: compileAttackPolicy(packed.attackSettings),
+    botSettings: packed.botSettings,
+    bots: compileBotPolicy(packed.botSettings),
   };
 }

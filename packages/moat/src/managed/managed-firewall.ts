@@ -20,6 +20,9 @@ import type { SyncCategory } from '../sync/sync-category.js';
 import { SyncError } from '../sync/sync-error.js';
 import { Upsync, type UpsyncStatus } from '../sync/upsync.js';
 import { EngineSlot } from './engine-slot.js';
+import { ResponseStatusReporter } from './response-status.js';
+import { MoatError, errorCodeOf } from '../errors/moat-error.js';
+import type { MoatErrorCode } from '../errors/codes.js';
 
 export interface ManagedFirewallOptions extends Omit<MoatOptions, 'engine' | 'rules' | 'data'>, ManagedSyncOptions {
   /** Rules file shipped with the app, used until a file from the hub is on disk. */
@@ -32,6 +35,8 @@ export interface ManagedFirewallOptions extends Omit<MoatOptions, 'engine' | 'ru
 
 export interface SyncErrorEvent {
   source: SyncCategory | 'upsync';
+  /** The stable code to match on (docs/errors.md); `error.reason` of a SyncError is finer. */
+  code: MoatErrorCode;
   error: Error;
 }
 
@@ -45,11 +50,13 @@ export interface ManagedStatus {
   /** Which hub downsync and upsync use now, and each hub's failures (null: not configured). */
   hubs: { downsync: HubFailoverStatus | null; upsync: HubFailoverStatus | null };
   firewall: FirewallStats;
+  /** Milliseconds since the hub last confirmed each file in use is current (downloaded or 304); null: never (a shipped fallback file, or no hub). */
+  syncAgeMs: { customRules: number | null; dataSubscriptions: number | null };
   errors: { customRules: number; dataSubscriptions: number; upsync: number; engine: number; hooks: number };
 }
 
 /** No engine yet: the real one is installed before the constructor returns. */
-const NOT_YET: FirewallEngine = { evaluate: () => { throw new Error('no engine'); } };
+const NOT_YET: FirewallEngine = { evaluate: () => { throw new MoatError('MOAT_ERR_INTERNAL', 'no engine'); } };
 
 export class ManagedFirewall extends Firewall {
   readonly settings: ResolvedSync;
@@ -57,11 +64,13 @@ export class ManagedFirewall extends Firewall {
   private readonly rulesSync: CategorySync<RuleSet>;
   private readonly dataSync: CategorySync<DataSet>;
   private readonly upsync: Upsync;
+  private statusReporter: ResponseStatusReporter | null = null;
   private readonly downsyncHubs: HubFailover | null;
   private readonly syncLogger: MoatLogger;
   private readonly syncLog: RateBoundedLog;
   private readonly onSyncError: ((event: SyncErrorEvent) => void) | undefined;
   private upsyncErrors = 0;
+  private readonly clock: () => number;
   private keyRefused = false;
   private closing: Promise<void> | null = null;
 
@@ -75,13 +84,14 @@ export class ManagedFirewall extends Firewall {
     this.onSyncError = options.onSyncError;
     this.syncLogger = options.logger === false ? silentLogger : options.logger ?? consoleLogger;
     const now = options.now ?? Date.now;
+    this.clock = now;
     this.syncLog = new RateBoundedLog(options.logIntervalMs ?? 60_000, now);
     this.slot = new EngineSlot(this, options.now, settings.engineGraceMs);
 
     try {
       mkdirSync(settings.dir, { recursive: true });
     } catch (error) {
-      this.syncError('custom_rules', new SyncError('dir', `cannot create ${settings.dir}: ${(error as Error).message}`));
+      this.syncError('custom_rules', new SyncError('dir', `cannot create ${settings.dir}: ${(error as Error).message}`, { cause: error }));
     }
     const client = clientInfo(settings.framework, settings.hostname);
     const polling = settings.apiKey !== null && settings.downsyncUrls.length > 0;
@@ -141,7 +151,10 @@ export class ManagedFirewall extends Firewall {
       onUnauthorized: (error) => { this.upsyncErrors++; this.refuseKey('upsync', error); },
       onHubSwitch: (from, to, error) => this.hubSwitched('upsync', from, to, error),
     });
-    if (this.upsync.enabled) this.addDecisionListener((decision, request) => this.upsync.record(decision, request));
+    if (this.upsync.enabled) {
+      this.statusReporter = new ResponseStatusReporter(this.upsync);
+      this.addDecisionListener(this.statusReporter.record);
+    }
 
     if (!polling && this.rulesSync.value === null) {
       this.syncError('custom_rules', new SyncError('configuration', 'managed mode without an API key and hub URL (WAFRIS_API_KEY, ' +
@@ -173,6 +186,7 @@ export class ManagedFirewall extends Firewall {
     return {
       dir: this.settings.dir, keyRefused: this.keyRefused, customRules, dataSubscriptions, upsync: this.upsync.status(),
       hubs: { downsync: this.downsyncHubs?.status() ?? null, upsync: this.upsync.enabled ? this.upsync.hubStatus() : null }, firewall,
+      syncAgeMs: { customRules: syncAge(customRules, this.clock()), dataSubscriptions: syncAge(dataSubscriptions, this.clock()) },
       errors: {
         customRules: customRules.errors, dataSubscriptions: dataSubscriptions.errors, upsync: this.upsyncErrors,
         engine: firewall.engineErrors, hooks: firewall.hookErrors,
@@ -189,6 +203,7 @@ export class ManagedFirewall extends Firewall {
   override close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([this.rulesSync.close(), this.dataSync.close()]);
+      this.statusReporter?.close();
       await this.upsync.close();
       this.slot.close();
       super.close();
@@ -215,15 +230,19 @@ export class ManagedFirewall extends Firewall {
 
   private syncError(source: SyncCategory | 'upsync', error: Error): void {
     try {
-      this.onSyncError?.({ source, error });
+      this.onSyncError?.({ source, code: errorCodeOf(error, 'MOAT_ERR_SYNC_FAILED'), error });
     } catch {
       // A throwing handler must not stop sync.
     }
     const reason = error instanceof SyncError ? error.reason : 'error';
     this.syncLog.report(`${source}:${reason}`, (suppressed) => {
-      this.syncLogger.error({ source, reason, suppressed, err: error.message }, `moat sync (${source}): ${error.message}`);
+      this.syncLogger.error({ source, code: errorCodeOf(error, 'MOAT_ERR_SYNC_FAILED'), reason, suppressed, err: error.message }, `moat sync (${source}): ${error.message}`);
     });
   }
+}
+
+function syncAge(status: CategorySyncStatus, now: number): number | null {
+  return status.lastCheckedAt === null ? null : Math.max(0, now - status.lastCheckedAt);
 }
 
 /** Creates a managed firewall; pass it to any adapter in place of options. */

@@ -8,6 +8,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { consoleLogger, silentLogger, type MoatLogger } from '../firewall/logger.js';
 import { RateBoundedLog } from '../firewall/rate-bounded-log.js';
 import { RATE_LIMIT_REDIS_OPTIONS } from './redis-client.js';
+import { MoatError } from '../errors/moat-error.js';
 
 export interface CreateRedisClientOptions extends RedisOptions {
   /** Where connection errors go (default the console; false: nowhere, the store still reports fallbacks). */
@@ -39,7 +40,7 @@ export function createRedisClient(url: string, options: CreateRedisClientOptions
   try {
     ioredis = requireFromHere('ioredis') as typeof ioredis;
   } catch (error) {
-    throw new Error('createRedisClient needs ioredis, an optional peer dependency of moat-waf: npm install ioredis', { cause: error });
+    throw new MoatError('MOAT_ERR_DEPENDENCY_MISSING', 'createRedisClient needs ioredis, an optional peer dependency of moat-waf: npm install ioredis', { cause: error });
   }
   const client = new ioredis.Redis(url, { ...RATE_LIMIT_REDIS_OPTIONS, retryStrategy: rateLimitRetryDelay, ...redisOptions });
   const logger = loggerOption === false ? silentLogger : loggerOption ?? consoleLogger;

@@ -11,6 +11,7 @@ import type { RedisScriptClient } from './redis-client.js';
 import { RateLimitStoreError } from './rate-limit-store-error.js';
 import { SLIDING_WINDOW_SCRIPT, SLIDING_WINDOW_SHA1 } from './sliding-window-script.js';
 import { OUT_OF_TIME, withinBudget } from './within-budget.js';
+import { MoatError, OptionError } from '../errors/moat-error.js';
 
 export interface RedisRateLimitStoreOptions {
   /** An ioredis client (`new Redis(url, RATE_LIMIT_REDIS_OPTIONS)`) or cluster; the app owns and closes it. */
@@ -74,14 +75,14 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
   constructor(options: RedisRateLimitStoreOptions) {
     if (options === null || typeof options !== 'object' || options.redis === null || typeof options.redis !== 'object'
       || typeof options.redis.evalsha !== 'function' || typeof options.redis.eval !== 'function') {
-      throw new TypeError('RedisRateLimitStore needs { redis }: an ioredis client (or anything with evalsha and eval)');
+      throw new OptionError('RedisRateLimitStore needs { redis }: an ioredis client (or anything with evalsha and eval)');
     }
     this.redis = options.redis;
     this.budgetMs = positive(options.budgetMs, DEFAULT_BUDGET_MS, 'budgetMs');
     this.cooldownMs = positive(options.cooldownMs, DEFAULT_COOLDOWN_MS, 'cooldownMs', true);
     this.prefix = options.prefix ?? 'moat:rl:';
     if (options.clock !== undefined && options.clock !== 'server' && options.clock !== 'client') {
-      throw new TypeError(`RedisRateLimitStore: clock must be 'server' or 'client', not ${String(options.clock)}`);
+      throw new OptionError(`RedisRateLimitStore: clock must be 'server' or 'client', not ${String(options.clock)}`);
     }
     this.serverClock = options.clock !== 'client';
     this.local = options.local ?? new MemoryRateLimitStore();
@@ -165,7 +166,7 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
     this.localSince++;
     const waits: number[] = [];
     for (const h of hits) {
-      const wait = this.local.hit(`${h.rule}|${h.client}`, h.limit, h.windowMs, now);
+      const wait = this.local.hit(`${h.rule}|${h.client}`, h.limit, h.windowMs, now, h.by === undefined || h.by === 'ip' || h.ip === undefined ? undefined : `${h.rule}|${h.ip}`);
       waits.push(wait);
       if (wait > 0 && h.stop) break;
     }
@@ -175,7 +176,7 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
 
 function parseWaits(reply: unknown, max: number): number[] {
   if (!Array.isArray(reply) || reply.length > max || reply.some((w) => typeof w !== 'number' || !(w >= 0))) {
-    throw new Error(`unexpected reply from the rate-limit script: ${JSON.stringify(reply)?.slice(0, 100)}`);
+    throw new MoatError('MOAT_ERR_RATE_LIMIT_STORE', `unexpected reply from the rate-limit script: ${JSON.stringify(reply)?.slice(0, 100)}`);
   }
   return reply as number[];
 }
@@ -183,7 +184,7 @@ function parseWaits(reply: unknown, max: number): number[] {
 function positive(value: number | undefined, fallback: number, name: string, zeroOk = false): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (value === 0 && !zeroOk)) {
-    throw new TypeError(`RedisRateLimitStore: ${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number of milliseconds, not ${String(value)}`);
+    throw new OptionError(`RedisRateLimitStore: ${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number of milliseconds, not ${String(value)}`);
   }
   return value;
 }

@@ -7,6 +7,7 @@
 // The Moat hub decodes it; a hub that answers 415 gets Wafris JSON instead.
 import type { ParamRedactor } from '../sync/redact-params.js';
 import { reportedParameter, type QueuedRecord } from '../sync/report-record.js';
+import { MoatError } from '../errors/moat-error.js';
 
 export const COMPACT_CONTENT_TYPE = 'application/vnd.moat.upsync.v2+json';
 
@@ -32,6 +33,8 @@ export interface CompactBatch {
     timestamp: number[];
     /** Per record: [category, rule, rule_id] string indexes of each monitor match. */
     monitored: [number, number, number][][];
+    /** The response status of each record, -1 when not known; left out when no record of the batch has one. */
+    status?: number[];
   };
   /** Counts of Passed requests not sent as records; present when there are any. */
   aggregates?: CompactAggregates;
@@ -54,6 +57,8 @@ const INDEX_COLUMNS = 11;
 const INDEX_BYTES = 8;
 /** A timestamp offset plus its comma, from above (seconds, written relative to t0). */
 const TIMESTAMP_BYTES = 12;
+/** A status (three digits, or -1) plus its comma, and the column's name once, spread over records. */
+const STATUS_BYTES = 5;
 /** A count plus its comma (at most MAX_AGGREGATE_COUNT, 8 digits). */
 const COUNT_BYTES = 9;
 /** `,"aggregates":{"n":…,"ip":[],…}` around the first count, from above. */
@@ -68,8 +73,10 @@ export class CompactBatchBuilder {
   private readonly strings: string[] = [];
   private readonly columns: CompactBatch['columns'] = {
     ip: [], user_agent: [], path: [], parameter: [], host: [], method: [], ip_source: [], treatment: [], category: [], rule: [],
-    rule_id: [], request_id: [], timestamp: [], monitored: [],
+    rule_id: [], request_id: [], timestamp: [], monitored: [], status: [],
   };
+  /** Records of the batch with a status: without any, the column is left out. */
+  private withStatus = 0;
   private seconds: number[] = [];
   private readonly aggregates: Omit<CompactAggregates, 'n' | 'timestamp'> & { seconds: number[] } = {
     ip: [], user_agent: [], path: [], host: [], method: [], seconds: [], count: [],
@@ -123,6 +130,9 @@ export class CompactBatchBuilder {
     c.rule_id.push(record.ruleId === null ? -1 : this.cached(10, record.ruleId));
     c.request_id.push(record.requestId);
     this.bytes += jsonBytes(record.requestId) + 1;
+    c.status!.push(record.status ?? -1);
+    if (record.status !== undefined) this.withStatus++;
+    this.bytes += STATUS_BYTES;
     this.seconds.push(Math.floor(record.atMs / 1000));
     if (record.monitored.length === 0) {
       c.monitored.push(NO_MONITORED);
@@ -160,12 +170,13 @@ export class CompactBatchBuilder {
   /** Takes the record added last out again (it made the batch too large). */
   removeLast(): void {
     const undo = this.undo;
-    if (undo === null) throw new Error('removeLast: nothing to remove');
+    if (undo === null) throw new MoatError('MOAT_ERR_INTERNAL', 'removeLast: nothing to remove');
     this.undo = null;
     if (this.lastWasCount) {
       for (const column of Object.values(this.aggregates)) column.pop();
     } else {
-      for (const column of Object.values(this.columns)) (column as unknown[]).pop();
+      if ((this.columns.status!.pop() ?? -1) !== -1) this.withStatus--;
+      for (const column of Object.values(this.columns)) if (column !== this.columns.status) (column as unknown[]).pop();
       this.seconds.pop();
     }
     while (this.strings.length > undo.strings) this.index.delete(this.strings.pop()!);
@@ -182,6 +193,7 @@ export class CompactBatchBuilder {
     for (const s of a.seconds) if (s < t0) t0 = s;
     if (!Number.isFinite(t0)) t0 = 0;
     const columns = { ...this.columns, timestamp: this.seconds.map((s) => s - t0) };
+    if (this.withStatus === 0) delete columns.status;
     const batch: CompactBatch = { meta: this.meta, n: this.seconds.length, t0, strings: this.strings, columns };
     if (a.count.length > 0) {
       batch.aggregates = {

@@ -1,14 +1,18 @@
-// Worker-thread entry of reporting: drains the shared ring into the sender's queue whenever the serving
-// thread rings (a backlog) or the tick passes, and runs the sender (batches, encoding, gzip, POSTs). A
+// Worker-thread entry of reporting: drains the shared ring into the sender's queue on a pace set by how
+// fast records arrive (drain-pacing.ts), and runs the sender (batches, encoding, gzip, POSTs). A
 // crash here costs the records it held, never a request: the serving thread counts them and starts a
 // new worker.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { HubFailover } from '../sync/hub-failover.js';
 import type { SyncError } from '../sync/sync-error.js';
 import { PassedAggregator } from './passed-aggregator.js';
 import { ReportSender } from './report-sender.js';
 import { RingReader } from './ring-reader.js';
-import { DOORBELL, ringViews } from './ring-layout.js';
+import { StatusJoin } from './status-join.js';
+import type { QueuedRecord } from '../sync/report-record.js';
+import { DrainPacing } from './drain-pacing.js';
+import { ringViews } from './ring-layout.js';
 import type { FromWorker, ReportWorkerData, ToWorker } from './worker-protocol.js';
 
 const data = workerData as ReportWorkerData;
@@ -30,24 +34,23 @@ const aggregator = data.reportPassed === 'aggregate'
 /** Within a quarter of the interval, between 10 ms and 1 s, as the timer on the serving thread did before. */
 const tickMs = Math.min(1000, Math.max(10, Math.floor(Math.min(data.flushIntervalMs, data.flushBlockedMs) / 4)));
 let closing = false;
-type WaitAsync = (array: Int32Array, index: number, value: number, timeoutMs: number) => { async: boolean; value: Promise<unknown> | string };
-/**
- * Atomics.waitAsync (Node 16+, Deno, Bun), typed here as the TypeScript lib in use predates it; a
- * runtime without it polls on the tick instead.
- */
-const waitAsync: WaitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync?.bind(Atomics) ??
-  ((_array, _index, _value, timeoutMs) => ({ async: true, value: new Promise((resolve) => setTimeout(resolve, timeoutMs)) }));
 
-function take(): void {
+/** Records wait for their response status at most as long as a blocked decision waits for its batch. */
+const join = new StatusJoin(data.flushBlockedMs, ring.counters);
+const push = (record: QueuedRecord) => sender.push(record);
+
+/** `force`: take every record now, even those whose status may still come (they wait in the join). */
+function take(force = false): void {
   // Counts only travel in the compact encoding: after a 415 every record goes in full again.
   const counting = aggregator !== null && sender.compact ? aggregator : null;
   if (aggregator !== null && counting === null && aggregator.pendingRequests > 0) aggregator.close();
-  if (reader.drain((record) => sender.push(record), Infinity, counting) > 0) sender.afterPush();
+  reader.drain(push, Infinity, counting, join, force);
+  sender.afterPush();
 }
 
 /** take(), and the counts of the open window too (a flush, a close). */
 function takeAll(): void {
-  take();
+  take(true);
   aggregator?.close();
   sender.afterPush();
 }
@@ -59,30 +62,32 @@ port.on('message', (message: ToWorker) => {
   } else if (message.type === 'close') {
     closing = true;
     takeAll();
+    join.releaseAll(push);
     void sender.close().then(() => post({ type: 'closed', id: message.id }));
   }
 });
 
 async function run(): Promise<void> {
   post({ type: 'ready' });
+  const poll = new DrainPacing(ring.capacity, tickMs);
   let nextTick = Date.now() + tickMs;
   while (!closing) {
-    const rung = Atomics.load(ring.header, DOORBELL);
+    const before = reader.position;
     take();
-    // A ring wakes the worker to take records (and send a backlog); what is merely due waits for the
-    // tick, so batches fill up instead of going one per wake.
     const now = Date.now();
+    poll.drained((reader.position - before) >>> 0, now);
+    // What is merely due waits for the tick, so batches fill up instead of going one per drain.
     if (now >= nextTick) {
       nextTick = now + tickMs;
       if (aggregator?.due()) {
         aggregator.close();
         sender.afterPush();
       }
+      join.expire(now, push);
       sender.tick();
     }
-    // Sleeps until the serving thread rings or the tick passes; no message per record.
-    const wait = waitAsync(ring.header, DOORBELL, rung, Math.max(1, nextTick - now));
-    if (wait.async) await wait.value;
+    // The serving thread never wakes this thread (see ring-writer.ts): it sleeps until the next drain is due.
+    await sleep(Math.max(1, Math.min(nextTick - now, poll.nextDelayMs())));
   }
 }
 

@@ -7,8 +7,6 @@
 /** Int32 words of the header. */
 export const WRITE_POS = 0;
 export const READ_POS = 1;
-/** Bumped and notified by the writer when the worker should drain now (a backlog), not per record. */
-export const DOORBELL = 2;
 const HEADER_WORDS = 16;
 
 /** Float64 counters the worker writes (cumulative, or gauges), read by status() on the serving thread. */
@@ -20,6 +18,10 @@ export const COUNTER = {
   aggregated: 19, aggregatePending: 20,
   /** Passed counts that could not be sent: the hub took only Wafris JSON, which has no place for them. */
   droppedUnsupported: 21,
+  /** Records taken from the ring that wait for their response status (a gauge; see status-join.ts). */
+  awaitingStatus: 22,
+  /** Records sent without their status: the response had not finished within the wait (cumulative). */
+  statusMissing: 23,
 } as const;
 const COUNTER_SLOTS = 32;
 
@@ -30,6 +32,14 @@ export const RING_OFFSET = COUNTERS_OFFSET + COUNTER_SLOTS * 8;
 export const ALIGN = 8;
 export const ENTRY_PAD = 0;
 export const ENTRY_RECORD = 1;
+/**
+ * A response status, written when the response of an earlier record finished: the record's sequence
+ * number and the status (report/status-join.ts joins them). Four words: kind, bytes, seq, status.
+ */
+export const ENTRY_STATUS = 2;
+export const STATUS_ENTRY_BYTES = 16;
+export const STATUS_SEQ = 2;
+export const STATUS_CODE = 3;
 
 /**
  * Interned fields: a record holds an id per field, or a string written in the record (a new id, or a
@@ -45,8 +55,10 @@ export const NEW_ID_BIT = 0x40000000;
 /** Int32 words of a record entry before its strings. */
 export const REC = {
   kind: 0, bytes: 1, fields: 2, flags: 12, resets: 13, atMs: 14 /* Float64 at word 14-15 */, idCounter: 16 /* Float64 at 16-17 */,
+  /** The record's sequence number (uint32, wrapping), which a later status entry names. */
+  seq: 18,
 } as const;
-export const RECORD_HEAD_BYTES = 18 * 4;
+export const RECORD_HEAD_BYTES = 20 * 4;
 
 /** Flag bits of a record. */
 export const FLAG_QUERY = 1 << 0;
@@ -57,6 +69,8 @@ export const FLAG_TRUNCATED_SHIFT = 3;
 export const TRUNCATED_QUERY_BIT = FLAG_TRUNCATED_SHIFT + FIELD_COUNT;
 export const TRUNCATED_PARAMS_BIT = TRUNCATED_QUERY_BIT + 1;
 export const TRUNCATED_REQUEST_ID_BIT = TRUNCATED_QUERY_BIT + 2;
+/** The request's response status will follow in a status entry (a Node request, status capture on). */
+export const FLAG_AWAITS_STATUS = 1 << 20;
 /** Monitor matches written (at most 255), in the top byte. */
 export const MONITORED_SHIFT = 24;
 export const MAX_MONITORED = 255;

@@ -4,8 +4,9 @@
 import type { Decision } from '../engine/decision.js';
 import { TRUNCATED_MARKER, recordBytes, type QueuedRecord } from '../sync/report-record.js';
 import type { PassedAggregator } from './passed-aggregator.js';
+import { RING_HOLD_MS, type StatusJoin } from './status-join.js';
 import {
-  ENTRY_PAD, FIELD, FIELD_COUNT, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT, MONITORED_SHIFT, NEW_ID_BIT,
+  ENTRY_RECORD, ENTRY_STATUS, FIELD, FLAG_AWAITS_STATUS, STATUS_CODE, STATUS_SEQ, FIELD_COUNT, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT, MONITORED_SHIFT, NEW_ID_BIT,
   READ_POS, REC, RECORD_HEAD_BYTES, ringViews, SLOT_LITERAL, SLOT_NULL, TRUNCATED_PARAMS_BIT, TRUNCATED_QUERY_BIT,
   TRUNCATED_REQUEST_ID_BIT, WRITE_POS, type RingViews,
 } from './ring-layout.js';
@@ -30,6 +31,11 @@ export class RingReader {
     this.pos = Atomics.load(this.ring.header, READ_POS);
   }
 
+  /** Ring position read up to (bytes, wrapping at 2^32): the worker paces its drains on its progress. */
+  get position(): number {
+    return this.pos;
+  }
+
   /** The worker's clock at the current drain (records' receivedMs). */
   private now = 0;
 
@@ -38,28 +44,77 @@ export class RingReader {
 
   /**
    * Reads every published record (up to `max`), in order; returns how many were handed to `onRecord`.
-   * With an aggregator, Passed records it counts are skipped (see passed-aggregator.ts).
+   * With an aggregator, Passed records it counts are skipped (see passed-aggregator.ts). With a status
+   * join, a record that awaits its response status gets it from a status entry further on; one whose
+   * status is not there yet stays in the ring (RING_HOLD_MS), so the drain stops at it unless `force`,
+   * then waits in the join (status-join.ts).
    */
-  drain(onRecord: (record: QueuedRecord) => void, max = Infinity, aggregator: PassedAggregator | null = null): number {
+  drain(onRecord: (record: QueuedRecord) => void, max = Infinity, aggregator: PassedAggregator | null = null,
+    join: StatusJoin | null = null, force = false): number {
     const { header, words, capacity } = this.ring;
     this.now = Date.now();
     const end = Atomics.load(header, WRITE_POS);
+    if (join !== null) this.noteStatuses(end, join, onRecord);
     let count = 0;
     while (this.pos !== end && count < max) {
       const base = this.pos & (capacity - 1);
       const kind = words[base >> 2];
       const bytes = words[(base >> 2) + 1];
-      if (kind !== ENTRY_PAD && (aggregator === null || !this.counted(base, aggregator))) {
-        onRecord(this.decode(base));
-        count++;
+      if (kind === ENTRY_RECORD) {
+        const head = base >> 2;
+        let status = -1;
+        if ((words[head + REC.flags] & FLAG_AWAITS_STATUS) !== 0 && join !== null) {
+          const seq = words[head + REC.seq];
+          status = join.statusOf(seq);
+          if (status < 0) {
+            if (!force && !this.heldLongEnough()) break;
+            join.hold(seq, this.decode(base), this.now, onRecord);
+            this.advance(bytes, count);
+            continue;
+          }
+        }
+        // Only a success is counted: a status-less count must not hide the 404s and 401s threshold rules look for.
+        if (aggregator === null || (status >= 0 && (status < 200 || status > 299)) || !this.counted(base, aggregator)) {
+          const record = this.decode(base);
+          if (status >= 0) record.status = status;
+          onRecord(record);
+          count++;
+        }
       }
-      this.pos = (this.pos + bytes) | 0;
-      // Room is handed back every 64 records, not after each: the position shares a cache line with the
-      // writer's, and each store makes the serving thread's next write miss it.
-      if ((count & 63) === 0) Atomics.store(header, READ_POS, this.pos);
+      this.advance(bytes, count);
     }
     Atomics.store(header, READ_POS, this.pos);
     return count;
+  }
+
+  private advance(bytes: number, count: number): void {
+    this.pos = (this.pos + bytes) | 0;
+    // Room is handed back every 64 records, not after each: the position shares a cache line with the
+    // writer's, and each store makes the serving thread's next write miss it.
+    if ((count & 63) === 0) Atomics.store(this.ring.header, READ_POS, this.pos);
+  }
+
+  /** Where the drain last stopped for a status, and since when (the worker's clock). */
+  private heldPos = -1;
+  private heldSinceMs = 0;
+
+  /** Whether the record at the read position has waited in the ring for its status long enough. */
+  private heldLongEnough(): boolean {
+    if (this.heldPos !== this.pos) {
+      this.heldPos = this.pos;
+      this.heldSinceMs = this.now;
+    }
+    return this.now - this.heldSinceMs >= RING_HOLD_MS;
+  }
+
+  /** Reads the status entries published after the read position into the join (read again next drain: harmless). */
+  private noteStatuses(end: number, join: StatusJoin, onRecord: (record: QueuedRecord) => void): void {
+    const { words, capacity } = this.ring;
+    for (let p = this.pos; p !== end;) {
+      const head = (p & (capacity - 1)) >> 2;
+      if (words[head] === ENTRY_STATUS) join.note(words[head + STATUS_SEQ], words[head + STATUS_CODE], onRecord);
+      p = (p + words[head + 1]) | 0;
+    }
   }
 
   /**

@@ -2,14 +2,18 @@
 // as fixed-width numbers plus string ids, with no object allocated for a request without a query
 // string (~0.25 µs a hello-world record on its own, ~0.6 µs beside a busy worker; test/report-cost.ts
 // measures it). Parameters, JSON, gzip and HTTP happen in the worker. A record is written whole or not at all: when the ring has no room (the
-// worker is behind, or restarting) the record is dropped and counted by the caller.
+// worker is behind, or restarting) the record is dropped and counted by the caller. The writer never
+// wakes the worker: the worker polls (report-worker.ts). Atomics.notify to a worker parked in
+// Atomics.waitAsync cost the serving thread 9 µs to several ms per call on Node 20, and did not even
+// wake it (test/managed-cost.ts and docs/performance.md, "Managed mode").
 import type { Decision } from '../engine/decision.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
 import { FIELD_LIMITS, TRUNCATED_MARKER } from '../sync/report-record.js';
 import {
-  ALIGN, DOORBELL, ENTRY_PAD, ENTRY_RECORD, FIELD, FIELD_COUNT, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT,
+  ALIGN, ENTRY_PAD, ENTRY_RECORD, ENTRY_STATUS, FIELD, FIELD_COUNT, FLAG_AWAITS_STATUS, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT,
   MAX_MONITORED, MONITORED_SHIFT, NEW_ID_BIT, READ_POS, REC, RECORD_HEAD_BYTES, ringViews, SLOT_LITERAL, SLOT_NULL,
-  TRUNCATED_PARAMS_BIT, TRUNCATED_QUERY_BIT, TRUNCATED_REQUEST_ID_BIT, WRITE_POS, type RingViews,
+  STATUS_CODE, STATUS_ENTRY_BYTES, STATUS_SEQ, TRUNCATED_PARAMS_BIT, TRUNCATED_QUERY_BIT, TRUNCATED_REQUEST_ID_BIT, WRITE_POS,
+  type RingViews,
 } from './ring-layout.js';
 import { StringInterner } from './string-interner.js';
 
@@ -23,7 +27,8 @@ const FIELD_MAX: readonly number[] = (() => {
   max[FIELD.method] = FIELD_LIMITS.method;
   max[FIELD.ipSource] = 64;
   max[FIELD.treatment] = 16;
-  max[FIELD.category] = 16;
+  // The hub's upsync takes 32; bot categories (`bot-social-preview`) are longer than 16.
+  max[FIELD.category] = 32;
   max[FIELD.rule] = FIELD_LIMITS.rule;
   max[FIELD.ruleId] = FIELD_LIMITS.rule;
   return max;
@@ -52,11 +57,12 @@ export class RingWriter {
   private readonly values: string[] = new Array<string>(FIELD_COUNT).fill('');
   private readonly slots = new Int32Array(FIELD_COUNT);
   private idCounter = 0;
-  private sinceDoorbell = 0;
+  /** Sequence number of the record written last (uint32, wrapping). */
+  lastSeq = 0;
   /** Records with a value cut to its limit. */
   truncated = 0;
 
-  constructor(sab: SharedArrayBuffer, private readonly doorbellEvery: number) {
+  constructor(sab: SharedArrayBuffer) {
     this.ring = ringViews(sab);
     for (let i = 0; i < FIELD_COUNT; i++) this.interners.push(new StringInterner());
   }
@@ -67,8 +73,11 @@ export class RingWriter {
     Atomics.store(this.ring.header, READ_POS, Atomics.load(this.ring.header, WRITE_POS));
   }
 
-  /** Writes one record; false when the ring has no room for it (nothing written). */
-  write(decision: Decision, request: MoatHttpRequest, atMs: number): boolean {
+  /**
+   * Writes one record; false when the ring has no room for it (nothing written). `awaitsStatus`: a
+   * status entry for it will follow (writeStatus with `lastSeq`), and the worker waits a while for it.
+   */
+  write(decision: Decision, request: MoatHttpRequest, atMs: number, awaitsStatus = false): boolean {
     const { values, slots, interners } = this;
     values[FIELD.ip] = request.ip;
     values[FIELD.userAgent] = request.userAgent ?? '';
@@ -180,21 +189,46 @@ export class RingWriter {
       pos = this.putString(pos, match.ruleId, match.ruleId.length > FIELD_LIMITS.rule ? cutLength(match.ruleId, FIELD_LIMITS.rule) : match.ruleId.length);
     }
     if ((flags & ~(FLAG_QUERY | FLAG_PARAMS | FLAG_REQUEST_ID)) !== 0) this.truncated++;
+    if (awaitsStatus) flags |= FLAG_AWAITS_STATUS;
     words[head + REC.flags] = flags | (monitoredCount << MONITORED_SHIFT);
+    // Never 0: the worker's table of statuses starts zeroed (status-join.ts).
+    const seq = ((this.lastSeq + 1) | 0) || 1;
+    this.lastSeq = seq;
+    words[head + REC.seq] = seq;
     words[head + REC.resets] = resets;
     doubles[(base >> 3) + (REC.atMs >> 1)] = atMs;
     const bytes = ((pos - base) + ALIGN - 1) & ~(ALIGN - 1);
     words[head + REC.kind] = ENTRY_RECORD;
     words[head + REC.bytes] = bytes;
-    const next = (w + bytes) | 0;
-    Atomics.store(header, WRITE_POS, next); // publishes the record
+    Atomics.store(header, WRITE_POS, (w + bytes) | 0); // publishes the record
+    return true;
+  }
 
-    // The worker drains on its own timer; a backlog (a batch's worth, or a quarter of the ring) wakes it now.
-    if (++this.sinceDoorbell >= this.doorbellEvery || ((next - Atomics.load(header, READ_POS)) >>> 0) > capacity >>> 2) {
-      this.sinceDoorbell = 0;
-      Atomics.add(header, DOORBELL, 1);
-      Atomics.notify(header, DOORBELL);
+  /**
+   * Writes the response status of record `seq`; false when the ring has no room (the record then goes
+   * without it: not a loss, the worker stops waiting after a while).
+   */
+  writeStatus(seq: number, status: number): boolean {
+    const { header, words, capacity } = this.ring;
+    let w = Atomics.load(header, WRITE_POS);
+    const free = capacity - ((w - Atomics.load(header, READ_POS)) >>> 0);
+    let base = w & (capacity - 1);
+    const toEnd = capacity - base;
+    if (toEnd < STATUS_ENTRY_BYTES) {
+      if (free < toEnd + STATUS_ENTRY_BYTES) return false;
+      words[base >> 2] = ENTRY_PAD;
+      words[(base >> 2) + 1] = toEnd;
+      w = (w + toEnd) | 0;
+      base = 0;
+    } else if (free < STATUS_ENTRY_BYTES) {
+      return false;
     }
+    const head = base >> 2;
+    words[head + STATUS_SEQ] = seq;
+    words[head + STATUS_CODE] = status;
+    words[head] = ENTRY_STATUS;
+    words[head + 1] = STATUS_ENTRY_BYTES;
+    Atomics.store(header, WRITE_POS, (w + STATUS_ENTRY_BYTES) | 0);
     return true;
   }
 

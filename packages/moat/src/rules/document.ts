@@ -3,7 +3,7 @@
  *
  *   { "allow": { "ips": [...] },
  *     "block": { "ips", "countries", "asns", "lists", "userAgents", "paths", "params", "hosts", "methods" },
- *     "rateLimits": [{ "path", "method", "limit", "window" }] }
+ *     "rateLimits": [{ "path", "method", "limit", "window", "key" }] }
  *
  * Errors name the file, line and entry (`rules.json:7: block.ips[2]: invalid IP …`), and a document
  * with several mistakes reports them all (one RuleError, one problem a line, at most MAX_PROBLEMS).
@@ -11,11 +11,13 @@
 import { Lexer, LineCounter, isMap, isSeq, parseDocument } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
 import { formatDuration } from './duration.js';
+import { formatRateLimitKey } from './rate-limit-key.js';
 import { contentId, normalizeRule } from './normalize-rule.js';
 import type { RuleInput } from './normalize-rule.js';
 import { RuleError } from './rule-error.js';
 import type { Rule, RuleKind } from './types.js';
 import { attackSettingsToDocument, normalizeAttackSettings, type AttackSettings } from './attack-settings.js';
+import { botSettingsToDocument, normalizeBotSettings, type BotSettings } from './bot-settings.js';
 
 /** Document key → rule kind, in the order they are written back. */
 const BLOCK_KEYS: Record<string, RuleKind> = {
@@ -24,7 +26,7 @@ const BLOCK_KEYS: Record<string, RuleKind> = {
 };
 const ALLOW_KEYS: Record<string, RuleKind> = { ips: 'ip' };
 const ENTRY_KEYS = new Set(['value', 'id', 'note', 'mode', 'expires']);
-const RATE_KEYS = new Set(['path', 'method', 'match', 'limit', 'window', 'id', 'note', 'mode', 'expires']);
+const RATE_KEYS = new Set(['path', 'method', 'match', 'limit', 'window', 'key', 'id', 'note', 'mode', 'expires']);
 /** Problems listed at most; a document that is wrong everywhere gets a count for the rest. */
 const MAX_PROBLEMS = 100;
 
@@ -34,6 +36,8 @@ export interface RulesDocument {
   rateLimits?: Record<string, unknown>[];
   /** Attack detection settings (rules/attack-settings.ts); absent = off. */
   attacks?: Record<string, unknown>;
+  /** Bot settings (rules/bot-settings.ts): modes by bot category or id; absent = off. */
+  bots?: Record<string, unknown>;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -57,7 +61,7 @@ export function rulesFromDocument(doc: unknown, lineOf: (path: (string | number)
   if (!isPlainObject(doc)) throw new RuleError(`${lineOf([])}the rules document must be an object with allow, block and rateLimits`);
   const problems: string[] = [];
   const check = <T>(path: (string | number)[], part: () => T, where = '') => RuleError.collect(problems, part, `${lineOf(path)}${where}`);
-  check([], () => checkKeys(doc, new Set(['allow', 'block', 'rateLimits', 'attacks', '$schema', 'version']), 'rules document'));
+  check([], () => checkKeys(doc, new Set(['allow', 'block', 'rateLimits', 'attacks', 'bots', '$schema', 'version']), 'rules document'));
   const rules: Rule[] = [];
   const byId = new Map<string, Rule>();
   const add = (path: (string | number)[], make: () => Rule) => {
@@ -101,7 +105,7 @@ export function rulesFromDocument(doc: unknown, lineOf: (path: (string | number)
           const e = entry as Record<string, never>;
           return normalizeRule({
             id: e.id, action: 'block', kind: 'rateLimit', value: e.path, note: e.note, mode: e.mode, expires: e.expires,
-            rateLimit: { path: e.path, method: e.method, match: e.match, limit: e.limit, window: e.window },
+            rateLimit: { path: e.path, method: e.method, match: e.match, limit: e.limit, window: e.window, key: e.key },
           });
         }),
       );
@@ -137,6 +141,8 @@ export function parseRulesDocument(text: string, fileName = 'rules'): Rule[] {
 export interface RulesSource {
   rules: Rule[];
   attacks: AttackSettings | null;
+  /** The `bots` section with the shipped catalogue; null when absent (bot detection off). */
+  bots: BotSettings | null;
 }
 
 /** The attack settings of a parsed document; problems carry `prefix` (file and line). */
@@ -148,7 +154,16 @@ export function attacksFromDocument(doc: unknown, prefix = ''): AttackSettings |
   return settings ?? null;
 }
 
-/** parseRulesDocument, with the document's attack settings too. */
+/** The bot settings of a parsed document, against the shipped catalogue; problems carry `prefix`. */
+export function botsFromDocument(doc: unknown, prefix = ''): BotSettings | null {
+  if (!isPlainObject(doc)) return null;
+  const problems: string[] = [];
+  const settings = RuleError.collect(problems, () => normalizeBotSettings(doc.bots), prefix);
+  if (problems.length > 0) throw new RuleError(capped(problems));
+  return settings ?? null;
+}
+
+/** parseRulesDocument, with the document's attack and bot settings too. */
 export function parseRulesSource(text: string, fileName = 'rules'): RulesSource {
   checkNesting(text, fileName);
   const lineCounter = new LineCounter();
@@ -170,7 +185,7 @@ export function parseRulesSource(text: string, fileName = 'rules'): RulesSource 
   };
   const js: unknown = doc.toJS({ maxAliasCount: 100 });
   const rules = rulesFromDocument(js, lineOf);
-  return { rules, attacks: attacksFromDocument(js, lineOf(['attacks'])) };
+  return { rules, attacks: attacksFromDocument(js, lineOf(['attacks'])), bots: botsFromDocument(js, lineOf(['bots'])) };
 }
 
 /** A rules document never nests deeper than a few levels; this bound leaves room and nothing more. */
@@ -193,9 +208,10 @@ function checkNesting(text: string, fileName: string): void {
 }
 
 /** The reverse of rulesFromDocument, for `moat-waf rules list` exports and the hub's export. */
-export function rulesToDocument(rules: readonly Rule[], attacks: AttackSettings | null = null): RulesDocument {
+export function rulesToDocument(rules: readonly Rule[], attacks: AttackSettings | null = null, bots: BotSettings | null = null): RulesDocument {
   const doc: RulesDocument = {};
   if (attacks !== null) doc.attacks = attackSettingsToDocument(attacks);
+  if (bots !== null) doc.bots = botSettingsToDocument(bots);
   const entry = (r: Rule): unknown => {
     const extra = r.note !== undefined || r.mode !== 'block' || r.expires !== undefined || r.id !== contentId(r);
     if (!extra) return r.value;
@@ -207,12 +223,13 @@ export function rulesToDocument(rules: readonly Rule[], attacks: AttackSettings 
     return o;
   };
   for (const r of rules) {
-    if (r.kind === 'rateLimit' && r.rateLimit) {
+    if (r.kind === 'rateLimit') {
       const rl = r.rateLimit;
       const o: Record<string, unknown> = { path: rl.match === 'prefix' ? `${rl.path}*` : rl.path };
       if (rl.method) o.method = rl.method;
       o.limit = rl.limit;
       o.window = formatDuration(rl.windowMs);
+      if (rl.key !== undefined) o.key = formatRateLimitKey(rl.key);
       if (r.id !== contentId(r)) o.id = r.id;
       if (r.note !== undefined) o.note = r.note;
       if (r.mode !== 'block') o.mode = r.mode;

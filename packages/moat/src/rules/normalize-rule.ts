@@ -12,7 +12,8 @@ import { HTTP_METHODS } from './http-methods.js';
 import { parseDuration } from './duration.js';
 import { RuleError } from './rule-error.js';
 import { MAX_RATE_LIMIT, MIN_RATE_LIMIT_WINDOW_MS, unsafeRuleProblems } from './rule-safety.js';
-import type { RateLimitSpec, Rule, RuleAction, RuleKind, RuleMode } from './types.js';
+import { formatRateLimitKey, parseRateLimitKey } from './rate-limit-key.js';
+import type { MatchRule, RateLimitSpec, Rule, RuleAction, RuleKind, RuleMode } from './types.js';
 import { RULE_KINDS } from './types.js';
 
 export interface RuleInput {
@@ -32,6 +33,8 @@ export interface RuleInput {
     limit: number;
     /** `60s`, `1m`, … or seconds; at least 1 s. */
     window: string | number;
+    /** What to count by: `ip` (default), `header:<name>`, `cookie:<name>` or `user` (rules/rate-limit-key.ts). */
+    key?: string | null;
   };
 }
 
@@ -136,14 +139,18 @@ function parseRateLimit(input: NonNullable<RuleInput['rateLimit']>): RateLimitSp
   if (method !== null && !HTTP_METHODS.has(method)) problems.push(`invalid method ${quote(input.method)}`);
   const windowMs = RuleError.collect(problems, () => parseDuration(input.window as string | number, 'rate limit window'));
   if (windowMs !== undefined && windowMs < MIN_RATE_LIMIT_WINDOW_MS) problems.push(`rate limit window must be at least 1s, got ${quote(input.window)}`);
+  const key = RuleError.collect(problems, () => parseRateLimitKey(input.key));
   if (problems.length > 0 || windowMs === undefined) throw new RuleError(problems);
-  return { method, path, match, limit: input.limit, windowMs };
+  const spec: RateLimitSpec = { method, path, match, limit: input.limit, windowMs };
+  // Set only when keyed: a per-IP rule keeps the exact shape (and so the id and content hash) it always had.
+  if (key !== undefined) spec.key = key;
+  return spec;
 }
 
 /** The id a rule gets when its author gave none: derived from its content, so it is stable. */
 export function contentId(rule: Pick<Rule, 'action' | 'kind' | 'value' | 'rateLimit'>): string {
   const rl = rule.rateLimit;
-  const spec = rl ? `|${rl.method ?? '*'}|${rl.match}|${rl.limit}|${rl.windowMs}` : '';
+  const spec = rl ? `|${rl.method ?? '*'}|${rl.match}|${rl.limit}|${rl.windowMs}${rl.key ? `|${formatRateLimitKey(rl.key)}` : ''}` : '';
   const h = createHash('sha256').update(`${rule.action}|${rule.kind}|${rule.value}${spec}`).digest('hex');
   return `${rule.kind === 'rateLimit' ? 'rl' : rule.action[0]}-${h.slice(0, 12)}`;
 }
@@ -178,10 +185,15 @@ export function normalizeRule(input: RuleInput): Rule {
     if (!ID_RE.test(id)) problems.push(`invalid id ${quote(input.id)}: up to 64 letters, digits, "_", ".", ":" or "-"`);
   }
   if (problems.length > 0 || value === undefined) throw new RuleError(problems);
-  const rule: Rule = { id: id ?? contentId({ action, kind, value, rateLimit }), action, kind, value, mode };
+  let rule: Rule;
+  if (kind === 'rateLimit') {
+    if (rateLimit === undefined) throw new RuleError(problems);
+    rule = { id: id ?? contentId({ action, kind, value, rateLimit }), action: 'block', kind, value, mode, rateLimit };
+  } else {
+    rule = { id: id ?? contentId({ action, kind, value }), action, kind, value, mode } satisfies MatchRule;
+  }
   if (input.note) rule.note = input.note;
   if (expires !== undefined) rule.expires = expires;
-  if (rateLimit) rule.rateLimit = rateLimit;
   const unsafe = unsafeRuleProblems(rule);
   if (unsafe.length > 0) throw new RuleError(unsafe);
   return rule;

@@ -24,6 +24,20 @@ export type RuleAction = 'allow' | 'block';
 /** `monitor` rules never change a decision; their matches are reported. */
 export type RuleMode = 'block' | 'monitor';
 
+/**
+ * What a rate limit counts by, besides the client IP (the default, which has no key): a request header
+ * (lower-case name, e.g. an API key), a cookie (name as sent, case-sensitive), or the app's own user id
+ * (the firewall's `user` option). A request without the key is counted by IP, so leaving it out never
+ * escapes the limit. Values are hashed before they are counted (engine/rate-limit-key.ts).
+ */
+export type RateLimitKey =
+  | { by: 'header'; name: string }
+  | { by: 'cookie'; name: string }
+  | { by: 'user' };
+
+/** What a rate-limit counter was keyed by for one request: the rule's key, or `ip` (default or fallback). */
+export type RateLimitKeyKind = 'ip' | RateLimitKey['by'];
+
 export interface RateLimitSpec {
   /** Upper-case method, or null for any method. */
   method: string | null;
@@ -35,19 +49,35 @@ export interface RateLimitSpec {
   limit: number;
   /** Window length in milliseconds. */
   windowMs: number;
+  /** Absent: counted per client IP (IPv6 by prefix), as before keys existed. */
+  key?: RateLimitKey;
 }
 
-export interface Rule {
+export interface RuleFields {
   /** Stable identifier; generated from the content when the author gives none. */
   id: string;
-  action: RuleAction;
-  kind: RuleKind;
-  /** The matched value as written by the author (rate limits: the path). */
+  /** The matched value as written by the author (rate limits: the path, `*` ending a prefix). */
   value: string;
   note?: string;
   mode: RuleMode;
   /** Expiry as Unix milliseconds; the rule is ignored from then on. */
   expires?: number;
-  /** Present exactly when kind === 'rateLimit'. */
-  rateLimit?: RateLimitSpec;
 }
+
+/** A rule that matches a request attribute (IP, country, user agent, …). */
+export interface MatchRule extends RuleFields {
+  kind: Exclude<RuleKind, 'rateLimit'>;
+  action: RuleAction;
+  /** Never set: lets code read `rule.rateLimit` on any rule and get the spec only for rate limits. */
+  rateLimit?: undefined;
+}
+
+/** A rate limit: always blocks (429) once its limit is reached. */
+export interface RateLimitRule extends RuleFields {
+  kind: 'rateLimit';
+  action: 'block';
+  rateLimit: RateLimitSpec;
+}
+
+/** A rule is a match rule or a rate limit; `kind` tells which, so the compiler knows when `rateLimit` is there. */
+export type Rule = MatchRule | RateLimitRule;

@@ -1,103 +1,25 @@
 // Keeps one category's file (custom_rules or data_subscriptions) current in one process: loads the
-// last good file at start, polls the hub on a jittered interval, downloads under the directory lock,
-// verifies, renames into place, points `current-<category>.json` at it, and installs it. Processes that
-// did not download notice the pointer change and load the same file.
-import { fsyncSync, openSync, closeSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+// last good file at start, polls the hub on a jittered interval with backoff after failures, and follows
+// the pointer to files other processes installed. The steps live beside it: the request on the wire
+// (downsync-request.ts), download, verify and install (install-download.ts), the directory's files
+// (sync-dir-files.ts) and what status() shows (category-sync-status.ts).
 import { join } from 'node:path';
-import { randomBytes, type KeyObject } from 'node:crypto';
 import { backoffDelay, jittered } from './backoff.js';
-import type { ClientInfo } from './client-info.js';
+import { offThreadMinBytes, type CategorySyncConfig, type LoadedFile } from './category-sync-config.js';
+import {
+  emptySyncCounters, recordSyncError, recordSyncSuccess, type CategorySyncStatus,
+} from './category-sync-status.js';
 import { readPointer, writePointer, type CurrentPointer } from './current-pointer.js';
 import { DirLock, type HeldLock } from './dir-lock.js';
-import { downloadBody } from './download-body.js';
-import type { DownloadLimits } from './download-limits.js';
-import type { HubFailover } from './hub-failover.js';
-import { redact, timedFetch } from './http-fetch.js';
-import { processAlive } from './process-alive.js';
-import { servedFileName } from './served-file-name.js';
-import type { SyncCategory } from './sync-category.js';
+import { downsyncUrl, fetchDownsync, pushAnswerOf, throwUnlessOk } from './downsync-request.js';
+import type { TimedResponse } from './http-fetch.js';
+import { installDownload } from './install-download.js';
+import { nextAskDelay, NO_PUSH, waitToOffer, type PushAnswer } from './long-poll.js';
+import { fileSize, removeAbandonedParts, removeOldFiles } from './sync-dir-files.js';
 import { asError, SyncError } from './sync-error.js';
-import { INLINE_VERIFY_MAX_BYTES, verifyDownload } from './verify-download.js';
-import { LONG_POLL_HEADER, nextAskDelay, NO_PUSH, readPushAnswer, waitToOffer, type PushAnswer } from './long-poll.js';
 
-/** What a loader returns: the usable value plus what status() shows of the file. */
-export interface LoadedFile<T> {
-  value: T;
-  contentHash: string;
-  formatVersion: number;
-}
-
-export interface CategorySyncConfig<T> extends DownloadLimits {
-  category: SyncCategory;
-  dir: string;
-  /** The `…/v2/downsync` endpoints (shared by both categories); null with no API key: files on disk only, no polling. */
-  hubs: HubFailover | null;
-  apiKey: string | null;
-  client: ClientInfo;
-  intervalMs: number;
-  /**
-   * Seconds the hub may hold a request while our file is current (long-poll, see long-poll.ts); 0 or
-   * absent: plain polling. The interval stays the fallback for hubs that do not hold.
-   */
-  longPollSeconds?: number;
-  maxRedirects: number;
-  /** How often the pointer is re-read for files other processes installed. */
-  watchIntervalMs: number;
-  lockStaleMs: number;
-  publicKey: KeyObject | null;
-  /** A file shipped with the app, used when the directory holds no good file. */
-  fallbackPath?: string;
-  load(path: string): LoadedFile<T>;
-  /** Files from this size on go to loadOffThread (default: over INLINE_VERIFY_MAX_BYTES). */
-  offThreadMinBytes?: number;
-  /**
-   * Verifies (when `verify` is given) and loads a file without holding the event loop, in a worker
-   * thread; used for files of offThreadMinBytes or more. `verify` is null for a file another process
-   * installed (it was checked then). Rejects with SyncError for a failed check or a dead worker, with
-   * any other error for a file the loader refused. Without it: verifyDownload, then `load` here.
-   */
-  loadOffThread?(path: string, verify: { publicKey: KeyObject | null; signature: string | null } | null, signal: AbortSignal): Promise<LoadedFile<T>>;
-  install(value: T): void;
-  onError(category: SyncCategory, error: Error): void;
-  /** The hub refused the API key (401): every sync with it stops. */
-  onUnauthorized(category: SyncCategory, error: Error): void;
-  now: () => number;
-}
-
-export type SyncResult =
-  | 'updated' | 'not-modified' | 'fresh' | 'followed' | 'locked' | 'error' | 'unauthorized';
-
-export interface CategoryFileStatus {
-  file: string;
-  servedName: string | null;
-  sha256: string | null;
-  contentHash: string;
-  formatVersion: number;
-  source: 'hub' | 'fallback';
-  installedAt: number;
-  ageMs: number;
-}
-
-export interface CategorySyncStatus {
-  file: CategoryFileStatus | null;
-  polling: boolean;
-  stopped: boolean;
-  lastAttemptAt: number | null;
-  lastResult: SyncResult | null;
-  lastError: string | null;
-  lastErrorReason: string | null;
-  lastSuccessAt: number | null;
-  lastCheckedAt: number | null;
-  consecutiveFailures: number;
-  nextPollAt: number | null;
-  downloads: number;
-  notModified: number;
-  followed: number;
-  errors: number;
-  /** Long-poll state from the hub's last answer; 'off' when this category does not long-poll. */
-  push: PushAnswer['kind'] | 'off';
-}
+export type { CategorySyncConfig, LoadedFile } from './category-sync-config.js';
+export type { CategoryFileStatus, CategorySyncStatus, SyncResult } from './category-sync-status.js';
 
 interface Current<T> {
   value: T;
@@ -127,20 +49,12 @@ export class CategorySync<T> {
   private firstAttemptDone: () => void = () => {};
   /** Resolves after the first poll that reached an outcome (or at once when not polling). */
   readonly firstAttempt: Promise<void>;
-  private readonly st = {
-    stopped: false, lastAttemptAt: null as number | null, lastResult: null as SyncResult | null,
-    lastError: null as string | null, lastErrorReason: null as string | null, lastSuccessAt: null as number | null,
-    lastCheckedAt: null as number | null, consecutiveFailures: 0, downloads: 0, notModified: 0, followed: 0, errors: 0,
-  };
+  private readonly st = emptySyncCounters();
 
   constructor(private readonly config: CategorySyncConfig<T>) {
     this.lock = new DirLock(config.dir, config.category, { staleMs: config.lockStaleMs, now: config.now });
     this.firstAttempt = new Promise((resolve) => { this.firstAttemptDone = resolve; });
     if (!this.polling) this.firstAttemptDone();
-  }
-
-  private get offThreadMinBytes(): number {
-    return this.config.offThreadMinBytes ?? INLINE_VERIFY_MAX_BYTES + 1;
   }
 
   private get longPollSeconds(): number {
@@ -279,7 +193,7 @@ export class CategorySync<T> {
     const path = join(this.config.dir, pointer.file);
     const offThread = this.config.loadOffThread;
     try {
-      const loaded = offThread !== undefined && fileSize(path) >= this.offThreadMinBytes
+      const loaded = offThread !== undefined && fileSize(path) >= offThreadMinBytes(this.config)
         ? await offThread(path, null, this.abort.signal)
         : this.config.load(path);
       // Installed even when closing meanwhile: the engine slot closes what it holds.
@@ -343,15 +257,12 @@ export class CategorySync<T> {
     keepLock.unref();
     try {
       await this.follow();
-      this.removeAbandonedParts();
+      removeAbandonedParts(config.dir, config.category, config.now(), config.lockStaleMs);
       const startedAt = config.now();
       const waitSeconds = this.longPollSeconds > 0 ? waitToOffer(this.push, this.longPollSeconds) : -1;
       const status = await this.request(hub, () => held.refresh(), waitSeconds);
       config.hubs!.succeeded(hub);
-      this.st.consecutiveFailures = 0;
-      this.st.lastError = null;
-      this.st.lastErrorReason = null;
-      this.st.lastSuccessAt = config.now();
+      recordSyncSuccess(this.st, config.now());
       this.nextPollAt = config.now() + nextAskDelay(this.push, {
         status, tookMs: config.now() - startedAt, waitSeconds: Math.max(0, waitSeconds), intervalMs: config.intervalMs, jitter: config.jitter,
       });
@@ -399,19 +310,11 @@ export class CategorySync<T> {
   private async request(hub: string, refreshLock: () => void, waitSeconds: number): Promise<number> {
     const { config } = this;
     const current = this.current?.source === 'hub' ? this.current : null;
-    const url = this.url(hub, current?.servedName ?? '', waitSeconds);
-    const holdMs = Math.max(0, waitSeconds) * 1000;
-    const headers: Record<string, string> = { 'user-agent': `moat/${config.client.version}`, accept: 'application/octet-stream' };
-    if (current?.etag) headers['if-none-match'] = current.etag;
-    const timed = await timedFetch(url, {
-      // The hold is silence by design: the wait for the headers may last it plus the usual allowance.
-      headers, idleTimeoutMs: config.requestTimeoutMs + holdMs, totalTimeoutMs: config.downloadTimeoutMs + holdMs,
-      maxRedirects: config.maxRedirects, signal: this.abort.signal,
-    });
+    const url = downsyncUrl(config, hub, current?.servedName ?? '', waitSeconds);
+    const timed = await fetchDownsync(config, url, current?.etag ?? null, waitSeconds, this.abort.signal);
     try {
       const { response } = timed;
-      this.push = waitSeconds >= 0 && (response.status === 200 || response.status === 304)
-        ? readPushAnswer(response.headers.get(LONG_POLL_HEADER)) : NO_PUSH;
+      this.push = pushAnswerOf(response, waitSeconds);
       if (response.status === 304) {
         await response.body?.cancel().catch(() => {});
         this.st.notModified++;
@@ -419,30 +322,12 @@ export class CategorySync<T> {
         this.checked(current);
         return 304;
       }
-      if (response.status === 401 || response.status === 403) {
-        await response.body?.cancel().catch(() => {});
-        throw new SyncError('unauthorized', `the hub refused the API key for ${config.category} (${response.status} from ${redact(url)}); ` +
-          'downsync stopped: check WAFRIS_API_KEY / apiKey');
-      }
-      if (response.status !== 200) {
-        const text = await response.text().catch(() => '');
-        throw new SyncError(`http-${response.status}`, `${config.category}: the hub answered ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
-      }
+      await throwUnlessOk(response, config, url);
       await this.install(timed, refreshLock);
       return 200;
     } finally {
       timed.dispose();
     }
-  }
-
-  private url(hub: string, clientDb: string, waitSeconds: number): string {
-    const { config } = this;
-    const c = config.client;
-    const query = new URLSearchParams({
-      client: c.client, client_db: clientDb, framework: c.framework, hostname: c.hostname, process_id: c.processId, version: c.version,
-    });
-    if (waitSeconds >= 0) query.set('wait', String(waitSeconds));
-    return `${hub.replace(/\/+$/, '')}/${config.category}/${encodeURIComponent(config.apiKey!)}?${query}`;
   }
 
   /** Records a successful check of the current file in the pointer, so other processes skip the hub. */
@@ -454,90 +339,20 @@ export class CategorySync<T> {
     if (pointer !== null && pointer.file === current.file) writePointer(this.config.dir, { ...pointer, checkedAt: now });
   }
 
-  private async install(timed: Awaited<ReturnType<typeof timedFetch>>, refreshLock: () => void): Promise<void> {
+  private async install(timed: TimedResponse, refreshLock: () => void): Promise<void> {
     const { config } = this;
-    const response = timed.response;
-    const servedName = servedFileName(response.headers.get('content-disposition'));
-    const etag = response.headers.get('etag');
-    const signature = response.headers.get('x-moat-signature');
-    const tmp = join(config.dir, `.${config.category}.${process.pid}.${randomBytes(4).toString('hex')}.part`);
-    let lastRefresh = 0;
-    try {
-      const body = await downloadBody(timed, tmp, config.maxDownloadBytes, () => {
-        const now = Date.now();
-        if (now - lastRefresh > config.lockStaleMs / 4) {
-          lastRefresh = now;
-          refreshLock();
-        }
-      });
-      // Hashing happened as the bytes arrived; the whole-file checks and the load of a big file run in a worker.
-      const loaded = await this.verifyAndLoad(tmp, body.size, signature);
-      const file = `${config.category}-${body.sha256.slice(0, 16)}.db`;
-      const path = join(config.dir, file);
-      renameSync(tmp, path);
-      fsyncDir(config.dir);
-      const now = config.now();
-      const pointer: CurrentPointer = {
-        category: config.category, file, servedName, etag, sha256: body.sha256, size: body.size,
-        contentHash: loaded.contentHash, formatVersion: loaded.formatVersion, installedAt: now, checkedAt: now,
-      };
-      writePointer(config.dir, pointer);
-      const previous = this.current;
-      this.current = {
-        value: loaded.value, file, path, servedName, etag, sha256: body.sha256, contentHash: loaded.contentHash,
-        formatVersion: loaded.formatVersion, source: 'hub', installedAt: now,
-      };
-      this.badFile = null;
-      this.st.downloads++;
-      this.st.lastResult = 'updated';
-      this.st.lastCheckedAt = now;
-      config.install(loaded.value);
-      this.removeOldFiles(file, previous?.source === 'hub' ? previous.file : null);
-    } catch (error) {
-      rmSync(tmp, { force: true });
-      throw error;
-    }
-  }
-
-  /** A downloaded file checked and loaded; nothing is installed yet. */
-  private async verifyAndLoad(path: string, size: number, signature: string | null): Promise<LoadedFile<T>> {
-    const { config } = this;
-    const offThread = config.loadOffThread;
-    try {
-      if (offThread !== undefined && size >= this.offThreadMinBytes) return await offThread(path, { publicKey: config.publicKey, signature }, this.abort.signal);
-      await verifyDownload(path, size, config.publicKey, signature, this.abort.signal);
-      return config.load(path);
-    } catch (error) {
-      if (error instanceof SyncError) throw error;
-      throw new SyncError('rejected', `${config.category}: the downloaded file was rejected: ${asError(error).message}`, { cause: error });
-    }
-  }
-
-  /** Partial downloads of processes that died (killed mid-download); ours are removed as they fail. */
-  private removeAbandonedParts(): void {
-    const prefix = `.${this.config.category}.`;
-    for (const name of safeReaddir(this.config.dir)) {
-      if (!name.startsWith(prefix) || !name.endsWith('.part')) continue;
-      const pid = Number(name.slice(prefix.length).split('.')[0]);
-      const path = join(this.config.dir, name);
-      if (pid === process.pid) continue;
-      if (!processAlive(pid, null) || ageMs(path, this.config.now()) > this.config.lockStaleMs) rmSync(path, { force: true });
-    }
-  }
-
-  /**
-   * Keeps the current file and the one before (a process may still be loading it); removes older ones.
-   * Big ones in the background: unlinking hundreds of MB frees many blocks, which takes a while.
-   */
-  private removeOldFiles(keep: string, previous: string | null): void {
-    const prefix = `${this.config.category}-`;
-    for (const name of safeReaddir(this.config.dir)) {
-      if (name.startsWith(prefix) && name.endsWith('.db') && name !== keep && name !== previous) {
-        const path = join(this.config.dir, name);
-        if (fileSize(path) <= INLINE_VERIFY_MAX_BYTES) rmSync(path, { force: true });
-        else rm(path, { force: true }).catch(() => {}); // left behind: the next install tries again
-      }
-    }
+    const { pointer, path, loaded } = await installDownload(config, timed, refreshLock, this.abort.signal);
+    const previous = this.current;
+    this.current = {
+      value: loaded.value, file: pointer.file, path, servedName: pointer.servedName, etag: pointer.etag, sha256: pointer.sha256,
+      contentHash: loaded.contentHash, formatVersion: loaded.formatVersion, source: 'hub', installedAt: pointer.installedAt,
+    };
+    this.badFile = null;
+    this.st.downloads++;
+    this.st.lastResult = 'updated';
+    this.st.lastCheckedAt = pointer.installedAt;
+    config.install(loaded.value);
+    removeOldFiles(config.dir, config.category, pointer.file, previous?.source === 'hub' ? previous.file : null);
   }
 
   private attempted(): void {
@@ -545,9 +360,7 @@ export class CategorySync<T> {
   }
 
   private recordError(error: Error): void {
-    this.st.errors++;
-    this.st.lastError = error.message;
-    this.st.lastErrorReason = error instanceof SyncError ? error.reason : 'error';
+    recordSyncError(this.st, error);
   }
 
   private fail(error: Error): void {
@@ -556,40 +369,3 @@ export class CategorySync<T> {
   }
 }
 
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0; // gone: the loader says so
-  }
-}
-
-function ageMs(path: string, now: number): number {
-  try {
-    return now - statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
-
-/** Makes the rename durable (a crash right after must not bring the old directory entry back). */
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Not supported on every platform; the rename itself is still atomic.
-  }
-}

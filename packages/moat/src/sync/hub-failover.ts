@@ -4,6 +4,7 @@
 // The caller's own backoff decides when that next request is made. Downsync and upsync each hold their
 // own HubFailover, so each follows whichever hub answers it.
 import { SyncError } from './sync-error.js';
+import { OptionError } from '../errors/moat-error.js';
 
 export interface HubStatus {
   /** The endpoint base, e.g. `https://hub-a.example.com/v2/downsync` (the API key is added per request). */
@@ -50,7 +51,7 @@ export class HubFailover {
     /** Hears every move to another hub (the managed firewall logs it at a bounded rate). */
     private readonly onSwitch: (from: string, to: string, error: Error) => void = () => {},
   ) {
-    if (urls.length === 0) throw new RangeError('HubFailover needs at least one URL');
+    if (urls.length === 0) throw new OptionError('HubFailover needs at least one URL');
     this.hubs = urls.map((url) => ({
       url, current: false, failures: 0, consecutiveFailures: 0, lastError: null, lastFailureAt: null, lastSuccessAt: null,
     }));

@@ -1,9 +1,10 @@
 // Managed-mode settings: explicit options first, then the Wafris environment names (intervals in
 // seconds there, as in Wafris), then defaults. Everything here is pure: env in, settings out.
-import type { DataMode } from '../data/read-data.js';
+import type { DataMode } from '../data/data-set.js';
 import type { DownloadLimits } from './download-limits.js';
 import { DEFAULT_REDACTED_PARAMS } from './redact-params.js';
 import { MIN_BATCH_BYTES } from './report-record.js';
+import { OptionError } from '../errors/moat-error.js';
 
 export interface UpsyncOptions {
   /** Off with false. Default: on when an API key and an upsync URL are known. */
@@ -161,7 +162,7 @@ export function resolveSyncOptions(options: ManagedSyncOptions, env: Env): Resol
   const requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? 30_000);
   const rate = up.passedSampleRate ?? number(env, 'MOAT_UPSYNC_PASSED_SAMPLE_RATE') ?? 1;
   const flushInterval = positive('upsync.flushIntervalMs', up.flushIntervalMs ?? seconds(env, 'WAFRIS_UPSYNC_INTERVAL') ?? 10_000);
-  if (!(rate >= 0 && rate <= 1)) throw new RangeError(`passedSampleRate must be between 0 and 1, got ${rate}`);
+  if (!(rate >= 0 && rate <= 1)) throw new OptionError(`passedSampleRate must be between 0 and 1, got ${rate}`);
   return {
     apiKey,
     downsyncUrl: downsyncUrls[0] ?? null,
@@ -217,34 +218,34 @@ function urlList(name: string, value: string | readonly string[] | undefined, co
   const items = typeof value === 'string' ? (commaList ? value.split(',') : [value]) : value;
   const urls: string[] = [];
   for (const item of items) {
-    if (typeof item !== 'string') throw new TypeError(`${name} must be a URL or a list of URLs, got ${typeof item}`);
+    if (typeof item !== 'string') throw new OptionError(`${name} must be a URL or a list of URLs, got ${typeof item}`);
     const url = item.trim().replace(/\/+$/, '');
     if (url === '') continue;
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      throw new TypeError(`${name}: ${JSON.stringify(url)} is not a URL`);
+      throw new OptionError(`${name}: ${JSON.stringify(url)} is not a URL`);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError(`${name}: ${JSON.stringify(url)} is not an http(s) URL`);
-    if (parsed.username !== '' || parsed.password !== '') throw new TypeError(`${name}: credentials in the URL are not supported; the API key authenticates`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new OptionError(`${name}: ${JSON.stringify(url)} is not an http(s) URL`);
+    if (parsed.username !== '' || parsed.password !== '') throw new OptionError(`${name}: credentials in the URL are not supported; the API key authenticates`);
     if (!urls.includes(url)) urls.push(url);
   }
   return urls.length === 0 ? undefined : urls;
 }
 
 function reportPassed(value: string): 'aggregate' | 'all' {
-  if (value !== 'aggregate' && value !== 'all') throw new RangeError(`upsync.reportPassed must be 'aggregate' or 'all', got ${JSON.stringify(value)}`);
+  if (value !== 'aggregate' && value !== 'all') throw new OptionError(`upsync.reportPassed must be 'aggregate' or 'all', got ${JSON.stringify(value)}`);
   return value;
 }
 
 function longPollSeconds(value: number): number {
-  if (!(Number.isInteger(value) && value >= 0 && value <= 300)) throw new RangeError(`longPollSeconds must be a whole number from 0 to 300, got ${value}`);
+  if (!(Number.isInteger(value) && value >= 0 && value <= 300)) throw new OptionError(`longPollSeconds must be a whole number from 0 to 300, got ${value}`);
   return value;
 }
 
 function upsyncFormat(value: string): 'compact' | 'wafris' {
-  if (value !== 'compact' && value !== 'wafris') throw new RangeError(`upsync.format must be 'compact' or 'wafris', got ${JSON.stringify(value)}`);
+  if (value !== 'compact' && value !== 'wafris') throw new OptionError(`upsync.format must be 'compact' or 'wafris', got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -256,7 +257,7 @@ function number(env: Env, name: string): number | undefined {
   const value = nonEmpty(env[name]);
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new RangeError(`${name} must be a number, got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(n)) throw new OptionError(`${name} must be a number, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -271,11 +272,11 @@ function integer(env: Env, name: string): number | undefined {
 }
 
 function atLeast(name: string, value: number, min: number): number {
-  if (!(Number.isFinite(value) && value >= min)) throw new RangeError(`${name} must be at least ${min}, got ${value}`);
+  if (!(Number.isFinite(value) && value >= min)) throw new OptionError(`${name} must be at least ${min}, got ${value}`);
   return value;
 }
 
 function positive(name: string, value: number): number {
-  if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`${name} must be a positive number, got ${value}`);
+  if (!(Number.isFinite(value) && value > 0)) throw new OptionError(`${name} must be a positive number, got ${value}`);
   return value;
 }

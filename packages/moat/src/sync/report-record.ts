@@ -21,6 +21,8 @@ export interface UpsyncRecord {
   rule_id: string | null;
   monitored: { category: string; rule: string; rule_id: string }[];
   ip_source: string;
+  /** Moat only: the response status, when the client captured it. */
+  status?: number;
 }
 
 /**
@@ -56,6 +58,8 @@ export interface QueuedRecord {
    * are empty. Sent only in the compact encoding.
    */
   aggregated?: number;
+  /** The response status, when it was captured (see report/status-join.ts). */
+  status?: number;
 }
 
 /** How many requests an entry stands for: a record one, a count its count. */
@@ -94,13 +98,15 @@ export function recordBytes(p: QueuedRecord): number {
 }
 
 export function toUpsyncRecord(p: QueuedRecord, redactor: ParamRedactor): UpsyncRecord {
-  return {
+  const record: UpsyncRecord = {
     ip: p.ip, user_agent: p.userAgent, path: p.path, parameter: reportedParameter(p, redactor),
     host: p.host, method: p.method, request_id: p.requestId, timestamp: Math.floor(p.atMs / 1000), treatment: p.treatment,
     category: p.category, rule: p.rule, rule_id: p.ruleId,
     monitored: p.monitored.map((m) => ({ category: m.category, rule: m.rule, rule_id: m.ruleId })),
     ip_source: p.ipSource,
   };
+  if (p.status !== undefined) record.status = p.status;
+  return record;
 }
 
 /** The `parameter` field: redacted (see redact-params.ts) and cut to its limit. */

@@ -1,6 +1,7 @@
 // Ed25519 signatures of downloaded files (header X-Moat-Signature, base64, over the exact body bytes).
 // The key is given as base64 of the raw 32-byte public key or as an SPKI PEM string.
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { OptionError } from '../errors/moat-error.js';
 
 // DER prefix of an Ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows it.
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -14,14 +15,14 @@ export function parsePublicKey(text: string): KeyObject {
       key = createPublicKey({ key: trimmed, format: 'pem' });
     } else {
       const raw = Buffer.from(trimmed, 'base64');
-      if (raw.length !== 32) throw new Error(`expected 32 bytes of raw key, got ${raw.length}`);
+      if (raw.length !== 32) throw new OptionError(`expected 32 bytes of raw key, got ${raw.length}`);
       key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
     }
   } catch (error) {
-    throw new Error(`hub public key is not usable: ${(error as Error).message}`, { cause: error });
+    throw new OptionError(`hub public key is not usable: ${(error as Error).message}`, { cause: error });
   }
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new Error(`hub public key must be an ed25519 key, not ${key.asymmetricKeyType ?? 'unknown'}`);
+    throw new OptionError(`hub public key must be an ed25519 key, not ${key.asymmetricKeyType ?? 'unknown'}`);
   }
   return key;
 }

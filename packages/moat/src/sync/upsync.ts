@@ -70,6 +70,10 @@ export interface UpsyncStatus {
   queued: number;
   /** Of `queued`, records still in the ring (the worker takes them on its next drain; bounded by `ringBytes`). */
   inRing: number;
+  /** Of `queued`, records taken from the ring that wait for their response to finish (at most `flushBlockedMs`). */
+  awaitingStatus: number;
+  /** Records sent without their response status: it had not finished within the wait (not a loss). */
+  statusMissing: number;
   inFlight: number;
   /** Estimated bytes of the records in the worker's queue, and the bound on its queue plus in-flight ones. */
   queuedBytes: number;
@@ -175,8 +179,7 @@ export class Upsync {
     }
     const sab = createRing(config.ringBytes);
     this.ring = ringViews(sab);
-    // Wake the worker once per batch's worth of records, not per record.
-    this.writer = new RingWriter(sab, Math.max(1, config.batchSize));
+    this.writer = new RingWriter(sab);
     const c = config.client;
     this.workerData = {
       sab, idPrefix: randomUUID().slice(0, 24), hubUrls: config.hubUrls, apiKey: config.apiKey!,
@@ -194,21 +197,36 @@ export class Upsync {
     return this.config.hubUrls.length > 0 && this.config.apiKey !== null;
   }
 
-  /** The decision listener: a write into shared memory; never throws into the request, never waits. */
-  record(decision: Decision, request: MoatHttpRequest): void {
-    if (this.writer === null || this.stopped || this.closed) return;
+  /**
+   * The decision listener: a write into shared memory; never throws into the request, never waits.
+   * `awaitsStatus`: the response's status will be reported with recordStatus() and the returned
+   * sequence number (-1: nothing was written, report no status).
+   */
+  record(decision: Decision, request: MoatHttpRequest, awaitsStatus = false): number {
+    if (this.writer === null || this.stopped || this.closed) return -1;
     if (decision.treatment === 'Passed' && decision.monitored.length === 0 && this.config.passedSampleRate < 1 &&
         this.random() >= this.config.passedSampleRate) {
       this.sampledOut++;
-      return;
+      return -1;
     }
-    if (this.writer.write(decision, request, this.config.now())) this.written++;
-    else this.droppedRingFull++;
+    if (this.writer.write(decision, request, this.config.now(), awaitsStatus)) {
+      this.written++;
+      return this.writer.lastSeq;
+    }
+    this.droppedRingFull++;
+    return -1;
+  }
+
+  /** The response of record `seq` finished with `status` (no room in the ring: the record goes without it). */
+  recordStatus(seq: number, status: number): void {
+    if (this.writer === null || this.stopped || this.closed) return;
+    this.writer.writeStatus(seq, status);
   }
 
   /**
    * Resolves once everything recorded before the call was sent or definitively dropped, or after one
-   * failed try per batch (as before: a hub that is down does not make this wait for it). Never rejects.
+   * failed try per batch (as before: a hub that is down does not make this wait for it). Records whose
+   * response is still running follow once it finishes (at most flushBlockedMs later). Never rejects.
    */
   flush(_force = true): Promise<void> {
     return this.ask('flush');
@@ -255,11 +273,13 @@ export class Upsync {
       n(COUNTER.droppedTooLarge) + n(COUNTER.droppedAtStop) + n(COUNTER.droppedUnsupported);
     const rejected: UpsyncRejections = {};
     for (const [code, r] of Object.entries(this.rejected)) rejected[code] = { ...r };
-    const inRing = Math.max(0, this.written - n(COUNTER.taken));
+    const awaitingStatus = n(COUNTER.awaitingStatus);
+    const inRing = Math.max(0, this.written - n(COUNTER.taken) - awaitingStatus);
     return {
       enabled: this.enabled, stopped: this.stopped, format: n(COUNTER.wafrisFallback) === 1 ? 'wafris' : this.config.format,
       recorded: this.written + this.droppedRingFull,
-      queued: inRing + n(COUNTER.queued) + n(COUNTER.aggregatePending), inRing, inFlight: n(COUNTER.inFlight),
+      queued: inRing + awaitingStatus + n(COUNTER.queued) + n(COUNTER.aggregatePending), inRing, awaitingStatus,
+      statusMissing: n(COUNTER.statusMissing), inFlight: n(COUNTER.inFlight),
       queuedBytes: n(COUNTER.queuedBytes), maxQueueBytes: this.config.maxQueueBytes,
       ringBytes: ring?.capacity ?? 0, ringUsedBytes: ring === null ? 0 : usedBytes(ring.header),
       sent: n(COUNTER.sent), batchesSent: n(COUNTER.batchesSent),
@@ -385,6 +405,7 @@ export class Upsync {
     c[COUNTER.taken] = this.written;
     c[COUNTER.queued] = 0;
     c[COUNTER.aggregatePending] = 0;
+    c[COUNTER.awaitingStatus] = 0;
     c[COUNTER.queuedBytes] = 0;
     c[COUNTER.inFlight] = 0;
     c[COUNTER.nextRetryAt] = 0;

@@ -124,10 +124,10 @@ export interface WafrisRateLimitRow {
   maxCount: number;
 }
 
-/** The blocked_rate_limits rows of an exact-path rate limit (prefix limits have no Wafris form). */
+/** The blocked_rate_limits rows of an exact-path, per-IP rate limit (prefix and keyed limits have no Wafris form). */
 export function wafrisRateLimitRows(rule: Rule): WafrisRateLimitRow[] {
   const rl = rule.kind === 'rateLimit' ? rule.rateLimit : undefined;
-  if (!rl || rl.match !== 'exact') return [];
+  if (!rl || rl.match !== 'exact' || rl.key !== undefined) return [];
   // The gem compares the raw request path case-sensitively; Moat's rule path is lower case, as app routes are.
   const interval = Math.max(1, Math.round(rl.windowMs / 1000));
   return (rl.method === null ? WAFRIS_RATE_LIMIT_METHODS : [rl.method]).map((method) => ({ path: rl.path, method, interval, maxCount: rl.limit }));

@@ -46,7 +46,9 @@ export function writeWafrisRulesFile(rules: readonly Rule[], outPath: string, no
     if (r.mode === 'monitor') skipped.push({ id: r.id, reason: 'Wafris has no monitor mode' });
     else if (r.expires !== undefined && r.expires <= now) skipped.push({ id: r.id, reason: 'expired' });
     else if (r.kind === 'list' || r.kind === 'asn') skipped.push({ id: r.id, reason: `Wafris has no ${r.kind} rules` });
-    else if (r.kind === 'rateLimit' && r.rateLimit?.match === 'prefix') skipped.push({ id: r.id, reason: 'Wafris rate limits match exact paths only' });
+    else if (r.kind === 'rateLimit' && r.rateLimit.match === 'prefix') skipped.push({ id: r.id, reason: 'Wafris rate limits match exact paths only' });
+    // Counting a header, cookie or user limit per IP would put every client behind one NAT in one budget.
+    else if (r.kind === 'rateLimit' && r.rateLimit.key !== undefined) skipped.push({ id: r.id, reason: 'Wafris counts rate limits per IP only' });
     // Moat refuses ZZ, but an older store may hold it; the gem reads ZZ as "no country known" and would
     // block every client its data does not place, private addresses included.
     else if (r.kind === 'country' && r.value === 'ZZ') skipped.push({ id: r.id, reason: 'ZZ is the Wafris "unknown country"' });

@@ -10,7 +10,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { withMoatFetch } from '../../src/adapters/web.js';
 import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
 import type { MoatHttpRequest } from '../../src/http/normalized-request.js';
-import { close, listen, rawRequest, rulesFile, send } from '../adapters-helpers.js';
+import { bunStyleServer, close, listen, rawRequest, rulesFile, send } from '../adapters-helpers.js';
 
 const RULES = { block: { userAgents: ['evilbot'], hosts: ['admin.example.test'], params: ['<script'] } };
 
@@ -19,7 +19,10 @@ async function guarded(onRequest?: (request: MoatHttpRequest) => void): Promise<
   after(() => rules.cleanup());
   const firewall = createFirewall({ rules: rules.path, logger: false, trustedProxies: [], onDecision: (_d, r) => onRequest?.(r) });
   after(() => firewall.close());
-  const server = createAdaptorServer({ fetch: withMoatFetch(() => new Response('app'), firewall) }) as Server;
+  // A Bun-style second argument (`server.requestIP`) instead of @hono/node-server's env: the Web path and
+  // its header view run, as on Bun and Deno (with the env, withMoatFetch would judge the IncomingMessage).
+  const guardedApp = withMoatFetch<[unknown]>(() => new Response('app'), firewall);
+  const server = createAdaptorServer({ fetch: (request: Request, env: unknown) => guardedApp(request, bunStyleServer(env)) }) as Server;
   const port = await listen(server);
   after(() => close(server));
   return { port, firewall };

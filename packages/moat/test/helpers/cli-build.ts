@@ -27,6 +27,8 @@ export function transpileClient(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moa
     }
   };
   walk(src);
+  // Files the sources read at run time relative to themselves (the shipped bot catalogue) sit beside src/.
+  fs.symlinkSync(path.join(ROOT, 'packages/moat/data'), path.join(dir, 'data'));
   fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}\n');
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   return { dir, main: path.join(out, 'cli/main.js') };

@@ -63,6 +63,12 @@ export function expandCompact(body: unknown): { meta: Record<string, string>; ba
       request_id: record.request_id, timestamp: record.timestamp, treatment: record.treatment, category: record.category, rule: record.rule,
       rule_id: record.rule_id, monitored: record.monitored, ip_source: record.ip_source,
     });
+    // Optional column: the response status, -1 when the client did not capture it (left out of the record, as Wafris JSON does).
+    if (columns.status !== undefined) {
+      const status = column('status')[k];
+      if (typeof status !== 'number' || !Number.isInteger(status) || (status !== -1 && (status < 100 || status > 999))) fail('status');
+      if (status !== -1) batch[batch.length - 1]!.status = status;
+    }
   }
   const aggregates: PassedCountEntry[] = [];
   if (b.aggregates !== undefined) {

@@ -5,8 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Database as Db } from 'better-sqlite3';
-import { Engine, buildDataFile, normalizeRule, parseRange, writeRulesFile, IPV4_MAPPED_FIRST } from '../../src/index.js';
-import type { EngineParts, IpRange, Rule, RuleInput } from '../../src/index.js';
+import { Engine, normalizeRule, writeRulesFile } from '../../src/index.js';
+import { buildDataFile } from '../../src/data/index.js';
+import { parseRange, IPV4_MAPPED_FIRST } from '../../src/ip/index.js';
+import type { EngineParts, Rule, RuleInput } from '../../src/index.js';
+import type { IpRange } from '../../src/ip/index.js';
 
 // ---------- temp directories ----------
 

@@ -397,4 +397,42 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'threshold counts shared by the hubs',
+    // PostgreSQL only: SQLite has one hub, which counts in memory. UNLOGGED: counts are worth a few
+    // minutes and each hub writes them every fraction of a second; losing them in a crash only restarts
+    // counting (as a hub restart does), while skipping the write-ahead log makes each write cheaper.
+    sql: `
+      -- The fleet's count of requests per threshold rule (at its updated_at), key and window bucket.
+      CREATE UNLOGGED TABLE threshold_counts (
+        rule_id BIGINT NOT NULL,
+        rule_version BIGINT NOT NULL,
+        count_key TEXT NOT NULL,
+        bucket BIGINT NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (rule_id, count_key, bucket, rule_version)
+      );
+    `,
+  },
+  {
+    version: 11,
+    name: 'rate limits keyed by header, cookie or user',
+    sql: `
+      -- moat's RateLimitSpec.key as text (header:<name>, cookie:<name>, user); NULL counts by IP.
+      ALTER TABLE rules ADD COLUMN rl_key TEXT;
+    `,
+  },
+  {
+    version: 12,
+    name: 'verified-bot settings per site',
+    sql: `
+      -- Per-site bot settings (moat-waf's bots section as JSON: modes by category). No row: bots off.
+      CREATE TABLE site_bot_settings (
+        site_id BIGINT PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,
+        settings TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];

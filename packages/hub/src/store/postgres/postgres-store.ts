@@ -22,9 +22,9 @@ import {
 } from '../rows.js';
 
 const RULE_INSERT = `INSERT INTO rules (site_id, id, action, kind, value, note, mode, expires, rl_method, rl_path,
-  rl_match, rl_limit, rl_window_ms, position, created_at, updated_at)
+  rl_match, rl_limit, rl_window_ms, rl_key, position, created_at, updated_at)
   SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
-    $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])`;
+    $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[])`;
 
 /** Granted site ids as "1,3", the shape SQLite's group_concat gives. */
 const SITE_IDS = `(SELECT string_agg(site_id::text, ',') FROM user_sites WHERE user_id = u.id) AS site_ids`;
@@ -229,7 +229,7 @@ export class PostgresStore implements HubStore {
       if (options.replace) await client.query('DELETE FROM rules WHERE site_id = $1', [siteId]);
       if (rules.length === 0) return;
       const start = (await client.query<{ p: number }>('SELECT coalesce(max(position), 0) AS p FROM rules WHERE site_id = $1', [siteId])).rows[0]!.p;
-      const columns: unknown[][] = Array.from({ length: 15 }, () => []);
+      const columns: unknown[][] = Array.from({ length: 16 }, () => []);
       rules.forEach((rule, i) => {
         const row = [...ruleColumns(rule), start + i + 1, options.now, options.now];
         row.forEach((value, c) => columns[c]!.push(value));
@@ -241,8 +241,8 @@ export class PostgresStore implements HubStore {
   async updateRule(siteId: number, rule: Rule, now: number): Promise<boolean> {
     const [id, ...rest] = ruleColumns(rule);
     const result = await this.pool.query(`UPDATE rules SET action = $1, kind = $2, value = $3, note = $4, mode = $5, expires = $6,
-      rl_method = $7, rl_path = $8, rl_match = $9, rl_limit = $10, rl_window_ms = $11, updated_at = $12
-      WHERE site_id = $13 AND id = $14`, [...rest, now, siteId, id]);
+      rl_method = $7, rl_path = $8, rl_match = $9, rl_limit = $10, rl_window_ms = $11, rl_key = $12, updated_at = $13
+      WHERE site_id = $14 AND id = $15`, [...rest, now, siteId, id]);
     return result.rowCount === 1;
   }
 
@@ -259,6 +259,16 @@ export class PostgresStore implements HubStore {
 
   async saveAttackSettings(siteId: number, settingsJson: string, now: number): Promise<void> {
     await this.pool.query(`INSERT INTO site_attack_settings (site_id, settings, updated_at) VALUES ($1, $2, $3)
+      ON CONFLICT (site_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`, [siteId, settingsJson, now]);
+  }
+
+  async getBotSettings(siteId: number): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ settings: string }>('SELECT settings FROM site_bot_settings WHERE site_id = $1', [siteId]);
+    return rows[0]?.settings;
+  }
+
+  async saveBotSettings(siteId: number, settingsJson: string, now: number): Promise<void> {
+    await this.pool.query(`INSERT INTO site_bot_settings (site_id, settings, updated_at) VALUES ($1, $2, $3)
       ON CONFLICT (site_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`, [siteId, settingsJson, now]);
   }
 

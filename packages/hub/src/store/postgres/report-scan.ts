@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { scanSelectList, type ReportScanner, type ScanColumns, type ScanCursor, type ScanRow } from '../report-scan.js';
+import { keyHalfClause, scanSelectList, type KeyHalf, type ReportScanner, type ScanColumns, type ScanCursor, type ScanRow } from '../report-scan.js';
 
 /** BIGINT columns (id, ts) as numbers, as the store's pool reads them. */
 const types = {
@@ -12,15 +12,17 @@ const types = {
 /** Keyset pages on `reports_site_ts_id (site_id, ts, id)`: one index range per page, every partition in it. */
 class PostgresReportScanner implements ReportScanner {
   private readonly selectList: string;
+  private readonly halfClause: string;
 
-  constructor(private readonly client: pg.Client, columns: ScanColumns) {
+  constructor(private readonly client: pg.Client, columns: ScanColumns, half: KeyHalf | undefined) {
     this.selectList = scanSelectList(columns);
+    this.halfClause = keyHalfClause(half, 'right(ip, 1)', "strpos(ip, '.') > 0");
   }
 
   async page(siteId: number, from: number, to: number, cursor: ScanCursor, limit: number): Promise<ScanRow[]> {
     const result = await this.client.query<ScanRow>({
       text: `SELECT ${this.selectList} FROM reports
-        WHERE site_id = $1 AND ts >= $2 AND ts < $3 AND (ts, id) > ($4, $5) ORDER BY ts, id LIMIT $6`,
+        WHERE site_id = $1 AND ts >= $2 AND ts < $3 AND (ts, id) > ($4, $5)${this.halfClause} ORDER BY ts, id LIMIT $6`,
       values: [siteId, Math.max(from, cursor.ts), to, cursor.ts, cursor.id, limit],
       rowMode: 'array',
       types,
@@ -40,8 +42,8 @@ class PostgresReportScanner implements ReportScanner {
   }
 }
 
-export async function openPostgresReportScanner(connectionString: string, columns: ScanColumns): Promise<ReportScanner> {
+export async function openPostgresReportScanner(connectionString: string, columns: ScanColumns, half?: KeyHalf): Promise<ReportScanner> {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: 10_000, application_name: 'moat-hub-preview' });
   await client.connect();
-  return new PostgresReportScanner(client, columns);
+  return new PostgresReportScanner(client, columns, half);
 }

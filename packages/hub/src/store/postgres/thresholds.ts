@@ -1,13 +1,27 @@
 import type { Pool } from 'pg';
-import type { ThresholdStore } from '../../thresholds/threshold-store.js';
+import type { FleetCountStore, ThresholdStore } from '../../thresholds/threshold-store.js';
 import type { Ban, BanQuery, NewBan, NewThresholdEvent, ThresholdEvent, ThresholdRule, ThresholdRuleInput } from '../../thresholds/threshold-types.js';
 import {
   type BanRow, type ThresholdEventRow, type ThresholdRuleRow, thresholdRuleValues, toBan, toThresholdEvent, toThresholdRule,
 } from '../threshold-rows.js';
+import { LOCK_NAMESPACE } from './advisory-locks.js';
+import { PostgresThresholdCounts } from './threshold-counts.js';
+import { withTransaction } from './transaction.js';
 
-/** Threshold rules, bans and their events in the PostgreSQL store (tables of migration 7). */
+/**
+ * Advisory locks per banned key (two-int form: this namespace, then a hash of site, mode and key), so two
+ * hubs storing a ban of the same key at once store it once. A namespace of its own: a hash can never
+ * take one of the store's named locks. A hash collision of two keys only makes one wait a moment.
+ */
+const BAN_LOCK_NAMESPACE = LOCK_NAMESPACE + 1;
+
+/** Threshold rules, bans and their events in the PostgreSQL store (tables of migration 7; shared counts of 10). */
 export class PostgresThresholds implements ThresholdStore {
-  constructor(private readonly pool: Pool) {}
+  readonly fleetCounts: FleetCountStore;
+
+  constructor(private readonly pool: Pool) {
+    this.fleetCounts = new PostgresThresholdCounts(pool);
+  }
 
   async listThresholdRules(siteId?: number): Promise<ThresholdRule[]> {
     const { rows } = siteId === undefined
@@ -40,11 +54,17 @@ export class PostgresThresholds implements ThresholdStore {
     return (result.rowCount ?? 0) > 0;
   }
 
-  async insertBan(ban: NewBan): Promise<Ban> {
-    const { rows } = await this.pool.query<BanRow>(`INSERT INTO bans (site_id, ban_key, reason, rule_id, source, mode, created_at, expires_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-    [ban.siteId, ban.key, ban.reason, ban.ruleId, ban.source, ban.mode, ban.createdAt, ban.expiresAt]);
-    return toBan(rows[0]!);
+  async insertBan(ban: NewBan): Promise<Ban | undefined> {
+    return withTransaction(this.pool, async (client) => {
+      // Held to COMMIT: a second hub's insert of this key waits, then sees this one standing.
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [BAN_LOCK_NAMESPACE, `${ban.siteId}|${ban.mode}|${ban.key}`]);
+      const { rows } = await client.query<BanRow>(`INSERT INTO bans (site_id, ban_key, reason, rule_id, source, mode, created_at, expires_at)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE NOT EXISTS (
+          SELECT 1 FROM bans WHERE site_id = $1 AND mode = $6 AND ban_key = $2 AND expires_at > $7 AND lifted_at IS NULL)
+        RETURNING *`,
+      [ban.siteId, ban.key, ban.reason, ban.ruleId, ban.source, ban.mode, ban.createdAt, ban.expiresAt]);
+      return rows[0] && toBan(rows[0]);
+    });
   }
 
   async listBans(siteId: number, query: BanQuery): Promise<Ban[]> {
@@ -67,6 +87,16 @@ export class PostgresThresholds implements ThresholdStore {
       `SELECT site_id, min(expires_at) AS next_expiry FROM bans WHERE mode = 'enforce' AND expires_at > $1 AND lifted_at IS NULL GROUP BY site_id`,
       [now]);
     return rows.map((r) => ({ siteId: Number(r.site_id), nextExpiry: Number(r.next_expiry) }));
+  }
+
+  async pruneBans(endedBefore: number): Promise<number> {
+    const result = await this.pool.query('DELETE FROM bans WHERE expires_at < $1 OR lifted_at < $1', [endedBefore]);
+    return result.rowCount ?? 0;
+  }
+
+  async pruneThresholdEvents(before: number): Promise<number> {
+    const result = await this.pool.query('DELETE FROM threshold_events WHERE at < $1', [before]);
+    return result.rowCount ?? 0;
   }
 
   async appendThresholdEvent(event: NewThresholdEvent): Promise<void> {

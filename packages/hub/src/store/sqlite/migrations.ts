@@ -343,4 +343,24 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 11,
+    name: 'rate limits keyed by header, cookie or user',
+    sql: `
+      -- moat's RateLimitSpec.key as text (header:<name>, cookie:<name>, user); NULL counts by IP.
+      ALTER TABLE rules ADD COLUMN rl_key TEXT;
+    `,
+  },
+  {
+    version: 12,
+    name: 'verified-bot settings per site',
+    sql: `
+      -- Per-site bot settings (moat-waf's bots section as JSON: modes by category). No row: bots off.
+      CREATE TABLE site_bot_settings (
+        site_id INTEGER PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,
+        settings TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -227,8 +227,8 @@ export class SqliteStore implements HubStore {
 
   async saveRules(siteId: number, rules: Rule[], options: { replace: boolean; now: number }): Promise<void> {
     const insert = this.db.prepare(`INSERT INTO rules (site_id, id, action, kind, value, note, mode, expires, rl_method,
-      rl_path, rl_match, rl_limit, rl_window_ms, position, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      rl_path, rl_match, rl_limit, rl_window_ms, rl_key, position, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.db.transaction(() => {
       if (options.replace) this.db.prepare('DELETE FROM rules WHERE site_id = ?').run(siteId);
       let position = this.db.prepare<[number], number>('SELECT coalesce(max(position), 0) FROM rules WHERE site_id = ?')
@@ -243,7 +243,7 @@ export class SqliteStore implements HubStore {
   async updateRule(siteId: number, rule: Rule, now: number): Promise<boolean> {
     const [id, ...rest] = ruleColumns(rule);
     return this.db.prepare(`UPDATE rules SET action = ?, kind = ?, value = ?, note = ?, mode = ?, expires = ?,
-      rl_method = ?, rl_path = ?, rl_match = ?, rl_limit = ?, rl_window_ms = ?, updated_at = ?
+      rl_method = ?, rl_path = ?, rl_match = ?, rl_limit = ?, rl_window_ms = ?, rl_key = ?, updated_at = ?
       WHERE site_id = ? AND id = ?`).run(...rest, now, siteId, id).changes === 1;
   }
 
@@ -260,6 +260,16 @@ export class SqliteStore implements HubStore {
 
   async saveAttackSettings(siteId: number, settingsJson: string, now: number): Promise<void> {
     this.db.prepare(`INSERT INTO site_attack_settings (site_id, settings, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT (site_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`).run(siteId, settingsJson, now);
+  }
+
+  async getBotSettings(siteId: number): Promise<string | undefined> {
+    const row = this.db.prepare<[number], { settings: string }>('SELECT settings FROM site_bot_settings WHERE site_id = ?').get(siteId);
+    return row?.settings;
+  }
+
+  async saveBotSettings(siteId: number, settingsJson: string, now: number): Promise<void> {
+    this.db.prepare(`INSERT INTO site_bot_settings (site_id, settings, updated_at) VALUES (?, ?, ?)
       ON CONFLICT (site_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`).run(siteId, settingsJson, now);
   }
 

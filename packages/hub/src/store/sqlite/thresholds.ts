@@ -39,11 +39,14 @@ export class SqliteThresholds implements ThresholdStore {
     return this.db.prepare('DELETE FROM threshold_rules WHERE site_id = ? AND id = ?').run(siteId, id).changes > 0;
   }
 
-  async insertBan(ban: NewBan): Promise<Ban> {
+  async insertBan(ban: NewBan): Promise<Ban | undefined> {
+    // One statement: the check and the insert cannot be separated by another writer.
     const row = this.db.prepare<unknown[], BanRow>(`INSERT INTO bans (site_id, ban_key, reason, rule_id, source, mode, created_at, expires_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`)
-      .get(ban.siteId, ban.key, ban.reason, ban.ruleId, ban.source, ban.mode, ban.createdAt, ban.expiresAt)!;
-    return toBan(row);
+      SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (
+        SELECT 1 FROM bans WHERE site_id = ? AND mode = ? AND ban_key = ? AND expires_at > ? AND lifted_at IS NULL)
+      RETURNING *`)
+      .get(ban.siteId, ban.key, ban.reason, ban.ruleId, ban.source, ban.mode, ban.createdAt, ban.expiresAt, ban.siteId, ban.mode, ban.key, ban.createdAt);
+    return row && toBan(row);
   }
 
   async listBans(siteId: number, query: BanQuery): Promise<Ban[]> {
@@ -67,6 +70,14 @@ export class SqliteThresholds implements ThresholdStore {
     return this.db.prepare<[number], { site_id: number; next_expiry: number }>(
       `SELECT site_id, min(expires_at) AS next_expiry FROM bans WHERE mode = 'enforce' AND expires_at > ? AND lifted_at IS NULL GROUP BY site_id`)
       .all(now).map((r) => ({ siteId: r.site_id, nextExpiry: r.next_expiry }));
+  }
+
+  async pruneBans(endedBefore: number): Promise<number> {
+    return this.db.prepare('DELETE FROM bans WHERE expires_at < ? OR lifted_at < ?').run(endedBefore, endedBefore).changes;
+  }
+
+  async pruneThresholdEvents(before: number): Promise<number> {
+    return this.db.prepare('DELETE FROM threshold_events WHERE at < ?').run(before).changes;
   }
 
   async appendThresholdEvent(event: NewThresholdEvent): Promise<void> {

@@ -1,3 +1,4 @@
+import { formatRateLimitKey } from 'moat-waf';
 import { html, formatNumber, type Html } from '../html.js';
 import { csrfField, layout } from '../layout.js';
 import type { RulesBuild, Site, StoredRule } from '../../store/store.js';
@@ -20,6 +21,8 @@ export function rulesPage(input: {
   audit?: Html;
   /** The attack-detection settings section (attacks-panel.ts). */
   attacks?: Html;
+  /** The bot settings section (rules-bots.ts). */
+  bots?: Html;
 }): string {
   const { site, user } = input;
   const base = `/sites/${site.id}/rules`;
@@ -50,6 +53,7 @@ export function rulesPage(input: {
   </form>
 </section>
 ${input.attacks ?? ''}
+${input.bots ?? ''}
 ${input.audit ?? ''}`;
   return layout({ title: 'Rules', body, user, site, sites: input.sites, active: 'rules', notice: input.notice, error: input.error });
 }
@@ -60,7 +64,7 @@ function ruleRow(base: string, csrf: string, r: StoredRule, hits: RuleHitCount |
   return html`<tr data-rule-id="${r.id}" id="rule-${r.id}" class="${expired ? 'expired' : ''}">
     <td>${r.action}</td>
     <td>${KIND_LABELS[r.kind] ?? r.kind}</td>
-    <td><code>${r.value}</code>${rl ? html` <small>${rl.limit} per ${rl.windowMs / 1000}s${rl.method ? ` (${rl.method})` : ''}</small>` : ''}</td>
+    <td><code>${r.value}</code>${rl ? html` <small>${rl.limit} per ${rl.windowMs / 1000}s${rl.method ? ` (${rl.method})` : ''} per ${formatRateLimitKey(rl.key)}</small>` : ''}</td>
     <td>
       <form method="post" action="${base}/${encodeURIComponent(r.id)}/mode" class="inline">
         ${csrfField(csrf)}
@@ -113,6 +117,9 @@ function addRuleForm(base: string, csrf: string, state: RuleFormState | undefine
       <label>Method ${input('rl_method', html`maxlength="20" placeholder="any"`)}</label>
       <label>Limit ${input('rl_limit', html`min="1" placeholder="10"`, 'number')}</label>
       <label>Window ${input('rl_window', html`maxlength="20" placeholder="1m"`)}</label>
+      <label>Count by <select name="rl_key_by">${option('rl_key_by', 'ip', 'Client IP')}${option('rl_key_by', 'header', 'Header')}${option('rl_key_by', 'cookie', 'Cookie')}${option('rl_key_by', 'user', 'User id (the app\'s user option)')}</select></label>
+      <label>Header or cookie name ${input('rl_key_name', html`maxlength="64" placeholder="x-api-key or session"`)}</label>
+      <small>A request without the header, cookie or user id is counted by its IP.</small>
     </fieldset>
     <label>Mode <select name="mode">${option('mode', 'block', 'Block')}${option('mode', 'monitor', 'Monitor (report only)')}</select></label>
     <label>Note ${input('note', html`maxlength="500"`)}</label>

@@ -77,6 +77,9 @@ ${canEdit ? html`<section class="card" id="threshold-form">
 <p class="hint">Since the hub started: ${formatNumber(s.refusedByCap)} refused by the per-site cap, ${formatNumber(s.refusedByRate)} by a rule's
 rate, ${formatNumber(s.allowListed)} covered by allow rules, ${formatNumber(s.droppedCrossings)} dropped while the hub was behind;
 ${formatNumber(s.counters.keys)} of ${formatNumber(s.counters.maxKeys)} counters in use, ${formatNumber(s.counters.evictions)} evicted.</p>
+${s.fleet === null ? '' : html`<p class="hint" data-fleet-counts>Counted with the other hubs on this database: ${formatNumber(s.fleet.written)} counts shared
+in ${formatNumber(s.fleet.flushes)} flushes, ${formatNumber(s.fleet.fleetCrossings)} crossings found on the fleet's sums,
+${formatNumber(s.alreadyBanned)} already banned by another hub, ${formatNumber(s.fleet.dropped)} counts not shared (too many waiting, or a failed flush).</p>`}
 <div class="table-wrap"><table class="data threshold-events">
   <thead><tr><th>When</th><th>Limit</th><th>Rule</th><th>Detail</th></tr></thead>
   <tbody>

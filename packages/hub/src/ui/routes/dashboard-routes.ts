@@ -1,3 +1,4 @@
+import { formatRateLimitKey } from 'moat-waf';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { actorOf } from '../../audit/actor.js';
@@ -25,6 +26,8 @@ import { requestsPage } from '../pages/requests-page.js';
 import { rulesPage } from '../pages/rules-page.js';
 import { attackSettingsSection } from '../pages/attacks-panel.js';
 import { siteAttackSettings } from '../../rules/attack-settings.js';
+import { botSettingsSection } from '../pages/rules-bots.js';
+import { hubBotCatalogue, siteBotSettings } from '../../rules/bot-settings.js';
 import { ruleAuditSection } from '../pages/audit-page.js';
 import { setupPage } from '../pages/setup-page.js';
 import { sitesPage } from '../pages/sites-page.js';
@@ -43,6 +46,7 @@ const NOTICES: Record<string, string> = {
   'rule-exists': 'That rule already exists; its mode was set as asked.',
   'imported': 'Rules imported.',
   'attacks-saved': 'Attack settings saved; clients get them on their next download.',
+  'bots-saved': 'Bot settings saved; clients get them on their next download.',
   'key-revoked': 'API key revoked.',
 };
 const ERRORS: Record<string, string> = {
@@ -60,7 +64,7 @@ const quickSchema = z.object({
   expires: z.enum(QUICK_EXPIRY_NAMES).optional(),
 });
 /** The "Add a rule" form's fields that its confirmation page posts again. */
-const RULE_FORM_FIELDS = ['action', 'kind', 'value', 'mode', 'note', 'expires', 'rl_path', 'rl_method', 'rl_limit', 'rl_window'] as const;
+const RULE_FORM_FIELDS = ['action', 'kind', 'value', 'mode', 'note', 'expires', 'rl_path', 'rl_method', 'rl_limit', 'rl_window', 'rl_key_by', 'rl_key_name'] as const;
 
 /** The server-rendered dashboard pages and their form posts (session + CSRF via the guard). */
 export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sites: SiteService): Promise<void> {
@@ -137,6 +141,7 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
         user: userOf(request), site, sites: all, rules, hits, hitsRange, builds: { moat, wafris }, now: ctx.now(),
         audit: ruleAuditSection(site.id, await ctx.audit.list({ siteId: site.id, limit: 10 })),
         attacks: attackSettingsSection(site.id, userOf(request).csrfToken, await siteAttackSettings(ctx.store, site.id), `/sites/${site.id}/rules`),
+        bots: botSettingsSection(site.id, userOf(request).csrfToken, await siteBotSettings(ctx.store, site.id), hubBotCatalogue()),
         ...messages(request), ...extra,
       }), status);
     };
@@ -333,7 +338,7 @@ function rateLimitLabels(rules: readonly StoredRule[]): ReadonlyMap<string, stri
   const labels = new Map<string, string>();
   for (const r of rules) {
     const rl = r.rateLimit;
-    if (rl) labels.set(r.id, `${rl.method ? `${rl.method} ` : ''}${rl.path}${rl.match === 'prefix' && !rl.path.endsWith('*') ? '*' : ''} ${rl.limit} per ${rl.windowMs / 1000}s`);
+    if (rl) labels.set(r.id, `${rl.method ? `${rl.method} ` : ''}${rl.path}${rl.match === 'prefix' && !rl.path.endsWith('*') ? '*' : ''} ${rl.limit} per ${rl.windowMs / 1000}s${rl.key ? ` per ${formatRateLimitKey(rl.key)}` : ''}`);
   }
   return labels;
 }

@@ -22,7 +22,15 @@ export function ruleInputFromForm(form: Record<string, string>): RuleInputBody {
       match: path.endsWith('*') ? 'prefix' : 'exact',
       limit: form.rl_limit,
       window: form.rl_window?.trim() || '1m',
+      key: rateLimitKeyFromForm(form.rl_key_by, form.rl_key_name),
     };
   }
   return ruleInputSchema.parse(input);
+}
+
+/** "Count by" and its name as the key text normalizeRule reads; a name is kept even when empty, so it is refused by name. */
+function rateLimitKeyFromForm(by: string | undefined, name: string | undefined): string | undefined {
+  if (by === 'header' || by === 'cookie') return `${by}:${(name ?? '').trim()}`;
+  if (by === 'user') return 'user';
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { formatIp, tryParseIp } from 'moat-waf';
+import { formatIp, tryParseIp } from 'moat-waf/ip';
 import { actorOf } from '../../audit/actor.js';
 import { visibleSites } from '../../auth/access-policy.js';
 import { sessionGuard } from '../../auth/guards.js';

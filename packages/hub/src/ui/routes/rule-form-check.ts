@@ -8,7 +8,7 @@ import { HttpError } from '../../server/http-error.js';
  * validation alone, so the form, the API and rules files accept exactly the same rules.
  */
 
-export type RuleFormField = 'kind' | 'value' | 'mode' | 'note' | 'expires' | 'rl_path' | 'rl_method' | 'rl_limit' | 'rl_window';
+export type RuleFormField = 'kind' | 'value' | 'mode' | 'note' | 'expires' | 'rl_path' | 'rl_method' | 'rl_limit' | 'rl_window' | 'rl_key_name';
 export type RuleFormErrors = Partial<Record<RuleFormField, string>>;
 
 /** Fields the form must have before a rule can be built from it; empty when there is nothing to say. */
@@ -30,7 +30,7 @@ export function fieldOfError(error: unknown, kind: string | undefined): RuleForm
     for (const issue of error.issues) {
       const path = issue.path.join('.');
       const field: RuleFormField = path.startsWith('rateLimit.')
-        ? ({ limit: 'rl_limit', window: 'rl_window', method: 'rl_method', path: 'rl_path' } as const)[path.slice(10) as 'limit'] ?? 'rl_path'
+        ? ({ limit: 'rl_limit', window: 'rl_window', method: 'rl_method', path: 'rl_path', key: 'rl_key_name' } as const)[path.slice(10) as 'limit'] ?? 'rl_path'
         : (['kind', 'value', 'mode', 'note', 'expires'] as const).find((f) => f === path) ?? 'value';
       errors[field] ??= issue.message;
     }
@@ -40,6 +40,7 @@ export function fieldOfError(error: unknown, kind: string | undefined): RuleForm
     const message = error.message;
     if (/expir/i.test(message)) return { expires: message };
     if (kind === 'rateLimit') {
+      if (/rate limit key|header name|cookie name/i.test(message)) return { rl_key_name: message };
       if (/method/i.test(message)) return { rl_method: message };
       if (/window|duration/i.test(message)) return { rl_window: message };
       if (/limit/i.test(message) && !/path/i.test(message)) return { rl_limit: message };

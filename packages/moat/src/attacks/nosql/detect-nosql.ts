@@ -4,7 +4,7 @@
  * JavaScript breaking out of a `$where` string (`'; return true; var x='`, `' || '1'=='1`). A `$`
  * before a number or a word outside key position ("costs $5", "$in the bank") is prose.
  */
-import { F_DOLLAR, F_QUOTE } from '../features.js';
+import { F_DOLLAR, F_QUOTE, isRegexSpace } from '../features.js';
 import type { Finding } from '../types.js';
 import { addWork } from '../work-counter.js';
 
@@ -19,7 +19,7 @@ export function isNosqlOperatorKey(key: string): boolean {
   return key.length > 1 && key.charCodeAt(0) === 0x24 && NOSQL_OPERATORS.has(key.slice(1).toLowerCase());
 }
 
-const JS_BREAKOUT = /['"]\s*(?:;\s*(?:return\b|while\s*\(|for\s*\(|sleep\s*\(|var\s|let\s|const\s|this\.|db\.|function\b|throw\b)|(?:\|\||&&)\s*(?:['"]?\w+['"]?\s*[=!]==?|this\.|true\b|1\b|sleep\s*\(|function\b|\(\s*function))/i;
+export const JS_BREAKOUT = /['"]\s*(?:;\s*(?:return\b|while\s*\(|for\s*\(|sleep\s*\(|var\s|let\s|const\s|this\.|db\.|function\b|throw\b)|(?:\|\||&&)\s*(?:['"]?\w+['"]?\s*[=!]==?|this\.|true\b|1\b|sleep\s*\(|function\b|\(\s*function))/i;
 
 export function detectNosql(s: string): Finding | null {
   const n = s.length;
@@ -39,9 +39,33 @@ export function detectNosql(s: string): Finding | null {
     const keyAfter = after === 0x22 || after === 0x27 || after === 0x5d || after === 0x3a;
     if (keyBefore && keyAfter && (b >= 0 || after === 0x3a || after === 0x22)) return { at: i, reason: `query operator $${s.slice(i + 1, j).toLowerCase()} as a key` };
   }
-  if (s.includes("'") || s.includes('"')) {
-    const m = JS_BREAKOUT.exec(s);
-    if (m) return { at: m.index, reason: 'string closed, JavaScript added ($where)' };
-  }
-  return null;
+  const at = jsBreakout(s);
+  return at >= 0 ? { at, reason: 'string closed, JavaScript added ($where)' } : null;
 }
+
+const JS_BREAKOUT_AT = new RegExp(JS_BREAKOUT.source, 'iy');
+
+/**
+ * Where JS_BREAKOUT first matches, or -1. Every match is a quote, optional whitespace, then `;`, `||`
+ * or `&&`, so the search starts from those (rare in prose) and looks back for the quote, instead of a
+ * regex trying every quote of a long text (apostrophes are everywhere in prose).
+ */
+export function jsBreakout(s: string): number {
+  let first = -1;
+  for (const anchor of BREAKOUT_ANCHORS) {
+    for (let p = s.indexOf(anchor); p >= 0 && (first < 0 || p < first); p = s.indexOf(anchor, p + 1)) {
+      let q = p - 1;
+      while (q >= 0 && isRegexSpace(s.charCodeAt(q))) q--;
+      const c = s.charCodeAt(q);
+      if (c !== 0x27 && c !== 0x22) continue;
+      JS_BREAKOUT_AT.lastIndex = q;
+      if (JS_BREAKOUT_AT.test(s)) {
+        first = q;
+        break;
+      }
+    }
+  }
+  return first;
+}
+
+const BREAKOUT_ANCHORS = [';', '||', '&&'];

@@ -19,7 +19,8 @@ export function isPollutingKey(key: string): boolean {
 export function detectPrototypePollution(s: string): Finding | null {
   addWork(s.length);
   // Property names are case-sensitive: `__PROTO__` and `PROTOTYPE` pollute nothing.
-  if (!s.includes('__proto__') && !s.includes('prototype')) return null;
+  // `proto` is in both words: one native search decides almost every value.
+  if (!s.includes('proto') || (!s.includes('__proto__') && !s.includes('prototype'))) return null;
   const m = KEY_PATH.exec(s);
   return m ? { at: m.index, reason: m[0].includes('__proto__') ? '__proto__ in a key path' : 'constructor.prototype in a key path' } : null;
 }

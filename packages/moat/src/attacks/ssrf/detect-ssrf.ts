@@ -16,10 +16,17 @@ export function detectSsrf(s: string): Finding | null {
   const n = s.length;
   addWork(n);
   // URLs anywhere in the value: `scheme://` or `scheme:\\`.
-  for (let i = s.indexOf(':'); i > 0 && i < n - 2; i = s.indexOf(':', i + 1)) {
-    const a = s.charCodeAt(i + 1);
+  let nextAt = -2;
+  // Only a colon followed by a slash of either kind can start one: `:/` and `:\` are searched natively
+  // (two positions kept), not every colon of a long text (times, labels, emoticons).
+  let slash = s.indexOf(':/');
+  let backslash = s.indexOf(':\\');
+  for (let i = nextUrlColon(slash, backslash); i >= 0 && i < n - 2; i = nextUrlColon(slash, backslash)) {
+    if (i === slash) slash = s.indexOf(':/', i + 1);
+    else backslash = s.indexOf(':\\', i + 1);
+    if (i === 0) continue;
     const b = s.charCodeAt(i + 2);
-    if ((a !== 0x2f && a !== 0x5c) || (b !== 0x2f && b !== 0x5c)) continue;
+    if (b !== 0x2f && b !== 0x5c) continue;
     let k = i - 1;
     while (k >= 0 && isSchemeChar(s.charCodeAt(k))) k--;
     if (k === i - 1) continue;
@@ -28,7 +35,9 @@ export function detectSsrf(s: string): Finding | null {
     if (v?.internal) return { at: k + 1, reason: 'URL to a loopback, link-local or metadata address' };
     // Parser confusion: `http://127.1:80@evil/` (some libraries take the userinfo for the host) and
     // `http://evil#@127.0.0.1/` (some take the part after `@` past the fragment).
-    const at = s.indexOf('@', i + 3);
+    // The next `@` is searched once and kept: an indexOf per URL would scan the rest of a long value each time.
+    if (nextAt !== -1 && nextAt < i + 3) nextAt = s.indexOf('@', i + 3);
+    const at = nextAt;
     if (at < 0 || at > i + 303) continue;
     const region = s.slice(i + 3, i + 303).split(/[\s"'<>]/, 1)[0];
     const userinfo = region.split('@', 1)[0];
@@ -61,6 +70,10 @@ export function detectSsrf(s: string): Finding | null {
 
 function isSchemeChar(c: number): boolean {
   return ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e;
+}
+
+function nextUrlColon(slash: number, backslash: number): number {
+  return slash < 0 ? backslash : backslash < 0 ? slash : Math.min(slash, backslash);
 }
 
 function hostEnd(c: number): boolean {

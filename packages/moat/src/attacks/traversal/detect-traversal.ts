@@ -13,18 +13,25 @@ import { addWork } from '../work-counter.js';
 
 export const TRAVERSAL_FEATURES = F_DOTDOT | F_SLASH | F_BACKSLASH | F_COLON;
 
-/** `obfuscated`: the raw value needed decoding to show its dots or slashes. */
-export function detectTraversal(s: string, obfuscated: boolean): Finding | null {
+/**
+ * `raw`: when `s` is a decoded view, the value as it arrived. A climbing word that is not in it verbatim
+ * needed decoding to show its dots or slashes — an evasion. Judged per word, not per value: a long
+ * comment holding `&amp;` somewhere and a plain `../images/logo.png` elsewhere is no evasion.
+ */
+export function detectTraversal(s: string, raw: string | null): Finding | null {
   // Without `..` nothing climbs; skip the segment walk (prose rarely has two dots in a row).
   // Only the whitespace-delimited words holding a `..` can climb; walk those, not the whole text.
   for (let dots = s.indexOf('..'); dots >= 0; ) {
-    const from = Math.max(s.lastIndexOf(' ', dots), s.lastIndexOf('\n', dots)) + 1;
+    // The word's start, found by stepping back over it (lastIndexOf would scan back to the start of a long value for a missing newline).
+    let from = dots;
+    while (from > 0 && s.charCodeAt(from - 1) !== 0x20 && s.charCodeAt(from - 1) !== 0x0a) from--;
     let to = s.indexOf(' ', dots);
     if (to < 0) to = s.length;
     const word = s.slice(from, to);
     const climb = escapeDepth(word);
     if (climb.depth > 0) {
       const target = word.slice(climb.end).toLowerCase().replaceAll('\\', '/');
+      const obfuscated = raw !== null && !raw.includes(word);
       if (climb.depth >= 2 || climb.odd || obfuscated || isSensitive('/' + target)) return { at: from + climb.at, reason: `path climbs ${climb.depth} level(s) above its root` };
     }
     dots = s.indexOf('..', to);

@@ -278,7 +278,10 @@ export class TrafficSummary {
     };
   }
 
-  /** Adds the counts of a summary over records that all came after this one's (so its examples are newer). */
+  /**
+   * Adds the counts of a summary over other records: later ones (a replay split in time) or the same
+   * time's other clients (split by client). The examples kept are the newest of both by time, then id.
+   */
   merge(later: TrafficSummaryState): void {
     this.requests += later.requests;
     this.ips.merge(later.ips);
@@ -294,7 +297,10 @@ export class TrafficSummary {
     this.topIps.merge(later.topIps);
     this.topPaths.merge(later.topPaths);
     this.topUserAgents.merge(later.topUserAgents);
-    for (const example of later.examples) this.addExample(example);
+    const examples = [...this.orderedExamples(), ...later.examples].sort(olderExampleFirst);
+    this.examples.length = 0;
+    this.nextExample = 0;
+    for (const example of examples) this.addExample(example);
   }
 
   result(): TrafficSummaryResult {
@@ -329,6 +335,11 @@ export class TrafficSummary {
     if (!count) this.rules.set(ruleId, (count = { ruleId, decided: 0, monitored: 0 }));
     return count;
   }
+}
+
+/** Oldest first, as a replay meets them: by time, then by where they are stored; a sort keeps ties in place. */
+function olderExampleFirst(a: ReplayExample, b: ReplayExample): number {
+  return (a.ts ?? -Infinity) - (b.ts ?? -Infinity) || (a.id ?? 0) - (b.id ?? 0);
 }
 
 /**
@@ -424,6 +435,7 @@ const FIELDS_OF_KIND: Partial<Record<string, readonly RecordField[]>> = {
   ip: ['ip'], country: ['ip'], asn: ['ip'], list: ['ip'], userAgent: ['userAgent'], path: ['path'], param: ['params'], host: ['host'],
   method: ['method'], rateLimit: ['ip', 'method', 'path'],
 };
+const RATE_LIMIT_FIELDS_ANY_METHOD: readonly RecordField[] = ['ip', 'path'];
 
 /**
  * The request fields this engine's rules can read: a decision depends on these alone, so a replay may
@@ -432,7 +444,11 @@ const FIELDS_OF_KIND: Partial<Record<string, readonly RecordField[]>> = {
  */
 export function requestFieldsRead(engine: Engine): ReadonlySet<RecordField> {
   const fields = new Set<RecordField>();
-  for (const r of engine.rules.rules) (FIELDS_OF_KIND[r.kind] ?? ALL_FIELDS).forEach((f) => fields.add(f));
+  for (const r of engine.rules.rules) {
+    // A rate limit for any method never reads it: a scan then skips a string per report.
+    const read = r.rateLimit !== undefined && r.rateLimit.method === null ? RATE_LIMIT_FIELDS_ANY_METHOD : FIELDS_OF_KIND[r.kind] ?? ALL_FIELDS;
+    read.forEach((f) => fields.add(f));
+  }
   // Attack detection reads the path, the parameters and more.
   if (engine.rules.attacks !== null) ALL_FIELDS.forEach((f) => fields.add(f));
   return fields;

@@ -31,11 +31,11 @@ export async function checkCommand(argv: string[], out: (s: string) => void, inp
       json: { type: 'boolean' }, ndjson: { type: 'boolean' }, summary: { type: 'boolean' },
     },
   });
-  if (!values.rules) throw new UserError(`usage: ${checkHelp.split('\n')[0]}`, EXIT_USAGE);
-  if (values.summary && !values.ndjson) throw new UserError('--summary needs --ndjson', EXIT_USAGE);
-  if (!values.ndjson && !values.ip) throw new UserError('--ip is required (or use --ndjson)', EXIT_USAGE);
+  if (!values.rules) throw new UserError(`usage: ${checkHelp.split('\n')[0]}`, 'MOAT_ERR_USAGE');
+  if (values.summary && !values.ndjson) throw new UserError('--summary needs --ndjson', 'MOAT_ERR_USAGE');
+  if (!values.ndjson && !values.ip) throw new UserError('--ip is required (or use --ndjson)', 'MOAT_ERR_USAGE');
   // The engine skips the IP checks for an address it cannot parse, so "Passed" would hide the typo.
-  if (!values.ndjson && tryParseIp(values.ip!) === null) throw new UserError(`--ip ${JSON.stringify(values.ip)} is not an IPv4 or IPv6 address`, EXIT_USAGE);
+  if (!values.ndjson && tryParseIp(values.ip!) === null) throw new UserError(`--ip ${JSON.stringify(values.ip)} is not an IPv4 or IPv6 address`, 'MOAT_ERR_USAGE');
   const replay = values.summary ? new Replay((now) => Engine.open({ rules: values.rules, data: values.data, now })) : undefined;
   const engine = replay?.engine ?? Engine.open({ rules: values.rules, data: values.data });
   if (values.ndjson) {
@@ -47,12 +47,12 @@ export async function checkCommand(argv: string[], out: (s: string) => void, inp
       let req: ReplayRecord;
       try {
         req = JSON.parse(text) as ReplayRecord;
-        if (typeof req !== 'object' || req === null || typeof req.ip !== 'string') throw new Error('needs an "ip" string');
-        if (tryParseIp(req.ip) === null) throw new Error(`"ip" ${JSON.stringify(req.ip)} is not an IPv4 or IPv6 address`);
-        if (req.ts !== undefined && (typeof req.ts !== 'number' || !Number.isFinite(req.ts))) throw new Error('"ts" must be Unix seconds');
-        if (req.treatment !== undefined && !TREATMENTS.has(req.treatment)) throw new Error('"treatment" must be Passed, Allowed or Blocked');
+        if (typeof req !== 'object' || req === null || typeof req.ip !== 'string') throw new UserError('needs an "ip" string', 'MOAT_ERR_USAGE');
+        if (tryParseIp(req.ip) === null) throw new UserError(`"ip" ${JSON.stringify(req.ip)} is not an IPv4 or IPv6 address`, 'MOAT_ERR_USAGE');
+        if (req.ts !== undefined && (typeof req.ts !== 'number' || !Number.isFinite(req.ts))) throw new UserError('"ts" must be Unix seconds', 'MOAT_ERR_USAGE');
+        if (req.treatment !== undefined && !TREATMENTS.has(req.treatment)) throw new UserError('"treatment" must be Passed, Allowed or Blocked', 'MOAT_ERR_USAGE');
         if (req.count !== undefined && !(Number.isInteger(req.count) && req.count >= 1 && req.count <= MAX_COUNT)) {
-          throw new Error(`"count" must be a whole number from 1 to ${MAX_COUNT}`);
+          throw new UserError(`"count" must be a whole number from 1 to ${MAX_COUNT}`, 'MOAT_ERR_USAGE');
         }
       } catch (e) {
         // One bad line must not stop a replay: it gets an error line in its place, in order.

@@ -7,7 +7,7 @@ import { SourceRejectedError } from '../../data/importers/import-result.js';
 import { readSources, SourceReadError } from '../../data/read-sources.js';
 import type { SourceSpecs } from '../../data/read-sources.js';
 import { SourceNotFoundError } from '../../data/sources.js';
-import { EXIT_FAILED, EXIT_USAGE, UserError } from '../user-error.js';
+import { UserError } from '../user-error.js';
 
 export const dataHelp = `moat-waf data build [--country <ranges.csv|default> ...] [--asn <ranges.csv|default> ...]
                 [--list <name>=<file> ...] [--cloud <name>[:<format>]=<file> ...]
@@ -19,11 +19,11 @@ export const dataHelp = `moat-waf data build [--country <ranges.csv|default> ...
   --wafris also writes the Wafris v2 data_subscriptions layout (reputation = --wafris-lists, default every --list),
   laid out so the Wafris gem finds every address and country, IPv4-mapped clients included.`;
 
-const usage = () => new UserError(`usage: ${dataHelp.split('\n').slice(0, 3).map((l) => l.trim()).join(' ')}`, EXIT_USAGE);
+const usage = () => new UserError(`usage: ${dataHelp.split('\n').slice(0, 3).map((l) => l.trim()).join(' ')}`, 'MOAT_ERR_USAGE');
 
 function nameAndFile(option: string, spec: string): { name: string; format?: string; file: string } {
   const eq = spec.indexOf('=');
-  if (eq <= 0 || eq === spec.length - 1) throw new UserError(`--${option} takes name=file, got ${JSON.stringify(spec)}`, EXIT_USAGE);
+  if (eq <= 0 || eq === spec.length - 1) throw new UserError(`--${option} takes name=file, got ${JSON.stringify(spec)}`, 'MOAT_ERR_USAGE');
   const [name, format] = spec.slice(0, eq).toLowerCase().split(':', 2);
   return { name, format, file: spec.slice(eq + 1) };
 }
@@ -46,19 +46,19 @@ export function dataCommand(argv: string[], out: (s: string) => void, warn: (s: 
   });
   if (!values.out || (!values.country && !values.asn && !values.list && !values.cloud)) throw usage();
   if (!values.wafris && values['wafris-lists'] !== undefined) {
-    throw new UserError('--wafris-lists must go with --wafris <file>', EXIT_USAGE);
+    throw new UserError('--wafris-lists must go with --wafris <file>', 'MOAT_ERR_USAGE');
   }
   const specs: SourceSpecs = {
     countries: values.country, asns: values.asn,
     lists: (values.list ?? []).map((s) => {
       const { name, format, file } = nameAndFile('list', s);
-      if (format !== undefined) throw new UserError(`--list takes name=file; a format is for --cloud`, EXIT_USAGE);
+      if (format !== undefined) throw new UserError(`--list takes name=file; a format is for --cloud`, 'MOAT_ERR_USAGE');
       return { name, file };
     }),
     clouds: (values.cloud ?? []).map((s) => {
       const { name, format, file } = nameAndFile('cloud', s);
       if (format !== undefined && !(CLOUD_FORMATS as readonly string[]).includes(format)) {
-        throw new UserError(`unknown cloud format ${JSON.stringify(format)}: use ${CLOUD_FORMATS.join(', ')}`, EXIT_USAGE);
+        throw new UserError(`unknown cloud format ${JSON.stringify(format)}: use ${CLOUD_FORMATS.join(', ')}`, 'MOAT_ERR_USAGE');
       }
       return { name, file, format: format as CloudFormat | undefined };
     }),
@@ -69,15 +69,14 @@ export function dataCommand(argv: string[], out: (s: string) => void, warn: (s: 
     inputs = readSources(specs, warn);
   } catch (e) {
     // A source that is mostly garbage is an invalid value, like a bad rules document; one that cannot be read is I/O.
-    if (e instanceof SourceRejectedError) throw new UserError(e.message, EXIT_USAGE);
-    if (e instanceof SourceReadError || e instanceof SourceNotFoundError) throw new UserError(e.message, EXIT_FAILED);
+    if (e instanceof SourceRejectedError || e instanceof SourceReadError || e instanceof SourceNotFoundError) throw new UserError(e.message, e.code, { cause: e });
     throw e;
   }
   const reputationLists = values['wafris-lists'] !== undefined
     ? values['wafris-lists'].split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
     : (inputs.lists ?? []).filter((l) => l.summary.kind === 'list').map((l) => l.name);
   const unknown = reputationLists.filter((n) => !(inputs.lists ?? []).some((l) => l.name === n));
-  if (unknown.length > 0) throw new UserError(`--wafris-lists names lists not given: ${unknown.join(', ')}`, EXIT_USAGE);
+  if (unknown.length > 0) throw new UserError(`--wafris-lists names lists not given: ${unknown.join(', ')}`, 'MOAT_ERR_USAGE');
   const built = buildDataFile(inputs, values.out, values.wafris ? { wafris: { path: values.wafris, reputationLists } } : {});
   const seconds = (performance.now() - started) / 1000;
   if (values.json) {

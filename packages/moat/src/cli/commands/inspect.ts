@@ -5,7 +5,7 @@ import { detectKind, openReadOnly } from '../../format/open-sqlite.js';
 import { loadDataFile, loadRulesFile } from '../../format/load-files.js';
 import { countRules } from '../../format/write-rules.js';
 import { MOAT_EXPORT_TABLE } from '../../wafris/encoding.js';
-import { EXIT_USAGE, UserError } from '../user-error.js';
+import { UserError } from '../user-error.js';
 
 export const inspectHelp = `moat-waf inspect <file> [--json]
   Prints a rules or data file's format (Moat or Wafris), version, counts per rule kind and hash. For a
@@ -32,7 +32,7 @@ function exportedRules(db: Db): { rules: number; counts: Record<string, number> 
 
 export function inspectCommand(argv: string[], out: (s: string) => void): void {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });
-  if (positionals.length !== 1) throw new UserError(`usage: ${inspectHelp.split('\n')[0]}`, EXIT_USAGE);
+  if (positionals.length !== 1) throw new UserError(`usage: ${inspectHelp.split('\n')[0]}`, 'MOAT_ERR_USAGE');
   const path = positionals[0];
   const db = openReadOnly(path);
   let kind;

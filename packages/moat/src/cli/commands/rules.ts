@@ -6,13 +6,15 @@ import { normalizeRule } from '../../rules/normalize-rule.js';
 import { rulesToDocument } from '../../rules/document.js';
 import { ATTACK_CATEGORIES } from '../../attacks/types.js';
 import { attackSettingsToDocument, defaultAttackSettings, normalizeAttackSettings, type AttackSettings } from '../../rules/attack-settings.js';
+import type { BotSettings } from '../../rules/bot-settings.js';
 import { RuleError } from '../../rules/rule-error.js';
+import { formatRateLimitKey } from '../../rules/rate-limit-key.js';
 import type { Rule, RuleKind } from '../../rules/types.js';
 import { RULE_KINDS } from '../../rules/types.js';
-import { EXIT_USAGE, UserError } from '../user-error.js';
+import { UserError } from '../user-error.js';
 
 export const rulesHelp = `moat-waf rules add    --rules <file> <allow|block> <kind> <value> [--note t] [--mode monitor] [--expires iso] [--id id]
-moat-waf rules add    --rules <file> rateLimit <path> --limit <n> --window <60s> [--method POST] [--prefix]
+moat-waf rules add    --rules <file> rateLimit <path> --limit <n> --window <60s> [--method POST] [--prefix] [--key header:x-api-key|cookie:<name>|user]
 moat-waf rules list   --rules <file> [--json]
 moat-waf rules remove --rules <file> <id> [<id> ...]
 moat-waf rules attacks --rules <file> [<category>=<block|monitor|off> ...] [all=<mode>] [--json]
@@ -30,23 +32,25 @@ interface ExistingFile {
   rules: Rule[];
   /** Kept as they are by every edit that does not change them. */
   attacks: AttackSettings | null;
+  /** Bot settings, kept likewise (with the catalogue the file carries). */
+  bots: BotSettings | null;
 }
 
 function readExisting(path: string): ExistingFile {
-  if (!existsSync(path)) return { rules: [], attacks: null };
+  if (!existsSync(path)) return { rules: [], attacks: null, bots: null };
   const set = loadRulesFile(path);
-  if (set.info.format !== 'moat') throw new UserError(`${path} is a Wafris file; convert it with "moat-waf compile" from an exported document first`);
-  return { rules: [...set.rules], attacks: set.attackSettings };
+  if (set.info.format !== 'moat') throw new UserError(`${path} is a Wafris file; convert it with "moat-waf compile" from an exported document first`, 'MOAT_ERR_FILE_KIND');
+  return { rules: [...set.rules], attacks: set.attackSettings, bots: set.botSettings };
 }
 
 /** The options each subcommand takes; any other is refused rather than silently ignored. */
 const OPTIONS_OF: Record<string, readonly string[]> = {
-  add: ['rules', 'note', 'mode', 'expires', 'id', 'limit', 'window', 'method', 'prefix'],
+  add: ['rules', 'note', 'mode', 'expires', 'id', 'limit', 'window', 'method', 'prefix', 'key'],
   list: ['rules', 'json'],
   remove: ['rules'],
   attacks: ['rules', 'json', 'exclude', 'categories', 'params', 'unexclude', 'remove'],
 };
-const RATE_LIMIT_OPTIONS = ['limit', 'window', 'method', 'prefix'] as const;
+const RATE_LIMIT_OPTIONS = ['limit', 'window', 'method', 'prefix', 'key'] as const;
 
 export function rulesCommand(argv: string[], out: (s: string) => void): void {
   const [sub, ...rest] = argv;
@@ -55,18 +59,18 @@ export function rulesCommand(argv: string[], out: (s: string) => void): void {
     allowPositionals: true,
     options: {
       rules: { type: 'string' }, note: { type: 'string' }, mode: { type: 'string' }, expires: { type: 'string' }, id: { type: 'string' },
-      limit: { type: 'string' }, window: { type: 'string' }, method: { type: 'string' }, prefix: { type: 'boolean' }, json: { type: 'boolean' },
+      limit: { type: 'string' }, window: { type: 'string' }, method: { type: 'string' }, prefix: { type: 'boolean' }, key: { type: 'string' }, json: { type: 'boolean' },
       exclude: { type: 'string' }, categories: { type: 'string' }, params: { type: 'string' }, unexclude: { type: 'string' }, remove: { type: 'boolean' },
     },
   });
   const allowed = sub !== undefined && Object.hasOwn(OPTIONS_OF, sub) ? OPTIONS_OF[sub] : undefined;
   if (allowed === undefined) {
     const what = sub === undefined || sub.startsWith('-') ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(sub)}`;
-    throw new UserError(`${what}: use add, list, remove or attacks; run "moat-waf rules --help"`, EXIT_USAGE);
+    throw new UserError(`${what}: use add, list, remove or attacks; run "moat-waf rules --help"`, 'MOAT_ERR_USAGE');
   }
   const stray = Object.keys(values).filter((k) => !allowed.includes(k));
-  if (stray.length > 0) throw new UserError(`--${stray[0]} does not go with "moat-waf rules ${sub}"; run "moat-waf rules --help"`, EXIT_USAGE);
-  if (!values.rules) throw new UserError(`--rules <file> is required; run "moat-waf rules --help"`, EXIT_USAGE);
+  if (stray.length > 0) throw new UserError(`--${stray[0]} does not go with "moat-waf rules ${sub}"; run "moat-waf rules --help"`, 'MOAT_ERR_USAGE');
+  if (!values.rules) throw new UserError(`--rules <file> is required; run "moat-waf rules --help"`, 'MOAT_ERR_USAGE');
   const path = values.rules;
   if (sub === 'attacks') {
     attacksCommand(path, positionals, values, out);
@@ -75,46 +79,46 @@ export function rulesCommand(argv: string[], out: (s: string) => void): void {
   if (sub === 'add') {
     let rule: Rule;
     if (positionals[0] === 'rateLimit') {
-      if (positionals.length !== 2 || !values.limit || !values.window) throw new UserError(`usage: ${usageLine('rateLimit')}`, EXIT_USAGE);
+      if (positionals.length !== 2 || !values.limit || !values.window) throw new UserError(`usage: ${usageLine('rateLimit')}`, 'MOAT_ERR_USAGE');
       rule = normalizeRule({
         action: 'block', kind: 'rateLimit', value: positionals[1], id: values.id, note: values.note, mode: values.mode as Rule['mode'],
         expires: values.expires,
         rateLimit: {
-          path: positionals[1], method: values.method ?? null, match: values.prefix ? 'prefix' : 'exact', window: values.window,
+          path: positionals[1], method: values.method ?? null, match: values.prefix ? 'prefix' : 'exact', window: values.window, key: values.key,
           // A number only when it is written as one, so the error quotes what was typed ("5.5", "ten").
           limit: (/^\d+$/.test(values.limit) ? Number(values.limit) : values.limit) as number,
         },
       });
     } else {
-      if (positionals.length !== 3) throw new UserError(`usage: ${usageLine('add ')}`, EXIT_USAGE);
+      if (positionals.length !== 3) throw new UserError(`usage: ${usageLine('add ')}`, 'MOAT_ERR_USAGE');
       const rateOnly = RATE_LIMIT_OPTIONS.find((k) => values[k] !== undefined);
-      if (rateOnly) throw new UserError(`--${rateOnly} goes with "moat-waf rules add ... rateLimit <path>" only`, EXIT_USAGE);
+      if (rateOnly) throw new UserError(`--${rateOnly} goes with "moat-waf rules add ... rateLimit <path>" only`, 'MOAT_ERR_USAGE');
       const [action, kind, value] = positionals;
       rule = normalizeRule({
         action: action as Rule['action'], kind: kind as RuleKind, value, id: values.id, note: values.note, mode: values.mode as Rule['mode'],
         expires: values.expires,
       });
     }
-    const { rules, attacks } = readExisting(path);
-    if (rules.some((r) => r.id === rule.id)) throw new UserError(`a rule with id ${rule.id} already exists`, EXIT_USAGE);
+    const { rules, attacks, bots } = readExisting(path);
+    if (rules.some((r) => r.id === rule.id)) throw new UserError(`a rule with id ${rule.id} already exists`, 'MOAT_ERR_RULE_INVALID');
     rules.push(rule);
-    writeRulesFile(rules, path, { attacks });
+    writeRulesFile(rules, path, { attacks, bots });
     out(`added ${formatRule(rule)}`);
     return;
   }
   if (sub === 'remove') {
-    if (positionals.length === 0) throw new UserError(`usage: ${usageLine('remove')}`, EXIT_USAGE);
-    const { rules, attacks } = readExisting(path);
+    if (positionals.length === 0) throw new UserError(`usage: ${usageLine('remove')}`, 'MOAT_ERR_USAGE');
+    const { rules, attacks, bots } = readExisting(path);
     const missing = positionals.filter((id) => !rules.some((r) => r.id === id));
-    if (missing.length > 0) throw new UserError(`no rule with id ${missing.join(', ')} in ${path}`, EXIT_USAGE);
+    if (missing.length > 0) throw new UserError(`no rule with id ${missing.join(', ')} in ${path}`, 'MOAT_ERR_USAGE');
     const kept = rules.filter((r) => !positionals.includes(r.id));
-    writeRulesFile(kept, path, { attacks });
+    writeRulesFile(kept, path, { attacks, bots });
     out(`removed ${rules.length - kept.length} rule(s); ${kept.length} left`);
     return;
   }
-  if (positionals.length > 0) throw new UserError(`unexpected argument ${JSON.stringify(positionals[0])}; run "moat-waf rules --help"`, EXIT_USAGE);
-  const { rules, attacks } = readExisting(path);
-  if (values.json) out(JSON.stringify(rulesToDocument(rules, attacks), null, 2));
+  if (positionals.length > 0) throw new UserError(`unexpected argument ${JSON.stringify(positionals[0])}; run "moat-waf rules --help"`, 'MOAT_ERR_USAGE');
+  const { rules, attacks, bots } = readExisting(path);
+  if (values.json) out(JSON.stringify(rulesToDocument(rules, attacks, bots), null, 2));
   else for (const r of rules) out(formatRule(r));
 }
 
@@ -132,7 +136,7 @@ function attacksCommand(path: string, args: string[], values: AttackOptions, out
   const existing = readExisting(path);
   const changes = args.length > 0 || values.exclude !== undefined || values.unexclude !== undefined || values.remove === true;
   if ((values.categories !== undefined || values.params !== undefined) && values.exclude === undefined) {
-    throw new UserError('--categories and --params go with --exclude <path>', EXIT_USAGE);
+    throw new UserError('--categories and --params go with --exclude <path>', 'MOAT_ERR_USAGE');
   }
   if (!changes) {
     if (values.json) out(JSON.stringify(existing.attacks === null ? null : attackSettingsToDocument(existing.attacks), null, 2));
@@ -141,14 +145,14 @@ function attacksCommand(path: string, args: string[], values: AttackOptions, out
   }
   let attacks: AttackSettings | null;
   if (values.remove) {
-    if (args.length > 0 || values.exclude !== undefined || values.unexclude !== undefined) throw new UserError('--remove goes alone', EXIT_USAGE);
+    if (args.length > 0 || values.exclude !== undefined || values.unexclude !== undefined) throw new UserError('--remove goes alone', 'MOAT_ERR_USAGE');
     attacks = null;
   } else {
     // Built as a document and validated as one, so the CLI refuses exactly what a rules document would.
     const doc = attackSettingsToDocument(existing.attacks ?? defaultAttackSettings());
     for (const arg of args) {
       const eq = arg.indexOf('=');
-      if (eq <= 0) throw new UserError(`expected <category>=<mode>, got ${JSON.stringify(arg)}`, EXIT_USAGE);
+      if (eq <= 0) throw new UserError(`expected <category>=<mode>, got ${JSON.stringify(arg)}`, 'MOAT_ERR_USAGE');
       const key = arg.slice(0, eq);
       const mode = arg.slice(eq + 1);
       if (key === 'all') for (const c of ATTACK_CATEGORIES) doc[c] = mode;
@@ -158,7 +162,7 @@ function attacksCommand(path: string, args: string[], values: AttackOptions, out
     if (values.unexclude !== undefined) {
       const before = exclude.length;
       exclude = exclude.filter((e) => e.path !== values.unexclude!.toLowerCase());
-      if (exclude.length === before) throw new UserError(`no exclusion for ${values.unexclude} in ${path}`, EXIT_USAGE);
+      if (exclude.length === before) throw new UserError(`no exclusion for ${values.unexclude} in ${path}`, 'MOAT_ERR_USAGE');
     }
     if (values.exclude !== undefined) {
       exclude.push({ path: values.exclude, categories: splitList(values.categories), params: splitList(values.params) });
@@ -167,11 +171,11 @@ function attacksCommand(path: string, args: string[], values: AttackOptions, out
     try {
       attacks = normalizeAttackSettings(doc);
     } catch (e) {
-      if (e instanceof RuleError) throw new UserError(e.message, EXIT_USAGE);
+      if (e instanceof RuleError) throw new UserError(e.message, e.code, { cause: e });
       throw e;
     }
   }
-  writeRulesFile(existing.rules, path, { attacks });
+  writeRulesFile(existing.rules, path, { attacks, bots: existing.bots });
   out(describeAttacks(attacks));
 }
 
@@ -197,7 +201,7 @@ function formatRule(r: Rule): string {
   const extra = [
     r.mode === 'monitor' ? 'monitor' : '',
     r.expires !== undefined ? `expires ${new Date(r.expires).toISOString()}` : '',
-    r.rateLimit ? `${r.rateLimit.method ?? 'any'} ${r.rateLimit.limit}/${r.rateLimit.windowMs / 1000}s` : '',
+    r.rateLimit ? `${r.rateLimit.method ?? 'any'} ${r.rateLimit.limit}/${r.rateLimit.windowMs / 1000}s${r.rateLimit.key ? ` per ${formatRateLimitKey(r.rateLimit.key)}` : ''}` : '',
     r.note ? `"${r.note}"` : '',
   ].filter(Boolean).join(' ');
   return `${r.id.padEnd(16)} ${r.action.padEnd(5)} ${r.kind.padEnd(9)} ${r.value}${extra ? `  (${extra})` : ''}`;

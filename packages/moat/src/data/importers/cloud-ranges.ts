@@ -15,12 +15,17 @@ import { tryParseRange } from '../../ip/range.js';
 import type { IpRange } from '../../ip/range.js';
 import type { ImportResult } from './import-result.js';
 import { importIpList } from './ip-list.js';
+import { MoatError } from '../../errors/moat-error.js';
 
 export const CLOUD_FORMATS = ['aws', 'gcp', 'azure', 'oracle', 'cloudflare', 'crawlers', 'text'] as const;
 export type CloudFormat = (typeof CLOUD_FORMATS)[number];
 
-export class CloudFormatError extends Error {
-  override name = 'CloudFormatError';
+/** A cloud range file that is not JSON or of no known layout (MOAT_ERR_SOURCE_UNREADABLE). */
+export class CloudFormatError extends MoatError {
+  override readonly name = 'CloudFormatError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MOAT_ERR_SOURCE_UNREADABLE', message, options);
+  }
 }
 
 type Json = Record<string, unknown>;

@@ -1,4 +1,5 @@
 import type { IpRange } from '../../ip/range.js';
+import { MoatError } from '../../errors/moat-error.js';
 
 export interface InvalidLine {
   /** 1-based line of the source (for JSON sources, the line the bad value is on). */
@@ -31,9 +32,12 @@ export interface AsnRow {
 /** More than this share of invalid entries fails the source. */
 export const MAX_INVALID_SHARE = 0.5;
 
-/** Thrown when a source is empty or mostly garbage: shipping an empty list silently would be worse. */
-export class SourceRejectedError extends Error {
-  override name = 'SourceRejectedError';
+/** Thrown when a source is empty or mostly garbage: shipping an empty list silently would be worse (MOAT_ERR_SOURCE_REJECTED). */
+export class SourceRejectedError extends MoatError {
+  override readonly name = 'SourceRejectedError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MOAT_ERR_SOURCE_REJECTED', message, options);
+  }
 }
 
 /** A source that is mostly garbage (or holds nothing) must fail the build rather than ship a silently empty list. */

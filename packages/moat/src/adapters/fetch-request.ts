@@ -1,0 +1,65 @@
+// What a fetch handler's platform hands over besides the Request, and how Moat judges the request from
+// it: the socket address (Bun, Deno), or the Node request itself (@hono/node-server). Shared by
+// withMoatFetch and the Hono adapter; not an entry point of its own.
+
+import type { IncomingMessage } from 'node:http';
+import type { Firewall, Verdict } from '../firewall/firewall.js';
+
+interface BunServerLike { requestIP(request: Request): { address: string } | null }
+interface DenoInfoLike { remoteAddr: { transport: string; hostname?: string } }
+interface NodeServerEnvLike { incoming: { socket?: { remoteAddress?: string } } }
+
+/**
+ * The socket address the platform gave a fetch handler in its second argument: Bun's `server`
+ * (`requestIP`), Deno's `info` (`remoteAddr`), @hono/node-server's env (`incoming`). Undefined when
+ * none of these: the firewall then treats the client as unknown. Never read from a header.
+ */
+export function platformClientIp(request: Request, context: unknown): string | undefined {
+  if (typeof context !== 'object' || context === null) return undefined;
+  const bun = context as Partial<BunServerLike>;
+  if (typeof bun.requestIP === 'function') return bun.requestIP(request)?.address ?? undefined;
+  const deno = context as Partial<DenoInfoLike>;
+  if (typeof deno.remoteAddr === 'object' && deno.remoteAddr !== null) {
+    return deno.remoteAddr.transport === 'tcp' ? deno.remoteAddr.hostname : undefined;
+  }
+  const node = context as Partial<NodeServerEnvLike>;
+  return node.incoming?.socket?.remoteAddress;
+}
+
+/**
+ * The Node request behind a Web one, where the platform hands it over: @hono/node-server passes
+ * `{ incoming, outgoing }` as the fetch handler's second argument (and as Hono's `c.env`). Its Request
+ * is a wrapper around that IncomingMessage, so judging the IncomingMessage is the same decision by the
+ * Node path: raw target and parsed headers read directly (no Headers.get() per name, no absolute URL
+ * to split), the body peeked on the stream the wrapper reads later. Undefined elsewhere (Bun, Deno),
+ * and when a header came more than once (see below).
+ */
+export function nodeRequestOf(context: unknown): IncomingMessage | undefined {
+  if (typeof context !== 'object' || context === null) return undefined;
+  const incoming = (context as { incoming?: unknown }).incoming;
+  if (typeof incoming !== 'object' || incoming === null) return undefined;
+  const candidate = incoming as Partial<IncomingMessage>;
+  // Shape, not instanceof: node:http is not imported, and the IncomingMessage may come from another realm.
+  if (typeof candidate.headers !== 'object' || typeof candidate.url !== 'string' || !Array.isArray(candidate.rawHeaders)) {
+    return undefined;
+  }
+  return eachHeaderOnce(candidate.headers, candidate.rawHeaders) ? (incoming as IncomingMessage) : undefined;
+}
+
+/**
+ * True when no header name came twice. Node keeps the first of a repeated User-Agent, Host or
+ * Content-Type, but the wrapper's Headers joins every copy (`Mozilla/5.0, EvilBot/2`), and that is what
+ * the app reads: such a request goes to the Web path, which judges what the app sees. Counting the
+ * parsed names against the raw lines costs a few property visits; repeats are rare.
+ */
+function eachHeaderOnce(headers: object, rawHeaders: readonly string[]): boolean {
+  let names = 0;
+  for (const _ in headers) names++;
+  return names * 2 === rawHeaders.length;
+}
+
+/** Judges a fetch handler's request: by the Node path when the platform handed over the IncomingMessage, else by the Web path. */
+export function judgeFetchRequest(firewall: Firewall, request: Request, context: unknown): Verdict | Promise<Verdict> {
+  const incoming = nodeRequestOf(context);
+  return incoming !== undefined ? firewall.check(incoming) : firewall.checkWeb(request, platformClientIp(request, context));
+}

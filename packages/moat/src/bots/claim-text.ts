@@ -1,0 +1,40 @@
+/**
+ * The user agent as a bot claim is read from: lower case, and for the rare value with non-ASCII
+ * characters, the disguises a spoofer could use to keep "Googlebot" visible to people and loose
+ * matchers while slipping past an exact one — zero-width and other invisible characters, accents,
+ * full-width letters, Cyrillic and Greek look-alikes. Reading the claim generously is safe: a claim only
+ * ever leads to a block, or to an allow after the IP proves it.
+ */
+/** Lower-case Cyrillic and Greek letters that look like a Latin one (also upper-case ones, once lower-cased). */
+const LOOK_ALIKES: Readonly<Record<string, string>> = {
+  'а': 'a', 'в': 'b', 'е': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c', 'т': 't', 'у': 'y', 'х': 'x',
+  'і': 'i', 'ј': 'j', 'ѕ': 's', 'ԁ': 'd', 'ɡ': 'g', 'ο': 'o', 'α': 'a', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'τ': 't', 'υ': 'u', 'ρ': 'p',
+};
+const INVISIBLE = /[\p{Cf}\p{Mn}\p{Cc}]/gu;
+const LOOK_ALIKE = /[авекмнорстухіјѕԁɡοαικντυρ]/gu;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+export function claimText(userAgent: string): string {
+  // One pass decides both: any non-ASCII character sends the value the slow way, else lower-case it if needed.
+  let upper = false;
+  for (let i = 0; i < userAgent.length; i++) {
+    const c = userAgent.charCodeAt(i);
+    if (c > 0x7f) return unusualClaimText(userAgent);
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+  }
+  return upper ? userAgent.toLowerCase() : userAgent;
+}
+
+function unusualClaimText(userAgent: string): string {
+  let text = userAgent;
+  // Node hands header values over byte by byte as latin1; UTF-8 sent by the client is decoded here, so a
+  // zero-width space arrives as one character to remove rather than three to misread.
+  if (/^[\0-\xff]*$/.test(text)) {
+    try {
+      text = UTF8.decode(Uint8Array.from(text, (c) => c.charCodeAt(0)));
+    } catch {
+      // Not UTF-8: read as the latin1 it came as.
+    }
+  }
+  return text.normalize('NFKD').replace(INVISIBLE, '').normalize('NFKC').toLowerCase().replace(LOOK_ALIKE, (c) => LOOK_ALIKES[c] ?? c);
+}

@@ -1,0 +1,88 @@
+/**
+ * Which counter a keyed rate limit charges a request to: the hash of its header, cookie or user id.
+ * Raw values never reach a counter, a report or a log: only `k:` + the first 128 bits of SHA-256 over
+ * the key kind, name and value (base64url), the same in every process so a shared store (Redis) counts
+ * one key once. A guessable value (a small numeric user id) could be found again by hashing candidates,
+ * which is why the counters hold nothing but these hashes and reports hold only the key kind.
+ * Only requests that match a keyed rule get here; per-IP rules never hash.
+ *
+ * Cost, measured on the loaded 2-core machine: `createHash` took ~7 µs a call, the one-shot `crypto.hash`
+ * (Node ≥ 20.12) ~1.5 µs, so that is used where present; and clients repeat their key request after
+ * request, so the last values hashed are remembered (a repeat costs a slot lookup). The memo holds
+ * values only in this process's memory, as the requests themselves do, never in a counter or report.
+ */
+import * as crypto from 'node:crypto';
+import type { RateLimitKey } from '../rules/types.js';
+import type { MoatRequest } from './decision.js';
+
+const sha256: (text: string) => string = typeof crypto.hash === 'function'
+  ? (text) => crypto.hash('sha256', text, 'base64url')
+  : (text) => crypto.createHash('sha256').update(text).digest('base64url');
+
+/**
+ * Recently hashed `kind\0name\0value` texts → counter ids. A Map emptied when full, not the sampled-slot
+ * memo of text/: keys differ in a few characters, which made its slots collide on every other request.
+ * Bounded: at most RECENT_IDS entries of at most RECENT_ID_LENGTH characters.
+ */
+const recentIds = new Map<string, string>();
+const RECENT_IDS = 1024;
+const RECENT_ID_LENGTH = 512;
+
+/** The counter id for `key` in `req`, or null when the request does not carry it (then it counts by IP). */
+export function keyedClient(key: RateLimitKey, req: MoatRequest): string | null {
+  let value: string | null;
+  let name = '';
+  if (key.by === 'user') value = req.user || null;
+  else {
+    name = key.name;
+    value = key.by === 'header' ? headerValue(req, name) : cookieValue(headerValue(req, 'cookie'), name);
+  }
+  if (value === null) return null;
+  const text = `${key.by}\0${name}\0${value}`;
+  let id = recentIds.get(text);
+  if (id === undefined) {
+    id = `k:${sha256(text).slice(0, 22)}`;
+    if (text.length <= RECENT_ID_LENGTH) {
+      if (recentIds.size >= RECENT_IDS) recentIds.clear();
+      recentIds.set(text, id);
+    }
+  }
+  return id;
+}
+
+function headerValue(req: MoatRequest, name: string): string | null {
+  const v = req.headers?.[name];
+  if (v === undefined) return null;
+  // Node joins repeated headers with ", " (cookies with "; "); a list comes from HTTP/2 or a Web front door.
+  const text = typeof v === 'string' ? v : v.join(name === 'cookie' ? '; ' : ', ');
+  return text === '' ? null : text;
+}
+
+/**
+ * The first cookie called `name`, as the app's cookie parser reads it (the `cookie` package, which
+ * Express, Fastify and Koa use): quotes removed and percent-decoding applied, so `session=%61bc` and
+ * `session="abc"` charge the same counter as `session=abc` instead of each getting a fresh budget.
+ */
+export function cookieValue(header: string | null, name: string): string | null {
+  if (header === null) return null;
+  let at = 0;
+  while (at < header.length) {
+    let end = header.indexOf(';', at);
+    if (end < 0) end = header.length;
+    const eq = header.indexOf('=', at);
+    if (eq > at && eq < end && header.slice(at, eq).trim() === name) {
+      let value = header.slice(eq + 1, end).trim();
+      if (value.length >= 2 && value.charCodeAt(0) === 0x22 && value.charCodeAt(value.length - 1) === 0x22) value = value.slice(1, -1);
+      if (value.includes('%')) {
+        try {
+          value = decodeURIComponent(value);
+        } catch {
+          // Kept as sent, as the cookie parser keeps it.
+        }
+      }
+      return value === '' ? null : value;
+    }
+    at = end + 1;
+  }
+  return null;
+}

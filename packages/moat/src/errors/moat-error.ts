@@ -1,0 +1,25 @@
+import type { MoatErrorCode } from './codes.js';
+
+/**
+ * The base of every error Moat throws or emits. Match on `code` (stable, listed in docs/errors.md), not on
+ * the message, which may change. `cause` carries the underlying error where there is one.
+ */
+export class MoatError extends Error {
+  override readonly name: string = 'MoatError';
+  constructor(readonly code: MoatErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** An invalid option or argument given to a Moat function or constructor (MOAT_ERR_OPTION_INVALID). */
+export class OptionError extends MoatError {
+  override readonly name: string = 'OptionError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MOAT_ERR_OPTION_INVALID', message, options);
+  }
+}
+
+/** The code of any thrown value: its own for a MoatError, else `otherwise` (a system, SQLite or foreign error). */
+export function errorCodeOf(error: unknown, otherwise: MoatErrorCode): MoatErrorCode {
+  return error instanceof MoatError ? error.code : otherwise;
+}

@@ -1,0 +1,50 @@
+// Reports the response status of each judged request, for the hub's status-based threshold rules
+// ("≥ 30 responses with status 404 in a minute"). node:http announces every finished response on the
+// `http.server.response.finish` diagnostics channel, synchronously, whatever the framework on top; the
+// decision's record is written first (as before) and its request tagged with the record's sequence
+// number, so the status written later finds its record (report/status-join.ts). Nothing waits on the
+// response and nothing is added per request but a property and, when it finishes, a 16-byte entry.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { IncomingMessage, type ServerResponse } from 'node:http';
+import type { Decision } from '../engine/decision.js';
+import type { MoatHttpRequest } from '../http/normalized-request.js';
+import type { Upsync } from '../sync/upsync.js';
+
+const RESPONSE_FINISH = 'http.server.response.finish';
+
+/**
+ * Bun and Deno run node:http on their own servers, which do not publish the channel: there a record
+ * would only wait for a status that never comes, so none is awaited.
+ */
+export const CAPTURES_STATUS = typeof (globalThis as { Deno?: unknown }).Deno === 'undefined' && process.versions.bun === undefined;
+
+export class ResponseStatusReporter {
+  /** One key per reporter: two managed firewalls in one process never read each other's tags. */
+  private readonly seqKey = Symbol('moat.reportSeq');
+  private readonly onFinish = (message: unknown): void => {
+    const { request, response } = message as { request: IncomingMessage; response: ServerResponse };
+    const seq = (request as unknown as Record<symbol, number | undefined>)[this.seqKey];
+    if (seq !== undefined) this.upsync.recordStatus(seq, response.statusCode);
+  };
+  private subscribed = false;
+
+  constructor(private readonly upsync: Upsync) {
+    if (!CAPTURES_STATUS) return;
+    subscribe(RESPONSE_FINISH, this.onFinish);
+    this.subscribed = true;
+  }
+
+  /** The decision listener: writes the record, and tags a Node request whose status will follow. */
+  readonly record = (decision: Decision, request: MoatHttpRequest, raw?: IncomingMessage): void => {
+    // HTTP/2 compatibility requests are not IncomingMessages and are not announced on the channel.
+    const awaits = this.subscribed && raw instanceof IncomingMessage;
+    const seq = this.upsync.record(decision, request, awaits);
+    if (awaits && seq !== -1) (raw as unknown as Record<symbol, number>)[this.seqKey] = seq;
+  };
+
+  close(): void {
+    if (!this.subscribed) return;
+    this.subscribed = false;
+    unsubscribe(RESPONSE_FINISH, this.onFinish);
+  }
+}

@@ -1,0 +1,71 @@
+// A 200 answer turned into an installed file: streamed into a part file, verified (signature, SQLite
+// checks) and loaded, renamed into place durably, and the pointer moved to it. Nothing is served from
+// it until the caller installs the loaded value.
+import { renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { offThreadMinBytes, type CategorySyncConfig, type LoadedFile } from './category-sync-config.js';
+import { writePointer, type CurrentPointer } from './current-pointer.js';
+import { downloadBody } from './download-body.js';
+import type { TimedResponse } from './http-fetch.js';
+import { servedFileName } from './served-file-name.js';
+import { fsyncDir, installedFileName, partFilePath } from './sync-dir-files.js';
+import { asError, SyncError } from './sync-error.js';
+import { verifyDownload } from './verify-download.js';
+
+export interface InstalledDownload<T> {
+  /** The pointer now written (its installedAt is the install time). */
+  pointer: CurrentPointer;
+  path: string;
+  loaded: LoadedFile<T>;
+}
+
+export async function installDownload<T>(
+  config: CategorySyncConfig<T>, timed: TimedResponse, refreshLock: () => void, signal: AbortSignal,
+): Promise<InstalledDownload<T>> {
+  const response = timed.response;
+  const servedName = servedFileName(response.headers.get('content-disposition'));
+  const etag = response.headers.get('etag');
+  const signature = response.headers.get('x-moat-signature');
+  const tmp = partFilePath(config.dir, config.category);
+  let lastRefresh = 0;
+  try {
+    const body = await downloadBody(timed, tmp, config.maxDownloadBytes, () => {
+      const now = Date.now();
+      if (now - lastRefresh > config.lockStaleMs / 4) {
+        lastRefresh = now;
+        refreshLock();
+      }
+    });
+    // Hashing happened as the bytes arrived; the whole-file checks and the load of a big file run in a worker.
+    const loaded = await verifyAndLoad(config, tmp, body.size, signature, signal);
+    const file = installedFileName(config.category, body.sha256);
+    const path = join(config.dir, file);
+    renameSync(tmp, path);
+    fsyncDir(config.dir);
+    const now = config.now();
+    const pointer: CurrentPointer = {
+      category: config.category, file, servedName, etag, sha256: body.sha256, size: body.size,
+      contentHash: loaded.contentHash, formatVersion: loaded.formatVersion, installedAt: now, checkedAt: now,
+    };
+    writePointer(config.dir, pointer);
+    return { pointer, path, loaded };
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+}
+
+/** A downloaded file checked and loaded; nothing is installed yet. */
+async function verifyAndLoad<T>(
+  config: CategorySyncConfig<T>, path: string, size: number, signature: string | null, signal: AbortSignal,
+): Promise<LoadedFile<T>> {
+  const offThread = config.loadOffThread;
+  try {
+    if (offThread !== undefined && size >= offThreadMinBytes(config)) return await offThread(path, { publicKey: config.publicKey, signature }, signal);
+    await verifyDownload(path, size, config.publicKey, signature, signal);
+    return config.load(path);
+  } catch (error) {
+    if (error instanceof SyncError) throw error;
+    throw new SyncError('rejected', `${config.category}: the downloaded file was rejected: ${asError(error).message}`, { cause: error });
+  }
+}
