@@ -6,8 +6,8 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
-import { launchChromium } from './support/browser.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
+import { launchChromium, signInInBrowser } from './support/browser.js';
+import { Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
 
 const XSS_SNIPPET = '<svg onload=alert(document.domain)>';
 
@@ -56,10 +56,7 @@ describe('Attacks panel in a real browser', () => {
   });
 
   it('counts per category, top locations and escaped examples', async () => {
-    await page.goto(`${hub.url}/login`);
-    await page.fill('input[name="email"]', ADMIN_EMAIL);
-    await page.fill('input[name="password"]', ADMIN_PASSWORD);
-    await Promise.all([page.waitForURL(`${hub.url}/sites/${siteId}`), page.click('button[type="submit"]')]);
+    await signInInBrowser(page, hub.url);
     await Promise.all([page.waitForURL(`${hub.url}/sites/${siteId}/attacks`), page.click('nav.tabs a:text-is("Attacks")')]);
     await page.click('nav.ranges a:text-is("1h")');
     await page.waitForURL(`${hub.url}/sites/${siteId}/attacks?range=1h`);

@@ -4,8 +4,8 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
-import { launchChromium } from './support/browser.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
+import { launchChromium, signInInBrowser } from './support/browser.js';
+import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 
 describe('the Bots section in a browser', () => {
   let hub: TestHub;
@@ -28,10 +28,7 @@ describe('the Bots section in a browser', () => {
   });
 
   it('blocks AI crawlers in one click, shows it, and fits 390, 768 and 1440 px', async () => {
-    await page.goto(`${hub.url}/login`);
-    await page.fill('input[name="email"]', ADMIN_EMAIL);
-    await page.fill('input[name="password"]', ADMIN_PASSWORD);
-    await Promise.all([page.waitForURL((url) => !url.pathname.startsWith('/login')), page.click('button[type="submit"]')]);
+    await signInInBrowser(page, hub.url);
     await page.goto(`${hub.url}/sites/${siteId}/rules`);
     const row = page.locator('#bot-settings tr[data-bot-key="ai-crawler"]');
     assert.equal(await row.locator('.mode').innerText(), 'off');

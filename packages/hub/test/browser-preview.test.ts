@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
-import { launchChromium } from './support/browser.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
+import { launchChromium, signInInBrowser } from './support/browser.js';
+import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 import { bruteCount, previewTraffic, storedReports } from './support/preview-traffic.js';
 
 describe('rule form Preview in a real browser', () => {
@@ -38,10 +38,7 @@ describe('rule form Preview in a real browser', () => {
   });
 
   it('Preview shows progress, then what a draft user-agent rule would newly block, before anything is saved', async () => {
-    await page.goto(`${hub.url}/login`);
-    await page.fill('input[name="email"]', ADMIN_EMAIL);
-    await page.fill('input[name="password"]', ADMIN_PASSWORD);
-    await Promise.all([page.waitForURL(`${hub.url}/sites/${siteId}`), page.click('button[type="submit"]')]);
+    await signInInBrowser(page, hub.url);
     await page.goto(`${hub.url}/sites/${siteId}/rules`);
     await page.selectOption('select[name="kind"]', 'userAgent');
     await page.fill('input[name="value"]', 'sqlmap');

@@ -4,8 +4,8 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
-import { launchChromium } from './support/browser.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
+import { launchChromium, signInInBrowser } from './support/browser.js';
+import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 import { createThreshold, listBans, report } from './support/thresholds-kit.js';
 
 const WIDTHS = [390, 768, 1440] as const;
@@ -31,10 +31,7 @@ describe('Thresholds page in a browser', () => {
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
     page.setDefaultTimeout(10_000);
-    await page.goto(`${hub.url}/login`);
-    await page.fill('input[name="email"]', ADMIN_EMAIL);
-    await page.fill('input[name="password"]', ADMIN_PASSWORD);
-    await Promise.all([page.waitForURL(/\/sites/), page.click('button[type="submit"]')]);
+    await signInInBrowser(page, hub.url);
   });
   after(async () => {
     await browser?.close();

@@ -4,8 +4,8 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
-import { launchChromium } from './support/browser.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestHub, type TestHub } from './support/hub-fixture.js';
+import { launchChromium, signInInBrowser } from './support/browser.js';
+import { startTestHub, type TestHub } from './support/hub-fixture.js';
 
 describe('the Data page in a browser', () => {
   let hub: TestHub;
@@ -24,10 +24,7 @@ describe('the Data page in a browser', () => {
   });
 
   it('adds an uploaded list with the form, shows it built with its diff, and fits 390, 768 and 1440 px', async () => {
-    await page.goto(`${hub.url}/login`);
-    await page.fill('input[name="email"]', ADMIN_EMAIL);
-    await page.fill('input[name="password"]', ADMIN_PASSWORD);
-    await Promise.all([page.waitForURL((url) => !url.pathname.startsWith('/login')), page.click('button[type="submit"]')]);
+    await signInInBrowser(page, hub.url);
     await Promise.all([page.waitForURL(/\/data$/), page.click('a[href="/data"]')]);
 
     const add = page.locator('section.card form[action="/data/feeds"]');

@@ -1,10 +1,19 @@
 // The dashboard's browser tests run Debian's chromium (scripts/setup-system.sh installs it) through
 // playwright-core, headless and kept off the network.
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ADMIN_EMAIL, ADMIN_PASSWORD } from './hub-fixture.js';
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
+}
+
+/** Signs the test admin in through the login form and waits until the dashboard has left /login. */
+export async function signInInBrowser(page: Page, hubUrl: string): Promise<void> {
+  await page.goto(`${hubUrl}/login`);
+  await page.fill('input[name="email"]', ADMIN_EMAIL);
+  await page.fill('input[name="password"]', ADMIN_PASSWORD);
+  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith('/login')), page.click('button[type="submit"]')]);
 }
