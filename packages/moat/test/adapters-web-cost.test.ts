@@ -5,39 +5,22 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { moat as astroMoat } from '../src/adapters/astro.js';
 import { moat as h3Moat } from '../src/adapters/h3.js';
 import { moat as honoMoat } from '../src/adapters/hono.js';
 import { withMoatFetch } from '../src/adapters/web.js';
-import { createFirewall, type Firewall } from '../src/firewall/firewall.js';
-import { bunStyleServer, close, listen, rulesFile, send } from './adapters-helpers.js';
-
-function guard(): Firewall {
-  const rules = rulesFile({ block: { paths: ['/wp-admin'], params: ['<script'] } });
-  after(() => rules.cleanup());
-  const firewall = createFirewall({ rules: rules.path, logger: false, trustedProxies: [] });
-  after(() => firewall.close());
-  return firewall;
-}
-
-async function serve(fetch: (request: Request, env: unknown) => Response | Promise<Response>): Promise<number> {
-  const server = createAdaptorServer({ fetch }) as Server;
-  const port = await listen(server);
-  after(() => close(server));
-  return port;
-}
+import { bunStyleServer, send } from './adapters-helpers.js';
+import { guardedFirewall, serveFetchOnNode } from './helpers/web-on-node-server.js';
 
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
 
 for (const path of ['node', 'web'] as const) {
   test(`withMoatFetch (${path === 'node' ? '@hono/node-server env, Node path' : 'Bun-style server, Web path'}) answers a passing GET without a promise; a form body makes one`, async () => {
-    const firewall = guard();
+    const firewall = guardedFirewall({ block: { paths: ['/wp-admin'], params: ['<script'] } });
     const guarded = withMoatFetch<[unknown]>(() => new Response('app'), firewall);
     const promised: boolean[] = [];
-    const port = await serve((request, env) => {
+    const port = await serveFetchOnNode((request, env) => {
       const answer = guarded(request, path === 'node' ? env : bunStyleServer(env));
       promised.push(answer instanceof Promise);
       return answer;
@@ -52,7 +35,7 @@ for (const path of ['node', 'web'] as const) {
 }
 
 test('Hono adapter: a passing request returns next()\'s own promise (none of Moat\'s in the chain); a blocked one never calls next', async () => {
-  const firewall = guard();
+  const firewall = guardedFirewall({ block: { paths: ['/wp-admin'], params: ['<script'] } });
   const middleware = honoMoat(firewall);
   const same: boolean[] = [];
   const app = new Hono();
@@ -63,14 +46,14 @@ test('Hono adapter: a passing request returns next()\'s own promise (none of Moa
     return answer;
   });
   app.all('*', (c) => c.text('app'));
-  const port = await serve(app.fetch);
+  const port = await serveFetchOnNode(app.fetch);
   assert.equal((await send(port, { path: '/products/1' })).body, 'app');
   assert.equal((await send(port, { path: '/wp-admin' })).status, 403);
   assert.deepEqual(same, [true, false]);
 });
 
 test('h3 and Astro adapters: a passing request gets undefined (h3) or next()\'s own promise (Astro) back at once', async () => {
-  const firewall = guard();
+  const firewall = guardedFirewall({ block: { paths: ['/wp-admin'], params: ['<script'] } });
   const request = (path: string) => Object.assign(new Request(`http://example.test${path}`), { ip: '198.51.100.7' });
   const h3 = h3Moat(firewall);
   assert.equal(h3({ req: request('/fine') }), undefined);

@@ -5,28 +5,12 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { moat } from '../../src/adapters/hono.js';
 import { withMoatFetch } from '../../src/adapters/web.js';
-import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
-import { close, listen, rawRequest, rulesFile, send } from '../adapters-helpers.js';
-
-function guard(document: object): Firewall {
-  const rules = rulesFile(document);
-  after(() => rules.cleanup());
-  const firewall = createFirewall({ rules: rules.path, logger: false, trustedProxies: [] });
-  after(() => firewall.close());
-  return firewall;
-}
-
-async function serve(fetch: (request: Request, env: unknown) => Response | Promise<Response>): Promise<number> {
-  const server = createAdaptorServer({ fetch }) as Server;
-  const port = await listen(server);
-  after(() => close(server));
-  return port;
-}
+import type { Firewall } from '../../src/firewall/firewall.js';
+import { rawRequest, send } from '../adapters-helpers.js';
+import { guardedFirewall, serveFetchOnNode } from '../helpers/web-on-node-server.js';
 
 /** The app answers with the User-Agent it reads, so the test sees what the app would act on. */
 function honoApp(firewall: Firewall): Hono {
@@ -40,8 +24,8 @@ const twoAgents = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nhost: e
   'user-agent: EvilBot/2\r\nconnection: close\r\n\r\n', 'latin1');
 
 test('two User-Agent headers, an innocent one first, are blocked by an evilbot rule on Hono\'s adapter on @hono/node-server', async () => {
-  const firewall = guard({ block: { userAgents: ['evilbot'] } });
-  const port = await serve(honoApp(firewall).fetch);
+  const firewall = guardedFirewall({ block: { userAgents: ['evilbot'] } });
+  const port = await serveFetchOnNode(honoApp(firewall).fetch);
   // Node keeps only "Mozilla/5.0"; the app's c.req.header() would read "Mozilla/5.0, EvilBot/2".
   const res = await rawRequest(port, twoAgents('/'));
   assert.equal(res.status, 403);
@@ -51,15 +35,15 @@ test('two User-Agent headers, an innocent one first, are blocked by an evilbot r
 });
 
 test('two User-Agent headers, an innocent one first, are blocked by an evilbot rule on a fetch handler on @hono/node-server', async () => {
-  const firewall = guard({ block: { userAgents: ['evilbot'] } });
-  const port = await serve(withMoatFetch((request) => new Response(`app saw: ${request.headers.get('user-agent')}`), firewall));
+  const firewall = guardedFirewall({ block: { userAgents: ['evilbot'] } });
+  const port = await serveFetchOnNode(withMoatFetch((request) => new Response(`app saw: ${request.headers.get('user-agent')}`), firewall));
   assert.equal((await rawRequest(port, twoAgents('/'))).status, 403);
   assert.equal((await send(port, { headers: { 'user-agent': 'Mozilla/5.0' } })).body, 'app saw: Mozilla/5.0');
 });
 
 test('GET /%77p-admin, //wp-admin, /x/..%2fwp-admin and an absolute-form target are blocked by a /wp-admin rule on Hono\'s adapter on @hono/node-server', async () => {
-  const firewall = guard({ block: { paths: ['/wp-admin'] } });
-  const port = await serve(honoApp(firewall).fetch);
+  const firewall = guardedFirewall({ block: { paths: ['/wp-admin'] } });
+  const port = await serveFetchOnNode(honoApp(firewall).fetch);
   for (const path of ['/%77p-admin', '//wp-admin', '/x/..%2fwp-admin', '/WP-ADMIN/', 'http://example.test/wp-admin']) {
     assert.equal((await send(port, { path })).status, 403, path);
   }
