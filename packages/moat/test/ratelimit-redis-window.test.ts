@@ -3,29 +3,21 @@
 // on an injected clock) and answers exactly as the in-process store, Redis's own clock and key expiry,
 // counters of earlier versions replaced, the EVALSHA → EVAL fallback, and an engine on the
 // shared store deciding exactly as one on the in-process store (IPv6 /64 grouping, monitor rules, order).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { MemoryRateLimitStore, type Decision, type Engine } from '../src/index.js';
 import { RedisRateLimitStore } from '../src/ratelimit/redis.js';
 import { engineFor, rateLimit, withTmpDir } from './helpers/engine-kit.js';
-import { connect, startTestRedis, uniquePrefix, type TestRedis } from './helpers/ratelimit-kit.js';
+import { uniquePrefix, withTestRedis } from './helpers/ratelimit-kit.js';
 import { arrivals, SlidingLogOracle } from './helpers/sliding-log-oracle.js';
 
 const W = 60_000;
 const T0 = 1_000 * W; // a window boundary
 
-let server: TestRedis;
 let redis: Redis;
-before(async () => {
-  server = startTestRedis();
-  redis = await connect(server.url);
-});
-after(() => {
-  redis?.disconnect();
-  server?.stop();
-});
+withTestRedis((client) => { redis = client; });
 
 /** A store on the injected clock, with a budget no loaded test machine will exceed. */
 function clientClockStore(): RedisRateLimitStore {

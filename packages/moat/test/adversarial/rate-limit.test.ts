@@ -2,7 +2,7 @@
 // "a window edge" is a place in time the test chooses, not a race): bursts timed around window edges
 // and rotation through one IPv6 /64, in process and on a shared real redis-server. The rule is the
 // classic `5 per 60s on POST /login`; the guarantee is at most 5 in any 60 s, never 2N-1.
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import express from 'express';
@@ -11,7 +11,7 @@ import { moat } from '../../src/adapters/express.js';
 import type { MoatOptions } from '../../src/firewall/options.js';
 import { RedisRateLimitStore } from '../../src/ratelimit/redis.js';
 import { close, listen, rulesFile, type RawResponse } from '../adapters-helpers.js';
-import { connect, startTestRedis, uniquePrefix, type TestRedis } from '../helpers/ratelimit-kit.js';
+import { uniquePrefix, withTestRedis } from '../helpers/ratelimit-kit.js';
 
 const W = 60_000;
 const T0 = 1_000 * W; // a fixed-window boundary: where fixed or two-window counters reset
@@ -97,16 +97,8 @@ describe('rate-limit attacks on Express, in process', () => {
 });
 
 describe('rate-limit attacks on Express, counters shared in Redis', () => {
-  let server: TestRedis;
   let redis: Redis;
-  before(async () => {
-    server = startTestRedis();
-    redis = await connect(server.url);
-  });
-  after(() => {
-    redis?.disconnect();
-    server?.stop();
-  });
+  withTestRedis((client) => { redis = client; });
 
   test('bursts of 20 concurrent POST /login around a window edge get exactly 5 through per 60 s, on two app instances sharing Redis', async () => {
     const prefix = uniquePrefix();

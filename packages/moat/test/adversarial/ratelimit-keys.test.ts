@@ -3,7 +3,7 @@
 // leaving the key out, re-encoding it, rotating it, and reading the counters for raw values. What keyed
 // limits promise: each key gets its own budget (so users behind one NAT do not share one), a request
 // without the key counts by IP (so omitting it never escapes), and only hashes are stored.
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import express from 'express';
@@ -15,7 +15,7 @@ import { Firewall } from '../../src/firewall/firewall.js';
 import type { MoatOptions } from '../../src/firewall/options.js';
 import { RedisRateLimitStore } from '../../src/ratelimit/redis.js';
 import { close, listen, rulesFile } from '../adapters-helpers.js';
-import { connect, startTestRedis, uniquePrefix, type TestRedis } from '../helpers/ratelimit-kit.js';
+import { uniquePrefix, withTestRedis } from '../helpers/ratelimit-kit.js';
 
 const T0 = 1_000 * 60_000;
 
@@ -150,16 +150,8 @@ describe('user-keyed limits through the user option', () => {
 });
 
 describe('header-keyed limits with counters shared in Redis', () => {
-  let server: TestRedis;
   let redis: Redis;
-  before(async () => {
-    server = startTestRedis();
-    redis = await connect(server.url);
-  });
-  after(() => {
-    redis?.disconnect();
-    server?.stop();
-  });
+  withTestRedis((client) => { redis = client; });
 
   test('one API key spread over two app instances gets one budget of 3; Redis holds hashes, not the key', async () => {
     const prefix = uniquePrefix();

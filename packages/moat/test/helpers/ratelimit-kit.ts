@@ -67,6 +67,21 @@ export async function connect(url: string): Promise<Redis> {
   return redis;
 }
 
+/** Registers hooks that start Redis and connect to it (handing the client to `onConnect`), then disconnect and stop. */
+export function withTestRedis(onConnect: (redis: Redis) => void): void {
+  let server: TestRedis | undefined;
+  let client: Redis | undefined;
+  before(async () => {
+    server = startTestRedis();
+    client = await connect(server.url);
+    onConnect(client);
+  });
+  after(() => {
+    client?.disconnect();
+    server?.stop();
+  });
+}
+
 export function uniquePrefix(): string {
   return `moat-test:${randomBytes(6).toString('hex')}:`;
 }
