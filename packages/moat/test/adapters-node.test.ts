@@ -9,7 +9,7 @@ import { withMoat } from '../src/adapters/node.js';
 import { createFirewall } from '../src/firewall/firewall.js';
 import type { MoatOptions } from '../src/firewall/options.js';
 import type { MoatHttpRequest } from '../src/http/normalized-request.js';
-import type { ForwardingHeader } from '../src/http/client-ip.js';
+import type { ForwardingHeader } from '../src/http/client-address.js';
 import type { Decision } from '../src/engine/decision.js';
 import { STANDARD_RULES, bigForm, close, listen, rawRequest, rulesFile, send } from './adapters-helpers.js';
 

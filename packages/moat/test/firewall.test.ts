@@ -10,6 +10,9 @@ import pino from 'pino';
 import { withMoat } from '../src/adapters/node.js';
 import { createFirewall, type Firewall } from '../src/firewall/firewall.js';
 import type { MoatErrorEvent, MoatOptions } from '../src/firewall/options.js';
+import { FORWARDING_LOOK_EVERY, ForwardingWatch } from '../src/firewall/address-warnings.js';
+import { FORWARDING_HEADERS, type ForwardingHeader } from '../src/http/client-address.js';
+import type { MoatHttpRequest } from '../src/http/normalized-request.js';
 import { STANDARD_RULES, close, engineBrokenOnBoom, listen, rulesFile, send } from './adapters-helpers.js';
 
 const rules = rulesFile(STANDARD_RULES);
@@ -99,20 +102,27 @@ test('no log line per request by default: blocked, passed and rate-limited reque
   assert.deepEqual(lines, []);
 });
 
-test('forwarding headers from an untrusted peer with no proxy configured: a warning at a bounded rate', async () => {
+test('forwarding headers from an untrusted peer with no proxy configured: a warning at a bounded rate, looked for on one request in FORWARDING_LOOK_EVERY', async () => {
   let clock = 5_000_000;
   const { logger, lines } = recordingPino();
   const { port } = await serve({ logger, now: () => clock, logIntervalMs: 1000 });
-  await send(port);
+  const forwarded = (i: number) => ({ headers: { 'x-forwarded-for': `198.51.100.${i % 250}` } });
+  await send(port); // request 1: looked at
   assert.equal(lines.length, 0, 'no forwarding header, no warning');
-  for (let i = 0; i < 10; i++) await send(port, { headers: { 'x-forwarded-for': `198.51.100.${i}` } });
+  // Requests 2 to FORWARDING_LOOK_EVERY are not looked at; the next one is.
+  for (let i = 1; i < FORWARDING_LOOK_EVERY; i++) await send(port, forwarded(i));
+  assert.equal(lines.length, 0, 'between two looks no header is read');
+  await send(port, forwarded(0));
   assert.equal(lines.length, 1);
   assert.equal(lines[0].level, 40);
   assert.equal(lines[0].header, 'x-forwarded-for');
   assert.equal(lines[0].peer, '127.0.0.1');
   assert.match(lines[0].msg, /trustedProxies/);
+  for (let i = 0; i < 2 * FORWARDING_LOOK_EVERY; i++) await send(port, forwarded(i));
+  assert.equal(lines.length, 1, 'at most one warning per interval');
   clock += 10_000; // ten log intervals
-  await send(port, { headers: { 'cf-connecting-ip': '198.51.100.1' } });
+  // A proxied deployment is warned again within FORWARDING_LOOK_EVERY requests after the interval.
+  for (let i = 0; i < FORWARDING_LOOK_EVERY; i++) await send(port, { headers: { 'cf-connecting-ip': '198.51.100.1' } });
   assert.equal(lines.length, 2);
   assert.equal(lines[1].header, 'cf-connecting-ip');
 
@@ -123,6 +133,38 @@ test('forwarding headers from an untrusted peer with no proxy configured: a warn
     await send(s.port, { headers: { 'x-forwarded-for': '198.51.100.1' } });
     assert.equal(quiet.lines.length, 0);
   }
+});
+
+test('the forwarding watch reads the forwarding headers of one request in FORWARDING_LOOK_EVERY, and warns on the first one that carries one', () => {
+  let clock = 0;
+  const warnings: string[] = [];
+  const watch = new ForwardingWatch({ error: () => {}, warn: (_o, message) => { warnings.push(message ?? ''); } }, () => clock, 10_000);
+  let reads = 0;
+  const counted = (headers: Record<string, string>) => new Proxy(headers, {
+    get: (target, name) => { if (typeof name === 'string' && FORWARDING_HEADERS.includes(name as ForwardingHeader)) reads++; return target[name as string]; },
+  });
+  const request = (headers: Record<string, string>) => ({ ip: '192.0.2.1', headers: counted(headers) }) as unknown as MoatHttpRequest;
+  const requests = 100 * FORWARDING_LOOK_EVERY;
+  for (let i = 0; i < requests; i++) watch.watchForForwardingHeaders(request({ host: 'example.test' }));
+  // Every header name is read on a look that finds none.
+  assert.equal(reads, 100 * FORWARDING_HEADERS.length);
+  assert.deepEqual(warnings, []);
+
+  // Traffic where every other request comes through a proxy: the prime stride reaches both kinds.
+  let sent = 0;
+  while (warnings.length === 0 && sent < 4 * FORWARDING_LOOK_EVERY) {
+    watch.watchForForwardingHeaders(request(sent % 2 === 0 ? { host: 'example.test' } : { 'x-real-ip': '198.51.100.9' }));
+    sent++;
+  }
+  assert.equal(warnings.length, 1);
+  assert.ok(sent <= 2 * FORWARDING_LOOK_EVERY, `warned after ${sent} requests`);
+  assert.match(warnings[0]!, /carries x-real-ip, but no proxy is trusted/);
+  clock += 9_999;
+  for (let i = 0; i < 4 * FORWARDING_LOOK_EVERY; i++) watch.watchForForwardingHeaders(request({ 'x-real-ip': '198.51.100.9' }));
+  assert.equal(warnings.length, 1, 'one warning per interval');
+  clock += 1;
+  for (let i = 0; i < FORWARDING_LOOK_EVERY; i++) watch.watchForForwardingHeaders(request({ 'x-real-ip': '198.51.100.9' }));
+  assert.equal(warnings.length, 2, 'warned again within FORWARDING_LOOK_EVERY requests after the interval');
 });
 
 test('TRUSTED_PROXY_RANGES adds to trustedProxies and accepts presets; a bad entry is a clear error', () => {

@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { TrustedProxies } from '../src/http/trusted-proxies.js';
-import { ClientIpResolver, unmapIpv4, type ClientIpTarget, type ForwardingHeader } from '../src/http/client-ip.js';
-import { forwardedForValues } from '../src/http/forwarded-header.js';
-import { clientFromHops, clientFromList, stripPort } from '../src/http/forwarding-chain.js';
-import { forwardingHeaderPresent } from '../src/http/forwarding-headers-present.js';
+import {
+  ClientIpResolver, clientFromHops, clientFromList, forwardedForValues, stripPort, unmapIpv4, type ClientIpTarget, type ForwardingHeader,
+} from '../src/http/client-address.js';
+import { forwardingHeaderPresent } from '../src/firewall/address-warnings.js';
 import { presetHeader, presetRanges, PROXY_PRESETS } from '../src/http/proxy-presets.js';
-import { chooseIpHeader } from '../src/firewall/client-ip-header-option.js';
+import { chooseIpHeader } from '../src/firewall/client-address-options.js';
 
 function resolve(trusted: string[], peer: string | undefined, headers: IncomingHttpHeaders, header?: ForwardingHeader): ClientIpTarget {
   const out: ClientIpTarget = { ip: 'unset', ipSource: 'socket' };

@@ -4,15 +4,13 @@ import { percentDecode } from '../src/http/percent-decode.js';
 import { normalizePath, pathForms } from '../src/http/request-path.js';
 import { normalizeHost } from '../src/http/request-host.js';
 import { splitTarget } from '../src/http/request-target.js';
-import { decodeParams, joinParams } from '../src/http/request-params.js';
-import { jsonToParams } from '../src/http/json-params.js';
+import { bodyParams, decodeParams, joinParams, jsonToParams } from '../src/http/request-params.js';
 import { bodyKind, bodyToRead, declaredBodyLength } from '../src/http/body-kind.js';
-import { bodyParams } from '../src/http/body-params.js';
 import { inflateBody } from '../src/http/inflate-body.js';
 import { gzipSync, deflateSync, brotliCompressSync } from 'node:zlib';
 import type { IncomingMessage } from 'node:http';
 import { RequestNormalizer, type MoatHttpRequest } from '../src/http/normalized-request.js';
-import { ClientIpResolver } from '../src/http/client-ip.js';
+import { ClientIpResolver } from '../src/http/client-address.js';
 import { TrustedProxies } from '../src/http/trusted-proxies.js';
 import { RecentValues } from '../src/text/recent-values.js';
 

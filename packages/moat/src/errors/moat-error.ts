@@ -19,6 +19,14 @@ export class OptionError extends MoatError {
   }
 }
 
+/** A rules or data file that cannot be used: missing, not SQLite, truncated, of an unknown format or version. */
+export class MoatFileError extends MoatError {
+  override readonly name = 'MoatFileError';
+  constructor(code: MoatErrorCode, readonly path: string, message: string, options?: { cause?: unknown }) {
+    super(code, `${path}: ${message}`, options);
+  }
+}
+
 /** The code of any thrown value: its own for a MoatError, else `otherwise` (a system, SQLite or foreign error). */
 export function errorCodeOf(error: unknown, otherwise: MoatErrorCode): MoatErrorCode {
   return error instanceof MoatError ? error.code : otherwise;

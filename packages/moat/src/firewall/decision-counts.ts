@@ -12,7 +12,7 @@ import type { Category, Decision, Treatment } from '../engine/decision.js';
 export type DecisionCounts = Record<Treatment, Partial<Record<Category, number>>>;
 
 const WAFRIS_CATEGORIES = ['ai', 'ac', 'bi', 'bc', 'bctry', 'brep', 'bu', 'bp', 'bparam', 'bh', 'bm', 'brl', 'passed'] as const;
-const MOAT_CATEGORIES = ['attack-cut', 'bot-spoofed', 'bot-unknown'] as const;
+const MOAT_CATEGORIES = ['attack-cut', 'bot-spoofed', 'bot-unknown', 'bkey'] as const;
 
 /** Every category a decision can carry, in a fixed order (the index of its counter). */
 export const DECISION_CATEGORIES: readonly Category[] = [
@@ -38,18 +38,19 @@ export class DecisionTally {
     const row = decision.treatment === 'Blocked' ? CATEGORY_COUNT : decision.treatment === 'Allowed' ? 0 : 2 * CATEGORY_COUNT;
     const index = CATEGORY_INDEX.get(decision.category);
     // A category this build does not know (a newer engine) is not counted here; the treatment counters still are.
-    if (index !== undefined) this.counts[row + index]++;
+    if (index !== undefined) this.counts[row + index]!++;
     const monitored = decision.monitored;
     for (let i = 0; i < monitored.length; i++) {
-      const m = CATEGORY_INDEX.get(monitored[i].category);
-      if (m !== undefined) this.counts[3 * CATEGORY_COUNT + m]++;
+      // Indexes inside the array's bounds (the loop's, and the Map's built from the same list).
+      const m = CATEGORY_INDEX.get(monitored[i]!.category);
+      if (m !== undefined) this.counts[3 * CATEGORY_COUNT + m]!++;
     }
   }
 
   /** Decisions by treatment and category: `{ Blocked: { bp: 3, brl: 1 }, Passed: { passed: 40 }, Allowed: {} }`. */
   decisions(): DecisionCounts {
     const result: DecisionCounts = { Allowed: {}, Blocked: {}, Passed: {} };
-    for (let t = 0; t < TREATMENTS.length; t++) this.fill(result[TREATMENTS[t]], t * CATEGORY_COUNT);
+    TREATMENTS.forEach((treatment, t) => this.fill(result[treatment], t * CATEGORY_COUNT));
     return result;
   }
 
@@ -61,9 +62,9 @@ export class DecisionTally {
   }
 
   private fill(into: Partial<Record<Category, number>>, offset: number): void {
-    for (let c = 0; c < CATEGORY_COUNT; c++) {
-      const n = this.counts[offset + c];
-      if (n > 0) into[DECISION_CATEGORIES[c]] = n;
-    }
+    DECISION_CATEGORIES.forEach((category, c) => {
+      const n = this.counts[offset + c]!;
+      if (n > 0) into[category] = n;
+    });
   }
 }

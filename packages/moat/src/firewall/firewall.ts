@@ -1,36 +1,31 @@
 // The framework-agnostic core every adapter calls: Node request in, "go on" (null) or an answer out.
-// It owns the current engine, the counters, the listeners and the rate-bounded error log. Judging is
-// synchronous unless a body has to be read, so the common request costs no promise.
+// It owns the current engine, the counters and the decision listeners, and composes the other jobs:
+// reading bodies (body-reading.ts), failing open or closed and reporting errors (problems.ts), and
+// warning about the client-address configuration (address-warnings.ts). Judging is synchronous unless
+// a body has to be read, so the common request costs no promise.
 
 import type { IncomingMessage } from 'node:http';
 import type { Decision } from '../engine/decision.js';
 import { Engine } from '../engine/engine.js';
 import type { SharedRateLimitStore } from '../engine/shared-rate-limit-store.js';
-import { bodyToRead, declaredBodyLength, type BodyToRead } from '../http/body-kind.js';
-import { bodyParams } from '../http/body-params.js';
-import { bodyText } from '../http/body-text.js';
-import { inflateBody } from '../http/inflate-body.js';
-import { ClientIpResolver, unmapIpv4 } from '../http/client-ip.js';
-import { forwardingHeaderPresent } from '../http/forwarding-headers-present.js';
+import type { BodyToRead } from '../http/body-kind.js';
+import { ClientIpResolver, peerlessSocketKind } from '../http/client-address.js';
 import { RequestNormalizer, type MoatHttpRequest } from '../http/normalized-request.js';
-import { canPeekBody, peekBody, type PeekedBody } from '../http/peek-body.js';
-import { joinParams } from '../http/request-params.js';
-import { peerlessSocketKind, type PeerlessSocket } from '../http/socket-peer.js';
-import { peekWebBody, webBodyState, webHeaders } from '../http/web-request.js';
+import type { PeekedBody } from '../http/peek-body.js';
+import { webHeaders } from '../http/web-request.js';
 import { toWebResponse } from '../http/web-response.js';
 import { TrustedProxies } from '../http/trusted-proxies.js';
-import { chooseIpHeader } from './client-ip-header-option.js';
-import { ipHeaderFromEnv, trustedProxiesFromEnv } from './environment.js';
+import { AddressWarnings, ForwardingWatch, type Peerless } from './address-warnings.js';
+import { BodyReading } from './body-reading.js';
+import { chooseIpHeader, ipHeaderFromEnv, trustedProxiesFromEnv } from './client-address-options.js';
 import { consoleLogger, silentLogger, type MoatLogger } from './logger.js';
 import type {
   BlockResponse, DecisionListener, FirewallEngine, MoatErrorEvent, MoatErrorKind, MoatOptions, RateLimitUser,
 } from './options.js';
-import { RateBoundedLog } from './rate-bounded-log.js';
-import { Responses, UNAVAILABLE } from './responses.js';
+import { asError, Problems } from './problems.js';
+import { Responses } from './responses.js';
 import { copyStats, emptyStats, type FirewallStats } from './stats.js';
 import { DecisionTally } from './decision-counts.js';
-import { MoatError } from '../errors/moat-error.js';
-import { errorEventCode } from './error-event-code.js';
 
 /**
  * A decision listener as the firewall calls it: with the Node request too when it judged one (managed
@@ -47,10 +42,6 @@ export interface WebClientInfo {
   ip?: string;
 }
 
-/** Why a request has no peer address: its socket's kind, or a Web request handed over without `info.ip`. */
-type Peerless = PeerlessSocket | 'not-given';
-
-const DEFAULT_BODY_LIMIT = 64 * 1024;
 const DEFAULT_LOG_INTERVAL_MS = 60_000;
 
 export class Firewall {
@@ -61,24 +52,18 @@ export class Firewall {
   private ownedEngine: FirewallEngine | null;
   private readonly normalizer: RequestNormalizer;
   private readonly responses: Responses;
-  private readonly failClosed: boolean;
-  private readonly readsForms: boolean;
-  private readonly readsJson: boolean;
-  private readonly bodyLimit: number;
+  private readonly bodies: BodyReading;
   private readonly decisionListeners: DecisionListener[] = [];
-  private readonly errorListeners: ((event: MoatErrorEvent) => void)[] = [];
   private readonly counters = emptyStats();
   /** Decisions by treatment and category (stats().decisions): one array slot per decision. */
   private readonly tally = new DecisionTally();
   /** Where Moat's events go (the `logger` option); adapters use it too. */
   readonly logger: MoatLogger;
-  private readonly log: RateBoundedLog;
-  private readonly now: () => number;
-  /** Watch for forwarding headers only while the user has said nothing about proxies. */
-  private readonly watchForwarding: boolean;
-  private readonly forwardingWarnIntervalMs: number;
-  private nextForwardingCheck = 0;
-  private nextHeaderMissingWarning = 0;
+  /** Fail open or closed, error listeners, the rate-bounded error log. */
+  private readonly problems: Problems;
+  private readonly addressWarnings: AddressWarnings;
+  /** Watches for forwarding headers only while the user has said nothing about proxies; else null. */
+  private readonly forwardingWatch: ForwardingWatch | null;
   /** Reads the client IP; the firewall asks it again for requests on a trusted Unix socket. */
   private readonly clientIp: ClientIpResolver;
   /** The `user` option: asked only while a rate limit counts by user (engine.rateLimitsByUser). */
@@ -86,32 +71,34 @@ export class Firewall {
 
   constructor(options: MoatOptions = {}) {
     const env = options.env ?? process.env;
-    this.now = options.now ?? Date.now;
+    const now = options.now ?? Date.now;
     this.logger = options.logger === false ? silentLogger : options.logger ?? consoleLogger;
     const interval = options.logIntervalMs ?? DEFAULT_LOG_INTERVAL_MS;
-    this.log = new RateBoundedLog(interval, this.now);
-    this.forwardingWarnIntervalMs = interval * 10;
+    this.problems = new Problems(this.counters, options.failClosed === true, this.logger, interval, now);
 
     const fromEnv = trustedProxiesFromEnv(env);
     this.trustedProxies = TrustedProxies.from([...(options.trustedProxies ?? []), ...fromEnv]);
-    this.watchForwarding = options.trustedProxies === undefined && fromEnv.length === 0;
     const ipHeader = chooseIpHeader({
       ipHeader: options.ipHeader, ipHeaders: options.ipHeaders, fromEnv: ipHeaderFromEnv(env),
       presetHeaders: this.trustedProxies.presetHeaders,
     });
     if (ipHeader.deprecation !== null) this.logger.warn({}, ipHeader.deprecation);
+    // Address warnings repeat less often than error logs: they describe the set-up, not a request.
+    const warnInterval = interval * 10;
+    const warnings = new AddressWarnings(ipHeader.header, this.trustedProxies.trustsUnixSocket, this.counters,
+      this.problems, this.logger, now, warnInterval);
+    this.addressWarnings = warnings;
+    this.forwardingWatch = options.trustedProxies === undefined && fromEnv.length === 0
+      ? new ForwardingWatch(this.logger, now, warnInterval) : null;
     this.clientIp = new ClientIpResolver(this.trustedProxies, ipHeader.header, this.counters,
-      (peer, headers) => this.warnHeaderMissing(peer, headers));
+      (peer, headers) => warnings.warnHeaderMissing(peer, headers));
     this.normalizer = new RequestNormalizer(this.clientIp);
 
     this.responses = new Responses(options.blocked, options.rateLimited);
-    this.failClosed = options.failClosed === true;
-    this.readsForms = options.body?.form !== false;
-    this.readsJson = options.body?.json === true;
-    this.bodyLimit = Math.max(0, options.body?.limit ?? DEFAULT_BODY_LIMIT);
+    this.bodies = new BodyReading(options.body, this.counters);
 
     if (options.onDecision) this.decisionListeners.push(options.onDecision);
-    if (options.onError) this.errorListeners.push(options.onError);
+    if (options.onError) this.problems.listeners.push(options.onError);
 
     this.rateLimitStore = options.rateLimitStore ?? null;
     this.userOf = options.user ?? null;
@@ -153,8 +140,8 @@ export class Firewall {
         const stop = this.withoutPeerAddress(peerlessSocketKind(req.socket), request);
         if (stop !== undefined) return stop;
       }
-      if (this.watchForwarding) this.watchForForwardingHeaders(request);
-      if (wantsParams && (this.readsForms || this.readsJson)) body = this.bodyToRead(req, headers);
+      if (this.forwardingWatch !== null) this.forwardingWatch.watchForForwardingHeaders(request);
+      if (wantsParams && this.bodies.enabled) body = this.bodies.bodyToRead(req, headers);
     } catch (error) {
       return this.cannotJudge(asError(error), undefined);
     }
@@ -162,7 +149,7 @@ export class Firewall {
       this.counters.noEngine++;
       return this.unjudged();
     }
-    if (body !== null) return this.checkWithBody(peekBody(req, this.bodyLimit), request, engine, body, req);
+    if (body !== null) return this.checkWithBody(this.bodies.peekNode(req), request, engine, body, req);
     return this.decide(engine, request, req);
   }
 
@@ -195,17 +182,8 @@ export class Firewall {
         const stop = this.withoutPeerAddress('not-given', judged);
         if (stop !== undefined) return stop;
       }
-      if (this.watchForwarding) this.watchForForwardingHeaders(judged);
-      if (wantsParams && (this.readsForms || this.readsJson) && headers['content-length'] !== '0') {
-        body = this.bodyPlan(headers);
-        if (body !== null) {
-          const state = webBodyState(request);
-          if (state !== 'readable') {
-            if (state === 'unreadable') this.counters.bodiesUninspected.unreadable++;
-            body = null;
-          }
-        }
-      }
+      if (this.forwardingWatch !== null) this.forwardingWatch.watchForForwardingHeaders(judged);
+      if (wantsParams && this.bodies.enabled) body = this.bodies.webBodyToRead(request, headers);
     } catch (error) {
       return this.cannotJudge(asError(error), undefined);
     }
@@ -213,7 +191,7 @@ export class Firewall {
       this.counters.noEngine++;
       return this.unjudged();
     }
-    if (body !== null) return this.checkWithBody(peekWebBody(request, this.bodyLimit), judged, engine, body);
+    if (body !== null) return this.checkWithBody(this.bodies.peekWeb(request), judged, engine, body);
     return this.decide(engine, judged);
   }
 
@@ -237,8 +215,8 @@ export class Firewall {
 
   /** Adds a listener called with every error event; returns a function that removes it. */
   addErrorListener(listener: (event: MoatErrorEvent) => void): () => void {
-    this.errorListeners.push(listener);
-    return () => remove(this.errorListeners, listener);
+    this.problems.listeners.push(listener);
+    return () => remove(this.problems.listeners, listener);
   }
 
   /** A snapshot of the counters. */
@@ -254,51 +232,13 @@ export class Firewall {
     owned?.close?.();
   }
 
-  /**
-   * The body to read for parameter rules, or null. Any method with a declared body qualifies, GET and
-   * HEAD too: body-parser reads a GET's form body, so an app may act on it. What cannot be read is counted.
-   */
-  private bodyToRead(req: IncomingMessage, headers: IncomingMessage['headers']): BodyToRead | null {
-    if (declaredBodyLength(headers) === 0) return null;
-    const plan = this.bodyPlan(headers);
-    if (plan !== null && !canPeekBody(req)) {
-      this.counters.bodiesUninspected.unreadable++;
-      return null;
-    }
-    return plan;
-  }
-
-  /** How to read a body by its headers alone, or null; a body Moat cannot judge is counted. */
-  private bodyPlan(headers: IncomingMessage['headers']): BodyToRead | null {
-    const plan = bodyToRead(headers, this.readsJson);
-    if (plan === null) return null;
-    if (typeof plan === 'string') {
-      this.counters.bodiesUninspected[plan]++;
-      return null;
-    }
-    if (plan.kind === 'form' && !this.readsForms) return null;
-    return plan;
-  }
-
+  /** Judges once the body (read by BodyReading) has been added to the request's parameters. */
   private async checkWithBody(peeked: Promise<PeekedBody | null>, request: MoatHttpRequest, engine: FirewallEngine, plan: BodyToRead,
     raw?: IncomingMessage): Promise<Verdict> {
-    let body = await peeked;
-    if (body !== null) {
-      // Inflated as the app's body parser would; at most bodyLimit bytes come out, whatever went in.
-      if (plan.coding !== 'identity') body = await inflateBody(body, plan.coding, this.bodyLimit);
-      const counters = this.counters;
-      counters.bodiesInspected++;
-      if (!body.complete) {
-        counters.bodiesTruncated++;
-        counters.bodiesUninspected.tooLarge++;
-      }
-      try {
-        request.params = joinParams(request.params, bodyParams(body, plan.kind, plan.charset));
-        // Attack detection reads the body field by field (attacks/request-attacks.ts), not the joined params.
-        if (engine.rules?.attacks) request.body = { kind: plan.kind, text: plan.kind === 'form' ? body.bytes.toString('latin1') : bodyText(body.bytes, plan.charset) };
-      } catch (error) {
-        return this.cannotJudge(asError(error), request);
-      }
+    try {
+      await this.bodies.addTo(request, peeked, plan, engine);
+    } catch (error) {
+      return this.cannotJudge(asError(error), request);
     }
     return this.decide(engine, request, raw);
   }
@@ -358,20 +298,21 @@ export class Firewall {
     }
   }
 
-  /** Fail open (counted, logged at a bounded rate) or, with failClosed, answer 503. */
+  // The failure paths, handed to Problems (problems.ts); never on the common path.
   private cannotJudge(error: Error, request: MoatHttpRequest | undefined): Verdict {
-    this.counters.engineErrors++;
-    this.emitError('engine', error, request);
-    return this.unjudged();
+    return this.problems.cannotJudge(error, request);
   }
 
   private unjudged(): Verdict {
-    if (this.failClosed) {
-      this.counters.failedClosed++;
-      return UNAVAILABLE;
-    }
-    this.counters.failedOpen++;
-    return null;
+    return this.problems.unjudged();
+  }
+
+  private hookFailed(error: Error, request: MoatHttpRequest): void {
+    this.problems.hookFailed(error, request);
+  }
+
+  private emitError(kind: MoatErrorKind, error: Error, request?: MoatHttpRequest): void {
+    this.problems.emit(kind, error, request);
   }
 
   /** The app's user id for `req`; a throw is a hook error and the request counts by IP. */
@@ -385,94 +326,15 @@ export class Firewall {
     }
   }
 
-  private hookFailed(error: Error, request: MoatHttpRequest): void {
-    this.counters.hookErrors++;
-    this.emitError('hook', error, request);
-  }
-
-  private emitError(kind: MoatErrorKind, error: Error, request?: MoatHttpRequest): void {
-    const code = errorEventCode(kind, error);
-    const event: MoatErrorEvent = request === undefined ? { kind, code, error } : { kind, code, error, request };
-    for (const listener of this.errorListeners) {
-      try {
-        listener(event);
-      } catch {
-        // An error handler that throws must not turn into a request failure.
-      }
-    }
-    if (kind === 'startup') {
-      this.logger.error({ err: error, code }, 'moat could not load its rules; requests are not judged until it can' +
-        (this.failClosed ? ' (answering 503: failClosed)' : ' (failing open)'));
-      return;
-    }
-    this.log.report(kind, (suppressed) => {
-      const context: Record<string, unknown> = { err: error, code, kind, suppressed, failClosed: this.failClosed };
-      if (request !== undefined) context.request = { method: request.method, path: request.path, ip: request.ip };
-      this.logger.error(context, kind === 'engine'
-        ? 'moat could not judge a request' + (this.failClosed ? '; answered 503' : '; let it through')
-        : kind === 'rateLimitStore'
-          ? 'the shared rate-limit store did not answer in time; this process counted the request\'s rate limits itself'
-          : kind === 'configuration' ? error.message : 'a moat hook threw; the request went on');
-    });
-  }
-
   /**
-   * The socket had no peer address, so IP rules have nothing to match. A trusted Unix socket hands over
-   * to the client-IP header; an untrusted one is a configuration error (event, counted, 503 with
-   * failClosed); a connection already closed is not passed on: nobody waits for the answer, and the app
-   * must not act on a request judged without its address.
+   * The socket had no peer address. A trusted Unix socket hands over to the client-IP header; anything
+   * else is for AddressWarnings to count, report and answer (address-warnings.ts).
    */
   private withoutPeerAddress(kind: Peerless, request: MoatHttpRequest): Verdict | undefined {
     if (kind === 'unix' && this.trustedProxies.trustsUnixSocket && this.clientIp.readHeader(request.headers, request, '')) {
       return undefined;
     }
-    this.counters.noPeerAddress++;
-    if (kind === 'closed') return UNAVAILABLE;
-    this.log.report(`configuration:${kind}`, (suppressed) => {
-      const header = this.clientIp.header;
-      const problem = kind === 'unix'
-        ? this.trustedProxies.trustsUnixSocket
-          ? `a request on the trusted Unix socket had no usable ${header} header`
-          : 'the app listens on a Unix socket, so requests have no client address, and trustedProxies does not ' +
-            `list 'unix'. If a local proxy forwards to this socket, add 'unix' to trustedProxies and set ipHeader to the header it writes (now ${header})`
-        : kind === 'not-given'
-          ? 'a Web request was judged without its client address (handle(request, { ip }) got no ip); pass the ' +
-            'platform\'s socket address'
-          : 'a request\'s socket has no peer address (not a TCP or Unix socket Moat recognises)';
-      this.emitError('configuration', new MoatError('MOAT_ERR_CLIENT_ADDRESS', `moat: ${problem}; IP rules cannot run` +
-        (this.failClosed ? ', answering 503 (failClosed)' : ', judging by the other rules') +
-        (suppressed > 0 ? ` (${suppressed} more such requests since the last report)` : '')), request);
-    });
-    return this.failClosed ? this.unjudged() : undefined;
-  }
-
-  /** Called by the resolver when a trusted proxy sent no usable client-IP header (counted there). */
-  private warnHeaderMissing(peer: string, headers: IncomingMessage['headers']): void {
-    const header = this.clientIp.header;
-    const other = forwardingHeaderPresent(headers, header);
-    // Health checks carry no forwarding header at all: counted, not worth a warning.
-    if (other === null && headers[header] === undefined) return;
-    const now = this.now();
-    if (now < this.nextHeaderMissingWarning) return;
-    this.nextHeaderMissingWarning = now + this.forwardingWarnIntervalMs;
-    const from = peer === '' ? 'the trusted Unix socket' : `trusted proxy ${peer}`;
-    this.logger.warn({ peer, header, other }, `a request from ${from} has no usable ${header} header, so Moat judged ` +
-      'it by the proxy\'s address' + (other === null ? '.' : `. It carries ${other}: if your proxy writes that ` +
-      `header, set ipHeader: '${other}' (Moat reads exactly one header and never falls back to another).`));
-  }
-
-  private watchForForwardingHeaders(request: MoatHttpRequest): void {
-    const header = forwardingHeaderPresent(request.headers);
-    if (header === null) return;
-    // A forwarding header naming the peer itself comes from the server, not a proxy (`next start` writes one).
-    if (header === 'x-forwarded-for' && unmapIpv4(String(request.headers[header])) === request.ip) return;
-    const now = this.now();
-    if (now < this.nextForwardingCheck) return;
-    this.nextForwardingCheck = now + this.forwardingWarnIntervalMs;
-    this.logger.warn({ peer: request.ip, header }, `a request from ${request.ip} carries ${header}, but no proxy is ` +
-      'trusted, so Moat judges the proxy\'s address instead of the client\'s. Set trustedProxies (or ' +
-      'TRUSTED_PROXY_RANGES) to your proxies and ipHeader to the header they write; if clients reach the app ' +
-      'directly, set trustedProxies: [] to silence this.');
+    return this.addressWarnings.withoutPeerAddress(kind, request);
   }
 }
 
@@ -488,10 +350,6 @@ function webAnswer(verdict: Verdict): Response | null {
 function needsParams(engine: FirewallEngine): boolean {
   const rules = engine.rules;
   return rules === undefined || rules.params.size > 0 || rules.attacks != null;
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 function remove<T>(list: T[], item: T): void {

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { DataMode } from '../data/data-set.js';
 import type { Decision, MoatRequest } from '../engine/decision.js';
 import type { SharedRateLimitStore } from '../engine/shared-rate-limit-store.js';
-import type { ForwardingHeader } from '../http/client-ip.js';
+import type { ForwardingHeader } from '../http/client-address.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
 import type { TrustedProxySpec } from '../http/trusted-proxies.js';
 import type { MoatLogger } from './logger.js';

@@ -5,7 +5,7 @@ import type { DataSet } from '../data/data-set.js';
 import { loadMoatData } from '../data/read-data.js';
 import type { DataMode } from '../data/data-set.js';
 import { loadWafrisData, loadWafrisRules } from '../wafris/read-wafris.js';
-import { MoatFileError } from './moat-file-error.js';
+import { MoatFileError } from '../errors/moat-error.js';
 import { detectKind, openReadOnly } from './open-sqlite.js';
 import { loadMoatRules } from './read-rules.js';
 

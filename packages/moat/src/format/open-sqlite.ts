@@ -2,7 +2,7 @@
 import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { openSqliteReadOnly } from './sqlite-driver.js';
 import type { Database as Db } from 'better-sqlite3';
-import { MoatFileError } from './moat-file-error.js';
+import { MoatFileError } from '../errors/moat-error.js';
 import { DATA_FORMAT, RULES_FORMAT } from './schema.js';
 
 export type FileKind = 'moat-rules' | 'moat-data' | 'wafris-rules' | 'wafris-data';

@@ -7,12 +7,12 @@ import { parseRateLimitKey } from '../rules/rate-limit-key.js';
 import { unsafeRuleProblems } from '../rules/rule-safety.js';
 import { normalizeAttackSettings } from '../rules/attack-settings.js';
 import { botSettingsFromJson } from '../rules/bot-settings.js';
-import { MoatFileError } from './moat-file-error.js';
+import { normalizeReportKeys } from '../rules/key-ban.js';
 import { loadRangeTable } from './packed-ranges.js';
 import { readMeta } from './open-sqlite.js';
 import { RULES_FORMAT_VERSION } from './schema.js';
-import { botsFileHash, ipIndexHash, rulesContentHash, rulesFileHash, rulesFormatVersion } from './write-rules.js';
-import { MoatError, errorCodeOf } from '../errors/moat-error.js';
+import { botsFileHash, ipIndexHash, reportKeysFileHash, rulesContentHash, rulesFileHash, rulesFormatVersion } from './write-rules.js';
+import { MoatError, MoatFileError, errorCodeOf } from '../errors/moat-error.js';
 
 interface RuleRow {
   seq: number; id: string; action: RuleAction; kind: RuleKind; value: string; note: string | null; mode: RuleMode;
@@ -54,9 +54,10 @@ export function loadMoatRules(db: Db, path: string): RuleSet {
       throw new MoatError('MOAT_ERR_FILE_VERSION', `format version ${version} is newer than this Moat understands (${RULES_FORMAT_VERSION}); upgrade moat`);
     }
     const rules = readRules(db);
-    // Keyed rate limits came with version 2: a file claiming less was edited (older readers would count them per IP).
+    // Keyed rate limits came with version 2, keyed bans with 3: a file claiming less was edited (older
+    // readers would count those limits per IP, or not know the bans).
     if (version < rulesFormatVersion(rules)) {
-      throw new MoatError('MOAT_ERR_FILE_CORRUPT', `format version ${version} cannot hold keyed rate limits (corrupt or edited file)`);
+      throw new MoatError('MOAT_ERR_FILE_CORRUPT', `format version ${version} cannot hold ${rulesFormatVersion(rules) === 3 ? 'keyed bans' : 'keyed rate limits'} (corrupt or edited file)`);
     }
     const contentHash = meta.get('content_hash') ?? '';
     if (rulesContentHash(rules) !== contentHash) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'content hash does not match the rules (corrupt or edited file)');
@@ -68,8 +69,15 @@ export function loadMoatRules(db: Db, path: string): RuleSet {
     // No `bots` row: bot detection off. The row carries the catalogue the file was compiled with.
     const botsJson = meta.get('bots');
     const bots = botsJson === undefined ? null : botSettingsFromJson(botsJson);
-    const hash = botsFileHash(baseHash, bots);
-    if (bots !== null && meta.get('bots_hash') !== hash) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'bot settings do not match their hash (corrupt or edited file)');
+    const botsHash = botsFileHash(baseHash, bots);
+    if (bots !== null && meta.get('bots_hash') !== botsHash) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'bot settings do not match their hash (corrupt or edited file)');
+    // No `report_keys` row: the file asks for no keys in reports.
+    const reportKeysText = meta.get('report_keys');
+    const reportKeys = reportKeysText === undefined ? [] : normalizeReportKeys(parseJsonArray(reportKeysText));
+    const hash = reportKeysFileHash(botsHash, reportKeys);
+    if (reportKeys.length > 0 && meta.get('report_keys_hash') !== hash) {
+      throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'report keys do not match their hash (corrupt or edited file)');
+    }
     // A file from an older Moat may hold rules the compiler now refuses (a "/" path block, a rate limit
     // under a second): refused whole, like any unusable file, so the rules in force stay in force.
     for (const r of rules) {
@@ -105,9 +113,16 @@ export function loadMoatRules(db: Db, path: string): RuleSet {
       { allow, block },
       attacks,
       bots,
+      reportKeys,
     );
   } catch (e) {
     if (e instanceof MoatFileError) throw e;
     throw new MoatFileError(errorCodeOf(e, 'MOAT_ERR_FILE_CORRUPT'), path, `unreadable rules file: ${(e as Error).message}`, { cause: e });
   }
+}
+
+function parseJsonArray(text: string): unknown[] {
+  const value: unknown = JSON.parse(text);
+  if (!Array.isArray(value)) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'report_keys is not a JSON array');
+  return value;
 }

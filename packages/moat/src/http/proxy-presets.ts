@@ -4,7 +4,7 @@
 // connects from, the preset trusts private (or loopback) peers, and the docs say so.
 
 import { readFileSync } from 'node:fs';
-import type { ForwardingHeader } from './client-ip.js';
+import type { ForwardingHeader } from './client-address.js';
 
 export type ProxyPreset = 'loopback' | 'private' | 'unix' | 'cloudflare' | 'fly' | 'vercel' | 'aws-alb' | 'gcp-lb';
 export const PROXY_PRESETS: readonly ProxyPreset[] = ['loopback', 'private', 'unix', 'cloudflare', 'fly', 'vercel', 'aws-alb', 'gcp-lb'];

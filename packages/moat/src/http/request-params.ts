@@ -1,7 +1,11 @@
 // The parameter string rules see: query and form parameters, percent-decoded (`+` as space), joined
-// with `&` in the order they came. Decoding once means `%3Cscript` and `<script` look the same to a
-// rule; keeping the order keeps the string stable for the same request.
+// with `&` in the order they came; an opted-in JSON body flattened to the same `key=value` text.
+// Decoding once means `%3Cscript` and `<script` look the same to a rule; keeping the order keeps the
+// string stable for the same request.
 
+import type { BodyCharset, BodyKind } from './body-kind.js';
+import { bodyText } from './body-text.js';
+import type { PeekedBody } from './peek-body.js';
 import { percentDecode } from './percent-decode.js';
 
 /** Decoded `a=1&b=2` text of a raw query or urlencoded body. Never throws. */
@@ -14,4 +18,51 @@ export function joinParams(query: string | undefined, body: string | undefined):
   if (!query) return body || undefined;
   if (!body) return query;
   return `${query}&${body}`;
+}
+
+/**
+ * A peeked (and, if it was compressed, inflated) body as parameter text: a form is decoded like a
+ * query; JSON is flattened. A body cut at the size limit is judged on what was read (for JSON, as raw
+ * text, since it no longer parses).
+ */
+export function bodyParams(body: PeekedBody, kind: BodyKind, charset: BodyCharset = 'utf-8'): string {
+  // latin1 keeps every byte as one character; decoding then reads them as UTF-8.
+  if (kind === 'form') return decodeParams(body.bytes.toString('latin1'));
+  const text = bodyText(body.bytes, charset);
+  return body.complete ? jsonToParams(text) : text;
+}
+
+// JSON bodies (opt-in): nested keys joined with `.`, values as text. Flattening parsed JSON defeats
+// escape tricks (`\u003cscript`) that a substring match over the raw text would miss.
+
+/** Bounds, so a deeply nested or huge document costs a bounded amount of work and no deep recursion. */
+const MAX_KEY_DEPTH = 32;
+const MAX_ENTRIES = 10_000;
+
+/** Flattens a JSON document; invalid JSON comes back as its raw text, so it is still inspected. */
+export function jsonToParams(text: string): string {
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  const out: string[] = [];
+  // Explicit stack (children pushed in reverse to keep document order): depth is attacker-chosen.
+  const stack: { value: unknown; key: string; depth: number }[] = [{ value: root, key: '', depth: 0 }];
+  while (stack.length > 0 && out.length < MAX_ENTRIES) {
+    const { value, key, depth } = stack.pop()!;
+    if (value === null || typeof value !== 'object') {
+      out.push(`${key}=${value === null ? 'null' : String(value)}`);
+      continue;
+    }
+    const entries = Array.isArray(value) ? [...value.entries()] : Object.entries(value as Record<string, unknown>);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [k, v] = entries[i]!;
+      // Past the depth limit, values keep the last key rather than growing it without bound.
+      const childKey = depth >= MAX_KEY_DEPTH ? key : key === '' ? String(k) : `${key}.${String(k)}`;
+      stack.push({ value: v, key: childKey, depth: depth + 1 });
+    }
+  }
+  return out.join('&');
 }

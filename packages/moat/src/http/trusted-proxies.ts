@@ -6,7 +6,7 @@ import { parseIpInto } from '../ip/parse-into.js';
 import { parseRange } from '../ip/range.js';
 import { flattenRanges } from '../ranges/flatten.js';
 import { RangeTable } from '../ranges/range-table.js';
-import type { ForwardingHeader } from './client-ip.js';
+import type { ForwardingHeader } from './client-address.js';
 import { isProxyPreset, PROXY_PRESETS, presetHeader, presetRanges, type ProxyPreset } from './proxy-presets.js';
 import { OptionError } from '../errors/moat-error.js';
 

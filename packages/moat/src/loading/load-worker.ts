@@ -7,7 +7,6 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadMoatData } from '../data/read-data.js';
 import { checkLightLabels } from '../data/sqlite-range-lookup.js';
 import { loadRulesFile } from '../format/load-files.js';
-import { MoatFileError } from '../format/moat-file-error.js';
 import { detectKind, openReadOnly } from '../format/open-sqlite.js';
 import { SyncError } from '../sync/sync-error.js';
 import { verifyFileNow } from '../sync/verify-download.js';
@@ -17,7 +16,7 @@ import type { DataMode } from '../data/data-set.js';
 import { packDataSet } from './data-transfer.js';
 import type { LoadJob, LoadOutcome } from './load-job.js';
 import { packRuleSet } from './rules-transfer.js';
-import { errorCodeOf } from '../errors/moat-error.js';
+import { MoatFileError, errorCodeOf } from '../errors/moat-error.js';
 
 type Answer = { outcome: LoadOutcome; transfer: ArrayBuffer[] };
 

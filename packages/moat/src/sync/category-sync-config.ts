@@ -2,9 +2,9 @@
 // install a file. Shared by the scheduler (category-sync.ts) and the download steps.
 import type { KeyObject } from 'node:crypto';
 import type { ClientInfo } from './client-info.js';
-import type { DownloadLimits } from './download-limits.js';
+import type { DownloadLimits } from './managed-options.js';
 import type { HubFailover } from './hub-failover.js';
-import type { SyncCategory } from './sync-category.js';
+import type { SyncCategory } from './sync-dir-files.js';
 import { INLINE_VERIFY_MAX_BYTES } from './verify-download.js';
 
 /** What a loader returns: the usable value plus what status() shows of the file. */

@@ -4,7 +4,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { SyncCategory } from './sync-category.js';
+import type { SyncCategory } from './sync-dir-files.js';
 
 export interface CurrentPointer {
   category: SyncCategory;

@@ -1,7 +1,6 @@
 // Managed-mode settings: explicit options first, then the Wafris environment names (intervals in
 // seconds there, as in Wafris), then defaults. Everything here is pure: env in, settings out.
 import type { DataMode } from '../data/data-set.js';
-import type { DownloadLimits } from './download-limits.js';
 import { DEFAULT_REDACTED_PARAMS } from './redact-params.js';
 import { MIN_BATCH_BYTES } from './report-record.js';
 import { OptionError } from '../errors/moat-error.js';
@@ -103,6 +102,17 @@ export interface ManagedSyncOptions {
   /** Data file kept in memory (default, fastest) or read in place (`light`). */
   dataMode?: DataMode;
   upsync?: UpsyncOptions | false;
+}
+
+/** Poll spread, retry backoff and download limits: resolved once from the options, used by every category sync. */
+export interface DownloadLimits {
+  /** Poll interval spread, a fraction. */
+  jitter: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  requestTimeoutMs: number;
+  downloadTimeoutMs: number;
+  maxDownloadBytes: number;
 }
 
 export interface ResolvedSync extends DownloadLimits {

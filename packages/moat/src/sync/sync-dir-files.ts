@@ -5,8 +5,10 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { processAlive } from './process-alive.js';
-import type { SyncCategory } from './sync-category.js';
 import { INLINE_VERIFY_MAX_BYTES } from './verify-download.js';
+
+/** The two files a site downloads, by their Wafris v2 names. */
+export type SyncCategory = 'custom_rules' | 'data_subscriptions';
 
 /** Where this process downloads a new file before it is checked and renamed into place. */
 export function partFilePath(dir: string, category: SyncCategory): string {

@@ -16,7 +16,7 @@ import Database from 'better-sqlite3';
 import { moat } from '../../src/adapters/express.js';
 import { createFirewall } from '../../src/firewall/firewall.js';
 import { loadDataFile } from '../../src/format/load-files.js';
-import { MoatFileError } from '../../src/format/moat-file-error.js';
+import { MoatFileError } from '../../src/errors/moat-error.js';
 import { close, listen, rulesFile, send } from '../adapters-helpers.js';
 import { dataFileFor } from '../helpers/engine-kit.js';
 

@@ -1,8 +1,10 @@
-// Which single header a trusted proxy's requests are read from: the `ipHeader` option, else
-// `MOAT_IP_HEADER`, else the header the platform presets in trustedProxies name, else X-Forwarded-For.
-// Pure: options in, a header (or a clear error) out.
+// Who the client is, as the options and the environment configure it: the trusted proxies
+// (`trustedProxies` plus `TRUSTED_PROXY_RANGES`) and the single header they are read from (the `ipHeader`
+// option, else `MOAT_IP_HEADER`, else the header the platform presets in trustedProxies name, else
+// X-Forwarded-For). Pure: options in, a choice (or a clear error) out. The Wafris names are kept for the
+// environment variables that mean the same thing.
 
-import { DEFAULT_IP_HEADER, FORWARDING_HEADERS, isForwardingHeader, type ForwardingHeader } from '../http/client-ip.js';
+import { DEFAULT_IP_HEADER, FORWARDING_HEADERS, isForwardingHeader, type ForwardingHeader } from '../http/client-address.js';
 import type { PresetHeader } from '../http/trusted-proxies.js';
 import { OptionError } from '../errors/moat-error.js';
 
@@ -27,11 +29,12 @@ export function chooseIpHeader(inputs: IpHeaderInputs): IpHeaderChoice {
   let explicit = inputs.ipHeader === undefined ? undefined : known(inputs.ipHeader, 'ipHeader');
   if (inputs.ipHeaders !== undefined) {
     const list = inputs.ipHeaders;
-    if (list.length !== 1) {
+    const only = list[0];
+    if (list.length !== 1 || only === undefined) {
       throw new OptionError(`moat: ipHeaders lists ${list.length} headers, but Moat reads exactly one: set ipHeader to the ` +
         'header your proxy writes (a client can send any header the proxy does not overwrite). To read no header, trust no proxy.');
     }
-    const fromList = known(list[0], 'ipHeaders');
+    const fromList = known(only, 'ipHeaders');
     if (explicit !== undefined && explicit !== fromList) {
       throw new OptionError(`moat: ipHeader ${JSON.stringify(explicit)} and ipHeaders ${JSON.stringify(list)} disagree; set ipHeader only`);
     }
@@ -56,4 +59,17 @@ function known(name: string, option: string): ForwardingHeader {
   const lower = name.trim().toLowerCase();
   if (isForwardingHeader(lower)) return lower;
   throw new OptionError(`moat: ${option} ${JSON.stringify(name)} is not a client-IP header Moat reads (${FORWARDING_HEADERS.join(', ')})`);
+}
+
+/** `TRUSTED_PROXY_RANGES`: comma-separated IPs/CIDRs (presets accepted too), added to `trustedProxies`. */
+export function trustedProxiesFromEnv(env: Record<string, string | undefined>): string[] {
+  const value = env.TRUSTED_PROXY_RANGES;
+  if (value === undefined) return [];
+  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** `MOAT_IP_HEADER`: the one header trusted proxies write the client into (the `ipHeader` option wins). */
+export function ipHeaderFromEnv(env: Record<string, string | undefined>): string | undefined {
+  const value = env.MOAT_IP_HEADER?.trim();
+  return value === undefined || value === '' ? undefined : value;
 }
