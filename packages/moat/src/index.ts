@@ -13,7 +13,7 @@ export type { MoatLogger } from './firewall/logger.js';
 export type { FirewallStats, DecisionCounts } from './firewall/stats.js';
 export type { MoatHttpRequest } from './http/normalized-request.js';
 export type { UninspectedReason } from './http/body-kind.js';
-export type { IpSource, ForwardingHeader } from './http/client-ip.js';
+export type { IpSource, ForwardingHeader } from './http/client-address.js';
 export { TrustedProxies } from './http/trusted-proxies.js';
 export type { TrustedProxySpec, PresetHeader } from './http/trusted-proxies.js';
 export { PROXY_PRESETS, CLOUDFLARE_RANGES_FILE } from './http/proxy-presets.js';
@@ -23,13 +23,13 @@ export type { ProxyPreset } from './http/proxy-presets.js';
 export { ManagedFirewall, createManagedFirewall } from './managed/managed-firewall.js';
 export type { ManagedFirewallOptions, ManagedStatus, SyncErrorEvent } from './managed/managed-firewall.js';
 export type { ManagedSyncOptions, UpsyncOptions, ResolvedSync } from './sync/managed-options.js';
-export type { DownloadLimits } from './sync/download-limits.js';
+export type { DownloadLimits } from './sync/managed-options.js';
 export type { CategorySyncStatus, CategoryFileStatus, SyncCounters, SyncResult } from './sync/category-sync-status.js';
 export type { PushAnswer } from './sync/long-poll.js';
 export type { HubFailoverStatus, HubStatus } from './sync/hub-failover.js';
 export type { UpsyncStatus, UpsyncFormat, UpsyncRejections } from './sync/upsync.js';
 export type { UpsyncRecord } from './sync/report-record.js';
-export type { SyncCategory } from './sync/sync-category.js';
+export type { SyncCategory } from './sync/sync-dir-files.js';
 export { DEFAULT_REDACTED_PARAMS } from './sync/redact-params.js';
 
 // The engine and its decisions.
@@ -46,6 +46,8 @@ export type { SharedRateLimitStore, SharedRateLimitOutcome, RateLimitHit, Pendin
 // Rules, their documents and files.
 export type { Rule, MatchRule, RateLimitRule, RuleFields, RuleKind, RuleAction, RuleMode, RateLimitSpec, RateLimitKey, RateLimitKeyKind } from './rules/types.js';
 export { parseRateLimitKey, formatRateLimitKey } from './rules/rate-limit-key.js';
+export { KEY_HASH_RE, MAX_REPORT_KEYS } from './rules/key-ban.js';
+export type { RequestKeys, RequestKeySpec } from './engine/request-keys.js';
 export { RULE_KINDS } from './rules/types.js';
 export { normalizeRule, contentId } from './rules/normalize-rule.js';
 export type { RuleInput } from './rules/normalize-rule.js';
@@ -58,8 +60,7 @@ export type { RulesSource } from './rules/document.js';
 export { writeRulesFile } from './format/write-rules.js';
 export type { WrittenRulesFile } from './format/write-rules.js';
 export { loadRulesFile, loadDataFile } from './format/load-files.js';
-export { MoatFileError } from './format/moat-file-error.js';
-export { MoatError, OptionError } from './errors/moat-error.js';
+export { MoatError, MoatFileError, OptionError } from './errors/moat-error.js';
 export { MOAT_ERROR_CODES } from './errors/codes.js';
 export type { MoatErrorCode, MoatErrorCodeInfo } from './errors/codes.js';
 

@@ -234,7 +234,7 @@ describe('validation', () => {
     ].join('\n');
     assert.deepEqual(problemsOf(() => parseRulesDocument(text, 'r.json')), [
       'r.json:2: allow.ips[1]: invalid IP, CIDR or range "nope"',
-      'r.json:3: block: unknown key "cookies" (expected ips, countries, asns, lists, userAgents, paths, params, hosts, methods)',
+      'r.json:3: block: unknown key "cookies" (expected ips, countries, asns, lists, userAgents, paths, params, hosts, methods, keys)',
       'r.json:3: block.paths[0]: a path rule of "/" matches every request and would block the whole site; use mode "monitor" to watch all traffic, or a longer path',
       'r.json:3: block.paths[1]: value is only spaces, which (nearly) every request contains',
       'r.json:3: block.hosts[0]: wildcard hosts are not supported ("*.example.com"): a host rule matches one host exactly, so list each host',

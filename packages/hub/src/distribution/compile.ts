@@ -4,7 +4,7 @@
  */
 import { RuleError, normalizeRule, parseRulesDocument, parseRulesSource, rulesToDocument, unsafeRuleProblems, writeRulesFile } from 'moat-waf';
 import { writeWafrisRulesFile } from 'moat-waf/wafris';
-import type { AttackSettings, BotSettings, Rule, RuleInput } from 'moat-waf';
+import type { AttackSettings, BotSettings, RateLimitKey, Rule, RuleInput } from 'moat-waf';
 
 export type { Rule, RuleInput };
 export { RuleError, unsafeRuleProblems };
@@ -57,12 +57,15 @@ function safeRules(rules: readonly Rule[]): { safe: Rule[]; skipped: { id: strin
 }
 
 /**
- * `attacks`, `bots`: the site's attack-detection and bot settings (Moat files only; Wafris clients have
- * neither).
+ * `attacks`, `bots`: the site's attack-detection and bot settings; `reportKeys`: the keys its threshold
+ * rules count by, which clients then report hashed (Moat files only; Wafris clients have none of these).
  */
-export function compileMoatRules(rules: readonly Rule[], outPath: string, attacks: AttackSettings | null = null, bots: BotSettings | null = null): CompiledFile {
+export function compileMoatRules(
+  rules: readonly Rule[], outPath: string, attacks: AttackSettings | null = null, bots: BotSettings | null = null,
+  reportKeys: readonly RateLimitKey[] = [],
+): CompiledFile {
   const { safe, skipped } = safeRules(rules);
-  const written = writeRulesFile(safe, outPath, { attacks, bots });
+  const written = writeRulesFile(safe, outPath, { attacks, bots, reportKeys });
   return { path: written.path, hash: written.hash, skipped };
 }
 

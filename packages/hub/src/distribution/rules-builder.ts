@@ -5,7 +5,7 @@ import type { HubStore, RulesBuild, RulesFormat, StoredRule } from '../store/sto
 import { compileMoatRules, compileWafrisRules, type Rule } from './compile.js';
 import { siteAttackSettings } from '../rules/attack-settings.js';
 import { siteBotSettings } from '../rules/bot-settings.js';
-import type { AttackSettings, BotSettings } from 'moat-waf';
+import type { AttackSettings, BotSettings, RateLimitKey } from 'moat-waf';
 
 export interface ServedBuild extends RulesBuild {
   path: string;
@@ -28,6 +28,7 @@ export class RulesBuilder {
   private readonly builtListeners: ((path: string) => unknown)[] = [];
   private readonly expiredListeners: ((siteId: number, rules: StoredRule[]) => Promise<unknown>)[] = [];
   private readonly ruleSources: ((siteId: number) => Promise<Rule[]>)[] = [];
+  private reportKeySource: ((siteId: number) => Promise<RateLimitKey[]>) | null = null;
   private readonly rebuildsForMissing = new Map<number, Promise<Record<RulesFormat, ServedBuild>>>();
   private readonly rebuiltListeners: ((siteId: number, built: Record<RulesFormat, ServedBuild>) => unknown)[] = [];
 
@@ -47,7 +48,8 @@ export class RulesBuilder {
       for (const source of this.ruleSources) rules.push(...(await source(siteId)));
       const attacks = await siteAttackSettings(this.store, siteId);
       const bots = await siteBotSettings(this.store, siteId);
-      const built = { moat: await this.build(siteId, 'moat', rules, attacks, bots), wafris: await this.build(siteId, 'wafris', rules, null, null) };
+      const reportKeys = (await this.reportKeySource?.(siteId)) ?? [];
+      const built = { moat: await this.build(siteId, 'moat', rules, attacks, bots, reportKeys), wafris: await this.build(siteId, 'wafris', rules, null, null) };
       // Every build after an expiry sees it exactly once: expired since the previous build, not yet at this one.
       const sinceMs = previous ? previous.builtAt * 1000 : Number.POSITIVE_INFINITY;
       const expired = stored.filter((r) => r.expires !== undefined && r.expires > sinceMs && r.expires <= built.wafris.builtAt * 1000);
@@ -111,6 +113,11 @@ export class RulesBuilder {
     this.ruleSources.push(source);
   }
 
+  /** Where the keys a site's Moat clients report come from (its keyed threshold rules). */
+  setReportKeySource(source: (siteId: number) => Promise<RateLimitKey[]>): void {
+    this.reportKeySource = source;
+  }
+
   /** Calls `listener` (awaited) with a site's rules that expired since its previous build, once per expiry. */
   onExpired(listener: (siteId: number, rules: StoredRule[]) => Promise<unknown>): void {
     this.expiredListeners.push(listener);
@@ -125,13 +132,15 @@ export class RulesBuilder {
     return join(this.rulesDir, `site-${siteId}`);
   }
 
-  private async build(siteId: number, format: RulesFormat, rules: Rule[], attacks: AttackSettings | null, bots: BotSettings | null): Promise<ServedBuild> {
+  private async build(
+    siteId: number, format: RulesFormat, rules: Rule[], attacks: AttackSettings | null, bots: BotSettings | null, reportKeys: RateLimitKey[] = [],
+  ): Promise<ServedBuild> {
     const dir = this.siteDir(siteId);
     mkdirSync(dir, { recursive: true });
     const temp = join(dir, `.building-${format}-${randomBytes(6).toString('hex')}.db`);
     let compiled;
     try {
-      compiled = format === 'moat' ? compileMoatRules(rules, temp, attacks, bots) : compileWafrisRules(rules, temp, this.now());
+      compiled = format === 'moat' ? compileMoatRules(rules, temp, attacks, bots, reportKeys) : compileWafrisRules(rules, temp, this.now());
     } catch (error) {
       rmSync(temp, { force: true });
       throw error;

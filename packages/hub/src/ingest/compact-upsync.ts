@@ -142,6 +142,9 @@ export function expandCompactUpsync(body: unknown, limits: CompactUpsyncLimits, 
   // Optional (older clients send none): the response status of each record, -1 when not known.
   const status = own(columns, 'status');
   if (status !== undefined && (!Array.isArray(status) || status.length !== n)) malformed(`columns.status must be an array of n entries`);
+  // Optional: each record's reported keys, a string index or -1; the text is judged with the record.
+  const keys = own(columns, 'keys');
+  if (keys !== undefined && (!Array.isArray(keys) || keys.length !== n)) malformed(`columns.keys must be an array of n entries`);
 
   // Checked before any record is built: a bad count section costs no record objects.
   const aggregates = version === 2 ? expandAggregates(own(top, 'aggregates'), dictionary, t0, limits) : [];
@@ -162,6 +165,7 @@ export function expandCompactUpsync(body: unknown, limits: CompactUpsyncLimits, 
     };
     // Set after the literal, so batches without the column build records as before.
     if (status !== undefined) batch[i]!.status = status[i] === -1 ? null : status[i];
+    if (keys !== undefined && keys[i] !== -1) batch[i]!.keys = text('keys', keys, i);
   }
   return { meta, batch, aggregates };
 }

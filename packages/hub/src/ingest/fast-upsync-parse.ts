@@ -1,5 +1,6 @@
 import type { UpsyncRecord } from './upsync-schema.js';
 import { statusOrNull, upsyncRecordSchema } from './upsync-schema.js';
+import { parseReportedKeys } from './reported-keys.js';
 
 const TREATMENTS = new Set(['Passed', 'Blocked', 'Allowed']);
 
@@ -62,6 +63,12 @@ export function fastRecord(raw: unknown): UpsyncRecord | undefined {
   // The schema keeps a present-but-empty key as it came (null, undefined, or a fresh empty list).
   if ('monitored' in r) out.monitored = Array.isArray(monitored) ? [] : monitored as null | undefined;
   if ('status' in r) out.status = r.status === undefined ? undefined : statusOrNull(r.status);
+  if ('keys' in r && r.keys !== undefined) {
+    const keys = parseReportedKeys(r.keys);
+    // A refused key list goes to the schema, which refuses the record with the reason.
+    if (typeof keys === 'string') return undefined;
+    out.keys = keys;
+  }
   return out;
 }
 

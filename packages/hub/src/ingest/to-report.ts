@@ -11,6 +11,6 @@ export function toReport(r: UpsyncRecord, countryOf: (ip: string) => string | nu
     ts: r.timestamp, ip: r.ip, method: r.method.toUpperCase(), host: r.host, path: r.path, parameter: r.parameter,
     userAgent: r.user_agent, requestId: r.request_id, treatment: r.treatment, category: r.category, rule: r.rule,
     ruleId: r.rule_id, monitored: r.monitored && r.monitored.length > 0 ? r.monitored : null, ipSource: r.ip_source,
-    country, status: r.status ?? null,
+    country, status: r.status ?? null, keys: r.keys ?? null,
   };
 }

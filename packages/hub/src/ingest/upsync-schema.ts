@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseReportedKeys } from './reported-keys.js';
 
 /**
  * Text fields: missing or null become '', over-long values are cut rather than the record refused, and
@@ -52,6 +53,16 @@ export const upsyncRecordSchema = z.object({
   // Moat clients only: the response status, for status-based threshold rules. Anything but an integer
   // from 100 to 599 is read as "not known" (null) rather than refusing the report.
   status: z.unknown().transform(statusOrNull).optional(),
+  // Moat clients only: the request's hashed keys, for keyed threshold rules; anything malformed refuses
+  // the record (a forged key must never be counted or stored).
+  keys: z.unknown().transform((value, ctx) => {
+    const keys = parseReportedKeys(value);
+    if (typeof keys === 'string') {
+      ctx.addIssue({ code: 'custom', message: keys });
+      return z.NEVER;
+    }
+    return keys;
+  }).optional(),
 });
 
 export type UpsyncRecord = z.output<typeof upsyncRecordSchema>;

@@ -14,6 +14,7 @@ import { ensureDefaultDataFiles } from '../distribution/default-data-files.js';
 import { downsyncRoutes } from '../distribution/downsync-routes.js';
 import { feedApiRoutes } from '../feeds/feed-api-routes.js';
 import { FeedService } from '../feeds/feed-service.js';
+import { BotCatalogueService } from '../feeds/bot-catalogue-service.js';
 import { dataRoutes } from '../ui/routes/data-routes.js';
 import { ChangeWaiters } from '../distribution/change-waiters.js';
 import { RulesBuilder } from '../distribution/rules-builder.js';
@@ -117,6 +118,7 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
     builder.onExpired((siteId, expired) => audit.rulesExpired(HUB_ACTOR, siteId, expired));
     const thresholds = new BanService(store, builder, audit, now, (error, message) => app.log.error({ err: error }, message), options.thresholds);
     builder.addRuleSource((siteId) => thresholds.ruleSource(siteId));
+    builder.setReportKeySource((siteId) => thresholds.reportKeys(siteId));
     banService = thresholds;
     await thresholds.start();
     const signingKey = config.signing ? loadOrCreateSigningKey(config.signingKeyFile) : null;
@@ -136,7 +138,7 @@ export async function createHub(options: HubOptions): Promise<Hub<HubStore>> {
     }
     const feeds = new FeedService(store, {
       ...config.feeds, dir: join(config.dataDir, 'feeds'), dataFilesDir: config.dataFilesDir, bundledCountries: config.defaultDataFiles,
-    }, now, app.log);
+    }, now, app.log, new BotCatalogueService({ store, builder, audit, now, log: app.log }));
     let url = '';
     const context: HubContext = {
       feeds,

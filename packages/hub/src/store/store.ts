@@ -5,6 +5,7 @@
  */
 import type { Rule } from 'moat-waf';
 import type { FeedStore } from './feed-records.js';
+import type { BotCatalogueStore } from './bot-catalogue-records.js';
 import type { ReportScanSource } from './report-scan.js';
 import type { ThresholdStore } from '../thresholds/threshold-store.js';
 
@@ -163,6 +164,8 @@ export interface ReportRecord {
   aggregateCount?: number;
   /** The response status a Moat client reported; only threshold rules read it (not stored). */
   status?: number | null;
+  /** The hashed keys a Moat client reported (header, cookie, user id); only threshold rules read them (not stored). */
+  keys?: readonly { kind: string; hash: string }[] | null;
 }
 
 /** Passed requests in a range, and how many of them arrived only as counts (the rest are in the request log). */
@@ -361,6 +364,8 @@ export interface HubStore {
 
   /** Threat-intelligence feed sources and the data-file versions built from them (feeds/). */
   readonly feeds: FeedStore;
+  /** The bot catalogues offered by `bots` feeds; the newest accepted one is compiled into every site's file. */
+  readonly botCatalogues: BotCatalogueStore;
 
   /** Resolves when the store answers a trivial query (readiness); rejects when it cannot. */
   ping(): Promise<void>;

@@ -1,5 +1,41 @@
 import { formatRange, tryParseIp, tryParseRange, type IpRange } from 'moat-waf/ip';
+import { KEY_HASH_RE } from 'moat-waf';
 import type { ThresholdKeyKind } from './threshold-types.js';
+
+/** One key a Moat client reported with a request: its kind (`header:x-api-key`) and the hash of its value. */
+export interface ReportedKey {
+  kind: string;
+  hash: string;
+}
+
+/** Whether a rule counts by a reported key (header, cookie, user) rather than by address. */
+export function isReportedKeyKind(kind: ThresholdKeyKind): boolean {
+  return kind !== 'ip' && kind !== 'ip64';
+}
+
+/**
+ * The ban key of a reported key: `header:x-api-key=<32 hex>`, the very text of the moat rule that
+ * blocks it (rule kind `key`). Never an address, so it can never be read as one (banKeyRange: null).
+ */
+export function reportedBanKey(kind: string, hash: string): string {
+  return `${kind}=${hash}`;
+}
+
+/** Whether a ban key names a reported key (else it is an address or a /64). */
+export function isReportedBanKey(key: string): boolean {
+  const eq = key.lastIndexOf('=');
+  return eq > 0 && KEY_HASH_RE.test(key.slice(eq + 1));
+}
+
+/**
+ * A ban key as the dashboard shows it: an address as it is, a reported key as its kind and the first
+ * eight digits of its hash (`header:x-api-key #3f2a9c01…`): enough to tell bans apart, nothing more.
+ */
+export function banKeyLabel(key: string): string {
+  if (!isReportedBanKey(key)) return key;
+  const eq = key.lastIndexOf('=');
+  return `${key.slice(0, eq)} #${key.slice(eq + 1, eq + 9)}…`;
+}
 
 const LOW_64 = (1n << 64n) - 1n;
 

@@ -1,4 +1,4 @@
-import type { Rule } from 'moat-waf';
+import { MAX_REPORT_KEYS, parseRateLimitKey, type RateLimitKey, type Rule } from 'moat-waf';
 import { tryParseRange, type IpRange } from 'moat-waf/ip';
 import type { Actor } from '../audit/actor.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -6,7 +6,7 @@ import type { RulesBuilder } from '../distribution/rules-builder.js';
 import { HttpError } from '../server/http-error.js';
 import { DatabaseUnavailableError } from '../store/postgres/database-unavailable.js';
 import type { HubStore } from '../store/store.js';
-import { banKeyRange, rangesOverlap } from './ban-key.js';
+import { banKeyRange, isReportedBanKey, isReportedKeyKind, rangesOverlap } from './ban-key.js';
 import { BanBrakes } from './ban-policy.js';
 import { FleetCounts, type FleetBatch, type FleetCountStats } from './fleet-counts.js';
 import { BUCKETS, SlidingCounters, type CounterStats } from './sliding-counters.js';
@@ -296,6 +296,14 @@ export class BanService {
     return bans.map(banRule);
   }
 
+  /**
+   * The keys the site's threshold rules count by besides the address (registered with the builder): its
+   * Moat clients then report each request's hashes of them (rules file `report_keys`).
+   */
+  async reportKeys(siteId: number): Promise<RateLimitKey[]> {
+    return reportedKinds(await this.store.thresholds.listThresholdRules(siteId)).map((kind) => parseRateLimitKey(kind)!);
+  }
+
   // Threshold rules
 
   listRules(siteId: number): Promise<ThresholdRule[]> {
@@ -307,28 +315,40 @@ export class BanService {
     if (existing.length >= THRESHOLD_LIMITS.maxRulesPerSite) {
       throw new HttpError(400, `a site has at most ${THRESHOLD_LIMITS.maxRulesPerSite} threshold rules`, 'too_many_threshold_rules');
     }
+    checkReportedKinds([...existing, input]);
     const rule = await this.store.thresholds.createThresholdRule(siteId, input, this.nowSeconds());
     await this.audit.record(actor, 'threshold.create', { siteId, target: `threshold-${rule.id}`, after: input });
     await this.reloadRules(siteId);
+    await this.rebuildForKeys(siteId, existing, [...existing, rule]);
     return rule;
   }
 
   async updateRule(siteId: number, id: number, input: ThresholdRuleInput, actor: Actor): Promise<ThresholdRule> {
     const before = await this.requireRule(siteId, id);
+    const existing = await this.store.thresholds.listThresholdRules(siteId);
+    checkReportedKinds([...existing.filter((r) => r.id !== id), input]);
     const rule = await this.store.thresholds.updateThresholdRule(siteId, id, input, this.nowSeconds());
     if (!rule) throw notFound('threshold rule');
     await this.audit.record(actor, 'threshold.update', { siteId, target: `threshold-${id}`, before: inputOf(before), after: input });
     this.brakes.forgetRule(id);
     await this.reloadRules(siteId);
+    await this.rebuildForKeys(siteId, existing, existing.map((r) => (r.id === id ? rule : r)));
     return rule;
   }
 
   async deleteRule(siteId: number, id: number, actor: Actor): Promise<void> {
     const before = await this.requireRule(siteId, id);
+    const existing = await this.store.thresholds.listThresholdRules(siteId);
     await this.store.thresholds.deleteThresholdRule(siteId, id);
     await this.audit.record(actor, 'threshold.delete', { siteId, target: `threshold-${id}`, before: inputOf(before) });
     this.brakes.forgetRule(id);
     await this.reloadRules(siteId);
+    await this.rebuildForKeys(siteId, existing, existing.filter((r) => r.id !== id));
+  }
+
+  /** Rebuilds the site's files when the keys its rules count by changed (clients learn them from the file). */
+  private async rebuildForKeys(siteId: number, before: readonly ThresholdRuleInput[], after: readonly ThresholdRuleInput[]): Promise<void> {
+    if (reportedKinds(before).join(' ') !== reportedKinds(after).join(' ')) await this.builder.rebuild(siteId);
   }
 
   // Bans
@@ -414,11 +434,15 @@ export class BanService {
       const standing = await this.standingKeys(siteId, rule.mode, nowSeconds);
       const until = standing.get(key);
       if (until !== undefined && until > nowSeconds) continue;
-      const covered = banKeyRange(key);
-      // Allow wins: a key any allow rule covers is never banned, not even in monitor mode.
-      if (!covered || allowed.some((range) => rangesOverlap(range, covered))) {
-        this.counts.allowListed += 1;
-        continue;
+      // Allow wins: an address any allow rule covers is never banned, not even in monitor mode. A reported
+      // key (header, cookie, user) is banned whatever the addresses it came from: the clients' engines
+      // let an allow-listed address through with it all the same.
+      if (!isReportedBanKey(key)) {
+        const covered = banKeyRange(key);
+        if (!covered || allowed.some((range) => rangesOverlap(range, covered))) {
+          this.counts.allowListed += 1;
+          continue;
+        }
       }
       if (standing.size >= this.options.maxActiveBansPerSite && liveCount(standing, nowSeconds) >= this.options.maxActiveBansPerSite) {
         this.counts.refusedByCap += 1;
@@ -549,10 +573,26 @@ function inputOf(rule: ThresholdRule): ThresholdRuleInput {
   return input;
 }
 
-/** A standing ban as the engine's block rule: the ban's key as an IP rule, its reason as the note. */
+/**
+ * A standing ban as the engine's block rule, its reason as the note: an address as an IP rule, a reported
+ * key as a keyed ban (`header:x-api-key=<hash>`, rule kind `key`; Moat files only, Wafris has none).
+ */
 export function banRule(ban: Ban): Rule {
   return {
-    id: `auto-ban-${ban.id}`, action: 'block', kind: 'ip', value: ban.key, mode: 'block',
+    id: `auto-ban-${ban.id}`, action: 'block', kind: isReportedBanKey(ban.key) ? 'key' : 'ip', value: ban.key, mode: 'block',
     note: `auto-ban: ${ban.reason}`.slice(0, 500), expires: ban.expiresAt * 1000,
   };
+}
+
+/** The distinct reported-key kinds of some rules, sorted (what the site's rules file lists). */
+function reportedKinds(rules: readonly Pick<ThresholdRuleInput, 'key'>[]): string[] {
+  return [...new Set(rules.filter((r) => isReportedKeyKind(r.key)).map((r) => r.key))].sort();
+}
+
+/** Clients hash and report each listed key with every request: a site's rules may count by MAX_REPORT_KEYS at most. */
+function checkReportedKinds(rules: readonly Pick<ThresholdRuleInput, 'key'>[]): void {
+  const kinds = reportedKinds(rules);
+  if (kinds.length > MAX_REPORT_KEYS) {
+    throw new HttpError(400, `a site's threshold rules count by at most ${MAX_REPORT_KEYS} headers, cookies or user ids (got ${kinds.length})`, 'too_many_threshold_keys');
+  }
 }

@@ -1,4 +1,4 @@
-import { banKeyOf } from './ban-key.js';
+import { banKeyOf, reportedBanKey, type ReportedKey } from './ban-key.js';
 import type { FleetCounts } from './fleet-counts.js';
 import { BUCKETS, SlidingCounters } from './sliding-counters.js';
 import type { ThresholdCondition, ThresholdRule } from './threshold-types.js';
@@ -14,6 +14,8 @@ export interface ThresholdRecord {
   status?: number | null;
   /** Requests this record stands for (a client's count of alike Passed requests); 1 when absent. */
   aggregateCount?: number;
+  /** The keys a Moat client reported with the request, hashed (validated on ingest); absent or null: none. */
+  keys?: readonly ReportedKey[] | null;
 }
 
 /** A key that reached a rule's threshold: counting for it starts again from zero. */
@@ -78,7 +80,10 @@ export class ThresholdEvaluator {
           path ??= comparablePath(record.path);
           if (!pathMatches(path, c.path, c.pathMatch)) continue;
         }
-        const key = rule.key === 'ip' ? (ipKey ??= banKeyOf(record.ip, 'ip')) : (ip64Key ??= banKeyOf(record.ip, 'ip64'));
+        const key = rule.key === 'ip64' ? (ip64Key ??= banKeyOf(record.ip, 'ip64'))
+          : rule.key === 'ip' ? (ipKey ??= banKeyOf(record.ip, 'ip'))
+          // A request without the rule's key counts by its IP: leaving the key out never escapes the rule.
+          : keyedBanKey(record.keys, rule.key) ?? (ipKey ??= banKeyOf(record.ip, 'ip'));
         if (key === null) continue;
         const bucket = Math.floor((record.ts * BUCKETS) / rule.windowSeconds);
         const weight = record.aggregateCount ?? 1;
@@ -94,6 +99,13 @@ export class ThresholdEvaluator {
     }
     return crossings ?? NO_CROSSINGS;
   }
+}
+
+/** The ban key of the record's `kind` key (`header:x-api-key=<hash>`), or null when it reported none. */
+function keyedBanKey(keys: readonly ReportedKey[] | null | undefined, kind: string): string | null {
+  if (keys === undefined || keys === null) return null;
+  for (const key of keys) if (key.kind === kind) return reportedBanKey(kind, key.hash);
+  return null;
 }
 
 /** The path as rules are written: lower case, without the query. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { THRESHOLD_KEY_KINDS, THRESHOLD_MODES, type ThresholdKeyKind, type ThresholdMode, type ThresholdRuleInput } from './threshold-types.js';
+import { formatRateLimitKey, parseRateLimitKey } from 'moat-waf';
+import { THRESHOLD_IP_KINDS, THRESHOLD_MODES, type ThresholdKeyKind, type ThresholdMode, type ThresholdRuleInput } from './threshold-types.js';
 
 /** Bounds of a threshold rule: wide enough for any sane rule, narrow enough that none costs unbounded memory. */
 export const THRESHOLD_LIMITS = {
@@ -25,13 +26,31 @@ const conditionSchema = z.object({
   status: z.number().int().min(100).max(599).nullish().transform((v) => v ?? null),
 }).strict();
 
+/**
+ * `ip`, `ip64`, or a reported key written as a rate limit's (`header:x-api-key`, `cookie:session`,
+ * `user`), checked by the same parser: a header carrying the client address (X-Forwarded-For …) or
+ * `header:cookie` is refused, since a client could then choose its own count.
+ */
+const keySchema = z.string().trim().max(80).transform((text, ctx): ThresholdKeyKind => {
+  if ((THRESHOLD_IP_KINDS as readonly string[]).includes(text)) return text as ThresholdKeyKind;
+  try {
+    const key = parseRateLimitKey(text);
+    if (key !== undefined) return formatRateLimitKey(key) as ThresholdKeyKind;
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+  ctx.addIssue({ code: 'custom', message: 'use "ip", "ip64", "header:<name>", "cookie:<name>" or "user"' });
+  return z.NEVER;
+});
+
 /** A threshold rule as the API and the form send it; every number bounded, every unknown field refused. */
 export const thresholdInputSchema = z.object({
   name: z.string().trim().min(1).max(100),
   condition: conditionSchema,
   windowSeconds: z.number().int().min(1).max(THRESHOLD_LIMITS.maxWindowSeconds),
   threshold: z.number().int().min(1).max(THRESHOLD_LIMITS.maxThreshold),
-  key: z.enum(THRESHOLD_KEY_KINDS as unknown as [ThresholdKeyKind, ...ThresholdKeyKind[]]),
+  key: keySchema,
   banSeconds: z.number().int().min(1).max(THRESHOLD_LIMITS.maxBanSeconds),
   mode: z.enum(THRESHOLD_MODES as unknown as [ThresholdMode, ...ThresholdMode[]]).default('monitor'),
   maxBansPerMinute: z.number().int().min(1).max(THRESHOLD_LIMITS.maxBansPerMinute).default(60),
@@ -60,7 +79,8 @@ export function thresholdInputFromForm(form: Record<string, string | undefined>)
     },
     windowSeconds: formNumber(form.windowSeconds),
     threshold: formNumber(form.threshold),
-    key: form.key,
+    // Header and cookie keys come as a kind and a name field.
+    key: form.key === 'header' || form.key === 'cookie' ? `${form.key}:${form.keyName ?? ''}` : form.key,
     banSeconds: formNumber(form.banSeconds),
     mode: form.mode,
     maxBansPerMinute: formNumber(form.maxBansPerMinute),

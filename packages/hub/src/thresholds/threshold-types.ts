@@ -3,9 +3,15 @@
  * the would-be bans) the hub derives from reports. Times are Unix seconds.
  */
 
-/** What a ban covers: the address itself (IPv4 and IPv6 /128), or IPv6 by /64 (IPv4 still by address). */
-export type ThresholdKeyKind = 'ip' | 'ip64';
-export const THRESHOLD_KEY_KINDS: readonly ThresholdKeyKind[] = ['ip', 'ip64'];
+/**
+ * What a rule counts and bans by: the address itself (IPv4 and IPv6 /128), IPv6 by /64 (IPv4 still by
+ * address), or a key Moat clients report hashed: a request header (`header:x-api-key`), a cookie
+ * (`cookie:session`) or the app's user id (`user`), as rate-limit keys are written (moat's
+ * parseRateLimitKey). A request without the key counts by its IP, so leaving the key out never escapes.
+ */
+export type ThresholdKeyKind = 'ip' | 'ip64' | 'user' | `header:${string}` | `cookie:${string}`;
+/** The kinds by address. */
+export const THRESHOLD_IP_KINDS: readonly ThresholdKeyKind[] = ['ip', 'ip64'];
 
 /** monitor: records whom the rule would ban and bans nobody; enforce: bans. */
 export type ThresholdMode = 'monitor' | 'enforce';
@@ -49,7 +55,7 @@ export interface ThresholdRule extends ThresholdRuleInput {
 export interface Ban {
   id: number;
   siteId: number;
-  /** An IP address, or an IPv6 /64 as CIDR. */
+  /** An IP address, an IPv6 /64 as CIDR, or a reported key and its hash (`header:x-api-key=<32 hex>`; see ban-key.ts). */
   key: string;
   /** Rule name and the count seen, e.g. `login failures: 12 in 600 s`. */
   reason: string;

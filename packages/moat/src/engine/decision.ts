@@ -48,7 +48,9 @@ export type Category =
   // inputs were not all examined (the per-request work cap, attacks/request-attacks.ts).
   | `attack-${AttackCategory}` | 'attack-cut'
   // Moat only: bots by catalogue category (bots/), a claim of a verifiable crawler from outside its ranges, a bot no entry names.
-  | `bot-${BotCategory}` | 'bot-spoofed' | 'bot-unknown';
+  | `bot-${BotCategory}` | 'bot-spoofed' | 'bot-unknown'
+  // Moat only: a keyed ban (rule kind `key`) matched the hash of the request's header, cookie or user id.
+  | 'bkey';
 
 /** A monitor-mode rule that matched: it would have decided the request had it been in block mode. */
 export interface MonitorMatch {
@@ -77,4 +79,9 @@ export interface Decision {
   pendingRateLimits?: PendingRateLimits;
   /** For attack blocks (category `attack-…`): what was found, where (`query.q`, `json.user.name`), a redacted snippet. */
   attack?: AttackMatch;
+  /**
+   * The request's keys the rules file asks to report (`header:x-api-key=<32 hex> user=<32 hex>`, hashes
+   * only), for the hub's keyed threshold rules; absent when the file asks for none or the request has none.
+   */
+  reportKeys?: string;
 }

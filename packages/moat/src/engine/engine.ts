@@ -12,7 +12,8 @@ import type { Category, Decision, MonitorMatch, MoatRequest } from './decision.j
 import type { RateLimitStore } from './rate-limiter.js';
 import { MemoryRateLimitStore } from './rate-limiter.js';
 import type { PendingRateLimits, RateLimitHit, SharedRateLimitStore } from './shared-rate-limit-store.js';
-import { keyedClient } from './rate-limit-client.js';
+import { keyedClient, keyHash } from './rate-limit-client.js';
+import type { RequestKeys, RequestKeySpec } from './request-keys.js';
 import type { ExactIndex } from './exact-index.js';
 import { lowerCased, upperCased } from '../text/fast-case.js';
 import { RecentValues } from '../text/recent-values.js';
@@ -58,6 +59,9 @@ export interface EngineOptions extends Omit<EngineParts, 'rules' | 'data'> {
   dataMode?: DataMode;
 }
 
+// Index reads below use `!` rather than checks: rule numbers in the rule set's indexes always point into
+// `rules.rules`, labels from a range table into its data set's labels (checked when the file loads), and
+// loops stay within their arrays. A `!` costs nothing on the request path; a check would.
 export class Engine {
   readonly rules: RuleSet;
   readonly data: DataSet | null;
@@ -69,7 +73,10 @@ export class Engine {
   private readonly v6Prefix: 64 | 128;
   /** Lengths of the exact rate-limit paths, so `/blog/` is not sliced to look up a `/blog` no rule names. */
   private readonly exactRateLimitLengths: ReadonlySet<number>;
-  /** True when a rate limit counts by the app's user id: only then does the firewall ask the app for it. */
+  /**
+   * True when a rate limit counts, a keyed ban blocks or a report names the app's user id: only then
+   * does the firewall ask the app for it.
+   */
   readonly rateLimitsByUser: boolean;
 
   constructor(parts: EngineParts) {
@@ -81,7 +88,8 @@ export class Engine {
     this.v6Prefix = parts.ipv6RateLimitPrefix ?? 64;
     this.exactRateLimitLengths = new Set(this.rules.rules.flatMap((r) =>
       r.kind === 'rateLimit' && r.rateLimit.match !== 'prefix' ? [r.rateLimit.path.length] : []));
-    this.rateLimitsByUser = this.rules.rules.some((r) => r.kind === 'rateLimit' && r.rateLimit.key?.by === 'user');
+    this.rateLimitsByUser = this.rules.rules.some((r) => r.kind === 'rateLimit' && r.rateLimit.key?.by === 'user') || this.rules.keys?.byUser === true;
+    this.keyHashes = new Array<string | null | undefined>(this.rules.keys?.specs.length ?? 0);
     this.bots = this.rules.bots === null ? null : new BotCheck(this.rules.bots, this.data);
   }
 
@@ -93,6 +101,15 @@ export class Engine {
   }
 
   evaluate(req: MoatRequest): Decision {
+    const keys = this.rules.keys;
+    // Files without keyed bans or reported keys (nearly all) go straight on: one null check.
+    if (keys === null) return this.judge(req);
+    this.keyHashes.fill(undefined);
+    const d = this.judge(req);
+    return keys.hasReported ? this.withReportKeys(d, keys, req) : d;
+  }
+
+  private judge(req: MoatRequest): Decision {
     const rs = this.rules;
     this.clockRead = false;
     this.monitored = null;
@@ -113,6 +130,8 @@ export class Engine {
       if (this.data !== null && rs.needsData && (d = this.checkData(this.data, family)) !== null) return d;
       if (!this.ruleConsulted) this.quietIps.set(ip, true);
     }
+    // Keyed bans: after every allow, with the block rules; the request's key hashed once (keyHashOf).
+    if (rs.keys !== null && rs.keys.hasBans && (d = this.checkKeyBans(rs.keys, req)) !== null) return d;
     // 7–9: substrings, case-insensitive.
     if (rs.userAgents.size > 0 && req.userAgent && (d = this.checkSubstring(rs.userAgents, req.userAgent, 'bu')) !== null) return d;
     // Bot blocks sit with the user-agent rules they are a named form of; monitor verdicts are recorded.
@@ -157,19 +176,23 @@ export class Engine {
     if (outcome.fallback !== null) onFallback?.(outcome.fallback);
     let monitored: MonitorMatch[] | null = decision.monitored.length > 0 ? [...decision.monitored] : null;
     for (let k = 0; k < outcome.waits.length && k < pending.rules.length; k++) {
-      const wait = outcome.waits[k];
+      const wait = outcome.waits[k]!;
       if (wait === 0) continue;
-      const r = this.rules.rules[pending.rules[k]];
+      const r = this.rules.rules[pending.rules[k]!]!;
       if (r.mode === 'monitor') {
         (monitored ??= []).push({ category: 'brl', rule: r.id, ruleId: r.id });
         continue;
       }
-      return {
+      const blocked: Decision = {
         treatment: 'Blocked', category: 'brl', rule: r.id, ruleId: r.id, monitored: monitored ?? NO_MONITORS,
         retryAfter: Math.ceil(wait / 1000), rateLimitKey: pending.hits[k]?.by ?? 'ip',
       };
+      if (decision.reportKeys !== undefined) blocked.reportKeys = decision.reportKeys;
+      return blocked;
     }
-    return { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: monitored ?? NO_MONITORS };
+    const passed: Decision = { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: monitored ?? NO_MONITORS };
+    if (decision.reportKeys !== undefined) passed.reportKeys = decision.reportKeys;
+    return passed;
   }
 
   // The last client IP parsed into `words`. Keep-alive connections send request after request from the
@@ -245,14 +268,14 @@ export class Engine {
   /** First rule of `candidates` that decides (live, block mode), or -1. */
   private pick(candidates: readonly number[] | undefined, category: Category): number {
     if (candidates === undefined) return -1;
-    for (let k = 0; k < candidates.length; k++) if (this.decides(candidates[k], category)) return candidates[k];
+    for (let k = 0; k < candidates.length; k++) if (this.decides(candidates[k]!, category)) return candidates[k]!;
     return -1;
   }
 
   /** Whether rule `i` decides the request: expired rules never do; monitor rules are recorded instead. */
   private decides(i: number, category: Category): boolean {
     this.ruleConsulted = true;
-    const r = this.rules.rules[i];
+    const r = this.rules.rules[i]!;
     if (r.expires !== undefined && r.expires <= this.time()) return false;
     if (r.mode === 'monitor') {
       // A rule met again through another form of the same request is recorded once.
@@ -263,19 +286,71 @@ export class Engine {
     return true;
   }
 
+  /** Per evaluation: each key spec's hash for this request (undefined: not computed yet; null: absent). */
+  private readonly keyHashes: (string | null | undefined)[];
+
+  private keyHashOf(k: number, spec: RequestKeySpec, req: MoatRequest): string | null {
+    let hash = this.keyHashes[k];
+    if (hash === undefined) hash = this.keyHashes[k] = keyHash(spec.key, req);
+    return hash;
+  }
+
+  /** A keyed ban whose hash is the request's: the decision names the key (`header:x-api-key`), never its value. */
+  private checkKeyBans(keys: RequestKeys, req: MoatRequest): Decision | null {
+    const specs = keys.specs;
+    for (let k = 0; k < specs.length; k++) {
+      const spec = specs[k]!;
+      if (spec.bans === null) continue;
+      const hash = this.keyHashOf(k, spec, req);
+      if (hash === null) continue;
+      const hit = this.pick(spec.bans.get(hash), 'bkey');
+      if (hit >= 0) {
+        return { treatment: 'Blocked', category: 'bkey', rule: spec.text, ruleId: this.rules.rules[hit]!.id, monitored: this.monitored ?? NO_MONITORS };
+      }
+    }
+    return null;
+  }
+
+  /** The decision with the hashes of the keys the file asks to report (a copy, only when the request has one). */
+  private withReportKeys(d: Decision, keys: RequestKeys, req: MoatRequest): Decision {
+    let text = '';
+    const specs = keys.specs;
+    for (let k = 0; k < specs.length; k++) {
+      const spec = specs[k]!;
+      if (!spec.reported) continue;
+      const hash = this.keyHashOf(k, spec, req);
+      if (hash === null) continue;
+      // Clients repeat their key: the pair's text is kept from the last request (measured ~0.1 µs a request).
+      let pair = this.reportPairs[k];
+      if (pair === undefined || this.reportPairHashes[k] !== hash) {
+        pair = this.reportPairs[k] = `${spec.text}=${hash}`;
+        this.reportPairHashes[k] = hash;
+      }
+      text = text === '' ? pair : `${text} ${pair}`;
+    }
+    if (text === '') return d;
+    // The plain Passed decision (most requests) as a literal: a spread of it cost several times as much.
+    if (d === PASSED) return { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: NO_MONITORS, reportKeys: text };
+    return { ...d, reportKeys: text };
+  }
+
+  /** Per key spec: the last reported `<key>=<hash>` text and its hash. */
+  private readonly reportPairs: (string | undefined)[] = [];
+  private readonly reportPairHashes: (string | undefined)[] = [];
+
   private decide(treatment: 'Allowed' | 'Blocked', category: Category, i: number): Decision {
-    const r = this.rules.rules[i];
+    const r = this.rules.rules[i]!;
     return { treatment, category, rule: r.value, ruleId: r.id, monitored: this.monitored ?? NO_MONITORS };
   }
 
   private checkIp(index: IpRuleIndex, family: 4 | 6, treatment: 'Allowed' | 'Blocked'): Decision | null {
     const set = index.table.lookupParsed(family, this.words);
     if (set < 0) return null;
-    const candidates = index.sets[set];
+    const candidates = index.sets[set]!;
     const single = this.rules.singleIp;
     // The category depends on each rule (single address or range), so rules are picked one at a time.
     for (let k = 0; k < candidates.length; k++) {
-      const i = candidates[k];
+      const i = candidates[k]!;
       const category: Category = treatment === 'Allowed' ? (single[i] ? 'ai' : 'ac') : single[i] ? 'bi' : 'bc';
       if (this.decides(i, category)) return this.decide(treatment, category, i);
     }
@@ -286,7 +361,7 @@ export class Engine {
     const id = data.table.lookupParsed(family, this.words);
     if (id < 0) return null;
     const rs = this.rules;
-    const label = data.labels[id];
+    const label = data.labels[id]!;
     if (label.country !== null) {
       let hit = this.pick(rs.countries.get(label.country), 'bctry');
       if (hit < 0) {
@@ -301,7 +376,7 @@ export class Engine {
     }
     const lists = label.lists;
     for (let k = 0; k < lists.length; k++) {
-      const hit = this.pick(rs.lists.get(lists[k]), 'brep');
+      const hit = this.pick(rs.lists.get(lists[k]!), 'brep');
       if (hit >= 0) return this.decide('Blocked', 'brep', hit);
     }
     return null;
@@ -325,7 +400,8 @@ export class Engine {
     const forms = req.pathForms;
     if (forms === undefined) return null;
     for (let k = 0; k < forms.length; k++) {
-      if (forms[k] && (d = this.checkSubstring(matcher, forms[k], 'bp')) !== null) return d;
+      const form = forms[k];
+      if (form && (d = this.checkSubstring(matcher, form, 'bp')) !== null) return d;
     }
     return null;
   }
@@ -336,7 +412,8 @@ export class Engine {
     const forms = req.hostForms;
     if (forms === undefined) return null;
     for (let k = 0; k < forms.length; k++) {
-      if (forms[k] && (d = this.checkExact(map, lowerCased(forms[k]), 'bh')) !== null) return d;
+      const form = forms[k];
+      if (form && (d = this.checkExact(map, lowerCased(form), 'bh')) !== null) return d;
     }
     return null;
   }
@@ -356,18 +433,18 @@ export class Engine {
   private applicableRateLimits(method: string, path: string, forms: readonly string[] | undefined): readonly number[] {
     let candidates = this.rateLimitCandidates(path, NO_RULES);
     if (forms !== undefined) {
-      for (let k = 0; k < forms.length; k++) candidates = this.rateLimitCandidates(lowerCased(forms[k]), candidates);
+      for (let k = 0; k < forms.length; k++) candidates = this.rateLimitCandidates(lowerCased(forms[k]!), candidates);
     }
     // Usually every candidate applies; copy only when one does not.
     const rs = this.rules;
     let applicable: number[] | null = null;
     for (let k = 0; k < candidates.length; k++) {
-      const r = rs.rules[candidates[k]];
+      const r = rs.rules[candidates[k]!]!;
       const spec = r.kind === 'rateLimit' ? r.rateLimit : null;
       const applies = spec !== null && (r.expires === undefined || r.expires > this.time()) &&
         (spec.method === null || spec.method === method || (method === 'HEAD' && spec.method === 'GET'));
       if (!applies && applicable === null) applicable = candidates.slice(0, k);
-      else if (applies && applicable !== null) applicable.push(candidates[k]);
+      else if (applies && applicable !== null) applicable.push(candidates[k]!);
     }
     return applicable ?? candidates;
   }
@@ -384,8 +461,8 @@ export class Engine {
     }
     const prefix = rs.rateLimitsPrefix;
     for (let k = 0; k < prefix.length; k++) {
-      const i = prefix[k];
-      const r = rs.rules[i];
+      const i = prefix[k]!;
+      const r = rs.rules[i]!;
       if (r.kind !== 'rateLimit') continue;
       const p = r.rateLimit.path;
       // `/api/*` also counts `/api` itself, which `app.use('/api')` serves.
@@ -404,7 +481,7 @@ export class Engine {
     const hits: RateLimitHit[] = [];
     const indices: number[] = [];
     for (const i of rules) {
-      const r = this.rules.rules[i];
+      const r = this.rules.rules[i]!;
       if (r.kind !== 'rateLimit') continue;
       const spec = r.rateLimit;
       const key = spec.key;
@@ -421,7 +498,7 @@ export class Engine {
   private checkRateLimits(family: 4 | 6, method: string, path: string, forms: readonly string[] | undefined, req: MoatRequest): Decision | null {
     const rules = this.applicableRateLimits(method, path, forms);
     for (let k = 0; k < rules.length; k++) {
-      const r = this.rules.rules[rules[k]];
+      const r = this.rules.rules[rules[k]!]!;
       if (r.kind !== 'rateLimit') continue;
       const spec = r.rateLimit;
       const ip = this.clientKey(family);
@@ -467,7 +544,8 @@ function withNew(list: readonly number[], more: readonly number[] | undefined): 
   if (list.length === 0) return more;
   let out: number[] | null = null;
   for (let k = 0; k < more.length; k++) {
-    if (!(out ?? list).includes(more[k])) (out ??= [...list]).push(more[k]);
+    const rule = more[k]!;
+    if (!(out ?? list).includes(rule)) (out ??= [...list]).push(rule);
   }
   return out ?? list;
 }

@@ -50,6 +50,45 @@ export function keyedClient(key: RateLimitKey, req: MoatRequest): string | null 
   return id;
 }
 
+/**
+ * Recently hashed values → keyHash results, one memo per key object (a rules file's keys live as long as
+ * its engine): looked up by the value Node parsed, with no text built per request. Bounded like recentIds.
+ */
+const recentHashes = new WeakMap<RateLimitKey, Map<string, string>>();
+
+/**
+ * The hash a keyed ban and a report name the request's `key` by: the first 128 bits of the same SHA-256
+ * as the counter id above (same text), as 32 lower-case hex digits; null when the request lacks the key.
+ */
+export function keyHash(key: RateLimitKey, req: MoatRequest): string | null {
+  let value: string | null;
+  let name = '';
+  if (key.by === 'user') value = req.user || null;
+  else {
+    name = key.name;
+    value = key.by === 'header' ? headerValue(req, name) : cookieValue(headerValue(req, 'cookie'), name);
+  }
+  if (value === null) return null;
+  let memo = recentHashes.get(key);
+  if (memo === undefined) {
+    memo = new Map();
+    recentHashes.set(key, memo);
+  }
+  let hash = memo.get(value);
+  if (hash === undefined) {
+    hash = sha256Hex(`${key.by}\0${name}\0${value}`).slice(0, 32);
+    if (value.length <= RECENT_ID_LENGTH) {
+      if (memo.size >= RECENT_IDS) memo.clear();
+      memo.set(value, hash);
+    }
+  }
+  return hash;
+}
+
+const sha256Hex: (text: string) => string = typeof crypto.hash === 'function'
+  ? (text) => crypto.hash('sha256', text, 'hex')
+  : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
 function headerValue(req: MoatRequest, name: string): string | null {
   const v = req.headers?.[name];
   if (v === undefined) return null;

@@ -15,6 +15,8 @@ import type { AttackSettings } from '../rules/attack-settings.js';
 import { compileAttackPolicy, type AttackPolicy } from '../attacks/request-attacks.js';
 import type { BotSettings } from '../rules/bot-settings.js';
 import { compileBotPolicy, type BotPolicy } from '../bots/bot-policy.js';
+import type { RateLimitKey } from '../rules/types.js';
+import { compileRequestKeys, type RequestKeys } from './request-keys.js';
 
 export interface RulesFileInfo {
   path: string | null;
@@ -59,6 +61,10 @@ export interface RuleSet {
   botSettings: BotSettings | null;
   /** The same compiled for the request path; null when every key is off. */
   bots: BotPolicy | null;
+  /** Keys the file asks clients to report with each request (the hub's keyed threshold rules); usually none. */
+  reportKeys: readonly RateLimitKey[];
+  /** Keyed bans and reported keys compiled for the request path; null when the file has neither. */
+  keys: RequestKeys | null;
 }
 
 /** Sizes of each IP rule's range, for ordering label sets most-specific first. */
@@ -135,6 +141,7 @@ export function buildRuleSet(
   ipIndexes?: { allow: IpRuleIndex; block: IpRuleIndex },
   attackSettings: AttackSettings | null = null,
   botSettings: BotSettings | null = null,
+  reportKeys: readonly RateLimitKey[] = [],
 ): RuleSet {
   const allowIps = ipIndexes?.allow ?? ipIndexFromFlat(flattenIpRules(rules, 'allow'), rules);
   const blockIps = ipIndexes?.block ?? ipIndexFromFlat(flattenIpRules(rules, 'block'), rules);
@@ -175,6 +182,8 @@ export function buildRuleSet(
     attacks: compileAttackPolicy(attackSettings),
     botSettings,
     bots: compileBotPolicy(botSettings),
+    reportKeys,
+    keys: compileRequestKeys(rules, reportKeys),
   };
 }
 

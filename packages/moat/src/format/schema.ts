@@ -6,10 +6,11 @@ export const RULES_FORMAT = 'moat-rules';
 export const DATA_FORMAT = 'moat-data';
 /**
  * The newest rules format this Moat reads and writes. A file is written as version 2 only when it holds
- * a keyed rate limit (`rl_key`): older readers refuse it as too new instead of counting those limits per
- * IP; every other file stays version 1, which every Moat reads.
+ * a keyed rate limit (`rl_key`), as version 3 only when it holds a keyed ban (rule kind `key`): older
+ * readers refuse it as too new (keeping the rules in force) instead of counting those limits per IP or
+ * ignoring the bans; every other file stays version 1, which every Moat reads.
  */
-export const RULES_FORMAT_VERSION = 2;
+export const RULES_FORMAT_VERSION = 3;
 export const DATA_FORMAT_VERSION = 1;
 
 export const META_DDL = `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`;

@@ -5,6 +5,8 @@ import type { Rule } from '../rules/types.js';
 import { formatRateLimitKey } from '../rules/rate-limit-key.js';
 import { attackSettingsJson, type AttackSettings } from '../rules/attack-settings.js';
 import { botSettingsFromJson, botSettingsJson, type BotSettings } from '../rules/bot-settings.js';
+import { normalizeReportKeys } from '../rules/key-ban.js';
+import type { RateLimitKey } from '../rules/types.js';
 import { RuleError } from '../rules/rule-error.js';
 import { unsafeRuleProblems } from '../rules/rule-safety.js';
 import { flattenIpRules, ipIndexFromFlat, sortRules } from '../engine/rule-set.js';
@@ -21,9 +23,10 @@ export interface WrittenRulesFile {
   counts: Record<string, number>;
 }
 
-/** The format version a rule list needs: 2 with a keyed rate limit, else 1 (schema.ts). */
+/** The format version a rule list needs: 3 with a keyed ban, 2 with a keyed rate limit, else 1 (schema.ts). */
 export function rulesFormatVersion(rules: readonly Rule[]): number {
-  return rules.some((r) => r.rateLimit?.key !== undefined) ? RULES_FORMAT_VERSION : 1;
+  if (rules.some((r) => r.kind === 'key')) return 3;
+  return rules.some((r) => r.rateLimit?.key !== undefined) ? 2 : 1;
 }
 
 /** The content hash: the canonical rule list and the format version it needs, nothing time-dependent. */
@@ -54,6 +57,20 @@ export function rulesFileHash(contentHash: string, attacks: AttackSettings | nul
 export function botsFileHash(baseHash: string, bots: BotSettings | null): string {
   if (bots === null) return baseHash;
   return createHash('sha256').update(`${baseHash}\nbots ${botSettingsJson(bots)}\n`).digest('hex');
+}
+
+/** The `report_keys` meta row: the key texts as a JSON array. */
+export function reportKeysJson(keys: readonly RateLimitKey[]): string {
+  return JSON.stringify(keys.map(formatRateLimitKey));
+}
+
+/**
+ * The file's identity with report keys too (the hub's keyed threshold rules), chained the same way as
+ * the bot settings: readers from before them load the file and report no keys.
+ */
+export function reportKeysFileHash(baseHash: string, keys: readonly RateLimitKey[]): string {
+  if (keys.length === 0) return baseHash;
+  return createHash('sha256').update(`${baseHash}\nreport_keys ${reportKeysJson(keys)}\n`).digest('hex');
 }
 
 /**
@@ -89,7 +106,10 @@ export function countRules(rules: readonly Rule[]): Record<string, number> {
  * the rate limiter cannot honour (rules/rule-safety.ts) are refused with one RuleError naming each by id:
  * rules made without normalizeRule (by hand, from a store) get the same checks as documents.
  */
-export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { builtAt?: Date; attacks?: AttackSettings | null; bots?: BotSettings | null } = {}): WrittenRulesFile {
+export function writeRulesFile(
+  rules: readonly Rule[], outPath: string,
+  opts: { builtAt?: Date; attacks?: AttackSettings | null; bots?: BotSettings | null; reportKeys?: readonly RateLimitKey[] } = {},
+): WrittenRulesFile {
   const unsafe = rules.flatMap((r) => unsafeRuleProblems(r).map((p) => `rule ${JSON.stringify(r.id)}: ${p}`));
   if (unsafe.length > 0) throw new RuleError(unsafe);
   const sorted = sortRules(rules);
@@ -103,7 +123,10 @@ export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { 
   const baseHash = rulesFileHash(contentHash, attacks);
   // Through the file's own reading, so the hash written is the hash every reader computes.
   const bots = opts.bots ? botSettingsFromJson(botSettingsJson(opts.bots)) : null;
-  const hash = botsFileHash(baseHash, bots);
+  const botsHash = botsFileHash(baseHash, bots);
+  // Canonical (sorted, unique, at most MAX_REPORT_KEYS), so equal key sets give equal files.
+  const reportKeys = normalizeReportKeys((opts.reportKeys ?? []).map(formatRateLimitKey));
+  const hash = reportKeysFileHash(botsHash, reportKeys);
   const builtAt = (opts.builtAt ?? new Date()).toISOString();
   const counts = countRules(sorted);
   const formatVersion = rulesFormatVersion(sorted);
@@ -114,7 +137,9 @@ export function writeRulesFile(rules: readonly Rule[], outPath: string, opts: { 
     // A meta row, not a table: older readers ignore unknown meta keys, and a file without it reads as "attacks off".
     if (attacks !== null) insertMeta(db, { attacks: attackSettingsJson(attacks), attacks_hash: baseHash });
     // Bot settings the same way; `bots_hash` is the file's identity.
-    if (bots !== null) insertMeta(db, { bots: botSettingsJson(bots), bots_hash: hash });
+    if (bots !== null) insertMeta(db, { bots: botSettingsJson(bots), bots_hash: botsHash });
+    // The keys clients report with each request; `report_keys_hash` is then the file's identity.
+    if (reportKeys.length > 0) insertMeta(db, { report_keys: reportKeysJson(reportKeys), report_keys_hash: hash });
     const indexes = (['allow', 'block'] as const).map((action) => {
       const index = ipIndexFromFlat(flattenIpRules(sorted, action), sorted);
       storeRangeTable(db, action, index.table as RangeTable);

@@ -10,7 +10,8 @@ import type { IpRuleIndex, RuleSet, RulesFileInfo } from '../engine/rule-set.js'
 import type { SubstringAutomatonParts } from '../engine/substring-automaton.js';
 import { SubstringMatcher } from '../engine/substring-matcher.js';
 import { RangeTable, type RangeTableArrays } from '../ranges/range-table.js';
-import type { Rule } from '../rules/types.js';
+import type { RateLimitKey, Rule } from '../rules/types.js';
+import { compileRequestKeys } from '../engine/request-keys.js';
 import { movable, movableRangeArrays } from './data-transfer.js';
 import { jsonSlices, parseSlices, type SliceTimer } from './json-slices.js';
 import { compileAttackPolicy } from '../attacks/request-attacks.js';
@@ -51,6 +52,8 @@ export interface PackedRuleSet {
   attackSettings: AttackSettings | null;
   /** Modes and a catalogue of a few hundred tokens: cloned, compiled again on arrival (well under a millisecond). */
   botSettings: BotSettings | null;
+  /** At most eight key texts: cloned; the keys index is built again on arrival from them and the rules. */
+  reportKeys: RateLimitKey[];
 }
 
 /** Packs a compiled rule set; `transfer` lists the buffers postMessage must move. */
@@ -87,6 +90,7 @@ export function packRuleSet(rules: RuleSet): { packed: PackedRuleSet; transfer: 
     needsData: rules.needsData,
     attackSettings: rules.attackSettings,
     botSettings: rules.botSettings,
+    reportKeys: [...rules.reportKeys],
   };
   return { packed, transfer };
 }
@@ -123,5 +127,7 @@ export async function unpackRuleSet(packed: PackedRuleSet, onSlice?: SliceTimer)
     attacks: compileAttackPolicy(packed.attackSettings),
     botSettings: packed.botSettings,
     bots: compileBotPolicy(packed.botSettings),
+    reportKeys: packed.reportKeys,
+    keys: compileRequestKeys(rules, packed.reportKeys),
   };
 }

@@ -35,6 +35,8 @@ export interface CompactBatch {
     monitored: [number, number, number][][];
     /** The response status of each record, -1 when not known; left out when no record of the batch has one. */
     status?: number[];
+    /** Each record's reported keys (a string index, -1 for none); left out when no record of the batch has any. */
+    keys?: number[];
   };
   /** Counts of Passed requests not sent as records; present when there are any. */
   aggregates?: CompactAggregates;
@@ -73,8 +75,10 @@ export class CompactBatchBuilder {
   private readonly strings: string[] = [];
   private readonly columns: CompactBatch['columns'] = {
     ip: [], user_agent: [], path: [], parameter: [], host: [], method: [], ip_source: [], treatment: [], category: [], rule: [],
-    rule_id: [], request_id: [], timestamp: [], monitored: [], status: [],
+    rule_id: [], request_id: [], timestamp: [], monitored: [], status: [], keys: [],
   };
+  /** Records of the batch with reported keys: without any, the column is left out. */
+  private withKeys = 0;
   /** Records of the batch with a status: without any, the column is left out. */
   private withStatus = 0;
   private seconds: number[] = [];
@@ -133,6 +137,9 @@ export class CompactBatchBuilder {
     c.status!.push(record.status ?? -1);
     if (record.status !== undefined) this.withStatus++;
     this.bytes += STATUS_BYTES;
+    c.keys!.push(record.keys === undefined ? -1 : this.id(record.keys));
+    if (record.keys !== undefined) this.withKeys++;
+    this.bytes += STATUS_BYTES + INDEX_BYTES;
     this.seconds.push(Math.floor(record.atMs / 1000));
     if (record.monitored.length === 0) {
       c.monitored.push(NO_MONITORED);
@@ -176,7 +183,8 @@ export class CompactBatchBuilder {
       for (const column of Object.values(this.aggregates)) column.pop();
     } else {
       if ((this.columns.status!.pop() ?? -1) !== -1) this.withStatus--;
-      for (const column of Object.values(this.columns)) if (column !== this.columns.status) (column as unknown[]).pop();
+      if ((this.columns.keys!.pop() ?? -1) !== -1) this.withKeys--;
+      for (const column of Object.values(this.columns)) if (column !== this.columns.status && column !== this.columns.keys) (column as unknown[]).pop();
       this.seconds.pop();
     }
     while (this.strings.length > undo.strings) this.index.delete(this.strings.pop()!);
@@ -194,6 +202,7 @@ export class CompactBatchBuilder {
     if (!Number.isFinite(t0)) t0 = 0;
     const columns = { ...this.columns, timestamp: this.seconds.map((s) => s - t0) };
     if (this.withStatus === 0) delete columns.status;
+    if (this.withKeys === 0) delete columns.keys;
     const batch: CompactBatch = { meta: this.meta, n: this.seconds.length, t0, strings: this.strings, columns };
     if (a.count.length > 0) {
       batch.aggregates = {
@@ -210,7 +219,7 @@ export class CompactBatchBuilder {
    * is a pointer comparison instead of a hash lookup (measured: about half of the encoding's cost).
    */
   private cached(column: number, text: string): number {
-    if (this.lastText[column] === text) return this.lastIndex[column];
+    if (this.lastText[column] === text) return this.lastIndex[column]!; // column < 11, the array's length
     const id = this.id(text);
     this.lastText[column] = text;
     this.lastIndex[column] = id;

@@ -8,6 +8,7 @@
 // to the sender as one entry, so the hub's totals stay exact while its request log holds a sample.
 // Blocked, allowed and monitored decisions never come here: they are always sent in full.
 import { COUNTER } from './ring-layout.js';
+import { addToCounter } from './shared-counters.js';
 import { MAX_INTERNED } from './string-interner.js';
 import type { QueuedRecord } from '../sync/report-record.js';
 
@@ -91,7 +92,7 @@ export class PassedAggregator {
     }
     if (entry === undefined && list !== undefined) {
       for (let i = 0; i < list.length; i++) {
-        const e = list[i];
+        const e = list[i]!; // i < list.length
         if (e.hostId === host && e.methodId === method) { entry = e; break; }
       }
     }
@@ -122,8 +123,8 @@ export class PassedAggregator {
     entry.count++;
     this.pending++;
     const c = this.counters;
-    c[COUNTER.taken]++;
-    c[COUNTER.aggregated]++;
+    addToCounter(c, COUNTER.taken);
+    addToCounter(c, COUNTER.aggregated);
     c[COUNTER.aggregatePending] = this.pending;
     return true;
   }

@@ -20,6 +20,7 @@ import { MIN_BATCH_BYTES, requestsOf, toUpsyncRecord, type QueuedRecord } from '
 import { asError, SyncError } from '../sync/sync-error.js';
 import { COMPACT_CONTENT_TYPE, CompactBatchBuilder, type CompactMeta } from './compact-encoding.js';
 import { COUNTER } from './ring-layout.js';
+import { addToCounter, counterOf } from './shared-counters.js';
 
 const gzip = promisify(gzipCallback);
 /** Fastest gzip level: about the same ratio as the default on these bodies for half the CPU (measured). */
@@ -113,15 +114,15 @@ export class ReportSender {
     this.redactor = paramRedactor(config.redactParams);
     this.format = config.counters[COUNTER.wafrisFallback] === 1 ? 'wafris' : config.format;
     this.metaJson = JSON.stringify(config.meta);
-    this.dropsBefore = { full: config.counters[COUNTER.droppedQueueFull], bytes: config.counters[COUNTER.droppedQueueBytes] };
+    this.dropsBefore = { full: counterOf(config.counters, COUNTER.droppedQueueFull), bytes: counterOf(config.counters, COUNTER.droppedQueueBytes) };
     this.publish();
   }
 
   /** Queues a record taken from the ring (the oldest make room when a bound is reached). */
   push(record: QueuedRecord): void {
-    this.config.counters[COUNTER.taken]++;
+    addToCounter(this.config.counters, COUNTER.taken);
     if (this.stopped || this.closed) {
-      this.config.counters[COUNTER.droppedAtStop]++;
+      addToCounter(this.config.counters, COUNTER.droppedAtStop);
       return;
     }
     // A decision other than a plain Passed one is what auto-ban and the dashboard wait for: it sets a
@@ -133,7 +134,7 @@ export class ReportSender {
   /** Queues a count of Passed requests (from the aggregator, already counted as taken). */
   pushCount(entry: QueuedRecord): void {
     if (this.stopped || this.closed) {
-      this.config.counters[COUNTER.droppedAtStop] += requestsOf(entry);
+      addToCounter(this.config.counters, COUNTER.droppedAtStop, requestsOf(entry));
       return;
     }
     this.queue.push(entry);
@@ -232,7 +233,7 @@ export class ReportSender {
   private dropAll(): void {
     let held = this.queue.tallied;
     for (const batch of this.outbox) held += requestsIn(batch.records);
-    this.config.counters[COUNTER.droppedAtStop] += held;
+    addToCounter(this.config.counters, COUNTER.droppedAtStop, held);
     this.queue.take(this.queue.size);
     for (const batch of this.outbox) this.queue.release(batch.records.length, batch.heldBytes);
     this.outbox = [];
@@ -259,7 +260,8 @@ export class ReportSender {
         continue;
       }
       if (!force && Date.now() < this.nextRetryAt) return;
-      if (!(await this.send(this.outbox[0]))) return;
+      const first = this.outbox[0];
+      if (first === undefined || !(await this.send(first))) return;
       sent++;
       this.publish();
       // Yield between batches of a backlog: encoding and compressing must not hold the worker.
@@ -293,7 +295,7 @@ export class ReportSender {
       builder = new CompactBatchBuilder(this.config.meta, this.redactor);
       builder.add(item);
       if (builder.bytes > limit) {
-        this.config.counters[COUNTER.droppedTooLarge] += requestsOf(item);
+        addToCounter(this.config.counters, COUNTER.droppedTooLarge, requestsOf(item));
         builder = null;
         current = null;
         continue;
@@ -312,12 +314,12 @@ export class ReportSender {
     for (const item of items) {
       if (item.aggregated !== undefined) {
         // Wafris JSON has no place for counts (a hub that answered 415 would drop them unseen).
-        this.config.counters[COUNTER.droppedUnsupported] += item.aggregated;
+        addToCounter(this.config.counters, COUNTER.droppedUnsupported, item.aggregated);
         continue;
       }
       const bytes = Buffer.byteLength(JSON.stringify(toUpsyncRecord(item, this.redactor)));
       if (envelope + bytes > limit) {
-        this.config.counters[COUNTER.droppedTooLarge]++;
+        addToCounter(this.config.counters, COUNTER.droppedTooLarge);
         continue;
       }
       if (current === null || current.jsonBytes + 1 + bytes > limit) {
@@ -408,15 +410,15 @@ export class ReportSender {
       config.hubs.succeeded(hub);
       const refused = refusedRecords(answer, count);
       if (refused > 0) {
-        c[COUNTER.droppedByHub] += refused;
+        addToCounter(c, COUNTER.droppedByHub, refused);
         config.onError(new SyncError('records-refused', `the hub stored a batch but refused ${refused} of its ${count} records: ${answer.slice(0, 200)}`));
       }
       // Out of the in-flight count before it counts as sent: status(), read on another thread meanwhile,
       // may briefly miss a batch, but never shows one both sent and still waiting.
       this.done(batch);
       this.publish();
-      c[COUNTER.sent] += count - refused;
-      c[COUNTER.batchesSent]++;
+      addToCounter(c, COUNTER.sent, count - refused);
+      addToCounter(c, COUNTER.batchesSent);
       c[COUNTER.consecutiveFailures] = 0;
       c[COUNTER.lastSuccessAt] = Date.now();
       config.onStateChange();
@@ -450,7 +452,7 @@ export class ReportSender {
       // The hub will never take this batch; retrying would block every later one.
       this.done(batch);
       this.publish();
-      c[COUNTER.droppedRejected] += count;
+      addToCounter(c, COUNTER.droppedRejected, count);
       const entry = (this.rejected[String(status)] ??= { batches: 0, records: 0 });
       entry.batches++;
       entry.records += count;
@@ -469,7 +471,7 @@ export class ReportSender {
     let bytes = 0;
     batch.records = batch.records.filter((r) => {
       if (r.aggregated === undefined) return true;
-      this.config.counters[COUNTER.droppedUnsupported] += r.aggregated;
+      addToCounter(this.config.counters, COUNTER.droppedUnsupported, r.aggregated);
       items++;
       bytes += r.bytes;
       return false;
@@ -490,17 +492,17 @@ export class ReportSender {
       return { id: `${batch.id}.${i}`, records, heldBytes, jsonBytes: Math.ceil(batch.jsonBytes / 2), body: null, compact: null };
     });
     this.outbox.splice(0, 1, ...halves);
-    this.config.counters[COUNTER.splits]++;
+    addToCounter(this.config.counters, COUNTER.splits);
   }
 
   /** A batch to retry after the backoff; when the hub is away, the retry goes to the next hub. */
   private failed(hub: string, error: SyncError): false {
     const c = this.config.counters;
     this.config.hubs.failed(hub, error);
-    c[COUNTER.failures]++;
-    c[COUNTER.consecutiveFailures]++;
+    addToCounter(c, COUNTER.failures);
+    addToCounter(c, COUNTER.consecutiveFailures);
     this.lastError = error.message;
-    this.nextRetryAt = Date.now() + backoffDelay(c[COUNTER.consecutiveFailures], this.config.backoffBaseMs, Math.max(this.config.backoffBaseMs, this.config.backoffMaxMs));
+    this.nextRetryAt = Date.now() + backoffDelay(counterOf(c, COUNTER.consecutiveFailures), this.config.backoffBaseMs, Math.max(this.config.backoffBaseMs, this.config.backoffMaxMs));
     this.config.onStateChange();
     if (error.reason !== 'aborted') this.config.onError(error);
     return false;

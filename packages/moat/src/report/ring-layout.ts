@@ -71,6 +71,14 @@ export const TRUNCATED_PARAMS_BIT = TRUNCATED_QUERY_BIT + 1;
 export const TRUNCATED_REQUEST_ID_BIT = TRUNCATED_QUERY_BIT + 2;
 /** The request's response status will follow in a status entry (a Node request, status capture on). */
 export const FLAG_AWAITS_STATUS = 1 << 20;
+/**
+ * The record carries the request's reported keys (`header:x-api-key=<hash> …`, Decision.reportKeys) as
+ * one string after the monitor matches; such a record is never folded into a Passed count, which has no
+ * place for a key.
+ */
+export const FLAG_KEYS = 1 << 16;
+/** Longest reported-keys string written (MAX_REPORT_KEYS keys of at most ~105 characters each). */
+export const MAX_KEYS_LENGTH = 1024;
 /** Monitor matches written (at most 255), in the top byte. */
 export const MONITORED_SHIFT = 24;
 export const MAX_MONITORED = 255;

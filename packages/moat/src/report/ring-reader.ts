@@ -6,7 +6,7 @@ import { TRUNCATED_MARKER, recordBytes, type QueuedRecord } from '../sync/report
 import type { PassedAggregator } from './passed-aggregator.js';
 import { RING_HOLD_MS, type StatusJoin } from './status-join.js';
 import {
-  ENTRY_RECORD, ENTRY_STATUS, FIELD, FLAG_AWAITS_STATUS, STATUS_CODE, STATUS_SEQ, FIELD_COUNT, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT, MONITORED_SHIFT, NEW_ID_BIT,
+  ENTRY_RECORD, ENTRY_STATUS, FIELD, FLAG_AWAITS_STATUS, FLAG_KEYS, STATUS_CODE, STATUS_SEQ, FIELD_COUNT, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT, MONITORED_SHIFT, NEW_ID_BIT,
   READ_POS, REC, RECORD_HEAD_BYTES, ringViews, SLOT_LITERAL, SLOT_NULL, TRUNCATED_PARAMS_BIT, TRUNCATED_QUERY_BIT,
   TRUNCATED_REQUEST_ID_BIT, WRITE_POS, type RingViews,
 } from './ring-layout.js';
@@ -40,7 +40,7 @@ export class RingReader {
   private now = 0;
 
   /** A string of the worker's table (the aggregator names its keys with these). */
-  readonly stringOf = (field: number, id: number): string => this.tables[field][id] ?? '';
+  readonly stringOf = (field: number, id: number): string => this.tables[field]?.[id] ?? '';
 
   /**
    * Reads every published record (up to `max`), in order; returns how many were handed to `onRecord`.
@@ -57,14 +57,15 @@ export class RingReader {
     if (join !== null) this.noteStatuses(end, join, onRecord);
     let count = 0;
     while (this.pos !== end && count < max) {
+      // Every index below is inside the ring: positions are masked by its capacity, records never wrap.
       const base = this.pos & (capacity - 1);
-      const kind = words[base >> 2];
-      const bytes = words[(base >> 2) + 1];
+      const kind = words[base >> 2]!;
+      const bytes = words[(base >> 2) + 1]!;
       if (kind === ENTRY_RECORD) {
         const head = base >> 2;
         let status = -1;
-        if ((words[head + REC.flags] & FLAG_AWAITS_STATUS) !== 0 && join !== null) {
-          const seq = words[head + REC.seq];
+        if ((words[head + REC.flags]! & FLAG_AWAITS_STATUS) !== 0 && join !== null) {
+          const seq = words[head + REC.seq]!;
           status = join.statusOf(seq);
           if (status < 0) {
             if (!force && !this.heldLongEnough()) break;
@@ -112,8 +113,8 @@ export class RingReader {
     const { words, capacity } = this.ring;
     for (let p = this.pos; p !== end;) {
       const head = (p & (capacity - 1)) >> 2;
-      if (words[head] === ENTRY_STATUS) join.note(words[head + STATUS_SEQ], words[head + STATUS_CODE], onRecord);
-      p = (p + words[head + 1]) | 0;
+      if (words[head] === ENTRY_STATUS) join.note(words[head + STATUS_SEQ]!, words[head + STATUS_CODE]!, onRecord);
+      p = (p + words[head + 1]!) | 0;
     }
   }
 
@@ -126,24 +127,26 @@ export class RingReader {
   private counted(base: number, aggregator: PassedAggregator): boolean {
     const words = this.ring.words;
     const head = base >> 2;
-    const resets = words[head + REC.resets];
+    const resets = words[head + REC.resets]!;
     // Whatever becomes of this record, ids of a key field that starts afresh name other strings from here.
     if ((resets & KEY_FIELDS) !== 0) aggregator.forgetIds();
-    const flags = words[head + REC.flags];
+    const flags = words[head + REC.flags]!;
     if ((flags >>> MONITORED_SHIFT) !== 0) return false;
-    const treatment = words[head + REC.fields + FIELD.treatment] & ~NEW_ID_BIT;
+    // A record with reported keys is sent whole: a count has no place for the key the hub counts by.
+    if ((flags & FLAG_KEYS) !== 0) return false;
+    const treatment = words[head + REC.fields + FIELD.treatment]! & ~NEW_ID_BIT;
     let fresh = resets !== 0;
     for (let i = 0; i < FIELD_COUNT; i++) {
-      const slot = words[head + REC.fields + i];
+      const slot = words[head + REC.fields + i]!;
       if (slot >= 0 && (slot & NEW_ID_BIT) !== 0) fresh = true;
       // Key fields and the treatment must be interned (not cut, not null) to be counted.
       else if (i <= FIELD.method && slot < 0) return false;
     }
     if (fresh) this.decodeTables(base);
-    if (treatment < 0 || this.tables[FIELD.treatment][treatment] !== 'Passed') return false;
+    if (treatment < 0 || this.tables[FIELD.treatment]?.[treatment] !== 'Passed') return false;
     const ids = head + REC.fields;
-    return aggregator.count(words[ids + FIELD.ip] & ~NEW_ID_BIT, words[ids + FIELD.userAgent] & ~NEW_ID_BIT, words[ids + FIELD.path] & ~NEW_ID_BIT,
-      words[ids + FIELD.host] & ~NEW_ID_BIT, words[ids + FIELD.method] & ~NEW_ID_BIT, this.ring.doubles[(base >> 3) + (REC.atMs >> 1)]);
+    return aggregator.count(words[ids + FIELD.ip]! & ~NEW_ID_BIT, words[ids + FIELD.userAgent]! & ~NEW_ID_BIT, words[ids + FIELD.path]! & ~NEW_ID_BIT,
+      words[ids + FIELD.host]! & ~NEW_ID_BIT, words[ids + FIELD.method]! & ~NEW_ID_BIT, this.ring.doubles[(base >> 3) + (REC.atMs >> 1)]!);
   }
 
   /**
@@ -154,16 +157,17 @@ export class RingReader {
   private decodeTables(base: number): void {
     const words = this.ring.words;
     const head = base >> 2;
-    const resets = words[head + REC.resets];
+    const resets = words[head + REC.resets]!;
     let pos = base + RECORD_HEAD_BYTES;
     for (let i = 0; i < FIELD_COUNT; i++) {
-      if ((resets & (1 << i)) !== 0) this.tables[i].length = 0;
-      const slot = words[head + REC.fields + i];
+      const table = this.tables[i]!; // one table per field
+      if ((resets & (1 << i)) !== 0) table.length = 0;
+      const slot = words[head + REC.fields + i]!;
       if (slot === SLOT_LITERAL) {
         pos = this.skipString(pos);
       } else if (slot >= 0 && (slot & NEW_ID_BIT) !== 0) {
         pos = this.readString(pos);
-        this.tables[i][slot & ~NEW_ID_BIT] = this.text;
+        table[slot & ~NEW_ID_BIT] = this.text;
       }
     }
     // decode() must not clear the tables a second time (it would drop strings added since).
@@ -171,19 +175,20 @@ export class RingReader {
   }
 
   private skipString(pos: number): number {
-    return (pos + 4 + this.ring.words[pos >> 2] + 3) & ~3;
+    return (pos + 4 + this.ring.words[pos >> 2]! + 3) & ~3;
   }
 
   private decode(base: number): QueuedRecord {
     const { words, doubles } = this.ring;
     const head = base >> 2;
-    const flags = words[head + REC.flags];
-    const resets = words[head + REC.resets];
+    const flags = words[head + REC.flags]!;
+    const resets = words[head + REC.resets]!;
     let pos = base + RECORD_HEAD_BYTES;
     const fields = this.fields;
     for (let i = 0; i < FIELD_COUNT; i++) {
-      if ((resets & (1 << i)) !== 0) this.tables[i].length = 0;
-      const slot = words[head + REC.fields + i];
+      const table = this.tables[i]!; // one table per field
+      if ((resets & (1 << i)) !== 0) table.length = 0;
+      const slot = words[head + REC.fields + i]!;
       if (slot === SLOT_NULL) {
         fields[i] = null;
       } else if (slot === SLOT_LITERAL) {
@@ -191,11 +196,11 @@ export class RingReader {
         fields[i] = this.text + ((flags & (1 << (FLAG_TRUNCATED_SHIFT + i))) !== 0 ? TRUNCATED_MARKER : '');
       } else if ((slot & NEW_ID_BIT) !== 0) {
         pos = this.readString(pos);
-        this.tables[i][slot & ~NEW_ID_BIT] = this.text;
+        table[slot & ~NEW_ID_BIT] = this.text;
         fields[i] = this.text;
       } else {
         // An id the worker never saw cannot come from the writer; '' keeps the record rather than crash.
-        fields[i] = this.tables[i][slot] ?? '';
+        fields[i] = table[slot] ?? '';
       }
     }
     let query = '';
@@ -214,7 +219,7 @@ export class RingReader {
       requestId = this.text + ((flags & (1 << TRUNCATED_REQUEST_ID_BIT)) !== 0 ? TRUNCATED_MARKER : '');
     } else {
       // UUID-shaped: 24 random characters of the process, then 12 hex digits of its counter.
-      requestId = this.idPrefix + doubles[(base >> 3) + (REC.idCounter >> 1)].toString(16).padStart(12, '0');
+      requestId = this.idPrefix + doubles[(base >> 3) + (REC.idCounter >> 1)]!.toString(16).padStart(12, '0');
     }
     const monitoredCount = flags >>> MONITORED_SHIFT;
     const monitored: QueuedRecord['monitored'] = monitoredCount === 0 ? NO_MONITORED : [];
@@ -226,13 +231,19 @@ export class RingReader {
       pos = this.readString(pos);
       monitored.push({ category, rule, ruleId: this.text });
     }
+    let keys: string | undefined;
+    if ((flags & FLAG_KEYS) !== 0) {
+      pos = this.readString(pos);
+      keys = this.text;
+    }
     const record: QueuedRecord = {
       ip: fields[FIELD.ip] ?? '', ipSource: fields[FIELD.ipSource] ?? '', userAgent: fields[FIELD.userAgent] ?? '',
       path: fields[FIELD.path] ?? '', host: fields[FIELD.host] ?? '', method: fields[FIELD.method] ?? '', requestId,
-      atMs: doubles[(base >> 3) + (REC.atMs >> 1)],
+      atMs: doubles[(base >> 3) + (REC.atMs >> 1)]!,
       treatment: (fields[FIELD.treatment] ?? 'Passed') as Decision['treatment'], category: (fields[FIELD.category] ?? 'passed') as Decision['category'],
-      rule: fields[FIELD.rule] ?? '', ruleId: fields[FIELD.ruleId], monitored, query, params, bytes: 0, receivedMs: this.now,
+      rule: fields[FIELD.rule] ?? '', ruleId: fields[FIELD.ruleId] ?? null, monitored, query, params, bytes: 0, receivedMs: this.now,
     };
+    if (keys !== undefined) record.keys = keys;
     record.bytes = recordBytes(record);
     return record;
   }
@@ -241,7 +252,7 @@ export class RingReader {
   private text = '';
 
   private readString(pos: number): number {
-    const length = this.ring.words[pos >> 2];
+    const length = this.ring.words[pos >> 2]!;
     this.text = length === 0 ? '' : this.ring.bytes.toString('utf8', pos + 4, pos + 4 + length);
     return (pos + 4 + length + 3) & ~3;
   }

@@ -10,7 +10,7 @@ import type { Decision } from '../engine/decision.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
 import { FIELD_LIMITS, TRUNCATED_MARKER } from '../sync/report-record.js';
 import {
-  ALIGN, ENTRY_PAD, ENTRY_RECORD, ENTRY_STATUS, FIELD, FIELD_COUNT, FLAG_AWAITS_STATUS, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT,
+  ALIGN, ENTRY_PAD, ENTRY_RECORD, ENTRY_STATUS, FIELD, FIELD_COUNT, FLAG_AWAITS_STATUS, FLAG_KEYS, MAX_KEYS_LENGTH, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT,
   MAX_MONITORED, MONITORED_SHIFT, NEW_ID_BIT, READ_POS, REC, RECORD_HEAD_BYTES, ringViews, SLOT_LITERAL, SLOT_NULL,
   STATUS_CODE, STATUS_ENTRY_BYTES, STATUS_SEQ, TRUNCATED_PARAMS_BIT, TRUNCATED_QUERY_BIT, TRUNCATED_REQUEST_ID_BIT, WRITE_POS,
   type RingViews,
@@ -92,15 +92,17 @@ export class RingWriter {
 
     // Pass 1: ids of known values, and the room the record needs at most.
     let need = RECORD_HEAD_BYTES;
+    // Indexes below FIELD_COUNT, the length of values, slots, interners and FIELD_MAX: `!` is safe here.
     for (let i = 0; i < FIELD_COUNT; i++) {
-      const value = values[i];
+      const value = values[i]!;
+      const max = FIELD_MAX[i]!;
       if (i === FIELD.ruleId && decision.ruleId === null) {
         slots[i] = SLOT_NULL;
-      } else if (value.length > FIELD_MAX[i]) {
+      } else if (value.length > max) {
         slots[i] = SLOT_LITERAL;
-        need += stringBytes(FIELD_MAX[i]);
+        need += stringBytes(max);
       } else {
-        const id = interners[i].find(value);
+        const id = interners[i]!.find(value);
         slots[i] = id >= 0 ? id : SLOT_NEW;
         if (id < 0) need += stringBytes(value.length);
       }
@@ -118,10 +120,14 @@ export class RingWriter {
     const monitored = decision.monitored;
     const monitoredCount = Math.min(monitored.length, MAX_MONITORED);
     for (let m = 0; m < monitoredCount; m++) {
-      const match = monitored[m];
+      const match = monitored[m]!; // m < monitored.length
       need += stringBytes(match.category.length) + stringBytes(Math.min(match.rule.length, FIELD_LIMITS.rule)) +
         stringBytes(Math.min(match.ruleId.length, FIELD_LIMITS.rule));
     }
+    // Only with a rules file that asks for keys, on a request that has one (engine: withReportKeys).
+    const keys = decision.reportKeys;
+    const hasKeys = keys !== undefined && keys.length <= MAX_KEYS_LENGTH;
+    if (hasKeys) need += stringBytes(keys.length);
     need = (need + ALIGN - 1) & ~(ALIGN - 1);
 
     // Room: contiguous, so a record never wraps (the tail is skipped with a pad entry when too short).
@@ -148,8 +154,8 @@ export class RingWriter {
     for (let i = 0; i < FIELD_COUNT; i++) {
       const slot = slots[i];
       if (slot === SLOT_NEW) {
-        const value = values[i];
-        const interner = interners[i];
+        const value = values[i]!;
+        const interner = interners[i]!;
         if (interner.needsReset(value)) {
           interner.reset();
           resets |= 1 << i;
@@ -158,10 +164,11 @@ export class RingWriter {
         pos = this.putString(pos, value, value.length);
       } else if (slot === SLOT_LITERAL) {
         words[head + REC.fields + i] = SLOT_LITERAL;
-        pos = this.putString(pos, values[i], cutLength(values[i], FIELD_MAX[i]));
+        const value = values[i]!;
+        pos = this.putString(pos, value, cutLength(value, FIELD_MAX[i]!));
         flags |= 1 << (FLAG_TRUNCATED_SHIFT + i);
       } else {
-        words[head + REC.fields + i] = slot;
+        words[head + REC.fields + i] = slot!;
       }
     }
     if (hasQuery) {
@@ -183,12 +190,16 @@ export class RingWriter {
       doubles[(base >> 3) + (REC.idCounter >> 1)] = ++this.idCounter;
     }
     for (let m = 0; m < monitoredCount; m++) {
-      const match = monitored[m];
+      const match = monitored[m]!;
       pos = this.putString(pos, match.category, match.category.length);
       pos = this.putString(pos, match.rule, match.rule.length > FIELD_LIMITS.rule ? cutLength(match.rule, FIELD_LIMITS.rule) : match.rule.length);
       pos = this.putString(pos, match.ruleId, match.ruleId.length > FIELD_LIMITS.rule ? cutLength(match.ruleId, FIELD_LIMITS.rule) : match.ruleId.length);
     }
     if ((flags & ~(FLAG_QUERY | FLAG_PARAMS | FLAG_REQUEST_ID)) !== 0) this.truncated++;
+    if (hasKeys) {
+      flags |= FLAG_KEYS;
+      pos = this.putString(pos, keys, keys.length);
+    }
     if (awaitsStatus) flags |= FLAG_AWAITS_STATUS;
     words[head + REC.flags] = flags | (monitoredCount << MONITORED_SHIFT);
     // Never 0: the worker's table of statuses starts zeroed (status-join.ts).
@@ -245,7 +256,7 @@ export class RingWriter {
 function requestIdOf(request: MoatHttpRequest): string | null {
   const headers = request.headers;
   for (let i = 0; i < REQUEST_ID_HEADERS.length; i++) {
-    const value = headers[REQUEST_ID_HEADERS[i]];
+    const value = headers[REQUEST_ID_HEADERS[i]!];
     if (typeof value === 'string' && value !== '') return value;
   }
   return null;

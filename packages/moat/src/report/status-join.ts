@@ -7,6 +7,7 @@
 // or without it when the wait ends, never both.
 import type { QueuedRecord } from '../sync/report-record.js';
 import { COUNTER } from './ring-layout.js';
+import { addToCounter } from './shared-counters.js';
 
 /** How long the reader leaves a record in the ring for its status before taking it out to wait here. */
 export const RING_HOLD_MS = 20;
@@ -40,7 +41,7 @@ export class StatusJoin {
   /** The status noted for record `seq`, or -1. */
   statusOf(seq: number): number {
     const slot = seq & (WINDOW - 1);
-    return this.tags[slot] === seq ? this.statuses[slot] : -1;
+    return this.tags[slot] === seq ? this.statuses[slot] ?? -1 : -1;
   }
 
   /** A record taken from the ring before its status came: it waits here (the oldest goes on when full). */
@@ -76,7 +77,7 @@ export class StatusJoin {
       this.awaiting.delete(seq);
       out.push(waiting.record);
     }
-    this.counters[COUNTER.statusMissing] += out.length;
+    addToCounter(this.counters, COUNTER.statusMissing, out.length);
     this.publish();
     for (const record of out) emit(record);
   }

@@ -22,11 +22,15 @@ import { botSettingsToDocument, normalizeBotSettings, type BotSettings } from '.
 /** Document key → rule kind, in the order they are written back. */
 const BLOCK_KEYS: Record<string, RuleKind> = {
   ips: 'ip', countries: 'country', asns: 'asn', lists: 'list', userAgents: 'userAgent', paths: 'path',
-  params: 'param', hosts: 'host', methods: 'method',
+  params: 'param', hosts: 'host', methods: 'method', keys: 'key',
 };
 const ALLOW_KEYS: Record<string, RuleKind> = { ips: 'ip' };
-const ENTRY_KEYS = new Set(['value', 'id', 'note', 'mode', 'expires']);
-const RATE_KEYS = new Set(['path', 'method', 'match', 'limit', 'window', 'key', 'id', 'note', 'mode', 'expires']);
+const ENTRY_FIELDS = ['value', 'id', 'note', 'mode', 'expires'] as const;
+const RATE_FIELDS = ['path', 'method', 'match', 'limit', 'window', 'key', 'id', 'note', 'mode', 'expires'] as const;
+const ENTRY_KEYS = new Set<string>(ENTRY_FIELDS);
+const RATE_KEYS = new Set<string>(RATE_FIELDS);
+/** An entry's fields as written: normalizeRule checks each one, so they are typed to fit any field of its input. */
+type UncheckedFields<Field extends string> = { readonly [F in Field]: never };
 /** Problems listed at most; a document that is wrong everywhere gets a count for the rest. */
 const MAX_PROBLEMS = 100;
 
@@ -102,7 +106,7 @@ export function rulesFromDocument(doc: unknown, lineOf: (path: (string | number)
         add(['rateLimits', i], () => {
           if (!isPlainObject(entry)) throw new RuleError('a rate limit must be an object with path, limit and window');
           checkKeys(entry, RATE_KEYS, 'rate limit');
-          const e = entry as Record<string, never>;
+          const e = entry as UncheckedFields<(typeof RATE_FIELDS)[number]>;
           return normalizeRule({
             id: e.id, action: 'block', kind: 'rateLimit', value: e.path, note: e.note, mode: e.mode, expires: e.expires,
             rateLimit: { path: e.path, method: e.method, match: e.match, limit: e.limit, window: e.window, key: e.key },
@@ -124,7 +128,7 @@ function entryInput(action: 'allow' | 'block', kind: RuleKind, entry: unknown): 
   if (typeof entry === 'string') return { action, kind, value: entry };
   if (!isPlainObject(entry)) throw new RuleError('an entry must be a string or an object with "value"');
   checkKeys(entry, ENTRY_KEYS, 'entry');
-  const e = entry as Record<string, never>;
+  const e = entry as UncheckedFields<(typeof ENTRY_FIELDS)[number]>;
   return { action, kind, value: e.value, id: e.id, note: e.note, mode: e.mode, expires: e.expires };
 }
 

@@ -13,6 +13,7 @@ import { parseDuration } from './duration.js';
 import { RuleError } from './rule-error.js';
 import { MAX_RATE_LIMIT, MIN_RATE_LIMIT_WINDOW_MS, unsafeRuleProblems } from './rule-safety.js';
 import { formatRateLimitKey, parseRateLimitKey } from './rate-limit-key.js';
+import { formatKeyHash, parseKeyHash } from './key-ban.js';
 import type { MatchRule, RateLimitSpec, Rule, RuleAction, RuleKind, RuleMode } from './types.js';
 import { RULE_KINDS } from './types.js';
 
@@ -71,7 +72,7 @@ function canonicalValue(kind: RuleKind, raw: unknown): string {
       const up = v.toUpperCase();
       if (COUNTRY_CODES.has(up)) return up;
       const m = /^CONTINENT:([A-Z]{2})$/.exec(up);
-      if (m && CONTINENT_NAMES[m[1]]) return `continent:${m[1]}`;
+      if (m && CONTINENT_NAMES[m[1]!]) return `continent:${m[1]}`; // the pattern's group always takes part
       throw new RuleError(
         `invalid country ${quote(v)}: use an ISO 3166-1 alpha-2 country code such as "KP" or continent:<${Object.keys(CONTINENT_NAMES).join('|')}>`,
       );
@@ -98,6 +99,10 @@ function canonicalValue(kind: RuleKind, raw: unknown): string {
       const m = v.toUpperCase();
       if (!HTTP_METHODS.has(m)) throw new RuleError(`invalid method ${quote(v)}`);
       return m;
+    }
+    case 'key': {
+      const { key, hash } = parseKeyHash(v);
+      return formatKeyHash(key, hash);
     }
     case 'rateLimit':
       return v;

@@ -14,10 +14,11 @@ export type RuleKind =
   | 'param' // case-insensitive substring of the decoded parameter string
   | 'host' // exact, case-insensitive, without port
   | 'method' // exact, case-insensitive
+  | 'key' // a request key's hash, `header:<name>=<32 hex>` (a keyed ban, see rules/key-ban.ts); block only
   | 'rateLimit';
 
 export const RULE_KINDS: readonly RuleKind[] = [
-  'ip', 'country', 'asn', 'list', 'userAgent', 'path', 'param', 'host', 'method', 'rateLimit',
+  'ip', 'country', 'asn', 'list', 'userAgent', 'path', 'param', 'host', 'method', 'key', 'rateLimit',
 ];
 
 export type RuleAction = 'allow' | 'block';

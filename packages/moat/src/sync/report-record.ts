@@ -60,6 +60,11 @@ export interface QueuedRecord {
   aggregated?: number;
   /** The response status, when it was captured (see report/status-join.ts). */
   status?: number;
+  /**
+   * The request's keys the rules file asked for, hashed (`header:x-api-key=<32 hex> …`): sent only in
+   * the compact encoding (the Wafris JSON has no such field), for the Moat hub's keyed threshold rules.
+   */
+  keys?: string;
 }
 
 /** How many requests an entry stands for: a record one, a count its count. */
@@ -92,7 +97,7 @@ const RECORD_OVERHEAD_BYTES = 320;
  */
 export function recordBytes(p: QueuedRecord): number {
   let chars = p.ip.length + p.userAgent.length + p.path.length + p.query.length + (p.params?.length ?? 0) +
-    p.host.length + p.method.length + p.requestId.length + p.rule.length;
+    p.host.length + p.method.length + p.requestId.length + p.rule.length + (p.keys?.length ?? 0);
   for (const m of p.monitored) chars += m.category.length + m.rule.length + m.ruleId.length;
   return RECORD_OVERHEAD_BYTES + 2 * chars;
 }

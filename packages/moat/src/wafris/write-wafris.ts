@@ -46,6 +46,7 @@ export function writeWafrisRulesFile(rules: readonly Rule[], outPath: string, no
     if (r.mode === 'monitor') skipped.push({ id: r.id, reason: 'Wafris has no monitor mode' });
     else if (r.expires !== undefined && r.expires <= now) skipped.push({ id: r.id, reason: 'expired' });
     else if (r.kind === 'list' || r.kind === 'asn') skipped.push({ id: r.id, reason: `Wafris has no ${r.kind} rules` });
+    else if (r.kind === 'key') skipped.push({ id: r.id, reason: 'Wafris cannot ban by a header, cookie or user (keyed bans are Moat only)' });
     else if (r.kind === 'rateLimit' && r.rateLimit.match === 'prefix') skipped.push({ id: r.id, reason: 'Wafris rate limits match exact paths only' });
     // Counting a header, cookie or user limit per IP would put every client behind one NAT in one budget.
     else if (r.kind === 'rateLimit' && r.rateLimit.key !== undefined) skipped.push({ id: r.id, reason: 'Wafris counts rate limits per IP only' });

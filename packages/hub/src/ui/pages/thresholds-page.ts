@@ -2,6 +2,7 @@ import { html, formatNumber, formatTime, type Html } from '../html.js';
 import { csrfField, layout } from '../layout.js';
 import type { Site } from '../../store/store.js';
 import type { ThresholdStats } from '../../thresholds/ban-service.js';
+import { banKeyLabel } from '../../thresholds/ban-key.js';
 import type { Ban, ThresholdEvent, ThresholdRule } from '../../thresholds/threshold-types.js';
 
 export interface ThresholdFormState {
@@ -28,14 +29,15 @@ export function thresholdsPage(input: {
   const body = html`<h1>Thresholds</h1>
 <p class="hint">Threshold rules count the reports of all this site's clients; a key that reaches a rule's threshold in its window is
 banned for the rule's duration (enforce) or listed under "Would ban" (monitor). IPs covered by an allow rule are never banned.
-Counts start from zero when the hub restarts; bans stay.</p>
+A rule keyed by a header, a cookie or the user id counts the hash Moat clients report (never the value; Wafris clients report none),
+bans that hash everywhere, and counts a request without the key by its IP. Counts start from zero when the hub restarts; bans stay.</p>
 <div class="table-wrap"><table class="data thresholds">
   <thead><tr><th>Name</th><th>Counts</th><th class="num">Threshold</th><th>Window</th><th>Key</th><th>Ban for</th><th>Mode</th><th class="num">Bans/min</th><th></th></tr></thead>
   <tbody>
   ${input.rules.length === 0 ? html`<tr><td colspan="9" class="empty">No threshold rules yet.</td></tr>` : ''}
   ${input.rules.map((r) => html`<tr data-threshold-id="${r.id}">
     <td>${r.name}</td><td>${describeCondition(r)}</td><td class="num">${formatNumber(r.threshold)}</td><td>${duration(r.windowSeconds)}</td>
-    <td>${r.key === 'ip64' ? 'IP (IPv6 by /64)' : 'IP'}</td><td>${duration(r.banSeconds)}</td>
+    <td>${keyName(r.key)}</td><td>${duration(r.banSeconds)}</td>
     <td><span class="mode mode-${r.mode === 'enforce' ? 'block' : 'monitor'}">${r.mode}</span></td><td class="num">${formatNumber(r.maxBansPerMinute)}</td>
     <td>${canEdit ? html`<a class="button small" href="${base}?edit=${r.id}#threshold-form">Edit</a>
       <form method="post" action="${base}/${r.id}/delete" class="inline">${csrfField(user.csrfToken)}
@@ -55,7 +57,7 @@ ${canEdit ? html`<section class="card" id="threshold-form">
   <tbody>
   ${input.bans.length === 0 ? html`<tr><td colspan="7" class="empty">No standing bans.</td></tr>` : ''}
   ${input.bans.map((b) => html`<tr data-ban-id="${b.id}">
-    <td><code>${b.key}</code></td><td><span class="badge badge-auto">auto</span></td><td>${b.reason}</td>
+    <td><code>${banKeyLabel(b.key)}</code></td><td><span class="badge badge-auto">auto</span></td><td>${b.reason}</td>
     <td>${ruleName(names, b.ruleId)}</td><td>${formatTime(b.createdAt)}</td><td>${formatTime(b.expiresAt)}</td>
     <td>${canEdit ? html`<form method="post" action="/sites/${site.id}/bans/${b.id}/lift" class="inline">${csrfField(user.csrfToken)}
       <button type="submit" class="small">Lift</button></form>` : ''}</td>
@@ -68,7 +70,7 @@ ${canEdit ? html`<section class="card" id="threshold-form">
   <thead><tr><th>Key</th><th>Reason</th><th>Rule</th><th>Seen</th><th>Would expire</th></tr></thead>
   <tbody>
   ${input.wouldBans.length === 0 ? html`<tr><td colspan="5" class="empty">Nobody yet.</td></tr>` : ''}
-  ${input.wouldBans.map((b) => html`<tr data-would-ban-id="${b.id}"><td><code>${b.key}</code></td><td>${b.reason}</td>
+  ${input.wouldBans.map((b) => html`<tr data-would-ban-id="${b.id}"><td><code>${banKeyLabel(b.key)}</code></td><td>${b.reason}</td>
     <td>${ruleName(names, b.ruleId)}</td><td>${formatTime(b.createdAt)}</td><td>${formatTime(b.expiresAt)}</td></tr>`)}
   </tbody>
 </table></div>
@@ -89,6 +91,12 @@ ${formatNumber(s.alreadyBanned)} already banned by another hub, ${formatNumber(s
   </tbody>
 </table></div>`;
   return layout({ title: 'Thresholds', body, user, site, sites: input.sites, active: 'thresholds', notice: input.notice, error: input.error });
+}
+
+function keyName(key: ThresholdRule['key']): string {
+  if (key === 'ip64') return 'IP (IPv6 by /64)';
+  if (key === 'ip') return 'IP';
+  return `${key}, else IP`;
 }
 
 function ruleName(names: Map<number, string>, id: number | null): string {
@@ -115,9 +123,15 @@ export function thresholdFormValues(r: ThresholdRule): Record<string, string> {
   return {
     name: r.name, requests: r.condition.requests, method: r.condition.method ?? '', path: r.condition.path ?? '',
     pathMatch: r.condition.pathMatch, status: r.condition.status === null ? '' : String(r.condition.status),
-    windowSeconds: String(r.windowSeconds), threshold: String(r.threshold), key: r.key, banSeconds: String(r.banSeconds),
+    windowSeconds: String(r.windowSeconds), threshold: String(r.threshold), ...keyFields(r.key), banSeconds: String(r.banSeconds),
     mode: r.mode, maxBansPerMinute: String(r.maxBansPerMinute),
   };
+}
+
+/** The form's key select and name field: `header:x-api-key` is `header` and `x-api-key`. */
+function keyFields(key: ThresholdRule['key']): { key: string; keyName: string } {
+  const colon = key.indexOf(':');
+  return colon < 0 ? { key, keyName: '' } : { key: key.slice(0, colon), keyName: key.slice(colon + 1) };
 }
 
 function ruleForm(base: string, csrf: string, state: ThresholdFormState | undefined): Html {
@@ -136,7 +150,8 @@ function ruleForm(base: string, csrf: string, state: ThresholdFormState | undefi
     <label>Status ${text('status', html`min="100" max="599" placeholder="any"`, 'number')}</label>
     <label>Threshold ${text('threshold', html`min="1" max="1000000" required placeholder="20"`, 'number')}</label>
     <label>Window (seconds) ${text('windowSeconds', html`min="1" max="86400" required placeholder="300"`, 'number')}</label>
-    <label>Key <select name="key">${option('key', 'ip', 'IP', true)}${option('key', 'ip64', 'IP, IPv6 by /64')}</select></label>
+    <label>Key <select name="key">${option('key', 'ip', 'IP', true)}${option('key', 'ip64', 'IP, IPv6 by /64')}${option('key', 'header', 'a header')}${option('key', 'cookie', 'a cookie')}${option('key', 'user', 'the user id')}</select></label>
+    <label>Header or cookie name ${text('keyName', html`maxlength="64" placeholder="x-api-key, session"`)}</label>
     <label>Ban for (seconds) ${text('banSeconds', html`min="1" max="2592000" required placeholder="3600"`, 'number')}</label>
     <label>Most bans per minute ${text('maxBansPerMinute', html`min="1" max="10000" placeholder="60"`, 'number')}</label>
     <label>Mode <select name="mode">${option('mode', 'monitor', 'Monitor (list who it would ban)', true)}${option('mode', 'enforce', 'Enforce (ban)')}</select></label>
