@@ -13,7 +13,8 @@ export type AuditAction =
   | 'user.invite' | 'user.update' | 'user.remove'
   | 'feed.create' | 'feed.update' | 'feed.delete' | 'feed.upload'
   | 'threshold.create' | 'threshold.update' | 'threshold.delete' | 'ban.lift'
-  | 'attacks.update' | 'bots.update';
+  | 'attacks.update' | 'bots.update'
+  | 'bots.catalogue.accept' | 'bots.catalogue.hold' | 'bots.catalogue.confirm' | 'bots.catalogue.dismiss' | 'bots.catalogue.revert';
 
 export interface AuditChange {
   siteId?: number | null;

@@ -70,6 +70,8 @@ function importText(format: FeedFormat, text: string): { kind: Kind; imported: I
       return { kind: 'country', imported: importCountryCsv(text) };
     case 'asn-csv':
       return { kind: 'asn', imported: importAsnCsv(text) };
+    case 'bots':
+      throw new Error('a bot catalogue is not built into the data file'); // feed-service.ts routes it to the catalogue
     default:
       return { kind: 'list', imported: wrap(importCloudRanges(text, format)) };
   }

@@ -11,6 +11,7 @@ import type { HubContext } from '../server/context.js';
 import { HttpError } from '../server/http-error.js';
 import { intParam } from '../server/params.js';
 import type { FeedSource } from '../store/feed-records.js';
+import { botCatalogueApiRoutes } from './bot-catalogue-routes.js';
 import { feedFields, feedInputSchema } from './feed-input.js';
 
 const waitQuery = z.object({ wait: z.enum(['0', '1']).optional() });
@@ -84,7 +85,7 @@ export async function feedApiRoutes(app: FastifyInstance, ctx: HubContext): Prom
     const source = await found(id);
     if (source.origin !== 'upload') throw new HttpError(400, 'only an upload source takes a file', 'invalid_feed');
     if (typeof request.body !== 'string') throw new HttpError(415, 'send the file as text/plain', 'unsupported_media_type');
-    const done = feeds.upload(id, request.body);
+    const done = feeds.upload(id, request.body, source.format);
     await ctx.audit.record(actorOf(request), 'feed.upload', { target: source.name, after: { bytes: Buffer.byteLength(request.body) } });
     if (waits(request)) await done;
     return { source: describeSource(await found(id), nowSeconds()) };
@@ -100,6 +101,8 @@ export async function feedApiRoutes(app: FastifyInstance, ctx: HubContext): Prom
   });
 
   app.get('/api/feeds/versions', async (request) => ({ versions: await ctx.store.feeds.listVersions(versionsQuery.parse(request.query).limit) }));
+
+  await botCatalogueApiRoutes(app, ctx);
 }
 
 function fieldsOf(s: FeedSource) {

@@ -28,6 +28,8 @@ export const feedInputSchema = z.object({
 export type FeedInput = z.infer<typeof feedInputSchema>;
 
 const RANGE_CSV: ReadonlySet<FeedFormat> = new Set(['country-csv', 'asn-csv']);
+/** Formats that fill no named list: the range CSVs and the bot catalogue. */
+const NO_LIST: ReadonlySet<FeedFormat> = new Set([...RANGE_CSV, 'bots']);
 
 /** The stored fields, after the checks that span several fields; throws HttpError 400 with the reason. */
 export function feedFields(input: FeedInput, allowPrivate: boolean): FeedSourceFields {
@@ -36,7 +38,8 @@ export function feedFields(input: FeedInput, allowPrivate: boolean): FeedSourceF
   };
   const csv = RANGE_CSV.has(input.format);
   if (input.origin === 'bundled' && !csv) bad('only country-csv and asn-csv sources can use the bundled set');
-  if (!csv && !LIST_NAME.test(input.list)) bad('list: lower-case letters, digits, "_", "-" and "." (the name rules use), up to 64');
+  const listed = !NO_LIST.has(input.format);
+  if (listed && !LIST_NAME.test(input.list)) bad('list: lower-case letters, digits, "_", "-" and "." (the name rules use), up to 64');
   if (input.origin === 'url') {
     if (!input.url) bad('url: required for a URL source');
     try {
@@ -48,6 +51,6 @@ export function feedFields(input: FeedInput, allowPrivate: boolean): FeedSourceF
   } else if (input.url) bad('url: only for a URL source');
   return {
     name: input.name, format: input.format, origin: input.origin, url: input.origin === 'url' ? input.url! : null,
-    list: csv ? '' : input.list, refreshSeconds: input.refreshMinutes * 60,
+    list: listed ? input.list : '', refreshSeconds: input.refreshMinutes * 60,
   };
 }

@@ -5,12 +5,14 @@
  * A source that fails or returns garbage keeps its last good copy and shows the error.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rename, rm, writeFile, access } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FeedsConfig } from './feeds-config.js';
-import type { FeedSource, FeedSourceFields, FeedVersion } from '../store/feed-records.js';
+import type { FeedFormat, FeedSource, FeedSourceFields, FeedVersion } from '../store/feed-records.js';
 import { HttpError } from '../server/http-error.js';
 import type { HubStore } from '../store/store.js';
+import { BOT_CATALOGUE_MAX_BYTES } from './bot-catalogue-check.js';
+import type { BotCatalogueService } from './bot-catalogue-service.js';
 import { buildInWorker } from './build-worker.js';
 import { fetchFeed, FeedFetchError } from './fetch-feed.js';
 import { publishDataFiles, versionFileName } from './feed-publisher.js';
@@ -56,7 +58,11 @@ export class FeedService {
   /** Cycles run, builds done, for tests and the page. */
   readonly counters = { cycles: 0, fetches: 0, notModified: 0, builds: 0, versions: 0, lastBuildThreadId: -1 };
 
-  constructor(private readonly store: HubStore, private readonly options: FeedServiceOptions, private readonly now: () => number, private readonly log: FeedLog) {}
+  /** `bots`: where a `bots` source's copies go (the catalogue, not the data file). */
+  constructor(
+    private readonly store: HubStore, private readonly options: FeedServiceOptions, private readonly now: () => number, private readonly log: FeedLog,
+    readonly bots: BotCatalogueService,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.enqueue({ ids: 'due', rebuild: false, uploads: new Map() }), this.options.tickMs);
@@ -84,32 +90,40 @@ export class FeedService {
   /** Adds a source; a URL source is fetched at once, an uploaded one checked and built at once. Undefined when the name is taken. */
   async create(fields: FeedSourceFields, upload?: string): Promise<{ source: FeedSource; cycle: Promise<void> } | undefined> {
     // Each source may hold two copies of up to maxBytes on disk and a place in every build: bounded.
-    if ((await this.store.feeds.listSources()).length >= MAX_SOURCES) {
+    const existing = await this.store.feeds.listSources();
+    if (existing.length >= MAX_SOURCES) {
       throw new HttpError(409, `a hub holds at most ${MAX_SOURCES} feed sources; remove one first`, 'too_many_feeds');
     }
+    oneCatalogueSource(existing, fields);
     const source = await this.store.feeds.createSource(fields, this.seconds());
     if (!source) return undefined;
     return { source, cycle: this.afterChange(source, upload, false) };
   }
 
   async update(id: number, fields: FeedSourceFields, upload?: string): Promise<'done' | 'not_found' | 'name_taken'> {
+    const all = await this.store.feeds.listSources();
+    oneCatalogueSource(all.filter((s) => s.id !== id), fields);
+    const previous = all.find((s) => s.id === id);
     const outcome = await this.store.feeds.updateSource(id, fields, this.seconds());
     if (outcome === 'done') {
       const source = (await this.store.feeds.getSource(id))!;
-      void this.afterChange(source, upload, true);
+      // A source turned into (or out of) the catalogue leaves (or joins) the data file: rebuild it then.
+      void this.afterChange(source, upload, true, previous !== undefined && previous.format !== 'bots');
     }
     return outcome;
   }
 
+  /** A removed `bots` source leaves the catalogue in force as it is (revert it on the Data page). */
   async remove(id: number): Promise<boolean> {
-    if (!(await this.store.feeds.deleteSource(id))) return false;
-    void this.enqueue({ ids: [], rebuild: true, uploads: new Map() }).then(() => this.forgetCopies(id)).catch(() => undefined);
+    const source = await this.store.feeds.getSource(id);
+    if (!source || !(await this.store.feeds.deleteSource(id))) return false;
+    void this.enqueue({ ids: [], rebuild: source.format !== 'bots', uploads: new Map() }).then(() => this.forgetCopies(id)).catch(() => undefined);
     return true;
   }
 
   /** Checks an uploaded file as the source's new copy and rebuilds with it; resolves when done. */
-  upload(id: number, text: string): Promise<void> {
-    return this.afterChange({ id, origin: 'upload' }, text, true);
+  upload(id: number, text: string, format: FeedFormat): Promise<void> {
+    return this.afterChange({ id, origin: 'upload', format }, text, true);
   }
 
   /** Never rejects: callers may not wait (the page's forms), and a failure is the source's state to show. */
@@ -128,7 +142,7 @@ export class FeedService {
    * A URL source is fetched at once (its new copy starts the build); other sources, and any edit (a
    * list renamed, a source switched to bundled), rebuild at once.
    */
-  private afterChange(source: Pick<FeedSource, 'id' | 'origin'>, upload: string | undefined, edited: boolean): Promise<void> {
+  private afterChange(source: Pick<FeedSource, 'id' | 'origin' | 'format'>, upload: string | undefined, edited: boolean, wasRanges = false): Promise<void> {
     // The file is written while the queue waits, but its cycle takes its place in the queue now, so
     // idle() and a later refresh come after it.
     const saving = upload !== undefined && source.origin === 'upload' ? this.saveUpload(source.id, upload) : undefined;
@@ -143,7 +157,9 @@ export class FeedService {
           return undefined;
         }
       }
-      return { ids: source.origin === 'url' ? [source.id] : [], rebuild: edited || source.origin !== 'url', uploads };
+      // A `bots` source feeds the catalogue, never the data file: nothing to rebuild there.
+      const ranges = source.format !== 'bots' || wasRanges;
+      return { ids: source.origin === 'url' ? [source.id] : [], rebuild: ranges && (edited || source.origin !== 'url'), uploads };
     });
   }
 
@@ -198,18 +214,72 @@ export class FeedService {
       const fetched = await this.fetchOne(source);
       if (fetched) candidates.set(source.id, fetched);
     }
+    for (const source of sources) {
+      const candidate = candidates.get(source.id);
+      if (source.format !== 'bots' || candidate === undefined) continue;
+      candidates.delete(source.id);
+      await this.offerCatalogue(source, candidate);
+    }
     if (candidates.size === 0 && !request.rebuild) return;
-    await this.build(sources, candidates);
+    await this.build(sources.filter((s) => s.format !== 'bots'), candidates);
+  }
+
+  /** A `bots` source's new copy goes to the catalogue service; its verdict becomes the source's state. */
+  private async offerCatalogue(source: FeedSource, candidate: Candidate): Promise<void> {
+    const checkedAt = this.seconds();
+    let outcome;
+    try {
+      // An upload is bounded by the feeds' cap only: a copy over the catalogue's cap is refused unread.
+      outcome = candidate.bytes > BOT_CATALOGUE_MAX_BYTES
+        ? { kind: 'refused' as const, problem: `the catalogue is ${candidate.bytes} bytes, over the ${BOT_CATALOGUE_MAX_BYTES}-byte cap` }
+        : await this.bots.offer(source, await readFile(candidate.file, 'utf8'), checkedAt);
+    } catch (error) {
+      this.log.error({ err: error }, 'could not check a bot catalogue feed');
+      await this.store.feeds.saveState(source.id, { status: 'error', checkedAt, lastError: `error: ${(error as Error).message}`.slice(0, 500), failures: source.failures + 1 });
+      return;
+    } finally {
+      await rm(candidate.file, { force: true });
+    }
+    switch (outcome.kind) {
+      case 'accepted':
+      case 'unchanged':
+        await this.store.feeds.saveState(source.id, {
+          status: 'ok', checkedAt, changedAt: outcome.kind === 'accepted' ? checkedAt : source.changedAt ?? checkedAt,
+          entries: outcome.kind === 'accepted' ? outcome.entry.bots : outcome.bots, bytes: candidate.bytes, sha256: candidate.sha256,
+          etag: candidate.etag, lastModified: candidate.lastModified, lastError: null, failures: 0,
+        });
+        return;
+      case 'refused':
+        // The catalogue in force stays; validators are dropped so the next fetch is a full GET.
+        await this.store.feeds.saveState(source.id, {
+          status: 'error', checkedAt, lastError: `rejected: ${outcome.problem}`.slice(0, 500), failures: source.failures + 1, etag: null, lastModified: null,
+        });
+        return;
+      case 'held':
+        await this.store.feeds.saveState(source.id, {
+          status: 'error', checkedAt, etag: null, lastModified: null,
+          lastError: `held for confirmation: the copy names ${outcome.entry.bots} bots, ${outcome.botsInForce} are in force (more than half would go); confirm or dismiss it below`,
+        });
+        return;
+      case 'dismissed':
+        await this.store.feeds.saveState(source.id, {
+          status: 'error', checkedAt, etag: null, lastModified: null,
+          lastError: `the copy offered (catalogue version ${outcome.entry.version}) was dismissed by an admin; the catalogue in force stays`,
+        });
+    }
   }
 
   /** Fetches a source into its candidate copy; undefined when nothing new arrived (304, same bytes, or an error, recorded). */
   private async fetchOne(source: FeedSource): Promise<Candidate | undefined> {
     this.counters.fetches++;
     const file = this.copy(source.id, 'candidate');
-    const hasGood = await this.exists(this.copy(source.id, 'good'));
+    // A catalogue's good copy is the store's (shared by every hub), known here by its hash; it is at most 1 MiB.
+    const catalogue = source.format === 'bots';
+    const hasGood = catalogue ? source.sha256 !== null : await this.exists(this.copy(source.id, 'good'));
+    const limits = catalogue ? { ...this.options, maxBytes: Math.min(this.options.maxBytes, BOT_CATALOGUE_MAX_BYTES) } : this.options;
     const checkedAt = this.seconds();
     try {
-      const outcome = await fetchFeed(source.url!, file, hasGood ? { etag: source.etag, lastModified: source.lastModified } : { etag: null, lastModified: null }, this.options, this.closing.signal);
+      const outcome = await fetchFeed(source.url!, file, hasGood ? { etag: source.etag, lastModified: source.lastModified } : { etag: null, lastModified: null }, limits, this.closing.signal);
       if (outcome.kind === 'not_modified' || (hasGood && outcome.sha256 === source.sha256)) {
         this.counters.notModified++;
         await rm(file, { force: true });
@@ -288,3 +358,9 @@ export class FeedService {
   }
 }
 
+/** One `bots` source per hub: two would take turns replacing each other's catalogue. */
+function oneCatalogueSource(others: readonly FeedSource[], fields: FeedSourceFields): void {
+  if (fields.format !== 'bots') return;
+  const taken = others.find((s) => s.format === 'bots');
+  if (taken) throw new HttpError(409, `the bot catalogue already comes from ${taken.name}; edit or remove that source`, 'catalogue_source_taken');
+}

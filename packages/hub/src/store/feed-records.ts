@@ -3,8 +3,11 @@
  * state of their last fetch, and the data-file versions built from them. Times are Unix seconds.
  */
 
-/** How a source's bytes are read: plain IP lists, range CSVs, or a provider's published JSON/text shape. */
-export const FEED_FORMATS = ['ip-list', 'country-csv', 'asn-csv', 'aws', 'gcp', 'azure', 'oracle', 'cloudflare', 'crawlers'] as const;
+/**
+ * How a source's bytes are read: plain IP lists, range CSVs, or a provider's published JSON/text shape;
+ * `bots` is the bot catalogue (moat-waf's bots.json schema), which replaces the shipped one in the rules files.
+ */
+export const FEED_FORMATS = ['ip-list', 'country-csv', 'asn-csv', 'aws', 'gcp', 'azure', 'oracle', 'cloudflare', 'crawlers', 'bots'] as const;
 export type FeedFormat = (typeof FEED_FORMATS)[number];
 
 /** url: fetched on schedule; upload: a file an admin sent; bundled: the CC0 set installed with the hub. */

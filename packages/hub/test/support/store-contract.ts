@@ -373,5 +373,33 @@ export function storeContract(label: string, open: OpenStore): void {
         assert.equal(await store.getBotSettings(other.id), undefined);
       });
     });
+
+    it('bot catalogues: the newest accepted entry is in force, a held one waits, decisions are taken once, pruning keeps the one in force', async () => {
+      await withStore(open, async (store) => {
+        const c = store.botCatalogues;
+        assert.equal(await c.current(), undefined, 'none: the shipped catalogue');
+        const diff = { added: 1, removed: 0, changed: 0, addedIds: ['examplebot'], removedIds: [], changedIds: [] };
+        const base = { content: '{"updated":"","bots":[]}', source: 'feed', sourceId: 1, fetchedAt: BASE, recordedAt: BASE, bots: 70, edition: 'e', diff };
+        const first = await c.add({ ...base, state: 'accepted', hash: 'a'.repeat(64) });
+        const held = await c.add({ ...base, state: 'held', hash: 'b'.repeat(64), bots: 3 });
+        assert.ok(held.version > first.version);
+        assert.equal((await c.current())?.hash, 'a'.repeat(64), 'a held entry is not in force');
+        assert.equal((await c.held())?.version, held.version);
+        assert.deepEqual((await c.current())?.diff, diff);
+        assert.equal(await c.decide(held.version, 'confirmed'), true);
+        assert.equal(await c.decide(held.version, 'dismissed'), false, 'decided once');
+        assert.equal(await c.held(), undefined);
+        const shipped = await c.add({ ...base, state: 'accepted', hash: 'c'.repeat(64), content: null, source: 'shipped', sourceId: null });
+        assert.equal((await c.current())?.content, null);
+        assert.equal((await c.get(first.version))?.content, base.content);
+        for (let i = 0; i < 5; i++) await c.add({ ...base, state: 'held', hash: `${i}`.repeat(64) });
+        await c.decide((await c.held())!.version, 'dismissed');
+        assert.ok((await c.prune(2)) > 0);
+        const left = await c.list(10);
+        assert.ok(left.some((e) => e.version === shipped.version), 'the entry in force is never pruned');
+        assert.equal(left.length, 3);
+        assert.equal((await c.current())?.version, shipped.version);
+      });
+    });
   });
 }

@@ -35,8 +35,9 @@ export class BotCheck {
     let blocked: BotVerdict | null = null;
     let monitored: BotVerdict | null = null;
     for (let k = 0; k < claims.length; k++) {
-      const b = claims[k];
-      const bot = bots[b];
+      // Claims are catalogue indexes from the detector built with this policy: always in range.
+      const b = claims[k]!;
+      const bot = bots[b]!;
       let verified = false;
       if (bot.verify !== null) {
         if (this.provable[b] === 0) this.unprovable++;
@@ -62,6 +63,6 @@ export class BotCheck {
   private listsOf(family: 0 | 4 | 6, words: Uint32Array): readonly string[] {
     if (family === 0 || this.data === null) return [];
     const id = this.data.table.lookupParsed(family, words);
-    return id < 0 ? [] : this.data.labels[id].lists;
+    return id < 0 ? [] : this.data.labels[id]?.lists ?? [];
   }
 }

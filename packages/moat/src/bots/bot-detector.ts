@@ -75,7 +75,7 @@ export class BotDetector {
     const bots: number[] = [];
     for (const id of ids) {
       const b = this.botOfPattern[id];
-      if (!bots.includes(b)) bots.push(b);
+      if (b !== undefined && !bots.includes(b)) bots.push(b);
     }
     return bots;
   }

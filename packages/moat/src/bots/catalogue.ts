@@ -66,6 +66,8 @@ export function normalizeBotCatalogue(raw: unknown): BotCatalogue {
     const id = b.id;
     if (typeof id !== 'string' || !ID.test(id)) return void problems.push(`${where}: id must be lower-case letters, digits and "-"`);
     if (RESERVED_BOT_KEYS.includes(id)) return void problems.push(`${where}: id ${JSON.stringify(id)} is a category name`);
+    // Settings are looked up by bot id in plain objects: an id like "constructor" would read Object.prototype.
+    if (id in Object.prototype) return void problems.push(`${where}: id ${JSON.stringify(id)} is a reserved word`);
     if (ids.has(id)) return void problems.push(`${where}: duplicate id ${JSON.stringify(id)}`);
     ids.add(id);
     if (!isBotCategory(b.category)) return void problems.push(`${where}: category must be one of ${BOT_CATEGORIES.join(', ')}`);

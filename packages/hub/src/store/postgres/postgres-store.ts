@@ -13,6 +13,7 @@ import { createPool, type PoolOptions } from './pool.js';
 import type { ReportScanSource } from '../report-scan.js';
 import { PostgresReports } from './reports.js';
 import { PostgresFeeds } from './feeds.js';
+import { PostgresBotCatalogues } from './bot-catalogues.js';
 import { PostgresThresholds } from './thresholds.js';
 import { dropExpiredPartitions, ensureDayPartitions } from './report-partitions.js';
 import { withTransaction } from './transaction.js';
@@ -38,12 +39,14 @@ const USER_SELECT = `SELECT u.*, ${SITE_IDS} FROM users u`;
 export class PostgresStore implements HubStore {
   private readonly reports: PostgresReports;
   readonly feeds: PostgresFeeds;
+  readonly botCatalogues: PostgresBotCatalogues;
   readonly thresholds: PostgresThresholds;
   private closed = false;
 
   private constructor(readonly pool: Pool) {
     this.reports = new PostgresReports(pool);
     this.feeds = new PostgresFeeds(pool);
+    this.botCatalogues = new PostgresBotCatalogues(pool);
     this.thresholds = new PostgresThresholds(pool);
   }
 

@@ -363,4 +363,26 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 14,
+    name: 'bot catalogue from the feeds',
+    sql: `
+      -- The bot catalogues a \`bots\` feed offered (validated, canonical JSON; NULL content = the shipped one),
+      -- accepted or held for confirmation. The newest accepted entry is compiled into every site's rules file.
+      CREATE TABLE bot_catalogues (
+        version INTEGER PRIMARY KEY,
+        state TEXT NOT NULL,
+        content TEXT,
+        hash TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_id INTEGER,
+        fetched_at INTEGER NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        bots INTEGER NOT NULL,
+        edition TEXT NOT NULL,
+        diff TEXT NOT NULL
+      );
+      CREATE INDEX bot_catalogues_state ON bot_catalogues (state, version);
+    `,
+  },
 ];

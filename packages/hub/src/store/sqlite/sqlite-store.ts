@@ -15,6 +15,7 @@ import { migrate } from './migrate.js';
 import { SqliteReports } from './reports.js';
 import { SqliteUpsyncBatches } from './upsync-batches.js';
 import { SqliteFeeds } from './feeds.js';
+import { SqliteBotCatalogues } from './bot-catalogues.js';
 import { SqliteThresholds } from './thresholds.js';
 import {
   type AuditRow, type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
@@ -33,6 +34,7 @@ export class SqliteStore implements HubStore {
   private readonly reports: SqliteReports;
   private readonly batches: SqliteUpsyncBatches;
   readonly feeds: SqliteFeeds;
+  readonly botCatalogues: SqliteBotCatalogues;
   readonly thresholds: SqliteThresholds;
 
   private constructor(db: Database.Database) {
@@ -41,6 +43,7 @@ export class SqliteStore implements HubStore {
     this.reports = new SqliteReports(db);
     this.batches = new SqliteUpsyncBatches(db, this.reports);
     this.feeds = new SqliteFeeds(db);
+    this.botCatalogues = new SqliteBotCatalogues(db);
   }
 
   /** Opens (creating if needed) and migrates the database at `file`; `:memory:` works for quick use. */

@@ -11,6 +11,8 @@ export interface DataPageInput {
   nowSeconds: number;
   /** The largest file the upload form takes. */
   uploadMaxBytes: number;
+  /** The bot catalogue section (data-bot-catalogue.ts). */
+  botCatalogue?: Html;
   notice?: string;
   error?: string;
 }
@@ -25,6 +27,7 @@ const FORMAT_HELP: Record<(typeof FEED_FORMATS)[number], string> = {
   oracle: 'Oracle Cloud public_ip_ranges.json',
   cloudflare: 'Cloudflare ips-v4 / ips-v6 (or its API JSON)',
   crawlers: "Google's or Bing's crawler ranges JSON",
+  bots: 'bot catalogue JSON (replaces the shipped one in every site\'s rules file)',
 };
 
 /** Seconds as "5 min", "3 h", "2 d". */
@@ -88,6 +91,7 @@ returns something that is not a feed keeps its last good copy; its error shows h
   </form>
   <p class="hint">URLs must reach a public address unless the hub runs with <code>--feeds-allow-private</code>.</p>
 </section>
+${input.botCatalogue ?? ''}
 <h2>Versions</h2>
 <div class="table-wrap"><table class="data feed-versions">
   <thead><tr><th>Version</th><th>Built</th><th>File</th><th>Ranges</th><th>Changes (ranges added / removed per list)</th></tr></thead>

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { actorOf } from '../../audit/actor.js';
 import { sessionGuard } from '../../auth/guards.js';
-import { saveSiteBotSettings, siteBotSettings, withBotMode } from '../../rules/bot-settings.js';
+import { hubBotCatalogue, saveSiteBotSettings, siteBotSettings, withBotMode } from '../../rules/bot-settings.js';
 import type { HubContext } from '../../server/context.js';
 import { siteIdOf } from '../../server/params.js';
 import type { SiteService } from '../../sites/site-service.js';
@@ -14,7 +14,8 @@ export async function botsRoutes(app: FastifyInstance, ctx: HubContext, sites: S
       const siteId = siteIdOf(request);
       await sites.requireSite(siteId);
       const form = (request.body ?? {}) as Record<string, string | undefined>;
-      const settings = withBotMode(await siteBotSettings(ctx.store, siteId), form.key, form.mode);
+      const catalogue = await hubBotCatalogue(ctx.store);
+      const settings = withBotMode(await siteBotSettings(ctx.store, siteId, catalogue), form.key, form.mode, catalogue);
       await saveSiteBotSettings({ store: ctx.store, builder: ctx.builder, audit: ctx.audit, now: ctx.now }, siteId, settings, actorOf(request));
       return reply.redirect(`/sites/${siteId}/rules?done=bots-saved#bot-settings`, 303);
     });

@@ -141,7 +141,7 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
         user: userOf(request), site, sites: all, rules, hits, hitsRange, builds: { moat, wafris }, now: ctx.now(),
         audit: ruleAuditSection(site.id, await ctx.audit.list({ siteId: site.id, limit: 10 })),
         attacks: attackSettingsSection(site.id, userOf(request).csrfToken, await siteAttackSettings(ctx.store, site.id), `/sites/${site.id}/rules`),
-        bots: botSettingsSection(site.id, userOf(request).csrfToken, await siteBotSettings(ctx.store, site.id), hubBotCatalogue()),
+        bots: botSettingsSection(site.id, userOf(request).csrfToken, await siteBotSettings(ctx.store, site.id), await hubBotCatalogue(ctx.store)),
         ...messages(request), ...extra,
       }), status);
     };

@@ -6,6 +6,8 @@ import type { HubContext } from '../../server/context.js';
 import { describeError } from '../../server/error-handler.js';
 import { HttpError } from '../../server/http-error.js';
 import { intParam } from '../../server/params.js';
+import { KEPT_CATALOGUES } from '../../feeds/bot-catalogue-service.js';
+import { botCatalogueSection } from '../pages/data-bot-catalogue.js';
 import { dataPage } from '../pages/data-page.js';
 
 type Form = Record<string, string>;
@@ -16,6 +18,10 @@ const NOTICES: Record<string, string> = {
   removed: 'Source removed; the next data file leaves its ranges out.',
   refreshing: 'Refreshing: reload in a moment to see the result.',
   uploaded: 'File received; it is being checked and built now.',
+  'catalogue-confirmed': 'The held bot catalogue is in force; every site is compiled with it.',
+  'catalogue-dismissed': 'The held bot catalogue is dismissed; the catalogue in force stays.',
+  'catalogue-reverted': 'Every site is compiled with the shipped bot catalogue again.',
+  'catalogue-unchanged': 'The shipped bot catalogue is already in force.',
 };
 
 /** The form's largest upload: form bodies are parsed whole, so they stay well below the API's text upload. */
@@ -40,9 +46,13 @@ export async function dataRoutes(app: FastifyInstance, ctx: HubContext): Promise
     const done = (request.query as { done?: string }).done;
     const s = request.hubSession!;
     const { sources, versions } = await ctx.feeds.overview();
+    const botCatalogue = botCatalogueSection({
+      csrf: s.csrfToken, inForce: await ctx.feeds.bots.inForce(), held: await ctx.store.botCatalogues.held(),
+      history: await ctx.store.botCatalogues.list(KEPT_CATALOGUES), source: sources.find((f) => f.format === 'bots'),
+    });
     return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(dataPage({
       user: { email: s.email, csrfToken: s.csrfToken, role: s.role }, sites: await ctx.store.listSites(), sources, versions,
-      nowSeconds: Math.floor(ctx.now() / 1000), uploadMaxBytes: uploadMax, notice: done ? NOTICES[done] : undefined, error,
+      nowSeconds: Math.floor(ctx.now() / 1000), uploadMaxBytes: uploadMax, botCatalogue, notice: done ? NOTICES[done] : undefined, error,
     }));
   };
   /** Renders the page with the error of a refused change (4xx); anything else is the error handler's. */
@@ -91,7 +101,7 @@ export async function dataRoutes(app: FastifyInstance, ctx: HubContext): Promise
       if (source.origin !== 'upload') throw new HttpError(400, 'only an upload source takes a file', 'invalid_feed');
       const content = ((request.body ?? {}) as Form).content ?? '';
       if (Buffer.byteLength(content) > uploadMax) throw new HttpError(413, `the file is over ${uploadMax} bytes; use PUT /api/feeds/${id}/file`, 'too_large');
-      void ctx.feeds.upload(id, content);
+      void ctx.feeds.upload(id, content, source.format);
       await ctx.audit.record(actorOf(request), 'feed.upload', { target: source.name, after: { bytes: Buffer.byteLength(content) } });
     } catch (error) {
       return refused(request, reply, error);
@@ -114,5 +124,23 @@ export async function dataRoutes(app: FastifyInstance, ctx: HubContext): Promise
       return refused(request, reply, error);
     }
     return reply.redirect('/data?done=removed', 303);
+  });
+
+  app.post('/data/bot-catalogue/held/:version/:decision', async (request, reply) => {
+    try {
+      const version = intParam(request, 'version');
+      const decision = (request.params as { decision?: string }).decision;
+      if (decision !== 'confirm' && decision !== 'dismiss') throw new HttpError(404, 'not found', 'not_found');
+      const outcome = decision === 'confirm' ? await ctx.feeds.bots.confirm(version, actorOf(request)) : await ctx.feeds.bots.dismiss(version, actorOf(request));
+      if (outcome !== 'done') throw new HttpError(409, 'no catalogue is held under this version (decided already?)', 'not_held');
+      return reply.redirect(`/data?done=catalogue-${decision === 'confirm' ? 'confirmed' : 'dismissed'}#bot-catalogue`, 303);
+    } catch (error) {
+      return refused(request, reply, error);
+    }
+  });
+
+  app.post('/data/bot-catalogue/revert', async (request, reply) => {
+    const outcome = await ctx.feeds.bots.revert(actorOf(request));
+    return reply.redirect(`/data?done=catalogue-${outcome === 'done' ? 'reverted' : 'unchanged'}#bot-catalogue`, 303);
   });
 }
