@@ -7,6 +7,9 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ALL_ATTACK_CATEGORIES, detectAttack, detectInJson, resetWorkSteps, workSteps, type AttackLocation } from '../src/attacks/index.js';
+import { FormValueDecoder, decodeFormValue } from '../src/attacks/decode/form-value.js';
+import { jsonIsAscii } from '../src/attacks/detect-json.js';
+import { percentDecode } from '../src/http/percent-decode.js';
 
 /** Generous constant: steps per input character across the feature scan, three decoding rounds and all detectors. */
 const STEPS_PER_CHAR = 200;
@@ -55,5 +58,60 @@ test('deeply nested and very wide JSON is walked within its node limit, without 
       assert.doesNotThrow(() => detectInJson(JSON.parse(text), ALL_ATTACK_CATEGORIES));
     }),
     { numRuns: 200 },
+  );
+});
+
+/** Pieces a form field is made of: escapes of every byte (ASCII, UTF-8 leads and continuations, overlong, invalid), `+`, `%2B`, broken escapes, raw non-ASCII. */
+const formPiece = fc.oneof(
+  fc.constantFrom('%', '+', '%2', '%zz', '%2B', '%2b', '%25', '%C3%A9', '%E2%82%AC', '%F0%9F%98%80', '%80', '%BF', '%c0%ae', '%ED%A0%80', '%FF', '%0A', 'a', ' ', 'é', '€', '😀', "'", '<'),
+  fc.integer({ min: 0, max: 255 }).map((b) => '%' + b.toString(16).padStart(2, '0')),
+  fc.string({ maxLength: 6 }),
+);
+
+test('the attack scan\'s form decoder returns exactly what percentDecode(raw, true) returns, at every length and alignment', () => {
+  const decoder = new FormValueDecoder();
+  fc.assert(
+    fc.property(fc.nat(300), fc.array(formPiece, { maxLength: 500 }), (pad, parts) => {
+      // The padding moves every `+` and escape across the 32-bit words the decoder reads at once.
+      const raw = 'p'.repeat(pad) + parts.join('');
+      const decoded = decoder.decode(raw);
+      assert.equal(decoded, percentDecode(raw, true));
+      // "ASCII" is a promise detectAttack relies on to skip its non-ASCII search: it must never be wrong.
+      if (decoder.ascii) assert.ok(!/[^\x00-\x7f]/.test(decoded), `claimed ASCII: ${JSON.stringify(decoded.slice(0, 80))}`);
+    }),
+    { numRuns: 3000 },
+  );
+  // Runs of escapes long enough for the byte loop and for cuts between whole characters, in every mix.
+  const units = ['%E2%82%AC', '%80', '%C3%A9', '%41', '%F0%9F%98%80', '%C3', '+', '%2B'];
+  for (let k = 0; k < 400; k++) {
+    let raw = 'q'.repeat(k % 7) + 'a'.repeat(300);
+    for (let j = 0; j < 900 + k; j++) raw += units[(j * 7 + k) % units.length];
+    assert.equal(decodeFormValue(raw), percentDecode(raw, true), `run ${k}`);
+  }
+  // Longer than the decoder's reusable buffer.
+  const huge = 'x+y%2C%C3%A9'.repeat(12_000);
+  assert.equal(decodeFormValue(huge), percentDecode(huge, true));
+});
+
+test('a JSON body judged all-ASCII yields only ASCII strings and keys, whatever characters or escapes it holds', () => {
+  const strings = (v: unknown, out: string[] = []): string[] => {
+    if (typeof v === 'string') out.push(v);
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        out.push(k);
+        strings(x, out);
+      }
+    }
+    return out;
+  };
+  fc.assert(
+    // Strings of any characters (the default would be ASCII only, which proves nothing here).
+    fc.property(fc.jsonValue({ stringUnit: 'grapheme' }), fc.boolean(), (value, asciiOnly) => {
+      // JSON.stringify leaves non-ASCII raw; escaping it (`\uXXXX`) gives an ASCII text whose strings are not ASCII.
+      const text = asciiOnly ? JSON.stringify(value).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : JSON.stringify(value);
+      if (!jsonIsAscii(text)) return;
+      for (const s of strings(JSON.parse(text))) assert.ok(!/[^\x00-\x7f]/.test(s), JSON.stringify(s));
+    }),
+    { numRuns: 2000 },
   );
 });

@@ -13,7 +13,7 @@ import { RuleError } from '../src/rules/rule-error.js';
 import { readRules } from '../src/format/read-rules.js';
 import { rulesContentHash, writeRulesFile } from '../src/format/write-rules.js';
 import { loadRulesFile } from '../src/format/load-files.js';
-import { MoatFileError } from '../src/format/moat-file-error.js';
+import { MoatFileError } from '../src/errors/moat-error.js';
 import { Engine } from '../src/engine/engine.js';
 import { run } from '../src/cli/run.js';
 import { MAX_WORK_PER_REQUEST } from '../src/attacks/request-attacks.js';

@@ -38,7 +38,7 @@ const NEEDS = [SQLI_FEATURES, XSS_FEATURES, TRAVERSAL_FEATURES, SHELL_FEATURES, 
 
 /** Feature bits that make any of `enabled` worth running, or an encoding layer worth decoding: no bit in common, no attack. */
 export function neededFeatures(enabled: AttackCategorySet): number {
-  return NEEDED[enabled & ALL_ATTACK_CATEGORIES];
+  return NEEDED[enabled & ALL_ATTACK_CATEGORIES]!; // masked to the table's size
 }
 
 /** The feature masks of the categories in each category set: what gateFeatures() must decide for a long value. */
@@ -47,22 +47,27 @@ const GATES: readonly (readonly number[])[] = Array.from({ length: ALL_ATTACK_CA
 /** neededFeatures() for every category set, looked up rather than summed on each call. */
 const NEEDED = new Int32Array(ALL_ATTACK_CATEGORIES + 1).map((_, enabled) => {
   let bits = F_ENCODED;
-  for (let i = 0; i < NEEDS.length; i++) if (enabled & (1 << i)) bits |= NEEDS[i];
+  NEEDS.forEach((needs, i) => {
+    if (enabled & (1 << i)) bits |= needs;
+  });
   return bits;
 });
 
-export function detectAttack(value: string, location: AttackLocation, enabled: AttackCategorySet): AttackMatch | null {
+/** `ascii`: the caller knows `value` is all ASCII (see FormValueDecoder); only a hint, false is always safe. */
+export function detectAttack(value: string, location: AttackLocation, enabled: AttackCategorySet, ascii = false): AttackMatch | null {
   if (value.length < 2 || enabled === 0) return null;
   const text = value.length > MAX_VALUE ? value.slice(0, MAX_VALUE) : value;
   const long = text.length > LONG_VALUE;
   // A long value is read in one view only (below), and its encoding layer decides which: so only the
   // encoding characters are looked for first, and the full feature scan runs once, on the view read.
-  const features = long ? encodingFeatures(text) : scanFeatures(text);
+  const features = long ? encodingFeatures(text, ascii) : scanFeatures(text);
   if (!long && (features & neededFeatures(enabled)) === 0) return null;
   const decoded = features & F_ENCODED ? decodedView(text, (features & F_NONASCII) !== 0) : text;
   let found: AttackMatch | null = null;
+  // Masked to the table's size, so always present.
+  const gates = GATES[enabled & ALL_ATTACK_CATEGORIES]!;
   if (decoded === text) {
-    const f = long ? gateFeatures(text, GATES[enabled & ALL_ATTACK_CATEGORIES]) | features : features;
+    const f = long ? gateFeatures(text, gates) | features : features;
     if ((f & neededFeatures(enabled)) === 0) return null;
     found = run(text, f, enabled, location, null);
   } else {
@@ -70,7 +75,7 @@ export function detectAttack(value: string, location: AttackLocation, enabled: A
     // characters they stand for, and reading both views doubled the cost of 64 KiB bodies (bench). Short
     // values are read both ways, which also covers a decoding that would hide structure.
     if (!long) found = run(text, features, enabled, location, null);
-    if (found === null) found = run(decoded, long ? gateFeatures(decoded, GATES[enabled & ALL_ATTACK_CATEGORIES]) : scanFeatures(decoded), enabled, location, text);
+    if (found === null) found = run(decoded, long ? gateFeatures(decoded, gates) : scanFeatures(decoded), enabled, location, text);
   }
   if (found === null && enabled & B_SQLI && decoded.length < 4096 && decoded.includes('+') && !decoded.includes(' ') && location !== 'path') {
     // A form value decoded once more by the app turns `+` into spaces: `1+OR+1=1`.

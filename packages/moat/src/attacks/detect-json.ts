@@ -23,7 +23,8 @@ export const DEFAULT_JSON_LIMITS: JsonWalkLimits = { maxDepth: 32, maxNodes: 10_
 const B_NOSQL = 1 << ATTACK_CATEGORIES.indexOf('nosql');
 const B_PROTOTYPE = 1 << ATTACK_CATEGORIES.indexOf('prototype');
 
-export function detectInJson(value: unknown, enabled: AttackCategorySet, location: AttackLocation = 'json', limits: JsonWalkLimits = DEFAULT_JSON_LIMITS): AttackMatch | null {
+/** `ascii`: every string in `value` is known to be ASCII (see jsonIsAscii), a hint passed on to detectAttack. */
+export function detectInJson(value: unknown, enabled: AttackCategorySet, location: AttackLocation = 'json', limits: JsonWalkLimits = DEFAULT_JSON_LIMITS, ascii = false): AttackMatch | null {
   const stack: unknown[] = [value];
   const depths: number[] = [0];
   // Key paths (`user.name`, `items.0`) beside the values, so a match can say which field it was in.
@@ -36,7 +37,7 @@ export function detectInJson(value: unknown, enabled: AttackCategorySet, locatio
     if (++nodes > limits.maxNodes) return null;
     addWork(1);
     if (typeof v === 'string') {
-      const hit = detectAttack(v, location, enabled);
+      const hit = detectAttack(v, location, enabled, ascii);
       if (hit) return withField(hit, field);
       continue;
     }
@@ -60,7 +61,7 @@ export function detectInJson(value: unknown, enabled: AttackCategorySet, locatio
       }
       // Keys are attacker text too (`{"<svg onload=…>": 1}`).
       if (key.length > 1 && !isPollutingKey(key)) {
-        const hit = detectAttack(key, location, enabled);
+        const hit = detectAttack(key, location, enabled, ascii);
         if (hit) return withField(hit, childField);
       }
       if (stack.length < limits.maxNodes) {
@@ -71,6 +72,15 @@ export function detectInJson(value: unknown, enabled: AttackCategorySet, locatio
     }
   }
   return null;
+}
+
+/**
+ * Whether every string JSON.parse(text) can return is ASCII, decided once per body: all characters of
+ * the text below 0x80 (a character of two or more UTF-8 bytes makes byteLength exceed length) and no
+ * `\u` escape. Spares each long string value its own non-ASCII search, a regex over every character.
+ */
+export function jsonIsAscii(text: string): boolean {
+  return !text.includes('\\u') && Buffer.byteLength(text, 'utf8') === text.length;
 }
 
 function withField(hit: AttackMatch, field: string): AttackMatch {

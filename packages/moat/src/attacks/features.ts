@@ -89,7 +89,7 @@ function loopFeatures(s: string, n: number): number {
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c < 128) {
-      bits |= TABLE[c];
+      bits |= TABLE[c]!; // c < 128: inside the table
       // Pairs that matter: `..` (traversal), `__` (__proto__), `--` (SQL comment).
       if (c === prev) {
         if (c === 0x2e) bits |= F_DOTDOT;
@@ -149,7 +149,7 @@ export function rawPartFeatures(s: string, from: number, to: number): number {
     let c = s.charCodeAt(i);
     if (c >= 128 || c === 0x25) return -1;
     if (c === 0x2b) c = 0x20;
-    bits |= TABLE[c];
+    bits |= TABLE[c]!; // c < 128: inside the table
     if (c === prev) {
       if (c === 0x2e) bits |= F_DOTDOT;
       else if (c === 0x5f) bits |= F_UNDERSCORE2;
@@ -178,7 +178,7 @@ export function gateFeatures(s: string, gates: readonly number[]): number {
   for (const gate of gates) {
     if (present & gate) continue;
     for (let k = 0; k < NATIVE_CHARS.length; k++) {
-      const [ch, bit] = NATIVE_CHARS[k];
+      const [ch, bit] = NATIVE_CHARS[k]!;
       if ((bit & gate) === 0 || (searched & (1 << k)) !== 0) continue;
       searched |= 1 << k;
       if (s.includes(ch)) {
@@ -190,15 +190,19 @@ export function gateFeatures(s: string, gates: readonly number[]): number {
   return present;
 }
 
-/** Only the F_ENCODED bits of `s`, from five native searches: what decides whether a long value is read decoded. */
-export function encodingFeatures(s: string): number {
+/**
+ * Only the F_ENCODED bits of `s`, from five native searches: what decides whether a long value is read
+ * decoded. `ascii`: the caller knows `s` is all ASCII (a form decoder does), which spares the non-ASCII
+ * search, a regex over every character of ASCII text and the largest part of this function's cost.
+ */
+export function encodingFeatures(s: string, ascii = false): number {
   addWork(s.length);
   let bits = 0;
   if (s.includes('%')) bits |= F_PERCENT;
   if (s.includes('&')) bits |= F_AMP;
   if (s.includes('\\')) bits |= F_BACKSLASH;
   if (s.includes('+')) bits |= F_PLUS;
-  if (NON_ASCII.test(s)) bits |= F_NONASCII;
+  if (!ascii && NON_ASCII.test(s)) bits |= F_NONASCII;
   return bits;
 }
 

@@ -11,9 +11,10 @@
 import { percentDecode } from '../http/percent-decode.js';
 import { splitTarget } from '../http/request-target.js';
 import type { AttackExclusion, AttackSettings } from '../rules/attack-settings.js';
+import { FormValueDecoder } from './decode/form-value.js';
 import { detectAttack, neededFeatures } from './detect-attack.js';
 import { rawPartFeatures } from './features.js';
-import { detectInJson } from './detect-json.js';
+import { DEFAULT_JSON_LIMITS, detectInJson, jsonIsAscii } from './detect-json.js';
 import { ATTACK_CATEGORIES, attackCategorySet, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
 import { workSteps } from './work-counter.js';
 import { RecentValues } from '../text/recent-values.js';
@@ -98,6 +99,9 @@ export class RequestAttackScan implements RequestAttacks {
     json: new RecentValues(16, 1024), header: new RecentValues(256, 1024), cookie: new RecentValues(256, 1024),
   };
   private memoPolicy: AttackPolicy | null = null;
+  private readonly formValues = new FormValueDecoder();
+  /** Whether every string of the JSON body being walked is ASCII (jsonIsAscii). */
+  private jsonAscii = false;
   /** Exclusions whose path matches this request; usually none. */
   private excluded: CompiledExclusion[] | null = null;
   private workStart = 0;
@@ -152,7 +156,8 @@ export class RequestAttackScan implements RequestAttacks {
   }
 
   /** Examines one input; true when the scan is over (a block-mode match, or the work cap). */
-  private value(text: string, location: AttackLocation, field: string): boolean {
+  /** `ascii`: `text` is known to be all ASCII (a hint for detectAttack). */
+  private value(text: string, location: AttackLocation, field: string, ascii = false): boolean {
     if (text.length < 2) return false;
     if (workSteps() - this.workStart > MAX_WORK_PER_REQUEST) {
       this.cut = true;
@@ -171,7 +176,7 @@ export class RequestAttackScan implements RequestAttacks {
     if (enabled === 0) return false;
     const memo = this.clean[location];
     if (memo.get(text) === enabled) return false;
-    const hit = detectAttack(text, location, enabled);
+    const hit = detectAttack(text, location, enabled, ascii);
     if (hit === null) {
       memo.set(text, enabled);
       return false;
@@ -250,11 +255,11 @@ export class RequestAttackScan implements RequestAttacks {
     if (this.value(name, location, name)) return true;
     if (valueEnd >= 0) {
       const rawValue = raw.slice(nameEnd + 1, valueEnd);
-      const value = percentDecode(rawValue, true);
-      if (this.value(value, location, name)) return true;
+      const value = this.formValues.decode(rawValue);
+      if (this.value(value, location, name, this.formValues.ascii)) return true;
       // Invalid UTF-8 (overlong `%c0%ae` dots) decodes to U+FFFD here, but some decoders map it to
       // the character it spells: the raw text goes to detectAttack, whose decoder knows those forms.
-      if (value !== rawValue && value.includes('\uFFFD') && this.value(rawValue, location, name)) return true;
+      if (value !== rawValue && !this.formValues.ascii && value.includes('\uFFFD') && this.value(rawValue, location, name)) return true;
     }
     return false;
   }
@@ -267,13 +272,14 @@ export class RequestAttackScan implements RequestAttacks {
       // Not JSON (or cut at the peek limit): read as one text value, as the substring rules do.
       return this.value(text, 'json', '');
     }
+    this.jsonAscii = jsonIsAscii(text);
     const p = this.policy;
     // Exclusions name JSON fields; with any in force the walk goes value by value through value().
     if (this.excluded !== null) return this.jsonByField(doc);
     let enabled = p.block | p.monitor;
     for (;;) {
       if (enabled === 0) return false;
-      const hit = detectInJson(doc, enabled);
+      const hit = detectInJson(doc, enabled, 'json', DEFAULT_JSON_LIMITS, this.jsonAscii);
       if (hit === null) return false;
       if (this.found(hit, null, 'json', hit.field ?? '', p.block)) return true;
       enabled &= ~(1 << ATTACK_CATEGORIES.indexOf(hit.category));
@@ -295,7 +301,7 @@ export class RequestAttackScan implements RequestAttacks {
     let enabled = (p.block | p.monitor) & keep;
     for (;;) {
       if (enabled === 0) return false;
-      const hit = detectInJson(part, enabled);
+      const hit = detectInJson(part, enabled, 'json', DEFAULT_JSON_LIMITS, this.jsonAscii);
       if (hit === null) return false;
       if (this.found(hit, null, 'json', hit.field ?? field, p.block & keep)) return true;
       enabled &= ~(1 << ATTACK_CATEGORIES.indexOf(hit.category));

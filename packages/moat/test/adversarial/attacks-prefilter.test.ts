@@ -64,7 +64,7 @@ function proseOf(length: number): string {
 
 /** A urlencoded form as a browser sends it: 16 fields of prose, the last ending in `tail`. */
 function longForm(tail: string): string {
-  const fields = Array.from({ length: 16 }, (_, i) => [`field${i}`, proseOf(4000) + (i === 15 ? tail : '')]);
+  const fields = Array.from({ length: 16 }, (_, i): [string, string] => [`field${i}`, proseOf(4000) + (i === 15 ? tail : '')]);
   return new URLSearchParams(fields).toString();
 }
 

@@ -72,8 +72,8 @@ export function detectShell(s: string): Finding | null {
 export function nextSeparator(s: string, i: number, next: number[]): number {
   let best = -1;
   for (let k = 0; k < SEPARATORS.length; k++) {
-    if (next[k] !== -1 && next[k] < i) next[k] = s.indexOf(SEPARATORS[k], i);
-    const at = next[k];
+    let at = next[k] ?? -2;
+    if (at !== -1 && at < i) next[k] = at = s.indexOf(SEPARATORS[k]!, i);
     if (at >= 0 && (best < 0 || at < best)) best = at;
   }
   return best;
@@ -151,7 +151,7 @@ function commandAt(s: string, i: number, substitution: boolean): boolean {
   // A word argument followed by a redirect or pipe on the same line: `echo x > /tmp/f`. Within 64
   // characters: further on, a `<`, `>` or `|` belongs to other text (a long comment's "A&W Root Beer
   // … 1 < 2" read `w` as a command).
-  const line = s.slice(j, j + 64).split(/[;\n&]/, 1)[0];
+  const line = s.slice(j, j + 64).split(/[;\n&]/, 1)[0] ?? '';
   if (/[<>|]/.test(line)) return true;
   return (
     c === 0x2d || c === 0x2f || c === 0x2e || c === 0x7e || c === 0x24 || c === 0x22 || c === 0x27 || c === 0x5c || c === 0x3e || c === 0x3c || c === 0x3b || c === 0x7c || c === 0x26 || c === 0x23 || c === 0x0a || c === 0x25 ||

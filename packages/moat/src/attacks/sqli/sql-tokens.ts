@@ -140,7 +140,7 @@ export class SqlTokens {
       return this.token(T.Word, s.slice(start, j).toUpperCase(), spaced, j);
     }
     for (const op of OPS) if (s.startsWith(op, start)) return this.token(T.Op, op, spaced, start + op.length);
-    return this.token(T.Op, s[start], spaced, start + 1);
+    return this.token(T.Op, s.charAt(start), spaced, start + 1);
   }
 
   private token(type: T, text: string, spaced: boolean, end: number): Token {

@@ -39,10 +39,11 @@ export function detectSsrf(s: string): Finding | null {
     if (nextAt !== -1 && nextAt < i + 3) nextAt = s.indexOf('@', i + 3);
     const at = nextAt;
     if (at < 0 || at > i + 303) continue;
-    const region = s.slice(i + 3, i + 303).split(/[\s"'<>]/, 1)[0];
-    const userinfo = region.split('@', 1)[0];
-    const afterAt = region.lastIndexOf('@') >= 0 ? region.slice(region.lastIndexOf('@') + 1).split(/[/\\?#]/, 1)[0] : '';
-    for (const candidate of region.includes('@') ? [userinfo.split(':', 1)[0], afterAt.split(':', 1)[0]] : []) {
+    // split(…, 1) of a string gives one element, or none for an empty string split on a pattern that matches it.
+    const region = s.slice(i + 3, i + 303).split(/[\s"'<>]/, 1)[0] ?? '';
+    const userinfo = region.split('@', 1)[0] ?? '';
+    const afterAt = region.lastIndexOf('@') >= 0 ? (region.slice(region.lastIndexOf('@') + 1).split(/[/\\?#]/, 1)[0] ?? '') : '';
+    for (const candidate of region.includes('@') ? [userinfo.split(':', 1)[0] ?? '', afterAt.split(':', 1)[0] ?? ''] : []) {
       if (classifyHost(candidate.toLowerCase())?.internal) return { at: k + 1, reason: 'URL that parsers disagree on points at a loopback or metadata address' };
     }
   }

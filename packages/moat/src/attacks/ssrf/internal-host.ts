@@ -36,9 +36,9 @@ export function classifyHost(host: string): HostVerdict | null {
   for (const suffix of WILDCARD_DNS) {
     if (h.endsWith(suffix)) {
       if (suffix === '.localhost' || suffix === '.localtest.me' || suffix === '.lvh.me' || suffix === '.vcap.me') return { internal: true, unusual: true };
-      const embedded = h.slice(0, -suffix.length).match(/(\d+[.-]\d+[.-]\d+[.-]\d+)$/);
-      if (embedded) {
-        const v4 = parseIpv4(embedded[1].replaceAll('-', '.'));
+      const embedded = h.slice(0, -suffix.length).match(/(\d+[.-]\d+[.-]\d+[.-]\d+)$/)?.[1];
+      if (embedded !== undefined) {
+        const v4 = parseIpv4(embedded.replaceAll('-', '.'));
         if (v4 !== null && isInternalV4(v4)) return { internal: true, unusual: true };
       }
     }
@@ -69,7 +69,9 @@ export function parseIpv4(h: string): number | null {
   const restBits = 8 * (4 - nums.length);
   if (last >= 2 ** restBits) return null;
   let ip = 0;
-  for (let k = 0; k < nums.length; k++) ip += nums[k] * 2 ** (24 - 8 * k);
+  nums.forEach((v, k) => {
+    ip += v * 2 ** (24 - 8 * k);
+  });
   return ip + last;
 }
 
@@ -84,7 +86,7 @@ export function isInternalV4(ip: number): boolean {
 
 /** Eight 16-bit groups, or null. Accepts `::`, an embedded IPv4 tail and a zone id. */
 export function parseIpv6(text: string): number[] | null {
-  let t = text.split('%')[0];
+  let t = text.split('%')[0] ?? '';
   if (t.length === 0 || t.length > 64) return null;
   let tail: number[] = [];
   const lastColon = t.lastIndexOf(':');
@@ -98,20 +100,22 @@ export function parseIpv6(text: string): number[] | null {
   const halves = t.split('::');
   if (halves.length > 2) return null;
   const parse = (x: string) => (x === '' ? [] : x.split(':').map((g) => (/^[0-9a-f]{1,4}$/i.test(g) ? parseInt(g, 16) : NaN)));
-  const head = parse(halves[0]);
-  const rest = halves.length === 2 ? parse(halves[1]) : [];
+  const head = parse(halves[0] ?? '');
+  const rest = halves.length === 2 ? parse(halves[1] ?? '') : [];
   const groups = halves.length === 2 ? [...head, ...new Array(Math.max(0, 8 - head.length - rest.length - tail.length)).fill(0), ...rest, ...tail] : [...head, ...tail];
   if (groups.length !== 8 || groups.some((g) => Number.isNaN(g))) return null;
   return groups;
 }
 
+/** `g`: the eight groups parseIpv6 returns. */
 function isInternalV6(g: number[]): boolean {
+  const [g0 = 0, g1 = 0, , , , g5 = 0, g6 = 0, g7 = 0] = g;
   const zeroTo = (k: number) => g.slice(0, k).every((x) => x === 0);
-  if (zeroTo(7) && (g[7] === 1 || g[7] === 0)) return true; // ::1, ::
-  if ((g[0] & 0xffc0) === 0xfe80) return true; // link-local
-  if (g[0] === 0xfd00 && g[1] === 0x0ec2 && g[7] === 0x254) return true; // AWS metadata over IPv6
-  const v4 = g[6] * 65536 + g[7];
-  if (zeroTo(5) && (g[5] === 0xffff || g[5] === 0)) return isInternalV4(v4); // ::ffff:a.b.c.d, ::a.b.c.d
-  if (g[0] === 0x64 && g[1] === 0xff9b && zeroTo(0)) return isInternalV4(v4); // NAT64
+  if (zeroTo(7) && (g7 === 1 || g7 === 0)) return true; // ::1, ::
+  if ((g0 & 0xffc0) === 0xfe80) return true; // link-local
+  if (g0 === 0xfd00 && g1 === 0x0ec2 && g7 === 0x254) return true; // AWS metadata over IPv6
+  const v4 = g6 * 65536 + g7;
+  if (zeroTo(5) && (g5 === 0xffff || g5 === 0)) return isInternalV4(v4); // ::ffff:a.b.c.d, ::a.b.c.d
+  if (g0 === 0x64 && g1 === 0xff9b && zeroTo(0)) return isInternalV4(v4); // NAT64
   return false;
 }

@@ -127,7 +127,7 @@ function leadingPath(s: string): string | null {
 }
 
 function isSensitive(path: string): boolean {
-  const p = path.replace(/\/(\.?\/)+/g, '/').split(/[\s?#\0]/, 1)[0];
+  const p = path.replace(/\/(\.?\/)+/g, '/').split(/[\s?#\0]/, 1)[0] ?? '';
   for (const target of SENSITIVE_PATHS) {
     if (target.endsWith('/')) {
       if (p.startsWith(target) && p.length > target.length) return true;

@@ -156,9 +156,9 @@ const QUOTES = ['"', "'", '`'];
  */
 function nextQuote(s: string, i: number, next: number[]): number {
   let best = -1;
-  for (let q = 0; q < 3; q++) {
-    if (next[q] !== -1 && next[q] < i) next[q] = s.indexOf(QUOTES[q], i);
-    const k = next[q];
+  for (let q = 0; q < QUOTES.length; q++) {
+    let k = next[q] ?? -2;
+    if (k !== -1 && k < i) next[q] = k = s.indexOf(QUOTES[q]!, i);
     if (k >= 0 && (best < 0 || k < best)) best = k;
   }
   return best;
