@@ -1,14 +1,37 @@
-// h3 v2 (Nitro, Nuxt's server): `app.use(moat({ rules: 'rules.moat' }))`. h3 hands middleware a Web
-// Request (`event.req`) whose `ip` is the socket address srvx read from the platform (Node, Bun, Deno);
-// Moat judges it with the Web path (Firewall.checkWeb) and either answers or lets h3 go on. Only h3's shape is assumed.
+// h3, both majors: `app.use(moat({ rules: 'rules.moat' }))` on h3 2, and on h3 1 (Nitro 2, Nuxt 4's
+// server) as server middleware: `export default moat({ rules: 'rules.moat' })` in server/middleware/moat.ts.
+// - h3 2 hands middleware a Web Request (`event.req`) whose `ip` is the socket address srvx read from the
+//   platform (Node, Bun, Deno); Moat judges it with the Web path (Firewall.checkWeb).
+// - h3 1 runs on Node's own request (`event.node.req`), so Moat judges that: the client IP from the
+//   socket, the body left for readBody() (h3 1's toWebRequest() would drain the Node stream, and it
+//   builds a new Request on each call). Two things set it apart from a plain node:http handler:
+//   - Nitro awaits its request hooks before any middleware, and by then Node has already buffered a small
+//     body's bytes in the stream, where the Node path cannot peek without taking them. Such a body is read
+//     through a Web Request made from the Node request instead, which h3 1 then hands to the app
+//     (`event.web.request`, where readBody(), readFormData() and the like look first).
+//   - The app's own `$fetch('/api/…')` runs in-process through a stand-in request (node-mock-http, marked
+//     `__unenv__`) with no socket address; it gets the decision of the client request it runs for.
+// Either way Moat answers with a Response or lets h3 go on. Only h3's shapes are assumed.
 
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import type { Firewall, Verdict } from '../firewall/firewall.js';
+import { bodyToRead, declaredBodyLength } from '../http/body-kind.js';
+import { canPeekBody } from '../http/peek-body.js';
 import { toWebResponse } from '../http/web-response.js';
 import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
+import { nodeRequestContexts, type NodeRequestContext } from './node-request-context.js';
 
-/** The part of an H3Event Moat reads. `req.ip` is srvx's socket address, never a header. */
+/** The part of an h3 2 event Moat reads. `req.ip` is srvx's socket address, never a header. */
 export interface H3EventLike {
   readonly req: Request & { readonly ip?: string };
+}
+
+/** The part of an h3 1 event Moat reads and, for a buffered body, writes (`web`, h3 1's own field). */
+export interface H3NodeEventLike {
+  readonly node: { readonly req: IncomingMessage };
+  web?: { request?: Request; url?: URL };
 }
 
 /**
@@ -16,19 +39,100 @@ export interface H3EventLike {
  * Moat reads a body: h3 then goes straight on to the next handler, with no promise in between.
  */
 export type MoatH3Middleware =
-  ((event: H3EventLike) => Response | undefined | Promise<Response | undefined>) & { readonly firewall: Firewall };
+  ((event: H3EventLike | H3NodeEventLike) => Response | undefined | Promise<Response | undefined>) & {
+    readonly firewall: Firewall;
+    /** What h3 1's defineEventHandler() marks a handler with, so Nitro takes the middleware as it is. */
+    readonly __is_handler__: true;
+  };
 
 export function moat(options?: FirewallOrOptions): MoatH3Middleware {
   const firewall = firewallFrom(options);
-  const middleware = (event: H3EventLike): Response | undefined | Promise<Response | undefined> => {
-    const verdict = firewall.checkWeb(event.req, event.req.ip);
+  let contexts: AsyncLocalStorage<NodeRequestContext> | undefined;
+  const middleware = (event: H3EventLike | H3NodeEventLike): Response | undefined | Promise<Response | undefined> => {
+    // h3 1 also has a deprecated `event.req`, the Node request: `node` tells the majors apart.
+    let verdict: Verdict | Promise<Verdict>;
+    if ((event as Partial<H3NodeEventLike>).node === undefined) {
+      const req = (event as H3EventLike).req;
+      verdict = firewall.checkWeb(req, req.ip);
+    } else {
+      // Watched from the first h3 1 request on, so that h3 2 apps never pay for the request context.
+      contexts ??= nodeRequestContexts();
+      verdict = judgeH3NodeEvent(firewall, event as H3NodeEventLike, contexts);
+    }
     if (verdict === null) return undefined;
     if (verdict instanceof Promise) return verdict.then(answerOrGoOn);
     return toWebResponse(verdict);
   };
-  return Object.assign(middleware, { firewall });
+  return Object.assign(middleware, { firewall, __is_handler__: true as const });
 }
 
 function answerOrGoOn(verdict: Verdict): Response | undefined {
   return verdict === null ? undefined : toWebResponse(verdict);
+}
+
+// ---- h3 1: Node's request behind the event ----
+
+/**
+ * One decision per HTTP request. A stand-in request inside a judged client request answers as that
+ * request did; one outside any (a Nitro task, a preset that is not Node's) is judged as it is, its
+ * missing address counted as noPeerAddress.
+ */
+function judgeH3NodeEvent(firewall: Firewall, event: H3NodeEventLike, contexts: AsyncLocalStorage<NodeRequestContext>): Verdict | Promise<Verdict> {
+  const req = event.node.req;
+  const context = contexts.getStore();
+  if ('__unenv__' in req) {
+    if (context !== undefined && context.decision !== undefined) return context.decision as Verdict | Promise<Verdict>;
+    return firewall.check(req);
+  }
+  const request = bufferedBodyRequest(req);
+  let verdict: Verdict | Promise<Verdict>;
+  if (request === null) verdict = firewall.check(req);
+  else {
+    event.web = { ...event.web, request };
+    verdict = firewall.checkWeb(request, req.socket?.remoteAddress);
+  }
+  if (context === undefined) {
+    // A request that started before the context was watched (the first ones): entered here, for the
+    // in-process requests its handlers make.
+    contexts.enterWith({ socket: req.socket, decision: verdict });
+  } else if (context.socket === req.socket) context.decision = verdict;
+  return verdict;
+}
+
+/**
+ * A Web Request carrying the Node request's body, when that body is a form or JSON that nobody has read
+ * but that already sits in the stream's buffer; else null (the Node path peeks it, or has nothing to read).
+ * Its `url` reads as the raw request target, as on the Node path: h3 1 routes on the raw target, and
+ * a URL would have resolved `..` and `%2e%2e` segments before Moat could judge every reading of them.
+ */
+function bufferedBodyRequest(req: IncomingMessage): Request | null {
+  const headers = req.headers;
+  if (declaredBodyLength(headers) === 0 || canPeekBody(req)) return null;
+  if (req.readableDidRead || req.readableFlowing === true || req.destroyed) return null;
+  const plan = bodyToRead(headers, true);
+  if (plan === null || typeof plan === 'string') return null;
+  const target = req.url ?? '/';
+  let request: Request;
+  try {
+    request = new Request(new URL(target, `http://${headers.host ?? 'localhost'}`), {
+      method: req.method ?? 'POST', headers: webHeadersOf(headers), body: Readable.toWeb(req) as ReadableStream<Uint8Array>,
+      duplex: 'half',
+    } as RequestInit);
+  } catch {
+    // A Host or target a URL cannot hold: the Node path judges it (its body counted as unreadable).
+    return null;
+  }
+  Object.defineProperty(request, 'url', { value: target });
+  return request;
+}
+
+function webHeadersOf(headers: IncomingMessage['headers']): Headers {
+  const web = new Headers();
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') web.append(name, value);
+    else for (const one of value) web.append(name, one);
+  }
+  return web;
 }

@@ -11,7 +11,12 @@ export function sendNodeResponse(res: ServerResponse, response: BlockResponse): 
   const body = response.body ?? '';
   res.statusCode = response.status;
   const headers = response.headers;
-  if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]);
+  if (headers !== undefined) {
+    for (const name in headers) {
+      const value = headers[name];
+      if (value !== undefined) res.setHeader(name, value);
+    }
+  }
   res.setHeader('content-length', Buffer.byteLength(body));
   res.end(body);
 }

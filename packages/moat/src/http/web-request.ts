@@ -7,19 +7,40 @@ import type { PeekedBody } from './peek-body.js';
 
 /**
  * The headers as Node would present them (`headers['user-agent']`, repeated headers joined with `, `),
- * as a read-only view that asks `Headers.get()` for each name read. Not a copy: the judging reads about
- * half a dozen names, and iterating a Request's headers is the dearest thing on the Web path. On
- * @hono/node-server, iteration builds a whole undici Headers from the raw headers the first time
- * (which the app itself may never do), while get() reads the Node request's parsed headers: in a Hono
- * server profile the copy was 45 % of handle()'s time. Symbols, invalid names and absent headers read
- * as undefined; a name such as `__proto__` or `constructor` is only a header. Writes throw.
+ * as a read-only view that asks `Headers.get()` for each name read, once: a second read of a name
+ * (the body plan reads `content-type` twice, attack detection re-reads `user-agent`) is answered from
+ * the view. Not a copy: the judging reads about half a dozen names, and iterating a Request's headers is
+ * the dearest thing on the Web path. On @hono/node-server, iteration builds a whole undici Headers from
+ * the raw headers the first time (which the app itself may never do), while get() reads the Node
+ * request's parsed headers: in a Hono server profile the copy was 45 % of handle()'s time, and the get()
+ * calls are still a fifth of it. Symbols, invalid names and absent headers read as undefined; a name such
+ * as `__proto__` or `constructor` is only a header. Writes throw.
  */
 export function webHeaders(headers: Headers): IncomingHttpHeaders {
-  return new Proxy(headers, HEADER_VIEW) as unknown as IncomingHttpHeaders;
+  return new Proxy(new HeaderReads(headers), HEADER_VIEW) as unknown as IncomingHttpHeaders;
 }
 
-function headerValue(headers: Headers, name: string | symbol): string | undefined {
-  if (typeof name !== 'string') return undefined;
+/** A view's request headers and the names read so far. Names are few (two to eight), so a list beats a Map. */
+class HeaderReads {
+  /** name, value, name, value…; null until the first read (a view nobody reads allocates nothing more). */
+  private reads: (string | undefined)[] | null = null;
+
+  constructor(readonly headers: Headers) {}
+
+  value(name: string | symbol): string | undefined {
+    if (typeof name !== 'string') return undefined;
+    let reads = this.reads;
+    if (reads === null) reads = this.reads = [];
+    else {
+      for (let i = 0; i < reads.length; i += 2) if (reads[i] === name) return reads[i + 1];
+    }
+    const value = headerValue(this.headers, name);
+    reads.push(name, value);
+    return value;
+  }
+}
+
+function headerValue(headers: Headers, name: string): string | undefined {
   try {
     return headers.get(name) ?? undefined;
   } catch {
@@ -32,13 +53,13 @@ const refuse = (): boolean => false;
 
 // One handler for every view: no closure per request. Keys come from Headers itself, so spreading,
 // Object.keys() and `in` see what get() sees.
-const HEADER_VIEW: ProxyHandler<Headers> = {
-  get: (headers, name) => headerValue(headers, name),
-  has: (headers, name) => headerValue(headers, name) !== undefined,
+const HEADER_VIEW: ProxyHandler<HeaderReads> = {
+  get: (view, name) => view.value(name),
+  has: (view, name) => view.value(name) !== undefined,
   // A Set: keys() repeats `set-cookie` once per value, and a proxy must not list a key twice.
-  ownKeys: (headers) => [...new Set(headers.keys())],
-  getOwnPropertyDescriptor: (headers, name) => {
-    const value = headerValue(headers, name);
+  ownKeys: (view) => [...new Set(view.headers.keys())],
+  getOwnPropertyDescriptor: (view, name) => {
+    const value = view.value(name);
     return value === undefined ? undefined : { value, writable: false, enumerable: true, configurable: true };
   },
   getPrototypeOf: () => null,
@@ -91,5 +112,6 @@ export async function peekWebBody(request: Request, limit: number): Promise<Peek
 }
 
 function joined(chunks: Buffer[], size: number): Buffer {
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+  const [only] = chunks;
+  return chunks.length === 1 && only !== undefined ? only : Buffer.concat(chunks, size);
 }

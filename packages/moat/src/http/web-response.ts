@@ -11,7 +11,10 @@ export function toWebResponse(answer: BlockResponse): Response {
   const headers: Record<string, string> = {};
   const given = answer.headers;
   if (given !== undefined) {
-    for (const name in given) if (name.toLowerCase() !== 'content-length') headers[name] = given[name];
+    for (const name in given) {
+      const value = given[name];
+      if (value !== undefined && name.toLowerCase() !== 'content-length') headers[name] = value;
+    }
   }
   headers['content-length'] = String(Buffer.byteLength(body));
   return new Response(body, { status: answer.status, headers });

@@ -68,12 +68,15 @@ test('handle() judges (pass, block, form body) without iterating the request hea
   const firewall = createFirewall({ rules: rules.path, logger: false });
   after(() => firewall.close());
   let iterated = 0;
+  // Node's typings declare these as readonly properties, so they are overridden as properties that call the
+  // prototype's methods (the same functions a plain Headers would run).
+  const proto = Headers.prototype;
   class CountingHeaders extends Headers {
-    override forEach(...args: Parameters<Headers['forEach']>): void { iterated++; super.forEach(...args); }
-    override entries(): ReturnType<Headers['entries']> { iterated++; return super.entries(); }
-    override keys(): ReturnType<Headers['keys']> { iterated++; return super.keys(); }
-    override values(): ReturnType<Headers['values']> { iterated++; return super.values(); }
-    override [Symbol.iterator](): ReturnType<Headers['entries']> { iterated++; return super[Symbol.iterator](); }
+    override readonly forEach: Headers['forEach'] = (...args) => { iterated++; proto.forEach.apply(this, args); };
+    override readonly entries: Headers['entries'] = () => { iterated++; return proto.entries.call(this); };
+    override readonly keys: Headers['keys'] = () => { iterated++; return proto.keys.call(this); };
+    override readonly values: Headers['values'] = () => { iterated++; return proto.values.call(this); };
+    override readonly [Symbol.iterator]: Headers['entries'] = () => { iterated++; return proto[Symbol.iterator].call(this); };
   }
   const request = (init: { ua?: string; body?: string }) => {
     const headers = new Headers({ host: 'www.example.test', 'user-agent': init.ua ?? 'Mozilla/5.0' });

@@ -1,0 +1,2 @@
+// POST /login: rate-limited by the rules.
+export default defineEventHandler(() => 'ok');
