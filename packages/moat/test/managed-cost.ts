@@ -2,7 +2,10 @@
 // that tell the causes apart: the same node:http hello world as separate processes, bare / standalone
 // (createFirewall) / managed with reporting off / managed with reporting on, driven by autocannon in
 // this process, in rotating rounds. Figures: server CPU µs per request (all threads, process.cpuUsage()),
-// split into the serving thread and the others (/proc, Linux), and req/s. Run this process on the other
+// split into the serving thread, the report worker and V8's helpers (/proc, Linux), and req/s; and, per
+// 1000 requests, counts that tell waiting from working and move little with the machine's load: context
+// switches of the serving thread (waits; preemptions, which do move) and of the others, garbage collections and their pauses, requests the sink received
+// (report POSTs, downsync polls). Run this process on the other
 // core than the servers: `taskset -c 1 npx tsx packages/moat/test/managed-cost.ts` (servers go on core 0).
 // Env: ROUNDS (6), SECONDS (2), RANGES (20000), PATTERNS (500), VARIANTS (comma list), PROF=<variant>
 // (that server runs with --cpu-prof into PROF_DIR, default $TMPDIR/moat-prof), KIND=node:http|fastify|express.
@@ -25,24 +28,49 @@ const requireHere = createRequire(import.meta.url);
 const moatRoot = process.env.MOAT_BUILD ? pathToFileURL(process.env.MOAT_BUILD).href : new URL('../src', import.meta.url).href;
 const moatModule = <T>(path: string): Promise<T> => import(`${moatRoot}/${path}`) as Promise<T>;
 
-/** CPU µs of this process: the main thread, and the others by thread name (/proc, Linux). */
-function threadCpu(): { main: number; others: Record<string, number> } {
+interface ThreadSample {
+  main: number;
+  others: Record<string, number>;
+  /** Context switches (voluntary: the thread waited; involuntary: it was preempted), main thread and the others. */
+  switches: { mainWaits: number; mainPreempted: number; othersWaits: number; othersPreempted: number };
+}
+
+/**
+ * Threads that were there before the firewall was made (V8's helpers, libuv's); any later one is counted
+ * as 'moat worker' (the report worker, which may start after the firewall's constructor returned).
+ */
+let threadsBeforeFirewall: Set<string> | null = null;
+
+/** CPU µs of this process: the main thread, and the others by thread name; context switches (/proc, Linux). */
+function threadCpu(): ThreadSample {
   const tick = 10_000; // USER_HZ 100: one tick is 10 ms
   let main = 0;
   const others: Record<string, number> = {};
+  const switches = { mainWaits: 0, mainPreempted: 0, othersWaits: 0, othersPreempted: 0 };
   for (const tid of readdirSync('/proc/self/task')) {
     try {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
       const name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      const status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+      const waits = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      const preempted = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const us = (Number(fields[11]) + Number(fields[12])) * tick;
-      if (Number(tid) === process.pid) main += us;
-      else others[name] = (others[name] ?? 0) + us;
+      if (Number(tid) === process.pid) {
+        main += us;
+        switches.mainWaits += waits;
+        switches.mainPreempted += preempted;
+      } else {
+        const label = threadsBeforeFirewall !== null && !threadsBeforeFirewall.has(tid) ? 'moat worker' : name;
+        others[label] = (others[label] ?? 0) + us;
+        switches.othersWaits += waits;
+        switches.othersPreempted += preempted;
+      }
     } catch {
       // a thread that ended meanwhile
     }
   }
-  return { main, others };
+  return { main, others, switches };
 }
 
 async function serve(variant: Variant, kind: string, rules: string, data: string, sink: string): Promise<void> {
@@ -50,6 +78,7 @@ async function serve(variant: Variant, kind: string, rules: string, data: string
   let options: Options | null = null;
   if (variant === 'standalone') options = { rules, data, trustedProxies: [], logger: false };
   if (variant === 'managed-off' || variant === 'managed-on') {
+    threadsBeforeFirewall = new Set(readdirSync('/proc/self/task'));
     const { createManagedFirewall } = await moatModule<typeof import('../src/managed/managed-firewall.js')>('managed/managed-firewall.js');
     options = createManagedFirewall({
       rules, data, hubUrl: sink, apiKey: 'bench', dir: mkdtempSync(join(tmpdir(), 'moat-managed-cost-')),
@@ -85,10 +114,21 @@ async function serve(variant: Variant, kind: string, rules: string, data: string
     server = app.server;
   }
   if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // Garbage collections of the main isolate by kind (minor: scavenge, major: mark-compact), and their pauses.
+  const gc = { minor: 0, major: 0, pauseMs: 0 };
+  const { PerformanceObserver, constants } = await import('node:perf_hooks');
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.minor++;
+      else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.major++;
+      gc.pauseMs += entry.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
   process.on('message', (message) => {
     if (message === 'cpu') {
       const usage = process.cpuUsage();
-      process.send!({ cpu: usage.user + usage.system, threads: threadCpu() });
+      process.send!({ cpu: usage.user + usage.system, threads: threadCpu(), gc: { ...gc } });
     } else if (message === 'exit') {
       process.exit(0); // --cpu-prof writes its profile on a normal exit
     }
@@ -97,7 +137,7 @@ async function serve(variant: Variant, kind: string, rules: string, data: string
   process.on('disconnect', () => process.exit(0));
 }
 
-interface Sample { cpu: number; threads: { main: number; others: Record<string, number> } }
+interface Sample { cpu: number; threads: ThreadSample; gc: { minor: number; major: number; pauseMs: number } }
 
 class Server {
   private constructor(readonly variant: Variant, readonly child: ChildProcess, readonly port: number) {}
@@ -135,9 +175,9 @@ async function main(): Promise<void> {
   writeThreatData(syntheticRanges(Number(process.env.RANGES ?? 20_000), 42).filter((r) => !(r.family === 4 && r.start <= loopback && loopback <= r.end)), files.data);
   writeFullRules({ pathPatterns: Number(process.env.PATTERNS ?? 500), userAgentPatterns: Number(process.env.PATTERNS ?? 500), loginLimit: 10,
     extra: [{ action: 'block', kind: 'ip', value: '198.51.100.0/24' }] }, files.rules);
-  const totals = { batches: 0, bytes: 0 };
+  const totals = { batches: 0, bytes: 0, polls: 0 };
   const sink = createServer((req, res) => {
-    if (req.method !== 'POST') { res.writeHead(304).end(); return; }
+    if (req.method !== 'POST') { totals.polls++; res.writeHead(304).end(); return; }
     req.on('data', (c: Buffer) => { totals.bytes += c.length; });
     req.on('end', () => { totals.batches++; res.writeHead(200, { 'content-type': 'application/json' }).end('{}'); });
   });
@@ -149,12 +189,14 @@ async function main(): Promise<void> {
   const autocannon = (await import('autocannon' as string)).default as (o: Record<string, unknown>) => Promise<{ requests: { total: number }; duration: number; non2xx: number }>;
   const load = (port: number, s: number) => autocannon({ url: `http://127.0.0.1:${port}${REQUEST_PATH}`, connections: 50, duration: s, headers: { 'user-agent': USER_AGENT, host: 'www.example.com' } });
   for (const s of servers) await load(s.port, 2);
-  const results = new Map<Variant, { us: number[]; mainUs: number[]; othersUs: Record<string, number[]>; rps: number[] }>();
-  for (const v of variants) results.set(v, { us: [], mainUs: [], othersUs: {}, rps: [] });
+  type Row = { us: number[]; mainUs: number[]; othersUs: Record<string, number[]>; rps: number[]; switches: Record<keyof ThreadSample['switches'], number[]>; sinkRequests: number[]; gc: { minor: number[]; major: number[]; pauseUs: number[] } };
+  const results = new Map<Variant, Row>();
+  for (const v of variants) results.set(v, { us: [], mainUs: [], othersUs: {}, rps: [], switches: { mainWaits: [], mainPreempted: [], othersWaits: [], othersPreempted: [] }, sinkRequests: [], gc: { minor: [], major: [], pauseUs: [] } });
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < servers.length; k++) {
       const s = servers[(r + k) % servers.length];
       const a = await s.sample();
+      const sinkBefore = totals.batches + totals.polls;
       const res = await load(s.port, seconds);
       await new Promise((resolve) => setTimeout(resolve, 150));
       const b = await s.sample();
@@ -164,16 +206,26 @@ async function main(): Promise<void> {
       row.mainUs.push((b.threads.main - a.threads.main) / n);
       for (const [name, us] of Object.entries(b.threads.others)) (row.othersUs[name] ??= []).push((us - (a.threads.others[name] ?? 0)) / n);
       row.rps.push(res.requests.total / res.duration);
+      for (const key of Object.keys(row.switches) as (keyof ThreadSample['switches'])[]) row.switches[key].push(1000 * (b.threads.switches[key] - a.threads.switches[key]) / n);
+      row.sinkRequests.push(totals.batches + totals.polls - sinkBefore);
+      row.gc.minor.push(1000 * (b.gc.minor - a.gc.minor) / n);
+      row.gc.major.push(1000 * (b.gc.major - a.gc.major) / n);
+      row.gc.pauseUs.push(1000 * (b.gc.pauseMs - a.gc.pauseMs) / n);
       if (res.non2xx > 0) console.log(`  ${s.variant}: ${res.non2xx} non-2xx`);
     }
   }
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const bare = results.get('bare');
-  console.log(`${kind}, ${rounds} rounds of ${seconds} s; sink got ${totals.batches} batches, ${totals.bytes} bytes`);
+  console.log(`${kind}, ${rounds} rounds of ${seconds} s; sink got ${totals.batches} batches, ${totals.bytes} bytes, ${totals.polls} polls`);
   for (const [v, row] of results) {
     const added = bare && v !== 'bare' ? ` (+${(med(row.us.map((u, i) => u - bare.us[i]))).toFixed(2)} µs vs bare, paired)` : '';
     const others = Object.entries(row.othersUs).map(([name, xs]) => `${name} ${med(xs).toFixed(2)}`).filter((t) => !t.endsWith(' 0.00')).join(', ');
     console.log(`${v.padEnd(12)} ${med(row.us).toFixed(2)} µs/req${added}; main ${med(row.mainUs).toFixed(2)}; others: ${others}; ${Math.round(med(row.rps))} req/s`);
+    const sw = row.switches;
+    // Load-independent: how often each thread waited (voluntary) or was preempted, per 1000 requests.
+    console.log(`${''.padEnd(12)} switches per 1000 req: main waits ${med(sw.mainWaits).toFixed(1)}, preempted ${med(sw.mainPreempted).toFixed(1)}; ` +
+      `other threads waits ${med(sw.othersWaits).toFixed(1)}, preempted ${med(sw.othersPreempted).toFixed(1)}; sink requests per round ${med(row.sinkRequests)}`);
+    console.log(`${''.padEnd(12)} GC per 1000 req: ${med(row.gc.minor).toFixed(2)} minor, ${med(row.gc.major).toFixed(3)} major; main-thread pause ${med(row.gc.pauseUs).toFixed(2)} µs/req`);
   }
   for (const s of servers) s.child.send('exit');
   await new Promise((resolve) => setTimeout(resolve, 1500));

@@ -16,7 +16,7 @@ import { clientInfo } from '../sync/client-info.js';
 import { HubFailover, type HubFailoverStatus } from '../sync/hub-failover.js';
 import { resolveSyncOptions, type ManagedSyncOptions, type ResolvedSync } from '../sync/managed-options.js';
 import { parsePublicKey } from '../sync/signature.js';
-import type { SyncCategory } from '../sync/sync-category.js';
+import type { SyncCategory } from '../sync/sync-dir-files.js';
 import { SyncError } from '../sync/sync-error.js';
 import { Upsync, type UpsyncStatus } from '../sync/upsync.js';
 import { EngineSlot } from './engine-slot.js';

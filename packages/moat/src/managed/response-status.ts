@@ -3,7 +3,8 @@
 // `http.server.response.finish` diagnostics channel, synchronously, whatever the framework on top; the
 // decision's record is written first (as before) and its request tagged with the record's sequence
 // number, so the status written later finds its record (report/status-join.ts). Nothing waits on the
-// response and nothing is added per request but a property and, when it finishes, a 16-byte entry.
+// response and nothing is added per request but, when it finishes, a 16-byte entry; a request still
+// running when the next one is recorded also gets a property holding its sequence number.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Decision } from '../engine/decision.js';
@@ -21,8 +22,21 @@ export const CAPTURES_STATUS = typeof (globalThis as { Deno?: unknown }).Deno ==
 export class ResponseStatusReporter {
   /** One key per reporter: two managed firewalls in one process never read each other's tags. */
   private readonly seqKey = Symbol('moat.reportSeq');
+  /**
+   * The request recorded last and its sequence number, until its response finishes. Adding a property
+   * to a Node request is a hidden-class change and a larger property store on every request (a tenth of
+   * the record's cost, profiled); most responses finish before the next request is judged, so the last
+   * one is matched by identity and only a request still running when the next is recorded gets the tag.
+   */
+  private pending: IncomingMessage | null = null;
+  private pendingSeq = 0;
   private readonly onFinish = (message: unknown): void => {
     const { request, response } = message as { request: IncomingMessage; response: ServerResponse };
+    if (request === this.pending) {
+      this.pending = null;
+      this.upsync.recordStatus(this.pendingSeq, response.statusCode);
+      return;
+    }
     const seq = (request as unknown as Record<symbol, number | undefined>)[this.seqKey];
     if (seq !== undefined) this.upsync.recordStatus(seq, response.statusCode);
   };
@@ -39,10 +53,15 @@ export class ResponseStatusReporter {
     // HTTP/2 compatibility requests are not IncomingMessages and are not announced on the channel.
     const awaits = this.subscribed && raw instanceof IncomingMessage;
     const seq = this.upsync.record(decision, request, awaits);
-    if (awaits && seq !== -1) (raw as unknown as Record<symbol, number>)[this.seqKey] = seq;
+    if (!awaits || seq === -1) return;
+    // The previous request is still running: it carries its number from now on.
+    if (this.pending !== null) (this.pending as unknown as Record<symbol, number>)[this.seqKey] = this.pendingSeq;
+    this.pending = raw as IncomingMessage;
+    this.pendingSeq = seq;
   };
 
   close(): void {
+    this.pending = null;
     if (!this.subscribed) return;
     this.subscribed = false;
     unsubscribe(RESPONSE_FINISH, this.onFinish);

@@ -13,6 +13,7 @@ import type { MoatHttpRequest } from '../http/normalized-request.js';
 import type { UpsyncFormat, UpsyncRejections } from '../report/report-sender.js';
 import { COUNTER, createRing, ringViews, usedBytes, type RingViews } from '../report/ring-layout.js';
 import { RingWriter } from '../report/ring-writer.js';
+import { addToCounter, counterOf } from '../report/shared-counters.js';
 import { DEFAULT_PASSED_SAMPLES_PER_SECOND } from '../report/passed-aggregator.js';
 import type { FromWorker, ReportWorkerData, ToWorker } from '../report/worker-protocol.js';
 import type { ClientInfo } from './client-info.js';
@@ -397,11 +398,12 @@ export class Upsync {
   private countLeftovers(reason: Ending): void {
     const c = this.ring?.counters;
     if (c === undefined || this.writer === null) return;
-    const accounted = c[COUNTER.sent] + c[COUNTER.droppedQueueFull] + c[COUNTER.droppedQueueBytes] + c[COUNTER.droppedRejected] +
-      c[COUNTER.droppedByHub] + c[COUNTER.droppedTooLarge] + c[COUNTER.droppedAtStop] + c[COUNTER.droppedUnsupported] + this.droppedWorkerExit;
+    const n = (slot: number) => counterOf(c, slot);
+    const accounted = n(COUNTER.sent) + n(COUNTER.droppedQueueFull) + n(COUNTER.droppedQueueBytes) + n(COUNTER.droppedRejected) +
+      n(COUNTER.droppedByHub) + n(COUNTER.droppedTooLarge) + n(COUNTER.droppedAtStop) + n(COUNTER.droppedUnsupported) + this.droppedWorkerExit;
     const lost = Math.max(0, this.written - accounted);
     if (reason === 'crash') this.droppedWorkerExit += lost;
-    else c[COUNTER.droppedAtStop] += lost;
+    else addToCounter(c, COUNTER.droppedAtStop, lost);
     c[COUNTER.taken] = this.written;
     c[COUNTER.queued] = 0;
     c[COUNTER.aggregatePending] = 0;
