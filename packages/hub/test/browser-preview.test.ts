@@ -4,6 +4,12 @@ import { type Browser, type Page } from 'playwright-core';
 import { launchChromium, signInInBrowser } from './support/browser.js';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 import { bruteCount, previewTraffic, storedReports } from './support/preview-traffic.js';
+import type { PageDocument, PageMutationObserverConstructor, PageWindow } from './support/page-dom.js';
+
+// Globals of the page, for the page.evaluate() callbacks (they run in Chromium).
+declare const document: PageDocument;
+declare const window: PageWindow;
+declare const MutationObserver: PageMutationObserverConstructor;
 
 describe('rule form Preview in a real browser', () => {
   let hub: TestHub;
@@ -62,7 +68,11 @@ describe('rule form Preview in a real browser', () => {
     // Nothing was saved: the preview is not a rule.
     assert.equal((await hub.store.listRules(siteId)).length, 0);
     // Saving afterwards works from the same form.
-    await Promise.all([page.waitForURL(/\/rules/), page.click('form.rule-form button[type="submit"]')]);
+    // Waits for the form's POST to be answered: the page is already on /rules, so its URL proves nothing.
+    await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith('/rules')),
+      page.click('form.rule-form button[type="submit"]'),
+    ]);
     assert.equal((await hub.store.listRules(siteId)).length, 1);
   });
 
