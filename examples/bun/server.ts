@@ -4,7 +4,7 @@ import { withMoatFetch } from 'moat-waf/adapters/web';
 
 // The one Bun API used here, typed without @types/bun (the repository type-checks examples under Node).
 declare const Bun: {
-  serve(options: { hostname: string; port: number; fetch: (request: Request, server: unknown) => Promise<Response> }): { port: number };
+  serve(options: { hostname: string; port: number; fetch: (request: Request, server: unknown) => Response | Promise<Response> }): { port: number };
 };
 
 /** The app: what Moat lets through arrives here untouched, forms included. */

@@ -8,7 +8,7 @@ import { withMoatFetch } from 'moat-waf/adapters/web';
 declare const Deno: {
   serve(
     options: { hostname: string; port: number; onListen: (address: { port: number }) => void },
-    handler: (request: Request, info: unknown) => Promise<Response>,
+    handler: (request: Request, info: unknown) => Response | Promise<Response>,
   ): unknown;
 };
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import next from 'next';
+import nextModule from 'next';
 import { parseRulesDocument, writeRulesFile } from 'moat-waf';
 import { moatForNext } from 'moat-waf/adapters/next';
 
@@ -13,6 +13,9 @@ import { moatForNext } from 'moat-waf/adapters/next';
 const rules = join(mkdtempSync(join(tmpdir(), 'moat-example-')), 'rules.moat');
 writeRulesFile(parseRulesDocument(readFileSync(new URL('../rules.json', import.meta.url), 'utf8'), 'rules.json'), rules);
 
+// next is CommonJS (`module.exports = createServer`): Node's default import is the factory itself, while its
+// typings describe an ES module whose `default` is the factory, so the value is typed as that export.
+const next = nextModule as unknown as typeof nextModule.default;
 const app = next({ dev: false, dir: fileURLToPath(new URL('.', import.meta.url)) });
 await app.prepare();
 

@@ -6,6 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { launchChromium } from './support/browser.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
+import type { PageDocument, PageWindow } from './support/page-dom.js';
+
+// Globals of the page, for the page.evaluate() callbacks (they run in Chromium).
+declare const document: PageDocument;
+declare const window: PageWindow;
 
 /** Kept with MOAT_HUB_KEEP_SHOTS=1 (the path is printed), otherwise removed after the run. */
 const SHOT_DIR = mkdtempSync(join(tmpdir(), 'moat-hub-layout-'));

@@ -7,6 +7,11 @@ import { type Browser, type Page } from 'playwright-core';
 import { launchChromium, signInInBrowser } from './support/browser.js';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 import { createThreshold, listBans, report } from './support/thresholds-kit.js';
+import type { PageDocument, PageWindow } from './support/page-dom.js';
+
+// Globals of the page, for the page.evaluate() callbacks (they run in Chromium).
+declare const document: PageDocument;
+declare const window: PageWindow;
 
 const WIDTHS = [390, 768, 1440] as const;
 

@@ -7,6 +7,10 @@ import { Engine } from 'moat-waf';
 import { type Browser, type Page } from 'playwright-core';
 import { launchChromium } from './support/browser.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
+import type { PageCanvas, PageDocument } from './support/page-dom.js';
+
+// Globals of the page, for the page.evaluate() callbacks (they run in Chromium).
+declare const document: PageDocument;
 
 /** Screenshots go to a temporary folder (kept with MOAT_HUB_KEEP_SHOTS=1); docs/screenshots come from demo/screenshots.ts. */
 const SCREENSHOT_DIR = mkdtempSync(join(tmpdir(), 'moat-hub-shots-'));
@@ -86,7 +90,7 @@ describe('dashboard in a real browser', () => {
     assert.ok(total > 500, `chart total ${total}`);
     // The request line is really drawn: count pixels in the series colour on the canvas.
     const drawn = await page.evaluate(() => {
-      const canvas = document.querySelector('#traffic-chart canvas') as HTMLCanvasElement;
+      const canvas = document.querySelector<PageCanvas>('#traffic-chart canvas')!;
       const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
       let n = 0;
       for (let i = 0; i < data.length; i += 4) {

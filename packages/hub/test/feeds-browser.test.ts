@@ -6,6 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
 import { launchChromium, signInInBrowser } from './support/browser.js';
 import { startTestHub, type TestHub } from './support/hub-fixture.js';
+import type { PageDocument, PageWindow } from './support/page-dom.js';
+
+// Globals of the page, for the page.evaluate() callbacks (they run in Chromium).
+declare const document: PageDocument;
+declare const window: PageWindow;
 
 describe('the Data page in a browser', () => {
   let hub: TestHub;

@@ -19,8 +19,8 @@ const CLIENT = path.join(ROOT, 'packages/moat');
 
 /** No npm lifecycle variables (they would point npm at this checkout's root) and no registry access. */
 function offlineEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v;
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (/^npm_/i.test(k)) delete env[k];
   return { ...env, npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
 }
 

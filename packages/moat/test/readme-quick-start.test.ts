@@ -75,8 +75,8 @@ function scratchCheckout(): { root: string; cleanup: () => void } {
 
 /** The environment of a user's shell: no npm lifecycle variables (they would point npx at this checkout), no registry. */
 function userEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k) && k !== 'MOAT_DEBUG') env[k] = v;
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (/^npm_/i.test(k) || k === 'MOAT_DEBUG') delete env[k];
   return { ...env, npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
 }
 

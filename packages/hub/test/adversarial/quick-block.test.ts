@@ -99,7 +99,8 @@ describe('quick block of hostile reported values creates one exact rule or nothi
   ];
   for (const [kind, value, attack] of hostile) {
     it(`quick block (Block, Monitor, and with confirm=1) of ${kind} ${attack} creates no rule`, async () => {
-      for (const extra of [{ mode: 'block' }, { mode: 'monitor' }, { mode: 'block', confirm: '1' }]) {
+      const extras: Array<Record<string, string>> = [{ mode: 'block' }, { mode: 'monitor' }, { mode: 'block', confirm: '1' }];
+      for (const extra of extras) {
         const response = await quick({ kind, value, ...extra });
         assert.equal(response.status, 400, `${JSON.stringify(extra)} ${JSON.stringify(value)}`);
         const page = await response.text();

@@ -20,7 +20,8 @@ export interface MainProcess {
 
 /** Runs main.ts with only the given MOAT_HUB_* variables (none inherited from the test's environment). */
 export function runMain(args: string[], env: Record<string, string> = {}): MainProcess {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MOAT_HUB_')));
+  const inherited = { ...process.env };
+  for (const name of Object.keys(inherited)) if (name.startsWith('MOAT_HUB_')) delete inherited[name];
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let stdout = '';

@@ -10,7 +10,7 @@ export function jsonSyntaxProblem(text: string, fileName: string): string | null
   } catch (e) {
     const comma = trailingCommaOffset(text);
     if (comma !== null) return `${fileName}:${lineAt(text, comma)}: invalid JSON: trailing comma before a closing bracket`;
-    const message = (e as Error).message.split('\n')[0];
+    const message = (e as Error).message.split('\n')[0]!; // split returns at least one part
     const position = /at position (\d+)/.exec(message);
     // V8's wording differs by version; keep its first clause, without the quoted excerpt of the input.
     const what = message.replace(/\s*(in JSON )?at position \d+.*$/, '').replace(/, ".*$/, '');

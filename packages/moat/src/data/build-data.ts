@@ -96,7 +96,7 @@ export function compileData(inputs: DataInputs): CompiledData {
   for (const s of flat.v4) {
     const id = resolver.resolve(s.labels);
     const n = v4s.length;
-    if (n > 0 && v4l[n - 1] === id && v4e[n - 1] + 1 === s.start) v4e[n - 1] = s.end;
+    if (n > 0 && v4l[n - 1] === id && v4e[n - 1]! + 1 === s.start) v4e[n - 1] = s.end;
     else {
       v4s.push(s.start);
       v4e.push(s.end);

@@ -25,15 +25,16 @@ export class LegacySqliteRangeLookup implements RangeLookup {
   }
 
   lookupParsed(family: 4 | 6, words: Uint32Array): number {
+    // `words` holds the parsed address, 4 words (the `!`s; no check on the request path).
     let key: Buffer;
     let row: [number, Buffer] | undefined;
     if (family === 4) {
       key = this.key4;
-      key.writeUInt32BE(words[0], 0);
+      key.writeUInt32BE(words[0]!, 0);
       row = this.stmt4.get(key) as [number, Buffer] | undefined;
     } else if (family === 6) {
       key = this.key16;
-      for (let k = 0; k < 4; k++) key.writeUInt32BE(words[k], k * 4);
+      for (let k = 0; k < 4; k++) key.writeUInt32BE(words[k]!, k * 4);
       row = this.stmt6.get(key) as [number, Buffer] | undefined;
     } else return -1;
     if (row === undefined) return -1;

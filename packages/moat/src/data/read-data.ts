@@ -5,13 +5,12 @@
  */
 import type { Database as Db } from 'better-sqlite3';
 import { loadRangeTable } from '../format/packed-ranges.js';
-import { MoatFileError } from '../format/moat-file-error.js';
 import { readMeta } from '../format/open-sqlite.js';
 import { DATA_FORMAT_VERSION } from '../format/schema.js';
 import type { DataLabel, DataMode, DataSet } from './data-set.js';
 import { openLightLookup } from './sqlite-range-lookup.js';
 import { dataContentHash } from './data-hash.js';
-import { MoatError, errorCodeOf } from '../errors/moat-error.js';
+import { MoatError, MoatFileError, errorCodeOf } from '../errors/moat-error.js';
 
 export type { DataMode } from './data-set.js';
 

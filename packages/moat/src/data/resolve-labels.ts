@@ -44,7 +44,7 @@ export class LabelResolver {
     const lists = this.lists;
     lists.clear();
     for (let k = 0; k < covering.length; k++) {
-      const a = this.attrs[covering[k]];
+      const a = this.attrs[covering[k]!]!; // labels are attribute indexes (flattened from this.attrs)
       if (a.type === AttrType.List) lists.add(a.value!);
       else if (a.type === AttrType.Country) {
         if (country !== null && country.value !== a.value) conflict = true;

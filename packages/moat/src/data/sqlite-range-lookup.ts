@@ -70,10 +70,11 @@ export class SqliteRangeLookup implements RangeLookup {
 
   lookupParsed(family: 4 | 6, words: Uint32Array): number {
     let label: number | undefined;
-    if (family === 4) label = this.seek4.get(words[0]) as number | undefined;
+    // `words` holds the parsed address, 4 words (the `!`s; no check on the request path).
+    if (family === 4) label = this.seek4.get(words[0]!) as number | undefined;
     else if (family === 6) {
       const key = this.key16;
-      for (let k = 0; k < 4; k++) key.writeUInt32BE(words[k], k * 4);
+      for (let k = 0; k < 4; k++) key.writeUInt32BE(words[k]!, k * 4);
       label = this.seek6.get(key) as number | undefined;
     } else return -1;
     return label === undefined ? -1 : label; // undefined: below the first row, in no range
@@ -130,11 +131,12 @@ export function storeLightRanges(db: Db, table: RangeTable): void {
   const a = table.arrays;
   const v4 = db.prepare('INSERT INTO ranges_v4 (start, label) VALUES (?, ?)');
   let covered = 0; // first address not yet inside a written row's span
+  // The table's v4 arrays have one length and its v6 arrays four words per label (RangeTable): the `!`s.
   for (let i = 0; i < a.v4Starts.length; i++) {
     // A gap row where a range does not begin right after the previous one (none before the first: no row = no range).
     if (i > 0 && a.v4Starts[i] !== covered) v4.run(covered, NO_RANGE);
     v4.run(a.v4Starts[i], a.v4Labels[i]);
-    covered = a.v4Ends[i] + 1;
+    covered = a.v4Ends[i]! + 1;
   }
   if (a.v4Starts.length > 0 && covered <= LAST_V4) v4.run(covered, NO_RANGE);
 
@@ -152,7 +154,7 @@ export function storeLightRanges(db: Db, table: RangeTable): void {
 
 function wordsToBytes(words: Uint32Array, offset: number): Buffer {
   const b = Buffer.alloc(16);
-  for (let k = 0; k < 4; k++) b.writeUInt32BE(words[offset + k], k * 4);
+  for (let k = 0; k < 4; k++) b.writeUInt32BE(words[offset + k]!, k * 4);
   return b;
 }
 
@@ -160,7 +162,7 @@ function wordsToBytes(words: Uint32Array, offset: number): Buffer {
 function nextAddress(addr: Buffer): Buffer | null {
   for (let i = addr.length - 1; i >= 0; i--) {
     if (addr[i] !== 0xff) {
-      addr[i]++;
+      addr[i]!++;
       return addr;
     }
     addr[i] = 0;

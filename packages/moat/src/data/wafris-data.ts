@@ -65,10 +65,11 @@ interface Segment {
  * the IPv4 segments appear twice, the second time as IPv4-mapped IPv6 in place of native IPv6 there.
  */
 function* segments(c: CompiledData): Generator<Segment> {
+  // The table's v4 arrays share one length, and its v6 arrays hold four words per label: the `!`s.
   const a = c.table.arrays;
   const v4 = function* (offset: bigint): Generator<Segment> {
     for (let i = 0; i < a.v4Labels.length; i++) {
-      yield { start: offset + BigInt(a.v4Starts[i]), end: offset + BigInt(a.v4Ends[i]), label: a.v4Labels[i], mapped: offset > 0n };
+      yield { start: offset + BigInt(a.v4Starts[i]!), end: offset + BigInt(a.v4Ends[i]!), label: a.v4Labels[i]!, mapped: offset > 0n };
     }
   };
   yield* v4(0n);
@@ -78,7 +79,7 @@ function* segments(c: CompiledData): Generator<Segment> {
     const end = wordsToBigint(a.v6Ends, i * 4);
     if (start < V6_FLOOR) start = V6_FLOOR;
     if (start > end) continue;
-    const label = a.v6Labels[i];
+    const label = a.v6Labels[i]!;
     if (start < IPV4_MAPPED_FIRST) yield { start, end: end < IPV4_MAPPED_FIRST ? end : IPV4_MAPPED_FIRST - 1n, label, mapped: false };
     if (end < IPV4_MAPPED_FIRST) continue;
     if (!mappedDone) {
@@ -124,8 +125,9 @@ export function wafrisMembers(ranges: readonly OutRange[], suffixOf: (r: OutRang
 
 export function writeWafrisDataFile(c: CompiledData, outPath: string, opts: WafrisDataOptions = {}): WrittenWafrisData {
   const wanted = opts.reputationLists ? new Set(opts.reputationLists) : null;
-  const countries = rangesBy(c, (l) => c.labels[l].country);
-  const reputation = rangesBy(c, (l) => (c.labels[l].lists.some((x) => wanted === null || wanted.has(x)) ? 'R' : null));
+  // Every label id in the table indexes c.labels (compiled together): the `!`s.
+  const countries = rangesBy(c, (l) => c.labels[l]!.country);
+  const reputation = rangesBy(c, (l) => (c.labels[l]!.lists.some((x) => wanted === null || wanted.has(x)) ? 'R' : null));
   const width = String(countries.length).length;
   const country = wafrisMembers(countries, (r, n) => `${String(n + 1).padStart(width, '0')}G${wafrisCountryToken(r.key)}`);
   // Reputation ranges share one key, so touching ones were merged; padded all the same, for the one

@@ -14,7 +14,7 @@ export class ExactIndex {
   constructor(map: ReadonlyMap<string, readonly number[]>) {
     this.map = map;
     for (const key of map.keys()) {
-      if (key.length <= MAX_TRACKED_LENGTH) this.lengths[key.length >> 5] |= 1 << (key.length & 31);
+      if (key.length <= MAX_TRACKED_LENGTH) this.lengths[key.length >> 5]! |= 1 << (key.length & 31);
     }
   }
 
@@ -30,7 +30,8 @@ export class ExactIndex {
   /** Rule indices for exactly this value, or undefined. */
   get(key: string): readonly number[] | undefined {
     const n = key.length;
-    if (n <= MAX_TRACKED_LENGTH && (this.lengths[n >> 5] & (1 << (n & 31))) === 0) return undefined;
+    // n >> 5 is within `lengths` whenever n <= MAX_TRACKED_LENGTH (the `!`).
+    if (n <= MAX_TRACKED_LENGTH && (this.lengths[n >> 5]! & (1 << (n & 31))) === 0) return undefined;
     return this.map.get(key);
   }
 }

@@ -88,7 +88,7 @@ class RequestLog {
 
   newest(): number {
     const i = this.head + this.count - 1;
-    return this.times[i >= this.times.length ? i - this.times.length : i];
+    return this.times[i >= this.times.length ? i - this.times.length : i]!; // count > 0: a slot of the ring
   }
 }
 
@@ -150,7 +150,8 @@ export class MemoryRateLimitStore implements RateLimitStore {
         log.head = 0; // every counted request has left the window
         log.count = 0;
       } else {
-        while (times[log.head] <= horizon) {
+        // head and the slots after it are in the ring (count > 0 while newest > horizon): the `!`s.
+        while (times[log.head]! <= horizon) {
           log.head = log.head + 1 === times.length ? 0 : log.head + 1;
           log.count--;
         }
@@ -160,7 +161,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
       // Refused: counted again once all but limit − 1 of the counted requests have left the window.
       let i = log.head + log.count - limit;
       if (i >= times.length) i -= times.length;
-      return times[i] + windowMs - now;
+      return times[i]! + windowMs - now;
     }
     if (log.count === times.length) times = this.grow(log, limit);
     let tail = log.head + log.count;

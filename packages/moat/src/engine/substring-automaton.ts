@@ -57,12 +57,13 @@ export class SubstringAutomaton {
       let state = 0;
       for (let i = 0; i < pattern.length; i++) {
         const unit = pattern.charCodeAt(i);
-        let next = children[state].get(unit);
+        // Every state index below comes from `children` itself, so the lookups cannot miss (the `!`s).
+        let next = children[state]!.get(unit);
         if (next === undefined) {
           next = children.length;
           children.push(new Map());
           terminal.push(NONE);
-          children[state].set(unit, next);
+          children[state]!.set(unit, next);
         }
         state = next;
       }
@@ -75,20 +76,20 @@ export class SubstringAutomaton {
     // Breadth first, so a state's failure target is always finished before the state.
     const order: number[] = [0];
     for (let k = 0; k < order.length; k++) {
-      const state = order[k];
-      for (const [unit, child] of children[state]) {
+      const state = order[k]!;
+      for (const [unit, child] of children[state]!) {
         let f = 0;
         if (state !== 0) {
-          let s = failure[state];
+          let s = failure[state]!;
           for (;;) {
-            const next = children[s].get(unit);
+            const next = children[s]!.get(unit);
             if (next !== undefined) { f = next; break; }
             if (s === 0) break;
-            s = failure[s];
+            s = failure[s]!;
           }
         }
         failure[child] = f;
-        outputLink[child] = terminal[f] !== NONE ? f : outputLink[f];
+        outputLink[child] = terminal[f] !== NONE ? f : outputLink[f]!;
         accepts[child] = terminal[child] !== NONE || accepts[f] === 1 ? 1 : 0;
         order.push(child);
       }
@@ -97,14 +98,14 @@ export class SubstringAutomaton {
     let edges = 0;
     for (let s = 0; s < n; s++) {
       childStart[s] = edges;
-      edges += children[s].size;
+      edges += children[s]!.size;
     }
     childStart[n] = edges;
     const childUnit = new Uint16Array(edges);
     const childState = new Int32Array(edges);
     for (let s = 0; s < n; s++) {
-      const sorted = [...children[s]].sort((a, b) => a[0] - b[0]);
-      let at = childStart[s];
+      const sorted = [...children[s]!].sort((a, b) => a[0] - b[0]);
+      let at = childStart[s]!;
       for (const [unit, child] of sorted) {
         childUnit[at] = unit;
         childState[at] = child;
@@ -160,13 +161,14 @@ export class SubstringAutomaton {
    */
   match(text: string): number[] | null {
     if (this.patterns.length === 0) return null;
+    // States come from step() and the output links, so every typed-array index below is in bounds (the `!`s).
     let out: number[] | null = null;
     let state = 0;
     for (let i = 0; i < text.length; i++) {
       state = this.step(state, text.charCodeAt(i));
       if (this.accepts[state] === 0) continue;
-      for (let s = this.terminal[state] !== NONE ? state : this.outputLink[state]; s !== 0; s = this.outputLink[s]) {
-        const id = this.terminal[s];
+      for (let s = this.terminal[state] !== NONE ? state : this.outputLink[state]!; s !== 0; s = this.outputLink[s]!) {
+        const id = this.terminal[s]!;
         if (out === null) out = [id];
         else if (!out.includes(id)) out.push(id);
       }
@@ -176,27 +178,28 @@ export class SubstringAutomaton {
 
   /** The state after reading `unit` in `state`, following failure links. */
   private step(state: number, unit: number): number {
+    // Indexes are a state or an ASCII code unit, in bounds by construction: `!` costs nothing at run time.
     for (;;) {
-      if (state === 0) return unit < 128 ? this.rootAscii[unit] : Math.max(this.child(0, unit), 0);
+      if (state === 0) return unit < 128 ? this.rootAscii[unit]! : Math.max(this.child(0, unit), 0);
       const child = this.child(state, unit);
       if (child !== NONE) return child;
-      state = this.failure[state];
+      state = this.failure[state]!;
     }
   }
 
   private child(state: number, unit: number): number {
-    let lo = this.childStart[state];
-    let hi = this.childStart[state + 1];
+    let lo = this.childStart[state]!;
+    let hi = this.childStart[state + 1]!;
     const units = this.childUnit;
     if (hi - lo <= LINEAR) {
-      for (; lo < hi; lo++) if (units[lo] === unit) return this.childState[lo];
+      for (; lo < hi; lo++) if (units[lo] === unit) return this.childState[lo]!;
       return NONE;
     }
     hi--;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const u = units[mid];
-      if (u === unit) return this.childState[mid];
+      const u = units[mid]!;
+      if (u === unit) return this.childState[mid]!;
       if (u < unit) lo = mid + 1;
       else hi = mid - 1;
     }

@@ -92,9 +92,10 @@ export class SubstringMatcher {
   private scan(lowerText: string): number[] | null {
     const ids = this.automaton!.match(lowerText);
     if (ids === null) return null;
-    if (ids.length === 1) return this.rulesById[ids[0]];
+    // Pattern ids index rulesById by construction (one entry per pattern): the `!`s cost nothing.
+    if (ids.length === 1) return this.rulesById[ids[0]!]!;
     const out: number[] = [];
-    for (const id of ids) for (const r of this.rulesById[id]) if (!out.includes(r)) out.push(r);
+    for (const id of ids) for (const r of this.rulesById[id]!) if (!out.includes(r)) out.push(r);
     return out;
   }
 }

@@ -8,9 +8,10 @@ import { MoatError } from '../errors/moat-error.js';
 const PARTS = ['v4Starts', 'v4Ends', 'v4Labels', 'v6Starts', 'v6Ends', 'v6Labels'] as const;
 const LITTLE_ENDIAN = endianness() === 'LE';
 
+/** words[offset..offset+count-1], within `words` at every call (the `!`), as big-endian bytes. */
 function beBytes(words: Uint32Array, offset: number, count: number): Buffer {
   const b = Buffer.allocUnsafe(count * 4);
-  for (let k = 0; k < count; k++) b.writeUInt32BE(words[offset + k], k * 4);
+  for (let k = 0; k < count; k++) b.writeUInt32BE(words[offset + k]!, k * 4);
   return b;
 }
 
@@ -27,7 +28,7 @@ export function storeRangeTable(db: Db, setName: string, table: RangeTable): voi
   for (const part of PARTS) {
     const arr = a[part];
     const buf = Buffer.alloc(arr.length * 4);
-    for (let i = 0; i < arr.length; i++) buf.writeUInt32LE(arr[i], i * 4);
+    for (let i = 0; i < arr.length; i++) buf.writeUInt32LE(arr[i]!, i * 4);
     packed.run(setName, part, buf);
   }
 }
@@ -66,13 +67,14 @@ function validate(a: RangeTableArrays, setName: string): void {
   if (a.v4Ends.length !== n4 || a.v4Labels.length !== n4 || a.v6Starts.length !== n6 * 4 || a.v6Ends.length !== n6 * 4) {
     throw new MoatError('MOAT_ERR_FILE_CORRUPT', `range set "${setName}" has parts of different lengths`);
   }
+  // The lengths are checked above, so every index below is in bounds (the `!`s).
   for (let i = 0; i < n4; i++) {
-    if (a.v4Starts[i] > a.v4Ends[i] || (i > 0 && a.v4Starts[i] <= a.v4Ends[i - 1])) {
+    if (a.v4Starts[i]! > a.v4Ends[i]! || (i > 0 && a.v4Starts[i]! <= a.v4Ends[i - 1]!)) {
       throw new MoatError('MOAT_ERR_FILE_CORRUPT', `range set "${setName}" is not sorted and non-overlapping at IPv4 entry ${i}`);
     }
   }
   const cmp = (x: Uint32Array, i: number, y: Uint32Array, j: number) => {
-    for (let k = 0; k < 4; k++) if (x[i * 4 + k] !== y[j * 4 + k]) return x[i * 4 + k] < y[j * 4 + k] ? -1 : 1;
+    for (let k = 0; k < 4; k++) if (x[i * 4 + k] !== y[j * 4 + k]) return x[i * 4 + k]! < y[j * 4 + k]! ? -1 : 1;
     return 0;
   };
   for (let i = 0; i < n6; i++) {

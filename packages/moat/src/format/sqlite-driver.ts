@@ -125,7 +125,8 @@ class Database {
   /** `pragma('name = value')` sets; `pragma('name', { simple: true })` reads one value. */
   pragma(source: string, options?: { simple?: boolean }): unknown {
     const rows = this.db.prepare(`PRAGMA ${source}`).all().map((r) => row(r, 'object') as Record<string, unknown>);
-    if (options?.simple === true) return rows.length === 0 ? undefined : Object.values(rows[0])[0];
+    const first = rows[0];
+    if (options?.simple === true) return first === undefined ? undefined : Object.values(first)[0];
     return rows;
   }
 

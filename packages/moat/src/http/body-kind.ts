@@ -41,7 +41,7 @@ function mediaType(contentType: string): string {
 /** The `charset` parameter of a Content-Type, lower case and unquoted, or undefined. */
 function charsetOf(contentType: string): string | undefined {
   const match = /;\s*charset\s*=\s*("?)([^";\s]*)\1/i.exec(contentType);
-  return match === null ? undefined : match[2].toLowerCase();
+  return match === null ? undefined : match[2]!.toLowerCase(); // the group always takes part (maybe empty)
 }
 
 /** The kind of body worth reading by its media type alone, or null. */

@@ -37,7 +37,7 @@ export function inflateBody(body: PeekedBody, coding: Exclude<ContentCoding, 'id
       if (settled) return;
       settled = true;
       stream.destroy();
-      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
       resolve({ bytes: size > limit ? bytes.subarray(0, limit) : bytes, complete: complete && size <= limit });
     };
     stream.on('data', (chunk: Buffer) => {

@@ -63,7 +63,7 @@ export function peekBody(req: IncomingMessage, limit: number): Promise<PeekedBod
       resolve(value);
     };
 
-    const collected = () => (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    const collected = () => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
 
     const onClose = () => {
       if (settled) return;

@@ -22,7 +22,7 @@ const scratch = new Uint32Array(4);
 /** Parses an IPv4 or IPv6 address (see parseIpInto for the accepted forms). Throws IpParseError. */
 export function parseIp(text: string): IpAddress {
   const result = scanIp(text, scratch);
-  if (result === 4) return { family: 4, value: BigInt(scratch[0]) };
+  if (result === 4) return { family: 4, value: BigInt(scratch[0]!) };
   if (result === 6) return { family: 6, value: wordsToBigint(scratch, 0) };
   throw new IpParseError(text, describeParseFailure(result));
 }
@@ -30,7 +30,7 @@ export function parseIp(text: string): IpAddress {
 /** parseIp, with null instead of an exception. */
 export function tryParseIp(text: string): IpAddress | null {
   const result = scanIp(text, scratch);
-  if (result === 4) return { family: 4, value: BigInt(scratch[0]) };
+  if (result === 4) return { family: 4, value: BigInt(scratch[0]!) };
   if (result === 6) return { family: 6, value: wordsToBigint(scratch, 0) };
   return null;
 }

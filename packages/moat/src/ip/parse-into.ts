@@ -194,13 +194,14 @@ export function scanIp(text: string, out: Uint32Array): number {
   const gap = 8 - count;
   let high = 0;
   for (let j = 0; j < 8; j++) {
-    const group = j < gapAt ? groups[j] : j < gapAt + gap ? 0 : groups[j - gap];
+    // j and j - gap are below 8, and `groups` holds 8 (the `!`s: no check on the request path).
+    const group = j < gapAt ? groups[j]! : j < gapAt + gap ? 0 : groups[j - gap]!;
     if ((j & 1) === 0) high = group;
     else out[j >> 1] = ((high << 16) | group) >>> 0;
   }
   if (out[0] === 0 && out[1] === 0 && out[2] === 0xffff) {
     // ::ffff:0:0/96, IPv4-mapped: the IPv4 address Node reports for IPv4 clients on dual-stack sockets.
-    out[0] = out[3];
+    out[0] = out[3]!;
     return 4;
   }
   return 6;

@@ -38,7 +38,7 @@ function trimAscii(text: string): string {
 
 function readEndpoint(text: string): Endpoint | string {
   const result = scanIp(text, scratch);
-  if (result === 4) return { family: 4, value: BigInt(scratch[0]), writtenAsIpv6: text.includes(':') };
+  if (result === 4) return { family: 4, value: BigInt(scratch[0]!), writtenAsIpv6: text.includes(':') };
   if (result === 6) return { family: 6, value: wordsToBigint(scratch, 0), writtenAsIpv6: true };
   return describeParseFailure(result);
 }

@@ -11,13 +11,13 @@ export function ipv6Words(value: bigint, out: Uint32Array, offset: number): void
   out[offset + 3] = Number(value & WORD);
 }
 
-/** Reads 4 big-endian 32-bit words from words[offset..offset+3] as a 128-bit value. */
+/** Reads 4 big-endian 32-bit words from words[offset..offset+3] (the caller's bounds) as a 128-bit value. */
 export function wordsToBigint(words: ArrayLike<number>, offset: number): bigint {
   // `>>> 0` so that words read from an Int32Array (negative numbers) count as unsigned.
   return (
-    (BigInt(words[offset] >>> 0) << 96n) |
-    (BigInt(words[offset + 1] >>> 0) << 64n) |
-    (BigInt(words[offset + 2] >>> 0) << 32n) |
-    BigInt(words[offset + 3] >>> 0)
+    (BigInt(words[offset]! >>> 0) << 96n) |
+    (BigInt(words[offset + 1]! >>> 0) << 64n) |
+    (BigInt(words[offset + 2]! >>> 0) << 32n) |
+    BigInt(words[offset + 3]! >>> 0)
   );
 }

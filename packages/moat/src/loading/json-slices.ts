@@ -36,7 +36,7 @@ export async function parseSlices<T>(slices: readonly string[], onSlice?: SliceT
   for (let i = 0; i < slices.length; i++) {
     if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const t0 = performance.now();
-    for (const item of JSON.parse(slices[i]) as T[]) out.push(item);
+    for (const item of JSON.parse(slices[i]!) as T[]) out.push(item);
     onSlice?.(performance.now() - t0);
   }
   return out;

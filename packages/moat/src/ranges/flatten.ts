@@ -34,8 +34,9 @@ function sweep<P extends number | bigint>(events: Event<P>[], one: P): Segment<P
   const out: Segment<P>[] = [];
   let i = 0;
   let prev: P | null = null;
+  // i < events.length in both loops (the `!`s).
   while (i < events.length) {
-    const pos = events[i].pos;
+    const pos = events[i]!.pos;
     if (prev !== null && active.size > 0) {
       const labels = [...active.keys()].sort((a, b) => a - b);
       const end = ((pos as bigint) - (one as bigint)) as P;
@@ -47,8 +48,8 @@ function sweep<P extends number | bigint>(events: Event<P>[], one: P): Segment<P
         out.push({ start: prev, end, labels });
       }
     }
-    for (; i < events.length && events[i].pos === pos; i++) {
-      const e = events[i];
+    for (; i < events.length && events[i]!.pos === pos; i++) {
+      const e = events[i]!;
       const n = (active.get(e.label) ?? 0) + e.delta;
       if (n === 0) active.delete(e.label);
       else active.set(e.label, n);

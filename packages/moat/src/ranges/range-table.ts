@@ -27,9 +27,10 @@ export interface RangeTableArrays {
 /** Compares the 4-word address `w` with entry `i` of `arr`: <0, 0, >0. */
 function cmp6(w: Uint32Array, arr: Uint32Array, i: number): number {
   const o = i * 4;
+  // Hot path: `w` holds 4 words and entry i is in `arr` (the callers' binary search), so `!` and no check.
   for (let k = 0; k < 4; k++) {
-    const a = w[k];
-    const b = arr[o + k];
+    const a = w[k]!;
+    const b = arr[o + k]!;
     if (a !== b) return a < b ? -1 : 1;
   }
   return 0;
@@ -75,26 +76,28 @@ export class RangeTable implements RangeLookup {
   /** Highest label id used, or -1: lets loaders check labels point at something. */
   maxLabel(): number {
     let max = -1;
-    for (const arr of [this.arrays.v4Labels, this.arrays.v6Labels]) for (let i = 0; i < arr.length; i++) if (arr[i] > max) max = arr[i];
+    for (const arr of [this.arrays.v4Labels, this.arrays.v6Labels]) for (let i = 0; i < arr.length; i++) if (arr[i]! > max) max = arr[i]!;
     return max;
   }
 
   lookupParsed(family: 4 | 6, words: Uint32Array): number {
+    // Hot path. Every index below is in bounds: `words` holds the parsed address (4 words), and the binary
+    // search stays within the arrays, whose lengths the loaders check; so `!` and no runtime check.
     const a = this.arrays;
     if (family === 4) {
-      const ip = words[0];
+      const ip = words[0]!;
       const starts = a.v4Starts;
       let lo = 0;
       let hi = starts.length - 1;
       let found = -1;
       while (lo <= hi) {
         const mid = (lo + hi) >>> 1;
-        if (starts[mid] <= ip) {
+        if (starts[mid]! <= ip) {
           found = mid;
           lo = mid + 1;
         } else hi = mid - 1;
       }
-      return found >= 0 && a.v4Ends[found] >= ip ? a.v4Labels[found] : -1;
+      return found >= 0 && a.v4Ends[found]! >= ip ? a.v4Labels[found]! : -1;
     }
     if (family !== 6) return -1;
     let lo = 0;
@@ -107,6 +110,6 @@ export class RangeTable implements RangeLookup {
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    return found >= 0 && cmp6(words, a.v6Ends, found) <= 0 ? a.v6Labels[found] : -1;
+    return found >= 0 && cmp6(words, a.v6Ends, found) <= 0 ? a.v6Labels[found]! : -1;
   }
 }

@@ -79,7 +79,7 @@ export function botMode(settings: BotSettings, key: string): BotMode {
 /** The document form again: the modes, sorted by key (the catalogue is not part of a document). */
 export function botSettingsToDocument(settings: BotSettings): Record<string, BotMode> {
   const doc: Record<string, BotMode> = {};
-  for (const key of Object.keys(settings.modes).sort()) doc[key] = settings.modes[key];
+  for (const key of Object.keys(settings.modes).sort()) doc[key] = settings.modes[key]!;
   return doc;
 }
 

@@ -1,6 +1,7 @@
 import { RuleError } from './rule-error.js';
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+type DurationUnit = keyof typeof UNITS;
 
 /** Parses a window such as `60s`, `1m`, `1h`, `500ms` or a number of seconds into milliseconds. */
 export function parseDuration(input: string | number, what = 'window'): number {
@@ -10,7 +11,7 @@ export function parseDuration(input: string | number, what = 'window'): number {
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(input);
   if (!m) throw new RuleError(`${what} must look like "60s", "5m" or "1h", got ${JSON.stringify(input)}`);
-  const ms = Math.round(Number(m[1]) * UNITS[m[2] ?? 's']);
+  const ms = Math.round(Number(m[1]) * UNITS[(m[2] ?? 's') as DurationUnit]); // the pattern admits only these units
   if (ms <= 0) throw new RuleError(`${what} must be positive, got ${JSON.stringify(input)}`);
   return ms;
 }

@@ -58,7 +58,7 @@ export class HubFailover {
   }
 
   get current(): string {
-    return this.hubs[this.index].url;
+    return this.hubs[this.index]!.url; // index < hubs.length, and the constructor refuses an empty list
   }
 
   succeeded(url: string): void {

@@ -49,7 +49,7 @@ export function paramRedactor(names: readonly string[]): ParamRedactor {
       const parts = text.split(/[&;]/);
       let length = 0;
       for (let i = 0; i < parts.length; i++) {
-        const part = parts[i];
+        const part = parts[i]!;
         const eq = part.indexOf('=');
         const name = eq < 0 ? part : part.slice(0, eq);
         if (isSensitiveName(name) || (eq >= 0 && hidesParams(part.slice(eq + 1)))) {
@@ -73,7 +73,7 @@ function redactSegment(segment: string, isSensitiveName: (name: string) => boole
   const parts = segment.split(';');
   const out: string[] = [];
   for (let i = 0; i < parts.length; i++) {
-    const part = parts[i];
+    const part = parts[i]!;
     const eq = part.indexOf('=');
     const name = eq < 0 ? part : part.slice(0, eq);
     const hasMore = i < parts.length - 1;

@@ -35,6 +35,6 @@ export function countryOfWafrisRule(rule: string): string | null {
  */
 export function countryOfMemberSuffix(suffix: string): string | null {
   // Ruby's split drops trailing empty fields, so trailing `G`s never end the part that is read.
-  const head = suffix.split('_', 1)[0].replace(/G+$/, '');
+  const head = suffix.split('_', 1)[0]!.replace(/G+$/, ''); // split with a limit of 1 returns one part
   return countryOfWafrisToken(head.slice(head.lastIndexOf('G') + 1));
 }

@@ -48,10 +48,12 @@ export function readMemberRanges(db: Db, table: string, startsOneBelow = false):
   const ranges: { range: IpRange; suffix: string }[] = [];
   for (const [suffix, values] of bySuffix) {
     if (values.length > 2) values.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    else if (values.length === 2 && values[0] > values[1]) values.reverse();
+    else if (values.length === 2 && values[0]! > values[1]!) values.reverse();
+    // i + 1 < values.length: both members of the pair are there (the `!`s).
     for (let i = 0; i + 1 < values.length; i += 2) {
-      const start = startsOneBelow && values[i] > 0n ? values[i] + 1n : values[i];
-      ranges.push({ range: rangeFromValues(start, values[i + 1]), suffix });
+      const first = values[i]!;
+      const start = startsOneBelow && first > 0n ? first + 1n : first;
+      ranges.push({ range: rangeFromValues(start, values[i + 1]!), suffix });
     }
     if (values.length % 2 === 1) invalid++;
   }

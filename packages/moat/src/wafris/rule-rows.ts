@@ -138,8 +138,9 @@ export function wafrisRateLimitRows(rule: Rule): WafrisRateLimitRow[] {
  * rules, which it reports by the client's address. A hub attributes Wafris reports to rules with this.
  */
 export function wafrisReportedAs(rule: Rule): { category: string; rule: string }[] {
-  const categoryOf: Record<string, string> = {
-    blocked_user_agents: 'bu', blocked_paths: 'bp', blocked_parameters: 'bparam', blocked_hosts: 'bh', blocked_methods: 'bm',
+  // The gem's category per table (address tables included for completeness: their rows come from no rule here).
+  const categoryOf: Record<WafrisEntryTable, string> = {
+    allowed_ips: 'ai', blocked_ips: 'bi', blocked_user_agents: 'bu', blocked_paths: 'bp', blocked_parameters: 'bparam', blocked_hosts: 'bh', blocked_methods: 'bm',
   };
   if (rule.kind === 'country') return countriesOf(rule).map((cc) => ({ category: 'bctry', rule: `G_${wafrisCountryToken(cc)}` }));
   if (rule.kind === 'rateLimit') return wafrisRateLimitRows(rule).length > 0 ? [{ category: 'brl', rule: String(wafrisRuleNumber(rule.id)) }] : [];

@@ -9,7 +9,7 @@ export interface ServedApp {
   stop(): Promise<void>;
 }
 
-export async function serveApp(server: Server, firewall: { close(): Promise<void> }, cleanup: () => void, userAgent?: string): Promise<ServedApp> {
+export async function serveApp(server: Server, firewall: { close(): void | Promise<void> }, cleanup: () => void, userAgent?: string): Promise<ServedApp> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.address() as AddressInfo).port;
   return {

@@ -12,8 +12,8 @@ export const compileHelp = `moat-waf compile <rules.json|rules.yaml> -o <rules.d
 
 export function compileCommand(argv: string[], out: (s: string) => void): void {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' } } });
-  if (positionals.length !== 1 || !values.out) throw new UserError(`usage: ${compileHelp.split('\n')[0]}`, 'MOAT_ERR_USAGE');
   const src = positionals[0];
+  if (positionals.length !== 1 || src === undefined || !values.out) throw new UserError(`usage: ${compileHelp.split('\n')[0]}`, 'MOAT_ERR_USAGE');
   let text: string;
   try {
     text = readFileSync(src, 'utf8');

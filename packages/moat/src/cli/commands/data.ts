@@ -24,8 +24,8 @@ const usage = () => new UserError(`usage: ${dataHelp.split('\n').slice(0, 3).map
 function nameAndFile(option: string, spec: string): { name: string; format?: string; file: string } {
   const eq = spec.indexOf('=');
   if (eq <= 0 || eq === spec.length - 1) throw new UserError(`--${option} takes name=file, got ${JSON.stringify(spec)}`, 'MOAT_ERR_USAGE');
-  const [name, format] = spec.slice(0, eq).toLowerCase().split(':', 2);
-  return { name, format, file: spec.slice(eq + 1) };
+  const parts = spec.slice(0, eq).toLowerCase().split(':', 2);
+  return { name: parts[0]!, format: parts[1], file: spec.slice(eq + 1) }; // split returns at least one part
 }
 
 function mib(bytes: number): string {

@@ -32,8 +32,8 @@ function exportedRules(db: Db): { rules: number; counts: Record<string, number> 
 
 export function inspectCommand(argv: string[], out: (s: string) => void): void {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });
-  if (positionals.length !== 1) throw new UserError(`usage: ${inspectHelp.split('\n')[0]}`, 'MOAT_ERR_USAGE');
   const path = positionals[0];
+  if (positionals.length !== 1 || path === undefined) throw new UserError(`usage: ${inspectHelp.split('\n')[0]}`, 'MOAT_ERR_USAGE');
   const db = openReadOnly(path);
   let kind;
   let exported = null;

@@ -79,21 +79,22 @@ export function rulesCommand(argv: string[], out: (s: string) => void): void {
   if (sub === 'add') {
     let rule: Rule;
     if (positionals[0] === 'rateLimit') {
-      if (positionals.length !== 2 || !values.limit || !values.window) throw new UserError(`usage: ${usageLine('rateLimit')}`, 'MOAT_ERR_USAGE');
+      const limitedPath = positionals[1];
+      if (positionals.length !== 2 || limitedPath === undefined || !values.limit || !values.window) throw new UserError(`usage: ${usageLine('rateLimit')}`, 'MOAT_ERR_USAGE');
       rule = normalizeRule({
-        action: 'block', kind: 'rateLimit', value: positionals[1], id: values.id, note: values.note, mode: values.mode as Rule['mode'],
+        action: 'block', kind: 'rateLimit', value: limitedPath, id: values.id, note: values.note, mode: values.mode as Rule['mode'],
         expires: values.expires,
         rateLimit: {
-          path: positionals[1], method: values.method ?? null, match: values.prefix ? 'prefix' : 'exact', window: values.window, key: values.key,
+          path: limitedPath, method: values.method ?? null, match: values.prefix ? 'prefix' : 'exact', window: values.window, key: values.key,
           // A number only when it is written as one, so the error quotes what was typed ("5.5", "ten").
           limit: (/^\d+$/.test(values.limit) ? Number(values.limit) : values.limit) as number,
         },
       });
     } else {
-      if (positionals.length !== 3) throw new UserError(`usage: ${usageLine('add ')}`, 'MOAT_ERR_USAGE');
+      const [action, kind, value] = positionals;
+      if (positionals.length !== 3 || value === undefined) throw new UserError(`usage: ${usageLine('add ')}`, 'MOAT_ERR_USAGE');
       const rateOnly = RATE_LIMIT_OPTIONS.find((k) => values[k] !== undefined);
       if (rateOnly) throw new UserError(`--${rateOnly} goes with "moat-waf rules add ... rateLimit <path>" only`, 'MOAT_ERR_USAGE');
-      const [action, kind, value] = positionals;
       rule = normalizeRule({
         action: action as Rule['action'], kind: kind as RuleKind, value, id: values.id, note: values.note, mode: values.mode as Rule['mode'],
         expires: values.expires,

@@ -27,7 +27,7 @@ function addressField(content: string): { text: string } | null | string {
     return 'JSON line without a "cidr"';
   }
   const tor = TOR_EXIT.exec(content);
-  if (tor) return { text: tor[1] };
+  if (tor) return { text: tor[1]! }; // the pattern's one group always takes part in a match
   if (TOR_RECORD.test(content)) return null;
   // Some lists put extra columns after the address; the first field (or `a - b`) is the address.
   return { text: /^\S+(?:\s*-\s*[^\s#;]+)?/.exec(content)?.[0] ?? content };
@@ -37,7 +37,7 @@ export function importIpList(text: string): ImportResult<IpRange> {
   const result: ImportResult<IpRange> = { rows: [], invalid: [], lines: 0 };
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i].trim();
+    const raw = lines[i]!.trim();
     let content = raw;
     if (!raw.startsWith('{')) {
       const cut = raw.search(/[#;]/);

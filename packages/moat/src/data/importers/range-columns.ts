@@ -23,8 +23,8 @@ export function rangeFromColumns(start: string, end: string): IpRange | string {
   }
   // Fast path for the common dotted IPv4 row (most of a million rows); anything else goes the general way.
   if (!start.includes(':') && !end.includes(':') && scanIp(start, scratch) === 4) {
-    const s = scratch[0];
-    if (scanIp(end, scratch) === 4) return s <= scratch[0] ? { family: 4, start: BigInt(s), end: BigInt(scratch[0]) } : 'start is after end';
+    const s = scratch[0]!; // scanIp wrote the IPv4 address there (the `!`s)
+    if (scanIp(end, scratch) === 4) return s <= scratch[0]! ? { family: 4, start: BigInt(s), end: BigInt(scratch[0]!) } : 'start is after end';
   }
   const range = tryParseRange(`${start}-${end}`);
   return range ?? `invalid range ${JSON.stringify(`${start},${end}`.slice(0, 60))}`;
