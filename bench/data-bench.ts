@@ -14,8 +14,7 @@ import { buildDataFile, compileData } from '../packages/moat/src/data/build-data
 import { writeWafrisDataFile } from '../packages/moat/src/data/wafris-data.js';
 import { countryOfMemberSuffix } from '../packages/moat/src/wafris/country-token.js';
 import type { BuiltDataFile, DataInputs } from '../packages/moat/src/data/build-data.js';
-import { importAsnCsv } from '../packages/moat/src/data/importers/asn-csv.js';
-import { importCountryCsv } from '../packages/moat/src/data/importers/country-csv.js';
+import { importAsnCsv, importCountryCsv } from '../packages/moat/src/data/importers/range-csv.js';
 import { importIpList } from '../packages/moat/src/data/importers/ip-list.js';
 import type { AsnRow, CountryRow } from '../packages/moat/src/data/importers/import-result.js';
 import { resolveSourceFiles } from '../packages/moat/src/data/sources.js';

@@ -5,12 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { formatRange } from '../src/ip/index.js';
 import type { IpRange } from '../src/ip/index.js';
-import { importCountryCsv } from '../src/data/importers/country-csv.js';
-import { importAsnCsv } from '../src/data/importers/asn-csv.js';
+import { importCountryCsv, importAsnCsv, csvFields } from '../src/data/importers/range-csv.js';
 import { importIpList } from '../src/data/importers/ip-list.js';
 import { importCloudRanges, detectCloudFormat, CloudFormatError } from '../src/data/importers/cloud-ranges.js';
 import { assertMostlyValid, SourceRejectedError } from '../src/data/importers/import-result.js';
-import { csvFields } from '../src/data/importers/csv-fields.js';
 import { resolveSourceFiles, SourceNotFoundError } from '../src/data/sources.js';
 
 const FIX = path.join(import.meta.dirname, 'fixtures', 'data');

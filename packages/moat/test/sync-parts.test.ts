@@ -9,7 +9,7 @@ import { backoffDelay, jittered } from '../src/sync/backoff.js';
 import { DirLock } from '../src/sync/dir-lock.js';
 import { resolveSyncOptions } from '../src/sync/managed-options.js';
 import { paramRedactor } from '../src/sync/redact-params.js';
-import { servedFileName } from '../src/sync/served-file-name.js';
+import { servedFileName } from '../src/sync/install-download.js';
 import { BoundedQueue } from '../src/sync/bounded-queue.js';
 import { hostname } from 'node:os';
 import { tempDir } from './helpers/fake-hub.js';

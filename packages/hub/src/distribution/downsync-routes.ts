@@ -2,11 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { siteForApiKey } from '../auth/api-key-auth.js';
 import type { HubContext } from '../server/context.js';
-import { chooseFormat } from './client-format.js';
+import { chooseFormat, LONG_POLL_HEADER, waitMs } from './downsync-query.js';
 import { findDataFile } from './data-files.js';
 import { FileSignatures } from './file-signatures.js';
 import type { RulesFormat } from '../store/store.js';
-import { LONG_POLL_HEADER, waitMs } from './long-poll-wait.js';
 import { sendFile } from './send-file.js';
 
 const text = z.string().max(256).optional();
@@ -22,7 +21,7 @@ const paramsSchema = z.object({ category: z.enum(['custom_rules', 'data_subscrip
  * `GET /v2/downsync/{custom_rules|data_subscriptions}/{apiKey}`, as Wafris v2 clients call it:
  * 200 with the SQLite file (name in Content-Disposition), 304 when `client_db` names the current
  * file (or If-None-Match its ETag), 401 for a bad key. Moat clients may add `wait=<seconds>` to have a
- * current custom_rules request held until the site's rules change (long-poll; see long-poll-wait.ts).
+ * current custom_rules request held until the site's rules change (long-poll; see downsync-query.ts).
  */
 export async function downsyncRoutes(app: FastifyInstance, ctx: HubContext): Promise<void> {
   const signatures = ctx.signingKey ? new FileSignatures(ctx.signingKey) : null;

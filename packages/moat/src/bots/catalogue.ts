@@ -2,8 +2,11 @@
  * The bot catalogue: named bots, the user-agent tokens they send, their category, and for crawlers whose
  * operators publish address ranges the data-file list that proves a claim. It is data, not code: the
  * shipped copy is data/bots.json, a hub can replace it, and a rules file carries the one it was compiled
- * with, so every client of a site recognises the same bots.
+ * with, so every client of a site recognises the same bots. The shipped copy is read on first use
+ * (shippedBotCatalogue, at the end): only compiling a rules document needs it (a rules file carries
+ * its own copy), so serving processes never read it.
  */
+import { readFileSync } from 'node:fs';
 import { RuleError } from '../rules/rule-error.js';
 
 /** Fixed in code: settings, reports and the dashboard name these, whatever the catalogue holds. */
@@ -96,4 +99,13 @@ export function normalizeBotCatalogue(raw: unknown): BotCatalogue {
   if (problems.length > 0) throw new RuleError(problems.length > 50 ? [...problems.slice(0, 50), `… and ${problems.length - 50} more`] : problems);
   bots.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { updated, bots };
+}
+
+let shipped: BotCatalogue | null = null;
+
+/** The catalogue shipped in the package (data/bots.json), read and checked once, on first use. */
+export function shippedBotCatalogue(): BotCatalogue {
+  // src/bots and dist/bots both sit two levels below the package root, where data/ is.
+  shipped ??= normalizeBotCatalogue(JSON.parse(readFileSync(new URL('../../data/bots.json', import.meta.url), 'utf8')));
+  return shipped;
 }

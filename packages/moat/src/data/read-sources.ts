@@ -5,11 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { DataInputs, SourceSummary } from './build-data.js';
-import { importAsnCsv } from './importers/asn-csv.js';
+import { importAsnCsv, importCountryCsv } from './importers/range-csv.js';
 import { CloudFormatError, importCloudRanges } from './importers/cloud-ranges.js';
 import type { IpRange } from '../ip/range.js';
 import type { CloudFormat } from './importers/cloud-ranges.js';
-import { importCountryCsv } from './importers/country-csv.js';
 import { assertMostlyValid } from './importers/import-result.js';
 import type { ImportResult } from './importers/import-result.js';
 import { importIpList } from './importers/ip-list.js';

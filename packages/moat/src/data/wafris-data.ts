@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { wordsToBigint } from '../ip/range.js';
-import { IPV4_MAPPED_FIRST, IPV4_MAPPED_LAST } from '../ip/mapped.js';
+import { IPV4_MAPPED_FIRST, IPV4_MAPPED_LAST } from '../ip/address.js';
 import { writeSqliteAtomically } from '../format/atomic-file.js';
 import { MOAT_EXPORT_TABLE, encode39 } from '../wafris/encoding.js';
 import { wafrisCountryToken } from '../wafris/country-token.js';

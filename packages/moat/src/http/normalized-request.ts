@@ -6,10 +6,9 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { MoatRequest } from '../engine/decision.js';
 import { RecentValues } from '../text/recent-values.js';
 import type { ClientIpResolver, IpSource } from './client-address.js';
-import { normalizeHost } from './request-host.js';
 import { decodeParams } from './request-params.js';
 import { normalizePath, pathForms } from './request-path.js';
-import { splitTarget } from './request-target.js';
+import { normalizeHost, splitTarget } from './request-target.js';
 
 export interface MoatHttpRequest extends MoatRequest {
   ip: string;

@@ -1,5 +1,8 @@
-// Splits the request target Node hands over (req.url) into its raw path and query. Handles the
-// absolute form (`GET http://host/x`), which proxies send and attackers use to dodge naive parsing.
+// Where a request goes: the target Node hands over (req.url) split into its raw path and query, and
+// the host rules see. Handles the absolute form (`GET http://host/x`), which proxies send and
+// attackers use to dodge naive parsing; its authority is a host like the Host header's.
+
+import { lowerCased } from '../text/fast-case.js';
 
 export interface RequestTarget {
   /** Raw path, still percent-encoded; `*` for `OPTIONS *`. */
@@ -63,4 +66,24 @@ export function splitTarget(url: string): RequestTarget {
     query = url.slice(pathEnd + 1, hash < 0 ? url.length : hash);
   }
   return { path, query, authority };
+}
+
+// The host rules see: lower case, without port and without the trailing dot of a fully qualified name
+// (`EXAMPLE.com.:443` reaches the same site as `example.com`). IPv6 literals keep their brackets.
+
+/** Normalises a Host header or authority; undefined when there is none. Never throws. */
+export function normalizeHost(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let end = value.length;
+  if (value.charCodeAt(0) === 0x5b /* [ */) {
+    const close = value.indexOf(']');
+    if (close > 0) end = close + 1;
+  } else {
+    const colon = value.indexOf(':');
+    // More than one colon is not host:port; leave it for the rules to see as it came.
+    if (colon >= 0 && value.indexOf(':', colon + 1) < 0) end = colon;
+  }
+  if (end > 1 && value.charCodeAt(end - 1) === 0x2e /* . */) end--;
+  const host = end === value.length ? value : value.slice(0, end);
+  return lowerCased(host);
 }

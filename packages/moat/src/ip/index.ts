@@ -13,5 +13,5 @@ export {
   ipv6Words,
   wordsToBigint,
 } from './range.js';
-export { IPV4_MAPPED_FIRST, IPV4_MAPPED_LAST } from './mapped.js';
-export { familyBits } from './cidr.js';
+export { IPV4_MAPPED_FIRST, IPV4_MAPPED_LAST } from './address.js';
+export { familyBits } from './range.js';

@@ -1,19 +1,15 @@
-// Inclusive address ranges as written in rule files: a single address, a CIDR block, or `start-end`.
+// Inclusive address ranges as written in rule files (a single address, a CIDR block, or `start-end`),
+// and the arithmetic on them: CIDR blocks, validity checks for ranges built by hand, the split at the
+// IPv4-mapped block that range tables rely on, and decomposition into CIDR blocks for export.
 
-import type { IpFamily } from './address.js';
+import { MoatError } from '../errors/moat-error.js';
+import { IpParseError, IPV4_MAPPED_FIRST, IPV4_MAPPED_LAST, wordsToBigint, type IpFamily } from './address.js';
 import { formatIp } from './format-ip.js';
-import { IpParseError } from './parse-error.js';
 import { describeParseFailure } from './parse-failure.js';
 import { scanIp } from './parse-into.js';
-import { wordsToBigint } from './words.js';
-import { cidrBlock, exactPrefixLength } from './cidr.js';
-import { checkRange } from './range-check.js';
-import { IPV4_MAPPED_FIRST, IPV4_MAPPED_LAST } from './mapped.js';
 
 export type { IpFamily } from './address.js';
-export { splitByFamily } from './range-split.js';
-export { rangeToCidrs } from './range-cidrs.js';
-export { ipv6Words, wordsToBigint } from './words.js';
+export { ipv6Words, wordsToBigint } from './address.js';
 
 /** Inclusive: start <= end, both within the family's address space. */
 export interface IpRange {
@@ -21,6 +17,39 @@ export interface IpRange {
   readonly start: bigint;
   readonly end: bigint;
 }
+
+// CIDR arithmetic on bigint values, shared by parsing, formatting and decomposition.
+
+export function familyBits(family: IpFamily): 32 | 128 {
+  return family === 4 ? 32 : 128;
+}
+
+/** The block of `prefix` leading bits containing `value`: host bits cleared (start) and set (end). */
+export function cidrBlock(family: IpFamily, value: bigint, prefix: number): { start: bigint; end: bigint } {
+  const hostMask = (1n << BigInt(familyBits(family) - prefix)) - 1n;
+  const start = value & ~hostMask;
+  return { start, end: start | hostMask };
+}
+
+/** The prefix length when [start, end] is exactly one CIDR block, otherwise -1. */
+export function exactPrefixLength(family: IpFamily, start: bigint, end: bigint): number {
+  if (end < start) return -1;
+  const size = end - start + 1n;
+  if ((size & (size - 1n)) !== 0n || (start & (size - 1n)) !== 0n) return -1;
+  const hostBits = size.toString(2).length - 1;
+  return familyBits(family) - hostBits;
+}
+
+/** Guards ranges built by hand rather than by parseRange: throws unless 0 <= start <= end < 2^bits of family 4 or 6. */
+export function checkRange(r: IpRange): void {
+  if (r.family !== 4 && r.family !== 6) throw new MoatError('MOAT_ERR_IP_INVALID', `unknown IP family: ${String(r.family)}`);
+  const max = (1n << BigInt(familyBits(r.family))) - 1n;
+  if (r.start < 0n || r.end > max || r.start > r.end) {
+    throw new MoatError('MOAT_ERR_IP_INVALID', `invalid IPv${r.family} range: ${r.start}..${r.end}`);
+  }
+}
+
+// Parsing.
 
 /** One side of a range, remembering whether it was written as IPv6 (which decides how to read a prefix). */
 interface Endpoint {
@@ -128,4 +157,51 @@ export function formatRange(r: IpRange): string {
   const prefix = exactPrefixLength(r.family, r.start, r.end);
   if (prefix >= 0) return `${start}/${prefix}`;
   return `${start}-${formatIp({ family: r.family, value: r.end })}`;
+}
+
+// Splitting at the IPv4-mapped block, so that range tables only ever hold IPv4 addresses as
+// family 4 and an IPv4 client matches whether it arrives as "1.2.3.4" or "::ffff:1.2.3.4".
+
+/**
+ * A v6 range overlapping the IPv4-mapped block ::ffff:0:0/96 is split so that the part inside the block
+ * becomes a family-4 range; v6 parts outside it stay v6 (in ascending order: below, mapped, above).
+ * Family-4 ranges, and v6 ranges not touching the block, are returned as they are.
+ */
+export function splitByFamily(r: IpRange): IpRange[] {
+  if (r.family === 4 || r.end < IPV4_MAPPED_FIRST || r.start > IPV4_MAPPED_LAST) return [r];
+  const parts: IpRange[] = [];
+  if (r.start < IPV4_MAPPED_FIRST) parts.push({ family: 6, start: r.start, end: IPV4_MAPPED_FIRST - 1n });
+  parts.push({
+    family: 4,
+    start: (r.start > IPV4_MAPPED_FIRST ? r.start : IPV4_MAPPED_FIRST) - IPV4_MAPPED_FIRST,
+    end: (r.end < IPV4_MAPPED_LAST ? r.end : IPV4_MAPPED_LAST) - IPV4_MAPPED_FIRST,
+  });
+  if (r.end > IPV4_MAPPED_LAST) parts.push({ family: 6, start: IPV4_MAPPED_LAST + 1n, end: r.end });
+  return parts;
+}
+
+// Decomposition into CIDR blocks, for exporting to tools that only understand CIDR
+// (firewalls, net.BlockList, Wafris-style lists).
+
+/** The minimal list of CIDR blocks (`net/len`, ascending) covering exactly the range. */
+export function rangeToCidrs(r: IpRange): string[] {
+  checkRange(r);
+  const bits = familyBits(r.family);
+  const blocks: string[] = [];
+  let start = r.start;
+  // Greedy from the bottom: each step takes the largest block aligned at `start` that stays inside the
+  // range. That is minimal, and yields at most 2 * bits blocks, so the loop is bounded.
+  while (start <= r.end) {
+    let size = 1n;
+    let length = bits;
+    while (length > 0) {
+      const doubled = size << 1n;
+      if ((start & (doubled - 1n)) !== 0n || start + doubled - 1n > r.end) break;
+      size = doubled;
+      length--;
+    }
+    blocks.push(`${formatIp({ family: r.family, value: start })}/${length}`);
+    start += size;
+  }
+  return blocks;
 }

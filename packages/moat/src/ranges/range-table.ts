@@ -3,7 +3,8 @@
  * search. Hand-written because it is the per-request hot path: ~0.3 µs at 2.5 M ranges against
  * ~1.4 µs for the best SQLite seek (docs/performance.md; re-measured in bench/).
  * IPv4 (including IPv4-mapped IPv6) lives in its own 32-bit table; IPv6 uses four big-endian
- * 32-bit words per address.
+ * 32-bit words per address. Each segment carries a label-set id; LabelSets (at the end) interns
+ * those sets.
  */
 import { ipv6Words } from '../ip/range.js';
 import type { FlatRanges } from './flatten.js';
@@ -111,5 +112,22 @@ export class RangeTable implements RangeLookup {
       } else hi = mid - 1;
     }
     return found >= 0 && cmp6(words, a.v6Ends, found) <= 0 ? a.v6Labels[found]! : -1;
+  }
+}
+
+/** Interns label sets: many segments share the same set, so each distinct set is stored once. */
+export class LabelSets {
+  readonly sets: number[][] = [];
+  private readonly ids = new Map<string, number>();
+
+  intern(labels: readonly number[]): number {
+    const key = labels.join(',');
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      id = this.sets.length;
+      this.sets.push([...labels]);
+      this.ids.set(key, id);
+    }
+    return id;
   }
 }

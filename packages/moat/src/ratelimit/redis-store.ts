@@ -3,15 +3,44 @@
 // time budget: when Redis is slow, down or failing, this process's own limiter answers instead (fail
 // open to local limiting), and after a failure Redis is left alone for a cool-down so an outage costs
 // requests no waiting at all. When Redis answers again after falling back, the store says so once.
+// The error a fallback carries and the time budget itself are defined here, beside their only user.
 import { MemoryRateLimitStore, type RateLimitStore } from '../engine/rate-limiter.js';
 import type { RateLimitHit, SharedRateLimitOutcome, SharedRateLimitStore } from '../engine/shared-rate-limit-store.js';
 import { consoleLogger, silentLogger, type MoatLogger } from '../firewall/logger.js';
 import { RateBoundedLog } from '../firewall/rate-bounded-log.js';
 import type { RedisScriptClient } from './redis-client.js';
-import { RateLimitStoreError } from './rate-limit-store-error.js';
 import { SLIDING_WINDOW_SCRIPT, SLIDING_WINDOW_SHA1 } from './sliding-window-script.js';
-import { OUT_OF_TIME, withinBudget } from './within-budget.js';
 import { MoatError, OptionError } from '../errors/moat-error.js';
+
+/** Why the shared rate-limit store did not answer a request (the local limiter answered instead). */
+export type RateLimitFallbackReason = 'timeout' | 'error' | 'cooldown';
+
+export class RateLimitStoreError extends MoatError {
+  override readonly name = 'RateLimitStoreError';
+  constructor(readonly reason: RateLimitFallbackReason, message: string, options?: { cause?: unknown }) {
+    super('MOAT_ERR_RATE_LIMIT_STORE', message, options);
+  }
+}
+
+/** Marker for "the budget ran out first". */
+const OUT_OF_TIME: unique symbol = Symbol('out of time');
+
+/**
+ * Settles with `work`'s value, or with OUT_OF_TIME after `budgetMs`, whichever comes first; a later
+ * rejection of `work` is absorbed (race already listens to it), so nothing goes unhandled.
+ */
+async function withinBudget<T>(work: Promise<T>, budgetMs: number): Promise<T | typeof OUT_OF_TIME> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof OUT_OF_TIME>((resolve) => {
+    timer = setTimeout(resolve, budgetMs, OUT_OF_TIME);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export interface RedisRateLimitStoreOptions {
   /** An ioredis client (`new Redis(url, RATE_LIMIT_REDIS_OPTIONS)`) or cluster; the app owns and closes it. */

@@ -1,13 +1,12 @@
 // A 200 answer turned into an installed file: streamed into a part file, verified (signature, SQLite
 // checks) and loaded, renamed into place durably, and the pointer moved to it. Nothing is served from
-// it until the caller installs the loaded value.
+// it until the caller installs the loaded value. The name the hub gave the file is kept in the pointer.
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { offThreadMinBytes, type CategorySyncConfig, type LoadedFile } from './category-sync-config.js';
 import { writePointer, type CurrentPointer } from './current-pointer.js';
 import { downloadBody } from './download-body.js';
 import type { TimedResponse } from './http-fetch.js';
-import { servedFileName } from './served-file-name.js';
 import { fsyncDir, installedFileName, partFilePath } from './sync-dir-files.js';
 import { asError, SyncError } from './sync-error.js';
 import { verifyDownload } from './verify-download.js';
@@ -68,4 +67,24 @@ async function verifyAndLoad<T>(
     if (error instanceof SyncError) throw error;
     throw new SyncError('rejected', `${config.category}: the downloaded file was rejected: ${asError(error).message}`, { cause: error });
   }
+}
+
+// The name the hub gives a file (Content-Disposition), sent back as `client_db` so it can answer 304.
+// It is only ever echoed to the hub, never used as a path, but is still bounded and cleaned.
+
+const FILENAME = /filename\*?=(?:UTF-8'')?(?:"([^"]*)"|([^;]*))/i;
+
+/** The filename of a Content-Disposition header, or null. */
+export function servedFileName(header: string | null): string | null {
+  if (header === null) return null;
+  const match = FILENAME.exec(header);
+  if (match === null) return null;
+  let name = (match[1] ?? match[2] ?? '').trim();
+  try {
+    name = decodeURIComponent(name);
+  } catch {
+    // Not percent-encoded: keep as is.
+  }
+  name = name.replace(/^.*[\\/]/, '').replace(/[^\w.\-+]/g, '_').slice(0, 200);
+  return name === '' ? null : name;
 }

@@ -1,4 +1,19 @@
+// What a downsync request asks for through its query: the file format it gets and how long it is
+// willing to wait for a change (long poll). Pure parsing; the routes apply the answers.
+import type { RulesFormat } from '../store/store.js';
 import { HttpError } from '../server/http-error.js';
+
+/**
+ * Which file format a downsync client gets: Wafris clients (their `client` parameter starts with
+ * "wafris", such as the Ruby gem) or an explicit `format=wafris` get the Wafris layout; everyone else
+ * gets Moat's.
+ */
+export function chooseFormat(query: { client?: string | undefined; format?: string | undefined }): RulesFormat {
+  const format = query.format?.toLowerCase();
+  if (format === 'wafris' || format === 'moat') return format;
+  if (query.client?.trim().toLowerCase().startsWith('wafris')) return 'wafris';
+  return 'moat';
+}
 
 /**
  * The answer header of a hub that long-polls (Moat clients only; the Wafris gem never asks):
