@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
-import { launchChromium, signInInBrowser } from './support/browser.js';
+import { openBrowserPage, signInInBrowser } from './support/browser.js';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 
 describe('the Bots section in a browser', () => {
@@ -18,9 +18,7 @@ describe('the Bots section in a browser', () => {
     const client = new Client(hub.url);
     await client.login();
     ({ siteId } = await createSiteWithKey(client, 'bots in a browser'));
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
-    page.setDefaultTimeout(15_000);
+    ({ browser, page } = await openBrowserPage());
   });
   after(async () => {
     await browser?.close();

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
-import { launchChromium, signInInBrowser } from './support/browser.js';
+import { openBrowserPage, signInInBrowser } from './support/browser.js';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 import { createThreshold, listBans, report } from './support/thresholds-kit.js';
 import type { PageDocument, PageWindow } from './support/page-dom.js';
@@ -31,9 +31,7 @@ describe('keyed threshold rules on the Thresholds page in a browser', () => {
     await createThreshold(client, siteId, { name: 'session flood', condition: { requests: 'any' }, threshold: 2, key: 'cookie:session' });
     await report(hub.url, apiKey, '198.51.100.40', 2, { keys: `cookie:session=${HASH}`, treatment: 'Passed', category: 'passed', rule: '-' });
     await hub.context.thresholds.idle();
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
-    page.setDefaultTimeout(10_000);
+    ({ browser, page } = await openBrowserPage());
     await signInInBrowser(page, hub.url);
   });
   after(async () => {

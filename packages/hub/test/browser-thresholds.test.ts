@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
-import { launchChromium, signInInBrowser } from './support/browser.js';
+import { openBrowserPage, signInInBrowser } from './support/browser.js';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 import { createThreshold, listBans, report } from './support/thresholds-kit.js';
 import type { PageDocument, PageWindow } from './support/page-dom.js';
@@ -33,9 +33,7 @@ describe('Thresholds page in a browser', () => {
     await report(hub.url, apiKey, '2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff', 2);
     await report(hub.url, apiKey, '198.51.100.23', 2);
     await hub.context.thresholds.idle();
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
-    page.setDefaultTimeout(10_000);
+    ({ browser, page } = await openBrowserPage());
     await signInInBrowser(page, hub.url);
   });
   after(async () => {

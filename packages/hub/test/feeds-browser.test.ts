@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
-import { launchChromium, signInInBrowser } from './support/browser.js';
+import { openBrowserPage, signInInBrowser } from './support/browser.js';
 import { startTestHub, type TestHub } from './support/hub-fixture.js';
 import type { PageDocument, PageWindow } from './support/page-dom.js';
 
@@ -19,9 +19,7 @@ describe('the Data page in a browser', () => {
 
   before(async () => {
     hub = await startTestHub({ feeds: { tickMs: 3_600_000 } });
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
-    page.setDefaultTimeout(15_000);
+    ({ browser, page } = await openBrowserPage());
   });
   after(async () => {
     await browser?.close();

@@ -17,3 +17,14 @@ export async function signInInBrowser(page: Page, hubUrl: string): Promise<void>
   await page.fill('input[name="password"]', ADMIN_PASSWORD);
   await Promise.all([page.waitForURL((url) => !url.pathname.startsWith('/login')), page.click('button[type="submit"]')]);
 }
+
+/**
+ * Chromium with one desktop-sized page. Its step timeout is only a guard against a hung page (a loaded
+ * CI machine can take seconds per step), never a measure of speed.
+ */
+export async function openBrowserPage(stepTimeoutMs = 30_000): Promise<{ browser: Browser; page: Page }> {
+  const browser = await launchChromium();
+  const page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
+  page.setDefaultTimeout(stepTimeoutMs);
+  return { browser, page };
+}
