@@ -12,6 +12,7 @@
  * values only in this process's memory, as the requests themselves do, never in a counter or report.
  */
 import * as crypto from 'node:crypto';
+import { formatRateLimitKey } from '../rules/rate-limit-key.js';
 import type { RateLimitKey } from '../rules/types.js';
 import type { MoatRequest } from './decision.js';
 
@@ -30,15 +31,14 @@ const RECENT_ID_LENGTH = 512;
 
 /** The counter id for `key` in `req`, or null when the request does not carry it (then it counts by IP). */
 export function keyedClient(key: RateLimitKey, req: MoatRequest): string | null {
-  let value: string | null;
-  let name = '';
-  if (key.by === 'user') value = req.user || null;
-  else {
-    name = key.name;
-    value = key.by === 'header' ? headerValue(req, name) : cookieValue(headerValue(req, 'cookie'), name);
+  if (req.knownKeyHashes !== undefined) {
+    // A replayed report: its key's hash stands for the value (any id unique per key counts the same).
+    const known = knownKeyHash(key, req.knownKeyHashes);
+    return known === null ? null : `k:${known}`;
   }
+  const value = keyValue(key, req);
   if (value === null) return null;
-  const text = `${key.by}\0${name}\0${value}`;
+  const text = `${key.by}\0${keyName(key)}\0${value}`;
   let id = recentIds.get(text);
   if (id === undefined) {
     id = `k:${sha256(text).slice(0, 22)}`;
@@ -61,13 +61,8 @@ const recentHashes = new WeakMap<RateLimitKey, Map<string, string>>();
  * as the counter id above (same text), as 32 lower-case hex digits; null when the request lacks the key.
  */
 export function keyHash(key: RateLimitKey, req: MoatRequest): string | null {
-  let value: string | null;
-  let name = '';
-  if (key.by === 'user') value = req.user || null;
-  else {
-    name = key.name;
-    value = key.by === 'header' ? headerValue(req, name) : cookieValue(headerValue(req, 'cookie'), name);
-  }
+  if (req.knownKeyHashes !== undefined) return knownKeyHash(key, req.knownKeyHashes);
+  const value = keyValue(key, req);
   if (value === null) return null;
   let memo = recentHashes.get(key);
   if (memo === undefined) {
@@ -76,13 +71,36 @@ export function keyHash(key: RateLimitKey, req: MoatRequest): string | null {
   }
   let hash = memo.get(value);
   if (hash === undefined) {
-    hash = sha256Hex(`${key.by}\0${name}\0${value}`).slice(0, 32);
+    hash = sha256Hex(`${key.by}\0${keyName(key)}\0${value}`).slice(0, 32);
     if (value.length <= RECENT_ID_LENGTH) {
       if (memo.size >= RECENT_IDS) memo.clear();
       memo.set(value, hash);
     }
   }
   return hash;
+}
+
+/** The request's value for `key` (the user id, a header, one cookie), or null when it has none. */
+function keyValue(key: RateLimitKey, req: MoatRequest): string | null {
+  if (key.by === 'user') return req.user || null;
+  return key.by === 'header' ? headerValue(req, key.name) : cookieValue(headerValue(req, 'cookie'), key.name);
+}
+
+/** The name hashed with the value: the header or cookie name, none for the user id. */
+function keyName(key: RateLimitKey): string {
+  return key.by === 'user' ? '' : key.name;
+}
+
+/** Each key's text (`header:x-api-key`), made once per key object: the name known hashes are filed under. */
+const keyTexts = new WeakMap<RateLimitKey, string>();
+
+function knownKeyHash(key: RateLimitKey, known: ReadonlyMap<string, string>): string | null {
+  let text = keyTexts.get(key);
+  if (text === undefined) {
+    text = formatRateLimitKey(key);
+    keyTexts.set(key, text);
+  }
+  return known.get(text) ?? null;
 }
 
 const sha256Hex: (text: string) => string = typeof crypto.hash === 'function'
