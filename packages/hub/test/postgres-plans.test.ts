@@ -62,7 +62,11 @@ describe('PostgreSQL request-log plans at 300 k reports', () => {
       sent.length = 0;
       let before: string | undefined;
       for (let page = 0; page < 3; page++) {
-        const result = await store.queryReports(1, filter, { limit: 50, before });
+        let result = await store.queryReports(1, filter, { limit: 50, before });
+        // A page that ran out of its time budget (a loaded machine) ends early and says where to go on.
+        for (let more = 0; result.rows.length === 0 && result.partial && result.next && more < 1000; more++) {
+          result = await store.queryReports(1, filter, { limit: 50, before: result.next });
+        }
         assert.ok(result.rows.length > 0, 'the filter finds reports');
         before = result.next ?? undefined;
         if (!before) break;
