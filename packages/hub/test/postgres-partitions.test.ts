@@ -226,6 +226,20 @@ describe('PostgreSQL reports partitioned by day', () => {
       const newest = await sql.query<{ id: number }>('SELECT max(id)::int AS id FROM reports');
       assert.ok(newest.rows[0]!.id > before.top);
       assert.equal(await rollUpAll(b), 2_001);
+
+      // Columns added after the partitioning (migration 15's keys and status) reach every partition made
+      // before them, and a report stored there keeps its status.
+      const lacking = await sql.query<{ part: string }>(`SELECT c.relname AS part FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'reports'::regclass AND NOT EXISTS (SELECT 1 FROM information_schema.columns
+          WHERE table_name = c.relname AND column_name = 'status' AND data_type = 'smallint')`);
+      assert.deepEqual(lacking.rows, []);
+      await a.insertReports(1, [report({ ts: today - DAY_SECONDS + 5, requestId: 'old-day', status: 429 }), report({ ts: 7, requestId: 'default', status: 503 })]);
+      const stored = await sql.query<{ request_id: string; part: string; status: number }>(
+        "SELECT request_id, tableoid::regclass::text AS part, status FROM reports WHERE request_id IN ('old-day', 'default') ORDER BY request_id");
+      assert.deepEqual(stored.rows, [
+        { request_id: 'default', part: 'reports_default', status: 503 },
+        { request_id: 'old-day', part: partitionName(today - DAY_SECONDS), status: 429 },
+      ]);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

@@ -73,7 +73,6 @@ export type { AttackCategory, AttackLocation, AttackMatch } from './attacks/type
 // Verified bots.
 export { BOT_MODES, botSettingsToDocument, botsEnabled, normalizeBotSettings } from './rules/bot-settings.js';
 export type { BotMode, BotSettings } from './rules/bot-settings.js';
-export { BOT_CATEGORIES, normalizeBotCatalogue } from './bots/catalogue.js';
+export { BOT_CATEGORIES, normalizeBotCatalogue, shippedBotCatalogue } from './bots/catalogue.js';
 export type { BotCatalogue, BotCategory, BotEntry } from './bots/catalogue.js';
-export { shippedBotCatalogue } from './bots/shipped-catalogue.js';
 export { botsFromDocument } from './rules/document.js';

@@ -4,7 +4,7 @@
  */
 import { RuleError, normalizeRule, parseRulesDocument, parseRulesSource, rulesToDocument, unsafeRuleProblems, writeRulesFile } from 'moat-waf';
 import { writeWafrisRulesFile } from 'moat-waf/wafris';
-import type { AttackSettings, BotSettings, RateLimitKey, Rule, RuleInput } from 'moat-waf';
+import type { AttackSettings, BotCatalogue, BotSettings, RateLimitKey, Rule, RuleInput, RulesSource } from 'moat-waf';
 
 export type { Rule, RuleInput };
 export { RuleError, unsafeRuleProblems };
@@ -22,6 +22,14 @@ export function rulesFromDocumentText(text: string, fileName = 'rules.json'): Ru
 /** The `bots` section of a rules document (null when it has none); throws RuleError naming the problem. */
 export function botSettingsFromDocumentText(text: string, fileName = 'rules.json'): BotSettings | null {
   return parseRulesSource(text, fileName).bots;
+}
+
+/**
+ * A whole rules document — rules, `attacks` and `bots` sections — read once, bot ids checked against
+ * `botCatalogue` (the hub's catalogue in force); throws RuleError naming every problem.
+ */
+export function rulesSourceFromDocumentText(text: string, fileName: string, botCatalogue: BotCatalogue): RulesSource {
+  return parseRulesSource(text, fileName, botCatalogue);
 }
 
 /** The `attacks` section of a rules document (null when it has none); throws RuleError naming the problem. */

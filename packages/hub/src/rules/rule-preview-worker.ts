@@ -22,7 +22,7 @@ export async function scan(input: PreviewWorkerInput, send: (message: PreviewWor
   // The second part's counts, listened for from the start so they are not missed while this part runs.
   const peerCounts = input.peer?.role === 'merge' ? nextMessage<PreviewPartCounts>(input.peer.port) : undefined;
   const fields = requestFieldsRead(replay.engine);
-  const columns: ScanColumns = { method: fields.has('method'), host: fields.has('host'), parameter: fields.has('params') };
+  const columns: ScanColumns = { method: fields.has('method'), host: fields.has('host'), parameter: fields.has('params'), keys: fields.has('keys') };
   let scanner: ReportScanner;
   try {
     scanner = await openReportScanner(input.source, columns, input.keyHalf);
@@ -35,7 +35,7 @@ export async function scan(input: PreviewWorkerInput, send: (message: PreviewWor
   let lastProgress = started;
   // One record, refilled per row: Replay reads it and keeps nothing of it (examples copy the fields),
   // so a million reports cost no million objects.
-  const record: ReplayRecord = { ip: '', method: '', host: '', path: '', params: '', userAgent: '', ts: 0, treatment: 'Passed', count: 1, id: 0 };
+  const record: ReplayRecord = { ip: '', method: '', host: '', path: '', params: '', userAgent: '', ts: 0, treatment: 'Passed', count: 1, id: 0, keys: null };
   try {
     const cursor: ScanCursor = { ts: input.from - 1, id: 0 };
     let pending = scanner.page(input.siteId, input.from, input.to, cursor, input.pageSize);
@@ -59,6 +59,8 @@ export async function scan(input: PreviewWorkerInput, send: (message: PreviewWor
         record.userAgent = row[7];
         record.treatment = TREATMENTS[row[8]] ?? 'Passed';
         record.count = row[9] ?? 1;
+        // A report without keys counts by IP, as the client counted that request.
+        record.keys = row[10];
         replay.add(record);
       }
       scanned += rows.length;

@@ -125,7 +125,7 @@ export class RulePreviews {
       const input: PreviewWorkerInput = {
         source, siteId, from: job.from, to: job.to, rulesFile, dataFile, pageSize: PAGE_SIZE, rateLimitBytes: RATE_LIMIT_BYTES,
       };
-      const inputs = splittableInTime(rule) ? splitInTime(input) : rule.kind === 'rateLimit' ? splitByClient(input) : [input];
+      const inputs = splittableInTime(rule) ? splitInTime(input) : splittableByClient(rule) ? splitByClient(input) : [input];
       job.parts = inputs.length;
       this.run(job, inputs);
     } catch (error) {
@@ -235,6 +235,14 @@ export class RulePreviews {
 /** True when each report's decision depends on that report alone, so parts of the range may be judged apart. */
 function splittableInTime(rule: Rule): boolean {
   return rule.kind !== 'rateLimit' && rule.expires === undefined;
+}
+
+/**
+ * True for a rate limit by IP. A keyed one counts a key across every address that sends it (and by IP
+ * where a report has no key), so no split by address keeps its counters whole: one worker replays it.
+ */
+function splittableByClient(rule: Rule): boolean {
+  return rule.kind === 'rateLimit' && rule.rateLimit.key === undefined;
 }
 
 /** The clients' two halves (KeyHalf), each replayed over the whole range by a worker of its own. */

@@ -1,9 +1,9 @@
 import type { HubStore, StoredRule } from '../store/store.js';
 import type { RulesBuilder } from '../distribution/rules-builder.js';
-import { RuleError, attackSettingsFromDocumentText, botSettingsFromDocumentText, rulesAsDocument, rulesFromDocumentText, toRule, unsafeRuleProblems, type Rule } from '../distribution/compile.js';
-import { attackSettingsToDocument, botSettingsToDocument } from 'moat-waf';
+import { RuleError, rulesAsDocument, rulesSourceFromDocumentText, toRule, unsafeRuleProblems, type Rule } from '../distribution/compile.js';
+import { attackSettingsToDocument, botSettingsToDocument, type RulesSource } from 'moat-waf';
 import { siteAttackSettings } from './attack-settings.js';
-import { siteBotSettings } from './bot-settings.js';
+import { hubBotCatalogue, siteBotSettings } from './bot-settings.js';
 import { HttpError } from '../server/http-error.js';
 import type { RuleInputBody, RulePatch } from './rule-input.js';
 import type { Actor } from '../audit/actor.js';
@@ -79,11 +79,10 @@ export class RuleService {
    * document's rules are added, and rules with the same id are overwritten.
    */
   async import(siteId: number, document: string | object, replace: boolean, actor: Actor): Promise<{ imported: number }> {
-    const rules = this.previewDocument(document);
     // An `attacks` section sets the site's attack detection too (rules/attack-settings.ts); none leaves it as it is.
-    const attacks = validate(() => attackSettingsFromDocumentText(typeof document === 'string' ? document : JSON.stringify(document), 'import'));
-    // A `bots` section likewise sets the site's bot settings (rules/bot-settings.ts).
-    const bots = validate(() => botSettingsFromDocumentText(typeof document === 'string' ? document : JSON.stringify(document), 'import'));
+    // A `bots` section likewise sets the site's bot settings (rules/bot-settings.ts), its bot ids those of
+    // the catalogue in force (a `bots` feed may name bots the shipped catalogue lacks).
+    const { rules, attacks, bots } = await this.readDocument(document);
     const now = this.nowSeconds();
     const before = await this.store.listRules(siteId);
     if (replace) {
@@ -104,9 +103,15 @@ export class RuleService {
   }
 
   /** The rules a document holds (validated, canonical) without storing them; 400 when invalid. */
-  previewDocument(document: string | object): Rule[] {
+  async previewDocument(document: string | object): Promise<Rule[]> {
+    return (await this.readDocument(document)).rules;
+  }
+
+  /** The whole document validated (bot ids against the hub's catalogue in force); 400 when invalid. */
+  private async readDocument(document: string | object): Promise<RulesSource> {
     const text = typeof document === 'string' ? document : JSON.stringify(document);
-    return validate(() => rulesFromDocumentText(text, 'import'));
+    const catalogue = await hubBotCatalogue(this.store);
+    return validate(() => rulesSourceFromDocumentText(text, 'import', catalogue));
   }
 
   async export(siteId: number): Promise<object> {

@@ -1,4 +1,4 @@
-import { MAX_VALUE_HOURS, type ReportPage, type RuleHits, type StoredReport, type Totals, type Treatment } from './store.js';
+import { MAX_VALUE_HOURS, type ReportPage, type ReportRecord, type RuleHits, type StoredReport, type Totals, type Treatment } from './store.js';
 
 // Pure pieces both report stores share: codes, limits, row mapping and the request-log paging.
 
@@ -19,6 +19,36 @@ export interface ReportRow<Monitored> {
   id: number; ts: number; ip: string; method: string; host: string; path: string; parameter: string;
   user_agent: string; request_id: string; treatment: number; category: string; rule: string;
   rule_id: string | null; monitored: Monitored; ip_source: string | null; country: string | null;
+  keys?: string | null;
+  status?: number | null;
+}
+
+/**
+ * The `status` column: the reported response status, or null (none reported, or not one: ingest turns
+ * anything but an integer from 100 to 599 into null, and this check keeps a stray value out of the column).
+ */
+export function storedStatus(status: ReportRecord['status']): number | null {
+  return typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599 ? status : null;
+}
+
+/**
+ * The `keys` column: a report's hashed keys as the client sent them, `header:x-api-key=<32 hex> user=<32 hex>`
+ * (checked at ingest, so only hashes ever get here); null when it had none, which costs an insert nothing.
+ */
+export function storedKeysText(keys: ReportRecord['keys']): string | null {
+  if (!keys || keys.length === 0) return null;
+  let text = '';
+  for (const k of keys) text = text === '' ? `${k.kind}=${k.hash}` : `${text} ${k.kind}=${k.hash}`;
+  return text;
+}
+
+/** The `keys` column read back; null for none. */
+export function parseStoredKeys(text: string | null | undefined): { kind: string; hash: string }[] | null {
+  if (!text) return null;
+  return text.split(' ').map((pair) => {
+    const eq = pair.lastIndexOf('=');
+    return { kind: pair.slice(0, eq), hash: pair.slice(eq + 1) };
+  });
 }
 
 /**
@@ -84,7 +114,8 @@ export function toStoredReport(r: ReportRow<unknown>, monitored: StoredReport['m
     id: r.id, ts: r.ts, ip: r.ip, method: r.method, host: r.host, path: r.path, parameter: r.parameter,
     userAgent: r.user_agent, requestId: r.request_id, treatment: TREATMENT_NAME[r.treatment] ?? 'Passed',
     category: r.category, rule: r.rule, ruleId: r.rule_id, monitored,
-    ipSource: r.ip_source, country: r.country,
+    ipSource: r.ip_source, country: r.country, ...(r.keys ? { keys: parseStoredKeys(r.keys) } : {}),
+    status: r.status ?? null,
   };
 }
 

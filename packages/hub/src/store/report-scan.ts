@@ -9,12 +9,13 @@ export type ReportScanSource = { kind: 'sqlite'; file: string } | { kind: 'postg
 
 /**
  * One report as the scan reads it: id, ts, ip, method, host, path, parameter, user agent, treatment code
- * (0 Passed, 1 Allowed, 2 Blocked), and the number of requests it stands for when it is a count (else null).
- * Method, host and parameter are null when the scanner was opened without them.
+ * (0 Passed, 1 Allowed, 2 Blocked), the number of requests it stands for when it is a count (else null),
+ * and its hashed keys (the `keys` column, `header:x-api-key=<32 hex> …`, null when it had none).
+ * Method, host, parameter and keys are null when the scanner was opened without them.
  */
 export type ScanRow = [
   id: number, ts: number, ip: string, method: string | null, host: string | null, path: string, parameter: string | null, userAgent: string,
-  treatment: number, aggregateCount: number | null,
+  treatment: number, aggregateCount: number | null, keys: string | null,
 ];
 
 /**
@@ -26,14 +27,16 @@ export interface ScanColumns {
   method: boolean;
   host: boolean;
   parameter: boolean;
+  /** The reports' hashed keys: read only when a rule counts or bans by a header, cookie or user key. */
+  keys?: boolean;
 }
 
-export const ALL_SCAN_COLUMNS: ScanColumns = { method: true, host: true, parameter: true };
+export const ALL_SCAN_COLUMNS: ScanColumns = { method: true, host: true, parameter: true, keys: true };
 
 /** The SELECT list of a scan, id first, as ScanRow orders it. */
 export function scanSelectList(columns: ScanColumns): string {
   return `id, ts, ip, ${columns.method ? 'method' : 'NULL'}, ${columns.host ? 'host' : 'NULL'}, path, `
-    + `${columns.parameter ? 'parameter' : 'NULL'}, user_agent, treatment, aggregate_count`;
+    + `${columns.parameter ? 'parameter' : 'NULL'}, user_agent, treatment, aggregate_count, ${columns.keys === true ? 'keys' : 'NULL'}`;
 }
 
 /** Position after the last row read; a page continues strictly after (ts, id). */

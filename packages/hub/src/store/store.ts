@@ -162,9 +162,9 @@ export interface ReportRecord {
    * Counted in every total and top list; never listed in the request log.
    */
   aggregateCount?: number;
-  /** The response status a Moat client reported; only threshold rules read it (not stored). */
+  /** The response status a Moat client reported (100–599); stored (`status`, null when none) for threshold rules and their preview. */
   status?: number | null;
-  /** The hashed keys a Moat client reported (header, cookie, user id); only threshold rules read them (not stored). */
+  /** The hashed keys a Moat client reported (header, cookie, user id): threshold rules count by them; stored (`keys`) for the rule preview. */
   keys?: readonly { kind: string; hash: string }[] | null;
 }
 

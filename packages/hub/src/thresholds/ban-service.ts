@@ -105,7 +105,7 @@ const MAX_TIMER_MS = 10_000;
  */
 export class BanService {
   readonly evaluator: ThresholdEvaluator;
-  private readonly options: ThresholdOptions;
+  readonly options: ThresholdOptions;
   private readonly brakes = new BanBrakes();
   private readonly pending: { siteId: number; crossings: readonly Crossing[] }[] = [];
   private readonly counting: { siteId: number; records: readonly ThresholdRecord[]; next: number; slice: number }[] = [];
@@ -496,8 +496,8 @@ export class BanService {
     return keys;
   }
 
-  /** The site's active allow rules by IP, as ranges. */
-  private async allowRanges(siteId: number): Promise<IpRange[]> {
+  /** The site's active allow rules by IP, as ranges (the threshold preview refuses the same keys). */
+  async allowRanges(siteId: number): Promise<IpRange[]> {
     const nowMs = this.now();
     const ranges: IpRange[] = [];
     for (const rule of await this.store.listRules(siteId)) {

@@ -102,7 +102,7 @@ export class ThresholdEvaluator {
 }
 
 /** The ban key of the record's `kind` key (`header:x-api-key=<hash>`), or null when it reported none. */
-function keyedBanKey(keys: readonly ReportedKey[] | null | undefined, kind: string): string | null {
+export function keyedBanKey(keys: readonly ReportedKey[] | null | undefined, kind: string): string | null {
   if (keys === undefined || keys === null) return null;
   for (const key of keys) if (key.kind === kind) return reportedBanKey(kind, key.hash);
   return null;

@@ -292,6 +292,45 @@ export function storeContract(label: string, open: OpenStore): void {
       });
     });
 
+    it('reports: the hashed keys a client reported are stored and read back; a report without keys has none', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('keys');
+        const hash = (c: string) => c.repeat(32);
+        const keys = [{ kind: 'header:x-api-key', hash: hash('a') }, { kind: 'user', hash: hash('b') }];
+        // Enough rows for a multi-row insert statement, keyed and not, in one batch.
+        const batch = Array.from({ length: 120 }, (_, i) => report({
+          ts: BASE + i, requestId: `k${i}`, keys: i % 3 === 0 ? null : i % 3 === 1 ? keys : [{ kind: 'cookie:session', hash: hash(String(i % 10)) }],
+        }));
+        await store.insertReports(site.id, batch);
+        const rows = (await store.queryReports(site.id, {}, { limit: 200 })).rows;
+        assert.equal(rows.length, 120);
+        for (const row of rows) {
+          const i = Number(row.requestId.slice(1));
+          if (i % 3 === 0) assert.equal(row.keys ?? null, null, `report ${i} had no keys`);
+          else if (i % 3 === 1) assert.deepEqual(row.keys, keys);
+          else assert.deepEqual(row.keys, [{ kind: 'cookie:session', hash: hash(String(i % 10)) }]);
+        }
+      });
+    });
+
+    it('reports: the response status a client reported is stored and read back; a report without one has null', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('status');
+        const statusOf = (i: number) => (i % 4 === 0 ? null : i % 4 === 1 ? 200 : i % 4 === 2 ? 429 : 599);
+        // Enough rows for a multi-row insert statement; every fourth carries no status (null or absent).
+        const batch = Array.from({ length: 120 }, (_, i) => report({
+          ts: BASE + i, requestId: `s${i}`, ...(i % 8 === 0 ? {} : { status: statusOf(i) }),
+        }));
+        await store.insertReports(site.id, batch);
+        const rows = (await store.queryReports(site.id, {}, { limit: 200 })).rows;
+        assert.equal(rows.length, 120);
+        for (const row of rows) {
+          const i = Number(row.requestId.slice(1));
+          assert.equal(row.status, statusOf(i), `report ${i}`);
+        }
+      });
+    });
+
     it('reports: a batch with an id is stored once — retried, sent twice at once, or larger than a slice; ids are per site and expire', async () => {
       await withStore(open, async (store) => {
         const site = await store.createSite('s');

@@ -37,6 +37,12 @@ export interface MoatRequest {
   user?: string;
   /** The peeked body, for attack detection: a form body as received (still encoded, bytes as latin1), or JSON text. */
   body?: { kind: 'form' | 'json'; text: string };
+  /**
+   * The hashes of the request's keys, already known, by key (`header:x-api-key` → 32 hex digits): a
+   * replay of stored reports has these and never the values. When set, keyed rate limits and keyed bans
+   * read the key from here instead of the headers or `user`; a key absent here counts by IP.
+   */
+  knownKeyHashes?: ReadonlyMap<string, string>;
 }
 
 export type Treatment = 'Allowed' | 'Blocked' | 'Passed';

@@ -5,8 +5,7 @@
 import { parseRange, splitByFamily } from "../ip/range.js";
 import type { FlatRanges } from '../ranges/flatten.js';
 import { flattenRanges } from '../ranges/flatten.js';
-import { LabelSets } from '../ranges/label-sets.js';
-import { RangeTable } from '../ranges/range-table.js';
+import { LabelSets, RangeTable } from '../ranges/range-table.js';
 import type { RangeLookup } from '../ranges/range-table.js';
 import type { Rule } from '../rules/types.js';
 import { SubstringMatcher } from './substring-matcher.js';

@@ -12,8 +12,7 @@
  * proven by its IP (the catalogue's `verify` list): a user agent alone is a claim anyone can make.
  * A document without `bots` has bot detection off, and so has a file without the section.
  */
-import { RESERVED_BOT_KEYS, isBotCategory, normalizeBotCatalogue, type BotCatalogue } from '../bots/catalogue.js';
-import { shippedBotCatalogue } from '../bots/shipped-catalogue.js';
+import { RESERVED_BOT_KEYS, isBotCategory, normalizeBotCatalogue, shippedBotCatalogue, type BotCatalogue } from '../bots/catalogue.js';
 import { RuleError } from './rule-error.js';
 
 export type BotMode = 'allow' | 'block' | 'monitor' | 'off';

@@ -18,6 +18,7 @@ import { RuleError } from './rule-error.js';
 import type { Rule, RuleKind } from './types.js';
 import { attackSettingsToDocument, normalizeAttackSettings, type AttackSettings } from './attack-settings.js';
 import { botSettingsToDocument, normalizeBotSettings, type BotSettings } from './bot-settings.js';
+import type { BotCatalogue } from '../bots/catalogue.js';
 
 /** Document key → rule kind, in the order they are written back. */
 const BLOCK_KEYS: Record<string, RuleKind> = {
@@ -159,16 +160,19 @@ export function attacksFromDocument(doc: unknown, prefix = ''): AttackSettings |
 }
 
 /** The bot settings of a parsed document, against the shipped catalogue; problems carry `prefix`. */
-export function botsFromDocument(doc: unknown, prefix = ''): BotSettings | null {
+export function botsFromDocument(doc: unknown, prefix = '', catalogue?: BotCatalogue): BotSettings | null {
   if (!isPlainObject(doc)) return null;
   const problems: string[] = [];
-  const settings = RuleError.collect(problems, () => normalizeBotSettings(doc.bots), prefix);
+  const settings = RuleError.collect(problems, () => normalizeBotSettings(doc.bots, catalogue), prefix);
   if (problems.length > 0) throw new RuleError(capped(problems));
   return settings ?? null;
 }
 
-/** parseRulesDocument, with the document's attack and bot settings too. */
-export function parseRulesSource(text: string, fileName = 'rules'): RulesSource {
+/**
+ * parseRulesDocument, with the document's attack and bot settings too. `botCatalogue`: the catalogue
+ * bot ids are checked against (a hub's, delivered by a feed); the shipped one by default.
+ */
+export function parseRulesSource(text: string, fileName = 'rules', botCatalogue?: BotCatalogue): RulesSource {
   checkNesting(text, fileName);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -189,7 +193,7 @@ export function parseRulesSource(text: string, fileName = 'rules'): RulesSource 
   };
   const js: unknown = doc.toJS({ maxAliasCount: 100 });
   const rules = rulesFromDocument(js, lineOf);
-  return { rules, attacks: attacksFromDocument(js, lineOf(['attacks'])), bots: botsFromDocument(js, lineOf(['bots'])) };
+  return { rules, attacks: attacksFromDocument(js, lineOf(['attacks'])), bots: botsFromDocument(js, lineOf(['bots']), botCatalogue) };
 }
 
 /** A rules document never nests deeper than a few levels; this bound leaves room and nothing more. */

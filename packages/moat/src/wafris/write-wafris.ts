@@ -9,14 +9,13 @@
  * rules, prefix rate limits, a country rule for ZZ.
  */
 import { createHash } from 'node:crypto';
-import { formatIp } from '../ip/address.js';
+import { formatIp, IPV4_MAPPED_FIRST } from '../ip/address.js';
 import { parseRange, splitByFamily } from '../ip/range.js';
 import type { IpRange } from '../ip/range.js';
 import type { Rule } from '../rules/types.js';
 import { writeSqliteAtomically } from '../format/atomic-file.js';
 import { countRules } from '../format/write-rules.js';
 import { MOAT_EXPORT_TABLE, encode39 } from './encoding.js';
-import { IPV4_MAPPED_FIRST } from '../ip/mapped.js';
 import { wafrisCountryToken } from './country-token.js';
 import { WAFRIS_ENTRY_TABLES, countriesOf, wafrisEntryRows, wafrisRateLimitRows, wafrisRuleNumber } from './rule-rows.js';
 

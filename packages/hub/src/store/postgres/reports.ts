@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { addToSketch, estimate, mergeInto, newSketch } from '../../stats/hyperloglog.js';
 import {
   EXACT_UNIQUE_LIMIT, PRUNE_CHUNK, REPORT_MAX_AHEAD_SECONDS, ROLLUP_CHUNK, SIZED_DIMENSIONS, TREATMENT_CODE, type ReportRow as SharedReportRow,
-  type TotalsRow, hourDimensions, hourFloor, hoursOf, parseCursor, reportPage, toRuleHits, toStoredReport, toTotals,
+  type TotalsRow, hourDimensions, hourFloor, hoursOf, parseCursor, reportPage, storedKeysText, storedStatus, toRuleHits, toStoredReport, toTotals,
 } from '../report-rows.js';
 import type {
   BatchKey, InsertOutcome, PassedSampling, ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
@@ -49,9 +49,10 @@ const ROLLUP_SQL: readonly string[] = [
 
 /** Report columns in insert order, each with the array type unnest() reads it as. */
 const INSERT_SQL = `INSERT INTO reports (site_id, ts, ip, method, host, path, parameter, user_agent, request_id,
-    treatment, category, rule, rule_id, monitored, ip_source, country, aggregate_count)
+    treatment, category, rule, rule_id, monitored, ip_source, country, aggregate_count, keys, status)
   SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-    $9::text[], $10::smallint[], $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::text[], $16::text[], $17::bigint[])`;
+    $9::text[], $10::smallint[], $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::text[], $16::text[], $17::bigint[],
+    $18::text[], $19::smallint[])`;
 
 /** `monitored` is jsonb, which pg parses. */
 type ReportRow = SharedReportRow<StoredReport['monitored']>;
@@ -59,7 +60,7 @@ type ReportRow = SharedReportRow<StoredReport['monitored']>;
 /**
  * Raw reports, their rollups and the dashboard queries, on PostgreSQL, safe with several hub instances
  * on one database:
- * - Ingestion is one `INSERT … SELECT FROM unnest(arrays)` per batch: one statement and 16 parameters
+ * - Ingestion is one `INSERT … SELECT FROM unnest(arrays)` per batch: one statement and 19 parameters
  *   whatever the batch size.
  * - Sequence ids commit out of order across connections, so the rollup watermark may only pass ids that
  *   are proven committed: every ingest transaction holds a shared advisory lock, and the rollup takes it
@@ -78,12 +79,12 @@ export class PostgresReports {
    */
   async insert(siteId: number, records: readonly ReportRecord[], batch?: BatchKey): Promise<InsertOutcome> {
     if (records.length === 0 && !batch) return 'stored';
-    const columns: unknown[][] = Array.from({ length: 16 }, () => new Array<unknown>(records.length));
+    const columns: unknown[][] = Array.from({ length: 18 }, () => new Array<unknown>(records.length));
     records.forEach((r, i) => {
       const row = [r.ts, r.ip, r.method, r.host, r.path, r.parameter, r.userAgent, r.requestId, TREATMENT_CODE[r.treatment],
         r.category, r.rule, r.ruleId, r.monitored && r.monitored.length > 0 ? JSON.stringify(r.monitored) : null,
-        r.ipSource, r.country, r.aggregateCount ?? null];
-      for (let c = 0; c < 16; c++) columns[c]![i] = row[c];
+        r.ipSource, r.country, r.aggregateCount ?? null, storedKeysText(r.keys), storedStatus(r.status)];
+      for (let c = 0; c < 18; c++) columns[c]![i] = row[c];
     });
     return withTransaction(this.pool, async (client): Promise<InsertOutcome> => {
       await client.query('SELECT pg_advisory_xact_lock_shared($1, $2)', [LOCK_NAMESPACE, LOCKS.ingestBarrier]);

@@ -385,4 +385,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX bot_catalogues_state ON bot_catalogues (state, version);
     `,
   },
+  {
+    version: 15,
+    name: 'hashed request keys on stored reports',
+    sql: `
+      -- The hashes a Moat client reported for the keys threshold rules count by
+      -- (\`header:x-api-key=<32 hex> user=<32 hex>\`, validated at ingest; never raw values); NULL when none.
+      -- The rule preview counts a keyed rate-limit draft per key with them.
+      ALTER TABLE reports ADD COLUMN keys TEXT;
+      -- The response status a Moat client reported (100-599, checked at ingest); NULL when none (Wafris
+      -- clients, counts, rows stored before this column): the threshold preview's status condition reads it.
+      ALTER TABLE reports ADD COLUMN status INTEGER;
+    `,
+  },
 ];

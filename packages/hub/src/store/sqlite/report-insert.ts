@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
-import { TREATMENT_CODE } from '../report-rows.js';
+import { storedKeysText, storedStatus, TREATMENT_CODE } from '../report-rows.js';
 import type { ReportRecord } from '../store.js';
 
-/** Rows per multi-row INSERT (17 columns each, well under SQLite's 32766 parameter limit). */
+/** Rows per multi-row INSERT (19 columns each, well under SQLite's 32766 parameter limit). */
 const INSERT_ROWS_PER_STATEMENT = 50;
 
 /** Appends raw reports. */
@@ -12,8 +12,8 @@ export class SqliteReportWriter {
 
   constructor(private readonly db: Database.Database) {
     const insertSql = (rows: number) => `INSERT INTO reports (site_id, ts, ip, method, host, path, parameter, user_agent,
-      request_id, treatment, category, rule, rule_id, monitored, ip_source, country, aggregate_count)
-      VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+      request_id, treatment, category, rule, rule_id, monitored, ip_source, country, aggregate_count, keys, status)
+      VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
     this.insertStmt = db.prepare(insertSql(1));
     this.insertManyStmt = db.prepare(insertSql(INSERT_ROWS_PER_STATEMENT));
   }
@@ -44,5 +44,6 @@ export class SqliteReportWriter {
 function pushRow(params: unknown[], siteId: number, r: ReportRecord): void {
   params.push(siteId, r.ts, r.ip, r.method, r.host, r.path, r.parameter, r.userAgent, r.requestId,
     TREATMENT_CODE[r.treatment], r.category, r.rule, r.ruleId,
-    r.monitored && r.monitored.length > 0 ? JSON.stringify(r.monitored) : null, r.ipSource, r.country, r.aggregateCount ?? null);
+    r.monitored && r.monitored.length > 0 ? JSON.stringify(r.monitored) : null, r.ipSource, r.country, r.aggregateCount ?? null, storedKeysText(r.keys),
+    storedStatus(r.status));
 }

@@ -252,7 +252,7 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
         if (form.confirm !== '1') {
           // Breadth only: a document may hold thousands of rules, too many to measure against traffic.
           const reasons: string[] = [];
-          for (const rule of ctx.rules.previewDocument(form.document)) {
+          for (const rule of await ctx.rules.previewDocument(form.document)) {
             const broad = broadRuleReason(rule);
             if (broad) reasons.push(`${ruleLabel(rule)}: ${broad}`);
             if (reasons.length >= 20) break;

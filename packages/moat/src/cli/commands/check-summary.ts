@@ -6,7 +6,7 @@
  */
 import type { Decision, MoatRequest, Treatment } from '../../engine/decision.js';
 import type { Engine } from '../../engine/engine.js';
-import { normalizeHost } from '../../http/request-host.js';
+import { normalizeHost } from '../../http/request-target.js';
 import { normalizePath } from '../../http/request-path.js';
 
 /** One recorded request: what the engine reads, plus when it came and what it got then (if known). */
@@ -26,6 +26,11 @@ export interface ReplayRecord {
   count?: number;
   /** Where the record is stored (a hub's report id): kept in its example, so a reader that skipped columns can fill them in. */
   id?: number;
+  /**
+   * The hashes of the request's keys as reports carry them, `header:x-api-key=<32 hex> user=<32 hex>`:
+   * keyed rate limits and keyed bans count and match by these, as clients did by the values.
+   */
+  keys?: string | null;
 }
 
 /** The request the engine sees for a record, normalised as the middleware does for live traffic. */
@@ -38,7 +43,22 @@ export function replayedRequest(r: ReplayRecord): MoatRequest {
     path: r.path === undefined ? undefined : normalizePath(String(r.path)),
     params: params !== undefined && params.startsWith('?') ? params.slice(1) : params,
     userAgent: r.userAgent === undefined ? undefined : String(r.userAgent),
+    // Always set in a replay, even empty: the request then never reads keys from headers it lacks.
+    knownKeyHashes: knownKeyHashes(r.keys),
   };
+}
+
+const NO_KEYS: ReadonlyMap<string, string> = new Map();
+
+/** `header:x-api-key=<hash> user=<hash>` by key; pairs that are not `<key>=<hash>` are ignored. */
+function knownKeyHashes(text: unknown): ReadonlyMap<string, string> {
+  if (typeof text !== 'string' || text === '') return NO_KEYS;
+  const known = new Map<string, string>();
+  for (const pair of text.split(' ')) {
+    const eq = pair.lastIndexOf('=');
+    if (eq > 0 && eq < pair.length - 1) known.set(pair.slice(0, eq), pair.slice(eq + 1));
+  }
+  return known;
 }
 
 export interface TopValue {
@@ -428,12 +448,12 @@ class DecisionMemo {
 }
 
 /** A request field of a replayed record. */
-export type RecordField = 'ip' | 'method' | 'host' | 'path' | 'params' | 'userAgent';
-const ALL_FIELDS: readonly RecordField[] = ['ip', 'method', 'host', 'path', 'params', 'userAgent'];
+export type RecordField = 'ip' | 'method' | 'host' | 'path' | 'params' | 'userAgent' | 'keys';
+const ALL_FIELDS: readonly RecordField[] = ['ip', 'method', 'host', 'path', 'params', 'userAgent', 'keys'];
 /** The request fields each rule kind reads; a kind not listed here is assumed to read them all. */
 const FIELDS_OF_KIND: Partial<Record<string, readonly RecordField[]>> = {
   ip: ['ip'], country: ['ip'], asn: ['ip'], list: ['ip'], userAgent: ['userAgent'], path: ['path'], param: ['params'], host: ['host'],
-  method: ['method'], rateLimit: ['ip', 'method', 'path'],
+  method: ['method'], rateLimit: ['ip', 'method', 'path'], key: ['keys'],
 };
 const RATE_LIMIT_FIELDS_ANY_METHOD: readonly RecordField[] = ['ip', 'path'];
 
@@ -448,6 +468,8 @@ export function requestFieldsRead(engine: Engine): ReadonlySet<RecordField> {
     // A rate limit for any method never reads it: a scan then skips a string per report.
     const read = r.rateLimit !== undefined && r.rateLimit.method === null ? RATE_LIMIT_FIELDS_ANY_METHOD : FIELDS_OF_KIND[r.kind] ?? ALL_FIELDS;
     read.forEach((f) => fields.add(f));
+    // A keyed rate limit counts by the key's hash when the request has one.
+    if (r.rateLimit?.key !== undefined) fields.add('keys');
   }
   // Attack detection reads the path, the parameters and more.
   if (engine.rules.attacks !== null) ALL_FIELDS.forEach((f) => fields.add(f));

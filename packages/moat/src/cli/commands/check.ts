@@ -2,13 +2,15 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Engine } from '../../engine/engine.js';
 import { tryParseIp } from '../../ip/address.js';
+import { KEY_HASH_RE } from '../../rules/key-ban.js';
 import { EXIT_OK, EXIT_USAGE, UserError } from '../user-error.js';
 import { Replay, replayedRequest, type ReplayRecord, type TrafficSummaryResult } from './check-summary.js';
 
 export const checkHelp = `moat-waf check --rules <file> [--data <file>] --ip <ip> [--path <p>] [--method <m>] [--host <h>] [--ua <ua>] [--params <q>] [--json]
 moat-waf check --rules <file> [--data <file>] --ndjson [--summary [--json]]  < requests.ndjson
   Evaluates one request, or one JSON request per input line ({"ip","path","method","host","userAgent","params"},
-  optionally "ts" in Unix seconds, the "treatment" it got and a "count" of requests it stands for), and prints each decision; paths and hosts are
+  optionally "ts" in Unix seconds, the "treatment" it got, a "count" of requests it stands for and the "keys" hashes a
+  report carries), and prints each decision; paths and hosts are
   normalised as the middleware does. An IP that is not an IPv4 or IPv6 address is an error (exit 2; with
   --ndjson an error line in place of the decision, the other lines still judged, and exit 2 at the end).
   --summary prints one summary instead of a decision per line: requests per treatment, per rule, distinct
@@ -16,6 +18,15 @@ moat-waf check --rules <file> [--data <file>] --ndjson [--summary [--json]]  < r
   rule preview gives the same numbers). Rate limits are replayed on a clock set from each line's "ts".`;
 
 const TREATMENTS = new Set(['Passed', 'Allowed', 'Blocked']);
+
+/** A line's "keys", as hub reports carry them: `header:x-api-key=<hash> user=<hash>` (at most 1,024 characters). */
+function validKeysText(keys: unknown): boolean {
+  if (typeof keys !== 'string' || keys.length > 1024) return false;
+  return keys === '' || keys.split(' ').every((pair) => {
+    const eq = pair.lastIndexOf('=');
+    return eq > 0 && KEY_HASH_RE.test(pair.slice(eq + 1));
+  });
+}
 /** A line's "count" is judged request by request under rate limits: bounded so one line cannot run for hours. */
 const MAX_COUNT = 1_000_000;
 
@@ -53,6 +64,9 @@ export async function checkCommand(argv: string[], out: (s: string) => void, inp
         if (req.treatment !== undefined && !TREATMENTS.has(req.treatment)) throw new UserError('"treatment" must be Passed, Allowed or Blocked', 'MOAT_ERR_USAGE');
         if (req.count !== undefined && !(Number.isInteger(req.count) && req.count >= 1 && req.count <= MAX_COUNT)) {
           throw new UserError(`"count" must be a whole number from 1 to ${MAX_COUNT}`, 'MOAT_ERR_USAGE');
+        }
+        if (req.keys !== undefined && req.keys !== null && !validKeysText(req.keys)) {
+          throw new UserError('"keys" must be "<key>=<32 lower-case hex digits>" pairs separated by spaces', 'MOAT_ERR_USAGE');
         }
       } catch (e) {
         // One bad line must not stop a replay: it gets an error line in its place, in order.
