@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 const root = new URL('..', import.meta.url).pathname;
 const FAST = [
   'moat/test/engine-', 'moat/test/ip', 'moat/test/http-', 'moat/test/rules-file', 'moat/test/report-format',
-  'moat/test/report-ring', 'moat/test/attacks-detectors', 'moat/test/attacks-property', 'moat/test/attacks-corpus',
+  'moat/test/report-ring', 'moat/test/attacks-detectors', 'moat/test/attacks-property', 'moat/test/attacks-corpus', 'moat/test/attacks-raw-form-field',
   'moat/test/data-importers', 'moat/test/data-engine', 'hub/test/upsync-parse',
 ];
 const filters = process.argv[2] === '--fast' ? FAST : process.argv.slice(2);

@@ -22,7 +22,7 @@ import { XSS_FEATURES, detectXss } from './xss/detect-xss.js';
 export const MAX_VALUE = 256 * 1024;
 
 /** From this length a value with an encoding layer is examined in its decoded view only (see detectAttack). */
-const LONG_VALUE = 1024;
+export const LONG_VALUE = 1024;
 
 const B_SQLI = 1 << ATTACK_CATEGORIES.indexOf('sqli');
 const B_XSS = 1 << ATTACK_CATEGORIES.indexOf('xss');

@@ -62,6 +62,11 @@ TABLE[0x2a] = F_STAR;
 for (let c = 0; c < 0x20; c++) if (c !== 0x0a && c !== 0x0d) TABLE[c] = F_CONTROL;
 TABLE[0x7f] = F_CONTROL;
 
+/** The feature bit(s) of each ASCII character (pairs such as `..` aside), for readers of raw text (raw-form-field.ts). */
+export function featureTable(): Readonly<Uint32Array> {
+  return TABLE;
+}
+
 /**
  * Above this length the bits come from native searches (indexOf and one-class regexes run as
  * memchr-like loops in V8, several times faster per character than a JavaScript loop on long text);

@@ -14,6 +14,7 @@ import type { AttackExclusion, AttackSettings } from '../rules/attack-settings.j
 import { FormValueDecoder } from './decode/form-value.js';
 import { detectAttack, neededFeatures } from './detect-attack.js';
 import { rawPartFeatures } from './features.js';
+import { RAW_FIELD_FROM, UNKNOWN_BODY, rawBodyHints, rawFieldIsClean } from './raw-form-field.js';
 import { DEFAULT_JSON_LIMITS, detectInJson, jsonIsAscii } from './detect-json.js';
 import { ATTACK_CATEGORIES, attackCategorySet, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
 import { workSteps } from './work-counter.js';
@@ -100,6 +101,8 @@ export class RequestAttackScan implements RequestAttacks {
   };
   private memoPolicy: AttackPolicy | null = null;
   private readonly formValues = new FormValueDecoder();
+  /** rawBodyHints() of the form body being read. */
+  private bodyHints = UNKNOWN_BODY;
   /** Whether every string of the JSON body being walked is ASCII (jsonIsAscii). */
   private jsonAscii = false;
   /** Exclusions whose path matches this request; usually none. */
@@ -142,6 +145,8 @@ export class RequestAttackScan implements RequestAttacks {
     const body = req.body;
     if (body !== undefined) {
       if (body.kind === 'form') {
+        // Worth it only when some field may be judged raw (raw-form-field.ts).
+        this.bodyHints = body.text.length > RAW_FIELD_FROM ? rawBodyHints(body.text, policy.block | policy.monitor) : UNKNOWN_BODY;
         if (this.pairs(body.text, 0, body.text.length, 'body')) return this;
       } else if (this.json(body.text)) return this;
     }
@@ -163,16 +168,8 @@ export class RequestAttackScan implements RequestAttacks {
       this.cut = true;
       return true;
     }
-    const p = this.policy;
-    let block = p.block;
-    let monitor = p.monitor;
-    if (this.excluded !== null) {
-      const keep = this.kept(location, field);
-      block &= keep;
-      monitor &= keep;
-    }
-    if (this.monitor !== null) monitor &= ~this.monitoredSet();
-    const enabled = block | monitor;
+    const block = this.blockFor(location, field);
+    const enabled = block | this.monitorFor(location, field);
     if (enabled === 0) return false;
     const memo = this.clean[location];
     if (memo.get(text) === enabled) return false;
@@ -183,6 +180,18 @@ export class RequestAttackScan implements RequestAttacks {
     }
     if (field !== '') hit.field = field;
     return this.found(hit, text, location, field, block);
+  }
+
+  /** Block-mode categories checked on this input (its exclusions applied). */
+  private blockFor(location: AttackLocation, field: string): AttackCategorySet {
+    return this.excluded === null ? this.policy.block : this.policy.block & this.kept(location, field);
+  }
+
+  /** Monitor-mode categories checked on this input: its exclusions applied, and none already matched in this request. */
+  private monitorFor(location: AttackLocation, field: string): AttackCategorySet {
+    let monitor = this.excluded === null ? this.policy.monitor : this.policy.monitor & this.kept(location, field);
+    if (this.monitor !== null) monitor &= ~this.monitoredSet();
+    return monitor;
   }
 
   /** Records a match; a monitor-mode one still leaves the value to be read for block-mode categories. */
@@ -255,6 +264,12 @@ export class RequestAttackScan implements RequestAttacks {
     if (this.value(name, location, name)) return true;
     if (valueEnd >= 0) {
       const rawValue = raw.slice(nameEnd + 1, valueEnd);
+      // A long field whose raw text proves it clean is never decoded (raw-form-field.ts): decoding was
+      // most of a 64 KiB form body's cost. Counted as work like the decoded value would be.
+      if (valueEnd - nameEnd > RAW_FIELD_FROM && workSteps() - this.workStart <= MAX_WORK_PER_REQUEST) {
+        const enabled = this.blockFor(location, name) | this.monitorFor(location, name);
+        if (enabled === 0 || rawFieldIsClean(rawValue, enabled, location === 'body' ? this.bodyHints : UNKNOWN_BODY)) return false;
+      }
       const value = this.formValues.decode(rawValue);
       if (this.value(value, location, name, this.formValues.ascii)) return true;
       // Invalid UTF-8 (overlong `%c0%ae` dots) decodes to U+FFFD here, but some decoders map it to

@@ -5,7 +5,8 @@
 // whole text): each test below buries an attack behind kilobytes of prose in the way those shortcuts
 // could get wrong (`+` against `%2B`, escapes of UTF-8 characters, runs of escapes long enough to switch
 // to the byte loop, raw UTF-8 bytes, overlong forms that decode to U+FFFD, JSON `\u` escapes, raw
-// non-ASCII in JSON) and requires a 403 before the handler runs. The same bodies without the attack must
+// non-ASCII in JSON, long fields judged on their raw text: SQL whose words lie far past its quote, escaped
+// letters) and requires a 403 before the handler runs. The same bodies without the attack must
 // reach the app.
 
 import { test, after } from 'node:test';
@@ -151,6 +152,20 @@ const ATTACKS: LongAttack[] = [
   {
     name: 'traversal with overlong UTF-8 dots (%c0%ae%c0%ae/) after prose, which decode to U+FFFD and are read raw again',
     category: 'traversal', field: `${before}+%c0%ae%c0%ae/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd`, benign: `${before}+%c3%a9t%c3%a9+in+Paris`,
+  },
+  // Long fields of prose are judged on their raw text when nothing in it can matter (raw-form-field.ts):
+  // SQL then reads decoded windows after each quote, which must reach as far as the SQL does.
+  {
+    name: 'SQL injection whose escaped quote is followed by 300 spaces (+) before UNION SELECT, at the start of a 4 KiB field of prose',
+    category: 'sqli', field: `x%27${'+'.repeat(300)}UNION+SELECT+password+FROM+users--+${before}`, benign: `x%27s${'+'.repeat(300)}union+of+friends+${before}`,
+  },
+  {
+    name: 'SQL injection in the numeric context (1+UNION+SELECT) opening a 4 KiB field of prose',
+    category: 'sqli', field: `1+UNION+SELECT+password+FROM+users--+${before}`, benign: `1+union+of+friends+${before}`,
+  },
+  {
+    name: 'prototype pollution with an escaped letter (__pr%6Fto__.isAdmin) after prose',
+    category: 'prototype', field: `${before}+__pr%6Fto__.isAdmin`, benign: `${before}+pr%6Fto+type+of+the+garden`,
   },
   {
     name: 'template injection ${7*7} split as %24%7B7*7%7D after prose',

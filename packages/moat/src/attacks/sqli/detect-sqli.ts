@@ -9,7 +9,7 @@
 import { F_NUMERIC_START, F_QUOTE, F_SEMI } from '../features.js';
 import type { Finding } from '../types.js';
 import { SQL_ATTACK_FUNCTIONS, SQL_CLAUSES, SQL_CONSTANTS, SQL_FUNCTIONS, SQL_LOGIC, SQL_VALUE_STARTERS, SQL_WORD_OPERATORS } from '../words/sql.js';
-import { SqlTokens, T, type Token } from './sql-tokens.js';
+import { SqlTokens, T, resetSqlReach, sqlReach, touchSql, type Token } from './sql-tokens.js';
 
 const COMPARISON = new Set(['=', '<>', '!=', '<', '>', '<=', '>=', '==', '<=>']);
 const ARITHMETIC = new Set(['+', '-', '*', '/', '%', '|', '&', '^', '||', '&&', '::']);
@@ -17,22 +17,43 @@ const ARITHMETIC = new Set(['+', '-', '*', '/', '%', '|', '&', '^', '||', '&&', 
 export const SQLI_FEATURES = F_QUOTE | F_NUMERIC_START | F_SEMI;
 
 export function detectSqli(s: string): Finding | null {
-  const single = firstClosingQuote(s, 0x27);
-  if (single >= 0) {
-    const r = afterLeaving(s, single + 1, false);
-    if (r) return { at: single, reason: r };
-  }
-  const double = firstClosingQuote(s, 0x22);
-  if (double >= 0) {
-    const r = afterLeaving(s, double + 1, false);
-    if (r) return { at: double, reason: r };
-  }
+  return inLiteral(s, 0x27) ?? inLiteral(s, 0x22) ?? inNumber(s);
+}
+
+/**
+ * detectSqli()'s contexts read from a window of a longer text, for a caller that decodes windows
+ * instead of a whole value (raw-form-field.ts). Each answers `undefined` when the answer could depend
+ * on what lies past the window's end (a read reached it), else exactly what detectSqli's context gives.
+ * sqlLiteralInWindow: `window` starts at the text's first `q` quote, and the text holds no backslash
+ * (the quote's escape check reads the character before it). sqlNumberInWindow: `window` starts where
+ * the text starts. `last`: the window reaches the text's end, so whatever it reads is the answer.
+ */
+export function sqlLiteralInWindow(window: string, last: boolean, q: 0x27 | 0x22): Finding | null | undefined {
+  resetSqlReach();
+  const hit = inLiteral(window, q);
+  return last || sqlReach() <= window.length ? hit : undefined;
+}
+
+export function sqlNumberInWindow(window: string, last: boolean): Finding | null | undefined {
+  resetSqlReach();
+  const hit = inNumber(window);
+  return last || sqlReach() <= window.length ? hit : undefined;
+}
+
+/** The value placed in a literal quoted by `q`: what follows the quote that would close it. */
+function inLiteral(s: string, q: number): Finding | null {
+  const at = firstClosingQuote(s, q);
+  if (at < 0) return null;
+  const r = afterLeaving(s, at + 1, false);
+  return r ? { at, reason: r } : null;
+}
+
+/** The value placed in a numeric slot: what follows its leading number. */
+function inNumber(s: string): Finding | null {
   const numberEnd = leadingNumberEnd(s);
-  if (numberEnd >= 0) {
-    const r = afterLeaving(s, numberEnd, true);
-    if (r) return { at: numberEnd, reason: r };
-  }
-  return null;
+  if (numberEnd < 0) return null;
+  const r = afterLeaving(s, numberEnd, true);
+  return r ? { at: numberEnd, reason: r } : null;
 }
 
 /** Index of the quote that would end a literal the value was placed in, or -1. */
@@ -48,8 +69,11 @@ function firstClosingQuote(s: string, q: number): number {
       i = s.indexOf(q === 0x27 ? "'" : '"', i + 1);
       continue;
     }
+    touchSql(i + 2);
     return i;
   }
+  // Searched to the end.
+  touchSql(Infinity);
   return -1;
 }
 
@@ -59,6 +83,7 @@ function leadingNumberEnd(s: string): number {
   while (i < s.length && (s.charCodeAt(i) === 0x28 || s.charCodeAt(i) === 0x2d || s.charCodeAt(i) === 0x20)) i++;
   const start = i;
   while (i < s.length && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) i++;
+  touchSql(i + 1);
   if (i === start) return -1;
   const c = s.charCodeAt(i);
   // `1st`, `2nd`, `10am`: a word, not a number followed by code.

@@ -31,6 +31,26 @@ export interface Token {
 
 const END: Token = { type: T.End, text: '', spaced: false };
 
+/**
+ * How far into the text the tokenisers have read since resetSqlReach(): an exclusive bound on every
+ * index read, lookahead included (Infinity once a search ran to the end). Lets a caller that tokenised a
+ * decoded *prefix* of a value know whether the answer could depend on what follows the prefix.
+ */
+let reach = 0;
+
+export function resetSqlReach(): void {
+  reach = 0;
+}
+
+export function sqlReach(): number {
+  return reach;
+}
+
+/** Records that the reader looked at `s` up to (not including) `end`. */
+export function touchSql(end: number): void {
+  if (end > reach) reach = end;
+}
+
 function isSpace(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x2028 || c === 0x2029 || c === 0xfeff || c === 0x3000;
 }
@@ -68,7 +88,11 @@ export class SqlTokens {
         this.i++;
         spaced = true;
       }
-      if (this.i >= n) return END;
+      if (this.i >= n) {
+        // The text ran out: in a prefix, more text would have been read here.
+        reach = Infinity;
+        return END;
+      }
       const c = s.charCodeAt(this.i);
       if (c === 0x2f && s.charCodeAt(this.i + 1) === 0x2a) {
         const close = s.indexOf('*/', this.i + 2);
@@ -145,6 +169,8 @@ export class SqlTokens {
 
   private token(type: T, text: string, spaced: boolean, end: number): Token {
     addWork(end - this.i + 1);
+    // Up to three characters past a token are looked at (`/*!`, `<=>`, a doubled quote).
+    if (end + 3 > reach) reach = end + 3;
     this.i = end;
     return { type, text, spaced };
   }

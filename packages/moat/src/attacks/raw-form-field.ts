@@ -1,0 +1,212 @@
+/**
+ * A long form field judged on its raw, percent-encoded text, without decoding it: decoding a 4 KiB
+ * field costs several times more than every native search the detectors then run on ordinary prose
+ * (profile of bench/attacks-bench.ts's 64 KiB form bodies), and on such prose it cannot matter.
+ *
+ * `rawFieldIsClean` returns true only when detectAttack() of the decoded field (percentDecode(raw,
+ * true), the long-value path) would return null for `enabled`; false means "decode and examine as
+ * before", never "attack". It proves it from:
+ * - the raw characters, found by native searches (`+` is a space once decoded, so it is not searched);
+ * - every escape, read once: an escape of a byte above 0x7f, of a letter or digit (browsers never send
+ *   one: an evasion), an invalid `%` or an escape of a character a remaining check needs sends the
+ *   field to decoding;
+ * - then per category: a category none of whose characters is present is skipped by detectAttack too;
+ *   NoSQL, SSRF and prototype are decided by the absence of their anchors (`$`, `;`, `||`, `&&`; a
+ *   colon in a value over 512 characters; `proto`); SQL reads each of its contexts from a short
+ *   decoded window where it starts (the first quote of each kind, the value's start) and answers only
+ *   when it never read to the window's end (sqlLiteralInWindow); XSS, traversal, shell, template and
+ *   any encoding layer (`%25`, `%26`, `%2B`, backslash) are never decided here.
+ * A property test (attacks-raw-form-field.test.ts) checks that a true here is always null there.
+ */
+import { percentDecode } from '../http/percent-decode.js';
+import { LONG_VALUE, MAX_VALUE } from './detect-attack.js';
+import {
+  F_AMP, F_BACKSLASH, F_BACKTICK, F_BRACE, F_BRACKET, F_COLON, F_DASH2, F_DOLLAR, F_DOT, F_DOTDOT, F_ENCODED, F_EQ, F_HASH, F_LT, F_NEWLINE,
+  F_PAREN, F_PIPE, F_QUOTE, F_SEMI, F_SLASH, F_STAR, F_AT, F_UNDERSCORE2, featureTable,
+} from './features.js';
+import { SHELL_FEATURES } from './shell/detect-shell.js';
+import { sqlLiteralInWindow, sqlNumberInWindow } from './sqli/detect-sqli.js';
+import { TEMPLATE_FEATURES } from './template/detect-template-injection.js';
+import { TRAVERSAL_FEATURES } from './traversal/detect-traversal.js';
+import { ATTACK_CATEGORIES, ALL_ATTACK_CATEGORIES, type AttackCategorySet, type Finding } from './types.js';
+import { addWork } from './work-counter.js';
+import { XSS_FEATURES } from './xss/detect-xss.js';
+
+const B_SQLI = 1 << ATTACK_CATEGORIES.indexOf('sqli');
+const B_XSS = 1 << ATTACK_CATEGORIES.indexOf('xss');
+const B_TRAVERSAL = 1 << ATTACK_CATEGORIES.indexOf('traversal');
+const B_SHELL = 1 << ATTACK_CATEGORIES.indexOf('shell');
+const B_SSRF = 1 << ATTACK_CATEGORIES.indexOf('ssrf');
+const B_NOSQL = 1 << ATTACK_CATEGORIES.indexOf('nosql');
+const B_PROTOTYPE = 1 << ATTACK_CATEGORIES.indexOf('prototype');
+const B_TEMPLATE = 1 << ATTACK_CATEGORIES.indexOf('template');
+
+/**
+ * From this raw length a field may be judged raw. Its decoded text must also exceed LONG_VALUE (checked
+ * once its escapes are counted): the long-value path of detectAttack is the one this reading proves.
+ */
+export const RAW_FIELD_FROM = 1088;
+
+/** Searchable characters and the feature bit each gives the decoded text. `%` and `+` are not here: they do not survive decoding as themselves. */
+const RAW_CHARS: readonly [string, number][] = [
+  ["'", F_QUOTE], ['"', F_QUOTE], ['`', F_BACKTICK], ['<', F_LT], [';', F_SEMI], ['|', F_PIPE], ['&', F_AMP], ['$', F_DOLLAR], ['{', F_BRACE],
+  ['(', F_PAREN], ['\\', F_BACKSLASH], ['/', F_SLASH], [':', F_COLON], ['=', F_EQ], ['\n', F_NEWLINE], ['\r', F_NEWLINE], ['[', F_BRACKET],
+  ['#', F_HASH], ['@', F_AT], ['.', F_DOT], ['*', F_STAR], ['..', F_DOTDOT], ['__', F_UNDERSCORE2], ['--', F_DASH2],
+];
+
+/** For each category set: the feature bits that send a field to decoding, and which RAW_CHARS to search for them (indices). */
+interface RawPlan {
+  refuse: number;
+  search: readonly number[];
+}
+
+const PLANS: RawPlan[] = Array.from({ length: ALL_ATTACK_CATEGORIES + 1 }, (_, enabled) => {
+  let refuse = F_ENCODED;
+  if (enabled & B_XSS) refuse |= XSS_FEATURES;
+  if (enabled & B_TRAVERSAL) refuse |= TRAVERSAL_FEATURES;
+  if (enabled & B_SHELL) refuse |= SHELL_FEATURES;
+  if (enabled & B_TEMPLATE) refuse |= TEMPLATE_FEATURES;
+  // detectNosql reads only from a `$` and from `;`, `||`, `&&`.
+  if (enabled & B_NOSQL) refuse |= F_DOLLAR | F_SEMI | F_PIPE | F_AMP;
+  // Over 512 characters detectSsrf reads only URLs, found at `:/` and `:\`.
+  if (enabled & B_SSRF) refuse |= F_COLON;
+  const search: number[] = [];
+  RAW_CHARS.forEach(([, bit], k) => {
+    if (bit & refuse) search.push(k);
+  });
+  return { refuse, search };
+});
+
+/** Hint bits beyond the RAW_CHARS indices: `proto` occurs, a character above 0x7f occurs. */
+const H_PROTO = 1 << RAW_CHARS.length;
+const H_NONASCII = H_PROTO << 1;
+
+/** No hint: anything may be present in a field. */
+export const UNKNOWN_BODY = (H_NONASCII << 1) - 1;
+
+/**
+ * What a whole form body may hold, for rawFieldIsClean: a character absent from the body is absent
+ * from each of its fields, so the body is searched once per character (a search stops at the first
+ * find) instead of every field being searched for it. Ordinary prose holds none of them.
+ */
+export function rawBodyHints(body: string, enabled: AttackCategorySet): number {
+  let hints = 0;
+  for (const k of PLANS[enabled & ALL_ATTACK_CATEGORIES]!.search) if (body.includes(RAW_CHARS[k]![0])) hints |= 1 << k;
+  if (body.includes('proto')) hints |= H_PROTO;
+  if (Buffer.byteLength(body, 'utf8') !== body.length) hints |= H_NONASCII;
+  return hints;
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
+/** Marks of an escaped quote in ESCAPES, above every feature bit. */
+const E_SINGLE = 1 << 29;
+const E_DOUBLE = 1 << 30;
+
+/**
+ * What the escape `%` + two characters (both below 0x80, indexed `c1 << 7 | c2`) puts in the decoded
+ * text: its feature bits (an escaped dot, underscore or dash also as a pair, since it may pair with a raw
+ * one: `.%2e`) and quote marks; -1 when this reading cannot judge it: not a valid escape (the `%` stays),
+ * a byte above 0x7f, or a letter or digit (browsers never escape those: an evasion). One table lookup
+ * per escape, which on prose as browsers encode it (`%27`, `%2C` every few words) is most of the work.
+ */
+const ESCAPES = (() => {
+  const table = featureTable();
+  const out = new Int32Array(128 * 128).fill(-1);
+  for (let c1 = 0; c1 < 128; c1++) {
+    for (let c2 = 0; c2 < 128; c2++) {
+      const hi = hexValue(c1);
+      const lo = hexValue(c2);
+      if (hi < 0 || lo < 0) continue;
+      const b = (hi << 4) | lo;
+      if (b >= 0x80 || (b >= 0x30 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7a)) continue;
+      out[(c1 << 7) | c2] = table[b]! | (b === 0x2e ? F_DOTDOT : b === 0x5f ? F_UNDERSCORE2 : b === 0x2d ? F_DASH2 : 0) | (b === 0x27 ? E_SINGLE : b === 0x22 ? E_DOUBLE : 0);
+    }
+  }
+  return out;
+})();
+
+/**
+ * Whether detectAttack(percentDecode(raw, true), …, enabled) is surely null; false: decode and see.
+ * `body`: rawBodyHints() of the body the field is part of, for the same or more categories.
+ */
+export function rawFieldIsClean(raw: string, enabled: AttackCategorySet, body = UNKNOWN_BODY): boolean {
+  const n = raw.length;
+  if (n < RAW_FIELD_FROM || n > MAX_VALUE) return false;
+  // Raw bytes above 0x7f (UTF-8 or latin1 in the body) make a non-ASCII decoded text: not judged here.
+  if (body & H_NONASCII && Buffer.byteLength(raw, 'utf8') !== n) return false;
+  const plan = PLANS[enabled & ALL_ATTACK_CATEGORIES]!; // masked to the table's size
+  let escapes = 0;
+  // The first escape of each quote kind, which SQL's window must cover.
+  let single = -1;
+  let double = -1;
+  for (let i = raw.indexOf('%'); i >= 0; i = raw.indexOf('%', i + 3)) {
+    // Past the end charCodeAt gives NaN, which indexes the table's invalid (0, 0) entry.
+    const c1 = raw.charCodeAt(i + 1);
+    const c2 = raw.charCodeAt(i + 2);
+    if ((c1 | c2) >= 0x80) return false;
+    const bits = ESCAPES[(c1 << 7) | c2]!;
+    // An invalid escape (the `%` stays in the decoded text: an encoding layer), or one refused.
+    if (bits < 0 || bits & plan.refuse) return false;
+    if (bits & E_SINGLE) {
+      if (single < 0) single = i;
+    } else if (bits & E_DOUBLE && double < 0) double = i;
+    escapes++;
+  }
+  if (n - 2 * escapes <= LONG_VALUE) return false;
+  addWork(n);
+  for (const k of plan.search) if (body & (1 << k) && raw.includes(RAW_CHARS[k]![0])) return false;
+  if (enabled & B_PROTOTYPE && body & H_PROTO && raw.includes('proto')) return false;
+  if (enabled & B_SQLI) {
+    const rawSingle = raw.indexOf("'");
+    const rawDouble = raw.indexOf('"');
+    if (rawSingle >= 0 && (single < 0 || rawSingle < single)) single = rawSingle;
+    if (rawDouble >= 0 && (double < 0 || rawDouble < double)) double = rawDouble;
+    // Each context read from a decoded window that starts where it starts (the first quote of its
+    // kind, or the value's start); there are no backslashes (F_BACKSLASH is refused above).
+    if (single >= 0 && !windowIsClean(raw, single, (w, last) => sqlLiteralInWindow(w, last, 0x27))) return false;
+    if (double >= 0 && !windowIsClean(raw, double, (w, last) => sqlLiteralInWindow(w, last, 0x22))) return false;
+    if (startsLikeNumber(raw) && !windowIsClean(raw, 0, sqlNumberInWindow)) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether the decoded text may begin with a number, the numeric SQL context: after `(`, `-` and spaces
+ * (raw, `+` or escaped) comes a digit. Digits are never escaped here (an escaped letter or digit is refused).
+ */
+function startsLikeNumber(raw: string): boolean {
+  let i = 0;
+  for (;;) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x28 || c === 0x2d || c === 0x2b) i++;
+    else if (c === 0x25 && (raw.startsWith('28', i + 1) || raw.startsWith('20', i + 1) || raw.startsWith('2D', i + 1) || raw.startsWith('2d', i + 1))) i += 3;
+    else return c >= 0x30 && c <= 0x39;
+  }
+}
+
+/** Raw characters decoded for SQL to read: prose leaves a literal within a word or two; a longer read gets the longer window. */
+const SQL_WINDOWS = [48, 1536];
+
+/**
+ * Whether `read` finds nothing in the decoded text from raw index `from` (an escape boundary), read
+ * from growing windows; false when even the largest could not decide (the caller decodes everything).
+ */
+function windowIsClean(raw: string, from: number, read: (window: string, last: boolean) => Finding | null | undefined): boolean {
+  const n = raw.length;
+  for (const size of SQL_WINDOWS) {
+    let end = from + size;
+    if (end >= n) end = n;
+    // Never cut an escape in two: the decoded window is then exactly that stretch of the decoded field.
+    else if (raw.charCodeAt(end - 1) === 0x25) end -= 1;
+    else if (raw.charCodeAt(end - 2) === 0x25) end -= 2;
+    const hit = read(percentDecode(from === 0 && end === n ? raw : raw.slice(from, end), true), end === n);
+    if (hit !== undefined) return hit === null;
+  }
+  return false;
+}
+
