@@ -17,7 +17,7 @@ import type { PostgresStore } from '../packages/hub/src/store/postgres/postgres-
 import type { SqliteStore } from '../packages/hub/src/store/sqlite/sqlite-store.js';
 import type { HubStore } from '../packages/hub/src/store/store.js';
 import { benchPostgresUrl, freshBenchDatabase } from './bench-postgres.js';
-import { makeRecord, toStored } from './hub-traffic.js';
+import { keyedBenchReport, makeRecord, toStored } from './hub-traffic.js';
 import { measurePreview, type PreviewTiming } from './preview-bench.js';
 
 export interface HubBenchOptions {
@@ -89,7 +89,10 @@ export interface HubBenchResult {
     sustainedRecordsPerSecond: number;
   };
   queries: QueryTimings;
-  /** The rule preview over the stored reports of `queries` (bench/preview-bench.ts). */
+  /**
+   * The previews (bench/preview-bench.ts) over the stored reports of `queries`, preceded by the same over
+   * 1 M reports in a hub of their own when `queries` holds more.
+   */
   preview: PreviewTiming[];
   /** The PostgreSQL rows, or why there are none ("PostgreSQL not available …"). */
   postgres: PostgresComparison | { unavailable: string };
@@ -229,20 +232,28 @@ async function diskUse(hub: Hub<HubStore>, postgres: boolean): Promise<{ databas
   return { databaseMiB: mib(statSync(hub.config.databaseFile).size), reportsMiB: mib(reports) };
 }
 
+/**
+ * Stores `stored` reports spread evenly over the last 24 h, oldest first as ingestion appends them (index
+ * pages fill as they do in production); a third carry a hashed API key (keyedBenchReport), for the keyed
+ * previews. With `rollUp`, rolled up chunk by chunk as the hub would (the dashboard reads the rollups).
+ */
+async function storeReports(target: BenchHub, stored: number, now: number, o: { rollUp: boolean; quick: boolean; log: (line: string) => void }): Promise<void> {
+  const chunk = 20_000;
+  for (let done = 0; done < stored; done += chunk) {
+    const n = Math.min(chunk, stored - done);
+    const rows = Array.from({ length: n }, (_, i) => keyedBenchReport(done + i, now - 86_400 + Math.floor(((done + i) / stored) * 86_400)));
+    await target.hub.store.insertReports(target.siteId, rows);
+    if (o.rollUp) await target.hub.rollUpNow();
+    if (!o.quick && (done / chunk) % 50 === 0) o.log(`  loaded ${(done + n).toLocaleString('en-US')} reports`);
+  }
+}
+
 /** Stores `stored` reports spread over the last 24 h (with rollups), then times the dashboard over HTTP. */
 async function measureQueries(target: BenchHub, stored: number, now: number, quick: boolean, log: (line: string) => void): Promise<QueryTimings> {
   const { hub, siteId, cookie } = target;
   const postgres = hub.config.databaseUrl !== undefined;
   const loadStart = performance.now();
-  const chunk = 20_000;
-  for (let done = 0; done < stored; done += chunk) {
-    const n = Math.min(chunk, stored - done);
-    // Oldest first, as ingestion appends them: index pages fill as they do in production.
-    const rows = Array.from({ length: n }, (_, i) => toStored(makeRecord(done + i, now - 86_400 + Math.floor(((done + i) / stored) * 86_400))));
-    await hub.store.insertReports(siteId, rows);
-    await hub.rollUpNow();
-    if (!quick && (done / chunk) % 50 === 0) log(`  loaded ${(done + n).toLocaleString('en-US')} reports`);
-  }
+  await storeReports(target, stored, now, { rollUp: true, quick, log });
   const bulkLoadRecordsPerSecond = stored / ((performance.now() - loadStart) / 1000);
   const { databaseMiB, reportsMiB } = await diskUse(hub, postgres);
   log(`stored ${stored.toLocaleString('en-US')} reports (with rollups) at ${Math.round(bulkLoadRecordsPerSecond).toLocaleString('en-US')} records/s, `
@@ -319,12 +330,31 @@ export async function runHubBench(options: HubBenchOptions = {}): Promise<HubBen
   let preview: PreviewTiming[];
   try {
     queries = await measureQueries(queryHub, stored, now, quick, log);
-    preview = await measurePreview(queryHub, log);
+    preview = await measurePreview({ ...queryHub, storedReports: stored }, log);
   } finally {
     await queryHub.close();
   }
+  // The targets' two sizes: 1 M in a hub of its own when the query hub holds more (10 M in the full run);
+  // a quick run takes half its reports, so the same path runs.
+  const firstSize = quick ? Math.floor(stored / 2) : PREVIEW_FIRST_SIZE;
+  if (stored > firstSize) preview = [...await measurePreviewAt(firstSize, now, log), ...preview];
   const thresholds = await measureThresholdCost(bodies, batchSize, quick, log);
   return { ingest, queries, preview, thresholds, postgres: await comparePostgres(options, bodies, batches, batchSize, concurrency, now, log) };
+}
+
+/** The smaller of the previews' two target sizes (≤ 2 s at 1 M stored reports, ≤ 20 s at 10 M). */
+const PREVIEW_FIRST_SIZE = 1_000_000;
+
+/** The previews over `stored` reports in a fresh hub (no rollups: the previews read the raw reports). */
+export async function measurePreviewAt(stored: number, now: number, log: (line: string) => void): Promise<PreviewTiming[]> {
+  const target = await startBenchHub();
+  try {
+    log(`previews at ${stored.toLocaleString('en-US')} stored reports:`);
+    await storeReports(target, stored, now, { rollUp: false, quick: true, log });
+    return await measurePreview({ ...target, storedReports: stored }, log);
+  } finally {
+    await target.close();
+  }
 }
 
 /**

@@ -37,6 +37,27 @@ export function toStored(r: Record<string, unknown>): ReportRecord {
   };
 }
 
+/** API keys seen in the traffic (a few hot, most rare) and the share of reports that carry one. */
+const API_KEYS = 5000;
+const KEYED_EVERY = 3;
+
+/**
+ * The hashed keys report `i` carries as a Moat client reports them when the site's threshold rules count
+ * by `header:x-api-key`: one report in KEYED_EVERY, its key picked with the same skew as addresses. The
+ * hash is 32 hex digits made from the key's number (the hub stores and compares hashes, never values).
+ */
+export function benchReportedKeys(i: number): { kind: string; hash: string }[] | null {
+  if (i % KEYED_EVERY !== 0) return null;
+  const r = ((i * 2246822519) >>> 0) / 2 ** 32;
+  const key = skewed(API_KEYS, r);
+  return [{ kind: 'header:x-api-key', hash: ((key * 2654435761) >>> 0).toString(16).padStart(8, '0').repeat(4) }];
+}
+
+/** Report `i` stored at `ts` with its hashed keys (benchReportedKeys), as the preview bench stores them. */
+export function keyedBenchReport(i: number, ts: number): ReportRecord {
+  return { ...toStored(makeRecord(i, ts)), keys: benchReportedKeys(i) };
+}
+
 /** Report `i` of the bench's traffic, stored at `ts`, as the store receives it. */
 export function benchReport(i: number, ts: number): ReportRecord {
   return toStored(makeRecord(i, ts));

@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { TrafficSummaryResult, TrafficSummaryState } from 'moat-waf/replay';
 import type { KeyHalf, ReportScanSource } from '../store/report-scan.js';
+import type { PreviewWorkerMessage } from './preview-jobs.js';
 
 /** What the preview worker is started with. */
 export interface PreviewWorkerInput {
@@ -35,10 +36,11 @@ export interface PreviewPartCounts {
   scanMs: number;
 }
 
-export type PreviewWorkerMessage =
-  | { type: 'progress'; scanned: number; ts: number }
-  /** A `send` worker handed its counts over: its part is complete. */
-  | { type: 'sent'; scanned: number }
-  /** The whole job's result (both parts when split); `scanMs` is the slower part's. */
-  | { type: 'done'; scanned: number; summary: TrafficSummaryResult; rateLimitEvictedLive: number; scanMs: number }
-  | { type: 'failed'; message: string };
+/** The whole job's counts (both parts when split); `scanMs` is the slower part's. */
+export interface PreviewDone {
+  summary: TrafficSummaryResult;
+  rateLimitEvictedLive: number;
+  scanMs: number;
+}
+
+export type RulePreviewWorkerMessage = PreviewWorkerMessage<PreviewDone>;

@@ -10,13 +10,13 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Engine, MemoryRateLimitStore } from 'moat-waf';
 import { Replay, requestFieldsRead, type ReplayRecord, type TrafficSummaryResult } from 'moat-waf/replay';
 import { openReportScanner, type ReportScanner, type ScanColumns, type ScanCursor, type ScanRow } from '../store/report-scan.js';
-import type { PreviewPartCounts, PreviewWorkerInput, PreviewWorkerMessage } from './rule-preview-protocol.js';
+import type { PreviewPartCounts, PreviewWorkerInput, RulePreviewWorkerMessage } from './rule-preview-protocol.js';
 
 const TREATMENTS = ['Passed', 'Allowed', 'Blocked'] as const;
 /** Progress at most this often: a message per page would be thousands for a long range. */
 const PROGRESS_EVERY_MS = 100;
 
-export async function scan(input: PreviewWorkerInput, send: (message: PreviewWorkerMessage) => void): Promise<void> {
+export async function scan(input: PreviewWorkerInput, send: (message: RulePreviewWorkerMessage) => void): Promise<void> {
   const rateLimits = new MemoryRateLimitStore({ maxBytes: input.rateLimitBytes });
   const replay = new Replay((now) => Engine.open({ rules: input.rulesFile, data: input.dataFile, now, rateLimits }));
   // The second part's counts, listened for from the start so they are not missed while this part runs.
@@ -112,6 +112,6 @@ function nextMessage<T>(port: MessagePort): Promise<T> {
 const port = parentPort;
 if (port) {
   scan(workerData as PreviewWorkerInput, (message) => port.postMessage(message)).catch((error: unknown) => {
-    port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies PreviewWorkerMessage);
+    port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies RulePreviewWorkerMessage);
   });
 }

@@ -22,6 +22,7 @@ function loadAssets(): Map<string, Asset> {
   const add = (name: string, path: string, type: string) => assets.set(name, { body: readFileSync(path), type });
   add('hub.css', `${STATIC_DIR}hub.css`, 'text/css; charset=utf-8');
   add('hub.js', `${STATIC_DIR}hub.js`, 'text/javascript; charset=utf-8');
+  add('preview-panel.js', `${STATIC_DIR}preview-panel.js`, 'text/javascript; charset=utf-8');
   add('rule-preview.js', `${STATIC_DIR}rule-preview.js`, 'text/javascript; charset=utf-8');
   add('threshold-preview.js', `${STATIC_DIR}threshold-preview.js`, 'text/javascript; charset=utf-8');
   add('uPlot.min.css', `${uplotDir}dist/uPlot.min.css`, 'text/css; charset=utf-8');

@@ -6,7 +6,8 @@ import type { RulesBuilder } from '../distribution/rules-builder.js';
 import { HttpError } from '../server/http-error.js';
 import { DatabaseUnavailableError } from '../store/postgres/database-unavailable.js';
 import type { HubStore } from '../store/store.js';
-import { banKeyRange, isReportedBanKey, isReportedKeyKind, rangesOverlap } from './ban-key.js';
+import { decideBan } from './ban-decision.js';
+import { isReportedBanKey, isReportedKeyKind } from './ban-key.js';
 import { BanBrakes } from './ban-policy.js';
 import { FleetCounts, type FleetBatch, type FleetCountStats } from './fleet-counts.js';
 import { BUCKETS, SlidingCounters, type CounterStats } from './sliding-counters.js';
@@ -432,25 +433,19 @@ export class BanService {
     for (const crossing of crossings) {
       const { rule, key } = crossing;
       const standing = await this.standingKeys(siteId, rule.mode, nowSeconds);
-      const until = standing.get(key);
-      if (until !== undefined && until > nowSeconds) continue;
-      // Allow wins: an address any allow rule covers is never banned, not even in monitor mode. A reported
-      // key (header, cookie, user) is banned whatever the addresses it came from: the clients' engines
-      // let an allow-listed address through with it all the same.
-      if (!isReportedBanKey(key)) {
-        const covered = banKeyRange(key);
-        if (!covered || allowed.some((range) => rangesOverlap(range, covered))) {
-          this.counts.allowListed += 1;
-          continue;
-        }
+      const verdict = decideBan(key, rule, { standing, allowRanges: allowed, maxActiveBans: this.options.maxActiveBansPerSite, brakes: this.brakes, nowSeconds });
+      if (verdict === 'standing') continue;
+      if (verdict === 'allowListed') {
+        this.counts.allowListed += 1;
+        continue;
       }
-      if (standing.size >= this.options.maxActiveBansPerSite && liveCount(standing, nowSeconds) >= this.options.maxActiveBansPerSite) {
+      if (verdict === 'cap') {
         this.counts.refusedByCap += 1;
         await this.event(siteId, rule, 'ban_cap', nowSeconds,
           `${key} not banned: the site has ${this.options.maxActiveBansPerSite} standing ${rule.mode === 'enforce' ? 'bans' : 'would-be bans'} (the cap)`);
         continue;
       }
-      if (!this.brakes.takeBan(rule.id, rule.maxBansPerMinute, nowSeconds)) {
+      if (verdict === 'rate') {
         this.counts.refusedByRate += 1;
         await this.event(siteId, rule, 'ban_rate', nowSeconds,
           `${key} not banned: rule "${rule.name}" made ${rule.maxBansPerMinute} bans this minute (its rate limit)`);
@@ -556,12 +551,6 @@ export class BanService {
 
 function standingKey(siteId: number, mode: ThresholdMode): string {
   return `${siteId}|${mode}`;
-}
-
-/** Standing entries at `now`, dropping the expired ones (called only when the map is at the cap). */
-function liveCount(standing: Map<string, number>, nowSeconds: number): number {
-  for (const [key, until] of standing) if (until <= nowSeconds) standing.delete(key);
-  return standing.size;
 }
 
 function notFound(what: string): HttpError {

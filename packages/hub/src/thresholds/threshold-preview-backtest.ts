@@ -1,12 +1,13 @@
 /**
  * A draft threshold rule replayed over stored reports, oldest first: pure, no I/O (the worker feeds it).
- * Counting is the hub's own ThresholdEvaluator on its SlidingCounters, and the ban decision follows
- * BanService.storeCrossings step for step with the same parts (standing ban, allow list, cap, BanBrakes),
- * clocked by the reports' times instead of the hub's. In enforce mode a request from a key while its
+ * Counting is the hub's own ThresholdEvaluator on its SlidingCounters, and each crossing is judged by
+ * the hub's own ban decision (decideBan: standing ban, allow list, cap, BanBrakes), clocked by the
+ * reports' times instead of the hub's. In enforce mode a request from a key while its
  * hypothetical ban stands is counted as blocked, and counted on as Blocked, as clients would report it.
  */
 import type { IpRange } from 'moat-waf/ip';
-import { banKeyLabel, banKeyOf, banKeyRange, isReportedBanKey, isReportedKeyKind, rangesOverlap } from './ban-key.js';
+import { decideBan } from './ban-decision.js';
+import { banKeyLabel, banKeyOf, isReportedKeyKind } from './ban-key.js';
 import { BanBrakes } from './ban-policy.js';
 import { SlidingCounters } from './sliding-counters.js';
 import { keyedBanKey, ThresholdEvaluator, type ThresholdRecord } from './threshold-evaluator.js';
@@ -177,24 +178,15 @@ export class ThresholdBacktest {
       ?? (this.keyed ? standing(keyedBanKey(record.keys, this.rule.key)) : null);
   }
 
-  /** A crossing, judged as BanService.storeCrossings judges one, at the crossing report's time. */
+  /** A crossing, judged by the hub's own ban decision (decideBan), at the crossing report's time. */
   private judge(key: string, at: number, record: BacktestRecord): void {
     this.crossings += 1;
-    const until = this.standing.get(key);
-    if (until !== undefined && until > at) return;
-    if (!isReportedBanKey(key)) {
-      const covered = banKeyRange(key);
-      if (!covered || this.options.allowRanges.some((range) => rangesOverlap(range, covered))) {
-        this.refused.allowListed += 1;
-        return;
-      }
-    }
-    if (this.standing.size >= this.options.maxActiveBans && this.liveCount(at) >= this.options.maxActiveBans) {
-      this.refused.cap += 1;
-      return;
-    }
-    if (!this.brakes.takeBan(this.rule.id, this.rule.maxBansPerMinute, at)) {
-      this.refused.rate += 1;
+    const verdict = decideBan(key, this.rule, {
+      standing: this.standing, allowRanges: this.options.allowRanges, maxActiveBans: this.options.maxActiveBans, brakes: this.brakes, nowSeconds: at,
+    });
+    if (verdict === 'standing') return;
+    if (verdict !== 'ban') {
+      this.refused[verdict] += 1;
       return;
     }
     this.standing.set(key, at + this.rule.banSeconds);
@@ -207,10 +199,5 @@ export class ThresholdBacktest {
     if (this.examples.length < EXAMPLES) {
       this.examples.push({ ts: record.ts, ip: record.ip, method: record.method, path: record.path, userAgent: record.userAgent, recorded: record.treatment, key: label });
     }
-  }
-
-  private liveCount(at: number): number {
-    for (const [key, until] of this.standing) if (until <= at) this.standing.delete(key);
-    return this.standing.size;
   }
 }

@@ -1,6 +1,7 @@
 import { formatRateLimitKey } from 'moat-waf';
 import { html, formatNumber, type Html } from '../html.js';
 import { csrfField, layout } from '../layout.js';
+import { previewControls, previewPanel } from './preview-controls.js';
 import type { RulesBuild, Site, StoredRule } from '../../store/store.js';
 import type { RuleHitCount } from '../../rules/rule-hits.js';
 import type { RangeName } from '../../stats/time-range.js';
@@ -124,27 +125,9 @@ function addRuleForm(base: string, csrf: string, state: RuleFormState | undefine
     <label>Mode <select name="mode">${option('mode', 'block', 'Block')}${option('mode', 'monitor', 'Monitor (report only)')}</select></label>
     <label>Note ${input('note', html`maxlength="500"`)}</label>
     <label>Expires (UTC) ${input('expires', html``, 'datetime-local')}</label>
-    ${previewControls(base)}
+    ${previewControls('data-rule-preview', `/api${base}/preview`)}
     <button type="submit">Add rule</button>
   </form>
-  ${previewPanel()}`;
+  ${previewPanel('rule-preview')}`;
 }
 
-/**
- * Backtest before saving: "Preview" replays the draft against the stored reports of the chosen range
- * (POST /api/sites/:id/rules/preview, see rules/rule-preview.ts); rule-preview.js shows progress and the
- * result in the panel below the form. Without script the buttons do nothing and "Add rule" still works.
- */
-function previewControls(base: string): Html {
-  return html`<div class="preview-controls">
-      <label>Preview over <select name="preview_range" data-preview-range>
-        <option value="1h">the last hour</option><option value="24h" selected>the last 24 hours</option><option value="7d">the last 7 days</option>
-      </select></label>
-      <button type="button" class="secondary" data-rule-preview="/api${base}/preview">Preview</button>
-    </div>`;
-}
-
-function previewPanel(): Html {
-  return html`<div id="rule-preview" class="rule-preview" aria-live="polite" hidden></div>
-  <script src="/assets/rule-preview.js" defer></script>`;
-}

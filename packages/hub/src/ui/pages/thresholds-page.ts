@@ -1,5 +1,6 @@
 import { html, formatNumber, formatTime, type Html } from '../html.js';
 import { csrfField, layout } from '../layout.js';
+import { previewControls, previewPanel } from './preview-controls.js';
 import type { Site } from '../../store/store.js';
 import type { ThresholdStats } from '../../thresholds/ban-service.js';
 import { banKeyLabel } from '../../thresholds/ban-key.js';
@@ -155,23 +156,9 @@ function ruleForm(base: string, csrf: string, state: ThresholdFormState | undefi
     <label>Ban for (seconds) ${text('banSeconds', html`min="1" max="2592000" required placeholder="3600"`, 'number')}</label>
     <label>Most bans per minute ${text('maxBansPerMinute', html`min="1" max="10000" placeholder="60"`, 'number')}</label>
     <label>Mode <select name="mode">${option('mode', 'monitor', 'Monitor (list who it would ban)', true)}${option('mode', 'enforce', 'Enforce (ban)')}</select></label>
-    ${previewControls(base)}
+    ${previewControls('data-threshold-preview', `/api${base}/preview`)}
     <button type="submit">${state?.ruleId ? 'Save' : 'Add threshold rule'}</button>
   </form>
-  <div id="threshold-preview" class="rule-preview" aria-live="polite" hidden></div>
-  <script src="/assets/threshold-preview.js" defer></script>`;
+  ${previewPanel('threshold-preview')}`;
 }
 
-/**
- * Backtest before saving: "Preview" replays the draft over the stored reports of the chosen range with
- * the hub's own counting and ban policy (POST /api/sites/:id/thresholds/preview, see
- * thresholds/threshold-preview.ts); threshold-preview.js shows progress, then whom it would have banned.
- */
-function previewControls(base: string): Html {
-  return html`<div class="preview-controls">
-      <label>Preview over <select name="preview_range" data-preview-range>
-        <option value="1h">the last hour</option><option value="24h" selected>the last 24 hours</option><option value="7d">the last 7 days</option>
-      </select></label>
-      <button type="button" class="secondary" data-threshold-preview="/api${base}/preview">Preview</button>
-    </div>`;
-}

@@ -1,0 +1,239 @@
+/**
+ * The job table both backtests run on: the rule preview (rule-preview.ts) and the threshold preview
+ * (thresholds/threshold-preview.ts). One job per site: a newer draft ends the site's running job, so a
+ * burst of drafts costs one scan, not one each, and its worker is gone before the next starts; a few jobs
+ * at most across all sites of a kind (the machine's cores also serve requests). A job is one or more
+ * worker threads (its parts), whose progress is summed; a time guard, cancellation, and the result kept a
+ * while for the page to fetch. A kind brings only its draft's worker inputs and how the final counts read.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker, type MessagePort } from 'node:worker_threads';
+import { HttpError } from '../server/http-error.js';
+import type { ReportScanSource } from '../store/report-scan.js';
+import type { HubStore } from '../store/store.js';
+
+export const PREVIEW_RANGES = { '1h': 3600, '24h': 86_400, '7d': 7 * 86_400 } as const;
+export type PreviewRange = keyof typeof PREVIEW_RANGES;
+
+export type PreviewState = 'running' | 'done' | 'failed' | 'cancelled';
+
+/** A scan still running after this is ended: a guard, not a target (10 M reports take seconds). */
+const MAX_SCAN_MS = 10 * 60_000;
+/** A finished job's result is kept this long for the page to fetch. */
+const KEEP_RESULT_MS = 15 * 60_000;
+/** Progress shown while parts run, so a bar never reads "complete" before the result is there. */
+const MAX_RUNNING_PROGRESS = 0.99;
+
+/** What a preview worker sends its parent; `Done` is the kind's final counts. */
+export type PreviewWorkerMessage<Done> =
+  | { type: 'progress'; scanned: number; ts: number }
+  /** A part that handed its counts to another part (over its peer port) is complete. */
+  | { type: 'sent'; scanned: number }
+  /** The whole job's counts (every part's, when the job was split). */
+  | ({ type: 'done'; scanned: number } & Done)
+  | { type: 'failed'; message: string };
+
+/** What every worker input carries: its part of the range (Unix seconds, [from, to)) and a port to another part. */
+export interface PreviewPartInput {
+  from: number;
+  to: number;
+  peer?: { port: MessagePort };
+}
+
+/** A job as the API shows it. */
+export interface PreviewJobView<Draft, Result> {
+  id: string;
+  siteId: number;
+  state: PreviewState;
+  rule: Draft;
+  range: PreviewRange;
+  from: number;
+  to: number;
+  /** Reports read so far, and the share of the range's time already passed (0 to 1). */
+  scanned: number;
+  progress: number;
+  /** Workers scanning at once. */
+  parts: number;
+  elapsedMs: number;
+  result?: Result;
+  error?: string;
+}
+
+/** Where and what a job scans, for its kind to make the worker inputs from. */
+export interface PreviewScan {
+  siteId: number;
+  source: ReportScanSource;
+  from: number;
+  to: number;
+  /** A folder of the job's own (made on first call), removed when the job ends. */
+  tempDir(): string;
+}
+
+/** What makes one kind of preview. */
+export interface PreviewKind<Draft, Input extends PreviewPartInput, Done, Result> {
+  /** The worker module without its extension: `.js` beside a built hub, `.ts` (through tsx) in tests and benches. */
+  worker: URL;
+  /** Jobs of this kind running at once across all sites. */
+  maxRunning: number;
+  /** The inputs of the job's workers, one per part; a throw fails the job with its message. */
+  prepare(draft: Draft, scan: PreviewScan): Promise<Input[]>;
+  /** The result the page gets from the final counts. */
+  result(draft: Draft, done: Done): Result;
+}
+
+interface Job<Draft, Result> extends PreviewJobView<Draft, Result> {
+  startedAt: number;
+  finishedAt?: number;
+  workers: Worker[];
+  tempDir?: string;
+  timer?: NodeJS.Timeout;
+}
+
+export class PreviewJobs<Draft, Input extends PreviewPartInput, Done, Result> {
+  private readonly jobs = new Map<number, Job<Draft, Result>>();
+  /** Per site, the exit of the workers last ended: the next job starts after them, never beside them. */
+  private readonly exits = new Map<number, Promise<unknown>>();
+  private closed = false;
+  /** Scans started since the hub started (a refused draft never starts one). */
+  started = 0;
+
+  constructor(private readonly kind: PreviewKind<Draft, Input, Done, Result>, private readonly options: { store: HubStore; now: () => number }) {}
+
+  /**
+   * Starts a preview of `draft` (already validated) over the last `range`, ending the site's previous job.
+   * 503 while the hub shuts down, 501 on an in-memory store, 429 when other sites' previews fill every slot.
+   */
+  async start(siteId: number, draft: Draft, range: PreviewRange): Promise<PreviewJobView<Draft, Result>> {
+    if (this.closed) throw new HttpError(503, 'the hub is shutting down', 'unavailable');
+    const source = this.options.store.reportScanSource();
+    if (!source) throw new HttpError(501, 'previews need a store on disk or PostgreSQL, not an in-memory database', 'preview_unavailable');
+    this.end(this.jobs.get(siteId), 'cancelled', 'a newer draft replaced it');
+    if (this.runningCount() >= this.kind.maxRunning) throw new HttpError(429, 'other previews are running; try again in a few seconds', 'preview_busy');
+    const nowMs = this.options.now();
+    const to = Math.floor(nowMs / 1000) + 1;
+    const job: Job<Draft, Result> = {
+      id: randomBytes(12).toString('hex'), siteId, state: 'running', rule: draft, range, from: to - PREVIEW_RANGES[range], to,
+      scanned: 0, progress: 0, parts: 1, elapsedMs: 0, startedAt: nowMs, workers: [],
+    };
+    this.jobs.set(siteId, job);
+    await this.exits.get(siteId);
+    try {
+      const inputs = await this.kind.prepare(draft, {
+        siteId, source, from: job.from, to: job.to, tempDir: () => (job.tempDir ??= mkdtempSync(join(tmpdir(), 'moat-preview-'))),
+      });
+      // Cancelled or replaced while preparing: its folder goes now (end() ran before it was made).
+      if (job.state !== 'running') removeTempDir(job);
+      else this.run(job, inputs);
+    } catch (error) {
+      this.end(job, 'failed', (error as Error).message);
+    }
+    return view(job, this.options.now());
+  }
+
+  /** The site's job with this id; undefined when there is none (another site's id included). */
+  get(siteId: number, jobId: string): PreviewJobView<Draft, Result> | undefined {
+    const job = this.jobs.get(siteId);
+    return job && job.id === jobId ? view(job, this.options.now()) : undefined;
+  }
+
+  cancel(siteId: number, jobId: string): boolean {
+    const job = this.jobs.get(siteId);
+    if (!job || job.id !== jobId) return false;
+    this.end(job, 'cancelled', 'cancelled');
+    return true;
+  }
+
+  /** Scans running now, across all sites. */
+  runningCount(): number {
+    let n = 0;
+    for (const job of this.jobs.values()) if (job.state === 'running') n++;
+    return n;
+  }
+
+  /** Ends every job (hub shutdown); resolves when their workers are gone. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.jobs.values()) this.end(job, 'cancelled', 'the hub is shutting down');
+    await Promise.allSettled([...this.exits.values()]);
+    this.jobs.clear();
+  }
+
+  private run(job: Job<Draft, Result>, inputs: Input[]): void {
+    this.started += 1;
+    job.parts = inputs.length;
+    job.timer = setTimeout(() => this.end(job, 'failed', 'the scan took too long'), MAX_SCAN_MS);
+    job.timer.unref();
+    // Per part: reports read and the share of its time passed; the job shows their sum and mean.
+    const scanned = inputs.map(() => 0);
+    const progress = inputs.map(() => 0);
+    const finished = inputs.map(() => false);
+    inputs.forEach((input, part) => {
+      const worker = startWorker(this.kind.worker, input);
+      job.workers.push(worker);
+      const span = Math.max(1, input.to - input.from);
+      worker.on('message', (message: PreviewWorkerMessage<Done>) => {
+        if (job.state !== 'running') return;
+        if (message.type === 'progress' || message.type === 'sent') {
+          scanned[part] = message.scanned;
+          progress[part] = message.type === 'sent' ? 1 : Math.min(MAX_RUNNING_PROGRESS, Math.max(0, (message.ts - input.from) / span));
+          if (message.type === 'sent') finished[part] = true;
+          job.scanned = scanned.reduce((a, b) => a + b, 0);
+          job.progress = Math.min(MAX_RUNNING_PROGRESS, progress.reduce((a, b) => a + b, 0) / progress.length);
+        } else if (message.type === 'done') {
+          job.scanned = message.scanned;
+          job.progress = 1;
+          job.result = this.kind.result(job.rule, message);
+          this.end(job, 'done');
+        } else {
+          this.end(job, 'failed', message.message);
+        }
+      });
+      worker.on('error', (error) => this.end(job, 'failed', error.message));
+      // A part that handed its counts over may exit; any other exit before the result is a failure.
+      worker.on('exit', () => { if (!finished[part]) this.end(job, 'failed', 'the scan stopped unexpectedly'); });
+      worker.unref();
+    });
+  }
+
+  /** Moves a running job to its final state once: ends its workers, removes its folder once they are gone. */
+  private end(job: Job<Draft, Result> | undefined, state: Exclude<PreviewState, 'running'>, error?: string): void {
+    if (!job || job.state !== 'running') return;
+    job.state = state;
+    if (error !== undefined) job.error = safeMessage(error);
+    job.finishedAt = this.options.now();
+    if (job.timer) clearTimeout(job.timer);
+    const workers = job.workers;
+    job.workers = [];
+    const exited = Promise.allSettled(workers.map((w) => w.terminate())).finally(() => removeTempDir(job));
+    this.exits.set(job.siteId, exited);
+    void exited.then(() => { if (this.exits.get(job.siteId) === exited) this.exits.delete(job.siteId); });
+    // Results stay fetchable for a while; then the job goes, unless a newer one replaced it already.
+    setTimeout(() => { if (this.jobs.get(job.siteId) === job) this.jobs.delete(job.siteId); }, KEEP_RESULT_MS).unref();
+  }
+}
+
+function removeTempDir(job: { tempDir?: string }): void {
+  if (job.tempDir) rmSync(job.tempDir, { recursive: true, force: true });
+  job.tempDir = undefined;
+}
+
+function view<Draft, Result>(job: Job<Draft, Result>, nowMs: number): PreviewJobView<Draft, Result> {
+  const { id, siteId, state, rule, range, from, to, scanned, progress, parts, result, error } = job;
+  return { id, siteId, state, rule, range, from, to, scanned, progress, parts, elapsedMs: (job.finishedAt ?? nowMs) - job.startedAt, result, error };
+}
+
+/** Worker errors may quote a connection string; nothing of it reaches a page. */
+function safeMessage(message: string): string {
+  return message.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>').slice(0, 300);
+}
+
+/** The kind's worker module, from dist (`.js`) or, in tests and benches, the sources through tsx. */
+function startWorker(module: URL, input: PreviewPartInput): Worker {
+  const transferList = input.peer ? [input.peer.port] : undefined;
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(`${module.href}.js`), { workerData: input, transferList });
+  const href = JSON.stringify(`${module.href}.ts`);
+  return new Worker(`import('tsx/esm/api').then((tsx) => tsx.register(), () => {}).then(() => import(${href}))`, { eval: true, workerData: input, transferList });
+}
