@@ -1,12 +1,13 @@
 /**
  * Web-standard path benchmark (issue 17): the cost of judging a request through Firewall.handle()
  * (a `Request` in, `Response | null` out) next to the Node path (Firewall.check on an IncomingMessage),
- * on the same hello world. Three servers, each bare and with Moat:
+ * on the same hello world. Five servers, each bare and with Moat:
  * - node:http: `withMoat(handler)`, the Node path, as the baseline the overhead budget is set on;
  * - fetch: a fetch handler on node:http through @hono/node-server's Request wrapper, `withMoatFetch(handler)`
  *   (which judges the IncomingMessage node-server hands it, i.e. the Node path behind a Web front door);
  * - hono: Hono on @hono/node-server, judging `c.req.raw` with handle(): the Web path itself, as on Bun or Deno;
- * - hono-adapter: Hono with Moat's adapter, `app.use(moat())`.
+ * - hono-adapter: Hono with Moat's adapter, `app.use(moat())`;
+ * - h3: h3 2 on node:http (srvx's Request around the IncomingMessage) with Moat's h3 adapter.
  * Same method as server-bench.ts: every server in its own child process, pinned to core 0 (autocannon to
  * core 1) where taskset allows, rounds
  * rotating the order, each change the median of per-round changes against the bare server of the same
@@ -26,13 +27,14 @@ import { median } from './lib/measure.js';
 import { pairedChange, pairedDifference, type PairedFigure } from './lib/paired-rounds.js';
 import { syntheticRanges } from './lib/synthetic.js';
 
-export type WebServerKind = 'node:http' | 'fetch' | 'hono' | 'hono-adapter';
-const KINDS: readonly WebServerKind[] = ['node:http', 'fetch', 'hono', 'hono-adapter'];
+export type WebServerKind = 'node:http' | 'fetch' | 'hono' | 'hono-adapter' | 'h3';
+const KINDS: readonly WebServerKind[] = ['node:http', 'fetch', 'hono', 'hono-adapter', 'h3'];
 const KIND_NAMES: Record<WebServerKind, string> = {
   'node:http': 'node:http, Node path (withMoat)',
   fetch: 'fetch handler via a Request wrapper (withMoatFetch)',
   hono: 'Hono, Web path (handle(c.req.raw))',
   'hono-adapter': 'Hono, Moat\'s adapter (app.use(moat()))',
+  h3: 'h3 2 on node:http, Moat\'s adapter (app.use(moat()))',
 };
 
 export interface WebBenchOptions {
@@ -173,7 +175,8 @@ function webMarkdown(setup: WebBenchResult['setup'], rows: WebBenchRow[]): strin
       'the server hands them (the Node path) and return synchronously or next()\'s own promise; the handle(c.req.raw) row is the ' +
       'Web path itself (the few headers it needs read with `Headers.get()`, the URL split, the engine), as on Bun and Deno, inside ' +
       'an async Hono middleware. Any Hono middleware takes Hono off its one-handler synchronous path, so the bare Hono apps have a ' +
-      'pass-through middleware in Moat\'s place (sync for the adapter row, async for the handle() row): the change is Moat\'s own. The load comes from one address and repeats one ' +
+      'pass-through middleware in Moat\'s place (sync for the adapter row, async for the handle() row): the change is Moat\'s own; so has the bare ' +
+      'h3 app, whose Moat judges the IncomingMessage behind srvx\'s Request (the Node path) for a request without a body. The load comes from one address and repeats one ' +
       `target, so Moat's memos answer most stages, as in the servers section.${setup.quick ? ' Quick run: figures are indicative only.' : ''}`,
     '',
     '| server | bare req/s | Moat req/s (change, quartiles) | bare CPU µs/req | Moat CPU µs/req (added, quartiles) |',
@@ -213,6 +216,14 @@ async function serve(kind: WebServerKind, variant: string, rules: string, data: 
     else app.use((_c, next) => next());
     app.get('/products/:id', (c) => c.text(HELLO));
     server = createAdaptorServer({ fetch: app.fetch }) as import('node:http').Server;
+  } else if (kind === 'h3') {
+    const { H3, toNodeHandler } = await import('h3');
+    const app = new H3();
+    // As for Hono: a pass-through middleware in Moat's place in the bare app.
+    if (moat) app.use((await import('../packages/moat/src/adapters/h3.js')).moat(options));
+    else app.use(() => undefined);
+    app.get('/products/:id', () => HELLO);
+    server = http.createServer(toNodeHandler(app));
   } else {
     const { Hono } = await import('hono');
     const app = new Hono();

@@ -36,14 +36,16 @@ export function platformClientIp(request: Request, context: unknown): string | u
  */
 export function nodeRequestOf(context: unknown): IncomingMessage | undefined {
   if (typeof context !== 'object' || context === null) return undefined;
-  const incoming = (context as { incoming?: unknown }).incoming;
-  if (typeof incoming !== 'object' || incoming === null) return undefined;
-  const candidate = incoming as Partial<IncomingMessage>;
-  // Shape, not instanceof: node:http is not imported, and the IncomingMessage may come from another realm.
-  if (typeof candidate.headers !== 'object' || typeof candidate.url !== 'string' || !Array.isArray(candidate.rawHeaders)) {
-    return undefined;
-  }
-  return eachHeaderOnce(candidate.headers, candidate.rawHeaders) ? (incoming as IncomingMessage) : undefined;
+  const incoming = incomingMessageOf((context as { incoming?: unknown }).incoming);
+  return incoming !== undefined && eachHeaderOnce(incoming) ? incoming : undefined;
+}
+
+/** `candidate` when it has the shape of a Node request (shape, not instanceof: node:http is not imported, and it may come from another realm). */
+export function incomingMessageOf(candidate: unknown): IncomingMessage | undefined {
+  if (typeof candidate !== 'object' || candidate === null) return undefined;
+  const req = candidate as Partial<IncomingMessage>;
+  if (typeof req.headers !== 'object' || typeof req.url !== 'string' || !Array.isArray(req.rawHeaders)) return undefined;
+  return candidate as IncomingMessage;
 }
 
 /**
@@ -52,10 +54,10 @@ export function nodeRequestOf(context: unknown): IncomingMessage | undefined {
  * the app reads: such a request goes to the Web path, which judges what the app sees. Counting the
  * parsed names against the raw lines costs a few property visits; repeats are rare.
  */
-function eachHeaderOnce(headers: object, rawHeaders: readonly string[]): boolean {
+export function eachHeaderOnce(req: IncomingMessage): boolean {
   let names = 0;
-  for (const _ in headers) names++;
-  return names * 2 === rawHeaders.length;
+  for (const _ in req.headers) names++;
+  return names * 2 === req.rawHeaders.length;
 }
 
 /** Judges a fetch handler's request: by the Node path when the platform handed over the IncomingMessage, else by the Web path. */

@@ -12,7 +12,7 @@ import type { BodyToRead } from '../http/body-kind.js';
 import { ClientIpResolver, peerlessSocketKind } from '../http/client-address.js';
 import { RequestNormalizer, type MoatHttpRequest } from '../http/normalized-request.js';
 import type { PeekedBody } from '../http/peek-body.js';
-import { webHeaders } from '../http/web-request.js';
+import { webHeaders, webMethodMayHaveBody } from '../http/web-request.js';
 import { toWebResponse } from '../http/web-response.js';
 import { TrustedProxies } from '../http/trusted-proxies.js';
 import { AddressWarnings, ForwardingWatch, type Peerless } from './address-warnings.js';
@@ -183,7 +183,8 @@ export class Firewall {
         if (stop !== undefined) return stop;
       }
       if (this.forwardingWatch !== null) this.forwardingWatch.watchForForwardingHeaders(judged);
-      if (wantsParams && this.bodies.enabled) body = this.bodies.webBodyToRead(request, headers);
+      // A GET's or HEAD's Request has no body on the runtimes Moat knows: its headers are not asked for.
+      if (wantsParams && this.bodies.enabled && webMethodMayHaveBody(judged.method)) body = this.bodies.webBodyToRead(request, headers);
     } catch (error) {
       return this.cannotJudge(asError(error), undefined);
     }
