@@ -96,10 +96,13 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     const servers = ok('servers');
     assert.ok(servers.rows.length > 0);
     for (const row of servers.rows) { positive(row.bare, `${row.server} bare`); positive(row.moat, `${row.server} moat`); }
-    // Quick mode runs every variant, Zen included, and measures the servers' CPU per request.
-    assert.deepEqual(servers.setup.variants, ['bare', 'moat', 'reporting', 'zen']);
+    // Quick mode runs every variant, Zen included, and measures the servers' CPU per request. Express also
+    // runs a pass-through layer and Moat in the node:http listener (server-bench.ts).
+    assert.deepEqual(servers.setup.variants, ['bare', 'moat', 'reporting', 'zen', 'layer', 'listener']);
     for (const row of servers.rows) {
-      for (const v of ['bare', 'moat', 'reporting', 'zen'] as const) {
+      const expected = row.server === 'express' ? ['bare', 'moat', 'reporting', 'zen', 'layer', 'listener'] as const : ['bare', 'moat', 'reporting', 'zen'] as const;
+      assert.deepEqual(Object.keys(row.variants).sort(), [...expected].sort(), row.server);
+      for (const v of expected) {
         const f = row.variants[v];
         assert.ok(f, `${row.server} ${v} missing`);
         positive(f.reqPerSecond, `${row.server} ${v} req/s`);
@@ -121,6 +124,10 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     const hub = ok('hub');
     positive(hub.ingest.httpRecordsPerSecond, 'hub ingest');
     positive(hub.queries.overviewMs, 'hub overview');
+    // The backtests at two sizes, the keyed rate limit and the threshold draft among them (their rows in the report).
+    assert.equal(new Set(hub.preview.map((p) => p.storedReports)).size, 2, 'previews at two sizes');
+    for (const p of hub.preview) positive(p.scanned, `${p.preview} preview (${p.rule}) scanned`);
+    assert.ok(hub.preview.some((p) => p.preview === 'threshold') && hub.preview.some((p) => p.rule.includes('header:x-api-key')));
     const scale = ok('scale');
     assert.ok(scale.rows.length >= 2);
     for (const row of scale.rows) { positive(row.evaluate.ns, 'scale evaluate'); assert.equal(row.missed, 0, `scale ${row.ranges}: wrong answers`); }
@@ -129,6 +136,7 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     assert.ok(md);
     const text = readFileSync(join(out, md), 'utf8');
     assert.match(text, /## Headline/);
+    assert.match(text, /\| threshold preview: .* of target \|/);
     assert.match(text, /server CPU per request/);
     assert.match(text, /vs Zen/);
     const linked = [...text.matchAll(/!\[[^\]]*\]\(([^)]+\.svg)\)/g)].map((m) => m[1]);

@@ -121,6 +121,14 @@ export function headlineTable(r: BenchResults): string {
       const f = v[key];
       if (bare && f?.vsBare) lines.push(`| ${s.server} hello world, server CPU per request${what} | ${us(f.cpuUs)} | without Moat ${us(bare.cpuUs)} | ${signedUs(f.vsBare.cpuAddedUs.median)} (${pct(f.vsBare.cpuChange.median)}) |`);
     }
+    // Express only: Moat judging before Express, and what any middleware layer costs there (server-bench.ts).
+    const listener = v.listener;
+    const layer = v.layer;
+    if (bare && listener?.vsBare) {
+      lines.push(`| ${s.server} hello world, req/s, Moat in the node:http listener before Express | ${n(Math.round(listener.reqPerSecond))} | without Moat ${n(Math.round(bare.reqPerSecond))} | ${pct(listener.vsBare.change.median)} |`);
+      lines.push(`| ${s.server} hello world, server CPU per request, Moat in the node:http listener before Express | ${us(listener.cpuUs)} | without Moat ${us(bare.cpuUs)} | ${signedUs(listener.vsBare.cpuAddedUs.median)} (${pct(listener.vsBare.cpuChange.median)}) |`);
+    }
+    if (bare && layer?.vsBare) lines.push(`| ${s.server} hello world, server CPU per request, a pass-through app.use (no firewall) | ${us(layer.cpuUs)} | without it ${us(bare.cpuUs)} | ${signedUs(layer.vsBare.cpuAddedUs.median)} (${pct(layer.vsBare.cpuChange.median)}) |`);
     const zen = v.zen;
     const reporting = v.reporting;
     if (bare && zen?.vsBare && reporting?.vsBare) {
@@ -279,6 +287,7 @@ function hubSection(h: HubBenchResult): string[] {
     `| overview page (HTML) | ${q.overviewPageMs.toFixed(1)} ms | | |`,
     `| request log | ${q.requestLogMs.toFixed(1)} ms | | |`,
     `| bulk load of the stored reports | ${n(Math.round(q.bulkLoadRecordsPerSecond))} records/s | | |`,
+    ...previewRows(h),
     ...('unavailable' in h.postgres ? [`| PostgreSQL | ${h.postgres.unavailable} | | |`] : [
       `| PostgreSQL: upsync over HTTP | ${n(Math.round(h.postgres.ingest.httpRecordsPerSecond))} records/s | direct store insert ${n(Math.round(h.postgres.ingest.directRecordsPerSecond))} records/s | ${h.postgres.ingest.ratio.toFixed(2)} |`,
       `| PostgreSQL: 24 h overview, ${n(h.postgres.queries.storedRecords)} reports (${h.postgres.queries.databaseMiB.toFixed(0)} MiB) | ${h.postgres.queries.overviewMs.toFixed(1)} ms | SQLite same size ${h.postgres.sqliteQueries.overviewMs.toFixed(1)} ms (${h.postgres.sqliteQueries.databaseMiB.toFixed(0)} MiB) | ${(h.postgres.queries.overviewMs / h.postgres.sqliteQueries.overviewMs).toFixed(2)} |`,
@@ -286,6 +295,20 @@ function hubSection(h: HubBenchResult): string[] {
     ]),
     '',
   ];
+}
+
+/**
+ * The backtests over the last 24 h of stored reports: the workers' scan time against the issue's target
+ * (2 s per million reports: ≤ 2 s at 1 M, ≤ 20 s at 10 M), the scan rate, and the progress the page showed.
+ */
+function previewRows(h: HubBenchResult): string[] {
+  return (h.preview ?? []).map((p) => {
+    const stored = p.storedReports ?? h.queries.storedRecords;
+    const targetSeconds = (2 * stored) / 1_000_000;
+    return `| ${p.preview ?? 'rule'} preview: ${p.rule}, ${n(stored)} stored reports | ${(p.scanMs / 1000).toFixed(2)} s scan, ${n(Math.round(p.reportsPerSecond))} reports/s, `
+      + `${p.parts} worker${p.parts > 1 ? 's' : ''} | target ≤ ${targetSeconds.toFixed(targetSeconds >= 10 ? 0 : targetSeconds >= 1 ? 1 : 2)} s; ${(p.jobMs / 1000).toFixed(2)} s with worker start-up, `
+      + `${p.progressSteps ?? 0} progress steps shown | ${(p.scanMs / 1000 / targetSeconds).toFixed(2)} of target |`;
+  });
 }
 
 function scaleSection(s: ScaleBenchResult): string[] {

@@ -32,9 +32,19 @@ const SERVERS: readonly ServerKind[] = ['node:http', 'express', 'fastify'];
 /**
  * bare: no firewall. moat: Moat standalone, judging every request. reporting: Moat in managed mode,
  * reporting every decision to a hub stand-in. zen: Zen by Aikido in blocking mode, without a token.
+ * Express only: layer, a pass-through `app.use((req, res, next) => next())` in Moat's place (what any
+ * middleware costs on Express before it does anything); listener, Moat judging in the node:http
+ * listener before Express (`http.createServer(withMoat(app))`), standalone.
  */
-export type ServerVariant = 'bare' | 'moat' | 'reporting' | 'zen';
-export const SERVER_VARIANTS: readonly ServerVariant[] = ['bare', 'moat', 'reporting', 'zen'];
+export type ServerVariant = 'bare' | 'moat' | 'reporting' | 'zen' | 'layer' | 'listener';
+export const SERVER_VARIANTS: readonly ServerVariant[] = ['bare', 'moat', 'reporting', 'zen', 'layer', 'listener'];
+
+/** The variants that only mean something on Express (see ServerVariant). */
+const EXPRESS_ONLY: readonly ServerVariant[] = ['layer', 'listener'];
+
+function variantsFor(kind: ServerKind, variants: readonly ServerVariant[]): ServerVariant[] {
+  return variants.filter((v) => kind === 'express' || !EXPRESS_ONLY.includes(v));
+}
 
 export interface ServerBenchOptions {
   /** A few seconds, tiny lists: proves the bench works, figures mean little. */
@@ -338,6 +348,7 @@ function variantFigures(rounds: RoundFigures[], bare: RoundFigures[] | null): Va
 
 const VARIANT_NAMES: Record<ServerVariant, string> = {
   bare: 'without a firewall', moat: 'Moat', reporting: 'Moat, reporting on', zen: 'Zen (blocking, no token)',
+  layer: 'a pass-through app.use in Moat\'s place', listener: 'Moat in the node:http listener, before Express',
 };
 
 /** Runs the server bench; see ServerBenchOptions. */
@@ -379,12 +390,13 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
     children.push(loader.child);
     const load = (seconds: number) => (port: number) => loader.run(port, seconds, setup.connections);
     const started = await Promise.all(servers.map(async (kind) => {
-      const list = await Promise.all(variants.map((v) => ServerChild.start(kind, v, files, sink.url)));
+      const list = await Promise.all(variantsFor(kind, variants).map((v) => ServerChild.start(kind, v, files, sink.url)));
       for (const server of list) children.push(server.child);
       return { kind, servers: list };
     }));
     const rows: ServerBenchRow[] = [];
     for (const { kind, servers: running } of started) {
+      const variants = variantsFor(kind, setup.variants);
       // Warm-up: let the JIT settle (briefly in a quick run, whose first requests would otherwise be all compile time).
       for (const server of running) await load(quick ? 0.3 : 2)(server.port);
       const rounds: RoundFigures[][] = variants.map(() => []);
@@ -433,7 +445,10 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
 
 /** The report's section: the notes say what each row measures, the tables the figures. */
 function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[], sink: { bytes: number; batches: number }): string[] {
-  const variants = setup.variants ?? ['bare', 'moat', 'reporting'];
+  const all = setup.variants ?? ['bare', 'moat', 'reporting'];
+  // The main tables hold what every server ran; the Express-only variants get a table of their own.
+  const variants = all.filter((v) => !EXPRESS_ONLY.includes(v));
+  const expressOnly = all.filter((v) => EXPRESS_ONLY.includes(v));
   const others = variants.filter((v) => v !== 'bare');
   const cell = (f: VariantFigures | undefined, what: 'req' | 'cpu') => {
     if (f === undefined) return '';
@@ -497,7 +512,47 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
         'without reporting: a µs or two on a base several times node:http\'s) can come out in either order in req/s: compare their quartiles, ' +
         'and their CPU per request, which tells them apart.',
       '',
+      ...expressLayerSection(rows.find((r) => r.server === 'express'), expressOnly, cell),
     ] : []),
+  ];
+}
+
+/**
+ * The Express-only variants beside bare Express and Moat's middleware: what any `app.use` layer costs
+ * on Express, and Moat judging in the node:http listener before Express. Empty when they did not run.
+ */
+function expressLayerSection(row: ServerBenchRow | undefined, expressOnly: readonly ServerVariant[],
+  cell: (f: VariantFigures | undefined, what: 'req' | 'cpu') => string): string[] {
+  if (row === undefined || expressOnly.length === 0) return [];
+  const shown: ServerVariant[] = ['bare', 'moat', ...expressOnly];
+  const layer = row.variants.layer?.vsBare;
+  const moat = row.variants.moat?.vsBare;
+  const listener = row.variants.listener?.vsBare;
+  const figures: string[] = [];
+  if (layer && moat) {
+    figures.push(`Here a pass-through \`app.use\` added ${signedUs(layer.cpuAddedUs.median)} of CPU per request (${pct(layer.change.median)} req/s), ` +
+      `Moat's middleware ${signedUs(moat.cpuAddedUs.median)}, so Moat's own part is about ` +
+      `${signedUs(moat.cpuAddedUs.median - layer.cpuAddedUs.median)} beyond any layer.`);
+  }
+  if (listener) {
+    figures.push(`Judging in the listener instead added ${signedUs(listener.cpuAddedUs.median)} (${pct(listener.change.median)} req/s).`);
+  }
+  return [
+    '**Express: what a middleware layer costs, and Moat before Express.** Beside bare Express (the baseline of every change ' +
+      'here, as above): "a pass-through app.use in Moat\'s place" is bare Express with `app.use((req, res, next) => next())` ' +
+      'first, the price Express asks of any middleware before it does anything; "Moat in the node:http listener" is Moat ' +
+      'judging the request before Express sees it, `http.createServer(withMoat(app, options))` (the same decisions: the ' +
+      'adapter conformance and request-interpretation tests run against it), which skips that layer and reads the request ' +
+      'before Express swaps its prototype. ' + figures.join(' '),
+    '',
+    `| server | ${shown.map((v) => `${VARIANT_NAMES[v]} (req/s${v === 'bare' ? '' : ', change, quartiles'})`).join(' | ')} |`,
+    `|---|${shown.map(() => '---:').join('|')}|`,
+    `| express | ${shown.map((v) => cell(row.variants[v], 'req')).join(' | ')} |`,
+    '',
+    `| server | ${shown.map((v) => `${VARIANT_NAMES[v]} (CPU µs/request${v === 'bare' ? '' : ', added, quartiles, change'})`).join(' | ')} |`,
+    `|---|${shown.map(() => '---:').join('|')}|`,
+    `| express | ${shown.map((v) => cell(row.variants[v], 'cpu')).join(' | ')} |`,
+    '',
   ];
 }
 
@@ -518,7 +573,7 @@ async function serve(kind: ServerKind, variant: ServerVariant, rules: string, da
   // Frameworks are loaded with require, as the Zen variant's server (lib/zen-server.cjs) must load them.
   type Options = import('../packages/moat/src/firewall/firewall.js').Firewall | import('../packages/moat/src/firewall/options.js').MoatOptions;
   let options: Options | null = null;
-  if (variant === 'moat') options = { rules, data, trustedProxies: [], logger: false };
+  if (variant === 'moat' || variant === 'listener') options = { rules, data, trustedProxies: [], logger: false };
   if (variant === 'reporting') {
     const { createManagedFirewall } = await import('../packages/moat/src/managed/managed-firewall.js');
     options = createManagedFirewall({
@@ -538,9 +593,15 @@ async function serve(kind: ServerKind, variant: ServerVariant, rules: string, da
   } else if (kind === 'express') {
     const express = requireHere('express') as typeof import('express');
     const app = express();
-    if (options !== null) app.use((await import('../packages/moat/src/adapters/express.js')).moat(options));
+    if (variant === 'layer') app.use((_req, _res, next) => { next(); });
+    else if (options !== null && variant !== 'listener') app.use((await import('../packages/moat/src/adapters/express.js')).moat(options));
     app.get('/products/:id', (_req, res) => { res.send(HELLO); });
-    server = http.createServer(app);
+    if (variant === 'listener' && options !== null) {
+      const { withMoat } = await import('../packages/moat/src/adapters/node.js');
+      server = http.createServer(withMoat(app, options));
+    } else {
+      server = http.createServer(app);
+    }
   } else {
     const Fastify = requireHere('fastify') as typeof import('fastify').default;
     const app = Fastify();

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import express from 'express';
 import { moat } from '../src/adapters/express.js';
+import { withMoat } from '../src/adapters/node.js';
 import type { Firewall } from '../src/firewall/firewall.js';
 import { STANDARD_RULES, adapterConformance, close, listen, rulesFile, send } from './adapters-helpers.js';
 
@@ -22,6 +23,21 @@ async function start(firewall: Firewall | Parameters<typeof moat>[0]): Promise<n
 }
 
 adapterConformance('express', start);
+
+/** The same app, judged in the node:http listener before Express sees the request (docs/performance.md). */
+async function startBeforeExpress(firewall: Firewall | Parameters<typeof moat>[0]): Promise<number> {
+  const app = express();
+  app.use(express.urlencoded({ extended: false }));
+  app.post('/login', (_req, res) => { res.send('ok'); });
+  app.post('/form', (req, res) => { res.json(req.body); });
+  app.use((_req, res) => { res.send('hello'); });
+  const server = createServer(withMoat(app, firewall));
+  const port = await listen(server);
+  after(() => close(server));
+  return port;
+}
+
+adapterConformance('express behind withMoat in the listener', startBeforeExpress);
 
 test('express: options instead of a firewall; the middleware exposes the firewall it made', async () => {
   const rules = rulesFile(STANDARD_RULES);

@@ -11,7 +11,20 @@ export type NodeHandler<Req extends IncomingMessage = IncomingMessage, Res exten
 export type ProtectedNodeHandler<Req extends IncomingMessage, Res extends ServerResponse> =
   NodeHandler<Req, Res> & { readonly firewall: Firewall };
 
-/** Returns a handler that judges each request and calls `handler` only for those that go on. */
+/**
+ * Returns a handler that judges each request and calls `handler` only for those that go on. The first
+ * form takes any handler of a plain Node request, an Express app included (`app` has several
+ * call signatures, and inference would pick Express's `(req: Request, …)` one): judging in the
+ * listener, before the framework, is the cheapest place (docs/performance.md).
+ */
+export function withMoat(
+  handler: (req: IncomingMessage, res: ServerResponse) => unknown,
+  options?: FirewallOrOptions,
+): ProtectedNodeHandler<IncomingMessage, ServerResponse>;
+export function withMoat<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse>(
+  handler: NodeHandler<Req, Res>,
+  options?: FirewallOrOptions,
+): ProtectedNodeHandler<Req, Res>;
 export function withMoat<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse>(
   handler: NodeHandler<Req, Res>,
   options?: FirewallOrOptions,

@@ -15,11 +15,12 @@ import { moat as expressMoat } from '../../src/adapters/express.js';
 import { moat as fastifyMoat } from '../../src/adapters/fastify.js';
 import { moat as koaMoat } from '../../src/adapters/koa.js';
 import { moat as honoMoat } from '../../src/adapters/hono.js';
+import { withMoat } from '../../src/adapters/node.js';
 import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
 import type { MoatOptions } from '../../src/firewall/options.js';
 import { close, listen, rulesFile, type RawResponse, type RequestSpec } from '../adapters-helpers.js';
 
-export type Framework = 'express' | 'fastify' | 'fastify-lenient' | 'koa' | 'hono';
+export type Framework = 'express' | 'express-listener' | 'fastify' | 'fastify-lenient' | 'koa' | 'hono';
 
 /** One framework's app twice: `plain` without Moat, `guarded` behind `firewall`. */
 export interface AppPair {
@@ -40,10 +41,11 @@ async function serve(server: Server): Promise<number> {
   return port;
 }
 
-const startExpress: Start = async (firewall) => {
+/** `where`: Moat as Express middleware, or judging in the node:http listener before Express. */
+const expressApp = (where: 'middleware' | 'listener'): Start => async (firewall) => {
   const app = express();
   app.set('env', 'test'); // no stack traces on stderr for the 4xx the attacks provoke
-  if (firewall !== null) app.use(expressMoat(firewall));
+  if (firewall !== null && where === 'middleware') app.use(expressMoat(firewall));
   app.use('/wp-admin', (req, res) => { res.send(`wp-admin:${req.originalUrl}`); });
   app.use('/api', (req, res) => { res.send(`api:${req.originalUrl}`); });
   app.get('/admin/secret/:file', (req, res) => { res.send(`secret:${req.params.file}`); });
@@ -54,7 +56,7 @@ const startExpress: Start = async (firewall) => {
   app.all('/form', express.urlencoded({ extended: false }), (req, res) => { res.json(req.body ?? null); });
   app.all('/json', express.json(), (req, res) => { res.json(req.body ?? null); });
   app.get('/:page', (req, res) => { res.send(`page:${req.params.page}`); });
-  return serve(createServer(app));
+  return serve(createServer(firewall !== null && where === 'listener' ? withMoat(app, firewall) : app));
 };
 
 function fastifyApp(options: FastifyServerOptions): Start {
@@ -102,7 +104,8 @@ const startHono: Start = async (firewall) => {
 };
 
 const STARTERS: Record<Framework, Start> = {
-  express: startExpress,
+  express: expressApp('middleware'),
+  'express-listener': expressApp('listener'),
   fastify: fastifyApp({}),
   // Router options some apps turn on: `/login;x` and `/login/` then reach the `/login` route.
   // (Fastify's FastifyRouterOptions type lags behind the router: it lacks useSemicolonDelimiter.)
