@@ -9,6 +9,9 @@
 // core than the servers: `taskset -c 1 npx tsx packages/moat/test/managed-cost.ts` (servers go on core 0).
 // Env: ROUNDS (6), SECONDS (2), RANGES (20000), PATTERNS (500), VARIANTS (comma list), PROF=<variant>
 // (that server runs with --cpu-prof into PROF_DIR, default $TMPDIR/moat-prof), KIND=node:http|fastify|express.
+// A/B of two trees in one run: a variant ending in `@b` (`managed-on@b`) loads Moat from MOAT_BUILD_B (a
+// directory holding a `src` beside `data` and `package.json`, as packages/moat does).
+// Thread CPU comes from /proc/<pid>/task/<tid>/schedstat (nanoseconds), not `stat` (10 ms ticks).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -25,7 +28,7 @@ const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, l
 const self = fileURLToPath(import.meta.url);
 const requireHere = createRequire(import.meta.url);
 /** MOAT_BUILD=<dir>: load Moat from compiled JavaScript there (profiles then name real lines), else the sources. */
-const moatRoot = process.env.MOAT_BUILD ? pathToFileURL(process.env.MOAT_BUILD).href : new URL('../src', import.meta.url).href;
+let moatRoot = process.env.MOAT_BUILD ? pathToFileURL(process.env.MOAT_BUILD).href : new URL('../src', import.meta.url).href;
 const moatModule = <T>(path: string): Promise<T> => import(`${moatRoot}/${path}`) as Promise<T>;
 
 interface ThreadSample {
@@ -55,7 +58,13 @@ function threadCpu(): ThreadSample {
       const waits = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
       const preempted = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const us = (Number(fields[11]) + Number(fields[12])) * tick;
+      // schedstat's first field is the thread's CPU time in ns; `stat` counts 10 ms ticks (too coarse per round).
+      let us = (Number(fields[11]) + Number(fields[12])) * tick;
+      try {
+        us = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+      } catch {
+        // a kernel without schedstat: the ticks
+      }
       if (Number(tid) === process.pid) {
         main += us;
         switches.mainWaits += waits;
@@ -73,7 +82,9 @@ function threadCpu(): ThreadSample {
   return { main, others, switches };
 }
 
-async function serve(variant: Variant, kind: string, rules: string, data: string, sink: string): Promise<void> {
+async function serve(variantArg: string, kind: string, rules: string, data: string, sink: string): Promise<void> {
+  if (variantArg.endsWith('@b')) moatRoot = pathToFileURL(join(process.env.MOAT_BUILD_B ?? '', 'src')).href;
+  const variant = variantArg.replace(/@b$/, '') as Variant;
   type Options = import('../src/firewall/firewall.js').Firewall | import('../src/firewall/options.js').MoatOptions;
   let options: Options | null = null;
   if (variant === 'standalone') options = { rules, data, trustedProxies: [], logger: false };
@@ -218,7 +229,9 @@ async function main(): Promise<void> {
   const bare = results.get('bare');
   console.log(`${kind}, ${rounds} rounds of ${seconds} s; sink got ${totals.batches} batches, ${totals.bytes} bytes, ${totals.polls} polls`);
   for (const [v, row] of results) {
-    const added = bare && v !== 'bare' ? ` (+${(med(row.us.map((u, i) => u - bare.us[i]))).toFixed(2)} µs vs bare, paired)` : '';
+    const twin = v.endsWith('@b') ? results.get(v.slice(0, -2) as Variant) : undefined;
+    const added = (bare && v !== 'bare' ? ` (+${(med(row.us.map((u, i) => u - bare.us[i]))).toFixed(2)} µs vs bare, paired)` : '') +
+      (twin ? ` (${(med(row.us.map((u, i) => u - twin.us[i]))).toFixed(2)} µs vs ${v.slice(0, -2)}, ratio ${(med(row.us.map((u, i) => u / twin.us[i]))).toFixed(3)}, paired)` : '');
     const others = Object.entries(row.othersUs).map(([name, xs]) => `${name} ${med(xs).toFixed(2)}`).filter((t) => !t.endsWith(' 0.00')).join(', ');
     console.log(`${v.padEnd(12)} ${med(row.us).toFixed(2)} µs/req${added}; main ${med(row.mainUs).toFixed(2)}; others: ${others}; ${Math.round(med(row.rps))} req/s`);
     const sw = row.switches;

@@ -149,3 +149,46 @@ test('a flood of unique user agents restarts the string tables: later counts sti
   assert.equal(counted.get('after-reset'), 3, 'the repeats after the reset count under their own key');
   assert.equal(counted.get('steady-agent'), 4 + 2, 'four before the flood; after it, a new key: one in full, two counted');
 });
+
+test('the request that starts the user-agent table afresh is answered 404 (sent in full, not counted): later counts still name the right key (attack on the ids)', async () => {
+  const { createRing, ringViews } = await import('../src/report/ring-layout.js');
+  const { RingWriter } = await import('../src/report/ring-writer.js');
+  const { RingReader } = await import('../src/report/ring-reader.js');
+  const { PassedAggregator } = await import('../src/report/passed-aggregator.js');
+  const { StatusJoin } = await import('../src/report/status-join.js');
+  const { MAX_INTERNED } = await import('../src/report/string-interner.js');
+  const sab = createRing(16 * 1024 * 1024);
+  const writer = new RingWriter(sab);
+  const reader = new RingReader(sab, '00000000-0000-0000-0000-');
+  const counters = ringViews(sab).counters;
+  const counted = new Map<string, number>();
+  const full = new Map<string, number>();
+  const written = new Map<string, number>();
+  const aggregator = new PassedAggregator(600_000, 0, reader.stringOf, counters, (e) => {
+    counted.set(e.userAgent, (counted.get(e.userAgent) ?? 0) + e.aggregated!);
+  });
+  const join = new StatusJoin(600_000, counters);
+  const passed = { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: [] } as const;
+  const at = Date.UTC(2026, 0, 1, 12, 0, 30);
+  const send = (userAgent: string, status: number) => {
+    const request = { ip: '198.51.100.4', ipSource: 'socket', method: 'GET', host: 'shop.test', path: '/', params: undefined, userAgent, headers: {}, url: '/' };
+    assert.ok(writer.write(passed as never, request as never, at, true));
+    writer.writeStatus(writer.lastSeq, status);
+    written.set(userAgent, (written.get(userAgent) ?? 0) + 1);
+  };
+  const drain = () => reader.drain((r) => full.set(r.userAgent, (full.get(r.userAgent) ?? 0) + 1), Infinity, aggregator, join, true);
+  for (let i = 0; i < 5; i++) send('steady-agent', 200);
+  drain();
+  // Unique user agents answered 403 (never counted) fill the table; the next new one, answered 404, starts
+  // it afresh and takes id 0, the id 'steady-agent' had; the same request answered 200 follows.
+  for (let u = 0; u < MAX_INTERNED - 1; u++) send(`flood-${u}`, 403);
+  send('after-reset', 404);
+  for (let i = 0; i < 4; i++) send('after-reset', 200);
+  for (let i = 0; i < 3; i++) send('steady-agent', 200);
+  drain();
+  aggregator.close();
+  for (const [agent, n] of written) {
+    assert.equal((full.get(agent) ?? 0) + (counted.get(agent) ?? 0), n, `${agent}: every request once, under its own name`);
+  }
+  assert.equal(counted.get('after-reset'), 3, 'the 404 and the first 200 in full, the rest counted under their own key');
+});

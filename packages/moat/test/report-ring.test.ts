@@ -132,3 +132,133 @@ test('a full ring refuses whole records; after the reader frees room, writing go
   assert.equal(order.length, written, 'every written record read once');
   for (let k = 1; k < order.length; k++) assert.ok(order[k] > order[k - 1], 'in order, none twice');
 });
+
+test('the same request again is a 32-byte repeat entry: each read back whole, with its own time, request id and query', () => {
+  const { sab, writer, read } = pair();
+  const { header } = ringViews(sab);
+  const same = () => request({ path: '/products/42', url: '/products/42?page=2&sort=price', params: 'page=2&sort=price' });
+  // A run's first record is not kept as a base (alternating traffic then stores nothing): the second is.
+  assert.ok(writer.write(PASSED, same(), 1000));
+  assert.ok(writer.write(PASSED, same(), 1001));
+  const firstTwo = usedBytes(header);
+  assert.ok(firstTwo > 2 * 80, 'two full records');
+  for (let i = 2; i < 100; i++) assert.ok(writer.write(PASSED, same(), 1000 + i));
+  assert.equal(usedBytes(header) - firstTwo, 98 * 32, 'every later one a repeat entry');
+  const records = read();
+  assert.equal(records.length, 100);
+  records.forEach((r, i) => {
+    assert.deepEqual({ ...r, requestId: '', atMs: 0, receivedMs: 0 }, { ...records[0], requestId: '', atMs: 0, receivedMs: 0 });
+    assert.equal(r.atMs, 1000 + i);
+    assert.equal(r.requestId, `aaaaaaaa-bbbb-cccc-dddd-${(i + 1).toString(16).padStart(12, '0')}`);
+    assert.equal(r.query, 'page=2&sort=price');
+    assert.equal(r.params, 'page=2&sort=price');
+  });
+});
+
+test('anything a repeat cannot carry ends the run: another field, query, decision, parameters, request id, monitor match or keys', () => {
+  const { sab, writer, read } = pair();
+  const { header } = ringViews(sab);
+  const base = request({ path: '/a', url: '/a?x=1' });
+  const blocked: Decision = { treatment: 'Blocked', category: 'bp', rule: '/a', ruleId: 'r-1', monitored: [] };
+  const odd: [string, Decision, MoatHttpRequest][] = [
+    ['ip', PASSED, { ...base, ip: '198.51.100.9' }],
+    ['user agent', PASSED, { ...base, userAgent: 'other/1' }],
+    ['no user agent', PASSED, { ...base, userAgent: undefined }],
+    ['path', PASSED, { ...base, path: '/b', url: '/b?x=1' }],
+    ['query', PASSED, { ...base, url: '/a?x=2' }],
+    ['host', PASSED, { ...base, host: 'other.example' }],
+    ['method', PASSED, { ...base, method: 'POST' }],
+    ['ip source', PASSED, { ...base, ipSource: 'x-forwarded-for' }],
+    ['decision', blocked, base],
+    ['rule id', { ...blocked, ruleId: 'r-2' }, base],
+    ['parameters', PASSED, { ...base, params: 'x=1&y=2' }],
+    ['other parameters (a body)', PASSED, { ...base, params: 'x=1&y=3' }],
+    ['request id', PASSED, { ...base, headers: { 'x-request-id': 'req-1' } }],
+    ['monitor match', { ...PASSED, monitored: [{ category: 'bu', rule: 'curl', ruleId: 'm-1' }] }, base],
+    ['keys', { ...PASSED, reportKeys: `header:x-api-key=${'a'.repeat(32)}` }, base],
+  ];
+  const expected: string[] = [];
+  for (const [name, decision, req] of odd) {
+    writer.write(PASSED, base, 1);
+    writer.write(PASSED, base, 2);
+    const before = usedBytes(header);
+    writer.write(decision, req, 3);
+    assert.ok(usedBytes(header) - before > 32, `${name}: a record in full`);
+    writer.write(decision, req, 4);
+    writer.write(decision, req, 5); // repeats its own record when it can, never the one before
+    expected.push('base', 'base', name, name, name);
+  }
+  const records = read();
+  assert.equal(records.length, expected.length);
+  for (let i = 0; i < records.length; i += 5) {
+    const [, decision, req] = odd[i / 5]!;
+    for (const r of records.slice(i, i + 2)) assert.deepEqual([r.ip, r.path, r.query, r.treatment, r.params, r.userAgent], ['203.0.113.7', '/a', 'x=1', 'Passed', undefined, 'Mozilla/5.0 (test)']);
+    for (const r of records.slice(i + 2, i + 5)) {
+      assert.deepEqual([r.ip, r.path, r.host, r.method, r.ipSource, r.userAgent, r.treatment, r.ruleId, r.monitored.length, r.keys],
+        [req.ip, req.path, req.host, req.method, req.ipSource, req.userAgent ?? '', decision.treatment, decision.ruleId, decision.monitored.length, decision.reportKeys]);
+      assert.equal(r.query, req.url.slice(req.url.indexOf('?') + 1));
+      assert.equal(r.params, req.params);
+    }
+  }
+  for (let k = 2; k < 5; k++) assert.equal(records[5 * 12 + k]!.requestId, 'req-1');
+});
+
+test('repeats after their base was read and its room handed back, across many wraps of the ring: none lost, none twice', () => {
+  const { writer, read } = pair(64 * 1024);
+  const seen: number[] = [];
+  let n = 0;
+  for (let round = 0; round < 300; round++) {
+    // Runs of 1 to 40 of one request, so bases sit anywhere: read in the run's middle, copied out, wrapped.
+    const path = `/run/${round % 3}`;
+    const length = 1 + ((round * 7) % 40);
+    for (let i = 0; i < length; i++) {
+      assert.ok(writer.write(PASSED, request({ path, url: `${path}?n=${round % 3}` }), n++));
+      if (i % 13 === 5) for (const r of read()) seen.push(r.atMs);
+    }
+    if (round % 2 === 0) for (const r of read()) seen.push(r.atMs);
+  }
+  for (const r of read()) seen.push(r.atMs);
+  assert.equal(seen.length, n);
+  seen.forEach((at, i) => assert.equal(at, i, 'in order, each once'));
+});
+
+test('a repeat refused for want of room is counted by the caller, and the next request goes in full to a reader that never saw its base', () => {
+  const { sab, writer, read } = pair(64 * 1024);
+  const same = request({ path: '/flood', url: '/flood' });
+  let written = 0;
+  while (writer.write(PASSED, same, written)) written++;
+  assert.ok(written > 1000, `${written} written before the ring filled`);
+  assert.equal(read().length, written);
+  // A new worker starts after a reset (the old one died): it knows no base, so the next write must carry one.
+  writer.reset();
+  const fresh = new RingReader(sab, 'ffffffff-bbbb-cccc-dddd-');
+  assert.ok(writer.write(PASSED, same, 1));
+  assert.ok(writer.write(PASSED, same, 2));
+  const out: QueuedRecord[] = [];
+  fresh.drain((r) => out.push(r));
+  assert.deepEqual(out.map((r) => [r.path, r.atMs]), [['/flood', 1], ['/flood', 2]]);
+});
+
+test('repeats that await their status: the drain stops at one whose status has not come and takes it once when it has', async () => {
+  const { StatusJoin } = await import('../src/report/status-join.js');
+  const { sab, writer, reader } = pair();
+  const join = new StatusJoin(60_000, ringViews(sab).counters);
+  const out: QueuedRecord[] = [];
+  const drain = (force = false) => reader.drain((r) => out.push(r), Infinity, null, join, force);
+  const same = request({ path: '/s', url: '/s' });
+  const seqs: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    assert.ok(writer.write(PASSED, same, i, true));
+    seqs.push(writer.lastSeq);
+  }
+  for (const [i, status] of [[0, 200], [1, 404], [2, 200]] as const) writer.writeStatus(seqs[i]!, status);
+  drain();
+  drain();
+  assert.deepEqual(out.map((r) => [r.atMs, r.status]), [[0, 200], [1, 404], [2, 200]], 'the fourth waits for its status');
+  for (const [i, status] of [[3, 500], [5, 201], [4, 200]] as const) writer.writeStatus(seqs[i]!, status);
+  drain();
+  // A slow machine may have moved the waiting ones into the join (after RING_HOLD_MS): they then come in status order.
+  out.sort((a, b) => a.atMs - b.atMs);
+  assert.deepEqual(out.map((r) => [r.atMs, r.status, r.requestId.slice(-2)]),
+    [[0, 200, '01'], [1, 404, '02'], [2, 200, '03'], [3, 500, '04'], [4, 200, '05'], [5, 201, '06']]);
+});

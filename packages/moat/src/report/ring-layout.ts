@@ -40,6 +40,19 @@ export const ENTRY_STATUS = 2;
 export const STATUS_ENTRY_BYTES = 16;
 export const STATUS_SEQ = 2;
 export const STATUS_CODE = 3;
+/**
+ * The same request as the record written just before (a record flagged FLAG_REPEAT_BASE, followed by
+ * nothing but status entries, pads and other repeats): every string field, the query and the flags are
+ * the base's; only its own sequence number, time and request-id counter differ. One client repeating one
+ * request is the common flood and hello world: this is 32 bytes to write and to read instead of a record.
+ * Words: kind, bytes, seq, unused, then atMs and the request-id counter as Float64s.
+ */
+export const ENTRY_REPEAT = 3;
+export const REPEAT_ENTRY_BYTES = 32;
+export const REPEAT_SEQ = 2;
+/** Float64 indexes (from the entry's start, in doubles) of the repeat's time and request-id counter. */
+export const REPEAT_AT_MS = 2;
+export const REPEAT_ID_COUNTER = 3;
 
 /**
  * Interned fields: a record holds an id per field, or a string written in the record (a new id, or a
@@ -79,6 +92,11 @@ export const FLAG_AWAITS_STATUS = 1 << 20;
 export const FLAG_KEYS = 1 << 16;
 /** Longest reported-keys string written (MAX_REPORT_KEYS keys of at most ~105 characters each). */
 export const MAX_KEYS_LENGTH = 1024;
+/**
+ * Repeat entries may follow this record (ENTRY_REPEAT): it has no cut value, no request-id header, no
+ * monitor match and no keys, so its whole content is its interned ids, its query and its parameters.
+ */
+export const FLAG_REPEAT_BASE = 1 << 17;
 /** Monitor matches written (at most 255), in the top byte. */
 export const MONITORED_SHIFT = 24;
 export const MAX_MONITORED = 255;

@@ -45,6 +45,11 @@ export class StringInterner {
     return id;
   }
 
+  /** The value found or added last ('' after a reset): the previous record's, for a repeat check (ring-writer.ts). */
+  get last(): string {
+    return this.lastValue;
+  }
+
   reset(): void {
     this.ids.clear();
     this.chars = 0;
