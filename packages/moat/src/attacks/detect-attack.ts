@@ -15,7 +15,7 @@ import { SHELL_FEATURES, detectShell } from './shell/detect-shell.js';
 import { SSRF_FEATURES, detectSsrf } from './ssrf/detect-ssrf.js';
 import { TEMPLATE_FEATURES, detectTemplateInjection } from './template/detect-template-injection.js';
 import { TRAVERSAL_FEATURES, detectTraversal } from './traversal/detect-traversal.js';
-import { ALL_ATTACK_CATEGORIES, ATTACK_CATEGORIES, type AttackCategory, type AttackCategorySet, type AttackLocation, type AttackMatch, type Finding } from './types.js';
+import { ALL_ATTACK_CATEGORIES, ATTACK_CATEGORIES, B_NOSQL, B_PROTOTYPE, B_SHELL, B_SQLI, B_SSRF, B_TEMPLATE, B_TRAVERSAL, B_XSS, type AttackCategory, type AttackCategorySet, type AttackLocation, type AttackMatch, type Finding } from './types.js';
 import { XSS_FEATURES, detectXss } from './xss/detect-xss.js';
 
 /** Values longer than this are examined in their first MAX_VALUE characters only (bounded work per value). */
@@ -24,14 +24,6 @@ export const MAX_VALUE = 256 * 1024;
 /** From this length a value with an encoding layer is examined in its decoded view only (see detectAttack). */
 export const LONG_VALUE = 1024;
 
-const B_SQLI = 1 << ATTACK_CATEGORIES.indexOf('sqli');
-const B_XSS = 1 << ATTACK_CATEGORIES.indexOf('xss');
-const B_TRAVERSAL = 1 << ATTACK_CATEGORIES.indexOf('traversal');
-const B_SHELL = 1 << ATTACK_CATEGORIES.indexOf('shell');
-const B_SSRF = 1 << ATTACK_CATEGORIES.indexOf('ssrf');
-const B_NOSQL = 1 << ATTACK_CATEGORIES.indexOf('nosql');
-const B_PROTOTYPE = 1 << ATTACK_CATEGORIES.indexOf('prototype');
-const B_TEMPLATE = 1 << ATTACK_CATEGORIES.indexOf('template');
 
 /** Feature bits that make each category worth running, indexed like ATTACK_CATEGORIES. */
 const NEEDS = [SQLI_FEATURES, XSS_FEATURES, TRAVERSAL_FEATURES, SHELL_FEATURES, SSRF_FEATURES, NOSQL_FEATURES, PROTOTYPE_FEATURES, TEMPLATE_FEATURES];

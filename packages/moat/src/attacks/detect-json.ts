@@ -8,7 +8,7 @@ import { detectAttack } from './detect-attack.js';
 import { isNosqlOperatorKey } from './nosql/detect-nosql.js';
 import { isPollutingKey } from './prototype/detect-prototype-pollution.js';
 import { redactedSnippet } from './snippet.js';
-import { ATTACK_CATEGORIES, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
+import { B_NOSQL, B_PROTOTYPE, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
 import { addWork } from './work-counter.js';
 
 export interface JsonWalkLimits {
@@ -20,8 +20,6 @@ export interface JsonWalkLimits {
 
 export const DEFAULT_JSON_LIMITS: JsonWalkLimits = { maxDepth: 32, maxNodes: 10_000 };
 
-const B_NOSQL = 1 << ATTACK_CATEGORIES.indexOf('nosql');
-const B_PROTOTYPE = 1 << ATTACK_CATEGORIES.indexOf('prototype');
 
 /** `ascii`: every string in `value` is known to be ASCII (see jsonIsAscii), a hint passed on to detectAttack. */
 export function detectInJson(value: unknown, enabled: AttackCategorySet, location: AttackLocation = 'json', limits: JsonWalkLimits = DEFAULT_JSON_LIMITS, ascii = false): AttackMatch | null {

@@ -28,18 +28,10 @@ import { SHELL_FEATURES } from './shell/detect-shell.js';
 import { sqlLiteralInWindow, sqlNumberInWindow } from './sqli/detect-sqli.js';
 import { TEMPLATE_FEATURES } from './template/detect-template-injection.js';
 import { TRAVERSAL_FEATURES } from './traversal/detect-traversal.js';
-import { ATTACK_CATEGORIES, ALL_ATTACK_CATEGORIES, type AttackCategorySet, type Finding } from './types.js';
+import { ALL_ATTACK_CATEGORIES, B_NOSQL, B_PROTOTYPE, B_SHELL, B_SQLI, B_SSRF, B_TEMPLATE, B_TRAVERSAL, B_XSS, type AttackCategorySet, type Finding } from './types.js';
 import { addWork } from './work-counter.js';
 import { XSS_FEATURES } from './xss/detect-xss.js';
 
-const B_SQLI = 1 << ATTACK_CATEGORIES.indexOf('sqli');
-const B_XSS = 1 << ATTACK_CATEGORIES.indexOf('xss');
-const B_TRAVERSAL = 1 << ATTACK_CATEGORIES.indexOf('traversal');
-const B_SHELL = 1 << ATTACK_CATEGORIES.indexOf('shell');
-const B_SSRF = 1 << ATTACK_CATEGORIES.indexOf('ssrf');
-const B_NOSQL = 1 << ATTACK_CATEGORIES.indexOf('nosql');
-const B_PROTOTYPE = 1 << ATTACK_CATEGORIES.indexOf('prototype');
-const B_TEMPLATE = 1 << ATTACK_CATEGORIES.indexOf('template');
 
 /**
  * From this raw length a field may be judged raw. Its decoded text must also exceed LONG_VALUE (checked

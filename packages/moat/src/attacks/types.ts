@@ -14,6 +14,16 @@ export type AttackCategorySet = number;
 
 export const ALL_ATTACK_CATEGORIES: AttackCategorySet = (1 << ATTACK_CATEGORIES.length) - 1;
 
+/** Each category's bit in an AttackCategorySet, as constants for the detectors' tables. */
+export const B_SQLI = 1 << ATTACK_CATEGORIES.indexOf('sqli');
+export const B_XSS = 1 << ATTACK_CATEGORIES.indexOf('xss');
+export const B_TRAVERSAL = 1 << ATTACK_CATEGORIES.indexOf('traversal');
+export const B_SHELL = 1 << ATTACK_CATEGORIES.indexOf('shell');
+export const B_SSRF = 1 << ATTACK_CATEGORIES.indexOf('ssrf');
+export const B_NOSQL = 1 << ATTACK_CATEGORIES.indexOf('nosql');
+export const B_PROTOTYPE = 1 << ATTACK_CATEGORIES.indexOf('prototype');
+export const B_TEMPLATE = 1 << ATTACK_CATEGORIES.indexOf('template');
+
 export function attackCategorySet(categories: Iterable<AttackCategory>): AttackCategorySet {
   let set = 0;
   for (const c of categories) {
