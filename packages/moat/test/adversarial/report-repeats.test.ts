@@ -13,7 +13,7 @@ import { moat } from '../../src/adapters/express.js';
 import { withMoat } from '../../src/adapters/node.js';
 import { createManagedFirewall, type ManagedFirewall, type ManagedFirewallOptions } from '../../src/managed/managed-firewall.js';
 import { ENTRY_REPEAT, WRITE_POS, type RingViews } from '../../src/report/ring-layout.js';
-import { FakeHub, rulesBytes, tempDir, waitFor } from '../helpers/fake-hub.js';
+import { FakeHub, tempDir, waitFor, hubWithWpAdminRules } from '../helpers/fake-hub.js';
 
 /** Repeat entries written into the ring so far (it has not wrapped in these tests): the fast path was taken. */
 function repeatEntries(fw: ManagedFirewall): number {
@@ -32,12 +32,7 @@ interface App {
   stop(): Promise<void>;
 }
 
-async function hubWithRules(): Promise<FakeHub> {
-  const hub = await new FakeHub().start();
-  hub.serve('custom_rules', rulesBytes({ block: { paths: ['/wp-admin'] } }).body);
-  hub.fault('data_subscriptions', { kind: 'status', status: 404 });
-  return hub;
-}
+const hubWithRules = hubWithWpAdminRules;
 
 /** The app answers 404 to a request with `x-missing` (same record, another status), 200 otherwise. */
 async function startApp(hub: FakeHub, kind: 'node' | 'express', upsync: ManagedFirewallOptions['upsync']): Promise<App> {

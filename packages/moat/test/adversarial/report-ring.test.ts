@@ -13,7 +13,7 @@ import { createManagedFirewall, type ManagedFirewall, type ManagedFirewallOption
 import { MAX_INTERNED, MAX_INTERNED_CHARS } from '../../src/report/string-interner.js';
 import { FIELD_LIMITS, TRUNCATED_MARKER } from '../../src/sync/report-record.js';
 import type { Upsync } from '../../src/sync/upsync.js';
-import { FakeHub, rulesBytes, tempDir, waitFor } from '../helpers/fake-hub.js';
+import { FakeHub, tempDir, waitFor, hubWithWpAdminRules } from '../helpers/fake-hub.js';
 import { serveApp } from '../helpers/served-app.js';
 
 /** String#isWellFormed without the ES2024 lib (Node 20 lacks parts of it): no lone surrogate. */
@@ -27,12 +27,7 @@ interface App {
   stop(): Promise<void>;
 }
 
-async function hubWithRules(): Promise<FakeHub> {
-  const hub = await new FakeHub().start();
-  hub.serve('custom_rules', rulesBytes({ block: { paths: ['/wp-admin'] } }).body);
-  hub.fault('data_subscriptions', { kind: 'status', status: 404 });
-  return hub;
-}
+const hubWithRules = hubWithWpAdminRules;
 
 /** Express behind a managed firewall; its server takes 2 MB request heads (a 1 MB URL). */
 async function expressApp(hub: FakeHub, upsync: ManagedFirewallOptions['upsync']): Promise<App> {

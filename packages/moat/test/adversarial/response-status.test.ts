@@ -4,15 +4,10 @@
 // neither erase nor double their records. Real Express and Fastify apps, a real hub stand-in on 127.0.0.1.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FakeHub, rulesBytes, waitFor } from '../helpers/fake-hub.js';
+import { hubWithWpAdminRules, waitFor } from '../helpers/fake-hub.js';
 import { startStatusApp } from '../helpers/status-app.js';
 
-async function hub(): Promise<FakeHub> {
-  const h = await new FakeHub().start();
-  h.serve('custom_rules', rulesBytes({ block: { paths: ['/wp-admin'] } }).body);
-  h.fault('data_subscriptions', { kind: 'status', status: 404 });
-  return h;
-}
+const hub = hubWithWpAdminRules;
 
 async function get(url: string): Promise<number> {
   const response = await fetch(url);
@@ -41,9 +36,11 @@ for (const framework of ['express', 'fastify'] as const) {
       assert.equal(missing.length, 40, 'every 404 is a record of its own');
       assert.ok(missing.every((r) => r.status === 404));
       assert.equal(h.passedCounts().filter((c) => c.path === '/missing').length, 0, 'no 404 hidden in a status-less count');
-      // The 200s are counted as before: the first in full, the rest as one count.
-      assert.equal(h.records().filter((r) => r.path === '/ok').length, 1);
-      assert.equal(h.passedCounts().filter((c) => c.path === '/ok').reduce((n, c) => n + c.count, 0), 39);
+      // The 200s are counted as before: the first of each minute's window in full, the rest as counts
+      // (the test may straddle a minute: then two windows).
+      const okRecords = h.records().filter((r) => r.path === '/ok').length;
+      assert.ok(okRecords >= 1 && okRecords <= 2, `${okRecords} /ok records in full`);
+      assert.equal(okRecords + h.passedCounts().filter((c) => c.path === '/ok').reduce((n, c) => n + c.count, 0), 40);
       assert.equal(h.requestsReported(), 80);
     } finally {
       await app.stop();

@@ -307,3 +307,11 @@ export async function waitFor(condition: () => boolean, what: string, timeoutMs 
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** A started hub stand-in serving rules that block /wp-admin, and no data subscription (404): the report tests' hub. */
+export async function hubWithWpAdminRules(): Promise<FakeHub> {
+  const hub = await new FakeHub().start();
+  hub.serve('custom_rules', rulesBytes({ block: { paths: ['/wp-admin'] } }).body);
+  hub.fault('data_subscriptions', { kind: 'status', status: 404 });
+  return hub;
+}
