@@ -5,8 +5,8 @@
  * auto-ban rule. `jobMs` is what the dashboard waits (worker start-up included: from sources through tsx
  * that alone is seconds; from dist, tens of milliseconds); `scanMs` is the workers' reading and judging
  * (the slower part's: a draft without a rate limit is scanned as the range's two halves in time, a rate
- * limit by IP as the clients' two halves, a keyed rate limit and a threshold rule by one worker; `parts`
- * says how many). `progressSteps` counts the distinct progress values the page would have shown while
+ * limit as the clients' two halves (by IP, or by the key's hash where a report carries it), a threshold
+ * rule as the keys' two halves whose crossings are then judged in order; `parts` says how many). `progressSteps` counts the distinct progress values the page would have shown while
  * polling. Wall-clock: the machine's load average is logged beside it.
  */
 import { loadavg } from 'node:os';

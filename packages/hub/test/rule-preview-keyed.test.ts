@@ -14,6 +14,7 @@ import { compileMoatRules, type Rule } from '../src/distribution/compile.js';
 import type { HubStore, ReportRecord, StoredReport } from '../src/store/store.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client } from './support/hub-fixture.js';
 import { freshDatabase, type TestDatabase } from './support/postgres.js';
+import { openReportScanner } from '../src/store/report-scan.js';
 import { bruteCount, runPreview, storedReports } from './support/preview-traffic.js';
 
 const PATH = '/api/items';
@@ -57,7 +58,8 @@ function keyedTraffic(nowSeconds: number, count: number): { records: ReportRecor
     const requestId = `k${i}`;
     sent.set(requestId, { apiKey, session, user });
     records.push({
-      ts: nowSeconds - 7200 + Math.floor((i / count) * 7000) + next(2), ip: `10.2.0.${client}`, method: next(4) === 0 ? 'POST' : 'GET',
+      // Some clients' addresses arrive IPv4-mapped (`::ffff:10.2.0.7`): one client either way.
+      ts: nowSeconds - 7200 + Math.floor((i / count) * 7000) + next(2), ip: `${next(5) === 0 ? '::ffff:' : ''}10.2.0.${client}`, method: next(4) === 0 ? 'POST' : 'GET',
       host: 'api.example.test', path: next(5) === 0 ? '/health' : PATH, parameter: '', userAgent: 'client/1', requestId,
       treatment: next(6) === 0 ? 'Blocked' : 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: null, ipSource: null, country: null,
       keys: keys.length > 0 ? keys : null,
@@ -84,8 +86,12 @@ function bruteRefused(reports: readonly StoredReport[], bucket: (r: StoredReport
 function byKey(kind: string): (r: StoredReport) => string {
   return (r) => {
     const hash = r.keys?.find((k) => k.kind === kind)?.hash;
-    return hash === undefined ? `ip ${r.ip}` : `key ${hash}`;
+    return hash === undefined ? `ip ${canonicalIp(r.ip)}` : `key ${hash}`;
   };
+}
+
+function canonicalIp(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice('::ffff:'.length) : ip;
 }
 
 /** The raw requests judged by a live engine with the draft, on a clock set to each report's time: ids of the blocked. */
@@ -147,11 +153,11 @@ function keyedSuite(storeName: string, open: () => Promise<{ hub: Hub<HubStore>;
         const rule = { kind: 'rateLimit', rateLimit: { path: PATH, limit: LIMIT, window: '10m', key: draft.key } };
         const job = (await runPreview(client, siteId, rule)) as Awaited<ReturnType<typeof runPreview>> & { rule: Rule };
         assert.equal(job.state, 'done', job.error);
-        assert.equal(job.parts, 1, 'a keyed limit is not split by address');
+        assert.equal(job.parts, 2, 'a keyed limit is split by client: the key, else the address');
         assert.equal(job.scanned, 3000);
         const refused = bruteRefused(reports, byKey(draft.kind));
         const expected = bruteCount(refused);
-        const perIp = bruteRefused(reports, (r) => `ip ${r.ip}`);
+        const perIp = bruteRefused(reports, (r) => `ip ${canonicalIp(r.ip)}`);
         assert.ok(expected.requests > 20, 'the traffic has bursts to refuse');
         assert.notEqual(expected.requests, perIp.length, 'counting per key gives other numbers than per IP');
         const result = job.result!;
@@ -163,6 +169,34 @@ function keyedSuite(storeName: string, open: () => Promise<{ hub: Hub<HubStore>;
         assert.deepEqual((result.matched.examples as { ts: number; ip: string }[]).map(({ ts, ip }) => ({ ts, ip })), newest);
         // A client judging the raw values (not the hashes) blocks exactly these requests.
         assert.deepEqual(liveBlocked(job.rule, reports, sent), refused.map((r) => r.requestId));
+      });
+
+      it(`the two halves of a ${draft.key} split read every report once, and every report of one counted client in one half`, async () => {
+        const source = hub.store.reportScanSource()!;
+        const halfOf = new Map<number, 0 | 1>();
+        for (const half of [0, 1] as const) {
+          const scanner = await openReportScanner(source, { method: false, host: false, parameter: false, keys: true }, { half, keyKind: draft.kind });
+          try {
+            const rows = await scanner.page(siteId, 0, Number.MAX_SAFE_INTEGER, { ts: -1, id: 0 }, 10_000);
+            for (const row of rows) {
+              assert.equal(halfOf.has(row[0]), false, 'a report in both halves');
+              halfOf.set(row[0], half);
+            }
+          } finally {
+            await scanner.close();
+          }
+        }
+        assert.equal(halfOf.size, reports.length);
+        const clientHalves = new Map<string, Set<number>>();
+        for (const r of reports) {
+          const client = byKey(draft.kind)(r);
+          const halves = clientHalves.get(client) ?? new Set<number>();
+          halves.add(halfOf.get(r.id)!);
+          clientHalves.set(client, halves);
+        }
+        for (const [client, halves] of clientHalves) assert.equal(halves.size, 1, `${client} is in both halves`);
+        const halves = [...clientHalves.values()].map((h) => [...h][0]);
+        assert.ok(halves.includes(0) && halves.includes(1), 'both halves get clients');
       });
     }
   });

@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { TrafficSummaryResult, TrafficSummaryState } from 'moat-waf/replay';
-import type { KeyHalf, ReportScanSource } from '../store/report-scan.js';
+import type { ClientHalf, ReportScanSource } from '../store/report-scan.js';
 import type { PreviewWorkerMessage } from './preview-jobs.js';
 
 /** What the preview worker is started with. */
@@ -18,7 +18,7 @@ export interface PreviewWorkerInput {
   /** Memory for the replayed rate limits. */
   rateLimitBytes: number;
   /** Set when the job is split by client (a rate limit): the half of the clients this worker replays. */
-  keyHalf?: KeyHalf;
+  clientHalf?: ClientHalf;
   /**
    * When the job is split between two workers (the range's halves in time, or the clients' halves): the
    * first part's worker `merge`s the second part's counts, which arrive on this port, and reports the

@@ -25,7 +25,7 @@ export async function scan(input: PreviewWorkerInput, send: (message: RulePrevie
   const columns: ScanColumns = { method: fields.has('method'), host: fields.has('host'), parameter: fields.has('params'), keys: fields.has('keys') };
   let scanner: ReportScanner;
   try {
-    scanner = await openReportScanner(input.source, columns, input.keyHalf);
+    scanner = await openReportScanner(input.source, columns, input.clientHalf);
   } catch (error) {
     replay.engine.close();
     throw error;

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
+import { formatRateLimitKey, type RateLimitKey } from 'moat-waf';
 import type { TrafficSummaryResult } from 'moat-waf/replay';
 import { compileMoatRules, unsafeRuleProblems, type Rule } from '../distribution/compile.js';
 import { findDataFile } from '../distribution/data-files.js';
@@ -21,8 +22,9 @@ const PAGE_SIZE = 5000;
  * Workers per scan, one per core, their counts merged (a 1 M-report scan in about half the wall time).
  * When a decision depends on the request alone (no rate limit, no expiry) the range's two halves in
  * time are scanned at once. A rate limit needs each client's requests in time order, but clients count
- * apart, so its two workers each replay the whole range for half of the clients (split by the reports'
- * IP text inside the database, see KeyHalf): exactly the counts of one pass.
+ * apart, so its two workers each replay the whole range for half of the clients (split inside the
+ * database by the reports' IP text, or for a keyed limit by the key's hash where a report carries it,
+ * see ClientHalf): exactly the counts of one pass.
  */
 const SPLIT_PARTS = 2;
 const RATE_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -87,7 +89,7 @@ async function workerInputs(rule: Rule, scan: PreviewScan, dataFilesDir: string 
   const input: PreviewWorkerInput = {
     source: scan.source, siteId: scan.siteId, from: scan.from, to: scan.to, rulesFile, dataFile, pageSize: PAGE_SIZE, rateLimitBytes: RATE_LIMIT_BYTES,
   };
-  return splittableInTime(rule) ? splitInTime(input) : splittableByClient(rule) ? splitByClient(input) : [input];
+  return splittableInTime(rule) ? splitInTime(input) : rule.kind === 'rateLimit' ? splitByClient(input, rule.rateLimit.key) : [input];
 }
 
 /** True when each report's decision depends on that report alone, so parts of the range may be judged apart. */
@@ -96,22 +98,21 @@ function splittableInTime(rule: Rule): boolean {
 }
 
 /**
- * True for a rate limit by IP. A keyed one counts a key across every address that sends it (and by IP
- * where a report has no key), so no split by address keeps its counters whole: one worker replays it.
+ * The clients' two halves (ClientHalf), each replayed over the whole range by a worker of its own. A
+ * keyed limit counts a key across every address that sends it, and by IP where a report has no key, so
+ * its halves go by the key's hash, else by IP. Exact, except that the clients' engines cap keyed counters
+ * per address (maxKeysPerClient, 1,024): an address sending more keys than that within the range drops
+ * its oldest counters in one pass, at a different point when its keys are split.
  */
-function splittableByClient(rule: Rule): boolean {
-  return rule.kind === 'rateLimit' && rule.rateLimit.key === undefined;
-}
-
-/** The clients' two halves (KeyHalf), each replayed over the whole range by a worker of its own. */
-function splitByClient(input: PreviewWorkerInput): PreviewWorkerInput[] {
+function splitByClient(input: PreviewWorkerInput, key: RateLimitKey | undefined): PreviewWorkerInput[] {
   if (SPLIT_PARTS < 2) return [input];
   const { port1, port2 } = new MessageChannel();
   // Each half's rate limits hold only its own clients: half the memory each.
   const rateLimitBytes = Math.floor(input.rateLimitBytes / 2);
+  const keyKind = key === undefined ? undefined : formatRateLimitKey(key);
   return [
-    { ...input, rateLimitBytes, keyHalf: 0, peer: { role: 'merge', port: port1 } },
-    { ...input, rateLimitBytes, keyHalf: 1, peer: { role: 'send', port: port2 } },
+    { ...input, rateLimitBytes, clientHalf: { half: 0, keyKind }, peer: { role: 'merge', port: port1 } },
+    { ...input, rateLimitBytes, clientHalf: { half: 1, keyKind }, peer: { role: 'send', port: port2 } },
   ];
 }
 

@@ -71,18 +71,65 @@ function keyHalfOneCondition(lastCharacter: string, containsDot: string): string
   return `(${containsDot} AND ${lastCharacter} IN ('1', '3', '5', '7', '9'))`;
 }
 
-export async function openReportScanner(source: ReportScanSource, columns: ScanColumns = ALL_SCAN_COLUMNS, half?: KeyHalf): Promise<ReportScanner> {
+/**
+ * A half of the clients a keyed counter counts (a keyed rate limit, a keyed threshold rule): a report
+ * carrying the rule's key (`kind`) belongs to the half of its hash's last hex digit (odd: half 1), one
+ * without it to its IP's half (KeyHalf). Every report of one counted client, a key from any address or
+ * an address without the key, falls in one half, so two workers count exactly what one pass counts.
+ */
+export interface ClientHalf {
+  half: KeyHalf;
+  /** The key kind the counter prefers (`header:x-api-key`); absent: by IP alone. */
+  keyKind?: string;
+}
+
+/** Functions a dialect spells differently: (haystack, needle) → 1-based position or 0, and (text, from) → one character. */
+export interface SplitDialect {
+  position(haystack: string, needle: string): string;
+  character(text: string, at: string): string;
+  lastCharacter(text: string): string;
+}
+
+export const SQLITE_SPLIT: SplitDialect = {
+  position: (haystack, needle) => `instr(${haystack}, ${needle})`,
+  character: (text, at) => `substr(${text}, ${at}, 1)`,
+  lastCharacter: (text) => `substr(${text}, -1)`,
+};
+
+export const POSTGRES_SPLIT: SplitDialect = {
+  position: (haystack, needle) => `strpos(${haystack}, ${needle})`,
+  character: (text, at) => `substr(${text}, ${at}, 1)`,
+  lastCharacter: (text) => `right(${text}, 1)`,
+};
+
+/** Canonical key kinds (`header:<token>`, `cookie:<name>`, `user`): nothing that could end the SQL literal but `'`, doubled. */
+const KEY_KIND_RE = /^[\x21-\x7e]{1,200}$/;
+
+/**
+ * `AND <condition>` limiting a scan to a half of the clients, or nothing for a whole scan. The key kind
+ * goes in as a literal (validated, quotes doubled): the statements' positional parameters stay as they are.
+ */
+export function clientHalfClause(split: ClientHalf | undefined, dialect: SplitDialect): string {
+  if (split === undefined) return '';
+  const byIp = keyHalfOneCondition(dialect.lastCharacter('ip'), `${dialect.position('ip', "'.'")} > 0`);
+  let one = byIp;
+  if (split.keyKind !== undefined) {
+    if (!KEY_KIND_RE.test(split.keyKind) || split.keyKind.includes(' ')) throw new Error('not a key kind');
+    // ' ' || keys: the kind at a token's start only (`header:x-api-key` is not `header:my-x-api-key`); the
+    // token starts at that position in `keys`, its hash after `<kind>=`, 32 digits, the last one deciding.
+    const needle = `' ${split.keyKind.replace(/'/g, "''")}='`;
+    const at = dialect.position(`' ' || keys`, needle);
+    const lastDigit = dialect.character('keys', `${at} + ${split.keyKind.length + 32}`);
+    one = `(CASE WHEN ${at} > 0 THEN ${lastDigit} IN ('1', '3', '5', '7', '9', 'b', 'd', 'f') ELSE ${byIp} END)`;
+  }
+  return split.half === 1 ? ` AND ${one}` : ` AND NOT ${one}`;
+}
+
+export async function openReportScanner(source: ReportScanSource, columns: ScanColumns = ALL_SCAN_COLUMNS, half?: ClientHalf): Promise<ReportScanner> {
   if (source.kind === 'sqlite') {
     const { SqliteReportScanner } = await import('./sqlite/report-scan.js');
     return new SqliteReportScanner(source.file, columns, half);
   }
   const { openPostgresReportScanner } = await import('./postgres/report-scan.js');
   return openPostgresReportScanner(source.connectionString, columns, half);
-}
-
-/** `AND <condition>` limiting a scan to a half of the keys, or nothing for a whole scan. */
-export function keyHalfClause(half: KeyHalf | undefined, lastCharacter: string, containsDot: string): string {
-  if (half === undefined) return '';
-  const one = keyHalfOneCondition(lastCharacter, containsDot);
-  return half === 1 ? ` AND ${one}` : ` AND NOT ${one}`;
 }

@@ -1,24 +1,41 @@
 /**
  * The threshold preview's scan, in a worker thread: every stored report of the range, oldest first,
  * through ThresholdBacktest (the hub's own evaluator and ban policy). Progress goes to the parent as
- * the scan passes through time; the parent ends the worker to cancel it. One worker, not two: counts
- * and bans depend on every earlier report of a key, and a ban's cap and rate on every other key.
+ * the scan passes through time; the parent ends the worker to cancel it. When the parent split the job
+ * by key (threshold-preview-split.ts), each of two workers counts its half of the keys, the second sends
+ * its crossings over their port, and the first judges both and reports the whole.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { parseReportedKeys } from '../ingest/reported-keys.js';
-import { isReportedKeyKind, type ReportedKey } from './ban-key.js';
-import { ThresholdBacktest, type BacktestRecord } from './threshold-preview-backtest.js';
-import { openThresholdScanner } from './threshold-preview-scan.js';
+import { isReportedKeyKind, banKeyLabel, type ReportedKey } from './ban-key.js';
+import { ThresholdBacktest, type BacktestExample, type BacktestRecord } from './threshold-preview-backtest.js';
+import { openThresholdScanner, type ThresholdReportScanner } from './threshold-preview-scan.js';
+import { judgeParts, ThresholdPartCounter, type ExampleCrossing, type PartCrossings } from './threshold-preview-split.js';
 import type { ThresholdPreviewWorkerInput, ThresholdPreviewWorkerMessage } from './threshold-preview.js';
 
 const TREATMENTS = ['Passed', 'Allowed', 'Blocked'] as const;
 const PROGRESS_EVERY_MS = 100;
 
+/** What the second part sends the first. */
+interface SentPart {
+  scanned: number;
+  scanMs: number;
+  crossings: PartCrossings;
+}
+
 export async function scanThresholds(input: ThresholdPreviewWorkerInput, send: (message: ThresholdPreviewWorkerMessage) => void): Promise<void> {
   const keyed = isReportedKeyKind(input.rule.key);
   const byStatus = input.rule.condition.status !== null;
-  const scanner = await openThresholdScanner(input.source, { keys: keyed, status: byStatus });
-  const backtest = new ThresholdBacktest(input.rule, input.options);
+  const peer = input.half === undefined ? undefined : input.peer;
+  // The second part's crossings, listened for from the start so they are not missed while this part runs.
+  const peerPart = peer?.role === 'merge' ? nextMessage<SentPart>(peer.port) : undefined;
+  const condition = input.rule.condition;
+  // A split part fetches its examples by id: it reads the method and path only for the condition, no user agent.
+  const scanner = await openThresholdScanner(input.source, peer
+    ? { keys: keyed, status: byStatus, method: condition.method !== null, path: condition.path !== null, userAgent: false }
+    : { keys: keyed, status: byStatus }, peer && input.half);
+  const backtest = peer ? undefined : new ThresholdBacktest(input.rule, input.options);
+  const counter = peer ? new ThresholdPartCounter(input.rule, input.options) : undefined;
   // One record, refilled per row: the backtest keeps nothing of it.
   const record: BacktestRecord = { ts: 0, ip: '', method: '', path: '', userAgent: '', treatment: 'Passed', status: null, aggregateCount: 1, keys: null };
   let scanned = 0;
@@ -38,15 +55,16 @@ export async function scanThresholds(input: ThresholdPreviewWorkerInput, send: (
       for (const row of rows) {
         record.ts = row[1];
         record.ip = row[2];
-        record.method = row[3];
-        record.path = row[4];
-        record.userAgent = row[5];
+        record.method = row[3] ?? '';
+        record.path = row[4] ?? '';
+        record.userAgent = row[5] ?? '';
         record.treatment = TREATMENTS[row[6]] ?? 'Passed';
         record.aggregateCount = row[7] ?? 1;
         record.keys = keyed ? storedKeys(row[8]) : null;
         // Null (none reported, or a row older than the column) never matches a status condition, as at ingest.
         record.status = row[9];
-        backtest.add(record);
+        if (counter) counter.add(record, row[0]);
+        else backtest!.add(record);
       }
       scanned += rows.length;
       const now = performance.now();
@@ -55,10 +73,47 @@ export async function scanThresholds(input: ThresholdPreviewWorkerInput, send: (
         send({ type: 'progress', scanned, ts: cursor.ts });
       }
     }
-    send({ type: 'done', scanned, result: { ...backtest.result(), keysStored: scanner.keysStored, scanMs: Math.round(performance.now() - started) } });
+    let scanMs = performance.now() - started;
+    if (!peer || !counter) {
+      send({ type: 'done', scanned, result: { ...backtest!.result(), keysStored: scanner.keysStored, scanMs: Math.round(scanMs) } });
+      return;
+    }
+    if (peer.role === 'send') {
+      const crossings = counter.counts();
+      const { tally } = crossings;
+      // The tallies move, not copied: this part is done with them.
+      peer.port.postMessage({ scanned, scanMs, crossings } satisfies SentPart, [tally.crossing, tally.ts, tally.weight, tally.newly].map((array) => array.buffer as ArrayBuffer));
+      peer.port.close();
+      send({ type: 'sent', scanned });
+      return;
+    }
+    const other = await peerPart!;
+    peer.port.close();
+    const judged = judgeParts(input.rule, input.options, [counter.counts(), other.crossings]);
+    scanMs = Math.max(scanMs, other.scanMs);
+    const examples = await exampleReports(scanner, input.siteId, judged.examples);
+    send({
+      type: 'done', scanned: scanned + other.scanned,
+      result: { ...judged.result, examples, keysStored: scanner.keysStored, scanMs: Math.round(scanMs) },
+    });
   } finally {
     await scanner.close().catch(() => undefined);
   }
+}
+
+/** The first bans' reports, read by id, in the order of the bans. */
+async function exampleReports(scanner: ThresholdReportScanner, siteId: number, crossings: readonly ExampleCrossing[]): Promise<BacktestExample[]> {
+  const rows = await scanner.byIds(siteId, crossings.map((c) => c.id));
+  return crossings.flatMap(({ id, key }) => {
+    const row = rows.get(id);
+    if (!row) return [];
+    const [ts, ip, method, path, userAgent, treatment] = row;
+    return [{ ts, ip, method, path, userAgent, recorded: TREATMENTS[treatment] ?? 'Passed', key: banKeyLabel(key) }];
+  });
+}
+
+function nextMessage<T>(port: MessagePort): Promise<T> {
+  return new Promise((resolve) => port.once('message', (message: T) => resolve(message)));
 }
 
 /** The stored keys text (validated at ingest); anything that no longer parses counts as none, so by IP. */

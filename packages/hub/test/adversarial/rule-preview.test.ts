@@ -113,6 +113,40 @@ describe('rule preview under attack', () => {
     assert.equal(job.result!.matched.requests, 12);
   });
 
+  it('one API key sent from eight addresses (some IPv4-mapped) stays one client to a keyed rate-limit backtest split over two workers', async () => {
+    const { siteId } = await createSiteWithKey(admin, 'shop key rotation');
+    const now = Math.floor(Date.now() / 1000);
+    const hash = 'c0ffee'.padEnd(32, '7');
+    // Each address alone sends 2 (under the limit of 2 per 10 min); the key sends 16, so 14 are refused.
+    await hub.store.insertReports(siteId, Array.from({ length: 16 }, (_, i) => ({
+      ts: now - 300 + i, ip: `${i % 3 === 0 ? '::ffff:' : ''}203.0.113.${i % 8}`, method: 'POST', host: 'a.test', path: '/api', parameter: '', userAgent: 'curl/8',
+      requestId: `rot-${i}`, treatment: 'Passed' as const, category: 'passed', rule: '-', ruleId: null, monitored: null, ipSource: null, country: null,
+      keys: [{ kind: 'header:x-api-key', hash }],
+    })));
+    const job = await runPreview(admin, siteId, { kind: 'rateLimit', rateLimit: { path: '/api', limit: 2, window: '10m', key: 'header:x-api-key' } }, '1h');
+    assert.equal(job.state, 'done', job.error);
+    assert.equal(job.parts, 2, 'scanned by two workers');
+    assert.equal(job.scanned, 16);
+    assert.equal(job.result!.matched.requests, 14);
+  });
+
+  it("a keyed rate-limit draft on a header named with a quote (x'-key, a legal header name) cannot break the split's SQL: it runs and counts", async () => {
+    const { siteId } = await createSiteWithKey(admin, 'shop quote');
+    const now = Math.floor(Date.now() / 1000);
+    const kind = "header:x'-key";
+    await hub.store.insertReports(siteId, Array.from({ length: 10 }, (_, i) => ({
+      ts: now - 300 + i, ip: `192.0.2.${i}`, method: 'GET', host: 'a.test', path: '/q', parameter: '', userAgent: 'curl/8',
+      requestId: `quote-${i}`, treatment: 'Passed' as const, category: 'passed', rule: '-', ruleId: null, monitored: null, ipSource: null, country: null,
+      keys: [{ kind, hash: (i % 2 === 0 ? 'a' : 'b').repeat(32) }],
+    })));
+    const job = await runPreview(admin, siteId, { kind: 'rateLimit', rateLimit: { path: '/q', limit: 3, window: '10m', key: kind } }, '1h');
+    assert.equal(job.state, 'done', job.error);
+    assert.equal(job.parts, 2);
+    assert.equal(job.scanned, 10);
+    // Two keys of 5 requests each, 3 allowed each: 4 refused.
+    assert.equal(job.result!.matched.requests, 4);
+  });
+
   it('100 concurrent previews of one site run one scan: every earlier job is replaced, the last one answers correctly', async () => {
     const responses = await Promise.all(Array.from({ length: 100 }, (_, i) =>
       admin.api('POST', url(siteA), { rule: { kind: 'userAgent', value: i === 99 ? 'sqlmap' : `bot-${i}` }, range: '7d' })));

@@ -178,6 +178,8 @@ export interface ThresholdPreviewJob {
   state: string;
   scanned: number;
   progress: number;
+  /** Workers that scanned: 2 when split by key. */
+  parts: number;
   error?: string;
   result?: {
     requests: number; matched: number; crossings: number; bans: number; bannedKeys: number;

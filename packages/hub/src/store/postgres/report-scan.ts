@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { keyHalfClause, scanSelectList, type KeyHalf, type ReportScanner, type ScanColumns, type ScanCursor, type ScanRow } from '../report-scan.js';
+import { clientHalfClause, POSTGRES_SPLIT, scanSelectList, type ClientHalf, type ReportScanner, type ScanColumns, type ScanCursor, type ScanRow } from '../report-scan.js';
 
 /** BIGINT columns (id, ts) as numbers, as the store's pool reads them. */
 const types = {
@@ -14,9 +14,9 @@ class PostgresReportScanner implements ReportScanner {
   private readonly selectList: string;
   private readonly halfClause: string;
 
-  constructor(private readonly client: pg.Client, columns: ScanColumns, half: KeyHalf | undefined) {
+  constructor(private readonly client: pg.Client, columns: ScanColumns, half: ClientHalf | undefined) {
     this.selectList = scanSelectList(columns);
-    this.halfClause = keyHalfClause(half, 'right(ip, 1)', "strpos(ip, '.') > 0");
+    this.halfClause = clientHalfClause(half, POSTGRES_SPLIT);
   }
 
   async page(siteId: number, from: number, to: number, cursor: ScanCursor, limit: number): Promise<ScanRow[]> {
@@ -42,7 +42,7 @@ class PostgresReportScanner implements ReportScanner {
   }
 }
 
-export async function openPostgresReportScanner(connectionString: string, columns: ScanColumns, half?: KeyHalf): Promise<ReportScanner> {
+export async function openPostgresReportScanner(connectionString: string, columns: ScanColumns, half?: ClientHalf): Promise<ReportScanner> {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: 10_000, application_name: 'moat-hub-preview' });
   await client.connect();
   return new PostgresReportScanner(client, columns, half);

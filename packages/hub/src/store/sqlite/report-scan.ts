@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { keyHalfClause, scanSelectList, type KeyHalf, type ReportScanner, type ScanColumns, type ScanCursor, type ScanRow } from '../report-scan.js';
+import { clientHalfClause, scanSelectList, SQLITE_SPLIT, type ClientHalf, type ReportScanner, type ScanColumns, type ScanCursor, type ScanRow } from '../report-scan.js';
 
 /**
  * Keyset pages over `reports_site_ts (site_id, ts)`, whose entries carry the rowid, so the order
@@ -11,13 +11,13 @@ export class SqliteReportScanner implements ReportScanner {
   private readonly stmt;
   private readonly lines;
 
-  constructor(file: string, columns: ScanColumns, half?: KeyHalf) {
+  constructor(file: string, columns: ScanColumns, half?: ClientHalf) {
     this.db = new Database(file, { readonly: true, fileMustExist: true, timeout: 5000 });
     this.db.pragma('mmap_size = 268435456');
     this.db.pragma('cache_size = -65536');
     this.stmt = this.db.prepare<[number, number, number, number, number, number], ScanRow>(
       `SELECT ${scanSelectList(columns)} FROM reports INDEXED BY reports_site_ts
-      WHERE site_id = ? AND ts >= ? AND ts < ? AND (ts > ? OR id > ?)${keyHalfClause(half, 'substr(ip, -1)', "instr(ip, '.') > 0")}
+      WHERE site_id = ? AND ts >= ? AND ts < ? AND (ts > ? OR id > ?)${clientHalfClause(half, SQLITE_SPLIT)}
       ORDER BY ts, id LIMIT ?`,
     ).raw();
     this.lines = this.db.prepare<[number, number], { method: string; host: string }>('SELECT method, host FROM reports WHERE id = ? AND site_id = ?');
