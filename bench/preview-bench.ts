@@ -56,8 +56,22 @@ const DRAFTS: { preview: PreviewTiming['preview']; name: string; rule: unknown }
   },
 ];
 
+/**
+ * A GET, tried again once on a reset connection: the hub runs in this process, so a long synchronous
+ * step before (the raw-scan baseline) can let the server close a keep-alive socket just as fetch picks it.
+ */
+async function getOnce(url: string, headers: Record<string, string>): Promise<Response> {
+  try {
+    return await fetch(url, { headers });
+  } catch (error) {
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    if (code !== 'ECONNRESET' && code !== 'UND_ERR_SOCKET') throw error;
+    return fetch(url, { headers });
+  }
+}
+
 export async function measurePreview(target: { hub: Hub<HubStore>; siteId: number; cookie: string; storedReports: number }, log: (line: string) => void): Promise<PreviewTiming[]> {
-  const me = (await (await fetch(`${target.hub.url}/api/me`, { headers: { cookie: target.cookie } })).json()) as { csrfToken: string };
+  const me = (await (await getOnce(`${target.hub.url}/api/me`, { cookie: target.cookie })).json()) as { csrfToken: string };
   const headers = { cookie: target.cookie, 'x-csrf-token': me.csrfToken, 'content-type': 'application/json' };
   const timings: PreviewTiming[] = [];
   for (const draft of DRAFTS) {
@@ -70,7 +84,7 @@ export async function measurePreview(target: { hub: Hub<HubStore>; siteId: numbe
     while (job.state === 'running') {
       if (job.progress > 0) progress.add(job.progress);
       await new Promise((resolve) => setTimeout(resolve, 50));
-      job = ((await (await fetch(`${url}/${job.id}`, { headers })).json()) as { job: Job }).job;
+      job = ((await (await getOnce(`${url}/${job.id}`, headers)).json()) as { job: Job }).job;
     }
     if (job.state !== 'done' || !job.result) throw new Error(`${draft.preview} preview ${job.state}: ${job.error}`);
     const matched = job.result.matched;

@@ -88,7 +88,9 @@ async function runPart<K extends PartName>(name: K): Promise<void> {
     const result = await runners[name]();
     (parts as Record<PartName, PartOutcome<PartName>>)[name] = { status: 'ok', seconds: (performance.now() - t0) / 1000, result } as PartOutcome<PartName>;
   } catch (e) {
-    const error = e instanceof Error ? `${e.message}${e.stack ? `\n${e.stack.split('\n').slice(1, 4).join('\n')}` : ''}` : String(e);
+    // fetch() hides what failed in `cause` (a reset socket, a refused connection): say it.
+    const cause = e instanceof Error && e.cause !== undefined ? ` (cause: ${e.cause instanceof Error ? e.cause.message : String(e.cause)})` : '';
+    const error = e instanceof Error ? `${e.message}${cause}${e.stack ? `\n${e.stack.split('\n').slice(1, 4).join('\n')}` : ''}` : String(e);
     (parts as Record<PartName, PartOutcome<PartName>>)[name] = { status: 'failed', seconds: (performance.now() - t0) / 1000, error };
     log(`  ${name} FAILED: ${error}`);
   }
