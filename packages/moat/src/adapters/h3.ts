@@ -2,7 +2,7 @@
 // server) as server middleware: `export default moat({ rules: 'rules.moat' })` in server/middleware/moat.ts.
 // - h3 2 hands middleware a Web Request (`event.req`) whose `ip` is the socket address srvx read from the
 //   platform (Bun, Deno); Moat judges it with the Web path (Firewall.checkWeb). On Node it wraps the
-//   IncomingMessage, which Moat judges by the Node path when it carries no body (judgeH3Event).
+//   IncomingMessage, which Moat judges by the Node path when it carries no body (judgeNodeBackedEvent).
 // - h3 1 runs on Node's own request (`event.node.req`), so Moat judges that: the client IP from the
 //   socket, the body left for readBody() (h3 1's toWebRequest() would drain the Node stream, and it
 //   builds a new Request on each call). Two things set it apart from a plain node:http handler:
@@ -56,7 +56,9 @@ export function moat(options?: FirewallOrOptions): MoatH3Middleware {
     // Headers, not the Node request's (a repeated header joined, not the first copy).
     let verdict: Verdict | Promise<Verdict>;
     const req = (event as { req?: unknown }).req;
-    if (isWebRequest(req)) verdict = judgeH3Event(firewall, req);
+    const node = nodeRequestBehind(req);
+    if (node !== undefined) verdict = judgeNodeBackedEvent(firewall, req as H3EventLike['req'], node);
+    else if (isWebRequest(req)) verdict = firewall.checkWeb(req, req.ip);
     else {
       // Watched from the first h3 1 request on, so that h3 2 apps never pay for the request context.
       contexts ??= nodeRequestContexts();
@@ -75,6 +77,21 @@ function answerOrGoOn(verdict: Verdict): Response | undefined {
 
 // ---- h3 2: srvx's Request, and on Node the IncomingMessage behind it ----
 
+/** An h3 2 Request (on Bun or Deno here: on Node the IncomingMessage behind it was found first). */
+function isWebRequest(req: unknown): req is H3EventLike['req'] {
+  return typeof req === 'object' && req !== null && typeof (req as { headers?: { get?: unknown } }).headers?.get === 'function';
+}
+
+/**
+ * The IncomingMessage behind h3 2's Request on Node, found before anything reads `req.headers`: srvx
+ * builds its Headers object on that first read, which a bodiless request judged by the Node path never
+ * needs (nor does a hello world). h3 1's `event.req` is the IncomingMessage itself, with no `runtime`.
+ */
+function nodeRequestBehind(req: unknown): IncomingMessage | undefined {
+  if (typeof req !== 'object' || req === null) return undefined;
+  return incomingMessageOf((req as H3EventLike['req']).runtime?.node?.req);
+}
+
 /**
  * On Node, srvx's Request wraps the IncomingMessage (`runtime.node.req`), which is judged by the Node
  * path when it declares no body: the parsed headers read directly, where each `Headers.get()` of the
@@ -85,13 +102,7 @@ function answerOrGoOn(verdict: Verdict): Response | undefined {
  * way the client is the socket's address, forwarding headers read only from Moat's trusted proxies
  * (srvx's own `trustProxy` does not decide for Moat). On Bun and Deno, `req.ip` is the platform's.
  */
-function isWebRequest(req: unknown): req is H3EventLike['req'] {
-  return typeof req === 'object' && req !== null && typeof (req as { headers?: { get?: unknown } }).headers?.get === 'function';
-}
-
-function judgeH3Event(firewall: Firewall, req: H3EventLike['req']): Verdict | Promise<Verdict> {
-  const node = incomingMessageOf(req.runtime?.node?.req);
-  if (node === undefined) return firewall.checkWeb(req, req.ip);
+function judgeNodeBackedEvent(firewall: Firewall, req: H3EventLike['req'], node: IncomingMessage): Verdict | Promise<Verdict> {
   if (declaredBodyLength(node.headers) === 0 && eachHeaderOnce(node)) return firewall.check(node);
   return firewall.checkWeb(req, node.socket?.remoteAddress);
 }

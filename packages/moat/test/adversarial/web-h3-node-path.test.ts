@@ -80,3 +80,58 @@ test('h3 2 on Node: a forged X-Forwarded-For naming an allow-listed address lets
   assert.equal((await send(port, { method: 'POST', path: '/form', headers: form, body: 'q=fine' })).body, '{"q":"fine"}');
   assert.equal(firewall.stats().ipHeaderUntrusted, 3);
 });
+
+/**
+ * An h3 2 app with Moat first; `built` counts the requests whose srvx Headers object was built (its
+ * `headers` getter read) while Moat judged them.
+ */
+async function serveCountingHeaders(firewall: Firewall): Promise<{ port: number; built: () => number; seen: string[] }> {
+  let built = 0;
+  const seen: string[] = [];
+  const guard = moat(firewall);
+  const app = new H3();
+  app.use((event) => {
+    const req = event.req;
+    const getter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(req), 'headers')?.get;
+    assert.ok(getter, 'srvx\'s Request has a headers getter');
+    let judging = true;
+    let counted = false;
+    Object.defineProperty(req, 'headers', {
+      get() {
+        if (judging && !counted) { counted = true; built++; }
+        return getter.call(req);
+      },
+    });
+    const answer = guard(event);
+    judging = false;
+    return answer;
+  });
+  app.all('/**', (event) => {
+    seen.push(event.req.headers.get('user-agent') ?? '');
+    return 'app';
+  });
+  const server = createServer(toNodeHandler(app));
+  after(() => close(server));
+  return { port: await listen(server), built: () => built, seen };
+}
+
+test('h3 2 on Node: a GET is judged without building srvx\'s Headers, yet /wp-admin evasions, a blocked host and a repeated blocked User-Agent are refused', async () => {
+  const firewall = guardedFirewall(RULES);
+  const { port, built, seen } = await serveCountingHeaders(firewall);
+  assert.equal((await send(port, { path: '/products/1?page=2', headers: { 'user-agent': 'Mozilla/5.0' } })).body, 'app');
+  for (const path of ['/wp-admin', '//WP-Admin/x', '/hello/%2e%2e/wp-admin', '/%2e%2e/wp-admin']) {
+    assert.equal((await send(port, { path })).status, 403, path);
+  }
+  assert.equal((await send(port, { path: '/', headers: { host: 'Admin.Example.Test.' } })).status, 403);
+  assert.equal(built(), 0);
+  // A repeated header name: Node keeps the first copy, srvx's Headers (what the app reads) joins both,
+  // so this one is judged by the Web path, on srvx's Headers.
+  const twice = 'GET /products/1 HTTP/1.1\r\nhost: example.test\r\nUser-Agent: Mozilla/5.0\r\nuser-agent: EvilBot/2.0\r\nconnection: close\r\n\r\n';
+  assert.equal((await rawRequest(port, twice)).status, 403);
+  assert.equal(built(), 1);
+  // A GET carrying a body with a blocked parameter: Node's parser hands the bytes over, srvx gives a GET
+  // no body, so the app cannot read it; the query is still judged.
+  const getWithBody = 'GET /products/1?q=%3Cscript%3E HTTP/1.1\r\nhost: example.test\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 5\r\nconnection: close\r\n\r\nq=abc';
+  assert.equal((await rawRequest(port, getWithBody)).status, 403);
+  assert.deepEqual(seen, ['Mozilla/5.0']);
+});
