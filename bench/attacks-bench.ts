@@ -5,7 +5,8 @@
  * 64 KiB form body of corpus prose in 16 fields (benign corpus lines, dense with look-alikes), through
  * the engine also as JSON, and the same two bodies made of ordinary prose (plain sentences; the form
  * both as encodeURIComponent and as a browser encodes it, apostrophes as `%27`). Also
- * shown: the detectors without their prefilter, which is what the feature scan saves. Values are drawn
+ * shown: the detectors without their prefilter, which is what the feature scan saves, and the request scan
+ * on the ordinary-prose forms with and without its SIMD byte scan (WebAssembly). Values are drawn
  * from a pool larger than the matcher's memo, so neither side is flattered by caching.
  */
 import { readFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { Engine } from '../packages/moat/src/engine/engine.js';
 import { buildRuleSet } from '../packages/moat/src/engine/rule-set.js';
 import { normalizeAttackSettings } from '../packages/moat/src/rules/attack-settings.js';
 import type { MoatRequest } from '../packages/moat/src/engine/decision.js';
+import { RequestAttackScan, compileAttackPolicy } from '../packages/moat/src/attacks/request-attacks.js';
 
 export interface AttacksBenchOptions {
   quick?: boolean;
@@ -165,6 +167,20 @@ export async function runAttacksBench(o: AttacksBenchOptions = {}): Promise<{ ro
   rows.push({ case: 'engine: 64 KiB form, ordinary prose', approach: 'attacks on (all block)', m: ordinaryFormOn, addedNs: ordinaryFormOn.ns - ordinaryOff.ns });
   rows.push({ case: 'engine: 64 KiB form, ordinary, browser', approach: 'attacks on (all block)', m: ordinaryBrowserOn, addedNs: ordinaryBrowserOn.ns - ordinaryOff.ns });
   rows.push({ case: 'engine: 64 KiB JSON, ordinary prose', approach: 'attacks on (all block)', m: ordinaryJsonOn, addedNs: ordinaryJsonOn.ns - ordinaryOff.ns });
+
+  // 5. The attack scan alone on the ordinary-prose forms: with the SIMD byte scan (what runs) and without
+  // it (what runs where WebAssembly is unavailable: native searches per character and field), interleaved.
+  const policy = compileAttackPolicy(normalizeAttackSettings('block'))!;
+  const withScan = new RequestAttackScan();
+  const withoutScan = new RequestAttackScan(null);
+  const bothForms = [...ordinaryForm, ...ordinaryBrowserForm];
+  const scanCase = (scan: RequestAttackScan) => measure((i) => scan.run(policy, bothForms[i & 15]!).block !== null, bodyOps, rounds);
+  const searched = scanCase(withoutScan);
+  const scanned = scanCase(withScan);
+  const searchedAgain = scanCase(withoutScan);
+  const searchedBest = searched.ns <= searchedAgain.ns ? searched : searchedAgain;
+  rows.push({ case: 'attack scan: 64 KiB form, ordinary prose', approach: 'native searches (no WebAssembly)', m: searchedBest });
+  rows.push({ case: 'attack scan: 64 KiB form, ordinary prose', approach: 'SIMD byte scan', m: scanned });
 
   for (const r of rows) log(`  ${r.case.padEnd(38)} ${r.approach.padEnd(30)} ${fmtNs(r.m.ns).padStart(10)} per request (min ${fmtNs(r.m.min)}, max ${fmtNs(r.m.max)})`);
   return { rows };

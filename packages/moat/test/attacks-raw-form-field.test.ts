@@ -31,6 +31,8 @@ const PIECES = [
   '1', '0', '=', '%3D', '%3d', '--', '%2D%2D', '%2d', '#', '%23', '(', '%28', '-', ')', '%29', ';', '%3B', '%0A', '%0a', '%00', '%09', '%zz', '%2', '%', '%u0027', '%U0027', '%25',
   '%C0%AE', '%c0%ae', '%e2%80%99', '.', '%2E', '..', 'proto', '__proto__', '%5F', '%5f', '%70', '%4F', '$ne', '%24', '<', '%3C', '%3c', '>', ':', '%3A', '/', '%2F', '\\', '%5C',
   '`', '{', '%7B', '@', 'é', 'TRUE', 'true', 'SLEEP', '(5)', 'AND', '&&', '||', '%7C%7C', '*', '/*', '*/', '%2A%2F', '+the+garden+', 'select', 'waitfor', 'delay',
+  // Contractions, read without decoding when they are a field's first quote (`'t+`), and what looks like one but is not.
+  "'t", "%27ll", "'s", "%27re", "'d", "'ve", "'m", "'tor", "'t.", "'s%2C", "%27d%3D", "'ll(", "'t%27",
 ];
 
 /** SQL that continues a statement once its quote closes, in pieces, with runs of spaces that cross a decoding window. */

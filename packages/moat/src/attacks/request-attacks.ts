@@ -14,7 +14,8 @@ import type { AttackExclusion, AttackSettings } from '../rules/attack-settings.j
 import { FormValueDecoder } from './decode/form-value.js';
 import { detectAttack, neededFeatures } from './detect-attack.js';
 import { rawPartFeatures } from './features.js';
-import { RAW_FIELD_FROM, UNKNOWN_BODY, rawBodyHints, rawFieldIsClean } from './raw-form-field.js';
+import { RAW_FIELD_FROM, UNKNOWN_BODY, bodyScanTables, rawBodyHints, rawFieldIsClean, rawFieldIsCleanMarked } from './raw-form-field.js';
+import { sharedByteScanner, type ByteScanner } from './byte-scan/byte-scanner.js';
 import { DEFAULT_JSON_LIMITS, detectInJson, jsonIsAscii } from './detect-json.js';
 import { ATTACK_CATEGORIES, attackCategorySet, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
 import { workSteps } from './work-counter.js';
@@ -103,11 +104,26 @@ export class RequestAttackScan implements RequestAttacks {
   private readonly formValues = new FormValueDecoder();
   /** rawBodyHints() of the form body being read. */
   private bodyHints = UNKNOWN_BODY;
+  /**
+   * The byte scan of the form body being read (see readFormBody): its records (null: not scanned, fields
+   * are searched), how many, for which categories, and the first record not yet behind the field read.
+   */
+  private marks: Int32Array | null = null;
+  private marked = 0;
+  private markedFor: AttackCategorySet = 0;
+  private markCursor = 0;
   /** Whether every string of the JSON body being walked is ASCII (jsonIsAscii). */
   private jsonAscii = false;
   /** Exclusions whose path matches this request; usually none. */
   private excluded: CompiledExclusion[] | null = null;
   private workStart = 0;
+
+  /**
+   * `byteScanner`: the SIMD byte scan for long form bodies (by default the thread's, made at the first
+   * long form body), or null to search each field natively: what runs when WebAssembly is unavailable,
+   * and what tests pass to check that path.
+   */
+  constructor(private byteScanner?: ByteScanner | null) {}
 
   /** Reads every input; stops at the first block-mode match. */
   run(policy: AttackPolicy, req: AttackInputs): this {
@@ -145,9 +161,10 @@ export class RequestAttackScan implements RequestAttacks {
     const body = req.body;
     if (body !== undefined) {
       if (body.kind === 'form') {
-        // Worth it only when some field may be judged raw (raw-form-field.ts).
-        this.bodyHints = body.text.length > RAW_FIELD_FROM ? rawBodyHints(body.text, policy.block | policy.monitor) : UNKNOWN_BODY;
-        if (this.pairs(body.text, 0, body.text.length, 'body')) return this;
+        this.readFormBody(body.text, policy.block | policy.monitor);
+        const over = this.pairs(body.text, 0, body.text.length, 'body');
+        this.marks = null;
+        if (over) return this;
       } else if (this.json(body.text)) return this;
     }
     const headers = req.headers;
@@ -158,6 +175,33 @@ export class RequestAttackScan implements RequestAttacks {
       if (typeof cookie === 'string' && this.cookies(cookie)) return this;
     }
     return this;
+  }
+
+  /**
+   * Prepares the raw reading of a form body's long fields (raw-form-field.ts), worth it only when some
+   * field may be judged raw: an ASCII body is scanned once for the bytes that matter (SIMD, ~6–10 µs of
+   * CPU per 64 KiB), else each character is searched for once in the body (rawBodyHints) and again in
+   * each field that may hold it.
+   */
+  private readFormBody(text: string, enabled: AttackCategorySet): void {
+    this.marks = null;
+    this.bodyHints = UNKNOWN_BODY;
+    if (text.length <= RAW_FIELD_FROM) return;
+    if (this.byteScanner === undefined) this.byteScanner = sharedByteScanner();
+    // Buffer.byteLength counts UTF-8 bytes natively: equal to the length only for ASCII, the only text
+    // the scan reads exactly (one byte per character).
+    if (this.byteScanner !== null && Buffer.byteLength(text, 'utf8') === text.length) {
+      const records = this.byteScanner.scan(text, bodyScanTables(enabled));
+      if (records >= 0) {
+        // Read after the scan: a scan that grew the memory made a new view.
+        this.marks = this.byteScanner.marks;
+        this.marked = records;
+        this.markedFor = enabled;
+        this.markCursor = 0;
+        return;
+      }
+    }
+    this.bodyHints = rawBodyHints(text, enabled);
   }
 
   /** Examines one input; true when the scan is over (a block-mode match, or the work cap). */
@@ -268,7 +312,16 @@ export class RequestAttackScan implements RequestAttacks {
       // most of a 64 KiB form body's cost. Counted as work like the decoded value would be.
       if (valueEnd - nameEnd > RAW_FIELD_FROM && workSteps() - this.workStart <= MAX_WORK_PER_REQUEST) {
         const enabled = this.blockFor(location, name) | this.monitorFor(location, name);
-        if (enabled === 0 || rawFieldIsClean(rawValue, enabled, location === 'body' ? this.bodyHints : UNKNOWN_BODY)) return false;
+        if (enabled === 0) return false;
+        // The marks serve any field checked for the scanned categories or fewer (exclusions and monitor matches only remove some).
+        const marks = this.marks;
+        if (location === 'body' && marks !== null && (enabled & ~this.markedFor) === 0) {
+          let k = this.markCursor;
+          // Steps of 32 bytes wholly before the value are behind every later field too.
+          while (k < this.marked && marks[2 * k]! + 32 <= nameEnd) k++;
+          this.markCursor = k;
+          if (rawFieldIsCleanMarked(raw, nameEnd + 1, valueEnd, enabled, marks, k, this.marked)) return false;
+        } else if (rawFieldIsClean(rawValue, enabled, location === 'body' ? this.bodyHints : UNKNOWN_BODY)) return false;
       }
       const value = this.formValues.decode(rawValue);
       if (this.value(value, location, name, this.formValues.ascii)) return true;

@@ -1,0 +1,182 @@
+/**
+ * The bytes of a small WebAssembly module, assembled here instruction by instruction (no toolchain, no
+ * dependency; the WAT each line stands for is written beside it). It exports `memory` and one function:
+ *
+ *   scan(input: i32, length: i32, out: i32, cap: i32) -> i32
+ *
+ * which reads `length` bytes from `input` 32 at a time (two SIMD blocks) and marks each byte that is
+ *   - in a set of bytes given as two 16-byte nibble tables at memory 0 (low nibble) and 16 (high
+ *     nibble): byte b is in the set when lowTable[b & 15] & highTable[b >> 4] is not zero;
+ *   - or in a pair `..` or `pr`: the pair's first byte, and maybe its second and the byte before it.
+ * For each 32-byte step holding a mark it writes a record of two i32 at `out`: the step's offset from
+ * `input`, then a bit mask of its marked bytes (bit k: the byte at offset + k). It returns how many
+ * records it wrote, or -1 when there would be more than `cap`.
+ * The 32 bytes after the input must be zero (the last step and its look-ahead read them; zero is in no set). */
+
+// Value types and the opcodes used (WebAssembly core 2.0, SIMD proposal numbering).
+const I32 = 0x7f;
+const V128 = 0x7b;
+const BLOCK = 0x02;
+const LOOP = 0x03;
+const IF = 0x04;
+const END = 0x0b;
+const BR = 0x0c;
+const BR_IF = 0x0d;
+const RETURN = 0x0f;
+const VOID = 0x40;
+const LOCAL_GET = 0x20;
+const LOCAL_SET = 0x21;
+const I32_STORE = 0x36;
+const I32_CONST = 0x41;
+const I32_GE_U = 0x4f;
+const I32_NE = 0x47;
+const I32_ADD = 0x6a;
+const I32_SUB = 0x6b;
+const I32_AND = 0x71;
+const I32_OR = 0x72;
+const I32_SHL = 0x74;
+const SIMD = 0xfd;
+const V128_LOAD = 0x00;
+const I8X16_SWIZZLE = 0x0e;
+const I8X16_SPLAT = 0x0f;
+const I16X8_SPLAT = 0x10;
+const I16X8_EQ = 0x2d;
+const I8X16_NE = 0x24;
+const V128_AND = 0x4e;
+const V128_OR = 0x50;
+const I8X16_BITMASK = 0x64;
+const I16X8_SHR_U = 0x8d;
+
+/** Unsigned LEB128. */
+function u32(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 (for i32.const). */
+function s32(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...u32(body.length), ...body];
+}
+
+function name(s: string): number[] {
+  return [...u32(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+}
+
+// Locals: the four parameters, then the function's own.
+const INPUT = 0;
+const LENGTH = 1;
+const OUT = 2;
+const CAP = 3;
+const AT = 4; // i32: address of the block being read
+const END_AT = 5; // i32: input + length
+const BITS = 6; // i32: bit mask of the step's marked bytes
+const COUNT = 7; // i32: records written
+const RECORD = 8; // i32: address of the record being written
+const BLOCK_V = 9; // v128: the block
+const LOW_TABLE = 10;
+const HIGH_TABLE = 11;
+const NIBBLE = 12; // splat 0x0f
+const DOT = 13; // i16x8 splat of `..`
+const P = 14; // i16x8 splat of `pr`
+const ZERO = 15;
+const NEXT_V = 16; // v128: the block one byte on
+
+const get = (local: number) => [LOCAL_GET, local];
+const set = (local: number) => [LOCAL_SET, local];
+const i32 = (n: number) => [I32_CONST, ...s32(n)];
+const simd = (op: number) => [SIMD, ...u32(op)];
+/** v128.load offset=`offset` (alignment hint 1 byte: the input is read at any address). */
+const load = (offset: number) => [SIMD, ...u32(V128_LOAD), 0, ...u32(offset)];
+const splat = (byte: number, local: number) => [...i32(byte), ...simd(I8X16_SPLAT), ...set(local)];
+
+/**
+ * Leaves on the stack a vector that is non-zero in each byte of the block at `at + offset` that is
+ * marked: in the set (nibble tables), or by a pair `..` or `pr` (read from the next byte on).
+ */
+const marksOf = (offset: number) => [
+  ...get(AT), ...load(offset), ...set(BLOCK_V),
+  // swizzle(lo, v & 0x0f) & swizzle(hi, v >> 4)
+  ...get(LOW_TABLE), ...get(BLOCK_V), ...get(NIBBLE), ...simd(V128_AND), ...simd(I8X16_SWIZZLE),
+  // The high nibble by a 16-bit shift and a mask: one instruction each on x64, where a byte shift is emulated by several.
+  ...get(HIGH_TABLE), ...get(BLOCK_V), ...i32(4), ...simd(I16X8_SHR_U), ...get(NIBBLE), ...simd(V128_AND), ...simd(I8X16_SWIZZLE),
+  ...simd(V128_AND),
+  // | `..` and `pr` as 16-bit lanes, at even offsets (this block) and at odd ones (the block one byte on):
+  // four compares instead of eight byte compares and ands. A lane marks both its bytes, and an odd lane
+  // the byte before its pair too: the pair's first byte is always marked, and the reader checks the pair.
+  ...get(AT), ...load(offset + 1), ...set(NEXT_V),
+  ...get(BLOCK_V), ...get(DOT), ...simd(I16X8_EQ), ...simd(V128_OR),
+  ...get(NEXT_V), ...get(DOT), ...simd(I16X8_EQ), ...simd(V128_OR),
+  ...get(BLOCK_V), ...get(P), ...simd(I16X8_EQ), ...simd(V128_OR),
+  ...get(NEXT_V), ...get(P), ...simd(I16X8_EQ), ...simd(V128_OR),
+];
+
+const body = [
+  // lo = v128.load(0); hi = v128.load(16); the splatted constants
+  ...i32(0), ...load(0), ...set(LOW_TABLE),
+  ...i32(0), ...load(16), ...set(HIGH_TABLE),
+  ...splat(0x0f, NIBBLE), ...i32(0x2e2e), ...simd(I16X8_SPLAT), ...set(DOT), ...i32(0x7270), ...simd(I16X8_SPLAT), ...set(P),
+  // at = input; end = input + length (count starts at 0, the locals' default)
+  ...get(INPUT), ...set(AT),
+  ...get(INPUT), ...get(LENGTH), I32_ADD, ...set(END_AT),
+  BLOCK, VOID,
+  LOOP, VOID,
+  // (br_if 1 (i32.ge_u at end))
+  ...get(AT), ...get(END_AT), I32_GE_U, BR_IF, 1,
+  // bits = bitmask(marks of the block at `at`) | bitmask(marks of the next block) << 16
+  ...marksOf(0), ...get(ZERO), ...simd(I8X16_NE), ...simd(I8X16_BITMASK),
+  ...marksOf(16), ...get(ZERO), ...simd(I8X16_NE), ...simd(I8X16_BITMASK), ...i32(16), I32_SHL, I32_OR, ...set(BITS),
+  // (if (i32.ge_u count cap) (return (i32.const -1)))
+  ...get(COUNT), ...get(CAP), I32_GE_U, IF, VOID, ...i32(-1), RETURN, END,
+  // The record is written whatever the bits and kept only when some are set: no branch to mispredict
+  // on prose, where every other step holds a mark. i32.store(out + count * 8, at - input), then bits at +4.
+  ...get(OUT), ...get(COUNT), ...i32(3), I32_SHL, I32_ADD, ...set(RECORD),
+  ...get(RECORD), ...get(AT), ...get(INPUT), I32_SUB, I32_STORE, 2, 0,
+  ...get(RECORD), ...get(BITS), I32_STORE, 2, 4,
+  // count += (bits != 0)
+  ...get(COUNT), ...get(BITS), ...i32(0), I32_NE, I32_ADD, ...set(COUNT),
+  // at += 32
+  ...get(AT), ...i32(32), I32_ADD, ...set(AT),
+  BR, 0,
+  END, END, // loop, block
+  ...get(COUNT),
+  END,
+];
+
+/** Local declarations: 5 i32 (at, end, bits, count, record), then 8 v128 (block, tables, constants, next block). */
+const locals = [2, 5, I32, 8, V128];
+const code = [...locals, ...body];
+
+/** The module's bytes; `pages`: the memory's initial size in 64 KiB pages. */
+export function byteScanModule(pages: number): Uint8Array {
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    // type 0: (i32 i32 i32 i32) -> i32
+    ...section(1, [1, 0x60, 4, I32, I32, I32, I32, 1, I32]),
+    // function 0 has type 0
+    ...section(3, [1, 0]),
+    // one memory, no maximum
+    ...section(5, [1, 0x00, ...u32(pages)]),
+    // exports: "scan" (function 0), "memory" (memory 0)
+    ...section(7, [2, ...name('scan'), 0x00, 0, ...name('memory'), 0x02, 0]),
+    ...section(10, [1, ...u32(code.length), ...code]),
+  ]);
+}

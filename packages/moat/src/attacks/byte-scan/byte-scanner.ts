@@ -1,0 +1,112 @@
+/**
+ * One SIMD pass over an ASCII text that marks where the few bytes a check needs are (byte-scan-module.ts):
+ * a 64 KiB form body is read once, 32 bytes per step, instead of ~20 times by native searches (a search
+ * for `..` or `proto` alone stops at every `.` or `p` of prose). Built once per thread; when
+ * WebAssembly is missing or refuses the module (`--jitless`, no SIMD), createByteScanner() returns null
+ * and callers keep their native searches.
+ */
+import { byteScanModule } from './byte-scan-module.js';
+
+/** The part of the WebAssembly API used here (the project's type libraries do not declare it). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmInstance {
+  readonly exports: Record<string, unknown>;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => WasmInstance;
+}
+
+/** Memory layout: the two nibble tables, then the records written, then the input. */
+const TABLES = 0;
+const OUT = 64;
+/** Records (32-byte steps holding a mark) at most: 512 KiB of text marked everywhere; past that the caller searches as before. */
+export const MAX_RECORDS = 16 * 1024;
+const INPUT = OUT + 8 * MAX_RECORDS;
+/** Zero bytes after the input: the last 32-byte step and its one-byte look-ahead read past the end. */
+const PADDING = 32;
+/** Texts longer than this are not scanned (memory stays at most this plus 128 KiB per thread). */
+export const MAX_SCANNED = 1024 * 1024;
+const PAGE = 64 * 1024;
+
+/** A set of ASCII bytes as the module's nibble tables (bit 1 is kept for bytes above 0x7f). */
+export function byteSetTables(bytes: Iterable<number>): Uint8Array {
+  const tables = new Uint8Array(32);
+  for (let h = 8; h < 16; h++) tables[16 + h] = 0x02;
+  for (let l = 0; l < 16; l++) tables[l] = 0x02;
+  for (let h = 0; h < 8; h++) tables[16 + h] = h === 1 ? 0 : h === 0 ? 0x01 : 1 << h;
+  for (const b of bytes) {
+    // Bytes 0x10–0x1f share no bit (bit 1 is for bytes above 0x7f), so they cannot be in a set.
+    if (b < 0 || b > 0x7f || (b >> 4) === 1) throw new RangeError(`byte ${b} cannot be in a scan set`);
+    tables[b & 15]! |= tables[16 + (b >> 4)]!;
+  }
+  return tables;
+}
+
+export class ByteScanner {
+  private readonly memory: WasmMemory;
+  private readonly scanFn: (input: number, length: number, out: number, cap: number) => number;
+  private bytes: Buffer;
+  /**
+   * The records of the last scan (valid up to the count it returned): at 2k the offset of a 32-byte
+   * step, at 2k + 1 the bit mask of its marked bytes (bit j: the byte at offset + j).
+   */
+  marks: Int32Array;
+
+  constructor(instance: WasmInstance) {
+    this.memory = instance.exports.memory as WasmMemory;
+    this.scanFn = instance.exports.scan as ByteScanner['scanFn'];
+    this.bytes = Buffer.from(this.memory.buffer);
+    this.marks = new Int32Array(this.memory.buffer, OUT, 2 * MAX_RECORDS);
+  }
+
+  /**
+   * Marks in `text` (all ASCII: the caller checks) the bytes in `tables`' set and the first byte of each
+   * `..` and `pr` (and maybe a byte on either side of one), into `marks`; returns how many records, or
+   * -1 when the text is too long or needs more than MAX_RECORDS.
+   */
+  scan(text: string, tables: Uint8Array): number {
+    const n = text.length;
+    if (n > MAX_SCANNED) return -1;
+    // Memory the process cannot grant (grow throws) leaves the body to the native searches.
+    if (INPUT + n + PADDING > this.bytes.length && !this.grow(INPUT + n + PADDING)) return -1;
+    const bytes = this.bytes;
+    bytes.set(tables, TABLES);
+    bytes.write(text, INPUT, 'latin1');
+    bytes.fill(0, INPUT + n, INPUT + n + PADDING);
+    return this.scanFn(INPUT, n, OUT, MAX_RECORDS);
+  }
+
+  private grow(size: number): boolean {
+    try {
+      this.memory.grow(Math.ceil((size - this.memory.buffer.byteLength) / PAGE));
+    } catch {
+      return false;
+    }
+    this.bytes = Buffer.from(this.memory.buffer);
+    this.marks = new Int32Array(this.memory.buffer, OUT, 2 * MAX_RECORDS);
+    return true;
+  }
+}
+
+/** A scanner from `module` (the real one by default), or null when WebAssembly cannot run it. */
+export function createByteScanner(module: Uint8Array = byteScanModule(Math.ceil((INPUT + 64 * 1024 + PADDING) / PAGE))): ByteScanner | null {
+  try {
+    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    if (wasm === undefined) return null;
+    return new ByteScanner(new wasm.Instance(new wasm.Module(module)));
+  } catch {
+    return null;
+  }
+}
+
+let shared: ByteScanner | null | undefined;
+
+/** The thread's scanner, made on first use (evaluation is synchronous, so one per thread is enough). */
+export function sharedByteScanner(): ByteScanner | null {
+  if (shared === undefined) shared = createByteScanner();
+  return shared;
+}
