@@ -34,13 +34,15 @@ const SERVERS: readonly ServerKind[] = ['node:http', 'express', 'fastify'];
  * reporting every decision to a hub stand-in. zen: Zen by Aikido in blocking mode, without a token.
  * Express only: layer, a pass-through `app.use((req, res, next) => next())` in Moat's place (what any
  * middleware costs on Express before it does anything); listener, Moat judging in the node:http
- * listener before Express (`http.createServer(withMoat(app))`), standalone.
+ * listener before Express (`http.createServer(withMoat(app))`), standalone; prototypes, the same on a server
+ * whose requests are built on the app's prototypes (`createServer(expressServerOptions(app), withMoat(app))`);
+ * prototypesBare, bare Express on such a server (no firewall), the baseline that tells Moat's part from Express's gain.
  */
-export type ServerVariant = 'bare' | 'moat' | 'reporting' | 'zen' | 'layer' | 'listener';
-export const SERVER_VARIANTS: readonly ServerVariant[] = ['bare', 'moat', 'reporting', 'zen', 'layer', 'listener'];
+export type ServerVariant = 'bare' | 'moat' | 'reporting' | 'zen' | 'layer' | 'listener' | 'prototypes' | 'prototypesBare';
+export const SERVER_VARIANTS: readonly ServerVariant[] = ['bare', 'moat', 'reporting', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'];
 
 /** The variants that only mean something on Express (see ServerVariant). */
-const EXPRESS_ONLY: readonly ServerVariant[] = ['layer', 'listener'];
+const EXPRESS_ONLY: readonly ServerVariant[] = ['layer', 'listener', 'prototypes', 'prototypesBare'];
 
 function variantsFor(kind: ServerKind, variants: readonly ServerVariant[]): ServerVariant[] {
   return variants.filter((v) => kind === 'express' || !EXPRESS_ONLY.includes(v));
@@ -349,6 +351,8 @@ function variantFigures(rounds: RoundFigures[], bare: RoundFigures[] | null): Va
 const VARIANT_NAMES: Record<ServerVariant, string> = {
   bare: 'without a firewall', moat: 'Moat', reporting: 'Moat, reporting on', zen: 'Zen (blocking, no token)',
   layer: 'a pass-through app.use in Moat\'s place', listener: 'Moat in the node:http listener, before Express',
+  prototypes: 'the same, requests built on Express\'s prototypes',
+  prototypesBare: 'no firewall, requests built on Express\'s prototypes',
 };
 
 /** Runs the server bench; see ServerBenchOptions. */
@@ -501,9 +505,13 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
     ...(rows.some((r) => r.server === 'express') ? [
       '**The Express row.** Its server is the same hello world as the others (one `app.get(\'/products/:id\')` route answering ' +
         'with `res.send`, no body parser, `NODE_ENV=production`, and the bare variant loads no rules or data), and the low figure is ' +
-        'Express itself: for every request it swaps the prototypes of `req` and `res` (`Object.setPrototypeOf`, which V8 handles ' +
-        'slowly), walks its router\'s layer stack with `next()` callbacks, matches the route\'s regular expression and builds ' +
-        '`req.params`, and attaches finish listeners. Measured while preparing this bench (server CPU per request, interleaved ' +
+        'Express itself: for every request it swaps the prototypes of `req` and `res` (`Object.setPrototypeOf`), walks its router\'s ' +
+        'layer stack with `next()` callbacks, matches the route\'s regular expression and builds `req.params`, and attaches finish ' +
+        'listeners. The swap is the expensive part: V8 records no hidden-class transitions from an object whose prototype changed ' +
+        'after it had properties, so every property the router adds next gives that request\'s `req` and `res` hidden classes of ' +
+        'their own, and each property read of them in Node\'s and Express\'s code misses its inline cache (84 misses per request ' +
+        'in this hello world by V8\'s `--log-ic`, none when the requests are built on Express\'s prototypes from the start; ' +
+        'docs/performance.md). Measured while preparing this bench (server CPU per request, interleaved ' +
         'rounds, a busy shared machine): bare Express took 3–5× the CPU of bare node:http, more when other processes crowd the ' +
         'caches (its footprint per request is larger), and still over 3× with a single `app.use` answering `res.end()` (no ' +
         'routing, no `res.send`); turning off `etag` and `x-powered-by` changed nothing measurable. ' +
@@ -536,6 +544,20 @@ function expressLayerSection(row: ServerBenchRow | undefined, expressOnly: reado
   }
   if (listener) {
     figures.push(`Judging in the listener instead added ${signedUs(listener.cpuAddedUs.median)} (${pct(listener.change.median)} req/s).`);
+  }
+  const prototypes = row.variants.prototypes?.vsBare;
+  const prototypesBare = row.variants.prototypesBare?.vsBare;
+  if (prototypes) {
+    figures.push(`On a server whose requests are built on Express's prototypes (\`expressServerOptions(app)\`), the app with Moat in the ` +
+      `listener used ${signedUs(prototypes.cpuAddedUs.median)} of CPU per request against bare Express (${pct(prototypes.change.median)} req/s): ` +
+      'Express\'s per-request prototype swap then changes nothing, and neither Express\'s reads of `req` and `res` nor Moat\'s miss V8\'s caches.');
+  }
+  if (prototypes && prototypesBare) {
+    // Part of that gain is Express's own, which any app gets from the option without Moat: shown apart.
+    figures.push(`Bare Express on such a server used ${signedUs(prototypesBare.cpuAddedUs.median)} against plain bare Express ` +
+      `(${pct(prototypesBare.change.median)} req/s), so Moat's own part there is about ` +
+      `${signedUs(prototypes.cpuAddedUs.median - prototypesBare.cpuAddedUs.median)} of CPU per request ` +
+      `(${pct((1 + prototypes.change.median) / (1 + prototypesBare.change.median) - 1)} req/s, from the two paired medians).`);
   }
   return [
     '**Express: what a middleware layer costs, and Moat before Express.** Beside bare Express (the baseline of every change ' +
@@ -573,7 +595,7 @@ async function serve(kind: ServerKind, variant: ServerVariant, rules: string, da
   // Frameworks are loaded with require, as the Zen variant's server (lib/zen-server.cjs) must load them.
   type Options = import('../packages/moat/src/firewall/firewall.js').Firewall | import('../packages/moat/src/firewall/options.js').MoatOptions;
   let options: Options | null = null;
-  if (variant === 'moat' || variant === 'listener') options = { rules, data, trustedProxies: [], logger: false };
+  if (variant === 'moat' || variant === 'listener' || variant === 'prototypes') options = { rules, data, trustedProxies: [], logger: false };
   if (variant === 'reporting') {
     const { createManagedFirewall } = await import('../packages/moat/src/managed/managed-firewall.js');
     options = createManagedFirewall({
@@ -594,11 +616,18 @@ async function serve(kind: ServerKind, variant: ServerVariant, rules: string, da
     const express = requireHere('express') as typeof import('express');
     const app = express();
     if (variant === 'layer') app.use((_req, _res, next) => { next(); });
-    else if (options !== null && variant !== 'listener') app.use((await import('../packages/moat/src/adapters/express.js')).moat(options));
+    else if (options !== null && variant !== 'listener' && variant !== 'prototypes') app.use((await import('../packages/moat/src/adapters/express.js')).moat(options));
     app.get('/products/:id', (_req, res) => { res.send(HELLO); });
     if (variant === 'listener' && options !== null) {
       const { withMoat } = await import('../packages/moat/src/adapters/node.js');
       server = http.createServer(withMoat(app, options));
+    } else if (variant === 'prototypes' && options !== null) {
+      const { withMoat } = await import('../packages/moat/src/adapters/node.js');
+      const { expressServerOptions } = await import('../packages/moat/src/adapters/express.js');
+      server = http.createServer(expressServerOptions(app), withMoat(app, options));
+    } else if (variant === 'prototypesBare') {
+      const { expressServerOptions } = await import('../packages/moat/src/adapters/express.js');
+      server = http.createServer(expressServerOptions(app), app);
     } else {
       server = http.createServer(app);
     }

@@ -2,9 +2,9 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer, IncomingMessage } from 'node:http';
 import express from 'express';
-import { moat } from '../src/adapters/express.js';
+import { expressServerOptions, moat } from '../src/adapters/express.js';
 import { withMoat } from '../src/adapters/node.js';
 import type { Firewall } from '../src/firewall/firewall.js';
 import { STANDARD_RULES, adapterConformance, close, listen, rulesFile, send } from './adapters-helpers.js';
@@ -38,6 +38,52 @@ async function startBeforeExpress(firewall: Firewall | Parameters<typeof moat>[0
 }
 
 adapterConformance('express behind withMoat in the listener', startBeforeExpress);
+
+/** Both, on a server whose requests are built on the app's prototypes (expressServerOptions). */
+const startOnPrototypes = (where: 'middleware' | 'listener') => async (firewall: Firewall | Parameters<typeof moat>[0]): Promise<number> => {
+  const app = express();
+  if (where === 'middleware') app.use(moat(firewall));
+  app.use(express.urlencoded({ extended: false }));
+  app.post('/login', (_req, res) => { res.send('ok'); });
+  app.post('/form', (req, res) => { res.json(req.body); });
+  app.use((_req, res) => { res.send('hello'); });
+  const server = createServer(expressServerOptions(app), where === 'listener' ? withMoat(app, firewall) : app);
+  const port = await listen(server);
+  after(() => close(server));
+  return port;
+};
+
+adapterConformance('express middleware, requests built on the app\'s prototypes', startOnPrototypes('middleware'));
+adapterConformance('express behind withMoat, requests built on the app\'s prototypes', startOnPrototypes('listener'));
+
+test('express: expressServerOptions builds requests on the app\'s prototypes, and Express works the same on them', async () => {
+  const app = express();
+  const admin = express();
+  const seen: { before: boolean; app: boolean; locals: boolean; nodeRequest: boolean }[] = [];
+  admin.get('/users/:id', (req, res) => { res.send(`admin:${req.params.id}:${req.baseUrl}:${String(req.app === admin)}`); });
+  app.use('/admin', admin);
+  app.get('/items/:id', (req, res) => {
+    seen.push({ before: false, app: req.app === app, locals: typeof res.locals === 'object', nodeRequest: req instanceof IncomingMessage });
+    res.json({ id: req.params.id, q: req.query.q, host: req.hostname, path: req.path });
+  });
+  const server = createServer(expressServerOptions(app), (req, res) => {
+    // Before Express runs: the request already stands on the app's prototype, so Express's swap changes nothing.
+    seen.push({ before: Object.getPrototypeOf(req) === app.request, app: false, locals: false, nodeRequest: req instanceof IncomingMessage });
+    app(req, res);
+  });
+  const port = await listen(server);
+  after(() => close(server));
+  const item = await send(port, { path: '/items/7?q=x', headers: { host: 'shop.example' } });
+  assert.deepEqual([item.status, JSON.parse(item.body)], [200, { id: '7', q: 'x', host: 'shop.example', path: '/items/7' }]);
+  assert.deepEqual(seen, [
+    { before: true, app: false, locals: false, nodeRequest: true },
+    { before: false, app: true, locals: true, nodeRequest: true },
+  ]);
+  // A sub-app swaps in its own prototypes and back, as on any server.
+  const sub = await send(port, { path: '/admin/users/3' });
+  assert.deepEqual([sub.status, sub.body], [200, 'admin:3:/admin:true']);
+  assert.equal((await send(port, { path: '/nowhere' })).status, 404);
+});
 
 test('express: options instead of a firewall; the middleware exposes the firewall it made', async () => {
   const rules = rulesFile(STANDARD_RULES);
