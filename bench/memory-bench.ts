@@ -1,9 +1,22 @@
 /**
- * Memory benchmark (issue 7 §4): private and shared memory per worker when 1, 4 and 8 worker processes
- * (forked, as node:cluster forks them) each open the same data file, in both Moat modes: `memory` (typed
- * arrays copied into each worker) and `light` (one read-only mmapped SQLite file, its pages shared by the
- * kernel). The baseline is a worker that loads the same code but no data, measured in the same run.
- * Figures come from /proc/<pid>/smaps_rollup after each worker has done a burst of lookups.
+ * Memory benchmark (issue 7 §4, issue 15): private and shared memory per worker when 1, 4 and 8 worker
+ * processes (forked, as node:cluster forks them) each open the same data file, in both Moat modes: `memory`
+ * (typed arrays copied into each worker) and `light` (one read-only mmapped SQLite file, its pages shared by
+ * the kernel). Figures come from /proc/<pid>/smaps_rollup.
+ *
+ * "Private" is Private_Clean + Private_Dirty: every page only this process maps (heap, V8, SQLite, and file
+ * pages no other process has touched). Nothing private is left out. Identical Node processes differ by
+ * several MiB of it (thread arenas, V8 pages; measured 31–44 MiB for the same worker), more than light
+ * mode adds, so a worker is measured against itself:
+ * - each worker first loads the same code and the SQLite driver (every Moat worker has it: rules files are
+ *   SQLite); after a settling wait, with every worker of the group at that point, each runs the address
+ *   loop (no lookups yet) and is sampled (`samples` times, a forced full GC before each; the median counts);
+ * - then every worker opens the data file in its mode and looks the addresses up (the no-data baseline
+ *   runs the loop without), and, with the whole group done, each runs the loop again and is sampled;
+ * - a worker's added memory is after − before; a group's is the median over its workers, with the spread;
+ * - what the data costs is the mode's median minus the no-data baseline's median, same worker count.
+ * With one worker, light mode's file pages count as private (no other process maps them); from two up
+ * they are shared.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +35,10 @@ export interface MemoryBenchOptions {
   workerCounts?: number[];
   /** Lookups each worker does before it is measured (default 200,000). */
   lookups?: number;
+  /** smaps samples per worker and phase, a forced GC before each (default 5; quick 3). */
+  samples?: number;
+  /** Wait after the group's last start before the first sample (default 10 s; quick 5 s). */
+  settleMs?: number;
   /** Modes to measure besides the no-data baseline (default both; `--light` on the command line: light only). */
   modes?: ('memory' | 'light')[];
   log?: (s: string) => void;
@@ -38,13 +55,19 @@ export interface Smaps {
 export interface MemoryRow {
   mode: MemoryMode;
   workers: number;
-  /** Median over the workers of the group, KiB. */
+  /** Median over the workers of the group, KiB, after loading (each worker's figure the median of its samples). */
   perWorker: Smaps;
-  /** Private KiB above the no-data baseline with the same number of workers. */
+  /** Private KiB the data adds per worker: this group's median `privateAdded` minus the no-data baseline's. */
   privateOverBaseline?: number;
+  /** Median over the workers of private KiB after loading minus before (each the median of its samples). */
+  privateAdded: number;
+  /** Lowest and highest `privateAdded` among the group's workers, KiB. */
+  privateAddedSpread: [number, number];
+  /** Largest spread (max − min) of one worker's private samples in one phase, KiB: the measuring noise. */
+  sampleSpread: number;
   /** Sum of Pss over the group, KiB: what the group really costs the machine. */
   totalPss: number;
-  /** Lowest and highest private KiB among the group's workers. */
+  /** Lowest and highest private KiB among the group's workers after loading. */
   privateSpread: [number, number];
 }
 
@@ -52,6 +75,7 @@ export interface MemoryBenchResult {
   ranges: number;
   fileBytes: number;
   lookupsPerWorker: number;
+  samplesPerPhase: number;
   rows: MemoryRow[];
 }
 
@@ -66,34 +90,96 @@ export function parseSmapsRollup(text: string): Smaps {
 
 const self = fileURLToPath(import.meta.url);
 
-function startWorker(mode: MemoryMode, path: string, lookups: number): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = fork(self, ['--memory-worker', mode, path, String(lookups)], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    const timer = setTimeout(() => { child.kill(); reject(new Error(`${mode} worker did not start within 120 s`)); }, 120_000);
-    child.once('message', () => { clearTimeout(timer); resolve(child); });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${mode} worker exited with ${code}`)); });
-  });
-}
+/** Parent → worker: collect garbage and answer (then the parent reads smaps), run the address loop, or open the data and run it. */
+type WorkerCommand = 'collect' | 'look' | 'load';
 
-async function measureGroup(mode: MemoryMode, workers: number, path: string, lookups: number): Promise<{ perWorker: Smaps; totalPss: number; privateSpread: [number, number] }> {
-  const children: ChildProcess[] = [];
-  try {
-    // Started one after another, as a cluster master does; all alive together when measured.
-    for (let i = 0; i < workers; i++) children.push(await startWorker(mode, path, lookups));
-    const all = children.map((c) => parseSmapsRollup(readFileSync(`/proc/${c.pid}/smaps_rollup`, 'utf8')));
+/** One worker and a way to ask it something and wait for its answer (bounded: 120 s). */
+class MeasuredWorker {
+  private constructor(readonly child: ChildProcess, readonly mode: MemoryMode) {}
+
+  static start(mode: MemoryMode, path: string, lookups: number): Promise<MeasuredWorker> {
+    const child = fork(self, ['--memory-worker', mode, path, String(lookups)], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const worker = new MeasuredWorker(child, mode);
+    return worker.answer('start').then(() => worker);
+  }
+
+  ask(command: WorkerCommand): Promise<unknown> {
+    const answered = this.answer(command);
+    this.child.send(command);
+    return answered;
+  }
+
+  private answer(what: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.child.kill(); reject(new Error(`${this.mode} worker did not answer ${what} within 120 s`)); }, 120_000);
+      const onExit = (code: number | null) => { clearTimeout(timer); reject(new Error(`${this.mode} worker exited with ${code} during ${what}`)); };
+      this.child.once('exit', onExit);
+      this.child.once('message', (m) => { clearTimeout(timer); this.child.off('exit', onExit); resolve(m); });
+    });
+  }
+
+  /** `samples` readings, each after a full collection in the worker; the median of each figure, and the private spread. */
+  async sample(samples: number): Promise<{ smaps: Smaps; privateSpread: number }> {
+    const all: Smaps[] = [];
+    for (let i = 0; i < samples; i++) {
+      await this.ask('collect');
+      all.push(parseSmapsRollup(readFileSync(`/proc/${this.child.pid}/smaps_rollup`, 'utf8')));
+    }
     const med = (k: keyof Smaps) => median(all.map((s) => s[k]));
-    return { perWorker: { rss: med('rss'), pss: med('pss'), private: med('private'), shared: med('shared') }, totalPss: all.reduce((a, s) => a + s.pss, 0),
-      privateSpread: [Math.min(...all.map((s) => s.private)), Math.max(...all.map((s) => s.private))] };
-  } finally {
-    for (const c of children) c.kill();
+    const priv = all.map((s) => s.private);
+    return { smaps: { rss: med('rss'), pss: med('pss'), private: med('private'), shared: med('shared') }, privateSpread: Math.max(...priv) - Math.min(...priv) };
   }
 }
+
+async function measureGroup(mode: MemoryMode, workers: number, path: string, lookups: number, samples: number, settleMs: number): Promise<Omit<MemoryRow, 'privateOverBaseline'>> {
+  const group: MeasuredWorker[] = [];
+  try {
+    // Started one after another, as a cluster master does; each phase waits for the whole group, so every
+    // worker is measured with all the others at the same point (file pages shared or not alike).
+    for (let i = 0; i < workers; i++) group.push(await MeasuredWorker.start(mode, path, lookups));
+    // A just-started worker frees ~6 MiB of anonymous memory on its own 2–5 s later (measured with the
+    // data file not yet open): sampled before that, loading would look 6 MiB cheaper than it is.
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    type Sampled = Awaited<ReturnType<MeasuredWorker['sample']>>;
+    // Each worker runs its loop again right before it is sampled, in both phases: left idle for ~10 s, V8
+    // shrinks its young generation (measured: −1 to −2 MiB private), which the next loop grows back.
+    const sampleAll = async () => {
+      const sampled: Sampled[] = [];
+      for (const w of group) {
+        await w.ask('look');
+        sampled.push(await w.sample(samples));
+      }
+      return sampled;
+    };
+    const before = await sampleAll();
+    await Promise.all(group.map((w) => w.ask('load')));
+    const after = await sampleAll();
+    const added = after.map((a, i) => a.smaps.private - before[i]!.smaps.private);
+    const med = (k: keyof Smaps) => median(after.map((s) => s.smaps[k]));
+    const privates = after.map((s) => s.smaps.private);
+    return {
+      mode, workers,
+      perWorker: { rss: med('rss'), pss: med('pss'), private: med('private'), shared: med('shared') },
+      privateAdded: median(added), privateAddedSpread: [Math.min(...added), Math.max(...added)],
+      sampleSpread: Math.max(...[...before, ...after].map((s) => s.privateSpread)),
+      totalPss: after.reduce((a, s) => a + s.smaps.pss, 0),
+      privateSpread: [Math.min(...privates), Math.max(...privates)],
+    };
+  } finally {
+    for (const w of group) w.child.kill();
+  }
+}
+
+const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+const signedMib = (kib: number) => `${kib < 0 ? '−' : '+'}${(Math.abs(kib) / 1024).toFixed(2)} MiB`;
 
 export async function runMemoryBench(o: MemoryBenchOptions = {}): Promise<MemoryBenchResult> {
   const quick = o.quick === true;
   const n = o.ranges ?? (quick ? 20_000 : 2_500_000);
   const counts = o.workerCounts ?? (quick ? [1, 2] : [1, 4, 8]);
   const lookups = o.lookups ?? (quick ? 20_000 : 200_000);
+  const samples = o.samples ?? (quick ? 3 : 5);
+  const settleMs = o.settleMs ?? (quick ? 5_000 : 10_000);
   const log = o.log ?? (() => {});
   const dir = mkdtempSync(join(tmpdir(), 'moat-memory-bench-'));
   try {
@@ -103,37 +189,66 @@ export async function runMemoryBench(o: MemoryBenchOptions = {}): Promise<Memory
     for (const workers of counts) {
       let baseline = 0;
       for (const mode of ['none', ...(o.modes ?? ['memory', 'light'])] as const) {
-        const g = await measureGroup(mode, workers, built.path, lookups);
-        if (mode === 'none') baseline = g.perWorker.private;
-        rows.push({ mode, workers, ...g, privateOverBaseline: mode === 'none' ? undefined : g.perWorker.private - baseline });
-        log(`  ${workers} × ${mode}: private ${(g.perWorker.private / 1024).toFixed(1)} MiB, shared ${(g.perWorker.shared / 1024).toFixed(1)} MiB per worker`);
+        const g = await measureGroup(mode, workers, built.path, lookups, samples, settleMs);
+        if (mode === 'none') baseline = g.privateAdded;
+        const row: MemoryRow = { ...g, privateOverBaseline: mode === 'none' ? undefined : g.privateAdded - baseline };
+        rows.push(row);
+        log(`  ${workers} × ${mode}: private ${mib(g.perWorker.private)} (workers ${mib(g.privateSpread[0])}–${mib(g.privateSpread[1])}), shared ${mib(g.perWorker.shared)}; ` +
+          `added by loading ${signedMib(g.privateAdded)} (workers ${signedMib(g.privateAddedSpread[0])} to ${signedMib(g.privateAddedSpread[1])}, samples within ${mib(g.sampleSpread)})` +
+          (row.privateOverBaseline === undefined ? '' : `, over the no-data baseline ${signedMib(row.privateOverBaseline)}`));
       }
     }
-    return { ranges: n, fileBytes: built.bytes, lookupsPerWorker: lookups, rows };
+    return { ranges: n, fileBytes: built.bytes, lookupsPerWorker: lookups, samplesPerPhase: samples, rows };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** A worker: open the file in its mode, look up `lookups` pseudo-random addresses, report ready, idle. */
+/**
+ * A worker: load the code and the SQLite driver, run the address loop once without lookups, then answer
+ * the parent: `collect` (a full GC, so garbage does not count as memory the data needs), `look` (the loop
+ * again, with lookups once the data is open) and `load` (open the file in its mode, then the loop).
+ */
 async function worker(mode: MemoryMode, path: string, lookups: number): Promise<void> {
   const { loadDataFile } = await import('../packages/moat/src/format/load-files.js');
+  const { openReadOnly, readMeta } = await import('../packages/moat/src/format/open-sqlite.js');
   const { parseIpInto } = await import('../packages/moat/src/ip/parse-into.js');
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('the memory worker needs --expose-gc');
+  const driverLoaded = openReadOnly(path); // as a rules file would load it: the driver is every Moat worker's
+  readMeta(driverLoaded);
+  driverLoaded.close();
+
   const words = new Uint32Array(4);
-  let x = 12345;
-  let hits = 0;
-  const data = mode === 'none' ? null : loadDataFile(path, mode);
-  for (let i = 0; i < lookups; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    const ip = i % 5 === 4 ? `2${(x & 0xfff).toString(16).padStart(3, '0')}:${(x >>> 12).toString(16)}::1` : `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;
-    const f = parseIpInto(ip, words);
-    if (data && f !== 0 && data.table.lookupParsed(f, words) >= 0) hits++;
-  }
-  // A full collection first, so garbage from loading does not count as memory the data needs. The data set
-  // must stay reachable past it (as in a server, where the engine holds it): otherwise the collection frees
-  // the arrays (memory mode) or closes the file (light mode) and the figures read far too low.
-  (globalThis as { gc?: () => void }).gc?.();
-  process.send!({ ready: true, hits, size: data?.table.size ?? 0 });
+  let data: ReturnType<typeof loadDataFile> | null = null;
+  const lookAround = () => {
+    let x = 12345; // the same addresses in every worker, so each touches the same file pages
+    let hits = 0;
+    for (let i = 0; i < lookups; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const ip = i % 5 === 4 ? `2${(x & 0xfff).toString(16).padStart(3, '0')}:${(x >>> 12).toString(16)}::1` : `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;
+      const f = parseIpInto(ip, words);
+      if (data && f !== 0 && data.table.lookupParsed(f, words) >= 0) hits++;
+    }
+    return hits;
+  };
+  lookAround();
+
+  process.on('message', (command: WorkerCommand) => {
+    if (command === 'collect') {
+      gc();
+      gc(); // a second pass frees what the first one's finalisation left
+      process.send!({ collected: true });
+    } else if (command === 'look') {
+      process.send!({ hits: lookAround() });
+    } else if (command === 'load') {
+      if (mode !== 'none') data = loadDataFile(path, mode);
+      process.send!({ loaded: true, hits: lookAround(), size: data?.table.size ?? 0 });
+    }
+  });
+  process.send!({ ready: true });
+  // The data set must stay reachable (as in a server, where the engine holds it): otherwise a collection
+  // frees the arrays (memory mode) or closes the file (light mode) and the figures read far too low.
   // Bounded life: ends with the parent, or after 10 minutes at the latest.
   process.on('disconnect', () => process.exit(0));
   setTimeout(() => process.exit(0), 600_000).unref();

@@ -8,8 +8,11 @@ import fc from 'fast-check';
 import Database from 'better-sqlite3';
 import { buildDataFile } from '../src/data/build-data.js';
 import { loadDataFile } from '../src/index.js';
+import { PAGE_CACHE_KIB } from '../src/format/open-sqlite.js';
+import { SqliteRangeLookup } from '../src/data/sqlite-range-lookup.js';
 import { parseIpInto } from '../src/ip/index.js';
 import type { IpRange } from '../src/ip/index.js';
+import type { DataLabel } from '../src/data/data-set.js';
 import { addrText, boundaryAddrs, rangeCovers, withTmpDir } from './helpers/engine-kit.js';
 import type { Addr } from './helpers/engine-kit.js';
 
@@ -85,6 +88,57 @@ test('the light tables are a partition: rows strictly ascending, no two neighbou
       assert.deepEqual(v6, [[0n, 0], [1n, -1], [5n, 0], [1001n, -1], [1n << 120n, 0]], 'no gap row after a range ending at the last address');
     } finally {
       db.close();
+    }
+  });
+});
+
+test('a light-mode connection maps the file, keeps its lock and holds at most 256 KiB of page cache of its own', async () => {
+  await withTmpDir((dir) => {
+    const file = path.join(dir, 'data.db');
+    const ranges: IpRange[] = [{ family: 4, start: 10n, end: 20n }, { family: 6, start: 1n << 100n, end: (1n << 100n) + 5n }];
+    buildDataFile({ lists: [{ name: 'a', ranges, summary: { name: 'a', kind: 'list', ranges: 2, invalidLines: 0 } }] }, file);
+    const light = loadDataFile(file, 'light');
+    try {
+      assert.ok(light.table instanceof SqliteRangeLookup, 'a current file is read by the per-family seek');
+      // The connection is the lookup's own (private to it); read its settings back from SQLite itself.
+      const db = light.table['db'];
+      assert.ok(PAGE_CACHE_KIB <= 256);
+      assert.equal(db.pragma('cache_size', { simple: true }), -PAGE_CACHE_KIB, 'negative: a bound in KiB, not pages');
+      assert.equal(db.pragma('mmap_size', { simple: true }), 1073741824);
+      assert.equal(db.pragma('locking_mode', { simple: true }), 'exclusive');
+      for (const [text, inside] of [['0.0.0.15', true], ['0.0.0.21', false], ['::1', false]] as const) {
+        const family = parseIpInto(text, words);
+        assert.equal(light.table.lookupParsed(family as 4 | 6, words) >= 0, inside, text);
+      }
+    } finally {
+      light.close();
+    }
+  });
+});
+
+test('labels hold each country and list set once: labels that say the same share one frozen array, in both modes', async () => {
+  await withTmpDir((dir) => {
+    const file = path.join(dir, 'data.db');
+    const r = (start: bigint, end: bigint): IpRange => ({ family: 4, start, end });
+    // Four segments, four labels: (US, AS1, [tor]), (US, AS2, [tor]), (US, AS2, []), (DE, AS2, []).
+    const countries = [{ range: r(0n, 99n), country: 'US' }, { range: r(100n, 199n), country: 'DE' }];
+    const asns = [{ range: r(0n, 9n), asn: 'AS1' }, { range: r(10n, 199n), asn: 'AS2' }];
+    const summary = (name: string, kind: 'country' | 'asn' | 'list', ranges: number) => ({ name, kind, ranges, invalidLines: 0 });
+    buildDataFile({ countries: { rows: countries, summary: summary('c', 'country', 2) }, asns: { rows: asns, summary: summary('a', 'asn', 2) },
+      lists: [{ name: 'tor', ranges: [r(0n, 49n)], summary: summary('tor', 'list', 1) }] }, file);
+    for (const mode of ['light', 'memory'] as const) {
+      const data = loadDataFile(file, mode);
+      try {
+        const at = (text: string) => data.labels[data.table.lookupParsed(parseIpInto(text, words) as 4, words)]!;
+        const [a, b, c, d] = ['0.0.0.5', '0.0.0.20', '0.0.0.60', '0.0.0.150'].map(at) as [DataLabel, DataLabel, DataLabel, DataLabel];
+        assert.deepEqual([a, b, c, d].map((l) => [l.country, l.asn, [...l.lists]]), [['US', 'AS1', ['tor']], ['US', 'AS2', ['tor']], ['US', 'AS2', []], ['DE', 'AS2', []]], mode);
+        assert.equal(data.labels.length, 4, mode);
+        assert.equal(a.lists, b.lists, `${mode}: the same list set is one array`);
+        assert.equal(c.lists, d.lists, mode);
+        assert.ok(Object.isFrozen(a.lists) && Object.isFrozen(c.lists), `${mode}: a shared array cannot be changed through one label`);
+      } finally {
+        data.close();
+      }
     }
   });
 });

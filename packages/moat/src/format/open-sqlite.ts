@@ -9,6 +9,15 @@ export type FileKind = 'moat-rules' | 'moat-data' | 'wafris-rules' | 'wafris-dat
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
+/**
+ * Page cache per read-only connection, KiB. Mapped pages are read from the shared mapping, not copied into
+ * this cache, so it only fills where mmap does not reach (a driver built without it, a file past mmap_size).
+ * Then the drivers' defaults (16 MiB in better-sqlite3, 2 MiB elsewhere) would become private memory in every
+ * worker of a light-mode app; 256 KiB still holds a data file's interior B-tree pages. Measured at 2.5 M
+ * ranges: mmap'd lookups unchanged (0.98–1.02×), without mmap 4.7 µs against 3.8 µs (docs/performance.md).
+ */
+export const PAGE_CACHE_KIB = 256;
+
 export function openReadOnly(path: string): Db {
   if (!existsSync(path)) throw new MoatFileError('MOAT_ERR_FILE_MISSING', path, 'file not found');
   if (statSync(path).size < 512) throw new MoatFileError('MOAT_ERR_FILE_CORRUPT', path, 'file is too small to be a SQLite database (truncated?)');
@@ -26,6 +35,7 @@ export function openReadOnly(path: string): Db {
     // a lock/unlock round per statement (docs/performance.md).
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('mmap_size = 1073741824');
+    db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     return db;
   } catch (e) {
     throw new MoatFileError('MOAT_ERR_FILE_UNREADABLE', path, `cannot open: ${(e as Error).message}`, { cause: e });
