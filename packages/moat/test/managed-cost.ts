@@ -12,6 +12,9 @@
 // A/B of two trees in one run: a variant ending in `@b` (`managed-on@b`) loads Moat from MOAT_BUILD_B (a
 // directory holding a `src` beside `data` and `package.json`, as packages/moat does).
 // Thread CPU comes from /proc/<pid>/task/<tid>/schedstat (nanoseconds), not `stat` (10 ms ticks).
+// INPROC=1: every variant lives in ONE server process (one listener switching between them per round), so
+// rounds compare code, not processes: same heap, caches and moment of a loaded machine. A report worker
+// then runs in every round (idle when its firewall is not the one judging); variants may mix trees (`@b`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -82,30 +85,49 @@ function threadCpu(): ThreadSample {
   return { main, others, switches };
 }
 
-async function serve(variantArg: string, kind: string, rules: string, data: string, sink: string): Promise<void> {
-  if (variantArg.endsWith('@b')) moatRoot = pathToFileURL(join(process.env.MOAT_BUILD_B ?? '', 'src')).href;
+type Options = import('../src/firewall/firewall.js').Firewall | import('../src/firewall/options.js').MoatOptions;
+
+/** The firewall (or options) of one variant; `@b` loads it from MOAT_BUILD_B. */
+async function optionsOf(variantArg: string, rules: string, data: string, sink: string): Promise<Options | null> {
+  const root = variantArg.endsWith('@b') ? pathToFileURL(join(process.env.MOAT_BUILD_B ?? '', 'src')).href : moatRoot;
   const variant = variantArg.replace(/@b$/, '') as Variant;
-  type Options = import('../src/firewall/firewall.js').Firewall | import('../src/firewall/options.js').MoatOptions;
-  let options: Options | null = null;
-  if (variant === 'standalone') options = { rules, data, trustedProxies: [], logger: false };
-  if (variant === 'managed-off' || variant === 'managed-on') {
-    threadsBeforeFirewall = new Set(readdirSync('/proc/self/task'));
-    const { createManagedFirewall } = await moatModule<typeof import('../src/managed/managed-firewall.js')>('managed/managed-firewall.js');
-    options = createManagedFirewall({
-      rules, data, hubUrl: sink, apiKey: 'bench', dir: mkdtempSync(join(tmpdir(), 'moat-managed-cost-')),
-      customRulesIntervalMs: 3_600_000, dataIntervalMs: 3_600_000, trustedProxies: [], logger: false,
-      upsync: variant === 'managed-off' ? false : undefined,
-    });
-  }
+  if (variant === 'standalone') return { rules, data, trustedProxies: [], logger: false };
+  if (variant !== 'managed-off' && variant !== 'managed-on') return null;
+  threadsBeforeFirewall ??= new Set(readdirSync('/proc/self/task'));
+  const { createManagedFirewall } = await (import(`${root}/managed/managed-firewall.js`) as Promise<typeof import('../src/managed/managed-firewall.js')>);
+  return createManagedFirewall({
+    rules, data, hubUrl: sink, apiKey: 'bench', dir: mkdtempSync(join(tmpdir(), 'moat-managed-cost-')),
+    customRulesIntervalMs: 3_600_000, dataIntervalMs: 3_600_000, trustedProxies: [], logger: false,
+    upsync: variant === 'managed-off' ? false : undefined,
+  });
+}
+
+async function serve(variantArg: string, kind: string, rules: string, data: string, sink: string): Promise<void> {
+  const inProc = variantArg.includes(',');
+  if (!inProc && variantArg.endsWith('@b')) moatRoot = pathToFileURL(join(process.env.MOAT_BUILD_B ?? '', 'src')).href;
+  const options = inProc ? null : await optionsOf(variantArg, rules, data, sink);
   const http = requireHere('node:http') as typeof import('node:http');
   let server: import('node:http').Server;
+  /** INPROC: the listener of each variant, and the one judging now (switched by a 'use' message). */
+  const listeners = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>();
+  let active: (req: IncomingMessage, res: ServerResponse) => void = () => {};
   if (kind === 'node:http') {
     const hello = (_req: IncomingMessage, res: ServerResponse) => {
       res.setHeader('content-type', 'text/plain');
       res.end('hello world');
     };
-    const { withMoat } = await moatModule<typeof import('../src/adapters/node.js')>('adapters/node.js');
-    server = http.createServer(options === null ? hello : withMoat(hello, options));
+    if (inProc) {
+      for (const v of variantArg.split(',')) {
+        const root = v.endsWith('@b') ? pathToFileURL(join(process.env.MOAT_BUILD_B ?? '', 'src')).href : moatRoot;
+        const { withMoat } = await (import(`${root}/adapters/node.js`) as Promise<typeof import('../src/adapters/node.js')>);
+        const o = await optionsOf(v, rules, data, sink);
+        listeners.set(v, o === null ? hello : withMoat(hello, o));
+      }
+      server = http.createServer((req, res) => active(req, res));
+    } else {
+      const { withMoat } = await moatModule<typeof import('../src/adapters/node.js')>('adapters/node.js');
+      server = http.createServer(options === null ? hello : withMoat(hello, options));
+    }
   } else if (kind === 'express') {
     const express = requireHere('express') as typeof import('express');
     const app = express();
@@ -137,7 +159,10 @@ async function serve(variantArg: string, kind: string, rules: string, data: stri
     }
   }).observe({ entryTypes: ['gc'] });
   process.on('message', (message) => {
-    if (message === 'cpu') {
+    if (typeof message === 'object' && message !== null && 'use' in message) {
+      active = listeners.get((message as { use: string }).use)!;
+      process.send!({ using: (message as { use: string }).use });
+    } else if (message === 'cpu') {
       const usage = process.cpuUsage();
       process.send!({ cpu: usage.user + usage.system, threads: threadCpu(), gc: { ...gc } });
     } else if (message === 'exit') {
@@ -151,7 +176,21 @@ async function serve(variantArg: string, kind: string, rules: string, data: stri
 interface Sample { cpu: number; threads: ThreadSample; gc: { minor: number; major: number; pauseMs: number } }
 
 class Server {
-  private constructor(readonly variant: Variant, readonly child: ChildProcess, readonly port: number) {}
+  private constructor(readonly variant: Variant, readonly child: ChildProcess, readonly port: number, private readonly shared = false) {}
+
+  /** INPROC: the same process, judging with `variant`'s listener once selected. */
+  as(variant: Variant): Server {
+    return new Server(variant, this.child, this.port, true);
+  }
+
+  /** Makes this variant the one judging (INPROC); a server of its own needs nothing. */
+  select(): Promise<void> {
+    if (!this.shared) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.child.once('message', () => resolve());
+      this.child.send({ use: this.variant });
+    });
+  }
 
   static start(variant: Variant, kind: string, files: { rules: string; data: string }, sink: string, profDir: string | null): Promise<Server> {
     const prof = profDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
@@ -196,16 +235,22 @@ async function main(): Promise<void> {
   const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
   const profDir = process.env.PROF ? process.env.PROF_DIR ?? join(tmpdir(), 'moat-prof') : null;
   if (profDir !== null) mkdirSync(profDir, { recursive: true });
-  const servers = await Promise.all(variants.map((v) => Server.start(v, kind, files, sinkUrl, process.env.PROF?.split(',').includes(v) ? profDir : null)));
+  const servers = process.env.INPROC
+    ? (await Server.start(variants.join(',') as Variant, kind, files, sinkUrl, process.env.PROF ? profDir : null).then((one) => variants.map((v) => one.as(v))))
+    : await Promise.all(variants.map((v) => Server.start(v, kind, files, sinkUrl, process.env.PROF?.split(',').includes(v) ? profDir : null)));
   const autocannon = (await import('autocannon' as string)).default as (o: Record<string, unknown>) => Promise<{ requests: { total: number }; duration: number; non2xx: number }>;
   const load = (port: number, s: number) => autocannon({ url: `http://127.0.0.1:${port}${REQUEST_PATH}`, connections: 50, duration: s, headers: { 'user-agent': USER_AGENT, host: 'www.example.com' } });
-  for (const s of servers) await load(s.port, 2);
+  for (const s of servers) {
+    await s.select();
+    await load(s.port, 2);
+  }
   type Row = { us: number[]; mainUs: number[]; othersUs: Record<string, number[]>; rps: number[]; switches: Record<keyof ThreadSample['switches'], number[]>; sinkRequests: number[]; gc: { minor: number[]; major: number[]; pauseUs: number[] } };
   const results = new Map<Variant, Row>();
   for (const v of variants) results.set(v, { us: [], mainUs: [], othersUs: {}, rps: [], switches: { mainWaits: [], mainPreempted: [], othersWaits: [], othersPreempted: [] }, sinkRequests: [], gc: { minor: [], major: [], pauseUs: [] } });
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < servers.length; k++) {
-      const s = servers[(r + k) % servers.length];
+      const s = servers[(r + k) % servers.length]!;
+      await s.select();
       const a = await s.sample();
       const sinkBefore = totals.batches + totals.polls;
       const res = await load(s.port, seconds);
@@ -227,11 +272,15 @@ async function main(): Promise<void> {
   }
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const bare = results.get('bare');
+  const off = results.get('managed-off');
   console.log(`${kind}, ${rounds} rounds of ${seconds} s; sink got ${totals.batches} batches, ${totals.bytes} bytes, ${totals.polls} polls`);
   for (const [v, row] of results) {
     const twin = v.endsWith('@b') ? results.get(v.slice(0, -2) as Variant) : undefined;
     const added = (bare && v !== 'bare' ? ` (+${(med(row.us.map((u, i) => u - bare.us[i]))).toFixed(2)} µs vs bare, paired)` : '') +
-      (twin ? ` (${(med(row.us.map((u, i) => u - twin.us[i]))).toFixed(2)} µs vs ${v.slice(0, -2)}, ratio ${(med(row.us.map((u, i) => u / twin.us[i]))).toFixed(3)}, paired)` : '');
+      (twin ? ` (${(med(row.us.map((u, i) => u - twin.us[i]))).toFixed(2)} µs vs ${v.slice(0, -2)}, ratio ${(med(row.us.map((u, i) => u / twin.us[i]))).toFixed(3)}, paired)` : '') +
+      // Reporting's own cost: against managed mode with reporting off, all threads and the serving thread alone.
+      (off && v !== 'managed-off' && v.startsWith('managed') ? ` (vs managed-off, paired: +${med(row.us.map((u, i) => u - off.us[i]!)).toFixed(2)} µs, ` +
+        `main +${med(row.mainUs.map((u, i) => u - off.mainUs[i]!)).toFixed(2)} µs)` : '');
     const others = Object.entries(row.othersUs).map(([name, xs]) => `${name} ${med(xs).toFixed(2)}`).filter((t) => !t.endsWith(' 0.00')).join(', ');
     console.log(`${v.padEnd(12)} ${med(row.us).toFixed(2)} µs/req${added}; main ${med(row.mainUs).toFixed(2)}; others: ${others}; ${Math.round(med(row.rps))} req/s`);
     const sw = row.switches;
@@ -240,7 +289,7 @@ async function main(): Promise<void> {
       `other threads waits ${med(sw.othersWaits).toFixed(1)}, preempted ${med(sw.othersPreempted).toFixed(1)}; sink requests per round ${med(row.sinkRequests)}`);
     console.log(`${''.padEnd(12)} GC per 1000 req: ${med(row.gc.minor).toFixed(2)} minor, ${med(row.gc.major).toFixed(3)} major; main-thread pause ${med(row.gc.pauseUs).toFixed(2)} µs/req`);
   }
-  for (const s of servers) s.child.send('exit');
+  for (const child of new Set(servers.map((s) => s.child))) child.send('exit');
   await new Promise((resolve) => setTimeout(resolve, 1500));
   sink.close();
   rmSync(dir, { recursive: true, force: true });

@@ -262,3 +262,45 @@ test('repeats that await their status: the drain stops at one whose status has n
   assert.deepEqual(out.map((r) => [r.atMs, r.status, r.requestId.slice(-2)]),
     [[0, 200, '01'], [1, 404, '02'], [2, 200, '03'], [3, 500, '04'], [4, 200, '05'], [5, 201, '06']]);
 });
+
+test('a status that finishes before the next request rides on the next entry, or on the LAST_STATUS words for the newest record: no status entry, each record once with its own status, across the sequence wrap', async () => {
+  const { StatusJoin } = await import('../src/report/status-join.js');
+  const { ENTRY_STATUS } = await import('../src/report/ring-layout.js');
+  const { sab, writer, reader } = pair();
+  const ring = ringViews(sab);
+  const join = new StatusJoin(60_000, ring.counters);
+  const out: QueuedRecord[] = [];
+  const drain = (force = false) => reader.drain((r) => out.push(r), Infinity, null, join, force);
+  const statusEntries = () => {
+    let n = 0;
+    for (let p = 0; p < usedBytes(ring.header); p += ring.words[(p >> 2) + 1]!) if (ring.words[p >> 2] === ENTRY_STATUS) n++;
+    return n;
+  };
+  writer.lastSeq = -3; // the next numbers are -2, -1, then 1 (0 is skipped)
+  const same = request({ path: '/s', url: '/s' });
+  const statuses = [200, 404, 200, 201, 200, 500, 200, 200];
+  for (let i = 0; i < statuses.length; i++) {
+    // Another path in the middle: a full record carries the status too.
+    assert.ok(writer.write(PASSED, i === 4 ? request({ path: '/o', url: '/o' }) : same, i, true));
+    assert.ok(writer.holdStatus(writer.lastSeq, statuses[i]!), 'the last record\'s status is held');
+  }
+  assert.equal(statusEntries(), 0, 'no status entry was written');
+  assert.equal(writer.holdStatus(writer.lastSeq - 1, 200), false, 'an older record\'s status is not held');
+  assert.equal(writer.holdStatus(writer.lastSeq, 1024), false, 'a status the word cannot hold is not held');
+  drain();
+  // The newest record's status is in the LAST_STATUS words only; every other one in the entry after it.
+  assert.deepEqual(out.map((r) => [r.atMs, r.status]), statuses.map((s, i) => [i, s]));
+  assert.equal(new Set(out.map((r) => r.requestId)).size, statuses.length);
+  // Nothing comes twice when the words are read again, and a later status entry for an older record still joins it.
+  drain(true);
+  assert.equal(out.length, statuses.length);
+  assert.ok(writer.write(PASSED, same, 8, true));
+  const late = writer.lastSeq;
+  assert.ok(writer.write(PASSED, same, 9, true));
+  assert.equal(writer.holdStatus(late, 401), false);
+  assert.ok(writer.writeStatus(late, 401));
+  assert.ok(writer.holdStatus(writer.lastSeq, 204));
+  drain();
+  assert.deepEqual(out.slice(statuses.length).map((r) => [r.atMs, r.status]), [[8, 401], [9, 204]]);
+  assert.equal(join.size, 0);
+});

@@ -3,8 +3,9 @@
 // `http.server.response.finish` diagnostics channel, synchronously, whatever the framework on top; the
 // decision's record is written first (as before) and its request tagged with the record's sequence
 // number, so the status written later finds its record (report/status-join.ts). Nothing waits on the
-// response and nothing is added per request but, when it finishes, a 16-byte entry; a request still
-// running when the next one is recorded also gets a property holding its sequence number.
+// response. The status of the request recorded last rides on the next ring entry (RingWriter.holdStatus);
+// a request still running when the next one is recorded gets a property holding its sequence number,
+// and its status, when it comes, a 16-byte entry of its own.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Decision } from '../engine/decision.js';

@@ -7,6 +7,20 @@
 /** Int32 words of the header. */
 export const WRITE_POS = 0;
 export const READ_POS = 1;
+/**
+ * The response status of the record written last, when it finished before another entry was written:
+ * `status << STATUS_SHIFT | (seq & SEQ_LOW_MASK)` (0: none), and that record's whole sequence number, stored
+ * just before it (the reader takes the pair only when both name the same record). The next record or
+ * repeat entry carries the same status (REC.prevStatus), so no status entry is written for it; these words
+ * serve the reader until then, e.g. for the last request before a quiet spell. Plain stores: a word is
+ * never seen half written, and a reader that misses them finds the status in the next entry or drain.
+ */
+export const LAST_STATUS = 2;
+export const LAST_STATUS_SEQ = 3;
+export const STATUS_SHIFT = 22;
+export const SEQ_LOW_MASK = (1 << STATUS_SHIFT) - 1;
+/** Largest status a folded word holds (node:http allows 100–999). */
+export const MAX_FOLDED_STATUS = 1023;
 const HEADER_WORDS = 16;
 
 /** Float64 counters the worker writes (cumulative, or gauges), read by status() on the serving thread. */
@@ -40,16 +54,21 @@ export const ENTRY_STATUS = 2;
 export const STATUS_ENTRY_BYTES = 16;
 export const STATUS_SEQ = 2;
 export const STATUS_CODE = 3;
+/** The sequence number before `seq` (numbers skip 0 when they wrap). */
+export function previousSeq(seq: number): number {
+  return seq === 1 ? -1 : (seq - 1) | 0;
+}
 /**
  * The same request as the record written just before (a record flagged FLAG_REPEAT_BASE, followed by
  * nothing but status entries, pads and other repeats): every string field, the query and the flags are
  * the base's; only its own sequence number, time and request-id counter differ. One client repeating one
  * request is the common flood and hello world: this is 32 bytes to write and to read instead of a record.
- * Words: kind, bytes, seq, unused, then atMs and the request-id counter as Float64s.
+ * Words: kind, bytes, seq, the previous entry's status (as REC.prevStatus), then atMs and the request-id counter as Float64s.
  */
 export const ENTRY_REPEAT = 3;
 export const REPEAT_ENTRY_BYTES = 32;
 export const REPEAT_SEQ = 2;
+export const REPEAT_PREV_STATUS = 3;
 /** Float64 indexes (from the entry's start, in doubles) of the repeat's time and request-id counter. */
 export const REPEAT_AT_MS = 2;
 export const REPEAT_ID_COUNTER = 3;
@@ -70,6 +89,12 @@ export const REC = {
   kind: 0, bytes: 1, fields: 2, flags: 12, resets: 13, atMs: 14 /* Float64 at word 14-15 */, idCounter: 16 /* Float64 at 16-17 */,
   /** The record's sequence number (uint32, wrapping), which a later status entry names. */
   seq: 18,
+  /**
+   * The response status of the record or repeat written just before this one (sequence number one less;
+   * 0: none), when it finished before this entry was written: the usual case (a response ends before the
+   * next request is judged) then costs no status entry.
+   */
+  prevStatus: 19,
 } as const;
 export const RECORD_HEAD_BYTES = 20 * 4;
 

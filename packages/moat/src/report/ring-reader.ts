@@ -6,7 +6,8 @@ import { TRUNCATED_MARKER, recordBytes, type QueuedRecord } from '../sync/report
 import type { PassedAggregator } from './passed-aggregator.js';
 import { RING_HOLD_MS, type StatusJoin } from './status-join.js';
 import {
-  ENTRY_RECORD, ENTRY_REPEAT, ENTRY_STATUS, FIELD, FLAG_REPEAT_BASE, REPEAT_AT_MS, REPEAT_ID_COUNTER, REPEAT_SEQ, FLAG_AWAITS_STATUS, FLAG_KEYS, STATUS_CODE, STATUS_SEQ, FIELD_COUNT, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT, MONITORED_SHIFT, NEW_ID_BIT,
+  ENTRY_RECORD, ENTRY_REPEAT, ENTRY_STATUS, FIELD, FLAG_REPEAT_BASE, LAST_STATUS, LAST_STATUS_SEQ, previousSeq, REPEAT_AT_MS, REPEAT_ID_COUNTER,
+  REPEAT_PREV_STATUS, REPEAT_SEQ, SEQ_LOW_MASK, STATUS_SHIFT, FLAG_AWAITS_STATUS, FLAG_KEYS, STATUS_CODE, STATUS_SEQ, FIELD_COUNT, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT, MONITORED_SHIFT, NEW_ID_BIT,
   READ_POS, REC, RECORD_HEAD_BYTES, ringViews, SLOT_LITERAL, SLOT_NULL, TRUNCATED_PARAMS_BIT, TRUNCATED_QUERY_BIT,
   TRUNCATED_REQUEST_ID_BIT, WRITE_POS, type RingViews,
 } from './ring-layout.js';
@@ -74,8 +75,12 @@ export class RingReader {
     join: StatusJoin | null = null, force = false): number {
     const { header, words, capacity } = this.ring;
     this.now = Date.now();
+    // The LAST_STATUS words are read before the write position: the record they name was published before
+    // them, so it lies within `end`, and a status they no longer hold was carried by an entry within it.
+    const lastStatus = join === null ? 0 : Atomics.load(header, LAST_STATUS);
+    const lastStatusSeq = join === null ? 0 : Atomics.load(header, LAST_STATUS_SEQ);
     const end = Atomics.load(header, WRITE_POS);
-    if (join !== null) this.noteStatuses(end, join, onRecord);
+    if (join !== null) this.noteStatuses(end, join, onRecord, lastStatus, lastStatusSeq);
     let count = 0;
     const ring = this.ring;
     while (this.pos !== end && count < max) {
@@ -211,13 +216,33 @@ export class RingReader {
     return this.now - this.heldSinceMs >= RING_HOLD_MS;
   }
 
-  /** Reads the status entries published after the read position into the join (read again next drain: harmless). */
-  private noteStatuses(end: number, join: StatusJoin, onRecord: (record: QueuedRecord) => void): void {
+  /** Sequence number of the newest record or repeat seen in the ring (0: none yet); the LAST_STATUS word may name it. */
+  private newestSeq = 0;
+
+  /**
+   * Reads the statuses published after the read position into the join (read again next drain: harmless):
+   * status entries, the status each record or repeat carries for the entry before it, and the LAST_STATUS
+   * word for the newest record, whose status no entry can carry yet.
+   */
+  private noteStatuses(end: number, join: StatusJoin, onRecord: (record: QueuedRecord) => void, last: number, lastSeq: number): void {
     const { words, capacity } = this.ring;
     for (let p = this.pos; p !== end;) {
       const head = (p & (capacity - 1)) >> 2;
-      if (words[head] === ENTRY_STATUS) join.note(words[head + STATUS_SEQ]!, words[head + STATUS_CODE]!, onRecord);
+      const kind = words[head];
+      if (kind === ENTRY_REPEAT || kind === ENTRY_RECORD) {
+        const seq = words[head + (kind === ENTRY_REPEAT ? REPEAT_SEQ : REC.seq)]!;
+        const prevStatus = words[head + (kind === ENTRY_REPEAT ? REPEAT_PREV_STATUS : REC.prevStatus)]!;
+        if (prevStatus !== 0) join.note(previousSeq(seq), prevStatus, onRecord);
+        this.newestSeq = seq;
+      } else if (kind === ENTRY_STATUS) {
+        join.note(words[head + STATUS_SEQ]!, words[head + STATUS_CODE]!, onRecord);
+      }
       p = (p + words[head + 1]!) | 0;
+    }
+    // Only the newest record's (every older record's status is in the ring), and only a consistent pair:
+    // the writer may have been storing another record's meanwhile.
+    if (last !== 0 && lastSeq === this.newestSeq && lastSeq !== 0 && (last & SEQ_LOW_MASK) === (lastSeq & SEQ_LOW_MASK)) {
+      join.note(lastSeq, last >>> STATUS_SHIFT, onRecord);
     }
   }
 

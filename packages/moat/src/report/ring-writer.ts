@@ -11,7 +11,7 @@ import type { MoatHttpRequest } from '../http/normalized-request.js';
 import { FIELD_LIMITS, TRUNCATED_MARKER } from '../sync/report-record.js';
 import {
   ALIGN, ENTRY_PAD, ENTRY_RECORD, ENTRY_REPEAT, ENTRY_STATUS, FIELD, FIELD_COUNT, FLAG_AWAITS_STATUS, FLAG_REPEAT_BASE,
-  REPEAT_AT_MS, REPEAT_ENTRY_BYTES, REPEAT_ID_COUNTER, REPEAT_SEQ, FLAG_KEYS, MAX_KEYS_LENGTH, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT,
+  LAST_STATUS, LAST_STATUS_SEQ, MAX_FOLDED_STATUS, REPEAT_AT_MS, REPEAT_ENTRY_BYTES, REPEAT_ID_COUNTER, REPEAT_PREV_STATUS, REPEAT_SEQ, SEQ_LOW_MASK, STATUS_SHIFT, FLAG_KEYS, MAX_KEYS_LENGTH, FLAG_PARAMS, FLAG_QUERY, FLAG_REQUEST_ID, FLAG_TRUNCATED_SHIFT,
   MAX_MONITORED, MONITORED_SHIFT, NEW_ID_BIT, READ_POS, REC, RECORD_HEAD_BYTES, ringViews, SLOT_LITERAL, SLOT_NULL,
   STATUS_CODE, STATUS_ENTRY_BYTES, STATUS_SEQ, TRUNCATED_PARAMS_BIT, TRUNCATED_QUERY_BIT, TRUNCATED_REQUEST_ID_BIT, WRITE_POS,
   type RingViews,
@@ -65,6 +65,8 @@ export class RingWriter {
   lastSeq = 0;
   /** Records with a value cut to its limit. */
   truncated = 0;
+  /** The status of record `lastSeq`, finished and not yet carried by an entry (0: none); see holdStatus. */
+  private heldStatus = 0;
   /**
    * Whether repeat entries may follow the record written last (a FLAG_REPEAT_BASE record; false after a
    * refused write or a reset, so a repeat never follows a record the worker lacks). Its string fields are
@@ -91,6 +93,9 @@ export class RingWriter {
   reset(): void {
     for (const interner of this.interners) interner.reset();
     this.repeatable = false;
+    this.heldStatus = 0;
+    this.ring.header[LAST_STATUS] = 0;
+    this.ring.header[LAST_STATUS_SEQ] = 0;
     Atomics.store(this.ring.header, READ_POS, Atomics.load(this.ring.header, WRITE_POS));
   }
 
@@ -265,6 +270,8 @@ export class RingWriter {
     this.lastSeq = seq;
     words[head + REC.seq] = seq;
     words[head + REC.resets] = resets;
+    words[head + REC.prevStatus] = this.heldStatus;
+    this.heldStatus = 0;
     doubles[(base >> 3) + (REC.atMs >> 1)] = atMs;
     const bytes = ((pos - base) + ALIGN - 1) & ~(ALIGN - 1);
     words[head + REC.kind] = ENTRY_RECORD;
@@ -313,6 +320,8 @@ export class RingWriter {
     const seq = ((this.lastSeq + 1) | 0) || 1;
     this.lastSeq = seq;
     words[head + REPEAT_SEQ] = seq;
+    words[head + REPEAT_PREV_STATUS] = this.heldStatus;
+    this.heldStatus = 0;
     doubles[(base >> 3) + REPEAT_AT_MS] = atMs;
     doubles[(base >> 3) + REPEAT_ID_COUNTER] = ++this.idCounter;
     words[head] = ENTRY_REPEAT;
@@ -324,6 +333,23 @@ export class RingWriter {
   private refuseRepeat(): boolean {
     this.repeatable = false;
     return false;
+  }
+
+  /**
+   * The response status of the record written last (`seq` === lastSeq), carried by the next record or
+   * repeat entry and meanwhile by the ring's LAST_STATUS words, instead of an entry of its own: a response
+   * that ends before the next request is judged (nearly all of them) costs three plain stores. False when `seq`
+   * is not the last record or the status does not fit; the caller then writes a status entry.
+   */
+  holdStatus(seq: number, status: number): boolean {
+    if (seq !== this.lastSeq || status <= 0 || status > MAX_FOLDED_STATUS) return false;
+    this.heldStatus = status;
+    // Plain stores (no fence): an aligned word is never seen half written, the reader checks that the two
+    // name the same record, and a reader that misses them finds the status in the next entry or drain.
+    const header = this.ring.header;
+    header[LAST_STATUS_SEQ] = seq;
+    header[LAST_STATUS] = (status << STATUS_SHIFT) | (seq & SEQ_LOW_MASK);
+    return true;
   }
 
   /**

@@ -218,10 +218,14 @@ export class Upsync {
     return -1;
   }
 
-  /** The response of record `seq` finished with `status` (no room in the ring: the record goes without it). */
+  /**
+   * The response of record `seq` finished with `status` (no room in the ring: the record goes without it).
+   * The status of the record written last rides on the next entry (RingWriter.holdStatus); an older one gets an entry.
+   */
   recordStatus(seq: number, status: number): void {
-    if (this.writer === null || this.stopped || this.closed) return;
-    this.writer.writeStatus(seq, status);
+    const writer = this.writer;
+    if (writer === null || this.stopped || this.closed) return;
+    if (!writer.holdStatus(seq, status)) writer.writeStatus(seq, status);
   }
 
   /**

@@ -109,7 +109,10 @@ test('one request from another IP, one on another path, one with another user ag
     // The flood's key: its first request of each minute in full (plus the 404), the rest as counts.
     const floodFull = records.filter((r) => flood(r) && r.status !== 404);
     const minutes = new Set(floodFull.map((r) => Math.floor(Number(r.timestamp) / 60)));
-    assert.equal(floodFull.length, minutes.size);
+    // Plus, at most, the last request: its response may finish after the client read it and after the
+    // forced flush took its record, which then goes in full rather than wait for a status (loaded machine).
+    assert.ok(floodFull.length === minutes.size || floodFull.length === minutes.size + 1,
+      `${floodFull.length} flood records in full over ${minutes.size} minute(s)`);
     const counts = hub.passedCounts();
     assert.ok(counts.every((c) => c.ip === '127.0.0.1' && c.path === '/same' && c.user_agent === 'flood/1'), 'only the flood is counted');
     assert.equal(counts.reduce((sum, c) => sum + c.count, 0), 400 - 4 - floodFull.length);
