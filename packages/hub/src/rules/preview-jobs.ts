@@ -1,19 +1,21 @@
 /**
  * The job table both backtests run on: the rule preview (rule-preview.ts) and the threshold preview
  * (thresholds/threshold-preview.ts). One job per site: a newer draft ends the site's running job, so a
- * burst of drafts costs one scan, not one each, and its worker is gone before the next starts; a few jobs
+ * burst of drafts costs one scan, not one each, and its parts have stopped before the next starts; a few jobs
  * at most across all sites of a kind (the machine's cores also serve requests). A job is one or more
- * worker threads (its parts), whose progress is summed; a time guard, cancellation, and the result kept a
- * while for the page to fetch. A kind brings only its draft's worker inputs and how the final counts read.
+ * parts, each run on a warm worker thread of the process's pool (preview-pool.ts), whose progress is
+ * summed; a time guard, cancellation, and the result kept a while for the page to fetch. A kind brings
+ * only its draft's worker inputs and how the final counts read.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { HttpError } from '../server/http-error.js';
 import type { ReportScanSource } from '../store/report-scan.js';
 import type { HubStore } from '../store/store.js';
+import { previewWorkers, type PreviewWorkerPool, type RunningPart } from './preview-pool.js';
 
 export const PREVIEW_RANGES = { '1h': 3600, '24h': 86_400, '7d': 7 * 86_400 } as const;
 export type PreviewRange = keyof typeof PREVIEW_RANGES;
@@ -74,7 +76,10 @@ export interface PreviewScan {
 
 /** What makes one kind of preview. */
 export interface PreviewKind<Draft, Input extends PreviewPartInput, Done, Result> {
-  /** The worker module without its extension: `.js` beside a built hub, `.ts` (through tsx) in tests and benches. */
+  /**
+   * The worker module without its extension (`.js` beside a built hub, `.ts` through tsx in tests and
+   * benches); it exports `runPart(input, send, cancelled)` (PreviewPartModule), run by a pooled worker.
+   */
   worker: URL;
   /** Jobs of this kind running at once across all sites. */
   maxRunning: number;
@@ -87,20 +92,26 @@ export interface PreviewKind<Draft, Input extends PreviewPartInput, Done, Result
 interface Job<Draft, Result> extends PreviewJobView<Draft, Result> {
   startedAt: number;
   finishedAt?: number;
-  workers: Worker[];
+  running: RunningPart[];
   tempDir?: string;
   timer?: NodeJS.Timeout;
 }
 
 export class PreviewJobs<Draft, Input extends PreviewPartInput, Done, Result> {
   private readonly jobs = new Map<number, Job<Draft, Result>>();
-  /** Per site, the exit of the workers last ended: the next job starts after them, never beside them. */
+  /** Per site, the parts last ended, until their workers are free: the next job starts after them (on the same warm workers), never beside them. */
   private readonly exits = new Map<number, Promise<unknown>>();
   private closed = false;
   /** Scans started since the hub started (a refused draft never starts one). */
   started = 0;
+  private readonly pool: PreviewWorkerPool;
+  private readonly detach: () => Promise<void>;
 
-  constructor(private readonly kind: PreviewKind<Draft, Input, Done, Result>, private readonly options: { store: HubStore; now: () => number }) {}
+  constructor(private readonly kind: PreviewKind<Draft, Input, Done, Result>, private readonly options: { store: HubStore; now: () => number; pool?: PreviewWorkerPool }) {
+    this.pool = options.pool ?? previewWorkers;
+    // An in-memory store has no previews (501): no workers for it.
+    this.detach = options.store.reportScanSource() ? this.pool.attach(kind.worker) : async () => undefined;
+  }
 
   /**
    * Starts a preview of `draft` (already validated) over the last `range`, ending the site's previous job.
@@ -116,7 +127,7 @@ export class PreviewJobs<Draft, Input extends PreviewPartInput, Done, Result> {
     const to = Math.floor(nowMs / 1000) + 1;
     const job: Job<Draft, Result> = {
       id: randomBytes(12).toString('hex'), siteId, state: 'running', rule: draft, range, from: to - PREVIEW_RANGES[range], to,
-      scanned: 0, progress: 0, parts: 1, elapsedMs: 0, startedAt: nowMs, workers: [],
+      scanned: 0, progress: 0, parts: 1, elapsedMs: 0, startedAt: nowMs, running: [],
     };
     this.jobs.set(siteId, job);
     await this.exits.get(siteId);
@@ -153,61 +164,68 @@ export class PreviewJobs<Draft, Input extends PreviewPartInput, Done, Result> {
     return n;
   }
 
-  /** Ends every job (hub shutdown); resolves when their workers are gone. */
+  /** Ends every job (hub shutdown); resolves when their workers are free, and the pool's are gone if no other user is left. */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    for (const job of this.jobs.values()) this.end(job, 'cancelled', 'the hub is shutting down');
+    for (const job of this.jobs.values()) this.end(job, 'cancelled', 'the hub is shutting down', 'terminate');
     await Promise.allSettled([...this.exits.values()]);
     this.jobs.clear();
+    await this.detach();
   }
 
   private run(job: Job<Draft, Result>, inputs: Input[]): void {
     this.started += 1;
     job.parts = inputs.length;
-    job.timer = setTimeout(() => this.end(job, 'failed', 'the scan took too long'), MAX_SCAN_MS);
+    job.timer = setTimeout(() => this.end(job, 'failed', 'the scan took too long', 'terminate'), MAX_SCAN_MS);
     job.timer.unref();
     // Per part: reports read and the share of its time passed; the job shows their sum and mean.
     const scanned = inputs.map(() => 0);
     const progress = inputs.map(() => 0);
     const finished = inputs.map(() => false);
     inputs.forEach((input, part) => {
-      const worker = startWorker(this.kind.worker, input);
-      job.workers.push(worker);
       const span = Math.max(1, input.to - input.from);
-      worker.on('message', (message: PreviewWorkerMessage<Done>) => {
-        if (job.state !== 'running') return;
-        if (message.type === 'progress' || message.type === 'sent') {
-          scanned[part] = message.scanned;
-          progress[part] = message.type === 'sent' ? 1 : Math.min(MAX_RUNNING_PROGRESS, Math.max(0, (message.ts - input.from) / span));
-          if (message.type === 'sent') finished[part] = true;
-          job.scanned = scanned.reduce((a, b) => a + b, 0);
-          job.progress = Math.min(MAX_RUNNING_PROGRESS, progress.reduce((a, b) => a + b, 0) / progress.length);
-        } else if (message.type === 'done') {
-          job.scanned = message.scanned;
-          job.progress = 1;
-          job.result = this.kind.result(job.rule, message);
-          this.end(job, 'done');
-        } else {
-          this.end(job, 'failed', message.message);
-        }
-      });
-      worker.on('error', (error) => this.end(job, 'failed', error.message));
-      // A part that handed its counts over may exit; any other exit before the result is a failure.
-      worker.on('exit', () => { if (!finished[part]) this.end(job, 'failed', 'the scan stopped unexpectedly'); });
-      worker.unref();
+      const transfer = input.peer ? [input.peer.port] : [];
+      job.running.push(this.pool.run(this.kind.worker, input, transfer, {
+        message: (message) => {
+          const m = message as PreviewWorkerMessage<Done>;
+          if (job.state !== 'running') return;
+          if (m.type === 'progress' || m.type === 'sent') {
+            scanned[part] = m.scanned;
+            progress[part] = m.type === 'sent' ? 1 : Math.min(MAX_RUNNING_PROGRESS, Math.max(0, (m.ts - input.from) / span));
+            if (m.type === 'sent') finished[part] = true;
+            job.scanned = scanned.reduce((a, b) => a + b, 0);
+            job.progress = Math.min(MAX_RUNNING_PROGRESS, progress.reduce((a, b) => a + b, 0) / progress.length);
+          } else if (m.type === 'done') {
+            job.scanned = m.scanned;
+            job.progress = 1;
+            job.result = this.kind.result(job.rule, m);
+            this.end(job, 'done');
+          } else {
+            this.end(job, 'failed', m.message);
+          }
+        },
+        // A part that handed its counts over is complete; a worker lost before that fails the job.
+        died: (reason) => { if (!finished[part]) this.end(job, 'failed', reason); },
+      }));
     });
   }
 
-  /** Moves a running job to its final state once: ends its workers, removes its folder once they are gone. */
-  private end(job: Job<Draft, Result> | undefined, state: Exclude<PreviewState, 'running'>, error?: string): void {
+  /**
+   * Moves a running job to its final state once: stops its parts (`cancel`: at their next page, their
+   * workers then serve the next job; `terminate`: their workers end and are replaced) and removes its
+   * folder once they are free.
+   */
+  private end(job: Job<Draft, Result> | undefined, state: Exclude<PreviewState, 'running'>, error?: string, how: 'cancel' | 'terminate' = 'cancel'): void {
     if (!job || job.state !== 'running') return;
     job.state = state;
     if (error !== undefined) job.error = safeMessage(error);
     job.finishedAt = this.options.now();
     if (job.timer) clearTimeout(job.timer);
-    const workers = job.workers;
-    job.workers = [];
-    const exited = Promise.allSettled(workers.map((w) => w.terminate())).finally(() => removeTempDir(job));
+    const running = job.running;
+    job.running = [];
+    // After the site's earlier ended parts too: a job replaced before it ran any must not let the next one start beside them.
+    const exited = Promise.allSettled([this.exits.get(job.siteId), ...running.map((part) => part.stop(how))]).finally(() => removeTempDir(job));
     this.exits.set(job.siteId, exited);
     void exited.then(() => { if (this.exits.get(job.siteId) === exited) this.exits.delete(job.siteId); });
     // Results stay fetchable for a while; then the job goes, unless a newer one replaced it already.
@@ -228,12 +246,4 @@ function view<Draft, Result>(job: Job<Draft, Result>, nowMs: number): PreviewJob
 /** Worker errors may quote a connection string; nothing of it reaches a page. */
 function safeMessage(message: string): string {
   return message.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>').slice(0, 300);
-}
-
-/** The kind's worker module, from dist (`.js`) or, in tests and benches, the sources through tsx. */
-function startWorker(module: URL, input: PreviewPartInput): Worker {
-  const transferList = input.peer ? [input.peer.port] : undefined;
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(`${module.href}.js`), { workerData: input, transferList });
-  const href = JSON.stringify(`${module.href}.ts`);
-  return new Worker(`import('tsx/esm/api').then((tsx) => tsx.register(), () => {}).then(() => import(${href}))`, { eval: true, workerData: input, transferList });
 }

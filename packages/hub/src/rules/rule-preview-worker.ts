@@ -2,11 +2,11 @@
  * The rule preview's scan, in a worker thread: the draft's compiled rules file opened by the clients'
  * engine, every stored report of the range replayed through it oldest first (rate limits on a clock set
  * from each report's timestamp), summed up by moat-waf's TrafficSummary. Progress goes to the parent
- * as the scan passes through time; the parent ends the worker to cancel it. When the parent split the
+ * as the scan passes through time; a cancelled scan stops at its next page. When the parent split the
  * job in two (in time, or by client), the two workers meet over a port of their own (see
  * PreviewWorkerInput.peer).
  */
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { Engine, MemoryRateLimitStore } from 'moat-waf';
 import { Replay, requestFieldsRead, type ReplayRecord, type TrafficSummaryResult } from 'moat-waf/replay';
 import { openReportScanner, type ReportScanner, type ScanColumns, type ScanCursor, type ScanRow } from '../store/report-scan.js';
@@ -16,11 +16,18 @@ const TREATMENTS = ['Passed', 'Allowed', 'Blocked'] as const;
 /** Progress at most this often: a message per page would be thousands for a long range. */
 const PROGRESS_EVERY_MS = 100;
 
-export async function scan(input: PreviewWorkerInput, send: (message: RulePreviewWorkerMessage) => void): Promise<void> {
+/** One part of a rule preview, run by a pooled worker (preview-worker-host.ts). */
+export function runPart(input: unknown, send: (message: unknown) => void, cancelled: () => boolean): Promise<void> {
+  return scan(input as PreviewWorkerInput, send, cancelled);
+}
+
+export async function scan(input: PreviewWorkerInput, send: (message: RulePreviewWorkerMessage) => void, cancelled: () => boolean = () => false): Promise<void> {
   const rateLimits = new MemoryRateLimitStore({ maxBytes: input.rateLimitBytes });
   const replay = new Replay((now) => Engine.open({ rules: input.rulesFile, data: input.dataFile, now, rateLimits }));
   // The second part's counts, listened for from the start so they are not missed while this part runs.
   const peerCounts = input.peer?.role === 'merge' ? nextMessage<PreviewPartCounts>(input.peer.port) : undefined;
+  // Awaited after this part's scan; a rejection before then (this part cancelled) must not count as unhandled.
+  peerCounts?.catch(() => undefined);
   const fields = requestFieldsRead(replay.engine);
   const columns: ScanColumns = { method: fields.has('method'), host: fields.has('host'), parameter: fields.has('params'), keys: fields.has('keys') };
   let scanner: ReportScanner;
@@ -42,6 +49,8 @@ export async function scan(input: PreviewWorkerInput, send: (message: RulePrevie
     for (;;) {
       const rows: ScanRow[] = await pending;
       if (rows.length === 0) break;
+      // Checked per page: a page is read and judged synchronously, so no message could stop it.
+      if (cancelled()) return;
       const last = rows[rows.length - 1]!;
       cursor.ts = last[1];
       cursor.id = last[0];
@@ -105,13 +114,10 @@ async function completeExamples(summary: TrafficSummaryResult, scanner: ReportSc
   return summary;
 }
 
+/** The port's next message; a port closed first (the other part stopped) rejects, so this part never waits forever. */
 function nextMessage<T>(port: MessagePort): Promise<T> {
-  return new Promise((resolve) => port.once('message', (message: T) => resolve(message)));
-}
-
-const port = parentPort;
-if (port) {
-  scan(workerData as PreviewWorkerInput, (message) => port.postMessage(message)).catch((error: unknown) => {
-    port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies RulePreviewWorkerMessage);
+  return new Promise((resolve, reject) => {
+    port.once('message', (message: T) => resolve(message));
+    port.once('close', () => reject(new Error('the other part of the scan stopped')));
   });
 }

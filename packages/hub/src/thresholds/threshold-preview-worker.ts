@@ -1,11 +1,11 @@
 /**
  * The threshold preview's scan, in a worker thread: every stored report of the range, oldest first,
  * through ThresholdBacktest (the hub's own evaluator and ban policy). Progress goes to the parent as
- * the scan passes through time; the parent ends the worker to cancel it. When the parent split the job
+ * the scan passes through time; a cancelled scan stops at its next page. When the parent split the job
  * by key (threshold-preview-split.ts), each of two workers counts its half of the keys, the second sends
  * its crossings over their port, and the first judges both and reports the whole.
  */
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { parseReportedKeys } from '../ingest/reported-keys.js';
 import { isReportedKeyKind, banKeyLabel, type ReportedKey } from './ban-key.js';
 import { ThresholdBacktest, type BacktestExample, type BacktestRecord } from './threshold-preview-backtest.js';
@@ -23,12 +23,20 @@ interface SentPart {
   crossings: PartCrossings;
 }
 
-export async function scanThresholds(input: ThresholdPreviewWorkerInput, send: (message: ThresholdPreviewWorkerMessage) => void): Promise<void> {
+/** One part of a threshold preview, run by a pooled worker (rules/preview-worker-host.ts). */
+export function runPart(input: unknown, send: (message: unknown) => void, cancelled: () => boolean): Promise<void> {
+  return scanThresholds(input as ThresholdPreviewWorkerInput, send, cancelled);
+}
+
+export async function scanThresholds(input: ThresholdPreviewWorkerInput, send: (message: ThresholdPreviewWorkerMessage) => void,
+  cancelled: () => boolean = () => false): Promise<void> {
   const keyed = isReportedKeyKind(input.rule.key);
   const byStatus = input.rule.condition.status !== null;
   const peer = input.half === undefined ? undefined : input.peer;
   // The second part's crossings, listened for from the start so they are not missed while this part runs.
   const peerPart = peer?.role === 'merge' ? nextMessage<SentPart>(peer.port) : undefined;
+  // Awaited after this part's scan; a rejection before then (this part cancelled) must not count as unhandled.
+  peerPart?.catch(() => undefined);
   const condition = input.rule.condition;
   // A split part fetches its examples by id: it reads the method and path only for the condition, no user agent.
   const scanner = await openThresholdScanner(input.source, peer
@@ -47,6 +55,8 @@ export async function scanThresholds(input: ThresholdPreviewWorkerInput, send: (
     for (;;) {
       const rows = await pending;
       if (rows.length === 0) break;
+      // Checked per page: a page is read and counted synchronously, so no message could stop it.
+      if (cancelled()) return;
       const last = rows[rows.length - 1]!;
       cursor.ts = last[1];
       cursor.id = last[0];
@@ -112,8 +122,12 @@ async function exampleReports(scanner: ThresholdReportScanner, siteId: number, c
   });
 }
 
+/** The port's next message; a port closed first (the other part stopped) rejects, so this part never waits forever. */
 function nextMessage<T>(port: MessagePort): Promise<T> {
-  return new Promise((resolve) => port.once('message', (message: T) => resolve(message)));
+  return new Promise((resolve, reject) => {
+    port.once('message', (message: T) => resolve(message));
+    port.once('close', () => reject(new Error('the other part of the scan stopped')));
+  });
 }
 
 /** The stored keys text (validated at ingest); anything that no longer parses counts as none, so by IP. */
@@ -121,11 +135,4 @@ function storedKeys(text: string | null): readonly ReportedKey[] | null {
   if (text === null) return null;
   const keys = parseReportedKeys(text);
   return typeof keys === 'string' ? null : keys;
-}
-
-const port = parentPort;
-if (port) {
-  scanThresholds(workerData as ThresholdPreviewWorkerInput, (message) => port.postMessage(message)).catch((error: unknown) => {
-    port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies ThresholdPreviewWorkerMessage);
-  });
 }

@@ -147,7 +147,11 @@ describe('rule preview under attack', () => {
     assert.equal(job.result!.matched.requests, 4);
   });
 
-  it('100 concurrent previews of one site run one scan: every earlier job is replaced, the last one answers correctly', async () => {
+  it('100 concurrent previews of one site run one scan on the warm workers: every earlier job is replaced, no thread starts per draft, the last one answers correctly', async () => {
+    // Every thread this process starts (the hub runs in it): the flood must not start one per draft.
+    let threads = 0;
+    const countThread = () => { threads += 1; };
+    process.on('worker', countThread);
     const responses = await Promise.all(Array.from({ length: 100 }, (_, i) =>
       admin.api('POST', url(siteA), { rule: { kind: 'userAgent', value: i === 99 ? 'sqlmap' : `bot-${i}` }, range: '7d' })));
     const jobs: PreviewJob[] = [];
@@ -175,6 +179,8 @@ describe('rule preview under attack', () => {
       last = ((await (await admin.api('GET', `${url(siteA)}/${last.id}`)).json()) as { job: PreviewJob }).job;
     }
     assert.equal(last.state, 'done', last.error);
+    process.off('worker', countThread);
+    assert.ok(threads <= 2, `the flood started ${threads} threads; the warm two at most`);
     // The surviving job counts as the same draft previewed alone does.
     const single = await runPreview(admin, siteA, { kind: 'userAgent', value: (last as unknown as { rule: { value: string } }).rule.value }, '7d');
     assert.equal(single.state, 'done');

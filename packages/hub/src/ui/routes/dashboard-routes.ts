@@ -24,6 +24,7 @@ import { overviewPage } from '../pages/overview-page.js';
 import { confirmRulePage, quickBlockRefusedPage, ruleLabel, type ConfirmRuleInput } from '../pages/rule-check-pages.js';
 import { requestsPage } from '../pages/requests-page.js';
 import { rulesPage } from '../pages/rules-page.js';
+import { previewWorkers } from '../../rules/preview-pool.js';
 import { attackSettingsSection } from '../pages/attacks-panel.js';
 import { siteAttackSettings } from '../../rules/attack-settings.js';
 import { botSettingsSection } from '../pages/rules-bots.js';
@@ -137,6 +138,8 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
       const rules = await ctx.rules.list(site.id);
       const hits = countRuleHits(rules, await ctx.store.ruleHits(site.id, nowSeconds() - RANGES[hitsRange].seconds, nowSeconds() + 3600));
       const [moat, wafris] = await Promise.all([ctx.store.getBuild(site.id, 'moat'), ctx.store.getBuild(site.id, 'wafris')]);
+      // An admin may preview a draft from this page: the preview workers start now, not on the first preview.
+      if (userOf(request).role === 'admin') previewWorkers.warm();
       return send(reply, rulesPage({
         user: userOf(request), site, sites: all, rules, hits, hitsRange, builds: { moat, wafris }, now: ctx.now(),
         audit: ruleAuditSection(site.id, await ctx.audit.list({ siteId: site.id, limit: 10 })),

@@ -7,6 +7,7 @@ import { describeError } from '../../server/error-handler.js';
 import { intParam, siteIdOf } from '../../server/params.js';
 import type { SiteService } from '../../sites/site-service.js';
 import { thresholdInputFromForm } from '../../thresholds/threshold-input.js';
+import { previewWorkers } from '../../rules/preview-pool.js';
 import { thresholdFormValues, thresholdsPage, type ThresholdFormState } from '../pages/thresholds-page.js';
 
 type Form = Record<string, string>;
@@ -41,6 +42,8 @@ export async function thresholdsRoutes(app: FastifyInstance, ctx: HubContext, si
         if (editing) form = { ruleId: editing.id, values: thresholdFormValues(editing) };
       }
       const done = (request.query as { done?: string }).done;
+      // An admin may preview a draft from this page: the preview workers start now, not on the first preview.
+      if (session.role === 'admin') previewWorkers.warm();
       return reply.code(extra.status ?? 200).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(thresholdsPage({
         user: { email: session.email, csrfToken: session.csrfToken, role: session.role }, site, sites: all,
         rules, bans, wouldBans, events, stats: ctx.thresholds.stats(), form, notice: done ? NOTICES[done] : undefined,
