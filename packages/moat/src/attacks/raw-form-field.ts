@@ -20,6 +20,7 @@
  * `rawFieldIsCleanMarked` gives the same answer for a field of an ASCII body from the marks of one SIMD
  * pass over the whole body (byte-scan/), checked equal by attacks-byte-scan.test.ts.
  */
+import { MoatError } from '../errors/moat-error.js';
 import { percentDecode } from '../http/percent-decode.js';
 import { LONG_VALUE, MAX_VALUE } from './detect-attack.js';
 import {
@@ -77,7 +78,7 @@ const PLANS: RawPlan[] = Array.from({ length: ALL_ATTACK_CATEGORIES + 1 }, (_, e
   // the field), `%` (each escape is read), and the quotes when SQL reads them; it marks `..` and `pr` itself.
   for (const k of search) {
     // rawFieldIsCleanMarked reads a marked dot or `p` as the start of a pair the scan marks, and no other pair.
-    if (['.', 'p', '__', '--'].includes(RAW_CHARS[k]![0])) throw new Error(`the byte scan cannot mark ${RAW_CHARS[k]![0]}`);
+    if (['.', 'p', '__', '--'].includes(RAW_CHARS[k]![0])) throw new MoatError('MOAT_ERR_INTERNAL', `the byte scan cannot mark ${RAW_CHARS[k]![0]}`);
   }
   const marked = [0x25, ...search.map((k) => RAW_CHARS[k]![0]).filter((ch) => ch.length === 1 && ch !== '&').map((ch) => ch.charCodeAt(0))];
   if (enabled & B_SQLI) marked.push(0x27, 0x22);

@@ -5,6 +5,7 @@
  * WebAssembly is missing or refuses the module (`--jitless`, no SIMD), createByteScanner() returns null
  * and callers keep their native searches.
  */
+import { MoatError } from '../../errors/moat-error.js';
 import { byteScanModule } from './byte-scan-module.js';
 
 /** The part of the WebAssembly API used here (the project's type libraries do not declare it). */
@@ -40,7 +41,7 @@ export function byteSetTables(bytes: Iterable<number>): Uint8Array {
   for (let h = 0; h < 8; h++) tables[16 + h] = h === 1 ? 0 : h === 0 ? 0x01 : 1 << h;
   for (const b of bytes) {
     // Bytes 0x10–0x1f share no bit (bit 1 is for bytes above 0x7f), so they cannot be in a set.
-    if (b < 0 || b > 0x7f || (b >> 4) === 1) throw new RangeError(`byte ${b} cannot be in a scan set`);
+    if (b < 0 || b > 0x7f || (b >> 4) === 1) throw new MoatError('MOAT_ERR_INTERNAL', `byte ${b} cannot be in a scan set`);
     tables[b & 15]! |= tables[16 + (b >> 4)]!;
   }
   return tables;
