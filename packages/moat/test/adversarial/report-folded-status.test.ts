@@ -11,18 +11,9 @@ import { Agent, createServer, request as httpRequest } from 'node:http';
 import { test } from 'node:test';
 import { withMoat } from '../../src/adapters/node.js';
 import { createManagedFirewall, type ManagedFirewall } from '../../src/managed/managed-firewall.js';
-import { ENTRY_STATUS, WRITE_POS, type RingViews } from '../../src/report/ring-layout.js';
+import { ENTRY_STATUS } from '../../src/report/ring-layout.js';
 import { hubWithWpAdminRules, tempDir, waitFor } from '../helpers/fake-hub.js';
-
-/** Status entries written into the ring so far (it has not wrapped in this test). */
-function statusEntries(fw: ManagedFirewall): number {
-  const ring = (fw as unknown as { upsync: { ring: RingViews } }).upsync.ring;
-  const end = Atomics.load(ring.header, WRITE_POS);
-  assert.ok(end < ring.capacity, 'the ring has not wrapped');
-  let entries = 0;
-  for (let pos = 0; pos < end; pos += ring.words[(pos >> 2) + 1]!) if (ring.words[pos >> 2] === ENTRY_STATUS) entries++;
-  return entries;
-}
+import { ringEntries } from '../helpers/ring-entries.js';
 
 test('GET flood on node:http answering every other request 404, ending on a 404 before silence, with a slow 401 held open across it: every 404 and the 401 reach the hub in full with their status, the 200s\' totals are exact', async () => {
   const hub = await hubWithWpAdminRules();
@@ -81,7 +72,7 @@ test('GET flood on node:http answering every other request 404, ending on a 404 
     const st = fw.status().upsync;
     assert.deepEqual([st.recorded, st.sent, st.dropped, st.statusMissing], [flood + 1, flood + 1, 0, 0]);
     // The fold was taken: at most the slow 401 (finished after later records) and a finish that came late needed an entry of their own.
-    assert.ok(statusEntries(fw) <= 3, `${statusEntries(fw)} status entries for ${flood + 1} responses`);
+    assert.ok(ringEntries(fw, ENTRY_STATUS) <= 3, `${ringEntries(fw, ENTRY_STATUS)} status entries for ${flood + 1} responses`);
   } finally {
     agent.destroy();
     server.closeAllConnections();

@@ -12,18 +12,9 @@ import express from 'express';
 import { moat } from '../../src/adapters/express.js';
 import { withMoat } from '../../src/adapters/node.js';
 import { createManagedFirewall, type ManagedFirewall, type ManagedFirewallOptions } from '../../src/managed/managed-firewall.js';
-import { ENTRY_REPEAT, WRITE_POS, type RingViews } from '../../src/report/ring-layout.js';
+import { ENTRY_REPEAT } from '../../src/report/ring-layout.js';
 import { FakeHub, tempDir, waitFor, hubWithWpAdminRules } from '../helpers/fake-hub.js';
-
-/** Repeat entries written into the ring so far (it has not wrapped in these tests): the fast path was taken. */
-function repeatEntries(fw: ManagedFirewall): number {
-  const ring = (fw as unknown as { upsync: { ring: RingViews } }).upsync.ring;
-  const end = Atomics.load(ring.header, WRITE_POS);
-  assert.ok(end < ring.capacity, 'the ring has not wrapped');
-  let repeats = 0;
-  for (let pos = 0; pos < end; pos += ring.words[(pos >> 2) + 1]!) if (ring.words[pos >> 2] === ENTRY_REPEAT) repeats++;
-  return repeats;
-}
+import { ringEntries } from '../helpers/ring-entries.js';
 
 interface App {
   fw: ManagedFirewall;
@@ -94,7 +85,7 @@ test('one request from another IP, one on another path, one with another user ag
       assert.equal(status, i === 320 ? 404 : 200);
     }
     // The flood went through the repeat entries (each odd request costs its run two full records).
-    assert.ok(repeatEntries(app.fw) >= 400 - 4 * 3 - 2, `${repeatEntries(app.fw)} repeat entries`);
+    assert.ok(ringEntries(app.fw, ENTRY_REPEAT) >= 400 - 4 * 3 - 2, `${ringEntries(app.fw, ENTRY_REPEAT)} repeat entries`);
     await app.fw.flushReports();
     await waitFor(() => hub.requestsReported() === 400, 'every request reported');
     const records = hub.records();
@@ -137,7 +128,7 @@ test('every Passed request in full: 300 identical GETs across a hub outage and a
     hub.upsyncStatus = 200;
     await app.fw.flushReports();
     for (let i = 0; i < 100; i++) assert.equal(await app.get('/same?q=1'), 200);
-    assert.ok(repeatEntries(app.fw) >= 290, 'written as repeat entries');
+    assert.ok(ringEntries(app.fw, ENTRY_REPEAT) >= 290, 'written as repeat entries');
   } finally {
     await app.stop(); // the last hundred are sent by close()
   }
