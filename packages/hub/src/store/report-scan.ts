@@ -39,6 +39,14 @@ export function scanSelectList(columns: ScanColumns): string {
     + `${columns.parameter ? 'parameter' : 'NULL'}, user_agent, treatment, aggregate_count, ${columns.keys === true ? 'keys' : 'NULL'}`;
 }
 
+/**
+ * The memory map of the previews' SQLite scanners: SQLite's largest (SQLITE_MAX_MMAP_SIZE, just under 2 GiB).
+ * A 10 M-report store is ~1.5 GiB, and a page past the map costs a system call: with the whole file mapped a
+ * keyed scan of 10 M reports took 0.93–0.96× the time of a 256 MiB map. The map is the kernel's shared page
+ * cache, not the worker's own memory.
+ */
+export const SCAN_MMAP_BYTES = 0x7fff0000;
+
 /** Position after the last row read; a page continues strictly after (ts, id). */
 export interface ScanCursor {
   ts: number;

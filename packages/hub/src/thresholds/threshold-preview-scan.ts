@@ -3,7 +3,7 @@
  * its own (the worker's). Not the rule preview's scanner: a threshold rule reads other columns (the
  * stored hashed keys, when the store has them). Same index, same keyset, the same split by client.
  */
-import { clientHalfClause, POSTGRES_SPLIT, SQLITE_SPLIT, type ClientHalf, type ReportScanSource, type ScanCursor } from '../store/report-scan.js';
+import { clientHalfClause, POSTGRES_SPLIT, SCAN_MMAP_BYTES, SQLITE_SPLIT, type ClientHalf, type ReportScanSource, type ScanCursor } from '../store/report-scan.js';
 
 /**
  * id, ts, ip, method, path, user agent, treatment code (0 Passed, 1 Allowed, 2 Blocked), aggregate count,
@@ -55,7 +55,7 @@ export async function openThresholdScanner(source: ReportScanSource, read: Thres
   if (source.kind === 'sqlite') {
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(source.file, { readonly: true, fileMustExist: true, timeout: 5000 });
-    db.pragma('mmap_size = 268435456');
+    db.pragma(`mmap_size = ${SCAN_MMAP_BYTES}`);
     const hasColumn = (name: string) => db.prepare("SELECT 1 FROM pragma_table_info('reports') WHERE name = ?").get(name) !== undefined;
     const keysStored = hasColumn('keys');
     const statusStored = hasColumn('status');

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { clientHalfClause, scanSelectList, SQLITE_SPLIT, type ClientHalf, type ReportScanner, type ScanColumns, type ScanCursor, type ScanRow } from '../report-scan.js';
+import { clientHalfClause, SCAN_MMAP_BYTES, scanSelectList, SQLITE_SPLIT, type ClientHalf, type ReportScanner, type ScanColumns, type ScanCursor, type ScanRow } from '../report-scan.js';
 
 /**
  * Keyset pages over `reports_site_ts (site_id, ts)`, whose entries carry the rowid, so the order
@@ -13,7 +13,7 @@ export class SqliteReportScanner implements ReportScanner {
 
   constructor(file: string, columns: ScanColumns, half?: ClientHalf) {
     this.db = new Database(file, { readonly: true, fileMustExist: true, timeout: 5000 });
-    this.db.pragma('mmap_size = 268435456');
+    this.db.pragma(`mmap_size = ${SCAN_MMAP_BYTES}`);
     this.db.pragma('cache_size = -65536');
     this.stmt = this.db.prepare<[number, number, number, number, number, number], ScanRow>(
       `SELECT ${scanSelectList(columns)} FROM reports INDEXED BY reports_site_ts
