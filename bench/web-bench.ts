@@ -7,16 +7,20 @@
  *   (which judges the IncomingMessage node-server hands it, i.e. the Node path behind a Web front door);
  * - handle: the same fetch handler calling `firewall.handle(request, { ip })` itself: the Web path proper
  *   (Headers.get() per name, the URL split), as on Bun and Deno, behind the same wrapper;
- * - hono: Hono on @hono/node-server, judging `c.req.raw` with handle(): the Web path inside Hono;
+ * - hono: Hono on @hono/node-server, judging `c.req.raw` with handle() and platformClientInfo(), the
+ *   recipe for Hono on any runtime (here it hands handle() the IncomingMessage of a bodiless request);
  * - hono-adapter: Hono with Moat's adapter, `app.use(moat())`;
  * - h3: h3 2 on node:http (srvx's Request around the IncomingMessage) with Moat's h3 adapter.
  * Same method as server-bench.ts: every server in its own child process, pinned to core 0 (autocannon to
- * core 1) where taskset allows; all twelve run in every round (kinds in rotating order, each kind's bare
- * and Moat servers back to back, rotating which goes first), so every figure of a round is measured
- * under the same machine load. Each change is the median of per-round changes against the bare server of
- * the same round, and CPU µs per request comes from the server process's `process.cpuUsage()` (the
- * figure to quote). The budget verdict compares, round by round, each row's added CPU with the Node
- * path's added CPU of the same round. Moat loads the same big rules and data as in server-bench.ts.
+ * core 1) where taskset allows, warmed right before its rounds. One group per Web row: the Node path's
+ * pair and the row's pair are the only servers running, and each round measures the four back to back
+ * (rotating order), so a row and the Node figures it is held to are taken seconds apart under the same
+ * machine load. Each change is the median of per-round changes against the bare server of the same
+ * round, and CPU µs per request comes from the server process's `process.cpuUsage()` (the figure to
+ * quote). The budget verdict compares, round by round, each row's added CPU with the Node path's added
+ * CPU of the same round. Moat loads the same rules and data as in server-bench.ts.
+ * A reduced run: `MOAT_BENCH_WEB_KINDS=hono,hono-adapter MOAT_BENCH_WEB_ROUNDS=5 npm run bench -- --only web`
+ * (MOAT_BENCH_WEB_SECONDS sets the round length).
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,8 +40,8 @@ const KINDS: readonly WebServerKind[] = ['node:http', 'fetch', 'handle', 'hono',
 const KIND_NAMES: Record<WebServerKind, string> = {
   'node:http': 'node:http, Node path (withMoat)',
   fetch: 'fetch handler via a Request wrapper (withMoatFetch)',
-  handle: 'fetch handler via a Request wrapper, Web path (handle(request))',
-  hono: 'Hono, Web path (handle(c.req.raw))',
+  handle: 'fetch handler via a Request wrapper, Web path (handle(request, { ip }))',
+  hono: 'Hono, handle(c.req.raw, platformClientInfo(c.req.raw, c.env))',
   'hono-adapter': 'Hono, Moat\'s adapter (app.use(moat()))',
   h3: 'h3 2 on node:http, Moat\'s adapter (app.use(moat()))',
 };
@@ -47,6 +51,8 @@ export interface WebBenchOptions {
   rounds?: number;
   seconds?: number;
   connections?: number;
+  /** The servers to measure (default all six; the Node path always runs, it is every row's baseline). */
+  kinds?: readonly WebServerKind[];
   log?: (line: string) => void;
 }
 
@@ -80,8 +86,8 @@ const HELLO = 'hello world';
 /**
  * Issue 15's budget with reporting off: at most 5 % fewer requests per second than the bare server. A
  * Web row is also held to the Node path's added CPU plus a tolerance. The rows that judge the
- * IncomingMessage behind the wrapper (fetch, hono-adapter, h3) should match the Node path; the Web path
- * proper (handle, hono) also asks the wrapper's Headers for three names (host, user agent, the
+ * IncomingMessage behind the wrapper (fetch, hono, hono-adapter, h3) should match the Node path; the
+ * Web path proper (handle) also asks the wrapper's Headers for three names (host, user agent, the
  * client-IP header) and reads its url, method and headers: 0.7 µs more than check() in a loop, 1.0–1.3 µs
  * timed inside a node-server app on a loaded machine (docs/performance.md). 1.5 µs covers that and a
  * little noise, no more.
@@ -121,6 +127,21 @@ function runLoad(loader: ChildProcess, port: number, seconds: number, connection
   return answer;
 }
 
+/** A positive number from the environment, for a reduced run (`MOAT_BENCH_WEB_ROUNDS=5`); undefined when unset. */
+function envNumber(name: string): number | undefined {
+  const value = Number(process.env[name]);
+  return value > 0 ? value : undefined;
+}
+
+/** `MOAT_BENCH_WEB_KINDS=hono,hono-adapter`: measure only these servers (and the Node path). */
+function envKinds(name: string): WebServerKind[] | undefined {
+  const list = process.env[name]?.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  if (list === undefined || list.length === 0) return undefined;
+  const unknown = list.filter((k) => !(KINDS as readonly string[]).includes(k));
+  if (unknown.length > 0) throw new Error(`${name}: unknown server ${unknown.join(', ')} (known: ${KINDS.join(', ')})`);
+  return list as WebServerKind[];
+}
+
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
 const signedUs = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)} µs`;
@@ -129,9 +150,13 @@ export async function runWebBench(options: WebBenchOptions = {}): Promise<WebBen
   const quick = options.quick === true;
   const setup = {
     ranges: quick ? 20_000 : 2_000_000, patterns: quick ? 500 : 10_000,
-    rounds: options.rounds ?? (quick ? 1 : 15), seconds: options.seconds ?? (quick ? 0.5 : 2),
+    // Rounds per group (the Node path runs in every group, so its row has rounds × groups).
+    rounds: options.rounds ?? envNumber('MOAT_BENCH_WEB_ROUNDS') ?? (quick ? 1 : 10),
+    seconds: options.seconds ?? envNumber('MOAT_BENCH_WEB_SECONDS') ?? (quick ? 0.5 : 2),
     connections: options.connections ?? 50, quick,
   };
+  const wanted = options.kinds ?? envKinds('MOAT_BENCH_WEB_KINDS') ?? KINDS;
+  const kinds = KINDS.filter((k) => k === 'node:http' || wanted.includes(k));
   const log = options.log ?? (() => {});
   const dir = mkdtempSync(join(tmpdir(), 'moat-web-bench-'));
   const procs: ChildProcess[] = [];
@@ -140,46 +165,62 @@ export async function runWebBench(options: WebBenchOptions = {}): Promise<WebBen
     const data = join(dir, 'data.moat');
     writeThreatData(list, data);
     const rules = join(dir, 'rules.moat');
-    writeFullRules({ pathPatterns: setup.patterns, userAgentPatterns: setup.patterns, loginLimit: 10, extra: [] }, rules);
+    writeFullRules({ pathPatterns: setup.patterns, userAgentPatterns: setup.patterns, loginLimit: 10,
+      // The servers part's rules exactly (one IP block besides the lists), so both parts judge the same.
+      extra: [{ action: 'block', kind: 'ip', value: '198.51.100.0/24' }] }, rules);
     const loader = child(['--load'], '1');
     procs.push(loader);
     await firstMessage(loader, 'load generator');
-    // Every server up at once, so that each round measures all of them under the same load.
-    const servers = await Promise.all(KINDS.map((kind) => Promise.all((['bare', 'moat'] as const).map(async (variant) => {
+    const startPair = (kind: WebServerKind) => Promise.all((['bare', 'moat'] as const).map(async (variant) => {
       const proc = child(['--serve', kind, variant, rules, data], '0');
       procs.push(proc);
       return { proc, port: (await firstMessage<{ port: number }>(proc, `${kind} ${variant} server`)).port };
-    }))));
-    if (!quick) for (const pair of servers) for (const s of pair) await runLoad(loader, s.port, 2, setup.connections); // warm-up
-    // [kind][bare | moat][round]
-    const req = KINDS.map(() => [[] as number[], [] as number[]]);
-    const cpu = KINDS.map(() => [[] as number[], [] as number[]]);
-    const errors = KINDS.map(() => 0);
-    for (let round = 0; round < setup.rounds; round++) {
-      for (let j = 0; j < KINDS.length; j++) {
-        const at = (round + j) % KINDS.length; // rotate the kinds' order
-        for (let k = 0; k < 2; k++) {
-          const v = (round + k) % 2; // rotate which variant goes first
-          const s = servers[at]![v]!;
-          const before = await cpuMicros(s.proc);
-          const result = await runLoad(loader, s.port, setup.seconds, setup.connections);
-          await new Promise((resolve) => setTimeout(resolve, 150));
-          const after = await cpuMicros(s.proc);
-          errors[at]! += result.non2xx + result.errors;
-          req[at]![v]!.push(result.requests.total / result.duration);
-          cpu[at]![v]!.push((after - before) / Math.max(1, result.requests.total));
-        }
+    }));
+    type Pair = Awaited<ReturnType<typeof startPair>>;
+    // Warmed right before its rounds, as in server-bench.ts (briefly in a quick run).
+    const warm = async (pair: Pair) => { for (const s of pair) await runLoad(loader, s.port, quick ? 0.3 : 2, setup.connections); };
+    // [kind][bare | moat][round]; the Node path's rounds are those of every group, in order.
+    const req = kinds.map(() => [[] as number[], [] as number[]]);
+    const cpu = kinds.map(() => [[] as number[], [] as number[]]);
+    const errors = kinds.map(() => 0);
+    const measure = async (at: number, pair: Pair, v: number) => {
+      const s = pair[v]!;
+      const before = await cpuMicros(s.proc);
+      const result = await runLoad(loader, s.port, setup.seconds, setup.connections);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const after = await cpuMicros(s.proc);
+      errors[at]! += result.non2xx + result.errors;
+      req[at]![v]!.push(result.requests.total / result.duration);
+      cpu[at]![v]!.push((after - before) / Math.max(1, result.requests.total));
+    };
+    // One group per Web row: the Node path's pair and that row's pair, the only servers running, measured
+    // back to back in every round (rotating order), as the servers part measures one kind's variants. With
+    // all twelve in one rotation, a server was measured every ~25 s and the Node pair up to 20 s away from
+    // the row held to it; the Node path's added CPU came out between −2.8 and +7.3 µs in five runs of
+    // 2026-12-02 (the servers part: −0.0 to +5.4 µs in the same runs), so a row's verdict was mostly chance.
+    const nodeAt = kinds.indexOf('node:http');
+    const node = await startPair('node:http');
+    await warm(node);
+    const groups: (WebServerKind | null)[] = kinds.length > 1 ? kinds.filter((k) => k !== 'node:http') : [null];
+    for (const kind of groups) {
+      const at = kind === null ? -1 : kinds.indexOf(kind);
+      const pair = kind === null ? null : await startPair(kind);
+      if (pair !== null) await warm(pair);
+      const slots = [...[0, 1].map((v) => () => measure(nodeAt, node, v)), ...(pair === null ? [] : [0, 1].map((v) => () => measure(at, pair, v)))];
+      for (let round = 0; round < setup.rounds; round++) {
+        for (let k = 0; k < slots.length; k++) await slots[(round + k) % slots.length]!(); // rotate the order
       }
-      log(`  round ${round + 1}/${setup.rounds} done`);
+      for (const s of pair ?? []) s.proc.kill();
+      log(`  ${kind ?? 'node:http'}: ${setup.rounds} rounds done`);
     }
     const added = cpu.map(([bare, moat]) => moat!.map((m, r) => m - bare![r]!));
-    const nodeAt = KINDS.indexOf('node:http');
-    const nodeAdded = added[nodeAt]!;
-    const rows: WebBenchRow[] = KINDS.map((kind, i) => {
+    // A Web row's rounds are its group's: each is compared with the Node path's figure of the same round.
+    const nodeAddedFor = (i: number) => added[nodeAt]!.slice(groups.indexOf(kinds[i]!) * setup.rounds).slice(0, setup.rounds);
+    const rows: WebBenchRow[] = kinds.map((kind, i) => {
       const [bareReq, moatReq] = req[i]! as [number[], number[]];
       const [bareCpu, moatCpu] = cpu[i]! as [number[], number[]];
       const change = pairedChange(moatReq, bareReq);
-      const cpuAddedOverNodeUs = pairedDifference(added[i]!, nodeAdded);
+      const cpuAddedOverNodeUs = i === nodeAt ? { median: 0, spread: [0, 0] as [number, number] } : pairedDifference(added[i]!, nodeAddedFor(i));
       const row: WebBenchRow = {
         server: kind, bareReqPerSecond: median(bareReq), moatReqPerSecond: median(moatReq), bareCpuUs: median(bareCpu), moatCpuUs: median(moatCpu),
         change, cpuAddedUs: pairedDifference(moatCpu, bareCpu), cpuAddedOverNodeUs,
@@ -212,15 +253,17 @@ function webMarkdown(setup: WebBenchResult['setup'], rows: WebBenchRow[]): strin
     '## The Web-standard path (Request → Response | null) next to the Node path',
     '',
     `Hello world, \`GET ${REQUEST_PATH}\`, autocannon ${setup.connections} connections, ${setup.rounds} rounds of ${setup.seconds} s per ` +
-      'server, each server in its own process, all twelve up at once and measured in every round (kinds in rotating order, each ' +
-      'kind\'s bare and Moat servers back to back). Moat loaded ' +
+      'group, each server in its own process and warmed right before its rounds. One group per Web row: the Node path\'s bare and ' +
+      'Moat servers and the row\'s, the only servers running, measured back to back in every round (rotating order); the Node path\'s ' +
+      'row pools its rounds of every group. Moat loaded ' +
       `${setup.ranges.toLocaleString('en-US')} blocked ranges and ${setup.patterns.toLocaleString('en-US')} path + user-agent patterns. ` +
       `${PIN ? 'Servers pinned to core 0, the load generator to core 1. ' : ''}` +
       'Changes are medians of per-round changes against the bare server of the same round. The fetch, handle and Hono rows pay for the ' +
       'Request wrapper in both variants. On @hono/node-server, withMoatFetch and Moat\'s Hono adapter judge the IncomingMessage ' +
-      'the server hands them (the Node path) and return synchronously or next()\'s own promise; the handle(request) and handle(c.req.raw) rows are the ' +
-      'Web path itself (the few headers it needs read with `Headers.get()`, the URL split, the engine), as on Bun and Deno, the first in a ' +
-      'plain fetch handler, the second inside an async Hono middleware. Any Hono middleware takes Hono off its one-handler synchronous path, so the bare Hono apps have a ' +
+      'the server hands them (the Node path) and return synchronously or next()\'s own promise; so does handle(c.req.raw, ' +
+      'platformClientInfo(c.req.raw, c.env)) in an async Hono middleware (platformClientInfo hands over the IncomingMessage of a bodiless ' +
+      'request). The handle(request, { ip }) row is the Web path itself (the few headers it needs read with `Headers.get()`, the URL split, ' +
+      'the engine), as on Bun and Deno, in a plain fetch handler. Any Hono middleware takes Hono off its one-handler synchronous path, so the bare Hono apps have a ' +
       'pass-through middleware in Moat\'s place (sync for the adapter row, async for the handle() row): the change is Moat\'s own; so has the bare ' +
       'h3 app, whose Moat judges the IncomingMessage behind srvx\'s Request (the Node path) for a request without a body. The load comes from one address and repeats one ' +
       `target, so Moat's memos answer most stages, as in the servers section.${setup.quick ? ' Quick run: figures are indicative only.' : ''}`,
@@ -264,15 +307,16 @@ async function serve(kind: WebServerKind, variant: string, rules: string, data: 
     server = createAdaptorServer({ fetch: moat ? withMoatFetch(hello, options) : hello }) as import('node:http').Server;
   } else if (kind === 'handle') {
     // The Web path proper in a plain fetch handler: what an app on Bun or Deno writes, here behind
-    // node-server's Request wrapper. The client is the socket's address, as platformClientInfo finds it.
+    // node-server's Request wrapper. Only the socket's address is passed (platformClientInfo would hand
+    // over the IncomingMessage too, and handle() would take the Node path).
     const hello = () => new Response(HELLO, { headers: { 'content-type': 'text/plain' } });
     let fetch: (request: Request, env: unknown) => Response | Promise<Response> = hello;
     if (moat) {
       const { createFirewall } = await import('../packages/moat/src/firewall/firewall.js');
-      const { platformClientInfo } = await import('../packages/moat/src/adapters/web.js');
+      const { platformClientIp } = await import('../packages/moat/src/adapters/web.js');
       const firewall = createFirewall(options);
       fetch = (request, env) => {
-        const answer = firewall.handle(request, platformClientInfo(request, env));
+        const answer = firewall.handle(request, { ip: platformClientIp(request, env) });
         if (answer === null) return hello();
         if (answer instanceof Promise) return answer.then((a) => a ?? hello());
         return answer;

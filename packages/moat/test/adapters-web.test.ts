@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
-import { platformClientInfo, withMoatFetch } from '../src/adapters/web.js';
+import { platformClientInfo, platformClientIp, withMoatFetch, type WebClientInfo } from '../src/adapters/web.js';
 import { createFirewall, type Firewall } from '../src/firewall/firewall.js';
 import type { MoatErrorEvent } from '../src/firewall/options.js';
 import { STANDARD_RULES, adapterConformance, bunStyleServer, close, listen, rulesFile, send } from './adapters-helpers.js';
@@ -41,10 +41,11 @@ adapterConformance('web fetch handler, Web path (a Bun-style server argument)', 
   return serve((request, env) => guarded(request, bunStyleServer(env)));
 });
 
-adapterConformance('hono, Web path (c.req.raw through handle())', (firewall: Firewall) => {
+/** Hono judging `c.req.raw` through handle() with the given `info`. */
+function honoThroughHandle(firewall: Firewall, info: (request: Request, env: unknown) => WebClientInfo): Promise<number> {
   const app = new Hono();
   app.use(async (c, next) => {
-    const answer = await firewall.handle(c.req.raw, platformClientInfo(c.req.raw, c.env));
+    const answer = await firewall.handle(c.req.raw, info(c.req.raw, c.env));
     if (answer !== null) return answer;
     await next();
   });
@@ -52,7 +53,16 @@ adapterConformance('hono, Web path (c.req.raw through handle())', (firewall: Fir
   app.post('/form', async (c) => c.json(await c.req.parseBody()));
   app.all('*', (c) => c.text('hello'));
   return serve(app.fetch);
-});
+}
+
+// The recipe: platformClientInfo hands handle() the IncomingMessage behind a bodiless request, judged
+// by the Node path (adapters-web-node-backed.test.ts); with only the address, every request takes the
+// Web path, as on Bun and Deno.
+adapterConformance('hono, c.req.raw through handle() with platformClientInfo', (firewall: Firewall) =>
+  honoThroughHandle(firewall, platformClientInfo));
+
+adapterConformance('hono, Web path (c.req.raw through handle() with { ip } only)', (firewall: Firewall) =>
+  honoThroughHandle(firewall, (request, env) => ({ ip: platformClientIp(request, env) })));
 
 test('web: without the platform\'s client address, a forged X-Forwarded-For is not believed and the gap is reported', async () => {
   const rules = rulesFile({ ...STANDARD_RULES, allow: { ips: ['192.0.2.1'] } });

@@ -9,7 +9,7 @@
 import type { Verdict, WebClientInfo } from '../firewall/firewall.js';
 import type { Firewall } from '../firewall/firewall.js';
 import { toWebResponse } from '../http/web-response.js';
-import { judgeFetchRequest, platformClientIp } from './fetch-request.js';
+import { judgeFetchRequest, nodeRequestWrapped, platformClientIp } from './fetch-request.js';
 import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
 
 export type { WebClientInfo } from '../firewall/firewall.js';
@@ -26,8 +26,14 @@ export type FetchHandler<Rest extends unknown[]> = (request: Request, ...rest: R
 export type ProtectedFetchHandler<Rest extends unknown[]> =
   ((request: Request, ...rest: Rest) => Response | Promise<Response>) & { readonly firewall: Firewall };
 
-/** `info` for Firewall.handle() from a fetch handler's second argument. */
+/**
+ * `info` for Firewall.handle() from a fetch handler's second argument: the socket address, and on
+ * @hono/node-server the Node request behind `request` where the Node path decides the same (see
+ * nodeRequestWrapped), which handle() then judges without the wrapper's Headers.
+ */
 export function platformClientInfo(request: Request, context: unknown): WebClientInfo {
+  const incoming = nodeRequestWrapped(request, context);
+  if (incoming !== undefined) return { ip: incoming.socket?.remoteAddress, incoming };
   return { ip: platformClientIp(request, context) };
 }
 

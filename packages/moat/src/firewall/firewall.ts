@@ -40,6 +40,14 @@ export type Verdict = BlockResponse | null;
 export interface WebClientInfo {
   /** The socket's remote address, as the platform reports it (Bun: server.requestIP(req), Deno: info.remoteAddr). */
   ip?: string;
+  /**
+   * The Node request this Request wraps, when judging it is the same decision: @hono/node-server hands
+   * it over (`env.incoming`), and platformClientInfo() passes it on only for a request that declares no
+   * body and repeats no header name. handle() then judges it by the Node path (check()), which reads
+   * the parsed headers instead of asking the wrapper's Headers for each name (unless a rate limit counts
+   * by the `user` option, which gets the Request on this front door).
+   */
+  incoming?: IncomingMessage;
 }
 
 const DEFAULT_LOG_INTERVAL_MS = 60_000;
@@ -161,7 +169,10 @@ export class Firewall {
    * only when a body had to be read; never throws and never rejects.
    */
   handle(request: Request, info?: WebClientInfo): Response | null | Promise<Response | null> {
-    const verdict = this.checkWeb(request, info?.ip);
+    const incoming = info?.incoming;
+    // The `user` option is promised the Request on this front door: asked for one, the Web path judges.
+    const byNodePath = incoming !== undefined && !(this.userOf !== null && this.engine?.rateLimitsByUser === true);
+    const verdict = byNodePath ? this.check(incoming) : this.checkWeb(request, info?.ip);
     if (verdict === null) return null;
     if (verdict instanceof Promise) return verdict.then(webAnswer);
     return toWebResponse(verdict);
