@@ -19,6 +19,7 @@ import { importIpList } from '../packages/moat/src/data/importers/ip-list.js';
 import type { AsnRow, CountryRow } from '../packages/moat/src/data/importers/import-result.js';
 import { resolveSourceFiles } from '../packages/moat/src/data/sources.js';
 import { loadDataFile } from '../packages/moat/src/format/load-files.js';
+import { labelOf } from '../packages/moat/src/data/data-set.js';
 import { formatIp, tryParseIp } from '../packages/moat/src/ip/address.js';
 import { parseIpInto } from '../packages/moat/src/ip/parse-into.js';
 import { measure, rng } from './lib/measure.js';
@@ -226,7 +227,8 @@ export async function runDataBench(o: DataBenchOptions): Promise<DataBenchResult
       const f = parseIpInto(qs[i % n], words);
       if (f === 0) return false;
       const id = ds.table.lookupParsed(f, words);
-      return id >= 0 && ds.labels[id].lists.length + (ds.labels[id].country ? 1 : 0) > 0;
+      const label = id >= 0 ? labelOf(ds, id) : undefined;
+      return label !== undefined && label.lists.length + (label.country ? 1 : 0) > 0;
     };
     const parse = measure((i) => parseIpInto(qs[i % n], words) !== 0, ops, rounds);
     const memory = measure(answer(mem), ops, rounds);

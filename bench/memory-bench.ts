@@ -16,15 +16,18 @@
  * - a worker's added memory is after − before; a group's is the median over its workers, with the spread;
  * - what the data costs is the mode's median minus the no-data baseline's median, same worker count.
  * With one worker, light mode's file pages count as private (no other process maps them); from two up
- * they are shared.
+ * they are shared. Each lookup also reads its label, as the engine does: in light mode labels are read from
+ * the file on demand, so a real-data file (`--file data.db`: ~10^5 country/ASN labels, where the synthetic
+ * file has one) measures what that keeps per worker.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median } from './lib/measure.js';
 import { buildSyntheticInChild } from './lib/synthetic-data-file.js';
+import { labelOf } from '../packages/moat/src/data/data-set.js';
 
 export type MemoryMode = 'none' | 'memory' | 'light';
 
@@ -32,6 +35,8 @@ export interface MemoryBenchOptions {
   quick?: boolean;
   /** Ranges in the data file (default 2,500,000: 2.0 M IPv4 + 0.5 M IPv6; quick 20,000). */
   ranges?: number;
+  /** An existing data file to measure instead of a synthetic one (`ranges` is then ignored). */
+  file?: string;
   workerCounts?: number[];
   /** Lookups each worker does before it is measured (default 200,000). */
   lookups?: number;
@@ -72,6 +77,7 @@ export interface MemoryRow {
 }
 
 export interface MemoryBenchResult {
+  /** Synthetic ranges built; 0 when an existing `file` was measured. */
   ranges: number;
   fileBytes: number;
   lookupsPerWorker: number;
@@ -183,8 +189,13 @@ export async function runMemoryBench(o: MemoryBenchOptions = {}): Promise<Memory
   const log = o.log ?? (() => {});
   const dir = mkdtempSync(join(tmpdir(), 'moat-memory-bench-'));
   try {
-    const built = await buildSyntheticInChild(join(dir, 'data.db'), { n, seed: 25 });
-    log(`  built ${n.toLocaleString('en-US')} ranges (${(built.bytes / 2 ** 20).toFixed(0)} MiB) in ${built.seconds.toFixed(1)} s`);
+    let built: { path: string; bytes: number };
+    if (o.file !== undefined) built = { path: o.file, bytes: statSync(o.file).size };
+    else {
+      const synthetic = await buildSyntheticInChild(join(dir, 'data.db'), { n, seed: 25 });
+      log(`  built ${n.toLocaleString('en-US')} ranges (${(synthetic.bytes / 2 ** 20).toFixed(0)} MiB) in ${synthetic.seconds.toFixed(1)} s`);
+      built = synthetic;
+    }
     const rows: MemoryRow[] = [];
     for (const workers of counts) {
       let baseline = 0;
@@ -198,7 +209,7 @@ export async function runMemoryBench(o: MemoryBenchOptions = {}): Promise<Memory
           (row.privateOverBaseline === undefined ? '' : `, over the no-data baseline ${signedMib(row.privateOverBaseline)}`));
       }
     }
-    return { ranges: n, fileBytes: built.bytes, lookupsPerWorker: lookups, samplesPerPhase: samples, rows };
+    return { ranges: o.file !== undefined ? 0 : n, fileBytes: built.bytes, lookupsPerWorker: lookups, samplesPerPhase: samples, rows };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -228,7 +239,10 @@ async function worker(mode: MemoryMode, path: string, lookups: number): Promise<
       x = (Math.imul(x, 1103515245) + 12345) >>> 0;
       const ip = i % 5 === 4 ? `2${(x & 0xfff).toString(16).padStart(3, '0')}:${(x >>> 12).toString(16)}::1` : `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;
       const f = parseIpInto(ip, words);
-      if (data && f !== 0 && data.table.lookupParsed(f, words) >= 0) hits++;
+      if (data === null || f === 0) continue;
+      const id = data.table.lookupParsed(f, words);
+      // The label too, as the engine reads it (light mode: from the file, through a bounded cache).
+      if (id >= 0 && labelOf(data, id) !== undefined) hits++;
     }
     return hits;
   };
@@ -259,5 +273,7 @@ if (process.argv[2] === '--memory-worker' && process.send !== undefined) {
   await worker(process.argv[3] as MemoryMode, process.argv[4], Number(process.argv[5]));
 } else if (process.argv[1] === self) {
   const modes = process.argv.includes('--light') ? ['light' as const] : undefined;
-  console.log(JSON.stringify(await runMemoryBench({ quick: process.argv.includes('--quick'), modes, log: console.log }), null, 2));
+  const fileAt = process.argv.indexOf('--file');
+  const file = fileAt > 0 ? process.argv[fileAt + 1] : undefined;
+  console.log(JSON.stringify(await runMemoryBench({ quick: process.argv.includes('--quick'), modes, file, log: console.log }), null, 2));
 }

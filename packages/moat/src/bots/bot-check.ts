@@ -4,7 +4,7 @@
  * the data file, and spoofed when it is not. A list the data file lacks proves nothing either way: the
  * claim is then neither allowed nor called spoofed, so a missing feed never blocks a real crawler.
  */
-import type { DataSet } from '../data/data-set.js';
+import { labelOf, type DataSet } from '../data/data-set.js';
 import { UNKNOWN_BOT } from './bot-detector.js';
 import type { BotPolicy, BotVerdict } from './bot-policy.js';
 
@@ -63,6 +63,6 @@ export class BotCheck {
   private listsOf(family: 0 | 4 | 6, words: Uint32Array): readonly string[] {
     if (family === 0 || this.data === null) return [];
     const id = this.data.table.lookupParsed(family, words);
-    return id < 0 ? [] : this.data.labels[id]?.lists ?? [];
+    return id < 0 ? [] : labelOf(this.data, id)?.lists ?? [];
   }
 }

@@ -9,6 +9,8 @@ import { readMeta } from '../format/open-sqlite.js';
 import { DATA_FORMAT_VERSION } from '../format/schema.js';
 import type { DataLabel, DataMode, DataSet } from './data-set.js';
 import { openLightLookup } from './sqlite-range-lookup.js';
+import { LightLabels, labelsView } from './light-labels.js';
+import { parseLists } from './label-lists.js';
 import { dataContentHash } from './data-hash.js';
 import { MoatError, MoatFileError, errorCodeOf } from '../errors/moat-error.js';
 
@@ -21,13 +23,15 @@ export function loadMoatData(db: Db, path: string, mode: DataMode, options: { la
     const version = Number(meta.get('format_version'));
     if (!Number.isInteger(version) || version < 1) throw new MoatError('MOAT_ERR_FILE_VERSION', 'missing format version');
     if (version > DATA_FORMAT_VERSION) throw new MoatError('MOAT_ERR_FILE_VERSION', `format version ${version} is newer than this Moat understands; upgrade moat`);
-    const labels = readLabels(db);
-    const listNames = [...new Set(labels.flatMap((l) => l.lists))].sort();
     const info = { path, format: 'moat' as const, formatVersion: version, builtAt: meta.get('built_at') ?? null, hash: meta.get('content_hash') ?? '' };
     if (mode === 'light') {
+      // Labels too are read from the file when a lookup needs them (light-labels.ts says why).
+      const labels = new LightLabels(db);
       const table = openLightLookup(db, options);
-      return { info, table, labels, listNames, close: () => table.close() };
+      return { info, table, labels: labelsView(labels), label: labels.label, listNames: labels.listNames, close: () => table.close() };
     }
+    const labels = readLabels(db);
+    const listNames = [...new Set(labels.flatMap((l) => l.lists))].sort();
     const table = loadRangeTable(db, 'data');
     const max = table.maxLabel();
     if (max >= labels.length) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'ranges refer to a missing label');
@@ -42,7 +46,7 @@ export function loadMoatData(db: Db, path: string, mode: DataMode, options: { la
 }
 
 /**
- * The label table, each text and list set held once. Labels stay in every worker in both modes, and a file
+ * The label table (memory mode), each text and list set held once. Labels stay in every worker, and a file
  * with country and ASN data has ~10^5 of them repeating a few hundred countries and list sets: measured at
  * 90,000 labels, 11.8 MiB of heap per worker read row by row, 7.1 MiB shared this way (docs/performance.md).
  * Rows are iterated, not collected first, so loading leaves no second copy for the heap to grow by.
@@ -69,20 +73,4 @@ function readLabels(db: Db): DataLabel[] {
     labels.push({ country: shared(country), asn: shared(asn), lists });
   }
   return labels;
-}
-
-/**
- * More list names than one range can sensibly carry: a label is the set of lists holding a range, and
- * a data file has a few dozen lists. The bound keeps a crafted label from costing unbounded time later.
- */
-const MAX_LISTS_PER_LABEL = 4096;
-
-/** A label's `lists` column: a JSON array of names, nothing else (a file from a hub is input). */
-function parseLists(json: unknown): string[] {
-  if (typeof json !== 'string') throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'a data label has no list column');
-  const lists = JSON.parse(json) as unknown;
-  if (!Array.isArray(lists) || lists.length > MAX_LISTS_PER_LABEL || !lists.every((l) => typeof l === 'string')) {
-    throw new MoatError('MOAT_ERR_FILE_CORRUPT', `a data label's lists are not an array of at most ${MAX_LISTS_PER_LABEL} names`);
-  }
-  return lists as string[];
 }

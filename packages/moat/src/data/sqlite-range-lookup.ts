@@ -119,7 +119,7 @@ export function checkLightLabels(db: Db): void {
 }
 
 /** Refuses a table whose lookup would scan (a missing or different key): one seek per request is the contract. */
-function requireSingleSeek(db: Db, sql: string, key: unknown): void {
+export function requireSingleSeek(db: Db, sql: string, key: unknown): void {
   const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(key) as { detail: string }[]).map((r) => r.detail);
   if (plan.length === 0 || plan.some((d) => !d.startsWith('SEARCH ') || d.includes('TEMP B-TREE'))) {
     throw new MoatError('MOAT_ERR_FILE_CORRUPT', `a light-mode lookup would not be a single seek (${plan.join('; ')}): the table's key is missing or wrong`);

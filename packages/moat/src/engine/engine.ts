@@ -7,7 +7,7 @@
  */
 import { parseIpInto } from '../ip/parse-into.js';
 import { CONTINENT_OF } from '../rules/continents.js';
-import type { DataSet } from '../data/data-set.js';
+import { labelOf, type DataSet } from '../data/data-set.js';
 import type { Category, Decision, MonitorMatch, MoatRequest } from './decision.js';
 import type { RateLimitStore } from './rate-limiter.js';
 import { MemoryRateLimitStore } from './rate-limiter.js';
@@ -24,6 +24,7 @@ import type { DataMode } from '../data/data-set.js';
 import { RequestAttackScan, type AttackPolicy } from '../attacks/request-attacks.js';
 import { attackWhere, type AttackMatch } from '../attacks/types.js';
 import { BotCheck } from '../bots/bot-check.js';
+import { MoatError } from '../errors/moat-error.js';
 import type { BotVerdict } from '../bots/bot-policy.js';
 
 const NO_MONITORS: readonly MonitorMatch[] = Object.freeze([]);
@@ -361,7 +362,9 @@ export class Engine {
     const id = data.table.lookupParsed(family, this.words);
     if (id < 0) return null;
     const rs = this.rules;
-    const label = data.labels[id]!;
+    // Light mode reads labels from the file on demand (cached); memory mode holds them all.
+    const label = labelOf(data, id);
+    if (label === undefined) throw new MoatError('MOAT_ERR_FILE_CORRUPT', `the data file's ranges name label ${id}, which it does not have`);
     if (label.country !== null) {
       let hit = this.pick(rs.countries.get(label.country), 'bctry');
       if (hit < 0) {
