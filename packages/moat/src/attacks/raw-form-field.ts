@@ -18,7 +18,7 @@
  *   any encoding layer (`%25`, `%26`, `%2B`, backslash) are never decided here.
  * A property test (attacks-raw-form-field.test.ts) checks that a true here is always null there.
  * `rawFieldIsCleanMarked` gives the same answer for a field of an ASCII body from the marks of one SIMD
- * pass over the whole body (byte-scan/), checked equal by attacks-byte-scan.test.ts.
+ * pass over the whole body (byte-scan/), sifted or not (form-sieve.ts), checked equal by attacks-byte-scan.test.ts.
  */
 import { MoatError } from '../errors/moat-error.js';
 import { percentDecode } from '../http/percent-decode.js';
@@ -33,7 +33,8 @@ import { TEMPLATE_FEATURES } from './template/detect-template-injection.js';
 import { TRAVERSAL_FEATURES } from './traversal/detect-traversal.js';
 import { ALL_ATTACK_CATEGORIES, B_NOSQL, B_PROTOTYPE, B_SHELL, B_SQLI, B_SSRF, B_TEMPLATE, B_TRAVERSAL, B_XSS, type AttackCategorySet, type Finding } from './types.js';
 import { addWork } from './work-counter.js';
-import { byteSetTables } from './byte-scan/byte-scanner.js';
+import { byteSetTables, type ByteScanner } from './byte-scan/byte-scanner.js';
+import { DOUBLE_QUOTE, HARMLESS_ESCAPE, KEPT, SINGLE_QUOTE, formSieve } from './byte-scan/form-sieve.js';
 import { XSS_FEATURES } from './xss/detect-xss.js';
 
 
@@ -58,6 +59,8 @@ interface RawPlan {
   marked: Uint8Array;
   /** By ASCII code: 1 for the single characters of `search` (a field holding one is refused). */
   searched: Uint8Array;
+  /** formSieve() for this set (32 KiB, made on first use). */
+  sieve: Uint8Array | null;
 }
 
 const PLANS: RawPlan[] = Array.from({ length: ALL_ATTACK_CATEGORIES + 1 }, (_, enabled) => {
@@ -74,22 +77,35 @@ const PLANS: RawPlan[] = Array.from({ length: ALL_ATTACK_CATEGORIES + 1 }, (_, e
   RAW_CHARS.forEach(([, bit], k) => {
     if (bit & refuse) search.push(k);
   });
-  // The byte scan marks every single searched character but `&` (a form field never holds one: it ends
-  // the field), `%` (each escape is read), and the quotes when SQL reads them; it marks `..` and `pr` itself.
+  // The byte scan marks every single searched character, `%` (each escape is read), the quotes when SQL
+  // reads them, and `&` and `=` for the sift to tell fields apart; it marks `..` and `pr` itself.
   for (const k of search) {
     // rawFieldIsCleanMarked reads a marked dot or `p` as the start of a pair the scan marks, and no other pair.
     if (['.', 'p', '__', '--'].includes(RAW_CHARS[k]![0])) throw new MoatError('MOAT_ERR_INTERNAL', `the byte scan cannot mark ${RAW_CHARS[k]![0]}`);
   }
-  const marked = [0x25, ...search.map((k) => RAW_CHARS[k]![0]).filter((ch) => ch.length === 1 && ch !== '&').map((ch) => ch.charCodeAt(0))];
+  const marked = [0x25, 0x26, 0x3d, ...search.map((k) => RAW_CHARS[k]![0]).filter((ch) => ch.length === 1).map((ch) => ch.charCodeAt(0))];
   if (enabled & B_SQLI) marked.push(0x27, 0x22);
   const searched = new Uint8Array(128);
   for (const k of search) if (RAW_CHARS[k]![0].length === 1) searched[RAW_CHARS[k]![0].charCodeAt(0)] = 1;
-  return { refuse, search, marked: byteSetTables(marked), searched };
+  return { refuse, search, marked: byteSetTables(new Set(marked)), searched, sieve: null };
 });
 
-/** The byte set to scan a form body for, for `enabled` (ByteScanner.scan, then rawFieldIsCleanMarked). */
+/** The byte set to scan a form body for, for `enabled` (ByteScanner.scan or scanForm, then rawFieldIsCleanMarked). */
 export function bodyScanTables(enabled: AttackCategorySet): Uint8Array {
   return PLANS[enabled & ALL_ATTACK_CATEGORIES]!.marked; // masked to the table's size
+}
+
+/**
+ * The sift's tables for `enabled` (ByteScanner.scanForm with bodyScanTables() of the same set): an escape
+ * rawFieldIsCleanMarked would pass without noting it (valid, not refused, no quote) is dropped.
+ */
+export function bodyScanSieve(enabled: AttackCategorySet): Uint8Array {
+  const plan = PLANS[enabled & ALL_ATTACK_CATEGORIES]!; // masked to the table's size
+  return (plan.sieve ??= formSieve((c1, c2) => {
+    const bits = ESCAPES[(c1 << 7) | c2]!;
+    if (bits < 0 || bits & plan.refuse) return KEPT;
+    return bits & E_SINGLE ? SINGLE_QUOTE : bits & E_DOUBLE ? DOUBLE_QUOTE : HARMLESS_ESCAPE;
+  }));
 }
 
 /** Hint bits beyond the RAW_CHARS indices: `proto` occurs, a character above 0x7f occurs. */
@@ -192,15 +208,16 @@ export function rawFieldIsClean(raw: string, enabled: AttackCategorySet, body = 
 
 /**
  * rawFieldIsClean() of `body[from, to)`, one field of an ASCII form body, read from the bytes a byte scan
- * of the whole body marked (`records[2 * first, 2 * count)`, see ByteScanner.marks; bodyScanTables() of the
- * same or more categories) instead of searching the field: the same answer (property test), from one
- * pass over the body instead of ~20 searches and one search per escape.
+ * of the whole body marked (`scanner.marks[2 * first, 2 * count)`, its last scan, of `body`, by scan() or
+ * scanForm() with bodyScanTables() and bodyScanSieve() of the same or more categories) instead of searching
+ * the field: the same answer (property test), from one pass over the body instead of ~20 searches and one
+ * search per escape.
  */
-export function rawFieldIsCleanMarked(body: string, from: number, to: number, enabled: AttackCategorySet, records: Int32Array, first: number, count: number): boolean {
+export function rawFieldIsCleanMarked(body: string, from: number, to: number, enabled: AttackCategorySet, scanner: ByteScanner, first: number, count: number): boolean {
   const n = to - from;
   if (n < RAW_FIELD_FROM || n > MAX_VALUE) return false;
   const plan = PLANS[enabled & ALL_ATTACK_CATEGORIES]!; // masked to the table's size
-  let escapes = 0;
+  const records = scanner.marks;
   let single = -1;
   let double = -1;
   for (let k = first; k < count; k++) {
@@ -219,7 +236,6 @@ export function rawFieldIsCleanMarked(body: string, from: number, to: number, en
         if (escape & E_SINGLE) {
           if (single < 0) single = at - from;
         } else if (escape & E_DOUBLE && double < 0) double = at - from;
-        escapes++;
       } else if (c === 0x2e) {
         // Dots are marked only beside another (the scan's `..` pairs mark the first dot, maybe the second).
         if (plan.refuse & F_DOTDOT && body.charCodeAt(at + 1) === 0x2e) return false;
@@ -234,7 +250,10 @@ export function rawFieldIsCleanMarked(body: string, from: number, to: number, en
       // Else a byte beside a pair (`+` is a space once decoded, a letter nothing): not searched by rawFieldIsClean either.
     }
   }
-  if (n - 2 * escapes <= LONG_VALUE) return false;
+  // Every `%` left in the field starts a valid escape (any other was marked and refused above), and
+  // escapes do not overlap: over 3 × LONG_VALUE characters the decoded text is surely longer than LONG_VALUE,
+  // and below, the `%` are counted (the sift dropped the harmless escapes' marks).
+  if (n <= 3 * LONG_VALUE && n - 2 * scanner.countInScanned(from, to, 0x25) <= LONG_VALUE) return false;
   addWork(n);
   if (enabled & B_SQLI) {
     const number = startsLikeNumberAt(body, from);
@@ -268,20 +287,22 @@ function startsLikeNumberAt(raw: string, from: number): boolean {
   }
 }
 
-/** What follows an apostrophe in English contractions (`don't`, `it's`, `we'll`, `they're`, `I've`, `I'm`, `I'd`), upper case. */
-const CONTRACTIONS = new Set(['T', 'S', 'LL', 'RE', 'VE', 'M', 'D']);
-
 /**
  * Whether the single quote at raw index `at` (`'` or `%27`) is a contraction's: one to two letters, then
- * `+` (a space). SQL then leaves the literal into that one word, which no grammar continues: the answer
- * sqlLiteralInWindow gives (null, having read four characters past the quote), without decoding a window
- * and tokenising it, which was most of the cost of a field of prose (its first quote is nearly always one).
+ * `+` (a space), the letters what follows an apostrophe in English (`don't`, `it's`, `I'm`, `I'd`,
+ * `we'll`, `they're`, `I've`). SQL then leaves the literal into that one word, which no grammar continues:
+ * the answer sqlLiteralInWindow gives (null, having read four characters past the quote), without decoding
+ * a window and tokenising it, which was most of the cost of a field of prose (its first quote is nearly
+ * always one). Compared by character codes: slicing and upper-casing the letters cost ~100 ns a field.
  */
 function contractionAt(raw: string, at: number): boolean {
-  let i = raw.charCodeAt(at) === 0x27 ? at + 1 : at + 3;
-  const start = i;
-  while (i - start < 3 && ((raw.charCodeAt(i) | 0x20) >= 0x61 && (raw.charCodeAt(i) | 0x20) <= 0x7a)) i++;
-  return i > start && raw.charCodeAt(i) === 0x2b && CONTRACTIONS.has(raw.slice(start, i).toUpperCase());
+  const start = raw.charCodeAt(at) === 0x27 ? at + 1 : at + 3;
+  // `| 0x20` lower-cases a letter and makes no other character a letter (past the end, NaN | 0x20 is 0x20).
+  const first = raw.charCodeAt(start) | 0x20;
+  const second = raw.charCodeAt(start + 1);
+  if (second === 0x2b) return first === 0x74 || first === 0x73 || first === 0x6d || first === 0x64; // t s m d
+  const two = (first << 8) | (second | 0x20);
+  return raw.charCodeAt(start + 2) === 0x2b && (two === 0x6c6c || two === 0x7265 || two === 0x7665); // ll re ve
 }
 
 /** Raw characters decoded for SQL to read: prose leaves a literal within a word or two; a longer read gets the longer window. */

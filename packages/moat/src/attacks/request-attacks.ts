@@ -14,7 +14,7 @@ import type { AttackExclusion, AttackSettings } from '../rules/attack-settings.j
 import { FormValueDecoder } from './decode/form-value.js';
 import { detectAttack, neededFeatures } from './detect-attack.js';
 import { rawPartFeatures } from './features.js';
-import { RAW_FIELD_FROM, UNKNOWN_BODY, bodyScanTables, rawBodyHints, rawFieldIsClean, rawFieldIsCleanMarked } from './raw-form-field.js';
+import { RAW_FIELD_FROM, UNKNOWN_BODY, bodyScanSieve, bodyScanTables, rawBodyHints, rawFieldIsClean, rawFieldIsCleanMarked } from './raw-form-field.js';
 import { sharedByteScanner, type ByteScanner } from './byte-scan/byte-scanner.js';
 import { DEFAULT_JSON_LIMITS, detectInJson, jsonIsAscii } from './detect-json.js';
 import { ATTACK_CATEGORIES, attackCategorySet, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
@@ -105,13 +105,16 @@ export class RequestAttackScan implements RequestAttacks {
   /** rawBodyHints() of the form body being read. */
   private bodyHints = UNKNOWN_BODY;
   /**
-   * The byte scan of the form body being read (see readFormBody): its records (null: not scanned, fields
-   * are searched), how many, for which categories, and the first record not yet behind the field read.
+   * The byte scan of the form body being read (see readFormBody): the scanner holding its records (null:
+   * not scanned, fields are searched), how many, for which categories, and the first record not yet
+   * behind the field read.
    */
-  private marks: Int32Array | null = null;
+  private markedBy: ByteScanner | null = null;
   private marked = 0;
   private markedFor: AttackCategorySet = 0;
   private markCursor = 0;
+  /** The first record not wholly behind the part pairs() splits next (nextMarkedAmpersand). */
+  private ampersandCursor = 0;
   /** Whether every string of the JSON body being walked is ASCII (jsonIsAscii). */
   private jsonAscii = false;
   /** Exclusions whose path matches this request; usually none. */
@@ -163,7 +166,7 @@ export class RequestAttackScan implements RequestAttacks {
       if (body.kind === 'form') {
         this.readFormBody(body.text, policy.block | policy.monitor);
         const over = this.pairs(body.text, 0, body.text.length, 'body');
-        this.marks = null;
+        this.markedBy = null;
         if (over) return this;
       } else if (this.json(body.text)) return this;
     }
@@ -179,25 +182,26 @@ export class RequestAttackScan implements RequestAttacks {
 
   /**
    * Prepares the raw reading of a form body's long fields (raw-form-field.ts), worth it only when some
-   * field may be judged raw: an ASCII body is scanned once for the bytes that matter (SIMD, ~6–10 µs of
-   * CPU per 64 KiB), else each character is searched for once in the body (rawBodyHints) and again in
-   * each field that may hold it.
+   * field may be judged raw: an ASCII body is scanned once for the bytes that matter (SIMD), and the marks
+   * no field reading needs are sifted out (form-sieve.ts: on prose ~1,000 per 64 KiB down to one or two
+   * per field), else each character is searched for once in the body (rawBodyHints) and again in each
+   * field that may hold it.
    */
   private readFormBody(text: string, enabled: AttackCategorySet): void {
-    this.marks = null;
+    this.markedBy = null;
     this.bodyHints = UNKNOWN_BODY;
     if (text.length <= RAW_FIELD_FROM) return;
     if (this.byteScanner === undefined) this.byteScanner = sharedByteScanner();
     // Buffer.byteLength counts UTF-8 bytes natively: equal to the length only for ASCII, the only text
     // the scan reads exactly (one byte per character).
     if (this.byteScanner !== null && Buffer.byteLength(text, 'utf8') === text.length) {
-      const records = this.byteScanner.scan(text, bodyScanTables(enabled));
+      const records = this.byteScanner.scanForm(text, bodyScanTables(enabled), bodyScanSieve(enabled));
       if (records >= 0) {
-        // Read after the scan: a scan that grew the memory made a new view.
-        this.marks = this.byteScanner.marks;
+        this.markedBy = this.byteScanner;
         this.marked = records;
         this.markedFor = enabled;
         this.markCursor = 0;
+        this.ampersandCursor = 0;
         return;
       }
     }
@@ -285,15 +289,18 @@ export class RequestAttackScan implements RequestAttacks {
     // proves it clean (rawPartFeatures: no trigger, nothing to decode) is skipped before it is sliced,
     // decoded or looked up in the memo — the common query parameter costs one short loop.
     const triggers = this.excluded === null ? this.policy.triggers : -1;
+    // A scanned form body's `&` are among its marks (form-sieve.ts keeps them): found there, not searched again.
+    const scanner = location === 'body' ? this.markedBy : null;
     while (start <= n) {
-      let end = raw.indexOf('&', start);
+      let end = scanner !== null ? this.nextMarkedAmpersand(scanner, raw, start) : raw.indexOf('&', start);
       if (end < 0 || end > n) end = n;
       if (end > start) {
         const eq = raw.indexOf('=', start);
         const hasValue = eq >= 0 && eq < end;
         const nameEnd = hasValue ? eq : end;
-        if (triggers < 0 || !cleanPart(raw, start, nameEnd, triggers) || (hasValue && !cleanPart(raw, eq + 1, end, triggers))) {
-          if (this.pair(raw, start, nameEnd, hasValue ? end : -1, location)) return true;
+        const nameClean = triggers >= 0 && cleanPart(raw, start, nameEnd, triggers);
+        if (!nameClean || (hasValue && !cleanPart(raw, eq + 1, end, triggers))) {
+          if (this.pair(raw, start, nameEnd, hasValue ? end : -1, location, nameClean)) return true;
         }
       }
       start = end + 1;
@@ -301,28 +308,52 @@ export class RequestAttackScan implements RequestAttacks {
     return false;
   }
 
-  /** One `name=value` part (`valueEnd` -1: no value), decoded and examined. */
-  private pair(raw: string, start: number, nameEnd: number, valueEnd: number, location: 'query' | 'body'): boolean {
+  /** The first `&` of the scanned body `raw` at or after `from`, from the marks (every `&` is marked), or -1. */
+  private nextMarkedAmpersand(scanner: ByteScanner, raw: string, from: number): number {
+    const marks = scanner.marks;
+    for (let k = this.ampersandCursor; k < this.marked; k++) {
+      const step = marks[2 * k]!;
+      if (step + 32 <= from) {
+        this.ampersandCursor = k + 1;
+        continue;
+      }
+      for (let bits = marks[2 * k + 1]!; bits !== 0; bits &= bits - 1) {
+        const at = step + 31 - Math.clz32(bits & -bits);
+        if (at >= from && raw.charCodeAt(at) === 0x26) return at;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * One `name=value` part (`valueEnd` -1: no value), decoded and examined; `nameClean`: pairs() proved the
+   * name clean from its raw text (cleanPart), so it is not examined again (the long fields of a form body
+   * each paid a memo lookup for a name like `comment`).
+   */
+  private pair(raw: string, start: number, nameEnd: number, valueEnd: number, location: 'query' | 'body', nameClean: boolean): boolean {
     const name = percentDecode(raw.slice(start, nameEnd), true);
     // Names are attacker text too: qs turns `user[$ne]=1` into an operator, `__proto__[x]` into pollution.
-    if (this.value(name, location, name)) return true;
+    if (!nameClean && this.value(name, location, name)) return true;
     if (valueEnd >= 0) {
-      const rawValue = raw.slice(nameEnd + 1, valueEnd);
       // A long field whose raw text proves it clean is never decoded (raw-form-field.ts): decoding was
-      // most of a 64 KiB form body's cost. Counted as work like the decoded value would be.
+      // most of a 64 KiB form body's cost. Counted as work like the decoded value would be. Read from the
+      // marks, it is not even sliced out of the body.
       if (valueEnd - nameEnd > RAW_FIELD_FROM && workSteps() - this.workStart <= MAX_WORK_PER_REQUEST) {
         const enabled = this.blockFor(location, name) | this.monitorFor(location, name);
         if (enabled === 0) return false;
         // The marks serve any field checked for the scanned categories or fewer (exclusions and monitor matches only remove some).
-        const marks = this.marks;
-        if (location === 'body' && marks !== null && (enabled & ~this.markedFor) === 0) {
+        const scanner = this.markedBy;
+        if (location === 'body' && scanner !== null && (enabled & ~this.markedFor) === 0) {
+          // Read here, not kept from the scan: a scan that grew the memory made a new view.
+          const marks = scanner.marks;
           let k = this.markCursor;
           // Steps of 32 bytes wholly before the value are behind every later field too.
           while (k < this.marked && marks[2 * k]! + 32 <= nameEnd) k++;
           this.markCursor = k;
-          if (rawFieldIsCleanMarked(raw, nameEnd + 1, valueEnd, enabled, marks, k, this.marked)) return false;
-        } else if (rawFieldIsClean(rawValue, enabled, location === 'body' ? this.bodyHints : UNKNOWN_BODY)) return false;
+          if (rawFieldIsCleanMarked(raw, nameEnd + 1, valueEnd, enabled, scanner, k, this.marked)) return false;
+        } else if (rawFieldIsClean(raw.slice(nameEnd + 1, valueEnd), enabled, location === 'body' ? this.bodyHints : UNKNOWN_BODY)) return false;
       }
+      const rawValue = raw.slice(nameEnd + 1, valueEnd);
       const value = this.formValues.decode(rawValue);
       if (this.value(value, location, name, this.formValues.ascii)) return true;
       // Invalid UTF-8 (overlong `%c0%ae` dots) decodes to U+FFFD here, but some decoders map it to

@@ -1,6 +1,6 @@
 /**
  * The bytes of a small WebAssembly module, assembled here instruction by instruction (no toolchain, no
- * dependency; the WAT each line stands for is written beside it). It exports `memory` and one function:
+ * dependency; the WAT each line stands for is written beside it). It exports `memory` and three functions:
  *
  *   scan(input: i32, length: i32, out: i32, cap: i32) -> i32
  *
@@ -11,7 +11,23 @@
  * For each 32-byte step holding a mark it writes a record of two i32 at `out`: the step's offset from
  * `input`, then a bit mask of its marked bytes (bit k: the byte at offset + k). It returns how many
  * records it wrote, or -1 when there would be more than `cap`.
- * The 32 bytes after the input must be zero (the last step and its look-ahead read them; zero is in no set). */
+ * The 32 bytes after the input must be zero (the last step and its look-ahead read them; zero is in no set).
+ * Its constants are read from memory too, after the tables: 16 bytes 0x0f at 32, then 8 × `..` at 48 and
+ * 8 × `pr` at 64 (byteSetTables writes all 80 bytes). Given as constants, TurboFan rebuilt each splat in
+ * every step (three instructions apiece, read in the generated code with --print-wasm-code); loaded,
+ * they stay in registers.
+ *
+ * A second function sifts those records for a form body (form-sieve.ts says which marks go):
+ *
+ *   sift(input: i32, out: i32, count: i32, sieve: i32) -> i32
+ *
+ * walks each marked byte once through a small state machine (a byte's class from the tables at `sieve`,
+ * then one transition-table lookup: no branch per mark), clears the marks it drops, keeps the records
+ * left with a mark (in place, in order) and returns how many. A third counts one byte in a stretch:
+ *
+ *   count(from: i32, to: i32, byte: i32) -> i32
+ *
+ * (16 bytes per step; it reads up to 15 bytes past `to`, which must be memory). */
 
 // Value types and the opcodes used (WebAssembly core 2.0, SIMD proposal numbering).
 const I32 = 0x7f;
@@ -26,11 +42,23 @@ const RETURN = 0x0f;
 const VOID = 0x40;
 const LOCAL_GET = 0x20;
 const LOCAL_SET = 0x21;
+const LOCAL_TEE = 0x22;
 const I32_STORE = 0x36;
 const I32_CONST = 0x41;
 const I32_GE_U = 0x4f;
 const I32_NE = 0x47;
 const I32_ADD = 0x6a;
+const I32_LOAD = 0x28;
+const I32_LOAD8_U = 0x2d;
+const I32_LOAD16_U = 0x2f;
+const I32_EQZ = 0x45;
+const I32_EQ = 0x46;
+const I32_CTZ = 0x68;
+const I32_XOR = 0x73;
+const I32_SHR_U = 0x76;
+const SELECT = 0x1b;
+const I32_POPCNT = 0x69;
+const I8X16_EQ = 0x23;
 const I32_SUB = 0x6b;
 const I32_AND = 0x71;
 const I32_OR = 0x72;
@@ -39,9 +67,7 @@ const SIMD = 0xfd;
 const V128_LOAD = 0x00;
 const I8X16_SWIZZLE = 0x0e;
 const I8X16_SPLAT = 0x0f;
-const I16X8_SPLAT = 0x10;
 const I16X8_EQ = 0x2d;
-const I8X16_NE = 0x24;
 const V128_AND = 0x4e;
 const V128_OR = 0x50;
 const I8X16_BITMASK = 0x64;
@@ -106,7 +132,6 @@ const i32 = (n: number) => [I32_CONST, ...s32(n)];
 const simd = (op: number) => [SIMD, ...u32(op)];
 /** v128.load offset=`offset` (alignment hint 1 byte: the input is read at any address). */
 const load = (offset: number) => [SIMD, ...u32(V128_LOAD), 0, ...u32(offset)];
-const splat = (byte: number, local: number) => [...i32(byte), ...simd(I8X16_SPLAT), ...set(local)];
 
 /**
  * Leaves on the stack a vector that is non-zero in each byte of the block at `at + offset` that is
@@ -133,7 +158,7 @@ const body = [
   // lo = v128.load(0); hi = v128.load(16); the splatted constants
   ...i32(0), ...load(0), ...set(LOW_TABLE),
   ...i32(0), ...load(16), ...set(HIGH_TABLE),
-  ...splat(0x0f, NIBBLE), ...i32(0x2e2e), ...simd(I16X8_SPLAT), ...set(DOT), ...i32(0x7270), ...simd(I16X8_SPLAT), ...set(P),
+  ...i32(0), ...load(32), ...set(NIBBLE), ...i32(0), ...load(48), ...set(DOT), ...i32(0), ...load(64), ...set(P),
   // at = input; end = input + length (count starts at 0, the locals' default)
   ...get(INPUT), ...set(AT),
   ...get(INPUT), ...get(LENGTH), I32_ADD, ...set(END_AT),
@@ -141,9 +166,11 @@ const body = [
   LOOP, VOID,
   // (br_if 1 (i32.ge_u at end))
   ...get(AT), ...get(END_AT), I32_GE_U, BR_IF, 1,
-  // bits = bitmask(marks of the block at `at`) | bitmask(marks of the next block) << 16
-  ...marksOf(0), ...get(ZERO), ...simd(I8X16_NE), ...simd(I8X16_BITMASK),
-  ...marksOf(16), ...get(ZERO), ...simd(I8X16_NE), ...simd(I8X16_BITMASK), ...i32(16), I32_SHL, I32_OR, ...set(BITS),
+  // bits = ~(bitmask(unmarked bytes of the block at `at`) | bitmask(unmarked bytes of the next block) << 16):
+  // x64 has a byte compare for equal and none for not equal (i8x16.ne takes three instructions), so the
+  // unmarked bytes are found and the 32-bit mask inverted once.
+  ...marksOf(0), ...get(ZERO), ...simd(I8X16_EQ), ...simd(I8X16_BITMASK),
+  ...marksOf(16), ...get(ZERO), ...simd(I8X16_EQ), ...simd(I8X16_BITMASK), ...i32(16), I32_SHL, I32_OR, ...i32(-1), I32_XOR, ...set(BITS),
   // (if (i32.ge_u count cap) (return (i32.const -1)))
   ...get(COUNT), ...get(CAP), I32_GE_U, IF, VOID, ...i32(-1), RETURN, END,
   // The record is written whatever the bits and kept only when some are set: no branch to mispredict
@@ -165,18 +192,113 @@ const body = [
 const locals = [2, 5, I32, 8, V128];
 const code = [...locals, ...body];
 
+// sift's locals: the four parameters, then its own (all i32).
+const S_INPUT = 0;
+const S_OUT = 1;
+const S_COUNT = 2;
+const S_SIEVE = 3;
+const S_READ = 4; // records read
+const S_KEPT = 5; // records kept
+const S_OFFSET = 6; // the record's step offset
+const S_BITS = 7; // its marks not yet walked
+const S_KEEP = 8; // its marks kept so far
+const S_J = 9; // the mark's bit
+const S_AT = 10; // the mark's address
+const S_STATE = 11; // the state machine's state
+const S_TRANSITION = 12; // the table's answer: new state | drop << 3
+const S_BASE = 13; // input + the step's offset
+const S_BYTE = 14; // the marked byte
+
+/** load8_u / load16_u / load with a constant offset (alignment hints: 1, 1 and 4 bytes). */
+const load8 = (offset: number) => [I32_LOAD8_U, 0, ...u32(offset)];
+const load16 = (offset: number) => [I32_LOAD16_U, 0, ...u32(offset)];
+const load32 = (offset: number) => [I32_LOAD, 2, ...u32(offset)];
+
+/** Where form-sieve.ts puts its tables, from `sieve`: byte classes, transitions, escape classes. */
+export const SIEVE_TRANSITIONS = 256;
+export const SIEVE_ESCAPES = 320;
+/** Escape classes by the two characters after `%` read as one little-endian 16-bit load, c1 | c2 << 8 (both ASCII). */
+export const SIEVE_SIZE = SIEVE_ESCAPES + 0x7f7f + 1;
+
+const siftBody = [
+  BLOCK, VOID,
+  LOOP, VOID,
+  ...get(S_READ), ...get(S_COUNT), I32_GE_U, BR_IF, 1,
+  ...get(S_OUT), ...get(S_READ), ...i32(3), I32_SHL, I32_ADD, ...load32(0), ...set(S_OFFSET),
+  ...get(S_OUT), ...get(S_READ), ...i32(3), I32_SHL, I32_ADD, ...load32(4), ...set(S_BITS),
+  ...get(S_BITS), ...set(S_KEEP),
+  ...get(S_INPUT), ...get(S_OFFSET), I32_ADD, ...set(S_BASE),
+  BLOCK, VOID,
+  LOOP, VOID,
+  ...get(S_BITS), I32_EQZ, BR_IF, 1,
+  // j = ctz(bits); bits &= bits - 1; at = input + offset + j
+  ...get(S_BITS), I32_CTZ, ...set(S_J),
+  ...get(S_BITS), ...get(S_BITS), ...i32(1), I32_SUB, I32_AND, ...set(S_BITS),
+  ...get(S_BASE), ...get(S_J), I32_ADD, ...set(S_AT),
+  // transition = table[state << 3 | class], class = byte == '%' ? escapes[c1 | c2 << 8] : classes[byte]:
+  // both classes are read and one selected, so prose's mix of escapes and quotes costs no misprediction.
+  ...get(S_SIEVE), ...get(S_STATE), ...i32(3), I32_SHL, I32_ADD,
+  ...get(S_SIEVE), ...get(S_AT), ...load16(1), ...i32(0x7f7f), I32_AND, I32_ADD, ...load8(SIEVE_ESCAPES),
+  ...get(S_SIEVE), ...get(S_AT), ...load8(0), LOCAL_TEE, S_BYTE, I32_ADD, ...load8(0),
+  ...get(S_BYTE), ...i32(0x25), I32_EQ,
+  SELECT,
+  I32_ADD, ...load8(SIEVE_TRANSITIONS), ...set(S_TRANSITION),
+  ...get(S_TRANSITION), ...i32(7), I32_AND, ...set(S_STATE),
+  // keep ^= (transition >> 3) << j: the mark's bit is set, so a drop clears it.
+  ...get(S_KEEP), ...get(S_TRANSITION), ...i32(3), I32_SHR_U, ...get(S_J), I32_SHL, I32_XOR, ...set(S_KEEP),
+  BR, 0,
+  END, END,
+  // The record goes back at `kept` (never past `read`: nothing unread is overwritten), kept when a mark is left.
+  ...get(S_OUT), ...get(S_KEPT), ...i32(3), I32_SHL, I32_ADD, ...get(S_OFFSET), I32_STORE, 2, 0,
+  ...get(S_OUT), ...get(S_KEPT), ...i32(3), I32_SHL, I32_ADD, ...get(S_KEEP), I32_STORE, 2, 4,
+  ...get(S_KEPT), ...get(S_KEEP), ...i32(0), I32_NE, I32_ADD, ...set(S_KEPT),
+  ...get(S_READ), ...i32(1), I32_ADD, ...set(S_READ),
+  BR, 0,
+  END, END,
+  ...get(S_KEPT),
+  END,
+];
+const siftCode = [1, 11, I32, ...siftBody];
+
+// count's locals: from, to, byte, then how many so far, the bytes left, the byte splatted.
+const C_AT = 0;
+const C_TO = 1;
+const C_BYTE = 2;
+const C_FOUND = 3;
+const C_LEFT = 4;
+const C_SPLAT = 5;
+
+const countBody = [
+  ...get(C_BYTE), ...simd(I8X16_SPLAT), ...set(C_SPLAT),
+  BLOCK, VOID,
+  LOOP, VOID,
+  ...get(C_AT), ...get(C_TO), I32_GE_U, BR_IF, 1,
+  ...get(C_TO), ...get(C_AT), I32_SUB, ...set(C_LEFT),
+  // found += popcnt(bitmask(block == byte) & (left >= 16 ? 0xffff : (1 << left) - 1))
+  ...get(C_FOUND),
+  ...get(C_AT), ...load(0), ...get(C_SPLAT), ...simd(I8X16_EQ), ...simd(I8X16_BITMASK),
+  ...i32(0xffff), ...i32(1), ...get(C_LEFT), I32_SHL, ...i32(1), I32_SUB, ...get(C_LEFT), ...i32(16), I32_GE_U, SELECT,
+  I32_AND, I32_POPCNT, I32_ADD, ...set(C_FOUND),
+  ...get(C_AT), ...i32(16), I32_ADD, ...set(C_AT),
+  BR, 0,
+  END, END,
+  ...get(C_FOUND),
+  END,
+];
+const countCode = [2, 2, I32, 1, V128, ...countBody];
+
 /** The module's bytes; `pages`: the memory's initial size in 64 KiB pages. */
 export function byteScanModule(pages: number): Uint8Array {
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    // type 0: (i32 i32 i32 i32) -> i32
-    ...section(1, [1, 0x60, 4, I32, I32, I32, I32, 1, I32]),
-    // function 0 has type 0
-    ...section(3, [1, 0]),
+    // type 0: (i32 i32 i32 i32) -> i32, type 1: (i32 i32 i32) -> i32
+    ...section(1, [2, 0x60, 4, I32, I32, I32, I32, 1, I32, 0x60, 3, I32, I32, I32, 1, I32]),
+    // functions 0 (scan) and 1 (sift) have type 0, function 2 (count) type 1
+    ...section(3, [3, 0, 0, 1]),
     // one memory, no maximum
     ...section(5, [1, 0x00, ...u32(pages)]),
-    // exports: "scan" (function 0), "memory" (memory 0)
-    ...section(7, [2, ...name('scan'), 0x00, 0, ...name('memory'), 0x02, 0]),
-    ...section(10, [1, ...u32(code.length), ...code]),
+    // exports: "scan", "sift", "count" (functions 0–2), "memory" (memory 0)
+    ...section(7, [4, ...name('scan'), 0x00, 0, ...name('sift'), 0x00, 1, ...name('count'), 0x00, 2, ...name('memory'), 0x02, 0]),
+    ...section(10, [3, ...u32(code.length), ...code, ...u32(siftCode.length), ...siftCode, ...u32(countCode.length), ...countCode]),
   ]);
 }

@@ -6,7 +6,7 @@
  * and callers keep their native searches.
  */
 import { MoatError } from '../../errors/moat-error.js';
-import { byteScanModule } from './byte-scan-module.js';
+import { SIEVE_SIZE, byteScanModule } from './byte-scan-module.js';
 
 /** The part of the WebAssembly API used here (the project's type libraries do not declare it). */
 interface WasmMemory {
@@ -21,21 +21,25 @@ interface WasmApi {
   Instance: new (module: object) => WasmInstance;
 }
 
-/** Memory layout: the two nibble tables, then the records written, then the input. */
+/** Memory layout: the two nibble tables, the sift's tables (form-sieve.ts), the records written, then the input. */
 const TABLES = 0;
-const OUT = 64;
+const SIEVE = 128;
+const OUT = SIEVE + SIEVE_SIZE;
 /** Records (32-byte steps holding a mark) at most: 512 KiB of text marked everywhere; past that the caller searches as before. */
 export const MAX_RECORDS = 16 * 1024;
 const INPUT = OUT + 8 * MAX_RECORDS;
 /** Zero bytes after the input: the last 32-byte step and its one-byte look-ahead read past the end. */
 const PADDING = 32;
-/** Texts longer than this are not scanned (memory stays at most this plus 128 KiB per thread). */
+/** Texts longer than this are not scanned (memory stays at most this plus 160 KiB per thread). */
 export const MAX_SCANNED = 1024 * 1024;
 const PAGE = 64 * 1024;
 
-/** A set of ASCII bytes as the module's nibble tables (bit 1 is kept for bytes above 0x7f). */
+/** A set of ASCII bytes as the module's nibble tables (bit 1 is kept for bytes above 0x7f), then the scan's constants. */
 export function byteSetTables(bytes: Iterable<number>): Uint8Array {
-  const tables = new Uint8Array(32);
+  const tables = new Uint8Array(80);
+  tables.fill(0x0f, 32, 48);
+  for (let k = 48; k < 64; k += 2) tables.set([0x2e, 0x2e], k);
+  for (let k = 64; k < 80; k += 2) tables.set([0x70, 0x72], k);
   for (let h = 8; h < 16; h++) tables[16 + h] = 0x02;
   for (let l = 0; l < 16; l++) tables[l] = 0x02;
   for (let h = 0; h < 8; h++) tables[16 + h] = h === 1 ? 0 : h === 0 ? 0x01 : 1 << h;
@@ -50,7 +54,11 @@ export function byteSetTables(bytes: Iterable<number>): Uint8Array {
 export class ByteScanner {
   private readonly memory: WasmMemory;
   private readonly scanFn: (input: number, length: number, out: number, cap: number) => number;
+  private readonly siftFn: (input: number, out: number, count: number, sieve: number) => number;
+  private readonly countFn: (from: number, to: number, byte: number) => number;
   private bytes: Buffer;
+  /** The sieve in memory (32 KiB, copied again only when another set of categories is read). */
+  private sieve: Uint8Array | null = null;
   /**
    * The records of the last scan (valid up to the count it returned): at 2k the offset of a 32-byte
    * step, at 2k + 1 the bit mask of its marked bytes (bit j: the byte at offset + j).
@@ -60,6 +68,9 @@ export class ByteScanner {
   constructor(instance: WasmInstance) {
     this.memory = instance.exports.memory as WasmMemory;
     this.scanFn = instance.exports.scan as ByteScanner['scanFn'];
+    this.siftFn = instance.exports.sift as ByteScanner['siftFn'];
+    this.countFn = instance.exports.count as ByteScanner['countFn'];
+    if (typeof this.scanFn !== 'function' || typeof this.siftFn !== 'function' || typeof this.countFn !== 'function') throw new MoatError('MOAT_ERR_INTERNAL', 'the byte scan module lacks its functions');
     this.bytes = Buffer.from(this.memory.buffer);
     this.marks = new Int32Array(this.memory.buffer, OUT, 2 * MAX_RECORDS);
   }
@@ -79,6 +90,25 @@ export class ByteScanner {
     bytes.write(text, INPUT, 'latin1');
     bytes.fill(0, INPUT + n, INPUT + n + PADDING);
     return this.scanFn(INPUT, n, OUT, MAX_RECORDS);
+  }
+
+  /**
+   * scan(), then the marks a form body's field reading needs no more dropped (form-sieve.ts): `tables`
+   * must mark `&` and `=`, `sieve` is formSieve() of the same categories. Returns the records left or -1.
+   */
+  scanForm(text: string, tables: Uint8Array, sieve: Uint8Array): number {
+    const count = this.scan(text, tables);
+    if (count <= 0) return count;
+    if (this.sieve !== sieve) {
+      this.bytes.set(sieve, SIEVE);
+      this.sieve = sieve;
+    }
+    return this.siftFn(INPUT, OUT, count, SIEVE);
+  }
+
+  /** How many times `byte` occurs in the last text scanned, from index `from` to `to` (within it). */
+  countInScanned(from: number, to: number, byte: number): number {
+    return this.countFn(INPUT + from, INPUT + to, byte);
   }
 
   private grow(size: number): boolean {
