@@ -1,12 +1,16 @@
 // The Fastify adapter with real Fastify 5 on a real socket: a plugin adding an onRequest hook. It has
 // fastify-plugin semantics (skip-override): it joins the context it is registered in, so at the root it
 // guards every route, and inside an encapsulated plugin only that plugin's routes and its children.
+// The same conformance also holds for Moat judging in the node:http listener, before Fastify, through
+// Fastify's `serverFactory` option and withMoat (no Fastify hook runs for it: startInListener).
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { moat } from '../src/adapters/fastify.js';
-import type { Firewall } from '../src/firewall/firewall.js';
+import { withMoat } from '../src/adapters/node.js';
+import { createFirewall, type Firewall } from '../src/firewall/firewall.js';
 import { STANDARD_RULES, adapterConformance, rulesFile, send } from './adapters-helpers.js';
 
 function formParser(app: FastifyInstance): void {
@@ -34,6 +38,18 @@ async function start(firewall: Firewall): Promise<number> {
 }
 
 adapterConformance('fastify', start);
+
+/** The same app with Moat in the server's listener: `Fastify({ serverFactory })`, no plugin. */
+async function startInListener(firewall: Firewall): Promise<number> {
+  const app = Fastify({ serverFactory: (handler) => createServer(withMoat(handler, firewall)) });
+  formParser(app);
+  app.post('/login', async () => 'ok');
+  app.post('/form', async (request) => request.body);
+  app.get('/*', async () => 'hello');
+  return listenApp(app);
+}
+
+adapterConformance('fastify, Moat in the listener (serverFactory)', startInListener);
 
 test('fastify: registered at the root it guards every route, those of encapsulated plugins and 404s included', async () => {
   const rules = rulesFile({ block: { paths: ['/wp-admin', '/nested/secret'] } });
@@ -96,4 +112,47 @@ test('fastify: bad options (an unknown proxy preset) fail registration with a cl
     await app.ready();
   }, /trusted proxy "cloudfare"/);
   await app.close();
+});
+
+/** Listeners on a Node emitter, all events summed. */
+function listeners(emitter: NodeJS.EventEmitter): number {
+  return emitter.eventNames().reduce((sum, name) => sum + emitter.listenerCount(name), 0);
+}
+
+test('fastify: per request the plugin costs one synchronous hook call: no promise, no listener on the request or response', async () => {
+  // An async hook costs a promise per request and a tick before routing; a 'finish' listener per
+  // request (to learn the status) costs more than the decision. Both stay out of the plugin.
+  const rules = rulesFile(STANDARD_RULES);
+  after(() => rules.cleanup());
+  const firewall = createFirewall({ rules: rules.path, logger: false });
+  after(() => firewall.close());
+  const counted = async (guarded: boolean) => {
+    const app = Fastify();
+    const returned: unknown[] = [];
+    if (guarded) {
+      // The plugin joins this instance (skip-override): wrap addHook to see what its hook returns.
+      const addHook = app.addHook.bind(app) as (name: string, hook: (...args: unknown[]) => unknown) => FastifyInstance;
+      (app as unknown as { addHook: typeof addHook }).addHook = (name, hook) =>
+        addHook(name, function (this: unknown, ...args: unknown[]) {
+          const result = hook.apply(this, args);
+          returned.push(result);
+          return result;
+        });
+      await app.register(moat, { firewall });
+    }
+    const counts: number[] = [];
+    app.get('/*', async (request, reply) => {
+      counts.push(listeners(request.raw), listeners(reply.raw));
+      return 'hello';
+    });
+    const port = await listenApp(app);
+    assert.equal((await send(port, { path: '/hello' })).body, 'hello');
+    assert.equal((await send(port, { path: '/wp-admin' })).status, guarded ? 403 : 200);
+    return { counts, returned };
+  };
+  const bare = await counted(false);
+  const guarded = await counted(true);
+  assert.deepEqual(guarded.counts, bare.counts.slice(0, 2), 'the same listeners as without Moat');
+  assert.deepEqual(guarded.returned, [undefined, undefined], 'a callback-style hook: nothing returned, no promise');
+  assert.deepEqual([firewall.stats().passed, firewall.stats().blocked], [1, 1]);
 });
