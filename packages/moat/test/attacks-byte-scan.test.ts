@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { byteScanModule } from '../src/attacks/byte-scan/byte-scan-module.js';
-import { MAX_SCANNED, byteSetTables, createByteScanner, type ByteScanner } from '../src/attacks/byte-scan/byte-scanner.js';
+import { MAX_SCANNED, NOT_ASCII, byteSetTables, createByteScanner, type ByteScanner } from '../src/attacks/byte-scan/byte-scanner.js';
 import { RAW_FIELD_FROM, bodyScanSieve, bodyScanTables, rawFieldIsClean, rawFieldIsCleanMarked } from '../src/attacks/raw-form-field.js';
 import { RequestAttackScan, compileAttackPolicy } from '../src/attacks/request-attacks.js';
 import { ALL_ATTACK_CATEGORIES, attackCategorySet } from '../src/attacks/index.js';
@@ -56,6 +56,26 @@ test('the scan marks every byte of its set and the first byte of every .. and pr
     }),
     { numRuns: 2000 },
   );
+});
+
+test('the scan refuses any text with a character above 0x7f, wherever it is, even one whose low byte is a set byte or whose UTF-8 fits a truncated write', () => {
+  const s = scannerOrFail();
+  const tables = byteSetTables(SET);
+  // U+013C and U+0127 end in the bytes of `<` and `'`: a byte-per-character copy would read them as those.
+  const others = ['\u00e9', '\u0080', '\u00ff', '\u013c', '\u0127', '\u2028', '\ud83d', '\udc00', '\ud83d\ude00', '\uffff'];
+  fc.assert(
+    fc.property(asciiText, fc.constantFrom(...others), fc.nat(), (body, other, at) => {
+      const i = body.length === 0 ? 0 : at % (body.length + 1);
+      assert.equal(s.scan(body.slice(0, i) + other + body.slice(i), tables), NOT_ASCII);
+      // The same ASCII text alone is scanned (the refusal leaves nothing behind).
+      assert.ok(s.scan(body, tables) >= 0);
+    }),
+    { numRuns: 1000 },
+  );
+  const long = 'a'.repeat(64 * 1024);
+  assert.equal(s.scan(long + '\u00e9', tables), NOT_ASCII);
+  assert.equal(s.scan('\u00e9' + long, tables), NOT_ASCII);
+  assert.deepEqual(markedOffsets(s, s.scan(long, tables)), []);
 });
 
 test('the scan reads texts longer than its first memory (it grows) and refuses texts beyond its bound', () => {

@@ -192,9 +192,8 @@ export class RequestAttackScan implements RequestAttacks {
     this.bodyHints = UNKNOWN_BODY;
     if (text.length <= RAW_FIELD_FROM) return;
     if (this.byteScanner === undefined) this.byteScanner = sharedByteScanner();
-    // Buffer.byteLength counts UTF-8 bytes natively: equal to the length only for ASCII, the only text
-    // the scan reads exactly (one byte per character).
-    if (this.byteScanner !== null && Buffer.byteLength(text, 'utf8') === text.length) {
+    // The scan refuses a non-ASCII text (NOT_ASCII), which is then searched as below.
+    if (this.byteScanner !== null) {
       const records = this.byteScanner.scanForm(text, bodyScanTables(enabled), bodyScanSieve(enabled));
       if (records >= 0) {
         this.markedBy = this.byteScanner;
