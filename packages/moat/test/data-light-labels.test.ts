@@ -21,6 +21,7 @@ import type { IpRange } from '../src/ip/index.js';
 import type { CountryRow } from '../src/data/importers/import-result.js';
 import { block, engineFor, makeTmpDir, removeDir, v4Text } from './helpers/engine-kit.js';
 import { close, listen, send } from './adapters-helpers.js';
+import { editDatabaseFile } from './helpers/data-swap-kit.js';
 
 const dir = makeTmpDir();
 after(() => removeDir(dir));
@@ -177,12 +178,7 @@ test('the label cache stays within its slots, keeps a label read twice, and coun
 function edited(name: string, edit: (db: Database.Database) => void): string {
   const file = path.join(dir, `${name}.db`);
   copyFileSync(realish, file);
-  const db = new Database(file);
-  try {
-    edit(db);
-  } finally {
-    db.close();
-  }
+  editDatabaseFile(file, edit);
   return file;
 }
 

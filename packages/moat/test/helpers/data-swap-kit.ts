@@ -36,18 +36,23 @@ export function padded(bytes: Buffer): Buffer {
   });
 }
 
+/** The SQLite file at `path` opened writable, changed by `edit`, and closed. */
+export function editDatabaseFile(path: string, edit: (db: Database.Database) => void): void {
+  const db = new Database(path);
+  try {
+    edit(db);
+  } finally {
+    db.close();
+  }
+}
+
 /** `bytes` opened as a writable SQLite database, changed by `edit`, and read back. */
 export function edited(bytes: Buffer, edit: (db: Database.Database) => void): Buffer {
   const { dir, cleanup } = tempDir('moat-swap-edit-');
   try {
     const path = join(dir, 'file.db');
     writeFileSync(path, bytes);
-    const db = new Database(path);
-    try {
-      edit(db);
-    } finally {
-      db.close();
-    }
+    editDatabaseFile(path, edit);
     return readFileSync(path);
   } finally {
     cleanup();
