@@ -203,6 +203,40 @@ test('anything a repeat cannot carry ends the run: another field, query, decisio
   for (let k = 2; k < 5; k++) assert.equal(records[5 * 12 + k]!.requestId, 'req-1');
 });
 
+test('request ids: x-request-id, then x-amzn-trace-id, cf-ray, fly-request-id; empty and non-string values are skipped; a repeat never stands for a request with an id', () => {
+  const { writer, read } = pair();
+  const cases: [Record<string, unknown>, string | null][] = [
+    [{ 'x-request-id': 'a-1', 'x-amzn-trace-id': 'b', 'cf-ray': 'c', 'fly-request-id': 'd' }, 'a-1'],
+    [{ 'x-amzn-trace-id': 'Root=1-2', 'cf-ray': 'c', 'fly-request-id': 'd' }, 'Root=1-2'],
+    [{ 'cf-ray': '8f00-AMS', 'fly-request-id': 'd' }, '8f00-AMS'],
+    [{ 'fly-request-id': '01J-fly' }, '01J-fly'],
+    [{ 'x-request-id': '', 'cf-ray': 'ray-2' }, 'ray-2'],
+    [{ 'x-request-id': ['x', 'y'], 'fly-request-id': 'fly-2' }, 'fly-2'],
+    [{ 'x-request-id': '' }, null],
+    [{}, null],
+  ];
+  // Each case twice after the same request without an id: the first two make a repeat base, so a
+  // record whose only difference is its id must come in full, with its own id.
+  for (const [headers] of cases) {
+    writer.write(PASSED, request(), 1);
+    writer.write(PASSED, request(), 2);
+    writer.write(PASSED, request({ headers: headers as MoatHttpRequest['headers'] }), 3);
+    writer.write(PASSED, request({ headers: headers as MoatHttpRequest['headers'] }), 4);
+  }
+  const records = read();
+  assert.equal(records.length, cases.length * 4);
+  cases.forEach(([, id], i) => {
+    for (const r of records.slice(4 * i + 2, 4 * i + 4)) {
+      if (id === null) assert.match(r.requestId, /^aaaaaaaa-bbbb-cccc-dddd-[0-9a-f]{12}$/);
+      else assert.equal(r.requestId, id);
+    }
+    for (const r of records.slice(4 * i, 4 * i + 2)) assert.match(r.requestId, /^aaaaaaaa-bbbb-cccc-dddd-[0-9a-f]{12}$/);
+  });
+  // Generated ids are never repeated, repeats included.
+  const generated = records.map((r) => r.requestId).filter((id) => id.startsWith('aaaaaaaa-'));
+  assert.equal(new Set(generated).size, generated.length);
+});
+
 test('repeats after their base was read and its room handed back, across many wraps of the ring: none lost, none twice', () => {
   const { writer, read } = pair(64 * 1024);
   const seen: number[] = [];

@@ -1,6 +1,6 @@
 // The serving thread's whole share of reporting: one record per decision, written into the shared ring
 // as fixed-width numbers plus string ids, with no object allocated for a request without a query
-// string (~0.25 µs a hello-world record on its own, ~0.6 µs beside a busy worker; test/report-cost.ts
+// string (~0.25 µs a hello-world record on its own, ~0.5 µs beside a busy worker; test/report-cost.ts
 // measures it); the same request again is a 32-byte repeat entry (repeats()). Parameters, JSON, gzip and HTTP happen in the worker. A record is written whole or not at all: when the ring has no room (the
 // worker is behind, or restarting) the record is dropped and counted by the caller. The writer never
 // wakes the worker: the worker polls (report-worker.ts). Atomics.notify to a worker parked in
@@ -40,8 +40,6 @@ const SLOT_NEW = -3;
 
 /** Longest string copied by the ASCII loop; longer ones go to Buffer.write, faster per byte. */
 const ASCII_COPY_MAX = 256;
-
-const REQUEST_ID_HEADERS = ['x-request-id', 'x-amzn-trace-id', 'cf-ray', 'fly-request-id'] as const;
 
 /** Length a value over `max` is cut to, so that with the marker it fits; never splits a surrogate pair. */
 export function cutLength(text: string, max: number): number {
@@ -408,9 +406,15 @@ export class RingWriter {
 
 function requestIdOf(request: MoatHttpRequest): string | null {
   const headers = request.headers;
-  for (let i = 0; i < REQUEST_ID_HEADERS.length; i++) {
-    const value = headers[REQUEST_ID_HEADERS[i]!];
-    if (typeof value === 'string' && value !== '') return value;
-  }
-  return null;
+  // One load by a constant name per header, not a loop over an array of names: each such load keeps its
+  // own inline cache for the headers' shape, where the loop's one keyed load saw four names and went
+  // megamorphic. Every record and every repeat check reads all four: 121 → 78 ns a repeated record (A/B).
+  let value = headers['x-request-id'];
+  if (typeof value === 'string' && value !== '') return value;
+  value = headers['x-amzn-trace-id'];
+  if (typeof value === 'string' && value !== '') return value;
+  value = headers['cf-ray'];
+  if (typeof value === 'string' && value !== '') return value;
+  value = headers['fly-request-id'];
+  return typeof value === 'string' && value !== '' ? value : null;
 }
