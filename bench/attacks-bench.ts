@@ -128,7 +128,7 @@ export async function runAttacksBench(o: AttacksBenchOptions = {}): Promise<{ ro
   rows.push({ case: 'engine: clean request, 3 params', approach: 'attacks on (all block)', m: cleanOn, addedNs: cleanOn.ns - cleanOff.ns });
   const formRequests: MoatRequest[] = bodies.map((fields) => ({
     ip: '192.0.2.1', method: 'POST', path: '/comment', url: '/comment', headers,
-    body: { kind: 'form', text: fields.map((v, f) => `field${f}=${encodeURIComponent(v).replaceAll('%20', '+')}`).join('&') },
+    body: formBody(fields.map((v, f) => `field${f}=${encodeURIComponent(v).replaceAll('%20', '+')}`).join('&')),
   }));
   const jsonRequests: MoatRequest[] = bodies.map((fields) => ({
     ip: '192.0.2.1', method: 'POST', path: '/comment', url: '/comment', headers,
@@ -148,7 +148,7 @@ export async function runAttacksBench(o: AttacksBenchOptions = {}): Promise<{ ro
   const ordinaryBodies = Array.from({ length: 8 }, () => Array.from({ length: 16 }, () => ordinaryProse(4096, random)));
   const ordinaryForm: MoatRequest[] = ordinaryBodies.map((fields) => ({
     ip: '192.0.2.1', method: 'POST', path: '/comment', url: '/comment', headers,
-    body: { kind: 'form', text: fields.map((v, f) => `field${f}=${encodeURIComponent(v).replaceAll('%20', '+')}`).join('&') },
+    body: formBody(fields.map((v, f) => `field${f}=${encodeURIComponent(v).replaceAll('%20', '+')}`).join('&')),
   }));
   const ordinaryJson: MoatRequest[] = ordinaryBodies.map((fields) => ({
     ip: '192.0.2.1', method: 'POST', path: '/comment', url: '/comment', headers,
@@ -157,7 +157,7 @@ export async function runAttacksBench(o: AttacksBenchOptions = {}): Promise<{ ro
   // As a browser's form encoding sends it: apostrophes and every other punctuation escaped (`%27`, `%2C`).
   const ordinaryBrowserForm: MoatRequest[] = ordinaryBodies.map((fields) => ({
     ip: '192.0.2.1', method: 'POST', path: '/comment', url: '/comment', headers,
-    body: { kind: 'form', text: fields.map((v, f) => `field${f}=${new URLSearchParams({ v }).toString().slice(2)}`).join('&') },
+    body: formBody(fields.map((v, f) => `field${f}=${new URLSearchParams({ v }).toString().slice(2)}`).join('&')),
   }));
   for (const r of [...ordinaryForm, ...ordinaryBrowserForm, ...ordinaryJson]) if (on.evaluate(r).treatment === 'Blocked') throw new Error('an ordinary-prose bench body was flagged');
   const ordinaryOff = engineCase(off, ordinaryForm, bodyOps);
@@ -204,6 +204,11 @@ function ordinaryProse(length: number, random: () => number): string {
     text += random() < 0.15 ? '? ' : random() < 0.06 ? '! ' : '. ';
   }
   return text.slice(0, length);
+}
+
+/** A form body as the firewall passes it (firewall/body-reading.ts): the latin1 text and the bytes it was read from. */
+function formBody(text: string): { kind: 'form'; text: string; bytes: Uint8Array } {
+  return { kind: 'form', text, bytes: Buffer.from(text, 'latin1') };
 }
 
 /** Every detector on the raw value, no feature scan, no decoding: what the prefilter saves. */

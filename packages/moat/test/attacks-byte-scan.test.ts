@@ -219,3 +219,65 @@ test('a request scan with the byte scan and one without it (no WebAssembly) reac
   );
   assert.ok(blocked > 30, `blocked ${blocked} times`);
 });
+
+test('a form body given as its bytes is marked as its text is, and refused by the sift for a byte above 0x7f at every offset', () => {
+  const s = scannerOrFail();
+  const tables = bodyScanTables(ALL_ATTACK_CATEGORIES);
+  const sieve = bodyScanSieve(ALL_ATTACK_CATEGORIES);
+  const latin1 = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
+  // ASCII bodies of every length around the 64-byte turns: the same records from the bytes as from the text.
+  fc.assert(
+    fc.property(fc.array(field, { minLength: 1, maxLength: 3 }), fc.integer({ min: 0, max: 63 }), (fields, pad) => {
+      const text = fields.map((f, i) => `f${i}=${f}`).join('&') + 'z'.repeat(pad);
+      const fromText = s.scanForm(text, tables, sieve);
+      const textMarks = markedOffsets(s, fromText);
+      const fromBytes = s.scanForm(text, tables, sieve, Buffer.from(text, 'latin1'));
+      assert.equal(fromBytes, fromText);
+      assert.deepEqual(markedOffsets(s, fromBytes), textMarks);
+    }),
+    { numRuns: 300 },
+  );
+  // 0xbc, 0xa7, 0xa5, 0xa6 and 0xbd are `<`, `'`, `%`, `&` and `=` with the top bit set: read as 7 bits they would pass as those.
+  const base = Buffer.from(`f0=${PROSE.slice(0, 2 * RAW_FIELD_FROM)}&f1=%27x`, 'latin1');
+  assert.ok(s.scanForm(latin1(base), tables, sieve, base) >= 0);
+  for (const high of [0x80, 0xbc, 0xa7, 0xa5, 0xa6, 0xbd, 0xc4, 0xe9, 0xff]) {
+    for (let at = 0; at < base.length; at++) {
+      const bytes = Buffer.from(base);
+      bytes[at] = high;
+      assert.equal(s.scanForm(latin1(bytes), tables, sieve, bytes), NOT_ASCII, `byte ${high} at ${at}`);
+    }
+  }
+  // At either end of a 64 KiB body, whose only mark it is; then the body alone is scanned (nothing left behind).
+  const long = Buffer.alloc(64 * 1024, 'a');
+  for (const at of [0, long.length - 1]) {
+    const bytes = Buffer.from(long);
+    bytes[at] = 0xe9;
+    assert.equal(s.scanForm(latin1(bytes), tables, sieve, bytes), NOT_ASCII);
+  }
+  assert.equal(s.scanForm(latin1(long), tables, sieve, long), 0);
+});
+
+test('a request scan given the body bytes reaches the outcome of one given the text only, non-ASCII bodies included', () => {
+  const s = scannerOrFail();
+  const policy = compileAttackPolicy(normalizeAttackSettings('block')!)!;
+  const withBytes = new RequestAttackScan(s);
+  const searched = new RequestAttackScan(null);
+  let blocked = 0;
+  let nonAscii = 0;
+  // A body as received: UTF-8 bytes read as latin1, so é arrives as two characters above 0x7f.
+  const other = fc.constantFrom('', '\u00c3\u00a9', '\u00e9', '\u00ff', '\u0080');
+  fc.assert(
+    fc.property(fc.array(fc.tuple(field, other, fc.nat()), { minLength: 1, maxLength: 3 }), (parts) => {
+      const text = parts.map(([f, o, at], i) => `f${i}=${f.slice(0, at % (f.length + 1))}${o}${f.slice(at % (f.length + 1))}`).join('&');
+      if (/[\x80-\xff]/.test(text)) nonAscii++;
+      const bytes = Buffer.from(text, 'latin1');
+      const a = withBytes.run(policy, { path: '/comment', url: '/comment', body: { kind: 'form' as const, text, bytes } });
+      const outcome = { block: a.block, monitor: a.monitor, cut: a.cut };
+      const b = searched.run(policy, { path: '/comment', url: '/comment', body: { kind: 'form' as const, text } });
+      assert.deepEqual(outcome, { block: b.block, monitor: b.monitor, cut: b.cut });
+      if (outcome.block !== null) blocked++;
+    }),
+    { numRuns: 400 },
+  );
+  assert.ok(blocked > 20 && nonAscii > 100, `blocked ${blocked}, non-ASCII ${nonAscii}`);
+});

@@ -81,7 +81,8 @@ export interface AttackInputs {
   path?: string;
   url?: string;
   headers?: Readonly<Record<string, string | string[] | undefined>>;
-  body?: { kind: 'form' | 'json'; text: string };
+  /** `bytes`: the form body's bytes when the caller holds them (`text` is their latin1). */
+  body?: { kind: 'form' | 'json'; text: string; bytes?: Uint8Array };
 }
 
 /** One request's scan; reused by the engine (evaluation is synchronous), so a clean request allocates nothing here. */
@@ -164,7 +165,7 @@ export class RequestAttackScan implements RequestAttacks {
     const body = req.body;
     if (body !== undefined) {
       if (body.kind === 'form') {
-        this.readFormBody(body.text, policy.block | policy.monitor);
+        this.readFormBody(body.text, body.bytes, policy.block | policy.monitor);
         const over = this.pairs(body.text, 0, body.text.length, 'body');
         this.markedBy = null;
         if (over) return this;
@@ -187,14 +188,14 @@ export class RequestAttackScan implements RequestAttacks {
    * per field), else each character is searched for once in the body (rawBodyHints) and again in each
    * field that may hold it.
    */
-  private readFormBody(text: string, enabled: AttackCategorySet): void {
+  private readFormBody(text: string, bytes: Uint8Array | undefined, enabled: AttackCategorySet): void {
     this.markedBy = null;
     this.bodyHints = UNKNOWN_BODY;
     if (text.length <= RAW_FIELD_FROM) return;
     if (this.byteScanner === undefined) this.byteScanner = sharedByteScanner();
     // The scan refuses a non-ASCII text (NOT_ASCII), which is then searched as below.
     if (this.byteScanner !== null) {
-      const records = this.byteScanner.scanForm(text, bodyScanTables(enabled), bodyScanSieve(enabled));
+      const records = this.byteScanner.scanForm(text, bodyScanTables(enabled), bodyScanSieve(enabled), bytes);
       if (records >= 0) {
         this.markedBy = this.byteScanner;
         this.marked = records;

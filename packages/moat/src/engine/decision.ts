@@ -35,8 +35,12 @@ export interface MoatRequest {
    * in force; absent or empty counts by IP.
    */
   user?: string;
-  /** The peeked body, for attack detection: a form body as received (still encoded, bytes as latin1), or JSON text. */
-  body?: { kind: 'form' | 'json'; text: string };
+  /**
+   * The peeked body, for attack detection: a form body as received (still encoded, bytes as latin1), or
+   * JSON text. `bytes`, when given, are the form body's bytes (`text` is their latin1): the attack scan
+   * copies them as they are instead of encoding the text again.
+   */
+  body?: { kind: 'form' | 'json'; text: string; bytes?: Uint8Array };
   /**
    * The hashes of the request's keys, already known, by key (`header:x-api-key` → 32 hex digits): a
    * replay of stored reports has these and never the values. When set, keyed rate limits and keyed bans

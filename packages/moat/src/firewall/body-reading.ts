@@ -93,6 +93,6 @@ export class BodyReading {
     }
     request.params = joinParams(request.params, bodyParams(body, plan.kind, plan.charset));
     // Attack detection reads the body field by field (attacks/request-attacks.ts), not the joined params.
-    if (engine.rules?.attacks) request.body = { kind: plan.kind, text: plan.kind === 'form' ? body.bytes.toString('latin1') : bodyText(body.bytes, plan.charset) };
+    if (engine.rules?.attacks) request.body = plan.kind === 'form' ? { kind: 'form', text: body.bytes.toString('latin1'), bytes: body.bytes } : { kind: 'json', text: bodyText(body.bytes, plan.charset) };
   }
 }

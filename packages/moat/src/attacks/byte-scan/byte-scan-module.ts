@@ -23,7 +23,9 @@
  *
  * walks each marked byte once through a small state machine (a byte's class from the tables at `sieve`,
  * then one transition-table lookup: no branch per mark), clears the marks it drops, keeps the records
- * left with a mark (in place, in order) and returns how many. A third counts one byte in a stretch:
+ * left with a mark (in place, in order) and returns how many, or -2 when a marked byte is above 0x7f
+ * (its class is NON_ASCII_CLASS: the ASCII check of bytes copied as they are). A third counts one byte
+ * in a stretch:
  *
  *   count(from: i32, to: i32, byte: i32) -> i32
  *
@@ -208,6 +210,8 @@ const S_STATE = 11; // the state machine's state
 const S_TRANSITION = 12; // the table's answer: new state | drop << 3
 const S_BASE = 13; // input + the step's offset
 const S_BYTE = 14; // the marked byte
+const S_CLASS = 15; // its class
+const S_CLASSES = 16; // every class seen, or-ed: NON_ASCII_CLASS tells a byte above 0x7f
 
 /** load8_u / load16_u / load with a constant offset (alignment hints: 1, 1 and 4 bytes). */
 const load8 = (offset: number) => [I32_LOAD8_U, 0, ...u32(offset)];
@@ -217,6 +221,12 @@ const load32 = (offset: number) => [I32_LOAD, 2, ...u32(offset)];
 /** Where form-sieve.ts puts its tables, from `sieve`: byte classes, transitions, escape classes. */
 export const SIEVE_TRANSITIONS = 256;
 export const SIEVE_ESCAPES = 320;
+/**
+ * The class form-sieve.ts gives bytes above 0x7f (the scan's tables always mark them): seen once, sift
+ * returns -2. Past the transition table's classes, its lookup reads a wrong but in-bounds entry: the
+ * marks kept no longer matter then.
+ */
+export const NON_ASCII_CLASS = 8;
 /** Escape classes by the two characters after `%` read as one little-endian 16-bit load, c1 | c2 << 8 (both ASCII). */
 export const SIEVE_SIZE = SIEVE_ESCAPES + 0x7f7f + 1;
 
@@ -228,9 +238,8 @@ const siftBody = [
   ...get(S_OUT), ...get(S_READ), ...i32(3), I32_SHL, I32_ADD, ...load32(4), ...set(S_BITS),
   ...get(S_BITS), ...set(S_KEEP),
   ...get(S_INPUT), ...get(S_OFFSET), I32_ADD, ...set(S_BASE),
-  BLOCK, VOID,
+  // A record holds at least one mark: the marks are walked do-while, one branch each.
   LOOP, VOID,
-  ...get(S_BITS), I32_EQZ, BR_IF, 1,
   // j = ctz(bits); bits &= bits - 1; at = input + offset + j
   ...get(S_BITS), I32_CTZ, ...set(S_J),
   ...get(S_BITS), ...get(S_BITS), ...i32(1), I32_SUB, I32_AND, ...set(S_BITS),
@@ -241,13 +250,14 @@ const siftBody = [
   ...get(S_SIEVE), ...get(S_AT), ...load16(1), ...i32(0x7f7f), I32_AND, I32_ADD, ...load8(SIEVE_ESCAPES),
   ...get(S_SIEVE), ...get(S_AT), ...load8(0), LOCAL_TEE, S_BYTE, I32_ADD, ...load8(0),
   ...get(S_BYTE), ...i32(0x25), I32_EQ,
-  SELECT,
+  SELECT, LOCAL_TEE, S_CLASS,
   I32_ADD, ...load8(SIEVE_TRANSITIONS), ...set(S_TRANSITION),
+  ...get(S_CLASSES), ...get(S_CLASS), I32_OR, ...set(S_CLASSES),
   ...get(S_TRANSITION), ...i32(7), I32_AND, ...set(S_STATE),
   // keep ^= (transition >> 3) << j: the mark's bit is set, so a drop clears it.
   ...get(S_KEEP), ...get(S_TRANSITION), ...i32(3), I32_SHR_U, ...get(S_J), I32_SHL, I32_XOR, ...set(S_KEEP),
-  BR, 0,
-  END, END,
+  ...get(S_BITS), BR_IF, 0,
+  END,
   // The record goes back at `kept` (never past `read`: nothing unread is overwritten), kept when a mark is left.
   ...get(S_OUT), ...get(S_KEPT), ...i32(3), I32_SHL, I32_ADD, ...get(S_OFFSET), I32_STORE, 2, 0,
   ...get(S_OUT), ...get(S_KEPT), ...i32(3), I32_SHL, I32_ADD, ...get(S_KEEP), I32_STORE, 2, 4,
@@ -255,10 +265,11 @@ const siftBody = [
   ...get(S_READ), ...i32(1), I32_ADD, ...set(S_READ),
   BR, 0,
   END, END,
-  ...get(S_KEPT),
+  // (select kept -2 (i32.eqz (classes & NON_ASCII_CLASS))): -2 when a byte above 0x7f was marked
+  ...get(S_KEPT), ...i32(-2), ...get(S_CLASSES), ...i32(NON_ASCII_CLASS), I32_AND, I32_EQZ, SELECT,
   END,
 ];
-const siftCode = [1, 11, I32, ...siftBody];
+const siftCode = [1, 13, I32, ...siftBody];
 
 // count's locals: from, to, byte, then how many so far, the bytes left, the byte splatted.
 const C_AT = 0;

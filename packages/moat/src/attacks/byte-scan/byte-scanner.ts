@@ -85,31 +85,52 @@ export class ByteScanner {
    */
   scan(text: string, tables: Uint8Array): number {
     const n = text.length;
-    if (n > MAX_SCANNED) return -1;
-    // Memory the process cannot grant (grow throws) leaves the body to the native searches.
-    if (INPUT + n + PADDING > this.bytes.length && !this.grow(INPUT + n + PADDING)) return -1;
-    const bytes = this.bytes;
-    bytes.set(tables, TABLES);
+    if (!this.room(n)) return -1;
     // The copy is the ASCII check: any other character takes two or more UTF-8 bytes, so with room for
     // n + 4 at least n + 1 are written (a truncated write stops at most 3 short). One pass, where
     // Buffer.byteLength then a latin1 write took two: 5.5 against 9.8 µs per 64 KiB.
-    if (bytes.write(text, INPUT, n + 4, 'utf8') !== n) return NOT_ASCII;
-    bytes.fill(0, INPUT + n, INPUT + n + PADDING);
-    return this.scanFn(INPUT, n, OUT, MAX_RECORDS);
+    if (this.bytes.write(text, INPUT, n + 4, 'utf8') !== n) return NOT_ASCII;
+    return this.scanCopied(n, tables);
   }
 
   /**
    * scan(), then the marks a form body's field reading needs no more dropped (form-sieve.ts): `tables`
-   * must mark `&` and `=`, `sieve` is formSieve() of the same categories. Returns the records left or -1.
+   * must mark `&` and `=`, `sieve` is formSieve() of the same categories. Returns the records left, -1
+   * or NOT_ASCII. `raw`, when given, must be the bytes whose latin1 is `text` (a form body as received):
+   * copied as they are, the text left unread, and checked for ASCII by the sift itself (the tables mark
+   * every byte above 0x7f, the sieve classes them apart). The UTF-8 write of the text took 5.5 µs per
+   * 64 KiB; the plain copy about a quarter of that (profile of bench/attacks-bench.ts's browser form).
    */
-  scanForm(text: string, tables: Uint8Array, sieve: Uint8Array): number {
-    const count = this.scan(text, tables);
+  scanForm(text: string, tables: Uint8Array, sieve: Uint8Array, raw?: Uint8Array): number {
+    const n = text.length;
+    let count: number;
+    if (raw !== undefined && raw.length === n) {
+      if (!this.room(n)) return -1;
+      this.bytes.set(raw, INPUT);
+      count = this.scanCopied(n, tables);
+    } else count = this.scan(text, tables);
     if (count <= 0) return count;
     if (this.sieve !== sieve) {
       this.bytes.set(sieve, SIEVE);
       this.sieve = sieve;
     }
-    return this.siftFn(INPUT, OUT, count, SIEVE);
+    const kept = this.siftFn(INPUT, OUT, count, SIEVE);
+    return kept === -2 ? NOT_ASCII : kept;
+  }
+
+  /** Whether a text of `n` characters can be scanned: not too long, and memory for it (grown if need be). */
+  private room(n: number): boolean {
+    if (n > MAX_SCANNED) return false;
+    // Memory the process cannot grant (grow throws) leaves the body to the native searches.
+    return INPUT + n + PADDING <= this.bytes.length || this.grow(INPUT + n + PADDING);
+  }
+
+  /** The scan of the `n` bytes copied at INPUT. */
+  private scanCopied(n: number, tables: Uint8Array): number {
+    const bytes = this.bytes;
+    bytes.set(tables, TABLES);
+    bytes.fill(0, INPUT + n, INPUT + n + PADDING);
+    return this.scanFn(INPUT, n, OUT, MAX_RECORDS);
   }
 
   /** How many times `byte` occurs in the last text scanned, from index `from` to `to` (within it). */

@@ -12,7 +12,7 @@
  * Every other mark stays, `&` included: RequestAttackScan splits the body at the kept `&` instead of
  * searching the whole body for them again. The field reading finds the same answer from the few marks left.
  */
-import { SIEVE_ESCAPES, SIEVE_SIZE, SIEVE_TRANSITIONS } from './byte-scan-module.js';
+import { NON_ASCII_CLASS, SIEVE_ESCAPES, SIEVE_SIZE, SIEVE_TRANSITIONS } from './byte-scan-module.js';
 
 /** Classes of a marked byte (an escape's from its two characters). */
 export const HARMLESS_ESCAPE = 0;
@@ -53,7 +53,8 @@ function transition(state: number, cls: number): number {
  */
 export function formSieve(escapeClass: (c1: number, c2: number) => number): Uint8Array {
   const sieve = new Uint8Array(SIEVE_SIZE);
-  sieve.fill(KEPT, 0, 256);
+  sieve.fill(KEPT, 0, 128);
+  sieve.fill(NON_ASCII_CLASS, 128, 256);
   sieve[0x27] = SINGLE_QUOTE;
   sieve[0x22] = DOUBLE_QUOTE;
   sieve[0x26] = AMPERSAND;
