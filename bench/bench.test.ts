@@ -107,6 +107,9 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
         assert.ok(f, `${row.server} ${v} missing`);
         positive(f.reqPerSecond, `${row.server} ${v} req/s`);
         positive(f.cpuUs, `${row.server} ${v} CPU per request`);
+        // The serving thread's share comes from Linux's schedstat, which this machine (and CI) has.
+        positive(f.mainCpuUs, `${row.server} ${v} serving-thread CPU per request`);
+        assert.ok(f.mainCpuUs! <= f.cpuUs * 1.05, `${row.server} ${v}: one thread used more CPU than the whole process`);
         if (v !== 'bare') assert.ok(f.vsBare && Number.isFinite(f.vsBare.cpuAddedUs.median), `${row.server} ${v} CPU added`);
       }
       assert.equal(row.zenProtecting, true, `${row.server}: Zen's hooks did not wrap the server`);

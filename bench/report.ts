@@ -121,6 +121,11 @@ export function headlineTable(r: BenchResults): string {
       const f = v[key];
       if (bare && f?.vsBare) lines.push(`| ${s.server} hello world, server CPU per request${what} | ${us(f.cpuUs)} | without Moat ${us(bare.cpuUs)} | ${signedUs(f.vsBare.cpuAddedUs.median)} (${pct(f.vsBare.cpuChange.median)}) |`);
     }
+    // The serving thread alone, reporting on: what the request path pays for recording (results from 2026-12-03 on).
+    const main = v.reporting?.vsBare?.mainCpuAddedUs;
+    if (bare?.mainCpuUs != null && v.reporting?.mainCpuUs != null && main) {
+      lines.push(`| ${s.server} hello world, serving thread CPU per request, reporting every decision | ${us(v.reporting.mainCpuUs)} | without Moat ${us(bare.mainCpuUs)} | ${signedUs(main.median)} |`);
+    }
     // Express only: Moat judging before Express, and what any middleware layer costs there (server-bench.ts).
     const listener = v.listener;
     const layer = v.layer;

@@ -13,7 +13,7 @@
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -59,6 +59,12 @@ export interface ServerBenchOptions {
   userAgentPatterns?: number;
   /** Measured rounds per server and variant (default 15; quick 1). */
   rounds?: number;
+  /**
+   * Server processes per variant (default 3; quick 1), taken in turn by the rounds. A process's own luck
+   * (where its heap and code landed, what shares its caches) moved one variant's CPU per request by a few
+   * µs for the whole of a run; rounds spread over several processes average that out.
+   */
+  processes?: number;
   /** Seconds per measurement (default 2; quick 0.5). */
   seconds?: number;
   /** Concurrent connections (default 50). */
@@ -79,6 +85,11 @@ export interface VariantFigures {
   /** Median server CPU time per request (user + system, every thread of the server process), µs. */
   cpuUs: number;
   cpuRounds: number[];
+  /**
+   * Median CPU time per request of the serving (main) thread alone, µs (Linux schedstat; null elsewhere):
+   * what the request path costs, without GC helpers or a report worker, which may run on other cores.
+   */
+  mainCpuUs: number | null;
   /** Against the bare server of the same round; absent for bare itself. */
   vsBare?: {
     /** req/s: variant / bare − 1 per round (−0.05: 5 % fewer requests per second). */
@@ -87,6 +98,8 @@ export interface VariantFigures {
     cpuAddedUs: PairedFigure;
     /** CPU per request: variant / bare − 1 per round (+0.16: 16 % more CPU per request). */
     cpuChange: PairedFigure;
+    /** Serving thread's CPU µs per request: variant − bare per round (null off Linux). */
+    mainCpuAddedUs: PairedFigure | null;
   };
 }
 
@@ -124,6 +137,7 @@ export interface ServerBenchRow {
 export interface ServerBenchResult {
   setup: {
     ranges: number; patterns: number; userAgentPatterns: number; rounds: number; seconds: number; connections: number; quick: boolean;
+    processes?: number;
     variants?: ServerVariant[];
   };
   rows: ServerBenchRow[];
@@ -211,6 +225,8 @@ function zenSetup(): ChildSetup {
   return { env, script: ZEN_SERVER };
 }
 
+interface CpuSample { cpuMicros: number; mainMicros: number | null }
+
 /** One server in a child process: its port, and its CPU time on request. */
 class ServerChild {
   private constructor(readonly child: ChildProcess, readonly port: number, readonly zenProtecting: boolean) {}
@@ -232,10 +248,10 @@ class ServerChild {
     });
   }
 
-  /** CPU time the server process has used so far (user + system, all threads), µs. */
-  cpuMicros(): Promise<number> {
+  /** CPU time the server process has used so far (user + system, all threads), and its main thread's (null off Linux), µs. */
+  cpuMicros(): Promise<CpuSample> {
     return new Promise((resolve) => {
-      this.child.once('message', (message) => resolve((message as { cpuMicros: number }).cpuMicros));
+      this.child.once('message', (message) => resolve(message as CpuSample));
       this.child.send('cpu');
     });
   }
@@ -246,15 +262,24 @@ class ServerChild {
  * bench's big synthetic inputs nor a thread with anything else. One request at a time over IPC.
  */
 class LoadGenerator {
-  private constructor(readonly child: ChildProcess) {}
+  /** `sinkUrl`: the report sink the load's process serves (see startReportSink). */
+  private constructor(readonly child: ChildProcess, readonly sinkUrl: string) {}
 
   static async start(): Promise<LoadGenerator> {
     const child = forkPinned(['--load'], LOAD_CPU);
-    await new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve());
+    const sinkUrl = await new Promise<string>((resolve, reject) => {
+      child.once('message', (m) => resolve((m as { sink: string }).sink));
       child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
     });
-    return new LoadGenerator(child);
+    return new LoadGenerator(child, sinkUrl);
+  }
+
+  /** What the report sink beside the load has received so far. */
+  sinkTotals(): Promise<{ bytes: number; batches: number }> {
+    return new Promise((resolve) => {
+      this.child.once('message', (totals) => resolve(totals as { bytes: number; batches: number }));
+      this.child.send('sink');
+    });
   }
 
   run(port: number, seconds: number, connections: number): Promise<AutocannonResult> {
@@ -286,7 +311,11 @@ const us = (x: number) => `${x.toFixed(1)} µs`;
 const signedUs = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)} µs`;
 const usRange = ([lo, hi]: [number, number]) => `${signedUs(lo)} … ${signedUs(hi)}`;
 
-/** A hub stand-in for reports: 304 to downsync polls, 200 to upsync batches (counted, not stored). */
+/**
+ * A hub stand-in for reports: 304 to downsync polls, 200 to upsync batches (counted, not stored). It runs
+ * in the load generator's process, on the load's core: a hub is another machine, and its work must not
+ * take the servers' core (in the bench's own, unpinned process it could).
+ */
 async function startReportSink(): Promise<{ url: string; totals: { bytes: number; batches: number }; close(): void }> {
   const totals = { bytes: 0, batches: 0 };
   const server = createServer((req, res) => {
@@ -310,6 +339,7 @@ interface RoundFigures {
   reqPerSecond: number;
   p99: number;
   cpuUs: number;
+  mainCpuUs: number | null;
   failed: number;
 }
 
@@ -322,27 +352,43 @@ async function measureRound(server: ServerChild, load: (port: number) => Promise
   const result = await load(server.port);
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const after = await server.cpuMicros();
+  const requests = Math.max(1, result.requests.total);
   return {
     reqPerSecond: result.requests.total / result.duration,
     p99: result.latency.p99,
-    cpuUs: (after - before) / Math.max(1, result.requests.total),
+    cpuUs: (after.cpuMicros - before.cpuMicros) / requests,
+    mainCpuUs: after.mainMicros === null || before.mainMicros === null ? null : (after.mainMicros - before.mainMicros) / requests,
     failed: result.non2xx + result.errors,
   };
+}
+
+/** The serving thread's CPU per request of each round, or null when a round could not read it. */
+function mainThreadRounds(rounds: RoundFigures[]): number[] | null {
+  const out: number[] = [];
+  for (const r of rounds) {
+    if (r.mainCpuUs === null) return null;
+    out.push(r.mainCpuUs);
+  }
+  return out;
 }
 
 function variantFigures(rounds: RoundFigures[], bare: RoundFigures[] | null): VariantFigures {
   const reqRounds = rounds.map((r) => r.reqPerSecond);
   const cpuRounds = rounds.map((r) => r.cpuUs);
+  const mainRounds = mainThreadRounds(rounds);
   const figures: VariantFigures = {
     reqPerSecond: median(reqRounds), reqRounds, p99: median(rounds.map((r) => r.p99)), cpuUs: median(cpuRounds), cpuRounds,
+    mainCpuUs: mainRounds === null ? null : median(mainRounds),
   };
   if (bare !== null) {
     const bareReq = bare.map((r) => r.reqPerSecond);
     const bareCpu = bare.map((r) => r.cpuUs);
+    const bareMain = mainThreadRounds(bare);
     figures.vsBare = {
       change: pairedChange(reqRounds, bareReq),
       cpuAddedUs: pairedDifference(cpuRounds, bareCpu),
       cpuChange: pairedChange(cpuRounds, bareCpu),
+      mainCpuAddedUs: mainRounds === null || bareMain === null ? null : pairedDifference(mainRounds, bareMain),
     };
   }
   return figures;
@@ -368,6 +414,7 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
     userAgentPatterns: options.userAgentPatterns ?? patterns,
     // Many short rotating rounds: a burst of load from elsewhere on the machine moves one round, not the median.
     rounds: options.rounds ?? (quick ? 1 : 15),
+    processes: Math.max(1, options.processes ?? (quick ? 1 : 3)),
     seconds: options.seconds ?? (quick ? 0.5 : 2),
     connections: options.connections ?? 50,
     quick,
@@ -378,38 +425,33 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
   const servers = options.servers ?? SERVERS;
   const dir = mkdtempSync(join(tmpdir(), 'moat-server-bench-'));
   const children: ChildProcess[] = [];
-  let stopSink = () => {};
   let sinkTotals = { bytes: 0, batches: 0 };
   try {
     const t0 = Date.now();
     const files = buildFiles(dir, setup.ranges, setup.patterns, setup.userAgentPatterns);
     log(`  built ${setup.ranges.toLocaleString('en-US')} ranges, ${setup.patterns.toLocaleString('en-US')} path and ${setup.userAgentPatterns.toLocaleString('en-US')} user-agent patterns in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    // All servers start at once (only the Moat variants load the files); idle ones cost no CPU. Moat
-    // runs standalone and in managed mode with reporting on, as in production, upsyncing every decision
-    // to a sink (a hub stand-in on 127.0.0.1 that answers 304 to rule polls and 200 to report batches).
-    const sink = await startReportSink();
-    sinkTotals = sink.totals;
-    stopSink = sink.close;
+    // Moat runs standalone and in managed mode with reporting on, as in production, upsyncing every
+    // decision to a sink beside the load (a hub stand-in on 127.0.0.1: 304 to rule polls, 200 to report batches).
     const loader = await LoadGenerator.start();
     children.push(loader.child);
     const load = (seconds: number) => (port: number) => loader.run(port, seconds, setup.connections);
-    const started = await Promise.all(servers.map(async (kind) => {
-      const list = await Promise.all(variantsFor(kind, variants).map((v) => ServerChild.start(kind, v, files, sink.url)));
-      for (const server of list) children.push(server.child);
-      return { kind, servers: list };
-    }));
     const rows: ServerBenchRow[] = [];
-    for (const { kind, servers: running } of started) {
+    for (const kind of servers) {
       const variants = variantsFor(kind, setup.variants);
+      // One server kind's processes at a time, all started at once (only the Moat variants load the
+      // files); idle ones cost no CPU. running[v][p]: process p of variant v.
+      const running = await Promise.all(variants.map((v) =>
+        Promise.all(Array.from({ length: setup.processes }, () => ServerChild.start(kind, v, files, loader.sinkUrl)))));
+      for (const list of running) for (const server of list) children.push(server.child);
       // Warm-up: let the JIT settle (briefly in a quick run, whose first requests would otherwise be all compile time).
-      for (const server of running) await load(quick ? 0.3 : 2)(server.port);
+      for (const list of running) for (const server of list) await load(quick ? 0.3 : 2)(server.port);
       const rounds: RoundFigures[][] = variants.map(() => []);
       let errors = 0;
       for (let round = 0; round < setup.rounds; round++) {
-        // Rotate the order so no variant always runs first or last.
+        // Rotate the order so no variant always runs first or last, and each variant's processes in turn.
         for (let k = 0; k < variants.length; k++) {
           const v = (round + k) % variants.length;
-          const figures = await measureRound(running[v]!, load(setup.seconds));
+          const figures = await measureRound(running[v]![round % setup.processes]!, load(setup.seconds));
           errors += figures.failed;
           rounds[v]!.push(figures);
         }
@@ -424,7 +466,7 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
       const none = { median: 0, spread: [0, 0] as [number, number] };
       const row: ServerBenchRow = {
         server: kind, variants: byVariant,
-        zenProtecting: variants.includes('zen') ? running[variants.indexOf('zen')]!.zenProtecting : undefined,
+        zenProtecting: variants.includes('zen') ? running[variants.indexOf('zen')]!.every((server) => server.zenProtecting) : undefined,
         bare: bare.reqPerSecond, moat: moat.reqPerSecond, reporting: reporting.reqPerSecond,
         change: (moat.vsBare?.change ?? none).median, changeSpread: (moat.vsBare?.change ?? none).spread,
         reportingChange: (reporting.vsBare?.change ?? none).median, reportingChangeSpread: (reporting.vsBare?.change ?? none).spread,
@@ -437,12 +479,12 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
         const vs = f.vsBare ? ` (${pct(f.vsBare.change.median)}, CPU ${signedUs(f.vsBare.cpuAddedUs.median)})` : '';
         return `${VARIANT_NAMES[v]} ${fmt(f.reqPerSecond)} req/s, ${us(f.cpuUs)} CPU${vs}`;
       }).join('; ') + `${errors ? `; ${errors} errors` : ''}`);
-      for (const server of running) server.child.kill();
+      for (const list of running) for (const server of list) server.child.kill();
     }
+    sinkTotals = await loader.sinkTotals();
     return { setup, rows, markdown: serverMarkdown(setup, rows, sinkTotals) };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill();
-    stopSink();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -454,8 +496,13 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
   const variants = all.filter((v) => !EXPRESS_ONLY.includes(v));
   const expressOnly = all.filter((v) => EXPRESS_ONLY.includes(v));
   const others = variants.filter((v) => v !== 'bare');
-  const cell = (f: VariantFigures | undefined, what: 'req' | 'cpu') => {
+  const cell = (f: VariantFigures | undefined, what: 'req' | 'cpu' | 'main') => {
     if (f === undefined) return '';
+    if (what === 'main') {
+      if (f.mainCpuUs === null) return 'n/a';
+      const added = f.vsBare?.mainCpuAddedUs;
+      return added ? `${us(f.mainCpuUs)}, ${signedUs(added.median)} (${usRange(added.spread)})` : us(f.mainCpuUs);
+    }
     if (what === 'req') return f.vsBare ? `${fmt(f.reqPerSecond)}, ${pct(f.vsBare.change.median)} (${pctRange(f.vsBare.change.spread)})` : fmt(f.reqPerSecond);
     return f.vsBare
       ? `${us(f.cpuUs)}, ${signedUs(f.vsBare.cpuAddedUs.median)} (${usRange(f.vsBare.cpuAddedUs.spread)}), ${pct(f.vsBare.cpuChange.median)}`
@@ -466,7 +513,8 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
     '## Server throughput and CPU per request, with and without a firewall',
     '',
     `Hello world, \`GET ${REQUEST_PATH}\` with a browser user agent, autocannon ${setup.connections} connections, ` +
-      `${setup.rounds} rounds of ${setup.seconds} s per variant (rotating order); each server in its own process` +
+      `${setup.rounds} rounds of ${setup.seconds} s per variant (rotating order); each server in its own process, ` +
+      `${setup.processes ?? 1} process${(setup.processes ?? 1) > 1 ? 'es' : ''} per variant taken in turn by the rounds (a process's own luck in memory placement averages out)` +
       `${PIN ? ', servers pinned to core 0 and the load generator to core 1' : ', sharing the cores with the load generator'}. ` +
       'Figures are medians over the rounds; each change is the median of the per-round changes against the bare server of the same ' +
       'round (pairing cancels the machine\'s drift), with its quartiles. **CPU per request** is the server process\'s user + system ' +
@@ -476,8 +524,10 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
       `${setup.userAgentPatterns.toLocaleString('en-US')} user-agent patterns; every request is judged and passes. The load comes ` +
       'from one address (127.0.0.1), so after its first request Moat\'s memo of quiet client IPs answers the IP stages; traffic ' +
       'from many addresses also pays the range seeks (about 0.5 µs per request, docs/performance.md). "Reporting on" is ' +
-      `managed mode sending every decision (no sampling) in gzip batches to a local sink (${fmt(sink.batches)} batches, ` +
-      `${(sink.bytes / 2 ** 20).toFixed(1)} MiB received).${setup.quick ? ' Quick run: figures are indicative only.' : ''}`,
+      `managed mode sending every decision (no sampling) in gzip batches to a local sink in the load generator's process, on its core ` +
+      `(${fmt(sink.batches)} batches, ${(sink.bytes / 2 ** 20).toFixed(1)} MiB received). The third table is the serving (main) thread's ` +
+      'CPU alone (Linux schedstat): the request path without GC helpers or the report worker, which on a server with more cores run beside it.' +
+      `${setup.quick ? ' Quick run: figures are indicative only.' : ''}`,
     '',
     `| server | ${variants.map((v) => `${VARIANT_NAMES[v]} (req/s${v === 'bare' ? '' : ', change, quartiles'})`).join(' | ')} | p99 ms (${variants.join(' / ')}) |`,
     `|---|${variants.map(() => '---:').join('|')}|---:|`,
@@ -486,6 +536,10 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
     `| server | ${variants.map((v) => `${VARIANT_NAMES[v]} (CPU µs/request${v === 'bare' ? '' : ', added, quartiles, change'})`).join(' | ')} |`,
     `|---|${variants.map(() => '---:').join('|')}|`,
     ...rows.map((r) => `| ${r.server} | ${variants.map((v) => cell(r.variants[v], 'cpu')).join(' | ')} |`),
+    '',
+    `| server | ${variants.map((v) => `${VARIANT_NAMES[v]} (serving thread CPU µs/request${v === 'bare' ? '' : ', added, quartiles'})`).join(' | ')} |`,
+    `|---|${variants.map(() => '---:').join('|')}|`,
+    ...rows.map((r) => `| ${r.server} | ${variants.map((v) => cell(r.variants[v], 'main')).join(' | ')} |`),
     '',
     'Rounds, req/s min–max: ' + rows.map((r) => `${r.server} ${variants.map((v) => spread(r.variants[v]?.reqRounds ?? [0])).join(' / ')}`).join('; ') + '.',
     '',
@@ -648,23 +702,37 @@ async function serve(kind: ServerKind, variant: ServerVariant, rules: string, da
   process.on('message', (message) => {
     if (message !== 'cpu') return;
     const usage = process.cpuUsage();
-    process.send!({ cpuMicros: usage.user + usage.system });
+    process.send!({ cpuMicros: usage.user + usage.system, mainMicros: mainThreadMicros() } satisfies CpuSample);
   });
   process.send!({ port, zenProtecting: false });
   // Bounded life: ends with the parent.
   process.on('disconnect', () => process.exit(0));
 }
 
-/** Child process `--load`: runs autocannon for each `{ port, seconds, connections }` it is sent. */
+/** CPU time of this process's main thread so far, µs, from the kernel's scheduler statistics (ns); null off Linux. */
+function mainThreadMicros(): number | null {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Child process `--load`: runs autocannon for each `{ port, seconds, connections }` it is sent, and
+ * serves the report sink (its URL in the first message; its totals on 'sink').
+ */
 async function generateLoad(): Promise<void> {
   const autocannon = (await import('autocannon' as string)).default as Autocannon;
+  const sink = await startReportSink();
   process.on('message', async (message) => {
+    if (message === 'sink') return void process.send!({ ...sink.totals });
     const { port, seconds, connections } = message as { port: number; seconds: number; connections: number };
     const result = await autocannon(autocannonOptions(port, seconds, connections));
     process.send!({ requests: result.requests, latency: { p99: result.latency.p99 }, duration: result.duration, non2xx: result.non2xx, errors: result.errors });
   });
   process.on('disconnect', () => process.exit(0));
-  process.send!('ready');
+  process.send!({ sink: sink.url });
 }
 
 if (process.argv[2] === '--serve' && process.send !== undefined) {
