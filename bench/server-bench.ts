@@ -60,9 +60,10 @@ export interface ServerBenchOptions {
   /** Measured rounds per server and variant (default 15; quick 1). */
   rounds?: number;
   /**
-   * Server processes per variant (default 3; quick 1), taken in turn by the rounds. A process's own luck
+   * Server processes per variant (default 5; quick 1), taken in turn by the rounds. A process's own luck
    * (where its heap and code landed, what shares its caches) moved one variant's CPU per request by a few
-   * µs for the whole of a run; rounds spread over several processes average that out.
+   * µs for the whole of a run (two managed Fastify servers, reporting on and off, swapped places by 5 µs
+   * between two runs); rounds spread over several processes average that out.
    */
   processes?: number;
   /** Seconds per measurement (default 2; quick 0.5). */
@@ -414,7 +415,7 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
     userAgentPatterns: options.userAgentPatterns ?? patterns,
     // Many short rotating rounds: a burst of load from elsewhere on the machine moves one round, not the median.
     rounds: options.rounds ?? (quick ? 1 : 15),
-    processes: Math.max(1, options.processes ?? (quick ? 1 : 3)),
+    processes: Math.max(1, options.processes ?? (quick ? 1 : 5)),
     seconds: options.seconds ?? (quick ? 0.5 : 2),
     connections: options.connections ?? 50,
     quick,

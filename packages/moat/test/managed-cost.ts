@@ -7,7 +7,7 @@
 // switches of the serving thread (waits; preemptions, which do move) and of the others, garbage collections and their pauses, requests the sink received
 // (report POSTs, downsync polls). Run this process on the other
 // core than the servers: `taskset -c 1 npx tsx packages/moat/test/managed-cost.ts` (servers go on core 0).
-// Env: ROUNDS (6), SECONDS (2), RANGES (20000), PATTERNS (500), VARIANTS (comma list), PROF=<variant>
+// Env: ROUNDS (6), SECONDS (2), RANGES (20000), PATTERNS (500), VARIANTS (comma list), PROF=<variant>, PROF_INTERVAL (sampling µs, default 1000)
 // (that server runs with --cpu-prof into PROF_DIR, default $TMPDIR/moat-prof), KIND=node:http|fastify|express.
 // A/B of two trees in one run: a variant ending in `@b` (`managed-on@b`) loads Moat from MOAT_BUILD_B (a
 // directory holding a `src` beside `data` and `package.json`, as packages/moat does).
@@ -193,7 +193,7 @@ class Server {
   }
 
   static start(variant: Variant, kind: string, files: { rules: string; data: string }, sink: string, profDir: string | null): Promise<Server> {
-    const prof = profDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+    const prof = profDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval', process.env.PROF_INTERVAL ?? '1000'];
     // SERVER_SCRIPT: a plain JavaScript server taking `<variant> <rules> <data> <sink>` (profiling compiled code without tsx).
     const args = process.env.SERVER_SCRIPT ? [...prof, process.env.SERVER_SCRIPT, variant, files.rules, files.data, sink]
       : ['--import', 'tsx', ...prof, self, '--serve', variant, kind, files.rules, files.data, sink];
