@@ -12,7 +12,7 @@
 // A/B of two trees in one run: a variant ending in `@b` (`managed-on@b`) loads Moat from MOAT_BUILD_B (a
 // directory holding a `src` beside `data` and `package.json`, as packages/moat does).
 // Thread CPU comes from /proc/<pid>/task/<tid>/schedstat (nanoseconds), not `stat` (10 ms ticks).
-// INPROC=1: every variant lives in ONE server process (one listener switching between them per round), so
+// INPROC=1 (node:http, or Express with Moat in the listener before the app): every variant lives in ONE server process (one listener switching between them per round), so
 // rounds compare code, not processes: same heap, caches and moment of a loaded machine. A report worker
 // then runs in every round (idle when its firewall is not the one judging); variants may mix trees (`@b`).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -102,6 +102,14 @@ async function optionsOf(variantArg: string, rules: string, data: string, sink: 
   });
 }
 
+/** The Express hello world without a firewall, as a node:http listener. */
+function expressHello(): (req: IncomingMessage, res: ServerResponse) => void {
+  const express = requireHere('express') as typeof import('express');
+  const app = express();
+  app.get('/products/:id', (_req, res) => { res.send('hello world'); });
+  return app;
+}
+
 async function serve(variantArg: string, kind: string, rules: string, data: string, sink: string): Promise<void> {
   const inProc = variantArg.includes(',');
   if (!inProc && variantArg.endsWith('@b')) moatRoot = pathToFileURL(join(process.env.MOAT_BUILD_B ?? '', 'src')).href;
@@ -111,8 +119,9 @@ async function serve(variantArg: string, kind: string, rules: string, data: stri
   /** INPROC: the listener of each variant, and the one judging now (switched by a 'use' message). */
   const listeners = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>();
   let active: (req: IncomingMessage, res: ServerResponse) => void = () => {};
-  if (kind === 'node:http') {
-    const hello = (_req: IncomingMessage, res: ServerResponse) => {
+  if (kind === 'node:http' || (inProc && kind === 'express')) {
+    // INPROC on Express: one app without Moat's middleware, and Moat judging in the listener before it.
+    const hello = kind === 'express' ? expressHello() : (_req: IncomingMessage, res: ServerResponse) => {
       res.setHeader('content-type', 'text/plain');
       res.end('hello world');
     };
