@@ -2,7 +2,8 @@
 // Zen by Aikido (@aikidosec/firewall). Plain CommonJS run by plain node, because Zen refuses to protect
 // an app run through tsx and, on Node 20 (no module.registerHooks), only hooks CommonJS requires; so it
 // is required first, before the framework, as its docs ask. Same IPC protocol as `--serve`: sends
-// { port, zenProtecting } once listening, then answers each 'cpu' message with the CPU time so far.
+// { port, zenProtecting } once listening, then answers each 'cpu' message with the CPU time so far
+// (the whole process's and the serving thread's).
 //
 //   AIKIDO_BLOCK=true node bench/lib/zen-server.cjs <node:http|express|fastify>
 'use strict';
@@ -10,6 +11,7 @@
 const Zen = require('@aikidosec/firewall');
 const { join } = require('node:path');
 const http = require('node:http');
+const { readFileSync } = require('node:fs');
 
 const HELLO = 'hello world';
 const REQUEST_PATH = '/products/42?page=2&sort=price';
@@ -48,6 +50,15 @@ async function start(kind) {
   return app.server;
 }
 
+// The serving thread's own CPU time, µs, from the kernel's scheduler statistics (ns); null off Linux.
+function mainThreadMicros() {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return null;
+  }
+}
+
 async function main() {
   const server = await start(process.argv[2]);
   if (!server.listening) await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -58,7 +69,7 @@ async function main() {
   process.on('message', (message) => {
     if (message !== 'cpu') return;
     const usage = process.cpuUsage();
-    process.send({ cpuMicros: usage.user + usage.system });
+    process.send({ cpuMicros: usage.user + usage.system, mainMicros: mainThreadMicros() });
   });
   process.send({ port, zenProtecting });
   process.on('disconnect', () => process.exit(0));

@@ -78,6 +78,12 @@ describe('fleet-wide auto-ban across real processes', () => {
       for (let i = 0; i < 5; i++) assert.equal(await statusFor(a, `/wp-admin/${i}`, second), 403);
       await waitFor(async () => (await listBans(client, siteId)).some((b) => b.key === second), 'the second ban');
       await waitFor(async () => (await statusFor(b, '/', second)) === 200 && (await listBans(client, siteId)).length === 0, 'the short ban to expire on B');
+
+      // The 403s the apps answered after the lift or the expiry, before their rules file caught up, were
+      // reported (closing an app flushes its reports) and banned no one again.
+      for (const app of apps.splice(0)) await app.close();
+      await hub.context.thresholds.idle();
+      assert.deepEqual(await listBans(client, siteId), [], 'the requests a ban blocked after it ended banned no one');
     } finally {
       for (const app of apps) await app.close();
       await hub.close();

@@ -55,6 +55,19 @@ describe('threshold evaluator', () => {
     assert.equal(e.evaluate(1, [rec({ treatment: 'Blocked' }), rec({ treatment: 'Blocked' })]).length, 1);
   });
 
+  it('counts no request a ban blocked: a Moat client names the ban rule, a Wafris client an address rule', () => {
+    const e = evaluator([rule({ threshold: 2, condition: { requests: 'any' } })]);
+    const byBan = rec({ treatment: 'Blocked', category: 'bi', ruleId: 'auto-ban-12' });
+    const byWafrisAddress = rec({ treatment: 'Blocked', category: 'bc', ruleId: null });
+    assert.equal(e.evaluate(1, [byBan, byBan, byWafrisAddress, byWafrisAddress, rec({ treatment: 'Blocked', category: 'bi' })]).length, 0);
+    // Blocked by any other rule, or by an address rule a Moat client names, it counts.
+    const byPath = rec({ treatment: 'Blocked', category: 'bp', ruleId: '7' });
+    const byMoatAddress = rec({ treatment: 'Blocked', category: 'bi', ruleId: '8' });
+    assert.equal(e.evaluate(1, [byPath, byMoatAddress]).length, 1);
+    // Passed with a stray category is never taken for a ban's block.
+    assert.equal(e.evaluate(1, [rec({ category: 'bi' }), rec({ category: 'bi' })]).length, 1);
+  });
+
   it('matches method and path exactly or by prefix, case-insensitively and without the query', () => {
     const exact = rule({ threshold: 1, condition: { method: 'POST', path: '/login' } });
     const prefix = rule({ threshold: 1, condition: { path: '/admin', pathMatch: 'prefix' } });

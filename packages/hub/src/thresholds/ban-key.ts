@@ -8,6 +8,9 @@ export interface ReportedKey {
   hash: string;
 }
 
+/** The id of a ban's rule in the compiled files is this and the ban's number; clients report it back. */
+export const BAN_RULE_PREFIX = 'auto-ban-';
+
 /** Whether a rule counts by a reported key (header, cookie, user) rather than by address. */
 export function isReportedKeyKind(kind: ThresholdKeyKind): boolean {
   return kind !== 'ip' && kind !== 'ip64';

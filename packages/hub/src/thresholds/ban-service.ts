@@ -7,7 +7,7 @@ import { HttpError } from '../server/http-error.js';
 import { DatabaseUnavailableError } from '../store/postgres/database-unavailable.js';
 import type { HubStore } from '../store/store.js';
 import { decideBan } from './ban-decision.js';
-import { isReportedBanKey, isReportedKeyKind } from './ban-key.js';
+import { BAN_RULE_PREFIX, isReportedBanKey, isReportedKeyKind } from './ban-key.js';
 import { BanBrakes } from './ban-policy.js';
 import { FleetCounts, type FleetBatch, type FleetCountStats } from './fleet-counts.js';
 import { BUCKETS, SlidingCounters, type CounterStats } from './sliding-counters.js';
@@ -568,7 +568,7 @@ function inputOf(rule: ThresholdRule): ThresholdRuleInput {
  */
 export function banRule(ban: Ban): Rule {
   return {
-    id: `auto-ban-${ban.id}`, action: 'block', kind: isReportedBanKey(ban.key) ? 'key' : 'ip', value: ban.key, mode: 'block',
+    id: `${BAN_RULE_PREFIX}${ban.id}`, action: 'block', kind: isReportedBanKey(ban.key) ? 'key' : 'ip', value: ban.key, mode: 'block',
     note: `auto-ban: ${ban.reason}`.slice(0, 500), expires: ban.expiresAt * 1000,
   };
 }

@@ -1,4 +1,4 @@
-import { banKeyOf, reportedBanKey, type ReportedKey } from './ban-key.js';
+import { BAN_RULE_PREFIX, banKeyOf, reportedBanKey, type ReportedKey } from './ban-key.js';
 import type { FleetCounts } from './fleet-counts.js';
 import { BUCKETS, SlidingCounters } from './sliding-counters.js';
 import type { ThresholdCondition, ThresholdRule } from './threshold-types.js';
@@ -16,6 +16,9 @@ export interface ThresholdRecord {
   aggregateCount?: number;
   /** The keys a Moat client reported with the request, hashed (validated on ingest); absent or null: none. */
   keys?: readonly ReportedKey[] | null;
+  /** The deciding rule's category and id as reported (Wafris clients send no id); absent: not known. */
+  category?: string;
+  ruleId?: string | null;
 }
 
 /** A key that reached a rule's threshold: counting for it starts again from zero. */
@@ -67,6 +70,7 @@ export class ThresholdEvaluator {
     if (rules === undefined) return NO_CROSSINGS;
     let crossings: Crossing[] | undefined;
     for (const record of records) {
+      if (blockedByBan(record)) continue;
       let path: string | undefined;
       // Keys by kind, computed once per record however many rules count it.
       let ipKey: string | null | undefined;
@@ -99,6 +103,18 @@ export class ThresholdEvaluator {
     }
     return crossings ?? NO_CROSSINGS;
   }
+}
+
+/**
+ * A request a ban blocked counts toward no threshold rule. Clients keep blocking a lifted or expired ban
+ * until their rules file catches up; counted, those requests would ban the key again at once. Moat
+ * clients name the ban's rule id (`auto-ban-<n>`); Wafris clients send no rule id, so any address rule
+ * of theirs (`bi`, `bc`) is taken for one: that address is blocked on every client already.
+ */
+export function blockedByBan(record: ThresholdRecord): boolean {
+  if (record.treatment !== 'Blocked') return false;
+  if (record.ruleId) return record.ruleId.startsWith(BAN_RULE_PREFIX);
+  return record.category === 'bi' || record.category === 'bc';
 }
 
 /** The ban key of the record's `kind` key (`header:x-api-key=<hash>`), or null when it reported none. */

@@ -4,6 +4,8 @@
  * the hub's own ban decision (decideBan: standing ban, allow list, cap, BanBrakes), clocked by the
  * reports' times instead of the hub's. In enforce mode a request from a key while its
  * hypothetical ban stands is counted as blocked, and counted on as Blocked, as clients would report it.
+ * (The live hub counts no request a ban blocked, see blockedByBan; while the ban stands that changes
+ * nothing, as crossings are ignored then, but a key's count may be higher here when the ban ends.)
  */
 import type { IpRange } from 'moat-waf/ip';
 import { banKeyLabel, banKeyOf, isReportedKeyKind } from './ban-key.js';
