@@ -14,6 +14,10 @@ import { gunzipSync } from 'node:zlib';
 import { withMoat } from '../src/adapters/node.js';
 import { createManagedFirewall, type ManagedFirewall, type ManagedFirewallOptions } from '../src/managed/managed-firewall.js';
 import type { Upsync } from '../src/sync/upsync.js';
+import { ReportSender } from '../src/report/report-sender.js';
+import { COUNTER } from '../src/report/ring-layout.js';
+import { HubFailover } from '../src/sync/hub-failover.js';
+import type { QueuedRecord } from '../src/sync/report-record.js';
 import { COMPACT_TYPE, expandCompact } from './helpers/compact-upsync.js';
 import { rulesBytes, tempDir, waitFor } from './helpers/fake-hub.js';
 
@@ -238,6 +242,36 @@ test('the ring overflows while the worker is down and the hub is away: drops cou
     a.cleanup();
     await hub.stop();
   }
+});
+
+test('a record the worker took is counted as taken only together with the queue that holds it, so status() never misses it', () => {
+  const counters = new Float64Array(32);
+  // A hub that is never called: the batch size is not reached and nothing is flushed.
+  const sender = new ReportSender({
+    apiKey: 'key-1', meta: { version: '0', client: 'moat', framework: 'test' }, userAgent: 'test', format: 'compact', batchSize: 1000,
+    flushIntervalMs: 600_000, flushBlockedMs: 600_000, maxQueue: 1000, maxQueueBytes: 1 << 20, maxBatchBytes: 1 << 20, redactParams: [],
+    requestTimeoutMs: 1000, backoffBaseMs: 10, backoffMaxMs: 10, reportPassed: 'all', passedSamplesPerSecond: 0,
+    hubs: new HubFailover(['http://127.0.0.1:9/v2/upsync'], Date.now), counters,
+    onError: () => undefined, onUnauthorized: () => undefined, onStateChange: () => undefined,
+  });
+  try {
+    const record = (i: number) => ({ path: `/${i}`, treatment: 'Passed', monitored: [], bytes: 200, receivedMs: 0 }) as unknown as QueuedRecord;
+    // status() counts written − taken as still in the ring: while a drain pushes, both stay as they were.
+    for (let i = 0; i < 3; i++) sender.push(record(i));
+    assert.equal(counters[COUNTER.taken], 0, 'taken moves only with the queue count');
+    assert.equal(counters[COUNTER.queued], 0);
+    sender.afterPush();
+    assert.equal(counters[COUNTER.queued], 3);
+    assert.equal(counters[COUNTER.taken], 3);
+    sender.push(record(3));
+    sender.afterPush();
+    assert.equal(counters[COUNTER.taken], 4);
+    assert.equal(counters[COUNTER.queued], 4);
+  } finally {
+    sender.stop();
+  }
+  assert.equal(counters[COUNTER.queued], 0);
+  assert.equal(counters[COUNTER.droppedAtStop], 4, 'stopping drops what it held, counted');
 });
 
 test('flushReports() resolves after everything recorded before it was sent', async () => {

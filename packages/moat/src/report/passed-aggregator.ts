@@ -123,9 +123,10 @@ export class PassedAggregator {
     entry.count++;
     this.pending++;
     const c = this.counters;
+    // Pending before taken: status() never sees the request in neither the ring nor the counts.
+    c[COUNTER.aggregatePending] = this.pending;
     addToCounter(c, COUNTER.taken);
     addToCounter(c, COUNTER.aggregated);
-    c[COUNTER.aggregatePending] = this.pending;
     return true;
   }
 

@@ -105,6 +105,9 @@ export class ReportSender {
   readonly rejected: UpsyncRejections = {};
   lastError: string | null = null;
 
+  /** Records pushed since the last publish(): added to the shared `taken` together with the queue's count. */
+  private takenUnpublished = 0;
+
   constructor(private readonly config: ReportSenderConfig) {
     // Counted in requests: a count entry stands for many, so sent + dropped + queued adds up to what was recorded.
     this.queue = new BoundedQueue<QueuedRecord>(Math.max(1, config.maxQueue), Math.max(MIN_BATCH_BYTES, config.maxQueueBytes), (r) => r.bytes, requestsOf);
@@ -120,11 +123,12 @@ export class ReportSender {
 
   /** Queues a record taken from the ring (the oldest make room when a bound is reached). */
   push(record: QueuedRecord): void {
-    addToCounter(this.config.counters, COUNTER.taken);
     if (this.stopped || this.closed) {
       addToCounter(this.config.counters, COUNTER.droppedAtStop);
+      addToCounter(this.config.counters, COUNTER.taken);
       return;
     }
+    this.takenUnpublished++;
     // A decision other than a plain Passed one is what auto-ban and the dashboard wait for: it sets a
     // shorter deadline for the whole queue.
     if (this.oldestBlockedMs === null && (record.treatment !== 'Passed' || record.monitored.length > 0)) this.oldestBlockedMs = record.receivedMs;
@@ -207,6 +211,11 @@ export class ReportSender {
     c[COUNTER.batchBytesLimit] = this.batchBytesLimit;
     c[COUNTER.nextRetryAt] = this.outbox.length > 0 ? this.nextRetryAt : 0;
     c[COUNTER.wafrisFallback] = this.format === 'wafris' && this.config.format === 'compact' ? 1 : 0;
+    // Taken after queued: status() counts a record as in the ring until taken, so it never sees one in neither.
+    if (this.takenUnpublished > 0) {
+      addToCounter(c, COUNTER.taken, this.takenUnpublished);
+      this.takenUnpublished = 0;
+    }
   }
 
   /** Queue drops of earlier workers (carried in the shared counters) plus this one's. */
