@@ -4,7 +4,7 @@
  * bot at all" only when the settings use `unknown`. Both are remembered per user agent, bounded.
  */
 import { isbot } from 'isbot';
-import { SubstringAutomaton } from '../engine/substring-automaton.js';
+import { distinctPatterns, SubstringAutomaton } from '../engine/substring-automaton.js';
 import { RecentValues } from '../text/recent-values.js';
 import type { BotCatalogue } from './catalogue.js';
 import { claimText } from './claim-text.js';
@@ -39,8 +39,9 @@ export class BotDetector {
   constructor(catalogue: BotCatalogue, private readonly generic: boolean) {
     const owner = new Map<string, number>();
     catalogue.bots.forEach((b, i) => b.tokens.forEach((t) => owner.set(t, i)));
-    this.automaton = new SubstringAutomaton(owner.keys());
-    this.botOfPattern = Int32Array.from(this.automaton.patterns, (p) => owner.get(p)!);
+    const tokens = distinctPatterns(owner.keys());
+    this.automaton = new SubstringAutomaton(tokens);
+    this.botOfPattern = Int32Array.from(tokens, (p) => owner.get(p)!);
   }
 
   /** User agents currently remembered (at most 2 × 2048 beside the 512 direct slots). */

@@ -17,9 +17,17 @@ const NONE = -1;
 /** Children runs at most this long are searched linearly; longer ones (the root's) by bisection. */
 const LINEAR = 8;
 
+/**
+ * The distinct non-empty patterns in the order first given: a pattern's id is its position here.
+ * Empty patterns are left out (they would match everything); duplicates count once.
+ */
+export function distinctPatterns(patterns: Iterable<string>): string[] {
+  return [...new Set(patterns)].filter((p) => p.length > 0);
+}
+
 /** Everything a built automaton holds (see toParts). */
 export interface SubstringAutomatonParts {
-  patterns: readonly string[];
+  size: number;
   childStart: Int32Array;
   childUnit: Uint16Array;
   childState: Int32Array;
@@ -31,8 +39,11 @@ export interface SubstringAutomatonParts {
 }
 
 export class SubstringAutomaton {
-  /** Patterns, indexed by the ids match() returns. */
-  readonly patterns: readonly string[];
+  /**
+   * Number of distinct patterns; match() returns their ids (positions in distinctPatterns). The
+   * pattern texts are not kept: 10 k strings would only add to what every major GC marks.
+   */
+  readonly size: number;
   private readonly childStart: Int32Array;
   private readonly childUnit: Uint16Array;
   private readonly childState: Int32Array;
@@ -46,10 +57,10 @@ export class SubstringAutomaton {
   /** The root's next state for ASCII code units: most characters of a text that matches nothing land here. */
   private readonly rootAscii = new Int32Array(128);
 
-  /** Empty patterns are ignored (they would match everything); duplicates count once. */
+  /** Pattern ids as distinctPatterns gives them: empty patterns are ignored, duplicates count once. */
   constructor(patterns: Iterable<string>) {
-    const unique = [...new Set(patterns)].filter((p) => p.length > 0);
-    this.patterns = unique;
+    const unique = distinctPatterns(patterns);
+    this.size = unique.length;
     // Build the trie with a Map of children per state; flattened into typed arrays below.
     const children: Map<number, number>[] = [new Map()];
     const terminal: number[] = [NONE];
@@ -130,8 +141,8 @@ export class SubstringAutomaton {
    * patterns takes 100+ ms, so rules files are compiled in the load worker); fromParts takes it back.
    */
   toParts(): SubstringAutomatonParts {
-    const { patterns, childStart, childUnit, childState, failure, terminal, outputLink, accepts, rootAscii } = this;
-    return { patterns, childStart, childUnit, childState, failure, terminal, outputLink, accepts, rootAscii };
+    const { size, childStart, childUnit, childState, failure, terminal, outputLink, accepts, rootAscii } = this;
+    return { size, childStart, childUnit, childState, failure, terminal, outputLink, accepts, rootAscii };
   }
 
   static fromParts(parts: SubstringAutomatonParts): SubstringAutomaton {
@@ -146,7 +157,7 @@ export class SubstringAutomaton {
 
   /** True when any pattern occurs in `text`. */
   test(text: string): boolean {
-    if (this.patterns.length === 0) return false;
+    if (this.size === 0) return false;
     let state = 0;
     for (let i = 0; i < text.length; i++) {
       state = this.step(state, text.charCodeAt(i));
@@ -160,7 +171,7 @@ export class SubstringAutomaton {
    * one end position: the longest pattern first). Null when none does.
    */
   match(text: string): number[] | null {
-    if (this.patterns.length === 0) return null;
+    if (this.size === 0) return null;
     // States come from step() and the output links, so every typed-array index below is in bounds (the `!`s).
     let out: number[] | null = null;
     let state = 0;

@@ -6,7 +6,7 @@
  */
 import { lowerCased } from '../text/fast-case.js';
 import { RecentValues } from '../text/recent-values.js';
-import { SubstringAutomaton, type SubstringAutomatonParts } from './substring-automaton.js';
+import { distinctPatterns, SubstringAutomaton, type SubstringAutomatonParts } from './substring-automaton.js';
 
 /**
  * Real traffic repeats its values (a few user agents and paths make most requests), so results are
@@ -24,14 +24,18 @@ const MISS: readonly number[] = [];
 /** Everything a compiled matcher holds but its memo (see toParts). */
 export interface SubstringMatcherParts {
   automaton: SubstringAutomatonParts | null;
-  rulesById: readonly number[][];
+  /** Rule indices of pattern id `p`: ruleIndex[ruleStart[p] .. ruleStart[p + 1]], in index order. */
+  ruleStart: Int32Array;
+  ruleIndex: Int32Array;
   patternCount: number;
 }
 
 export class SubstringMatcher {
   private readonly automaton: SubstringAutomaton | null;
-  /** Per automaton pattern id: the rule indices using that (lower-cased) pattern, in index order. */
-  private readonly rulesById: readonly number[][];
+  // Per automaton pattern id, the rule indices using that (lower-cased) pattern, as two flat arrays: one
+  // small array per pattern would be 20 k more objects for every major GC of the app to mark.
+  private readonly ruleStart: Int32Array;
+  private readonly ruleIndex: Int32Array;
   private readonly patternCount: number;
   private readonly recent = new RecentValues<readonly number[]>(MEMO_SLOTS, MEMO_MAX_LENGTH);
   private young = new Map<string, readonly number[]>();
@@ -39,16 +43,24 @@ export class SubstringMatcher {
 
   constructor(entries: Iterable<{ pattern: string; rule: number }>) {
     const rulesByPattern = new Map<string, number[]>();
+    let ruleCount = 0;
     for (const { pattern, rule } of entries) {
       const p = pattern.toLowerCase();
       const list = rulesByPattern.get(p);
       if (list) list.push(rule);
       else rulesByPattern.set(p, [rule]);
+      ruleCount++;
     }
     this.patternCount = rulesByPattern.size;
-    const automaton = rulesByPattern.size > 0 ? new SubstringAutomaton(rulesByPattern.keys()) : null;
-    this.automaton = automaton;
-    this.rulesById = automaton === null ? [] : automaton.patterns.map((p) => rulesByPattern.get(p)!);
+    const patterns = distinctPatterns(rulesByPattern.keys());
+    this.automaton = patterns.length > 0 ? new SubstringAutomaton(patterns) : null;
+    this.ruleStart = new Int32Array(patterns.length + 1);
+    this.ruleIndex = new Int32Array(ruleCount);
+    let at = 0;
+    patterns.forEach((p, id) => {
+      for (const rule of rulesByPattern.get(p)!) this.ruleIndex[at++] = rule;
+      this.ruleStart[id + 1] = at;
+    });
   }
 
   get size(): number {
@@ -57,13 +69,13 @@ export class SubstringMatcher {
 
   /** The compiled matcher without its memo, for moving it to another thread; fromParts takes it back. */
   toParts(): SubstringMatcherParts {
-    return { automaton: this.automaton?.toParts() ?? null, rulesById: this.rulesById, patternCount: this.patternCount };
+    return { automaton: this.automaton?.toParts() ?? null, ruleStart: this.ruleStart, ruleIndex: this.ruleIndex, patternCount: this.patternCount };
   }
 
   static fromParts(parts: SubstringMatcherParts): SubstringMatcher {
     const automaton = parts.automaton === null ? null : SubstringAutomaton.fromParts(parts.automaton);
     // An empty matcher (no automaton to build) with the finished parts in place; its memo starts empty.
-    return Object.assign(new SubstringMatcher([]), { automaton, rulesById: parts.rulesById, patternCount: parts.patternCount });
+    return Object.assign(new SubstringMatcher([]), { automaton, ruleStart: parts.ruleStart, ruleIndex: parts.ruleIndex, patternCount: parts.patternCount });
   }
 
   /**
@@ -92,10 +104,14 @@ export class SubstringMatcher {
   private scan(lowerText: string): number[] | null {
     const ids = this.automaton!.match(lowerText);
     if (ids === null) return null;
-    // Pattern ids index rulesById by construction (one entry per pattern): the `!`s cost nothing.
-    if (ids.length === 1) return this.rulesById[ids[0]!]!;
+    // Pattern ids index ruleStart by construction (one entry per pattern, plus one): the `!`s cost nothing.
     const out: number[] = [];
-    for (const id of ids) for (const r of this.rulesById[id]!) if (!out.includes(r)) out.push(r);
+    for (const id of ids) {
+      for (let k = this.ruleStart[id]!, end = this.ruleStart[id + 1]!; k < end; k++) {
+        const r = this.ruleIndex[k]!;
+        if (!out.includes(r)) out.push(r);
+      }
+    }
     return out;
   }
 }

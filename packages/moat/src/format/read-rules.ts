@@ -2,7 +2,7 @@
 import type { Database as Db } from 'better-sqlite3';
 import { buildRuleSet } from '../engine/rule-set.js';
 import type { RuleSet } from '../engine/rule-set.js';
-import type { RateLimitSpec, Rule, RuleAction, RuleKind, RuleMode } from '../rules/types.js';
+import { sharedWord, type RateLimitSpec, type Rule, type RuleAction, type RuleKind, type RuleMode } from '../rules/types.js';
 import { parseRateLimitKey } from '../rules/rate-limit-key.js';
 import { unsafeRuleProblems } from '../rules/rule-safety.js';
 import { normalizeAttackSettings } from '../rules/attack-settings.js';
@@ -35,9 +35,9 @@ export function readRules(db: Db): Rule[] {
       // A bad key text throws a RuleError: the whole file is refused, like any unusable file.
       const key = parseRateLimitKey(row.rl_key);
       if (key !== undefined) rateLimit.key = key;
-      rule = { id: row.id, action: 'block', kind: 'rateLimit', value: row.value, mode: row.mode, rateLimit };
+      rule = { id: row.id, action: 'block', kind: 'rateLimit', value: row.value, mode: sharedWord(row.mode), rateLimit };
     } else {
-      rule = { id: row.id, action: row.action, kind: row.kind, value: row.value, mode: row.mode };
+      rule = { id: row.id, action: sharedWord(row.action), kind: sharedWord(row.kind), value: row.value, mode: sharedWord(row.mode) };
     }
     if (row.note !== null) rule.note = row.note;
     if (row.expires !== null) rule.expires = row.expires;

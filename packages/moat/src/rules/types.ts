@@ -25,6 +25,16 @@ export type RuleAction = 'allow' | 'block';
 /** `monitor` rules never change a decision; their matches are reported. */
 export type RuleMode = 'block' | 'monitor';
 
+const SHARED_WORDS = new Map<string, string>([...RULE_KINDS, 'allow', 'block', 'monitor'].map((w) => [w, w]));
+
+/**
+ * The one shared copy of a rule's kind, action or mode word. A rules file read from SQLite or JSON holds
+ * a fresh copy per rule: 60 k strings for 20 k rules, which every major GC of the app has to mark.
+ */
+export function sharedWord<W extends string>(word: W): W {
+  return (SHARED_WORDS.get(word) as W | undefined) ?? word;
+}
+
 /**
  * What a rate limit counts by, besides the client IP (the default, which has no key): a request header
  * (lower-case name, e.g. an API key), a cookie (name as sent, case-sensitive), or the app's own user id
