@@ -1,7 +1,7 @@
 /**
  * The SIMD byte scan (attacks/byte-scan) and the form-field reading built on it. The scan must mark every
- * byte of its set and the first byte of every `..` and `pr` at any alignment, and nothing else but a
- * pair's neighbours; a long form field read from the marks must get exactly the answer of the field read
+ * byte of its set and the second byte of every `..` and `pr` at any alignment, and nothing else but the
+ * look-alikes byteSetTables names; a long form field read from the marks must get exactly the answer of the field read
  * by native searches (raw-form-field.ts), whose answers the raw-form-field properties tie to decoding then
  * detecting; and when WebAssembly cannot run the module, the scan is absent and the searches answer.
  */
@@ -37,7 +37,12 @@ const isPairAt = (text: string, i: number) => text.startsWith('..', i) || text.s
 const SET = [...'%\'"<;|$`{\\/:=\n\r@'].map((c) => c.charCodeAt(0));
 const asciiText = fc.array(fc.oneof(fc.constantFrom('a', 'p', 'r', 'o', '.', '..', 'pr', 'pro', 'proto', ' ', '+', '%27', '\n', '~', '\x7f', '\t'), fc.constantFrom(...SET.map((c) => String.fromCharCode(c)))), { maxLength: 120 }).map((a) => a.join(''));
 
-test('the scan marks every byte of its set and the first byte of every .. and pr, at every alignment, and nothing but their neighbours besides', () => {
+/** What byteSetTables lets the scan mark besides: pairs of these (first, second), a set byte's partner (0x4n/0x6n, 0x5n/0x7n), a pair's first byte after a set byte 0x5n or 0x7n. */
+const FIRST_LIKE = ' .~p';
+const SECOND_LIKE = '".~r';
+const inSetOrPartner = (c: number) => SET.includes(c) || (c >= 0x40 && c < 0x80 && SET.includes(c ^ 0x20));
+
+test('the scan marks every byte of its set and the second byte of every .. and pr, at every alignment, and nothing but their look-alikes besides', () => {
   const s = scannerOrFail();
   const tables = byteSetTables(SET);
   fc.assert(
@@ -47,8 +52,11 @@ test('the scan marks every byte of its set and the first byte of every .. and pr
       assert.ok(records >= 0);
       const marked = new Set(markedOffsets(s, records));
       for (let i = 0; i < text.length; i++) {
-        const must = SET.includes(text.charCodeAt(i)) || isPairAt(text, i);
-        const may = must || isPairAt(text, i - 1) || isPairAt(text, i + 1);
+        const c = text.charCodeAt(i);
+        const before = i > 0 ? text.charCodeAt(i - 1) : 0;
+        const must = SET.includes(c) || (i > 0 && isPairAt(text, i - 1));
+        const may =
+          must || inSetOrPartner(c) || (i > 0 && SECOND_LIKE.includes(text[i]!) && FIRST_LIKE.includes(text[i - 1]!)) || (FIRST_LIKE.includes(text[i]!) && (before >> 4) >= 5 && inSetOrPartner(before));
         if (must) assert.ok(marked.has(i), `${JSON.stringify(text)}: ${i} not marked`);
         else if (!may) assert.ok(!marked.has(i), `${JSON.stringify(text)}: ${i} marked`);
       }
@@ -56,6 +64,18 @@ test('the scan marks every byte of its set and the first byte of every .. and pr
     }),
     { numRuns: 2000 },
   );
+});
+
+test('a pair across a 16-byte block or a 32-byte step is marked at its second byte (the lookup of the byte before comes from the block before)', () => {
+  const s = scannerOrFail();
+  const tables = byteSetTables(SET);
+  for (let k = 0; k < 64; k++) {
+    const text = 'x'.repeat(k) + '..' + 'y'.repeat(40) + 'pr' + 'z'.repeat(k);
+    assert.deepEqual(markedOffsets(s, s.scan(text, tables)), [k + 1, k + 43], `pairs at ${k}`);
+  }
+  // Neither byte of a pair alone, nor a pair reversed, is marked; a look-alike (space then `r`) is.
+  assert.deepEqual(markedOffsets(s, s.scan('a.b.c+p+r+rp+.x+x.+' + 'q'.repeat(30) + 'rp', tables)), []);
+  assert.deepEqual(markedOffsets(s, s.scan('a r', tables)), [2]);
 });
 
 test('the scan refuses any text with a character above 0x7f, wherever it is, even one whose low byte is a set byte or whose UTF-8 fits a truncated write', () => {
@@ -83,7 +103,8 @@ test('the scan reads texts longer than its first memory (it grows) and refuses t
   const tables = byteSetTables(SET);
   const text = 'a'.repeat(700 * 1024) + '<' + 'b'.repeat(100) + '..';
   const marked = markedOffsets(s, s.scan(text, tables));
-  assert.deepEqual(marked.filter((i) => text[i] === '<' || text[i] === '.').slice(0, 2), [700 * 1024, 700 * 1024 + 101]);
+  // The `<`, then the `..`'s second dot (the last byte: a pair is marked at its end).
+  assert.deepEqual(marked.filter((i) => text[i] === '<' || text[i] === '.').slice(0, 2), [700 * 1024, 700 * 1024 + 102]);
   assert.equal(s.scan('a'.repeat(MAX_SCANNED + 1), tables), -1);
   // A short text after a long one: the bytes left behind by the long one are not read as this one's.
   assert.deepEqual(markedOffsets(s, s.scan('abc', tables)), []);

@@ -55,7 +55,7 @@ const RAW_CHARS: readonly [string, number][] = [
 interface RawPlan {
   refuse: number;
   search: readonly number[];
-  /** The bytes a byte scan of the body marks for this set (byteSetTables; `..` and `pr` are always marked). */
+  /** The bytes a byte scan of the body marks for this set (byteSetTables; `..` and `pr` are always marked, at their second byte). */
   marked: Uint8Array;
   /** By ASCII code: 1 for the single characters of `search` (a field holding one is refused). */
   searched: Uint8Array;
@@ -80,7 +80,7 @@ const PLANS: RawPlan[] = Array.from({ length: ALL_ATTACK_CATEGORIES + 1 }, (_, e
   // The byte scan marks every single searched character, `%` (each escape is read), the quotes when SQL
   // reads them, and `&` and `=` for the sift to tell fields apart; it marks `..` and `pr` itself.
   for (const k of search) {
-    // rawFieldIsCleanMarked reads a marked dot or `p` as the start of a pair the scan marks, and no other pair.
+    // rawFieldIsCleanMarked reads a marked dot or `r` as the end of a pair the scan marks, and no other pair.
     if (['.', 'p', '__', '--'].includes(RAW_CHARS[k]![0])) throw new MoatError('MOAT_ERR_INTERNAL', `the byte scan cannot mark ${RAW_CHARS[k]![0]}`);
   }
   const marked = [0x25, 0x26, 0x3d, ...search.map((k) => RAW_CHARS[k]![0]).filter((ch) => ch.length === 1).map((ch) => ch.charCodeAt(0))];
@@ -237,17 +237,19 @@ export function rawFieldIsCleanMarked(body: string, from: number, to: number, en
           if (single < 0) single = at - from;
         } else if (escape & E_DOUBLE && double < 0) double = at - from;
       } else if (c === 0x2e) {
-        // Dots are marked only beside another (the scan's `..` pairs mark the first dot, maybe the second).
-        if (plan.refuse & F_DOTDOT && body.charCodeAt(at + 1) === 0x2e) return false;
-      } else if (c === 0x70) {
-        // `pr` (the scan marks its `p`): `proto` starts here? (`proto` holds no `&`, so it cannot run past the field.)
-        if (enabled & B_PROTOTYPE && body.startsWith('proto', at)) return false;
+        // A dot is marked as a pair's second byte (`..`, or a look-alike such as `p.`): the byte before
+        // is in the field (the field's own first byte follows its `=`).
+        if (plan.refuse & F_DOTDOT && body.charCodeAt(at - 1) === 0x2e) return false;
+      } else if (c === 0x72) {
+        // `pr` (the scan marks its `r`): `proto` starts before it? (`proto` holds no `&`, so it cannot run past the field.)
+        if (enabled & B_PROTOTYPE && body.startsWith('proto', at - 1)) return false;
       } else if (c === 0x27) {
         if (single < 0) single = at - from;
       } else if (c === 0x22) {
         if (double < 0) double = at - from;
       } else if (c >= 0x80 || plan.searched[c] === 1) return false;
-      // Else a byte beside a pair (`+` is a space once decoded, a letter nothing): not searched by rawFieldIsClean either.
+      // Else a look-alike pair's byte, a set byte's partner (`[` with `{`) or a byte after one (byteSetTables):
+      // not searched by rawFieldIsClean either.
     }
   }
   // Every `%` left in the field starts a valid escape (any other was marked and refused above), and

@@ -6,14 +6,21 @@
  *
  * which reads `length` bytes from `input` 32 at a time (two SIMD blocks) and marks each byte that is
  *   - in a set of bytes given as two 16-byte nibble tables at memory 0 (low nibble) and 16 (high
- *     nibble): byte b is in the set when lowTable[b & 15] & highTable[b >> 4] is not zero;
- *   - or in a pair `..` or `pr`: the pair's first byte, and maybe its second and the byte before it.
+ *     nibble): byte b is in the set when lowTable[b & 15] & highTable[b >> 4] & SET_BITS is not zero;
+ *   - or the second byte of a pair: bit PAIR_FIRST of the byte before and bit PAIR_SECOND of this one
+ *     (the same lookup, byteSetTables puts `..` and `pr` there, and a few look-alikes).
+ * The pair costs four instructions per 16 bytes, on the lookup already made: the previous byte's bits
+ * (one byte-align of the last block's and this one's), shifted one bit so PAIR_FIRST lands on
+ * PAIR_SECOND, or-ed with SET_BITS, and-ed in. Four 16-bit compares on a second, unaligned load, and
+ * their ors, took nine. The shift also moves set bit 5 onto PAIR_FIRST (a pair's first byte after a set
+ * byte 0x5n or 0x7n is marked: rare, and the readers ignore it) and, in a 16-bit lane, a byte's bit 7
+ * onto the next byte's bit 0: a set bit, and-ed with that byte's own, so it marks nothing new.
  * For each 32-byte step holding a mark it writes a record of two i32 at `out`: the step's offset from
  * `input`, then a bit mask of its marked bytes (bit k: the byte at offset + k). It returns how many
  * records it wrote, or -1 when there would be more than `cap`.
- * The 32 bytes after the input must be zero (the last step and its look-ahead read them; zero is in no set).
- * Its constants are read from memory too, after the tables: 16 bytes 0x0f at 32, then 8 × `..` at 48 and
- * 8 × `pr` at 64 (byteSetTables writes all 80 bytes). Given as constants, TurboFan rebuilt each splat in
+ * The 32 bytes after the input must be zero (the last step reads them; zero is in no set).
+ * Its constants are read from memory too, after the tables: 16 bytes 0x0f at 32, then 16 × SET_BITS at 48
+ * (byteSetTables writes all 64 bytes). Given as constants, TurboFan rebuilt each splat in
  * every step (three instructions apiece, read in the generated code with --print-wasm-code); loaded,
  * they stay in registers.
  *
@@ -67,9 +74,10 @@ const I32_OR = 0x72;
 const I32_SHL = 0x74;
 const SIMD = 0xfd;
 const V128_LOAD = 0x00;
+const I8X16_SHUFFLE = 0x0d;
 const I8X16_SWIZZLE = 0x0e;
 const I8X16_SPLAT = 0x0f;
-const I16X8_EQ = 0x2d;
+const I16X8_SHL = 0x8b;
 const V128_AND = 0x4e;
 const V128_OR = 0x50;
 const I8X16_BITMASK = 0x64;
@@ -123,10 +131,15 @@ const BLOCK_V = 9; // v128: the block
 const LOW_TABLE = 10;
 const HIGH_TABLE = 11;
 const NIBBLE = 12; // splat 0x0f
-const DOT = 13; // i16x8 splat of `..`
-const P = 14; // i16x8 splat of `pr`
+const SET_MASK = 13; // splat SET_BITS
+const PREV_M = 14; // v128: the lookup of the block before (its last byte is the one before this block)
 const ZERO = 15;
-const NEXT_V = 16; // v128: the block one byte on
+const CUR_M = 16; // v128: the lookup of the block
+
+/** The lookup's bits: 0–5 say a byte is in the set, 6 and 7 that it may start or end a pair. */
+export const SET_BITS = 0x3f;
+export const PAIR_FIRST = 0x40;
+export const PAIR_SECOND = 0x80;
 
 const get = (local: number) => [LOCAL_GET, local];
 const set = (local: number) => [LOCAL_SET, local];
@@ -137,30 +150,27 @@ const load = (offset: number) => [SIMD, ...u32(V128_LOAD), 0, ...u32(offset)];
 
 /**
  * Leaves on the stack a vector that is non-zero in each byte of the block at `at + offset` that is
- * marked: in the set (nibble tables), or by a pair `..` or `pr` (read from the next byte on).
+ * marked: in the set, or the second byte of a pair (PAIR_FIRST before it, PAIR_SECOND in it).
  */
 const marksOf = (offset: number) => [
   ...get(AT), ...load(offset), ...set(BLOCK_V),
-  // swizzle(lo, v & 0x0f) & swizzle(hi, v >> 4)
+  // m = swizzle(lo, v & 0x0f) & swizzle(hi, v >> 4)
   ...get(LOW_TABLE), ...get(BLOCK_V), ...get(NIBBLE), ...simd(V128_AND), ...simd(I8X16_SWIZZLE),
   // The high nibble by a 16-bit shift and a mask: one instruction each on x64, where a byte shift is emulated by several.
   ...get(HIGH_TABLE), ...get(BLOCK_V), ...i32(4), ...simd(I16X8_SHR_U), ...get(NIBBLE), ...simd(V128_AND), ...simd(I8X16_SWIZZLE),
-  ...simd(V128_AND),
-  // | `..` and `pr` as 16-bit lanes, at even offsets (this block) and at odd ones (the block one byte on):
-  // four compares instead of eight byte compares and ands. A lane marks both its bytes, and an odd lane
-  // the byte before its pair too: the pair's first byte is always marked, and the reader checks the pair.
-  ...get(AT), ...load(offset + 1), ...set(NEXT_V),
-  ...get(BLOCK_V), ...get(DOT), ...simd(I16X8_EQ), ...simd(V128_OR),
-  ...get(NEXT_V), ...get(DOT), ...simd(I16X8_EQ), ...simd(V128_OR),
-  ...get(BLOCK_V), ...get(P), ...simd(I16X8_EQ), ...simd(V128_OR),
-  ...get(NEXT_V), ...get(P), ...simd(I16X8_EQ), ...simd(V128_OR),
+  ...simd(V128_AND), ...set(CUR_M),
+  // m & ((previous bytes' m << 1) | SET_BITS); the previous bytes: lanes 15–30 of prev ++ m (one palignr).
+  ...get(CUR_M),
+  ...get(PREV_M), ...get(CUR_M), ...simd(I8X16_SHUFFLE), ...Array.from({ length: 16 }, (_, k) => 15 + k),
+  ...i32(1), ...simd(I16X8_SHL), ...get(SET_MASK), ...simd(V128_OR), ...simd(V128_AND),
+  ...get(CUR_M), ...set(PREV_M),
 ];
 
 const body = [
   // lo = v128.load(0); hi = v128.load(16); the splatted constants
   ...i32(0), ...load(0), ...set(LOW_TABLE),
   ...i32(0), ...load(16), ...set(HIGH_TABLE),
-  ...i32(0), ...load(32), ...set(NIBBLE), ...i32(0), ...load(48), ...set(DOT), ...i32(0), ...load(64), ...set(P),
+  ...i32(0), ...load(32), ...set(NIBBLE), ...i32(0), ...load(48), ...set(SET_MASK),
   // at = input; end = input + length (count starts at 0, the locals' default)
   ...get(INPUT), ...set(AT),
   ...get(INPUT), ...get(LENGTH), I32_ADD, ...set(END_AT),
@@ -190,7 +200,7 @@ const body = [
   END,
 ];
 
-/** Local declarations: 5 i32 (at, end, bits, count, record), then 8 v128 (block, tables, constants, next block). */
+/** Local declarations: 5 i32 (at, end, bits, count, record), then 8 v128 (block, tables, constants, lookups; PREV_M starts zero). */
 const locals = [2, 5, I32, 8, V128];
 const code = [...locals, ...body];
 

@@ -6,7 +6,7 @@
  * and callers keep their native searches.
  */
 import { MoatError } from '../../errors/moat-error.js';
-import { SIEVE_SIZE, byteScanModule } from './byte-scan-module.js';
+import { PAIR_FIRST, PAIR_SECOND, SET_BITS, SIEVE_SIZE, byteScanModule } from './byte-scan-module.js';
 
 /** The part of the WebAssembly API used here (the project's type libraries do not declare it). */
 interface WasmMemory {
@@ -28,7 +28,7 @@ const OUT = SIEVE + SIEVE_SIZE;
 /** Records (32-byte steps holding a mark) at most: 512 KiB of text marked everywhere; past that the caller searches as before. */
 export const MAX_RECORDS = 16 * 1024;
 const INPUT = OUT + 8 * MAX_RECORDS;
-/** Zero bytes after the input: the last 32-byte step and its one-byte look-ahead read past the end. */
+/** Zero bytes after the input: the last 32-byte step reads past the end. */
 const PADDING = 32;
 /** What scan() returns for a text with a character above 0x7f. */
 export const NOT_ASCII = -2;
@@ -36,20 +36,34 @@ export const NOT_ASCII = -2;
 export const MAX_SCANNED = 1024 * 1024;
 const PAGE = 64 * 1024;
 
-/** A set of ASCII bytes as the module's nibble tables (bit 1 is kept for bytes above 0x7f), then the scan's constants. */
+/**
+ * A set of ASCII bytes as the module's nibble tables, then the scan's constants. Six set bits: one per
+ * high nibble 0, 2 and 3, one for 4 and 6 and one for 5 and 7 (two bits were wanted for the pairs:
+ * a set byte 0x4n or 0x5n marks its partner 0x6n or 0x7n too, and back: `@` and `` ` ``, `[` and `{`,
+ * `\\` and `|` in the sets used), one for bytes above 0x7f. The pair bits go to `.` and `p`
+ * (PAIR_FIRST) and `.` and `r` (PAIR_SECOND), so `..` and `pr` mark their second byte; the nibble
+ * lookup gives them to space and `~` (first) and `"` and `~` (second) as well: a few more marks, which
+ * the readers check.
+ */
 export function byteSetTables(bytes: Iterable<number>): Uint8Array {
-  const tables = new Uint8Array(80);
+  const tables = new Uint8Array(64);
   tables.fill(0x0f, 32, 48);
-  for (let k = 48; k < 64; k += 2) tables.set([0x2e, 0x2e], k);
-  for (let k = 64; k < 80; k += 2) tables.set([0x70, 0x72], k);
+  tables.fill(SET_BITS, 48, 64);
+  const bitOfHigh = [0x01, 0, 0x04, 0x08, 0x10, 0x20, 0x10, 0x20];
+  for (let h = 0; h < 8; h++) tables[16 + h] = bitOfHigh[h]!;
   for (let h = 8; h < 16; h++) tables[16 + h] = 0x02;
   for (let l = 0; l < 16; l++) tables[l] = 0x02;
-  for (let h = 0; h < 8; h++) tables[16 + h] = h === 1 ? 0 : h === 0 ? 0x01 : 1 << h;
   for (const b of bytes) {
     // Bytes 0x10–0x1f share no bit (bit 1 is for bytes above 0x7f), so they cannot be in a set.
     if (b < 0 || b > 0x7f || (b >> 4) === 1) throw new MoatError('MOAT_ERR_INTERNAL', `byte ${b} cannot be in a scan set`);
     tables[b & 15]! |= tables[16 + (b >> 4)]!;
   }
+  // `.` 0x2e, `p` 0x70, `r` 0x72.
+  tables[0x0e]! |= PAIR_FIRST | PAIR_SECOND;
+  tables[0x00]! |= PAIR_FIRST;
+  tables[0x02]! |= PAIR_SECOND;
+  tables[16 + 2]! |= PAIR_FIRST | PAIR_SECOND;
+  tables[16 + 7]! |= PAIR_FIRST | PAIR_SECOND;
   return tables;
 }
 
@@ -78,8 +92,8 @@ export class ByteScanner {
   }
 
   /**
-   * Marks in `text` the bytes in `tables`' set and the first byte of each `..` and `pr` (and maybe a byte
-   * on either side of one), into `marks`; returns how many records, -1 when the text is too long or needs
+   * Marks in `text` the bytes in `tables`' set and the second byte of each `..` and `pr` (and of a few
+   * look-alikes, byteSetTables says which), into `marks`; returns how many records, -1 when the text is too long or needs
    * more than MAX_RECORDS, or NOT_ASCII when it holds a character above 0x7f (the scan reads one byte per
    * character, exact for ASCII only).
    */
