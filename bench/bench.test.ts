@@ -96,11 +96,13 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     const servers = ok('servers');
     assert.ok(servers.rows.length > 0);
     for (const row of servers.rows) { positive(row.bare, `${row.server} bare`); positive(row.moat, `${row.server} moat`); }
-    // Quick mode runs every variant, Zen included, and measures the servers' CPU per request. Express also
+    // Quick mode runs every variant, Zen and attack detection included, and measures the servers' CPU per request. Express also
     // runs a pass-through layer and Moat in the node:http listener, also on prototype-built requests (server-bench.ts).
-    assert.deepEqual(servers.setup.variants, ['bare', 'moat', 'reporting', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare']);
+    assert.deepEqual(servers.setup.variants, ['bare', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare']);
     for (const row of servers.rows) {
-      const expected = row.server === 'express' ? ['bare', 'moat', 'reporting', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'] as const : ['bare', 'moat', 'reporting', 'zen'] as const;
+      const expected = row.server === 'express'
+        ? ['bare', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'] as const
+        : ['bare', 'moat', 'reporting', 'attacks', 'zen'] as const;
       assert.deepEqual(Object.keys(row.variants).sort(), [...expected].sort(), row.server);
       for (const v of expected) {
         const f = row.variants[v];

@@ -117,7 +117,12 @@ export function headlineTable(r: BenchResults): string {
     // CPU per request is the steadier figure (see the servers section); older results lack it.
     const v = s.variants ?? {};
     const bare = v.bare;
-    for (const [key, what] of [['moat', ''], ['reporting', ', reporting every decision']] as const) {
+    // Attack detection on (every category blocking), reporting on: results from 2026-12-03 on.
+    const attacks = v.attacks;
+    if (bare && attacks?.vsBare) {
+      lines.push(`| ${s.server} hello world, req/s, reporting every decision, attack detection on | ${n(Math.round(attacks.reqPerSecond))} | without Moat ${n(Math.round(bare.reqPerSecond))} | ${pct(attacks.vsBare.change.median)} |`);
+    }
+    for (const [key, what] of [['moat', ''], ['reporting', ', reporting every decision'], ['attacks', ', reporting every decision, attack detection on']] as const) {
       const f = v[key];
       if (bare && f?.vsBare) lines.push(`| ${s.server} hello world, server CPU per request${what} | ${us(f.cpuUs)} | without Moat ${us(bare.cpuUs)} | ${signedUs(f.vsBare.cpuAddedUs.median)} (${pct(f.vsBare.cpuChange.median)}) |`);
     }

@@ -25,21 +25,23 @@ import { writeFullRules, writeThreatData } from './lib/full-load.js';
 import { median } from './lib/measure.js';
 import { pairedChange, pairedDifference, type PairedFigure } from './lib/paired-rounds.js';
 import { syntheticRanges } from './lib/synthetic.js';
+import { normalizeAttackSettings } from '../packages/moat/src/rules/attack-settings.js';
 
 export type ServerKind = 'node:http' | 'express' | 'fastify';
 const SERVERS: readonly ServerKind[] = ['node:http', 'express', 'fastify'];
 
 /**
  * bare: no firewall. moat: Moat standalone, judging every request. reporting: Moat in managed mode,
- * reporting every decision to a hub stand-in. zen: Zen by Aikido in blocking mode, without a token.
+ * reporting every decision to a hub stand-in. attacks: the same with attack detection on (every category
+ * blocking). zen: Zen by Aikido in blocking mode, without a token.
  * Express only: layer, a pass-through `app.use((req, res, next) => next())` in Moat's place (what any
  * middleware costs on Express before it does anything); listener, Moat judging in the node:http
  * listener before Express (`http.createServer(withMoat(app))`), standalone; prototypes, the same on a server
  * whose requests are built on the app's prototypes (`createServer(expressServerOptions(app), withMoat(app))`);
  * prototypesBare, bare Express on such a server (no firewall), the baseline that tells Moat's part from Express's gain.
  */
-export type ServerVariant = 'bare' | 'moat' | 'reporting' | 'zen' | 'layer' | 'listener' | 'prototypes' | 'prototypesBare';
-export const SERVER_VARIANTS: readonly ServerVariant[] = ['bare', 'moat', 'reporting', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'];
+export type ServerVariant = 'bare' | 'moat' | 'reporting' | 'attacks' | 'zen' | 'layer' | 'listener' | 'prototypes' | 'prototypesBare';
+export const SERVER_VARIANTS: readonly ServerVariant[] = ['bare', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'];
 
 /** The variants that only mean something on Express (see ServerVariant). */
 const EXPRESS_ONLY: readonly ServerVariant[] = ['layer', 'listener', 'prototypes', 'prototypesBare'];
@@ -163,17 +165,24 @@ interface AutocannonResult {
 type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
 
 /** Writes the rules and data files Moat loads in the bench. */
-function buildFiles(dir: string, ranges: number, patterns: number, uaPatterns: number): { rules: string; data: string } {
+function buildFiles(dir: string, ranges: number, patterns: number, uaPatterns: number): BenchFiles {
   // The load comes from 127.0.0.1: keep it out of the blocked ranges so every request is Passed.
   const list: IpRange[] = syntheticRanges(ranges, 42).filter((r) => !(r.family === 4 && r.start <= LOOPBACK && LOOPBACK <= r.end));
   const data = join(dir, 'data.moat');
   writeThreatData(list, data);
   const rulesPath = join(dir, 'rules.moat');
-  writeFullRules({
-    pathPatterns: patterns, userAgentPatterns: uaPatterns, loginLimit: 10,
-    extra: [{ action: 'block', kind: 'ip', value: '198.51.100.0/24' }],
-  }, rulesPath);
-  return { rules: rulesPath, data };
+  const attacksRules = join(dir, 'rules-attacks.moat');
+  const rules = { pathPatterns: patterns, userAgentPatterns: uaPatterns, loginLimit: 10, extra: [{ action: 'block', kind: 'ip', value: '198.51.100.0/24' }] } as const;
+  writeFullRules(rules, rulesPath);
+  writeFullRules({ ...rules, attacks: normalizeAttackSettings('block')! }, attacksRules);
+  return { rules: rulesPath, attacksRules, data };
+}
+
+/** The files the servers load: the rules, the same with attack detection on, and the data. */
+interface BenchFiles {
+  rules: string;
+  attacksRules: string;
+  data: string;
 }
 
 /**
@@ -232,8 +241,8 @@ interface CpuSample { cpuMicros: number; mainMicros: number | null }
 class ServerChild {
   private constructor(readonly child: ChildProcess, readonly port: number, readonly zenProtecting: boolean) {}
 
-  static start(kind: ServerKind, variant: ServerVariant, files: { rules: string; data: string }, sink: string): Promise<ServerChild> {
-    const args = variant === 'zen' ? [kind] : ['--serve', kind, variant, files.rules, files.data, sink];
+  static start(kind: ServerKind, variant: ServerVariant, files: BenchFiles, sink: string): Promise<ServerChild> {
+    const args = variant === 'zen' ? [kind] : ['--serve', kind, variant, variant === 'attacks' ? files.attacksRules : files.rules, files.data, sink];
     // NODE_ENV as in a deployed app (Express caches views then; nothing else here reads it).
     const base: ChildSetup = variant === 'zen' ? zenSetup() : { env: { ...process.env } };
     base.env = { ...base.env, NODE_ENV: process.env.NODE_ENV ?? 'production' };
@@ -396,7 +405,8 @@ function variantFigures(rounds: RoundFigures[], bare: RoundFigures[] | null): Va
 }
 
 const VARIANT_NAMES: Record<ServerVariant, string> = {
-  bare: 'without a firewall', moat: 'Moat', reporting: 'Moat, reporting on', zen: 'Zen (blocking, no token)',
+  bare: 'without a firewall', moat: 'Moat', reporting: 'Moat, reporting on', attacks: 'Moat, reporting on, attack detection on',
+  zen: 'Zen (blocking, no token)',
   layer: 'a pass-through app.use in Moat\'s place', listener: 'Moat in the node:http listener, before Express',
   prototypes: 'the same, requests built on Express\'s prototypes',
   prototypesBare: 'no firewall, requests built on Express\'s prototypes',
@@ -526,7 +536,9 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
       'from one address (127.0.0.1), so after its first request Moat\'s memo of quiet client IPs answers the IP stages; traffic ' +
       'from many addresses also pays the range seeks (about 0.5 µs per request, docs/performance.md). "Reporting on" is ' +
       `managed mode sending every decision (no sampling) in gzip batches to a local sink in the load generator's process, on its core ` +
-      `(${fmt(sink.batches)} batches, ${(sink.bytes / 2 ** 20).toFixed(1)} MiB received). The third table is the serving (main) thread's ` +
+      `(${fmt(sink.batches)} batches, ${(sink.bytes / 2 ** 20).toFixed(1)} MiB received). "Attack detection on" is the same with a ` +
+      'rules file that blocks every attack category: the request\'s path, query and headers are examined (clean, so the prefilter answers). ' +
+      'The third table is the serving (main) thread\'s ' +
       'CPU alone (Linux schedstat): the request path without GC helpers or the report worker, which on a server with more cores run beside it.' +
       `${setup.quick ? ' Quick run: figures are indicative only.' : ''}`,
     '',
@@ -651,7 +663,7 @@ async function serve(kind: ServerKind, variant: ServerVariant, rules: string, da
   type Options = import('../packages/moat/src/firewall/firewall.js').Firewall | import('../packages/moat/src/firewall/options.js').MoatOptions;
   let options: Options | null = null;
   if (variant === 'moat' || variant === 'listener' || variant === 'prototypes') options = { rules, data, trustedProxies: [], logger: false };
-  if (variant === 'reporting') {
+  if (variant === 'reporting' || variant === 'attacks') {
     const { createManagedFirewall } = await import('../packages/moat/src/managed/managed-firewall.js');
     options = createManagedFirewall({
       rules, data, hubUrl: sink, apiKey: 'bench', dir: mkdtempSync(join(tmpdir(), 'moat-server-bench-client-')),

@@ -6,6 +6,7 @@
 import { buildDataFile } from '../../packages/moat/src/data/build-data.js';
 import { writeRulesFile } from '../../packages/moat/src/format/write-rules.js';
 import type { IpRange } from '../../packages/moat/src/ip/range.js';
+import type { AttackSettings } from '../../packages/moat/src/rules/attack-settings.js';
 import { normalizeRule, type RuleInput } from '../../packages/moat/src/rules/normalize-rule.js';
 import type { Rule } from '../../packages/moat/src/rules/types.js';
 import { syntheticPatterns } from './synthetic.js';
@@ -22,6 +23,8 @@ export interface FullRulesOptions {
   loginLimit: number;
   /** More rules (IP blocks, allows) for the bench at hand. */
   extra?: readonly RuleInput[];
+  /** Attack detection settings written into the file (none: detection off). */
+  attacks?: AttackSettings;
 }
 
 /** Writes the rules file: path and user-agent patterns, the threat list, and one rule of every other kind. */
@@ -37,5 +40,5 @@ export function writeFullRules(o: FullRulesOptions, path: string): void {
     block('method', 'TRACE'),
     normalizeRule({ action: 'block', kind: 'rateLimit', value: '/login', rateLimit: { path: '/login', method: 'POST', limit: o.loginLimit, window: '60s' } }),
   ];
-  writeRulesFile(rules, path);
+  writeRulesFile(rules, path, o.attacks === undefined ? {} : { attacks: o.attacks });
 }
