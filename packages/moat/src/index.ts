@@ -35,7 +35,7 @@ export { DEFAULT_REDACTED_PARAMS } from './sync/redact-params.js';
 // The engine and its decisions.
 export { Engine } from './engine/engine.js';
 export type { EngineOptions, EngineParts } from './engine/engine.js';
-export type { MoatRequest, Decision, Treatment, Category, MonitorMatch } from './engine/decision.js';
+export type { MoatRequest, KnownKeyHashes, Decision, Treatment, Category, MonitorMatch } from './engine/decision.js';
 export type { RuleSet, RulesFileInfo } from './engine/rule-set.js';
 export type { DataSet, DataLabel, DataFileInfo, DataMode } from './data/data-set.js';
 export type { RangeLookup } from './ranges/range-table.js';

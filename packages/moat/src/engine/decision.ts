@@ -46,7 +46,12 @@ export interface MoatRequest {
    * replay of stored reports has these and never the values. When set, keyed rate limits and keyed bans
    * read the key from here instead of the headers or `user`; a key absent here counts by IP.
    */
-  knownKeyHashes?: ReadonlyMap<string, string>;
+  knownKeyHashes?: KnownKeyHashes;
+}
+
+/** Key hashes by key (`header:x-api-key`); a Map is one, a replay reads them from the report's text. */
+export interface KnownKeyHashes {
+  get(key: string): string | undefined;
 }
 
 export type Treatment = 'Allowed' | 'Blocked' | 'Passed';

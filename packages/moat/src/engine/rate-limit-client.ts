@@ -14,7 +14,7 @@
 import * as crypto from 'node:crypto';
 import { formatRateLimitKey } from '../rules/rate-limit-key.js';
 import type { RateLimitKey } from '../rules/types.js';
-import type { MoatRequest } from './decision.js';
+import type { KnownKeyHashes, MoatRequest } from './decision.js';
 
 const sha256: (text: string) => string = typeof crypto.hash === 'function'
   ? (text) => crypto.hash('sha256', text, 'base64url')
@@ -94,7 +94,7 @@ function keyName(key: RateLimitKey): string {
 /** Each key's text (`header:x-api-key`), made once per key object: the name known hashes are filed under. */
 const keyTexts = new WeakMap<RateLimitKey, string>();
 
-function knownKeyHash(key: RateLimitKey, known: ReadonlyMap<string, string>): string | null {
+function knownKeyHash(key: RateLimitKey, known: KnownKeyHashes): string | null {
   let text = keyTexts.get(key);
   if (text === undefined) {
     text = formatRateLimitKey(key);

@@ -4,10 +4,13 @@
  * for the same records. Memory is bounded whatever the stream's length: top lists and the distinct-IP
  * sets are capped, and say so when the cap made them approximate.
  */
-import type { Decision, MoatRequest, Treatment } from '../../engine/decision.js';
+import type { Decision, KnownKeyHashes, MoatRequest, Treatment } from '../../engine/decision.js';
 import type { Engine } from '../../engine/engine.js';
 import { normalizeHost } from '../../http/request-target.js';
 import { normalizePath } from '../../http/request-path.js';
+import { DistinctCounter, type DistinctCounterState } from '../../replay/distinct-counter.js';
+
+export { DistinctCounter, type DistinctCounterState };
 
 /** One recorded request: what the engine reads, plus when it came and what it got then (if known). */
 export interface ReplayRecord {
@@ -48,17 +51,32 @@ export function replayedRequest(r: ReplayRecord): MoatRequest {
   };
 }
 
-const NO_KEYS: ReadonlyMap<string, string> = new Map();
+const NO_KEYS: KnownKeyHashes = new Map<string, string>();
 
-/** `header:x-api-key=<hash> user=<hash>` by key; pairs that are not `<key>=<hash>` are ignored. */
-function knownKeyHashes(text: unknown): ReadonlyMap<string, string> {
-  if (typeof text !== 'string' || text === '') return NO_KEYS;
-  const known = new Map<string, string>();
-  for (const pair of text.split(' ')) {
-    const eq = pair.lastIndexOf('=');
-    if (eq > 0 && eq < pair.length - 1) known.set(pair.slice(0, eq), pair.slice(eq + 1));
+/**
+ * `header:x-api-key=<hash> user=<hash>` read by key when the engine asks, not split up front: a keyed
+ * replay judges a million reports, and a Map of slices per report was a twentieth of its judging. Tokens
+ * that are not `<key>=<hash>` are ignored; of two with the same key, the later counts.
+ */
+class KeysText implements KnownKeyHashes {
+  constructor(private readonly text: string) {}
+
+  get(key: string): string | undefined {
+    const text = this.text;
+    let found: string | undefined;
+    for (let start = 0; start < text.length;) {
+      let end = text.indexOf(' ', start);
+      if (end < 0) end = text.length;
+      const eq = text.lastIndexOf('=', end - 1);
+      if (eq === start + key.length && eq > start && eq < end - 1 && text.startsWith(key, start)) found = text.slice(eq + 1, end);
+      start = end + 1;
+    }
+    return found;
   }
-  return known;
+}
+
+function knownKeyHashes(text: unknown): KnownKeyHashes {
+  return typeof text !== 'string' || text === '' ? NO_KEYS : new KeysText(text);
 }
 
 export interface TopValue {
@@ -128,41 +146,6 @@ export class TopCounter {
 export interface TopCounterState {
   counts: [string, number][];
   maxDropped: number;
-}
-
-/** Distinct values, exact up to `cap`; beyond it the count is a lower bound (`atLeast`). */
-export class DistinctCounter {
-  private readonly seen = new Set<string>();
-  private full = false;
-
-  constructor(private readonly cap = 1_000_000) {}
-
-  add(value: string): void {
-    if (this.seen.size < this.cap) this.seen.add(value);
-    else if (!this.seen.has(value)) this.full = true;
-  }
-
-  get count(): number {
-    return this.seen.size;
-  }
-
-  state(): DistinctCounterState {
-    return { values: [...this.seen], full: this.full };
-  }
-
-  merge(other: DistinctCounterState): void {
-    if (other.full) this.full = true;
-    for (const value of other.values) this.add(value);
-  }
-
-  get atLeast(): boolean {
-    return this.full;
-  }
-}
-
-export interface DistinctCounterState {
-  values: string[];
-  full: boolean;
 }
 
 export interface ReplayExample {
