@@ -55,30 +55,25 @@ class Uint32Set {
 
   /** True when `value` was new. */
   add(value: number): boolean {
-    const stored = value + 1;
-    const slots = this.slots;
-    const mask = this.mask;
-    let i = Math.imul(value, 0x9e3779b1) >>> 0 & mask;
-    for (;;) {
-      const held = slots[i]!; // i ≤ mask < slots.length
-      if (held === stored) return false;
-      if (held === 0) break;
-      i = (i + 1) & mask;
-    }
-    slots[i] = stored;
-    if (++this.size * 2 > slots.length) this.grow();
+    const i = this.slotOf(value + 1);
+    if (this.slots[i] !== 0) return false;
+    this.slots[i] = value + 1;
+    if (++this.size * 2 > this.slots.length) this.grow();
     return true;
   }
 
   has(value: number): boolean {
-    const stored = value + 1;
+    return this.slots[this.slotOf(value + 1)] !== 0;
+  }
+
+  /** The slot holding `stored`, or the empty one where it would go (the table is never full). */
+  private slotOf(stored: number): number {
     const slots = this.slots;
     const mask = this.mask;
-    let i = Math.imul(value, 0x9e3779b1) >>> 0 & mask;
+    let i = Math.imul(stored - 1, 0x9e3779b1) >>> 0 & mask;
     for (;;) {
-      const held = slots[i]!;
-      if (held === stored) return true;
-      if (held === 0) return false;
+      const held = slots[i]!; // i ≤ mask < slots.length
+      if (held === stored || held === 0) return i;
       i = (i + 1) & mask;
     }
   }
