@@ -1,4 +1,4 @@
-// The SQLite scanner reads a page as columns joined by SQLite and splits them (sqlite/report-scan.ts).
+// The SQLite scanners of both previews read a page as columns joined by SQLite and split them (sqlite/column-page.ts).
 // Stored text is whatever clients sent, so the pages must equal a plain row-by-row read on values that
 // could break a join: the separator itself, NUL, other control characters, emoji, empty strings, NULL
 // against empty keys, counts and none; with pages cut in the middle of one second, and every column set.
@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { openReportScanner, scanSelectList, type ScanColumns, type ScanRow } from '../src/store/report-scan.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { ReportRecord } from '../src/store/store.js';
+import { openThresholdScanner, type ThresholdScanColumns, type ThresholdScanRow } from '../src/thresholds/threshold-preview-scan.js';
 
 const AWKWARD = ['', 'x\x00y', '\x1e\x1d,;', '😀 ünï', ',', 'k', ' '.repeat(3), 'plain'];
 /** The separator, in the user agents of the last reports only: the pages before them are split from columns, theirs read as rows. */
@@ -44,8 +45,8 @@ describe('SQLite scan pages read as columns equal the rows read one by one', () 
     raw = new Database(file);
     // What ingest would not write, set directly: keys text of every shape, and counts on some rows.
     const ids = raw.prepare('SELECT id FROM reports ORDER BY id').pluck().all() as number[];
-    const update = raw.prepare('UPDATE reports SET keys = ?, aggregate_count = ? WHERE id = ?');
-    ids.forEach((id, i) => update.run(i === 230 ? 'user=\x1f' : KEYS[i % KEYS.length], i % 4 === 0 ? i + 2 : null, id));
+    const update = raw.prepare('UPDATE reports SET keys = ?, aggregate_count = ?, status = ? WHERE id = ?');
+    ids.forEach((id, i) => update.run(i === 230 ? 'user=\x1f' : KEYS[i % KEYS.length], i % 4 === 0 ? i + 2 : null, i % 3 === 0 ? null : 200 + i, id));
   });
   after(() => {
     raw.close();
@@ -65,21 +66,49 @@ describe('SQLite scan pages read as columns equal the rows read one by one', () 
       assert.ok(expected.some((row) => row[10] === null) && (columns.keys !== true || expected.some((row) => row[10] === '')), 'NULL and empty keys both stored');
       const scanner = await openReportScanner({ kind: 'sqlite', file }, columns);
       try {
-        for (const size of [7, 1000]) {
-          const read: ScanRow[] = [];
-          const cursor = { ts: 0, id: 0 };
-          for (;;) {
-            const page = await scanner.page(siteId, 0, Number.MAX_SAFE_INTEGER, cursor, size);
-            if (page.length === 0) break;
-            read.push(...page);
-            cursor.ts = page[page.length - 1]![1];
-            cursor.id = page[page.length - 1]![0];
-          }
-          assert.deepEqual(read, expected);
-        }
+        await assertPagesEqual(scanner, siteId, expected);
+      } finally {
+        await scanner.close();
+      }
+    });
+  }
+
+  const thresholdSets: ThresholdScanColumns[] = [
+    { keys: true, status: true },
+    { keys: false, status: true, method: false, path: true, userAgent: false },
+    { keys: true, status: false, method: true, path: false },
+  ];
+  for (const columns of thresholdSets) {
+    it(`threshold scan, columns ${JSON.stringify(columns)}: every page, in pages of 7 and of 1,000`, async () => {
+      const column = (name: string, wanted: boolean | undefined) => (wanted === false ? 'NULL' : name);
+      const expected = raw.prepare(`SELECT id, ts, ip, ${column('method', columns.method)}, ${column('path', columns.path)}, ${column('user_agent', columns.userAgent)},
+        treatment, aggregate_count, ${columns.keys ? 'keys' : 'NULL'}, ${columns.status ? 'status' : 'NULL'} FROM reports WHERE site_id = ? ORDER BY ts, id`)
+        .raw().all(siteId) as ThresholdScanRow[];
+      assert.ok(!columns.status || (expected.some((row) => row[9] === null) && expected.some((row) => row[9] !== null)), 'statuses and none');
+      const scanner = await openThresholdScanner({ kind: 'sqlite', file }, columns);
+      try {
+        await assertPagesEqual(scanner, siteId, expected);
       } finally {
         await scanner.close();
       }
     });
   }
 });
+
+/** Every page of `scanner` in pages of 7 (cut inside a second) and of 1,000, joined: the rows of `expected`. */
+async function assertPagesEqual<Row extends [number, number, ...unknown[]]>(
+  scanner: { page(siteId: number, from: number, to: number, cursor: { ts: number; id: number }, limit: number): Promise<Row[]> }, siteId: number, expected: Row[],
+): Promise<void> {
+  for (const size of [7, 1000]) {
+    const read: Row[] = [];
+    const cursor = { ts: 0, id: 0 };
+    for (;;) {
+      const page = await scanner.page(siteId, 0, Number.MAX_SAFE_INTEGER, cursor, size);
+      if (page.length === 0) break;
+      read.push(...page);
+      cursor.ts = page[page.length - 1]![1];
+      cursor.id = page[page.length - 1]![0];
+    }
+    assert.deepEqual(read, expected, `pages of ${size}`);
+  }
+}

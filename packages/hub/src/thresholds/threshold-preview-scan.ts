@@ -4,6 +4,7 @@
  * stored hashed keys, when the store has them). Same index, same keyset, the same split by client.
  */
 import { clientHalfClause, POSTGRES_SPLIT, SCAN_MMAP_BYTES, SQLITE_SPLIT, type ClientHalf, type ReportScanSource, type ScanCursor } from '../store/report-scan.js';
+import { ColumnPageReader, type PageColumn } from '../store/sqlite/column-page.js';
 
 /**
  * id, ts, ip, method, path, user agent, treatment code (0 Passed, 1 Allowed, 2 Blocked), aggregate count,
@@ -61,16 +62,19 @@ export async function openThresholdScanner(source: ReportScanSource, read: Thres
     const statusStored = hasColumn('status');
     // Without stored keys every report counts by IP, so the split is by IP too.
     const split = half?.keyKind !== undefined && !keysStored ? { half: half.half } : half;
-    // Each page its own read transaction: a long scan never holds one WAL snapshot (see the rule preview's scanner).
-    const stmt = db.prepare<[number, number, number, number, number, number], ThresholdScanRow>(
-      `SELECT ${selectList(read, read.keys && keysStored, read.status && statusStored)} FROM reports INDEXED BY reports_site_ts
-      WHERE site_id = ? AND ts >= ? AND ts < ? AND (ts > ? OR id > ?)${clientHalfClause(split, SQLITE_SPLIT)} ORDER BY ts, id LIMIT ?`,
-    ).raw();
+    // Each page its own read transaction: a long scan never holds one WAL snapshot; read as columns (see the rule preview's scanner).
+    const text = (sql: string, wanted: boolean | undefined): PageColumn => (wanted === false ? null : { sql, type: 'text' });
+    const pages = new ColumnPageReader<ThresholdScanRow>(db, [
+      { sql: 'id', type: 'int' }, { sql: 'ts', type: 'int' }, { sql: 'ip', type: 'text' }, text('method', read.method), text('path', read.path),
+      text('user_agent', read.userAgent), { sql: 'treatment', type: 'int' }, { sql: 'aggregate_count', type: 'int?' },
+      read.keys && keysStored ? { sql: 'keys', type: 'text?' } : null, read.status && statusStored ? { sql: 'status', type: 'int?' } : null,
+    ], `FROM reports INDEXED BY reports_site_ts
+      WHERE site_id = ? AND ts >= ? AND ts < ? AND (ts > ? OR id > ?)${clientHalfClause(split, SQLITE_SPLIT)} ORDER BY ts, id LIMIT ?`);
     const byId = db.prepare<[number, number], [number, ...ExampleRow]>(`SELECT ${EXAMPLE_COLUMNS} FROM reports WHERE id = ? AND site_id = ?`).raw();
     return {
       keysStored,
       statusStored,
-      page: async (siteId, from, to, cursor, limit) => stmt.all(siteId, Math.max(from, cursor.ts), to, cursor.ts, cursor.id, limit),
+      page: async (siteId, from, to, cursor, limit) => pages.page(siteId, Math.max(from, cursor.ts), to, cursor.ts, cursor.id, limit),
       byIds: async (siteId, ids) => {
         const found = new Map<number, ExampleRow>();
         for (const id of ids) {
