@@ -22,7 +22,7 @@ describe('PostgreSQL outage handling (pure parts)', () => {
     const lines: string[] = [];
     let now = 1_000_000;
     const log = new OutageLog((line) => lines.push(line), () => now);
-    log.succeeded();
+    log.succeeded(now);
     assert.deepEqual(lines, [], 'no line without an outage');
     for (let i = 0; i < 1000; i++) log.failed(new Error('Connection terminated unexpectedly'));
     assert.equal(lines.length, 1);
@@ -33,11 +33,30 @@ describe('PostgreSQL outage handling (pure parts)', () => {
     assert.equal(lines.length, 2);
     assert.match(lines[1]!, /still unavailable after 60 s \(1000 connection errors since the last message\)/);
     now += 5_000;
-    log.succeeded();
-    log.succeeded();
+    log.succeeded(now - 1);
+    log.succeeded(now);
     assert.equal(lines.length, 3);
     assert.match(lines[2]!, /PostgreSQL is back after 65 s \(1001 connection errors\)/);
     assert.equal(log.unavailable, false);
+  });
+
+  it('a statement answered before the outage began does not end it (no false recovery while the database crashes)', () => {
+    const lines: string[] = [];
+    let now = 5_000_000;
+    const log = new OutageLog((line) => lines.push(line), () => now);
+    const inFlight = log.time();
+    now += 3;
+    log.failed(new Error('Connection terminated unexpectedly'));
+    now += 2;
+    log.succeeded(inFlight); // sent before the crash, its answer read just after the first error
+    assert.equal(log.unavailable, true);
+    log.failed(new Error('Connection terminated unexpectedly'));
+    assert.equal(lines.length, 1, lines.join('\n'));
+    now += 1_000;
+    const fresh = log.time();
+    log.succeeded(fresh);
+    assert.equal(log.unavailable, false);
+    assert.deepEqual(lines.map((line) => /is (unavailable|back)/.exec(line)?.[1]), ['unavailable', 'back']);
   });
 
   it('readiness shares one check among concurrent callers, reuses it briefly, and times out a check that never answers', async () => {

@@ -42,9 +42,19 @@ export class OutageLog {
     this.errorsSinceLine = 0;
   }
 
-  /** A statement succeeded: ends an outage, if there was one. Cheap when there was none (hot path). */
-  succeeded(): void {
-    if (this.downSince === undefined) return;
+  /** The clock outages are measured by: stamp a statement with it when it starts, for succeeded(). */
+  time(): number {
+    return this.now();
+  }
+
+  /**
+   * A statement that started at `startedAt` (from time()) succeeded: ends an outage, if there was one.
+   * One answered before the outage began is no news: when a database crashes, statements already answered
+   * on connections not yet cut still resolve just after the first error, and would log a false recovery.
+   * Cheap when there is no outage (hot path).
+   */
+  succeeded(startedAt: number): void {
+    if (this.downSince === undefined || startedAt < this.downSince) return;
     const seconds = Math.round((this.now() - this.downSince) / 1000);
     this.log(`Moat hub: PostgreSQL is back after ${seconds} s (${this.errorsInOutage} connection errors)`);
     this.downSince = undefined;

@@ -45,9 +45,10 @@ export class StorePool extends pg.Pool {
     const base = pg.Pool.prototype.query as (...a: unknown[]) => unknown;
     const last = args[args.length - 1];
     if (typeof last === 'function' || typeof (args[0] as { submit?: unknown })?.submit === 'function') return base.apply(this, args);
+    const startedAt = this.outage.time();
     return (base.apply(this, args) as Promise<unknown>).then(
       (result) => {
-        this.outage.succeeded();
+        this.outage.succeeded(startedAt);
         return result;
       },
       (error: unknown) => {

@@ -28,10 +28,11 @@ export async function withTransaction<T>(pool: Pool, task: (client: PoolClient) 
   client.on('error', onError);
   let failed = false;
   try {
+    const startedAt = store?.outage.time() ?? 0;
     await client.query('BEGIN');
     const result = await task(client);
     await client.query('COMMIT');
-    store?.outage.succeeded();
+    store?.outage.succeeded(startedAt);
     return result;
   } catch (error) {
     failed = true;
