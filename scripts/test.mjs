@@ -34,9 +34,11 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
+// A test that hangs fails after 20 minutes (the longest takes about 4) instead of holding the run until
+// CI's own limit, which would report nothing about which one it was.
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
+  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=1200000', ...files],
   { cwd: root, stdio: 'inherit', env: { ...process.env, MOAT_TEST: '1' } },
 );
 process.exit(result.status ?? 1);

@@ -17,6 +17,9 @@ const config = {
   client: { client: 'moat', version: '1.2.3', framework: 'express', hostname: 'web-1', processId: '42' },
 };
 
+/** An answer as timedFetch hands it on, its reads unbounded (a Response in memory always ends). */
+const answer = (body: string | null, init: ResponseInit) => ({ response: new Response(body, init), within: <T>(work: Promise<T>) => work });
+
 test('the downsync URL carries the Wafris parameters, the key path-escaped, and wait only when long-polling', () => {
   const plain = new URL(downsyncUrl(config, 'http://127.0.0.1:1/v2/downsync/', 'custom_rules-v1.db', -1));
   assert.equal(plain.pathname, '/v2/downsync/custom_rules/key%2Fwith%20slash');
@@ -27,13 +30,13 @@ test('the downsync URL carries the Wafris parameters, the key path-escaped, and 
 });
 
 test('an answer other than 200 or 304 is a SyncError: 401/403 stop syncing, any other status is http-<status>', async () => {
-  await throwUnlessOk(new Response(null, { status: 304 }), config, 'http://hub/x');
-  await throwUnlessOk(new Response('file', { status: 200 }), config, 'http://hub/x');
+  await throwUnlessOk(answer(null, { status: 304 }), config, 'http://hub/x');
+  await throwUnlessOk(answer('file', { status: 200 }), config, 'http://hub/x');
   for (const status of [401, 403]) {
-    await assert.rejects(throwUnlessOk(new Response('no', { status }), config, 'http://hub/x?k=1'),
+    await assert.rejects(throwUnlessOk(answer('no', { status }), config, 'http://hub/x?k=1'),
       (e: unknown) => e instanceof SyncError && e.reason === 'unauthorized' && e.code === 'MOAT_ERR_SYNC_UNAUTHORIZED');
   }
-  await assert.rejects(throwUnlessOk(new Response('down for maintenance', { status: 503 }), config, 'http://hub/x'),
+  await assert.rejects(throwUnlessOk(answer('down for maintenance', { status: 503 }), config, 'http://hub/x'),
     (e: unknown) => e instanceof SyncError && e.reason === 'http-503' && e.code === 'MOAT_ERR_SYNC_HTTP' && e.message.includes('down for maintenance'));
 });
 

@@ -203,3 +203,38 @@ test('a broken current file on disk at start falls back to the bundled rules fil
     cleanup();
   }
 });
+
+test('a body read the platform never settles: closing ends the download at once, and so does the idle timeout', { timeout: 60_000 }, async () => {
+  // What a fetch body can do after an abort when its socket is already gone: never end, never fail. Here
+  // a stream that never answers stands in for it, behind a real exchange with a server that stalls.
+  const { createServer } = await import('node:http');
+  const { timedFetch } = await import('../src/sync/http-fetch.js');
+  const { downloadBody } = await import('../src/sync/download-body.js');
+  const { SyncError } = await import('../src/sync/sync-error.js');
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': '100000' });
+    res.write(Buffer.alloc(1000));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  const { dir, cleanup } = tempDir();
+  const silent = () => new Response(new ReadableStream<Uint8Array>({ pull: () => new Promise<void>(() => undefined) }));
+  try {
+    const closing = new AbortController();
+    const timed = await timedFetch(url, { idleTimeoutMs: 600_000, totalTimeoutMs: 600_000, maxRedirects: 0, signal: closing.signal });
+    const stuck = { ...timed, response: silent() };
+    const download = downloadBody(stuck, join(dir, 'a.part'), 1 << 20, () => undefined);
+    closing.abort(new SyncError('closed', 'the firewall is closing'));
+    await assert.rejects(download, (e: unknown) => e instanceof SyncError && e.reason === 'closed');
+    timed.dispose();
+
+    const idle = await timedFetch(url, { idleTimeoutMs: 50, totalTimeoutMs: 600_000, maxRedirects: 0 });
+    await assert.rejects(downloadBody({ ...idle, response: silent() }, join(dir, 'b.part'), 1 << 20, () => undefined),
+      (e: unknown) => e instanceof SyncError && e.reason === 'timeout' && /no answer/.test(e.message));
+    idle.dispose();
+  } finally {
+    server.closeAllConnections();
+    server.close();
+    cleanup();
+  }
+});

@@ -406,7 +406,7 @@ export class ReportSender {
       try {
         status = timed.response.status;
         // Error answers are quoted in the log; a success may list records the Moat hub refused one by one.
-        answer = await timed.response.text().catch(() => '');
+        answer = await timed.within(timed.response.text()).catch(() => '');
         if (status < 200 || status >= 300) detail = answer.slice(0, 200);
       } finally {
         timed.dispose();

@@ -316,13 +316,13 @@ export class CategorySync<T> {
       const { response } = timed;
       this.push = pushAnswerOf(response, waitSeconds);
       if (response.status === 304) {
-        await response.body?.cancel().catch(() => {});
+        if (response.body !== null) await timed.within(response.body.cancel().catch(() => {}));
         this.st.notModified++;
         this.st.lastResult = 'not-modified';
         this.checked(current);
         return 304;
       }
-      await throwUnlessOk(response, config, url);
+      await throwUnlessOk(timed, config, url);
       await this.install(timed, refreshLock);
       return 200;
     } finally {

@@ -18,7 +18,7 @@ export async function downloadBody(
   const declared = response.headers.get('content-length');
   const expected = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null;
   if (expected !== null && expected > maxBytes) {
-    await response.body?.cancel().catch(() => {});
+    if (response.body !== null) await timed.within(response.body.cancel().catch(() => {}));
     throw new SyncError('too-large', `the hub offers ${expected} bytes, more than the ${maxBytes} allowed (maxDownloadBytes)`);
   }
   const hash = createHash('sha256');
@@ -26,8 +26,11 @@ export async function downloadBody(
   const file = await open(tmpPath, 'wx');
   try {
     if (response.body === null) throw new SyncError('empty', 'the hub answered 200 without a body');
+    const reader = response.body.getReader();
     try {
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      for (;;) {
+        const { done, value: chunk } = await timed.within(reader.read());
+        if (done) break;
         timed.activity();
         size += chunk.byteLength;
         if (size > maxBytes) throw new SyncError('too-large', `download exceeds the ${maxBytes} bytes allowed (maxDownloadBytes)`);
@@ -36,6 +39,8 @@ export async function downloadBody(
         onChunk();
       }
     } catch (error) {
+      // Not awaited: the body of an aborted fetch may never settle (http-fetch.ts, within).
+      reader.cancel().catch(() => {});
       throw fetchError(error, timed.signal, timed.url);
     }
     if (expected !== null && size !== expected) {

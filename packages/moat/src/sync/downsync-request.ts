@@ -37,13 +37,14 @@ export function pushAnswerOf(response: Response, waitSeconds: number): PushAnswe
 }
 
 /** Throws for an answer that is neither 200 nor 304: a refused key (which stops syncing) or any other status. */
-export async function throwUnlessOk(response: Response, config: RequestConfig, url: string): Promise<void> {
+export async function throwUnlessOk(timed: Pick<TimedResponse, 'response' | 'within'>, config: RequestConfig, url: string): Promise<void> {
+  const { response } = timed;
   if (response.status === 200 || response.status === 304) return;
   if (response.status === 401 || response.status === 403) {
-    await response.body?.cancel().catch(() => {});
+    if (response.body !== null) await timed.within(response.body.cancel().catch(() => {}));
     throw new SyncError('unauthorized', `the hub refused the API key for ${config.category} (${response.status} from ${redact(url)}); ` +
       'downsync stopped: check WAFRIS_API_KEY / apiKey');
   }
-  const text = await response.text().catch(() => '');
+  const text = await timed.within(response.text()).catch(() => '');
   throw new SyncError(`http-${response.status}`, `${config.category}: the hub answered ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
 }

@@ -23,40 +23,71 @@ export interface TimedResponse {
   /** Call on every body chunk: restarts the inactivity timer. */
   activity(): void;
   signal: AbortSignal;
+  /**
+   * Settles as `work` does (reading the body), or rejects with why the exchange stopped (no activity,
+   * overall limit, the caller's abort), whichever comes first. A read is never left to the platform's
+   * fetch to end after an abort: one left pending with its socket gone is never settled, and whatever
+   * awaits it (a closing firewall) would wait for ever.
+   */
+  within<T>(work: Promise<T>): Promise<T>;
   dispose(): void;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export async function timedFetch(url: string, options: TimedFetchOptions): Promise<TimedResponse> {
+  // Our own timers and listeners end the exchange (`stop`), not only the signals handed to fetch: they
+  // are held by the timer list and the caller's controller, so they fire even when nothing else holds the
+  // request any more.
+  let stop!: (reason: SyncError) => void;
+  const stopped = new Promise<never>((_, reject) => { stop = reject; });
+  stopped.catch(() => {}); // observed by within() when a body is read; nobody else need be told
   const idle = new AbortController();
+  const total = new AbortController();
+  const end = (controller: AbortController, reason: SyncError) => {
+    controller.abort(reason);
+    stop(reason);
+  };
   let timer: NodeJS.Timeout | undefined;
   const activity = () => {
     clearTimeout(timer);
-    timer = setTimeout(() => idle.abort(new SyncError('timeout', `no answer from ${redact(url)} for ${options.idleTimeoutMs} ms`)), options.idleTimeoutMs);
+    timer = setTimeout(() => end(idle, new SyncError('timeout', `no answer from ${redact(url)} for ${options.idleTimeoutMs} ms`)), options.idleTimeoutMs);
     timer.unref();
   };
-  const signals = [idle.signal, AbortSignal.timeout(options.totalTimeoutMs)];
-  if (options.signal) signals.push(options.signal);
+  const totalTimer = setTimeout(() => end(total, new SyncError('timeout', `${redact(url)} took too long (overall limit)`)), options.totalTimeoutMs);
+  totalTimer.unref();
+  const signals = [idle.signal, total.signal];
+  const caller = options.signal;
+  const onCallerAbort = () => stop(fetchError(caller!.reason, caller!, url));
+  if (caller) {
+    signals.push(caller);
+    if (caller.aborted) onCallerAbort();
+    else caller.addEventListener('abort', onCallerAbort, { once: true });
+  }
   const signal = AbortSignal.any(signals);
-  const dispose = () => clearTimeout(timer);
+  const within = <T>(work: Promise<T>) => Promise.race([work, stopped]);
+  const dispose = () => {
+    clearTimeout(timer);
+    clearTimeout(totalTimer);
+    caller?.removeEventListener('abort', onCallerAbort);
+  };
   activity();
   let current = url;
   try {
     for (let redirects = 0; ; redirects++) {
       let response: Response;
       try {
-        response = await fetch(current, {
+        response = await within(fetch(current, {
           method: options.method ?? 'GET', headers: options.headers, body: options.body, redirect: 'manual', signal,
-        });
+        }));
       } catch (error) {
         throw fetchError(error, signal, current);
       }
       if (!REDIRECTS.has(response.status)) {
         activity();
-        return { response, url: current, activity, signal, dispose };
+        return { response, url: current, activity, signal, within, dispose };
       }
-      await response.body?.cancel().catch(() => {});
+      if (response.body !== null) await within(response.body.cancel().catch(() => {}));
       const location = response.headers.get('location');
       if (location === null) throw new SyncError('bad-redirect', `${response.status} from ${redact(current)} without a Location`);
       if (redirects >= options.maxRedirects) throw new SyncError('too-many-redirects', `more than ${options.maxRedirects} redirects from ${redact(url)}`);
