@@ -98,11 +98,11 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     for (const row of servers.rows) { positive(row.bare, `${row.server} bare`); positive(row.moat, `${row.server} moat`); }
     // Quick mode runs every variant, Zen and attack detection included, and measures the servers' CPU per request. Express also
     // runs a pass-through layer and Moat in the node:http listener, also on prototype-built requests (server-bench.ts).
-    assert.deepEqual(servers.setup.variants, ['bare', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare']);
+    assert.deepEqual(servers.setup.variants, ['bare', 'control', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare']);
     for (const row of servers.rows) {
       const expected = row.server === 'express'
-        ? ['bare', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'] as const
-        : ['bare', 'moat', 'reporting', 'attacks', 'zen'] as const;
+        ? ['bare', 'control', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'] as const
+        : ['bare', 'control', 'moat', 'reporting', 'attacks', 'zen'] as const;
       assert.deepEqual(Object.keys(row.variants).sort(), [...expected].sort(), row.server);
       for (const v of expected) {
         const f = row.variants[v];
@@ -144,6 +144,8 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     assert.match(text, /\| threshold preview: .* of target \|/);
     assert.match(text, /server CPU per request/);
     assert.match(text, /vs Zen/);
+    // Every run shows its own noise floor: the bare server measured again as a variant.
+    assert.match(text, /no firewall again \(the run's noise floor\) \| [\d,]+ \| without Moat/);
     const linked = [...text.matchAll(/!\[[^\]]*\]\(([^)]+\.svg)\)/g)].map((m) => m[1]);
     for (const name of ['lookup', 'engine', 'servers', 'servers-cpu', 'memory', 'sync', 'scale']) assert.ok(linked.some((l) => l.endsWith(`-${name}.svg`)), `chart ${name} not linked`);
     for (const l of linked) {

@@ -117,6 +117,12 @@ export function headlineTable(r: BenchResults): string {
     // CPU per request is the steadier figure (see the servers section); older results lack it.
     const v = s.variants ?? {};
     const bare = v.bare;
+    // The bare server again as a variant: what identical servers differ by in this run (results from 2026-12-04 on).
+    const control = v.control;
+    if (bare && control?.vsBare) {
+      lines.push(`| ${s.server} hello world, req/s, no firewall again (the run's noise floor) | ${n(Math.round(control.reqPerSecond))} | without Moat ${n(Math.round(bare.reqPerSecond))} | ${pct(control.vsBare.change.median)} (quartiles ${pct(control.vsBare.change.spread[0])} … ${pct(control.vsBare.change.spread[1])}) |`);
+      lines.push(`| ${s.server} hello world, server CPU per request, no firewall again (the run's noise floor) | ${us(control.cpuUs)} | without Moat ${us(bare.cpuUs)} | ${signedUs(control.vsBare.cpuAddedUs.median)} (quartiles ${signedUs(control.vsBare.cpuAddedUs.spread[0])} … ${signedUs(control.vsBare.cpuAddedUs.spread[1])}) |`);
+    }
     // Attack detection on (every category blocking), reporting on: results from 2026-12-03 on.
     const attacks = v.attacks;
     if (bare && attacks?.vsBare) {

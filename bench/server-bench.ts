@@ -5,8 +5,8 @@
  * Zen by Aikido (`@aikidosec/firewall`), the closest open-source peer, on the same servers.
  *
  * Each server runs in its own child process (this file, started with `--serve`), and so does the load
- * generator (autocannon, `--load`): neither shares a thread or a heap with the bench's big inputs. Rounds
- * rotate which variant goes first. Two figures per variant and round: requests/s (autocannon) and the
+ * generator (autocannon, `--load`): neither shares a thread or a heap with the bench's big inputs. Each
+ * round runs the variants in a new order. Two figures per variant and round: requests/s (autocannon) and the
  * server's CPU time per request (`process.cpuUsage()` of the server process, all its threads, sampled
  * over IPC at the start and end of the round). CPU time is the figure to quote: on a shared machine
  * req/s moves with whatever else runs, CPU time per request hardly does.
@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IpRange } from '../packages/moat/src/ip/range.js';
 import { writeFullRules, writeThreatData } from './lib/full-load.js';
-import { median } from './lib/measure.js';
+import { median, rng } from './lib/measure.js';
 import { pairedChange, pairedDifference, type PairedFigure } from './lib/paired-rounds.js';
 import { syntheticRanges } from './lib/synthetic.js';
 import { normalizeAttackSettings } from '../packages/moat/src/rules/attack-settings.js';
@@ -31,7 +31,9 @@ export type ServerKind = 'node:http' | 'express' | 'fastify';
 const SERVERS: readonly ServerKind[] = ['node:http', 'express', 'fastify'];
 
 /**
- * bare: no firewall. moat: Moat standalone, judging every request. reporting: Moat in managed mode,
+ * bare: no firewall. control: no firewall either, in processes of its own, measured as a variant against
+ * bare: what two identical servers differ by in this run (its noise floor; a change within its quartiles
+ * is not told apart from nothing). moat: Moat standalone, judging every request. reporting: Moat in managed mode,
  * reporting every decision to a hub stand-in. attacks: the same with attack detection on (every category
  * blocking). zen: Zen by Aikido in blocking mode, without a token.
  * Express only: layer, a pass-through `app.use((req, res, next) => next())` in Moat's place (what any
@@ -40,8 +42,8 @@ const SERVERS: readonly ServerKind[] = ['node:http', 'express', 'fastify'];
  * whose requests are built on the app's prototypes (`createServer(expressServerOptions(app), withMoat(app))`);
  * prototypesBare, bare Express on such a server (no firewall), the baseline that tells Moat's part from Express's gain.
  */
-export type ServerVariant = 'bare' | 'moat' | 'reporting' | 'attacks' | 'zen' | 'layer' | 'listener' | 'prototypes' | 'prototypesBare';
-export const SERVER_VARIANTS: readonly ServerVariant[] = ['bare', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'];
+export type ServerVariant = 'bare' | 'control' | 'moat' | 'reporting' | 'attacks' | 'zen' | 'layer' | 'listener' | 'prototypes' | 'prototypesBare';
+export const SERVER_VARIANTS: readonly ServerVariant[] = ['bare', 'control', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'];
 
 /** The variants that only mean something on Express (see ServerVariant). */
 const EXPRESS_ONLY: readonly ServerVariant[] = ['layer', 'listener', 'prototypes', 'prototypesBare'];
@@ -405,12 +407,27 @@ function variantFigures(rounds: RoundFigures[], bare: RoundFigures[] | null): Va
 }
 
 const VARIANT_NAMES: Record<ServerVariant, string> = {
-  bare: 'without a firewall', moat: 'Moat', reporting: 'Moat, reporting on', attacks: 'Moat, reporting on, attack detection on',
+  bare: 'without a firewall', control: 'without a firewall again (noise floor)', moat: 'Moat', reporting: 'Moat, reporting on', attacks: 'Moat, reporting on, attack detection on',
   zen: 'Zen (blocking, no token)',
   layer: 'a pass-through app.use in Moat\'s place', listener: 'Moat in the node:http listener, before Express',
   prototypes: 'the same, requests built on Express\'s prototypes',
   prototypesBare: 'no firewall, requests built on Express\'s prototypes',
 };
+
+/** The order of one round: 0 … n − 1 shuffled (Fisher–Yates). */
+function shuffled(n: number, random: () => number): number[] {
+  const order = Array.from({ length: n }, (_, k) => k);
+  for (let k = n - 1; k > 0; k--) {
+    const j = Math.floor(random() * (k + 1));
+    [order[k], order[j]] = [order[j]!, order[k]!];
+  }
+  return order;
+}
+
+/** One seed per server kind: every run shuffles its rounds the same way. */
+function round0Seed(kind: ServerKind): number {
+  return 1 + SERVERS.indexOf(kind);
+}
 
 /** Runs the server bench; see ServerBenchOptions. */
 export async function runServerBench(options: ServerBenchOptions = {}): Promise<ServerBenchResult> {
@@ -458,10 +475,12 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
       for (const list of running) for (const server of list) await load(quick ? 0.3 : 2)(server.port);
       const rounds: RoundFigures[][] = variants.map(() => []);
       let errors = 0;
+      const random = rng(round0Seed(kind));
       for (let round = 0; round < setup.rounds; round++) {
-        // Rotate the order so no variant always runs first or last, and each variant's processes in turn.
-        for (let k = 0; k < variants.length; k++) {
-          const v = (round + k) % variants.length;
+        // A fresh order each round, so no variant always runs first or last, or always after the same one
+        // (with a fixed rotation, whatever a server leaves behind, its connections' teardown and the caches
+        // it filled, always lands on the same neighbour); each variant's processes in turn.
+        for (const v of shuffled(variants.length, random)) {
           const figures = await measureRound(running[v]![round % setup.processes]!, load(setup.seconds));
           errors += figures.failed;
           rounds[v]!.push(figures);
@@ -524,7 +543,7 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
     '## Server throughput and CPU per request, with and without a firewall',
     '',
     `Hello world, \`GET ${REQUEST_PATH}\` with a browser user agent, autocannon ${setup.connections} connections, ` +
-      `${setup.rounds} rounds of ${setup.seconds} s per variant (rotating order); each server in its own process, ` +
+      `${setup.rounds} rounds of ${setup.seconds} s per variant (the order shuffled each round); each server in its own process, ` +
       `${setup.processes ?? 1} process${(setup.processes ?? 1) > 1 ? 'es' : ''} per variant taken in turn by the rounds (a process's own luck in memory placement averages out)` +
       `${PIN ? ', servers pinned to core 0 and the load generator to core 1' : ', sharing the cores with the load generator'}. ` +
       'Figures are medians over the rounds; each change is the median of the per-round changes against the bare server of the same ' +
@@ -538,6 +557,9 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
       `managed mode sending every decision (no sampling) in gzip batches to a local sink in the load generator's process, on its core ` +
       `(${fmt(sink.batches)} batches, ${(sink.bytes / 2 ** 20).toFixed(1)} MiB received). "Attack detection on" is the same with a ` +
       'rules file that blocks every attack category: the request\'s path, query and headers are examined (clean, so the prefilter answers). ' +
+      '"Without a firewall again" is the bare server once more, in processes of its own, measured like a variant against bare: ' +
+      'the change two identical servers show in this run, its noise floor. A firewall\'s change within that row\'s quartiles ' +
+      'is not told apart from nothing by this run. ' +
       'The third table is the serving (main) thread\'s ' +
       'CPU alone (Linux schedstat): the request path without GC helpers or the report worker, which on a server with more cores run beside it.' +
       `${setup.quick ? ' Quick run: figures are indicative only.' : ''}`,
