@@ -154,3 +154,40 @@ test('a request beyond the attack work cap passes with an attack-cut note, count
   // The same attack alone is blocked: the cap, not the detector, let it through.
   assert.equal(engine.evaluate({ ip: '192.0.2.1', path: '/', url: '/', body: { kind: 'form', text: `q=${encodeURIComponent("x' OR 1=1--")}` } }).treatment, 'Blocked');
 });
+
+test('a repeated request target is judged as the first time: monitor matches on every repeat, headers still read, exclusions per input', () => {
+  const file = join(dir, 'repeat.moat');
+  writeRulesFile([], file, { attacks: parseRulesSource(`attacks:
+  sqli: monitor
+  xss: block
+  exclude:
+    - path: /editor
+      categories: [xss]
+      params: [query.content]
+`).attacks });
+  const engine = new Engine({ rules: loadRulesFile(file) });
+  const ua = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0';
+  const judge = (url: string, userAgent = ua) => {
+    const path = url.split('?')[0]!;
+    return engine.evaluate({ ip: '192.0.2.1', method: 'GET', path, url, userAgent, headers: { 'user-agent': userAgent } });
+  };
+  const injected = `/search?q=${encodeURIComponent("x' OR 1=1--")}`;
+  for (let k = 0; k < 3; k++) {
+    const d = judge(injected);
+    assert.equal(d.treatment, 'Passed', `repeat ${k}`);
+    assert.deepEqual(d.monitored.map((m) => m.category), ['attack-sqli'], `repeat ${k}`);
+  }
+  for (let k = 0; k < 3; k++) {
+    const d = judge('/search?q=shoes&page=2');
+    assert.equal(d.treatment, 'Passed');
+    assert.deepEqual(d.monitored, []);
+  }
+  // The clean target again, now with an attack in the User-Agent: the headers are read after the target.
+  const viaHeader = judge('/search?q=shoes&page=2', '<script>alert(1)</script>');
+  assert.equal(viaHeader.treatment, 'Blocked');
+  assert.equal(viaHeader.category, 'attack-xss');
+  for (let k = 0; k < 2; k++) {
+    assert.equal(judge(`/editor?content=${encodeURIComponent('<script>alert(1)</script>')}`).treatment, 'Passed', `excluded field, repeat ${k}`);
+    assert.equal(judge(`/editor?title=${encodeURIComponent('<script>alert(1)</script>')}`).treatment, 'Blocked', `other field, repeat ${k}`);
+  }
+});

@@ -273,4 +273,11 @@ test('recent values: a slot holds the last value put in it, confirmed by content
   }
   memo.set('', 7);
   assert.equal(memo.get(''), 7);
+  // Same length and same sampled characters, so the same hash and slot: told apart by the string itself.
+  const wide = new RecentValues<number>(4, 64);
+  wide.set('a0cdefghijklmnop', 1);
+  assert.equal(wide.get('a1cdefghijklmnop'), undefined);
+  wide.set('a1cdefghijklmnop', 2);
+  assert.equal(wide.get('a0cdefghijklmnop'), undefined);
+  assert.equal(wide.get('a1cdefghijklmnop'), 2);
 });

@@ -101,6 +101,12 @@ export class RequestAttackScan implements RequestAttacks {
     path: new RecentValues(256, 1024), query: new RecentValues(1024, 1024), body: new RecentValues(256, 1024),
     json: new RecentValues(16, 1024), header: new RecentValues(256, 1024), cookie: new RecentValues(256, 1024),
   };
+  /**
+   * Request targets (path and query, raw) found clean a moment ago, with the category set: most requests
+   * repeat a target, and one lookup then stands for the path's and every query part's reading. Only
+   * without exclusions, under which every input is checked for the same categories.
+   */
+  private cleanTargets = new RecentValues<AttackCategorySet>(TARGET_SLOTS, 1024);
   private memoPolicy: AttackPolicy | null = null;
   private readonly formValues = new FormValueDecoder();
   /** rawBodyHints() of the form body being read. */
@@ -139,6 +145,33 @@ export class RequestAttackScan implements RequestAttacks {
     this.excluded = policy.exclusions.length === 0 ? null : applicableExclusions(policy.exclusions, (req.path ?? '/').toLowerCase());
     this.workStart = workSteps();
     const url = req.url ?? req.path ?? '/';
+    const enabled = policy.block | policy.monitor;
+    if (this.excluded !== null || this.cleanTargets.get(url) !== enabled) {
+      if (this.target(url)) return this;
+      // Nothing matched in the target, not even in monitor mode.
+      if (this.excluded === null && this.monitor === null) this.cleanTargets.set(url, enabled);
+    }
+    const body = req.body;
+    if (body !== undefined) {
+      if (body.kind === 'form') {
+        this.readFormBody(body.text, body.bytes, enabled);
+        const over = this.pairs(body.text, 0, body.text.length, 'body');
+        this.markedBy = null;
+        if (over) return this;
+      } else if (this.json(body.text)) return this;
+    }
+    const headers = req.headers;
+    if (headers !== undefined) {
+      if (this.header(headers['user-agent'], 'user-agent')) return this;
+      if (this.header(headers.referer, 'referer')) return this;
+      const cookie = headers.cookie;
+      if (typeof cookie === 'string' && this.cookies(cookie)) return this;
+    }
+    return this;
+  }
+
+  /** The request target: the raw path, then each query parameter; true when the scan is over. */
+  private target(url: string): boolean {
     let rawPath: string;
     // The query is read in place (`url` from `queryFrom` to `queryTo`), not sliced out of the target.
     let query = url;
@@ -160,25 +193,8 @@ export class RequestAttackScan implements RequestAttacks {
       queryTo = query.length;
     }
     // The raw path, so `..` segments and encodings are seen before any normalisation removed them.
-    if (this.value(rawPath, 'path', '')) return this;
-    if (queryTo > queryFrom && this.pairs(query, queryFrom, queryTo, 'query')) return this;
-    const body = req.body;
-    if (body !== undefined) {
-      if (body.kind === 'form') {
-        this.readFormBody(body.text, body.bytes, policy.block | policy.monitor);
-        const over = this.pairs(body.text, 0, body.text.length, 'body');
-        this.markedBy = null;
-        if (over) return this;
-      } else if (this.json(body.text)) return this;
-    }
-    const headers = req.headers;
-    if (headers !== undefined) {
-      if (this.header(headers['user-agent'], 'user-agent')) return this;
-      if (this.header(headers.referer, 'referer')) return this;
-      const cookie = headers.cookie;
-      if (typeof cookie === 'string' && this.cookies(cookie)) return this;
-    }
-    return this;
+    if (this.value(rawPath, 'path', '')) return true;
+    return queryTo > queryFrom && this.pairs(query, queryFrom, queryTo, 'query');
   }
 
   /**
@@ -262,6 +278,7 @@ export class RequestAttackScan implements RequestAttacks {
   /** Clean verdicts belong to one policy's categories; a new one starts afresh. */
   private forget(policy: AttackPolicy): void {
     for (const key of Object.keys(this.clean) as AttackLocation[]) this.clean[key] = new RecentValues(key === 'query' ? 1024 : key === 'json' ? 16 : 256, 1024);
+    this.cleanTargets = new RecentValues(TARGET_SLOTS, 1024);
     this.memoPolicy = policy;
   }
 
@@ -420,6 +437,9 @@ export class RequestAttackScan implements RequestAttacks {
     return false;
   }
 }
+
+/** Request targets remembered clean (see RequestAttackScan.cleanTargets). */
+const TARGET_SLOTS = 256;
 
 /** Up to this many characters a raw part is checked by a JavaScript loop; longer ones are sliced and scanned natively. */
 const RAW_PART_MAX = 192;

@@ -8,6 +8,9 @@
  */
 export class RecentValues<T> {
   private readonly mask: number;
+  // The full hash of each slot's key, beside it in a typed array: a miss is told by one read here, without
+  // touching the stored string (a cache miss of its own when it is cold).
+  private readonly tags: Int32Array;
   private readonly keys: (string | undefined)[];
   private readonly values: (T | undefined)[];
 
@@ -16,38 +19,42 @@ export class RecentValues<T> {
     let size = 1;
     while (size < slots) size *= 2;
     this.mask = size - 1;
+    this.tags = new Int32Array(size);
     this.keys = new Array<string | undefined>(size).fill(undefined);
     this.values = new Array<T | undefined>(size).fill(undefined);
   }
 
   get(key: string): T | undefined {
-    const slot = this.slotOf(key);
-    return this.keys[slot] === key ? this.values[slot] : undefined;
+    const tag = tagOf(key);
+    const slot = tag & this.mask;
+    return this.tags[slot] === tag && this.keys[slot] === key ? this.values[slot] : undefined;
   }
 
   set(key: string, value: T): void {
     if (key.length > this.maxLength) return;
-    const slot = this.slotOf(key);
+    const tag = tagOf(key);
+    const slot = tag & this.mask;
+    this.tags[slot] = tag;
     this.keys[slot] = key;
     this.values[slot] = value;
   }
+}
 
-  /**
-   * Length and eight sampled code units: the last three (values often differ only in a version or an
-   * id at the end) and five spread over the rest, at n/8, n/4, n/2, 3n/4 and 7n/8.
-   */
-  private slotOf(key: string): number {
-    const n = key.length;
-    if (n === 0) return 0;
-    let h = n;
-    h = (h * 31 + key.charCodeAt(n - 1)) | 0;
-    h = (h * 31 + key.charCodeAt(n - 2 < 0 ? 0 : n - 2)) | 0;
-    h = (h * 31 + key.charCodeAt(n - 3 < 0 ? 0 : n - 3)) | 0;
-    h = (h * 31 + key.charCodeAt(n >> 1)) | 0;
-    h = (h * 31 + key.charCodeAt(n >> 2)) | 0;
-    h = (h * 31 + key.charCodeAt((n * 3) >> 2)) | 0;
-    h = (h * 31 + key.charCodeAt(n >> 3)) | 0;
-    h = (h * 31 + key.charCodeAt((n * 7) >> 3)) | 0;
-    return (h ^ (h >>> 15)) & this.mask;
-  }
+/**
+ * Length and eight sampled code units: the last three (values often differ only in a version or an
+ * id at the end) and five spread over the rest, at n/8, n/4, n/2, 3n/4 and 7n/8.
+ */
+function tagOf(key: string): number {
+  const n = key.length;
+  if (n === 0) return 0;
+  let h = n;
+  h = (h * 31 + key.charCodeAt(n - 1)) | 0;
+  h = (h * 31 + key.charCodeAt(n - 2 < 0 ? 0 : n - 2)) | 0;
+  h = (h * 31 + key.charCodeAt(n - 3 < 0 ? 0 : n - 3)) | 0;
+  h = (h * 31 + key.charCodeAt(n >> 1)) | 0;
+  h = (h * 31 + key.charCodeAt(n >> 2)) | 0;
+  h = (h * 31 + key.charCodeAt((n * 3) >> 2)) | 0;
+  h = (h * 31 + key.charCodeAt(n >> 3)) | 0;
+  h = (h * 31 + key.charCodeAt((n * 7) >> 3)) | 0;
+  return h ^ (h >>> 15);
 }
