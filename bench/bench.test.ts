@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { barChart, lineChart } from './charts.js';
+import { alternatingFigures, blockIsOn, type AlternatingBlock } from './lib/alternating-blocks.js';
 import { classifiedQueries, syntheticRanges, withSingles } from './lib/synthetic.js';
 import { parseSmapsRollup } from './memory-bench.js';
 import { PARTS, type BenchResults, type PartName, type PartResults } from './report.js';
@@ -27,6 +28,26 @@ test('classified queries have the answer they claim (checked by brute force)', (
     const inside = ranges.some((r) => r.family === ip.family && r.start <= ip.value && ip.value <= r.end);
     assert.equal(inside, q.expected, `${q.kind} ${q.ip}`);
   }
+});
+
+test('alternating blocks are paired off with on, in either order, and short or unpaired blocks are left out', () => {
+  const block = (on: boolean, requests: number, cpuUs: number, ms = 100): AlternatingBlock => ({ on, requests, ms, cpuUs, mainUs: cpuUs / 2 });
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map(blockIsOn), [false, true, true, false, false, true]);
+  const figures = alternatingFigures([
+    block(false, 1000, 20_000), block(true, 800, 20_000), // +5 µs, −20 % req/s
+    block(true, 900, 19_800), block(false, 1000, 20_000), // +2 µs, −10 %
+    block(false, 1000, 20_000), block(false, 1000, 20_000), // the same mode twice: no pair
+    block(false, 1000, 20_000), block(true, 10, 1_000), // too few requests: no pair
+    block(false, 1000, 20_000, 50), block(true, 1000, 23_000, 100), // +3 µs, half the rate
+  ]);
+  assert.ok(figures);
+  assert.equal(figures.pairs, 3);
+  assert.equal(figures.offCpuUs, 20);
+  assert.ok(Math.abs(figures.cpuAddedUs.median - 3) < 1e-9 && Math.abs(figures.cpuAddedUs.mean - 10 / 3) < 1e-9);
+  assert.ok(figures.cpuAddedUs.standardError > 0);
+  assert.ok(Math.abs(figures.mainCpuAddedUs!.median - 1.5) < 1e-9);
+  assert.ok(Math.abs(figures.change.median - -0.2) < 1e-9, String(figures.change.median));
+  assert.equal(alternatingFigures([block(true, 1000, 1), block(true, 1000, 1)]), null);
 });
 
 test('smaps_rollup figures are read and summed', () => {
@@ -114,6 +135,13 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
         assert.ok(f.mainCpuUs! <= f.cpuUs * 1.05, `${row.server} ${v}: one thread used more CPU than the whole process`);
         if (v !== 'bare') assert.ok(f.vsBare && Number.isFinite(f.vsBare.cpuAddedUs.median), `${row.server} ${v} CPU added`);
       }
+      // The same-process comparison ran for Moat's variants and the control, with a serving-thread figure.
+      assert.deepEqual(Object.keys(row.alternating ?? {}).sort(), ['attacks', 'control', 'moat', 'reporting'], row.server);
+      for (const [v, f] of Object.entries(row.alternating!)) {
+        assert.ok(f.pairs > 0 && Number.isFinite(f.cpuAddedUs.median) && Number.isFinite(f.cpuAddedUs.standardError), `${row.server} ${v} pairs`);
+        positive(f.offCpuUs, `${row.server} ${v} CPU per request, off`);
+        assert.ok(f.mainCpuAddedUs && Number.isFinite(f.mainCpuAddedUs.mean), `${row.server} ${v} serving thread`);
+      }
       assert.equal(row.zenProtecting, true, `${row.server}: Zen's hooks did not wrap the server`);
       assert.equal(row.errors, 0, `${row.server}: non-2xx answers`);
     }
@@ -146,6 +174,8 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     assert.match(text, /vs Zen/);
     // Every run shows its own noise floor: the bare server measured again as a variant.
     assert.match(text, /no firewall again \(the run's noise floor\) \| [\d,]+ \| without Moat/);
+    assert.match(text, /CPU added per request, same process switching Moat on and off, reporting every decision \| [+−][\d.]+ µs/);
+    assert.match(text, /### The same firewall in the same process, on and off/);
     const linked = [...text.matchAll(/!\[[^\]]*\]\(([^)]+\.svg)\)/g)].map((m) => m[1]);
     for (const name of ['lookup', 'engine', 'servers', 'servers-cpu', 'memory', 'sync', 'scale']) assert.ok(linked.some((l) => l.endsWith(`-${name}.svg`)), `chart ${name} not linked`);
     for (const l of linked) {

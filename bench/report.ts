@@ -145,6 +145,12 @@ export function headlineTable(r: BenchResults): string {
       lines.push(`| ${s.server} hello world, server CPU per request, Moat in the node:http listener before Express | ${us(listener.cpuUs)} | without Moat ${us(bare.cpuUs)} | ${signedUs(listener.vsBare.cpuAddedUs.median)} (${pct(listener.vsBare.cpuChange.median)}) |`);
     }
     if (bare && layer?.vsBare) lines.push(`| ${s.server} hello world, server CPU per request, a pass-through app.use (no firewall) | ${us(layer.cpuUs)} | without it ${us(bare.cpuUs)} | ${signedUs(layer.vsBare.cpuAddedUs.median)} (${pct(layer.vsBare.cpuChange.median)}) |`);
+    // The same process switching Moat on and off (results from 2026-12-04 on): the run's finest figure.
+    const alternating = s.alternating ?? {};
+    for (const [key, what] of [['control', ', no firewall again (its noise floor)'], ['moat', ''], ['reporting', ', reporting every decision'], ['attacks', ', reporting every decision, attack detection on']] as const) {
+      const f = alternating[key];
+      if (f) lines.push(`| ${s.server} hello world, CPU added per request, same process switching Moat on and off${what} | ${signedUs(f.cpuAddedUs.median)} (quartiles ${signedUs(f.cpuAddedUs.spread[0])} … ${signedUs(f.cpuAddedUs.spread[1])}; mean ${signedUs(f.cpuAddedUs.mean)} ± ${f.cpuAddedUs.standardError.toFixed(1)}) | off ${us(f.offCpuUs)} | req/s ${pct(f.change.median)} |`);
+    }
     const zen = v.zen;
     const reporting = v.reporting;
     if (bare && zen?.vsBare && reporting?.vsBare) {

@@ -14,7 +14,7 @@
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import type { IpRange } from '../packages/moat/src/ip/range.js';
 import { writeFullRules, writeThreatData } from './lib/full-load.js';
 import { median, rng } from './lib/measure.js';
+import { alternatingFigures, blockIsOn, type AlternatingBlock, type AlternatingFigures, type PairFigure } from './lib/alternating-blocks.js';
 import { pairedChange, pairedDifference, type PairedFigure } from './lib/paired-rounds.js';
 import { syntheticRanges } from './lib/synthetic.js';
 import { normalizeAttackSettings } from '../packages/moat/src/rules/attack-settings.js';
@@ -74,6 +75,13 @@ export interface ServerBenchOptions {
   seconds?: number;
   /** Concurrent connections (default 50). */
   connections?: number;
+  /**
+   * Seconds of the same-process comparison per server and Moat variant (default 24; quick 1.5; 0 leaves it
+   * out): one process switching between the app with and without Moat under one load (lib/alternating-blocks.ts).
+   */
+  alternatingSeconds?: number;
+  /** Length of one block of that comparison, ms (default 200; quick 100). */
+  blockMs?: number;
   servers?: readonly ServerKind[];
   /** Variants to run (default all four; bare always runs, it is the baseline). */
   variants?: readonly ServerVariant[];
@@ -137,12 +145,16 @@ export interface ServerBenchRow {
   moatRounds: number[];
   /** Non-2xx answers seen while measuring (must be 0: every request is a Passed hello world). */
   errors: number;
+  /** The same-process comparison of each variant that ran it (Moat's variants and the control). */
+  alternating?: Partial<Record<ServerVariant, AlternatingFigures>>;
 }
 
 export interface ServerBenchResult {
   setup: {
     ranges: number; patterns: number; userAgentPatterns: number; rounds: number; seconds: number; connections: number; quick: boolean;
     processes?: number;
+    alternatingSeconds?: number;
+    blockMs?: number;
     variants?: ServerVariant[];
   };
   rows: ServerBenchRow[];
@@ -243,8 +255,9 @@ interface CpuSample { cpuMicros: number; mainMicros: number | null }
 class ServerChild {
   private constructor(readonly child: ChildProcess, readonly port: number, readonly zenProtecting: boolean) {}
 
-  static start(kind: ServerKind, variant: ServerVariant, files: BenchFiles, sink: string): Promise<ServerChild> {
+  static start(kind: ServerKind, variant: ServerVariant, files: BenchFiles, sink: string, alternating = false): Promise<ServerChild> {
     const args = variant === 'zen' ? [kind] : ['--serve', kind, variant, variant === 'attacks' ? files.attacksRules : files.rules, files.data, sink];
+    if (alternating) args.push('alternating');
     // NODE_ENV as in a deployed app (Express caches views then; nothing else here reads it).
     const base: ChildSetup = variant === 'zen' ? zenSetup() : { env: { ...process.env } };
     base.env = { ...base.env, NODE_ENV: process.env.NODE_ENV ?? 'production' };
@@ -265,6 +278,14 @@ class ServerChild {
     return new Promise((resolve) => {
       this.child.once('message', (message) => resolve(message as CpuSample));
       this.child.send('cpu');
+    });
+  }
+
+  /** A command to an alternating server (see Alternation), and its answer. */
+  alternation(command: AlternationCommand): Promise<{ ok: true } | { blocks: AlternatingBlock[] }> {
+    return new Promise((resolve) => {
+      this.child.once('message', (message) => resolve(message as { ok: true } | { blocks: AlternatingBlock[] }));
+      this.child.send(command);
     });
   }
 }
@@ -429,6 +450,31 @@ function round0Seed(kind: ServerKind): number {
   return 1 + SERVERS.indexOf(kind);
 }
 
+/** The variants the same-process comparison runs: Moat's, and the control (two bare apps) for its noise floor. */
+const ALTERNATING: readonly ServerVariant[] = ['control', 'moat', 'reporting', 'attacks'];
+
+/**
+ * One alternating server under one continuous load: both apps warmed up first, then blocks recorded
+ * from shortly after the load starts until shortly before it ends (connections opening and closing are
+ * no block's).
+ */
+async function alternate(server: ServerChild, loader: LoadGenerator, setup: ServerBenchResult['setup']): Promise<AlternatingFigures | null> {
+  const warm = setup.quick ? 0.3 : 2;
+  for (const mode of ['on', 'off'] as const) {
+    await server.alternation(mode);
+    await loader.run(server.port, warm, setup.connections);
+  }
+  const seconds = setup.alternatingSeconds!;
+  const edgeMs = Math.min(500, seconds * 100);
+  const load = loader.run(server.port, seconds, setup.connections);
+  await new Promise((resolve) => setTimeout(resolve, edgeMs));
+  await server.alternation({ alternate: setup.blockMs! });
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000 - 2 * edgeMs));
+  const answer = await server.alternation('stop');
+  await load;
+  return alternatingFigures('blocks' in answer ? answer.blocks : []);
+}
+
 /** Runs the server bench; see ServerBenchOptions. */
 export async function runServerBench(options: ServerBenchOptions = {}): Promise<ServerBenchResult> {
   const quick = options.quick === true;
@@ -445,6 +491,8 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
     processes: Math.max(1, options.processes ?? (quick ? 1 : 5)),
     seconds: options.seconds ?? (quick ? 0.5 : 2),
     connections: options.connections ?? 50,
+    alternatingSeconds: options.alternatingSeconds ?? (quick ? 1.5 : 24),
+    blockMs: options.blockMs ?? (quick ? 100 : 200),
     quick,
     variants: [...variants],
   };
@@ -510,6 +558,19 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
         return `${VARIANT_NAMES[v]} ${fmt(f.reqPerSecond)} req/s, ${us(f.cpuUs)} CPU${vs}`;
       }).join('; ') + `${errors ? `; ${errors} errors` : ''}`);
       for (const list of running) for (const server of list) server.child.kill();
+      if (setup.alternatingSeconds > 0) {
+        row.alternating = {};
+        for (const v of variants.filter((variant) => ALTERNATING.includes(variant))) {
+          const server = await ServerChild.start(kind, v, files, loader.sinkUrl, true);
+          children.push(server.child);
+          const figures = await alternate(server, loader, setup);
+          server.child.kill();
+          if (figures === null) throw new Error(`${kind} ${v}: the same-process comparison recorded no pair of blocks`);
+          row.alternating[v] = figures;
+          log(`  ${kind}, ${VARIANT_NAMES[v]}, same process: CPU ${signedUs(figures.cpuAddedUs.median)} per request ` +
+            `(mean ${signedUs(figures.cpuAddedUs.mean)} ± ${figures.cpuAddedUs.standardError.toFixed(2)}), ${pct(figures.change.median)} req/s, ${figures.pairs} pairs`);
+        }
+      }
     }
     sinkTotals = await loader.sinkTotals();
     return { setup, rows, markdown: serverMarkdown(setup, rows, sinkTotals) };
@@ -611,6 +672,34 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
       '',
       ...expressLayerSection(rows.find((r) => r.server === 'express'), expressOnly, cell),
     ] : []),
+    ...alternatingSection(setup, rows),
+  ];
+}
+
+/** The same-process comparison's table (see lib/alternating-blocks.ts); empty when it did not run. */
+function alternatingSection(setup: ServerBenchResult['setup'], rows: ServerBenchRow[]): string[] {
+  const ran = rows.filter((r) => r.alternating !== undefined && Object.keys(r.alternating).length > 0);
+  if (ran.length === 0) return [];
+  const added = (f: PairFigure) => `${signedUs(f.median)} (${usRange(f.spread)}); mean ${signedUs(f.mean)} ± ${f.standardError.toFixed(2)}`;
+  return [
+    '### The same firewall in the same process, on and off',
+    '',
+    `One server process per row holds the app twice, with the variant's firewall and without it, and switches between them every ` +
+      `${setup.blockMs} ms under one continuous load of ${setup.alternatingSeconds} s (after both were warmed up): off, on, on, off, and again. ` +
+      'Each pair of adjacent blocks shares the process (where its heap and code landed) and the moment (what else the machine ' +
+      'did), which move the separate-process figures above by a few µs per request; what differs within a pair is the firewall. ' +
+      'Figures are the median of the per-pair differences with their quartiles, and the mean with its standard error (the mean ' +
+      'counts the rare costly block, a report batch sent or a garbage collection, that the median passes over). "Without a ' +
+      'firewall again" switches between two bare copies of the app: the comparison\'s own noise floor. Off blocks still hold ' +
+      'Moat\'s files in memory, so this is the cost of judging requests, not of having Moat loaded (the separate-process rows above include that).',
+    '',
+    '| server | variant | pairs | off: CPU µs/request | CPU added per request (quartiles); mean ± s.e. | serving thread added | req/s change (quartiles) |',
+    '|---|---|---:|---:|---:|---:|---:|',
+    ...ran.flatMap((r) => ALTERNATING.filter((v) => r.alternating![v] !== undefined).map((v) => {
+      const f = r.alternating![v]!;
+      return `| ${r.server} | ${VARIANT_NAMES[v]} | ${f.pairs} | ${us(f.offCpuUs)} | ${added(f.cpuAddedUs)} | ${f.mainCpuAddedUs === null ? 'n/a' : added(f.mainCpuAddedUs)} | ${pct(f.change.median)} (${pctRange(f.change.spread)}) |`;
+    })),
+    '',
   ];
 }
 
@@ -677,71 +766,156 @@ function expressRatio(rows: ServerBenchRow[]): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Child process: `--serve <kind> <variant> <rules> <data> <sink>` starts one hello-world server and
-// reports its port; then answers each 'cpu' message with the process's CPU time so far.
+// Child process: `--serve <kind> <variant> <rules> <data> <sink> [alternating]` starts one hello-world
+// server and reports its port; then answers each 'cpu' message with the process's CPU time so far. With
+// `alternating` it holds the app twice, with the variant's firewall and without (two bare apps for the
+// control), and answers 'on' and 'off' (which app serves), `{ alternate: ms }` (switch every ms,
+// recording each block) and 'stop' (the blocks).
 
-async function serve(kind: ServerKind, variant: ServerVariant, rules: string, data: string, sink: string): Promise<void> {
-  // Frameworks are loaded with require, as the Zen variant's server (lib/zen-server.cjs) must load them.
-  type Options = import('../packages/moat/src/firewall/firewall.js').Firewall | import('../packages/moat/src/firewall/options.js').MoatOptions;
-  let options: Options | null = null;
-  if (variant === 'moat' || variant === 'listener' || variant === 'prototypes') options = { rules, data, trustedProxies: [], logger: false };
-  if (variant === 'reporting' || variant === 'attacks') {
-    const { createManagedFirewall } = await import('../packages/moat/src/managed/managed-firewall.js');
-    options = createManagedFirewall({
-      rules, data, hubUrl: sink, apiKey: 'bench', dir: mkdtempSync(join(tmpdir(), 'moat-server-bench-client-')),
-      customRulesIntervalMs: 3_600_000, dataIntervalMs: 3_600_000, trustedProxies: [], logger: false,
-    });
+type ServeOptions = import('../packages/moat/src/firewall/firewall.js').Firewall | import('../packages/moat/src/firewall/options.js').MoatOptions;
+
+/** The variant's firewall: standalone, or managed with reporting on; null for the servers without Moat. */
+async function variantOptions(variant: ServerVariant, rules: string, data: string, sink: string): Promise<ServeOptions | null> {
+  if (variant === 'moat' || variant === 'listener' || variant === 'prototypes') return { rules, data, trustedProxies: [], logger: false };
+  if (variant !== 'reporting' && variant !== 'attacks') return null;
+  const { createManagedFirewall } = await import('../packages/moat/src/managed/managed-firewall.js');
+  return createManagedFirewall({
+    rules, data, hubUrl: sink, apiKey: 'bench', dir: mkdtempSync(join(tmpdir(), 'moat-server-bench-client-')),
+    customRulesIntervalMs: 3_600_000, dataIntervalMs: 3_600_000, trustedProxies: [], logger: false,
+  });
+}
+
+/** The hello-world Fastify app, with Moat's plugin when `options` is given; `serverFactory` as Fastify takes it. */
+async function fastifyApp(options: ServeOptions | null, serverFactory?: (handler: RequestListener) => import('node:http').Server) {
+  const Fastify = requireHere('fastify') as typeof import('fastify').default;
+  const app = serverFactory === undefined ? Fastify() : Fastify({ serverFactory });
+  if (options !== null) {
+    const { moat } = await import('../packages/moat/src/adapters/fastify.js');
+    const { Firewall } = await import('../packages/moat/src/firewall/firewall.js');
+    await app.register(moat, options instanceof Firewall ? { firewall: options } : options);
   }
-  const http = requireHere('node:http') as typeof import('node:http');
-  let server: import('node:http').Server;
+  app.get('/products/:id', async () => HELLO);
+  return app;
+}
+
+/** The hello world of `kind` as a node:http listener, behind Moat when `options` is given (the standard variants). */
+async function helloListener(kind: ServerKind, options: ServeOptions | null): Promise<RequestListener> {
   if (kind === 'node:http') {
     const hello = (_req: IncomingMessage, res: ServerResponse) => {
       res.setHeader('content-type', 'text/plain');
       res.end(HELLO);
     };
+    if (options === null) return hello;
     const { withMoat } = await import('../packages/moat/src/adapters/node.js');
-    server = http.createServer(options === null ? hello : withMoat(hello, options));
+    return withMoat(hello, options);
+  }
+  if (kind === 'express') {
+    const express = requireHere('express') as typeof import('express');
+    const app = express();
+    if (options !== null) app.use((await import('../packages/moat/src/adapters/express.js')).moat(options));
+    app.get('/products/:id', (_req, res) => { res.send(HELLO); });
+    return app;
+  }
+  // Fastify's own request handler, taken from its server factory: the app is used without listening.
+  let listener: RequestListener | null = null;
+  const app = await fastifyApp(options, (handler) => {
+    listener = handler;
+    return createServer(handler);
+  });
+  await app.ready();
+  return listener!;
+}
+
+async function serve(kind: ServerKind, variant: ServerVariant, rules: string, data: string, sink: string, alternating: boolean): Promise<void> {
+  // Frameworks are loaded with require, as the Zen variant's server (lib/zen-server.cjs) must load them.
+  const options = await variantOptions(variant, rules, data, sink);
+  const http = requireHere('node:http') as typeof import('node:http');
+  let server: import('node:http').Server;
+  let alternation: Alternation | null = null;
+  if (alternating) {
+    const off = await helloListener(kind, null);
+    const on = await helloListener(kind, options);
+    alternation = new Alternation();
+    const state = alternation;
+    server = http.createServer((req, res) => {
+      state.requests++;
+      if (state.on) on(req, res);
+      else off(req, res);
+    });
+  } else if (kind === 'node:http' || (kind === 'express' && !EXPRESS_ONLY.includes(variant))) {
+    server = http.createServer(await helloListener(kind, options));
   } else if (kind === 'express') {
     const express = requireHere('express') as typeof import('express');
     const app = express();
     if (variant === 'layer') app.use((_req, _res, next) => { next(); });
-    else if (options !== null && variant !== 'listener' && variant !== 'prototypes') app.use((await import('../packages/moat/src/adapters/express.js')).moat(options));
     app.get('/products/:id', (_req, res) => { res.send(HELLO); });
-    if (variant === 'listener' && options !== null) {
-      const { withMoat } = await import('../packages/moat/src/adapters/node.js');
-      server = http.createServer(withMoat(app, options));
-    } else if (variant === 'prototypes' && options !== null) {
-      const { withMoat } = await import('../packages/moat/src/adapters/node.js');
-      const { expressServerOptions } = await import('../packages/moat/src/adapters/express.js');
-      server = http.createServer(expressServerOptions(app), withMoat(app, options));
-    } else if (variant === 'prototypesBare') {
-      const { expressServerOptions } = await import('../packages/moat/src/adapters/express.js');
-      server = http.createServer(expressServerOptions(app), app);
-    } else {
-      server = http.createServer(app);
-    }
+    const { withMoat } = await import('../packages/moat/src/adapters/node.js');
+    const { expressServerOptions } = await import('../packages/moat/src/adapters/express.js');
+    if (variant === 'listener' && options !== null) server = http.createServer(withMoat(app, options));
+    else if (variant === 'prototypes' && options !== null) server = http.createServer(expressServerOptions(app), withMoat(app, options));
+    else if (variant === 'prototypesBare') server = http.createServer(expressServerOptions(app), app);
+    else server = http.createServer(app);
   } else {
-    const Fastify = requireHere('fastify') as typeof import('fastify').default;
-    const app = Fastify();
-    if (options !== null) {
-      const { moat } = await import('../packages/moat/src/adapters/fastify.js');
-      const { Firewall } = await import('../packages/moat/src/firewall/firewall.js');
-      await app.register(moat, options instanceof Firewall ? { firewall: options } : options);
-    }
-    app.get('/products/:id', async () => HELLO);
+    const app = await fastifyApp(options);
     await app.listen({ port: 0, host: '127.0.0.1' });
     server = app.server;
   }
   if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   process.on('message', (message) => {
-    if (message !== 'cpu') return;
-    const usage = process.cpuUsage();
-    process.send!({ cpuMicros: usage.user + usage.system, mainMicros: mainThreadMicros() } satisfies CpuSample);
+    if (message === 'cpu') {
+      const usage = process.cpuUsage();
+      process.send!({ cpuMicros: usage.user + usage.system, mainMicros: mainThreadMicros() } satisfies CpuSample);
+    } else if (alternation !== null) {
+      process.send!(alternation.command(message as AlternationCommand));
+    }
   });
   process.send!({ port, zenProtecting: false });
   // Bounded life: ends with the parent.
   process.on('disconnect', () => process.exit(0));
+}
+
+type AlternationCommand = 'on' | 'off' | 'stop' | { alternate: number };
+
+/** Which app serves, and the blocks recorded while switching (see lib/alternating-blocks.ts). */
+class Alternation {
+  on = false;
+  requests = 0;
+  private readonly blocks: AlternatingBlock[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private last = { ms: 0, cpu: 0, main: null as number | null, requests: 0 };
+
+  command(command: AlternationCommand): { ok: true } | { blocks: AlternatingBlock[] } {
+    if (command === 'on' || command === 'off') {
+      this.on = command === 'on';
+    } else if (command === 'stop') {
+      if (this.timer !== null) clearInterval(this.timer);
+      this.timer = null;
+      return { blocks: this.blocks.splice(0) };
+    } else {
+      this.blocks.length = 0;
+      this.on = blockIsOn(0);
+      this.last = this.sample();
+      this.timer = setInterval(() => this.endBlock(), command.alternate);
+    }
+    return { ok: true };
+  }
+
+  private sample() {
+    const usage = process.cpuUsage();
+    return { ms: performance.now(), cpu: usage.user + usage.system, main: mainThreadMicros(), requests: this.requests };
+  }
+
+  private endBlock(): void {
+    const now = this.sample();
+    const last = this.last;
+    this.blocks.push({
+      on: this.on, requests: now.requests - last.requests, ms: now.ms - last.ms, cpuUs: now.cpu - last.cpu,
+      mainUs: now.main === null || last.main === null ? null : now.main - last.main,
+    });
+    this.last = now;
+    this.on = blockIsOn(this.blocks.length);
+  }
 }
 
 /** CPU time of this process's main thread so far, µs, from the kernel's scheduler statistics (ns); null off Linux. */
@@ -771,8 +945,8 @@ async function generateLoad(): Promise<void> {
 }
 
 if (process.argv[2] === '--serve' && process.send !== undefined) {
-  const [kind, variant, rules, data, sink] = process.argv.slice(3);
-  await serve(kind as ServerKind, variant as ServerVariant, rules ?? '', data ?? '', sink ?? '');
+  const [kind, variant, rules, data, sink, alternating] = process.argv.slice(3);
+  await serve(kind as ServerKind, variant as ServerVariant, rules ?? '', data ?? '', sink ?? '', alternating === 'alternating');
 } else if (process.argv[2] === '--load' && process.send !== undefined) {
   await generateLoad();
 }
