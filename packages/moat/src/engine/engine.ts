@@ -17,6 +17,7 @@ import type { RequestKeys, RequestKeySpec } from './request-keys.js';
 import type { ExactIndex } from './exact-index.js';
 import { lowerCased, upperCased } from '../text/fast-case.js';
 import { RecentValues } from '../text/recent-values.js';
+import { QuietRequests } from './quiet-requests.js';
 import type { IpRuleIndex, RuleSet } from './rule-set.js';
 import type { SubstringMatcher } from './substring-matcher.js';
 import { emptyRuleSet, loadDataFile, loadRulesFile } from '../format/load-files.js';
@@ -92,6 +93,7 @@ export class Engine {
     this.rateLimitsByUser = this.rules.rules.some((r) => r.kind === 'rateLimit' && r.rateLimit.key?.by === 'user') || this.rules.keys?.byUser === true;
     this.keyHashes = new Array<string | null | undefined>(this.rules.keys?.specs.length ?? 0);
     this.bots = this.rules.bots === null ? null : new BotCheck(this.rules.bots, this.data);
+    this.quietRequests = this.rules.attacks === null && this.bots === null ? new QuietRequests() : null;
   }
 
   /** Opens the files and prepares everything a request needs; throws MoatFileError on a bad file. */
@@ -104,7 +106,14 @@ export class Engine {
   evaluate(req: MoatRequest): Decision {
     const keys = this.rules.keys;
     // Files without keyed bans or reported keys (nearly all) go straight on: one null check.
-    if (keys === null) return this.judge(req);
+    if (keys === null) {
+      const quiet = this.quietRequests;
+      if (quiet === null) return this.judge(req);
+      if (quiet.has(req)) return PASSED;
+      const d = this.judge(req);
+      if (d === PASSED && !this.ruleConsulted && !this.clockRead) quiet.add(req);
+      return d;
+    }
     this.keyHashes.fill(undefined);
     const d = this.judge(req);
     return keys.hasReported ? this.withReportKeys(d, keys, req) : d;
@@ -114,15 +123,13 @@ export class Engine {
     const rs = this.rules;
     this.clockRead = false;
     this.monitored = null;
+    this.ruleConsulted = false;
     const ip = req.ip ?? '';
     const family = this.parseClientIp(ip);
     let d: Decision | null;
     const ipStages = family !== 0 && this.quietIps.get(ip) === undefined;
     // 1–2: allow by IP/CIDR; 3–4: block by IP/CIDR; 5–6: country, ASN, lists. One seek each.
-    if (ipStages) {
-      this.ruleConsulted = false;
-      if ((d = this.checkIp(rs.allowIps, family, 'Allowed')) !== null) return d;
-    }
+    if (ipStages && (d = this.checkIp(rs.allowIps, family, 'Allowed')) !== null) return d;
     // A verified bot with mode allow is an allow like the IP ones: before every block rule.
     const bot: BotVerdict | null = this.bots !== null && req.userAgent ? this.bots.run(req.userAgent, family, this.words) : null;
     if (bot !== null && bot.action === 'allow') return this.botDecision('Allowed', bot);
@@ -218,8 +225,10 @@ export class Engine {
    * −0.5 µs of ~2 µs per check (interleaved rounds). Keep-alive clients, bots and floods repeat addresses.
    */
   private readonly quietIps = new RecentValues<true>(QUIET_IP_SLOTS, QUIET_IP_MAX_LENGTH);
-  /** Set by decides(): some rule was weighed, so the outcome may depend on time or be recorded. */
+  /** Set by decides() and by a rate limit that counts: some rule was weighed, so the outcome may depend on time or be recorded. */
   private ruleConsulted = false;
+  /** Whole requests that weighed no rule (quiet-requests.ts); null when attack detection or bot rules read more than its key. */
+  private readonly quietRequests: QuietRequests | null;
 
   // Per-evaluation state, kept on the instance so the hot path allocates no closures.
   private nowMs = 0;
@@ -500,6 +509,7 @@ export class Engine {
 
   private checkRateLimits(family: 4 | 6, method: string, path: string, forms: readonly string[] | undefined, req: MoatRequest): Decision | null {
     const rules = this.applicableRateLimits(method, path, forms);
+    if (rules.length > 0) this.ruleConsulted = true;
     for (let k = 0; k < rules.length; k++) {
       const r = this.rules.rules[rules[k]!]!;
       if (r.kind !== 'rateLimit') continue;

@@ -44,7 +44,7 @@ export class RecentValues<T> {
  * Length and eight sampled code units: the last three (values often differ only in a version or an
  * id at the end) and five spread over the rest, at n/8, n/4, n/2, 3n/4 and 7n/8.
  */
-function tagOf(key: string): number {
+export function tagOf(key: string): number {
   const n = key.length;
   if (n === 0) return 0;
   let h = n;
