@@ -76,10 +76,13 @@ export interface ServerBenchOptions {
   /** Concurrent connections (default 50). */
   connections?: number;
   /**
-   * Seconds of the same-process comparison per server and Moat variant (default 24; quick 1.5; 0 leaves it
-   * out): one process switching between the app with and without Moat under one load (lib/alternating-blocks.ts).
+   * Seconds of the same-process comparison per process, server and Moat variant (default 16; quick 1.5; 0
+   * leaves it out): one process switching between the app with and without Moat under one load
+   * (lib/alternating-blocks.ts).
    */
   alternatingSeconds?: number;
+  /** Processes of the same-process comparison per server and variant, their pairs pooled (default 3; quick 1). */
+  alternatingProcesses?: number;
   /** Length of one block of that comparison, ms (default 200; quick 100). */
   blockMs?: number;
   servers?: readonly ServerKind[];
@@ -154,6 +157,7 @@ export interface ServerBenchResult {
     ranges: number; patterns: number; userAgentPatterns: number; rounds: number; seconds: number; connections: number; quick: boolean;
     processes?: number;
     alternatingSeconds?: number;
+    alternatingProcesses?: number;
     blockMs?: number;
     variants?: ServerVariant[];
   };
@@ -450,15 +454,18 @@ function round0Seed(kind: ServerKind): number {
   return 1 + SERVERS.indexOf(kind);
 }
 
-/** The variants the same-process comparison runs: Moat's, and the control (two bare apps) for its noise floor. */
-const ALTERNATING: readonly ServerVariant[] = ['control', 'moat', 'reporting', 'attacks'];
+/**
+ * The variants the same-process comparison runs: Moat's, the control (two bare apps) for its noise floor,
+ * and on Express a pass-through layer (the floor of any middleware) and Moat in the listener before Express.
+ */
+const ALTERNATING: readonly ServerVariant[] = ['control', 'moat', 'reporting', 'attacks', 'layer', 'listener'];
 
 /**
  * One alternating server under one continuous load: both apps warmed up first, then blocks recorded
  * from shortly after the load starts until shortly before it ends (connections opening and closing are
  * no block's).
  */
-async function alternate(server: ServerChild, loader: LoadGenerator, setup: ServerBenchResult['setup']): Promise<AlternatingFigures | null> {
+async function alternate(server: ServerChild, loader: LoadGenerator, setup: ServerBenchResult['setup']): Promise<AlternatingBlock[]> {
   const warm = setup.quick ? 0.3 : 2;
   for (const mode of ['on', 'off'] as const) {
     await server.alternation(mode);
@@ -472,7 +479,7 @@ async function alternate(server: ServerChild, loader: LoadGenerator, setup: Serv
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000 - 2 * edgeMs));
   const answer = await server.alternation('stop');
   await load;
-  return alternatingFigures('blocks' in answer ? answer.blocks : []);
+  return 'blocks' in answer ? answer.blocks : [];
 }
 
 /** Runs the server bench; see ServerBenchOptions. */
@@ -491,7 +498,8 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
     processes: Math.max(1, options.processes ?? (quick ? 1 : 5)),
     seconds: options.seconds ?? (quick ? 0.5 : 2),
     connections: options.connections ?? 50,
-    alternatingSeconds: options.alternatingSeconds ?? (quick ? 1.5 : 24),
+    alternatingSeconds: options.alternatingSeconds ?? (quick ? 1.5 : 16),
+    alternatingProcesses: Math.max(1, options.alternatingProcesses ?? (quick ? 1 : 3)),
     blockMs: options.blockMs ?? (quick ? 100 : 200),
     quick,
     variants: [...variants],
@@ -560,15 +568,24 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
       for (const list of running) for (const server of list) server.child.kill();
       if (setup.alternatingSeconds > 0) {
         row.alternating = {};
-        for (const v of variants.filter((variant) => ALTERNATING.includes(variant))) {
-          const server = await ServerChild.start(kind, v, files, loader.sinkUrl, true);
-          children.push(server.child);
-          const figures = await alternate(server, loader, setup);
-          server.child.kill();
+        const alternating = variants.filter((variant) => ALTERNATING.includes(variant));
+        // The variants take turns, one process each, so a slow spell of the machine is spread over all of them.
+        const blocks = alternating.map((): AlternatingBlock[][] => []);
+        for (let p = 0; p < setup.alternatingProcesses; p++) {
+          for (const [k, v] of alternating.entries()) {
+            const server = await ServerChild.start(kind, v, files, loader.sinkUrl, true);
+            children.push(server.child);
+            blocks[k]!.push(await alternate(server, loader, setup));
+            server.child.kill();
+          }
+        }
+        for (const [k, v] of alternating.entries()) {
+          const figures = alternatingFigures(blocks[k]!);
           if (figures === null) throw new Error(`${kind} ${v}: the same-process comparison recorded no pair of blocks`);
           row.alternating[v] = figures;
           log(`  ${kind}, ${VARIANT_NAMES[v]}, same process: CPU ${signedUs(figures.cpuAddedUs.median)} per request ` +
-            `(mean ${signedUs(figures.cpuAddedUs.mean)} ± ${figures.cpuAddedUs.standardError.toFixed(2)}), ${pct(figures.change.median)} req/s, ${figures.pairs} pairs`);
+            `(mean ${signedUs(figures.cpuAddedUs.mean)} ± ${figures.cpuAddedUs.standardError.toFixed(2)}; by process ` +
+            `${figures.processMedians.map(signedUs).join(', ')}), ${pct(figures.change.median)} req/s, ${figures.pairs} pairs`);
         }
       }
     }
@@ -684,8 +701,10 @@ function alternatingSection(setup: ServerBenchResult['setup'], rows: ServerBench
   return [
     '### The same firewall in the same process, on and off',
     '',
-    `One server process per row holds the app twice, with the variant's firewall and without it, and switches between them every ` +
+    `A server process holds the app twice, with the variant's firewall and without it, and switches between them every ` +
       `${setup.blockMs} ms under one continuous load of ${setup.alternatingSeconds} s (after both were warmed up): off, on, on, off, and again. ` +
+      `Each row pools the pairs of ${setup.alternatingProcesses ?? 1} such process${(setup.alternatingProcesses ?? 1) === 1 ? '' : 'es'}, the variants taking turns; ` +
+      '"by process" gives each one\'s own median, which its luck (where its heap and code landed) moves alike in both modes. ' +
       'Each pair of adjacent blocks shares the process (where its heap and code landed) and the moment (what else the machine ' +
       'did), which move the separate-process figures above by a few µs per request; what differs within a pair is the firewall. ' +
       'Figures are the median of the per-pair differences with their quartiles, and the mean with its standard error (the mean ' +
@@ -693,11 +712,11 @@ function alternatingSection(setup: ServerBenchResult['setup'], rows: ServerBench
       'firewall again" switches between two bare copies of the app: the comparison\'s own noise floor. Off blocks still hold ' +
       'Moat\'s files in memory, so this is the cost of judging requests, not of having Moat loaded (the separate-process rows above include that).',
     '',
-    '| server | variant | pairs | off: CPU µs/request | CPU added per request (quartiles); mean ± s.e. | serving thread added | req/s change (quartiles) |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| server | variant | pairs | off: CPU µs/request | CPU added per request (quartiles); mean ± s.e. | by process | serving thread added | req/s change (quartiles) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
     ...ran.flatMap((r) => ALTERNATING.filter((v) => r.alternating![v] !== undefined).map((v) => {
       const f = r.alternating![v]!;
-      return `| ${r.server} | ${VARIANT_NAMES[v]} | ${f.pairs} | ${us(f.offCpuUs)} | ${added(f.cpuAddedUs)} | ${f.mainCpuAddedUs === null ? 'n/a' : added(f.mainCpuAddedUs)} | ${pct(f.change.median)} (${pctRange(f.change.spread)}) |`;
+      return `| ${r.server} | ${VARIANT_NAMES[v]} | ${f.pairs} | ${us(f.offCpuUs)} | ${added(f.cpuAddedUs)} | ${(f.processMedians ?? []).map(signedUs).join(', ')} | ${f.mainCpuAddedUs === null ? 'n/a' : added(f.mainCpuAddedUs)} | ${pct(f.change.median)} (${pctRange(f.change.spread)}) |`;
     })),
     '',
   ];
@@ -810,11 +829,7 @@ async function helloListener(kind: ServerKind, options: ServeOptions | null): Pr
     return withMoat(hello, options);
   }
   if (kind === 'express') {
-    const express = requireHere('express') as typeof import('express');
-    const app = express();
-    if (options !== null) app.use((await import('../packages/moat/src/adapters/express.js')).moat(options));
-    app.get('/products/:id', (_req, res) => { res.send(HELLO); });
-    return app;
+    return expressApp(options === null ? null : (await import('../packages/moat/src/adapters/express.js')).moat(options));
   }
   // Fastify's own request handler, taken from its server factory: the app is used without listening.
   let listener: RequestListener | null = null;
@@ -826,6 +841,27 @@ async function helloListener(kind: ServerKind, options: ServeOptions | null): Pr
   return listener!;
 }
 
+/** What an alternating server switches on: the variant's app (helloListener), or an Express-only one. */
+async function alternatingListener(kind: ServerKind, variant: ServerVariant, options: ServeOptions | null): Promise<RequestListener> {
+  if (kind === 'express' && variant === 'listener') {
+    const { withMoat } = await import('../packages/moat/src/adapters/node.js');
+    return withMoat(expressApp(null), options!);
+  }
+  if (kind === 'express' && variant === 'layer') return expressApp(passThrough);
+  return helloListener(kind, options);
+}
+
+const passThrough = (_req: unknown, _res: unknown, next: () => void) => { next(); };
+
+/** The hello-world Express app, with `middleware` in front of its route when given. */
+function expressApp(middleware: ((req: IncomingMessage, res: ServerResponse, next: () => void) => void) | null): import('express').Express {
+  const express = requireHere('express') as typeof import('express');
+  const app = express();
+  if (middleware !== null) app.use(middleware);
+  app.get('/products/:id', (_req, res) => { res.send(HELLO); });
+  return app;
+}
+
 async function serve(kind: ServerKind, variant: ServerVariant, rules: string, data: string, sink: string, alternating: boolean): Promise<void> {
   // Frameworks are loaded with require, as the Zen variant's server (lib/zen-server.cjs) must load them.
   const options = await variantOptions(variant, rules, data, sink);
@@ -834,7 +870,7 @@ async function serve(kind: ServerKind, variant: ServerVariant, rules: string, da
   let alternation: Alternation | null = null;
   if (alternating) {
     const off = await helloListener(kind, null);
-    const on = await helloListener(kind, options);
+    const on = await alternatingListener(kind, variant, options);
     alternation = new Alternation();
     const state = alternation;
     server = http.createServer((req, res) => {
@@ -845,10 +881,7 @@ async function serve(kind: ServerKind, variant: ServerVariant, rules: string, da
   } else if (kind === 'node:http' || (kind === 'express' && !EXPRESS_ONLY.includes(variant))) {
     server = http.createServer(await helloListener(kind, options));
   } else if (kind === 'express') {
-    const express = requireHere('express') as typeof import('express');
-    const app = express();
-    if (variant === 'layer') app.use((_req, _res, next) => { next(); });
-    app.get('/products/:id', (_req, res) => { res.send(HELLO); });
+    const app = expressApp(variant === 'layer' ? passThrough : null);
     const { withMoat } = await import('../packages/moat/src/adapters/node.js');
     const { expressServerOptions } = await import('../packages/moat/src/adapters/express.js');
     if (variant === 'listener' && options !== null) server = http.createServer(withMoat(app, options));

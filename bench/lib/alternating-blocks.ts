@@ -4,6 +4,8 @@
  * requests. Separate processes differ by a few µs per request by their own luck (where heap and code
  * landed) and rounds by the load's own swings; a pair of adjacent blocks in one process shares both, so
  * its difference is the firewall's cost alone. Blocks run off-on, on-off, … so neither mode always goes first.
+ * A process still keeps its luck in both modes, which moves all its pairs alike (about ±0.5 µs per request
+ * between two processes of the same node:http code), so a row runs several processes and pools their pairs.
  */
 import { median } from './measure.js';
 import { quartiles, type PairedFigure } from './paired-rounds.js';
@@ -28,6 +30,10 @@ export interface PairFigure extends PairedFigure {
 
 export interface AlternatingFigures {
   pairs: number;
+  /** The processes whose pairs were pooled. */
+  processes: number;
+  /** Each process's median CPU µs added per request: how far one process's luck moves it. */
+  processMedians: number[];
   /** CPU µs per request with the firewall off: the app's own cost (median over the off blocks). */
   offCpuUs: number;
   /** CPU µs per request, on − off per pair (every thread). */
@@ -50,30 +56,38 @@ function pairFigure(xs: number[]): PairFigure {
 }
 
 /**
- * Pairs blocks 0–1, 2–3, …; a pair counts when it holds one block of each mode and each served at
- * least `minRequests` (a block cut short by the end of the load says little). Null without a pair.
+ * Pairs each process's blocks 0–1, 2–3, … (never across processes); a pair counts when it holds one
+ * block of each mode and each served at least `minRequests` (a block cut short by the end of the load
+ * says little). Null without a pair.
  */
-export function alternatingFigures(blocks: readonly AlternatingBlock[], minRequests = 50): AlternatingFigures | null {
+export function alternatingFigures(processes: readonly (readonly AlternatingBlock[])[], minRequests = 50): AlternatingFigures | null {
   const cpu: number[] = [];
   const main: number[] = [];
   const change: number[] = [];
   const off: number[] = [];
+  const processMedians: number[] = [];
   let mainKnown = true;
-  for (let k = 0; k + 1 < blocks.length; k += 2) {
-    const a = blocks[k]!;
-    const b = blocks[k + 1]!;
-    if (a.on === b.on) continue;
-    const [on, offBlock] = a.on ? [a, b] : [b, a];
-    if (on.requests < minRequests || offBlock.requests < minRequests) continue;
-    cpu.push(on.cpuUs / on.requests - offBlock.cpuUs / offBlock.requests);
-    off.push(offBlock.cpuUs / offBlock.requests);
-    change.push((on.requests / on.ms) / (offBlock.requests / offBlock.ms) - 1);
-    if (on.mainUs === null || offBlock.mainUs === null) mainKnown = false;
-    else main.push(on.mainUs / on.requests - offBlock.mainUs / offBlock.requests);
+  for (const blocks of processes) {
+    const first = cpu.length;
+    for (let k = 0; k + 1 < blocks.length; k += 2) {
+      const a = blocks[k]!;
+      const b = blocks[k + 1]!;
+      if (a.on === b.on) continue;
+      const [on, offBlock] = a.on ? [a, b] : [b, a];
+      if (on.requests < minRequests || offBlock.requests < minRequests) continue;
+      cpu.push(on.cpuUs / on.requests - offBlock.cpuUs / offBlock.requests);
+      off.push(offBlock.cpuUs / offBlock.requests);
+      change.push((on.requests / on.ms) / (offBlock.requests / offBlock.ms) - 1);
+      if (on.mainUs === null || offBlock.mainUs === null) mainKnown = false;
+      else main.push(on.mainUs / on.requests - offBlock.mainUs / offBlock.requests);
+    }
+    if (cpu.length > first) processMedians.push(median(cpu.slice(first)));
   }
   if (cpu.length === 0) return null;
   return {
     pairs: cpu.length,
+    processes: processMedians.length,
+    processMedians,
     offCpuUs: median(off),
     cpuAddedUs: pairFigure(cpu),
     mainCpuAddedUs: mainKnown ? pairFigure(main) : null,
