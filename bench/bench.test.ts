@@ -127,6 +127,9 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     // Quick mode runs every variant, Zen and attack detection included, and measures the servers' CPU per request. Express also
     // runs a pass-through layer and Moat in the node:http listener, also on prototype-built requests (server-bench.ts).
     assert.deepEqual(servers.setup.variants, ['bare', 'control', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare']);
+    // Each separate-process round is measured right after unmeasured load on its server, and the report says so.
+    assert.equal(servers.setup.warmSeconds, 0.1);
+    assert.match(servers.markdown.join('\n'), /each right after 0\.1 s of unmeasured load on the same server/);
     for (const row of servers.rows) {
       const expected = row.server === 'express'
         ? ['bare', 'control', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'] as const

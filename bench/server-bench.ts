@@ -73,6 +73,13 @@ export interface ServerBenchOptions {
   processes?: number;
   /** Seconds per measurement (default 2; quick 0.5). */
   seconds?: number;
+  /**
+   * Seconds of unmeasured load on a round's server right before it is measured (default 0.5; quick 0.1).
+   * A process idles for most of a minute between its rounds, and its first few hundred ms back under load
+   * cost every server more (caches, branch predictors and the heap's sizing cold), a firewall's process
+   * more than a bare one: without this the rounds measured that recovery, not serving.
+   */
+  warmSeconds?: number;
   /** Concurrent connections (default 50). */
   connections?: number;
   /**
@@ -156,6 +163,7 @@ export interface ServerBenchResult {
   setup: {
     ranges: number; patterns: number; userAgentPatterns: number; rounds: number; seconds: number; connections: number; quick: boolean;
     processes?: number;
+    warmSeconds?: number;
     alternatingSeconds?: number;
     alternatingProcesses?: number;
     blockMs?: number;
@@ -384,7 +392,9 @@ interface RoundFigures {
 // sample at the end waits this long after the load stops. An idle server uses no CPU meanwhile.
 const SETTLE_MS = 150;
 
-async function measureRound(server: ServerChild, load: (port: number) => Promise<AutocannonResult>): Promise<RoundFigures> {
+async function measureRound(server: ServerChild, load: (port: number) => Promise<AutocannonResult>,
+  warm: ((port: number) => Promise<AutocannonResult>) | null): Promise<RoundFigures> {
+  if (warm !== null) await warm(server.port);
   const before = await server.cpuMicros();
   const result = await load(server.port);
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
@@ -497,6 +507,7 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
     rounds: options.rounds ?? (quick ? 1 : 15),
     processes: Math.max(1, options.processes ?? (quick ? 1 : 5)),
     seconds: options.seconds ?? (quick ? 0.5 : 2),
+    warmSeconds: options.warmSeconds ?? (quick ? 0.1 : 0.5),
     connections: options.connections ?? 50,
     alternatingSeconds: options.alternatingSeconds ?? (quick ? 1.5 : 16),
     alternatingProcesses: Math.max(1, options.alternatingProcesses ?? (quick ? 1 : 3)),
@@ -532,12 +543,13 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
       const rounds: RoundFigures[][] = variants.map(() => []);
       let errors = 0;
       const random = rng(round0Seed(kind));
+      const warm = setup.warmSeconds > 0 ? load(setup.warmSeconds) : null;
       for (let round = 0; round < setup.rounds; round++) {
         // A fresh order each round, so no variant always runs first or last, or always after the same one
         // (with a fixed rotation, whatever a server leaves behind, its connections' teardown and the caches
         // it filled, always lands on the same neighbour); each variant's processes in turn.
         for (const v of shuffled(variants.length, random)) {
-          const figures = await measureRound(running[v]![round % setup.processes]!, load(setup.seconds));
+          const figures = await measureRound(running[v]![round % setup.processes]!, load(setup.seconds), warm);
           errors += figures.failed;
           rounds[v]!.push(figures);
         }
@@ -621,7 +633,9 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
     '## Server throughput and CPU per request, with and without a firewall',
     '',
     `Hello world, \`GET ${REQUEST_PATH}\` with a browser user agent, autocannon ${setup.connections} connections, ` +
-      `${setup.rounds} rounds of ${setup.seconds} s per variant (the order shuffled each round); each server in its own process, ` +
+      `${setup.rounds} rounds of ${setup.seconds} s per variant (the order shuffled each round)` +
+      `${(setup.warmSeconds ?? 0) > 0 ? `, each right after ${setup.warmSeconds} s of unmeasured load on the same server (a process idles between its rounds, and its first few hundred ms back under load measure its recovery, not its serving)` : ''}` +
+      '; each server in its own process, ' +
       `${setup.processes ?? 1} process${(setup.processes ?? 1) > 1 ? 'es' : ''} per variant taken in turn by the rounds (a process's own luck in memory placement averages out)` +
       `${PIN ? ', servers pinned to core 0 and the load generator to core 1' : ', sharing the cores with the load generator'}. ` +
       'Figures are medians over the rounds; each change is the median of the per-round changes against the bare server of the same ' +
