@@ -130,6 +130,13 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     // Each separate-process round is measured right after unmeasured load on its server, and the report says so.
     assert.equal(servers.setup.warmSeconds, 0.1);
     assert.match(servers.markdown.join('\n'), /each right after 0\.1 s of unmeasured load on the same server/);
+    // Each variant is paired with the bare measurements right before and after it: bare runs once more than the others per round.
+    assert.match(servers.markdown.join('\n'), /against the mean of the two bare measurements right before and after it/);
+    for (const row of servers.rows) {
+      const others = Object.keys(row.variants).length - 1;
+      assert.equal(row.variants.bare!.reqRounds.length, servers.setup.rounds * (others + 1), `${row.server}: bare measured around every variant`);
+      for (const [v, f] of Object.entries(row.variants)) if (v !== 'bare') assert.equal(f!.reqRounds.length, servers.setup.rounds, `${row.server} ${v}`);
+    }
     for (const row of servers.rows) {
       const expected = row.server === 'express'
         ? ['bare', 'control', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'] as const

@@ -409,6 +409,17 @@ async function measureRound(server: ServerChild, load: (port: number) => Promise
   };
 }
 
+/** Two bare measurements averaged: the baseline of the variant measured between them. */
+function meanOfRounds(a: RoundFigures, b: RoundFigures): RoundFigures {
+  return {
+    reqPerSecond: (a.reqPerSecond + b.reqPerSecond) / 2,
+    p99: (a.p99 + b.p99) / 2,
+    cpuUs: (a.cpuUs + b.cpuUs) / 2,
+    mainCpuUs: a.mainCpuUs === null || b.mainCpuUs === null ? null : (a.mainCpuUs + b.mainCpuUs) / 2,
+    failed: a.failed + b.failed,
+  };
+}
+
 /** The serving thread's CPU per request of each round, or null when a round could not read it. */
 function mainThreadRounds(rounds: RoundFigures[]): number[] | null {
   const out: number[] = [];
@@ -540,23 +551,40 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
       for (const list of running) for (const server of list) children.push(server.child);
       // Warm-up: let the JIT settle (briefly in a quick run, whose first requests would otherwise be all compile time).
       for (const list of running) for (const server of list) await load(quick ? 0.3 : 2)(server.port);
+      // rounds[v]: variant v's measurement in each round; bracket[v]: the bare server's around it (bare's own
+      // entry holds every bare measurement).
       const rounds: RoundFigures[][] = variants.map(() => []);
+      const bracket: RoundFigures[][] = variants.map(() => []);
       let errors = 0;
       const random = rng(round0Seed(kind));
       const warm = setup.warmSeconds > 0 ? load(setup.warmSeconds) : null;
+      let bareTurn = 0;
+      const measureBare = async () => {
+        // Bare's processes in turn too, so each idles between its measurements as long as a variant's does.
+        const figures = await measureRound(running[0]![bareTurn++ % setup.processes]!, load(setup.seconds), warm);
+        errors += figures.failed;
+        rounds[0]!.push(figures);
+        return figures;
+      };
       for (let round = 0; round < setup.rounds; round++) {
         // A fresh order each round, so no variant always runs first or last, or always after the same one
         // (with a fixed rotation, whatever a server leaves behind, its connections' teardown and the caches
-        // it filled, always lands on the same neighbour); each variant's processes in turn.
-        for (const v of shuffled(variants.length, random)) {
+        // it filled, always lands on the same neighbour); each variant's processes in turn. The bare server
+        // runs before the first variant and after each one, and a variant is compared with the mean of the
+        // two bare measurements around it, so the machine's drift over those seconds cancels (against one bare
+        // measurement per round, up to 15 s away, the control's quartiles spanned 20 to 37 points).
+        let before = await measureBare();
+        for (const v of shuffled(variants.length - 1, random).map((k) => k + 1)) {
           const figures = await measureRound(running[v]![round % setup.processes]!, load(setup.seconds), warm);
           errors += figures.failed;
           rounds[v]!.push(figures);
+          const after = await measureBare();
+          bracket[v]!.push(meanOfRounds(before, after));
+          before = after;
         }
       }
-      const bareRounds = rounds[0]!;
       const byVariant: Partial<Record<ServerVariant, VariantFigures>> = {};
-      variants.forEach((v, k) => { byVariant[v] = variantFigures(rounds[k]!, v === 'bare' ? null : bareRounds); });
+      variants.forEach((v, k) => { byVariant[v] = variantFigures(rounds[k]!, v === 'bare' ? null : bracket[k]!); });
       const bare = byVariant.bare!;
       // Rows without a variant (a run with `variants` narrowed) repeat the baseline, so they read as "no change".
       const moat = byVariant.moat ?? bare;
@@ -638,8 +666,9 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
       '; each server in its own process, ' +
       `${setup.processes ?? 1} process${(setup.processes ?? 1) > 1 ? 'es' : ''} per variant taken in turn by the rounds (a process's own luck in memory placement averages out)` +
       `${PIN ? ', servers pinned to core 0 and the load generator to core 1' : ', sharing the cores with the load generator'}. ` +
-      'Figures are medians over the rounds; each change is the median of the per-round changes against the bare server of the same ' +
-      'round (pairing cancels the machine\'s drift), with its quartiles. **CPU per request** is the server process\'s user + system ' +
+      'Figures are medians over the rounds. In each round the bare server is measured before the first variant and after each one ' +
+      '(its processes in turn too), and a variant\'s change is against the mean of the two bare measurements right before and after it: ' +
+      'the machine\'s drift over those seconds cancels. Each change is the median of the per-round changes, with its quartiles. **CPU per request** is the server process\'s user + system ' +
       'time (`process.cpuUsage()`, every thread, so GC and a reporting worker count) over the round, divided by the requests served: ' +
       'steadier than req/s on a shared machine, and the figure to quote. ' +
       `Moat loaded ${setup.ranges.toLocaleString('en-US')} blocked ranges and ${setup.patterns.toLocaleString('en-US')} path + ` +
