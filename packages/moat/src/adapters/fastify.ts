@@ -13,6 +13,9 @@ export interface MoatFastifyOptions extends MoatOptions {
   firewall?: Firewall;
 }
 
+/** The plugin's options as Fastify passes them: Moat's, and `register`'s own. */
+type FastifyRegistration = MoatFastifyOptions & { prefix?: unknown; logLevel?: unknown; logSerializers?: unknown };
+
 function send(reply: FastifyReply, response: BlockResponse): void {
   reply.code(response.status);
   if (response.headers !== undefined) reply.headers(response.headers);
@@ -22,8 +25,10 @@ function send(reply: FastifyReply, response: BlockResponse): void {
 const plugin: FastifyPluginCallback<MoatFastifyOptions> = (fastify, options, done) => {
   let firewall: Firewall;
   try {
+    // Fastify hands its own registration options to the plugin too: they are not Moat's.
+    const { prefix: _prefix, logLevel: _logLevel, logSerializers: _logSerializers, ...own } = options as FastifyRegistration;
     // Moat's events go to Fastify's own (pino) logger unless told otherwise.
-    firewall = options.firewall ?? firewallFrom({ ...options, logger: options.logger ?? fastify.log });
+    firewall = own.firewall !== undefined ? firewallFrom(own as { firewall: Firewall }) : firewallFrom({ ...own, logger: own.logger ?? fastify.log });
   } catch (error) {
     done(error as Error);
     return;

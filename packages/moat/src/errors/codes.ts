@@ -53,7 +53,7 @@ export type MoatErrorCode =
 
 export const MOAT_ERROR_CODES: Readonly<Record<MoatErrorCode, MoatErrorCodeInfo>> = {
   // Options and input given to Moat
-  MOAT_ERR_OPTION_INVALID: { meaning: 'an option or argument given to Moat is missing, of the wrong type or out of range', exit: EXIT_USAGE },
+  MOAT_ERR_OPTION_INVALID: { meaning: 'an option or argument given to Moat is missing, unknown, of the wrong type or out of range', exit: EXIT_USAGE },
   MOAT_ERR_USAGE: { meaning: 'a moat-waf command line is wrong: unknown command or option, missing or invalid value', exit: EXIT_USAGE },
   MOAT_ERR_RULE_INVALID: { meaning: 'a rule or rules document is invalid (every problem is listed, with its line and entry)', exit: EXIT_USAGE },
   MOAT_ERR_IP_INVALID: { meaning: 'a text that should be an IP address or range is not one', exit: EXIT_USAGE },

@@ -19,6 +19,7 @@ import { AddressWarnings, ForwardingWatch, type Peerless } from './address-warni
 import { BodyReading } from './body-reading.js';
 import { chooseIpHeader, ipHeaderFromEnv, trustedProxiesFromEnv } from './client-address-options.js';
 import { consoleLogger, silentLogger, type MoatLogger } from './logger.js';
+import { checkOptionNames, FIREWALL_OPTION_NAMES } from './option-names.js';
 import type {
   BlockResponse, DecisionListener, FirewallEngine, MoatErrorEvent, MoatErrorKind, MoatOptions, RateLimitUser,
 } from './options.js';
@@ -77,7 +78,9 @@ export class Firewall {
   /** The `user` option: asked only while a rate limit counts by user (engine.rateLimitsByUser). */
   private readonly userOf: RateLimitUser | null;
 
+  /** Throws an OptionError for an invalid option, a misspelt name included (option-names.ts). */
   constructor(options: MoatOptions = {}) {
+    checkOptionNames(options, FIREWALL_OPTION_NAMES, 'createFirewall');
     const env = options.env ?? process.env;
     const now = options.now ?? Date.now;
     this.logger = options.logger === false ? silentLogger : options.logger ?? consoleLogger;

@@ -7,6 +7,7 @@ import type { RuleSet } from '../engine/rule-set.js';
 import { Firewall } from '../firewall/firewall.js';
 import { consoleLogger, silentLogger, type MoatLogger } from '../firewall/logger.js';
 import type { FirewallEngine, MoatOptions } from '../firewall/options.js';
+import { checkOptionNames, FIREWALL_OPTIONS, firewallOptionsOf } from '../firewall/option-names.js';
 import { RateBoundedLog } from '../firewall/rate-bounded-log.js';
 import type { FirewallStats } from '../firewall/stats.js';
 import { loadDataFile, loadRulesFile } from '../format/load-files.js';
@@ -14,7 +15,7 @@ import { loadDataOffThread, loadRulesOffThread, RULES_OFF_THREAD_MIN_BYTES } fro
 import { CategorySync, type CategorySyncStatus } from '../sync/category-sync.js';
 import { clientInfo } from '../sync/client-info.js';
 import { HubFailover, type HubFailoverStatus } from '../sync/hub-failover.js';
-import { resolveSyncOptions, type ManagedSyncOptions, type ResolvedSync } from '../sync/managed-options.js';
+import { MANAGED_SYNC_OPTIONS, resolveSyncOptions, type ManagedSyncOptions, type ResolvedSync } from '../sync/managed-options.js';
 import { parsePublicKey } from '../sync/signature.js';
 import type { SyncCategory } from '../sync/sync-dir-files.js';
 import { SyncError } from '../sync/sync-error.js';
@@ -55,6 +56,11 @@ export interface ManagedStatus {
   errors: { customRules: number; dataSubscriptions: number; upsync: number; engine: number; hooks: number };
 }
 
+const { engine: _engine, ...FIREWALL_OPTIONS_BUT_ENGINE } = FIREWALL_OPTIONS;
+/** Every name ManagedFirewallOptions has (the compiler keeps the two in step). */
+const MANAGED_OPTION_NAMES = Object.keys({ ...FIREWALL_OPTIONS_BUT_ENGINE, ...MANAGED_SYNC_OPTIONS, onSyncError: true } satisfies
+  Record<keyof ManagedFirewallOptions, true>);
+
 /** No engine yet: the real one is installed before the constructor returns. */
 const NOT_YET: FirewallEngine = { evaluate: () => { throw new MoatError('MOAT_ERR_INTERNAL', 'no engine'); } };
 
@@ -76,10 +82,11 @@ export class ManagedFirewall extends Firewall {
 
   /** Throws only on invalid options (a bad number, a bad public key); hub and file problems are sync errors. */
   constructor(options: ManagedFirewallOptions = {}) {
+    checkOptionNames(options, MANAGED_OPTION_NAMES, 'createManagedFirewall');
     const env = options.env ?? process.env;
     const settings = resolveSyncOptions(options, env);
     const publicKey = settings.publicKey === null ? null : parsePublicKey(settings.publicKey);
-    super({ ...options, rules: undefined, data: undefined, engine: NOT_YET });
+    super({ ...firewallOptionsOf(options), rules: undefined, data: undefined, engine: NOT_YET });
     this.settings = settings;
     this.onSyncError = options.onSyncError;
     this.syncLogger = options.logger === false ? silentLogger : options.logger ?? consoleLogger;

@@ -104,6 +104,14 @@ export interface ManagedSyncOptions {
   upsync?: UpsyncOptions | false;
 }
 
+/** Every name ManagedSyncOptions has (the compiler keeps the two in step), for the check of option names. */
+export const MANAGED_SYNC_OPTIONS = {
+  apiKey: true, hubUrl: true, downsyncUrl: true, dir: true, customRulesIntervalMs: true, dataIntervalMs: true,
+  longPollSeconds: true, jitter: true, backoffBaseMs: true, backoffMaxMs: true, requestTimeoutMs: true,
+  downloadTimeoutMs: true, maxDownloadBytes: true, publicKey: true, watchIntervalMs: true, lockStaleMs: true,
+  readyTimeoutMs: true, engineGraceMs: true, framework: true, hostname: true, dataMode: true, upsync: true,
+} satisfies Record<keyof ManagedSyncOptions, true>;
+
 /** Poll spread, retry backoff and download limits: resolved once from the options, used by every category sync. */
 export interface DownloadLimits {
   /** Poll interval spread, a fraction. */
