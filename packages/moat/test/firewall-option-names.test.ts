@@ -15,7 +15,9 @@ import { moat as expressMoat } from '../src/adapters/express.js';
 import { moat as fastifyMoat } from '../src/adapters/fastify.js';
 import { withMoat } from '../src/adapters/node.js';
 import { MoatError, OptionError } from '../src/errors/moat-error.js';
-import { createFirewall, type Firewall } from '../src/firewall/firewall.js';
+import { createFirewall, NOTHING_TO_JUDGE, type Firewall } from '../src/firewall/firewall.js';
+import type { MoatLogger } from '../src/firewall/logger.js';
+import { Engine } from '../src/engine/engine.js';
 import { FIREWALL_OPTION_NAMES } from '../src/firewall/option-names.js';
 import { createManagedFirewall } from '../src/managed/managed-firewall.js';
 import { close, listen, rulesFile, send } from './adapters-helpers.js';
@@ -130,4 +132,17 @@ test('fastify: register()\'s own options are not taken for Moat\'s, a misspelt M
     await broken.ready();
   }, (error: unknown) => error instanceof OptionError && error.message.includes("did you mean 'rules'"));
   await broken.close();
+});
+
+test('a firewall given nothing to judge with says so once at start; one given rules, data or an engine does not', () => {
+  const warnings: string[] = [];
+  const logger: MoatLogger = { error: () => {}, warn: (_o, message) => { warnings.push(message ?? ''); } };
+  // `moat()` with the rules option forgotten, or with its value unset in the environment.
+  const empty = createFirewall({ logger, rules: process.env.MOAT_TEST_UNSET_RULES_PATH });
+  assert.deepEqual(warnings, [NOTHING_TO_JUDGE]);
+  assert.equal(statusOf(empty, '/admin'), null, 'and it does let every request through, as it says');
+  warnings.length = 0;
+  createFirewall({ logger, rules: rules.path });
+  createFirewall({ logger, engine: Engine.open({ rules: rules.path }) });
+  assert.deepEqual(warnings, []);
 });

@@ -116,6 +116,8 @@ export class Firewall {
     this.engine = options.engine ?? null;
     this.ownedEngine = null;
     if (this.engine === null) {
+      // Legal (an engine may come later through setEngine), but far more often a forgotten option.
+      if (!options.rules && !options.data) this.logger.warn({}, NOTHING_TO_JUDGE);
       try {
         this.engine = this.ownedEngine = Engine.open({
           rules: options.rules, data: options.data, dataMode: options.dataMode, now: options.now,
@@ -362,6 +364,10 @@ export class Firewall {
 }
 
 /** Creates a firewall. Throws only on invalid options (a bad trusted-proxy entry); a bad rules file is an error event. */
+/** The start-up warning of a firewall given neither a rules file, a data file nor an engine. */
+export const NOTHING_TO_JUDGE = 'moat was given no rules file, data file or engine: it lets every request through until ' +
+  'it gets one (the `rules` option, or setEngine)';
+
 export function createFirewall(options: MoatOptions = {}): Firewall {
   return new Firewall(options);
 }
