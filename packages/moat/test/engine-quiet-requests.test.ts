@@ -9,6 +9,8 @@ import fc from 'fast-check';
 import { Engine, type MoatRequest, type Rule } from '../src/index.js';
 import { tagOf } from '../src/text/recent-values.js';
 import { allow, block, dataFileFor, engineFor, rateLimit, withTmpDir } from './helpers/engine-kit.js';
+import { writeRulesFile } from '../src/format/write-rules.js';
+import { normalizeAttackSettings } from '../src/rules/attack-settings.js';
 
 const QUIET: MoatRequest = {
   ip: '192.0.2.7', method: 'GET', host: 'shop.example.com', path: '/products/42', params: 'page=2',
@@ -122,5 +124,106 @@ test('random request streams: the engine that remembers decides as a fresh engin
         assert.deepEqual(summary(engine.evaluate({ ...req })), summary(fresh.evaluate({ ...req })), JSON.stringify(req));
       }
     }), { numRuns: 200, seed: 20261204 });
+    engine.close();
+  }));
+
+// With attack detection on, the memo's key holds detection's own inputs too: the raw target and the
+// User-Agent, Referer and Cookie headers as sent, and no body. Each variant below changes only one of
+// them (even where a real normaliser would change another field with it), so a key that missed any one
+// would answer the attack from the memo.
+
+/** An engine with every attack category blocking, besides RULES. */
+function attackEngine(dir: string, rules: readonly Rule[] = RULES): Engine {
+  const file = path.join(dir, `attacks-${process.pid}-${attackFiles++}.moat`);
+  writeRulesFile(rules, file, { attacks: normalizeAttackSettings('block') });
+  return Engine.open({ rules: file, data: dataFile(dir) });
+}
+let attackFiles = 0;
+
+const QUIET_WEB: MoatRequest = {
+  ...QUIET, url: '/products/42?page=2',
+  headers: { 'user-agent': QUIET.userAgent, referer: 'https://shop.example.com/', cookie: 'session=abc123; theme=dark' },
+};
+const ATTACK_VARIANTS: [string, Partial<MoatRequest>][] = [
+  ['the raw target', { url: "/products/42?page=2%27%20OR%201%3D1--" }],
+  ['the User-Agent header', { headers: { ...QUIET_WEB.headers, 'user-agent': "Mozilla/5.0' AND SLEEP(5)-- " } }],
+  ['the Referer header', { headers: { ...QUIET_WEB.headers, referer: 'https://x.example/?q=<script>alert(1)</script>' } }],
+  ['the Cookie header', { headers: { ...QUIET_WEB.headers, cookie: "session=' OR '1'='1'--" } }],
+  ['a form body', { body: { kind: 'form', text: 'comment=%27%20UNION%20SELECT%20password%20FROM%20users--' } }],
+  ['a JSON body', { body: { kind: 'json', text: '{"user":{"$ne":null}}' } }],
+];
+
+test('with attack detection on, a clean request is remembered and an attack in any input detection reads is still blocked', () =>
+  withTmpDir((dir) => {
+    const engine = attackEngine(dir);
+    const scans = () => (engine as unknown as { attackScan: { run: unknown } }).attackScan;
+    let runs = 0;
+    const scan = scans();
+    const run = scan.run.bind(scan) as (...args: unknown[]) => unknown;
+    scan.run = (...args: unknown[]) => { runs++; return run(...args); };
+    for (let k = 0; k < 3; k++) assert.equal(engine.evaluate({ ...QUIET_WEB }).treatment, 'Passed');
+    assert.equal(runs, 1, 'the repeats of the clean request were answered from the memo, not scanned again');
+    for (const [where, change] of ATTACK_VARIANTS) {
+      const d = engine.evaluate({ ...QUIET_WEB, ...change });
+      assert.equal(d.treatment, 'Blocked', `an attack in ${where}`);
+      assert.ok(d.category.startsWith('attack-'), `${where}: ${d.category}`);
+      assert.equal(engine.evaluate({ ...QUIET_WEB }).treatment, 'Passed');
+    }
+    // A clean body is judged every time: a request with a body is never remembered.
+    const withBody: MoatRequest = { ...QUIET_WEB, body: { kind: 'form', text: 'comment=hello' } };
+    runs = 0;
+    for (let k = 0; k < 3; k++) assert.equal(engine.evaluate({ ...withBody }).treatment, 'Passed');
+    assert.equal(runs, 3);
+    // A header sent twice (a list) is never remembered either.
+    const twice: MoatRequest = { ...QUIET_WEB, headers: { ...QUIET_WEB.headers, cookie: ['a=1', "b=' OR '1'='1'--"] } };
+    runs = 0;
+    for (let k = 0; k < 2; k++) engine.evaluate({ ...twice });
+    assert.equal(runs, 2);
+    engine.close();
+  }));
+
+test('with attack detection on, monitor-mode attacks are recorded on every repeat, never remembered as quiet', () =>
+  withTmpDir((dir) => {
+    const file = path.join(dir, 'monitor.moat');
+    writeRulesFile(RULES, file, { attacks: normalizeAttackSettings('monitor') });
+    const engine = Engine.open({ rules: file, data: dataFile(dir) });
+    const attack = { ...QUIET_WEB, ...ATTACK_VARIANTS[0]![1] };
+    for (let k = 0; k < 3; k++) {
+      const d = engine.evaluate({ ...attack });
+      assert.equal(d.treatment, 'Passed');
+      assert.deepEqual(d.monitored.map((m) => m.ruleId), ['attacks.sqli'], `repeat ${k}`);
+    }
+    engine.close();
+  }));
+
+test('random request streams with attack detection on: the engine that remembers decides as a fresh engine per request', () =>
+  withTmpDir((dir) => {
+    const rules = RULES.filter((r) => r.kind !== 'rateLimit');
+    const engine = attackEngine(dir, rules);
+    const field = <T>(...values: T[]) => fc.constantFrom(...values);
+    const headers = fc.record({
+      'user-agent': field(QUIET.userAgent!, "x' AND SLEEP(5)-- ", ['a', 'b'], undefined),
+      referer: field('https://shop.example.com/', 'javascript:alert(1)', 'https://x.example/?q=<script>alert(1)</script>', undefined),
+      cookie: field('session=abc123', "session=' OR '1'='1'--", undefined),
+    }, { requiredKeys: [] });
+    const request = fc.record({
+      ip: field('192.0.2.7', '192.0.2.8', '10.0.0.1', '203.0.113.9'),
+      method: field('GET', 'POST', undefined),
+      host: field('shop.example.com', undefined),
+      path: field('/products/42', '/admin', '/watched/x', undefined),
+      params: field('page=2', 'q=drop table users', undefined),
+      userAgent: field(QUIET.userAgent!, 'sqlmap/1.7', undefined),
+      url: field('/products/42?page=2', "/products/42?page=2%27%20OR%201%3D1--", '/products/..%2f..%2fetc/passwd', undefined),
+      headers: fc.option(headers, { nil: undefined }),
+      body: fc.option(field<MoatRequest['body']>(
+        { kind: 'form', text: 'comment=hello' }, { kind: 'form', text: 'q=%3Cscript%3Ealert(1)%3C%2Fscript%3E' },
+        { kind: 'json', text: '{"user":{"$ne":null}}' }), { nil: undefined }),
+    }, { requiredKeys: ['ip'] });
+    fc.assert(fc.property(fc.array(request, { minLength: 1, maxLength: 60 }), (stream) => {
+      for (const req of stream) {
+        const fresh = new Engine({ rules: engine.rules, data: engine.data });
+        assert.deepEqual(summary(engine.evaluate({ ...req })), summary(fresh.evaluate({ ...req })), JSON.stringify(req));
+      }
+    }), { numRuns: 200, seed: 20261205 });
     engine.close();
   }));

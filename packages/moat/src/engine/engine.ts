@@ -93,7 +93,7 @@ export class Engine {
     this.rateLimitsByUser = this.rules.rules.some((r) => r.kind === 'rateLimit' && r.rateLimit.key?.by === 'user') || this.rules.keys?.byUser === true;
     this.keyHashes = new Array<string | null | undefined>(this.rules.keys?.specs.length ?? 0);
     this.bots = this.rules.bots === null ? null : new BotCheck(this.rules.bots, this.data);
-    this.quietRequests = this.rules.attacks === null && this.bots === null ? new QuietRequests() : null;
+    this.quietRequests = this.bots === null ? new QuietRequests(this.rules.attacks !== null) : null;
   }
 
   /** Opens the files and prepares everything a request needs; throws MoatFileError on a bad file. */
@@ -227,7 +227,7 @@ export class Engine {
   private readonly quietIps = new RecentValues<true>(QUIET_IP_SLOTS, QUIET_IP_MAX_LENGTH);
   /** Set by decides() and by a rate limit that counts: some rule was weighed, so the outcome may depend on time or be recorded. */
   private ruleConsulted = false;
-  /** Whole requests that weighed no rule (quiet-requests.ts); null when attack detection or bot rules read more than its key. */
+  /** Whole requests that weighed no rule and held no attack (quiet-requests.ts); null when bot rules read more than its key. */
   private readonly quietRequests: QuietRequests | null;
 
   // Per-evaluation state, kept on the instance so the hot path allocates no closures.
