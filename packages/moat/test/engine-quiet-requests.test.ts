@@ -103,6 +103,16 @@ test('a rule that expires is weighed on every repeat: the repeat after its expir
     engine.close();
   }));
 
+/** Random streams of `request`: `engine` (which remembers) decides each as a fresh engine on the same files does. */
+function decidesAsFresh(engine: Engine, request: fc.Arbitrary<MoatRequest>, seed: number): void {
+  fc.assert(fc.property(fc.array(request, { minLength: 1, maxLength: 60 }), (stream) => {
+    for (const req of stream) {
+      const fresh = new Engine({ rules: engine.rules, data: engine.data });
+      assert.deepEqual(summary(engine.evaluate({ ...req })), summary(fresh.evaluate({ ...req })), JSON.stringify(req));
+    }
+  }), { numRuns: 200, seed });
+}
+
 test('random request streams: the engine that remembers decides as a fresh engine per request', () =>
   withTmpDir((dir) => {
     const data = dataFile(dir);
@@ -118,12 +128,7 @@ test('random request streams: the engine that remembers decides as a fresh engin
       params: field('page=2', 'q=drop table users', undefined),
       userAgent: field(QUIET.userAgent!, 'sqlmap/1.7', 'curl/8', undefined),
     }, { requiredKeys: ['ip'] });
-    fc.assert(fc.property(fc.array(request, { minLength: 1, maxLength: 60 }), (stream) => {
-      for (const req of stream) {
-        const fresh = new Engine({ rules: engine.rules, data: engine.data });
-        assert.deepEqual(summary(engine.evaluate({ ...req })), summary(fresh.evaluate({ ...req })), JSON.stringify(req));
-      }
-    }), { numRuns: 200, seed: 20261204 });
+    decidesAsFresh(engine, request, 20261204);
     engine.close();
   }));
 
@@ -156,7 +161,7 @@ const ATTACK_VARIANTS: [string, Partial<MoatRequest>][] = [
 test('with attack detection on, a clean request is remembered and an attack in any input detection reads is still blocked', () =>
   withTmpDir((dir) => {
     const engine = attackEngine(dir);
-    const scans = () => (engine as unknown as { attackScan: { run: unknown } }).attackScan;
+    const scans = () => (engine as unknown as { attackScan: { run: (...args: unknown[]) => unknown } }).attackScan;
     let runs = 0;
     const scan = scans();
     const run = scan.run.bind(scan) as (...args: unknown[]) => unknown;
@@ -202,7 +207,7 @@ test('random request streams with attack detection on: the engine that remembers
     const engine = attackEngine(dir, rules);
     const field = <T>(...values: T[]) => fc.constantFrom(...values);
     const headers = fc.record({
-      'user-agent': field(QUIET.userAgent!, "x' AND SLEEP(5)-- ", ['a', 'b'], undefined),
+      'user-agent': field<string | string[] | undefined>(QUIET.userAgent!, "x' AND SLEEP(5)-- ", ['a', 'b'], undefined),
       referer: field('https://shop.example.com/', 'javascript:alert(1)', 'https://x.example/?q=<script>alert(1)</script>', undefined),
       cookie: field('session=abc123', "session=' OR '1'='1'--", undefined),
     }, { requiredKeys: [] });
@@ -219,11 +224,6 @@ test('random request streams with attack detection on: the engine that remembers
         { kind: 'form', text: 'comment=hello' }, { kind: 'form', text: 'q=%3Cscript%3Ealert(1)%3C%2Fscript%3E' },
         { kind: 'json', text: '{"user":{"$ne":null}}' }), { nil: undefined }),
     }, { requiredKeys: ['ip'] });
-    fc.assert(fc.property(fc.array(request, { minLength: 1, maxLength: 60 }), (stream) => {
-      for (const req of stream) {
-        const fresh = new Engine({ rules: engine.rules, data: engine.data });
-        assert.deepEqual(summary(engine.evaluate({ ...req })), summary(fresh.evaluate({ ...req })), JSON.stringify(req));
-      }
-    }), { numRuns: 200, seed: 20261205 });
+    decidesAsFresh(engine, request, 20261205);
     engine.close();
   }));
