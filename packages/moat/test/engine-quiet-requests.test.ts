@@ -11,6 +11,7 @@ import { tagOf } from '../src/text/recent-values.js';
 import { allow, block, dataFileFor, engineFor, rateLimit, withTmpDir } from './helpers/engine-kit.js';
 import { writeRulesFile } from '../src/format/write-rules.js';
 import { normalizeAttackSettings } from '../src/rules/attack-settings.js';
+import { QUIET_REST, QUIET_WINDOW } from '../src/engine/quiet-requests.js';
 
 const QUIET: MoatRequest = {
   ip: '192.0.2.7', method: 'GET', host: 'shop.example.com', path: '/products/42', params: 'page=2',
@@ -100,6 +101,38 @@ test('a rule that expires is weighed on every repeat: the repeat after its expir
     assert.equal(engine.evaluate({ ...sale }).treatment, 'Blocked');
     now += 2000;
     assert.equal(engine.evaluate({ ...sale }).treatment, 'Passed');
+    engine.close();
+  }));
+
+/** Counts the engine's full judgements (every evaluation the memo does not answer). */
+function countJudgements(engine: Engine): () => number {
+  const inner = engine as unknown as { judge: (req: MoatRequest) => unknown };
+  const judge = inner.judge.bind(engine);
+  let n = 0;
+  inner.judge = (req) => { n++; return judge(req); };
+  return () => n;
+}
+
+test('the memo rests while too few lookups hit to repay its misses, and counts again after the rest', () =>
+  withTmpDir((dir) => {
+    const engine = engineFor(dir, RULES, { data: dataFile(dir) });
+    const judged = countJudgements(engine);
+    // Repeating traffic keeps it on across window boundaries: one judgement for two windows of repeats.
+    for (let k = 0; k < 2 * QUIET_WINDOW; k++) assert.equal(engine.evaluate({ ...QUIET }).treatment, 'Passed');
+    assert.equal(judged(), 1);
+    // A window of quiet requests that never repeat (they share the quiet one's slot, so each evicts the last).
+    for (let k = 0; k < QUIET_WINDOW; k++) assert.equal(engine.evaluate({ ...QUIET, params: `page=${k}` }).treatment, 'Passed');
+    assert.equal(judged(), 1 + QUIET_WINDOW);
+    // Resting: every request is judged, repeats included, and rules still decide.
+    let before = judged();
+    for (let k = 0; k < 100; k++) assert.equal(engine.evaluate({ ...QUIET }).treatment, 'Passed');
+    assert.equal(engine.evaluate({ ...QUIET, path: '/admin' }).ruleId, 'block-path');
+    assert.equal(judged() - before, 101);
+    for (let k = 101; k < QUIET_REST; k++) engine.evaluate({ ...QUIET });
+    // The rest is over: the memo is consulted again and the repeats are answered from it.
+    before = judged();
+    for (let k = 0; k < 100; k++) assert.equal(engine.evaluate({ ...QUIET }).treatment, 'Passed');
+    assert.equal(judged() - before, 1);
     engine.close();
   }));
 

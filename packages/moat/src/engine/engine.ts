@@ -108,10 +108,11 @@ export class Engine {
     // Files without keyed bans or reported keys (nearly all) go straight on: one null check.
     if (keys === null) {
       const quiet = this.quietRequests;
-      if (quiet === null) return this.judge(req);
-      if (quiet.has(req)) return PASSED;
+      if (quiet === null || quiet.resting()) return this.judge(req);
+      const tag = quiet.tag(req);
+      if (quiet.has(req, tag)) return PASSED;
       const d = this.judge(req);
-      if (d === PASSED && !this.ruleConsulted && !this.clockRead) quiet.add(req);
+      if (d === PASSED && !this.ruleConsulted && !this.clockRead) quiet.add(req, tag);
       return d;
     }
     this.keyHashes.fill(undefined);
