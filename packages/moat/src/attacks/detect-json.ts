@@ -4,7 +4,9 @@
  * pollution (`__proto__`, `constructor` → `prototype`). The walk is iterative and bounded in depth and
  * in nodes visited, so a hostile 100 000-level array costs MAX_NODES steps, not a stack overflow.
  */
+import type { ByteScanner } from './byte-scan/byte-scanner.js';
 import { detectAttack } from './detect-attack.js';
+import { longJsonValueIsClean } from './long-json-value.js';
 import { isNosqlOperatorKey } from './nosql/detect-nosql.js';
 import { isPollutingKey } from './prototype/detect-prototype-pollution.js';
 import { redactedSnippet } from './snippet.js';
@@ -21,8 +23,12 @@ export interface JsonWalkLimits {
 export const DEFAULT_JSON_LIMITS: JsonWalkLimits = { maxDepth: 32, maxNodes: 10_000 };
 
 
-/** `ascii`: every string in `value` is known to be ASCII (see jsonIsAscii), a hint passed on to detectAttack. */
-export function detectInJson(value: unknown, enabled: AttackCategorySet, location: AttackLocation = 'json', limits: JsonWalkLimits = DEFAULT_JSON_LIMITS, ascii = false): AttackMatch | null {
+/**
+ * `ascii`: every string in `value` is known to be ASCII (see jsonIsAscii), a hint passed on to detectAttack.
+ * `scanner`: the thread's byte scanner, to clear long values in one pass (long-json-value.ts); null: each is examined.
+ */
+export function detectInJson(value: unknown, enabled: AttackCategorySet, location: AttackLocation = 'json', limits: JsonWalkLimits = DEFAULT_JSON_LIMITS, ascii = false,
+  scanner: ByteScanner | null = null): AttackMatch | null {
   const stack: unknown[] = [value];
   const depths: number[] = [0];
   // Key paths (`user.name`, `items.0`) beside the values, so a match can say which field it was in.
@@ -35,6 +41,7 @@ export function detectInJson(value: unknown, enabled: AttackCategorySet, locatio
     if (++nodes > limits.maxNodes) return null;
     addWork(1);
     if (typeof v === 'string') {
+      if (scanner !== null && longJsonValueIsClean(v, enabled, scanner)) continue;
       const hit = detectAttack(v, location, enabled, ascii);
       if (hit) return withField(hit, field);
       continue;

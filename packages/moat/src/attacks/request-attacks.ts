@@ -389,13 +389,16 @@ export class RequestAttackScan implements RequestAttacks {
       return this.value(text, 'json', '');
     }
     this.jsonAscii = jsonIsAscii(text);
+    // Long values are cleared by the byte scan (long-json-value.ts); it overwrites the marks of a form body.
+    this.markedBy = null;
+    if (this.byteScanner === undefined && text.length > RAW_FIELD_FROM) this.byteScanner = sharedByteScanner();
     const p = this.policy;
     // Exclusions name JSON fields; with any in force the walk goes value by value through value().
     if (this.excluded !== null) return this.jsonByField(doc);
     let enabled = p.block | p.monitor;
     for (;;) {
       if (enabled === 0) return false;
-      const hit = detectInJson(doc, enabled, 'json', DEFAULT_JSON_LIMITS, this.jsonAscii);
+      const hit = detectInJson(doc, enabled, 'json', DEFAULT_JSON_LIMITS, this.jsonAscii, this.byteScanner ?? null);
       if (hit === null) return false;
       if (this.found(hit, null, 'json', hit.field ?? '', p.block)) return true;
       enabled &= ~(1 << ATTACK_CATEGORIES.indexOf(hit.category));
@@ -417,7 +420,7 @@ export class RequestAttackScan implements RequestAttacks {
     let enabled = (p.block | p.monitor) & keep;
     for (;;) {
       if (enabled === 0) return false;
-      const hit = detectInJson(part, enabled, 'json', DEFAULT_JSON_LIMITS, this.jsonAscii);
+      const hit = detectInJson(part, enabled, 'json', DEFAULT_JSON_LIMITS, this.jsonAscii, this.byteScanner ?? null);
       if (hit === null) return false;
       if (this.found(hit, null, 'json', hit.field ?? field, p.block & keep)) return true;
       enabled &= ~(1 << ATTACK_CATEGORIES.indexOf(hit.category));
