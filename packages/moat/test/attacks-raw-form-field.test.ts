@@ -12,18 +12,11 @@ import fc from 'fast-check';
 import { ALL_ATTACK_CATEGORIES, attackCategorySet, detectAttack } from '../src/attacks/index.js';
 import { RAW_FIELD_FROM, rawBodyHints, rawFieldIsClean } from '../src/attacks/raw-form-field.js';
 import { percentDecode } from '../src/http/percent-decode.js';
+import { plainProse } from './helpers/plain-prose.js';
 
 /** Plain sentences as a browser encodes them: letters, `+` for spaces, `%2C`, `%3F`, `%27` contractions. */
 function encodedProse(length: number, seed: number, apostrophes: boolean): string {
-  const words = ['the', 'garden', 'letter', 'morning', 'we', 'often', 'walk', 'to', 'market', 'quiet', 'evening', 'because', 'friends', 'visit'];
-  const openings = apostrophes ? ["I don't think", "It's", 'My sister said', "They're sure", 'Honestly,'] : ['I think', 'It is', 'My sister said', 'They are sure', 'Honestly,'];
-  let text = '';
-  for (let k = seed; text.length < length; k++) {
-    text += openings[k % openings.length];
-    for (let i = 0; i < 9; i++) text += ' ' + words[(k * 7 + i * 3) % words.length] + (i === 4 ? ',' : '');
-    text += k % 5 === 0 ? '? ' : '. ';
-  }
-  return new URLSearchParams({ v: text.slice(0, length) }).toString().slice(2);
+  return new URLSearchParams({ v: plainProse(length, seed, apostrophes) }).toString().slice(2);
 }
 
 const PIECES = [
