@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { ALL_ATTACK_CATEGORIES, ATTACK_CATEGORIES, attackCategorySet, detectAttack } from '../src/attacks/index.js';
 import { sharedByteScanner } from '../src/attacks/byte-scan/byte-scanner.js';
 import { longJsonValueIsClean } from '../src/attacks/long-json-value.js';
-import { RAW_FIELD_FROM } from '../src/attacks/raw-form-field.js';
+import { RAW_FIELD_FROM, rawFieldIsClean } from '../src/attacks/raw-form-field.js';
 import { Engine } from '../src/engine/engine.js';
 import { buildRuleSet } from '../src/engine/rule-set.js';
 import { normalizeAttackSettings } from '../src/rules/attack-settings.js';
@@ -36,10 +36,16 @@ const chunk = fc
   .tuple(fc.array(fc.constantFrom(...PIECES), { maxLength: 30 }), fc.constantFrom('', ' '))
   .map(([pieces, separator]) => pieces.join(separator));
 
+/** How a value may open SQL's numeric context: spaces, brackets and signs before a number, then SQL words. */
+const numericStart = fc
+  .tuple(fc.constantFrom('', ' ', '  ', ' (', '( ', ' -', '\t', '\n', ' ( -'), fc.constantFrom('1', '0', '(1)', '12.5', 'x'),
+    fc.array(fc.constantFrom(' ', 'or', 'OR', 'true', 'union', 'select', 'password', 'from', 'users', '--', '#', 'and', 'sleep(5)', ';'), { maxLength: 8 }))
+  .map(([lead, number, words]) => lead + number + ' ' + words.join(' '));
+
 /** A value over the scan's threshold: pieces, prose, pieces (attacks at the start, the end, or across the prose). */
 const longValue = fc
-  .tuple(chunk, fc.integer({ min: 0, max: 40 }), fc.boolean(), fc.integer({ min: 0, max: 3000 }), chunk)
-  .map(([a, seed, apostrophes, extra, b]) => a + prose(RAW_FIELD_FROM + extra, seed, apostrophes) + b);
+  .tuple(fc.oneof(chunk, numericStart), fc.integer({ min: 0, max: 40 }), fc.boolean(), fc.integer({ min: 0, max: 3000 }), chunk)
+  .map(([a, seed, apostrophes, extra, b]) => a + ' ' + prose(RAW_FIELD_FROM + extra, seed, apostrophes) + b);
 
 const SETS = [
   ALL_ATTACK_CATEGORIES,
@@ -67,6 +73,20 @@ test('a long JSON value cleared by the byte scan is one detectAttack finds clean
   assert.ok(shortcuts > 150, `shortcut taken ${shortcuts} times`);
 });
 
+test('a value with spaces is read as the same field with `+` for them would be (both are one decoded text)', () => {
+  let cleared = 0;
+  fc.assert(
+    fc.property(longValue, fc.constantFrom(...SETS), (value, enabled) => {
+      if (/[%+=\u0080-\uffff]/.test(value)) return;
+      const json = longJsonValueIsClean(value, enabled, scanner!);
+      if (json) cleared++;
+      assert.equal(json, rawFieldIsClean(value.replaceAll(' ', '+'), enabled), `${enabled}: ${JSON.stringify(value.slice(0, 200))}`);
+    }),
+    { numRuns: 2000 },
+  );
+  assert.ok(cleared > 100, `cleared ${cleared} times`);
+});
+
 test('every attack payload of the corpus, at the start, the middle or the end of long prose, is left to detectAttack', () => {
   const padding = prose(RAW_FIELD_FROM + 200, 7, true);
   let checked = 0;
@@ -81,6 +101,14 @@ test('every attack payload of the corpus, at the start, the middle or the end of
     }
   }
   assert.ok(checked > 1000, `${checked} flagged values checked`);
+});
+
+test('a number after leading spaces opens the numeric SQL context in a JSON value, as after `+` in a form', () => {
+  const text = prose(3000, 2, false);
+  for (const head of [' 1 or true -- ', '  ( 1 union select password from users ', ' 1 union select password from users ']) {
+    assert.equal(detectAttack(head + text, 'json', ALL_ATTACK_CATEGORIES)?.category, 'sqli', head);
+    assert.equal(longJsonValueIsClean(head + text, ALL_ATTACK_CATEGORIES, scanner!), false, head);
+  }
 });
 
 test('ordinary prose is cleared without the detectors, and `%`, `+`, `=`, `&`, a backslash or non-ASCII send a value to them', () => {

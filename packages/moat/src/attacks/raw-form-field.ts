@@ -283,7 +283,8 @@ function startsLikeNumberAt(raw: string, from: number): boolean {
   let i = from;
   for (;;) {
     const c = raw.charCodeAt(i);
-    if (c === 0x28 || c === 0x2d || c === 0x2b) i++;
+    // A space as a form sends it (`+`) or as it is (a JSON value; long-json-value.ts), and, to be safe, other ASCII white space.
+    if (c === 0x28 || c === 0x2d || c === 0x2b || c === 0x20 || (c >= 0x09 && c <= 0x0d)) i++;
     else if (c === 0x25 && (raw.startsWith('28', i + 1) || raw.startsWith('20', i + 1) || raw.startsWith('2D', i + 1) || raw.startsWith('2d', i + 1))) i += 3;
     else return c >= 0x30 && c <= 0x39;
   }
@@ -291,7 +292,7 @@ function startsLikeNumberAt(raw: string, from: number): boolean {
 
 /**
  * Whether the single quote at raw index `at` (`'` or `%27`) is a contraction's: one to two letters, then
- * `+` (a space), the letters what follows an apostrophe in English (`don't`, `it's`, `I'm`, `I'd`,
+ * a space (`+`, or ` ` as it is), the letters what follows an apostrophe in English (`don't`, `it's`, `I'm`, `I'd`,
  * `we'll`, `they're`, `I've`). SQL then leaves the literal into that one word, which no grammar continues:
  * the answer sqlLiteralInWindow gives (null, having read four characters past the quote), without decoding
  * a window and tokenising it, which was most of the cost of a field of prose (its first quote is nearly
@@ -302,9 +303,11 @@ function contractionAt(raw: string, at: number): boolean {
   // `| 0x20` lower-cases a letter and makes no other character a letter (past the end, NaN | 0x20 is 0x20).
   const first = raw.charCodeAt(start) | 0x20;
   const second = raw.charCodeAt(start + 1);
-  if (second === 0x2b) return first === 0x74 || first === 0x73 || first === 0x6d || first === 0x64; // t s m d
+  // A space as a form sends it (`+`) or as it is (a JSON value; long-json-value.ts): the same decoded text.
+  if (second === 0x2b || second === 0x20) return first === 0x74 || first === 0x73 || first === 0x6d || first === 0x64; // t s m d
   const two = (first << 8) | (second | 0x20);
-  return raw.charCodeAt(start + 2) === 0x2b && (two === 0x6c6c || two === 0x7265 || two === 0x7665); // ll re ve
+  const after = raw.charCodeAt(start + 2);
+  return (after === 0x2b || after === 0x20) && (two === 0x6c6c || two === 0x7265 || two === 0x7665); // ll re ve
 }
 
 /** Raw characters decoded for SQL to read: prose leaves a literal within a word or two; a longer read gets the longer window. */
