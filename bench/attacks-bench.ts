@@ -168,7 +168,21 @@ export async function runAttacksBench(o: AttacksBenchOptions = {}): Promise<{ ro
   rows.push({ case: 'engine: 64 KiB form, ordinary, browser', approach: 'attacks on (all block)', m: ordinaryBrowserOn, addedNs: ordinaryBrowserOn.ns - ordinaryOff.ns });
   rows.push({ case: 'engine: 64 KiB JSON, ordinary prose', approach: 'attacks on (all block)', m: ordinaryJsonOn, addedNs: ordinaryJsonOn.ns - ordinaryOff.ns });
 
-  // 5. The attack scan alone on the ordinary-prose forms: with the SIMD byte scan (what runs) and without
+  // 5. Hostile bodies: 64 KiB that no detector flags, built to make detection slow (a separator or its
+  // look-alike every character or two). The worst of them is the most an attacker can make one body cost.
+  const hostileOps = o.quick ? 5 : 40;
+  for (const [name, unit, kind] of HOSTILE_BODIES) {
+    const value = unit.repeat(Math.ceil(64000 / unit.length)).slice(0, 64000);
+    const text = kind === 'json' ? JSON.stringify({ f: value }) : `f=${value}`;
+    const request: MoatRequest = {
+      ip: '192.0.2.1', method: 'POST', path: '/comment', url: '/comment', headers,
+      body: kind === 'json' ? { kind: 'json', text } : formBody(text),
+    };
+    if (on.evaluate(request).treatment === 'Blocked') throw new Error(`the hostile body ${name} was flagged: its figure would cover part of it only`);
+    rows.push({ case: `engine: 64 KiB hostile, ${name}`, approach: 'attacks on (all block)', m: engineCase(on, [request], hostileOps) });
+  }
+
+  // 6. The attack scan alone on the ordinary-prose forms: with the SIMD byte scan (what runs) and without
   // it (what runs where WebAssembly is unavailable: native searches per character and field), interleaved.
   const policy = compileAttackPolicy(normalizeAttackSettings('block'))!;
   const withScan = new RequestAttackScan();
@@ -185,6 +199,16 @@ export async function runAttacksBench(o: AttacksBenchOptions = {}): Promise<{ ro
   for (const r of rows) log(`  ${r.case.padEnd(38)} ${r.approach.padEnd(30)} ${fmtNs(r.m.ns).padStart(10)} per request (min ${fmtNs(r.m.min)}, max ${fmtNs(r.m.max)})`);
   return { rows };
 }
+
+/** Hostile bodies: name, the unit repeated to 64 KiB, and how it is sent (a raw form field or a JSON string). */
+const HOSTILE_BODIES: readonly (readonly [string, string, 'form' | 'json'])[] = [
+  ['newlines (JSON)', '\n', 'json'],
+  ['`||` (form)', '||', 'form'],
+  ['`a&` (form, fields without =)', 'a&', 'form'],
+  ['`&amp;` (JSON)', '&amp;', 'json'],
+  ['`$|` (form)', '$|', 'form'],
+  ['`$(` (form)', '$(', 'form'],
+];
 
 const ORDINARY_WORDS = (
   'the a we you it our team weather garden morning river book friend dinner train city week plan idea letter music coffee window ' +

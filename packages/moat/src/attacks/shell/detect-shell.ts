@@ -14,6 +14,50 @@ export const SHELL_FEATURES = F_SEMI | F_PIPE | F_AMP | F_NEWLINE | F_BACKTICK |
 
 /** What starts a command: separators, a backtick, `$(`. Searched one kind at a time (see nextSeparator). */
 const SEPARATORS = [';', '|', '&', '\n', '\r', '`', '$('];
+/** Characters of a word read with its quoting removed (at most 40), reused by every read. */
+const WORD = new Uint16Array(40);
+/** What a character is to the quoted-word loop of commandAt (ASCII; the rest are PLAIN). */
+const PLAIN = 0;
+const BREAK = 1;
+const QUOTE = 2;
+const DOLLAR = 3;
+const WORD_CHAR = (() => {
+  const table = new Uint8Array(0x80);
+  for (const c of [0x20, 0x09, 0x0a, 0x0d, 0x3b, 0x7c, 0x26, 0x3e, 0x3c, 0x29, 0x60, 0x7d]) table[c] = BREAK;
+  for (const c of [0x27, 0x22, 0x5c]) table[c] = QUOTE;
+  table[0x24] = DOLLAR;
+  return table;
+})();
+/** ASCII characters of command names (either case: the word is lower-cased after) and the path glob. */
+const NAME_CHAR = (() => {
+  const table = new Uint8Array(0x80);
+  for (let c = 0; c < 0x80; c++) table[c] = /[A-Za-z0-9._\-/?*]/.test(String.fromCharCode(c)) ? 1 : 0;
+  return table;
+})();
+/** Per first letter (a–z), a bit per length of the commands that start with it. */
+const COMMAND_LENGTHS = (() => {
+  const table = new Uint32Array(26);
+  for (const name of SHELL_COMMANDS) {
+    const first = name.charCodeAt(0) - 0x61;
+    if (first >= 0 && first < 26 && name.length < 32) table[first]! |= 1 << name.length;
+  }
+  return table;
+})();
+
+/** Whether some command begins with this (ASCII, either case) character and has this length. */
+function couldBeCommand(first: number, length: number): boolean {
+  const letter = (first | 0x20) - 0x61;
+  return letter >= 0 && letter < 26 && length < 32 && (COMMAND_LENGTHS[letter]! & (1 << length)) !== 0;
+}
+
+/** Whether `s` holds a `/` from `i` to `end` (a word: at most 40 characters, never a search to the value's end). */
+function hasSlash(s: string, i: number, end: number): boolean {
+  for (let k = i; k < end; k++) if (s.charCodeAt(k) === 0x2f) return true;
+  return false;
+}
+
+/** Length of the longest name in SHELL_COMMANDS: a longer word after its last `/` is no command. */
+const LONGEST_COMMAND = Math.max(...[...SHELL_COMMANDS].map((name) => name.length));
 /** An HTML character reference at a `&` (`&amp;`, `&#39;`), within 10 characters. */
 const HTML_REFERENCE = /&#?\w+;/y;
 /** `${IFS}` and its spellings, tried at each `$` (a case-insensitive regex over a whole long value tried every character). */
@@ -29,6 +73,13 @@ export function detectShell(s: string): Finding | null {
   }
   // Native searches find the next separator; the loop below only runs where one is.
   const next = [-2, -2, -2, -2, -2, -2, -2];
+  // Runs of separators and blanks (`||||`, newlines, `&&&&`) lead every separator in them to the same
+  // command word: the runs are skipped once (SkipRun) and a word is read once per strength (a value of
+  // 64 Ki newlines took seconds when each separator rescanned the run after it).
+  const operators = new SkipRun(isOperator);
+  const leading = new SkipRun(isLeading);
+  let checkedAt = -1;
+  let checkedStrong = false;
   for (let i = nextSeparator(s, 0, next), resume = 0; i >= 0; i = nextSeparator(s, resume, next)) {
     resume = i + 1;
     const c = s.charCodeAt(i);
@@ -37,8 +88,7 @@ export function detectShell(s: string): Finding | null {
     if (c === 0x3b || c === 0x7c || c === 0x26 || c === 0x0a || c === 0x0d) {
       // `&amp;`, `&#39;`: HTML references, not a background operator.
       if (c === 0x26 && isHtmlReference(s, i)) continue;
-      from = i + 1;
-      while (from < n && (s.charCodeAt(from) === 0x7c || s.charCodeAt(from) === 0x26)) from++;
+      from = operators.end(s, i + 1);
       reason = 'command separator followed by a command';
     } else if (c === 0x24 && s.charCodeAt(i + 1) === 0x28 && s.charCodeAt(i + 2) !== 0x28) {
       from = i + 2;
@@ -58,8 +108,22 @@ export function detectShell(s: string): Finding | null {
     } else continue;
     // After a pipe or a conditional (`|`, `||`, `&&`) prose is rare: any known command counts there.
     const strongSeparator = c === 0x7c || (c === 0x26 && s.charCodeAt(i + 1) === 0x26);
-    const command = commandAt(s, from, strongSeparator || reason !== 'command separator followed by a command');
-    if (command) return { at: i, reason };
+    const strong = strongSeparator || reason !== 'command separator followed by a command';
+    const start = leading.end(s, from);
+    // A word already read at least as leniently was no command (a lenient reading accepts whatever a strict one does).
+    if (start === checkedAt && (checkedStrong || !strong)) continue;
+    if (commandAt(s, start, strong)) return { at: i, reason };
+    if (start !== checkedAt) checkedStrong = false;
+    checkedAt = start;
+    checkedStrong ||= strong;
+    // A long run (`\n\n\n…`, `||||`) holds separators that all lead here: once even the lenient reading
+    // finds no command, they are passed over at once. Not when a `|` or `&` follows the run: a separator
+    // inside it reads past that one (`;\n\n&id;`, whose `&` starts an HTML reference).
+    const after = s.charCodeAt(start);
+    if (start - i > 2 && after !== 0x7c && after !== 0x26) {
+      if (!checkedStrong && !commandAt(s, start, true)) checkedStrong = true;
+      if (checkedStrong) resume = start;
+    }
   }
   return null;
 }
@@ -99,45 +163,108 @@ function plainWordEnd(s: string, i: number): number {
   return j === i ? -1 : j;
 }
 
+/** `|` and `&` after a separator: more of the operator (`||`, `&&`, `|&`). */
+function isOperator(c: number): boolean {
+  return c === 0x7c || c === 0x26;
+}
+
+/** What may stand before a command word: blanks, and the `(` or `{` of a subshell or group. */
+function isLeading(c: number): boolean {
+  return isBlank(c) || c === 0x28 || c === 0x7b;
+}
+
+/**
+ * The end of the run of `member` characters from a position, remembering the last run found: the loop
+ * asks from increasing positions, and a position inside that run ends where it ends, so each character
+ * is read once per value however many separators share the run.
+ */
+class SkipRun {
+  private from = 0;
+  private to = -1;
+
+  constructor(private readonly member: (c: number) => boolean) {}
+
+  end(s: string, i: number): number {
+    if (i >= this.from && i <= this.to) return this.to;
+    let j = i;
+    while (j < s.length && this.member(s.charCodeAt(j))) j++;
+    addWork(j - i);
+    this.from = i;
+    this.to = j;
+    return j;
+  }
+}
+
 function isBlank(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
 /**
- * Whether a command starts at `i`. In a substitution any known command counts; after a separator it
- * must be used like one (see the file comment).
+ * Whether a command starts at `i` (past the blanks and openers before it). In a substitution any known
+ * command counts; after a separator it must be used like one (see the file comment).
  */
 function commandAt(s: string, i: number, substitution: boolean): boolean {
   const n = s.length;
-  while (i < n && (isBlank(s.charCodeAt(i)) || s.charCodeAt(i) === 0x28 || s.charCodeAt(i) === 0x7b)) i++;
   // Read one shell word, removing the quoting a shell would remove. Most words hold no quoting: those
-  // are sliced once (plainWordEnd) instead of being built a character at a time.
+  // are sliced once (plainWordEnd) instead of being read a character at a time.
   let word = '';
   let obfuscated = false;
   const plainEnd = plainWordEnd(s, i);
-  if (plainEnd >= 0) word = s.slice(i, plainEnd).toLowerCase();
-  let j = plainEnd >= 0 ? plainEnd : i;
-  for (; plainEnd < 0 && j < n && word.length < 40; j++) {
-    const c = s.charCodeAt(j);
-    if (isBlank(c) || c === 0x3b || c === 0x7c || c === 0x26 || c === 0x3e || c === 0x3c || c === 0x29 || c === 0x60 || c === 0x7d) break;
-    if (c === 0x27 || c === 0x22 || c === 0x5c) {
-      obfuscated = true;
-      continue;
+  let j = plainEnd;
+  if (plainEnd >= 0) {
+    // Most words after a separator in dense text are no command: a word without `/` whose first letter and
+    // length no command has is left without slicing it (a separator every other character cost ~0.2 µs each).
+    if (!couldBeCommand(s.charCodeAt(i), plainEnd - i) && !hasSlash(s, i, plainEnd)) {
+      addWork(plainEnd - i);
+      return false;
     }
-    if (c === 0x24 && s.charCodeAt(j + 1) === 0x28 && s.charCodeAt(j + 2) === 0x29) {
-      obfuscated = true; // `who$()ami`: an empty substitution glues the word back together
-      j += 2;
-      continue;
+    word = s.slice(i, plainEnd).toLowerCase();
+  } else {
+    // Quoted: the unquoted characters go to a buffer, and a string is made only when what follows the
+    // last `/` could be a command or the word is a glob path (`$(a$(a…` made a 40-character string at each `$(`).
+    let length = 0;
+    let slashAt = -1;
+    /** Where the last ASCII character that is in no command name (`$`, `(`, `=`) was stored. */
+    let strangeAt = -1;
+    for (j = i; j < n && length < 40; j++) {
+      const c = s.charCodeAt(j);
+      const kind = c < 0x80 ? WORD_CHAR[c]! : PLAIN; // c < 0x80, the table's length
+      if (kind === PLAIN) {
+        if (c === 0x2f) slashAt = length;
+        else if (c < 0x80 && !NAME_CHAR[c]) strangeAt = length;
+        WORD[length++] = c;
+        continue;
+      }
+      if (kind === BREAK) break;
+      if (kind === QUOTE) {
+        obfuscated = true;
+        continue;
+      }
+      if (s.charCodeAt(j + 1) === 0x28) {
+        if (s.charCodeAt(j + 2) === 0x29) {
+          obfuscated = true; // `who$()ami`: an empty substitution glues the word back together
+          j += 2;
+          continue;
+        }
+        // A substitution with a command of its own ends the word read here: that command is read at its
+        // own `$(`, and a word read through `$(a$(a…` took 40 characters at every `$(`.
+        break;
+      }
+      if (s.charCodeAt(j + 1) === 0x40 || s.charCodeAt(j + 1) === 0x2a) {
+        obfuscated = true;
+        j++;
+        continue;
+      }
+      strangeAt = length;
+      WORD[length++] = c;
     }
-    if (c === 0x24 && (s.charCodeAt(j + 1) === 0x40 || s.charCodeAt(j + 1) === 0x2a)) {
-      obfuscated = true;
-      j++;
-      continue;
-    }
-    word += String.fromCharCode(c).toLowerCase();
+    addWork(j - i);
+    if (length === 0) return false;
+    const glob = WORD[0] === 0x2f && slashAt >= 0;
+    if (!glob && (length - slashAt - 1 > LONGEST_COMMAND || strangeAt > slashAt)) return false;
+    word = String.fromCharCode.apply(null, WORD.subarray(0, length) as unknown as number[]).toLowerCase();
   }
-  addWork(j - i);
-  if (word.length === 0) return false;
+  if (plainEnd >= 0) addWork(plainEnd - i);
   // `/bin/cat`, `/usr/bin/id`, and globs standing in for a path (`/???/c?t`).
   const slash = word.lastIndexOf('/');
   const base = slash >= 0 ? word.slice(slash + 1) : word;
