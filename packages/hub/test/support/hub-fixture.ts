@@ -48,7 +48,7 @@ export class Client {
     if (this.cookies.size > 0 && !headers.has('cookie')) {
       headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
     }
-    const response = await fetch(this.base + path, { ...init, headers, body, redirect: 'manual' });
+    const response = await this.send(path, { ...init, headers, body, redirect: 'manual' });
     for (const line of response.headers.getSetCookie()) {
       const [pair] = line.split(';');
       const eq = pair!.indexOf('=');
@@ -58,6 +58,22 @@ export class Client {
       else this.cookies.set(name, value);
     }
     return response;
+  }
+
+  /**
+   * As a browser does, a request that cannot change anything is sent again once when a kept-alive
+   * connection turns out closed before any answer: after a hub restart on the same port, the pool may
+   * still hold a connection to the old hub whose close it has not read yet.
+   */
+  private async send(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(this.base + path, init);
+    } catch (error) {
+      const method = (init.method ?? 'GET').toUpperCase();
+      const code = (error as { cause?: { code?: string } }).cause?.code;
+      if ((method !== 'GET' && method !== 'HEAD') || code !== 'UND_ERR_SOCKET') throw error;
+      return fetch(this.base + path, init);
+    }
   }
 
   /** Signs in through the login form (CSRF cookie + field) and loads the session's CSRF token. */
