@@ -1,6 +1,6 @@
 import { HttpError } from '../server/http-error.js';
 import type { JsonShapeLimits } from '../server/json-shape.js';
-import { MAX_MONITORED_PER_RECORD } from './upsync-schema.js';
+import { MAX_FIELD_LENGTH, MAX_MONITORED_PER_RECORD } from './upsync-schema.js';
 
 /**
  * The compact Moat upsync encoding (docs/format.md, "Compact upsync"): the records of a batch as columns,
@@ -108,7 +108,14 @@ export function expandCompactUpsync(body: unknown, limits: CompactUpsyncLimits, 
   if (!Array.isArray(strings)) malformed('strings must be an array');
   if (strings.length > limits.maxStrings) malformed(`at most ${limits.maxStrings} strings per request`);
   for (let i = 0; i < strings.length; i++) {
-    if (typeof strings[i] !== 'string') malformed(`strings[${i}] is not a string`);
+    const entry: unknown = strings[i];
+    if (typeof entry !== 'string') malformed(`strings[${i}] is not a string`);
+    // One entry can stand for a field of every record, which the Wafris form cannot repeat, and a check
+    // that reads a whole value then reads it once per record: the schema counts an over-long ip's code
+    // points, so a 3 MB emoji string as the ip of 10 000 records held the loop ~47 s (shared 2-core box).
+    // A field keeps at most MAX_FIELD_LENGTH characters, or refuses a longer value by its length alone,
+    // so one character more changes no answer and bounds what any per-record check can read.
+    if (entry.length > MAX_FIELD_LENGTH + 1) strings[i] = entry.slice(0, MAX_FIELD_LENGTH + 1);
   }
   const meta = own(top, 'meta');
   if (meta !== undefined && meta !== null) plainObject(meta, 'meta');

@@ -1,5 +1,5 @@
 import type { UpsyncRecord } from './upsync-schema.js';
-import { statusOrNull, upsyncRecordSchema } from './upsync-schema.js';
+import { MAX_FIELD_LENGTH, statusOrNull, upsyncRecordSchema } from './upsync-schema.js';
 import { parseReportedKeys } from './reported-keys.js';
 
 const TREATMENTS = new Set(['Passed', 'Blocked', 'Allowed']);
@@ -42,8 +42,8 @@ export function fastRecord(raw: unknown): UpsyncRecord | undefined {
   const noMonitored = monitored === undefined || monitored === null || (Array.isArray(monitored) && monitored.length === 0);
   if (!noMonitored) return undefined;
   const userAgent = text(r.user_agent, 1024);
-  const path = text(r.path, 2048);
-  const parameter = text(r.parameter, 2048);
+  const path = text(r.path, MAX_FIELD_LENGTH);
+  const parameter = text(r.parameter, MAX_FIELD_LENGTH);
   const host = text(r.host, 255);
   const method = text(r.method, 16);
   const requestId = text(r.request_id, 128);

@@ -9,20 +9,21 @@ import {
 } from './compact-upsync.js';
 import { sortPassedCounts } from './passed-counts.js';
 import { readUpsyncBody, readUpsyncText, upsyncShapeLimits } from './upsync-body.js';
-import { upsyncBatchSorter } from './upsync-batch.js';
+import { upsyncBatchSorterInSlices } from './upsync-batch.js';
 
 /**
  * `POST /v2/upsync/{apiKey}`: a batch of request reports, JSON, optionally gzip-compressed: the Wafris
  * form (`application/json`) or the compact Moat form (COMPACT_UPSYNC_TYPE), expanded into the Wafris
  * form's records as it is parsed, so both take the same path from there on. The key is
  * checked before the body is read; the body's size (also inflated) and shape are bounded before it is
- * parsed. Each record is judged alone: the valid ones are stored in one transaction before the 200, the
- * others are counted and listed in the answer `{ok, accepted, rejected, clamped, errors:[{index, reason}]}`.
+ * parsed. Each record is judged alone, a slice of records per event-loop turn: the valid ones are stored
+ * before the 200, the others are counted and listed in the answer
+ * `{ok, accepted, rejected, clamped, errors:[{index, reason}]}`.
  * A batch with an id (`X-Moat-Batch-Id` or `meta.batch_id`) is stored once: a retry of a stored batch
  * answers 200 with `duplicate: true` and `accepted: 0`, the rest of the answer as the first time.
  */
 export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promise<void> {
-  const sortBatch = upsyncBatchSorter(ctx.config.upsyncMaxRecords);
+  const sortBatch = upsyncBatchSorterInSlices(ctx.config.upsyncMaxRecords);
   const maxBytes = ctx.config.upsyncMaxBytes;
   const limits = upsyncShapeLimits(ctx.config.upsyncMaxRecords);
   const oldestKeptBefore = Math.max(ctx.config.retention.rawSeconds, ctx.config.retention.rollupSeconds);
@@ -63,7 +64,7 @@ export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promi
     const now = Math.floor(ctx.now() / 1000);
     const times = { receivedAt: now, oldestKept: now - oldestKeptBefore };
     const batchId = batchIdOf(request.headers[BATCH_ID_HEADER], request.body);
-    const batch = sortBatch(request.body, times);
+    const batch = await sortBatch(request.body, times);
     const records = batch.accepted.map((r) => toReport(r, ctx.countryOf));
     // Counts of Passed requests (compact v2 only): stored with the records, in the same transaction and
     // under the same batch id, so a retried batch adds them once.
