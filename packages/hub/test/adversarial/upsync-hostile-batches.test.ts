@@ -13,7 +13,7 @@ import { compactUpsyncLimits, expandCompactUpsync } from '../../src/ingest/compa
 import { checkUpsyncRecord } from '../../src/ingest/fast-upsync-parse.js';
 import { SORT_SLICE, upsyncBatchSorter, upsyncBatchSorterInSlices } from '../../src/ingest/upsync-batch.js';
 import { MAX_FIELD_LENGTH } from '../../src/ingest/upsync-schema.js';
-import { Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from '../support/hub-fixture.js';
+import { record, startHubWithSite, upsyncBody, type TestHub } from '../support/hub-fixture.js';
 import { COMPACT_TYPE, toCompactUpsync, type CompactUpsyncBody } from '../support/compact-upsync-batch.js';
 
 const MB = 1024 * 1024;
@@ -126,10 +126,7 @@ describe('hostile upsync batches against a real hub: answered 200 or 4xx with a 
   };
 
   before(async () => {
-    hub = await startTestHub();
-    const client = new Client(hub.url);
-    await client.login();
-    ({ siteId, apiKey } = await createSiteWithKey(client));
+    ({ hub, siteId, apiKey } = await startHubWithSite());
   });
   after(() => hub.stop());
 
