@@ -13,7 +13,8 @@
  * its next page; one that has not stopped within a grace period, times out, or dies is ended and a
  * fresh worker takes its place.
  */
-import { MessageChannel, Worker, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type TransferListItem, type Worker } from 'node:worker_threads';
+import { moduleSpecifier, startModuleWorker } from '../workers/module-worker.js';
 
 /** What the pool sends a worker for one part (preview-worker-host.ts reads it). */
 export interface PreviewPart {
@@ -62,7 +63,7 @@ class PooledWorker {
   readonly ready: Promise<void>;
 
   constructor(host: URL, preload: readonly string[]) {
-    this.worker = startWorker(host, preload);
+    this.worker = startModuleWorker(host, { preload });
     this.worker.unref();
     this.ready = new Promise((resolve) => {
       this.worker.on('message', (message) => { if (message === WORKER_READY) resolve(); });
@@ -195,19 +196,6 @@ export class PreviewWorkerPool {
     all.forEach((pooled) => this.forget(pooled));
     await Promise.allSettled(all.map((pooled) => pooled.worker.terminate()));
   }
-}
-
-/** The module's specifier with its extension: `.js` beside a built hub, `.ts` from sources (through tsx). */
-function moduleSpecifier(module: URL): string {
-  return `${module.href}${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`;
-}
-
-/** A worker on the host module, from dist (`.js`) or, in tests and benches, the sources through tsx. */
-function startWorker(host: URL, preload: readonly string[]): Worker {
-  const workerData = { preload };
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(`${host.href}.js`), { workerData });
-  const href = JSON.stringify(`${host.href}.ts`);
-  return new Worker(`import('tsx/esm/api').then((tsx) => tsx.register(), () => {}).then(() => import(${href}))`, { eval: true, workerData });
 }
 
 /** The process's pool. */

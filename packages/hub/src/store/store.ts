@@ -293,6 +293,8 @@ export interface HubStore {
 
   // Rules
   listRules(siteId: number): Promise<StoredRule[]>;
+  /** How many rules a site holds, without reading them. */
+  countRules(siteId: number): Promise<number>;
   getRule(siteId: number, ruleId: string): Promise<StoredRule | undefined>;
   /** Inserts new rules; with `replace`, the site's rules are replaced by these, in one transaction. */
   saveRules(siteId: number, rules: Rule[], options: { replace: boolean; now: number }): Promise<void>;

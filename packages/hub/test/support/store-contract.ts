@@ -193,7 +193,10 @@ export function storeContract(label: string, open: OpenStore): void {
         assert.equal(await store.updateRule(site.id, { ...rules[0]!, id: 'nope' }, 300), false);
         await assert.rejects(store.saveRules(site.id, [rules[0]!], { replace: false, now: 400 }), 'duplicate id');
         assert.equal((await store.listRules(site.id)).length, 3, 'the failed save changed nothing');
+        assert.equal(await store.countRules(site.id), 3);
+        assert.equal(await store.countRules((await store.createSite('other')).id), 0, 'counted per site');
         assert.equal(await store.deleteRule(site.id, 'a'), true);
+        assert.equal(await store.countRules(site.id), 2);
         assert.equal(await store.deleteRule(site.id, 'a'), false);
         await store.saveRules(site.id, [rules[1]!], { replace: true, now: 500 });
         assert.deepEqual((await store.listRules(site.id)).map((r) => r.id), ['a']);

@@ -220,6 +220,11 @@ export class PostgresStore implements HubStore {
     return rows.map(toRule);
   }
 
+  async countRules(siteId: number): Promise<number> {
+    const { rows } = await this.pool.query<{ count: string }>('SELECT count(*) AS count FROM rules WHERE site_id = $1', [siteId]);
+    return Number(rows[0]?.count ?? 0);
+  }
+
   async getRule(siteId: number, ruleId: string): Promise<StoredRule | undefined> {
     const { rows } = await this.pool.query<RuleRow>('SELECT * FROM rules WHERE site_id = $1 AND id = $2', [siteId, ruleId]);
     return rows[0] && toRule(rows[0]);

@@ -223,6 +223,10 @@ export class SqliteStore implements HubStore {
     return this.db.prepare<[number], RuleRow>('SELECT * FROM rules WHERE site_id = ? ORDER BY position, id').all(siteId).map(toRule);
   }
 
+  async countRules(siteId: number): Promise<number> {
+    return this.db.prepare<[number], number>('SELECT count(*) FROM rules WHERE site_id = ?').pluck().get(siteId) ?? 0;
+  }
+
   async getRule(siteId: number, ruleId: string): Promise<StoredRule | undefined> {
     const row = this.db.prepare<[number, string], RuleRow>('SELECT * FROM rules WHERE site_id = ? AND id = ?').get(siteId, ruleId);
     return row && toRule(row);

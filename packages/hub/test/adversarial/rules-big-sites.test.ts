@@ -1,0 +1,137 @@
+// Attack: a signed-in admin (a stolen session is enough), or a site that simply grew, freezes the hub
+// through its rules. An import of up to 5 million characters was read (the YAML parser, then the engine's
+// checks on every entry) on the event loop, at about a microsecond per character: a 4.75 MB document
+// whose last entry was malformed held every other request 2.4 s before its 400. A site could hold
+// 100 000 rules, and every change of them, and every automatic ban, recompiled all of them on the loop
+// (0.85 s at 25 000 rules). Now a big document is read, and a big site compiled, in a worker thread; the
+// worker refuses more rules than a site may hold before copying anything back; a site holds at most
+// 10 000 rules. Real hub on 127.0.0.1, real HTTP, served files opened by the engine; nothing timed.
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Engine } from 'moat-waf';
+import { documentReads } from '../../src/rules/document-reader.js';
+import { INLINE_COMPILE_RULES } from '../../src/distribution/rules-builder.js';
+import { MAX_RULES_PER_SITE } from '../../src/rules/rule-service.js';
+import { startHubWithSite, type Client, type TestHub } from '../support/hub-fixture.js';
+
+/** Timer turns the event loop gets while `work` runs: a loop held by one long task gets none meanwhile. */
+async function turnsDuring<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
+  let turns = 0;
+  const ticker = setInterval(() => { turns++; }, 1);
+  try {
+    return { result: await work(), turns };
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+const ips = (n: number, from = 0) => Array.from({ length: n }, (_, k) => {
+  const i = k + from;
+  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+});
+
+describe('big rules documents and big sites', () => {
+  let hub: TestHub;
+  let client: Client;
+  let siteId: number;
+  let apiKey: string;
+  const scratch = mkdtempSync(join(tmpdir(), 'moat-big-site-'));
+
+  before(async () => {
+    ({ hub, client, siteId, apiKey } = await startHubWithSite('big site'));
+    assert.equal((await client.api('POST', `/api/sites/${siteId}/rules`, { kind: 'path', value: '/kept' })).status, 201);
+  });
+  after(async () => {
+    await hub.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  const storedValues = async () =>
+    ((await (await client.request(`/api/sites/${siteId}/rules`)).json()) as { rules: { value: string }[] }).rules.map((r) => r.value);
+
+  /** The site's Moat rules file as a client downloads it, opened by the engine. */
+  const servedEngine = async (): Promise<Engine> => {
+    const response = await fetch(`${hub.url}/v2/downsync/custom_rules/${apiKey}?client=moat&hostname=t&process_id=1&version=0.1.0`);
+    assert.equal(response.status, 200);
+    const path = join(scratch, `served-${Date.now()}-${Math.random()}.db`);
+    writeFileSync(path, Buffer.from(await response.arrayBuffer()));
+    return Engine.open({ rules: path });
+  };
+
+  it('a 4.75 MB document malformed at its end is read in a worker and refused with invalid_rule; nothing is stored', async () => {
+    const paths = Array.from({ length: 475_000 }, (_, i) => `/${i.toString(36).padStart(6, '0')}`);
+    const document = `{"block":{"paths":${JSON.stringify(paths).slice(0, -1)},]]}}`;
+    assert.ok(document.length > 4_700_000 && document.length < 5_000_000);
+    const readsBefore = documentReads.inWorker;
+    const { result, turns } = await turnsDuring(async () => {
+      const response = await client.api('POST', `/api/sites/${siteId}/rules/import`, { document, replace: true });
+      return { status: response.status, body: (await response.json()) as { error: string; message: string } };
+    });
+    assert.equal(result.status, 400);
+    assert.equal(result.body.error, 'invalid_rule');
+    assert.match(result.body.message, /^import:1: /, 'the problems name where they are, as for a document read in place');
+    assert.equal(documentReads.inWorker, readsBefore + 1, 'the document was read in a worker thread');
+    // Only sending and receiving the body let the loop turn while it was read in place (a few dozen times).
+    assert.ok(turns >= 50, `the event loop turned only ${turns} times while the document was read`);
+    assert.deepEqual(await storedValues(), ['/kept']);
+  });
+
+  it('a document of more rules than a site may hold is refused whole with too_many_rules, as text or as JSON, replacing or adding', async () => {
+    const over = { block: { ips: ips(MAX_RULES_PER_SITE + 1) } };
+    for (const document of [over, JSON.stringify(over)]) {
+      for (const replace of [true, false]) {
+        const response = await client.api('POST', `/api/sites/${siteId}/rules/import`, { document, replace });
+        assert.equal(response.status, 400);
+        const body = (await response.json()) as { error: string; message: string };
+        assert.equal(body.error, 'too_many_rules');
+        assert.match(body.message, /10001 rules; at most 10000 rules per site .*data feed/);
+      }
+    }
+    assert.deepEqual(await storedValues(), ['/kept'], 'nothing was stored');
+  });
+
+  it('the dashboard import form refuses it the same way', async () => {
+    const response = await client.request(`/sites/${siteId}/rules/import`, {
+      method: 'POST', form: { _csrf: client.csrf, document: JSON.stringify({ block: { ips: ips(MAX_RULES_PER_SITE + 1) } }), replace: '1', confirm: '1' },
+      headers: { 'x-csrf-token': client.csrf },
+    });
+    assert.equal(response.status, 400);
+    assert.match(await response.text(), /at most 10000 rules per site/);
+    assert.deepEqual(await storedValues(), ['/kept']);
+  });
+
+  it('a site at its cap compiles in a worker: the served file holds every rule, and one more rule is refused', async () => {
+    const builder = hub.context.builder;
+    const compiledBefore = builder.compiledInWorkers;
+    const imported = await client.api('POST', `/api/sites/${siteId}/rules/import`, { document: { block: { ips: ips(MAX_RULES_PER_SITE - 2) } }, replace: false });
+    assert.equal(imported.status, 200, await imported.clone().text());
+    assert.ok(MAX_RULES_PER_SITE - 1 > INLINE_COMPILE_RULES);
+    assert.equal(builder.compiledInWorkers, compiledBefore + 1, 'the import compiled in a worker');
+
+    // One rule added to 9 999 recompiles them all, in a worker, while the loop keeps turning.
+    const { result: added, turns } = await turnsDuring(() => client.api('POST', `/api/sites/${siteId}/rules`, { kind: 'path', value: '/last-one' }));
+    assert.equal(added.status, 201);
+    assert.equal(builder.compiledInWorkers, compiledBefore + 2);
+    assert.ok(turns >= 20, `the event loop turned only ${turns} times while 10 000 rules compiled`);
+
+    const engine = await servedEngine();
+    try {
+      for (const ip of ['10.0.0.0', '10.0.19.99', ips(1, MAX_RULES_PER_SITE - 3)[0]!]) {
+        assert.equal(engine.evaluate({ ip, method: 'GET', path: '/' }).treatment, 'Blocked', ip);
+      }
+      assert.equal(engine.evaluate({ ip: ips(1, MAX_RULES_PER_SITE - 2)[0]!, method: 'GET', path: '/' }).treatment, 'Passed', 'the first address not imported');
+      assert.equal(engine.evaluate({ ip: '192.0.2.1', method: 'GET', path: '/last-one' }).treatment, 'Blocked');
+      assert.equal(engine.evaluate({ ip: '192.0.2.1', method: 'GET', path: '/kept' }).treatment, 'Blocked');
+    } finally {
+      engine.close();
+    }
+
+    const refused = await client.api('POST', `/api/sites/${siteId}/rules`, { kind: 'path', value: '/one-too-many' });
+    assert.equal(refused.status, 400);
+    assert.equal(((await refused.json()) as { error: string }).error, 'too_many_rules');
+    assert.equal((await storedValues()).length, MAX_RULES_PER_SITE);
+  });
+});
