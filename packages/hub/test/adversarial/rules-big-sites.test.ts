@@ -15,6 +15,7 @@ import { Engine } from 'moat-waf';
 import { documentReads } from '../../src/rules/document-reader.js';
 import { INLINE_COMPILE_RULES } from '../../src/distribution/rules-builder.js';
 import { MAX_RULES_PER_SITE } from '../../src/rules/rule-service.js';
+import { RULES_PER_PAGE } from '../../src/ui/pages/rules-page.js';
 import { startHubWithSite, type Client, type TestHub } from '../support/hub-fixture.js';
 
 /** Timer turns the event loop gets while `work` runs: a loop held by one long task gets none meanwhile. */
@@ -133,5 +134,45 @@ describe('big rules documents and big sites', () => {
     assert.equal(refused.status, 400);
     assert.equal(((await refused.json()) as { error: string }).error, 'too_many_rules');
     assert.equal((await storedValues()).length, MAX_RULES_PER_SITE);
+  });
+
+  it('the Rules page of a site at its cap shows one page of 500, finds a rule by search, and a link lands on the rule\'s page', async () => {
+    const rows = (page: string) => [...page.matchAll(/<tr data-rule-id="([^"]+)"/g)].map((m) => m[1]!);
+    const stored = ((await (await client.request(`/api/sites/${siteId}/rules`)).json()) as { rules: { id: string; value: string }[] }).rules;
+    assert.equal(stored.length, MAX_RULES_PER_SITE);
+    const first = await (await client.request(`/sites/${siteId}/rules`)).text();
+    assert.deepEqual(rows(first), stored.slice(0, RULES_PER_PAGE).map((r) => r.id));
+    assert.match(first, /Rules 1–500 of 10,000/);
+    assert.ok(first.length < 1_000_000, `the page is ${first.length} characters`);
+
+    const last = stored.at(-1)!;
+    assert.equal(last.value, '/last-one');
+    const linked = await (await client.request(`/sites/${siteId}/rules?rule=${encodeURIComponent(last.id)}`)).text();
+    assert.ok(rows(linked).includes(last.id), 'the link opens the page holding the rule');
+    assert.match(linked, /Rules 9,501–10,000 of 10,000/);
+    for (const query of ['page=9999', 'page=0', 'page=abc', `page=${'9'.repeat(400)}`, 'rule=nope']) {
+      const page = await client.request(`/sites/${siteId}/rules?${query}`);
+      assert.equal(page.status, 200, query);
+      assert.equal(rows(await page.text()).length, RULES_PER_PAGE, `${query}: a whole page, never an error`);
+    }
+    const found = await (await client.request(`/sites/${siteId}/rules?q=${encodeURIComponent('/LAST')}`)).text();
+    assert.deepEqual(rows(found), [last.id], 'search is case-insensitive over values');
+    assert.match(found, /Rules 1–1 of 1 matching, 10,000 in all/);
+    const none = await (await client.request(`/sites/${siteId}/rules?q=${encodeURIComponent('<script>')}`)).text();
+    assert.match(none, /No rule matches the search/);
+    assert.ok(!none.includes('value="<script>"'), 'the search text is escaped');
+
+    // A rule added through the form lands on its own row, on the last page.
+    assert.equal((await client.api('DELETE', `/api/sites/${siteId}/rules/${encodeURIComponent(stored[0]!.id)}`)).status, 204);
+    const added = await client.request(`/sites/${siteId}/rules`, {
+      method: 'POST', form: { _csrf: client.csrf, action: 'block', kind: 'path', value: '/from-the-form', mode: 'block', confirm: '1' },
+    });
+    assert.equal(added.status, 303);
+    const location = added.headers.get('location')!;
+    assert.match(location, /done=rule-created&rule=.+#rule-/);
+    const landed = await (await client.request(location.replace(/#.*/, ''))).text();
+    const newest = ((await (await client.request(`/api/sites/${siteId}/rules`)).json()) as { rules: { id: string; value: string }[] }).rules.at(-1)!;
+    assert.equal(newest.value, '/from-the-form');
+    assert.ok(rows(landed).includes(newest.id));
   });
 });

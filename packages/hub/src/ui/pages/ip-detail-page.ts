@@ -2,6 +2,7 @@ import { html, formatNumber, formatTime, type Html } from '../html.js';
 import { layout } from '../layout.js';
 import type { Role, Site, StoredReport, StoredRule, ValueHour } from '../../store/store.js';
 import { kindName } from '../../rules/rule-breadth.js';
+import { ruleLink } from './rules-page.js';
 import type { RuleCoverage } from '../rule-coverage.js';
 import { quickActions } from './quick-actions.js';
 
@@ -70,7 +71,7 @@ export function ipDetailPage(input: IpDetailInput): string {
   <h2>Rules that apply now</h2>
   ${input.rulesNow.length === 0 ? html`<p class="hint">No IP, country, network or list rule covers this address.</p>` : html`<ul class="plain">
     ${input.rulesNow.map((r) => html`<li><span class="badge badge-${r.action === 'allow' ? 'allowed' : r.mode === 'monitor' ? 'monitored' : 'blocked'}">${r.action === 'allow' ? 'allowed' : r.mode === 'monitor' ? 'monitored' : 'blocked'}</span>
-      <a href="${base}/rules#rule-${r.id}">${kindName(r.kind)} <code>${r.value}</code></a>
+      <a href="${ruleLink(site.id, r.id)}">${kindName(r.kind)} <code>${r.value}</code></a>
       <span class="hint">${r.expires !== undefined ? `until ${formatTime(Math.floor(r.expires / 1000))}` : 'no expiry'}</span></li>`)}
   </ul>`}
 </section>

@@ -2,6 +2,7 @@ import { html, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import { quickBlockValue, type QuickBlockKind } from '../../rules/quick-block.js';
 import { kindName } from '../../rules/rule-breadth.js';
+import { ruleLink } from './rules-page.js';
 import type { Coverage, RuleCoverage } from '../rule-coverage.js';
 
 /** The expiries one-click rules offer; "never" is the default, as before expiries existed. */
@@ -53,7 +54,7 @@ function quickForm(frame: QuickActionsFrame, kind: QuickBlockKind, value: string
 function coverageCell(frame: QuickActionsFrame, kind: QuickBlockKind, value: string, covered: Coverage): Html {
   const { rule, state } = covered;
   const badge = html`<span class="badge badge-${state}" data-state="${state}">${state}</span>`;
-  const ruleLink = html`<a href="/sites/${frame.siteId}/rules#rule-${rule.id}" data-rule-link="${rule.id}">${covered.exact ? 'rule' : html`${kindName(rule.kind)} rule <code>${rule.value}</code>`}</a>`;
+  const link = html`<a href="${ruleLink(frame.siteId, rule.id)}" data-rule-link="${rule.id}">${covered.exact ? 'rule' : html`${kindName(rule.kind)} rule <code>${rule.value}</code>`}</a>`;
   const expiry = html`<span class="hint" data-expires>${rule.expires !== undefined ? `until ${utcMinute(rule.expires)}` : 'no expiry'}</span>`;
   const undo = covered.exact && frame.canEdit ? html`<form method="post" action="/sites/${frame.siteId}/rules/${encodeURIComponent(rule.id)}/undo" class="inline">
           ${csrfField(frame.csrfToken)}
@@ -62,7 +63,7 @@ function coverageCell(frame: QuickActionsFrame, kind: QuickBlockKind, value: str
         </form>` : '';
   // A monitored value can still be blocked in one click (the quick route switches the rule's mode).
   const block = covered.exact && frame.canEdit && state === 'monitored' ? quickForm(frame, kind, value, ['block']) : '';
-  return html`<div class="rule-state" data-covered-by="${rule.id}">${badge} ${ruleLink} ${expiry} ${undo}${block}</div>`;
+  return html`<div class="rule-state" data-covered-by="${rule.id}">${badge} ${link} ${expiry} ${undo}${block}</div>`;
 }
 
 function utcMinute(ms: number): string {

@@ -23,7 +23,7 @@ import { clientsPage } from '../pages/clients-page.js';
 import { overviewPage } from '../pages/overview-page.js';
 import { confirmRulePage, quickBlockRefusedPage, ruleLabel, type ConfirmRuleInput } from '../pages/rule-check-pages.js';
 import { requestsPage } from '../pages/requests-page.js';
-import { rulesPage } from '../pages/rules-page.js';
+import { pageOfRules, ruleLink, rulesPage, type RuleListQuery } from '../pages/rules-page.js';
 import { previewWorkers } from '../../rules/preview-pool.js';
 import { attackSettingsSection } from '../pages/attacks-panel.js';
 import { siteAttackSettings } from '../../rules/attack-settings.js';
@@ -136,12 +136,13 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
       const { site, sites: all } = await siteAndList(request);
       const hitsRange = '7d' as const;
       const rules = await ctx.rules.list(site.id);
-      const hits = countRuleHits(rules, await ctx.store.ruleHits(site.id, nowSeconds() - RANGES[hitsRange].seconds, nowSeconds() + 3600));
+      const list = pageOfRules(rules, ruleListQuery(request.query));
+      const hits = countRuleHits(list.rules, await ctx.store.ruleHits(site.id, nowSeconds() - RANGES[hitsRange].seconds, nowSeconds() + 3600));
       const [moat, wafris] = await Promise.all([ctx.store.getBuild(site.id, 'moat'), ctx.store.getBuild(site.id, 'wafris')]);
       // An admin may preview a draft from this page: the preview workers start now, not on the first preview.
       if (userOf(request).role === 'admin') previewWorkers.warm();
       return send(reply, rulesPage({
-        user: userOf(request), site, sites: all, rules, hits, hitsRange, builds: { moat, wafris }, now: ctx.now(),
+        user: userOf(request), site, sites: all, list, total: rules.length, hits, hitsRange, builds: { moat, wafris }, now: ctx.now(),
         audit: ruleAuditSection(site.id, await ctx.audit.list({ siteId: site.id, limit: 10 })),
         attacks: attackSettingsSection(site.id, userOf(request).csrfToken, await siteAttackSettings(ctx.store, site.id), `/sites/${site.id}/rules`),
         bots: botSettingsSection(site.id, userOf(request).csrfToken, await siteBotSettings(ctx.store, site.id), await hubBotCatalogue(ctx.store)),
@@ -159,6 +160,7 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
     ui.post('/sites/:siteId/rules', async (request, reply) => {
       const siteId = siteIdOf(request);
       const form = (request.body ?? {}) as Form;
+      let created: StoredRule;
       try {
         const problems = ruleFormProblems(form);
         if (Object.keys(problems).length > 0) {
@@ -176,7 +178,7 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
             return await askToConfirm(request, reply, { rule, reasons, impact, postTo: `/sites/${siteId}/rules`, fields, cancel: `/sites/${siteId}/rules` });
           }
         }
-        await ctx.rules.create(siteId, input, actorOf(request));
+        created = await ctx.rules.create(siteId, input, actorOf(request));
       } catch (error) {
         const { status, body } = describeError(error);
         if (status >= 500) throw error;
@@ -185,7 +187,8 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
           error: detail ? `${body.message} (${detail})` : body.message, form: { values: form, errors: fieldOfError(error, form.kind) },
         }, status);
       }
-      return reply.redirect(`/sites/${siteId}/rules?done=rule-created`, 303);
+      // To the new rule's row, on whichever page of a long list it is.
+      return reply.redirect(ruleLink(siteId, created.id).replace('?', '?done=rule-created&'), 303);
     });
     // One click from a top list. The posted value is what a client reported, i.e. attacker text: it
     // becomes exactly one narrow rule or nothing (see quickBlockValue), and a rule that would have
@@ -331,6 +334,14 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
     });
   });
   await ipDetailRoutes(app, ctx, sites);
+}
+
+/** The Rules page's list query from the URL; anything malformed is left out (the first page, no search). */
+function ruleListQuery(query: unknown): RuleListQuery {
+  const q = (query ?? {}) as Record<string, unknown>;
+  const text = (value: unknown, max: number) => (typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined);
+  const page = typeof q.page === 'string' && /^[1-9]\d{0,5}$/.test(q.page) ? Number(q.page) : undefined;
+  return { q: text(q.q, 200), page, rule: text(q.rule, 300) };
 }
 
 /**
