@@ -76,7 +76,7 @@ function queries(store: HubStore, siteId: number): Array<[string, () => Promise<
     ['top lists (5 dimensions)', () => Promise.all((['ip', 'path', 'userAgent', 'country', 'rule'] as const).map((d) => store.top(siteId, d, day.from, day.to, 10)))],
     ['IP detail (hours + recent)', () => Promise.all([
       store.valueHours(siteId, 'ip', '10.0.0.7', now - 7 * 86_400, now + 1), store.queryReports(siteId, { ip: '10.0.0.7' }, { limit: 20 })])],
-    ['rule hits (24 h)', () => store.ruleHits(siteId, day.from, day.to)],
+    ['rule hits (24 h)', () => store.ruleHits(siteId, day.from, day.to, { ids: ['b-wpadmin'], matches: ['bp\t/wp-admin'] })],
   ];
 }
 

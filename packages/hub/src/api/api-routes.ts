@@ -4,7 +4,7 @@ import { actorOf } from '../audit/actor.js';
 import { visibleSites } from '../auth/access-policy.js';
 import { sessionGuard } from '../auth/guards.js';
 import { importSchema, ruleInputSchema, rulePatchSchema } from '../rules/rule-input.js';
-import { countRuleHits } from '../rules/rule-hits.js';
+import { countRuleHits, ruleHitKeys } from '../rules/rule-hits.js';
 import { rulePreviewRoutes } from '../ui/routes/rule-preview-routes.js';
 import type { HubContext } from '../server/context.js';
 import { intParam, siteIdOf, stringParam } from '../server/params.js';
@@ -74,7 +74,7 @@ export async function apiRoutes(app: FastifyInstance, ctx: HubContext, sites: Si
       const range = parseRange((request.query as { range?: string }).range ?? '7d');
       const rules = await ctx.rules.list(siteId);
       const { from, to } = { from: nowSeconds() - RANGES[range].seconds, to: nowSeconds() + 3600 };
-      const hits = countRuleHits(rules, await ctx.store.ruleHits(siteId, from, to));
+      const hits = countRuleHits(rules, await ctx.store.ruleHits(siteId, from, to, ruleHitKeys(rules)));
       return { rules: rules.map((r) => ({ ...r, hits: hits.get(r.id) ?? { hits: 0, wouldBlock: 0 } })) };
     });
     api.post('/api/sites/:siteId/rules', async (request, reply) => {

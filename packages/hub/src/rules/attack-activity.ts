@@ -61,7 +61,7 @@ function examplesOf(r: StoredReport): AttackExample[] {
 }
 
 export async function loadAttackActivity(store: HubStore, siteId: number, from: number, to: number): Promise<AttackActivity> {
-  const hits = await store.ruleHits(siteId, from, to);
+  const hits = await store.ruleHits(siteId, from, to, { ids: ATTACK_CATEGORIES.map((category) => `attacks.${category}`), matches: [] });
   const counts = ATTACK_CATEGORIES.map((category) => {
     const h = hits.byId.get(`attacks.${category}`);
     return { category, blocked: h?.hits ?? 0, monitored: h?.monitored ?? 0 };

@@ -1,6 +1,6 @@
 import type { Rule } from 'moat-waf';
 import { wafrisReportedAs } from 'moat-waf/wafris';
-import type { RuleHits } from '../store/store.js';
+import type { RuleHitKeys, RuleHits } from '../store/store.js';
 
 export interface RuleHitCount {
   /** Requests this rule decided. */
@@ -33,6 +33,23 @@ function moatReportedAs(rule: Rule): string[] {
     case 'rateLimit': return [`brl\t${rule.id}`];
     default: return [];
   }
+}
+
+/**
+ * What the store looks up to count these rules' hits: their ids, and every entry a client reports for
+ * them, as written and lower-cased (the count matches entries case-insensitively). Looking up only
+ * these keeps the cost to the rules shown, whatever values clients made up.
+ */
+export function ruleHitKeys(rules: readonly Rule[]): RuleHitKeys {
+  const matches = new Set<string>();
+  for (const rule of rules) {
+    for (const key of moatReportedAs(rule)) matches.add(key).add(key.toLowerCase());
+    for (const r of wafrisReportedAs(rule)) {
+      const key = `${r.category}\t${r.rule}`;
+      matches.add(key).add(key.toLowerCase());
+    }
+  }
+  return { ids: rules.map((r) => r.id), matches: [...matches] };
 }
 
 /**

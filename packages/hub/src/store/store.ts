@@ -204,6 +204,12 @@ export interface TopEntry {
   blocked: number;
 }
 
+/** What rule hits are looked up by: rule ids (reports that carry one) and `category\trule` entries (Wafris clients). */
+export interface RuleHitKeys {
+  ids: readonly string[];
+  matches: readonly string[];
+}
+
 export interface RuleHits {
   /** Hits by rule id (reports that carried one). */
   byId: Map<string, { hits: number; monitored: number }>;
@@ -341,7 +347,8 @@ export interface HubStore {
   timeSeries(siteId: number, from: number, to: number, stepSeconds: number): Promise<TimeBucket[]>;
   top(siteId: number, dimension: TopDimension, from: number, to: number, limit: number): Promise<TopEntry[]>;
   uniqueIps(siteId: number, from: number, to: number): Promise<number>;
-  ruleHits(siteId: number, from: number, to: number): Promise<RuleHits>;
+  /** Hit counts of exactly these rule ids and reported entries (rules/rule-hits.ts `ruleHitKeys`): a seek per key. */
+  ruleHits(siteId: number, from: number, to: number, keys: RuleHitKeys): Promise<RuleHits>;
   queryReports(siteId: number, filter: ReportFilter, page: { limit: number; before?: string }): Promise<ReportPage>;
   /** Start of the first rolled-up minute with reports, or undefined for a site without any (one index seek). */
   earliestMinute(siteId: number): Promise<number | undefined>;

@@ -260,11 +260,15 @@ export function storeContract(label: string, open: OpenStore): void {
         assert.deepEqual(await store.top(site.id, 'country', BASE, to, 5), [{ value: 'DE', total: 15, blocked: 0 }]);
         assert.deepEqual((await store.top(site.id, 'rule', BASE, to, 1))[0], { value: 'bi\t198.51.100.0/24', total: 2, blocked: 2 });
         assert.equal(await store.uniqueIps(site.id, BASE, to), 8);
-        const hits = await store.ruleHits(site.id, BASE, to);
+        const hits = await store.ruleHits(site.id, BASE, to, { ids: ['rule-1', 'mon-1', 'bh\th', 'nope'], matches: ['bu\tsqlmap', 'bp\t/nope'] });
         assert.deepEqual(hits.byId.get('rule-1'), { hits: 2, monitored: 0 });
         assert.deepEqual(hits.byId.get('mon-1'), { hits: 0, monitored: 1 });
         assert.deepEqual(hits.byId.get('bh\th'), { hits: 0, monitored: 1 });
         assert.equal(hits.byMatch.get('bu\tsqlmap'), 1);
+        assert.deepEqual([hits.byId.size, hits.byMatch.size], [3, 1], 'only the keys asked for, and only those with hits');
+        const none = await store.ruleHits(site.id, BASE, to, { ids: ['mon-1'], matches: [] });
+        assert.deepEqual([...none.byId.keys()], ['mon-1'], 'values not asked for are not read');
+        assert.equal(none.byMatch.size, 0);
 
         const first = await store.queryReports(site.id, {}, { limit: 10 });
         assert.equal(first.rows.length, 10);

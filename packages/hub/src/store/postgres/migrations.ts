@@ -470,4 +470,14 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE reports ADD COLUMN status smallint;
     `,
   },
+  {
+    version: 16,
+    name: 'rule hit counts by seek',
+    sql: `
+      -- Rule hit counts look up the values of the rules shown (their ids, and the entries Wafris clients
+      -- report), so values a client made up cannot make the Rules page read them all: a key holder's
+      -- million distinct entries in a week took 3 s to aggregate. Only the three rule dimensions.
+      CREATE INDEX hour_top_rule_values ON hour_top(site_id, dim, value, hour) WHERE dim IN ('rule_id', 'monitor', 'match');
+    `,
+  },
 ];

@@ -4,7 +4,7 @@ import { BATCH_ID_RETENTION_SECONDS } from '../store.js';
 import { PRUNE_CHUNK } from '../report-rows.js';
 import type {
   ApiKeyInfo, AuditPage, AuditRecord, BatchKey, ClientContact, HubStore, InsertOutcome, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
-  PassedSampling, RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
+  PassedSampling, RuleHitKeys, RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
   UserAccess, UserChange, UserWithSecret,
 } from '../store.js';
 import { migrate, schemaVersion } from './migrate.js';
@@ -365,8 +365,8 @@ export class PostgresStore implements HubStore {
     return this.reports.uniqueIps(siteId, from, to);
   }
 
-  ruleHits(siteId: number, from: number, to: number): Promise<RuleHits> {
-    return this.reports.ruleHits(siteId, from, to);
+  ruleHits(siteId: number, from: number, to: number, keys: RuleHitKeys): Promise<RuleHits> {
+    return this.reports.ruleHits(siteId, from, to, keys);
   }
 
   queryReports(siteId: number, filter: ReportFilter, page: { limit: number; before?: string }): Promise<ReportPage> {

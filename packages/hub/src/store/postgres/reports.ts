@@ -5,7 +5,7 @@ import {
   type TotalsRow, hourDimensions, hourFloor, hoursOf, parseCursor, reportPage, storedKeysText, storedStatus, toRuleHits, toStoredReport, toTotals,
 } from '../report-rows.js';
 import type {
-  BatchKey, InsertOutcome, PassedSampling, ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, StoredReport, TimeBucket, TopDimension,
+  BatchKey, InsertOutcome, PassedSampling, ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHitKeys, RuleHits, StoredReport, TimeBucket, TopDimension,
   TopEntry, Totals, ValueHour,
 } from '../store.js';
 import { LOCK_NAMESPACE, LOCKS } from './advisory-locks.js';
@@ -292,12 +292,15 @@ export class PostgresReports {
     return estimate(union);
   }
 
-  async ruleHits(siteId: number, from: number, to: number): Promise<RuleHits> {
+  async ruleHits(siteId: number, from: number, to: number, keys: RuleHitKeys): Promise<RuleHits> {
+    // Index seeks per key on hour_top_rule_values, never the range's every value.
     const { rows } = await this.pool.query<{ dim: string; value: string; total: number }>(
       `SELECT dim, value, sum(total) AS total FROM hour_top
-      WHERE site_id = $1 AND dim IN ('rule_id', 'monitor', 'match') AND hour >= $2 AND hour < $3 GROUP BY dim, value`,
-      [siteId, hourFloor(from), to]);
-    return toRuleHits(rows);
+      WHERE site_id = $1 AND hour >= $2 AND hour < $3
+        AND ((dim IN ('rule_id', 'monitor') AND value = ANY($4::text[])) OR (dim = 'match' AND value = ANY($5::text[])))
+      GROUP BY dim, value`,
+      [siteId, hourFloor(from), to, keys.ids, keys.matches]);
+    return toRuleHits(rows.map((r) => ({ ...r, total: Number(r.total) })));
   }
 
   /**

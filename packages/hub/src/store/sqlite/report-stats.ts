@@ -1,12 +1,21 @@
 import type Database from 'better-sqlite3';
 import { estimate, mergeInto, newSketch } from '../../stats/hyperloglog.js';
 import { EXACT_UNIQUE_LIMIT, type TotalsRow, hourFloor, hoursOf, toRuleHits, toTotals } from '../report-rows.js';
-import type { PassedSampling, RuleHits, TimeBucket, TopDimension, TopEntry, Totals, ValueHour } from '../store.js';
+import type { PassedSampling, RuleHitKeys, RuleHits, TimeBucket, TopDimension, TopEntry, Totals, ValueHour } from '../store.js';
 
 /** Up to this many (hour, value) rows in a range, a top list is one plain GROUP BY. */
 const PLAIN_TOP_LIMIT = 20_000;
 
 /** The dashboard's numbers, read from the rollups: totals, series, top lists, unique IPs, rule hits. */
+/**
+ * Hit counts of the given values of one rule dimension: one seek per key on hour_top_rule_values, named
+ * because without table statistics SQLite would walk the range by hour instead (every value clients
+ * reported, a million made-up entries took 3 s); the repeated `dim IN` lets it use that partial index.
+ */
+export const RULE_HITS_SQL = `SELECT dim, value, sum(total) AS total FROM hour_top INDEXED BY hour_top_rule_values
+  WHERE site_id = ? AND dim IN ('rule_id', 'monitor', 'match') AND dim = ? AND value IN (SELECT value FROM json_each(?))
+  AND hour >= ? AND hour < ? GROUP BY value`;
+
 export class SqliteReportStats {
   private readonly dimSizeSum;
 
@@ -93,11 +102,14 @@ export class SqliteReportStats {
     return estimate(union);
   }
 
-  ruleHits(siteId: number, from: number, to: number): RuleHits {
-    return toRuleHits(this.db.prepare<[number, number, number], { dim: string; value: string; total: number }>(
-      `SELECT dim, value, sum(total) AS total FROM hour_top
-      WHERE site_id = ? AND dim IN ('rule_id', 'monitor', 'match') AND hour >= ? AND hour < ? GROUP BY dim, value`,
-    ).all(siteId, hourFloor(from), to));
+  ruleHits(siteId: number, from: number, to: number, keys: RuleHitKeys): RuleHits {
+    const lookup = this.db.prepare<[number, string, string, number, number], { dim: string; value: string; total: number }>(RULE_HITS_SQL);
+    const ids = JSON.stringify(keys.ids);
+    return toRuleHits([
+      ...lookup.all(siteId, 'rule_id', ids, hourFloor(from), to),
+      ...lookup.all(siteId, 'monitor', ids, hourFloor(from), to),
+      ...lookup.all(siteId, 'match', JSON.stringify(keys.matches), hourFloor(from), to),
+    ]);
   }
 
   /** Passed requests in [from, to), and how many of them only as counts (not in the request log). */

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type {
-  PassedSampling, ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHits, TimeBucket, TopDimension,
+  PassedSampling, ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHitKeys, RuleHits, TimeBucket, TopDimension,
   TopEntry, Totals, ValueHour,
 } from '../store.js';
 import { SqliteReportWriter } from './report-insert.js';
@@ -67,8 +67,8 @@ export class SqliteReports {
     return this.stats.uniqueIps(siteId, from, to);
   }
 
-  ruleHits(siteId: number, from: number, to: number): RuleHits {
-    return this.stats.ruleHits(siteId, from, to);
+  ruleHits(siteId: number, from: number, to: number, keys: RuleHitKeys): RuleHits {
+    return this.stats.ruleHits(siteId, from, to, keys);
   }
 
   passedSampling(siteId: number, from: number, to: number): PassedSampling {

@@ -6,7 +6,7 @@ import { BATCH_ID_RETENTION_SECONDS } from '../store.js';
 import { PRUNE_CHUNK } from '../report-rows.js';
 import type {
   ApiKeyInfo, AuditPage, BatchKey, InsertOutcome, AuditRecord, ClientContact, HubStore, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
-  PassedSampling, RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
+  PassedSampling, RuleHitKeys, RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
   UserAccess, UserChange, UserWithSecret,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
@@ -362,8 +362,8 @@ export class SqliteStore implements HubStore {
     return this.reports.uniqueIps(siteId, from, to);
   }
 
-  async ruleHits(siteId: number, from: number, to: number): Promise<RuleHits> {
-    return this.reports.ruleHits(siteId, from, to);
+  async ruleHits(siteId: number, from: number, to: number, keys: RuleHitKeys): Promise<RuleHits> {
+    return this.reports.ruleHits(siteId, from, to, keys);
   }
 
   async queryReports(siteId: number, filter: ReportFilter, page: { limit: number; before?: string }): Promise<ReportPage> {

@@ -8,7 +8,7 @@ import { safeNextPath } from '../../auth/login-routes.js';
 import { QUICK_BLOCK_KINDS, quickBlockValue, quickRuleProblem } from '../../rules/quick-block.js';
 import { broadRuleReason } from '../../rules/rule-breadth.js';
 import { ruleConcerns } from '../../rules/rule-confirmation.js';
-import { countRuleHits } from '../../rules/rule-hits.js';
+import { countRuleHits, ruleHitKeys } from '../../rules/rule-hits.js';
 import type { RuleInputBody } from '../../rules/rule-input.js';
 import type { HubContext } from '../../server/context.js';
 import { describeError } from '../../server/error-handler.js';
@@ -137,7 +137,7 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
       const hitsRange = '7d' as const;
       const rules = await ctx.rules.list(site.id);
       const list = pageOfRules(rules, ruleListQuery(request.query));
-      const hits = countRuleHits(list.rules, await ctx.store.ruleHits(site.id, nowSeconds() - RANGES[hitsRange].seconds, nowSeconds() + 3600));
+      const hits = countRuleHits(list.rules, await ctx.store.ruleHits(site.id, nowSeconds() - RANGES[hitsRange].seconds, nowSeconds() + 3600, ruleHitKeys(list.rules)));
       const [moat, wafris] = await Promise.all([ctx.store.getBuild(site.id, 'moat'), ctx.store.getBuild(site.id, 'wafris')]);
       // An admin may preview a draft from this page: the preview workers start now, not on the first preview.
       if (userOf(request).role === 'admin') previewWorkers.warm();
