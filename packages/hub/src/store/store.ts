@@ -301,6 +301,8 @@ export interface HubStore {
   listRules(siteId: number): Promise<StoredRule[]>;
   /** How many rules a site holds, without reading them. */
   countRules(siteId: number): Promise<number>;
+  /** The values and expiries of a site's blocking-mode allow rules on addresses: what automatic bans must never cover. */
+  allowIpRules(siteId: number): Promise<{ value: string; expires?: number }[]>;
   getRule(siteId: number, ruleId: string): Promise<StoredRule | undefined>;
   /** Inserts new rules; with `replace`, the site's rules are replaced by these, in one transaction. */
   saveRules(siteId: number, rules: Rule[], options: { replace: boolean; now: number }): Promise<void>;

@@ -194,7 +194,18 @@ export function storeContract(label: string, open: OpenStore): void {
         await assert.rejects(store.saveRules(site.id, [rules[0]!], { replace: false, now: 400 }), 'duplicate id');
         assert.equal((await store.listRules(site.id)).length, 3, 'the failed save changed nothing');
         assert.equal(await store.countRules(site.id), 3);
-        assert.equal(await store.countRules((await store.createSite('other')).id), 0, 'counted per site');
+        const other = await store.createSite('other');
+        assert.equal(await store.countRules(other.id), 0, 'counted per site');
+        await store.saveRules(other.id, [
+          { id: 'al', action: 'allow', kind: 'ip', value: '203.0.113.0/24', mode: 'block', expires: 4_102_444_800_000 },
+          { id: 'al2', action: 'allow', kind: 'ip', value: '2001:db8::/32', mode: 'block' },
+          { id: 'alm', action: 'allow', kind: 'ip', value: '192.0.2.1', mode: 'monitor' },
+          { id: 'ap', action: 'allow', kind: 'path', value: '/health', mode: 'block' },
+          { id: 'bl', action: 'block', kind: 'ip', value: '198.51.100.1', mode: 'block' },
+        ], { replace: false, now: 100 });
+        assert.deepEqual((await store.allowIpRules(other.id)).sort((x, y) => x.value.localeCompare(y.value)),
+          [{ value: '2001:db8::/32' }, { value: '203.0.113.0/24', expires: 4_102_444_800_000 }], 'blocking-mode allow rules on addresses only');
+        assert.deepEqual(await store.allowIpRules(site.id), [], 'per site');
         assert.equal(await store.deleteRule(site.id, 'a'), true);
         assert.equal(await store.countRules(site.id), 2);
         assert.equal(await store.deleteRule(site.id, 'a'), false);

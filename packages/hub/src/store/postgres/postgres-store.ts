@@ -225,6 +225,12 @@ export class PostgresStore implements HubStore {
     return Number(rows[0]?.count ?? 0);
   }
 
+  async allowIpRules(siteId: number): Promise<{ value: string; expires?: number }[]> {
+    const { rows } = await this.pool.query<{ value: string; expires: string | number | null }>(
+      "SELECT value, expires FROM rules WHERE site_id = $1 AND action = 'allow' AND kind = 'ip' AND mode = 'block'", [siteId]);
+    return rows.map((r) => (r.expires === null ? { value: r.value } : { value: r.value, expires: Number(r.expires) }));
+  }
+
   async getRule(siteId: number, ruleId: string): Promise<StoredRule | undefined> {
     const { rows } = await this.pool.query<RuleRow>('SELECT * FROM rules WHERE site_id = $1 AND id = $2', [siteId, ruleId]);
     return rows[0] && toRule(rows[0]);

@@ -227,6 +227,12 @@ export class SqliteStore implements HubStore {
     return this.db.prepare<[number], number>('SELECT count(*) FROM rules WHERE site_id = ?').pluck().get(siteId) ?? 0;
   }
 
+  async allowIpRules(siteId: number): Promise<{ value: string; expires?: number }[]> {
+    return this.db.prepare<[number], { value: string; expires: number | null }>(
+      "SELECT value, expires FROM rules WHERE site_id = ? AND action = 'allow' AND kind = 'ip' AND mode = 'block'",
+    ).all(siteId).map((r) => (r.expires === null ? { value: r.value } : { value: r.value, expires: r.expires }));
+  }
+
   async getRule(siteId: number, ruleId: string): Promise<StoredRule | undefined> {
     const row = this.db.prepare<[number, string], RuleRow>('SELECT * FROM rules WHERE site_id = ? AND id = ?').get(siteId, ruleId);
     return row && toRule(row);
