@@ -12,8 +12,8 @@ import type { AuditLog } from '../audit/audit-log.js';
 
 /**
  * Most rules one site may hold: far above hand-made rules (long lists belong in data feeds). Every
- * change lists them all and the Rules page shows them all, on the event loop: at 100 000, adding one
- * rule held the hub about 4 s and the page 2.8 s, growing linearly.
+ * change still lists them all on the event loop (compiling them moved to a worker): at 100 000, adding
+ * one rule held the hub about 4 s, growing linearly; at 10 000 it is under a tenth of a second.
  */
 export const MAX_RULES_PER_SITE = 10_000;
 
@@ -128,7 +128,8 @@ export class RuleService {
   }
 
   private async checkCapacity(siteId: number, adding: number): Promise<void> {
-    if ((await this.store.countRules(siteId)) + adding > MAX_RULES_PER_SITE) throw tooManyRules();
+    // Nothing added is never refused: a site over the cap from an older hub can still change its rules.
+    if (adding > 0 && (await this.store.countRules(siteId)) + adding > MAX_RULES_PER_SITE) throw tooManyRules();
   }
 
   private nowSeconds(): number {

@@ -175,4 +175,18 @@ describe('big rules documents and big sites', () => {
     assert.equal(newest.value, '/from-the-form');
     assert.ok(rows(landed).includes(newest.id));
   });
+
+  it('a site over the cap from an older hub keeps its rules, changes and re-imports them, and adds none', async () => {
+    // Stored past the service, as a hub with the old cap of 100 000 would have.
+    await hub.store.saveRules(siteId, [{ id: 'from-before', action: 'block', kind: 'path', value: '/from-before', mode: 'block' }], { replace: false, now: 1 });
+    assert.equal(await hub.store.countRules(siteId), MAX_RULES_PER_SITE + 1);
+    const reimported = await client.api('POST', `/api/sites/${siteId}/rules/import`, { document: { block: { paths: ['/last-one'] } }, replace: false });
+    assert.equal(reimported.status, 200, await reimported.clone().text());
+    assert.equal((await client.api('PATCH', `/api/sites/${siteId}/rules/from-before`, { mode: 'monitor' })).status, 200);
+    const added = await client.api('POST', `/api/sites/${siteId}/rules/import`, { document: { block: { paths: ['/brand-new'] } }, replace: false });
+    assert.equal(added.status, 400);
+    assert.equal(((await added.json()) as { error: string }).error, 'too_many_rules');
+    assert.equal((await client.api('DELETE', `/api/sites/${siteId}/rules/from-before`)).status, 204);
+    assert.equal(await hub.store.countRules(siteId), MAX_RULES_PER_SITE);
+  });
 });
