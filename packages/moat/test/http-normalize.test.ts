@@ -108,7 +108,13 @@ test('JSON parameters: flattened so escapes cannot hide a value; invalid JSON st
   const deep = '['.repeat(10_000) + ']'.repeat(10_000);
   assert.doesNotThrow(() => jsonToParams(deep));
   const many = JSON.stringify(Array.from({ length: 50_000 }, (_, i) => i));
-  assert.equal(jsonToParams(many).split('&').length, 10_000);
+  const flattened = jsonToParams(many);
+  assert.equal(flattened.split('&').length, 10_001, '10,000 entries, then the document as written');
+  assert.ok(flattened.endsWith(`&${many}`));
+  // Past the entry bound the rest is still read: padding cannot hide a value.
+  const padded = `[${'0,'.repeat(10_000)}"<script>"]`;
+  assert.ok(jsonToParams(padded).includes('<script>'));
+  assert.equal(jsonToParams(JSON.stringify(Array.from({ length: 9_999 }, () => 0))).split('&').length, 9_999, 'under the bound, entries only');
 });
 
 test('body kinds: forms always, JSON only when asked, by media type alone', () => {

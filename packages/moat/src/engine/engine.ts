@@ -33,6 +33,8 @@ const NO_MONITORS: readonly MonitorMatch[] = Object.freeze([]);
 const QUIET_IP_SLOTS = 256;
 const QUIET_IP_MAX_LENGTH = 64;
 const NO_RULES: readonly number[] = Object.freeze([]);
+/** Monitor matches recorded in one evaluation beyond which decides() remembers them in a Set. */
+const FEW_MONITORED = 16;
 const PASSED: Decision = Object.freeze({
   treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: NO_MONITORS,
 });
@@ -124,6 +126,7 @@ export class Engine {
     const rs = this.rules;
     this.clockRead = false;
     this.monitored = null;
+    this.monitoredKeys = null;
     this.ruleConsulted = false;
     const ip = req.ip ?? '';
     const family = this.parseClientIp(ip);
@@ -291,10 +294,32 @@ export class Engine {
     if (r.mode === 'monitor') {
       // A rule met again through another form of the same request is recorded once.
       const monitored = (this.monitored ??= []);
-      if (!monitored.some((m) => m.ruleId === r.id && m.category === category)) monitored.push({ category, rule: r.value, ruleId: r.id });
+      if (!this.recordedBefore(monitored, r.id, category)) monitored.push({ category, rule: r.value, ruleId: r.id });
       return false;
     }
     return true;
+  }
+
+  /**
+   * Per evaluation, once more than a few monitor matches are recorded: `category ruleId` of each, so a
+   * request meeting thousands of monitor-mode rules (a body holding every rule's value) is not checked
+   * against the whole list once per rule. Entries added later outside decides() (bots, attacks, rate
+   * limits) have categories decides() never records, so they need not be in it.
+   */
+  private monitoredKeys: Set<string> | null = null;
+
+  /** Whether `ruleId` was recorded under `category` in this evaluation already. */
+  private recordedBefore(monitored: readonly MonitorMatch[], ruleId: string, category: Category): boolean {
+    let keys = this.monitoredKeys;
+    if (keys === null) {
+      if (monitored.some((m) => m.ruleId === ruleId && m.category === category)) return true;
+      if (monitored.length < FEW_MONITORED) return false;
+      keys = this.monitoredKeys = new Set(monitored.map((m) => `${m.category} ${m.ruleId}`));
+    }
+    const key = `${category} ${ruleId}`;
+    if (keys.has(key)) return true;
+    keys.add(key);
+    return false;
   }
 
   /** Per evaluation: each key spec's hash for this request (undefined: not computed yet; null: absent). */

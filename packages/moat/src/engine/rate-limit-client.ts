@@ -123,10 +123,16 @@ function headerValue(req: MoatRequest, name: string): string | null {
 export function cookieValue(header: string | null, name: string): string | null {
   if (header === null) return null;
   let at = 0;
+  // The first `=` at or after `at`, searched again only once passed: a header of pairs without `=`
+  // (`a;a;a;…`) is read once, not once from each pair to its end.
+  let eq = -1;
   while (at < header.length) {
     let end = header.indexOf(';', at);
     if (end < 0) end = header.length;
-    const eq = header.indexOf('=', at);
+    if (eq < at) {
+      eq = header.indexOf('=', at);
+      if (eq < 0) eq = header.length;
+    }
     if (eq > at && eq < end && header.slice(at, eq).trim() === name) {
       let value = header.slice(eq + 1, end).trim();
       if (value.length >= 2 && value.charCodeAt(0) === 0x22 && value.charCodeAt(value.length - 1) === 0x22) value = value.slice(1, -1);

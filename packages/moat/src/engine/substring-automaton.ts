@@ -16,6 +16,8 @@
 const NONE = -1;
 /** Children runs at most this long are searched linearly; longer ones (the root's) by bisection. */
 const LINEAR = 8;
+/** Ids found in one text beyond which match() remembers them in a Set rather than searching its list. */
+const FEW = 16;
 
 /**
  * The distinct non-empty patterns in the order first given: a pattern's id is its position here.
@@ -174,6 +176,9 @@ export class SubstringAutomaton {
     if (this.size === 0) return null;
     // States come from step() and the output links, so every typed-array index below is in bounds (the `!`s).
     let out: number[] | null = null;
+    // Past a few ids, "found already?" is asked of a Set: a text that meets thousands of patterns (a
+    // 64 KiB form body holding every rule's value) would otherwise search the list at every match.
+    let found: Set<number> | null = null;
     let state = 0;
     for (let i = 0; i < text.length; i++) {
       state = this.step(state, text.charCodeAt(i));
@@ -181,7 +186,14 @@ export class SubstringAutomaton {
       for (let s = this.terminal[state] !== NONE ? state : this.outputLink[state]!; s !== 0; s = this.outputLink[s]!) {
         const id = this.terminal[s]!;
         if (out === null) out = [id];
-        else if (!out.includes(id)) out.push(id);
+        // Each pattern ends at its own state, and a pattern is only ever reported together with the rest
+        // of its output chain: one found before means the rest of the chain was too.
+        else if (found !== null ? found.has(id) : out.includes(id)) break;
+        else {
+          out.push(id);
+          if (found !== null) found.add(id);
+          else if (out.length > FEW) found = new Set(out);
+        }
       }
     }
     return out;

@@ -20,6 +20,8 @@ const MEMO_SLOTS = 512;
 const MEMO_MAX_LENGTH = 256;
 const MAP_ENTRIES = 2048;
 const MISS: readonly number[] = [];
+/** Rules found in one value beyond which scan() remembers them in a Set rather than searching its list. */
+const FEW_RULES = 16;
 
 /** Everything a compiled matcher holds but its memo (see toParts). */
 export interface SubstringMatcherParts {
@@ -106,10 +108,16 @@ export class SubstringMatcher {
     if (ids === null) return null;
     // Pattern ids index ruleStart by construction (one entry per pattern, plus one): the `!`s cost nothing.
     const out: number[] = [];
+    // As in the automaton: past a few rules, a Set answers "listed already?", so a text meeting thousands
+    // of patterns costs a pass over them rather than one over the list per rule.
+    let listed: Set<number> | null = null;
     for (const id of ids) {
       for (let k = this.ruleStart[id]!, end = this.ruleStart[id + 1]!; k < end; k++) {
         const r = this.ruleIndex[k]!;
-        if (!out.includes(r)) out.push(r);
+        if (listed !== null ? listed.has(r) : out.includes(r)) continue;
+        out.push(r);
+        if (listed !== null) listed.add(r);
+        else if (out.length > FEW_RULES) listed = new Set(out);
       }
     }
     return out;

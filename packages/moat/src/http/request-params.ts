@@ -38,8 +38,21 @@ export function bodyParams(body: PeekedBody, kind: BodyKind, charset: BodyCharse
 /** Bounds, so a deeply nested or huge document costs a bounded amount of work and no deep recursion. */
 const MAX_KEY_DEPTH = 32;
 const MAX_ENTRIES = 10_000;
+/**
+ * Every leaf repeats its whole key, so a long key over a long array (`{"kkk…":[0,0,…]}`) would flatten a
+ * 64 KiB body to ~450 million characters (seconds of work for every rule pass). Flattened text is kept to
+ * this many times the document's length (plus a floor for small documents); ordinary JSON, GeoJSON's
+ * short coordinates under long keys included, stays well inside it.
+ */
+const MAX_FLAT_FACTOR = 8;
+const MIN_FLAT_BUDGET = 64 * 1024;
 
-/** Flattens a JSON document; invalid JSON comes back as its raw text, so it is still inspected. */
+/**
+ * Flattens a JSON document; invalid JSON comes back as its raw text, so it is still inspected. A document
+ * of more entries than MAX_ENTRIES, or whose flattened text would pass the budget above, is judged on
+ * the entries flattened so far followed by its whole raw text: nothing past a bound goes unread (10 000
+ * zeros before a `"<script>"` once hid it), though escapes there stay as written.
+ */
 export function jsonToParams(text: string): string {
   let root: unknown;
   try {
@@ -48,12 +61,26 @@ export function jsonToParams(text: string): string {
     return text;
   }
   const out: string[] = [];
+  const budget = MAX_FLAT_FACTOR * text.length + MIN_FLAT_BUDGET;
+  let length = 0;
   // Explicit stack (children pushed in reverse to keep document order): depth is attacker-chosen.
   const stack: { value: unknown; key: string; depth: number }[] = [{ value: root, key: '', depth: 0 }];
-  while (stack.length > 0 && out.length < MAX_ENTRIES) {
+  let cut = false;
+  while (stack.length > 0) {
+    if (out.length >= MAX_ENTRIES) {
+      cut = true;
+      break;
+    }
     const { value, key, depth } = stack.pop()!;
     if (value === null || typeof value !== 'object') {
-      out.push(`${key}=${value === null ? 'null' : String(value)}`);
+      // Concatenations are ropes until joined: measuring an entry costs nothing like copying it.
+      const entry = `${key}=${value === null ? 'null' : String(value)}`;
+      length += entry.length + 1;
+      if (length > budget) {
+        cut = true;
+        break;
+      }
+      out.push(entry);
       continue;
     }
     const entries = Array.isArray(value) ? [...value.entries()] : Object.entries(value as Record<string, unknown>);
@@ -64,5 +91,6 @@ export function jsonToParams(text: string): string {
       stack.push({ value: v, key: childKey, depth: depth + 1 });
     }
   }
+  if (cut) out.push(text);
   return out.join('&');
 }
