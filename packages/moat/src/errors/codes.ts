@@ -48,6 +48,7 @@ export type MoatErrorCode =
   | 'MOAT_ERR_ENGINE'
   | 'MOAT_ERR_HOOK'
   | 'MOAT_ERR_CLIENT_ADDRESS'
+  | 'MOAT_ERR_BODY_BUSY'
   | 'MOAT_ERR_RATE_LIMIT_STORE'
   | 'MOAT_ERR_INTERNAL';
 
@@ -87,6 +88,7 @@ export const MOAT_ERROR_CODES: Readonly<Record<MoatErrorCode, MoatErrorCodeInfo>
   MOAT_ERR_ENGINE: { meaning: 'the engine could not judge a request; it failed open (or 503 with failClosed)', exit: EXIT_FAILED },
   MOAT_ERR_HOOK: { meaning: 'a hook of yours (a decision listener) threw; the request went on', exit: EXIT_FAILED },
   MOAT_ERR_CLIENT_ADDRESS: { meaning: 'a request had no client address, so IP rules could not run (a configuration problem)', exit: EXIT_FAILED },
+  MOAT_ERR_BODY_BUSY: { meaning: 'too many brotli request bodies were waiting to be inflated, so one was not judged; it failed open (or 503 with failClosed)', exit: EXIT_FAILED },
   MOAT_ERR_RATE_LIMIT_STORE: { meaning: 'the shared rate-limit store did not answer in time or failed; the process counted locally', exit: EXIT_FAILED },
   // Bugs
   MOAT_ERR_INTERNAL: { meaning: 'an internal invariant does not hold: a bug in Moat, please report it', exit: EXIT_FAILED },

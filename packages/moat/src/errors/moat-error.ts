@@ -27,6 +27,17 @@ export class MoatFileError extends MoatError {
   }
 }
 
+/**
+ * A compressed body whose turn to be inflated did not come: too many were waiting (http/inflate-gate.ts).
+ * The request was not judged (MOAT_ERR_BODY_BUSY).
+ */
+export class BodyBusyError extends MoatError {
+  override readonly name = 'BodyBusyError';
+  constructor() {
+    super('MOAT_ERR_BODY_BUSY', 'too many brotli request bodies are waiting to be inflated; this one was not judged');
+  }
+}
+
 /** The code of any thrown value: its own for a MoatError, else `otherwise` (a system, SQLite or foreign error). */
 export function errorCodeOf(error: unknown, otherwise: MoatErrorCode): MoatErrorCode {
   return error instanceof MoatError ? error.code : otherwise;

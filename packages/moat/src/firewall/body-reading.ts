@@ -7,6 +7,8 @@ import { bodyToRead, declaredBodyLength, type BodyToRead } from '../http/body-ki
 import { bodyParams, joinParams } from '../http/request-params.js';
 import { bodyText } from '../http/body-text.js';
 import { inflateBody } from '../http/inflate-body.js';
+import { brotliGate } from '../http/inflate-gate.js';
+import { BodyBusyError } from '../errors/moat-error.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
 import { canPeekBody, peekBody, type PeekedBody } from '../http/peek-body.js';
 import { peekWebBody, webBodyState } from '../http/web-request.js';
@@ -78,14 +80,25 @@ export class BodyReading {
   /**
    * Adds the peeked body to `request`: its parameters joined to the query's and, when the engine detects
    * attacks, its text. A body that failed to arrive adds nothing (the app sees the failure itself).
-   * Rejects only when the body's content cannot be turned into parameters.
+   * Rejects when the body's content cannot be turned into parameters, and with a BodyBusyError (counted
+   * `busy`) when a brotli body finds the gate's queue full.
    */
   async addTo(request: MoatHttpRequest, peeked: Promise<PeekedBody | null>, plan: BodyToRead, engine: FirewallEngine): Promise<void> {
     let body = await peeked;
     if (body === null) return;
     // Inflated as the app's body parser would; at most `limit` bytes come out, whatever went in.
-    if (plan.coding !== 'identity') body = await inflateBody(body, plan.coding, this.limit);
     const counters = this.counters;
+    if (plan.coding === 'br') {
+      const peeked = body;
+      const inflating = brotliGate.run(() => inflateBody(peeked, 'br', this.limit));
+      if (inflating === null) {
+        counters.bodiesUninspected.busy++;
+        throw new BodyBusyError();
+      }
+      body = await inflating;
+    } else if (plan.coding !== 'identity') {
+      body = await inflateBody(body, plan.coding, this.limit);
+    }
     counters.bodiesInspected++;
     if (!body.complete) {
       counters.bodiesTruncated++;

@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Decision } from '../engine/decision.js';
 import { Engine } from '../engine/engine.js';
 import type { SharedRateLimitStore } from '../engine/shared-rate-limit-store.js';
+import { BodyBusyError } from '../errors/moat-error.js';
 import type { BodyToRead } from '../http/body-kind.js';
 import { ClientIpResolver, peerlessSocketKind } from '../http/client-address.js';
 import { RequestNormalizer, type MoatHttpRequest } from '../http/normalized-request.js';
@@ -263,6 +264,8 @@ export class Firewall {
     try {
       await this.bodies.addTo(request, peeked, plan, engine);
     } catch (error) {
+      // Not an engine fault: the body waited its turn in vain. Not judged all the same.
+      if (error instanceof BodyBusyError) return this.problems.notJudged(error, request);
       return this.cannotJudge(asError(error), request);
     }
     return this.decide(engine, request, raw);

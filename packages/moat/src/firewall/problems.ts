@@ -35,6 +35,12 @@ export class Problems {
     return this.unjudged();
   }
 
+  /** A request left unjudged for want of capacity (a BodyBusyError): told and logged as `engine`, not counted as an engine error. */
+  notJudged(error: Error, request: MoatHttpRequest): BlockResponse | null {
+    this.emit('engine', error, request);
+    return this.unjudged();
+  }
+
   /** The answer when no engine judged the request: go on (fail open) or 503 (failClosed); counted. */
   unjudged(): BlockResponse | null {
     if (this.failClosed) {
@@ -86,7 +92,7 @@ export class Problems {
  */
 export function errorEventCode(kind: MoatErrorKind, error: Error): MoatErrorCode {
   switch (kind) {
-    case 'engine': return 'MOAT_ERR_ENGINE';
+    case 'engine': return errorCodeOf(error, 'MOAT_ERR_ENGINE') === 'MOAT_ERR_BODY_BUSY' ? 'MOAT_ERR_BODY_BUSY' : 'MOAT_ERR_ENGINE';
     case 'hook': return 'MOAT_ERR_HOOK';
     case 'startup': return errorCodeOf(error, 'MOAT_ERR_STARTUP');
     case 'configuration': return errorCodeOf(error, 'MOAT_ERR_OPTION_INVALID');

@@ -56,7 +56,7 @@ export function emptyStats(): FirewallCounters {
   return {
     requests: 0, allowed: 0, blocked: 0, passed: 0, rateLimited: 0, monitored: 0, engineErrors: 0,
     noEngine: 0, failedOpen: 0, failedClosed: 0, hookErrors: 0, bodiesInspected: 0, bodiesTruncated: 0,
-    bodiesUninspected: { tooLarge: 0, multipart: 0, encoding: 0, charset: 0, unreadable: 0 },
+    bodiesUninspected: { tooLarge: 0, multipart: 0, encoding: 0, charset: 0, unreadable: 0, busy: 0 },
     rateLimitFallbacks: 0, ipHeaderMissing: 0, ipHeaderUntrusted: 0, noPeerAddress: 0,
   };
 }

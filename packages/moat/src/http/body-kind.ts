@@ -22,7 +22,9 @@ export type UninspectedReason =
   /** A JSON charset Moat cannot decode (`utf-32`, `utf-7`). */
   | 'charset'
   /** Something had started reading the body before Moat saw the request. */
-  | 'unreadable';
+  | 'unreadable'
+  /** A brotli body that found too many others waiting to be inflated (http/inflate-gate.ts). */
+  | 'busy';
 
 export interface BodyToRead {
   kind: BodyKind;
