@@ -87,6 +87,15 @@ export interface ApiKeyInfo {
 }
 
 /** A rule as the hub stores it: the engine's Rule (a union on `kind`) plus bookkeeping. */
+/**
+ * Which rules a list shows: all (no `search`), or those whose value or note holds `search` (compared in
+ * lower case: give it lower-cased) or whose kind is one of `kinds` (the kinds whose label holds it).
+ */
+export interface RuleFilter {
+  search?: string;
+  kinds?: readonly string[];
+}
+
 export type StoredRule = Rule & {
   siteId: number;
   createdAt: number;
@@ -298,9 +307,14 @@ export interface HubStore {
   touchApiKey(keyId: number, now: number): Promise<void>;
 
   // Rules
+  /** Every rule of a site, in list order (position, then id). */
   listRules(siteId: number): Promise<StoredRule[]>;
-  /** How many rules a site holds, without reading them. */
-  countRules(siteId: number): Promise<number>;
+  /** How many rules a site holds (those matching `filter`, when given), without reading them. */
+  countRules(siteId: number, filter?: RuleFilter): Promise<number>;
+  /** `limit` rules from the `offset`-th (0-based) in list order, among those matching `filter`: one page, not the site's whole list. */
+  rulesPage(siteId: number, filter: RuleFilter, offset: number, limit: number): Promise<StoredRule[]>;
+  /** Where a rule sits (0-based) in list order among those matching `filter`; -1 when it is not one of them. */
+  ruleIndex(siteId: number, ruleId: string, filter: RuleFilter): Promise<number>;
   /** The values and expiries of a site's blocking-mode allow rules on addresses: what automatic bans must never cover. */
   allowIpRules(siteId: number): Promise<{ value: string; expires?: number }[]>;
   getRule(siteId: number, ruleId: string): Promise<StoredRule | undefined>;

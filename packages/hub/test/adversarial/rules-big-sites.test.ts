@@ -50,8 +50,38 @@ describe('big rules documents and big sites', () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  const storedValues = async () =>
-    ((await (await client.request(`/api/sites/${siteId}/rules`)).json()) as { rules: { value: string }[] }).rules.map((r) => r.value);
+  interface ListedPage { rules: { id: string; value: string }[]; total: number; offset: number; limit: number }
+  /** Every rule as the API lists it, a page of at most 1,000 at a time (`query`: a search). */
+  const storedRules = async (query = '') => {
+    const all: { id: string; value: string }[] = [];
+    for (let offset = 0; ; offset += 1000) {
+      const page = (await (await client.request(`/api/sites/${siteId}/rules?offset=${offset}${query}`)).json()) as ListedPage;
+      assert.ok(page.rules.length <= 1000 && page.limit === 1000 && page.offset === offset);
+      all.push(...page.rules);
+      if (offset + page.rules.length >= page.total) {
+        assert.equal(all.length, page.total, 'the pages hold every rule once');
+        return all;
+      }
+      assert.equal(page.rules.length, 1000, 'a page before the last is full');
+    }
+  };
+  const storedValues = async () => (await storedRules()).map((r) => r.value);
+
+  /** How often the store listed a site's every rule while `work` ran (the real store, counted). */
+  const listingsDuring = async <T>(work: () => Promise<T>): Promise<{ result: T; listed: number }> => {
+    const store = hub.context.store;
+    const original = store.listRules;
+    let listed = 0;
+    store.listRules = (siteId: number) => {
+      listed++;
+      return original.call(store, siteId);
+    };
+    try {
+      return { result: await work(), listed };
+    } finally {
+      store.listRules = original;
+    }
+  };
 
   /** The site's Moat rules file as a client downloads it, opened by the engine. */
   const servedEngine = async (): Promise<Engine> => {
@@ -138,8 +168,21 @@ describe('big rules documents and big sites', () => {
 
   it('the Rules page of a site at its cap shows one page of 500, finds a rule by search, and a link lands on the rule\'s page', async () => {
     const rows = (page: string) => [...page.matchAll(/<tr data-rule-id="([^"]+)"/g)].map((m) => m[1]!);
-    const stored = ((await (await client.request(`/api/sites/${siteId}/rules`)).json()) as { rules: { id: string; value: string }[] }).rules;
+    const stored = await storedRules();
     assert.equal(stored.length, MAX_RULES_PER_SITE);
+    assert.deepEqual(stored.map((r) => r.id), (await hub.store.listRules(siteId)).map((r) => r.id), 'the pages in list order');
+    // The API reads one page from the store, not the site's whole list, whichever page is asked for.
+    for (const path of [`/api/sites/${siteId}/rules?offset=9000`, `/api/sites/${siteId}/rules?limit=1`, `/sites/${siteId}/rules?page=20`]) {
+      const { result, listed } = await listingsDuring(() => client.request(path));
+      assert.equal(result.status, 200, path);
+      assert.equal(listed, 0, `${path} listed every rule`);
+    }
+    const one = (await (await client.request(`/api/sites/${siteId}/rules?limit=1&offset=9999`)).json()) as ListedPage;
+    assert.deepEqual([one.rules.map((r) => r.id), one.total], [[stored.at(-1)!.id], MAX_RULES_PER_SITE]);
+    for (const bad of ['limit=0', 'limit=1001', 'offset=-1', 'offset=abc']) {
+      assert.equal((await client.request(`/api/sites/${siteId}/rules?${bad}`)).status, 400, bad);
+    }
+    assert.deepEqual((await storedRules(`&q=${encodeURIComponent('/LAST')}`)).map((r) => r.value), ['/last-one'], 'the API searches as the page does');
     const first = await (await client.request(`/sites/${siteId}/rules`)).text();
     assert.deepEqual(rows(first), stored.slice(0, RULES_PER_PAGE).map((r) => r.id));
     assert.match(first, /Rules 1–500 of 10,000/);
@@ -171,7 +214,7 @@ describe('big rules documents and big sites', () => {
     const location = added.headers.get('location')!;
     assert.match(location, /done=rule-created&rule=.+#rule-/);
     const landed = await (await client.request(location.replace(/#.*/, ''))).text();
-    const newest = ((await (await client.request(`/api/sites/${siteId}/rules`)).json()) as { rules: { id: string; value: string }[] }).rules.at(-1)!;
+    const newest = (await storedRules()).at(-1)!;
     assert.equal(newest.value, '/from-the-form');
     assert.ok(rows(landed).includes(newest.id));
   });

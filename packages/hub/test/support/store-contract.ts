@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { Rule } from 'moat-waf';
-import type { HubStore, ReportRecord } from '../../src/store/store.js';
+import type { HubStore, ReportRecord, StoredRule } from '../../src/store/store.js';
 
 export type OpenStore = () => Promise<{ store: HubStore; dispose(): Promise<void> }>;
 
@@ -185,6 +185,22 @@ export function storeContract(label: string, open: OpenStore): void {
         assert.equal(listed[0]!.note, 'net');
         assert.equal(listed[1]!.expires, 4_102_444_800_000);
         assert.equal(listed[2]!.createdAt, 200);
+        // Pages and searches, in list order (position, then id), without reading the whole list.
+        const ids = (page: StoredRule[]) => page.map((r) => r.id);
+        assert.deepEqual(ids(await store.rulesPage(site.id, {}, 0, 2)), ['b', 'a']);
+        assert.deepEqual(ids(await store.rulesPage(site.id, {}, 2, 2)), ['rl']);
+        assert.deepEqual(ids(await store.rulesPage(site.id, {}, 3, 2)), []);
+        const byValue = { search: 'o', kinds: [] };
+        assert.deepEqual([ids(await store.rulesPage(site.id, byValue, 0, 10)), await store.countRules(site.id, byValue)], [['a', 'rl'], 2], 'in values');
+        const byNote = { search: 'ne' };
+        assert.deepEqual(ids(await store.rulesPage(site.id, byNote, 0, 10)), ['b'], 'in notes');
+        const byKind = { search: 'zzz', kinds: ['path', 'rateLimit'] };
+        assert.deepEqual(ids(await store.rulesPage(site.id, byKind, 0, 10)), ['a', 'rl'], 'by kind');
+        assert.deepEqual(ids(await store.rulesPage(site.id, { search: 'post /l' }, 0, 10)), ['rl'], 'case aside (values are compared lower-cased)');
+        assert.deepEqual(ids(await store.rulesPage(site.id, { search: '%' }, 0, 10)), [], 'no wildcards');
+        assert.equal(await store.countRules(site.id, { search: 'nothing' }), 0);
+        assert.deepEqual(await Promise.all(['b', 'a', 'rl', 'nope'].map((id) => store.ruleIndex(site.id, id, {}))), [0, 1, 2, -1]);
+        assert.deepEqual(await Promise.all(['b', 'a', 'rl'].map((id) => store.ruleIndex(site.id, id, byValue))), [-1, 0, 1], 'among the matching');
         assert.equal(await store.updateRule(site.id, { ...rules[0]!, mode: 'monitor', note: undefined }, 300), true);
         const updated = await store.getRule(site.id, 'b');
         assert.equal(updated?.mode, 'monitor');

@@ -4,7 +4,7 @@ import { BATCH_ID_RETENTION_SECONDS } from '../store.js';
 import { PRUNE_CHUNK } from '../report-rows.js';
 import type {
   ApiKeyInfo, AuditPage, AuditRecord, BatchKey, ClientContact, HubStore, InsertOutcome, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
-  PassedSampling, RuleHitKeys, RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
+  PassedSampling, RuleFilter, RuleHitKeys, RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
   UserAccess, UserChange, UserWithSecret,
 } from '../store.js';
 import { migrate, schemaVersion } from './migrate.js';
@@ -220,8 +220,27 @@ export class PostgresStore implements HubStore {
     return rows.map(toRule);
   }
 
-  async countRules(siteId: number): Promise<number> {
-    const { rows } = await this.pool.query<{ count: string }>('SELECT count(*) AS count FROM rules WHERE site_id = $1', [siteId]);
+  async countRules(siteId: number, filter: RuleFilter = {}): Promise<number> {
+    const where = ruleFilterSql(filter, 2);
+    const { rows } = await this.pool.query<{ count: string }>(`SELECT count(*) AS count FROM rules WHERE site_id = $1${where.sql}`, [siteId, ...where.params]);
+    return Number(rows[0]?.count ?? 0);
+  }
+
+  async rulesPage(siteId: number, filter: RuleFilter, offset: number, limit: number): Promise<StoredRule[]> {
+    const where = ruleFilterSql(filter, 4);
+    const { rows } = await this.pool.query<RuleRow>(
+      `SELECT * FROM rules WHERE site_id = $1${where.sql} ORDER BY position, id COLLATE "C" LIMIT $2 OFFSET $3`, [siteId, limit, offset, ...where.params]);
+    return rows.map(toRule);
+  }
+
+  async ruleIndex(siteId: number, ruleId: string, filter: RuleFilter): Promise<number> {
+    const own = ruleFilterSql(filter, 3);
+    const found = await this.pool.query<{ position: string | number }>(`SELECT position FROM rules WHERE site_id = $1 AND id = $2${own.sql}`, [siteId, ruleId, ...own.params]);
+    if (found.rows.length === 0) return -1;
+    const where = ruleFilterSql(filter, 4);
+    const { rows } = await this.pool.query<{ count: string }>(
+      `SELECT count(*) AS count FROM rules WHERE site_id = $1 AND (position < $2 OR (position = $2 AND id COLLATE "C" < $3))${where.sql}`,
+      [siteId, Number(found.rows[0]!.position), ruleId, ...where.params]);
     return Number(rows[0]?.count ?? 0);
   }
 
@@ -430,4 +449,16 @@ async function grantSites(client: PoolClient, userId: number, siteIds: readonly 
   if (siteIds.length === 0) return;
   await client.query(`INSERT INTO user_sites (user_id, site_id) SELECT $1, id FROM sites WHERE id = ANY($2::bigint[])
     ON CONFLICT DO NOTHING`, [userId, siteIds]);
+}
+
+/**
+ * The SQL of a rule filter, its parameters numbered from `$first`. lower() folds case by the database's
+ * locale (ASCII letters only under the C locale), where the SQLite store folds as JavaScript does.
+ */
+function ruleFilterSql(filter: RuleFilter, first: number): { sql: string; params: unknown[] } {
+  if (filter.search === undefined || filter.search === '') return { sql: '', params: [] };
+  return {
+    sql: ` AND (strpos(lower(value), $${first}) > 0 OR strpos(lower(coalesce(note, '')), $${first}) > 0 OR kind = ANY($${first + 1}::text[]))`,
+    params: [filter.search, [...(filter.kinds ?? [])]],
+  };
 }

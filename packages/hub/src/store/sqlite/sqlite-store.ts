@@ -6,7 +6,7 @@ import { BATCH_ID_RETENTION_SECONDS } from '../store.js';
 import { PRUNE_CHUNK } from '../report-rows.js';
 import type {
   ApiKeyInfo, AuditPage, BatchKey, InsertOutcome, AuditRecord, ClientContact, HubStore, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
-  PassedSampling, RuleHitKeys, RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
+  PassedSampling, RuleFilter, RuleHitKeys, RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
   UserAccess, UserChange, UserWithSecret,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
@@ -60,6 +60,9 @@ export class SqliteStore implements HubStore {
     db.pragma('wal_autocheckpoint = 8000');
     db.pragma('mmap_size = 268435456');
     migrate(db, MIGRATIONS);
+    // For rule filters (ruleFilterSql): JavaScript's case folding, so the search reads as it always has.
+    db.function('moat_lower_contains', { deterministic: true }, (text: unknown, needle: unknown) =>
+      typeof text === 'string' && typeof needle === 'string' && text.toLowerCase().includes(needle) ? 1 : 0);
     const store = new SqliteStore(db);
     store.reports.backfillSketches();
     return store;
@@ -223,8 +226,25 @@ export class SqliteStore implements HubStore {
     return this.db.prepare<[number], RuleRow>('SELECT * FROM rules WHERE site_id = ? ORDER BY position, id').all(siteId).map(toRule);
   }
 
-  async countRules(siteId: number): Promise<number> {
-    return this.db.prepare<[number], number>('SELECT count(*) FROM rules WHERE site_id = ?').pluck().get(siteId) ?? 0;
+  async countRules(siteId: number, filter: RuleFilter = {}): Promise<number> {
+    const where = ruleFilterSql(filter);
+    return this.db.prepare<unknown[], number>(`SELECT count(*) FROM rules WHERE site_id = ?${where.sql}`).pluck().get(siteId, ...where.params) ?? 0;
+  }
+
+  async rulesPage(siteId: number, filter: RuleFilter, offset: number, limit: number): Promise<StoredRule[]> {
+    const where = ruleFilterSql(filter);
+    return this.db.prepare<unknown[], RuleRow>(`SELECT * FROM rules WHERE site_id = ?${where.sql} ORDER BY position, id LIMIT ? OFFSET ?`)
+      .all(siteId, ...where.params, limit, offset).map(toRule);
+  }
+
+  async ruleIndex(siteId: number, ruleId: string, filter: RuleFilter): Promise<number> {
+    const where = ruleFilterSql(filter);
+    const position = this.db.prepare<unknown[], number>(`SELECT position FROM rules WHERE site_id = ? AND id = ?${where.sql}`)
+      .pluck().get(siteId, ruleId, ...where.params);
+    if (position === undefined) return -1;
+    return this.db.prepare<unknown[], number>(
+      `SELECT count(*) FROM rules WHERE site_id = ? AND (position < ? OR (position = ? AND id < ?))${where.sql}`,
+    ).pluck().get(siteId, position, position, ruleId, ...where.params) ?? 0;
   }
 
   async allowIpRules(siteId: number): Promise<{ value: string; expires?: number }[]> {
@@ -420,4 +440,16 @@ export class SqliteStore implements HubStore {
 
 function fromSqliteFlags<Row extends { must_change_password: boolean }>(row: SqliteFlags<Row>): Row {
   return { ...row, must_change_password: row.must_change_password === 1 } as Row;
+}
+
+/**
+ * The SQL of a rule filter. `moat_lower_contains` (registered on the connection) compares as JavaScript's
+ * toLowerCase does, as the Rules page always has: SQLite's lower() folds ASCII letters only.
+ */
+function ruleFilterSql(filter: RuleFilter): { sql: string; params: unknown[] } {
+  if (filter.search === undefined || filter.search === '') return { sql: '', params: [] };
+  return {
+    sql: " AND (moat_lower_contains(value, ?) OR moat_lower_contains(note, ?) OR kind IN (SELECT value FROM json_each(?)))",
+    params: [filter.search, filter.search, JSON.stringify(filter.kinds ?? [])],
+  };
 }

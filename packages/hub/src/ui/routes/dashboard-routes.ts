@@ -135,14 +135,14 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
     const renderRules = async (request: FastifyRequest, reply: FastifyReply, extra: { notice?: string; error?: string; form?: RuleFormState } = {}, status = 200) => {
       const { site, sites: all } = await siteAndList(request);
       const hitsRange = '7d' as const;
-      const rules = await ctx.rules.list(site.id);
-      const list = pageOfRules(rules, ruleListQuery(request.query));
+      const list = await pageOfRules(ctx.store, site.id, ruleListQuery(request.query));
+      const total = list.query.q === undefined ? list.matching : await ctx.store.countRules(site.id);
       const hits = countRuleHits(list.rules, await ctx.store.ruleHits(site.id, nowSeconds() - RANGES[hitsRange].seconds, nowSeconds() + 3600, ruleHitKeys(list.rules)));
       const [moat, wafris] = await Promise.all([ctx.store.getBuild(site.id, 'moat'), ctx.store.getBuild(site.id, 'wafris')]);
       // An admin may preview a draft from this page: the preview workers start now, not on the first preview.
       if (userOf(request).role === 'admin') previewWorkers.warm();
       return send(reply, rulesPage({
-        user: userOf(request), site, sites: all, list, total: rules.length, hits, hitsRange, builds: { moat, wafris }, now: ctx.now(),
+        user: userOf(request), site, sites: all, list, total, hits, hitsRange, builds: { moat, wafris }, now: ctx.now(),
         audit: ruleAuditSection(site.id, await ctx.audit.list({ siteId: site.id, limit: 10 })),
         attacks: attackSettingsSection(site.id, userOf(request).csrfToken, await siteAttackSettings(ctx.store, site.id), `/sites/${site.id}/rules`),
         bots: botSettingsSection(site.id, userOf(request).csrfToken, await siteBotSettings(ctx.store, site.id), await hubBotCatalogue(ctx.store)),
