@@ -91,8 +91,9 @@ export function ruleColumns(rule: Rule): unknown[] {
   ];
 }
 
+/** Object literals, no spread: a site's 10,000 rules are mapped on every whole-list read (spread took a third of it). */
 export function toRule(r: RuleRow): StoredRule {
-  const common = { siteId: r.site_id, id: r.id, value: r.value, mode: r.mode as Rule['mode'], createdAt: r.created_at, updatedAt: r.updated_at };
+  const mode = r.mode as Rule['mode'];
   let rule: StoredRule;
   if (r.kind === 'rateLimit') {
     const rateLimit: RateLimitSpec = {
@@ -101,9 +102,9 @@ export function toRule(r: RuleRow): StoredRule {
     };
     const key = parseRateLimitKey(r.rl_key);
     if (key !== undefined) rateLimit.key = key;
-    rule = { ...common, action: 'block', kind: 'rateLimit', rateLimit };
+    rule = { siteId: r.site_id, id: r.id, action: 'block', kind: 'rateLimit', value: r.value, mode, rateLimit, createdAt: r.created_at, updatedAt: r.updated_at };
   } else {
-    rule = { ...common, action: r.action as Rule['action'], kind: r.kind as MatchRule['kind'] };
+    rule = { siteId: r.site_id, id: r.id, action: r.action as Rule['action'], kind: r.kind as MatchRule['kind'], value: r.value, mode, createdAt: r.created_at, updatedAt: r.updated_at };
   }
   if (r.note !== null) rule.note = r.note;
   if (r.expires !== null) rule.expires = r.expires;
