@@ -89,12 +89,13 @@ export class RuleService {
     // the catalogue in force (a `bots` feed may name bots the shipped catalogue lacks).
     const { rules, attacks, bots } = await this.readDocument(document);
     const now = this.nowSeconds();
-    const before = await this.store.listRules(siteId);
+    // Ids only: a whole list of 10,000 rules is about 20 ms on the event loop, their ids a few.
+    const before = await this.store.ruleIds(siteId);
     if (replace) {
       if (rules.length > MAX_RULES_PER_SITE) throw tooManyRules();
       await this.store.saveRules(siteId, rules, { replace: true, now });
     } else {
-      const existing = new Set(before.map((r) => r.id));
+      const existing = new Set(before);
       const fresh = rules.filter((r) => !existing.has(r.id));
       await this.checkCapacity(siteId, fresh.length);
       for (const rule of rules) if (existing.has(rule.id)) await this.store.updateRule(siteId, rule, now);

@@ -309,6 +309,8 @@ export interface HubStore {
   // Rules
   /** Every rule of a site, in list order (position, then id). */
   listRules(siteId: number): Promise<StoredRule[]>;
+  /** The ids of a site's rules, in no particular order: what an import needs, without reading whole rules. */
+  ruleIds(siteId: number): Promise<string[]>;
   /** How many rules a site holds (those matching `filter`, when given), without reading them. */
   countRules(siteId: number, filter?: RuleFilter): Promise<number>;
   /** `limit` rules from the `offset`-th (0-based) in list order, among those matching `filter`: one page, not the site's whole list. */

@@ -210,6 +210,7 @@ export function storeContract(label: string, open: OpenStore): void {
         await assert.rejects(store.saveRules(site.id, [rules[0]!], { replace: false, now: 400 }), 'duplicate id');
         assert.equal((await store.listRules(site.id)).length, 3, 'the failed save changed nothing');
         assert.equal(await store.countRules(site.id), 3);
+        assert.deepEqual((await store.ruleIds(site.id)).sort(), ['a', 'b', 'rl']);
         const other = await store.createSite('other');
         assert.equal(await store.countRules(other.id), 0, 'counted per site');
         await store.saveRules(other.id, [

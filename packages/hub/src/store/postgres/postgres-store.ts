@@ -220,6 +220,11 @@ export class PostgresStore implements HubStore {
     return rows.map(toRule);
   }
 
+  async ruleIds(siteId: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>('SELECT id FROM rules WHERE site_id = $1', [siteId]);
+    return rows.map((r) => r.id);
+  }
+
   async countRules(siteId: number, filter: RuleFilter = {}): Promise<number> {
     const where = ruleFilterSql(filter, 2);
     const { rows } = await this.pool.query<{ count: string }>(`SELECT count(*) AS count FROM rules WHERE site_id = $1${where.sql}`, [siteId, ...where.params]);

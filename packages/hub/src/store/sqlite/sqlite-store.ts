@@ -226,6 +226,10 @@ export class SqliteStore implements HubStore {
     return this.db.prepare<[number], RuleColumns>(`SELECT ${RULE_COLUMNS} FROM rules WHERE site_id = ? ORDER BY position, id`).raw().all(siteId).map(ruleOfColumns);
   }
 
+  async ruleIds(siteId: number): Promise<string[]> {
+    return this.db.prepare<[number], string>('SELECT id FROM rules WHERE site_id = ?').pluck().all(siteId);
+  }
+
   async countRules(siteId: number, filter: RuleFilter = {}): Promise<number> {
     const where = ruleFilterSql(filter);
     return this.db.prepare<unknown[], number>(`SELECT count(*) FROM rules WHERE site_id = ?${where.sql}`).pluck().get(siteId, ...where.params) ?? 0;
