@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { HubStore, RulesBuild, RulesFormat, StoredRule } from '../store/store.js';
 import type { CompiledFile, Rule } from './compile.js';
-import { run as compileInPlace, type CompileJobInput, type CompileJobResult } from './compile-job.js';
+import { run as compileInPlace, plainRule, type CompileJobInput, type CompileJobResult } from './compile-job.js';
 import { JobLimit, runJobInWorker } from '../workers/module-worker.js';
 import { siteAttackSettings } from '../rules/attack-settings.js';
 import { siteBotSettings } from '../rules/bot-settings.js';
@@ -51,19 +51,26 @@ export class RulesBuilder {
   /** Recompiles both formats of a site; call after every change of its rules. */
   rebuild(siteId: number): Promise<Record<RulesFormat, ServedBuild>> {
     return this.serialized(siteId, async () => {
-      const stored = await this.store.listRules(siteId);
       const previous = await this.store.getBuild(siteId, 'wafris');
-      const rules = stored.map(plainRule);
       // Rules made elsewhere (automatic bans) are compiled in but not stored as the site's rules.
-      for (const source of this.ruleSources) rules.push(...(await source(siteId)));
+      const made: Rule[] = [];
+      for (const source of this.ruleSources) made.push(...(await source(siteId)));
       const attacks = await siteAttackSettings(this.store, siteId);
       const bots = await siteBotSettings(this.store, siteId);
       const reportKeys = (await this.reportKeySource?.(siteId)) ?? [];
-      const compiled = await this.compile(siteId, { rules, attacks, bots, reportKeys: [...reportKeys], now: this.now() });
-      const built = { moat: await this.place(siteId, 'moat', compiled.moat, rules.length), wafris: await this.place(siteId, 'wafris', compiled.wafris, rules.length) };
+      const job = { attacks, bots, reportKeys: [...reportKeys], now: this.now() };
+      // A big site on a SQLite file: the compile worker reads the stored rules itself.
+      const source = this.store.reportScanSource();
+      const total = (await this.store.countRules(siteId)) + made.length;
+      const compiled = total > INLINE_COMPILE_RULES && source?.kind === 'sqlite'
+        ? await this.compile(siteId, { ...job, rules: made, storedRulesFrom: { file: source.file, siteId } }, total)
+        : await this.compile(siteId, { ...job, rules: [...(await this.store.listRules(siteId)).map(plainRule), ...made] });
+      const built = {
+        moat: await this.place(siteId, 'moat', compiled.moat, compiled.ruleCount),
+        wafris: await this.place(siteId, 'wafris', compiled.wafris, compiled.ruleCount),
+      };
       // Every build after an expiry sees it exactly once: expired since the previous build, not yet at this one.
-      const sinceMs = previous ? previous.builtAt * 1000 : Number.POSITIVE_INFINITY;
-      const expired = stored.filter((r) => r.expires !== undefined && r.expires > sinceMs && r.expires <= built.wafris.builtAt * 1000);
+      const expired = previous ? await this.store.rulesExpiredBetween(siteId, previous.builtAt * 1000, built.wafris.builtAt * 1000) : [];
       if (expired.length > 0) for (const listener of this.expiredListeners) await listener(siteId, expired);
       for (const listener of this.rebuiltListeners) {
         try {
@@ -100,8 +107,7 @@ export class RulesBuilder {
     for (const site of await this.store.listSites()) {
       const build = await this.store.getBuild(site.id, 'wafris');
       if (!build) continue;
-      const rules = await this.store.listRules(site.id);
-      if (rules.some((r) => r.expires !== undefined && r.expires <= nowMs && r.expires > build.builtAt * 1000)) {
+      if ((await this.store.rulesExpiredBetween(site.id, build.builtAt * 1000, nowMs)).length > 0) {
         await this.rebuild(site.id);
         rebuilt += 1;
       }
@@ -147,13 +153,13 @@ export class RulesBuilder {
    * Both formats' files, under temporary names in the site's folder: in place for a few rules, in a
    * worker for many, so a big site's rebuild (a rule added, a ban) never holds the event loop.
    */
-  private async compile(siteId: number, job: Omit<CompileJobInput, 'moatPath' | 'wafrisPath'>): Promise<CompileJobResult> {
+  private async compile(siteId: number, job: Omit<CompileJobInput, 'moatPath' | 'wafrisPath'>, total = job.rules.length): Promise<CompileJobResult> {
     const dir = this.siteDir(siteId);
     mkdirSync(dir, { recursive: true });
     const temp = (format: RulesFormat) => join(dir, `.building-${format}-${randomBytes(6).toString('hex')}.db`);
     const input: CompileJobInput = { ...job, moatPath: temp('moat'), wafrisPath: temp('wafris') };
     try {
-      if (input.rules.length <= INLINE_COMPILE_RULES) return compileInPlace(input);
+      if (total <= INLINE_COMPILE_RULES) return compileInPlace(input);
       this.compiledInWorkers += 1;
       return await compilers.run(() => runJobInWorker<CompileJobInput, CompileJobResult>(new URL('./compile-job', import.meta.url), input, 'rules compile'));
     } catch (error) {
@@ -202,14 +208,4 @@ export class RulesBuilder {
     });
     return next;
   }
-}
-
-/** The engine's Rule without the hub's bookkeeping fields. */
-function plainRule(r: StoredRule): Rule {
-  const rule: Rule = r.kind === 'rateLimit'
-    ? { id: r.id, action: 'block', kind: r.kind, value: r.value, mode: r.mode, rateLimit: r.rateLimit }
-    : { id: r.id, action: r.action, kind: r.kind, value: r.value, mode: r.mode };
-  if (r.note !== undefined) rule.note = r.note;
-  if (r.expires !== undefined) rule.expires = r.expires;
-  return rule;
 }

@@ -317,6 +317,8 @@ export interface HubStore {
   rulesPage(siteId: number, filter: RuleFilter, offset: number, limit: number): Promise<StoredRule[]>;
   /** Where a rule sits (0-based) in list order among those matching `filter`; -1 when it is not one of them. */
   ruleIndex(siteId: number, ruleId: string, filter: RuleFilter): Promise<number>;
+  /** A site's rules whose expiry is after `afterMs` and at or before `untilMs` (list order). */
+  rulesExpiredBetween(siteId: number, afterMs: number, untilMs: number): Promise<StoredRule[]>;
   /** The values and expiries of a site's blocking-mode allow rules on addresses: what automatic bans must never cover. */
   allowIpRules(siteId: number): Promise<{ value: string; expires?: number }[]>;
   getRule(siteId: number, ruleId: string): Promise<StoredRule | undefined>;

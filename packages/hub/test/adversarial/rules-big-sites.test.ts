@@ -143,8 +143,10 @@ describe('big rules documents and big sites', () => {
     assert.equal(builder.compiledInWorkers, compiledBefore + 1, 'the import compiled in a worker');
 
     // One rule added to 9 999 recompiles them all, in a worker, while the loop keeps turning.
-    const { result: added, turns } = await turnsDuring(() => client.api('POST', `/api/sites/${siteId}/rules`, { kind: 'path', value: '/last-one' }));
+    const { result: { result: added, listed }, turns } = await turnsDuring(() =>
+      listingsDuring(() => client.api('POST', `/api/sites/${siteId}/rules`, { kind: 'path', value: '/last-one' })));
     assert.equal(added.status, 201);
+    assert.equal(listed, 0, 'the worker read the stored rules itself, not the event loop');
     assert.equal(builder.compiledInWorkers, compiledBefore + 2);
     assert.ok(turns >= 20, `the event loop turned only ${turns} times while 10 000 rules compiled`);
 

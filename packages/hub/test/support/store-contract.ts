@@ -211,6 +211,10 @@ export function storeContract(label: string, open: OpenStore): void {
         assert.equal((await store.listRules(site.id)).length, 3, 'the failed save changed nothing');
         assert.equal(await store.countRules(site.id), 3);
         assert.deepEqual((await store.ruleIds(site.id)).sort(), ['a', 'b', 'rl']);
+        // Only 'a' expires (at 4_102_444_800_000): after the start, at or before the end.
+        assert.deepEqual((await store.rulesExpiredBetween(site.id, 4_102_444_799_999, 4_102_444_800_000)).map((r) => r.id), ['a']);
+        assert.deepEqual(await store.rulesExpiredBetween(site.id, 4_102_444_800_000, 4_102_444_900_000), [], 'the start is excluded');
+        assert.deepEqual(await store.rulesExpiredBetween(site.id, 0, 4_102_444_799_999), [], 'the end is included, nothing before');
         const other = await store.createSite('other');
         assert.equal(await store.countRules(other.id), 0, 'counted per site');
         await store.saveRules(other.id, [

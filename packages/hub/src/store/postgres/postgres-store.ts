@@ -220,6 +220,12 @@ export class PostgresStore implements HubStore {
     return rows.map(toRule);
   }
 
+  async rulesExpiredBetween(siteId: number, afterMs: number, untilMs: number): Promise<StoredRule[]> {
+    const { rows } = await this.pool.query<RuleRow>(
+      'SELECT * FROM rules WHERE site_id = $1 AND expires > $2 AND expires <= $3 ORDER BY position, id COLLATE "C"', [siteId, afterMs, untilMs]);
+    return rows.map(toRule);
+  }
+
   async ruleIds(siteId: number): Promise<string[]> {
     const { rows } = await this.pool.query<{ id: string }>('SELECT id FROM rules WHERE site_id = $1', [siteId]);
     return rows.map((r) => r.id);
