@@ -8,7 +8,7 @@
 // RFC 7239 Forwarded header; why a socket has no peer address.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { parseIpInto } from '../ip/parse-into.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
@@ -269,6 +269,9 @@ export function peerlessSocketKind(socket: Socket | undefined | null): PeerlessS
   const server = (socket as { server?: { address?: () => unknown } } | undefined | null)?.server;
   if (server !== undefined && typeof server.address === 'function' && typeof server.address() === 'string') return 'unix';
   if (socket?.destroyed === true) return 'closed';
+  // A TCP connection the client reset right after sending: Node dispatches the request before it marks the
+  // socket destroyed, and the peer's address no longer reads (ENOTCONN) while its own still does.
+  if (isIP(socket?.localAddress ?? '') !== 0) return 'closed';
   // A stand-in socket (a test double, a serverless bridge) without an address.
   return 'unknown';
 }

@@ -268,6 +268,34 @@ test('express: a request whose connection was reset before Moat ran (after an as
   assert.equal(firewall.stats().noPeerAddress, 1);
 });
 
+test('node:http: a blocked client that resets the connection right after sending never reaches the app, though Node still dispatches its request', async () => {
+  const blockedHere = rulesFile({ block: { ips: ['127.0.0.1'] } });
+  after(() => blockedHere.cleanup());
+  const { firewall } = firewallFor({ rules: blockedHere.path, trustedProxies: [] });
+  let reachedApp = 0;
+  let dispatched = 0;
+  const server = createServer(withMoat((_req, res) => { reachedApp++; res.end('done'); }, firewall));
+  server.on('request', () => { dispatched++; });
+  const port = await listen(server);
+  after(() => close(server));
+  for (let i = 0; i < 40; i++) {
+    await new Promise<void>((resolve) => {
+      const socket = connect({ port, host: '127.0.0.1' }, () => {
+        socket.write('POST /transfer HTTP/1.1\r\nHost: example.test\r\nContent-Length: 0\r\n\r\n');
+        socket.resetAndDestroy();
+        resolve();
+      });
+      socket.on('error', () => resolve());
+    });
+  }
+  // Every connection gone on the server's side too: each dispatched request has been judged by then.
+  while ((await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)))) > 0) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(dispatched > 0, 'the precondition: Node dispatched requests whose client was gone');
+  assert.equal(firewall.stats().requests, dispatched);
+  assert.equal(reachedApp, 0, 'the blocked client\'s requests must not run');
+  assert.ok(firewall.stats().noPeerAddress > 0, 'judged without a peer address at least once (the case this test is for)');
+});
+
 test('a firewall given the old ipHeaders list with two headers refuses to start; one header is accepted with a deprecation warning', () => {
   assert.throws(() => createFirewall({ logger: false, rules: rules.path, ipHeaders: ['x-forwarded-for', 'x-real-ip'] }), /exactly one/);
   const warnings: string[] = [];
