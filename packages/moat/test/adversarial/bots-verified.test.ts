@@ -170,6 +170,8 @@ for (const framework of FRAMEWORKS) {
       'Mozilla/5.0 (compatible; Googlebo\u0308t/2.1)', // combining diaeresis
       `${'x'.repeat(3000)} Googlebot/2.1`, // past any memo length
       `${BROWSER} Googlebot`, // inside a longer, browser-like user agent
+      `${'\uFDFA'.repeat(4000)} GoogleBot/2.1`, // after 12 KB of a character NFKD expands 18-fold (folded only at the start)
+      `Mozilla/5.0 (compatible; G\u043Eoglebot/2.1) ${'\u00E9'.repeat(3000)}`, // a disguise at the start of a long non-ASCII value
     ];
     for (const ua of disguises) {
       app.decisions.length = 0;
