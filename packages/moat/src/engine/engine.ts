@@ -134,9 +134,12 @@ export class Engine {
     const ipStages = family !== 0 && this.quietIps.get(ip) === undefined;
     // 1–2: allow by IP/CIDR; 3–4: block by IP/CIDR; 5–6: country, ASN, lists. One seek each.
     if (ipStages && (d = this.checkIp(rs.allowIps, family, 'Allowed')) !== null) return d;
-    // A verified bot with mode allow is an allow like the IP ones: before every block rule.
     const bot: BotVerdict | null = this.bots !== null && req.userAgent ? this.bots.run(req.userAgent, family, this.words) : null;
-    if (bot !== null && bot.action === 'allow') return this.botDecision('Allowed', bot);
+    // A verified bot with mode allow passes the rules on who asks (addresses, countries, networks, lists,
+    // keyed bans, user agents, bot blocks), not those on what it asks for: anyone can make a crawler or a
+    // user-triggered fetcher request a URL of their choosing, so paths, parameters, hosts, methods,
+    // attack detection and rate limits still judge it.
+    if (bot !== null && bot.action === 'allow') return this.judgeRequested(req, family, bot);
     if (ipStages) {
       if ((d = this.checkIp(rs.blockIps, family, 'Blocked')) !== null) return d;
       if (this.data !== null && rs.needsData && (d = this.checkData(this.data, family)) !== null) return d;
@@ -151,6 +154,16 @@ export class Engine {
       if (bot.action === 'block') return this.botDecision('Blocked', bot);
       (this.monitored ??= []).push({ category: bot.category, rule: bot.rule, ruleId: bot.ruleId });
     }
+    return this.judgeRequested(req, family, null);
+  }
+
+  /**
+   * The rules on what is asked for, in order: paths, parameters, hosts, methods, attacks, rate limits.
+   * `allowedBot`: a verified bot allowed by its mode, which is the answer (`Allowed`) when none of them blocks.
+   */
+  private judgeRequested(req: MoatRequest, family: 0 | 4 | 6, allowedBot: BotVerdict | null): Decision {
+    const rs = this.rules;
+    let d: Decision | null;
     // Path and host rules judge every form the app may act on (pathForms, hostForms): any match decides.
     if (rs.paths.size > 0 && (d = this.checkPaths(rs.paths, req)) !== null) return d;
     if (rs.params.size > 0 && req.params && (d = this.checkSubstring(rs.params, req.params, 'bparam')) !== null) return d;
@@ -167,10 +180,13 @@ export class Engine {
       if (this.sharedRateLimits !== null) {
         const pending = this.pendingRateLimits(family, method, path, forms, req);
         if (pending !== null) {
-          return { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: this.monitored ?? NO_MONITORS, pendingRateLimits: pending };
+          const answer = allowedBot !== null ? this.botDecision('Allowed', allowedBot)
+            : { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: this.monitored ?? NO_MONITORS } satisfies Decision;
+          return { ...answer, pendingRateLimits: pending };
         }
       } else if ((d = this.checkRateLimits(family, method, path, forms, req)) !== null) return d;
     }
+    if (allowedBot !== null) return this.botDecision('Allowed', allowedBot);
     const monitored = this.monitored;
     if (monitored === null) return PASSED;
     return { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored };
@@ -202,7 +218,8 @@ export class Engine {
       if (decision.reportKeys !== undefined) blocked.reportKeys = decision.reportKeys;
       return blocked;
     }
-    const passed: Decision = { treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: monitored ?? NO_MONITORS };
+    // The decision as it was (Passed, or Allowed for a verified bot), without what was pending.
+    const passed: Decision = { treatment: decision.treatment, category: decision.category, rule: decision.rule, ruleId: decision.ruleId, monitored: monitored ?? NO_MONITORS };
     if (decision.reportKeys !== undefined) passed.reportKeys = decision.reportKeys;
     return passed;
   }

@@ -224,3 +224,49 @@ test('a client cannot claim a crawler IP through X-Forwarded-For without a trust
   assert.equal(res.status, 403);
   assert.equal(decisions.at(-1)!.category, 'bot-spoofed');
 });
+
+// Anyone can make a crawler fetch a URL of their choosing (a link planted on a page, a feed URL handed to
+// a fetcher), so `allow` for a verified bot lifts the rules on who asks, never those on what is asked for.
+test('a verified bot allowed by its mode passes the rules on who asks, but path, parameter, method and attack rules and rate limits still judge it', async () => {
+  const rules = rulesFile(`
+bots:
+  search-engine: allow
+  spoofed: block
+attacks: block
+block:
+  countries: [US]
+  ips: [66.249.66.0/24]
+  userAgents: [googlebot]
+  paths: [/wp-admin]
+  params: ["<script"]
+  methods: [DELETE]
+rateLimits:
+  - { path: /login, method: POST, limit: 3, window: 60s }
+`);
+  const decisions: Decision[] = [];
+  const firewall = createFirewall({ rules, data: DATA, logger: false, now: () => 0, trustedProxies: ['127.0.0.1'], onDecision: (d) => decisions.push(d) });
+  after(() => firewall.close());
+  const served: string[] = [];
+  const server = createServer(withMoat((req, res) => {
+    served.push(`${req.method} ${req.url}`);
+    res.end('served');
+  }, firewall));
+  const port = await listen(server);
+  after(() => close(server));
+  const ask = async (method: string, target: string) => {
+    const res = await rawRequest(port, `${method} ${target} HTTP/1.1\r\nHost: example.test\r\nUser-Agent: ${GOOGLEBOT}\r\nX-Forwarded-For: ${GOOGLE_V4}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    const d = decisions.at(-1)!;
+    return `${res.status} ${d.treatment} ${d.category}`;
+  };
+  // Its country, its address and its user agent are blocked, yet it is Allowed: those rules are on who asks.
+  assert.equal(await ask('GET', '/page'), '200 Allowed bot-search-engine');
+  // What it asks for is judged as anyone's request.
+  assert.equal(await ask('GET', '/wp-admin/setup.php'), '403 Blocked bp');
+  assert.equal(await ask('GET', '/search?q=%3Cscript%3Ealert(1)'), '403 Blocked bparam');
+  assert.equal(await ask('DELETE', '/page'), '403 Blocked bm');
+  assert.equal(await ask('GET', "/item?id=1'%20UNION%20SELECT%20password%20FROM%20users--"), '403 Blocked attack-sqli');
+  const logins = [];
+  for (let i = 0; i < 5; i++) logins.push(await ask('POST', '/login'));
+  assert.deepEqual(logins, [...Array(3).fill('200 Allowed bot-search-engine'), '429 Blocked brl', '429 Blocked brl']);
+  assert.deepEqual(served, ['GET /page', 'POST /login', 'POST /login', 'POST /login']);
+});
