@@ -10,7 +10,9 @@ const asReceived = (text: string) => Buffer.from(text, 'utf8').toString('latin1'
 
 test('disguises at the start are folded: zero-width, Cyrillic, full-width, accents; ASCII is only lower-cased', () => {
   assert.equal(claimText('Mozilla/5.0 (compatible; Googlebot/2.1)'), 'mozilla/5.0 (compatible; googlebot/2.1)');
-  for (const disguise of ['Google\u200Bbot', 'G\u043Eoglebot', '\uFF27\uFF4F\uFF4F\uFF47\uFF4C\uFF45bot', 'Googlebo\u0308t']) {
+  assert.match(claimText(asReceived('B\u0131ngbot/2.0')), /bingbot/, 'dotless i');
+  for (const disguise of ['Google\u200Bbot', 'G\u043Eoglebot', '\uFF27\uFF4F\uFF4F\uFF47\uFF4C\uFF45bot', 'Googlebo\u0308t',
+    '\u0262ooglebot', '\u050Dooglebot', '\u13C0ooglebot', 'Goog\u029Febot', 'Googl\u1D07bot']) {
     assert.match(claimText(asReceived(`x ${disguise}/2.1`)), /googlebot\/2\.1/, disguise);
   }
 });

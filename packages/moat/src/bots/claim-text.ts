@@ -5,13 +5,18 @@
  * full-width letters, Cyrillic and Greek look-alikes. Reading the claim generously is safe: a claim only
  * ever leads to a block, or to an allow after the IP proves it.
  */
-/** Lower-case Cyrillic and Greek letters that look like a Latin one (also upper-case ones, once lower-cased). */
+/**
+ * Lower-case letters that look like a Latin one (also upper-case ones, once lower-cased): Cyrillic, Greek,
+ * the dotless i, Latin small capitals (no case of their own, and NFKC leaves them), Cherokee's G.
+ */
 const LOOK_ALIKES: Readonly<Record<string, string>> = {
   'а': 'a', 'в': 'b', 'е': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c', 'т': 't', 'у': 'y', 'х': 'x',
-  'і': 'i', 'ј': 'j', 'ѕ': 's', 'ԁ': 'd', 'ɡ': 'g', 'ο': 'o', 'α': 'a', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'τ': 't', 'υ': 'u', 'ρ': 'p',
+  'і': 'i', 'ј': 'j', 'ѕ': 's', 'ԁ': 'd', 'ԍ': 'g', 'ɡ': 'g', 'ο': 'o', 'α': 'a', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'τ': 't', 'υ': 'u', 'ρ': 'p',
+  'ı': 'i', 'ᴀ': 'a', 'ʙ': 'b', 'ᴄ': 'c', 'ᴅ': 'd', 'ᴇ': 'e', 'ɢ': 'g', 'ʜ': 'h', 'ɪ': 'i', 'ᴊ': 'j', 'ᴋ': 'k', 'ʟ': 'l', 'ᴍ': 'm',
+  'ɴ': 'n', 'ᴏ': 'o', 'ᴘ': 'p', 'ʀ': 'r', 'ꜱ': 's', 'ᴛ': 't', 'ᴜ': 'u', 'ᴠ': 'v', 'ᴡ': 'w', 'ʏ': 'y', 'ᴢ': 'z', 'ꮐ': 'g',
 };
 const INVISIBLE = /[\p{Cf}\p{Mn}\p{Cc}]/gu;
-const LOOK_ALIKE = /[авекмнорстухіјѕԁɡοαικντυρ]/gu;
+const LOOK_ALIKE = new RegExp(`[${Object.keys(LOOK_ALIKES).join('')}]`, 'gu');
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * Characters of an unusual value that are unfolded (the rest is only lower-cased, so a plain token
