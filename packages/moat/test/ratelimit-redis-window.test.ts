@@ -83,7 +83,7 @@ describe('sliding log in Redis', () => {
     assert.equal(key, `${prefix}{c}:r`);
     const [member, score] = await redis.zrange(key, 0, -1, 'WITHSCORES');
     assert.ok(Number(score) >= before && Number(score) <= after, `counted at ${score}, on Redis's clock`);
-    assert.equal(member, `${score}:0`);
+    assert.match(member, /^[\w-]+:1$/, 'a member named by the call (so a count can be taken back), not by its time');
     const ttl = await redis.pttl(key);
     assert.ok(ttl > 0 && ttl <= 10_000, `expires one window after the newest request (pttl ${ttl})`);
   });

@@ -79,7 +79,7 @@ export class Problems {
       this.logger.error(context, kind === 'engine'
         ? 'moat could not judge a request' + (this.failClosed ? '; answered 503' : '; let it through')
         : kind === 'rateLimitStore'
-          ? 'the shared rate-limit store did not answer in time; this process counted the request\'s rate limits itself'
+          ? `the shared rate-limit store did not count the request (${error.message}); this process counted its rate limits itself`
           : kind === 'configuration' ? error.message : 'a moat hook threw; the request went on');
     });
   }

@@ -14,17 +14,22 @@ import { MoatError } from '../errors/moat-error.js';
 export interface RedisScriptClient {
   evalsha(sha1: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  /** ioredis's connection state (`ready` when connected); when present and not `ready`, the store counts locally without asking. */
+  readonly status?: string;
 }
 
 /**
  * ioredis options for a rate-limit connection: with no offline queue a command fails at once while the
  * connection is down (instead of waiting for a reconnect), and a failed command is not retried, so a
- * dead Redis costs a request nothing and the local limiter answers.
+ * dead Redis costs a request nothing and the local limiter answers. A command unanswered after 1 s is
+ * given up (`commandTimeout`): a frozen Redis keeps the connection open, and without it every command
+ * sent meanwhile would be held in the client, with its arguments, for as long as the freeze lasts.
  */
 export const RATE_LIMIT_REDIS_OPTIONS = Object.freeze({
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
   connectTimeout: 2_000,
+  commandTimeout: 1_000,
 });
 
 export interface CreateRedisClientOptions extends RedisOptions {
@@ -48,7 +53,7 @@ const requireFromHere = createRequire(import.meta.url);
 
 /**
  * `new Redis(url, …)` with the rate-limit settings (no offline queue, one try per command, 2 s connect
- * timeout, capped reconnect backoff) and a rate-bounded `error` listener. Options override the defaults.
+ * timeout, 1 s command timeout, capped reconnect backoff) and a rate-bounded `error` listener. Options override the defaults.
  * Throws when ioredis is not installed.
  */
 export function createRedisClient(url: string, options: CreateRedisClientOptions = {}): Redis {

@@ -1,15 +1,21 @@
 // Rate-limit counters in Redis, shared by every process and instance of an app (the `rateLimitStore`
-// option; entry point `moat/ratelimit/redis`). One script call per rate-limited request, bounded by a
-// time budget: when Redis is slow, down or failing, this process's own limiter answers instead (fail
-// open to local limiting), and after a failure Redis is left alone for a cool-down so an outage costs
-// requests no waiting at all. When Redis answers again after falling back, the store says so once.
-// The error a fallback carries and the time budget itself are defined here, beside their only user.
+// option; entry point `moat/ratelimit/redis`). One script call per hash slot a request's hits touch
+// (hit-groups.ts), bounded by one time budget: when Redis is slow, down or failing, this process's own
+// limiter answers instead (fail open to local limiting). After a timeout or a Redis error, Redis is left
+// alone for a cool-down, then one request probes it while the others stay local, so a frozen Redis costs
+// requests no waiting and collects no pile of commands; and no more than MAX_PENDING_CALLS wait at once.
+// Failures that are not Redis being slow (not connected yet, CROSSSLOT) start no cool-down. When Redis
+// answers again after falling back, the store says so once. Local counts are not replayed into Redis.
 import { MemoryRateLimitStore, type RateLimitStore } from '../engine/rate-limiter.js';
 import type { RateLimitHit, SharedRateLimitOutcome, SharedRateLimitStore } from '../engine/shared-rate-limit-store.js';
 import { consoleLogger, silentLogger, type MoatLogger } from '../firewall/logger.js';
 import { RateBoundedLog } from '../firewall/rate-bounded-log.js';
 import type { RedisScriptClient } from './redis-client.js';
-import { SLIDING_WINDOW_SCRIPT, SLIDING_WINDOW_SHA1 } from './sliding-window-script.js';
+import {
+  REMOVE_SCRIPT, REMOVE_SCRIPT_BEFORE_7, SLIDING_WINDOW_SCRIPT, SLIDING_WINDOW_SCRIPT_BEFORE_7, SLIDING_WINDOW_SHA1, SLIDING_WINDOW_SHA1_BEFORE_7,
+} from './sliding-window-script.js';
+import { decide, NOT_EVALUATED, planCalls, type ScriptCall } from './hit-groups.js';
+import { randomBytes } from 'node:crypto';
 import { MoatError, OptionError } from '../errors/moat-error.js';
 
 /** Why the shared rate-limit store did not answer a request (the local limiter answered instead). */
@@ -64,6 +70,11 @@ export interface RedisRateLimitStoreOptions {
   logger?: MoatLogger | false;
   /** At most one recovery line per this interval, however often Redis comes and goes (default 60 s). */
   logIntervalMs?: number;
+  /**
+   * Keyed counters (header, cookie, user) one client IP may make per rule (default 1024, as in process);
+   * beyond it the IP's least recently used one is deleted, so one address rotating keys cannot fill Redis.
+   */
+  maxKeysPerClient?: number;
 }
 
 export interface RedisRateLimitStats {
@@ -83,6 +94,13 @@ export interface RedisRateLimitStats {
 
 const DEFAULT_BUDGET_MS = 50;
 const DEFAULT_COOLDOWN_MS = 1_000;
+const DEFAULT_MAX_KEYS_PER_CLIENT = 1024;
+/**
+ * Script calls of this store that may wait for Redis at once; beyond it requests count locally. A healthy
+ * Redis answers in well under a millisecond, so even a burst of a few hundred requests in one tick stays
+ * below it; it bounds what piles up in the client (a few KB a held command) until commandTimeout.
+ */
+const MAX_PENDING_CALLS = 1_000;
 
 export class RedisRateLimitStore implements SharedRateLimitStore {
   readonly budgetMs: number;
@@ -95,6 +113,16 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
   private readonly counts: RedisRateLimitStats = { calls: 0, answered: 0, timeouts: 0, errors: 0, skipped: 0, scriptLoads: 0, recoveries: 0 };
   private coolUntil = 0;
   private coolError: RateLimitStoreError | null = null;
+  /** A request is asking Redis after a cool-down; the rest count locally until it has its answer. */
+  private probing = false;
+  /** Script calls sent and not yet settled (including those past their budget). */
+  private pending = 0;
+  private readonly maxKeysPerClient: number;
+  /** Member names: unique per call across processes (random prefix), so a count can be taken back. */
+  private readonly idPrefix = randomBytes(6).toString('base64url');
+  /** False once Redis refused to compile a shebang (before 7.0): the scripts without one are sent from then on. */
+  private shebang = true;
+  private nextId = 0;
   /** Since when requests have been counted locally (null while Redis answers), and how many. */
   private fallingBackSince: number | null = null;
   private localSince = 0;
@@ -114,7 +142,12 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
       throw new OptionError(`RedisRateLimitStore: clock must be 'server' or 'client', not ${String(options.clock)}`);
     }
     this.serverClock = options.clock !== 'client';
-    this.local = options.local ?? new MemoryRateLimitStore();
+    const perClient = options.maxKeysPerClient ?? DEFAULT_MAX_KEYS_PER_CLIENT;
+    if (!Number.isInteger(perClient) || perClient < 1) {
+      throw new OptionError(`RedisRateLimitStore: maxKeysPerClient must be a whole number of at least 1, not ${String(perClient)}`);
+    }
+    this.maxKeysPerClient = perClient;
+    this.local = options.local ?? new MemoryRateLimitStore({ maxKeysPerClient: perClient });
     this.now = options.now ?? Date.now;
     this.logger = options.logger === false ? silentLogger : options.logger ?? consoleLogger;
     this.log = new RateBoundedLog(positive(options.logIntervalMs, 60_000, 'logIntervalMs', true), this.now);
@@ -133,46 +166,150 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
   async hitAll(hits: readonly RateLimitHit[], now: number): Promise<SharedRateLimitOutcome> {
     this.counts.calls++;
     if (hits.length === 0) return { waits: [], fallback: null };
+    const status = this.redis.status;
+    if (status !== undefined && status !== 'ready') {
+      // Not connected (starting, reconnecting): a command would fail at once (no offline queue), so it
+      // costs nothing to ask again next time. No cool-down: the first requests after start stay shared.
+      this.counts.errors++;
+      return this.countLocally(hits, now, new RateLimitStoreError('error', `Redis is not connected (${status}); counted in this process, no cool-down`));
+    }
+    // A Redis that takes commands but does not answer (frozen, overloaded): no more than this many wait.
+    if (this.pending >= MAX_PENDING_CALLS) {
+      this.counts.skipped++;
+      return this.countLocally(hits, now, new RateLimitStoreError('cooldown', `${this.pending} calls to Redis are still unanswered; counted in this process until they are`));
+    }
+    if (this.probing) {
+      this.counts.skipped++;
+      return this.countLocally(hits, now, new RateLimitStoreError('cooldown', 'Redis failed before; counted in this process until one request finds it answering again'));
+    }
     if (this.coolError !== null) {
       if (this.now() < this.coolUntil) {
         this.counts.skipped++;
         return this.countLocally(hits, now, this.coolError);
       }
+      // One request asks Redis after a cool-down; the others stay local until it has its answer, so a
+      // Redis still frozen gets one more command per cool-down, not one per request.
       this.coolError = null;
+      this.probing = true;
     }
-    const keys = hits.map((h) => this.keyOf(h));
-    const args: (string | number)[] = [this.serverClock ? -1 : now];
-    for (const h of hits) args.push(h.limit, h.windowMs, h.stop ? 1 : 0);
     let error: RateLimitStoreError;
+    let coolDown = this.cooldownMs > 0;
+    const request = { abandoned: false };
     try {
-      const reply = await withinBudget(this.run(keys, args), this.budgetMs);
-      if (reply !== OUT_OF_TIME) {
-        const waits = parseWaits(reply, hits.length);
+      const waits = await withinBudget(this.count(hits, now, request), this.budgetMs);
+      if (waits !== OUT_OF_TIME) {
+        this.probing = false;
         this.counts.answered++;
         if (this.fallingBackSince !== null) this.recovered();
         return { waits, fallback: null };
       }
+      request.abandoned = true;
       this.counts.timeouts++;
       error = new RateLimitStoreError('timeout', `Redis did not answer within ${this.budgetMs} ms`);
     } catch (cause) {
+      const message = (cause as Error)?.message ?? String(cause);
+      if (message === 'Command timed out') {
+        // ioredis's commandTimeout ran out before the budget did (a budget above it): still a timeout.
+        this.counts.timeouts++;
+        error = new RateLimitStoreError('timeout', `Redis did not answer within ${this.budgetMs} ms`, { cause });
+        return this.fellBack(hits, now, error, this.cooldownMs > 0);
+      }
       this.counts.errors++;
-      error = new RateLimitStoreError('error', `Redis failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+      // CROSSSLOT is a bug of ours (keys of two slots in one call), and "not writeable" a connection not
+      // up yet: neither is a slow or failing Redis, so neither sends every other request to local counting.
+      if (message.startsWith('CROSSSLOT') || message.startsWith("Stream isn't writeable")) coolDown = false;
+      error = new RateLimitStoreError('error', `Redis failed: ${message}`, { cause });
     }
-    if (this.cooldownMs > 0) {
+    return this.fellBack(hits, now, error, coolDown);
+  }
+
+  /** Counts locally after a failed attempt, and starts a cool-down when the failure was Redis's. */
+  private fellBack(hits: readonly RateLimitHit[], now: number, error: RateLimitStoreError, coolDown: boolean): SharedRateLimitOutcome {
+    this.probing = false;
+    if (coolDown) {
       this.coolUntil = this.now() + this.cooldownMs;
-      this.coolError = new RateLimitStoreError('cooldown', `${error.message}; counting locally for ${this.cooldownMs} ms`, { cause: error });
+      const cooling = `${error.message}; counting in this process for ${this.cooldownMs} ms (cool-down)`;
+      this.coolError = new RateLimitStoreError('cooldown', cooling, { cause: error });
+      error = new RateLimitStoreError(error.reason, cooling, { cause: error.cause });
     }
     return this.countLocally(hits, now, error);
   }
 
-  /** EVALSHA, and EVAL when Redis does not hold the script (first use, restart, SCRIPT FLUSH). */
-  private async run(keys: string[], args: (string | number)[]): Promise<unknown> {
+  /** The Redis key of a client IP's index of the keyed counters it used for one rule (same slot as the IP's counters). */
+  indexKeyOf(rule: string, ip: string): string {
+    return `${this.prefix}{${ip}}#keyed:${rule}`;
+  }
+
+  /**
+   * Counts the hits in Redis, one script call per hash slot (hit-groups.ts: per-IP calls first, keyed
+   * calls only if they did not refuse), and returns the waits in rule order. Counts taken back and
+   * trimmed keyed counters are removed afterwards, without waiting.
+   */
+  private async count(hits: readonly RateLimitHit[], now: number, request: { abandoned: boolean }): Promise<number[]> {
+    const plan = planCalls(hits, (rule, ip) => this.indexKeyOf(rule, ip), (h) => this.keyOf(h));
+    const waits: number[] = new Array<number>(hits.length).fill(NOT_EVALUATED);
+    const members: string[] = new Array<string>(hits.length).fill('');
+    const evicted: string[] = [];
+    const clock = this.serverClock ? -1 : now;
+    const run = (call: ScriptCall) => {
+      const id = `${this.idPrefix}${(this.nextId++).toString(36)}`;
+      const keys = call.hits.map((i) => this.keyOf(hits[i]!));
+      const args: (string | number)[] = [clock, id, call.hits.length, this.maxKeysPerClient];
+      for (const i of call.hits) args.push(hits[i]!.limit, hits[i]!.windowMs, hits[i]!.stop ? 1 : 0);
+      for (const entry of call.index) {
+        keys.push(entry.key);
+        args.push(entry.windowMs, entry.name);
+      }
+      return this.script(keys, args).then((reply) => {
+        const [callWaits, names] = parseReply(reply, call.hits.length);
+        callWaits.forEach((w, k) => {
+          waits[call.hits[k]!] = w;
+          members[call.hits[k]!] = `${id}:${k + 1}`;
+        });
+        evicted.push(...names);
+        return callWaits.some((w, k) => w > 0 && hits[call.hits[k]!]!.stop);
+      });
+    };
+    const refusedPerIp = (await Promise.all(plan.perIp.map(run))).some(Boolean);
+    if (!refusedPerIp && !request.abandoned) await Promise.all(plan.keyed.map(run));
+    const outcome = decide(hits, waits);
+    for (const name of evicted) this.remove(name, '');
+    for (const i of outcome.counted) this.remove(this.keyOf(hits[i]!), members[i]!);
+    return outcome.waits;
+  }
+
+  /**
+   * Deletes a trimmed keyed counter ('' member) or takes one count back; a failure only leaves it to
+   * expire. Plain EVAL (the script is short): sent at once, so it runs before this connection's next command.
+   */
+  private remove(key: string, member: string): void {
+    this.pending++;
+    this.redis.eval(this.shebang ? REMOVE_SCRIPT : REMOVE_SCRIPT_BEFORE_7, 1, key, member).catch(() => {}).finally(() => { this.pending--; });
+  }
+
+  /** EVALSHA, and EVAL when Redis does not hold the script (first use, restart, SCRIPT FLUSH); counted while pending. */
+  private async script(keys: string[], args: (string | number)[]): Promise<unknown> {
+    this.pending++;
     try {
-      return await this.redis.evalsha(SLIDING_WINDOW_SHA1, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+      const sha1 = this.shebang ? SLIDING_WINDOW_SHA1 : SLIDING_WINDOW_SHA1_BEFORE_7;
+      try {
+        return await this.redis.evalsha(sha1, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+      }
       this.counts.scriptLoads++;
-      return this.redis.eval(SLIDING_WINDOW_SCRIPT, keys.length, ...keys, ...args);
+      if (this.shebang) {
+        try {
+          return await this.redis.eval(SLIDING_WINDOW_SCRIPT, keys.length, ...keys, ...args);
+        } catch (error) {
+          // Redis 6 and older read `#!lua` as Lua and fail to compile it; nothing ran.
+          if (!/Error compiling script/i.test(String((error as Error)?.message))) throw error;
+          this.shebang = false;
+        }
+      }
+      return await this.redis.eval(SLIDING_WINDOW_SCRIPT_BEFORE_7, keys.length, ...keys, ...args);
+    } finally {
+      this.pending--;
     }
   }
 
@@ -203,11 +340,13 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
   }
 }
 
-function parseWaits(reply: unknown, max: number): number[] {
-  if (!Array.isArray(reply) || reply.length > max || reply.some((w) => typeof w !== 'number' || !(w >= 0))) {
+function parseReply(reply: unknown, max: number): [number[], string[]] {
+  const [waits, evicted] = Array.isArray(reply) ? reply as unknown[] : [];
+  if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(waits) || waits.length > max || waits.some((w) => typeof w !== 'number' || !(w >= 0))
+    || !Array.isArray(evicted) || evicted.some((n) => typeof n !== 'string')) {
     throw new MoatError('MOAT_ERR_RATE_LIMIT_STORE', `unexpected reply from the rate-limit script: ${JSON.stringify(reply)?.slice(0, 100)}`);
   }
-  return reply as number[];
+  return [waits as number[], evicted as string[]];
 }
 
 function positive(value: number | undefined, fallback: number, name: string, zeroOk = false): number {
