@@ -6,14 +6,15 @@ import type { IncomingMessage } from 'node:http';
 import type { Firewall, Verdict } from '../firewall/firewall.js';
 import { declaredBodyLength } from '../http/body-kind.js';
 
-interface BunServerLike { requestIP(request: Request): { address: string } | null }
-interface DenoInfoLike { remoteAddr: { transport: string; hostname?: string } }
+interface BunServerLike { requestIP(request: Request): { address: string } | null; readonly url?: unknown }
+interface DenoInfoLike { remoteAddr: { transport: string; hostname?: string; port?: number } }
 interface NodeServerEnvLike { incoming: { socket?: { remoteAddress?: string } } }
 
 /**
  * The socket address the platform gave a fetch handler in its second argument: Bun's `server`
  * (`requestIP`), Deno's `info` (`remoteAddr`), @hono/node-server's env (`incoming`). Undefined when
- * none of these: the firewall then treats the client as unknown. Never read from a header.
+ * none of these, and for a Unix socket or a peer already gone (platformPeerless tells which): the
+ * firewall then treats the client as unknown. Never read from a header.
  */
 export function platformClientIp(request: Request, context: unknown): string | undefined {
   if (typeof context !== 'object' || context === null) return undefined;
@@ -21,10 +22,43 @@ export function platformClientIp(request: Request, context: unknown): string | u
   if (typeof bun.requestIP === 'function') return bun.requestIP(request)?.address ?? undefined;
   const deno = context as Partial<DenoInfoLike>;
   if (typeof deno.remoteAddr === 'object' && deno.remoteAddr !== null) {
-    return deno.remoteAddr.transport === 'tcp' ? deno.remoteAddr.hostname : undefined;
+    const remote = deno.remoteAddr;
+    return remote.transport === 'tcp' && !denoPeerGone(remote) ? remote.hostname : undefined;
   }
   const node = context as Partial<NodeServerEnvLike>;
   return node.incoming?.socket?.remoteAddress;
+}
+
+/**
+ * Why platformClientIp() found no address, for the rare request without one: `unix` for a Unix socket
+ * (Deno's transport; a Bun server listening on one, whose url is `unix://…`), `closed` for a TCP peer
+ * that is gone (Bun's requestIP() answers null, Deno reports `0.0.0.0` or `::` port 0), as Node's
+ * closed connection: the request is answered 503 and never passed on, so a blocked client cannot send a
+ * request and reset the connection to have it run unjudged. Undefined: the platform gave nothing.
+ */
+export function platformPeerless(context: unknown): 'unix' | 'closed' | undefined {
+  if (typeof context !== 'object' || context === null) return undefined;
+  const bun = context as Partial<BunServerLike>;
+  if (typeof bun.requestIP === 'function') {
+    let url: unknown;
+    try {
+      url = bun.url;
+    } catch {
+      return 'closed';
+    }
+    return String(url).startsWith('unix:') ? 'unix' : 'closed';
+  }
+  const remote = (context as Partial<DenoInfoLike>).remoteAddr;
+  if (typeof remote === 'object' && remote !== null) {
+    if (remote.transport === 'unix') return 'unix';
+    if (remote.transport === 'tcp' && denoPeerGone(remote)) return 'closed';
+  }
+  return undefined;
+}
+
+/** Deno's remoteAddr of a connection reset before the handler ran: the unspecified address, port 0. */
+function denoPeerGone(remote: DenoInfoLike['remoteAddr']): boolean {
+  return remote.port === 0 && (remote.hostname === '0.0.0.0' || remote.hostname === '::');
 }
 
 /**
@@ -86,5 +120,9 @@ export function nodeRequestWrapped(request: Request, context: unknown): Incoming
 /** Judges a fetch handler's request: by the Node path when the platform handed over the IncomingMessage, else by the Web path. */
 export function judgeFetchRequest(firewall: Firewall, request: Request, context: unknown): Verdict | Promise<Verdict> {
   const incoming = nodeRequestOf(context);
-  return incoming !== undefined ? firewall.check(incoming) : firewall.checkWeb(request, platformClientIp(request, context));
+  if (incoming !== undefined) return firewall.check(incoming);
+  const ip = platformClientIp(request, context);
+  if (ip !== undefined) return firewall.checkWeb(request, ip);
+  const peerless = platformPeerless(context);
+  return firewall.checkWeb(request, undefined, peerless === undefined ? undefined : { peerless });
 }

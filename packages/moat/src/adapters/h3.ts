@@ -19,6 +19,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Firewall, Verdict } from '../firewall/firewall.js';
 import { bodyToRead, declaredBodyLength } from '../http/body-kind.js';
+import { peerlessSocketKind } from '../http/client-address.js';
 import { canPeekBody } from '../http/peek-body.js';
 import { toWebResponse } from '../http/web-response.js';
 import { eachHeaderOnce, incomingMessageOf } from './fetch-request.js';
@@ -126,7 +127,10 @@ function judgeH3NodeEvent(firewall: Firewall, event: H3NodeEventLike, contexts: 
   if (request === null) verdict = firewall.check(req);
   else {
     event.web = { ...event.web, request };
-    verdict = firewall.checkWeb(request, req.socket?.remoteAddress);
+    const ip = req.socket?.remoteAddress;
+    // No address: a Unix socket, or a client that reset the connection (never passed on), as on the Node path.
+    const peerless = ip === undefined ? peerlessSocketKind(req.socket) : undefined;
+    verdict = firewall.checkWeb(request, ip, peerless === 'unix' || peerless === 'closed' ? { ...RAW_TARGET, peerless } : RAW_TARGET);
   }
   if (context === undefined) {
     // A request that started before the context was watched (the first ones): entered here, for the
@@ -162,6 +166,9 @@ function bufferedBodyRequest(req: IncomingMessage): Request | null {
   Object.defineProperty(request, 'url', { value: target });
   return request;
 }
+
+/** Its url is h3 1's raw target (bufferedBodyRequest), judged as the Node path judges one. */
+const RAW_TARGET = { urlIsTarget: true } as const;
 
 function webHeadersOf(headers: IncomingMessage['headers']): Headers {
   const web = new Headers();

@@ -9,7 +9,7 @@
 import type { Verdict, WebClientInfo } from '../firewall/firewall.js';
 import type { Firewall } from '../firewall/firewall.js';
 import { toWebResponse } from '../http/web-response.js';
-import { judgeFetchRequest, nodeRequestWrapped, platformClientIp } from './fetch-request.js';
+import { judgeFetchRequest, nodeRequestWrapped, platformClientIp, platformPeerless } from './fetch-request.js';
 import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
 
 export type { WebClientInfo } from '../firewall/firewall.js';
@@ -34,7 +34,10 @@ export type ProtectedFetchHandler<Rest extends unknown[]> =
 export function platformClientInfo(request: Request, context: unknown): WebClientInfo {
   const incoming = nodeRequestWrapped(request, context);
   if (incoming !== undefined) return { ip: incoming.socket?.remoteAddress, incoming };
-  return { ip: platformClientIp(request, context) };
+  const ip = platformClientIp(request, context);
+  if (ip !== undefined) return { ip };
+  const peerless = platformPeerless(context);
+  return peerless === undefined ? {} : { peerless };
 }
 
 /** Wraps a fetch handler: requests Moat lets through go to `handler` untouched (bodies included), the others get Moat's answer. */

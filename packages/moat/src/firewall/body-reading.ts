@@ -66,6 +66,8 @@ export class BodyReading {
       return null;
     }
     if (plan.kind === 'form' && !this.readsForms) return null;
+    // Judged as sent, but a decoded reading an app's own parser may make is not.
+    if (plan.coding === 'other') this.counters.bodiesUninspected.encoding++;
     return plan;
   }
 
@@ -84,28 +86,60 @@ export class BodyReading {
    * `busy`) when a brotli body finds the gate's queue full.
    */
   async addTo(request: MoatHttpRequest, peeked: Promise<PeekedBody | null>, plan: BodyToRead, engine: FirewallEngine): Promise<void> {
-    let body = await peeked;
-    if (body === null) return;
-    // Inflated as the app's body parser would; at most `limit` bytes come out, whatever went in.
+    const sent = await peeked;
+    if (sent === null) return;
+    // Inflated as express.urlencoded() would; at most `limit` bytes come out, whatever went in.
+    const coding = plan.coding;
     const counters = this.counters;
-    if (plan.coding === 'br') {
-      const peeked = body;
-      const inflating = brotliGate.run(() => inflateBody(peeked, 'br', this.limit));
+    let inflated: PeekedBody | null = null;
+    if (coding === 'br') {
+      const inflating = brotliGate.run(() => inflateBody(sent, 'br', this.limit));
       if (inflating === null) {
         counters.bodiesUninspected.busy++;
         throw new BodyBusyError();
       }
-      body = await inflating;
-    } else if (plan.coding !== 'identity') {
-      body = await inflateBody(body, plan.coding, this.limit);
+      inflated = await inflating;
+    } else if (coding !== 'identity' && coding !== 'other') {
+      inflated = await inflateBody(sent, coding, this.limit);
     }
     counters.bodiesInspected++;
-    if (!body.complete) {
+    if (!sent.complete || (inflated !== null && !inflated.complete)) {
       counters.bodiesTruncated++;
       counters.bodiesUninspected.tooLarge++;
     }
-    request.params = joinParams(request.params, bodyParams(body, plan.kind, plan.charset));
+    let params: string | undefined = bodyParams(sent, plan.kind, plan.charset);
+    // Both readings whatever the header says: Bun, Deno, Fastify and Hono's parseBody() never inflate, so
+    // `gzip` over a plain form (or over a gzip whose header carries a form) reaches them as sent.
+    if (inflated !== null) params = joinParams(bodyParams(inflated, plan.kind, plan.charset), params);
+    request.params = joinParams(request.params, params);
     // Attack detection reads the body field by field (attacks/request-attacks.ts), not the joined params.
-    if (engine.rules?.attacks) request.body = plan.kind === 'form' ? { kind: 'form', text: body.bytes.toString('latin1'), bytes: body.bytes } : { kind: 'json', text: bodyText(body.bytes, plan.charset) };
+    if (engine.rules?.attacks) request.body = attackBody(sent, inflated, plan);
+  }
+}
+
+/** The body for attack detection: a form's readings joined by `&` (each field stays whole); for JSON, the reading that parses. */
+function attackBody(sent: PeekedBody, inflated: PeekedBody | null, plan: BodyToRead): MoatHttpRequest['body'] {
+  if (plan.kind === 'form') {
+    const bytes = inflated === null || inflated.bytes.length === 0 ? sent.bytes : Buffer.concat([inflated.bytes, AMPERSAND, sent.bytes]);
+    return { kind: 'form', text: bytes.toString('latin1'), bytes };
+  }
+  const text = bodyText(sent.bytes, plan.charset);
+  if (inflated === null) return { kind: 'json', text };
+  const inflatedText = bodyText(inflated.bytes, plan.charset);
+  // A compressed stream cannot also be a JSON document (it would have to start like one): the reading
+  // that parses is the one an app acts on; when neither does, both are judged as one text.
+  if (parses(inflatedText)) return { kind: 'json', text: inflatedText };
+  if (parses(text)) return { kind: 'json', text };
+  return { kind: 'json', text: `${inflatedText}\n${text}` };
+}
+
+const AMPERSAND = Buffer.from('&');
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -50,6 +50,19 @@ export interface WebClientInfo {
    * by the `user` option, which gets the Request on this front door).
    */
   incoming?: IncomingMessage;
+  /** Why `ip` is missing, when the platform says (see WebRequestOrigin); platformClientInfo() fills it. */
+  peerless?: 'unix' | 'closed';
+}
+
+/** What checkWeb() knows besides the address, for the rare requests that need it. */
+export interface WebRequestOrigin {
+  /**
+   * Why `ip` is missing, when the platform says: `unix`, a Unix socket (a trusted one reads the
+   * client-IP header, as on Node); `closed`, a TCP peer already gone (answered 503, never passed on).
+   */
+  peerless?: 'unix' | 'closed';
+  /** The url is the raw request target a Node router reads (h3 1's stand-in Request), not one a runtime built from the Host. */
+  urlIsTarget?: boolean;
 }
 
 const DEFAULT_LOG_INTERVAL_MS = 60_000;
@@ -186,14 +199,15 @@ export class Firewall {
     const incoming = info?.incoming;
     // The `user` option is promised the Request on this front door: asked for one, the Web path judges.
     const byNodePath = incoming !== undefined && !(this.userOf !== null && this.engine?.rateLimitsByUser === true);
-    const verdict = byNodePath ? this.check(incoming) : this.checkWeb(request, info?.ip);
+    const verdict = byNodePath ? this.check(incoming)
+      : this.checkWeb(request, info?.ip, info?.peerless === undefined ? undefined : { peerless: info.peerless });
     if (verdict === null) return null;
     if (verdict instanceof Promise) return verdict.then(webAnswer);
     return toWebResponse(verdict);
   }
 
   /** handle() with Moat's own answer (status, headers, body) instead of a Response. */
-  checkWeb(request: Request, ip: string | undefined): Verdict | Promise<Verdict> {
+  checkWeb(request: Request, ip: string | undefined, origin?: WebRequestOrigin): Verdict | Promise<Verdict> {
     const engine = this.engine;
     this.counters.requests++;
     let judged: MoatHttpRequest;
@@ -201,10 +215,12 @@ export class Firewall {
     try {
       const wantsParams = engine !== null && needsParams(engine);
       const headers = webHeaders(request.headers);
-      judged = this.normalizer.normalizeParts(request.method, request.url, headers, ip, wantsParams);
+      judged = origin?.urlIsTarget === true
+        ? this.normalizer.normalizeParts(request.method, request.url, headers, ip, wantsParams)
+        : this.normalizer.normalizeWebParts(request.method, request.url, headers, ip, wantsParams);
       if (this.userOf !== null && engine?.rateLimitsByUser === true) judged.user = this.userFor(this.userOf, request, judged);
       if (judged.ip === '') {
-        const stop = this.withoutPeerAddress('not-given', judged);
+        const stop = this.withoutPeerAddress(origin?.peerless ?? 'not-given', judged);
         if (stop !== undefined) return stop;
       }
       if (this.forwardingWatch !== null) this.forwardingWatch.watchForForwardingHeaders(judged);

@@ -1,7 +1,8 @@
 // Which request bodies Moat reads: urlencoded forms (their fields are "parameters", as in Wafris) and,
-// only when the user opts in, JSON. Compressed bodies are read when the app's body parser would inflate
-// them too (express.urlencoded() and express.json() accept gzip, deflate, br, and zstd where Node has
-// it). What Moat cannot judge is named, so the firewall can count it.
+// only when the user opts in, JSON. A body with a Content-Encoding is read as sent and, when Moat knows
+// the coding, inflated too: express.urlencoded() and express.json() inflate gzip, deflate, br (and zstd
+// where Node has it), while Bun, Deno, Fastify and Hono's parseBody() read the bytes as sent, whatever
+// the header says. What Moat cannot judge is named, so the firewall can count it.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import * as zlib from 'node:zlib';
@@ -17,7 +18,7 @@ export type UninspectedReason =
   | 'tooLarge'
   /** multipart/form-data: files and fields are not parsed. */
   | 'multipart'
-  /** A Content-Encoding Moat cannot inflate (or stacked codings such as `gzip, gzip`). */
+  /** A Content-Encoding Moat cannot inflate (or stacked codings such as `gzip, gzip`): judged only as sent. */
   | 'encoding'
   /** A JSON charset Moat cannot decode (`utf-32`, `utf-7`). */
   | 'charset'
@@ -28,7 +29,8 @@ export type UninspectedReason =
 
 export interface BodyToRead {
   kind: BodyKind;
-  coding: ContentCoding;
+  /** `other`: a coding Moat cannot inflate, or stacked codings (`gzip, gzip`); the bytes as sent are still judged. */
+  coding: ContentCoding | 'other';
   charset: BodyCharset;
 }
 
@@ -46,23 +48,59 @@ function charsetOf(contentType: string): string | undefined {
   return match === null ? undefined : match[2]!.toLowerCase(); // the group always takes part (maybe empty)
 }
 
-/** The kind of body worth reading by its media type alone, or null. */
+/**
+ * The kind of body worth reading by its media type alone, or null. A Content-Type holding several
+ * media types (`text/plain, application/x-www-form-urlencoded`, or two Content-Type lines, which
+ * Fetch's Headers joins with `, `) is read as a form (or JSON) when any of them is one: Fetch's
+ * formData() takes the last valid type, other parsers the first, and reading too much is harmless.
+ */
 export function bodyKind(headers: IncomingHttpHeaders, json: boolean): BodyKind | null {
   const contentType = headers['content-type'];
   if (contentType === undefined) return null;
-  const type = mediaType(contentType);
+  const kind = kindOf(mediaType(contentType), json);
+  if (kind !== null || contentType.indexOf(',') < 0) return kind;
+  let found: BodyKind | null = null;
+  for (const each of mediaTypes(contentType)) {
+    const other = kindOf(mediaType(each), json);
+    if (other === 'form') return other;
+    found ??= other;
+  }
+  return found;
+}
+
+function kindOf(type: string, json: boolean): BodyKind | null {
   if (type === 'application/x-www-form-urlencoded') return 'form';
   if (json && (type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json')))) return 'json';
   return null;
 }
 
-function contentCoding(headers: IncomingHttpHeaders): ContentCoding | null {
+/** A Content-Type split at the commas outside quoted strings, as Fetch's "extract a MIME type" splits it. */
+function mediaTypes(contentType: string): string[] {
+  const types: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < contentType.length; i++) {
+    const c = contentType.charCodeAt(i);
+    if (quoted) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) quoted = false;
+    } else if (c === 0x22) quoted = true;
+    else if (c === 0x2c /* , */) {
+      types.push(contentType.slice(start, i));
+      start = i + 1;
+    }
+  }
+  types.push(contentType.slice(start));
+  return types;
+}
+
+function contentCoding(headers: IncomingHttpHeaders): ContentCoding | 'other' {
   const value = headers['content-encoding'];
   if (value === undefined) return 'identity';
   const coding = value.trim().toLowerCase();
   if (coding === 'identity' || coding === 'gzip' || coding === 'deflate' || coding === 'br') return coding;
   if (coding === 'zstd' && zstdAvailable) return coding;
-  return null;
+  return 'other';
 }
 
 /**
@@ -76,7 +114,6 @@ export function bodyToRead(headers: IncomingHttpHeaders, json: boolean): BodyToR
     return contentType !== undefined && mediaType(contentType).startsWith('multipart/') ? 'multipart' : null;
   }
   const coding = contentCoding(headers);
-  if (coding === null) return 'encoding';
   let charset: BodyCharset = 'utf-8';
   if (kind === 'json') {
     const declared = charsetOf(headers['content-type']!);

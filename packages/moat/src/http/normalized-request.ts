@@ -8,7 +8,7 @@ import { RecentValues } from '../text/recent-values.js';
 import type { ClientIpResolver, IpSource } from './client-address.js';
 import { decodeParams } from './request-params.js';
 import { normalizePath, pathForms } from './request-path.js';
-import { normalizeHost, splitTarget } from './request-target.js';
+import { isOddWebUrl, normalizeHost, splitTarget, webUrlReadings } from './request-target.js';
 
 export interface MoatHttpRequest extends MoatRequest {
   ip: string;
@@ -43,6 +43,8 @@ interface NormalizedTarget {
   query: string;
   /** The decoded query; null until a request needed it. */
   params: string | undefined | null;
+  /** Hosts the app may read from an odd Web url (webTarget), normalised; undefined for every other target. */
+  urlHosts: readonly string[] | undefined;
 }
 
 function normalizeTarget(url: string): NormalizedTarget {
@@ -54,6 +56,37 @@ function normalizeTarget(url: string): NormalizedTarget {
     pathForms: pathForms(target.path, path),
     query: target.query,
     params: null,
+    urlHosts: undefined,
+  };
+}
+
+/**
+ * A Web Request's url split and normalised like a Node target and, when the runtime built it from a
+ * Host that is not one (isOddWebUrl), with the app's other readings of it added as path and host forms,
+ * so path rules, host rules and rate limits judge them all. A clean url costs one scan of its authority.
+ */
+function webTarget(url: string): NormalizedTarget {
+  const target = normalizeTarget(url);
+  if (!isOddWebUrl(url)) return target;
+  const readings = webUrlReadings(url);
+  const forms = target.pathForms === undefined ? [] : [...target.pathForms];
+  const add = (form: string) => {
+    if (form !== target.path && !forms.includes(form)) forms.push(form);
+  };
+  for (const raw of readings.paths) {
+    const path = normalizePath(raw);
+    add(path);
+    for (const form of pathForms(raw, path) ?? []) add(form);
+  }
+  const hosts: string[] = [];
+  for (const raw of readings.hosts) {
+    const host = normalizeHost(raw);
+    if (host !== undefined && host !== target.host && !hosts.includes(host)) hosts.push(host);
+  }
+  return {
+    ...target,
+    pathForms: forms.length > 0 ? forms : undefined,
+    urlHosts: hosts.length > 0 ? hosts : undefined,
   };
 }
 
@@ -68,6 +101,8 @@ const HOST_MAX_LENGTH = 256;
 /** Turns Node requests into MoatHttpRequests. One per firewall; never throws on input. */
 export class RequestNormalizer {
   private readonly targets = new RecentValues<NormalizedTarget>(TARGET_SLOTS, TARGET_MAX_LENGTH);
+  /** Web urls (absolute, Host included) apart from Node targets: a relative one reads differently (webTarget). */
+  private readonly webTargets = new RecentValues<NormalizedTarget>(TARGET_SLOTS, TARGET_MAX_LENGTH);
   private readonly hosts = new RecentValues<string>(HOST_SLOTS, HOST_MAX_LENGTH);
 
   constructor(private readonly clientIp: ClientIpResolver) {}
@@ -87,6 +122,21 @@ export class RequestNormalizer {
       target = normalizeTarget(url);
       this.targets.set(url, target);
     }
+    return this.request(target, method, url, headers, peer, withParams);
+  }
+
+  /** normalizeParts() for a Web Request's url, which the runtime built from the Host header (webTarget). */
+  normalizeWebParts(method: string, url: string, headers: IncomingHttpHeaders, peer: string | undefined, withParams: boolean): MoatHttpRequest {
+    let target = this.webTargets.get(url);
+    if (target === undefined) {
+      target = webTarget(url);
+      this.webTargets.set(url, target);
+    }
+    return this.request(target, method, url, headers, peer, withParams);
+  }
+
+  private request(target: NormalizedTarget, method: string, url: string, headers: IncomingHttpHeaders, peer: string | undefined,
+    withParams: boolean): MoatHttpRequest {
     let params: string | undefined;
     if (withParams && target.query !== '') params = target.params ??= decodeParams(target.query);
     let host: string | undefined;
@@ -102,6 +152,7 @@ export class RequestNormalizer {
         else hostForms = [header];
       }
     }
+    if (target.urlHosts !== undefined) hostForms = withUrlHosts(hostForms, target.urlHosts, host);
     const request: MoatHttpRequest = {
       ip: '',
       ipSource: 'socket',
@@ -128,4 +179,11 @@ export class RequestNormalizer {
     }
     return host === '' ? undefined : host;
   }
+}
+
+/** `forms` plus the hosts an odd Web url names that are neither `host` nor in `forms` (rare: allocates). */
+function withUrlHosts(forms: readonly string[] | undefined, urlHosts: readonly string[], host: string | undefined): readonly string[] {
+  const all = forms === undefined ? [] : [...forms];
+  for (const each of urlHosts) if (each !== host && !all.includes(each)) all.push(each);
+  return all.length > 0 ? all : forms ?? all;
 }

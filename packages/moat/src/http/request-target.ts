@@ -87,3 +87,50 @@ export function normalizeHost(value: string | undefined): string | undefined {
   const host = end === value.length ? value : value.slice(0, end);
   return lowerCased(host);
 }
+
+// A Web Request's url is built by the runtime from the Host header: Deno writes `http://` + Host + target
+// without checking the Host, and Bun falls back to the bare target when the Host is not one. Then the
+// app's readings part from Moat's own split: WHATWG URL reads `\` as `/` (`Host: a\login?` with
+// `POST /` has pathname `/login`), and Hono routes on the text from the first `/` after `://`
+// (`Host: a?` with `POST /login` is routed to `/login`; for a relative url, from the first `/` after
+// its third character). Such urls are rare, so their readings are worked out only for them.
+
+/** Characters of host syntax: letters, digits and `.-:[]%_~`. */
+function isHostChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x3a) || c === 0x2e || c === 0x2d ||
+    c === 0x5b || c === 0x5d || c === 0x25 || c === 0x5f || c === 0x7e;
+}
+
+/** True when a Web Request's url is not absolute or its authority holds anything outside host syntax. One scan of the authority. */
+export function isOddWebUrl(url: string): boolean {
+  const start = afterScheme(url);
+  if (start < 0) return true;
+  for (let i = start; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === SLASH) return false;
+    if (!isHostChar(c)) return true;
+  }
+  return false;
+}
+
+/** The other readings of an odd Web url (isOddWebUrl): raw paths, still encoded, and hosts as written. */
+export interface WebUrlReadings {
+  paths: string[];
+  hosts: string[];
+}
+
+export function webUrlReadings(url: string): WebUrlReadings {
+  const paths: string[] = [];
+  const hosts: string[] = [];
+  try {
+    const parsed = new URL(url);
+    paths.push(parsed.pathname);
+    if (parsed.hostname !== '') hosts.push(parsed.hostname);
+  } catch {
+    // Not a URL (a relative one, or a Host WHATWG refuses): the app's `new URL()` throws as well.
+  }
+  // Hono's getPath(): from the first `/` at or after the index of the first `:` plus four.
+  const start = url.indexOf('/', url.indexOf(':') + 4);
+  if (start >= 0) paths.push(url.slice(start, endOfPath(url, start)));
+  return { paths, hosts };
+}

@@ -69,6 +69,8 @@ function fastifyApp(options: FastifyServerOptions): Start {
     app.get('/wp-admin/*', async (request) => `wp-admin:${(request.params as Record<string, string>)['*']}`);
     app.get('/admin/secret/:file', async (request) => `secret:${(request.params as { file: string }).file}`);
     app.all('/login', async () => 'login:ok');
+    // Fastify reads the body as sent: it inflates nothing, whatever Content-Encoding says.
+    app.post('/form', async (request) => request.body ?? null);
     app.get('/feed', async () => 'feed:ok');
     app.get('/host', async (request) => `host:${request.hostname}`);
     app.get('/:page', async (request) => `page:${(request.params as { page: string }).page}`);
@@ -98,6 +100,8 @@ const startHono: Start = async (firewall) => {
   if (firewall !== null) app.use(honoMoat(firewall));
   app.get('/wp-admin/*', (c) => c.text(`wp-admin:${c.req.path}`));
   app.all('/login', (c) => c.text('login:ok'));
+  // parseBody() reads request.formData(): the bytes as sent, whatever Content-Encoding says.
+  app.post('/form', async (c) => c.json(await c.req.parseBody()));
   app.get('/:page', (c) => c.text(`page:${c.req.param('page')}`));
   app.all('*', (c) => c.text(`star:${c.req.path}`));
   return serve(createAdaptorServer({ fetch: app.fetch }) as Server);

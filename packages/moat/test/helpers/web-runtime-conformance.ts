@@ -7,6 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../../src/engine/engine.js';
@@ -50,6 +51,16 @@ const DATA_RULES = {
   allow: { ips: ['2.16.9.5'] },
   block: { countries: ['BE', 'continent:OC'], asns: ['AS19281', '16625'], lists: ['tor', 'drop', 'aws'], paths: ['/wp-admin'], ips: ['203.0.113.66'] },
 };
+
+const EVIL_FORM = Buffer.from('name=x&bio=%3Cscript%3Ealert(1)');
+const FORM_LINE = 'content-type: application/x-www-form-urlencoded';
+
+/** POST /form with these header lines, as raw bytes; no half-close: a runtime may end the exchange before its answer. */
+function postForm(port: number, lines: string[], body: Buffer) {
+  const head = `POST /form HTTP/1.1\r\nhost: a\r\nconnection: close\r\n${lines.map((line) => `${line}\r\n`).join('')}` +
+    `content-length: ${body.length}\r\n\r\n`;
+  return rawRequest(port, Buffer.concat([Buffer.from(head, 'latin1'), body]), '127.0.0.1', false);
+}
 
 /**
  * `largeForms: false` leaves out the 84 KB form: Deno 2.9's Deno.serve fails now and then to read such a body
@@ -105,6 +116,45 @@ export function webRuntimeConformance(name: string, command: RuntimeCommand, opt
     const chunked = await rawRequest(port, head + chunk(small.body.slice(0, half)) + chunk(small.body.slice(half)) + '0\r\n\r\n');
     assert.equal(chunked.status, 200);
     assert.deepEqual(JSON.parse(chunked.body), small.fields);
+  });
+
+  test(`${name}: a form the app reads as sent is judged whatever Content-Encoding says`, async () => {
+    const port = await start();
+    const post = (lines: string[], body: Buffer) => postForm(port, lines, body);
+    const [evil, form] = [EVIL_FORM, FORM_LINE];
+    // The runtime never inflates a request body: formData() parses these bytes as they came.
+    for (const coding of ['gzip', 'deflate', 'br', 'x-unknown', 'gzip, identity']) {
+      assert.equal((await post([form, `content-encoding: ${coding}`], evil)).status, 403, coding);
+    }
+    // A real gzip whose header comment holds the field: inflated it is harmless, as sent it is not.
+    const clean = gzipSync('name=x');
+    const comment = Buffer.from('&bio=%3Cscript%3E&\0', 'latin1');
+    const commented = Buffer.concat([clean.subarray(0, 3), Buffer.from([clean[3]! | 0x10]), clean.subarray(4, 10), comment, clean.subarray(10)]);
+    assert.equal((await post([form, 'content-encoding: gzip'], commented)).status, 403, 'gzip with a comment');
+    assert.equal((await post([form, 'content-encoding: gzip'], clean)).status, 200, 'a harmless gzip form');
+  });
+
+  test(`${name}: a form whose Content-Type is a list of media types (one line or two) is judged`, async () => {
+    const port = await start();
+    const post = (lines: string[], body: Buffer) => postForm(port, lines, body);
+    const [evil, form] = [EVIL_FORM, FORM_LINE];
+    // Fetch's formData() takes the last valid media type of the list Headers joins repeated lines into.
+    assert.equal((await post(['content-type: text/plain, application/x-www-form-urlencoded'], evil)).status, 403, 'one line');
+    assert.equal((await post(['content-type: text/plain', form], evil)).status, 403, 'two lines');
+  });
+
+  test(`${name}: a Host the runtime builds request.url from cannot route a request past the rate limit on /login`, async () => {
+    // Deno: `http://` + Host + target (WHATWG reads `\` as `/`; Hono reads from the first `/` after `://`);
+    // Bun: the bare target when the Host is not one (Hono then skips three characters).
+    for (const [host, target] of [['a\\login?', '/'], ['a?', '/login'], ['a#', '/login'], ['a b', '/xx/login']] as const) {
+      const port = await start();
+      const served: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await rawRequest(port, `POST ${target} HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+        served.push(`${res.status}:${res.body.slice(0, 20)}`);
+      }
+      assert.ok(served.filter((s) => s === '200:ok').length <= 2, `Host ${host}, ${target}: ${served.join(' ')}`);
+    }
   });
 
   test(`${name}: a missing rules file fails open; the app keeps serving`, async () => {
