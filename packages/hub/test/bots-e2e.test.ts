@@ -65,6 +65,9 @@ describe('verified bots managed from the hub', () => {
     })();
     const rule = await client.api('POST', `/api/sites/${siteId}/rules`, { action: 'block', kind: 'path', value: '/private' });
     assert.equal(rule.status, 201, await rule.clone().text());
+    // A rule on who asks, which a verified Googlebot allowed by its mode passes: a block of one of Google's networks.
+    const claim = await client.api('POST', `/api/sites/${siteId}/rules`, { action: 'block', kind: 'ip', value: '66.249.66.0/24' });
+    assert.equal(claim.status, 201, await claim.clone().text());
     dir = mkdtempSync(join(tmpdir(), 'moat-bots-client-'));
     firewall = createManagedFirewall({
       apiKey, hubUrl: hub.url, dir, env: {}, logger: false, trustedProxies: ['127.0.0.1'],
@@ -84,10 +87,10 @@ describe('verified bots managed from the hub', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('one click per category reaches the client: verified Googlebot passes a path block, spoofed and AI crawlers get 403, browsers pass', async () => {
-    // Nothing set yet: bots are not judged.
+  it('one click per category reaches the client: verified Googlebot passes an IP block (not the path block), spoofed and AI crawlers get 403, browsers pass', async () => {
+    // Nothing set yet: bots are not judged; the IP rule blocks that Google network.
     assert.equal(await get('/', GPTBOT, ELSEWHERE), 200);
-    assert.equal(await get('/', GOOGLEBOT, ELSEWHERE), 200);
+    await until(async () => (await get('/', GOOGLEBOT, GOOGLE_IP)) === 403, 'the client to take the IP rule');
 
     const feed = await client.api('POST', '/api/feeds?wait=1', {
       name: 'googlebot ranges', format: 'crawlers', origin: 'upload', list: 'googlebot',
@@ -106,8 +109,9 @@ describe('verified bots managed from the hub', () => {
     assert.doesNotMatch(/<tr data-bot-key="spoofed">[\s\S]*?<\/tr>/.exec(page)![0], /value="allow"/, 'spoofed crawlers cannot be allowed');
 
     await until(async () => (await get('/', GPTBOT, ELSEWHERE)) === 403, 'the client to block GPTBot');
-    await until(async () => (await get('/private', GOOGLEBOT, GOOGLE_IP)) === 200, 'the client to verify Googlebot with the feed\'s ranges');
-    assert.equal(await get('/private', GOOGLEBOT, GOOGLE_V6), 200, 'verified over IPv6 too');
+    await until(async () => (await get('/', GOOGLEBOT, GOOGLE_IP)) === 200, 'the client to verify Googlebot with the feed\'s ranges');
+    assert.equal(await get('/', GOOGLEBOT, GOOGLE_V6), 200, 'verified over IPv6 too');
+    assert.equal(await get('/private', GOOGLEBOT, GOOGLE_IP), 403, 'what a verified bot asks for is still judged');
     assert.equal(await get('/', GOOGLEBOT, ELSEWHERE), 403, 'Googlebot from elsewhere is spoofed');
     assert.equal(await get('/private', BROWSER, ELSEWHERE), 403, 'the path block still holds for everyone else');
     assert.equal(await get('/', BROWSER, ELSEWHERE), 200);
