@@ -2,11 +2,13 @@
  * Whether the text a `bots` feed delivered may become the catalogue every site is compiled with. A feed
  * changes without anyone looking, and its catalogue decides which user agents are blocked on every
  * site, so the check is strict: bounded size and nesting, JSON only, the shipped schema and no other
- * key (no `__proto__` either), and then moat-waf's own catalogue rules (known categories, ids, tokens of
- * three characters or more never shared by two bots, well-formed verify list names). Pure.
+ * key (no `__proto__` either), then moat-waf's own catalogue rules (known categories, ids, tokens of
+ * three characters or more never shared by two bots, well-formed verify list names), then the hub's
+ * trust rules (bot-catalogue-trust.ts: verify only through crawler lists, no token browsers send). Pure.
  */
 import { createHash } from 'node:crypto';
 import { normalizeBotCatalogue, RuleError, type BotCatalogue } from 'moat-waf';
+import { catalogueTrustProblems } from './bot-catalogue-trust.js';
 
 /** The shipped catalogue is about 15 KB; a thousand bots fit well under this. */
 export const BOT_CATALOGUE_MAX_BYTES = 1024 * 1024;
@@ -84,16 +86,15 @@ export function checkBotCatalogueText(text: string): CatalogueCheck {
   try {
     catalogue = normalizeBotCatalogue(raw);
   } catch (error) {
-    if (error instanceof RuleError) return refuse(error.problems.slice(0, 5).join('; ').slice(0, 480));
+    if (error instanceof RuleError) return refuse(listed(error.problems));
     throw error;
   }
+  const distrusted = catalogueTrustProblems(catalogue);
+  if (distrusted.length > 0) return refuse(listed(distrusted));
   return { ok: true, catalogue, ...catalogueIdentity(catalogue) };
 }
 
-/**
- * A catalogue that loses more than half of the bots in force at once is held for an admin to confirm:
- * a truncated or half-migrated feed would otherwise quietly stop naming the bots sites block.
- */
-export function needsConfirmation(botsInForce: number, botsOffered: number): boolean {
-  return botsOffered * 2 < botsInForce;
+/** The first few problems, bounded for the feed's status line. */
+function listed(problems: readonly string[]): string {
+  return problems.slice(0, 5).join('; ').slice(0, 480);
 }

@@ -2,8 +2,9 @@
  * The bot catalogue as a feed: a `bots` source's new copy is checked (bot-catalogue-check.ts) and, when
  * it differs from the catalogue in force, recorded in the store and compiled into every site's rules
  * file, so clients of every hub recognise the same bots at their next download. A copy that loses more
- * than half of the bots in force is held until an admin confirms or dismisses it; an admin can go back
- * to the shipped catalogue in one click. Every change is audited. One change at a time.
+ * than half of the bots in force, or changes a bot's verify list or category, is held until an admin
+ * confirms or dismisses it (bot-catalogue-trust.ts); an admin can go back to the shipped catalogue in
+ * one click. Every change is audited. One change at a time.
  */
 import type { Actor } from '../audit/actor.js';
 import { HUB_ACTOR } from '../audit/actor.js';
@@ -11,7 +12,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { RulesBuilder } from '../distribution/rules-builder.js';
 import type { BotCatalogueEntry, BotCatalogueSummary } from '../store/bot-catalogue-records.js';
 import type { HubStore } from '../store/store.js';
-import { needsConfirmation } from './bot-catalogue-check.js';
+import { confirmationReason } from './bot-catalogue-trust.js';
 import { diffCatalogues } from './bot-catalogue-diff.js';
 import { catalogueInForce, rememberCatalogue, shippedCatalogue, type CatalogueInForce } from './bot-catalogue-in-force.js';
 import { checkCatalogueInWorker } from './build-worker.js';
@@ -23,7 +24,7 @@ export type OfferOutcome =
   | { kind: 'refused'; problem: string }
   | { kind: 'unchanged'; bots: number }
   | { kind: 'accepted'; entry: BotCatalogueEntry }
-  | { kind: 'held'; entry: BotCatalogueSummary; botsInForce: number }
+  | { kind: 'held'; entry: BotCatalogueSummary; reason: string }
   | { kind: 'dismissed'; entry: BotCatalogueSummary };
 
 export interface BotCatalogueParts {
@@ -67,20 +68,21 @@ export class BotCatalogueService {
       };
       const recent = await store.list(KEPT_CATALOGUES);
       const waiting = await store.held();
-      if (needsConfirmation(force.catalogue.bots.length, offered.bots)) {
+      const reason = confirmationReason(force.catalogue, check.catalogue);
+      if (reason !== null) {
         const dismissed = recent.find((e) => e.hash === check.hash && e.state === 'dismissed');
         if (dismissed) return { kind: 'dismissed', entry: dismissed };
         this.counters.held++;
-        if (waiting?.hash === check.hash) return { kind: 'held', entry: waiting, botsInForce: force.catalogue.bots.length };
+        if (waiting?.hash === check.hash) return { kind: 'held', entry: waiting, reason };
         if (waiting) await store.decide(waiting.version, 'dismissed'); // the newer offer replaces it
         const entry = await store.add({ ...offered, state: 'held' });
         await this.parts.audit.record(HUB_ACTOR, 'bots.catalogue.hold', {
           target: source.name, before: { hash: force.hash.slice(0, 16), bots: force.catalogue.bots.length },
-          after: { ...summary(entry), version: entry.version, removed: entry.diff.removed, supersedes: waiting?.version ?? null },
+          after: { ...summary(entry), version: entry.version, removed: entry.diff.removed, supersedes: waiting?.version ?? null, reason },
         });
-        return { kind: 'held', entry, botsInForce: force.catalogue.bots.length };
+        return { kind: 'held', entry, reason };
       }
-      // A complete catalogue from the feed makes a held, shrunken one moot.
+      // A catalogue the feed may apply alone makes a held one moot.
       if (waiting) await store.decide(waiting.version, 'dismissed');
       const entry = await store.add({ ...offered, state: 'accepted' });
       rememberCatalogue(this.parts.store, entry.hash, check.catalogue);

@@ -1,15 +1,17 @@
 /**
  * The data-file build, run in a worker thread (build-worker.ts) so the hub's event loop never parses a
  * feed or flattens ranges. For each source it imports the new copy if there is one and checks it
- * (feed-validation.ts); a refused copy falls back to the source's last good copy. Then it builds the
+ * (feed-validation.ts; a crawler list's ranges wider than /16 or IPv6 /32 count as invalid entries,
+ * crawler-lists.ts); a refused copy falls back to the source's last good copy. Then it builds the
  * Moat and Wafris data files and the per-list diff against the previous build's snapshot.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { buildDataFile, importAsnCsv, importCloudRanges, importCountryCsv, importIpList, readSources, type DataInputs } from 'moat-waf/data';
-import type { IpRange } from 'moat-waf/ip';
+import { formatRange, type IpRange } from 'moat-waf/ip';
 import type { FeedFormat, ListDiff } from '../store/feed-records.js';
+import { crawlerLists, crawlerRangeProblem } from './crawler-lists.js';
 import { feedProblem, type Imported } from './feed-validation.js';
 import { diffList, intervalsFromText, intervalsToText, mergeRanges } from './range-diff.js';
 
@@ -82,8 +84,24 @@ function wrap(result: Imported<IpRange>): Imported<Row> {
   return { ...result, rows: result.rows.map((range) => ({ range })) };
 }
 
+/**
+ * A crawler list verifies bot claims from every address in it, so a range too wide for any crawler is an
+ * invalid entry, whatever format fed the list (moat-waf's `crawlers` importer skips them already; a
+ * plain or cloud-shaped copy named after a crawler list gets the same treatment here).
+ */
+function withoutWideRanges(imported: Imported<Row>): Imported<Row> {
+  const rows: Row[] = [];
+  const invalid = [...imported.invalid];
+  for (const row of imported.rows) {
+    const problem = crawlerRangeProblem(row.range);
+    if (problem === null) rows.push(row);
+    else invalid.push({ line: 0, reason: `${formatRange(row.range)} is ${problem}` });
+  }
+  return { ...imported, rows, invalid };
+}
+
 /** Reads one copy: its rows, or the reason it is refused. */
-function readCopy(format: FeedFormat, file: string): { kind: Kind; rows: Row[]; problem: null } | { problem: string } {
+function readCopy(source: BuildJobSource, file: string): { kind: Kind; rows: Row[]; problem: null } | { problem: string } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -91,7 +109,9 @@ function readCopy(format: FeedFormat, file: string): { kind: Kind; rows: Row[]; 
     return { problem: `cannot read the copy: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
   }
   try {
-    const { kind, imported } = importText(format, text);
+    const { kind, imported: all } = importText(source.format, text);
+    const crawler = kind === 'list' && (source.format === 'crawlers' || crawlerLists().has(source.list));
+    const imported = crawler ? withoutWideRanges(all) : all;
     const problem = feedProblem(text, imported);
     return problem ? { problem } : { kind, rows: imported.rows, problem: null };
   } catch (error) {
@@ -120,12 +140,12 @@ export async function run(input: BuildJobInput): Promise<BuildJobResult> {
     let used: BuildJobSourceResult['used'] = 'none';
     let copy: ReturnType<typeof readCopy> | undefined;
     if (source.candidate) {
-      copy = readCopy(source.format, source.candidate);
+      copy = readCopy(source, source.candidate);
       if (copy.problem === null) used = 'candidate';
       else problem = copy.problem;
     }
     if (used === 'none' && source.good) {
-      copy = readCopy(source.format, source.good);
+      copy = readCopy(source, source.good);
       if (copy.problem === null) used = 'good';
       else problem ??= `the last good copy no longer reads: ${copy.problem}`;
     }

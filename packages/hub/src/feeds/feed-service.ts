@@ -258,7 +258,7 @@ export class FeedService {
       case 'held':
         await this.store.feeds.saveState(source.id, {
           status: 'error', checkedAt, etag: null, lastModified: null,
-          lastError: `held for confirmation: the copy names ${outcome.entry.bots} bots, ${outcome.botsInForce} are in force (more than half would go); confirm or dismiss it below`,
+          lastError: `held for confirmation: ${outcome.reason}; confirm or dismiss it below`.slice(0, 500),
         });
         return;
       case 'dismissed':

@@ -7,6 +7,7 @@
 /** The shape every moat-waf importer returns (good rows, bad lines with reasons, entries seen). */
 export interface Imported<Row> {
   rows: Row[];
+  /** `line` 0: found after import, where the line is no longer known. */
   invalid: { line: number; reason: string }[];
   lines: number;
 }
@@ -18,11 +19,14 @@ export const FEED_MAX_INVALID_SHARE = 0.1;
 export function feedProblem(text: string, result: Imported<unknown>): string | null {
   const head = text.slice(0, 512).replace(/^\uFEFF/, '').trimStart().toLowerCase();
   if (head.startsWith('<')) return 'the answer is HTML or XML, not a feed';
-  if (result.rows.length === 0) return result.invalid.length === 0 ? 'no entries' : `no valid entry among ${result.invalid.length}`;
   const bad = result.invalid.length;
-  if (bad > result.lines * FEED_MAX_INVALID_SHARE) {
-    const first = result.invalid[0]!;
-    return `${bad} of ${result.lines} entries are invalid (line ${first.line}: ${first.reason})`;
-  }
+  if (result.rows.length === 0) return bad === 0 ? 'no entries' : `no valid entry among ${bad} (${firstInvalid(result)})`;
+  if (bad > result.lines * FEED_MAX_INVALID_SHARE) return `${bad} of ${result.lines} entries are invalid (${firstInvalid(result)})`;
   return null;
+}
+
+/** The first bad entry, so the status says what was wrong, not only how much. */
+function firstInvalid(result: Imported<unknown>): string {
+  const first = result.invalid[0]!;
+  return `${first.line > 0 ? `line ${first.line}: ` : ''}${first.reason}`;
 }

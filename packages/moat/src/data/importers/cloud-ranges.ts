@@ -7,11 +7,12 @@
  * - `cloudflare`: the API's `result.ipv4_cidrs` / `result.ipv6_cidrs`, or the text lists (ips-v4, ips-v6);
  * - `crawlers`: search-engine crawler ranges as Google (googlebot.json, special-crawlers.json) and Bing
  *   (bingbot.json) publish them: `{ creationTime, prefixes: [{ ipv4Prefix } | { ipv6Prefix }] }`. The
- *   shape is GCP's, so detection says `gcp`; naming it keeps a crawler feed apart from cloud ranges;
+ *   shape is GCP's, so detection says `gcp`; naming it keeps a crawler feed apart from cloud ranges.
+ *   A crawler range wider than CRAWLER_WIDEST (/16, IPv6 /32) is skipped as an invalid entry: see there;
  * - `text`: any plain list (see ip-list.ts).
  * The format is detected from the content unless given.
  */
-import { tryParseRange } from '../../ip/range.js';
+import { familyBits, tryParseRange } from '../../ip/range.js';
 import type { IpRange } from '../../ip/range.js';
 import type { ImportResult } from './import-result.js';
 import { importIpList } from './ip-list.js';
@@ -26,6 +27,21 @@ export class CloudFormatError extends MoatError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('MOAT_ERR_SOURCE_UNREADABLE', message, options);
   }
+}
+
+/**
+ * The widest prefix a crawler's published list may hold. A crawler list proves a bot claim, so a range
+ * in it turns every address inside into "the real Googlebot": a broken or hostile copy holding
+ * `0.0.0.0/0` would verify anyone. Published lists are far narrower (Google: IPv4 /27 and /28, IPv6
+ * /64; Bing: /24; the widest in our tests and benches is 66.249.64.0/19 and 2001:4860:4801::/48).
+ */
+export const CRAWLER_WIDEST = { 4: 16, 6: 32 } as const;
+
+/** Why a range may not stand in a crawler list, or null when it may. */
+export function crawlerRangeProblem(range: IpRange): string | null {
+  const widest = CRAWLER_WIDEST[range.family];
+  if (range.end - range.start + 1n <= 1n << BigInt(familyBits(range.family) - widest)) return null;
+  return `wider than /${widest}: no crawler publishes IPv${range.family} ranges that wide`;
 }
 
 type Json = Record<string, unknown>;
@@ -100,8 +116,12 @@ export function importCloudRanges(text: string, format?: CloudFormat): ImportRes
   for (const value of entries(doc, use)) {
     result.lines++;
     const range = typeof value === 'string' ? tryParseRange(value) : null;
-    if (range) result.rows.push(range);
-    else result.invalid.push({ line: lineOf(value), text: String(JSON.stringify(value) ?? value).slice(0, 80), reason: `not an IP range: ${String(JSON.stringify(value)).slice(0, 60)}` });
+    const tooWide = range !== null && use === 'crawlers' ? crawlerRangeProblem(range) : null;
+    if (range !== null && tooWide === null) result.rows.push(range);
+    else {
+      const reason = tooWide === null ? `not an IP range: ${String(JSON.stringify(value)).slice(0, 60)}` : `${String(value)} is ${tooWide}`;
+      result.invalid.push({ line: lineOf(value), text: String(JSON.stringify(value) ?? value).slice(0, 80), reason });
+    }
   }
   return { ...result, format: use };
 }
