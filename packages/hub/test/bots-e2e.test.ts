@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { createManagedFirewall, type ManagedFirewall } from 'moat-waf';
 import { withMoat } from 'moat-waf/adapters/node';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
+import { until } from './support/until.js';
 
 const HOUR = 3_600_000;
 const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
@@ -20,14 +21,6 @@ const BROWSER = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (K
 const GOOGLE_IP = '66.249.66.1';
 const GOOGLE_V6 = '2001:4860:4801:10::3a';
 const ELSEWHERE = '203.0.113.50';
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, guardMs = 30_000): Promise<void> {
-  const deadline = Date.now() + guardMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Clicks one of the Rules page's bot buttons: the form as the page renders it, posted with the session. */
 async function click(client: Client, siteId: number, key: string, mode: string): Promise<Response> {

@@ -12,20 +12,13 @@ import type { HubStore } from '../src/store/store.js';
 import { FeedServer } from './feeds-server.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey } from './support/hub-fixture.js';
 import { freshDatabase, type TestDatabase } from './support/postgres.js';
+import { until } from './support/until.js';
 
 const HOUR = 3_600_000;
 const SHIPPED = JSON.parse(readFileSync(new URL('../../moat/data/bots.json', import.meta.url), 'utf8')) as { bots: object[] };
 const CATALOGUE = JSON.stringify({
   version: 1, updated: '2026-12-02-pg', bots: [...SHIPPED.bots, { id: 'examplebot', name: 'ExampleBot', category: 'ai-crawler', tokens: ['examplebot'] }],
 });
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, guardMs = 30_000): Promise<void> {
-  const deadline = Date.now() + guardMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** The bot ids a Moat rules file carries in its `bots` meta row. */
 function botIdsIn(bytes: Buffer, scratch: string): string[] {

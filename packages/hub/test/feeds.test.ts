@@ -11,16 +11,9 @@ import { withMoat } from 'moat-waf/adapters/node';
 import type { FeedSource, FeedVersion } from '../src/store/feed-records.js';
 import { FeedServer, ipList } from './feeds-server.js';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
+import { until } from './support/until.js';
 
 const HOUR = 3_600_000;
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, guardMs = 30_000): Promise<void> {
-  const deadline = Date.now() + guardMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 type SourceView = FeedSource & { ageSeconds: number | null };
 

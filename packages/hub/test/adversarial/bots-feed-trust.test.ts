@@ -15,6 +15,7 @@ import { createManagedFirewall, type ManagedFirewall } from 'moat-waf';
 import { withMoat } from 'moat-waf/adapters/node';
 import { FeedServer } from '../feeds-server.js';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from '../support/hub-fixture.js';
+import { until } from '../support/until.js';
 
 const HOUR = 3_600_000;
 const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
@@ -40,14 +41,6 @@ function googlebotJson(more: string[] = []): string {
 
 interface Source { id: number; status: string; lastError: string | null; entries: number | null }
 interface CatalogueState { inForce: { hash: string; bots: number }; held: { version: number; bots: number } | null }
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, guardMs = 30_000): Promise<void> {
-  const deadline = Date.now() + guardMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('catalogue and crawler feeds cannot widen who passes as a verified bot', () => {
   const feeds = new FeedServer();

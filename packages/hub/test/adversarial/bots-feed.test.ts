@@ -13,6 +13,7 @@ import { createManagedFirewall, type ManagedFirewall } from 'moat-waf';
 import { withMoat } from 'moat-waf/adapters/node';
 import { FeedServer } from '../feeds-server.js';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from '../support/hub-fixture.js';
+import { until } from '../support/until.js';
 
 const HOUR = 3_600_000;
 const EXAMPLEBOT = 'ExampleBot/1.0';
@@ -27,14 +28,6 @@ const EXAMPLE = { id: 'examplebot', name: 'ExampleBot', category: 'ai-crawler', 
 
 interface Source { id: number; status: string; lastError: string | null; entries: number | null }
 interface CatalogueState { inForce: { hash: string; bots: number; source: string; version: number | null }; held: { version: number; bots: number } | null }
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, guardMs = 30_000): Promise<void> {
-  const deadline = Date.now() + guardMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('the bot catalogue feed under attack', () => {
   const feeds = new FeedServer();

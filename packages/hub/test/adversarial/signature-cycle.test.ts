@@ -12,18 +12,11 @@ import { after, before, describe, it } from 'node:test';
 import { createManagedFirewall, type ManagedFirewall } from 'moat-waf';
 import { withMoat } from 'moat-waf/adapters/node';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from '../support/hub-fixture.js';
+import { until } from '../support/until.js';
 
 const HOUR = 3_600_000;
 
 /** Waits for `condition`, polling; the timeout only guards against a hang, it asserts no speed. */
-async function until(condition: () => boolean, what: string, guardMs = 20_000): Promise<void> {
-  const deadline = Date.now() + guardMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 describe('signature cycle: rules that return to an earlier state', () => {
   let hub: TestHub;
   let admin: Client;
