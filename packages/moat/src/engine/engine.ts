@@ -139,31 +139,23 @@ export class Engine {
     // keyed bans, user agents, bot blocks), not those on what it asks for: anyone can make a crawler or a
     // user-triggered fetcher request a URL of their choosing, so paths, parameters, hosts, methods,
     // attack detection and rate limits still judge it.
-    if (bot !== null && bot.action === 'allow') return this.judgeRequested(req, family, bot);
-    if (ipStages) {
-      if ((d = this.checkIp(rs.blockIps, family, 'Blocked')) !== null) return d;
-      if (this.data !== null && rs.needsData && (d = this.checkData(this.data, family)) !== null) return d;
-      if (!this.ruleConsulted) this.quietIps.set(ip, true);
+    const allowedBot = bot !== null && bot.action === 'allow' ? bot : null;
+    if (allowedBot === null) {
+      if (ipStages) {
+        if ((d = this.checkIp(rs.blockIps, family, 'Blocked')) !== null) return d;
+        if (this.data !== null && rs.needsData && (d = this.checkData(this.data, family)) !== null) return d;
+        if (!this.ruleConsulted) this.quietIps.set(ip, true);
+      }
+      // Keyed bans: after every allow, with the block rules; the request's key hashed once (keyHashOf).
+      if (rs.keys !== null && rs.keys.hasBans && (d = this.checkKeyBans(rs.keys, req)) !== null) return d;
+      // 7–9: substrings, case-insensitive.
+      if (rs.userAgents.size > 0 && req.userAgent && (d = this.checkSubstring(rs.userAgents, req.userAgent, 'bu')) !== null) return d;
+      // Bot blocks sit with the user-agent rules they are a named form of; monitor verdicts are recorded.
+      if (bot !== null) {
+        if (bot.action === 'block') return this.botDecision('Blocked', bot);
+        (this.monitored ??= []).push({ category: bot.category, rule: bot.rule, ruleId: bot.ruleId });
+      }
     }
-    // Keyed bans: after every allow, with the block rules; the request's key hashed once (keyHashOf).
-    if (rs.keys !== null && rs.keys.hasBans && (d = this.checkKeyBans(rs.keys, req)) !== null) return d;
-    // 7–9: substrings, case-insensitive.
-    if (rs.userAgents.size > 0 && req.userAgent && (d = this.checkSubstring(rs.userAgents, req.userAgent, 'bu')) !== null) return d;
-    // Bot blocks sit with the user-agent rules they are a named form of; monitor verdicts are recorded.
-    if (bot !== null) {
-      if (bot.action === 'block') return this.botDecision('Blocked', bot);
-      (this.monitored ??= []).push({ category: bot.category, rule: bot.rule, ruleId: bot.ruleId });
-    }
-    return this.judgeRequested(req, family, null);
-  }
-
-  /**
-   * The rules on what is asked for, in order: paths, parameters, hosts, methods, attacks, rate limits.
-   * `allowedBot`: a verified bot allowed by its mode, which is the answer (`Allowed`) when none of them blocks.
-   */
-  private judgeRequested(req: MoatRequest, family: 0 | 4 | 6, allowedBot: BotVerdict | null): Decision {
-    const rs = this.rules;
-    let d: Decision | null;
     // Path and host rules judge every form the app may act on (pathForms, hostForms): any match decides.
     if (rs.paths.size > 0 && (d = this.checkPaths(rs.paths, req)) !== null) return d;
     if (rs.params.size > 0 && req.params && (d = this.checkSubstring(rs.params, req.params, 'bparam')) !== null) return d;
