@@ -69,10 +69,10 @@ for (const runtime of Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[]) {
     assert.match(await get('198.51.100.7'), /^HTTP\/1\.1 200/);
   });
 
-  test(`${runtime}: a blocked client's POST whose connection is reset at once never reaches the app`, async () => {
+  for (const mode of ['fetch', 'h3'] as const) test(`${runtime}, ${mode === 'h3' ? 'h3 2 app' : 'fetch handler'}: a blocked client's POST whose connection is reset at once never reaches the app`, async () => {
     const rules = rulesFile({ block: { ips: ['127.0.0.1'] } });
     after(() => rules.cleanup());
-    const server = await start(runtime, { MOAT_RULES: rules.path, TRUSTED_PROXY_RANGES: '' });
+    const server = await start(runtime, { MOAT_RULES: rules.path, TRUSTED_PROXY_RANGES: '', MODE: mode });
     for (let i = 0; i < 200; i++) {
       await new Promise<void>((resolve) => {
         const socket = connect(server.port, '127.0.0.1', () => {
@@ -83,7 +83,16 @@ for (const runtime of Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[]) {
         socket.on('error', () => resolve());
       });
     }
-    await sleep(1000);
+    // A last request, not reset, answered once the server has dispatched those before it.
+    const last = await new Promise<string>((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1', () => socket.write('GET /last HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n'));
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => { answer += chunk.toString('latin1'); });
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+    });
+    assert.match(last, /^HTTP\/1\.1 403/, 'the blocked address is blocked');
+    await sleep(200);
     assert.doesNotMatch(server.output(), /reached POST/);
   });
 }

@@ -22,13 +22,16 @@ import { bodyToRead, declaredBodyLength } from '../http/body-kind.js';
 import { peerlessSocketKind } from '../http/client-address.js';
 import { canPeekBody } from '../http/peek-body.js';
 import { toWebResponse } from '../http/web-response.js';
-import { eachHeaderOnce, incomingMessageOf } from './fetch-request.js';
+import { eachHeaderOnce, incomingMessageOf, platformClientIp, platformPeerless } from './fetch-request.js';
 import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
 import { nodeRequestContexts, type NodeRequestContext } from './node-request-context.js';
 
 /** The part of an h3 2 event Moat reads. `req.ip` is srvx's socket address, never a header. */
 export interface H3EventLike {
-  readonly req: Request & { readonly ip?: string; readonly runtime?: { readonly node?: { readonly req?: unknown } } };
+  readonly req: Request & {
+    readonly ip?: string;
+    readonly runtime?: { readonly node?: { readonly req?: unknown }; readonly bun?: { readonly server?: unknown }; readonly deno?: { readonly info?: unknown } };
+  };
 }
 
 /** The part of an h3 1 event Moat reads and, for a buffered body, writes (`web`, h3 1's own field). */
@@ -59,7 +62,7 @@ export function moat(options?: FirewallOrOptions): MoatH3Middleware {
     const req = (event as { req?: unknown }).req;
     const node = nodeRequestBehind(req);
     if (node !== undefined) verdict = judgeNodeBackedEvent(firewall, req as H3EventLike['req'], node);
-    else if (isWebRequest(req)) verdict = firewall.checkWeb(req, req.ip);
+    else if (isWebRequest(req)) verdict = judgeWebEvent(firewall, req as H3EventLike['req']);
     else {
       // Watched from the first h3 1 request on, so that h3 2 apps never pay for the request context.
       contexts ??= nodeRequestContexts();
@@ -165,6 +168,20 @@ function bufferedBodyRequest(req: IncomingMessage): Request | null {
   }
   Object.defineProperty(request, 'url', { value: target });
   return request;
+}
+
+/**
+ * An h3 2 request on Bun or Deno: the address from the platform's own context (srvx hands it over), as
+ * a fetch handler reads it, so a Unix socket or a peer already gone is told apart from a client (srvx's
+ * `req.ip` is null then, or Deno's `0.0.0.0`); elsewhere srvx's `req.ip`.
+ */
+function judgeWebEvent(firewall: Firewall, req: H3EventLike['req']): Verdict | Promise<Verdict> {
+  const platform = req.runtime?.bun?.server ?? req.runtime?.deno?.info;
+  if (platform === undefined) return firewall.checkWeb(req, req.ip);
+  const ip = platformClientIp(req, platform);
+  if (ip !== undefined) return firewall.checkWeb(req, ip);
+  const peerless = platformPeerless(platform);
+  return firewall.checkWeb(req, undefined, peerless === undefined ? undefined : { peerless });
 }
 
 /** Its url is h3 1's raw target (bufferedBodyRequest), judged as the Node path judges one. */
