@@ -5,7 +5,6 @@
  * names docs/bots.md tells admins to give their crawler feeds), and their ranges are kept narrow.
  */
 import { shippedBotCatalogue } from 'moat-waf';
-import { familyBits, type IpRange } from 'moat-waf/ip';
 
 let names: ReadonlySet<string> | undefined;
 
@@ -15,16 +14,5 @@ export function crawlerLists(): ReadonlySet<string> {
   return names;
 }
 
-/**
- * The widest prefix a crawler list may hold, as moat-waf's `crawlers` importer allows (its CRAWLER_WIDEST):
- * published lists are /24 to /28 (IPv6 /64), so anything wider is a broken or hostile copy, and one
- * `0.0.0.0/0` would verify every address. Repeated here because moat-waf/data does not export it.
- */
-const WIDEST = { 4: 16, 6: 32 } as const;
-
-/** Why a range may not stand in a crawler list, or null when it may. */
-export function crawlerRangeProblem(range: IpRange): string | null {
-  const widest = WIDEST[range.family];
-  if (range.end - range.start + 1n <= 1n << BigInt(familyBits(range.family) - widest)) return null;
-  return `wider than /${widest}: no crawler publishes IPv${range.family} ranges that wide`;
-}
+/** Why a range may not stand in a crawler list, or null when it may: the `crawlers` importer's own check. */
+export { crawlerRangeProblem } from 'moat-waf/data';
