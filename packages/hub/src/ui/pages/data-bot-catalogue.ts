@@ -35,8 +35,9 @@ export function botCatalogueSection(input: BotCatalogueSectionInput): Html {
   return html`<section class="card" id="bot-catalogue" data-catalogue-hash="${inForce.hash}" data-catalogue-bots="${inForce.catalogue.bots.length}">
   <h2>Bot catalogue</h2>
   <p class="hint">The named bots every site's Moat rules file carries (Rules page → Bots). Add a source of format <code>bots</code> above
-  to keep it fresh; a copy that fails its checks keeps the catalogue in force, and one that would drop more than half of the bots
-  waits here for confirmation.</p>
+  to keep it fresh; a copy that fails its checks keeps the catalogue in force (a bot may be verified only by a crawler's own list,
+  and its tokens must not occur in ordinary browsers' user agents), and one that would drop more than half of the bots, or change
+  how a bot in force is verified or classed, waits here for confirmation.</p>
   <dl class="catalogue-in-force">
     <dt>In force</dt><dd class="catalogue-source">${shipped ? 'the catalogue shipped with the hub' : html`from <strong>${entry.source}</strong>`}${entry ? html` (version ${entry.version}, since ${formatTime(entry.recordedAt)})` : ''}</dd>
     <dt>Bots</dt><dd class="catalogue-bots">${formatNumber(inForce.catalogue.bots.length)}</dd>
