@@ -11,6 +11,8 @@ const asReceived = (text: string) => Buffer.from(text, 'utf8').toString('latin1'
 test('disguises at the start are folded: zero-width, Cyrillic, full-width, accents; ASCII is only lower-cased', () => {
   assert.equal(claimText('Mozilla/5.0 (compatible; Googlebot/2.1)'), 'mozilla/5.0 (compatible; googlebot/2.1)');
   assert.match(claimText(asReceived('B\u0131ngbot/2.0')), /bingbot/, 'dotless i');
+  assert.match(claimText('Mozilla/5.0 (compatible; Goog\tlebot/2.1)'), /googlebot/, 'a tab (or DEL) inside a pure-ASCII value');
+  assert.match(claimText('Goog\x7flebot/2.1'), /googlebot/);
   for (const disguise of ['Google\u200Bbot', 'G\u043Eoglebot', '\uFF27\uFF4F\uFF4F\uFF47\uFF4C\uFF45bot', 'Googlebo\u0308t',
     '\u0262ooglebot', '\u050Dooglebot', '\u13C0ooglebot', 'Goog\u029Febot', 'Googl\u1D07bot']) {
     assert.match(claimText(asReceived(`x ${disguise}/2.1`)), /googlebot\/2\.1/, disguise);

@@ -27,11 +27,12 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 export const FOLDED_CHARACTERS = 256;
 
 export function claimText(userAgent: string): string {
-  // One pass decides both: any non-ASCII character sends the value the slow way, else lower-case it if needed.
+  // One pass decides both: any non-ASCII or control character (a tab inside "Goog\tlebot") sends the
+  // value the slow way, which removes invisible characters; else lower-case it if needed.
   let upper = false;
   for (let i = 0; i < userAgent.length; i++) {
     const c = userAgent.charCodeAt(i);
-    if (c > 0x7f) return unusualClaimText(userAgent);
+    if (c > 0x7e || c < 0x20) return unusualClaimText(userAgent);
     if (c >= 0x41 && c <= 0x5a) upper = true;
   }
   return upper ? userAgent.toLowerCase() : userAgent;
