@@ -168,8 +168,15 @@ describe('header-keyed limits with counters shared in Redis', () => {
     assert.deepEqual(await statuses(b.port, '/api/x', 1, () => ({ 'x-api-key': 'another' })), [200]);
     assert.deepEqual(await statuses(a.port, '/api/x', 4), [200, 200, 200, 429], 'no key: one per-IP budget across both');
     const keys = await redis.keys(`${prefix}*`);
-    assert.equal(keys.length, 3, keys.join(' '));
+    // Two keyed counters, the per-IP counter (requests without a key), and the IP's index of the keyed
+    // counters it used (the cap on keyed counters per IP).
+    assert.equal(keys.length, 4, keys.join(' '));
     for (const k of keys) assert.doesNotMatch(k, /SECRET|another/);
     assert.equal(keys.filter((k) => /\{k:[A-Za-z0-9_-]{22}\}:api$/.test(k)).length, 2, keys.join(' '));
+    const index = keys.find((k) => k.endsWith('#keyed:api'));
+    assert.ok(index !== undefined, keys.join(' '));
+    const indexed = await redis.zrange(index, 0, -1);
+    assert.equal(indexed.length, 2, 'both keyed counters indexed');
+    for (const name of indexed) assert.doesNotMatch(name, /SECRET|another/, 'the index names hashes too');
   });
 });
