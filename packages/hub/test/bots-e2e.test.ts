@@ -4,15 +4,10 @@
 // rules file carries them; a managed Moat client behind a trusted proxy (127.0.0.1) decides with both
 // files and reports bot decisions to the hub under their categories. Every change is in the audit log.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createManagedFirewall, type ManagedFirewall } from 'moat-waf';
-import { withMoat } from 'moat-waf/adapters/node';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from './support/hub-fixture.js';
 import { until } from './support/until.js';
+import { startWelcomeApp, type WelcomeApp } from './support/welcome-app.js';
 
 const HOUR = 3_600_000;
 const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
@@ -36,10 +31,8 @@ describe('verified bots managed from the hub', () => {
   let hub: TestHub;
   let client: Client;
   let siteId = 0;
-  let firewall: ManagedFirewall;
-  let app: Server;
+  let clientApp: WelcomeApp | undefined;
   let port = 0;
-  let dir = '';
 
   const get = async (path: string, userAgent: string, ip: string): Promise<number> => {
     const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { 'user-agent': userAgent, 'x-forwarded-for': ip } });
@@ -61,23 +54,13 @@ describe('verified bots managed from the hub', () => {
     // A rule on who asks, which a verified Googlebot allowed by its mode passes: a block of one of Google's networks.
     const claim = await client.api('POST', `/api/sites/${siteId}/rules`, { action: 'block', kind: 'ip', value: '66.249.66.0/24' });
     assert.equal(claim.status, 201, await claim.clone().text());
-    dir = mkdtempSync(join(tmpdir(), 'moat-bots-client-'));
-    firewall = createManagedFirewall({
-      apiKey, hubUrl: hub.url, dir, env: {}, logger: false, trustedProxies: ['127.0.0.1'],
-      customRulesIntervalMs: 100, dataIntervalMs: 100, jitter: 0, watchIntervalMs: 5, longPollSeconds: 0,
-      upsync: { flushIntervalMs: 100, batchSize: 50 },
-    });
-    app = createServer(withMoat((_req, res) => { res.end('welcome'); }, firewall));
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    port = (app.address() as { port: number }).port;
+    clientApp = await startWelcomeApp(hub.url, apiKey);
+    port = clientApp.port;
   });
 
   after(async () => {
-    app.closeAllConnections();
-    await new Promise<void>((resolve) => app.close(() => resolve()));
-    await firewall.close();
+    await clientApp?.stop();
     await hub.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('one click per category reaches the client: verified Googlebot passes an IP block (not the path block), spoofed and AI crawlers get 403, browsers pass', async () => {

@@ -6,16 +6,12 @@
 // crawler feed holding 0.0.0.0/0 would make every address Google's. Each must be refused or held, with
 // the reason on the feed's status, and the client must keep deciding as before.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { createManagedFirewall, type ManagedFirewall } from 'moat-waf';
-import { withMoat } from 'moat-waf/adapters/node';
 import { FeedServer } from '../feeds-server.js';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from '../support/hub-fixture.js';
 import { until } from '../support/until.js';
+import { startWelcomeApp, type WelcomeApp } from '../support/welcome-app.js';
 
 const HOUR = 3_600_000;
 const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
@@ -46,10 +42,8 @@ describe('catalogue and crawler feeds cannot widen who passes as a verified bot'
   const feeds = new FeedServer();
   let hub: TestHub;
   let client: Client;
-  let firewall: ManagedFirewall;
-  let app: Server;
+  let clientApp: WelcomeApp | undefined;
   let port = 0;
-  let dir = '';
   let catalogueId = 0;
   let crawlerId = 0;
   let inForce = '';
@@ -118,25 +112,15 @@ describe('catalogue and crawler feeds cannot widen who passes as a verified bot'
     catalogueId = ((await bots.json()) as { source: Source }).source.id;
     inForce = (await state()).inForce.hash;
 
-    dir = mkdtempSync(join(tmpdir(), 'moat-bots-trust-client-'));
-    firewall = createManagedFirewall({
-      apiKey, hubUrl: hub.url, dir, env: {}, logger: false, trustedProxies: ['127.0.0.1'],
-      customRulesIntervalMs: 100, dataIntervalMs: 100, jitter: 0, watchIntervalMs: 5, longPollSeconds: 0,
-      upsync: { flushIntervalMs: 100, batchSize: 50 },
-    });
-    app = createServer(withMoat((_req, res) => { res.end('welcome'); }, firewall));
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    port = (app.address() as { port: number }).port;
+    clientApp = await startWelcomeApp(hub.url, apiKey);
+    port = clientApp.port;
     await until(async () => (await get(GOOGLEBOT, AWS_ADDRESS)) === 403 && (await get(BROWSER, AWS_ADDRESS)) === 403, 'the client to load both files');
   });
 
   after(async () => {
-    app?.closeAllConnections();
-    await new Promise<void>((resolve) => (app ? app.close(() => resolve()) : resolve()));
-    await firewall?.close();
+    await clientApp?.stop();
     await hub?.stop();
     await feeds.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('the site decides as configured: verified Googlebot passes, spoofed Googlebot, AWS and GPTBot are blocked', async () => {

@@ -4,16 +4,12 @@
 // client. A good copy must reach a managed Moat client on a real socket, which then blocks the new bot by
 // its category; the admin can go back to the shipped catalogue in one click. All audited.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { createManagedFirewall, type ManagedFirewall } from 'moat-waf';
-import { withMoat } from 'moat-waf/adapters/node';
 import { FeedServer } from '../feeds-server.js';
 import { Client, createSiteWithKey, startTestHub, type TestHub } from '../support/hub-fixture.js';
 import { until } from '../support/until.js';
+import { startWelcomeApp, type WelcomeApp } from '../support/welcome-app.js';
 
 const HOUR = 3_600_000;
 const EXAMPLEBOT = 'ExampleBot/1.0';
@@ -34,10 +30,8 @@ describe('the bot catalogue feed under attack', () => {
   let hub: TestHub;
   let client: Client;
   let siteId = 0;
-  let firewall: ManagedFirewall;
-  let app: Server;
+  let clientApp: WelcomeApp | undefined;
   let port = 0;
-  let dir = '';
   let sourceId = 0;
   let goodHash = '';
 
@@ -82,24 +76,14 @@ describe('the bot catalogue feed under attack', () => {
     const page = await (await client.request(`/sites/${siteId}/rules`)).text();
     const saved = await client.request(`/sites/${siteId}/bots`, { method: 'POST', form: { _csrf: csrfOf(page), key: 'ai-crawler', mode: 'block' } });
     assert.equal(saved.status, 303, await saved.clone().text());
-    dir = mkdtempSync(join(tmpdir(), 'moat-bots-feed-client-'));
-    firewall = createManagedFirewall({
-      apiKey, hubUrl: hub.url, dir, env: {}, logger: false, trustedProxies: ['127.0.0.1'],
-      customRulesIntervalMs: 100, dataIntervalMs: 60_000, jitter: 0, watchIntervalMs: 5, longPollSeconds: 0,
-      upsync: { flushIntervalMs: 100, batchSize: 50 },
-    });
-    app = createServer(withMoat((_req, res) => { res.end('welcome'); }, firewall));
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    port = (app.address() as { port: number }).port;
+    clientApp = await startWelcomeApp(hub.url, apiKey, { dataIntervalMs: 60_000 });
+    port = clientApp.port;
   });
 
   after(async () => {
-    app?.closeAllConnections();
-    await new Promise<void>((resolve) => (app ? app.close(() => resolve()) : resolve()));
-    await firewall?.close();
+    await clientApp?.stop();
     await hub?.stop();
     await feeds.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('a bots feed adding examplebot reaches the rules file: a managed client blocks ExampleBot/1.0 as an AI crawler', async () => {
