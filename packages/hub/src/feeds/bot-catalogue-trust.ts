@@ -4,10 +4,11 @@
  * allow a cloud provider's whole address space or block every browser. Two kinds of check, both pure:
  * - refused outright (catalogueTrustProblems): a bot verified by a list that is not a crawler list
  *   (crawler-lists.ts), or a token that ordinary browsers send;
- * - held for an admin (confirmationReason): a copy that drops more than half of the bots, or changes
- *   how a bot already in force is verified or classed.
+ * - held for an admin (confirmationReason): a copy that drops more than half of the bots, changes
+ *   how a bot already in force is verified or classed, moves a token to another bot, or adds a token to
+ *   a verified bot.
  */
-import type { BotCatalogue } from 'moat-waf';
+import type { BotCatalogue, BotEntry } from 'moat-waf';
 import { crawlerLists } from './crawler-lists.js';
 
 /** Shorter tokens are too likely to sit inside some browser's user agent (moat-waf itself allows three). */
@@ -30,6 +31,23 @@ const BROWSERS = [
   'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
   'Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0',
   'Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko',
+  'Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/131.0.6778.39 Mobile Safari/537.36',
+  'Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
+  'Mozilla/5.0 (X11; Linux aarch64; rv:133.0) Gecko/20100101 Firefox/133.0',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/133.0 Mobile/15E148 Safari/605.1.15',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) EdgiOS/131.0.2903.68 Version/18.0 Mobile/15E148 Safari/604.1',
+  'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 EdgA/131.0.0.0',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) GSA/343.0.695551749 Mobile/15E148 Safari/604.1',
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 YaBrowser/24.12.0.0 Safari/537.36',
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Vivaldi/7.0.3495.18',
+  'Mozilla/5.0 (Linux; Android 14; SM-A546B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 OPR/86.0.0.0',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 DuckDuckGo/7 Safari/605.1.15',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/490.0.0.33.108;FBBV/672131231;FBDV/iPhone15,2;FBMD/iPhone;FBSN/iOS;FBSV/18.1;FBSS/3;FBCR/;FBID/phone;FBLC/en_US;FBOP/80]',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Instagram 361.0.0.35.82 (iPhone14,5; iOS 18_1; en_US; en; scale=3.00; 1170x2532; 674117118)',
+  'Mozilla/5.0 (Linux; U; Android 12; en-US; SM-A127F Build/SP1A.210812.016) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/123.0.6312.80 UCBrowser/13.7.0.1316 Mobile Safari/537.36',
+  'Mozilla/5.0 (Linux; Android 14; 23106RN0DA Build/UP1A.231005.007) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 XiaoMi/MiuiBrowser/14.22.0-gn',
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Whale/4.29.282.14',
 ];
 /** Words every browser (and most bots) carry, whatever their versions: a token inside one names no bot. */
 const COMMON_WORDS = ['mozilla', 'applewebkit', 'gecko', 'chrome', 'safari', 'compatible', 'khtml', 'like', 'windows', 'macintosh', 'linux', 'android', 'iphone', 'mobile', 'version', 'firefox'];
@@ -71,7 +89,10 @@ const NAMED = 5;
 /**
  * Why an admin must confirm `offered` before it replaces `inForce`, or null when the feed may apply it.
  * A truncated feed would quietly stop naming the bots sites block; a changed verify list or category
- * decides which claims pass every block rule, so it is never applied by a feed alone.
+ * decides which claims pass every block rule, so it is never applied by a feed alone. Compared by token
+ * as well as by id: a token that moves to another bot (a renamed `gptbot` in `search-engine`) changes
+ * who the claim is as surely as an edit of the bot, and a token that a verified bot newly claims makes
+ * every sender outside its list `spoofed`, so both wait for an admin too.
  */
 export function confirmationReason(inForce: BotCatalogue, offered: BotCatalogue): string | null {
   const reasons: string[] = [];
@@ -79,16 +100,27 @@ export function confirmationReason(inForce: BotCatalogue, offered: BotCatalogue)
     reasons.push(`the copy names ${offered.bots.length} bots, ${inForce.bots.length} are in force (more than half would go)`);
   }
   const before = new Map(inForce.bots.map((b) => [b.id, b]));
+  const ownerBefore = new Map<string, BotEntry>();
+  for (const bot of inForce.bots) for (const token of bot.tokens) ownerBefore.set(token, bot);
   const changes: string[] = [];
   for (const bot of offered.bots) {
     const was = before.get(bot.id);
-    if (was === undefined) continue;
-    if (was.verify !== bot.verify) changes.push(`${bot.id} verify ${was.verify ?? 'none'} → ${bot.verify ?? 'none'}`);
-    if (was.category !== bot.category) changes.push(`${bot.id} category ${was.category} → ${bot.category}`);
+    if (was !== undefined) {
+      if (was.verify !== bot.verify) changes.push(`${bot.id} verify ${was.verify ?? 'none'} → ${bot.verify ?? 'none'}`);
+      if (was.category !== bot.category) changes.push(`${bot.id} category ${was.category} → ${bot.category}`);
+    }
+    for (const token of bot.tokens) {
+      const owner = ownerBefore.get(token);
+      if (owner === undefined) {
+        if (bot.verify !== undefined) changes.push(`${bot.id} newly claims "${token}", verified by ${bot.verify}`);
+      } else if (owner.id !== bot.id) {
+        changes.push(`"${token}" moves from ${owner.id} to ${bot.id}`);
+      }
+    }
   }
   if (changes.length > 0) {
     const more = changes.length > NAMED ? ` and ${changes.length - NAMED} more` : '';
-    reasons.push(`it changes how bots in force are verified or classed (${changes.slice(0, NAMED).join(', ')}${more})`);
+    reasons.push(`it changes how bots in force are verified, classed or claimed (${changes.slice(0, NAMED).join(', ')}${more})`);
   }
   return reasons.length === 0 ? null : reasons.join('; ');
 }

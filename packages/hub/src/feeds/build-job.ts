@@ -1,8 +1,8 @@
 /**
  * The data-file build, run in a worker thread (build-worker.ts) so the hub's event loop never parses a
  * feed or flattens ranges. For each source it imports the new copy if there is one and checks it
- * (feed-validation.ts; a crawler list's ranges wider than /16 or IPv6 /32 count as invalid entries,
- * crawler-lists.ts); a refused copy falls back to the source's last good copy. Then it builds the
+ * (feed-validation.ts; a crawler list's ranges wider than /16 or IPv6 /32 count as invalid entries, and a
+ * copy whose ranges add up to more than that is refused, crawler-lists.ts); a refused copy falls back to the source's last good copy. Then it builds the
  * Moat and Wafris data files and the per-list diff against the previous build's snapshot.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { threadId } from 'node:worker_threads';
 import { buildDataFile, importAsnCsv, importCloudRanges, importCountryCsv, importIpList, readSources, type DataInputs } from 'moat-waf/data';
 import { formatRange, type IpRange } from 'moat-waf/ip';
 import type { FeedFormat, ListDiff } from '../store/feed-records.js';
-import { crawlerLists, crawlerRangeProblem } from './crawler-lists.js';
+import { crawlerListProblem, crawlerLists, crawlerRangeProblem } from './crawler-lists.js';
 import { feedProblem, type Imported } from './feed-validation.js';
 import { diffList, intervalsFromText, intervalsToText, mergeRanges } from './range-diff.js';
 
@@ -100,6 +100,16 @@ function withoutWideRanges(imported: Imported<Row>): Imported<Row> {
   return { ...imported, rows, invalid };
 }
 
+/** A source that feeds a crawler list, whose ranges verify bot claims: narrow ranges, and few of them in all. */
+function isCrawlerSource(source: BuildJobSource): boolean {
+  return source.format === 'crawlers' || crawlerLists().has(source.list);
+}
+
+function wholeListProblem(rows: readonly Row[]): string | null {
+  const problem = crawlerListProblem(rows.map((row) => row.range));
+  return problem === null ? null : `a crawler list refused: ${problem}`;
+}
+
 /** Reads one copy: its rows, or the reason it is refused. */
 function readCopy(source: BuildJobSource, file: string): { kind: Kind; rows: Row[]; problem: null } | { problem: string } {
   let text: string;
@@ -110,9 +120,9 @@ function readCopy(source: BuildJobSource, file: string): { kind: Kind; rows: Row
   }
   try {
     const { kind, imported: all } = importText(source.format, text);
-    const crawler = kind === 'list' && (source.format === 'crawlers' || crawlerLists().has(source.list));
+    const crawler = kind === 'list' && isCrawlerSource(source);
     const imported = crawler ? withoutWideRanges(all) : all;
-    const problem = feedProblem(text, imported);
+    const problem = feedProblem(text, imported) ?? (crawler ? wholeListProblem(imported.rows) : null);
     return problem ? { problem } : { kind, rows: imported.rows, problem: null };
   } catch (error) {
     return { problem: (error as Error).message.slice(0, 300) };
@@ -157,6 +167,14 @@ export async function run(input: BuildJobInput): Promise<BuildJobResult> {
     else if (copy.kind === 'asn') asns.push(...copy.rows);
     else {
       const list = lists.get(source.list) ?? { ranges: [], reputation: false };
+      // Each copy of a crawler list is bounded on its own (readCopy); several sources feeding one list are
+      // bounded together, the sources listed first kept.
+      const over = isCrawlerSource(source) && list.ranges.length > 0
+        ? crawlerListProblem([...list.ranges, ...copy.rows.map((row) => row.range)]) : null;
+      if (over !== null) {
+        results.push({ id: source.id, used: 'none', entries: 0, problem: `with the other sources of list "${source.list}": ${over}` });
+        continue;
+      }
       for (const row of copy.rows) list.ranges.push(row.range);
       // Only threat lists are reputation for Wafris clients (which block every such range): cloud and
       // crawler ranges are for allowing or for rules, never blocked wholesale.

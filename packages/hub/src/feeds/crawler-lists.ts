@@ -14,5 +14,5 @@ export function crawlerLists(): ReadonlySet<string> {
   return names;
 }
 
-/** Why a range may not stand in a crawler list, or null when it may: the `crawlers` importer's own check. */
-export { crawlerRangeProblem } from 'moat-waf/data';
+/** Why a range, or a whole list, may not stand as a crawler list, or null when it may: the `crawlers` importer's own checks. */
+export { crawlerListProblem, crawlerRangeProblem } from 'moat-waf/data';

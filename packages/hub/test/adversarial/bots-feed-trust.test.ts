@@ -141,7 +141,8 @@ describe('catalogue and crawler feeds cannot widen who passes as a verified bot'
   });
 
   it('a new bot whose token ordinary browsers send is refused, whatever the browser version', async () => {
-    for (const token of ['mozilla', 'Chrome/132', 'applewebkit/537', '(KHTML, like Gecko)', 'Safari/', 'gecko/2010', 'edg/', 'iphone os 19']) {
+    for (const token of ['mozilla', 'Chrome/132', 'applewebkit/537', '(KHTML, like Gecko)', 'Safari/', 'gecko/2010', 'edg/', 'iphone os 19',
+      'cros', '; wv)', 'fxios', 'ubuntu', 'edga/', 'gsa/', 'yabrowser', 'aarch64', 'instagram', 'fban/']) {
       await catalogueRefused(catalogue(undefined, [{ id: 'examplebot', category: 'search-engine', tokens: [token], verify: 'googlebot' }]),
         `bot "examplebot": token ${JSON.stringify(token.toLowerCase())} is in the user agents of ordinary browsers`);
     }
@@ -151,7 +152,7 @@ describe('catalogue and crawler feeds cannot widen who passes as a verified bot'
   it('moving Googlebot onto another crawler list is held for an admin; dismissed, the same copy is not held again', async () => {
     feeds.serve('/bots.json', catalogue((b) => (b.id === 'googlebot' ? { ...b, verify: 'bingbot' } : b)));
     const source = await refresh(catalogueId);
-    assert.match(source.lastError ?? '', /^held for confirmation: it changes how bots in force are verified or classed \(googlebot verify googlebot → bingbot\)/);
+    assert.match(source.lastError ?? '', /^held for confirmation: it changes how bots in force are verified, classed or claimed \(googlebot verify googlebot → bingbot\)/);
     const held = (await state()).held;
     assert.ok(held, 'a copy is held');
     assert.equal((await state()).inForce.hash, inForce);
@@ -186,6 +187,61 @@ describe('catalogue and crawler feeds cannot widen who passes as a verified bot'
     const source = ((await made.json()) as { source: Source }).source;
     assert.equal(source.status, 'error');
     assert.match(source.lastError ?? '', /1 of 2 entries are invalid \(0\.0\.0\.0\/0 is wider than \/16/);
+  });
+
+  /** The catalogue feed now serves `body`: held for an admin with `reason`, then dismissed; nothing changes meanwhile. */
+  async function catalogueHeld(body: string, reason: RegExp): Promise<void> {
+    feeds.serve('/bots.json', body);
+    const source = await refresh(catalogueId);
+    assert.match(source.lastError ?? '', reason);
+    const held = (await state()).held;
+    assert.ok(held, 'a copy is held');
+    assert.equal((await state()).inForce.hash, inForce);
+    await clientDecidesAsBefore();
+    assert.equal((await client.api('POST', `/api/bot-catalogue/held/${held.version}/dismiss`)).status, 200);
+  }
+
+  it('renaming a bot does not dodge the hold: GPTBot\'s token under a new id in search engines, Googlebot\'s under one verified by Bing', async () => {
+    const renamed = catalogue((b) => (b.id === 'gptbot' ? { ...b, id: 'gpt-bot', category: 'search-engine' } : b));
+    await catalogueHeld(renamed, /^held for confirmation: .*"gptbot" moves from gptbot to gpt-bot/);
+    const moved = catalogue((b) => (b.id === 'googlebot' ? { ...b, tokens: b.tokens.filter((t) => t !== 'googlebot') } : b),
+      [{ id: 'googlebot-new', category: 'search-engine', tokens: ['googlebot'], verify: 'bingbot' }]);
+    await catalogueHeld(moved, /"googlebot" moves from googlebot to googlebot-new/);
+  });
+
+  it('a new bot verified by a crawler list is held: every sender of its token outside that list would become spoofed', async () => {
+    await catalogueHeld(catalogue(undefined, [{ id: 'examplebot', category: 'search-engine', tokens: ['examplebot'], verify: 'googlebot' }]),
+      /^held for confirmation: .*examplebot newly claims "examplebot", verified by googlebot/);
+    // Without `verify` it names a bot and classes it, and applies as before (docs/bots.md: examplebot in ai-crawler).
+  });
+
+  it('a crawler range over the IPv4-mapped block (::/80, ::ffff:0:0/95) is skipped: it would be every IPv4 address in the data file', async () => {
+    // One at a time among Google's twenty: more than a tenth of the entries invalid would reject the copy.
+    for (const range of ['::/80', '::ffff:0:0/95', '::fffe:0:0-::ffff:ffff:ffff']) {
+      feeds.serve('/googlebot.json', googlebotJson([range]));
+      const source = await refresh(crawlerId);
+      assert.equal(source.status, 'ok', source.lastError ?? '');
+      assert.equal(source.entries, 20, `${range} is not among the entries used`);
+      await clientDecidesAsBefore();
+    }
+  });
+
+  it('a crawler feed of many narrow ranges adding up to a /8 (256 adjacent /16s of AWS) is refused; the last good copy stays', async () => {
+    feeds.serve('/googlebot.json', googlebotJson(Array.from({ length: 256 }, (_, i) => `3.${i}.0.0/16`)));
+    const source = await refresh(crawlerId);
+    assert.equal(source.status, 'error');
+    assert.match(source.lastError ?? '', /its IPv4 ranges add up to more addresses than one \/16/);
+    await clientDecidesAsBefore();
+    // A second source feeding the same list is bounded with the first: one /16 is within the bound alone,
+    // not beside Google's twenty /27s, so its copy is left out and the list stays Google's.
+    const extra = await client.api('POST', '/api/feeds?wait=1', {
+      name: 'more googlebot', format: 'ip-list', origin: 'upload', list: 'googlebot', content: '3.0.0.0/16\n',
+    });
+    assert.equal(extra.status, 201, await extra.clone().text());
+    const second = ((await extra.json()) as { source: Source }).source;
+    assert.equal(second.status, 'error');
+    assert.match(second.lastError ?? '', /with the other sources of list "googlebot": its IPv4 ranges add up/);
+    await clientDecidesAsBefore();
   });
 
   it('moving GPTBot into search engines is held, and applies only when an admin confirms it', async () => {

@@ -4,7 +4,7 @@ export { buildDataFile, compileData } from './build-data.js';
 export type { DataInputs, BuiltDataFile, BuildDataOptions, SourceSummary, CompiledData } from './build-data.js';
 export { importIpList } from './importers/ip-list.js';
 export { importCountryCsv, importAsnCsv } from './importers/range-csv.js';
-export { importCloudRanges, CLOUD_FORMATS, CRAWLER_WIDEST, crawlerRangeProblem } from './importers/cloud-ranges.js';
+export { importCloudRanges, CLOUD_FORMATS, CRAWLER_WIDEST, crawlerListProblem, crawlerRangeProblem } from './importers/cloud-ranges.js';
 export type { CloudFormat } from './importers/cloud-ranges.js';
 export type { ImportResult, InvalidLine, CountryRow, AsnRow } from './importers/import-result.js';
 export { readSources } from './read-sources.js';

@@ -1,8 +1,9 @@
 // A crawler list proves bot claims: every address in it may pass as Googlebot. So a `crawlers` copy that a
-// broken or hostile publisher widened (0.0.0.0/0, ::/0, a /1, an IPv4-mapped /96, a wide dash range) must
-// never put those ranges in the data file: the importer skips each as an invalid entry with its line, the
-// build reports them (and refuses a copy that holds nothing else), and a Googlebot user agent from a cloud
-// address stays spoofed. Real published ranges, and the widest ones our tests and benches use, still import.
+// broken or hostile publisher widened (0.0.0.0/0, ::/0, a /1, an IPv4-mapped /96, an IPv6 range over the
+// mapped block, a wide dash range) must never put those ranges in the data file: the importer skips each
+// as an invalid entry with its line, the build reports them (and refuses a copy that holds nothing else),
+// and a Googlebot user agent from a cloud address stays spoofed. Narrow ranges that add up past the same
+// bound refuse the whole copy. Real published ranges, and the widest ones our tests and benches use, still import.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,9 +14,9 @@ import { parseRulesSource } from '../../src/rules/document.js';
 import { writeRulesFile } from '../../src/format/write-rules.js';
 import { buildDataFile } from '../../src/data/build-data.js';
 import { readSources } from '../../src/data/read-sources.js';
-import { importCloudRanges } from '../../src/data/importers/cloud-ranges.js';
+import { CloudFormatError, crawlerListProblem, importCloudRanges } from '../../src/data/importers/cloud-ranges.js';
 import { SourceRejectedError } from '../../src/data/importers/import-result.js';
-import { formatRange } from '../../src/ip/range.js';
+import { formatRange, tryParseRange } from '../../src/ip/range.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moat-crawler-ranges-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,11 +76,28 @@ test('one widened prefix among real ones is skipped with a warning and counted; 
 });
 
 test('every spelling of a too-wide range is caught; /16 and IPv6 /32 and the widest real ranges we use still import', () => {
-  const wide = ['1.0.0.0/1', '0.0.0.0/15', '::ffff:0:0/96', '2001::/31', '10.0.0.0-10.1.0.0', '::/0'];
-  const fine = ['10.0.0.0/16', '2001:db8::/32', '66.249.64.0/19', '2001:4860:4801::/48', '157.55.39.0/24', '10.9.0.0-10.9.255.255'];
-  const imported = importCloudRanges(crawlerJson([...wide, ...fine]), 'crawlers');
+  // IPv6 ranges reaching into ::ffff:0:0/96 are stored as IPv4 there: `::/80` is every IPv4 address.
+  const wide = ['1.0.0.0/1', '0.0.0.0/15', '::ffff:0:0/96', '2001::/31', '10.0.0.0-10.1.0.0', '::/0', '::/80', '::ffff:0:0/95', '::fffe:0:0-::ffff:ffff:ffff'];
+  const imported = importCloudRanges(crawlerJson([...wide, '10.9.0.0-10.9.255.255', '2001:db8::/32']), 'crawlers');
   assert.deepEqual(imported.invalid.map((bad) => bad.reason.split(' is ')[0]), wide);
-  assert.deepEqual(imported.rows.map(formatRange), ['10.0.0.0/16', '2001:db8::/32', '66.249.64.0/19', '2001:4860:4801::/48', '157.55.39.0/24', '10.9.0.0/16']);
+  assert.match(imported.invalid[6]!.reason, /^::\/80 is wider than \/16 \(its IPv4-mapped part\)/);
+  assert.deepEqual(imported.rows.map(formatRange), ['10.9.0.0/16', '2001:db8::/32']);
+  // An IPv6 range just below the mapped block is an IPv6 range like any other.
+  assert.deepEqual(importCloudRanges(crawlerJson(['::fffe:0:0/96']), 'crawlers').rows.map(formatRange), ['::fffe:0:0/96']);
+  const real = ['66.249.64.0/19', '2001:4860:4801::/48', '157.55.39.0/24'];
+  assert.deepEqual(importCloudRanges(crawlerJson(real), 'crawlers').rows.map(formatRange), real);
+});
+
+test('narrow ranges adding up to more than one /16 (IPv6: /32) refuse the whole copy: 256 adjacent /16s are a /8', () => {
+  assert.throws(() => importCloudRanges(crawlerJson(Array.from({ length: 256 }, (_, i) => `3.${i}.0.0/16`)), 'crawlers'),
+    (error: Error) => error instanceof CloudFormatError && /its IPv4 ranges add up to more addresses than one \/16/.test(error.message));
+  assert.throws(() => importCloudRanges(crawlerJson(['2001:db8::/33', '2001:db8:8000::/33', '2001:db9::/64']), 'crawlers'),
+    /its IPv6 ranges add up to more addresses than one \/32/);
+  // At the bound exactly, and the same ranges counted per family.
+  assert.equal(crawlerListProblem(['10.0.0.0/17', '10.1.0.0/17'].map((r) => tryParseRange(r)!)), null);
+  assert.match(crawlerListProblem(['10.0.0.0/17', '10.1.0.0/17', '10.2.0.0/32'].map((r) => tryParseRange(r)!)) ?? '', /IPv4/);
+  const path = file('adjacent.json', crawlerJson(Array.from({ length: 4 }, (_, i) => `3.${i}.0.0/16`)));
+  assert.throws(() => readSources({ clouds: [{ name: 'googlebot', file: path, format: 'crawlers' }] }), /add up to more addresses than one \/16/);
 });
 
 test('the limit is for crawler lists only: a cloud provider\'s published ranges keep their wide prefixes', () => {

@@ -8,11 +8,12 @@
  * - `crawlers`: search-engine crawler ranges as Google (googlebot.json, special-crawlers.json) and Bing
  *   (bingbot.json) publish them: `{ creationTime, prefixes: [{ ipv4Prefix } | { ipv6Prefix }] }`. The
  *   shape is GCP's, so detection says `gcp`; naming it keeps a crawler feed apart from cloud ranges.
- *   A crawler range wider than CRAWLER_WIDEST (/16, IPv6 /32) is skipped as an invalid entry: see there;
+ *   A crawler range wider than CRAWLER_WIDEST (/16, IPv6 /32) is skipped as an invalid entry, and a copy
+ *   whose ranges add up to more than that is refused: see there;
  * - `text`: any plain list (see ip-list.ts).
  * The format is detected from the content unless given.
  */
-import { familyBits, tryParseRange } from '../../ip/range.js';
+import { familyBits, splitByFamily, tryParseRange } from '../../ip/range.js';
 import type { IpRange } from '../../ip/range.js';
 import type { ImportResult } from './import-result.js';
 import { importIpList } from './ip-list.js';
@@ -37,11 +38,38 @@ export class CloudFormatError extends MoatError {
  */
 export const CRAWLER_WIDEST = { 4: 16, 6: 32 } as const;
 
-/** Why a range may not stand in a crawler list, or null when it may. */
+/**
+ * Why a range may not stand in a crawler list, or null when it may. An IPv6 range is judged by what it
+ * becomes in the data file: the part of it inside ::ffff:0:0/96 is stored as IPv4 (splitByFamily), so
+ * `::/80` would verify every IPv4 address while looking like a narrow IPv6 range.
+ */
 export function crawlerRangeProblem(range: IpRange): string | null {
-  const widest = CRAWLER_WIDEST[range.family];
-  if (range.end - range.start + 1n <= 1n << BigInt(familyBits(range.family) - widest)) return null;
-  return `wider than /${widest}: no crawler publishes IPv${range.family} ranges that wide`;
+  for (const part of [range, ...splitByFamily(range)]) {
+    const widest = CRAWLER_WIDEST[part.family];
+    if (part.end - part.start + 1n > 1n << BigInt(familyBits(part.family) - widest)) {
+      const mapped = part.family !== range.family ? ' (its IPv4-mapped part)' : '';
+      return `wider than /${widest}${mapped}: no crawler publishes IPv${part.family} ranges that wide`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Why a whole crawler list may not be used, or null when it may: ranges each narrow enough can still add
+ * up to any width (256 adjacent /16s are a /8), so the list as a whole holds at most as many addresses
+ * per family as one range of CRAWLER_WIDEST. Published lists hold a few thousand IPv4 addresses.
+ */
+export function crawlerListProblem(ranges: Iterable<IpRange>): string | null {
+  const total = { 4: 0n, 6: 0n };
+  for (const range of ranges) {
+    for (const part of splitByFamily(range)) total[part.family] += part.end - part.start + 1n;
+  }
+  for (const family of [4, 6] as const) {
+    if (total[family] > 1n << BigInt(familyBits(family) - CRAWLER_WIDEST[family])) {
+      return `its IPv${family} ranges add up to more addresses than one /${CRAWLER_WIDEST[family]}: no crawler publishes that many`;
+    }
+  }
+  return null;
 }
 
 type Json = Record<string, unknown>;
@@ -123,5 +151,8 @@ export function importCloudRanges(text: string, format?: CloudFormat): ImportRes
       result.invalid.push({ line: lineOf(value), text: String(JSON.stringify(value) ?? value).slice(0, 80), reason });
     }
   }
+  // A crawler copy over the whole-list bound is refused outright: which of its ranges to drop is unknowable.
+  const listProblem = use === 'crawlers' ? crawlerListProblem(result.rows) : null;
+  if (listProblem !== null) throw new CloudFormatError(`a crawler list refused: ${listProblem}`);
   return { ...result, format: use };
 }
