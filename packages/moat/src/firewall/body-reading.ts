@@ -9,7 +9,6 @@ import { bodyParams, joinParams } from '../http/request-params.js';
 import { bodyText } from '../http/body-text.js';
 import { inflateBody } from '../http/inflate-body.js';
 import { brotliGate } from '../http/inflate-gate.js';
-import { BodyBusyError } from '../errors/moat-error.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
 import { canPeekBody, peekBody, type PeekedBody } from '../http/peek-body.js';
 import { peekWebBody, webBodyState } from '../http/web-request.js';
@@ -83,23 +82,27 @@ export class BodyReading {
   /**
    * Adds the peeked body to `request`: its parameters joined to the query's and, when the engine detects
    * attacks, its text. A body that failed to arrive adds nothing (the app sees the failure itself).
-   * Rejects when the body's content cannot be turned into parameters, and with a BodyBusyError (counted
-   * `busy`) when a brotli body finds the gate's queue full.
+   * Rejects when the body's content cannot be turned into parameters. Resolves true when a brotli body
+   * found the gate's queue full (counted `busy`): its inflated reading is then missing, the rest is added.
    */
-  async addTo(request: MoatHttpRequest, peeked: Promise<PeekedBody | null>, plan: BodyToRead, engine: FirewallEngine): Promise<void> {
+  async addTo(request: MoatHttpRequest, peeked: Promise<PeekedBody | null>, plan: BodyToRead, engine: FirewallEngine): Promise<boolean> {
     const sent = await peeked;
-    if (sent === null) return;
+    if (sent === null) return false;
     // Inflated as express.urlencoded() would; at most `limit` bytes come out, whatever went in.
     const coding = plan.coding;
     const counters = this.counters;
     let inflated: PeekedBody | null = null;
+    let busy = false;
     if (coding === 'br') {
       const inflating = brotliGate.run(() => inflateBody(sent, 'br', this.limit));
+      // A full queue skips only this reading: the request and its body as sent are still judged, so a
+      // flood of brotli bombs never opens a way past the other rules.
       if (inflating === null) {
         counters.bodiesUninspected.busy++;
-        throw new BodyBusyError();
+        busy = true;
+      } else {
+        inflated = await inflating;
       }
-      inflated = await inflating;
     } else if (coding !== 'identity' && coding !== 'other') {
       inflated = await inflateBody(sent, coding, this.limit);
     }
@@ -115,6 +118,7 @@ export class BodyReading {
     request.params = joinParams(request.params, params);
     // Attack detection reads the body field by field (attacks/request-attacks.ts), not the joined params.
     if (engine.rules?.attacks) request.body = attackBody(sent, inflated, plan);
+    return busy;
   }
 }
 
@@ -140,25 +144,36 @@ function attackBody(sent: PeekedBody, inflated: PeekedBody | null, plan: BodyToR
 
 const AMPERSAND = Buffer.from('&');
 
-/** The `&`-separated fields of `bytes` that are text: no control bytes (tab aside), valid UTF-8. */
+/**
+ * The `&`-separated fields of `bytes`, each up to its first byte that is not text (a control byte other
+ * than tab, DEL, or invalid UTF-8, where an ASCII prefix is kept). A parser that reads the stream as
+ * sent keeps such bytes in the value, so the text before them is what an injection there would be; the
+ * rest is compressed data, whose noise read whole looked like attacks to the detectors.
+ */
 function textFields(bytes: Buffer): Buffer {
   const kept: Buffer[] = [];
   let start = 0;
   for (let i = 0; i <= bytes.length; i++) {
     if (i < bytes.length && bytes[i] !== 0x26) continue;
-    const field = bytes.subarray(start, i);
-    if (field.length > 0 && isText(field)) kept.push(field, AMPERSAND);
+    const field = textPrefix(bytes.subarray(start, i));
+    if (field.length > 0) kept.push(field, AMPERSAND);
     start = i + 1;
   }
   return Buffer.concat(kept);
 }
 
-function isText(field: Buffer): boolean {
-  for (let i = 0; i < field.length; i++) {
-    const b = field[i]!;
-    if ((b < 0x20 && b !== 0x09) || b === 0x7f) return false;
+function textPrefix(field: Buffer): Buffer {
+  let end = 0;
+  while (end < field.length) {
+    const b = field[end]!;
+    if ((b < 0x20 && b !== 0x09) || b === 0x7f) break;
+    end++;
   }
-  return isUtf8(field);
+  const text = field.subarray(0, end);
+  if (isUtf8(text)) return text;
+  let ascii = 0;
+  while (ascii < text.length && text[ascii]! < 0x80) ascii++;
+  return text.subarray(0, ascii);
 }
 
 function parses(text: string): boolean {

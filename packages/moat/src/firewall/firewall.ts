@@ -277,14 +277,18 @@ export class Firewall {
   /** Judges once the body (read by BodyReading) has been added to the request's parameters. */
   private async checkWithBody(peeked: Promise<PeekedBody | null>, request: MoatHttpRequest, engine: FirewallEngine, plan: BodyToRead,
     raw?: IncomingMessage): Promise<Verdict> {
+    let busy: boolean;
     try {
-      await this.bodies.addTo(request, peeked, plan, engine);
+      busy = await this.bodies.addTo(request, peeked, plan, engine);
     } catch (error) {
-      // Not an engine fault: the body waited its turn in vain. Not judged all the same.
-      if (error instanceof BodyBusyError) return this.problems.notJudged(error, request);
       return this.cannotJudge(asError(error), request);
     }
-    return this.decide(engine, request, raw);
+    if (!busy) return this.decide(engine, request, raw);
+    // The inflated body waited its turn in vain (not an engine fault). Every other reading is judged; a
+    // request they let through goes on without that one (fail open) or gets 503 (failClosed).
+    this.problems.emit('engine', new BodyBusyError(), request);
+    const verdict = await this.decide(engine, request, raw);
+    return verdict !== null ? verdict : this.problems.unjudged();
   }
 
   /** `raw`: the Node request, when judging one (decision listeners get it: reporting tags it for its response status). */

@@ -35,12 +35,6 @@ export class Problems {
     return this.unjudged();
   }
 
-  /** A request left unjudged for want of capacity (a BodyBusyError): told and logged as `engine`, not counted as an engine error. */
-  notJudged(error: Error, request: MoatHttpRequest): BlockResponse | null {
-    this.emit('engine', error, request);
-    return this.unjudged();
-  }
-
   /** The answer when no engine judged the request: go on (fail open) or 503 (failClosed); counted. */
   unjudged(): BlockResponse | null {
     if (this.failClosed) {

@@ -1,7 +1,9 @@
 // A brotli body declaring a 16 MiB window is 14 bytes on the wire and ~40 ms of a libuv thread-pool
 // thread to inflate, whatever the read limit (the decoder fills the window before any output). A flood
-// of them must not take the whole pool: brotli inflations pass a gate of two at once, 64 waiting, and a
-// body that finds the queue full is not judged (fail open, or 503 with failClosed), counted and told.
+// of them must not take the whole pool: brotli inflations pass a gate of two at once, 64 waiting. A body
+// that finds the queue full goes without its inflated reading, counted and told; everything else about the
+// request is still judged, so a flood never opens a way past the other rules. When nothing else blocks, it
+// fails open (503 with failClosed).
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +18,7 @@ import { close, listen, rulesFile } from '../adapters-helpers.js';
 import { sendOpen as send } from './request-apps.js';
 
 const FORM = 'application/x-www-form-urlencoded';
-const rules = rulesFile({ block: { params: ['<script'] } });
+const rules = rulesFile({ block: { params: ['<script'], paths: ['/admin'] } });
 after(() => rules.cleanup());
 
 /** `q=<script>` then 16 MiB of `a`, at brotli's largest window: a few bytes that inflate to 16 MiB. */
@@ -109,7 +111,7 @@ test('forty brotli bombs at once: at most two decoders alive, every bomb judged 
   }
 });
 
-test('a brotli body that finds the queue full is not judged: it fails open (503 with failClosed), counted busy and told', async () => {
+test('a brotli body that finds the queue full goes without its inflated reading: the rest is judged, then it fails open (503 with failClosed), counted busy and told', async () => {
   const open = createFirewall({ rules: rules.path, logger: { error() {}, warn() {}, info() {} } });
   const closed = createFirewall({ rules: rules.path, failClosed: true, logger: { error() {}, warn() {}, info() {} } });
   const events: MoatErrorEvent[] = [];
@@ -128,9 +130,16 @@ test('a brotli body that finds the queue full is not judged: it fails open (503 
     assert.equal((await send(b.port, bombRequest)).status, 503, 'failClosed: 503');
     assert.equal(brotliGate.stats().refused, refusedBefore + 2);
     const stats = open.stats();
-    assert.deepEqual([stats.bodiesUninspected.busy, stats.failedOpen, stats.engineErrors, stats.bodiesInspected], [1, 1, 0, 0]);
+    assert.deepEqual([stats.bodiesUninspected.busy, stats.failedOpen, stats.engineErrors, stats.bodiesInspected], [1, 1, 0, 1]);
     assert.deepEqual([closed.stats().bodiesUninspected.busy, closed.stats().failedClosed], [1, 1]);
     assert.deepEqual(events.map((e) => [e.kind, e.code]), [['engine', 'MOAT_ERR_BODY_BUSY']]);
+    // The same bomb sent to a blocked path: the gate being full must not open the path rule (nor any other).
+    const toAdmin = { ...bombRequest, path: '/admin' };
+    assert.equal((await send(a.port, toAdmin)).status, 403, 'blocked path, fail open: still 403');
+    assert.equal((await send(b.port, toAdmin)).status, 403, 'blocked path, failClosed: 403, not 503');
+    const after = open.stats();
+    assert.deepEqual([after.bodiesUninspected.busy, after.failedOpen, after.blocked], [2, 1, 1]);
+    assert.deepEqual([closed.stats().bodiesUninspected.busy, closed.stats().failedClosed, closed.stats().blocked], [2, 1, 1]);
     // An uncompressed form and a gzip form do not pass the gate: still judged while it is full.
     const plain = { method: 'POST', path: '/form', headers: { 'content-type': FORM }, body: 'q=%3Cscript%3E' };
     assert.equal((await send(a.port, plain)).status, 403);

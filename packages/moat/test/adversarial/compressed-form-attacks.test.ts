@@ -1,8 +1,8 @@
 // A compressed form is judged inflated and as sent (apps on Bun, Deno, Fastify and Hono read it as sent).
 // As sent, its compressed data is binary noise: read as form fields it looked like attacks to the
-// detectors in 10 of the corpus's 2,354 benign inputs. Attack detection reads only the fields of the raw
-// stream that are text, so that noise adds no false positive, while text an attacker puts in the stream
-// (a gzip header's comment) is still examined. Real engine, real bodies through BodyReading.
+// detectors in 10 of the corpus's 2,354 benign inputs. Attack detection reads each field of the raw
+// stream only up to its first byte that is not text, so that noise adds no false positive, while text an
+// attacker puts in the stream (a gzip header's comment, bytes after the gzip member) is still examined. Real engine, real bodies through BodyReading.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -49,6 +49,16 @@ test('benign forms, compressed three ways: no block beyond what the same form un
       const commented = Buffer.concat([clean.subarray(0, 3), Buffer.from([clean[3]! | 0x10]), clean.subarray(4, 10),
         Buffer.from("&id=1' UNION SELECT password FROM users--&\0", 'latin1'), clean.subarray(10)]);
       assert.equal(await verdict(engine, bodies, commented, 'gzip'), 'attack-sqli');
+      // The same with no `&` to close the field: the app's value runs on into the header's NUL and the
+      // compressed data (`1' UNION …--\0<binary>`), and the text before the NUL is still the injection.
+      const unclosed = Buffer.concat([clean.subarray(0, 3), Buffer.from([clean[3]! | 0x10]), clean.subarray(4, 10),
+        Buffer.from("&id=1' UNION SELECT password FROM users--\0", 'latin1'), clean.subarray(10)]);
+      assert.equal(await verdict(engine, bodies, unclosed, 'gzip'), 'attack-sqli');
+      // After the gzip member: a field that ends in a control byte, and one with invalid UTF-8 after its text.
+      const trailing = Buffer.concat([gzipSync('a=b'), Buffer.from('&q=<script>alert(1)</script>\x01', 'latin1')]);
+      assert.equal(await verdict(engine, bodies, trailing, 'gzip'), 'attack-xss');
+      const invalid = Buffer.concat([gzipSync('a=b'), Buffer.from('&q=<script>alert(1)</script>\xff\xfe', 'latin1')]);
+      assert.equal(await verdict(engine, bodies, invalid, 'gzip'), 'attack-xss');
     } finally {
       engine.close();
     }
