@@ -164,6 +164,12 @@ test('body plans: compressed forms read, multipart and unknown codings named, JS
   assert.equal(bodyKind({ 'content-type': `text/plain, ${form}` }, false), 'form');
   assert.equal(bodyKind({ 'content-type': `text/plain; x="a, ${form}"` }, false), null);
   assert.equal(bodyKind({ 'content-type': 'text/plain, application/json' }, true), 'json');
+  // JSON first, with parameters: the form after it still wins (JSON inspection on or off), and a JSON
+  // charset Moat cannot decode does not keep the form from being read.
+  assert.equal(bodyKind({ 'content-type': `application/json;a=b, ${form}` }, true), 'form');
+  assert.equal(bodyKind({ 'content-type': `application/json;a=b, ${form}` }, false), 'form');
+  assert.equal(bodyKind({ 'content-type': 'application/json;a=b, text/plain' }, true), 'json');
+  assert.deepEqual(bodyToRead({ 'content-type': `application/json; charset=utf-32, ${form}` }, true), { kind: 'form', coding: 'identity', charset: 'utf-8' });
   assert.equal(bodyToRead({ 'content-type': 'multipart/form-data; boundary=x' }, false), 'multipart');
   assert.equal(bodyToRead({ 'content-type': 'application/json' }, false), null);
   assert.equal(bodyToRead({ 'content-type': 'text/plain' }, true), null);
@@ -296,7 +302,9 @@ test('recent values: a slot holds the last value put in it, confirmed by content
 test('a Web url built from a Host that is not one: the app\'s other readings, found with one scan', () => {
   assert.equal(isOddWebUrl('http://example.test:8080/login?x=1'), false);
   assert.equal(isOddWebUrl('http://[::1]:80/x'), false);
-  for (const url of ['http://a\\login?/', 'http://a?/login', 'http://a#/login', 'http://a@b/x', '/xx/login']) assert.equal(isOddWebUrl(url), true, url);
+  for (const url of ['http://a\\login?/', 'http://a?/login', 'http://a#/login', 'http://a@b/x', '/xx/login', 'http:///x/login']) assert.equal(isOddWebUrl(url), true, url);
+  // An empty authority (`Host: /x`): WHATWG and Hono read the path after the host they take from it.
+  assert.deepEqual(webUrlReadings('http:///x/login'), { paths: ['/login', '/login'], hosts: ['x'] });
   assert.deepEqual(webUrlReadings('http://a\\login?/'), { paths: ['/login', '/'], hosts: ['a'] }); // WHATWG; Hono
   assert.deepEqual(webUrlReadings('http://a?/login'), { paths: ['/', '/login'], hosts: ['a'] });
   assert.deepEqual(webUrlReadings('/xx/login'), { paths: ['/login'], hosts: [] }); // Bun's relative url: Hono's skip

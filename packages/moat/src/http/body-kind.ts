@@ -58,7 +58,9 @@ export function bodyKind(headers: IncomingHttpHeaders, json: boolean): BodyKind 
   const contentType = headers['content-type'];
   if (contentType === undefined) return null;
   const kind = kindOf(mediaType(contentType), json);
-  if (kind !== null || contentType.indexOf(',') < 0) return kind;
+  // A form wins at once; JSON first in a list does not (`application/json;a=b, application/x-www-form-urlencoded`
+  // is a form to Fetch's formData(), which takes the last type).
+  if (kind === 'form' || contentType.indexOf(',') < 0) return kind;
   let found: BodyKind | null = null;
   for (const each of mediaTypes(contentType)) {
     const other = kindOf(mediaType(each), json);

@@ -107,7 +107,9 @@ export function isOddWebUrl(url: string): boolean {
   if (start < 0) return true;
   for (let i = start; i < url.length; i++) {
     const c = url.charCodeAt(i);
-    if (c === SLASH) return false;
+    // An empty authority (`http:///x/login`, from `Host: /x` or an empty Host) is odd: WHATWG URL and
+    // Hono both read `/login` from it, where the target's own reading is `/x/login`.
+    if (c === SLASH) return i === start;
     if (!isHostChar(c)) return true;
   }
   return false;

@@ -146,7 +146,8 @@ export function webRuntimeConformance(name: string, command: RuntimeCommand, opt
   test(`${name}: a Host the runtime builds request.url from cannot route a request past the rate limit on /login`, async () => {
     // Deno: `http://` + Host + target (WHATWG reads `\` as `/`; Hono reads from the first `/` after `://`);
     // Bun: the bare target when the Host is not one (Hono then skips three characters).
-    for (const [host, target] of [['a\\login?', '/'], ['a?', '/login'], ['a#', '/login'], ['a b', '/xx/login']] as const) {
+    // An empty authority (`Host: /x` or an empty Host: `http:///x/login`) is read as `/login` by both.
+    for (const [host, target] of [['a\\login?', '/'], ['a?', '/login'], ['a#', '/login'], ['a b', '/xx/login'], ['/x', '/login'], ['', '/x/login']] as const) {
       const port = await start();
       const served: string[] = [];
       for (let i = 0; i < 4; i++) {
