@@ -156,20 +156,36 @@ describe('keyed rate limits in documents and files', () => {
 });
 
 describe('the limiter under attacker-chosen keys', () => {
-  test('one IP sending 1 000 000 distinct keys churns only its own counters: memory bounded, another client keeps its count', () => {
+  test('one IP sending 1 000 000 distinct keys is refused past its cap: memory bounded, another client keeps its count', () => {
     const s = new MemoryRateLimitStore({ maxBytes: 256 * 1024, maxKeysPerClient: 64 });
     // A victim behind another IP with its own key, 3 of 5 used.
     for (let i = 0; i < 3; i++) assert.equal(s.hit('api|k:victim', 5, W, T0, 'api|1'), 0);
-    for (let i = 0; i < 1_000_000; i++) s.hit(`api|k:attacker-${i}`, 5, W, T0 + 1, 'api|2');
+    let refused = 0;
+    for (let i = 0; i < 1_000_000; i++) if (s.hit(`api|k:attacker-${i}`, 5, W, T0 + 1, 'api|2') > 0) refused++;
     const st = s.stats();
     assert.ok(st.bytes <= 256 * 1024, `bytes ${st.bytes}`);
     assert.ok(st.keys <= 64 + 1, `keys ${st.keys}`);
-    assert.equal(st.clientCapEvictions, 1_000_000 - 64);
+    assert.equal(refused, 1_000_000 - 64);
+    assert.deepEqual([st.clientCapRefusals, st.clientCapEvictions], [1_000_000 - 64, 0], 'nothing live was dropped to make room');
     assert.equal(st.evictedLive, 0, 'the byte budget never had to drop a live counter');
     assert.equal(s.hit('api|k:victim', 5, W, T0 + 2, 'api|1'), 0);
     assert.equal(s.hit('api|k:victim', 5, W, T0 + 2, 'api|1'), 0);
     assert.ok(s.hit('api|k:victim', 5, W, T0 + 2, 'api|1') > 0, 'the victim\'s sixth is refused: its count survived');
     assert.throws(() => new MemoryRateLimitStore({ maxKeysPerClient: 0 }), /maxKeysPerClient/);
+  });
+
+  test('an IP that made a victim\'s counter itself cannot reset it by rotating keys; a window later its old keys make room', () => {
+    const s = new MemoryRateLimitStore({ maxKeysPerClient: 4 });
+    for (let i = 0; i < 3; i++) assert.equal(s.hit('login|k:victim', 5, W, T0 + i, 'login|attacker'), 0);
+    for (let i = 0; i < 100; i++) s.hit(`login|k:user${i}`, 5, W, T0 + 10 + i, 'login|attacker');
+    assert.equal(s.hit('login|k:victim', 5, W, T0 + 200, 'login|elsewhere'), 0);
+    assert.equal(s.hit('login|k:victim', 5, W, T0 + 201, 'login|elsewhere'), 0);
+    assert.ok(s.hit('login|k:victim', 5, W, T0 + 202, 'login|elsewhere') > 0, 'the three guesses still count: five in all');
+    // Refused with the wait until the IP's oldest counter (the victim's, last counted at T0 + 201) empties;
+    // once it has, it is dropped to make room (dropping it then loses nothing).
+    assert.equal(s.hit('login|k:another', 5, W, T0 + 300, 'login|attacker'), W - 99);
+    assert.equal(s.hit('login|k:another', 5, W, T0 + W + 205, 'login|attacker'), 0);
+    assert.deepEqual([s.stats().clientCapEvictions, s.stats().clientCapRefusals], [1, 98]);
   });
 
   test('per-IP counters are never capped by client, and dropped keyed counters leave no bookkeeping behind', () => {

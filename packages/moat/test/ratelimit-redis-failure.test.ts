@@ -100,6 +100,32 @@ test('Redis down without a cool-down: every request tries, fails at once (no off
   }
 });
 
+test('a client made with lazyConnect is connected by the store: the first request counts locally, the next ones in Redis', async () => {
+  const port = await closedPort();
+  const server = await redisServer(port);
+  const redis = new Redis(`redis://127.0.0.1:${port}`, { ...RATE_LIMIT_REDIS_OPTIONS, lazyConnect: true });
+  redis.on('error', () => {});
+  const s = store(redis, { cooldownMs: 0 });
+  const h = await app(s);
+  try {
+    assert.equal(redis.status, 'wait', 'ioredis connects a lazy client on its first command only');
+    assert.equal(await h.get('/login'), 200);
+    assert.deepEqual([s.stats().errors, s.stats().answered], [1, 0], 'not connected yet: counted in this process');
+    // Bounded, so a store that never connects fails here instead of hanging the suite (local Redis answers in ms).
+    const gaveUp = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the store never connected the lazy client')), 30_000).unref());
+    if ((redis.status as string) !== 'ready') await Promise.race([once(redis, 'ready'), gaveUp]);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push(await h.get('/login'));
+    assert.deepEqual(statuses, [200, 200, 200, 429], 'the limit of 3 counted in Redis (the local hit is not replayed there)');
+    assert.deepEqual([s.stats().answered, s.stats().errors], [4, 1]);
+  } finally {
+    await h.close();
+    redis.disconnect();
+    server.kill();
+    await once(server, 'exit');
+  }
+});
+
 test('Redis slow: the request is answered while Redis still holds the reply, counted as a timeout', async () => {
   const proxy = new HoldingProxy(redisTarget(fixture.server.url));
   const port = await proxy.listen();

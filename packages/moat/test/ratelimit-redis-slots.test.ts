@@ -1,7 +1,7 @@
 // The Redis store splits a request's hits by hash slot (a Redis Cluster refuses one script over keys of
 // two slots: CROSSSLOT) and bounds what one client IP can make Redis hold: per-IP hits are counted
-// before keyed ones, so an IP already refused makes no keyed counters, and each IP keeps at most
-// `maxKeysPerClient` keyed counters per rule. Real redis-server (standalone: the test scripts start no
+// before keyed ones, so an IP already refused makes no keyed counters, and each IP uses at most
+// `maxKeysPerClient` keyed counters per rule (past them its new keys are refused; nothing is deleted). Real redis-server (standalone: the test scripts start no
 // cluster), every script call's keys checked against the slot Redis Cluster would compute (CRC16).
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
@@ -99,16 +99,38 @@ test('an IP refused by a per-IP rule makes no keyed counters, however many keys 
   assert.equal(counters.length, 3, 'only the three requests the per-IP rule let through made a keyed counter');
 });
 
-test('keyed counters are capped per client IP and rule (maxKeysPerClient): its least recently used go', async () => {
+test('keyed counters are capped per client IP and rule (maxKeysPerClient): past the cap its new keys are refused, none deleted', async () => {
   const prefix = uniquePrefix();
   const store = new RedisRateLimitStore({ redis, prefix, clock: 'client', budgetMs: 5_000, logger: false, maxKeysPerClient: 5 });
-  for (let i = 0; i < 40; i++) await store.hitAll([keyed('api', `key${i}`, 100)], T0 + i);
+  const waits: number[] = [];
+  for (let i = 0; i < 40; i++) waits.push((await store.hitAll([keyed('api', `key${i}`, 100)], T0 + i)).waits[0]!);
+  assert.deepEqual(waits.slice(0, 5), [0, 0, 0, 0, 0]);
+  // Refused until the IP's oldest key (used at T0) leaves the window.
+  assert.deepEqual(waits.slice(5, 7), [W - 5, W - 6]);
   // Another IP's keyed counter is not touched by the rotator's cap.
   await store.hitAll([{ ...keyed('api', 'other', 100), ip: '198.51.100.1' }], T0 + 100);
   const counters = (await keysUnder(prefix)).filter((k) => k.includes('{k:'));
-  assert.deepEqual(counters, [...[35, 36, 37, 38, 39].map((i) => `${prefix}{k:key${i}}:api`), `${prefix}{k:other}:api`].sort());
+  assert.deepEqual(counters, [...[0, 1, 2, 3, 4].map((i) => `${prefix}{k:key${i}}:api`), `${prefix}{k:other}:api`].sort());
   assert.equal(await redis.zcard(store.indexKeyOf('api', IP)), 5);
+  // A key already in use is still counted at the cap; a window later the IP's old keys are forgotten.
+  assert.equal((await store.hitAll([keyed('api', 'key2', 100)], T0 + 200)).waits[0], 0);
+  assert.equal((await store.hitAll([keyed('api', 'late', 100)], T0 + W + 10)).waits[0], 0);
   assert.throws(() => new RedisRateLimitStore({ redis, maxKeysPerClient: 0 }), /maxKeysPerClient/);
+});
+
+test('rotating keys past the cap cannot reset a counter others share: a victim account\'s budget survives', async () => {
+  const prefix = uniquePrefix();
+  const store = new RedisRateLimitStore({ redis, prefix, clock: 'client', budgetMs: 5_000, logger: false, maxKeysPerClient: 5 });
+  const victim = keyed('login', 'victim', 5);
+  // Three guesses at the victim's account from the attacker's own address, then 1,000 other usernames.
+  for (let i = 0; i < 3; i++) assert.equal((await store.hitAll([victim], T0 + i)).waits[0], 0);
+  for (let i = 0; i < 1000; i++) await store.hitAll([keyed('login', `user${i}`, 5)], T0 + 10 + i);
+  assert.equal(await redis.zcard(store.keyOf(victim)), 3, 'the victim\'s counter still holds the three guesses');
+  // And from another address the account has two guesses left, not five.
+  const elsewhere = { ...victim, ip: '198.51.100.7' };
+  const more = [];
+  for (let i = 0; i < 3; i++) more.push((await store.hitAll([elsewhere], T0 + 2000 + i)).waits[0]! > 0);
+  assert.deepEqual(more, [false, false, true]);
 });
 
 test('over maxmemory the script is refused before it writes anything (#!lua: Redis checks at start)', async () => {

@@ -4,7 +4,8 @@
 // `<prefix>{<client>}:<rule>`, so hits are grouped by client: the client IP's per-IP hits in one call, each
 // keyed client (`k:<hash>`) in one of its own. The calls run in two rounds:
 //   1. the per-IP calls, which also record this request's keyed counters in the IP's per-rule indexes
-//      (the cap on keyed counters per IP lives in the IP's slot);
+//      (the cap on keyed counters per IP lives in the IP's slot); a keyed hit the cap refuses is decided
+//      there and never sent on;
 //   2. only when no per-IP hit refused the request: the keyed calls, in parallel.
 // So an IP already refused makes no keyed counters (a key rotator behind a per-IP limit cannot fill
 // Redis), and a keyed counter exists only after its IP indexed it.
@@ -25,6 +26,8 @@ export interface IndexEntry {
   /** The keyed counter's Redis key. */
   name: string;
   windowMs: number;
+  /** The keyed hit's place among the request's hits. */
+  hit: number;
 }
 
 /** One script call: hits of one client (one hash slot), in rule order, and the keyed counters to index. */
@@ -59,7 +62,7 @@ export function planCalls(hits: readonly RateLimitHit[], indexKeyOf: (rule: stri
       return;
     }
     callOf(keyed, hit.client).hits.push(i);
-    if (hit.ip !== undefined) callOf(perIp, hit.ip).index.push({ key: indexKeyOf(hit.rule, hit.ip), name: keyOf(hit), windowMs: hit.windowMs });
+    if (hit.ip !== undefined) callOf(perIp, hit.ip).index.push({ key: indexKeyOf(hit.rule, hit.ip), name: keyOf(hit), windowMs: hit.windowMs, hit: i });
   });
   return { perIp: [...perIp.values()], keyed: [...keyed.values()] };
 }

@@ -16,6 +16,8 @@ export interface RedisScriptClient {
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
   /** ioredis's connection state (`ready` when connected); when present and not `ready`, the store counts locally without asking. */
   readonly status?: string;
+  /** ioredis's connect(): the store calls it once for a client made with `lazyConnect` (status `wait`). */
+  connect?(): Promise<void>;
 }
 
 /**

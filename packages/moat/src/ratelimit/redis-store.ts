@@ -71,8 +71,9 @@ export interface RedisRateLimitStoreOptions {
   /** At most one recovery line per this interval, however often Redis comes and goes (default 60 s). */
   logIntervalMs?: number;
   /**
-   * Keyed counters (header, cookie, user) one client IP may make per rule (default 1024, as in process);
-   * beyond it the IP's least recently used one is deleted, so one address rotating keys cannot fill Redis.
+   * Keyed counters (header, cookie, user) one client IP may use per rule within its window (default 1024,
+   * as in process); a new key beyond them is refused until the IP's oldest leaves the window, so one
+   * address rotating keys cannot fill Redis, nor delete a counter other addresses share.
    */
   maxKeysPerClient?: number;
 }
@@ -117,6 +118,8 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
   private probing = false;
   /** Script calls sent and not yet settled (including those past their budget). */
   private pending = 0;
+  /** A lazyConnect client was told to connect (see hitAll). */
+  private connectAsked = false;
   private readonly maxKeysPerClient: number;
   /** Member names: unique per call across processes (random prefix), so a count can be taken back. */
   private readonly idPrefix = randomBytes(6).toString('base64url');
@@ -168,6 +171,13 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
     if (hits.length === 0) return { waits: [], fallback: null };
     const status = this.redis.status;
     if (status !== undefined && status !== 'ready') {
+      // `wait`: a client made with lazyConnect, which would connect on its first command; the store
+      // sends none while not ready, so it asks for the connection itself, once (a failure comes back
+      // as the client's error events and reconnects).
+      if (status === 'wait' && !this.connectAsked && typeof this.redis.connect === 'function') {
+        this.connectAsked = true;
+        this.redis.connect().catch(() => {});
+      }
       // Not connected (starting, reconnecting): a command would fail at once (no offline queue), so it
       // costs nothing to ask again next time. No cool-down: the first requests after start stay shared.
       this.counts.errors++;
@@ -242,14 +252,15 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
 
   /**
    * Counts the hits in Redis, one script call per hash slot (hit-groups.ts: per-IP calls first, keyed
-   * calls only if they did not refuse), and returns the waits in rule order. Counts taken back and
-   * trimmed keyed counters are removed afterwards, without waiting.
+   * calls only if they did not refuse), and returns the waits in rule order. A keyed hit whose IP is at
+   * its cap of keyed counters is refused by the per-IP call and sent no further. Counts taken back are
+   * removed afterwards, without waiting.
    */
   private async count(hits: readonly RateLimitHit[], now: number, request: { abandoned: boolean }): Promise<number[]> {
     const plan = planCalls(hits, (rule, ip) => this.indexKeyOf(rule, ip), (h) => this.keyOf(h));
     const waits: number[] = new Array<number>(hits.length).fill(NOT_EVALUATED);
     const members: string[] = new Array<string>(hits.length).fill('');
-    const evicted: string[] = [];
+    const capped = new Set<number>();
     const clock = this.serverClock ? -1 : now;
     const run = (call: ScriptCall) => {
       const id = `${this.idPrefix}${(this.nextId++).toString(36)}`;
@@ -261,26 +272,36 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
         args.push(entry.windowMs, entry.name);
       }
       return this.script(keys, args).then((reply) => {
-        const [callWaits, names] = parseReply(reply, call.hits.length);
+        const [callWaits, full] = parseReply(reply, call.hits.length, call.index.length);
         callWaits.forEach((w, k) => {
           waits[call.hits[k]!] = w;
           members[call.hits[k]!] = `${id}:${k + 1}`;
         });
-        evicted.push(...names);
-        return callWaits.some((w, k) => w > 0 && hits[call.hits[k]!]!.stop);
+        let refused = callWaits.some((w, k) => w > 0 && hits[call.hits[k]!]!.stop);
+        for (let f = 0; f < full.length; f += 2) {
+          const hit = call.index[full[f]! - 1]!.hit;
+          capped.add(hit);
+          waits[hit] = full[f + 1]!;
+          if (hits[hit]!.stop) refused = true;
+        }
+        return refused;
       });
     };
     const refusedPerIp = (await Promise.all(plan.perIp.map(run))).some(Boolean);
-    if (!refusedPerIp && !request.abandoned) await Promise.all(plan.keyed.map(run));
+    if (!refusedPerIp && !request.abandoned) {
+      const keyed = capped.size === 0 ? plan.keyed : plan.keyed
+        .map((call) => ({ ...call, hits: call.hits.filter((i) => !capped.has(i)) }))
+        .filter((call) => call.hits.length > 0);
+      await Promise.all(keyed.map(run));
+    }
     const outcome = decide(hits, waits);
-    for (const name of evicted) this.remove(name, '');
     for (const i of outcome.counted) this.remove(this.keyOf(hits[i]!), members[i]!);
     return outcome.waits;
   }
 
   /**
-   * Deletes a trimmed keyed counter ('' member) or takes one count back; a failure only leaves it to
-   * expire. Plain EVAL (the script is short): sent at once, so it runs before this connection's next command.
+   * Takes one count back; a failure only leaves it to expire. Plain EVAL (the script is short): sent at
+   * once, so it runs before this connection's next command.
    */
   private remove(key: string, member: string): void {
     this.pending++;
@@ -340,13 +361,19 @@ export class RedisRateLimitStore implements SharedRateLimitStore {
   }
 }
 
-function parseReply(reply: unknown, max: number): [number[], string[]] {
-  const [waits, evicted] = Array.isArray(reply) ? reply as unknown[] : [];
-  if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(waits) || waits.length > max || waits.some((w) => typeof w !== 'number' || !(w >= 0))
-    || !Array.isArray(evicted) || evicted.some((n) => typeof n !== 'string')) {
+/**
+ * The script's reply: at most `max` waits, and (place, wait) pairs of the index entries its cap refused,
+ * each place within 1…`entries`. Anything else is an error, never a decision.
+ */
+function parseReply(reply: unknown, max: number, entries: number): [number[], number[]] {
+  const [waits, full] = Array.isArray(reply) ? reply as unknown[] : [];
+  const isWait = (w: unknown) => typeof w === 'number' && w >= 0;
+  if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(waits) || waits.length > max || !waits.every(isWait)
+    || !Array.isArray(full) || full.length % 2 !== 0
+    || !full.every((v, k) => (k % 2 === 0 ? Number.isInteger(v) && (v as number) >= 1 && (v as number) <= entries : isWait(v) && (v as number) > 0))) {
     throw new MoatError('MOAT_ERR_RATE_LIMIT_STORE', `unexpected reply from the rate-limit script: ${JSON.stringify(reply)?.slice(0, 100)}`);
   }
-  return [waits as number[], evicted as string[]];
+  return [waits as number[], full as number[]];
 }
 
 function positive(value: number | undefined, fallback: number, name: string, zeroOk = false): number {

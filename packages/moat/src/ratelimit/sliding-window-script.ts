@@ -15,8 +15,11 @@
 //
 // Keyed counters (KEYS after the first ARGV[3]) are capped per client IP: when no hit of this call
 // refused, each index key (a sorted set in the IP's slot, one per keyed rule) records the keyed counter
-// this request is about to use, by last use, and is trimmed to ARGV[4] names; the trimmed names come back
-// for the caller to delete (they live in other slots, which one script may not touch in a cluster).
+// this request is about to use, by last use; names this IP last used a window ago leave it. An IP that
+// already uses ARGV[4] others gets no new one: the script answers that entry's place and the wait until
+// the IP's oldest name leaves, and the caller refuses that hit without making the counter. Nothing is
+// ever deleted to make room: a keyed counter is shared by every IP that sends its key, so deleting one
+// would hand a victim account's budget back to whoever rotated keys past the cap.
 //
 // `#!lua` (Redis 7.0+): a script with a shebang may write, so Redis refuses it *before* it runs when over
 // `maxmemory` (without it the script would be stopped at its first write past the limit, halfway through).
@@ -63,21 +66,25 @@ for i = 1, n do
     break
   end
 end
-local evicted = {}
+local capped = {}
 if not refused then
   for j = n + 1, #KEYS do
     local index = KEYS[j]
     local a = n * 3 + 5 + (j - n - 1) * 2
-    redis.call('ZADD', index, now, ARGV[a + 1])
-    redis.call('PEXPIRE', index, tonumber(ARGV[a]))
-    local over = redis.call('ZCARD', index) - cap
-    if over > 0 then
-      for _, name in ipairs(redis.call('ZRANGE', index, 0, over - 1)) do evicted[#evicted + 1] = name end
-      redis.call('ZREMRANGEBYRANK', index, 0, over - 1)
+    local win = tonumber(ARGV[a])
+    local name = ARGV[a + 1]
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', now - win)
+    if redis.call('ZSCORE', index, name) or redis.call('ZCARD', index) < cap then
+      redis.call('ZADD', index, now, name)
+      redis.call('PEXPIRE', index, win)
+    else
+      local oldest = redis.call('ZRANGE', index, 0, 0, 'WITHSCORES')
+      capped[#capped + 1] = j - n
+      capped[#capped + 1] = math.max(1, tonumber(oldest[2]) + win - now)
     end
   end
 end
-return {waits, evicted}
+return {waits, capped}
 `;
 
 export const SLIDING_WINDOW_SHA1 = sha1(SLIDING_WINDOW_SCRIPT);
@@ -93,13 +100,10 @@ function sha1(script: string): string {
   return createHash('sha1').update(script).digest('hex');
 }
 
-/**
- * Per key: ARGV[i] '' deletes KEYS[i] (a trimmed keyed counter), otherwise removes that member (a count
- * taken back). It only frees memory, so it may run over `maxmemory` (allow-oom).
- */
+/** Per key: removes member ARGV[i] of KEYS[i] (a count taken back). It only frees memory, so it may run over `maxmemory` (allow-oom). */
 export const REMOVE_SCRIPT = `#!lua flags=allow-oom
 for i = 1, #KEYS do
-  if ARGV[i] == '' then redis.call('DEL', KEYS[i]) else redis.call('ZREM', KEYS[i], ARGV[i]) end
+  redis.call('ZREM', KEYS[i], ARGV[i])
 end
 return #KEYS
 `;
