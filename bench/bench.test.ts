@@ -12,6 +12,7 @@ import { alternatingFigures, blockIsOn, type AlternatingBlock } from './lib/alte
 import { classifiedQueries, syntheticRanges, withSingles } from './lib/synthetic.js';
 import { parseSmapsRollup } from './memory-bench.js';
 import { PARTS, type BenchResults, type PartName, type PartResults } from './report.js';
+import { targetRows } from './targets.js';
 import { parseIp } from '../packages/moat/src/ip/address.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -60,6 +61,21 @@ test('alternating blocks are paired off with on, in either order, within one pro
 test('smaps_rollup figures are read and summed', () => {
   const text = 'Rss:  1000 kB\nPss:  600 kB\nShared_Clean:  300 kB\nShared_Dirty:  10 kB\nPrivate_Clean:  90 kB\nPrivate_Dirty:  600 kB\n';
   assert.deepEqual(parseSmapsRollup(text), { rss: 1000, pss: 600, shared: 310, private: 690 });
+});
+
+test('targets: each measured target beside its figure, met or not by its own bound; parts that did not run add none', () => {
+  const parts = Object.fromEntries(PARTS.map((k) => [k, { status: 'not run', reason: 'test' }])) as BenchResults['parts'];
+  const figures = (change: number) => ({ reqPerSecond: 1, reqRounds: [], p99: 0, cpuUs: 1, cpuRounds: [], mainCpuUs: null,
+    vsBare: { change: { median: change, spread: [change, change] }, cpuAddedUs: { median: 0, spread: [0, 0] }, cpuChange: { median: 0, spread: [0, 0] }, mainCpuAddedUs: null } });
+  const servers = { rows: [{ server: 'node:http', variants: { moat: figures(-0.049), reporting: figures(-0.081), zen: figures(-0.4) } }] };
+  (parts as Record<string, unknown>).servers = { status: 'ok', seconds: 1, result: servers };
+  (parts as Record<string, unknown>).attacksZen = { status: 'ok', seconds: 1, result: {
+    rows: [{ category: 'xss', endpoint: '/echo', sent: 10, served: 10, zenBlocked: null, moatBlocked: 9 }], benign: { sent: 5, zenBlocked: 0, moatBlocked: 1 }, zenProtecting: true, notes: [],
+  } };
+  const rows = targetRows({ date: '', quick: true, machine: {}, rerun: '', totalSeconds: 0, parts });
+  assert.deepEqual(rows.map((r) => [r.issue, r.met]), [[15, true], [15, false], [15, true], [20, true], [20, false]]);
+  assert.match(rows[1]!.target, /node:http, reporting every decision, separate processes: req\/s ≥ −8\.0 %/);
+  assert.equal(rows[4]!.measured, 'Moat 1, Zen 0 of 5', 'one false positive against none: not met');
 });
 
 test('charts are well-formed SVG with escaped labels', () => {

@@ -16,6 +16,7 @@ import type { AttacksZenResult } from './attacks-zen.js';
 import type { BotsBenchRow } from './bots-bench.js';
 import type { SyncBenchResult } from './sync-bench.js';
 import type { BanLatencyResult } from './ban-latency-bench.js';
+import { targetsTable } from './targets.js';
 
 export const PARTS = ['engine', 'data', 'lookup', 'servers', 'web', 'attacks', 'attacksZen', 'bots', 'memory', 'sync', 'bans', 'swap', 'hub', 'scale'] as const;
 export type PartName = (typeof PARTS)[number];
@@ -460,6 +461,8 @@ export function fullReport(r: BenchResults, charts: Chart[], chartFile: (c: Char
     headlineTable(r),
   ];
   for (const c of charts) lines.push(`![${c.title}](${chartFile(c)})`, '');
+  const targets = targetsTable(r);
+  if (targets !== '') lines.push('## Targets', '', "The open issues' measurable targets and this run's figures (bench/targets.ts).", '', targets);
   lines.push('## Parts', '', '| part | status | seconds |', '|---|---|---:|');
   for (const k of PARTS) {
     const p = r.parts[k];
