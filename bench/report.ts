@@ -17,6 +17,7 @@ import type { BotsBenchRow } from './bots-bench.js';
 import type { SyncBenchResult } from './sync-bench.js';
 import type { BanLatencyResult } from './ban-latency-bench.js';
 import { targetsTable } from './targets.js';
+import { partResult as ok, signedPercent as pct } from './lib/part-results.js';
 
 export const PARTS = ['engine', 'data', 'lookup', 'servers', 'web', 'attacks', 'attacksZen', 'bots', 'memory', 'sync', 'bans', 'swap', 'hub', 'scale'] as const;
 export type PartName = (typeof PARTS)[number];
@@ -67,18 +68,12 @@ export interface Chart {
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 const signedMib = (kib: number) => `${kib >= 0 ? '+' : '−'}${mib(Math.abs(kib))}`;
 const x = (r: number) => (r >= 10 ? `${r.toFixed(0)}×` : `${r.toFixed(1)}×`);
-const pct = (f: number) => `${f >= 0 ? '+' : '−'}${Math.abs(f * 100).toFixed(1)} %`;
 const n = (v: number) => v.toLocaleString('en-US');
 const us = (v: number) => `${v.toFixed(1)} µs`;
 const signedUs = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)} µs`;
 const missText = (m?: MissCount) => m === undefined ? '' :
   `${n(m.missed)} of ${n(m.expectedHits)} (${((m.missed / Math.max(1, m.expectedHits)) * 100).toFixed(1)} %)${
     Object.keys(m.missedByKind).length ? `: ${Object.entries(m.missedByKind).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}${m.falseHits ? `; ${m.falseHits} false hits` : ''}`;
-
-function ok<K extends PartName>(r: BenchResults, k: K): PartResults[K] | undefined {
-  const p = r.parts[k] as PartOutcome<K>;
-  return p.status === 'ok' ? p.result : undefined;
-}
 
 /** The table for the README: each claim as a ratio against the baseline measured in the same run. */
 export function headlineTable(r: BenchResults): string {

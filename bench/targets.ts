@@ -4,7 +4,8 @@
  * collecting figures from five sections. Pure: results in, markdown out. A target whose part did not
  * run is left out, never shown as met.
  */
-import type { BenchResults, PartName, PartResults } from './report.js';
+import type { BenchResults, PartResults } from './report.js';
+import { partResult as ok, signedPercent as pct } from './lib/part-results.js';
 import type { ServerKind, VariantFigures } from './server-bench.js';
 import type { AlternatingFigures } from './lib/alternating-blocks.js';
 import { fmtNs } from './lib/measure.js';
@@ -29,13 +30,7 @@ interface TargetRow {
   met: boolean;
 }
 
-const pct = (f: number) => `${f >= 0 ? '+' : '−'}${Math.abs(f * 100).toFixed(1)} %`;
 const kib = (k: number) => `${k >= 0 ? '+' : '−'}${(Math.abs(k) / 1024).toFixed(1)} MiB`;
-
-function ok<K extends PartName>(r: BenchResults, k: K): PartResults[K] | undefined {
-  const p = r.parts[k];
-  return p.status === 'ok' ? (p.result as PartResults[K]) : undefined;
-}
 
 /** A req/s change with its quartiles, from separate processes. */
 function separate(f: VariantFigures | undefined): { change: number; text: string } | null {
