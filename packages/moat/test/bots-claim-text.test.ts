@@ -29,3 +29,13 @@ test('a long non-ASCII value folds only its first characters; the rest is lower-
   const latin = claimText('x' + '\xe9'.repeat(16_000));
   assert.ok(latin.length <= 2 * FOLDED_CHARACTERS + 16_001, `claim text of ${latin.length} characters`);
 });
+
+test('past the folded part, invisible characters and look-alikes still fold: a cut through "e\u0301" or a zero-width space hides no claim', () => {
+  // The 256th character is the "e" of "Googl" + "e\u0301bot": the cut parts it from its combining mark.
+  const before = 'x'.repeat(FOLDED_CHARACTERS - 'Googl'.length - 1 - 2) + '\u00e9 ';
+  for (const disguise of ['Googl' + 'e\u0301bot/2.1', 'Googl' + 'e\u0301' + ' Goo\u200Bglebot/2.1', 'Googl' + 'e\u0301 G\u043Eoglebot/2.1']) {
+    const value = asReceived(before + disguise);
+    assert.equal([...value].length > FOLDED_CHARACTERS, true);
+    assert.match(claimText(value), /googlebot\/2\.1/, JSON.stringify(disguise));
+  }
+});

@@ -53,8 +53,14 @@ function unusualClaimText(userAgent: string): string {
     }
   }
   if (text.length <= FOLDED_CHARACTERS) return fold(text);
-  // A surrogate pair the cut splits is joined again, unfolded (folding leaves a lone half as it is).
-  return fold(text.slice(0, FOLDED_CHARACTERS)) + text.slice(FOLDED_CHARACTERS).toLowerCase();
+  // A surrogate pair the cut splits is joined again, unfolded (folding leaves a lone half as it is). The
+  // rest still loses its invisible characters and look-alikes, which are linear and never expand: a
+  // combining mark the cut parts from its letter, or a zero-width space further on, hides nothing.
+  return fold(text.slice(0, FOLDED_CHARACTERS)) + foldWithoutNormalizing(text.slice(FOLDED_CHARACTERS));
+}
+
+function foldWithoutNormalizing(text: string): string {
+  return text.replace(INVISIBLE, '').toLowerCase().replace(LOOK_ALIKE, (c) => LOOK_ALIKES[c] ?? c);
 }
 
 function fold(text: string): string {
