@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { writeRulesFile } from '../src/format/write-rules.js';
-import { parseRulesDocument } from '../src/rules/document.js';
+import { parseRulesSource } from '../src/rules/document.js';
 
 /** Writes a rules document to a real rules file in a fresh temp dir; returns its path and a cleanup. */
 export function rulesFile(document: object): { path: string; dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'moat-test-'));
   const path = join(dir, 'rules.moat');
-  writeRulesFile(parseRulesDocument(JSON.stringify(document)), path);
+  const { rules, attacks } = parseRulesSource(JSON.stringify(document));
+  writeRulesFile(rules, path, attacks === null ? {} : { attacks });
   return { path, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

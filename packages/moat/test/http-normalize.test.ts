@@ -82,8 +82,12 @@ test('host: lower case, no port, no trailing dot', () => {
 
 test('request target: origin form, absolute form, query and fragment', () => {
   assert.deepEqual(splitTarget('/a/b?x=1&y=2'), { path: '/a/b', query: 'x=1&y=2', authority: null });
-  assert.deepEqual(splitTarget('/a#frag?no'), { path: '/a', query: '', authority: null });
-  assert.deepEqual(splitTarget('/a?q=1#frag'), { path: '/a', query: 'q=1', authority: null });
+  // After a `#` (never sent by browsers), every reader's query: Fastify's find-my-way reads from the
+  // first `?` or `#` to the end (`f?no`, and `q=1#frag`), Hono before 2026 from the first `?` (`no`).
+  assert.deepEqual(splitTarget('/a#frag?no'), { path: '/a', query: 'frag?no&no', authority: null });
+  assert.deepEqual(splitTarget('/a?q=1#frag'), { path: '/a', query: 'q=1&q=1#frag', authority: null });
+  assert.deepEqual(splitTarget('/a#q=1'), { path: '/a', query: 'q=1', authority: null });
+  assert.deepEqual(splitTarget('http://h/a#x?q=1'), { path: '/a', query: 'x?q=1&q=1', authority: 'h' });
   assert.deepEqual(splitTarget('http://Evil.example:81/wp-admin?a=1'), { path: '/wp-admin', query: 'a=1', authority: 'Evil.example:81' });
   assert.deepEqual(splitTarget('https://user:pw@host.example'), { path: '/', query: '', authority: 'host.example' });
   assert.deepEqual(splitTarget('*'), { path: '*', query: '', authority: null });
@@ -309,4 +313,6 @@ test('a Web url built from a Host that is not one: the app\'s other readings, fo
   assert.deepEqual(webUrlReadings('http://a?/login'), { paths: ['/', '/login'], hosts: ['a'] });
   assert.deepEqual(webUrlReadings('/xx/login'), { paths: ['/login'], hosts: [] }); // Bun's relative url: Hono's skip
   assert.deepEqual(webUrlReadings('http://admin.example.com\\y?/x').hosts, ['admin.example.com']);
+  // With a `#` as well: Hono before 2026 routed on the text up to `?`, so `/x#/../admin` is a reading too.
+  assert.deepEqual(webUrlReadings('http://a?/x#/../admin?q'), { paths: ['/', '/x', '/x#/../admin'], hosts: ['a'] });
 });

@@ -9,7 +9,7 @@
  * detectAttack() looks through any further encoding layers itself.
  */
 import { percentDecode } from '../http/percent-decode.js';
-import { splitTarget } from '../http/request-target.js';
+import { pathStartOf, pathUpToQuery, splitTarget } from '../http/request-target.js';
 import type { AttackExclusion, AttackSettings } from '../rules/attack-settings.js';
 import { FormValueDecoder } from './decode/form-value.js';
 import { detectAttack, neededFeatures } from './detect-attack.js';
@@ -177,18 +177,19 @@ export class RequestAttackScan implements RequestAttacks {
     let query = url;
     let queryFrom = 0;
     let queryTo = 0;
-    if (url.charCodeAt(0) === 0x2f) {
+    if (url.charCodeAt(0) === 0x2f && url.indexOf('#') < 0) {
+      // The common target: relative, without a `#` (browsers never send one).
       const q = url.indexOf('?');
-      const hash = q < 0 ? -1 : url.indexOf('#', q);
       rawPath = q < 0 ? url : url.slice(0, q);
       if (q >= 0) {
         queryFrom = q + 1;
-        queryTo = hash < 0 ? url.length : hash;
+        queryTo = url.length;
       }
     } else {
-      // Absolute form (`http://host/x`, and every Web Request's url): the scheme and host are not input to judge.
+      // Absolute form (`http://host/x`, and every Web Request's url), where the scheme and host are not
+      // input to judge, or a `#`: every reader's query (splitTarget) and the path up to `?`, `#` and all.
       const target = splitTarget(url);
-      rawPath = target.path;
+      rawPath = pathUpToQuery(url, pathStartOf(url));
       query = target.query;
       queryTo = query.length;
     }

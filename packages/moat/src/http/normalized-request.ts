@@ -8,7 +8,7 @@ import { RecentValues } from '../text/recent-values.js';
 import type { ClientIpResolver, IpSource } from './client-address.js';
 import { decodeParams } from './request-params.js';
 import { normalizePath, pathForms } from './request-path.js';
-import { isOddWebUrl, normalizeHost, splitTarget, webUrlReadings } from './request-target.js';
+import { isOddWebUrl, normalizeHost, pathStartOf, pathUpToQuery, splitTarget, webUrlReadings } from './request-target.js';
 
 export interface MoatHttpRequest extends MoatRequest {
   ip: string;
@@ -50,14 +50,26 @@ interface NormalizedTarget {
 function normalizeTarget(url: string): NormalizedTarget {
   const target = splitTarget(url);
   const path = normalizePath(target.path);
+  let forms = pathForms(target.path, path);
+  // A `#` (never sent by browsers): Hono releases before 2026 routed on the path up to `?`, `#` included,
+  // on every runtime, @hono/node-server too, so `/x#/../admin` is judged as `/admin` as well.
+  if (url.indexOf('#') >= 0) forms = withPathUpToQuery(url, path, forms);
   return {
     host: target.authority === null ? null : normalizeHost(target.authority),
     path,
-    pathForms: pathForms(target.path, path),
+    pathForms: forms,
     query: target.query,
     params: null,
     urlHosts: undefined,
   };
+}
+
+function withPathUpToQuery(url: string, path: string, forms: readonly string[] | undefined): readonly string[] | undefined {
+  const raw = pathUpToQuery(url, pathStartOf(url));
+  const longer = normalizePath(raw);
+  const all = forms === undefined ? [] : [...forms];
+  for (const form of [longer, ...(pathForms(raw, longer) ?? [])]) if (form !== path && !all.includes(form)) all.push(form);
+  return all.length > 0 ? all : undefined;
 }
 
 /**

@@ -39,33 +39,68 @@ function afterScheme(url: string): number {
   return colon + 3;
 }
 
+/** Where the path of a target starts: 0, or the end of an absolute form's authority. */
+export function pathStartOf(url: string): number {
+  if (url.length === 0 || url.charCodeAt(0) === SLASH) return 0;
+  const start = afterScheme(url);
+  if (start < 0) return 0;
+  let end = start;
+  while (end < url.length) {
+    const c = url.charCodeAt(end);
+    if (c === SLASH || c === QUESTION || c === HASH) break;
+    end++;
+  }
+  return end;
+}
+
 export function splitTarget(url: string): RequestTarget {
   let authority: string | null = null;
-  let pathStart = 0;
-  if (url.length > 0 && url.charCodeAt(0) !== SLASH) {
+  const pathStart = pathStartOf(url);
+  if (pathStart > 0) {
     const start = afterScheme(url);
-    if (start > 0) {
-      let end = start;
-      while (end < url.length) {
-        const c = url.charCodeAt(end);
-        if (c === SLASH || c === QUESTION || c === HASH) break;
-        end++;
-      }
-      // userinfo@ is not part of the host.
-      const at = url.lastIndexOf('@', end - 1);
-      authority = url.slice(at >= start ? at + 1 : start, end);
-      pathStart = end;
-    }
+    // userinfo@ is not part of the host.
+    const at = url.lastIndexOf('@', pathStart - 1);
+    authority = url.slice(at >= start ? at + 1 : start, pathStart);
   }
   const pathEnd = endOfPath(url, pathStart);
   let path = pathStart === 0 && pathEnd === url.length ? url : url.slice(pathStart, pathEnd);
   if (path === '' && authority !== null) path = '/';
   let query = '';
-  if (pathEnd < url.length && url.charCodeAt(pathEnd) === QUESTION) {
-    const hash = url.indexOf('#', pathEnd + 1);
-    query = url.slice(pathEnd + 1, hash < 0 ? url.length : hash);
+  if (pathEnd < url.length) {
+    const hash = url.charCodeAt(pathEnd) === HASH ? pathEnd : url.indexOf('#', pathEnd + 1);
+    if (hash < 0) query = url.slice(pathEnd + 1);
+    else query = queryReadings(url, pathEnd, hash);
   }
   return { path, query, authority };
+}
+
+/**
+ * The query of a target holding a `#` (browsers never send one, so this is rare), as every reader
+ * takes it, joined with `&` so parameter rules and attack detection judge each: WHATWG URL, Express
+ * and Hono read from `?` to `#`; find-my-way (Fastify) from the first `?` or `#` to the end
+ * (`/x#q=1` has query `q=1`); Hono releases before 2026 from the first `?` to
+ * the end. `pathEnd` is the first
+ * `?` or `#` after the path's start, `hash` the first `#`.
+ */
+function queryReadings(url: string, pathEnd: number, hash: number): string {
+  const question = url.indexOf('?', pathEnd);
+  const readings: string[] = [];
+  const add = (reading: string) => {
+    if (reading !== '' && !readings.includes(reading)) readings.push(reading);
+  };
+  if (question >= 0 && question < hash) add(url.slice(question + 1, hash));
+  add(url.slice(pathEnd + 1));
+  if (question >= 0) add(url.slice(question + 1));
+  return readings.join('&');
+}
+
+/**
+ * The raw path as the most generous reader takes it: up to the first `?`, a `#` and what follows it
+ * included (Hono releases before 2026 route on `/x#/../y`). `pathStart` is where the path begins.
+ */
+export function pathUpToQuery(url: string, pathStart: number): string {
+  const question = url.indexOf('?', pathStart);
+  return pathStart === 0 && question < 0 ? url : url.slice(pathStart, question < 0 ? url.length : question);
 }
 
 // The host rules see: lower case, without port and without the trailing dot of a fully qualified name
@@ -131,8 +166,14 @@ export function webUrlReadings(url: string): WebUrlReadings {
   } catch {
     // Not a URL (a relative one, or a Host WHATWG refuses): the app's `new URL()` throws as well.
   }
-  // Hono's getPath(): from the first `/` at or after the index of the first `:` plus four.
+  // Hono's getPath(): from the first `/` at or after the index of the first `:` plus four, to the first
+  // `?` or `#`; before 2026, to the first `?`.
   const start = url.indexOf('/', url.indexOf(':') + 4);
-  if (start >= 0) paths.push(url.slice(start, endOfPath(url, start)));
+  if (start >= 0) {
+    const path = url.slice(start, endOfPath(url, start));
+    paths.push(path);
+    const older = pathUpToQuery(url, start);
+    if (older !== path) paths.push(older);
+  }
   return { paths, hosts };
 }

@@ -118,6 +118,10 @@ const ATTACKS: Attack[] = [
   { name: 'SQL comments for spaces UNION/**/SELECT', category: 'sqli', where: 'query.id', path: '/item?id=1%27/**/UNION/**/SELECT/**/password/**/FROM/**/users--' },
   { name: 'tab for space and quote-glued OR x\'OR\'1\'=\'1', category: 'sqli', where: 'query.name', path: "/search?name=x'OR'1'='1" },
   { name: 'SSRF to 127.1 short loopback', category: 'ssrf', where: 'query.url', path: '/fetch?url=http://127.1:8080/admin' },
+  // Browsers never send a `#`, but a client can, and Fastify reads the query from it: `q` is `x' OR 1=1--`
+  // (judged as part of the raw path, which runs to the first `?`).
+  { name: 'SQL injection in a query that starts at #', category: 'sqli', where: 'path', path: "/search#q=x'%20OR%201=1--" },
+  { name: 'XSS in a value that runs past # (Fastify reads `1#<svg onload…>`)', category: 'xss', where: 'query.a', path: '/search?a=1#%3Csvg%20onload=alert(1)%3E' },
 ];
 
 const BENIGN: { name: string; method?: string; path: string; headers?: Record<string, string>; body?: string }[] = [

@@ -73,6 +73,7 @@ function fastifyApp(options: FastifyServerOptions): Start {
     app.post('/form', async (request) => request.body ?? null);
     app.get('/feed', async () => 'feed:ok');
     app.get('/host', async (request) => `host:${request.hostname}`);
+    app.get('/query', async (request) => `query:${JSON.stringify(request.query)}`);
     app.get('/:page', async (request) => `page:${(request.params as { page: string }).page}`);
     app.get('/*', async (request) => `star:${(request.params as Record<string, string>)['*']}`);
     await app.listen({ port: 0, host: '127.0.0.1' });

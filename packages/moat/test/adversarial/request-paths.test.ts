@@ -109,3 +109,11 @@ test('GET /api/.. counts toward an /api/* rate limit on Express, whose app.use(\
   assert.equal((await send(port, { path: '/api/..' })).status, 200);
   assert.equal((await send(port, { path: '/api/..' })).status, 429);
 });
+
+test('a query after `#`, which Fastify reads (from the first `?` or `#` to the end), is judged by parameter rules', async () => {
+  const t = await target({ block: { params: ['<script', 'token=leaked'] } }, ['fastify']);
+  for (const [path, served] of [['/query#q=%3Cscript%3E', 'query:{"q":"<script>"}'], ['/query?a=1#token=leaked', 'query:{"a":"1#token=leaked"}']]) {
+    await servedThenBlocked('fastify', t.apps.fastify, path!, served!);
+  }
+  assert.equal((await send(t.apps.fastify.guarded, { path: '/query?a=1#top' })).status, 200);
+});

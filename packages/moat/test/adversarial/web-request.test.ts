@@ -76,3 +76,13 @@ test('GET /%77p-admin, //wp-admin and /x/..%2fwp-admin are blocked by a /wp-admi
   assert.equal((await send(port, { path: '/wp-adminx-not' })).status, 403, 'a substring rule, as in Wafris');
   assert.equal((await send(port, { path: '/blog' })).body, 'app:/blog');
 });
+
+test('a query or a path after `#`, which Hono releases before 2026 read, is judged on a fetch handler', async () => {
+  const port = await guarded({ block: { paths: ['/admin'] }, attacks: { sqli: 'block' } });
+  // Hono read the query from the first `?` to the end and routed on the path up to `?`, `#` included.
+  assert.equal((await send(port, { path: "/posts/1#x?sort=1'%20OR%20'1'='1" })).status, 403, 'query after #');
+  assert.equal((await send(port, { path: '/posts#/../admin' })).status, 403, 'path read up to ?');
+  const ok = await send(port, { path: '/posts/1#intro' });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body, 'app:/posts/1');
+});
