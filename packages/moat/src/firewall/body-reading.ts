@@ -122,8 +122,8 @@ export class BodyReading {
   }
 }
 
-/** The body for attack detection: a form's readings joined by `&` (each field stays whole); for JSON, the reading that parses. */
-function attackBody(sent: PeekedBody, inflated: PeekedBody | null, plan: BodyToRead): MoatHttpRequest['body'] {
+/** The body for attack detection: a form's readings joined by `&` (each field stays whole); for JSON, the readings that parse. */
+export function attackBody(sent: PeekedBody, inflated: PeekedBody | null, plan: BodyToRead): MoatHttpRequest['body'] {
   if (plan.kind === 'form') {
     if (inflated === null || inflated.bytes.length === 0) return { kind: 'form', text: sent.bytes.toString('latin1'), bytes: sent.bytes };
     // The stream as sent, for apps that read it raw: only its fields that are text (a gzip header's name or
@@ -135,10 +135,14 @@ function attackBody(sent: PeekedBody, inflated: PeekedBody | null, plan: BodyToR
   const text = bodyText(sent.bytes, plan.charset);
   if (inflated === null) return { kind: 'json', text };
   const inflatedText = bodyText(inflated.bytes, plan.charset);
-  // A compressed stream cannot also be a JSON document (it would have to start like one): the reading
-  // that parses is the one an app acts on; when neither does, both are judged as one text.
-  if (parses(inflatedText)) return { kind: 'json', text: inflatedText };
-  if (parses(text)) return { kind: 'json', text };
+  // The reading that parses is the one an app acts on; when neither does, both are judged as one text.
+  // Both can parse: Moat inflates a cut stream as far as it goes, and a brotli stream of uncompressed
+  // blocks can open with `\t"` and keep its headers inside a JSON string. Both are then judged, as one array.
+  const inflatedParses = parses(inflatedText);
+  const sentParses = parses(text);
+  if (inflatedParses && sentParses) return { kind: 'json', text: `[${inflatedText}\n,${text}]` };
+  if (inflatedParses) return { kind: 'json', text: inflatedText };
+  if (sentParses) return { kind: 'json', text };
   return { kind: 'json', text: `${inflatedText}\n${text}` };
 }
 
