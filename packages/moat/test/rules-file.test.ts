@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
-import { Engine, MoatFileError, RuleError, loadRulesFile, normalizeRule, parseRulesDocument, rulesFromDocument, writeRulesFile } from '../src/index.js';
+import { Engine, MoatFileError, RuleError, loadDataFile, loadRulesFile, normalizeRule, parseRulesDocument, rulesFromDocument, writeRulesFile } from '../src/index.js';
 import type { Rule } from '../src/index.js';
 import { writeSqliteAtomically } from '../src/format/atomic-file.js';
 import { allow, block, dataFileFor, rateLimit, withTmpDir } from './helpers/engine-kit.js';
@@ -306,3 +306,29 @@ describe('validation', () => {
         e instanceof MoatFileError && /rule "l": rate limit "limit" must be .*got 0; rate limit window must be at least 1s, got 500 ms/.test(e.message));
     }));
 });
+
+test('a rules or data file holding a view, a trigger or a virtual table is refused before anything is read from it', () =>
+  withTmpDir((dir) => {
+    const endless = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c';
+    const rulesPath = path.join(dir, 'rules.moat');
+    const dataPath = dataFileFor(path.join(dir, 'data.moat'), { countries: [['192.0.2.0/24', 'NL']] });
+    writeRulesFile([block('path', '/x')], rulesPath);
+    const edits: [string, string, (p: string) => unknown][] = [
+      // Views named like the tables the loaders read, never finishing: read, they hung the loader.
+      [rulesPath, `ALTER TABLE rules RENAME TO kept; CREATE VIEW rules AS SELECT * FROM kept WHERE (SELECT count(*) FROM (${endless})) > 0`, loadRulesFile],
+      [dataPath, `ALTER TABLE data_labels RENAME TO kept; CREATE VIEW data_labels AS SELECT * FROM kept WHERE (SELECT count(*) FROM (${endless})) > 0`, loadDataFile],
+      [rulesPath, 'CREATE TRIGGER t AFTER INSERT ON meta BEGIN SELECT 1; END', loadRulesFile],
+      [rulesPath, 'CREATE VIRTUAL TABLE v USING fts5(x)', loadRulesFile],
+    ];
+    for (const [source, sql, load] of edits) {
+      const edited = path.join(dir, `edited-${path.basename(source)}`);
+      fs.copyFileSync(source, edited);
+      const db = new Database(edited);
+      db.exec(sql);
+      db.close();
+      assert.throws(() => load(edited), (e: unknown) => e instanceof MoatFileError && e.code === 'MOAT_ERR_FILE_CORRUPT' &&
+        /plain tables only/.test(e.message), sql);
+      fs.rmSync(edited);
+    }
+    assert.equal(loadRulesFile(rulesPath).rules.length, 1, 'the untouched file still loads');
+  }));

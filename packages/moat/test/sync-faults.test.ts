@@ -41,6 +41,10 @@ function editedRules(sql: string): Buffer {
   }
 }
 
+/** The rules table replaced by a view with its columns that never finishes (a recursive query without end). */
+const ENDLESS_VIEW = 'ALTER TABLE rules RENAME TO kept; CREATE VIEW rules AS SELECT * FROM kept WHERE ' +
+  '(SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c)) > 0';
+
 /** A real SQLite file with damaged pages: the header is fine, quick_check is not. */
 function corruptSqlite(): Buffer {
   const body = Buffer.from(rulesBytes({ block: { paths: Array.from({ length: 300 }, (_, i) => `/corrupt-${i}-${'x'.repeat(40)}`) } }).body);
@@ -110,6 +114,9 @@ const BAD_DOWNLOADS: { name: string; fault?: Fault; body?: () => Buffer; reason:
   { name: 'old format version', body: () => editedRules("UPDATE meta SET value = '0' WHERE key = 'format_version'"), reason: /^rejected$/ },
   { name: 'content hash mismatch', body: () => editedRules("UPDATE rules SET value = '/tampered'"), reason: /^rejected$/ },
   { name: 'a data file as custom rules', body: () => dataBytes({}), reason: /^rejected$/ },
+  // A view where the rules table should be runs its query when read: an endless one hung the loader
+  // (on the serving thread, for a file this small) and with it the app.
+  { name: 'rules as a view of an endless query', body: () => editedRules(ENDLESS_VIEW), reason: /^(corrupt|rejected)$/ },
   { name: 'hub stalls mid-body', fault: { kind: 'stall-body', bytes: 1000 }, reason: /^timeout$/ },
 ];
 

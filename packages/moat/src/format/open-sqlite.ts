@@ -42,8 +42,23 @@ export function openReadOnly(path: string): Db {
   }
 }
 
-function tableNames(db: Db): Set<string> {
-  return new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+/**
+ * The file's table names, once its schema is known to hold plain tables and indexes only. A view or a
+ * virtual table named like one the loader reads runs whatever query it was built on (a recursive one
+ * never ends: the serving thread, or the loader worker, would hang) and a trigger is code; no Moat or
+ * Wafris file has any, so a file with one is refused before anything reads it.
+ */
+function tableNames(db: Db, path: string): Set<string> {
+  const rows = db.prepare('SELECT type, name, sql FROM sqlite_master').all() as { type: string; name: string; sql: string | null }[];
+  const tables = new Set<string>();
+  for (const row of rows) {
+    const virtual = row.type === 'table' && row.sql !== null && /^\s*create\s+virtual\s/i.test(row.sql);
+    if ((row.type !== 'table' && row.type !== 'index') || virtual) {
+      throw new MoatFileError('MOAT_ERR_FILE_CORRUPT', path, `holds a ${virtual ? 'virtual table' : row.type} (${JSON.stringify(row.name.slice(0, 64))}): rules and data files have plain tables only`);
+    }
+    if (row.type === 'table') tables.add(row.name);
+  }
+  return tables;
 }
 
 export function readMeta(db: Db): Map<string, string> {
@@ -55,9 +70,10 @@ export function detectKind(db: Db, path: string): FileKind {
   let tables: Set<string>;
   let format: string | undefined;
   try {
-    tables = tableNames(db);
+    tables = tableNames(db, path);
     if (tables.has('meta')) format = readMeta(db).get('format');
   } catch (e) {
+    if (e instanceof MoatFileError) throw e;
     throw new MoatFileError('MOAT_ERR_FILE_CORRUPT', path, `corrupt SQLite file: ${(e as Error).message}`, { cause: e });
   }
   if (tables.has('meta')) {
