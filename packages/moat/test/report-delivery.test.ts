@@ -30,7 +30,9 @@ class StandInHub {
   readonly batchIds = new Set<string>();
   readonly contentTypes: string[] = [];
   posts = 0;
-  mode: 'up' | '503' = 'up';
+  mode: 'up' | '503' | 'flood' = 'up';
+  /** Bytes of each 'flood' answer the hub managed to write before the client stopped reading. */
+  readonly floodWritten: number[] = [];
   /** Store the batch, then destroy the connection without an answer, this many times. */
   killAfterStore = 0;
 
@@ -60,6 +62,7 @@ class StandInHub {
     req.on('end', () => {
       this.posts++;
       if (this.mode === '503') return void res.writeHead(503).end('down');
+      if (this.mode === 'flood') return void this.flood(res);
       const type = String(req.headers['content-type']);
       this.contentTypes.push(type);
       const json = JSON.parse(gunzipSync(Buffer.concat(chunks)).toString('utf8'));
@@ -76,6 +79,26 @@ class StandInHub {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, accepted: batch.length, rejected: 0 }));
     });
   }
+
+  private flood(res: ServerResponse): void {
+    floodAnswer(res, (written) => this.floodWritten.push(written));
+  }
+}
+
+/** A 503 whose body would run to 256 MiB (a bounded stand-in for endless), written as fast as the client reads. */
+function floodAnswer(res: ServerResponse, done: (written: number) => void): void {
+  res.writeHead(503, { 'content-type': 'text/plain' });
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let written = 0;
+  const more = (): void => {
+    while (written < 256 * 1024 * 1024 && !res.destroyed) {
+      written += chunk.length;
+      if (!res.write(chunk)) return void res.once('drain', more);
+    }
+    res.end();
+  };
+  res.once('close', () => done(written));
+  more();
 }
 
 interface App {
@@ -140,6 +163,26 @@ test('N decisions with the hub answering 503, then refusing connections, then ba
     await waitFor(() => a.fw.status().upsync.sent === 200, 'all 200 sent after the outage', 60_000);
     assertAccounted(a, hub, 200);
     assert.equal(a.fw.status().upsync.dropped, 0);
+  } finally {
+    await a.stopServer();
+    await a.fw.close();
+    a.cleanup();
+    await hub.stop();
+  }
+});
+
+test('a hub answering with an endless body is read no further than the part quoted, and the records arrive once it is back', async () => {
+  const hub = await new StandInHub().start();
+  hub.mode = 'flood';
+  const a = await app(hub, { batchSize: 10, flushIntervalMs: 20 });
+  try {
+    for (let i = 0; i < 20; i++) assert.equal(await a.get(`/f/${i}`), 200);
+    await waitFor(() => hub.floodWritten.length >= 2, 'two flooded answers', 60_000);
+    // Socket buffers take a few MiB before the hub sees the reader stop; reading it all takes 256.
+    for (const written of hub.floodWritten) assert.ok(written < 64 * 1024 * 1024, `the hub wrote ${written} bytes of one answer`);
+    hub.mode = 'up';
+    await waitFor(() => a.fw.status().upsync.sent === 20, 'all sent once the hub is back', 60_000);
+    assertAccounted(a, hub, 20);
   } finally {
     await a.stopServer();
     await a.fw.close();

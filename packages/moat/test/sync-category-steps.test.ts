@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { emptySyncCounters, recordSyncError, recordSyncSuccess } from '../src/sync/category-sync-status.js';
 import { downsyncUrl, pushAnswerOf, throwUnlessOk } from '../src/sync/downsync-request.js';
+import { redact, redirectTarget, timedFetch } from '../src/sync/http-fetch.js';
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
 import { LONG_POLL_HEADER } from '../src/sync/long-poll.js';
 import { installedFileName, partFilePath, removeAbandonedParts, removeOldFiles } from '../src/sync/sync-dir-files.js';
 import { SyncError } from '../src/sync/sync-error.js';
@@ -18,7 +21,7 @@ const config = {
 };
 
 /** An answer as timedFetch hands it on, its reads unbounded (a Response in memory always ends). */
-const answer = (body: string | null, init: ResponseInit) => ({ response: new Response(body, init), within: <T>(work: Promise<T>) => work });
+const answer = (body: string | null, init: ResponseInit) => ({ response: new Response(body, init), within: <T>(work: Promise<T>) => work, activity: () => {} });
 
 test('the downsync URL carries the Wafris parameters, the key path-escaped, and wait only when long-polling', () => {
   const plain = new URL(downsyncUrl(config, 'http://127.0.0.1:1/v2/downsync/', 'custom_rules-v1.db', -1));
@@ -83,4 +86,59 @@ test('status counters: an error records its message, reason and code; a success 
   st.consecutiveFailures = 3;
   recordSyncSuccess(st, 1234);
   assert.deepEqual([st.consecutiveFailures, st.lastError, st.lastErrorReason, st.lastErrorCode, st.lastSuccessAt, st.errors], [0, null, null, null, 1234, 2]);
+});
+
+test('the API key is hidden in every URL shown, whatever path the hub URL has, and so is the query', () => {
+  const key = 'mk_live_5f3a9c0d2e7b4a61';
+  for (const url of [`https://hub.example/v2/downsync/custom_rules/${key}?client=moat&version=1`, `https://hub.example/v2/upsync/${key}`,
+    `https://hub.example/waf/sync/custom_rules/${key}?x=1`, `http://127.0.0.1:8080/${key}#frag`]) {
+    const shown = redact(url);
+    assert.ok(!shown.includes(key.slice(4)), `${url} shown as ${shown}`);
+    assert.ok(shown.endsWith(`${key.slice(0, 4)}…`), shown);
+    assert.ok(!shown.includes('?') && !shown.includes('#'), shown);
+  }
+  assert.equal(redact('https://hub.example'), 'https://hub.example');
+});
+
+test('a redirect from https to http, to another scheme, or of a POST by 301/302/303 is refused', () => {
+  assert.equal(redirectTarget('https://hub.example/v2/downsync/a/k', '/v2/downsync/a/k2', 302, 'GET'), 'https://hub.example/v2/downsync/a/k2');
+  assert.equal(redirectTarget('http://hub.example/x', 'https://hub2.example/x', 301, 'GET'), 'https://hub2.example/x', 'up to https is fine');
+  const refused = (f: () => unknown, what: RegExp) => assert.throws(f, (e: unknown) => e instanceof SyncError && e.reason === 'bad-redirect' && what.test(e.message));
+  refused(() => redirectTarget('https://hub.example/x', 'http://hub.example/x', 302, 'GET'), /https to http/);
+  refused(() => redirectTarget('https://hub.example/x', 'file:///etc/passwd', 302, 'GET'), /file:/);
+  refused(() => redirectTarget('https://hub.example/x', '/y', 302, 'POST'), /only 307\/308/);
+  assert.equal(redirectTarget('https://hub.example/x', '/y', 307, 'POST'), 'https://hub.example/y');
+});
+
+test('an error answer with an endless body is read no further than the part quoted (a hub streaming 500s cannot fill memory)', async () => {
+  let written = 0;
+  const offer = 256 * 1024 * 1024; // what the server would send, at most: a bounded stand-in for "endless"
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(500, { 'content-type': 'text/plain' });
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const more = () => {
+      while (written < offer && !res.destroyed) {
+        written += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v2/downsync/custom_rules/k`;
+  try {
+    const timed = await timedFetch(url, { idleTimeoutMs: 30_000, totalTimeoutMs: 60_000, maxRedirects: 0 });
+    try {
+      await assert.rejects(throwUnlessOk(timed, config, url), (e: unknown) => e instanceof SyncError && e.reason === 'http-500' && /a{200}$/.test(e.message));
+    } finally {
+      timed.dispose();
+    }
+    // Socket buffers take a few MiB before the server sees the reader stop; a full read takes all 256.
+    assert.ok(written < 64 * 1024 * 1024, `the server wrote ${written} bytes`);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 });

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { backoffDelay } from '../sync/backoff.js';
 import { BoundedQueue } from '../sync/bounded-queue.js';
-import { redact, timedFetch } from '../sync/http-fetch.js';
+import { boundedText, redact, timedFetch } from '../sync/http-fetch.js';
 import type { HubFailover } from '../sync/hub-failover.js';
 import { paramRedactor, type ParamRedactor } from '../sync/redact-params.js';
 import { MIN_BATCH_BYTES, requestsOf, toUpsyncRecord, type QueuedRecord } from '../sync/report-record.js';
@@ -406,7 +406,8 @@ export class ReportSender {
       try {
         status = timed.response.status;
         // Error answers are quoted in the log; a success may list records the Moat hub refused one by one.
-        answer = await timed.within(timed.response.text()).catch(() => '');
+        // Bounded: one byte past the largest answer refusedRecords() reads, so a longer one counts as none.
+        answer = await boundedText(timed, UPSYNC_ANSWER_BYTES + 1).catch(() => '');
         if (status < 200 || status >= 300) detail = answer.slice(0, 200);
       } finally {
         timed.dispose();
@@ -529,8 +530,11 @@ function requestsIn(records: readonly QueuedRecord[]): number {
  * How many records of a stored batch the hub refused, from a Moat hub's answer
  * (`{"ok":true,"accepted":…,"rejected":…}`); 0 for any other answer (a Wafris hub's, an empty body).
  */
+/** The largest upsync answer read for its count of refused records. */
+const UPSYNC_ANSWER_BYTES = 1024 * 1024;
+
 function refusedRecords(answer: string, count: number): number {
-  if (answer === '' || answer.length > 1024 * 1024 || answer.charCodeAt(0) !== 0x7b) return 0;
+  if (answer === '' || answer.length > UPSYNC_ANSWER_BYTES || answer.charCodeAt(0) !== 0x7b) return 0;
   try {
     const rejected = (JSON.parse(answer) as { rejected?: unknown }).rejected;
     return typeof rejected === 'number' && Number.isInteger(rejected) && rejected > 0 ? Math.min(rejected, count) : 0;

@@ -2,7 +2,7 @@
 // answer's status means. The caller handles a 200 or 304 answer and disposes of it.
 import type { CategorySyncConfig } from './category-sync-config.js';
 import { LONG_POLL_HEADER, NO_PUSH, readPushAnswer, type PushAnswer } from './long-poll.js';
-import { redact, timedFetch, type TimedResponse } from './http-fetch.js';
+import { boundedText, redact, timedFetch, type TimedResponse } from './http-fetch.js';
 import { SyncError } from './sync-error.js';
 
 type RequestConfig = Pick<CategorySyncConfig<unknown>,
@@ -36,8 +36,11 @@ export function pushAnswerOf(response: Response, waitSeconds: number): PushAnswe
     ? readPushAnswer(response.headers.get(LONG_POLL_HEADER)) : NO_PUSH;
 }
 
+/** How much of an error answer is read: its first 200 characters are quoted, the rest never read. */
+const ERROR_TEXT_BYTES = 4096;
+
 /** Throws for an answer that is neither 200 nor 304: a refused key (which stops syncing) or any other status. */
-export async function throwUnlessOk(timed: Pick<TimedResponse, 'response' | 'within'>, config: RequestConfig, url: string): Promise<void> {
+export async function throwUnlessOk(timed: Pick<TimedResponse, 'response' | 'within' | 'activity'>, config: RequestConfig, url: string): Promise<void> {
   const { response } = timed;
   if (response.status === 200 || response.status === 304) return;
   if (response.status === 401 || response.status === 403) {
@@ -45,6 +48,6 @@ export async function throwUnlessOk(timed: Pick<TimedResponse, 'response' | 'wit
     throw new SyncError('unauthorized', `the hub refused the API key for ${config.category} (${response.status} from ${redact(url)}); ` +
       'downsync stopped: check WAFRIS_API_KEY / apiKey');
   }
-  const text = await timed.within(response.text()).catch(() => '');
+  const text = await boundedText(timed, ERROR_TEXT_BYTES).catch(() => '');
   throw new SyncError(`http-${response.status}`, `${config.category}: the hub answered ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
 }

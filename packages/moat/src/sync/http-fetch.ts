@@ -91,18 +91,25 @@ export async function timedFetch(url: string, options: TimedFetchOptions): Promi
       const location = response.headers.get('location');
       if (location === null) throw new SyncError('bad-redirect', `${response.status} from ${redact(current)} without a Location`);
       if (redirects >= options.maxRedirects) throw new SyncError('too-many-redirects', `more than ${options.maxRedirects} redirects from ${redact(url)}`);
-      const next = new URL(location, current);
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new SyncError('bad-redirect', `redirect to a ${next.protocol} URL refused`);
-      // A 303 (and, as browsers do, 301/302 after POST) turns into a GET; this client only redirects GETs.
-      if (options.method === 'POST' && response.status !== 307 && response.status !== 308) {
-        throw new SyncError('bad-redirect', `upsync redirected with ${response.status}; only 307/308 keep the body`);
-      }
-      current = next.href;
+      current = redirectTarget(current, location, response.status, options.method ?? 'GET');
     }
   } catch (error) {
     dispose();
     throw error;
   }
+}
+
+/** Where a redirect from `current` leads, or a SyncError when it is not one to follow. */
+export function redirectTarget(current: string, location: string, status: number, method: 'GET' | 'POST'): string {
+  const next = new URL(location, current);
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new SyncError('bad-redirect', `redirect to a ${next.protocol} URL refused`);
+  // From https to http would hand the API key in the URL, and the files, to anyone on the path.
+  if (next.protocol === 'http:' && new URL(current).protocol === 'https:') throw new SyncError('bad-redirect', 'redirect from https to http refused');
+  // A 303 (and, as browsers do, 301/302 after POST) turns into a GET; this client only redirects GETs.
+  if (method === 'POST' && status !== 307 && status !== 308) {
+    throw new SyncError('bad-redirect', `upsync redirected with ${status}; only 307/308 keep the body`);
+  }
+  return next.href;
 }
 
 /** Turns an abort or a network failure into a SyncError that says which. */
@@ -119,7 +126,40 @@ export function fetchError(error: unknown, signal: AbortSignal, url: string): Sy
   return new SyncError('network', `cannot reach ${redact(url)}: ${detail}`, { cause: error });
 }
 
-/** URLs carry the API key in their path: logs and status show only its first characters. */
+/**
+ * URLs carry the API key as their last path segment (`…/<category>/<key>`, `…/upsync/<key>`, whatever
+ * path the hub URL has): logs and status show only its first characters, and no query.
+ */
 export function redact(url: string): string {
-  return url.replace(/(\/v2\/(?:downsync\/[a-z_]+|upsync)\/)([^/?#]{4})[^/?#]*/, '$1$2…').replace(/\?.*$/, '');
+  const end = url.search(/[?#]/);
+  const path = end < 0 ? url : url.slice(0, end);
+  const slash = path.lastIndexOf('/');
+  // `scheme://host` alone has no path segment to hide.
+  if (slash < 0 || path.lastIndexOf('//', slash) === slash - 1) return path;
+  const last = path.slice(slash + 1);
+  return last.length > 4 ? `${path.slice(0, slash + 1)}${last.slice(0, 4)}…` : path;
+}
+
+/**
+ * The body as text, at most `maxBytes` of it: the rest is never read, so a hub (or anyone on a plain
+ * http path) answering with an endless body costs no more memory than that. Each chunk feeds the idle timer.
+ */
+export async function boundedText(timed: Pick<TimedResponse, 'response' | 'within' | 'activity'>, maxBytes: number): Promise<string> {
+  const body = timed.response.body;
+  if (body === null) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < maxBytes) {
+      const { done, value } = await timed.within(reader.read());
+      if (done) break;
+      timed.activity();
+      chunks.push(value);
+      size += value.length;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(chunks, size).subarray(0, maxBytes).toString('utf8');
 }
