@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import pg from 'pg';
+import { ruleFilter } from '../src/rules/rule-filter.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { PG_MIGRATIONS as POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.js';
 import { freshDatabase, type TestDatabase } from './support/postgres.js';
@@ -136,6 +137,55 @@ describe('PostgresStore with several hub instances on one database', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe('PostgresStore: the rules search folds case as the hub does, not by the database', () => {
+  const rule = (id: string, value: string, note?: string) => ({ id, action: 'block' as const, kind: 'path' as const, value, mode: 'block' as const, ...(note ? { note } : {}) });
+  const found = async (store: PostgresStore, siteId: number, q: string) => (await store.rulesPage(siteId, ruleFilter(q), { offset: 0 }, 50)).rules.map((r) => r.id);
+
+  it('on a database of the C locale, where lower() folds ASCII letters only, ÉCOLE finds école', async () => {
+    const db = await freshDatabase('moat_c_locale', { cLocale: true });
+    const store = await PostgresStore.open(db.url, { max: 2 });
+    try {
+      const site = await store.createSite('c');
+      await store.saveRules(site.id, [rule('v', '/école'), rule('n', '/x', 'ÉCOLE'), rule('other', '/ecole')], { replace: false, now: 1 });
+      assert.deepEqual(await found(store, site.id, 'ÉCOLE'), ['v', 'n']);
+      assert.deepEqual(await found(store, site.id, 'école'), ['v', 'n']);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+
+  it('rules an older hub wrote or changed (a rolling deploy) are searched by their text, and folded at the next start', async () => {
+    const db = await freshDatabase('moat_folds');
+    let store = await PostgresStore.open(db.url, { max: 2 });
+    const older = new pg.Client({ connectionString: db.url });
+    await older.connect();
+    try {
+      const site = await store.createSite('s');
+      await store.saveRules(site.id, [rule('ours', '/ΟΔΟΣ')], { replace: false, now: 1 });
+      // What a hub of schema version 16 writes: no folded text.
+      await older.query(`INSERT INTO rules (site_id, id, action, kind, value, note, mode, position, created_at, updated_at)
+        VALUES ($1, 'theirs', 'block', 'path', '/Older-Path', 'Older Note', 'block', 2, 1, 1)`, [site.id]);
+      assert.deepEqual(await found(store, site.id, 'OLDER-PATH'), ['theirs'], 'found by lower() until folded');
+      await older.query("UPDATE rules SET value = '/Changed', updated_at = 2 WHERE id = 'ours'");
+      assert.deepEqual(await found(store, site.id, 'οδος'), [], 'the folded text of the old value is dropped with it');
+      assert.deepEqual(await found(store, site.id, 'changed'), ['ours'], 'the new value is searched');
+      await store.close();
+      store = await PostgresStore.open(db.url, { max: 2 });
+      const folds = await older.query("SELECT id, value_folded, note_folded FROM rules ORDER BY id");
+      assert.deepEqual(folds.rows, [
+        { id: 'ours', value_folded: '/changed', note_folded: '' },
+        { id: 'theirs', value_folded: '/older-path', note_folded: 'older note' },
+      ], 'the next start folds them');
+      assert.deepEqual(await found(store, site.id, 'older note'), ['theirs']);
+    } finally {
+      await older.end();
+      await store.close();
+      await db.drop();
     }
   });
 });

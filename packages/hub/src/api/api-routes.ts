@@ -6,6 +6,7 @@ import { sessionGuard } from '../auth/guards.js';
 import { importSchema, ruleInputSchema, rulePatchSchema } from '../rules/rule-input.js';
 import { countRuleHits, ruleHitKeys } from '../rules/rule-hits.js';
 import { ruleFilter } from '../rules/rule-filter.js';
+import { encodeRuleCursor, ruleCursorParam } from '../rules/rule-cursor.js';
 import { rulePreviewRoutes } from '../ui/routes/rule-preview-routes.js';
 import type { HubContext } from '../server/context.js';
 import { intParam, siteIdOf, stringParam } from '../server/params.js';
@@ -25,13 +26,17 @@ const topQuery = z.object({
   dim: z.enum(TOP_DIMENSIONS as unknown as [TopDimension, ...TopDimension[]]).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(10),
 });
-/** GET /api/sites/:id/rules: a page of at most 1,000 rules from `offset`, filtered by `q` (as the Rules page's search). */
+/**
+ * GET /api/sites/:id/rules: a page of at most 1,000 rules, filtered by `q` (as the Rules page's search),
+ * from `after` (the previous page's `next`: nothing skipped or repeated while rules change) or `offset`.
+ */
 const rulesQuery = z.object({
   range: z.string().max(8).optional(),
   q: z.string().max(200).optional(),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  after: ruleCursorParam.optional(),
+  offset: z.coerce.number().int().min(0).max(1_000_000).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(1000),
-});
+}).refine((q) => q.after === undefined || q.offset === undefined, { message: 'pass after or offset, not both', path: ['offset'] });
 const auditQuery = z.object({
   before: z.coerce.number().int().positive().optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -84,10 +89,13 @@ export async function apiRoutes(app: FastifyInstance, ctx: HubContext, sites: Si
       // One page at a time: a site may hold 10 000 rules, and listing them all held the event loop 100-150 ms.
       const filter = ruleFilter(q.q);
       const total = await ctx.store.countRules(siteId, filter);
-      const rules = await ctx.store.rulesPage(siteId, filter, q.offset, q.limit);
+      const { rules, next } = await ctx.store.rulesPage(siteId, filter, q.after ? { after: q.after } : { offset: q.offset ?? 0 }, q.limit);
       const { from, to } = { from: nowSeconds() - RANGES[range].seconds, to: nowSeconds() + 3600 };
       const hits = countRuleHits(rules, await ctx.store.ruleHits(siteId, from, to, ruleHitKeys(rules)));
-      return { rules: rules.map((r) => ({ ...r, hits: hits.get(r.id) ?? { hits: 0, wouldBlock: 0 } })), total, offset: q.offset, limit: q.limit };
+      return {
+        rules: rules.map((r) => ({ ...r, hits: hits.get(r.id) ?? { hits: 0, wouldBlock: 0 } })), total,
+        offset: q.after ? null : q.offset ?? 0, limit: q.limit, next: next === null ? null : encodeRuleCursor(next),
+      };
     });
     api.post('/api/sites/:siteId/rules', async (request, reply) => {
       const siteId = siteIdOf(request);

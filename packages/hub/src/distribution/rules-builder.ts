@@ -58,7 +58,11 @@ export class RulesBuilder {
       const attacks = await siteAttackSettings(this.store, siteId);
       const bots = await siteBotSettings(this.store, siteId);
       const reportKeys = (await this.reportKeySource?.(siteId)) ?? [];
-      const job = { attacks, bots, reportKeys: [...reportKeys], now: this.now() };
+      // One instant, a whole second, for the compile's expiry test (`expires <= now`) and the build's
+      // builtAt (seconds): the expiry windows below and in rebuildExpired() then start exactly where the
+      // compile judged, so a rule expiring while the files are written is rebuilt out, not taken as gone.
+      const compiledAt = Math.floor(this.now() / 1000);
+      const job = { attacks, bots, reportKeys: [...reportKeys], now: compiledAt * 1000 };
       // A big site on a SQLite file: the compile worker reads the stored rules itself.
       const source = this.store.reportScanSource();
       const total = (await this.store.countRules(siteId)) + made.length;
@@ -66,11 +70,11 @@ export class RulesBuilder {
         ? await this.compile(siteId, { ...job, rules: made, storedRulesFrom: { file: source.file, siteId } }, total)
         : await this.compile(siteId, { ...job, rules: [...(await this.store.listRules(siteId)).map(plainRule), ...made] });
       const built = {
-        moat: await this.place(siteId, 'moat', compiled.moat, compiled.ruleCount),
-        wafris: await this.place(siteId, 'wafris', compiled.wafris, compiled.ruleCount),
+        moat: await this.place(siteId, 'moat', compiled.moat, compiled.ruleCount, compiledAt),
+        wafris: await this.place(siteId, 'wafris', compiled.wafris, compiled.ruleCount, compiledAt),
       };
-      // Every build after an expiry sees it exactly once: expired since the previous build, not yet at this one.
-      const expired = previous ? await this.store.rulesExpiredBetween(siteId, previous.builtAt * 1000, built.wafris.builtAt * 1000) : [];
+      // Every build after an expiry sees it exactly once: expired since the previous compile, not after this one's.
+      const expired = previous ? await this.store.rulesExpiredBetween(siteId, previous.builtAt * 1000, compiledAt * 1000) : [];
       if (expired.length > 0) for (const listener of this.expiredListeners) await listener(siteId, expired);
       for (const listener of this.rebuiltListeners) {
         try {
@@ -100,7 +104,10 @@ export class RulesBuilder {
     return (await pending)[format];
   }
 
-  /** Rebuilds sites whose Wafris file still holds a rule that has expired since (Wafris has no expiry). */
+  /**
+   * Rebuilds sites whose Wafris file still holds a rule that has expired since (Wafris has no expiry):
+   * the file holds every rule expiring after its builtAt, the instant its compile judged expiry by.
+   */
   async rebuildExpired(): Promise<number> {
     const nowMs = this.now();
     let rebuilt = 0;
@@ -170,13 +177,13 @@ export class RulesBuilder {
   }
 
   /** Renames a compiled file to its served name, records the build and removes files no longer served. */
-  private async place(siteId: number, format: RulesFormat, compiled: CompiledFile, ruleCount: number): Promise<ServedBuild> {
+  private async place(siteId: number, format: RulesFormat, compiled: CompiledFile, ruleCount: number, compiledAt: number): Promise<ServedBuild> {
     const dir = this.siteDir(siteId);
     const fileName = buildFileName(format, compiled.hash);
     const path = join(dir, fileName);
     renameSync(compiled.path, path);
     const build: RulesBuild = {
-      siteId, format, fileName, hash: compiled.hash, builtAt: Math.floor(this.now() / 1000),
+      siteId, format, fileName, hash: compiled.hash, builtAt: compiledAt,
       ruleCount: ruleCount - compiled.skipped.length,
     };
     const previous = await this.store.getBuild(siteId, format);

@@ -3,7 +3,9 @@
  * shipped with the hub. Read from the store at every use (one row), never kept as this hub's own
  * state, so every hub of a fleet compiles what the database holds. A stored catalogue is parsed again
  * only when its hash changes, in a worker (it may be 1 MiB of JSON: see bot-catalogue-job.ts), once
- * for every caller asking at the same time.
+ * for every caller asking at the same time. A stored catalogue that does not read (one an older hub
+ * accepted before today's stricter checks) makes the hub fall back to the shipped one: never silently,
+ * the hub's listeners hear of it once per catalogue (onCatalogueFallback).
  */
 import { shippedBotCatalogue, type BotCatalogue } from 'moat-waf';
 import type { BotCatalogueSummary } from '../store/bot-catalogue-records.js';
@@ -20,9 +22,17 @@ export interface CatalogueInForce {
   problem: string | null;
 }
 
+/** The stored catalogue in force that does not read, and why: every site is compiled with the shipped one instead. */
+export interface CatalogueFallback {
+  entry: BotCatalogueSummary;
+  /** Bounded, for logs and the feed's status line: names the version and the first problems. */
+  problem: string;
+}
+
 let shipped: { catalogue: BotCatalogue; hash: string } | undefined;
 /** Per store, since tests run several hubs in one process. */
 const parsed = new WeakMap<HubStore, { hash: string; reading: Promise<Reading> }>();
+const fallbackListeners = new WeakMap<HubStore, ((fallback: CatalogueFallback) => Promise<void>)[]>();
 
 type Reading = { catalogue: BotCatalogue } | { problem: string; transient: boolean };
 
@@ -51,6 +61,27 @@ async function read(content: string, hash: string): Promise<Reading> {
   }
 }
 
+/**
+ * Calls `listener` when a stored catalogue in force is found not to read: once per catalogue and process
+ * (its reading is kept by hash), awaited before any caller gets the shipped catalogue in its place.
+ */
+export function onCatalogueFallback(store: HubStore, listener: (fallback: CatalogueFallback) => Promise<void>): void {
+  fallbackListeners.set(store, [...(fallbackListeners.get(store) ?? []), listener]);
+}
+
+function fallbackProblem(version: number, problem: string): string {
+  return `catalogue version ${version} does not read (${problem.slice(0, 200)}); the shipped catalogue is used`;
+}
+
+/** Tells the store's listeners, which keep their own failures (a fallback must not fail a build). */
+async function tellFallback(store: HubStore, entry: BotCatalogueSummary, reading: Reading): Promise<Reading> {
+  if ('problem' in reading && !reading.transient) {
+    const fallback = { entry, problem: fallbackProblem(entry.version, reading.problem) };
+    for (const listener of fallbackListeners.get(store) ?? []) await listener(fallback).catch(() => undefined);
+  }
+  return reading;
+}
+
 /** The hub that accepted a catalogue has it read already (checked in a worker): no second reading. */
 export function rememberCatalogue(store: HubStore, hash: string, catalogue: BotCatalogue): void {
   parsed.set(store, { hash, reading: Promise.resolve({ catalogue }) });
@@ -63,7 +94,7 @@ export async function catalogueInForce(store: HubStore): Promise<CatalogueInForc
   if (content === null) return { ...shippedCatalogue(), entry, problem: null };
   let cached = parsed.get(store);
   if (cached === undefined || cached.hash !== stored.hash) {
-    cached = { hash: stored.hash, reading: read(content, stored.hash) };
+    cached = { hash: stored.hash, reading: read(content, stored.hash).then((reading) => tellFallback(store, entry, reading)) };
     parsed.set(store, cached);
   }
   const reading = await cached.reading;
@@ -75,5 +106,5 @@ export async function catalogueInForce(store: HubStore): Promise<CatalogueInForc
     throw new Error(`could not read the bot catalogue in force: ${reading.problem}`);
   }
   // Content that does not read: every hub reads the same row with the same code, so every hub falls back alike.
-  return { ...shippedCatalogue(), entry, problem: `catalogue version ${stored.version} does not read (${reading.problem.slice(0, 200)}); the shipped catalogue is used` };
+  return { ...shippedCatalogue(), entry, problem: fallbackProblem(stored.version, reading.problem) };
 }

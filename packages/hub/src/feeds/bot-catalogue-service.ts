@@ -4,7 +4,9 @@
  * file, so clients of every hub recognise the same bots at their next download. A copy that loses more
  * than half of the bots in force, or changes a bot's verify list or category, is held until an admin
  * confirms or dismisses it (bot-catalogue-trust.ts); an admin can go back to the shipped catalogue in
- * one click. Every change is audited. One change at a time.
+ * one click. Every change is audited. One change at a time. A catalogue in force that no longer passes
+ * the checks (accepted by an older hub) is replaced by the shipped one where sites are compiled; this hub
+ * counts it, logs it once and shows it as its feed source's error, as it does a held copy.
  */
 import type { Actor } from '../audit/actor.js';
 import { HUB_ACTOR } from '../audit/actor.js';
@@ -14,7 +16,9 @@ import type { BotCatalogueEntry, BotCatalogueSummary } from '../store/bot-catalo
 import type { HubStore } from '../store/store.js';
 import { confirmationReason } from './bot-catalogue-trust.js';
 import { diffCatalogues } from './bot-catalogue-diff.js';
-import { catalogueInForce, rememberCatalogue, shippedCatalogue, type CatalogueInForce } from './bot-catalogue-in-force.js';
+import {
+  catalogueInForce, onCatalogueFallback, rememberCatalogue, shippedCatalogue, type CatalogueFallback, type CatalogueInForce,
+} from './bot-catalogue-in-force.js';
 import { checkCatalogueInWorker } from './build-worker.js';
 
 /** Catalogue entries the store keeps (each up to 1 MiB): enough history for the page, bounded. */
@@ -35,6 +39,9 @@ export interface BotCatalogueParts {
   log: { error(detail: object, message: string): void };
 }
 
+/** A fallback as its feed source's error, saying what the admin can do. */
+const sourceError = (problem: string) => `${problem}; revert to the shipped catalogue below, or have the feed send a copy that passes`.slice(0, 500);
+
 const summary = (e: { hash: string; bots: number; source: string; edition: string }) => ({
   hash: e.hash.slice(0, 16), bots: e.bots, source: e.source, edition: e.edition,
 });
@@ -42,9 +49,17 @@ const summary = (e: { hash: string; bots: number; source: string; edition: strin
 export class BotCatalogueService {
   private chain: Promise<unknown> = Promise.resolve();
   /** For tests, the page and the logs: what the feed offered and what became of it. */
-  readonly counters = { offered: 0, accepted: 0, held: 0, refused: 0, sitesRebuilt: 0, rebuildFailures: 0, lastCheckThreadId: -1 };
+  readonly counters = { offered: 0, accepted: 0, held: 0, refused: 0, sitesRebuilt: 0, rebuildFailures: 0, fallbacks: 0, lastCheckThreadId: -1 };
 
-  constructor(private readonly parts: BotCatalogueParts) {}
+  constructor(private readonly parts: BotCatalogueParts) {
+    onCatalogueFallback(parts.store, (fallback) => this.fellBack(fallback));
+  }
+
+  /** The feed source's error while the catalogue in force came from it and does not read; null otherwise. */
+  async fallbackErrorOf(sourceId: number): Promise<string | null> {
+    const force = await this.inForce();
+    return force.problem !== null && force.entry?.sourceId === sourceId ? sourceError(force.problem) : null;
+  }
 
   inForce(): Promise<CatalogueInForce> {
     return catalogueInForce(this.parts.store);
@@ -144,6 +159,19 @@ export class BotCatalogueService {
       await this.afterChange();
       return 'done';
     });
+  }
+
+  /** Once per catalogue and process (onCatalogueFallback): counted, logged, and on its source's status line. */
+  private async fellBack(fallback: CatalogueFallback): Promise<void> {
+    this.counters.fallbacks++;
+    const { entry } = fallback;
+    this.parts.log.error({ catalogueVersion: entry.version, hash: entry.hash.slice(0, 16), source: entry.source }, fallback.problem);
+    if (entry.sourceId === null) return;
+    try {
+      await this.parts.store.feeds.saveState(entry.sourceId, { status: 'error', lastError: sourceError(fallback.problem) });
+    } catch (error) {
+      this.parts.log.error({ err: error }, 'could not show the bot catalogue fallback on its feed source');
+    }
   }
 
   /** Bounded history, then every site compiled with the new catalogue (each rebuild tells the other hubs). */

@@ -284,7 +284,11 @@ export class FeedService {
         this.counters.notModified++;
         await rm(file, { force: true });
         const validators = outcome.kind === 'fetched' ? { etag: outcome.etag, lastModified: outcome.lastModified } : {};
-        await this.store.feeds.saveState(source.id, { status: 'ok', checkedAt, lastError: null, failures: 0, ...validators });
+        // Nothing new, but the catalogue in force from this copy may not read any more: that stays the source's error.
+        const fallback = catalogue ? await this.bots.fallbackErrorOf(source.id) : null;
+        await this.store.feeds.saveState(source.id, fallback === null
+          ? { status: 'ok', checkedAt, lastError: null, failures: 0, ...validators }
+          : { status: 'error', checkedAt, lastError: fallback, failures: 0, ...validators });
         return undefined;
       }
       return { file, bytes: outcome.bytes, sha256: outcome.sha256, etag: outcome.etag, lastModified: outcome.lastModified };

@@ -1,6 +1,6 @@
 import { parseRateLimitKey, formatRateLimitKey, type MatchRule, type RateLimitSpec, type Rule } from 'moat-waf';
 import type {
-  ApiKeyInfo, AuditEntry, ClientContact, ReporterContact, Role, RulesBuild, RulesFormat, Session, Site, StoredRule, User, UserAccess, UserWithSecret,
+  ApiKeyInfo, AuditEntry, ClientContact, ReporterContact, Role, RulePage, RulesBuild, RulesFormat, Session, Site, StoredRule, User, UserAccess, UserWithSecret,
 } from './store.js';
 
 // Table rows as both drivers return them, and their mapping to the store's types. Flags are booleans
@@ -109,6 +109,15 @@ export function toRule(r: RuleRow): StoredRule {
   if (r.note !== null) rule.note = r.note;
   if (r.expires !== null) rule.expires = r.expires;
   return rule;
+}
+
+/** A page of `limit` rules from up to `limit + 1` rows read in list order: the extra row only says that more follow. */
+export function toRulePage(rows: readonly { position: number; rule: StoredRule }[], limit: number): RulePage {
+  const last = rows[limit - 1];
+  return {
+    rules: rows.slice(0, limit).map((row) => row.rule),
+    next: rows.length > limit && last !== undefined ? { position: last.position, id: last.rule.id } : null,
+  };
 }
 
 export function toBuild(row: BuildRow): RulesBuild {

@@ -86,16 +86,31 @@ export interface ApiKeyInfo {
   lastUsedAt: number | null;
 }
 
-/** A rule as the hub stores it: the engine's Rule (a union on `kind`) plus bookkeeping. */
 /**
- * Which rules a list shows: all (no `search`), or those whose value or note holds `search` (compared in
- * lower case: give it lower-cased) or whose kind is one of `kinds` (the kinds whose label holds it).
+ * Which rules a list shows: all (no `search`), or those whose value or note holds `search` (both folded
+ * by rules/rule-filter.ts `foldForSearch`: give it folded) or whose kind is one of `kinds` (the kinds whose label holds it).
  */
 export interface RuleFilter {
   search?: string;
   kinds?: readonly string[];
 }
 
+/** Where a rule sits in list order: by position, then by id (the tie-breaker that makes the order total). */
+export interface RuleListKey {
+  position: number;
+  id: string;
+}
+
+/** Where a page of rules starts: at the `offset`-th (0-based) matching rule, or right after the rule at `after`. */
+export type RulePageStart = { offset: number } | { after: RuleListKey };
+
+export interface RulePage {
+  rules: StoredRule[];
+  /** The last rule's key, to pass as `after` for the next page; null when no matching rule follows. */
+  next: RuleListKey | null;
+}
+
+/** A rule as the hub stores it: the engine's Rule (a union on `kind`) plus bookkeeping. */
 export type StoredRule = Rule & {
   siteId: number;
   createdAt: number;
@@ -109,6 +124,7 @@ export interface RulesBuild {
   format: RulesFormat;
   fileName: string;
   hash: string;
+  /** When the compile judged expiry (a whole second): the files hold every rule expiring after it. */
   builtAt: number;
   ruleCount: number;
 }
@@ -313,8 +329,12 @@ export interface HubStore {
   ruleIds(siteId: number): Promise<string[]>;
   /** How many rules a site holds (those matching `filter`, when given), without reading them. */
   countRules(siteId: number, filter?: RuleFilter): Promise<number>;
-  /** `limit` rules from the `offset`-th (0-based) in list order, among those matching `filter`: one page, not the site's whole list. */
-  rulesPage(siteId: number, filter: RuleFilter, offset: number, limit: number): Promise<StoredRule[]>;
+  /**
+   * `limit` rules from `start` in list order, among those matching `filter`: one page, not the site's whole
+   * list. Paging by `after` (keyset) sees every rule present throughout exactly once, whatever is added or
+   * deleted between pages; by `offset`, a rule deleted before the offset shifts the next page by one.
+   */
+  rulesPage(siteId: number, filter: RuleFilter, start: RulePageStart, limit: number): Promise<RulePage>;
   /** Where a rule sits (0-based) in list order among those matching `filter`; -1 when it is not one of them. */
   ruleIndex(siteId: number, ruleId: string, filter: RuleFilter): Promise<number>;
   /** A site's rules whose expiry is after `afterMs` and at or before `untilMs` (list order). */

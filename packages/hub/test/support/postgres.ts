@@ -31,14 +31,18 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A new, empty database on the test server, so test files running in parallel never share tables. */
-export async function freshDatabase(prefix = 'moat_t'): Promise<TestDatabase> {
+/**
+ * A new, empty database on the test server, so test files running in parallel never share tables.
+ * `cLocale`: collation and character classes of the C locale (lower() folds ASCII letters only), not the server's.
+ */
+export async function freshDatabase(prefix = 'moat_t', options: { cLocale?: boolean } = {}): Promise<TestDatabase> {
   const base = new URL(postgresUrl());
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base.toString() });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
+    const locale = options.cLocale ? " TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" : '';
+    await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}${locale}`);
   } finally {
     await admin.end();
   }

@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { Rule } from 'moat-waf';
+import { ruleFilter } from '../../src/rules/rule-filter.js';
 import type { HubStore, ReportRecord, StoredRule } from '../../src/store/store.js';
 
 export type OpenStore = () => Promise<{ store: HubStore; dispose(): Promise<void> }>;
@@ -186,18 +187,25 @@ export function storeContract(label: string, open: OpenStore): void {
         assert.equal(listed[1]!.expires, 4_102_444_800_000);
         assert.equal(listed[2]!.createdAt, 200);
         // Pages and searches, in list order (position, then id), without reading the whole list.
-        const ids = (page: StoredRule[]) => page.map((r) => r.id);
-        assert.deepEqual(ids(await store.rulesPage(site.id, {}, 0, 2)), ['b', 'a']);
-        assert.deepEqual(ids(await store.rulesPage(site.id, {}, 2, 2)), ['rl']);
-        assert.deepEqual(ids(await store.rulesPage(site.id, {}, 3, 2)), []);
+        const ids = (page: { rules: StoredRule[] }) => page.rules.map((r) => r.id);
+        const first = await store.rulesPage(site.id, {}, { offset: 0 }, 2);
+        assert.deepEqual(ids(first), ['b', 'a']);
+        assert.equal(first.next?.id, 'a', 'a full page with more to come ends at its last rule');
+        assert.deepEqual(ids(await store.rulesPage(site.id, {}, { offset: 2 }, 2)), ['rl']);
+        assert.deepEqual(ids(await store.rulesPage(site.id, {}, { offset: 3 }, 2)), []);
+        const after = await store.rulesPage(site.id, {}, { after: first.next! }, 2);
+        assert.deepEqual([ids(after), after.next], [['rl'], null], 'from the key on; the last page has no next');
+        assert.equal((await store.rulesPage(site.id, {}, { offset: 1 }, 2)).next, null, 'a full page that is the last has no next');
         const byValue = { search: 'o', kinds: [] };
-        assert.deepEqual([ids(await store.rulesPage(site.id, byValue, 0, 10)), await store.countRules(site.id, byValue)], [['a', 'rl'], 2], 'in values');
+        assert.deepEqual([ids(await store.rulesPage(site.id, byValue, { offset: 0 }, 10)), await store.countRules(site.id, byValue)], [['a', 'rl'], 2], 'in values');
+        const valuePage = await store.rulesPage(site.id, byValue, { offset: 0 }, 1);
+        assert.deepEqual(ids(await store.rulesPage(site.id, byValue, { after: valuePage.next! }, 1)), ['rl'], 'keyset pages among the matching');
         const byNote = { search: 'ne' };
-        assert.deepEqual(ids(await store.rulesPage(site.id, byNote, 0, 10)), ['b'], 'in notes');
+        assert.deepEqual(ids(await store.rulesPage(site.id, byNote, { offset: 0 }, 10)), ['b'], 'in notes');
         const byKind = { search: 'zzz', kinds: ['path', 'rateLimit'] };
-        assert.deepEqual(ids(await store.rulesPage(site.id, byKind, 0, 10)), ['a', 'rl'], 'by kind');
-        assert.deepEqual(ids(await store.rulesPage(site.id, { search: 'post /l' }, 0, 10)), ['rl'], 'case aside (values are compared lower-cased)');
-        assert.deepEqual(ids(await store.rulesPage(site.id, { search: '%' }, 0, 10)), [], 'no wildcards');
+        assert.deepEqual(ids(await store.rulesPage(site.id, byKind, { offset: 0 }, 10)), ['a', 'rl'], 'by kind');
+        assert.deepEqual(ids(await store.rulesPage(site.id, { search: 'post /l' }, { offset: 0 }, 10)), ['rl'], 'case aside (values are compared lower-cased)');
+        assert.deepEqual(ids(await store.rulesPage(site.id, { search: '%' }, { offset: 0 }, 10)), [], 'no wildcards');
         assert.equal(await store.countRules(site.id, { search: 'nothing' }), 0);
         assert.deepEqual(await Promise.all(['b', 'a', 'rl', 'nope'].map((id) => store.ruleIndex(site.id, id, {}))), [0, 1, 2, -1]);
         assert.deepEqual(await Promise.all(['b', 'a', 'rl'].map((id) => store.ruleIndex(site.id, id, byValue))), [-1, 0, 1], 'among the matching');
@@ -232,6 +240,34 @@ export function storeContract(label: string, open: OpenStore): void {
         assert.equal(await store.deleteRule(site.id, 'a'), false);
         await store.saveRules(site.id, [rules[1]!], { replace: true, now: 500 });
         assert.deepEqual((await store.listRules(site.id)).map((r) => r.id), ['a']);
+      });
+    });
+
+    it('rules search: case folded as JavaScript\'s toLowerCase for any text, written and changed, whatever the database\'s locale', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('s');
+        const rule = (id: string, value: string, note?: string): Rule => ({ id, action: 'block', kind: 'path', value, mode: 'block', ...(note ? { note } : {}) });
+        await store.saveRules(site.id, [
+          rule('e1', '/écoles'), rule('e2', '/x', 'ÉCOLE primaire'), rule('g1', '/ΟΔΟΣ-1'), rule('s1', '/straße'), rule('s2', '/STRASSE'), rule('i1', '/İzmir'),
+        ], { replace: false, now: 100 });
+        const found = async (q: string) => {
+          const filter = ruleFilter(q);
+          const page = (await store.rulesPage(site.id, filter, { offset: 0 }, 50)).rules.map((r) => r.id);
+          assert.equal(await store.countRules(site.id, filter), page.length, `counted as listed: ${q}`);
+          return page;
+        };
+        assert.deepEqual(await found('ÉCOLE'), ['e1', 'e2'], 'accented capitals, in values and notes');
+        assert.deepEqual(await found('école'), ['e1', 'e2']);
+        assert.deepEqual(await found('ΟΔΟΣ'), ['g1'], 'a final sigma folds to ς, as JavaScript folds it');
+        assert.deepEqual(await found('οδος'), ['g1']);
+        assert.deepEqual(await found('STRASSE'), ['s2'], 'no ß → ss');
+        assert.deepEqual(await found('straße'), ['s1']);
+        assert.deepEqual(await found('İzmir'), ['i1'], 'İ folds to i and a combining dot');
+        assert.deepEqual(await found('ecole'), [], 'no accent folding');
+        assert.equal(await store.updateRule(site.id, rule('e2', '/x', 'Οδος 2'), 200), true);
+        assert.deepEqual([await found('ÉCOLE'), await found('ΟΔΟΣ')], [['e1'], ['e2', 'g1']], 'a changed note is searched as changed');
+        assert.equal(await store.updateRule(site.id, rule('e2', '/x', 'ΟΔΟΣ 2'), 300), true);
+        assert.deepEqual(await found('οδος'), ['e2', 'g1'], 'a change of case only keeps the rule found');
       });
     });
 

@@ -480,4 +480,28 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX hour_top_rule_values ON hour_top(site_id, dim, value, hour) WHERE dim IN ('rule_id', 'monitor', 'match');
     `,
   },
+  {
+    version: 17,
+    name: 'rule search folded by the hub',
+    sql: `
+      -- The rules search folds case as the hub does (JavaScript's toLowerCase, as the SQLite store), not by
+      -- this database's locale: lower() folds ASCII only under C, and a final Σ or İ differently under any.
+      -- The hub writes each rule's folded value and note (note_folded '' for none); NULL until the hub fills
+      -- it at start (rows of older versions), searched with lower() meanwhile (store/postgres/rule-folds.ts).
+      ALTER TABLE rules ADD COLUMN value_folded TEXT, ADD COLUMN note_folded TEXT;
+      -- An older hub of the fleet (a rolling deploy) changes a rule's text without its folded text: that
+      -- folded text is of the old text, so it is dropped, and the row is searched with lower() until filled.
+      CREATE FUNCTION moat_rules_drop_stale_folds() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.value_folded IS NOT DISTINCT FROM OLD.value_folded AND NEW.note_folded IS NOT DISTINCT FROM OLD.note_folded THEN
+          NEW.value_folded := NULL;
+          NEW.note_folded := NULL;
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER rules_drop_stale_folds BEFORE UPDATE OF value, note ON rules FOR EACH ROW
+        WHEN (NEW.value IS DISTINCT FROM OLD.value OR NEW.note IS DISTINCT FROM OLD.note)
+        EXECUTE FUNCTION moat_rules_drop_stale_folds();
+    `,
+  },
 ];

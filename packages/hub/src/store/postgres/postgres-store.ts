@@ -4,8 +4,8 @@ import { BATCH_ID_RETENTION_SECONDS } from '../store.js';
 import { PRUNE_CHUNK } from '../report-rows.js';
 import type {
   ApiKeyInfo, AuditPage, AuditRecord, BatchKey, ClientContact, HubStore, InsertOutcome, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
-  PassedSampling, RuleFilter, RuleHitKeys, RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
-  UserAccess, UserChange, UserWithSecret,
+  PassedSampling, RuleFilter, RuleHitKeys, RuleHits, RulePage, RulePageStart, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry,
+  Totals, User, ValueHour, UserAccess, UserChange, UserWithSecret,
 } from '../store.js';
 import { migrate, schemaVersion } from './migrate.js';
 import { PG_MIGRATIONS } from './migrations.js';
@@ -17,15 +17,17 @@ import { PostgresBotCatalogues } from './bot-catalogues.js';
 import { PostgresThresholds } from './thresholds.js';
 import { dropExpiredPartitions, ensureDayPartitions } from './report-partitions.js';
 import { withTransaction } from './transaction.js';
+import { fillRuleFolds, foldedTextHolds, ruleFolds } from './rule-folds.js';
 import {
   type AuditRow, type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
-  grantable, nowSeconds, ruleColumns, toAuditEntry, toBuild, toClient, toKey, toReporter, toRule, toSession, toSite, toUser, withoutSecret,
+  grantable, nowSeconds, ruleColumns, toAuditEntry, toBuild, toClient, toKey, toReporter, toRule, toRulePage, toSession, toSite, toUser, withoutSecret,
 } from '../rows.js';
 
 const RULE_INSERT = `INSERT INTO rules (site_id, id, action, kind, value, note, mode, expires, rl_method, rl_path,
-  rl_match, rl_limit, rl_window_ms, rl_key, position, created_at, updated_at)
+  rl_match, rl_limit, rl_window_ms, rl_key, position, created_at, updated_at, value_folded, note_folded)
   SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
-    $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[])`;
+    $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[],
+    $18::text[], $19::text[])`;
 
 /** Granted site ids as "1,3", the shape SQLite's group_concat gives. */
 const SITE_IDS = `(SELECT string_agg(site_id::text, ',') FROM user_sites WHERE user_id = u.id) AS site_ids`;
@@ -55,6 +57,7 @@ export class PostgresStore implements HubStore {
     const pool = createPool(connectionString, options);
     try {
       await migrate(pool, PG_MIGRATIONS);
+      await fillRuleFolds(pool);
       // Today's and the next days' report partitions, before the first report arrives.
       await ensureDayPartitions(pool, nowSeconds());
     } catch (error) {
@@ -237,11 +240,16 @@ export class PostgresStore implements HubStore {
     return Number(rows[0]?.count ?? 0);
   }
 
-  async rulesPage(siteId: number, filter: RuleFilter, offset: number, limit: number): Promise<StoredRule[]> {
-    const where = ruleFilterSql(filter, 4);
-    const { rows } = await this.pool.query<RuleRow>(
-      `SELECT * FROM rules WHERE site_id = $1${where.sql} ORDER BY position, id COLLATE "C" LIMIT $2 OFFSET $3`, [siteId, limit, offset, ...where.params]);
-    return rows.map(toRule);
+  async rulesPage(siteId: number, filter: RuleFilter, start: RulePageStart, limit: number): Promise<RulePage> {
+    // One row more than the page: it only tells whether another page follows.
+    const [from, fromParams] = 'after' in start
+      ? [' AND (position > $3 OR (position = $3 AND id COLLATE "C" > $4))', [start.after.position, start.after.id]]
+      : ['', [start.offset]];
+    const where = ruleFilterSql(filter, 3 + fromParams.length);
+    const { rows } = await this.pool.query<RuleRow & { position: string | number }>(
+      `SELECT * FROM rules WHERE site_id = $1${from}${where.sql} ORDER BY position, id COLLATE "C" LIMIT $2${'after' in start ? '' : ' OFFSET $3'}`,
+      [siteId, limit + 1, ...fromParams, ...where.params]);
+    return toRulePage(rows.map((row) => ({ position: Number(row.position), rule: toRule(row) })), limit);
   }
 
   async ruleIndex(siteId: number, ruleId: string, filter: RuleFilter): Promise<number> {
@@ -273,9 +281,9 @@ export class PostgresStore implements HubStore {
       if (options.replace) await client.query('DELETE FROM rules WHERE site_id = $1', [siteId]);
       if (rules.length === 0) return;
       const start = (await client.query<{ p: number }>('SELECT coalesce(max(position), 0) AS p FROM rules WHERE site_id = $1', [siteId])).rows[0]!.p;
-      const columns: unknown[][] = Array.from({ length: 16 }, () => []);
+      const columns: unknown[][] = Array.from({ length: 18 }, () => []);
       rules.forEach((rule, i) => {
-        const row = [...ruleColumns(rule), start + i + 1, options.now, options.now];
+        const row = [...ruleColumns(rule), start + i + 1, options.now, options.now, ...ruleFolds(rule.value, rule.note)];
         row.forEach((value, c) => columns[c]!.push(value));
       });
       await client.query(RULE_INSERT, [siteId, ...columns]);
@@ -284,10 +292,18 @@ export class PostgresStore implements HubStore {
 
   async updateRule(siteId: number, rule: Rule, now: number): Promise<boolean> {
     const [id, ...rest] = ruleColumns(rule);
-    const result = await this.pool.query(`UPDATE rules SET action = $1, kind = $2, value = $3, note = $4, mode = $5, expires = $6,
-      rl_method = $7, rl_path = $8, rl_match = $9, rl_limit = $10, rl_window_ms = $11, rl_key = $12, updated_at = $13
-      WHERE site_id = $14 AND id = $15`, [...rest, now, siteId, id]);
-    return result.rowCount === 1;
+    const folds = ruleFolds(rule.value, rule.note);
+    const result = await this.pool.query<{ folds_dropped: boolean }>(`UPDATE rules SET action = $1, kind = $2, value = $3, note = $4, mode = $5, expires = $6,
+      rl_method = $7, rl_path = $8, rl_match = $9, rl_limit = $10, rl_window_ms = $11, rl_key = $12, updated_at = $13, value_folded = $16, note_folded = $17
+      WHERE site_id = $14 AND id = $15 RETURNING value_folded IS NULL AS folds_dropped`, [...rest, now, siteId, id, ...folds]);
+    if (result.rowCount !== 1) return false;
+    // A change of case alone leaves the folded text as it was, which migration 17's trigger takes for an
+    // older hub's write and drops: written again, unless the text changed meanwhile.
+    if (result.rows[0]!.folds_dropped) {
+      await this.pool.query(`UPDATE rules SET value_folded = $3, note_folded = $4
+        WHERE site_id = $1 AND id = $2 AND value = $5 AND note IS NOT DISTINCT FROM $6 AND value_folded IS NULL`, [siteId, id, ...folds, rule.value, rule.note ?? null]);
+    }
+    return true;
   }
 
   async deleteRule(siteId: number, ruleId: string): Promise<boolean> {
@@ -463,13 +479,13 @@ async function grantSites(client: PoolClient, userId: number, siteIds: readonly 
 }
 
 /**
- * The SQL of a rule filter, its parameters numbered from `$first`. lower() folds case by the database's
- * locale (ASCII letters only under the C locale), where the SQLite store folds as JavaScript does.
+ * The SQL of a rule filter, its parameters numbered from `$first`. Value and note are compared as the hub
+ * folded them (rule-folds.ts), never by the database's locale, so both stores find the same rules.
  */
 function ruleFilterSql(filter: RuleFilter, first: number): { sql: string; params: unknown[] } {
   if (filter.search === undefined || filter.search === '') return { sql: '', params: [] };
   return {
-    sql: ` AND (strpos(lower(value), $${first}) > 0 OR strpos(lower(coalesce(note, '')), $${first}) > 0 OR kind = ANY($${first + 1}::text[]))`,
+    sql: ` AND (${foldedTextHolds(`$${first}`)} OR kind = ANY($${first + 1}::text[]))`,
     params: [filter.search, [...(filter.kinds ?? [])]],
   };
 }

@@ -6,9 +6,10 @@ import { BATCH_ID_RETENTION_SECONDS } from '../store.js';
 import { PRUNE_CHUNK } from '../report-rows.js';
 import type {
   ApiKeyInfo, AuditPage, BatchKey, InsertOutcome, AuditRecord, ClientContact, HubStore, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
-  PassedSampling, RuleFilter, RuleHitKeys, RuleHits, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry, Totals, User, ValueHour,
-  UserAccess, UserChange, UserWithSecret,
+  PassedSampling, RuleFilter, RuleHitKeys, RuleHits, RulePage, RulePageStart, RulesBuild, RulesFormat, Session, Site, StoredRule, TimeBucket, TopDimension, TopEntry,
+  Totals, User, ValueHour, UserAccess, UserChange, UserWithSecret,
 } from '../store.js';
+import { foldForSearch } from '../../rules/rule-filter.js';
 import { MIGRATIONS } from './migrations.js';
 import type { ReportScanSource } from '../report-scan.js';
 import { migrate } from './migrate.js';
@@ -20,7 +21,7 @@ import { SqliteThresholds } from './thresholds.js';
 import { readSiteRules, RULE_COLUMNS, ruleOfColumns, type RuleColumns } from './rule-columns.js';
 import {
   type AuditRow, type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
-  grantable, nowSeconds, ruleColumns, toAuditEntry, toBuild, toClient, toKey, toReporter, toRule, toSession, toSite, toUser, withoutSecret,
+  grantable, nowSeconds, ruleColumns, toAuditEntry, toBuild, toClient, toKey, toReporter, toRule, toRulePage, toSession, toSite, toUser, withoutSecret,
 } from '../rows.js';
 
 /** A user's columns with their granted site ids, as `site_ids` ("1,3"). */
@@ -61,9 +62,9 @@ export class SqliteStore implements HubStore {
     db.pragma('wal_autocheckpoint = 8000');
     db.pragma('mmap_size = 268435456');
     migrate(db, MIGRATIONS);
-    // For rule filters (ruleFilterSql): JavaScript's case folding, so the search reads as it always has.
+    // For rule filters (ruleFilterSql): the search's own case folding, the same in every store.
     db.function('moat_lower_contains', { deterministic: true }, (text: unknown, needle: unknown) =>
-      typeof text === 'string' && typeof needle === 'string' && text.toLowerCase().includes(needle) ? 1 : 0);
+      typeof text === 'string' && typeof needle === 'string' && foldForSearch(text).includes(needle) ? 1 : 0);
     const store = new SqliteStore(db);
     store.reports.backfillSketches();
     return store;
@@ -242,10 +243,16 @@ export class SqliteStore implements HubStore {
     return this.db.prepare<unknown[], number>(`SELECT count(*) FROM rules WHERE site_id = ?${where.sql}`).pluck().get(siteId, ...where.params) ?? 0;
   }
 
-  async rulesPage(siteId: number, filter: RuleFilter, offset: number, limit: number): Promise<StoredRule[]> {
+  async rulesPage(siteId: number, filter: RuleFilter, start: RulePageStart, limit: number): Promise<RulePage> {
     const where = ruleFilterSql(filter);
-    return this.db.prepare<unknown[], RuleColumns>(`SELECT ${RULE_COLUMNS} FROM rules WHERE site_id = ?${where.sql} ORDER BY position, id LIMIT ? OFFSET ?`)
-      .raw().all(siteId, ...where.params, limit, offset).map(ruleOfColumns);
+    // One row more than the page: it only tells whether another page follows.
+    const rows = 'after' in start
+      ? this.db.prepare<unknown[], [number, ...RuleColumns]>(
+        `SELECT position, ${RULE_COLUMNS} FROM rules WHERE site_id = ? AND (position > ? OR (position = ? AND id > ?))${where.sql} ORDER BY position, id LIMIT ?`,
+      ).raw().all(siteId, start.after.position, start.after.position, start.after.id, ...where.params, limit + 1)
+      : this.db.prepare<unknown[], [number, ...RuleColumns]>(`SELECT position, ${RULE_COLUMNS} FROM rules WHERE site_id = ?${where.sql} ORDER BY position, id LIMIT ? OFFSET ?`)
+        .raw().all(siteId, ...where.params, limit + 1, start.offset);
+    return toRulePage(rows.map(([position, ...columns]) => ({ position, rule: ruleOfColumns(columns) })), limit);
   }
 
   async ruleIndex(siteId: number, ruleId: string, filter: RuleFilter): Promise<number> {
@@ -454,8 +461,8 @@ function fromSqliteFlags<Row extends { must_change_password: boolean }>(row: Sql
 }
 
 /**
- * The SQL of a rule filter. `moat_lower_contains` (registered on the connection) compares as JavaScript's
- * toLowerCase does, as the Rules page always has: SQLite's lower() folds ASCII letters only.
+ * The SQL of a rule filter. `moat_lower_contains` (registered on the connection) folds as every store's
+ * search does (rules/rule-filter.ts `foldForSearch`): SQLite's lower() folds ASCII letters only.
  */
 function ruleFilterSql(filter: RuleFilter): { sql: string; params: unknown[] } {
   if (filter.search === undefined || filter.search === '') return { sql: '', params: [] };

@@ -42,7 +42,7 @@ export async function pageOfRules(store: Pick<HubStore, 'countRules' | 'rulesPag
   const at = query.rule === undefined ? -1 : await store.ruleIndex(siteId, query.rule, filter);
   const page = at >= 0 ? Math.floor(at / RULES_PER_PAGE) + 1 : Math.min(Math.max(1, query.page ?? 1), pages);
   const offset = (page - 1) * RULES_PER_PAGE;
-  const rules = await store.rulesPage(siteId, filter, offset, RULES_PER_PAGE);
+  const { rules } = await store.rulesPage(siteId, filter, { offset }, RULES_PER_PAGE);
   return { rules, query: { q: filter.search === undefined ? undefined : query.q }, matching, offset, page, pages };
 }
 
