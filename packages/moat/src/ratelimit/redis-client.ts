@@ -26,6 +26,8 @@ export interface RedisScriptClient {
  * dead Redis costs a request nothing and the local limiter answers. A command unanswered after 1 s is
  * given up (`commandTimeout`): a frozen Redis keeps the connection open, and without it every command
  * sent meanwhile would be held in the client, with its arguments, for as long as the freeze lasts.
+ * For an ioredis `Cluster` pass them as `redisOptions` (a Cluster ignores them at its top level) and set
+ * the cluster's own `enableOfflineQueue: false`.
  */
 export const RATE_LIMIT_REDIS_OPTIONS = Object.freeze({
   enableOfflineQueue: false,

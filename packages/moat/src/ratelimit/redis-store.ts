@@ -49,7 +49,10 @@ async function withinBudget<T>(work: Promise<T>, budgetMs: number): Promise<T | 
 }
 
 export interface RedisRateLimitStoreOptions {
-  /** An ioredis client (`new Redis(url, RATE_LIMIT_REDIS_OPTIONS)`) or cluster; the app owns and closes it. */
+  /**
+   * An ioredis client (`new Redis(url, RATE_LIMIT_REDIS_OPTIONS)`) or cluster (`new Cluster(nodes,
+   * { enableOfflineQueue: false, redisOptions: RATE_LIMIT_REDIS_OPTIONS })`); the app owns and closes it.
+   */
   redis: RedisScriptClient;
   /** Longest a request waits for Redis before the local limiter answers (default 50 ms). */
   budgetMs?: number;

@@ -1,6 +1,7 @@
 // Redis for the shared rate-limit tests: MOAT_TEST_REDIS_URL when CI provides one, otherwise a throw-away
 // redis-server on 127.0.0.1 started by scripts/ensure-redis.sh (which installs Debian's package when
 // missing). No Redis is a test failure, never a skip. Every test uses its own key prefix.
+// startTestRedisCluster: a throw-away three-node Redis Cluster from scripts/ensure-redis-cluster.sh.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -8,12 +9,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { writeRulesFile } from '../../src/index.js';
 import { RATE_LIMIT_REDIS_OPTIONS } from '../../src/ratelimit/redis.js';
 import { makeTmpDir, rateLimit, removeDir } from './engine-kit.js';
 
 const ENSURE_REDIS = fileURLToPath(new URL('../../../../scripts/ensure-redis.sh', import.meta.url));
+const ENSURE_REDIS_CLUSTER = fileURLToPath(new URL('../../../../scripts/ensure-redis-cluster.sh', import.meta.url));
 
 export interface TestRedis {
   url: string;
@@ -32,6 +34,48 @@ export function startTestRedis(): TestRedis {
     url: `redis://127.0.0.1:${port}`,
     stop: () => { spawnSync('bash', [ENSURE_REDIS, 'stop', port], { timeout: 10_000 }); },
   };
+}
+
+export interface TestRedisCluster {
+  /** The three masters (every slot is served by one of them; no replicas). */
+  nodes: { host: string; port: number }[];
+  /** Stops the three nodes and deletes their files; idempotent (also run when the process exits). */
+  stop(): void;
+}
+
+/**
+ * A throw-away Redis Cluster of three masters on 127.0.0.1 (scripts/ensure-redis-cluster.sh, which
+ * installs Debian's redis-server when missing and returns once every node reports cluster_state:ok).
+ * No cluster is a test failure, never a skip. There is no environment override as for startTestRedis:
+ * the cluster tests flush scripts and move slots between nodes, which must never happen to a shared one.
+ */
+export function startTestRedisCluster(): TestRedisCluster {
+  const run = spawnSync('bash', [ENSURE_REDIS_CLUSTER], { encoding: 'utf8', timeout: 600_000 });
+  const ports = run.stdout?.trim().split('\n').pop()?.split(' ') ?? [];
+  if (run.status !== 0 || ports.length !== 3 || !ports.every((p) => /^\d+$/.test(p))) {
+    throw new Error(`cannot start a Redis Cluster for the tests (scripts/ensure-redis-cluster.sh exited ${run.status}): ${run.stderr ?? run.error}`);
+  }
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    process.off('exit', stop);
+    spawnSync('bash', [ENSURE_REDIS_CLUSTER, 'stop', ports[0]!], { timeout: 60_000 });
+  };
+  // A file that dies before its `after` hook runs still leaves no servers behind (spawnSync works in 'exit').
+  process.once('exit', stop);
+  return { nodes: ports.map((port) => ({ host: '127.0.0.1', port: Number(port) })), stop };
+}
+
+/**
+ * An ioredis Cluster set up as docs/deploy.md says for the rate-limit store: no offline queue for the
+ * cluster (a command fails at once while it is not connected) and RATE_LIMIT_REDIS_OPTIONS for each
+ * node's connection (ioredis keeps a node's own offline queue on, whatever is passed). Connected.
+ */
+export async function connectCluster(nodes: readonly { host: string; port: number }[]): Promise<Cluster> {
+  const cluster = new Cluster([...nodes], { enableOfflineQueue: false, redisOptions: RATE_LIMIT_REDIS_OPTIONS, lazyConnect: true });
+  await cluster.connect();
+  return cluster;
 }
 
 export interface LoginLimitFixture {
