@@ -1,8 +1,8 @@
 // The Redis store splits a request's hits by hash slot (a Redis Cluster refuses one script over keys of
 // two slots: CROSSSLOT) and bounds what one client IP can make Redis hold: per-IP hits are counted
 // before keyed ones, so an IP already refused makes no keyed counters, and each IP uses at most
-// `maxKeysPerClient` keyed counters per rule (past them its new keys are refused; nothing is deleted). Real redis-server (standalone: the test scripts start no
-// cluster), every script call's keys checked against the slot Redis Cluster would compute (CRC16).
+// `maxKeysPerClient` keyed counters per rule (past them its new keys are refused; nothing is deleted). Real redis-server (standalone; the store on a
+// real cluster is ratelimit-redis-cluster.test.ts), every script call's keys checked against the slot Redis Cluster would compute (CRC16).
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
