@@ -41,6 +41,13 @@ export interface CompactUpsyncLimits {
   maxRecords: number;
   /** Most dictionary entries. Their total size is bounded by the body limit (after inflating). */
   maxStrings: number;
+  /**
+   * Most characters the records may hold once every index is replaced by its string: what the hub
+   * stores. One dictionary entry can stand for a field of every record, so without this a 1.6 MB body
+   * stored about 250 MB; with it, a compact request stores no more than a Wafris JSON body of the same
+   * limit could. A batch over it gets a 413, which a Moat client answers by sending it in halves.
+   */
+  maxExpandedChars: number;
 }
 
 /** A batch in the shape of a Wafris JSON body: what the Wafris path parses, and the rest of ingest takes. */
@@ -55,8 +62,8 @@ export interface ExpandedUpsync {
  * At most sixteen distinct strings per record: the ten string columns and a rule id if every record
  * differed in all of them, with room for monitored matches (rule names, which repeat across records).
  */
-export function compactUpsyncLimits(maxRecords: number): CompactUpsyncLimits {
-  return { maxRecords, maxStrings: 16 * maxRecords };
+export function compactUpsyncLimits(maxRecords: number, maxBodyBytes: number): CompactUpsyncLimits {
+  return { maxRecords, maxStrings: 16 * maxRecords, maxExpandedChars: maxBodyBytes };
 }
 
 /**
@@ -129,7 +136,13 @@ export function expandCompactUpsync(body: unknown, limits: CompactUpsyncLimits, 
   };
 
   const dictionary = strings as string[];
-  const text = (name: string, values: unknown[], i: number): string => stringAt(dictionary, values[i], name, i);
+  // The characters the records will hold, counted as each field is looked up (expandMonitored adds its own).
+  const expanded = { chars: 0 };
+  const text = (name: string, values: unknown[], i: number): string => {
+    const value = stringAt(dictionary, values[i], name, i);
+    expanded.chars += value.length;
+    return value;
+  };
   const nullableText = (name: string, values: unknown[], i: number): string | null => (values[i] === -1 ? null : text(name, values, i));
 
   const ip = column('ip');
@@ -168,11 +181,15 @@ export function expandCompactUpsync(body: unknown, limits: CompactUpsyncLimits, 
       parameter: text('parameter', parameter, i), host: text('host', host, i), method: text('method', method, i),
       request_id: id, timestamp: t0 + offset, treatment: text('treatment', treatment, i), category: text('category', category, i),
       rule: text('rule', rule, i), rule_id: nullableText('rule_id', ruleId, i),
-      monitored: expandMonitored(dictionary, monitored[i], i), ip_source: text('ip_source', ipSource, i),
+      monitored: expandMonitored(dictionary, monitored[i], i, expanded), ip_source: text('ip_source', ipSource, i),
     };
     // Set after the literal, so batches without the column build records as before.
     if (status !== undefined) batch[i]!.status = status[i] === -1 ? null : status[i];
     if (keys !== undefined && keys[i] !== -1) batch[i]!.keys = text('keys', keys, i);
+    if (expanded.chars > limits.maxExpandedChars) {
+      throw new HttpError(413, `the records would hold more than ${limits.maxExpandedChars} characters once expanded: send fewer per request`,
+        'compact_batch_too_large');
+    }
   }
   return { meta, batch, aggregates };
 }
@@ -240,7 +257,7 @@ function stringAt(strings: string[], index: unknown, where: string, i: number, m
  * record check to refuse the record as it refuses the same over-long list in the Wafris form, and a
  * list of 100 000 triples then costs no 100 000 objects.
  */
-function expandMonitored(strings: string[], value: unknown, i: number): unknown[] {
+function expandMonitored(strings: string[], value: unknown, i: number, expanded: { chars: number }): unknown[] {
   if (!Array.isArray(value)) malformed(`columns.monitored[${i}] must be an array`);
   // Most records match nothing in monitor mode: a fresh empty list, no loop.
   if (value.length === 0) return [];
@@ -251,7 +268,10 @@ function expandMonitored(strings: string[], value: unknown, i: number): unknown[
     const category = stringAt(strings, triple[0], 'monitored', i, m);
     const rule = stringAt(strings, triple[1], 'monitored', i, m);
     const ruleId = triple[2] === -1 ? null : stringAt(strings, triple[2], 'monitored', i, m);
-    if (m <= MAX_MONITORED_PER_RECORD) entries.push({ category, rule, rule_id: ruleId });
+    if (m <= MAX_MONITORED_PER_RECORD) {
+      entries.push({ category, rule, rule_id: ruleId });
+      expanded.chars += category.length + rule.length + (ruleId?.length ?? 0);
+    }
   }
   return entries;
 }

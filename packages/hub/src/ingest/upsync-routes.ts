@@ -36,7 +36,7 @@ export async function upsyncRoutes(app: FastifyInstance, ctx: HubContext): Promi
   });
   // The compact Moat form: the same byte caps and gzip handling, then expanded into the Wafris form's
   // `{meta, batch}`, so the route below cannot tell the two apart.
-  const compactLimits = compactUpsyncLimits(ctx.config.upsyncMaxRecords);
+  const compactLimits = compactUpsyncLimits(ctx.config.upsyncMaxRecords, maxBytes);
   const compactShape = compactUpsyncShapeLimits(compactLimits);
   for (const [type, version] of [[COMPACT_UPSYNC_TYPE, 1], [COMPACT_UPSYNC_TYPE_V2, 2]] as const) {
     app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: maxBytes }, (request, body, done) => {

@@ -111,7 +111,7 @@ export async function measureUpsyncIngest(options: { rounds?: number; batchesPer
 
   // Parse cost alone, interleaved: what the hub does between inflating and storing.
   const sort = upsyncBatchSorter(10_000);
-  const limits = compactUpsyncLimits(10_000);
+  const limits = compactUpsyncLimits(10_000, 8 * 1024 * 1024);
   const times = { receivedAt: t0 + 3600, oldestKept: 0 };
   const parse = { wafris: (t: string) => sort(JSON.parse(t), times), compact: (t: string) => sort(expandCompactUpsync(JSON.parse(t), limits), times) };
   for (let round = 0; round < rounds * 5; round++) {
