@@ -42,7 +42,8 @@ export function startMaintenance(ctx: HubContext, config: HubConfig, log: Fastif
     return folded;
   });
   const prune = () => exclusive(async () => {
-    const deleted = await ctx.store.prune(config.retention, Math.floor(ctx.now() / 1000));
+    const now = Math.floor(ctx.now() / 1000);
+    const deleted = await ctx.store.prune(config.retention, now) + await ctx.store.pruneContacts(config.retention, now);
     await ctx.builder.rebuildExpired();
     return deleted;
   });

@@ -281,6 +281,13 @@ export type InsertOutcome = 'stored' | 'duplicate';
 /** How long a batch id is remembered: a retry arriving later is stored again. */
 export const BATCH_ID_RETENTION_SECONDS = 24 * 3600;
 
+/**
+ * Client contacts (downsyncs) and reporters (upsyncs) kept per site and table: the newest by last_seen.
+ * Their keys come from the clients (hostname, process id, framework…), so one API key could otherwise
+ * make the tables grow with every request; contacts unseen for the rollup retention go as well.
+ */
+export const CONTACTS_PER_SITE = 10_000;
+
 export interface RetentionPolicy {
   rawSeconds: number;
   rollupSeconds: number;
@@ -381,6 +388,11 @@ export interface HubStore {
    * all of it is past `rawSeconds`), so they may outlive `rawSeconds` by up to a day there.
    */
   prune(policy: RetentionPolicy, now: number): Promise<number>;
+  /**
+   * Deletes client contacts and reporters unseen for `rollupSeconds`, and all but the newest
+   * CONTACTS_PER_SITE of a site's in each table; returns how many. In chunks, giving requests turns.
+   */
+  pruneContacts(policy: RetentionPolicy, now: number): Promise<number>;
 
   // Dashboard queries (read the rollups, except the request log)
   totals(siteId: number, from: number, to: number): Promise<Totals>;

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { Rule } from 'moat-waf';
 import { ruleFilter } from '../../src/rules/rule-filter.js';
-import type { HubStore, ReportRecord, StoredRule } from '../../src/store/store.js';
+import { CONTACTS_PER_SITE, type HubStore, type ReportRecord, type StoredRule } from '../../src/store/store.js';
 
 export type OpenStore = () => Promise<{ store: HubStore; dispose(): Promise<void> }>;
 
@@ -290,6 +290,35 @@ export function storeContract(label: string, open: OpenStore): void {
         await store.recordReporter({ siteId: site.id, client: 'moat', version: '1', framework: 'x', lastSeen: 5, records: 10 });
         await store.recordReporter({ siteId: site.id, client: 'moat', version: '1', framework: 'x', lastSeen: 6, records: 15 });
         assert.deepEqual(await store.listReporters(site.id), [{ siteId: site.id, client: 'moat', version: '1', framework: 'x', lastSeen: 6, records: 25 }]);
+      });
+    });
+
+    it('client contacts and reporters: unseen for the rollup retention, or past the newest CONTACTS_PER_SITE of a site, are pruned', async () => {
+      await withStore(open, async (store) => {
+        const [flooded, quiet] = [await store.createSite('flooded'), await store.createSite('quiet')];
+        const contact = (siteId: number, i: number, lastSeen: number) => ({
+          siteId, apiKeyId: 1, hostname: `host-${i}`, processId: '1', client: 'moat', version: '1', framework: 'express',
+          category: 'custom_rules', format: 'moat' as const, clientDb: '', servedFile: 'f.db', ip: '10.0.0.1', lastSeen,
+        });
+        const now = 1_000_000;
+        const policy = { rawSeconds: 100, rollupSeconds: 100_000 };
+        // One key's made-up hostnames and frameworks, all recent: more than a site keeps of each.
+        const extra = 25;
+        for (let i = 0; i < CONTACTS_PER_SITE + extra; i++) {
+          await store.recordClientContact(contact(flooded.id, i, now - 20_000 + i));
+          await store.recordReporter({ siteId: flooded.id, client: 'moat', version: '1', framework: `fw-${i}`, lastSeen: now - 20_000 + i, records: 1 });
+        }
+        await store.recordClientContact(contact(quiet.id, 1, now - 10));
+        // Unseen for longer than the rollup retention:
+        await store.recordClientContact(contact(quiet.id, 2, now - 200_000));
+        await store.recordReporter({ siteId: quiet.id, client: 'moat', version: '1', framework: 'old', lastSeen: now - 200_000, records: 1 });
+        assert.equal(await store.pruneContacts(policy, now), 2 * extra + 2, 'the 25 oldest of each table of the flooded site, and the two unseen');
+        const newest = await store.listClients(flooded.id);
+        assert.equal(newest.length, 500, 'the page lists the newest 500');
+        assert.equal(newest[0]!.lastSeen, now - 20_000 + CONTACTS_PER_SITE + extra - 1);
+        assert.deepEqual((await store.listClients(quiet.id)).map((c) => c.hostname), ['host-1'], 'the other site keeps its recent contact');
+        assert.deepEqual(await store.listReporters(quiet.id), []);
+        assert.equal(await store.pruneContacts(policy, now), 0, 'a second pass finds nothing more');
       });
     });
 

@@ -504,4 +504,16 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         EXECUTE FUNCTION moat_rules_drop_stale_folds();
     `,
   },
+  {
+    version: 18,
+    name: 'client contacts by last seen',
+    sql: `
+      -- The Clients page lists a site's newest contacts, and the retention pass deletes the oldest: both
+      -- seek by last_seen instead of sorting every row one API key may have made.
+      CREATE INDEX clients_site_seen ON clients(site_id, last_seen);
+      CREATE INDEX clients_seen ON clients(last_seen);
+      CREATE INDEX reporters_site_seen ON reporters(site_id, last_seen);
+      CREATE INDEX reporters_seen ON reporters(last_seen);
+    `,
+  },
 ];

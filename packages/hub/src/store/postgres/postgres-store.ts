@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Rule } from 'moat-waf';
-import { BATCH_ID_RETENTION_SECONDS } from '../store.js';
+import { BATCH_ID_RETENTION_SECONDS, CONTACTS_PER_SITE } from '../store.js';
 import { PRUNE_CHUNK } from '../report-rows.js';
 import type {
   ApiKeyInfo, AuditPage, AuditRecord, BatchKey, ClientContact, HubStore, InsertOutcome, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
@@ -28,6 +28,12 @@ const RULE_INSERT = `INSERT INTO rules (site_id, id, action, kind, value, note, 
   SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
     $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[],
     $18::text[], $19::text[])`;
+
+/** The contact tables and their primary keys, for deletes in chunks. */
+const CONTACT_TABLES = [
+  ['clients', 'site_id, hostname, process_id, client, category'],
+  ['reporters', 'site_id, client, version, framework'],
+] as const;
 
 /** Granted site ids as "1,3", the shape SQLite's group_concat gives. */
 const SITE_IDS = `(SELECT string_agg(site_id::text, ',') FROM user_sites WHERE user_id = u.id) AS site_ids`;
@@ -399,6 +405,31 @@ export class PostgresStore implements HubStore {
       total += deleted;
       if (deleted === 0) return total;
     }
+  }
+
+  async pruneContacts(policy: RetentionPolicy, now: number): Promise<number> {
+    let total = 0;
+    const { rows: sites } = await this.pool.query<{ id: string }>('SELECT id FROM sites');
+    for (const [table, key] of CONTACT_TABLES) {
+      const inChunks = async (sql: string, params: unknown[]) => {
+        for (;;) {
+          const deleted = (await this.pool.query(sql, params)).rowCount ?? 0;
+          total += deleted;
+          if (deleted < PRUNE_CHUNK) return;
+        }
+      };
+      await inChunks(`DELETE FROM ${table} WHERE (${key}) IN (SELECT ${key} FROM ${table} WHERE last_seen < $1 LIMIT ${PRUNE_CHUNK})`,
+        [now - policy.rollupSeconds]);
+      // A site over the cap keeps its newest: its (cap+1)-th newest and any as old or older go.
+      for (const { id } of sites) {
+        const { rows } = await this.pool.query<{ last_seen: string }>(
+          `SELECT last_seen FROM ${table} WHERE site_id = $1 ORDER BY last_seen DESC LIMIT 1 OFFSET $2`, [id, CONTACTS_PER_SITE]);
+        if (rows[0] === undefined) continue;
+        await inChunks(`DELETE FROM ${table} WHERE (${key}) IN (SELECT ${key} FROM ${table} WHERE site_id = $1 AND last_seen <= $2 LIMIT ${PRUNE_CHUNK})`,
+          [id, rows[0].last_seen]);
+      }
+    }
+    return total;
   }
 
   totals(siteId: number, from: number, to: number): Promise<Totals> {

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Rule } from 'moat-waf';
-import { BATCH_ID_RETENTION_SECONDS } from '../store.js';
+import { BATCH_ID_RETENTION_SECONDS, CONTACTS_PER_SITE } from '../store.js';
 import { PRUNE_CHUNK } from '../report-rows.js';
 import type {
   ApiKeyInfo, AuditPage, BatchKey, InsertOutcome, AuditRecord, ClientContact, HubStore, ReportFilter, ReportPage, ReportRecord, ReporterContact, RetentionPolicy,
@@ -23,6 +23,12 @@ import {
   type AuditRow, type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
   grantable, nowSeconds, ruleColumns, toAuditEntry, toBuild, toClient, toKey, toReporter, toRule, toRulePage, toSession, toSite, toUser, withoutSecret,
 } from '../rows.js';
+
+/** The contact tables and their primary keys, for deletes in chunks (both are WITHOUT ROWID). */
+const CONTACT_TABLES = [
+  ['clients', 'site_id, hostname, process_id, client, category'],
+  ['reporters', 'site_id, client, version, framework'],
+] as const;
 
 /** A user's columns with their granted site ids, as `site_ids` ("1,3"). */
 const USER_SELECT = `SELECT u.*, (SELECT group_concat(site_id) FROM user_sites WHERE user_id = u.id) AS site_ids FROM users u`;
@@ -354,6 +360,34 @@ export class SqliteStore implements HubStore {
       ON CONFLICT (site_id, client, version, framework) DO UPDATE SET last_seen = excluded.last_seen,
         records = records + excluded.records`)
       .run(c.siteId, c.client, c.version, c.framework, c.lastSeen, c.records);
+  }
+
+  async pruneContacts(policy: RetentionPolicy, now: number): Promise<number> {
+    let total = 0;
+    const sites = this.db.prepare<[], number>('SELECT id FROM sites').pluck().all();
+    for (const [table, key] of CONTACT_TABLES) {
+      const unseen = this.db.prepare<[number]>(
+        `DELETE FROM ${table} WHERE (${key}) IN (SELECT ${key} FROM ${table} WHERE last_seen < ? LIMIT ${PRUNE_CHUNK})`);
+      const beyondCap = this.db.prepare<[number, number]>(
+        `DELETE FROM ${table} WHERE (${key}) IN (SELECT ${key} FROM ${table} WHERE site_id = ? AND last_seen <= ? LIMIT ${PRUNE_CHUNK})`);
+      const capSeen = this.db.prepare<[number, number], number>(
+        `SELECT last_seen FROM ${table} WHERE site_id = ? ORDER BY last_seen DESC LIMIT 1 OFFSET ?`).pluck();
+      const inChunks = async (run: () => number) => {
+        for (;;) {
+          const deleted = run();
+          total += deleted;
+          if (deleted < PRUNE_CHUNK) return;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      };
+      await inChunks(() => unseen.run(now - policy.rollupSeconds).changes);
+      // A site over the cap keeps its newest: its (cap+1)-th newest and any as old or older go.
+      for (const site of sites) {
+        const seen = capSeen.get(site, CONTACTS_PER_SITE);
+        if (seen !== undefined) await inChunks(() => beyondCap.run(site, seen).changes);
+      }
+    }
+    return total;
   }
 
   async listClients(siteId: number): Promise<ClientContact[]> {
