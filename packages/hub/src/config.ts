@@ -180,7 +180,7 @@ const optionsSchema = z.object({
   }).default({ rawDays: 7, rollupDays: 90 }),
   dataFilesDir: z.string().min(1).optional(),
   defaultDataFiles: z.boolean().default(false),
-  secureCookies: z.boolean().default(false),
+  secureCookies: z.boolean().optional(),
   rollupIntervalMs: z.number().int().min(10).default(2000),
   pruneIntervalMs: z.number().int().min(1000).default(3_600_000),
   upsyncMaxBytes: z.number().int().min(1024).default(8 * 1024 * 1024),
@@ -227,7 +227,8 @@ export function resolveConfig(options: HubOptions): HubConfig {
     adminPassword: o.adminPassword,
     createDemoSite: o.createDemoSite,
     retention: { rawSeconds: Math.round(o.retention.rawDays * DAY), rollupSeconds: Math.round(o.retention.rollupDays * DAY) },
-    secureCookies: o.secureCookies,
+    // A hub whose public URL is https is reached over TLS: its cookies go over TLS only, unless told otherwise.
+    secureCookies: o.secureCookies ?? (o.publicUrl?.startsWith('https:') === true),
     rollupIntervalMs: o.rollupIntervalMs,
     pruneIntervalMs: o.pruneIntervalMs,
     upsyncMaxBytes: o.upsyncMaxBytes,
