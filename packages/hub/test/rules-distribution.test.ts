@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { createPublicKey, verify } from 'node:crypto';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,6 +160,11 @@ describe('rules and distribution', () => {
     const tampered = Buffer.from(bytes);
     tampered[tampered.length - 1] ^= 1;
     assert.equal(verify(null, tampered, createPublicKey(pub.pem), Buffer.from(signature, 'base64')), false);
+    // And the signature of its SHA-256, which clients check against the hash they took as the bytes came.
+    const digestSignature = Buffer.from(response.headers.get('x-moat-digest-signature')!, 'base64');
+    const digestOf = (b: Buffer) => Buffer.from(`moat-file-sha256:${createHash('sha256').update(b).digest('hex')}`, 'latin1');
+    assert.ok(verify(null, digestOf(bytes), createPublicKey(pub.pem), digestSignature));
+    assert.equal(verify(null, digestOf(tampered), createPublicKey(pub.pem), digestSignature), false);
 
     const current = await fetch(`${hub.url}/v2/downsync/custom_rules/${apiKey}?client_db=${fileName}`);
     assert.equal(current.status, 304);

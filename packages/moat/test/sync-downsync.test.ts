@@ -157,7 +157,7 @@ test('signatures: accepted with a raw or PEM key, rejected when bad or missing (
       assert.equal(status.customRules.lastResult, 'updated', label);
       assert.equal(verdict(fw, { path: '/signed' }), 'Blocked:bp');
 
-      for (const [fault, reason] of [['bad-signature', 'bad-signature'], ['no-signature', 'unsigned']] as const) {
+      for (const [fault, reason] of [['bad-signature', 'bad-signature'], ['no-signature', 'unsigned'], ['bad-digest', 'bad-signature']] as const) {
         hub.fault('custom_rules', { kind: fault });
         hub.serve('custom_rules', rulesBytes({ block: { paths: ['/forged'] } }).body, `forged-${label}-${fault}.db`);
         await waitFor(() => fw.status().customRules.lastErrorReason === reason, `${label}: ${reason}`);
@@ -165,6 +165,14 @@ test('signatures: accepted with a raw or PEM key, rejected when bad or missing (
         assert.equal(verdict(fw, { path: '/forged' }), 'Passed:passed', 'the unverified file is never used');
         assert.equal(verdict(fw, { path: '/signed' }), 'Blocked:bp', 'the last good file stays');
         assert.equal(fw.status().customRules.file?.servedName, `signed-${label}.db`);
+      }
+      // The signed hash alone is enough (the file is then not read again for its signature), and so is
+      // the signature of the bytes alone, as a hub from before digest signatures sends.
+      for (const fault of ['digest-only', 'full-only'] as const) {
+        hub.fault('custom_rules', { kind: fault });
+        hub.serve('custom_rules', rulesBytes({ block: { paths: [`/${fault}`] } }).body, `${fault}-${label}.db`);
+        await waitFor(() => fw.status().customRules.file?.servedName === `${fault}-${label}.db`, `${label}: ${fault}`);
+        assert.equal(verdict(fw, { path: `/${fault}` }), 'Blocked:bp');
       }
     } finally {
       await fw.close();

@@ -12,7 +12,10 @@ export async function sendFile(reply: FastifyReply, path: string, fileName: stri
   try {
     const stat = await handle.stat({ bigint: true });
     const size = Number(stat.size);
-    if (signatures) reply.header('X-Moat-Signature', (await signatures.forOpenFile(handle, stat)).signature);
+    if (signatures) {
+      const signed = await signatures.forOpenFile(handle, stat);
+      reply.header('X-Moat-Signature', signed.signature).header('X-Moat-Digest-Signature', signed.digestSignature);
+    }
     reply.header('Content-Type', 'application/vnd.sqlite3').header('Content-Length', String(size));
     // File names are [A-Za-z0-9_.-] only, so the unquoted form every client parses is safe.
     reply.header('Content-Disposition', `attachment; filename=${fileName}`);

@@ -9,6 +9,17 @@ export interface FileSignature {
   sha256: string;
   /** Base64 ed25519 signature over the bytes, as sent in `X-Moat-Signature`. */
   signature: string;
+  /** Base64 ed25519 signature over `moat-file-sha256:<sha256>`, as sent in `X-Moat-Digest-Signature`. */
+  digestSignature: string;
+}
+
+/**
+ * What `X-Moat-Digest-Signature` signs: the file's SHA-256, which a client computes as the bytes arrive,
+ * so it verifies a 500 MB data file without reading it into memory again. Prefixed, so it can never be
+ * taken for the signature of a file's own bytes.
+ */
+export function digestMessage(sha256: string): Buffer {
+  return Buffer.from(`moat-file-sha256:${sha256}`, 'latin1');
 }
 
 /**
@@ -32,9 +43,10 @@ export async function signOpenFile(privateKey: KeyObject, handle: FileHandle, si
     if (bytesRead === 0) throw new Error(`file shrank while it was read for signing (${offset} of ${size} bytes)`);
     offset += bytesRead;
   }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
   return {
-    size,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    size, sha256,
     signature: sign(null, bytes, privateKey).toString('base64'),
+    digestSignature: sign(null, digestMessage(sha256), privateKey).toString('base64'),
   };
 }

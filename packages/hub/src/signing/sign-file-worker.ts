@@ -20,10 +20,13 @@ while (offset < size) {
   if (read === 0) throw new Error('file shrank while it was read for signing (' + offset + ' of ' + size + ' bytes)');
   offset += read;
 }
+const sha256 = createHash('sha256').update(bytes).digest('hex');
 parentPort.postMessage({
   size,
-  sha256: createHash('sha256').update(bytes).digest('hex'),
+  sha256,
   signature: sign(null, bytes, key).toString('base64'),
+  // As digestMessage() in file-signature.ts builds it.
+  digestSignature: sign(null, Buffer.from('moat-file-sha256:' + sha256, 'latin1'), key).toString('base64'),
 });
 `;
 

@@ -2,6 +2,7 @@
 // checks) and loaded, renamed into place durably, and the pointer moved to it. Nothing is served from
 // it until the caller installs the loaded value. The name the hub gave the file is kept in the pointer.
 import { renameSync, rmSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { offThreadMinBytes, type CategorySyncConfig, type LoadedFile } from './category-sync-config.js';
 import { writePointer, type CurrentPointer } from './current-pointer.js';
@@ -10,6 +11,7 @@ import type { TimedResponse } from './http-fetch.js';
 import { fsyncDir, installedFileName, partFilePath } from './sync-dir-files.js';
 import { asError, SyncError } from './sync-error.js';
 import { verifyDownload } from './verify-download.js';
+import { digestSignatureValid } from './signature.js';
 
 export interface InstalledDownload<T> {
   /** The pointer now written (its installedAt is the install time). */
@@ -35,8 +37,18 @@ export async function installDownload<T>(
         refreshLock();
       }
     });
-    // Hashing happened as the bytes arrived; the whole-file checks and the load of a big file run in a worker.
-    const loaded = await verifyAndLoad(config, tmp, body.size, signature, signal);
+    // Hashing happened as the bytes arrived. A hub that signs that hash (X-Moat-Digest-Signature) is
+    // checked here at once, and the file is then not read whole again for its signature; otherwise the
+    // whole-file checks and the load of a big file run in a worker.
+    const digestSignature = response.headers.get('x-moat-digest-signature');
+    let fileKey = config.publicKey;
+    if (fileKey !== null && digestSignature !== null) {
+      if (!digestSignatureValid(fileKey, body.sha256, digestSignature)) {
+        throw new SyncError('bad-signature', 'the X-Moat-Digest-Signature of the downloaded file does not verify with the configured public key');
+      }
+      fileKey = null;
+    }
+    const loaded = await verifyAndLoad(config, fileKey, tmp, body.size, signature, signal);
     const file = installedFileName(config.category, body.sha256);
     const path = join(config.dir, file);
     renameSync(tmp, path);
@@ -55,13 +67,14 @@ export async function installDownload<T>(
 }
 
 /** A downloaded file checked and loaded; nothing is installed yet. */
+/** `key`: the key the file's own bytes must be signed with, null when that is not needed (none, or the digest was signed). */
 async function verifyAndLoad<T>(
-  config: CategorySyncConfig<T>, path: string, size: number, signature: string | null, signal: AbortSignal,
+  config: CategorySyncConfig<T>, key: KeyObject | null, path: string, size: number, signature: string | null, signal: AbortSignal,
 ): Promise<LoadedFile<T>> {
   const offThread = config.loadOffThread;
   try {
-    if (offThread !== undefined && size >= offThreadMinBytes(config)) return await offThread(path, { publicKey: config.publicKey, signature }, signal);
-    await verifyDownload(path, size, config.publicKey, signature, signal);
+    if (offThread !== undefined && size >= offThreadMinBytes(config)) return await offThread(path, { publicKey: key, signature }, signal);
+    await verifyDownload(path, size, key, signature, signal);
     return config.load(path);
   } catch (error) {
     if (error instanceof SyncError) throw error;

@@ -1,4 +1,6 @@
-// Ed25519 signatures of downloaded files (header X-Moat-Signature, base64, over the exact body bytes).
+// Ed25519 signatures of downloaded files: X-Moat-Signature, base64, over the exact body bytes, and
+// X-Moat-Digest-Signature over `moat-file-sha256:<hex SHA-256 of the body>`, which is checked against the
+// hash taken as the bytes arrived, so a big file is not read into memory again to be verified.
 // The key is given as base64 of the raw 32-byte public key or as an SPKI PEM string.
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { OptionError } from '../errors/moat-error.js';
@@ -37,4 +39,9 @@ export function signatureValid(key: KeyObject, body: Buffer, signatureBase64: st
   } catch {
     return false;
   }
+}
+
+/** True when `signatureBase64` signs the file whose hex SHA-256 is `sha256` (X-Moat-Digest-Signature). Never throws. */
+export function digestSignatureValid(key: KeyObject, sha256: string, signatureBase64: string | null): boolean {
+  return /^[0-9a-f]{64}$/.test(sha256) && signatureValid(key, Buffer.from(`moat-file-sha256:${sha256}`, 'latin1'), signatureBase64);
 }

@@ -1,7 +1,7 @@
 // A real HTTP server on 127.0.0.1 speaking the Wafris v2 protocol (docs/wafris-v2.md) as
 // the Moat hub does: downsync (200 with the SQLite file, Content-Disposition, ETag and, with a signing
 // key, X-Moat-Signature; 304; 401) and gzip'd JSON upsync. Each category can be switched to a fault.
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,8 +27,15 @@ export type Fault =
   | { kind: 'stall-body'; bytes: number }
   /** Never answers. */
   | { kind: 'hang' }
+  /** Both signatures (of the bytes, X-Moat-Signature, and of their SHA-256, X-Moat-Digest-Signature) made over other bytes. */
   | { kind: 'bad-signature' }
   | { kind: 'no-signature' }
+  /** Only X-Moat-Digest-Signature, valid. */
+  | { kind: 'digest-only' }
+  /** Only X-Moat-Signature, valid: a hub from before digest signatures. */
+  | { kind: 'full-only' }
+  /** A valid X-Moat-Signature beside an X-Moat-Digest-Signature made over other bytes. */
+  | { kind: 'bad-digest' }
   /** Redirects `count` times to itself before serving. */
   | { kind: 'redirect'; count: number };
 
@@ -200,8 +207,14 @@ export class FakeHub {
       'content-length': String(body.length),
     };
     if (this.signingKey !== null && fault.kind !== 'no-signature') {
-      const signed = fault.kind === 'bad-signature' ? Buffer.concat([body, Buffer.from('x')]) : body;
-      headers['x-moat-signature'] = sign(null, signed, this.signingKey).toString('base64');
+      const other = Buffer.concat([body, Buffer.from('x')]);
+      const signed = fault.kind === 'bad-signature' ? other : body;
+      if (fault.kind !== 'digest-only') headers['x-moat-signature'] = sign(null, signed, this.signingKey).toString('base64');
+      if (fault.kind !== 'full-only') {
+        const digestOf = fault.kind === 'bad-signature' || fault.kind === 'bad-digest' ? other : body;
+        const message = Buffer.from(`moat-file-sha256:${createHash('sha256').update(digestOf).digest('hex')}`, 'latin1');
+        headers['x-moat-digest-signature'] = sign(null, message, this.signingKey).toString('base64');
+      }
     }
     answer(200);
     res.writeHead(200, headers);
