@@ -227,6 +227,12 @@ export interface TopEntry {
   value: string;
   total: number;
   blocked: number;
+  /**
+   * Set when the counts may be low (a range of many distinct values, counted from each hour's and each
+   * day's largest values, see store/top-heads.ts): the true total is at most total + lowBy, and so is the
+   * true blocked count at most blocked + lowBy. Absent when the counts are exact.
+   */
+  lowBy?: number;
 }
 
 /** What rule hits are looked up by: rule ids (reports that carry one) and `category\trule` entries (Wafris clients). */

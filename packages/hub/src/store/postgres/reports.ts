@@ -8,14 +8,11 @@ import type {
   BatchKey, InsertOutcome, PassedSampling, ReportFilter, ReportPage, ReportRecord, RetentionPolicy, RuleHitKeys, RuleHits, StoredReport, TimeBucket, TopDimension,
   TopEntry, Totals, ValueHour,
 } from '../store.js';
+import { DAY_BUILD_ROWS, DAY_SECONDS, DAY_TOP_DIMENSIONS, PLAIN_TOP_LIMIT, type Head, dayFloor, hourHeadSize, topFromHeads } from '../top-heads.js';
 import { LOCK_NAMESPACE, LOCKS } from './advisory-locks.js';
+import { buildFinishedDays, hourHeads, markChangedDays } from './day-tops.js';
 import { DEFAULT_PARTITION } from './report-partitions.js';
 import { withTransaction } from './transaction.js';
-
-/** Up to this many (hour, value) rows in a range, a top list is one plain GROUP BY (as in the SQLite store). */
-const PLAIN_TOP_LIMIT = 20_000;
-/** More candidates than this and the candidate pass gives way to the plain GROUP BY. */
-const MAX_TOP_CANDIDATES = 5000;
 
 // Fixed SQL fragments only; every value that comes from outside is a bound parameter.
 const HOUR_DIMENSIONS = hourDimensions({ always: 'true', tab: 'chr(9)' });
@@ -104,23 +101,31 @@ export class PostgresReports {
       SELECT ctid FROM upsync_batches WHERE received_at < $1 LIMIT $2)`, [cutoff, chunk])).rowCount ?? 0;
   }
 
-  /** Folds the next chunk of committed, unfolded reports into the rollups; returns reports folded. */
+  /**
+   * Folds the next chunk of committed, unfolded reports into the rollups; then summarises finished days
+   * for the top lists (a bounded number of hourly rows per call). Returns reports folded.
+   */
   async rollUp(): Promise<number> {
     return withTransaction(this.pool, async (client) => {
       const lo = (await client.query<{ last_report_id: number }>(
         'SELECT last_report_id FROM rollup_state WHERE id = 1 FOR UPDATE')).rows[0]!.last_report_id;
       const committed = await this.committedHorizon(client);
-      if (committed <= lo) return 0;
-      const chunk = (await client.query<{ hi: number | null; n: number }>(
-        `SELECT max(id) AS hi, count(*) AS n FROM (SELECT id FROM reports WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3) s`,
-        [lo, committed, ROLLUP_CHUNK])).rows[0]!;
-      const hi = chunk.hi ?? committed;
-      if (chunk.n > 0) {
-        for (const sql of ROLLUP_SQL) await client.query(sql, [lo, hi]);
-        await this.foldHourSummaries(client, lo, hi);
+      let folded = 0;
+      if (committed > lo) {
+        const chunk = (await client.query<{ hi: number | null; n: number }>(
+          `SELECT max(id) AS hi, count(*) AS n FROM (SELECT id FROM reports WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3) s`,
+          [lo, committed, ROLLUP_CHUNK])).rows[0]!;
+        const hi = chunk.hi ?? committed;
+        if (chunk.n > 0) {
+          for (const sql of ROLLUP_SQL) await client.query(sql, [lo, hi]);
+          await this.foldHourSummaries(client, lo, hi);
+          await markChangedDays(client, lo, hi);
+        }
+        await client.query('UPDATE rollup_state SET last_report_id = $1 WHERE id = 1', [hi]);
+        folded = chunk.n;
       }
-      await client.query('UPDATE rollup_state SET last_report_id = $1 WHERE id = 1', [hi]);
-      return chunk.n;
+      await buildFinishedDays(client, DAY_BUILD_ROWS);
+      return folded;
     });
   }
 
@@ -192,6 +197,11 @@ export class PostgresReports {
         deleted += (await client.query('DELETE FROM hour_top WHERE site_id = $1 AND hour < $2', [siteId, rollupCutoff])).rowCount ?? 0;
         await client.query('DELETE FROM hour_dim_size WHERE site_id = $1 AND hour < $2', [siteId, rollupCutoff]);
         await client.query('DELETE FROM hour_ip_sketch WHERE site_id = $1 AND hour < $2', [siteId, rollupCutoff]);
+        // Day summaries go with the last of their hours.
+        const lastExpiredDay = rollupCutoff - DAY_SECONDS;
+        deleted += (await client.query('DELETE FROM day_top WHERE site_id = $1 AND dim = ANY($2::text[]) AND day <= $3',
+          [siteId, DAY_TOP_DIMENSIONS, lastExpiredDay])).rowCount ?? 0;
+        await client.query('DELETE FROM day_top_floor WHERE site_id = $1 AND dim = ANY($2::text[]) AND day <= $3', [siteId, DAY_TOP_DIMENSIONS, lastExpiredDay]);
       }
       return deleted;
     });
@@ -214,43 +224,45 @@ export class PostgresReports {
   }
 
   /**
-   * The top values of a dimension, exact, with the SQLite store's candidate pass: small ranges are one
-   * GROUP BY; large ones read only values with at least T hits in some hour (the (site, dim, hour, total)
-   * index, one descent per hour), sum those exactly, and accept when the K-th total exceeds (T − 1) ×
-   * hours, the most any skipped value can have; otherwise T falls, ending in the plain GROUP BY.
-   * Measured at 1 M reports over 24 h (634 k hourly IP rows): the plain GROUP BY hashed every row and
-   * spilled to disk, ~60× SQLite's time; the candidate pass reads a few hundred index entries.
-   * Ties sort by value in byte order (COLLATE "C"), as in SQLite.
+   * The top values of a dimension, as in the SQLite store: up to PLAIN_TOP_LIMIT hourly rows in the
+   * range, one GROUP BY (exact); above, the finished days' summaries (day_top) and the other hours'
+   * largest values (one backward descent of hour_top_by_total per hour), merged with the most each count
+   * may be low by (store/top-heads.ts). Before, a range whose candidate pass failed (any low-traffic
+   * site with many values) ran the plain GROUP BY over every value: 3 s of database time per overview
+   * at a million made-up paths and user agents over 7 days. Ties sort by value in byte order (COLLATE "C").
    */
   async top(siteId: number, dim: TopDimension | 'monitor' | 'rule_id', from: number, to: number, limit: number): Promise<TopEntry[]> {
     const lo = hourFloor(from);
-    const plain = async () => (await this.pool.query<TopEntry>(
-      `SELECT value, sum(total) AS total, sum(blocked) AS blocked FROM hour_top
-      WHERE site_id = $1 AND dim = $2 AND hour >= $3 AND hour < $4
-      GROUP BY value ORDER BY total DESC, value COLLATE "C" LIMIT $5`,
-      [siteId, dim, lo, to, limit])).rows;
     const sized = await this.pool.query<{ hour: number; n: number }>(
-      'SELECT hour, distinct_values AS n FROM hour_dim_size WHERE site_id = $1 AND dim = $2 AND hour >= $3 AND hour < $4',
+      'SELECT hour, distinct_values AS n FROM hour_dim_size WHERE site_id = $1 AND dim = $2 AND hour >= $3 AND hour < $4 ORDER BY hour',
       [siteId, dim, lo, to]);
-    if (sized.rows.reduce((sum, r) => sum + r.n, 0) <= PLAIN_TOP_LIMIT) return plain();
-    const hours = sized.rows.map((r) => r.hour);
-    for (let threshold = 4096; threshold > 1; threshold = Math.floor(threshold / 4)) {
-      // Equality on hour (= ANY) and a range on total: one index descent per hour.
-      const candidates = (await this.pool.query<{ value: string }>(
-        `SELECT DISTINCT value FROM hour_top WHERE site_id = $1 AND dim = $2 AND hour = ANY($3::bigint[]) AND total >= $4 LIMIT $5`,
-        [siteId, dim, hours, threshold, MAX_TOP_CANDIDATES + 1])).rows.map((r) => r.value);
-      if (candidates.length > MAX_TOP_CANDIDATES) break;
-      if (candidates.length < limit) continue;
-      // Equality on every primary-key column: one probe per (hour, candidate).
-      const ranked = (await this.pool.query<TopEntry>(
+    if (sized.rows.reduce((sum, r) => sum + r.n, 0) <= PLAIN_TOP_LIMIT) {
+      return (await this.pool.query<TopEntry>(
         `SELECT value, sum(total) AS total, sum(blocked) AS blocked FROM hour_top
-        WHERE site_id = $1 AND dim = $2 AND hour = ANY($3::bigint[]) AND value = ANY($4::text[])
-        GROUP BY value ORDER BY total DESC, value COLLATE "C"`,
-        [siteId, dim, hours, candidates])).rows;
-      const kth = ranked[limit - 1]?.total ?? 0;
-      if (kth > (threshold - 1) * hours.length) return ranked.slice(0, limit);
+        WHERE site_id = $1 AND dim = $2 AND hour >= $3 AND hour < $4
+        GROUP BY value ORDER BY total DESC, value COLLATE "C" LIMIT $5`,
+        [siteId, dim, lo, to, limit])).rows;
     }
-    return plain();
+    const days = new Map<number, Head>();
+    const firstDay = dayFloor(lo + DAY_SECONDS - 1);
+    const lastDay = dayFloor(to) - DAY_SECONDS;
+    if (firstDay <= lastDay) {
+      // One statement, so the floors and the rows are of one snapshot whatever a rollup commits meanwhile;
+      // each part one range of its primary key.
+      const { rows } = await this.pool.query<{ day: number; floor: number | null; value: string | null; total: number; blocked: number; missed: number }>(
+        `SELECT day, floor, NULL AS value, 0 AS total, 0 AS blocked, 0 AS missed FROM day_top_floor
+          WHERE site_id = $1 AND dim = $2 AND day >= $3 AND day <= $4 AND floor IS NOT NULL
+        UNION ALL
+        SELECT day, NULL, value, total, blocked, missed FROM day_top WHERE site_id = $1 AND dim = $2 AND day >= $3 AND day <= $4`,
+        [siteId, dim, firstDay, lastDay]);
+      for (const r of rows) if (r.floor !== null) days.set(r.day, { rows: [], floor: r.floor });
+      for (const r of rows) {
+        if (r.value !== null) days.get(r.day)?.rows.push({ value: r.value, total: r.total, blocked: r.blocked, missed: r.missed });
+      }
+    }
+    const hours = sized.rows.map((r) => r.hour).filter((hour) => !days.has(dayFloor(hour)));
+    const { heads } = await hourHeads(this.pool, siteId, dim, hours, hourHeadSize(hours.length, limit));
+    return topFromHeads([...days.values(), ...heads.values()], limit);
   }
 
   async passedSampling(siteId: number, from: number, to: number): Promise<PassedSampling> {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { PRUNE_CHUNK, REPORT_MAX_AHEAD_SECONDS } from '../report-rows.js';
 import type { RetentionPolicy } from '../store.js';
+import { DAY_SECONDS, DAY_TOP_DIMENSIONS } from '../top-heads.js';
 import { HOUR_DIMENSIONS } from './report-rollups.js';
 
 /**
@@ -28,6 +29,12 @@ export function pruneReportsChunk(db: Database.Database, watermark: number, poli
       db.prepare('DELETE FROM hour_dim_size WHERE site_id = ? AND dim = ? AND hour < ?').run(siteId, dim, rollupCutoff);
     }
     db.prepare('DELETE FROM hour_ip_sketch WHERE site_id = ? AND hour < ?').run(siteId, rollupCutoff);
+    // Day summaries go with the last of their hours.
+    const lastExpiredDay = rollupCutoff - DAY_SECONDS;
+    for (const dim of DAY_TOP_DIMENSIONS) {
+      deleted += db.prepare('DELETE FROM day_top WHERE site_id = ? AND dim = ? AND day <= ?').run(siteId, dim, lastExpiredDay).changes;
+      db.prepare('DELETE FROM day_top_floor WHERE site_id = ? AND dim = ? AND day <= ?').run(siteId, dim, lastExpiredDay);
+    }
   }
   return deleted;
 }

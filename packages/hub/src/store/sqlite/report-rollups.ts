@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
 import { addToSketch, newSketch } from '../../stats/hyperloglog.js';
 import { ROLLUP_CHUNK, SIZED_DIMENSIONS, hourDimensions } from '../report-rows.js';
+import { DAY_BUILD_ROWS, dayFloor } from '../top-heads.js';
+import { SqliteDayTops } from './day-tops.js';
 
 export const HOUR_DIMENSIONS = hourDimensions({ always: '1', tab: 'char(9)' });
 
@@ -9,7 +11,8 @@ const REQUESTS = 'coalesce(aggregate_count, 1)';
 
 /**
  * Folds raw reports into the rollups (minute_stats, hour_top, hour_ip_sketch, hour_dim_size) a chunk at
- * a time behind a watermark: every report with an id up to it is counted, exactly once.
+ * a time behind a watermark: every report with an id up to it is counted, exactly once. Days it touches
+ * lose their top-list summaries (day_top) until they are rebuilt, a few per call, once finished.
  */
 export class SqliteRollups {
   private readonly rollupStatements: Database.Statement[];
@@ -21,8 +24,10 @@ export class SqliteRollups {
   private readonly sketchGet;
   private readonly sketchPut;
   private readonly dimSizePut;
+  private readonly dayTops;
 
   constructor(private readonly db: Database.Database) {
+    this.dayTops = new SqliteDayTops(db);
     this.watermarkGet = db.prepare<[], number>('SELECT last_report_id FROM rollup_state WHERE id = 1').pluck();
     this.watermarkSet = db.prepare('UPDATE rollup_state SET last_report_id = ? WHERE id = 1');
     this.maxIdStmt = db.prepare<[number, number], number>(
@@ -101,21 +106,32 @@ export class SqliteRollups {
       addToSketch(entry.sketch, ip);
     }
     for (const e of sketches.values()) this.sketchPut.run(e.siteId, e.hour, Buffer.from(e.sketch));
+    const days = new Set<string>();
     for (const { site_id, hour } of this.chunkHours.all(lo, hi)) {
       for (const dim of SIZED_DIMENSIONS) this.dimSizePut.run({ site: site_id, dim, hour });
+      const key = `${site_id}:${dayFloor(hour)}`;
+      if (!days.has(key)) {
+        days.add(key);
+        this.dayTops.changed(site_id, dayFloor(hour));
+      }
     }
   }
 
-  /** Folds the next chunk of unfolded reports into the rollups, with the watermark, atomically. */
+  /**
+   * Folds the next chunk of unfolded reports into the rollups, with the watermark, atomically; then
+   * summarises finished days for the top lists (a bounded number of hourly rows per call).
+   */
   rollUp(): number {
     return this.db.transaction(() => {
       const lo = this.watermarkGet.get() ?? 0;
       const hi = this.maxIdStmt.get(lo, ROLLUP_CHUNK);
-      if (hi == null) return 0;
-      for (const stmt of this.rollupStatements) stmt.run(lo, hi);
-      this.foldHourSummaries(lo, hi);
-      this.watermarkSet.run(hi);
-      return hi - lo;
+      if (hi != null) {
+        for (const stmt of this.rollupStatements) stmt.run(lo, hi);
+        this.foldHourSummaries(lo, hi);
+        this.watermarkSet.run(hi);
+      }
+      this.dayTops.buildFinished(DAY_BUILD_ROWS);
+      return hi == null ? 0 : hi - lo;
     }).immediate();
   }
 

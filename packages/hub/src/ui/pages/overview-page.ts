@@ -57,7 +57,8 @@ export function overviewPage(input: OverviewPageInput): string {
   <div id="traffic-chart" data-unit="${perStepLabel(overview.series.step)}" data-url="/api/sites/${site.id}/stats/overview?range=${range}" aria-label="Requests over time"></div>
   <script type="application/json" id="traffic-data">${jsonData(overview)}</script>
 </section>
-<p class="hint">Top lists count whole hours from ${new Date(Math.floor(overview.window.from / 3600) * 3600 * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC.</p>
+<p class="hint">Top lists count whole hours from ${new Date(Math.floor(overview.window.from / 3600) * 3600 * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC.${
+  TOP_LISTS.some(({ dim }) => input.top[dim].some((r) => r.lowBy)) ? html` Over this range they are summed from each hour's and each day's 100 largest values: a count marked ≥ may be low, by at most what its tooltip says.` : ''}</p>
 <div class="top-grid">
 ${TOP_LISTS.map(({ dim, title }) => topTable(input, coverage, dim, title))}
 </div>`;
@@ -77,13 +78,20 @@ function topTable(input: OverviewPageInput, coverage: RuleCoverage, dim: TopDime
     ${rows.length === 0 ? html`<tr><td colspan="4" class="empty">${dim === 'country' && !input.countryLookup ? 'Countries show once a data file gives the hub a country lookup; until then only country blocks carry one.' : 'Nothing yet.'}</td></tr>` : ''}
     ${rows.map((r) => html`<tr>
       <td class="value">${valueCell(base, dim, r.value, input.rateLimitLabels)}</td>
-      <td class="num">${formatNumber(r.total)}</td>
-      <td class="num">${formatNumber(r.blocked)}</td>
+      ${countCell(r.total, r.lowBy)}
+      ${countCell(r.blocked, r.lowBy)}
       ${kind ? html`<td class="actions">${quickActions({ siteId: input.site.id, csrfToken: input.user.csrfToken, coverage, back, canEdit: input.user.role === undefined || input.user.role === 'admin' }, kind, r.value)}</td>` : ''}
     </tr>`)}
     </tbody>
   </table></div>
 </section>`;
+}
+
+/** A count; one that may be low (`lowBy`, from hour and day summaries) is marked ≥ and says by how much. */
+function countCell(count: number, lowBy: number | undefined): Html {
+  return lowBy
+    ? html`<td class="num" data-low-by="${lowBy}" title="${`up to ${formatNumber(lowBy)} more`}">≥ ${formatNumber(count)}</td>`
+    : html`<td class="num">${formatNumber(count)}</td>`;
 }
 
 function valueCell(base: string, dim: TopDimension, value: string, rateLimitLabels?: ReadonlyMap<string, string>): Html {
