@@ -8,7 +8,7 @@ import { bodyToRead, declaredBodyLength, type BodyToRead } from '../http/body-ki
 import { bodyParams, joinParams } from '../http/request-params.js';
 import { bodyText } from '../http/body-text.js';
 import { inflateBody } from '../http/inflate-body.js';
-import { brotliGate } from '../http/inflate-gate.js';
+import { inflatesThroughGate, windowedInflateGate } from '../http/inflate-gate.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
 import { canPeekBody, peekBody, type PeekedBody } from '../http/peek-body.js';
 import { peekWebBody, webBodyState } from '../http/web-request.js';
@@ -82,7 +82,7 @@ export class BodyReading {
   /**
    * Adds the peeked body to `request`: its parameters joined to the query's and, when the engine detects
    * attacks, its text. A body that failed to arrive adds nothing (the app sees the failure itself).
-   * Rejects when the body's content cannot be turned into parameters. Resolves true when a brotli body
+   * Rejects when the body's content cannot be turned into parameters. Resolves true when a brotli or zstd body
    * found the gate's queue full (counted `busy`): its inflated reading is then missing, the rest is added.
    */
   async addTo(request: MoatHttpRequest, peeked: Promise<PeekedBody | null>, plan: BodyToRead, engine: FirewallEngine): Promise<boolean> {
@@ -93,10 +93,10 @@ export class BodyReading {
     const counters = this.counters;
     let inflated: PeekedBody | null = null;
     let busy = false;
-    if (coding === 'br') {
-      const inflating = brotliGate.run(() => inflateBody(sent, 'br', this.limit));
+    if (inflatesThroughGate(coding)) {
+      const inflating = windowedInflateGate.run(() => inflateBody(sent, coding, this.limit));
       // A full queue skips only this reading: the request and its body as sent are still judged, so a
-      // flood of brotli bombs never opens a way past the other rules.
+      // flood of brotli or zstd bombs never opens a way past the other rules.
       if (inflating === null) {
         counters.bodiesUninspected.busy++;
         busy = true;

@@ -24,7 +24,7 @@ export type UninspectedReason =
   | 'charset'
   /** Something had started reading the body before Moat saw the request. */
   | 'unreadable'
-  /** A brotli body that found too many others waiting to be inflated (http/inflate-gate.ts). */
+  /** A brotli or zstd body that found too many others waiting to be inflated (http/inflate-gate.ts). */
   | 'busy';
 
 export interface BodyToRead {

@@ -1,10 +1,12 @@
-// A bound on brotli inflations in flight, per process. A brotli decoder fills the window its sender
-// declares (up to 16 MiB) before it hands out any output, so a 14-byte body costs ~40 ms of a libuv
+// A bound on brotli and zstd inflations in flight, per process. A brotli decoder fills the window its
+// sender declares (up to 16 MiB) before it hands out any output, so a 14-byte body costs ~40 ms of a libuv
 // thread-pool thread and a 16 MiB buffer whatever the read limit is (docs/frameworks.md). Unbounded, a
 // flood of such bodies takes every pool thread (the app's file system, DNS, crypto and zlib wait behind
-// it) and 16 MiB each. Through the gate at most two run at once and a bounded number wait in order; past
-// that the body is not judged, and the firewall fails open or answers 503 (failClosed) as for any request
-// it cannot judge. gzip and deflate need no gate: their 32 KiB window hands output out as it goes.
+// it) and 16 MiB each. A zstd decoder (Node 22+) allocates the window its frame declares as well, up to
+// 128 MiB by default, and the app's own decoder accepts as much, so the window cannot be capped without
+// leaving such bodies unjudged: it goes through the same gate. Through the gate at most two run at once
+// and a bounded number wait in order; past that the body's inflated reading is skipped (counted), the
+// rest is judged. gzip and deflate need no gate: their 32 KiB window hands output out as it goes.
 
 /** Inflations at once: half of libuv's default pool of four, so the app keeps the other half. */
 export const INFLATIONS_AT_ONCE = 2;
@@ -63,5 +65,10 @@ export class InflateGate {
   }
 }
 
-/** The process's gate for brotli bodies: the thread pool it protects is the process's too. */
-export const brotliGate = new InflateGate(INFLATIONS_AT_ONCE, INFLATIONS_WAITING);
+/** The process's gate for brotli and zstd bodies: the thread pool it protects is the process's too. */
+export const windowedInflateGate = new InflateGate(INFLATIONS_AT_ONCE, INFLATIONS_WAITING);
+
+/** Whether a body of this coding is inflated through windowedInflateGate (its decoder allocates a sender-chosen window). */
+export function inflatesThroughGate(coding: string): coding is 'br' | 'zstd' {
+  return coding === 'br' || coding === 'zstd';
+}
