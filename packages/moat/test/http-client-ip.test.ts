@@ -120,7 +120,7 @@ test('counters: a header from an untrusted peer, a trusted peer without the head
   resolver.resolve('203.0.113.9', { 'x-forwarded-for': '1.1.1.1' }, out);
   assert.deepEqual(counters, { ipHeaderMissing: 0, ipHeaderUntrusted: 1 });
   resolver.resolve('127.0.0.1', { 'x-forwarded-for': '1.1.1.1' }, out);
-  assert.deepEqual(out, { ip: '127.0.0.1', ipSource: 'socket' });
+  assert.deepEqual(out, { ip: '127.0.0.1', ipSource: 'proxy' }, 'the proxy\'s own address, marked so no IP allow rule applies');
   resolver.resolve('127.0.0.1', { 'x-real-ip': 'junk' }, out);
   assert.deepEqual(counters, { ipHeaderMissing: 2, ipHeaderUntrusted: 1 });
   assert.deepEqual(missing, ['127.0.0.1', '127.0.0.1']);
@@ -141,9 +141,9 @@ test('trusted peer: X-Forwarded-For read right to left, skipping trusted hops', 
   // Garbage left of a trusted hop ends the walk at the last good hop.
   assert.deepEqual(resolve(t, '10.0.0.2', { 'x-forwarded-for': 'garbage, 10.1.1.1' }), { ip: '10.1.1.1', ipSource: 'x-forwarded-for' });
   // Garbage at the right end: the header is unusable, and no other header is tried: the peer it is.
-  assert.deepEqual(resolve(t, '10.0.0.2', { 'x-forwarded-for': '1.2.3.4, junk', 'x-real-ip': '198.51.100.1' }), { ip: '10.0.0.2', ipSource: 'socket' });
-  assert.deepEqual(resolve(t, '10.0.0.2', { 'x-forwarded-for': '1.2.3.4,' }), { ip: '10.0.0.2', ipSource: 'socket' });
-  assert.deepEqual(resolve(t, '10.0.0.2', { 'x-forwarded-for': ',,' }), { ip: '10.0.0.2', ipSource: 'socket' });
+  assert.deepEqual(resolve(t, '10.0.0.2', { 'x-forwarded-for': '1.2.3.4, junk', 'x-real-ip': '198.51.100.1' }), { ip: '10.0.0.2', ipSource: 'proxy' });
+  assert.deepEqual(resolve(t, '10.0.0.2', { 'x-forwarded-for': '1.2.3.4,' }), { ip: '10.0.0.2', ipSource: 'proxy' });
+  assert.deepEqual(resolve(t, '10.0.0.2', { 'x-forwarded-for': ',,' }), { ip: '10.0.0.2', ipSource: 'proxy' });
   // Sent twice (Node joins the lines in order): the proxy's line is last.
   assert.deepEqual(resolve(t, '10.0.0.2', { 'x-forwarded-for': ['6.6.6.6', '203.0.113.7'] }), { ip: '203.0.113.7', ipSource: 'x-forwarded-for' });
   // Ports, brackets and IPv4-mapped forms.
@@ -161,10 +161,16 @@ test('trusted peer: RFC 7239 Forwarded', () => {
   assert.deepEqual(f({ forwarded: 'for=6.6.6.6, for="[2001:db8:cafe::17]:4711"' }), { ip: '2001:db8:cafe::17', ipSource: 'forwarded' });
   assert.deepEqual(f({ forwarded: 'For="198.51.100.17:80";proto=https, for=10.3.3.3' }), { ip: '198.51.100.17', ipSource: 'forwarded' });
   // Obfuscated and unknown identifiers are not addresses: the socket peer it is.
-  assert.deepEqual(f({ forwarded: 'for=_hidden' }), { ip: '10.0.0.2', ipSource: 'socket' });
-  assert.deepEqual(f({ forwarded: 'for=unknown' }), { ip: '10.0.0.2', ipSource: 'socket' });
+  assert.deepEqual(f({ forwarded: 'for=_hidden' }), { ip: '10.0.0.2', ipSource: 'proxy' });
+  assert.deepEqual(f({ forwarded: 'for=unknown' }), { ip: '10.0.0.2', ipSource: 'proxy' });
   // Not the configured header: never read.
-  assert.deepEqual(resolve(t, '10.0.0.2', { forwarded: 'for=192.0.2.60' }), { ip: '10.0.0.2', ipSource: 'socket' });
+  assert.deepEqual(resolve(t, '10.0.0.2', { forwarded: 'for=192.0.2.60' }), { ip: '10.0.0.2', ipSource: 'proxy' });
+  // A client's unclosed quote cannot swallow the element the proxy appends after it.
+  assert.deepEqual(f({ forwarded: 'for="198.51.100.7, for=203.0.113.66' }), { ip: '203.0.113.66', ipSource: 'forwarded' });
+  assert.deepEqual(f({ forwarded: 'for=", for=203.0.113.66' }), { ip: '203.0.113.66', ipSource: 'forwarded' });
+  assert.deepEqual(f({ forwarded: 'for="a\\", for="[2001:db8::5]:80"' }), { ip: '2001:db8::5', ipSource: 'forwarded' });
+  assert.deepEqual(f({ forwarded: 'for=1.1.1.1;x="unclosed, for=203.0.113.66;proto=https' }), { ip: '203.0.113.66', ipSource: 'forwarded' });
+  assert.deepEqual(forwardedForValues('for="198.51.100.7, for=203.0.113.66'), ['198.51.100.7', '203.0.113.66']);
   assert.deepEqual(forwardedForValues('for="a,b;c";proto=http, by=x, for=1.2.3.4'), ['a,b;c', '', '1.2.3.4']);
   assert.deepEqual(forwardedForValues('for="\\"q\\"'), ['"q"']);
   assert.deepEqual(forwardedForValues(''), ['']);
@@ -177,11 +183,11 @@ test('trusted peer: platform headers, one address each', () => {
     assert.deepEqual(resolve(t, '127.0.0.1', { [name]: '2001:db8::23' }, name), { ip: '2001:db8::23', ipSource: name });
     assert.deepEqual(resolve(t, '127.0.0.1', { [name]: '198.51.100.23:8443' }, name), { ip: '198.51.100.23', ipSource: name });
     // Sent twice (once by the client): ambiguous, not used.
-    assert.deepEqual(resolve(t, '127.0.0.1', { [name]: '6.6.6.6, 198.51.100.23' }, name), { ip: '127.0.0.1', ipSource: 'socket' });
-    assert.deepEqual(resolve(t, '127.0.0.1', { [name]: ['6.6.6.6', '198.51.100.23'] }, name), { ip: '127.0.0.1', ipSource: 'socket' });
-    assert.deepEqual(resolve(t, '127.0.0.1', { [name]: 'nonsense' }, name), { ip: '127.0.0.1', ipSource: 'socket' });
+    assert.deepEqual(resolve(t, '127.0.0.1', { [name]: '6.6.6.6, 198.51.100.23' }, name), { ip: '127.0.0.1', ipSource: 'proxy' });
+    assert.deepEqual(resolve(t, '127.0.0.1', { [name]: ['6.6.6.6', '198.51.100.23'] }, name), { ip: '127.0.0.1', ipSource: 'proxy' });
+    assert.deepEqual(resolve(t, '127.0.0.1', { [name]: 'nonsense' }, name), { ip: '127.0.0.1', ipSource: 'proxy' });
     // Only the configured header counts: by default that is X-Forwarded-For.
-    assert.deepEqual(resolve(t, '127.0.0.1', { [name]: '198.51.100.23' }), { ip: '127.0.0.1', ipSource: 'socket' });
+    assert.deepEqual(resolve(t, '127.0.0.1', { [name]: '198.51.100.23' }), { ip: '127.0.0.1', ipSource: 'proxy' });
   }
 });
 
@@ -190,7 +196,7 @@ test('one header: X-Forwarded-For by default, the configured one otherwise, neve
   assert.equal(resolve(['loopback'], '127.0.0.1', headers).ip, '203.0.113.1');
   assert.deepEqual(resolve(['loopback'], '127.0.0.1', headers, 'x-real-ip'), { ip: '203.0.113.3', ipSource: 'x-real-ip' });
   assert.deepEqual(resolve(['loopback'], '127.0.0.1', headers, 'cf-connecting-ip'), { ip: '203.0.113.2', ipSource: 'cf-connecting-ip' });
-  assert.deepEqual(resolve(['loopback'], '127.0.0.1', { 'x-forwarded-for': '203.0.113.1' }, 'x-real-ip'), { ip: '127.0.0.1', ipSource: 'socket' });
+  assert.deepEqual(resolve(['loopback'], '127.0.0.1', { 'x-forwarded-for': '203.0.113.1' }, 'x-real-ip'), { ip: '127.0.0.1', ipSource: 'proxy' });
 });
 
 test('clientFromList walks a comma list from the right like clientFromHops over its split', () => {

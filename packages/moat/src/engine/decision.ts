@@ -7,6 +7,11 @@ import type { BotCategory } from '../bots/catalogue.js';
 export interface MoatRequest {
   /** Client IP as text (any IPv4/IPv6 form). */
   ip: string;
+  /**
+   * Where `ip` came from (the adapters fill it in). `'proxy'`: a trusted proxy's own address, its client-IP
+   * header unusable; IP allow rules are then not applied (a client cannot make itself the allowed proxy).
+   */
+  ipSource?: string;
   /** Upper- or lower-case HTTP method. */
   method?: string;
   /** Host without port. */

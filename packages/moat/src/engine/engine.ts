@@ -114,7 +114,8 @@ export class Engine {
       const tag = quiet.tag(req);
       if (quiet.has(req, tag)) return PASSED;
       const d = this.judge(req);
-      if (d === PASSED && !this.ruleConsulted && !this.clockRead) quiet.add(req, tag);
+      // Not a request judged without its allow rules (a proxy's own address): a later one may be allowed.
+      if (d === PASSED && !this.ruleConsulted && !this.clockRead && req.ipSource !== 'proxy') quiet.add(req, tag);
       return d;
     }
     this.keyHashes.fill(undefined);
@@ -133,7 +134,9 @@ export class Engine {
     let d: Decision | null;
     const ipStages = family !== 0 && this.quietIps.get(ip) === undefined;
     // 1–2: allow by IP/CIDR; 3–4: block by IP/CIDR; 5–6: country, ASN, lists. One seek each.
-    if (ipStages && (d = this.checkIp(rs.allowIps, family, 'Allowed')) !== null) return d;
+    // A trusted proxy's own address, judged because its header was unusable, is never allowed by IP.
+    const allowable = req.ipSource !== 'proxy';
+    if (ipStages && allowable && (d = this.checkIp(rs.allowIps, family, 'Allowed')) !== null) return d;
     const bot: BotVerdict | null = this.bots !== null && req.userAgent ? this.bots.run(req.userAgent, family, this.words) : null;
     // A verified bot with mode allow passes the rules on who asks (addresses, countries, networks, lists,
     // keyed bans, user agents, bot blocks), not those on what it asks for: anyone can make a crawler or a
@@ -144,7 +147,7 @@ export class Engine {
       if (ipStages) {
         if ((d = this.checkIp(rs.blockIps, family, 'Blocked')) !== null) return d;
         if (this.data !== null && rs.needsData && (d = this.checkData(this.data, family)) !== null) return d;
-        if (!this.ruleConsulted) this.quietIps.set(ip, true);
+        if (!this.ruleConsulted && allowable) this.quietIps.set(ip, true);
       }
       // Keyed bans: after every allow, with the block rules; the request's key hashed once (keyHashOf).
       if (rs.keys !== null && rs.keys.hasBans && (d = this.checkKeyBans(rs.keys, req)) !== null) return d;

@@ -31,8 +31,12 @@ export function isForwardingHeader(name: string): name is ForwardingHeader {
   return (FORWARDING_HEADERS as readonly string[]).includes(name);
 }
 
-/** Where a request's client IP came from. */
-export type IpSource = 'socket' | ForwardingHeader;
+/**
+ * Where a request's client IP came from. `proxy`: the peer is a trusted proxy whose client-IP header was
+ * absent or unusable, so its own address is judged, and IP allow rules do not apply to it: a client that
+ * garbles the header must not be judged as an allowed proxy network.
+ */
+export type IpSource = 'socket' | 'proxy' | ForwardingHeader;
 
 /** What the resolver fills in; the normalised request itself, so resolving allocates no result object. */
 export interface ClientIpTarget {
@@ -109,8 +113,8 @@ export class ClientIpResolver {
 
   /**
    * Reads the client from the header of a request that came from a trusted proxy (`peer`: its address,
-   * '' for a trusted Unix socket). False, counted, and `out` left as it was when the header is absent,
-   * unreadable or ambiguous.
+   * '' for a trusted Unix socket). False, counted, `out.ip` left as it was and `out.ipSource` 'proxy'
+   * when the header is absent, unreadable or ambiguous.
    */
   readHeader(headers: IncomingHttpHeaders, out: ClientIpTarget, peer: string): boolean {
     const value = headerText(headers[this.header]);
@@ -120,6 +124,7 @@ export class ClientIpResolver {
       out.ipSource = this.header;
       return true;
     }
+    out.ipSource = 'proxy';
     this.counters.ipHeaderMissing++;
     this.onHeaderMissing?.(peer, headers);
     return false;
@@ -205,7 +210,9 @@ export function clientFromList(
 // ---- the Forwarded header ---------------------------------------------------------------------------
 // RFC 7239 `Forwarded: for=192.0.2.60;proto=http, for="[2001:db8::17]:4711"`. Only the `for` value of
 // each element matters here. Quoted strings may hold commas and semicolons, so this is a small scanner
-// rather than a split.
+// rather than a split. Elements are parted from the right: a trusted proxy appends a well-formed element
+// there, and a client's unclosed quote (`for="1.2.3.4`) must not swallow it, as a left-to-right read
+// did (the proxy's element became part of the client's quoted value, and the proxy itself was judged).
 
 /**
  * The `for` value of each element, in order, unquoted; an element without `for` gives ''. Values are
@@ -213,46 +220,60 @@ export function clientFromList(
  */
 export function forwardedForValues(header: string): string[] {
   const values: string[] = [];
-  let current = '';
-  let i = 0;
-  const length = header.length;
-  while (i < length) {
-    // One pair: token '=' (token | quoted-string)
-    while (i < length && (header[i] === ' ' || header[i] === '\t' || header[i] === ';')) i++;
-    if (i >= length) break;
-    if (header[i] === ',') {
-      values.push(current);
-      current = '';
-      i++;
-      continue;
+  let end = header.length;
+  let quoted = false;
+  for (let i = header.length - 1; i >= -1; i--) {
+    if (i >= 0) {
+      const c = header.charCodeAt(i);
+      if (c === 0x22 /* " */ && !escapedAt(header, i)) quoted = !quoted;
+      if (c !== 0x2c /* , */ || quoted) continue;
     }
+    values.push(forValueOf(header, i + 1, end));
+    end = i;
+  }
+  return values.reverse();
+}
+
+/** Whether the character at `i` follows an odd run of backslashes (a quoted-pair). */
+function escapedAt(text: string, i: number): boolean {
+  let k = i - 1;
+  while (k >= 0 && text.charCodeAt(k) === 0x5c) k--;
+  return (i - 1 - k) % 2 === 1;
+}
+
+/** The `for` value of the element `header[from, to)`: pairs `token=(token | quoted-string)` parted by `;`. */
+function forValueOf(header: string, from: number, to: number): string {
+  let found = '';
+  let i = from;
+  while (i < to) {
+    while (i < to && (header[i] === ' ' || header[i] === '\t' || header[i] === ';')) i++;
+    if (i >= to) break;
     const nameStart = i;
-    while (i < length && header[i] !== '=' && header[i] !== ';' && header[i] !== ',') i++;
+    while (i < to && header[i] !== '=' && header[i] !== ';') i++;
     const name = header.slice(nameStart, i).trim().toLowerCase();
     let value = '';
     if (header[i] === '=') {
       i++;
-      while (i < length && (header[i] === ' ' || header[i] === '\t')) i++;
+      while (i < to && (header[i] === ' ' || header[i] === '\t')) i++;
       if (header[i] === '"') {
         i++;
         let text = '';
-        while (i < length && header[i] !== '"') {
-          if (header[i] === '\\' && i + 1 < length) i++;
+        while (i < to && header[i] !== '"') {
+          if (header[i] === '\\' && i + 1 < to) i++;
           text += header[i];
           i++;
         }
-        i++; // closing quote (or past the end when it is missing)
+        i++; // closing quote (or past the element's end when it is missing)
         value = text;
       } else {
         const valueStart = i;
-        while (i < length && header[i] !== ';' && header[i] !== ',') i++;
+        while (i < to && header[i] !== ';') i++;
         value = header.slice(valueStart, i).trim();
       }
     }
-    if (name === 'for') current = value;
+    if (name === 'for') found = value;
   }
-  values.push(current);
-  return values;
+  return found;
 }
 
 // ---- requests without a peer address ----------------------------------------------------------------

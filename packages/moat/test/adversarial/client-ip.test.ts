@@ -161,7 +161,7 @@ for (const framework of FRAMEWORKS) {
     const app = await startApp(framework, { trustedProxies: ['cloudflare', 'loopback'] });
     const claims = { 'x-forwarded-for': ALLOWED, 'x-real-ip': ALLOWED, 'true-client-ip': ALLOWED, forwarded: `for=${ALLOWED}` };
     assert.equal((await send(app.port, { path: '/wp-admin', headers: claims })).status, 403);
-    assert.equal(app.decisions.at(-1)!.request.ipSource, 'socket');
+    assert.equal(app.decisions.at(-1)!.request.ipSource, 'proxy', 'the proxy\'s own address, no IP allow');
     assert.equal(app.firewall.stats().ipHeaderMissing, 1, 'a trusted peer without CF-Connecting-IP is counted');
     const blocked = await send(app.port, { path: '/hello', headers: { ...claims, 'cf-connecting-ip': BLOCKED } });
     assert.equal(blocked.status, 403);
@@ -183,7 +183,7 @@ for (const framework of FRAMEWORKS) {
     // A one-address header sent twice (client and a proxy that adds instead of replacing) is ambiguous: the peer is judged.
     const realIp = await startApp(framework, { trustedProxies: ['loopback'], ipHeader: 'x-real-ip' });
     assert.equal((await rawLines(realIp.port, [`X-Real-IP: ${ALLOWED}`, 'X-Real-IP: 192.0.2.9'], '/wp-admin')).status, 403);
-    assert.deepEqual([realIp.decisions.at(-1)!.request.ip, realIp.decisions.at(-1)!.request.ipSource], ['127.0.0.1', 'socket']);
+    assert.deepEqual([realIp.decisions.at(-1)!.request.ip, realIp.decisions.at(-1)!.request.ipSource], ['127.0.0.1', 'proxy']);
     assert.equal((await send(realIp.port, { path: '/wp-admin', headers: { 'x-real-ip': `${ALLOWED}, 192.0.2.9` } })).status, 403);
     assert.equal(realIp.firewall.stats().ipHeaderMissing, 2);
   });
@@ -318,7 +318,7 @@ test('node:http: a trusted proxy that writes another header than the configured 
   const proxy = await realIpProxy(port);
   // The proxy writes X-Real-IP; the firewall reads X-Forwarded-For (the default), which this client left out.
   assert.equal((await httpSend({ port: proxy }, '/wp-admin')).status, 403);
-  assert.equal(decisions.at(-1)!.request.ipSource, 'socket');
+  assert.equal(decisions.at(-1)!.request.ipSource, 'proxy');
   assert.equal(firewall.stats().ipHeaderMissing, 1);
   assert.equal(warnings.length, 1);
   assert.match(warnings[0].msg, /no usable x-forwarded-for.*carries x-real-ip.*ipHeader: 'x-real-ip'/);
