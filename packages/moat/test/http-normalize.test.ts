@@ -74,6 +74,7 @@ test('host: lower case, no port, no trailing dot', () => {
   assert.equal(normalizeHost('EXAMPLE.com.:443'), 'example.com');
   assert.equal(normalizeHost('[2001:DB8::1]:443'), '[2001:db8::1]');
   assert.equal(normalizeHost('[::1]'), '[::1]');
+  assert.equal(normalizeHost('Admin.example.com:1:2'), 'admin.example.com', 'up to the first colon, as frameworks read it');
   assert.equal(normalizeHost(undefined), undefined);
   assert.equal(normalizeHost(''), undefined);
   const lower = 'api.example.com';

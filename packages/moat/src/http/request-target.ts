@@ -114,9 +114,11 @@ export function normalizeHost(value: string | undefined): string | undefined {
     const close = value.indexOf(']');
     if (close > 0) end = close + 1;
   } else {
+    // Up to the first colon, as Express's req.hostname, Fastify's request.hostname and Koa's ctx.hostname
+    // read it: `admin.example.com:1:2` reaches the app as `admin.example.com`, so that is what host rules
+    // judge (kept whole, it dodged a rule on that host).
     const colon = value.indexOf(':');
-    // More than one colon is not host:port; leave it for the rules to see as it came.
-    if (colon >= 0 && value.indexOf(':', colon + 1) < 0) end = colon;
+    if (colon >= 0) end = colon;
   }
   if (end > 1 && value.charCodeAt(end - 1) === 0x2e /* . */) end--;
   const host = end === value.length ? value : value.slice(0, end);

@@ -91,6 +91,7 @@ const startKoa: Start = async (firewall) => {
   app.use((ctx) => {
     if (ctx.path.startsWith('/wp-admin')) ctx.body = `wp-admin:${ctx.path}`;
     else if (ctx.path === '/login') ctx.body = 'login:ok';
+    else if (ctx.path === '/host') ctx.body = `host:${ctx.hostname}`;
     else ctx.body = `koa:${ctx.path}`;
   });
   return serve(createServer(app.callback()));

@@ -52,3 +52,15 @@ test('GET http://admin.example.com/host with Host: public.example is blocked too
     assert.equal((await send(t.apps[name].guarded, other)).status, 200, `${name}: a host no rule names goes on`);
   }
 });
+
+test('Host: admin.example.com:1:2 is blocked by an admin.example.com host rule: Express, Fastify and Koa read the host up to the first colon', async () => {
+  const t = await target(HOST_RULES, ['express', 'fastify', 'koa']);
+  for (const host of ['admin.example.com:1:2', 'ADMIN.example.com:x:y:z', 'admin.example.com.:1:2']) {
+    for (const name of ['express', 'fastify', 'koa'] as Framework[]) {
+      const plain = await send(t.apps[name].plain, { path: '/host', headers: { host } });
+      assert.equal(plain.status, 200, `${name} serves Host: ${host}`);
+      assert.match(plain.body, /^host:admin\.example\.com\.?$/i, `${name} reads the host as admin.example.com`);
+      assert.equal((await send(t.apps[name].guarded, { path: '/host', headers: { host } })).status, 403, `${name}, Host: ${host}`);
+    }
+  }
+});
