@@ -55,7 +55,10 @@ export function detectInJson(value: unknown, enabled: AttackCategorySet, locatio
       }
       continue;
     }
-    for (const key of Object.keys(v)) {
+    // Pushed last to first, so they come off the stack in document order, as an array's items do.
+    const keys = Object.keys(v);
+    const pushedFrom = stack.length;
+    for (const key of keys) {
       if (++nodes > limits.maxNodes) return null;
       const childField = field === '' ? key : `${field}.${key}`;
       if (enabled & B_NOSQL && isNosqlOperatorKey(key)) return { category: 'nosql', location, field: childField, snippet: redactedSnippet(key, 0), reason: `query operator ${key} as a key` };
@@ -75,8 +78,30 @@ export function detectInJson(value: unknown, enabled: AttackCategorySet, locatio
         fields.push(childField);
       }
     }
+    reverseFrom(stack, pushedFrom);
+    reverseFrom(depths, pushedFrom);
+    reverseFrom(fields, pushedFrom);
   }
   return null;
+}
+
+/** Reverses `list[from, end)` in place. */
+function reverseFrom(list: unknown[], from: number): void {
+  for (let i = from, j = list.length - 1; i < j; i++, j--) {
+    const t = list[i];
+    list[i] = list[j];
+    list[j] = t;
+  }
+}
+
+/**
+ * Limits under which a walk of the document parsed from `text` is complete: one node per character at
+ * most (every value and key takes at least one), and no depth bound (the walk is iterative; JSON.parse
+ * refuses what is too deep for it). A request body is walked whole, so padding (10,000 zeros before the
+ * payload, 33 levels of nesting) cannot hide a value the app reads; its work is linear in the body.
+ */
+export function completeJsonLimits(text: string): JsonWalkLimits {
+  return { maxDepth: Number.MAX_SAFE_INTEGER, maxNodes: Math.max(DEFAULT_JSON_LIMITS.maxNodes, text.length + 1) };
 }
 
 /**

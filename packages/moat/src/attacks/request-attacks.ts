@@ -16,7 +16,7 @@ import { detectAttack, neededFeatures } from './detect-attack.js';
 import { rawPartFeatures } from './features.js';
 import { RAW_FIELD_FROM, UNKNOWN_BODY, bodyScanSieve, bodyScanTables, rawBodyHints, rawFieldIsClean, rawFieldIsCleanMarked } from './raw-form-field.js';
 import { sharedByteScanner, type ByteScanner } from './byte-scan/byte-scanner.js';
-import { DEFAULT_JSON_LIMITS, detectInJson, jsonIsAscii } from './detect-json.js';
+import { DEFAULT_JSON_LIMITS, completeJsonLimits, detectInJson, jsonIsAscii, type JsonWalkLimits } from './detect-json.js';
 import { ATTACK_CATEGORIES, attackCategorySet, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
 import { workSteps } from './work-counter.js';
 import { RecentValues } from '../text/recent-values.js';
@@ -124,6 +124,8 @@ export class RequestAttackScan implements RequestAttacks {
   private ampersandCursor = 0;
   /** Whether every string of the JSON body being walked is ASCII (jsonIsAscii). */
   private jsonAscii = false;
+  /** The walk limits of the body being read: all of it (completeJsonLimits). */
+  private jsonLimits: JsonWalkLimits = DEFAULT_JSON_LIMITS;
   /** Exclusions whose path matches this request; usually none. */
   private excluded: CompiledExclusion[] | null = null;
   private workStart = 0;
@@ -393,6 +395,7 @@ export class RequestAttackScan implements RequestAttacks {
       return this.value(text, 'json', '');
     }
     this.jsonAscii = jsonIsAscii(text);
+    this.jsonLimits = completeJsonLimits(text);
     // Long values are cleared by the byte scan (long-json-value.ts); it overwrites the marks of a form body.
     this.markedBy = null;
     if (this.byteScanner === undefined && text.length > RAW_FIELD_FROM) this.byteScanner = sharedByteScanner();
@@ -402,7 +405,7 @@ export class RequestAttackScan implements RequestAttacks {
     let enabled = p.block | p.monitor;
     for (;;) {
       if (enabled === 0) return false;
-      const hit = detectInJson(doc, enabled, 'json', DEFAULT_JSON_LIMITS, this.jsonAscii, this.byteScanner ?? null);
+      const hit = detectInJson(doc, enabled, 'json', this.jsonLimits, this.jsonAscii, this.byteScanner ?? null);
       if (hit === null) return false;
       if (this.found(hit, null, 'json', hit.field ?? '', p.block)) return true;
       enabled &= ~(1 << ATTACK_CATEGORIES.indexOf(hit.category));
@@ -424,7 +427,7 @@ export class RequestAttackScan implements RequestAttacks {
     let enabled = (p.block | p.monitor) & keep;
     for (;;) {
       if (enabled === 0) return false;
-      const hit = detectInJson(part, enabled, 'json', DEFAULT_JSON_LIMITS, this.jsonAscii, this.byteScanner ?? null);
+      const hit = detectInJson(part, enabled, 'json', this.jsonLimits, this.jsonAscii, this.byteScanner ?? null);
       if (hit === null) return false;
       if (this.found(hit, null, 'json', hit.field ?? field, p.block & keep)) return true;
       enabled &= ~(1 << ATTACK_CATEGORIES.indexOf(hit.category));
