@@ -6,7 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { bodyToRead, declaredBodyLength, type BodyToRead } from '../http/body-kind.js';
 import { bodyParams, joinParams } from '../http/request-params.js';
-import { bodyText } from '../http/body-text.js';
+import { bodyTexts, parsesAsJson } from '../http/body-text.js';
 import { inflateBody } from '../http/inflate-body.js';
 import { inflatesThroughGate, windowedInflateGate } from '../http/inflate-gate.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
@@ -132,18 +132,18 @@ export function attackBody(sent: PeekedBody, inflated: PeekedBody | null, plan: 
     const bytes = Buffer.concat([inflated.bytes, AMPERSAND, textFields(sent.bytes)]);
     return { kind: 'form', text: bytes.toString('latin1'), bytes };
   }
-  const text = bodyText(sent.bytes, plan.charset);
-  if (inflated === null) return { kind: 'json', text };
-  const inflatedText = bodyText(inflated.bytes, plan.charset);
-  // The reading that parses is the one an app acts on; when neither does, both are judged as one text.
-  // Both can parse: Moat inflates a cut stream as far as it goes, and a brotli stream of uncompressed
-  // blocks can open with `\t"` and keep its headers inside a JSON string. Both are then judged, as one array.
-  const inflatedParses = parses(inflatedText);
-  const sentParses = parses(text);
-  if (inflatedParses && sentParses) return { kind: 'json', text: `[${inflatedText}\n,${text}]` };
-  if (inflatedParses) return { kind: 'json', text: inflatedText };
-  if (sentParses) return { kind: 'json', text };
-  return { kind: 'json', text: `${inflatedText}\n${text}` };
+  // Readings: inflated and as sent, each in its declared charset and in UTF-8 (bodyTexts).
+  const texts = inflated === null ? bodyTexts(sent.bytes, plan.charset) : [...bodyTexts(inflated.bytes, plan.charset), ...bodyTexts(sent.bytes, plan.charset)];
+  if (texts.length === 1) return { kind: 'json', text: texts[0]! };
+  // The readings that parse are those an app acts on; when none does, all are judged as one text. Several
+  // can parse: Moat inflates a cut stream as far as it goes, a brotli stream of uncompressed blocks can open
+  // with `\t"` and keep its headers inside a JSON string, and UTF-16 bytes of ASCII text read as UTF-8 are
+  // the document with NULs (which JSON.parse refuses), but a body made for it can parse both ways. Several
+  // are judged as one array.
+  const parsing = texts.filter(parsesAsJson);
+  if (parsing.length > 1) return { kind: 'json', text: `[${parsing.join('\n,')}]` };
+  if (parsing.length === 1) return { kind: 'json', text: parsing[0]! };
+  return { kind: 'json', text: texts.join('\n') };
 }
 
 const AMPERSAND = Buffer.from('&');
@@ -180,11 +180,3 @@ function textPrefix(field: Buffer): Buffer {
   return text.subarray(0, ascii);
 }
 
-function parses(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -42,11 +42,18 @@ function mediaType(contentType: string): string {
   return (semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
 }
 
-/** The `charset` parameter of a Content-Type, lower case and unquoted, or undefined. */
-function charsetOf(contentType: string): string | undefined {
-  const match = /;\s*charset\s*=\s*("?)([^";\s]*)\1/i.exec(contentType);
-  return match === null ? undefined : match[2]!.toLowerCase(); // the group always takes part (maybe empty)
+/**
+ * Every `charset` value a Content-Type may be read to declare, lower case and unquoted. Every one, not
+ * the first: parsers part the parameters differently (`x=";charset=utf-8"; charset=utf-16le` is
+ * utf-16le to body-parser, whose parser respects the quotes, and utf-8 to a plain search).
+ */
+function charsetsOf(contentType: string): string[] {
+  const found: string[] = [];
+  for (const match of contentType.matchAll(/charset\s*=\s*("?)([^";,\s]*)\1/gi)) found.push(match[2]!.toLowerCase()); // the group always takes part
+  return found;
 }
+
+const UTF16: readonly string[] = ['utf-16', 'utf-16le', 'utf-16be'];
 
 /**
  * The kind of body worth reading by its media type alone, or null. A Content-Type holding several
@@ -118,11 +125,15 @@ export function bodyToRead(headers: IncomingHttpHeaders, json: boolean): BodyToR
   const coding = contentCoding(headers);
   let charset: BodyCharset = 'utf-8';
   if (kind === 'json') {
-    const declared = charsetOf(headers['content-type']!);
-    if (declared === 'utf-16' || declared === 'utf-16le' || declared === 'utf-16be') charset = declared;
-    // Other Unicode charsets are decoded by body-parser but not here. Non-Unicode ones are refused by
-    // body-parser and ignored by parsers that read UTF-8 regardless, so UTF-8 is the reading to judge.
-    else if (declared !== undefined && declared.startsWith('utf-') && declared !== 'utf-8') return 'charset';
+    // A UTF-16 charset is read as declared (body-parser decodes it) and as UTF-8 too (bodyTexts): Fastify,
+    // Hono and every Web request.json() ignore the charset. Two different UTF-16 orders declared: the
+    // order is told from the bytes. Other Unicode charsets are decoded by body-parser but not here.
+    // Non-Unicode ones are refused by body-parser and ignored by parsers that read UTF-8 regardless, so
+    // UTF-8 is the reading to judge.
+    const declared = charsetsOf(headers['content-type']!);
+    const utf16 = declared.filter((c) => UTF16.includes(c));
+    if (utf16.length > 0) charset = utf16.every((c) => c === utf16[0]) ? utf16[0] as BodyCharset : 'utf-16';
+    else if (declared.some((c) => c.startsWith('utf-') && c !== 'utf-8')) return 'charset';
   }
   return { kind, coding, charset };
 }

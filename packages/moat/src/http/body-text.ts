@@ -1,5 +1,5 @@
 // A JSON body's bytes as text, the way body-parser reads them: UTF-8 unless the Content-Type names a
-// UTF-16 charset, and without a leading byte-order mark (JSON.parse rejects one, body-parser drops it,
+// UTF-16 charset (bodyTexts adds the UTF-8 reading other parsers make then), and without a leading byte-order mark (JSON.parse rejects one, body-parser drops it,
 // so leaving it would hide the whole document from the rules).
 
 import type { BodyCharset } from './body-kind.js';
@@ -33,4 +33,32 @@ export function bodyText(bytes: Buffer, charset: BodyCharset): string {
     text = le.toString('utf16le');
   }
   return text.charCodeAt(0) === BOM ? text.slice(1) : text;
+}
+
+/**
+ * The texts a JSON body may be read as: in its declared charset and, when that is not UTF-8, in UTF-8
+ * as well, which is how Fastify, Hono and Fetch's request.json() read any JSON body whatever it declares.
+ */
+export function bodyTexts(bytes: Buffer, charset: BodyCharset): string[] {
+  const declared = bodyText(bytes, charset);
+  if (charset === 'utf-8') return [declared];
+  const utf8 = bodyText(bytes, 'utf-8');
+  return utf8 === declared ? [declared] : [declared, utf8];
+}
+
+/** Whether `text` is a JSON document: the readings that are, are those an app acts on. */
+export function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Of a body's readings (bodyTexts), those an app may act on: the ones that parse, or all when none does. */
+export function jsonReadings(texts: string[]): string[] {
+  if (texts.length === 1) return texts;
+  const parsing = texts.filter(parsesAsJson);
+  return parsing.length > 0 ? parsing : texts;
 }

@@ -4,7 +4,7 @@
 // string stable for the same request.
 
 import type { BodyCharset, BodyKind } from './body-kind.js';
-import { bodyText } from './body-text.js';
+import { bodyTexts, jsonReadings } from './body-text.js';
 import type { PeekedBody } from './peek-body.js';
 import { percentDecode } from './percent-decode.js';
 
@@ -28,8 +28,10 @@ export function joinParams(query: string | undefined, body: string | undefined):
 export function bodyParams(body: PeekedBody, kind: BodyKind, charset: BodyCharset = 'utf-8'): string {
   // latin1 keeps every byte as one character; decoding then reads them as UTF-8.
   if (kind === 'form') return decodeParams(body.bytes.toString('latin1'));
-  const text = bodyText(body.bytes, charset);
-  return body.complete ? jsonToParams(text) : text;
+  const texts = bodyTexts(body.bytes, charset);
+  let params = '';
+  for (const text of body.complete ? jsonReadings(texts) : texts) params = joinParams(params, body.complete ? jsonToParams(text) : text) ?? '';
+  return params;
 }
 
 // JSON bodies (opt-in): nested keys joined with `.`, values as text. Flattening parsed JSON defeats
