@@ -72,7 +72,20 @@ function denoPeerGone(remote: DenoInfoLike['remoteAddr']): boolean {
 export function nodeRequestOf(context: unknown): IncomingMessage | undefined {
   if (typeof context !== 'object' || context === null) return undefined;
   const incoming = incomingMessageOf((context as { incoming?: unknown }).incoming);
-  return incoming !== undefined && eachHeaderOnce(incoming) ? incoming : undefined;
+  return incoming !== undefined && eachHeaderOnce(incoming) && plainHost(incoming) ? incoming : undefined;
+}
+
+/**
+ * False when the Host header holds a byte past ASCII. @hono/node-server builds the Request's url with
+ * `new URL`, whose host mapping turns `ªdmin.example.com` into `admin.example.com` (same length, so its
+ * own check lets it by), and Hono routes by that url: such a request goes to the Web path, which judges
+ * the url's host as well as the header.
+ */
+function plainHost(req: IncomingMessage): boolean {
+  const host = req.headers.host;
+  if (host === undefined) return true;
+  for (let i = 0; i < host.length; i++) if (host.charCodeAt(i) > 0x7e) return false;
+  return true;
 }
 
 /** `candidate` when it has the shape of a Node request (shape, not instanceof: node:http is not imported, and it may come from another realm). */
