@@ -106,6 +106,8 @@ export class BodyReading {
     } else if (coding !== 'identity' && coding !== 'other') {
       inflated = await inflateBody(sent, coding, this.limit);
     }
+    // JSON under text/plain or no Content-Type: judged only when some reading is JSON, as a json() would take it.
+    if (plan.lenient === true && !readsAsJson(sent, inflated)) return busy;
     counters.bodiesInspected++;
     if (!sent.complete || (inflated !== null && !inflated.complete)) {
       counters.bodiesTruncated++;
@@ -147,6 +149,19 @@ export function attackBody(sent: PeekedBody, inflated: PeekedBody | null, plan: 
 }
 
 const AMPERSAND = Buffer.from('&');
+
+/**
+ * Whether a body of undeclared kind is JSON an app's json() may act on: a complete reading that parses,
+ * or a cut one that opens like a document (`{` or `[`), which the app reads whole.
+ */
+function readsAsJson(sent: PeekedBody, inflated: PeekedBody | null): boolean {
+  for (const body of inflated === null ? [sent] : [inflated, sent]) {
+    for (const text of bodyTexts(body.bytes, 'utf-8')) {
+      if (body.complete ? parsesAsJson(text) : /^[\s\ufeff]*[[{]/.test(text)) return true;
+    }
+  }
+  return false;
+}
 
 /**
  * The `&`-separated fields of `bytes`, each up to its first byte that is not text (a control byte other

@@ -32,6 +32,11 @@ export interface BodyToRead {
   /** `other`: a coding Moat cannot inflate, or stacked codings (`gzip, gzip`); the bytes as sent are still judged. */
   coding: ContentCoding | 'other';
   charset: BodyCharset;
+  /**
+   * JSON declared as `text/plain` or not declared at all: Hono's `c.req.json()` and every Web
+   * `request.json()` parse a body whatever its Content-Type says. Judged only when it reads as JSON.
+   */
+  lenient?: boolean;
 }
 
 const zstdAvailable = typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';
@@ -120,7 +125,11 @@ export function bodyToRead(headers: IncomingHttpHeaders, json: boolean): BodyToR
   const kind = bodyKind(headers, json);
   if (kind === null) {
     const contentType = headers['content-type'];
-    return contentType !== undefined && mediaType(contentType).startsWith('multipart/') ? 'multipart' : null;
+    if (contentType !== undefined && mediaType(contentType).startsWith('multipart/')) return 'multipart';
+    if (json && (contentType === undefined || mediaTypes(contentType).some((each) => mediaType(each) === 'text/plain'))) {
+      return { kind: 'json', coding: contentCoding(headers), charset: 'utf-8', lenient: true };
+    }
+    return null;
   }
   const coding = contentCoding(headers);
   let charset: BodyCharset = 'utf-8';
