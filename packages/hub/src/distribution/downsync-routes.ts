@@ -6,7 +6,8 @@ import { chooseFormat, LONG_POLL_HEADER, waitMs } from './downsync-query.js';
 import { findDataFile } from './data-files.js';
 import { FileSignatures } from './file-signatures.js';
 import type { RulesFormat } from '../store/store.js';
-import { sendFile } from './send-file.js';
+import { sendFile, sendNotModified, type AnswerFor } from './send-file.js';
+import { siteTag } from '../signing/freshness-statement.js';
 
 const text = z.string().max(256).optional();
 const querySchema = z.object({
@@ -22,6 +23,7 @@ const paramsSchema = z.object({ category: z.enum(['custom_rules', 'data_subscrip
  * 200 with the SQLite file (name in Content-Disposition), 304 when `client_db` names the current
  * file (or If-None-Match its ETag), 401 for a bad key. Moat clients may add `wait=<seconds>` to have a
  * current custom_rules request held until the site's rules change (long-poll; see downsync-query.ts).
+ * With signing on, 200 and 304 answers carry a signed freshness statement (signing/freshness-statement.ts).
  */
 export async function downsyncRoutes(app: FastifyInstance, ctx: HubContext): Promise<void> {
   const signatures = ctx.signingKey ? new FileSignatures(ctx.signingKey) : null;
@@ -134,8 +136,10 @@ export async function downsyncRoutes(app: FastifyInstance, ctx: HubContext): Pro
     }
 
     reply.header('ETag', `"${file.etag}"`);
-    if (upToDate(file)) return reply.code(304).send();
-    return sendFile(reply, file.path, file.fileName, signatures);
+    // For the key asked with (derived, never the key itself): a file signed for another site does not pass.
+    const answerFor: AnswerFor = { site: siteTag(params.data.apiKey), category, now: ctx.now };
+    if (upToDate(file)) return sendNotModified(reply, file.path, signatures, answerFor);
+    return sendFile(reply, file.path, file.fileName, signatures, answerFor);
   });
 }
 

@@ -43,6 +43,14 @@ export class FileSignatures {
     return pending;
   }
 
+  /**
+   * The signature of a freshness statement (signing/freshness-statement.ts), base64. A line of about 150
+   * bytes: signed here, on the calling thread, in some 50 µs.
+   */
+  signStatement(statement: string): string {
+    return this.key.sign(Buffer.from(statement, 'latin1'));
+  }
+
   /** Signs a freshly built file ahead of its first download, replacing whatever its identity had. */
   async warm(path: string): Promise<void> {
     const handle = await open(path, 'r');

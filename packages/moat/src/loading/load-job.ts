@@ -7,9 +7,13 @@ import type { PackedRuleSet } from './rules-transfer.js';
  * `verify`: the checks verifyDownload makes (header, signature when a key is set, quick_check), run
  * first in the same worker; null for a file checked when it was installed (one another process downloaded).
  */
-export type LoadJob =
+export type LoadJob = (
   | { kind: 'data'; path: string; mode: DataMode; verify: VerifyRequest | null }
-  | { kind: 'rules'; path: string; verify: VerifyRequest | null };
+  | { kind: 'rules'; path: string; verify: VerifyRequest | null }
+) & {
+  /** Test seam (loadWorkerWatch.hold): the worker waits until its first element is not 0. Null in production. */
+  hold: Int32Array | null;
+};
 
 export interface VerifyRequest {
   publicKeyDer: Uint8Array | null;

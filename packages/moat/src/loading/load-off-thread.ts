@@ -31,20 +31,28 @@ export interface OffThreadLoad {
   /** Run verifyDownload's checks first (a fresh download); null for a file installed before. */
   verify: { publicKey: KeyObject | null; signature: string | null } | null;
   signal?: AbortSignal;
+  /**
+   * Longest the worker may take (checks and load); past it the worker is stopped and the load rejects
+   * with SyncError `load-timeout`. Default: no bound.
+   */
+  timeoutMs?: number;
 }
 
 /**
  * Loads by where they ran, loads under way, and the longest the serving thread spent at once
  * unpacking a result (ms), process-wide: for tests and the bench.
  */
-export const offThreadLoadCounts = { worker: 0, inlineFallback: 0, workerFailures: 0, inProgress: 0, longestSliceMs: 0 };
+export const offThreadLoadCounts = { worker: 0, inlineFallback: 0, workerFailures: 0, timeouts: 0, inProgress: 0, longestSliceMs: 0 };
 
 /**
  * Sees each load worker as it starts (tests stop one mid-load with terminate(), as a crash would).
  * No heap limit is set on the worker on purpose: a string too large for a limited worker heap aborts
  * the whole process instead of the worker (seen on Node 20), so the worker gets Node's default.
  */
-export const loadWorkerWatch: { onStart: ((worker: Worker) => void) | null } = { onStart: null };
+export const loadWorkerWatch: { onStart: ((worker: Worker) => void) | null; hold: Int32Array | null } = { onStart: null, hold: null };
+// `hold` is a test seam (the only one on this path): a shared Int32Array that each load worker started
+// while it is set waits on, before any work, until its first element is not 0. It stands for a worker
+// that hangs (a file that takes for ever, a stuck disk) so the time bound can be tested without timing.
 
 /**
  * A data file, loaded in the worker (light mode: checked there, then opened in place here). Rejects
@@ -52,7 +60,7 @@ export const loadWorkerWatch: { onStart: ((worker: Worker) => void) | null } = {
  * (`load-worker`), and with a plain Error for a file the loader refused.
  */
 export function loadDataOffThread(request: OffThreadLoad & { mode: DataMode }): Promise<DataSet> {
-  return load({ kind: 'data', path: request.path, mode: request.mode, verify: verifyRequest(request) }, request,
+  return load({ kind: 'data', path: request.path, mode: request.mode, verify: verifyRequest(request), hold: loadWorkerWatch.hold }, request,
     () => loadDataFile(request.path, request.mode),
     async (outcome) => {
       // Opening in place reads no ranges; the worker already checked the labels.
@@ -64,7 +72,7 @@ export function loadDataOffThread(request: OffThreadLoad & { mode: DataMode }): 
 
 /** A rules file, compiled in the worker; rejects as loadDataOffThread does. */
 export function loadRulesOffThread(request: OffThreadLoad): Promise<RuleSet> {
-  return load({ kind: 'rules', path: request.path, verify: verifyRequest(request) }, request,
+  return load({ kind: 'rules', path: request.path, verify: verifyRequest(request), hold: loadWorkerWatch.hold }, request,
     () => loadRulesFile(request.path),
     async (outcome) => {
       if (!('rules' in outcome)) throw new MoatError('MOAT_ERR_INTERNAL', 'the load worker answered with something else than a rule set');
@@ -88,7 +96,7 @@ async function load<T>(job: LoadJob, request: OffThreadLoad, loadHere: () => T, 
   offThreadLoadCounts.inProgress++;
   try {
     const { verify, signal } = request;
-    const outcome = await runWorker(job, signal);
+    const outcome = await runWorker(job, signal, request.timeoutMs);
     abortedCheck(signal);
     if (outcome === 'no-worker') {
       // No worker could start, or it could not load its modules (a platform without workers, a broken
@@ -99,6 +107,10 @@ async function load<T>(job: LoadJob, request: OffThreadLoad, loadHere: () => T, 
         verifyFileNow(request.path, verify.publicKey, verify.signature);
       }
       return loadHere();
+    }
+    if (outcome instanceof SyncError && outcome.reason === 'load-timeout') {
+      offThreadLoadCounts.timeouts++;
+      throw outcome;
     }
     if (outcome instanceof Error) {
       offThreadLoadCounts.workerFailures++;
@@ -127,10 +139,11 @@ function abortedCheck(signal: AbortSignal | undefined): void {
  * The worker's answer; an Error when it died without one after it had started; 'no-worker' when none
  * could start or it died before its modules were loaded.
  */
-function runWorker(job: LoadJob, signal?: AbortSignal): Promise<LoadOutcome | Error | 'no-worker'> {
+function runWorker(job: LoadJob, signal?: AbortSignal, timeoutMs?: number): Promise<LoadOutcome | Error | 'no-worker'> {
   return new Promise((resolve) => {
     let settled = false;
     let worker: Worker | undefined;
+    let timer: NodeJS.Timeout | undefined;
     const onAbort = () => {
       void worker?.terminate();
       settle(new MoatError('MOAT_ERR_SYNC_ABORTED', 'aborted'));
@@ -138,6 +151,7 @@ function runWorker(job: LoadJob, signal?: AbortSignal): Promise<LoadOutcome | Er
     const settle = (outcome: LoadOutcome | Error | 'no-worker') => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       resolve(outcome);
     };
@@ -153,6 +167,15 @@ function runWorker(job: LoadJob, signal?: AbortSignal): Promise<LoadOutcome | Er
     }
     signal?.addEventListener('abort', onAbort, { once: true });
     worker.unref(); // a load never keeps the app alive
+    if (timeoutMs !== undefined) {
+      // A worker that never answers (a stuck disk, a pathological file) would hold the category's sync,
+      // and the directory lock with it, for ever: it is stopped and the load fails like any other.
+      timer = setTimeout(() => {
+        void worker?.terminate();
+        settle(new SyncError('load-timeout', `loading ${job.path} in a worker took more than ${timeoutMs} ms (loadTimeoutMs); it was stopped`));
+      }, timeoutMs);
+      timer.unref();
+    }
     let started = false;
     worker.on('message', (message: LoadOutcome | { started: true }) => {
       if ('started' in message) started = true;

@@ -80,5 +80,8 @@ function loadData(path: string, mode: DataMode): DataSet | 'light' {
 
 // Every module is loaded: from here on a failure is the file's or the load's, not the install's.
 parentPort?.postMessage({ started: true });
-const { outcome, transfer } = run(workerData as LoadJob);
+const job = workerData as LoadJob;
+// The test seam of loadWorkerWatch.hold: a worker that hangs. Waits in short steps so terminate() ends it.
+while (job.hold !== null && Atomics.load(job.hold, 0) === 0) Atomics.wait(job.hold, 0, 0, 50);
+const { outcome, transfer } = run(job);
 parentPort?.postMessage(outcome, transfer);

@@ -1,7 +1,6 @@
 // Managed mode: a Firewall (so every adapter takes it as is) whose rules come from a hub and whose
 // decisions go back to it. Start-up uses the last good files on disk at once; sync runs on unref'd
 // timers beside the app and never on a request's path.
-import { mkdirSync } from 'node:fs';
 import type { DataSet } from '../data/data-set.js';
 import type { RuleSet } from '../engine/rule-set.js';
 import { Firewall } from '../firewall/firewall.js';
@@ -19,6 +18,7 @@ import { MANAGED_SYNC_OPTIONS, resolveSyncOptions, type ManagedSyncOptions, type
 import { parsePublicKey } from '../sync/signature.js';
 import type { SyncCategory } from '../sync/sync-dir-files.js';
 import { SyncError } from '../sync/sync-error.js';
+import { prepareSyncDir } from '../sync/sync-dir-trust.js';
 import { Upsync, type UpsyncStatus } from '../sync/upsync.js';
 import { EngineSlot } from './engine-slot.js';
 import { ResponseStatusReporter } from './response-status.js';
@@ -53,6 +53,12 @@ export interface ManagedStatus {
   firewall: FirewallStats;
   /** Milliseconds since the hub last confirmed each file in use is current (downloaded or 304); null: never (a shipped fallback file, or no hub). */
   syncAgeMs: { customRules: number | null; dataSubscriptions: number | null };
+  /**
+   * With a pinned public key: milliseconds since the newest signed freshness statement naming each file in
+   * use was issued (the hub's clock); null: none (a hub from before statements, no key). Unlike `syncAgeMs`
+   * this cannot be kept young by someone on the path answering 304.
+   */
+  freshnessAgeMs: { customRules: number | null; dataSubscriptions: number | null };
   errors: { customRules: number; dataSubscriptions: number; upsync: number; engine: number; hooks: number };
 }
 
@@ -80,12 +86,17 @@ export class ManagedFirewall extends Firewall {
   private keyRefused = false;
   private closing: Promise<void> | null = null;
 
-  /** Throws only on invalid options (a bad number, a bad public key); hub and file problems are sync errors. */
+  /**
+   * Throws only on invalid options (a bad number, a bad public key) and on a sync directory another user
+   * could write to (MOAT_ERR_SYNC_DIR); hub and file problems are sync errors.
+   */
   constructor(options: ManagedFirewallOptions = {}) {
     checkOptionNames(options, MANAGED_OPTION_NAMES, 'createManagedFirewall');
     const env = options.env ?? process.env;
     const settings = resolveSyncOptions(options, env);
     const publicKey = settings.publicKey === null ? null : parsePublicKey(settings.publicKey);
+    // Before anything is read from it (sync-dir-trust.ts); a directory that cannot be made is a sync error below.
+    const dirProblem = prepareSyncDir(settings.dir);
     super({ ...firewallOptionsOf(options), rules: undefined, data: undefined, engine: NOT_YET });
     this.settings = settings;
     this.onSyncError = options.onSyncError;
@@ -95,10 +106,8 @@ export class ManagedFirewall extends Firewall {
     this.syncLog = new RateBoundedLog(options.logIntervalMs ?? 60_000, now);
     this.slot = new EngineSlot(this, options.now, settings.engineGraceMs);
 
-    try {
-      mkdirSync(settings.dir, { recursive: true });
-    } catch (error) {
-      this.syncError('custom_rules', new SyncError('dir', `cannot create ${settings.dir}: ${(error as Error).message}`, { cause: error }));
+    if (dirProblem !== null) {
+      this.syncError('custom_rules', new SyncError('dir', `cannot create ${settings.dir}: ${dirProblem.message}`, { cause: dirProblem }));
     }
     const client = clientInfo(settings.framework, settings.hostname);
     const polling = settings.apiKey !== null && settings.downsyncUrls.length > 0;
@@ -109,11 +118,14 @@ export class ManagedFirewall extends Firewall {
       jitter: settings.jitter, backoffBaseMs: settings.backoffBaseMs, requestTimeoutMs: settings.requestTimeoutMs,
       downloadTimeoutMs: settings.downloadTimeoutMs, maxDownloadBytes: settings.maxDownloadBytes, maxRedirects: 2,
       watchIntervalMs: settings.watchIntervalMs, lockStaleMs: settings.lockStaleMs, publicKey, now,
+      freshness: settings.freshness, loadTimeoutMs: settings.loadTimeoutMs,
+      onStale: (category: SyncCategory, ageMs: number) => this.stale(category, ageMs),
       onError: (category: SyncCategory, error: Error) => this.syncError(category, error),
       onUnauthorized: (category: SyncCategory, error: Error) => this.refuseKey(category, error),
     };
     this.rulesSync = new CategorySync<RuleSet>({
       ...common, category: 'custom_rules', intervalMs: settings.customRulesIntervalMs, longPollSeconds: settings.longPollSeconds,
+      maxDownloadBytes: settings.maxRulesDownloadBytes,
       backoffMaxMs: Math.min(settings.backoffMaxMs, settings.customRulesIntervalMs), fallbackPath: options.rules,
       load: (path) => {
         const rules = loadRulesFile(path);
@@ -122,7 +134,7 @@ export class ManagedFirewall extends Firewall {
       // Updates while serving: checked and compiled in a worker, swapped in ready (loading/).
       offThreadMinBytes: RULES_OFF_THREAD_MIN_BYTES,
       loadOffThread: async (path, verify, signal) => {
-        const rules = await loadRulesOffThread({ path, verify, signal });
+        const rules = await loadRulesOffThread({ path, verify, signal, timeoutMs: settings.loadTimeoutMs });
         return { value: rules, contentHash: rules.info.hash, formatVersion: rules.info.formatVersion };
       },
       install: (rules) => this.slot.setRules(rules),
@@ -136,7 +148,7 @@ export class ManagedFirewall extends Firewall {
       },
       // Updates while serving: checked and loaded in a worker, swapped in ready (loading/).
       loadOffThread: async (path, verify, signal) => {
-        const data = await loadDataOffThread({ path, mode: settings.dataMode, verify, signal });
+        const data = await loadDataOffThread({ path, mode: settings.dataMode, verify, signal, timeoutMs: settings.loadTimeoutMs });
         return { value: data, contentHash: data.info.hash, formatVersion: data.info.formatVersion };
       },
       install: (data) => this.slot.setData(data),
@@ -194,6 +206,7 @@ export class ManagedFirewall extends Firewall {
       dir: this.settings.dir, keyRefused: this.keyRefused, customRules, dataSubscriptions, upsync: this.upsync.status(),
       hubs: { downsync: this.downsyncHubs?.status() ?? null, upsync: this.upsync.enabled ? this.upsync.hubStatus() : null }, firewall,
       syncAgeMs: { customRules: syncAge(customRules, this.clock()), dataSubscriptions: syncAge(dataSubscriptions, this.clock()) },
+      freshnessAgeMs: { customRules: customRules.freshness.ageMs, dataSubscriptions: dataSubscriptions.freshness.ageMs },
       errors: {
         customRules: customRules.errors, dataSubscriptions: dataSubscriptions.errors, upsync: this.upsyncErrors,
         engine: firewall.engineErrors, hooks: firewall.hookErrors,
@@ -226,6 +239,15 @@ export class ManagedFirewall extends Firewall {
     this.rulesSync.stop();
     this.dataSync.stop();
     this.upsync.stop();
+  }
+
+  /** The hub's newest freshness statement about a file grew old: a warning, at most once per log interval per file. */
+  private stale(category: SyncCategory, ageMs: number): void {
+    this.syncLog.report(`${category}:stale`, (suppressed) => {
+      this.syncLogger.warn({ source: category, ageMs, suppressed },
+        `moat sync (${category}): the hub's newest signed statement that the file in use is current is ${Math.round(ageMs / 1000)} s old; ` +
+        'the hub is away, or something on the path keeps answering for it');
+    });
   }
 
   /** A move to another hub: a warning, at most once per log interval per direction. */

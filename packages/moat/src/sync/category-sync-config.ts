@@ -2,6 +2,7 @@
 // install a file. Shared by the scheduler (category-sync.ts) and the download steps.
 import type { KeyObject } from 'node:crypto';
 import type { ClientInfo } from './client-info.js';
+import type { FreshnessMode } from './freshness.js';
 import type { DownloadLimits } from './managed-options.js';
 import type { HubFailover } from './hub-failover.js';
 import type { SyncCategory } from './sync-dir-files.js';
@@ -14,7 +15,8 @@ export interface LoadedFile<T> {
   formatVersion: number;
 }
 
-export interface CategorySyncConfig<T> extends DownloadLimits {
+/** `maxDownloadBytes`: this category's bound (the rules file's is the smaller). */
+export interface CategorySyncConfig<T> extends Omit<DownloadLimits, 'maxRulesDownloadBytes'> {
   category: SyncCategory;
   dir: string;
   /** The `…/v2/downsync` endpoints (shared by both categories); null with no API key: files on disk only, no polling. */
@@ -32,6 +34,16 @@ export interface CategorySyncConfig<T> extends DownloadLimits {
   watchIntervalMs: number;
   lockStaleMs: number;
   publicKey: KeyObject | null;
+  /** Whether answers must carry a freshness statement (with `publicKey`; see freshness.ts). Default 'auto'. */
+  freshness?: FreshnessMode;
+  /** Bound of a worker that checks a download when there is no loadOffThread (loadOffThread has its own). */
+  loadTimeoutMs?: number;
+  /**
+   * The hub's newest valid freshness statement is older than `staleAfterMs` (default three intervals):
+   * called on each check while it stays so (the caller bounds its logging).
+   */
+  onStale?(category: SyncCategory, ageMs: number): void;
+  staleAfterMs?: number;
   /** A file shipped with the app, used when the directory holds no good file. */
   fallbackPath?: string;
   load(path: string): LoadedFile<T>;

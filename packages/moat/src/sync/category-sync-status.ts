@@ -44,6 +44,13 @@ export interface CategorySyncStatus extends SyncCounters {
   nextPollAt: number | null;
   /** Long-poll state from the hub's last answer; 'off' when this category does not long-poll. */
   push: PushAnswer['kind'] | 'off';
+  /**
+   * The hub's signed freshness statements about the file in use (times by the hub's clock, Unix ms):
+   * `required`: an answer without one is refused now; `issuedAt`: the statement the file came with (no
+   * older file is accepted); `confirmedAt`: the newest statement naming it (a 200 or 304); `ageMs`: since
+   * then, null without one; `stale`: older than three poll intervals while polling (logged too).
+   */
+  freshness: { required: boolean; issuedAt: number | null; confirmedAt: number | null; ageMs: number | null; stale: boolean };
 }
 
 export function emptySyncCounters(): SyncCounters {

@@ -2,7 +2,8 @@
 // last good file at start, polls the hub on a jittered interval with backoff after failures, and follows
 // the pointer to files other processes installed. The steps live beside it: the request on the wire
 // (downsync-request.ts), download, verify and install (install-download.ts), the directory's files
-// (sync-dir-files.ts) and what status() shows (category-sync-status.ts).
+// (sync-dir-files.ts), the hub's signed freshness statements (freshness.ts) and what status() shows
+// (category-sync-status.ts).
 import { join } from 'node:path';
 import { backoffDelay, jittered } from './backoff.js';
 import { offThreadMinBytes, type CategorySyncConfig, type LoadedFile } from './category-sync-config.js';
@@ -12,6 +13,10 @@ import {
 import { readPointer, writePointer, type CurrentPointer } from './current-pointer.js';
 import { DirLock, type HeldLock } from './dir-lock.js';
 import { downsyncUrl, fetchDownsync, pushAnswerOf, throwUnlessOk } from './downsync-request.js';
+import {
+  checkNotOlder, confirmed, merged, missingStatement, NO_FRESHNESS, readStatement, siteTag, statementRequired,
+  type FreshnessRecord, type FreshnessStatement,
+} from './freshness.js';
 import type { TimedResponse } from './http-fetch.js';
 import { installDownload } from './install-download.js';
 import { nextAskDelay, NO_PUSH, waitToOffer, type PushAnswer } from './long-poll.js';
@@ -50,9 +55,21 @@ export class CategorySync<T> {
   /** Resolves after the first poll that reached an outcome (or at once when not polling). */
   readonly firstAttempt: Promise<void>;
   private readonly st = emptySyncCounters();
+  /** What the hub's freshness statements said about the file in use (freshness.ts). */
+  private freshness: FreshnessRecord = NO_FRESHNESS;
+  /** The site statements must name; null without an API key. */
+  private readonly site: string | null;
+  /**
+   * The hub's 304 named other bytes than ours (a rebuild of equal rules): the next request asks without
+   * `client_db` and ETag, so the file comes with a statement naming it.
+   */
+  private askUnconditionally = false;
+  /** A pointer target whose load failed for want of a worker (died, timed out): tried again after a backoff. */
+  private followRetry: { file: string; failures: number; at: number } | null = null;
 
   constructor(private readonly config: CategorySyncConfig<T>) {
     this.lock = new DirLock(config.dir, config.category, { staleMs: config.lockStaleMs, now: config.now });
+    this.site = config.apiKey === null ? null : siteTag(config.apiKey);
     this.firstAttempt = new Promise((resolve) => { this.firstAttemptDone = resolve; });
     if (!this.polling) this.firstAttemptDone();
   }
@@ -78,6 +95,8 @@ export class CategorySync<T> {
     const pointer = readPointer(this.config.dir, this.config.category);
     if (pointer !== null) {
       this.st.lastCheckedAt = pointer.checkedAt;
+      // What was seen and the age floor hold even if that file cannot be used; its confirmation does not.
+      this.freshness = { ...pointer.freshness, confirmedAt: null };
       if (this.adoptPointer(pointer)) return this.current!.value;
     }
     const fallback = this.config.fallbackPath;
@@ -126,7 +145,28 @@ export class CategorySync<T> {
       ...this.st,
       nextPollAt: this.polling && !this.closed ? this.nextPollAt : null,
       push: this.longPollSeconds === 0 ? 'off' : this.push.kind,
+      freshness: {
+        required: this.statementsChecked && statementRequired(this.config.freshness ?? 'auto', this.freshness),
+        issuedAt: this.freshness.issuedAt, confirmedAt: this.freshness.confirmedAt,
+        ageMs: this.freshnessAge(now), stale: this.stale(now),
+      },
     };
+  }
+
+  /** Statements are checked only with a pinned key (and an API key naming the site). */
+  private get statementsChecked(): boolean {
+    return this.config.publicKey !== null && this.site !== null;
+  }
+
+  /** Milliseconds since the newest valid statement about the file in use was issued (hub's clock), or null. */
+  private freshnessAge(now: number): number | null {
+    const at = this.current?.source === 'hub' ? this.freshness.confirmedAt : null;
+    return at === null ? null : Math.max(0, now - at);
+  }
+
+  private stale(now: number): boolean {
+    const age = this.freshnessAge(now);
+    return age !== null && this.polling && age > (this.config.staleAfterMs ?? 3 * this.config.intervalMs);
   }
 
   private schedule(delayMs: number): void {
@@ -150,6 +190,9 @@ export class CategorySync<T> {
     try {
       await this.follow();
       if (this.polling && this.config.now() >= this.nextPollAt) await this.poll();
+      // A hub (or someone on the path) answering 304 for ever with no new statement shows here.
+      const now = this.config.now();
+      if (this.stale(now)) this.config.onStale?.(this.config.category, this.freshnessAge(now)!);
     } catch (error) {
       // Nothing here may escape a timer: count it, log it, and try again after a backoff (never at once:
       // a failure that repeats must not turn into a busy loop).
@@ -164,9 +207,12 @@ export class CategorySync<T> {
     if (pointer === null) return;
     if (this.current !== null && pointer.file === this.current.file) {
       this.st.lastCheckedAt = Math.max(this.st.lastCheckedAt ?? 0, pointer.checkedAt);
+      this.freshness = merged(this.freshness, pointer.freshness);
       return;
     }
     if (pointer.file === this.badFile) return;
+    const retry = this.followRetry;
+    if (retry !== null && retry.file === pointer.file && this.config.now() < retry.at) return;
     if (await this.adoptPointerOffThread(pointer)) {
       this.st.followed++;
       this.st.lastResult = 'followed';
@@ -198,12 +244,20 @@ export class CategorySync<T> {
         : this.config.load(path);
       // Installed even when closing meanwhile: the engine slot closes what it holds.
       this.adopt(pointer, path, loaded);
+      this.followRetry = null;
       return true;
     } catch (error) {
       if (this.closed) return false;
-      // A worker that died (out of memory, killed) says nothing about the file: tried again next time.
-      if (error instanceof SyncError && error.reason === 'load-worker') this.fail(error);
-      else this.badLocalFile(pointer, error);
+      // A worker that died (out of memory, killed) or was stopped for taking too long says nothing about
+      // the file: tried again, after a backoff (each try may take up to loadTimeoutMs).
+      if (error instanceof SyncError && (error.reason === 'load-worker' || error.reason === 'load-timeout')) {
+        const failures = this.followRetry?.file === pointer.file ? this.followRetry.failures + 1 : 1;
+        const { backoffBaseMs, backoffMaxMs } = this.config;
+        this.followRetry = { file: pointer.file, failures, at: this.config.now() + backoffDelay(failures, backoffBaseMs, Math.max(backoffBaseMs, backoffMaxMs)) };
+        this.fail(error);
+      } else {
+        this.badLocalFile(pointer, error);
+      }
       return false;
     }
   }
@@ -213,6 +267,7 @@ export class CategorySync<T> {
       value: loaded.value, file: pointer.file, path, servedName: pointer.servedName, etag: pointer.etag, sha256: pointer.sha256,
       contentHash: loaded.contentHash, formatVersion: loaded.formatVersion, source: 'hub', installedAt: pointer.installedAt,
     };
+    this.freshness = pointer.freshness;
     this.badFile = null;
   }
 
@@ -263,7 +318,8 @@ export class CategorySync<T> {
       const status = await this.request(hub, () => held.refresh(), waitSeconds);
       config.hubs!.succeeded(hub);
       recordSyncSuccess(this.st, config.now());
-      this.nextPollAt = config.now() + nextAskDelay(this.push, {
+      // A 304 naming other bytes than ours: the file is fetched whole at once (askUnconditionally).
+      this.nextPollAt = this.askUnconditionally ? config.now() : config.now() + nextAskDelay(this.push, {
         status, tookMs: config.now() - startedAt, waitSeconds: Math.max(0, waitSeconds), intervalMs: config.intervalMs, jitter: config.jitter,
       });
     } catch (error) {
@@ -310,24 +366,68 @@ export class CategorySync<T> {
   private async request(hub: string, refreshLock: () => void, waitSeconds: number): Promise<number> {
     const { config } = this;
     const current = this.current?.source === 'hub' ? this.current : null;
-    const url = downsyncUrl(config, hub, current?.servedName ?? '', waitSeconds);
-    const timed = await fetchDownsync(config, url, current?.etag ?? null, waitSeconds, this.abort.signal);
+    const asked = this.askUnconditionally ? null : current;
+    const url = downsyncUrl(config, hub, asked?.servedName ?? '', waitSeconds);
+    const timed = await fetchDownsync(config, url, asked?.etag ?? null, waitSeconds, this.abort.signal);
     try {
       const { response } = timed;
       this.push = pushAnswerOf(response, waitSeconds);
       if (response.status === 304) {
         if (response.body !== null) await timed.within(response.body.cancel().catch(() => {}));
-        this.st.notModified++;
-        this.st.lastResult = 'not-modified';
-        this.checked(current);
+        // "Not modified" to a request that named no file can only keep us on what we have for ever.
+        if (!asked?.servedName && !asked?.etag) throw new SyncError('unasked-304', `${config.category}: the hub answered 304 to a request that named no file`);
+        this.notModified(this.statementOf(response), current);
         return 304;
       }
       await throwUnlessOk(timed, config, url);
-      await this.install(timed, refreshLock);
+      let statement: FreshnessStatement | null;
+      try {
+        statement = this.statementOf(response);
+        if (statement !== null) checkNotOlder(statement, this.freshnessOnDisk());
+      } catch (error) {
+        // Refused before the body is read: a replayed data file costs no download.
+        if (response.body !== null) await timed.within(response.body.cancel().catch(() => {}));
+        throw error;
+      }
+      await this.install(timed, refreshLock, statement);
+      this.askUnconditionally = false;
       return 200;
     } finally {
       timed.dispose();
     }
+  }
+
+  /**
+   * The answer's freshness statement, checked (site, category, signature); null when it has none and
+   * none is required, or when statements cannot be checked (no pinned key).
+   */
+  private statementOf(response: Response): FreshnessStatement | null {
+    const { config } = this;
+    if (config.publicKey === null || this.site === null) return null;
+    const statement = readStatement(response.headers, config.publicKey, { site: this.site, category: config.category });
+    if (statement === null && statementRequired(config.freshness ?? 'auto', this.freshnessOnDisk())) {
+      throw missingStatement(config.category, config.freshness ?? 'auto');
+    }
+    return statement;
+  }
+
+  /** This process's record with what any process recorded in the pointer: the age floor and `seen` are the directory's. */
+  private freshnessOnDisk(): FreshnessRecord {
+    const pointer = readPointer(this.config.dir, this.config.category);
+    if (pointer === null) return this.freshness;
+    const { seen, issuedAt } = merged(this.freshness, pointer.freshness);
+    return { ...this.freshness, seen, issuedAt };
+  }
+
+  /** A 304: the file in use is current; a statement naming its bytes confirms it as of the statement's time. */
+  private notModified(statement: FreshnessStatement | null, current: Current<T> | null): void {
+    this.st.notModified++;
+    this.st.lastResult = 'not-modified';
+    if (statement !== null) {
+      if (current !== null && statement.sha256 === current.sha256) this.freshness = confirmed(this.freshness, statement);
+      else this.askUnconditionally = true;
+    }
+    this.checked(current);
   }
 
   /** Records a successful check of the current file in the pointer, so other processes skip the hub. */
@@ -336,17 +436,20 @@ export class CategorySync<T> {
     this.st.lastCheckedAt = now;
     if (current === null) return;
     const pointer = readPointer(this.config.dir, this.config.category);
-    if (pointer !== null && pointer.file === current.file) writePointer(this.config.dir, { ...pointer, checkedAt: now });
+    if (pointer !== null && pointer.file === current.file) {
+      writePointer(this.config.dir, { ...pointer, checkedAt: now, freshness: merged(this.freshness, pointer.freshness) });
+    }
   }
 
-  private async install(timed: TimedResponse, refreshLock: () => void): Promise<void> {
+  private async install(timed: TimedResponse, refreshLock: () => void, statement: FreshnessStatement | null): Promise<void> {
     const { config } = this;
-    const { pointer, path, loaded } = await installDownload(config, timed, refreshLock, this.abort.signal);
+    const { pointer, path, loaded } = await installDownload(config, timed, refreshLock, this.abort.signal, statement, this.freshnessOnDisk());
     const previous = this.current;
     this.current = {
       value: loaded.value, file: pointer.file, path, servedName: pointer.servedName, etag: pointer.etag, sha256: pointer.sha256,
       contentHash: loaded.contentHash, formatVersion: loaded.formatVersion, source: 'hub', installedAt: pointer.installedAt,
     };
+    this.freshness = pointer.freshness;
     this.badFile = null;
     this.st.downloads++;
     this.st.lastResult = 'updated';

@@ -4,7 +4,8 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { SyncCategory } from './sync-dir-files.js';
+import { freshnessFrom, type FreshnessRecord } from './freshness.js';
+import { FILE_MODE, type SyncCategory } from './sync-dir-files.js';
 
 export interface CurrentPointer {
   category: SyncCategory;
@@ -22,6 +23,8 @@ export interface CurrentPointer {
   /** Epoch ms: when this file was installed, and when the hub last confirmed it (200 or 304). */
   installedAt: number;
   checkedAt: number;
+  /** The hub's signed freshness statements about this category (freshness.ts); kept here so a restart keeps them. */
+  freshness: FreshnessRecord;
 }
 
 export function pointerPath(dir: string, category: SyncCategory): string {
@@ -50,6 +53,7 @@ export function readPointer(dir: string, category: SyncCategory): CurrentPointer
       formatVersion: Number(p.formatVersion ?? 0),
       installedAt: Number(p.installedAt ?? 0),
       checkedAt: Number(p.checkedAt ?? 0),
+      freshness: freshnessFrom(p.freshness),
     };
   } catch {
     return null;
@@ -60,7 +64,7 @@ export function writePointer(dir: string, pointer: CurrentPointer): void {
   const target = pointerPath(dir, pointer.category);
   const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    const fd = openSync(tmp, 'wx');
+    const fd = openSync(tmp, 'wx', FILE_MODE);
     try {
       writeSync(fd, JSON.stringify(pointer, null, 1));
       fsyncSync(fd);

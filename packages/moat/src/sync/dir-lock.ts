@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { processAlive, processStartToken } from './process-alive.js';
+import { FILE_MODE } from './sync-dir-files.js';
 
 interface LockContent {
   pid: number;
@@ -58,7 +59,7 @@ export class DirLock {
   private create(content: LockContent): boolean {
     const tmp = `${this.path}.${process.pid}.${content.id}.tmp`;
     try {
-      const fd = openSync(tmp, 'wx');
+      const fd = openSync(tmp, 'wx', FILE_MODE);
       try {
         writeSync(fd, JSON.stringify(content));
       } finally {

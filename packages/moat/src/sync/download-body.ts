@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { fetchError, type TimedResponse } from './http-fetch.js';
+import { FILE_MODE } from './sync-dir-files.js';
 import { SyncError } from './sync-error.js';
 
 export interface DownloadedBody {
@@ -11,19 +12,20 @@ export interface DownloadedBody {
   size: number;
 }
 
+/** `limitName`: the option that set `maxBytes`, named in the error. */
 export async function downloadBody(
-  timed: TimedResponse, tmpPath: string, maxBytes: number, onChunk: () => void,
+  timed: TimedResponse, tmpPath: string, maxBytes: number, onChunk: () => void, limitName = 'maxDownloadBytes',
 ): Promise<DownloadedBody> {
   const { response } = timed;
   const declared = response.headers.get('content-length');
   const expected = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null;
   if (expected !== null && expected > maxBytes) {
     if (response.body !== null) await timed.within(response.body.cancel().catch(() => {}));
-    throw new SyncError('too-large', `the hub offers ${expected} bytes, more than the ${maxBytes} allowed (maxDownloadBytes)`);
+    throw new SyncError('too-large', `the hub offers ${expected} bytes, more than the ${maxBytes} allowed (${limitName})`);
   }
   const hash = createHash('sha256');
   let size = 0;
-  const file = await open(tmpPath, 'wx');
+  const file = await open(tmpPath, 'wx', FILE_MODE);
   try {
     if (response.body === null) throw new SyncError('empty', 'the hub answered 200 without a body');
     const reader = response.body.getReader();
@@ -33,7 +35,7 @@ export async function downloadBody(
         if (done) break;
         timed.activity();
         size += chunk.byteLength;
-        if (size > maxBytes) throw new SyncError('too-large', `download exceeds the ${maxBytes} bytes allowed (maxDownloadBytes)`);
+        if (size > maxBytes) throw new SyncError('too-large', `download exceeds the ${maxBytes} bytes allowed (${limitName})`);
         hash.update(chunk);
         await file.write(chunk);
         onChunk();

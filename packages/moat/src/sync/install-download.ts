@@ -1,6 +1,7 @@
-// A 200 answer turned into an installed file: streamed into a part file, verified (signature, SQLite
-// checks) and loaded, renamed into place durably, and the pointer moved to it. Nothing is served from
-// it until the caller installs the loaded value. The name the hub gave the file is kept in the pointer.
+// A 200 answer turned into an installed file: streamed into a part file, verified (signature, the
+// freshness statement's hash, SQLite checks) and loaded, renamed into place durably, and the pointer
+// moved to it. Nothing is served from it until the caller installs the loaded value. The name the hub
+// gave the file, and what the statements said, are kept in the pointer.
 import { renameSync, rmSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { offThreadMinBytes, type CategorySyncConfig, type LoadedFile } from './c
 import { writePointer, type CurrentPointer } from './current-pointer.js';
 import { downloadBody } from './download-body.js';
 import type { TimedResponse } from './http-fetch.js';
+import { installed, type FreshnessRecord, type FreshnessStatement } from './freshness.js';
 import { fsyncDir, installedFileName, partFilePath } from './sync-dir-files.js';
 import { asError, SyncError } from './sync-error.js';
 import { verifyDownload } from './verify-download.js';
@@ -20,8 +22,13 @@ export interface InstalledDownload<T> {
   loaded: LoadedFile<T>;
 }
 
+/**
+ * `statement`: the answer's freshness statement, already checked for site, category and age (null: it
+ * carried none and none was required); its hash must be the body's. `freshness`: the record so far.
+ */
 export async function installDownload<T>(
   config: CategorySyncConfig<T>, timed: TimedResponse, refreshLock: () => void, signal: AbortSignal,
+  statement: FreshnessStatement | null = null, freshness: FreshnessRecord | null = null,
 ): Promise<InstalledDownload<T>> {
   const response = timed.response;
   const servedName = servedFileName(response.headers.get('content-disposition'));
@@ -36,7 +43,10 @@ export async function installDownload<T>(
         lastRefresh = now;
         refreshLock();
       }
-    });
+    }, config.category === 'custom_rules' ? 'maxRulesDownloadBytes' : 'maxDownloadBytes');
+    if (statement !== null && statement.sha256 !== body.sha256) {
+      throw new SyncError('statement-file', `${config.category}: the hub's freshness statement names another file than the one sent`);
+    }
     // Hashing happened as the bytes arrived. A hub that signs that hash (X-Moat-Digest-Signature) is
     // checked here at once, and the file is then not read whole again for its signature; otherwise the
     // whole-file checks and the load of a big file run in a worker.
@@ -57,6 +67,7 @@ export async function installDownload<T>(
     const pointer: CurrentPointer = {
       category: config.category, file, servedName, etag, sha256: body.sha256, size: body.size,
       contentHash: loaded.contentHash, formatVersion: loaded.formatVersion, installedAt: now, checkedAt: now,
+      freshness: installed(freshness ?? { seen: false, issuedAt: null, confirmedAt: null }, statement),
     };
     writePointer(config.dir, pointer);
     return { pointer, path, loaded };
@@ -74,7 +85,7 @@ async function verifyAndLoad<T>(
   const offThread = config.loadOffThread;
   try {
     if (offThread !== undefined && size >= offThreadMinBytes(config)) return await offThread(path, { publicKey: key, signature }, signal);
-    await verifyDownload(path, size, key, signature, signal);
+    await verifyDownload(path, size, key, signature, signal, config.loadTimeoutMs);
     return config.load(path);
   } catch (error) {
     if (error instanceof SyncError) throw error;

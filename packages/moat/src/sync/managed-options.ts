@@ -83,10 +83,27 @@ export interface ManagedSyncOptions {
   requestTimeoutMs?: number;
   /** Longest time for a whole download (default 10 min). */
   downloadTimeoutMs?: number;
-  /** Largest file accepted (default 2 GiB). */
+  /** Largest data file accepted, and the ceiling of `maxRulesDownloadBytes` (default 2 GiB). */
   maxDownloadBytes?: number;
+  /**
+   * Largest rules file accepted (default 64 MiB, at most `maxDownloadBytes`). A hub's rules file is small:
+   * at its caps (10,000 rules of 1 KiB values and 500-character notes, 10,000 automatic bans) about 27 MiB.
+   */
+  maxRulesDownloadBytes?: number;
   /** Ed25519 public key of the hub (base64 raw 32 bytes, or SPKI PEM); `MOAT_HUB_PUBLIC_KEY`. Downloads must then be signed. */
   publicKey?: string;
+  /**
+   * With `publicKey`: whether the hub's answers must carry a signed freshness statement (sync/freshness.ts);
+   * `MOAT_HUB_FRESHNESS`. 'auto' (default): once this sync directory has had one; 'required': always (closes
+   * the first contact too; hubs from before statements are then refused); 'optional': never (for moving
+   * back to such a hub; a statement sent is still checked).
+   */
+  freshness?: 'auto' | 'required' | 'optional';
+  /**
+   * Longest time a worker may take to check and load a downloaded file (default 10 min); past it the worker
+   * is stopped, the file in use stays, and the file is tried again after a backoff.
+   */
+  loadTimeoutMs?: number;
   /** How often the directory's pointer is re-read for files other processes downloaded (default 1 s). */
   watchIntervalMs?: number;
   /** A download lock not refreshed for this long is broken even if its holder seems alive (default 2 min). */
@@ -108,7 +125,8 @@ export interface ManagedSyncOptions {
 export const MANAGED_SYNC_OPTIONS = {
   apiKey: true, hubUrl: true, downsyncUrl: true, dir: true, customRulesIntervalMs: true, dataIntervalMs: true,
   longPollSeconds: true, jitter: true, backoffBaseMs: true, backoffMaxMs: true, requestTimeoutMs: true,
-  downloadTimeoutMs: true, maxDownloadBytes: true, publicKey: true, watchIntervalMs: true, lockStaleMs: true,
+  downloadTimeoutMs: true, maxDownloadBytes: true, maxRulesDownloadBytes: true, publicKey: true, freshness: true,
+  loadTimeoutMs: true, watchIntervalMs: true, lockStaleMs: true,
   readyTimeoutMs: true, engineGraceMs: true, framework: true, hostname: true, dataMode: true, upsync: true,
 } satisfies Record<keyof ManagedSyncOptions, true>;
 
@@ -120,7 +138,10 @@ export interface DownloadLimits {
   backoffMaxMs: number;
   requestTimeoutMs: number;
   downloadTimeoutMs: number;
+  /** Largest file accepted: the data file's bound (in a category's config: that category's). */
   maxDownloadBytes: number;
+  /** Largest rules file accepted. */
+  maxRulesDownloadBytes: number;
 }
 
 export interface ResolvedSync extends DownloadLimits {
@@ -138,6 +159,8 @@ export interface ResolvedSync extends DownloadLimits {
   dataIntervalMs: number;
   longPollSeconds: number;
   publicKey: string | null;
+  freshness: 'auto' | 'required' | 'optional';
+  loadTimeoutMs: number;
   watchIntervalMs: number;
   lockStaleMs: number;
   readyTimeoutMs: number;
@@ -178,6 +201,7 @@ export function resolveSyncOptions(options: ManagedSyncOptions, env: Env): Resol
   const dataIntervalMs = options.dataIntervalMs ?? seconds(env, 'WAFRIS_DOWNSYNC_DATA_SUBSCRIPTIONS_INTERVAL') ?? 86_400_000;
   const backoffBaseMs = positive('backoffBaseMs', options.backoffBaseMs ?? 1000);
   const requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? 30_000);
+  const maxDownloadBytes = positive('maxDownloadBytes', options.maxDownloadBytes ?? 2 * 1024 ** 3);
   const rate = up.passedSampleRate ?? number(env, 'MOAT_UPSYNC_PASSED_SAMPLE_RATE') ?? 1;
   const flushInterval = positive('upsync.flushIntervalMs', up.flushIntervalMs ?? seconds(env, 'WAFRIS_UPSYNC_INTERVAL') ?? 10_000);
   if (!(rate >= 0 && rate <= 1)) throw new OptionError(`passedSampleRate must be between 0 and 1, got ${rate}`);
@@ -196,8 +220,11 @@ export function resolveSyncOptions(options: ManagedSyncOptions, env: Env): Resol
     backoffMaxMs: positive('backoffMaxMs', options.backoffMaxMs ?? 300_000),
     requestTimeoutMs,
     downloadTimeoutMs: positive('downloadTimeoutMs', options.downloadTimeoutMs ?? 600_000),
-    maxDownloadBytes: positive('maxDownloadBytes', options.maxDownloadBytes ?? 2 * 1024 ** 3),
+    maxDownloadBytes,
+    maxRulesDownloadBytes: Math.min(maxDownloadBytes, positive('maxRulesDownloadBytes', options.maxRulesDownloadBytes ?? 64 * 1024 ** 2)),
     publicKey: options.publicKey ?? nonEmpty(env.MOAT_HUB_PUBLIC_KEY) ?? null,
+    freshness: freshnessMode(options.freshness ?? nonEmpty(env.MOAT_HUB_FRESHNESS) ?? 'auto'),
+    loadTimeoutMs: positive('loadTimeoutMs', options.loadTimeoutMs ?? 600_000),
     watchIntervalMs: positive('watchIntervalMs', options.watchIntervalMs ?? 1000),
     lockStaleMs: positive('lockStaleMs', options.lockStaleMs ?? 120_000),
     readyTimeoutMs: positive('readyTimeoutMs', options.readyTimeoutMs ?? 10_000),
@@ -254,6 +281,13 @@ function urlList(name: string, value: string | readonly string[] | undefined, co
 
 function reportPassed(value: string): 'aggregate' | 'all' {
   if (value !== 'aggregate' && value !== 'all') throw new OptionError(`upsync.reportPassed must be 'aggregate' or 'all', got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function freshnessMode(value: string): 'auto' | 'required' | 'optional' {
+  if (value !== 'auto' && value !== 'required' && value !== 'optional') {
+    throw new OptionError(`freshness must be 'auto', 'required' or 'optional', got ${JSON.stringify(value)}`);
+  }
   return value;
 }
 

@@ -7,6 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { processAlive } from './process-alive.js';
 import { INLINE_VERIFY_MAX_BYTES } from './verify-download.js';
 
+/** Mode of every file sync writes (downloads, pointers, locks): the directory is the app's alone (sync-dir-trust.ts). */
+export const FILE_MODE = 0o600;
+
 /** The two files a site downloads, by their Wafris v2 names. */
 export type SyncCategory = 'custom_rules' | 'data_subscriptions';
 

@@ -74,10 +74,11 @@ export const verificationCounts = { inline: 0, worker: 0, inlineFallback: 0 };
 
 /**
  * verifyFileNow, in a worker thread for files over INLINE_VERIFY_MAX_BYTES. Rejects with a SyncError;
- * `signal` (the firewall closing) stops the worker and rejects with the signal's reason.
+ * `signal` (the firewall closing) stops the worker and rejects with the signal's reason; a worker that
+ * takes more than `timeoutMs` is stopped too (SyncError `load-timeout`).
  */
 export async function verifyDownload(
-  path: string, size: number, key: KeyObject | null, signature: string | null, signal?: AbortSignal,
+  path: string, size: number, key: KeyObject | null, signature: string | null, signal?: AbortSignal, timeoutMs?: number,
 ): Promise<void> {
   if (size <= INLINE_VERIFY_MAX_BYTES) {
     verificationCounts.inline++;
@@ -86,8 +87,11 @@ export async function verifyDownload(
   }
   verificationCounts.worker++;
   const job: VerifyJob = { path, publicKeyDer: key === null ? null : key.export({ format: 'der', type: 'spki' }), signature };
-  const outcome = await runWorker(job, signal);
+  const outcome = await runWorker(job, signal, timeoutMs);
   if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new SyncError('aborted', 'verification aborted');
+  if (outcome === 'timeout') {
+    throw new SyncError('load-timeout', `checking ${path} in a worker took more than ${timeoutMs} ms (loadTimeoutMs); it was stopped`);
+  }
   if (outcome === null) {
     // No worker could run (a platform without them, a broken install): checking here blocks for a
     // while, but never installing a new file would be worse.
@@ -98,18 +102,20 @@ export async function verifyDownload(
   if (!outcome.ok) throw new SyncError(outcome.reason, outcome.message);
 }
 
-/** The worker's verdict, or null when the worker itself failed (it never answered). */
-function runWorker(job: VerifyJob, signal?: AbortSignal): Promise<VerifyOutcome | null> {
+/** The worker's verdict, null when the worker itself failed (it never answered), 'timeout' when it was stopped for taking too long. */
+function runWorker(job: VerifyJob, signal?: AbortSignal, timeoutMs?: number): Promise<VerifyOutcome | null | 'timeout'> {
   return new Promise((resolve) => {
     let settled = false;
     let worker: Worker | undefined;
+    let timer: NodeJS.Timeout | undefined;
     const onAbort = () => {
       void worker?.terminate();
       settle(null);
     };
-    const settle = (outcome: VerifyOutcome | null) => {
+    const settle = (outcome: VerifyOutcome | null | 'timeout') => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       resolve(outcome);
     };
@@ -125,6 +131,14 @@ function runWorker(job: VerifyJob, signal?: AbortSignal): Promise<VerifyOutcome 
     }
     signal?.addEventListener('abort', onAbort, { once: true });
     worker.unref(); // a verification never keeps the app alive
+    if (timeoutMs !== undefined) {
+      // Not checked here instead: a check that hung in a worker would block the serving thread here too.
+      timer = setTimeout(() => {
+        void worker?.terminate();
+        settle('timeout');
+      }, timeoutMs);
+      timer.unref();
+    }
     worker.once('message', (outcome: VerifyOutcome) => settle(outcome));
     worker.once('error', () => settle(null));
     worker.once('exit', () => settle(null));

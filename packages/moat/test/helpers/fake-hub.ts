@@ -1,6 +1,7 @@
 // A real HTTP server on 127.0.0.1 speaking the Wafris v2 protocol (docs/wafris-v2.md) as
 // the Moat hub does: downsync (200 with the SQLite file, Content-Disposition, ETag and, with a signing
-// key, X-Moat-Signature; 304; 401) and gzip'd JSON upsync. Each category can be switched to a fault.
+// key, X-Moat-Signature and a signed freshness statement on 200 and 304; 304; 401) and gzip'd JSON
+// upsync. Each category can be switched to a fault, and any answer it gave can be replayed.
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -37,7 +38,22 @@ export type Fault =
   /** A valid X-Moat-Signature beside an X-Moat-Digest-Signature made over other bytes. */
   | { kind: 'bad-digest' }
   /** Redirects `count` times to itself before serving. */
-  | { kind: 'redirect'; count: number };
+  | { kind: 'redirect'; count: number }
+  /** Signatures as usual, but no freshness statement (a hub from before them, or one stripped on the path). */
+  | { kind: 'no-statement' }
+  /** The body without Content-Length (chunked), so its size shows only as it arrives. */
+  | { kind: 'chunked' }
+  /** Whatever is asked, this earlier answer again, byte for byte (someone on the path replaying it). */
+  | { kind: 'replay'; answer: RecordedAnswer };
+
+/** A downsync answer as sent (200 and 304), for replaying it later. */
+export interface RecordedAnswer {
+  category: Category;
+  apiKey: string;
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
 
 export interface ServedFile {
   body: Buffer;
@@ -77,6 +93,12 @@ export class FakeHub {
   /** Records the hub refuses one by one while storing the rest (answered as the Moat hub does). */
   refuseRecord: ((record: Record<string, unknown>) => boolean) | null = null;
   signingKey: KeyObject | null = null;
+  /** With a signing key: send signed freshness statements (X-Moat-Freshness) on 200 and 304, as the Moat hub does. */
+  statements = true;
+  /** The hub's clock: a statement's `issued`. */
+  clock: () => number = Date.now;
+  /** Every 200 and 304 downsync answer sent, in order. */
+  readonly answers: RecordedAnswer[] = [];
   /** Called when a stalled body has sent its first bytes. */
   onStall: (() => void) | null = null;
   private server: Server | null = null;
@@ -179,6 +201,10 @@ export class FakeHub {
       answer(fault.status);
       return void res.writeHead(fault.status).end(fault.body ?? '');
     }
+    if (fault.kind === 'replay') {
+      answer(fault.answer.status);
+      return void res.writeHead(fault.answer.status, fault.answer.headers).end(fault.answer.body);
+    }
     if (fault.kind === 'hang') {
       answer(-1);
       this.open.add(res);
@@ -196,15 +222,22 @@ export class FakeHub {
       answer(404);
       return void res.writeHead(404).end('no file');
     }
+    const statement = (sha256: string): Record<string, string> => {
+      if (this.signingKey === null || !this.statements || fault.kind === 'no-statement') return {};
+      const text = `moat-file-v2 site=${fakeSiteTag(apiKey)} category=${category} sha256=${sha256} issued=${Math.floor(this.clock())}`;
+      return { 'x-moat-freshness': text, 'x-moat-freshness-signature': sign(null, Buffer.from(text, 'latin1'), this.signingKey).toString('base64') };
+    };
     if (query.client_db === file.name || req.headers['if-none-match'] === file.etag) {
       answer(304);
-      return void res.writeHead(304, { etag: file.etag }).end();
+      const headers = { etag: file.etag, ...statement(sha256Hex(file.body)) };
+      this.answers.push({ category, apiKey, status: 304, headers, body: Buffer.alloc(0) });
+      return void res.writeHead(304, headers).end();
     }
     let body = file.body;
     if (fault.kind === 'garbage') body = Buffer.from('<html>502 Bad Gateway from some proxy</html>'.repeat(40));
     const headers: Record<string, string> = {
       'content-type': 'application/octet-stream', 'content-disposition': `attachment; filename=${file.name}`, etag: file.etag,
-      'content-length': String(body.length),
+      ...(fault.kind === 'chunked' ? {} : { 'content-length': String(body.length) }), ...statement(sha256Hex(body)),
     };
     if (this.signingKey !== null && fault.kind !== 'no-signature') {
       const other = Buffer.concat([body, Buffer.from('x')]);
@@ -217,6 +250,7 @@ export class FakeHub {
       }
     }
     answer(200);
+    this.answers.push({ category, apiKey, status: 200, headers, body });
     res.writeHead(200, headers);
     if (fault.kind === 'truncate') {
       res.write(body.subarray(0, body.length >> 1), () => res.destroy());
@@ -278,6 +312,15 @@ export class FakeHub {
       }
     });
   }
+}
+
+function sha256Hex(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The site a freshness statement names, from the API key: written out here as the hub's own code does, as a check of the client's. */
+export function fakeSiteTag(apiKey: string): string {
+  return createHash('sha256').update(`moat-site:${apiKey}`, 'utf8').digest('hex').slice(0, 32);
 }
 
 // ---------- real files ----------
