@@ -135,6 +135,8 @@ export async function downsyncRoutes(app: FastifyInstance, ctx: HubContext): Pro
       file = (await resolve()) ?? file;
     }
 
+    // A key revoked while the request was held gets nothing more: not the file its hold was waiting for.
+    if (holdMs > 0) await siteForApiKey(ctx.store, params.data.apiKey);
     reply.header('ETag', `"${file.etag}"`);
     // For the key asked with (derived, never the key itself): a file signed for another site does not pass.
     const answerFor: AnswerFor = { site: siteTag(params.data.apiKey), category, now: ctx.now };
