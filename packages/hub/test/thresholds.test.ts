@@ -101,7 +101,7 @@ describe('auto-ban on ingest', () => {
     try {
       await createThreshold(client, siteId, { name: 'login failures', threshold: 3, condition: { requests: 'any', method: 'POST', path: '/login', status: 401 } });
       const now = Math.floor(Date.now() / 1000);
-      const login = (ip: string, i: number) => record({ ip, method: 'POST', path: '/login', request_id: `${ip}-${i}`, timestamp: now });
+      const login = (ip: string, i: number) => record({ ip, method: 'POST', path: '/login', request_id: `${ip}-${i}`, timestamp: now, ip_source: 'socket' });
       // Compact: a status column, -1 for "not known".
       const body = toCompactUpsync({ version: '0.1.0', client: 'moat', framework: 'test' }, [0, 1, 2, 3, 4].map((i) => login('192.0.2.61', i)));
       body.columns.status = [401, 401, -1, 200, 401];

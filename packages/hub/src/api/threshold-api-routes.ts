@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { actorOf } from '../audit/actor.js';
 import type { HubContext } from '../server/context.js';
@@ -18,7 +18,7 @@ const banQuery = z.object({
 /**
  * Auto-ban in the JSON API (inside apiRoutes' session guard): threshold rules under
  * /api/sites/:siteId/thresholds, bans under /api/sites/:siteId/bans. Reading is open to the site's
- * viewers; changing (create, edit, delete, lift) is for admins, as everywhere.
+ * viewers (with the site's own figures only); changing (create, edit, delete, lift) is for admins, as everywhere.
  */
 export function thresholdApiRoutes(api: FastifyInstance, ctx: HubContext, sites: SiteService): void {
   const read = { config: { access: 'signed-in' as const } };
@@ -34,10 +34,16 @@ export function thresholdApiRoutes(api: FastifyInstance, ctx: HubContext, sites:
     formValueMax: 2048,
   });
 
+  // `stats` is the site's own; the hub-wide figures (every site's activity) only for admins, as `hubStats`.
+  const statsFor = (request: FastifyRequest, siteId: number) => ({
+    stats: ctx.thresholds.siteStats(siteId),
+    ...(request.hubSession?.role === 'admin' ? { hubStats: ctx.thresholds.stats() } : {}),
+  });
+
   api.get('/api/sites/:siteId/thresholds', read, async (request) => {
     const siteId = siteIdOf(request);
     await sites.requireSite(siteId);
-    return { rules: await ctx.thresholds.listRules(siteId), stats: ctx.thresholds.stats() };
+    return { rules: await ctx.thresholds.listRules(siteId), ...statsFor(request, siteId) };
   });
   api.post('/api/sites/:siteId/thresholds', async (request, reply) => {
     const siteId = siteIdOf(request);
@@ -57,7 +63,7 @@ export function thresholdApiRoutes(api: FastifyInstance, ctx: HubContext, sites:
   api.get('/api/sites/:siteId/thresholds/events', read, async (request) => {
     const siteId = siteIdOf(request);
     await sites.requireSite(siteId);
-    return { events: await ctx.thresholds.listEvents(siteId), stats: ctx.thresholds.stats() };
+    return { events: await ctx.thresholds.listEvents(siteId), ...statsFor(request, siteId) };
   });
 
   api.get('/api/sites/:siteId/bans', read, async (request, reply) => {

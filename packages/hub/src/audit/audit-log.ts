@@ -10,7 +10,8 @@ const MAX_IMPORT_IDS = 50;
 export type AuditAction =
   | 'rule.create' | 'rule.update' | 'rule.delete' | 'rule.import' | 'rule.expire'
   | 'site.create' | 'key.create' | 'key.revoke'
-  | 'user.invite' | 'user.update' | 'user.remove'
+  | 'user.invite' | 'user.update' | 'user.remove' | 'user.password'
+  | 'auth.signin' | 'auth.signin_failures' | 'auth.signout'
   | 'feed.create' | 'feed.update' | 'feed.delete' | 'feed.upload'
   | 'threshold.create' | 'threshold.update' | 'threshold.delete' | 'ban.lift'
   | 'attacks.update' | 'bots.update'

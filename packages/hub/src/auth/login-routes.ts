@@ -1,12 +1,13 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import type { Actor } from '../audit/actor.js';
 import type { HubContext } from '../server/context.js';
 import { HttpError } from '../server/http-error.js';
 import { loginPage } from '../ui/pages/login-page.js';
 import { visibleSites } from './access-policy.js';
 import { sessionGuard } from './guards.js';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './password.js';
+import { attemptPassword, type PasswordAttempt } from './password-attempt.js';
 import { safeNextPath } from './safe-next-path.js';
 import { randomToken } from './secrets.js';
 import { endSession, safeEqual, startSession } from './session.js';
@@ -52,22 +53,22 @@ export async function loginRoutes(app: FastifyInstance, ctx: HubContext): Promis
     if (!cookieToken || !parsed.data._csrf || !safeEqual(cookieToken, parsed.data._csrf)) {
       return renderLogin(reply, next, 403, 'The sign-in form expired. Try again.', email);
     }
-    const limit = ctx.loginLimiter.check(email, request.ip);
-    if (limit.retryAfterMs > 0) {
-      reply.header('Retry-After', Math.ceil(limit.retryAfterMs / 1000));
-      return renderLogin(reply, next, 429, `Too many failed sign-ins. Try again in ${Math.ceil(limit.retryAfterMs / 60_000)} minute(s).`, email);
-    }
-    // The account is being guessed at from many addresses: slow every attempt down, lock nobody out.
-    if (limit.slowdownMs > 0) await sleep(limit.slowdownMs);
+    const limiter = ctx.loginLimiter;
     const user = await ctx.store.findUserByEmail(email);
     // Verify against a dummy hash for unknown emails so timing does not tell which emails exist.
-    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
-    if (!user || !ok) {
-      ctx.loginLimiter.recordFailure(email, request.ip);
+    const attempt = await attemptPassword(limiter, email, request.ip, () => verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH));
+    if (attempt.outcome === 'limited' || attempt.outcome === 'busy') {
+      const { status, message } = refusal(attempt);
+      return renderLogin(retryAfter(reply, attempt.retryAfterMs), next, status, message, email);
+    }
+    if (!user || attempt.outcome === 'wrong') {
       request.log.info({ event: 'login_failed' }, 'failed sign-in');
+      // One entry when an account reaches the failure limit, not one per guess: the log stays readable under a flood.
+      if (user && attempt.reachedAccountLimit) await auditFailureLimit(ctx, { userId: null, email: 'anonymous', ip: request.ip }, user.email);
       return renderLogin(reply, next, 401, 'Wrong email or password.', email);
     }
-    ctx.loginLimiter.recordSuccess(email, request.ip);
+    // The actor is the account itself, so no target; `recentFailures`: failures on it from anywhere, in the window.
+    await ctx.audit.record({ userId: user.id, email: user.email, ip: request.ip }, 'auth.signin', { after: { recentFailures: limiter.accountFailures(email) } });
     reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/login' });
     await startSession(ctx, reply, user.id);
     return reply.redirect(user.mustChangePassword ? '/account' : next, 303);
@@ -78,6 +79,8 @@ export async function loginRoutes(app: FastifyInstance, ctx: HubContext): Promis
     scope.addHook('preHandler', sessionGuard(ctx, 'html'));
 
     scope.post('/logout', async (request, reply) => {
+      const s = request.hubSession!;
+      await ctx.audit.record({ userId: s.userId, email: s.email, ip: request.ip }, 'auth.signout');
       await endSession(ctx, request, reply);
       return reply.redirect('/login', 303);
     });
@@ -99,16 +102,49 @@ export async function loginRoutes(app: FastifyInstance, ctx: HubContext): Promis
       if (!parsed.success) return render(400, parsed.error.issues[0]?.message ?? 'invalid input');
       const user = await ctx.store.getUserWithSecret(s.userId);
       if (!user) throw new HttpError(401, 'sign in first', 'unauthenticated');
-      if (!(await verifyPassword(parsed.data.current, user.passwordHash))) return render(400, 'The current password is wrong.');
+      // Under the sign-in limits (by account and address): a stolen session must not become a way to guess.
+      const attempt = await attemptPassword(ctx.loginLimiter, user.email, request.ip, () => verifyPassword(parsed.data.current, user.passwordHash));
+      if (attempt.outcome === 'limited' || attempt.outcome === 'busy') {
+        const { status, message } = refusal(attempt);
+        retryAfter(reply, attempt.retryAfterMs);
+        return render(status, message);
+      }
+      if (attempt.outcome === 'wrong') {
+        if (attempt.reachedAccountLimit) await auditFailureLimit(ctx, { userId: s.userId, email: s.email, ip: request.ip }, user.email);
+        return render(400, 'The current password is wrong.');
+      }
       // Above all the one-time password must really be replaced; compared as scrypt sees them.
       if (parsed.data.password.normalize('NFKC') === parsed.data.current.normalize('NFKC')) {
         return render(400, 'The new password must differ from the current one.');
       }
       await ctx.store.setUserPassword(user.id, await hashPassword(parsed.data.password), false);
+      await ctx.audit.record({ userId: s.userId, email: s.email, ip: request.ip }, 'user.password');
       // Other sessions of this user end; this one starts afresh.
       await ctx.store.deleteUserSessions(user.id);
       await startSession(ctx, reply, user.id);
       return reply.redirect('/account?done=1', 303);
     });
   });
+}
+
+/** The account just reached its failure limit: one audit entry, however many guesses follow in the window. */
+function auditFailureLimit(ctx: HubContext, actor: Actor, account: string): Promise<void> {
+  return ctx.audit.record(actor, 'auth.signin_failures', {
+    target: account, after: { failures: ctx.loginLimiter.maxFailures, windowSeconds: Math.round(ctx.config.loginRateLimit.windowMs / 1000) },
+  });
+}
+
+function retryAfter(reply: FastifyReply, ms: number): FastifyReply {
+  return reply.header('Retry-After', Math.max(1, Math.ceil(ms / 1000)));
+}
+
+/** The answer to an attempt refused before its password was checked. */
+function refusal(attempt: Extract<PasswordAttempt, { outcome: 'limited' | 'busy' }>): { status: number; message: string } {
+  if (attempt.outcome === 'busy') return { status: 503, message: 'The hub is busy checking other sign-ins. Try again in a few seconds.' };
+  const minutes = attempt.retryAfterMs / 60_000;
+  return {
+    status: 429,
+    message: minutes >= 1 ? `Too many failed sign-ins. Try again in ${Math.ceil(minutes)} minute(s).`
+      : `Too many sign-ins to this account at once. Try again in ${Math.max(1, Math.ceil(attempt.retryAfterMs / 1000))} seconds.`,
+  };
 }

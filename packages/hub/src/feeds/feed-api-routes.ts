@@ -36,8 +36,9 @@ export async function feedApiRoutes(app: FastifyInstance, ctx: HubContext): Prom
   };
 
   app.addHook('preHandler', sessionGuard(ctx, 'api'));
-  // Raw text for uploads, in this plugin's scope only; the route's bodyLimit caps it before it is read.
-  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  // Raw bytes for uploads, in this plugin's scope only; the route's bodyLimit caps it before it is read.
+  // Bytes, not a string: decoding, measuring and re-encoding a 60 MiB string held the event loop ~0.9 s.
+  app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   app.get('/api/feeds', async (_request, reply) => {
     const { sources, versions } = await feeds.overview();
@@ -84,9 +85,9 @@ export async function feedApiRoutes(app: FastifyInstance, ctx: HubContext): Prom
     const id = intParam(request, 'feedId');
     const source = await found(id);
     if (source.origin !== 'upload') throw new HttpError(400, 'only an upload source takes a file', 'invalid_feed');
-    if (typeof request.body !== 'string') throw new HttpError(415, 'send the file as text/plain', 'unsupported_media_type');
+    if (!Buffer.isBuffer(request.body)) throw new HttpError(415, 'send the file as text/plain', 'unsupported_media_type');
     const done = feeds.upload(id, request.body, source.format);
-    await ctx.audit.record(actorOf(request), 'feed.upload', { target: source.name, after: { bytes: Buffer.byteLength(request.body) } });
+    await ctx.audit.record(actorOf(request), 'feed.upload', { target: source.name, after: { bytes: request.body.length } });
     if (waits(request)) await done;
     return { source: describeSource(await found(id), nowSeconds()) };
   });

@@ -82,6 +82,21 @@ export interface ThresholdStats {
   fleet: FleetCountStats | null;
 }
 
+/** The counts that belong to one site (each is also in the hub-wide ThresholdStats). */
+type SiteCountName = 'crossings' | 'bans' | 'wouldBans' | 'allowListed' | 'refusedByCap' | 'refusedByRate' | 'droppedCrossings'
+  | 'droppedRecords' | 'failures' | 'alreadyBanned';
+
+/**
+ * One site's share of ThresholdStats, what a viewer of that site may see: its counters (keys, evictions,
+ * and as maxKeys the share of the counters it is owed now) and its own counts and queued work. Hub-wide
+ * figures (other sites' activity, fleet counting, housekeeping) are in ThresholdStats, for admins.
+ */
+export type SiteThresholdStats = Record<SiteCountName, number> & { counters: CounterStats; pendingRecords: number; pendingCrossings: number };
+
+const NO_SITE_COUNTS: Readonly<Record<SiteCountName, number>> = Object.freeze({
+  crossings: 0, bans: 0, wouldBans: 0, allowListed: 0, refusedByCap: 0, refusedByRate: 0, droppedCrossings: 0, droppedRecords: 0, failures: 0, alreadyBanned: 0,
+});
+
 /** What one housekeeping pass deleted. */
 export interface Housekeeping {
   bans: number;
@@ -124,6 +139,7 @@ export class BanService {
   private readonly fleet: FleetCounts | undefined;
   private flushing: Promise<void> | undefined;
   private stopped = false;
+  private readonly siteCounts = new Map<number, Record<SiteCountName, number>>();
   private readonly counts = {
     crossings: 0, bans: 0, wouldBans: 0, allowListed: 0, refusedByCap: 0, refusedByRate: 0, droppedCrossings: 0, droppedRecords: 0, failures: 0,
     alreadyBanned: 0, prunedBans: 0, prunedEvents: 0,
@@ -257,7 +273,7 @@ export class BanService {
       return;
     }
     if (this.countingRecords + records.length > this.options.maxPendingRecords) {
-      this.counts.droppedRecords += records.length;
+      this.count(siteId, 'droppedRecords', records.length);
       return;
     }
     this.counting.push({ siteId, records, next: 0, slice });
@@ -278,10 +294,10 @@ export class BanService {
 
   private queueCrossings(siteId: number, crossings: readonly Crossing[]): void {
     if (crossings.length === 0) return;
-    this.counts.crossings += crossings.length;
+    this.count(siteId, 'crossings', crossings.length);
     const room = this.options.maxPendingCrossings - this.pendingCount;
     const taken = crossings.length <= room ? crossings : crossings.slice(0, Math.max(0, room));
-    this.counts.droppedCrossings += crossings.length - taken.length;
+    this.count(siteId, 'droppedCrossings', crossings.length - taken.length);
     if (taken.length === 0) return;
     this.pending.push({ siteId, crossings: taken });
     this.pendingCount += taken.length;
@@ -381,6 +397,28 @@ export class BanService {
     };
   }
 
+  /** One site's figures (see SiteThresholdStats). */
+  siteStats(siteId: number): SiteThresholdStats {
+    let pendingRecords = 0;
+    for (const job of this.counting) if (job.siteId === siteId) pendingRecords += job.records.length - job.next;
+    let pendingCrossings = 0;
+    for (const batch of this.pending) if (batch.siteId === siteId) pendingCrossings += batch.crossings.length;
+    return {
+      ...(this.siteCounts.get(siteId) ?? NO_SITE_COUNTS), counters: this.evaluator.counters.groupStats(siteId), pendingRecords, pendingCrossings,
+    };
+  }
+
+  private count(siteId: number, name: SiteCountName, n = 1): void {
+    if (n === 0) return;
+    this.counts[name] += n;
+    let site = this.siteCounts.get(siteId);
+    if (site === undefined) {
+      site = { ...NO_SITE_COUNTS };
+      this.siteCounts.set(siteId, site);
+    }
+    site[name] += n;
+  }
+
   /** Resolves when every batch is counted, every crossing stored and every rebuild it asked for done. */
   async idle(): Promise<void> {
     while (this.counting.length > 0 || this.draining || this.rebuilds.size > 0 || this.flushing) {
@@ -420,7 +458,7 @@ export class BanService {
       try {
         await this.storeCrossings(next.siteId, next.crossings);
       } catch (error) {
-        this.counts.failures += 1;
+        this.count(next.siteId, 'failures');
         this.logError(error, 'could not store automatic bans; the keys may cross their threshold again');
       }
     }
@@ -436,17 +474,17 @@ export class BanService {
       const verdict = decideBan(key, rule, { standing, allowRanges: allowed, maxActiveBans: this.options.maxActiveBansPerSite, brakes: this.brakes, nowSeconds });
       if (verdict === 'standing') continue;
       if (verdict === 'allowListed') {
-        this.counts.allowListed += 1;
+        this.count(siteId, 'allowListed');
         continue;
       }
       if (verdict === 'cap') {
-        this.counts.refusedByCap += 1;
+        this.count(siteId, 'refusedByCap');
         await this.event(siteId, rule, 'ban_cap', nowSeconds,
           `${key} not banned: the site has ${this.options.maxActiveBansPerSite} standing ${rule.mode === 'enforce' ? 'bans' : 'would-be bans'} (the cap)`);
         continue;
       }
       if (verdict === 'rate') {
-        this.counts.refusedByRate += 1;
+        this.count(siteId, 'refusedByRate');
         await this.event(siteId, rule, 'ban_rate', nowSeconds,
           `${key} not banned: rule "${rule.name}" made ${rule.maxBansPerMinute} bans this minute (its rate limit)`);
         continue;
@@ -457,15 +495,15 @@ export class BanService {
       });
       if (!ban) {
         // Another hub on the database stored it a moment before; that hub rebuilds and notifies.
-        this.counts.alreadyBanned += 1;
+        this.count(siteId, 'alreadyBanned');
         continue;
       }
       standing.set(ban.key, ban.expiresAt);
       if (rule.mode === 'enforce') {
-        this.counts.bans += 1;
+        this.count(siteId, 'bans');
         banned = true;
       } else {
-        this.counts.wouldBans += 1;
+        this.count(siteId, 'wouldBans');
       }
     }
     if (banned) {

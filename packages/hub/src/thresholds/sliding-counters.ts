@@ -8,6 +8,12 @@
  * a Map on every touch cost several µs per count at 200 000 keys (measured on the shared 2-core box,
  * 20 rules × 10 000 distinct IPs: 1.0–1.8 s with Map re-insertion, 0.3 s with CLOCK and the key parsed
  * once per record); a flag per slot costs nothing.
+ *
+ * Spaces belong to groups (a rule's space to its site: assign()), and each group holding keys is owed an
+ * equal share of the slab: a new key of a group at or above its share evicts one of its own keys, and
+ * one of a group below its share evicts from a group above it. One site's flood of addresses then
+ * churns through its own counters and never evicts a key of a site within its share. With one group the
+ * share is the whole slab, as before.
  */
 export const BUCKETS = 12;
 
@@ -30,8 +36,13 @@ export class SlidingCounters {
   private readonly touched: Uint8Array;
   /** A flag per slot for the caller (fleet counting: the key's counts are shared), cleared with the counts. */
   private readonly marks: Uint8Array;
-  /** Owner of each slot, for eviction: its space and key (undefined when free). */
+  /** Owner of each slot, for eviction: its space, its space's group, and its key (undefined when free). */
   private readonly slotSpace: Float64Array;
+  private readonly slotGroup: Float64Array;
+  private readonly spaceGroup = new Map<number, number>();
+  /** Keys held and keys evicted, per group (a group with no key has no entry in groupKeys). */
+  private readonly groupKeys = new Map<number, number>();
+  private readonly groupEvictions = new Map<number, number>();
   private readonly slotKey: (string | undefined)[];
   private readonly free: number[] = [];
   private nextSlot = 0;
@@ -46,7 +57,13 @@ export class SlidingCounters {
     this.touched = new Uint8Array(maxKeys);
     this.marks = new Uint8Array(maxKeys);
     this.slotSpace = new Float64Array(maxKeys);
+    this.slotGroup = new Float64Array(maxKeys);
     this.slotKey = new Array<string | undefined>(maxKeys);
+  }
+
+  /** Puts a space's keys in `group`'s share (before its first key is counted; unassigned spaces share group 0). */
+  assign(space: number, group: number): void {
+    this.spaceGroup.set(space, group);
   }
 
   /**
@@ -63,9 +80,12 @@ export class SlidingCounters {
     }
     let slot = keys.get(key);
     if (slot === undefined) {
-      slot = this.allocate();
+      const group = this.spaceGroup.get(space) ?? 0;
+      slot = this.allocate(group);
       keys.set(key, slot);
       this.slotSpace[slot] = space;
+      this.slotGroup[slot] = group;
+      this.groupKeys.set(group, (this.groupKeys.get(group) ?? 0) + 1);
       this.slotKey[slot] = key;
       this.heads[slot] = bucket;
       this.keyCount += 1;
@@ -119,6 +139,8 @@ export class SlidingCounters {
   /** Drops every key of a space (a deleted or changed rule's counters). */
   dropSpace(space: number): void {
     const keys = this.spaces.get(space);
+    const group = this.spaceGroup.get(space) ?? 0;
+    this.spaceGroup.delete(space);
     if (!keys) return;
     for (const slot of keys.values()) {
       this.slotKey[slot] = undefined;
@@ -126,6 +148,7 @@ export class SlidingCounters {
     }
     this.keyCount -= keys.size;
     this.spaces.delete(space);
+    this.addToGroup(group, -keys.size);
   }
 
   stats(): CounterStats {
@@ -134,28 +157,58 @@ export class SlidingCounters {
     return { keys, maxKeys: this.maxKeys, evictions: this.evicted, bytes: slab + keys * INDEX_BYTES_PER_KEY };
   }
 
-  private allocate(): number {
+  /** A group's keys, evictions and estimated bytes; `maxKeys` is the share it is owed now. */
+  groupStats(group: number): CounterStats {
+    const keys = this.groupKeys.get(group) ?? 0;
+    const groups = this.groupKeys.size + (this.groupKeys.has(group) ? 0 : 1);
+    return {
+      keys, maxKeys: Math.floor(this.maxKeys / groups), evictions: this.groupEvictions.get(group) ?? 0,
+      bytes: keys * (BUCKETS * 4 + 18 + INDEX_BYTES_PER_KEY),
+    };
+  }
+
+  private allocate(group: number): number {
     const reused = this.free.pop();
     if (reused !== undefined) return this.clear(reused);
     if (this.nextSlot < this.maxKeys) return this.clear(this.nextSlot++);
-    // Full: the CLOCK hand passes over touched slots (clearing their flag) to the first untouched one.
+    // Full. Whose key goes: the group's own when it holds its share already, else a key of a group above
+    // its share (there is one: the shares add up to the slab). See the class comment.
+    const groups = this.groupKeys.size + (this.groupKeys.has(group) ? 0 : 1);
+    const share = Math.floor(this.maxKeys / groups);
+    const own = this.groupKeys.get(group) ?? 0;
+    const ownOnly = own > 0 && own >= share;
+    // The CLOCK hand passes over touched slots of those groups (clearing their flag) to the first untouched
+    // one; two turns at most, as the first clears every flag it may stop at.
     for (;;) {
       const slot = this.hand;
       this.hand = (this.hand + 1) % this.maxKeys;
+      const key = this.slotKey[slot];
+      if (key !== undefined) {
+        const owner = this.slotGroup[slot]!;
+        if (ownOnly ? owner !== group : (this.groupKeys.get(owner) ?? 0) <= share) continue;
+      }
       if (this.touched[slot] === 1) {
         this.touched[slot] = 0;
         continue;
       }
-      const key = this.slotKey[slot];
       if (key !== undefined) {
         const space = this.spaces.get(this.slotSpace[slot]!);
         space?.delete(key);
         if (space?.size === 0) this.spaces.delete(this.slotSpace[slot]!);
         this.keyCount -= 1;
         this.evicted += 1;
+        const owner = this.slotGroup[slot]!;
+        this.addToGroup(owner, -1);
+        this.groupEvictions.set(owner, (this.groupEvictions.get(owner) ?? 0) + 1);
       }
       return this.clear(slot);
     }
+  }
+
+  private addToGroup(group: number, delta: number): void {
+    const keys = (this.groupKeys.get(group) ?? 0) + delta;
+    if (keys > 0) this.groupKeys.set(group, keys);
+    else this.groupKeys.delete(group);
   }
 
   private clear(slot: number): number {

@@ -19,6 +19,12 @@ export interface ThresholdRecord {
   /** The deciding rule's category and id as reported (Wafris clients send no id); absent: not known. */
   category?: string;
   ruleId?: string | null;
+  /**
+   * Where the client read the address: a Moat client always says (`socket`, the header it trusts from its
+   * proxies, or `proxy`); null when the report did not say (the Wafris gem). Absent: not known (the
+   * preview's stored reports), counted as said.
+   */
+  ipSource?: string | null;
 }
 
 /** A key that reached a rule's threshold: counting for it starts again from zero. */
@@ -51,6 +57,8 @@ export class ThresholdEvaluator {
       const kept = rules.find((r) => r.id === old.id);
       if (!kept || kept.updatedAt !== old.updatedAt || kept.windowSeconds !== old.windowSeconds) this.counters.dropSpace(old.id);
     }
+    // Each site's keys draw on its own share of the counters (see SlidingCounters).
+    for (const rule of rules) this.counters.assign(rule.id, siteId);
     if (rules.length === 0) this.rulesBySite.delete(siteId);
     else this.rulesBySite.set(siteId, [...rules]);
   }
@@ -71,12 +79,17 @@ export class ThresholdEvaluator {
     let crossings: Crossing[] | undefined;
     for (const record of records) {
       if (blockedByBan(record)) continue;
+      const unsaidAddress = addressUnsaid(record);
+      // A trusted proxy's own address (its client-IP header was missing or garbled): not a client's, so
+      // never banned by address, or a client garbling the header could ban the proxy its health checks come from.
+      const proxyAddress = record.ipSource === 'proxy';
       let path: string | undefined;
       // Keys by kind, computed once per record however many rules count it.
       let ipKey: string | null | undefined;
       let ip64Key: string | null | undefined;
       for (const rule of rules) {
         const c = rule.condition;
+        if (unsaidAddress && c.clients !== 'all') continue;
         if (c.requests === 'blocked' && record.treatment !== 'Blocked') continue;
         if (c.status !== null && record.status !== c.status) continue;
         if (c.method !== null && record.method.toUpperCase() !== c.method) continue;
@@ -84,7 +97,8 @@ export class ThresholdEvaluator {
           path ??= comparablePath(record.path);
           if (!pathMatches(path, c.path, c.pathMatch)) continue;
         }
-        const key = rule.key === 'ip64' ? (ip64Key ??= banKeyOf(record.ip, 'ip64'))
+        const key = proxyAddress ? (rule.key === 'ip' || rule.key === 'ip64' ? null : keyedBanKey(record.keys, rule.key))
+          : rule.key === 'ip64' ? (ip64Key ??= banKeyOf(record.ip, 'ip64'))
           : rule.key === 'ip' ? (ipKey ??= banKeyOf(record.ip, 'ip'))
           // A request without the rule's key counts by its IP: leaving the key out never escapes the rule.
           : keyedBanKey(record.keys, rule.key) ?? (ipKey ??= banKeyOf(record.ip, 'ip'));
@@ -115,6 +129,16 @@ export function blockedByBan(record: ThresholdRecord): boolean {
   if (record.treatment !== 'Blocked') return false;
   if (record.ruleId) return record.ruleId.startsWith(BAN_RULE_PREFIX);
   return record.category === 'bi' || record.category === 'bc';
+}
+
+/**
+ * A report whose client did not say where it read the address: the Wafris gem, which takes X-Real-IP,
+ * True-Client-IP or CF-Connecting-IP from any visitor, so its `ip` may be anyone's. Counted, one visitor
+ * could have any address banned on every client of the site; only rules with `clients: 'all'` count
+ * them. A count of Passed requests (aggregateCount) comes only from Moat clients.
+ */
+export function addressUnsaid(record: ThresholdRecord): boolean {
+  return record.ipSource === null && record.aggregateCount === undefined;
 }
 
 /** The ban key of the record's `kind` key (`header:x-api-key=<hash>`), or null when it reported none. */

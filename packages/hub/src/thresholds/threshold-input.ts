@@ -24,6 +24,7 @@ const conditionSchema = z.object({
     .refine((v) => v === null || !v.includes('?'), 'a path without a query'),
   pathMatch: z.enum(['exact', 'prefix']).default('exact'),
   status: z.number().int().min(100).max(599).nullish().transform((v) => v ?? null),
+  clients: z.enum(['moat', 'all']).optional(),
 }).strict();
 
 /**
@@ -76,6 +77,8 @@ export function thresholdInputFromForm(form: Record<string, string | undefined>)
       path: form.path || null,
       pathMatch: form.pathMatch || undefined,
       status: formNumber(form.status) ?? null,
+      // A checkbox: present when ticked.
+      ...(form.clients === 'all' ? { clients: 'all' } : {}),
     },
     windowSeconds: formNumber(form.windowSeconds),
     threshold: formNumber(form.threshold),

@@ -28,6 +28,13 @@ export interface ThresholdCondition {
   pathMatch: 'exact' | 'prefix';
   /** The response status the client reported, or null for any (records without a status never match one). */
   status: number | null;
+  /**
+   * Whose reports count. Unset or `moat`: only reports whose client says where it read the address (Moat
+   * clients, which take forwarding headers from trusted proxies only). `all`: also reports of the Wafris
+   * gem, which reads the address from headers any visitor can send, so that visitor chooses whom the rule
+   * bans: only for a site whose gem apps sit behind a proxy that overwrites those headers.
+   */
+  clients?: 'moat' | 'all';
 }
 
 export interface ThresholdRuleInput {

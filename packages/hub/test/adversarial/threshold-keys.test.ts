@@ -53,7 +53,7 @@ describe('keyed threshold rules under attack', () => {
       try {
         await createThreshold(client, siteId, { name: 'key flood', condition: { requests: 'any' }, threshold: 2, key: 'header:x-api-key' });
         const now = Math.floor(Date.now() / 1000);
-        const forged = FORGED.map(([what, keys], i) => record({ ip: `203.0.113.${i + 1}`, request_id: `forged-${i}`, timestamp: now, keys, what }));
+        const forged = FORGED.map(([what, keys], i) => record({ ip: `203.0.113.${i + 1}`, request_id: `forged-${i}`, timestamp: now, ip_source: 'socket', keys, what }));
         // Each forged key three times (a threshold of 2 would ban it, were it counted), from distinct addresses.
         const batch = [...forged, ...forged.map((r) => ({ ...r, ip: `198.51.100.${String(r.request_id).slice(7)}` })), ...forged];
         const send = (records: Record<string, unknown>[]) => {
@@ -81,7 +81,7 @@ describe('keyed threshold rules under attack', () => {
 
         // The same hub takes a genuine key and bans it: the refusals above were the forgery, not the path.
         const genuine = `header:x-api-key=${HASH}`;
-        const ok = await send([1, 2].map((i) => record({ ip: `192.0.2.${i}`, request_id: `genuine-${i}`, timestamp: now, keys: genuine })));
+        const ok = await send([1, 2].map((i) => record({ ip: `192.0.2.${i}`, request_id: `genuine-${i}`, timestamp: now, ip_source: 'socket', keys: genuine })));
         assert.equal(((await ok.json()) as UpsyncAnswer).accepted, 2);
         await hub.context.thresholds.idle();
         assert.deepEqual((await listBans(client, siteId)).map((b) => b.key), [genuine]);

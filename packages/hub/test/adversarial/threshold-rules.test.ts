@@ -108,7 +108,7 @@ describe('threshold rules under attack', () => {
       for (let b = 0; b < 4; b++) {
         const batch = Array.from({ length: 2000 }, (_, i) => {
           const n = b * 2000 + i;
-          return record({ ip: `10.${n >> 16}.${(n >> 8) & 255}.${n & 255}`, request_id: `r${n}`, timestamp: now });
+          return record({ ip: `10.${n >> 16}.${(n >> 8) & 255}.${n & 255}`, request_id: `r${n}`, timestamp: now, ip_source: 'socket' });
         });
         const response = await fetch(`${hub.url}/v2/upsync/${apiKey}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(upsyncBody(batch)) });
         assert.equal(response.status, 200);

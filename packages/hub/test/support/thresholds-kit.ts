@@ -26,12 +26,16 @@ export async function listBans(client: Client, siteId: number, mode: 'enforce' |
   return ((await response.json()) as { bans: Ban[] }).bans;
 }
 
-/** Posts `count` reports of `ip` (blocked by a path rule unless overridden) as one Wafris upsync batch. */
+/**
+ * Posts `count` reports of `ip` (blocked by a path rule unless overridden) as one Wafris-form upsync batch,
+ * as a Moat client sends it (`ip_source` says where it read the address; `ip_source: null` makes them the
+ * gem's, which threshold rules count only with `condition.clients: 'all'`).
+ */
 export async function report(hubUrl: string, apiKey: string, ip: string, count: number, overrides: Record<string, unknown> = {}): Promise<Response> {
   const now = Math.floor(Date.now() / 1000);
   const batch = Array.from({ length: count }, (_, i) => record({
     ip, path: '/wp-admin', treatment: 'Blocked', category: 'bp', rule: '/wp-admin', request_id: `${ip}-${i}-${Math.random()}`,
-    timestamp: now, ...overrides,
+    timestamp: now, ip_source: 'socket', ...overrides,
   }));
   return fetch(`${hubUrl}/v2/upsync/${apiKey}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(upsyncBody(batch)) });
 }

@@ -1,0 +1,57 @@
+// Big admin bodies kept off the event loop where it counts: a rules import far over the rule cap is
+// refused on its list entries before it is turned into rules (or, as an object, back into text), and a
+// feed upload is taken as the bytes sent (no decoding into a string, measuring and re-encoding it).
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { documentReads } from '../src/rules/document-reader.js';
+import { run as readDocumentJob } from '../src/rules/document-job.js';
+import { MAX_RULES_PER_SITE } from '../src/rules/rule-service.js';
+import type { FeedSource } from '../src/store/feed-records.js';
+import { startHubWithSite, type Client, type TestHub } from './support/hub-fixture.js';
+
+/** `count` list entries that are not addresses: read as rules, each would be a problem to report. */
+const notAddresses = (count: number) => Array.from({ length: count }, (_, i) => `not-an-address-${i}`);
+
+describe('big admin bodies', () => {
+  let hub: TestHub;
+  let client: Client;
+  let siteId: number;
+  before(async () => {
+    ({ hub, client, siteId } = await startHubWithSite('big bodies'));
+  });
+  after(() => hub.stop());
+
+  it('an object document with 5× the rule cap in list entries is refused too_many_rules on the event loop\'s count, never sent to a worker', async () => {
+    const reads = documentReads.inWorker;
+    const response = await client.api('POST', `/api/sites/${siteId}/rules/import`, { document: { block: { ips: notAddresses(MAX_RULES_PER_SITE * 5) } }, replace: true });
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as { error: string }).error, 'too_many_rules');
+    assert.equal(documentReads.inWorker, reads, 'refused before any reading as rules');
+    assert.equal((await hub.store.listRules(siteId)).length, 0);
+  });
+
+  it('a JSON text document far over the cap is refused on its entries before they are read as rules', () => {
+    const answer = readDocumentJob({
+      text: JSON.stringify({ block: { ips: notAddresses(MAX_RULES_PER_SITE * 5) } }), fileName: 'import', catalogue: { bots: [] } as never, maxRules: MAX_RULES_PER_SITE,
+    });
+    // Read as rules, the first problem would be answered (invalid_rule); counted first, it is the count.
+    assert.deepEqual(answer, { ok: false, tooMany: MAX_RULES_PER_SITE * 5 });
+  });
+
+  it('a feed upload is stored, measured and hashed as the bytes sent', async () => {
+    const created = await client.api('POST', '/api/feeds?wait=1', { name: 'raw', format: 'ip-list', origin: 'upload', list: 'raw', content: '1.1.1.1\n' });
+    const { source } = (await created.json()) as { source: FeedSource };
+    // A byte that is not UTF-8, in a comment: decoded as text it would become three bytes (U+FFFD).
+    const sent = Buffer.concat([Buffer.from('2.2.2.2\n# caf'), Buffer.from([0xff]), Buffer.from('\n3.3.3.3\n')]);
+    const response = await client.request(`/api/feeds/${source.id}/file?wait=1`, {
+      method: 'PUT', body: sent, headers: { 'content-type': 'text/plain', 'x-csrf-token': client.csrf },
+    });
+    assert.equal(response.status, 200);
+    const stored = ((await response.json()) as { source: FeedSource }).source;
+    assert.equal(stored.status, 'ok', stored.lastError ?? '');
+    assert.equal(stored.entries, 2);
+    assert.equal(stored.bytes, sent.length);
+    assert.equal(stored.sha256, createHash('sha256').update(sent).digest('hex'));
+  });
+});
