@@ -104,6 +104,9 @@ describe('threshold figures in the API', () => {
         assert.deepEqual({ crossings: seen.stats.crossings, bans: seen.stats.bans, keys: seen.stats.counters.keys }, { crossings: 0, bans: 0, keys: 0 }, path);
         assert.equal(seen.hubStats, undefined, path);
       }
+      // The Thresholds page as well: site A's counters, not site B's.
+      const page = await (await viewer.request(`/sites/${siteA}/thresholds`)).text();
+      assert.match(page, /\b0 of [\d,]+ counters in use/);
       const admin = await (await client.api('GET', `/api/sites/${siteB}/thresholds`)).json() as { stats: { crossings: number; bans: number }; hubStats: { crossings: number } };
       assert.deepEqual({ crossings: admin.stats.crossings, bans: admin.stats.bans, hub: admin.hubStats.crossings }, { crossings: 1, bans: 1, hub: 1 });
     } finally {

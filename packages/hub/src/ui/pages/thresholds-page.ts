@@ -2,7 +2,7 @@ import { html, formatNumber, formatTime, type Html } from '../html.js';
 import { csrfField, layout } from '../layout.js';
 import { previewControls, previewPanel } from './preview-controls.js';
 import type { Site } from '../../store/store.js';
-import type { ThresholdStats } from '../../thresholds/ban-service.js';
+import type { SiteThresholdStats, ThresholdStats } from '../../thresholds/ban-service.js';
 import { banKeyLabel } from '../../thresholds/ban-key.js';
 import type { Ban, ThresholdEvent, ThresholdRule } from '../../thresholds/threshold-types.js';
 
@@ -19,7 +19,7 @@ export interface ThresholdFormState {
  */
 export function thresholdsPage(input: {
   user: { email: string; csrfToken: string; role?: 'admin' | 'viewer' }; site: Site; sites: Site[];
-  rules: ThresholdRule[]; bans: Ban[]; wouldBans: Ban[]; events: ThresholdEvent[]; stats: ThresholdStats;
+  rules: ThresholdRule[]; bans: Ban[]; wouldBans: Ban[]; events: ThresholdEvent[]; stats: SiteThresholdStats; hubStats?: ThresholdStats;
   form?: ThresholdFormState; notice?: string; error?: string;
 }): string {
   const { site, user } = input;
@@ -27,6 +27,7 @@ export function thresholdsPage(input: {
   const canEdit = user.role === 'admin';
   const names = new Map(input.rules.map((r) => [r.id, r.name]));
   const s = input.stats;
+  const fleet = input.hubStats?.fleet;
   const body = html`<h1>Thresholds</h1>
 <p class="hint">Threshold rules count the reports of all this site's clients; a key that reaches a rule's threshold in its window is
 banned for the rule's duration (enforce) or listed under "Would ban" (monitor). IPs covered by an allow rule are never banned.
@@ -80,9 +81,9 @@ ${canEdit ? html`<section class="card" id="threshold-form">
 <p class="hint">Since the hub started: ${formatNumber(s.refusedByCap)} refused by the per-site cap, ${formatNumber(s.refusedByRate)} by a rule's
 rate, ${formatNumber(s.allowListed)} covered by allow rules, ${formatNumber(s.droppedCrossings)} dropped while the hub was behind;
 ${formatNumber(s.counters.keys)} of ${formatNumber(s.counters.maxKeys)} counters in use, ${formatNumber(s.counters.evictions)} evicted.</p>
-${s.fleet === null ? '' : html`<p class="hint" data-fleet-counts>Counted with the other hubs on this database: ${formatNumber(s.fleet.written)} counts shared
-in ${formatNumber(s.fleet.flushes)} flushes, ${formatNumber(s.fleet.fleetCrossings)} crossings found on the fleet's sums,
-${formatNumber(s.alreadyBanned)} already banned by another hub, ${formatNumber(s.fleet.dropped)} counts not shared (too many waiting, or a failed flush).</p>`}
+${fleet === undefined || fleet === null ? '' : html`<p class="hint" data-fleet-counts>Counted with the other hubs on this database: ${formatNumber(fleet.written)} counts shared
+in ${formatNumber(fleet.flushes)} flushes, ${formatNumber(fleet.fleetCrossings)} crossings found on the fleet's sums,
+${formatNumber(s.alreadyBanned)} already banned by another hub, ${formatNumber(fleet.dropped)} counts not shared (too many waiting, or a failed flush).</p>`}
 <div class="table-wrap"><table class="data threshold-events">
   <thead><tr><th>When</th><th>Limit</th><th>Rule</th><th>Detail</th></tr></thead>
   <tbody>

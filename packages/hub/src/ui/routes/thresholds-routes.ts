@@ -46,7 +46,9 @@ export async function thresholdsRoutes(app: FastifyInstance, ctx: HubContext, si
       if (session.role === 'admin') previewWorkers.warm();
       return reply.code(extra.status ?? 200).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(thresholdsPage({
         user: { email: session.email, csrfToken: session.csrfToken, role: session.role }, site, sites: all,
-        rules, bans, wouldBans, events, stats: ctx.thresholds.stats(), form, notice: done ? NOTICES[done] : undefined,
+        rules, bans, wouldBans, events, form, notice: done ? NOTICES[done] : undefined,
+        // The site's own figures; the hub-wide ones (every site's activity, fleet sharing) for admins only.
+        stats: ctx.thresholds.siteStats(site.id), hubStats: session.role === 'admin' ? ctx.thresholds.stats() : undefined,
       }));
     };
     /** A refused form comes back with what was typed and the reason (4xx); anything else is the error handler's. */
