@@ -189,7 +189,7 @@ test('onDecision sees every judged request with the IP source; a throwing hook i
   await send(port, { path: '/wp-admin' });
   await send(port, { headers: { 'x-real-ip': '2001:db8::1' } });
   assert.equal((await send(port, { path: '/hook-breaks' })).body, 'hello');
-  assert.deepEqual(seen, ['bp 127.0.0.1 socket', 'passed 2001:db8::1 x-real-ip', 'passed 127.0.0.1 socket']);
+  assert.deepEqual(seen, ['bp 127.0.0.1 proxy', 'passed 2001:db8::1 x-real-ip', 'passed 127.0.0.1 proxy'], 'the proxy\'s own address, its header absent');
   assert.equal(firewall.stats().hookErrors, 1);
   assert.equal(errors.at(-1)!.kind, 'hook');
   assert.equal(lines.length, 1);

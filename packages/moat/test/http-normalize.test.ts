@@ -177,7 +177,9 @@ test('body plans: compressed forms read, multipart and unknown codings named, JS
   assert.deepEqual(bodyToRead({ 'content-type': `application/json; charset=utf-32, ${form}` }, true), { kind: 'form', coding: 'identity', charset: 'utf-8' });
   assert.equal(bodyToRead({ 'content-type': 'multipart/form-data; boundary=x' }, false), 'multipart');
   assert.equal(bodyToRead({ 'content-type': 'application/json' }, false), null);
-  assert.equal(bodyToRead({ 'content-type': 'text/plain' }, true), null);
+  assert.deepEqual(bodyToRead({ 'content-type': 'text/plain' }, true), { kind: 'json', coding: 'identity', charset: 'utf-8', lenient: true }, 'judged if it reads as JSON');
+  assert.equal(bodyToRead({ 'content-type': 'text/plain' }, false), null);
+  assert.equal(bodyToRead({ 'content-type': 'text/html' }, true), null);
   const json = (ct: string) => bodyToRead({ 'content-type': ct }, true);
   assert.deepEqual(json('application/json; charset=utf-16le'), { kind: 'json', coding: 'identity', charset: 'utf-16le' });
   assert.deepEqual(json('application/json; charset="UTF-16BE"'), { kind: 'json', coding: 'identity', charset: 'utf-16be' });
