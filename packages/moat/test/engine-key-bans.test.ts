@@ -61,9 +61,9 @@ describe('keyed bans in the engine', () => {
   test('an expired or monitor-mode keyed ban blocks nothing; a file without keys has no key index (no hashing)', () => withTmpDir((dir) => {
     const hash = hashOf('header', 'x-api-key', SECRET);
     const engine = engineFor(dir, [
-      normalizeRule({ action: 'block', kind: 'key', value: `header:x-api-key=${hash}`, expires: 1_000 }),
+      normalizeRule({ action: 'block', kind: 'key', value: `header:x-api-key=${hash}`, expires: 1_000_000_000_000 }),
       normalizeRule({ action: 'block', kind: 'key', value: `header:x-api-key=${hash}`, mode: 'monitor', id: 'watch' }),
-    ], { now: () => 2_000 });
+    ], { now: () => 1_000_000_002_000 });
     const d = engine.evaluate(req('203.0.113.4', { 'x-api-key': SECRET }));
     assert.equal(d.treatment, 'Passed');
     assert.deepEqual(d.monitored.map((m) => [m.category, m.ruleId]), [['bkey', 'watch']]);

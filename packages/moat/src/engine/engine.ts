@@ -504,10 +504,14 @@ export class Engine {
     const rs = this.rules;
     const exact = rs.rateLimitsExact.get(path);
     let candidates = found.length === 0 ? exact ?? NO_RULES : withNew(found, exact);
-    // `/login/` also counts for `/login`; sliced only when some exact rule has the length of the result.
+    // `/login/` also counts for `/login`, and `/login` for `/login/` (Express routes each to the other);
+    // sliced or extended only when some exact rule has the length of the result. The compiler drops the
+    // slash now, but files compiled before (or from a hub's stored rules) may still end a path with one.
     const n = path.length;
     if (n > 1 && path.charCodeAt(n - 1) === 0x2f && this.exactRateLimitLengths.has(n - 1)) {
       candidates = withNew(candidates, rs.rateLimitsExact.get(path.slice(0, n - 1)));
+    } else if (path.charCodeAt(n - 1) !== 0x2f && this.exactRateLimitLengths.has(n + 1)) {
+      candidates = withNew(candidates, rs.rateLimitsExact.get(`${path}/`));
     }
     const prefix = rs.rateLimitsPrefix;
     for (let k = 0; k < prefix.length; k++) {

@@ -27,6 +27,12 @@ export function distinctPatterns(patterns: Iterable<string>): string[] {
   return [...new Set(patterns)].filter((p) => p.length > 0);
 }
 
+function maxLength(patterns: readonly string[]): number {
+  let max = 0;
+  for (const p of patterns) if (p.length > max) max = p.length;
+  return max;
+}
+
 /** Everything a built automaton holds (see toParts). */
 export interface SubstringAutomatonParts {
   size: number;
@@ -63,79 +69,77 @@ export class SubstringAutomaton {
   constructor(patterns: Iterable<string>) {
     const unique = distinctPatterns(patterns);
     this.size = unique.length;
-    // Build the trie with a Map of children per state; flattened into typed arrays below.
-    const children: Map<number, number>[] = [new Map()];
-    const terminal: number[] = [NONE];
-    unique.forEach((pattern, id) => {
-      let state = 0;
-      for (let i = 0; i < pattern.length; i++) {
-        const unit = pattern.charCodeAt(i);
-        // Every state index below comes from `children` itself, so the lookups cannot miss (the `!`s).
-        let next = children[state]!.get(unit);
-        if (next === undefined) {
-          next = children.length;
-          children.push(new Map());
-          terminal.push(NONE);
-          children[state]!.set(unit, next);
-        }
-        state = next;
+    // The trie is built straight into typed arrays, from the patterns in sorted order: a pattern then
+    // shares its prefix with the one before it, so the states of that prefix are found on the previous
+    // pattern's path and no per-state lookup table is needed. (A Map of children per state, as before,
+    // took 16 s and 759 MiB for 100 k random 24-character patterns; this takes well under a second.)
+    let total = 0;
+    for (const p of unique) total += p.length;
+    const byText = Array.from(unique.keys()).sort((a, b) => (unique[a]! < unique[b]! ? -1 : unique[a]! > unique[b]! ? 1 : 0));
+    // Each state but the root has one incoming edge: its parent and the code unit leading to it.
+    const parentOf = new Int32Array(total + 1);
+    const unitOf = new Uint16Array(total + 1);
+    let terminal = new Int32Array(total + 1).fill(NONE);
+    const path = new Int32Array(maxLength(unique) + 1); // path[d]: the state at depth d of the previous pattern
+    let n = 1;
+    let previous = '';
+    for (const id of byText) {
+      const pattern = unique[id]!;
+      let shared = 0;
+      while (shared < previous.length && shared < pattern.length && previous.charCodeAt(shared) === pattern.charCodeAt(shared)) shared++;
+      for (let d = shared; d < pattern.length; d++) {
+        parentOf[n] = path[d]!;
+        unitOf[n] = pattern.charCodeAt(d);
+        path[d + 1] = n++;
       }
-      terminal[state] = id;
-    });
-    const n = children.length;
-    const failure = new Int32Array(n);
-    const outputLink = new Int32Array(n);
-    const accepts = new Uint8Array(n);
-    // Breadth first, so a state's failure target is always finished before the state.
-    const order: number[] = [0];
-    for (let k = 0; k < order.length; k++) {
-      const state = order[k]!;
-      for (const [unit, child] of children[state]!) {
-        let f = 0;
-        if (state !== 0) {
-          let s = failure[state]!;
-          for (;;) {
-            const next = children[s]!.get(unit);
-            if (next !== undefined) { f = next; break; }
-            if (s === 0) break;
-            s = failure[s]!;
-          }
-        }
-        failure[child] = f;
-        outputLink[child] = terminal[f] !== NONE ? f : outputLink[f]!;
-        accepts[child] = terminal[child] !== NONE || accepts[f] === 1 ? 1 : 0;
-        order.push(child);
-      }
+      terminal[path[pattern.length]!] = id;
+      previous = pattern;
     }
+    terminal = terminal.slice(0, n);
+    // A state's children were made in ascending code-unit order (sorted patterns), so placing them in
+    // state order keeps each run sorted.
     const childStart = new Int32Array(n + 1);
-    let edges = 0;
-    for (let s = 0; s < n; s++) {
-      childStart[s] = edges;
-      edges += children[s]!.size;
-    }
-    childStart[n] = edges;
-    const childUnit = new Uint16Array(edges);
-    const childState = new Int32Array(edges);
-    for (let s = 0; s < n; s++) {
-      const sorted = [...children[s]!].sort((a, b) => a[0] - b[0]);
-      let at = childStart[s]!;
-      for (const [unit, child] of sorted) {
-        childUnit[at] = unit;
-        childState[at] = child;
-        at++;
-      }
+    for (let s = 1; s < n; s++) childStart[parentOf[s]! + 1]!++;
+    for (let s = 0; s < n; s++) childStart[s + 1]! += childStart[s]!;
+    const filled = childStart.slice(0, n);
+    const childUnit = new Uint16Array(n - 1);
+    const childState = new Int32Array(n - 1);
+    for (let s = 1; s < n; s++) {
+      const at = filled[parentOf[s]!]!++;
+      childUnit[at] = unitOf[s]!;
+      childState[at] = s;
     }
     this.childStart = childStart;
     this.childUnit = childUnit;
     this.childState = childState;
-    this.failure = failure;
-    this.terminal = Int32Array.from(terminal);
-    this.outputLink = outputLink;
-    this.accepts = accepts;
     for (let u = 0; u < 128; u++) {
       const child = this.child(0, u);
       this.rootAscii[u] = child === NONE ? 0 : child;
     }
+    const failure = new Int32Array(n);
+    this.failure = failure; // step() below follows the links already made
+    const outputLink = new Int32Array(n);
+    const accepts = new Uint8Array(n);
+    // Breadth first, so a state's failure target is always finished before the state.
+    const order = new Int32Array(n);
+    let queued = 1;
+    for (let k = 0; k < queued; k++) {
+      const state = order[k]!;
+      for (let e = childStart[state]!; e < childStart[state + 1]!; e++) {
+        const unit = childUnit[e]!;
+        const child = childState[e]!;
+        // The longest proper suffix that is a trie path: step() from the parent's failure target, which
+        // is finished (breadth first). Children of the root fail to the root.
+        const f = state === 0 ? 0 : this.step(failure[state]!, unit);
+        failure[child] = f;
+        outputLink[child] = terminal[f] !== NONE ? f : outputLink[f]!;
+        accepts[child] = terminal[child] !== NONE || accepts[f] === 1 ? 1 : 0;
+        order[queued++] = child;
+      }
+    }
+    this.terminal = terminal;
+    this.outputLink = outputLink;
+    this.accepts = accepts;
   }
 
   /**

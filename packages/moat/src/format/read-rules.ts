@@ -1,6 +1,6 @@
 /** Loads a Moat rules file into the evaluator's structures. Everything is read here, once. */
 import type { Database as Db } from 'better-sqlite3';
-import { buildRuleSet } from '../engine/rule-set.js';
+import { buildRuleSet, flattenIpRules, ipIndexFromFlat } from '../engine/rule-set.js';
 import type { RuleSet } from '../engine/rule-set.js';
 import { sharedWord, type RateLimitSpec, type Rule, type RuleAction, type RuleKind, type RuleMode } from '../rules/types.js';
 import { parseRateLimitKey } from '../rules/rate-limit-key.js';
@@ -107,10 +107,17 @@ export function loadMoatRules(db: Db, path: string): RuleSet {
     if (rangesHash !== undefined && ipIndexHash([allow, block]) !== rangesHash) {
       throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'compiled IP ranges do not match their checksum (corrupt or edited file)');
     }
+    // The checksum only says the ranges are what someone stored (anyone can recompute it, or delete the
+    // row), so decisions come from the ranges the hashed rules compile to, rebuilt here: an edited blob
+    // cannot block or allow an address no rule names under the file's unchanged identity, and a file an
+    // older Moat wrote (whose ranges may be laid out differently) still loads. Rebuilding 10,000 IP rules
+    // (the hub's cap per site) took 70-110 ms (load ~100 → ~180 ms); in managed mode a file that size
+    // loads in the worker.
+    const rebuilt = { allow: ipIndexFromFlat(flattenIpRules(rules, 'allow'), rules), block: ipIndexFromFlat(flattenIpRules(rules, 'block'), rules) };
     return buildRuleSet(
       rules,
       { path, format: 'moat', formatVersion: version, builtAt: meta.get('built_at') ?? null, hash },
-      { allow, block },
+      rebuilt,
       attacks,
       bots,
       reportKeys,

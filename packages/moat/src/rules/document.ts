@@ -15,6 +15,7 @@ import { formatRateLimitKey } from './rate-limit-key.js';
 import { contentId, normalizeRule } from './normalize-rule.js';
 import type { RuleInput } from './normalize-rule.js';
 import { RuleError } from './rule-error.js';
+import { MoatError } from '../errors/moat-error.js';
 import type { Rule, RuleKind } from './types.js';
 import { attackSettingsToDocument, normalizeAttackSettings, type AttackSettings } from './attack-settings.js';
 import { botSettingsToDocument, normalizeBotSettings, type BotSettings } from './bot-settings.js';
@@ -175,7 +176,7 @@ export function botsFromDocument(doc: unknown, prefix = '', catalogue?: BotCatal
 export function parseRulesSource(text: string, fileName = 'rules', botCatalogue?: BotCatalogue): RulesSource {
   checkNesting(text, fileName);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = unreadable(fileName, () => parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true }));
   if (doc.errors.length > 0) {
     throw new RuleError(capped(doc.errors.map((e) => `${fileName}:${lineCounter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`)));
   }
@@ -191,28 +192,88 @@ export function parseRulesSource(text: string, fileName = 'rules', botCatalogue?
     const range = (node as YamlNode | null)?.range;
     return range ? `${fileName}:${lineCounter.linePos(range[0]).line}: ` : `${fileName}: `;
   };
-  const js: unknown = doc.toJS({ maxAliasCount: 100 });
+  const js: unknown = unreadable(fileName, () => doc.toJS({ maxAliasCount: 100 }));
   const rules = rulesFromDocument(js, lineOf);
   return { rules, attacks: attacksFromDocument(js, lineOf(['attacks'])), bots: botsFromDocument(js, lineOf(['bots']), botCatalogue) };
+}
+
+/**
+ * Runs a step of the YAML library, whose refusals are plain errors (too many aliases is a ReferenceError):
+ * they are the document's problem, so they become a RuleError naming the file, not an internal error.
+ */
+function unreadable<T>(fileName: string, step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    if (e instanceof MoatError) throw e;
+    throw new RuleError(`${fileName}: the document cannot be read: ${(e as Error).message.split('\n')[0]}`);
+  }
 }
 
 /** A rules document never nests deeper than a few levels; this bound leaves room and nothing more. */
 const MAX_NESTING = 64;
 
 /**
- * Refuses deeply nested flow collections (`[[[[…`) before they are parsed: the YAML parser's time and
- * memory grow steeply with depth (30,000 levels took seconds; 100,000 ran out of memory). The lexer
- * walks the text without recursion and knows quoted strings, and the walk stops at the first level too deep.
+ * Refuses deeply nested documents before they are parsed. For flow collections (`[[[[…`) the YAML
+ * parser's time and memory grow steeply with depth (30,000 levels took seconds; 100,000 ran out of
+ * memory); block collections (`- - - - … x`, or one more indent per line) made its composer overflow the
+ * stack at about 2,000 levels. The lexer walks the text without recursion and knows quoted strings, and
+ * the walk stops at the first level too deep.
+ *
+ * Block levels are counted by column: an indicator (`-`, `?`) opens a level at its column, a key (`:`) at
+ * the column where the key starts, and the first content of a line closes the levels at or right of its
+ * column. A real nesting moves at least one column right per level (a sequence under a key may share its
+ * column), so the count is at least half the real depth: an attacker cannot go past twice the bound.
  */
 function checkNesting(text: string, fileName: string): void {
-  let depth = 0;
+  const tooDeep = () => new RuleError(`${fileName}: nested more than ${MAX_NESTING} levels deep; a rules document needs a few`);
+  const levels: number[] = []; // columns of the open block levels, ascending
+  let flow = 0;
+  let column = 0;
+  let lineStart = true;
+  let nodeColumn = 0; // where the current node (a key, perhaps) started on this line; -1: at the next content
   for (const token of new Lexer().lex(text)) {
-    if (token === '[' || token === '{') {
-      if (++depth > MAX_NESTING) throw new RuleError(`${fileName}: nested more than ${MAX_NESTING} levels deep; a rules document needs a few`);
+    const first = token.charCodeAt(0);
+    // Zero-width markers the lexer adds (document, scalar, flow end) and a byte-order mark.
+    if ((token.length === 1 && (first === 0x02 || first === 0x18 || first === 0x1f)) || first === 0xfeff) continue;
+    if (lineStart) {
+      // Indentation, blank lines and comments do not close levels; the first content of the line does.
+      if (first === 0x20 || first === 0x09) {
+        column = token.length;
+        continue;
+      }
+      if (token === '\n' || token === '\r\n' || first === 0x23) {
+        column = 0;
+        continue;
+      }
+      if (flow === 0) while (levels.length > 0 && levels[levels.length - 1]! >= column) levels.pop();
+      nodeColumn = column;
+      lineStart = false;
+    }
+    if (flow === 0 && (token === '-' || token === '?' || token === ':')) {
+      levels.push(token === ':' && nodeColumn >= 0 ? nodeColumn : column);
+      if (levels.length + flow > MAX_NESTING) throw tooDeep();
+      nodeColumn = -1;
+    } else if (token === '[' || token === '{') {
+      if (levels.length + ++flow > MAX_NESTING) throw tooDeep();
     } else if (token === ']' || token === '}') {
-      depth--;
+      flow--;
+    } else if (nodeColumn < 0 && first !== 0x20 && first !== 0x09) {
+      nodeColumn = column;
+    }
+    const newline = token.lastIndexOf('\n');
+    if (newline < 0) column += token.length;
+    else {
+      column = token.length - newline - 1;
+      lineStart = newline === token.length - 1;
     }
   }
+}
+
+/** An expiry as a document writes it; a file from before expiries were bounded may hold one no Date can show. */
+function expiryText(ms: number): string | number {
+  const date = new Date(ms);
+  return Number.isFinite(date.getTime()) ? date.toISOString() : ms;
 }
 
 /** The reverse of rulesFromDocument, for `moat-waf rules list` exports and the hub's export. */
@@ -227,7 +288,7 @@ export function rulesToDocument(rules: readonly Rule[], attacks: AttackSettings 
     if (r.id !== contentId(r)) o.id = r.id;
     if (r.note !== undefined) o.note = r.note;
     if (r.mode !== 'block') o.mode = r.mode;
-    if (r.expires !== undefined) o.expires = new Date(r.expires).toISOString();
+    if (r.expires !== undefined) o.expires = expiryText(r.expires);
     return o;
   };
   for (const r of rules) {
@@ -241,7 +302,7 @@ export function rulesToDocument(rules: readonly Rule[], attacks: AttackSettings 
       if (r.id !== contentId(r)) o.id = r.id;
       if (r.note !== undefined) o.note = r.note;
       if (r.mode !== 'block') o.mode = r.mode;
-      if (r.expires !== undefined) o.expires = new Date(r.expires).toISOString();
+      if (r.expires !== undefined) o.expires = expiryText(r.expires);
       (doc.rateLimits ??= []).push(o);
       continue;
     }

@@ -16,6 +16,8 @@ import { formatRateLimitKey, parseRateLimitKey } from './rate-limit-key.js';
 import { formatKeyHash, parseKeyHash } from './key-ban.js';
 import type { MatchRule, RateLimitSpec, Rule, RuleAction, RuleKind, RuleMode } from './types.js';
 import { RULE_KINDS } from './types.js';
+import { percentDecode } from '../http/percent-decode.js';
+import { normalizePath } from '../http/request-path.js';
 
 export interface RuleInput {
   id?: string;
@@ -24,7 +26,7 @@ export interface RuleInput {
   value: string;
   note?: string;
   mode?: RuleMode;
-  /** Unix ms, or an ISO 8601 date-time. */
+  /** Unix ms (from 1e11), an ISO 8601 date-time with `Z` or an offset, or a date (UTC midnight). */
   expires?: number | string;
   rateLimit?: {
     method?: string | null;
@@ -52,13 +54,25 @@ function quote(v: unknown): string {
   return JSON.stringify(s.length > 80 ? `${s.slice(0, 77)}...` : s);
 }
 
+/**
+ * The request-path readings decode %XX once (http/request-path.ts), so a rule written with escapes would
+ * never match: `/caf%C3%A9` is read as `/café`. The rule's own characters are text, not the latin1 bytes
+ * a request line arrives as, hence the UTF-8 round trip. Escapes that are not UTF-8 (`%C3` alone) are refused.
+ */
+function decodedPath(text: string, read: (bytes: string) => string): string {
+  const decoded = read(Buffer.from(text, 'utf8').toString('latin1'));
+  if (decoded.includes('\uFFFD') && !text.includes('\uFFFD')) throw new RuleError(`path ${quote(text)} holds percent-escapes that are not UTF-8 text`);
+  return decoded;
+}
+
 function canonicalValue(kind: RuleKind, raw: unknown): string {
   if (typeof raw !== 'string') throw new RuleError(`value must be a string, got ${quote(raw)}`);
   if (raw.length > MAX_VALUE) throw new RuleError(`value is longer than ${MAX_VALUE} characters`);
   if (kind === 'userAgent' || kind === 'path' || kind === 'param') {
     // Substring values are kept exactly: a leading or trailing space is part of what is matched.
     if (raw.trim() === '') throw new RuleError(raw === '' ? 'value is empty' : 'value is only spaces, which (nearly) every request contains');
-    return raw;
+    // A path rule is matched against the decoded path readings only, so its escapes are decoded too.
+    return kind === 'path' ? decodedPath(raw, percentDecode) : raw;
   }
   const v = raw.trim();
   if (v === '') throw new RuleError('value is empty');
@@ -111,13 +125,41 @@ function canonicalValue(kind: RuleKind, raw: unknown): string {
   }
 }
 
+/** The range of a JavaScript Date, in ms either side of 1970: an expiry past it cannot be written as a date. */
+const MAX_DATE_MS = 8.64e15;
+/** Unix ms below this (March 1973) are taken for seconds written by mistake: `1798675200` is 2026 in seconds. */
+const MIN_EXPIRES_MS = 1e11;
+/** `2026-12-31`, or a date-time with its zone (RFC 3339, seconds optional): `2026-12-31T00:00Z`, `… 00:00:00.5+01:00`. */
+const EXPIRES_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?([Zz]|([+-])(\d{2}):?(\d{2}))?)?$/;
+const EXPIRES_HINT = 'use "2026-12-31T00:00:00Z" (a time needs Z or an offset such as +01:00), a date "2026-12-31" (read as UTC midnight) or Unix milliseconds';
+
+/**
+ * Reads an expiry as the same instant on every machine: a time without a zone would be read in the
+ * compiling machine's local time (and so give another rule and hash per TZ), and Date.parse rolls
+ * `2026-02-30` over to March; both are refused here, as is a number that looks like seconds.
+ */
 function parseExpires(raw: number | string | undefined): number | undefined {
   if (raw === undefined || raw === null) return undefined;
-  const ms = typeof raw === 'number' ? raw : Date.parse(raw);
-  if (!Number.isFinite(ms) || (typeof raw === 'string' && !/^\d{4}-\d{2}-\d{2}/.test(raw))) {
-    throw new RuleError(`invalid expiry ${quote(raw)}: use an ISO 8601 date such as "2026-12-31T00:00:00Z"`);
+  if (typeof raw === 'number') {
+    if (!Number.isInteger(raw) || raw < 0 || raw > MAX_DATE_MS) throw new RuleError(`invalid expiry ${quote(raw)}: ${EXPIRES_HINT}`);
+    if (raw < MIN_EXPIRES_MS) throw new RuleError(`invalid expiry ${quote(raw)}: it looks like Unix seconds; expiries in numbers are Unix milliseconds (${raw * 1000}), or ${EXPIRES_HINT}`);
+    return raw;
   }
-  return ms;
+  const m = typeof raw === 'string' ? EXPIRES_RE.exec(raw.trim()) : null;
+  if (!m) throw new RuleError(`invalid expiry ${quote(raw)}: ${EXPIRES_HINT}`);
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((f) => Number(f ?? 0)) as [number, number, number, number, number, number];
+  const fraction = m[7] === undefined ? 0 : Math.floor(Number(m[7]) * 1000);
+  const offsetMinutes = m[9] === undefined ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+  const local = Date.UTC(year, month - 1, day, hour, minute, second, fraction);
+  // Every field must survive the round trip: Date.UTC rolls 2026-02-30 over to March 2 and 24:00 to the next day.
+  const back = new Date(local);
+  if (year < 1000 || back.getUTCFullYear() !== year || back.getUTCMonth() !== month - 1 || back.getUTCDate() !== day ||
+    back.getUTCHours() !== hour || back.getUTCMinutes() !== minute || back.getUTCSeconds() !== second ||
+    m[10] !== undefined && (Number(m[10]) > 23 || Number(m[11]) > 59)) {
+    throw new RuleError(`invalid expiry ${quote(raw)}: no such date or time; ${EXPIRES_HINT}`);
+  }
+  if (m[4] !== undefined && m[8] === undefined) throw new RuleError(`invalid expiry ${quote(raw)}: ${EXPIRES_HINT}`);
+  return local - offsetMinutes * 60_000;
 }
 
 function parseRateLimit(input: NonNullable<RuleInput['rateLimit']>): RateLimitSpec {
@@ -127,14 +169,25 @@ function parseRateLimit(input: NonNullable<RuleInput['rateLimit']>): RateLimitSp
   if (typeof input.path !== 'string' || !input.path.trim().startsWith('/')) {
     problems.push(`rate limit path must start with "/", got ${quote(input.path)}`);
   } else {
-    path = input.path.trim().toLowerCase();
+    const written = input.path.trim();
+    let text = written;
     const wanted = input.match ?? 'exact';
     if (wanted !== 'exact' && wanted !== 'prefix') problems.push('rate limit match must be "exact" or "prefix"');
     else match = wanted;
     // `/api/*` is shorthand for a prefix match on `/api/`.
-    if (path.endsWith('*')) {
-      path = path.slice(0, -1);
+    if (text.endsWith('*')) {
+      text = text.slice(0, -1);
       match = 'prefix';
+    }
+    // Each of these would be kept and never match a request, so the limit would silently count nothing.
+    if (text.includes('*')) problems.push(`rate limit path ${quote(written)}: "*" may only end the path ("/api/*" counts every path under /api/)`);
+    else if (/[?#]/.test(text)) problems.push(`rate limit path ${quote(written)} holds a query or fragment ("?", "#"): give the path alone, such as "/login"`);
+    else {
+      // The engine's reading of a request path (decoded, `//` merged, dot segments resolved), in lower case.
+      path = RuleError.collect(problems, () => decodedPath(text, normalizePath).toLowerCase()) ?? '/';
+      // An exact `/login/` is `/login`: routers send each to the other (Express's non-strict routing),
+      // and the engine counts a request with or without the slash for a rule without it.
+      if (match === 'exact' && path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
     }
   }
   if (!Number.isInteger(input.limit) || input.limit < 1 || input.limit > MAX_RATE_LIMIT) {

@@ -6,7 +6,7 @@
  */
 import type { Database as Db } from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { formatRange } from '../ip/range.js';
+import { formatRange, parseRange, splitByFamily } from '../ip/range.js';
 import type { IpRange } from '../ip/range.js';
 import { buildRuleSet } from '../engine/rule-set.js';
 import type { RuleSet } from '../engine/rule-set.js';
@@ -17,7 +17,8 @@ import { compileData, dataContentHash } from '../data/build-data.js';
 import type { DataSet } from '../data/data-set.js';
 import { MOAT_EXPORT_TABLE, decodeMember, rangeFromValues } from './encoding.js';
 import { countryOfMemberSuffix, countryOfWafrisToken } from './country-token.js';
-import { WAFRIS_RATE_LIMIT_METHODS } from './rule-rows.js';
+import { WAFRIS_RATE_LIMIT_METHODS, wafrisEntryRows } from './rule-rows.js';
+import { MoatError, MoatFileError, errorCodeOf } from '../errors/moat-error.js';
 
 /** The list name Wafris reputation ranges get; Wafris blocks them without a rule, so Moat adds one. */
 export const WAFRIS_REPUTATION_LIST = 'reputation';
@@ -53,7 +54,9 @@ export function readMemberRanges(db: Db, table: string, startsOneBelow = false):
     for (let i = 0; i + 1 < values.length; i += 2) {
       const first = values[i]!;
       const start = startsOneBelow && first > 0n ? first + 1n : first;
-      ranges.push({ range: rangeFromValues(start, values[i + 1]!), suffix });
+      // Two equal members under one-below starts name no address: one bad pair, not a bad file.
+      if (start > values[i + 1]!) invalid++;
+      else ranges.push({ range: rangeFromValues(start, values[i + 1]!), suffix });
     }
     if (values.length % 2 === 1) invalid++;
   }
@@ -65,14 +68,80 @@ export interface WafrisRulesRead {
   skipped: number;
 }
 
+/**
+ * Most rows a custom_rules table may hold, and most characters in all of its entries. Each row becomes
+ * a rule and each substring entry part of an automaton (about 25 bytes per character), so without a
+ * bound a 3.3 MB file of 100 k random user agents took 16 s and 759 MiB to load. The bounds follow
+ * Moat's own: a hub holds at most 10,000 rules per site, and its export writes a rule as at most 9 rows
+ * (case and encoding forms); 4,000,000 characters is 10,000 rules of 100 characters in 4 forms.
+ * A table past either is refused whole (the file in use stays in force): reading its first rows only
+ * would enforce an arbitrary part of it and say nothing.
+ */
+export const MAX_WAFRIS_TABLE_ROWS = 100_000;
+export const MAX_WAFRIS_TABLE_CHARS = 4_000_000;
+
+/** Refuses a table over the bounds above, before any row is read into memory. */
+function checkTableSize(db: Db, table: string, textColumn: string | null): void {
+  const hasText = textColumn !== null && (db.prepare('SELECT 1 FROM pragma_table_info(?) WHERE name = ?').get(table, textColumn) !== undefined);
+  const size = db.prepare(`SELECT count(*) AS n, ${hasText ? `coalesce(sum(length("${textColumn}")), 0)` : '0'} AS chars FROM "${table}"`).get() as { n: number; chars: number };
+  if (size.n > MAX_WAFRIS_TABLE_ROWS) {
+    throw new MoatError('MOAT_ERR_FILE_CORRUPT', `Wafris table ${table} holds ${size.n} rows; at most ${MAX_WAFRIS_TABLE_ROWS} are read (a rules file of 10,000 rules needs fewer)`);
+  }
+  if (size.chars > MAX_WAFRIS_TABLE_CHARS) {
+    throw new MoatError('MOAT_ERR_FILE_CORRUPT', `Wafris table ${table} holds ${size.chars} characters of entries; at most ${MAX_WAFRIS_TABLE_CHARS} are read`);
+  }
+}
+
+/** Ids of the rules read so far, and per id a row claims (a `rule_id` several rows may share) what its rules match. */
+interface ClaimedIds {
+  taken: Set<string>;
+  /** `k:` + the match key of each rule kept under the claim, `v:` + each form a Moat export writes of it. */
+  byClaim: Map<string, { forms: Set<string>; rules: number }>;
+}
+
+/**
+ * The text Moat's matching compares a rule by: rules with equal keys match the same requests. Substring
+ * rules match case-insensitively; an IPv4-mapped range is its IPv4 range.
+ */
+function matchKey(rule: Rule): string {
+  switch (rule.kind) {
+    case 'ip': return splitByFamily(parseRange(rule.value)).map(formatRange).join(',');
+    case 'userAgent': case 'path': case 'param': return rule.value.toLowerCase();
+    case 'rateLimit': return JSON.stringify([rule.value, rule.rateLimit]);
+    default: return rule.value;
+  }
+}
+
+/**
+ * Adds `rule`, read under the id its row claims. Rows of one rule_id that match alike, or that are the case
+ * and encoding forms a Moat export writes of a rule before them (the rule's own text comes first), fold
+ * into that rule; a row that matches differently is another rule, kept under the id with `-2`, `-3`, …
+ * added, never dropped.
+ */
+function addClaimed(rules: Rule[], ids: ClaimedIds, rule: Rule): void {
+  const claim = rule.id;
+  const key = `k:${matchKey(rule)}`;
+  const group = ids.byClaim.get(claim);
+  if (group !== undefined && (group.forms.has(key) || group.forms.has(`v:${rule.value}`))) return;
+  let id = claim;
+  for (let n = (group?.rules ?? 0) + 1; ids.taken.has(id); n++) id = `${claim}-${n}`;
+  const added = id === claim ? rule : { ...rule, id };
+  ids.taken.add(id);
+  const forms = group?.forms ?? new Set<string>();
+  forms.add(key);
+  for (const row of wafrisEntryRows(rule)) forms.add(`v:${row.entry}`);
+  ids.byClaim.set(claim, { forms, rules: (group?.rules ?? 0) + 1 });
+  rules.push(added);
+}
+
 export function readWafrisRules(db: Db): WafrisRulesRead {
   const have = tables(db);
   const inputs: RuleInput[] = [];
   const entries = (table: string, action: 'allow' | 'block', kind: Rule['kind']) => {
     if (!have.has(table)) return;
+    checkTableSize(db, table, 'entries');
     // In id order, so a Moat export's rule text comes before the case and encoding forms written for the gem.
-    const rows = db.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).all() as { entries?: unknown; rule_id?: unknown }[];
-    for (const row of rows) {
+    for (const row of db.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).iterate() as Iterable<{ entries?: unknown; rule_id?: unknown }>) {
       inputs.push({ action, kind, value: String(row.entries ?? ''), id: ruleId(table, row.rule_id, row.entries) });
     }
   };
@@ -84,7 +153,8 @@ export function readWafrisRules(db: Db): WafrisRulesRead {
   entries('blocked_hosts', 'block', 'host');
   entries('blocked_methods', 'block', 'method');
   if (have.has('blocked_country_codes')) {
-    for (const row of db.prepare('SELECT entries FROM blocked_country_codes ORDER BY rowid').all() as { entries?: unknown }[]) {
+    checkTableSize(db, 'blocked_country_codes', 'entries');
+    for (const row of db.prepare('SELECT entries FROM blocked_country_codes ORDER BY rowid').iterate() as Iterable<{ entries?: unknown }>) {
       // Moat writes codes holding a `G` as lower-case tokens (country-token.ts); ZZ is the gem's "unknown".
       const token = String(row.entries ?? '');
       const cc = token.toUpperCase() === 'ZZ' ? 'ZZ' : countryOfWafrisToken(token) ?? token;
@@ -98,18 +168,21 @@ export function readWafrisRules(db: Db): WafrisRulesRead {
     skipped += invalid;
     for (const { range, suffix } of ranges) inputs.push({ action, kind: 'ip', value: formatRange(range), id: ruleId(table, suffix, suffix) });
   }
-  if (have.has('blocked_rate_limits')) inputs.push(...rateLimitInputs(db));
+  if (have.has('blocked_rate_limits')) {
+    checkTableSize(db, 'blocked_rate_limits', 'path');
+    inputs.push(...rateLimitInputs(db));
+  }
   const rules: Rule[] = [];
-  const ids = new Set<string>();
+  const ids: ClaimedIds = { taken: new Set(), byClaim: new Map() };
   for (const input of inputs) {
+    let rule: Rule;
     try {
-      const rule = normalizeRule(input);
-      if (ids.has(rule.id)) continue; // same entry twice: one rule
-      ids.add(rule.id);
-      rules.push(rule);
+      rule = normalizeRule(input);
     } catch {
       skipped++;
+      continue;
     }
+    addClaimed(rules, ids, rule);
   }
   return { rules, skipped };
 }
@@ -156,7 +229,14 @@ function ruleId(table: string, ruleIdValue: unknown, entry: unknown): string {
 }
 
 export function loadWafrisRules(db: Db, path: string): RuleSet & { skipped: number } {
-  const { rules, skipped } = readWafrisRules(db);
+  let read: WafrisRulesRead;
+  try {
+    read = readWafrisRules(db);
+  } catch (e) {
+    if (e instanceof MoatFileError || !(e instanceof MoatError)) throw e;
+    throw new MoatFileError(errorCodeOf(e, 'MOAT_ERR_FILE_CORRUPT'), path, `unusable Wafris rules file: ${e.message}`, { cause: e });
+  }
+  const { rules, skipped } = read;
   // Wafris blocks reputation ranges with no rule; the same behaviour comes from an implicit list rule.
   rules.push(normalizeRule({ action: 'block', kind: 'list', value: WAFRIS_REPUTATION_LIST, id: 'w-reputation' }));
   const hash = createHash('sha256').update(JSON.stringify(rules)).digest('hex');

@@ -5,6 +5,7 @@ import { parseRulesSource } from '../../rules/document.js';
 import { writeRulesFile } from '../../format/write-rules.js';
 import { jsonSyntaxProblem } from '../json-syntax.js';
 import { UserError } from '../user-error.js';
+import { refuseOutputsOverInputs } from '../output-paths.js';
 
 export const compileHelp = `moat-waf compile <rules.json|rules.yaml> -o <rules.db>
   Compiles a rules document into a Moat rules file (written to a temporary name, then renamed). Every
@@ -14,6 +15,7 @@ export function compileCommand(argv: string[], out: (s: string) => void): void {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' } } });
   const src = positionals[0];
   if (positionals.length !== 1 || src === undefined || !values.out) throw new UserError(`usage: ${compileHelp.split('\n')[0]}`, 'MOAT_ERR_USAGE');
+  refuseOutputsOverInputs([['-o', values.out]], [['the rules document', src]]);
   let text: string;
   try {
     text = readFileSync(src, 'utf8');

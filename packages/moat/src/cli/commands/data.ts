@@ -7,6 +7,7 @@ import { SourceRejectedError } from '../../data/importers/import-result.js';
 import { readSources, SourceReadError } from '../../data/read-sources.js';
 import type { SourceSpecs } from '../../data/read-sources.js';
 import { SourceNotFoundError } from '../../data/sources.js';
+import { refuseOutputsOverInputs } from '../output-paths.js';
 import { UserError } from '../user-error.js';
 
 export const dataHelp = `moat-waf data build [--country <ranges.csv|default> ...] [--asn <ranges.csv|default> ...]
@@ -63,6 +64,13 @@ export function dataCommand(argv: string[], out: (s: string) => void, warn: (s: 
       return { name, file, format: format as CloudFormat | undefined };
     }),
   };
+  refuseOutputsOverInputs(
+    [['-o', values.out], ...(values.wafris ? [['--wafris', values.wafris] as const] : [])],
+    [
+      ...(specs.countries ?? []).map((f) => ['--country', f] as const), ...(specs.asns ?? []).map((f) => ['--asn', f] as const),
+      ...(specs.lists ?? []).map((l) => ['--list', l.file] as const), ...(specs.clouds ?? []).map((c) => ['--cloud', c.file] as const),
+    ],
+  );
   const started = performance.now();
   let inputs;
   try {
