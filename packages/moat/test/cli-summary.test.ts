@@ -5,25 +5,15 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { block, engineFor, withTmpDir } from './helpers/engine-kit.js';
-import { ROOT, transpileClient } from './helpers/cli-build.js';
+import { ROOT, runProcess, transpileClient } from './helpers/cli-build.js';
 import { DistinctCounter, Replay, TopCounter, TrafficSummary, replayedRequest, type ReplayRecord } from '../src/cli/commands/check-summary.js';
 
 const client = transpileClient();
 after(() => fs.rmSync(client.dir, { recursive: true, force: true }));
 
 function moat(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [client.main, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  return runProcess(process.execPath, [client.main, ...args], { input });
 }
 
 interface Line { ip: string; path: string; userAgent: string; method: string; ts: number; treatment: 'Passed' | 'Allowed' | 'Blocked' }

@@ -4,11 +4,10 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { assertNoStack, createWafrisRulesSchema, dataFileFor, insertWafrisRange, v4Value, withTmpDir } from './helpers/engine-kit.js';
 
-import { ROOT, transpileClient } from './helpers/cli-build.js';
+import { ROOT, runProcess, transpileClient } from './helpers/cli-build.js';
 
 const client = transpileClient();
 after(() => fs.rmSync(client.dir, { recursive: true, force: true }));
@@ -20,16 +19,7 @@ interface Run {
 }
 
 function run(cmd: string, args: string[], opts: { input?: string; cwd?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MOAT_DEBUG: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
-  });
+  return runProcess(cmd, args, { ...opts, env: { ...process.env, MOAT_DEBUG: '' } });
 }
 
 const moat = (args: string[], opts: { input?: string; cwd?: string } = {}) => run(process.execPath, [client.main, ...args], opts);

@@ -5,11 +5,10 @@
 // offline, so a missing bin fails instead of fetching a package of the same name from the registry.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, transpileClient } from './helpers/cli-build.js';
+import { ROOT, runProcess, transpileClient } from './helpers/cli-build.js';
 
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 const EXAMPLES = path.join(ROOT, 'examples/quick-start');
@@ -34,15 +33,7 @@ interface Run {
 }
 
 function sh(line: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', line], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess('sh', ['-c', line], { cwd, env });
 }
 
 /**

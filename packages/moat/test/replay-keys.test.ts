@@ -5,10 +5,9 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { block, engineFor, withTmpDir } from './helpers/engine-kit.js';
-import { ROOT, transpileClient } from './helpers/cli-build.js';
+import { ROOT, runProcess, transpileClient } from './helpers/cli-build.js';
 import { Replay, TrafficSummary, type ReplayRecord } from '../src/cli/commands/check-summary.js';
 import { MemoryRateLimitStore, normalizeRule } from '../src/index.js';
 
@@ -16,16 +15,7 @@ const client = transpileClient();
 after(() => fs.rmSync(client.dir, { recursive: true, force: true }));
 
 function moat(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [client.main, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  return runProcess(process.execPath, [client.main, ...args], { input });
 }
 
 const hashOf = (value: string) => createHash('sha256').update(`header\0x-api-key\0${value}`).digest('hex').slice(0, 32);

@@ -3,10 +3,10 @@
 // the same file in every time zone, and a document the YAML library refuses is a usage error (exit 2).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { ROOT, transpileClient } from '../helpers/cli-build.js';
+import { ROOT, runProcess, transpileClient } from '../helpers/cli-build.js';
 import { withTmpDir } from '../helpers/engine-kit.js';
 
 const client = transpileClient();
@@ -15,15 +15,7 @@ after(() => fs.rmSync(client.dir, { recursive: true, force: true }));
 interface Run { code: number | null; stdout: string; stderr: string }
 
 function moat(args: string[], opts: { env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [client.main, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MOAT_DEBUG: '', ...opts.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess(process.execPath, [client.main, ...args], { env: { ...process.env, MOAT_DEBUG: '', ...opts.env } });
 }
 
 describe('an output that is an input', () => {

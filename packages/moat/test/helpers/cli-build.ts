@@ -1,5 +1,6 @@
 // Transpiles the client's current sources (not a possibly stale dist/) into a temporary directory once per
 // test file, so CLI tests can spawn plain `node` on them: a real process at a third of tsx's start-up cost.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,4 +33,26 @@ export function transpileClient(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moa
   fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}\n');
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   return { dir, main: path.join(out, 'cli/main.js') };
+}
+
+/** What a finished process printed, and its exit code (null: killed by a signal). */
+export interface ProcessRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `cmd` to its end in `cwd` (default the repository root), `input` on its stdin (closed at once when absent). */
+export function runProcess(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<ProcessRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => (stderr += b));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.on('error', () => undefined); // a process that exits without reading its stdin
+    child.stdin.end(opts.input ?? '');
+  });
 }
