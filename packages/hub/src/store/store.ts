@@ -3,6 +3,7 @@
  * issue) can implement it; the embedded SQLite store answers synchronously inside the promise.
  * Times are Unix seconds unless a name says otherwise.
  */
+import type { RuleLookup } from './rule-lookup.js';
 import type { Rule } from 'moat-waf';
 import type { FeedStore } from './feed-records.js';
 import type { BotCatalogueStore } from './bot-catalogue-records.js';
@@ -338,6 +339,11 @@ export interface HubStore {
   // Rules
   /** Every rule of a site, in list order (position, then id). */
   listRules(siteId: number): Promise<StoredRule[]>;
+  /**
+   * The site's rules that may cover the values of `lookup` (see RuleLookup), in list order: by index, or
+   * compared inside the database, never by reading the whole list (expired ones too: the caller judges).
+   */
+  rulesFor(siteId: number, lookup: RuleLookup): Promise<StoredRule[]>;
   /** The ids of a site's rules, in no particular order: what an import needs, without reading whole rules. */
   ruleIds(siteId: number): Promise<string[]>;
   /** How many rules a site holds (those matching `filter`, when given), without reading them. */
@@ -373,6 +379,10 @@ export interface HubStore {
   saveBuild(build: RulesBuild): Promise<void>;
 
   // Clients
+  /**
+   * Upserts the row of (site, API key, hostname, process id, client, category): a contact made with another
+   * key of the site is another row, never an update of this one.
+   */
   recordClientContact(contact: ClientContact): Promise<void>;
   recordReporter(contact: ReporterContact): Promise<void>;
   listClients(siteId: number): Promise<ClientContact[]>;

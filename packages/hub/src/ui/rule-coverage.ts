@@ -1,4 +1,6 @@
 import { tryParseIp, tryParseRange, type IpRange } from 'moat-waf/ip';
+import { quickBlockValue } from '../rules/quick-block.js';
+import type { RuleLookup } from '../store/rule-lookup.js';
 import type { StoredRule } from '../store/store.js';
 
 /**
@@ -95,4 +97,20 @@ export function rulesForIp(
     }
   });
   return out.sort((a, b) => (a.action === b.action ? 0 : a.action === 'allow' ? -1 : 1));
+}
+
+/**
+ * What to ask the store (HubStore.rulesFor) so that ruleCoverage answers for these values as it would
+ * with every rule of the site: each value as reported and as its one-click form (quick actions ask with
+ * that form), plus the rules of `ids`.
+ */
+export function coverageLookup(values: readonly { kind: CoveredKind; value: string }[], ids: readonly string[] = []): RuleLookup {
+  const asked: Record<CoveredKind, Set<string>> = { ip: new Set(), country: new Set(), path: new Set(), userAgent: new Set() };
+  for (const { kind, value } of values) {
+    const quick = quickBlockValue(kind, value);
+    for (const form of quick.ok ? [value, quick.value] : [value]) asked[kind].add(kind === 'country' ? form.toUpperCase() : form);
+  }
+  return {
+    ips: [...asked.ip], countries: [...asked.country], paths: [...asked.path], userAgents: [...asked.userAgent], ids: [...new Set(ids)],
+  };
 }

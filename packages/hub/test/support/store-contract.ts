@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { Rule } from 'moat-waf';
 import { ruleFilter } from '../../src/rules/rule-filter.js';
+import { coverageLookup, ruleCoverage, rulesForIp } from '../../src/ui/rule-coverage.js';
 import { CONTACTS_PER_SITE, type HubStore, type ReportRecord, type StoredRule } from '../../src/store/store.js';
 
 export type OpenStore = () => Promise<{ store: HubStore; dispose(): Promise<void> }>;
@@ -271,6 +272,75 @@ export function storeContract(label: string, open: OpenStore): void {
       });
     });
 
+    it('rulesFor: the rules that may cover a page\'s values, in list order; coverage answers as with every rule', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('s');
+        const other = await store.createSite('other');
+        const now = 1_700_000_000_000;
+        const block = (id: string, kind: Rule['kind'], value: string, extra: Partial<Rule> = {}) =>
+          ({ id, action: 'block', kind, value, mode: 'block', ...extra }) as Rule;
+        const rules: Rule[] = [
+          block('ip-exact', 'ip', '203.0.113.7'),
+          block('ip-net', 'ip', '203.0.113.0/24', { mode: 'monitor' }),
+          { ...block('ip-range', 'ip', '198.51.100.10-198.51.100.20'), action: 'allow' } as Rule,
+          block('ip-v6', 'ip', '2001:db8::/32'),
+          block('ip-mapped', 'ip', '::ffff:192.0.2.1'),
+          block('ip-expired', 'ip', '10.0.0.0/8', { expires: now - 1 }),
+          block('country', 'country', 'DE'),
+          block('asn', 'asn', 'AS64500'),
+          block('list', 'list', 'tor'),
+          block('path', 'path', '/wp-admin'),
+          block('path-case', 'path', '/WP-LOGIN'),
+          block('path-accent', 'path', '/ÉCOLE'),
+          block('ua', 'userAgent', 'nikto'),
+          block('ua-kelvin', 'userAgent', '\u212Aelvin'),
+          block('rl', 'rateLimit', 'POST /login', { rateLimit: { method: 'POST', path: '/login', match: 'exact', limit: 5, windowMs: 60_000 } }),
+          // Rules of these kinds that cover none of the values below.
+          ...Array.from({ length: 200 }, (_, i) => block(`filler-${i}`, i % 3 === 0 ? 'ip' : i % 3 === 1 ? 'path' : 'userAgent',
+            i % 3 === 0 ? `192.0.2.${i}` : `/filler/${i}`)),
+        ];
+        await store.saveRules(site.id, rules.slice(100), { replace: false, now: 1 });
+        await store.saveRules(site.id, rules.slice(0, 100), { replace: false, now: 2 });
+        await store.saveRules(other.id, [block('elsewhere', 'path', '/wp-admin')], { replace: false, now: 1 });
+        const all = await store.listRules(site.id);
+
+        const shown = [
+          { kind: 'ip' as const, value: '203.0.113.7' }, { kind: 'ip' as const, value: '203.0.113.99' },
+          { kind: 'ip' as const, value: '198.51.100.15' }, { kind: 'ip' as const, value: '2001:db8::1' },
+          { kind: 'ip' as const, value: '::ffff:192.0.2.1' }, { kind: 'ip' as const, value: '10.1.2.3' }, { kind: 'ip' as const, value: '8.8.8.8' },
+          { kind: 'country' as const, value: 'de' }, { kind: 'country' as const, value: 'FR' },
+          { kind: 'path' as const, value: '/wp-admin/setup.php' }, { kind: 'path' as const, value: '/wp-login.php' },
+          { kind: 'path' as const, value: '/école/a' }, { kind: 'path' as const, value: '/home' },
+          { kind: 'userAgent' as const, value: 'Nikto/2.5.0' }, { kind: 'userAgent' as const, value: 'kelvin-bot' },
+        ];
+        const found = await store.rulesFor(site.id, coverageLookup(shown, ['rl']));
+        const ids = found.map((r) => r.id);
+        assert.deepEqual(ids, all.map((r) => r.id).filter((id) => ids.includes(id)), 'in list order');
+        for (const id of ['ip-exact', 'ip-net', 'ip-range', 'ip-v6', 'ip-mapped', 'ip-expired', 'country', 'path', 'path-case', 'path-accent', 'ua', 'ua-kelvin', 'rl']) {
+          assert.ok(ids.includes(id), id);
+        }
+        assert.ok(!ids.some((id) => id.startsWith('filler-') || id === 'elsewhere' || id === 'asn' || id === 'list'), ids.join());
+        const subset = ruleCoverage(found, now);
+        const full = ruleCoverage(all, now);
+        for (const { kind, value } of shown) assert.deepEqual(subset.of(kind, value), full.of(kind, value), `${kind} ${value}`);
+
+        // The IP page: the address's ranges, and its country, network and lists.
+        const facts = { country: 'DE', asn: 'AS64500', lists: ['tor'] };
+        for (const ip of ['203.0.113.7', '198.51.100.15', '2001:db8::1', '::ffff:192.0.2.1', '8.8.8.8']) {
+          const forIp = await store.rulesFor(site.id, { ...coverageLookup([{ kind: 'ip', value: ip }]), countries: ['DE'], asns: ['AS64500'], lists: ['tor'] });
+          assert.deepEqual(rulesForIp(forIp, ip, facts, now).map((r) => r.id), rulesForIp(all, ip, facts, now).map((r) => r.id), ip);
+        }
+        assert.deepEqual(await store.rulesFor(site.id, {}), []);
+        assert.deepEqual((await store.rulesFor(site.id, { ips: ['not an address'] })).map((r) => r.id), [], 'no address, no IP rule');
+
+        // An update moves a rule's range; a rule that is no longer an IP rule is no longer looked up as one.
+        await store.updateRule(site.id, block('ip-exact', 'ip', '192.0.2.200'), 3);
+        await store.updateRule(site.id, block('ip-v6', 'path', '/now-a-path'), 3);
+        const moved = (await store.rulesFor(site.id, { ips: ['192.0.2.200', '203.0.113.7', '2001:db8::1'] })).map((r) => r.id);
+        assert.deepEqual(moved, ['ip-exact', 'ip-net']);
+      });
+    });
+
     it('builds, client contacts and reporters are upserted', async () => {
       await withStore(open, async (store) => {
         const site = await store.createSite('s');
@@ -290,6 +360,28 @@ export function storeContract(label: string, open: OpenStore): void {
         await store.recordReporter({ siteId: site.id, client: 'moat', version: '1', framework: 'x', lastSeen: 5, records: 10 });
         await store.recordReporter({ siteId: site.id, client: 'moat', version: '1', framework: 'x', lastSeen: 6, records: 15 });
         assert.deepEqual(await store.listReporters(site.id), [{ siteId: site.id, client: 'moat', version: '1', framework: 'x', lastSeen: 6, records: 25 }]);
+      });
+    });
+
+    it('a client contact row belongs to the API key that made it: another key of the site adds its own row', async () => {
+      await withStore(open, async (store) => {
+        const site = await store.createSite('s');
+        const contact = {
+          siteId: site.id, apiKeyId: 7, hostname: 'web-1', processId: '42', client: 'moat', version: '1', framework: 'express',
+          category: 'custom_rules', format: 'moat' as const, clientDb: '', servedFile: 'current.db', ip: '10.0.0.1', lastSeen: 10,
+        };
+        await store.recordClientContact(contact);
+        // Another key of the site claims the same host, process, client and category.
+        const other = { ...contact, apiKeyId: 8, version: '0.1', framework: 'koa', format: 'wafris' as const,
+          clientDb: 'old.db', servedFile: 'old.db', ip: '10.0.0.66', lastSeen: 20 };
+        await store.recordClientContact(other);
+        assert.deepEqual(await store.listClients(site.id), [other, contact], 'two keys on one hostname are two clients');
+        // Each key updates only its own row.
+        await store.recordClientContact({ ...contact, servedFile: 'newer.db', lastSeen: 30 });
+        assert.deepEqual(await store.listClients(site.id), [{ ...contact, servedFile: 'newer.db', lastSeen: 30 }, other]);
+        // Pruning and the cap see both rows.
+        assert.equal(await store.pruneContacts({ rawSeconds: 100, rollupSeconds: 15 }, 40), 1, 'only the row unseen since 20 goes');
+        assert.deepEqual((await store.listClients(site.id)).map((c) => c.apiKeyId), [7]);
       });
     });
 

@@ -554,4 +554,41 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX hour_top_by_total ON hour_top(site_id, dim, hour, total, blocked, value COLLATE "C");
     `,
   },
+  {
+    version: 20,
+    name: 'client contacts owned by their API key',
+    sql: `
+      -- As in the SQLite store: the key that made the request is part of a contact row's key, so no other
+      -- API key of the site can overwrite the row (its key id and file); two keys on one hostname are two clients.
+      ALTER TABLE clients DROP CONSTRAINT clients_pkey,
+        ADD PRIMARY KEY (site_id, api_key_id, hostname, process_id, client, category);
+    `,
+  },
+  {
+    version: 21,
+    name: 'rules looked up by the values a page shows',
+    sql: `
+      -- As in the SQLite store: the overview and the IP page read only the rules that may cover the values
+      -- they show. An IP rule's range as two keys compared byte by byte (COLLATE "C"); NULL for other kinds,
+      -- and for IP rules an older hub wrote during a rolling deploy (the lookup then reads them all; the
+      -- next hub to start fills them in).
+      ALTER TABLE rules ADD COLUMN ip_lo TEXT COLLATE "C", ADD COLUMN ip_hi TEXT COLLATE "C";
+      CREATE INDEX rules_ip_range ON rules(site_id, ip_lo, ip_hi) WHERE kind = 'ip';
+      -- Empty but for an older hub's rules: the planner otherwise reads every rule to find none.
+      CREATE INDEX rules_ip_unbounded ON rules(site_id) WHERE kind = 'ip' AND ip_lo IS NULL;
+      CREATE INDEX rules_kind_value ON rules(site_id, kind, value);
+      -- An older hub changing a rule's value or kind leaves the bounds of the old value: they go.
+      CREATE FUNCTION moat_rules_drop_stale_ip_bounds() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.ip_lo IS NOT DISTINCT FROM OLD.ip_lo AND NEW.ip_hi IS NOT DISTINCT FROM OLD.ip_hi THEN
+          NEW.ip_lo := NULL;
+          NEW.ip_hi := NULL;
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER rules_drop_stale_ip_bounds BEFORE UPDATE OF value, kind ON rules FOR EACH ROW
+        WHEN (NEW.value IS DISTINCT FROM OLD.value OR NEW.kind IS DISTINCT FROM OLD.kind)
+        EXECUTE FUNCTION moat_rules_drop_stale_ip_bounds();
+    `,
+  },
 ];

@@ -18,20 +18,22 @@ import { PostgresThresholds } from './thresholds.js';
 import { dropExpiredPartitions, ensureDayPartitions } from './report-partitions.js';
 import { withTransaction } from './transaction.js';
 import { fillRuleFolds, foldedTextHolds, ruleFolds } from './rule-folds.js';
+import { fillRuleIpBounds, RULES_FOR } from './rule-lookups.js';
+import { foldedHaystack, ipLookupKeys, ruleIpBounds, type RuleLookup } from '../rule-lookup.js';
 import {
   type AuditRow, type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
   grantable, nowSeconds, ruleColumns, toAuditEntry, toBuild, toClient, toKey, toReporter, toRule, toRulePage, toSession, toSite, toUser, withoutSecret,
 } from '../rows.js';
 
 const RULE_INSERT = `INSERT INTO rules (site_id, id, action, kind, value, note, mode, expires, rl_method, rl_path,
-  rl_match, rl_limit, rl_window_ms, rl_key, position, created_at, updated_at, value_folded, note_folded)
+  rl_match, rl_limit, rl_window_ms, rl_key, position, created_at, updated_at, value_folded, note_folded, ip_lo, ip_hi)
   SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
     $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[],
-    $18::text[], $19::text[])`;
+    $18::text[], $19::text[], $20::text[], $21::text[])`;
 
 /** The contact tables and their primary keys, for deletes in chunks. */
 const CONTACT_TABLES = [
-  ['clients', 'site_id, hostname, process_id, client, category'],
+  ['clients', 'site_id, api_key_id, hostname, process_id, client, category'],
   ['reporters', 'site_id, client, version, framework'],
 ] as const;
 
@@ -64,6 +66,7 @@ export class PostgresStore implements HubStore {
     try {
       await migrate(pool, PG_MIGRATIONS);
       await fillRuleFolds(pool);
+      await fillRuleIpBounds(pool);
       // Today's and the next days' report partitions, before the first report arrives.
       await ensureDayPartitions(pool, nowSeconds());
     } catch (error) {
@@ -229,6 +232,14 @@ export class PostgresStore implements HubStore {
     return rows.map(toRule);
   }
 
+  async rulesFor(siteId: number, lookup: RuleLookup): Promise<StoredRule[]> {
+    const { rows } = await this.pool.query<RuleRow>(RULES_FOR, [
+      siteId, ipLookupKeys(lookup.ips), (lookup.ips?.length ?? 0) > 0, lookup.countries ?? [], lookup.asns ?? [], lookup.lists ?? [],
+      foldedHaystack(lookup.paths), foldedHaystack(lookup.userAgents), lookup.ids ?? [],
+    ]);
+    return rows.map(toRule);
+  }
+
   async rulesExpiredBetween(siteId: number, afterMs: number, untilMs: number): Promise<StoredRule[]> {
     const { rows } = await this.pool.query<RuleRow>(
       'SELECT * FROM rules WHERE site_id = $1 AND expires > $2 AND expires <= $3 ORDER BY position, id COLLATE "C"', [siteId, afterMs, untilMs]);
@@ -287,9 +298,10 @@ export class PostgresStore implements HubStore {
       if (options.replace) await client.query('DELETE FROM rules WHERE site_id = $1', [siteId]);
       if (rules.length === 0) return;
       const start = (await client.query<{ p: number }>('SELECT coalesce(max(position), 0) AS p FROM rules WHERE site_id = $1', [siteId])).rows[0]!.p;
-      const columns: unknown[][] = Array.from({ length: 18 }, () => []);
+      const columns: unknown[][] = Array.from({ length: 20 }, () => []);
       rules.forEach((rule, i) => {
-        const row = [...ruleColumns(rule), start + i + 1, options.now, options.now, ...ruleFolds(rule.value, rule.note)];
+        const row = [...ruleColumns(rule), start + i + 1, options.now, options.now, ...ruleFolds(rule.value, rule.note),
+          ...ruleIpBounds(rule.kind, rule.value)];
         row.forEach((value, c) => columns[c]!.push(value));
       });
       await client.query(RULE_INSERT, [siteId, ...columns]);
@@ -299,9 +311,12 @@ export class PostgresStore implements HubStore {
   async updateRule(siteId: number, rule: Rule, now: number): Promise<boolean> {
     const [id, ...rest] = ruleColumns(rule);
     const folds = ruleFolds(rule.value, rule.note);
+    // Bounds equal to the old ones are taken by migration 21's trigger for an older hub's write and dropped:
+    // the rule is then always a candidate of rulesFor, until the next start fills them in again.
     const result = await this.pool.query<{ folds_dropped: boolean }>(`UPDATE rules SET action = $1, kind = $2, value = $3, note = $4, mode = $5, expires = $6,
-      rl_method = $7, rl_path = $8, rl_match = $9, rl_limit = $10, rl_window_ms = $11, rl_key = $12, updated_at = $13, value_folded = $16, note_folded = $17
-      WHERE site_id = $14 AND id = $15 RETURNING value_folded IS NULL AS folds_dropped`, [...rest, now, siteId, id, ...folds]);
+      rl_method = $7, rl_path = $8, rl_match = $9, rl_limit = $10, rl_window_ms = $11, rl_key = $12, updated_at = $13, value_folded = $16, note_folded = $17,
+      ip_lo = $18, ip_hi = $19
+      WHERE site_id = $14 AND id = $15 RETURNING value_folded IS NULL AS folds_dropped`, [...rest, now, siteId, id, ...folds, ...ruleIpBounds(rule.kind, rule.value)]);
     if (result.rowCount !== 1) return false;
     // A change of case alone leaves the folded text as it was, which migration 17's trigger takes for an
     // older hub's write and drops: written again, unless the text changed meanwhile.
@@ -352,13 +367,14 @@ export class PostgresStore implements HubStore {
 
   // Clients
 
+  /** A row per API key and what the client says it is (migration 20): one key never updates another key's row. */
   async recordClientContact(c: ClientContact): Promise<void> {
     await this.pool.query(`INSERT INTO clients (site_id, hostname, process_id, client, category, api_key_id, version, framework,
         format, client_db, served_file, ip, last_seen)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-      ON CONFLICT (site_id, hostname, process_id, client, category) DO UPDATE SET api_key_id = excluded.api_key_id,
-        version = excluded.version, framework = excluded.framework, format = excluded.format,
-        client_db = excluded.client_db, served_file = excluded.served_file, ip = excluded.ip, last_seen = excluded.last_seen`,
+      ON CONFLICT (site_id, api_key_id, hostname, process_id, client, category) DO UPDATE SET version = excluded.version,
+        framework = excluded.framework, format = excluded.format, client_db = excluded.client_db,
+        served_file = excluded.served_file, ip = excluded.ip, last_seen = excluded.last_seen`,
     [c.siteId, c.hostname, c.processId, c.client, c.category, c.apiKeyId, c.version, c.framework, c.format,
       c.clientDb, c.servedFile, c.ip, c.lastSeen]);
   }

@@ -41,8 +41,8 @@ export class SqliteReports {
     this.writer.insertRows(siteId, rows, from, to);
   }
 
-  /** Folds the next chunk of unfolded reports into the rollups, with the watermark, atomically. */
-  rollUp(): number {
+  /** Folds the next chunk of unfolded reports into the rollups, a slice per transaction (see SqliteRollups). */
+  rollUp(): Promise<number> {
     return this.rollups.rollUp();
   }
 

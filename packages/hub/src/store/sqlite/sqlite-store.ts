@@ -18,7 +18,10 @@ import { SqliteUpsyncBatches } from './upsync-batches.js';
 import { SqliteFeeds } from './feeds.js';
 import { SqliteBotCatalogues } from './bot-catalogues.js';
 import { SqliteThresholds } from './thresholds.js';
+import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 import { readSiteRules, RULE_COLUMNS, ruleOfColumns, type RuleColumns } from './rule-columns.js';
+import { fillRuleIpBounds, sqliteRuleLookups } from './rule-lookups.js';
+import { foldedHaystack, ipLookupKeys, ruleIpBounds, type RuleLookup } from '../rule-lookup.js';
 import {
   type AuditRow, type BuildRow, type ClientRow, type KeyRow, type ReporterRow, type RuleRow, type SessionRow, type SiteRow, type UserRow,
   grantable, nowSeconds, ruleColumns, toAuditEntry, toBuild, toClient, toKey, toReporter, toRule, toRulePage, toSession, toSite, toUser, withoutSecret,
@@ -26,7 +29,7 @@ import {
 
 /** The contact tables and their primary keys, for deletes in chunks (both are WITHOUT ROWID). */
 const CONTACT_TABLES = [
-  ['clients', 'site_id, hostname, process_id, client, category'],
+  ['clients', 'site_id, api_key_id, hostname, process_id, client, category'],
   ['reporters', 'site_id, client, version, framework'],
 ] as const;
 
@@ -44,9 +47,13 @@ export class SqliteStore implements HubStore {
   readonly feeds: SqliteFeeds;
   readonly botCatalogues: SqliteBotCatalogues;
   readonly thresholds: SqliteThresholds;
+  private readonly checkpointer: WalCheckpointer | undefined;
+  private readonly ruleLookups;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, checkpointer: WalCheckpointer | undefined) {
     this.db = db;
+    this.checkpointer = checkpointer;
+    this.ruleLookups = sqliteRuleLookups(db);
     this.thresholds = new SqliteThresholds(db);
     this.reports = new SqliteReports(db);
     this.batches = new SqliteUpsyncBatches(db, this.reports);
@@ -64,15 +71,17 @@ export class SqliteStore implements HubStore {
     db.pragma('foreign_keys = ON');
     db.pragma('cache_size = -65536');
     db.pragma('temp_store = MEMORY');
-    // Ingestion writes megabytes per second: checkpoint every ~32 MiB of WAL instead of every 4 MiB.
+    // Ingestion writes megabytes per second: checkpoint every ~32 MiB of WAL instead of every 4 MiB. A
+    // file's log is checkpointed from a worker (wal-checkpointer.ts) long before: this is the fallback.
     db.pragma('wal_autocheckpoint = 8000');
     db.pragma('mmap_size = 268435456');
     migrate(db, MIGRATIONS);
     // For rule filters (ruleFilterSql): the search's own case folding, the same in every store.
     db.function('moat_lower_contains', { deterministic: true }, (text: unknown, needle: unknown) =>
       typeof text === 'string' && typeof needle === 'string' && foldForSearch(text).includes(needle) ? 1 : 0);
-    const store = new SqliteStore(db);
+    const store = new SqliteStore(db, file === ':memory:' ? undefined : startWalCheckpointer(file));
     store.reports.backfillSketches();
+    fillRuleIpBounds(db);
     return store;
   }
 
@@ -234,6 +243,23 @@ export class SqliteStore implements HubStore {
     return readSiteRules(this.db, siteId);
   }
 
+  async rulesFor(siteId: number, lookup: RuleLookup): Promise<StoredRule[]> {
+    const ids = new Set<string>();
+    const add = (found: string[]) => { for (const id of found) ids.add(id); };
+    for (const key of ipLookupKeys(lookup.ips)) add(this.ruleLookups.ipHolding.all(siteId, key, key));
+    if (lookup.ips && lookup.ips.length > 0) add(this.ruleLookups.ipUnbounded.all(siteId));
+    for (const [kind, values] of [['country', lookup.countries], ['asn', lookup.asns], ['list', lookup.lists]] as const) {
+      if (values && values.length > 0) add(this.ruleLookups.valueIn.all(siteId, kind, JSON.stringify(values)));
+    }
+    for (const [kind, texts] of [['path', lookup.paths], ['userAgent', lookup.userAgents]] as const) {
+      const haystack = foldedHaystack(texts);
+      if (haystack !== null) add(this.ruleLookups.within.all(siteId, kind, haystack));
+    }
+    if (lookup.ids && lookup.ids.length > 0) add(this.ruleLookups.idIn.all(siteId, JSON.stringify(lookup.ids)));
+    if (ids.size === 0) return [];
+    return this.ruleLookups.rows.all(siteId, JSON.stringify([...ids])).map(ruleOfColumns);
+  }
+
   async rulesExpiredBetween(siteId: number, afterMs: number, untilMs: number): Promise<StoredRule[]> {
     return this.db.prepare<[number, number, number], RuleColumns>(
       `SELECT ${RULE_COLUMNS} FROM rules WHERE site_id = ? AND expires > ? AND expires <= ? ORDER BY position, id`,
@@ -284,15 +310,15 @@ export class SqliteStore implements HubStore {
 
   async saveRules(siteId: number, rules: Rule[], options: { replace: boolean; now: number }): Promise<void> {
     const insert = this.db.prepare(`INSERT INTO rules (site_id, id, action, kind, value, note, mode, expires, rl_method,
-      rl_path, rl_match, rl_limit, rl_window_ms, rl_key, position, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      rl_path, rl_match, rl_limit, rl_window_ms, rl_key, position, created_at, updated_at, ip_lo, ip_hi)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.db.transaction(() => {
       if (options.replace) this.db.prepare('DELETE FROM rules WHERE site_id = ?').run(siteId);
       let position = this.db.prepare<[number], number>('SELECT coalesce(max(position), 0) FROM rules WHERE site_id = ?')
         .pluck().get(siteId) ?? 0;
       for (const rule of rules) {
         position += 1;
-        insert.run(siteId, ...ruleColumns(rule), position, options.now, options.now);
+        insert.run(siteId, ...ruleColumns(rule), position, options.now, options.now, ...ruleIpBounds(rule.kind, rule.value));
       }
     }).immediate();
   }
@@ -300,8 +326,8 @@ export class SqliteStore implements HubStore {
   async updateRule(siteId: number, rule: Rule, now: number): Promise<boolean> {
     const [id, ...rest] = ruleColumns(rule);
     return this.db.prepare(`UPDATE rules SET action = ?, kind = ?, value = ?, note = ?, mode = ?, expires = ?,
-      rl_method = ?, rl_path = ?, rl_match = ?, rl_limit = ?, rl_window_ms = ?, rl_key = ?, updated_at = ?
-      WHERE site_id = ? AND id = ?`).run(...rest, now, siteId, id).changes === 1;
+      rl_method = ?, rl_path = ?, rl_match = ?, rl_limit = ?, rl_window_ms = ?, rl_key = ?, updated_at = ?, ip_lo = ?, ip_hi = ?
+      WHERE site_id = ? AND id = ?`).run(...rest, now, ...ruleIpBounds(rule.kind, rule.value), siteId, id).changes === 1;
   }
 
   async deleteRule(siteId: number, ruleId: string): Promise<boolean> {
@@ -344,13 +370,14 @@ export class SqliteStore implements HubStore {
 
   // Clients
 
+  /** A row per API key and what the client says it is (migration 20): one key never updates another key's row. */
   async recordClientContact(c: ClientContact): Promise<void> {
     this.db.prepare(`INSERT INTO clients (site_id, hostname, process_id, client, category, api_key_id, version, framework,
         format, client_db, served_file, ip, last_seen)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (site_id, hostname, process_id, client, category) DO UPDATE SET api_key_id = excluded.api_key_id,
-        version = excluded.version, framework = excluded.framework, format = excluded.format,
-        client_db = excluded.client_db, served_file = excluded.served_file, ip = excluded.ip, last_seen = excluded.last_seen`)
+      ON CONFLICT (site_id, api_key_id, hostname, process_id, client, category) DO UPDATE SET version = excluded.version,
+        framework = excluded.framework, format = excluded.format, client_db = excluded.client_db,
+        served_file = excluded.served_file, ip = excluded.ip, last_seen = excluded.last_seen`)
       .run(c.siteId, c.hostname, c.processId, c.client, c.category, c.apiKeyId, c.version, c.framework, c.format,
         c.clientDb, c.servedFile, c.ip, c.lastSeen);
   }
@@ -487,6 +514,9 @@ export class SqliteStore implements HubStore {
       this.db.pragma('optimize');
       this.db.close();
     }
+    // Not awaited: close() stays as quick as the connection's close. The worker keeps the process alive
+    // until its connection, closed last, has checkpointed the rest of the log and removed it.
+    void this.checkpointer?.stop();
   }
 }
 

@@ -21,6 +21,7 @@ import { RANGES, parseRange } from '../../stats/time-range.js';
 import type { Site, StoredRule } from '../../store/store.js';
 import { clientsPage } from '../pages/clients-page.js';
 import { overviewPage } from '../pages/overview-page.js';
+import { coverageLookup } from '../rule-coverage.js';
 import { confirmRulePage, quickBlockRefusedPage, ruleLabel, type ConfirmRuleInput } from '../pages/rule-check-pages.js';
 import { requestsPage } from '../pages/requests-page.js';
 import { pageOfRules, ruleLink, rulesPage, type RuleListQuery } from '../pages/rules-page.js';
@@ -106,11 +107,15 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
       const { site, sites: all } = await siteAndList(request);
       const asked = (request.query as { range?: string }).range;
       const range = asked ? parseRange(asked) : await rangeFittingData(ctx.store, site.id, nowSeconds());
-      const [overview, top, rules] = await Promise.all([
+      const [overview, top] = await Promise.all([
         loadOverview(ctx.store, site.id, range, nowSeconds()),
         loadTopLists(ctx.store, site.id, range, nowSeconds(), 10),
-        ctx.store.listRules(site.id),
       ]);
+      // Only the rules that may cover a value shown, and the rate limits the rules list names.
+      const rules = await ctx.store.rulesFor(site.id, coverageLookup(
+        (['ip', 'path', 'userAgent', 'country'] as const).flatMap((kind) => top[kind].map((e) => ({ kind, value: e.value }))),
+        top.rule.map((e) => e.value.split('\t')).filter(([category]) => category === 'brl').map(([, id]) => id ?? ''),
+      ));
       return send(reply, overviewPage({
         user: userOf(request), site, sites: all, range, overview, top, countryLookup: ctx.hasCountryLookup,
         rateLimitLabels: rateLimitLabels(rules), rules, now: ctx.now(), ...messages(request),
@@ -310,6 +315,7 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: HubContext, sit
       return send(reply, clientsPage({
         user: userOf(request), site, sites: all, clients: await ctx.store.listClients(site.id),
         reporters: await ctx.store.listReporters(site.id), currentFiles: { moat: moat?.fileName, wafris: wafris?.fileName },
+        keys: await ctx.store.listApiKeys(site.id),
       }));
     });
 

@@ -12,7 +12,7 @@ import { siteIdOf, stringParam } from '../../server/params.js';
 import type { SiteService } from '../../sites/site-service.js';
 import type { ValueHour } from '../../store/store.js';
 import { ipDetailPage, type IpFacts } from '../pages/ip-detail-page.js';
-import { ruleCoverage, rulesForIp } from '../rule-coverage.js';
+import { coverageLookup, ruleCoverage, rulesForIp } from '../rule-coverage.js';
 
 /** The timeline covers this many days, hourly: one index seek per hour (168), never a scan. */
 const TIMELINE_DAYS = 7;
@@ -46,13 +46,17 @@ export async function ipDetailRoutes(app: FastifyInstance, ctx: HubContext, site
       const nowMs = ctx.now();
       const now = Math.floor(nowMs / 1000);
       const from = now - (now % 3600) + 3600 - TIMELINE_DAYS * 86_400;
-      const [all, rules, hours, recent] = await Promise.all([
+      const [all, hours, recent] = await Promise.all([
         visibleSites(ctx.store, request.hubSession!),
-        ctx.store.listRules(site.id),
         ctx.store.valueHours(site.id, 'ip', ip, from, now + 1),
         ctx.store.queryReports(site.id, { ip }, { limit: RECENT_LIMIT }),
       ]);
       const facts = ipFacts(ctx, formatIp(address), recent.rows.find((r) => r.country)?.country ?? null);
+      // Only the rules that may apply to this address: its ranges, and its country, network and lists.
+      const lookup = coverageLookup([{ kind: 'ip', value: ip }, { kind: 'ip', value: formatIp(address) }]);
+      const rules = await ctx.store.rulesFor(site.id, {
+        ...lookup, countries: facts.country === null ? [] : [facts.country], asns: facts.asn === null ? [] : [facts.asn], lists: facts.lists,
+      });
       const q = request.query as { done?: string };
       return send(reply, ipDetailPage({
         user: { email: request.hubSession!.email, csrfToken: request.hubSession!.csrfToken, role: request.hubSession!.role },
