@@ -7,7 +7,17 @@ import { RULE_COLUMNS, type RuleColumns } from './rule-columns.js';
  * Substring rules are compared inside SQLite: lower() folds ASCII only, so a value holding anything else
  * is always a candidate (the page folds and compares it itself); an ASCII value folds the same either way.
  */
-export function sqliteRuleLookups(db: Database.Database) {
+/** The prepared statements of rulesFor, named so the declaration emit can name their type. */
+export interface SqliteRuleLookups {
+  ipHolding: Database.Statement<[number, string, string], string>;
+  ipUnbounded: Database.Statement<[number], string>;
+  valueIn: Database.Statement<[number, string, string], string>;
+  within: Database.Statement<[number, string, string], string>;
+  idIn: Database.Statement<[number, string], string>;
+  rows: Database.Statement<[number, string], RuleColumns>;
+}
+
+export function sqliteRuleLookups(db: Database.Database): SqliteRuleLookups {
   return {
     // The index rules_ip_range: the ranges starting at or below the address, their ends read from the index.
     ipHolding: db.prepare<[number, string, string], string>(
