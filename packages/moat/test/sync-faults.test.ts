@@ -8,19 +8,12 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { createManagedFirewall, type ManagedFirewall, type ManagedFirewallOptions } from '../src/managed/managed-firewall.js';
 import { parseRange } from '../src/ip/range.js';
-import { dataBytes, FakeHub, rulesBytes, tempDir, waitFor, type Fault } from './helpers/fake-hub.js';
+import { dataBytes, FakeHub, rulesBytes, tempDir, verdict, waitFor, type Fault } from './helpers/fake-hub.js';
 
 const FAST = {
   customRulesIntervalMs: 30, dataIntervalMs: 30, watchIntervalMs: 15, backoffBaseMs: 10, backoffMaxMs: 40,
   requestTimeoutMs: 2000, readyTimeoutMs: 5000, logger: false as const, env: {}, upsync: false as const,
 } satisfies ManagedFirewallOptions;
-
-function verdict(fw: ManagedFirewall, path: string, ip = '192.0.2.10'): string {
-  const engine = fw.currentEngine;
-  if (engine === null) return 'no-engine';
-  const d = engine.evaluate({ ip, method: 'GET', host: 'example.test', path });
-  return `${d.treatment}:${d.category}`;
-}
 
 function partFiles(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.part'));

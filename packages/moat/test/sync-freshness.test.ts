@@ -8,19 +8,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createManagedFirewall, type ManagedFirewall, type ManagedFirewallOptions } from '../src/managed/managed-firewall.js';
 import { parseRange } from '../src/ip/range.js';
-import { dataBytes, fakeSiteTag, FakeHub, rulesBytes, tempDir, waitFor } from './helpers/fake-hub.js';
+import { dataBytes, fakeSiteTag, FakeHub, rulesBytes, tempDir, verdict, waitFor } from './helpers/fake-hub.js';
 
 const FAST = {
   customRulesIntervalMs: 30, dataIntervalMs: 60_000, watchIntervalMs: 10, backoffBaseMs: 10, backoffMaxMs: 40,
   longPollSeconds: 0, requestTimeoutMs: 5000, readyTimeoutMs: 10_000, logger: false as const, env: {}, upsync: false as const,
 } satisfies ManagedFirewallOptions;
-
-function verdict(fw: ManagedFirewall, path: string): string {
-  const engine = fw.currentEngine;
-  if (engine === null) return 'no-engine';
-  const d = engine.evaluate({ ip: '192.0.2.10', method: 'GET', host: 'example.test', path });
-  return `${d.treatment}:${d.category}`;
-}
 
 /** A hub whose `issued` moves a second on every answer: later answers are always later. */
 async function signingHub(apiKey?: string): Promise<{ hub: FakeHub; publicKey: string }> {

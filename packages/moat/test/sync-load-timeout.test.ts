@@ -11,19 +11,12 @@ import { loadWorkerWatch, offThreadLoadCounts, RULES_OFF_THREAD_MIN_BYTES } from
 import { createManagedFirewall, type ManagedFirewall, type ManagedFirewallOptions } from '../src/managed/managed-firewall.js';
 import { readPointer, writePointer } from '../src/sync/current-pointer.js';
 import { installedFileName } from '../src/sync/sync-dir-files.js';
-import { FakeHub, rulesBytes, tempDir, waitFor } from './helpers/fake-hub.js';
+import { FakeHub, rulesBytes, tempDir, verdict, waitFor } from './helpers/fake-hub.js';
 
 const FAST = {
   customRulesIntervalMs: 30, dataIntervalMs: 60_000, watchIntervalMs: 10, backoffBaseMs: 200, backoffMaxMs: 400,
   longPollSeconds: 0, requestTimeoutMs: 5000, readyTimeoutMs: 10_000, logger: false as const, env: {}, upsync: false as const,
 } satisfies ManagedFirewallOptions;
-
-function verdict(fw: ManagedFirewall, path: string): string {
-  const engine = fw.currentEngine;
-  if (engine === null) return 'no-engine';
-  const d = engine.evaluate({ ip: '192.0.2.10', method: 'GET', host: 'example.test', path });
-  return `${d.treatment}:${d.category}`;
-}
 
 /** A rules file big enough to be loaded in the worker. */
 function bigRules(tag: string): Buffer {

@@ -371,3 +371,11 @@ export async function hubWithWpAdminRules(): Promise<FakeHub> {
   hub.fault('data_subscriptions', { kind: 'status', status: 404 });
   return hub;
 }
+
+/** What the managed firewall's engine in force decides for a GET of `path` (`no-engine` before the first one). */
+export function verdict(fw: { readonly currentEngine: { evaluate(request: { ip: string; method: string; host: string; path: string }): { treatment: string; category: string } } | null }, path: string, ip = '192.0.2.10'): string {
+  const engine = fw.currentEngine;
+  if (engine === null) return 'no-engine';
+  const d = engine.evaluate({ ip, method: 'GET', host: 'example.test', path });
+  return `${d.treatment}:${d.category}`;
+}
