@@ -175,7 +175,12 @@ test('body plans: compressed forms read, multipart and unknown codings named, JS
   assert.equal(bodyKind({ 'content-type': `application/json;a=b, ${form}` }, false), 'form');
   assert.equal(bodyKind({ 'content-type': 'application/json;a=b, text/plain' }, true), 'json');
   assert.deepEqual(bodyToRead({ 'content-type': `application/json; charset=utf-32, ${form}` }, true), { kind: 'form', coding: 'identity', charset: 'utf-8' });
-  assert.equal(bodyToRead({ 'content-type': 'multipart/form-data; boundary=x' }, false), 'multipart');
+  // multipart: its fields are read as a form's, under every boundary declared; without one there is nothing to read.
+  assert.deepEqual(bodyToRead({ 'content-type': 'multipart/form-data; boundary=x' }, false), { kind: 'multipart', coding: 'identity', charset: 'utf-8', boundaries: ['x'] });
+  assert.deepEqual(bodyToRead({ 'content-type': 'multipart/mixed; Boundary="a b"; boundary=c', 'content-encoding': 'gzip' }, false),
+    { kind: 'multipart', coding: 'gzip', charset: 'utf-8', boundaries: ['a b', 'c'] });
+  assert.equal(bodyToRead({ 'content-type': 'multipart/form-data' }, false), 'multipart');
+  assert.equal(bodyToRead({ 'content-type': 'multipart/form-data; boundary=' }, false), 'multipart');
   assert.equal(bodyToRead({ 'content-type': 'application/json' }, false), null);
   assert.deepEqual(bodyToRead({ 'content-type': 'text/plain' }, true), { kind: 'json', coding: 'identity', charset: 'utf-8', lenient: true }, 'judged if it reads as JSON');
   assert.equal(bodyToRead({ 'content-type': 'text/plain' }, false), null);

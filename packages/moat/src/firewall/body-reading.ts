@@ -1,5 +1,5 @@
-// Reading a request body for parameter and attack rules: which bodies to read (forms, JSON when opted
-// in, any method with a declared body), reading at most `limit` bytes without taking them from the app,
+// Reading a request body for parameter and attack rules: which bodies to read (forms, urlencoded or
+// multipart, JSON when opted in, any method with a declared body), reading at most `limit` bytes without taking them from the app,
 // inflating as the app's body parser would, and counting every body Moat could not judge in full.
 
 import { isUtf8 } from 'node:buffer';
@@ -8,6 +8,7 @@ import { bodyToRead, declaredBodyLength, type BodyToRead } from '../http/body-ki
 import { bodyParams, joinParams } from '../http/request-params.js';
 import { bodyTexts, parsesAsJson } from '../http/body-text.js';
 import { inflateBody } from '../http/inflate-body.js';
+import { multipartAsForm } from '../http/multipart-form.js';
 import { inflatesThroughGate, windowedInflateGate } from '../http/inflate-gate.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
 import { canPeekBody, peekBody, type PeekedBody } from '../http/peek-body.js';
@@ -65,7 +66,7 @@ export class BodyReading {
       this.counters.bodiesUninspected[plan]++;
       return null;
     }
-    if (plan.kind === 'form' && !this.readsForms) return null;
+    if (plan.kind !== 'json' && !this.readsForms) return null;
     // Judged as sent, but a decoded reading an app's own parser may make is not.
     if (plan.coding === 'other') this.counters.bodiesUninspected.encoding++;
     return plan;
@@ -85,16 +86,18 @@ export class BodyReading {
    * Rejects when the body's content cannot be turned into parameters. Resolves true when a brotli or zstd body
    * found the gate's queue full (counted `busy`): its inflated reading is then missing, the rest is added.
    */
-  async addTo(request: MoatHttpRequest, peeked: Promise<PeekedBody | null>, plan: BodyToRead, engine: FirewallEngine): Promise<boolean> {
-    const sent = await peeked;
-    if (sent === null) return false;
+  async addTo(request: MoatHttpRequest, peeked: Promise<PeekedBody | null>, bodyPlan: BodyToRead, engine: FirewallEngine): Promise<boolean> {
+    const received = await peeked;
+    if (received === null) return false;
+    let sent = received;
+    let plan = bodyPlan;
     // Inflated as express.urlencoded() would; at most `limit` bytes come out, whatever went in.
     const coding = plan.coding;
     const counters = this.counters;
     let inflated: PeekedBody | null = null;
     let busy = false;
     if (inflatesThroughGate(coding)) {
-      const inflating = windowedInflateGate.run(() => inflateBody(sent, coding, this.limit));
+      const inflating = windowedInflateGate.run(() => inflateBody(received, coding, this.limit));
       // A full queue skips only this reading: the request and its body as sent are still judged, so a
       // flood of brotli or zstd bombs never opens a way past the other rules.
       if (inflating === null) {
@@ -108,6 +111,19 @@ export class BodyReading {
     }
     // JSON under text/plain or no Content-Type: judged only when some reading is JSON, as a json() would take it.
     if (plan.lenient === true && !readsAsJson(sent, inflated)) return busy;
+    if (plan.kind === 'multipart') {
+      // Its text fields, from each reading, as a form; a body no boundary opens has none to judge.
+      const boundaries = plan.boundaries ?? [];
+      const sentForm = multipartAsForm(sent.bytes, boundaries);
+      const inflatedForm = inflated === null ? null : multipartAsForm(inflated.bytes, boundaries);
+      if (sentForm === null && inflatedForm === null) {
+        counters.bodiesUninspected.multipart++;
+        return busy;
+      }
+      sent = { bytes: sentForm ?? EMPTY, complete: sent.complete };
+      if (inflated !== null) inflated = { bytes: inflatedForm ?? EMPTY, complete: inflated.complete };
+      plan = { kind: 'form', coding: plan.coding, charset: 'utf-8' };
+    }
     counters.bodiesInspected++;
     if (!sent.complete || (inflated !== null && !inflated.complete)) {
       counters.bodiesTruncated++;
@@ -149,6 +165,7 @@ export function attackBody(sent: PeekedBody, inflated: PeekedBody | null, plan: 
 }
 
 const AMPERSAND = Buffer.from('&');
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Whether a body of undeclared kind is JSON an app's json() may act on: a complete reading that parses,

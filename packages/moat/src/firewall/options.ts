@@ -53,7 +53,7 @@ export interface MoatErrorEvent {
 }
 
 export interface BodyOptions {
-  /** Read urlencoded form bodies for parameter rules (default true; only when such rules exist). */
+  /** Read form bodies, urlencoded and the text fields of multipart ones, for parameter rules and attack detection (default true; only when they exist). */
   form?: boolean;
   /** Also read JSON bodies (default false). */
   json?: boolean;

@@ -1,13 +1,15 @@
-// Which request bodies Moat reads: urlencoded forms (their fields are "parameters", as in Wafris) and,
-// only when the user opts in, JSON. A body with a Content-Encoding is read as sent and, when Moat knows
+// Which request bodies Moat reads: forms, urlencoded (their fields are "parameters", as in Wafris) or
+// multipart (their text fields), and, only when the user opts in, JSON. A body with a Content-Encoding is read as sent and, when Moat knows
 // the coding, inflated too: express.urlencoded() and express.json() inflate gzip, deflate, br (and zstd
 // where Node has it), while Bun, Deno, Fastify and Hono's parseBody() read the bytes as sent, whatever
 // the header says. What Moat cannot judge is named, so the firewall can count it.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import * as zlib from 'node:zlib';
+import { multipartBoundaries } from './multipart-form.js';
 
-export type BodyKind = 'form' | 'json';
+/** `multipart`: multipart/form-data, whose text fields are read as a form's (http/multipart-form.ts). */
+export type BodyKind = 'form' | 'json' | 'multipart';
 export type ContentCoding = 'identity' | 'gzip' | 'deflate' | 'br' | 'zstd';
 /** Text encodings Moat decodes a JSON body from; `utf-16` guesses the byte order as body-parser does. */
 export type BodyCharset = 'utf-8' | 'utf-16' | 'utf-16le' | 'utf-16be';
@@ -16,7 +18,7 @@ export type BodyCharset = 'utf-8' | 'utf-16' | 'utf-16le' | 'utf-16be';
 export type UninspectedReason =
   /** Longer than the read limit: judged on its first `limit` bytes only. */
   | 'tooLarge'
-  /** multipart/form-data: files and fields are not parsed. */
+  /** multipart with no boundary, or whose boundary opens no part: no parser finds a field in it. */
   | 'multipart'
   /** A Content-Encoding Moat cannot inflate (or stacked codings such as `gzip, gzip`): judged only as sent. */
   | 'encoding'
@@ -37,6 +39,8 @@ export interface BodyToRead {
    * `request.json()` parse a body whatever its Content-Type says. Judged only when it reads as JSON.
    */
   lenient?: boolean;
+  /** multipart: every boundary the Content-Type declares (http/multipart-form.ts). */
+  boundaries?: readonly string[];
 }
 
 const zstdAvailable = typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';
@@ -125,7 +129,12 @@ export function bodyToRead(headers: IncomingHttpHeaders, json: boolean): BodyToR
   const kind = bodyKind(headers, json);
   if (kind === null) {
     const contentType = headers['content-type'];
-    if (contentType !== undefined && mediaType(contentType).startsWith('multipart/')) return 'multipart';
+    // Any multipart type: formidable reads them all, busboy form-data alone. A list (`multipart/…, text/plain`) too.
+    if (contentType !== undefined && mediaTypes(contentType).some((each) => mediaType(each).startsWith('multipart/'))) {
+      const boundaries = multipartBoundaries(contentType);
+      if (boundaries.length === 0) return 'multipart';
+      return { kind: 'multipart', coding: contentCoding(headers), charset: 'utf-8', boundaries };
+    }
     if (json && (contentType === undefined || mediaTypes(contentType).some((each) => mediaType(each) === 'text/plain'))) {
       return { kind: 'json', coding: contentCoding(headers), charset: 'utf-8', lenient: true };
     }
