@@ -26,6 +26,7 @@ import type { Database as Db, Statement } from 'better-sqlite3';
 import type { RangeLookup, RangeTable } from '../ranges/range-table.js';
 import { LegacySqliteRangeLookup } from './legacy-range-lookup.js';
 import { MoatError } from '../errors/moat-error.js';
+import { BatchInsert } from '../format/batch-insert.js';
 
 /** Label of a partition row covering addresses in no range. */
 const NO_RANGE = -1;
@@ -129,27 +130,30 @@ export function requireSingleSeek(db: Db, sql: string, key: unknown): void {
 /** Writes a data file's ranges as the partition rows the lookup seeks in (one row per boundary). */
 export function storeLightRanges(db: Db, table: RangeTable): void {
   const a = table.arrays;
-  const v4 = db.prepare('INSERT INTO ranges_v4 (start, label) VALUES (?, ?)');
+  const v4 = new BatchInsert(db, 'ranges_v4', ['start', 'label']);
   let covered = 0; // first address not yet inside a written row's span
   // The table's v4 arrays have one length and its v6 arrays four words per label (RangeTable): the `!`s.
   for (let i = 0; i < a.v4Starts.length; i++) {
     // A gap row where a range does not begin right after the previous one (none before the first: no row = no range).
-    if (i > 0 && a.v4Starts[i] !== covered) v4.run(covered, NO_RANGE);
-    v4.run(a.v4Starts[i], a.v4Labels[i]);
+    if (i > 0 && a.v4Starts[i] !== covered) v4.add(covered, NO_RANGE);
+    v4.add(a.v4Starts[i], a.v4Labels[i]);
     covered = a.v4Ends[i]! + 1;
   }
-  if (a.v4Starts.length > 0 && covered <= LAST_V4) v4.run(covered, NO_RANGE);
+  if (a.v4Starts.length > 0 && covered <= LAST_V4) v4.add(covered, NO_RANGE);
+  v4.flush();
 
-  const v6 = db.prepare('INSERT INTO ranges_v6 (start, label) VALUES (?, ?)');
+  const v6 = new BatchInsert(db, 'ranges_v6', ['start', 'label']);
   let after: Buffer | null = null; // first address after the previous range, null past the last address
   const n6 = a.v6Labels.length;
   for (let i = 0; i < n6; i++) {
     const start = wordsToBytes(a.v6Starts, i * 4);
-    if (after !== null && !after.equals(start)) v6.run(after, NO_RANGE);
-    v6.run(start, a.v6Labels[i]);
+    if (after !== null && !after.equals(start)) v6.add(after, NO_RANGE);
+    v6.add(start, a.v6Labels[i]);
+    // wordsToBytes() makes a new buffer each time, so a row still waiting in the batch keeps its bytes.
     after = nextAddress(wordsToBytes(a.v6Ends, i * 4));
   }
-  if (n6 > 0 && after !== null) v6.run(after, NO_RANGE);
+  if (n6 > 0 && after !== null) v6.add(after, NO_RANGE);
+  v6.flush();
 }
 
 function wordsToBytes(words: Uint32Array, offset: number): Buffer {

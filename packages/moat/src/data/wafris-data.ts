@@ -22,6 +22,7 @@ import { statSync } from 'node:fs';
 import { wordsToBigint } from '../ip/range.js';
 import { IPV4_MAPPED_FIRST, IPV4_MAPPED_LAST } from '../ip/address.js';
 import { writeSqliteAtomically } from '../format/atomic-file.js';
+import { BatchInsert } from '../format/batch-insert.js';
 import { MOAT_EXPORT_TABLE, encode39 } from '../wafris/encoding.js';
 import { wafrisCountryToken } from '../wafris/country-token.js';
 import type { CompiledData } from './build-data.js';
@@ -91,70 +92,96 @@ function* segments(c: CompiledData): Generator<Segment> {
   if (!mappedDone) yield* v4(IPV4_MAPPED_FIRST);
 }
 
-/** Ranges of the segments `keyOf` gives a key to, touching neighbours with the same key merged. */
-function rangesBy(c: CompiledData, keyOf: (label: number) => string | null): OutRange[] {
-  const out: OutRange[] = [];
+/**
+ * Ranges of the segments `keyOf` gives a key to, touching neighbours with the same key merged, in
+ * order. Made as they are read, twice per table (once to count them): kept as a list, with a bigint
+ * pair each and every IPv4 range twice, they were most of a 4 M-range feed build's heap.
+ */
+function* rangesBy(c: CompiledData, keyOf: (label: number) => string | null): Generator<OutRange> {
+  let last: OutRange | null = null;
   for (const s of segments(c)) {
     const key = keyOf(s.label);
     if (key === null) continue;
-    const last = out[out.length - 1];
     // Never merged across 2^32: the reader tells IPv4 from IPv6 by the value.
-    if (last && last.key === key && last.end + 1n === s.start && s.start !== V6_FLOOR) last.end = s.end;
-    else out.push({ start: s.start, end: s.end, key, mapped: s.mapped });
+    if (last !== null && last.key === key && last.end + 1n === s.start && s.start !== V6_FLOOR) last.end = s.end;
+    else {
+      if (last !== null) yield last;
+      last = { start: s.start, end: s.end, key, mapped: s.mapped };
+    }
   }
-  return out;
+  if (last !== null) yield last;
+}
+
+/** How many ranges `ranges` makes, and how many of them are IPv4-mapped copies. */
+function countRanges(ranges: Iterable<OutRange>): { count: number; mapped: number } {
+  let count = 0;
+  let mapped = 0;
+  for (const r of ranges) {
+    count++;
+    if (r.mapped) mapped++;
+  }
+  return { count, mapped };
 }
 
 /**
- * Members for `ranges` (sorted, non-overlapping), each start one below the range start. `suffixOf` must
- * give the members of touching ranges suffixes that sort in address order (see the file comment).
- * A start at address 0 has no member below it: the gem misses that one address, and it is counted.
+ * Members for `ranges` (sorted, non-overlapping), each start one below the range start, handed to `add`
+ * in key order (the writer streams them: holding every member of a 1 M-range feed's build at once grew
+ * it past 1.5 GiB). `suffixOf` must give the members of touching ranges suffixes that sort in address order
+ * (see the file comment). A start at address 0 has no member below it: the gem misses that one
+ * address, and it is counted (the return value).
  */
-export function wafrisMembers(ranges: readonly OutRange[], suffixOf: (r: OutRange, n: number) => string): { members: string[]; missedStarts: number } {
-  const members: string[] = [];
+function eachMember(ranges: Iterable<OutRange>, suffixOf: (r: OutRange, n: number) => string, add: (member: string) => void): number {
   let missedStarts = 0;
-  ranges.forEach((r, n) => {
-    const suffix = suffixOf(r, n);
+  let n = 0;
+  for (const r of ranges) {
+    const suffix = suffixOf(r, n++);
     if (r.start === 0n) missedStarts++;
     // Address 0 alone would need one member twice; the gem could not find it anyway.
-    if (r.end === 0n) return;
-    members.push(`${encode39(r.start > 0n ? r.start - 1n : 0n)}-${suffix}`, `${encode39(r.end)}-${suffix}`);
-  });
-  return { members, missedStarts };
+    if (r.end === 0n) continue;
+    add(`${encode39(r.start > 0n ? r.start - 1n : 0n)}-${suffix}`);
+    add(`${encode39(r.end)}-${suffix}`);
+  }
+  return missedStarts;
 }
 
 export function writeWafrisDataFile(c: CompiledData, outPath: string, opts: WafrisDataOptions = {}): WrittenWafrisData {
   const wanted = opts.reputationLists ? new Set(opts.reputationLists) : null;
   // Every label id in the table indexes c.labels (compiled together): the `!`s.
-  const countries = rangesBy(c, (l) => c.labels[l]!.country);
-  const reputation = rangesBy(c, (l) => (c.labels[l]!.lists.some((x) => wanted === null || wanted.has(x)) ? 'R' : null));
-  const width = String(countries.length).length;
-  const country = wafrisMembers(countries, (r, n) => `${String(n + 1).padStart(width, '0')}G${wafrisCountryToken(r.key)}`);
+  const countryKey = (l: number) => c.labels[l]!.country;
+  const reputationKey = (l: number) => (c.labels[l]!.lists.some((x) => wanted === null || wanted.has(x)) ? 'R' : null);
+  const countries = countRanges(rangesBy(c, countryKey));
+  const reputation = countRanges(rangesBy(c, reputationKey));
+  const width = String(countries.count).length;
   // Reputation ranges share one key, so touching ones were merged; padded all the same, for the one
   // place they may still touch (255.255.255.255 and 2^32, kept apart for the reader).
-  const repWidth = String(reputation.length).length;
-  const rep = wafrisMembers(reputation, (_r, n) => `R_${String(n + 1).padStart(repWidth, '0')}`);
+  const repWidth = String(reputation.count).length;
+  const tables = [
+    ['country_ip_ranges', countryKey, (r: OutRange, n: number) => `${String(n + 1).padStart(width, '0')}G${wafrisCountryToken(r.key)}`],
+    ['reputation_ip_ranges', reputationKey, (_r: OutRange, n: number) => `R_${String(n + 1).padStart(repWidth, '0')}`],
+  ] as const;
   const h = createHash('sha256');
+  let missedStarts = 0;
   writeSqliteAtomically(outPath, (db) => {
     db.exec(`CREATE TABLE ${MOAT_EXPORT_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
     db.prepare(`INSERT INTO ${MOAT_EXPORT_TABLE} (key, value) VALUES ('writer', 'moat'), ('range_starts', 'one_below')`).run();
-    for (const [table, members] of [['country_ip_ranges', country.members], ['reputation_ip_ranges', rep.members]] as const) {
+    for (const [table, keyOf, suffixOf] of tables) {
       // The members are the key of a WITHOUT ROWID table: the gem's `member > ?` / `member < ?` queries
       // seek it as they would an index, and each member is stored once instead of in a table and an index
       // (measured on the bundled country data: about half the file). Members are unique and come in key order.
       db.exec(`CREATE TABLE ${table} (member TEXT PRIMARY KEY) WITHOUT ROWID`);
-      const ins = db.prepare(`INSERT INTO ${table} (member) VALUES (?)`);
-      for (const m of members) {
-        ins.run(m);
-        h.update(m).update('\n');
-      }
+      const rows = new BatchInsert(db, table, ['member']);
+      missedStarts += eachMember(rangesBy(c, keyOf), suffixOf, (m) => {
+        rows.add(m);
+        h.update(`${m}\n`);
+      });
+      rows.flush();
       h.update('|');
     }
   });
   return {
-    path: outPath, hash: h.digest('hex'), countryRanges: countries.length, reputationRanges: reputation.length,
-    missedStarts: country.missedStarts + rep.missedStarts, bytes: statSyncSize(outPath),
-    mappedRanges: countries.filter((r) => r.mapped).length + reputation.filter((r) => r.mapped).length,
+    path: outPath, hash: h.digest('hex'), countryRanges: countries.count, reputationRanges: reputation.count,
+    missedStarts, bytes: statSyncSize(outPath),
+    mappedRanges: countries.mapped + reputation.mapped,
   };
 }
 

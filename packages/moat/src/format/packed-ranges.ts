@@ -4,6 +4,7 @@ import type { Database as Db } from 'better-sqlite3';
 import { RangeTable } from '../ranges/range-table.js';
 import type { RangeTableArrays } from '../ranges/range-table.js';
 import { MoatError } from '../errors/moat-error.js';
+import { BatchInsert } from './batch-insert.js';
 
 const PARTS = ['v4Starts', 'v4Ends', 'v4Labels', 'v6Starts', 'v6Ends', 'v6Labels'] as const;
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -17,13 +18,14 @@ function beBytes(words: Uint32Array, offset: number, count: number): Buffer {
 
 export function storeRangeTable(db: Db, setName: string, table: RangeTable): void {
   const a = table.arrays;
-  const row = db.prepare('INSERT INTO ip_ranges (set_name, family, start, "end", label) VALUES (?, ?, ?, ?, ?)');
+  const row = new BatchInsert(db, 'ip_ranges', ['set_name', 'family', 'start', '"end"', 'label']);
   for (let i = 0; i < a.v4Starts.length; i++) {
-    row.run(setName, 4, beBytes(a.v4Starts, i, 1), beBytes(a.v4Ends, i, 1), a.v4Labels[i]);
+    row.add(setName, 4, beBytes(a.v4Starts, i, 1), beBytes(a.v4Ends, i, 1), a.v4Labels[i]);
   }
   for (let i = 0; i < a.v6Labels.length; i++) {
-    row.run(setName, 6, beBytes(a.v6Starts, i * 4, 4), beBytes(a.v6Ends, i * 4, 4), a.v6Labels[i]);
+    row.add(setName, 6, beBytes(a.v6Starts, i * 4, 4), beBytes(a.v6Ends, i * 4, 4), a.v6Labels[i]);
   }
+  row.flush();
   const packed = db.prepare('INSERT INTO packed_ranges (set_name, part, data) VALUES (?, ?, ?)');
   for (const part of PARTS) {
     const arr = a[part];
