@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { FeedsConfig } from './feeds-config.js';
 import type { FeedFormat, FeedSource, FeedSourceFields, FeedVersion } from '../store/feed-records.js';
 import { HttpError } from '../server/http-error.js';
@@ -16,6 +17,7 @@ import type { BotCatalogueService } from './bot-catalogue-service.js';
 import { buildInWorker } from './build-worker.js';
 import { fetchFeed, FeedFetchError } from './fetch-feed.js';
 import { publishDataFiles, versionFileName } from './feed-publisher.js';
+import { receiveUpload, type ReceivedUpload } from './upload-stream.js';
 
 /** Most feed sources a hub keeps. */
 export const MAX_SOURCES = 100;
@@ -121,9 +123,18 @@ export class FeedService {
     return true;
   }
 
-  /** Checks an uploaded file (its bytes, or its text) as the source's new copy and rebuilds with it; resolves when done. */
-  upload(id: number, text: string | Buffer, format: FeedFormat): Promise<void> {
-    return this.afterChange({ id, origin: 'upload', format }, text, true);
+  /**
+   * Checks an uploaded file (its bytes, its text, or a file receive() wrote) as the source's new copy
+   * and rebuilds with it; resolves when done.
+   */
+  upload(id: number, upload: string | Buffer | ReceivedUpload, format: FeedFormat): Promise<void> {
+    return this.afterChange({ id, origin: 'upload', format }, upload, true);
+  }
+
+  /** Writes an upload's body to a copy of its own as it arrives (upload-stream.ts), for upload(). */
+  async receive(id: number, body: Readable, maxBytes: number): Promise<ReceivedUpload> {
+    await mkdir(this.options.dir, { recursive: true });
+    return receiveUpload(body, this.uploadFile(id), maxBytes);
   }
 
   /** Never rejects: callers may not wait (the page's forms), and a failure is the source's state to show. */
@@ -142,7 +153,7 @@ export class FeedService {
    * A URL source is fetched at once (its new copy starts the build); other sources, and any edit (a
    * list renamed, a source switched to bundled), rebuild at once.
    */
-  private afterChange(source: Pick<FeedSource, 'id' | 'origin' | 'format'>, upload: string | Buffer | undefined, edited: boolean, wasRanges = false): Promise<void> {
+  private afterChange(source: Pick<FeedSource, 'id' | 'origin' | 'format'>, upload: string | Buffer | ReceivedUpload | undefined, edited: boolean, wasRanges = false): Promise<void> {
     // The file is written while the queue waits, but its cycle takes its place in the queue now, so
     // idle() and a later refresh come after it.
     const saving = upload !== undefined && source.origin === 'upload' ? this.saveUpload(source.id, upload) : undefined;
@@ -183,11 +194,16 @@ export class FeedService {
     return join(this.options.dir, `${id}.${kind}`);
   }
 
-  private async saveUpload(id: number, upload: string | Buffer): Promise<Candidate> {
+  /** A name per upload: a second upload must not overwrite a copy the queued build is about to read. */
+  private uploadFile(id: number): string {
+    return join(this.options.dir, `${id}.upload-${++this.uploads}`);
+  }
+
+  private async saveUpload(id: number, upload: string | Buffer | ReceivedUpload): Promise<Candidate> {
+    if (typeof upload === 'object' && !Buffer.isBuffer(upload)) return { ...upload, etag: null, lastModified: null };
     const bytes = typeof upload === 'string' ? Buffer.from(upload) : upload;
     await mkdir(this.options.dir, { recursive: true });
-    // A name per upload: a second upload must not overwrite a copy the queued build is about to read.
-    const file = join(this.options.dir, `${id}.upload-${++this.uploads}`);
+    const file = this.uploadFile(id);
     await writeFile(file, bytes);
     return { file, bytes: bytes.length, sha256: await sha256InSlices(bytes), etag: null, lastModified: null };
   }
