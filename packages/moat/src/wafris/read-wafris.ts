@@ -79,16 +79,22 @@ export interface WafrisRulesRead {
  */
 export const MAX_WAFRIS_TABLE_ROWS = 100_000;
 export const MAX_WAFRIS_TABLE_CHARS = 4_000_000;
+/**
+ * The member tables of IP ranges (two 39-digit members per range, and a suffix) are bounded by the same
+ * row count, 50,000 ranges; their characters by 100 a member. Unbounded, a table of a million members
+ * became half a million rules, each a bigint pair, a map entry and an id.
+ */
+const MAX_WAFRIS_MEMBER_CHARS = 100 * MAX_WAFRIS_TABLE_ROWS;
 
 /** Refuses a table over the bounds above, before any row is read into memory. */
-function checkTableSize(db: Db, table: string, textColumn: string | null): void {
+function checkTableSize(db: Db, table: string, textColumn: string | null, maxChars = MAX_WAFRIS_TABLE_CHARS): void {
   const hasText = textColumn !== null && (db.prepare('SELECT 1 FROM pragma_table_info(?) WHERE name = ?').get(table, textColumn) !== undefined);
   const size = db.prepare(`SELECT count(*) AS n, ${hasText ? `coalesce(sum(length("${textColumn}")), 0)` : '0'} AS chars FROM "${table}"`).get() as { n: number; chars: number };
   if (size.n > MAX_WAFRIS_TABLE_ROWS) {
     throw new MoatError('MOAT_ERR_FILE_CORRUPT', `Wafris table ${table} holds ${size.n} rows; at most ${MAX_WAFRIS_TABLE_ROWS} are read (a rules file of 10,000 rules needs fewer)`);
   }
-  if (size.chars > MAX_WAFRIS_TABLE_CHARS) {
-    throw new MoatError('MOAT_ERR_FILE_CORRUPT', `Wafris table ${table} holds ${size.chars} characters of entries; at most ${MAX_WAFRIS_TABLE_CHARS} are read`);
+  if (size.chars > maxChars) {
+    throw new MoatError('MOAT_ERR_FILE_CORRUPT', `Wafris table ${table} holds ${size.chars} characters of entries; at most ${maxChars} are read`);
   }
 }
 
@@ -164,6 +170,7 @@ export function readWafrisRules(db: Db): WafrisRulesRead {
   let skipped = 0;
   for (const [table, action] of [['allowed_cidr_ranges', 'allow'], ['blocked_cidr_ranges', 'block']] as const) {
     if (!have.has(table)) continue;
+    checkTableSize(db, table, 'member', MAX_WAFRIS_MEMBER_CHARS);
     const { ranges, invalid } = readMemberRanges(db, table, startsOneBelow(db, have));
     skipped += invalid;
     for (const { range, suffix } of ranges) inputs.push({ action, kind: 'ip', value: formatRange(range), id: ruleId(table, suffix, suffix) });

@@ -54,6 +54,25 @@ describe('Wafris tables are bounded before they are read', () => {
         e instanceof MoatFileError && e.code === 'MOAT_ERR_FILE_CORRUPT' && /blocked_paths holds \d+ characters/.test(e.message));
     }));
 
+  test(`a blocked_cidr_ranges table of ${MAX_WAFRIS_TABLE_ROWS + 1} members is refused whole; one long suffix past the character bound too`, () =>
+    withTmpDir((dir) => {
+      const member = (value: number, suffix: string) => `${String(value).padStart(39, '0')}-${suffix}`;
+      const rows = wafrisFile(dir, 'cidr-rows.db', (db) => {
+        const ins = db.prepare('INSERT INTO blocked_cidr_ranges (member) VALUES (?)');
+        for (let i = 0; i <= MAX_WAFRIS_TABLE_ROWS; i++) ins.run(member(16_777_216 + i, `r${i >> 1}`));
+      });
+      assert.throws(() => loadRulesFile(rows), (e: unknown) =>
+        e instanceof MoatFileError && e.code === 'MOAT_ERR_FILE_CORRUPT' && e.message.includes(`blocked_cidr_ranges holds ${MAX_WAFRIS_TABLE_ROWS + 1} rows`));
+      const chars = wafrisFile(dir, 'cidr-chars.db', (db) => {
+        const ins = db.prepare('INSERT INTO allowed_cidr_ranges (member) VALUES (?)');
+        const suffix = 'x'.repeat(6_000_000);
+        ins.run(member(16_777_216, suffix));
+        ins.run(member(16_777_471, suffix));
+      });
+      assert.throws(() => loadRulesFile(chars), (e: unknown) =>
+        e instanceof MoatFileError && /allowed_cidr_ranges holds \d+ characters/.test(e.message));
+    }));
+
   test('a table at the row bound with short entries still loads', () =>
     withTmpDir((dir) => {
       const file = wafrisFile(dir, 'at-bound.db', (db) => {
