@@ -98,6 +98,15 @@ describe('rules and distribution', () => {
     assert.equal(patched.status, 200);
     const rule = ((await patched.json()) as { rule: { mode: string; note: string } }).rule;
     assert.deepEqual([rule.mode, rule.note], ['block', 'now blocking']);
+    // A changed expiry is read as a new rule's is: Unix seconds (1970 as milliseconds: the rule silently
+    // off), a time without a zone (another instant on every machine) and a date that does not exist are refused.
+    for (const expires of [1_700_000_000, '2030-01-31T10:00', '2030-02-30']) {
+      const refused = await client.api('PATCH', `/api/sites/${siteId}/rules/${ids[7]}`, { expires });
+      assert.equal(refused.status, 400, String(expires));
+      assert.equal(((await refused.json()) as { error: string }).error, 'invalid_rule');
+    }
+    const dated = await client.api('PATCH', `/api/sites/${siteId}/rules/${ids[7]}`, { expires: '2030-01-31T10:00:00+01:00' });
+    assert.equal(((await dated.json()) as { rule: { expires: number } }).rule.expires, Date.UTC(2030, 0, 31, 9));
     assert.equal((await client.api('DELETE', `/api/sites/${siteId}/rules/${ids[9]}`)).status, 204);
     assert.equal((await client.api('DELETE', `/api/sites/${siteId}/rules/${ids[9]}`)).status, 404);
   });

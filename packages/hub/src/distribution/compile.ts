@@ -14,6 +14,15 @@ export function toRule(input: RuleInput): Rule {
   return normalizeRule(input);
 }
 
+/**
+ * An expiry as the engine reads it: Unix milliseconds, or an ISO 8601 date (a time needs `Z` or an
+ * offset); throws RuleError otherwise. Read through a rule, so the hub never takes an expiry the engine
+ * would refuse (Unix seconds read as 1970, a time without a zone, 2030-02-30).
+ */
+export function expiryMillis(expires: number | string): number {
+  return normalizeRule({ action: 'block', kind: 'method', value: 'GET', expires }).expires!;
+}
+
 /** Rules from a rules document (JSON or YAML text); throws RuleError naming the bad entry. */
 export function rulesFromDocumentText(text: string, fileName = 'rules.json'): Rule[] {
   return parseRulesDocument(text, fileName);

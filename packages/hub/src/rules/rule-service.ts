@@ -1,6 +1,6 @@
 import type { HubStore, StoredRule } from '../store/store.js';
 import type { RulesBuilder } from '../distribution/rules-builder.js';
-import { RuleError, rulesAsDocument, toRule, unsafeRuleProblems, type Rule } from '../distribution/compile.js';
+import { RuleError, expiryMillis, rulesAsDocument, toRule, unsafeRuleProblems, type Rule } from '../distribution/compile.js';
 import { readRulesDocument, tooManyRulesAdvice } from './document-reader.js';
 import { countListEntries, EARLY_REFUSAL_FACTOR } from './document-job.js';
 import { attackSettingsToDocument, botSettingsToDocument, type RulesSource } from 'moat-waf';
@@ -164,9 +164,11 @@ function tooManyRules(): HttpError {
   return new HttpError(400, tooManyRulesAdvice(MAX_RULES_PER_SITE), 'too_many_rules');
 }
 
+/** A changed expiry, read as a new rule's is (Date.parse took Unix seconds, zoneless times and 2030-02-30). */
 function toMillis(expires: number | string): number {
-  if (typeof expires === 'number') return expires;
-  const ms = Date.parse(expires);
-  if (!Number.isFinite(ms)) throw new HttpError(400, `invalid expiry ${JSON.stringify(expires)}`, 'invalid_rule');
-  return ms;
+  try {
+    return expiryMillis(expires);
+  } catch (error) {
+    throw asHttpError(error);
+  }
 }
