@@ -34,7 +34,7 @@ describe('Thresholds form Preview in a real browser', () => {
     await hub.store.insertReports(siteId, Array.from({ length: 10 }, (_, i) => ({
       ts: now - 120 + i, ip: '192.0.2.77', method: 'GET', host: 'thresholds.example.test', path: '/<img src=x onerror="window.__xss=1">',
       parameter: '', userAgent: '<script>window.__xss=2</script>', requestId: `x${i}`, treatment: 'Blocked' as const, category: 'blocked', rule: 'r',
-      ruleId: null, monitored: null, ipSource: null, country: null,
+      ruleId: null, monitored: null, ipSource: 'socket', country: null,
     })));
     const reports = await storedReports(hub.store, siteId, now - 86_400, now + 3600);
     expected = bruteBacktest(DRAFT, reports, (key) => key.startsWith(ALLOWED_PREFIX));

@@ -37,7 +37,7 @@ describe('SQLite scan pages read as columns equal the rows read one by one', () 
         // Three reports a second: pages of 7 end inside a second, so the cursor's (ts, id) is exercised.
         ts: now - 1000 + Math.floor(i / 3), ip: i % 5 === 0 ? '2001:db8::1' : `192.0.2.${i % 7}`, method: text(1), host: text(2), path: `/${text(3)}`,
         parameter: text(4), userAgent: i >= 200 ? SEPARATED[i % 2]! : text(5), requestId: `r${i}`, treatment: (['Passed', 'Allowed', 'Blocked'] as const)[i % 3]!, category: 'passed',
-        rule: '-', ruleId: null, monitored: null, ipSource: null, country: null,
+        rule: '-', ruleId: null, monitored: null, ipSource: [null, 'socket', 'x-forwarded-for', 'proxy'][i % 4]!, country: null,
       });
     }
     await store.insertReports(siteId, records);
@@ -82,7 +82,7 @@ describe('SQLite scan pages read as columns equal the rows read one by one', () 
     it(`threshold scan, columns ${JSON.stringify(columns)}: every page, in pages of 7 and of 1,000`, async () => {
       const column = (name: string, wanted: boolean | undefined) => (wanted === false ? 'NULL' : name);
       const expected = raw.prepare(`SELECT id, ts, ip, ${column('method', columns.method)}, ${column('path', columns.path)}, ${column('user_agent', columns.userAgent)},
-        treatment, aggregate_count, ${columns.keys ? 'keys' : 'NULL'}, ${columns.status ? 'status' : 'NULL'} FROM reports WHERE site_id = ? ORDER BY ts, id`)
+        treatment, aggregate_count, ${columns.keys ? 'keys' : 'NULL'}, ${columns.status ? 'status' : 'NULL'}, ip_source FROM reports WHERE site_id = ? ORDER BY ts, id`)
         .raw().all(siteId) as ThresholdScanRow[];
       assert.ok(!columns.status || (expected.some((row) => row[9] === null) && expected.some((row) => row[9] !== null)), 'statuses and none');
       const scanner = await openThresholdScanner({ kind: 'sqlite', file }, columns);

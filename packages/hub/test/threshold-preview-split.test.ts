@@ -41,7 +41,9 @@ function traffic(seed: number, count: number): ReportRecord[] {
     records.push({
       ts: T0 + Math.floor((i / count) * 1800), ip, method: random() < 0.3 ? 'POST' : 'GET', host: 'h.test', path: random() < 0.7 ? '/login' : '/x',
       parameter: '', userAgent: `ua${i % 7}`, requestId: `r${seed}-${i}`, treatment, category: 'passed', rule: '-', ruleId: null, monitored: null,
-      ipSource: null, country: null, keys, status: random() < 0.5 ? 401 : 200, aggregateCount: treatment === 'Passed' && random() < 0.1 ? 3 : undefined,
+      // Moat clients say where they read the address; now and then a gem's report (no source) or a proxy's own address.
+      ipSource: i % 23 === 0 ? null : i % 19 === 0 ? 'proxy' : 'socket', country: null, keys, status: random() < 0.5 ? 401 : 200,
+      aggregateCount: treatment === 'Passed' && random() < 0.1 ? 3 : undefined,
     } as ReportRecord);
   }
   return records;

@@ -45,6 +45,13 @@ const CASES: { name: string; rule: DraftRule }[] = [
     },
   },
   {
+    name: 'blocked requests, every client\'s reports (the Wafris gem\'s too), enforce',
+    rule: {
+      name: 'scanners, all clients', condition: { requests: 'blocked', method: null, path: null, pathMatch: 'exact', status: null, clients: 'all' },
+      windowSeconds: 600, threshold: 8, key: 'ip', banSeconds: 1800, mode: 'enforce', maxBansPerMinute: 60,
+    },
+  },
+  {
     name: 'a ban rate of one a minute refuses the rest',
     rule: {
       name: 'slow bans', condition: { requests: 'any', method: null, path: null, pathMatch: 'prefix', status: null },

@@ -107,7 +107,10 @@ export class MatchProbe {
     probe.path = record.path;
     probe.treatment = record.treatment;
     probe.status = record.status;
-    probe.aggregateCount = weight;
+    // The count and whether the address was said decide whether a record counts at all; under the probe's
+    // own address, a proxy's address counts as the request it is.
+    probe.aggregateCount = record.aggregateCount === undefined ? undefined : weight;
+    probe.ipSource = record.ipSource === null ? null : 'socket';
     for (const crossing of this.probe.evaluate(SITE, this.batch)) this.matched += crossing.count;
   }
 }

@@ -8,11 +8,12 @@ import { ColumnPageReader, type PageColumn } from '../store/sqlite/column-page.j
 
 /**
  * id, ts, ip, method, path, user agent, treatment code (0 Passed, 1 Allowed, 2 Blocked), aggregate count,
- * keys text, response status (null when none was reported, or when the scan was opened without it).
+ * keys text, response status (null when none was reported, or when the scan was opened without it), and
+ * where the client read the address (null: it did not say, the Wafris gem), which decides what counts as live.
  */
 export type ThresholdScanRow = [
   id: number, ts: number, ip: string, method: string | null, path: string | null, userAgent: string | null, treatment: number,
-  aggregateCount: number | null, keys: string | null, status: number | null,
+  aggregateCount: number | null, keys: string | null, status: number | null, ipSource: string | null,
 ];
 
 /** The optional columns a threshold scan reads: each only when the draft's rule needs it. */
@@ -46,7 +47,7 @@ export interface ThresholdReportScanner {
 function selectList(read: ThresholdScanColumns, keys: boolean, status: boolean): string {
   const column = (name: string, wanted: boolean | undefined) => (wanted === false ? 'NULL' : name);
   return `id, ts, ip, ${column('method', read.method)}, ${column('path', read.path)}, ${column('user_agent', read.userAgent)}, treatment, aggregate_count, `
-    + `${keys ? 'keys' : 'NULL'}, ${status ? 'status' : 'NULL'}`;
+    + `${keys ? 'keys' : 'NULL'}, ${status ? 'status' : 'NULL'}, ip_source`;
 }
 
 const EXAMPLE_COLUMNS = 'id, ts, ip, method, path, user_agent, treatment';
@@ -68,6 +69,7 @@ export async function openThresholdScanner(source: ReportScanSource, read: Thres
       { sql: 'id', type: 'int' }, { sql: 'ts', type: 'int' }, { sql: 'ip', type: 'text' }, text('method', read.method), text('path', read.path),
       text('user_agent', read.userAgent), { sql: 'treatment', type: 'int' }, { sql: 'aggregate_count', type: 'int?' },
       read.keys && keysStored ? { sql: 'keys', type: 'text?' } : null, read.status && statusStored ? { sql: 'status', type: 'int?' } : null,
+      { sql: 'ip_source', type: 'text?' },
     ], `FROM reports INDEXED BY reports_site_ts
       WHERE site_id = ? AND ts >= ? AND ts < ? AND (ts > ? OR id > ?)${clientHalfClause(split, SQLITE_SPLIT)} ORDER BY ts, id LIMIT ?`);
     const byId = db.prepare<[number, number], [number, ...ExampleRow]>(`SELECT ${EXAMPLE_COLUMNS} FROM reports WHERE id = ? AND site_id = ?`).raw();

@@ -45,7 +45,7 @@ export async function scanThresholds(input: ThresholdPreviewWorkerInput, send: (
   const backtest = peer ? undefined : new ThresholdBacktest(input.rule, input.options);
   const counter = peer ? new ThresholdPartCounter(input.rule, input.options) : undefined;
   // One record, refilled per row: the backtest keeps nothing of it.
-  const record: BacktestRecord = { ts: 0, ip: '', method: '', path: '', userAgent: '', treatment: 'Passed', status: null, aggregateCount: 1, keys: null };
+  const record: BacktestRecord = { ts: 0, ip: '', method: '', path: '', userAgent: '', treatment: 'Passed', status: null, keys: null, ipSource: null };
   let scanned = 0;
   const started = performance.now();
   let lastProgress = started;
@@ -69,7 +69,10 @@ export async function scanThresholds(input: ThresholdPreviewWorkerInput, send: (
         record.path = row[4] ?? '';
         record.userAgent = row[5] ?? '';
         record.treatment = TREATMENTS[row[6]] ?? 'Passed';
-        record.aggregateCount = row[7] ?? 1;
+        // As ingest hands them to the evaluator: no count for a single request, and the address's source,
+        // so a Wafris report (no source) counts only for `clients: 'all'` and a proxy's own address never.
+        record.aggregateCount = row[7] ?? undefined;
+        record.ipSource = row[10];
         record.keys = keyed ? storedKeys(row[8]) : null;
         // Null (none reported, or a row older than the column) never matches a status condition, as at ingest.
         record.status = row[9];

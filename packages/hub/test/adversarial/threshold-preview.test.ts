@@ -118,7 +118,7 @@ describe('threshold preview under attack', () => {
     for (let i = 0; i < 40; i++) {
       rotating.push({
         ts: now - 600 + i, ip: `2001:db8:beef:1::${(i + 1).toString(16)}`, method: 'GET', host: 'shop.example.test', path: '/.env', parameter: '',
-        userAgent: 'scanner', requestId: `rot${i}`, treatment: 'Blocked', category: 'blocked', rule: 'r', ruleId: null, monitored: null, ipSource: null, country: null,
+        userAgent: 'scanner', requestId: `rot${i}`, treatment: 'Blocked', category: 'blocked', rule: 'r', ruleId: null, monitored: null, ipSource: 'socket', country: null,
       });
     }
     await hub.store.insertReports(siteB, rotating);

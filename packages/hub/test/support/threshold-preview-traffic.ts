@@ -58,16 +58,25 @@ export function thresholdTraffic(nowSeconds: number, count: number): ReportRecor
     const status = i % 11 === 0 ? null : login ? (i % 4 === 0 ? 200 : 401) : treatment === 'Blocked' ? 403 : 200;
     records.push({
       ts, ip, method, host: 'shop.example.test', path, parameter: '', userAgent: `agent-${next(3)}`, requestId: `t${i}`,
-      treatment, category: 'passed', rule: '-', ruleId: null, monitored: null, ipSource: null, country: null, status,
+      treatment, category: 'passed', rule: '-', ruleId: null, monitored: null, ipSource: sourceOf(i), country: null, status,
       ...(apiKey ? { keys: [{ kind: 'header:x-api-key', hash: apiKey }] } : {}),
     });
   }
   return records.sort((a, b) => a.ts - b.ts);
 }
 
+/**
+ * Where the client read the address, from the index (not the seeded stream): most from the socket or a
+ * trusted proxy's header; one in 29 unsaid, as from the Wafris gem (counted only by `clients: 'all'`);
+ * one in 31 a trusted proxy's own address (never a ban by address).
+ */
+function sourceOf(i: number): string | null {
+  return i % 29 === 3 ? null : i % 31 === 5 ? 'proxy' : i % 2 === 0 ? 'socket' : 'x-forwarded-for';
+}
+
 export interface DraftRule {
   name: string;
-  condition: { requests: 'blocked' | 'any'; method: string | null; path: string | null; pathMatch: 'exact' | 'prefix'; status: number | null };
+  condition: { requests: 'blocked' | 'any'; method: string | null; path: string | null; pathMatch: 'exact' | 'prefix'; status: number | null; clients?: 'moat' | 'all' };
   windowSeconds: number;
   threshold: number;
   key: 'ip' | 'ip64' | 'header:x-api-key';
@@ -96,7 +105,14 @@ function reportedKeyOf(r: StoredReport, kind: DraftRule['key']): string | undefi
 }
 
 /** A client's key for the rule, written as the hub writes ban keys (the test's addresses are all canonical). */
-function keyOf(r: StoredReport, kind: DraftRule['key']): string {
+function keyOf(r: StoredReport, kind: DraftRule['key']): string | undefined {
+  // A trusted proxy's own address is no client's: counted by a reported key only.
+  if (r.ipSource === 'proxy') return kind.startsWith('header:') ? reportedKeyOf(r, kind) : undefined;
+  return addressKeyOf(r, kind);
+}
+
+/** The key of the report's address (or reported key) for the rule, whoever's address it is. */
+function addressKeyOf(r: StoredReport, kind: DraftRule['key']): string {
   const ip = r.ip;
   // A keyed rule counts a report without the key by its IP.
   if (kind.startsWith('header:')) return reportedKeyOf(r, kind) ?? ip;
@@ -132,16 +148,20 @@ export function bruteBacktest(rule: DraftRule, reports: readonly StoredReport[],
     out.requests += 1;
     let treatment = r.treatment;
     if (rule.mode === 'enforce') {
-      const banned = [r.ip, keyOf(r, rule.key), reportedKeyOf(r, rule.key) ?? ''].some((k) => (standing.get(k) ?? -Infinity) > r.ts);
+      // A ban blocks by the clients' rules, which a proxy's own address meets like any other (only allow rules skip it).
+      const banned = [r.ip, addressKeyOf(r, rule.key), reportedKeyOf(r, rule.key) ?? ''].some((k) => (standing.get(k) ?? -Infinity) > r.ts);
       if (banned) {
         out.blockedAfterBan! += 1;
         if (treatment !== 'Blocked') out.newlyBlocked! += 1;
         treatment = 'Blocked';
       }
     }
+    // A report that did not say where its address came from (the gem) counts only for `clients: 'all'`.
+    if (r.ipSource === null && rule.condition.clients !== 'all') continue;
     if (!matches(rule, r, treatment)) continue;
     out.matched += 1;
     const key = keyOf(r, rule.key);
+    if (key === undefined) continue;
     const bucket = Math.floor(r.ts / width);
     let entry = events.get(key);
     if (!entry) events.set(key, (entry = { head: bucket, list: [] }));
