@@ -184,6 +184,8 @@ describe('audit log: every path that changes rules writes an entry', () => {
     const audit = await (await admin.request('/audit')).text();
     assert.match(audit, /created API key/);
     assert.match(audit, /data-audit-action="site\.create"/);
+    // Sign-ins are audited and named in words, like every other action.
+    assert.match(audit, /<tr data-audit-action="auth\.signin">[\s\S]*?signed in/);
     const page = (await (await admin.api('GET', '/api/audit?limit=3')).json()) as { entries: AuditEntry[]; next: number };
     assert.equal(page.entries.length, 3);
     const older = (await (await admin.api('GET', `/api/audit?limit=3&before=${page.next}`)).json()) as { entries: AuditEntry[] };

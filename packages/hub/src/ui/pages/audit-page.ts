@@ -1,11 +1,20 @@
 import { html, formatTime, type Html } from '../html.js';
 import { layout } from '../layout.js';
 import type { AuditEntry, AuditPage, Role, Site } from '../../store/store.js';
+import type { AuditAction } from '../../audit/audit-log.js';
 
-const ACTION_LABELS: Record<string, string> = {
+/** A label for every action the hub records: the type makes a new action without one a compile error. */
+const ACTION_LABELS: Record<AuditAction, string> = {
   'rule.create': 'created rule', 'rule.update': 'changed rule', 'rule.delete': 'deleted rule', 'rule.import': 'imported rules',
   'rule.expire': 'rule expired', 'site.create': 'created site', 'key.create': 'created API key', 'key.revoke': 'revoked API key',
-  'user.invite': 'invited user', 'user.update': 'changed user', 'user.remove': 'removed user',
+  'user.invite': 'invited user', 'user.update': 'changed user', 'user.remove': 'removed user', 'user.password': 'changed password',
+  'auth.signin': 'signed in', 'auth.signin_failures': 'reached the sign-in failure limit', 'auth.signout': 'signed out',
+  'feed.create': 'added feed', 'feed.update': 'changed feed', 'feed.delete': 'removed feed', 'feed.upload': 'uploaded feed file',
+  'threshold.create': 'created threshold rule', 'threshold.update': 'changed threshold rule', 'threshold.delete': 'deleted threshold rule',
+  'ban.lift': 'lifted ban', 'attacks.update': 'changed attack detection', 'bots.update': 'changed bot settings',
+  'bots.catalogue.accept': 'accepted bot catalogue', 'bots.catalogue.hold': 'held bot catalogue for confirmation',
+  'bots.catalogue.confirm': 'confirmed bot catalogue', 'bots.catalogue.dismiss': 'dismissed bot catalogue',
+  'bots.catalogue.revert': 'reverted bot catalogue',
 };
 
 /** The whole audit log, newest first, a page at a time. Admins only. */
@@ -38,7 +47,7 @@ function auditTable(entries: AuditEntry[], siteName: Map<number, string>): Html 
   ${entries.map((e) => html`<tr data-audit-action="${e.action}">
     <td>${formatTime(e.at)}</td>
     <td>${e.userEmail}${e.ip ? html`<br><small>${e.ip}</small>` : ''}</td>
-    <td>${ACTION_LABELS[e.action] ?? e.action}${e.target ? html` <code>${e.target}</code>` : ''}</td>
+    <td>${ACTION_LABELS[e.action as AuditAction] ?? e.action}${e.target ? html` <code>${e.target}</code>` : ''}</td>
     ${showSite ? html`<td>${e.siteId === null ? '' : siteName.get(e.siteId) ?? `#${e.siteId}`}</td>` : ''}
     <td class="audit-change">${changeText(e.before, e.after)}</td>
   </tr>`)}
