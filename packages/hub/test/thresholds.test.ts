@@ -216,6 +216,14 @@ describe('auto-ban on ingest', () => {
       assert.equal((await client.request(`/sites/${siteId}/thresholds/${rule!.id}`, { method: 'POST', form: { ...form, mode: 'monitor' } })).status, 303);
       const edit = await (await client.request(`/sites/${siteId}/thresholds?edit=${rule!.id}`)).text();
       assert.match(edit, /<option value="monitor" selected>/);
+      assert.match(edit, /<input type="checkbox" name="clients" value="all" >/, 'the Wafris gem\'s reports are not counted unless ticked');
+      // Ticked: the rule counts every client's reports, and the form and the table say so.
+      assert.equal((await client.request(`/sites/${siteId}/thresholds/${rule!.id}`, { method: 'POST', form: { ...form, mode: 'monitor', clients: 'all' } })).status, 303);
+      const [all] = ((await (await client.api('GET', `/api/sites/${siteId}/thresholds`)).json()) as { rules: { condition: { clients?: string } }[] }).rules;
+      assert.equal(all!.condition.clients, 'all');
+      const ticked = await (await client.request(`/sites/${siteId}/thresholds?edit=${rule!.id}`)).text();
+      assert.match(ticked, /<input type="checkbox" name="clients" value="all" checked>/);
+      assert.match(ticked, /answered 401 \(the Wafris gem(&#39;|')s reports too\)/);
 
       const { client: viewer } = await inviteAndSignIn(client, 'viewer@example.test', { role: 'viewer', siteIds: [siteId] });
       assert.equal((await viewer.request(`/sites/${siteId}/thresholds`)).status, 200);

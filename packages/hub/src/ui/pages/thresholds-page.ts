@@ -110,6 +110,7 @@ function describeCondition(r: ThresholdRule): string {
   const parts = [c.requests === 'blocked' ? 'blocked requests' : 'requests'];
   if (c.method || c.path) parts.push(`to ${c.method ?? 'any method'} ${c.path ?? ''}${c.path && c.pathMatch === 'prefix' ? '*' : ''}`.trimEnd());
   if (c.status !== null) parts.push(`answered ${c.status}`);
+  if (c.clients === 'all') parts.push('(the Wafris gem\'s reports too)');
   return parts.join(' ');
 }
 
@@ -126,7 +127,7 @@ export function thresholdFormValues(r: ThresholdRule): Record<string, string> {
     name: r.name, requests: r.condition.requests, method: r.condition.method ?? '', path: r.condition.path ?? '',
     pathMatch: r.condition.pathMatch, status: r.condition.status === null ? '' : String(r.condition.status),
     windowSeconds: String(r.windowSeconds), threshold: String(r.threshold), ...keyFields(r.key), banSeconds: String(r.banSeconds),
-    mode: r.mode, maxBansPerMinute: String(r.maxBansPerMinute),
+    mode: r.mode, maxBansPerMinute: String(r.maxBansPerMinute), clients: r.condition.clients ?? 'moat',
   };
 }
 
@@ -157,6 +158,8 @@ function ruleForm(base: string, csrf: string, state: ThresholdFormState | undefi
     <label>Ban for (seconds) ${text('banSeconds', html`min="1" max="2592000" required placeholder="3600"`, 'number')}</label>
     <label>Most bans per minute ${text('maxBansPerMinute', html`min="1" max="10000" placeholder="60"`, 'number')}</label>
     <label>Mode <select name="mode">${option('mode', 'monitor', 'Monitor (list who it would ban)', true)}${option('mode', 'enforce', 'Enforce (ban)')}</select></label>
+    <label class="inline"><input type="checkbox" name="clients" value="all" ${v.clients === 'all' ? html`checked` : ''}> Count the Wafris gem's reports too
+      (it takes the client address from headers any visitor can send: tick only behind a proxy that overwrites them)</label>
     ${previewControls('data-threshold-preview', `/api${base}/preview`)}
     <button type="submit">${state?.ruleId ? 'Save' : 'Add threshold rule'}</button>
   </form>
