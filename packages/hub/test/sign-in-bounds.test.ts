@@ -99,6 +99,8 @@ async function burst(hub: TestHub, probe: ScryptProbe, count: number, send: (i: 
   return { answeredWhileHeld: [...answered], all };
 }
 
+const METRICS_TOKEN = 'sign-in-metrics-token-0123456789abcdef';
+
 describe('sign-in: password checks are bounded', () => {
   let hub: TestHub | undefined;
   let probe: ScryptProbe | undefined;
@@ -110,7 +112,7 @@ describe('sign-in: password checks are bounded', () => {
   });
 
   it('30 sign-ins with made-up emails from 30 addresses: 2 checks at once, 16 waiting, the rest 503 with Retry-After, counted', async () => {
-    hub = await startTestHub({ trustProxy: '127.0.0.1', selfProtection: false, loginRateLimit: { maxFailures: 10, windowMs: 60_000, accountSlowdownMs: 0 } });
+    hub = await startTestHub({ trustProxy: '127.0.0.1', selfProtection: false, loginRateLimit: { maxFailures: 10, windowMs: 60_000, accountSlowdownMs: 0 }, metricsToken: METRICS_TOKEN });
     const form = await loginForm(hub);
     probe = new ScryptProbe();
     const { answeredWhileHeld, all } = await burst(hub, probe, 30, (i) => postLogin(hub!, form, `nobody${i}@example.test`, 'x', `198.51.100.${i + 1}`));
@@ -125,6 +127,12 @@ describe('sign-in: password checks are bounded', () => {
     const stats = hub.context.loginLimiter.checks.stats();
     assert.deepEqual({ refused: stats.refused, completed: stats.completed, peakRunning: stats.peakRunning, running: stats.running, waiting: stats.waiting },
       { refused: 12, completed: 18, peakRunning: 2, running: 0, waiting: 0 });
+    // And an operator sees the flood on /metrics.
+    const metrics = await (await fetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+    assert.match(metrics, /^moat_hub_password_checks_total\{outcome="refused"\} 12$/m);
+    assert.match(metrics, /^moat_hub_password_checks_total\{outcome="completed"\} 18$/m);
+    assert.match(metrics, /^moat_hub_password_checks_waiting 0$/m);
+    assert.match(metrics, /^# TYPE moat_hub_password_checks_total counter$/m);
   });
 
   it('30 concurrent wrong passwords from one address with a limit of 5: five checks, one at a time, 25 refused 429', async () => {

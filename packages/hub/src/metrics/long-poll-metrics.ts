@@ -1,11 +1,9 @@
 import type { ChangeWaitersStats } from '../distribution/change-waiters.js';
 import type { ChangeFeedStats } from '../store/postgres/change-feed.js';
-import { gaugeText } from './prometheus-text.js';
+import { counterText as counter, gaugeText } from './prometheus-text.js';
 
 /** Held downsyncs (long-poll) and, with PostgreSQL, the feed that carries rules changes between hubs. */
 export function longPollText(waiters: ChangeWaitersStats, feed: ChangeFeedStats | null): string {
-  const counter = (name: string, help: string, samples: { labels: Record<string, string>; value: number }[]) =>
-    gaugeText(name, help, samples).replace(`# TYPE ${name} gauge`, `# TYPE ${name} counter`);
   const parts = [
     gaugeText('moat_hub_downsync_waiting', 'Downsync requests held open now, waiting for a rules change (long-poll).', [{ labels: {}, value: waiters.waiting }]),
     counter('moat_hub_downsync_waits_total', 'Held downsync requests by how they ended (woken, timeout, disconnected, released at shutdown).', [

@@ -4,6 +4,7 @@ import type { HubContext } from '../server/context.js';
 import { HttpError } from '../server/http-error.js';
 import { ReadinessProbe } from '../server/readiness-probe.js';
 import { HubMetrics } from './hub-metrics.js';
+import { signInText } from './sign-in-metrics.js';
 import { longPollText } from './long-poll-metrics.js';
 
 const UPSYNC_ROUTE = '/v2/upsync/:apiKey';
@@ -50,7 +51,7 @@ export function registerMetrics(app: FastifyInstance, ctx: HubContext, token: st
     }
     const readiness = await probe.check();
     const text = await metrics.render(ctx.store, readiness.ready, Math.floor(ctx.now() / 1000))
-      + `${longPollText(ctx.waiters.stats(), ctx.changeFeed?.stats() ?? null)}\n`;
+      + `${longPollText(ctx.waiters.stats(), ctx.changeFeed?.stats() ?? null)}\n${signInText(ctx.loginLimiter.checks.stats())}\n`;
     return reply.header('cache-control', 'no-store').type('text/plain; version=0.0.4; charset=utf-8').send(text);
   });
   return metrics;

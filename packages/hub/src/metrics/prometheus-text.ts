@@ -127,5 +127,14 @@ export class Histogram extends Family<{ counts: number[]; sum: number; count: nu
 
 /** A gauge family whose samples are computed when scraped. */
 export function gaugeText(name: string, help: string, samples: readonly { labels: Labels; value: number }[]): string {
-  return [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...samples.map((s) => `${name}${labelText(s.labels)} ${numberText(s.value)}`)].join('\n');
+  return sampledText('gauge', name, help, samples);
+}
+
+/** A counter family whose totals are kept elsewhere (a component's own stats) and read when scraped. */
+export function counterText(name: string, help: string, samples: readonly { labels: Labels; value: number }[]): string {
+  return sampledText('counter', name, help, samples);
+}
+
+function sampledText(type: 'gauge' | 'counter', name: string, help: string, samples: readonly { labels: Labels; value: number }[]): string {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map((s) => `${name}${labelText(s.labels)} ${numberText(s.value)}`)].join('\n');
 }
