@@ -3,6 +3,7 @@
 // feed upload is taken as the bytes sent (no decoding into a string, measuring and re-encoding it).
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { documentReads } from '../src/rules/document-reader.js';
 import { run as readDocumentJob } from '../src/rules/document-job.js';
@@ -28,6 +29,30 @@ describe('big admin bodies', () => {
     assert.equal(response.status, 400);
     assert.equal(((await response.json()) as { error: string }).error, 'too_many_rules');
     assert.equal(documentReads.inWorker, reads, 'refused before any reading as rules');
+    assert.equal((await hub.store.listRules(siteId)).length, 0);
+  });
+
+  it('a JSON import far over the cap is refused while it is still arriving: the shape is checked chunk by chunk', async () => {
+    // 250,000 entries: 6 MB, inside the import's body limit, and more values than it allows.
+    const entries = MAX_RULES_PER_SITE * 25;
+    const body = JSON.stringify({ document: { block: { ips: notAddresses(entries) } }, replace: true });
+    const url = new URL(hub.url);
+    const socket = connect(Number(url.port), url.hostname);
+    const cookie = [...client.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    socket.write(`POST /api/sites/${siteId}/rules/import HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\n`
+      + `content-length: ${Buffer.byteLength(body)}\r\ncookie: ${cookie}\r\nx-csrf-token: ${client.csrf}\r\nconnection: close\r\n\r\n`);
+    const answer = new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (chunk) => { text += chunk.toString('latin1'); });
+      socket.on('close', () => resolve(text));
+      socket.on('error', () => resolve(text));
+    });
+    // All but its end: past the values the import allows, and never finished. The answer comes anyway.
+    socket.write(body.slice(0, body.length - 100));
+    const response = await answer;
+    socket.destroy();
+    assert.match(response, /^HTTP\/1\.1 400/);
+    assert.match(response, /"error":"too_many_rules"/);
     assert.equal((await hub.store.listRules(siteId)).length, 0);
   });
 

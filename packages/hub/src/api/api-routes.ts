@@ -4,6 +4,7 @@ import { actorOf } from '../audit/actor.js';
 import { visibleSites } from '../auth/access-policy.js';
 import { sessionGuard } from '../auth/guards.js';
 import { importSchema, ruleInputSchema, rulePatchSchema } from '../rules/rule-input.js';
+import { IMPORT_JSON } from '../rules/rule-service.js';
 import { countRuleHits, ruleHitKeys } from '../rules/rule-hits.js';
 import { ruleFilter } from '../rules/rule-filter.js';
 import { encodeRuleCursor, ruleCursorParam } from '../rules/rule-cursor.js';
@@ -112,7 +113,7 @@ export async function apiRoutes(app: FastifyInstance, ctx: HubContext, sites: Si
       return reply.code(204).send();
     });
     await rulePreviewRoutes(api, ctx, sites);
-    api.post('/api/sites/:siteId/rules/import', async (request) => {
+    api.post('/api/sites/:siteId/rules/import', { config: { json: IMPORT_JSON } }, async (request) => {
       const siteId = siteIdOf(request);
       await sites.requireSite(siteId);
       const body = importSchema.parse(request.body);

@@ -43,7 +43,8 @@ describe('forged response statuses in upsync', () => {
     const { siteId, apiKey } = await createSiteWithKey(client, 'compact statuses');
     const now = Math.floor(Date.now() / 1000);
     const forged: unknown[] = [99999, -2, '200abc', '401', 401.5, 1e300, {}, [401]];
-    const login = (id: string) => record({ ip: '192.0.2.77', method: 'POST', path: '/login', request_id: id, timestamp: now });
+    // A Moat client's records (the compact form is Moat's alone), which say where the address came from.
+    const login = (id: string) => record({ ip: '192.0.2.77', method: 'POST', path: '/login', request_id: id, timestamp: now, ip_source: 'socket' });
     const records = [...forged.map((_, i) => login(`forged-${i}`)), login('real-1'), login('real-2'), login('unknown')];
     const body = toCompactUpsync({ version: '0.1.0', client: 'moat', framework: 'test' }, records);
     body.columns.status = [...forged, 401, 401, -1];
