@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { documentReads } from '../src/rules/document-reader.js';
 import { run as readDocumentJob } from '../src/rules/document-job.js';
 import { MAX_RULES_PER_SITE } from '../src/rules/rule-service.js';
+import { FORM_DECODED_IN_WORKER_FROM, formDecodes } from '../src/server/form-body.js';
 import type { FeedSource } from '../src/store/feed-records.js';
 import { startHubWithSite, type Client, type TestHub } from './support/hub-fixture.js';
 
@@ -54,6 +55,27 @@ describe('big admin bodies', () => {
     assert.match(response, /^HTTP\/1\.1 400/);
     assert.match(response, /"error":"too_many_rules"/);
     assert.equal((await hub.store.listRules(siteId)).length, 0);
+  });
+
+  it('a rules import form of megabytes is decoded in a worker, whole and in order; its field count is still bounded first', async () => {
+    const paths = Array.from({ length: 9000 }, (_, i) => `/import-${i}/${'x'.repeat(40)}?a=1&b=2+3%`);
+    const document = JSON.stringify({ block: { paths } });
+    assert.ok(Buffer.byteLength(new URLSearchParams({ document }).toString()) > FORM_DECODED_IN_WORKER_FROM);
+    const before = formDecodes.inWorker;
+    const response = await client.request(`/sites/${siteId}/rules/import`, { method: 'POST', form: { _csrf: client.csrf, document, replace: '1' } });
+    assert.equal(response.status, 303, await response.text());
+    assert.equal(formDecodes.inWorker, before + 1);
+    // Every path arrived as sent: `&`, `+`, `%` and `?` in the values survived the decoding.
+    const stored = (await hub.store.listRules(siteId)).filter((r) => r.kind === 'path').map((r) => r.value).sort();
+    assert.deepEqual(stored, paths.map((p) => p.toLowerCase()).sort());
+    // A large body of too many fields is refused before anything is decoded.
+    const fields = Array.from({ length: 5000 }, (_, i) => `f${i}=${'y'.repeat(60)}`).join('&');
+    const refused = await client.request(`/sites/${siteId}/rules/import`, {
+      method: 'POST', body: `_csrf=${client.csrf}&${fields}`, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-csrf-token': client.csrf },
+    });
+    assert.equal(refused.status, 400);
+    assert.equal(formDecodes.inWorker, before + 1);
+    await client.api('POST', `/api/sites/${siteId}/rules/import`, { document: {}, replace: true });
   });
 
   it('a JSON text document far over the cap is refused on its entries before they are read as rules', () => {
