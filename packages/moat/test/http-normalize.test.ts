@@ -184,7 +184,11 @@ test('body plans: compressed forms read, multipart and unknown codings named, JS
   assert.equal(bodyToRead({ 'content-type': 'application/json' }, false), null);
   assert.deepEqual(bodyToRead({ 'content-type': 'text/plain' }, true), { kind: 'json', coding: 'identity', charset: 'utf-8', lenient: true }, 'judged if it reads as JSON');
   assert.equal(bodyToRead({ 'content-type': 'text/plain' }, false), null);
-  assert.equal(bodyToRead({ 'content-type': 'text/html' }, true), null);
+  // Any other type too: a Web request.json() parses the body whatever the header says.
+  for (const type of ['text/html', 'application/octet-stream', 'image/png', 'x/y', '']) {
+    assert.deepEqual(bodyToRead({ 'content-type': type }, true), { kind: 'json', coding: 'identity', charset: 'utf-8', lenient: true }, type);
+    assert.equal(bodyToRead({ 'content-type': type }, false), null, type);
+  }
   const json = (ct: string) => bodyToRead({ 'content-type': ct }, true);
   assert.deepEqual(json('application/json; charset=utf-16le'), { kind: 'json', coding: 'identity', charset: 'utf-16le' });
   assert.deepEqual(json('application/json; charset="UTF-16BE"'), { kind: 'json', coding: 'identity', charset: 'utf-16be' });

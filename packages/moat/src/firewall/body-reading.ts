@@ -109,7 +109,7 @@ export class BodyReading {
     } else if (coding !== 'identity' && coding !== 'other') {
       inflated = await inflateBody(sent, coding, this.limit);
     }
-    // JSON under text/plain or no Content-Type: judged only when some reading is JSON, as a json() would take it.
+    // JSON declared as another type, or not declared: judged only when some reading is JSON, as a json() would take it.
     if (plan.lenient === true && !readsAsJson(sent, inflated)) return busy;
     if (plan.kind === 'multipart') {
       // Its text fields, from each reading, as a form; a body no boundary opens has none to judge.
@@ -169,15 +169,31 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * Whether a body of undeclared kind is JSON an app's json() may act on: a complete reading that parses,
- * or a cut one that opens like a document (`{` or `[`), which the app reads whole.
+ * or a cut one that opens like a document or a long string (`{`, `[` or `"`), which the app reads whole.
  */
 function readsAsJson(sent: PeekedBody, inflated: PeekedBody | null): boolean {
   for (const body of inflated === null ? [sent] : [inflated, sent]) {
+    if (!mayOpenJson(body.bytes, body.complete)) continue;
     for (const text of bodyTexts(body.bytes, 'utf-8')) {
-      if (body.complete ? parsesAsJson(text) : /^[\s\ufeff]*[[{]/.test(text)) return true;
+      if (body.complete ? parsesAsJson(text) : /^[\s\ufeff]*[[{"]/.test(text)) return true;
     }
   }
   return false;
+}
+
+/**
+ * False when the first byte after ASCII white space cannot open the JSON json() would take, so an
+ * upload (an image, a zip) is turned away without decoding its 64 KiB as text. A byte of 0x80 or more
+ * may open a byte-order mark or Unicode white space: the text decides then.
+ */
+function mayOpenJson(bytes: Buffer, complete: boolean): boolean {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || (bytes[i]! >= 0x09 && bytes[i]! <= 0x0d))) i++;
+  if (i === bytes.length) return complete;
+  const b = bytes[i]!;
+  if (b >= 0x80 || b === 0x7b /* { */ || b === 0x5b /* [ */ || b === 0x22 /* " */) return true;
+  // A complete body may be any JSON value: a number, true, false or null.
+  return complete && (b === 0x2d /* - */ || (b >= 0x30 && b <= 0x39) || b === 0x74 /* t */ || b === 0x66 /* f */ || b === 0x6e /* n */);
 }
 
 /**

@@ -35,8 +35,10 @@ export interface BodyToRead {
   coding: ContentCoding | 'other';
   charset: BodyCharset;
   /**
-   * JSON declared as `text/plain` or not declared at all: Hono's `c.req.json()` and every Web
-   * `request.json()` parse a body whatever its Content-Type says. Judged only when it reads as JSON.
+   * JSON declared as anything but JSON, a form or multipart (`text/plain`, `application/octet-stream`,
+   * `text/html`), or not declared at all: Hono's `c.req.json()`, every Web `request.json()` and an
+   * `express.json()` told to take every type parse a body whatever its Content-Type says. Judged only when it
+   * reads as JSON.
    */
   lenient?: boolean;
   /** multipart: every boundary the Content-Type declares (http/multipart-form.ts). */
@@ -135,10 +137,7 @@ export function bodyToRead(headers: IncomingHttpHeaders, json: boolean): BodyToR
       if (boundaries.length === 0) return 'multipart';
       return { kind: 'multipart', coding: contentCoding(headers), charset: 'utf-8', boundaries };
     }
-    if (json && (contentType === undefined || mediaTypes(contentType).some((each) => mediaType(each) === 'text/plain'))) {
-      return { kind: 'json', coding: contentCoding(headers), charset: 'utf-8', lenient: true };
-    }
-    return null;
+    return json ? { kind: 'json', coding: contentCoding(headers), charset: 'utf-8', lenient: true } : null;
   }
   const coding = contentCoding(headers);
   let charset: BodyCharset = 'utf-8';

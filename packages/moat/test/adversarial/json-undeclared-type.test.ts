@@ -1,14 +1,19 @@
 // Hono's c.req.json() and every Web request.json() parse a body whatever its Content-Type says, so JSON
-// sent as text/plain (a fetch() with a string body sends that by default) or with no Content-Type
-// reached such apps unjudged while `body: { json: true }` read application/json only. Such a body is
-// now judged when it reads as JSON. Real Hono on @hono/node-server, and handle() on a Web Request.
+// sent as text/plain (a fetch() with a string body sends that by default), as any other type
+// (`application/octet-stream`, `text/html`, a made-up one) or with no Content-Type reached such apps
+// unjudged while `body: { json: true }` read application/json only. Such a body is now judged when it
+// reads as JSON. Real Hono on @hono/node-server, Express with express.json() taking every type, and
+// handle() on a Web Request.
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
+import express from 'express';
 import { Hono } from 'hono';
 import { createAdaptorServer } from '@hono/node-server';
 import { moat } from '../../src/adapters/hono.js';
+import { moat as expressMoat } from '../../src/adapters/express.js';
 import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
 import { close, listen, rulesFile } from '../adapters-helpers.js';
 import { sendOpen } from './request-apps.js';
@@ -23,30 +28,93 @@ async function honoApp(firewall: Firewall | null): Promise<{ port: number; serve
   return { port: await listen(server), server };
 }
 
+async function expressApp(firewall: Firewall | null): Promise<{ port: number; server: Server }> {
+  const app = express();
+  if (firewall !== null) app.use(expressMoat(firewall));
+  app.use(express.json({ type: () => true }));
+  app.post('/echo', (req, res) => { res.type('text/plain').send(JSON.stringify(req.body)); });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+/** Content-Types an app's json() reads past: none, text, a list, uploads' types, markup, a made-up one. */
+const UNDECLARED: readonly Record<string, string>[] = [
+  { 'content-type': 'text/plain;charset=UTF-8' }, {}, { 'content-type': 'text/plain, text/html' },
+  { 'content-type': 'application/octet-stream' }, { 'content-type': 'text/html' }, { 'content-type': 'application/xml' },
+  { 'content-type': 'image/png' }, { 'content-type': 'x/y' }, { 'content-type': '' },
+];
+
 for (const [label, rules] of [['parameter rule <script', { block: { params: ['<script'] } }], ['attack detection', { attacks: 'block' }]] as const) {
-  test(`${label}: JSON sent as text/plain or without a Content-Type is judged, as c.req.json() reads it`, async () => {
+  test(`${label}: JSON sent as another type or without a Content-Type is judged, as c.req.json() reads it`, async () => {
     const file = rulesFile(rules);
     after(() => file.cleanup());
     const firewall = createFirewall({ rules: file.path, logger: false, body: { json: true } });
     const plain = await honoApp(null);
     const guarded = await honoApp(firewall);
+    const plainExpress = await expressApp(null);
+    const guardedExpress = await expressApp(firewall);
     try {
-      for (const headers of [{ 'content-type': 'text/plain;charset=UTF-8' }, {}, { 'content-type': 'text/plain, text/html' }] as Record<string, string>[]) {
-        const request = { method: 'POST', path: '/echo', headers, body: PAYLOAD };
-        assert.match((await sendOpen(plain.port, request)).body, /<script>alert/, `the app reads it (${JSON.stringify(headers)})`);
-        assert.equal((await sendOpen(guarded.port, request)).status, 403, JSON.stringify(headers));
+      for (const headers of UNDECLARED) {
+        for (const body of [PAYLOAD, `  \n${JSON.stringify([PAYLOAD])}`, `\ufeff${PAYLOAD}`]) {
+          const request = { method: 'POST', path: '/echo', headers, body };
+          for (const [name, open, shut] of [['Hono', plain, guarded], ['Express', plainExpress, guardedExpress]] as const) {
+            assert.match((await sendOpen(open.port, request)).body, /<script>alert/, `${name} reads it (${JSON.stringify(headers)}, ${JSON.stringify(body.slice(0, 3))})`);
+            assert.equal((await sendOpen(shut.port, request)).status, 403, `${name}, ${JSON.stringify(headers)}, ${JSON.stringify(body.slice(0, 3))}`);
+          }
+        }
       }
       const clean = { method: 'POST', path: '/echo', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ comment: 'hello' }) };
       assert.equal((await sendOpen(guarded.port, clean)).status, 200);
       const web = await firewall.handle(new Request('http://example.test/echo', { method: 'POST', body: PAYLOAD }), { ip: '192.0.2.1' });
       assert.equal(web?.status, 403, 'the Web path: a string body is sent as text/plain');
     } finally {
-      await close(plain.server);
-      await close(guarded.server);
+      for (const app of [plain, guarded, plainExpress, guardedExpress]) await close(app.server);
       firewall.close();
     }
   });
 }
+
+test('a long JSON string cut at body.limit is judged on its beginning, as the app reads it whole', async () => {
+  const file = rulesFile({ attacks: 'block' });
+  after(() => file.cleanup());
+  const firewall = createFirewall({ rules: file.path, logger: false, body: { json: true, limit: 1024 } });
+  try {
+    const body = JSON.stringify(`<script>alert(1)</script>${'x'.repeat(4096)}`);
+    const answer = await firewall.handle(new Request('http://example.test/echo', { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } }), { ip: '192.0.2.1' });
+    assert.equal(answer?.status, 403);
+  } finally {
+    firewall.close();
+  }
+});
+
+test('an upload that cannot be JSON is left alone and reaches the app byte for byte', async () => {
+  const file = rulesFile({ attacks: 'block' });
+  after(() => file.cleanup());
+  const firewall = createFirewall({ rules: file.path, logger: false, body: { json: true } });
+  const app = express();
+  app.use(expressMoat(firewall));
+  app.post('/upload', express.raw({ type: () => true, limit: '1mb' }), (req, res) => {
+    res.type('text/plain').send(createHash('sha256').update(req.body as Buffer).digest('hex'));
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const port = (server.address() as { port: number }).port;
+  try {
+    // A PNG's signature, then bytes that would be attacks if read as text; and 200 KiB of such bytes.
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from("' OR 1=1 -- <script>alert(1)</script>".repeat(6000))]);
+    const prose = Buffer.from("it's O'Brien's -- note <b>bold</b>");
+    for (const [type, bytes] of [['image/png', png], ['text/plain', prose], ['application/octet-stream', png.subarray(0, 100)]] as const) {
+      const answer = await fetch(`http://127.0.0.1:${port}/upload`, { method: 'POST', headers: { 'content-type': type }, body: bytes });
+      assert.equal(answer.status, 200, type);
+      assert.equal(await answer.text(), createHash('sha256').update(bytes).digest('hex'), `${type}: every byte reaches the app`);
+    }
+    assert.equal(firewall.stats().bodiesInspected, 0, 'none of them read as JSON');
+  } finally {
+    await close(server);
+    firewall.close();
+  }
+});
 
 test('a text/plain body that is not JSON is left alone, as before', async () => {
   const file = rulesFile({ attacks: 'block' });
