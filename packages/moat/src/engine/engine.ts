@@ -16,6 +16,7 @@ import { keyedClient, keyHash } from './rate-limit-client.js';
 import type { RequestKeys, RequestKeySpec } from './request-keys.js';
 import type { ExactIndex } from './exact-index.js';
 import { lowerCased, upperCased } from '../text/fast-case.js';
+import { mayOverrideUnkeyed, methodOverrides } from './method-overrides.js';
 import { RecentValues } from '../text/recent-values.js';
 import { QuietRequests } from './quiet-requests.js';
 import type { IpRuleIndex, RuleSet } from './rule-set.js';
@@ -110,7 +111,8 @@ export class Engine {
     // Files without keyed bans or reported keys (nearly all) go straight on: one null check.
     if (keys === null) {
       const quiet = this.quietRequests;
-      if (quiet === null || quiet.resting()) return this.judge(req);
+      // Method overrides the memo's key does not hold: a request that may name one is always judged.
+      if (quiet === null || quiet.resting() || (this.rules.methods.size > 0 && mayOverrideUnkeyed(req))) return this.judge(req);
       const tag = quiet.tag(req);
       if (quiet.has(req, tag)) return PASSED;
       const d = this.judge(req);
@@ -165,7 +167,10 @@ export class Engine {
     // 10–11: host and method, exact and case-insensitive.
     if (rs.hosts.size > 0 && (d = this.checkHosts(rs.hosts, req)) !== null) return d;
     const method = req.method ? upperCased(req.method) : '';
-    if (rs.methods.size > 0 && method && (d = this.checkMethod(rs.methods, method)) !== null) return d;
+    if (rs.methods.size > 0) {
+      if (method && (d = this.checkMethod(rs.methods, method)) !== null) return d;
+      if ((d = this.checkMethodOverrides(rs.methods, req, method)) !== null) return d;
+    }
     // Attack detection: after the allow and block rules, before rate limits (docs/attacks.md).
     if (rs.attacks !== null && (d = this.checkAttacks(rs.attacks, req)) !== null) return d;
     // 12: rate limits, per rule and client.
@@ -473,6 +478,18 @@ export class Engine {
     const d = this.checkExact(map, method, 'bm');
     if (d !== null || method !== 'HEAD') return d;
     return this.checkExact(map, 'GET', 'bm');
+  }
+
+  /** The methods override middleware may take the request for (engine/method-overrides.ts), each judged as a method. */
+  private checkMethodOverrides(map: ExactIndex, req: MoatRequest, method: string): Decision | null {
+    const overrides = methodOverrides(req);
+    if (overrides === null) return null;
+    let d: Decision | null;
+    for (const each of overrides) {
+      const other = upperCased(each);
+      if (other !== method && (d = this.checkMethod(map, other)) !== null) return d;
+    }
+    return null;
   }
 
   /**
