@@ -168,7 +168,7 @@ export class Firewall {
     let body: BodyToRead | null = null;
     try {
       const wantsParams = engine !== null && needsParams(engine);
-      request = this.normalizer.normalizeParts(method ?? 'GET', url ?? '/', headers, socket?.remoteAddress, wantsParams);
+      request = this.normalizer.normalizeNodeParts(method ?? 'GET', url ?? '/', headers, socket?.remoteAddress, wantsParams);
       if (this.userOf !== null && engine?.rateLimitsByUser === true) request.user = this.userFor(this.userOf, req, request);
       if (request.ip === '') {
         // No peer address (a Unix socket, a closed connection): rare, so one comparison on the common path.
