@@ -78,7 +78,9 @@ function readJsonBody(payload: Readable, scanner: JsonShapeScanner, bodyLimit: n
       chunks.push(chunk);
     };
     const onEnd = () => stop(null);
-    const onError = (error: Error) => stop(error);
+    // The client went away or broke the stream (`aborted`, ECONNRESET): its fault, answered 400 as Fastify's
+    // own reader answers it, and logged as a client error rather than the hub's 500.
+    const onError = (error: Error) => stop(new HttpError(400, `the request body could not be read (${error.message})`, 'body_unreadable'));
     // A declared length over the limit is refused before a byte is read, as Fastify's own reader does.
     const declared = Number(payload instanceof IncomingMessage ? payload.headers['content-length'] : undefined);
     if (declared > bodyLimit) return reject(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
