@@ -70,7 +70,9 @@ export type Category =
   // Moat only: bots by catalogue category (bots/), a claim of a verifiable crawler from outside its ranges, a bot no entry names.
   | `bot-${BotCategory}` | 'bot-spoofed' | 'bot-unknown'
   // Moat only: a keyed ban (rule kind `key`) matched the hash of the request's header, cookie or user id.
-  | 'bkey';
+  | 'bkey'
+  // Moat only: a body longer than the firewall's `body.limit`, with `body.oversize` monitoring or blocking.
+  | 'body-oversize';
 
 /** A monitor-mode rule that matched: it would have decided the request had it been in block mode. */
 export interface MonitorMatch {

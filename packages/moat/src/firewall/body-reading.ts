@@ -13,7 +13,9 @@ import { inflatesThroughGate, windowedInflateGate } from '../http/inflate-gate.j
 import type { MoatHttpRequest } from '../http/normalized-request.js';
 import { canPeekBody, peekBody, type PeekedBody } from '../http/peek-body.js';
 import { peekWebBody, webBodyState } from '../http/web-request.js';
-import type { BodyOptions, FirewallEngine } from './options.js';
+import type { BodyOptions, BodyOversize, FirewallEngine } from './options.js';
+import type { Decision } from '../engine/decision.js';
+import { OptionError } from '../errors/moat-error.js';
 import type { FirewallCounters } from './stats.js';
 
 const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -25,12 +27,35 @@ export class BodyReading {
   private readonly readsJson: boolean;
   /** Bytes read (and inflated) at most. */
   readonly limit: number;
+  /** What a body longer than `limit` does to the decision (BodyOptions.oversize). */
+  readonly oversize: BodyOversize;
+  private readonly oversizeRule: string;
 
   constructor(options: BodyOptions | undefined, private readonly counters: FirewallCounters) {
     this.readsForms = options?.form !== false;
     this.readsJson = options?.json === true;
     this.enabled = this.readsForms || this.readsJson;
     this.limit = Math.max(0, options?.limit ?? DEFAULT_BODY_LIMIT);
+    const oversize = options?.oversize ?? 'judge';
+    if (!OVERSIZE_MODES.includes(oversize)) {
+      throw new OptionError(`body.oversize must be one of ${OVERSIZE_MODES.map((m) => `'${m}'`).join(', ')} (got ${JSON.stringify(oversize)})`);
+    }
+    this.oversize = oversize;
+    this.oversizeRule = `body longer than ${this.limit} bytes`;
+  }
+
+  /**
+   * The decision for a request whose body was cut at `limit`, by `oversize`: a passing request is blocked
+   * (`block`) or carries a `body-oversize` monitor match (`monitor`); an allowed or blocked one is as decided.
+   */
+  oversized(decision: Decision): Decision {
+    const mode = this.oversize;
+    if (mode === 'judge' || decision.treatment !== 'Passed') return decision;
+    if (mode === 'block') {
+      return { treatment: 'Blocked', category: 'body-oversize', rule: this.oversizeRule, ruleId: 'body.oversize', monitored: decision.monitored };
+    }
+    const match = { category: 'body-oversize' as const, rule: this.oversizeRule, ruleId: 'body.oversize' };
+    return { ...decision, monitored: [...decision.monitored, match] };
   }
 
   /**
@@ -83,12 +108,13 @@ export class BodyReading {
   /**
    * Adds the peeked body to `request`: its parameters joined to the query's and, when the engine detects
    * attacks, its text. A body that failed to arrive adds nothing (the app sees the failure itself).
-   * Rejects when the body's content cannot be turned into parameters. Resolves true when a brotli or zstd body
-   * found the gate's queue full (counted `busy`): its inflated reading is then missing, the rest is added.
+   * Rejects when the body's content cannot be turned into parameters. `busy`: a brotli or zstd body found
+   * the gate's queue full (counted `busy`): its inflated reading is then missing, the rest is added. `cut`:
+   * the body (as sent or inflated) was longer than `limit`, so only its beginning was added.
    */
-  async addTo(request: MoatHttpRequest, peeked: Promise<PeekedBody | null>, bodyPlan: BodyToRead, engine: FirewallEngine): Promise<boolean> {
+  async addTo(request: MoatHttpRequest, peeked: Promise<PeekedBody | null>, bodyPlan: BodyToRead, engine: FirewallEngine): Promise<BodyAdded> {
     const received = await peeked;
-    if (received === null) return false;
+    if (received === null) return NOTHING_ADDED;
     let sent = received;
     let plan = bodyPlan;
     // Inflated as express.urlencoded() would; at most `limit` bytes come out, whatever went in.
@@ -110,7 +136,7 @@ export class BodyReading {
       inflated = await inflateBody(sent, coding, this.limit);
     }
     // JSON declared as another type, or not declared: judged only when some reading is JSON, as a json() would take it.
-    if (plan.lenient === true && !readsAsJson(sent, inflated)) return busy;
+    if (plan.lenient === true && !readsAsJson(sent, inflated)) return { busy, cut: false };
     if (plan.kind === 'multipart') {
       // Its text fields, from each reading, as a form; a body no boundary opens has none to judge.
       const boundaries = plan.boundaries ?? [];
@@ -118,14 +144,15 @@ export class BodyReading {
       const inflatedForm = inflated === null ? null : multipartAsForm(inflated.bytes, boundaries);
       if (sentForm === null && inflatedForm === null) {
         counters.bodiesUninspected.multipart++;
-        return busy;
+        return { busy, cut: false };
       }
       sent = { bytes: sentForm ?? EMPTY, complete: sent.complete };
       if (inflated !== null) inflated = { bytes: inflatedForm ?? EMPTY, complete: inflated.complete };
       plan = { kind: 'form', coding: plan.coding, charset: 'utf-8' };
     }
     counters.bodiesInspected++;
-    if (!sent.complete || (inflated !== null && !inflated.complete)) {
+    const cut = !sent.complete || (inflated !== null && !inflated.complete);
+    if (cut) {
       counters.bodiesTruncated++;
       counters.bodiesUninspected.tooLarge++;
     }
@@ -136,9 +163,18 @@ export class BodyReading {
     request.params = joinParams(request.params, params);
     // Attack detection reads the body field by field (attacks/request-attacks.ts), not the joined params.
     if (engine.rules?.attacks) request.body = attackBody(sent, inflated, plan);
-    return busy;
+    return { busy, cut };
   }
 }
+
+/** What BodyReading.addTo() did (see there). */
+export interface BodyAdded {
+  busy: boolean;
+  cut: boolean;
+}
+
+const NOTHING_ADDED: BodyAdded = Object.freeze({ busy: false, cut: false });
+const OVERSIZE_MODES: readonly BodyOversize[] = ['judge', 'monitor', 'block'];
 
 /** The body for attack detection: a form's readings joined by `&` (each field stays whole); for JSON, the readings that parse. */
 export function attackBody(sent: PeekedBody, inflated: PeekedBody | null, plan: BodyToRead): MoatHttpRequest['body'] {

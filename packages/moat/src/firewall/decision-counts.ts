@@ -12,7 +12,7 @@ import type { Category, Decision, Treatment } from '../engine/decision.js';
 export type DecisionCounts = Record<Treatment, Partial<Record<Category, number>>>;
 
 const WAFRIS_CATEGORIES = ['ai', 'ac', 'bi', 'bc', 'bctry', 'brep', 'bu', 'bp', 'bparam', 'bh', 'bm', 'brl', 'passed'] as const;
-const MOAT_CATEGORIES = ['attack-cut', 'bot-spoofed', 'bot-unknown', 'bkey'] as const;
+const MOAT_CATEGORIES = ['attack-cut', 'bot-spoofed', 'bot-unknown', 'bkey', 'body-oversize'] as const;
 
 /** Every category a decision can carry, in a fixed order (the index of its counter). */
 export const DECISION_CATEGORIES: readonly Category[] = [

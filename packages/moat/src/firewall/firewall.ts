@@ -17,7 +17,7 @@ import { webHeaders, webMethodMayHaveBody } from '../http/web-request.js';
 import { toWebResponse } from '../http/web-response.js';
 import { TrustedProxies } from '../http/trusted-proxies.js';
 import { AddressWarnings, ForwardingWatch, type Peerless } from './address-warnings.js';
-import { BodyReading } from './body-reading.js';
+import { BodyReading, type BodyAdded } from './body-reading.js';
 import { chooseIpHeader, ipHeaderFromEnv, trustedProxiesFromEnv } from './client-address-options.js';
 import { consoleLogger, silentLogger, type MoatLogger } from './logger.js';
 import { checkOptionNames, FIREWALL_OPTION_NAMES } from './option-names.js';
@@ -277,28 +277,32 @@ export class Firewall {
   /** Judges once the body (read by BodyReading) has been added to the request's parameters. */
   private async checkWithBody(peeked: Promise<PeekedBody | null>, request: MoatHttpRequest, engine: FirewallEngine, plan: BodyToRead,
     raw?: IncomingMessage): Promise<Verdict> {
-    let busy: boolean;
+    let added: BodyAdded;
     try {
-      busy = await this.bodies.addTo(request, peeked, plan, engine);
+      added = await this.bodies.addTo(request, peeked, plan, engine);
     } catch (error) {
       return this.cannotJudge(asError(error), request);
     }
-    if (!busy) return this.decide(engine, request, raw);
+    if (!added.busy) return this.decide(engine, request, raw, added.cut);
     // The inflated body waited its turn in vain (not an engine fault). Every other reading is judged; a
     // request they let through goes on without that one (fail open) or gets 503 (failClosed).
     this.problems.emit('engine', new BodyBusyError(), request);
-    const verdict = await this.decide(engine, request, raw);
+    const verdict = await this.decide(engine, request, raw, added.cut);
     return verdict !== null ? verdict : this.problems.unjudged();
   }
 
-  /** `raw`: the Node request, when judging one (decision listeners get it: reporting tags it for its response status). */
-  private decide(engine: FirewallEngine, request: MoatHttpRequest, raw?: IncomingMessage): Verdict | Promise<Verdict> {
+  /**
+   * `raw`: the Node request, when judging one (decision listeners get it: reporting tags it for its response
+   * status). `cut`: its body was longer than the read limit (body.oversize then has its say).
+   */
+  private decide(engine: FirewallEngine, request: MoatHttpRequest, raw?: IncomingMessage, cut = false): Verdict | Promise<Verdict> {
     let decision: Decision;
     try {
       decision = engine.evaluate(request);
     } catch (error) {
       return this.cannotJudge(asError(error), request);
     }
+    if (cut) decision = this.bodies.oversized(decision);
     if (decision.pendingRateLimits !== undefined && engine.settleRateLimits !== undefined) {
       return this.settleRateLimits(engine, decision, request, raw);
     }

@@ -59,7 +59,15 @@ export interface BodyOptions {
   json?: boolean;
   /** Bytes read at most; a longer body is judged on its beginning and streams on untouched (default 64 KiB). */
   limit?: number;
+  /**
+   * A body Moat reads that is longer than `limit` (as sent or inflated), whose rest the app may still act
+   * on: `'judge'` judges its beginning only (default), `'monitor'` also adds a `body-oversize` monitor
+   * match to the decision (so reports show it), `'block'` blocks a request that would otherwise pass.
+   */
+  oversize?: BodyOversize;
 }
+
+export type BodyOversize = 'judge' | 'monitor' | 'block';
 
 export interface MoatOptions {
   /** Rules file path (Moat or Wafris format). */
