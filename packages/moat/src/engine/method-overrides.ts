@@ -69,6 +69,10 @@ export function methodOverrides(req: MoatRequest): string[] | null {
 /** False for GET and HEAD in any case (the engine takes either), whose method no override middleware replaces by default. */
 function overridable(method: string | undefined): boolean {
   if (method === undefined) return true;
-  if (method.length === 3) return method.toUpperCase() !== 'GET';
-  return method.length !== 4 || method.toUpperCase() !== 'HEAD';
+  // Every GET pays only these two comparisons: Node hands the method over in upper case.
+  if (method === 'GET' || method === 'HEAD') return false;
+  const length = method.length;
+  if (length !== 3 && length !== 4) return true;
+  const upper = method.toUpperCase();
+  return upper !== 'GET' && upper !== 'HEAD';
 }
