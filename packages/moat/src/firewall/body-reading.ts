@@ -24,7 +24,8 @@ export class BodyReading {
   /** Forms or JSON are read at all; when false no body is ever planned. */
   readonly enabled: boolean;
   private readonly readsForms: boolean;
-  private readonly readsJson: boolean;
+  /** `body.json` as given: true or false, or undefined for "while the engine detects attacks". */
+  private readonly readsJson: boolean | undefined;
   /** Bytes read (and inflated) at most. */
   readonly limit: number;
   /** What a body longer than `limit` does to the decision (BodyOptions.oversize). */
@@ -33,8 +34,8 @@ export class BodyReading {
 
   constructor(options: BodyOptions | undefined, private readonly counters: FirewallCounters) {
     this.readsForms = options?.form !== false;
-    this.readsJson = options?.json === true;
-    this.enabled = this.readsForms || this.readsJson;
+    this.readsJson = options?.json;
+    this.enabled = this.readsForms || this.readsJson !== false;
     this.limit = Math.max(0, options?.limit ?? DEFAULT_BODY_LIMIT);
     const oversize = options?.oversize ?? 'judge';
     if (!OVERSIZE_MODES.includes(oversize)) {
@@ -62,9 +63,9 @@ export class BodyReading {
    * The body of a Node request to read, or null. Any method with a declared body qualifies, GET and
    * HEAD too: body-parser reads a GET's form body, so an app may act on it. What cannot be read is counted.
    */
-  bodyToRead(req: IncomingMessage, headers: IncomingMessage['headers']): BodyToRead | null {
+  bodyToRead(req: IncomingMessage, headers: IncomingMessage['headers'], engine: FirewallEngine): BodyToRead | null {
     if (declaredBodyLength(headers) === 0) return null;
-    const plan = this.bodyPlan(headers);
+    const plan = this.bodyPlan(headers, engine);
     if (plan !== null && !canPeekBody(req)) {
       this.counters.bodiesUninspected.unreadable++;
       return null;
@@ -73,9 +74,9 @@ export class BodyReading {
   }
 
   /** The same for a Web Request, whose body is read from a clone; one already being read is counted. */
-  webBodyToRead(request: Request, headers: IncomingMessage['headers']): BodyToRead | null {
+  webBodyToRead(request: Request, headers: IncomingMessage['headers'], engine: FirewallEngine): BodyToRead | null {
     if (headers['content-length'] === '0') return null;
-    const plan = this.bodyPlan(headers);
+    const plan = this.bodyPlan(headers, engine);
     if (plan === null) return null;
     const state = webBodyState(request);
     if (state === 'readable') return plan;
@@ -83,9 +84,12 @@ export class BodyReading {
     return null;
   }
 
-  /** How to read a body by its headers alone, or null; a body Moat cannot judge is counted. */
-  bodyPlan(headers: IncomingMessage['headers']): BodyToRead | null {
-    const plan = bodyToRead(headers, this.readsJson);
+  /**
+   * How to read a body by its headers alone, or null; a body Moat cannot judge is counted. JSON is read
+   * when `body.json` says so, or, unset, while `engine` detects attacks: an API's inputs are its JSON.
+   */
+  bodyPlan(headers: IncomingMessage['headers'], engine: FirewallEngine): BodyToRead | null {
+    const plan = bodyToRead(headers, this.readsJson ?? engine.rules?.attacks != null);
     if (plan === null) return null;
     if (typeof plan === 'string') {
       this.counters.bodiesUninspected[plan]++;

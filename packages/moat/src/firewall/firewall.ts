@@ -176,7 +176,7 @@ export class Firewall {
         if (stop !== undefined) return stop;
       }
       if (this.forwardingWatch !== null) this.forwardingWatch.watchForForwardingHeaders(request);
-      if (wantsParams && this.bodies.enabled) body = this.bodies.bodyToRead(req, headers);
+      if (wantsParams && engine !== null && this.bodies.enabled) body = this.bodies.bodyToRead(req, headers, engine);
     } catch (error) {
       return this.cannotJudge(asError(error), undefined);
     }
@@ -225,7 +225,7 @@ export class Firewall {
       }
       if (this.forwardingWatch !== null) this.forwardingWatch.watchForForwardingHeaders(judged);
       // A GET's or HEAD's Request has no body on the runtimes Moat knows: its headers are not asked for.
-      if (wantsParams && this.bodies.enabled && webMethodMayHaveBody(judged.method)) body = this.bodies.webBodyToRead(request, headers);
+      if (wantsParams && engine !== null && this.bodies.enabled && webMethodMayHaveBody(judged.method)) body = this.bodies.webBodyToRead(request, headers, engine);
     } catch (error) {
       return this.cannotJudge(asError(error), undefined);
     }
