@@ -11,7 +11,7 @@ import { inflateBody } from '../http/inflate-body.js';
 import { multipartAsForm } from '../http/multipart-form.js';
 import { inflatesThroughGate, windowedInflateGate } from '../http/inflate-gate.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
-import { canPeekBody, peekBody, type PeekedBody } from '../http/peek-body.js';
+import { canPeekBody, firstSignificantByte, peekBody, type OpeningGate, type PeekedBody } from '../http/peek-body.js';
 import { peekWebBody, webBodyState } from '../http/web-request.js';
 import type { BodyOptions, BodyOversize, FirewallEngine } from './options.js';
 import type { Decision } from '../engine/decision.js';
@@ -101,12 +101,12 @@ export class BodyReading {
     return plan;
   }
 
-  peekNode(req: IncomingMessage): Promise<PeekedBody | null> {
-    return peekBody(req, this.limit);
+  peekNode(req: IncomingMessage, plan: BodyToRead): Promise<PeekedBody | null> {
+    return peekBody(req, this.limit, openingGate(plan));
   }
 
-  peekWeb(request: Request): Promise<PeekedBody | null> {
-    return peekWebBody(request, this.limit);
+  peekWeb(request: Request, plan: BodyToRead): Promise<PeekedBody | null> {
+    return peekWebBody(request, this.limit, openingGate(plan));
   }
 
   /**
@@ -223,17 +223,32 @@ function readsAsJson(sent: PeekedBody, inflated: PeekedBody | null): boolean {
 
 /**
  * False when the first byte after ASCII white space cannot open the JSON json() would take, so an
- * upload (an image, a zip) is turned away without decoding its 64 KiB as text. A byte of 0x80 or more
- * may open a byte-order mark or Unicode white space: the text decides then.
+ * upload (an image, a zip) is turned away without decoding its 64 KiB as text.
  */
 function mayOpenJson(bytes: Buffer, complete: boolean): boolean {
-  let i = 0;
-  while (i < bytes.length && (bytes[i] === 0x20 || (bytes[i]! >= 0x09 && bytes[i]! <= 0x0d))) i++;
-  if (i === bytes.length) return complete;
-  const b = bytes[i]!;
-  if (b >= 0x80 || b === 0x7b /* { */ || b === 0x5b /* [ */ || b === 0x22 /* " */) return true;
-  // A complete body may be any JSON value: a number, true, false or null.
-  return complete && (b === 0x2d /* - */ || (b >= 0x30 && b <= 0x39) || b === 0x74 /* t */ || b === 0x66 /* f */ || b === 0x6e /* n */);
+  const first = firstSignificantByte(bytes);
+  return first < 0 ? complete : opensJson(first, complete);
+}
+
+/**
+ * Whether `byte` may open JSON: a document or a string, and in a complete body any value (a number,
+ * true, false, null). A byte of 0x80 or more may open a byte-order mark or Unicode white space: the
+ * text decides then.
+ */
+function opensJson(byte: number, complete: boolean): boolean {
+  if (byte >= 0x80 || byte === 0x7b /* { */ || byte === 0x5b /* [ */ || byte === 0x22 /* " */) return true;
+  return complete && (byte === 0x2d /* - */ || (byte >= 0x30 && byte <= 0x39) || byte === 0x74 /* t */ || byte === 0x66 /* f */ || byte === 0x6e /* n */);
+}
+
+const opensJsonValue = (byte: number): boolean => opensJson(byte, true);
+
+/**
+ * A body of undeclared kind, as sent, is read on only while it may be JSON: an upload or a stream under
+ * another type is handed back at its first byte instead of held until `limit` bytes came. Not for a
+ * compressed one, whose bytes as sent say nothing about what it inflates to.
+ */
+function openingGate(plan: BodyToRead): OpeningGate | undefined {
+  return plan.lenient === true && plan.coding === 'identity' ? opensJsonValue : undefined;
 }
 
 /**

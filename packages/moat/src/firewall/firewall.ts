@@ -184,7 +184,7 @@ export class Firewall {
       this.counters.noEngine++;
       return this.unjudged();
     }
-    if (body !== null) return this.checkWithBody(this.bodies.peekNode(req), request, engine, body, req);
+    if (body !== null) return this.checkWithBody(this.bodies.peekNode(req, body), request, engine, body, req);
     return this.decide(engine, request, req);
   }
 
@@ -233,7 +233,7 @@ export class Firewall {
       this.counters.noEngine++;
       return this.unjudged();
     }
-    if (body !== null) return this.checkWithBody(this.bodies.peekWeb(request), judged, engine, body);
+    if (body !== null) return this.checkWithBody(this.bodies.peekWeb(request, body), judged, engine, body);
     return this.decide(engine, judged);
   }
 

@@ -31,15 +31,32 @@ export function canPeekBody(req: IncomingMessage): boolean {
 }
 
 /**
+ * Which opening bytes make a body worth reading on: called with the body's first byte that is not ASCII
+ * white space; false stops the peek there (the body is then returned cut, `complete: false`), so a body
+ * that cannot be what Moat looks for (an upload under an odd type) is not held until `limit` bytes came.
+ */
+export type OpeningGate = (byte: number) => boolean;
+
+/** The first byte of `bytes` that is not ASCII white space (tab, line feed, VT, FF, CR, space), or -1. */
+export function firstSignificantByte(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b !== 0x20 && (b < 0x09 || b > 0x0d)) return b;
+  }
+  return -1;
+}
+
+/**
  * Collects up to `limit` bytes of the body, then gives everything back to the stream. Resolves with
  * the bytes, or null when the request ended abnormally (the app then sees the error as usual).
- * Never rejects. Call only when canPeekBody(req).
+ * Never rejects. Call only when canPeekBody(req). `opens`: see OpeningGate.
  */
-export function peekBody(req: IncomingMessage, limit: number): Promise<PeekedBody | null> {
+export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGate): Promise<PeekedBody | null> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    let gate = opens;
     const hadOwnPush = Object.prototype.hasOwnProperty.call(req, 'push');
     const originalPush = req.push as Push;
 
@@ -84,7 +101,15 @@ export function peekBody(req: IncomingMessage, limit: number): Promise<PeekedBod
       const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encoding);
       chunks.push(buffer);
       size += buffer.length;
-      if (size > limit) {
+      let refused = false;
+      if (gate !== undefined) {
+        const first = firstSignificantByte(buffer);
+        if (first >= 0) {
+          refused = !gate(first);
+          gate = undefined;
+        }
+      }
+      if (refused || size > limit) {
         // Enough to judge; the rest streams straight to the app, and backpressure applies again.
         restorePush();
         const body = collected();

@@ -3,7 +3,7 @@
 // clone, so the app still gets every byte. The rest of the judging is the Node path's, unchanged.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import type { PeekedBody } from './peek-body.js';
+import { firstSignificantByte, type OpeningGate, type PeekedBody } from './peek-body.js';
 
 /**
  * The headers as Node would present them (`headers['user-agent']`, repeated headers joined with `, `),
@@ -103,7 +103,8 @@ export function webBodyState(request: Request): 'readable' | 'unreadable' | 'non
  * the original keeps every byte for the app. At most `limit` plus one chunk is held, whatever the
  * body's length. Resolves null when the body failed (the app then sees the error itself). Never rejects.
  */
-export async function peekWebBody(request: Request, limit: number): Promise<PeekedBody | null> {
+export async function peekWebBody(request: Request, limit: number, opens?: OpeningGate): Promise<PeekedBody | null> {
+  let gate = opens;
   let reader: ReadableStreamDefaultReader<Uint8Array>;
   try {
     const body = request.clone().body;
@@ -121,7 +122,15 @@ export async function peekWebBody(request: Request, limit: number): Promise<Peek
       const chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       chunks.push(chunk);
       size += chunk.length;
-      if (size > limit) {
+      let refused = false;
+      if (gate !== undefined) {
+        const first = firstSignificantByte(chunk);
+        if (first >= 0) {
+          refused = !gate(first);
+          gate = undefined;
+        }
+      }
+      if (refused || size > limit) {
         // Enough to judge. Cancelling the clone stops only its branch of the tee.
         reader.cancel().catch(() => {});
         return { bytes: joined(chunks, size).subarray(0, limit), complete: false };

@@ -8,6 +8,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { Hono } from 'hono';
@@ -125,6 +126,43 @@ test('a text/plain body that is not JSON is left alone, as before', async () => 
     assert.equal(answer, null);
     assert.equal(firewall.stats().bodiesInspected, 0);
   } finally {
+    firewall.close();
+  }
+});
+
+test('a body under another type that cannot open JSON reaches the app as it comes, not held for body.limit bytes', async () => {
+  const file = rulesFile({ attacks: 'block' });
+  after(() => file.cleanup());
+  // JSON is read by default while attacks are detected, so bodies of other types are looked at too.
+  const firewall = createFirewall({ rules: file.path, logger: false });
+  const app = express();
+  app.use(expressMoat(firewall));
+  // Answers as soon as the first bytes of the stream arrive, while the client holds the rest back.
+  app.post('/stream', (req, res) => { req.once('data', (chunk: Buffer) => { res.send(`first: ${chunk.toString()}`); }); });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const port = (server.address() as { port: number }).port;
+  try {
+    for (const [type, first] of [['application/octet-stream', 'PK\u0003\u0004'], ['text/plain', 'hello'], ['application/x-ndjson', ' \n<tag>']] as const) {
+      const socket = connect(port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      let answer = '';
+      let restSent = false;
+      const answered = new Promise<boolean>((resolve) => socket.on('data', (data: Buffer) => {
+        answer += data.toString('latin1');
+        if (answer.includes('first: ')) resolve(restSent);
+      }));
+      socket.write(`POST /stream HTTP/1.1\r\nHost: a\r\nContent-Type: ${type}\r\nTransfer-Encoding: chunked\r\n\r\n${first.length.toString(16)}\r\n${first}\r\n`);
+      // Only if the app has not answered long after: the rest, so a held body ends the test instead of hanging it.
+      const guard = setTimeout(() => { restSent = true; socket.write(`10000\r\n${'x'.repeat(0x10000)}\r\n0\r\n\r\n`); }, 30_000);
+      const answeredAfterRest = await answered;
+      clearTimeout(guard);
+      socket.destroy();
+      assert.equal(answeredAfterRest, false, `${type}: the app answered on the first bytes, before the rest was sent`);
+    }
+    assert.equal(firewall.stats().bodiesInspected, 0);
+  } finally {
+    await close(server);
     firewall.close();
   }
 });
