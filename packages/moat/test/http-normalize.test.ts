@@ -285,6 +285,17 @@ test('request normaliser: remembered targets and hosts give the same request as 
   assert.equal(r.path, '/y');
   assert.equal(r.params, 'z=A');
   assert.equal(remembering.normalize(req('/y?z=%41', 'other.test'), false).params, undefined);
+  // X-Forwarded-Host: its hosts are forms of the host, the same array again for the same Host and value
+  // (the engine's memo of quiet requests compares forms by identity), a fresh reading for another Host.
+  const forwarded = (host: string, xfh: string | string[]) => remembering.normalize({ ...req('/f', host), headers: { host, 'x-forwarded-host': xfh } } as unknown as IncomingMessage, true);
+  const once = forwarded('app:3000', 'WWW.example.com, admin.example.com.:443');
+  assert.deepEqual(once.hostForms, ['www.example.com', 'admin.example.com']);
+  assert.equal(forwarded('app:3000', 'WWW.example.com, admin.example.com.:443').hostForms, once.hostForms, 'the same array again');
+  assert.deepEqual(forwarded('www.example.com', 'WWW.example.com, admin.example.com.:443').hostForms, ['admin.example.com'], 'not the host itself');
+  assert.equal(forwarded('www.example.com', 'www.example.com').hostForms, undefined, 'the host itself only');
+  assert.deepEqual(forwarded('a.test', ['b.test', 'c.test, a.test']).hostForms, ['b.test', 'c.test']);
+  assert.deepEqual(remembering.normalize({ ...req('http://x.test/f', 'y.test'), headers: { host: 'y.test', 'x-forwarded-host': 'z.test' } } as unknown as IncomingMessage, true).hostForms,
+    ['y.test', 'z.test'], 'with an absolute target: the Host header and the forwarded host');
   // Targets longer than the memo keeps are still normalised.
   const long = `/${'a'.repeat(3000)}/../wp-admin?x=%41`;
   assert.equal(remembering.normalize(req(long, 'h'), true).path, '/wp-admin');

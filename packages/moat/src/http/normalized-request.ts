@@ -116,6 +116,8 @@ export class RequestNormalizer {
   /** Web urls (absolute, Host included) apart from Node targets: a relative one reads differently (webTarget). */
   private readonly webTargets = new RecentValues<NormalizedTarget>(TARGET_SLOTS, TARGET_MAX_LENGTH);
   private readonly hosts = new RecentValues<string>(HOST_SLOTS, HOST_MAX_LENGTH);
+  /** X-Forwarded-Host values seen a moment ago, with the Host they came with and the forms they made. */
+  private readonly forwarded = new RecentValues<{ host: string | undefined; forms: readonly string[] | undefined }>(HOST_SLOTS, HOST_MAX_LENGTH);
 
   constructor(private readonly clientIp: ClientIpResolver) {}
 
@@ -132,8 +134,22 @@ export class RequestNormalizer {
     // every host it names. Node's front door only (a property read there; a Web Request's Headers.get() costs
     // 100–200 ns a name, and Hono, Bun and Deno take the host from the URL).
     const forwarded = headers['x-forwarded-host'];
-    if (forwarded !== undefined) request.hostForms = this.withForwardedHosts(request, forwarded);
+    if (forwarded !== undefined) request.hostForms = this.forwardedHostForms(request, forwarded);
     return request;
+  }
+
+  /**
+   * withForwardedHosts(), the same array again for the same Host and header: a proxy that sets the header
+   * on every request would otherwise make each request's forms a new array, which the engine's memo of
+   * quiet requests (compared by identity) would never find again.
+   */
+  private forwardedHostForms(request: MoatHttpRequest, value: string | string[]): readonly string[] | undefined {
+    if (typeof value !== 'string' || request.hostForms !== undefined) return this.withForwardedHosts(request, value);
+    const seen = this.forwarded.get(value);
+    if (seen !== undefined && seen.host === request.host) return seen.forms;
+    const forms = this.withForwardedHosts(request, value);
+    this.forwarded.set(value, { host: request.host, forms });
+    return forms;
   }
 
   /**
