@@ -37,6 +37,21 @@ export function canPeekBody(req: IncomingMessage): boolean {
  */
 export type OpeningGate = (byte: number) => boolean;
 
+/** An OpeningGate applied to a body's chunks in order: it answers on the first chunk that has a byte past white space. */
+export class OpeningWatch {
+  constructor(private gate: OpeningGate | undefined) {}
+
+  /** True when this chunk holds the body's opening byte and the gate refuses it. */
+  refuses(chunk: Uint8Array): boolean {
+    const gate = this.gate;
+    if (gate === undefined) return false;
+    const first = firstSignificantByte(chunk);
+    if (first < 0) return false;
+    this.gate = undefined;
+    return !gate(first);
+  }
+}
+
 /** The first byte of `bytes` that is not ASCII white space (tab, line feed, VT, FF, CR, space), or -1. */
 export function firstSignificantByte(bytes: Uint8Array): number {
   for (let i = 0; i < bytes.length; i++) {
@@ -56,7 +71,7 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
-    let gate = opens;
+    const opening = new OpeningWatch(opens);
     const hadOwnPush = Object.prototype.hasOwnProperty.call(req, 'push');
     const originalPush = req.push as Push;
 
@@ -101,15 +116,7 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
       const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encoding);
       chunks.push(buffer);
       size += buffer.length;
-      let refused = false;
-      if (gate !== undefined) {
-        const first = firstSignificantByte(buffer);
-        if (first >= 0) {
-          refused = !gate(first);
-          gate = undefined;
-        }
-      }
-      if (refused || size > limit) {
+      if (opening.refuses(buffer) || size > limit) {
         // Enough to judge; the rest streams straight to the app, and backpressure applies again.
         restorePush();
         const body = collected();

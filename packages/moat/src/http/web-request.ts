@@ -3,7 +3,7 @@
 // clone, so the app still gets every byte. The rest of the judging is the Node path's, unchanged.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import { firstSignificantByte, type OpeningGate, type PeekedBody } from './peek-body.js';
+import { OpeningWatch, type OpeningGate, type PeekedBody } from './peek-body.js';
 
 /**
  * The headers as Node would present them (`headers['user-agent']`, repeated headers joined with `, `),
@@ -104,7 +104,7 @@ export function webBodyState(request: Request): 'readable' | 'unreadable' | 'non
  * body's length. Resolves null when the body failed (the app then sees the error itself). Never rejects.
  */
 export async function peekWebBody(request: Request, limit: number, opens?: OpeningGate): Promise<PeekedBody | null> {
-  let gate = opens;
+  const opening = new OpeningWatch(opens);
   let reader: ReadableStreamDefaultReader<Uint8Array>;
   try {
     const body = request.clone().body;
@@ -122,15 +122,7 @@ export async function peekWebBody(request: Request, limit: number, opens?: Openi
       const chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       chunks.push(chunk);
       size += chunk.length;
-      let refused = false;
-      if (gate !== undefined) {
-        const first = firstSignificantByte(chunk);
-        if (first >= 0) {
-          refused = !gate(first);
-          gate = undefined;
-        }
-      }
-      if (refused || size > limit) {
+      if (opening.refuses(chunk) || size > limit) {
         // Enough to judge. Cancelling the clone stops only its branch of the tee.
         reader.cancel().catch(() => {});
         return { bytes: joined(chunks, size).subarray(0, limit), complete: false };
