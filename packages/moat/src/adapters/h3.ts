@@ -18,7 +18,7 @@ import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Firewall, Verdict } from '../firewall/firewall.js';
-import { bodyToRead, declaredBodyLength } from '../http/body-kind.js';
+import { bodyToRead, declaredBodyLength, plainOrUndeclared } from '../http/body-kind.js';
 import { peerlessSocketKind } from '../http/client-address.js';
 import { canPeekBody } from '../http/peek-body.js';
 import { toWebResponse } from '../http/web-response.js';
@@ -155,6 +155,9 @@ function bufferedBodyRequest(req: IncomingMessage): Request | null {
   if (req.readableDidRead || req.readableFlowing === true || req.destroyed) return null;
   const plan = bodyToRead(headers, true);
   if (plan === null || typeof plan === 'string') return null;
+  // A body under another type (an upload the app may pipe from the Node stream itself) stays in that
+  // stream: only text/plain or undeclared JSON, as a string fetch() sends it, is taken into the Request.
+  if (plan.lenient === true && !plainOrUndeclared(headers)) return null;
   const target = req.url ?? '/';
   let request: Request;
   try {
