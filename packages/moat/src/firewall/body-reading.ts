@@ -8,6 +8,7 @@ import { bodyToRead, declaredBodyLength, type BodyToRead } from '../http/body-ki
 import { bodyParams, joinParams } from '../http/request-params.js';
 import { bodyTexts, parsesAsJson } from '../http/body-text.js';
 import { inflateBody } from '../http/inflate-body.js';
+import { parsedBodyJson } from '../http/parsed-body.js';
 import { multipartAsForm } from '../http/multipart-form.js';
 import { inflatesThroughGate, windowedInflateGate } from '../http/inflate-gate.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
@@ -67,6 +68,9 @@ export class BodyReading {
     if (declaredBodyLength(headers) === 0) return null;
     const plan = this.bodyPlan(headers, engine);
     if (plan !== null && !canPeekBody(req)) {
+      // Read already: what a parser made of it, if it left that on req.body, else nothing to judge.
+      const parsed = parsedBodyJson(req);
+      if (parsed !== null) return { kind: 'json', coding: 'identity', charset: 'utf-8', parsed };
       this.counters.bodiesUninspected.unreadable++;
       return null;
     }
@@ -102,6 +106,8 @@ export class BodyReading {
   }
 
   peekNode(req: IncomingMessage, plan: BodyToRead): Promise<PeekedBody | null> {
+    const parsed = plan.parsed;
+    if (parsed !== undefined) return Promise.resolve({ bytes: parsed.subarray(0, this.limit), complete: parsed.length <= this.limit });
     return peekBody(req, this.limit, openingGate(plan));
   }
 

@@ -43,6 +43,8 @@ export interface BodyToRead {
   lenient?: boolean;
   /** multipart: every boundary the Content-Type declares (http/multipart-form.ts). */
   boundaries?: readonly string[];
+  /** The JSON text of what a parser before Moat left on `req.body`, judged in place of the bytes it read (http/parsed-body.ts). */
+  parsed?: Buffer;
 }
 
 const zstdAvailable = typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';

@@ -1,0 +1,67 @@
+// Moat mounted after the app's body parsers (a router-level mount, or simply the wrong order) found the
+// stream already read: every body went unjudged, counted `unreadable`. What the parsers made of it sits on
+// req.body, and that is what the app acts on, so it is now judged in place of the bytes. Real Express
+// with express.json(), express.urlencoded(), express.text() and multer before Moat.
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import express from 'express';
+import multer from 'multer';
+import { moat } from '../../src/adapters/express.js';
+import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
+import { close, rulesFile } from '../adapters-helpers.js';
+import { sendOpen } from './request-apps.js';
+
+const BOUNDARY = 'moatParsed7';
+
+async function app(firewall: Firewall): Promise<{ port: number; server: Server }> {
+  const created = express();
+  const echo = (req: express.Request, res: express.Response) => { res.type('text/plain').send(JSON.stringify(req.body ?? null)); };
+  // The parsers first, Moat after them.
+  created.post('/json', express.json(), moat(firewall), echo);
+  created.post('/form', express.urlencoded({ extended: true }), moat(firewall), echo);
+  created.post('/text', express.text(), moat(firewall), echo);
+  created.post('/upload', multer({ storage: multer.memoryStorage() }).single('file'), moat(firewall), echo);
+  // A handler that reads the stream itself, then Moat: nothing on req.body to judge.
+  created.post('/raw', (req, _res, next) => { req.resume(); req.on('end', () => next()); }, moat(firewall), (_req, res) => { res.send('read'); });
+  const server = created.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+const multipart = (comment: string) =>
+  `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n` +
+  `--${BOUNDARY}\r\nContent-Disposition: form-data; name="comment"\r\n\r\n${comment}\r\n--${BOUNDARY}--\r\n`;
+
+test('Moat after the body parsers judges what they left on req.body', async () => {
+  for (const rules of [{ block: { params: ['<script'] } }, { attacks: 'block' }]) {
+    const file = rulesFile(rules);
+    after(() => file.cleanup());
+    const firewall = createFirewall({ rules: file.path, logger: false, body: { json: true } });
+    const { port, server } = await app(firewall);
+    try {
+      const cases = [
+        { path: '/json', type: 'application/json', attack: JSON.stringify({ user: { bio: '<script>alert(1)</script>' } }), clean: JSON.stringify({ user: { bio: 'hello' } }) },
+        { path: '/form', type: 'application/x-www-form-urlencoded', attack: 'user[bio]=%3Cscript%3Ealert(1)%3C%2Fscript%3E', clean: 'user[bio]=hello' },
+        { path: '/text', type: 'text/plain', attack: '<script>alert(1)</script>', clean: 'hello there' },
+        { path: '/upload', type: `multipart/form-data; boundary=${BOUNDARY}`, attack: multipart('<script>alert(1)</script>'), clean: multipart('hello') },
+      ];
+      for (const c of cases) {
+        const blocked = await sendOpen(port, { method: 'POST', path: c.path, headers: { 'content-type': c.type }, body: c.attack });
+        assert.equal(blocked.status, 403, `${JSON.stringify(rules)} ${c.path}`);
+        const passed = await sendOpen(port, { method: 'POST', path: c.path, headers: { 'content-type': c.type }, body: c.clean });
+        assert.equal(passed.status, 200, `${JSON.stringify(rules)} ${c.path} clean`);
+        assert.match(passed.body, /hello/, 'the app still has its parsed body');
+      }
+      const unreadable = firewall.stats().bodiesUninspected.unreadable;
+      assert.equal(unreadable, 0, 'none counted unreadable');
+      const raw = await sendOpen(port, { method: 'POST', path: '/raw', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=%3Cscript' });
+      assert.equal(raw.status, 200, 'a stream read without a parsed body: nothing to judge');
+      assert.equal(firewall.stats().bodiesUninspected.unreadable, 1, 'and counted, as before');
+    } finally {
+      await close(server);
+      firewall.close();
+    }
+  }
+});
