@@ -69,8 +69,12 @@ export class BodyReading {
     const plan = this.bodyPlan(headers, engine);
     if (plan !== null && !canPeekBody(req)) {
       // Read already: what a parser made of it, if it left that on req.body, else nothing to judge.
-      const parsed = parsedBodyJson(req);
-      if (parsed !== null) return { kind: 'json', coding: 'identity', charset: 'utf-8', parsed };
+      const parsed = parsedBodyJson(req, this.limit);
+      if (parsed !== null) {
+        const bytes = Buffer.from(parsed.text, 'utf8');
+        const complete = parsed.complete && bytes.length <= this.limit;
+        return { kind: 'json', coding: 'identity', charset: 'utf-8', parsed: { bytes: bytes.subarray(0, this.limit), complete } };
+      }
       this.counters.bodiesUninspected.unreadable++;
       return null;
     }
@@ -106,8 +110,7 @@ export class BodyReading {
   }
 
   peekNode(req: IncomingMessage, plan: BodyToRead): Promise<PeekedBody | null> {
-    const parsed = plan.parsed;
-    if (parsed !== undefined) return Promise.resolve({ bytes: parsed.subarray(0, this.limit), complete: parsed.length <= this.limit });
+    if (plan.parsed !== undefined) return Promise.resolve(plan.parsed);
     return peekBody(req, this.limit, openingGate(plan));
   }
 

@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import * as zlib from 'node:zlib';
 import { multipartBoundaries } from './multipart-form.js';
+import type { PeekedBody } from './peek-body.js';
 
 /** `multipart`: multipart/form-data, whose text fields are read as a form's (http/multipart-form.ts). */
 export type BodyKind = 'form' | 'json' | 'multipart';
@@ -44,7 +45,7 @@ export interface BodyToRead {
   /** multipart: every boundary the Content-Type declares (http/multipart-form.ts). */
   boundaries?: readonly string[];
   /** The JSON text of what a parser before Moat left on `req.body`, judged in place of the bytes it read (http/parsed-body.ts). */
-  parsed?: Buffer;
+  parsed?: PeekedBody;
 }
 
 const zstdAvailable = typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';

@@ -1,27 +1,81 @@
 // A body a parser read before Moat saw the request, as that parser left it on `req.body` (Express's
 // body parsers, multer, Next's API routes): Moat mounted after them cannot read the bytes, but what the
-// app acts on is right there. It is judged in their place, serialised as JSON, as a JSON body is.
+// app acts on is right there. It is judged in their place, written out as JSON, as a JSON body is.
 
 import type { IncomingMessage } from 'node:http';
 
+/** Nesting written at most; deeper values are left out (JSON bodies are flattened to 32 levels anyway). */
+const MAX_DEPTH = 64;
+
 /**
- * The JSON text of the body a parser left on `req.body` once the stream was read to its end, or null
- * when there is nothing to judge there: no body, raw bytes (express.raw()), an empty object (Express 4
- * sets `{}` whether or not anything was parsed), or a value JSON cannot hold. The parser that made it
- * bounded its size; the text is cut at the read limit like any body.
+ * The JSON text of the body a parser left on `req.body` once the stream was read to its end, at most
+ * `limit` characters and then `complete: false`, or null when there is nothing to judge there: no body,
+ * raw bytes (express.raw()), an empty object or array (Express 4 sets `{}` whether or not anything was
+ * parsed). Written out a value at a time and stopped at the limit, so a parser's 10 MB document costs
+ * what `limit` characters of it cost, not a whole JSON.stringify().
  */
-export function parsedBodyJson(req: IncomingMessage): Buffer | null {
+export function parsedBodyJson(req: IncomingMessage, limit: number): { text: string; complete: boolean } | null {
   if (!req.readableEnded) return null;
   const body = (req as { body?: unknown }).body;
-  if (typeof body === 'string') return body === '' ? null : Buffer.from(JSON.stringify(body), 'utf8');
-  if (typeof body !== 'object' || body === null || ArrayBuffer.isView(body) || body instanceof ArrayBuffer) return null;
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(body);
-  } catch {
-    // A cycle or a BigInt: not a parser's output.
-    return null;
+  if (typeof body === 'string' ? body === '' : !isPlainData(body)) return null;
+  const out = new BoundedJson(limit);
+  out.value(body, 0);
+  if (out.text === '{}' || out.text === '[]') return null;
+  return { text: out.text.slice(0, limit), complete: !out.full && !out.cut };
+}
+
+function isPlainData(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer);
+}
+
+/** JSON text as JSON.stringify() writes it (own enumerable keys, toJSON, no undefined or functions), up to a length. */
+class BoundedJson {
+  text = '';
+  /** The text reached the limit. */
+  full = false;
+  /** A value was left out (nested too deep). */
+  cut = false;
+
+  constructor(private readonly limit: number) {}
+
+  value(value: unknown, depth: number): void {
+    if (this.full) return;
+    if (typeof value === 'string') return this.add(JSON.stringify(value.length > this.limit ? value.slice(0, this.limit) : value));
+    if (typeof value === 'number') return this.add(Number.isFinite(value) ? String(value) : 'null');
+    if (typeof value === 'boolean') return this.add(value ? 'true' : 'false');
+    if (typeof value !== 'object' || value === null) return this.add('null');
+    const withJson = value as { toJSON?: unknown };
+    if (typeof withJson.toJSON === 'function') return this.value((withJson.toJSON as () => unknown).call(value), depth);
+    if (depth >= MAX_DEPTH) {
+      // Deeper than a parser's output should be (or a cycle): what is left out makes the text incomplete.
+      this.cut = true;
+      return this.add('null');
+    }
+    if (Array.isArray(value)) {
+      this.add('[');
+      for (let i = 0; i < value.length && !this.full; i++) {
+        if (i > 0) this.add(',');
+        const item: unknown = value[i];
+        this.value(item === undefined || typeof item === 'function' ? null : item, depth + 1);
+      }
+      return this.add(']');
+    }
+    this.add('{');
+    let first = true;
+    for (const key of Object.keys(value)) {
+      if (this.full) return;
+      const item: unknown = (value as Record<string, unknown>)[key];
+      if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+      this.add(`${first ? '' : ','}${JSON.stringify(key.length > this.limit ? key.slice(0, this.limit) : key)}:`);
+      first = false;
+      this.value(item, depth + 1);
+    }
+    this.add('}');
   }
-  if (text === undefined || text === '{}' || text === '[]') return null;
-  return Buffer.from(text, 'utf8');
+
+  private add(part: string): void {
+    if (this.full) return;
+    this.text += part;
+    if (this.text.length > this.limit) this.full = true;
+  }
 }
