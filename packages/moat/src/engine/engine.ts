@@ -97,6 +97,7 @@ export class Engine {
     this.keyHashes = new Array<string | null | undefined>(this.rules.keys?.specs.length ?? 0);
     this.bots = this.rules.bots === null ? null : new BotCheck(this.rules.bots, this.data);
     this.quietRequests = this.bots === null ? new QuietRequests(this.rules.attacks !== null) : null;
+    this.hasMethodRules = this.rules.methods.size > 0;
   }
 
   /** Opens the files and prepares everything a request needs; throws MoatFileError on a bad file. */
@@ -112,7 +113,7 @@ export class Engine {
     if (keys === null) {
       const quiet = this.quietRequests;
       // Method overrides the memo's key does not hold: a request that may name one is always judged.
-      if (quiet === null || quiet.resting() || (this.rules.methods.size > 0 && mayOverrideUnkeyed(req))) return this.judge(req);
+      if (quiet === null || quiet.resting() || (this.hasMethodRules && mayOverrideUnkeyed(req))) return this.judge(req);
       const tag = quiet.tag(req);
       if (quiet.has(req, tag)) return PASSED;
       const d = this.judge(req);
@@ -250,6 +251,8 @@ export class Engine {
   private ruleConsulted = false;
   /** Whole requests that weighed no rule and held no attack (quiet-requests.ts); null when bot rules read more than its key. */
   private readonly quietRequests: QuietRequests | null;
+  /** Method rules exist: a request may then name an override the memo of quiet requests does not key on. */
+  private readonly hasMethodRules: boolean;
 
   // Per-evaluation state, kept on the instance so the hot path allocates no closures.
   private nowMs = 0;
