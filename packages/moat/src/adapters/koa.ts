@@ -9,8 +9,9 @@ export type MoatKoaMiddleware = Middleware & { readonly firewall: Firewall };
 export function moat(options?: FirewallOrOptions): MoatKoaMiddleware {
   const firewall = firewallFrom(options);
   const middleware: Middleware = async (ctx, next) => {
-    // koa-mount rewrites ctx.req.url; rules see the original target.
-    let verdict = firewall.check(ctx.req, ctx.originalUrl);
+    // koa-mount rewrites ctx.req.url; rules see the original target. A body parser before Moat leaves
+    // what it read on ctx.request.body, which is judged in place of the bytes.
+    let verdict = firewall.check(ctx.req, ctx.originalUrl, (ctx.request as { body?: unknown }).body);
     if (verdict instanceof Promise) verdict = await verdict;
     if (verdict === null) return next();
     ctx.status = verdict.status;

@@ -64,12 +64,12 @@ export class BodyReading {
    * The body of a Node request to read, or null. Any method with a declared body qualifies, GET and
    * HEAD too: body-parser reads a GET's form body, so an app may act on it. What cannot be read is counted.
    */
-  bodyToRead(req: IncomingMessage, headers: IncomingMessage['headers'], engine: FirewallEngine): BodyToRead | null {
+  bodyToRead(req: IncomingMessage, headers: IncomingMessage['headers'], engine: FirewallEngine, parsedBody?: unknown): BodyToRead | null {
     if (declaredBodyLength(headers) === 0) return null;
     const plan = this.bodyPlan(headers, engine);
     if (plan !== null && !canPeekBody(req)) {
       // Read already: what a parser made of it, if it left that on req.body, else nothing to judge.
-      const parsed = parsedBodyJson(req, this.limit);
+      const parsed = parsedBodyJson(req, this.limit, parsedBody);
       if (parsed !== null) {
         const bytes = Buffer.from(parsed.text, 'utf8');
         const complete = parsed.complete && bytes.length <= this.limit;

@@ -149,8 +149,8 @@ export class Firewall {
    * only when a body had to be read. Never throws and never rejects. `url` overrides `req.url` for
    * frameworks that rewrite it while routing (Express and Koa mounts); rules see the original target.
    */
-  check(req: IncomingMessage, url?: string): Verdict | Promise<Verdict> {
-    return this.checkRead(req, req.method, url ?? req.url, req.headers, req.socket);
+  check(req: IncomingMessage, url?: string, parsedBody?: unknown): Verdict | Promise<Verdict> {
+    return this.checkRead(req, req.method, url ?? req.url, req.headers, req.socket, parsedBody);
   }
 
   /**
@@ -160,7 +160,7 @@ export class Firewall {
    * skips the cache, and hands them over. `url`: the original target (rules see the whole path).
    */
   checkRead(req: IncomingMessage, method: string | undefined, url: string | undefined, headers: IncomingMessage['headers'],
-    socket: IncomingMessage['socket'] | null | undefined): Verdict | Promise<Verdict> {
+    socket: IncomingMessage['socket'] | null | undefined, parsedBody?: unknown): Verdict | Promise<Verdict> {
     // One engine for the whole request, even if setEngine() swaps it while a body is read.
     const engine = this.engine;
     this.counters.requests++;
@@ -176,7 +176,7 @@ export class Firewall {
         if (stop !== undefined) return stop;
       }
       if (this.forwardingWatch !== null) this.forwardingWatch.watchForForwardingHeaders(request);
-      if (wantsParams && engine !== null && this.bodies.enabled) body = this.bodies.bodyToRead(req, headers, engine);
+      if (wantsParams && engine !== null && this.bodies.enabled) body = this.bodies.bodyToRead(req, headers, engine, parsedBody);
     } catch (error) {
       return this.cannotJudge(asError(error), undefined);
     }

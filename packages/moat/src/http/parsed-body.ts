@@ -8,15 +8,16 @@ import type { IncomingMessage } from 'node:http';
 const MAX_DEPTH = 64;
 
 /**
- * The JSON text of the body a parser left on `req.body` once the stream was read to its end, at most
+ * The JSON text of the body a parser left on `req.body` (or `parsed`, where the framework keeps it) once the stream was read to its end, at most
  * `limit` characters and then `complete: false`, or null when there is nothing to judge there: no body,
  * raw bytes (express.raw()), an empty object or array (Express 4 sets `{}` whether or not anything was
  * parsed). Written out a value at a time and stopped at the limit, so a parser's 10 MB document costs
  * what `limit` characters of it cost, not a whole JSON.stringify().
  */
-export function parsedBodyJson(req: IncomingMessage, limit: number): { text: string; complete: boolean } | null {
+export function parsedBodyJson(req: IncomingMessage, limit: number, parsed?: unknown): { text: string; complete: boolean } | null {
   if (!req.readableEnded) return null;
-  const body = (req as { body?: unknown }).body;
+  // Koa's body parsers leave it on ctx.request.body, which its adapter hands over.
+  const body = parsed ?? (req as { body?: unknown }).body;
   if (typeof body === 'string' ? body === '' : !isPlainData(body)) return null;
   const out = new BoundedJson(limit);
   out.value(body, 0);

@@ -1,14 +1,18 @@
 // Moat mounted after the app's body parsers (a router-level mount, or simply the wrong order) found the
 // stream already read: every body went unjudged, counted `unreadable`. What the parsers made of it sits on
-// req.body, and that is what the app acts on, so it is now judged in place of the bytes. Real Express
-// with express.json(), express.urlencoded(), express.text() and multer before Moat.
+// req.body (ctx.request.body in Koa), and that is what the app acts on, so it is now judged in place of
+// the bytes. Real Express with express.json(), express.urlencoded(), express.text() and multer before
+// Moat, and Koa with @koa/bodyparser.
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import express from 'express';
 import multer from 'multer';
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
 import { moat } from '../../src/adapters/express.js';
+import { moat as koaMoat } from '../../src/adapters/koa.js';
 import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
 import { close, rulesFile } from '../adapters-helpers.js';
 import { sendOpen } from './request-apps.js';
@@ -63,5 +67,33 @@ test('Moat after the body parsers judges what they left on req.body', async () =
       await close(server);
       firewall.close();
     }
+  }
+});
+
+test('Koa: Moat after @koa/bodyparser judges what it left on ctx.request.body', async () => {
+  const file = rulesFile({ attacks: 'block' });
+  after(() => file.cleanup());
+  const firewall = createFirewall({ rules: file.path, logger: false });
+  const app = new Koa();
+  app.use(bodyParser({ enableTypes: ['json', 'form', 'text'] }));
+  app.use(koaMoat(firewall));
+  app.use((ctx) => { ctx.body = JSON.stringify((ctx.request as { body?: unknown }).body ?? null); });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const port = (server.address() as { port: number }).port;
+  try {
+    for (const [type, attack, clean] of [
+      ['application/json', JSON.stringify({ q: "x' UNION SELECT password FROM users--" }), JSON.stringify({ q: 'hello' })],
+      ['application/x-www-form-urlencoded', 'q=%3Cscript%3Ealert(1)%3C%2Fscript%3E', 'q=hello'],
+    ] as const) {
+      assert.equal((await sendOpen(port, { method: 'POST', path: '/', headers: { 'content-type': type }, body: attack })).status, 403, type);
+      const passed = await sendOpen(port, { method: 'POST', path: '/', headers: { 'content-type': type }, body: clean });
+      assert.equal(passed.status, 200, `${type} clean`);
+      assert.match(passed.body, /hello/);
+    }
+    assert.equal(firewall.stats().bodiesUninspected.unreadable, 0);
+  } finally {
+    await close(server);
+    firewall.close();
   }
 });
