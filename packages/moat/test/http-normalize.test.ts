@@ -182,7 +182,10 @@ test('body plans: compressed forms read, multipart and unknown codings named, JS
   assert.equal(bodyToRead({ 'content-type': 'multipart/form-data' }, false), 'multipart');
   assert.equal(bodyToRead({ 'content-type': 'multipart/form-data; boundary=' }, false), 'multipart');
   assert.equal(bodyToRead({ 'content-type': 'application/json' }, false), null);
-  assert.deepEqual(bodyToRead({ 'content-type': 'text/plain' }, true), { kind: 'json', coding: 'identity', charset: 'utf-8', lenient: true }, 'judged if it reads as JSON');
+  assert.deepEqual(bodyToRead({ 'content-type': 'text/plain' }, true), { kind: 'json', coding: 'identity', charset: 'utf-8', lenient: true, text: true },
+    'judged as JSON if it reads as JSON, else as the string a text parser makes');
+  assert.deepEqual(bodyToRead({ 'content-type': 'application/xml, text/plain;charset=utf-8' }, true), { kind: 'json', coding: 'identity', charset: 'utf-8', lenient: true, text: true });
+  assert.deepEqual(bodyToRead({}, true), { kind: 'json', coding: 'identity', charset: 'utf-8', lenient: true }, 'undeclared: JSON only');
   assert.equal(bodyToRead({ 'content-type': 'text/plain' }, false), null);
   // Any other type too: a Web request.json() parses the body whatever the header says.
   for (const type of ['text/html', 'application/octet-stream', 'image/png', 'x/y', '']) {

@@ -148,8 +148,13 @@ export class BodyReading {
     } else if (coding !== 'identity' && coding !== 'other') {
       inflated = await inflateBody(sent, coding, this.limit);
     }
-    // JSON declared as another type, or not declared: judged only when some reading is JSON, as a json() would take it.
-    if (plan.lenient === true && !readsAsJson(sent, inflated)) return { busy, cut: false };
+    // JSON declared as another type, or not declared: judged only when some reading is JSON, as a json() would
+    // take it; text/plain that is not JSON, as the string a text parser hands the route.
+    if (plan.lenient === true && !readsAsJson(sent, inflated)) {
+      if (plan.text !== true) return { busy, cut: false };
+      sent = asJsonString(sent);
+      if (inflated !== null) inflated = asJsonString(inflated);
+    }
     if (plan.kind === 'multipart') {
       // Its text fields, from each reading, as a form; a body no boundary opens has none to judge.
       const boundaries = plan.boundaries ?? [];
@@ -257,7 +262,12 @@ const opensJsonValue = (byte: number): boolean => opensJson(byte, true);
  * compressed one, whose bytes as sent say nothing about what it inflates to.
  */
 function openingGate(plan: BodyToRead): OpeningGate | undefined {
-  return plan.lenient === true && plan.coding === 'identity' ? opensJsonValue : undefined;
+  return plan.lenient === true && plan.text !== true && plan.coding === 'identity' ? opensJsonValue : undefined;
+}
+
+/** A text body as the JSON string a text parser makes of it (`"…"`), so it is judged as one string value. */
+function asJsonString(body: PeekedBody): PeekedBody {
+  return { bytes: Buffer.from(JSON.stringify(body.bytes.toString('utf8')), 'utf8'), complete: body.complete };
 }
 
 /**

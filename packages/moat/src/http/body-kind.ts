@@ -42,6 +42,11 @@ export interface BodyToRead {
    * reads as JSON.
    */
   lenient?: boolean;
+  /**
+   * Declared `text/plain`: Fastify's default parser and express.text() hand such a body to the route as a
+   * string, so one that is not JSON is judged as that string (a JSON string value), not left alone.
+   */
+  text?: boolean;
   /** multipart: every boundary the Content-Type declares (http/multipart-form.ts). */
   boundaries?: readonly string[];
   /** The JSON text of what a parser before Moat left on `req.body`, judged in place of the bytes it read (http/parsed-body.ts). */
@@ -146,7 +151,10 @@ export function bodyToRead(headers: IncomingHttpHeaders, json: boolean): BodyToR
       if (boundaries.length === 0) return 'multipart';
       return { kind: 'multipart', coding: contentCoding(headers), charset: 'utf-8', boundaries };
     }
-    return json ? { kind: 'json', coding: contentCoding(headers), charset: 'utf-8', lenient: true } : null;
+    if (!json) return null;
+    const plan: BodyToRead = { kind: 'json', coding: contentCoding(headers), charset: 'utf-8', lenient: true };
+    if (contentType !== undefined && mediaTypes(contentType).some((each) => mediaType(each) === 'text/plain')) plan.text = true;
+    return plan;
   }
   const coding = contentCoding(headers);
   let charset: BodyCharset = 'utf-8';

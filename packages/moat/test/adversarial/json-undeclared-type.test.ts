@@ -11,10 +11,12 @@ import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
+import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { createAdaptorServer } from '@hono/node-server';
 import { moat } from '../../src/adapters/hono.js';
 import { moat as expressMoat } from '../../src/adapters/express.js';
+import { moat as fastifyMoat } from '../../src/adapters/fastify.js';
 import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
 import { close, listen, rulesFile } from '../adapters-helpers.js';
 import { sendOpen } from './request-apps.js';
@@ -105,7 +107,7 @@ test('an upload that cannot be JSON is left alone and reaches the app byte for b
     // A PNG's signature, then bytes that would be attacks if read as text; and 200 KiB of such bytes.
     const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from("' OR 1=1 -- <script>alert(1)</script>".repeat(6000))]);
     const prose = Buffer.from("it's O'Brien's -- note <b>bold</b>");
-    for (const [type, bytes] of [['image/png', png], ['text/plain', prose], ['application/octet-stream', png.subarray(0, 100)]] as const) {
+    for (const [type, bytes] of [['image/png', png], ['text/html', prose], ['application/octet-stream', png.subarray(0, 100)]] as const) {
       const answer = await fetch(`http://127.0.0.1:${port}/upload`, { method: 'POST', headers: { 'content-type': type }, body: bytes });
       assert.equal(answer.status, 200, type);
       assert.equal(await answer.text(), createHash('sha256').update(bytes).digest('hex'), `${type}: every byte reaches the app`);
@@ -117,15 +119,36 @@ test('an upload that cannot be JSON is left alone and reaches the app byte for b
   }
 });
 
-test('a text/plain body that is not JSON is left alone, as before', async () => {
+test('text/plain that is not JSON is judged as the string Fastify and express.text() hand the route', async () => {
   const file = rulesFile({ attacks: 'block' });
   after(() => file.cleanup());
-  const firewall = createFirewall({ rules: file.path, logger: false, body: { json: true } });
+  const firewall = createFirewall({ rules: file.path, logger: false });
+  const route = async (guarded: boolean) => {
+    const app = Fastify();
+    if (guarded) await app.register(fastifyMoat, { firewall });
+    // Fastify parses text/plain into a string by default: the route uses it as it is.
+    app.post('/note', async (request) => `note: ${String(request.body)}`);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return app;
+  };
+  const open = await route(false);
+  const guarded = await route(true);
   try {
-    const answer = await firewall.handle(new Request('http://example.test/note', { method: 'POST', body: "it's O'Brien's -- note" }), { ip: '192.0.2.1' });
-    assert.equal(answer, null);
-    assert.equal(firewall.stats().bodiesInspected, 0);
+    const send = (app: typeof open, body: string) =>
+      sendOpen((app.server.address() as { port: number }).port, { method: 'POST', path: '/note', headers: { 'content-type': 'text/plain; charset=utf-8' }, body });
+    const attack = "x' UNION SELECT password FROM users--";
+    assert.equal((await send(open, attack)).body, `note: ${attack}`, 'the route has the text');
+    assert.equal((await send(guarded, attack)).status, 403);
+    assert.equal((await send(guarded, '<script>alert(1)</script>')).status, 403);
+    const prose = await send(guarded, "it's O'Brien's -- note, see <b>this</b> & that");
+    assert.equal(prose.status, 200, 'prose with look-alikes passes');
+    // Undeclared bodies that are not JSON are still left alone (no parser hands them over as text).
+    const before = firewall.stats().bodiesInspected;
+    assert.equal(await firewall.handle(new Request('http://example.test/note', { method: 'POST', body: new Uint8Array(Buffer.from("x' UNION SELECT 1--")) }), { ip: '192.0.2.1' }), null);
+    assert.equal(firewall.stats().bodiesInspected, before);
   } finally {
+    await open.close();
+    await guarded.close();
     firewall.close();
   }
 });
@@ -143,7 +166,7 @@ test('a body under another type that cannot open JSON reaches the app as it come
   await new Promise((resolve) => server.once('listening', resolve));
   const port = (server.address() as { port: number }).port;
   try {
-    for (const [type, first] of [['application/octet-stream', 'PK\u0003\u0004'], ['text/plain', 'hello'], ['application/x-ndjson', ' \n<tag>']] as const) {
+    for (const [type, first] of [['application/octet-stream', 'PK\u0003\u0004'], ['text/html', 'hello'], ['application/x-ndjson', ' \n<tag>']] as const) {
       const socket = connect(port, '127.0.0.1');
       await new Promise((resolve) => socket.once('connect', resolve));
       let answer = '';
