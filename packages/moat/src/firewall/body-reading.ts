@@ -151,9 +151,11 @@ export class BodyReading {
     // JSON declared as another type, or not declared: judged only when some reading is JSON, as a json() would
     // take it; text/plain that is not JSON, as the string a text parser hands the route.
     if (plan.lenient === true && !readsAsJson(sent, inflated)) {
-      if (plan.text !== true) return { busy, cut: false };
-      sent = asJsonString(sent);
-      if (inflated !== null) inflated = asJsonString(inflated);
+      // Not compressed bytes read as text, though: their noise looks like anything (an unknown coding is
+      // refused by express.text(), and a known one is judged inflated, as it inflates it).
+      if (plan.text !== true || (coding !== 'identity' && inflated === null)) return { busy, cut: false };
+      sent = asJsonString(inflated ?? sent);
+      inflated = null;
     }
     if (plan.kind === 'multipart') {
       // Its text fields, from each reading, as a form; a body no boundary opens has none to judge.

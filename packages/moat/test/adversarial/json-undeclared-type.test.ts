@@ -9,6 +9,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import type { Server } from 'node:http';
 import express from 'express';
 import Fastify from 'fastify';
@@ -142,6 +143,13 @@ test('text/plain that is not JSON is judged as the string Fastify and express.te
     assert.equal((await send(guarded, '<script>alert(1)</script>')).status, 403);
     const prose = await send(guarded, "it's O'Brien's -- note, see <b>this</b> & that");
     assert.equal(prose.status, 200, 'prose with look-alikes passes');
+    // Compressed text is judged inflated, as express.text() inflates it, never its compressed bytes as text.
+    const gzipped = (text: string) => new Request('http://example.test/note', {
+      method: 'POST', headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip' }, body: new Uint8Array(gzipSync(text)) });
+    assert.equal((await firewall.handle(gzipped(attack), { ip: '192.0.2.1' }))?.status, 403, 'gzipped attack');
+    for (let i = 0; i < 200; i++) {
+      assert.equal(await firewall.handle(gzipped(`note ${i}: ${'lorem ipsum dolor '.repeat(i % 7 + 1)}${i * 7919}`), { ip: '192.0.2.1' }), null, `gzipped prose ${i}`);
+    }
     // Undeclared bodies that are not JSON are still left alone (no parser hands them over as text).
     const before = firewall.stats().bodiesInspected;
     assert.equal(await firewall.handle(new Request('http://example.test/note', { method: 'POST', body: new Uint8Array(Buffer.from("x' UNION SELECT 1--")) }), { ip: '192.0.2.1' }), null);
