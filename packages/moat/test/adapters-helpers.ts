@@ -18,6 +18,20 @@ export function rulesFile(document: object): { path: string; dir: string; cleanu
   return { path, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * A firewall (logger off) on a rules file written from `document`; both are closed and removed when the
+ * test file's `after` hooks run.
+ */
+export function firewallOn(document: object, options: MoatOptions = {}): Firewall {
+  const file = rulesFile(document);
+  const firewall = createFirewall({ rules: file.path, logger: false, ...options });
+  after(() => {
+    firewall.close();
+    file.cleanup();
+  });
+  return firewall;
+}
+
 /** The rules most adapter tests use. */
 export const STANDARD_RULES = {
   block: { paths: ['/wp-admin'], params: ['<script'], userAgents: ['evilbot'], ips: ['203.0.113.66'] },

@@ -4,7 +4,7 @@
 // `X-Forwarded-Host: admin.example.com`. Every host the header names is now judged. Real apps that
 // answer with the host they route on, unguarded (to show the app acts on the header) and behind Moat.
 
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import express from 'express';
@@ -13,8 +13,8 @@ import Koa from 'koa';
 import { moat as expressMoat } from '../../src/adapters/express.js';
 import { moat as fastifyMoat } from '../../src/adapters/fastify.js';
 import { moat as koaMoat } from '../../src/adapters/koa.js';
-import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
-import { close, listen, rulesFile } from '../adapters-helpers.js';
+import type { Firewall } from '../../src/firewall/firewall.js';
+import { close, listen, firewallOn } from '../adapters-helpers.js';
 import { sendOpen } from './request-apps.js';
 
 type Started = { port: number; stop: () => Promise<void> };
@@ -47,40 +47,32 @@ const APPS: Record<string, (firewall: Firewall | null) => Promise<Started>> = {
 };
 
 test('a host rule judges every host X-Forwarded-Host names, as apps that trust a proxy route on it', async () => {
-  const file = rulesFile({ block: { hosts: ['admin.example.com'] } });
-  after(() => file.cleanup());
-  const firewall = createFirewall({ rules: file.path, logger: false });
-  try {
-    for (const [name, start] of Object.entries(APPS)) {
-      const open = await start(null);
-      const guarded = await start(firewall);
-      try {
-        for (const forwarded of ['admin.example.com', 'ADMIN.example.com:8443', 'admin.example.com, www.example.com']) {
-          const request = { method: 'GET', path: '/', headers: { host: 'www.example.com', 'x-forwarded-host': forwarded } };
-          const seen = (await sendOpen(open.port, request)).body;
-          // Each framework picks its own entry of a list (Express and Koa the first, Fastify the last).
-          if (!forwarded.includes(',')) assert.equal(seen.toLowerCase(), 'admin.example.com', `${name} routes on the header (${forwarded})`);
-          assert.equal((await sendOpen(guarded.port, request)).status, 403, `${name}: ${forwarded}`);
-        }
-        assert.equal((await sendOpen(guarded.port, { method: 'GET', path: '/', headers: { host: 'admin.example.com', 'x-forwarded-host': 'www.example.com' } })).status, 403,
-          `${name}: the Host header is still judged`);
-        const clean = await sendOpen(guarded.port, { method: 'GET', path: '/', headers: { host: 'www.example.com', 'x-forwarded-host': 'shop.example.com' } });
-        assert.equal(clean.status, 200, `${name}: other hosts pass`);
-        assert.equal(clean.body, 'shop.example.com');
-      } finally {
-        await open.stop();
-        await guarded.stop();
+  const firewall = firewallOn({ block: { hosts: ['admin.example.com'] } });
+  for (const [name, start] of Object.entries(APPS)) {
+    const open = await start(null);
+    const guarded = await start(firewall);
+    try {
+      for (const forwarded of ['admin.example.com', 'ADMIN.example.com:8443', 'admin.example.com, www.example.com']) {
+        const request = { method: 'GET', path: '/', headers: { host: 'www.example.com', 'x-forwarded-host': forwarded } };
+        const seen = (await sendOpen(open.port, request)).body;
+        // Each framework picks its own entry of a list (Express and Koa the first, Fastify the last).
+        if (!forwarded.includes(',')) assert.equal(seen.toLowerCase(), 'admin.example.com', `${name} routes on the header (${forwarded})`);
+        assert.equal((await sendOpen(guarded.port, request)).status, 403, `${name}: ${forwarded}`);
       }
+      assert.equal((await sendOpen(guarded.port, { method: 'GET', path: '/', headers: { host: 'admin.example.com', 'x-forwarded-host': 'www.example.com' } })).status, 403,
+        `${name}: the Host header is still judged`);
+      const clean = await sendOpen(guarded.port, { method: 'GET', path: '/', headers: { host: 'www.example.com', 'x-forwarded-host': 'shop.example.com' } });
+      assert.equal(clean.status, 200, `${name}: other hosts pass`);
+      assert.equal(clean.body, 'shop.example.com');
+    } finally {
+      await open.stop();
+      await guarded.stop();
     }
-  } finally {
-    firewall.close();
   }
 });
 
 test('a repeated request without the header is not answered for one with it (the memo of quiet requests)', async () => {
-  const file = rulesFile({ block: { hosts: ['admin.example.com'] } });
-  after(() => file.cleanup());
-  const firewall = createFirewall({ rules: file.path, logger: false });
+  const firewall = firewallOn({ block: { hosts: ['admin.example.com'] } });
   const app = await APPS.express!(firewall);
   try {
     const plain = { method: 'GET', path: '/', headers: { host: 'www.example.com' } };
@@ -89,6 +81,5 @@ test('a repeated request without the header is not answered for one with it (the
     assert.equal((await sendOpen(app.port, plain)).status, 200);
   } finally {
     await app.stop();
-    firewall.close();
   }
 });

@@ -3,14 +3,14 @@
 // the option. JSON is now read while the engine detects attacks; `json: false` still turns it off, and
 // parameter rules alone read forms only, as before. Real Express with express.json().
 
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import express from 'express';
 import { moat } from '../../src/adapters/express.js';
-import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
+import type { Firewall } from '../../src/firewall/firewall.js';
 import type { BodyOptions } from '../../src/firewall/options.js';
-import { close, rulesFile } from '../adapters-helpers.js';
+import { close, firewallOn } from '../adapters-helpers.js';
 import { sendOpen } from './request-apps.js';
 
 const ATTACK = { method: 'POST', path: '/search', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ q: "x' UNION SELECT password FROM users--" }) };
@@ -26,15 +26,12 @@ async function api(firewall: Firewall | null): Promise<{ port: number; server: S
 }
 
 async function statusBehind(rules: object, body: BodyOptions | undefined, request: typeof ATTACK): Promise<number> {
-  const file = rulesFile(rules);
-  after(() => file.cleanup());
-  const firewall = createFirewall({ rules: file.path, logger: false, ...(body === undefined ? {} : { body }) });
+  const firewall = firewallOn(rules, body === undefined ? {} : { body });
   const guarded = await api(firewall);
   try {
     return (await sendOpen(guarded.port, request)).status;
   } finally {
     await close(guarded.server);
-    firewall.close();
   }
 }
 

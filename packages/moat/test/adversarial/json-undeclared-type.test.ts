@@ -5,7 +5,7 @@
 // reads as JSON. Real Hono on @hono/node-server, Express with express.json() taking every type, and
 // handle() on a Web Request.
 
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
@@ -18,8 +18,8 @@ import { createAdaptorServer } from '@hono/node-server';
 import { moat } from '../../src/adapters/hono.js';
 import { moat as expressMoat } from '../../src/adapters/express.js';
 import { moat as fastifyMoat } from '../../src/adapters/fastify.js';
-import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
-import { close, listen, rulesFile } from '../adapters-helpers.js';
+import type { Firewall } from '../../src/firewall/firewall.js';
+import { close, listen, firewallOn } from '../adapters-helpers.js';
 import { sendOpen } from './request-apps.js';
 
 const PAYLOAD = JSON.stringify({ comment: '<script>alert(1)</script>' });
@@ -51,9 +51,7 @@ const UNDECLARED: readonly Record<string, string>[] = [
 
 for (const [label, rules] of [['parameter rule <script', { block: { params: ['<script'] } }], ['attack detection', { attacks: 'block' }]] as const) {
   test(`${label}: JSON sent as another type or without a Content-Type is judged, as c.req.json() reads it`, async () => {
-    const file = rulesFile(rules);
-    after(() => file.cleanup());
-    const firewall = createFirewall({ rules: file.path, logger: false, body: { json: true } });
+    const firewall = firewallOn(rules, { body: { json: true } });
     const plain = await honoApp(null);
     const guarded = await honoApp(firewall);
     const plainExpress = await expressApp(null);
@@ -74,28 +72,19 @@ for (const [label, rules] of [['parameter rule <script', { block: { params: ['<s
       assert.equal(web?.status, 403, 'the Web path: a string body is sent as text/plain');
     } finally {
       for (const app of [plain, guarded, plainExpress, guardedExpress]) await close(app.server);
-      firewall.close();
     }
   });
 }
 
 test('a long JSON string cut at body.limit is judged on its beginning, as the app reads it whole', async () => {
-  const file = rulesFile({ attacks: 'block' });
-  after(() => file.cleanup());
-  const firewall = createFirewall({ rules: file.path, logger: false, body: { json: true, limit: 1024 } });
-  try {
-    const body = JSON.stringify(`<script>alert(1)</script>${'x'.repeat(4096)}`);
-    const answer = await firewall.handle(new Request('http://example.test/echo', { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } }), { ip: '192.0.2.1' });
-    assert.equal(answer?.status, 403);
-  } finally {
-    firewall.close();
-  }
+  const firewall = firewallOn({ attacks: 'block' }, { body: { json: true, limit: 1024 } });
+  const body = JSON.stringify(`<script>alert(1)</script>${'x'.repeat(4096)}`);
+  const answer = await firewall.handle(new Request('http://example.test/echo', { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } }), { ip: '192.0.2.1' });
+  assert.equal(answer?.status, 403);
 });
 
 test('an upload that cannot be JSON is left alone and reaches the app byte for byte', async () => {
-  const file = rulesFile({ attacks: 'block' });
-  after(() => file.cleanup());
-  const firewall = createFirewall({ rules: file.path, logger: false, body: { json: true } });
+  const firewall = firewallOn({ attacks: 'block' }, { body: { json: true } });
   const app = express();
   app.use(expressMoat(firewall));
   app.post('/upload', express.raw({ type: () => true, limit: '1mb' }), (req, res) => {
@@ -116,14 +105,11 @@ test('an upload that cannot be JSON is left alone and reaches the app byte for b
     assert.equal(firewall.stats().bodiesInspected, 0, 'none of them read as JSON');
   } finally {
     await close(server);
-    firewall.close();
   }
 });
 
 test('text/plain that is not JSON is judged as the string Fastify and express.text() hand the route', async () => {
-  const file = rulesFile({ attacks: 'block' });
-  after(() => file.cleanup());
-  const firewall = createFirewall({ rules: file.path, logger: false });
+  const firewall = firewallOn({ attacks: 'block' });
   const route = async (guarded: boolean) => {
     const app = Fastify();
     if (guarded) await app.register(fastifyMoat, { firewall });
@@ -157,15 +143,12 @@ test('text/plain that is not JSON is judged as the string Fastify and express.te
   } finally {
     await open.close();
     await guarded.close();
-    firewall.close();
   }
 });
 
 test('a body under another type that cannot open JSON reaches the app as it comes, not held for body.limit bytes', async () => {
-  const file = rulesFile({ attacks: 'block' });
-  after(() => file.cleanup());
   // JSON is read by default while attacks are detected, so bodies of other types are looked at too.
-  const firewall = createFirewall({ rules: file.path, logger: false });
+  const firewall = firewallOn({ attacks: 'block' });
   const app = express();
   app.use(expressMoat(firewall));
   // Answers as soon as the first bytes of the stream arrive, while the client holds the rest back.
@@ -194,6 +177,5 @@ test('a body under another type that cannot open JSON reaches the app as it come
     assert.equal(firewall.stats().bodiesInspected, 0);
   } finally {
     await close(server);
-    firewall.close();
   }
 });

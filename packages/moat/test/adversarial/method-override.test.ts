@@ -15,9 +15,9 @@ import { methodOverride as honoMethodOverride } from 'hono/method-override';
 import { createAdaptorServer } from '@hono/node-server';
 import { moat } from '../../src/adapters/express.js';
 import { withMoatFetch } from '../../src/adapters/web.js';
-import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
+import type { Firewall } from '../../src/firewall/firewall.js';
 import { Engine } from '../../src/engine/engine.js';
-import { close, listen, rulesFile } from '../adapters-helpers.js';
+import { close, listen, rulesFile, firewallOn } from '../adapters-helpers.js';
 import { sendOpen } from './request-apps.js';
 
 const RULES = { block: { methods: ['DELETE'] } };
@@ -55,41 +55,32 @@ const OVERRIDES: readonly [Getter, { path: string; headers: Record<string, strin
 ];
 
 test('a POST that method-override makes a DELETE is blocked by a rule on DELETE; other POSTs pass', async () => {
-  const files = [rulesFile(RULES), rulesFile(RULES_READING_BODIES)];
-  after(() => { for (const f of files) f.cleanup(); });
-  const methodsOnly = createFirewall({ rules: files[0]!.path, logger: false, body: { json: true } });
-  const readingBodies = createFirewall({ rules: files[1]!.path, logger: false, body: { json: true } });
-  try {
-    for (const getter of ['header', 'query', 'body'] as const) {
-      const firewall = getter === 'body' ? readingBodies : methodsOnly;
-      const open = await expressApp(getter, null);
-      const guarded = await expressApp(getter, firewall);
-      const openPort = (open.address() as { port: number }).port;
-      const guardedPort = (guarded.address() as { port: number }).port;
-      try {
-        for (const [kind, spec] of OVERRIDES.filter(([g]) => g === getter)) {
-          const request = { method: 'POST', ...spec };
-          assert.equal((await sendOpen(openPort, request)).body, 'deleted', `${kind}: the app deletes (${spec.path} ${JSON.stringify(spec.headers)})`);
-          assert.equal((await sendOpen(guardedPort, request)).status, 403, `${kind}: ${spec.path} ${JSON.stringify(spec.headers)} ${spec.body ?? ''}`);
-        }
-        const plain = await sendOpen(guardedPort, { method: 'POST', path: '/posts/1?_method=PUT', headers: { 'x-http-method-override': 'PATCH' } });
-        assert.equal(plain.status, 200, 'other overrides pass');
-        assert.equal((await sendOpen(guardedPort, { method: 'POST', path: '/posts/1?x_method=DELETE', headers: {} })).status, 200, 'another parameter');
-      } finally {
-        await close(open);
-        await close(guarded);
+  const methodsOnly = firewallOn(RULES, { body: { json: true } });
+  const readingBodies = firewallOn(RULES_READING_BODIES, { body: { json: true } });
+  for (const getter of ['header', 'query', 'body'] as const) {
+    const firewall = getter === 'body' ? readingBodies : methodsOnly;
+    const open = await expressApp(getter, null);
+    const guarded = await expressApp(getter, firewall);
+    const openPort = (open.address() as { port: number }).port;
+    const guardedPort = (guarded.address() as { port: number }).port;
+    try {
+      for (const [kind, spec] of OVERRIDES.filter(([g]) => g === getter)) {
+        const request = { method: 'POST', ...spec };
+        assert.equal((await sendOpen(openPort, request)).body, 'deleted', `${kind}: the app deletes (${spec.path} ${JSON.stringify(spec.headers)})`);
+        assert.equal((await sendOpen(guardedPort, request)).status, 403, `${kind}: ${spec.path} ${JSON.stringify(spec.headers)} ${spec.body ?? ''}`);
       }
+      const plain = await sendOpen(guardedPort, { method: 'POST', path: '/posts/1?_method=PUT', headers: { 'x-http-method-override': 'PATCH' } });
+      assert.equal(plain.status, 200, 'other overrides pass');
+      assert.equal((await sendOpen(guardedPort, { method: 'POST', path: '/posts/1?x_method=DELETE', headers: {} })).status, 200, 'another parameter');
+    } finally {
+      await close(open);
+      await close(guarded);
     }
-  } finally {
-    methodsOnly.close();
-    readingBodies.close();
   }
 });
 
 test("Hono's methodOverride (a form's _method) behind withMoatFetch: the DELETE it makes is blocked", async () => {
-  const file = rulesFile(RULES_READING_BODIES);
-  after(() => file.cleanup());
-  const firewall = createFirewall({ rules: file.path, logger: false });
+  const firewall = firewallOn(RULES_READING_BODIES);
   const app = new Hono();
   app.use('/posts/*', honoMethodOverride({ app }));
   app.delete('/posts/1', (c) => c.text('deleted'));
@@ -103,7 +94,6 @@ test("Hono's methodOverride (a form's _method) behind withMoatFetch: the DELETE 
     assert.equal((await sendOpen(guardedPort!, { ...request, body: '_method=PUT' })).status, 404, 'another method goes on (Hono has no PUT route)');
   } finally {
     for (const s of servers) await close(s);
-    firewall.close();
   }
 });
 

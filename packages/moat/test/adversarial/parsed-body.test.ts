@@ -4,7 +4,7 @@
 // the bytes. Real Express with express.json(), express.urlencoded(), express.text() and multer before
 // Moat, and Koa with @koa/bodyparser.
 
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import express from 'express';
@@ -13,8 +13,8 @@ import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import { moat } from '../../src/adapters/express.js';
 import { moat as koaMoat } from '../../src/adapters/koa.js';
-import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
-import { close, rulesFile } from '../adapters-helpers.js';
+import type { Firewall } from '../../src/firewall/firewall.js';
+import { close, firewallOn } from '../adapters-helpers.js';
 import { sendOpen } from './request-apps.js';
 
 const BOUNDARY = 'moatParsed7';
@@ -40,9 +40,7 @@ const multipart = (comment: string) =>
 
 test('Moat after the body parsers judges what they left on req.body', async () => {
   for (const rules of [{ block: { params: ['<script'] } }, { attacks: 'block' }]) {
-    const file = rulesFile(rules);
-    after(() => file.cleanup());
-    const firewall = createFirewall({ rules: file.path, logger: false, body: { json: true } });
+    const firewall = firewallOn(rules, { body: { json: true } });
     const { port, server } = await app(firewall);
     try {
       const cases = [
@@ -65,15 +63,12 @@ test('Moat after the body parsers judges what they left on req.body', async () =
       assert.equal(firewall.stats().bodiesUninspected.unreadable, 1, 'and counted, as before');
     } finally {
       await close(server);
-      firewall.close();
     }
   }
 });
 
 test('Koa: Moat after @koa/bodyparser judges what it left on ctx.request.body', async () => {
-  const file = rulesFile({ attacks: 'block' });
-  after(() => file.cleanup());
-  const firewall = createFirewall({ rules: file.path, logger: false });
+  const firewall = firewallOn({ attacks: 'block' });
   const app = new Koa();
   app.use(bodyParser({ enableTypes: ['json', 'form', 'text'] }));
   app.use(koaMoat(firewall));
@@ -94,6 +89,5 @@ test('Koa: Moat after @koa/bodyparser judges what it left on ctx.request.body', 
     assert.equal(firewall.stats().bodiesUninspected.unreadable, 0);
   } finally {
     await close(server);
-    firewall.close();
   }
 });
