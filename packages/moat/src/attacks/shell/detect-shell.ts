@@ -67,7 +67,10 @@ export function detectShell(s: string): Finding | null {
   const n = s.length;
   addWork(n);
   // `${IFS}` stands in for a space only in a shell: nothing else writes it.
+  // Every spelling goes on with `{` or an `I`: the regex runs only there (a call per `$` cost ~60 ns, a value of `$(` 64 KiB long).
   for (let d = s.indexOf('$'); d >= 0; d = s.indexOf('$', d + 1)) {
+    const after = s.charCodeAt(d + 1) | 0x20;
+    if (after !== 0x7b && after !== 0x69) continue;
     IFS_AT.lastIndex = d;
     if (IFS_AT.test(s)) return { at: d, reason: '${IFS} used as a space' };
   }
