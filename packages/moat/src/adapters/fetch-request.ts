@@ -4,7 +4,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { Firewall, Verdict } from '../firewall/firewall.js';
-import { declaredBodyLength } from '../http/body-kind.js';
+import { nodeBodyFollows } from '../http/body-kind.js';
 
 interface BunServerLike { requestIP(request: Request): { address: string } | null; readonly url?: unknown }
 interface DenoInfoLike { remoteAddr: { transport: string; hostname?: string; port?: number } }
@@ -120,7 +120,7 @@ export function eachHeaderOnce(req: IncomingMessage): boolean {
  */
 export function nodeRequestWrapped(request: Request, context: unknown): IncomingMessage | undefined {
   const incoming = nodeRequestOf(context);
-  if (incoming === undefined || declaredBodyLength(incoming.headers) !== 0 || request.method !== incoming.method) return undefined;
+  if (incoming === undefined || nodeBodyFollows(incoming, incoming.headers) || request.method !== incoming.method) return undefined;
   const url = request.url;
   const target = incoming.url ?? '';
   const at = url.length - target.length;

@@ -18,7 +18,7 @@ import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Firewall, Verdict } from '../firewall/firewall.js';
-import { bodyToRead, declaredBodyLength, plainOrUndeclared } from '../http/body-kind.js';
+import { bodyToRead, nodeBodyFollows, plainOrUndeclared } from '../http/body-kind.js';
 import { peerlessSocketKind } from '../http/client-address.js';
 import { canPeekBody } from '../http/peek-body.js';
 import { toWebResponse } from '../http/web-response.js';
@@ -107,7 +107,7 @@ function nodeRequestBehind(req: unknown): IncomingMessage | undefined {
  * (srvx's own `trustProxy` does not decide for Moat). On Bun and Deno, `req.ip` is the platform's.
  */
 function judgeNodeBackedEvent(firewall: Firewall, req: H3EventLike['req'], node: IncomingMessage): Verdict | Promise<Verdict> {
-  if (declaredBodyLength(node.headers) === 0 && eachHeaderOnce(node)) return firewall.check(node);
+  if (!nodeBodyFollows(node, node.headers) && eachHeaderOnce(node)) return firewall.check(node);
   return firewall.checkWeb(req, node.socket?.remoteAddress);
 }
 
@@ -151,7 +151,7 @@ function judgeH3NodeEvent(firewall: Firewall, event: H3NodeEventLike, contexts: 
  */
 function bufferedBodyRequest(req: IncomingMessage): Request | null {
   const headers = req.headers;
-  if (declaredBodyLength(headers) === 0 || canPeekBody(req)) return null;
+  if (!nodeBodyFollows(req, headers) || canPeekBody(req)) return null;
   if (req.readableDidRead || req.readableFlowing === true || req.destroyed) return null;
   const plan = bodyToRead(headers, true);
   if (plan === null || typeof plan === 'string') return null;

@@ -1,6 +1,7 @@
 // node:http: wrap a request handler. `http.createServer(withMoat(handler, { rules: 'rules.moat' }))`.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Firewall, Verdict } from '../firewall/firewall.js';
 import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
 import { sendNodeResponse } from './send-node-response.js';
@@ -21,6 +22,11 @@ export function withMoat(
   handler: (req: IncomingMessage, res: ServerResponse) => unknown,
   options?: FirewallOrOptions,
 ): ProtectedNodeHandler<IncomingMessage, ServerResponse>;
+/** HTTP/2 through node:http2's compatibility API (`http2.createServer(withMoat(handler))`), the same judging. */
+export function withMoat(
+  handler: (req: Http2ServerRequest, res: Http2ServerResponse) => unknown,
+  options?: FirewallOrOptions,
+): ((req: Http2ServerRequest, res: Http2ServerResponse) => void) & { readonly firewall: Firewall };
 export function withMoat<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse>(
   handler: NodeHandler<Req, Res>,
   options?: FirewallOrOptions,

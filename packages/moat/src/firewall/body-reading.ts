@@ -4,7 +4,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
-import { bodyToRead, declaredBodyLength, type BodyToRead } from '../http/body-kind.js';
+import { bodyToRead, nodeBodyFollows, type BodyToRead } from '../http/body-kind.js';
 import { bodyParams, joinParams } from '../http/request-params.js';
 import { bodyTexts, parsesAsJson } from '../http/body-text.js';
 import { inflateBody } from '../http/inflate-body.js';
@@ -65,7 +65,7 @@ export class BodyReading {
    * HEAD too: body-parser reads a GET's form body, so an app may act on it. What cannot be read is counted.
    */
   bodyToRead(req: IncomingMessage, headers: IncomingMessage['headers'], engine: FirewallEngine, parsedBody?: unknown): BodyToRead | null {
-    if (declaredBodyLength(headers) === 0) return null;
+    if (!nodeBodyFollows(req, headers)) return null;
     const plan = this.bodyPlan(headers, engine);
     if (plan !== null && !canPeekBody(req)) {
       // Read already: what a parser made of it, if it left that on req.body, else nothing to judge.

@@ -4,6 +4,7 @@
 // warning about the client-address configuration (address-warnings.ts). Judging is synchronous unless
 // a body has to be read, so the common request costs no promise.
 
+import type { Http2ServerRequest } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import type { Decision } from '../engine/decision.js';
 import { Engine } from '../engine/engine.js';
@@ -149,8 +150,10 @@ export class Firewall {
    * only when a body had to be read. Never throws and never rejects. `url` overrides `req.url` for
    * frameworks that rewrite it while routing (Express and Koa mounts); rules see the original target.
    */
-  check(req: IncomingMessage, url?: string, parsedBody?: unknown): Verdict | Promise<Verdict> {
-    return this.checkRead(req, req.method, url ?? req.url, req.headers, req.socket, parsedBody);
+  check(req: IncomingMessage | Http2ServerRequest, url?: string, parsedBody?: unknown): Verdict | Promise<Verdict> {
+    // HTTP/2's compatibility request has what is read of a Node request (its stream is read the same way).
+    const node = req as IncomingMessage;
+    return this.checkRead(node, node.method, url ?? node.url, node.headers, node.socket, parsedBody);
   }
 
   /**

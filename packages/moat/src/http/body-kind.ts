@@ -172,6 +172,18 @@ export function bodyToRead(headers: IncomingHttpHeaders, json: boolean): BodyToR
   return { kind, coding, charset };
 }
 
+/**
+ * Whether a Node request has a body to come: a declared length, or on HTTP/2 (Node's compatibility API,
+ * whose headers hold the pseudo-headers) headers that did not end the stream. HTTP/2 frames a body
+ * itself and needs neither Content-Length nor chunked coding, so a body may come without either.
+ */
+export function nodeBodyFollows(req: object, headers: IncomingHttpHeaders): boolean {
+  if (declaredBodyLength(headers) !== 0) return true;
+  if (headers[':method'] === undefined) return false;
+  // No stream to ask: assume a body (reading finds none if there is none).
+  return (req as { stream?: { endAfterHeaders?: unknown } }).stream?.endAfterHeaders !== true;
+}
+
 /** The declared length: a number, -1 for a chunked body of unknown length, 0 for no body. */
 export function declaredBodyLength(headers: IncomingHttpHeaders): number {
   const length = headers['content-length'];

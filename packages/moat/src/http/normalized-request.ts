@@ -129,6 +129,11 @@ export class RequestNormalizer {
   /** normalizeParts() for a Node request's parts, whose headers are Node's own object. */
   normalizeNodeParts(method: string, url: string, headers: IncomingHttpHeaders, peer: string | undefined, withParams: boolean): MoatHttpRequest {
     const request = this.normalizeParts(method, url, headers, peer, withParams);
+    // HTTP/2 names the host in `:authority`. Node's compatibility API adds no Host header for it, and a
+    // client may send both, differing: Fastify's request.hostname and Koa's ctx.host read `:authority`
+    // first, Express and most code Host. Both are judged. (HTTP/1 cannot carry the name: a missed lookup.)
+    const authority = headers[':authority'];
+    if (typeof authority === 'string') this.addAuthority(request, authority);
     // Express's req.hostname, Fastify's request.hostname and Koa's ctx.hostname read X-Forwarded-Host once
     // the app trusts a proxy, and a proxy that does not set it passes the client's on: host rules judge
     // every host it names. Node's front door only (a property read there; a Web Request's Headers.get() costs
@@ -136,6 +141,14 @@ export class RequestNormalizer {
     const forwarded = headers['x-forwarded-host'];
     if (forwarded !== undefined) request.hostForms = this.forwardedHostForms(request, forwarded);
     return request;
+  }
+
+  /** `authority` as the request's host when it has none, else as one more host form when it differs. */
+  private addAuthority(request: MoatHttpRequest, authority: string): void {
+    const host = this.host(authority);
+    if (host === undefined || host === request.host) return;
+    if (request.host === undefined) request.host = host;
+    else if (request.hostForms?.includes(host) !== true) request.hostForms = [...(request.hostForms ?? []), host];
   }
 
   /**

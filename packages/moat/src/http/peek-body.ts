@@ -129,5 +129,8 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
 
     req.on('close', onClose);
     req.on('error', onError);
+    // HTTP/2's compatibility request pulls its stream's data only once asked to read, where HTTP/1's parser
+    // pushes on its own. read(0) asks without taking anything: the data flows into push() above.
+    if ((req as { stream?: unknown }).stream !== undefined) req.read(0);
   });
 }
