@@ -2,6 +2,7 @@
 // with (node:http's `http.server.response.finish` channel), for every Node framework at once, in both
 // wire formats; a response that never finishes still sends its record, once, without a status.
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import { FakeHub, rulesBytes, waitFor } from './helpers/fake-hub.js';
 import { startStatusApp } from './helpers/status-app.js';
@@ -49,6 +50,43 @@ for (const format of ['compact', 'wafris'] as const) {
     }
   });
 }
+
+/** A GET over cleartext HTTP/2 on a connection of its own; resolves with the status. */
+function h2get(url: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const client = http2.connect(url);
+    client.on('error', reject);
+    const stream = client.request({ ':path': path });
+    let status = 0;
+    stream.on('response', (headers) => { status = Number(headers[':status']); });
+    stream.resume();
+    stream.on('end', () => {
+      client.close();
+      resolve(status);
+    });
+    stream.on('error', reject);
+  });
+}
+
+test('HTTP/2 (Fastify, http2: true): each record reaches the hub with the status its stream sent', async () => {
+  const hub = await hubWithRules();
+  const app = await startStatusApp('fastify-http2', hub, { flushIntervalMs: 600_000 });
+  try {
+    const expected: [string, number][] = [['/login', 401], ['/missing', 404], ['/wp-admin', 403], ['/ok', 200]];
+    for (const [path, status] of expected) assert.equal(await h2get(app.url, path), status, path);
+    await waitFor(() => app.fw.status().upsync.awaitingStatus === 0, 'every status to arrive');
+    await app.fw.flushReports();
+    for (const [path, status] of expected) {
+      const found = hub.records().filter((r) => r.path === path);
+      assert.equal(found.length, 1, `one record of ${path}`);
+      assert.equal(found[0]!.status, status, `${path} reported with status ${status}`);
+    }
+    assert.equal(app.fw.status().upsync.statusMissing, 0);
+  } finally {
+    await app.stop();
+    await hub.stop();
+  }
+});
 
 test('a response that never finishes (the client gave up) sends its record once, without a status, after the bounded wait', async () => {
   const hub = await hubWithRules();

@@ -53,6 +53,13 @@ export class ResponseStatusReporter {
   readonly record = (decision: Decision, request: MoatHttpRequest, raw?: IncomingMessage): void => {
     // HTTP/2 compatibility requests are not IncomingMessages and are not announced on the channel.
     const awaits = this.subscribed && raw instanceof IncomingMessage;
+    if (!awaits && this.subscribed && raw !== undefined) {
+      const stream = http2StreamOf(raw);
+      if (stream !== undefined) {
+        this.recordHttp2(decision, request, stream);
+        return;
+      }
+    }
     const seq = this.upsync.record(decision, request, awaits);
     if (!awaits || seq === -1) return;
     // The previous request is still running: it carries its number from now on.
@@ -61,10 +68,35 @@ export class ResponseStatusReporter {
     this.pendingSeq = seq;
   };
 
+  /**
+   * An HTTP/2 request's status is the `:status` its stream sent, read when the stream closes (a listener
+   * per request: HTTP/2 only). A stream reset before it answered has none; its record goes on without one.
+   */
+  private recordHttp2(decision: Decision, request: MoatHttpRequest, stream: Http2StreamLike): void {
+    const seq = this.upsync.record(decision, request, true);
+    if (seq === -1) return;
+    stream.once('close', () => {
+      const status = stream.sentHeaders?.[':status'];
+      if (this.subscribed && typeof status === 'number') this.upsync.recordStatus(seq, status);
+    });
+  }
+
   close(): void {
     this.pending = null;
     if (!this.subscribed) return;
     this.subscribed = false;
     unsubscribe(RESPONSE_FINISH, this.onFinish);
   }
+}
+
+/** What is read of a node:http2 server stream. */
+interface Http2StreamLike {
+  readonly sentHeaders?: Record<string, unknown>;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/** The stream behind an HTTP/2 compatibility request (node:http2's Http2ServerRequest), or undefined. */
+function http2StreamOf(raw: object): Http2StreamLike | undefined {
+  const stream = (raw as { stream?: Partial<Http2StreamLike> }).stream;
+  return typeof stream?.once === 'function' && 'sentHeaders' in stream ? stream as Http2StreamLike : undefined;
 }

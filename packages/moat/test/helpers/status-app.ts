@@ -24,7 +24,7 @@ export interface StatusApp {
   stop(): Promise<void>;
 }
 
-export async function startStatusApp(framework: 'node:http' | 'express' | 'fastify', hub: FakeHub,
+export async function startStatusApp(framework: 'node:http' | 'express' | 'fastify' | 'fastify-http2', hub: FakeHub,
   upsync: ManagedFirewallOptions['upsync']): Promise<StatusApp> {
   const { dir, cleanup } = tempDir();
   const fw = createManagedFirewall({
@@ -35,7 +35,15 @@ export async function startStatusApp(framework: 'node:http' | 'express' | 'fasti
   const hanging: ServerResponse[] = [];
   let server: Server;
   let closeApp = async () => {};
-  if (framework === 'fastify') {
+  if (framework === 'fastify-http2') {
+    // Cleartext HTTP/2: Node's compatibility API, whose responses no diagnostics channel announces.
+    const app = Fastify({ http2: true });
+    await app.register(fastifyMoat, { firewall: fw });
+    app.get('/*', async (request, reply) => reply.code(answer(request.url)).send('x'));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    server = app.server as unknown as Server;
+    closeApp = async () => { await app.close(); };
+  } else if (framework === 'fastify') {
     const app = Fastify();
     await app.register(fastifyMoat, { firewall: fw });
     app.get('/*', async (request, reply) => {
@@ -47,7 +55,7 @@ export async function startStatusApp(framework: 'node:http' | 'express' | 'fasti
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     server = app.server;
-    closeApp = () => app.close();
+    closeApp = async () => { await app.close(); };
   } else {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       if (req.url === '/hang') {
@@ -70,7 +78,8 @@ export async function startStatusApp(framework: 'node:http' | 'express' | 'fasti
   return {
     fw, hanging, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     stop: async () => {
-      server.closeAllConnections();
+      // node:http's servers only (an HTTP/2 server's sessions close with app.close()).
+      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closeApp();
       server.close();
       await fw.close();
