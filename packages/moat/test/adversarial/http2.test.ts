@@ -1,5 +1,5 @@
 // HTTP/2 through Node's compatibility API (node:http2's createServer, Fastify's `http2: true`, Koa's
-// callback on an HTTP/2 server). Two ways past the rules were open there:
+// callback and Hono's node-server on an HTTP/2 server). Two ways past the rules were open there:
 // - the host is the `:authority` pseudo-header; Node adds no Host header for it, and a client may send
 //   both, differing. Fastify's request.hostname and Koa's ctx.host route on `:authority`, so a rule
 //   blocking `admin.example.com` let `:authority: admin.example.com` through;
@@ -14,7 +14,10 @@ import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
 import { moat as fastifyMoat } from '../../src/adapters/fastify.js';
+import { moat as honoMoat } from '../../src/adapters/hono.js';
 import { moat as koaMoat } from '../../src/adapters/koa.js';
 import { withMoat } from '../../src/adapters/node.js';
 import type { Firewall } from '../../src/firewall/firewall.js';
@@ -77,6 +80,18 @@ const APPS: Record<string, (firewall: Firewall | null) => Promise<Started>> = {
       ctx.body = ctx.method === 'POST' ? JSON.stringify(ctx.request.body) : ctx.host;
     });
     return listening(http2.createServer(app.callback()));
+  },
+  async hono(firewall) {
+    const app = new Hono();
+    if (firewall !== null) app.use(honoMoat(firewall));
+    app.get('/*', (c) => c.text(new URL(c.req.url).host));
+    app.post('/*', async (c) => c.text(JSON.stringify(await c.req.parseBody())));
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', createServer: http2.createServer });
+    await new Promise((resolve) => server.once('listening', resolve));
+    return {
+      port: (server.address() as AddressInfo).port,
+      stop: () => new Promise((done) => server.close(() => done())),
+    };
   },
   async 'node:http2'(firewall) {
     const handler = (req: Http2ServerRequest, res: Http2ServerResponse) => {
