@@ -164,6 +164,21 @@ export class Firewall {
    */
   checkRead(req: IncomingMessage, method: string | undefined, url: string | undefined, headers: IncomingMessage['headers'],
     socket: IncomingMessage['socket'] | null | undefined, parsedBody?: unknown): Verdict | Promise<Verdict> {
+    return this.judgeNode(req, method, url, headers, socket, parsedBody, true);
+  }
+
+  /**
+   * Judges an upgrade request (a WebSocket handshake, which node:http hands to its 'upgrade' listeners,
+   * never to a request listener or middleware): as check(), without reading a body (the socket is the
+   * upgraded protocol's), and reported without a response status (none follows). guardUpgrades() calls it.
+   */
+  checkUpgrade(req: IncomingMessage): Verdict | Promise<Verdict> {
+    return this.judgeNode(req, req.method, req.url, req.headers, req.socket, undefined, false);
+  }
+
+  /** `http`: an ordinary request, whose body may be read and whose response status is reported. */
+  private judgeNode(req: IncomingMessage, method: string | undefined, url: string | undefined, headers: IncomingMessage['headers'],
+    socket: IncomingMessage['socket'] | null | undefined, parsedBody: unknown, http: boolean): Verdict | Promise<Verdict> {
     // One engine for the whole request, even if setEngine() swaps it while a body is read.
     const engine = this.engine;
     this.counters.requests++;
@@ -179,7 +194,7 @@ export class Firewall {
         if (stop !== undefined) return stop;
       }
       if (this.forwardingWatch !== null) this.forwardingWatch.watchForForwardingHeaders(request);
-      if (wantsParams && engine !== null && this.bodies.enabled) body = this.bodies.bodyToRead(req, headers, engine, parsedBody);
+      if (http && wantsParams && engine !== null && this.bodies.enabled) body = this.bodies.bodyToRead(req, headers, engine, parsedBody);
     } catch (error) {
       return this.cannotJudge(asError(error), undefined);
     }
@@ -188,7 +203,7 @@ export class Firewall {
       return this.unjudged();
     }
     if (body !== null) return this.checkWithBody(this.bodies.peekNode(req, body), request, engine, body, req);
-    return this.decide(engine, request, req);
+    return this.decide(engine, request, http ? req : undefined);
   }
 
   /**

@@ -1,0 +1,77 @@
+// WebSocket handshakes and other upgrade requests (`Connection: Upgrade`) never reach a request listener
+// or a framework's middleware: node:http hands them to the server's 'upgrade' listeners (ws,
+// socket.io, graphql-ws, Vite's and Next's dev servers), so a blocked address, path or user agent could
+// open a socket there. guardUpgrades() judges each one before any of those listeners sees it.
+
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Firewall, Verdict } from '../firewall/firewall.js';
+import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
+import { sendNodeResponse } from './send-node-response.js';
+
+/** What guardUpgrades() needs of a server: node:http's and https's servers (Express's app.listen(), fastify.server, …). */
+export interface UpgradeServer {
+  emit(event: string | symbol, ...args: unknown[]): boolean;
+}
+
+export interface UpgradeGuard {
+  readonly firewall: Firewall;
+  /** Stops judging the server's upgrades (the server's own emit() is put back). */
+  remove(): void;
+}
+
+/**
+ * Judges every upgrade request of `server` before its 'upgrade' listeners run, whatever order they were
+ * added in: those that should go on reach them unchanged (the request, the socket and the bytes that
+ * followed the head), the others get Moat's answer (403, 429 with Retry-After, or your own) as an HTTP
+ * response on the socket, which is then closed. Ordinary requests are left to your adapter or withMoat().
+ */
+export function guardUpgrades(server: UpgradeServer, options?: FirewallOrOptions): UpgradeGuard {
+  const firewall = firewallFrom(options);
+  const ownEmit = Object.prototype.hasOwnProperty.call(server, 'emit');
+  const emit = server.emit;
+  server.emit = function emitJudgingUpgrades(this: UpgradeServer, event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'upgrade') return emit.call(this, event, ...args);
+    const [req, socket, head] = args as [IncomingMessage, Duplex, Buffer];
+    const verdict = firewall.checkUpgrade(req);
+    if (verdict === null) return emit.call(this, event, req, socket, head);
+    if (verdict instanceof Promise) {
+      // node:http took its own error listener off the socket when it handed it over: until a listener
+      // that adds one has it, an error there (the client gone) must not become an uncaught exception.
+      socket.on('error', destroy);
+      verdict.then((settled) => {
+        socket.off('error', destroy);
+        if (settled === null) emit.call(this, event, req, socket, head);
+        else refuse(req, socket, settled);
+      });
+      return true;
+    }
+    refuse(req, socket, verdict);
+    return true;
+  };
+  return {
+    firewall,
+    remove() {
+      if (ownEmit) server.emit = emit;
+      else delete (server as { emit?: unknown }).emit;
+    },
+  };
+}
+
+/** Moat's answer written as an HTTP/1.1 response on the upgrade's socket, which is closed after it. */
+function refuse(req: IncomingMessage, socket: Duplex, answer: NonNullable<Verdict>): void {
+  socket.on('error', destroy);
+  if (socket.destroyed) return;
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as never);
+  res.on('finish', () => {
+    res.detachSocket(socket as never);
+    socket.end();
+  });
+  sendNodeResponse(res, answer);
+}
+
+function destroy(this: Duplex): void {
+  this.destroy();
+}
