@@ -51,4 +51,4 @@ export function withMoat<Req extends IncomingMessage = IncomingMessage, Res exte
 /** Another name for withMoat, as the hub's setup snippets write it. */
 export const protect = withMoat;
 
-export { guardUpgrades, type UpgradeGuard, type UpgradeServer } from './upgrades.js';
+export { guardUpgrades, type UpgradeGuard, type UpgradeGuardOptions, type UpgradeServer } from './upgrades.js';

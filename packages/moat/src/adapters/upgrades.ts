@@ -14,6 +14,15 @@ export interface UpgradeServer {
   emit(event: string | symbol, ...args: unknown[]): boolean;
 }
 
+export interface UpgradeGuardOptions {
+  /**
+   * Ordinary requests whose raw target starts with one of these are judged at the server too, before any
+   * request listener: for libraries that answer their own requests ahead of the app's listeners (and so
+   * of its middleware), as socket.io does under `/socket.io/`. Judged once: those never reach the app.
+   */
+  requestPaths?: readonly string[];
+}
+
 export interface UpgradeGuard {
   readonly firewall: Firewall;
   /** Stops judging the server's upgrades (the server's own emit() is put back). */
@@ -26,11 +35,23 @@ export interface UpgradeGuard {
  * followed the head), the others get Moat's answer (403, 429 with Retry-After, or your own) as an HTTP
  * response on the socket, which is then closed. Ordinary requests are left to your adapter or withMoat().
  */
-export function guardUpgrades(server: UpgradeServer, options?: FirewallOrOptions): UpgradeGuard {
+export function guardUpgrades(server: UpgradeServer, options?: FirewallOrOptions, guard: UpgradeGuardOptions = {}): UpgradeGuard {
   const firewall = firewallFrom(options);
+  const requestPaths = [...(guard.requestPaths ?? [])];
   const ownEmit = Object.prototype.hasOwnProperty.call(server, 'emit');
   const emit = server.emit;
   server.emit = function emitJudgingUpgrades(this: UpgradeServer, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'request' && requestPaths.length > 0) {
+      const [req, res] = args as [IncomingMessage, ServerResponse];
+      const url = req.url ?? '';
+      if (!requestPaths.some((path) => url.startsWith(path))) return emit.call(this, event, ...args);
+      // Synchronous, as the request listeners would be: a body is peeked before anyone reads it.
+      const verdict = firewall.check(req);
+      if (verdict === null) return emit.call(this, event, req, res);
+      if (verdict instanceof Promise) verdict.then((settled) => (settled === null ? emit.call(this, event, req, res) : sendNodeResponse(res, settled)));
+      else sendNodeResponse(res, verdict);
+      return true;
+    }
     if (event !== 'upgrade') return emit.call(this, event, ...args);
     const [req, socket, head] = args as [IncomingMessage, Duplex, Buffer];
     const verdict = firewall.checkUpgrade(req);

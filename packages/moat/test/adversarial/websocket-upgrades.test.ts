@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import express from 'express';
+import { Server as SocketIoServer } from 'socket.io';
+import { io as ioClient } from 'socket.io-client';
 import { WebSocket, WebSocketServer } from 'ws';
 import { moat } from '../../src/adapters/express.js';
 import { guardUpgrades } from '../../src/adapters/node.js';
@@ -124,5 +126,70 @@ test('a client that sends a refused handshake and resets at once does not take t
     assert.equal(firewall.stats().blocked, 20, 'each handshake judged and answered');
   } finally {
     await app.stop();
+  }
+});
+
+/** Express with Moat's middleware and socket.io on the same server; `guarded`: the server guarded under socket.io's path too. */
+async function socketIoApp(firewall: Firewall, guarded: boolean): Promise<{ port: number; received: string[]; stop: () => Promise<void> }> {
+  const app = express();
+  app.use(moat(firewall));
+  app.get('/', (_req, res) => { res.send('home'); });
+  const server = createServer(app);
+  const io = new SocketIoServer(server);
+  if (guarded) guardUpgrades(server, firewall, { requestPaths: ['/socket.io/'] });
+  const received: string[] = [];
+  io.on('connection', (socket) => socket.on('chat', (text: string, ack: (reply: string) => void) => {
+    received.push(text);
+    ack(`echo ${text}`);
+  }));
+  const port = await listen(server);
+  return { port, received, stop: async () => { await io.close(); } };
+}
+
+/** Connects with one transport and sends one message; the reply, or 'refused' when the connection failed. */
+function chat(port: number, transport: 'polling' | 'websocket', userAgent: string, text = 'hi'): Promise<string> {
+  return new Promise((resolve) => {
+    const client = ioClient(`http://127.0.0.1:${port}`, { transports: [transport], extraHeaders: { 'user-agent': userAgent }, reconnection: false, timeout: 5000 });
+    client.on('connect_error', () => {
+      client.close();
+      resolve('refused');
+    });
+    client.on('connect', () => {
+      client.timeout(5000).emit('chat', text, (error: unknown, reply: string) => {
+        client.close();
+        resolve(error ? 'no reply' : reply);
+      });
+    });
+  });
+}
+
+test('socket.io: its polling requests and handshakes pass Moat\'s middleware by; guarding its path judges both, message bodies included', async () => {
+  const firewall = firewallOn(RULES);
+  const open = await socketIoApp(firewall, false);
+  try {
+    for (const transport of ['polling', 'websocket'] as const) {
+      assert.equal(await chat(open.port, transport, 'evilbot'), 'echo hi', `the hole: ${transport} past the middleware`);
+    }
+  } finally {
+    await open.stop();
+  }
+  const guarded = await socketIoApp(firewall, true);
+  try {
+    for (const transport of ['polling', 'websocket'] as const) {
+      assert.equal(await chat(guarded.port, transport, 'evilbot'), 'refused', `${transport}: a blocked user agent`);
+      assert.equal(await chat(guarded.port, transport, 'Mozilla/5.0 (test)'), 'echo hi', `${transport}: an ordinary client`);
+    }
+    // A polling client's messages are POST bodies (text/plain engine.io packets): attack detection reads them.
+    const strict = firewallOn({ attacks: { sqli: 'block' } });
+    const app = await socketIoApp(strict, true);
+    try {
+      assert.equal(await chat(app.port, 'polling', 'Mozilla/5.0 (test)', "1' OR '1'='1"), 'no reply');
+      assert.deepEqual(app.received, [], 'the message never reached the app');
+      assert.equal(await chat(app.port, 'polling', 'Mozilla/5.0 (test)', 'fine'), 'echo fine');
+    } finally {
+      await app.stop();
+    }
+  } finally {
+    await guarded.stop();
   }
 });
