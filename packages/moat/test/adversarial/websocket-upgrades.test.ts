@@ -3,7 +3,7 @@
 // with Moat in the middleware, a blocked user agent, path or address opened a socket all the same.
 // guardUpgrades() judges the handshake first. Real Express, real ws on both ends, 127.0.0.1.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
@@ -86,47 +86,44 @@ test('without guardUpgrades a blocked client opens a WebSocket past the middlewa
   }
 });
 
-test('rate limits count handshakes: past the limit a client gets 429 with Retry-After', async () => {
+/** chatApp() with guardUpgrades() on its server, stopped when the file's tests end. */
+async function guardedChatApp(): Promise<{ firewall: Firewall; port: number }> {
   const firewall = firewallOn(RULES);
   const app = await chatApp(firewall);
   guardUpgrades(app.server, firewall);
-  try {
-    for (let i = 0; i < 2; i++) assert.equal((await dial(app.port, '/limited')).opened, true, `connection ${i + 1}`);
-    const third = await dial(app.port, '/limited');
-    assert.equal(third.opened, false);
-    if (third.opened) return;
-    assert.equal(third.status, 429);
-    assert.ok(Number(third.retryAfter) > 0, 'Retry-After in seconds');
-    assert.equal(firewall.stats().rateLimited, 1);
-  } finally {
-    await app.stop();
-  }
+  after(() => app.stop());
+  return { firewall, port: app.port };
+}
+
+test('rate limits count handshakes: past the limit a client gets 429 with Retry-After', async () => {
+  const app = await guardedChatApp();
+  for (let i = 0; i < 2; i++) assert.equal((await dial(app.port, '/limited')).opened, true, `connection ${i + 1}`);
+  const third = await dial(app.port, '/limited');
+  assert.equal(third.opened, false);
+  if (third.opened) return;
+  assert.equal(third.status, 429);
+  assert.ok(Number(third.retryAfter) > 0, 'Retry-After in seconds');
+  assert.equal(app.firewall.stats().rateLimited, 1);
 });
 
 test('a client that sends a refused handshake and resets at once does not take the server down', async () => {
-  const firewall = firewallOn(RULES);
-  const app = await chatApp(firewall);
-  guardUpgrades(app.server, firewall);
-  try {
-    for (let i = 0; i < 20; i++) {
-      await new Promise<void>((resolve) => {
-        const socket = connect(app.port, '127.0.0.1', () => {
-          socket.write(`GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: evilbot\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-            'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
-        });
-        // Reset as Moat's answer arrives: the server's socket, which no node:http listener guards any more, errors.
-        socket.once('data', () => {
-          socket.resetAndDestroy();
-          resolve();
-        });
-        socket.on('error', () => resolve());
+  const app = await guardedChatApp();
+  for (let i = 0; i < 20; i++) {
+    await new Promise<void>((resolve) => {
+      const socket = connect(app.port, '127.0.0.1', () => {
+        socket.write(`GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: evilbot\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+          'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
       });
-    }
-    assert.deepEqual(await dial(app.port, '/chat'), { opened: true, echo: 'echo hi' });
-    assert.equal(firewall.stats().blocked, 20, 'each handshake judged and answered');
-  } finally {
-    await app.stop();
+      // Reset as Moat's answer arrives: the server's socket, which no node:http listener guards any more, errors.
+      socket.once('data', () => {
+        socket.resetAndDestroy();
+        resolve();
+      });
+      socket.on('error', () => resolve());
+    });
   }
+  assert.deepEqual(await dial(app.port, '/chat'), { opened: true, echo: 'echo hi' });
+  assert.equal(app.firewall.stats().blocked, 20, 'each handshake judged and answered');
 });
 
 /** Express with Moat's middleware and socket.io on the same server; `guarded`: the server guarded under socket.io's path too. */
