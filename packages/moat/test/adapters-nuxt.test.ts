@@ -51,9 +51,9 @@ test('nuxt: the app\'s own in-process $fetch gets the decision of the client req
   }
 });
 
-test('nuxt: a form POST to an encoded or dot-segment form of a blocked path is blocked too (the body is read through a Web request that keeps the raw target)', async () => {
-  // Nitro awaits its hooks before middleware, so a small body is already buffered and Moat reads it through
-  // a Web Request; the path judged must still be the raw target h3 1 routes on, with all its readings.
+test('nuxt: a form POST to an encoded or dot-segment form of a blocked path is blocked too (a body that waits in the stream, the raw target judged)', async () => {
+  // Nitro awaits its hooks before middleware, so a small body already waits in the Node stream when Moat
+  // reads it; the path judged is the raw target h3 1 routes on, with all its readings.
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
   for (const path of ['/wp-admin', '/%77p-admin', '/x/%2e%2e/wp-admin', '/x/..%2fwp-admin', '//WP-Admin/', '/hello/../wp-admin']) {
     const res = await send(servers.main(), { method: 'POST', path, headers: form, body: 'a=1' });

@@ -3,24 +3,19 @@
 // - h3 2 hands middleware a Web Request (`event.req`) whose `ip` is the socket address srvx read from the
 //   platform (Bun, Deno); Moat judges it with the Web path (Firewall.checkWeb). On Node it wraps the
 //   IncomingMessage, which Moat judges by the Node path when it carries no body (judgeNodeBackedEvent).
-// - h3 1 runs on Node's own request (`event.node.req`), so Moat judges that: the client IP from the
-//   socket, the body left for readBody() (h3 1's toWebRequest() would drain the Node stream, and it
-//   builds a new Request on each call). Two things set it apart from a plain node:http handler:
-//   - Nitro awaits its request hooks before any middleware, and by then Node has already buffered a small
-//     body's bytes in the stream, where the Node path cannot peek without taking them. Such a body is read
-//     through a Web Request made from the Node request instead, which h3 1 then hands to the app
-//     (`event.web.request`, where readBody(), readFormData() and the like look first).
-//   - The app's own `$fetch('/api/…')` runs in-process through a stand-in request (node-mock-http, marked
-//     `__unenv__`) with no socket address; it gets the decision of the client request it runs for.
+// - h3 1 runs on Node's own request (`event.node.req`), so Moat judges that by the Node path: the client IP
+//   from the socket, the body left for readBody() (h3 1's toWebRequest() would drain the Node stream, and
+//   it builds a new Request on each call). Nitro awaits its request hooks before any middleware, so a
+//   body has often arrived by then: the Node path reads it where it waits in the stream (peek-body.ts).
+//   What sets it apart from a plain node:http handler: the app's own `$fetch('/api/…')` runs in-process
+//   through a stand-in request (node-mock-http, marked `__unenv__`) with no socket address; it gets the
+//   decision of the client request it runs for.
 // Either way Moat answers with a Response or lets h3 go on. Only h3's shapes are assumed.
 
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import type { Firewall, Verdict } from '../firewall/firewall.js';
-import { bodyToRead, nodeBodyFollows, plainOrUndeclared } from '../http/body-kind.js';
-import { peerlessSocketKind } from '../http/client-address.js';
-import { canPeekBody } from '../http/peek-body.js';
+import { nodeBodyFollows } from '../http/body-kind.js';
 import { toWebResponse } from '../http/web-response.js';
 import { eachHeaderOnce, incomingMessageOf, platformClientIp, platformPeerless } from './fetch-request.js';
 import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
@@ -34,10 +29,9 @@ export interface H3EventLike {
   };
 }
 
-/** The part of an h3 1 event Moat reads and, for a buffered body, writes (`web`, h3 1's own field). */
+/** The part of an h3 1 event Moat reads. */
 export interface H3NodeEventLike {
   readonly node: { readonly req: IncomingMessage };
-  web?: { request?: Request; url?: URL };
 }
 
 /**
@@ -125,52 +119,13 @@ function judgeH3NodeEvent(firewall: Firewall, event: H3NodeEventLike, contexts: 
     if (context !== undefined && context.decision !== undefined) return context.decision as Verdict | Promise<Verdict>;
     return firewall.check(req);
   }
-  const request = bufferedBodyRequest(req);
-  let verdict: Verdict | Promise<Verdict>;
-  if (request === null) verdict = firewall.check(req);
-  else {
-    event.web = { ...event.web, request };
-    const ip = req.socket?.remoteAddress;
-    // No address: a Unix socket, or a client that reset the connection (never passed on), as on the Node path.
-    const peerless = ip === undefined ? peerlessSocketKind(req.socket) : undefined;
-    verdict = firewall.checkWeb(request, ip, peerless === 'unix' || peerless === 'closed' ? { ...RAW_TARGET, peerless } : RAW_TARGET);
-  }
+  const verdict = firewall.check(req);
   if (context === undefined) {
     // A request that started before the context was watched (the first ones): entered here, for the
     // in-process requests its handlers make.
     contexts.enterWith({ socket: req.socket, decision: verdict });
   } else if (context.socket === req.socket) context.decision = verdict;
   return verdict;
-}
-
-/**
- * A Web Request carrying the Node request's body, when that body is a form or JSON that nobody has read
- * but that already sits in the stream's buffer; else null (the Node path peeks it, or has nothing to read).
- * Its `url` reads as the raw request target, as on the Node path: h3 1 routes on the raw target, and
- * a URL would have resolved `..` and `%2e%2e` segments before Moat could judge every reading of them.
- */
-function bufferedBodyRequest(req: IncomingMessage): Request | null {
-  const headers = req.headers;
-  if (!nodeBodyFollows(req, headers) || canPeekBody(req)) return null;
-  if (req.readableDidRead || req.readableFlowing === true || req.destroyed) return null;
-  const plan = bodyToRead(headers, true);
-  if (plan === null || typeof plan === 'string') return null;
-  // A body under another type (an upload the app may pipe from the Node stream itself) stays in that
-  // stream: only text/plain or undeclared JSON, as a string fetch() sends it, is taken into the Request.
-  if (plan.lenient === true && !plainOrUndeclared(headers)) return null;
-  const target = req.url ?? '/';
-  let request: Request;
-  try {
-    request = new Request(new URL(target, `http://${headers.host ?? 'localhost'}`), {
-      method: req.method ?? 'POST', headers: webHeadersOf(headers), body: Readable.toWeb(req) as ReadableStream<Uint8Array>,
-      duplex: 'half',
-    } as RequestInit);
-  } catch {
-    // A Host or target a URL cannot hold: the Node path judges it (its body counted as unreadable).
-    return null;
-  }
-  Object.defineProperty(request, 'url', { value: target });
-  return request;
 }
 
 /**
@@ -185,18 +140,4 @@ function judgeWebEvent(firewall: Firewall, req: H3EventLike['req']): Verdict | P
   if (ip !== undefined) return firewall.checkWeb(req, ip);
   const peerless = platformPeerless(platform);
   return firewall.checkWeb(req, undefined, peerless === undefined ? undefined : { peerless });
-}
-
-/** Its url is h3 1's raw target (bufferedBodyRequest), judged as the Node path judges one. */
-const RAW_TARGET = { urlIsTarget: true } as const;
-
-function webHeadersOf(headers: IncomingMessage['headers']): Headers {
-  const web = new Headers();
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (typeof value === 'string') web.append(name, value);
-    else for (const one of value) web.append(name, one);
-  }
-  return web;
 }

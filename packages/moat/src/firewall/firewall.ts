@@ -62,8 +62,6 @@ export interface WebRequestOrigin {
    * client-IP header, as on Node); `closed`, a TCP peer already gone (answered 503, never passed on).
    */
   peerless?: 'unix' | 'closed';
-  /** The url is the raw request target a Node router reads (h3 1's stand-in Request), not one a runtime built from the Host. */
-  urlIsTarget?: boolean;
 }
 
 const DEFAULT_LOG_INTERVAL_MS = 60_000;
@@ -233,9 +231,7 @@ export class Firewall {
     try {
       const wantsParams = engine !== null && needsParams(engine);
       const headers = webHeaders(request.headers);
-      judged = origin?.urlIsTarget === true
-        ? this.normalizer.normalizeParts(request.method, request.url, headers, ip, wantsParams)
-        : this.normalizer.normalizeWebParts(request.method, request.url, headers, ip, wantsParams);
+      judged = this.normalizer.normalizeWebParts(request.method, request.url, headers, ip, wantsParams);
       if (this.userOf !== null && engine?.rateLimitsByUser === true) judged.user = this.userFor(this.userOf, request, judged);
       if (judged.ip === '') {
         const stop = this.withoutPeerAddress(origin?.peerless ?? 'not-given', judged);

@@ -122,12 +122,6 @@ function mediaTypes(contentType: string): string[] {
   return types;
 }
 
-/** Whether a body is declared as text/plain (any of a list) or not declared at all: what a string `fetch()` body or a bare client sends. */
-export function plainOrUndeclared(headers: IncomingHttpHeaders): boolean {
-  const contentType = headers['content-type'];
-  return contentType === undefined || mediaTypes(contentType).some((each) => mediaType(each) === 'text/plain');
-}
-
 function contentCoding(headers: IncomingHttpHeaders): ContentCoding | 'other' {
   const value = headers['content-encoding'];
   if (value === undefined) return 'identity';

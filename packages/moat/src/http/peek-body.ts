@@ -4,6 +4,10 @@
 // flowing and nothing was read from it, so every consumer downstream (body-parser, Fastify's parsers,
 // Hono's node-server, a plain `for await`) sees an untouched request. Reading with read() and handing
 // bytes back with unshift() would mark the stream as read, which @hono/node-server refuses.
+//
+// Bytes the parser pushed before Moat was called (Moat mounted after a middleware that awaited something:
+// a session store, an auth lookup) wait in the stream's buffer. They are looked at where they lie, not
+// taken: an app acts on them all the same.
 
 import type { IncomingMessage } from 'node:http';
 
@@ -16,18 +20,34 @@ export interface PeekedBody {
 type Push = (chunk: unknown, encoding?: BufferEncoding) => boolean;
 
 /**
- * True when no one has started reading the body yet. If someone has, or bytes already sit in the
- * stream's buffer, peeking could reorder them, so the body is not inspected.
+ * True when no one has started reading the body yet (bytes may wait in the stream's buffer: they are
+ * looked at where they lie). Once someone has, what is left is not the body, so it is not inspected.
  */
 export function canPeekBody(req: IncomingMessage): boolean {
-  return (
-    typeof req.push === 'function' &&
-    !req.complete &&
-    !req.destroyed &&
-    req.readableLength === 0 &&
-    !req.readableDidRead &&
-    req.readableFlowing !== true
-  );
+  if (typeof req.push !== 'function' || req.destroyed || req.readableDidRead || req.readableFlowing === true) return false;
+  return req.readableLength === 0 ? !req.complete : waitingChunks(req) !== null;
+}
+
+/**
+ * The body bytes waiting in the stream's buffer, unread, without taking them. Node keeps them in
+ * `_readableState.buffer`: an array whose live part starts at `bufferIndex` (Node 20.20, 22, 24), a
+ * linked list that iterates its chunks in older releases. Null when the buffer is not what that says
+ * (strings after setEncoding(), a length that does not add up, another layout): the body is then not
+ * judged, and counted `unreadable`, as before.
+ */
+function waitingChunks(req: IncomingMessage): Buffer[] | null {
+  const state = (req as { _readableState?: { buffer?: unknown; bufferIndex?: unknown } })._readableState;
+  const buffer = state?.buffer;
+  let chunks: unknown[];
+  if (Array.isArray(buffer)) chunks = buffer.slice(typeof state?.bufferIndex === 'number' ? state.bufferIndex : 0);
+  else if (buffer !== null && typeof buffer === 'object' && Symbol.iterator in buffer) chunks = [...(buffer as Iterable<unknown>)];
+  else return null;
+  let size = 0;
+  for (const chunk of chunks) {
+    if (!Buffer.isBuffer(chunk)) return null;
+    size += chunk.length;
+  }
+  return size === req.readableLength ? (chunks as Buffer[]) : null;
 }
 
 /**
@@ -68,10 +88,33 @@ export function firstSignificantByte(bytes: Uint8Array): number {
  */
 export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGate): Promise<PeekedBody | null> {
   return new Promise((resolve) => {
+    // Every byte seen, in order; `held`: those taken from push(), to be handed back (the waiting ones never left).
     const chunks: Buffer[] = [];
+    const held: Buffer[] = [];
     let size = 0;
     let settled = false;
     const opening = new OpeningWatch(opens);
+    const collected = () => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+
+    const waiting = req.readableLength === 0 ? [] : waitingChunks(req);
+    if (waiting === null) {
+      resolve(null);
+      return;
+    }
+    for (const chunk of waiting) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (opening.refuses(chunk) || size > limit) {
+        resolve({ bytes: collected().subarray(0, limit), complete: false });
+        return;
+      }
+    }
+    // The parser pushed the end already: the whole body was waiting.
+    if (req.complete) {
+      resolve({ bytes: collected(), complete: true });
+      return;
+    }
+
     const hadOwnPush = Object.prototype.hasOwnProperty.call(req, 'push');
     const originalPush = req.push as Push;
 
@@ -83,7 +126,7 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
     // Gives the bytes back to the real stream, in order; the parser's current push continues after.
     const handBack = (ended: boolean): boolean => {
       let result = true;
-      for (const chunk of chunks) result = req.push(chunk);
+      for (const chunk of held) result = req.push(chunk);
       if (ended) result = req.push(null);
       return result;
     };
@@ -94,8 +137,6 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
       req.off('error', onError);
       resolve(value);
     };
-
-    const collected = () => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
 
     const onClose = () => {
       if (settled) return;
@@ -115,6 +156,7 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
       }
       const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encoding);
       chunks.push(buffer);
+      held.push(buffer);
       size += buffer.length;
       if (opening.refuses(buffer) || size > limit) {
         // Enough to judge; the rest streams straight to the app, and backpressure applies again.
@@ -130,7 +172,11 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
     req.on('close', onClose);
     req.on('error', onError);
     // HTTP/2's compatibility request pulls its stream's data only once asked to read, where HTTP/1's parser
-    // pushes on its own. read(0) asks without taking anything: the data flows into push() above.
-    if ((req as { stream?: unknown }).stream !== undefined) req.read(0);
+    // pushes on its own. read(0) asks without taking anything: the data flows into push() above. Waiting
+    // bytes may have filled the stream's buffer, and HTTP/1's parser then stopped reading the socket: a
+    // read of one byte more than they hold asks for more and takes nothing (it returns null, and raises the
+    // buffer's mark past them).
+    if (size > 0) req.read(size + 1);
+    else if ((req as { stream?: unknown }).stream !== undefined) req.read(0);
   });
 }

@@ -1,0 +1,255 @@
+// Moat mounted after a middleware that awaits something (a session store, an auth lookup, a feature flag)
+// is called when the body has already arrived: Node's parser went on pushing it into the request stream
+// meanwhile, where it waits, unread, for the app's body parser. Moat used to see bytes in the buffer and
+// count the body `unreadable`, unjudged, so `q=<script>` reached the route past a parameter rule and
+// attack detection. Now the waiting bytes are looked at where they lie (never taken), and the rest, if
+// any is still to come, is peeked as before. Real Express, Fastify, Koa and Hono (node-server) apps on 127.0.0.1.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import express from 'express';
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import { serve, type HttpBindings } from '@hono/node-server';
+import { Hono } from 'hono';
+import Fastify from 'fastify';
+import formbody from '@fastify/formbody';
+import { moat } from '../../src/adapters/express.js';
+import { moat as koaMoat } from '../../src/adapters/koa.js';
+import { moat as honoMoat } from '../../src/adapters/hono.js';
+import { moat as fastifyMoat } from '../../src/adapters/fastify.js';
+import type { Firewall } from '../../src/firewall/firewall.js';
+import { close, firewallOn, type RawResponse } from '../adapters-helpers.js';
+import { sendOpen } from './request-apps.js';
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+const ATTACK_FORM = 'name=ann&q=%3Cscript%3Ealert(1)%3C%2Fscript%3E';
+const ATTACK_JSON = JSON.stringify({ q: "x' UNION SELECT password FROM users--" });
+
+/** Waits, as a middleware awaiting a store would, until `bytes` of the body sit in the stream (or it all came). */
+async function untilWaiting(req: IncomingMessage, bytes: number): Promise<void> {
+  for (let i = 0; i < 2_000 && req.readableLength < bytes && !req.complete; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.ok(req.readableLength > 0, 'the body waits in the stream when Moat is called');
+  assert.equal(req.readableDidRead, false);
+}
+
+const digest = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
+
+/** Express: an awaiting middleware, then Moat, then the parsers; /raw hands the route the bytes as they came. */
+async function expressApp(firewall: Firewall, onMoat?: () => void): Promise<{ port: number; server: Server }> {
+  const app = express();
+  app.use(async (req, _res, next) => {
+    await untilWaiting(req, Number(req.headers['x-wait-for'] ?? 1));
+    next();
+    onMoat?.();
+  });
+  app.use(moat(firewall));
+  app.post('/form', express.urlencoded({ extended: false }), (req, res) => { res.send(JSON.stringify(req.body)); });
+  app.post('/json', express.json(), (req, res) => { res.send(JSON.stringify(req.body)); });
+  app.post('/raw', express.raw({ type: () => true, limit: '1mb' }), (req, res) => {
+    const body = req.body as Buffer;
+    res.send(`${body.length} ${digest(body)}`);
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return { port: (server.address() as AddressInfo).port, server };
+}
+
+test('Express: a body that arrived while a middleware awaited is judged, and reaches the app whole', async () => {
+  for (const rules of [{ block: { params: ['<script'] } }, { attacks: 'block' }]) {
+    const firewall = firewallOn(rules, { body: { json: true } });
+    const { port, server } = await expressApp(firewall);
+    try {
+      const form = await sendOpen(port, { method: 'POST', path: '/form', headers: FORM, body: ATTACK_FORM });
+      assert.equal(form.status, 403, `${JSON.stringify(rules)}: the form's value is judged`);
+      if ('attacks' in rules) {
+        const json = await sendOpen(port, { method: 'POST', path: '/json', headers: { 'content-type': 'application/json' }, body: ATTACK_JSON });
+        assert.equal(json.status, 403, 'the JSON body is judged');
+      }
+      const clean = await sendOpen(port, { method: 'POST', path: '/form', headers: FORM, body: 'name=ann&q=hello' });
+      assert.equal(clean.status, 200);
+      assert.deepEqual(JSON.parse(clean.body), { name: 'ann', q: 'hello' }, 'the app still parses the body');
+      assert.equal(firewall.stats().bodiesUninspected.unreadable, 0, 'nothing counted unreadable');
+    } finally {
+      await close(server);
+    }
+  }
+});
+
+/**
+ * Sends the head and `first`, waits for `ready` (Moat is judging by then), then sends `rest`: part of
+ * the body waits in the stream, part is still to come.
+ */
+function sendInTwo(port: number, head: string, first: Buffer, rest: Buffer, ready: Promise<void>): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const chunks: Buffer[] = [];
+    socket.setTimeout(30_000, () => socket.destroy(new Error('timeout')));
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const split = raw.indexOf('\r\n\r\n');
+      resolve({ status: Number(raw.split(' ')[1]), headers: {}, body: raw.slice(split + 4) });
+      socket.destroy();
+    });
+    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), first]));
+    ready.then(() => socket.write(rest), reject);
+  });
+}
+
+test('Express: part of the body waiting, the rest still to come: both parts judged, every byte delivered in order', async () => {
+  const firewall = firewallOn({ block: { params: ['<script'] } });
+  let moatCalled: () => void = () => {};
+  const { port, server } = await expressApp(firewall, () => moatCalled());
+  try {
+    const first = Buffer.from(`a=${'x'.repeat(3000)}&`);
+    for (const [rest, status] of [[Buffer.from(`b=${'y'.repeat(3000)}&q=%3Cscript%3E`), 403], [Buffer.from(`b=${'y'.repeat(3000)}&q=fine`), 200]] as const) {
+      const called = new Promise<void>((resolve) => { moatCalled = resolve; });
+      const body = Buffer.concat([first, rest]);
+      const head = `POST /raw HTTP/1.1\r\nhost: example.test\r\nconnection: close\r\ncontent-type: application/x-www-form-urlencoded\r\n` +
+        `content-length: ${body.length}\r\nx-wait-for: ${first.length}\r\n\r\n`;
+      const answer = await sendInTwo(port, head, first, rest, called);
+      assert.equal(answer.status, status, `${rest.subarray(-12)}: the match in the part that came later decides`);
+      if (status === 200) assert.equal(answer.body, `${body.length} ${digest(body)}`, 'the app got every byte, in order');
+    }
+    assert.equal(firewall.stats().bodiesUninspected.unreadable, 0);
+  } finally {
+    await close(server);
+  }
+});
+
+test('Express: a waiting body longer than body.limit is judged on its beginning and reaches the app whole', async () => {
+  const firewall = firewallOn({ block: { params: ['<script'] } }, { body: { limit: 1024 } });
+  const { port, server } = await expressApp(firewall);
+  try {
+    const early = `q=%3Cscript%3E&pad=${'p'.repeat(8000)}`;
+    const blocked = await sendOpen(port, { method: 'POST', path: '/raw', headers: { ...FORM, 'x-wait-for': String(early.length) }, body: early });
+    assert.equal(blocked.status, 403, 'the match inside the limit is found');
+    const late = `pad=${'p'.repeat(8000)}&q=%3Cscript%3E`;
+    const passed = await sendOpen(port, { method: 'POST', path: '/raw', headers: { ...FORM, 'x-wait-for': String(late.length) }, body: late });
+    assert.equal(passed.status, 200, 'past the limit: not read, as for any body (body.oversize judges those)');
+    assert.equal(passed.body, `${late.length} ${digest(late)}`, 'the app got the whole body');
+    assert.equal(firewall.stats().bodiesTruncated, 2);
+  } finally {
+    await close(server);
+  }
+});
+
+test('Express: a waiting body that filled the stream\'s buffer (the parser stopped reading the socket) is read on, judged and delivered', async () => {
+  // Past the stream's mark (16 KiB) the parser stops reading until someone reads: Moat must ask for the rest.
+  const firewall = firewallOn({ block: { params: ['<script'] } }, { body: { limit: 256 * 1024 } });
+  const { port, server } = await expressApp(firewall);
+  try {
+    const pad = (n: number) => 'p'.repeat(n);
+    const late = `a=${pad(200 * 1024)}&q=%3Cscript%3E&b=${pad(300 * 1024)}`;
+    const wait = { ...FORM, 'x-wait-for': String(16 * 1024) };
+    const blocked = await sendOpen(port, { method: 'POST', path: '/raw', headers: wait, body: late });
+    assert.equal(blocked.status, 403, 'the match after the waiting part, inside body.limit, is found');
+    const clean = `a=${pad(200 * 1024)}&q=fine&b=${pad(300 * 1024)}`;
+    const passed = await sendOpen(port, { method: 'POST', path: '/raw', headers: wait, body: clean });
+    assert.equal(passed.status, 200);
+    assert.equal(passed.body, `${clean.length} ${digest(clean)}`, 'the app got all 500 KiB, in order');
+  } finally {
+    await close(server);
+  }
+});
+
+test('a waiting body Moat cannot see as bytes (the stream was given an encoding) is counted unreadable, and the app still gets it', async () => {
+  const firewall = firewallOn({ block: { params: ['<script'] } });
+  const app = express();
+  app.use(async (req, _res, next) => {
+    req.setEncoding('latin1');
+    await untilWaiting(req, 1);
+    next();
+  });
+  app.use(moat(firewall));
+  app.post('/text', (req, res) => {
+    let text = '';
+    req.on('data', (chunk: string) => { text += chunk; });
+    req.on('end', () => res.send(text));
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    const answer = await sendOpen(port(server), { method: 'POST', path: '/text', headers: FORM, body: ATTACK_FORM });
+    assert.equal(answer.status, 200, 'not judged: its chunks are strings now, not the bytes sent');
+    assert.equal(answer.body, ATTACK_FORM, 'the app reads it as before');
+    assert.equal(firewall.stats().bodiesUninspected.unreadable, 1, 'and it is counted');
+  } finally {
+    await close(server);
+  }
+});
+
+const port = (server: Server) => (server.address() as AddressInfo).port;
+
+test('Koa: Moat after an awaiting middleware judges the waiting body; the body parser after it reads it whole', async () => {
+  const firewall = firewallOn({ attacks: 'block' });
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    await untilWaiting(ctx.req, 1);
+    await next();
+  });
+  app.use(koaMoat(firewall));
+  app.use(bodyParser({ enableTypes: ['json', 'form'] }));
+  app.use((ctx) => { ctx.body = JSON.stringify((ctx.request as { body?: unknown }).body ?? null); });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    assert.equal((await sendOpen(port(server), { method: 'POST', path: '/', headers: FORM, body: ATTACK_FORM })).status, 403);
+    assert.equal((await sendOpen(port(server), { method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body: ATTACK_JSON })).status, 403);
+    const clean = await sendOpen(port(server), { method: 'POST', path: '/', headers: FORM, body: 'name=ann&q=hello' });
+    assert.equal(clean.status, 200);
+    assert.deepEqual(JSON.parse(clean.body), { name: 'ann', q: 'hello' });
+    assert.equal(firewall.stats().bodiesUninspected.unreadable, 0);
+  } finally {
+    await close(server);
+  }
+});
+
+test('Hono on node-server: Moat after an awaiting middleware judges the waiting body; parseBody() still reads it', async () => {
+  // node-server refuses a body whose stream was read (readableDidRead): the waiting bytes must stay untouched.
+  const firewall = firewallOn({ block: { params: ['<script'] } });
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  app.use(async (c, next) => {
+    await untilWaiting(c.env.incoming, 1);
+    await next();
+  });
+  app.use(honoMoat(firewall));
+  app.post('/form', async (c) => c.text(JSON.stringify(await c.req.parseBody())));
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    assert.equal((await sendOpen(port(server), { method: 'POST', path: '/form', headers: FORM, body: ATTACK_FORM })).status, 403);
+    const clean = await sendOpen(port(server), { method: 'POST', path: '/form', headers: FORM, body: 'name=ann&q=hello' });
+    assert.equal(clean.status, 200);
+    assert.deepEqual(JSON.parse(clean.body), { name: 'ann', q: 'hello' });
+    assert.equal(firewall.stats().bodiesUninspected.unreadable, 0);
+  } finally {
+    await close(server);
+  }
+});
+
+test('Fastify: Moat\'s onRequest hook after an async one (a session, an auth check) judges the waiting body; the route gets it parsed', async () => {
+  const firewall = firewallOn({ attacks: 'block' });
+  const app = Fastify();
+  app.addHook('onRequest', async (request) => { await untilWaiting(request.raw, 1); });
+  await app.register(fastifyMoat, { firewall });
+  await app.register(formbody);
+  app.post('/', async (request) => JSON.stringify(request.body));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const at = port(app.server);
+    assert.equal((await sendOpen(at, { method: 'POST', path: '/', headers: FORM, body: ATTACK_FORM })).status, 403);
+    assert.equal((await sendOpen(at, { method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body: ATTACK_JSON })).status, 403);
+    const clean = await sendOpen(at, { method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ q: 'hello' }) });
+    assert.equal(clean.status, 200);
+    assert.deepEqual(JSON.parse(clean.body), { q: 'hello' });
+    assert.equal(firewall.stats().bodiesUninspected.unreadable, 0);
+  } finally {
+    await app.close();
+  }
+});
