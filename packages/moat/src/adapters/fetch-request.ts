@@ -134,7 +134,15 @@ export function nodeRequestWrapped(request: Request, context: unknown): Incoming
 export function judgeFetchRequest(firewall: Firewall, request: Request, context: unknown): Verdict | Promise<Verdict> {
   const incoming = nodeRequestOf(context);
   if (incoming !== undefined) return firewall.check(incoming);
-  const ip = platformClientIp(request, context);
+  return judgeByWebPath(firewall, request, context);
+}
+
+/**
+ * `request` judged by the Web path, its client the one the platform names for `handed`, the Request the
+ * platform handed over (Bun's requestIP() knows only that one); by default the same request.
+ */
+export function judgeByWebPath(firewall: Firewall, request: Request, context: unknown, handed = request): Verdict | Promise<Verdict> {
+  const ip = platformClientIp(handed, context);
   if (ip !== undefined) return firewall.checkWeb(request, ip);
   const peerless = platformPeerless(context);
   return firewall.checkWeb(request, undefined, peerless === undefined ? undefined : { peerless });

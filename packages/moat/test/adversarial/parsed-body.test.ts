@@ -2,7 +2,9 @@
 // stream already read: every body went unjudged, counted `unreadable`. What the parsers made of it sits on
 // req.body (ctx.request.body in Koa), and that is what the app acts on, so it is now judged in place of
 // the bytes. Real Express with express.json(), express.urlencoded(), express.text() and multer before
-// Moat, and Koa with @koa/bodyparser.
+// Moat, and Koa with @koa/bodyparser. Hono keeps what a middleware read (c.req.json(), text(), parseBody(),
+// formData()) in its body cache, where the app's later readers find it: Moat judges that, on
+// @hono/node-server and through the Web path (as on Bun and Deno).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +15,11 @@ import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import { moat } from '../../src/adapters/express.js';
 import { moat as koaMoat } from '../../src/adapters/koa.js';
+import { serve, type HttpBindings } from '@hono/node-server';
+import { Hono } from 'hono';
+import { moat as honoMoat } from '../../src/adapters/hono.js';
 import type { Firewall } from '../../src/firewall/firewall.js';
-import { close, firewallOn } from '../adapters-helpers.js';
+import { bunStyleServer, close, firewallOn } from '../adapters-helpers.js';
 import { sendOpen } from './request-apps.js';
 
 const BOUNDARY = 'moatParsed7';
@@ -89,5 +94,66 @@ test('Koa: Moat after @koa/bodyparser judges what it left on ctx.request.body', 
     assert.equal(firewall.stats().bodiesUninspected.unreadable, 0);
   } finally {
     await close(server);
+  }
+});
+
+/** A Hono app whose first middleware reads the body the way `x-read` says, then Moat; the route reads it again. */
+async function honoApp(firewall: Firewall, web: boolean): Promise<{ port: number; server: Server }> {
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  app.use(async (c, next) => {
+    const read = c.req.header('x-read');
+    try {
+      if (read === 'json') await c.req.json();
+      else if (read === 'text') await c.req.text();
+      else if (read === 'parseBody') await c.req.parseBody();
+      else if (read === 'formData') await c.req.formData();
+    } catch {
+      // A body that does not parse: the app reads none.
+    }
+    await next();
+  });
+  app.use(honoMoat(firewall));
+  app.post('/', async (c) => {
+    const read = c.req.header('x-read');
+    if (read === 'json') return c.text(JSON.stringify(await c.req.json()));
+    if (read === 'parseBody' || read === 'formData') return c.text(JSON.stringify(await c.req.parseBody()));
+    return c.text(await c.req.text());
+  });
+  app.post('/ignore', (c) => c.text('ignored'));
+  // web: the handler hands Hono a Bun-style server as its env, so Moat judges the Web Request.
+  const server = serve({ fetch: web ? (request, env) => app.fetch(request, bunStyleServer(env)) : app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  await new Promise((resolve) => server.once('listening', resolve));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+test('Hono: Moat after a middleware that read the body through Hono judges what Hono cached, on node-server and by the Web path', async () => {
+  for (const web of [false, true]) {
+    const firewall = firewallOn({ attacks: 'block' });
+    const { port, server } = await honoApp(firewall, web);
+    try {
+      const cases = [
+        { read: 'json', type: 'application/json', attack: JSON.stringify({ q: "x' UNION SELECT password FROM users--" }), clean: JSON.stringify({ q: 'hello' }) },
+        { read: 'text', type: 'application/x-www-form-urlencoded', attack: 'q=%3Cscript%3Ealert(1)%3C%2Fscript%3E', clean: 'q=hello' },
+        { read: 'parseBody', type: 'application/x-www-form-urlencoded', attack: 'q=%3Cscript%3Ealert(1)%3C%2Fscript%3E', clean: 'q=hello' },
+        { read: 'parseBody', type: `multipart/form-data; boundary=${BOUNDARY}`, attack: multipart('<script>alert(1)</script>'), clean: multipart('hello') },
+        { read: 'formData', type: 'application/x-www-form-urlencoded', attack: 'q=%3Cscript%3Ealert(1)%3C%2Fscript%3E', clean: 'q=hello' },
+      ];
+      for (const c of cases) {
+        const what = `${web ? 'Web path' : 'node-server'}, ${c.read}, ${c.type}`;
+        const blocked = await sendOpen(port, { method: 'POST', path: '/', headers: { 'content-type': c.type, 'x-read': c.read }, body: c.attack });
+        assert.equal(blocked.status, 403, what);
+        const passed = await sendOpen(port, { method: 'POST', path: '/', headers: { 'content-type': c.type, 'x-read': c.read }, body: c.clean });
+        assert.equal(passed.status, 200, `${what}, clean`);
+        assert.match(passed.body, /hello/, `${what}: the route still reads the body`);
+      }
+      assert.equal(firewall.stats().bodiesUninspected.unreadable, 0, 'none counted unreadable');
+      // A reading that failed (formData() of a JSON body) leaves Hono a rejected promise and the app no body
+      // to read: judged as before, its body counted.
+      const broken = await sendOpen(port, { method: 'POST', path: '/ignore', headers: { 'content-type': 'application/json', 'x-read': 'formData' }, body: '{"q": "<script>"}' });
+      assert.equal(broken.status, 200);
+      assert.equal(firewall.stats().bodiesUninspected.unreadable, 1);
+    } finally {
+      await close(server);
+    }
   }
 });
