@@ -8,7 +8,7 @@ import { bodyToRead, nodeBodyFollows, type BodyToRead } from '../http/body-kind.
 import { bodyParams, joinParams } from '../http/request-params.js';
 import { bodyTexts, parsesAsJson } from '../http/body-text.js';
 import { inflateBody } from '../http/inflate-body.js';
-import { parsedBodyJson } from '../http/parsed-body.js';
+import { parsedBodyBytes, parsedBodyJson } from '../http/parsed-body.js';
 import { multipartAsForm } from '../http/multipart-form.js';
 import { inflatesThroughGate, windowedInflateGate } from '../http/inflate-gate.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
@@ -69,6 +69,11 @@ export class BodyReading {
     const plan = this.bodyPlan(headers, engine);
     if (plan !== null && !canPeekBody(req)) {
       // Read already: what a parser made of it, if it left that on req.body, else nothing to judge.
+      const bytes = parsedBodyBytes(req, parsedBody);
+      if (bytes !== null) {
+        const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        return { ...plan, coding: 'identity', parsed: { bytes: raw.subarray(0, this.limit), complete: raw.length <= this.limit } };
+      }
       const parsed = parsedBodyJson(req, this.limit, parsedBody);
       if (parsed !== null) {
         const bytes = Buffer.from(parsed.text, 'utf8');

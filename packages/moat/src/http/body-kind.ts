@@ -49,7 +49,7 @@ export interface BodyToRead {
   text?: boolean;
   /** multipart: every boundary the Content-Type declares (http/multipart-form.ts). */
   boundaries?: readonly string[];
-  /** The JSON text of what a parser before Moat left on `req.body`, judged in place of the bytes it read (http/parsed-body.ts). */
+  /** What a parser before Moat left on `req.body` (its JSON text, or raw bytes), judged in place of the bytes it read (http/parsed-body.ts). */
   parsed?: PeekedBody;
 }
 

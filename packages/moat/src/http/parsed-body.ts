@@ -1,11 +1,23 @@
 // A body a parser read before Moat saw the request, as that parser left it on `req.body` (Express's
 // body parsers, multer, Next's API routes): Moat mounted after them cannot read the bytes, but what the
-// app acts on is right there. It is judged in their place, written out as JSON, as a JSON body is.
+// app acts on is right there. It is judged in their place: written out as JSON, as a JSON body is, or,
+// for raw bytes, as the body itself.
 
 import type { IncomingMessage } from 'node:http';
 
 /** Nesting written at most; deeper values are left out (JSON bodies are flattened to 32 levels anyway). */
 const MAX_DEPTH = 64;
+
+/**
+ * The bytes a raw body parser left on `req.body` (or `parsed`) once the stream was read to its end
+ * (`express.raw()`, the usual way to take a signed webhook's body: already inflated, as the parser
+ * inflates), or null. They are the body the app acts on, so they are judged as a body sent as they are.
+ */
+export function parsedBodyBytes(req: IncomingMessage, parsed?: unknown): Uint8Array | null {
+  if (!req.readableEnded) return null;
+  const body = parsed ?? (req as { body?: unknown }).body;
+  return body instanceof Uint8Array && body.length > 0 ? body : null;
+}
 
 /**
  * The JSON text of the body a parser left on `req.body` (or `parsed`, where the framework keeps it) once the stream was read to its end, at most

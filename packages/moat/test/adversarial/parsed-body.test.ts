@@ -1,7 +1,7 @@
 // Moat mounted after the app's body parsers (a router-level mount, or simply the wrong order) found the
 // stream already read: every body went unjudged, counted `unreadable`. What the parsers made of it sits on
 // req.body (ctx.request.body in Koa), and that is what the app acts on, so it is now judged in place of
-// the bytes. Real Express with express.json(), express.urlencoded(), express.text() and multer before
+// the bytes. Real Express with express.json(), express.urlencoded(), express.text(), express.raw() and multer before
 // Moat, and Koa with @koa/bodyparser. Hono keeps what a middleware read (c.req.json(), text(), parseBody(),
 // formData()) in its body cache, where the app's later readers find it: Moat judges that, on
 // @hono/node-server and through the Web path (as on Bun and Deno).
@@ -9,6 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import express from 'express';
 import multer from 'multer';
 import Koa from 'koa';
@@ -32,6 +33,8 @@ async function app(firewall: Firewall): Promise<{ port: number; server: Server }
   created.post('/form', express.urlencoded({ extended: true }), moat(firewall), echo);
   created.post('/text', express.text(), moat(firewall), echo);
   created.post('/upload', multer({ storage: multer.memoryStorage() }).single('file'), moat(firewall), echo);
+  // express.raw(), as a signed webhook's route takes its body: the bytes on req.body are the body.
+  created.post('/bytes', express.raw({ type: () => true }), moat(firewall), (req, res) => { res.type('text/plain').send(`${(req.body as Buffer).length} bytes`); });
   // A handler that reads the stream itself, then Moat: nothing on req.body to judge.
   created.post('/raw', (req, _res, next) => { req.resume(); req.on('end', () => next()); }, moat(firewall), (_req, res) => { res.send('read'); });
   const server = created.listen(0, '127.0.0.1');
@@ -61,6 +64,19 @@ test('Moat after the body parsers judges what they left on req.body', async () =
         assert.equal(passed.status, 200, `${JSON.stringify(rules)} ${c.path} clean`);
         assert.match(passed.body, /hello/, 'the app still has its parsed body');
       }
+      for (const [type, attack, clean] of [
+        ['application/json', JSON.stringify({ data: { bio: '<script>alert(1)</script>' } }), JSON.stringify({ data: { bio: 'hello' } })],
+        ['application/x-www-form-urlencoded', 'bio=%3Cscript%3Ealert(1)', 'bio=hello'],
+      ] as const) {
+        const blocked = await sendOpen(port, { method: 'POST', path: '/bytes', headers: { 'content-type': type }, body: attack });
+        assert.equal(blocked.status, 403, `${JSON.stringify(rules)} express.raw() ${type}`);
+        const passed = await sendOpen(port, { method: 'POST', path: '/bytes', headers: { 'content-type': type }, body: clean });
+        assert.equal(passed.status, 200);
+        assert.equal(passed.body, `${clean.length} bytes`, 'the app still has its bytes');
+      }
+      // Inflated by express.raw(), so judged as the text it inflated to.
+      const gzipped = await sendOpen(port, { method: 'POST', path: '/bytes', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, body: gzipSync('bio=%3Cscript%3Ealert(1)') });
+      assert.equal(gzipped.status, 403, 'a gzipped body express.raw() inflated');
       const unreadable = firewall.stats().bodiesUninspected.unreadable;
       assert.equal(unreadable, 0, 'none counted unreadable');
       const raw = await sendOpen(port, { method: 'POST', path: '/raw', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=%3Cscript' });
