@@ -140,11 +140,12 @@ export async function target(rules: object, frameworks: readonly Framework[], op
  * Like send() of the adapter helpers, but the client keeps its side open until the answer has come, as
  * real clients do: a half-closed socket makes Node end the exchange before a parser that inflates
  * asynchronously (express.urlencoded() with gzip) can answer. Bodies here are small; no chunked replies.
+ * `later`: the rest of the body, sent once `after` settles (Content-Length counts it).
  */
-export function sendOpen(port: number, spec: RequestSpec): Promise<RawResponse> {
+export function sendOpen(port: number, spec: RequestSpec, later?: { bytes: Buffer; after: Promise<void> }): Promise<RawResponse> {
   const headers: Record<string, string> = { host: 'example.test', connection: 'close', ...spec.headers };
   const body = spec.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(spec.body) ? spec.body : Buffer.from(spec.body);
-  headers['content-length'] = String(body.length);
+  headers['content-length'] = String(body.length + (later?.bytes.length ?? 0));
   let head = `${spec.method ?? 'GET'} ${spec.path ?? '/'} HTTP/1.1\r\n`;
   for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
   return new Promise((resolve, reject) => {
@@ -164,5 +165,6 @@ export function sendOpen(port: number, spec: RequestSpec): Promise<RawResponse> 
       socket.destroy();
     });
     socket.write(Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), body]));
+    later?.after.then(() => socket.write(later.bytes), reject);
   });
 }
