@@ -25,7 +25,13 @@ type Push = (chunk: unknown, encoding?: BufferEncoding) => boolean;
  */
 export function canPeekBody(req: IncomingMessage): boolean {
   if (typeof req.push !== 'function' || req.destroyed || req.readableDidRead || req.readableFlowing === true) return false;
-  return req.readableLength === 0 ? !req.complete : waitingChunks(req) !== null;
+  return req.readableLength === 0 || waitingChunks(req) !== null;
+}
+
+/** The stream was handed its end (`push(null)`): Node's parser does so when the request is complete. */
+function endPushed(req: IncomingMessage): boolean {
+  const ended = (req as { _readableState?: { ended?: unknown } })._readableState?.ended;
+  return typeof ended === 'boolean' ? ended : req.complete;
 }
 
 /**
@@ -109,8 +115,8 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
         return;
       }
     }
-    // The parser pushed the end already: the whole body was waiting.
-    if (req.complete) {
+    // The end was pushed already: the whole body was waiting (or there is none).
+    if (endPushed(req)) {
       resolve({ bytes: collected(), complete: true });
       return;
     }
@@ -172,11 +178,12 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
     req.on('close', onClose);
     req.on('error', onError);
     // HTTP/2's compatibility request pulls its stream's data only once asked to read, where HTTP/1's parser
-    // pushes on its own. read(0) asks without taking anything: the data flows into push() above. Waiting
-    // bytes may have filled the stream's buffer, and HTTP/1's parser then stopped reading the socket: a
-    // read of one byte more than they hold asks for more and takes nothing (it returns null, and raises the
-    // buffer's mark past them).
+    // pushes on its own; so does a request a serverless adapter built (serverless-http on AWS Lambda:
+    // `complete` from the start, its body pushed by its own _read()). read(0) asks without taking
+    // anything: the data flows into push() above. Waiting bytes may have filled the stream's buffer, and
+    // HTTP/1's parser then stopped reading the socket: a read of one byte more than they hold asks for
+    // more and takes nothing (it returns null, and raises the buffer's mark past them).
     if (size > 0) req.read(size + 1);
-    else if ((req as { stream?: unknown }).stream !== undefined) req.read(0);
+    else if ((req as { stream?: unknown }).stream !== undefined || req.complete) req.read(0);
   });
 }

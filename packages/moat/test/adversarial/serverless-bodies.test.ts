@@ -1,0 +1,102 @@
+// Express and Koa on AWS Lambda through serverless-http: the adapter builds an IncomingMessage from the API
+// Gateway event, marked `complete` from the start, whose body its own _read() pushes once someone reads.
+// Moat took `complete` with nothing buffered for a body already gone and judged none: `q=<script>` reached
+// the route past a parameter rule and attack detection, on every request, counted `unreadable`. Now such
+// a body is pulled through the same peek (nothing taken: the app's parser reads it whole). The real
+// serverless-http, called as the Lambda runtime calls it, with API Gateway's event shapes.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import express from 'express';
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import serverless from 'serverless-http';
+import { moat } from '../../src/adapters/express.js';
+import { moat as koaMoat } from '../../src/adapters/koa.js';
+import type { Firewall } from '../../src/firewall/firewall.js';
+import { firewallOn } from '../adapters-helpers.js';
+
+type Handler = (event: unknown, context: unknown) => Promise<unknown>;
+interface LambdaAnswer { statusCode: number; body: string }
+
+const FORM = 'application/x-www-form-urlencoded';
+
+/** An API Gateway HTTP API (payload 2.0) event; `base64` sends the body as API Gateway sends binary bodies. */
+function httpApiEvent(body: string, type: string, options: { ip?: string; base64?: boolean } = {}): object {
+  return {
+    version: '2.0', routeKey: '$default', rawPath: '/submit', rawQueryString: '',
+    headers: { 'content-type': type, host: 'api.example.test', 'user-agent': 'Mozilla/5.0' },
+    requestContext: {
+      http: { method: 'POST', path: '/submit', sourceIp: options.ip ?? '198.51.100.7', protocol: 'HTTP/1.1', userAgent: 'Mozilla/5.0' },
+      requestId: 'request-1', stage: '$default', domainName: 'api.example.test',
+    },
+    body: options.base64 === true ? Buffer.from(body).toString('base64') : body,
+    isBase64Encoded: options.base64 === true,
+  };
+}
+
+/** A REST API (payload 1.0) event. */
+function restApiEvent(body: string, type: string): object {
+  return {
+    httpMethod: 'POST', path: '/submit', resource: '/{proxy+}', headers: { 'Content-Type': type, Host: 'api.example.test' },
+    multiValueHeaders: { 'Content-Type': [type], Host: ['api.example.test'] }, queryStringParameters: null,
+    requestContext: { identity: { sourceIp: '198.51.100.8' }, requestId: 'request-2', stage: 'prod' },
+    body, isBase64Encoded: false,
+  };
+}
+
+async function call(handler: Handler, event: object): Promise<LambdaAnswer> {
+  return await handler(event, {}) as LambdaAnswer;
+}
+
+function expressHandler(firewall: Firewall): Handler {
+  const app = express();
+  app.use(moat(firewall));
+  app.use(express.urlencoded({ extended: false }));
+  app.use(express.json());
+  app.post('/submit', (req, res) => { res.send(JSON.stringify(req.body)); });
+  return serverless(app) as Handler;
+}
+
+test('serverless-http (Express): a body on Lambda is judged, every event shape; the app still parses it', async () => {
+  const firewall = firewallOn({ block: { ips: ['203.0.113.9'] }, attacks: 'block' });
+  const handler = expressHandler(firewall);
+  const attackForm = 'name=ann&q=%3Cscript%3Ealert(1)%3C%2Fscript%3E';
+  const attackJson = JSON.stringify({ q: "x' UNION SELECT password FROM users--" });
+  assert.equal((await call(handler, httpApiEvent(attackForm, FORM))).statusCode, 403, 'a form');
+  assert.equal((await call(handler, httpApiEvent(attackJson, 'application/json'))).statusCode, 403, 'JSON');
+  assert.equal((await call(handler, httpApiEvent(attackForm, FORM, { base64: true }))).statusCode, 403, 'a body API Gateway sent base64-encoded');
+  assert.equal((await call(handler, restApiEvent(attackForm, FORM))).statusCode, 403, 'a REST API event');
+  const clean = await call(handler, httpApiEvent('name=ann&q=hello', FORM));
+  assert.equal(clean.statusCode, 200);
+  assert.deepEqual(JSON.parse(clean.body), { name: 'ann', q: 'hello' }, 'the app parses the body Moat read');
+  const cleanJson = await call(handler, restApiEvent(JSON.stringify({ q: 'hello' }), 'application/json'));
+  assert.deepEqual(JSON.parse(cleanJson.body), { q: 'hello' });
+  // The client is the address API Gateway names (serverless-http's socket), never a header.
+  assert.equal((await call(handler, httpApiEvent('q=hello', FORM, { ip: '203.0.113.9' }))).statusCode, 403, 'a blocked client');
+  assert.equal(firewall.stats().bodiesUninspected.unreadable, 0, 'nothing counted unreadable');
+});
+
+test('serverless-http (Express): a body longer than body.limit is judged on its beginning and reaches the app whole', async () => {
+  const firewall = firewallOn({ block: { params: ['<script'] } }, { body: { limit: 1024 } });
+  const handler = expressHandler(firewall);
+  assert.equal((await call(handler, httpApiEvent(`q=%3Cscript%3E&pad=${'p'.repeat(5000)}`, FORM))).statusCode, 403);
+  const long = await call(handler, httpApiEvent(`pad=${'p'.repeat(5000)}&q=fine`, FORM));
+  assert.equal(long.statusCode, 200);
+  assert.equal((JSON.parse(long.body) as { pad: string }).pad.length, 5000, 'the app got the whole body');
+  assert.equal(firewall.stats().bodiesTruncated, 2);
+});
+
+test('serverless-http (Koa): the body is judged; @koa/bodyparser after Moat reads it whole', async () => {
+  const firewall = firewallOn({ attacks: 'block' });
+  const app = new Koa();
+  app.use(koaMoat(firewall));
+  app.use(bodyParser({ enableTypes: ['json', 'form'] }));
+  app.use((ctx) => { ctx.body = JSON.stringify((ctx.request as { body?: unknown }).body ?? null); });
+  const handler = serverless(app) as Handler;
+  assert.equal((await call(handler, httpApiEvent('q=%3Cscript%3Ealert(1)%3C%2Fscript%3E', FORM))).statusCode, 403);
+  const clean = await call(handler, httpApiEvent('q=hello', FORM));
+  assert.equal(clean.statusCode, 200);
+  assert.deepEqual(JSON.parse(clean.body), { q: 'hello' });
+  assert.equal(firewall.stats().bodiesUninspected.unreadable, 0);
+});
