@@ -9,12 +9,16 @@ import { nodeBodyFollows } from '../http/body-kind.js';
 interface BunServerLike { requestIP(request: Request): { address: string } | null; readonly url?: unknown }
 interface DenoInfoLike { remoteAddr: { transport: string; hostname?: string; port?: number } }
 interface NodeServerEnvLike { incoming: { socket?: { remoteAddress?: string } } }
+/** Hono's AWS Lambda handler's env: the event's requestContext, which API Gateway writes, not the client. */
+interface LambdaEnvLike { requestContext: { identity?: { sourceIp?: unknown }; http?: { sourceIp?: unknown } } }
 
 /**
  * The socket address the platform gave a fetch handler in its second argument: Bun's `server`
- * (`requestIP`), Deno's `info` (`remoteAddr`), @hono/node-server's env (`incoming`). Undefined when
- * none of these, and for a Unix socket or a peer already gone (platformPeerless tells which): the
- * firewall then treats the client as unknown. Never read from a header.
+ * (`requestIP`), Deno's `info` (`remoteAddr`), @hono/node-server's env (`incoming`), or on AWS Lambda
+ * (Hono's handler) the source address API Gateway puts in the event (REST APIs: `identity.sourceIp`;
+ * HTTP APIs and function URLs: `http.sourceIp`). Undefined when none of these (an ALB event names no
+ * source), and for a Unix socket or a peer already gone (platformPeerless tells which): the firewall
+ * then treats the client as unknown. Never read from a header.
  */
 export function platformClientIp(request: Request, context: unknown): string | undefined {
   if (typeof context !== 'object' || context === null) return undefined;
@@ -24,6 +28,11 @@ export function platformClientIp(request: Request, context: unknown): string | u
   if (typeof deno.remoteAddr === 'object' && deno.remoteAddr !== null) {
     const remote = deno.remoteAddr;
     return remote.transport === 'tcp' && !denoPeerGone(remote) ? remote.hostname : undefined;
+  }
+  const lambda = (context as Partial<LambdaEnvLike>).requestContext;
+  if (typeof lambda === 'object' && lambda !== null) {
+    const source = lambda.identity?.sourceIp ?? lambda.http?.sourceIp;
+    return typeof source === 'string' && source !== '' ? source : undefined;
   }
   const node = context as Partial<NodeServerEnvLike>;
   return node.incoming?.socket?.remoteAddress;

@@ -2,8 +2,10 @@
 // Gateway event, marked `complete` from the start, whose body its own _read() pushes once someone reads.
 // Moat took `complete` with nothing buffered for a body already gone and judged none: `q=<script>` reached
 // the route past a parameter rule and attack detection, on every request, counted `unreadable`. Now such
-// a body is pulled through the same peek (nothing taken: the app's parser reads it whole). The real
-// serverless-http, called as the Lambda runtime calls it, with API Gateway's event shapes.
+// a body is pulled through the same peek (nothing taken: the app's parser reads it whole). Hono on Lambda
+// (its own handler) hands Moat a Web Request with no socket: the client was unknown to Moat, so no IP rule
+// applied; it is now the source address API Gateway writes in the event. The real serverless-http and
+// Hono handler, called as the Lambda runtime calls them, with API Gateway's event shapes.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +13,11 @@ import express from 'express';
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import serverless from 'serverless-http';
+import { Hono } from 'hono';
+import { handle } from 'hono/aws-lambda';
 import { moat } from '../../src/adapters/express.js';
 import { moat as koaMoat } from '../../src/adapters/koa.js';
+import { moat as honoMoat } from '../../src/adapters/hono.js';
 import type { Firewall } from '../../src/firewall/firewall.js';
 import { firewallOn } from '../adapters-helpers.js';
 
@@ -36,11 +41,11 @@ function httpApiEvent(body: string, type: string, options: { ip?: string; base64
 }
 
 /** A REST API (payload 1.0) event. */
-function restApiEvent(body: string, type: string): object {
+function restApiEvent(body: string, type: string, ip = '198.51.100.8'): object {
   return {
     httpMethod: 'POST', path: '/submit', resource: '/{proxy+}', headers: { 'Content-Type': type, Host: 'api.example.test' },
     multiValueHeaders: { 'Content-Type': [type], Host: ['api.example.test'] }, queryStringParameters: null,
-    requestContext: { identity: { sourceIp: '198.51.100.8' }, requestId: 'request-2', stage: 'prod' },
+    requestContext: { identity: { sourceIp: ip }, requestId: 'request-2', stage: 'prod' },
     body, isBase64Encoded: false,
   };
 }
@@ -99,4 +104,24 @@ test('serverless-http (Koa): the body is judged; @koa/bodyparser after Moat read
   assert.equal(clean.statusCode, 200);
   assert.deepEqual(JSON.parse(clean.body), { q: 'hello' });
   assert.equal(firewall.stats().bodiesUninspected.unreadable, 0);
+});
+
+test('Hono on AWS Lambda (hono/aws-lambda): the client is the source address API Gateway names, never a header; bodies are judged', async () => {
+  const firewall = firewallOn({ block: { ips: ['203.0.113.9'] }, attacks: 'block' });
+  const app = new Hono();
+  app.use(honoMoat(firewall));
+  app.post('/submit', async (c) => c.text(JSON.stringify(await c.req.parseBody())));
+  const handler = handle(app) as Handler;
+  const blockedClient = '203.0.113.9';
+  assert.equal((await call(handler, httpApiEvent('q=hello', FORM, { ip: blockedClient }))).statusCode, 403, 'HTTP API: requestContext.http.sourceIp');
+  assert.equal((await call(handler, restApiEvent('q=hello', FORM, blockedClient))).statusCode, 403, 'REST API: requestContext.identity.sourceIp');
+  // A client cannot name another address: the header is not what Moat reads.
+  const forged = { ...httpApiEvent('q=hello', FORM, { ip: blockedClient }) as { headers: Record<string, string> } };
+  forged.headers = { ...forged.headers, 'x-forwarded-for': '198.51.100.7' };
+  assert.equal((await call(handler, forged)).statusCode, 403, 'a forged X-Forwarded-For changes nothing');
+  assert.equal((await call(handler, httpApiEvent('q=%3Cscript%3Ealert(1)%3C%2Fscript%3E', FORM))).statusCode, 403, 'a body');
+  const clean = await call(handler, httpApiEvent('q=hello', FORM));
+  assert.equal(clean.statusCode, 200);
+  assert.deepEqual(JSON.parse(clean.body), { q: 'hello' });
+  assert.equal(firewall.stats().noPeerAddress, 0, 'every client known');
 });
