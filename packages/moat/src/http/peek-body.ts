@@ -20,8 +20,9 @@ export interface PeekedBody {
 type Push = (chunk: unknown, encoding?: BufferEncoding) => boolean;
 
 /**
- * True when no one has started reading the body yet (bytes may wait in the stream's buffer: they are
- * looked at where they lie). Once someone has, what is left is not the body, so it is not inspected.
+ * True when no one has started reading the body yet: bytes may wait in the stream's buffer (looked at
+ * where they lie), or, in a request a serverless adapter built complete, be pushed only once read. Once
+ * someone has read, what is left is not the body, so it is not inspected.
  */
 export function canPeekBody(req: IncomingMessage): boolean {
   if (typeof req.push !== 'function' || req.destroyed || req.readableDidRead || req.readableFlowing === true) return false;
