@@ -46,7 +46,7 @@ async function judgeCachedBody(firewall: Firewall, req: HonoRequest, context: un
   try {
     rebuilt = await requestFromBodyCache(req);
   } catch {
-    // The first reading failed (malformed JSON): there is no body for the app to act on.
+    // The first reading failed (formData() of a body that is no form): no later reader gets a body either.
   }
   if (rebuilt === null) return judgeFetchRequest(firewall, raw, context);
   return judgeByWebPath(firewall, rebuilt, context, raw);
