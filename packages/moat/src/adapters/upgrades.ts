@@ -1,7 +1,9 @@
 // WebSocket handshakes and other upgrade requests (`Connection: Upgrade`) never reach a request listener
 // or a framework's middleware: node:http hands them to the server's 'upgrade' listeners (ws,
 // socket.io, graphql-ws, Vite's and Next's dev servers), so a blocked address, path or user agent could
-// open a socket there. guardUpgrades() judges each one before any of those listeners sees it.
+// open a socket there. CONNECT requests (tunnels; on HTTP/2 also WebSockets by extended CONNECT) go to
+// the server's 'connect' listeners the same way. guardUpgrades() judges each one before any of those
+// listeners sees it.
 
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -30,7 +32,8 @@ export interface UpgradeGuard {
 }
 
 /**
- * Judges every upgrade request of `server` before its 'upgrade' listeners run, whatever order they were
+ * Judges every upgrade request of `server` before its 'upgrade' listeners run, and every CONNECT request
+ * before its 'connect' listeners (node:http, https and node:http2 servers), whatever order they were
  * added in: those that should go on reach them unchanged (the request, the socket and the bytes that
  * followed the head), the others get Moat's answer (403, 429 with Retry-After, or your own) as an HTTP
  * response on the socket, which is then closed. Ordinary requests are left to your adapter or withMoat().
@@ -52,7 +55,9 @@ export function guardUpgrades(server: UpgradeServer, options?: FirewallOrOptions
       else sendNodeResponse(res, verdict);
       return true;
     }
-    if (event !== 'upgrade') return emit.call(this, event, ...args);
+    if (event !== 'upgrade' && event !== 'connect') return emit.call(this, event, ...args);
+    // node:http2's compatibility API hands 'connect' listeners a request and its response, not a socket.
+    if (isResponse(args[1])) return judgeHttp2Connect(this, emit, firewall, args[0] as IncomingMessage, args[1]);
     const [req, socket, head] = args as [IncomingMessage, Duplex, Buffer];
     const verdict = firewall.checkUpgrade(req);
     if (verdict === null) return emit.call(this, event, req, socket, head);
@@ -77,6 +82,23 @@ export function guardUpgrades(server: UpgradeServer, options?: FirewallOrOptions
       else delete (server as { emit?: unknown }).emit;
     },
   };
+}
+
+/** An HTTP/2 CONNECT stream (a tunnel, or a WebSocket by extended CONNECT): refused on its own stream. */
+function judgeHttp2Connect(server: UpgradeServer, emit: UpgradeServer['emit'], firewall: Firewall, req: IncomingMessage,
+  res: ServerResponse): boolean {
+  const verdict = firewall.checkUpgrade(req);
+  if (verdict === null) return emit.call(server, 'connect', req, res);
+  if (verdict instanceof Promise) {
+    verdict.then((settled) => (settled === null ? emit.call(server, 'connect', req, res) : sendNodeResponse(res, settled)));
+  } else {
+    sendNodeResponse(res, verdict);
+  }
+  return true;
+}
+
+function isResponse(value: unknown): value is ServerResponse {
+  return typeof (value as { writeHead?: unknown } | null)?.writeHead === 'function';
 }
 
 /** Moat's answer written as an HTTP/1.1 response on the upgrade's socket, which is closed after it. */

@@ -167,8 +167,9 @@ export class Firewall {
 
   /**
    * Judges an upgrade request (a WebSocket handshake, which node:http hands to its 'upgrade' listeners,
-   * never to a request listener or middleware): as check(), without reading a body (the socket is the
-   * upgraded protocol's), and reported without a response status (none follows). guardUpgrades() calls it.
+   * never to a request listener or middleware) or a CONNECT request (a tunnel, handed to 'connect'
+   * listeners): as check(), without reading a body (the socket is the upgraded protocol's or the
+   * tunnel's), and reported without a response status (none follows). guardUpgrades() calls it.
    */
   checkUpgrade(req: IncomingMessage): Verdict | Promise<Verdict> {
     return this.judgeNode(req, req.method, req.url, req.headers, req.socket, undefined, false);

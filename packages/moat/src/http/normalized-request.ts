@@ -134,6 +134,9 @@ export class RequestNormalizer {
     // first, Express and most code Host. Both are judged. (HTTP/1 cannot carry the name: a missed lookup.)
     const authority = headers[':authority'];
     if (typeof authority === 'string') this.addAuthority(request, authority);
+    // A tunnel's target (`CONNECT db.internal:5432`, authority-form) is what a proxying app connects to,
+    // whatever Host it came with: host rules judge it too. Only 'connect' listeners see such a request.
+    if (method === 'CONNECT' && url.charCodeAt(0) !== 0x2f /* / */) this.addAuthority(request, url);
     // Express's req.hostname, Fastify's request.hostname and Koa's ctx.hostname read X-Forwarded-Host once
     // the app trusts a proxy, and a proxy that does not set it passes the client's on: host rules judge
     // every host it names. Node's front door only (a property read there; a Web Request's Headers.get() costs
