@@ -11,14 +11,17 @@ interface DenoInfoLike { remoteAddr: { transport: string; hostname?: string; por
 interface NodeServerEnvLike { incoming: { socket?: { remoteAddress?: string } } }
 /** Hono's AWS Lambda handler's env: the event's requestContext, which API Gateway writes, not the client. */
 interface LambdaEnvLike { requestContext: { identity?: { sourceIp?: unknown }; http?: { sourceIp?: unknown } } }
+/** Netlify's Context (functions and edge functions), written by Netlify's edge; Hono's handler passes it as `{ context }`. */
+interface NetlifyContextLike { ip?: unknown; requestId: string; geo: object }
 
 /**
  * The socket address the platform gave a fetch handler in its second argument: Bun's `server`
  * (`requestIP`), Deno's `info` (`remoteAddr`), @hono/node-server's env (`incoming`), or on AWS Lambda
  * (Hono's handler) the source address API Gateway puts in the event (REST APIs: `identity.sourceIp`;
- * HTTP APIs and function URLs: `http.sourceIp`). Undefined when none of these (an ALB event names no
- * source), and for a Unix socket or a peer already gone (platformPeerless tells which): the firewall
- * then treats the client as unknown. Never read from a header.
+ * HTTP APIs and function URLs: `http.sourceIp`), or on Netlify the client address its Context names
+ * (`ip`; Hono's handler passes the Context as `{ context }`). Undefined when none of these (an ALB event
+ * names no source), and for a Unix socket or a peer already gone (platformPeerless tells which): the
+ * firewall then treats the client as unknown. Never read from a header.
  */
 export function platformClientIp(request: Request, context: unknown): string | undefined {
   if (typeof context !== 'object' || context === null) return undefined;
@@ -35,7 +38,17 @@ export function platformClientIp(request: Request, context: unknown): string | u
     return typeof source === 'string' && source !== '' ? source : undefined;
   }
   const node = context as Partial<NodeServerEnvLike>;
-  return node.incoming?.socket?.remoteAddress;
+  if (node.incoming !== undefined) return node.incoming?.socket?.remoteAddress;
+  const netlify = netlifyContextOf(context);
+  return typeof netlify?.ip === 'string' && netlify.ip !== '' ? netlify.ip : undefined;
+}
+
+/** Netlify's Context, handed over as is (a Netlify function's second argument) or as Hono's env `{ context }`. */
+function netlifyContextOf(context: object): NetlifyContextLike | undefined {
+  const inner = (context as { context?: unknown }).context;
+  const candidate = (typeof inner === 'object' && inner !== null ? inner : context) as Partial<NetlifyContextLike>;
+  return typeof candidate.requestId === 'string' && typeof candidate.geo === 'object' && candidate.geo !== null
+    ? candidate as NetlifyContextLike : undefined;
 }
 
 /**

@@ -5,7 +5,9 @@
 // a body is pulled through the same peek (nothing taken: the app's parser reads it whole). Hono on Lambda
 // (its own handler) hands Moat a Web Request with no socket: the client was unknown to Moat, so no IP rule
 // applied; it is now the source address API Gateway writes in the event. The real serverless-http and
-// Hono handler, called as the Lambda runtime calls them, with API Gateway's event shapes.
+// Hono handler, called as the Lambda runtime calls them, with API Gateway's event shapes. Netlify (Hono's
+// handler, or a plain function wrapped in withMoatFetch) names the client in its Context: the same hole,
+// closed the same way.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,9 +17,11 @@ import { bodyParser } from '@koa/bodyparser';
 import serverless from 'serverless-http';
 import { Hono } from 'hono';
 import { handle } from 'hono/aws-lambda';
+import { handle as handleOnNetlify } from 'hono/netlify';
 import { moat } from '../../src/adapters/express.js';
 import { moat as koaMoat } from '../../src/adapters/koa.js';
 import { moat as honoMoat } from '../../src/adapters/hono.js';
+import { withMoatFetch } from '../../src/adapters/web.js';
 import type { Firewall } from '../../src/firewall/firewall.js';
 import { firewallOn } from '../adapters-helpers.js';
 
@@ -124,4 +128,39 @@ test('Hono on AWS Lambda (hono/aws-lambda): the client is the source address API
   assert.equal(clean.statusCode, 200);
   assert.deepEqual(JSON.parse(clean.body), { q: 'hello' });
   assert.equal(firewall.stats().noPeerAddress, 0, 'every client known');
+});
+
+/** A Netlify Context as the platform hands it to a function (the fields Moat reads, and a few beside them). */
+function netlifyContext(ip: string): object {
+  return {
+    ip, requestId: '01JABCDEF', geo: { city: 'Amsterdam', country: { code: 'NL', name: 'Netherlands' } },
+    site: { id: 'site', name: 'shop', url: 'https://shop.example' }, deploy: { id: 'deploy', context: 'production', published: true },
+    account: { id: 'team' }, params: {}, cookies: { get: () => undefined },
+  };
+}
+
+test('Netlify (hono/netlify, or a function wrapped in withMoatFetch): the client is the address Netlify\'s Context names, never a header', async () => {
+  const firewall = firewallOn({ block: { ips: ['203.0.113.9'] }, attacks: 'block' });
+  const app = new Hono();
+  app.use(honoMoat(firewall));
+  app.post('/submit', async (c) => c.text(JSON.stringify(await c.req.parseBody())));
+  const onNetlify = handleOnNetlify(app) as (request: Request, context: unknown) => Response | Promise<Response>;
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    new Request('https://shop.example/submit', { method: 'POST', headers: { 'content-type': FORM, ...headers }, body });
+  assert.equal((await onNetlify(post('q=hello'), netlifyContext('203.0.113.9'))).status, 403, 'the Context\'s ip');
+  assert.equal((await onNetlify(post('q=hello', { 'x-forwarded-for': '198.51.100.7', 'x-nf-client-connection-ip': '198.51.100.7' }),
+    netlifyContext('203.0.113.9'))).status, 403, 'headers naming another client change nothing');
+  assert.equal((await onNetlify(post('q=%3Cscript%3Ealert(1)%3C%2Fscript%3E'), netlifyContext('198.51.100.7'))).status, 403, 'a body');
+  const clean = await onNetlify(post('q=hello'), netlifyContext('198.51.100.7'));
+  assert.equal(clean.status, 200);
+  assert.deepEqual(JSON.parse(await clean.text()), { q: 'hello' });
+  assert.equal(firewall.stats().noPeerAddress, 0, 'every client known');
+  // A headerless stand-in for a Context (no requestId or geo) names no client: unknown, never guessed.
+  assert.equal((await onNetlify(post('q=hello', { 'x-forwarded-for': '198.51.100.7' }), { ip: '198.51.100.7' })).status, 200);
+  assert.equal(firewall.stats().noPeerAddress, 1);
+
+  // A plain Netlify function: `export default withMoatFetch(handler)`, the Context its second argument.
+  const fn = withMoatFetch((_request: Request, _context: unknown) => new Response('ok'), firewall);
+  assert.equal((await fn(new Request('https://shop.example/'), netlifyContext('203.0.113.9'))).status, 403);
+  assert.equal((await fn(new Request('https://shop.example/'), netlifyContext('2001:db8::5'))).status, 200);
 });
