@@ -8,7 +8,7 @@ import { RecentValues } from '../text/recent-values.js';
 import type { ClientIpResolver, IpSource } from './client-address.js';
 import { decodeParams } from './request-params.js';
 import { normalizePath, pathForms } from './request-path.js';
-import { isOddWebUrl, normalizeHost, pathStartOf, pathUpToQuery, splitTarget, webUrlReadings } from './request-target.js';
+import { connectTargetHosts, isOddWebUrl, normalizeHost, pathStartOf, pathUpToQuery, splitTarget, webUrlReadings } from './request-target.js';
 
 export interface MoatHttpRequest extends MoatRequest {
   ip: string;
@@ -133,10 +133,8 @@ export class RequestNormalizer {
     // client may send both, differing: Fastify's request.hostname and Koa's ctx.host read `:authority`
     // first, Express and most code Host. Both are judged. (HTTP/1 cannot carry the name: a missed lookup.)
     const authority = headers[':authority'];
-    if (typeof authority === 'string') this.addAuthority(request, authority);
-    // A tunnel's target (`CONNECT db.internal:5432`, authority-form) is what a proxying app connects to,
-    // whatever Host it came with: host rules judge it too. Only 'connect' listeners see such a request.
-    if (method === 'CONNECT' && url.charCodeAt(0) !== 0x2f /* / */) this.addAuthority(request, url);
+    if (method === 'CONNECT') this.addTunnelTarget(request, url, authority);
+    else if (typeof authority === 'string') this.addAuthority(request, authority);
     // Express's req.hostname, Fastify's request.hostname and Koa's ctx.hostname read X-Forwarded-Host once
     // the app trusts a proxy, and a proxy that does not set it passes the client's on: host rules judge
     // every host it names. Node's front door only (a property read there; a Web Request's Headers.get() costs
@@ -144,6 +142,17 @@ export class RequestNormalizer {
     const forwarded = headers['x-forwarded-host'];
     if (forwarded !== undefined) request.hostForms = this.forwardedHostForms(request, forwarded);
     return request;
+  }
+
+  /**
+   * A tunnel's target (`CONNECT db.internal:5432`; on HTTP/2 its `:authority`) is what a proxying app
+   * connects to, whatever Host it came with: host rules judge every reading of it too (connectTargetHosts).
+   * Only 'connect' listeners see such a request, so this is off the common path.
+   */
+  private addTunnelTarget(request: MoatHttpRequest, url: string, authority: string | string[] | undefined): void {
+    const targets = typeof authority === 'string' ? [authority] : [];
+    if (url.charCodeAt(0) !== 0x2f /* / */) targets.push(url);
+    for (const target of targets) for (const host of connectTargetHosts(target)) this.addAuthority(request, host);
   }
 
   /** `authority` as the request's host when it has none, else as one more host form when it differs. */

@@ -125,6 +125,25 @@ export function normalizeHost(value: string | undefined): string | undefined {
   return lowerCased(host);
 }
 
+/**
+ * The hosts a proxying app may take from a CONNECT request's target (`db.internal:5432`), which node:http
+ * passes on unchecked: the text up to the first colon (`target.split(':')`), the host WHATWG URL reads
+ * from `http://` + target (userinfo dropped, percent escapes decoded: `user@db.internal:5432`,
+ * `%64b.internal:5432`), and from the target itself when it names a scheme. Raw; normalizeHost() each.
+ */
+export function connectTargetHosts(target: string): string[] {
+  const hosts = [target];
+  for (const text of target.includes('://') ? [`http://${target}`, target] : [`http://${target}`]) {
+    try {
+      const host = new URL(text).host;
+      if (host !== '' && !hosts.includes(host)) hosts.push(host);
+    } catch {
+      // Not a URL to WHATWG: an app parsing it so connects nowhere.
+    }
+  }
+  return hosts;
+}
+
 // A Web Request's url is built by the runtime from the Host header: Deno writes `http://` + Host + target
 // without checking the Host, and Bun falls back to the bare target when the Host is not one. Then the
 // app's readings part from Moat's own split: WHATWG URL reads `\` as `/` (`Host: a\login?` with

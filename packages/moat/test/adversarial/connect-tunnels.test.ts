@@ -109,11 +109,16 @@ test('HTTP/1.1 CONNECT: past the middleware without guardUpgrades; with it judge
   // The target authority is what the app connects to, whatever the Host says (and the Host is judged too).
   assert.equal(statusOf(await tunnel(port, `localhost:${target.port}`, BROWSER, to)), 'HTTP/1.1 403 Forbidden', 'a blocked target host');
   assert.equal(statusOf(await tunnel(port, `LOCALHOST.:${target.port}`, BROWSER, to)), 'HTTP/1.1 403 Forbidden', 'the same, case and dot');
+  // node:http passes any target on; an app reading it with WHATWG URL drops userinfo and decodes escapes.
+  for (const hidden of [`user@localhost:${target.port}`, `a:b@localhost:${target.port}`, `%6cocalhost:${target.port}`, `http://localhost:${target.port}`]) {
+    assert.equal(statusOf(await tunnel(port, hidden, BROWSER, to)), 'HTTP/1.1 403 Forbidden', hidden);
+  }
   assert.equal(statusOf(await tunnel(port, to, BROWSER, `localhost:${target.port}`)), 'HTTP/1.1 403 Forbidden', 'a blocked Host');
   assert.equal(target.connections(), openedBefore, 'no refused tunnel reached the target');
 
   assert.deepEqual(await tunnel(port, to, BROWSER), { opened: true, echo: 'ping' }, 'an ordinary client tunnels, the bytes after the head intact');
-  assert.equal(firewall.stats().blocked, 5, 'one for the middleware, four at the guard');
+  assert.deepEqual(await tunnel(port, `user@${to}`, BROWSER, to), { opened: true, echo: 'ping' }, 'userinfo alone is no reason to refuse');
+  assert.equal(firewall.stats().blocked, 9, 'one for the middleware, eight at the guard');
 
   guard.remove();
   assert.deepEqual(await tunnel(port, to, 'evilbot'), { opened: true, echo: 'ping' }, 'remove() puts the server back');
@@ -180,9 +185,10 @@ test('HTTP/2 CONNECT streams (a tunnel, a WebSocket by extended CONNECT) are jud
   assert.equal((await socket('/chat', 'evilbot')).status, 403, 'a blocked user agent');
   // A plain CONNECT names its target in :authority alone.
   assert.equal((await http2Connect(app.port, { ':authority': 'localhost:5432', 'user-agent': BROWSER })).status, 403, 'a blocked target');
+  assert.equal((await http2Connect(app.port, { ':authority': 'user@%6cocalhost:5432', 'user-agent': BROWSER })).status, 403, 'the same, as WHATWG URL reads it');
   assert.equal(app.accepted(), before, 'no refused stream reached the listener');
 
   assert.deepEqual(await socket('/chat', BROWSER), { status: 200, body: 'ping' }, 'an ordinary client');
   assert.deepEqual(await http2Connect(app.port, { ':authority': 'example.com:443', 'user-agent': BROWSER }), { status: 200, body: 'ping' });
-  assert.equal(firewall.stats().blocked, 4);
+  assert.equal(firewall.stats().blocked, 5);
 });
