@@ -26,7 +26,7 @@ type Push = (chunk: unknown, encoding?: BufferEncoding) => boolean;
  */
 export function canPeekBody(req: IncomingMessage): boolean {
   if (typeof req.push !== 'function' || req.destroyed || req.readableDidRead || req.readableFlowing === true) return false;
-  return req.readableLength === 0 || waitingChunks(req) !== null;
+  return (req.readableLength === 0 && !decodes(req)) || waitingChunks(req) !== null;
 }
 
 /** The stream was handed its end (`push(null)`): Node's parser does so when the request is complete. */
@@ -35,26 +35,58 @@ function endPushed(req: IncomingMessage): boolean {
   return typeof ended === 'boolean' ? ended : req.complete;
 }
 
+interface ReadableStateLike { buffer?: unknown; bufferIndex?: unknown; encoding?: unknown; decoder?: unknown }
+
+function readableStateOf(req: IncomingMessage): ReadableStateLike | undefined {
+  return (req as { _readableState?: ReadableStateLike })._readableState;
+}
+
 /**
  * The body bytes waiting in the stream's buffer, unread, without taking them. Node keeps them in
  * `_readableState.buffer`: an array whose live part starts at `bufferIndex` (Node 20.20, 22, 24), a
- * linked list that iterates its chunks in older releases. Null when the buffer is not what that says
- * (strings after setEncoding(), a length that does not add up, another layout): the body is then not
- * judged, and counted `unreadable`, as before.
+ * linked list that iterates its chunks in older releases. A stream given an encoding (`setEncoding()`)
+ * holds them decoded, as the strings the app will read: encoded back, they are the bytes sent (the app
+ * reads no other text), followed by the start of a character split between chunks, which the decoder
+ * holds until the rest comes. Null when the buffer is not what that says (a length that does not add up,
+ * a decoder or layout of another shape): the body is then not judged, and counted `unreadable`.
  */
 function waitingChunks(req: IncomingMessage): Buffer[] | null {
-  const state = (req as { _readableState?: { buffer?: unknown; bufferIndex?: unknown } })._readableState;
+  const state = readableStateOf(req);
   const buffer = state?.buffer;
   let chunks: unknown[];
   if (Array.isArray(buffer)) chunks = buffer.slice(typeof state?.bufferIndex === 'number' ? state.bufferIndex : 0);
   else if (buffer !== null && typeof buffer === 'object' && Symbol.iterator in buffer) chunks = [...(buffer as Iterable<unknown>)];
   else return null;
+  const encoding = typeof state?.encoding === 'string' && Buffer.isEncoding(state.encoding) ? state.encoding : null;
+  const bytes: Buffer[] = [];
+  // In the stream's own unit, as readableLength counts: bytes, or characters once decoded.
   let size = 0;
   for (const chunk of chunks) {
-    if (!Buffer.isBuffer(chunk)) return null;
+    if (Buffer.isBuffer(chunk)) bytes.push(chunk);
+    else if (typeof chunk === 'string' && encoding !== null) bytes.push(Buffer.from(chunk, encoding));
+    else return null;
     size += chunk.length;
   }
-  return size === req.readableLength ? (chunks as Buffer[]) : null;
+  if (size !== req.readableLength) return null;
+  if (encoding === null) return bytes;
+  const held = decoderHeldBytes(state?.decoder);
+  if (held === null) return null;
+  if (held.length > 0) bytes.push(held);
+  return bytes;
+}
+
+/** The bytes a StringDecoder holds (a character's start): `lastChar`'s first `lastTotal - lastNeed`. Null for another shape. */
+function decoderHeldBytes(decoder: unknown): Buffer | null {
+  const d = decoder as { lastChar?: unknown; lastNeed?: unknown; lastTotal?: unknown } | null | undefined;
+  if (typeof d !== 'object' || d === null || !Buffer.isBuffer(d.lastChar) || typeof d.lastNeed !== 'number' || typeof d.lastTotal !== 'number') return null;
+  const held = d.lastTotal - d.lastNeed;
+  return held >= 0 && held <= d.lastChar.length ? Buffer.from(d.lastChar.subarray(0, held)) : null;
+}
+
+/** True when the stream was given an encoding: bytes may sit in its decoder though none wait in its buffer. */
+function decodes(req: IncomingMessage): boolean {
+  const decoder = readableStateOf(req)?.decoder;
+  return decoder !== null && decoder !== undefined;
 }
 
 /**
@@ -103,7 +135,7 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
     const opening = new OpeningWatch(opens);
     const collected = () => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
 
-    const waiting = req.readableLength === 0 ? [] : waitingChunks(req);
+    const waiting = req.readableLength === 0 && !decodes(req) ? [] : waitingChunks(req);
     if (waiting === null) {
       resolve(null);
       return;
@@ -182,9 +214,10 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
     // pushes on its own; so does a request a serverless adapter built (serverless-http on AWS Lambda:
     // `complete` from the start, its body pushed by its own _read()). read(0) asks without taking
     // anything: the data flows into push() above. Waiting bytes may have filled the stream's buffer, and
-    // HTTP/1's parser then stopped reading the socket: a read of one byte more than they hold asks for
-    // more and takes nothing (it returns null, and raises the buffer's mark past them).
-    if (size > 0) req.read(size + 1);
+    // HTTP/1's parser then stopped reading the socket: a read of one more than the stream holds (in its own
+    // unit: characters once decoded) asks for more and takes nothing (it returns null, and raises the
+    // buffer's mark past them).
+    if (size > 0) req.read(req.readableLength + 1);
     else if ((req as { stream?: unknown }).stream !== undefined || req.complete) req.read(0);
   });
 }

@@ -2,8 +2,8 @@
 // is called when the body has already arrived: Node's parser went on pushing it into the request stream
 // meanwhile, where it waits, unread, for the app's body parser. Moat used to see bytes in the buffer and
 // count the body `unreadable`, unjudged, so `q=<script>` reached the route past a parameter rule and
-// attack detection. Now the waiting bytes are looked at where they lie (never taken), and the rest, if
-// any is still to come, is peeked as before. Real Express, Fastify, Koa and Hono (node-server) apps on 127.0.0.1.
+// attack detection. Now the waiting bytes are looked at where they lie (never taken; decoded ones as the
+// bytes they were sent as), and the rest, if any is still to come, is peeked as before. Real Express, Fastify, Koa and Hono (node-server) apps on 127.0.0.1.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -152,27 +152,62 @@ test('Express: a waiting body that filled the stream\'s buffer (the parser stopp
   }
 });
 
-test('a waiting body Moat cannot see as bytes (the stream was given an encoding) is counted unreadable, and the app still gets it', async () => {
-  const firewall = firewallOn({ block: { params: ['<script'] } });
+/** Express: a middleware that gives the stream `encoding` and awaits, then Moat; the route answers with the text it read. */
+async function decodingApp(firewall: Firewall, encoding: BufferEncoding, onMoat?: () => void): Promise<{ port: number; server: Server }> {
   const app = express();
   app.use(async (req, _res, next) => {
-    req.setEncoding('latin1');
-    await untilWaiting(req, 1);
+    req.setEncoding(encoding);
+    await untilWaiting(req, Number(req.headers['x-wait-for'] ?? 1));
     next();
+    onMoat?.();
   });
   app.use(moat(firewall));
   app.post('/text', (req, res) => {
     let text = '';
     req.on('data', (chunk: string) => { text += chunk; });
-    req.on('end', () => res.send(text));
+    req.on('end', () => res.send(Buffer.from(text, encoding).toString('hex')));
   });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
+  return { port: port(server), server };
+}
+
+test('a waiting body in a stream given an encoding (its chunks are strings now) is judged as the bytes sent, and the app still reads it', async () => {
+  for (const encoding of ['latin1', 'utf8', 'hex', 'base64'] as const) {
+    const firewall = firewallOn({ block: { params: ['<script'] } });
+    const { port: at, server } = await decodingApp(firewall, encoding);
+    try {
+      const blocked = await sendOpen(at, { method: 'POST', path: '/text', headers: FORM, body: ATTACK_FORM });
+      assert.equal(blocked.status, 403, `${encoding}: judged`);
+      const clean = 'name=ann&q=hello';
+      const answer = await sendOpen(at, { method: 'POST', path: '/text', headers: FORM, body: clean });
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body, Buffer.from(clean).toString('hex'), `${encoding}: the app reads every byte`);
+      assert.equal(firewall.stats().bodiesUninspected.unreadable, 0);
+    } finally {
+      await close(server);
+    }
+  }
+});
+
+test('UTF-8: a character split between the waiting part and the part still to come is judged whole, as the app reads it', async () => {
+  // A JSON value with a rule on text holding the é: its first byte arrives with the waiting part and sits
+  // in the stream's decoder, the second comes after Moat is called.
+  const firewall = firewallOn({ block: { params: ['q=café <b'] } }, { body: { json: true } });
+  let moatCalled: () => void = () => {};
+  const { port: at, server } = await decodingApp(firewall, 'utf8', () => moatCalled());
   try {
-    const answer = await sendOpen(port(server), { method: 'POST', path: '/text', headers: FORM, body: ATTACK_FORM });
-    assert.equal(answer.status, 200, 'not judged: its chunks are strings now, not the bytes sent');
-    assert.equal(answer.body, ATTACK_FORM, 'the app reads it as before');
-    assert.equal(firewall.stats().bodiesUninspected.unreadable, 1, 'and it is counted');
+    const json = { 'content-type': 'application/json' };
+    for (const [value, status] of [['café <b>', 403], ['café <i>', 200]] as const) {
+      const body = Buffer.from(JSON.stringify({ q: value }));
+      const split = body.indexOf(0xc3) + 1;
+      const called = new Promise<void>((resolve) => { moatCalled = resolve; });
+      const answer = await sendOpen(at, { method: 'POST', path: '/text', headers: { ...json, 'x-wait-for': String(split - 1) }, body: body.subarray(0, split) },
+        { bytes: body.subarray(split), after: called });
+      assert.equal(answer.status, status, value);
+      if (status === 200) assert.equal(answer.body, body.toString('hex'), 'the app read the character whole');
+    }
+    assert.equal(firewall.stats().bodiesUninspected.unreadable, 0);
   } finally {
     await close(server);
   }
