@@ -68,9 +68,9 @@ function h2get(url: string, path: string): Promise<number> {
   });
 }
 
-test('HTTP/2 (Fastify, http2: true): each record reaches the hub with the status its stream sent', async () => {
+for (const framework of ['fastify-http2', 'http2-core'] as const) test(`HTTP/2 (${framework === 'fastify-http2' ? 'Fastify, http2: true' : 'node:http2\'s core API, withMoatStream'}): each record reaches the hub with the status its stream sent`, async () => {
   const hub = await hubWithRules();
-  const app = await startStatusApp('fastify-http2', hub, { flushIntervalMs: 600_000 });
+  const app = await startStatusApp(framework, hub, { flushIntervalMs: 600_000 });
   try {
     const expected: [string, number][] = [['/login', 401], ['/missing', 404], ['/wp-admin', 403], ['/ok', 200]];
     for (const [path, status] of expected) assert.equal(await h2get(app.url, path), status, path);

@@ -1,10 +1,10 @@
 // node:http: wrap a request handler. `http.createServer(withMoat(handler, { rules: 'rules.moat' }))`.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Firewall, Verdict } from '../firewall/firewall.js';
 import { firewallFrom, type FirewallOrOptions } from './firewall-from.js';
-import { sendNodeResponse } from './send-node-response.js';
+import { sendNodeResponse, sendStreamResponse } from './send-node-response.js';
 
 export type NodeHandler<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse> =
   (req: Req, res: Res) => void;
@@ -46,6 +46,58 @@ export function withMoat<Req extends IncomingMessage = IncomingMessage, Res exte
     else settle(req, res, verdict);
   };
   return Object.assign(wrapped, { firewall });
+}
+
+export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => unknown;
+
+/**
+ * node:http2's core API: wraps a 'stream' listener (`server.on('stream', withMoatStream(handler))`),
+ * which no request listener or middleware sees. Each stream is judged from its headers, its body peeked
+ * on the stream (the handler still reads it whole); one that should go on reaches `handler` with every
+ * argument, the others get Moat's answer on the stream. For `http2.createServer(handler)` (the
+ * compatibility API) use withMoat().
+ */
+export function withMoatStream(handler: StreamHandler, options?: FirewallOrOptions): ((...args: Parameters<StreamHandler>) => void) & { readonly firewall: Firewall } {
+  const firewall = firewallFrom(options);
+  const wrapped = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+    const verdict = firewall.checkStream(stream, headers);
+    if (verdict === null) {
+      handler(stream, headers, flags, rawHeaders);
+      return;
+    }
+    if (!(verdict instanceof Promise)) {
+      refuseStream(stream, verdict);
+      return;
+    }
+    // Until the handler has the stream, an error on it (the client reset it while its body was read) is
+    // Moat's to catch: with no listener, node:http2 would throw it and take the process down.
+    stream.on('error', ignoreError);
+    verdict.then((settled) => {
+      if (settled !== null) {
+        refuseStream(stream, settled);
+        return;
+      }
+      stream.off('error', ignoreError);
+      handler(stream, headers, flags, rawHeaders);
+    });
+  };
+  return Object.assign(wrapped, { firewall });
+}
+
+/**
+ * A refused stream is Moat's: its errors (a reset after the answer) are caught, and after the answer its
+ * body is discarded and the stream closed with NO_ERROR (RFC 9113 §8.1), which tells a client still
+ * sending to stop: a body no one reads would keep the stream, and its session, open.
+ */
+function refuseStream(stream: ServerHttp2Stream, answer: NonNullable<Verdict>): void {
+  stream.on('error', ignoreError);
+  sendStreamResponse(stream, answer);
+  stream.resume();
+  stream.close(); // NO_ERROR, the default code
+}
+
+function ignoreError(): void {
+  // A client that resets its stream is not the server's failure.
 }
 
 /** Another name for withMoat, as the hub's setup snippets write it. */

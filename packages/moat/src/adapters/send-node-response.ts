@@ -1,6 +1,8 @@
-// Writes Moat's answer on a plain Node response (node:http, Express, Koa's raw response).
+// Writes Moat's answer on a plain Node response (node:http, Express, Koa's raw response), or on a stream of
+// node:http2's core API.
 
 import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { BlockResponse } from '../firewall/options.js';
 
 export function sendNodeResponse(res: ServerResponse, response: BlockResponse): void {
@@ -19,4 +21,26 @@ export function sendNodeResponse(res: ServerResponse, response: BlockResponse): 
   }
   res.setHeader('content-length', Buffer.byteLength(body));
   res.end(body);
+}
+
+/** Moat's answer on an HTTP/2 stream (the core API: `stream.respond()`); a stream already answered or gone is ended. */
+export function sendStreamResponse(stream: ServerHttp2Stream, response: BlockResponse): void {
+  if (stream.destroyed || stream.closed) return;
+  if (stream.headersSent) {
+    stream.end();
+    return;
+  }
+  const body = response.body ?? '';
+  const headers: OutgoingHttpHeaders = {};
+  if (response.headers !== undefined) {
+    for (const name in response.headers) {
+      const value = response.headers[name];
+      // HTTP/2 names are lower case; connection-specific headers are not allowed on it at all.
+      if (value !== undefined) headers[name.toLowerCase()] = value;
+    }
+  }
+  headers[':status'] = response.status;
+  headers['content-length'] = Buffer.byteLength(body);
+  stream.respond(headers);
+  stream.end(body);
 }

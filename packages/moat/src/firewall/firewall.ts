@@ -4,7 +4,7 @@
 // warning about the client-address configuration (address-warnings.ts). Judging is synchronous unless
 // a body has to be read, so the common request costs no promise.
 
-import type { Http2ServerRequest } from 'node:http2';
+import type { Http2ServerRequest, IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import type { Decision } from '../engine/decision.js';
 import { Engine } from '../engine/engine.js';
@@ -173,6 +173,19 @@ export class Firewall {
    */
   checkUpgrade(req: IncomingMessage): Verdict | Promise<Verdict> {
     return this.judgeNode(req, req.method, req.url, req.headers, req.socket, undefined, false);
+  }
+
+  /**
+   * Judges a stream of node:http2's core API (a server's 'stream' event, which no request listener sees):
+   * as check(), from its headers (`:method`, `:path`, `:authority`), the session socket's address as the
+   * client's, its body peeked on the stream itself. withMoatStream() calls it; answer a refused stream
+   * with respondOnStream().
+   */
+  checkStream(stream: ServerHttp2Stream, headers: Http2Headers): Verdict | Promise<Verdict> {
+    const method = headers[':method'];
+    const path = headers[':path'];
+    return this.judgeNode(stream as unknown as IncomingMessage, typeof method === 'string' ? method : undefined,
+      typeof path === 'string' ? path : undefined, headers as IncomingMessage['headers'], stream.session?.socket, undefined, true);
   }
 
   /** `http`: an ordinary request, whose body may be read and whose response status is reported. */

@@ -174,8 +174,10 @@ export function bodyToRead(headers: IncomingHttpHeaders, json: boolean): BodyToR
 export function nodeBodyFollows(req: object, headers: IncomingHttpHeaders): boolean {
   if (declaredBodyLength(headers) !== 0) return true;
   if (headers[':method'] === undefined) return false;
-  // No stream to ask: assume a body (reading finds none if there is none).
-  return (req as { stream?: { endAfterHeaders?: unknown } }).stream?.endAfterHeaders !== true;
+  // The compatibility request's stream, or a core API stream itself; none to ask: assume a body (reading
+  // finds none if there is none).
+  const stream = (req as { stream?: { endAfterHeaders?: unknown } }).stream ?? req as { endAfterHeaders?: unknown };
+  return stream.endAfterHeaders !== true;
 }
 
 /** The declared length: a number, -1 for a chunked body of unknown length, 0 for no body. */

@@ -210,7 +210,7 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
 
     req.on('close', onClose);
     req.on('error', onError);
-    // HTTP/2's compatibility request pulls its stream's data only once asked to read, where HTTP/1's parser
+    // HTTP/2's compatibility request (and a core API stream) pulls data only once asked to read, where HTTP/1's parser
     // pushes on its own; so does a request a serverless adapter built (serverless-http on AWS Lambda:
     // `complete` from the start, its body pushed by its own _read()). read(0) asks without taking
     // anything: the data flows into push() above. Waiting bytes may have filled the stream's buffer, and
@@ -218,6 +218,6 @@ export function peekBody(req: IncomingMessage, limit: number, opens?: OpeningGat
     // unit: characters once decoded) asks for more and takes nothing (it returns null, and raises the
     // buffer's mark past them).
     if (size > 0) req.read(req.readableLength + 1);
-    else if ((req as { stream?: unknown }).stream !== undefined || req.complete) req.read(0);
+    else if ((req as { stream?: unknown }).stream !== undefined || 'endAfterHeaders' in req || req.complete) req.read(0);
   });
 }

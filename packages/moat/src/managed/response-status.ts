@@ -95,8 +95,9 @@ interface Http2StreamLike {
   once(event: 'close', listener: () => void): unknown;
 }
 
-/** The stream behind an HTTP/2 compatibility request (node:http2's Http2ServerRequest), or undefined. */
+/** The stream behind an HTTP/2 compatibility request (node:http2's Http2ServerRequest), the stream itself for
+ * one judged on the core API (withMoatStream), or undefined. */
 function http2StreamOf(raw: object): Http2StreamLike | undefined {
-  const stream = (raw as { stream?: Partial<Http2StreamLike> }).stream;
+  const stream = (raw as { stream?: Partial<Http2StreamLike> }).stream ?? raw as Partial<Http2StreamLike>;
   return typeof stream?.once === 'function' && 'sentHeaders' in stream ? stream as Http2StreamLike : undefined;
 }

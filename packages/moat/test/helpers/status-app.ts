@@ -1,13 +1,14 @@
-// A small app on node:http, Express or Fastify behind a managed firewall, answering each path with a
+// A small app on node:http, Express, Fastify or node:http2's core API behind a managed firewall, answering each path with a
 // known status (401 on /login, 404 on /missing, 200 elsewhere) and never answering /hang, for the
 // tests of response statuses in reports.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttp2Server, type Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import { moat as expressMoat } from '../../src/adapters/express.js';
 import { moat as fastifyMoat } from '../../src/adapters/fastify.js';
-import { withMoat } from '../../src/adapters/node.js';
+import { withMoat, withMoatStream } from '../../src/adapters/node.js';
 import { createManagedFirewall, type ManagedFirewall, type ManagedFirewallOptions } from '../../src/managed/managed-firewall.js';
 import { tempDir, type FakeHub } from './fake-hub.js';
 
@@ -24,7 +25,7 @@ export interface StatusApp {
   stop(): Promise<void>;
 }
 
-export async function startStatusApp(framework: 'node:http' | 'express' | 'fastify' | 'fastify-http2', hub: FakeHub,
+export async function startStatusApp(framework: 'node:http' | 'express' | 'fastify' | 'fastify-http2' | 'http2-core', hub: FakeHub,
   upsync: ManagedFirewallOptions['upsync']): Promise<StatusApp> {
   const { dir, cleanup } = tempDir();
   const fw = createManagedFirewall({
@@ -35,7 +36,17 @@ export async function startStatusApp(framework: 'node:http' | 'express' | 'fasti
   const hanging: ServerResponse[] = [];
   let server: Server;
   let closeApp = async () => {};
-  if (framework === 'fastify-http2') {
+  if (framework === 'http2-core') {
+    // Cleartext HTTP/2 on the core API: streams answered with stream.respond().
+    const h2 = createHttp2Server();
+    h2.on('stream', withMoatStream((stream, headers) => {
+      stream.respond({ ':status': answer(String(headers[':path'])) });
+      stream.end('x');
+    }, fw));
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    server = h2 as unknown as Server;
+    closeApp = () => new Promise<void>((resolve) => { (h2 as Http2Server).close(() => resolve()); });
+  } else if (framework === 'fastify-http2') {
     // Cleartext HTTP/2: Node's compatibility API, whose responses no diagnostics channel announces.
     const app = Fastify({ http2: true });
     await app.register(fastifyMoat, { firewall: fw });
