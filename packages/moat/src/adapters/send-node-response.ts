@@ -23,6 +23,9 @@ export function sendNodeResponse(res: ServerResponse, response: BlockResponse): 
   res.end(body);
 }
 
+/** Headers HTTP/2 forbids (RFC 9113 §8.2.2): a `blockResponse` written for HTTP/1 may carry them. */
+const HTTP1_ONLY_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
 /** Moat's answer on an HTTP/2 stream (the core API: `stream.respond()`); a stream already answered or gone is ended. */
 export function sendStreamResponse(stream: ServerHttp2Stream, response: BlockResponse): void {
   if (stream.destroyed || stream.closed) return;
@@ -35,8 +38,9 @@ export function sendStreamResponse(stream: ServerHttp2Stream, response: BlockRes
   if (response.headers !== undefined) {
     for (const name in response.headers) {
       const value = response.headers[name];
-      // HTTP/2 names are lower case; connection-specific headers are not allowed on it at all.
-      if (value !== undefined) headers[name.toLowerCase()] = value;
+      // HTTP/2 names are lower case, and respond() throws on HTTP/1's connection-specific headers.
+      const lower = name.toLowerCase();
+      if (value !== undefined && !HTTP1_ONLY_HEADERS.has(lower)) headers[lower] = value;
     }
   }
   headers[':status'] = response.status;

@@ -178,8 +178,7 @@ export class Firewall {
   /**
    * Judges a stream of node:http2's core API (a server's 'stream' event, which no request listener sees):
    * as check(), from its headers (`:method`, `:path`, `:authority`), the session socket's address as the
-   * client's, its body peeked on the stream itself. withMoatStream() calls it; answer a refused stream
-   * with respondOnStream().
+   * client's, its body peeked on the stream itself. withMoatStream() calls it and answers a refused stream.
    */
   checkStream(stream: ServerHttp2Stream, headers: Http2Headers): Verdict | Promise<Verdict> {
     const method = headers[':method'];

@@ -126,3 +126,11 @@ test('core API streams: a client that resets its stream while Moat reads the bod
   assert.equal(fine.status, 200, 'the server still answers');
   assert.equal(firewall.stats().requests, 6);
 });
+
+test('core API streams: an answer of your own written for HTTP/1 (a Connection header) is sent without the headers HTTP/2 forbids', async () => {
+  const firewall = firewallOn(RULES, { blocked: { status: 451, headers: { Connection: 'close', 'X-Blocked-By': 'moat' }, body: 'Go away' } });
+  const app = await streamServer(firewall);
+  const refused = await request(app.port, { ':path': '/admin' });
+  assert.deepEqual([refused.status, refused.headers['x-blocked-by'], refused.headers.connection, refused.body], [451, 'moat', undefined, 'Go away']);
+  assert.equal((await request(app.port, { ':path': '/' })).status, 200, 'the server goes on');
+});
