@@ -113,8 +113,9 @@ test('core API streams: a client that resets its stream while Moat reads the bod
     const stream = session.request({ ':method': 'POST', ':path': '/submit', 'content-type': FORM, 'content-length': '100' }, { endStream: false });
     stream.on('error', () => {});
     stream.write('name=ann&q=');
-    // Reset once the server has the head and the first bytes: Moat is waiting for the rest.
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Reset once Moat has the stream and waits for the rest of its body.
+    for (let wait = 0; wait < 2_000 && firewall.stats().requests < i + 1; wait++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(firewall.stats().requests, i + 1, 'the stream reached Moat');
     stream.close(constants.NGHTTP2_CANCEL);
     await new Promise<void>((resolve) => stream.once('close', () => resolve()));
     session.close();
