@@ -88,6 +88,13 @@ test('the attack scan\'s form decoder returns exactly what percentDecode(raw, tr
     for (let j = 0; j < 900 + k; j++) raw += units[(j * 7 + k) % units.length];
     assert.equal(decodeFormValue(raw), percentDecode(raw, true), `run ${k}`);
   }
+  // Escapes far apart (read by native searches), then past the count where the byte loop takes over:
+  // literal `+` already turned to spaces must stay spaces there, and `%2B` must stay `+`.
+  for (let gap = 60; gap < 200; gap += 13) {
+    let raw = '';
+    for (let j = 0; j < 70; j++) raw += 'b'.repeat(gap) + ['+', '%2B', '%C3%A9', '%zz', '+%2b+'][j % 5];
+    assert.equal(decodeFormValue(raw), percentDecode(raw, true), `gap ${gap}`);
+  }
   // Longer than the decoder's reusable buffer.
   const huge = 'x+y%2C%C3%A9'.repeat(12_000);
   assert.equal(decodeFormValue(huge), percentDecode(huge, true));
