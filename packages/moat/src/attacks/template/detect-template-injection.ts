@@ -11,29 +11,63 @@ import { addWork } from '../work-counter.js';
 export const TEMPLATE_FEATURES = F_BRACE | F_LT | F_AT;
 
 const LOOKUP = /\$\{\s*(?:\$\{[^}]{0,40}\}\s*)*(?:jndi|env|sys|lower|upper|date|ctx|main|java|base64|bundle|docker|k8s|log4j|marker|sd|spring|web|map|jvmrunargs|event|script|dns|ldap|rmi)?\s*:/i;
-const OPEN = /\$\{\{?|\{\{|#\{|\*\{|%\{|@\{|<%[=\-#]?|@\(|\[\[|\$\(|<#(?:assign|list|if)|\{%|#set\s*\(|\{php\}|\{(?=(?:system|exec|passthru|shell_exec|eval|include|fetch)\s*\()/g;
+/**
+ * The openers, tried only where one can start (see nextOpener). Each holds one of ANCHORS at its start,
+ * or a `{` one character in (`${`, `#{`, `*{`, `%{`, `@{`).
+ */
+const OPEN = /\$\{\{?|\{\{|#\{|\*\{|%\{|@\{|<%[=\-#]?|@\(|\[\[|<#(?:assign|list|if)|\{%|#set\s*\(|\{php\}|\{(?=(?:system|exec|passthru|shell_exec|eval|include|fetch)\s*\()/y;
+const ANCHORS = ['{', '<%', '<#', '@(', '[[', '#set'] as const;
+
+/**
+ * The leftmost opener at or after `from`, as a global regex over the value would find it, but tried
+ * only at the anchors, found natively (`next` keeps each anchor's next position between calls): the
+ * regex tried at every character was the largest part of this detector on long text.
+ */
+function nextOpener(s: string, from: number, next: Int32Array): RegExpExecArray | null {
+  for (;;) {
+    let p = -1;
+    for (let k = 0; k < ANCHORS.length; k++) {
+      let at = next[k]!;
+      // -2: not searched yet; -1: none left.
+      if (at === -2 || (at >= 0 && at < from)) at = next[k] = s.indexOf(ANCHORS[k]!, from);
+      if (at >= 0 && (p < 0 || at < p)) p = at;
+    }
+    if (p < 0) return null;
+    if (p > from && s.charCodeAt(p) === 0x7b) {
+      OPEN.lastIndex = p - 1;
+      const m = OPEN.exec(s);
+      if (m) return m;
+    }
+    OPEN.lastIndex = p;
+    const m = OPEN.exec(s);
+    if (m) return m;
+    from = p + 1;
+  }
+}
 const DANGEROUS = /__class__|__globals__|__builtins__|__init__|__subclasses__|__import__|__mro__|\bconstructor\b|getclass|classloader|runtime|processbuilder|\bexec\b|\beval\b|\bsystem\b|\bpopen\b|forname|getruntime|\bconfig\b|\bself\b|\brequest\b|\bapplication\b|\bsession\b|facescontext|pagecontext|\.apply\b|\.call\b|\bprocess\b|\bT\s*\(|new\s+java|freemarker|\bos\.|subprocess|lipsum|cycler|joiner|namespace|\bprocess\.|require\s*\(|\bimport\b|\bfile\b|\bsettings\b|\bgetenv\b|\bdebug\b|\battr\s*\(|\binclude\b|@\w+@|<%|\{\{|\$\{/i;
 const EXPRESSION = /[\d'\"]\s*[*+\/%-]\s*['\"\d]|`|\w\s*\(|\)\s*\(|['"]\s*[.[]|\[\s*['"]|__\w+__|\|\s*\w+\s*\(|\?\.|^\s*\(|^\s*#\w/;
 
 export function detectTemplateInjection(s: string): Finding | null {
   addWork(s.length);
-  // Native substring checks first: the opener regex below scans far slower than includes().
+  // Native substring checks first: a value without any anchor has no opener.
   if (!s.includes('{') && !s.includes('<%') && !s.includes('<#') && !s.includes('@(') && !s.includes('[[') && !s.includes('#set')) return null;
   if (s.includes('${')) {
     const lookup = LOOKUP.exec(s);
     if (lookup) return { at: lookup.index, reason: 'Log4j-style ${…:} lookup' };
   }
-  OPEN.lastIndex = 0;
-  for (let m = OPEN.exec(s); m; m = OPEN.exec(s)) {
-    if (m[0] === '$(') continue; // jQuery and shell substitution: not a template delimiter
+  // `$(` (jQuery, shell substitution) is no template delimiter, so it is not an opener here.
+  const next = new Int32Array(ANCHORS.length).fill(-2);
+  let from = 0;
+  for (let m = nextOpener(s, from, next); m; m = nextOpener(s, from, next)) {
     const start = m.index + m[0].length;
+    from = start;
     // The content up to the matching close, bounded: templates rarely hold more than a line.
     const content = s.slice(start, start + 400);
     addWork(content.length);
     if (m[0] === '{php}' || (m[0] === '{' && m[0].length === 1)) return { at: m.index, reason: 'Smarty code block' };
     if (m[0].startsWith('<#') || m[0] === '{%' || m[0].startsWith('#set')) {
       if (DANGEROUS.test(content) || EXPRESSION.test(content) || /\bimport\b|\bfor\b.*\bin\b.*__/.test(content)) return { at: m.index, reason: 'template directive with an expression' };
-      OPEN.lastIndex = Math.max(OPEN.lastIndex, start + content.length);
+      from = start + content.length;
       continue;
     }
     const close = m[0] === '@(' ? content.indexOf(')') : m[0].startsWith('<%') ? content.indexOf('%>') : m[0] === '[[' ? content.indexOf(']]') : m[0].endsWith('{{') ? content.indexOf('}}') : content.indexOf('}');
@@ -41,7 +75,7 @@ export function detectTemplateInjection(s: string): Finding | null {
     if (inner.trim().length === 0) continue;
     if (DANGEROUS.test(inner) || EXPRESSION.test(inner)) return { at: m.index, reason: `expression inside ${m[0]}…` };
     // Resume after this template's content: each character is examined by one opener, so the work is linear.
-    OPEN.lastIndex = Math.max(OPEN.lastIndex, start + (close >= 0 ? close : content.length));
+    from = start + (close >= 0 ? close : content.length);
   }
   return null;
 }
