@@ -2,6 +2,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { ALL_ATTACK_CATEGORIES, attackCategorySet, detectAttack, detectInJson, type AttackCategory } from '../src/attacks/index.js';
+import { EVENT_HANDLERS } from '../src/attacks/words/html.js';
 
 function caughtAs(category: AttackCategory, attacks: string[], lookAlikes: string[]): void {
   const only = attackCategorySet([category]);
@@ -31,6 +32,10 @@ test('XSS: tags that run script, handlers after a broken attribute and script UR
     ['<svg onload=alert(1)>', '<details open ontoggle=alert(1)>', '<script>alert(1)</script>', '<img/src/onerror=alert(1)>', 'jav&#x09;ascript:alert(1)', 'java\tscript:alert(1)', '" autofocus onfocus="alert(1)', '%3Cscript%3E', '<a href="&#106;avascript:x()">'],
     ['I <3 this', '<b>bold</b> and <i>it</i>', '1<2 and 3>2', '<a href="https://example.com">x</a>', '<img src="cat.png" alt="cat">', 'Online only', 'Click on the button', 'JavaScript is fun', 'Data: see attached'],
   );
+  // The break-out reader looks names up only when they begin with `on` and have five letters or more.
+  for (const name of EVENT_HANDLERS) assert.match(name, /^on[a-z]{3,}$/, name);
+  assert.ok(EVENT_HANDLERS.has('onfocus'));
+  caughtAs('xss', ['" autofocus OnFocus="alert(1)', "' ONLOAD='x()"], []);
 });
 
 test('traversal: climbing above the root and sensitive files are caught; paths that stay inside pass', () => {

@@ -120,12 +120,13 @@ function handlerAfterBreak(s: string): number {
       const start = j;
       while (j < n && (isLetter(s.charCodeAt(j)) || s.charCodeAt(j) === 0x2d)) j++;
       if (j === start) break;
-      const name = s.slice(start, j).toLowerCase();
       addWork(j - start);
       let k = j;
       while (k < n && isSpace(s.charCodeAt(k))) k++;
       const hasValue = s.charCodeAt(k) === 0x3d;
-      if (hasValue && EVENT_HANDLERS.has(name)) return start;
+      // Every handler name is `on` and three letters or more: other words are not sliced and lower-cased (after every quote of prose, a call each).
+      if (hasValue && j - start >= 5 && (s.charCodeAt(start) | 0x20) === 0x6f && (s.charCodeAt(start + 1) | 0x20) === 0x6e &&
+        EVENT_HANDLERS.has(s.slice(start, j).toLowerCase())) return start;
       if (!hasValue) {
         // A bare attribute (`autofocus`) must be followed by a space to be one; a word in prose
         // ("'quoted' words like this") goes on with letters and stops the reading here.
