@@ -10,7 +10,12 @@ import { addWork } from '../work-counter.js';
 
 export const TEMPLATE_FEATURES = F_BRACE | F_LT | F_AT;
 
-const LOOKUP = /\$\{\s*(?:\$\{[^}]{0,40}\}\s*)*(?:jndi|env|sys|lower|upper|date|ctx|main|java|base64|bundle|docker|k8s|log4j|marker|sd|spring|web|map|jvmrunargs|event|script|dns|ldap|rmi)?\s*:/i;
+/**
+ * A Log4j lookup, also behind nested ones (`${${::-j}ndi:`). A nested one's content holds no `$`: with one,
+ * each `${` of `${${${…` read the next 40 characters again (4 ms for 64 KiB), and a `${` inside a
+ * template's content is flagged by the opener loop anyway.
+ */
+const LOOKUP = /\$\{\s*(?:\$\{[^}$]{0,40}\}\s*)*(?:jndi|env|sys|lower|upper|date|ctx|main|java|base64|bundle|docker|k8s|log4j|marker|sd|spring|web|map|jvmrunargs|event|script|dns|ldap|rmi)?\s*:/i;
 /**
  * The openers, tried only where one can start (see nextOpener). Each holds one of ANCHORS at its start,
  * or a `{` one character in (`${`, `#{`, `*{`, `%{`, `@{`).
