@@ -80,6 +80,27 @@ test('template injection: expressions and lookups are caught; bare placeholders 
   caughtAs('template', ['${jndi:ldap://x/a}', '${${lower:j}ndi:ldap://x/a}', '{{7*7}}', '#{7*7}', '<%= 7*7 %>', "{{''.__class__}}", '${T(java.lang.Runtime).getRuntime()}'], ['{{name}}', 'Hello ${name}', '#{count} items', 'Hi {{first_name}}, order {{order_id}}', '${HOME:-/tmp}']);
 });
 
+test('an attack after a run of look-alike syntax is still found, wherever the run ends', () => {
+  // The detectors read a dense run differently from sparse text (a few characters in JavaScript before
+  // each native search; template openers by regex once anchors come thick and open nothing): the attack
+  // is moved across those boundaries one character at a time.
+  const cases: [AttackCategory, string, string][] = [
+    ['shell', '&{', ';cat /etc/passwd'],
+    ['shell', 'a$', '$(whoami)'],
+    ['nosql', '$ ', '{"$ne":null}'],
+    ['template', '={', '{{7*7}}'],
+    ['template', '<#', '<#assign x=7*7>'],
+    ['template', '{x', '${jndi:ldap://x/a}'],
+  ];
+  for (const [category, unit, attack] of cases) {
+    for (let pad = 0; pad < 40; pad++) {
+      const value = unit.repeat(20) + 'x'.repeat(pad) + ' ' + attack;
+      assert.equal(detectAttack(value, 'body', attackCategorySet([category]))?.category, category, `${category} missed after ${JSON.stringify(unit)} ×20 and ${pad} letters`);
+      assert.equal(detectAttack(unit.repeat(20) + 'x'.repeat(pad), 'body', attackCategorySet([category])), null, `${JSON.stringify(unit)} ×20 alone flagged`);
+    }
+  }
+});
+
 test('only enabled categories run, and a snippet never carries long digit runs', () => {
   assert.equal(detectAttack("' OR 1=1--", 'query', attackCategorySet(['xss'])), null);
   const hit = detectAttack("4111111111111111' OR 1=1--", 'body', ALL_ATTACK_CATEGORIES);

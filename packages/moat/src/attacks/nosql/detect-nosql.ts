@@ -7,6 +7,7 @@
 import { F_DOLLAR, F_QUOTE, isRegexSpace } from '../features.js';
 import type { Finding } from '../types.js';
 import { addWork } from '../work-counter.js';
+import { indexOfNear } from '../../text/near-index.js';
 
 export const NOSQL_FEATURES = F_DOLLAR | F_QUOTE;
 
@@ -24,7 +25,7 @@ export const JS_BREAKOUT = /['"]\s*(?:;\s*(?:return\b|while\s*\(|for\s*\(|sleep\
 export function detectNosql(s: string): Finding | null {
   const n = s.length;
   addWork(n);
-  for (let i = s.indexOf('$'); i >= 0; i = s.indexOf('$', i + 1)) {
+  for (let i = indexOfNear(s, '$', 0); i >= 0; i = indexOfNear(s, '$', i + 1)) {
     let j = i + 1;
     while (j < n && j - i < 16 && (s.charCodeAt(j) | 0x20) >= 0x61 && (s.charCodeAt(j) | 0x20) <= 0x7a) j++;
     if (j === i + 1 || !NOSQL_OPERATORS.has(s.slice(i + 1, j).toLowerCase())) continue;

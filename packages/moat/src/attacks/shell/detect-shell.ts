@@ -9,11 +9,15 @@ import { F_AMP, F_BACKTICK, F_DOLLAR, F_NEWLINE, F_PIPE, F_SEMI } from '../featu
 import type { Finding } from '../types.js';
 import { SHELL_COMMANDS, SHELL_STRONG_COMMANDS } from '../words/shell.js';
 import { addWork } from '../work-counter.js';
+import { NEAR, indexOfNear } from '../../text/near-index.js';
 
 export const SHELL_FEATURES = F_SEMI | F_PIPE | F_AMP | F_NEWLINE | F_BACKTICK | F_DOLLAR;
 
 /** What starts a command: separators, a backtick, `$(`. Searched one kind at a time (see nextSeparator). */
 const SEPARATORS = [';', '|', '&', '\n', '\r', '`', '$('];
+/** The first character of each separator (`$` only starts one before `(`). */
+const SEPARATOR_START = new Uint8Array(128);
+for (const separator of SEPARATORS) SEPARATOR_START[separator.charCodeAt(0)] = 1;
 /** Characters of a word read with its quoting removed (at most 40), reused by every read. */
 const WORD = new Uint16Array(40);
 /** What a character is to the quoted-word loop of commandAt (ASCII; the rest are PLAIN). */
@@ -68,7 +72,7 @@ export function detectShell(s: string): Finding | null {
   addWork(n);
   // `${IFS}` stands in for a space only in a shell: nothing else writes it.
   // Every spelling goes on with `{` or an `I`: the regex runs only there (a call per `$` cost ~60 ns, a value of `$(` 64 KiB long).
-  for (let d = s.indexOf('$'); d >= 0; d = s.indexOf('$', d + 1)) {
+  for (let d = indexOfNear(s, '$', 0); d >= 0; d = indexOfNear(s, '$', d + 1)) {
     const after = s.charCodeAt(d + 1) | 0x20;
     if (after !== 0x7b && after !== 0x69) continue;
     IFS_AT.lastIndex = d;
@@ -137,10 +141,17 @@ export function detectShell(s: string): Finding | null {
  * every character of a long value, and prose holds few separators.
  */
 export function nextSeparator(s: string, i: number, next: number[]): number {
+  // The next few characters are read here first (near-index.ts): a search per kind cost a call per separator in dense text.
+  const end = Math.min(s.length, i + NEAR);
+  for (let j = i; j < end; j++) {
+    const c = s.charCodeAt(j);
+    if (c < 0x80 && SEPARATOR_START[c] === 1 && (c !== 0x24 || s.charCodeAt(j + 1) === 0x28)) return j;
+  }
+  // None before `end` (a `$(` across it included), so the first of each kind from `end` is the first from `i`.
   let best = -1;
   for (let k = 0; k < SEPARATORS.length; k++) {
     let at = next[k] ?? -2;
-    if (at !== -1 && at < i) next[k] = at = s.indexOf(SEPARATORS[k]!, i);
+    if (at !== -1 && at < end) next[k] = at = s.indexOf(SEPARATORS[k]!, end);
     if (at >= 0 && (best < 0 || at < best)) best = at;
   }
   return best;

@@ -7,6 +7,7 @@
 import { F_AT, F_BRACE, F_LT } from '../features.js';
 import type { Finding } from '../types.js';
 import { addWork } from '../work-counter.js';
+import { indexOfNear } from '../../text/near-index.js';
 
 export const TEMPLATE_FEATURES = F_BRACE | F_LT | F_AT;
 
@@ -22,6 +23,15 @@ const LOOKUP = /\$\{\s*(?:\$\{[^}$]{0,40}\}\s*)*(?:jndi|env|sys|lower|upper|date
  */
 const OPEN = /\$\{\{?|\{\{|#\{|\*\{|%\{|@\{|<%[=\-#]?|@\(|\[\[|<#(?:assign|list|if)|\{%|#set\s*\(|\{php\}|\{(?=(?:system|exec|passthru|shell_exec|eval|include|fetch)\s*\()/y;
 const ANCHORS = ['{', '<%', '<#', '@(', '[[', '#set'] as const;
+/** What stands before the `{` of `${`, `#{`, `*{`, `%{`, `@{`, and after the `{` of `{{`, `{%`, `{php}` and `{system(`… (OPEN is case-sensitive). */
+const OPENS_BEFORE_BRACE = '$#*%@';
+const OPENS_AFTER_BRACE = '{%psefi';
+/** Anchors closer than this after two that opened nothing are read by OPEN_ANYWHERE. */
+const DENSE_ANCHORS = 16;
+/** OPEN tried at every position from lastIndex on. */
+const OPEN_ANYWHERE = new RegExp(OPEN.source, 'g');
+/** What follows `<#` in a FreeMarker directive OPEN knows (`assign`, `list`, `if`). */
+const DIRECTIVE_STARTS = 'ali';
 
 /**
  * The leftmost opener at or after `from`, as a global regex over the value would find it, but tried
@@ -29,23 +39,35 @@ const ANCHORS = ['{', '<%', '<#', '@(', '[[', '#set'] as const;
  * regex tried at every character was the largest part of this detector on long text.
  */
 function nextOpener(s: string, from: number, next: Int32Array): RegExpExecArray | null {
+  let failed = 0;
   for (;;) {
     let p = -1;
     for (let k = 0; k < ANCHORS.length; k++) {
       let at = next[k]!;
       // -2: not searched yet; -1: none left.
-      if (at === -2 || (at >= 0 && at < from)) at = next[k] = s.indexOf(ANCHORS[k]!, from);
+      if (at === -2 || (at >= 0 && at < from)) at = next[k] = indexOfNear(s, ANCHORS[k]!, from);
       if (at >= 0 && (p < 0 || at < p)) p = at;
     }
     if (p < 0) return null;
-    if (p > from && s.charCodeAt(p) === 0x7b) {
+    // Anchors close after two that opened nothing (`{={={…`, `<#<#…`): the regex reads such text faster
+    // from here to its next opener than a try at each anchor.
+    if (failed >= 2 && p - from < DENSE_ANCHORS) {
+      OPEN_ANYWHERE.lastIndex = from;
+      return OPEN_ANYWHERE.exec(s);
+    }
+    failed++;
+    // The regex is tried only where the characters around the anchor allow an opener.
+    const c = s.charCodeAt(p);
+    if (c === 0x7b && p > from && OPENS_BEFORE_BRACE.includes(s[p - 1]!)) {
       OPEN.lastIndex = p - 1;
       const m = OPEN.exec(s);
       if (m) return m;
     }
-    OPEN.lastIndex = p;
-    const m = OPEN.exec(s);
-    if (m) return m;
+    if (c === 0x7b ? OPENS_AFTER_BRACE.includes(s[p + 1] ?? '') : c !== 0x3c || s.charCodeAt(p + 1) !== 0x23 || DIRECTIVE_STARTS.includes(s[p + 2] ?? '')) {
+      OPEN.lastIndex = p;
+      const m = OPEN.exec(s);
+      if (m) return m;
+    }
     from = p + 1;
   }
 }
