@@ -57,19 +57,26 @@ function nextOpener(s: string, from: number, next: Int32Array): RegExpExecArray 
     }
     failed++;
     // The regex is tried only where the characters around the anchor allow an opener.
-    const c = s.charCodeAt(p);
-    if (c === 0x7b && p > from && OPENS_BEFORE_BRACE.includes(s[p - 1]!)) {
+    if (p > from && s.charCodeAt(p) === 0x7b && OPENS_BEFORE_BRACE.includes(s[p - 1]!)) {
       OPEN.lastIndex = p - 1;
       const m = OPEN.exec(s);
       if (m) return m;
     }
-    if (c === 0x7b ? OPENS_AFTER_BRACE.includes(s[p + 1] ?? '') : c !== 0x3c || s.charCodeAt(p + 1) !== 0x23 || DIRECTIVE_STARTS.includes(s[p + 2] ?? '')) {
+    if (mayOpenAt(s, p)) {
       OPEN.lastIndex = p;
       const m = OPEN.exec(s);
       if (m) return m;
     }
     from = p + 1;
   }
+}
+
+/** Whether an opener may start at the anchor at `p`, from the character or two after it. */
+function mayOpenAt(s: string, p: number): boolean {
+  const c = s.charCodeAt(p);
+  if (c === 0x7b) return OPENS_AFTER_BRACE.includes(s[p + 1] ?? '');
+  if (c === 0x3c && s.charCodeAt(p + 1) === 0x23) return DIRECTIVE_STARTS.includes(s[p + 2] ?? '');
+  return true;
 }
 const DANGEROUS = /__class__|__globals__|__builtins__|__init__|__subclasses__|__import__|__mro__|\bconstructor\b|getclass|classloader|runtime|processbuilder|\bexec\b|\beval\b|\bsystem\b|\bpopen\b|forname|getruntime|\bconfig\b|\bself\b|\brequest\b|\bapplication\b|\bsession\b|facescontext|pagecontext|\.apply\b|\.call\b|\bprocess\b|\bT\s*\(|new\s+java|freemarker|\bos\.|subprocess|lipsum|cycler|joiner|namespace|\bprocess\.|require\s*\(|\bimport\b|\bfile\b|\bsettings\b|\bgetenv\b|\bdebug\b|\battr\s*\(|\binclude\b|@\w+@|<%|\{\{|\$\{/i;
 const EXPRESSION = /[\d'\"]\s*[*+\/%-]\s*['\"\d]|`|\w\s*\(|\)\s*\(|['"]\s*[.[]|\[\s*['"]|__\w+__|\|\s*\w+\s*\(|\?\.|^\s*\(|^\s*#\w/;
