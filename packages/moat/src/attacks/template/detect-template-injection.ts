@@ -41,12 +41,25 @@ const DIRECTIVE_STARTS = 'ali';
 function nextOpener(s: string, from: number, next: Int32Array): RegExpExecArray | null {
   let failed = 0;
   for (;;) {
+    // `next[k]`: the next anchor of kind k, valid when at or after `from`; -1 none left; -2 not known.
     let p = -1;
     for (let k = 0; k < ANCHORS.length; k++) {
-      let at = next[k]!;
-      // -2: not searched yet; -1: none left.
-      if (at === -2 || (at >= 0 && at < from)) at = next[k] = indexOfNear(s, ANCHORS[k]!, from);
-      if (at >= 0 && (p < 0 || at < p)) p = at;
+      const at = next[k]!;
+      if (at >= from && (p < 0 || at < p)) p = at;
+    }
+    for (let k = 0; k < ANCHORS.length; k++) {
+      const at = next[k]!;
+      if (at === -1 || at >= from) continue;
+      if (p >= 0 && p - from < DENSE_ANCHORS) {
+        // An anchor close by is known: only the few characters before it matter, and a search through the
+        // whole value (stopping at every `<` or `#` of `<#<#…`) would cost more than the rest.
+        const q = indexBetween(s, ANCHORS[k]!, from, p);
+        next[k] = q < 0 ? -2 : q;
+        if (q >= 0) p = q;
+      } else {
+        const q = (next[k] = indexOfNear(s, ANCHORS[k]!, from));
+        if (q >= 0 && (p < 0 || q < p)) p = q;
+      }
     }
     if (p < 0) return null;
     // Anchors close after two that opened nothing (`{={={…`, `<#<#…`): the regex reads such text faster
@@ -71,6 +84,13 @@ function nextOpener(s: string, from: number, next: Int32Array): RegExpExecArray 
   }
 }
 
+/** The first `pattern` starting in `s[from, to)`, or -1. */
+function indexBetween(s: string, pattern: string, from: number, to: number): number {
+  const first = pattern.charCodeAt(0);
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) === first && s.startsWith(pattern, i)) return i;
+  return -1;
+}
+
 /** Whether an opener may start at the anchor at `p`, from the character or two after it. */
 function mayOpenAt(s: string, p: number): boolean {
   const c = s.charCodeAt(p);
@@ -83,13 +103,12 @@ const EXPRESSION = /[\d'\"]\s*[*+\/%-]\s*['\"\d]|`|\w\s*\(|\)\s*\(|['"]\s*[.[]|\
 
 export function detectTemplateInjection(s: string): Finding | null {
   addWork(s.length);
-  // Native substring checks first: a value without any anchor has no opener.
-  if (!s.includes('{') && !s.includes('<%') && !s.includes('<#') && !s.includes('@(') && !s.includes('[[') && !s.includes('#set')) return null;
   if (s.includes('${')) {
     const lookup = LOOKUP.exec(s);
     if (lookup) return { at: lookup.index, reason: 'Log4j-style ${…:} lookup' };
   }
-  // `$(` (jQuery, shell substitution) is no template delimiter, so it is not an opener here.
+  // `$(` (jQuery, shell substitution) is no template delimiter, so it is not an opener here. A value
+  // without any anchor costs one search per anchor in the first call.
   const next = new Int32Array(ANCHORS.length).fill(-2);
   let from = 0;
   for (let m = nextOpener(s, from, next); m; m = nextOpener(s, from, next)) {
