@@ -8,6 +8,7 @@
 import { F_BRACKET, F_COLON, F_DOT, F_SLASH } from '../features.js';
 import type { Finding } from '../types.js';
 import { addWork } from '../work-counter.js';
+import { lowerCased } from '../../text/fast-case.js';
 import { classifyHost, parseIpv4 } from './internal-host.js';
 
 export const SSRF_FEATURES = F_COLON | F_SLASH | F_DOT | F_BRACKET;
@@ -109,27 +110,18 @@ function hostOf(s: string, i: number): string | null {
   while (to > from && isTrailingPunctuation(s.charCodeAt(to - 1))) to--;
   if (from < to && s.charCodeAt(from) === 0x5b) {
     const close = s.indexOf(']', from);
-    return close < 0 || close >= to ? null : lowerCased(s, from, close + 1);
+    return close < 0 || close >= to ? null : lowerCased(s.slice(from, close + 1));
   }
   for (let k = from; k < to; k++) {
-    if (s.charCodeAt(k) === 0x3a) return lowerCased(s, from, k);
+    if (s.charCodeAt(k) === 0x3a) return lowerCased(s.slice(from, k));
   }
-  return lowerCased(s, from, to);
+  return lowerCased(s.slice(from, to));
 }
 
 function isTrailingPunctuation(c: number): boolean {
   return c === 0x21 || c === 0x3b || c === 0x2c || c === 0x29;
 }
 
-/** `s[from, to)` lower-cased; toLowerCase() only when it has an upper-case or non-ASCII character. */
-function lowerCased(s: string, from: number, to: number): string {
-  const text = s.slice(from, to);
-  for (let k = from; k < to; k++) {
-    const c = s.charCodeAt(k);
-    if ((c >= 0x41 && c <= 0x5a) || c > 0x7f) return text.toLowerCase();
-  }
-  return text;
-}
 
 function hostLength(s: string, i: number): number {
   const auth = s.slice(i, i + authorityLength(s, i));
