@@ -122,7 +122,6 @@ function isTrailingPunctuation(c: number): boolean {
   return c === 0x21 || c === 0x3b || c === 0x2c || c === 0x29;
 }
 
-
 function hostLength(s: string, i: number): number {
   const auth = s.slice(i, i + authorityLength(s, i));
   const at = auth.lastIndexOf('@');
