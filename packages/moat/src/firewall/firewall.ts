@@ -90,6 +90,12 @@ export class Firewall {
   private readonly clientIp: ClientIpResolver;
   /** The `user` option: asked only while a rate limit counts by user (engine.rateLimitsByUser). */
   private readonly userOf: RateLimitUser | null;
+  /**
+   * The verdict of each HTTP/2 stream judged so far. One server may hand a stream to both front doors
+   * (withMoat on its compatibility request and withMoatStream on its 'stream' event): the second takes
+   * the first's verdict, so a stream is counted, rate-limited and reported once. Weak: a stream is freed with its session.
+   */
+  private readonly judgedStreams = new WeakMap<object, Verdict | Promise<Verdict>>();
 
   /** Throws an OptionError for an invalid option, a misspelt name included (option-names.ts). */
   constructor(options: MoatOptions = {}) {
@@ -151,7 +157,14 @@ export class Firewall {
   check(req: IncomingMessage | Http2ServerRequest, url?: string, parsedBody?: unknown): Verdict | Promise<Verdict> {
     // HTTP/2's compatibility request has what is read of a Node request (its stream is read the same way).
     const node = req as IncomingMessage;
-    return this.checkRead(node, node.method, url ?? node.url, node.headers, node.socket, parsedBody);
+    // Only HTTP/2's request has a stream; on an HTTP/1 request this is a missing property, one cached miss.
+    const stream = (req as Partial<Http2ServerRequest>).stream;
+    if (stream === undefined) return this.checkRead(node, node.method, url ?? node.url, node.headers, node.socket, parsedBody);
+    const earlier = this.judgedStreams.get(stream);
+    if (earlier !== undefined) return earlier;
+    const verdict = this.checkRead(node, node.method, url ?? node.url, node.headers, node.socket, parsedBody);
+    this.judgedStreams.set(stream, verdict);
+    return verdict;
   }
 
   /**
@@ -179,12 +192,17 @@ export class Firewall {
    * Judges a stream of node:http2's core API (a server's 'stream' event, which no request listener sees):
    * as check(), from its headers (`:method`, `:path`, `:authority`), the session socket's address as the
    * client's, its body peeked on the stream itself. withMoatStream() calls it and answers a refused stream.
+   * A stream check() already judged through its compatibility request gets that verdict, and the reverse.
    */
   checkStream(stream: ServerHttp2Stream, headers: Http2Headers): Verdict | Promise<Verdict> {
+    const earlier = this.judgedStreams.get(stream);
+    if (earlier !== undefined) return earlier;
     const method = headers[':method'];
     const path = headers[':path'];
-    return this.judgeNode(stream as unknown as IncomingMessage, typeof method === 'string' ? method : undefined,
+    const verdict = this.judgeNode(stream as unknown as IncomingMessage, typeof method === 'string' ? method : undefined,
       typeof path === 'string' ? path : undefined, headers as IncomingMessage['headers'], stream.session?.socket, undefined, true);
+    this.judgedStreams.set(stream, verdict);
+    return verdict;
   }
 
   /** `http`: an ordinary request, whose body may be read and whose response status is reported. */

@@ -6,8 +6,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import { connect as dialHttp2, constants, createServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { withMoatStream } from '../../src/adapters/node.js';
+import { connect as dialHttp2, constants, createServer, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { withMoat, withMoatStream } from '../../src/adapters/node.js';
 import type { Firewall } from '../../src/firewall/firewall.js';
 import { firewallOn, listen } from '../adapters-helpers.js';
 
@@ -134,4 +134,40 @@ test('core API streams: an answer of your own written for HTTP/1 (a Connection h
   const refused = await request(app.port, { ':path': '/admin' });
   assert.deepEqual([refused.status, refused.headers['x-blocked-by'], refused.headers.connection, refused.body], [451, 'moat', undefined, 'Go away']);
   assert.equal((await request(app.port, { ':path': '/' })).status, 200, 'the server goes on');
+});
+
+test('a server with both front doors (withMoat on its requests, withMoatStream on its streams) judges each stream once', async () => {
+  for (const order of ['request listener first', 'stream listener first'] as const) {
+    let decisions = 0;
+    const firewall = firewallOn(RULES, { onDecision: () => { decisions++; } });
+    let requests = 0;
+    let streams = 0;
+    const onRequest = withMoat((_req: Http2ServerRequest, res: Http2ServerResponse) => {
+      requests++;
+      res.end('app');
+    }, firewall);
+    const onStream = withMoatStream(() => {
+      streams++; // A stream listener beside the app (a logger, say): it does not answer.
+    }, firewall);
+    const server = order === 'request listener first' ? createServer(onRequest) : createServer();
+    server.on('stream', onStream);
+    if (order === 'stream listener first') server.on('request', onRequest);
+    const port = await listen(server as unknown as Server);
+    after(() => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+    }));
+
+    // Two doors judging each stream counted every request twice: the limit of 2 answered 429 on the second.
+    assert.deepEqual([(await request(port, { ':path': '/limited' })).status, (await request(port, { ':path': '/limited' })).status],
+      [200, 200], order);
+    assert.equal((await request(port, { ':path': '/limited' })).status, 429, order);
+    const refused = await request(port, { ':path': '/%61dmin' });
+    assert.deepEqual([refused.status, refused.body], [403, 'Blocked'], order);
+    const attack = 'name=ann&q=%3Cscript%3Ealert(1)%3C%2Fscript%3E';
+    const post = { ':method': 'POST', ':path': '/submit', 'content-type': FORM, 'content-length': String(attack.length) };
+    assert.equal((await request(port, post, [attack])).status, 403, `${order}: a body read by one door, the verdict shared`);
+    assert.deepEqual([requests, streams], [2, 2], `${order}: each door's handler once per stream that goes on, none for a refused one`);
+    const stats = firewall.stats();
+    assert.deepEqual([stats.requests, stats.passed, stats.rateLimited, stats.blocked, decisions], [5, 2, 1, 3, 5], order);
+  }
 });
