@@ -69,8 +69,12 @@ test('a repeat whose tag collides with a quiet request is still told apart by it
     const engine = engineFor(dir, [...RULES, block('ip', '192.1.3.0/24', { id: 'block-192-1-3' }), block('path', 'proxy', { id: 'block-proxy' })], { data: dataFile(dir) });
     const quiet = { ...QUIET, ip: '192.0.2.17' };
     assert.equal(engine.evaluate({ ...quiet }).treatment, 'Passed');
+    const ua = quiet.userAgent!;
     const colliding: [Partial<MoatRequest>, string][] = [
-      [{ userAgent: sameTag(quiet.userAgent!, 'sqlmap', 12) }, 'block-ua'],
+      [{ userAgent: sameTag(ua, 'sqlmap', 12) }, 'block-ua'],
+      // The memo's own tag reads only the user agent's length and three characters (shortTag): any change
+      // away from them collides, e.g. at the start.
+      [{ userAgent: `sqlmap${ua.slice(6)}` }, 'block-ua'],
       [{ ip: sameTag(sameTag(quiet.ip, '1', 4), '3', 6) }, 'block-192-1-3'],
       [{ path: sameTag(quiet.path!, 'xy', 4) }, 'block-proxy'],
     ];

@@ -116,6 +116,9 @@ export class RequestNormalizer {
   /** Web urls (absolute, Host included) apart from Node targets: a relative one reads differently (webTarget). */
   private readonly webTargets = new RecentValues<NormalizedTarget>(TARGET_SLOTS, TARGET_MAX_LENGTH);
   private readonly hosts = new RecentValues<string>(HOST_SLOTS, HOST_MAX_LENGTH);
+  /** The last raw host normalised, and its form ('' for none): host() answers it again without the memo. */
+  private lastHostRaw = '';
+  private lastHost = '';
   /** X-Forwarded-Host values seen a moment ago, with the Host they came with and the forms they made. */
   private readonly forwarded = new RecentValues<{ host: string | undefined; forms: readonly string[] | undefined }>(HOST_SLOTS, HOST_MAX_LENGTH);
 
@@ -250,10 +253,17 @@ export class RequestNormalizer {
 
   private host(raw: string | undefined): string | undefined {
     if (raw === undefined || raw === '') return undefined;
-    let host = this.hosts.get(raw);
-    if (host === undefined) {
-      host = normalizeHost(raw) ?? '';
-      this.hosts.set(raw, host);
+    // A site's requests nearly all name one host: the last one is compared before the memo is hashed.
+    let host: string | undefined;
+    if (raw === this.lastHostRaw) host = this.lastHost;
+    else {
+      host = this.hosts.get(raw);
+      if (host === undefined) {
+        host = normalizeHost(raw) ?? '';
+        this.hosts.set(raw, host);
+      }
+      this.lastHostRaw = raw;
+      this.lastHost = host;
     }
     return host === '' ? undefined : host;
   }

@@ -81,9 +81,25 @@ export class RingWriter {
   private prevParams = '';
   private prevRuleIdNull = true;
   private prevAwaitsStatus = false;
+  /**
+   * The base's decision, when it may stand for the next one by identity: decisions are never changed once
+   * made, and a quiet request's is the engine's one shared Passed decision, so a repeat is told from it by
+   * one comparison instead of five fields (another decision with the same fields still repeats).
+   */
+  private prevDecision: Decision | null = null;
+  /**
+   * WRITE_POS as this writer last published it (only the writer moves it), and READ_POS as last read: the
+   * worker only moves READ_POS forward, so an old value only under-counts the room, and it is read again
+   * only when the room it shows is short. On Node 20 an Atomics.load is a builtin call (~60 instructions,
+   * counted), and every entry made two.
+   */
+  private writePos: number;
+  private readPos: number;
 
   constructor(sab: SharedArrayBuffer) {
     this.ring = ringViews(sab);
+    this.writePos = Atomics.load(this.ring.header, WRITE_POS);
+    this.readPos = Atomics.load(this.ring.header, READ_POS);
     for (let i = 0; i < FIELD_COUNT; i++) this.interners.push(new StringInterner());
   }
 
@@ -94,7 +110,8 @@ export class RingWriter {
     this.heldStatus = 0;
     this.ring.header[LAST_STATUS] = 0;
     this.ring.header[LAST_STATUS_SEQ] = 0;
-    Atomics.store(this.ring.header, READ_POS, Atomics.load(this.ring.header, WRITE_POS));
+    this.readPos = this.writePos;
+    Atomics.store(this.ring.header, READ_POS, this.writePos);
   }
 
   /**
@@ -159,10 +176,10 @@ export class RingWriter {
 
     // Room: contiguous, so a record never wraps (the tail is skipped with a pad entry when too short).
     const { header, words, doubles, capacity } = this.ring;
-    let w = Atomics.load(header, WRITE_POS);
-    const free = capacity - ((w - Atomics.load(header, READ_POS)) >>> 0);
+    let w = this.writePos;
     let base = w & (capacity - 1);
     const toEnd = capacity - base;
+    const free = this.roomFor(need > toEnd ? toEnd + need : need);
     if (need > toEnd) {
       if (free < toEnd + need) {
         this.repeatable = false;
@@ -257,6 +274,9 @@ export class RingWriter {
       this.prevPathId = pathId;
       this.prevRuleIdNull = decision.ruleId === null;
       this.prevAwaitsStatus = awaitsStatus;
+      // Repeatable: no monitor matches; a decision with keys (always written) never stands for another.
+      const standsFor = repeatable && decision.reportKeys === undefined ? decision : null;
+      if (standsFor !== this.prevDecision) this.prevDecision = standsFor;
     } else {
       this.prevPathId = -1;
     }
@@ -274,7 +294,7 @@ export class RingWriter {
     const bytes = ((pos - base) + ALIGN - 1) & ~(ALIGN - 1);
     words[head + REC.kind] = ENTRY_RECORD;
     words[head + REC.bytes] = bytes;
-    Atomics.store(header, WRITE_POS, (w + bytes) | 0); // publishes the record
+    this.publish(header, (w + bytes) | 0);
     return true;
   }
 
@@ -289,11 +309,14 @@ export class RingWriter {
     if (awaitsStatus !== this.prevAwaitsStatus || request.path !== it[FIELD.path]!.last ||
         request.ip !== it[FIELD.ip]!.last || (request.userAgent ?? '') !== it[FIELD.userAgent]!.last ||
         (request.host ?? '') !== it[FIELD.host]!.last || request.method !== it[FIELD.method]!.last ||
-        request.ipSource !== it[FIELD.ipSource]!.last || decision.treatment !== it[FIELD.treatment]!.last ||
-        decision.category !== it[FIELD.category]!.last || decision.rule !== it[FIELD.rule]!.last) return false;
-    const ruleId = decision.ruleId;
-    if (ruleId === null ? !this.prevRuleIdNull : this.prevRuleIdNull || ruleId !== it[FIELD.ruleId]!.last) return false;
-    if (decision.monitored.length !== 0 || decision.reportKeys !== undefined) return false;
+        request.ipSource !== it[FIELD.ipSource]!.last) return false;
+    if (decision !== this.prevDecision) {
+      if (decision.treatment !== it[FIELD.treatment]!.last || decision.category !== it[FIELD.category]!.last ||
+        decision.rule !== it[FIELD.rule]!.last) return false;
+      const ruleId = decision.ruleId;
+      if (ruleId === null ? !this.prevRuleIdNull : this.prevRuleIdNull || ruleId !== it[FIELD.ruleId]!.last) return false;
+      if (decision.monitored.length !== 0 || decision.reportKeys !== undefined) return false;
+    }
     const params = request.params;
     return (params === undefined ? '' : params) === this.prevParams && requestIdOf(request) === null;
   }
@@ -301,10 +324,10 @@ export class RingWriter {
   /** A repeat entry: its own sequence number, time and request-id counter; false when the ring has no room. */
   private writeRepeat(atMs: number): boolean {
     const { header, words, doubles, capacity } = this.ring;
-    let w = Atomics.load(header, WRITE_POS);
-    const free = capacity - ((w - Atomics.load(header, READ_POS)) >>> 0);
+    let w = this.writePos;
     let base = w & (capacity - 1);
     const toEnd = capacity - base;
+    const free = this.roomFor(toEnd < REPEAT_ENTRY_BYTES ? toEnd + REPEAT_ENTRY_BYTES : REPEAT_ENTRY_BYTES);
     if (toEnd < REPEAT_ENTRY_BYTES) {
       if (free < toEnd + REPEAT_ENTRY_BYTES) return this.refuseRepeat();
       words[base >> 2] = ENTRY_PAD;
@@ -324,7 +347,7 @@ export class RingWriter {
     doubles[(base >> 3) + REPEAT_ID_COUNTER] = ++this.idCounter;
     words[head] = ENTRY_REPEAT;
     words[head + 1] = REPEAT_ENTRY_BYTES;
-    Atomics.store(header, WRITE_POS, (w + REPEAT_ENTRY_BYTES) | 0);
+    this.publish(header, (w + REPEAT_ENTRY_BYTES) | 0);
     return true;
   }
 
@@ -356,10 +379,10 @@ export class RingWriter {
    */
   writeStatus(seq: number, status: number): boolean {
     const { header, words, capacity } = this.ring;
-    let w = Atomics.load(header, WRITE_POS);
-    const free = capacity - ((w - Atomics.load(header, READ_POS)) >>> 0);
+    let w = this.writePos;
     let base = w & (capacity - 1);
     const toEnd = capacity - base;
+    const free = this.roomFor(toEnd < STATUS_ENTRY_BYTES ? toEnd + STATUS_ENTRY_BYTES : STATUS_ENTRY_BYTES);
     if (toEnd < STATUS_ENTRY_BYTES) {
       if (free < toEnd + STATUS_ENTRY_BYTES) return false;
       words[base >> 2] = ENTRY_PAD;
@@ -374,8 +397,23 @@ export class RingWriter {
     words[head + STATUS_CODE] = status;
     words[head] = ENTRY_STATUS;
     words[head + 1] = STATUS_ENTRY_BYTES;
-    Atomics.store(header, WRITE_POS, (w + STATUS_ENTRY_BYTES) | 0);
+    this.publish(header, (w + STATUS_ENTRY_BYTES) | 0);
     return true;
+  }
+
+  /** Free bytes in the ring: by the READ_POS read last, read again when that shows fewer than `want`. */
+  private roomFor(want: number): number {
+    const capacity = this.ring.capacity;
+    const free = capacity - ((this.writePos - this.readPos) >>> 0);
+    if (free >= want) return free;
+    this.readPos = Atomics.load(this.ring.header, READ_POS);
+    return capacity - ((this.writePos - this.readPos) >>> 0);
+  }
+
+  /** Publishes every entry written up to `end` (the worker reads WRITE_POS with Atomics.load). */
+  private publish(header: Int32Array, end: number): void {
+    this.writePos = end;
+    Atomics.store(header, WRITE_POS, end);
   }
 
   /** Writes `length` characters of `text` from `from` at `pos`: length word, UTF-8; returns the next 4-byte boundary. */
