@@ -42,10 +42,24 @@ export function withMoat<Req extends IncomingMessage = IncomingMessage, Res exte
   };
   const wrapped = (req: Req, res: Res) => {
     const verdict = firewall.check(req);
-    if (verdict instanceof Promise) verdict.then((v) => settle(req, res, v));
-    else settle(req, res, verdict);
+    if (verdict instanceof Promise) {
+      continueIfAwaited(res);
+      verdict.then((v) => settle(req, res, v));
+    } else settle(req, res, verdict);
   };
   return Object.assign(wrapped, { firewall });
+}
+
+/**
+ * A body is being read. A client that sent `Expect: 100-continue` sends it only once told to: Node tells it
+ * before emitting 'request', but not before a 'checkContinue' listener (`server.on('checkContinue',
+ * withMoat(handler))`), which must write the 100 itself. Moat reads first, so it writes it there; a request
+ * refused without its body (a blocked path or address) is answered at once, the body never sent. Node's
+ * response marks both (`_expect_continue`, `_sent100`); other servers, and HTTP/2, are left as they are.
+ */
+function continueIfAwaited(res: ServerResponse): void {
+  const node = res as unknown as { _expect_continue?: unknown; _sent100?: unknown };
+  if (node._expect_continue === true && node._sent100 === false) res.writeContinue();
 }
 
 export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => unknown;
