@@ -66,9 +66,9 @@ test('without withMoatStream the core API\'s streams pass Moat by; with it each 
 
   const firewall = firewallOn(RULES);
   const app = await streamServer(firewall);
-  assert.deepEqual(await request(app.port, { ':path': '/admin' }), {
-    status: 403, headers: (await request(app.port, { ':path': '/admin' })).headers, body: 'Blocked',
-  });
+  const refused = await request(app.port, { ':path': '/admin' });
+  assert.deepEqual([refused.status, refused.body, refused.headers['content-type']], [403, 'Blocked', 'text/plain; charset=utf-8']);
+  assert.equal((await request(app.port, { ':path': '/admin' })).status, 403);
   for (const path of ['/%61dmin', '/x/../admin', '//admin/', '/ADMIN']) assert.equal((await request(app.port, { ':path': path })).status, 403, path);
   assert.equal((await request(app.port, { ':path': '/', 'user-agent': 'evilbot/1.0' })).status, 403, 'a blocked user agent');
   assert.equal(app.handled(), 0, 'no refused stream reached the handler');
