@@ -6,7 +6,7 @@
 
 // The firewall (what every adapter wraps).
 export { Firewall, createFirewall } from './firewall/firewall.js';
-export type { Verdict, WebClientInfo, WebRequestOrigin } from './firewall/firewall.js';
+export type { Verdict, WebClientInfo, WebPeerless, WebRequestOrigin } from './firewall/firewall.js';
 export type { MoatOptions, BodyOptions, BodyOversize, BlockResponse, ResponseOption, FirewallEngine, DecisionListener, MoatErrorEvent, MoatErrorKind, RateLimitUser } from './firewall/options.js';
 export type { FirewallOrOptions } from './adapters/firewall-from.js';
 export type { MoatLogger } from './firewall/logger.js';

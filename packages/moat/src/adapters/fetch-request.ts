@@ -3,14 +3,17 @@
 // withMoatFetch and the Hono adapter; not an entry point of its own.
 
 import type { IncomingMessage } from 'node:http';
-import type { Firewall, Verdict } from '../firewall/firewall.js';
+import type { Firewall, Verdict, WebPeerless } from '../firewall/firewall.js';
 import { nodeBodyFollows } from '../http/body-kind.js';
 
 interface BunServerLike { requestIP(request: Request): { address: string } | null; readonly url?: unknown }
 interface DenoInfoLike { remoteAddr: { transport: string; hostname?: string; port?: number } }
 interface NodeServerEnvLike { incoming: { socket?: { remoteAddress?: string } } }
-/** Hono's AWS Lambda handler's env: the event's requestContext, which API Gateway writes, not the client. */
-interface LambdaEnvLike { requestContext: { identity?: { sourceIp?: unknown }; http?: { sourceIp?: unknown } } }
+/**
+ * Hono's AWS Lambda handler's env: the event's requestContext, which API Gateway or the load balancer
+ * writes, not the client. An Application Load Balancer's names only its target group (`elb`).
+ */
+interface LambdaEnvLike { requestContext: { identity?: { sourceIp?: unknown }; http?: { sourceIp?: unknown }; elb?: { targetGroupArn?: unknown } } }
 /** Netlify's Context (functions and edge functions), written by Netlify's edge; Hono's handler passes it as `{ context }`. */
 interface NetlifyContextLike { ip?: unknown; requestId: string; geo: object }
 
@@ -56,10 +59,18 @@ function netlifyContextOf(context: object): NetlifyContextLike | undefined {
  * (Deno's transport; a Bun server listening on one, whose url is `unix://…`), `closed` for a TCP peer
  * that is gone (Bun's requestIP() answers null, Deno reports `0.0.0.0` or `::` port 0), as Node's
  * closed connection: the request is answered 503 and never passed on, so a blocked client cannot send a
- * request and reset the connection to have it run unjudged. Undefined: the platform gave nothing.
+ * request and reset the connection to have it run unjudged. `aws-alb` for a Lambda function invoked by
+ * an Application Load Balancer (Hono's env holds its event's requestContext, naming a target group):
+ * only the X-Forwarded-For header it appends to names the client, read when `aws-alb` is trusted.
+ * Undefined: the platform gave nothing.
  */
-export function platformPeerless(context: unknown): 'unix' | 'closed' | undefined {
+export function platformPeerless(context: unknown): WebPeerless | undefined {
   if (typeof context !== 'object' || context === null) return undefined;
+  const lambda = (context as Partial<LambdaEnvLike>).requestContext;
+  if (typeof lambda === 'object' && lambda !== null) {
+    const elb = lambda.elb;
+    return typeof elb === 'object' && elb !== null && typeof elb.targetGroupArn === 'string' ? 'aws-alb' : undefined;
+  }
   const bun = context as Partial<BunServerLike>;
   if (typeof bun.requestIP === 'function') {
     let url: unknown;

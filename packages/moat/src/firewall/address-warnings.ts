@@ -7,14 +7,18 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { MoatError } from '../errors/moat-error.js';
 import { FORWARDING_HEADERS, unmapIpv4, type ForwardingHeader, type PeerlessSocket } from '../http/client-address.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
+import type { TrustedProxies } from '../http/trusted-proxies.js';
 import type { MoatLogger } from './logger.js';
 import type { BlockResponse } from './options.js';
 import { UNAVAILABLE } from './responses.js';
 import type { Problems } from './problems.js';
 import type { FirewallCounters } from './stats.js';
 
-/** Why a request has no peer address: its socket's kind, or a Web request handed over without `info.ip`. */
-export type Peerless = PeerlessSocket | 'not-given';
+/**
+ * Why a request has no peer address: its socket's kind, a Web request handed over without `info.ip`, or
+ * one an AWS Application Load Balancer passed to a Lambda function (`aws-alb`: the event names no address).
+ */
+export type Peerless = PeerlessSocket | 'not-given' | 'aws-alb';
 
 /**
  * While no proxy is trusted, one request in this many is looked at for forwarding headers (the first
@@ -65,6 +69,9 @@ export class ForwardingWatch {
   }
 }
 
+/** What stands for the peer's address in a header warning about an ALB-invoked Lambda's request (it names none). */
+export const ALB_PEER = 'aws-alb';
+
 /** The rare requests whose client address cannot be read as configured. */
 export class AddressWarnings {
   private nextHeaderMissingWarning = 0;
@@ -72,7 +79,7 @@ export class AddressWarnings {
   constructor(
     /** The one client-IP header trusted proxies are read from. */
     private readonly header: ForwardingHeader,
-    private readonly trustsUnixSocket: boolean,
+    private readonly trusted: Pick<TrustedProxies, 'trustsUnixSocket' | 'trustsAwsAlb'>,
     private readonly counters: FirewallCounters,
     private readonly problems: Problems,
     private readonly logger: MoatLogger,
@@ -81,7 +88,7 @@ export class AddressWarnings {
   ) {}
 
   /**
-   * A request without a peer address that no trusted Unix socket vouched for: IP rules have nothing to
+   * A request without a peer address that no trusted Unix socket or load balancer vouched for: IP rules have nothing to
    * match. An untrusted Unix socket is a configuration error (event, counted, 503 with failClosed); a
    * connection already closed is not passed on: nobody waits for the answer, and the app must not act
    * on a request judged without its address. Undefined: judge the request on.
@@ -93,10 +100,16 @@ export class AddressWarnings {
     this.problems.log.report(`configuration:${kind}`, (suppressed) => {
       const header = this.header;
       const problem = kind === 'unix'
-        ? this.trustsUnixSocket
+        ? this.trusted.trustsUnixSocket
           ? `a request on the trusted Unix socket had no usable ${header} header`
           : 'the app listens on a Unix socket, so requests have no client address, and trustedProxies does not ' +
             `list 'unix'. If a local proxy forwards to this socket, add 'unix' to trustedProxies and set ipHeader to the header it writes (now ${header})`
+        : kind === 'aws-alb'
+          ? this.trusted.trustsAwsAlb
+            ? `a request from the Application Load Balancer had no usable ${header} header`
+            : 'an Application Load Balancer invoked this Lambda function: its event names no client address, only ' +
+              'the X-Forwarded-For header the load balancer appends the client to. Add \'aws-alb\' to trustedProxies to ' +
+              'read it (with the load balancer\'s X-Forwarded-For processing left in its default `append` mode)'
         : kind === 'not-given'
           ? 'a Web request was judged without its client address (handle(request, { ip }) got no ip); pass the ' +
             'platform\'s socket address'
@@ -117,7 +130,7 @@ export class AddressWarnings {
     const now = this.now();
     if (now < this.nextHeaderMissingWarning) return;
     this.nextHeaderMissingWarning = now + this.warnIntervalMs;
-    const from = peer === '' ? 'the trusted Unix socket' : `trusted proxy ${peer}`;
+    const from = peer === '' ? 'the trusted Unix socket' : peer === ALB_PEER ? 'the Application Load Balancer' : `trusted proxy ${peer}`;
     this.logger.warn({ peer, header, other }, `a request from ${from} has no usable ${header} header, so Moat judged ` +
       'it by the proxy\'s address' + (other === null ? '.' : `. It carries ${other}: if your proxy writes that ` +
       `header, set ipHeader: '${other}' (Moat reads exactly one header and never falls back to another).`));

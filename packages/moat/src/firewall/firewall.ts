@@ -17,7 +17,7 @@ import type { PeekedBody } from '../http/peek-body.js';
 import { webHeaders, webMethodMayHaveBody } from '../http/web-request.js';
 import { toWebResponse } from '../http/web-response.js';
 import { TrustedProxies } from '../http/trusted-proxies.js';
-import { AddressWarnings, ForwardingWatch, type Peerless } from './address-warnings.js';
+import { ALB_PEER, AddressWarnings, ForwardingWatch, type Peerless } from './address-warnings.js';
 import { BodyReading, type BodyAdded } from './body-reading.js';
 import { chooseIpHeader, ipHeaderFromEnv, trustedProxiesFromEnv } from './client-address-options.js';
 import { consoleLogger, silentLogger, type MoatLogger } from './logger.js';
@@ -52,16 +52,20 @@ export interface WebClientInfo {
    */
   incoming?: IncomingMessage;
   /** Why `ip` is missing, when the platform says (see WebRequestOrigin); platformClientInfo() fills it. */
-  peerless?: 'unix' | 'closed';
+  peerless?: WebPeerless;
 }
+
+/**
+ * Why a Web request comes without the peer's address, when the platform says: `unix`, a Unix socket (a
+ * trusted one reads the client-IP header, as on Node); `closed`, a TCP peer already gone (answered 503,
+ * never passed on); `aws-alb`, a Lambda function invoked by an Application Load Balancer, whose event
+ * names no address (with the `aws-alb` preset trusted, the client is read from X-Forwarded-For).
+ */
+export type WebPeerless = 'unix' | 'closed' | 'aws-alb';
 
 /** What checkWeb() knows besides the address, for the rare requests that need it. */
 export interface WebRequestOrigin {
-  /**
-   * Why `ip` is missing, when the platform says: `unix`, a Unix socket (a trusted one reads the
-   * client-IP header, as on Node); `closed`, a TCP peer already gone (answered 503, never passed on).
-   */
-  peerless?: 'unix' | 'closed';
+  peerless?: WebPeerless;
 }
 
 const DEFAULT_LOG_INTERVAL_MS = 60_000;
@@ -115,7 +119,7 @@ export class Firewall {
     if (ipHeader.deprecation !== null) this.logger.warn({}, ipHeader.deprecation);
     // Address warnings repeat less often than error logs: they describe the set-up, not a request.
     const warnInterval = interval * 10;
-    const warnings = new AddressWarnings(ipHeader.header, this.trustedProxies.trustsUnixSocket, this.counters,
+    const warnings = new AddressWarnings(ipHeader.header, this.trustedProxies, this.counters,
       this.problems, this.logger, now, warnInterval);
     this.addressWarnings = warnings;
     this.forwardingWatch = options.trustedProxies === undefined && fromEnv.length === 0
@@ -429,6 +433,9 @@ export class Firewall {
    */
   private withoutPeerAddress(kind: Peerless, request: MoatHttpRequest): Verdict | undefined {
     if (kind === 'unix' && this.trustedProxies.trustsUnixSocket && this.clientIp.readHeader(request.headers, request, '')) {
+      return undefined;
+    }
+    if (kind === 'aws-alb' && this.trustedProxies.trustsAwsAlb && this.clientIp.readHeader(request.headers, request, ALB_PEER)) {
       return undefined;
     }
     return this.addressWarnings.withoutPeerAddress(kind, request);

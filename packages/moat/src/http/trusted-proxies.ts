@@ -24,6 +24,11 @@ export class TrustedProxies {
   readonly size: number;
   /** `unix` was listed: a Unix socket peer (which has no address) is a trusted proxy. */
   readonly trustsUnixSocket: boolean;
+  /**
+   * `aws-alb` was listed: a Lambda function an Application Load Balancer invokes (whose event names no
+   * address, the ALB's own included) reads the client from the header the ALB appends to.
+   */
+  readonly trustsAwsAlb: boolean;
   /** The headers the listed platform presets name, in the order listed, for choosing the client-IP header. */
   readonly presetHeaders: readonly PresetHeader[];
   private readonly table: RangeTable;
@@ -34,6 +39,7 @@ export class TrustedProxies {
     this.size = size;
     this.trustsUnixSocket = trustsUnixSocket;
     this.presetHeaders = presetHeaders;
+    this.trustsAwsAlb = presetHeaders.some((h) => h.preset === 'aws-alb');
   }
 
   /** Throws a clear Error naming the bad entry. */

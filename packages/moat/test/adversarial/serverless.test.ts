@@ -5,7 +5,9 @@
 // a body is pulled through the same peek (nothing taken: the app's parser reads it whole). Hono on Lambda
 // (its own handler) hands Moat a Web Request with no socket: the client was unknown to Moat, so no IP rule
 // applied; it is now the source address API Gateway writes in the event. The real serverless-http and
-// Hono handler, called as the Lambda runtime calls them, with API Gateway's event shapes. Netlify (Hono's
+// Hono handler, called as the Lambda runtime calls them, with API Gateway's event shapes. An Application
+// Load Balancer's event names no address at all: with `aws-alb` trusted, the client is the one it appended
+// to X-Forwarded-For; otherwise unknown, never what the client wrote there. Netlify (Hono's
 // handler, or a plain function wrapped in withMoatFetch) names the client in its Context: the same hole,
 // closed the same way.
 
@@ -128,6 +130,46 @@ test('Hono on AWS Lambda (hono/aws-lambda): the client is the source address API
   assert.equal(clean.statusCode, 200);
   assert.deepEqual(JSON.parse(clean.body), { q: 'hello' });
   assert.equal(firewall.stats().noPeerAddress, 0, 'every client known');
+});
+
+/** An Application Load Balancer's event: no source address, only the X-Forwarded-For it appends the client to. */
+function albEvent(forwardedFor: string | undefined): object {
+  const headers: Record<string, string> = { host: 'lb.example.test', 'user-agent': 'Mozilla/5.0', 'x-forwarded-port': '443', 'x-forwarded-proto': 'https' };
+  if (forwardedFor !== undefined) headers['x-forwarded-for'] = forwardedFor;
+  return {
+    requestContext: { elb: { targetGroupArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shop/0123456789abcdef' } },
+    httpMethod: 'GET', path: '/products', queryStringParameters: {}, headers, body: '', isBase64Encoded: false,
+  };
+}
+
+test('Hono on Lambda behind an Application Load Balancer: the client the ALB appended to X-Forwarded-For, only with aws-alb trusted', async () => {
+  const blocked = '203.0.113.9';
+  const handlerWith = (options: { trustedProxies?: string[] }) => {
+    const firewall = firewallOn({ block: { ips: [blocked] } }, options);
+    const app = new Hono();
+    app.use(honoMoat(firewall));
+    app.get('/products', (c) => c.text('ok'));
+    return { firewall, handler: handle(app) as Handler };
+  };
+  const trusting = handlerWith({ trustedProxies: ['aws-alb'] });
+  assert.equal((await call(trusting.handler, albEvent(blocked))).statusCode, 403, 'the address the ALB appended');
+  // In its default `append` mode the ALB adds the client after whatever the client sent: the left is the client's own.
+  assert.equal((await call(trusting.handler, albEvent(`198.51.100.7, ${blocked}`))).statusCode, 403, 'a client prepending another address changes nothing');
+  assert.equal((await call(trusting.handler, albEvent(`${blocked}, 198.51.100.7`))).statusCode, 200, 'a client naming the blocked address is not believed');
+  assert.equal(trusting.firewall.stats().noPeerAddress, 0, 'every client known');
+  assert.equal((await call(trusting.handler, albEvent(undefined))).statusCode, 200, 'no header: the client is unknown, judged by the other rules');
+  assert.equal(trusting.firewall.stats().ipHeaderMissing, 1, 'a missing header is counted');
+  assert.equal(trusting.firewall.stats().noPeerAddress, 1);
+
+  // Not trusted: the header is whatever reached the ALB, so it is never read and the client is unknown.
+  const untrusting = handlerWith({ trustedProxies: [] });
+  assert.equal((await call(untrusting.handler, albEvent(blocked))).statusCode, 200, 'the header is not read unless aws-alb is trusted');
+  assert.equal(untrusting.firewall.stats().noPeerAddress, 1, 'counted as a request without a client address');
+  const failClosed = firewallOn({ block: { ips: [blocked] } }, { failClosed: true });
+  const app = new Hono();
+  app.use(honoMoat(failClosed));
+  app.get('/products', (c) => c.text('ok'));
+  assert.equal((await call(handle(app) as Handler, albEvent('198.51.100.7'))).statusCode, 503, 'failClosed: a request without a client address is refused');
 });
 
 /** A Netlify Context as the platform hands it to a function (the fields Moat reads, and a few beside them). */
