@@ -25,7 +25,8 @@ export class StatusJoin {
 
   /** A status entry read from the ring: completes a waiting record (handed to `emit`), or is kept for its record. */
   note(seq: number, status: number, emit: (record: QueuedRecord) => void): void {
-    const waiting = this.awaiting.get(seq);
+    // Nearly always none waits here (statuses come within the ring's hold): no Map lookup per entry then.
+    const waiting = this.awaiting.size === 0 ? undefined : this.awaiting.get(seq);
     if (waiting !== undefined) {
       this.awaiting.delete(seq);
       this.publish();
