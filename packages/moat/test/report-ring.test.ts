@@ -338,3 +338,52 @@ test('a status that finishes before the next request rides on the next entry, or
   assert.deepEqual(out.slice(statuses.length).map((r) => [r.atMs, r.status]), [[8, 401], [9, 204]]);
   assert.equal(join.size, 0);
 });
+
+test('property: whatever order statuses come in (held for the next entry, a status entry, or never) and wherever drains fall, each record is read once, with its own status when one was written', async () => {
+  const { StatusJoin } = await import('../src/report/status-join.js');
+  const fc = (await import('fast-check')).default;
+  // One step: a request (a repeat of the last path or another), a response finishing (the newest
+  // record's status can be held; an older one's goes in a status entry), or a drain.
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant('request' as const), other: fc.boolean() }),
+    fc.record({ kind: fc.constant('finish' as const), back: fc.nat({ max: 12 }), status: fc.constantFrom(200, 201, 204, 301, 404, 500) }),
+    fc.record({ kind: fc.constant('drain' as const) }),
+  );
+  fc.assert(fc.property(fc.array(step, { minLength: 1, maxLength: 120 }), fc.boolean(), (steps, abandonSome) => {
+    const { sab, writer, reader } = pair();
+    const join = new StatusJoin(60_000, ringViews(sab).counters);
+    const out: QueuedRecord[] = [];
+    const drain = (force = false) => reader.drain((r) => out.push(r), Infinity, null, join, force);
+    const written: number[] = []; // seq of each record, by atMs
+    const expected = new Map<number, number>(); // atMs → status written for it
+    for (const s of steps) {
+      if (s.kind === 'request') {
+        const path = s.other ? `/o${written.length}` : '/same';
+        assert.ok(writer.write(PASSED, request({ path, url: path }), written.length, true));
+        written.push(writer.lastSeq);
+      } else if (s.kind === 'finish') {
+        // The `back`-th newest record whose status is not written yet (a response finishes once).
+        const open = written.map((seq, at) => [seq, at] as const).filter(([, at]) => !expected.has(at));
+        const target = open[open.length - 1 - s.back];
+        if (target === undefined) continue;
+        const [seq, at] = target;
+        expected.set(at, s.status);
+        if (!writer.holdStatus(seq, s.status)) assert.ok(writer.writeStatus(seq, s.status));
+      } else drain();
+    }
+    if (!abandonSome) {
+      // Every response finishes in the end, newest first or oldest first does not matter.
+      for (let at = 0; at < written.length; at++) {
+        if (expected.has(at)) continue;
+        expected.set(at, 200);
+        if (!writer.holdStatus(written[at]!, 200)) assert.ok(writer.writeStatus(written[at]!, 200));
+      }
+      drain();
+    }
+    drain(true);
+    join.releaseAll((r) => out.push(r));
+    const got = out.map((r) => r.atMs).sort((a, b) => a - b);
+    assert.deepEqual(got, written.map((_, at) => at), 'every record once');
+    for (const r of out) assert.equal(r.status, expected.get(r.atMs), `record ${r.atMs}'s status`);
+  }), { numRuns: 300 });
+});
