@@ -76,3 +76,39 @@ test('a separator run leading to a command is still read as one: the run is skip
   assert.equal(block(`x;${'\t'.repeat(3000)}"$(x"/usr/bin/i'd'`), 'attack-shell');
   assert.equal(block(`x;${'\t'.repeat(3000)}"$(x$(x$(x$(x$(x$(x$(x$(x$(x"`), 'passed');
 });
+
+/**
+ * Distinct words, not one unit repeated: a search for each word through the whole value ("was this word
+ * written verbatim?") finds a repeated unit at once but scans half the value on average for words that
+ * occur once, and a value of them cost 160 ms. Each shape also after an escape layer (`&amp;`, `%41`),
+ * which makes the detectors compare the decoded view with the value as it arrived.
+ */
+test('values of distinct words stay within the same reads per character, with and without an escape layer', () => {
+  const SHAPES: readonly [string, (i: number) => string][] = [
+    ['../xN', (i) => `../x${i}`],
+    ['..\\xN', (i) => `..\\x${i}`],
+    ['docs/../xN', (i) => `d${i}/../x${i}`],
+    ['http://xN@', (i) => `http://x${i}@`],
+    ['http://xN@yN/', (i) => `http://x${i}@y${i}/`],
+    ['$(xN', (i) => `$(x${i}`],
+    ['; catN', (i) => `; cat${i}`],
+    ['<aN onxN=', (i) => `<a${i} onx${i}=`],
+    ["'xN' or", (i) => `'x${i}' or`],
+    ['{{xN', (i) => `{{x${i}`],
+    ['[$xN]', (i) => `[$x${i}]`],
+  ];
+  let worst = { reads: 0, what: '' };
+  for (const [name, word] of SHAPES) {
+    let words = '';
+    for (let i = 0; words.length < SIZE; i++) words += word(i) + ' ';
+    for (const layer of ['', '&amp; ', '%41 ']) {
+      const value = (layer + words).slice(0, SIZE);
+      for (const [where, request] of requests(value)) {
+        const reads = stringReads(() => engine.evaluate(request)) / SIZE;
+        if (reads > worst.reads) worst = { reads, what: `${name} after ${JSON.stringify(layer)} as ${where}` };
+        assert.ok(reads <= READS_PER_CHAR, `${name} after ${JSON.stringify(layer)} as ${where}: ${reads.toFixed(0)} reads per character`);
+      }
+    }
+  }
+  assert.ok(worst.reads >= 5, `the most read per character was ${worst.reads.toFixed(1)} (${worst.what})`);
+});
