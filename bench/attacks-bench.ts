@@ -193,6 +193,15 @@ export async function runAttacksBench(o: AttacksBenchOptions = {}): Promise<{ ro
     if (on.evaluate(request).treatment === 'Blocked') throw new Error(`the hostile body ${name} was flagged: its figure would cover part of it only`);
     rows.push({ case: `engine: 64 KiB hostile, ${name}`, approach: 'attacks on (all block)', m: engineCase(on, [request], hostileOps) });
   }
+  // Distinct climbing words after an escape (`&amp; ../x0 ../x1 …` as JSON): not one unit repeated, so a
+  // search per word for where it was written went through half the value each time (160 ms before 2026-12-07).
+  {
+    let words = '&amp; ';
+    for (let i = 0; words.length < 64000; i++) words += `../x${i} `;
+    const request: MoatRequest = { ip: '192.0.2.1', method: 'POST', path: '/comment', url: '/comment', headers, body: { kind: 'json', text: JSON.stringify({ f: words.slice(0, 64000) }) } };
+    if (on.evaluate(request).treatment === 'Blocked') throw new Error('the hostile body of distinct words was flagged');
+    rows.push({ case: 'engine: 64 KiB hostile, distinct `../xN` (JSON)', approach: 'attacks on (all block)', m: engineCase(on, [request], hostileOps) });
+  }
 
   // 6. The attack scan alone on the ordinary-prose forms: with the SIMD byte scan (what runs) and without
   // it (what runs where WebAssembly is unavailable: native searches per character and field), interleaved.
@@ -220,6 +229,9 @@ const HOSTILE_BODIES: readonly (readonly [string, string, 'form' | 'json'])[] = 
   ['`&amp;` (JSON)', '&amp;', 'json'],
   ['`$|` (form)', '$|', 'form'],
   ['`$(` (form)', '$(', 'form'],
+  // Found by a fuzzer over repeated units (2026-12-07): each climbing word or URL cost microseconds before.
+  ['`.. ` (form)', '.. ', 'form'],
+  ['`http://@` (form)', 'http://@', 'form'],
 ];
 
 const ORDINARY_WORDS = (
