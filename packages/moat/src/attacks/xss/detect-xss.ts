@@ -32,7 +32,7 @@ export function detectXss(s: string): Finding | null {
     if (inner !== null && typeof inner !== 'boolean') return inner;
   }
   // 2. Attribute break-out: a quote, then an event handler attribute (only read when an `on…=` exists at all).
-  const handler = hasHandlerShape(s) ? handlerAfterBreak(s) : -1;
+  const handler = hasHandlerAttribute(s) ? handlerAfterBreak(s) : -1;
   if (handler >= 0) return { at: handler, reason: 'attribute closed, event handler added' };
   // 3. The whole value as a URL.
   if (startsWithScriptScheme(s, 0)) return { at: 0, reason: 'script URL scheme' };
@@ -50,12 +50,18 @@ export function detectXss(s: string): Finding | null {
  */
 function statementAfterString(s: string): number {
   if (s.indexOf(';') < 0) return -1;
-  for (const quote of [0x27, 0x22]) {
-    let i = s.indexOf(String.fromCharCode(quote));
-    while (i > 0 && s.charCodeAt(i - 1) === 0x5c) i = s.indexOf(String.fromCharCode(quote), i + 1);
-    if (i >= 0 && callStatementAt(s, i + 1, quote)) return i;
-  }
+  const single = firstQuote(s, "'");
+  if (single >= 0 && callStatementAt(s, single + 1, 0x27)) return single;
+  const double = firstQuote(s, '"');
+  if (double >= 0 && callStatementAt(s, double + 1, 0x22)) return double;
   return -1;
+}
+
+/** The first `quote` not escaped by a backslash, or -1. */
+function firstQuote(s: string, quote: string): number {
+  let i = s.indexOf(quote);
+  while (i > 0 && s.charCodeAt(i - 1) === 0x5c) i = s.indexOf(quote, i + 1);
+  return i;
 }
 
 function isIdentifierChar(c: number): boolean {
@@ -105,6 +111,24 @@ export function hasHandlerShape(s: string): boolean {
     while (k >= 0 && isLetter(s.charCodeAt(k))) k--;
     // The letters are s(k, end]; `on` must start at least four letters before their end.
     for (let i = k + 1; i <= end - 4; i++) if ((s.charCodeAt(i) | 0x20) === 0x6f && (s.charCodeAt(i + 1) | 0x20) === 0x6e) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a name that could be an event handler (`on` and three letters or more, alone in its word)
+ * stands before a `=`: the only thing handlerAfterBreak() can find. Words that merely hold `on`
+ * (`consent=`, `condition=`) are common in values and would make it read the whole value for nothing.
+ */
+function hasHandlerAttribute(s: string): boolean {
+  for (let eq = s.indexOf('='); eq >= 0; eq = s.indexOf('=', eq + 1)) {
+    let end = eq - 1;
+    while (end >= 0 && isSpace(s.charCodeAt(end))) end--;
+    let k = end;
+    while (k >= 0 && isLetter(s.charCodeAt(k))) k--;
+    if (end - k < 5 || (s.charCodeAt(k + 1) | 0x20) !== 0x6f || (s.charCodeAt(k + 2) | 0x20) !== 0x6e) continue;
+    const c = s.charCodeAt(k);
+    if (isSpace(c) || c === 0x2f || c === 0x22 || c === 0x27 || c === 0x60) return true;
   }
   return false;
 }
