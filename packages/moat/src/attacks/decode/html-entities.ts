@@ -23,8 +23,11 @@ export function decodeHtmlEntities(s: string): string {
       const isHex = (s.charCodeAt(j) | 0x20) === 0x78;
       if (isHex) j++;
       let v = 0;
+      // Browsers take any number of leading zeros (`&#0000000000000000106;` is `j`): skip them
+      // uncounted, then bound the significant digits (8 are enough for any code point).
+      const zeros = j;
+      while (j < n && s.charCodeAt(j) === 0x30) j++;
       const start = j;
-      // Bounded: 8 digits are enough for any code point, more is padding we skip over.
       while (j < n && j - start < 16) {
         const c = s.charCodeAt(j);
         const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : isHex && (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x61 + 10 : -1;
@@ -33,7 +36,7 @@ export function decodeHtmlEntities(s: string): string {
         if (v > 0x10ffff) v = 0xfffd;
         j++;
       }
-      if (j === start) continue;
+      if (j === zeros) continue;
       code = v === 0 ? 0xfffd : v;
     } else {
       const start = j;

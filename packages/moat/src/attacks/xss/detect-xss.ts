@@ -6,12 +6,12 @@
  * value itself starts with a script scheme, whatever tabs, newlines or entities split it. A forum post
  * with `<b>`, `<i>`, `<3` or `1<2` opens nothing that runs, so it passes.
  */
-import { F_COLON, F_EQ, F_LT, isRegexSpace } from '../features.js';
+import { F_COLON, F_EQ, F_LT, F_SEMI, isRegexSpace } from '../features.js';
 import type { Finding } from '../types.js';
 import { DANGEROUS_TAGS, EVENT_HANDLERS, SCRIPT_SCHEMES, URL_ATTRIBUTES } from '../words/html.js';
 import { addWork } from '../work-counter.js';
 
-export const XSS_FEATURES = F_LT | F_EQ | F_COLON;
+export const XSS_FEATURES = F_LT | F_EQ | F_COLON | F_SEMI;
 
 
 function isSpace(c: number): boolean {
@@ -23,28 +23,79 @@ function isLetter(c: number): boolean {
 }
 
 export function detectXss(s: string): Finding | null {
-  const n = s.length;
-  // 1. Tags.
-  for (let i = s.indexOf('<'); i >= 0 && i < n - 1; i = s.indexOf('<', i + 1)) {
-    let j = i + 1;
-    if (s.charCodeAt(j) === 0x2f) j++; // `</script` and `<//img` still open a tag in broken markup
-    if (!isLetter(s.charCodeAt(j))) continue;
-    const nameStart = j;
-    while (j < n && !isSpace(s.charCodeAt(j)) && s.charCodeAt(j) !== 0x2f && s.charCodeAt(j) !== 0x3e) j++;
-    const name = s.slice(nameStart, j).toLowerCase();
-    addWork(j - i);
-    if (DANGEROUS_TAGS.has(name)) return { at: i, reason: `<${name}> element opened` };
-    const attr = scanAttributes(s, j);
-    if (attr.reason) return { at: i, reason: attr.reason };
-    // Continue after this tag: every character is read by one tag at most, so the scan stays linear.
-    i = Math.max(i, attr.end - 1);
+  // 1. Tags. A tag inside a quoted attribute value is text in that tag, but real markup when what
+  // precedes it was not a tag (`<style>`, `<textarea>`, `<title>`, a comment): a second pass reads those.
+  const tags = scanTags(s, false);
+  if (tags !== null && typeof tags !== 'boolean') return tags;
+  if (tags === true) {
+    const inner = scanTags(s, true);
+    if (inner !== null && typeof inner !== 'boolean') return inner;
   }
   // 2. Attribute break-out: a quote, then an event handler attribute (only read when an `on…=` exists at all).
-  const handler = hasHandlerShape(s) ? handlerAfterBreak(s) : -1;
+  const handler = hasHandlerAttribute(s) ? handlerAfterBreak(s) : -1;
   if (handler >= 0) return { at: handler, reason: 'attribute closed, event handler added' };
   // 3. The whole value as a URL.
   if (startsWithScriptScheme(s, 0)) return { at: 0, reason: 'script URL scheme' };
+  // 4. A JavaScript string closed and a statement added.
+  const statement = statementAfterString(s);
+  if (statement >= 0) return { at: statement, reason: 'script string closed, statement added' };
   return null;
+}
+
+/**
+ * A value in a script's string literal (`var q = '${p}';`) that closes it: the value's first quote, then
+ * `;`, then a call, then nothing the page's own closing quote would break — a comment to the end, or a
+ * quote that reopens the string the page closes (`';alert(1)//`, `';alert(1);'`). Only the first quote
+ * of each kind can close the literal; prose and code snippets have text or an opening quote there.
+ */
+function statementAfterString(s: string): number {
+  if (s.indexOf(';') < 0) return -1;
+  const single = firstQuote(s, "'");
+  if (single >= 0 && callStatementAt(s, single + 1, 0x27)) return single;
+  const double = firstQuote(s, '"');
+  if (double >= 0 && callStatementAt(s, double + 1, 0x22)) return double;
+  return -1;
+}
+
+/** The first `quote` not escaped by a backslash, or -1. */
+function firstQuote(s: string, quote: string): number {
+  let i = s.indexOf(quote);
+  while (i > 0 && s.charCodeAt(i - 1) === 0x5c) i = s.indexOf(quote, i + 1);
+  return i;
+}
+
+function isIdentifierChar(c: number): boolean {
+  return isLetter(c) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x24;
+}
+
+/** Whether `;` + a call (`alert(1)`, `top.fetch(x)`) + a comment or a closing `quote` at the end start at `i`. */
+function callStatementAt(s: string, i: number, quote: number): boolean {
+  const n = Math.min(s.length, i + 256);
+  while (i < n && isSpace(s.charCodeAt(i))) i++;
+  if (s.charCodeAt(i) !== 0x3b) return false;
+  i++;
+  while (i < n && isSpace(s.charCodeAt(i))) i++;
+  const start = i;
+  if (!isLetter(s.charCodeAt(i)) && s.charCodeAt(i) !== 0x5f && s.charCodeAt(i) !== 0x24) return false;
+  while (i < n && (isIdentifierChar(s.charCodeAt(i)) || s.charCodeAt(i) === 0x2e)) i++;
+  addWork(i - start);
+  if (s.charCodeAt(i) !== 0x28) return false;
+  for (let depth = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === quote) {
+      // A string literal of the call's own (`fetch('//e.example/'+x)`): its closing quote must be near.
+      i = s.indexOf(String.fromCharCode(quote), i + 1);
+      if (i < 0 || i >= n) return false;
+    } else if (c === 0x28) depth++;
+    else if (c === 0x29 && --depth === 0) break;
+  }
+  if (i >= n) return false;
+  i++;
+  while (i < n && (isSpace(s.charCodeAt(i)) || s.charCodeAt(i) === 0x3b)) i++;
+  if (s.startsWith('//', i) || s.startsWith('<!--', i)) return true;
+  if (s.charCodeAt(i) !== quote) return false;
+  for (i++; i < s.length; i++) if (!isSpace(s.charCodeAt(i))) return false;
+  return true;
 }
 
 /**
@@ -64,13 +115,69 @@ export function hasHandlerShape(s: string): boolean {
   return false;
 }
 
-/** Reads attributes from `i` to the end of the tag (or the next `<`): why one of them runs script, and where the tag ended. */
-function scanAttributes(s: string, i: number): { reason: string | null; end: number } {
+/**
+ * Whether a name that could be an event handler (`on` and three letters or more, alone in its word)
+ * stands before a `=`: the only thing handlerAfterBreak() can find. Words that merely hold `on`
+ * (`consent=`, `condition=`) are common in values and would make it read the whole value for nothing.
+ */
+function hasHandlerAttribute(s: string): boolean {
+  for (let eq = s.indexOf('='); eq >= 0; eq = s.indexOf('=', eq + 1)) {
+    let end = eq - 1;
+    while (end >= 0 && isSpace(s.charCodeAt(end))) end--;
+    let k = end;
+    while (k >= 0 && isLetter(s.charCodeAt(k))) k--;
+    if (end - k < 5 || (s.charCodeAt(k + 1) | 0x20) !== 0x6f || (s.charCodeAt(k + 2) | 0x20) !== 0x6e) continue;
+    const c = s.charCodeAt(k);
+    if (isSpace(c) || c === 0x2f || c === 0x22 || c === 0x27 || c === 0x60) return true;
+  }
+  return false;
+}
+
+/**
+ * Reads every tag: the first that runs script, `true` when a `<` and a letter sat inside a quoted value
+ * (worth the second pass, `inner`, which ends such a value there and reads the tag), else null. Each
+ * character is read by one tag at most, so a pass is linear.
+ */
+function scanTags(s: string, inner: boolean): Finding | boolean | null {
   const n = s.length;
+  let hidden = false;
+  for (let i = s.indexOf('<'); i >= 0 && i < n - 1; i = s.indexOf('<', i + 1)) {
+    let j = i + 1;
+    if (s.charCodeAt(j) === 0x2f) j++; // `</script` and `<//img` still open a tag in broken markup
+    if (!isLetter(s.charCodeAt(j))) continue;
+    const nameStart = j;
+    while (j < n && !isSpace(s.charCodeAt(j)) && s.charCodeAt(j) !== 0x2f && s.charCodeAt(j) !== 0x3e) j++;
+    const name = s.slice(nameStart, j).toLowerCase();
+    addWork(j - i);
+    if (DANGEROUS_TAGS.has(name)) return { at: i, reason: `<${name}> element opened` };
+    const attr = scanAttributes(s, j, inner);
+    if (attr.reason) return { at: i, reason: attr.reason };
+    if (attr.hidden) hidden = true;
+    // Continue after this tag.
+    i = Math.max(i, attr.end - 1);
+  }
+  return hidden || null;
+}
+
+/** Whether `<` at `i` opens a tag or an end tag (`<img`, `</style`). */
+function opensTag(s: string, i: number): boolean {
+  const c = s.charCodeAt(i + 1);
+  return isLetter(c) || (c === 0x2f && isLetter(s.charCodeAt(i + 2)));
+}
+
+/**
+ * Reads attributes from `i` to the end of the tag (or the next tag): why one of them runs script, where
+ * the tag ended, and whether a quoted value held a tag. A backtick is no quote to a browser, and a `<`
+ * that opens no tag is an attribute name (`<img src=x < onerror=…>`). `inner`: a quoted value ends at a tag.
+ */
+function scanAttributes(s: string, i: number, inner: boolean): { reason: string | null; end: number; hidden: boolean } {
+  const n = s.length;
+  let hidden = false;
   while (i < n) {
     while (i < n && (isSpace(s.charCodeAt(i)) || s.charCodeAt(i) === 0x2f || s.charCodeAt(i) === 0x22 || s.charCodeAt(i) === 0x27)) i++;
-    if (i >= n || s.charCodeAt(i) === 0x3e || s.charCodeAt(i) === 0x3c) return { reason: null, end: i };
+    if (i >= n || s.charCodeAt(i) === 0x3e || (s.charCodeAt(i) === 0x3c && opensTag(s, i))) return { reason: null, end: i, hidden };
     const start = i;
+    i++; // a name's first character may be `=` or `<`
     while (i < n && !isSpace(s.charCodeAt(i)) && s.charCodeAt(i) !== 0x3d && s.charCodeAt(i) !== 0x3e && s.charCodeAt(i) !== 0x2f) i++;
     const name = s.slice(start, i).toLowerCase();
     addWork(i - start + 1);
@@ -81,9 +188,14 @@ function scanAttributes(s: string, i: number): { reason: string | null; end: num
       i++;
       while (i < n && isSpace(s.charCodeAt(i))) i++;
       const q = s.charCodeAt(i);
-      if (q === 0x22 || q === 0x27 || q === 0x60) {
+      if (q === 0x22 || q === 0x27) {
         valueStart = ++i;
         const end = s.indexOf(String.fromCharCode(q), i);
+        const tag = tagIn(s, i, end < 0 ? n : end);
+        if (tag >= 0) {
+          hidden = true;
+          if (inner) return { reason: null, end: tag, hidden };
+        }
         i = end < 0 ? n : end + 1;
       } else {
         valueStart = i;
@@ -91,12 +203,11 @@ function scanAttributes(s: string, i: number): { reason: string | null; end: num
       }
       addWork(i - valueStart);
     }
-    if (name.length > 2 && name.startsWith('on') && hasValue && isHandlerName(name)) return { reason: `${name} handler in a tag`, end: i };
-    if (hasValue && URL_ATTRIBUTES.has(name) && startsWithScriptScheme(s, valueStart)) return { reason: `script URL in ${name}`, end: i };
-    if (hasValue && name === 'style' && /expression\s*\(|javascript:|behavior\s*:|-moz-binding/i.test(s.slice(valueStart, Math.min(i, valueStart + 512)))) return { reason: 'script in a style attribute', end: i };
-    if (i === start && !hasValue) i++; // a lone `=` or other stray character: step over it
+    if (name.length > 2 && name.startsWith('on') && hasValue && isHandlerName(name)) return { reason: `${name} handler in a tag`, end: i, hidden };
+    if (hasValue && URL_ATTRIBUTES.has(name) && startsWithScriptScheme(s, valueStart)) return { reason: `script URL in ${name}`, end: i, hidden };
+    if (hasValue && name === 'style' && /expression\s*\(|javascript:|behavior\s*:|-moz-binding/i.test(s.slice(valueStart, Math.min(i, valueStart + 512)))) return { reason: 'script in a style attribute', end: i, hidden };
   }
-  return { reason: null, end: i };
+  return { reason: null, end: i, hidden };
 }
 
 /** Browsers run only known handlers, but also on* names we have not listed yet if they are all letters. */
@@ -107,45 +218,121 @@ function isHandlerName(name: string): boolean {
 }
 
 /**
- * Index of an event handler among the attributes that follow a quote which closed the attribute the
- * value sat in (`" autofocus onfocus="…`), or -1. Reads up to a few attributes after each quote.
+ * Index of an event handler that the value adds to the tag it lands in, or -1. Two readings:
+ *  - after a quote, which closed the attribute the value sat in (`" autofocus onfocus="…`); each reading
+ *    ends at the next quote, where the next one starts, so every character is read once per reading kind;
+ *  - in an unquoted attribute (`<input value=x autofocus onfocus=alert(1)>`): the value ends at its first
+ *    whitespace, attributes follow up to a `>`.
+ * Attributes are read as browsers read them: names of any characters but whitespace, `/`, `>` and `=`,
+ * `/` between attributes, any number of them.
  */
 function handlerAfterBreak(s: string): number {
   const n = s.length;
-  const next = [-2, -2, -2];
-  for (let i = nextQuote(s, 0, next); i >= 0; i = nextQuote(s, i + 1, next)) {
-    let j = i + 1;
-    for (let attrs = 0; attrs < 4 && j < n; attrs++) {
-      while (j < n && (isSpace(s.charCodeAt(j)) || s.charCodeAt(j) === 0x2f)) j++;
-      const start = j;
-      while (j < n && (isLetter(s.charCodeAt(j)) || s.charCodeAt(j) === 0x2d)) j++;
-      if (j === start) break;
-      addWork(j - start);
-      let k = j;
-      while (k < n && isSpace(s.charCodeAt(k))) k++;
-      const hasValue = s.charCodeAt(k) === 0x3d;
-      // Every handler name is `on` and three letters or more: other words are not sliced and lower-cased (after every quote of prose, a call each).
-      if (hasValue && j - start >= 5 && (s.charCodeAt(start) | 0x20) === 0x6f && (s.charCodeAt(start + 1) | 0x20) === 0x6e &&
-        EVENT_HANDLERS.has(s.slice(start, j).toLowerCase())) return start;
-      if (!hasValue) {
-        // A bare attribute (`autofocus`) must be followed by a space to be one; a word in prose
-        // ("'quoted' words like this") goes on with letters and stops the reading here.
-        if (k === j && k < n) break;
-        j = k;
-        continue;
-      }
-      k++;
-      while (k < n && isSpace(s.charCodeAt(k))) k++;
-      const q = s.charCodeAt(k);
-      if (q === 0x22 || q === 0x27) {
-        const close = s.indexOf(String.fromCharCode(q), k + 1);
-        j = close < 0 ? n : close + 1;
-      } else {
-        while (k < n && !isSpace(s.charCodeAt(k)) && s.charCodeAt(k) !== 0x3e) k++;
-        j = k;
-      }
-    }
+  let w = 0;
+  while (w < n && !isSpace(s.charCodeAt(w)) && s.charCodeAt(w) !== 0x3e) w++;
+  if (w < n && isSpace(s.charCodeAt(w))) {
+    const h = handlerIn(s, w, n, false);
+    if (h >= 0) return h;
   }
+  const next = [-2, -2, -2];
+  for (let i = nextQuote(s, 0, next); i >= 0; ) {
+    const bound = nextQuote(s, i + 1, next);
+    const h = handlerIn(s, i + 1, bound < 0 ? n : bound, true);
+    if (h >= 0) return h;
+    i = bound;
+  }
+  return -1;
+}
+
+/**
+ * Reads attributes from `j` to `bound` (or a `>`): the start of an event handler with code that can run.
+ * `afterQuote`: a quote closed the value. The first few plain attributes after a quote are how a
+ * break-out reads, and a handler there counts; a handler further on, or without a quote before it, is also
+ * how a developer writes about one ("set onclick=save() on the button"), so there it must end the
+ * attribute list rather than go on as a sentence.
+ */
+function handlerIn(s: string, j: number, bound: number, afterQuote: boolean): number {
+  let plain = afterQuote;
+  for (let attrs = 0; j < bound; attrs++) {
+    while (j < bound && (isSpace(s.charCodeAt(j)) || s.charCodeAt(j) === 0x2f)) j++;
+    if (j >= bound || s.charCodeAt(j) === 0x3e) return -1; // the tag ended: what follows is text, read by the tag scan
+    const start = j;
+    while (j < bound && !isSpace(s.charCodeAt(j)) && s.charCodeAt(j) !== 0x2f && s.charCodeAt(j) !== 0x3e && (s.charCodeAt(j) !== 0x3d || j === start)) j++;
+    addWork(j - start);
+    let k = j;
+    while (k < bound && isSpace(s.charCodeAt(k))) k++;
+    const hasValue = k < bound && s.charCodeAt(k) === 0x3d;
+    if (plain && (attrs >= 4 || !plainName(s, start, j) || (!hasValue && k === j && k < bound && s.charCodeAt(k) !== 0x2f))) plain = false;
+    if (!hasValue) {
+      j = k;
+      continue;
+    }
+    k++;
+    while (k < bound && isSpace(s.charCodeAt(k))) k++;
+    // Every handler name is `on` and three letters or more: other words are not sliced and lower-cased.
+    const handler = j - start >= 5 && (s.charCodeAt(start) | 0x20) === 0x6f && (s.charCodeAt(start + 1) | 0x20) === 0x6e && isHandlerName(s.slice(start, j).toLowerCase());
+    if (k >= bound) {
+      // The value is quoted (it opens at the quote that bounds this reading) or missing.
+      if (handler && k < s.length && (plain || !proseFollows(s, s.indexOf(s[k]!, k + 1) + 1))) return start;
+      return -1;
+    }
+    const q = s.charCodeAt(k);
+    if (q === 0x22 || q === 0x27 || q === 0x60) return -1;
+    const valueStart = k;
+    while (k < bound && !isSpace(s.charCodeAt(k)) && s.charCodeAt(k) !== 0x3e) k++;
+    if (handler && k > valueStart && !deadCode(s, valueStart) && (plain || !proseFollows(s, k))) return start;
+    j = k;
+  }
+  return -1;
+}
+
+/** Whether s[start, end) is a name the old, letters-only reading accepted: its window is kept as it was. */
+function plainName(s: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (!isLetter(s.charCodeAt(i)) && s.charCodeAt(i) !== 0x2d) return false;
+  return end > start;
+}
+
+/**
+ * Whether an unquoted handler value starting at `i` cannot compile, so a browser runs nothing: it holds
+ * one quote, which no other closes, or (without quotes) a bracket it never closes — and no comment or
+ * regex that would hide either. This is how prose quotes a handler: `Why doesn't "onload=init()" fire?`
+ * reads as `onload=init()"` in a double-quoted attribute, and JSX's `onClick={() => save()}` as `{()`.
+ */
+function deadCode(s: string, i: number): boolean {
+  const n = Math.min(s.length, i + 64);
+  let quotes = 0;
+  let open = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (isSpace(c) || c === 0x3e) break;
+    if (c === 0x22 || c === 0x27 || c === 0x60) quotes++;
+    else if (c === 0x28 || c === 0x5b || c === 0x7b) open++;
+    else if (c === 0x29 || c === 0x5d || c === 0x7d) open--;
+    // `/` starts a comment or a regex in a script; `<!--` a comment; `&` and `\` may stand for other characters.
+    else if (c === 0x26 || c === 0x5c || c === 0x2f || (c === 0x3c && s.charCodeAt(i + 1) === 0x21)) return false;
+  }
+  if (i === n && n < s.length) return false; // too long to judge
+  return quotes === 1 || (quotes === 0 && open > 0);
+}
+
+/** Whether two words of a sentence follow `i` (`on the button`, `called twice?`) rather than more attributes or the end. */
+function proseFollows(s: string, i: number): boolean {
+  if (i <= 0) return false;
+  const n = s.length;
+  for (let words = 0; words < 2; words++) {
+    while (i < n && isSpace(s.charCodeAt(i))) i++;
+    const start = i;
+    while (i < n && i - start < 32 && isLetter(s.charCodeAt(i))) i++;
+    if (i === start) return false;
+    const c = s.charCodeAt(i);
+    if (words === 0 ? !isSpace(c) : !(i === n || isSpace(c) || c === 0x2e || c === 0x2c || c === 0x3f || c === 0x21 || c === 0x3b || c === 0x3a)) return false;
+  }
+  return true;
+}
+
+/** Where a tag opens in s[i, end), or -1. */
+function tagIn(s: string, i: number, end: number): number {
+  for (; i < end; i++) if (s.charCodeAt(i) === 0x3c && opensTag(s, i)) return i;
   return -1;
 }
 
