@@ -55,11 +55,6 @@ function couldBeCommand(first: number, length: number): boolean {
   return letter >= 0 && letter < 26 && length < 32 && (COMMAND_LENGTHS[letter]! & (1 << length)) !== 0;
 }
 
-/** Whether `s` holds a `/` from `i` to `end` (a word: at most 40 characters, never a search to the value's end). */
-function hasSlash(s: string, i: number, end: number): boolean {
-  for (let k = i; k < end; k++) if (s.charCodeAt(k) === 0x2f) return true;
-  return false;
-}
 
 /** Length of the longest name in SHELL_COMMANDS: a longer word after its last `/` is no command. */
 const LONGEST_COMMAND = Math.max(...[...SHELL_COMMANDS].map((name) => name.length));
@@ -359,7 +354,7 @@ function commandAt(s: string, i: number, strength: number, depth: number): boole
     // Most words after a separator in dense text are no command: a word without `/` whose first letter and
     // length no command has is left without slicing it (a separator every other character cost ~0.2 µs each).
     // Nor an assignment (`a=i`), a versioned interpreter (`python3.11`) or a brace expansion.
-    if (!couldBeCommand(first, plainEnd - i) && !couldBeCommand(first, versionlessEnd(s, i, plainEnd) - i) && !hasSlash(s, i, plainEnd) && !brace && !hasEquals(s, i, plainEnd)) {
+    if (!couldBeCommand(first, plainEnd - i) && !brace && !couldBeVersioned(s, i, plainEnd) && !hasSlashOrEquals(s, i, plainEnd)) {
       addWork(plainEnd - i);
       return false;
     }
@@ -451,7 +446,7 @@ function commandAt(s: string, i: number, strength: number, depth: number): boole
   let base = slash >= 0 ? word.slice(slash + 1) : word;
   if (slash >= 0 && /[?*]/.test(word) && word.startsWith('/')) return true;
   // `python3.11`, `perl5.36`: an interpreter under its versioned name.
-  if (!SHELL_COMMANDS.has(base) && /\d$/.test(base)) {
+  if (isDigit(base.charCodeAt(base.length - 1)) && !SHELL_COMMANDS.has(base)) {
     const name = base.replace(/[\d.]+$/, '');
     if (SHELL_VERSIONED.has(name)) base = name;
   }
@@ -492,15 +487,23 @@ function commandAt(s: string, i: number, strength: number, depth: number): boole
   );
 }
 
-/** Whether `s` holds a `=` from `i` to `end` (one word, as hasSlash). */
-function hasEquals(s: string, i: number, end: number): boolean {
-  for (let k = i; k < end; k++) if (s.charCodeAt(k) === 0x3d) return true;
+/** Whether `s` holds a `/` or `=` from `i` to `end` (a word: never a search to the value's end). */
+function hasSlashOrEquals(s: string, i: number, end: number): boolean {
+  for (let k = i; k < end; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 0x2f || c === 0x3d) return true;
+  }
   return false;
 }
 
-/** End of a word without its trailing version (`python3.11` → `python`): digits and dots. */
-function versionlessEnd(s: string, i: number, end: number): number {
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** Whether the word could be a command under a versioned name (`python3.11` → `python`): only words ending in a digit. */
+function couldBeVersioned(s: string, i: number, end: number): boolean {
+  if (!isDigit(s.charCodeAt(end - 1))) return false;
   let k = end;
-  while (k > i && ((s.charCodeAt(k - 1) >= 0x30 && s.charCodeAt(k - 1) <= 0x39) || s.charCodeAt(k - 1) === 0x2e)) k--;
-  return k;
+  while (k > i && (isDigit(s.charCodeAt(k - 1)) || s.charCodeAt(k - 1) === 0x2e)) k--;
+  return couldBeCommand(s.charCodeAt(i), k - i);
 }
