@@ -57,7 +57,7 @@ test('S7, S8: `!` and the reserved words if/then/do/while/until start a command'
 test('time, timeout, nice, sudo and assignments before a command keep the separator\'s reading', () => {
   // `x;time id` (bash), `x;timeout 5 id`: the command after them runs.
   check(
-    ['x;time id', 'x;timeout 5 id', 'x;nice -n 10 id', 'x;sudo -u root id', 'x;A=1 id', 'x;time cat /etc/passwd'],
+    ['x;time id', 'x;timeout 5 id', 'x;nice -n 10 id', 'x;sudo -u root id', 'x;A=1 id', 'x;PATH=/bin:/usr/bin id', 'x;time cat /etc/passwd'],
     ['x; time flies', 'first; sudo make me a sandwich', 'x = 1; y = 2', 'a=b; c=d', 'Settings: retries 3; timeout 30'],
   );
 });

@@ -361,9 +361,10 @@ function commandAt(s: string, i: number, strength: number, depth: number): boole
     word = s.slice(i, plainEnd).toLowerCase();
     // `a=i;b=d;$a$b`: the value is kept for the words after; `A=1 id` runs `id`.
     if (word.includes('=')) {
+      ASSIGNMENT_START.lastIndex = i;
+      if (!ASSIGNMENT_START.test(s)) return false;
       ASSIGNMENT.lastIndex = i;
-      if (!ASSIGNMENT.test(s)) return false;
-      if (ASSIGNED.size < 8) ASSIGNED.set(s.slice(i, s.indexOf('=', i)), s.slice(s.indexOf('=', i) + 1, plainEnd));
+      if (ASSIGNED.size < 8 && ASSIGNMENT.test(s)) ASSIGNED.set(s.slice(i, s.indexOf('=', i)), s.slice(s.indexOf('=', i) + 1, plainEnd));
       const k = skipSpaces(s, plainEnd);
       return k > plainEnd && depth < MAX_DEPTH && commandAt(s, k, strength, depth + 1);
     }
