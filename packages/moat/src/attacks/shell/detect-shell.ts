@@ -7,7 +7,8 @@
  */
 import { F_AMP, F_BACKTICK, F_DOLLAR, F_NEWLINE, F_PIPE, F_SEMI } from '../features.js';
 import type { Finding } from '../types.js';
-import { SHELL_COMMANDS, SHELL_STRONG_COMMANDS } from '../words/shell.js';
+import { HTML_NAMED_ENTITIES } from '../words/html.js';
+import { SHELL_COMMANDS, SHELL_ENTITY_COMMANDS, SHELL_NUMBER_IS_PROSE, SHELL_OPTION_COMMANDS, SHELL_STRONG_COMMANDS, SHELL_VERSIONED, SHELL_WRAPPERS } from '../words/shell.js';
 import { addWork } from '../work-counter.js';
 import { NEAR, indexOfNear } from '../../text/near-index.js';
 
@@ -41,7 +42,7 @@ const NAME_CHAR = (() => {
 /** Per first letter (a–z), a bit per length of the commands that start with it. */
 const COMMAND_LENGTHS = (() => {
   const table = new Uint32Array(26);
-  for (const name of SHELL_COMMANDS) {
+  for (const name of [...SHELL_COMMANDS, ...SHELL_WRAPPERS.keys(), ...SHELL_OPTION_COMMANDS, ...SHELL_VERSIONED]) {
     const first = name.charCodeAt(0) - 0x61;
     if (first >= 0 && first < 26 && name.length < 32) table[first]! |= 1 << name.length;
   }
@@ -54,22 +55,39 @@ function couldBeCommand(first: number, length: number): boolean {
   return letter >= 0 && letter < 26 && length < 32 && (COMMAND_LENGTHS[letter]! & (1 << length)) !== 0;
 }
 
-/** Whether `s` holds a `/` from `i` to `end` (a word: at most 40 characters, never a search to the value's end). */
-function hasSlash(s: string, i: number, end: number): boolean {
-  for (let k = i; k < end; k++) if (s.charCodeAt(k) === 0x2f) return true;
-  return false;
-}
 
 /** Length of the longest name in SHELL_COMMANDS: a longer word after its last `/` is no command. */
 const LONGEST_COMMAND = Math.max(...[...SHELL_COMMANDS].map((name) => name.length));
 /** An HTML character reference at a `&` (`&amp;`, `&#39;`), within 10 characters. */
 const HTML_REFERENCE = /&#?\w+;/y;
+/** How the word after a separator is read: any known command counts, used like a command, or (after `if`, `then`…) followed by the clause's keyword. */
+const STRONG = 2;
+const WEAK = 1;
+const CLAUSE = 0;
+/** Wrappers read through (`nohup env sudo id`): at most this many deep. */
+const MAX_DEPTH = 4;
+/** `$0 -c id`, `${SHELL} <x`: the running shell itself, with an option or an input. */
+const SHELL_SELF = /\$(?:0|\{0\}|SHELL\b|\{SHELL\}|BASH\b|\{BASH\})(?:[ \t]+-[A-Za-z]|[ \t]*<)/y;
+/** After `if CMD`, `while CMD`, `then CMD`: the clause goes on with its keyword (`;then`, `; do`, `;fi`). */
+const CLAUSE_GOES_ON = /[;&\n\r][ \t\n\r]{0,8}(?:then|do|done|fi|else|elif)(?![\w-])/y;
+/** `name=value` before a command or alone (`a=i;b=d;$a$b`); the value kept only when short and plain. */
+const ASSIGNMENT = /([A-Za-z_]\w{0,30})=([\w./-]{0,16})(?![^ \t;&|\n\r])/y;
+/** The start of an assignment word, for the wrapper's own prefixes (`env A=1 id`). */
+const ASSIGNMENT_START = /[A-Za-z_]\w{0,30}=/y;
+/** What `.` sources (any path), and what `source` does (a path from the root of a Unix tree, relative, home, or a variable): "; source /r/funny" is prose. */
+const DOT_SCRIPT = /(?:\.{0,2}\/|~\/|\$[A-Za-z_{])/y;
+const SOURCED_SCRIPT = /(?:\.{1,2}\/|~\/|\/(?:tmp|dev|proc|var|home|etc|usr|root|opt|srv|run|bin|sbin|lib|mnt|media)\/|\$[A-Za-z_{])/y;
+/** An option word (`-T`, `--checkpoint-action`) among a command's arguments on its line. */
+const OPTION_ON_LINE = /(?:^|[ \t])--?[A-Za-z]/;
+/** Variables this value assigned before the word being read (at most 8; cleared per value). */
+const ASSIGNED = new Map<string, string>();
 /** `${IFS}` and its spellings, tried at each `$` (a case-insensitive regex over a whole long value tried every character). */
 const IFS_AT = /\$\{IFS\}|\$IFS\$?\d?|\$\{IFS%\?\?\}|\$\{IFS:0:1\}/iy;
 
 export function detectShell(s: string): Finding | null {
   const n = s.length;
   addWork(n);
+  if (ASSIGNED.size > 0) ASSIGNED.clear();
   // `${IFS}` stands in for a space only in a shell: nothing else writes it.
   // Every spelling goes on with `{` or an `I`: the regex runs only there (a call per `$` cost ~60 ns, a value of `$(` 64 KiB long).
   for (let d = indexOfNear(s, '$', 0); d >= 0; d = indexOfNear(s, '$', d + 1)) {
@@ -95,6 +113,7 @@ export function detectShell(s: string): Finding | null {
     if (c === 0x3b || c === 0x7c || c === 0x26 || c === 0x0a || c === 0x0d) {
       // `&amp;`, `&#39;`: HTML references, not a background operator.
       if (c === 0x26 && isHtmlReference(s, i)) continue;
+      if (c === 0x7c && isCapitalsList(s, i)) continue;
       from = operators.end(s, i + 1);
       reason = 'command separator followed by a command';
     } else if (c === 0x24 && s.charCodeAt(i + 1) === 0x28 && s.charCodeAt(i + 2) !== 0x28) {
@@ -119,7 +138,7 @@ export function detectShell(s: string): Finding | null {
     const start = leading.end(s, from);
     // A word already read at least as leniently was no command (a lenient reading accepts whatever a strict one does).
     if (start === checkedAt && (checkedStrong || !strong)) continue;
-    if (commandAt(s, start, strong)) return { at: i, reason };
+    if (commandAt(s, start, strong ? STRONG : WEAK, 0)) return { at: i, reason };
     if (start !== checkedAt) checkedStrong = false;
     checkedAt = start;
     checkedStrong ||= strong;
@@ -128,7 +147,7 @@ export function detectShell(s: string): Finding | null {
     // inside it reads past that one (`;\n\n&id;`, whose `&` starts an HTML reference).
     const after = s.charCodeAt(start);
     if (start - i > 2 && after !== 0x7c && after !== 0x26) {
-      if (!checkedStrong && !commandAt(s, start, true)) checkedStrong = true;
+      if (!checkedStrong && !commandAt(s, start, STRONG, 0)) checkedStrong = true;
       if (checkedStrong) resume = start;
     }
   }
@@ -157,9 +176,53 @@ export function nextSeparator(s: string, i: number, next: number[]): number {
   return best;
 }
 
+/**
+ * Whether the `&` at `i` starts an HTML reference rather than a background operator: numeric, or a name
+ * that is no command, or a real entity name (`&reg;`). `x&id;` runs `id`; an upper-case name (`B&W;`) is
+ * no command on a case-sensitive system.
+ */
 function isHtmlReference(s: string, i: number): boolean {
   HTML_REFERENCE.lastIndex = i;
-  return HTML_REFERENCE.test(s) && HTML_REFERENCE.lastIndex - i <= 10;
+  if (!HTML_REFERENCE.test(s)) return false;
+  const end = HTML_REFERENCE.lastIndex - 1;
+  if (end - i > 9) return false;
+  const first = s.charCodeAt(i + 1);
+  if (first === 0x23 || !couldBeCommand(first, end - i - 1)) return true;
+  const name = s.slice(i + 1, end);
+  if (name !== name.toLowerCase() || !SHELL_COMMANDS.has(name)) return true;
+  return Object.hasOwn(HTML_NAMED_ENTITIES, name) || SHELL_ENTITY_COMMANDS.has(name);
+}
+
+/** Length of the run of 1–3 capital letters ending before `i` (0 when none, or longer). */
+function capitalsBefore(s: string, i: number): number {
+  let k = i;
+  while (k > 0 && i - k < 4 && isCapital(s.charCodeAt(k - 1))) k--;
+  return i - k <= 3 ? i - k : 0;
+}
+
+function isCapital(c: number): boolean {
+  return c >= 0x41 && c <= 0x5a;
+}
+
+/**
+ * Whether the `|` at `i` is inside a list of short capitals, at least three long (`N|E|S|W`, `S|M|L|XL`):
+ * compass points and sizes, not a pipeline (commands are lower case where case matters).
+ */
+function isCapitalsList(s: string, i: number): boolean {
+  if (s.charCodeAt(i + 1) === 0x7c || s.charCodeAt(i - 1) === 0x7c) return false;
+  const before = capitalsBefore(s, i);
+  if (before === 0) return false;
+  let k = i + 1;
+  while (k < s.length && k - i <= 4 && isCapital(s.charCodeAt(k))) k++;
+  const after = k - i - 1;
+  if (after === 0 || after > 3) return false;
+  const next = s.charCodeAt(k);
+  if (k < s.length && next !== 0x7c && !isBlank(next) && next !== 0x2c && next !== 0x2e && next !== 0x29) return false;
+  const first = i - before;
+  const previous = first > 0 ? s.charCodeAt(first - 1) : 0x20;
+  if (previous !== 0x7c && !isBlank(previous) && previous !== 0x28 && previous !== 0x3a) return false;
+  // A third item on either side.
+  return (previous === 0x7c && capitalsBefore(s, first - 1) > 0) || (next === 0x7c && isCapital(s.charCodeAt(k + 1)));
 }
 
 /**
@@ -169,8 +232,12 @@ function isHtmlReference(s: string, i: number): boolean {
 function plainWordEnd(s: string, i: number): number {
   const n = s.length;
   let j = i;
-  for (; j < n && j - i < 40; j++) {
+  // `/` and `.` are left out of the 40: `//////…/usr/bin/id` and `/./././…/id` name `id` however long the prefix
+  // (a word never spans a separator, so each is read from one start).
+  let counted = 0;
+  for (; j < n && counted < 40; j++) {
     const c = s.charCodeAt(j);
+    if (c !== 0x2f && c !== 0x2e) counted++;
     if (isBlank(c) || c === 0x3b || c === 0x7c || c === 0x26 || c === 0x3e || c === 0x3c || c === 0x29 || c === 0x60 || c === 0x7d) break;
     if (c === 0x27 || c === 0x22 || c === 0x5c || c === 0x24 || c >= 0x80) return -1;
   }
@@ -213,26 +280,102 @@ function isBlank(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
+/** Spaces and tabs from `i` (the blanks between the words of one command). */
+function skipSpaces(s: string, i: number): number {
+  let k = i;
+  while (k < s.length && (s.charCodeAt(k) === 0x20 || s.charCodeAt(k) === 0x09)) k++;
+  addWork(k - i);
+  return k;
+}
+
+/** What ends a word of a command: a blank or an operator. */
+function endsWord(c: number): boolean {
+  return c < 0x80 && WORD_CHAR[c] === BREAK;
+}
+
 /**
- * Whether a command starts at `i` (past the blanks and openers before it). In a substitution any known
- * command counts; after a separator it must be used like one (see the file comment).
+ * Where the command a wrapper runs starts (`sudo -u root id`: at `id`), past its options, their values
+ * (`valued`: the short options that take one), numbers (`timeout 5`) and assignments (`env A=1`); -1
+ * when the command ends first. At most 8 words, none past an operator: each is read from one start.
  */
-function commandAt(s: string, i: number, substitution: boolean): boolean {
+function wrappedAt(s: string, j: number, valued: string): number {
   const n = s.length;
+  let k = j;
+  let value = false;
+  for (let words = 0; words < 8; words++) {
+    const from = k;
+    k = skipSpaces(s, k);
+    if (k === from || k >= n) return -1;
+    const c = s.charCodeAt(k);
+    if (endsWord(c)) return -1;
+    const option = c === 0x2d;
+    if (!option && !value && !(c >= 0x30 && c <= 0x39)) {
+      ASSIGNMENT_START.lastIndex = k;
+      if (!ASSIGNMENT_START.test(s)) return k;
+    }
+    value = option && valued.length > 0 && valued.includes(s[k + 1] ?? '') && (k + 2 >= n || endsWord(s.charCodeAt(k + 2)));
+    const start = k;
+    while (k < n && !endsWord(s.charCodeAt(k))) k++;
+    addWork(k - start);
+  }
+  return -1;
+}
+
+/**
+ * Whether a command starts at `i` (past the blanks and openers before it). Read STRONG (in a substitution,
+ * after a pipe) any known command counts; WEAK (after `;`, `&`, a newline) it must be used like one (see
+ * the file comment); CLAUSE (after `if`, `then`…) as WEAK, but a bare separator or the end counts only
+ * when the clause goes on with its keyword. Wrappers (`env`, `exec`, `if`…) are read through to the
+ * command they run.
+ */
+function commandAt(s: string, i: number, strength: number, depth: number): boolean {
+  const n = s.length;
+  const first = s.charCodeAt(i);
+  // `! cmd` runs cmd; `. file` runs the file in this shell.
+  if ((first === 0x21 || first === 0x2e) && (s.charCodeAt(i + 1) === 0x20 || s.charCodeAt(i + 1) === 0x09)) {
+    const k = skipSpaces(s, i + 1);
+    if (first === 0x21) return depth < MAX_DEPTH && commandAt(s, k, STRONG, depth + 1);
+    DOT_SCRIPT.lastIndex = k;
+    return DOT_SCRIPT.test(s);
+  }
+  if (first === 0x24) {
+    SHELL_SELF.lastIndex = i;
+    if (SHELL_SELF.test(s)) return true;
+  }
   // Read one shell word, removing the quoting a shell would remove. Most words hold no quoting: those
   // are sliced once (plainWordEnd) instead of being read a character at a time.
   let word = '';
   let obfuscated = false;
   const plainEnd = plainWordEnd(s, i);
   let j = plainEnd;
+  // `{id,}`, `{cat,/etc/passwd}`: bash's brace expansion makes the part before the comma the command.
+  const brace = s.charCodeAt(i - 1) === 0x7b;
   if (plainEnd >= 0) {
     // Most words after a separator in dense text are no command: a word without `/` whose first letter and
     // length no command has is left without slicing it (a separator every other character cost ~0.2 µs each).
-    if (!couldBeCommand(s.charCodeAt(i), plainEnd - i) && !hasSlash(s, i, plainEnd)) {
+    // Nor an assignment (`a=i`), a versioned interpreter (`python3.11`) or a brace expansion.
+    if (!couldBeCommand(first, plainEnd - i) && !brace && !couldBeVersioned(s, i, plainEnd) && !hasSlashOrEquals(s, i, plainEnd)) {
       addWork(plainEnd - i);
       return false;
     }
     word = s.slice(i, plainEnd).toLowerCase();
+    // `a=i;b=d;$a$b`: the value is kept for the words after; `A=1 id` runs `id`.
+    if (word.includes('=')) {
+      ASSIGNMENT_START.lastIndex = i;
+      if (!ASSIGNMENT_START.test(s)) return false;
+      ASSIGNMENT.lastIndex = i;
+      if (ASSIGNED.size < 8 && ASSIGNMENT.test(s)) ASSIGNED.set(s.slice(i, s.indexOf('=', i)), s.slice(s.indexOf('=', i) + 1, plainEnd));
+      const k = skipSpaces(s, plainEnd);
+      return k > plainEnd && depth < MAX_DEPTH && commandAt(s, k, strength, depth + 1);
+    }
+    if (brace) {
+      const comma = word.indexOf(',');
+      if (comma > 0) {
+        word = word.slice(0, comma);
+        j = i + comma + 1;
+        if (SHELL_COMMANDS.has(word) && (s.charCodeAt(j) === 0x7d || strength === STRONG)) return true;
+      }
+    }
   } else {
     // Quoted: the unquoted characters go to a buffer, and a string is made only when what follows the
     // last `/` could be a command or the word is a glob path (`$(a$(a…` made a 40-character string at each `$(`).
@@ -240,11 +383,16 @@ function commandAt(s: string, i: number, substitution: boolean): boolean {
     let slashAt = -1;
     /** Where the last ASCII character that is in no command name (`$`, `(`, `=`) was stored. */
     let strangeAt = -1;
+    let joined = 0;
     for (j = i; j < n && length < 40; j++) {
       const c = s.charCodeAt(j);
       const kind = c < 0x80 ? WORD_CHAR[c]! : PLAIN; // c < 0x80, the table's length
       if (kind === PLAIN) {
-        if (c === 0x2f) slashAt = length;
+        if (c === 0x2f) {
+          // `//` and `/./` name the same directory as `/`: kept once, so a long prefix fills no buffer.
+          if (length > 0 && WORD[length - 1] === 0x2f) continue;
+          slashAt = length;
+        } else if (c === 0x2e && length > 0 && WORD[length - 1] === 0x2f && s.charCodeAt(j + 1) === 0x2f) continue;
         else if (c < 0x80 && !NAME_CHAR[c]) strangeAt = length;
         WORD[length++] = c;
         continue;
@@ -252,6 +400,9 @@ function commandAt(s: string, i: number, substitution: boolean): boolean {
       if (kind === BREAK) break;
       if (kind === QUOTE) {
         obfuscated = true;
+        // A backslash before a newline removes both: `i\⏎d` is `id`. A few times a word: the newline is a
+        // separator, and a word read through all of `\⏎\⏎…` at each of them reread the value.
+        if (c === 0x5c && s.charCodeAt(j + 1) === 0x0a && joined++ < 4) j++;
         continue;
       }
       if (s.charCodeAt(j + 1) === 0x28) {
@@ -269,6 +420,18 @@ function commandAt(s: string, i: number, substitution: boolean): boolean {
         j++;
         continue;
       }
+      // A variable this value assigned (`a=i;b=d;$a$b`) stands for its value.
+      if (ASSIGNED.size > 0) {
+        let k = j + 1;
+        while (k < n && k - j <= 31 && (NAME_CHAR[s.charCodeAt(k)] === 1 && s.charCodeAt(k) !== 0x2f && s.charCodeAt(k) !== 0x2e && s.charCodeAt(k) !== 0x2d)) k++;
+        const value = ASSIGNED.get(s.slice(j + 1, k));
+        if (value !== undefined) {
+          for (let v = 0; v < value.length && length < 40; v++) WORD[length++] = value.charCodeAt(v);
+          obfuscated = true;
+          j = k - 1;
+          continue;
+        }
+      }
       strangeAt = length;
       WORD[length++] = c;
     }
@@ -281,14 +444,39 @@ function commandAt(s: string, i: number, substitution: boolean): boolean {
   if (plainEnd >= 0) addWork(plainEnd - i);
   // `/bin/cat`, `/usr/bin/id`, and globs standing in for a path (`/???/c?t`).
   const slash = word.lastIndexOf('/');
-  const base = slash >= 0 ? word.slice(slash + 1) : word;
+  let base = slash >= 0 ? word.slice(slash + 1) : word;
   if (slash >= 0 && /[?*]/.test(word) && word.startsWith('/')) return true;
+  // `python3.11`, `perl5.36`: an interpreter under its versioned name.
+  if (isDigit(base.charCodeAt(base.length - 1)) && !SHELL_COMMANDS.has(base)) {
+    const name = base.replace(/[\d.]+$/, '');
+    if (SHELL_VERSIONED.has(name)) base = name;
+  }
+  const wrapper = SHELL_WRAPPERS.get(base);
+  if (wrapper !== undefined && depth < MAX_DEPTH) {
+    const k = wrappedAt(s, j, wrapper.valued);
+    const reading = wrapper.reading === 'strong' ? STRONG : wrapper.reading === 'clause' ? CLAUSE : strength;
+    if (k >= 0 && commandAt(s, k, reading, depth + 1)) return true;
+  }
+  // `source` is a word of prose too: it counts only before a script's path ("; source /r/funny" passes).
+  if (base === 'source') {
+    SOURCED_SCRIPT.lastIndex = skipSpaces(s, j);
+    return SOURCED_SCRIPT.lastIndex > j && SOURCED_SCRIPT.test(s);
+  }
+  // `tar`, `git`, `zip`: only with an option, the way they run another command.
+  if (SHELL_OPTION_COMMANDS.has(base)) {
+    const k = skipSpaces(s, j);
+    return k > j && OPTION_ON_LINE.test(s.slice(k, k + 64).split(/[;\n&|]/, 1)[0] ?? '');
+  }
   if (!SHELL_COMMANDS.has(base)) return false;
-  if (substitution || obfuscated || slash >= 0 || SHELL_STRONG_COMMANDS.has(base)) return true;
+  if (strength === STRONG || obfuscated || slash >= 0 || (strength === WEAK && SHELL_STRONG_COMMANDS.has(base))) return true;
   // The rest of the line after the command word: an argument, a redirect, or nothing.
   while (j < n && (s.charCodeAt(j) === 0x20 || s.charCodeAt(j) === 0x09)) j++;
-  if (j >= n) return true;
+  if (j >= n) return strength === WEAK;
   const c = s.charCodeAt(j);
+  if (strength === CLAUSE && (c === 0x3b || c === 0x26 || c === 0x0a || c === 0x0d)) {
+    CLAUSE_GOES_ON.lastIndex = j;
+    return CLAUSE_GOES_ON.test(s);
+  }
   // A word argument followed by a redirect or pipe on the same line: `echo x > /tmp/f`. Within 64
   // characters: further on, a `<`, `>` or `|` belongs to other text (a long comment's "A&W Root Beer
   // … 1 < 2" read `w` as a command).
@@ -296,6 +484,27 @@ function commandAt(s: string, i: number, substitution: boolean): boolean {
   if (/[<>|]/.test(line)) return true;
   return (
     c === 0x2d || c === 0x2f || c === 0x2e || c === 0x7e || c === 0x24 || c === 0x22 || c === 0x27 || c === 0x5c || c === 0x3e || c === 0x3c || c === 0x3b || c === 0x7c || c === 0x26 || c === 0x23 || c === 0x0a || c === 0x25 ||
-    (c >= 0x30 && c <= 0x39) || /^(https?:|[a-z]:\\|[\w-]+\.[a-z]{2,}|\w+:\d)/i.test(s.slice(j, j + 12))
+    (c >= 0x30 && c <= 0x39 && !SHELL_NUMBER_IS_PROSE.has(base)) || /^(https?:|[a-z]:\\|[\w-]+\.[a-z]{2,}|\w+:\d)/i.test(s.slice(j, j + 12))
   );
+}
+
+/** Whether `s` holds a `/` or `=` from `i` to `end` (a word: never a search to the value's end). */
+function hasSlashOrEquals(s: string, i: number, end: number): boolean {
+  for (let k = i; k < end; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 0x2f || c === 0x3d) return true;
+  }
+  return false;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** Whether the word could be a command under a versioned name (`python3.11` → `python`): only words ending in a digit. */
+function couldBeVersioned(s: string, i: number, end: number): boolean {
+  if (!isDigit(s.charCodeAt(end - 1))) return false;
+  let k = end;
+  while (k > i && (isDigit(s.charCodeAt(k - 1)) || s.charCodeAt(k - 1) === 0x2e)) k--;
+  return couldBeCommand(s.charCodeAt(i), k - i);
 }

@@ -9,7 +9,7 @@ export const SHELL_COMMANDS: ReadonlySet<string> = new Set(
     'timeout time exec eval source systeminfo tasklist taskkill net whoami.exe type certutil bitsadmin reg wmic ' +
     'mshta rundll32 regsvr32 cscript wscript sc schtasks start call nmap tcpdump openssl gcc cc make java jjs ' +
     'uptime w who last date cut rev tr dd mknod mkfifo tee sh.exe cmd.exe powershell.exe bash.exe dnslookup ' +
-    'finger getent lsof uptime free df du mount uname32 arp route iptables'
+    'finger getent lsof uptime free df du mount uname32 arp route iptables mawk nawk'
   ).split(' '),
 );
 
@@ -20,3 +20,39 @@ export const SHELL_COMMANDS: ReadonlySet<string> = new Set(
 export const SHELL_STRONG_COMMANDS: ReadonlySet<string> = new Set(
   'whoami uname ifconfig ipconfig netstat printenv nslookup curl wget ncat netcat telnet bash zsh ksh busybox powershell pwsh python python2 python3 perl systeminfo tasklist certutil bitsadmin wmic mshta rundll32 regsvr32 cscript wscript nmap tcpdump passwd crontab chmod xxd base64 socat getent'.split(' '),
 );
+
+/**
+ * Words that run the word after them as the command (`env cat /etc/passwd`, `if id;then`), mapped to how
+ * that command is read: 'strong' ones are shell alone (any known command after them counts), 'keep' ones
+ * keep the separator's reading, 'clause' ones (reserved words, common in prose) need the shell's own
+ * keyword after the command (`; then cat food` is prose, `;if id;then` is not). The string after the
+ * colon lists the short options whose value is the next word (`sudo -u root id`).
+ */
+export const SHELL_WRAPPERS: ReadonlyMap<string, { reading: 'strong' | 'keep' | 'clause'; valued: string }> = new Map(
+  // sudo keeps the separator's reading: "; sudo make me a sandwich" is a joke, not a command.
+  (
+    'command:strong: env:strong:uC eval:strong: exec:strong:a nohup:strong: sudo:keep:ugCDhprtU doas:keep:uC ' +
+    'xargs:strong:IEdLnPsa setsid:strong: builtin:strong: stdbuf:strong:ioe time:keep: nice:keep:n timeout:keep:sk ' +
+    'if:clause: then:clause: do:clause: else:clause: elif:clause: while:clause: until:clause:'
+  )
+    .split(' ')
+    .map((entry) => {
+      const [name, reading, valued] = entry.split(':') as [string, 'strong' | 'keep' | 'clause', string];
+      return [name, { reading, valued }];
+    }),
+);
+
+/** Interpreters also installed under a versioned name (`python3.11`, `perl5.36`, `php8.2`, `lua5.4`). */
+export const SHELL_VERSIONED: ReadonlySet<string> = new Set('python perl ruby php lua node pypy tclsh'.split(' '));
+
+/** Commands after which a bare number is prose, not an argument ("; date 5", "; time 12", "; timeout 30"). */
+export const SHELL_NUMBER_IS_PROSE: ReadonlySet<string> = new Set('date time timeout'.split(' '));
+
+/** Named references of HTML 5 that are also command names (`&reg;` is ®), beyond the decoder's own table. */
+export const SHELL_ENTITY_COMMANDS: ReadonlySet<string> = new Set('reg sc dd'.split(' '));
+
+/**
+ * Commands that run another through an option (`tar --checkpoint-action=exec=…`, `git -c core.pager=…`,
+ * `zip -TT`, `vim -c`, `rsync -e`) and are common words otherwise: they count only with an option after them.
+ */
+export const SHELL_OPTION_COMMANDS: ReadonlySet<string> = new Set('tar gtar bsdtar zip git vim rsync'.split(' '));
