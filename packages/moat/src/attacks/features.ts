@@ -116,23 +116,23 @@ function loopFeatures(s: string, n: number): number {
  */
 function numericStart(s: string, from: number, to: number): boolean {
   let i = from;
-  let paren = false;
-  for (; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x28) paren = true;
-    else if (!isNumberPrefix(c)) break;
-  }
-  if (i >= to) return false;
+  while (i < to && isNumberPrefix(s.charCodeAt(i))) i++;
   const d = s.charCodeAt(i);
-  if (d >= 0x30 && d <= 0x39) {
-    for (i++; i < to; i++) {
-      const c = s.charCodeAt(i);
-      if (c < 0x30 || c > 0x39) return true;
-    }
-    return false;
+  // Not a digit: only `NULL`, `(SELECT` or `(CASE` can still open the context (apart, so this stays small).
+  if (i >= to || d < 0x30 || d > 0x39) return i < to && ((d | 0x20) === 0x6e || i > from) && wordStart(s, from, i, to);
+  for (i++; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return true;
   }
-  const l = d | 0x20;
+  return false;
+}
+
+/** numericStart() for a value whose prefix (`from` to `i`) is followed by a letter: `NULL …`, or after a `(`, `SELECT …`/`CASE …`. */
+function wordStart(s: string, from: number, i: number, to: number): boolean {
+  const l = s.charCodeAt(i) | 0x20;
   if (l === 0x6e) return wordThenMore(s, i, to, 'null');
+  let paren = false;
+  for (let k = from; k < i; k++) if (s.charCodeAt(k) === 0x28) paren = true;
   return paren && ((l === 0x73 && wordThenMore(s, i, to, 'select')) || (l === 0x63 && wordThenMore(s, i, to, 'case')));
 }
 
