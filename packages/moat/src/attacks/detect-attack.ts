@@ -68,6 +68,12 @@ export function detectAttack(value: string, location: AttackLocation, enabled: A
     // values are read both ways, which also covers a decoding that would hide structure.
     if (!long) found = run(text, features, enabled, location, null);
     if (found === null) found = run(decoded, long ? gateFeatures(decoded, gates) : scanFeatures(decoded), enabled, location, text);
+    // Decoding can put a quote before the one the database sees (`%27x' OR 1=1--` reaching the app as
+    // it is): SQL also reads the raw text, a few searches and tokens from where its contexts start.
+    if (found === null && long && enabled & B_SQLI) {
+      const hit = detectSqli(text, true);
+      if (hit) found = match('sqli', location, text, hit);
+    }
   }
   if (found === null && enabled & B_SQLI && decoded.length < 4096 && decoded.includes('+') && !decoded.includes(' ') && location !== 'path') {
     // A form value decoded once more by the app turns `+` into spaces: `1+OR+1=1`.
@@ -80,7 +86,7 @@ export function detectAttack(value: string, location: AttackLocation, enabled: A
 /** `raw`: the value as it arrived when `s` is a decoded view of it, else null. */
 function run(s: string, f: number, enabled: AttackCategorySet, location: AttackLocation, raw: string | null): AttackMatch | null {
   let hit: Finding | null = null;
-  if (enabled & B_SQLI && f & SQLI_FEATURES && (hit = detectSqli(s))) return match('sqli', location, s, hit);
+  if (enabled & B_SQLI && f & SQLI_FEATURES && (hit = detectSqli(s, s.length > LONG_VALUE))) return match('sqli', location, s, hit);
   if (enabled & B_XSS && f & XSS_FEATURES && (hit = detectXss(s))) return match('xss', location, s, hit);
   if (enabled & B_TRAVERSAL && f & TRAVERSAL_FEATURES && (hit = detectTraversal(s, raw))) return match('traversal', location, s, hit);
   if (enabled & B_SHELL && f & SHELL_FEATURES && (hit = detectShell(s))) return match('shell', location, s, hit);

@@ -109,15 +109,17 @@ function loopFeatures(s: string, n: number): number {
 }
 
 /**
- * Whether `s[from, to)` begins like a number — after any `(`, `-` or spaces (`+` too, a space once the
- * app decodes a form) — and holds more after that number: the numeric SQL context the SQL detector
- * reads. A value of digits only (`page=12`, an id) ends the context with nothing after it, so no SQL follows.
+ * Whether `s[from, to)` begins like a number — after any `(`, `-`, `+`, `~` or white space (`+` is also
+ * a space once the app decodes a form) — and holds more after that number: the numeric SQL context the
+ * SQL detector reads. A value of digits only (`page=12`, an id) ends the context with nothing after it,
+ * so no SQL follows. `NULL …`, `(SELECT …` and `(CASE …` stand where a number would, and count too.
  */
 function numericStart(s: string, from: number, to: number): boolean {
   let i = from;
   while (i < to && isNumberPrefix(s.charCodeAt(i))) i++;
   const d = s.charCodeAt(i);
-  if (i >= to || d < 0x30 || d > 0x39) return false;
+  // Not a digit: only `NULL`, `(SELECT` or `(CASE` can still open the context (apart, so this stays small).
+  if (i >= to || d < 0x30 || d > 0x39) return i < to && ((d | 0x20) === 0x6e || i > from) && wordStart(s, from, i, to);
   for (i++; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x30 || c > 0x39) return true;
@@ -125,8 +127,26 @@ function numericStart(s: string, from: number, to: number): boolean {
   return false;
 }
 
+/** numericStart() for a value whose prefix (`from` to `i`) is followed by a letter: `NULL …`, or after a `(`, `SELECT …`/`CASE …`. */
+function wordStart(s: string, from: number, i: number, to: number): boolean {
+  const l = s.charCodeAt(i) | 0x20;
+  if (l === 0x6e) return wordThenMore(s, i, to, 'null');
+  let paren = false;
+  for (let k = from; k < i; k++) if (s.charCodeAt(k) === 0x28) paren = true;
+  return paren && ((l === 0x73 && wordThenMore(s, i, to, 'select')) || (l === 0x63 && wordThenMore(s, i, to, 'case')));
+}
+
+/** Whether `s` holds the lower-case word `w` at `i` (in any case), ended by a character that is no letter, digit or `_`, before `to`. */
+function wordThenMore(s: string, i: number, to: number, w: string): boolean {
+  const end = i + w.length;
+  if (end >= to) return false;
+  for (let k = 0; k < w.length; k++) if ((s.charCodeAt(i + k) | 0x20) !== w.charCodeAt(k)) return false;
+  const c = s.charCodeAt(end);
+  return !((c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c === 0x5f || c === 0x24 || c > 0x7f);
+}
+
 function isNumberPrefix(c: number): boolean {
-  return c === 0x28 || c === 0x2d || c === 0x20 || c === 0x2b;
+  return c === 0x28 || c === 0x2d || c === 0x20 || c === 0x2b || c === 0x7e || (c >= 0x09 && c <= 0x0d);
 }
 
 function nativeFeatures(s: string): number {

@@ -6,18 +6,25 @@
  * statement, a comment cutting the query, a delay function. Prose leaves the literal into a plain word
  * ("O'Brien" → `Brien`), which no query grammar continues, so it passes whatever words follow later.
  */
-import { F_NUMERIC_START, F_QUOTE, F_SEMI } from '../features.js';
+import { F_BACKTICK, F_NUMERIC_START, F_QUOTE, F_SEMI } from '../features.js';
 import type { Finding } from '../types.js';
 import { SQL_ATTACK_FUNCTIONS, SQL_CLAUSES, SQL_CONSTANTS, SQL_FUNCTIONS, SQL_LOGIC, SQL_VALUE_STARTERS, SQL_WORD_OPERATORS } from '../words/sql.js';
-import { SqlTokens, T, resetSqlReach, sqlReach, touchSql, type Token } from './sql-tokens.js';
+import { addWork } from '../work-counter.js';
+import { SqlTokens, T, isSqlSpace, isSqlWordChar, resetSqlReach, sqlReach, touchSql, type Token } from './sql-tokens.js';
 
 const COMPARISON = new Set(['=', '<>', '!=', '<', '>', '<=', '>=', '==', '<=>']);
 const ARITHMETIC = new Set(['+', '-', '*', '/', '%', '|', '&', '^', '||', '&&', '::']);
 
-export const SQLI_FEATURES = F_QUOTE | F_NUMERIC_START | F_SEMI;
+export const SQLI_FEATURES = F_QUOTE | F_NUMERIC_START | F_SEMI | F_BACKTICK;
 
-export function detectSqli(s: string): Finding | null {
-  return inLiteral(s, 0x27) ?? inLiteral(s, 0x22) ?? inNumber(s);
+/**
+ * `long`: `s` is a value over LONG_VALUE, one the long-field readers (raw-form-field.ts, long-json-value.ts)
+ * may have cleared without calling here. They know only a digit after `(`, signs and spaces as the numeric
+ * context, and no backtick, so the contexts they do not read (`NULL`, `~`, `(SELECT`, `(CASE`, a backquoted
+ * name) are read in shorter values only: a long value would be flagged or not depending on the path it took.
+ */
+export function detectSqli(s: string, long = false): Finding | null {
+  return inLiteral(s, 0x27) ?? inLiteral(s, 0x22) ?? inNumber(s, long) ?? (long ? null : inIdentifier(s));
 }
 
 /**
@@ -40,34 +47,97 @@ export function sqlNumberInWindow(window: string, last: boolean): Finding | null
   return last || sqlReach() <= window.length ? hit : undefined;
 }
 
-/** The value placed in a literal quoted by `q`: what follows the quote that would close it. */
+/**
+ * The value placed in a literal quoted by `q`: what follows the quote that would close it. Read twice
+ * when a backslash stands before a quote: MySQL's way (an odd run of backslashes escapes the quote) and
+ * the standard way of SQLite, PostgreSQL, SQL Server and Oracle (a backslash is a character like any
+ * other); the app's database is unknown, so an attack under either reading is one.
+ */
 function inLiteral(s: string, q: number): Finding | null {
-  const at = firstClosingQuote(s, q);
+  const at = firstClosingQuote(s, q, true);
+  const escaped = backslashEscaped;
+  if (at >= 0) {
+    const r = afterLeaving(s, at + 1, false);
+    if (r) return { at, reason: r };
+  }
+  if (escaped) {
+    const plain = firstClosingQuote(s, q, false);
+    if (plain >= 0 && plain !== at) {
+      const r = afterLeaving(s, plain + 1, false);
+      if (r) return { at: plain, reason: r };
+    }
+  }
+  return null;
+}
+
+/**
+ * The value placed in a backquoted name (MySQL, SQLite: a column picked by a sort or select
+ * parameter): after its closing backtick, `FROM <table>` is what the query had anyway, so the reading
+ * goes on after it.
+ */
+function inIdentifier(s: string): Finding | null {
+  const at = s.indexOf('`');
   if (at < 0) return null;
-  const r = afterLeaving(s, at + 1, false);
+  touchSql(at + 2);
+  if (s.charCodeAt(at + 1) === 0x60) return null;
+  const tokens = new SqlTokens(s, at + 1);
+  let t = tokens.next();
+  if (t.type === T.Word && t.text === 'FROM') {
+    if (tokens.next().type !== T.Word) return null;
+    t = tokens.next();
+    // `name` FROM users` is a name that happens to read that way; only a clause after the table counts.
+    if (t.type !== T.Word || !SQL_CLAUSES.has(t.text)) return null;
+  }
+  // Markdown opens code with a backtick (`<div>`, `x = 1`, `# heading`): after a name's closing one,
+  // only a word (a clause, `OR`) or `;` is read.
+  if (t.type !== T.Word && t.type !== T.Semi) return null;
+  const r = afterToken(t, tokens, false);
   return r ? { at, reason: r } : null;
 }
 
-/** The value placed in a numeric slot: what follows its leading number. */
-function inNumber(s: string): Finding | null {
-  const numberEnd = leadingNumberEnd(s);
-  if (numberEnd < 0) return null;
-  const r = afterLeaving(s, numberEnd, true);
-  return r ? { at: numberEnd, reason: r } : null;
+/** The value placed in a numeric slot: what follows its leading number (or `NULL`), or a subquery in its place. */
+function inNumber(s: string, long = false): Finding | null {
+  const numberEnd = leadingNumberEnd(s, long);
+  if (numberEnd >= 0) {
+    const r = afterLeaving(s, numberEnd, true);
+    return r ? { at: numberEnd, reason: r } : null;
+  }
+  if (numberEnd === SUBQUERY) {
+    // `(SELECT unicode(password) FROM users …)-64` in a LIMIT, `(CASE WHEN (SELECT …)=65 THEN name …)` in
+    // an ORDER BY: where a number or a column goes, a subquery reads data ("(select all that apply)" does not read as one).
+    const tokens = new SqlTokens(s, 0);
+    let t = tokens.next();
+    while (t.type === T.LParen) t = tokens.next();
+    if (t.text === 'SELECT' ? selectFrom(tokens) : tokens.next().text === 'WHEN' && operand(tokens, true)) return { at: 0, reason: `${t.text} subquery in a numeric slot` };
+  }
+  return null;
 }
 
-/** Index of the quote that would end a literal the value was placed in, or -1. */
-function firstClosingQuote(s: string, q: number): number {
-  let i = s.indexOf(q === 0x27 ? "'" : '"');
+/**
+ * Index of the quote that would end a literal the value was placed in, or -1. `backslash`: MySQL's
+ * reading, where a quote after an odd run of backslashes is escaped (`\\'` is an escaped backslash,
+ * then the closing quote); backslashEscaped tells whether a quote was skipped that way, so the caller
+ * knows the standard reading differs.
+ */
+function firstClosingQuote(s: string, q: number, backslash: boolean): number {
+  const qs = q === 0x27 ? "'" : '"';
+  let i = s.indexOf(qs);
+  backslashEscaped = false;
   while (i >= 0) {
     // `''` inside a literal is an escaped quote, and so is `\'` for MySQL; neither ends the string.
     if (s.charCodeAt(i + 1) === q) {
-      i = s.indexOf(q === 0x27 ? "'" : '"', i + 2);
+      i = s.indexOf(qs, i + 2);
       continue;
     }
-    if (i > 0 && s.charCodeAt(i - 1) === 0x5c) {
-      i = s.indexOf(q === 0x27 ? "'" : '"', i + 1);
-      continue;
+    if (backslash && i > 0 && s.charCodeAt(i - 1) === 0x5c) {
+      let j = i - 1;
+      while (j > 0 && s.charCodeAt(j - 1) === 0x5c) j--;
+      addWork(i - j);
+      if ((i - j) % 2 === 1) {
+        backslashEscaped = true;
+        i = s.indexOf(qs, i + 1);
+        continue;
+      }
     }
     touchSql(i + 2);
     return i;
@@ -77,43 +147,172 @@ function firstClosingQuote(s: string, q: number): number {
   return -1;
 }
 
-/** End of a leading `-`/`(`-prefixed number (the numeric context), or -1 when the value does not start with one. */
-function leadingNumberEnd(s: string): number {
+/** Set by firstClosingQuote(): whether it passed over a quote escaped by a backslash. */
+let backslashEscaped = false;
+
+/** leadingNumberEnd(): the value starts with `(SELECT` or `(CASE`. */
+const SUBQUERY = -2;
+
+/**
+ * End of the number a numeric slot's value starts with, after `(`, signs, `~` and white space: a full
+ * literal (`1.0`, `1e0`, `0x1f`) or `NULL`. -1 when it does not start with one, SUBQUERY for `(SELECT`
+ * and `(CASE`.
+ */
+function leadingNumberEnd(s: string, long: boolean): number {
+  const n = s.length;
   let i = 0;
-  while (i < s.length && (s.charCodeAt(i) === 0x28 || s.charCodeAt(i) === 0x2d || s.charCodeAt(i) === 0x20)) i++;
+  let paren = false;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x28) paren = true;
+    else if (c !== 0x2d && c !== 0x2b && (c !== 0x7e || long) && !isSqlSpace(c)) break;
+  }
   const start = i;
-  while (i < s.length && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) i++;
-  touchSql(i + 1);
-  if (i === start) return -1;
   const c = s.charCodeAt(i);
-  // `1st`, `2nd`, `10am`: a word, not a number followed by code.
-  if ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) return -1;
+  if (!long && (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) {
+    while (i < n && isWordStart(s.charCodeAt(i))) i++;
+    touchSql(i + 1);
+    if (i < n && isSqlWordChar(s.charCodeAt(i))) return -1;
+    const w = i - start;
+    if (w === 4 && s.slice(start, i).toUpperCase() === 'NULL') return i;
+    if (paren && (w === 6 || w === 4) && /^(?:select|case)$/i.test(s.slice(start, i))) return SUBQUERY;
+    return -1;
+  }
+  if (c === 0x30 && (s.charCodeAt(i + 1) | 0x20) === 0x78 && isHexDigit(s.charCodeAt(i + 2))) {
+    i += 2;
+    while (i < n && isHexDigit(s.charCodeAt(i))) i++;
+  } else {
+    while (i < n && isDigit(s.charCodeAt(i))) i++;
+    if (i === start) {
+      touchSql(i + 1);
+      return -1;
+    }
+    if (s.charCodeAt(i) === 0x2e) for (i++; i < n && isDigit(s.charCodeAt(i)); ) i++;
+    if ((s.charCodeAt(i) | 0x20) === 0x65) {
+      const sign = s.charCodeAt(i + 1) === 0x2b || s.charCodeAt(i + 1) === 0x2d ? 1 : 0;
+      if (isDigit(s.charCodeAt(i + 1 + sign))) for (i += 1 + sign; i < n && isDigit(s.charCodeAt(i)); ) i++;
+    }
+  }
+  touchSql(i + 1);
+  // `1st`, `2nd`, `10am`, `3.5GB`: a word, not a number followed by code.
+  if (i < n && isSqlWordChar(s.charCodeAt(i))) return -1;
   return i;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function isHexDigit(c: number): boolean {
+  return isDigit(c) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+}
+
+function isWordStart(c: number): boolean {
+  return (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
 }
 
 /** Why the code after `start` continues a SQL statement, or null. */
 function afterLeaving(s: string, start: number, numeric: boolean): string | null {
   const tokens = new SqlTokens(s, start);
-  let t = tokens.next();
-  while (t.type === T.RParen) t = tokens.next();
-  switch (t.type) {
-    case T.End:
-      return null;
-    case T.Comment:
-      // `admin'--`: the rest of the query is cut off. In a numeric slot `5 -- note` is prose too often.
-      return numeric && t.text !== '/*' ? null : 'literal closed, rest of the query commented out';
-    case T.Semi:
-      return stackedStatement(tokens) ? 'statement ended, another one stacked' : null;
-    case T.Op:
-      if (t.text === '||' || t.text === '&&') return operand(tokens, numeric) ? `${numeric ? 'number' : 'literal'} closed, boolean clause added` : null;
-      if (numeric) return null; // `3 * 4`, `1 - 2`: arithmetic after a number is everyday text
-      if (COMPARISON.has(t.text) || ARITHMETIC.has(t.text)) return operand(tokens, false) ? 'literal closed, expression continued' : null;
-      return null;
-    case T.Word:
-      return afterWord(t, tokens, numeric);
-    default:
-      return null;
+  return afterToken(tokens.next(), tokens, numeric);
+}
+
+/** Why the code from `t` on, just after a closed literal or a number, continues a SQL statement, or null. */
+function afterToken(t: Token, tokens: SqlTokens, numeric: boolean): string | null {
+  for (;;) {
+    while (t.type === T.RParen) t = tokens.next();
+    switch (t.type) {
+      case T.End:
+        return null;
+      case T.Comment:
+        // `admin'--`: the rest of the query is cut off. In a numeric slot `5 -- note` is prose too often.
+        return numeric && t.text !== '/*' ? null : 'literal closed, rest of the query commented out';
+      case T.Semi:
+        return stackedStatement(tokens) ? 'statement ended, another one stacked' : null;
+      case T.String:
+        // `x' 'y' UNION …`: MySQL joins adjacent literals into one value.
+        if (numeric || !t.spaced) return null;
+        t = tokens.next();
+        continue;
+      case T.Comma: {
+        // `1,2) UNION …` (an IN list), `x', (SELECT …))` (an INSERT's next value), `x', 'y'), ('z', …` (a
+        // further row): the values that follow are read, then what comes after them.
+        let u = tokens.next();
+        let rows = 0;
+        while (u.type === T.LParen) {
+          u = tokens.next();
+          rows++;
+        }
+        if (rows > 0 && u.type === T.Word && u.text === 'SELECT') return selectBody(tokens) ? 'subquery added as a value' : null;
+        if (u.type !== T.String && u.type !== T.Number && !(u.type === T.Word && u.text === 'NULL')) return null;
+        t = tokens.next();
+        // `1, 2 apples`: a list in prose. Values read on only to a `)` or another comma.
+        if (t.type !== T.RParen && t.type !== T.Comma) return null;
+        continue;
+      }
+      case T.Op:
+        if (t.text === '||' || t.text === '&&') return operand(tokens, numeric) ? `${numeric ? 'number' : 'literal'} closed, boolean clause added` : null;
+        if (t.text === '::') {
+          // PostgreSQL's cast of the value just closed: `'x'::text UNION …` reads on after the type.
+          if (tokens.next().type !== T.Word) return null;
+          t = tokens.next();
+          continue;
+        }
+        if (numeric) {
+          // `1-0 UNION …`: arithmetic on the number goes on to the next number, and what follows that is
+          // read as after the first (`3 * 4`, `1 - 2 people` end there or in a plain word).
+          if (!ARITHMETIC.has(t.text)) return null;
+          let u = tokens.next();
+          while (u.type === T.Op && (u.text === '-' || u.text === '+' || u.text === '~')) u = tokens.next();
+          if (u.type !== T.Number) return null;
+          t = tokens.next();
+          continue;
+        }
+        if (COMPARISON.has(t.text) || ARITHMETIC.has(t.text)) return operand(tokens, false) ? 'literal closed, expression continued' : null;
+        return null;
+      case T.Word: {
+        const w = t.text;
+        if (w === 'COLLATE') {
+          // `x' COLLATE NOCASE UNION …`: the collation applies to the value, the reading goes on after it.
+          if (tokens.next().type !== T.Word) return null;
+          t = tokens.next();
+          continue;
+        }
+        // Postfix null tests complete a predicate: `x' NOT NULL--`, `1 IS NOT NULL` (every row: `(id=1) IS NOT NULL`).
+        let test = w === 'NOTNULL' || w === 'ISNULL';
+        if (!test && (w === 'NOT' || (numeric && w === 'IS'))) {
+          let u = tokens.next();
+          if (w === 'IS' && u.type === T.Word && u.text === 'NOT') u = tokens.next();
+          if (u.type !== T.Word || u.text !== 'NULL') return null;
+          test = true;
+        }
+        if (test) {
+          t = tokens.next();
+          if (numeric && (t.type === T.End || t.type === T.Comment || t.type === T.Semi || t.type === T.RParen)) return 'number closed, null test added';
+          continue;
+        }
+        if (numeric && (w === 'IN' || w === 'BETWEEN')) return numericWordOperator(w, tokens);
+        return afterWord(t, tokens, numeric);
+      }
+      default:
+        return null;
+    }
   }
+}
+
+/**
+ * After a number: `1 IN (SELECT …)` (blind extraction: a row or none) and `1 BETWEEN 0 AND 1` ending the
+ * value (`(id=1) BETWEEN 0 AND 1`, every row). Other uses of the words after a number are prose.
+ */
+function numericWordOperator(w: string, tokens: SqlTokens): string | null {
+  if (w === 'IN') {
+    if (tokens.next().type !== T.LParen) return null;
+    const u = tokens.next();
+    return u.type === T.Word && u.text === 'SELECT' && selectFrom(tokens) ? 'number closed, IN subquery added' : null;
+  }
+  if (tokens.next().type !== T.Number || tokens.next().text !== 'AND' || tokens.next().type !== T.Number) return null;
+  const v = tokens.next();
+  return v.type === T.End || v.type === T.Comment || v.type === T.Semi || v.type === T.RParen ? 'number closed, BETWEEN test added' : null;
 }
 
 function afterWord(t: Token, tokens: SqlTokens, numeric: boolean): string | null {
@@ -157,8 +356,12 @@ function operand(tokens: SqlTokens, strict: boolean): boolean {
     case T.LParen:
     case T.Variable:
       return true;
-    case T.Number:
-      return completes(tokens.next(), strict);
+    case T.Number: {
+      const v = tokens.next();
+      // `1/2" or 3/4" brass`: arithmetic whose result runs into a string is no expression (inch marks).
+      if (!strict && v.type === T.Op && ARITHMETIC.has(v.text)) return tokens.next().type !== T.Number || tokens.next().type !== T.String;
+      return completes(v, strict);
+    }
     case T.Word: {
       if (SQL_VALUE_STARTERS.has(u.text) && u.text !== 'CHAR' && u.text !== 'CHR' && u.text !== 'BINARY' && u.text !== 'ALL' && u.text !== 'ANY' && u.text !== 'SOME') return true;
       const v = tokens.next();
@@ -180,6 +383,24 @@ function completes(v: Token, strict: boolean): boolean {
   return v.type === T.End || v.type === T.RParen || v.type === T.Semi;
 }
 
+/** After `SELECT`: whether a select list follows (`1`, `*`, `password FROM`, a call), not prose ("select a plan"). */
+function selectBody(tokens: SqlTokens): boolean {
+  return selectList(tokens.next(), tokens);
+}
+
+/** selectBody(), stricter where prose in parentheses is common ("(select one)"): a number, `*`, a known call, or a name then FROM. */
+function selectFrom(tokens: SqlTokens): boolean {
+  const u = tokens.next();
+  if (u.type === T.Number || u.type === T.Variable || u.text === '*') return true;
+  if (u.type !== T.Word) return false;
+  const v = tokens.next();
+  return (v.type === T.LParen && SQL_FUNCTIONS.has(u.text)) || v.text === 'FROM';
+}
+
+function selectList(u: Token, tokens: SqlTokens): boolean {
+  return u.type === T.Number || u.type === T.String || u.type === T.Variable || u.text === '*' || (u.type === T.Word && (SQL_FUNCTIONS.has(u.text) || ((v) => v.type !== T.Word || v.text === 'FROM')(tokens.next())));
+}
+
 /** After `;`: whether a real statement starts (`DROP TABLE`, `SELECT 1`), not prose ("; select a plan"). */
 function stackedStatement(tokens: SqlTokens): boolean {
   const t = tokens.next();
@@ -188,7 +409,7 @@ function stackedStatement(tokens: SqlTokens): boolean {
   const u = tokens.next();
   switch (t.text) {
     case 'SELECT':
-      return u.type === T.Number || u.type === T.String || u.type === T.Variable || u.text === '*' || (u.type === T.Word && (SQL_FUNCTIONS.has(u.text) || ((v) => v.type !== T.Word || v.text === 'FROM')(tokens.next())));
+      return selectList(u, tokens);
     case 'INSERT':
     case 'REPLACE':
       return u.text === 'INTO';
@@ -218,7 +439,15 @@ function stackedStatement(tokens: SqlTokens): boolean {
     case 'CALL':
       return u.type === T.Word && tokens.next().type === T.LParen;
     case 'ATTACH':
-      return u.text === 'DATABASE';
+      // `ATTACH 'file.db' AS p`: SQLite opens (or creates) a file; DATABASE is optional.
+      return u.text === 'DATABASE' || (u.type === T.String && tokens.next().text === 'AS');
+    case 'WITH':
+      // `WITH c AS (SELECT 1) DELETE …`: a common table expression starts any statement.
+      return (u.type === T.Word && (u.text === 'RECURSIVE' ? tokens.next().type === T.Word : true)) && tokens.next().text === 'AS' && tokens.next().type === T.LParen;
+    case 'VACUUM':
+      return u.text === 'INTO' || (u.type === T.Word && tokens.next().text === 'INTO');
+    case 'MERGE':
+      return u.text === 'INTO';
     case 'PRAGMA':
     case 'KILL':
     case 'SHOW':

@@ -51,11 +51,11 @@ export function touchSql(end: number): void {
   if (end > reach) reach = end;
 }
 
-function isSpace(c: number): boolean {
+export function isSqlSpace(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x2028 || c === 0x2029 || c === 0xfeff || c === 0x3000;
 }
 
-function isWordChar(c: number): boolean {
+export function isSqlWordChar(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c === 0x5f || c === 0x24 || c > 0x7f;
 }
 
@@ -84,7 +84,7 @@ export class SqlTokens {
     let spaced = false;
     if (this.left-- <= 0) return END;
     for (;;) {
-      while (this.i < n && isSpace(s.charCodeAt(this.i))) {
+      while (this.i < n && isSqlSpace(s.charCodeAt(this.i))) {
         this.i++;
         spaced = true;
       }
@@ -140,7 +140,7 @@ export class SqlTokens {
     }
     if (c === 0x40) {
       let j = start + 1;
-      while (j < n && (isWordChar(s.charCodeAt(j)) || s.charCodeAt(j) === 0x40)) j++;
+      while (j < n && (isSqlWordChar(s.charCodeAt(j)) || s.charCodeAt(j) === 0x40)) j++;
       return this.token(T.Variable, s.slice(start, j).toUpperCase(), spaced, j);
     }
     if ((c >= 0x30 && c <= 0x39) || (c === 0x2e && s.charCodeAt(start + 1) >= 0x30 && s.charCodeAt(start + 1) <= 0x39)) {
@@ -152,15 +152,15 @@ export class SqlTokens {
         else break;
       }
       // `90s`, `3rd`: a word glued to digits is a word (prose), not a number.
-      if (j < n && isWordChar(s.charCodeAt(j))) {
-        while (j < n && isWordChar(s.charCodeAt(j))) j++;
+      if (j < n && isSqlWordChar(s.charCodeAt(j))) {
+        while (j < n && isSqlWordChar(s.charCodeAt(j))) j++;
         return this.token(T.Word, s.slice(start, j).toUpperCase(), spaced, j);
       }
       return this.token(T.Number, '', spaced, j);
     }
-    if (isWordChar(c)) {
+    if (isSqlWordChar(c)) {
       let j = start + 1;
-      while (j < n && (isWordChar(s.charCodeAt(j)) || (s.charCodeAt(j) === 0x2e && isWordChar(s.charCodeAt(j + 1))))) j++;
+      while (j < n && (isSqlWordChar(s.charCodeAt(j)) || (s.charCodeAt(j) === 0x2e && isSqlWordChar(s.charCodeAt(j + 1))))) j++;
       return this.token(T.Word, s.slice(start, j).toUpperCase(), spaced, j);
     }
     for (const op of OPS) if (s.startsWith(op, start)) return this.token(T.Op, op, spaced, start + op.length);

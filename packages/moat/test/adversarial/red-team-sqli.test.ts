@@ -1,0 +1,126 @@
+// SQL injections a red team ran against better-sqlite3 (and reasoned for MySQL and PostgreSQL) that Moat
+// let through, each sent through the whole Engine as parameter `q` of a query string, a urlencoded form
+// body and a JSON body: every one must be blocked as attack-sqli, and the benign look-alikes beside it
+// must pass.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Engine } from '../../src/engine/engine.js';
+import { buildRuleSet } from '../../src/engine/rule-set.js';
+import { normalizeAttackSettings } from '../../src/rules/attack-settings.js';
+import type { MoatRequest } from '../../src/engine/decision.js';
+
+const info = { path: null, format: 'moat' as const, formatVersion: 1, builtAt: null, hash: '' };
+
+type Where = 'query' | 'form' | 'json';
+const PLACES: Where[] = ['query', 'form', 'json'];
+
+function request(value: string, where: Where): MoatRequest {
+  if (where === 'query') return { ip: '192.0.2.1', method: 'GET', path: '/s', url: '/s?q=' + encodeURIComponent(value), headers: {} };
+  if (where === 'form') {
+    const text = 'q=' + encodeURIComponent(value);
+    return { ip: '192.0.2.1', method: 'POST', path: '/s', url: '/s', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: { kind: 'form', text, bytes: Buffer.from(text, 'latin1') } };
+  }
+  return { ip: '192.0.2.1', method: 'POST', path: '/s', url: '/s', headers: { 'content-type': 'application/json' }, body: { kind: 'json', text: JSON.stringify({ q: value }) } };
+}
+
+/** The category the Engine decides for `value` in `where` ('passed' when it lets it through); a fresh engine, no memo. */
+function judge(value: string, where: Where): string {
+  const engine = new Engine({ rules: buildRuleSet([], info, undefined, normalizeAttackSettings('block')) });
+  return engine.evaluate(request(value, where)).category;
+}
+
+function check(attacks: string[], benign: string[]): void {
+  for (const where of PLACES) {
+    for (const a of attacks) assert.equal(judge(a, where), 'attack-sqli', `${where}: ${JSON.stringify(a.length > 80 ? '…' + a.slice(-60) : a)}`);
+    for (const b of benign) assert.equal(judge(b, where), 'passed', `${where} (benign): ${JSON.stringify(b.length > 80 ? '…' + b.slice(-60) : b)}`);
+  }
+}
+
+const PAD = 'A'.repeat(1100);
+
+test('a backslash before the closing quote: read both the MySQL way (odd run escapes) and the standard way (no escape)', () => {
+  // `WHERE name = '${q}'`: `\\'` closes the literal in MySQL too (escaped backslash); `\'` closes it in SQLite, PostgreSQL, SQL Server, Oracle.
+  check(["\\\\' OR 1=1-- -", "\\' UNION SELECT name,password FROM users--", "x\\\\\\\\' OR 'a'='a"], ["it\\'s fine", "C:\\Users\\O'Brien", 'say \\"hi\\" to me', "don\\'t panic"]);
+});
+
+test('numeric slot: decimal, exponent and hex literals, arithmetic, NULL, white space and unary signs before the number', () => {
+  // `WHERE id = ${q}`: each returns every password through UNION.
+  check(
+    [
+      '1.0 UNION SELECT name,password FROM users',
+      '1e0 UNION SELECT name,password FROM users',
+      '0x1 UNION SELECT name,password FROM users',
+      '1-0 UNION SELECT name,password FROM users',
+      '1*1 UNION SELECT name,password FROM users',
+      'NULL UNION SELECT name,password FROM users',
+      '\n1 UNION SELECT name,password FROM users',
+      '\t1 UNION SELECT name,password FROM users',
+      '+1 UNION SELECT name,password FROM users',
+      '~0 UNION SELECT name,password FROM users',
+    ],
+    ['1.5 cups of flour', '1e3 is a thousand', '0x1F is 31', '1 - 2 people', '3 * 4 = 12', 'null and void', 'Null pointer exception in module', 'NULL is a value', '~1 hour', '\t1 apple', '+1 for this idea'],
+  );
+});
+
+test('a comma after the literal or number, then a closing parenthesis and a clause, a further row or a subquery', () => {
+  // `WHERE id IN (${q})`, `INSERT … VALUES ('${q}', 'hello')` and a multi-row insert: passwords returned or stored.
+  check(
+    ['1,2) UNION SELECT name,password FROM users--', "x', (SELECT group_concat(password) FROM users))--", "x', 'y'), ('z', (SELECT group_concat(password) FROM users))--"],
+    ['1, 2, 3', '1, 2) something else', "x', 'y", 'red, green (select one) blue'],
+  );
+});
+
+test('a long value with an encoding layer is also read raw for SQL: the quote the database sees is not the decoded one', () => {
+  // `WHERE name = '${q}'` with 1,100 characters before: the app receives `%27`/`&#39;` as they are; every row.
+  check([PAD + "%27x' OR 1=1--", PAD + "&#39;x' OR 1=1--"], [PAD + " it%27s John's book, 100% sure", PAD + ' Tom &amp; Jerry&#39;s show, Bob\'s pick']);
+});
+
+test('after a closed literal: COLLATE, a PostgreSQL cast, postfix null tests and adjacent literals read on', () => {
+  // `WHERE name = '${q}'`: passwords through UNION, or every row through `(name='x') NOT NULL`.
+  check(
+    [
+      "x' COLLATE NOCASE UNION SELECT name,password FROM users--",
+      "x' NOT NULL--",
+      "x' NOTNULL--",
+      "x' ISNULL OR 1=1--",
+      "x'::text UNION SELECT name,password FROM users--",
+      "x' 'y' UNION SELECT name,password FROM users-- -",
+    ],
+    ["O'Brien", "it's not null", "Tom's collate box", "the 'x' 'y' pair"],
+  );
+});
+
+test('word operators after a number: IN (SELECT …), IS [NOT] NULL, BETWEEN … AND … ending the value', () => {
+  // `WHERE id = ${q}`: a row or none per guess (blind extraction), or every row.
+  check(
+    ['1 IN (SELECT 1 FROM users WHERE id=3 AND unicode(password)=65)', '1 IS NOT NULL', '1 NOTNULL', '1 BETWEEN 0 AND 1'],
+    ['1 in (a, b)', '1 between 2 and 3 weeks', '2 is the answer', '1 in 3 people'],
+  );
+});
+
+test('a subquery where a sort column or a limit goes: (CASE WHEN (SELECT …) …) and (SELECT …)-64', () => {
+  // `ORDER BY ${q}` / `LIMIT ${q}`: the row order or the row count leaks a password character per request.
+  check(
+    ['(CASE WHEN (SELECT unicode(password) FROM users WHERE id=3)=65 THEN name ELSE id END)', '(SELECT unicode(password) FROM users WHERE id=3)-64', '(select count(*) from users)'],
+    ['(select all that apply)', '(case when needed)', '(select one) of the options', '(Select your size) M'],
+  );
+});
+
+test('stacked statements: ATTACH without DATABASE, WITH … DELETE, VACUUM INTO', () => {
+  // `db.exec("… '${q}'")` with multiple statements: writes a new database file, empties a table.
+  check(
+    ["x'; ATTACH '/tmp/pwn.db' AS p; CREATE TABLE p.t(a); --", "x'; WITH c AS (SELECT 1) DELETE FROM users; --", "x'; VACUUM INTO '/tmp/copy.db'--"],
+    ["meet me; attach the photo please", "ok; with a friend as guide", "x'; vacuum the room"],
+  );
+});
+
+test('a backquoted identifier closed by the value, then the query it was in and a clause', () => {
+  // SELECT `${q}` FROM users WHERE id=1: every name and password.
+  check(['name` FROM users UNION SELECT password FROM users--', 'name` UNION SELECT password FROM users--'], ['The `<div>` element is a block', 'use `npm install` to start', '`x` from the docs', 'run `ls` or `dir`', '`# TODO` -- later', '`;` ends a statement']);
+});
+
+test('inch marks in prose: arithmetic that runs into a string is no SQL expression', () => {
+  // A hardware-store search was blocked: the inch mark closed a "literal", then `or 3/4" brass`.
+  check(['x" OR 3/4=0.75--'], ['pipe fitting 1/2" or 3/4" brass', 'bolts 1/4" or 5/16" long']);
+});
