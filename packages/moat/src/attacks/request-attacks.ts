@@ -16,6 +16,7 @@ import { detectAttack, neededFeatures } from './detect-attack.js';
 import { rawPartFeatures } from './features.js';
 import { RAW_FIELD_FROM, UNKNOWN_BODY, bodyScanSieve, bodyScanTables, rawBodyHints, rawFieldIsClean, rawFieldIsCleanMarked } from './raw-form-field.js';
 import { sharedByteScanner, type ByteScanner } from './byte-scan/byte-scanner.js';
+import { operatorParameter } from './nosql/detect-nosql.js';
 import { DEFAULT_JSON_LIMITS, completeJsonLimits, detectInJson, jsonIsAscii, type JsonWalkLimits } from './detect-json.js';
 import { ATTACK_CATEGORIES, attackCategorySet, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
 import { workSteps } from './work-counter.js';
@@ -355,8 +356,9 @@ export class RequestAttackScan implements RequestAttacks {
    */
   private pair(raw: string, start: number, nameEnd: number, valueEnd: number, location: 'query' | 'body', nameClean: boolean): boolean {
     const name = percentDecode(raw.slice(start, nameEnd), true);
-    // Names are attacker text too: qs turns `user[$ne]=1` into an operator, `__proto__[x]` into pollution.
-    if (!nameClean && this.value(name, location, name)) return true;
+    // Names are attacker text too: qs turns `user[$ne]=1` into an operator, `__proto__[x]` into pollution,
+    // and a name that is an operator itself (`$where=…`) into a top-level one, which no value shows.
+    if (!nameClean && (this.value(name, location, name) || this.operatorName(name, location))) return true;
     if (valueEnd >= 0) {
       // A long field whose raw text proves it clean is never decoded (raw-form-field.ts): decoding was
       // most of a 64 KiB form body's cost. Counted as work like the decoded value would be. Read from the
@@ -384,6 +386,14 @@ export class RequestAttackScan implements RequestAttacks {
       if (value !== rawValue && !this.formValues.ascii && value.includes('\uFFFD') && this.value(rawValue, location, name)) return true;
     }
     return false;
+  }
+
+  /** A parameter named as a query operator (operatorParameter), judged under the input's categories. */
+  private operatorName(name: string, location: 'query' | 'body'): boolean {
+    if (name.charCodeAt(0) !== 0x24) return false;
+    const block = this.blockFor(location, name);
+    const hit = operatorParameter(name, location, block | this.monitorFor(location, name));
+    return hit !== null && this.found(hit, null, location, name, block);
   }
 
   private json(text: string): boolean {

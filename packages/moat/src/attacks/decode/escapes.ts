@@ -10,7 +10,15 @@ function hex(c: number): number {
   return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
 }
 
-export function decodeBackslashEscapes(s: string): string {
+/** After a backslash in a JavaScript string: what stands for another character, or (`u`, `x`) did not decode. */
+const IDENTITY_KEPT = 'bfnrtvux\n\r\u2028\u2029';
+
+/**
+ * `js`: also the escapes only a JavaScript string literal resolves, for a reader of code such as a
+ * template's expression: legacy octal (`\160` is `p`) and identity escapes (`\o` is `o`). Elsewhere
+ * they are kept: `C:\temp\101` is a Windows path, `\1` a regex back-reference.
+ */
+export function decodeBackslashEscapes(s: string, js = false): string {
   const n = s.length;
   addWork(n);
   let out = '';
@@ -39,6 +47,24 @@ export function decodeBackslashEscapes(s: string): string {
       if (j === i + 2 + digits) {
         code = v;
         end = j;
+      }
+    }
+    if (js && code < 0) {
+      const c = s.charCodeAt(i + 1);
+      if (c >= 0x30 && c <= 0x37) {
+        // Up to three octal digits, at most 0o377 (a first digit above 3 takes one more digit only).
+        let v = c - 0x30;
+        let j = i + 2;
+        const max = c <= 0x33 ? i + 4 : i + 3;
+        for (let d = s.charCodeAt(j) - 0x30; j < max && d >= 0 && d <= 7; d = s.charCodeAt(j) - 0x30) {
+          v = v * 8 + d;
+          j++;
+        }
+        code = v;
+        end = j;
+      } else if (!IDENTITY_KEPT.includes(s[i + 1]!)) {
+        code = c;
+        end = i + 2;
       }
     }
     if (code < 0) continue;

@@ -5,7 +5,8 @@
  * before a number or a word outside key position ("costs $5", "$in the bank") is prose.
  */
 import { F_DOLLAR, F_QUOTE, isRegexSpace } from '../features.js';
-import type { Finding } from '../types.js';
+import { redactedSnippet } from '../snippet.js';
+import { B_NOSQL, type AttackCategorySet, type AttackLocation, type AttackMatch, type Finding } from '../types.js';
 import { addWork } from '../work-counter.js';
 import { indexOfNear } from '../../text/near-index.js';
 
@@ -18,6 +19,20 @@ export const NOSQL_OPERATORS: ReadonlySet<string> = new Set(
 
 export function isNosqlOperatorKey(key: string): boolean {
   return key.length > 1 && key.charCodeAt(0) === 0x24 && NOSQL_OPERATORS.has(key.slice(1).toLowerCase());
+}
+
+/**
+ * A query or form parameter *named* as an operator, whole or before its first `[` (`$where=…`,
+ * `$or[0][role]=admin`): qs and node:querystring both make it a top-level key of `Model.find(req.query)`,
+ * where `$where` runs JavaScript and `$or` widens the filter. `$search` is left out: it is OData's query
+ * option, and no filter operator at the top level. `$`, `price$` and `$5` are no operators.
+ */
+export function operatorParameter(name: string, location: AttackLocation, enabled: AttackCategorySet): AttackMatch | null {
+  if ((enabled & B_NOSQL) === 0 || name.charCodeAt(0) !== 0x24) return null;
+  const bracket = name.indexOf('[');
+  const key = bracket < 0 ? name : name.slice(0, bracket);
+  if (!isNosqlOperatorKey(key) || key.toLowerCase() === '$search') return null;
+  return { category: 'nosql', location, field: name, snippet: redactedSnippet(name, 0), reason: `query operator ${key.toLowerCase()} as a parameter name` };
 }
 
 export const JS_BREAKOUT = /['"]\s*(?:;\s*(?:return\b|while\s*\(|for\s*\(|sleep\s*\(|var\s|let\s|const\s|this\.|db\.|function\b|throw\b)|(?:\|\||&&)\s*(?:['"]?\w+['"]?\s*[=!]==?|this\.|true\b|1\b|sleep\s*\(|function\b|\(\s*function))/i;
@@ -39,6 +54,13 @@ export function detectNosql(s: string): Finding | null {
     const keyBefore = before === 0x7b || before === 0x2c || before === 0x5b || before === 0x22 || before === 0x27;
     const keyAfter = after === 0x22 || after === 0x27 || after === 0x5d || after === 0x3a;
     if (keyBefore && keyAfter && (b >= 0 || after === 0x3a || after === 0x22)) return { at: i, reason: `query operator $${s.slice(i + 1, j).toLowerCase()} as a key` };
+    // A query string carried in the value (`$where=sleep(5000)`, `a=1&$or[0][x]=y`): the operator is a
+    // parameter name there (see operatorParameter), right after the start, `?` or `&`, right before `=` or `[`.
+    const prev = i === 0 ? 0x26 : s.charCodeAt(i - 1);
+    const next = j < n ? s.charCodeAt(j) : 0;
+    if ((prev === 0x26 || prev === 0x3f) && (next === 0x3d || next === 0x5b) && s.slice(i + 1, j).toLowerCase() !== 'search') {
+      return { at: i, reason: `query operator $${s.slice(i + 1, j).toLowerCase()} as a parameter name` };
+    }
   }
   const at = jsBreakout(s);
   return at >= 0 ? { at, reason: 'string closed, JavaScript added ($where)' } : null;

@@ -4,7 +4,8 @@
  * a Log4j lookup (`${jndi:`, `${env:`, nested `${::-j}` obfuscation). A bare placeholder such as
  * `{{name}}` or `${user}` in a discussion of templates is a name, not an expression, and passes.
  */
-import { F_AT, F_BRACE, F_LT } from '../features.js';
+import { decodeBackslashEscapes } from '../decode/escapes.js';
+import { F_AT, F_BRACE, F_LT, isRegexSpace } from '../features.js';
 import type { Finding } from '../types.js';
 import { addWork } from '../work-counter.js';
 import { indexOfNear } from '../../text/near-index.js';
@@ -111,8 +112,15 @@ export function detectTemplateInjection(s: string): Finding | null {
   // without any anchor costs one search per anchor in the first call.
   const next = new Int32Array(ANCHORS.length).fill(-2);
   let from = 0;
+  // Where the last closeOutsideLiterals() reading ended.
+  let literalsTo = 0;
   for (let m = nextOpener(s, from, next); m; m = nextOpener(s, from, next)) {
-    const start = m.index + m[0].length;
+    let start = m.index + m[0].length;
+    // Blanks after the opener are skipped first: an expression behind 400 of them still runs. Blanks
+    // hold no opener, so each is read once.
+    const opened = start;
+    while (start < s.length && isRegexSpace(s.charCodeAt(start))) start++;
+    addWork(start - opened);
     from = start;
     // The content up to the matching close, bounded: templates rarely hold more than a line.
     const content = s.slice(start, start + 400);
@@ -126,9 +134,77 @@ export function detectTemplateInjection(s: string): Finding | null {
     const close = m[0] === '@(' ? content.indexOf(')') : m[0].startsWith('<%') ? content.indexOf('%>') : m[0] === '[[' ? content.indexOf(']]') : m[0].endsWith('{{') ? content.indexOf('}}') : content.indexOf('}');
     const inner = close >= 0 ? content.slice(0, close) : content;
     if (inner.trim().length === 0) continue;
-    if (DANGEROUS.test(inner) || EXPRESSION.test(inner)) return { at: m.index, reason: `expression inside ${m[0]}…` };
+    if (isExpression(inner)) return { at: m.index, reason: `expression inside ${m[0]}…` };
+    // A close inside a string literal (`{{"}}"+x.constructor(…)()}}`) does not end the expression for the
+    // lexers of Jinja, Nunjucks, Handlebars, or JavaScript's own `${}`: the content up to the close outside
+    // literals is read too.
+    // An opener inside the span such a reading already covered is inside that expression for those lexers,
+    // and not read this way again: each character is read so once.
+    if (close >= 0 && start >= literalsTo && m[0].endsWith('{') && (inner.includes('"') || inner.includes("'"))) {
+      const outer = closeOutsideLiterals(content, m[0].endsWith('{{'));
+      addWork(outer >= 0 ? outer : content.length);
+      literalsTo = start + (outer >= 0 ? outer : content.length);
+      if (outer > close && isExpression(content.slice(0, outer))) return { at: m.index, reason: `expression inside ${m[0]}…` };
+    }
     // Resume after this template's content: each character is examined by one opener, so the work is linear.
     from = start + (close >= 0 ? close : content.length);
   }
   return null;
 }
+
+/**
+ * Whether a template's content is an expression, also once its JavaScript comments are removed (a
+ * comment between a callee and its `(` still calls it) and its string escapes resolved as JavaScript
+ * does (`'\160rocess'`, `'pr\ocess'`, `'\x70rocess'` are `process`).
+ */
+function isExpression(inner: string): boolean {
+  if (DANGEROUS.test(inner) || EXPRESSION.test(inner)) return true;
+  if (inner.includes('/*')) {
+    const bare = withoutComments(inner);
+    if (bare !== inner && (DANGEROUS.test(bare) || EXPRESSION.test(bare))) return true;
+  }
+  if (inner.includes('\\')) {
+    const plain = decodeBackslashEscapes(inner, true);
+    if (plain !== inner && DANGEROUS.test(plain)) return true;
+  }
+  return false;
+}
+
+/** `s` with each closed block comment replaced by a space (one pass). */
+function withoutComments(s: string): string {
+  let out = '';
+  let last = 0;
+  for (let i = s.indexOf('/*'); i >= 0; i = s.indexOf('/*', last)) {
+    const end = s.indexOf('*/', i + 2);
+    if (end < 0) break;
+    out += s.slice(last, i) + ' ';
+    last = end + 2;
+  }
+  return last === 0 ? s : out + s.slice(last);
+}
+
+/**
+ * Where `close` first stands outside a string literal in `content`, or -1. A quote opens a literal only
+ * where an expression may start one (after the start, blanks, an operator or a bracket), so an apostrophe
+ * in a word (`{{ user's }}`) opens nothing. One pass.
+ */
+function closeOutsideLiterals(content: string, double: boolean): number {
+  let prev = 0x28; // as after `(`: the content's start
+  for (let i = 0; i < content.length; i++) {
+    const c = content.charCodeAt(i);
+    if ((c === 0x22 || c === 0x27) && prev < 0x80 && LITERAL_BEFORE[prev] === 1) {
+      let j = i + 1;
+      while (j < content.length && content.charCodeAt(j) !== c) j += content.charCodeAt(j) === 0x5c ? 2 : 1;
+      if (j >= content.length) return -1;
+      i = j;
+      prev = c;
+      continue;
+    }
+    if (c === 0x7d && (!double || content.charCodeAt(i + 1) === 0x7d)) return i;
+    if (!isRegexSpace(c)) prev = c;
+  }
+  return -1;
+}
+/** By ASCII code: 1 where a quote after it opens a string literal (an operator, a bracket, a separator). */
+const LITERAL_BEFORE = new Uint8Array(128);
+for (const ch of '([{,+-*/%=!&|?:~<>;') LITERAL_BEFORE[ch.charCodeAt(0)] = 1;
