@@ -197,7 +197,31 @@ export class RequestAttackScan implements RequestAttacks {
     }
     // The raw path, so `..` segments and encodings are seen before any normalisation removed them.
     if (this.value(rawPath, 'path', '')) return true;
+    if (rawPath.includes('%') && this.pathSegments(rawPath)) return true;
     return queryTo > queryFrom && this.pairs(query, queryFrom, queryTo, 'query');
+  }
+
+  /**
+   * Each path segment holding a percent escape, as a value of its own: routers decode a segment (`%2F`
+   * included) into a parameter (`/files/:name`) that the app joins to a folder or puts in a query. Read
+   * as one path, the route's own names (`/api/files/`) cancel the `..` of `..%2F..%2Fsecret`, and
+   * `/users/1%20UNION%20SELECT…` starts with `/`, never a number. The raw segment goes to detectAttack,
+   * which decodes it as the router does and sees that its slashes needed decoding. A segment without `%`
+   * is plain text the whole path's reading judged already, so a clean path costs one search for `%`.
+   */
+  private pathSegments(rawPath: string): boolean {
+    let judged = 0;
+    for (let pct = rawPath.indexOf('%'); pct >= 0; ) {
+      // Back to the segment's `/` only: never before the end of the segment judged last.
+      const from = rawPath.lastIndexOf('/', pct) + 1;
+      let to = rawPath.indexOf('/', pct);
+      if (to < 0) to = rawPath.length;
+      // Past the cap the rest of the path is one value: bounded calls, and no segment goes unread.
+      if (++judged > MAX_PATH_SEGMENTS) return this.value(rawPath.slice(from), 'path', '');
+      if (this.value(rawPath.slice(from, to), 'path', '')) return true;
+      pct = rawPath.indexOf('%', to);
+    }
+    return false;
   }
 
   /**
@@ -447,6 +471,9 @@ export class RequestAttackScan implements RequestAttacks {
     return false;
   }
 }
+
+/** Path segments with a percent escape judged one by one at most (see pathSegments). */
+const MAX_PATH_SEGMENTS = 32;
 
 /** Request targets remembered clean (see RequestAttackScan.cleanTargets). */
 const TARGET_SLOTS = 256;
