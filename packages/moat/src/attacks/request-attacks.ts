@@ -208,16 +208,17 @@ export class RequestAttackScan implements RequestAttacks {
    * `/users/1%20UNION%20SELECT…` starts with `/`, never a number. The raw segment goes to detectAttack,
    * which decodes it as the router does and sees that its slashes needed decoding. A segment without `%`
    * is plain text the whole path's reading judged already, so a clean path costs one search for `%`.
+   * No cap on the count: segments never overlap, so they add up to the path once more (value() keeps the
+   * request's work cap), and a cap would let 32 harmless segments carry the payload past it.
    */
   private pathSegments(rawPath: string): boolean {
-    let judged = 0;
     for (let pct = rawPath.indexOf('%'); pct >= 0; ) {
-      // Back to the segment's `/` only: never before the end of the segment judged last.
-      const from = rawPath.lastIndexOf('/', pct) + 1;
+      // Stepped back to the segment's `/`, never before the end of the one judged last (lastIndexOf
+      // may search the whole path back to its start).
+      let from = pct;
+      while (from > 0 && rawPath.charCodeAt(from - 1) !== 0x2f) from--;
       let to = rawPath.indexOf('/', pct);
       if (to < 0) to = rawPath.length;
-      // Past the cap the rest of the path is one value: bounded calls, and no segment goes unread.
-      if (++judged > MAX_PATH_SEGMENTS) return this.value(rawPath.slice(from), 'path', '');
       if (this.value(rawPath.slice(from, to), 'path', '')) return true;
       pct = rawPath.indexOf('%', to);
     }
@@ -471,9 +472,6 @@ export class RequestAttackScan implements RequestAttacks {
     return false;
   }
 }
-
-/** Path segments with a percent escape judged one by one at most (see pathSegments). */
-const MAX_PATH_SEGMENTS = 32;
 
 /** Request targets remembered clean (see RequestAttackScan.cleanTargets). */
 const TARGET_SLOTS = 256;

@@ -9,6 +9,7 @@ import { Engine } from '../../src/engine/engine.js';
 import type { MoatRequest } from '../../src/engine/decision.js';
 import { buildRuleSet } from '../../src/engine/rule-set.js';
 import { normalizeAttackSettings } from '../../src/rules/attack-settings.js';
+import { stringReads } from '../helpers/string-reads.js';
 
 const info = { path: null, format: 'moat' as const, formatVersion: 1, builtAt: null, hash: '' };
 const engine = new Engine({ rules: buildRuleSet([], info, undefined, normalizeAttackSettings('block')) });
@@ -71,6 +72,17 @@ test('a numeric SQL injection in an encoded path segment is blocked in the path'
     '/api/users/1%20OR%201=1/profile',
   ]);
   blocked('sqli', ['1 UNION SELECT name,password FROM users']);
+});
+
+// No count of harmless encoded segments carries the payload past the segment reading.
+test('a payload segment after many encoded segments is still judged, and their reading stays linear', () => {
+  targetsBlocked('traversal', ['/a%20b'.repeat(200) + '/files/..%2F..%2Fsecret.txt']);
+  targetsBlocked('sqli', ['/x%20y'.repeat(200) + '/users/1%20UNION%20SELECT%20password%20FROM%20users']);
+  for (const unit of ['/a%20', '/%2F', '/..%2F', '/%2e%2e', '/1%20or', '/%']) {
+    const target = unit.repeat(Math.ceil(8192 / unit.length));
+    const reads = stringReads(() => engine.evaluate(asTarget(target))) / target.length;
+    assert.ok(reads <= 256, `${unit}: ${reads.toFixed(0)} reads per character`);
+  }
 });
 
 test('ordinary encoded path segments pass', () => {
