@@ -64,7 +64,12 @@ interface Climb {
   odd: boolean;
 }
 
-/** How far above its start the path in `s` climbs (0 when never), scanning all of `s` once. */
+/**
+ * How far above its start the path in `s` climbs (0 when never), scanning all of `s` once. Two readings:
+ * Windows (and `..;/` to Java servers) also splits at `\` and `;`, while POSIX splits at `/` only, so
+ * `x\x\x/../../..` or `a;a;a/../../..` is three names to one and a single name to the other: the
+ * deeper climb counts.
+ */
 function escapeDepth(s: string): Climb {
   const n = s.length;
   addWork(n);
@@ -74,6 +79,13 @@ function escapeDepth(s: string): Climb {
   let end = 0;
   let odd = false;
   let segStart = 0;
+  // The POSIX reading; its segments differ only when one holds `\` or `;` (`split`), else it follows the first.
+  let pLevel = 0;
+  let pLowest = 0;
+  let pAt = -1;
+  let pEnd = 0;
+  let pStart = 0;
+  let split = false;
   for (let i = 0; i <= n; i++) {
     const c = i < n ? s.charCodeAt(i) : 0x2f;
     if (c !== 0x2f && c !== 0x5c && c !== 0x3b && i < n) continue;
@@ -90,7 +102,25 @@ function escapeDepth(s: string): Climb {
     } else if (seg === 'name') level++;
     else if (seg === 'break') level = 0;
     segStart = i + 1;
+    if (c !== 0x2f) {
+      split = true;
+      continue;
+    }
+    // The segment since the last `/`: the same as above unless it held a `\` or `;`.
+    const pSeg = split ? segmentKind(s, pStart, i) : seg;
+    split = false;
+    if (pSeg === 'up' || pSeg === 'odd-up') {
+      pLevel--;
+      if (pLevel < pLowest) {
+        pLowest = pLevel;
+        if (pAt < 0) pAt = pStart;
+        pEnd = i + 1;
+      }
+    } else if (pSeg === 'name') pLevel++;
+    else if (pSeg === 'break') pLevel = 0;
+    pStart = i + 1;
   }
+  if (pLowest < lowest) return { depth: -pLowest, at: Math.max(pAt, 0), end: Math.min(pEnd, n), odd };
   return { depth: -lowest, at: Math.max(at, 0), end: Math.min(end, n), odd };
 }
 
@@ -150,20 +180,29 @@ const BY_SECOND = Array.from({ length: 128 }, (_, c) => ({
   folders: FOLDERS.filter((t) => t.charCodeAt(1) === c),
   files: FILES.filter((t) => t.charCodeAt(1) === c).map((t) => [t, t + '/', t + '.'] as const),
 }));
-/** Files recognised at the end of a short absolute path (`/var/www/wp-config.php`), by their last character. */
-const BY_LAST = Array.from({ length: 128 }, (_, c) => FILES.filter((t) => t.length > 5 && t.charCodeAt(t.length - 1) === c));
+/**
+ * Files recognised at the end of a short absolute path (`/var/www/wp-config.php`, `/srv/app/.env`), by
+ * their last character; `/sam` is too common a last name (`/team/sam`).
+ */
+const BY_LAST = Array.from({ length: 128 }, (_, c) => FILES.filter((t) => t.length >= 5 && t.charCodeAt(t.length - 1) === c));
 const PATH_END = /[\s?#\0]/;
+/** Characters of a path resolved for `..` at most: every target is far shorter. */
+const NORMALIZE_MAX = 256;
 
 function isSensitive(path: string): boolean {
   let p = path.includes('//') || path.includes('/./') ? path.replace(/\/(\.?\/)+/g, '/') : path;
   const cut = p.search(PATH_END);
   if (cut >= 0) p = p.slice(0, cut);
+  // `/etc/ssl/../passwd` is /etc/passwd to the file system: resolve `..` before comparing.
+  if (p.charCodeAt(0) === 0x2f && p.includes('/..')) p = resolveDots(p.length > NORMALIZE_MAX ? p.slice(0, NORMALIZE_MAX) : p);
   // Every target starts with `/`: a path starting otherwise matches none from its start.
   const second = p.charCodeAt(0) === 0x2f ? p.charCodeAt(1) : -1;
   if (second >= 0 && second < 128) {
     const bucket = BY_SECOND[second]!; // second < 128, the table's length
     for (const t of bucket.folders) if (p.startsWith(t) && p.length > t.length) return true;
     for (const [t, asFolder, withSuffix] of bucket.files) if (p === t || p.startsWith(asFolder) || p.startsWith(withSuffix)) return true;
+    // Any process's files, `/proc/1234/environ`, not only pid 1.
+    if (second === 0x70 && isProcPid(p)) return true;
   }
   // Hidden credential folders anywhere: `/home/u/.ssh/id_rsa`, `/srv/app/.git/config`.
   if (p.includes('/.')) for (const t of HIDDEN_FOLDERS) if (p.includes(t) && !p.endsWith(t)) return true;
@@ -175,6 +214,25 @@ function isSensitive(path: string): boolean {
 }
 
 const NONE: readonly string[] = [];
+
+/** `/proc/<digits>/…` with something after the folder. */
+function isProcPid(p: string): boolean {
+  if (!p.startsWith('/proc/')) return false;
+  let i = 6;
+  while (i < p.length && p.charCodeAt(i) >= 0x30 && p.charCodeAt(i) <= 0x39) i++;
+  return i > 6 && p.charCodeAt(i) === 0x2f && i + 1 < p.length;
+}
+
+/** An absolute path with its `.` and `..` segments resolved (`..` at the root stays there), as POSIX does. */
+function resolveDots(p: string): string {
+  const kept: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '..') kept.pop();
+    else if (seg !== '.' && seg !== '') kept.push(seg);
+  }
+  const out = '/' + kept.join('/');
+  return p.endsWith('/') && kept.length > 0 ? out + '/' : out;
+}
 
 function slashes(p: string): number {
   let n = 0;

@@ -1,10 +1,13 @@
-/** Files and pseudo-files an inclusion attack reads or runs (lower case, forward slashes). */
+/**
+ * Files and pseudo-files an inclusion attack reads or runs (lower case, forward slashes). `/proc/<pid>/`
+ * for any pid is recognised by the detector itself.
+ */
 export const SENSITIVE_PATHS: readonly string[] = [
-  '/etc/passwd', '/etc/shadow', '/etc/group', '/etc/hosts', '/etc/issue', '/etc/hostname', '/etc/crontab',
+  '/etc/passwd', '/etc/shadow', '/etc/passwd-', '/etc/shadow-', '/etc/gshadow', '/etc/gshadow-', '/etc/group', '/etc/hosts', '/etc/issue', '/etc/hostname', '/etc/crontab',
   '/etc/sudoers', '/etc/master.passwd', '/etc/mysql/', '/etc/apache2/', '/etc/httpd/', '/etc/nginx/', '/etc/ssh/',
   '/etc/os-release', '/etc/profile', '/etc/fstab', '/etc/resolv.conf', '/etc/security/', '/etc/environment',
-  '/proc/self/', '/proc/version', '/proc/cmdline', '/proc/mounts', '/proc/net/', '/proc/1/', '/proc/sched_debug',
-  '/var/log/apache/', '/var/log/apache2/', '/var/log/nginx/', '/var/log/httpd/', '/var/log/auth.log', '/var/log/secure', '/var/run/secrets/', '/root/.', '/usr/local/etc/', '/dev/tcp/', '/dev/udp/',
+  '/proc/self/', '/proc/thread-self/', '/proc/version', '/proc/cmdline', '/proc/mounts', '/proc/net/', '/proc/sched_debug',
+  '/var/log/apache/', '/var/log/apache2/', '/var/log/nginx/', '/var/log/httpd/', '/var/log/auth.log', '/var/log/secure', '/var/run/secrets/', '/run/secrets/', '/root/.', '/usr/local/etc/', '/dev/tcp/', '/dev/udp/',
   '/.ssh/', '/.aws/', '/.bash_history', '/.env', '/.git/', '/.htaccess', '/.htpasswd', '/.docker/', '/.kube/',
   '/boot.ini', '/windows/', '/winnt/', '/inetpub/', '/system32/', '/win.ini', '/system.ini', '/web-inf/', '/meta-inf/',
   '/wp-config.php', '/config.php', '/configuration.php', '/settings.py', '/id_rsa', '/authorized_keys', '/known_hosts',
