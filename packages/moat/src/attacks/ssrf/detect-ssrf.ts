@@ -10,51 +10,83 @@ import type { Finding } from '../types.js';
 import { addWork } from '../work-counter.js';
 import { lowerCased } from '../../text/fast-case.js';
 import { classifyHost, parseIpv4 } from './internal-host.js';
+import { domainToASCII } from 'node:url';
 
 export const SSRF_FEATURES = F_COLON | F_SLASH | F_DOT | F_BRACKET;
 
 export function detectSsrf(s: string): Finding | null {
   const n = s.length;
   addWork(n);
-  // URLs anywhere in the value: `scheme://` or `scheme:\\`.
-  let nextAt = -2;
-  // Only a colon followed by a slash of either kind can start one: `:/` and `:\` are searched natively
-  // (two positions kept), not every colon of a long text (times, labels, emoticons).
-  let slash = s.indexOf(':/');
-  let backslash = s.indexOf(':\\');
-  for (let i = nextUrlColon(slash, backslash); i >= 0 && i < n - 2; i = nextUrlColon(slash, backslash)) {
-    if (i === slash) slash = s.indexOf(':/', i + 1);
-    else backslash = s.indexOf(':\\', i + 1);
-    if (i === 0) continue;
-    const b = s.charCodeAt(i + 2);
-    if (b !== 0x2f && b !== 0x5c) continue;
+  // URLs anywhere in the value: a scheme, a colon, and for the special schemes (http, https, ws, wss, ftp)
+  // any number of slashes or backslashes, none included (`http:169.254.169.254/` is fetched as WHATWG
+  // skips them all); other schemes need two. Each search below is kept and moved forward only, so a
+  // value of thousands of URLs is read a bounded number of times, whatever their authorities hold.
+  // Made at the first URL: most values with a colon hold none.
+  let m: Scan | null = null;
+  let lastFrom = -1;
+  let lastTo = -1;
+  let lastAtChecked = -1;
+  for (let i = s.indexOf(':'); i >= 0 && i < n - 1; i = s.indexOf(':', i + 1)) {
     let k = i - 1;
     while (k >= 0 && isSchemeChar(s.charCodeAt(k))) k--;
     if (k === i - 1) continue;
-    const host = hostOf(s, i + 3);
-    const v = host === null ? null : classifyHost(host);
-    if (v?.internal) return { at: k + 1, reason: 'URL to a loopback, link-local or metadata address' };
-    // Parser confusion: `http://127.1:80@evil/` (some libraries take the userinfo for the host) and
-    // `http://evil#@127.0.0.1/` (some take the part after `@` past the fragment).
-    // The next `@` is searched once and kept: an indexOf per URL would scan the rest of a long value each time.
-    if (nextAt !== -1 && nextAt < i + 3) nextAt = s.indexOf('@', i + 3);
-    const at = nextAt;
-    if (at < 0 || at > i + 303) continue;
-    // split(…, 1) of a string gives one element, or none for an empty string split on a pattern that matches it.
-    const region = s.slice(i + 3, i + 303).split(/[\s"'<>]/, 1)[0] ?? '';
-    const userinfo = region.split('@', 1)[0] ?? '';
-    const afterAt = region.lastIndexOf('@') >= 0 ? (region.slice(region.lastIndexOf('@') + 1).split(/[/\\?#]/, 1)[0] ?? '') : '';
-    for (const candidate of region.includes('@') ? [userinfo.split(':', 1)[0] ?? '', afterAt.split(':', 1)[0] ?? ''] : []) {
-      if (classifyHost(candidate.toLowerCase())?.internal) return { at: k + 1, reason: 'URL that parsers disagree on points at a loopback or metadata address' };
+    const special = isSpecialScheme(s, k + 1, i);
+    let p = i + 1;
+    let slashes = 0;
+    if (special) {
+      for (let c = s.charCodeAt(p); c === 0x2f || c === 0x5c || c === 0x09 || c === 0x0a || c === 0x0d; c = s.charCodeAt(++p)) if (c === 0x2f || c === 0x5c) slashes++;
+    } else {
+      const a = s.charCodeAt(p);
+      const b = s.charCodeAt(p + 1);
+      if ((a !== 0x2f && a !== 0x5c) || (b !== 0x2f && b !== 0x5c)) continue;
+      p += 2;
+      slashes = 2;
     }
+    if (p >= n) continue;
+    m ??= new Scan(s);
+    const authEnd = m.authorityEnd(p);
+    // Userinfo ends at the last `@` of the authority, however long (WHATWG has no limit).
+    const lastAt = m.lastAtBefore(p, authEnd);
+    const from = lastAt >= 0 ? lastAt + 1 : p;
+    let to: number;
+    if (s.charCodeAt(from) === 0x5b) {
+      const close = m.next(']', from, BRACKET);
+      to = close < authEnd ? close + 1 : from;
+    } else {
+      to = Math.min(m.next(':', from, HOST_COLON), authEnd);
+      while (to > from && isTrailingPunctuation(s.charCodeAt(to - 1))) to--;
+    }
+    // URLs sharing one authority (`http:http:…@host`) share its host: judged once.
+    if (to > from && (from !== lastFrom || to !== lastTo)) {
+      lastFrom = from;
+      lastTo = to;
+      const host = urlHost(s.slice(from, to));
+      const v = classifyHost(host);
+      // Without two slashes a small number is more likely prose ("ratio http:1") than a fetch of 0.0.0.1.
+      if (v?.internal && (slashes >= 2 || !isSmallNumber(host))) return { at: k + 1, reason: 'URL to a loopback, link-local or metadata address' };
+    }
+    // Parser confusion: `http://127.1:80@evil/` (some libraries take the userinfo for the host) and
+    // `http://evil#@127.0.0.1/` (some take the part after `@` past the fragment). Both read only up to
+    // the next colon or `@`, so what one URL reads is not read again for the next.
+    const at = m.next('@', p, AT);
+    if (at >= n || at > p + 300 || at >= m.proseEnd(p) || at === lastAtChecked) continue;
+    lastAtChecked = at;
+    const userinfo = s.slice(p, Math.min(at, m.next(':', p, USERINFO_COLON)));
+    if (userinfo.length > 0 && classifyHost(urlHost(userinfo))?.internal) return { at: k + 1, reason: 'URL that parsers disagree on points at a loopback or metadata address' };
+    let e = at + 1;
+    while (e < n && e - at <= 300 && !confusionHostEnd(s.charCodeAt(e))) e++;
+    if (e > at + 1 && (at + 1 !== lastFrom || e !== lastTo) && classifyHost(urlHost(s.slice(at + 1, e)))?.internal) return { at: k + 1, reason: 'URL that parsers disagree on points at a loopback or metadata address' };
   }
   // Protocol-relative `//127.0.0.1/` and bare `host:port` / `host/path` values (short values only).
   if (n > 512) return null;
   let start = 0;
   while (start < n && s.charCodeAt(start) === 0x20) start++;
   const rel = s.startsWith('//', start) || s.startsWith('\\\\', start);
-  const host = hostOf(s, rel ? start + 2 : start);
-  if (host === null || host.length === 0) return null;
+  // `::1` alone: an IPv6 address is read as a whole, its colons are not a port.
+  if (s.includes('::') && /^\s*[0-9a-f:.]+\s*$/i.test(s) && /[0-9a-f]/i.test(s) && classifyHost(`[${s.trim().toLowerCase()}]`)?.internal) return { at: start, reason: 'host is a loopback, link-local or metadata address' };
+  const raw = hostOf(s, rel ? start + 2 : start);
+  if (raw === null || raw.length === 0) return null;
+  const host = urlHost(raw);
   const v = classifyHost(host);
   if (!v?.internal) return null;
   const afterHost = s.charCodeAt(start + (rel ? 2 : 0) + hostLength(s, rel ? start + 2 : start));
@@ -74,8 +106,123 @@ function isSchemeChar(c: number): boolean {
   return ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e;
 }
 
-function nextUrlColon(slash: number, backslash: number): number {
-  return slash < 0 ? backslash : backslash < 0 ? slash : Math.min(slash, backslash);
+/** http, https, ws, wss, ftp in any case: the schemes whose URLs need no slashes (file has no host without them). */
+function isSpecialScheme(s: string, from: number, to: number): boolean {
+  const len = to - from;
+  if (len < 2 || len > 5) return false;
+  const c0 = s.charCodeAt(from) | 0x20;
+  const c1 = s.charCodeAt(from + 1) | 0x20;
+  if (c0 === 0x77) return c1 === 0x73 && (len === 2 || (len === 3 && (s.charCodeAt(from + 2) | 0x20) === 0x73)); // ws, wss
+  if (c0 === 0x66) return len === 3 && c1 === 0x74 && (s.charCodeAt(from + 2) | 0x20) === 0x70; // ftp
+  if (c0 !== 0x68 || c1 !== 0x74 || len < 4 || (s.charCodeAt(from + 2) | 0x20) !== 0x74 || (s.charCodeAt(from + 3) | 0x20) !== 0x70) return false;
+  return len === 4 || (s.charCodeAt(from + 4) | 0x20) === 0x73; // http, https
+}
+
+/** A host that is one to three numbers below 2^24 (`1`, `0`, `12.5`): a URL only with two slashes. */
+function isSmallNumber(host: string): boolean {
+  const v = parseIpv4(host.endsWith('.') ? host.slice(0, -1) : host);
+  return v !== null && v < 2 ** 24 && !/^0x|^0[0-7]|\.0x|\.0[0-7]/.test(host);
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+const TAB_OR_NEWLINE = /[\t\n\r]/;
+const TAB_OR_NEWLINES = /[\t\n\r]/g;
+
+/**
+ * A host as the fetcher reads it: TAB, LF and CR deleted (WHATWG drops them anywhere), lower-cased, and
+ * when not ASCII, mapped the way IDNA does (`𝟏𝟔𝟗` is `169`, `¹²⁷` is `127`, a soft hyphen or a zero-width
+ * space is nothing), by the runtime's own mapping; ASCII hosts, nearly all of them, skip it.
+ */
+function urlHost(raw: string): string {
+  let h = raw;
+  let unusual = false;
+  for (let k = 0; k < h.length; k++) {
+    const c = h.charCodeAt(k);
+    if (c < 0x20 || c > 0x7f || (c >= 0x41 && c <= 0x5a)) {
+      unusual = true;
+      break;
+    }
+  }
+  if (!unusual) return h;
+  if (TAB_OR_NEWLINE.test(h)) h = h.replace(TAB_OR_NEWLINES, '');
+  h = lowerCased(h);
+  if (NON_ASCII.test(h) && h.charCodeAt(0) !== 0x5b) {
+    const ascii = domainToASCII(h);
+    if (ascii !== '') h = ascii;
+  }
+  return h;
+}
+
+function confusionHostEnd(c: number): boolean {
+  return c === 0x2f || c === 0x5c || c === 0x3f || c === 0x23 || c === 0x3a || c === 0x40 || c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x22 || c === 0x27 || c === 0x3c || c === 0x3e;
+}
+
+/** WHATWG ends an authority at `/`, `\`, `?` or `#`; a space, a quote or an angle bracket ends a URL in prose. */
+function authorityEnds(c: number): boolean {
+  return c === 0x2f || c === 0x5c || c === 0x3f || c === 0x23 || c === 0x20 || c === 0x22 || c === 0x27 || c === 0x3c || c === 0x3e;
+}
+
+function proseEnds(c: number): boolean {
+  return c === 0x20 || c === 0x22 || c === 0x27 || c === 0x3c || c === 0x3e || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x2028 || c === 0x2029 || c === 0x3000;
+}
+
+const AT = 0;
+const HOST_COLON = 1;
+const USERINFO_COLON = 2;
+const BRACKET = 3;
+
+/**
+ * Positions searched for in one value, each kept until the search point passes it. The search points
+ * only move forward (each URL starts after the previous one's colon), so each search reads the value once.
+ */
+class Scan {
+  private readonly found: number[] = [-1, -1, -1, -1];
+  private authEnd = -1;
+  private proseAt = -1;
+  private atEnd = -1;
+  private lastAt = -1;
+  constructor(private readonly s: string) {}
+
+  /** The first `c` at or after `from`, or the value's length; `slot` names a search whose `from` only grows. */
+  next(c: string, from: number, slot: number): number {
+    const kept = this.found[slot]!;
+    if (kept >= from) return kept;
+    const i = this.s.indexOf(c, from);
+    const at = i < 0 ? this.s.length : i;
+    this.found[slot] = at;
+    return at;
+  }
+
+  authorityEnd(from: number): number {
+    if (this.authEnd < from) {
+      let k = from;
+      while (k < this.s.length && !authorityEnds(this.s.charCodeAt(k))) k++;
+      this.authEnd = k;
+    }
+    return this.authEnd;
+  }
+
+  proseEnd(from: number): number {
+    if (this.proseAt < from) {
+      let k = from;
+      while (k < this.s.length && !proseEnds(this.s.charCodeAt(k))) k++;
+      this.proseAt = k;
+    }
+    return this.proseAt;
+  }
+
+  /** The last `@` in [from, end), or -1. Searched back from `end` only as far as the first `@` after `from`. */
+  lastAtBefore(from: number, end: number): number {
+    const first = this.next('@', from, AT);
+    if (first >= end) return -1;
+    if (this.atEnd !== end) {
+      this.atEnd = end;
+      let k = end - 1;
+      while (k > first && this.s.charCodeAt(k) !== 0x40) k--;
+      this.lastAt = k;
+    }
+    return this.lastAt;
+  }
 }
 
 function hostEnd(c: number): boolean {
