@@ -49,7 +49,7 @@ test('a quoted symbol before prose is a quotation, not arithmetic on the literal
   check(
     ['"+" button on keyboard not working', '"=" sign in google sheets', 'Press "+" to zoom in and "-" to zoom out.', 'Use "*" as a wildcard, e.g. report*.pdf', "Split on '|' and ','",
       'Replace "/" with "-" in the filename', '"<" and ">" symbols', 'The "%" sign means modulo.', 'Click "^" to continue', "Use the '|' character to separate values"],
-    ["'='", "'-'", "'+'", "x'*'", "' = '' OR 1=1--", "' || ' x' OR 1=1--", "x' + (SELECT password FROM users LIMIT 1)--", "' || (SELECT password FROM users)--"],
+    ["'='", "'-'", "'+'", "x'*'", "' = '' OR 1=1--", "' || ' x' OR 1=1--", "' OR ' a'=' a", "1 or ' a'=' a", "' or ' a' and ' b'=' b", "' OR ' a' LIKE ' a%", "x' + (SELECT password FROM users LIMIT 1)--", "' || (SELECT password FROM users)--"],
   );
 });
 

@@ -263,8 +263,12 @@ function afterLeaving(s: string, start: number, numeric: boolean): string | null
   return afterToken(tokens.next(), tokens, numeric);
 }
 
-/** Why the code from `t` on, just after a closed literal or a number, continues a SQL statement, or null. */
-function afterToken(t: Token, tokens: SqlTokens, numeric: boolean): string | null {
+/**
+ * Why the code from `t` on, just after a closed literal or a number, continues a SQL statement, or null.
+ * `own`: the code follows a logic word (`' OR ' a'`), so a comparison in it stands as its own predicate
+ * rather than comparing the closed literal's truth value.
+ */
+function afterToken(t: Token, tokens: SqlTokens, numeric: boolean, own = false): string | null {
   for (;;) {
     while (t.type === T.RParen) t = tokens.next();
     switch (t.type) {
@@ -297,7 +301,7 @@ function afterToken(t: Token, tokens: SqlTokens, numeric: boolean): string | nul
         continue;
       }
       case T.Op:
-        if (t.text === '||' || t.text === '&&') return operand(tokens, numeric) ? `${numeric ? 'number' : 'literal'} closed, boolean clause added` : null;
+        if (t.text === '||' || t.text === '&&') return operand(tokens, numeric, t.text, own) ? `${numeric ? 'number' : 'literal'} closed, boolean clause added` : null;
         if (t.text === '::') {
           // PostgreSQL's cast of the value just closed: `'x'::text UNION …` reads on after the type.
           if (tokens.next().type !== T.Word) return null;
@@ -314,7 +318,7 @@ function afterToken(t: Token, tokens: SqlTokens, numeric: boolean): string | nul
           t = tokens.next();
           continue;
         }
-        if (COMPARISON.has(t.text) || ARITHMETIC.has(t.text)) return operand(tokens, false) ? 'literal closed, expression continued' : null;
+        if (COMPARISON.has(t.text) || ARITHMETIC.has(t.text)) return operand(tokens, false, COMPARISON.has(t.text) ? '=' : '', own) ? 'literal closed, expression continued' : null;
         return null;
       case T.Word: {
         const w = t.text;
@@ -338,7 +342,7 @@ function afterToken(t: Token, tokens: SqlTokens, numeric: boolean): string | nul
           continue;
         }
         if (numeric && (w === 'IN' || w === 'BETWEEN')) return numericWordOperator(w, tokens);
-        return afterWord(t, tokens, numeric);
+        return afterWord(t, tokens, numeric, own);
       }
       default:
         return null;
@@ -361,9 +365,9 @@ function numericWordOperator(w: string, tokens: SqlTokens): string | null {
   return v.type === T.End || v.type === T.Comment || v.type === T.Semi || v.type === T.RParen ? 'number closed, BETWEEN test added' : null;
 }
 
-function afterWord(t: Token, tokens: SqlTokens, numeric: boolean): string | null {
+function afterWord(t: Token, tokens: SqlTokens, numeric: boolean, own = false): string | null {
   const w = t.text;
-  if (SQL_LOGIC.has(w) && w !== 'NOT') return operand(tokens, numeric, w) ? `${numeric ? 'number' : 'literal'} closed, ${w} clause added` : null;
+  if (SQL_LOGIC.has(w) && w !== 'NOT') return operand(tokens, numeric, w, own) ? `${numeric ? 'number' : 'literal'} closed, ${w} clause added` : null;
   if (w === 'UNION' || w === 'INTERSECT' || w === 'EXCEPT') {
     let u = tokens.next();
     if (u.type === T.Word && (u.text === 'ALL' || u.text === 'DISTINCT')) u = tokens.next();
@@ -402,28 +406,35 @@ function afterWord(t: Token, tokens: SqlTokens, numeric: boolean): string | null
     }
     return `${w} call added`;
   }
-  if (!numeric && SQL_WORD_OPERATORS.has(w)) return operand(tokens, false, w) ? `literal closed, ${w} comparison added` : null;
+  if (!numeric && SQL_WORD_OPERATORS.has(w)) return operand(tokens, false, w, own) ? `literal closed, ${w} comparison added` : null;
   return null;
 }
 
 /**
  * Whether what follows an operator is a complete SQL operand (a string, a comparison, a call, a subquery).
- * `wordOp`: the operator is that word (`LIKE`, `IN`, …), after a closed literal.
+ * `op`: the operator, when a logic or comparison word (`OR`, `LIKE`, `IN`, …) or `=` for any comparison;
+ * `own`: as for afterToken().
  */
-function operand(tokens: SqlTokens, strict: boolean, wordOp = ''): boolean {
+function operand(tokens: SqlTokens, strict: boolean, op = '', own = false): boolean {
   let u = tokens.next();
   while ((u.type === T.Word && u.text === 'NOT') || (u.type === T.Op && (u.text === '!' || u.text === '-' || u.text === '+' || u.text === '~'))) u = tokens.next();
   switch (u.type) {
-    case T.String:
+    case T.String: {
+      const logic = SQL_LOGIC.has(op);
       // A string that opens on prose (`Press "+" to zoom in`, `click "Like" button`) is a quotation read
-      // from its closing quote: it adds an inert value, so what follows it decides (`' || ' x' OR 1=1`),
-      // and one the value ends in (the app's quote closes it) adds nothing.
-      if (tokens.prose) return !tokens.open && afterToken(tokens.next(), tokens, false) !== null;
-      // The value ends in the string after a word (the app's quote closes it: `Click "Like"`, `"like" & share`):
-      // `'' OR ''` is false, and a pattern compared with the literal's 0 or 1 matches only through a
-      // wildcard (`' LIKE '%`); IN, IS and BETWEEN take no bare string. A regular expression may match anything.
-      if (wordOp && tokens.open) return wordOp === 'REGEXP' || wordOp === 'RLIKE' || (!SQL_LOGIC.has(wordOp) ? tokens.wildcard() : !tokens.empty);
-      return true;
+      // from its closing quote: it adds an inert value, so what follows it decides (`' || ' x' OR 1=1`).
+      if (tokens.prose && !tokens.open) return afterToken(tokens.next(), tokens, false, own || logic) !== null;
+      if (!tokens.open || !op) return !tokens.prose || own;
+      // The value ends in the string (the app's quote closes it: `Click "Like"`, `"like" & share`,
+      // `"=" sign in sheets`): `'' OR ''` and `'' OR ' prose'` are false, and a pattern compared with the
+      // literal's 0 or 1 matches only through a wildcard (`' LIKE '%`); IN, IS and BETWEEN take no bare
+      // string. A regular expression may match anything. A comparison of its own (`' OR ' a'=' a`) holds.
+      if (logic) return !tokens.empty && !tokens.prose;
+      if (op === 'REGEXP' || op === 'RLIKE') return true;
+      // A prose pattern starts with white space: it never matches the literal's 0 or 1.
+      if (tokens.prose && !own) return false;
+      return op === '=' || tokens.wildcard();
+    }
     case T.LParen:
     case T.Variable:
       return true;
