@@ -37,7 +37,15 @@ export function detectSqli(s: string, long = false): Finding | null {
  */
 export function sqlLiteralInWindow(window: string, last: boolean, q: 0x27 | 0x22): Finding | null | undefined {
   resetSqlReach();
-  const hit = inLiteral(window, q);
+  // The window has no text before its quote, which proseMarker() reads: it is not asked, so the window
+  // flags what a whole read may clear (the field is then decoded and read whole), never the reverse.
+  inWindow = true;
+  let hit: Finding | null;
+  try {
+    hit = inLiteral(window, q);
+  } finally {
+    inWindow = false;
+  }
   return last || sqlReach() <= window.length ? hit : undefined;
 }
 
@@ -56,18 +64,56 @@ export function sqlNumberInWindow(window: string, last: boolean): Finding | null
 function inLiteral(s: string, q: number): Finding | null {
   const at = firstClosingQuote(s, q, true);
   const escaped = backslashEscaped;
-  if (at >= 0) {
+  if (at >= 0 && (inWindow || !proseMarker(s, at, q))) {
     const r = afterLeaving(s, at + 1, false);
     if (r) return { at, reason: r };
   }
-  if (escaped) {
-    const plain = firstClosingQuote(s, q, false);
-    if (plain >= 0 && plain !== at) {
-      const r = afterLeaving(s, plain + 1, false);
-      if (r) return { at: plain, reason: r };
-    }
+  return escaped ? inLiteralPlain(s, q, at) : null;
+}
+
+/** inLiteral() read the standard way, where a backslash escapes nothing, when that reading differs from MySQL's (`at`). */
+function inLiteralPlain(s: string, q: number, at: number): Finding | null {
+  const plain = firstClosingQuote(s, q, false);
+  if (plain >= 0 && plain !== at && (inWindow || !proseMarker(s, plain, q))) {
+    const r = afterLeaving(s, plain + 1, false);
+    if (r) return { at: plain, reason: r };
   }
   return null;
+}
+
+/** Set while sqlLiteralInWindow() reads: the window starts at the quote. */
+let inWindow = false;
+
+/**
+ * Whether the quote at `at`, then `#` or `--`, is punctuation in prose rather than a literal's end with
+ * the rest of the query commented out (`admin'#`, `admin' -- -`, `'--`): an opening quotation mark (at
+ * the start or after white space) glued to a hashtag or a flag (`"#1 best seller"`, `'#ad'`, `"--force"`)
+ * or to a marker quoted alone before prose (`Press "#" to return`); a plural possessive or an inch mark,
+ * then white space and a hashtag or a dash between words (`Parents' #1 choice`, `teachers' -- not`,
+ * `12" -- perfect`). The literal closed there is then empty or ends in white space (no user is named),
+ * or ends a word in `s` or a number.
+ */
+function proseMarker(s: string, at: number, q: number): boolean {
+  let i = at + 1;
+  while (i < s.length && isSqlSpace(s.charCodeAt(i))) i++;
+  const spaced = i > at + 1;
+  const c = s.charCodeAt(i);
+  let m: number;
+  if (c === 0x23) m = i + 1;
+  else if (c === 0x2d && s.charCodeAt(i + 1) === 0x2d) m = i + 2;
+  else return false;
+  touchSql(m + 3);
+  addWork(m - at);
+  const d = s.charCodeAt(m);
+  const word = isDigit(d) || isWordStart(d);
+  const before = at > 0 ? s.charCodeAt(at - 1) : 0x20;
+  if (!spaced) {
+    if (!isSqlSpace(before)) return false;
+    return word || (d === q && isSqlSpace(s.charCodeAt(m + 1)) && isWordStart(s.charCodeAt(m + 2)));
+  }
+  const possessive = q === 0x27 && (before | 0x20) === 0x73 && at > 1 && isWordStart(s.charCodeAt(at - 2));
+  if (!possessive && !(q === 0x22 && isDigit(before))) return false;
+  return c === 0x23 ? word : isSqlSpace(d) && isWordStart(s.charCodeAt(m + 1));
 }
 
 /**
@@ -217,8 +263,12 @@ function afterLeaving(s: string, start: number, numeric: boolean): string | null
   return afterToken(tokens.next(), tokens, numeric);
 }
 
-/** Why the code from `t` on, just after a closed literal or a number, continues a SQL statement, or null. */
-function afterToken(t: Token, tokens: SqlTokens, numeric: boolean): string | null {
+/**
+ * Why the code from `t` on, just after a closed literal or a number, continues a SQL statement, or null.
+ * `own`: the code follows a logic word (`' OR ' a'`), so a comparison in it stands as its own predicate
+ * rather than comparing the closed literal's truth value.
+ */
+function afterToken(t: Token, tokens: SqlTokens, numeric: boolean, own = false): string | null {
   for (;;) {
     while (t.type === T.RParen) t = tokens.next();
     switch (t.type) {
@@ -251,7 +301,7 @@ function afterToken(t: Token, tokens: SqlTokens, numeric: boolean): string | nul
         continue;
       }
       case T.Op:
-        if (t.text === '||' || t.text === '&&') return operand(tokens, numeric) ? `${numeric ? 'number' : 'literal'} closed, boolean clause added` : null;
+        if (t.text === '||' || t.text === '&&') return operand(tokens, numeric, t.text, own) ? `${numeric ? 'number' : 'literal'} closed, boolean clause added` : null;
         if (t.text === '::') {
           // PostgreSQL's cast of the value just closed: `'x'::text UNION …` reads on after the type.
           if (tokens.next().type !== T.Word) return null;
@@ -268,7 +318,7 @@ function afterToken(t: Token, tokens: SqlTokens, numeric: boolean): string | nul
           t = tokens.next();
           continue;
         }
-        if (COMPARISON.has(t.text) || ARITHMETIC.has(t.text)) return operand(tokens, false) ? 'literal closed, expression continued' : null;
+        if (COMPARISON.has(t.text) || ARITHMETIC.has(t.text)) return operand(tokens, false, COMPARISON.has(t.text) ? '=' : '', own) ? 'literal closed, expression continued' : null;
         return null;
       case T.Word: {
         const w = t.text;
@@ -292,7 +342,7 @@ function afterToken(t: Token, tokens: SqlTokens, numeric: boolean): string | nul
           continue;
         }
         if (numeric && (w === 'IN' || w === 'BETWEEN')) return numericWordOperator(w, tokens);
-        return afterWord(t, tokens, numeric);
+        return afterWord(t, tokens, numeric, own);
       }
       default:
         return null;
@@ -315,9 +365,9 @@ function numericWordOperator(w: string, tokens: SqlTokens): string | null {
   return v.type === T.End || v.type === T.Comment || v.type === T.Semi || v.type === T.RParen ? 'number closed, BETWEEN test added' : null;
 }
 
-function afterWord(t: Token, tokens: SqlTokens, numeric: boolean): string | null {
+function afterWord(t: Token, tokens: SqlTokens, numeric: boolean, own = false): string | null {
   const w = t.text;
-  if (SQL_LOGIC.has(w) && w !== 'NOT') return operand(tokens, numeric) ? `${numeric ? 'number' : 'literal'} closed, ${w} clause added` : null;
+  if (SQL_LOGIC.has(w) && w !== 'NOT') return operand(tokens, numeric, w, own) ? `${numeric ? 'number' : 'literal'} closed, ${w} clause added` : null;
   if (w === 'UNION' || w === 'INTERSECT' || w === 'EXCEPT') {
     let u = tokens.next();
     if (u.type === T.Word && (u.text === 'ALL' || u.text === 'DISTINCT')) u = tokens.next();
@@ -334,25 +384,57 @@ function afterWord(t: Token, tokens: SqlTokens, numeric: boolean): string | null
   if (w === 'LIMIT' || w === 'OFFSET') return tokens.next().type === T.Number && !numeric ? `${w} clause added` : null;
   if (w === 'INTO') {
     const u = tokens.next();
-    return u.type === T.Variable || (u.type === T.Word && (u.text === 'OUTFILE' || u.text === 'DUMPFILE')) ? 'INTO OUTFILE added' : null;
+    if (u.type === T.Variable) {
+      // `INTO @a` ends a SELECT (or lists more variables); "2 into @sales team" goes on in prose.
+      const v = tokens.next();
+      return v.type === T.End || v.type === T.Comment || v.type === T.Semi || v.type === T.Comma || v.type === T.RParen || (v.type === T.Word && SQL_CLAUSES.has(v.text)) ? 'INTO OUTFILE added' : null;
+    }
+    return u.type === T.Word && (u.text === 'OUTFILE' || u.text === 'DUMPFILE') ? 'INTO OUTFILE added' : null;
   }
   if (w === 'PROCEDURE') return tokens.next().text === 'ANALYSE' ? 'PROCEDURE ANALYSE added' : null;
   if (w === 'WAITFOR') {
     const u = tokens.next();
     return u.text === 'DELAY' || u.text === 'TIME' ? 'WAITFOR DELAY added' : null;
   }
-  if (SQL_ATTACK_FUNCTIONS.has(w)) return tokens.next().type === T.LParen ? `${w} call added` : null;
-  if (!numeric && SQL_WORD_OPERATORS.has(w)) return operand(tokens, false) ? `literal closed, ${w} comparison added` : null;
+  if (SQL_ATTACK_FUNCTIONS.has(w)) {
+    const p = tokens.next();
+    if (p.type !== T.LParen) return null;
+    // `'Sleep (Remix)'`, `"Benchmark (computing)"`: a title, then a plain word in parentheses.
+    if (p.spaced) {
+      const a = tokens.next();
+      if (a.type === T.Word && !SQL_FUNCTIONS.has(a.text) && !SQL_CONSTANTS.has(a.text) && tokens.next().type === T.RParen) return null;
+    }
+    return `${w} call added`;
+  }
+  if (!numeric && SQL_WORD_OPERATORS.has(w)) return operand(tokens, false, w, own) ? `literal closed, ${w} comparison added` : null;
   return null;
 }
 
-/** Whether what follows an operator is a complete SQL operand (a string, a comparison, a call, a subquery). */
-function operand(tokens: SqlTokens, strict: boolean): boolean {
+/**
+ * Whether what follows an operator is a complete SQL operand (a string, a comparison, a call, a subquery).
+ * `op`: the operator, when a logic or comparison word (`OR`, `LIKE`, `IN`, …) or `=` for any comparison;
+ * `own`: as for afterToken().
+ */
+function operand(tokens: SqlTokens, strict: boolean, op = '', own = false): boolean {
   let u = tokens.next();
   while ((u.type === T.Word && u.text === 'NOT') || (u.type === T.Op && (u.text === '!' || u.text === '-' || u.text === '+' || u.text === '~'))) u = tokens.next();
   switch (u.type) {
-    case T.String:
-      return true;
+    case T.String: {
+      const logic = SQL_LOGIC.has(op);
+      // A string that opens on prose (`Press "+" to zoom in`, `click "Like" button`) is a quotation read
+      // from its closing quote: it adds an inert value, so what follows it decides (`' || ' x' OR 1=1`).
+      if (tokens.prose && !tokens.open) return afterToken(tokens.next(), tokens, false, own || logic) !== null;
+      if (!tokens.open || !op) return !tokens.prose || own;
+      // The value ends in the string (the app's quote closes it: `Click "Like"`, `"like" & share`,
+      // `"=" sign in sheets`): `'' OR ''` and `'' OR ' prose'` are false, and a pattern compared with the
+      // literal's 0 or 1 matches only through a wildcard (`' LIKE '%`); IN, IS and BETWEEN take no bare
+      // string. A regular expression may match anything. A comparison of its own (`' OR ' a'=' a`) holds.
+      if (logic) return !tokens.empty && !tokens.prose;
+      if (op === 'REGEXP' || op === 'RLIKE') return true;
+      // A prose pattern starts with white space: it never matches the literal's 0 or 1.
+      if (tokens.prose && !own) return false;
+      return op === '=' || tokens.wildcard();
+    }
     case T.LParen:
     case T.Variable:
       return true;
@@ -360,13 +442,18 @@ function operand(tokens: SqlTokens, strict: boolean): boolean {
       const v = tokens.next();
       // `1/2" or 3/4" brass`: arithmetic whose result runs into a string is no expression (inch marks).
       if (!strict && v.type === T.Op && ARITHMETIC.has(v.text)) return tokens.next().type !== T.Number || tokens.next().type !== T.String;
-      return completes(v, strict);
+      return completes(v, strict, tokens);
     }
     case T.Word: {
+      // `"Match Case" in the search`: CASE starts a value only before one (`CASE WHEN`, `CASE x WHEN`).
+      if (u.text === 'CASE') {
+        const v = tokens.next();
+        return v.type === T.Word || v.type === T.Number || v.type === T.LParen || v.type === T.Variable || (v.type === T.String && !tokens.prose);
+      }
       if (SQL_VALUE_STARTERS.has(u.text) && u.text !== 'CHAR' && u.text !== 'CHR' && u.text !== 'BINARY' && u.text !== 'ALL' && u.text !== 'ANY' && u.text !== 'SOME') return true;
       const v = tokens.next();
       if (v.type === T.LParen) return !v.spaced || SQL_FUNCTIONS.has(u.text);
-      if (SQL_CONSTANTS.has(u.text)) return completes(v, strict) || ((u.text === 'TRUE' || u.text === 'FALSE') && (v.type === T.End || v.type === T.Comment));
+      if (SQL_CONSTANTS.has(u.text)) return completes(v, strict, tokens) || ((u.text === 'TRUE' || u.text === 'FALSE') && (v.type === T.End || v.type === T.Comment));
       return (v.type === T.Op && COMPARISON.has(v.text)) || (v.type === T.Word && SQL_WORD_OPERATORS.has(v.text));
     }
     default:
@@ -375,12 +462,29 @@ function operand(tokens: SqlTokens, strict: boolean): boolean {
 }
 
 /** Whether the token after a simple operand (`1`, `TRUE`) ends a well-formed clause. */
-function completes(v: Token, strict: boolean): boolean {
+function completes(v: Token, strict: boolean, tokens: SqlTokens): boolean {
   if (v.type === T.Op) return COMPARISON.has(v.text) || (!strict && ARITHMETIC.has(v.text));
   if (v.type === T.Comment) return true;
-  if (v.type === T.Word) return SQL_WORD_OPERATORS.has(v.text) || (!strict && (SQL_LOGIC.has(v.text) || SQL_CLAUSES.has(v.text)));
+  if (v.type === T.Word) return (SQL_WORD_OPERATORS.has(v.text) && wordOperand(v.text, tokens)) || (!strict && (SQL_LOGIC.has(v.text) || SQL_CLAUSES.has(v.text)));
   if (strict) return false;
   return v.type === T.End || v.type === T.RParen || v.type === T.Semi;
+}
+
+/**
+ * After `1 LIKE`, `1 IN`, `1 IS`: whether what follows is the operand the word takes ("2 or 3 is fine",
+ * "1 or 2 in stock", "4 or 5 like new" go on in prose words).
+ */
+function wordOperand(w: string, tokens: SqlTokens): boolean {
+  let u = tokens.next();
+  if (w === 'IS') {
+    if (u.type === T.Word && u.text === 'NOT') u = tokens.next();
+    return u.type === T.Word && (u.text === 'NULL' || u.text === 'TRUE' || u.text === 'FALSE' || u.text === 'UNKNOWN');
+  }
+  if (w === 'IN') return u.type === T.LParen;
+  if (w === 'SOUNDS') return u.text === 'LIKE';
+  if (w === 'COLLATE') return u.type === T.Word;
+  if (u.type === T.String) return !tokens.prose;
+  return u.type === T.Number || u.type === T.LParen || u.type === T.Variable || (u.type === T.Word && (SQL_CONSTANTS.has(u.text) || SQL_VALUE_STARTERS.has(u.text) || SQL_FUNCTIONS.has(u.text)));
 }
 
 /** After `SELECT`: whether a select list follows (`1`, `*`, `password FROM`, a call), not prose ("select a plan"). */

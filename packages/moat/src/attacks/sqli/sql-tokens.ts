@@ -66,6 +66,15 @@ export class SqlTokens {
   private i: number;
   private readonly s: string;
   private left: number;
+  /**
+   * Of the last string token: whether the value ended inside it (the app's own quote closes it), whether
+   * it is empty, and whether it starts as prose (white space, then a letter: `" button not working`).
+   */
+  open = false;
+  empty = false;
+  prose = false;
+  private stringStart = 0;
+  private stringEnd = 0;
 
   constructor(s: string, start: number, max = 16) {
     this.s = s;
@@ -135,6 +144,14 @@ export class SqlTokens {
           else break;
         } else j++;
       }
+      if (c !== 0x60) {
+        this.open = j >= n;
+        this.empty = j === start + 1 || start + 1 >= n;
+        const d = s.charCodeAt(start + 2) | 0x20;
+        this.prose = isSqlSpace(s.charCodeAt(start + 1)) && d >= 0x61 && d <= 0x7a && start + 2 < Math.min(j, n);
+        this.stringStart = start + 1;
+        this.stringEnd = Math.min(j, n);
+      }
       // A backquoted name is a word, not a value.
       return this.token(c === 0x60 ? T.Word : T.String, c === 0x60 ? s.slice(start + 1, Math.min(j, n)).toUpperCase() : '', spaced, Math.min(j + 1, n));
     }
@@ -165,6 +182,17 @@ export class SqlTokens {
     }
     for (const op of OPS) if (s.startsWith(op, start)) return this.token(T.Op, op, spaced, start + op.length);
     return this.token(T.Op, s.charAt(start), spaced, start + 1);
+  }
+
+  /** Whether the last string token holds a LIKE or GLOB wildcard (`%`, `_`, `*`, `?`, `[`). */
+  wildcard(): boolean {
+    const s = this.s;
+    addWork(this.stringEnd - this.stringStart);
+    for (let i = this.stringStart; i < this.stringEnd; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 0x25 || c === 0x5f || c === 0x2a || c === 0x3f || c === 0x5b) return true;
+    }
+    return false;
   }
 
   private token(type: T, text: string, spaced: boolean, end: number): Token {
