@@ -63,7 +63,7 @@ test("a site's own routes are no system files; encoded segments and values namin
     '/docs/settings.py', '/docs/database.yml', '/docs/etc/hosts', '/docs/linux/etc/passwd', '/sam/../photos']);
   targets('attack-traversal', ['/api/files/..%2F..%2Fsecret.txt', '/files/%2Fetc%2Fpasswd', '/static/..%2f..%2f..%2fetc/passwd', '/api/files/..%5C..%5Cweb.config', '/s?f=/etc/passwd', '/s?f=..%2Fcredentials']);
   blocked('traversal', ['/etc/passwd', '/proc/self/environ', '/var/www/html/wp-config.php', '/srv/app/config/database.yml', 'C:\\Windows\\win.ini', '/windows/win.ini',
-    '\\windows\\system32\\config\\sam', '../credentials', '..\\..\\windows\\repair\\sam', '/srv/app/.env', '/home/u/.ssh/id_rsa']);
+    '\\windows\\system32\\config\\sam', '/windows/system32/config/sam', '/WEB-INF/web.xml', '/inetpub/wwwroot/web.config', '../credentials', '..\\..\\windows\\repair\\sam', '/srv/app/.env', '/home/u/.ssh/id_rsa']);
 });
 
 test('a label before a colon is no inclusion wrapper, and an ellipsis ending a sentence climbs nothing', () => {

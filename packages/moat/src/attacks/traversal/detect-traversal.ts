@@ -194,6 +194,7 @@ function leadingPath(s: string): { path: string; fileSystem: boolean } | null {
  * building `target + '/'` and `target + '.'` for all of them at every call cost ~2 µs a climbing word,
  * and a value of thousands of `../x` words (none sensitive) then took 40 ms.
  */
+const ROOT_SET: ReadonlySet<string> = new Set(ROOT_FOLDERS);
 const FOLDERS = SENSITIVE_PATHS.filter((t) => t.endsWith('/'));
 const HIDDEN_FOLDERS = FOLDERS.filter((t) => t.startsWith('/.'));
 const FILES = SENSITIVE_PATHS.filter((t) => !t.endsWith('/'));
@@ -205,11 +206,12 @@ const BY_SECOND = Array.from({ length: 128 }, (_, c) => ({
   files: FILES.filter((t) => t.charCodeAt(1) === c).map((t) => [t, t + '/', t + '.', FS_ONLY.has(t)] as const),
 }));
 /**
- * File names recognised at the end of a short absolute path (`/var/www/wp-config.php`, `/srv/app/.env`),
- * by their last character; `/sam` is too common a last name (`/team/sam`). Only names of one segment:
- * `/docs/etc/hosts` is no /etc/hosts, which is only where it is from the root.
+ * Files recognised at the end of a short absolute path (`/var/www/wp-config.php`, `/srv/app/.env`,
+ * `/windows/system32/config/sam`), by their last character; `/sam` is too common a last name
+ * (`/team/sam`). Not those under a root folder: `/docs/etc/hosts` is no /etc/hosts, which is only where
+ * it is from the root.
  */
-const BY_LAST = Array.from({ length: 128 }, (_, c) => FILES.filter((t) => t.length >= 5 && t.lastIndexOf('/') === 0 && t.charCodeAt(t.length - 1) === c).map((t) => [t, FS_ONLY.has(t)] as const));
+const BY_LAST = Array.from({ length: 128 }, (_, c) => FILES.filter((t) => t.length >= 5 && !inRootFolder(t) && t.charCodeAt(t.length - 1) === c).map((t) => [t, FS_ONLY.has(t)] as const));
 const PATH_END = /[\s?#\0]/;
 /** Characters of a path resolved for `..` at most: every target is far shorter. */
 const NORMALIZE_MAX = 256;
@@ -252,7 +254,6 @@ function inRootFolder(p: string): boolean {
   return ROOT_SET.has(p.slice(1, slash));
 }
 
-const ROOT_SET: ReadonlySet<string> = new Set(ROOT_FOLDERS);
 
 /** `/proc/<digits>/…` with something after the folder. */
 function isProcPid(p: string): boolean {

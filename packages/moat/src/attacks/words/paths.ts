@@ -9,7 +9,7 @@ export const SYSTEM_PATHS: readonly string[] = [
   '/proc/self/', '/proc/thread-self/', '/proc/version', '/proc/cmdline', '/proc/mounts', '/proc/net/', '/proc/sched_debug',
   '/var/log/apache/', '/var/log/apache2/', '/var/log/nginx/', '/var/log/httpd/', '/var/log/auth.log', '/var/log/secure', '/var/run/secrets/', '/run/secrets/', '/root/.', '/usr/local/etc/', '/dev/tcp/', '/dev/udp/',
   '/.ssh/', '/.aws/', '/.bash_history', '/.env', '/.git/', '/.htaccess', '/.htpasswd', '/.docker/', '/.kube/',
-  '/boot.ini', '/win.ini', '/system.ini',
+  '/boot.ini', '/win.ini', '/system.ini', '/winnt/', '/inetpub/', '/system32/', '/web-inf/', '/meta-inf/', '/config/sam', '/repair/sam',
 ];
 
 /**
@@ -18,7 +18,7 @@ export const SYSTEM_PATHS: readonly string[] = [
  * reads as a file-system path — a drive, a backslash, a climb, or a first folder of a file system's root.
  */
 export const FILE_SYSTEM_PATHS: readonly string[] = [
-  '/windows/', '/winnt/', '/inetpub/', '/system32/', '/web-inf/', '/meta-inf/',
+  '/windows/',
   '/wp-config.php', '/config.php', '/configuration.php', '/settings.py', '/id_rsa', '/authorized_keys', '/known_hosts',
   '/application.properties', '/application.yml', '/appsettings.json', '/web.config', '/database.yml', '/credentials',
   '/sam', '/repair/', '/xampp/', '/php.ini', '/my.cnf', '/httpd.conf', '/apache2.conf', '/nginx.conf', '/tomcat-users.xml',
