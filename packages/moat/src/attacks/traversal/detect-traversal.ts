@@ -6,9 +6,9 @@
  * (`....//`, encoded, overlong), backslashes or a NUL. `docs/../readme.txt` never leaves its folder and
  * passes. Separately: a value that *is* a sensitive system path, or uses an inclusion wrapper (`php://`).
  */
-import { F_BACKSLASH, F_COLON, F_DOTDOT, F_SLASH } from '../features.js';
+import { F_BACKSLASH, F_COLON, F_DOTDOT, F_SLASH, isRegexSpace } from '../features.js';
 import type { Finding } from '../types.js';
-import { INCLUSION_SCHEMES, SENSITIVE_PATHS } from '../words/paths.js';
+import { FILE_SYSTEM_PATHS, INCLUSION_SCHEMES, ROOT_FOLDERS, SENSITIVE_PATHS } from '../words/paths.js';
 import { addWork } from '../work-counter.js';
 import { lowerCased } from '../../text/fast-case.js';
 
@@ -43,17 +43,30 @@ export function detectTraversal(s: string, raw: string | null): Finding | null {
         obfuscated = found < 0;
         if (!obfuscated) rawFrom = found + word.length;
       }
-      if (climb.depth >= 2 || climb.odd || obfuscated || isSensitive('/' + target)) return { at: from + climb.at, reason: `path climbs ${climb.depth} level(s) above its root` };
+      // A word with no separator is one segment: dots and a `?` or `!` there (`So ...?`, `and then ..?`)
+      // end a sentence, unless the value is that word alone. Four dots and no more stay an evasion.
+      const odd = climb.odd && ((from === 0 && to === s.length) || hasSeparator(word) || onlyDots(word));
+      if (climb.depth >= 2 || odd || obfuscated || isSensitive('/' + target, true)) return { at: from + climb.at, reason: `path climbs ${climb.depth} level(s) above its root` };
     }
     dots = s.indexOf('..', to);
   }
   const lead = leadingPath(s);
   if (lead !== null) {
-    if (isSensitive(lead)) return { at: 0, reason: 'sensitive system file' };
+    if (isSensitive(lead.path, lead.fileSystem)) return { at: 0, reason: 'sensitive system file' };
   }
   const lower = s.length > 64 ? s.slice(0, 64).toLowerCase() : s.toLowerCase();
-  for (const scheme of INCLUSION_SCHEMES) if (lower.startsWith(scheme) && lower.length > scheme.length + 1) return { at: 0, reason: `${scheme} inclusion wrapper` };
+  // A wrapper is followed by its path or `//`; "File: invoice.pdf", "Jar: 16 oz" are a label and prose.
+  for (const scheme of INCLUSION_SCHEMES) if (lower.startsWith(scheme) && lower.length > scheme.length + 1 && !isRegexSpace(lower.charCodeAt(scheme.length))) return { at: 0, reason: `${scheme} inclusion wrapper` };
   return null;
+}
+
+function onlyDots(word: string): boolean {
+  for (let i = 0; i < word.length; i++) if (word.charCodeAt(i) !== 0x2e) return false;
+  return true;
+}
+
+function hasSeparator(word: string): boolean {
+  return word.includes('/') || word.includes('\\') || word.includes(';');
 }
 
 interface Climb {
@@ -146,14 +159,21 @@ function segmentKind(s: string, a: number, b: number): Segment {
   return 'name';
 }
 
-/** The value as a path if it begins like one (`/…`, `\…`, `C:\…`, `file:///…`), lower-cased with forward slashes. */
-function leadingPath(s: string): string | null {
+/**
+ * The value as a path if it begins like one (`/…`, `\…`, `C:\…`, `file:///…`), lower-cased with forward
+ * slashes. `fileSystem`: only a file system reads it so (a drive, a backslash, `~`, `file://`); a plain
+ * `/a/b` is also how a URL path or a site's route reads (`/windows/download`, `/account/credentials`).
+ */
+function leadingPath(s: string): { path: string; fileSystem: boolean } | null {
   let i = 0;
   while (i < s.length && s.charCodeAt(i) === 0x20) i++;
   const c = s.charCodeAt(i);
   let start = -1;
-  if (c === 0x2f || c === 0x5c || c === 0x7e) start = i;
-  else if (((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) && s.charCodeAt(i + 1) === 0x3a && (s.charCodeAt(i + 2) === 0x5c || s.charCodeAt(i + 2) === 0x2f)) start = i + 2;
+  let fileSystem = true;
+  if (c === 0x2f || c === 0x5c || c === 0x7e) {
+    start = i;
+    fileSystem = c !== 0x2f;
+  } else if (((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) && s.charCodeAt(i + 1) === 0x3a && (s.charCodeAt(i + 2) === 0x5c || s.charCodeAt(i + 2) === 0x2f)) start = i + 2;
   else if (s.slice(i, i + 7).toLowerCase() === 'file://') {
     start = i + 7;
     // file://localhost/etc/passwd or file:///c:/…
@@ -161,10 +181,12 @@ function leadingPath(s: string): string | null {
     if (slash > start) start = slash;
   }
   if (start < 0) return null;
-  const path = s.slice(start, start + 256).toLowerCase().replaceAll('\\', '/');
+  const head = s.slice(start, start + 256);
+  if (head.includes('\\')) fileSystem = true;
+  const path = head.toLowerCase().replaceAll('\\', '/');
   const noDrive = /^\/[a-z]:\//.test(path) ? path.slice(3) : path;
   // Collapse `//` and `/./` so `/etc//passwd` and `/etc/./passwd` are seen as /etc/passwd.
-  return noDrive.replace(/\/(\.?\/)+/g, '/');
+  return { path: noDrive.replace(/\/(\.?\/)+/g, '/'), fileSystem };
 }
 
 /**
@@ -172,24 +194,33 @@ function leadingPath(s: string): string | null {
  * building `target + '/'` and `target + '.'` for all of them at every call cost ~2 µs a climbing word,
  * and a value of thousands of `../x` words (none sensitive) then took 40 ms.
  */
+const ROOT_SET: ReadonlySet<string> = new Set(ROOT_FOLDERS);
 const FOLDERS = SENSITIVE_PATHS.filter((t) => t.endsWith('/'));
 const HIDDEN_FOLDERS = FOLDERS.filter((t) => t.startsWith('/.'));
 const FILES = SENSITIVE_PATHS.filter((t) => !t.endsWith('/'));
+/** Targets recognised only in a file-system path (FILE_SYSTEM_PATHS): `true` beside each below. */
+const FS_ONLY = new Set(FILE_SYSTEM_PATHS);
 /** Per character after the leading `/` (ASCII), the files and folders starting with it: a path is compared with those only. */
 const BY_SECOND = Array.from({ length: 128 }, (_, c) => ({
-  folders: FOLDERS.filter((t) => t.charCodeAt(1) === c),
-  files: FILES.filter((t) => t.charCodeAt(1) === c).map((t) => [t, t + '/', t + '.'] as const),
+  folders: FOLDERS.filter((t) => t.charCodeAt(1) === c).map((t) => [t, FS_ONLY.has(t)] as const),
+  files: FILES.filter((t) => t.charCodeAt(1) === c).map((t) => [t, t + '/', t + '.', FS_ONLY.has(t)] as const),
 }));
 /**
- * Files recognised at the end of a short absolute path (`/var/www/wp-config.php`, `/srv/app/.env`), by
- * their last character; `/sam` is too common a last name (`/team/sam`).
+ * Files recognised at the end of a short absolute path (`/var/www/wp-config.php`, `/srv/app/.env`,
+ * `/windows/system32/config/sam`), by their last character; `/sam` is too common a last name
+ * (`/team/sam`). Not those under a root folder: `/docs/etc/hosts` is no /etc/hosts, which is only where
+ * it is from the root.
  */
-const BY_LAST = Array.from({ length: 128 }, (_, c) => FILES.filter((t) => t.length >= 5 && t.charCodeAt(t.length - 1) === c));
+const BY_LAST = Array.from({ length: 128 }, (_, c) => FILES.filter((t) => t.length >= 5 && !inRootFolder(t) && t.charCodeAt(t.length - 1) === c).map((t) => [t, FS_ONLY.has(t)] as const));
 const PATH_END = /[\s?#\0]/;
 /** Characters of a path resolved for `..` at most: every target is far shorter. */
 const NORMALIZE_MAX = 256;
 
-function isSensitive(path: string): boolean {
+/**
+ * `fileSystem`: the path is known to be read by a file system (a drive, a backslash, a climb); else it
+ * may be a site's route and FILE_SYSTEM_PATHS count only below a root folder (`/var/www/…/wp-config.php`).
+ */
+function isSensitive(path: string, fileSystem: boolean): boolean {
   let p = path.includes('//') || path.includes('/./') ? path.replace(/\/(\.?\/)+/g, '/') : path;
   const cut = p.search(PATH_END);
   if (cut >= 0) p = p.slice(0, cut);
@@ -197,10 +228,11 @@ function isSensitive(path: string): boolean {
   if (p.charCodeAt(0) === 0x2f && p.includes('/..')) p = resolveDots(p.length > NORMALIZE_MAX ? p.slice(0, NORMALIZE_MAX) : p);
   // Every target starts with `/`: a path starting otherwise matches none from its start.
   const second = p.charCodeAt(0) === 0x2f ? p.charCodeAt(1) : -1;
+  const fs = fileSystem || inRootFolder(p);
   if (second >= 0 && second < 128) {
     const bucket = BY_SECOND[second]!; // second < 128, the table's length
-    for (const t of bucket.folders) if (p.startsWith(t) && p.length > t.length) return true;
-    for (const [t, asFolder, withSuffix] of bucket.files) if (p === t || p.startsWith(asFolder) || p.startsWith(withSuffix)) return true;
+    for (const [t, fsOnly] of bucket.folders) if ((fs || !fsOnly) && p.startsWith(t) && p.length > t.length) return true;
+    for (const [t, asFolder, withSuffix, fsOnly] of bucket.files) if ((fs || !fsOnly) && (p === t || p.startsWith(asFolder) || p.startsWith(withSuffix))) return true;
     // Any process's files, `/proc/1234/environ`, not only pid 1.
     if (second === 0x70 && isProcPid(p)) return true;
   }
@@ -209,11 +241,19 @@ function isSensitive(path: string): boolean {
   // Windows files under their folder, `/windows/win.ini`, `/winnt/system32/…`; config files deep in an app.
   const last = p.charCodeAt(p.length - 1);
   const byLast = last < 128 ? BY_LAST[last]! : NONE; // last < 128, the table's length
-  if (second >= 0 && byLast.length > 0 && slashes(p) <= 5) for (const t of byLast) if (p.endsWith(t)) return true;
+  if (second >= 0 && byLast.length > 0 && slashes(p) <= 5) for (const [t, fsOnly] of byLast) if ((fs || !fsOnly) && p.endsWith(t)) return true;
   return false;
 }
 
-const NONE: readonly string[] = [];
+const NONE: readonly (readonly [string, boolean])[] = [];
+
+/** Whether `p` starts in one of ROOT_FOLDERS (`/var/…`, `/etc/…`). */
+function inRootFolder(p: string): boolean {
+  const slash = p.indexOf('/', 1);
+  if (slash < 0) return false;
+  return ROOT_SET.has(p.slice(1, slash));
+}
+
 
 /** `/proc/<digits>/…` with something after the folder. */
 function isProcPid(p: string): boolean {

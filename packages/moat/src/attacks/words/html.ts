@@ -26,6 +26,17 @@ export const URL_ATTRIBUTES: ReadonlySet<string> = new Set([
 /** URL schemes that run script or render attacker HTML in the page's origin. */
 export const SCRIPT_SCHEMES = ['javascript:', 'vbscript:', 'livescript:', 'mocha:', 'data:text/html', 'data:image/svg', 'data:application/xhtml', 'data:text/xml', 'data:application/x-shockwave'] as const;
 
+/**
+ * JavaScript keywords that may stand before another word in valid code (`void alert(1)`, `new Image`,
+ * `let x`), as written (keywords are case-sensitive): two other words side by side do not parse, unless
+ * the second is an operator (`x in y`, `x instanceof y`).
+ */
+export const JS_PREFIX_KEYWORDS: ReadonlySet<string> = new Set(
+  ('new void typeof delete await yield return throw var let const function async class if else do while for ' +
+    'with try catch finally switch case default import export debugger break continue static get set')
+    .split(' '),
+);
+
 /** Event handler attributes browsers run (on + event). The detector also accepts any on* attribute inside a tag. */
 export const EVENT_HANDLERS: ReadonlySet<string> = new Set(
   (

@@ -8,7 +8,7 @@
  */
 import { F_COLON, F_EQ, F_LT, F_SEMI, isRegexSpace } from '../features.js';
 import type { Finding } from '../types.js';
-import { DANGEROUS_TAGS, EVENT_HANDLERS, SCRIPT_SCHEMES, URL_ATTRIBUTES } from '../words/html.js';
+import { DANGEROUS_TAGS, EVENT_HANDLERS, JS_PREFIX_KEYWORDS, SCRIPT_SCHEMES, URL_ATTRIBUTES } from '../words/html.js';
 import { addWork } from '../work-counter.js';
 
 export const XSS_FEATURES = F_LT | F_EQ | F_COLON | F_SEMI;
@@ -149,14 +149,32 @@ function scanTags(s: string, inner: boolean): Finding | boolean | null {
     while (j < n && !isSpace(s.charCodeAt(j)) && s.charCodeAt(j) !== 0x2f && s.charCodeAt(j) !== 0x3e) j++;
     const name = s.slice(nameStart, j).toLowerCase();
     addWork(j - i);
-    if (DANGEROUS_TAGS.has(name)) return { at: i, reason: `<${name}> element opened` };
-    const attr = scanAttributes(s, j, inner);
+    if (DANGEROUS_TAGS.has(name) && !genericType(s, i, j, name)) return { at: i, reason: `<${name}> element opened` };
+    const attr = scanAttributes(s, j, inner, elementName(name));
     if (attr.reason) return { at: i, reason: attr.reason };
     if (attr.hidden) hidden = true;
     // Continue after this tag.
     i = Math.max(i, attr.end - 1);
   }
   return hidden || null;
+}
+
+/**
+ * Whether the element `name` opened at `i` (its name ending at `j`) is a type argument in code or prose:
+ * `List<Object>`, `Event<Frame>` — glued to an identifier, no attributes. Such an element has no source
+ * or code to run, and the tags after it are still read; only `<script>` runs what follows it.
+ */
+function genericType(s: string, i: number, j: number, name: string): boolean {
+  return i > 0 && isIdentifierChar(s.charCodeAt(i - 1)) && s.charCodeAt(j) === 0x3e && s.charCodeAt(i + 1) !== 0x2f && name !== 'script';
+}
+
+/** Whether a tag name is one an element can have (`x-card`, `svg:a`), not code read as one (`n;`, `max)` of `i<n;`). */
+function elementName(name: string): boolean {
+  for (let k = 0; k < name.length; k++) {
+    const c = name.charCodeAt(k);
+    if (!isIdentifierChar(c) && c !== 0x2d && c !== 0x3a && c !== 0x2e) return false;
+  }
+  return true;
 }
 
 /** Whether `<` at `i` opens a tag or an end tag (`<img`, `</style`). */
@@ -170,7 +188,7 @@ function opensTag(s: string, i: number): boolean {
  * the tag ended, and whether a quoted value held a tag. A backtick is no quote to a browser, and a `<`
  * that opens no tag is an attribute name (`<img src=x < onerror=…>`). `inner`: a quoted value ends at a tag.
  */
-function scanAttributes(s: string, i: number, inner: boolean): { reason: string | null; end: number; hidden: boolean } {
+function scanAttributes(s: string, i: number, inner: boolean, element: boolean): { reason: string | null; end: number; hidden: boolean } {
   const n = s.length;
   let hidden = false;
   while (i < n) {
@@ -203,9 +221,10 @@ function scanAttributes(s: string, i: number, inner: boolean): { reason: string 
       }
       addWork(i - valueStart);
     }
-    if (name.length > 2 && name.startsWith('on') && hasValue && isHandlerName(name)) return { reason: `${name} handler in a tag`, end: i, hidden };
+    // An on* name browsers do not list counts in a tag with an element's name only: `i<n; … onlineCount = 0` is code.
+    if (name.length > 2 && name.startsWith('on') && hasValue && (element ? isHandlerName(name) : EVENT_HANDLERS.has(name))) return { reason: `${name} handler in a tag`, end: i, hidden };
     if (hasValue && URL_ATTRIBUTES.has(name) && startsWithScriptScheme(s, valueStart)) return { reason: `script URL in ${name}`, end: i, hidden };
-    if (hasValue && name === 'style' && /expression\s*\(|javascript:|behavior\s*:|-moz-binding/i.test(s.slice(valueStart, Math.min(i, valueStart + 512)))) return { reason: 'script in a style attribute', end: i, hidden };
+    if (hasValue && name === 'style' && /expression\s*\(|javascript:|(?<![\w-])behavior\s*:|-moz-binding/i.test(s.slice(valueStart, Math.min(i, valueStart + 512)))) return { reason: 'script in a style attribute', end: i, hidden };
   }
   return { reason: null, end: i, hidden };
 }
@@ -280,7 +299,7 @@ function handlerIn(s: string, j: number, bound: number, afterQuote: boolean): nu
     if (q === 0x22 || q === 0x27 || q === 0x60) return -1;
     const valueStart = k;
     while (k < bound && !isSpace(s.charCodeAt(k)) && s.charCodeAt(k) !== 0x3e) k++;
-    if (handler && k > valueStart && !deadCode(s, valueStart) && (plain || !proseFollows(s, k))) return start;
+    if (handler && k > valueStart && !deadCode(s, valueStart) && !literal(s, valueStart, k) && (plain || !proseFollows(s, k))) return start;
     j = k;
   }
   return -1;
@@ -313,6 +332,19 @@ function deadCode(s: string, i: number): boolean {
   }
   if (i === n && n < s.length) return false; // too long to judge
   return quotes === 1 || (quotes === 0 && open > 0);
+}
+
+/**
+ * Whether the unquoted handler code s[i, end) is a lone number or `true`/`false`/`null` with an optional
+ * `;`: it runs nothing, and it is how code assigns a flag or a count (`onRetry = true;`, `onlineCount = 0`).
+ */
+function literal(s: string, i: number, end: number): boolean {
+  if (s.charCodeAt(end - 1) === 0x3b) end--;
+  if (end <= i || end - i > 16) return false;
+  const word = s.slice(i, end);
+  if (word === 'true' || word === 'false' || word === 'null') return true;
+  for (let k = i; k < end; k++) if (s.charCodeAt(k) < 0x30 || s.charCodeAt(k) > 0x39) return false;
+  return true;
 }
 
 /** Whether two words of a sentence follow `i` (`on the button`, `called twice?`) rather than more attributes or the end. */
@@ -371,7 +403,48 @@ function startsWithScriptScheme(s: string, i: number): boolean {
   for (const scheme of SCRIPT_SCHEMES) {
     if (!folded.startsWith(scheme)) continue;
     // A scheme alone ("data:" in a sentence) is only an attack with something to run after it.
-    return folded.length > scheme.length || scheme.startsWith('data:');
+    if (folded.length <= scheme.length && !scheme.startsWith('data:')) return false;
+    return !JS_SCHEMES.has(scheme) || !twoWords(s, afterScheme(s, i, scheme.length));
   }
   return false;
+}
+
+const JS_SCHEMES: ReadonlySet<string> = new Set(['javascript:', 'livescript:', 'mocha:']);
+
+/** Where the text after a scheme of `length` characters starting at `i` begins, tabs and newlines in it skipped as above. */
+function afterScheme(s: string, i: number, length: number): number {
+  for (let seen = 0; i < s.length && seen < length; i++) {
+    const d = s.charCodeAt(i);
+    if (d !== 0x09 && d !== 0x0a && d !== 0x0d) seen++;
+  }
+  return i;
+}
+
+/**
+ * Whether the script at `i` starts with two words side by side (`JavaScript: The Good Parts`, `mocha:
+ * timeout of 2000ms`): a syntax error, so the whole script runs nothing — unless the first is a keyword
+ * that takes an operand (`void alert(1)`, `new Image`) or the second an operator (`x in y`). Only
+ * spaces part them: a newline (`%0a`) would end a statement.
+ */
+function twoWords(s: string, i: number): boolean {
+  const n = Math.min(s.length, i + 64);
+  while (i < n && s.charCodeAt(i) === 0x20) i++;
+  const first = identifierAt(s, i, n);
+  if (first === i) return false;
+  let k = first;
+  while (k < n && s.charCodeAt(k) === 0x20) k++;
+  if (k === first) return false;
+  const second = identifierAt(s, k, n);
+  if (second === k) return false;
+  addWork(second - i);
+  const operator = s.slice(k, second);
+  return !JS_PREFIX_KEYWORDS.has(s.slice(i, first)) && operator !== 'in' && operator !== 'instanceof';
+}
+
+/** The end of an identifier (letters, digits, `_`, `$`, not starting with a digit) at `i`, or `i`. */
+function identifierAt(s: string, i: number, n: number): number {
+  const c = s.charCodeAt(i);
+  if (!isLetter(c) && c !== 0x5f && c !== 0x24) return i;
+  while (i < n && isIdentifierChar(s.charCodeAt(i))) i++;
+  return i;
 }
