@@ -121,21 +121,24 @@ function bareNumberIsHost(h: string, withPortOrPath: boolean): boolean {
 
 /**
  * A Referer without the origin of a page open on the user's own machine (`http://localhost:3000`,
- * `http://127.0.0.1:5500`, `http://[::1]:8080`, `http://app.localhost`): the browser names the page it
+ * `http://127.0.0.1:5500`, `http://[::1]:8080`, `http://0.0.0.0:8080`): the browser names the page it
  * came from, and a development front end talking to this server is on loopback. Only the origin as a
  * browser serializes it is dropped — lower-case http(s), no userinfo, a canonical address, a decimal
  * port, then a path or nothing — so the path and query are still read, and a metadata or link-local
  * host, an octal or hex spelling, `@` or a backslash (none of which a browser writes) is judged whole.
  */
 export function refererWithoutLoopbackOrigin(referer: string): string {
+  // Most Referers name a public site: the host's first character tells (l, 1, 0 or `[`), before the regex.
+  const c = referer.charCodeAt(referer.charCodeAt(4) === 0x3a ? 7 : 8);
+  if (c !== 0x6c && c !== 0x31 && c !== 0x30 && c !== 0x5b) return referer;
   const origin = BROWSER_LOOPBACK_ORIGIN.exec(referer);
   if (origin === null) return referer;
   const end = origin[0].length;
   return end === referer.length || referer.charCodeAt(end) === 0x2f ? referer.slice(end) : referer;
 }
 
-/** The origin, up to the port: each label read once, so a long Referer is read in linear time. */
-const BROWSER_LOOPBACK_ORIGIN = /^https?:\/\/(?:(?:[a-z0-9-]+\.)*localhost|127(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}|0\.0\.0\.0|\[::1\])(?::[1-9]\d{0,4})?/;
+/** The origin, up to the port. */
+const BROWSER_LOOPBACK_ORIGIN = /^https?:\/\/(?:localhost|127(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}|0\.0\.0\.0|\[::1\])(?::[1-9]\d{0,4})?/;
 
 function isSchemeChar(c: number): boolean {
   return ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e;
