@@ -17,6 +17,7 @@ import { rawPartFeatures } from './features.js';
 import { RAW_FIELD_FROM, UNKNOWN_BODY, bodyScanSieve, bodyScanTables, rawBodyHints, rawFieldIsClean, rawFieldIsCleanMarked } from './raw-form-field.js';
 import { sharedByteScanner, type ByteScanner } from './byte-scan/byte-scanner.js';
 import { operatorParameter } from './nosql/detect-nosql.js';
+import { refererWithoutLoopbackOrigin } from './ssrf/detect-ssrf.js';
 import { DEFAULT_JSON_LIMITS, completeJsonLimits, detectInJson, jsonIsAscii, type JsonWalkLimits } from './detect-json.js';
 import { ATTACK_CATEGORIES, attackCategorySet, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
 import { workSteps } from './work-counter.js';
@@ -166,7 +167,9 @@ export class RequestAttackScan implements RequestAttacks {
     const headers = req.headers;
     if (headers !== undefined) {
       if (this.header(headers['user-agent'], 'user-agent')) return this;
-      if (this.header(headers.referer, 'referer')) return this;
+      // A Referer from a page on the user's own machine (a development front end): its origin is no target.
+      const referer = headers.referer;
+      if (this.header(typeof referer === 'string' ? refererWithoutLoopbackOrigin(referer) : referer, 'referer')) return this;
       const cookie = headers.cookie;
       if (typeof cookie === 'string' && this.cookies(cookie)) return this;
     }

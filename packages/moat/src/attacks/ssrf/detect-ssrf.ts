@@ -3,7 +3,8 @@
  * cloud metadata service (see internal-host.ts). The authority is split the way WHATWG URL parsers
  * split it — userinfo before the last `@`, backslashes as slashes — so `http://evil.com@127.1/` and
  * `http:\\127.0.0.1` are read as the fetcher will. A bare number like `127.1` or `2130706433` alone is
- * more likely a price or an id: it counts only with a port, a path or a scheme around it.
+ * more likely a price or an id: it counts only with a port, a path or a scheme around it; one on 0.0.0.x
+ * (`07:30`, `01/02/2024`, `0.04/GB`) is a time, a date or a price even then, unless written in hex.
  */
 import { F_BRACKET, F_COLON, F_DOT, F_SLASH } from '../features.js';
 import type { Finding } from '../types.js';
@@ -93,14 +94,51 @@ export function detectSsrf(s: string): Finding | null {
   const withPortOrPath = afterHost === 0x3a || afterHost === 0x2f || afterHost === 0x5c || afterHost === 0x3f;
   // A host followed by prose is a sentence about the host, not a target.
   if (/\s/.test(s.slice(start).trim())) return null;
-  if (rel || !/^\d[0-9a-fx.]*$/.test(host) || host.replace(/\.$/, '').split('.').length === 4) return { at: start, reason: 'host is a loopback, link-local or metadata address' };
-  // One to three numbers ("12:30", "0.5/1", "127.1") are clock times, fractions and prices far more
-  // often than hosts: they count only when not starting at 0, and with a port, a path or hex/octal.
-  if (/^0x|^0[0-7]|\.0x|\.0[0-7]/.test(host)) return { at: start, reason: 'host is a loopback, link-local or metadata address' };
-  if ((parseIpv4(host.replace(/\.$/, '')) ?? 0) < 2 ** 24) return null;
-  if (withPortOrPath) return { at: start, reason: 'host is a loopback, link-local or metadata address' };
-  return null;
+  if (rel || !/^\d[0-9a-fx.]*$/.test(host)) return { at: start, reason: 'host is a loopback, link-local or metadata address' };
+  return bareNumberIsHost(host.endsWith('.') ? host.slice(0, -1) : host, withPortOrPath) ? { at: start, reason: 'host is a loopback, link-local or metadata address' } : null;
 }
+
+/**
+ * Whether a bare internal number (`127.0.0.1`, `0177.1:80/`, `07:30`, `01/02/2024`, `0.04/GB`) is written
+ * as a host, not as a time, a date, a phone number, a price or a version. Read without a scheme, a value
+ * is a host only when its notation says so: a dotted quad, hex or octal with dots (`0x7f.1`, `0177.1`),
+ * or a number that reaches 127/8 or 169.254/16 with a port or a path (`2130706433:80`). Below 2^24 an
+ * internal number is 0.x.y.z, "this host": what a leading `0` gives `07:30`, `01/02/2024`, `030/1234567`,
+ * `0.04/GB` and MAC addresses — a host only in hex (`0x0:80/`), which no clock, date or price is written in.
+ */
+function bareNumberIsHost(h: string, withPortOrPath: boolean): boolean {
+  const ip = parseIpv4(h);
+  if (ip === null) return true;
+  let dots = 0;
+  for (let k = h.indexOf('.'); k >= 0; k = h.indexOf('.', k + 1)) dots++;
+  // A dotted quad is an address, but 0.x.y.z alone is a version (`0.9.8.1`) unless it is 0.0.0.0, the
+  // only one of 0/8 that reaches the server itself.
+  if (dots === 3) return ip >= 2 ** 24 || ip === 0 || withPortOrPath;
+  if (ip < 2 ** 24) return h.includes('x') && (dots > 0 || withPortOrPath);
+  // One to three numbers: `0177.1`, `0x7f.1`, `127.0x1` alone, any with a port or a path.
+  return (dots > 0 && /^0|\.0[0-9x]/.test(h)) || withPortOrPath;
+}
+
+/**
+ * A Referer without the origin of a page open on the user's own machine (`http://localhost:3000`,
+ * `http://127.0.0.1:5500`, `http://[::1]:8080`, `http://0.0.0.0:8080`): the browser names the page it
+ * came from, and a development front end talking to this server is on loopback. Only the origin as a
+ * browser serializes it is dropped — lower-case http(s), no userinfo, a canonical address, a decimal
+ * port, then a path or nothing — so the path and query are still read, and a metadata or link-local
+ * host, an octal or hex spelling, `@` or a backslash (none of which a browser writes) is judged whole.
+ */
+export function refererWithoutLoopbackOrigin(referer: string): string {
+  // Most Referers name a public site: the host's first character tells (l, 1, 0 or `[`), before the regex.
+  const c = referer.charCodeAt(referer.charCodeAt(4) === 0x3a ? 7 : 8);
+  if (c !== 0x6c && c !== 0x31 && c !== 0x30 && c !== 0x5b) return referer;
+  const origin = BROWSER_LOOPBACK_ORIGIN.exec(referer);
+  if (origin === null) return referer;
+  const end = origin[0].length;
+  return end === referer.length || referer.charCodeAt(end) === 0x2f ? referer.slice(end) : referer;
+}
+
+/** The origin, up to the port. */
+const BROWSER_LOOPBACK_ORIGIN = /^https?:\/\/(?:localhost|127(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}|0\.0\.0\.0|\[::1\])(?::[1-9]\d{0,4})?/;
 
 function isSchemeChar(c: number): boolean {
   return ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e;
