@@ -17,8 +17,20 @@ export const NOSQL_OPERATORS: ReadonlySet<string> = new Set(
     'text jsonschema lookup options comment search where natural slice rand sampleRate').toLowerCase().split(' '),
 );
 
-export function isNosqlOperatorKey(key: string): boolean {
-  return key.length > 1 && key.charCodeAt(0) === 0x24 && NOSQL_OPERATORS.has(key.slice(1).toLowerCase());
+/**
+ * `holder`: the parsed object the key is in, when known. A `$comment` there whose value is a string, beside
+ * a JSON Schema keyword, is the schema annotation (draft 7 on), not MongoDB's operator — which only adds a
+ * note to the profiler log anyway.
+ */
+export function isNosqlOperatorKey(key: string, holder?: object): boolean {
+  if (key.length <= 1 || key.charCodeAt(0) !== 0x24 || !NOSQL_OPERATORS.has(key.slice(1).toLowerCase())) return false;
+  return holder === undefined || key !== '$comment' || !isSchemaComment(holder as Record<string, unknown>);
+}
+
+const SCHEMA_KEYWORDS = ['$schema', '$id', '$ref', '$defs', 'definitions', 'type', 'properties', 'items', 'required', 'enum', 'const', 'allOf', 'anyOf', 'oneOf'];
+
+function isSchemaComment(holder: Record<string, unknown>): boolean {
+  return typeof holder['$comment'] === 'string' && SCHEMA_KEYWORDS.some((k) => Object.hasOwn(holder, k));
 }
 
 /**
@@ -35,7 +47,8 @@ export function operatorParameter(name: string, location: AttackLocation, enable
   return { category: 'nosql', location, field: name, snippet: redactedSnippet(name, 0), reason: `query operator ${key.toLowerCase()} as a parameter name` };
 }
 
-export const JS_BREAKOUT = /['"]\s*(?:;\s*(?:return\b|while\s*\(|for\s*\(|sleep\s*\(|var\s|let\s|const\s|this\.|db\.|function\b|throw\b)|(?:\|\||&&)\s*(?:['"]?\w+['"]?\s*[=!]==?|this\.|true\b|1\b|sleep\s*\(|function\b|\(\s*function))/i;
+/** Group 1: a statement keyword whose operand is read on by isProseAfter. */
+export const JS_BREAKOUT = /['"]\s*(?:;\s*(?:(return\b|var\s|let\s|const\s|throw\b)|while\s*\(|for\s*\(|sleep\s*\(|this\.|db\.|function\b)|(?:\|\||&&)\s*(?:['"]?\w+['"]?\s*[=!]==?|this\.|true\b|1\b|sleep\s*\(|function\b|\(\s*function))/i;
 
 export function detectNosql(s: string): Finding | null {
   const n = s.length;
@@ -82,7 +95,8 @@ export function jsBreakout(s: string): number {
       const c = s.charCodeAt(q);
       if (c !== 0x27 && c !== 0x22) continue;
       JS_BREAKOUT_AT.lastIndex = q;
-      if (JS_BREAKOUT_AT.test(s)) {
+      const m = JS_BREAKOUT_AT.exec(s);
+      if (m && !(m[1] !== undefined && isProseAfter(s, JS_BREAKOUT_AT.lastIndex))) {
         first = q;
         break;
       }
@@ -92,3 +106,22 @@ export function jsBreakout(s: string): number {
 }
 
 const BREAKOUT_ANCHORS = [';', '||', '&&'];
+
+/**
+ * Operators that may stand between two words of one expression (`x in y`), or before the next word
+ * of one (`return new Date`, `throw new Error`, `return typeof x`).
+ */
+const WORD_OPERATORS: ReadonlySet<string> = new Set(['in', 'instanceof', 'of', 'new', 'typeof', 'void', 'delete', 'await', 'yield', 'async', 'function', 'class']);
+const OPERAND = /\s*([A-Za-z_$][\w$]*|\d+)[ \t]+([A-Za-z_$][\w$]*)/y;
+
+/**
+ * Whether what follows `return`, `throw`, `let`, `var` or `const` at `at` is prose: a word and then
+ * another on the same line (`let us know`, `return shipping was free`). JavaScript never puts two
+ * operands side by side without an operator or a line break between them, so such a `$where` string
+ * is a syntax error and runs nothing; `return true`, `var x=`, `throw new Error()` go on as code.
+ */
+function isProseAfter(s: string, at: number): boolean {
+  OPERAND.lastIndex = at;
+  const m = OPERAND.exec(s);
+  return m !== null && !WORD_OPERATORS.has(m[1]!) && !WORD_OPERATORS.has(m[2]!);
+}

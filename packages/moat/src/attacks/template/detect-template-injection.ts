@@ -99,8 +99,23 @@ function mayOpenAt(s: string, p: number): boolean {
   if (c === 0x3c && s.charCodeAt(p + 1) === 0x23) return DIRECTIVE_STARTS.includes(s[p + 2] ?? '');
   return true;
 }
-const DANGEROUS = /__class__|__globals__|__builtins__|__init__|__subclasses__|__import__|__mro__|\bconstructor\b|getclass|classloader|runtime|processbuilder|\bexec\b|\beval\b|\bsystem\b|\bpopen\b|forname|getruntime|\bconfig\b|\bself\b|\brequest\b|\bapplication\b|\bsession\b|facescontext|pagecontext|\.apply\b|\.call\b|\bprocess\b|\bT\s*\(|new\s+java|freemarker|\bos\.|subprocess|lipsum|cycler|joiner|namespace|\bprocess\.|require\s*\(|\bimport\b|\bfile\b|\bsettings\b|\bgetenv\b|\bdebug\b|\battr\s*\(|\binclude\b|@\w+@|<%|\{\{|\$\{/i;
+/**
+ * `request`, `session` and `file` count unless the content is a plain property path from them to members
+ * that are no server internals (`{{session.title}}`, `{{file.name}}` are data lookups; `request.environ`,
+ * `request.args.x`, `File.read "…"`, a call or a dunder still count).
+ */
+const DANGEROUS = /__class__|__globals__|__builtins__|__init__|__subclasses__|__import__|__mro__|\bconstructor\b|getclass|classloader|runtime|processbuilder|\bexec\b|\beval\b|\bsystem\b|\bpopen\b|forname|getruntime|\bconfig\b|\bself\b|\b(?:request|session|file)\b(?!\s*\.\s*(?!(?:environ|application|args|form|values|cookies|headers|files|json|data|stream|meta|server|servletcontext|class|getclass)\b)[a-z_]\w*(?:\s*\.\s*[a-z_]\w*)*\s*$)|\bapplication\b|facescontext|pagecontext|\.apply\b|\.call\b|\bprocess\b|\bT\s*\(|new\s+java|freemarker|\bos\.|subprocess|lipsum|cycler|joiner|namespace|\bprocess\.|require\s*\(|\bimport\b|\bsettings\b|\bgetenv\b|\bdebug\b|\battr\s*\(|\binclude\b|@\w+@|<%|\{\{|\$\{/i;
 const EXPRESSION = /[\d'\"]\s*[*+\/%-]\s*['\"\d]|`|\w\s*\(|\)\s*\(|['"]\s*[.[]|\[\s*['"]|__\w+__|\|\s*\w+\s*\(|\?\.|^\s*\(|^\s*#\w/;
+/**
+ * EXPRESSION without `#name` at the start: after `{{` that opens a Mustache or Handlebars section
+ * (`{{#each items}}`, `{{#if user}}`), logic-less and no more than a name; OGNL's `${#context}` keeps it.
+ */
+const EXPRESSION_IN_MUSTACHE = new RegExp(EXPRESSION.source.slice(0, EXPRESSION.source.lastIndexOf('|^')));
+/**
+ * A CSS declaration after the universal selector `*{` (`*{-webkit-tap-highlight-color:rgba(0,0,0,0)}`):
+ * a property name and a colon, which no Thymeleaf `*{…}` expression (SpEL or OGNL) starts with.
+ */
+const CSS_DECLARATION = /^-?[a-z][a-z-]*\s*:(?!:)/i;
 
 export function detectTemplateInjection(s: string): Finding | null {
   addWork(s.length);
@@ -133,8 +148,9 @@ export function detectTemplateInjection(s: string): Finding | null {
     }
     const close = m[0] === '@(' ? content.indexOf(')') : m[0].startsWith('<%') ? content.indexOf('%>') : m[0] === '[[' ? content.indexOf(']]') : m[0].endsWith('{{') ? content.indexOf('}}') : content.indexOf('}');
     const inner = close >= 0 ? content.slice(0, close) : content;
-    if (inner.trim().length === 0) continue;
-    if (isExpression(inner)) return { at: m.index, reason: `expression inside ${m[0]}…` };
+    if (inner.trim().length === 0 || (m[0] === '*{' && CSS_DECLARATION.test(inner))) continue;
+    const expression = m[0] === '{{' ? EXPRESSION_IN_MUSTACHE : EXPRESSION;
+    if (isExpression(inner, expression)) return { at: m.index, reason: `expression inside ${m[0]}…` };
     // A close inside a string literal (`{{"}}"+x.constructor(…)()}}`) does not end the expression for the
     // lexers of Jinja, Nunjucks, Handlebars, or JavaScript's own `${}`: the content up to the close outside
     // literals is read too.
@@ -144,7 +160,7 @@ export function detectTemplateInjection(s: string): Finding | null {
       const outer = closeOutsideLiterals(content, m[0].endsWith('{{'));
       addWork(outer >= 0 ? outer : content.length);
       literalsTo = start + (outer >= 0 ? outer : content.length);
-      if (outer > close && isExpression(content.slice(0, outer))) return { at: m.index, reason: `expression inside ${m[0]}…` };
+      if (outer > close && isExpression(content.slice(0, outer), expression)) return { at: m.index, reason: `expression inside ${m[0]}…` };
     }
     // Resume after this template's content: each character is examined by one opener, so the work is linear.
     from = start + (close >= 0 ? close : content.length);
@@ -157,11 +173,11 @@ export function detectTemplateInjection(s: string): Finding | null {
  * comment between a callee and its `(` still calls it) and its string escapes resolved as JavaScript
  * does (`'\160rocess'`, `'pr\ocess'`, `'\x70rocess'` are `process`).
  */
-function isExpression(inner: string): boolean {
-  if (DANGEROUS.test(inner) || EXPRESSION.test(inner)) return true;
+function isExpression(inner: string, expression: RegExp): boolean {
+  if (DANGEROUS.test(inner) || expression.test(inner)) return true;
   if (inner.includes('/*')) {
     const bare = withoutComments(inner);
-    if (bare !== inner && (DANGEROUS.test(bare) || EXPRESSION.test(bare))) return true;
+    if (bare !== inner && (DANGEROUS.test(bare) || expression.test(bare))) return true;
   }
   if (inner.includes('\\')) {
     const plain = decodeBackslashEscapes(inner, true);
