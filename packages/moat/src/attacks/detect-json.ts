@@ -61,7 +61,7 @@ export function detectInJson(value: unknown, enabled: AttackCategorySet, locatio
     for (const key of keys) {
       if (++nodes > limits.maxNodes) return null;
       const childField = field === '' ? key : `${field}.${key}`;
-      if (enabled & B_NOSQL && isNosqlOperatorKey(key)) return { category: 'nosql', location, field: childField, snippet: redactedSnippet(key, 0), reason: `query operator ${key} as a key` };
+      if (enabled & B_NOSQL && isNosqlOperatorKey(key, v)) return { category: 'nosql', location, field: childField, snippet: redactedSnippet(key, 0), reason: `query operator ${key} as a key` };
       if (enabled & B_PROTOTYPE && key === '__proto__') return { category: 'prototype', location, field, snippet: '__proto__', reason: '__proto__ as a key' };
       const child = (v as Record<string, unknown>)[key];
       if (enabled & B_PROTOTYPE && key === 'constructor' && child !== null && typeof child === 'object' && Object.hasOwn(child, 'prototype')) {
