@@ -8,7 +8,7 @@
 import { F_AMP, F_BACKTICK, F_DOLLAR, F_NEWLINE, F_PIPE, F_SEMI } from '../features.js';
 import type { Finding } from '../types.js';
 import { HTML_NAMED_ENTITIES } from '../words/html.js';
-import { SHELL_COMMANDS, SHELL_ENTITY_COMMANDS, SHELL_NUMBER_IS_PROSE, SHELL_OPTION_COMMANDS, SHELL_STRONG_COMMANDS, SHELL_VERSIONED, SHELL_WRAPPERS } from '../words/shell.js';
+import { SHELL_BARE_COMMANDS, SHELL_COMMANDS, SHELL_ENTITY_COMMANDS, SHELL_INPUT_COMMANDS, SHELL_NUMBER_ACTS, SHELL_NUMBER_IS_PROSE, SHELL_OPTION_COMMANDS, SHELL_STRONG_COMMANDS, SHELL_VERSIONED, SHELL_WRAPPERS } from '../words/shell.js';
 import { addWork } from '../work-counter.js';
 import { NEAR, indexOfNear } from '../../text/near-index.js';
 
@@ -64,6 +64,15 @@ const HTML_REFERENCE = /&#?\w+;/y;
 const STRONG = 2;
 const WEAK = 1;
 const CLAUSE = 0;
+/**
+ * Where a command word stands, as prose would put a word there: SPACED, a separator with a space or tab on both
+ * sides ("dog & cat", "Books | more") or a newline; PROSE_AT, a blank or a newline right after the separator
+ * (where "Sale | Free shipping" capitalises its word); PIPED, after a single `|` (a shell alone there runs
+ * what is piped into it).
+ */
+const SPACED = 1;
+const PROSE_AT = 2;
+const PIPED = 4;
 /** Wrappers read through (`nohup env sudo id`): at most this many deep. */
 const MAX_DEPTH = 4;
 /** `$0 -c id`, `${SHELL} <x`: the running shell itself, with an option or an input. */
@@ -103,29 +112,61 @@ export function detectShell(s: string): Finding | null {
   // 64 Ki newlines took seconds when each separator rescanned the run after it).
   const operators = new SkipRun(isOperator);
   const leading = new SkipRun(isLeading);
+  const pipeLines = new PipeLines();
   let checkedAt = -1;
   let checkedStrong = false;
+  // Where the last operator run (`||`, `&&`) ended and whether a blank stood before it: a separator inside
+  // the run takes its blank from the run's start.
+  let runEnd = -1;
+  let runBlankBefore = false;
   for (let i = nextSeparator(s, 0, next), resume = 0; i >= 0; i = nextSeparator(s, resume, next)) {
     resume = i + 1;
     const c = s.charCodeAt(i);
     let from = -1;
     let reason = '';
+    let context = 0;
     if (c === 0x3b || c === 0x7c || c === 0x26 || c === 0x0a || c === 0x0d) {
       // `&amp;`, `&#39;`: HTML references, not a background operator.
       if (c === 0x26 && isHtmlReference(s, i)) continue;
       if (c === 0x7c && isCapitalsList(s, i)) continue;
+      // A Markdown table row starts with `|`: a syntax error to a shell, so none of its pipes run.
+      if ((c === 0x7c || (c === 0x0a && s.charCodeAt(i + 1) === 0x7c)) && pipeLines.startsWithPipe(s, c === 0x0a ? i + 1 : i)) continue;
       from = operators.end(s, i + 1);
       reason = 'command separator followed by a command';
+      const blankBefore: boolean = i < runEnd ? runBlankBefore : i > 0 && (s.charCodeAt(i - 1) === 0x20 || s.charCodeAt(i - 1) === 0x09);
+      runEnd = from;
+      runBlankBefore = blankBefore;
+      const blankAfter = from < n && isBlank(s.charCodeAt(from));
+      if (c === 0x0a || blankAfter) context |= PROSE_AT;
+      if (c === 0x0a || (blankBefore && blankAfter)) context |= SPACED;
+      if (c === 0x7c && s.charCodeAt(i + 1) !== 0x7c && s.charCodeAt(i - 1) !== 0x7c) context |= PIPED;
     } else if (c === 0x24 && s.charCodeAt(i + 1) === 0x28 && s.charCodeAt(i + 2) !== 0x28) {
+      // `$('tr')`, `$("time")`: a jQuery selector; to a shell, one quoted word run alone (see SHELL_BARE_COMMANDS).
+      const quoted = quotedAlone(s, i + 2);
+      if (quoted !== null) {
+        if (SHELL_BARE_COMMANDS.has(quoted)) return { at: i, reason: '$( ) command substitution' };
+        continue;
+      }
       from = i + 2;
       reason = '$( ) command substitution';
     } else if (c === 0x60) {
+      // A Markdown fence (```python): the word after it alone is read as a command only when it tells
+      // something run bare (```id); the lines inside it are read at their own newlines.
+      if (s.charCodeAt(i + 1) === 0x60 && s.charCodeAt(i + 2) === 0x60) {
+        let k = i + 3;
+        while (k < n && s.charCodeAt(k) === 0x60) k++;
+        addWork(k - i);
+        if (commandAt(s, skipSpaces(s, k), WEAK, 0, SPACED)) return { at: i, reason: 'backtick command substitution' };
+        resume = k;
+        continue;
+      }
       const close = s.indexOf('`', i + 1);
-      // Markdown code spans (`ls -la` between spaces) are prose; a backtick glued to an argument or
-      // making up the whole value is a substitution.
-      const glued = i > 0 && !isBlank(s.charCodeAt(i - 1));
+      // Markdown code spans (`ls -la` between spaces, or opened after punctuation that follows a blank:
+      // (`make install`), **`make`**, "`ls`") are prose; a backtick glued to an argument or a lone quote
+      // ("`id`"), or making up the whole value, is a substitution. An unclosed one is a syntax error.
+      const glued = i > 0 && !isBlank(s.charCodeAt(i - 1)) && !opensCodeSpan(s, i);
       const whole = i === 0 && (close === n - 1 || close < 0);
-      if (!glued && !whole) {
+      if (!whole && (!glued || close < 0)) {
         if (close > i) resume = close + 1;
         continue;
       }
@@ -138,7 +179,7 @@ export function detectShell(s: string): Finding | null {
     const start = leading.end(s, from);
     // A word already read at least as leniently was no command (a lenient reading accepts whatever a strict one does).
     if (start === checkedAt && (checkedStrong || !strong)) continue;
-    if (commandAt(s, start, strong ? STRONG : WEAK, 0)) return { at: i, reason };
+    if (commandAt(s, start, strong ? STRONG : WEAK, 0, context)) return { at: i, reason };
     if (start !== checkedAt) checkedStrong = false;
     checkedAt = start;
     checkedStrong ||= strong;
@@ -328,7 +369,7 @@ function wrappedAt(s: string, j: number, valued: string): number {
  * when the clause goes on with its keyword. Wrappers (`env`, `exec`, `if`…) are read through to the
  * command they run.
  */
-function commandAt(s: string, i: number, strength: number, depth: number): boolean {
+function commandAt(s: string, i: number, strength: number, depth: number, context = 0): boolean {
   const n = s.length;
   const first = s.charCodeAt(i);
   // `! cmd` runs cmd; `. file` runs the file in this shell.
@@ -366,7 +407,7 @@ function commandAt(s: string, i: number, strength: number, depth: number): boole
       ASSIGNMENT.lastIndex = i;
       if (ASSIGNED.size < 8 && ASSIGNMENT.test(s)) ASSIGNED.set(s.slice(i, s.indexOf('=', i)), s.slice(s.indexOf('=', i) + 1, plainEnd));
       const k = skipSpaces(s, plainEnd);
-      return k > plainEnd && depth < MAX_DEPTH && commandAt(s, k, strength, depth + 1);
+      return k > plainEnd && depth < MAX_DEPTH && commandAt(s, k, strength, depth + 1, context);
     }
     if (brace) {
       const comma = word.indexOf(',');
@@ -468,7 +509,22 @@ function commandAt(s: string, i: number, strength: number, depth: number): boole
     return k > j && OPTION_ON_LINE.test(s.slice(k, k + 64).split(/[;\n&|]/, 1)[0] ?? '');
   }
   if (!SHELL_COMMANDS.has(base)) return false;
-  if (strength === STRONG || obfuscated || slash >= 0 || (strength === WEAK && SHELL_STRONG_COMMANDS.has(base))) return true;
+  if (obfuscated || slash >= 0) return true;
+  // Where prose puts a word: a capitalised one ("Sale | Free shipping", "\nCall 555-0100") is no command
+  // on a case-sensitive system unless used like one, and a word alone after a spaced separator ("dog & cat",
+  // "Books | more") is a phrase unless it tells something run bare (`x & id`) or runs a pipe's input (`| sh`).
+  const title = (context & PROSE_AT) !== 0 && plainEnd === j && isTitleWord(s, i, j);
+  const k = skipSpaces(s, j);
+  if (title || (context & SPACED) !== 0) {
+    if (k >= n || isCommandEnd(s.charCodeAt(k))) return SHELL_BARE_COMMANDS.has(base) || ((context & PIPED) !== 0 && SHELL_INPUT_COMMANDS.has(base));
+    // A plain number alone is still an argument (`x; Sleep 5` on a case-insensitive file system); "Call 555-0100", "Start 9am" are not.
+    if (title) return isDigit(s.charCodeAt(k)) ? plainNumberAlone(s, k) && !SHELL_NUMBER_IS_PROSE.has(base) : usedLikeCommand(s, k, false);
+  }
+  if (strength === STRONG && (context & SPACED) === 0) return true;
+  if (strength !== CLAUSE && SHELL_STRONG_COMMANDS.has(base)) return true;
+  // "; at 5 they closed", "Fish & chips | more info inside": a number or words, then more words, is a sentence.
+  if (strength !== CLAUSE && !SHELL_NUMBER_ACTS.has(base) && proseTail(s, k)) return false;
+  if (strength === STRONG) return true;
   // The rest of the line after the command word: an argument, a redirect, or nothing.
   while (j < n && (s.charCodeAt(j) === 0x20 || s.charCodeAt(j) === 0x09)) j++;
   if (j >= n) return strength === WEAK;
@@ -480,12 +536,176 @@ function commandAt(s: string, i: number, strength: number, depth: number): boole
   // A word argument followed by a redirect or pipe on the same line: `echo x > /tmp/f`. Within 64
   // characters: further on, a `<`, `>` or `|` belongs to other text (a long comment's "A&W Root Beer
   // … 1 < 2" read `w` as a command).
+  if (c === 0x3b || c === 0x7c || c === 0x26 || c === 0x23 || c === 0x0a || c === 0x25) return true;
+  if (c >= 0x30 && c <= 0x39 && !SHELL_NUMBER_IS_PROSE.has(base)) return true;
+  return usedLikeCommand(s, j, true);
+}
+
+/**
+ * Whether the arguments from `j` (not at the command's end) look like a command's: an option, a path, a
+ * variable, a quote, a redirect, a URL or host. `pipe`: a `|` later on the line counts too (`echo x | sh`);
+ * after a capitalised word the pipe is read at its own place ("Cat lover | Coffee addict").
+ */
+function usedLikeCommand(s: string, j: number, pipe: boolean): boolean {
+  const c = s.charCodeAt(j);
+  // A word argument followed by a redirect or pipe on the same line: `echo x > /tmp/f`. Within 64
+  // characters: further on, a `<`, `>` or `|` belongs to other text (a long comment's "A&W Root Beer
+  // … 1 < 2" read `w` as a command).
   const line = s.slice(j, j + 64).split(/[;\n&]/, 1)[0] ?? '';
-  if (/[<>|]/.test(line)) return true;
+  if ((pipe ? /[<>|]/ : /[<>]/).test(line)) return true;
   return (
-    c === 0x2d || c === 0x2f || c === 0x2e || c === 0x7e || c === 0x24 || c === 0x22 || c === 0x27 || c === 0x5c || c === 0x3e || c === 0x3c || c === 0x3b || c === 0x7c || c === 0x26 || c === 0x23 || c === 0x0a || c === 0x25 ||
-    (c >= 0x30 && c <= 0x39 && !SHELL_NUMBER_IS_PROSE.has(base)) || /^(https?:|[a-z]:\\|[\w-]+\.[a-z]{2,}|\w+:\d)/i.test(s.slice(j, j + 12))
+    c === 0x2d || c === 0x2f || c === 0x2e || c === 0x7e || c === 0x24 || c === 0x22 || c === 0x27 || c === 0x5c || c === 0x3e || c === 0x3c ||
+    /^(https?:|[a-z]:\\|[\w-]+\.[a-z]{2,}|[a-z_][\w-]*:\d)/i.test(s.slice(j, j + 12))
   );
+}
+
+/** Whether the argument at `k` is digits alone, then the command's end. */
+function plainNumberAlone(s: string, k: number): boolean {
+  let j = k;
+  while (j < s.length && isDigit(s.charCodeAt(j))) j++;
+  addWork(j - k);
+  j = skipSpaces(s, j);
+  return j >= s.length || isCommandEnd(s.charCodeAt(j));
+}
+
+/** Whether the word from `i` to `end` is capitalised: an upper-case letter, then only lower-case ones. */
+function isTitleWord(s: string, i: number, end: number): boolean {
+  if (end - i < 2 || !isCapital(s.charCodeAt(i))) return false;
+  for (let k = i + 1; k < end; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 0x61 || c > 0x7a) return false;
+  }
+  return true;
+}
+
+/** What ends a command's arguments: a separator, a line break, the end of a group or substitution. */
+function isCommandEnd(c: number): boolean {
+  return c === 0x0a || c === 0x0d || c === 0x3b || c === 0x26 || c === 0x7c || c === 0x29 || c === 0x60;
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c >= 0x80;
+}
+
+/**
+ * Whether the arguments from `k` read as a sentence: an optional leading number ("at 5", "2-day", "10:30",
+ * "$30", "20%") and then words of letters (with inner `'` or `-`, trailing punctuation), at least two
+ * tokens of which one a word, up to the end of the command; or a price alone ("cut $30": `$3` is an empty
+ * parameter to a shell). Options, paths, variables, quotes, redirects, hosts (`10.0.0.1`) and a number
+ * after a word (`nc evil 4444`) are no prose. Reads at most 80 characters (a longer sentence is judged on them).
+ */
+function proseTail(s: string, k: number): boolean {
+  const n = s.length;
+  const end = Math.min(n, k + 80);
+  let tokens = 0;
+  let words = 0;
+  let price = false;
+  let j = k;
+  while (j < end) {
+    const c = s.charCodeAt(j);
+    if (c === 0x20 || c === 0x09) {
+      j++;
+      continue;
+    }
+    if (isCommandEnd(c)) break;
+    if (isDigit(c) || (c === 0x24 && isDigit(s.charCodeAt(j + 1)))) {
+      if (tokens > 0) break;
+      price = c === 0x24;
+      let dots = 0;
+      for (j++; j < n; j++) {
+        const d = s.charCodeAt(j);
+        if (d === 0x2e) dots++;
+        else if (!(isDigit(d) || (d >= 0x61 && d <= 0x7a) || (d >= 0x41 && d <= 0x5a) || d === 0x3a || d === 0x2c || d === 0x25 || d === 0x2f || d === 0x2d)) break;
+        if (price && !isDigit(d) && d !== 0x2e && d !== 0x2c) price = false;
+      }
+      if (dots > 1) break;
+    } else if (isLetter(c)) {
+      words++;
+      for (j++; j < n; j++) {
+        const d = s.charCodeAt(j);
+        if (isLetter(d) || ((d === 0x27 || d === 0x2d) && isLetter(s.charCodeAt(j + 1)))) continue;
+        break;
+      }
+      while (j < n && (s.charCodeAt(j) === 0x2e || s.charCodeAt(j) === 0x2c || s.charCodeAt(j) === 0x21 || s.charCodeAt(j) === 0x3f || s.charCodeAt(j) === 0x3a)) j++;
+    } else break;
+    tokens++;
+    if (j < n && !isBlank(s.charCodeAt(j)) && !isCommandEnd(s.charCodeAt(j))) break;
+  }
+  addWork(j - k);
+  // Stopped early (a token that is no prose) unless at the end, a line's end or the 80 characters.
+  const stopped = j < end && !isBlank(s.charCodeAt(j)) && !isCommandEnd(s.charCodeAt(j));
+  if (stopped) return false;
+  return (words >= 1 && tokens >= 2) || (tokens === 1 && price);
+}
+
+/** The lower-cased word of `$('tr')`, `$("time")` (a quoted word alone in the substitution) at `p`, else null. */
+function quotedAlone(s: string, p: number): string | null {
+  const quote = s.charCodeAt(p);
+  if (quote !== 0x27 && quote !== 0x22) return null;
+  let k = p + 1;
+  while (k < s.length && k - p <= 16 && isLetter(s.charCodeAt(k)) && s.charCodeAt(k) < 0x80) k++;
+  if (k === p + 1 || s.charCodeAt(k) !== quote || s.charCodeAt(k + 1) !== 0x29) return null;
+  return s.slice(p + 1, k).toLowerCase();
+}
+
+/**
+ * Whether the backtick at `i` opens a Markdown code span after punctuation: one or two of `( [ * _ / " '`
+ * before it, and before those a blank, a closing backtick (`ls`/`dir`) or the value's start (not for a
+ * quote: `"`id`"` is how a substitution breaks out of a quoted argument).
+ */
+function opensCodeSpan(s: string, i: number): boolean {
+  let k = i;
+  let quote = false;
+  while (k > 0 && i - k < 2) {
+    const c = s.charCodeAt(k - 1);
+    if (c === 0x22 || c === 0x27) quote = true;
+    else if (c !== 0x28 && c !== 0x5b && c !== 0x2a && c !== 0x5f && c !== 0x2f) break;
+    k--;
+  }
+  if (k === i) return false;
+  if (k === 0) return !quote;
+  const before = s.charCodeAt(k - 1);
+  return isBlank(before) || before === 0x60;
+}
+
+/**
+ * Whether a `|` (or the newline before it) is on a Markdown table row: a line that starts and ends with `|`
+ * after its blanks. To a shell a line can't start with a pipe (a syntax error, so nothing on it runs); the
+ * first line of the value, which continues the command it is appended to, counts only when the next line
+ * starts with `|` too (the pipeline it would continue then breaks there). Lines are judged once each, in
+ * increasing order (the loop's order).
+ */
+class PipeLines {
+  /** The next newline at or after `start`, -2 before the first search. */
+  private nl = -2;
+  private start = 0;
+  /** The verdict on the line at `start`: -1 not yet judged. */
+  private verdict = -1;
+
+  startsWithPipe(s: string, i: number): boolean {
+    if (this.nl === -2) this.nl = s.indexOf('\n');
+    while (this.nl >= 0 && this.nl < i) {
+      this.start = this.nl + 1;
+      this.nl = s.indexOf('\n', this.start);
+      this.verdict = -1;
+    }
+    if (this.verdict < 0) this.verdict = this.judge(s) ? 1 : 0;
+    return this.verdict === 1;
+  }
+
+  private judge(s: string): boolean {
+    const k = skipSpaces(s, this.start);
+    if (s.charCodeAt(k) !== 0x7c) return false;
+    // A backslash before the newline joins the lines: the `|` then continues the one before.
+    if (this.start > 0 && s.charCodeAt(this.start - 2) === 0x5c) return false;
+    if (this.start === 0 && this.nl < 0) return false;
+    const lineEnd = this.nl < 0 ? s.length : this.nl;
+    let e = lineEnd;
+    while (e > k && (s.charCodeAt(e - 1) === 0x20 || s.charCodeAt(e - 1) === 0x09 || s.charCodeAt(e - 1) === 0x0d)) e--;
+    addWork(lineEnd - e);
+    if (e - 1 <= k || s.charCodeAt(e - 1) !== 0x7c) return false;
+    return this.start > 0 || s.charCodeAt(skipSpaces(s, this.nl + 1)) === 0x7c;
+  }
 }
 
 /** Whether `s` holds a `/` or `=` from `i` to `end` (a word: never a search to the value's end). */

@@ -56,3 +56,20 @@ export const SHELL_ENTITY_COMMANDS: ReadonlySet<string> = new Set('reg sc dd'.sp
  * `zip -TT`, `vim -c`, `rsync -e`) and are common words otherwise: they count only with an option after them.
  */
 export const SHELL_OPTION_COMMANDS: ReadonlySet<string> = new Set('tar gtar bsdtar zip git vim rsync'.split(' '));
+
+/**
+ * Commands that tell an attacker something (or stop the machine) run with no argument and no input (`x & id`, `x | whoami`):
+ * alone after a spaced separator or a capitalised word they still count, where "dog & cat", "Books | more"
+ * and "Time & Date" are phrases.
+ */
+export const SHELL_BARE_COMMANDS: ReadonlySet<string> = new Set(
+  'id whoami uname hostname ifconfig ipconfig netstat ss ps env printenv set export ls dir pwd w uptime df du lsof arp systeminfo tasklist reboot shutdown halt'.split(' '),
+);
+
+/** Shells and interpreters: alone after a pipe they run what is piped into them (`… | sh`). */
+export const SHELL_INPUT_COMMANDS: ReadonlySet<string> = new Set(
+  'sh bash zsh ksh csh tcsh dash ash busybox cmd powershell pwsh python python2 python3 perl ruby php node lua jjs'.split(' '),
+);
+
+/** Commands that act on a number even when words follow it (`kill 1 now` signals 1 before failing on "now"). */
+export const SHELL_NUMBER_ACTS: ReadonlySet<string> = new Set('kill shutdown'.split(' '));
