@@ -4,33 +4,13 @@
 // and a JSON body: every one must pass, and the attacks of the same shape beside it must stay blocked.
 
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { Engine } from '../../src/engine/engine.js';
-import { buildRuleSet } from '../../src/engine/rule-set.js';
-import { normalizeAttackSettings } from '../../src/rules/attack-settings.js';
-import type { MoatRequest } from '../../src/engine/decision.js';
+import { assertDecided, blockingEngine } from '../helpers/attack-engine.js';
 
-const info = { path: null, format: 'moat' as const, formatVersion: 1, builtAt: null, hash: '' };
-
-type Where = 'query' | 'form' | 'json';
-const PLACES: Where[] = ['query', 'form', 'json'];
-
-function request(value: string, where: Where): MoatRequest {
-  if (where === 'query') return { ip: '192.0.2.1', method: 'GET', path: '/s', url: '/s?q=' + encodeURIComponent(value), headers: {} };
-  if (where === 'form') {
-    const text = 'q=' + encodeURIComponent(value);
-    return { ip: '192.0.2.1', method: 'POST', path: '/s', url: '/s', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: { kind: 'form', text, bytes: Buffer.from(text, 'latin1') } };
-  }
-  return { ip: '192.0.2.1', method: 'POST', path: '/s', url: '/s', headers: { 'content-type': 'application/json' }, body: { kind: 'json', text: JSON.stringify({ q: value }) } };
-}
-
-const engine = new Engine({ rules: buildRuleSet([], info, undefined, normalizeAttackSettings('block')) });
+const engine = blockingEngine();
 
 function check(benign: string[], attacks: string[]): void {
-  for (const where of PLACES) {
-    for (const b of benign) assert.equal(engine.evaluate(request(b, where)).category, 'passed', `${where} (benign): ${JSON.stringify(b)}`);
-    for (const a of attacks) assert.equal(engine.evaluate(request(a, where)).category, 'attack-sqli', `${where}: ${JSON.stringify(a)}`);
-  }
+  assertDecided(engine, 'passed', benign);
+  assertDecided(engine, 'attack-sqli', attacks);
 }
 
 const PAD = ' The quick brown fox jumps over the lazy dog.'.repeat(30);

@@ -4,37 +4,13 @@
 // must pass.
 
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { Engine } from '../../src/engine/engine.js';
-import { buildRuleSet } from '../../src/engine/rule-set.js';
-import { normalizeAttackSettings } from '../../src/rules/attack-settings.js';
-import type { MoatRequest } from '../../src/engine/decision.js';
+import { asParameter, assertDecided, blockingEngine } from '../helpers/attack-engine.js';
 
-const info = { path: null, format: 'moat' as const, formatVersion: 1, builtAt: null, hash: '' };
-
-type Where = 'query' | 'form' | 'json';
-const PLACES: Where[] = ['query', 'form', 'json'];
-
-function request(value: string, where: Where): MoatRequest {
-  if (where === 'query') return { ip: '192.0.2.1', method: 'GET', path: '/s', url: '/s?q=' + encodeURIComponent(value), headers: {} };
-  if (where === 'form') {
-    const text = 'q=' + encodeURIComponent(value);
-    return { ip: '192.0.2.1', method: 'POST', path: '/s', url: '/s', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: { kind: 'form', text, bytes: Buffer.from(text, 'latin1') } };
-  }
-  return { ip: '192.0.2.1', method: 'POST', path: '/s', url: '/s', headers: { 'content-type': 'application/json' }, body: { kind: 'json', text: JSON.stringify({ q: value }) } };
-}
-
-/** The category the Engine decides for `value` in `where` ('passed' when it lets it through); a fresh engine, no memo. */
-function judge(value: string, where: Where): string {
-  const engine = new Engine({ rules: buildRuleSet([], info, undefined, normalizeAttackSettings('block')) });
-  return engine.evaluate(request(value, where)).category;
-}
-
+/** A fresh engine per check, so no memo of an earlier value answers for a later one. */
 function check(attacks: string[], benign: string[]): void {
-  for (const where of PLACES) {
-    for (const a of attacks) assert.equal(judge(a, where), 'attack-sqli', `${where}: ${JSON.stringify(a.length > 80 ? '…' + a.slice(-60) : a)}`);
-    for (const b of benign) assert.equal(judge(b, where), 'passed', `${where} (benign): ${JSON.stringify(b.length > 80 ? '…' + b.slice(-60) : b)}`);
-  }
+  const shortened = (v: string) => (v.length > 80 ? '…' + v.slice(-60) : v);
+  assertDecided(blockingEngine(), 'attack-sqli', attacks, (v) => asParameter(v).map(([where, r]) => [`${where}: ${shortened(v)}`, r]));
+  assertDecided(blockingEngine(), 'passed', benign, (v) => asParameter(v).map(([where, r]) => [`${where} (benign): ${shortened(v)}`, r]));
 }
 
 const PAD = 'A'.repeat(1100);

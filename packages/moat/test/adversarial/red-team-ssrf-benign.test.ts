@@ -7,34 +7,13 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { Engine } from '../../src/engine/engine.js';
-import { buildRuleSet } from '../../src/engine/rule-set.js';
 import type { MoatRequest } from '../../src/engine/decision.js';
-import { normalizeAttackSettings } from '../../src/rules/attack-settings.js';
+import { asParameter, assertDecided, blockingEngine } from '../helpers/attack-engine.js';
 
-const info = { path: null, format: 'moat' as const, formatVersion: 1, builtAt: null, hash: '' };
-const engine = new Engine({ rules: buildRuleSet([], info, undefined, normalizeAttackSettings('block')) });
-
-function requests(v: string): [string, MoatRequest][] {
-  const form = `v=${encodeURIComponent(v)}`;
-  return [
-    ['query', { ip: '192.0.2.1', method: 'GET', path: '/s', url: `/s?v=${encodeURIComponent(v)}`, headers: {} }],
-    ['form', { ip: '192.0.2.1', method: 'POST', path: '/s', url: '/s', headers: {}, body: { kind: 'form', text: form, bytes: Buffer.from(form, 'latin1') } }],
-    ['JSON', { ip: '192.0.2.1', method: 'POST', path: '/s', url: '/s', headers: {}, body: { kind: 'json', text: JSON.stringify({ v }) } }],
-  ];
-}
-
-function passed(values: readonly string[]): void {
-  for (const v of values) {
-    for (const [where, request] of requests(v)) assert.equal(engine.evaluate(request).category, 'passed', `${JSON.stringify(v)} in ${where}`);
-  }
-}
-
-function blocked(values: readonly string[]): void {
-  for (const v of values) {
-    for (const [where, request] of requests(v)) assert.equal(engine.evaluate(request).category, 'attack-ssrf', `${JSON.stringify(v)} in ${where}`);
-  }
-}
+const engine = blockingEngine();
+const requests = (value: string) => asParameter(value, 'v');
+const blocked = (values: readonly string[]) => assertDecided(engine, 'attack-ssrf', values, requests);
+const passed = (values: readonly string[]) => assertDecided(engine, 'passed', values, requests);
 
 function referer(value: string): string {
   return engine.evaluate({ ip: '192.0.2.1', method: 'GET', path: '/s', url: '/s', headers: { referer: value } }).category;

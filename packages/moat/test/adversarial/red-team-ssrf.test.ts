@@ -6,36 +6,13 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { Engine } from '../../src/engine/engine.js';
-import { buildRuleSet } from '../../src/engine/rule-set.js';
-import type { MoatRequest } from '../../src/engine/decision.js';
-import { normalizeAttackSettings } from '../../src/rules/attack-settings.js';
+import { asParameter, assertDecided, blockingEngine } from '../helpers/attack-engine.js';
 import { stringReads } from '../helpers/string-reads.js';
 
-const info = { path: null, format: 'moat' as const, formatVersion: 1, builtAt: null, hash: '' };
-const engine = new Engine({ rules: buildRuleSet([], info, undefined, normalizeAttackSettings('block')) });
-
-function requests(p: string): [string, MoatRequest][] {
-  const form = `url=${encodeURIComponent(p)}`;
-  return [
-    ['query', { ip: '192.0.2.1', method: 'GET', path: '/s', url: `/s?q=${encodeURIComponent(p)}`, headers: {} }],
-    ['form', { ip: '192.0.2.1', method: 'POST', path: '/s', url: '/s', headers: {}, body: { kind: 'form', text: form, bytes: Buffer.from(form, 'latin1') } }],
-    ['JSON', { ip: '192.0.2.1', method: 'POST', path: '/s', url: '/s', headers: {}, body: { kind: 'json', text: JSON.stringify({ url: p }) } }],
-  ];
-}
-
-function blocked(payloads: readonly string[]): void {
-  for (const p of payloads) {
-    // The premise: Node's own parser sends this to an internal host.
-    for (const [where, request] of requests(p)) assert.equal(engine.evaluate(request).category, 'attack-ssrf', `${JSON.stringify(p)} in ${where}`);
-  }
-}
-
-function passed(values: readonly string[]): void {
-  for (const v of values) {
-    for (const [where, request] of requests(v)) assert.equal(engine.evaluate(request).category, 'passed', `${JSON.stringify(v)} in ${where}`);
-  }
-}
+const engine = blockingEngine();
+const requests = (value: string) => asParameter(value, 'url');
+const blocked = (values: readonly string[]) => assertDecided(engine, 'attack-ssrf', values, requests);
+const passed = (values: readonly string[]) => assertDecided(engine, 'passed', values, requests);
 
 test('R1–R4: special schemes fetch with zero, one or three slashes or backslashes after the colon', () => {
   // fetch('http:/169.254.169.254/…') reads the host after any run of slashes (or none) for http, https, ws, wss, ftp.
