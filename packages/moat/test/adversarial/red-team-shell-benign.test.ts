@@ -68,3 +68,12 @@ test('Markdown table rows, fences and code spans glued to punctuation, and jQuer
     ['| id | name |', '| id | name |\n\nSome text', 'x\\\n| id | x |', 'x\n| id', '```id\n```', '``` id\n```', '```bash\nid\n```', '"`id`"', 'x`id`', "$('id')", '$("whoami")'],
   );
 });
+
+test('text joined from lines that pass alone: a link\'s query before a capitalised word, and a contraction after `;`', () => {
+  // Found by joining benign lines into 4 KiB fields: `&view=full` read as an assignment before the command
+  // `Sleep`, and `I'd` (an unclosed quote, a syntax error to the shell) as the command `id`.
+  check(
+    ['https://maps.example/docs/HTML?id=42&view=full Sleep apnea symptoms?', 'if (x && y) return z; I\'d like 2 or 3 more', 'Thanks; I\'d say yes', 'ok; we\'ll see'],
+    ['x;A=1 id', 'x&A=1 cat /etc/passwd', "x;c'a't /etc/passwd", "x;i'd'", 'x|I\'d'],
+  );
+});

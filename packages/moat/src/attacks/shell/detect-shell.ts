@@ -93,10 +93,16 @@ const ASSIGNED = new Map<string, string>();
 /** `${IFS}` and its spellings, tried at each `$` (a case-insensitive regex over a whole long value tried every character). */
 const IFS_AT = /\$\{IFS\}|\$IFS\$?\d?|\$\{IFS%\?\?\}|\$\{IFS:0:1\}/iy;
 
+/** Where the value's last `'` and `"` are (set per value): a quote at or after it is never closed. */
+let lastSingleQuote = -1;
+let lastDoubleQuote = -1;
+
 export function detectShell(s: string): Finding | null {
   const n = s.length;
   addWork(n);
   if (ASSIGNED.size > 0) ASSIGNED.clear();
+  lastSingleQuote = s.lastIndexOf("'");
+  lastDoubleQuote = s.lastIndexOf('"');
   // `${IFS}` stands in for a space only in a shell: nothing else writes it.
   // Every spelling goes on with `{` or an `I`: the regex runs only there (a call per `$` cost ~60 ns, a value of `$(` 64 KiB long).
   for (let d = indexOfNear(s, '$', 0); d >= 0; d = indexOfNear(s, '$', d + 1)) {
@@ -407,7 +413,9 @@ function commandAt(s: string, i: number, strength: number, depth: number, contex
       ASSIGNMENT.lastIndex = i;
       if (ASSIGNED.size < 8 && ASSIGNMENT.test(s)) ASSIGNED.set(s.slice(i, s.indexOf('=', i)), s.slice(s.indexOf('=', i) + 1, plainEnd));
       const k = skipSpaces(s, plainEnd);
-      return k > plainEnd && depth < MAX_DEPTH && commandAt(s, k, strength, depth + 1, context);
+      // The word after it stands after a blank, as prose puts a word: `?id=42&view=full Sleep apnea` is a
+      // link followed by a sentence, `; A=1 Id` is no command on a case-sensitive system.
+      return k > plainEnd && depth < MAX_DEPTH && commandAt(s, k, strength, depth + 1, context | PROSE_AT);
     }
     if (brace) {
       const comma = word.indexOf(',');
@@ -425,6 +433,8 @@ function commandAt(s: string, i: number, strength: number, depth: number, contex
     /** Where the last ASCII character that is in no command name (`$`, `(`, `=`) was stored. */
     let strangeAt = -1;
     let joined = 0;
+    let inSingle = false;
+    let inDouble = false;
     for (j = i; j < n && length < 40; j++) {
       const c = s.charCodeAt(j);
       const kind = c < 0x80 ? WORD_CHAR[c]! : PLAIN; // c < 0x80, the table's length
@@ -440,6 +450,15 @@ function commandAt(s: string, i: number, strength: number, depth: number, contex
       }
       if (kind === BREAK) break;
       if (kind === QUOTE) {
+        // After a weak separator, a quote opened that no later one closes is a syntax error to the shell, which
+        // then runs nothing: "; I'd like it". (Inside a substitution quoting starts afresh: not judged so.)
+        if (c === 0x27 && !inDouble) {
+          if (!inSingle && j >= lastSingleQuote && strength !== STRONG) return false;
+          inSingle = !inSingle;
+        } else if (c === 0x22 && !inSingle) {
+          if (!inDouble && j >= lastDoubleQuote && strength !== STRONG) return false;
+          inDouble = !inDouble;
+        }
         obfuscated = true;
         // A backslash before a newline removes both: `i\⏎d` is `id`. A few times a word: the newline is a
         // separator, and a word read through all of `\⏎\⏎…` at each of them reread the value.
