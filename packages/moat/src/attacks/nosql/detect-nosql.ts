@@ -118,7 +118,7 @@ const OPERAND = /\s*([A-Za-z_$][\w$]*|\d+)[ \t]+([A-Za-z_$][\w$]*)/y;
  * Whether what follows `return`, `throw`, `let`, `var` or `const` at `at` is prose: a word and then
  * another on the same line (`let us know`, `return shipping was free`). JavaScript never puts two
  * operands side by side without an operator or a line break between them, so such a `$where` string
- * is a syntax error and runs nothing; `return true`, `var x=`, `throw new Error()` go on as code.
+ * is a syntax error and runs nothing; `return true`, `var x=` and a `throw` of a constructed error go on as code.
  */
 function isProseAfter(s: string, at: number): boolean {
   OPERAND.lastIndex = at;
