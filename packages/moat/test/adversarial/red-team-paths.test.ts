@@ -5,42 +5,21 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { Engine } from '../../src/engine/engine.js';
 import type { MoatRequest } from '../../src/engine/decision.js';
-import { buildRuleSet } from '../../src/engine/rule-set.js';
-import { normalizeAttackSettings } from '../../src/rules/attack-settings.js';
+import { asParameter, assertDecided, blockingEngine } from '../helpers/attack-engine.js';
 import { stringReads } from '../helpers/string-reads.js';
 
-const info = { path: null, format: 'moat' as const, formatVersion: 1, builtAt: null, hash: '' };
-const engine = new Engine({ rules: buildRuleSet([], info, undefined, normalizeAttackSettings('block')) });
+const engine = blockingEngine();
 const base = { ip: '192.0.2.1', headers: {} };
+const asValue = (value: string) => asParameter(value, 'file');
+const blocked = (category: string, values: readonly string[]) => assertDecided(engine, `attack-${category}`, values, asValue);
+const passed = (values: readonly string[]) => assertDecided(engine, 'passed', values, asValue);
 
-/** The value as a query parameter, a urlencoded form field and a JSON field. */
-function asValue(value: string): [string, MoatRequest][] {
-  const form = 'file=' + encodeURIComponent(value);
-  return [
-    ['query', { ...base, method: 'GET', path: '/s', url: '/s?file=' + encodeURIComponent(value) }],
-    ['form', { ...base, method: 'POST', path: '/s', url: '/s', body: { kind: 'form', text: form, bytes: Buffer.from(form, 'latin1') } }],
-    ['JSON', { ...base, method: 'POST', path: '/s', url: '/s', body: { kind: 'json', text: JSON.stringify({ file: value }) } }],
-  ];
-}
-
-/** The raw request target as sent (already percent-encoded). */
 function asTarget(target: string): MoatRequest {
   return { ...base, method: 'GET', path: target.split('?')[0]!, url: target };
 }
 
-function blocked(category: string, values: readonly string[]): void {
-  for (const v of values) {
-    for (const [where, req] of asValue(v)) assert.equal(engine.evaluate(req).category, `attack-${category}`, `${JSON.stringify(v)} in ${where}`);
-  }
-}
 
-function passed(values: readonly string[]): void {
-  for (const v of values) {
-    for (const [where, req] of asValue(v)) assert.equal(engine.evaluate(req).category, 'passed', `${JSON.stringify(v)} in ${where}`);
-  }
-}
 
 function targetsBlocked(category: string, targets: readonly string[]): void {
   for (const t of targets) assert.equal(engine.evaluate(asTarget(t)).category, `attack-${category}`, t);

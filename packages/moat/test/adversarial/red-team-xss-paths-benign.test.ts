@@ -7,31 +7,14 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { Engine } from '../../src/engine/engine.js';
 import type { MoatRequest } from '../../src/engine/decision.js';
-import { buildRuleSet } from '../../src/engine/rule-set.js';
-import { normalizeAttackSettings } from '../../src/rules/attack-settings.js';
+import { asParameter, assertDecided, blockingEngine } from '../helpers/attack-engine.js';
 
-const info = { path: null, format: 'moat' as const, formatVersion: 1, builtAt: null, hash: '' };
-const engine = new Engine({ rules: buildRuleSet([], info, undefined, normalizeAttackSettings('block')) });
+const engine = blockingEngine();
 const base = { ip: '192.0.2.1', headers: {} };
-
-function asValue(value: string): [string, MoatRequest][] {
-  const form = 'q=' + encodeURIComponent(value);
-  return [
-    ['query', { ...base, method: 'GET', path: '/s', url: '/s?q=' + encodeURIComponent(value) }],
-    ['form', { ...base, method: 'POST', path: '/s', url: '/s', body: { kind: 'form', text: form, bytes: Buffer.from(form, 'latin1') } }],
-    ['JSON', { ...base, method: 'POST', path: '/s', url: '/s', body: { kind: 'json', text: JSON.stringify({ q: value }) } }],
-  ];
-}
-
-function passed(values: readonly string[]): void {
-  for (const v of values) for (const [where, req] of asValue(v)) assert.equal(engine.evaluate(req).category, 'passed', `${JSON.stringify(v)} in ${where}`);
-}
-
-function blocked(category: string, values: readonly string[]): void {
-  for (const v of values) for (const [where, req] of asValue(v)) assert.equal(engine.evaluate(req).category, `attack-${category}`, `${JSON.stringify(v)} in ${where}`);
-}
+const asValue = (value: string) => asParameter(value, 'q');
+const blocked = (category: string, values: readonly string[]) => assertDecided(engine, `attack-${category}`, values, asValue);
+const passed = (values: readonly string[]) => assertDecided(engine, 'passed', values, asValue);
 
 function targets(expected: string, list: readonly string[]): void {
   for (const t of list) assert.equal(engine.evaluate({ ...base, method: 'GET', path: t.split('?')[0]!, url: t }).category, expected, t);
