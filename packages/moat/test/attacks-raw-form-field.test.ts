@@ -26,6 +26,8 @@ const PIECES = [
   '`', '{', '%7B', '@', 'é', 'TRUE', 'true', 'SLEEP', '(5)', 'AND', '&&', '||', '%7C%7C', '*', '/*', '*/', '%2A%2F', '+the+garden+', 'select', 'waitfor', 'delay',
   // Contractions, read without decoding when they are a field's first quote (`'t+`), and what looks like one but is not.
   "'t", "%27ll", "'s", "%27re", "'d", "'ve", "'m", "'tor", "'t.", "'s%2C", "%27d%3D", "'ll(", "'t%27",
+  // What else opens SQL's numeric context at a field's start (NULL, `~`, a subquery), and backquoted names.
+  'NULL', 'null', 'Nullable', '~', '%7E', '%7e', '(SELECT', '%28select', '(+select', '(CASE', 'case', 'WHEN', 'unicode(password)', 'users)', '%60', 'name`',
 ];
 
 /** SQL that continues a statement once its quote closes, in pieces, with runs of spaces that cross a decoding window. */
@@ -93,6 +95,33 @@ test('SQL read from decoded windows answers as SQL read from the whole decoded f
     { numRuns: 3000 },
   );
   assert.ok(shortcuts > 300 && flagged > 150, `shortcut taken ${shortcuts} times, ${flagged} attacks`);
+});
+
+/** A field that starts where SQL's numeric context or a backquoted name would (NULL, `~`, a subquery, white space before a number, a backtick), then SQL words, then prose. */
+const startField = fc
+  .tuple(
+    fc.constantFrom('', '(', '((', '+', '-', '~', '%7E', '%28', '%28+', '(+', '%0A', '%09', '%20'),
+    fc.constantFrom('NULL', 'null', 'Nullable', 'SELECT', 'select', 'CASE', 'case', '1', '0x1', '`', '%60', 'name`', 'x'),
+    fc.oneof(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1490, max: 1560 })),
+    fc.array(fc.constantFrom(...SQL_PIECES, 'from', 'users', 'unicode(password)', 'FROM', 'WHEN', 'THEN', ')', ')-64', 'UNION', '`', ';', 'x'), { minLength: 1, maxLength: 8 }),
+    fc.integer({ min: 0, max: 40 }),
+  )
+  .map(([prefix, start, spaces, words, seed]) => prefix + start + '+'.repeat(spaces) + words.join('+') + '+' + encodedProse(RAW_FIELD_FROM + 64, seed, true));
+
+test('a field that opens a numeric slot, a subquery or a backquoted name is read as the whole decoded field reads it', () => {
+  let shortcuts = 0;
+  let flagged = 0;
+  fc.assert(
+    fc.property(startField, fc.constantFrom(attackCategorySet(['sqli']), attackCategorySet(['sqli', 'nosql', 'ssrf', 'prototype'])), (raw, enabled) => {
+      const full = detectAttack(percentDecode(raw, true), 'body', enabled);
+      if (full !== null) flagged++;
+      if (!rawFieldIsClean(raw, enabled)) return;
+      shortcuts++;
+      assert.equal(full, null, `${enabled}: ${JSON.stringify(raw.slice(0, 300))}`);
+    }),
+    { numRuns: 3000 },
+  );
+  assert.ok(shortcuts > 300 && flagged > 75, `shortcut taken ${shortcuts} times, ${flagged} attacks`);
 });
 
 test('SQL is read past the first decoding window: a quote followed by 300 spaces and UNION SELECT is not clean raw', () => {

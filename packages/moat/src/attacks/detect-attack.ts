@@ -71,7 +71,7 @@ export function detectAttack(value: string, location: AttackLocation, enabled: A
     // Decoding can put a quote before the one the database sees (`%27x' OR 1=1--` reaching the app as
     // it is): SQL also reads the raw text, a few searches and tokens from where its contexts start.
     if (found === null && long && enabled & B_SQLI) {
-      const hit = detectSqli(text, true);
+      const hit = detectSqli(text);
       if (hit) found = match('sqli', location, text, hit);
     }
   }
@@ -86,7 +86,7 @@ export function detectAttack(value: string, location: AttackLocation, enabled: A
 /** `raw`: the value as it arrived when `s` is a decoded view of it, else null. */
 function run(s: string, f: number, enabled: AttackCategorySet, location: AttackLocation, raw: string | null): AttackMatch | null {
   let hit: Finding | null = null;
-  if (enabled & B_SQLI && f & SQLI_FEATURES && (hit = detectSqli(s, s.length > LONG_VALUE))) return match('sqli', location, s, hit);
+  if (enabled & B_SQLI && f & SQLI_FEATURES && (hit = detectSqli(s))) return match('sqli', location, s, hit);
   if (enabled & B_XSS && f & XSS_FEATURES && (hit = detectXss(s))) return match('xss', location, s, hit);
   if (enabled & B_TRAVERSAL && f & TRAVERSAL_FEATURES && (hit = detectTraversal(s, raw))) return match('traversal', location, s, hit);
   if (enabled & B_SHELL && f & SHELL_FEATURES && (hit = detectShell(s))) return match('shell', location, s, hit);

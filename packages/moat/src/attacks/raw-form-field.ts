@@ -73,6 +73,8 @@ const PLANS: RawPlan[] = Array.from({ length: ALL_ATTACK_CATEGORIES + 1 }, (_, e
   if (enabled & B_NOSQL) refuse |= F_DOLLAR | F_SEMI | F_PIPE | F_AMP;
   // Over 512 characters detectSsrf reads only URLs, found at `:/` and `:\`.
   if (enabled & B_SSRF) refuse |= F_COLON;
+  // A backquoted name is read from its first backtick to the value's end (detect-sqli.ts inIdentifier): decoded whole.
+  if (enabled & B_SQLI) refuse |= F_BACKTICK;
   const search: number[] = [];
   RAW_CHARS.forEach(([, bit], k) => {
     if (bit & refuse) search.push(k);
@@ -271,8 +273,10 @@ export function rawFieldIsCleanMarked(body: string, from: number, to: number, en
 }
 
 /**
- * Whether the decoded text may begin with a number, the numeric SQL context: after `(`, `-` and spaces
- * (raw, `+` or escaped) comes a digit. Digits are never escaped here (an escaped letter or digit is refused).
+ * Whether the decoded text may open SQL's numeric context (sqlNumberInWindow then reads it): after `(`,
+ * signs, `~` and white space (raw, `+` or escaped), a digit, `NULL`, or after a `(`, `SELECT` or `CASE`.
+ * Letters and digits are never escaped here (an escaped one is refused), so the words are read raw; what
+ * ends a word is not checked: a true only costs a window's read, which gives the exact answer.
  */
 function startsLikeNumber(raw: string): boolean {
   return startsLikeNumberAt(raw, 0);
@@ -280,14 +284,31 @@ function startsLikeNumber(raw: string): boolean {
 
 /** startsLikeNumber() of the text from `from` (a form field inside its body: the body's `&` after it is no digit). */
 function startsLikeNumberAt(raw: string, from: number): boolean {
-  let i = from;
-  for (;;) {
-    const c = raw.charCodeAt(i);
-    // A space as a form sends it (`+`) or as it is (a JSON value; long-json-value.ts), and, to be safe, other ASCII white space.
-    if (c === 0x28 || c === 0x2d || c === 0x2b || c === 0x20 || (c >= 0x09 && c <= 0x0d)) i++;
-    else if (c === 0x25 && (raw.startsWith('28', i + 1) || raw.startsWith('20', i + 1) || raw.startsWith('2D', i + 1) || raw.startsWith('2d', i + 1))) i += 3;
-    else return c >= 0x30 && c <= 0x39;
+  let paren = false;
+  for (let i = from; ; ) {
+    let c = raw.charCodeAt(i);
+    let width = 1;
+    if (c === 0x25) {
+      // An escape: the byte it stands for (NaN past the end or for a digit that is not hex, which stops the loop).
+      c = (hexValue(raw.charCodeAt(i + 1)) << 4) | hexValue(raw.charCodeAt(i + 2));
+      width = 3;
+    }
+    // A space as a form sends it (`+`), as it is (a JSON value; long-json-value.ts), or any ASCII white space.
+    if (c === 0x28) paren = true;
+    else if (!(c === 0x2d || c === 0x2b || c === 0x7e || c === 0x20 || (c >= 0x09 && c <= 0x0d))) {
+      if (width === 3) return false;
+      if (c >= 0x30 && c <= 0x39) return true;
+      const l = c | 0x20;
+      return l === 0x6e ? wordAt(raw, i, 'null') : paren && (l === 0x73 ? wordAt(raw, i, 'select') : l === 0x63 && wordAt(raw, i, 'case'));
+    }
+    i += width;
   }
+}
+
+/** Whether `raw` holds the lower-case word `w` at `i`, in any case. */
+function wordAt(raw: string, i: number, w: string): boolean {
+  for (let k = 0; k < w.length; k++) if ((raw.charCodeAt(i + k) | 0x20) !== w.charCodeAt(k)) return false;
+  return true;
 }
 
 /**

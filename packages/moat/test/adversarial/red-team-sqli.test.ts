@@ -100,3 +100,21 @@ test('inch marks in prose: arithmetic that runs into a string is no SQL expressi
   // A hardware-store search was blocked: the inch mark closed a "literal", then `or 3/4" brass`.
   check(['x" OR 3/4=0.75--'], ['pipe fitting 1/2" or 3/4" brass', 'bolts 1/4" or 5/16" long']);
 });
+
+test('values over 1 KiB: NULL, ~, (SELECT, (CASE and backquoted names are read as in a short value, whichever reader clears long fields', () => {
+  // A comment swallows the padding, so each is the short attack above with the same effect; the prose
+  // padding goes through the long-field readers (form, JSON) that clear long values without decoding them.
+  const tail = '-- ' + ' The quick brown fox jumps over the lazy dog.'.repeat(30);
+  const prose = ' The quick brown fox jumps over the lazy dog.'.repeat(30);
+  check(
+    [
+      'NULL UNION SELECT name,password FROM users' + tail,
+      '~0 UNION SELECT name,password FROM users' + tail,
+      '\n1 UNION SELECT name,password FROM users' + tail,
+      '(SELECT unicode(password) FROM users WHERE id=3)-64' + tail,
+      '(CASE WHEN (SELECT unicode(password) FROM users WHERE id=3)=65 THEN name ELSE id END)' + tail,
+      'name` FROM users UNION SELECT password FROM users' + tail,
+    ],
+    ['null and void' + prose, 'Null pointer exception in module' + prose, '~1 hour' + prose, '(select all that apply)' + prose, '(case when needed)' + prose, 'use `npm install` to start' + prose, 'The `<div>` element is a block' + prose],
+  );
+});

@@ -17,14 +17,8 @@ const ARITHMETIC = new Set(['+', '-', '*', '/', '%', '|', '&', '^', '||', '&&', 
 
 export const SQLI_FEATURES = F_QUOTE | F_NUMERIC_START | F_SEMI | F_BACKTICK;
 
-/**
- * `long`: `s` is a value over LONG_VALUE, one the long-field readers (raw-form-field.ts, long-json-value.ts)
- * may have cleared without calling here. They know only a digit after `(`, signs and spaces as the numeric
- * context, and no backtick, so the contexts they do not read (`NULL`, `~`, `(SELECT`, `(CASE`, a backquoted
- * name) are read in shorter values only: a long value would be flagged or not depending on the path it took.
- */
-export function detectSqli(s: string, long = false): Finding | null {
-  return inLiteral(s, 0x27) ?? inLiteral(s, 0x22) ?? inNumber(s, long) ?? (long ? null : inIdentifier(s));
+export function detectSqli(s: string): Finding | null {
+  return inLiteral(s, 0x27) ?? inLiteral(s, 0x22) ?? inNumber(s) ?? inIdentifier(s);
 }
 
 /**
@@ -142,8 +136,8 @@ function inIdentifier(s: string): Finding | null {
 }
 
 /** The value placed in a numeric slot: what follows its leading number (or `NULL`), or a subquery in its place. */
-function inNumber(s: string, long = false): Finding | null {
-  const numberEnd = leadingNumberEnd(s, long);
+function inNumber(s: string): Finding | null {
+  const numberEnd = leadingNumberEnd(s);
   if (numberEnd >= 0) {
     const r = afterLeaving(s, numberEnd, true);
     return r ? { at: numberEnd, reason: r } : null;
@@ -204,18 +198,18 @@ const SUBQUERY = -2;
  * literal (`1.0`, `1e0`, `0x1f`) or `NULL`. -1 when it does not start with one, SUBQUERY for `(SELECT`
  * and `(CASE`.
  */
-function leadingNumberEnd(s: string, long: boolean): number {
+function leadingNumberEnd(s: string): number {
   const n = s.length;
   let i = 0;
   let paren = false;
   for (; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c === 0x28) paren = true;
-    else if (c !== 0x2d && c !== 0x2b && (c !== 0x7e || long) && !isSqlSpace(c)) break;
+    else if (c !== 0x2d && c !== 0x2b && c !== 0x7e && !isSqlSpace(c)) break;
   }
   const start = i;
   const c = s.charCodeAt(i);
-  if (!long && (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) {
+  if ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) {
     while (i < n && isWordStart(s.charCodeAt(i))) i++;
     touchSql(i + 1);
     if (i < n && isSqlWordChar(s.charCodeAt(i))) return -1;
