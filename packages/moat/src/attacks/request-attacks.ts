@@ -201,30 +201,29 @@ export class RequestAttackScan implements RequestAttacks {
     }
     // The raw path, so `..` segments and encodings are seen before any normalisation removed them.
     if (this.value(rawPath, 'path', '')) return true;
-    if (rawPath.includes('%') && this.pathSegments(rawPath)) return true;
+    if ((rawPath.includes('%') || rawPath.includes(';') || rawPath.includes('(')) && this.pathSegments(rawPath)) return true;
     return queryTo > queryFrom && this.pairs(query, queryFrom, queryTo, 'query');
   }
 
   /**
-   * Each path segment holding a percent escape, as a value of its own: routers decode a segment (`%2F`
-   * included) into a parameter (`/files/:name`) that the app joins to a folder or puts in a query. Read
-   * as one path, the route's own names (`/api/files/`) cancel the `..` of `..%2F..%2Fsecret`, and
-   * `/users/1%20UNION%20SELECT…` starts with `/`, never a number. The raw segment goes to detectAttack,
-   * which decodes it as the router does and sees that its slashes needed decoding. A segment without `%`
-   * is plain text the whole path's reading judged already, so a clean path costs one search for `%`.
+   * Each path segment holding a percent escape, `;` or `(`, as a value of its own: routers decode a segment
+   * (`%2F` included) into a parameter (`/files/:name`) that the app joins to a folder or puts in a query.
+   * Read as one path, the route's own names (`/api/files/`) cancel the `..` of `..%2F..%2Fsecret`, and
+   * `/users/1%20UNION%20SELECT…` or `/users/1;SELECT(SLEEP(5))` starts with `/`, never a number (SQL's
+   * numeric context is read from a value's start). The raw segment goes to detectAttack, which decodes it
+   * as the router does and sees that its slashes needed decoding. Any other segment is plain text whose
+   * reading does not depend on where it starts (`..` and quotes are read in the whole path), and without
+   * a space a numeric slot is continued only by `;` or `(`: a clean path costs three searches.
    * No cap on the count: segments never overlap, so they add up to the path once more (value() keeps the
    * request's work cap), and a cap would let 32 harmless segments carry the payload past it.
    */
   private pathSegments(rawPath: string): boolean {
-    for (let pct = rawPath.indexOf('%'); pct >= 0; ) {
-      // Stepped back to the segment's `/`, never before the end of the one judged last (lastIndexOf
-      // may search the whole path back to its start).
-      let from = pct;
-      while (from > 0 && rawPath.charCodeAt(from - 1) !== 0x2f) from--;
-      let to = rawPath.indexOf('/', pct);
-      if (to < 0) to = rawPath.length;
-      if (this.value(rawPath.slice(from, to), 'path', '')) return true;
-      pct = rawPath.indexOf('%', to);
+    const n = rawPath.length;
+    for (let from = 0; from < n; ) {
+      let to = rawPath.indexOf('/', from);
+      if (to < 0) to = n;
+      if (to - from >= 2 && readOnItsOwn(rawPath, from, to) && this.value(rawPath.slice(from, to), 'path', '')) return true;
+      from = to + 1;
     }
     return false;
   }
@@ -509,4 +508,13 @@ function applicableExclusions(all: readonly CompiledExclusion[], path: string): 
     if (applies) (out ??= []).push(e);
   }
   return out;
+}
+
+/** Whether the path segment `path[from, to)` holds `%`, `;` or `(` (RequestAttackScan.pathSegments). */
+function readOnItsOwn(path: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 0x25 || c === 0x3b || c === 0x28) return true;
+  }
+  return false;
 }

@@ -49,7 +49,12 @@ test('a numeric SQL injection in an encoded path segment is blocked in the path'
     '/users/1%20UNION%20SELECT%20name,password%20FROM%20users',
     '/users/1;DROP%20TABLE%20users',
     '/api/users/1%20OR%201=1/profile',
+    // No escape needed: `;` and `(` continue the number where spaces cannot be sent raw.
+    '/users/1;SELECT(SLEEP(5))',
+    '/api/users/1;SELECT(SLEEP(5))/profile',
+    '/items/(SELECT(group_concat(password))FROM(users))',
   ]);
+  targetsPassed(['/wiki/Foo_(bar)', '/users/1;jsessionid=AB12', '/files/2024(final).xlsx', '/a;b/(c)/1(2)', '/search;q=select']);
   blocked('sqli', ['1 UNION SELECT name,password FROM users']);
 });
 

@@ -86,8 +86,8 @@ test('a subquery where a sort column or a limit goes: (CASE WHEN (SELECT …) �
 test('stacked statements: ATTACH without DATABASE, WITH … DELETE, VACUUM INTO', () => {
   // `db.exec("… '${q}'")` with multiple statements: writes a new database file, empties a table.
   check(
-    ["x'; ATTACH '/tmp/pwn.db' AS p; CREATE TABLE p.t(a); --", "x'; WITH c AS (SELECT 1) DELETE FROM users; --", "x'; VACUUM INTO '/tmp/copy.db'--"],
-    ["meet me; attach the photo please", "ok; with a friend as guide", "x'; vacuum the room"],
+    ["x'; ATTACH '/tmp/pwn.db' AS p; CREATE TABLE p.t(a); --", "x'; WITH c AS (SELECT 1) DELETE FROM users; --", "x'; VACUUM INTO '/tmp/copy.db'--", '1;SELECT(SLEEP(5))', "x';SELECT(password)FROM(users)--", '1; select (sleep(5))'],
+    ["meet me; attach the photo please", "ok; with a friend as guide", "x'; vacuum the room", '1; select (one) of these', 'ok;select(all)', 'Step 2; select (x) from the list'],
   );
 });
 

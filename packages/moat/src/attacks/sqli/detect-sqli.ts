@@ -489,6 +489,7 @@ function selectBody(tokens: SqlTokens): boolean {
 /** selectBody(), stricter where prose in parentheses is common ("(select one)"): a number, `*`, a known call, or a name then FROM. */
 function selectFrom(tokens: SqlTokens): boolean {
   const u = tokens.next();
+  if (u.type === T.LParen) return parenthesisedList(u, tokens);
   if (u.type === T.Number || u.type === T.Variable || u.text === '*') return true;
   if (u.type !== T.Word) return false;
   const v = tokens.next();
@@ -496,7 +497,22 @@ function selectFrom(tokens: SqlTokens): boolean {
 }
 
 function selectList(u: Token, tokens: SqlTokens): boolean {
+  if (u.type === T.LParen) return parenthesisedList(u, tokens);
   return u.type === T.Number || u.type === T.String || u.type === T.Variable || u.text === '*' || (u.type === T.Word && (SQL_FUNCTIONS.has(u.text) || ((v) => v.type !== T.Word || v.text === 'FROM')(tokens.next())));
+}
+
+/**
+ * A select list that opens with `(` (`SELECT(SLEEP(5))`, `SELECT(password)FROM(users)`: no space needed,
+ * so a path segment can carry it). Right after the word it is code when a number, `*`, a variable, a
+ * subquery, a call or `name)FROM` follows; after a space ("select (one) of these") only a call or a subquery.
+ */
+function parenthesisedList(u: Token, tokens: SqlTokens): boolean {
+  const v = tokens.next();
+  if (v.type === T.Word && v.text === 'SELECT') return true;
+  const w = tokens.next();
+  if (v.type === T.Word && w.type === T.LParen && SQL_FUNCTIONS.has(v.text)) return true;
+  if (u.spaced) return false;
+  return v.type === T.Number || v.type === T.Variable || v.text === '*' || (v.type === T.Word && w.type === T.RParen && tokens.next().text === 'FROM');
 }
 
 /** After `;`: whether a real statement starts (`DROP TABLE`, `SELECT 1`), not prose ("; select a plan"). */
