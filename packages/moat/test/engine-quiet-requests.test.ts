@@ -191,6 +191,8 @@ const ATTACK_VARIANTS: [string, Partial<MoatRequest>][] = [
   ['the User-Agent header', { headers: { ...QUIET_WEB.headers, 'user-agent': "Mozilla/5.0' AND SLEEP(5)-- " } }],
   ['the Referer header', { headers: { ...QUIET_WEB.headers, referer: 'https://x.example/?q=<script>alert(1)</script>' } }],
   ['the Cookie header', { headers: { ...QUIET_WEB.headers, cookie: "session=' OR '1'='1'--" } }],
+  ['the X-Forwarded-For header', { headers: { ...QUIET_WEB.headers, 'x-forwarded-for': "1.2.3.4'; DROP TABLE visits--" } }],
+  ['the Forwarded header', { headers: { ...QUIET_WEB.headers, forwarded: 'for="<script>alert(1)</script>"' } }],
   ['a form body', { body: { kind: 'form', text: 'comment=%27%20UNION%20SELECT%20password%20FROM%20users--' } }],
   ['a JSON body', { body: { kind: 'json', text: '{"user":{"$ne":null}}' } }],
 ];
@@ -247,6 +249,8 @@ test('random request streams with attack detection on: the engine that remembers
       'user-agent': field<string | string[] | undefined>(QUIET.userAgent!, "x' AND SLEEP(5)-- ", ['a', 'b'], undefined),
       referer: field('https://shop.example.com/', 'javascript:alert(1)', 'https://x.example/?q=<script>alert(1)</script>', undefined),
       cookie: field('session=abc123', "session=' OR '1'='1'--", undefined),
+      'x-forwarded-for': field('203.0.113.9, 10.0.0.1', "1.2.3.4' OR '1'='1", undefined),
+      forwarded: field('for=192.0.2.60;proto=https', 'for="<img src=x onerror=alert(1)>"', undefined),
     }, { requiredKeys: [] });
     const request = fc.record({
       ip: field('192.0.2.7', '192.0.2.8', '10.0.0.1', '203.0.113.9'),

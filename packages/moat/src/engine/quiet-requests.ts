@@ -6,7 +6,8 @@
  * What it saves is memory touched rather than work: in a busy server each stage's memo and index is a
  * cache miss of its own (docs/performance.md). Engines with bot rules do not use it (bot checks read more
  * than the key). With attack detection on, the key also holds what detection reads besides: the raw target,
- * and the User-Agent, Referer and Cookie headers as sent; a request with a body is never remembered.
+ * and the User-Agent, Referer and Cookie headers as sent; a request with a body, or with a header that
+ * carries a client's address (also read by detection, and different behind each proxy), is never remembered.
  *
  * A miss costs a lookup and a store (~35 ns, ~100 ns with detection's longer key). Traffic that seldom
  * repeats would pay that on nearly every request, so the memo watches its own hit rate and rests (is not
@@ -14,6 +15,7 @@
  */
 import type { MoatRequest } from './decision.js';
 import { tagOf } from '../text/recent-values.js';
+import { carriesAddressHeader } from '../attacks/request-attacks.js';
 
 const SLOTS = 128;
 /** Requests whose key strings are longer in total are not remembered: 128 slots hold at most ~256 KiB. */
@@ -95,7 +97,7 @@ export class QuietRequests {
       // A header sent twice is a list, never equal to a remembered string: judged afresh.
       const headers = req.headers;
       if (req.body !== undefined || this.urls[slot] !== req.url || this.userAgentHeaders[slot] !== headers?.['user-agent'] ||
-        this.referers[slot] !== headers?.referer || this.cookies[slot] !== headers?.cookie) return false;
+        this.referers[slot] !== headers?.referer || this.cookies[slot] !== headers?.cookie || carriesAddressHeader(headers)) return false;
     }
     this.hits++;
     return true;
@@ -105,8 +107,8 @@ export class QuietRequests {
     let length = req.ip.length + (req.path?.length ?? 0) + (req.userAgent?.length ?? 0) + (req.params?.length ?? 0) + (req.host?.length ?? 0);
     const slot = tag & (SLOTS - 1);
     if (this.attackInputs) {
-      if (req.body !== undefined) return;
       const headers = req.headers;
+      if (req.body !== undefined || carriesAddressHeader(headers)) return;
       const ua = headers?.['user-agent'];
       const ref = headers?.referer;
       const cookies = headers?.cookie;

