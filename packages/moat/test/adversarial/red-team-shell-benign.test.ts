@@ -73,7 +73,8 @@ test('text joined from lines that pass alone: a link\'s query before a capitalis
   // Found by joining benign lines into 4 KiB fields: `&view=full` read as an assignment before the command
   // `Sleep`, and `I'd` (an unclosed quote, a syntax error to the shell) as the command `id`.
   check(
-    ['https://maps.example/docs/HTML?id=42&view=full Sleep apnea symptoms?', 'if (x && y) return z; I\'d like 2 or 3 more', 'Thanks; I\'d say yes', 'ok; we\'ll see'],
-    ['x;A=1 id', 'x&A=1 cat /etc/passwd', "x;c'a't /etc/passwd", "x;i'd'", 'x|I\'d'],
+    // `x|I'd` runs nothing under sh in any place (bare and '…': the quote never closes; "…": all literal).
+    ['https://maps.example/docs/HTML?id=42&view=full Sleep apnea symptoms?', 'if (x && y) return z; I\'d like 2 or 3 more', 'Thanks; I\'d say yes', 'ok; we\'ll see', 'x|I\'d'],
+    ['x;A=1 id', 'x&A=1 cat /etc/passwd', "x;c'a't /etc/passwd", "x;i'd'", "x|I'd'"],
   );
 });

@@ -11,6 +11,7 @@ import { HTML_NAMED_ENTITIES } from '../words/html.js';
 import { SHELL_BARE_COMMANDS, SHELL_COMMANDS, SHELL_ENTITY_COMMANDS, SHELL_INPUT_COMMANDS, SHELL_NUMBER_ACTS, SHELL_NUMBER_IS_PROSE, SHELL_OPTION_COMMANDS, SHELL_STRONG_COMMANDS, SHELL_VERSIONED, SHELL_WRAPPERS } from '../words/shell.js';
 import { addWork } from '../work-counter.js';
 import { NEAR, indexOfNear } from '../../text/near-index.js';
+import { QuotePlaces } from './quote-places.js';
 
 export const SHELL_FEATURES = F_SEMI | F_PIPE | F_AMP | F_NEWLINE | F_BACKTICK | F_DOLLAR;
 
@@ -93,6 +94,10 @@ const ASSIGNED = new Map<string, string>();
 /** `${IFS}` and its spellings, tried at each `$` (a case-insensitive regex over a whole long value tried every character). */
 const IFS_AT = /\$\{IFS\}|\$IFS\$?\d?|\$\{IFS%\?\?\}|\$\{IFS:0:1\}/iy;
 
+const SEPARATED = 'command separator followed by a command';
+/** The quotes of the value being read (reset per value, read only when a separator's command is found). */
+const quotePlaces = new QuotePlaces();
+
 /** Where the value's last `'` and `"` are (set per value): a quote at or after it is never closed. */
 let lastSingleQuote = -1;
 let lastDoubleQuote = -1;
@@ -101,6 +106,7 @@ export function detectShell(s: string): Finding | null {
   const n = s.length;
   addWork(n);
   if (ASSIGNED.size > 0) ASSIGNED.clear();
+  quotePlaces.reset(s);
   lastSingleQuote = s.lastIndexOf("'");
   lastDoubleQuote = s.lastIndexOf('"');
   // `${IFS}` stands in for a space only in a shell: nothing else writes it.
@@ -138,7 +144,7 @@ export function detectShell(s: string): Finding | null {
       // A Markdown table row starts with `|`: a syntax error to a shell, so none of its pipes run.
       if ((c === 0x7c || (c === 0x0a && s.charCodeAt(i + 1) === 0x7c)) && pipeLines.startsWithPipe(s, c === 0x0a ? i + 1 : i)) continue;
       from = operators.end(s, i + 1);
-      reason = 'command separator followed by a command';
+      reason = SEPARATED;
       const blankBefore: boolean = i < runEnd ? runBlankBefore : i > 0 && (s.charCodeAt(i - 1) === 0x20 || s.charCodeAt(i - 1) === 0x09);
       runEnd = from;
       runBlankBefore = blankBefore;
@@ -185,7 +191,9 @@ export function detectShell(s: string): Finding | null {
     const start = leading.end(s, from);
     // A word already read at least as leniently was no command (a lenient reading accepts whatever a strict one does).
     if (start === checkedAt && (checkedStrong || !strong)) continue;
-    if (commandAt(s, start, strong ? STRONG : WEAK, 0, context)) return { at: i, reason };
+    // A separator's command runs only if its line parses: a quote the value never closes, in every place the
+    // app may have put it, is a syntax error (quote-places.ts). Substitutions run inside "…" too: not asked.
+    if (commandAt(s, start, strong ? STRONG : WEAK, 0, context) && (reason !== SEPARATED || quotePlaces.mayRunAt(i))) return { at: i, reason };
     if (start !== checkedAt) checkedStrong = false;
     checkedAt = start;
     checkedStrong ||= strong;

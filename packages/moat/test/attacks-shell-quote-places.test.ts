@@ -1,0 +1,58 @@
+/**
+ * The shell detector passes a separator's command when the value's quotes make its line a syntax error in
+ * every place an app may put the value (bare, inside '…', inside "…"; shell/quote-places.ts). That claim is
+ * checked against the real /bin/sh: random values around `;pwned`, built from quotes, backslashes,
+ * comments, newlines, substitutions and separators, are run in the three places with `pwned` a function
+ * that prints a mark. Wherever the reading says the `;` cannot run, the mark must never be printed.
+ */
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { QuotePlaces } from '../src/attacks/shell/quote-places.js';
+import { detectShell } from '../src/attacks/shell/detect-shell.js';
+
+const PIECES = [' ', 'x', "'", '"', '\\', '#', ' #', '\n', '`', '$(', ')', '${', '}', "it's", ';', '&', '|', 'echo', "$'", '<<', '\\\'', '\\"'];
+const side = fc.array(fc.constantFrom(...PIECES), { maxLength: 8 }).map((a) => a.join(''));
+
+/** Whether `pwned` ran with `value` placed as `template` places it (stdout holds the mark; errors are no run). */
+function runs(template: (v: string) => string, value: string): boolean {
+  try {
+    const out = execFileSync('/bin/sh', ['-c', `pwned() { echo PWNED; }\n${template(value)}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+    return out.includes('PWNED');
+  } catch (error) {
+    return String((error as { stdout?: unknown }).stdout ?? '').includes('PWNED');
+  }
+}
+
+const PLACES: [string, (v: string) => string][] = [
+  ['bare', (v) => `true ${v}`],
+  ["'…'", (v) => `true '${v}'`],
+  ['"…"', (v) => `true "${v}"`],
+];
+
+test('a separator read as unable to run never runs pwned under /bin/sh, in any of the three places', () => {
+  let cleared = 0;
+  fc.assert(
+    fc.property(side, side, (before, after) => {
+      const value = `${before};pwned${after}`;
+      const places = new QuotePlaces();
+      places.reset(value);
+      if (places.mayRunAt(before.length)) return;
+      cleared++;
+      for (const [name, place] of PLACES) assert.equal(runs(place, value), false, `${name}: ${JSON.stringify(value)}`);
+    }),
+    { numRuns: 400 },
+  );
+  // Worth something only if the reading clears a good share of the values.
+  assert.ok(cleared > 25, `cleared ${cleared}`);
+});
+
+test('attacks whose quotes balance in some place are still found; an apostrophe sentences later clears prose', () => {
+  for (const attack of ["x; cat /etc/passwd #it's", "x'; cat /etc/passwd; echo '", 'x"; cat /etc/passwd; echo "it\'s', "x; cat /etc/passwd\nit's", "x; cat /etc/passwd `it's`"]) {
+    assert.notEqual(detectShell(attack), null, JSON.stringify(attack));
+  }
+  for (const prose of ["Great seller; find 3 sizes in store. It's labelled fragile", 'x|I\'d', "Store was busy; head 2 blocks north to 98 Union Ave, Coeur d'Alene"]) {
+    assert.equal(detectShell(prose), null, JSON.stringify(prose));
+  }
+});
