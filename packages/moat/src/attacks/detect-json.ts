@@ -10,7 +10,8 @@ import { longJsonValueIsClean } from './long-json-value.js';
 import { isNosqlOperatorKey } from './nosql/detect-nosql.js';
 import { isPollutingKey } from './prototype/detect-prototype-pollution.js';
 import { redactedSnippet } from './snippet.js';
-import { B_NOSQL, B_PROTOTYPE, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
+import { bareInternalHost, isHostParameter, mayBeBareHost } from './ssrf/host-parameter.js';
+import { B_NOSQL, B_PROTOTYPE, B_SSRF, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
 import { addWork } from './work-counter.js';
 
 export interface JsonWalkLimits {
@@ -44,6 +45,11 @@ export function detectInJson(value: unknown, enabled: AttackCategorySet, locatio
       if (scanner !== null && longJsonValueIsClean(v, enabled, scanner)) continue;
       const hit = detectAttack(v, location, enabled, ascii);
       if (hit) return withField(hit, field);
+      // A bare internal host under a key named for a host (`{"webhookUrl": "127.1"}`).
+      if (enabled & B_SSRF && mayBeBareHost(v, 0, v.length) && isHostParameter(field)) {
+        const host = bareInternalHost(v);
+        if (host) return { category: 'ssrf', location, field, snippet: redactedSnippet(v, host.at), reason: host.reason };
+      }
       continue;
     }
     if (v === null || typeof v !== 'object' || depth >= limits.maxDepth) continue;

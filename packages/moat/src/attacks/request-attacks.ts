@@ -19,8 +19,10 @@ import { RAW_FIELD_FROM, UNKNOWN_BODY, bodyScanSieve, bodyScanTables, rawBodyHin
 import { sharedByteScanner, type ByteScanner } from './byte-scan/byte-scanner.js';
 import { operatorParameter } from './nosql/detect-nosql.js';
 import { refererWithoutLoopbackOrigin } from './ssrf/detect-ssrf.js';
+import { bareInternalHost, isHostParameter, mayBeBareHost } from './ssrf/host-parameter.js';
+import { redactedSnippet } from './snippet.js';
 import { DEFAULT_JSON_LIMITS, completeJsonLimits, detectInJson, jsonIsAscii, type JsonWalkLimits } from './detect-json.js';
-import { ALL_ATTACK_CATEGORIES, ATTACK_CATEGORIES, attackCategorySet, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
+import { ALL_ATTACK_CATEGORIES, ATTACK_CATEGORIES, B_SSRF, attackCategorySet, type AttackCategorySet, type AttackLocation, type AttackMatch } from './types.js';
 import { workSteps } from './work-counter.js';
 import { RecentValues } from '../text/recent-values.js';
 
@@ -49,6 +51,8 @@ export interface AttackPolicy {
   exclusions: readonly CompiledExclusion[];
   /** Feature bits any enabled category needs (neededFeatures): a raw parameter without them is clean undecoded. */
   triggers: number;
+  /** SSRF is on: parameters named for a host are read for a bare internal host (ssrf/host-parameter.ts). */
+  hosts: boolean;
 }
 
 export function compileAttackPolicy(settings: AttackSettings | null): AttackPolicy | null {
@@ -60,7 +64,7 @@ export function compileAttackPolicy(settings: AttackSettings | null): AttackPoli
     else if (settings.modes[c] === 'monitor') monitor |= 1 << i;
   });
   if ((block | monitor) === 0) return null;
-  return { settings, block, monitor, exclusions: settings.exclusions.map(compileExclusion), triggers: neededFeatures(block | monitor) };
+  return { settings, block, monitor, exclusions: settings.exclusions.map(compileExclusion), triggers: neededFeatures(block | monitor), hosts: ((block | monitor) & B_SSRF) !== 0 };
 }
 
 function compileExclusion(e: AttackExclusion): CompiledExclusion {
@@ -362,6 +366,9 @@ export class RequestAttackScan implements RequestAttacks {
         const nameClean = triggers >= 0 && cleanPart(raw, start, nameEnd, triggers);
         if (!nameClean || (hasValue && !cleanPart(raw, eq + 1, end, triggers))) {
           if (this.pair(raw, start, nameEnd, hasValue ? end : -1, location, nameClean)) return true;
+        } else if (hasValue && this.policy.hosts && mayBeBareHost(raw, eq + 1, end)) {
+          // A clean value is plain text: no decoding needed (only `+`, which no host holds).
+          if (this.hostValue(raw.slice(start, nameEnd), raw.slice(eq + 1, end), location)) return true;
         }
       }
       start = end + 1;
@@ -418,11 +425,21 @@ export class RequestAttackScan implements RequestAttacks {
       const rawValue = raw.slice(nameEnd + 1, valueEnd);
       const value = this.formValues.decode(rawValue);
       if (this.value(value, location, name, this.formValues.ascii)) return true;
+      if (this.policy.hosts && mayBeBareHost(value, 0, value.length) && this.hostValue(name, value, location)) return true;
       // Invalid UTF-8 (overlong `%c0%ae` dots) decodes to U+FFFD here, but some decoders map it to
       // the character it spells: the raw text goes to detectAttack, whose decoder knows those forms.
       if (value !== rawValue && !this.formValues.ascii && value.includes('\uFFFD') && this.value(rawValue, location, name)) return true;
     }
     return false;
+  }
+
+  /** A bare internal host in a parameter named for a host (ssrf/host-parameter.ts), judged as SSRF. */
+  private hostValue(name: string, value: string, location: 'query' | 'body'): boolean {
+    const block = this.blockFor(location, name) & B_SSRF;
+    if ((block | (this.monitorFor(location, name) & B_SSRF)) === 0 || !isHostParameter(name)) return false;
+    const hit = bareInternalHost(value);
+    if (hit === null) return false;
+    return this.found({ category: 'ssrf', location, field: name, snippet: redactedSnippet(value, hit.at), reason: hit.reason }, null, location, name, block);
   }
 
   /** A parameter named as a query operator (operatorParameter), judged under the input's categories. */

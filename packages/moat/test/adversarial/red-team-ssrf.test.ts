@@ -91,3 +91,14 @@ test('a value of thousands of URLs is read a bounded number of times per charact
     }
   }
 });
+
+test('a bare internal host in a parameter named for a host: query, form and JSON; the same values elsewhere, and public hosts there, pass', () => {
+  // `fetch(\`http://${host}/status\`)` with `host` from the request reaches the server itself or its metadata service.
+  const hosts = ['127.1', 'localhost', 'localhost:8080/admin', '0x7f000001', '2130706433', '169.254.169.254', '[::1]:3000', 'metadata.google.internal', '127.0.0.1.nip.io'];
+  for (const name of ['host', 'url', 'webhookUrl', 'callback_url', 'targetHost', 'config[endpoint]']) {
+    assertDecided(blockingEngine(), 'attack-ssrf', hosts, (v) => asParameter(v, name));
+  }
+  // Prices, versions, ids and words in other parameters; public hosts in host parameters.
+  assertDecided(blockingEngine(), 'passed', ['127.1', 'localhost', '0x7f000001', '2130706433'], (v) => asParameter(v, 'price'));
+  for (const name of ['host', 'url']) assertDecided(blockingEngine(), 'passed', ['example.com', '203.0.113.9', 'api.example.com:8443', 'shop.example/cart', 'www.localhost-shop.com'], (v) => asParameter(v, name));
+});
