@@ -268,9 +268,10 @@ export class RequestAttackScan implements RequestAttacks {
     this.bodyHints = rawBodyHints(text, enabled);
   }
 
-  /** Examines one input; true when the scan is over (a block-mode match, or the work cap). */
-  /** `ascii`: `text` is known to be all ASCII (a hint for detectAttack). */
-  /** `only`: the categories this input is read for at most. */
+  /**
+   * Examines one input; true when the scan is over (a block-mode match, or the work cap). `ascii`: `text`
+   * is known to be all ASCII (a hint for detectAttack); `only`: the categories this input is read for at most.
+   */
   private value(text: string, location: AttackLocation, field: string, ascii = false, only = ALL_ATTACK_CATEGORIES): boolean {
     if (text.length < 2) return false;
     if (workSteps() - this.workStart > MAX_WORK_PER_REQUEST) {
