@@ -1,12 +1,13 @@
 /**
  * The shell detector passes a separator's command when the value's quotes make its line a syntax error in
  * every place an app may put the value (bare, inside '…', inside "…"; shell/quote-places.ts). That claim is
- * checked against the real /bin/sh: random values around `;pwned`, built from quotes, backslashes,
+ * checked against the real /bin/sh (and bash): random values around `;pwned`, built from quotes, backslashes,
  * comments, newlines, substitutions and separators, are run in the three places with `pwned` a function
  * that prints a mark. Wherever the reading says the `;` cannot run, the mark must never be printed.
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { QuotePlaces } from '../src/attacks/shell/quote-places.js';
@@ -15,10 +16,13 @@ import { detectShell } from '../src/attacks/shell/detect-shell.js';
 const PIECES = [' ', 'x', "'", '"', '\\', '#', ' #', '\n', '`', '$(', ')', '${', '}', "it's", ';', '&', '|', 'echo', "$'", '<<', '\\\'', '\\"'];
 const side = fc.array(fc.constantFrom(...PIECES), { maxLength: 8 }).map((a) => a.join(''));
 
+/** The shells to run: Debian's /bin/sh (dash), and bash, which is /bin/sh on macOS. */
+const SHELLS = ['/bin/sh', '/bin/bash'].filter((shell) => existsSync(shell));
+
 /** Whether `pwned` ran with `value` placed as `template` places it (stdout holds the mark; errors are no run). */
-function runs(template: (v: string) => string, value: string): boolean {
+function runs(shell: string, template: (v: string) => string, value: string): boolean {
   try {
-    const out = execFileSync('/bin/sh', ['-c', `pwned() { echo PWNED; }\n${template(value)}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+    const out = execFileSync(shell, ['-c', `pwned() { echo PWNED; }\n${template(value)}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
     return out.includes('PWNED');
   } catch (error) {
     return String((error as { stdout?: unknown }).stdout ?? '').includes('PWNED');
@@ -31,7 +35,8 @@ const PLACES: [string, (v: string) => string][] = [
   ['"…"', (v) => `true "${v}"`],
 ];
 
-test('a separator read as unable to run never runs pwned under /bin/sh, in any of the three places', () => {
+test('a separator read as unable to run never runs pwned under /bin/sh or bash, in any of the three places', () => {
+  assert.ok(SHELLS.includes('/bin/sh'), 'a POSIX shell to check against');
   let cleared = 0;
   fc.assert(
     fc.property(side, side, (before, after) => {
@@ -40,7 +45,7 @@ test('a separator read as unable to run never runs pwned under /bin/sh, in any o
       places.reset(value);
       if (places.mayRunAt(before.length)) return;
       cleared++;
-      for (const [name, place] of PLACES) assert.equal(runs(place, value), false, `${name}: ${JSON.stringify(value)}`);
+      for (const shell of SHELLS) for (const [name, place] of PLACES) assert.equal(runs(shell, place, value), false, `${shell}, ${name}: ${JSON.stringify(value)}`);
     }),
     { numRuns: 400 },
   );
