@@ -104,7 +104,9 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     const timer = setTimeout(() => child.kill('SIGKILL'), HUNG_AFTER_MS);
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     clearTimeout(timer);
-    assert.equal(code, 0, output.slice(-4000));
+    // A failed part says why where it ran, long before the tail: both are shown.
+    const failures = output.split('\n').filter((line) => line.includes(' FAILED: ')).join('\n');
+    assert.equal(code, 0, `${failures}\n…\n${output.slice(-3000)}`);
 
     const files = readdirSync(out);
     const json = files.find((f) => f.endsWith('-quick.json'));
