@@ -13,7 +13,9 @@ import fc from 'fast-check';
 import { QuotePlaces } from '../src/attacks/shell/quote-places.js';
 import { detectShell } from '../src/attacks/shell/detect-shell.js';
 
-const PIECES = [' ', 'x', "'", '"', '\\', '#', ' #', '\n', '`', '$(', ')', '${', '}', "it's", ';', '&', '|', 'echo', "$'", '<<', '\\\'', '\\"'];
+const PIECES = [' ', 'x', "'", '"', '\\', '#', ' #', '\n', '`', '$(', ')', '${', '}', "it's", ';', '&', '|', 'echo', "$'", '<<', '\\\'', '\\"',
+  // Where `#` opens a comment and where it does not (an escaped blank, inside a word, a continued line), and a backslash at the end.
+  '\\ #', 'x#', '=#', '\\\n#', '\\\\'];
 const side = fc.array(fc.constantFrom(...PIECES), { maxLength: 8 }).map((a) => a.join(''));
 
 /** The shells to run: Debian's /bin/sh (dash), and bash, which is /bin/sh on macOS. */
@@ -47,7 +49,7 @@ test('a separator read as unable to run never runs pwned under /bin/sh or bash, 
       cleared++;
       for (const shell of SHELLS) for (const [name, place] of PLACES) assert.equal(runs(shell, place, value), false, `${shell}, ${name}: ${JSON.stringify(value)}`);
     }),
-    { numRuns: 400 },
+    { numRuns: 800 },
   );
   // Worth something only if the reading clears a good share of the values.
   assert.ok(cleared > 25, `cleared ${cleared}`);
