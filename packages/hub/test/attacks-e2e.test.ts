@@ -14,18 +14,18 @@ import { waitFor } from './support/thresholds-kit.js';
 
 const ATTACK = "/search?q=x'%20OR%201=1--";
 
-async function status(url: string): Promise<number> {
-  const response = await fetch(url);
+async function status(url: string, headers?: Record<string, string>): Promise<number> {
+  const response = await fetch(url, { headers });
   await response.arrayBuffer();
   return response.status;
 }
 
 /** Posts the Rules page's attack settings form as a browser would (session cookie + CSRF field). */
-async function saveSettings(client: Client, siteId: number, modes: Record<string, string>, exclusions = ''): Promise<Response> {
+async function saveSettings(client: Client, siteId: number, modes: Record<string, string>, exclusions = '', headers = ''): Promise<Response> {
   const page = await (await client.request(`/sites/${siteId}/rules`)).text();
   assert.match(page, /id="attack-settings"/, 'the Rules page has the attack settings section');
   const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
-  const form: Record<string, string> = { _csrf: csrf, back: `/sites/${siteId}/rules`, exclusions };
+  const form: Record<string, string> = { _csrf: csrf, back: `/sites/${siteId}/rules`, exclusions, headers };
   for (const c of ['sqli', 'xss', 'traversal', 'shell', 'ssrf', 'nosql', 'prototype', 'template']) form[`mode_${c}`] = modes[c] ?? 'monitor';
   return client.request(`/sites/${siteId}/attacks`, { method: 'POST', form });
 }
@@ -64,6 +64,18 @@ describe('attack detection managed from the hub', () => {
       await waitFor(async () => (await status(app!.url + ATTACK)) === 200, 'the exclusion to reach the app');
       assert.equal(await status(`${app.url}/other?q=x'%20OR%201=1--`), 403, 'the exclusion covers only its path');
 
+      // A header the app acts on, named on the Rules page: judged by the client once its file arrives.
+      const headerAttack = { 'x-search': "x' UNION SELECT password FROM users-- " };
+      assert.equal(await status(`${app.url}/search?q=shoes`, headerAttack), 200, 'not named yet: not judged');
+      assert.equal((await saveSettings(client, siteId, { sqli: 'block' }, '', 'X-Search, x-tenant')).status, 303);
+      assert.match(await (await client.request(`/sites/${siteId}/rules`)).text(), /name="headers" maxlength="4000" value="x-search, x-tenant"/);
+      await waitFor(async () => (await status(`${app!.url}/search?q=shoes`, headerAttack)) === 403, 'the named header to be judged');
+      assert.equal(await status(`${app.url}/search?q=shoes`, { 'x-search': "O'Brien's shop" }), 200);
+      const refused = await saveSettings(client, siteId, { sqli: 'block' }, '', 'x-search, cookie');
+      assert.equal(refused.status, 400);
+      assert.match(await refused.text(), /&quot;cookie&quot; is judged already|"cookie" is judged already/);
+      assert.equal(await status(`${app.url}/search?q=shoes`, headerAttack), 403, 'the refused form changed nothing');
+
       // Refused input comes back as a 400 page, nothing stored.
       const bad = await saveSettings(client, siteId, { sqli: 'sometimes' });
       assert.equal(bad.status, 400);
@@ -78,7 +90,7 @@ describe('attack detection managed from the hub', () => {
   it('a rules document imported with an attacks section sets them; the export carries them; a bad one is refused whole', async () => {
     const { hub, client, siteId } = await startHubWithSite('attacks import');
     try {
-      const document = { block: { paths: ['/wp-admin'] }, attacks: { sqli: 'block', xss: 'off', exclude: [{ path: '/admin/editor', categories: ['xss'] }] } };
+      const document = { block: { paths: ['/wp-admin'] }, attacks: { sqli: 'block', xss: 'off', exclude: [{ path: '/admin/editor', categories: ['xss'] }], headers: ['X-Search'] } };
       const imported = await client.api('POST', `/api/sites/${siteId}/rules/import`, { document, replace: true });
       assert.equal(imported.status, 200, await imported.clone().text());
       const exported = (await (await client.request(`/api/sites/${siteId}/rules/export`)).json()) as { attacks: Record<string, unknown> };
@@ -86,6 +98,7 @@ describe('attack detection managed from the hub', () => {
       assert.equal(exported.attacks.xss, 'off');
       assert.equal(exported.attacks.shell, 'monitor');
       assert.deepEqual(exported.attacks.exclude, [{ path: '/admin/editor', categories: ['xss'] }]);
+      assert.deepEqual(exported.attacks.headers, ['x-search']);
       const bad = await client.api('POST', `/api/sites/${siteId}/rules/import`, { document: { block: { paths: ['/x'] }, attacks: { sqli: 'maybe' } }, replace: true });
       assert.equal(bad.status, 400);
       assert.match(await bad.text(), /mode must be one of/);

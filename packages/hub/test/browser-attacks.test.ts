@@ -2,7 +2,8 @@
 // send them (attack blocks and monitor-mode matches) arrive through the real upsync endpoint; the panel
 // must count them per category, list the top locations and show recent examples with their redacted
 // snippets as text — an attacker's `<svg onload=…>` snippet must not become markup on the operator's
-// page. Then the settings form switches XSS to block, and the Rules page shows the same settings.
+// page. Then the settings form switches XSS to block and names two more headers to judge, and the Rules
+// page shows the same settings.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
@@ -74,9 +75,10 @@ describe('Attacks panel in a real browser', () => {
     assert.equal(await page.locator('main svg').count(), 0);
   });
 
-  it('the settings form switches XSS to block; the Rules page shows the same settings', async () => {
+  it('the settings form switches XSS to block and names headers; the Rules page shows the same settings', async () => {
     await page.selectOption('#attack-settings select[name="mode_xss"]', 'block');
     await page.fill('#attack-settings textarea[name="exclusions"]', '/admin/editor xss body.content');
+    await page.fill('#attack-settings input[name="headers"]', 'X-Search x-tenant');
     await Promise.all([page.waitForURL(/\/attacks\?done=saved$/), page.click('#attack-settings button[type="submit"]')]);
     assert.match((await page.textContent('p.notice')) ?? '', /Attack settings saved/);
     assert.equal(await page.textContent('tr[data-attack-category="xss"] .mode'), 'block');
@@ -84,5 +86,6 @@ describe('Attacks panel in a real browser', () => {
     assert.equal(await page.inputValue('#attack-settings select[name="mode_xss"]'), 'block');
     assert.equal(await page.inputValue('#attack-settings select[name="mode_sqli"]'), 'monitor');
     assert.equal(await page.inputValue('#attack-settings textarea[name="exclusions"]'), '/admin/editor xss body.content');
+    assert.equal(await page.inputValue('#attack-settings input[name="headers"]'), 'x-search, x-tenant');
   });
 });

@@ -65,7 +65,9 @@ export { MOAT_ERROR_CODES } from './errors/codes.js';
 export type { MoatErrorCode, MoatErrorCodeInfo } from './errors/codes.js';
 
 // Attack detection settings.
-export { ATTACK_MODES, attackSettingsToDocument, attacksEnabled, defaultAttackSettings, normalizeAttackSettings } from './rules/attack-settings.js';
+export {
+  ATTACK_MODES, MAX_ATTACK_HEADERS, attackSettingsToDocument, attacksEnabled, defaultAttackSettings, normalizeAttackSettings,
+} from './rules/attack-settings.js';
 export type { AttackExclusion, AttackMode, AttackSettings } from './rules/attack-settings.js';
 export { ATTACK_CATEGORIES, attackWhere } from './attacks/types.js';
 export type { AttackCategory, AttackLocation, AttackMatch } from './attacks/types.js';

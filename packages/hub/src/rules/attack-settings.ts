@@ -5,7 +5,7 @@
  * install: every category in monitor, nothing blocked.
  */
 import {
-  ATTACK_CATEGORIES, ATTACK_MODES, RuleError, attackSettingsToDocument, defaultAttackSettings, normalizeAttackSettings,
+  ATTACK_CATEGORIES, ATTACK_MODES, MAX_ATTACK_HEADERS, RuleError, attackSettingsToDocument, defaultAttackSettings, normalizeAttackSettings,
   type AttackCategory, type AttackMode, type AttackSettings,
 } from 'moat-waf';
 import type { Actor } from '../audit/actor.js';
@@ -43,9 +43,9 @@ export async function saveSiteAttackSettings(
 }
 
 /**
- * The Rules page form: `mode_<category>` selects, and `exclusions` with one exclusion a line:
- * `<path> [categories|*] [params|*]`, lists comma-separated, e.g. `/admin/editor xss body.content`.
- * Refused with a 400 naming the line.
+ * The Rules page form: `mode_<category>` selects, `exclusions` with one exclusion a line:
+ * `<path> [categories|*] [params|*]`, lists comma-separated, e.g. `/admin/editor xss body.content`, and
+ * `headers`, more header names to judge, separated by commas or blanks. Refused with a 400 naming the problem.
  */
 export function attackSettingsFromForm(form: Record<string, string | undefined>): AttackSettings {
   const doc: Record<string, unknown> = {};
@@ -58,12 +58,21 @@ export function attackSettingsFromForm(form: Record<string, string | undefined>)
     const list = (v: string | undefined) => (v === undefined || v === '*' ? [] : v.split(',').filter((s) => s !== ''));
     return { path, categories: list(categories), params: list(params) };
   });
+  const headers = (form.headers ?? '').split(/[\s,]+/).filter((h) => h !== '');
+  // Bounded before validation so a huge field costs no more than the engine's own bound.
+  if (headers.length > MAX_ATTACK_HEADERS) throw new HttpError(400, `at most ${MAX_ATTACK_HEADERS} headers`, 'invalid_request');
+  doc.headers = headers;
   try {
     return normalizeAttackSettings(doc)!;
   } catch (error) {
     if (error instanceof RuleError) throw new HttpError(400, error.problems.join('; '), 'invalid_request');
     throw error;
   }
+}
+
+/** The extra headers as the form's field shows them. */
+export function headerNamesText(settings: AttackSettings): string {
+  return settings.headers.join(', ');
 }
 
 /** The exclusions as the form's text area shows them. */

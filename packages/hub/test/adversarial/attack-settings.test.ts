@@ -57,6 +57,16 @@ describe('attack settings cannot be changed by those who may not', () => {
     assert.equal(await sqliMode(), 'block');
   });
 
+  it('a headers field of 100,000 names, or of names that are not header names, is refused with a 400, nothing stored', async () => {
+    const many = Array.from({ length: 100_000 }, (_, i) => `x-h${i}`).join(',');
+    const res = await admin.request(`/sites/${siteId}/attacks`, { method: 'POST', form: { _csrf: admin.csrf, ...FORM_OFF, headers: many } });
+    assert.ok(res.status === 400 || res.status === 413, String(res.status));
+    const markup = await admin.request(`/sites/${siteId}/attacks`, { method: 'POST', form: { _csrf: admin.csrf, ...FORM_OFF, headers: 'x-a,"><script>alert(1)</script>' } });
+    assert.equal(markup.status, 400);
+    assert.ok(!(await markup.text()).includes('<script>alert'), 'the refused name is shown as text');
+    assert.equal(await sqliMode(), 'block');
+  });
+
   it("a reported snippet carrying <script> is shown as text on the operator's Attacks page", async () => {
     const snippet = '"><script>alert(document.cookie)</script>';
     const response = await fetch(`${hub.url}/v2/upsync/${apiKey}`, {

@@ -1,9 +1,9 @@
 /**
  * Attack detection over one request, as the engine calls it: the settings compiled once per rules file
  * into bit sets (AttackPolicy), then every input the app may act on is read once — the raw path, each
- * query parameter, each form or JSON body field, User-Agent, Referer, each cookie and the headers that
- * carry a client's address — each under its own name (`query.q`, `body.comment`, `json.user.name`,
- * `header.user-agent`, `header.x-forwarded-for`, `cookie.session`).
+ * query parameter, each form or JSON body field, User-Agent, Referer, each cookie, the headers that
+ * carry a client's address and the headers the settings name — each under its own name (`query.q`,
+ * `body.comment`, `json.user.name`, `header.user-agent`, `header.x-forwarded-for`, `cookie.session`).
  *
  * Inputs come from the request the engine already has (the raw target, the headers, the peeked body);
  * a parameter is decoded once the way the app's parser will (form `+`, percent escapes), and
@@ -53,6 +53,8 @@ export interface AttackPolicy {
   triggers: number;
   /** SSRF is on: parameters named for a host are read for a bare internal host (ssrf/host-parameter.ts). */
   hosts: boolean;
+  /** The settings' extra headers (lower-case names), judged for every category after the built-in ones. */
+  headers: readonly string[];
 }
 
 export function compileAttackPolicy(settings: AttackSettings | null): AttackPolicy | null {
@@ -64,7 +66,10 @@ export function compileAttackPolicy(settings: AttackSettings | null): AttackPoli
     else if (settings.modes[c] === 'monitor') monitor |= 1 << i;
   });
   if ((block | monitor) === 0) return null;
-  return { settings, block, monitor, exclusions: settings.exclusions.map(compileExclusion), triggers: neededFeatures(block | monitor), hosts: ((block | monitor) & B_SSRF) !== 0 };
+  return {
+    settings, block, monitor, exclusions: settings.exclusions.map(compileExclusion), triggers: neededFeatures(block | monitor),
+    hosts: ((block | monitor) & B_SSRF) !== 0, headers: settings.headers,
+  };
 }
 
 function compileExclusion(e: AttackExclusion): CompiledExclusion {
@@ -184,6 +189,11 @@ export class RequestAttackScan implements RequestAttacks {
       if (forwardedFor !== undefined || realIp !== undefined || trueClientIp !== undefined || forwarded !== undefined) {
         if (this.header(forwardedFor, 'x-forwarded-for', NOT_SSRF) || this.header(realIp, 'x-real-ip', NOT_SSRF)) return this;
         if (this.header(trueClientIp, 'true-client-ip', NOT_SSRF) || this.header(forwarded, 'forwarded', NOT_SSRF)) return this;
+      }
+      const named = policy.headers;
+      for (let i = 0; i < named.length; i++) {
+        const name = named[i]!;
+        if (this.namedHeader(headers[name], name)) return this;
       }
     }
     return this;
@@ -503,6 +513,18 @@ export class RequestAttackScan implements RequestAttacks {
     return typeof value === 'string' && this.value(value, 'header', name, false, only);
   }
 
+  /**
+   * A header the settings name: every category, and each value of a header a framework hands over as a
+   * list. Anything else is no header: Node's header object has a prototype, so `constructor` not sent
+   * reads as a function.
+   */
+  private namedHeader(value: unknown, name: string): boolean {
+    if (typeof value === 'string') return this.value(value, 'header', name);
+    if (!Array.isArray(value)) return false;
+    for (const one of value) if (typeof one === 'string' && this.value(one, 'header', name)) return true;
+    return false;
+  }
+
   private cookies(header: string): boolean {
     for (const part of header.split(';')) {
       const eq = part.indexOf('=');
@@ -520,10 +542,19 @@ export class RequestAttackScan implements RequestAttacks {
  */
 const NOT_SSRF: AttackCategorySet = ALL_ATTACK_CATEGORIES & ~attackCategorySet(['ssrf']);
 
-/** Whether `headers` holds one of the address headers the scan reads (the memo of quiet requests does not key on them). */
-export function carriesAddressHeader(headers: AttackInputs['headers']): boolean {
-  return headers !== undefined && (headers['x-forwarded-for'] !== undefined || headers['x-real-ip'] !== undefined ||
-    headers['true-client-ip'] !== undefined || headers.forwarded !== undefined);
+/**
+ * Whether `headers` holds a header the scan reads that the memo of quiet requests does not key on: one
+ * of the address headers, or one of the settings' `named` headers.
+ */
+export function carriesUnkeyedHeader(headers: AttackInputs['headers'], named: readonly string[]): boolean {
+  if (headers === undefined) return false;
+  if (headers['x-forwarded-for'] !== undefined || headers['x-real-ip'] !== undefined || headers['true-client-ip'] !== undefined ||
+    headers.forwarded !== undefined) return true;
+  for (let i = 0; i < named.length; i++) {
+    const value: unknown = headers[named[i]!];
+    if (typeof value === 'string' || Array.isArray(value)) return true;
+  }
+  return false;
 }
 
 /** Request targets remembered clean (see RequestAttackScan.cleanTargets). */

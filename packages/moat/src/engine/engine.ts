@@ -96,7 +96,7 @@ export class Engine {
     this.rateLimitsByUser = this.rules.rules.some((r) => r.kind === 'rateLimit' && r.rateLimit.key?.by === 'user') || this.rules.keys?.byUser === true;
     this.keyHashes = new Array<string | null | undefined>(this.rules.keys?.specs.length ?? 0);
     this.bots = this.rules.bots === null ? null : new BotCheck(this.rules.bots, this.data);
-    this.quietRequests = this.bots === null ? new QuietRequests(this.rules.attacks !== null) : null;
+    this.quietRequests = this.bots === null ? new QuietRequests(this.rules.attacks?.headers ?? null) : null;
     this.hasMethodRules = this.rules.methods.size > 0;
   }
 

@@ -6,8 +6,9 @@
  * What it saves is memory touched rather than work: in a busy server each stage's memo and index is a
  * cache miss of its own (docs/performance.md). Engines with bot rules do not use it (bot checks read more
  * than the key). With attack detection on, the key also holds what detection reads besides: the raw target,
- * and the User-Agent, Referer and Cookie headers as sent; a request with a body, or with a header that
- * carries a client's address (also read by detection, and different behind each proxy), is never remembered.
+ * and the User-Agent, Referer and Cookie headers as sent; a request with a body, with a header that
+ * carries a client's address (also read by detection, and different behind each proxy) or with one of
+ * the headers the attack settings name, is never remembered.
  *
  * A miss costs a lookup and a store (~35 ns, ~100 ns with detection's longer key). Traffic that seldom
  * repeats would pay that on nearly every request, so the memo watches its own hit rate and rests (is not
@@ -15,7 +16,7 @@
  */
 import type { MoatRequest } from './decision.js';
 import { tagOf } from '../text/recent-values.js';
-import { carriesAddressHeader } from '../attacks/request-attacks.js';
+import { carriesUnkeyedHeader } from '../attacks/request-attacks.js';
 
 const SLOTS = 128;
 /** Requests whose key strings are longer in total are not remembered: 128 slots hold at most ~256 KiB. */
@@ -50,8 +51,17 @@ export class QuietRequests {
   /** Requests left to judge without the memo, while it rests. */
   private rest = 0;
 
-  /** `attackInputs`: the engine detects attacks, so the key holds detection's inputs too. */
-  constructor(private readonly attackInputs = false) {}
+  private readonly attackInputs: boolean;
+  private readonly namedHeaders: readonly string[];
+
+  /**
+   * `attackHeaders`: null when the engine detects no attacks; else the settings' extra header names, and
+   * the key holds detection's inputs too.
+   */
+  constructor(attackHeaders: readonly string[] | null = null) {
+    this.attackInputs = attackHeaders !== null;
+    this.namedHeaders = attackHeaders ?? [];
+  }
 
   /** Whether the memo rests for this request (counts it): the request is judged without `has` or `add`. */
   resting(): boolean {
@@ -97,7 +107,7 @@ export class QuietRequests {
       // A header sent twice is a list, never equal to a remembered string: judged afresh.
       const headers = req.headers;
       if (req.body !== undefined || this.urls[slot] !== req.url || this.userAgentHeaders[slot] !== headers?.['user-agent'] ||
-        this.referers[slot] !== headers?.referer || this.cookies[slot] !== headers?.cookie || carriesAddressHeader(headers)) return false;
+        this.referers[slot] !== headers?.referer || this.cookies[slot] !== headers?.cookie || carriesUnkeyedHeader(headers, this.namedHeaders)) return false;
     }
     this.hits++;
     return true;
@@ -108,7 +118,7 @@ export class QuietRequests {
     const slot = tag & (SLOTS - 1);
     if (this.attackInputs) {
       const headers = req.headers;
-      if (req.body !== undefined || carriesAddressHeader(headers)) return;
+      if (req.body !== undefined || carriesUnkeyedHeader(headers, this.namedHeaders)) return;
       const ua = headers?.['user-agent'];
       const ref = headers?.referer;
       const cookies = headers?.cookie;

@@ -5,13 +5,13 @@ import type { RuleSet } from '../engine/rule-set.js';
 import { sharedWord, type RateLimitSpec, type Rule, type RuleAction, type RuleKind, type RuleMode } from '../rules/types.js';
 import { parseRateLimitKey } from '../rules/rate-limit-key.js';
 import { unsafeRuleProblems } from '../rules/rule-safety.js';
-import { normalizeAttackSettings } from '../rules/attack-settings.js';
+import { normalizeAttackSettings, normalizeHeaderNames } from '../rules/attack-settings.js';
 import { botSettingsFromJson } from '../rules/bot-settings.js';
 import { normalizeReportKeys } from '../rules/key-ban.js';
 import { loadRangeTable } from './packed-ranges.js';
 import { readMeta } from './open-sqlite.js';
 import { RULES_FORMAT_VERSION } from './schema.js';
-import { botsFileHash, ipIndexHash, reportKeysFileHash, rulesContentHash, rulesFileHash, rulesFormatVersion } from './write-rules.js';
+import { attackHeadersFileHash, botsFileHash, ipIndexHash, reportKeysFileHash, rulesContentHash, rulesFileHash, rulesFormatVersion } from './write-rules.js';
 import { MoatError, MoatFileError, errorCodeOf } from '../errors/moat-error.js';
 
 interface RuleRow {
@@ -64,6 +64,8 @@ export function loadMoatRules(db: Db, path: string): RuleSet {
     // No `attacks` row: a file from before attack detection, or written without it — detection off.
     const attacksJson = meta.get('attacks');
     const attacks = attacksJson === undefined ? null : normalizeAttackSettings(JSON.parse(attacksJson));
+    // The row's hash leaves header names out (they have a row of their own): a row naming some was edited.
+    if (attacks !== null && attacks.headers.length > 0) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'the attacks row names headers (corrupt or edited file)');
     const baseHash = rulesFileHash(contentHash, attacks);
     if (attacks !== null && meta.get('attacks_hash') !== baseHash) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'attack settings do not match their hash (corrupt or edited file)');
     // No `bots` row: bot detection off. The row carries the catalogue the file was compiled with.
@@ -73,10 +75,22 @@ export function loadMoatRules(db: Db, path: string): RuleSet {
     if (bots !== null && meta.get('bots_hash') !== botsHash) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'bot settings do not match their hash (corrupt or edited file)');
     // No `report_keys` row: the file asks for no keys in reports.
     const reportKeysText = meta.get('report_keys');
-    const reportKeys = reportKeysText === undefined ? [] : normalizeReportKeys(parseJsonArray(reportKeysText));
-    const hash = reportKeysFileHash(botsHash, reportKeys);
-    if (reportKeys.length > 0 && meta.get('report_keys_hash') !== hash) {
+    const reportKeys = reportKeysText === undefined ? [] : normalizeReportKeys(parseJsonArray(reportKeysText, 'report_keys'));
+    const reportKeysHash = reportKeysFileHash(botsHash, reportKeys);
+    if (reportKeys.length > 0 && meta.get('report_keys_hash') !== reportKeysHash) {
       throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'report keys do not match their hash (corrupt or edited file)');
+    }
+    // No `attack_headers` row: attack detection judges only the headers it always does. Written only
+    // beside attack settings.
+    const headersText = meta.get('attack_headers');
+    if (headersText !== undefined) {
+      if (attacks === null) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'attack_headers without attack settings (corrupt or edited file)');
+      attacks.headers = normalizeHeaderNames(parseJsonArray(headersText, 'attack_headers'));
+      if (attacks.headers.length === 0) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'attack_headers is empty (corrupt or edited file)');
+    }
+    const hash = attackHeadersFileHash(reportKeysHash, attacks);
+    if (attacks !== null && attacks.headers.length > 0 && meta.get('attack_headers_hash') !== hash) {
+      throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'attack headers do not match their hash (corrupt or edited file)');
     }
     // A file from an older Moat may hold rules the compiler now refuses (a "/" path block, a rate limit
     // under a second): refused whole, like any unusable file, so the rules in force stay in force.
@@ -128,8 +142,8 @@ export function loadMoatRules(db: Db, path: string): RuleSet {
   }
 }
 
-function parseJsonArray(text: string): unknown[] {
+function parseJsonArray(text: string, row: string): unknown[] {
   const value: unknown = JSON.parse(text);
-  if (!Array.isArray(value)) throw new MoatError('MOAT_ERR_FILE_CORRUPT', 'report_keys is not a JSON array');
+  if (!Array.isArray(value)) throw new MoatError('MOAT_ERR_FILE_CORRUPT', `${row} is not a JSON array`);
   return value;
 }

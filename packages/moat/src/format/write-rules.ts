@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Database as Db } from 'better-sqlite3';
 import type { Rule } from '../rules/types.js';
 import { formatRateLimitKey } from '../rules/rate-limit-key.js';
-import { attackSettingsJson, type AttackSettings } from '../rules/attack-settings.js';
+import { attackHeadersJson, attackSettingsJson, type AttackSettings } from '../rules/attack-settings.js';
 import { botSettingsFromJson, botSettingsJson, type BotSettings } from '../rules/bot-settings.js';
 import { normalizeReportKeys } from '../rules/key-ban.js';
 import type { RateLimitKey } from '../rules/types.js';
@@ -74,6 +74,15 @@ export function reportKeysFileHash(baseHash: string, keys: readonly RateLimitKey
 }
 
 /**
+ * The file's identity with the attack settings' extra headers too, chained after the report keys the
+ * same way: readers from before them load the file and judge only the headers they always judged.
+ */
+export function attackHeadersFileHash(baseHash: string, attacks: AttackSettings | null): string {
+  if (attacks === null || attacks.headers.length === 0) return baseHash;
+  return createHash('sha256').update(`${baseHash}\nattack_headers ${attackHeadersJson(attacks)}\n`).digest('hex');
+}
+
+/**
  * A checksum of the compiled IP indexes (packed arrays and label sets). The content hash covers the rules;
  * this covers what was compiled from them, so a flipped byte in a range blob is refused at load instead
  * of silently moving a range boundary.
@@ -126,7 +135,8 @@ export function writeRulesFile(
   const botsHash = botsFileHash(baseHash, bots);
   // Canonical (sorted, unique, at most MAX_REPORT_KEYS), so equal key sets give equal files.
   const reportKeys = normalizeReportKeys((opts.reportKeys ?? []).map(formatRateLimitKey));
-  const hash = reportKeysFileHash(botsHash, reportKeys);
+  const reportKeysHash = reportKeysFileHash(botsHash, reportKeys);
+  const hash = attackHeadersFileHash(reportKeysHash, attacks);
   const builtAt = (opts.builtAt ?? new Date()).toISOString();
   const counts = countRules(sorted);
   const formatVersion = rulesFormatVersion(sorted);
@@ -139,7 +149,9 @@ export function writeRulesFile(
     // Bot settings the same way; `bots_hash` is the file's identity.
     if (bots !== null) insertMeta(db, { bots: botSettingsJson(bots), bots_hash: botsHash });
     // The keys clients report with each request; `report_keys_hash` is then the file's identity.
-    if (reportKeys.length > 0) insertMeta(db, { report_keys: reportKeysJson(reportKeys), report_keys_hash: hash });
+    if (reportKeys.length > 0) insertMeta(db, { report_keys: reportKeysJson(reportKeys), report_keys_hash: reportKeysHash });
+    // More headers for attack detection to judge; `attack_headers_hash` is then the file's identity.
+    if (attacks !== null && attacks.headers.length > 0) insertMeta(db, { attack_headers: attackHeadersJson(attacks), attack_headers_hash: hash });
     const indexes = (['allow', 'block'] as const).map((action) => {
       const index = ipIndexFromFlat(flattenIpRules(sorted, action), sorted);
       storeRangeTable(db, action, index.table as RangeTable);

@@ -6,6 +6,7 @@
  *     xss: monitor
  *     exclude:
  *       - { path: /admin/editor, categories: [xss], params: [body.content] }
+ *     headers: [x-search, x-tenant]   # more request headers to judge, besides those always judged
  *
  * A document without `attacks` means attack detection off (older documents and files read that way).
  * A document with an `attacks` section leaves every category it does not name in `monitor`, so a new
@@ -34,17 +35,30 @@ export interface AttackExclusion {
 export interface AttackSettings {
   modes: Record<AttackCategory, AttackMode>;
   exclusions: AttackExclusion[];
+  /**
+   * Request headers judged besides those always judged (ALWAYS_JUDGED_HEADERS): ones the app reads
+   * and acts on (logs into SQL, renders, passes to a shell), named lower-case, sorted, unique.
+   */
+  headers: string[];
 }
 
 const MAX_EXCLUSIONS = 200;
 const MAX_TEXT = 256;
 const EXCLUSION_KEYS = new Set(['path', 'categories', 'params']);
+/** Every header name is read on every request: a handful, not a list to scan. */
+export const MAX_ATTACK_HEADERS = 32;
+const MAX_HEADER_NAME = 64;
+/** RFC 9110 token characters, lower case (Node and the Web `Headers` present names lower-cased). */
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+
+/** The headers attack detection always reads (request-attacks.ts): naming one in `headers` is refused as a mistake. */
+export const ALWAYS_JUDGED_HEADERS: readonly string[] = ['user-agent', 'referer', 'cookie', 'x-forwarded-for', 'x-real-ip', 'true-client-ip', 'forwarded'];
 
 /** Settings of a new install: every category watched, nothing blocked. */
 export function defaultAttackSettings(): AttackSettings {
   const modes = {} as Record<AttackCategory, AttackMode>;
   for (const c of ATTACK_CATEGORIES) modes[c] = 'monitor';
-  return { modes, exclusions: [] };
+  return { modes, exclusions: [], headers: [] };
 }
 
 /** True when some category is not off. */
@@ -76,9 +90,9 @@ export function normalizeAttackSettings(raw: unknown): AttackSettings | null {
   if (!isPlainObject(raw)) throw new RuleError('attacks must be an object of category modes (or one mode for all)');
   const problems: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
-    if (key === 'exclude') continue;
+    if (key === 'exclude' || key === 'headers') continue;
     if (!isCategory(key)) {
-      problems.push(`attacks: unknown key ${JSON.stringify(key)} (expected ${ATTACK_CATEGORIES.join(', ')}, exclude)`);
+      problems.push(`attacks: unknown key ${JSON.stringify(key)} (expected ${ATTACK_CATEGORIES.join(', ')}, exclude, headers)`);
       continue;
     }
     if (typeof value !== 'string' || !(ATTACK_MODES as readonly string[]).includes(value)) {
@@ -93,6 +107,7 @@ export function normalizeAttackSettings(raw: unknown): AttackSettings | null {
     else if (exclude.length > MAX_EXCLUSIONS) problems.push(`attacks.exclude: at most ${MAX_EXCLUSIONS} entries`);
     else exclude.forEach((e, i) => RuleError.collect(problems, () => settings.exclusions.push(normalizeExclusion(e)), `attacks.exclude[${i}]: `));
   }
+  RuleError.collect(problems, () => { settings.headers = normalizeHeaderNames(raw.headers); }, 'attacks.headers: ');
   if (problems.length > 0) throw new RuleError(problems);
   settings.exclusions.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
   return settings;
@@ -115,6 +130,26 @@ function normalizeExclusion(raw: unknown): AttackExclusion {
   return { path: path.toLowerCase(), categories: [...new Set(categories)].sort(), params: [...new Set(params)].sort() };
 }
 
+/** `attacks.headers`: a list of header names, or null/absent for none. Canonical: lower-case, sorted, unique. */
+export function normalizeHeaderNames(raw: unknown): string[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new RuleError('must be a list of header names');
+  if (raw.length > MAX_ATTACK_HEADERS) throw new RuleError(`at most ${MAX_ATTACK_HEADERS} header names`);
+  const problems: string[] = [];
+  const names = new Set<string>();
+  for (const entry of raw) {
+    const name = typeof entry === 'string' ? entry.trim().toLowerCase() : '';
+    const shown = JSON.stringify(typeof entry === 'string' ? entry.slice(0, 80) : entry ?? null);
+    if (name === '' || name.length > MAX_HEADER_NAME || !HEADER_NAME.test(name)) {
+      problems.push(`${shown} is not a header name (letters, digits and !#$%&'*+.^_\`|~-, at most ${MAX_HEADER_NAME})`);
+    } else if (ALWAYS_JUDGED_HEADERS.includes(name)) {
+      problems.push(`${shown} is judged already (${ALWAYS_JUDGED_HEADERS.join(', ')} always are)`);
+    } else names.add(name);
+  }
+  if (problems.length > 0) throw new RuleError(problems);
+  return [...names].sort();
+}
+
 function list(v: unknown, name: string): unknown[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v) || v.length > MAX_EXCLUSIONS) throw new RuleError(`${name} must be a list`);
@@ -133,10 +168,20 @@ export function attackSettingsToDocument(settings: AttackSettings): Record<strin
       return o;
     });
   }
+  if (settings.headers.length > 0) doc.headers = settings.headers;
   return doc;
 }
 
-/** Canonical JSON of the settings: what the rules file stores and its content hash covers. */
+/**
+ * Canonical JSON of the settings without `headers`: what the rules file's `attacks` row stores and its
+ * hash covers. The header names travel in a row of their own (attackHeadersJson), so that readers from
+ * before them, which refuse an unknown key here, still load the file.
+ */
 export function attackSettingsJson(settings: AttackSettings): string {
-  return JSON.stringify(attackSettingsToDocument(settings));
+  return JSON.stringify(attackSettingsToDocument({ ...settings, headers: [] }));
+}
+
+/** The `attack_headers` row of a rules file: the names as a JSON array. */
+export function attackHeadersJson(settings: AttackSettings): string {
+  return JSON.stringify(settings.headers);
 }

@@ -19,7 +19,7 @@ import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
 import type { Decision } from '../../src/engine/decision.js';
 import { parseRulesSource } from '../../src/rules/document.js';
 import { writeRulesFile } from '../../src/format/write-rules.js';
-import { close, listen, send } from '../adapters-helpers.js';
+import { close, listen, rawRequest, send } from '../adapters-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moat-attacks-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,6 +82,8 @@ const BLOCK_ALL = rulesFile({
     exclude: [{ path: '/admin/editor', categories: ['xss'], params: ['body.content'] }] },
 });
 const MONITOR_ALL = rulesFile({ attacks: 'monitor' });
+/** Headers the app acts on, named for detection (`attacks.headers`). */
+const NAMED_HEADERS = rulesFile({ attacks: { sqli: 'block', xss: 'block', headers: ['X-Search', 'x-tenant'] } });
 /** What a new install gets: an empty `attacks` section, every category in monitor. */
 const NEW_INSTALL = rulesFile({ attacks: {} });
 const NO_ATTACKS = rulesFile({ block: { paths: ['/wp-admin'] } });
@@ -205,6 +207,22 @@ for (const framework of FRAMEWORKS) {
     assert.equal((await post('title=%3Cimg+src%3Dx+onerror%3Dalert(1)%3E')).status, 403);
     assert.equal((await post("content=1'+UNION+SELECT+password+FROM+users--")).status, 403);
     assert.equal((await send(app.port, { method: 'POST', path: '/admin/other', headers: FORM, body: 'content=%3Cimg+src%3Dx+onerror%3Dalert(1)%3E' })).status, 403);
+  });
+
+  test(`${framework}: headers the settings name are judged, each under its own name; a header nobody named is not`, async () => {
+    const app = await start(framework, NAMED_HEADERS);
+    const get = (headers: Record<string, string>) => send(app.port, { path: '/search?q=shoes', headers });
+    assert.equal((await get({ 'x-search': "shoes' UNION SELECT password FROM users-- " })).status, 403);
+    assert.ok(app.decisions.at(-1)!.rule.startsWith('header.x-search: '), app.decisions.at(-1)!.rule);
+    assert.equal((await get({ 'X-Tenant': '<svg onload=alert(1)>' })).status, 403);
+    assert.ok(app.decisions.at(-1)!.rule.startsWith('header.x-tenant: '), app.decisions.at(-1)!.rule);
+    // Sent twice: Node joins the values, and the join is judged.
+    const head = "GET /search?q=shoes HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\nX-Tenant: acme\r\nX-Tenant: 1' OR '1'='1\r\n\r\n";
+    const twice = await rawRequest(app.port, Buffer.from(head, 'latin1'));
+    assert.equal(twice.status, 403);
+    assert.equal((await get({ 'x-search': "O'Brien's <b>shop</b>" })).status, 200);
+    assert.equal((await get({ 'x-other': "shoes' UNION SELECT password FROM users-- " })).status, 200);
+    assert.equal(app.served.length, 2);
   });
 
   test(`${framework}: an allow-listed client IP is not judged for attacks`, async () => {

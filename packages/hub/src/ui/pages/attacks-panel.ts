@@ -8,7 +8,7 @@ import { csrfField, layout } from '../layout.js';
 import type { Site } from '../../store/store.js';
 import { RANGE_NAMES, type RangeName } from '../../stats/time-range.js';
 import { ACTIVITY_SAMPLE, type AttackActivity } from '../../rules/attack-activity.js';
-import { ATTACK_CATEGORIES, ATTACK_MODES, exclusionLines, type AttackCategory, type AttackSettings } from '../../rules/attack-settings.js';
+import { ATTACK_CATEGORIES, ATTACK_MODES, exclusionLines, headerNamesText, type AttackCategory, type AttackSettings } from '../../rules/attack-settings.js';
 
 export const ATTACK_LABELS: Record<AttackCategory, string> = {
   sqli: 'SQL injection', xss: 'Cross-site scripting', traversal: 'Path traversal / file inclusion', shell: 'Shell command injection',
@@ -72,7 +72,7 @@ ${attackSettingsSection(site.id, user.csrfToken, input.settings, base)}`;
 export function attackSettingsSection(siteId: number, csrf: string, settings: AttackSettings, back: string): Html {
   return html`<section class="card" id="attack-settings">
   <h2>Attack detection</h2>
-  <p class="hint">Moat clients judge query, form and JSON values, the path, User-Agent, Referer, cookies and the client-address headers (X-Forwarded-For, X-Real-IP, True-Client-IP, Forwarded) by syntax. Block answers 403;
+  <p class="hint">Moat clients judge query, form and JSON values, the path, User-Agent, Referer, cookies and the client-address headers (X-Forwarded-For, X-Real-IP, True-Client-IP, Forwarded), and the headers named below, by syntax. Block answers 403;
   monitor reports only; off skips the category. Wafris clients have no attack detection and ignore these settings.</p>
   <form method="post" action="/sites/${siteId}/attacks" class="stack attack-settings">
     ${csrfField(csrf)}
@@ -86,6 +86,8 @@ export function attackSettingsSection(siteId: number, csrf: string, settings: At
     </table></div>
     <label>Exclusions, one a line: <code>&lt;path&gt; [categories|*] [inputs|*]</code>, e.g. <code>/admin/editor xss body.content</code> (a path ending in <code>*</code> is a prefix; inputs: <code>body</code>, <code>query.q</code>, <code>json.user.bio</code>, <code>header.user-agent</code>, <code>cookie.name</code>, <code>path</code>)
       <textarea name="exclusions" rows="4" maxlength="20000">${exclusionLines(settings)}</textarea></label>
+    <label>More headers to judge, the ones your app acts on (logs into SQL, renders, passes on), comma-separated, e.g. <code>x-search, x-tenant</code>
+      <input type="text" name="headers" maxlength="4000" value="${headerNamesText(settings)}"></label>
     <button type="submit">Save attack settings</button>
   </form>
 </section>`;

@@ -20,13 +20,15 @@ moat-waf rules remove --rules <file> <id> [<id> ...]
 moat-waf rules attacks --rules <file> [<category>=<block|monitor|off> ...] [all=<mode>] [--json]
 moat-waf rules attacks --rules <file> --exclude <path> [--categories xss,sqli] [--params body.content,query.q]
 moat-waf rules attacks --rules <file> --unexclude <path> | --remove
+moat-waf rules attacks --rules <file> --headers x-search,x-tenant   (more headers to judge; --headers "" for none)
   Edits a Moat rules file safely: a new file is written beside it and renamed over it; "add" creates the
   file if it does not exist. A rule's id is --id, or one derived from its content ("rules list" shows it).
   Kinds: ${RULE_KINDS.join(', ')}. An invalid value is refused with every problem listed (exit 2).
   "rules attacks" shows or sets attack detection (categories: ${ATTACK_CATEGORIES.join(', ')}). A file
   without attack settings has detection off; the first change turns it on with every category not named
   in monitor. --exclude skips categories (default all) for inputs (default all) on a path ("/x/*" for a
-  prefix); --unexclude drops a path's exclusions; --remove drops the settings (detection off).`;
+  prefix); --unexclude drops a path's exclusions; --remove drops the settings (detection off). --headers
+  sets the request headers judged besides User-Agent, Referer, Cookie and the client-address headers.`;
 
 interface ExistingFile {
   rules: Rule[];
@@ -48,7 +50,7 @@ const OPTIONS_OF: Record<string, readonly string[]> = {
   add: ['rules', 'note', 'mode', 'expires', 'id', 'limit', 'window', 'method', 'prefix', 'key'],
   list: ['rules', 'json'],
   remove: ['rules'],
-  attacks: ['rules', 'json', 'exclude', 'categories', 'params', 'unexclude', 'remove'],
+  attacks: ['rules', 'json', 'exclude', 'categories', 'params', 'unexclude', 'remove', 'headers'],
 };
 const RATE_LIMIT_OPTIONS = ['limit', 'window', 'method', 'prefix', 'key'] as const;
 
@@ -60,7 +62,7 @@ export function rulesCommand(argv: string[], out: (s: string) => void): void {
     options: {
       rules: { type: 'string' }, note: { type: 'string' }, mode: { type: 'string' }, expires: { type: 'string' }, id: { type: 'string' },
       limit: { type: 'string' }, window: { type: 'string' }, method: { type: 'string' }, prefix: { type: 'boolean' }, key: { type: 'string' }, json: { type: 'boolean' },
-      exclude: { type: 'string' }, categories: { type: 'string' }, params: { type: 'string' }, unexclude: { type: 'string' }, remove: { type: 'boolean' },
+      exclude: { type: 'string' }, categories: { type: 'string' }, params: { type: 'string' }, unexclude: { type: 'string' }, remove: { type: 'boolean' }, headers: { type: 'string' },
     },
   });
   const allowed = sub !== undefined && Object.hasOwn(OPTIONS_OF, sub) ? OPTIONS_OF[sub] : undefined;
@@ -130,12 +132,14 @@ interface AttackOptions {
   params?: string;
   unexclude?: string;
   remove?: boolean;
+  headers?: string;
 }
 
 /** `rules attacks`: shows the attack settings, or changes modes and exclusions and writes the file. */
 function attacksCommand(path: string, args: string[], values: AttackOptions, out: (s: string) => void): void {
   const existing = readExisting(path);
-  const changes = args.length > 0 || values.exclude !== undefined || values.unexclude !== undefined || values.remove === true;
+  const changes = args.length > 0 || values.exclude !== undefined || values.unexclude !== undefined || values.remove === true ||
+    values.headers !== undefined;
   if ((values.categories !== undefined || values.params !== undefined) && values.exclude === undefined) {
     throw new UserError('--categories and --params go with --exclude <path>', 'MOAT_ERR_USAGE');
   }
@@ -146,7 +150,9 @@ function attacksCommand(path: string, args: string[], values: AttackOptions, out
   }
   let attacks: AttackSettings | null;
   if (values.remove) {
-    if (args.length > 0 || values.exclude !== undefined || values.unexclude !== undefined) throw new UserError('--remove goes alone', 'MOAT_ERR_USAGE');
+    if (args.length > 0 || values.exclude !== undefined || values.unexclude !== undefined || values.headers !== undefined) {
+      throw new UserError('--remove goes alone', 'MOAT_ERR_USAGE');
+    }
     attacks = null;
   } else {
     // Built as a document and validated as one, so the CLI refuses exactly what a rules document would.
@@ -169,6 +175,7 @@ function attacksCommand(path: string, args: string[], values: AttackOptions, out
       exclude.push({ path: values.exclude, categories: splitList(values.categories), params: splitList(values.params) });
     }
     doc.exclude = exclude;
+    if (values.headers !== undefined) doc.headers = splitList(values.headers);
     try {
       attacks = normalizeAttackSettings(doc);
     } catch (e) {
@@ -190,6 +197,7 @@ function describeAttacks(attacks: AttackSettings | null): string {
   for (const e of attacks.exclusions) {
     lines.push(`exclude ${e.path}: ${e.categories.length > 0 ? e.categories.join(',') : 'all categories'} in ${e.params.length > 0 ? e.params.join(',') : 'every input'}`);
   }
+  if (attacks.headers.length > 0) lines.push(`headers    ${attacks.headers.join(', ')} (besides those always judged)`);
   return lines.join('\n');
 }
 
