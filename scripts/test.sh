@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 bash scripts/setup-system.sh
+# Node.js 22 and 24 for the runtime tests (about 100 MB from the npm registry, once).
+bash scripts/ensure-node-runtimes.sh
 exec node scripts/test.mjs "$@"

@@ -9,9 +9,11 @@ export interface ManagedApp {
   close(): Promise<void>;
 }
 
-/** `options` are createManagedFirewall's, as JSON. */
-export async function startManagedApp(options: object): Promise<ManagedApp> {
-  const child: ChildProcess = fork(APP, [JSON.stringify(options)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** `options` are createManagedFirewall's, as JSON; `execPath` runs the app under another Node.js binary. */
+export async function startManagedApp(options: object, process: { execPath?: string } = {}): Promise<ManagedApp> {
+  const child: ChildProcess = fork(APP, [JSON.stringify(options)], {
+    execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...(process.execPath === undefined ? {} : { execPath: process.execPath }),
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     child.on('message', (m: { type: string; url?: string }) => {

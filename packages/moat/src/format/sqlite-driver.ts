@@ -30,15 +30,34 @@ export function sqliteDriverName(env: Record<string, string | undefined> = proce
 export function openSqliteReadOnly(path: string, driver: SqliteDriverName = sqliteDriverName()): ReadOnlyDatabase {
   if (driver === 'bun:sqlite') return bunDatabase(path) as unknown as ReadOnlyDatabase;
   if (driver === 'node:sqlite') return nodeSqliteDatabase(path) as unknown as ReadOnlyDatabase;
-  let Better: new (path: string, options: object) => BetterSqliteDatabase;
-  try {
-    Better = load('better-sqlite3') as typeof Better;
-  } catch (error) {
-    // No native build for this platform: node:sqlite, where the runtime has it, reads the same files.
+  const Better = betterSqlite();
+  if (Better instanceof Error) {
+    // No native build for this Node.js: node:sqlite, where the runtime has it, reads the same files.
     if (hasNodeSqlite()) return nodeSqliteDatabase(path) as unknown as ReadOnlyDatabase;
-    throw error;
+    throw Better;
   }
   return new Better(path, { readonly: true, fileMustExist: true });
+}
+
+type BetterSqlite = new (path: string, options?: object) => BetterSqliteDatabase;
+
+let betterProbe: BetterSqlite | Error | undefined;
+
+/**
+ * better-sqlite3's constructor, or why it cannot open a database here. Requiring the package is not
+ * enough: it loads its native addon at the first `new Database()`, and an addon built for another
+ * Node.js (NODE_MODULE_VERSION) fails only then. So an in-memory database is opened once per process.
+ */
+function betterSqlite(): BetterSqlite | Error {
+  if (betterProbe !== undefined) return betterProbe;
+  try {
+    const Better = load('better-sqlite3') as BetterSqlite;
+    new Better(':memory:').close();
+    betterProbe = Better;
+  } catch (error) {
+    betterProbe = error instanceof Error ? error : new Error(String(error));
+  }
+  return betterProbe;
 }
 
 function hasNodeSqlite(): boolean {

@@ -5,7 +5,7 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import { openSqliteReadOnly, type ReadOnlyDatabase } from '../format/sqlite-driver.js';
 import { startModuleWorker } from '../loading/start-worker.js';
 import { signatureValid } from './signature.js';
 import { SyncError } from './sync-error.js';
@@ -33,9 +33,10 @@ export function verifySignature(path: string, key: KeyObject, signature: string 
 }
 
 export function quickCheck(path: string): void {
-  let db: Database.Database | null = null;
+  let db: ReadOnlyDatabase | null = null;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    // Through the runtime's driver, as the loaders read the file (node:sqlite where better-sqlite3 has no build).
+    db = openSqliteReadOnly(path);
     const result = db.pragma('quick_check', { simple: true }) as unknown;
     if (result !== 'ok') throw new SyncError('corrupt', `SQLite quick_check failed: ${String(result).slice(0, 200)}`);
   } catch (error) {

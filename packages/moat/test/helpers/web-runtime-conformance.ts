@@ -65,11 +65,16 @@ function postForm(port: number, lines: string[], body: Buffer) {
 /**
  * `largeForms: false` leaves out the 84 KB form: Deno 2.9's Deno.serve fails now and then to read such a body
  * ("BadResource: Cannot read body as underlying resource unavailable", a 500), also when Moat does not read it.
+ * `env`: more environment for every server the set starts (which server a fixture runs).
+ * `contentTypeLists: false` leaves out the forms whose Content-Type is a list, which fetch's formData()
+ * reads as a form: a node:http app's parser reads the first of two lines, as Node keeps it, and a list
+ * on one line is no media type to it.
  */
-export function webRuntimeConformance(name: string, command: RuntimeCommand, options: { largeForms?: boolean } = {}): void {
+export function webRuntimeConformance(name: string, command: RuntimeCommand,
+  options: { largeForms?: boolean; env?: Record<string, string>; contentTypeLists?: boolean } = {}): void {
   const rules = rulesFile(STANDARD_RULES);
   after(() => rules.cleanup());
-  const start = (env: Record<string, string> = {}) => startServer(name, command, { MOAT_RULES: rules.path, ...env });
+  const start = (env: Record<string, string> = {}) => startServer(name, command, { ...options.env, MOAT_RULES: rules.path, ...env });
 
   test(`${name}: a blocked path answers 403 Blocked, evasions too; an ordinary request reaches the app`, async () => {
     const port = await start();
@@ -134,7 +139,7 @@ export function webRuntimeConformance(name: string, command: RuntimeCommand, opt
     assert.equal((await post([form, 'content-encoding: gzip'], clean)).status, 200, 'a harmless gzip form');
   });
 
-  test(`${name}: a form whose Content-Type is a list of media types (one line or two) is judged`, async () => {
+  if (options.contentTypeLists !== false) test(`${name}: a form whose Content-Type is a list of media types (one line or two) is judged`, async () => {
     const port = await start();
     const post = (lines: string[], body: Buffer) => postForm(port, lines, body);
     const [evil, form] = [EVIL_FORM, FORM_LINE];
