@@ -17,7 +17,7 @@ import { MoatFileError } from '../src/errors/moat-error.js';
 import { Engine } from '../src/engine/engine.js';
 import type { MoatRequest } from '../src/engine/decision.js';
 import { createFirewall } from '../src/firewall/firewall.js';
-import { run } from '../src/cli/run.js';
+import { cli } from './helpers/cli-in-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moat-attack-headers-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -180,12 +180,6 @@ test('the Web front door judges a named header of a Request', async () => {
   assert.equal(await firewall.handle(request("O'Brien"), { ip: '192.0.2.1' }), null);
 });
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await run(args, { out: (s) => (out += s + '\n'), err: (s) => (err += s + '\n'), input: process.stdin });
-  return { code, out, err };
-}
 
 test('moat-waf rules attacks --headers sets, shows and clears the names; bad names exit 2', async () => {
   const file = join(dir, 'cli.moat');

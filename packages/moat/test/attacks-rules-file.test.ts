@@ -15,7 +15,7 @@ import { rulesContentHash, writeRulesFile } from '../src/format/write-rules.js';
 import { loadRulesFile } from '../src/format/load-files.js';
 import { MoatFileError } from '../src/errors/moat-error.js';
 import { Engine } from '../src/engine/engine.js';
-import { run } from '../src/cli/run.js';
+import { cli } from './helpers/cli-in-process.js';
 import { MAX_WORK_PER_REQUEST } from '../src/attacks/request-attacks.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moat-attack-rules-'));
@@ -100,12 +100,6 @@ test('edited attack settings (sqli switched off in the file) are refused at load
   assert.throws(() => loadRulesFile(file), (e: unknown) => e instanceof MoatFileError && /attack settings do not match/.test(e.message));
 });
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await run(args, { out: (s) => (out += s + '\n'), err: (s) => (err += s + '\n'), input: process.stdin });
-  return { code, out, err };
-}
 
 test('moat-waf rules attacks sets modes and exclusions, and rules add keeps them', async () => {
   const file = join(dir, 'cli.moat');

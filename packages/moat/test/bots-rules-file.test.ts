@@ -20,7 +20,7 @@ import { normalizeBotSettings } from '../src/rules/bot-settings.js';
 import { RuleError } from '../src/rules/rule-error.js';
 import { buildDataFile } from '../src/data/build-data.js';
 import { parseRange } from '../src/ip/range.js';
-import { run } from '../src/cli/run.js';
+import { cli } from './helpers/cli-in-process.js';
 import { writeFileSync } from 'node:fs';
 
 const dir = mkdtempSync(join(tmpdir(), 'moat-bots-file-'));
@@ -135,12 +135,6 @@ test('the shipped catalogue is valid; a catalogue with a shared or too short tok
   assert.throws(() => normalizeBotSettings({ googlebot: 'allow' }, own), /unknown key "googlebot"/);
 });
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await run(args, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n'), input: process.stdin });
-  return { code, out, err };
-}
 
 test('moat-waf compile carries the bots section; rules add and remove keep it; rules list --json shows it', async () => {
   const src = join(dir, 'rules.yaml');
