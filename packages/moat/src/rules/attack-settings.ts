@@ -139,7 +139,9 @@ export function normalizeHeaderNames(raw: unknown): string[] {
   const names = new Set<string>();
   for (const entry of raw) {
     const name = typeof entry === 'string' ? entry.trim().toLowerCase() : '';
-    const shown = JSON.stringify(typeof entry === 'string' ? entry.slice(0, 80) : entry ?? null);
+    // Named by a bounded text: an object entry (from an imported document) is not echoed whole.
+    const shown = typeof entry === 'string' ? JSON.stringify(entry.slice(0, 80))
+      : typeof entry === 'object' && entry !== null ? (Array.isArray(entry) ? 'a list' : 'an object') : String(entry);
     if (name === '' || name.length > MAX_HEADER_NAME || !HEADER_NAME.test(name)) {
       problems.push(`${shown} is not a header name (letters, digits and !#$%&'*+.^_\`|~-, at most ${MAX_HEADER_NAME})`);
     } else if (ALWAYS_JUDGED_HEADERS.includes(name)) {
