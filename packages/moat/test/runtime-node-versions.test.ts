@@ -49,7 +49,7 @@ for (const version of VERSIONS) {
     try {
       for (const server of ['node', 'fetch'] as const) {
         const line = await banner(nodeBinary(version), { MOAT_RULES: rules.path, MOAT_SERVER: server });
-        assert.ok(line.includes(`node v${version}, ${server}, better-sqlite3 does not load`), line);
+        assert.ok(line.includes(`node v${version}, ${server}, better-sqlite3 does not load (`), line);
       }
     } finally {
       rules.cleanup();
