@@ -6,13 +6,19 @@ const APP = new URL('./managed-app-process.ts', import.meta.url).pathname;
 
 export interface ManagedApp {
   url: string;
+  /** The firewall's status() in the child, as JSON. */
+  status(): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
-/** `options` are createManagedFirewall's, as JSON; `execPath` runs the app under another Node.js binary. */
-export async function startManagedApp(options: object, process: { execPath?: string } = {}): Promise<ManagedApp> {
+/**
+ * `options` are createManagedFirewall's, as JSON; `execPath` runs the app under another Node.js binary,
+ * with `execArgv` before tsx's loader (`--permission`).
+ */
+export async function startManagedApp(options: object, process: { execPath?: string; execArgv?: string[] } = {}): Promise<ManagedApp> {
   const child: ChildProcess = fork(APP, [JSON.stringify(options)], {
-    execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...(process.execPath === undefined ? {} : { execPath: process.execPath }),
+    execArgv: [...(process.execArgv ?? []), '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    ...(process.execPath === undefined ? {} : { execPath: process.execPath }),
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
@@ -23,6 +29,15 @@ export async function startManagedApp(options: object, process: { execPath?: str
   });
   return {
     url,
+    status: () => new Promise((resolve) => {
+      const onMessage = (m: { type: string; status?: Record<string, unknown> }) => {
+        if (m.type !== 'status') return;
+        child.off('message', onMessage);
+        resolve(m.status!);
+      };
+      child.on('message', onMessage);
+      child.send({ type: 'status' });
+    }),
     close: async () => {
       if (child.exitCode === null && child.signalCode === null) child.send({ type: 'close' });
       await exited;

@@ -2,11 +2,12 @@
  * Builds a SQLite file under a temporary name beside its destination and renames it into place, so a
  * reader (or a process opening the path later) sees the old file or the new one, never half of one.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
+import { fsyncUnlessRefused } from './fsync.js';
 
 export function writeSqliteAtomically<T>(outPath: string, build: (db: Db) => T): T {
   mkdirSync(dirname(outPath), { recursive: true });
@@ -24,7 +25,7 @@ export function writeSqliteAtomically<T>(outPath: string, build: (db: Db) => T):
     }
     const fd = openSync(tmp, 'r');
     try {
-      fsyncSync(fd); // the rename must not land before the bytes do
+      fsyncUnlessRefused(fd); // the rename must not land before the bytes do
     } finally {
       closeSync(fd);
     }

@@ -2,7 +2,8 @@
 // whole-file checks, reading and packing the ranges, the content hash, compiling a Wafris file, building
 // the substring automata of a rules file) runs here; the serving thread gets the finished parts.
 import { createPublicKey } from 'node:crypto';
-import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { fsyncUnlessRefused } from '../format/fsync.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadMoatData } from '../data/read-data.js';
 import { checkLightLabels } from '../data/sqlite-range-lookup.js';
@@ -55,7 +56,7 @@ function run(job: LoadJob): Answer {
 function flushToDisk(path: string): void {
   const fd = openSync(path, 'r');
   try {
-    fsyncSync(fd);
+    fsyncUnlessRefused(fd);
   } finally {
     closeSync(fd);
   }

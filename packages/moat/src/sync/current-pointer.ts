@@ -1,9 +1,10 @@
 // `current-<category>.json` in the sync directory: which verified file is current, and when the hub
 // was last asked. Written atomically (temp + rename) by the process holding the download lock; every
 // other process polls it, loads the new file and skips the hub while the last check is fresh.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { fsyncUnlessRefused } from '../format/fsync.js';
 import { freshnessFrom, type FreshnessRecord } from './freshness.js';
 import { FILE_MODE, type SyncCategory } from './sync-dir-files.js';
 
@@ -67,7 +68,7 @@ export function writePointer(dir: string, pointer: CurrentPointer): void {
     const fd = openSync(tmp, 'wx', FILE_MODE);
     try {
       writeSync(fd, JSON.stringify(pointer, null, 1));
-      fsyncSync(fd);
+      fsyncUnlessRefused(fd);
     } finally {
       closeSync(fd);
     }

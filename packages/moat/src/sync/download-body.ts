@@ -3,6 +3,7 @@
 // it and only then renames it into place.
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { syncUnlessRefused } from '../format/fsync.js';
 import { fetchError, type TimedResponse } from './http-fetch.js';
 import { FILE_MODE } from './sync-dir-files.js';
 import { SyncError } from './sync-error.js';
@@ -48,7 +49,7 @@ export async function downloadBody(
     if (expected !== null && size !== expected) {
       throw new SyncError('truncated', `download ended after ${size} of ${expected} bytes`);
     }
-    await file.sync(); // the rename into place must not land before the bytes do
+    await syncUnlessRefused(file); // the rename into place must not land before the bytes do
   } finally {
     await file.close();
   }
