@@ -64,6 +64,26 @@ console.log(JSON.stringify({ entries, internal, otel }));
 `;
 
 /**
+ * The same entry points from a CommonJS app (most Express apps still are one): Node's require() of an ES
+ * module (20.19 and later, unflagged) works only while no module in the graph awaits at top level.
+ */
+const SURFACE_CJS = `
+const manifest = require('./node_modules/moat-waf/package.json');
+const entries = {};
+for (const key of Object.keys(manifest.exports)) {
+  const specifier = key === '.' ? 'moat-waf' : 'moat-waf/' + key.slice(2);
+  try {
+    // require() marks an ES module's namespace with __esModule for transpiled callers.
+    entries[specifier] = Object.keys(require(specifier)).filter((k) => k !== '__esModule').sort();
+  } catch (error) {
+    entries[specifier] = 'refused: ' + error.code + ' ' + error.message.split('\\n')[0];
+  }
+}
+const { moat } = require('moat-waf/adapters/express');
+console.log(JSON.stringify({ entries, express: typeof moat }));
+`;
+
+/**
  * A TypeScript app naming the types public signatures use. Compiled with skipLibCheck off and only
  * @types/node installed, so a public declaration that reaches a type of a dev-only package (or one
  * the package does not export) fails here.
@@ -126,6 +146,7 @@ describe('the packed moat-waf tarball installed into a scratch app', () => {
     fs.writeFileSync(path.join(app, 'package.json'), '{"name":"scratch-shop","private":true,"type":"module"}\n');
     fs.writeFileSync(path.join(app, 'server.js'), APP);
     fs.writeFileSync(path.join(app, 'surface.js'), SURFACE);
+    fs.writeFileSync(path.join(app, 'surface.cjs'), SURFACE_CJS);
     fs.writeFileSync(path.join(app, 'rules.json'), JSON.stringify({ block: { paths: ['/wp-admin'], userAgents: ['sqlmap'] } }));
   });
 
@@ -174,6 +195,17 @@ describe('the packed moat-waf tarball installed into a scratch app', () => {
     const otel = result.otel as { code: string; message: string };
     assert.equal(otel.code, 'MOAT_ERR_DEPENDENCY_MISSING');
     assert.match(otel.message, /@opentelemetry\/api/);
+  });
+
+  test('a CommonJS app require()s every published entry point and gets what an import gets, on Node 20, 22 and 24', async () => {
+    const imported = (JSON.parse((await run(process.execPath, ['surface.js'], { cwd: app })).stdout) as { entries: Record<string, string[]> }).entries;
+    const releases = ['22.23.3', '24.22.3'].map((v) => path.join(ROOT, 'node_modules', '.cache', 'node-runtimes', v, 'bin', 'node'));
+    for (const node of [process.execPath, ...releases]) {
+      assert.ok(fs.existsSync(node), `${node} is not there: run bash scripts/ensure-node-runtimes.sh (npm test does)`);
+      const required = JSON.parse((await run(node, ['surface.cjs'], { cwd: app })).stdout) as { entries: Record<string, string[] | string>; express: string };
+      assert.deepEqual(required.entries, imported, node);
+      assert.equal(required.express, 'function');
+    }
   });
 
   test('a TypeScript app compiles against the packed types with skipLibCheck off and only @types/node installed', async () => {
