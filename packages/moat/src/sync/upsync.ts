@@ -7,8 +7,9 @@
 // as dropped by reason; a crash of the whole process loses what was not yet sent: at most about one
 // flush interval of records while the hub answers (`maxLossMs`).
 import { randomUUID } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Decision } from '../engine/decision.js';
+import { startModuleWorker } from '../loading/start-worker.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
 import type { UpsyncFormat, UpsyncRejections } from '../report/report-sender.js';
 import { COUNTER, createRing, ringViews, usedBytes, type RingViews } from '../report/ring-layout.js';
@@ -325,7 +326,7 @@ export class Upsync {
     if (this.workerData === null || this.stopped || this.closed) return;
     let worker: Worker;
     try {
-      worker = startReportWorker(this.workerData);
+      worker = startModuleWorker(import.meta.url, '../report/report-worker', this.workerData);
     } catch (error) {
       this.workerProblem(new SyncError('worker', `cannot start the report worker: ${(error as Error).message}`));
       this.scheduleRestart();
@@ -440,14 +441,4 @@ export class Upsync {
   }
 }
 
-/**
- * The worker module beside report/ (`.js` once built). Run from the TypeScript sources (tests, through
- * tsx) it is `.ts`, and loader hooks do not reach worker threads on Node 20: there the worker registers
- * tsx itself, when it can, before loading its entry (a Node that strips types needs no loader).
- */
-function startReportWorker(data: ReportWorkerData): Worker {
-  const entry = new URL(`../report/report-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
-  if (!import.meta.url.endsWith('.ts')) return new Worker(entry, { workerData: data });
-  return new Worker(`import('tsx/esm/api').then((tsx) => tsx.register(), () => {}).then(() => import(${JSON.stringify(entry.href)}))`, { eval: true, workerData: data });
-}
 
