@@ -1,8 +1,11 @@
-// The Express adapter with real Express 5 on a real socket: `app.use(moat(...))` before the body parser.
+// The Express adapter with real Express 5 on a real socket: `app.use(moat(...))` before the body parser;
+// and with Express 4, which most Express apps in production still run (its own router, and body-parser 1
+// with the `qs` parser behind `extended: true`).
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import express from 'express';
 import { expressServerOptions, moat } from '../src/adapters/express.js';
 import { withMoat } from '../src/adapters/node.js';
@@ -23,6 +26,24 @@ async function start(firewall: Firewall | Parameters<typeof moat>[0]): Promise<n
 }
 
 adapterConformance('express', start);
+
+/** Express 4 (installed as `express4`); its typings are Express 5's, which cover what is used here. */
+const express4 = createRequire(import.meta.url)('express4') as typeof express;
+
+async function start4(firewall: Firewall | Parameters<typeof moat>[0]): Promise<number> {
+  const app = express4();
+  app.use(moat(firewall));
+  app.use(express4.urlencoded({ extended: true }));
+  app.post('/login', (_req, res) => { res.send('ok'); });
+  app.post('/form', (req, res) => { res.json(req.body); });
+  app.use((_req, res) => { res.send('hello'); });
+  const server = createServer(app);
+  const port = await listen(server);
+  after(() => close(server));
+  return port;
+}
+
+adapterConformance('express 4', start4);
 
 /** The same app, judged in the node:http listener before Express sees the request (docs/performance.md). */
 async function startBeforeExpress(firewall: Firewall | Parameters<typeof moat>[0]): Promise<number> {

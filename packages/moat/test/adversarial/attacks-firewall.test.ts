@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import express from 'express';
 import Fastify from 'fastify';
 import { moat as expressMoat } from '../../src/adapters/express.js';
@@ -41,8 +42,11 @@ interface App {
   firewall: Firewall;
 }
 
-type Framework = 'express' | 'fastify';
-const FRAMEWORKS: Framework[] = ['express', 'fastify'];
+type Framework = 'express' | 'express4' | 'fastify';
+// Express 4 too: most Express apps in production still run it, with `qs` turning `a[$ne]=1` into objects.
+const FRAMEWORKS: Framework[] = ['express', 'express4', 'fastify'];
+/** Express 4 (installed as `express4`); its typings are Express 5's, which cover what is used here. */
+const express4 = createRequire(import.meta.url)('express4') as typeof express;
 
 async function start(framework: Framework, rulesPath: string): Promise<App> {
   const decisions: Decision[] = [];
@@ -50,12 +54,14 @@ async function start(framework: Framework, rulesPath: string): Promise<App> {
   // `now` fixed: nothing here depends on time. JSON bodies are read (opt-in) so JSON attacks are judged.
   const firewall = createFirewall({ rules: rulesPath, logger: false, now: () => 0, body: { json: true }, onDecision: (d) => decisions.push(d) });
   after(() => firewall.close());
-  if (framework === 'express') {
-    const app = express();
+  if (framework === 'express' || framework === 'express4') {
+    const lib = framework === 'express' ? express : express4;
+    const app = lib();
     app.use(expressMoat(firewall));
-    app.use(express.urlencoded({ extended: true }));
-    app.use(express.json());
-    app.all('/{*rest}', (req, res) => {
+    app.use(lib.urlencoded({ extended: true }));
+    app.use(lib.json());
+    // Express 5 names a wildcard; Express 4's router takes `*`.
+    app.all(framework === 'express' ? '/{*rest}' : '*', (req, res) => {
       served.push(req.originalUrl);
       res.send('served');
     });
@@ -107,6 +113,9 @@ const ATTACKS: Attack[] = [
   { name: 'XSS <svg onload> in a JSON field', category: 'xss', where: 'json.user.name', method: 'POST', path: '/profile', headers: JSON_TYPE, body: JSON.stringify({ user: { name: '<svg onload=alert(1)>' } }) },
   { name: 'NoSQL $ne operator as a JSON key', category: 'nosql', where: 'json.password.$ne', method: 'POST', path: '/login', headers: JSON_TYPE, body: '{"user":"admin","password":{"$ne":null}}' },
   { name: 'NoSQL [$ne] operator in a bracketed query key', category: 'nosql', where: 'query.password[$ne]', path: '/login?user=admin&password[$ne]=x' },
+  // qs (Express 4's query parser, and `urlencoded({ extended: true })`) decodes a key before it reads its brackets.
+  { name: 'NoSQL [$ne] in a percent-encoded query key (qs decodes the key)', category: 'nosql', where: 'query.password[$ne]', path: '/login?user=admin&password%5B%24ne%5D=x' },
+  { name: 'NoSQL [$gt] in a percent-encoded form key', category: 'nosql', where: 'body.password[$gt]', method: 'POST', path: '/login', headers: FORM, body: 'user=admin&password%5B%24gt%5D=' },
   { name: 'prototype pollution through __proto__ in JSON', category: 'prototype', where: 'json', method: 'POST', path: '/settings', headers: JSON_TYPE, body: '{"__proto__":{"isAdmin":true}}' },
   { name: 'path traversal to /etc/passwd in the raw path', category: 'traversal', where: 'path', path: '/static/..%2f..%2f..%2fetc/passwd' },
   { name: 'shell injection ;cat /etc/passwd in a query value', category: 'shell', where: 'query.host', path: '/ping?host=127.0.0.1%3Bcat%20/etc/passwd' },
