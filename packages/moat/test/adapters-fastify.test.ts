@@ -2,11 +2,13 @@
 // fastify-plugin semantics (skip-override): it joins the context it is registered in, so at the root it
 // guards every route, and inside an encapsulated plugin only that plugin's routes and its children.
 // The same conformance also holds for Moat judging in the node:http listener, before Fastify, through
-// Fastify's `serverFactory` option and withMoat (no Fastify hook runs for it: startInListener).
+// Fastify's `serverFactory` option and withMoat (no Fastify hook runs for it: startInListener). Fastify 4,
+// which many apps still run, takes the same plugin.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { moat } from '../src/adapters/fastify.js';
 import { withMoat } from '../src/adapters/node.js';
@@ -38,6 +40,21 @@ async function start(firewall: Firewall): Promise<number> {
 }
 
 adapterConformance('fastify', start);
+
+/** Fastify 4 (installed as `fastify4`); its typings are Fastify 5's, which cover what is used here. */
+const Fastify4 = createRequire(import.meta.url)('fastify4') as typeof Fastify;
+
+async function start4(firewall: Firewall): Promise<number> {
+  const app = Fastify4();
+  formParser(app);
+  await app.register(moat, { firewall });
+  app.post('/login', async () => 'ok');
+  app.post('/form', async (request) => request.body);
+  app.get('/*', async () => 'hello');
+  return listenApp(app);
+}
+
+adapterConformance('fastify 4', start4);
 
 /** The same app with Moat in the server's listener: `Fastify({ serverFactory })`, no plugin. */
 async function startInListener(firewall: Firewall): Promise<number> {

@@ -1,8 +1,10 @@
 // The Koa adapter with real Koa 3 on a real socket: `app.use(moat(...))` first; the app reads the raw body.
+// Koa 2, which most Koa apps still run, too.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import Koa from 'koa';
 import { moat } from '../src/adapters/koa.js';
 import type { Firewall } from '../src/firewall/firewall.js';
@@ -14,8 +16,11 @@ async function readRaw(stream: AsyncIterable<Buffer>): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function start(firewall: Firewall): Promise<number> {
-  const app = new Koa();
+/** Koa 2 (installed as `koa2`); its typings are Koa 3's, which cover what is used here. */
+const Koa2 = createRequire(import.meta.url)('koa2') as typeof Koa;
+
+async function start(firewall: Firewall, App: typeof Koa = Koa): Promise<number> {
+  const app = new App();
   app.use(moat(firewall));
   app.use(async (ctx) => {
     if (ctx.method === 'POST' && ctx.path === '/login') ctx.body = 'ok';
@@ -29,6 +34,7 @@ async function start(firewall: Firewall): Promise<number> {
 }
 
 adapterConformance('koa', start);
+adapterConformance('koa 2', (firewall) => start(firewall, Koa2));
 
 test('koa: options instead of a firewall; a downstream middleware never runs for a blocked request', async () => {
   const rules = rulesFile(STANDARD_RULES);
