@@ -70,3 +70,33 @@ test('false positives stay ≤ 0.3 % over the benign corpus in every plausible l
   for (const f of [...new Set(flagged.map((f) => f.replace(/^\w+ /, '')))]) console.log('  flagged:', f);
   assert.ok(rate <= MAX_FALSE_POSITIVES, `false positives ${(rate * 100).toFixed(3)} % > ${MAX_FALSE_POSITIVES * 100} %`);
 });
+
+/**
+ * Short posts from a text area: five benign lines joined by newlines. A newline is a shell separator and
+ * quotes pair across lines, so this is harder than the lines alone (docs/attacks.md, "Multi-line text");
+ * the bound holds what was measured (2.2 % on 2026-12-07, the lines the corpus test flags alone included) against a regression; it is not a target.
+ */
+test('multi-line posts of five benign lines: at most 3 % are flagged', () => {
+  const benign = lines('benign.txt');
+  let seed = 7;
+  const random = () => {
+    // mulberry32: a seeded, repeatable draw.
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const posts = 3000;
+  const byCategory = new Map<string, number>();
+  let flagged = 0;
+  for (let p = 0; p < posts; p++) {
+    const post = Array.from({ length: 5 }, () => benign[Math.floor(random() * benign.length)]!).join('\n');
+    const hit = detectAttack(post, 'body', ALL_ATTACK_CATEGORIES);
+    if (hit === null) continue;
+    flagged++;
+    byCategory.set(hit.category, (byCategory.get(hit.category) ?? 0) + 1);
+  }
+  const rate = flagged / posts;
+  console.log(`multi-line posts: ${flagged} of ${posts} flagged (${(rate * 100).toFixed(2)} %) ${JSON.stringify(Object.fromEntries(byCategory))}`);
+  assert.ok(rate <= 0.03, `multi-line posts flagged ${(rate * 100).toFixed(2)} % > 3 %`);
+});
