@@ -13,11 +13,13 @@ export interface ManagedApp {
 
 /**
  * `options` are createManagedFirewall's, as JSON; `execPath` runs the app under another Node.js binary,
- * with `execArgv` before tsx's loader (`--permission`).
+ * with `execArgv` before tsx's loader (`--permission`), or under Bun or Deno (`tsx: false`: they run
+ * TypeScript themselves; `execArgv` is then all that comes before the app, e.g. `run --allow-read`).
  */
-export async function startManagedApp(options: object, process: { execPath?: string; execArgv?: string[] } = {}): Promise<ManagedApp> {
+export async function startManagedApp(options: object, process: { execPath?: string; execArgv?: string[]; tsx?: boolean } = {}): Promise<ManagedApp> {
+  const loader = process.tsx === false ? [] : ['--import', 'tsx'];
   const child: ChildProcess = fork(APP, [JSON.stringify(options)], {
-    execArgv: [...(process.execArgv ?? []), '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [...(process.execArgv ?? []), ...loader], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     ...(process.execPath === undefined ? {} : { execPath: process.execPath }),
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
