@@ -5,8 +5,8 @@
 // the file through node:sqlite. A path rule and an attack setting made on the hub must reach the app,
 // and the app's decisions must reach the hub through the report worker. Then the same app under Node's
 // permission model (`--permission`), which refuses fsync to everyone and worker threads unless allowed:
-// the downloads are installed without fsync; with `--allow-worker` the reports flow, and without it the
-// rules are still enforced while status() names the missing permission.
+// the downloads are installed without fsync; with `--allow-worker` the reports flow from the worker, and
+// without it from the serving thread (status() says which), up to the last decision before close().
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,7 +69,7 @@ describe('managed mode under other Node.js releases', () => {
   // The permission model's flags; `--allow-child-process` is tsx's (it runs esbuild), not Moat's.
   const PERMISSION = ['--permission', '--allow-fs-read=*', '--allow-fs-write=*', '--allow-child-process'];
 
-  it('node 24.22.3 under --permission: downloads install without fsync; reports flow with --allow-worker, and without it status() says why none do', async () => {
+  it('node 24.22.3 under --permission: downloads install without fsync; reports flow from the worker with --allow-worker, and from the serving thread without it', async () => {
     const execPath = join(ROOT, 'node_modules', '.cache', 'node-runtimes', '24.22.3', 'bin', 'node');
     assert.ok(existsSync(execPath), 'Node.js 24.22.3 is not there: run bash scripts/ensure-node-runtimes.sh (npm test does)');
     const { hub, client, siteId, apiKey } = await startHubWithSite('permission model');
@@ -83,21 +83,25 @@ describe('managed mode under other Node.js releases', () => {
         dirs.push(dir);
         const app = await startManagedApp(MANAGED(apiKey, hub.url, dir), { execPath, execArgv: allowWorker ? [...PERMISSION, '--allow-worker'] : PERMISSION });
         apps.push(app);
-        const code = await status(`${app.url}/wp-admin?worker=${allowWorker}`);
-        const state = await app.status() as { customRules: { lastError: string | null; downloads: number }; upsync: { workerRunning: boolean; lastError: string | null } };
+        const code = await status(`${app.url}/wp-admin/worker-${allowWorker}`);
+        const state = await app.status() as { customRules: { lastError: string | null; downloads: number }; upsync: { workerRunning: boolean; onServingThread: boolean } };
         assert.equal(code, 403, `the downloaded rules are in force: ${JSON.stringify(state.customRules)}`);
         assert.equal(state.customRules.lastError, null);
         assert.ok(state.customRules.downloads >= 1);
-        if (allowWorker) {
-          await waitFor(async () => {
-            const rows = ((await (await client.api('GET', `/api/sites/${siteId}/requests?limit=200`)).json()) as Rows).rows;
-            return rows.some((r) => r.treatment === 'Blocked' && r.path === '/wp-admin');
-          }, 'the blocked request in the hub\'s reports');
-          assert.equal(state.upsync.workerRunning, true);
-        } else {
-          assert.equal(state.upsync.workerRunning, false);
-          assert.match(state.upsync.lastError ?? '', /cannot start the report worker: .*--allow-worker/);
-        }
+        // Reports reach the hub either way: from the worker, or from the serving thread where workers are refused.
+        await waitFor(async () => {
+          const rows = ((await (await client.api('GET', `/api/sites/${siteId}/requests?limit=200`)).json()) as Rows).rows;
+          return rows.some((r) => r.treatment === 'Blocked' && r.path === `/wp-admin/worker-${allowWorker}`);
+        }, `the blocked request (worker=${allowWorker}) in the hub's reports`);
+        assert.equal(state.upsync.workerRunning, allowWorker);
+        assert.equal(state.upsync.onServingThread, !allowWorker);
+        // Closing sends what is left: a decision made just before close() reaches the hub too.
+        assert.equal(await status(`${app.url}/wp-admin/last-${allowWorker}`), 403);
+        await app.close();
+        await waitFor(async () => {
+          const rows = ((await (await client.api('GET', `/api/sites/${siteId}/requests?limit=200`)).json()) as Rows).rows;
+          return rows.some((r) => r.path === `/wp-admin/last-${allowWorker}`);
+        }, `the last request (worker=${allowWorker}), sent at close`);
       }
     } finally {
       for (const app of apps) await app.close();

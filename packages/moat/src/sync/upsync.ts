@@ -2,12 +2,12 @@
 // decision is written as a compact record into a ring (report/ring-writer.ts), and a worker thread
 // (report/report-worker.ts) takes records from it, queues, batches, redacts, encodes, gzips and POSTs
 // them (report/report-sender.ts). This class is the serving thread's side: it starts the worker (and a
-// new one after a crash, with backoff), answers status() synchronously from counters the worker keeps
+// new one after a crash, with backoff; where worker threads are refused, the same pump on this thread:
+// report/in-thread-reports.ts), answers status() synchronously from counters the worker keeps
 // in the shared memory, and turns flushReports()/close() into messages. Every record is sent or counted
 // as dropped by reason; a crash of the whole process loses what was not yet sent: at most about one
 // flush interval of records while the hub answers (`maxLossMs`).
 import { randomUUID } from 'node:crypto';
-import type { Worker } from 'node:worker_threads';
 import type { Decision } from '../engine/decision.js';
 import { startModuleWorker } from '../loading/start-worker.js';
 import type { MoatHttpRequest } from '../http/normalized-request.js';
@@ -17,6 +17,7 @@ import { RingWriter } from '../report/ring-writer.js';
 import { addToCounter, counterOf } from '../report/shared-counters.js';
 import { DEFAULT_PASSED_SAMPLES_PER_SECOND } from '../report/passed-aggregator.js';
 import type { FromWorker, ReportWorkerData, ToWorker } from '../report/worker-protocol.js';
+import type { ReportThread } from '../report/in-thread-reports.js';
 import type { ClientInfo } from './client-info.js';
 import type { HubFailoverStatus } from './hub-failover.js';
 import { SyncError } from './sync-error.js';
@@ -122,6 +123,11 @@ export interface UpsyncStatus {
   nextRetryAt: number | null;
   /** Whether a report worker runs now, and how many were started after one died. */
   workerRunning: boolean;
+  /**
+   * Worker threads were refused (Node's permission model without `--allow-worker`): reports are batched,
+   * encoded and sent from the serving thread instead, at the cost of that work there. Why is logged once.
+   */
+  onServingThread: boolean;
   workerRestarts: number;
   /**
    * Records a crash of the whole process can lose while the hub answers: those of about this long
@@ -144,7 +150,9 @@ export class Upsync {
   private readonly writer: RingWriter | null;
   private readonly random: () => number;
   private readonly workerData: ReportWorkerData | null;
-  private worker: Worker | null = null;
+  private worker: ReportThread | null = null;
+  /** Worker threads were refused: the pump runs on the serving thread (in-thread-reports.ts). */
+  private inThread = false;
   private workerStartedAt = 0;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -298,7 +306,7 @@ export class Upsync {
       droppedUnsupported: n(COUNTER.droppedUnsupported),
       failures: n(COUNTER.failures), consecutiveFailures: n(COUNTER.consecutiveFailures), lastError: this.lastError,
       lastSuccessAt: n(COUNTER.lastSuccessAt) || null, nextRetryAt: n(COUNTER.nextRetryAt) || null,
-      workerRunning: this.worker !== null, workerRestarts: this.restarts, maxLossMs: this.config.reportPassed === 'aggregate' ? 2 * this.config.flushIntervalMs : this.config.flushIntervalMs,
+      workerRunning: this.worker !== null && !this.inThread, onServingThread: this.worker !== null && this.inThread, workerRestarts: this.restarts, maxLossMs: this.config.reportPassed === 'aggregate' ? 2 * this.config.flushIntervalMs : this.config.flushIntervalMs,
     };
   }
 
@@ -308,7 +316,7 @@ export class Upsync {
   }
 
   /** @internal The running worker, for tests that kill it. */
-  get workerForTests(): Worker | null {
+  get workerForTests(): ReportThread | null {
     return this.worker;
   }
 
@@ -324,14 +332,31 @@ export class Upsync {
 
   private startWorker(): void {
     if (this.workerData === null || this.stopped || this.closed) return;
-    let worker: Worker;
+    if (this.inThread) return void this.startInThread(this.workerData);
+    let worker: ReportThread;
     try {
       worker = startModuleWorker(import.meta.url, '../report/report-worker', this.workerData);
     } catch (error) {
-      this.workerProblem(new SyncError('worker', `cannot start the report worker: ${(error as Error).message}`));
-      this.scheduleRestart();
+      // Refused outright (the permission model without --allow-worker): the pump runs here instead, loaded
+      // only then, so that an app with workers never holds the sender's code on its serving thread.
+      this.inThread = true;
+      this.workerProblem(new SyncError('worker', `cannot start the report worker: ${(error as Error).message}; reports are sent from the serving thread instead`));
+      this.startInThread(this.workerData);
       return;
     }
+    this.adopt(worker);
+  }
+
+  private startInThread(data: ReportWorkerData): void {
+    import('../report/in-thread-reports.js').then(({ InThreadReports }) => {
+      if (this.stopped || this.closed || this.worker !== null) return;
+      this.adopt(new InThreadReports(data));
+    }, (error: unknown) => {
+      this.workerProblem(new SyncError('worker', `cannot report from the serving thread: ${(error as Error).message}`));
+    });
+  }
+
+  private adopt(worker: ReportThread): void {
     this.worker = worker;
     this.workerStartedAt = Date.now();
     this.ending = null;
@@ -382,7 +407,7 @@ export class Upsync {
     void this.worker.terminate();
   }
 
-  private onExit(worker: Worker, code: number): void {
+  private onExit(worker: ReportThread, code: number): void {
     if (this.worker !== worker) return;
     this.worker = null;
     const reason = this.ending ?? 'crash';
