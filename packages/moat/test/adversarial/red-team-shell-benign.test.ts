@@ -89,3 +89,10 @@ test('an interpreter or network tool followed by words alone is a sentence; with
       'Favourites:\nperl necklace\nsilver ring'],
   );
 });
+
+test('an absolute path names a command only in a bin or sbin folder; a page or a file elsewhere', () => {
+  check(
+    ['Docs\n/docs/linux/etc/passwd', 'See also:\n/wiki/id\n/help/date', 'Moved; /blog/2024/cat now', 'Links\n/shop/kids/ls'],
+    ['x; /bin/cat /etc/passwd', 'x;/usr/bin/id', 'x; ////////usr/bin/id', 'x; /././././bin/id', 'x; /???/c?t /etc/passwd', 'x; /proc/self/root/bin/id', 'x\n/usr/local/sbin/reboot', 'x; ./id', 'x | /bin/sh'],
+  );
+});

@@ -539,6 +539,9 @@ function commandAt(s: string, i: number, strength: number, depth: number, contex
     return k > j && OPTION_ON_LINE.test(s.slice(k, k + 64).split(/[;\n&|]/, 1)[0] ?? '');
   }
   if (!SHELL_COMMANDS.has(base)) return false;
+  // An absolute path names a command only in a folder of programs (`/bin/cat`, `/usr/local/bin/node`,
+  // `/proc/self/root/bin/id`): elsewhere it is a page or a file ("/docs/linux/etc/passwd" on a line of its own).
+  if (slash >= 0 && word.charCodeAt(0) === 0x2f && !obfuscated && !inProgramFolder(word, slash)) return false;
   if (obfuscated || slash >= 0) return true;
   // Where prose puts a word: a capitalised one ("Sale | Free shipping", "\nCall 555-0100") is no command
   // on a case-sensitive system unless used like one, and a word alone after a spaced separator ("dog & cat",
@@ -738,6 +741,11 @@ class PipeLines {
     if (e - 1 <= k || s.charCodeAt(e - 1) !== 0x7c) return false;
     return this.start > 0 || s.charCodeAt(skipSpaces(s, this.nl + 1)) === 0x7c;
   }
+}
+
+/** Whether the folder of the path `word` (up to its last `/`, at `slash`) is a `bin` or `sbin` folder. */
+function inProgramFolder(word: string, slash: number): boolean {
+  return word.startsWith('/bin', slash - 4) || word.startsWith('/sbin', slash - 5);
 }
 
 /** Whether `s` holds a `/` or `=` from `i` to `end` (a word: never a search to the value's end). */
