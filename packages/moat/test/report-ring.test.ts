@@ -387,3 +387,24 @@ test('property: whatever order statuses come in (held for the next entry, a stat
     for (const r of out) assert.equal(r.status, expected.get(r.atMs), `record ${r.atMs}'s status`);
   }), { numRuns: 300 });
 });
+
+test('a drain reads at most `max` entries, repeat entries included, and says when it stopped there', () => {
+  const { writer, reader } = pair(256 * 1024);
+  // Distinct records, then a flood of one request (repeat entries): 600 entries in all.
+  for (let i = 0; i < 100; i++) assert.ok(writer.write(PASSED, request({ path: `/p${i}`, url: `/p${i}` }), 1_764_633_600_000 + i));
+  for (let i = 0; i < 500; i++) assert.ok(writer.write(PASSED, request({ path: '/same', url: '/same' }), 1_764_633_700_000 + i));
+  const out: QueuedRecord[] = [];
+  let drains = 0;
+  let position = reader.position;
+  do {
+    reader.drain((r) => out.push(r), 64);
+    drains++;
+    // Each entry is at least 32 bytes (a repeat): 64 of them move the position by at least 2 KiB unless it ended.
+    assert.ok(!reader.stoppedAtMax || reader.position - position >= 64 * 32, `drain ${drains} stopped early`);
+    position = reader.position;
+  } while (reader.stoppedAtMax && drains < 100);
+  assert.equal(reader.stoppedAtMax, false);
+  assert.equal(drains, Math.ceil(600 / 64));
+  assert.equal(out.length, 600);
+  assert.deepEqual(out.slice(98, 102).map((r) => r.path), ['/p98', '/p99', '/same', '/same']);
+});

@@ -27,8 +27,13 @@ export class ReportPump {
   private readonly stopped = new AbortController();
   private readonly push = (record: QueuedRecord) => this.sender.push(record);
 
-  /** `keepsAlive`: whether the waits between drains hold the event loop open (a worker's own loop: yes; the serving thread's: no). */
-  constructor(data: ReportWorkerData, private readonly post: (message: FromWorker) => void, private readonly keepsAlive = true) {
+  /**
+   * `keepsAlive`: whether the waits between drains hold the event loop open (a worker's own loop: yes; the
+   * serving thread's: no). `maxPerDrain`: ring entries read at most per drain, the rest a millisecond later (on
+   * the serving thread, so that a backlog is taken in slices between requests, not in one long task).
+   */
+  constructor(data: ReportWorkerData, private readonly post: (message: FromWorker) => void,
+    private readonly options: { keepsAlive: boolean; maxPerDrain: number } = { keepsAlive: true, maxPerDrain: Infinity }) {
     const ring = ringViews(data.sab);
     this.capacity = ring.capacity;
     this.reader = new RingReader(data.sab, data.idPrefix);
@@ -69,7 +74,7 @@ export class ReportPump {
     let nextTick = Date.now() + this.tickMs;
     while (!this.closing && !this.stopped.signal.aborted) {
       const before = this.reader.position;
-      this.take();
+      this.take(false, this.options.maxPerDrain);
       const now = Date.now();
       poll.drained((this.reader.position - before) >>> 0, now);
       // What is merely due waits for the tick, so batches fill up instead of going one per drain.
@@ -83,8 +88,9 @@ export class ReportPump {
         this.sender.tick();
       }
       // The serving thread never wakes the pump (see ring-writer.ts): it sleeps until the next drain is due.
+      const delay = this.reader.stoppedAtMax ? 1 : Math.max(1, Math.min(nextTick - now, poll.nextDelayMs()));
       try {
-        await sleep(Math.max(1, Math.min(nextTick - now, poll.nextDelayMs())), undefined, { ref: this.keepsAlive, signal: this.stopped.signal });
+        await sleep(delay, undefined, { ref: this.options.keepsAlive, signal: this.stopped.signal });
       } catch {
         return; // stopped
       }
@@ -96,13 +102,16 @@ export class ReportPump {
     this.stopped.abort();
   }
 
-  /** `force`: take every record now, even those whose status may still come (they wait in the join). */
-  private take(force = false): void {
+  /**
+   * Takes records from the ring (at most `max` entries); `force`: every record now, even those whose status
+   * may still come (they wait in the join).
+   */
+  private take(force = false, max = Infinity): void {
     // Counts only travel in the compact encoding: after a 415 every record goes in full again.
     const aggregator = this.aggregator;
     const counting = aggregator !== null && this.sender.compact ? aggregator : null;
     if (aggregator !== null && counting === null && aggregator.pendingRequests > 0) aggregator.close();
-    this.reader.drain(this.push, Infinity, counting, this.join, force);
+    this.reader.drain(this.push, max, counting, this.join, force);
     this.sender.afterPush();
   }
 

@@ -58,6 +58,9 @@ export class RingReader {
     return this.pos;
   }
 
+  /** Whether the last drain stopped at its `max` with entries left to read. */
+  stoppedAtMax = false;
+
   /** The worker's clock at the current drain (records' receivedMs). */
   private now = 0;
 
@@ -65,7 +68,8 @@ export class RingReader {
   readonly stringOf = (field: number, id: number): string => this.tables[field]?.[id] ?? '';
 
   /**
-   * Reads every published record (up to `max`), in order; returns how many were handed to `onRecord`.
+   * Reads every published entry (at most `max` of them: records, repeats and statuses alike), in order;
+   * returns how many records were handed to `onRecord`.
    * With an aggregator, Passed records it counts are skipped (see passed-aggregator.ts). With a status
    * join, a record that awaits its response status gets it from a status entry further on; one whose
    * status is not there yet stays in the ring (RING_HOLD_MS), so the drain stops at it unless `force`,
@@ -82,8 +86,9 @@ export class RingReader {
     const end = Atomics.load(header, WRITE_POS);
     if (join !== null) this.noteStatuses(end, join, onRecord, lastStatus, lastStatusSeq);
     let count = 0;
+    let read = 0;
     const ring = this.ring;
-    while (this.pos !== end && count < max) {
+    while (this.pos !== end && read++ < max) {
       // Every index below is inside the ring: positions are masked by its capacity, records never wrap.
       const entry = this.pos & (capacity - 1);
       const kind = words[entry >> 2]!;
@@ -134,6 +139,7 @@ export class RingReader {
       }
       this.advance(bytes);
     }
+    this.stoppedAtMax = read > max && this.pos !== end;
     this.publish();
     return count;
   }
