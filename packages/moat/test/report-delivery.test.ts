@@ -334,3 +334,46 @@ test('flushReports() resolves after everything recorded before it was sent', asy
     await hub.stop();
   }
 });
+
+test('a sender terminated while its POST is in flight counts nothing afterwards, as a terminated worker would not', async () => {
+  // A hub that answers 200 only when told to: the POST is in flight when the sender is terminated.
+  let answer: (() => void) | null = null;
+  let received = 0;
+  const hub = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
+  const counters = new Float64Array(32);
+  const sender = new ReportSender({
+    apiKey: 'key-1', meta: { version: '0', client: 'moat', framework: 'test' }, userAgent: 'test', format: 'wafris', batchSize: 2,
+    flushIntervalMs: 600_000, flushBlockedMs: 600_000, maxQueue: 1000, maxQueueBytes: 1 << 20, maxBatchBytes: 1 << 20, redactParams: [],
+    requestTimeoutMs: 10_000, backoffBaseMs: 10, backoffMaxMs: 10, reportPassed: 'all', passedSamplesPerSecond: 0,
+    hubs: new HubFailover([`http://127.0.0.1:${(hub.address() as AddressInfo).port}/v2/upsync`], Date.now), counters,
+    onError: () => undefined, onUnauthorized: () => undefined, onStateChange: () => undefined,
+  });
+  try {
+    const record = (i: number) => ({
+      ip: '203.0.113.7', method: 'GET', host: 'shop.example', path: `/${i}`, parameters: '', userAgent: 'ua', requestId: `r${i}`,
+      treatment: 'Passed', category: 'passed', rule: '-', ruleId: null, monitored: [], ipSource: 'socket', bytes: 200, receivedMs: Date.now(),
+    }) as unknown as QueuedRecord;
+    sender.push(record(1));
+    sender.push(record(2));
+    sender.afterPush();
+    void sender.flush(true);
+    await waitFor(() => received === 1 && answer !== null, 'the POST to reach the hub');
+    assert.equal(counters[COUNTER.inFlight], 2);
+    const settled = { ...Object.fromEntries([COUNTER.sent, COUNTER.batchesSent, COUNTER.failures].map((k) => [k, counters[k]])) };
+    sender.terminate();
+    answer!();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual({ ...Object.fromEntries([COUNTER.sent, COUNTER.batchesSent, COUNTER.failures].map((k) => [k, counters[k]])) }, settled);
+    assert.equal(counters[COUNTER.sent], 0);
+  } finally {
+    hub.closeAllConnections();
+    await new Promise<void>((resolve) => hub.close(() => resolve()));
+  }
+});

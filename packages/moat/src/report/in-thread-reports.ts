@@ -29,7 +29,9 @@ export class InThreadReports extends EventEmitter implements ReportThread {
     super();
     // Messages go out after the current task, as a worker's would: never into the middle of the caller.
     // Small batches and drains, so that each piece of this work between two requests stays short.
-    this.pump = new ReportPump({ ...data, batchSize: Math.min(data.batchSize, IN_THREAD_BATCH) }, (message) => queueMicrotask(() => this.emit('message', message)),
+    this.pump = new ReportPump({ ...data, batchSize: Math.min(data.batchSize, IN_THREAD_BATCH) }, (message) => queueMicrotask(() => {
+      if (!this.exited) this.emit('message', message);
+    }),
       { keepsAlive: false, maxPerDrain: IN_THREAD_DRAIN });
     // The loop ends on close, before the last batches are sent: the pump lives on until terminate(), as a worker does.
     this.pump.run().catch((error: unknown) => {

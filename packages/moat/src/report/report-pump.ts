@@ -97,9 +97,10 @@ export class ReportPump {
     }
   }
 
-  /** Ends the loop at once (what a worker's termination does); what is held is the caller's to count. */
+  /** Ends the loop and the sender at once (what a worker's termination does); what is held is the caller's to count. */
   stop(): void {
     this.stopped.abort();
+    this.sender.terminate();
   }
 
   /**

@@ -108,7 +108,7 @@ export class ReportSender {
   /** Records pushed since the last publish(): added to the shared `taken` together with the queue's count. */
   private takenUnpublished = 0;
 
-  constructor(private readonly config: ReportSenderConfig) {
+  constructor(private config: ReportSenderConfig) {
     // Counted in requests: a count entry stands for many, so sent + dropped + queued adds up to what was recorded.
     this.queue = new BoundedQueue<QueuedRecord>(Math.max(1, config.maxQueue), Math.max(MIN_BATCH_BYTES, config.maxQueueBytes), (r) => r.bytes, requestsOf);
     // Half the queue bound at most, so a batch in flight leaves room for as many waiting records.
@@ -188,6 +188,20 @@ export class ReportSender {
     this.dropAll();
     this.abort.abort();
     this.publish();
+  }
+
+  /**
+   * Ends this sender at once, as a worker's termination ends its thread: nothing more is sent, and a POST
+   * still settling no longer reaches the shared counters, which the serving thread has settled itself
+   * (Upsync counts what was held). For the pump on the serving thread (in-thread-reports.ts).
+   */
+  terminate(): void {
+    this.stopped = true;
+    this.closed = true;
+    this.config = { ...this.config, counters: new Float64Array(this.config.counters.length), onError: () => {}, onUnauthorized: () => {}, onStateChange: () => {} };
+    // A send that settles now finds its batch gone and counts nothing (see send()).
+    this.outbox = [];
+    this.abort.abort();
   }
 
   /** Stops for good (the hub refused the key). */
