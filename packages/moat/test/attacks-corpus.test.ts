@@ -74,7 +74,7 @@ test('false positives stay ≤ 0.3 % over the benign corpus in every plausible l
 /**
  * Short posts from a text area: five benign lines joined by newlines. A newline is a shell separator and
  * quotes pair across lines, so this is harder than the lines alone (docs/attacks.md, "Multi-line text");
- * the bound holds what was measured (2.0 % on 2026-12-07, the lines the corpus test flags alone included) against a regression; it is not a target.
+ * the bound holds what was measured (1.7 % on 2026-12-07, the lines the corpus test flags alone included) against a regression; it is not a target.
  */
 test('multi-line posts of five benign lines: at most 3 % are flagged', () => {
   const benign = lines('benign.txt');

@@ -96,3 +96,10 @@ test('an absolute path names a command only in a bin or sbin folder; a page or a
     ['x; /bin/cat /etc/passwd', 'x;/usr/bin/id', 'x; ////////usr/bin/id', 'x; /././././bin/id', 'x; /???/c?t /etc/passwd', 'x; /proc/self/root/bin/id', 'x\n/usr/local/sbin/reboot', 'x; ./id', 'x | /bin/sh'],
   );
 });
+
+test('after a capitalised word a quote counts only round a path, an option or a variable, and Word<Type> is a generic type', () => {
+  check(
+    ['Fix it\nType "=" to start a formula in Sheets.', 'Tip\nType \'--\' to get an em dash in Word.', 'Java\nSet<Handler> handlers', 'Code\nList<String> names', 'Maps\nSort<Key, Value> entries'],
+    ['x & Type "C:\\boot.ini"', 'x; Cat "/etc/passwd"', 'x\nType "-a"', 'x & Type "$HOME/.ssh/id_rsa"', 'x; Cat</etc/passwd', 'x; Sort <in >out', 'x & Echo pwned > /tmp/x'],
+  );
+});

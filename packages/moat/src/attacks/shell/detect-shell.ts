@@ -551,7 +551,7 @@ function commandAt(s: string, i: number, strength: number, depth: number, contex
   if (title || (context & SPACED) !== 0) {
     if (k >= n || isCommandEnd(s.charCodeAt(k))) return SHELL_BARE_COMMANDS.has(base) || ((context & PIPED) !== 0 && SHELL_INPUT_COMMANDS.has(base));
     // A plain number alone is still an argument (`x; Sleep 5` on a case-insensitive file system); "Call 555-0100", "Start 9am" are not.
-    if (title) return isDigit(s.charCodeAt(k)) ? plainNumberAlone(s, k) && !SHELL_NUMBER_IS_PROSE.has(base) : usedLikeCommand(s, k, false);
+    if (title) return isDigit(s.charCodeAt(k)) ? plainNumberAlone(s, k) && !SHELL_NUMBER_IS_PROSE.has(base) : titleUsedLikeCommand(s, k);
   }
   if (strength === STRONG && (context & SPACED) === 0) return true;
   // "; at 5 they closed", "Fish & chips | more info inside": a number or words, then more words, is a sentence.
@@ -593,6 +593,30 @@ function usedLikeCommand(s: string, j: number, pipe: boolean): boolean {
     /^(https?:|[a-z]:\\|[\w-]+\.[a-z]{2,}|[a-z_][\w-]*:\d)/i.test(s.slice(j, j + 12))
   );
 }
+
+/**
+ * usedLikeCommand() after a capitalised word, which only a case-insensitive system runs: there a quoted
+ * argument counts only when it holds a path, an option or a variable (`Type "C:\boot.ini"`, not
+ * `Type "=" to start a formula`), and a `<` glued to the word that a `>` closes round a name is a
+ * generic type (`Set<Handler> handlers`, `List<String>`), not a redirect.
+ */
+function titleUsedLikeCommand(s: string, k: number): boolean {
+  const c = s.charCodeAt(k);
+  if (c === 0x3c && !isBlank(s.charCodeAt(k - 1))) {
+    GENERIC_TYPE.lastIndex = k;
+    if (GENERIC_TYPE.test(s)) return false;
+  }
+  if (c !== 0x22 && c !== 0x27) return usedLikeCommand(s, k, false);
+  const line = s.slice(k, k + 64).split(/[;\n&]/, 1)[0] ?? '';
+  if (/[<>]/.test(line)) return true;
+  QUOTED_ARGUMENT.lastIndex = k + 1;
+  return QUOTED_ARGUMENT.test(s);
+}
+
+/** `<Name>`, `<Key, Value>` right after a word, then the end or a blank: a generic type's parameters. */
+const GENERIC_TYPE = /<[A-Za-z_][\w.]*(?:, ?[A-Za-z_][\w.]*)*>(?=[\s,.;:)]|$)/y;
+/** Inside a quote, what an argument of a command is made of: a path, a drive, home, a variable or an option. */
+const QUOTED_ARGUMENT = /(?:[\/\\~$.]|[A-Za-z]:[\\/]|--?[A-Za-z])/y;
 
 /** Whether the argument at `k` is digits alone, then the command's end. */
 function plainNumberAlone(s: string, k: number): boolean {
