@@ -130,21 +130,36 @@ const OUTSIDE_NEXT = (() => {
   return table;
 })();
 
+/** The characters OUTSIDE_NEXT marks TURN, and those that count inside "…". */
+const NEXT_TURN = /['"`\\\n#$<]/g;
+const NEXT_IN_DOUBLE = /["\\`$]/g;
+
 /** The state after reading `s[from, to)` from `state`; `newline.last`: the last newline read outside quotes. */
 function advance(s: string, from: number, to: number, state: number, newline: { last: number } | null): number {
   let i = from;
   while (i < to && state !== UNFOLLOWED) {
     let c = s.charCodeAt(i);
     if (state === OUTSIDE || state === WORD) {
-      // A run of characters that only start or continue words.
+      // A run of characters that only start or continue words: to the end (prepare's passes) found by a
+      // native search for the next turn, the state then set by the character before it; else read here.
       let next = c < 0x80 ? OUTSIDE_NEXT[c]! : OUTSIDE;
-      while (next !== TURN) {
-        state = next;
-        if (++i >= to) break;
+      if (next !== TURN && to === s.length) {
+        NEXT_TURN.lastIndex = i;
+        const at = NEXT_TURN.test(s) ? NEXT_TURN.lastIndex - 1 : to;
+        const before = s.charCodeAt(at - 1);
+        state = before < 0x80 ? OUTSIDE_NEXT[before]! : OUTSIDE;
+        i = at;
+        if (i >= to) break;
         c = s.charCodeAt(i);
-        next = c < 0x80 ? OUTSIDE_NEXT[c]! : OUTSIDE;
+      } else {
+        while (next !== TURN) {
+          state = next;
+          if (++i >= to) break;
+          c = s.charCodeAt(i);
+          next = c < 0x80 ? OUTSIDE_NEXT[c]! : OUTSIDE;
+        }
+        if (i >= to) break;
       }
-      if (i >= to) break;
       if (c === 0x27) state = SINGLE;
       else if (c === 0x22) state = DOUBLE;
       else if (c === 0x60) state = BACKTICK;
@@ -168,8 +183,15 @@ function advance(s: string, from: number, to: number, state: number, newline: { 
       if (i >= to) break;
       state = OUTSIDE;
     } else if (state === DOUBLE) {
-      while (i < to && (c = s.charCodeAt(i)) !== 0x22 && c !== 0x5c && c !== 0x60 && c !== 0x24) i++;
-      if (i >= to) break;
+      if (to === s.length) {
+        NEXT_IN_DOUBLE.lastIndex = i;
+        i = NEXT_IN_DOUBLE.test(s) ? NEXT_IN_DOUBLE.lastIndex - 1 : to;
+        if (i >= to) break;
+        c = s.charCodeAt(i);
+      } else {
+        while (i < to && (c = s.charCodeAt(i)) !== 0x22 && c !== 0x5c && c !== 0x60 && c !== 0x24) i++;
+        if (i >= to) break;
+      }
       if (c === 0x22) state = OUTSIDE;
       else if (c === 0x5c) i++;
       else if (c === 0x60 || s.charCodeAt(i + 1) === 0x28 || s.charCodeAt(i + 1) === 0x7b) state = UNFOLLOWED;
