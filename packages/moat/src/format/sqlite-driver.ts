@@ -3,7 +3,8 @@
 // the same files load on every runtime. Node: better-sqlite3 (fastest, and what the files are written
 // with), else node:sqlite (Node 22+) when better-sqlite3 cannot load. Bun: bun:sqlite (Bun cannot load
 // better-sqlite3's addon). Deno: node:sqlite (Deno refuses better-sqlite3's pre-N-API addon). Files are
-// only read here; writing stays on better-sqlite3.
+// written the same way (openSqliteForWriting: the CLI's `compile` and data builds under Bun or Deno), with
+// better-sqlite3 wherever it loads.
 
 import { createRequire } from 'node:module';
 import type { Database as BetterSqliteDatabase } from 'better-sqlite3';
@@ -13,6 +14,8 @@ export type SqliteDriverName = 'better-sqlite3' | 'node:sqlite' | 'bun:sqlite';
 
 /** A database handle with better-sqlite3's shape, as far as Moat's readers use it. */
 export type ReadOnlyDatabase = BetterSqliteDatabase;
+/** The same for Moat's writers (prepare → run, exec, pragma, transaction, close). */
+export type WritableDatabase = BetterSqliteDatabase;
 
 const load = createRequire(import.meta.url);
 
@@ -37,6 +40,18 @@ export function openSqliteReadOnly(path: string, driver: SqliteDriverName = sqli
     throw Better;
   }
   return new Better(path, { readonly: true, fileMustExist: true });
+}
+
+/** Creates or opens a SQLite file to write, with the runtime's driver (see openSqliteReadOnly). */
+export function openSqliteForWriting(path: string, driver: SqliteDriverName = sqliteDriverName()): WritableDatabase {
+  if (driver === 'bun:sqlite') return bunDatabase(path, false) as unknown as WritableDatabase;
+  if (driver === 'node:sqlite') return nodeSqliteDatabase(path, false) as unknown as WritableDatabase;
+  const Better = betterSqlite();
+  if (Better instanceof Error) {
+    if (hasNodeSqlite()) return nodeSqliteDatabase(path, false) as unknown as WritableDatabase;
+    throw Better;
+  }
+  return new Better(path);
 }
 
 type BetterSqlite = new (path: string, options?: object) => BetterSqliteDatabase;
@@ -74,6 +89,7 @@ function hasNodeSqlite(): boolean {
 /** What both other drivers' statements offer (bun:sqlite returns null for no row, node:sqlite undefined). */
 interface ForeignStatement {
   get(...params: unknown[]): unknown;
+  run(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
   iterate?(...params: unknown[]): Iterable<unknown>;
   values?(...params: unknown[]): unknown[][];
@@ -127,6 +143,12 @@ class Statement {
     return this.statement.all(...params).map((r) => row(r, this.shape));
   }
 
+  /** Bound as better-sqlite3 binds them: the values, or one array holding them (BatchInsert's rows). */
+  run(...params: unknown[]): unknown {
+    const values = params.length === 1 && Array.isArray(params[0]) ? params[0] as unknown[] : params;
+    return this.statement.run(...values);
+  }
+
   *iterate(...params: unknown[]): IterableIterator<unknown> {
     const rows = this.statement.iterate === undefined ? this.statement.all(...params) : this.statement.iterate(...params);
     for (const r of rows) yield row(r, this.shape);
@@ -154,6 +176,21 @@ class Database {
     return this;
   }
 
+  /** `fn` wrapped in BEGIN … COMMIT, rolled back when it throws (better-sqlite3's transaction(), not nested). */
+  transaction<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+    return (...args: A): R => {
+      this.db.exec('BEGIN');
+      try {
+        const result = fn(...args);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        this.db.exec('ROLLBACK');
+        throw error;
+      }
+    };
+  }
+
   close(): this {
     if (this.open) this.db.close();
     this.open = false;
@@ -161,12 +198,12 @@ class Database {
   }
 }
 
-function bunDatabase(path: string): Database {
+function bunDatabase(path: string, readonly = true): Database {
   const { Database: BunDatabase } = load('bun:sqlite') as { Database: new (path: string, options: object) => ForeignDatabase };
-  return new Database(new BunDatabase(path, { readonly: true, create: false }));
+  return new Database(new BunDatabase(path, readonly ? { readonly: true, create: false } : { create: true }));
 }
 
-function nodeSqliteDatabase(path: string): Database {
+function nodeSqliteDatabase(path: string, readOnly = true): Database {
   const { DatabaseSync } = load('node:sqlite') as { DatabaseSync: new (path: string, options: object) => ForeignDatabase };
-  return new Database(new DatabaseSync(path, { readOnly: true }));
+  return new Database(new DatabaseSync(path, { readOnly }));
 }
