@@ -103,3 +103,9 @@ test('P4: a backslash inside a quoted bracket key that a lodash-style path parse
   // Look-alikes: Markdown escapes in prose, Windows paths and other escaped keys pass.
   for (const p of ['Markdown \\_\\_proto\\_\\_ is deprecated', 'C:\\users\\proto\\file.txt', 'a["na\\me"].x']) every(asValue(p), 'passed', p);
 });
+
+test('openers without a brace, `<` or `@` are read too: Velocity `#set(…)` and `[[…]]`', () => {
+  // The detector's gate left out `#` and `[`, so `#set(` reached it only beside a `{` elsewhere in the value.
+  for (const p of ['#set($e="e")$e.getClass().forName("java.lang.Runtime")', '#set($x = $e.getClass())', '[[7*7]]']) every(asValue(p), 'attack-template', p);
+  for (const p of ['#1 seller in #books', 'see [[Main Page]] and #set up notes', '#set( $foo = "bar" )']) every(asValue(p), 'passed', p);
+});

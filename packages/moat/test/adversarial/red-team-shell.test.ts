@@ -114,3 +114,11 @@ test('benign false positives: a number after date/time/timeout, and lists of sho
   // Still blocked: the same words used as commands.
   check(['x;date', 'x|id', 'x|w', 'x;sleep 5', 'x|ID'], ['meet at 10:30; date 5', 'version 1.0; time 12', 'cost: 5 & up; date 3/4', 'N|E|S|W', 'S|M|L|XL|W', 'sizes: S|M|L']);
 });
+
+test('ps and net with their own argument words (`ps aux`, `net user`) run where a plain word would be prose', () => {
+  // `x;ps aux` lists every process, `x;net user` every Windows account; before, "aux" and "user" read as prose.
+  check(
+    ['127.0.0.1\r\nps aux', 'x;ps aux', 'x & ps auxww', 'x|ps axjf', '\nnet user', 'x;net user', 'x;net user admin /add', 'x & net localgroup administrators /add', 'x;net share'],
+    ['Revenue up; net user growth was flat', 'Thanks; ps auxiliary staff were great', 'Sales & net users rose', 'gross; net share of the market grew'],
+  );
+});

@@ -8,7 +8,7 @@
 import { F_AMP, F_BACKTICK, F_DOLLAR, F_NEWLINE, F_PIPE, F_SEMI } from '../features.js';
 import type { Finding } from '../types.js';
 import { HTML_NAMED_ENTITIES } from '../words/html.js';
-import { SHELL_BARE_COMMANDS, SHELL_COMMANDS, SHELL_ENTITY_COMMANDS, SHELL_INPUT_COMMANDS, SHELL_NUMBER_ACTS, SHELL_NUMBER_IS_PROSE, SHELL_OPTION_COMMANDS, SHELL_STRONG_COMMANDS, SHELL_VERSIONED, SHELL_WRAPPERS } from '../words/shell.js';
+import { SHELL_BARE_COMMANDS, SHELL_COMMANDS, SHELL_ENTITY_COMMANDS, SHELL_INPUT_COMMANDS, SHELL_NUMBER_ACTS, SHELL_NUMBER_IS_PROSE, SHELL_OPTION_COMMANDS, SHELL_STRONG_COMMANDS, SHELL_SUBCOMMANDS, SHELL_VERSIONED, SHELL_WRAPPERS } from '../words/shell.js';
 import { addWork } from '../work-counter.js';
 import { NEAR, indexOfNear } from '../../text/near-index.js';
 import { QuotePlaces } from './quote-places.js';
@@ -573,7 +573,18 @@ function commandAt(s: string, i: number, strength: number, depth: number, contex
   // … 1 < 2" read `w` as a command).
   if (c === 0x3b || c === 0x7c || c === 0x26 || c === 0x23 || c === 0x0a || c === 0x25) return true;
   if (c >= 0x30 && c <= 0x39 && !SHELL_NUMBER_IS_PROSE.has(base)) return true;
-  return usedLikeCommand(s, j, true);
+  return usedLikeCommand(s, j, true) || subcommandAt(base, s, j);
+}
+
+/** Whether the word at `j` is one of `base`'s own subcommands (SHELL_SUBCOMMANDS), followed by no sentence. */
+function subcommandAt(base: string, s: string, j: number): boolean {
+  const subcommands = SHELL_SUBCOMMANDS.get(base);
+  if (subcommands === undefined) return false;
+  let end = j;
+  while (end < s.length && end - j < 16 && isLetter(s.charCodeAt(end))) end++;
+  if (!subcommands.has(s.slice(j, end).toLowerCase())) return false;
+  const k = skipSpaces(s, end);
+  return k >= s.length || isCommandEnd(s.charCodeAt(k)) || (k > end && !proseTail(s, k));
 }
 
 /**

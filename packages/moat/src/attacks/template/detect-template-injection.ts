@@ -5,12 +5,13 @@
  * `{{name}}` or `${user}` in a discussion of templates is a name, not an expression, and passes.
  */
 import { decodeBackslashEscapes } from '../decode/escapes.js';
-import { F_AT, F_BRACE, F_LT, isRegexSpace } from '../features.js';
+import { F_AT, F_BRACE, F_BRACKET, F_HASH, F_LT, isRegexSpace } from '../features.js';
 import type { Finding } from '../types.js';
 import { addWork } from '../work-counter.js';
 import { indexOfNear } from '../../text/near-index.js';
 
-export const TEMPLATE_FEATURES = F_BRACE | F_LT | F_AT;
+/** A character of every opener's anchor (ANCHORS): `#set(` and `[[` open without a brace. */
+export const TEMPLATE_FEATURES = F_BRACE | F_LT | F_AT | F_HASH | F_BRACKET;
 
 /**
  * A Log4j lookup, also behind nested ones (`${${::-j}ndi:`). A nested one's content holds no `$`: with one,

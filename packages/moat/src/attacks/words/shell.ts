@@ -73,3 +73,13 @@ export const SHELL_INPUT_COMMANDS: ReadonlySet<string> = new Set(
 
 /** Commands that act on a number even when words follow it (`kill 1 now` signals 1 before failing on "now"). */
 export const SHELL_NUMBER_ACTS: ReadonlySet<string> = new Set('kill shutdown'.split(' '));
+
+/**
+ * Commands whose own first argument words say they run (`ps aux`, `net user`): such a word, then the command's
+ * end or arguments that are no sentence, counts where a plain word would read as prose ("cats; cat lovers").
+ * "; net user growth was flat" is still a sentence.
+ */
+export const SHELL_SUBCOMMANDS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ['ps', new Set('aux auxf auxw auxww auxwww axu axjf axo'.split(' '))],
+  ['net', new Set('user users localgroup group share view use session accounts config start stop'.split(' '))],
+]);
