@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const VARIANTS = ['bare', 'standalone', 'managed-off', 'managed-on'] as const;
+const VARIANTS = ['bare', 'standalone', 'managed-off', 'managed-on', 'managed-attacks'] as const;
 type Variant = (typeof VARIANTS)[number];
 const REQUEST_PATH = '/products/42?page=2&sort=price';
 const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36';
@@ -92,15 +92,19 @@ async function optionsOf(variantArg: string, rules: string, data: string, sink: 
   const root = variantArg.endsWith('@b') ? pathToFileURL(join(process.env.MOAT_BUILD_B ?? '', 'src')).href : moatRoot;
   const variant = variantArg.replace(/@b$/, '') as Variant;
   if (variant === 'standalone') return { rules, data, trustedProxies: [], logger: false };
-  if (variant !== 'managed-off' && variant !== 'managed-on') return null;
+  if (variant !== 'managed-off' && variant !== 'managed-on' && variant !== 'managed-attacks') return null;
   threadsBeforeFirewall ??= new Set(readdirSync('/proc/self/task'));
   const { createManagedFirewall } = await (import(`${root}/managed/managed-firewall.js`) as Promise<typeof import('../src/managed/managed-firewall.js')>);
   return createManagedFirewall({
-    rules, data, hubUrl: sink, apiKey: 'bench', dir: mkdtempSync(join(tmpdir(), 'moat-managed-cost-')),
+    // managed-attacks: reporting on, with a rules file that blocks every attack category (the bench's "attack detection on").
+    rules: variant === 'managed-attacks' ? attacksRulesOf(rules) : rules, data, hubUrl: sink, apiKey: 'bench', dir: mkdtempSync(join(tmpdir(), 'moat-managed-cost-')),
     customRulesIntervalMs: 3_600_000, dataIntervalMs: 3_600_000, trustedProxies: [], logger: false,
     upsync: variant === 'managed-off' ? false : undefined,
   });
 }
+
+/** The rules file beside `rules` that also blocks every attack category (written by main). */
+const attacksRulesOf = (rules: string) => rules.replace(/\.moat$/, '-attacks.moat');
 
 /** The Express hello world without a firewall, as a node:http listener. */
 function expressHello(): (req: IncomingMessage, res: ServerResponse) => void {
@@ -228,12 +232,15 @@ async function main(): Promise<void> {
   const variants = (process.env.VARIANTS?.split(',') ?? VARIANTS) as Variant[];
   const dir = mkdtempSync(join(tmpdir(), 'moat-managed-cost-files-'));
   const { writeFullRules, writeThreatData } = await import('../../../bench/lib/full-load.js');
+  const { normalizeAttackSettings } = await import('../src/rules/attack-settings.js');
   const { syntheticRanges } = await import('../../../bench/lib/synthetic.js');
   const loopback = 0x7f000001;
   const files = { rules: join(dir, 'rules.moat'), data: join(dir, 'data.moat') };
   writeThreatData(syntheticRanges(Number(process.env.RANGES ?? 20_000), 42).filter((r) => !(r.family === 4 && r.start <= loopback && loopback <= r.end)), files.data);
-  writeFullRules({ pathPatterns: Number(process.env.PATTERNS ?? 500), userAgentPatterns: Number(process.env.PATTERNS ?? 500), loginLimit: 10,
-    extra: [{ action: 'block', kind: 'ip', value: '198.51.100.0/24' }] }, files.rules);
+  const ruleSet = { pathPatterns: Number(process.env.PATTERNS ?? 500), userAgentPatterns: Number(process.env.PATTERNS ?? 500), loginLimit: 10,
+    extra: [{ action: 'block' as const, kind: 'ip' as const, value: '198.51.100.0/24' }] };
+  writeFullRules(ruleSet, files.rules);
+  writeFullRules({ ...ruleSet, attacks: normalizeAttackSettings('block')! }, attacksRulesOf(files.rules));
   const totals = { batches: 0, bytes: 0, polls: 0 };
   const sink = createServer((req, res) => {
     if (req.method !== 'POST') { totals.polls++; res.writeHead(304).end(); return; }
