@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { launchChromium } from './support/browser.js';
+import { keepScreenshot, launchChromium } from './support/browser.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
 import type { PageDocument, PageWindow } from './support/page-dom.js';
 
@@ -65,7 +65,7 @@ describe('every dashboard page fits phone, tablet and desktop widths', () => {
     else rmSync(SHOT_DIR, { recursive: true, force: true });
   });
 
-  /** Asserts the page does not scroll sideways at each width, and screenshots it. */
+  /** Asserts the page does not scroll sideways at each width (and screenshots it when shots are kept). */
   async function checkWidths(name: string, load: () => Promise<void>): Promise<void> {
     for (const width of WIDTHS) {
       await page.setViewportSize({ width, height: width < 500 ? 844 : 900 });
@@ -80,7 +80,7 @@ describe('every dashboard page fits phone, tablet and desktop widths', () => {
         }
         return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, widest };
       });
-      await page.screenshot({ path: join(SHOT_DIR, `${name}-${width}.png`), fullPage: true });
+      await keepScreenshot(page, join(SHOT_DIR, `${name}-${width}.png`));
       assert.ok(scrollWidth <= innerWidth, `${name} at ${width}px is ${scrollWidth}px wide; widest: ${widest}`);
     }
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Engine } from 'moat-waf';
 import { type Browser, type Page } from 'playwright-core';
-import { launchChromium } from './support/browser.js';
+import { keepScreenshot, launchChromium } from './support/browser.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Client, createSiteWithKey, record, startTestHub, upsyncBody, type TestHub } from './support/hub-fixture.js';
 import type { PageCanvas, PageDocument } from './support/page-dom.js';
 
@@ -80,7 +80,7 @@ describe('dashboard in a real browser', () => {
 
   it('signs in and shows the chart filled from ingested reports', async () => {
     await page.goto(`${hub.url}/login`);
-    await page.screenshot({ path: join(SCREENSHOT_DIR, 'login.png') });
+    await keepScreenshot(page, join(SCREENSHOT_DIR, 'login.png'), false);
     await page.fill('input[name="email"]', ADMIN_EMAIL);
     await page.fill('input[name="password"]', ADMIN_PASSWORD);
     await Promise.all([page.waitForURL(`${hub.url}/sites/${siteId}`), page.click('button[type="submit"]')]);
@@ -100,7 +100,7 @@ describe('dashboard in a real browser', () => {
     });
     assert.ok(drawn > 100, `series pixels drawn: ${drawn}`);
     assert.equal(await page.textContent('[data-stat="blocked"]'), '13');
-    await page.screenshot({ path: join(SCREENSHOT_DIR, 'overview.png'), fullPage: true });
+    await keepScreenshot(page, join(SCREENSHOT_DIR, 'overview.png'));
   });
 
   it('Block on the top IP (a large share of traffic) shows a confirmation with the numbers; confirming creates the rule', async () => {
@@ -114,7 +114,7 @@ describe('dashboard in a real browser', () => {
     const [matched, of] = [Number(cells[1]!.replace(/,/g, '')), Number(cells[2]!.replace(/,/g, ''))];
     assert.ok(matched > 0.2 * of && matched < of, `${matched} of ${of}`);
     assert.equal(cells[3], `${Math.round((matched / of) * 100)} %`);
-    await page.screenshot({ path: join(SCREENSHOT_DIR, 'confirm-rule.png'), fullPage: true });
+    await keepScreenshot(page, join(SCREENSHOT_DIR, 'confirm-rule.png'));
     const rulesBefore = (await hub.store.listRules(siteId)).length;
     assert.equal((await hub.store.listRules(siteId)).some((r) => r.value === ATTACKER), false, 'nothing created before the confirm');
 
@@ -145,7 +145,7 @@ describe('dashboard in a real browser', () => {
     assert.equal(await row.locator('[data-state]').getAttribute('data-state'), 'blocked');
     assert.match(await row.locator('[data-expires]').textContent() ?? '', /no expiry/);
     assert.equal(await row.locator('button[value="block"]').count(), 0, 'no second Block button');
-    await page.screenshot({ path: join(SCREENSHOT_DIR, 'overview-blocked-state.png'), fullPage: true });
+    await keepScreenshot(page, join(SCREENSHOT_DIR, 'overview-blocked-state.png'));
     await Promise.all([page.waitForURL(/done=rule-deleted/), row.locator('button[data-undo]').click()]);
     assert.equal((await hub.store.listRules(siteId)).some((r) => r.value === ATTACKER), false);
     const again = page.locator('section[data-top="ip"] tr', { hasText: ATTACKER });
@@ -177,7 +177,7 @@ describe('dashboard in a real browser', () => {
     assert.match(await page.textContent('[data-rules-now]') ?? '', new RegExp(ATTACKER.replace(/\./g, '\\.')));
     assert.ok(Number(await page.getAttribute('svg.timeline', 'data-hours')) >= 1);
     assert.equal(await page.locator('[data-recent] tbody tr').count(), 50);
-    await page.screenshot({ path: join(SCREENSHOT_DIR, 'ip-detail.png'), fullPage: true });
+    await keepScreenshot(page, join(SCREENSHOT_DIR, 'ip-detail.png'));
   });
 
   it('the rule form shows the rate-limit fields only for a rate limit', async () => {
@@ -198,7 +198,7 @@ describe('dashboard in a real browser', () => {
     assert.match(await page.textContent('[data-error-for="value"]') ?? '', /XX/);
     assert.equal(await page.inputValue('input[name="value"]'), 'XX');
     assert.equal(await page.inputValue('select[data-rule-kind]'), 'country');
-    await page.screenshot({ path: join(SCREENSHOT_DIR, 'rule-form-error.png'), fullPage: true });
+    await keepScreenshot(page, join(SCREENSHOT_DIR, 'rule-form-error.png'));
   });
 
   it('renders the other pages', async () => {
@@ -210,7 +210,7 @@ describe('dashboard in a real browser', () => {
     ] as const) {
       await page.goto(hub.url + path);
       await page.waitForSelector(selector);
-      await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+      await keepScreenshot(page, join(SCREENSHOT_DIR, `${name}.png`));
     }
     await page.goto(`${hub.url}/sites/${siteId}/rules`);
     assert.equal(await page.locator(`table.rules tr:has-text("${ATTACKER}")`).count(), 1, 'the new rule is listed');

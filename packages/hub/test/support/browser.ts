@@ -28,3 +28,17 @@ export async function openBrowserPage(stepTimeoutMs = 30_000): Promise<{ browser
   page.setDefaultTimeout(stepTimeoutMs);
   return { browser, page };
 }
+
+/**
+ * A screenshot for a person to look at (MOAT_HUB_KEEP_SHOTS=1 keeps the tests' shots): nothing a test
+ * asserts, so it is taken only when kept, and a refusal is reported, not failed. Headless chromium on a
+ * loaded machine sometimes refuses a full-page capture ("Unable to capture screenshot").
+ */
+export async function keepScreenshot(page: Page, path: string, fullPage = true): Promise<void> {
+  if (process.env.MOAT_HUB_KEEP_SHOTS !== '1') return;
+  try {
+    await page.screenshot({ path, fullPage });
+  } catch (error) {
+    console.log(`# screenshot ${path} not taken: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
