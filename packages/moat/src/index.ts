@@ -25,6 +25,7 @@ export type { ManagedFirewallOptions, ManagedStatus, SyncErrorEvent } from './ma
 export type { ManagedSyncOptions, UpsyncOptions, ResolvedSync } from './sync/managed-options.js';
 export type { DownloadLimits } from './sync/managed-options.js';
 export type { CategorySyncStatus, CategoryFileStatus, SyncCounters, SyncResult } from './sync/category-sync-status.js';
+export type { DownsyncThreadCounts } from './sync/downsync-thread.js';
 export type { PushAnswer } from './sync/long-poll.js';
 export type { HubFailoverStatus, HubStatus } from './sync/hub-failover.js';
 export type { UpsyncStatus, UpsyncFormat, UpsyncRejections } from './sync/upsync.js';

@@ -6,6 +6,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { emptySyncCounters, recordSyncError, recordSyncSuccess } from '../src/sync/category-sync-status.js';
+import { answerOf } from '../src/sync/downsync-answer.js';
 import { downsyncUrl, pushAnswerOf, throwUnlessOk } from '../src/sync/downsync-request.js';
 import { redact, redirectTarget, timedFetch } from '../src/sync/http-fetch.js';
 import { createServer, type Server } from 'node:http';
@@ -20,8 +21,11 @@ const config = {
   client: { client: 'moat', version: '1.2.3', framework: 'express', hostname: 'web-1', processId: '42' },
 };
 
-/** An answer as timedFetch hands it on, its reads unbounded (a Response in memory always ends). */
-const answer = (body: string | null, init: ResponseInit) => ({ response: new Response(body, init), within: <T>(work: Promise<T>) => work, activity: () => {} });
+/** An answer as a fetch on this thread hands it on, its reads unbounded (a Response in memory always ends). */
+const answer = (body: string | null, init: ResponseInit) => answerOf({
+  response: new Response(body, init), url: 'http://hub/x', signal: new AbortController().signal,
+  within: <T>(work: Promise<T>) => work, activity: () => {}, dispose: () => {},
+});
 
 test('the downsync URL carries the Wafris parameters, the key path-escaped, and wait only when long-polling', () => {
   const plain = new URL(downsyncUrl(config, 'http://127.0.0.1:1/v2/downsync/', 'custom_rules-v1.db', -1));
@@ -131,7 +135,7 @@ test('an error answer with an endless body is read no further than the part quot
   try {
     const timed = await timedFetch(url, { idleTimeoutMs: 30_000, totalTimeoutMs: 60_000, maxRedirects: 0 });
     try {
-      await assert.rejects(throwUnlessOk(timed, config, url), (e: unknown) => e instanceof SyncError && e.reason === 'http-500' && /a{200}$/.test(e.message));
+      await assert.rejects(throwUnlessOk(answerOf(timed), config, url), (e: unknown) => e instanceof SyncError && e.reason === 'http-500' && /a{200}$/.test(e.message));
     } finally {
       timed.dispose();
     }

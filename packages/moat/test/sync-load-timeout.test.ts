@@ -101,12 +101,12 @@ test('a file another process installed whose load hangs: stopped, the old rules 
   };
   // This process only follows the pointer (no API key), on a clock that moves only when the test says.
   const v1 = rulesBytes({ block: { paths: ['/v1'] } }).body;
-  install(dir, v1, 'v1.db', nowMs);
+  await install(dir, v1, 'v1.db', nowMs);
   const fw = createManagedFirewall({ ...FAST, dir, now, watchIntervalMs: 5, backoffBaseMs: 1000, backoffMaxMs: 8000, loadTimeoutMs: 300 });
   try {
     assert.equal(verdict(fw, '/v1'), 'Blocked:bp');
     const held = holdWorkers();
-    install(dir, bigRules('v2'), 'v2.db', nowMs);
+    await install(dir, bigRules('v2'), 'v2.db', nowMs);
     await waitFor(() => fw.status().customRules.lastErrorReason === 'load-timeout', 'the load stopped');
     await ticks(200);
     assert.equal(held.starts(), 1, 'not tried again while no time passes, however often the timers fire');
@@ -125,11 +125,11 @@ test('a file another process installed whose load hangs: stopped, the old rules 
 });
 
 /** Puts a file in place and moves the pointer to it, as the process holding the download lock does. */
-function install(dir: string, body: Buffer, servedName: string, at: number): void {
+async function install(dir: string, body: Buffer, servedName: string, at: number): Promise<void> {
   const sha256 = createHash('sha256').update(body).digest('hex');
   const file = installedFileName('custom_rules', sha256);
   writeFileSync(join(dir, file), body, { mode: 0o600 });
-  writePointer(dir, {
+  await writePointer(dir, {
     category: 'custom_rules', file, servedName, etag: null, sha256, size: body.length, contentHash: '', formatVersion: 0,
     installedAt: at, checkedAt: at, freshness: { seen: false, issuedAt: null, confirmedAt: null },
   });

@@ -13,6 +13,7 @@ import { loadDataFile, loadRulesFile } from '../format/load-files.js';
 import { loadDataOffThread, loadRulesOffThread, RULES_OFF_THREAD_MIN_BYTES } from '../loading/load-off-thread.js';
 import { CategorySync, type CategorySyncStatus } from '../sync/category-sync.js';
 import { clientInfo } from '../sync/client-info.js';
+import { DownsyncThread, type DownsyncThreadCounts } from '../sync/downsync-thread.js';
 import { HubFailover, type HubFailoverStatus } from '../sync/hub-failover.js';
 import { MANAGED_SYNC_OPTIONS, resolveSyncOptions, type ManagedSyncOptions, type ResolvedSync } from '../sync/managed-options.js';
 import { parsePublicKey } from '../sync/signature.js';
@@ -60,6 +61,8 @@ export interface ManagedStatus {
    */
   freshnessAgeMs: { customRules: number | null; dataSubscriptions: number | null };
   errors: { customRules: number; dataSubscriptions: number; upsync: number; engine: number; hooks: number };
+  /** Where downsync's requests and downloads run: exchanges in the worker and on the serving thread (null: not polling). */
+  downsyncWorker: DownsyncThreadCounts | null;
 }
 
 const { engine: _engine, ...FIREWALL_OPTIONS_BUT_ENGINE } = FIREWALL_OPTIONS;
@@ -78,6 +81,8 @@ export class ManagedFirewall extends Firewall {
   private readonly upsync: Upsync;
   private statusReporter: ResponseStatusReporter | null = null;
   private readonly downsyncHubs: HubFailover | null;
+  /** Both categories' requests and downloads, off the serving thread (null: not polling). */
+  private readonly downsyncThread: DownsyncThread | null;
   private readonly syncLogger: MoatLogger;
   private readonly syncLog: RateBoundedLog;
   private readonly onSyncError: ((event: SyncErrorEvent) => void) | undefined;
@@ -113,10 +118,11 @@ export class ManagedFirewall extends Firewall {
     const polling = settings.apiKey !== null && settings.downsyncUrls.length > 0;
     // One list for both files: a hub that is away for the rules is away for the data too.
     this.downsyncHubs = polling ? new HubFailover(settings.downsyncUrls, now, (from, to, error) => this.hubSwitched('downsync', from, to, error)) : null;
+    this.downsyncThread = polling ? new DownsyncThread((error) => this.noDownsyncWorker(error)) : null;
     const common = {
       dir: settings.dir, hubs: this.downsyncHubs, apiKey: polling ? settings.apiKey : null, client,
       jitter: settings.jitter, backoffBaseMs: settings.backoffBaseMs, requestTimeoutMs: settings.requestTimeoutMs,
-      downloadTimeoutMs: settings.downloadTimeoutMs, maxDownloadBytes: settings.maxDownloadBytes, maxRedirects: 2,
+      downloadTimeoutMs: settings.downloadTimeoutMs, maxDownloadBytes: settings.maxDownloadBytes, maxRedirects: 2, fetch: this.downsyncThread?.fetch,
       watchIntervalMs: settings.watchIntervalMs, lockStaleMs: settings.lockStaleMs, publicKey, now,
       freshness: settings.freshness, loadTimeoutMs: settings.loadTimeoutMs,
       onStale: (category: SyncCategory, ageMs: number) => this.stale(category, ageMs),
@@ -211,6 +217,7 @@ export class ManagedFirewall extends Firewall {
         customRules: customRules.errors, dataSubscriptions: dataSubscriptions.errors, upsync: this.upsyncErrors,
         engine: firewall.engineErrors, hooks: firewall.hookErrors,
       },
+      downsyncWorker: this.downsyncThread?.status() ?? null,
     };
   }
 
@@ -223,6 +230,7 @@ export class ManagedFirewall extends Firewall {
   override close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([this.rulesSync.close(), this.dataSync.close()]);
+      await this.downsyncThread?.close();
       this.statusReporter?.close();
       await this.upsync.close();
       this.slot.close();
@@ -247,6 +255,13 @@ export class ManagedFirewall extends Firewall {
       this.syncLogger.warn({ source: category, ageMs, suppressed },
         `moat sync (${category}): the hub's newest signed statement that the file in use is current is ${Math.round(ageMs / 1000)} s old; ` +
         'the hub is away, or something on the path keeps answering for it');
+    });
+  }
+
+  /** No worker could start: downsync goes on on the serving thread (a warning, at most once per log interval). */
+  private noDownsyncWorker(error: Error): void {
+    this.syncLog.report('downsync:worker', (suppressed) => {
+      this.syncLogger.warn({ code: errorCodeOf(error, 'MOAT_ERR_WORKER'), suppressed, err: error.message }, `moat sync: ${error.message}`);
     });
   }
 

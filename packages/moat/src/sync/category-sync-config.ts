@@ -2,6 +2,7 @@
 // install a file. Shared by the scheduler (category-sync.ts) and the download steps.
 import type { KeyObject } from 'node:crypto';
 import type { ClientInfo } from './client-info.js';
+import type { DownsyncFetch } from './downsync-answer.js';
 import type { FreshnessMode } from './freshness.js';
 import type { DownloadLimits } from './managed-options.js';
 import type { HubFailover } from './hub-failover.js';
@@ -30,6 +31,8 @@ export interface CategorySyncConfig<T> extends Omit<DownloadLimits, 'maxRulesDow
    */
   longPollSeconds?: number;
   maxRedirects: number;
+  /** Makes the requests: in the downsync worker (downsync-thread.ts); default, on this thread. */
+  fetch?: DownsyncFetch;
   /** How often the pointer is re-read for files other processes installed. */
   watchIntervalMs: number;
   lockStaleMs: number;

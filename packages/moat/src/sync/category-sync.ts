@@ -1,7 +1,8 @@
 // Keeps one category's file (custom_rules or data_subscriptions) current in one process: loads the
 // last good file at start, polls the hub on a jittered interval with backoff after failures, and follows
 // the pointer to files other processes installed. The steps live beside it: the request on the wire
-// (downsync-request.ts), download, verify and install (install-download.ts), the directory's files
+// (downsync-request.ts, made in the downsync worker: downsync-thread.ts), download, verify and install
+// (install-download.ts), the directory's files
 // (sync-dir-files.ts), the hub's signed freshness statements (freshness.ts) and what status() shows
 // (category-sync-status.ts).
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import {
   checkNotOlder, confirmed, merged, missingStatement, NO_FRESHNESS, readStatement, siteTag, statementRequired,
   type FreshnessRecord, type FreshnessStatement,
 } from './freshness.js';
-import type { TimedResponse } from './http-fetch.js';
+import { fetchOnThisThread, type DownsyncAnswer } from './downsync-answer.js';
 import { installDownload } from './install-download.js';
 import { nextAskDelay, NO_PUSH, waitToOffer, type PushAnswer } from './long-poll.js';
 import { fileSize, removeAbandonedParts, removeOldFiles } from './sync-dir-files.js';
@@ -368,32 +369,31 @@ export class CategorySync<T> {
     const current = this.current?.source === 'hub' ? this.current : null;
     const asked = this.askUnconditionally ? null : current;
     const url = downsyncUrl(config, hub, asked?.servedName ?? '', waitSeconds);
-    const timed = await fetchDownsync(config, url, asked?.etag ?? null, waitSeconds, this.abort.signal);
+    const response = await fetchDownsync(config.fetch ?? fetchOnThisThread, config, url, asked?.etag ?? null, waitSeconds, this.abort.signal);
     try {
-      const { response } = timed;
       this.push = pushAnswerOf(response, waitSeconds);
       if (response.status === 304) {
-        if (response.body !== null) await timed.within(response.body.cancel().catch(() => {}));
+        await response.discard();
         // "Not modified" to a request that named no file can only keep us on what we have for ever.
         if (!asked?.servedName && !asked?.etag) throw new SyncError('unasked-304', `${config.category}: the hub answered 304 to a request that named no file`);
-        this.notModified(this.statementOf(response), current);
+        await this.notModified(this.statementOf(response), current);
         return 304;
       }
-      await throwUnlessOk(timed, config, url);
+      await throwUnlessOk(response, config, url);
       let statement: FreshnessStatement | null;
       try {
         statement = this.statementOf(response);
         if (statement !== null) checkNotOlder(statement, this.freshnessOnDisk());
       } catch (error) {
         // Refused before the body is read: a replayed data file costs no download.
-        if (response.body !== null) await timed.within(response.body.cancel().catch(() => {}));
+        await response.discard();
         throw error;
       }
-      await this.install(timed, refreshLock, statement);
+      await this.install(response, refreshLock, statement);
       this.askUnconditionally = false;
       return 200;
     } finally {
-      timed.dispose();
+      response.dispose();
     }
   }
 
@@ -401,7 +401,7 @@ export class CategorySync<T> {
    * The answer's freshness statement, checked (site, category, signature); null when it has none and
    * none is required, or when statements cannot be checked (no pinned key).
    */
-  private statementOf(response: Response): FreshnessStatement | null {
+  private statementOf(response: DownsyncAnswer): FreshnessStatement | null {
     const { config } = this;
     if (config.publicKey === null || this.site === null) return null;
     const statement = readStatement(response.headers, config.publicKey, { site: this.site, category: config.category });
@@ -420,30 +420,31 @@ export class CategorySync<T> {
   }
 
   /** A 304: the file in use is current; a statement naming its bytes confirms it as of the statement's time. */
-  private notModified(statement: FreshnessStatement | null, current: Current<T> | null): void {
-    this.st.notModified++;
-    this.st.lastResult = 'not-modified';
+  private async notModified(statement: FreshnessStatement | null, current: Current<T> | null): Promise<void> {
     if (statement !== null) {
       if (current !== null && statement.sha256 === current.sha256) this.freshness = confirmed(this.freshness, statement);
       else this.askUnconditionally = true;
     }
-    this.checked(current);
+    await this.checked(current);
+    // Counted once the pointer is written: the poll is then done but for its bookkeeping (no await follows).
+    this.st.notModified++;
+    this.st.lastResult = 'not-modified';
   }
 
   /** Records a successful check of the current file in the pointer, so other processes skip the hub. */
-  private checked(current: Current<T> | null): void {
+  private async checked(current: Current<T> | null): Promise<void> {
     const now = this.config.now();
     this.st.lastCheckedAt = now;
     if (current === null) return;
     const pointer = readPointer(this.config.dir, this.config.category);
     if (pointer !== null && pointer.file === current.file) {
-      writePointer(this.config.dir, { ...pointer, checkedAt: now, freshness: merged(this.freshness, pointer.freshness) });
+      await writePointer(this.config.dir, { ...pointer, checkedAt: now, freshness: merged(this.freshness, pointer.freshness) });
     }
   }
 
-  private async install(timed: TimedResponse, refreshLock: () => void, statement: FreshnessStatement | null): Promise<void> {
+  private async install(response: DownsyncAnswer, refreshLock: () => void, statement: FreshnessStatement | null): Promise<void> {
     const { config } = this;
-    const { pointer, path, loaded } = await installDownload(config, timed, refreshLock, this.abort.signal, statement, this.freshnessOnDisk());
+    const { pointer, path, loaded } = await installDownload(config, response, refreshLock, this.abort.signal, statement, this.freshnessOnDisk());
     const previous = this.current;
     this.current = {
       value: loaded.value, file: pointer.file, path, servedName: pointer.servedName, etag: pointer.etag, sha256: pointer.sha256,

@@ -1,10 +1,11 @@
 // `current-<category>.json` in the sync directory: which verified file is current, and when the hub
 // was last asked. Written atomically (temp + rename) by the process holding the download lock; every
 // other process polls it, loads the new file and skips the hub while the last check is fresh.
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fsyncUnlessRefused } from '../format/fsync.js';
+import { syncUnlessRefused } from '../format/fsync.js';
 import { freshnessFrom, type FreshnessRecord } from './freshness.js';
 import { FILE_MODE, type SyncCategory } from './sync-dir-files.js';
 
@@ -61,20 +62,25 @@ export function readPointer(dir: string, category: SyncCategory): CurrentPointer
   }
 }
 
-export function writePointer(dir: string, pointer: CurrentPointer): void {
+/**
+ * Written through the thread pool: its fsync took tens of ms of the serving thread on a busy disk, once
+ * per 304 (bench/swap-bench.ts profiled it). The caller holds the download lock and awaits it, so no
+ * other write of this process or another can land in between.
+ */
+export async function writePointer(dir: string, pointer: CurrentPointer): Promise<void> {
   const target = pointerPath(dir, pointer.category);
   const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    const fd = openSync(tmp, 'wx', FILE_MODE);
+    const file = await open(tmp, 'wx', FILE_MODE);
     try {
-      writeSync(fd, JSON.stringify(pointer, null, 1));
-      fsyncUnlessRefused(fd);
+      await file.writeFile(JSON.stringify(pointer, null, 1));
+      await syncUnlessRefused(file);
     } finally {
-      closeSync(fd);
+      await file.close();
     }
-    renameSync(tmp, target);
+    await rename(tmp, target);
   } catch (error) {
-    rmSync(tmp, { force: true });
+    await rm(tmp, { force: true });
     throw error;
   }
 }

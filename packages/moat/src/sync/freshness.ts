@@ -6,6 +6,7 @@
 // (its statement is older than the one installed), another site's file (the site differs), or 304s
 // for ever unnoticed (the newest statement grows old, and status() and the log say so).
 import { createHash, type KeyObject } from 'node:crypto';
+import type { HeaderReader } from './downsync-answer.js';
 import { signatureValid } from './signature.js';
 import type { SyncCategory } from './sync-dir-files.js';
 import { SyncError } from './sync-error.js';
@@ -63,7 +64,7 @@ export function parseStatement(text: string): FreshnessStatement | null {
  * `statement-site`, `statement-category`) when it does not verify with `key` or is for someone else.
  */
 export function readStatement(
-  headers: Headers, key: KeyObject, expected: { site: string; category: SyncCategory },
+  headers: HeaderReader, key: KeyObject, expected: { site: string; category: SyncCategory },
 ): FreshnessStatement | null {
   const text = headers.get(FRESHNESS_HEADER);
   const signature = headers.get(FRESHNESS_SIGNATURE_HEADER);

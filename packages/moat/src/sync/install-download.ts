@@ -2,13 +2,13 @@
 // freshness statement's hash, SQLite checks) and loaded, renamed into place durably, and the pointer
 // moved to it. Nothing is served from it until the caller installs the loaded value. The name the hub
 // gave the file, and what the statements said, are kept in the pointer.
-import { renameSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { offThreadMinBytes, type CategorySyncConfig, type LoadedFile } from './category-sync-config.js';
 import { writePointer, type CurrentPointer } from './current-pointer.js';
-import { downloadBody } from './download-body.js';
-import type { TimedResponse } from './http-fetch.js';
+import type { DownsyncAnswer } from './downsync-answer.js';
 import { installed, type FreshnessRecord, type FreshnessStatement } from './freshness.js';
 import { fsyncDir, installedFileName, partFilePath } from './sync-dir-files.js';
 import { asError, SyncError } from './sync-error.js';
@@ -27,23 +27,23 @@ export interface InstalledDownload<T> {
  * carried none and none was required); its hash must be the body's. `freshness`: the record so far.
  */
 export async function installDownload<T>(
-  config: CategorySyncConfig<T>, timed: TimedResponse, refreshLock: () => void, signal: AbortSignal,
+  config: CategorySyncConfig<T>, response: DownsyncAnswer, refreshLock: () => void, signal: AbortSignal,
   statement: FreshnessStatement | null = null, freshness: FreshnessRecord | null = null,
 ): Promise<InstalledDownload<T>> {
-  const response = timed.response;
   const servedName = servedFileName(response.headers.get('content-disposition'));
   const etag = response.headers.get('etag');
   const signature = response.headers.get('x-moat-signature');
   const tmp = partFilePath(config.dir, config.category);
   let lastRefresh = 0;
   try {
-    const body = await downloadBody(timed, tmp, config.maxDownloadBytes, () => {
+    const limitName = config.category === 'custom_rules' ? 'maxRulesDownloadBytes' : 'maxDownloadBytes';
+    const body = await response.save(tmp, config.maxDownloadBytes, limitName, () => {
       const now = Date.now();
       if (now - lastRefresh > config.lockStaleMs / 4) {
         lastRefresh = now;
         refreshLock();
       }
-    }, config.category === 'custom_rules' ? 'maxRulesDownloadBytes' : 'maxDownloadBytes');
+    });
     if (statement !== null && statement.sha256 !== body.sha256) {
       throw new SyncError('statement-file', `${config.category}: the hub's freshness statement names another file than the one sent`);
     }
@@ -61,15 +61,15 @@ export async function installDownload<T>(
     const loaded = await verifyAndLoad(config, fileKey, tmp, body.size, signature, signal);
     const file = installedFileName(config.category, body.sha256);
     const path = join(config.dir, file);
-    renameSync(tmp, path);
-    fsyncDir(config.dir);
+    await rename(tmp, path);
+    await fsyncDir(config.dir);
     const now = config.now();
     const pointer: CurrentPointer = {
       category: config.category, file, servedName, etag, sha256: body.sha256, size: body.size,
       contentHash: loaded.contentHash, formatVersion: loaded.formatVersion, installedAt: now, checkedAt: now,
       freshness: installed(freshness ?? { seen: false, issuedAt: null, confirmedAt: null }, statement),
     };
-    writePointer(config.dir, pointer);
+    await writePointer(config.dir, pointer);
     return { pointer, path, loaded };
   } catch (error) {
     rmSync(tmp, { force: true });

@@ -1,7 +1,7 @@
 // The files a category's sync keeps in its directory: `<category>-<sha>.db` installed files and
 // `.<category>.<pid>.<random>.part` downloads in progress. Naming, durable renames and housekeeping.
-import { closeSync, fsyncSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { processAlive } from './process-alive.js';
@@ -58,14 +58,14 @@ export function fileSize(path: string): number {
   }
 }
 
-/** Makes the rename durable (a crash right after must not bring the old directory entry back). */
-export function fsyncDir(dir: string): void {
+/** Makes the rename durable (a crash right after must not bring the old directory entry back); through the thread pool. */
+export async function fsyncDir(dir: string): Promise<void> {
   try {
-    const fd = openSync(dir, 'r');
+    const handle = await open(dir, 'r');
     try {
-      fsyncSync(fd);
+      await handle.sync();
     } finally {
-      closeSync(fd);
+      await handle.close();
     }
   } catch {
     // Not supported on every platform; the rename itself is still atomic.
