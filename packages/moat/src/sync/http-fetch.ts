@@ -39,9 +39,17 @@ export async function timedFetch(url: string, options: TimedFetchOptions): Promi
   // Our own timers and listeners end the exchange (`stop`), not only the signals handed to fetch: they
   // are held by the timer list and the caller's controller, so they fire even when nothing else holds the
   // request any more.
-  let stop!: (reason: SyncError) => void;
-  const stopped = new Promise<never>((_, reject) => { stop = reject; });
-  stopped.catch(() => {}); // observed by within() when a body is read; nobody else need be told
+  // Not Promise.race with one long-lived `stopped` promise: each race leaves a reaction on it that holds
+  // the race's result, so a download kept every chunk it read alive (a 64 MiB body: 62 MiB still
+  // reachable after a collection, measured). Each wait registers itself and leaves when it settles.
+  let stoppedBy: SyncError | null = null;
+  const waiting = new Set<(reason: SyncError) => void>();
+  const stop = (reason: SyncError) => {
+    if (stoppedBy !== null) return;
+    stoppedBy = reason;
+    for (const fail of waiting) fail(reason);
+    waiting.clear();
+  };
   const idle = new AbortController();
   const total = new AbortController();
   const end = (controller: AbortController, reason: SyncError) => {
@@ -65,7 +73,15 @@ export async function timedFetch(url: string, options: TimedFetchOptions): Promi
     else caller.addEventListener('abort', onCallerAbort, { once: true });
   }
   const signal = AbortSignal.any(signals);
-  const within = <T>(work: Promise<T>) => Promise.race([work, stopped]);
+  const within = <T>(work: Promise<T>) => new Promise<T>((resolve, reject) => {
+    if (stoppedBy !== null) {
+      work.catch(() => {}); // given up on: its own failure is no longer anyone's
+      reject(stoppedBy);
+      return;
+    }
+    waiting.add(reject);
+    work.then((value) => { waiting.delete(reject); resolve(value); }, (error: unknown) => { waiting.delete(reject); reject(error); });
+  });
   const dispose = () => {
     clearTimeout(timer);
     clearTimeout(totalTimer);
