@@ -14,6 +14,7 @@ import { parseRange } from '../src/ip/range.js';
 import { startModuleWorker } from '../src/loading/start-worker.js';
 import { createManagedFirewall } from '../src/managed/managed-firewall.js';
 import { throwUnlessOk } from '../src/sync/downsync-request.js';
+import type { DownsyncAnswer } from '../src/sync/downsync-answer.js';
 import { DownsyncThread } from '../src/sync/downsync-thread.js';
 import { SyncError } from '../src/sync/sync-error.js';
 import { dataBytes, FakeHub, rulesBytes, tempDir, waitFor } from './helpers/fake-hub.js';
@@ -34,8 +35,27 @@ async function origin(): Promise<{ url: string; server: Server }> {
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
 }
 
+/** Runs `body` with the origin up and a temporary directory, and takes both down after, whatever happened. */
+async function withOrigin(body: (url: string, dir: string) => Promise<void>): Promise<void> {
+  const { url, server } = await origin();
+  const { dir, cleanup } = tempDir();
+  try {
+    await body(url, dir);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+    cleanup();
+  }
+}
+
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const isSyncError = (reason: string) => (error: unknown) => error instanceof SyncError && error.reason === reason;
+
+/** Saves a `/full` answer into `path` and checks that the whole BODY arrived, hash and size. */
+async function saveWhole(answer: DownsyncAnswer, path: string): Promise<void> {
+  assert.deepEqual(await answer.save(path, BODY.length, 'maxDownloadBytes', () => {}), { sha256: sha256(BODY), size: BODY.length });
+  answer.dispose();
+}
 
 test('a managed firewall downloads, checks and polls with the serving thread\'s fetch never called', async () => {
   const hub = await new FakeHub().start();
@@ -76,76 +96,65 @@ test('a managed firewall downloads, checks and polls with the serving thread\'s 
 });
 
 test('the worker hands back status, headers, a saved file\'s hash, and failures with their reasons', async () => {
-  const { url, server } = await origin();
-  const { dir, cleanup } = tempDir();
-  const thread = new DownsyncThread();
-  try {
-    const answer = await thread.fetch(`${url}/full`, TIMEOUTS);
-    assert.equal(answer.status, 200);
-    assert.equal(answer.url, `${url}/full`);
-    assert.equal(answer.headers.get('ETag'), '"v1"', 'names are case-insensitive');
-    assert.equal(answer.headers.get('x-moat-signature'), 'sig');
-    assert.equal(answer.headers.get('x-absent'), null);
-    const saved = await answer.save(join(dir, 'a.part'), BODY.length, 'maxDownloadBytes', () => {});
-    answer.dispose();
-    assert.deepEqual(saved, { sha256: sha256(BODY), size: BODY.length });
-    assert.ok(readFileSync(join(dir, 'a.part')).equals(BODY));
+  await withOrigin(async (url, dir) => {
+    const thread = new DownsyncThread();
+    try {
+      const answer = await thread.fetch(`${url}/full`, TIMEOUTS);
+      assert.equal(answer.status, 200);
+      assert.equal(answer.url, `${url}/full`);
+      assert.equal(answer.headers.get('ETag'), '"v1"', 'names are case-insensitive');
+      assert.equal(answer.headers.get('x-moat-signature'), 'sig');
+      assert.equal(answer.headers.get('x-absent'), null);
+      await saveWhole(answer, join(dir, 'a.part'));
+      assert.ok(readFileSync(join(dir, 'a.part')).equals(BODY));
 
-    const small = await thread.fetch(`${url}/full`, TIMEOUTS);
-    await assert.rejects(small.save(join(dir, 'b.part'), 1024, 'maxDownloadBytes', () => {}),
-      (e: unknown) => isSyncError('too-large')(e) && (e as Error).message.includes('maxDownloadBytes'));
-    small.dispose();
+      const small = await thread.fetch(`${url}/full`, TIMEOUTS);
+      await assert.rejects(small.save(join(dir, 'b.part'), 1024, 'maxDownloadBytes', () => {}),
+        (e: unknown) => isSyncError('too-large')(e) && (e as Error).message.includes('maxDownloadBytes'));
+      small.dispose();
 
-    const busy = await thread.fetch(`${url}/busy`, TIMEOUTS);
-    await assert.rejects(throwUnlessOk(busy, { category: 'custom_rules' }, `${url}/busy`),
-      (e: unknown) => isSyncError('http-503')(e) && (e as Error).message.includes('down for maintenance'));
-    busy.dispose();
+      const busy = await thread.fetch(`${url}/busy`, TIMEOUTS);
+      await assert.rejects(throwUnlessOk(busy, { category: 'custom_rules' }, `${url}/busy`),
+        (e: unknown) => isSyncError('http-503')(e) && (e as Error).message.includes('down for maintenance'));
+      busy.dispose();
 
-    await assert.rejects(thread.fetch('http://127.0.0.1:9/x', TIMEOUTS), isSyncError('network'));
-    await assert.rejects(thread.fetch(`${url}/hang`, { ...TIMEOUTS, idleTimeoutMs: 100 }), isSyncError('timeout'));
-    assert.deepEqual(thread.status(), { inWorker: 5, onThisThread: 0, workerFailures: 0, fallback: false });
-  } finally {
-    await thread.close();
-    server.closeAllConnections();
-    server.close();
-    cleanup();
-  }
+      await assert.rejects(thread.fetch('http://127.0.0.1:9/x', TIMEOUTS), isSyncError('network'));
+      await assert.rejects(thread.fetch(`${url}/hang`, { ...TIMEOUTS, idleTimeoutMs: 100 }), isSyncError('timeout'));
+      assert.deepEqual(thread.status(), { inWorker: 5, onThisThread: 0, workerFailures: 0, fallback: false });
+    } finally {
+      await thread.close();
+    }
+  });
 });
 
 test('a worker that dies mid-download fails that download only; the next exchange starts another', async () => {
-  const { url, server } = await origin();
-  const { dir, cleanup } = tempDir();
-  const started: Worker[] = [];
-  const thread = new DownsyncThread(() => {}, () => {
-    const worker = startModuleWorker(new URL('../src/sync/downsync-thread.ts', import.meta.url).href, './downsync-worker', null);
-    started.push(worker);
-    return worker;
-  });
-  try {
-    const stalled = await thread.fetch(`${url}/stall`, TIMEOUTS);
-    const download = stalled.save(join(dir, 'a.part'), BODY.length, 'maxDownloadBytes', () => {});
-    await waitFor(() => existsSync(join(dir, 'a.part')), 'the part file');
-    await started[0]!.terminate();
-    await assert.rejects(download, isSyncError('worker-exit'));
-    stalled.dispose();
-    await assert.rejects(stalled.text(10), isSyncError('worker-exit'), 'the exchange went with its worker');
+  await withOrigin(async (url, dir) => {
+    const started: Worker[] = [];
+    const thread = new DownsyncThread(() => {}, () => {
+      const worker = startModuleWorker(new URL('../src/sync/downsync-thread.ts', import.meta.url).href, './downsync-worker', null);
+      started.push(worker);
+      return worker;
+    });
+    try {
+      const stalled = await thread.fetch(`${url}/stall`, TIMEOUTS);
+      const download = stalled.save(join(dir, 'a.part'), BODY.length, 'maxDownloadBytes', () => {});
+      await waitFor(() => existsSync(join(dir, 'a.part')), 'the part file');
+      await started[0]!.terminate();
+      await assert.rejects(download, isSyncError('worker-exit'));
+      stalled.dispose();
+      await assert.rejects(stalled.text(10), isSyncError('worker-exit'), 'the exchange went with its worker');
 
-    const again = await thread.fetch(`${url}/full`, TIMEOUTS);
-    assert.deepEqual(await again.save(join(dir, 'b.part'), BODY.length, 'maxDownloadBytes', () => {}), { sha256: sha256(BODY), size: BODY.length });
-    again.dispose();
-    assert.equal(started.length, 2);
-    assert.deepEqual(thread.status(), { inWorker: 2, onThisThread: 0, workerFailures: 1, fallback: false });
-  } finally {
-    await thread.close();
-    server.closeAllConnections();
-    server.close();
-    cleanup();
-  }
+      await saveWhole(await thread.fetch(`${url}/full`, TIMEOUTS), join(dir, 'b.part'));
+      assert.equal(started.length, 2);
+      assert.deepEqual(thread.status(), { inWorker: 2, onThisThread: 0, workerFailures: 1, fallback: false });
+    } finally {
+      await thread.close();
+    }
+  });
 });
 
 test('closing, or the caller\'s abort, ends a held request at once with its reason', async () => {
-  const { url, server } = await origin();
-  try {
+  await withOrigin(async (url) => {
     const thread = new DownsyncThread();
     const abort = new AbortController();
     const held = thread.fetch(`${url}/hang`, { ...TIMEOUTS, signal: abort.signal });
@@ -158,37 +167,23 @@ test('closing, or the caller\'s abort, ends a held request at once with its reas
     await thread.close();
     await waiting;
     await assert.rejects(thread.fetch(`${url}/full`, TIMEOUTS), isSyncError('closed'));
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
+  });
 });
 
 test('where no worker can start, downsync runs on this thread, said once and counted', async () => {
-  const { url, server } = await origin();
   const refusals = [
     () => { throw new Error('worker threads are not allowed here'); },
     () => new Worker('process.exit(3)', { eval: true }), // a broken install: the worker ends before it is ready
   ];
-  try {
-    for (const startWorker of refusals) {
-      const { dir, cleanup } = tempDir();
+  for (const startWorker of refusals) {
+    await withOrigin(async (url, dir) => {
       const told: Error[] = [];
       const thread = new DownsyncThread((error) => told.push(error), startWorker);
-      for (let i = 0; i < 2; i++) {
-        const answer = await thread.fetch(`${url}/full`, TIMEOUTS);
-        assert.deepEqual(await answer.save(join(dir, `${i}.part`), BODY.length, 'maxDownloadBytes', () => {}),
-          { sha256: sha256(BODY), size: BODY.length });
-        answer.dispose();
-      }
+      for (let i = 0; i < 2; i++) await saveWhole(await thread.fetch(`${url}/full`, TIMEOUTS), join(dir, `${i}.part`));
       assert.equal(told.length, 1, 'said once');
       assert.ok(isSyncError('worker')(told[0]) && /on the serving thread/.test(told[0]!.message), told[0]!.message);
       assert.deepEqual(thread.status(), { inWorker: 0, onThisThread: 2, workerFailures: 0, fallback: true });
       await thread.close();
-      cleanup();
-    }
-  } finally {
-    server.closeAllConnections();
-    server.close();
+    });
   }
 });
