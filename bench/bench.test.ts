@@ -12,7 +12,7 @@ import { alternatingFigures, blockIsOn, type AlternatingBlock } from './lib/alte
 import { classifiedQueries, syntheticRanges, withSingles } from './lib/synthetic.js';
 import { parseSmapsRollup } from './memory-bench.js';
 import { PARTS, type BenchResults, type PartName, type PartResults } from './report.js';
-import { targetRows } from './targets.js';
+import { targetRows, targetsAcrossRuns } from './targets.js';
 import { parseIp } from '../packages/moat/src/ip/address.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -76,6 +76,18 @@ test('targets: each measured target beside its figure, met or not by its own bou
   assert.deepEqual(rows.map((r) => [r.issue, r.met]), [[15, true], [15, false], [15, true], [20, true], [20, false]]);
   assert.match(rows[1]!.target, /node:http, reporting every decision, separate processes: req\/s ≥ −8\.0 %/);
   assert.equal(rows[4]!.measured, 'Moat 1, Zen 0 of 5', 'one false positive against none: not met');
+
+  // Across runs: one column per run, a target met in some runs counted as such, a part a run lacks shown as —.
+  const second = { ...parts } as Record<string, unknown>;
+  second.servers = { status: 'ok', seconds: 1, result: { rows: [{ server: 'node:http', variants: { ...servers.rows[0]!.variants, moat: figures(-0.06) } }] } };
+  second.attacksZen = { status: 'not run', reason: 'test' };
+  const across = targetsAcrossRuns([
+    { name: 'first', results: { date: '', quick: false, machine: {}, rerun: '', totalSeconds: 0, parts } },
+    { name: 'second', results: { date: '', quick: false, machine: {}, rerun: '', totalSeconds: 0, parts: second as BenchResults['parts'] } },
+  ]).split('\n');
+  assert.match(across[0]!, /\| first \| second \| met in \|$/);
+  assert.match(across.find((l) => l.includes('Moat, reporting off, separate processes'))!, /\| −4\.9 % ✓ \| −6\.0 % \| 1 of 2 \|$/);
+  assert.equal(across.filter((l) => l.includes('benign inputs')).length, 0, 'rows follow the last run, which did not run that part');
 });
 
 test('charts are well-formed SVG with escaped labels', () => {

@@ -166,3 +166,27 @@ export function targetsTable(r: BenchResults): string {
     '',
   ].join('\n');
 }
+
+/**
+ * The targets over several full runs, one column per run: which hold in every run, which only in some
+ * (within what this shared machine's runs move by) and which in none. Rows follow the last run's targets;
+ * a run without a target's part shows —.
+ */
+export function targetsAcrossRuns(runs: readonly { name: string; results: BenchResults }[]): string {
+  if (runs.length === 0) return '';
+  const byRun = runs.map((run) => targetRows(run.results));
+  const last = byRun[byRun.length - 1]!;
+  const lines = [
+    `| issue | target | ${runs.map((run) => run.name).join(' | ')} | met in |`,
+    `|---:|---|${runs.map(() => '---|').join('')}---:|`,
+  ];
+  for (const row of last) {
+    const cells = byRun.map((rows) => rows.find((r) => r.target === row.target));
+    const present = cells.filter((c) => c !== undefined);
+    const met = present.filter((c) => c.met).length;
+    // Quartiles are in each run's own report; here one figure per run keeps the columns readable.
+    const figure = (c: TargetRow | undefined) => (c === undefined ? '—' : `${c.measured.replace(/ \(quartiles [^)]*\)/, '')}${c.met ? ' ✓' : ''}`);
+    lines.push(`| ${row.issue} | ${row.target} | ${cells.map(figure).join(' | ')} | ${met} of ${present.length} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
