@@ -63,3 +63,37 @@ test('attacks whose quotes balance in some place are still found; an apostrophe 
     assert.equal(detectShell(prose), null, JSON.stringify(prose));
   }
 });
+
+test('a separator gets the same answer whatever was asked before it: in order, out of order, after a long value', () => {
+  const reused = new QuotePlaces();
+  // A value dense with quotes, longer than what the reading keeps between values, read first and between values.
+  const long = "x'y ".repeat(40_000) + ';pwned';
+  fc.assert(
+    fc.property(side, side, fc.array(fc.nat(), { maxLength: 12 }), fc.boolean(), (before, after, picks, longFirst) => {
+      const value = `${before};pwned${after}`;
+      if (longFirst) {
+        reused.reset(long);
+        reused.mayRunAt(long.length - 6);
+      }
+      const positions = picks.map((k) => k % value.length);
+      // Each position asked alone on a fresh reader: the reference.
+      const alone = positions.map((p) => {
+        const fresh = new QuotePlaces();
+        fresh.reset(value);
+        return fresh.mayRunAt(p);
+      });
+      reused.reset(value);
+      assert.deepEqual(positions.map((p) => reused.mayRunAt(p)), alone, JSON.stringify({ value, positions }));
+      const sorted = positions.map((p, k) => [p, alone[k]] as const).sort((a, b) => a[0] - b[0]);
+      reused.reset(value);
+      for (const [p, expected] of sorted) assert.equal(reused.mayRunAt(p), expected, JSON.stringify({ value, p }));
+    }),
+    { numRuns: 2000 },
+  );
+  // The long value itself: its separator sits after 40,000 closed quotes, so it may run.
+  reused.reset(long);
+  assert.equal(reused.mayRunAt(long.length - 6), true);
+  // One quote more before it leaves a quote open in every place: no line parses.
+  reused.reset(long.slice(0, -6) + "';pwned");
+  assert.equal(reused.mayRunAt(long.length - 5), false);
+});

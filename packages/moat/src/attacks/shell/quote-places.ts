@@ -48,6 +48,73 @@ function endsWell(start: number, end: number): boolean {
   return outside(start) ? outside(end) : end === start;
 }
 
+/**
+ * What a place's reading says about a separator at a position: outside quotes (it may run, if its line
+ * parses), held (inside quotes or a comment, or escaped by a backslash: not a separator there), or runs
+ * (inside a backtick substitution or past a shape not followed: it may run whatever follows).
+ */
+const FREE = 0;
+const HELD = 1;
+const RUNS = 2;
+
+/** FREE, HELD or RUNS by state. */
+const HELDNESS = Uint8Array.of(FREE, HELD, HELD, HELD, RUNS, RUNS, FREE);
+
+/**
+ * Where a place's reading changes between FREE, HELD and RUNS: positions (the reading before `s[at]`) and
+ * what holds from there on. Recorded in the one pass to the value's end that prepare() makes anyway, so a
+ * separator is looked up, not read up to: reading up to each separator one character at a time was a
+ * sixth of a dense form body's detection (bench "dense look-alikes"). The lists stay with the reader for
+ * the next value, unless one grew past RETAINED entries.
+ */
+class Turns {
+  /** Per entry: the position times 4, plus FREE, HELD or RUNS. */
+  entries = new Int32Array(64);
+  count = 0;
+  /** The entry the last lookup ended on: separators are asked about in order. */
+  cursor = 0;
+
+  clear(): void {
+    if (this.entries.length > RETAINED) this.entries = new Int32Array(64);
+    this.count = 0;
+    this.cursor = 0;
+  }
+
+  /** Adds an entry; the caller adds one only where the kind changes. */
+  add(at: number, kind: number): void {
+    if (this.count === this.entries.length) {
+      const grown = new Int32Array(this.count * 2);
+      grown.set(this.entries);
+      this.entries = grown;
+    }
+    this.entries[this.count++] = at * 4 + kind;
+  }
+
+  /** FREE, HELD or RUNS at `p` (the first entry is at 0). */
+  kindAt(p: number): number {
+    const entries = this.entries;
+    const key = p * 4 + 3;
+    const last = this.count - 1;
+    let k = this.cursor;
+    if (entries[k]! > key) {
+      // Asked out of order: the last entry at or before `p`, by halving.
+      let high = k - 1;
+      k = 0;
+      while (k < high) {
+        const mid = (k + high + 1) >> 1;
+        if (entries[mid]! <= key) k = mid;
+        else high = mid - 1;
+      }
+    }
+    while (k < last && entries[k + 1]! <= key) k++;
+    this.cursor = k;
+    return entries[k]! & 3;
+  }
+}
+
+/** Entries a place keeps between values (at most 512 KiB across the four places, as a 64 KiB value dense with quotes needs); a longer list is dropped after use. */
+const RETAINED = 1 << 15;
+
 export class QuotePlaces {
   private s = '';
   private prepared = false;
@@ -55,12 +122,10 @@ export class QuotePlaces {
   private unknown = false;
   /** Places read (the last, bare after a blank, only when it may differ from bare inside a word). */
   private places = PLACES.length;
-  /** Per place: the state at the value's end, and the last newline read outside quotes. */
+  /** Per place: the state at the value's end, the last newline read outside quotes, and where the reading turns. */
   private readonly endState = new Uint8Array(PLACES.length);
   private readonly lastNewline = new Int32Array(PLACES.length);
-  /** Per place: the state before `s[position[place]]`, advanced as separators are asked about in order. */
-  private readonly state = new Uint8Array(PLACES.length);
-  private readonly position = new Int32Array(PLACES.length);
+  private readonly turns = PLACES.map(() => new Turns());
 
   /** Starts on a new value (nothing is read until a separator is asked about). */
   reset(s: string): void {
@@ -73,18 +138,10 @@ export class QuotePlaces {
     if (!this.prepared) this.prepare();
     if (this.unknown) return true;
     for (let place = 0; place < this.places; place++) {
-      if (p < this.position[place]!) {
-        // Asked out of order, or `p` was read as an escaped character (`\;` is no separator): from the start.
-        this.state[place] = PLACES[place]!;
-        this.position[place] = 0;
-      }
-      this.state[place] = advance(this.s, this.position[place]!, p, this.state[place]!, null);
-      this.position[place] = reached;
-      const state = this.state[place]!;
+      const kind = this.turns[place]!.kindAt(p);
       // Inside a backtick substitution a separator runs a command of its own script.
-      if (state === UNFOLLOWED || state === BACKTICK) return true;
-      // Read past `p`: a backslash before it made it an ordinary character in this place.
-      if (reached > p || !outside(state)) continue;
+      if (kind === RUNS) return true;
+      if (kind === HELD) continue;
       if (this.lastNewline[place]! > p || endsWell(PLACES[place]!, this.endState[place]!)) return true;
     }
     return false;
@@ -103,24 +160,23 @@ export class QuotePlaces {
     const newline = { last: -1 };
     for (let place = 0; place < this.places; place++) {
       newline.last = -1;
-      this.endState[place] = advance(s, 0, s.length, PLACES[place]!, newline);
+      const turns = this.turns[place]!;
+      turns.clear();
+      this.endState[place] = read(s, PLACES[place]!, newline, turns);
       // A backslash at the very end quotes the app's own next character (its closing quote): not followed.
       if (reached > s.length) this.endState[place] = UNFOLLOWED;
       this.lastNewline[place] = newline.last;
-      this.state[place] = PLACES[place]!;
-      this.position[place] = 0;
     }
   }
 }
 
-/** Where advance() stopped: `to`, or one past it when its last character quoted the one at `to`. */
+/** Where read() stopped: the end, or one past it when the last character was a backslash. */
 let reached = 0;
 
 /**
  * What each ASCII character does to the state outside quotes: OUTSIDE or WORD (the state after it), or
  * TURN for those that may change it otherwise (quotes, backslash, newline, `#`, `$`, `<`). Runs of the
- * first two are read in a tight loop: one character at a time through the whole branch chain cost ~6 ns
- * each, four times over a 4 KiB field, most of a dense form body's detection (bench "dense look-alikes").
+ * first two are skipped by a native search for the next turn.
  */
 const TURN = 255;
 const OUTSIDE_NEXT = (() => {
@@ -134,16 +190,21 @@ const OUTSIDE_NEXT = (() => {
 const NEXT_TURN = /['"`\\\n#$<]/g;
 const NEXT_IN_DOUBLE = /["\\`$]/g;
 
-/** The state after reading `s[from, to)` from `state`; `newline.last`: the last newline read outside quotes. */
-function advance(s: string, from: number, to: number, state: number, newline: { last: number } | null): number {
-  let i = from;
+/**
+ * The state after reading all of `s` from `state`; `newline.last`: the last newline read outside quotes;
+ * `turns`: where the reading turns between FREE, HELD and RUNS.
+ */
+function read(s: string, state: number, newline: { last: number }, turns: Turns): number {
+  const to = s.length;
+  let i = 0;
+  let kind = HELDNESS[state]!;
+  turns.add(0, kind);
   while (i < to && state !== UNFOLLOWED) {
     let c = s.charCodeAt(i);
     if (state === OUTSIDE || state === WORD) {
-      // A run of characters that only start or continue words: to the end (prepare's passes) found by a
-      // native search for the next turn, the state then set by the character before it; else read here.
-      let next = c < 0x80 ? OUTSIDE_NEXT[c]! : OUTSIDE;
-      if (next !== TURN && to === s.length) {
+      // A run of characters that only start or continue words, found by a native search for the next
+      // turn; the state is then set by the character before it.
+      if ((c < 0x80 ? OUTSIDE_NEXT[c]! : OUTSIDE) !== TURN) {
         NEXT_TURN.lastIndex = i;
         const at = NEXT_TURN.test(s) ? NEXT_TURN.lastIndex - 1 : to;
         const before = s.charCodeAt(at - 1);
@@ -151,26 +212,19 @@ function advance(s: string, from: number, to: number, state: number, newline: { 
         i = at;
         if (i >= to) break;
         c = s.charCodeAt(i);
-      } else {
-        while (next !== TURN) {
-          state = next;
-          if (++i >= to) break;
-          c = s.charCodeAt(i);
-          next = c < 0x80 ? OUTSIDE_NEXT[c]! : OUTSIDE;
-        }
-        if (i >= to) break;
       }
       if (c === 0x27) state = SINGLE;
       else if (c === 0x22) state = DOUBLE;
       else if (c === 0x60) state = BACKTICK;
       else if (c === 0x5c) {
         // A backslash quotes the next character, which then belongs to a word; before a newline both
-        // vanish (the line goes on) and the word's state stays as it was.
+        // vanish (the line goes on) and the word's state stays as it was. Either way that character is
+        // no separator.
         if (s.charCodeAt(i + 1) !== 0x0a) state = OUTSIDE;
-        i++;
+        turns.add(++i, kind = HELD);
       } else if (c === 0x0a) {
         state = WORD;
-        if (newline !== null) newline.last = i;
+        newline.last = i;
       } else if (c === 0x23) {
         if (state === WORD) state = COMMENT;
       } else if (c === 0x24) {
@@ -178,20 +232,15 @@ function advance(s: string, from: number, to: number, state: number, newline: { 
         state = after === 0x28 || after === 0x7b || after === 0x27 ? UNFOLLOWED : OUTSIDE;
       } else state = s.charCodeAt(i + 1) === 0x3c ? UNFOLLOWED : WORD; // `<`: a here-document, or a redirection
     } else if (state === SINGLE) {
-      // Nothing but the closing quote counts inside '…'. To the end (prepare's passes), a native search.
-      i = to === s.length ? indexOrEnd(s, "'", i) : skipTo(s, 0x27, i, to);
+      // Nothing but the closing quote counts inside '…'.
+      i = indexOrEnd(s, "'", i);
       if (i >= to) break;
       state = OUTSIDE;
     } else if (state === DOUBLE) {
-      if (to === s.length) {
-        NEXT_IN_DOUBLE.lastIndex = i;
-        i = NEXT_IN_DOUBLE.test(s) ? NEXT_IN_DOUBLE.lastIndex - 1 : to;
-        if (i >= to) break;
-        c = s.charCodeAt(i);
-      } else {
-        while (i < to && (c = s.charCodeAt(i)) !== 0x22 && c !== 0x5c && c !== 0x60 && c !== 0x24) i++;
-        if (i >= to) break;
-      }
+      NEXT_IN_DOUBLE.lastIndex = i;
+      i = NEXT_IN_DOUBLE.test(s) ? NEXT_IN_DOUBLE.lastIndex - 1 : to;
+      if (i >= to) break;
+      c = s.charCodeAt(i);
       if (c === 0x22) state = OUTSIDE;
       else if (c === 0x5c) i++;
       else if (c === 0x60 || s.charCodeAt(i + 1) === 0x28 || s.charCodeAt(i + 1) === 0x7b) state = UNFOLLOWED;
@@ -200,21 +249,16 @@ function advance(s: string, from: number, to: number, state: number, newline: { 
       else if (c === 0x5c) i++;
     } else {
       // A comment, to the next newline.
-      i = to === s.length ? indexOrEnd(s, '\n', i) : skipTo(s, 0x0a, i, to);
+      i = indexOrEnd(s, '\n', i);
       if (i >= to) break;
       state = WORD;
-      if (newline !== null) newline.last = i;
+      newline.last = i;
     }
     i++;
+    if (HELDNESS[state] !== kind) turns.add(i, kind = HELDNESS[state]!);
   }
-  reached = state === UNFOLLOWED ? Math.max(i, to) : i;
+  reached = i;
   return state;
-}
-
-/** The first `c` in `s[i, to)`, or `to`. */
-function skipTo(s: string, c: number, i: number, to: number): number {
-  while (i < to && s.charCodeAt(i) !== c) i++;
-  return i;
 }
 
 /** The first `c` at or after `i`, or the end of `s`. */
