@@ -20,7 +20,7 @@ import { createFirewall, type Firewall } from '../../src/firewall/firewall.js';
 import type { MoatOptions } from '../../src/firewall/options.js';
 import { close, listen, rulesFile, type RawResponse, type RequestSpec } from '../adapters-helpers.js';
 
-export type Framework = 'express' | 'express-listener' | 'fastify' | 'fastify-lenient' | 'koa' | 'hono';
+export type Framework = 'express' | 'express-listener' | 'fastify' | 'fastify-listener' | 'fastify-lenient' | 'koa' | 'hono';
 
 /** One framework's app twice: `plain` without Moat, `guarded` behind `firewall`. */
 export interface AppPair {
@@ -59,10 +59,13 @@ const expressApp = (where: 'middleware' | 'listener'): Start => async (firewall)
   return serve(createServer(firewall !== null && where === 'listener' ? withMoat(app, firewall) : app));
 };
 
-function fastifyApp(options: FastifyServerOptions): Start {
+/** `where`: Moat as Fastify's plugin, or judging in the node:http listener before Fastify (its `serverFactory`). */
+function fastifyApp(options: FastifyServerOptions, where: 'plugin' | 'listener' = 'plugin'): Start {
   return async (firewall) => {
-    const app: FastifyInstance = Fastify(options);
-    if (firewall !== null) await app.register(fastifyMoat, { firewall });
+    const app: FastifyInstance = firewall !== null && where === 'listener'
+      ? Fastify({ ...options, serverFactory: (handler) => createServer(withMoat(handler, firewall)) })
+      : Fastify(options);
+    if (firewall !== null && where === 'plugin') await app.register(fastifyMoat, { firewall });
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     });
@@ -113,6 +116,7 @@ const STARTERS: Record<Framework, Start> = {
   express: expressApp('middleware'),
   'express-listener': expressApp('listener'),
   fastify: fastifyApp({}),
+  'fastify-listener': fastifyApp({}, 'listener'),
   // Router options some apps turn on: `/login;x` and `/login/` then reach the `/login` route.
   // (Fastify's FastifyRouterOptions type lags behind the router: it lacks useSemicolonDelimiter.)
   'fastify-lenient': fastifyApp({
