@@ -162,15 +162,20 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
     assert.match(servers.markdown.join('\n'), /each right after 0\.1 s of unmeasured load on the same server/);
     // Each variant is paired with the bare measurements right before and after it: bare runs once more than the others per round.
     assert.match(servers.markdown.join('\n'), /against the mean of the two bare measurements right before and after it/);
+    // Fastify's plugin beside Moat in the listener its serverFactory builds, in a section of its own.
+    assert.match(servers.markdown.join('\n'), /\*\*Fastify: Moat before Fastify\.\*\* [^\n]*the listener [+−-]\d/);
     for (const row of servers.rows) {
       const others = Object.keys(row.variants).length - 1;
       assert.equal(row.variants.bare!.reqRounds.length, servers.setup.rounds * (others + 1), `${row.server}: bare measured around every variant`);
       for (const [v, f] of Object.entries(row.variants)) if (v !== 'bare') assert.equal(f!.reqRounds.length, servers.setup.rounds, `${row.server} ${v}`);
     }
     for (const row of servers.rows) {
+      // Fastify also runs Moat in the listener its serverFactory builds.
       const expected = row.server === 'express'
         ? ['bare', 'control', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'] as const
-        : ['bare', 'control', 'moat', 'reporting', 'attacks', 'zen'] as const;
+        : row.server === 'fastify'
+          ? ['bare', 'control', 'moat', 'reporting', 'attacks', 'zen', 'listener'] as const
+          : ['bare', 'control', 'moat', 'reporting', 'attacks', 'zen'] as const;
       assert.deepEqual(Object.keys(row.variants).sort(), [...expected].sort(), row.server);
       for (const v of expected) {
         const f = row.variants[v];
@@ -184,7 +189,7 @@ test('npm run bench --quick runs every part and writes the JSON, the report and 
       }
       // The same-process comparison ran for Moat's variants and the control, with a serving-thread figure.
       // On Express also a pass-through layer and Moat in the listener (the floor of a middleware, and the other way in).
-      const alternatingVariants = ['attacks', 'control', 'moat', 'reporting', ...(row.server === 'express' ? ['layer', 'listener'] : [])].sort();
+      const alternatingVariants = ['attacks', 'control', 'moat', 'reporting', ...(row.server === 'express' ? ['layer', 'listener'] : row.server === 'fastify' ? ['listener'] : [])].sort();
       assert.deepEqual(Object.keys(row.alternating ?? {}).sort(), alternatingVariants, row.server);
       for (const [v, f] of Object.entries(row.alternating!)) {
         assert.ok(f.pairs > 0 && Number.isFinite(f.cpuAddedUs.median) && Number.isFinite(f.cpuAddedUs.standardError), `${row.server} ${v} pairs`);

@@ -39,18 +39,19 @@ const SERVERS: readonly ServerKind[] = ['node:http', 'express', 'fastify'];
  * blocking). zen: Zen by Aikido in blocking mode, without a token.
  * Express only: layer, a pass-through `app.use((req, res, next) => next())` in Moat's place (what any
  * middleware costs on Express before it does anything); listener, Moat judging in the node:http
- * listener before Express (`http.createServer(withMoat(app))`), standalone; prototypes, the same on a server
+ * listener before Express (`http.createServer(withMoat(app))`), standalone (on Fastify too, through its
+ * `serverFactory`: `createServer(withMoat(handler))`); prototypes, the same on a server
  * whose requests are built on the app's prototypes (`createServer(expressServerOptions(app), withMoat(app))`);
  * prototypesBare, bare Express on such a server (no firewall), the baseline that tells Moat's part from Express's gain.
  */
 export type ServerVariant = 'bare' | 'control' | 'moat' | 'reporting' | 'attacks' | 'zen' | 'layer' | 'listener' | 'prototypes' | 'prototypesBare';
 export const SERVER_VARIANTS: readonly ServerVariant[] = ['bare', 'control', 'moat', 'reporting', 'attacks', 'zen', 'layer', 'listener', 'prototypes', 'prototypesBare'];
 
-/** The variants that only mean something on Express (see ServerVariant). */
+/** The variants that only mean something on Express (see ServerVariant), and on Fastify the listener too. */
 const EXPRESS_ONLY: readonly ServerVariant[] = ['layer', 'listener', 'prototypes', 'prototypesBare'];
 
 function variantsFor(kind: ServerKind, variants: readonly ServerVariant[]): ServerVariant[] {
-  return variants.filter((v) => kind === 'express' || !EXPRESS_ONLY.includes(v));
+  return variants.filter((v) => kind === 'express' || !EXPRESS_ONLY.includes(v) || (kind === 'fastify' && v === 'listener'));
 }
 
 export interface ServerBenchOptions {
@@ -455,7 +456,7 @@ function variantFigures(rounds: RoundFigures[], bare: RoundFigures[] | null): Va
 const VARIANT_NAMES: Record<ServerVariant, string> = {
   bare: 'without a firewall', control: 'without a firewall again (noise floor)', moat: 'Moat', reporting: 'Moat, reporting on', attacks: 'Moat, reporting on, attack detection on',
   zen: 'Zen (blocking, no token)',
-  layer: 'a pass-through app.use in Moat\'s place', listener: 'Moat in the node:http listener, before Express',
+  layer: 'a pass-through app.use in Moat\'s place', listener: 'Moat in the node:http listener, before the framework',
   prototypes: 'the same, requests built on Express\'s prototypes',
   prototypesBare: 'no firewall, requests built on Express\'s prototypes',
 };
@@ -477,7 +478,7 @@ function round0Seed(kind: ServerKind): number {
 
 /**
  * The variants the same-process comparison runs: Moat's, the control (two bare apps) for its noise floor,
- * and on Express a pass-through layer (the floor of any middleware) and Moat in the listener before Express.
+ * on Express a pass-through layer (the floor of any middleware), and Moat in the listener before Express or Fastify.
  */
 const ALTERNATING: readonly ServerVariant[] = ['control', 'moat', 'reporting', 'attacks', 'layer', 'listener'];
 
@@ -738,6 +739,7 @@ function serverMarkdown(setup: ServerBenchResult['setup'], rows: ServerBenchRow[
       '',
       ...expressLayerSection(rows.find((r) => r.server === 'express'), expressOnly, cell),
     ] : []),
+    ...fastifyListenerSection(rows.find((r) => r.server === 'fastify'), cell),
     ...alternatingSection(setup, rows),
   ];
 }
@@ -824,6 +826,30 @@ function expressLayerSection(row: ServerBenchRow | undefined, expressOnly: reado
   ];
 }
 
+/** Fastify's plugin against Moat in the listener Fastify's serverFactory builds. Empty when the listener did not run. */
+function fastifyListenerSection(row: ServerBenchRow | undefined, cell: (f: VariantFigures | undefined, what: 'req' | 'cpu') => string): string[] {
+  const listener = row?.variants.listener?.vsBare;
+  if (row === undefined || listener === undefined) return [];
+  const shown: ServerVariant[] = ['bare', 'moat', 'listener'];
+  const moat = row.variants.moat?.vsBare;
+  return [
+    '**Fastify: Moat before Fastify.** "Moat in the node:http listener" is Moat judging the request in the server that ' +
+      'Fastify\'s `serverFactory` builds, `Fastify({ serverFactory: (h) => createServer(withMoat(h, options)) })`, instead of ' +
+      'its plugin\'s `onRequest` hook (the same decisions: test/adversarial/fastify-listener.test.ts sends both the same attacks). ' +
+      (moat ? `Here the plugin added ${signedUs(moat.cpuAddedUs.median)} of CPU per request (${pct(moat.change.median)} req/s), ` : '') +
+      `the listener ${signedUs(listener.cpuAddedUs.median)} (${pct(listener.change.median)} req/s).`,
+    '',
+    `| server | ${shown.map((v) => `${VARIANT_NAMES[v]} (req/s${v === 'bare' ? '' : ', change, quartiles'})`).join(' | ')} |`,
+    `|---|${shown.map(() => '---:').join('|')}|`,
+    `| fastify | ${shown.map((v) => cell(row.variants[v], 'req')).join(' | ')} |`,
+    '',
+    `| server | ${shown.map((v) => `${VARIANT_NAMES[v]} (CPU µs/request${v === 'bare' ? '' : ', added, quartiles, change'})`).join(' | ')} |`,
+    `|---|${shown.map(() => '---:').join('|')}|`,
+    `| fastify | ${shown.map((v) => cell(row.variants[v], 'cpu')).join(' | ')} |`,
+    '',
+  ];
+}
+
 /** "In this run, bare Express used N× the CPU per request of bare node:http. " when both ran. */
 function expressRatio(rows: ServerBenchRow[]): string {
   const express = rows.find((r) => r.server === 'express')?.variants.bare;
@@ -897,6 +923,10 @@ async function alternatingListener(kind: ServerKind, variant: ServerVariant, opt
     return withMoat(expressApp(null), options!);
   }
   if (kind === 'express' && variant === 'layer') return expressApp(passThrough);
+  if (kind === 'fastify' && variant === 'listener') {
+    const { withMoat } = await import('../packages/moat/src/adapters/node.js');
+    return withMoat(await helloListener(kind, null), options!);
+  }
   return helloListener(kind, options);
 }
 
@@ -938,7 +968,11 @@ async function serve(kind: ServerKind, variant: ServerVariant, rules: string, da
     else if (variant === 'prototypesBare') server = http.createServer(expressServerOptions(app), app);
     else server = http.createServer(app);
   } else {
-    const app = await fastifyApp(options);
+    // The listener variant: Moat in the server Fastify's factory builds, before Fastify (docs/frameworks.md).
+    const { withMoat } = await import('../packages/moat/src/adapters/node.js');
+    const app = variant === 'listener' && options !== null
+      ? await fastifyApp(null, (handler) => http.createServer(withMoat(handler, options)))
+      : await fastifyApp(options);
     await app.listen({ port: 0, host: '127.0.0.1' });
     server = app.server;
   }
