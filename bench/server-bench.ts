@@ -815,15 +815,19 @@ function expressLayerSection(row: ServerBenchRow | undefined, expressOnly: reado
       'adapter conformance and request-interpretation tests run against it), which skips that layer and reads the request ' +
       'before Express swaps its prototype. ' + figures.join(' '),
     '',
-    `| server | ${shown.map((v) => `${VARIANT_NAMES[v]} (req/s${v === 'bare' ? '' : ', change, quartiles'})`).join(' | ')} |`,
+    ...oneServerTables(row, shown, cell),
+  ];
+}
+
+/** One server's req/s and CPU tables for the `shown` variants. */
+function oneServerTables(row: ServerBenchRow, shown: readonly ServerVariant[], cell: (f: VariantFigures | undefined, what: 'req' | 'cpu') => string): string[] {
+  const table = (what: 'req' | 'cpu', heading: string, changeHeading: string) => [
+    `| server | ${shown.map((v) => `${VARIANT_NAMES[v]} (${heading}${v === 'bare' ? '' : changeHeading})`).join(' | ')} |`,
     `|---|${shown.map(() => '---:').join('|')}|`,
-    `| express | ${shown.map((v) => cell(row.variants[v], 'req')).join(' | ')} |`,
-    '',
-    `| server | ${shown.map((v) => `${VARIANT_NAMES[v]} (CPU µs/request${v === 'bare' ? '' : ', added, quartiles, change'})`).join(' | ')} |`,
-    `|---|${shown.map(() => '---:').join('|')}|`,
-    `| express | ${shown.map((v) => cell(row.variants[v], 'cpu')).join(' | ')} |`,
+    `| ${row.server} | ${shown.map((v) => cell(row.variants[v], what)).join(' | ')} |`,
     '',
   ];
+  return [...table('req', 'req/s', ', change, quartiles'), ...table('cpu', 'CPU µs/request', ', added, quartiles, change')];
 }
 
 /** Fastify's plugin against Moat in the listener Fastify's serverFactory builds. Empty when the listener did not run. */
@@ -839,14 +843,7 @@ function fastifyListenerSection(row: ServerBenchRow | undefined, cell: (f: Varia
       (moat ? `Here the plugin added ${signedUs(moat.cpuAddedUs.median)} of CPU per request (${pct(moat.change.median)} req/s), ` : '') +
       `the listener ${signedUs(listener.cpuAddedUs.median)} (${pct(listener.change.median)} req/s).`,
     '',
-    `| server | ${shown.map((v) => `${VARIANT_NAMES[v]} (req/s${v === 'bare' ? '' : ', change, quartiles'})`).join(' | ')} |`,
-    `|---|${shown.map(() => '---:').join('|')}|`,
-    `| fastify | ${shown.map((v) => cell(row.variants[v], 'req')).join(' | ')} |`,
-    '',
-    `| server | ${shown.map((v) => `${VARIANT_NAMES[v]} (CPU µs/request${v === 'bare' ? '' : ', added, quartiles, change'})`).join(' | ')} |`,
-    `|---|${shown.map(() => '---:').join('|')}|`,
-    `| fastify | ${shown.map((v) => cell(row.variants[v], 'cpu')).join(' | ')} |`,
-    '',
+    ...oneServerTables(row, shown, cell),
   ];
 }
 

@@ -6,23 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { send, type RequestSpec } from '../adapters-helpers.js';
-import { sendOpen, target, type Target } from './request-apps.js';
+import { sendOpen, servedThenRefused as refused, target, type Target } from './request-apps.js';
 
 const RULES = {
   block: { paths: ['/wp-admin', '/admin/secret'], hosts: ['admin.example.com'], params: ['<script'] },
   rateLimits: [{ path: '/login', method: 'POST', limit: 2, window: '60s' }],
 };
 
-/** The unguarded app serves `request` (its body starts with `served`); both guarded apps answer `status`. */
-async function servedThenRefused(t: Target, request: RequestSpec, served: string, status = 403): Promise<void> {
-  const what = `${request.method ?? 'GET'} ${request.path}`;
-  const plain = await sendOpen(t.apps.express.plain, request);
-  assert.equal(plain.status, 200, `${what}: ${plain.body.slice(0, 120)}`);
-  assert.ok(plain.body.startsWith(served), `${what} served by ${plain.body}, expected ${served}`);
-  const listener = await sendOpen(t.apps['express-listener'].guarded, request);
-  assert.equal(listener.status, status, `${what} reached Express through Moat in the listener: ${listener.body.slice(0, 120)}`);
-  assert.equal((await sendOpen(t.apps.express.guarded, request)).status, status, `${what}: the middleware answers the same`);
-}
+/** The unguarded Express app serves `request`; guarded in the listener and by Moat's own adapter, it is refused. */
+const servedThenRefused = (t: Target, request: RequestSpec, served: string, status?: number) => refused(t, 'express', request, served, status);
 
 const PATH_ATTACKS: [string, string][] = [
   ['/wp-admin/..', 'wp-admin:/wp-admin/..'],

@@ -4,6 +4,7 @@
 // Every handler answers `<route>:<what the framework read>`, so a test can see which handler ran.
 
 import { after } from 'node:test';
+import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import express from 'express';
@@ -171,4 +172,19 @@ export function sendOpen(port: number, spec: RequestSpec, later?: { bytes: Buffe
     socket.write(Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), body]));
     later?.after.then(() => socket.write(later.bytes), reject);
   });
+}
+
+/**
+ * For the listener-guarded apps: `framework`'s unguarded app serves `request` (its body starts with
+ * `served`), and both the app guarded in the node:http listener (`<framework>-listener`) and the one guarded
+ * by the framework's own middleware or plugin answer `status`.
+ */
+export async function servedThenRefused(t: Target, framework: 'express' | 'fastify', request: RequestSpec, served: string, status = 403): Promise<void> {
+  const what = `${request.method ?? 'GET'} ${request.path}`;
+  const plain = await sendOpen(t.apps[framework].plain, request);
+  assert.equal(plain.status, 200, `${what}: ${plain.body.slice(0, 120)}`);
+  assert.ok(plain.body.startsWith(served), `${what} served by ${plain.body}, expected ${served}`);
+  const listener = await sendOpen(t.apps[`${framework}-listener`].guarded, request);
+  assert.equal(listener.status, status, `${what} reached ${framework} through Moat in the listener: ${listener.body.slice(0, 120)}`);
+  assert.equal((await sendOpen(t.apps[framework].guarded, request)).status, status, `${what}: the framework's own adapter answers the same`);
 }
