@@ -112,7 +112,7 @@ class Turns {
   }
 }
 
-/** Entries a place keeps between values (at most 512 KiB across the four places, as a 64 KiB value dense with quotes needs); a longer list is dropped after use. */
+/** Entries a place keeps between values (at most 512 KiB across the four places: a 64 KiB value with a quote every few characters); a longer list is dropped after use. */
 const RETAINED = 1 << 15;
 
 export class QuotePlaces {
