@@ -6,17 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { send, type RequestSpec } from '../adapters-helpers.js';
-import { sendOpen, servedThenRefused as refused, target, type Target } from './request-apps.js';
-
-const RULES = {
-  block: { paths: ['/wp-admin', '/admin/secret'], hosts: ['admin.example.com'], params: ['<script'] },
-  rateLimits: [{ path: '/login', method: 'POST', limit: 2, window: '60s' }],
-};
+import { LISTENER_RULES, listenerPathTests, sendOpen, servedThenRefused as refused, target, type Target } from './request-apps.js';
 
 /** The unguarded Express app serves `request`; guarded in the listener and by Moat's own adapter, it is refused. */
 const servedThenRefused = (t: Target, request: RequestSpec, served: string, status?: number) => refused(t, 'express', request, served, status);
 
-const PATH_ATTACKS: [string, string][] = [
+listenerPathTests('express', [
   ['/wp-admin/..', 'wp-admin:/wp-admin/..'],
   ['/wp-admin/%2e%2e', 'wp-admin:/wp-admin/%2e%2e'],
   ['/wp-admin%2f..', 'page:wp-admin/..'],
@@ -26,23 +21,16 @@ const PATH_ATTACKS: [string, string][] = [
   ['/wp-admin;x', 'page:wp-admin;x'],
   ['/admin/secret/..', 'secret:..'],
   ['/wp-admin/%252e%252e', 'wp-admin:/wp-admin/%252e%252e'],
-];
-
-for (const [path, served] of PATH_ATTACKS) {
-  test(`GET ${path} is blocked by a /wp-admin or /admin/secret path rule on Express guarded in the node:http listener`, async () => {
-    const t = await target(RULES, ['express', 'express-listener']);
-    await servedThenRefused(t, { path }, served);
-  });
-}
+]);
 
 test('GET http://public.example/host with Host: admin.example.com is blocked by a host rule on Express guarded in the listener', async () => {
-  const t = await target(RULES, ['express', 'express-listener']);
+  const t = await target(LISTENER_RULES, ['express', 'express-listener']);
   await servedThenRefused(t, { path: 'http://public.example/host', headers: { host: 'admin.example.com' } }, 'host:admin.example.com');
   await servedThenRefused(t, { path: 'http://Admin.Example.com:80/host', headers: { host: 'public.example' } }, 'host:public.example');
 });
 
 test('GET /form with a form body carrying <script (body-parser reads GET bodies) is blocked on Express guarded in the listener', async () => {
-  const t = await target(RULES, ['express', 'express-listener']);
+  const t = await target(LISTENER_RULES, ['express', 'express-listener']);
   const request = { method: 'GET', path: '/form', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'bio=%3Cscript%3E' };
   await servedThenRefused(t, request, '{"bio":"<script>"}');
   // The body was peeked, not taken: a harmless form still reaches body-parser whole.
@@ -51,12 +39,12 @@ test('GET /form with a form body carrying <script (body-parser reads GET bodies)
 });
 
 test('GET /feed?q=<script is blocked by a parameter rule on Express guarded in the listener', async () => {
-  const t = await target(RULES, ['express', 'express-listener']);
+  const t = await target(LISTENER_RULES, ['express', 'express-listener']);
   await servedThenRefused(t, { path: '/feed?q=%3Cscript%3E' }, 'feed:ok');
 });
 
 test('POST /login, /login/ and /LOGIN/ share one /login rate limit on Express guarded in the listener', async () => {
-  const t = await target(RULES, ['express-listener']);
+  const t = await target(LISTENER_RULES, ['express-listener']);
   const port = t.apps['express-listener'].guarded;
   const statuses: number[] = [];
   for (const path of ['/login', '/login/', '/LOGIN/']) statuses.push((await send(port, { method: 'POST', path, body: '' })).status);
@@ -66,7 +54,7 @@ test('POST /login, /login/ and /LOGIN/ share one /login rate limit on Express gu
 });
 
 test('ordinary requests reach Express unchanged through the listener, and every request is counted once', async () => {
-  const t = await target(RULES, ['express-listener']);
+  const t = await target(LISTENER_RULES, ['express-listener']);
   const port = t.apps['express-listener'].guarded;
   for (const path of ['/docs/..', '/a;b', '/about/', '/file.txt', '/x%2fy', '/%7Euser', '/feed?page=2']) {
     const plain = await send(t.apps['express-listener'].plain, { path });

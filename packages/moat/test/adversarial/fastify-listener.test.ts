@@ -6,17 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { send, type RequestSpec } from '../adapters-helpers.js';
-import { sendOpen, servedThenRefused as refused, target, type Target } from './request-apps.js';
-
-const RULES = {
-  block: { paths: ['/wp-admin', '/admin/secret'], hosts: ['admin.example.com'], params: ['<script'] },
-  rateLimits: [{ path: '/login', method: 'POST', limit: 2, window: '60s' }],
-};
+import { LISTENER_RULES, listenerPathTests, sendOpen, servedThenRefused as refused, target, type Target } from './request-apps.js';
 
 /** The unguarded Fastify app serves `request`; guarded in the listener and by Moat's own adapter, it is refused. */
 const servedThenRefused = (t: Target, request: RequestSpec, served: string, status?: number) => refused(t, 'fastify', request, served, status);
 
-const PATH_ATTACKS: [string, string][] = [
+listenerPathTests('fastify', [
   ['/wp-admin/..', 'wp-admin:..'],
   ['/wp-admin/%2e%2e', 'wp-admin:..'],
   ['/wp-admin%2f..', 'page:wp-admin/..'],
@@ -25,23 +20,16 @@ const PATH_ATTACKS: [string, string][] = [
   ['/wp-admin;x/..', 'star:wp-admin;x/..'],
   ['/admin/secret/..', 'secret:..'],
   ['/wp-admin/%252e%252e', 'wp-admin:%2e%2e'],
-];
-
-for (const [path, served] of PATH_ATTACKS) {
-  test(`GET ${path} is blocked by a /wp-admin or /admin/secret path rule on Fastify guarded in the node:http listener`, async () => {
-    const t = await target(RULES, ['fastify', 'fastify-listener']);
-    await servedThenRefused(t, { path }, served);
-  });
-}
+]);
 
 test('GET /host with Host: admin.example.com is blocked by a host rule on Fastify guarded in the listener', async () => {
-  const t = await target(RULES, ['fastify', 'fastify-listener']);
+  const t = await target(LISTENER_RULES, ['fastify', 'fastify-listener']);
   await servedThenRefused(t, { path: '/host', headers: { host: 'admin.example.com' } }, 'host:admin.example.com');
   await servedThenRefused(t, { path: '/host', headers: { host: 'Admin.Example.com.' } }, 'host:Admin.Example.com.');
 });
 
 test('POST /form with a form body carrying <script is blocked on Fastify guarded in the listener; a harmless form reaches the parser whole', async () => {
-  const t = await target(RULES, ['fastify', 'fastify-listener']);
+  const t = await target(LISTENER_RULES, ['fastify', 'fastify-listener']);
   const request = { method: 'POST', path: '/form', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'bio=%3Cscript%3E' };
   await servedThenRefused(t, request, '{"bio":"<script>"}');
   // The body was peeked, not taken: Fastify's parser still reads every byte.
@@ -52,13 +40,13 @@ test('POST /form with a form body carrying <script is blocked on Fastify guarded
 });
 
 test('a query parameter carrying <script, after `?` or after `#` as Fastify reads it, is blocked on Fastify guarded in the listener', async () => {
-  const t = await target(RULES, ['fastify', 'fastify-listener']);
+  const t = await target(LISTENER_RULES, ['fastify', 'fastify-listener']);
   await servedThenRefused(t, { path: '/query?q=%3Cscript%3E' }, 'query:{"q":"<script>"}');
   await servedThenRefused(t, { path: '/query#q=%3Cscript%3E' }, 'query:{"q":"<script>"}');
 });
 
 test('POST /login, /login/ and /LOGIN share one /login rate limit on Fastify guarded in the listener', async () => {
-  const t = await target(RULES, ['fastify-listener']);
+  const t = await target(LISTENER_RULES, ['fastify-listener']);
   const port = t.apps['fastify-listener'].guarded;
   const statuses: number[] = [];
   // Fastify serves only /login (its router is case- and slash-sensitive by default); Moat counts every form.
@@ -70,7 +58,7 @@ test('POST /login, /login/ and /LOGIN share one /login rate limit on Fastify gua
 });
 
 test('ordinary requests reach Fastify unchanged through the listener, and every request is counted once', async () => {
-  const t = await target(RULES, ['fastify-listener']);
+  const t = await target(LISTENER_RULES, ['fastify-listener']);
   const port = t.apps['fastify-listener'].guarded;
   const paths = ['/docs/..', '/a;b', '/about', '/file.txt', '/x%2fy', '/%7Euser', '/query?page=2', '/feed'];
   for (const path of paths) {

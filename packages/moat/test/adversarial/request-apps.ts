@@ -3,7 +3,7 @@
 // form (so the rule matters), and guarded by one Moat firewall, to prove Moat now refuses it.
 // Every handler answers `<route>:<what the framework read>`, so a test can see which handler ran.
 
-import { after } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
@@ -187,4 +187,24 @@ export async function servedThenRefused(t: Target, framework: 'express' | 'fasti
   const listener = await sendOpen(t.apps[`${framework}-listener`].guarded, request);
   assert.equal(listener.status, status, `${what} reached ${framework} through Moat in the listener: ${listener.body.slice(0, 120)}`);
   assert.equal((await sendOpen(t.apps[framework].guarded, request)).status, status, `${what}: the framework's own adapter answers the same`);
+}
+
+/** The rules the listener tests judge by: path, host and parameter blocks, and a rate limit on /login. */
+export const LISTENER_RULES = {
+  block: { paths: ['/wp-admin', '/admin/secret'], hosts: ['admin.example.com'], params: ['<script'] },
+  rateLimits: [{ path: '/login', method: 'POST', limit: 2, window: '60s' }],
+};
+
+/**
+ * One test per path form `framework`'s router serves to a /wp-admin or /admin/secret handler (`served`:
+ * what it answers), each refused by the app guarded in the node:http listener and by the framework's own adapter.
+ */
+export function listenerPathTests(framework: 'express' | 'fastify', attacks: readonly (readonly [path: string, served: string])[]): void {
+  const name = framework === 'express' ? 'Express' : 'Fastify';
+  for (const [path, served] of attacks) {
+    test(`GET ${path} is blocked by a /wp-admin or /admin/secret path rule on ${name} guarded in the node:http listener`, async () => {
+      const t = await target(LISTENER_RULES, [framework, `${framework}-listener`]);
+      await servedThenRefused(t, framework, { path }, served);
+    });
+  }
 }
